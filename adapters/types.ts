@@ -1,0 +1,90 @@
+/**
+ * The file-level target interface (the fsx level). A FileAdapter opens one test file and offers
+ * the operations a program can issue on it. Everything is synchronous: the fuzzer's throughput
+ * depends on it, and out-of-process targets block on their answer (with a timeout).
+ *
+ * Errors are thrown as FsError (reference/errno.ts) carrying the errno name. An operation the
+ * target cannot do throws FsError(EOPNOTSUPP); the fuzzer then turns that op off, as fsx does.
+ */
+
+/** fallocate(2) mode bits (Linux values). */
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
+export const FALLOC_FL_COLLAPSE_RANGE = 0x08;
+export const FALLOC_FL_ZERO_RANGE = 0x10;
+export const FALLOC_FL_INSERT_RANGE = 0x20;
+export const FALLOC_FL_UNSHARE_RANGE = 0x40;
+
+/** What a target declares it can do. Missing optional methods imply `false`. */
+export interface Capabilities {
+  /** Filesystem block size (allocation unit). */
+  blockSize: number;
+  /** Page size used for mmap granularity (4096 on x86-64). */
+  pageSize: number;
+  /** Largest file size / offset the target accepts (s_maxbytes). */
+  maxFileSize: number;
+  mmap: boolean;
+  /** Subset of FALLOC_FL_* combinations supported, as mode numbers (0 = plain allocate). */
+  fallocModes: number[];
+  clone: boolean;
+  dedupe: boolean;
+  copyRange: boolean;
+  directIO: boolean;
+  /** Required alignment of O_DIRECT offset/length (logical sector size), when directIO is true. */
+  dioAlign: number;
+  seek: boolean;
+  fiemap: boolean;
+  /** Target can be unmounted and mounted again (state must survive). */
+  remount: boolean;
+}
+
+/** One extent as FIEMAP reports it. */
+export interface FiemapExtent {
+  logical: number;
+  physical: number;
+  length: number;
+  flags: number;
+}
+
+export interface FileTarget {
+  /** st_size. */
+  size(): number;
+  /** pread: returns the bytes read (may be shorter than len at EOF). */
+  pread(off: number, len: number): Uint8Array;
+  /** pwrite: returns bytes written. */
+  pwrite(off: number, data: Uint8Array): number;
+  truncate(size: number): void;
+  fsync(): void;
+  fdatasync(): void;
+  /** Read through a MAP_SHARED mapping of [off, off+len); may cover the tail of the EOF page. */
+  mapread?(off: number, len: number): Uint8Array;
+  /** Store through a MAP_SHARED mapping (the file must already be large enough), then msync. */
+  mapwrite?(off: number, data: Uint8Array): void;
+  fallocate?(mode: number, off: number, len: number): void;
+  /** FICLONERANGE within the same file. */
+  cloneRange?(srcOff: number, len: number, dstOff: number): void;
+  /** FIDEDUPERANGE within the same file; returns bytes deduped (0 if contents differ). */
+  dedupeRange?(srcOff: number, len: number, dstOff: number): number;
+  /** copy_file_range within the same file; returns bytes copied. */
+  copyRange?(srcOff: number, len: number, dstOff: number): number;
+  /** O_DIRECT pread/pwrite. */
+  directRead?(off: number, len: number): Uint8Array;
+  directWrite?(off: number, data: Uint8Array): number;
+  /** lseek SEEK_DATA / SEEK_HOLE; throw FsError(ENXIO) as lseek does. */
+  seekData?(off: number): number;
+  seekHole?(off: number): number;
+  fiemap?(off: number, len: number, flags: number): FiemapExtent[];
+  /** close the file, drop clean caches, reopen. */
+  closeOpen(): void;
+  /** Unmount and mount the filesystem again; the file must survive. */
+  remount?(): void;
+}
+
+export interface FileAdapter {
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  /** Create (or truncate to empty) the test file and open it. */
+  open(): FileTarget;
+  /** Release everything (unmount, remove scratch files). Idempotent. */
+  close(): void;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+'use strict';
+// Thin launcher: the CLI is compiled from cli/main.ts into dist/ by `npm ci` (the prepare script).
+const path = require('path');
+let main;
+try {
+  main = require(path.join(__dirname, '..', 'dist', 'cli', 'main.js')).main;
+} catch (e) {
+  process.stderr.write('iomap-harness: not built (run `npm ci` or `npm run build` first): ' + e.message + '\n');
+  process.exit(2);
+}
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
+  process.stderr.write('iomap-harness: internal error: ' + (e && e.stack || e) + '\n');
+  process.exitCode = 3;
+});
