@@ -1,0 +1,195 @@
+/**
+ * MemoryDevice: a sparse in-memory block device.
+ *
+ * Storage is a Map from chunk index to a CHUNK_SIZE (64 KiB) Uint8Array, allocated on the first
+ * write that puts non-zero data into the chunk. Unallocated chunks read as zeroes, so memory follows
+ * the data written, not the device size: a 1 TiB device costs nothing until written.
+ *   - writing all-zero data to an absent chunk allocates nothing;
+ *   - writing zeroes over a whole present chunk frees it;
+ *   - discard frees whole chunks and zeroes the partial ones (reads after a discard return zeroes).
+ * All copying is bulk typed-array work (set/fill/subarray, Buffer.compare for the zero test): this
+ * is on the fuzzer's hot path.
+ *
+ * snapshot()/restore() are O(number of chunks), not O(bytes): a snapshot shares chunk arrays with
+ * the live device, and any later mutation of a shared chunk copies it first (copy-on-write).
+ * The crash wrapper uses this to materialize device states.
+ *
+ * Memory is always "durable": flush() and FUA are accepted and do nothing (volatile-cache
+ * behaviour is the crash wrapper's job).
+ */
+import { EINVAL, FsError } from '../errno';
+import type { BlockDevice, WriteOptions } from './types';
+import { checkOpen, validateDiscard, validateGeometry, validateRead, validateWrite } from './validate';
+
+/** Chunk size: a multiple of every allowed sector size (max 64 KiB). */
+export const CHUNK_SIZE = 65536;
+
+/** A shared all-zero chunk for "is this range all zero?" via Buffer.compare (memcmp). */
+const ZERO = Buffer.alloc(CHUNK_SIZE);
+
+function isZero(data: Uint8Array): boolean {
+  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return view.compare(ZERO, 0, data.byteLength) === 0;
+}
+
+export interface MemoryDeviceOptions {
+  /** Device size in bytes: a multiple of sectorSize, at most Number.MAX_SAFE_INTEGER. */
+  size: number;
+  /** Logical sector size (a power of two, 512..65536). Default 512. */
+  sectorSize?: number;
+  /** Whether the device reports DAX capability. Default true. */
+  dax?: boolean;
+  /** Name shown in errors and reports. Default "memory". */
+  name?: string;
+}
+
+/** An opaque point-in-time image of a MemoryDevice (see snapshot()). */
+export class MemorySnapshot {
+  /** @internal */
+  constructor(
+    readonly size: number,
+    readonly sectorSize: number,
+    /** @internal */ readonly chunks: ReadonlyMap<number, Uint8Array>,
+  ) {}
+  /** Bytes held by the snapshot's chunks (shared with the device until either side changes). */
+  allocatedBytes(): number {
+    return this.chunks.size * CHUNK_SIZE;
+  }
+}
+
+export class MemoryDevice implements BlockDevice {
+  readonly name: string;
+  readonly sectorSize: number;
+  readonly size: number;
+  readonly dax: boolean;
+  private _closed = false;
+  private chunks = new Map<number, Uint8Array>();
+  /** Chunks that a snapshot also references: copy before mutating. */
+  private shared = new WeakSet<Uint8Array>();
+
+  constructor(opts: MemoryDeviceOptions) {
+    if (opts === null || typeof opts !== 'object') {
+      throw new FsError(EINVAL, `MemoryDevice: options must be an object like {size: 1048576}`);
+    }
+    const g = validateGeometry('MemoryDevice', opts.size, opts.sectorSize ?? 512);
+    if (opts.dax !== undefined && typeof opts.dax !== 'boolean') {
+      throw new FsError(EINVAL, `MemoryDevice: dax must be a boolean`);
+    }
+    if (opts.name !== undefined && typeof opts.name !== 'string') {
+      throw new FsError(EINVAL, `MemoryDevice: name must be a string`);
+    }
+    this.size = g.size;
+    this.sectorSize = g.sectorSize;
+    this.dax = opts.dax ?? true;
+    this.name = opts.name ?? 'memory';
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  read(off: number, buf: Uint8Array): void {
+    validateRead(this, off, buf);
+    let pos = 0;
+    const len = buf.length;
+    while (pos < len) {
+      const abs = off + pos;
+      const idx = Math.floor(abs / CHUNK_SIZE);
+      const inChunk = abs - idx * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - inChunk, len - pos);
+      const chunk = this.chunks.get(idx);
+      if (chunk) buf.set(chunk.subarray(inChunk, inChunk + n), pos);
+      else buf.fill(0, pos, pos + n);
+      pos += n;
+    }
+  }
+
+  write(off: number, data: Uint8Array, opts?: WriteOptions): void {
+    validateWrite(this, off, data, opts);
+    let pos = 0;
+    const len = data.length;
+    while (pos < len) {
+      const abs = off + pos;
+      const idx = Math.floor(abs / CHUNK_SIZE);
+      const inChunk = abs - idx * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - inChunk, len - pos);
+      const src = data.subarray(pos, pos + n);
+      let chunk = this.chunks.get(idx);
+      if (chunk === undefined) {
+        if (!isZero(src)) {
+          chunk = new Uint8Array(CHUNK_SIZE);
+          chunk.set(src, inChunk);
+          this.chunks.set(idx, chunk);
+        }
+      } else if (n === CHUNK_SIZE && isZero(src)) {
+        this.chunks.delete(idx);
+      } else {
+        this.writable(idx, chunk).set(src, inChunk);
+      }
+      pos += n;
+    }
+  }
+
+  flush(): void {
+    checkOpen(this, 'flush');
+  }
+
+  discard(off: number, len: number): void {
+    validateDiscard(this, off, len);
+    let pos = 0;
+    while (pos < len) {
+      const abs = off + pos;
+      const idx = Math.floor(abs / CHUNK_SIZE);
+      const inChunk = abs - idx * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - inChunk, len - pos);
+      const chunk = this.chunks.get(idx);
+      if (chunk !== undefined) {
+        if (n === CHUNK_SIZE) this.chunks.delete(idx);
+        else this.writable(idx, chunk).fill(0, inChunk, inChunk + n);
+      }
+      pos += n;
+    }
+  }
+
+  close(): void {
+    checkOpen(this, 'close');
+    this._closed = true;
+    this.chunks = new Map();
+  }
+
+  /** Bytes of memory holding data (number of allocated chunks x CHUNK_SIZE). */
+  allocatedBytes(): number {
+    checkOpen(this, 'allocatedBytes');
+    return this.chunks.size * CHUNK_SIZE;
+  }
+
+  /** A cheap image of the current contents (no data copied; later writes copy-on-write). */
+  snapshot(): MemorySnapshot {
+    checkOpen(this, 'snapshot');
+    for (const c of this.chunks.values()) this.shared.add(c);
+    return new MemorySnapshot(this.size, this.sectorSize, new Map(this.chunks));
+  }
+
+  /** Make the contents equal to `snap` (which stays valid and may be restored again). */
+  restore(snap: MemorySnapshot): void {
+    checkOpen(this, 'restore');
+    if (!(snap instanceof MemorySnapshot)) {
+      throw new FsError(EINVAL, `${this.name}: restore: argument is not a MemorySnapshot`);
+    }
+    if (snap.size !== this.size || snap.sectorSize !== this.sectorSize) {
+      throw new FsError(EINVAL, `${this.name}: restore: snapshot geometry (${snap.size}/${snap.sectorSize}) ` +
+        `does not match the device (${this.size}/${this.sectorSize})`);
+    }
+    // Chunks in a snapshot were marked shared when it was taken; the WeakSet still holds them.
+    this.chunks = new Map(snap.chunks);
+  }
+
+  /** The chunk at idx, copied first if a snapshot shares it. */
+  private writable(idx: number, chunk: Uint8Array): Uint8Array {
+    if (!this.shared.has(chunk)) return chunk;
+    const copy = chunk.slice();
+    this.chunks.set(idx, copy);
+    return copy;
+  }
+}
+
