@@ -1,0 +1,203 @@
+/**
+ * Folios and the per-folio iomap state ("ifs", struct iomap_folio_state) of contract §6.
+ *
+ * A folio is a naturally aligned, power-of-two run of pages with its own data buffer and the
+ * folio-level flags (uptodate, dirty, writeback, locked). When a folio holds more than one fs
+ * block it may carry an ifs with per-block uptodate and dirty bits and the read/write bytes
+ * pending counters. With one block per folio there is never an ifs: the folio flags are the
+ * whole truth. Bits are kept one byte per block so ranges are set with `fill` (bulk, no loops).
+ */
+import { PAGE_SHIFT, PAGE_SIZE } from './types';
+import type { AddressSpace } from './pagecache';
+
+export class IomapFolioState {
+  readonly uptodate: Uint8Array;
+  readonly dirty: Uint8Array;
+  readBytesPending = 0;
+  writeBytesPending = 0;
+  constructor(nblocks: number) {
+    this.uptodate = new Uint8Array(nblocks);
+    this.dirty = new Uint8Array(nblocks);
+  }
+}
+
+export class Folio {
+  /** Page index of the first page. */
+  readonly index: number;
+  readonly nrPages: number;
+  readonly size: number;
+  readonly pos: number;
+  readonly data: Uint8Array;
+  uptodate = false;
+  dirty = false;
+  writeback = false;
+  locked = false;
+  /** Pending read error flag (6.6 PG_error); kept for reports only. */
+  error = false;
+  ifs: IomapFolioState | null = null;
+  /** The mapping it belongs to; null once truncated/evicted (folio->mapping != mapping). */
+  mapping: AddressSpace | null;
+  /** A shared writable PTE exists (set by page_mkwrite, cleared by write-protection). */
+  pteWritable = false;
+  /** Stores went through a PTE since the last mkclean (the PTE dirty bit). */
+  pteDirty = false;
+  /** get_folio/put_folio reference balance seen by the core (monitor aid). */
+  refs = 0;
+
+  constructor(mapping: AddressSpace, index: number, nrPages: number, fill: number) {
+    this.mapping = mapping;
+    this.index = index;
+    this.nrPages = nrPages;
+    this.size = nrPages * PAGE_SIZE;
+    this.pos = index * PAGE_SIZE;
+    this.data = new Uint8Array(this.size);
+    if (fill !== 0) this.data.fill(fill);
+  }
+
+  get end(): number {
+    return this.pos + this.size;
+  }
+
+  get nextIndex(): number {
+    return this.index + this.nrPages;
+  }
+
+  /** offset_in_folio(): works for positions just before the folio too (kernel mask arithmetic). */
+  offsetIn(pos: number): number {
+    const r = pos % this.size;
+    return r < 0 ? r + this.size : r;
+  }
+
+  contains(pos: number): boolean {
+    return pos >= this.pos && pos < this.end;
+  }
+}
+
+export function folioIndexOf(pos: number): number {
+  return Math.floor(pos / PAGE_SIZE);
+}
+
+export { PAGE_SHIFT };
+
+/** i_blocks_per_folio(). */
+export function blocksPerFolio(folio: Folio, blkbits: number): number {
+  return folio.size >>> blkbits;
+}
+
+/**
+ * ifs_alloc(): attach per-block state if the folio holds more than one block. Bits are seeded
+ * from the folio flags. (Allocation never fails in the model; the NOWAIT failure path is
+ * reachable through `failNowaitIfsAlloc` for tests.)
+ */
+export function ifsAlloc(folio: Folio, blkbits: number, nowaitFail = false): IomapFolioState | null {
+  const n = blocksPerFolio(folio, blkbits);
+  if (folio.ifs || n <= 1) return folio.ifs;
+  if (nowaitFail) return null;
+  const ifs = new IomapFolioState(n);
+  if (folio.uptodate) ifs.uptodate.fill(1);
+  if (folio.dirty) ifs.dirty.fill(1);
+  folio.ifs = ifs;
+  return ifs;
+}
+
+/** ifs_free(): returns the WARN conditions it found (pending counts, uptodate mismatch). */
+export function ifsFree(folio: Folio): string[] {
+  const ifs = folio.ifs;
+  const warns: string[] = [];
+  if (!ifs) return warns;
+  if (ifs.readBytesPending !== 0) warns.push('ifs freed with read bytes pending');
+  if (ifs.writeBytesPending !== 0) warns.push('ifs freed with write bytes pending');
+  if (allSet(ifs.uptodate) !== folio.uptodate) warns.push('ifs uptodate bits disagree with folio uptodate');
+  folio.ifs = null;
+  return warns;
+}
+
+export function allSet(bits: Uint8Array): boolean {
+  return bits.indexOf(0) === -1;
+}
+
+/** Block range [first, last] touched by the byte range [off, off+len) within a folio. */
+function blockSpan(off: number, len: number, blkbits: number): [number, number] {
+  const first = off >>> blkbits;
+  const last = Math.floor((off + len - 1) / (1 << blkbits));
+  return [first, last];
+}
+
+/** iomap_set_range_uptodate(). */
+export function setRangeUptodate(folio: Folio, off: number, len: number, blkbits: number): void {
+  const ifs = folio.ifs;
+  if (ifs) {
+    if (len > 0) {
+      const [first, last] = blockSpan(off, len, blkbits);
+      ifs.uptodate.fill(1, first, last + 1);
+    }
+    if (allSet(ifs.uptodate)) folio.uptodate = true;
+  } else {
+    folio.uptodate = true;
+  }
+}
+
+/**
+ * ifs_set_range_dirty(). The Errata edge case is kept: a zero-length range starting mid-block
+ * marks that block (first == last), one at a block boundary marks none.
+ */
+export function setRangeDirty(folio: Folio, off: number, len: number, blkbits: number): void {
+  const ifs = folio.ifs;
+  if (!ifs) return;
+  const first = off >>> blkbits;
+  const last = Math.floor((off + len - 1) / (1 << blkbits));
+  if (last >= first) ifs.dirty.fill(1, first, last + 1);
+}
+
+export function clearRangeDirty(folio: Folio, off: number, len: number, blkbits: number): void {
+  const ifs = folio.ifs;
+  if (!ifs || len <= 0) return;
+  const [first, last] = blockSpan(off, len, blkbits);
+  ifs.dirty.fill(0, first, last + 1);
+}
+
+export function blockIsUptodate(folio: Folio, blk: number): boolean {
+  return folio.ifs ? folio.ifs.uptodate[blk] === 1 : folio.uptodate;
+}
+
+export function blockIsDirty(folio: Folio, blk: number): boolean {
+  return folio.ifs ? folio.ifs.dirty[blk] === 1 : folio.dirty;
+}
+
+/** iomap_is_partially_uptodate(): false without ifs; else every overlapped block is uptodate. */
+export function isPartiallyUptodate(folio: Folio, from: number, count: number, blkbits: number): boolean {
+  const ifs = folio.ifs;
+  if (!ifs) return false;
+  const end = Math.min(from + count, folio.size);
+  if (end <= from) return true;
+  const [first, last] = blockSpan(from, end - from, blkbits);
+  for (let i = first; i <= last; i++) if (!ifs.uptodate[i]) return false;
+  return true;
+}
+
+/**
+ * iomap_find_dirty_range(): from *start, find the next maximal run of dirty blocks below
+ * rangeEnd. Returns [runStart, runLength] or null. Without ifs the whole remainder is dirty.
+ */
+export function findDirtyRange(folio: Folio, start: number, rangeEnd: number, blkbits: number): [number, number] | null {
+  if (start >= rangeEnd) return null;
+  const ifs = folio.ifs;
+  if (!ifs) return [start, rangeEnd - start];
+  const bs = 1 << blkbits;
+  const startBlk = folio.offsetIn(start) >>> blkbits;
+  const endBlk = Math.min(ifs.dirty.length, Math.ceil((rangeEnd - folio.pos) / bs));
+  let first = ifs.dirty.indexOf(1, startBlk);
+  if (first === -1 || first >= endBlk) return null;
+  let last = first;
+  while (last + 1 < endBlk && ifs.dirty[last + 1]) last++;
+  const runStart = folio.pos + first * bs;
+  return [runStart, (last - first + 1) * bs];
+}
+
+/** The dirty bit of a folio block, or of the folio when there is no per-block state. */
+export function dirtyBlocks(folio: Folio, blkbits: number): number[] {
+  const n = blocksPerFolio(folio, blkbits);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (blockIsDirty(folio, i)) out.push(i);
+  return out;
+}

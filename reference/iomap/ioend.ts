@@ -1,0 +1,232 @@
+/**
+ * Writeback ioends (fs/iomap/ioend.c and the ioend half of 6.12's buffered-io.c): building an
+ * ioend from dirty ranges, the "can add" rules, submission through ->prepare_ioend, completion
+ * (iomap_finish_ioends), and the completion-batching helpers iomap_sort_ioends /
+ * iomap_ioend_try_merge that filesystems use from their own completion work.
+ */
+import {
+  Inode, Iomap, IOMAP_F_SHARED, IOMAP_UNWRITTEN, SECTOR_SIZE, WritepageCtx, WritebackControl, iomapSector,
+} from './types';
+import { Folio } from './folio';
+import type { BlockDevice } from '../device/types';
+import { isFsError, EIO } from '../errno';
+
+/** IOEND_BATCH_SIZE: folios per ioend before a new one is forced. */
+export const IOEND_BATCH_SIZE = 4096;
+/** BIO_MAX_VECS: segments one bio can hold before a new ioend is needed (6.12). */
+export const BIO_MAX_VECS = 256;
+
+export interface IoendSegment {
+  folio: Folio;
+  poff: number;
+  len: number;
+}
+
+let ioendSerial = 0;
+
+export class Ioend {
+  readonly id = ++ioendSerial;
+  readonly inode: Inode;
+  /** io_type: the mapping type (MAPPED, UNWRITTEN, ...). */
+  readonly type: number;
+  /** io_flags: a copy of the mapping's IOMAP_F_* flags. */
+  readonly flags: number;
+  readonly offset: number;
+  size = 0;
+  /** First 512-byte sector. */
+  readonly sector: number;
+  readonly bdev: BlockDevice | null;
+  readonly segments: IoendSegment[] = [];
+  /** bi_status: 0 or a negative errno. */
+  status = 0;
+  /** Completion handler a filesystem installs from ->prepare_ioend (must finish the ioend). */
+  endIo: ((ioend: Ioend) => void) | null = null;
+  /** ioends merged into this one by iomapIoendTryMerge. */
+  chain: Ioend[] = [];
+  /** Snapshot of the data at submission (the bio's pages). */
+  data: Uint8Array | null = null;
+  private: unknown = null;
+  finished = false;
+
+  constructor(inode: Inode, map: Iomap, pos: number) {
+    this.inode = inode;
+    this.type = map.type;
+    this.flags = map.flags;
+    this.offset = pos;
+    this.sector = iomapSector(map, pos);
+    this.bdev = map.bdev;
+  }
+
+  get endSector(): number {
+    return this.sector + this.size / SECTOR_SIZE;
+  }
+
+  get folios(): Folio[] {
+    const out: Folio[] = [];
+    for (const s of this.segments) if (out[out.length - 1] !== s.folio) out.push(s.folio);
+    for (const c of this.chain) out.push(...c.folios);
+    return out;
+  }
+}
+
+/** iomap_can_add_to_ioend() (6.12). */
+export function canAddToIoend(wpc: WritepageCtx, pos: number): boolean {
+  const io = wpc.ioend!;
+  if ((wpc.iomap.flags & IOMAP_F_SHARED) !== (io.flags & IOMAP_F_SHARED)) return false;
+  if (wpc.iomap.type !== io.type) return false;
+  if (pos !== io.offset + io.size) return false;
+  if (iomapSector(wpc.iomap, pos) !== io.endSector) return false;
+  if (wpc.nrFolios >= IOEND_BATCH_SIZE) return false;
+  return true;
+}
+
+/** bio_add_folio(): false when the bio is full. */
+function bioAddFolio(io: Ioend, folio: Folio, len: number, poff: number): boolean {
+  const last = io.segments[io.segments.length - 1];
+  if (last && last.folio === folio && last.poff + last.len === poff) {
+    last.len += len;
+    return true;
+  }
+  if (io.segments.length >= BIO_MAX_VECS) return false;
+  io.segments.push({ folio, poff, len });
+  return true;
+}
+
+/** iomap_add_to_ioend(). */
+export function addToIoend(wpc: WritepageCtx, _wbc: WritebackControl, folio: Folio, inode: Inode, pos: number, len: number): number {
+  const poff = folio.offsetIn(pos);
+  for (;;) {
+    if (!wpc.ioend || !canAddToIoend(wpc, pos)) {
+      const err = submitIoend(wpc, 0);
+      if (err) return err;
+      wpc.ioend = new Ioend(inode, wpc.iomap, pos);
+      wpc.nrFolios = 0;
+    }
+    if (bioAddFolio(wpc.ioend, folio, len, poff)) break;
+    // new_ioend:
+    const err = submitIoend(wpc, 0);
+    if (err) return err;
+    wpc.ioend = null;
+  }
+  if (folio.ifs) folio.ifs.writeBytesPending += len;
+  wpc.ioend.size += len;
+  return 0;
+}
+
+/** Copy the bio's pages (what the device will be sent). */
+function snapshotIoend(io: Ioend): Uint8Array {
+  const buf = new Uint8Array(io.size);
+  let off = 0;
+  for (const s of io.segments) {
+    buf.set(s.folio.data.subarray(s.poff, s.poff + s.len), off);
+    off += s.len;
+  }
+  return buf;
+}
+
+/** The device write of a submitted ioend; returns 0 or -EIO. */
+function writeIoendToDevice(io: Ioend): number {
+  if (!io.bdev || !io.data) return -EIO;
+  try {
+    io.bdev.write(io.sector * SECTOR_SIZE, io.data);
+    return 0;
+  } catch (e) {
+    if (isFsError(e)) return -EIO;
+    throw e;
+  }
+}
+
+/** bio completion: record the device status and run the completion handler. */
+function ioendBioDone(io: Ioend): void {
+  if (io.endIo) io.endIo(io);
+  else iomapFinishIoends(io, io.status);
+}
+
+/**
+ * iomap_submit_ioend(): let the filesystem prepare (and maybe fail) the ioend, then either fail
+ * the bio at once or send it. Sent bios complete later through the mapping's BioQueue.
+ */
+export function submitIoend(wpc: WritepageCtx, error: number): number {
+  const io = wpc.ioend;
+  if (!io) return error;
+  if (wpc.ops.prepareIoend) error = wpc.ops.prepareIoend(io, error);
+  wpc.ioend = null;
+  if (error) {
+    io.status = error;
+    ioendBioDone(io);
+    return error;
+  }
+  io.data = snapshotIoend(io);
+  io.inode.mapping.queue.submit({
+    label: `writeback ioend #${io.id} [${io.offset}, +${io.size}) ${io.type === IOMAP_UNWRITTEN ? 'unwritten' : 'mapped'}`,
+    inode: io.inode,
+    folios: io.folios,
+    complete: () => {
+      io.status = writeIoendToDevice(io);
+      ioendBioDone(io);
+    },
+  });
+  return 0;
+}
+
+/** iomap_finish_folio_write(). */
+function finishFolioWrite(inode: Inode, folio: Folio, len: number): void {
+  const ifs = folio.ifs;
+  const nblocks = folio.size >>> inode.blkbits;
+  if (nblocks > 1 && !ifs) inode.mapping.warnings.push(`finish write: folio ${folio.index} lost its ifs`);
+  if (ifs && ifs.writeBytesPending <= 0) inode.mapping.warnings.push(`finish write: folio ${folio.index} has no bytes pending`);
+  if (!ifs) {
+    folio.writeback = false;
+    return;
+  }
+  ifs.writeBytesPending -= len;
+  if (ifs.writeBytesPending === 0) folio.writeback = false;
+}
+
+/** iomap_finish_ioend() for buffered writeback. */
+function finishIoend(io: Ioend, error: number): void {
+  if (io.finished) {
+    io.inode.mapping.warnings.push(`ioend #${io.id} finished twice`);
+    return;
+  }
+  io.finished = true;
+  const err = io.status || error;
+  if (err) io.inode.mapping.setError(err);
+  for (const s of io.segments) finishFolioWrite(io.inode, s.folio, s.len);
+}
+
+/** iomap_finish_ioends(): finish an ioend and everything merged into it. */
+export function iomapFinishIoends(io: Ioend, error: number): void {
+  const chain = io.chain;
+  io.chain = [];
+  finishIoend(io, error);
+  for (const c of chain) finishIoend(c, error);
+}
+
+/** iomap_ioend_can_merge() (6.12). */
+export function ioendCanMerge(a: Ioend, b: Ioend): boolean {
+  if (a.status !== b.status) return false;
+  if ((a.flags & IOMAP_F_SHARED) !== (b.flags & IOMAP_F_SHARED)) return false;
+  if ((a.type === IOMAP_UNWRITTEN) !== (b.type === IOMAP_UNWRITTEN)) return false;
+  if (a.offset + a.size !== b.offset) return false;
+  if (a.endSector !== b.sector) return false;
+  return true;
+}
+
+/** Model switch for the "ioend merged across an UNWRITTEN/SHARED boundary" mutant. */
+export const ioendConfig = { canMerge: ioendCanMerge };
+
+/** iomap_sort_ioends(): by file offset. */
+export function iomapSortIoends(list: Ioend[]): void {
+  list.sort((a, b) => a.offset - b.offset);
+}
+
+/** iomap_ioend_try_merge(): absorb the head of `more` while it can merge. */
+export function iomapIoendTryMerge(io: Ioend, more: Ioend[]): void {
+  while (more.length && ioendConfig.canMerge(io, more[0])) {
+    const next = more.shift()!;
+    io.chain.push(next, ...next.chain);
+    next.chain = [];
+    io.size += next.size;
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * The page cache of one inode (struct address_space), the parts of mm/filemap.c and
+ * mm/truncate.c that iomap depends on: folio lookup and allocation with large folios (natural
+ * alignment, an order chosen from the I/O size like fgf_set_order(), minimum order for block
+ * sizes above the page size), removal by truncation, invalidation or reclaim (reclaim leaves a
+ * shadow entry, which SEEK_DATA counts as data — Errata §5.9), mapping_seek_hole_data(),
+ * range-needs-writeback, and the errseq writeback error of contract §5.6 / file-ops §12.
+ */
+import { Folio, ifsFree, isPartiallyUptodate } from './folio';
+import { BioQueue } from './bio';
+import { Inode, PAGE_SHIFT, PAGE_SIZE } from './types';
+import { ENXIO } from '../errno';
+
+/** The address_space_operations iomap installs (iomap_dirty_folio, iomap_invalidate_folio...). */
+export interface AddressSpaceOps {
+  dirtyFolio(folio: Folio): void;
+  invalidateFolio(folio: Folio, off: number, len: number): void;
+  releaseFolio(folio: Folio): boolean;
+}
+
+/** Page cache geometry. */
+export interface CacheGeometry {
+  /** log2(pages) of the smallest folio (block size above page size forces it up). */
+  minOrder: number;
+  /** log2(pages) of the largest folio (mapping_max_folio_order). */
+  maxOrder: number;
+  /** Byte that fills new folios (0 unless poisoning to expose uninitialised-memory bugs). */
+  newFolioFill: number;
+}
+
+/** lib/errseq.c reduced to what fsync reporting needs. */
+export class ErrSeq {
+  seq = 0;
+  errno = 0;
+  seen = true;
+
+  /** mapping_set_error()/errseq_set(): record a (positive) errno. */
+  set(errno: number): void {
+    if (!errno) return;
+    this.errno = Math.abs(errno);
+    this.seq++;
+    this.seen = false;
+  }
+
+  /** errseq_sample() at open: an error nobody has seen yet stays reportable to the new opener. */
+  sample(): number {
+    return this.seen ? this.seq : this.seq - 1;
+  }
+
+  /** errseq_check_and_advance(): report (as -errno) once per sampler. */
+  checkAndAdvance(cursor: { since: number }): number {
+    if (cursor.since === this.seq) return 0;
+    cursor.since = this.seq;
+    this.seen = true;
+    return -this.errno;
+  }
+}
+
+interface Shadow {
+  index: number;
+  nrPages: number;
+}
+
+export class AddressSpace {
+  host!: Inode;
+  readonly geometry: CacheGeometry;
+  readonly queue: BioQueue;
+  aops!: AddressSpaceOps;
+  readonly wbErr = new ErrSeq();
+  /** Every page index a folio covers maps to that folio (multi-index entries). */
+  private readonly byIndex = new Map<number, Folio>();
+  /** Folio start indices, sorted. */
+  private readonly starts: number[] = [];
+  /** Reclaim shadows (value entries), keyed by start index. */
+  private readonly shadows = new Map<number, Shadow>();
+  /** A mmap store into a writably mapped page happened (mapping_writably_mapped()). */
+  writablyMapped = false;
+  /** Kernel WARN conditions hit while operating on this mapping, oldest first. */
+  readonly warnings: string[] = [];
+  /** AS_EIO / AS_ENOSPC: the legacy "an error happened" bit, test-and-cleared by filemap_check_errors. */
+  private asError = 0;
+  /** ->writepages, installed by the VFS glue (runs iomap_writepages with the fs writeback ops). */
+  writepages: ((wbc: import('./types').WritebackControl) => number) | null = null;
+  /** mark_inode_dirty() was called (inline data changed, size updates): metadata needs a commit. */
+  inodeDirty = false;
+
+  constructor(geometry: CacheGeometry, queue: BioQueue) {
+    this.geometry = geometry;
+    this.queue = queue;
+  }
+
+  /** mapping_set_error(): record a writeback error for fsync (errseq) and the legacy bit. */
+  setError(err: number): void {
+    if (!err) return;
+    this.wbErr.set(err);
+    this.asError = Math.abs(err);
+  }
+
+  /** filemap_check_errors(): test-and-clear the legacy error bit; returns -errno or 0. */
+  checkErrors(): number {
+    const e = this.asError;
+    this.asError = 0;
+    return e ? -e : 0;
+  }
+
+  get nrFolios(): number {
+    return this.starts.length;
+  }
+
+  get minFolioSize(): number {
+    return PAGE_SIZE << this.geometry.minOrder;
+  }
+
+  lookup(index: number): Folio | undefined {
+    return this.byIndex.get(index);
+  }
+
+  folioAt(pos: number): Folio | undefined {
+    return this.byIndex.get(Math.floor(pos / PAGE_SIZE));
+  }
+
+  /** The folios overlapping page indices [first, last], in index order. */
+  foliosIn(first: number, last: number): Folio[] {
+    const out: Folio[] = [];
+    let i = lowerBound(this.starts, first);
+    if (i > 0) {
+      const prev = this.byIndex.get(this.starts[i - 1])!;
+      if (prev.nextIndex > first) i--;
+    }
+    for (; i < this.starts.length && this.starts[i] <= last; i++) out.push(this.byIndex.get(this.starts[i])!);
+    return out;
+  }
+
+  allFolios(): Folio[] {
+    return this.starts.map((s) => this.byIndex.get(s)!);
+  }
+
+  /** Reclaim shadow entries, as [startByte, endByte) ranges (for reports and seek). */
+  shadowRanges(): Array<[number, number]> {
+    return [...this.shadows.values()].sort((a, b) => a.index - b.index)
+      .map((s) => [s.index * PAGE_SIZE, (s.index + s.nrPages) * PAGE_SIZE]);
+  }
+
+  private rangeFree(start: number, nr: number): boolean {
+    for (let i = start; i < start + nr; i++) if (this.byIndex.has(i)) return false;
+    return true;
+  }
+
+  /**
+   * __filemap_get_folio(FGP_CREAT) for a missing index: the order comes from the size hint
+   * (ilog2(len) - PAGE_SHIFT), limited by the index's alignment and by the mapping's min/max,
+   * and drops on conflict with an existing folio. `lastIndex` caps readahead at EOF.
+   */
+  allocFolio(index: number, sizeHint: number, lastIndex = Infinity): Folio {
+    const { minOrder, maxOrder } = this.geometry;
+    let order = sizeHint > PAGE_SIZE ? Math.floor(Math.log2(sizeHint)) - PAGE_SHIFT : 0;
+    order = Math.min(Math.max(order, minOrder), maxOrder);
+    const minMask = (1 << minOrder) - 1;
+    index -= index & minMask;
+    if (order > minOrder && index % (1 << order) !== 0) order = Math.max(minOrder, ctz(index));
+    for (; order > minOrder; order--) {
+      const nr = 1 << order;
+      const start = index - (index % nr);
+      if (start + nr - 1 <= Math.max(lastIndex, index + (1 << minOrder) - 1) && this.rangeFree(start, nr)) break;
+    }
+    const nr = 1 << order;
+    const start = index - (index % nr);
+    return this.insertFolio(start, nr);
+  }
+
+  private insertFolio(start: number, nr: number): Folio {
+    if (!this.rangeFree(start, nr)) throw new Error(`model bug: folio conflict at index ${start}`);
+    const folio = new Folio(this, start, nr, this.geometry.newFolioFill);
+    for (let i = start; i < start + nr; i++) this.byIndex.set(i, folio);
+    this.starts.splice(lowerBound(this.starts, start), 0, start);
+    this.dropShadows(start, start + nr - 1);
+    return folio;
+  }
+
+  private dropShadows(first: number, last: number): void {
+    for (const [k, s] of this.shadows) if (s.index <= last && s.index + s.nrPages - 1 >= first) this.shadows.delete(k);
+  }
+
+  /**
+   * Remove a folio from the cache. 'reclaim' leaves a shadow entry (workingset), 'truncate' and
+   * 'invalidate' do not. Returns ifs_free() warnings.
+   */
+  removeFolio(folio: Folio, how: 'truncate' | 'invalidate' | 'reclaim'): string[] {
+    if (folio.mapping !== this) return [];
+    for (let i = folio.index; i < folio.nextIndex; i++) this.byIndex.delete(i);
+    this.starts.splice(lowerBound(this.starts, folio.index), 1);
+    folio.mapping = null;
+    folio.pteWritable = false;
+    folio.pteDirty = false;
+    if (how === 'reclaim') this.shadows.set(folio.index, { index: folio.index, nrPages: folio.nrPages });
+    return ifsFree(folio);
+  }
+
+  /** filemap_range_needs_writeback(): any folio in [start, endIncl] dirty or under writeback. */
+  rangeNeedsWriteback(start: number, endIncl: number): boolean {
+    if (endIncl < start) return false;
+    for (const f of this.foliosIn(Math.floor(start / PAGE_SIZE), Math.floor(endIncl / PAGE_SIZE))) {
+      if (f.dirty || f.writeback) return true;
+    }
+    return false;
+  }
+
+  hasDirtyOrWriteback(): boolean {
+    for (const s of this.starts) {
+      const f = this.byIndex.get(s)!;
+      if (f.dirty || f.writeback) return true;
+    }
+    return false;
+  }
+
+  /**
+   * folio_seek_hole_data(): within one present entry. Uptodate folios and shadow entries are
+   * data; a folio that is not uptodate is examined block by block through is_partially_uptodate.
+   */
+  private folioSeekHoleData(folio: Folio | null, start: number, end: number, seekData: boolean): number {
+    if (folio === null || folio.uptodate) return seekData ? start : end;
+    const bsz = this.host.blockSize;
+    let offset = folio.offsetIn(start) - (folio.offsetIn(start) % bsz);
+    do {
+      if (isPartiallyUptodate(folio, offset, bsz, this.host.blkbits) === seekData) break;
+      start = (Math.floor(start / bsz) + 1) * bsz;
+      offset += bsz;
+    } while (offset < folio.size);
+    return start;
+  }
+
+  /** mapping_seek_hole_data(): the page-cache notion of data in [start, end). */
+  seekHoleData(start: number, end: number, seekData: boolean): number {
+    if (end <= start) return -ENXIO;
+    const first = Math.floor(start / PAGE_SIZE);
+    const last = Math.floor((end - 1) / PAGE_SIZE);
+    const entries: Array<{ pos: number; size: number; folio: Folio | null }> = [];
+    for (const f of this.foliosIn(first, last)) entries.push({ pos: f.pos, size: f.size, folio: f });
+    for (const s of this.shadows.values()) {
+      if (s.index <= last && s.index + s.nrPages - 1 >= first) {
+        entries.push({ pos: s.index * PAGE_SIZE, size: s.nrPages * PAGE_SIZE, folio: null });
+      }
+    }
+    entries.sort((a, b) => a.pos - b.pos);
+    for (const e of entries) {
+      const epos = Math.max(e.pos, first * PAGE_SIZE);
+      if (start < epos) {
+        if (!seekData) return Math.min(start, end);
+        start = epos;
+      }
+      const eend = e.pos + e.size;
+      start = this.folioSeekHoleData(e.folio, start, eend, seekData);
+      if (start < eend) return Math.min(start, end);
+      if (start >= end) break;
+    }
+    if (seekData) return -ENXIO;
+    return Math.min(start, end);
+  }
+
+  /**
+   * truncate_inode_pages_range(lstart, lendIncl): folios wholly inside are removed (after their
+   * writeback completes; dirty data is simply lost); folios straddling an edge have the covered
+   * bytes zeroed and get a partial invalidate (iomap ignores partial invalidation).
+   */
+  truncateRange(lstart: number, lendIncl: number): void {
+    if (lendIncl < lstart) return;
+    for (const f of this.foliosIn(Math.floor(lstart / PAGE_SIZE), Math.floor(lendIncl / PAGE_SIZE))) {
+      this.queue.waitFolio(f);
+      if (lstart <= f.pos && lendIncl >= f.end - 1) {
+        this.aops.invalidateFolio(f, 0, f.size);
+        this.removeFolio(f, 'truncate');
+      } else {
+        const from = Math.max(lstart, f.pos) - f.pos;
+        const to = Math.min(lendIncl + 1, f.end) - f.pos;
+        f.data.fill(0, from, to);
+        this.aops.invalidateFolio(f, from, to - from);
+      }
+    }
+    this.dropShadows(Math.ceil(lstart / PAGE_SIZE), Math.floor((lendIncl + 1) / PAGE_SIZE) - 1);
+  }
+
+  /** truncate_pagecache(): drop everything from newsize on (the EOF folio keeps [.., newsize)). */
+  truncatePagecache(newsize: number): void {
+    this.truncateRange(newsize, Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * invalidate_mapping_pages() (drop_caches): remove clean, unlocked folios not under writeback.
+   * No shadow entries are left (they are not reclaimed).
+   */
+  invalidateClean(): number {
+    let n = 0;
+    for (const f of this.allFolios()) {
+      if (f.dirty || f.writeback || f.locked) continue;
+      if (!this.aops.releaseFolio(f)) continue;
+      this.removeFolio(f, 'invalidate');
+      n++;
+    }
+    return n;
+  }
+
+  /** Reclaim one clean folio (kswapd): leaves a shadow entry. Returns false if it cannot. */
+  reclaimFolio(f: Folio): boolean {
+    if (f.mapping !== this || f.dirty || f.writeback || f.locked) return false;
+    if (!this.aops.releaseFolio(f)) return false;
+    this.removeFolio(f, 'reclaim');
+    return true;
+  }
+
+  /**
+   * invalidate_inode_pages2_range(): used around direct I/O; returns false (the kernel's -EBUSY)
+   * if a folio in the range is dirty and could not be cleaned.
+   */
+  invalidateRange2(startIdx: number, endIdx: number): boolean {
+    let ok = true;
+    for (const f of this.foliosIn(startIdx, endIdx)) {
+      this.queue.waitFolio(f);
+      if (f.dirty) { ok = false; continue; }
+      this.aops.invalidateFolio(f, 0, f.size);
+      this.removeFolio(f, 'invalidate');
+    }
+    return ok;
+  }
+}
+
+function lowerBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function ctz(x: number): number {
+  if (x === 0) return 31;
+  let n = 0;
+  while (x % 2 === 0) { x /= 2; n++; }
+  return n;
+}
