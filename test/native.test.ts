@@ -54,7 +54,10 @@ function skipWith(ctx: Mocha.Context, reason: string): never {
 }
 
 function nodeEval(code: string, env: Record<string, string>): { status: number | null; stdout: string } {
-  const r = spawnSync(process.execPath, ['-e', code], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30000 });
+  const base = { ...process.env };
+  delete base.IOMAP_NATIVE;
+  delete base.IOMAP_NATIVE_PATH;
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: ROOT, encoding: 'utf8', env: { ...base, ...env }, timeout: 30000 });
   return { status: r.status, stdout: (r.stdout ?? '').trim() };
 }
 
