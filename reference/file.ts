@@ -1,0 +1,485 @@
+/**
+ * The file API a program sees, composed from the iomap model and a filesystem (the VFS glue):
+ * open/create, pread, pwrite (buffered), truncate, fsync/fdatasync, mmap reads and stores at page
+ * granularity (page_mkwrite), sync, drop_caches, unmount/mount, with i_size handled as in the
+ * kernel (xfs_file_write_checks zeroing, xfs_setattr_size, truncate_setsize).
+ *
+ * Interleaving steps the fuzzer can schedule are exposed as methods too: background writeback
+ * without waiting, completing pending I/O in a chosen order, reclaiming one clean folio.
+ */
+import { BioQueue } from './iomap/bio';
+import { AddressSpace } from './iomap/pagecache';
+import {
+  Inode, MAX_LFS_FILESIZE, PAGE_SHIFT, PAGE_SIZE, roundUp,
+} from './iomap/types';
+import { Folio, allSet, blockIsDirty, blocksPerFolio, isPartiallyUptodate } from './iomap/folio';
+import {
+  iomapAops, iomapFileBufferedWrite, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
+  iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
+} from './iomap/buffered-io';
+import { filemapFdatawait, filemapFdatawriteRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
+import { IovIter } from './iomap/uio';
+import { Refs, RefsInode, MkfsOptions } from './fs/refs';
+import type { BlockDevice } from './device/types';
+import {
+  FsError, EBADF, EFBIG, EINVAL, EIO, ENOENT, ENOMEM, SIGBUS, check,
+} from './errno';
+
+export interface MountOptions {
+  /** Largest folio in bytes (power of two, ≥ PAGE_SIZE and ≥ the block size). */
+  maxFolioSize?: number;
+  /** Fill byte of new folios (0, or a poison value to expose uninitialised-memory bugs). */
+  newFolioFill?: number;
+}
+
+export interface OpenOptions {
+  create?: boolean;
+  truncate?: boolean;
+}
+
+function validOffset(x: unknown, what: string): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) {
+    throw new FsError(EINVAL, `${what} must be a non-negative integer, got ${String(x)}`);
+  }
+  return x;
+}
+
+function validData(x: unknown, what: string): Uint8Array {
+  if (!(x instanceof Uint8Array)) throw new FsError(EINVAL, `${what} must be a Uint8Array`);
+  return x;
+}
+
+export class IomapFs {
+  readonly dev: BlockDevice;
+  readonly fs: Refs;
+  readonly queue = new BioQueue();
+  readonly pageSize = PAGE_SIZE;
+  private readonly icache = new Map<number, Inode>();
+  private readonly opts: Required<MountOptions>;
+  mounted = true;
+
+  static mkfs(dev: BlockDevice, opts?: MkfsOptions): void {
+    Refs.mkfs(dev, opts);
+  }
+
+  static mount(dev: BlockDevice, opts: MountOptions = {}): IomapFs {
+    return new IomapFs(dev, Refs.mount(dev), opts);
+  }
+
+  private constructor(dev: BlockDevice, fs: Refs, opts: MountOptions) {
+    this.dev = dev;
+    this.fs = fs;
+    const maxFolio = opts.maxFolioSize ?? 64 * 1024;
+    if (!Number.isInteger(maxFolio) || maxFolio < PAGE_SIZE || (maxFolio & (maxFolio - 1)) !== 0 || maxFolio > 2 * 1024 * 1024) {
+      throw new FsError(EINVAL, `maxFolioSize ${maxFolio} must be a power of two in [4096, 2 MiB]`);
+    }
+    if (maxFolio < fs.blockSize) throw new FsError(EINVAL, `maxFolioSize ${maxFolio} is below the block size ${fs.blockSize}`);
+    this.opts = { maxFolioSize: maxFolio, newFolioFill: opts.newFolioFill ?? 0 };
+    fs.sizeOf = (ino) => this.icache.get(ino)?.size ?? fs.inode(ino).diskSize;
+  }
+
+  get blockSize(): number {
+    return this.fs.blockSize;
+  }
+
+  get maxFileSize(): number {
+    return MAX_LFS_FILESIZE;
+  }
+
+  private checkMounted(): void {
+    if (!this.mounted) throw new FsError(EBADF, 'filesystem is unmounted');
+  }
+
+  /** iget(): the in-core inode with its page cache. */
+  iget(ino: number): Inode {
+    let inode = this.icache.get(ino);
+    if (inode) return inode;
+    const ri: RefsInode = this.fs.inode(ino);
+    const minOrder = Math.max(0, Math.log2(this.fs.blockSize) - PAGE_SHIFT);
+    const maxOrder = Math.log2(this.opts.maxFolioSize) - PAGE_SHIFT;
+    const mapping = new AddressSpace({ minOrder, maxOrder, newFolioFill: this.opts.newFolioFill }, this.queue);
+    inode = { ino, size: ri.diskSize, blkbits: this.fs.blkbits, blockSize: this.fs.blockSize, mapping, fsPrivate: ri };
+    mapping.host = inode;
+    mapping.aops = iomapAops;
+    const fs = this.fs;
+    mapping.writepages = (wbc) => iomapWritepages(mapping, wbc, newWritepageCtx(fs.writebackOps));
+    this.icache.set(ino, inode);
+    return inode;
+  }
+
+  open(name: string, opts: OpenOptions = {}): FileHandle {
+    this.checkMounted();
+    if (typeof name !== 'string' || name.length === 0 || name.includes('/')) throw new FsError(EINVAL, `bad file name ${JSON.stringify(name)}`);
+    let ino = this.fs.lookup(name);
+    if (ino === undefined) {
+      if (!opts.create) throw new FsError(ENOENT, `${name} does not exist`);
+      ino = this.fs.create(name);
+    }
+    const inode = this.iget(ino);
+    const fh = new FileHandle(this, inode, name);
+    if (opts.truncate && inode.size > 0) fh.truncate(0);
+    return fh;
+  }
+
+  unlink(name: string): void {
+    this.checkMounted();
+    const ino = this.fs.lookup(name);
+    if (ino === undefined) throw new FsError(ENOENT, `${name} does not exist`);
+    const inode = this.icache.get(ino);
+    if (inode) {
+      inode.mapping.truncatePagecache(0);
+      this.queue.waitInode(inode);
+      this.icache.delete(ino);
+    }
+    this.fs.unlink(name);
+  }
+
+  inodes(): Inode[] {
+    return [...this.icache.values()];
+  }
+
+  /** sync(): write back everything, wait, commit metadata. Never fails (errors stay in errseq). */
+  sync(): void {
+    this.checkMounted();
+    for (const inode of this.icache.values()) filemapFdatawriteRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER, 'all');
+    this.queue.drain();
+    this.fs.commit();
+  }
+
+  /** echo 3 > drop_caches: sync, then drop every clean folio (no shadow entries). */
+  dropCaches(): void {
+    this.sync();
+    for (const inode of this.icache.values()) inode.mapping.invalidateClean();
+  }
+
+  unmount(): void {
+    if (!this.mounted) return;
+    this.sync();
+    for (const inode of this.icache.values()) inode.mapping.truncatePagecache(0);
+    this.icache.clear();
+    this.dev.flush();
+    this.mounted = false;
+  }
+
+  /** Per-folio (§6) and reservation (§8b) invariants for every cached inode. */
+  checkInvariants(): string[] {
+    const out: string[] = [];
+    for (const inode of this.icache.values()) {
+      for (const v of this.fs.checkReservations(inode)) out.push(`ino ${inode.ino}: ${v}`);
+      for (const v of checkFolioInvariants(inode)) out.push(`ino ${inode.ino}: ${v}`);
+      for (const w of inode.mapping.warnings) out.push(`ino ${inode.ino}: WARN ${w}`);
+    }
+    return out;
+  }
+}
+
+/** The §6 invariants of every folio of an inode, outside of any operation. */
+export function checkFolioInvariants(inode: Inode): string[] {
+  const out: string[] = [];
+  for (const f of inode.mapping.allFolios()) {
+    const where = `folio ${f.index}+${f.nrPages}`;
+    if (f.locked) out.push(`${where} left locked`);
+    if (f.refs !== 0) out.push(`${where} get/put imbalance ${f.refs}`);
+    const ifs = f.ifs;
+    if (blocksPerFolio(f, inode.blkbits) <= 1 && ifs) out.push(`${where} has per-block state with one block`);
+    if (!ifs) continue;
+    if (allSet(ifs.uptodate) !== f.uptodate) out.push(`${where} uptodate ${f.uptodate} but bits ${Array.from(ifs.uptodate).join('')}`);
+    if (ifs.readBytesPending !== 0) out.push(`${where} read bytes pending ${ifs.readBytesPending}`);
+    if (!f.writeback && ifs.writeBytesPending !== 0) out.push(`${where} write bytes pending ${ifs.writeBytesPending} without writeback`);
+    for (let i = 0; i < ifs.dirty.length; i++) {
+      if (ifs.dirty[i] && !ifs.uptodate[i]) { out.push(`${where} block ${i} dirty but not uptodate`); break; }
+    }
+    const eofBlk = Math.ceil((inode.size - f.pos) / inode.blockSize);
+    for (let i = 0; i < Math.min(eofBlk, ifs.dirty.length); i++) {
+      if (ifs.dirty[i] && !f.dirty && !f.writeback) { out.push(`${where} block ${i} dirty bit set on a clean folio`); break; }
+    }
+  }
+  return out;
+}
+
+/** An open file description. */
+export class FileHandle {
+  readonly fsys: IomapFs;
+  readonly inode: Inode;
+  readonly name: string;
+  /** errseq cursor (struct file f_wb_err). */
+  private readonly wbErr: { since: number };
+  closed = false;
+
+  constructor(fsys: IomapFs, inode: Inode, name: string) {
+    this.fsys = fsys;
+    this.inode = inode;
+    this.name = name;
+    this.wbErr = { since: inode.mapping.wbErr.sample() };
+  }
+
+  private get ops() {
+    return this.fsys.fs.iomapOps;
+  }
+
+  private live(): void {
+    if (this.closed) throw new FsError(EBADF, `${this.name}: file is closed`);
+    if (!this.fsys.mounted) throw new FsError(EBADF, `${this.name}: filesystem is unmounted`);
+  }
+
+  get size(): number {
+    this.live();
+    return this.inode.size;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Reads                                                                                */
+  /* ------------------------------------------------------------------------------------ */
+
+  /**
+   * Get the folio holding `pos` with [pos, pos+len) readable: page_cache_sync_ra() for a miss,
+   * then filemap_update_page() (is_partially_uptodate, else ->read_folio). Null on read error.
+   */
+  private readableFolio(pos: number, len: number, end: number): Folio | null {
+    const mapping = this.inode.mapping;
+    const idx = Math.floor(pos / PAGE_SIZE);
+    let folio = mapping.lookup(idx);
+    if (!folio) {
+      const lastIndex = Math.floor((this.inode.size - 1) / PAGE_SIZE);
+      const fresh: Folio[] = [];
+      let p = pos;
+      while (p < end) {
+        const i = Math.floor(p / PAGE_SIZE);
+        if (mapping.lookup(i)) break;
+        const f = mapping.allocFolio(i, end - p, lastIndex);
+        fresh.push(f);
+        p = f.end;
+      }
+      iomapReadahead(fresh, this.ops);
+      folio = mapping.lookup(idx)!;
+    }
+    if (!folio.uptodate) {
+      const off = folio.offsetIn(pos);
+      if (!isPartiallyUptodate(folio, off, Math.min(len, folio.size - off), this.inode.blkbits)) {
+        iomapReadFolio(folio, this.ops);
+        if (!folio.uptodate) return null;
+      }
+    }
+    return folio;
+  }
+
+  /** pread(2). */
+  pread(off: number, len: number): Uint8Array {
+    this.live();
+    validOffset(off, 'offset');
+    validOffset(len, 'length');
+    const size = this.inode.size;
+    if (off >= size || len === 0) return new Uint8Array(0);
+    const end = Math.min(off + len, size);
+    const out = new Uint8Array(end - off);
+    let pos = off;
+    while (pos < end) {
+      const folio = this.readableFolio(pos, end - pos, end);
+      if (!folio) {
+        if (pos > off) return out.subarray(0, pos - off);
+        throw new FsError(EIO, `${this.name}: read error at ${pos}`);
+      }
+      const n = Math.min(end, folio.end) - pos;
+      const fo = folio.offsetIn(pos);
+      out.set(folio.data.subarray(fo, fo + n), pos - off);
+      pos += n;
+    }
+    return out;
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Writes and size changes                                                              */
+  /* ------------------------------------------------------------------------------------ */
+
+  /** generic_write_checks + s_maxbytes: returns the (possibly shortened) length. */
+  private writeLimit(off: number, len: number): number {
+    const max = this.fsys.maxFileSize;
+    if (off >= max) throw new FsError(EFBIG, `${this.name}: offset ${off} at or beyond the maximum file size ${max}`);
+    return Math.min(len, max - off);
+  }
+
+  /**
+   * pwrite(2), buffered. `faultAt` makes the user buffer unreadable from that index on (a
+   * short copy), to exercise the short-write path deterministically.
+   */
+  pwrite(off: number, data: Uint8Array, opts: { faultAt?: number } = {}): number {
+    this.live();
+    validOffset(off, 'offset');
+    validData(data, 'data');
+    if (data.length === 0) return 0;
+    const len = this.writeLimit(off, data.length);
+    const inode = this.inode;
+    // xfs_file_write_checks(): zero from the old EOF to the start of an extending write.
+    if (off > inode.size) check(iomapZeroRange(inode, inode.size, off - inode.size, this.ops), `${this.name}: zeroing past EOF`);
+    const iov = new IovIter(len === data.length ? data : data.subarray(0, len), opts.faultAt ?? Infinity);
+    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops);
+    return check(ret, `${this.name}: write at ${off}`);
+  }
+
+  /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
+  truncate(newsize: number): void {
+    this.live();
+    validOffset(newsize, 'size');
+    if (newsize > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: size ${newsize} beyond the maximum file size`);
+    const inode = this.inode;
+    const fs = this.fsys.fs;
+    const oldsize = inode.size;
+    const ri = inode.fsPrivate as RefsInode;
+    if (ri.inline && newsize > fs.sb.inlineMax) check(fs.unstuff(inode), `${this.name}: unstuff`);
+    if (newsize > oldsize) {
+      check(iomapZeroRange(inode, oldsize, newsize - oldsize, this.ops), `${this.name}: zeroing for truncate up`);
+    } else {
+      check(iomapTruncatePage(inode, newsize, this.ops), `${this.name}: truncate_page`);
+    }
+    // truncate_setsize()
+    inode.size = newsize;
+    if (newsize > oldsize) pagecacheIsizeExtended(inode, oldsize, newsize);
+    inode.mapping.truncatePagecache(newsize);
+    if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Durability                                                                           */
+  /* ------------------------------------------------------------------------------------ */
+
+  /** file_write_and_wait_range() + file_check_and_advance_wb_err(). */
+  private writeAndWait(): number {
+    const mapping = this.inode.mapping;
+    let err = 0;
+    if (mapping.hasDirtyOrWriteback()) {
+      err = filemapFdatawriteRange(mapping, 0, Number.MAX_SAFE_INTEGER, 'all');
+      if (err !== -EIO) filemapFdatawait(mapping);
+    }
+    const err2 = mapping.wbErr.checkAndAdvance(this.wbErr);
+    return err || err2;
+  }
+
+  /** fsync(2): data, then metadata commit and device flush; reports a writeback error once. */
+  fsync(): void {
+    this.live();
+    check(this.writeAndWait(), `${this.name}: fsync`);
+    this.fsys.fs.commit();
+  }
+
+  /** fdatasync(2): the same durability for size and allocation; refs commits either way. */
+  fdatasync(): void {
+    this.fsync();
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* mmap                                                                                 */
+  /* ------------------------------------------------------------------------------------ */
+
+  private lastPage(): number {
+    return Math.ceil(this.inode.size / PAGE_SIZE);
+  }
+
+  /** filemap_fault(): bring the page in (read-only); SIGBUS beyond the last page or on error. */
+  private faultIn(idx: number): Folio {
+    if (idx >= this.lastPage()) throw new FsError(SIGBUS, `${this.name}: access to page ${idx} beyond EOF page ${this.lastPage() - 1}`);
+    const pos = idx * PAGE_SIZE;
+    const folio = this.readableFolio(pos, PAGE_SIZE, Math.min(this.inode.size, pos + this.fsys.pageSize));
+    if (!folio) throw new FsError(SIGBUS, `${this.name}: read error faulting page ${idx}`);
+    return folio;
+  }
+
+  /** Read through a MAP_SHARED mapping: whole pages, including bytes past EOF in the last page. */
+  mmapRead(off: number, len: number): Uint8Array {
+    this.live();
+    validOffset(off, 'offset');
+    validOffset(len, 'length');
+    const out = new Uint8Array(len);
+    let pos = off;
+    while (pos < off + len) {
+      const folio = this.faultIn(Math.floor(pos / PAGE_SIZE));
+      const pageEnd = (Math.floor(pos / PAGE_SIZE) + 1) * PAGE_SIZE;
+      const n = Math.min(off + len, pageEnd) - pos;
+      const fo = folio.offsetIn(pos);
+      out.set(folio.data.subarray(fo, fo + n), pos - off);
+      pos += n;
+    }
+    return out;
+  }
+
+  /** do_page_mkwrite() for a write fault on a write-protected page. */
+  private mkwrite(folio: Folio, idx: number): Folio {
+    for (let tries = 0; tries < 3; tries++) {
+      const ret = iomapPageMkwrite(this.inode, folio, this.ops);
+      if (ret === 0) {
+        folio.pteWritable = true;
+        folio.locked = false;
+        return folio;
+      }
+      if (mkwriteErrorIsOom(ret)) throw new FsError(ENOMEM, `${this.name}: page_mkwrite out of memory`);
+      if (!mkwriteErrorIsRetry(ret)) throw new FsError(SIGBUS, `${this.name}: page_mkwrite failed (${-ret}) at page ${idx}`);
+      folio = this.faultIn(idx); // VM_FAULT_NOPAGE: the access is retried from the start
+    }
+    throw new FsError(SIGBUS, `${this.name}: page_mkwrite kept asking for a retry at page ${idx}`);
+  }
+
+  /**
+   * Store through a MAP_SHARED mapping: fault each page in, page_mkwrite it if it is
+   * write-protected, copy. With `msync` the range is then written back (msync(MS_SYNC)).
+   * Stores past EOF inside the last page are allowed and never become part of the file.
+   */
+  mmapWrite(off: number, data: Uint8Array, opts: { msync?: boolean } = {}): void {
+    this.live();
+    validOffset(off, 'offset');
+    validData(data, 'data');
+    let pos = off;
+    const end = off + data.length;
+    while (pos < end) {
+      const idx = Math.floor(pos / PAGE_SIZE);
+      let folio = this.faultIn(idx);
+      if (!folio.pteWritable) folio = this.mkwrite(folio, idx);
+      const pageEnd = (idx + 1) * PAGE_SIZE;
+      const n = Math.min(end, pageEnd) - pos;
+      const fo = folio.offsetIn(pos);
+      folio.data.set(data.subarray(pos - off, pos - off + n), fo);
+      folio.pteDirty = true;
+      this.inode.mapping.writablyMapped = true;
+      pos += n;
+    }
+    if (opts.msync ?? true) this.fdatasync();
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Interleaving steps and introspection                                                 */
+  /* ------------------------------------------------------------------------------------ */
+
+  /** Background writeback (WB_SYNC_NONE) of the whole file, without waiting for completion. */
+  writebackNow(): number {
+    this.live();
+    return filemapFdatawriteRange(this.inode.mapping, 0, Number.MAX_SAFE_INTEGER, 'none');
+  }
+
+  /** Reclaim the clean folio containing `pos` (leaves a shadow entry). */
+  evict(pos: number): boolean {
+    this.live();
+    const f = this.inode.mapping.folioAt(pos);
+    return f ? this.inode.mapping.reclaimFolio(f) : false;
+  }
+
+  /** The state of the block holding `pos`: extent and cache, for failure reports. */
+  describe(pos: number): string {
+    const bs = this.inode.blockSize;
+    const ri = this.inode.fsPrivate as RefsInode;
+    const blk = Math.floor(pos / bs);
+    const { ext } = ri.extents.lookup(blk);
+    const map = ri.inline ? 'inline' : ext ? `${ext.state} [${ext.lblk * bs}, +${ext.len * bs}) @${ext.pblk}` : 'hole';
+    const f = this.inode.mapping.folioAt(pos);
+    let cache = 'not cached';
+    if (f) {
+      const b = Math.floor((pos - f.pos) / bs);
+      cache = `folio ${f.pos}+${f.size} ${f.uptodate ? 'uptodate' : '!uptodate'} ${f.dirty ? 'dirty' : 'clean'}` +
+        `${f.writeback ? ' writeback' : ''}; block ${b} ${blockIsDirty(f, b) ? 'dirty' : 'clean'}`;
+    }
+    return `block ${blk}: ${map}; ${cache}; i_size ${this.inode.size}`;
+  }
+}
+
+export { roundUp };

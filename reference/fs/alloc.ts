@@ -1,0 +1,71 @@
+/**
+ * The block allocator: a sorted list of free extents over the data area, first fit from a goal
+ * (so a file's blocks tend to be contiguous, which makes ioend merging and FIEMAP interesting).
+ * A list rather than a bitmap so that a 1 TiB sparse device costs nothing.
+ */
+export class Allocator {
+  /** Free extents [start, len], sorted and coalesced. */
+  readonly free: Array<[number, number]> = [];
+  freeBlocks = 0;
+
+  constructor(start: number, len: number) {
+    if (len > 0) {
+      this.free.push([start, len]);
+      this.freeBlocks = len;
+    }
+  }
+
+  /** Allocate up to `want` contiguous blocks at or after `goal` (wrapping). Null if full. */
+  alloc(want: number, goal = 0): [number, number] | null {
+    if (this.freeBlocks === 0 || want <= 0) return null;
+    let idx = this.free.findIndex(([s, l]) => s + l > goal);
+    if (idx < 0) idx = 0;
+    const [s, l] = this.free[idx];
+    const start = Math.max(s, goal < s + l ? goal : s);
+    const take = Math.min(want, s + l - start);
+    this.take(idx, start, take);
+    return [start, take];
+  }
+
+  private take(idx: number, start: number, n: number): void {
+    const [s, l] = this.free[idx];
+    const pieces: Array<[number, number]> = [];
+    if (start > s) pieces.push([s, start - s]);
+    if (start + n < s + l) pieces.push([start + n, s + l - start - n]);
+    this.free.splice(idx, 1, ...pieces);
+    this.freeBlocks -= n;
+  }
+
+  /** Mark a specific range as used (mount rebuilds the free list from the extent maps). */
+  claim(start: number, n: number): boolean {
+    const idx = this.free.findIndex(([s, l]) => s <= start && start + n <= s + l);
+    if (idx < 0) return false;
+    this.take(idx, start, n);
+    return true;
+  }
+
+  release(start: number, n: number): void {
+    if (n <= 0) return;
+    let i = 0;
+    while (i < this.free.length && this.free[i][0] < start) i++;
+    const prev = this.free[i - 1];
+    const next = this.free[i];
+    if ((prev && prev[0] + prev[1] > start) || (next && start + n > next[0])) {
+      throw new Error(`model bug: double free of blocks [${start}, +${n})`);
+    }
+    this.free.splice(i, 0, [start, n]);
+    if (next && start + n === next[0]) {
+      this.free[i][1] += next[1];
+      this.free.splice(i + 1, 1);
+    }
+    if (prev && prev[0] + prev[1] === start) {
+      prev[1] += this.free[i][1];
+      this.free.splice(i, 1);
+    }
+    this.freeBlocks += n;
+  }
+
+  isFree(blk: number): boolean {
+    return this.free.some(([s, l]) => blk >= s && blk < s + l);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * An extent map in file blocks: a sorted array of non-overlapping extents, each DELALLOC
+ * (reserved, no location), WRITTEN or UNWRITTEN (with a physical block). Holes are implicit.
+ * Adjacent extents of the same state and contiguous physical blocks are merged, so a lookup
+ * reports the longest run (what a filesystem returns from ->iomap_begin).
+ */
+export type ExtState = 'delalloc' | 'written' | 'unwritten';
+
+export interface Extent {
+  lblk: number;
+  len: number;
+  /** Physical block (device block number); -1 for delalloc. */
+  pblk: number;
+  state: ExtState;
+}
+
+export class ExtentMap {
+  readonly exts: Extent[] = [];
+
+  /** Index of the first extent ending after lblk. */
+  private firstAfter(lblk: number): number {
+    let lo = 0;
+    let hi = this.exts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = this.exts[mid];
+      if (e.lblk + e.len <= lblk) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The extent containing lblk, or null and the start of the next extent (Infinity if none). */
+  lookup(lblk: number): { ext: Extent | null; next: number } {
+    const i = this.firstAfter(lblk);
+    const e = this.exts[i];
+    if (e && e.lblk <= lblk) return { ext: e, next: e.lblk + e.len };
+    return { ext: null, next: e ? e.lblk : Infinity };
+  }
+
+  /** Extents overlapping [lblk, lblk+len), clipped to it. */
+  range(lblk: number, len: number): Extent[] {
+    const out: Extent[] = [];
+    const end = lblk + len;
+    for (let i = this.firstAfter(lblk); i < this.exts.length && this.exts[i].lblk < end; i++) {
+      const e = this.exts[i];
+      const s = Math.max(e.lblk, lblk);
+      const t = Math.min(e.lblk + e.len, end);
+      out.push({ lblk: s, len: t - s, pblk: e.pblk < 0 ? -1 : e.pblk + (s - e.lblk), state: e.state });
+    }
+    return out;
+  }
+
+  /** Remove [lblk, lblk+len); returns the removed pieces. */
+  remove(lblk: number, len: number): Extent[] {
+    const removed = this.range(lblk, len);
+    if (removed.length === 0) return removed;
+    const end = lblk + len;
+    const i = this.firstAfter(lblk);
+    let j = i;
+    const keep: Extent[] = [];
+    while (j < this.exts.length && this.exts[j].lblk < end) {
+      const e = this.exts[j];
+      if (e.lblk < lblk) keep.push({ ...e, len: lblk - e.lblk });
+      if (e.lblk + e.len > end) {
+        const d = end - e.lblk;
+        keep.push({ lblk: end, len: e.lblk + e.len - end, pblk: e.pblk < 0 ? -1 : e.pblk + d, state: e.state });
+      }
+      j++;
+    }
+    this.exts.splice(i, j - i, ...keep);
+    return removed;
+  }
+
+  /** Map [lblk, lblk+len) to `state` at pblk (replacing whatever was there); returns what was replaced. */
+  set(lblk: number, len: number, state: ExtState, pblk: number): Extent[] {
+    const old = this.remove(lblk, len);
+    const i = this.firstAfter(lblk);
+    this.exts.splice(i, 0, { lblk, len, pblk: state === 'delalloc' ? -1 : pblk, state });
+    this.mergeAround(i);
+    return old;
+  }
+
+  private canMerge(a: Extent, b: Extent): boolean {
+    return a.state === b.state && a.lblk + a.len === b.lblk &&
+      (a.state === 'delalloc' || a.pblk + a.len === b.pblk);
+  }
+
+  private mergeAround(i: number): void {
+    if (i + 1 < this.exts.length && this.canMerge(this.exts[i], this.exts[i + 1])) {
+      this.exts[i].len += this.exts[i + 1].len;
+      this.exts.splice(i + 1, 1);
+    }
+    if (i > 0 && this.canMerge(this.exts[i - 1], this.exts[i])) {
+      this.exts[i - 1].len += this.exts[i].len;
+      this.exts.splice(i, 1);
+    }
+  }
+
+  /** Change the state of every extent piece in [lblk, lblk+len) that is in state `from`. */
+  convert(lblk: number, len: number, from: ExtState, to: ExtState): number {
+    let n = 0;
+    for (const e of this.range(lblk, len)) {
+      if (e.state !== from) continue;
+      this.set(e.lblk, e.len, to, e.pblk);
+      n += e.len;
+    }
+    return n;
+  }
+
+  /** Shift every extent starting at or after lblk by delta blocks (collapse/insert). */
+  shift(lblk: number, delta: number): void {
+    for (const e of this.exts) if (e.lblk >= lblk) e.lblk += delta;
+    this.exts.sort((a, b) => a.lblk - b.lblk);
+  }
+
+  count(state: ExtState): number {
+    let n = 0;
+    for (const e of this.exts) if (e.state === state) n += e.len;
+    return n;
+  }
+
+  clone(): ExtentMap {
+    const m = new ExtentMap();
+    for (const e of this.exts) m.exts.push({ ...e });
+    return m;
+  }
+}

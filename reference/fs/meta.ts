@@ -1,0 +1,125 @@
+/**
+ * refs on-disk metadata: a superblock in block 0 and two metadata slots written alternately,
+ * each with a generation number and a CRC32. A commit writes the slot not holding the newest
+ * valid copy and makes it durable, so a crash during a commit leaves the previous one intact:
+ * mount picks the valid slot with the highest generation (shadow-paging, all-or-nothing).
+ */
+import * as zlib from 'zlib';
+import type { BlockDevice } from '../device/types';
+import { FsError, EINVAL, ENOSPC, EUCLEAN } from '../errno';
+
+export const REFS_MAGIC = 'refs-v1';
+const SLOT_MAGIC = 0x52534c54; // "RSLT"
+const SLOT_HEADER = 16;
+
+export interface Superblock {
+  magic: string;
+  blockSize: number;
+  deviceBytes: number;
+  /** Blocks per metadata slot. */
+  slotBlocks: number;
+  /** First data block. */
+  dataStart: number;
+  /** Number of data blocks. */
+  dataBlocks: number;
+  /** Largest inline file (0: inline data disabled). */
+  inlineMax: number;
+}
+
+export interface InodeRecord {
+  ino: number;
+  size: number;
+  /** [lblk, len, pblk, 0 = written | 1 = unwritten] */
+  extents: Array<[number, number, number, number]>;
+  /** Inline bytes (base64) when the file is inline. */
+  inline?: string;
+}
+
+export interface MetaImage {
+  generation: number;
+  nextIno: number;
+  names: Record<string, number>;
+  inodes: InodeRecord[];
+}
+
+function crc32(buf: Uint8Array): number {
+  return (zlib as unknown as { crc32(b: Uint8Array): number }).crc32(buf) >>> 0;
+}
+
+function padTo(buf: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set(buf);
+  return out;
+}
+
+export function writeSuperblock(dev: BlockDevice, sb: Superblock): void {
+  const body = Buffer.from(JSON.stringify(sb));
+  const hdr = Buffer.alloc(8);
+  hdr.writeUInt32LE(body.length, 0);
+  hdr.writeUInt32LE(crc32(body), 4);
+  const raw = Buffer.concat([hdr, body]);
+  if (raw.length > sb.blockSize) throw new FsError(EINVAL, 'superblock does not fit in one block');
+  dev.write(0, padTo(raw, sb.blockSize), { fua: true });
+}
+
+export function readSuperblock(dev: BlockDevice): Superblock {
+  const first = new Uint8Array(dev.sectorSize);
+  dev.read(0, first);
+  const len = Buffer.from(first.buffer, first.byteOffset).readUInt32LE(0);
+  if (len === 0 || len > 65536 - 8) throw new FsError(EINVAL, `no refs superblock on ${dev.name}`);
+  const total = Math.ceil((len + 8) / dev.sectorSize) * dev.sectorSize;
+  if (total > dev.size) throw new FsError(EINVAL, `no refs superblock on ${dev.name}`);
+  const buf = new Uint8Array(total);
+  dev.read(0, buf);
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  const body = b.subarray(8, 8 + len);
+  if (crc32(body) !== b.readUInt32LE(4)) throw new FsError(EUCLEAN, `refs superblock checksum mismatch on ${dev.name}`);
+  let sb: Superblock;
+  try {
+    sb = JSON.parse(body.toString('utf8')) as Superblock;
+  } catch {
+    throw new FsError(EUCLEAN, `refs superblock unreadable on ${dev.name}`);
+  }
+  if (sb.magic !== REFS_MAGIC) throw new FsError(EINVAL, `not a refs filesystem on ${dev.name}`);
+  return sb;
+}
+
+function slotOffset(sb: Superblock, slot: number): number {
+  return (1 + slot * sb.slotBlocks) * sb.blockSize;
+}
+
+export function writeSlot(dev: BlockDevice, sb: Superblock, slot: number, img: MetaImage): void {
+  const body = Buffer.from(JSON.stringify(img));
+  const cap = sb.slotBlocks * sb.blockSize;
+  if (body.length + SLOT_HEADER > cap) {
+    throw new FsError(ENOSPC, `refs metadata (${body.length} bytes) exceeds its ${cap}-byte slot`);
+  }
+  const hdr = Buffer.alloc(SLOT_HEADER);
+  hdr.writeUInt32LE(SLOT_MAGIC, 0);
+  hdr.writeUInt32LE(img.generation >>> 0, 4);
+  hdr.writeUInt32LE(body.length, 8);
+  hdr.writeUInt32LE(crc32(body), 12);
+  const raw = Buffer.concat([hdr, body]);
+  const n = Math.ceil(raw.length / sb.blockSize) * sb.blockSize;
+  dev.write(slotOffset(sb, slot), padTo(raw, n), { fua: true });
+}
+
+/** Read a slot; null when it holds no valid image. */
+export function readSlot(dev: BlockDevice, sb: Superblock, slot: number): MetaImage | null {
+  const hdrBuf = new Uint8Array(sb.blockSize);
+  dev.read(slotOffset(sb, slot), hdrBuf);
+  const hdr = Buffer.from(hdrBuf.buffer, hdrBuf.byteOffset, hdrBuf.length);
+  if (hdr.readUInt32LE(0) !== SLOT_MAGIC) return null;
+  const len = hdr.readUInt32LE(8);
+  if (len + SLOT_HEADER > sb.slotBlocks * sb.blockSize) return null;
+  const n = Math.ceil((len + SLOT_HEADER) / sb.blockSize) * sb.blockSize;
+  const buf = new Uint8Array(n);
+  dev.read(slotOffset(sb, slot), buf);
+  const body = Buffer.from(buf.buffer, buf.byteOffset + SLOT_HEADER, len);
+  if (crc32(body) !== hdr.readUInt32LE(12)) return null;
+  try {
+    return JSON.parse(body.toString('utf8')) as MetaImage;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,620 @@
+/**
+ * refs, the reference filesystem: a complete iomap ops table over a BlockDevice.
+ *
+ * - Per-inode extent map (DELALLOC / WRITTEN / UNWRITTEN; holes implicit) and an inline mode for
+ *   small files (IOMAP_INLINE over block 0 while the file fits in `inlineMax` bytes).
+ * - Buffered writes reserve delalloc (IOMAP_F_NEW only on blocks reserved by that call, rule 16);
+ *   ->iomap_end releases what a short write did not use through iomap_write_delalloc_release
+ *   (rule 24/25). Writeback converts delalloc to UNWRITTEN allocations in ->map_blocks and to
+ *   WRITTEN at ioend completion, so data always reaches the disk before the extent says so.
+ * - A validity sequence counter per inode, bumped on every extent change, is the cookie that
+ *   ->iomap_valid and map_blocks' cached-mapping reuse compare (rules 30, 34).
+ * - Reservation accounting: `reservedBlocks` always equals the delalloc blocks of all inodes,
+ *   and checkReservations() states the page-cache invariant of contract §8(b).
+ * - Metadata (names, sizes, extents, inline data) lives on the device (meta.ts) and is committed
+ *   atomically by fsync/sync/unmount.
+ */
+import {
+  FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_HOLE,
+  IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NULL_ADDR, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE,
+  MAX_LFS_FILESIZE, PAGE_SIZE, WritebackOps, WritepageCtx, roundUp,
+} from '../iomap/types';
+import { Folio, blockIsDirty } from '../iomap/folio';
+import { Ioend, iomapFinishIoends, iomapIoendTryMerge, iomapSortIoends } from '../iomap/ioend';
+import { iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../iomap/buffered-io';
+import { Allocator } from './alloc';
+import { Extent, ExtentMap } from './extents';
+import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
+import type { BlockDevice } from '../device/types';
+import { FsError, EEXIST, EINVAL, EIO, ENOENT, ENOSPC, EUCLEAN } from '../errno';
+
+export interface MkfsOptions {
+  blockSize?: number;
+  /** Largest inline file in bytes (0 disables inline data; must be ≤ blockSize ≤ PAGE_SIZE). */
+  inlineMax?: number;
+  /** Bytes per metadata slot. */
+  metaBytes?: number;
+}
+
+/** Per-inode filesystem state (what the VFS inode's fsPrivate points at). */
+export class RefsInode {
+  readonly ino: number;
+  /** On-disk size as of the last metadata commit. */
+  diskSize = 0;
+  extents = new ExtentMap();
+  /** Inline data buffer (one block) while the file is inline, else null. */
+  inline: Uint8Array | null = null;
+  /** Validity sequence: bumped on every extent map change. */
+  seq = 0;
+  /** Completed unwritten ioends awaiting the end_io work item. */
+  ioendList: Ioend[] = [];
+  workQueued = false;
+  constructor(ino: number) {
+    this.ino = ino;
+  }
+}
+
+/** Fault hooks for tests of the filesystem's error paths. */
+export interface RefsFaults {
+  /** ->map_blocks fails with this errno (negative) for offsets in [from, to). */
+  mapBlocksError?: { err: number; from: number; to: number };
+  /** Delalloc reservation fails with -ENOSPC once this many blocks are reserved. */
+  reserveLimit?: number;
+}
+
+function refsOf(inode: Inode): RefsInode {
+  return inode.fsPrivate as RefsInode;
+}
+
+export class Refs {
+  readonly dev: BlockDevice;
+  readonly sb: Superblock;
+  readonly blockSize: number;
+  readonly blkbits: number;
+  readonly maxFileSize = MAX_LFS_FILESIZE;
+  readonly alloc: Allocator;
+  /** Delalloc blocks reserved across all inodes. */
+  reservedBlocks = 0;
+  readonly inodes = new Map<number, RefsInode>();
+  readonly names = new Map<string, number>();
+  private nextIno = 1;
+  private generation = 0;
+  private activeSlot = 0;
+  faults: RefsFaults = {};
+  /** Count of metadata commits (tests observe fsync durability through it). */
+  commits = 0;
+  readonly iomapOps: IomapOps;
+  readonly writebackOps: WritebackOps;
+  readonly folioOps: FolioOps;
+
+  /* --------------------------------------------------------------------------------------- */
+  /* Lifecycle                                                                               */
+  /* --------------------------------------------------------------------------------------- */
+
+  static mkfs(dev: BlockDevice, opts: MkfsOptions = {}): void {
+    const bs = opts.blockSize ?? 4096;
+    if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1)) !== 0) {
+      throw new FsError(EINVAL, `block size ${bs} is not a power of two in [512, 65536]`);
+    }
+    if (bs < dev.sectorSize) throw new FsError(EINVAL, `block size ${bs} is below the device sector size ${dev.sectorSize}`);
+    let inlineMax = opts.inlineMax ?? Math.min(256, bs / 4);
+    if (bs > PAGE_SIZE) inlineMax = 0;
+    if (!Number.isInteger(inlineMax) || inlineMax < 0 || inlineMax > bs) throw new FsError(EINVAL, `inlineMax ${inlineMax} out of range`);
+    const metaBytes = opts.metaBytes ?? 1 << 20;
+    const slotBlocks = Math.max(2, Math.ceil(metaBytes / bs));
+    const totalBlocks = Math.floor(dev.size / bs);
+    const dataStart = 1 + 2 * slotBlocks;
+    if (totalBlocks <= dataStart + 1) throw new FsError(ENOSPC, `device ${dev.name} too small for refs (${dev.size} bytes)`);
+    const sb: Superblock = {
+      magic: REFS_MAGIC, blockSize: bs, deviceBytes: dev.size, slotBlocks, dataStart,
+      dataBlocks: totalBlocks - dataStart, inlineMax,
+    };
+    writeSuperblock(dev, sb);
+    const img: MetaImage = { generation: 1, nextIno: 1, names: {}, inodes: [] };
+    writeSlot(dev, sb, 1, { ...img, generation: 0 });
+    writeSlot(dev, sb, 0, img);
+    dev.flush();
+  }
+
+  static mount(dev: BlockDevice): Refs {
+    const sb = readSuperblock(dev);
+    if (sb.deviceBytes > dev.size) throw new FsError(EINVAL, `refs on ${dev.name} expects ${sb.deviceBytes} bytes, device has ${dev.size}`);
+    const a = readSlot(dev, sb, 0);
+    const b = readSlot(dev, sb, 1);
+    if (!a && !b) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
+    const useA = !!a && (!b || a.generation >= b.generation);
+    const fs = new Refs(dev, sb);
+    fs.load(useA ? a! : b!, useA ? 0 : 1);
+    return fs;
+  }
+
+  private constructor(dev: BlockDevice, sb: Superblock) {
+    this.dev = dev;
+    this.sb = sb;
+    this.blockSize = sb.blockSize;
+    this.blkbits = Math.log2(sb.blockSize);
+    this.alloc = new Allocator(sb.dataStart, sb.dataBlocks);
+    this.iomapOps = {
+      begin: (inode, pos, length, flags, iomap, srcmap) => this.iomapBegin(inode, pos, length, flags, iomap, srcmap),
+      end: (inode, pos, length, written, flags, iomap) => this.iomapEnd(inode, pos, length, written, flags, iomap),
+    };
+    this.writebackOps = {
+      mapBlocks: (wpc, inode, offset, len) => this.mapBlocks(wpc, inode, offset, len),
+      prepareIoend: (ioend, status) => this.prepareIoend(ioend, status),
+      discardFolio: (folio, pos) => this.discardFolio(folio, pos),
+    };
+    this.folioOps = {
+      iomapValid: (inode, iomap) => this.iomapValid(inode, iomap),
+    };
+  }
+
+  private load(img: MetaImage, slot: number): void {
+    this.generation = img.generation;
+    this.activeSlot = slot;
+    this.nextIno = img.nextIno;
+    for (const [n, ino] of Object.entries(img.names)) this.names.set(n, ino);
+    for (const r of img.inodes) {
+      const ri = new RefsInode(r.ino);
+      ri.diskSize = r.size;
+      for (const [lblk, len, pblk, st] of r.extents) {
+        if (!this.alloc.claim(pblk, len)) throw new FsError(EUCLEAN, `refs: inode ${r.ino} extent [${pblk}, +${len}) overlaps another or lies outside the data area`);
+        ri.extents.set(lblk, len, st === 1 ? 'unwritten' : 'written', pblk);
+      }
+      if (r.inline !== undefined) {
+        ri.inline = new Uint8Array(this.blockSize);
+        ri.inline.set(Buffer.from(r.inline, 'base64').subarray(0, this.blockSize));
+      }
+      this.inodes.set(r.ino, ri);
+    }
+  }
+
+  /** Size of each inode as the VFS knows it (in-core), for commits. */
+  sizeOf: (ino: number) => number = (ino) => this.inodes.get(ino)?.diskSize ?? 0;
+
+  /** Make all metadata durable: flush data first, then write the other slot with FUA. */
+  commit(): void {
+    this.dev.flush();
+    const img: MetaImage = { generation: this.generation + 1, nextIno: this.nextIno, names: {}, inodes: [] };
+    for (const [n, ino] of this.names) img.names[n] = ino;
+    for (const ri of this.inodes.values()) {
+      const size = this.sizeOf(ri.ino);
+      const rec: InodeRecord = { ino: ri.ino, size, extents: [] };
+      for (const e of ri.extents.exts) {
+        if (e.state === 'delalloc') continue;
+        rec.extents.push([e.lblk, e.len, e.pblk, e.state === 'unwritten' ? 1 : 0]);
+      }
+      if (ri.inline) rec.inline = Buffer.from(ri.inline.subarray(0, Math.min(size, this.sb.inlineMax))).toString('base64');
+      img.inodes.push(rec);
+    }
+    const slot = 1 - this.activeSlot;
+    writeSlot(this.dev, this.sb, slot, img);
+    this.generation = img.generation;
+    this.activeSlot = slot;
+    for (const ri of this.inodes.values()) ri.diskSize = this.sizeOf(ri.ino);
+    this.commits++;
+  }
+
+  /* --------------------------------------------------------------------------------------- */
+  /* Namespace                                                                               */
+  /* --------------------------------------------------------------------------------------- */
+
+  lookup(name: string): number | undefined {
+    return this.names.get(name);
+  }
+
+  create(name: string): number {
+    if (this.names.has(name)) throw new FsError(EEXIST, `refs: ${name} exists`);
+    const ri = new RefsInode(this.nextIno++);
+    if (this.sb.inlineMax > 0) ri.inline = new Uint8Array(this.blockSize);
+    this.inodes.set(ri.ino, ri);
+    this.names.set(name, ri.ino);
+    return ri.ino;
+  }
+
+  inode(ino: number): RefsInode {
+    const ri = this.inodes.get(ino);
+    if (!ri) throw new FsError(ENOENT, `refs: no inode ${ino}`);
+    return ri;
+  }
+
+  /** Remove a name and free its blocks (the caller has dropped its page cache). */
+  unlink(name: string): void {
+    const ino = this.names.get(name);
+    if (ino === undefined) throw new FsError(ENOENT, `refs: ${name} does not exist`);
+    const ri = this.inode(ino);
+    this.freeRange(ri, 0, Infinity);
+    this.names.delete(name);
+    this.inodes.delete(ino);
+  }
+
+  get freeBlocks(): number {
+    return this.alloc.freeBlocks - this.reservedBlocks;
+  }
+
+  /* --------------------------------------------------------------------------------------- */
+  /* Extent helpers                                                                          */
+  /* --------------------------------------------------------------------------------------- */
+
+  private bumpSeq(ri: RefsInode): void {
+    ri.seq++;
+  }
+
+  /** Free [lblk, lblk+len) of the data fork: release delalloc reservations and blocks. */
+  freeRange(ri: RefsInode, lblk: number, len: number): void {
+    const end = len === Infinity ? Number.MAX_SAFE_INTEGER : lblk + len;
+    const removed = ri.extents.remove(lblk, end - lblk);
+    for (const e of removed) {
+      if (e.state === 'delalloc') this.reservedBlocks -= e.len;
+      else this.alloc.release(e.pblk, e.len);
+    }
+    if (removed.length) this.bumpSeq(ri);
+  }
+
+  /** Reserve delalloc for up to n blocks; returns how many could be reserved. */
+  private reserve(n: number): number {
+    let avail = this.freeBlocks;
+    if (this.faults.reserveLimit !== undefined) avail = Math.min(avail, this.faults.reserveLimit - this.reservedBlocks);
+    const got = Math.max(0, Math.min(n, avail));
+    this.reservedBlocks += got;
+    return got;
+  }
+
+  /** Allocate real blocks for a delalloc range (reservation already held). */
+  private convertDelalloc(ri: RefsInode, ext: Extent): void {
+    let lblk = ext.lblk;
+    let left = ext.len;
+    let goal = this.goalFor(ri, lblk);
+    while (left > 0) {
+      const got = this.alloc.alloc(left, goal);
+      if (!got) throw new Error('model bug: delalloc reservation without free blocks');
+      ri.extents.set(lblk, got[1], 'unwritten', got[0]);
+      this.reservedBlocks -= got[1];
+      lblk += got[1];
+      left -= got[1];
+      goal = got[0] + got[1];
+    }
+    this.bumpSeq(ri);
+  }
+
+  /** Allocate unwritten blocks for a hole range (fallocate, direct I/O). Returns blocks allocated. */
+  allocUnwritten(ri: RefsInode, lblk: number, len: number): number {
+    let done = 0;
+    let goal = this.goalFor(ri, lblk);
+    while (done < len) {
+      if (this.freeBlocks <= 0) break;
+      const got = this.alloc.alloc(Math.min(len - done, this.freeBlocks), goal);
+      if (!got) break;
+      ri.extents.set(lblk + done, got[1], 'unwritten', got[0]);
+      done += got[1];
+      goal = got[0] + got[1];
+    }
+    if (done) this.bumpSeq(ri);
+    return done;
+  }
+
+  /** Allocation goal: right after the physical block of the previous logical block. */
+  private goalFor(ri: RefsInode, lblk: number): number {
+    const prev = lblk > 0 ? ri.extents.lookup(lblk - 1).ext : null;
+    if (prev && prev.pblk >= 0) return prev.pblk + (lblk - 1 - prev.lblk) + 1;
+    return this.sb.dataStart;
+  }
+
+  /** Fill `m` with the extent (or hole) containing block lblk. */
+  private fillMapping(inode: Inode, ri: RefsInode, lblk: number, m: Iomap): void {
+    const bs = this.blockSize;
+    const { ext, next } = ri.extents.lookup(lblk);
+    m.bdev = null;
+    m.validityCookie = ri.seq;
+    if (!ext) {
+      m.type = IOMAP_HOLE;
+      m.addr = IOMAP_NULL_ADDR;
+      m.offset = lblk * bs;
+      const end = Math.min(next, Math.floor(this.maxFileSize / bs)) * bs;
+      m.length = Math.max(end - m.offset, bs);
+      return;
+    }
+    m.offset = ext.lblk * bs;
+    m.length = ext.len * bs;
+    if (ext.state === 'delalloc') {
+      m.type = IOMAP_DELALLOC;
+      m.addr = IOMAP_NULL_ADDR;
+    } else {
+      m.type = ext.state === 'written' ? IOMAP_MAPPED : IOMAP_UNWRITTEN;
+      m.addr = ext.pblk * bs;
+      m.bdev = this.dev;
+    }
+    void inode;
+  }
+
+  /* --------------------------------------------------------------------------------------- */
+  /* Inline data                                                                             */
+  /* --------------------------------------------------------------------------------------- */
+
+  isInline(ri: RefsInode): boolean {
+    return ri.inline !== null;
+  }
+
+  /** Move inline data into a real block (gfs2 calls this unstuffing). */
+  unstuff(inode: Inode): number {
+    const ri = refsOf(inode);
+    if (!ri.inline) return 0;
+    const data = ri.inline;
+    if (inode.size > 0 || data.some((b) => b !== 0)) {
+      if (this.freeBlocks < 1) return -ENOSPC;
+      const got = this.alloc.alloc(1, this.sb.dataStart);
+      if (!got) return -ENOSPC;
+      const blk = new Uint8Array(this.blockSize);
+      blk.set(data.subarray(0, Math.min(inode.size, this.blockSize)));
+      try {
+        this.dev.write(got[0] * this.blockSize, blk);
+      } catch (e) {
+        this.alloc.release(got[0], 1);
+        if (e instanceof FsError) return -EIO;
+        throw e;
+      }
+      ri.extents.set(0, 1, 'written', got[0]);
+    }
+    ri.inline = null;
+    this.bumpSeq(ri);
+    return 0;
+  }
+
+  private inlineMapping(ri: RefsInode, m: Iomap): void {
+    m.type = IOMAP_INLINE;
+    m.offset = 0;
+    m.length = this.blockSize;
+    m.addr = IOMAP_NULL_ADDR;
+    m.inlineData = ri.inline;
+    m.validityCookie = ri.seq;
+  }
+
+  /* --------------------------------------------------------------------------------------- */
+  /* ->iomap_begin / ->iomap_end                                                            */
+  /* --------------------------------------------------------------------------------------- */
+
+  iomapBegin(inode: Inode, pos: number, length: number, flags: number, iomap: Iomap, _srcmap: Iomap): number {
+    const ri = refsOf(inode);
+    const bs = this.blockSize;
+    if (ri.inline) {
+      const fitsInline = (flags & IOMAP_WRITE) && !(flags & (IOMAP_FAULT | IOMAP_DIRECT | IOMAP_UNSHARE)) &&
+        pos + length <= this.sb.inlineMax;
+      if (!(flags & IOMAP_WRITE) || fitsInline) {
+        if (pos < bs) {
+          this.inlineMapping(ri, iomap);
+        } else {
+          iomap.type = IOMAP_HOLE;
+          iomap.addr = IOMAP_NULL_ADDR;
+          iomap.offset = bs;
+          iomap.length = Math.floor(this.maxFileSize / bs) * bs - bs;
+          iomap.validityCookie = ri.seq;
+        }
+        iomap.folioOps = this.folioOps;
+        return 0;
+      }
+      const err = this.unstuff(inode);
+      if (err) return err;
+    }
+    const lblk = Math.floor(pos / bs);
+    if (flags & IOMAP_WRITE) {
+      const ret = this.writeBegin(inode, ri, pos, length, lblk, iomap);
+      if (ret) return ret;
+    } else {
+      this.fillMapping(inode, ri, lblk, iomap);
+    }
+    iomap.folioOps = this.folioOps;
+    return 0;
+  }
+
+  /** Buffered write / page fault: existing extents as they are, holes become new delalloc. */
+  private writeBegin(inode: Inode, ri: RefsInode, pos: number, length: number, lblk: number, iomap: Iomap): number {
+    const bs = this.blockSize;
+    const { ext, next } = ri.extents.lookup(lblk);
+    if (ext) {
+      this.fillMapping(inode, ri, lblk, iomap);
+      return 0;
+    }
+    const endBlk = Math.ceil((pos + Math.max(length, 1)) / bs);
+    const want = Math.min(endBlk, next) - lblk;
+    const got = this.reserve(want);
+    if (got === 0) return -ENOSPC;
+    ri.extents.set(lblk, got, 'delalloc', -1);
+    this.bumpSeq(ri);
+    iomap.type = IOMAP_DELALLOC;
+    iomap.addr = IOMAP_NULL_ADDR;
+    iomap.offset = lblk * bs;
+    iomap.length = got * bs;
+    iomap.flags |= IOMAP_F_NEW;
+    iomap.validityCookie = ri.seq;
+    return 0;
+  }
+
+  /** Punch delalloc reservations only (the ->punch callback of rule 25). */
+  punchDelalloc(inode: Inode, off: number, len: number): void {
+    const ri = refsOf(inode);
+    const bs = this.blockSize;
+    const lblk = Math.floor(off / bs);
+    const end = Math.ceil((off + len) / bs);
+    let changed = false;
+    for (const e of ri.extents.range(lblk, end - lblk)) {
+      if (e.state !== 'delalloc') continue;
+      ri.extents.remove(e.lblk, e.len);
+      this.reservedBlocks -= e.len;
+      changed = true;
+    }
+    if (changed) this.bumpSeq(ri);
+  }
+
+  iomapEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): number {
+    if (!(flags & IOMAP_WRITE) || (flags & IOMAP_FAULT)) return 0;
+    if (iomap.type !== IOMAP_DELALLOC || !(iomap.flags & IOMAP_F_NEW)) return 0;
+    const start = iomapLastWrittenBlock(inode, pos, written);
+    const end = roundUp(pos + length, this.blockSize);
+    if (start >= end) return 0;
+    iomapWriteDelallocRelease(inode, start, end, flags, iomap, (ino, off, len) => this.punchDelalloc(ino, off, len));
+    return 0;
+  }
+
+  /** ->iomap_valid: the mapping is stale once the inode's extent map changed (rule 30). */
+  iomapValid(inode: Inode, iomap: Iomap): boolean {
+    return iomap.validityCookie === refsOf(inode).seq;
+  }
+
+  /* --------------------------------------------------------------------------------------- */
+  /* Writeback ops                                                                           */
+  /* --------------------------------------------------------------------------------------- */
+
+  mapBlocks(wpc: WritepageCtx, inode: Inode, offset: number, _len: number): number {
+    const ri = refsOf(inode);
+    const f = this.faults.mapBlocksError;
+    if (f && offset >= f.from && offset < f.to) return f.err;
+    const m = wpc.iomap;
+    // Reuse the cached mapping only after revalidating it (rule 34).
+    if (wpc.private === ri.seq && m.length > 0 && offset >= m.offset && offset < m.offset + m.length && m.type !== IOMAP_HOLE) {
+      return 0;
+    }
+    const lblk = Math.floor(offset / this.blockSize);
+    const { ext } = ri.extents.lookup(lblk);
+    if (ext && ext.state === 'delalloc') this.convertDelalloc(ri, ext);
+    m.flags = 0;
+    m.inlineData = null;
+    this.fillMapping(inode, ri, lblk, m);
+    wpc.private = ri.seq;
+    return 0;
+  }
+
+  prepareIoend(ioend: Ioend, status: number): number {
+    if (ioend.type === IOMAP_UNWRITTEN) ioend.endIo = (io) => this.endIoUnwritten(io);
+    return status;
+  }
+
+  /** Bio completion for unwritten ioends: queue them for the end_io work item. */
+  private endIoUnwritten(io: Ioend): void {
+    const ri = refsOf(io.inode);
+    ri.ioendList.push(io);
+    if (ri.workQueued) return;
+    ri.workQueued = true;
+    io.inode.mapping.queue.submit({
+      label: `refs end_io work (inode ${ri.ino})`,
+      inode: io.inode,
+      get folios(): Folio[] {
+        return ri.ioendList.flatMap((x) => x.folios);
+      },
+      complete: () => this.endIoWork(io.inode),
+    });
+  }
+
+  /** The completion work item: sort, merge, convert unwritten extents, finish the ioends. */
+  private endIoWork(inode: Inode): void {
+    const ri = refsOf(inode);
+    const list = ri.ioendList;
+    ri.ioendList = [];
+    ri.workQueued = false;
+    iomapSortIoends(list);
+    while (list.length) {
+      const io = list.shift()!;
+      iomapIoendTryMerge(io, list);
+      if (io.status === 0) {
+        const bs = this.blockSize;
+        const lblk = Math.floor(io.offset / bs);
+        const n = Math.ceil((io.offset + io.size) / bs) - lblk;
+        if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);
+      }
+      iomapFinishIoends(io, io.status);
+    }
+  }
+
+  /** ->discard_folio: drop the delalloc reservations of the rest of a folio that failed to map. */
+  discardFolio(folio: Folio, pos: number): void {
+    const inode = folio.mapping?.host;
+    if (!inode) return;
+    this.punchDelalloc(inode, pos, folio.end - pos);
+  }
+
+  /* --------------------------------------------------------------------------------------- */
+  /* Space operations                                                                        */
+  /* --------------------------------------------------------------------------------------- */
+
+  /** Free every block from the block containing byte `newsize` rounded up (truncate). */
+  truncateBlocks(inode: Inode, newsize: number): void {
+    const ri = refsOf(inode);
+    if (ri.inline) {
+      ri.inline.fill(0, Math.min(newsize, this.blockSize));
+      return;
+    }
+    this.freeRange(ri, Math.ceil(newsize / this.blockSize), Infinity);
+  }
+
+  /* --------------------------------------------------------------------------------------- */
+  /* Invariants                                                                              */
+  /* --------------------------------------------------------------------------------------- */
+
+  /**
+   * Delalloc accounting (contract §8(b)): the fs-wide reservation equals the delalloc blocks of
+   * all inodes; for this inode every delalloc block lies below EOF and is dirty in the page
+   * cache, and every dirty block below EOF is backed by delalloc or allocated space unless its
+   * cached bytes are all zero over a hole (stale dirty bits of post-EOF blocks that later came
+   * inside EOF, which writeback legitimately skips). Returns the violations.
+   */
+  checkReservations(inode: Inode): string[] {
+    const out: string[] = [];
+    let total = 0;
+    for (const r of this.inodes.values()) total += r.extents.count('delalloc');
+    if (total !== this.reservedBlocks) out.push(`reservedBlocks ${this.reservedBlocks} != delalloc blocks ${total}`);
+    const ri = refsOf(inode);
+    const bs = this.blockSize;
+    const eofBlk = Math.ceil(inode.size / bs);
+    for (const e of ri.extents.exts) {
+      if (e.state !== 'delalloc') continue;
+      for (let b = e.lblk; b < e.lblk + e.len; b++) {
+        if (b >= eofBlk) { out.push(`delalloc block ${b} at/after EOF block ${eofBlk}`); break; }
+        if (!this.blockDirty(inode, b)) { out.push(`delalloc block ${b} is not dirty in the page cache (leaked reservation)`); break; }
+      }
+    }
+    for (const folio of inode.mapping.allFolios()) {
+      const nb = folio.size / bs;
+      for (let i = 0; i < nb; i++) {
+        const b = folio.pos / bs + i;
+        if (b >= eofBlk) break;
+        if (!blockIsDirty(folio, i) || !folio.dirty) continue;
+        const { ext } = ri.extents.lookup(b);
+        if (ext || ri.inline) continue;
+        const bytes = folio.data.subarray(i * bs, (i + 1) * bs);
+        if (bytes.some((x) => x !== 0)) out.push(`dirty block ${b} below EOF has no reservation`);
+      }
+    }
+    return out;
+  }
+
+  private blockDirty(inode: Inode, b: number): boolean {
+    const bs = this.blockSize;
+    const folio = inode.mapping.folioAt(b * bs);
+    if (!folio || !folio.dirty) return false;
+    return blockIsDirty(folio, (b * bs - folio.pos) / bs);
+  }
+
+  /** fs-level consistency (mount-time style): extents sorted, blocks owned once, in range. */
+  checkConsistency(): string[] {
+    const out: string[] = [];
+    const seen = new Map<number, number>();
+    for (const ri of this.inodes.values()) {
+      let prevEnd = -1;
+      for (const e of ri.extents.exts) {
+        if (e.lblk < prevEnd) out.push(`inode ${ri.ino}: overlapping extents at ${e.lblk}`);
+        prevEnd = e.lblk + e.len;
+        if (e.state === 'delalloc') continue;
+        if (e.pblk < this.sb.dataStart || e.pblk + e.len > this.sb.dataStart + this.sb.dataBlocks) {
+          out.push(`inode ${ri.ino}: extent [${e.pblk}, +${e.len}) outside the data area`);
+        }
+        for (let b = e.pblk; b < e.pblk + e.len; b++) {
+          if (seen.has(b)) { out.push(`block ${b} owned by inodes ${seen.get(b)} and ${ri.ino}`); break; }
+          seen.set(b, ri.ino);
+          if (this.alloc.isFree(b)) { out.push(`block ${b} of inode ${ri.ino} is on the free list`); break; }
+        }
+      }
+    }
+    return out;
+  }
+}
+
+export { refsOf, IOMAP_MAPPED, IOMAP_UNWRITTEN };
+export type { IomapIterLike };
