@@ -61,20 +61,19 @@ function findNodeGyp() {
   return null;
 }
 
-function run(cmd, args, opts) {
+function run(label, cmd, args) {
   const r = spawnSync(cmd, args, {
     cwd: here,
     encoding: 'utf8',
     timeout: 180000,
     stdio: verbose ? 'inherit' : 'pipe',
     env: { ...process.env, npm_config_offline: 'true' },
-    ...opts,
   });
-  if (r.error) return `${path.basename(cmd)}: ${r.error.code || r.error.message}`;
+  if (r.error) return `${label}: ${r.error.code || r.error.message}`;
   if (r.status !== 0) {
     const text = `${r.stderr || ''}\n${r.stdout || ''}`;
     const errLine = text.split('\n').map((l) => l.trim()).find((l) => /error/i.test(l) && l.length > 0);
-    return `${path.basename(cmd)} exited ${r.status === null ? `by ${r.signal}` : r.status}` +
+    return `${label} exited ${r.status === null ? `by ${r.signal}` : r.status}` +
       (errLine ? `: ${errLine.slice(0, 160)}` : '');
   }
   return null;
@@ -96,7 +95,7 @@ function main() {
   const failures = [];
   const gyp = findNodeGyp();
   if (gyp) {
-    const err = run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=error']);
+    const err = run('node-gyp', process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=error']);
     if (!err && fs.existsSync(out)) {
       const bad = loads();
       if (!bad) return say(`native addon built (${path.relative(process.cwd(), out) || out})`);
@@ -112,7 +111,7 @@ function main() {
   const cc = process.env.CC || 'cc';
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const srcs = fs.readdirSync(path.join(here, 'src')).filter((f) => f.endsWith('.c')).map((f) => path.join('src', f));
-  const err = run(cc, ['-shared', '-fPIC', '-O2', '-std=gnu11', '-D_GNU_SOURCE', '-DNAPI_VERSION=8',
+  const err = run(cc, cc, ['-shared', '-fPIC', '-O2', '-std=gnu11', '-D_GNU_SOURCE', '-DNAPI_VERSION=8',
     `-I${path.join(nodedir, 'include', 'node')}`, ...srcs, '-o', out]);
   if (!err && fs.existsSync(out)) {
     const bad = loads();
