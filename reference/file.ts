@@ -239,7 +239,7 @@ export class FileHandle {
    * Get the folio holding `pos` with [pos, pos+len) readable: page_cache_sync_ra() for a miss,
    * then filemap_update_page() (is_partially_uptodate, else ->read_folio). Null on read error.
    */
-  private readableFolio(pos: number, len: number, end: number): Folio | null {
+  private readableFolio(pos: number, len: number, end: number, wholeFolio = false): Folio | null {
     const mapping = this.inode.mapping;
     const idx = Math.floor(pos / PAGE_SIZE);
     let folio = mapping.lookup(idx);
@@ -259,7 +259,7 @@ export class FileHandle {
     }
     if (!folio.uptodate) {
       const off = folio.offsetIn(pos);
-      if (!isPartiallyUptodate(folio, off, Math.min(len, folio.size - off), this.inode.blkbits)) {
+      if (wholeFolio || !isPartiallyUptodate(folio, off, Math.min(len, folio.size - off), this.inode.blkbits)) {
         iomapReadFolio(folio, this.ops);
         if (!folio.uptodate) return null;
       }
@@ -382,7 +382,8 @@ export class FileHandle {
   private faultIn(idx: number): Folio {
     if (idx >= this.lastPage()) throw new FsError(SIGBUS, `${this.name}: access to page ${idx} beyond EOF page ${this.lastPage() - 1}`);
     const pos = idx * PAGE_SIZE;
-    const folio = this.readableFolio(pos, PAGE_SIZE, Math.min(this.inode.size, pos + this.fsys.pageSize));
+    // filemap_fault() maps only uptodate folios: a partially uptodate one is read in full.
+    const folio = this.readableFolio(pos, PAGE_SIZE, Math.min(this.inode.size, pos + this.fsys.pageSize), true);
     if (!folio) throw new FsError(SIGBUS, `${this.name}: read error faulting page ${idx}`);
     return folio;
   }

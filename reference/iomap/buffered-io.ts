@@ -136,7 +136,10 @@ function readFromMap(map: Iomap, pos: number, folio: Folio, poff: number, len: n
 /* ------------------------------------------------------------------------------------------ */
 
 interface ReadSegment {
+  /** A copy of the mapping: the iterator reuses its iomap for the next mapping. */
   map: Iomap;
+  /** Byte address on the device of the first byte. */
+  addr: number;
   pos: number;
   folio: Folio;
   poff: number;
@@ -186,10 +189,11 @@ function readpageIter(it: IomapIter, ctx: ReadpageCtx, offset: number): number {
   }
   if (folio.ifs) folio.ifs.readBytesPending += plen;
   const last = ctx.segs[ctx.segs.length - 1];
-  if (last && last.folio === folio && last.poff + last.len === poff && last.map === map) {
+  const addr = map.addr + (pos - map.offset);
+  if (last && last.folio === folio && last.poff + last.len === poff && last.addr + last.len === addr && last.map.bdev === map.bdev) {
     last.len += plen;
   } else {
-    ctx.segs.push({ map, pos, folio, poff, len: plen });
+    ctx.segs.push({ map: { ...map }, addr, pos, folio, poff, len: plen });
   }
   return pos - origPos + plen;
 }

@@ -1,0 +1,189 @@
+/**
+ * A small random-op driver for the reference model used by the property tests: applies an op to
+ * a mounted refs file and to a plain byte array, and checks reads, sizes, mmap tails and the
+ * model invariants after every step.
+ */
+import { IomapFs, FileHandle } from '../../reference/file';
+import { MemoryDevice } from '../../reference/device/memory';
+import { FsError } from '../../reference/errno';
+
+export type ModelOp =
+  | { op: 'write'; off: number; len: number; seed: number; faultAt?: number }
+  | { op: 'read'; off: number; len: number }
+  | { op: 'truncate'; size: number }
+  | { op: 'mapwrite'; off: number; len: number; seed: number; msync: boolean }
+  | { op: 'mapread'; off: number; len: number }
+  | { op: 'fsync' }
+  | { op: 'dropcaches' }
+  | { op: 'remount' }
+  | { op: 'writeback' }
+  | { op: 'complete'; which: number }
+  | { op: 'evict'; pos: number }
+  | { op: 'pollute'; seed: number };
+
+export interface Geometry {
+  blockSize: number;
+  folioSize: number;
+  inlineMax?: number;
+}
+
+export function pattern(seed: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < len; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    out[i] = (x & 0xff) | 1;
+  }
+  return out;
+}
+
+export class ModelHarness {
+  dev: MemoryDevice;
+  fsys: IomapFs;
+  fh: FileHandle;
+  good = new Uint8Array(0);
+  size = 0;
+  readonly geo: Geometry;
+  log: string[] = [];
+  /** Garbage was stored past EOF in the EOF page through mmap (fsx -e); mmap readers may see it. */
+  polluted = false;
+
+  constructor(geo: Geometry) {
+    this.geo = geo;
+    this.dev = new MemoryDevice({ size: 1 << 30 });
+    IomapFs.mkfs(this.dev, { blockSize: geo.blockSize, inlineMax: geo.inlineMax });
+    this.fsys = IomapFs.mount(this.dev, { maxFolioSize: geo.folioSize });
+    this.fh = this.fsys.open('f', { create: true });
+  }
+
+  private setSize(n: number): void {
+    if (n > this.good.length) {
+      const g = new Uint8Array(Math.max(n, this.good.length * 2));
+      g.set(this.good);
+      this.good = g;
+    }
+    if (n < this.size) this.good.fill(0, n, this.size);
+    if (n !== this.size) this.polluted = false;
+    this.size = n;
+  }
+
+  private fail(msg: string): never {
+    throw new Error(`${msg}\n  after: ${this.log.slice(-12).join('\n         ')}`);
+  }
+
+  apply(o: ModelOp): void {
+    this.log.push(JSON.stringify(o));
+    switch (o.op) {
+      case 'write': {
+        const data = pattern(o.seed, o.len);
+        if (o.faultAt === 0) {
+          // Not one byte of the user buffer can be faulted in: the write fails with EFAULT.
+          this.expectError('EFAULT', () => this.fh.pwrite(o.off, data, { faultAt: 0 }));
+          if (o.off > this.size) this.setSize(o.off); // the EOF gap was zeroed and i_size is unchanged
+          this.size = Math.min(this.size, this.fh.size);
+          break;
+        }
+        const n = this.fh.pwrite(o.off, data, o.faultAt !== undefined ? { faultAt: o.faultAt } : {});
+        const expectMax = o.faultAt !== undefined ? Math.min(o.len, o.faultAt) : o.len;
+        if (o.faultAt === undefined && n !== o.len) this.fail(`short write ${n} != ${o.len}`);
+        if (n > expectMax) this.fail(`write returned ${n} > ${expectMax}`);
+        if (o.off > this.size) this.setSize(o.off);
+        this.setSize(Math.max(this.size, o.off + n));
+        this.good.set(data.subarray(0, n), o.off);
+        break;
+      }
+      case 'read': {
+        const got = this.fh.pread(o.off, o.len);
+        const exp = this.good.subarray(Math.min(o.off, this.size), Math.min(o.off + o.len, this.size));
+        this.compare(o.off, got, exp, 'read');
+        break;
+      }
+      case 'truncate':
+        this.fh.truncate(o.size);
+        this.setSize(o.size);
+        break;
+      case 'mapwrite': {
+        if (this.size === 0) return;
+        const off = o.off % this.size;
+        const len = Math.min(o.len, this.size - off);
+        if (len === 0) return;
+        const data = pattern(o.seed, len);
+        this.fh.mmapWrite(off, data, { msync: o.msync });
+        this.good.set(data, off);
+        break;
+      }
+      case 'mapread': {
+        if (this.size === 0) {
+          this.expectSigbus(() => this.fh.mmapRead(0, 1));
+          return;
+        }
+        const off = o.off % this.size;
+        const lastPageEnd = Math.ceil(this.size / 4096) * 4096;
+        const len = Math.min(o.len, lastPageEnd - off);
+        const got = this.fh.mmapRead(off, len);
+        const inFile = Math.max(0, Math.min(len, this.size - off));
+        this.compare(off, got.subarray(0, inFile), this.good.subarray(off, off + inFile), 'mapread');
+        // Bytes past EOF in the last page must read as zero (fsx check_eofpage) unless a mmap
+        // store put them there since the last size change; the property only maps within EOF.
+        if (!this.polluted) {
+          for (let i = inFile; i < len; i++) if (got[i] !== 0) this.fail(`mapread: non-zero byte past EOF at ${off + i}`);
+        }
+        if (off + len >= lastPageEnd) this.expectSigbus(() => this.fh.mmapRead(lastPageEnd, 1));
+        break;
+      }
+      case 'fsync': this.fh.fsync(); break;
+      case 'dropcaches': this.fh.close(); this.fsys.dropCaches(); this.fh = this.fsys.open('f'); break;
+      case 'remount':
+        this.fh.close();
+        this.fsys.unmount();
+        this.fsys = IomapFs.mount(this.dev, { maxFolioSize: this.geo.folioSize });
+        this.fh = this.fsys.open('f');
+        break;
+      case 'writeback': this.fh.writebackNow(); break;
+      case 'complete': {
+        const q = this.fsys.queue;
+        if (q.pending.length) q.completeAt(o.which % q.pending.length);
+        break;
+      }
+      case 'evict': if (this.size) this.fh.evict(o.pos % this.size); break;
+      case 'pollute': {
+        const pageEnd = Math.ceil(this.size / 4096) * 4096;
+        if (this.size === 0 || pageEnd === this.size) break;
+        this.fh.mmapWrite(this.size, pattern(o.seed, pageEnd - this.size), { msync: false });
+        this.polluted = true;
+        break;
+      }
+    }
+    if (this.fh.size !== this.size) this.fail(`size ${this.fh.size} != expected ${this.size}`);
+    const inv = this.fsys.checkInvariants();
+    if (inv.length) this.fail(`invariants: ${inv.join('; ')}`);
+  }
+
+  private expectSigbus(fn: () => unknown): void {
+    this.expectError('SIGBUS', fn);
+  }
+
+  private expectError(code: string, fn: () => unknown): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof FsError && e.code === code) return;
+      throw e;
+    }
+    this.fail(`expected ${code}`);
+  }
+
+  compare(off: number, got: Uint8Array, exp: Uint8Array, what: string): void {
+    if (got.length !== exp.length) this.fail(`${what} at ${off}: length ${got.length} != ${exp.length}`);
+    if (Buffer.compare(got, exp) !== 0) {
+      let i = 0;
+      while (got[i] === exp[i]) i++;
+      this.fail(`${what} mismatch at ${off + i}: got ${got[i]} expected ${exp[i]} (${this.fh.describe(off + i)})`);
+    }
+  }
+
+  /** Full-file check, through pread. */
+  checkAll(): void {
+    this.compare(0, this.fh.pread(0, this.size), this.good.subarray(0, this.size), 'full read');
+  }
+}
