@@ -1,0 +1,217 @@
+/**
+ * Adapter registry: how a spec string becomes a FileAdapter.
+ *
+ *   NAME          a registered built-in (`naive`; `reference` once its module registers itself)
+ *   mutant:NAME   an adapter registered as a mutant (the bug zoo)
+ *   ./x.js, /p/x.js, anything with a slash or ending in .js/.cjs
+ *                 a CommonJS module exporting `createAdapter(opts): FileAdapter`
+ *   exec:CMD      an out-of-process adapter (JSON lines) — not supported yet
+ *   host:PATH     a real kernel filesystem — not supported yet
+ *
+ * Built-in modules register themselves when loaded: besides `naive` (imported here), the registry
+ * tries to load `./reference` and `./mutants` (index files in this directory) the first time a name
+ * is looked up or listed; a module that does not exist yet is simply absent.
+ *
+ * Every problem with a spec or an adapter module is an AdapterSpecError: one line, exit code 2.
+ */
+
+import * as fs from 'fs';
+import * as path from 'path';
+import type { FileAdapter } from './types';
+import { createNaiveAdapter } from './naive';
+
+/** Geometry and knobs passed to an adapter factory; adapters ignore what they do not use. */
+export interface AdapterOptions {
+  blockSize?: number;
+  folioSize?: number;
+  pageSize?: number;
+  sectorSize?: number;
+  [key: string]: unknown;
+}
+
+export interface AdapterFactory {
+  /** One line for `list adapters`. */
+  describe: string;
+  create(opts: AdapterOptions): FileAdapter;
+}
+
+export interface RegisterOptions {
+  /** Reachable only as `mutant:NAME`, listed by listMutants(). */
+  mutant?: boolean;
+  /** Runs entirely in memory (the benchmark runs every such adapter). */
+  inMemory?: boolean;
+}
+
+export interface AdapterInfo {
+  name: string;
+  describe: string;
+  kind: 'builtin' | 'mutant';
+  inMemory: boolean;
+}
+
+/** A bad adapter spec or adapter module (usage/input error). */
+export class AdapterSpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdapterSpecError';
+  }
+}
+
+interface Entry {
+  factory: AdapterFactory;
+  info: AdapterInfo;
+}
+
+const builtins = new Map<string, Entry>();
+const mutants = new Map<string, Entry>();
+/** Built-in modules that exist but failed to load: name → error message. */
+const loadErrors = new Map<string, string>();
+const BUILTIN_MODULES = ['reference', 'mutants'];
+let builtinsLoaded = false;
+
+const NAME_RE = /^[a-z][a-z0-9_.-]*$/;
+
+export function registerAdapter(name: string, factory: AdapterFactory, opts: RegisterOptions = {}): void {
+  if (!NAME_RE.test(name)) throw new Error(`registerAdapter: bad name ${JSON.stringify(name)} (lower case letters, digits, _ . -)`);
+  if (typeof factory?.create !== 'function' || typeof factory.describe !== 'string') {
+    throw new Error(`registerAdapter(${name}): factory needs describe (string) and create(opts)`);
+  }
+  const table = opts.mutant === true ? mutants : builtins;
+  if (table.has(name)) throw new Error(`registerAdapter: ${opts.mutant === true ? 'mutant:' : ''}${name} is already registered`);
+  table.set(name, {
+    factory,
+    info: { name: opts.mutant === true ? `mutant:${name}` : name, describe: factory.describe, kind: opts.mutant === true ? 'mutant' : 'builtin', inMemory: opts.inMemory === true },
+  });
+}
+
+function loadBuiltinModules(): void {
+  if (builtinsLoaded) return;
+  builtinsLoaded = true;
+  for (const m of BUILTIN_MODULES) {
+    const file = path.join(__dirname, m);
+    try {
+      require(file);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const msg = e instanceof Error ? e.message : String(e);
+      const missing = code === 'MODULE_NOT_FOUND' && msg.includes(`'${file}'`);
+      if (!missing) loadErrors.set(m, msg.split('\n')[0]);
+    }
+  }
+}
+
+/** Registered non-mutant adapters, sorted by name. */
+export function listAdapters(): AdapterInfo[] {
+  loadBuiltinModules();
+  return [...builtins.values()].map((e) => ({ ...e.info })).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Registered mutants (names as `mutant:NAME`), sorted. */
+export function listMutants(): AdapterInfo[] {
+  loadBuiltinModules();
+  return [...mutants.values()].map((e) => ({ ...e.info })).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function hasAdapter(name: string): boolean {
+  loadBuiltinModules();
+  return builtins.has(name);
+}
+
+function checkAdapter(a: unknown, where: string): FileAdapter {
+  const bad = (why: string): never => {
+    throw new AdapterSpecError(`${where}: not a FileAdapter (${why})`);
+  };
+  if (typeof a !== 'object' || a === null) bad('got ' + (a === null ? 'null' : typeof a));
+  const x = a as Record<string, unknown>;
+  if (typeof x.name !== 'string') bad('name must be a string');
+  if (typeof x.open !== 'function' || typeof x.close !== 'function') bad('open() and close() are required');
+  const c = x.capabilities as Record<string, unknown> | undefined;
+  if (typeof c !== 'object' || c === null) bad('capabilities missing');
+  const cc = c as Record<string, unknown>;
+  for (const k of ['blockSize', 'pageSize', 'maxFileSize', 'dioAlign']) {
+    if (typeof cc[k] !== 'number' || !Number.isInteger(cc[k]) || (cc[k] as number) < 1) bad(`capabilities.${k} must be a positive integer`);
+  }
+  for (const k of ['mmap', 'clone', 'dedupe', 'copyRange', 'directIO', 'seek', 'fiemap', 'remount']) {
+    if (typeof cc[k] !== 'boolean') bad(`capabilities.${k} must be a boolean`);
+  }
+  if (!Array.isArray(cc.fallocModes) || !cc.fallocModes.every((m) => Number.isInteger(m) && m >= 0)) bad('capabilities.fallocModes must be an array of mode numbers');
+  return a as FileAdapter;
+}
+
+function create(entry: Entry, spec: string, opts: AdapterOptions): FileAdapter {
+  let a: unknown;
+  try {
+    a = entry.factory.create(opts);
+  } catch (e) {
+    throw new AdapterSpecError(`adapter ${spec}: cannot create it: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return checkAdapter(a, `adapter ${spec}`);
+}
+
+function isModuleSpec(spec: string): boolean {
+  return spec.includes('/') || spec.includes('\\') || /\.(c?js|mjs)$/.test(spec);
+}
+
+function loadModule(spec: string, opts: AdapterOptions): FileAdapter {
+  const file = path.resolve(spec);
+  if (/\.mjs$/.test(file)) throw new AdapterSpecError(`adapter module ${spec}: ES modules (.mjs) are not supported; export createAdapter from a CommonJS module`);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    throw new AdapterSpecError(`adapter module ${spec}: file not found (${file})`);
+  }
+  if (!st.isFile()) throw new AdapterSpecError(`adapter module ${spec}: not a regular file`);
+  let mod: unknown;
+  try {
+    mod = require(file);
+  } catch (e) {
+    throw new AdapterSpecError(`adapter module ${spec}: failed to load: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+  }
+  const factory = (mod as { createAdapter?: unknown } | null)?.createAdapter;
+  if (typeof factory !== 'function') throw new AdapterSpecError(`adapter module ${spec}: does not export createAdapter(opts)`);
+  let a: unknown;
+  try {
+    a = (factory as (o: AdapterOptions) => unknown)(opts);
+  } catch (e) {
+    throw new AdapterSpecError(`adapter module ${spec}: createAdapter failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return checkAdapter(a, `adapter module ${spec}`);
+}
+
+/** Resolve an adapter spec (see the file comment) and create the adapter. */
+export function loadAdapter(spec: string, opts: AdapterOptions = {}): FileAdapter {
+  if (typeof spec !== 'string' || spec === '') throw new AdapterSpecError('empty adapter spec');
+  if (spec.startsWith('exec:')) {
+    throw new AdapterSpecError(`adapter ${spec}: exec: adapters (out-of-process targets speaking JSON lines) are not supported yet`);
+  }
+  if (spec.startsWith('host:')) {
+    throw new AdapterSpecError(`adapter ${spec}: host: adapters (kernel filesystems) are not supported yet`);
+  }
+  if (spec.startsWith('mutant:')) {
+    loadBuiltinModules();
+    const name = spec.slice('mutant:'.length);
+    const e = mutants.get(name);
+    if (e === undefined) {
+      const known = [...mutants.keys()];
+      const why = loadErrors.has('mutants') ? `; the mutants module failed to load: ${loadErrors.get('mutants')}` : '';
+      throw new AdapterSpecError(`unknown mutant ${JSON.stringify(name)} (${known.length === 0 ? 'no mutants are registered' : 'known: ' + known.join(', ')})${why}`);
+    }
+    return create(e, spec, opts);
+  }
+  if (isModuleSpec(spec)) return loadModule(spec, opts);
+  loadBuiltinModules();
+  const e = builtins.get(spec);
+  if (e === undefined) {
+    const why = loadErrors.has(spec) ? `; its module failed to load: ${loadErrors.get(spec)}` : '';
+    throw new AdapterSpecError(
+      `unknown adapter ${JSON.stringify(spec)} (known: ${[...builtins.keys()].sort().join(', ')}; or mutant:NAME, or a path to a module such as ./my-fs.js)${why}`,
+    );
+  }
+  return create(e, spec, opts);
+}
+
+registerAdapter('naive', {
+  describe: 'plain in-memory byte array: every fallocate mode, clone/dedupe/copy, mmap, O_DIRECT, whole file reported as data',
+  create: (o) => createNaiveAdapter({ blockSize: o.blockSize, pageSize: o.pageSize }),
+}, { inMemory: true });

@@ -1,0 +1,165 @@
+/**
+ * The fsx loop: generate an op, apply it to target + oracle, check; stop at the first failure.
+ * runFsx() fuzzes from a seed; replayLog() applies a saved op log (recorded args used as they are,
+ * as fsx --replay-ops does). Both return the same RunResult, and for the same ops the same report.
+ */
+
+import type { FileAdapter } from '../../adapters/types';
+import { FsxOptions, Generator, resolveOps, validateOptions } from './generator';
+import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected } from './oplog';
+import { OpBuffer } from './ops';
+import { Pattern } from './pattern';
+import { formatReport } from './report';
+import { Failure, Output, Runner } from './runner';
+
+export interface RunResult {
+  /** Ops applied (skipped ones included), up to and including a failing op. */
+  ops: number;
+  failure: Failure | null;
+  /** Failure lines + LOG DUMP; empty when the run passed. */
+  report: string[];
+  elapsedMs: number;
+  opsPerSec: number;
+  /** The op log of what ran (built on demand: ops up to the failure, or all). */
+  log(): OpLog;
+}
+
+export interface RunHooks {
+  /** Called every `progressEvery` ops with the number of ops done (progress lines, watchdogs). */
+  progress?: (opsDone: number) => void;
+  progressEvery?: number;
+  /** Receives the runner before the first op (tests use it to read the current op number). */
+  runner?: (r: Runner) => void;
+  /** Extra geometry recorded in the log (e.g. the folio size the adapter was created with). */
+  folioSize?: number;
+}
+
+/** A usage problem with the options (exit 2): message is one line. */
+export class FsxUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FsxUsageError';
+  }
+}
+
+function geometryOf(adapter: FileAdapter, folioSize: number | undefined): Geometry {
+  const g: Geometry = { blockSize: adapter.capabilities.blockSize, pageSize: adapter.capabilities.pageSize };
+  if (folioSize !== undefined) g.folioSize = folioSize;
+  return g;
+}
+
+function expectedOf(f: Failure | null): Expected {
+  if (f === null) return { outcome: 'pass' };
+  const e: Expected = { outcome: 'fail', kind: f.kind, op: f.op };
+  if (f.offset !== undefined) e.offset = f.offset;
+  if (f.rule !== undefined) e.rule = f.rule;
+  return e;
+}
+
+function loop(
+  runner: Runner, buf: OpBuffer, total: number, next: ((i: number) => void) | null, hooks: RunHooks,
+): { ops: number; elapsedMs: number } {
+  const every = hooks.progressEvery ?? 4096;
+  const progress = hooks.progress;
+  const t0 = performance.now();
+  let i = 0;
+  for (; i < total; i++) {
+    if (next !== null) next(i);
+    if (!runner.apply(buf, i)) {
+      i++;
+      break;
+    }
+    if (progress !== undefined && (i + 1) % every === 0) progress(i + 1);
+  }
+  return { ops: i, elapsedMs: performance.now() - t0 };
+}
+
+function result(
+  runner: Runner, buf: OpBuffer, ops: number, elapsedMs: number, logDumpOps: number, makeLog: (count: number, failure: Failure | null) => OpLog,
+): RunResult {
+  const failure = runner.failure;
+  return {
+    ops,
+    failure,
+    report: failure === null ? [] : formatReport(failure, buf, logDumpOps),
+    elapsedMs,
+    opsPerSec: elapsedMs > 0 ? Math.round((ops * 1000) / elapsedMs) : 0,
+    log: () => makeLog(ops, failure),
+  };
+}
+
+/**
+ * Fuzz `adapter` (opened here, closed at the end) with fsx options `o`. `name` is the adapter spec
+ * (recorded in the log and used as fsx's fname). Throws FsxUsageError for bad options.
+ */
+export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Output, hooks: RunHooks = {}): RunResult {
+  const bad = validateOptions(o);
+  if (bad !== null) throw new FsxUsageError(bad);
+  const caps = adapter.capabilities;
+  if (o.maxlen > caps.maxFileSize) throw new FsxUsageError(`-l ${o.maxlen} is larger than the adapter's maximum file size ${caps.maxFileSize}`);
+  const target = adapter.open();
+  try {
+    if (o.direct && !caps.directIO) throw new FsxUsageError(`-Z: adapter ${name} does not support direct I/O`);
+    const ops = resolveOps(o, caps, target, name);
+    if (!o.quiet) for (const m of ops.messages) io.err(m);
+    const gen = new Generator(o, caps, ops);
+    if (gen.totalWeight === 0) throw new FsxUsageError('every op is disabled (weights, flags and adapter capabilities leave nothing to run)');
+    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), {
+      name, maxlen: o.maxlen, checkFile: o.checkFile, sizeChecks: o.sizeChecks, simulatedOps: o.simulatedOps,
+      quiet: o.quiet, debug: o.debug, progressInterval: o.progressInterval,
+    }, io);
+    runner.onUnsupported = (code) => gen.disable(code);
+    if (hooks.runner !== undefined) hooks.runner(runner);
+    const buf = new OpBuffer(Math.min(Math.max(o.numOps, 16), 1 << 16));
+    const fileSize = () => runner.oracle.size;
+    const { ops: done, elapsedMs } = loop(runner, buf, o.numOps, () => gen.next(buf, fileSize()), hooks);
+    if (runner.failure === null) io.out(`All ${done} operations completed A-OK!`);
+    const options: LogOptions = { maxlen: o.maxlen, checkFile: o.checkFile, sizeChecks: o.sizeChecks, simulatedOps: o.simulatedOps };
+    return result(runner, buf, done, elapsedMs, o.logDumpOps, (count, failure) => ({
+      format: OPLOG_FORMAT,
+      version: OPLOG_VERSION,
+      adapter: name,
+      geometry: geometryOf(adapter, hooks.folioSize),
+      seed: o.seed,
+      options,
+      ops: recordsFromBuffer(buf, count),
+      expected: expectedOf(failure),
+    }));
+  } finally {
+    adapter.close();
+  }
+}
+
+export interface ReplayOptions {
+  quiet: boolean;
+  debug: boolean;
+  logDumpOps: number;
+}
+
+/** Apply a validated op log to `adapter` (opened here, closed at the end). */
+export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: ReplayOptions, io: Output, hooks: RunHooks = {}): RunResult {
+  const caps = adapter.capabilities;
+  const lo = log.options ?? {};
+  const target = adapter.open();
+  try {
+    const buf = bufferFromRecords(log.ops);
+    const runner = new Runner(target, caps, Pattern.forSeed(log.seed), {
+      name,
+      maxlen: lo.maxlen ?? Number.MAX_SAFE_INTEGER,
+      checkFile: lo.checkFile ?? false,
+      sizeChecks: lo.sizeChecks ?? true,
+      simulatedOps: lo.simulatedOps ?? 0,
+      quiet: ro.quiet,
+      debug: ro.debug,
+      progressInterval: 0,
+    }, io);
+    if (hooks.runner !== undefined) hooks.runner(runner);
+    const { ops: done, elapsedMs } = loop(runner, buf, log.ops.length, null, hooks);
+    return result(runner, buf, done, elapsedMs, ro.logDumpOps, (count, failure) => {
+      const out: OpLog = { ...log, adapter: name, ops: recordsFromBuffer(buf, count), expected: expectedOf(failure) };
+      return out;
+    });
+  } finally {
+    adapter.close();
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * The fsx op generator: a small seeded PRNG, fsx's options, per-op weights (with the ops a target
+ * cannot do turned off, as fsx does at start-up), and fsx's argument rules: offsets and lengths
+ * trimmed to the file size or to maxlen (TRIM_OFF_LEN), rounded down to the -r/-w/-t boundaries,
+ * block-aligned for collapse/insert/clone/dedupe, and non-overlapping two-range ops found in up to
+ * 30 tries (else length 0, which the runner logs as skipped).
+ *
+ * The generator only proposes ops; whether an op applies to the current file (e.g. a read past EOF)
+ * is decided by the runner, as fsx's do_* functions do, so replayed logs follow the same rules.
+ * Sequences are deterministic per seed but are not those of C fsx (its random() is glibc's).
+ */
+
+import type { Capabilities, FileTarget } from '../../adapters/types';
+import {
+  FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
+} from '../../adapters/types';
+import {
+  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_UNSHARE, OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_COUNT,
+  OP_DEDUPE_RANGE, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD,
+  OP_MAPWRITE, OP_PUNCH_HOLE, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE,
+  OP_WRITE, OP_WRITE_DIRECT, OP_ZERO_RANGE, OPS, OpBuffer,
+} from './ops';
+import { MAX_OFFSET } from '../oracle/bytes';
+
+/**
+ * xoshiro128** (Blackman & Vigna), seeded through splitmix32. 32-bit state words, Math.imul only:
+ * fast, deterministic across platforms, good enough statistically for fuzzing.
+ */
+export class Prng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number) {
+    let s = seed >>> 0;
+    const mix = (): number => {
+      s = (s + 0x9e3779b9) | 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = mix();
+    this.b = mix();
+    this.c = mix();
+    this.d = mix();
+    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
+  }
+
+  /** Uniform 32-bit unsigned integer. */
+  next32(): number {
+    const b = this.b;
+    const r = Math.imul(b, 5);
+    const result = Math.imul((r << 7) | (r >>> 25), 9) >>> 0;
+    const t = b << 9;
+    this.c ^= this.a;
+    this.d ^= b;
+    this.b ^= this.c;
+    this.a ^= this.d;
+    this.c ^= t;
+    this.d = (this.d << 11) | (this.d >>> 21);
+    return result;
+  }
+
+  /** Integer in [0, n) for 0 < n ≤ 2^53 (0 when n ≤ 0). Like fsx's random() % n. */
+  below(n: number): number {
+    if (n <= 0) return 0;
+    if (n <= 0x100000000) return this.next32() % n;
+    return ((this.next32() & 0x1fffff) * 0x100000000 + this.next32()) % n;
+  }
+}
+
+/** Everything that shapes an fsx run (fsx's flags; CLI names in comments). */
+export interface FsxOptions {
+  /** -N: number of ops. */
+  numOps: number;
+  /** -S: PRNG seed (also seeds the data pattern). */
+  seed: number;
+  /** -l: largest file size (default 256 KiB). */
+  maxlen: number;
+  /** -o: largest op length (default 64 KiB). */
+  maxoplen: number;
+  /** -r / -w / -t: read / write / truncate offset boundaries (default 1). */
+  readbdy: number;
+  writebdy: number;
+  truncbdy: number;
+  /** -c P: close/reopen with probability 1/P after an op (0 = never). */
+  closeprob: number;
+  /** false with -O: every op uses exactly maxoplen. */
+  randomOpLen: boolean;
+  /** false with -K: no KEEP_SIZE variants. */
+  keepSize: boolean;
+  /** false with -u: no UNSHARE_RANGE fallocates. */
+  unshare: boolean;
+  /** -Z: reads and writes go through O_DIRECT (read/write become read_direct/write_direct). */
+  direct: boolean;
+  /** Per-op weights, indexed by op code (see OPS). */
+  weights: number[];
+  /** -X: after every op read the whole file back (and the EOF page through mmap). */
+  checkFile: boolean;
+  /** false with -n: no size check after every op. */
+  sizeChecks: boolean;
+  /** -b N: ops 1..N-1 only update the oracle; the file image is written before op N (0 = off). */
+  simulatedOps: number;
+  /** -q: no "skipping ..." lines and no "disabling" lines. */
+  quiet: boolean;
+  /** -d: print every op as it runs. */
+  debug: boolean;
+  /** -p N: print every Nth op (0 = off). */
+  progressInterval: number;
+  /** Ops shown in a failure's LOG DUMP (the full log is in the saved op log). */
+  logDumpOps: number;
+}
+
+/** Default weight of every op: fsx's own ops and our extensions all 1. */
+export function defaultWeights(): number[] {
+  return OPS.map(() => 1);
+}
+
+export function defaultOptions(): FsxOptions {
+  return {
+    numOps: 100000,
+    seed: 1,
+    maxlen: 256 * 1024,
+    maxoplen: 64 * 1024,
+    readbdy: 1,
+    writebdy: 1,
+    truncbdy: 1,
+    closeprob: 0,
+    randomOpLen: true,
+    keepSize: true,
+    unshare: true,
+    direct: false,
+    weights: defaultWeights(),
+    checkFile: false,
+    sizeChecks: true,
+    simulatedOps: 0,
+    quiet: false,
+    debug: false,
+    progressInterval: 0,
+    logDumpOps: 100,
+  };
+}
+
+/** Check option values; returns a one-line problem description or null. */
+export function validateOptions(o: FsxOptions): string | null {
+  const int = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
+  if (!int(o.numOps, 0, MAX_OFFSET)) return `-N must be a non-negative integer, got ${o.numOps}`;
+  if (!int(o.seed, 0, 0xffffffff)) return `-S must be an integer in [0, 2^32-1], got ${o.seed}`;
+  if (!int(o.maxlen, 1, MAX_OFFSET)) return `-l must be an integer in [1, 2^53-1], got ${o.maxlen}`;
+  if (!int(o.maxoplen, 0, 1 << 30)) return `-o must be an integer in [0, 1 GiB], got ${o.maxoplen}`;
+  for (const [flag, v] of [['-r', o.readbdy], ['-w', o.writebdy], ['-t', o.truncbdy]] as const) {
+    if (!int(v, 1, 1 << 30)) return `${flag} must be an integer in [1, 1 GiB], got ${v}`;
+  }
+  if (!int(o.closeprob, 0, 1 << 28)) return `-c must be an integer in [0, 2^28], got ${o.closeprob}`;
+  if (!int(o.simulatedOps, 0, MAX_OFFSET)) return `-b must be a positive integer, got ${o.simulatedOps + 1}`;
+  if (!int(o.progressInterval, 0, MAX_OFFSET)) return `-p must be a non-negative integer, got ${o.progressInterval}`;
+  if (o.weights.length !== OP_COUNT) return `weights: expected ${OP_COUNT} entries`;
+  for (let i = 0; i < OP_COUNT; i++) {
+    if (!int(o.weights[i], 0, 1000)) return `weight of ${OPS[i].name} must be an integer in [0, 1000], got ${o.weights[i]}`;
+  }
+  return null;
+}
+
+/** Why an op cannot run on this target ("clone range", ...), or null when it can. */
+function unsupported(code: number, caps: Capabilities, t: FileTarget): string | null {
+  const mode = (m: number) => caps.fallocModes.includes(m) && typeof t.fallocate === 'function';
+  switch (code) {
+    case OP_MAPREAD: return caps.mmap && typeof t.mapread === 'function' ? null : 'mapped reads';
+    case OP_MAPWRITE: return caps.mmap && typeof t.mapwrite === 'function' ? null : 'mapped writes';
+    case OP_FALLOCATE: return mode(0) ? null : 'fallocate';
+    case OP_PUNCH_HOLE: return mode(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) ? null : 'punch hole';
+    case OP_ZERO_RANGE: return mode(FALLOC_FL_ZERO_RANGE) ? null : 'zero range';
+    case OP_COLLAPSE_RANGE: return mode(FALLOC_FL_COLLAPSE_RANGE) ? null : 'collapse range';
+    case OP_INSERT_RANGE: return mode(FALLOC_FL_INSERT_RANGE) ? null : 'insert range';
+    case OP_CLONE_RANGE: return caps.clone && typeof t.cloneRange === 'function' ? null : 'clone range';
+    case OP_DEDUPE_RANGE: return caps.dedupe && typeof t.dedupeRange === 'function' ? null : 'dedupe range';
+    case OP_COPY_RANGE: return caps.copyRange && typeof t.copyRange === 'function' ? null : 'copy range';
+    case OP_READ_DIRECT: return caps.directIO && typeof t.directRead === 'function' ? null : 'direct I/O reads';
+    case OP_WRITE_DIRECT: return caps.directIO && typeof t.directWrite === 'function' ? null : 'direct I/O writes';
+    case OP_SEEK_DATA:
+    case OP_SEEK_HOLE:
+      return caps.seek && typeof t.seekData === 'function' && typeof t.seekHole === 'function' ? null : 'SEEK_DATA/SEEK_HOLE';
+    case OP_FIEMAP: return caps.fiemap && typeof t.fiemap === 'function' ? null : 'FIEMAP';
+    default: return null;
+  }
+}
+
+/** The weights actually used, the fsx-style "disabling" messages, and the variant switches. */
+export interface ResolvedOps {
+  weights: number[];
+  messages: string[];
+  keepSize: boolean;
+  zeroKeepSize: boolean;
+  unshare: boolean;
+}
+
+/**
+ * Apply -Z, then the target's capabilities (an unsupported op is turned off; a mapped op falls back
+ * to its plain twin like fsx's -R/-W; -Z without direct I/O support is an error for the caller).
+ */
+export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, adapterName: string): ResolvedOps {
+  const w = o.weights.slice();
+  const messages: string[] = [];
+  if (o.direct) {
+    w[OP_READ_DIRECT] += w[OP_READ];
+    w[OP_WRITE_DIRECT] += w[OP_WRITE];
+    w[OP_READ] = 0;
+    w[OP_WRITE] = 0;
+  }
+  for (let code = 0; code < OP_COUNT; code++) {
+    if (w[code] === 0) continue;
+    const why = unsupported(code, caps, t);
+    if (why === null) continue;
+    const msg = `main: adapter ${adapterName} does not support ${why}, disabling!`;
+    if (!messages.includes(msg)) messages.push(msg);
+    if (code === OP_MAPREAD) w[OP_READ] += w[code];
+    if (code === OP_MAPWRITE) w[OP_WRITE] += w[code];
+    w[code] = 0;
+  }
+  const mode = (m: number) => caps.fallocModes.includes(m);
+  let keepSize = o.keepSize;
+  if (keepSize && w[OP_FALLOCATE] > 0 && !mode(FALLOC_FL_KEEP_SIZE)) {
+    messages.push(`main: adapter ${adapterName} does not support fallocate mode FALLOC_FL_KEEP_SIZE, disabling!`);
+    keepSize = false;
+  }
+  let zeroKeepSize = o.keepSize;
+  if (zeroKeepSize && w[OP_ZERO_RANGE] > 0 && !mode(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
+    messages.push(`main: adapter ${adapterName} does not support zero range with FALLOC_FL_KEEP_SIZE, disabling!`);
+    zeroKeepSize = false;
+  }
+  let unshare = o.unshare && w[OP_FALLOCATE] > 0;
+  if (unshare && !(mode(FALLOC_FL_UNSHARE_RANGE) && (!keepSize || mode(FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE)))) {
+    messages.push(`main: adapter ${adapterName} does not support unshare range, disabling!`);
+    unshare = false;
+  }
+  return { weights: w, messages, keepSize, zeroKeepSize, unshare };
+}
+
+function lcm(a: number, b: number): number {
+  let x = a;
+  let y = b;
+  while (y !== 0) [x, y] = [y, x % y];
+  return (a / x) * b;
+}
+
+/** Proposes ops into an OpBuffer, fsx's test() without the I/O. */
+export class Generator {
+  private readonly rng: Prng;
+  private pick: Uint8Array = new Uint8Array(0);
+  private readonly o: FsxOptions;
+  private readonly bs: number;
+  private readonly dioRead: number;
+  private readonly dioWrite: number;
+  private keepSize: boolean;
+  private zeroKeepSize: boolean;
+  private unshare: boolean;
+  private readonly closeLimit: number;
+  readonly weights: number[];
+
+  constructor(o: FsxOptions, caps: Capabilities, ops: ResolvedOps) {
+    this.o = o;
+    this.rng = new Prng(o.seed);
+    this.bs = caps.blockSize;
+    const dio = caps.directIO ? Math.max(1, caps.dioAlign) : 1;
+    this.dioRead = lcm(o.readbdy, dio);
+    this.dioWrite = lcm(o.writebdy, dio);
+    this.keepSize = ops.keepSize;
+    this.zeroKeepSize = ops.zeroKeepSize;
+    this.unshare = ops.unshare;
+    this.closeLimit = o.closeprob > 0 ? 0x10000000 / o.closeprob : 0;
+    this.weights = ops.weights.slice();
+    this.rebuild();
+  }
+
+  /** Total weight; 0 means nothing can be generated. */
+  get totalWeight(): number {
+    return this.pick.length;
+  }
+
+  /** Turn an op off (after the target answered EOPNOTSUPP). */
+  disable(code: number): void {
+    if (code === OP_MAPREAD) this.weights[OP_READ] += this.weights[code];
+    if (code === OP_MAPWRITE) this.weights[OP_WRITE] += this.weights[code];
+    this.weights[code] = 0;
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    let total = 0;
+    for (const x of this.weights) total += x;
+    this.pick = new Uint8Array(total);
+    let k = 0;
+    for (let code = 0; code < OP_COUNT; code++) for (let j = 0; j < this.weights[code]; j++) this.pick[k++] = code;
+  }
+
+  /** Append the next op, given the oracle's current file size. */
+  next(buf: OpBuffer, fileSize: number): void {
+    const rng = this.rng;
+    const o = this.o;
+    const rv = rng.next32();
+    let flags = this.closeLimit > 0 && rv >>> 4 < this.closeLimit ? FL_CLOSE_OPEN : 0;
+    const code = this.pick[rng.next32() % this.pick.length];
+    let len = o.randomOpLen ? rng.below(o.maxoplen + 1) : o.maxoplen;
+    let off = 0;
+    let dst = 0;
+    const maxlen = o.maxlen;
+    const bs = this.bs;
+    switch (code) {
+      case OP_READ:
+      case OP_MAPREAD:
+        off = rng.below(fileSize);
+        if (off + len > fileSize) len = fileSize - off;
+        off -= off % o.readbdy;
+        break;
+      case OP_READ_DIRECT:
+        off = rng.below(fileSize);
+        off -= off % this.dioRead;
+        len -= len % this.dioRead;
+        break;
+      case OP_WRITE:
+      case OP_MAPWRITE:
+        off = rng.below(maxlen);
+        if (off + len > maxlen) len = maxlen - off;
+        off -= off % o.writebdy;
+        break;
+      case OP_WRITE_DIRECT:
+        off = rng.below(maxlen);
+        off -= off % this.dioWrite;
+        if (off + len > maxlen) len = maxlen - off;
+        len -= len % this.dioWrite;
+        break;
+      case OP_TRUNCATE:
+        len = rng.below(maxlen);
+        len -= len % o.truncbdy;
+        break;
+      case OP_FALLOCATE:
+        if (len > 0) {
+          if (this.keepSize && rng.below(2) === 1) flags |= FL_KEEP_SIZE;
+          if (this.unshare && rng.below(2) === 1) flags |= FL_UNSHARE;
+        }
+        off = rng.below(maxlen);
+        if (off + len > maxlen) len = maxlen - off;
+        break;
+      case OP_PUNCH_HOLE:
+        off = rng.below(fileSize);
+        if (off + len > fileSize) len = fileSize - off;
+        break;
+      case OP_ZERO_RANGE:
+        if (len > 0 && this.zeroKeepSize && rng.below(2) === 1) flags |= FL_KEEP_SIZE;
+        off = rng.below(maxlen);
+        if (off + len > maxlen) len = maxlen - off;
+        break;
+      case OP_COLLAPSE_RANGE: {
+        const lim = fileSize - 1;
+        off = rng.below(lim);
+        if (off + len > lim) len = Math.max(0, lim - off);
+        off -= off % bs;
+        len -= len % bs;
+        break;
+      }
+      case OP_INSERT_RANGE:
+        off = rng.below(fileSize);
+        if (fileSize + len > maxlen) len = Math.max(0, maxlen - fileSize);
+        off -= off % bs;
+        len -= len % bs;
+        break;
+      case OP_CLONE_RANGE:
+      case OP_DEDUPE_RANGE:
+      case OP_COPY_RANGE: {
+        const bdy = code === OP_COPY_RANGE;
+        const maxEnd = code === OP_DEDUPE_RANGE ? fileSize : maxlen;
+        off = rng.below(fileSize);
+        if (off + len > fileSize) len = fileSize - off;
+        if (bdy) {
+          off -= off % o.readbdy;
+          if (o.direct) len -= len % o.readbdy;
+        } else {
+          off -= off % bs;
+          len -= len % bs;
+        }
+        for (let tries = 0; ; tries++) {
+          if (tries >= 30) {
+            len = 0;
+            break;
+          }
+          dst = rng.below(maxEnd);
+          dst -= dst % (bdy ? o.writebdy : bs);
+          if (!(Math.abs(dst - off) < len) && dst + len <= maxEnd) break;
+        }
+        break;
+      }
+      case OP_FSYNC:
+      case OP_FDATASYNC:
+        len = 0;
+        break;
+      case OP_SEEK_DATA:
+      case OP_SEEK_HOLE:
+        off = rng.below(fileSize + bs);
+        len = 0;
+        break;
+      case OP_FIEMAP:
+        off = rng.below(fileSize + bs);
+        break;
+    }
+    buf.push(code, off, len, dst, flags);
+  }
+}

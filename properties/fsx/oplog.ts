@@ -1,0 +1,476 @@
+/**
+ * Op logs: the unit of truth of a run (docs/corpus.md describes the format).
+ *
+ * JSON, versioned: {format:"iomap-harness-oplog", version:1, adapter, geometry, seed, options?,
+ * description?, ops:[{op, off, len, dst?, fileSize?, keepSize?, unshare?, closeOpen?, skip?}],
+ * expected?}. Loading validates strictly: wrong format or version, malformed or truncated JSON,
+ * unknown fields, bad numbers and offsets past 2^53-1 are rejected with one line naming the place.
+ *
+ * Also fsx's own `.fsxops` text (ltp/fsx.c logdump/read_op): `[skip] <op> <hex args...> [keep_size]
+ * [close_open] [unshare] [*]`, `#` comments. Ops and metadata fsx does not know travel in `#@` lines,
+ * which fsx skips as comments: `#@meta {json}`, `#@direct` (the next read/write is O_DIRECT), and
+ * `#@ <op line>` for fdatasync/seek_data/seek_hole/fiemap. So an exported file replays in fsx
+ * (data-equivalently) and imports back into exactly the same op log.
+ */
+
+import { MAX_OFFSET } from '../oracle/bytes';
+import {
+  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_SKIPPED, FL_UNSHARE, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_READ,
+  OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_ZERO_RANGE, opByName, OPS, OpBuffer,
+} from './ops';
+import { describeOp } from './report';
+import { FAILURE_KINDS, FailureKind } from './runner';
+
+export const OPLOG_FORMAT = 'iomap-harness-oplog';
+export const OPLOG_VERSION = 1;
+
+export interface OpRecord {
+  op: string;
+  off: number;
+  len: number;
+  /** Destination offset: clone_range, dedupe_range, copy_range only. */
+  dst?: number;
+  /** File size before the op (informational, as fsx logs it). */
+  fileSize?: number;
+  keepSize?: boolean;
+  unshare?: boolean;
+  closeOpen?: boolean;
+  skip?: boolean;
+}
+
+export interface Geometry {
+  blockSize: number;
+  pageSize: number;
+  folioSize?: number;
+}
+
+/** Run settings that change what replay does. */
+export interface LogOptions {
+  /** fsx -l: clone/copy destinations ending past it are skipped. Default: no limit. */
+  maxlen?: number;
+  /** fsx -X. Default false. */
+  checkFile?: boolean;
+  /** false for fsx -n. Default true. */
+  sizeChecks?: boolean;
+  /** fsx -b N records N-1 here. Default 0. */
+  simulatedOps?: number;
+}
+
+export type Expected =
+  | { outcome: 'pass' }
+  | { outcome: 'fail'; kind: FailureKind; op: number; offset?: number; rule?: string };
+
+export interface OpLog {
+  format: typeof OPLOG_FORMAT;
+  version: typeof OPLOG_VERSION;
+  /** Adapter spec the log was recorded on ("" when unknown, e.g. imported from fsx). */
+  adapter: string;
+  geometry: Geometry;
+  /** Seed of the run; it also seeds the data pattern, so replay needs it. */
+  seed: number;
+  options?: LogOptions;
+  description?: string;
+  ops: OpRecord[];
+  expected?: Expected;
+}
+
+/** A bad op log; the message is one line and names the source and the place. */
+export class OpLogError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OpLogError';
+  }
+}
+
+// ---- validation ---------------------------------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+class Checker {
+  constructor(private readonly source: string) {}
+
+  fail(where: string, msg: string): never {
+    throw new OpLogError(`${this.source}: ${where}: ${msg}`);
+  }
+
+  keys(o: Obj, where: string, allowed: readonly string[]): void {
+    for (const k of Object.keys(o)) if (!allowed.includes(k)) this.fail(where, `unknown field ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
+  }
+
+  offset(v: unknown, where: string): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      if (typeof v === 'number' && !Number.isFinite(v)) this.fail(where, `${describeValue(v)} is past the limit 2^53-1 (${MAX_OFFSET})`);
+      this.fail(where, `expected a non-negative integer, got ${describeValue(v)}`);
+    }
+    if (v > MAX_OFFSET) this.fail(where, `${v} is past the limit 2^53-1 (${MAX_OFFSET})`);
+    return v;
+  }
+
+  int(v: unknown, where: string, lo: number, hi: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) this.fail(where, `expected an integer in [${lo}, ${hi}], got ${describeValue(v)}`);
+    return v;
+  }
+
+  pow2(v: unknown, where: string, lo: number, hi: number): number {
+    const n = this.int(v, where, lo, hi);
+    if ((n & (n - 1)) !== 0) this.fail(where, `expected a power of two, got ${n}`);
+    return n;
+  }
+
+  bool(v: unknown, where: string): boolean {
+    if (typeof v !== 'boolean') this.fail(where, `expected true or false, got ${describeValue(v)}`);
+    return v;
+  }
+
+  str(v: unknown, where: string): string {
+    if (typeof v !== 'string') this.fail(where, `expected a string, got ${describeValue(v)}`);
+    return v;
+  }
+}
+
+const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'seed', 'options', 'description', 'ops', 'expected'] as const;
+const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip'] as const;
+
+function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
+  if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
+  c.keys(v, where, ['blockSize', 'pageSize', 'folioSize']);
+  const g: Geometry = {
+    blockSize: c.pow2(v.blockSize, `${where}.blockSize`, 1, 1 << 30),
+    pageSize: c.pow2(v.pageSize, `${where}.pageSize`, 1, 1 << 30),
+  };
+  if (v.folioSize !== undefined) g.folioSize = c.pow2(v.folioSize, `${where}.folioSize`, 1, 1 << 30);
+  return g;
+}
+
+function checkOptions(c: Checker, v: unknown, where: string): LogOptions {
+  if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
+  c.keys(v, where, ['maxlen', 'checkFile', 'sizeChecks', 'simulatedOps']);
+  const o: LogOptions = {};
+  if (v.maxlen !== undefined) o.maxlen = c.offset(v.maxlen, `${where}.maxlen`);
+  if (v.checkFile !== undefined) o.checkFile = c.bool(v.checkFile, `${where}.checkFile`);
+  if (v.sizeChecks !== undefined) o.sizeChecks = c.bool(v.sizeChecks, `${where}.sizeChecks`);
+  if (v.simulatedOps !== undefined) o.simulatedOps = c.offset(v.simulatedOps, `${where}.simulatedOps`);
+  return o;
+}
+
+function checkExpected(c: Checker, v: unknown, where: string): Expected {
+  if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
+  if (v.outcome === 'pass') {
+    c.keys(v, where, ['outcome']);
+    return { outcome: 'pass' };
+  }
+  if (v.outcome !== 'fail') c.fail(`${where}.outcome`, `expected "pass" or "fail", got ${describeValue(v.outcome)}`);
+  c.keys(v, where, ['outcome', 'kind', 'op', 'offset', 'rule']);
+  const kind = c.str(v.kind, `${where}.kind`);
+  if (!(FAILURE_KINDS as readonly string[]).includes(kind)) c.fail(`${where}.kind`, `unknown failure kind ${JSON.stringify(kind)} (known: ${FAILURE_KINDS.join(', ')})`);
+  const e: Expected = { outcome: 'fail', kind: kind as FailureKind, op: c.int(v.op, `${where}.op`, 1, MAX_OFFSET) };
+  if (v.offset !== undefined) e.offset = c.offset(v.offset, `${where}.offset`);
+  if (v.rule !== undefined) e.rule = c.str(v.rule, `${where}.rule`);
+  return e;
+}
+
+function checkOp(c: Checker, v: unknown, where: string): OpRecord {
+  if (!isObj(v)) c.fail(where, `expected an op object, got ${describeValue(v)}`);
+  c.keys(v, where, OP_KEYS);
+  const name = c.str(v.op, `${where}.op`);
+  const info = opByName(name);
+  if (info === undefined) c.fail(`${where}.op`, `unknown op ${JSON.stringify(name)} (known: ${OPS.map((o) => o.name).join(', ')})`);
+  const r: OpRecord = { op: name, off: c.offset(v.off, `${where}.off`), len: c.offset(v.len, `${where}.len`) };
+  if (r.off + r.len > MAX_OFFSET) c.fail(where, `off+len = ${r.off + r.len} is past the limit 2^53-1 (${MAX_OFFSET})`);
+  if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC) && r.off !== 0) {
+    c.fail(`${where}.off`, `must be 0 for ${name}${info.code === OP_TRUNCATE ? ' (len is the new size)' : ''}`);
+  }
+  if (info.twoRange) {
+    if (v.dst === undefined) c.fail(where, `${name} needs "dst"`);
+    r.dst = c.offset(v.dst, `${where}.dst`);
+    if (r.dst + r.len > MAX_OFFSET) c.fail(where, `dst+len = ${r.dst + r.len} is past the limit 2^53-1 (${MAX_OFFSET})`);
+  } else if (v.dst !== undefined) {
+    c.fail(`${where}.dst`, `not valid for ${name}`);
+  }
+  if (v.fileSize !== undefined) r.fileSize = c.offset(v.fileSize, `${where}.fileSize`);
+  if (v.keepSize !== undefined) {
+    if (info.code !== OP_FALLOCATE && info.code !== OP_ZERO_RANGE) c.fail(`${where}.keepSize`, `not valid for ${name}`);
+    r.keepSize = c.bool(v.keepSize, `${where}.keepSize`);
+  }
+  if (v.unshare !== undefined) {
+    if (info.code !== OP_FALLOCATE) c.fail(`${where}.unshare`, `not valid for ${name}`);
+    r.unshare = c.bool(v.unshare, `${where}.unshare`);
+  }
+  if (v.closeOpen !== undefined) r.closeOpen = c.bool(v.closeOpen, `${where}.closeOpen`);
+  if (v.skip !== undefined) r.skip = c.bool(v.skip, `${where}.skip`);
+  return r;
+}
+
+/** Validate a parsed JSON value as an op log. */
+export function validateOpLog(v: unknown, source: string): OpLog {
+  const c: Checker = new Checker(source);
+  if (!isObj(v)) c.fail('top level', `expected an op log object, got ${describeValue(v)}`);
+  if (v.format !== OPLOG_FORMAT) c.fail('format', `expected ${JSON.stringify(OPLOG_FORMAT)}, got ${describeValue(v.format)}`);
+  if (v.version !== OPLOG_VERSION) {
+    c.fail('version', `unsupported op log version ${describeValue(v.version)} (this build reads version ${OPLOG_VERSION})`);
+  }
+  c.keys(v, 'top level', TOP_KEYS);
+  for (const k of ['adapter', 'geometry', 'seed', 'ops'] as const) if (v[k] === undefined) c.fail('top level', `missing field "${k}"`);
+  const log: OpLog = {
+    format: OPLOG_FORMAT,
+    version: OPLOG_VERSION,
+    adapter: c.str(v.adapter, 'adapter'),
+    geometry: checkGeometry(c, v.geometry, 'geometry'),
+    seed: c.int(v.seed, 'seed', 0, 0xffffffff),
+    ops: [],
+  };
+  if (v.options !== undefined) log.options = checkOptions(c, v.options, 'options');
+  if (v.description !== undefined) log.description = c.str(v.description, 'description');
+  if (!Array.isArray(v.ops)) c.fail('ops', `expected an array, got ${describeValue(v.ops)}`);
+  log.ops = v.ops.map((o, i) => checkOp(c, o, `ops[${i}]`));
+  if (v.expected !== undefined) {
+    log.expected = checkExpected(c, v.expected, 'expected');
+    if (log.expected.outcome === 'fail' && log.expected.op > log.ops.length) {
+      c.fail('expected.op', `op ${log.expected.op} is past the last op (${log.ops.length})`);
+    }
+  }
+  return log;
+}
+
+/** Parse and validate a JSON op log. */
+export function parseJsonLog(text: string, source: string): OpLog {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new OpLogError(`${source}: not valid JSON (truncated or malformed): ${msg}`);
+  }
+  return validateOpLog(v, source);
+}
+
+/** Parse an op log, JSON or .fsxops (told apart by the first non-blank character). */
+export function parseOpLog(text: string, source: string, fsxDefaults?: FsxopsDefaults): OpLog {
+  const t = text.replace(/^\uFEFF/, '').trimStart();
+  if (t === '') throw new OpLogError(`${source}: empty file (expected a JSON op log or an .fsxops file)`);
+  if (t.startsWith('{') || t.startsWith('[')) return parseJsonLog(t, source);
+  return fromFsxops(text, source, fsxDefaults);
+}
+
+/** JSON text of a log: header fields, then one op per line (readable, diffable). */
+export function serializeOpLog(log: OpLog): string {
+  const head: string[] = [];
+  for (const k of TOP_KEYS) {
+    if (k === 'ops' || k === 'expected') continue;
+    const v = (log as unknown as Obj)[k];
+    if (v !== undefined) head.push(`  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+  }
+  const ops = log.ops.map((o) => '    ' + JSON.stringify(canonicalOp(o)));
+  head.push(ops.length === 0 ? '  "ops": []' : `  "ops": [\n${ops.join(',\n')}\n  ]`);
+  if (log.expected !== undefined) head.push(`  "expected": ${JSON.stringify(log.expected)}`);
+  return `{\n${head.join(',\n')}\n}\n`;
+}
+
+function canonicalOp(o: OpRecord): OpRecord {
+  const r: OpRecord = { op: o.op, off: o.off, len: o.len };
+  if (o.dst !== undefined) r.dst = o.dst;
+  if (o.fileSize !== undefined) r.fileSize = o.fileSize;
+  if (o.keepSize !== undefined) r.keepSize = o.keepSize;
+  if (o.unshare !== undefined) r.unshare = o.unshare;
+  if (o.closeOpen !== undefined) r.closeOpen = o.closeOpen;
+  if (o.skip !== undefined) r.skip = o.skip;
+  return r;
+}
+
+// ---- packed buffer <-> records ------------------------------------------------------------------
+
+/** Records for ops [0, count) of a run (flags become booleans; the size before each op is kept). */
+export function recordsFromBuffer(buf: OpBuffer, count: number): OpRecord[] {
+  const out: OpRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const info = OPS[buf.code[i]];
+    const f = buf.flags[i];
+    const r: OpRecord = { op: info.name, off: buf.off[i], len: buf.len[i] };
+    if (info.twoRange) r.dst = buf.dst[i];
+    r.fileSize = buf.size[i];
+    if ((f & FL_KEEP_SIZE) !== 0) r.keepSize = true;
+    if ((f & FL_UNSHARE) !== 0) r.unshare = true;
+    if ((f & FL_CLOSE_OPEN) !== 0) r.closeOpen = true;
+    if ((f & FL_SKIPPED) !== 0) r.skip = true;
+    out.push(r);
+  }
+  return out;
+}
+
+/** A packed buffer holding a log's ops (for the runner). Records must be validated already. */
+export function bufferFromRecords(ops: readonly OpRecord[]): OpBuffer {
+  const buf = new OpBuffer(Math.max(16, ops.length));
+  for (const r of ops) {
+    const info = opByName(r.op);
+    if (info === undefined) throw new OpLogError(`unknown op ${JSON.stringify(r.op)}`);
+    const flags = (r.keepSize === true ? FL_KEEP_SIZE : 0) | (r.unshare === true ? FL_UNSHARE : 0)
+      | (r.closeOpen === true ? FL_CLOSE_OPEN : 0) | (r.skip === true ? FL_SKIPPED : 0);
+    const i = buf.push(info.code, r.off, r.len, r.dst ?? 0, flags);
+    buf.size[i] = r.fileSize ?? 0;
+  }
+  return buf;
+}
+
+// ---- .fsxops ------------------------------------------------------------------------------------
+
+/** What an .fsxops file without a `#@meta` line is taken to be. */
+export interface FsxopsDefaults {
+  adapter?: string;
+  geometry?: Geometry;
+  seed?: number;
+  options?: LogOptions;
+}
+
+/** fsx ops we know of but do not model: importing them is an error that says so. */
+const FSX_UNSUPPORTED = new Set(['read_dontcache', 'write_dontcache', 'write_atomic', 'exchange_range']);
+
+/** fsx's strtoul(str, &end, 0) for one argument, strict: hex 0x.., octal 0.., decimal. */
+function parseFsxNumber(tok: string): number | null {
+  let v: number;
+  if (/^0[xX][0-9a-fA-F]+$/.test(tok)) v = parseInt(tok.slice(2), 16);
+  else if (/^0[0-7]*$/.test(tok)) v = parseInt(tok, 8);
+  else if (/^[1-9][0-9]*$/.test(tok)) v = parseInt(tok, 10);
+  else return null;
+  return v;
+}
+
+/** Export a log as .fsxops text (replayable by `fsx --replay-ops` for the ops fsx knows). */
+export function toFsxops(log: OpLog): string {
+  const meta: Obj = { adapter: log.adapter, geometry: log.geometry, seed: log.seed };
+  if (log.options !== undefined) meta.options = log.options;
+  if (log.description !== undefined) meta.description = log.description;
+  if (log.expected !== undefined) meta.expected = log.expected;
+  const lines = [
+    `# iomap-harness op log (${OPLOG_FORMAT} v${OPLOG_VERSION}) in fsx --replay-ops format; "#@" lines are iomap-harness extensions`,
+    `#@meta ${JSON.stringify(meta)}`,
+  ];
+  const badoff = log.expected?.outcome === 'fail' && log.expected.offset !== undefined ? log.expected.offset : -1;
+  const buf = bufferFromRecords(log.ops);
+  log.ops.forEach((r, i) => {
+    const info = opByName(r.op) as (typeof OPS)[number];
+    let name = r.op;
+    let prefix = '';
+    if (info.code === OP_READ_DIRECT || info.code === OP_WRITE_DIRECT) {
+      lines.push('#@direct');
+      name = info.code === OP_READ_DIRECT ? OPS[OP_READ].name : OPS[OP_WRITE].name;
+    } else if (!info.fsx) {
+      prefix = '#@ ';
+    }
+    const args = [r.off, r.len];
+    if (info.twoRange) args.push(r.dst ?? 0);
+    args.push(r.fileSize ?? 0);
+    let line = `${prefix}${r.skip === true ? 'skip ' : ''}${name} ${args.map((a) => '0x' + a.toString(16)).join(' ')}`;
+    if (r.keepSize === true) line += ' keep_size';
+    if (r.closeOpen === true) line += ' close_open';
+    if (r.unshare === true) line += ' unshare';
+    if (badoff >= 0 && describeOp(buf, i, badoff).overlap) line += ' *';
+    lines.push(line);
+  });
+  return lines.join('\n') + '\n';
+}
+
+/** Import .fsxops text (fsx's own files, or ours with `#@` extension lines). */
+export function fromFsxops(text: string, source: string, defaults: FsxopsDefaults = {}): OpLog {
+  const log: OpLog = {
+    format: OPLOG_FORMAT,
+    version: OPLOG_VERSION,
+    adapter: defaults.adapter ?? '',
+    geometry: defaults.geometry ?? { blockSize: 4096, pageSize: 4096 },
+    seed: defaults.seed ?? 1,
+    ops: [],
+  };
+  if (defaults.options !== undefined) log.options = defaults.options;
+  const c: Checker = new Checker(source);
+  let direct = false;
+  let directLine = 0;
+  const lines = text.split('\n');
+  for (let ln = 0; ln < lines.length; ln++) {
+    const where = `line ${ln + 1}`;
+    let toks = lines[ln].replace(/\r$/, '').split(/[ \t]+/).filter((x) => x !== '');
+    if (toks.length === 0) continue;
+    if (toks[0].startsWith('#')) {
+      if (toks[0] === '#@meta') {
+        const json = lines[ln].slice(lines[ln].indexOf('#@meta') + 6).trim();
+        let m: unknown;
+        try {
+          m = JSON.parse(json);
+        } catch (e) {
+          c.fail(where, `#@meta: not valid JSON: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+        }
+        if (!isObj(m)) c.fail(where, '#@meta: expected an object');
+        c.keys(m, `${where}: #@meta`, ['adapter', 'geometry', 'seed', 'options', 'description', 'expected']);
+        if (m.adapter !== undefined) log.adapter = c.str(m.adapter, `${where}: #@meta.adapter`);
+        if (m.geometry !== undefined) log.geometry = checkGeometry(c, m.geometry, `${where}: #@meta.geometry`);
+        if (m.seed !== undefined) log.seed = c.int(m.seed, `${where}: #@meta.seed`, 0, 0xffffffff);
+        if (m.options !== undefined) log.options = checkOptions(c, m.options, `${where}: #@meta.options`);
+        if (m.description !== undefined) log.description = c.str(m.description, `${where}: #@meta.description`);
+        if (m.expected !== undefined) log.expected = checkExpected(c, m.expected, `${where}: #@meta.expected`);
+        continue;
+      }
+      if (toks[0] === '#@direct') {
+        if (toks.length !== 1) c.fail(where, '#@direct takes no arguments');
+        if (direct) c.fail(where, `#@direct twice (the one on line ${directLine} applies to no op)`);
+        direct = true;
+        directLine = ln + 1;
+        continue;
+      }
+      if (toks[0] !== '#@') continue; // an ordinary comment
+      toks = toks.slice(1);
+      if (toks.length === 0) c.fail(where, '"#@" without an op');
+    }
+    let skip = false;
+    if (toks[0] === 'skip') {
+      skip = true;
+      toks = toks.slice(1);
+      if (toks.length === 0) c.fail(where, '"skip" without an op');
+    }
+    const name = toks[0];
+    if (FSX_UNSUPPORTED.has(name)) c.fail(where, `fsx op ${JSON.stringify(name)} is not supported by iomap-harness`);
+    const info = opByName(name);
+    if (info === undefined) c.fail(where, `unknown op ${JSON.stringify(name)}`);
+    let code = info.code;
+    if (direct) {
+      if (code !== OP_READ && code !== OP_WRITE) c.fail(where, `#@direct (line ${directLine}) must be followed by a read or write, got ${name}`);
+      code = code === OP_READ ? OP_READ_DIRECT : OP_WRITE_DIRECT;
+      direct = false;
+    }
+    const nargs = info.twoRange ? 4 : 3;
+    if (toks.length < 1 + nargs) c.fail(where, `${name} needs ${nargs} arguments, got ${toks.length - 1}`);
+    const args: number[] = [];
+    for (let k = 1; k <= nargs; k++) {
+      const v = parseFsxNumber(toks[k]);
+      if (v === null) c.fail(where, `bad number ${JSON.stringify(toks[k])} (argument ${k} of ${name})`);
+      if (v > MAX_OFFSET) c.fail(where, `argument ${k} of ${name} (${toks[k]}) is past the limit 2^53-1 (${MAX_OFFSET})`);
+      args.push(v);
+    }
+    const raw: Obj = { op: OPS[code].name, off: args[0], len: args[1] };
+    if (info.twoRange) raw.dst = args[2];
+    raw.fileSize = args[nargs - 1];
+    for (const f of toks.slice(1 + nargs)) {
+      if (f === 'keep_size') raw.keepSize = true;
+      else if (f === 'close_open') raw.closeOpen = true;
+      else if (f === 'unshare') raw.unshare = true;
+      else if (f === '*') continue;
+      else c.fail(where, `unknown flag ${JSON.stringify(f)} (expected keep_size, close_open, unshare or *)`);
+    }
+    if (skip) raw.skip = true;
+    log.ops.push(checkOp(c, raw, where));
+  }
+  if (direct) c.fail(`line ${directLine}`, '#@direct at the end of the file applies to no op');
+  if (log.expected?.outcome === 'fail' && log.expected.op > log.ops.length) {
+    c.fail('#@meta.expected.op', `op ${log.expected.op} is past the last op (${log.ops.length})`);
+  }
+  return log;
+}

@@ -1,0 +1,99 @@
+/**
+ * The fsx failure report: the failure's own lines (READ BAD DATA table, Size error, Mapped Read:
+ * non-zero data past EOF, an op error, ...) followed by fsx's LOG DUMP of the last ops, one line per
+ * op in fsx's format (`123( 123 mod 256): WRITE    0x1000 thru 0x1fff\t(0x1000 bytes) EXTEND`), with
+ * fsx's overlap markers (***RRRR***, ***WWWW, ******PPPP, JJJJ**JJJJ, ...) on the ops that touched the
+ * bad offset, SKIPPED and CLOSE/OPEN lines.
+ *
+ * The report is a pure function of the op records and the failure: replaying a saved log produces
+ * the same text, byte for byte. Numbers are printed in full (fsx truncates them to 32 bits).
+ */
+
+import {
+  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_SKIPPED, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_MAPWRITE,
+  OP_READ, OP_READ_DIRECT, OP_MAPREAD, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT,
+  OPS, OpBuffer,
+} from './ops';
+import type { Failure } from './runner';
+
+const hex = (n: number): string => '0x' + n.toString(16);
+
+/** One LOG DUMP line (without the CLOSE/OPEN continuation) and whether op i touched `badoff`. */
+export function describeOp(buf: OpBuffer, i: number, badoff: number): { text: string; overlap: boolean } {
+  const code = buf.code[i];
+  const info = OPS[code];
+  const off = buf.off[i];
+  const len = buf.len[i];
+  const size = buf.size[i];
+  let overlap = badoff >= off && badoff < off + len;
+  if ((buf.flags[i] & FL_SKIPPED) !== 0) return { text: 'SKIPPED (no operation)', overlap };
+  const range = `${info.label} ${hex(off)} thru ${hex(off + len - 1)}\t(${hex(len)} bytes)`;
+  const mark = (m: string) => `\t******${m}`;
+  switch (code) {
+    case OP_READ:
+    case OP_MAPREAD:
+    case OP_READ_DIRECT:
+      return { text: range + (overlap ? `\t***${info.marker}***` : ''), overlap };
+    case OP_WRITE:
+    case OP_WRITE_DIRECT: {
+      let t = range;
+      if (off > size) t += ' HOLE';
+      else if (off + len > size) t += ' EXTEND';
+      overlap = (badoff >= off || badoff >= size) && badoff < off + len;
+      return { text: t + (overlap ? `\t***${info.marker}` : ''), overlap };
+    }
+    case OP_MAPWRITE:
+      return { text: range + (overlap ? mark(info.marker) : ''), overlap };
+    case OP_TRUNCATE: {
+      const down = len < size;
+      overlap = badoff >= (down ? len : size) && badoff < (down ? size : len);
+      return { text: `TRUNCATE ${down ? 'DOWN' : 'UP'}\tfrom ${hex(size)} to ${hex(len)}` + (overlap ? mark('WWWW') : ''), overlap };
+    }
+    case OP_FALLOCATE: {
+      let t = `${info.label} ${hex(off)} thru ${hex(off + len)}\t(${hex(len)} bytes) `;
+      if (off + len <= size) t += 'INTERIOR';
+      else if ((buf.flags[i] & FL_KEEP_SIZE) !== 0) t += 'PAST_EOF';
+      else t += 'EXTENDING';
+      return { text: t + (overlap ? mark(info.marker) : ''), overlap };
+    }
+    case OP_FSYNC:
+    case OP_FDATASYNC:
+      return { text: info.label, overlap: false };
+    case OP_SEEK_DATA:
+    case OP_SEEK_HOLE:
+      return { text: `${info.label} ${hex(off)}`, overlap: false };
+    default:
+      break;
+  }
+  if (info.twoRange) {
+    const dst = buf.dst[i];
+    const overlap2 = badoff >= dst && badoff < dst + len;
+    const m = info.marker;
+    let t = `${range} to ${hex(dst)} thru ${hex(dst + len - 1)}`;
+    if (overlap && overlap2) t += `\t${m}**${m}`;
+    else if (overlap) t += `\t${m}******`;
+    else if (overlap2) t += `\t******${m}`;
+    return { text: t, overlap: overlap || overlap2 };
+  }
+  return { text: range + (overlap && info.marker !== '' ? mark(info.marker) : ''), overlap: overlap && info.marker !== '' };
+}
+
+/** fsx's logdump: `count` ops of `buf`, the last `maxOps` of them shown. */
+export function logDump(buf: OpBuffer, count: number, badoff: number, maxOps: number): string[] {
+  const lines = [`LOG DUMP (${count} total operations):`];
+  const first = Math.max(0, count - maxOps);
+  if (first > 0) lines.push(`(ops 1-${first} not shown; the saved op log has every op)`);
+  for (let i = first; i < count; i++) {
+    const n = i + 1;
+    const { text } = describeOp(buf, i, badoff);
+    lines.push(`${n}(${String(n % 256).padStart(3)} mod 256): ${text}`);
+    if ((buf.flags[i] & FL_CLOSE_OPEN) !== 0) lines.push('\t\tCLOSE/OPEN');
+  }
+  return lines;
+}
+
+/** The whole failure report: the failure's lines, then the LOG DUMP up to the failing op. */
+export function formatReport(failure: Failure, buf: OpBuffer, maxOps: number): string[] {
+  const badoff = failure.offset ?? -1;
+  return [...failure.lines, ...logDump(buf, failure.op, badoff, maxOps)];
+}

@@ -1,0 +1,561 @@
+/**
+ * The fsx runner: applies one op record to the target and to the oracle, then checks, as fsx's
+ * do_* functions and test() do:
+ *  - whether the op applies to the current file at all (zero length, read past EOF, punch/collapse/
+ *    insert/clone/dedupe/copy behind EOF, ...) — if not it is logged as skipped, like fsx;
+ *  - bytes read (read, mapread, direct read, and -X full-file reads) against the oracle;
+ *  - the size after every op (unless -n); the EOF page tail reads zero through mmap;
+ *  - results of dedupe/copy_range, SEEK_DATA/SEEK_HOLE soundness, FIEMAP shape and coverage.
+ * A failure is recorded in `failure` (fsx-style lines; report.ts adds the LOG DUMP) and apply()
+ * returns false. An FsError from the target is an op failure (EOPNOTSUPP turns the op off instead);
+ * any other exception is a target crash.
+ *
+ * Hot path: one switch per op, bulk compares, no per-op allocation besides what the target returns.
+ */
+
+import type { Capabilities, FileTarget, FiemapExtent } from '../../adapters/types';
+import {
+  FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
+} from '../../adapters/types';
+import { FsError } from '../../reference/errno';
+import { MAX_OFFSET, Mismatch, SparseBytes } from '../oracle/bytes';
+import {
+  FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
+  FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
+  FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_SKIPPED, FL_UNSHARE,
+  OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_FDATASYNC,
+  OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_READ, OP_READ_DIRECT,
+  OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_ZERO_RANGE, OPS, OpBuffer,
+} from './ops';
+import { opOfBadByte, Pattern } from './pattern';
+
+/** What went wrong. `kind` is stable (JSON summaries and op logs use it). */
+export type FailureKind =
+  | 'bad-data' // READ BAD DATA: bytes read differ from the oracle
+  | 'short-read' // a read returned fewer/more bytes than the file holds
+  | 'short-write' // a write/copy returned a count other than requested
+  | 'size' // Size error: st_size differs from the oracle
+  | 'eof-page' // mapped read: non-zero data past EOF in the EOF page
+  | 'op-error' // an op that must succeed failed with an errno (or SIGBUS)
+  | 'dedupe' // dedupe reported the wrong byte count for (un)equal ranges
+  | 'seek' // SEEK_DATA/SEEK_HOLE answer out of bounds or claims a hole over data
+  | 'fiemap' // FIEMAP extents malformed, or data left unmapped
+  | 'crash' // the target threw something that is not an FsError
+  | 'hang'; // the target stopped making progress (out-of-process / watchdog)
+
+export const FAILURE_KINDS: readonly FailureKind[] = [
+  'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'crash', 'hang',
+];
+
+export interface Failure {
+  kind: FailureKind;
+  /** Invariant of file-ops.md §14 that was broken, as "fileops-14.N". */
+  rule?: string;
+  /** 1-based number of the failing op. */
+  op: number;
+  /** The bad file offset (first bad byte), when there is one; drives LOG DUMP overlap markers. */
+  offset?: number;
+  /** Errno name for op-error. */
+  errno?: string;
+  /** fsx-style description lines (the LOG DUMP is added by report.ts). */
+  lines: string[];
+  /** Stack of a crash (not part of the deterministic report). */
+  stack?: string;
+}
+
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface RunnerConfig {
+  /** Shown as fsx's fname in reports (the adapter spec). */
+  name: string;
+  maxlen: number;
+  checkFile: boolean;
+  sizeChecks: boolean;
+  simulatedOps: number;
+  quiet: boolean;
+  debug: boolean;
+  progressInterval: number;
+}
+
+const hex = (n: number): string => '0x' + n.toString(16);
+const short = (b: Uint8Array, i: number): number => ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
+const hex4 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
+
+/** Ops the target may refuse with EOPNOTSUPP (then they are turned off, as fsx does). */
+const OPTIONAL = new Set<number>([
+  OP_MAPREAD, OP_MAPWRITE, OP_FALLOCATE, OP_PUNCH_HOLE, OP_ZERO_RANGE, OP_COLLAPSE_RANGE, OP_INSERT_RANGE,
+  OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_COPY_RANGE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE,
+  OP_FIEMAP, OP_FDATASYNC,
+]);
+
+/** Largest piece the -X full-file check reads at once. */
+const CHECK_PIECE = 1 << 20;
+/** Dedupe requests are capped at 1 GiB per call (fs/remap_range.c). */
+const DEDUPE_MAX = 1 << 30;
+
+export class Runner {
+  readonly oracle = new SparseBytes();
+  /** Number of the op being applied (1-based); 0 before the first. */
+  opNum = 0;
+  failure: Failure | null = null;
+  /** Called when the target answers EOPNOTSUPP for an optional op (the generator turns it off). */
+  onUnsupported: ((code: number) => void) | null = null;
+  private readonly t: FileTarget;
+  private readonly bs: number;
+  private readonly ps: number;
+  private readonly zeroPage: Buffer;
+  private readonly pattern: Pattern;
+  private readonly cfg: RunnerConfig;
+  private readonly io: Output;
+
+  constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
+    this.t = target;
+    this.bs = caps.blockSize;
+    this.ps = caps.pageSize;
+    this.zeroPage = Buffer.alloc(caps.pageSize);
+    this.pattern = pattern;
+    this.cfg = cfg;
+    this.io = io;
+  }
+
+  /** Apply op `i` of `buf` (op number i+1). Returns false when a failure was found. */
+  apply(buf: OpBuffer, i: number): boolean {
+    const n = i + 1;
+    this.opNum = n;
+    const cfg = this.cfg;
+    const sim = n <= cfg.simulatedOps;
+    buf.size[i] = this.oracle.size;
+    try {
+      if (cfg.simulatedOps > 0 && n === cfg.simulatedOps + 1) this.writeFileImage();
+      if ((buf.flags[i] & FL_SKIPPED) === 0) {
+        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) this.io.out(this.describe(buf, i));
+        this.exec(buf, i, n, sim);
+      }
+    } catch (e) {
+      this.caught(e, buf, i);
+    }
+    if (this.failure !== null) return false;
+    if (sim) return true;
+    // Runs for skipped ops too (fsx's "out:" label), so a replay that meets the op already marked
+    // skipped does exactly what the original run did.
+    try {
+      this.after(buf, i);
+    } catch (e) {
+      this.caught(e, buf, i);
+    }
+    return this.failure === null;
+  }
+
+  private after(buf: OpBuffer, i: number): void {
+    if (this.cfg.checkFile && (buf.flags[i] & FL_SKIPPED) === 0) {
+      this.checkContents();
+      if (this.failure !== null) return;
+    }
+    if ((buf.flags[i] & FL_CLOSE_OPEN) !== 0) this.t.closeOpen();
+    if (this.cfg.sizeChecks) {
+      const s = this.t.size();
+      if (s !== this.oracle.size) {
+        this.fail('size', 'fileops-14.1', undefined, [`Size error: expected ${hex(this.oracle.size)} stat ${hex(s)}`]);
+      }
+    }
+  }
+
+  private skip(buf: OpBuffer, i: number, sim: boolean, msg: string): void {
+    buf.flags[i] |= FL_SKIPPED;
+    if (!this.cfg.quiet && !sim) this.io.out(msg);
+  }
+
+  private exec(buf: OpBuffer, i: number, n: number, sim: boolean): void {
+    const t = this.t;
+    const oracle = this.oracle;
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const flags = buf.flags[i];
+    const size = oracle.size;
+    const code = buf.code[i];
+    switch (code) {
+      case OP_READ:
+      case OP_MAPREAD: {
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero size read');
+        if (off + len > size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
+        if (sim) return;
+        if (code === OP_READ) {
+          const data = t.pread(off, len);
+          if (data.length !== len) return this.shortRead(data.length, len);
+          const mm = oracle.compare(off, data);
+          if (mm !== null) this.badData(off, data, len, mm);
+        } else {
+          this.mapRead(off, len, size);
+        }
+        return;
+      }
+      case OP_READ_DIRECT: {
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero size read');
+        if (off >= size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
+        if (sim) return;
+        const want = Math.min(len, size - off);
+        const data = t.directRead!(off, len);
+        if (data.length !== want) return this.shortRead(data.length, want, 'fileops-14.24');
+        const mm = oracle.compare(off, data);
+        if (mm !== null) this.badData(off, data, want, mm);
+        return;
+      }
+      case OP_WRITE:
+      case OP_WRITE_DIRECT:
+      case OP_MAPWRITE: {
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero size write');
+        const data = this.pattern.data(n, off, len);
+        if (!sim) {
+          if (code === OP_MAPWRITE) {
+            if (off + len > size) t.truncate(off + len);
+            t.mapwrite!(off, data);
+          } else {
+            const w = code === OP_WRITE ? t.pwrite(off, data) : t.directWrite!(off, data);
+            if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
+          }
+        }
+        oracle.write(off, data);
+        if (code === OP_MAPWRITE && !sim) this.checkEofPage('Write');
+        return;
+      }
+      case OP_TRUNCATE:
+        if (!sim) t.truncate(len);
+        oracle.truncate(len);
+        return;
+      case OP_FALLOCATE: {
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero length fallocate');
+        const keep = (flags & FL_KEEP_SIZE) !== 0;
+        const mode = (keep ? FALLOC_FL_KEEP_SIZE : 0) | ((flags & FL_UNSHARE) !== 0 ? FALLOC_FL_UNSHARE_RANGE : 0);
+        if (!sim) this.fallocate(mode, off, len);
+        if (!keep) oracle.extend(off + len);
+        return;
+      }
+      case OP_PUNCH_HOLE:
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero length punch hole');
+        if (off >= size) return this.skip(buf, i, sim, 'skipping hole punch off the end of the file');
+        if (!sim) this.fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+        oracle.punch(off, len);
+        return;
+      case OP_ZERO_RANGE: {
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero length zero range');
+        const keep = (flags & FL_KEEP_SIZE) !== 0;
+        if (!sim) this.fallocate(FALLOC_FL_ZERO_RANGE | (keep ? FALLOC_FL_KEEP_SIZE : 0), off, len);
+        oracle.zeroRange(off, len, keep);
+        return;
+      }
+      case OP_COLLAPSE_RANGE:
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero length collapse range');
+        if (off + len >= size) return this.skip(buf, i, sim, 'skipping collapse range behind EOF');
+        if (!sim) this.fallocate(FALLOC_FL_COLLAPSE_RANGE, off, len);
+        oracle.collapse(off, len);
+        return;
+      case OP_INSERT_RANGE:
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero length insert range');
+        if (off >= size) return this.skip(buf, i, sim, 'skipping insert range behind EOF');
+        if (size + len > MAX_OFFSET) return this.skip(buf, i, sim, 'skipping insert range past the 2^53-1 limit');
+        if (!sim) this.fallocate(FALLOC_FL_INSERT_RANGE, off, len);
+        oracle.insert(off, len);
+        return;
+      case OP_CLONE_RANGE:
+      case OP_DEDUPE_RANGE:
+      case OP_COPY_RANGE:
+        return this.twoRange(buf, i, code, sim);
+      case OP_FSYNC:
+        if (!sim) t.fsync();
+        return;
+      case OP_FDATASYNC:
+        if (!sim) t.fdatasync();
+        return;
+      case OP_SEEK_DATA:
+      case OP_SEEK_HOLE:
+        if (!sim) this.seek(code, off, size);
+        return;
+      case OP_FIEMAP:
+        if (len === 0) return this.skip(buf, i, sim, 'skipping zero length fiemap');
+        if (!sim) this.fiemap(off, len, size);
+        return;
+      default:
+        throw new Error(`runner: unknown op code ${code}`);
+    }
+  }
+
+  private fallocate(mode: number, off: number, len: number): void {
+    this.t.fallocate!(mode, off, len);
+  }
+
+  private twoRange(buf: OpBuffer, i: number, code: number, sim: boolean): void {
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const dst = buf.dst[i];
+    const size = this.oracle.size;
+    const what = code === OP_CLONE_RANGE ? 'clone' : code === OP_DEDUPE_RANGE ? 'dedupe' : 'copy';
+    if (len === 0) return this.skip(buf, i, sim, `skipping zero length ${what} range`);
+    if (off >= size || off + len > size) return this.skip(buf, i, sim, `skipping ${what} range behind EOF`);
+    if (code === OP_DEDUPE_RANGE) {
+      if (dst + len > size) return this.skip(buf, i, sim, 'skipping dedupe range behind EOF');
+      if (!sim) this.dedupe(off, len, dst, size);
+      return;
+    }
+    if (dst + len > this.cfg.maxlen) return this.skip(buf, i, sim, `skipping ${what} range past maxlen`);
+    if (!sim) {
+      if (code === OP_CLONE_RANGE) {
+        this.t.cloneRange!(off, len, dst);
+      } else {
+        for (let done = 0; done < len;) {
+          const r = this.t.copyRange!(off + done, len - done, dst + done);
+          if (!(Number.isInteger(r) && r > 0 && r <= len - done)) {
+            const why = r === 0 ? 'no progress made' : `asked ${hex(len - done)}, copied ${hex(r)}??`;
+            return this.fail('short-write', 'fileops-14.15', undefined, [
+              `copy range: ${hex(off)} to ${hex(off + len)} at ${hex(dst)}`, `do_copy_range: ${why}`,
+            ]);
+          }
+          done += r;
+        }
+      }
+    }
+    this.oracle.copyWithin(off, len, dst);
+  }
+
+  private dedupe(off: number, len: number, dst: number, size: number): void {
+    // The length the kernel works on: capped at 1 GiB, rounded down to the block unless both
+    // ranges end at EOF (fs/remap_range.c generic_remap_checks).
+    let eff = Math.min(len, DEDUPE_MAX);
+    if (eff % this.bs !== 0 && !(off + eff === size && dst + eff === size)) eff -= eff % this.bs;
+    const same = eff > 0 && this.oracle.equalRanges(off, dst, eff);
+    const r = this.t.dedupeRange!(off, len, dst);
+    const want = same ? eff : 0;
+    if (r !== want) {
+      this.fail('dedupe', 'fileops-14.14', undefined, [
+        `dedupe range: ${hex(off)} to ${hex(off + len)} at ${hex(dst)}`,
+        `do_dedupe_range: ranges ${same ? 'are equal' : 'differ'}, expected ${hex(want)} bytes deduped, got ${hex(r)}`,
+      ]);
+    }
+  }
+
+  private mapRead(off: number, len: number, size: number): void {
+    // Like fsx's check_eofpage: when the read lands in the EOF page, map through to the page end
+    // and require zeroes past EOF.
+    const tail = size % this.ps;
+    const eofPage = size - tail;
+    const req = tail !== 0 && off + len > eofPage ? eofPage + this.ps - off : len;
+    const data = this.t.mapread!(off, req);
+    if (data.length !== req) return this.shortRead(data.length, req);
+    const mm = this.oracle.compare(off, data, 0, len);
+    if (mm !== null) return this.badData(off, data, len, mm);
+    if (req > len) this.eofZero('Read', data, size - off, size);
+  }
+
+  /** After a store through the mapping: the EOF page must still read zero past EOF. */
+  private checkEofPage(what: string): void {
+    const size = this.oracle.size;
+    const tail = size % this.ps;
+    if (tail === 0) return;
+    const data = this.t.mapread!(size, this.ps - tail);
+    if (data.length !== this.ps - tail) return this.shortRead(data.length, this.ps - tail);
+    this.eofZero(what, data, 0, size);
+  }
+
+  /** data[from..] covers the EOF page from `size` to its end: it must be all zero. */
+  private eofZero(what: string, data: Uint8Array, from: number, size: number): void {
+    const n = data.length - from;
+    if (this.zeroPage.compare(data, from, data.length, 0, n) === 0) return;
+    let k = from;
+    while (data[k] === 0) k++;
+    const bad = size + (k - from);
+    this.fail('eof-page', 'fileops-14.22', bad, [
+      `Mapped ${what}: non-zero data past EOF (${hex(size - 1)}) page offset ${hex(bad % this.ps)} is ${hex4(short(data, k))}`,
+    ]);
+  }
+
+  private seek(code: number, off: number, size: number): void {
+    const name = code === OP_SEEK_DATA ? 'SEEK_DATA' : 'SEEK_HOLE';
+    let r: number;
+    try {
+      r = code === OP_SEEK_DATA ? this.t.seekData!(off) : this.t.seekHole!(off);
+    } catch (e) {
+      if (!(e instanceof FsError && e.code === 'ENXIO')) throw e;
+      r = -1;
+    }
+    const got = r < 0 ? 'ENXIO' : hex(r);
+    const bad = (rule: string, why: string, at?: number) =>
+      this.fail('seek', rule, at, [`${name}(${hex(off)}) returned ${got} with size ${hex(size)}: ${why}`]);
+    if (off >= size) {
+      if (r >= 0) bad('fileops-14.16', 'expected ENXIO at or past EOF');
+      return;
+    }
+    if (code === OP_SEEK_DATA) {
+      if (r < 0) {
+        const nz = this.oracle.firstNonZero(off, size - off);
+        if (nz >= 0) bad('fileops-14.17', `but ${hex(nz)} reads non-zero`, nz);
+        return;
+      }
+      if (r < off || r >= size) return bad('fileops-14.16', 'expected a result in [offset, size)');
+      if (r !== off && r % this.bs !== 0) return bad('fileops-14.18', `not a multiple of the block size ${hex(this.bs)}`);
+      const nz = this.oracle.firstNonZero(off, r - off);
+      if (nz >= 0) bad('fileops-14.17', `but ${hex(nz)} (inside the hole before it) reads non-zero`, nz);
+      return;
+    }
+    if (r < off || r > size) return bad('fileops-14.16', 'expected a result in [offset, size]');
+    if (r !== off && r !== size && r % this.bs !== 0) return bad('fileops-14.18', `not a multiple of the block size ${hex(this.bs)}`);
+    if (r < size) {
+      // The hole reaches at least the next block boundary (or EOF): all of it must read zero.
+      const end = Math.min(size, (Math.floor(r / this.bs) + 1) * this.bs);
+      const nz = this.oracle.firstNonZero(r, end - r);
+      if (nz >= 0) bad('fileops-14.17', `but ${hex(nz)} (inside that hole) reads non-zero`, nz);
+    }
+  }
+
+  private fiemap(off: number, len: number, size: number): void {
+    const ext = this.t.fiemap!(off, len, FIEMAP_FLAG_SYNC);
+    const bad = (rule: string, why: string, at?: number) =>
+      this.fail('fiemap', rule, at, [`FIEMAP(${hex(off)}, ${hex(len)}, SYNC) with size ${hex(size)}: ${why}`, ...ext.map(fmtExtent)]);
+    const bs = this.bs;
+    let prevEnd = -1;
+    for (let k = 0; k < ext.length; k++) {
+      const e = ext[k];
+      const f = e.flags;
+      if (!(Number.isInteger(e.logical) && Number.isInteger(e.length) && Number.isInteger(e.physical)) || e.logical < 0 || e.physical < 0) {
+        return bad('fileops-14.19', `extent ${k} has a non-integer or negative field`);
+      }
+      if (e.length <= 0) return bad('fileops-14.19', `extent ${k} has length ${e.length}`);
+      if (e.logical < prevEnd) return bad('fileops-14.19', `extent ${k} overlaps or is out of order`);
+      prevEnd = e.logical + e.length;
+      if ((f & FIEMAP_EXTENT_LAST) !== 0 && k !== ext.length - 1) return bad('fileops-14.19', `LAST on extent ${k}, not the final one`);
+      if ((f & FIEMAP_EXTENT_DELALLOC) !== 0 && (f & FIEMAP_EXTENT_UNKNOWN) === 0) return bad('fileops-14.19', `extent ${k}: DELALLOC without UNKNOWN`);
+      if ((f & FIEMAP_EXTENT_DATA_ENCRYPTED) !== 0 && (f & FIEMAP_EXTENT_ENCODED) === 0) return bad('fileops-14.19', `extent ${k}: DATA_ENCRYPTED without ENCODED`);
+      if ((f & (FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_DATA_TAIL)) !== 0 && (f & FIEMAP_EXTENT_NOT_ALIGNED) === 0) {
+        return bad('fileops-14.19', `extent ${k}: DATA_INLINE/DATA_TAIL without NOT_ALIGNED`);
+      }
+      if ((f & FIEMAP_EXTENT_NOT_ALIGNED) === 0 && (e.logical % bs !== 0 || e.physical % bs !== 0 || e.length % bs !== 0)) {
+        return bad('fileops-14.19', `extent ${k} is not block aligned and not NOT_ALIGNED`);
+      }
+    }
+    // Coverage (after SYNC): every byte that reads non-zero in the range lies in a written extent.
+    const end = Math.min(off + len, size);
+    let pos = off;
+    for (let k = 0; k < ext.length && pos < end; k++) {
+      const e = ext[k];
+      const eEnd = e.logical + e.length;
+      if (eEnd <= pos) continue;
+      const gapEnd = Math.min(e.logical, end);
+      if (gapEnd > pos) {
+        const nz = this.oracle.firstNonZero(pos, gapEnd - pos);
+        if (nz >= 0) return bad('fileops-14.20', `${hex(nz)} reads non-zero but no extent maps it`, nz);
+      }
+      if ((e.flags & FIEMAP_EXTENT_UNWRITTEN) !== 0) {
+        const s = Math.max(e.logical, pos);
+        const u = Math.min(eEnd, end);
+        if (u > s) {
+          const nz = this.oracle.firstNonZero(s, u - s);
+          if (nz >= 0) return bad('fileops-14.20', `${hex(nz)} reads non-zero but its extent is UNWRITTEN`, nz);
+        }
+      }
+      pos = Math.max(pos, eEnd);
+    }
+    if (pos < end) {
+      const nz = this.oracle.firstNonZero(pos, end - pos);
+      if (nz >= 0) bad('fileops-14.20', `${hex(nz)} reads non-zero but no extent maps it`, nz);
+    }
+  }
+
+  /** -X: read the whole file back (in pieces) and check the EOF page through the mapping. */
+  private checkContents(): void {
+    const size = this.oracle.size;
+    for (let off = 0; off < size; off += CHECK_PIECE) {
+      const len = Math.min(CHECK_PIECE, size - off);
+      const data = this.t.pread(off, len);
+      if (data.length !== len) return this.shortRead(data.length, len, 'fileops-14.2', 'short check read');
+      const mm = this.oracle.compare(off, data);
+      if (mm !== null) return this.badData(off, data, len, mm);
+    }
+    if (typeof this.t.mapread === 'function' && size > 0) this.checkEofPage('check_contents');
+  }
+
+  /** fsx -b: after the simulated ops, write the oracle's image to the (still empty) file. */
+  private writeFileImage(): void {
+    for (const { off, data } of this.oracle.pieces()) this.t.pwrite(off, data);
+    this.t.truncate(this.oracle.size);
+  }
+
+  // ---- failures -----------------------------------------------------------------------------
+
+  private fail(kind: FailureKind, rule: string | undefined, offset: number | undefined, lines: string[]): void {
+    this.failure = { kind, op: this.opNum, lines };
+    if (rule !== undefined) this.failure.rule = rule;
+    if (offset !== undefined) this.failure.offset = offset;
+  }
+
+  private shortRead(got: number, want: number, rule = 'fileops-14.2', what = 'short read'): void {
+    this.fail('short-read', rule, undefined, [`${what}: ${hex(got)} bytes instead of ${hex(want)}`]);
+  }
+
+  /** fsx's check_buffers report: up to 16 bad bytes with GOOD/BAD 2-byte words and the op guess. */
+  private badData(off: number, data: Uint8Array, len: number, first: Mismatch): void {
+    const good = this.oracle.read(off, len + 1);
+    const lines = [
+      `READ BAD DATA: offset = ${hex(off)}, size = ${hex(len)}, fname = ${this.cfg.name}`,
+      `${'OFFSET'.padEnd(10)}  ${'GOOD'.padEnd(6)}  ${'BAD'.padEnd(6)}  RANGE`,
+    ];
+    let n = 0;
+    for (let i = first.index; i < len; i++) {
+      if (good[i] === data[i]) continue;
+      if (n < 16) {
+        lines.push(`0x${(off + i).toString(16).padEnd(8)}  ${hex4(short(good, i))}  ${hex4(short(data, i))}  ${hex(n)}`);
+        const op = opOfBadByte(data, i, off + i);
+        lines.push(op !== 0
+          ? `operation# (mod 256) for the bad data may be ${op}`
+          : 'operation# (mod 256) for the bad data unknown, check HOLE and EXTEND ops');
+      }
+      n++;
+    }
+    this.fail('bad-data', 'fileops-14.3', first.offset, lines);
+  }
+
+  private caught(e: unknown, buf: OpBuffer, i: number): void {
+    const code = buf.code[i];
+    const name = OPS[code].name;
+    if (e instanceof FsError) {
+      if (e.code === 'EOPNOTSUPP' && OPTIONAL.has(code)) {
+        buf.flags[i] |= FL_SKIPPED;
+        if (!this.cfg.quiet) this.io.err(`${name}: adapter ${this.cfg.name} returned EOPNOTSUPP, disabling!`);
+        if (this.onUnsupported !== null) this.onUnsupported(code);
+        return;
+      }
+      const rule = e.code === 'SIGBUS' ? 'fileops-14.23' : undefined;
+      this.fail('op-error', rule, undefined, [`${this.describeArgs(buf, i)}`, `do_${name}: ${e.message}`]);
+      (this.failure as Failure).errno = e.code;
+      return;
+    }
+    if (e instanceof RangeError && e.message.startsWith('SparseBytes')) throw e; // the harness's own bug
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.fail('crash', undefined, undefined, [`${this.describeArgs(buf, i)}`, `target crashed in ${name}: ${err.name}: ${err.message}`]);
+    if (err.stack !== undefined) (this.failure as Failure).stack = err.stack;
+  }
+
+  private describeArgs(buf: OpBuffer, i: number): string {
+    const info = OPS[buf.code[i]];
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const dst = info.twoRange ? ` at ${hex(buf.dst[i])}` : '';
+    return `${info.name}: ${hex(off)} to ${hex(off + len)} (${hex(len)} bytes)${dst}`;
+  }
+
+  /** fsx -d / -p line for op i. */
+  private describe(buf: OpBuffer, i: number): string {
+    const info = OPS[buf.code[i]];
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const n = i + 1;
+    if (buf.code[i] === OP_TRUNCATE) return `${n} trunc\tfrom ${hex(this.oracle.size)} to ${hex(len)}`;
+    const dst = info.twoRange ? `\tat ${hex(buf.dst[i])}` : '';
+    return `${n} ${info.name}\t${hex(off)} thru\t${hex(off + len - 1)}\t(${hex(len)} bytes)${dst}`;
+  }
+}
+
+function fmtExtent(e: FiemapExtent): string {
+  return `  extent logical ${hex(e.logical)} physical ${hex(e.physical)} length ${hex(e.length)} flags ${hex(e.flags)}`;
+}

@@ -1,0 +1,381 @@
+/**
+ * The sparse byte oracle: what every byte of the file under test must read as, plus its size.
+ * It is fsx's `good_buf` + `file_size`, made sparse and 64-bit clean: memory grows with the data
+ * written (in fixed-size chunks), never with the file size, so a file may be truncated or written
+ * at any offset up to MAX_OFFSET.
+ *
+ * Limit: offsets and sizes are JavaScript numbers, exact up to Number.MAX_SAFE_INTEGER
+ * (2^53 − 1 = 9 007 199 254 740 991 bytes, 8 PiB). Every method requires `off + len ≤ MAX_OFFSET`
+ * and throws a RangeError otherwise; the op-log loader rejects larger values before they get here.
+ * Linux allows up to 2^63 − 1 (s_maxbytes of xfs/btrfs/tmpfs); that upper range is not modelled.
+ *
+ * Invariant: every byte at or beyond `size` is zero. Writes beyond EOF therefore need no explicit
+ * gap zeroing, and truncate/collapse restore the invariant for the bytes they release.
+ *
+ * Hot path rules: bulk typed-array operations only (Buffer#copy / fill / compare); the only
+ * per-byte loops are on failure paths (finding the first mismatching byte).
+ *
+ * The oracle knows nothing of extents, blocks or caches: it is independent of the thing checked.
+ */
+
+export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/** Default chunk size: 64 KiB (the default fsx -o); a power of two. */
+export const DEFAULT_CHUNK_SIZE = 65536;
+
+/** Chunk indices below this live in a plain array (fast); above it in a Map. */
+const DENSE_CHUNKS = 4096;
+
+/** The first byte where the oracle and an actual buffer differ. */
+export interface Mismatch {
+  /** Absolute file offset of the first differing byte. */
+  offset: number;
+  /** Index of that byte in the actual buffer. */
+  index: number;
+  expected: number;
+  actual: number;
+}
+
+/** A saved piece of data during a shift (collapse/insert): `data` goes to `pos` (old position). */
+interface Segment {
+  pos: number;
+  data: Buffer;
+}
+
+export class SparseBytes {
+  readonly chunkSize: number;
+  /** Current file size. Mutate only through the methods (they keep the zero-past-EOF invariant). */
+  size = 0;
+  private dense: (Buffer | undefined)[] = [];
+  private far = new Map<number, Buffer>();
+  private readonly zeroes: Buffer;
+  private scratch: Buffer;
+
+  constructor(chunkSize: number = DEFAULT_CHUNK_SIZE) {
+    if (!Number.isInteger(chunkSize) || chunkSize < 16 || (chunkSize & (chunkSize - 1)) !== 0 || chunkSize > 1 << 26) {
+      throw new RangeError(`SparseBytes: chunk size must be a power of two in [16, 64 MiB], got ${chunkSize}`);
+    }
+    this.chunkSize = chunkSize;
+    this.zeroes = Buffer.alloc(chunkSize);
+    this.scratch = Buffer.alloc(chunkSize);
+  }
+
+  /** Bytes of chunk memory in use (for tests and diagnostics). */
+  get memoryBytes(): number {
+    return this.chunkCount() * this.chunkSize;
+  }
+
+  chunkCount(): number {
+    let n = this.far.size;
+    for (const c of this.dense) if (c !== undefined) n++;
+    return n;
+  }
+
+  /** Forget everything: size 0, no data. */
+  clear(): void {
+    this.dense = [];
+    this.far.clear();
+    this.size = 0;
+  }
+
+  // ---- chunk access -------------------------------------------------------------------------
+
+  private get(idx: number): Buffer | undefined {
+    return idx < DENSE_CHUNKS ? this.dense[idx] : this.far.get(idx);
+  }
+
+  private getOrCreate(idx: number): Buffer {
+    let c = idx < DENSE_CHUNKS ? this.dense[idx] : this.far.get(idx);
+    if (c === undefined) {
+      c = Buffer.alloc(this.chunkSize);
+      if (idx < DENSE_CHUNKS) this.dense[idx] = c;
+      else this.far.set(idx, c);
+    }
+    return c;
+  }
+
+  private drop(idx: number): void {
+    if (idx < DENSE_CHUNKS) this.dense[idx] = undefined;
+    else this.far.delete(idx);
+  }
+
+  /** Indices of existing chunks in [lo, hi], ascending. Cost ∝ number of chunks, not range. */
+  private chunksIn(lo: number, hi: number): number[] {
+    const out: number[] = [];
+    const dEnd = Math.min(hi, DENSE_CHUNKS - 1, this.dense.length - 1);
+    for (let i = Math.max(lo, 0); i <= dEnd; i++) if (this.dense[i] !== undefined) out.push(i);
+    if (hi >= DENSE_CHUNKS && this.far.size > 0) {
+      const farIdx: number[] = [];
+      for (const k of this.far.keys()) if (k >= lo && k <= hi) farIdx.push(k);
+      farIdx.sort((a, b) => a - b);
+      for (const k of farIdx) out.push(k);
+    }
+    return out;
+  }
+
+  private static checkRange(what: string, off: number, len: number): void {
+    if (!(off >= 0 && len >= 0 && off + len <= MAX_OFFSET) || !Number.isInteger(off) || !Number.isInteger(len)) {
+      throw new RangeError(`SparseBytes.${what}: range off=${off} len=${len} outside [0, 2^53-1]`);
+    }
+  }
+
+  // ---- data movement ------------------------------------------------------------------------
+
+  /** Store `data[start, end)` at `off`; size grows to cover it. */
+  write(off: number, data: Uint8Array, start = 0, end: number = data.length): void {
+    const len = end - start;
+    SparseBytes.checkRange('write', off, len);
+    if (len === 0) return;
+    const cs = this.chunkSize;
+    let idx = Math.floor(off / cs);
+    let pos = off - idx * cs;
+    let s = start;
+    while (s < end) {
+      const n = Math.min(cs - pos, end - s);
+      Buffer.prototype.copy.call(data, this.getOrCreate(idx), pos, s, s + n);
+      s += n;
+      idx++;
+      pos = 0;
+    }
+    if (off + len > this.size) this.size = off + len;
+  }
+
+  /** Copy the oracle's bytes [off, off+len) into `dst` at `dstStart` (zeroes where nothing was written). */
+  readInto(off: number, len: number, dst: Uint8Array, dstStart = 0): void {
+    SparseBytes.checkRange('readInto', off, len);
+    const cs = this.chunkSize;
+    let idx = Math.floor(off / cs);
+    let pos = off - idx * cs;
+    let d = dstStart;
+    const dEnd = dstStart + len;
+    while (d < dEnd) {
+      const n = Math.min(cs - pos, dEnd - d);
+      const c = this.get(idx);
+      if (c === undefined) dst.fill(0, d, d + n);
+      else c.copy(dst, d, pos, pos + n);
+      d += n;
+      idx++;
+      pos = 0;
+    }
+  }
+
+  /** A fresh copy of [off, off+len) (not clipped to size; bytes past EOF read as zero). */
+  read(off: number, len: number): Buffer {
+    const out = Buffer.allocUnsafe(len);
+    this.readInto(off, len, out, 0);
+    return out;
+  }
+
+  /** The byte at `off`. */
+  byteAt(off: number): number {
+    const idx = Math.floor(off / this.chunkSize);
+    const c = this.get(idx);
+    return c === undefined ? 0 : c[off - idx * this.chunkSize];
+  }
+
+  /**
+   * Compare `actual[start, end)` with the oracle's bytes at `off`. Returns null when equal, else the
+   * first mismatch. Bulk compares per chunk; a byte loop runs only inside the first differing chunk.
+   */
+  compare(off: number, actual: Uint8Array, start = 0, end: number = actual.length): Mismatch | null {
+    const len = end - start;
+    SparseBytes.checkRange('compare', off, len);
+    const cs = this.chunkSize;
+    let idx = Math.floor(off / cs);
+    let pos = off - idx * cs;
+    let a = start;
+    while (a < end) {
+      const n = Math.min(cs - pos, end - a);
+      const c = this.get(idx);
+      const ref = c === undefined ? this.zeroes : c;
+      const refPos = c === undefined ? 0 : pos;
+      if (ref.compare(actual, a, a + n, refPos, refPos + n) !== 0) {
+        for (let i = 0; i < n; i++) {
+          if (ref[refPos + i] !== actual[a + i]) {
+            return { offset: off + (a - start) + i, index: a + i, expected: ref[refPos + i], actual: actual[a + i] };
+          }
+        }
+      }
+      a += n;
+      idx++;
+      pos = 0;
+    }
+    return null;
+  }
+
+  /** True when every byte of [off, off+len) is zero. Cost ∝ chunks present in the range. */
+  isZero(off: number, len: number): boolean {
+    return this.firstNonZero(off, len) < 0;
+  }
+
+  /** Offset of the first non-zero byte in [off, off+len), or -1. */
+  firstNonZero(off: number, len: number): number {
+    SparseBytes.checkRange('firstNonZero', off, len);
+    if (len === 0) return -1;
+    const cs = this.chunkSize;
+    const end = off + len;
+    for (const idx of this.chunksIn(Math.floor(off / cs), Math.floor((end - 1) / cs))) {
+      const c = this.get(idx) as Buffer;
+      const base = idx * cs;
+      const s = Math.max(off, base) - base;
+      const e = Math.min(end, base + cs) - base;
+      if (this.zeroes.compare(c, s, e, 0, e - s) !== 0) {
+        for (let i = s; i < e; i++) if (c[i] !== 0) return base + i;
+      }
+    }
+    return -1;
+  }
+
+  /** True when [a, a+len) and [b, b+len) hold the same bytes. */
+  equalRanges(a: number, b: number, len: number): boolean {
+    SparseBytes.checkRange('equalRanges', a, len);
+    SparseBytes.checkRange('equalRanges', b, len);
+    let done = 0;
+    while (done < len) {
+      const n = Math.min(this.chunkSize, len - done);
+      this.readInto(a + done, n, this.scratch, 0);
+      if (this.compare(b + done, this.scratch, 0, n) !== null) return false;
+      done += n;
+    }
+    return true;
+  }
+
+  // ---- content changes that keep the size ----------------------------------------------------
+
+  /**
+   * Zero [off, off+len). Does not change the size. Whole chunks are released; cost ∝ chunks present
+   * in the range (so zeroing a huge sparse range is cheap).
+   */
+  zero(off: number, len: number): void {
+    SparseBytes.checkRange('zero', off, len);
+    if (len === 0) return;
+    const cs = this.chunkSize;
+    const end = off + len;
+    const lo = Math.floor(off / cs);
+    const hi = Math.floor((end - 1) / cs);
+    if (hi - lo < 8) {
+      for (let idx = lo; idx <= hi; idx++) this.zeroInChunk(idx, off, end);
+    } else {
+      for (const idx of this.chunksIn(lo, hi)) this.zeroInChunk(idx, off, end);
+    }
+  }
+
+  private zeroInChunk(idx: number, off: number, end: number): void {
+    const c = this.get(idx);
+    if (c === undefined) return;
+    const cs = this.chunkSize;
+    const base = idx * cs;
+    const s = Math.max(off, base) - base;
+    const e = Math.min(end, base + cs) - base;
+    // Bytes at or past EOF are zero already, so zeroing up to EOF may release the whole chunk.
+    if (s === 0 && (e === cs || end >= this.size)) this.drop(idx);
+    else c.fill(0, s, e);
+  }
+
+  // ---- size-changing operations --------------------------------------------------------------
+
+  /** ftruncate: shrinking forgets the tail (bytes past the new EOF become zero), growing reads zero. */
+  truncate(newSize: number): void {
+    SparseBytes.checkRange('truncate', newSize, 0);
+    if (newSize < this.size) this.zero(newSize, this.size - newSize);
+    this.size = newSize;
+  }
+
+  /** Raise the size to at least `newSize` (fallocate/zero_range without KEEP_SIZE); no data change. */
+  extend(newSize: number): void {
+    SparseBytes.checkRange('extend', newSize, 0);
+    if (newSize > this.size) this.size = newSize;
+  }
+
+  /** PUNCH_HOLE|KEEP_SIZE: zero [off, min(off+len, size)); size unchanged. */
+  punch(off: number, len: number): void {
+    SparseBytes.checkRange('punch', off, len);
+    if (off >= this.size) return;
+    this.zero(off, Math.min(len, this.size - off));
+  }
+
+  /**
+   * ZERO_RANGE: the range reads zero; without keepSize the size grows to off+len. With keepSize,
+   * the part past EOF is already zero (invariant) and stays invisible.
+   */
+  zeroRange(off: number, len: number, keepSize: boolean): void {
+    SparseBytes.checkRange('zeroRange', off, len);
+    if (off < this.size) this.zero(off, Math.min(len, this.size - off));
+    if (!keepSize) this.extend(off + len);
+  }
+
+  /** COLLAPSE_RANGE: bytes [off, off+len) disappear, the tail moves down; requires off+len ≤ size. */
+  collapse(off: number, len: number): void {
+    SparseBytes.checkRange('collapse', off, len);
+    if (off + len > this.size) throw new RangeError(`SparseBytes.collapse: range ends past EOF (${off}+${len} > ${this.size})`);
+    if (len === 0) return;
+    this.shiftTail(off + len, -len, off);
+  }
+
+  /** INSERT_RANGE: bytes from off move up by len, [off, off+len) reads zero; requires off ≤ size. */
+  insert(off: number, len: number): void {
+    SparseBytes.checkRange('insert', off, len);
+    SparseBytes.checkRange('insert', this.size, len);
+    if (off > this.size) throw new RangeError(`SparseBytes.insert: offset past EOF (${off} > ${this.size})`);
+    if (len === 0) return;
+    this.shiftTail(off, len, off);
+  }
+
+  /**
+   * Move bytes [from, size) by `delta`; every byte in [clearFrom, size) not covered by the moved data
+   * ends up zero. Cost ∝ data present in the tail (chunks are detached and their bytes re-written).
+   */
+  private shiftTail(from: number, delta: number, clearFrom: number): void {
+    const cs = this.chunkSize;
+    const oldSize = this.size;
+    const keepIdx = Math.floor(clearFrom / cs);
+    const lastIdx = Math.floor((oldSize - 1) / cs);
+    const segs: Segment[] = [];
+    if (from < oldSize) {
+      for (const idx of this.chunksIn(Math.floor(from / cs), lastIdx)) {
+        const c = this.get(idx) as Buffer;
+        const base = idx * cs;
+        const s = Math.max(from, base) - base;
+        const e = Math.min(oldSize, base + cs) - base;
+        // The chunk holding clearFrom stays in place (and is partly zeroed below): copy its piece.
+        // Every later chunk is detached below, so a view of it stays valid.
+        segs.push({ pos: base + s, data: idx === keepIdx ? Buffer.from(c.subarray(s, e)) : c.subarray(s, e) });
+      }
+    }
+    if (clearFrom < oldSize) {
+      // from ≥ clearFrom, so everything after the chunk holding clearFrom is released whole.
+      for (const idx of this.chunksIn(keepIdx + 1, lastIdx)) this.drop(idx);
+      this.zeroInChunk(keepIdx, clearFrom, oldSize);
+    }
+    for (const seg of segs) this.write(seg.pos + delta, seg.data);
+    this.size = oldSize + delta;
+  }
+
+  /**
+   * Copy [src, src+len) to [dst, dst+len) as memmove does (overlap allowed); the size grows to
+   * dst+len. Used for clone_range and copy_range. The source is materialised in a temporary buffer.
+   */
+  copyWithin(src: number, len: number, dst: number): void {
+    SparseBytes.checkRange('copyWithin', src, len);
+    SparseBytes.checkRange('copyWithin', dst, len);
+    if (len === 0) return;
+    if (len <= this.scratch.length) {
+      this.readInto(src, len, this.scratch, 0);
+      this.write(dst, this.scratch, 0, len);
+    } else {
+      this.write(dst, this.read(src, len));
+    }
+  }
+
+  /** Every (offset, bytes) piece that holds data within [0, size), ascending. For image dumps. */
+  *pieces(): Generator<{ off: number; data: Buffer }> {
+    if (this.size === 0) return;
+    const cs = this.chunkSize;
+    for (const idx of this.chunksIn(0, Math.floor((this.size - 1) / cs))) {
+      const c = this.get(idx) as Buffer;
+      const base = idx * cs;
+      const e = Math.min(this.size, base + cs) - base;
+      yield { off: base, data: c.subarray(0, e) };
+    }
+  }
+}
