@@ -14,16 +14,27 @@ import {
 } from './iomap/types';
 import { Folio, allSet, blockIsDirty, blocksPerFolio, isPartiallyUptodate } from './iomap/folio';
 import {
-  iomapAops, iomapFileBufferedWrite, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
+  iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
 } from './iomap/buffered-io';
-import { filemapFdatawait, filemapFdatawriteRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
+import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
 import { IovIter } from './iomap/uio';
 import { Refs, RefsInode, MkfsOptions } from './fs/refs';
 import type { BlockDevice } from './device/types';
 import {
-  FsError, EBADF, EFBIG, EINVAL, EIO, ENOENT, ENOMEM, SIGBUS, check,
+  FsError, EBADF, EFBIG, EINVAL, EIO, ENOENT, ENOMEM, EOPNOTSUPP, EXDEV, SIGBUS, check,
 } from './errno';
+
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
+export const FALLOC_FL_COLLAPSE_RANGE = 0x08;
+export const FALLOC_FL_ZERO_RANGE = 0x10;
+export const FALLOC_FL_INSERT_RANGE = 0x20;
+export const FALLOC_FL_UNSHARE_RANGE = 0x40;
+/** The mode values vfs_fallocate accepts in 6.12+ (WRITE_ZEROES, 6.17, is not modelled). */
+const FALLOC_ALLOWED = new Set([0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41]);
+/** Largest single read/write/copy. */
+export const MAX_RW_COUNT = 0x7ffff000;
 
 export interface MountOptions {
   /** Largest folio in bytes (power of two, ≥ PAGE_SIZE and ≥ the block size). */
@@ -340,6 +351,230 @@ export class FileHandle {
     if (newsize > oldsize) pagecacheIsizeExtended(inode, oldsize, newsize);
     inode.mapping.truncatePagecache(newsize);
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* fallocate                                                                            */
+  /* ------------------------------------------------------------------------------------ */
+
+  private get fs(): Refs {
+    return this.fsys.fs;
+  }
+
+  /** inode_dio_wait() + xfs_flush_unmap_range(): write back and drop the cache over a range. */
+  private flushUnmapRange(off: number, len: number): void {
+    const rounding = Math.max(this.inode.blockSize, PAGE_SIZE);
+    const start = Math.floor(off / rounding) * rounding;
+    const end = roundUp(off + len, rounding) - 1;
+    this.fsys.queue.waitInode(this.inode);
+    check(filemapWriteAndWaitRange(this.inode.mapping, start, end), `${this.name}: flush`);
+    this.inode.mapping.truncateRange(start, end);
+  }
+
+  /** Make sure the file is not inline (every space operation works on blocks). */
+  private unstuffed(): void {
+    check(this.fs.unstuff(this.inode), `${this.name}: unstuff`);
+  }
+
+  /** xfs_free_file_space(): free whole blocks, zero the partial edges inside EOF. */
+  private freeFileSpace(off: number, len: number): void {
+    const bs = this.inode.blockSize;
+    const first = Math.ceil(off / bs);
+    const last = Math.floor((off + len) / bs);
+    if (last > first) this.fs.punchBlocks(this.inode, first, last - first);
+    const size = this.inode.size;
+    if (off >= size) return;
+    const zlen = Math.min(len, size - off);
+    check(iomapZeroRange(this.inode, off, zlen, this.ops), `${this.name}: zeroing punched edges`);
+  }
+
+  /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
+  fallocate(mode: number, off: number, len: number): void {
+    this.live();
+    if (typeof off !== 'number' || !Number.isSafeInteger(off) || off < 0 || typeof len !== 'number' || !Number.isSafeInteger(len) || len <= 0) {
+      throw new FsError(EINVAL, `${this.name}: fallocate offset ${off} length ${len}`);
+    }
+    if (!Number.isInteger(mode) || !FALLOC_ALLOWED.has(mode)) throw new FsError(EOPNOTSUPP, `${this.name}: fallocate mode 0x${Number(mode).toString(16)}`);
+    if (off + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: fallocate beyond the maximum file size`);
+    const bs = this.inode.blockSize;
+    const size = this.inode.size;
+    const keep = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
+    const end = off + len;
+    const lblk = Math.floor(off / bs);
+    const nblk = Math.ceil(end / bs) - lblk;
+    switch (mode & ~FALLOC_FL_KEEP_SIZE) {
+      case 0:
+        this.unstuffed();
+        check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: fallocate`);
+        if (!keep && end > size) this.truncate(end);
+        return;
+      case FALLOC_FL_PUNCH_HOLE:
+        this.unstuffed();
+        this.flushUnmapRange(off, len);
+        this.freeFileSpace(off, len);
+        return;
+      case FALLOC_FL_ZERO_RANGE:
+        this.unstuffed();
+        this.flushUnmapRange(off, len);
+        this.freeFileSpace(off, len);
+        check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: zero range allocation`);
+        if (!keep && end > size) this.truncate(end);
+        return;
+      case FALLOC_FL_COLLAPSE_RANGE:
+        if (off % bs || len % bs) throw new FsError(EINVAL, `${this.name}: collapse range not block aligned`);
+        if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
+        this.unstuffed();
+        this.flushUnmapRange(off, size - off);
+        this.fs.collapseBlocks(this.inode, off / bs, len / bs);
+        this.inode.size = size - len;
+        this.inode.mapping.truncatePagecache(size - len);
+        return;
+      case FALLOC_FL_INSERT_RANGE:
+        if (off % bs || len % bs) throw new FsError(EINVAL, `${this.name}: insert range not block aligned`);
+        if (size + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: insert range beyond the maximum file size`);
+        if (off >= size) throw new FsError(EINVAL, `${this.name}: insert range at or beyond EOF`);
+        this.unstuffed();
+        this.truncate(size + len);
+        this.flushUnmapRange(off, size + len - off);
+        this.fs.insertBlocks(this.inode, off / bs, len / bs);
+        return;
+      case FALLOC_FL_UNSHARE_RANGE:
+        this.unstuffed();
+        check(iomapFileUnshare(this.inode, off, len, this.ops), `${this.name}: unshare`);
+        check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
+        check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
+        check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: unshare allocation`);
+        if (!keep && end > size) this.truncate(end);
+        return;
+      default:
+        throw new FsError(EOPNOTSUPP, `${this.name}: fallocate mode 0x${mode.toString(16)}`);
+    }
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Reflink: clone, dedupe, copy                                                         */
+  /* ------------------------------------------------------------------------------------ */
+
+  private sameFs(src: FileHandle): void {
+    src.live();
+    if (src.fsys !== this.fsys) throw new FsError(EXDEV, `${this.name}: source is on another filesystem`);
+  }
+
+  /** Write back and wait for [off, off+len) so that no delalloc remains there. */
+  private flushRange(off: number, len: number): void {
+    this.fsys.queue.waitInode(this.inode);
+    check(filemapWriteAndWaitRange(this.inode.mapping, off, off + Math.max(len, 1) - 1), `${this.name}: flush`);
+  }
+
+  /**
+   * FICLONERANGE from `src` (possibly this file) with the validation order of file-ops §4:
+   * clones cannot shorten, so every rule that would shorten is EINVAL.
+   */
+  cloneFrom(src: FileHandle, srcOff: number, len: number, dstOff: number): void {
+    this.live();
+    for (const [v, n] of [[srcOff, 'source offset'], [len, 'length'], [dstOff, 'destination offset']] as const) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: clone ${n} ${v}`);
+    }
+    this.sameFs(src);
+    const bs = this.inode.blockSize;
+    const srcSize = src.inode.size;
+    if (len === 0) {
+      if (srcOff === srcSize) return;
+      if (srcOff > srcSize) throw new FsError(EINVAL, `${this.name}: clone source offset beyond EOF`);
+      len = srcSize - srcOff;
+    }
+    if (srcOff % bs || dstOff % bs) throw new FsError(EINVAL, `${this.name}: clone offsets not block aligned`);
+    if (srcOff >= srcSize) throw new FsError(EINVAL, `${this.name}: clone source offset at or beyond EOF`);
+    if (len > srcSize - srcOff) throw new FsError(EINVAL, `${this.name}: clone source range beyond EOF`);
+    if (dstOff >= this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: clone destination beyond the maximum file size`);
+    if (dstOff + len > this.fsys.maxFileSize) throw new FsError(EINVAL, `${this.name}: clone would be shortened`);
+    const tailPartial = len % bs !== 0;
+    if (tailPartial && srcOff + len !== srcSize) throw new FsError(EINVAL, `${this.name}: clone length not block aligned`);
+    const nblk = Math.ceil(len / bs);
+    if (src.inode === this.inode && srcOff < dstOff + nblk * bs && dstOff < srcOff + nblk * bs) {
+      throw new FsError(EINVAL, `${this.name}: clone ranges overlap`);
+    }
+    src.unstuffed();
+    this.unstuffed();
+    src.flushRange(srcOff, len);
+    this.flushRange(dstOff, len);
+    if (tailPartial && dstOff + len < this.inode.size) throw new FsError(EINVAL, `${this.name}: partial EOF block would land inside the destination`);
+    if (dstOff > this.inode.size) check(iomapZeroRange(this.inode, this.inode.size, dstOff - this.inode.size, this.ops), `${this.name}: zeroing before clone`);
+    this.flushRange(dstOff, len);
+    this.invalidateForRemap(dstOff, nblk * bs);
+    this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, nblk);
+    if (dstOff + len > this.inode.size) this.inode.size = dstOff + len;
+  }
+
+  /** xfs_reflink_remap_prep(): drop the destination's (clean) cache, rounded out to pages. */
+  private invalidateForRemap(off: number, len: number): void {
+    const start = Math.floor(off / PAGE_SIZE) * PAGE_SIZE;
+    this.inode.mapping.truncateRange(start, roundUp(off + len, PAGE_SIZE) - 1);
+  }
+
+  /** FICLONERANGE within this file. */
+  cloneRange(srcOff: number, len: number, dstOff: number): void {
+    this.cloneFrom(this, srcOff, len, dstOff);
+  }
+
+  /**
+   * FIDEDUPERANGE with one destination (this file): returns bytes deduped, 0 when the contents
+   * differ (FILE_DEDUPE_RANGE_DIFFERS, nothing changed).
+   */
+  dedupeFrom(src: FileHandle, srcOff: number, len: number, dstOff: number): number {
+    this.live();
+    for (const [v, n] of [[srcOff, 'source offset'], [len, 'length'], [dstOff, 'destination offset']] as const) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: dedupe ${n} ${v}`);
+    }
+    this.sameFs(src);
+    if (srcOff + len > src.inode.size) throw new FsError(EINVAL, `${this.name}: dedupe source range beyond EOF`);
+    len = Math.min(len, 1 << 30);
+    if (len === 0) return 0;
+    const bs = this.inode.blockSize;
+    if (srcOff % bs || dstOff % bs) throw new FsError(EINVAL, `${this.name}: dedupe offsets not block aligned`);
+    if (dstOff + len > this.inode.size) throw new FsError(EINVAL, `${this.name}: dedupe destination range beyond EOF`);
+    const bothAtEof = srcOff + len === src.inode.size && dstOff + len === this.inode.size;
+    if (len % bs && !bothAtEof) len -= len % bs;
+    if (len === 0) return 0;
+    const nblk = Math.ceil(len / bs);
+    if (src.inode === this.inode && srcOff < dstOff + nblk * bs && dstOff < srcOff + nblk * bs) {
+      throw new FsError(EINVAL, `${this.name}: dedupe ranges overlap`);
+    }
+    src.unstuffed();
+    this.unstuffed();
+    src.flushRange(srcOff, len);
+    this.flushRange(dstOff, len);
+    const a = src.pread(srcOff, len);
+    const b = this.pread(dstOff, len);
+    if (Buffer.compare(a, b) !== 0) return 0;
+    this.invalidateForRemap(dstOff, nblk * bs);
+    this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, nblk);
+    return len;
+  }
+
+  dedupeRange(srcOff: number, len: number, dstOff: number): number {
+    return this.dedupeFrom(this, srcOff, len, dstOff);
+  }
+
+  /** copy_file_range(2) from `src`: an in-kernel copy (short counts are legitimate). */
+  copyFrom(src: FileHandle, srcOff: number, len: number, dstOff: number): number {
+    this.live();
+    for (const [v, n] of [[srcOff, 'source offset'], [len, 'length'], [dstOff, 'destination offset']] as const) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: copy_file_range ${n} ${v}`);
+    }
+    this.sameFs(src);
+    len = Math.min(len, Math.max(0, src.inode.size - srcOff), MAX_RW_COUNT);
+    if (dstOff >= this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: copy destination beyond the maximum file size`);
+    if (src.inode === this.inode && len > 0 && srcOff < dstOff + len && dstOff < srcOff + len) {
+      throw new FsError(EINVAL, `${this.name}: copy_file_range ranges overlap`);
+    }
+    if (len === 0) return 0;
+    const data = src.pread(srcOff, len);
+    return this.pwrite(dstOff, data);
+  }
+
+  copyRange(srcOff: number, len: number, dstOff: number): number {
+    return this.copyFrom(this, srcOff, len, dstOff);
   }
 
   /* ------------------------------------------------------------------------------------ */

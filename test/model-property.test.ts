@@ -3,7 +3,7 @@ import { ModelHarness, ModelOp, Geometry } from './support/model-ops';
 
 const MAXLEN = 96 * 1024;
 
-function opArb(): fc.Arbitrary<ModelOp> {
+function opArb(withSpace: boolean): fc.Arbitrary<ModelOp> {
   const off = fc.nat({ max: MAXLEN });
   const len = fc.integer({ min: 1, max: 20000 });
   return fc.oneof(
@@ -20,6 +20,12 @@ function opArb(): fc.Arbitrary<ModelOp> {
     { weight: 2, arbitrary: fc.record({ op: fc.constant('complete' as const), which: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('evict' as const), pos: fc.nat() }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('pollute' as const), seed: fc.nat() }) },
+    ...(withSpace ? [
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('falloc' as const), mode: fc.constantFrom(0, 1, 2, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41), off, len }) },
+      { weight: 2, arbitrary: fc.record({ op: fc.constant('clone' as const), src: fc.nat(), len, dst: off }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('dedupe' as const), src: fc.nat(), len, dst: fc.nat() }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('copy' as const), src: fc.nat(), len, dst: off }) },
+    ] : []),
   );
 }
 
@@ -35,13 +41,29 @@ const GEOMETRIES: Geometry[] = [
 describe('reference model: random buffered/mmap/truncate/fsync/remount sequences match a byte array', () => {
   for (const geo of GEOMETRIES) {
     it(`bs=${geo.blockSize} folio=${geo.folioSize}${geo.inlineMax ? ` inline=${geo.inlineMax}` : ''}`, () => {
-      fc.assert(fc.property(fc.array(opArb(), { minLength: 1, maxLength: Number(process.env.PROP_LEN ?? 60) }), (ops) => {
+      fc.assert(fc.property(fc.array(opArb(false), { minLength: 1, maxLength: Number(process.env.PROP_LEN ?? 60) }), (ops) => {
         const h = new ModelHarness(geo);
         for (const o of ops) h.apply(o);
         h.checkAll();
         h.apply({ op: 'remount' });
         h.checkAll();
       }), { numRuns: Number(process.env.PROP_RUNS ?? 150), seed: 42 + geo.blockSize + geo.folioSize });
+    });
+  }
+});
+
+describe('reference model: the same sequences with fallocate modes, clone/dedupe/copy and COW', () => {
+  for (const geo of GEOMETRIES) {
+    it(`bs=${geo.blockSize} folio=${geo.folioSize}${geo.inlineMax ? ` inline=${geo.inlineMax}` : ''}`, () => {
+      fc.assert(fc.property(fc.array(opArb(true), { minLength: 1, maxLength: Number(process.env.PROP_LEN ?? 60) }), (ops) => {
+        const h = new ModelHarness(geo);
+        for (const o of ops) h.apply(o);
+        h.checkAll();
+        h.apply({ op: 'remount' });
+        h.checkAll();
+        const bad = h.fsys.fs.checkConsistency();
+        if (bad.length) throw new Error(`refs consistency: ${bad.join('; ')}`);
+      }), { numRuns: Number(process.env.PROP_RUNS ?? 150), seed: 7 + geo.blockSize + geo.folioSize });
     });
   }
 });

@@ -108,6 +108,17 @@ export class ExtentMap {
     return n;
   }
 
+  /** Split the extent straddling lblk (if any) so that an extent starts exactly at lblk. */
+  splitAt(lblk: number): void {
+    const { ext } = this.lookup(lblk);
+    if (!ext || ext.lblk === lblk) return;
+    const i = this.exts.indexOf(ext);
+    const d = lblk - ext.lblk;
+    const tail: Extent = { lblk, len: ext.len - d, pblk: ext.pblk < 0 ? -1 : ext.pblk + d, state: ext.state };
+    ext.len = d;
+    this.exts.splice(i + 1, 0, tail);
+  }
+
   /** Shift every extent starting at or after lblk by delta blocks (collapse/insert). */
   shift(lblk: number, delta: number): void {
     for (const e of this.exts) if (e.lblk >= lblk) e.lblk += delta;

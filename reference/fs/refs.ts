@@ -15,7 +15,8 @@
  *   atomically by fsync/sync/unmount.
  */
 import {
-  FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_HOLE,
+  FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW,
+  IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NULL_ADDR, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE,
   MAX_LFS_FILESIZE, PAGE_SIZE, WritebackOps, WritepageCtx, roundUp,
 } from '../iomap/types';
@@ -26,7 +27,7 @@ import { Allocator } from './alloc';
 import { Extent, ExtentMap } from './extents';
 import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
 import type { BlockDevice } from '../device/types';
-import { FsError, EEXIST, EINVAL, EIO, ENOENT, ENOSPC, EUCLEAN } from '../errno';
+import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
 
 export interface MkfsOptions {
   blockSize?: number;
@@ -42,6 +43,10 @@ export class RefsInode {
   /** On-disk size as of the last metadata commit. */
   diskSize = 0;
   extents = new ExtentMap();
+  /** The COW fork: staging for writes to shared blocks (delalloc reservations, then allocated blocks). */
+  cow = new ExtentMap();
+  /** In-core metadata (extents) changed since the last commit: fdatasync must commit (F_DIRTY). */
+  metaDirty = false;
   /** Inline data buffer (one block) while the file is inline, else null. */
   inline: Uint8Array | null = null;
   /** Validity sequence: bumped on every extent map change. */
@@ -62,6 +67,10 @@ export interface RefsFaults {
   reserveLimit?: number;
 }
 
+function sbDataStart(sb: Superblock): number {
+  return sb.dataStart;
+}
+
 function refsOf(inode: Inode): RefsInode {
   return inode.fsPrivate as RefsInode;
 }
@@ -73,8 +82,10 @@ export class Refs {
   readonly blkbits: number;
   readonly maxFileSize = MAX_LFS_FILESIZE;
   readonly alloc: Allocator;
-  /** Delalloc blocks reserved across all inodes. */
+  /** Delalloc blocks reserved across all inodes (data and COW forks). */
   reservedBlocks = 0;
+  /** Reference counts of shared blocks (absent: 1 if allocated). */
+  readonly refcount = new Map<number, number>();
   readonly inodes = new Map<number, RefsInode>();
   readonly names = new Map<string, number>();
   private nextIno = 1;
@@ -157,7 +168,19 @@ export class Refs {
       const ri = new RefsInode(r.ino);
       ri.diskSize = r.size;
       for (const [lblk, len, pblk, st] of r.extents) {
-        if (!this.alloc.claim(pblk, len)) throw new FsError(EUCLEAN, `refs: inode ${r.ino} extent [${pblk}, +${len}) overlaps another or lies outside the data area`);
+        if (!Number.isSafeInteger(lblk) || !Number.isSafeInteger(len) || !Number.isSafeInteger(pblk) || len <= 0 ||
+          pblk < sbDataStart(this.sb) || pblk + len > this.sb.dataStart + this.sb.dataBlocks) {
+          throw new FsError(EUCLEAN, `refs: inode ${r.ino} extent [${pblk}, +${len}) lies outside the data area`);
+        }
+        for (let b = pblk; b < pblk + len; b++) {
+          const c = this.refcount.get(b);
+          if (c === undefined) {
+            if (this.alloc.claim(b, 1)) continue;
+            this.refcount.set(b, 2);
+          } else {
+            this.refcount.set(b, c + 1);
+          }
+        }
         ri.extents.set(lblk, len, st === 1 ? 'unwritten' : 'written', pblk);
       }
       if (r.inline !== undefined) {
@@ -190,7 +213,10 @@ export class Refs {
     writeSlot(this.dev, this.sb, slot, img);
     this.generation = img.generation;
     this.activeSlot = slot;
-    for (const ri of this.inodes.values()) ri.diskSize = this.sizeOf(ri.ino);
+    for (const ri of this.inodes.values()) {
+      ri.diskSize = this.sizeOf(ri.ino);
+      ri.metaDirty = false;
+    }
     this.commits++;
   }
 
@@ -237,17 +263,58 @@ export class Refs {
 
   private bumpSeq(ri: RefsInode): void {
     ri.seq++;
+    ri.metaDirty = true;
   }
 
-  /** Free [lblk, lblk+len) of the data fork: release delalloc reservations and blocks. */
+  isShared(pblk: number): boolean {
+    return (this.refcount.get(pblk) ?? 1) > 1;
+  }
+
+  /** Length of the run starting at pblk whose blocks all have the sharedness of pblk. */
+  sharedRun(pblk: number, len: number): number {
+    const s = this.isShared(pblk);
+    let n = 1;
+    while (n < len && this.isShared(pblk + n) === s) n++;
+    return n;
+  }
+
+  /** Take one more reference on each block of [pblk, pblk+len). */
+  addRefs(pblk: number, len: number): void {
+    for (let b = pblk; b < pblk + len; b++) this.refcount.set(b, (this.refcount.get(b) ?? 1) + 1);
+  }
+
+  /** Drop one reference on each block; blocks reaching zero return to the allocator. */
+  releaseBlocks(pblk: number, len: number): void {
+    let runStart = -1;
+    for (let b = pblk; b <= pblk + len; b++) {
+      let freeIt = false;
+      if (b < pblk + len) {
+        const c = this.refcount.get(b) ?? 1;
+        if (c > 2) this.refcount.set(b, c - 1);
+        else if (c === 2) this.refcount.delete(b);
+        else freeIt = true;
+      }
+      if (freeIt && runStart < 0) runStart = b;
+      if (!freeIt && runStart >= 0) {
+        this.alloc.release(runStart, b - runStart);
+        runStart = -1;
+      }
+    }
+  }
+
+  private releaseExtent(e: Extent): void {
+    if (e.state === 'delalloc') this.reservedBlocks -= e.len;
+    else this.releaseBlocks(e.pblk, e.len);
+  }
+
+  /** Free [lblk, lblk+len) of both forks: release delalloc reservations, drop block references. */
   freeRange(ri: RefsInode, lblk: number, len: number): void {
     const end = len === Infinity ? Number.MAX_SAFE_INTEGER : lblk + len;
     const removed = ri.extents.remove(lblk, end - lblk);
-    for (const e of removed) {
-      if (e.state === 'delalloc') this.reservedBlocks -= e.len;
-      else this.alloc.release(e.pblk, e.len);
-    }
-    if (removed.length) this.bumpSeq(ri);
+    for (const e of removed) this.releaseExtent(e);
+    const cow = ri.cow.remove(lblk, end - lblk);
+    for (const e of cow) this.releaseExtent(e);
+    if (removed.length || cow.length) this.bumpSeq(ri);
   }
 
   /** Reserve delalloc for up to n blocks; returns how many could be reserved. */
@@ -260,14 +327,14 @@ export class Refs {
   }
 
   /** Allocate real blocks for a delalloc range (reservation already held). */
-  private convertDelalloc(ri: RefsInode, ext: Extent): void {
+  private convertDelalloc(ri: RefsInode, ext: Extent, fork: ExtentMap = ri.extents): void {
     let lblk = ext.lblk;
     let left = ext.len;
     let goal = this.goalFor(ri, lblk);
     while (left > 0) {
       const got = this.alloc.alloc(left, goal);
       if (!got) throw new Error('model bug: delalloc reservation without free blocks');
-      ri.extents.set(lblk, got[1], 'unwritten', got[0]);
+      fork.set(lblk, got[1], 'unwritten', got[0]);
       this.reservedBlocks -= got[1];
       lblk += got[1];
       left -= got[1];
@@ -320,10 +387,38 @@ export class Refs {
       m.addr = IOMAP_NULL_ADDR;
     } else {
       m.type = ext.state === 'written' ? IOMAP_MAPPED : IOMAP_UNWRITTEN;
-      m.addr = ext.pblk * bs;
+      // Report the run around lblk whose blocks are all shared or all private (F_SHARED is per mapping).
+      const d = lblk - ext.lblk;
+      const shared = this.isShared(ext.pblk + d);
+      let first = d;
+      while (first > 0 && this.isShared(ext.pblk + first - 1) === shared) first--;
+      const n = this.sharedRun(ext.pblk + first, ext.len - first);
+      m.offset = (ext.lblk + first) * bs;
+      m.length = n * bs;
+      m.addr = (ext.pblk + first) * bs;
       m.bdev = this.dev;
+      if (shared) m.flags |= IOMAP_F_SHARED;
     }
     void inode;
+  }
+
+  /** Fill `m` from the COW fork extent `c` (staging for a shared range). */
+  private fillCowMapping(ri: RefsInode, c: Extent, m: Iomap): void {
+    const bs = this.blockSize;
+    m.offset = c.lblk * bs;
+    m.length = c.len * bs;
+    m.flags |= IOMAP_F_SHARED;
+    m.validityCookie = ri.seq;
+    if (c.state === 'delalloc') {
+      m.type = IOMAP_DELALLOC;
+      m.addr = IOMAP_NULL_ADDR;
+      m.bdev = null;
+    } else {
+      // Allocated COW staging blocks are written in place and remapped at I/O completion.
+      m.type = IOMAP_MAPPED;
+      m.addr = c.pblk * bs;
+      m.bdev = this.dev;
+    }
   }
 
   /* --------------------------------------------------------------------------------------- */
@@ -372,7 +467,7 @@ export class Refs {
   /* ->iomap_begin / ->iomap_end                                                            */
   /* --------------------------------------------------------------------------------------- */
 
-  iomapBegin(inode: Inode, pos: number, length: number, flags: number, iomap: Iomap, _srcmap: Iomap): number {
+  iomapBegin(inode: Inode, pos: number, length: number, flags: number, iomap: Iomap, srcmap: Iomap): number {
     const ri = refsOf(inode);
     const bs = this.blockSize;
     if (ri.inline) {
@@ -395,21 +490,40 @@ export class Refs {
       if (err) return err;
     }
     const lblk = Math.floor(pos / bs);
-    if (flags & IOMAP_WRITE) {
-      const ret = this.writeBegin(inode, ri, pos, length, lblk, iomap);
+    if ((flags & (IOMAP_WRITE | IOMAP_DIRECT)) === (IOMAP_WRITE | IOMAP_DIRECT)) {
+      const ret = this.directWriteBegin(inode, ri, pos, length, lblk, flags, iomap);
+      if (ret) return ret;
+    } else if (flags & IOMAP_WRITE) {
+      const ret = this.writeBegin(inode, ri, pos, length, lblk, flags, iomap, srcmap);
       if (ret) return ret;
     } else {
       this.fillMapping(inode, ri, lblk, iomap);
+      // Zeroing a shared block must not write into the other owner's copy: stage it in the COW
+      // fork like a write (xfs zeroes through its buffered-write iomap ops for this reason).
+      if ((flags & IOMAP_ZERO) && (iomap.flags & IOMAP_F_SHARED) && iomap.type === IOMAP_MAPPED) {
+        const ret = this.cowWriteBegin(inode, ri, pos, length, lblk, iomap, srcmap);
+        if (ret) return ret;
+      }
     }
     iomap.folioOps = this.folioOps;
     return 0;
   }
 
   /** Buffered write / page fault: existing extents as they are, holes become new delalloc. */
-  private writeBegin(inode: Inode, ri: RefsInode, pos: number, length: number, lblk: number, iomap: Iomap): number {
+  private writeBegin(inode: Inode, ri: RefsInode, pos: number, length: number, lblk: number, flags: number,
+    iomap: Iomap, srcmap: Iomap): number {
     const bs = this.blockSize;
     const { ext, next } = ri.extents.lookup(lblk);
     if (ext) {
+      this.fillMapping(inode, ri, lblk, iomap);
+      // Unshare only copies written data (iomap_want_unshare_iter skips anything else), so it
+      // reserves COW space only over MAPPED shared blocks; writes COW any shared block.
+      const cow = (iomap.flags & IOMAP_F_SHARED) && (!(flags & IOMAP_UNSHARE) || iomap.type === IOMAP_MAPPED);
+      if (cow) return this.cowWriteBegin(inode, ri, pos, length, lblk, iomap, srcmap);
+      return 0;
+    }
+    if (flags & IOMAP_UNSHARE) {
+      // Never allocate to unshare a hole (xfs reports the hole as it is).
       this.fillMapping(inode, ri, lblk, iomap);
       return 0;
     }
@@ -428,16 +542,137 @@ export class Refs {
     return 0;
   }
 
+  /**
+   * A buffered write or fault over shared blocks: the destination is the COW fork (existing
+   * staging, or a new delalloc reservation), the source is the data fork extent (srcmap).
+   */
+  private cowWriteBegin(inode: Inode, ri: RefsInode, pos: number, length: number, lblk: number, data: Iomap,
+    srcmap: Iomap): number {
+    const bs = this.blockSize;
+    Object.assign(srcmap, data);
+    srcmap.flags &= ~IOMAP_F_SHARED;
+    const dataEnd = (data.offset + data.length) / bs;
+    const { ext: c, next } = ri.cow.lookup(lblk);
+    const iomap = data;
+    iomap.flags = 0;
+    if (c) {
+      this.fillCowMapping(ri, c, iomap);
+      return 0;
+    }
+    const endBlk = Math.min(Math.ceil((pos + Math.max(length, 1)) / bs), dataEnd, next);
+    const got = this.reserve(endBlk - lblk);
+    if (got === 0) return -ENOSPC;
+    ri.cow.set(lblk, got, 'delalloc', -1);
+    this.bumpSeq(ri);
+    this.fillCowMapping(ri, ri.cow.lookup(lblk).ext!, iomap);
+    // Only the blocks this call reserved carry F_NEW (rule 16).
+    iomap.offset = lblk * bs;
+    iomap.length = got * bs;
+    iomap.flags |= IOMAP_F_NEW;
+    return 0;
+  }
+
+  /**
+   * Direct write: holes get unwritten blocks (F_NEW), shared blocks get COW staging blocks
+   * (remapped by end_io), existing extents are used in place. NOWAIT and OVERWRITE_ONLY never
+   * allocate (-EAGAIN). F_DIRTY whenever metadata needed to read the data back is not durable.
+   */
+  private directWriteBegin(inode: Inode, ri: RefsInode, pos: number, length: number, lblk: number, flags: number,
+    iomap: Iomap): number {
+    const bs = this.blockSize;
+    const endBlk = Math.ceil((pos + Math.max(length, 1)) / bs);
+    this.fillMapping(inode, ri, lblk, iomap);
+    const shared = (iomap.flags & IOMAP_F_SHARED) !== 0;
+    if (flags & IOMAP_OVERWRITE_ONLY) {
+      const covers = iomap.offset <= pos && iomap.offset + iomap.length >= pos + length;
+      const aligned = pos % bs === 0 && length % bs === 0;
+      const ok = covers && !shared && (iomap.type === IOMAP_MAPPED || (iomap.type === IOMAP_UNWRITTEN && aligned));
+      if (!ok) return -EAGAIN;
+    }
+    if (iomap.type === IOMAP_DELALLOC) return 0; // a race with page_mkwrite; the core answers -EIO
+    if (iomap.type === IOMAP_HOLE || shared) {
+      if (flags & IOMAP_NOWAIT) return -EAGAIN;
+      if (shared && (pos % bs !== 0 || length % bs !== 0)) return -ENOTBLK; // unaligned COW: buffered fallback
+      const n = Math.min(endBlk, iomap.offset / bs + iomap.length / bs) - lblk;
+      if (shared) {
+        const got = this.alloc.alloc(Math.min(n, this.freeBlocks), this.goalFor(ri, lblk));
+        if (!got || this.freeBlocks < 0) return -ENOSPC;
+        ri.cow.set(lblk, got[1], 'unwritten', got[0]);
+        this.bumpSeq(ri);
+        iomap.flags = 0;
+        this.fillCowMapping(ri, ri.cow.lookup(lblk).ext!, iomap);
+      } else {
+        const got = this.allocUnwritten(ri, lblk, n);
+        if (got === 0) return -ENOSPC;
+        iomap.flags = 0;
+        this.fillMapping(inode, ri, lblk, iomap);
+        iomap.flags |= IOMAP_F_NEW;
+      }
+    }
+    if (ri.metaDirty || pos + length > ri.diskSize || iomap.type === IOMAP_UNWRITTEN || (iomap.flags & IOMAP_F_SHARED)) {
+      iomap.flags |= IOMAP_F_DIRTY;
+    }
+    return 0;
+  }
+
+  /**
+   * DIO ->end_io: convert unwritten extents, remap COW staging, raise i_size for extending
+   * writes (the core never does for DIO). Its return replaces the I/O error.
+   */
+  dioEndIo(inode: Inode, offset: number, size: number, error: number, dioFlags: number): number {
+    if (error || size === 0) {
+      if (dioFlags & 2 /* IOMAP_DIO_COW */) this.cancelCow(inode, offset, size);
+      return error;
+    }
+    const ri = refsOf(inode);
+    const bs = this.blockSize;
+    const lblk = Math.floor(offset / bs);
+    const n = Math.ceil((offset + size) / bs) - lblk;
+    if (dioFlags & 2) this.endCow(inode, lblk, n);
+    if (dioFlags & 1 /* IOMAP_DIO_UNWRITTEN */) {
+      if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);
+    }
+    if (offset + size > inode.size) inode.size = offset + size;
+    return 0;
+  }
+
+  /** xfs_reflink_end_cow(): move allocated COW staging in [lblk, lblk+n) into the data fork. */
+  endCow(inode: Inode, lblk: number, n: number): void {
+    const ri = refsOf(inode);
+    for (const c of ri.cow.range(lblk, n)) {
+      if (c.state === 'delalloc') continue;
+      ri.cow.remove(c.lblk, c.len);
+      const old = ri.extents.set(c.lblk, c.len, 'written', c.pblk);
+      for (const e of old) this.releaseExtent(e);
+    }
+    this.bumpSeq(ri);
+  }
+
+  /** xfs_reflink_cancel_cow_range(): drop COW staging after a failed write. */
+  cancelCow(inode: Inode, offset: number, size: number): void {
+    const ri = refsOf(inode);
+    const bs = this.blockSize;
+    const lblk = Math.floor(offset / bs);
+    const n = Math.max(1, Math.ceil((offset + size) / bs) - lblk);
+    for (const c of ri.cow.range(lblk, n)) {
+      if (c.state === 'delalloc') continue;
+      ri.cow.remove(c.lblk, c.len);
+      this.releaseExtent(c);
+    }
+    this.bumpSeq(ri);
+  }
+
   /** Punch delalloc reservations only (the ->punch callback of rule 25). */
-  punchDelalloc(inode: Inode, off: number, len: number): void {
+  punchDelalloc(inode: Inode, off: number, len: number, cowFork = false): void {
     const ri = refsOf(inode);
     const bs = this.blockSize;
     const lblk = Math.floor(off / bs);
     const end = Math.ceil((off + len) / bs);
     let changed = false;
-    for (const e of ri.extents.range(lblk, end - lblk)) {
+    const fork = cowFork ? ri.cow : ri.extents;
+    for (const e of fork.range(lblk, end - lblk)) {
       if (e.state !== 'delalloc') continue;
-      ri.extents.remove(e.lblk, e.len);
+      fork.remove(e.lblk, e.len);
       this.reservedBlocks -= e.len;
       changed = true;
     }
@@ -445,12 +680,13 @@ export class Refs {
   }
 
   iomapEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): number {
-    if (!(flags & IOMAP_WRITE) || (flags & IOMAP_FAULT)) return 0;
+    if (!(flags & (IOMAP_WRITE | IOMAP_ZERO)) || (flags & IOMAP_FAULT)) return 0;
     if (iomap.type !== IOMAP_DELALLOC || !(iomap.flags & IOMAP_F_NEW)) return 0;
     const start = iomapLastWrittenBlock(inode, pos, written);
     const end = roundUp(pos + length, this.blockSize);
     if (start >= end) return 0;
-    iomapWriteDelallocRelease(inode, start, end, flags, iomap, (ino, off, len) => this.punchDelalloc(ino, off, len));
+    const cowFork = (iomap.flags & IOMAP_F_SHARED) !== 0;
+    iomapWriteDelallocRelease(inode, start, end, flags, iomap, (ino, off, len) => this.punchDelalloc(ino, off, len, cowFork));
     return 0;
   }
 
@@ -473,17 +709,24 @@ export class Refs {
       return 0;
     }
     const lblk = Math.floor(offset / this.blockSize);
-    const { ext } = ri.extents.lookup(lblk);
-    if (ext && ext.state === 'delalloc') this.convertDelalloc(ri, ext);
     m.flags = 0;
     m.inlineData = null;
+    const { ext: c } = ri.cow.lookup(lblk);
+    if (c) {
+      if (c.state === 'delalloc') this.convertDelalloc(ri, c, ri.cow);
+      this.fillCowMapping(ri, ri.cow.lookup(lblk).ext!, m);
+      wpc.private = ri.seq;
+      return 0;
+    }
+    const { ext } = ri.extents.lookup(lblk);
+    if (ext && ext.state === 'delalloc') this.convertDelalloc(ri, ext);
     this.fillMapping(inode, ri, lblk, m);
     wpc.private = ri.seq;
     return 0;
   }
 
   prepareIoend(ioend: Ioend, status: number): number {
-    if (ioend.type === IOMAP_UNWRITTEN) ioend.endIo = (io) => this.endIoUnwritten(io);
+    if (ioend.type === IOMAP_UNWRITTEN || (ioend.flags & IOMAP_F_SHARED)) ioend.endIo = (io) => this.endIoUnwritten(io);
     return status;
   }
 
@@ -513,10 +756,13 @@ export class Refs {
     while (list.length) {
       const io = list.shift()!;
       iomapIoendTryMerge(io, list);
-      if (io.status === 0) {
-        const bs = this.blockSize;
-        const lblk = Math.floor(io.offset / bs);
-        const n = Math.ceil((io.offset + io.size) / bs) - lblk;
+      const bs = this.blockSize;
+      const lblk = Math.floor(io.offset / bs);
+      const n = Math.ceil((io.offset + io.size) / bs) - lblk;
+      if (io.flags & IOMAP_F_SHARED) {
+        if (io.status === 0) this.endCow(inode, lblk, n);
+        else this.cancelCow(inode, io.offset, io.size);
+      } else if (io.status === 0) {
         if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);
       }
       iomapFinishIoends(io, io.status);
@@ -544,6 +790,96 @@ export class Refs {
     this.freeRange(ri, Math.ceil(newsize / this.blockSize), Infinity);
   }
 
+  /** fallocate 0/KEEP_SIZE over blocks [lblk, lblk+n): holes become unwritten, delalloc is allocated. */
+  allocRange(inode: Inode, lblk: number, n: number): number {
+    const ri = refsOf(inode);
+    let b = lblk;
+    while (b < lblk + n) {
+      const { ext, next } = ri.extents.lookup(b);
+      if (ext) {
+        const end = Math.min(ext.lblk + ext.len, lblk + n);
+        if (ext.state === 'delalloc') this.convertDelalloc(ri, { ...ext, lblk: b, len: end - b });
+        b = end;
+        continue;
+      }
+      const holeEnd = Math.min(next, lblk + n);
+      const got = this.allocUnwritten(ri, b, holeEnd - b);
+      if (got < holeEnd - b) return -ENOSPC;
+      b = holeEnd;
+    }
+    return 0;
+  }
+
+  /** PUNCH_HOLE of whole blocks: the blocks become holes (shared references dropped). */
+  punchBlocks(inode: Inode, lblk: number, n: number): void {
+    if (n > 0) this.freeRange(refsOf(inode), lblk, n);
+  }
+
+  /** COLLAPSE_RANGE: drop [lblk, lblk+n) and shift everything after it down by n blocks. */
+  collapseBlocks(inode: Inode, lblk: number, n: number): void {
+    const ri = refsOf(inode);
+    this.freeRange(ri, lblk, n);
+    ri.extents.shift(lblk + n, -n);
+    ri.cow.shift(lblk + n, -n);
+    this.bumpSeq(ri);
+  }
+
+  /** INSERT_RANGE: shift everything from lblk up by n blocks, leaving a hole. */
+  insertBlocks(inode: Inode, lblk: number, n: number): void {
+    const ri = refsOf(inode);
+    ri.extents.splitAt(lblk);
+    ri.cow.splitAt(lblk);
+    ri.extents.shift(lblk, n);
+    ri.cow.shift(lblk, n);
+    this.bumpSeq(ri);
+  }
+
+  /**
+   * Remap n blocks from src (at srcLblk) into dst (at dstLblk), as FICLONERANGE does: allocated
+   * source blocks become shared by both, source holes punch the destination. The caller has
+   * written back both ranges (no delalloc) and checked overlap.
+   */
+  remapBlocks(src: Inode, srcLblk: number, dst: Inode, dstLblk: number, n: number): void {
+    const rs = refsOf(src);
+    const rd = refsOf(dst);
+    this.freeRange(rd, dstLblk, n);
+    for (const e of rs.extents.range(srcLblk, n)) {
+      if (e.state === 'delalloc') throw new Error('model bug: remap of a delalloc source');
+      this.addRefs(e.pblk, e.len);
+      rd.extents.set(dstLblk + (e.lblk - srcLblk), e.len, e.state, e.pblk);
+    }
+    this.bumpSeq(rd);
+    this.bumpSeq(rs);
+  }
+
+  /** Give shared UNWRITTEN blocks in [lblk, lblk+n) private storage (their content is zero). */
+  unshareUnwritten(inode: Inode, lblk: number, n: number): number {
+    const ri = refsOf(inode);
+    for (const e of ri.extents.range(lblk, n)) {
+      if (e.state !== 'unwritten') continue;
+      for (let b = 0; b < e.len;) {
+        const run = this.sharedRun(e.pblk + b, e.len - b);
+        if (this.isShared(e.pblk + b)) {
+          const got = this.alloc.alloc(run, this.goalFor(ri, e.lblk + b));
+          if (!got || this.freeBlocks < 0) return -ENOSPC;
+          ri.extents.set(e.lblk + b, got[1], 'unwritten', got[0]);
+          this.releaseBlocks(e.pblk + b, got[1]);
+          b += got[1];
+        } else {
+          b += run;
+        }
+      }
+    }
+    this.bumpSeq(ri);
+    return 0;
+  }
+
+  /** Blocks [lblk, lblk+n) hold no delalloc in either fork (after writeback). */
+  hasDelalloc(inode: Inode, lblk: number, n: number): boolean {
+    const ri = refsOf(inode);
+    return ri.extents.range(lblk, n).some((e) => e.state === 'delalloc') || ri.cow.range(lblk, n).some((e) => e.state === 'delalloc');
+  }
+
   /* --------------------------------------------------------------------------------------- */
   /* Invariants                                                                              */
   /* --------------------------------------------------------------------------------------- */
@@ -558,12 +894,12 @@ export class Refs {
   checkReservations(inode: Inode): string[] {
     const out: string[] = [];
     let total = 0;
-    for (const r of this.inodes.values()) total += r.extents.count('delalloc');
+    for (const r of this.inodes.values()) total += r.extents.count('delalloc') + r.cow.count('delalloc');
     if (total !== this.reservedBlocks) out.push(`reservedBlocks ${this.reservedBlocks} != delalloc blocks ${total}`);
     const ri = refsOf(inode);
     const bs = this.blockSize;
     const eofBlk = Math.ceil(inode.size / bs);
-    for (const e of ri.extents.exts) {
+    for (const e of [...ri.extents.exts, ...ri.cow.exts]) {
       if (e.state !== 'delalloc') continue;
       for (let b = e.lblk; b < e.lblk + e.len; b++) {
         if (b >= eofBlk) { out.push(`delalloc block ${b} at/after EOF block ${eofBlk}`); break; }
@@ -595,23 +931,27 @@ export class Refs {
   /** fs-level consistency (mount-time style): extents sorted, blocks owned once, in range. */
   checkConsistency(): string[] {
     const out: string[] = [];
-    const seen = new Map<number, number>();
+    const refs = new Map<number, number>();
     for (const ri of this.inodes.values()) {
-      let prevEnd = -1;
-      for (const e of ri.extents.exts) {
-        if (e.lblk < prevEnd) out.push(`inode ${ri.ino}: overlapping extents at ${e.lblk}`);
-        prevEnd = e.lblk + e.len;
-        if (e.state === 'delalloc') continue;
-        if (e.pblk < this.sb.dataStart || e.pblk + e.len > this.sb.dataStart + this.sb.dataBlocks) {
-          out.push(`inode ${ri.ino}: extent [${e.pblk}, +${e.len}) outside the data area`);
-        }
-        for (let b = e.pblk; b < e.pblk + e.len; b++) {
-          if (seen.has(b)) { out.push(`block ${b} owned by inodes ${seen.get(b)} and ${ri.ino}`); break; }
-          seen.set(b, ri.ino);
-          if (this.alloc.isFree(b)) { out.push(`block ${b} of inode ${ri.ino} is on the free list`); break; }
+      for (const fork of [ri.extents, ri.cow]) {
+        let prevEnd = -1;
+        for (const e of fork.exts) {
+          if (e.lblk < prevEnd) out.push(`inode ${ri.ino}: overlapping extents at ${e.lblk}`);
+          prevEnd = e.lblk + e.len;
+          if (e.state === 'delalloc') continue;
+          if (e.pblk < this.sb.dataStart || e.pblk + e.len > this.sb.dataStart + this.sb.dataBlocks) {
+            out.push(`inode ${ri.ino}: extent [${e.pblk}, +${e.len}) outside the data area`);
+          }
+          for (let b = e.pblk; b < e.pblk + e.len; b++) refs.set(b, (refs.get(b) ?? 0) + 1);
         }
       }
     }
+    for (const [b, n] of refs) {
+      if (this.alloc.isFree(b)) out.push(`block ${b} is referenced ${n} times and on the free list`);
+      const want = this.refcount.get(b) ?? 1;
+      if (want !== n) out.push(`block ${b}: refcount ${want} but ${n} references`);
+    }
+    for (const [b, c] of this.refcount) if (!refs.has(b)) out.push(`block ${b}: refcount ${c} with no references`);
     return out;
   }
 }

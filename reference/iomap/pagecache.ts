@@ -270,10 +270,17 @@ export class AddressSpace {
         this.aops.invalidateFolio(f, 0, f.size);
         this.removeFolio(f, 'truncate');
       } else {
+        // truncate_inode_partial_folio(): zero the covered bytes; a large folio would then be
+        // split, and if that fails a clean one is dropped whole. The model never splits, so a
+        // clean large folio is dropped and a dirty one keeps its zeroed bytes.
         const from = Math.max(lstart, f.pos) - f.pos;
         const to = Math.min(lendIncl + 1, f.end) - f.pos;
         f.data.fill(0, from, to);
         this.aops.invalidateFolio(f, from, to - from);
+        if (f.nrPages > 1 && !f.dirty && !f.writeback) {
+          this.aops.invalidateFolio(f, 0, f.size);
+          this.removeFolio(f, 'truncate');
+        }
       }
     }
     this.dropShadows(Math.ceil(lstart / PAGE_SIZE), Math.floor((lendIncl + 1) / PAGE_SIZE) - 1);

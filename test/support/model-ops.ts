@@ -19,7 +19,11 @@ export type ModelOp =
   | { op: 'writeback' }
   | { op: 'complete'; which: number }
   | { op: 'evict'; pos: number }
-  | { op: 'pollute'; seed: number };
+  | { op: 'pollute'; seed: number }
+  | { op: 'falloc'; mode: number; off: number; len: number }
+  | { op: 'clone'; src: number; len: number; dst: number }
+  | { op: 'dedupe'; src: number; len: number; dst: number }
+  | { op: 'copy'; src: number; len: number; dst: number };
 
 export interface Geometry {
   blockSize: number;
@@ -146,6 +150,26 @@ export class ModelHarness {
         break;
       }
       case 'evict': if (this.size) this.fh.evict(o.pos % this.size); break;
+      case 'falloc': this.falloc(o.mode, o.off, o.len); break;
+      case 'clone': this.clone(o.src, o.len, o.dst); break;
+      case 'dedupe': this.dedupe(o.src, o.len, o.dst); break;
+      case 'copy': {
+        const src = this.size ? o.src % this.size : 0;
+        const len = Math.min(o.len, this.size - src);
+        if (len > 0 && src < o.dst + len && o.dst < src + len) {
+          this.expectError('EINVAL', () => this.fh.copyRange(src, o.len, o.dst));
+          break;
+        }
+        const n = this.fh.copyRange(src, o.len, o.dst);
+        if (n !== len) this.fail(`copy_file_range returned ${n}, expected ${len}`);
+        if (n > 0) {
+          const data = this.good.slice(src, src + n);
+          if (o.dst > this.size) this.setSize(o.dst);
+          this.setSize(Math.max(this.size, o.dst + n));
+          this.good.set(data, o.dst);
+        }
+        break;
+      }
       case 'pollute': {
         const pageEnd = Math.ceil(this.size / 4096) * 4096;
         if (this.size === 0 || pageEnd === this.size) break;
@@ -157,6 +181,109 @@ export class ModelHarness {
     if (this.fh.size !== this.size) this.fail(`size ${this.fh.size} != expected ${this.size}`);
     const inv = this.fsys.checkInvariants();
     if (inv.length) this.fail(`invariants: ${inv.join('; ')}`);
+  }
+
+  private get bs(): number {
+    return this.geo.blockSize;
+  }
+
+  /** fallocate with the expected outcome worked out from file-ops §3 (xfs semantics). */
+  private falloc(mode: number, off: number, len: number): void {
+    const bs = this.bs;
+    const keep = (mode & 1) !== 0;
+    const end = off + len;
+    switch (mode & ~1) {
+      case 0:
+        this.fh.fallocate(mode, off, len);
+        if (!keep && end > this.size) this.setSize(end);
+        return;
+      case 0x02:
+        this.fh.fallocate(0x03, off, len);
+        if (off < this.size) this.good.fill(0, off, Math.min(end, this.size));
+        return;
+      case 0x10:
+        this.fh.fallocate(mode, off, len);
+        if (!keep && end > this.size) this.setSize(end);
+        if (off < this.size) this.good.fill(0, off, Math.min(end, this.size));
+        return;
+      case 0x08: {
+        const o2 = off - (off % bs);
+        const l2 = Math.max(bs, len - (len % bs));
+        if (o2 + l2 >= this.size) {
+          this.expectError('EINVAL', () => this.fh.fallocate(0x08, o2, l2));
+          return;
+        }
+        this.fh.fallocate(0x08, o2, l2);
+        const tail = this.good.slice(o2 + l2, this.size);
+        this.good.set(tail, o2);
+        this.setSize(this.size - l2);
+        return;
+      }
+      case 0x20: {
+        const o2 = off - (off % bs);
+        const l2 = Math.max(bs, len - (len % bs));
+        if (o2 >= this.size) {
+          this.expectError('EINVAL', () => this.fh.fallocate(0x20, o2, l2));
+          return;
+        }
+        this.fh.fallocate(0x20, o2, l2);
+        const old = this.size;
+        const tail = this.good.slice(o2, old);
+        this.setSize(old + l2);
+        this.good.set(tail, o2 + l2);
+        this.good.fill(0, o2, o2 + l2);
+        return;
+      }
+      case 0x40:
+        this.fh.fallocate(mode, off, len);
+        if (!keep && end > this.size) this.setSize(end);
+        return;
+    }
+  }
+
+  /** FICLONERANGE within the file with arguments made mostly valid; validity per file-ops §4. */
+  private clone(srcArg: number, lenArg: number, dstArg: number): void {
+    const bs = this.bs;
+    if (this.size === 0) {
+      this.expectError('EINVAL', () => this.fh.cloneRange(0, bs, 0));
+      return;
+    }
+    const src = (srcArg % Math.ceil(this.size / bs)) * bs;
+    let len = Math.max(1, Math.ceil(lenArg / bs)) * bs;
+    if (src + len > this.size) len = this.size - src; // ends exactly at the source EOF
+    const dst = dstArg - (dstArg % bs);
+    const nblk = Math.ceil(len / bs);
+    const overlap = src < dst + nblk * bs && dst < src + nblk * bs;
+    const partialInside = len % bs !== 0 && dst + len < this.size;
+    if (overlap || partialInside) {
+      const before = this.fh.pread(0, this.size);
+      this.expectError('EINVAL', () => this.fh.cloneRange(src, len, dst));
+      this.compare(0, this.fh.pread(0, this.size), before, 'failed clone changed the file');
+      return;
+    }
+    this.fh.cloneRange(src, len, dst);
+    const data = this.good.slice(src, src + len);
+    if (dst > this.size) this.setSize(dst);
+    this.setSize(Math.max(this.size, dst + len));
+    this.good.set(data, dst);
+  }
+
+  private dedupe(srcArg: number, lenArg: number, dstArg: number): void {
+    const bs = this.bs;
+    const nb = Math.floor(this.size / bs);
+    if (nb < 2) return;
+    const src = (srcArg % nb) * bs;
+    const dst = (dstArg % nb) * bs;
+    let len = Math.min(Math.max(1, Math.ceil(lenArg / bs)) * bs, this.size - Math.max(src, dst));
+    len -= len % bs;
+    if (len <= 0) return;
+    if (src < dst + len && dst < src + len) {
+      this.expectError('EINVAL', () => this.fh.dedupeRange(src, len, dst));
+      return;
+    }
+    const same = Buffer.compare(this.good.subarray(src, src + len), this.good.subarray(dst, dst + len)) === 0;
+    const n = this.fh.dedupeRange(src, len, dst);
+    if (n !== (same ? len : 0)) this.fail(`dedupe returned ${n}, expected ${same ? len : 0}`);
   }
 
   private expectSigbus(fn: () => unknown): void {
