@@ -42,6 +42,10 @@ export class ReferenceTarget implements FileTarget {
   fdatasync(): void { this.fh.fdatasync(); }
   mapread(off: number, len: number): Uint8Array { return this.fh.mmapRead(off, len); }
   mapwrite(off: number, data: Uint8Array): void { this.fh.mmapWrite(off, data, { msync: true }); }
+  fallocate(mode: number, off: number, len: number): void { this.fh.fallocate(mode, off, len); }
+  cloneRange(srcOff: number, len: number, dstOff: number): void { this.fh.cloneRange(srcOff, len, dstOff); }
+  dedupeRange(srcOff: number, len: number, dstOff: number): number { return this.fh.dedupeRange(srcOff, len, dstOff); }
+  copyRange(srcOff: number, len: number, dstOff: number): number { return this.fh.copyRange(srcOff, len, dstOff); }
 
   closeOpen(): void {
     this.fh.close();
@@ -83,8 +87,8 @@ export class ReferenceAdapter implements FileAdapter {
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
     this.capabilities = {
-      blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: [],
-      clone: false, dedupe: false, copyRange: false, directIO: false, dioAlign: opts.sectorSize ?? 512,
+      blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
+      clone: true, dedupe: true, copyRange: true, directIO: false, dioAlign: opts.sectorSize ?? 512,
       seek: false, fiemap: false, remount: true,
     };
   }

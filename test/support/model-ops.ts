@@ -31,6 +31,8 @@ export interface Geometry {
   inlineMax?: number;
 }
 
+import type { BlockDevice } from '../../reference/device/types';
+
 export function pattern(seed: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
   let x = (seed * 2654435761) >>> 0 || 1;
@@ -42,7 +44,7 @@ export function pattern(seed: number, len: number): Uint8Array {
 }
 
 export class ModelHarness {
-  dev: MemoryDevice;
+  dev: BlockDevice;
   fsys: IomapFs;
   fh: FileHandle;
   good = new Uint8Array(0);
@@ -52,9 +54,9 @@ export class ModelHarness {
   /** Garbage was stored past EOF in the EOF page through mmap (fsx -e); mmap readers may see it. */
   polluted = false;
 
-  constructor(geo: Geometry) {
+  constructor(geo: Geometry, dev?: BlockDevice) {
     this.geo = geo;
-    this.dev = new MemoryDevice({ size: 1 << 30 });
+    this.dev = dev ?? new MemoryDevice({ size: 1 << 30 });
     IomapFs.mkfs(this.dev, { blockSize: geo.blockSize, inlineMax: geo.inlineMax });
     this.fsys = IomapFs.mount(this.dev, { maxFolioSize: geo.folioSize });
     this.fh = this.fsys.open('f', { create: true });
