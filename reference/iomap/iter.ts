@@ -43,14 +43,16 @@ export function iomapIterSrcmap(it: IomapIter): Iomap {
 
 /**
  * iomap_length(): the part of the current mapping the body may work on, clamped by the request
- * and by srcmap. Like the kernel's u64 arithmetic, a mapping that ends at or before pos yields
- * the whole remaining request (the underflow the Errata describe), not a negative number.
+ * and by srcmap: min(len, end - pos) in u64. A mapping that ends exactly at pos gives 0; one that
+ * ends before pos underflows to a huge number, so the whole remaining request comes out (the
+ * underflow the Errata describe), not a negative number.
  */
 export function iomapLength(it: IomapIter): number {
   let end = it.iomap.offset + it.iomap.length;
   if (it.srcmap.type !== IOMAP_HOLE) end = Math.min(end, it.srcmap.offset + it.srcmap.length);
   const avail = end - it.pos;
-  if (avail <= 0) return it.len; // u64 wrap-around: min(len, huge) == len
+  // Only a negative difference wraps (u64): end == pos is min(len, 0) == 0 in the kernel.
+  if (avail < 0) return it.len; // u64 wrap-around: min(len, huge) == len
   return Math.min(it.len, avail);
 }
 
