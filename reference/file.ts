@@ -351,6 +351,7 @@ export class FileHandle {
     if (newsize > oldsize) pagecacheIsizeExtended(inode, oldsize, newsize);
     inode.mapping.truncatePagecache(newsize);
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
+    fs.sizeChanged(inode);
   }
 
   /* ------------------------------------------------------------------------------------ */
@@ -428,6 +429,7 @@ export class FileHandle {
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
         this.inode.size = size - len;
         this.inode.mapping.truncatePagecache(size - len);
+        this.fs.sizeChanged(this.inode);
         return;
       case FALLOC_FL_INSERT_RANGE:
         if (off % bs || len % bs) throw new FsError(EINVAL, `${this.name}: insert range not block aligned`);
@@ -503,7 +505,10 @@ export class FileHandle {
     this.flushRange(dstOff, len);
     this.invalidateForRemap(dstOff, nblk * bs);
     this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, nblk);
-    if (dstOff + len > this.inode.size) this.inode.size = dstOff + len;
+    if (dstOff + len > this.inode.size) {
+      this.inode.size = dstOff + len;
+      this.fs.sizeChanged(this.inode);
+    }
   }
 
   /** xfs_reflink_remap_prep(): drop the destination's (clean) cache, rounded out to pages. */

@@ -7,6 +7,13 @@ export class Allocator {
   /** Free extents [start, len], sorted and coalesced. */
   readonly free: Array<[number, number]> = [];
   freeBlocks = 0;
+  /**
+   * Busy extents: freed since the last metadata commit. They may not be reused until that commit
+   * is durable — otherwise a crash would leave the old owner (per the on-disk metadata) pointing
+   * at a new owner's data (xfs "busy extents"). commitBusy() returns them to the free list.
+   */
+  readonly busy: Array<[number, number]> = [];
+  busyBlocks = 0;
 
   constructor(start: number, len: number) {
     if (len > 0) {
@@ -44,6 +51,21 @@ export class Allocator {
     return true;
   }
 
+  /** Free blocks after the next metadata commit (the normal path for blocks a file gave up). */
+  releaseBusy(start: number, n: number): void {
+    if (n <= 0) return;
+    this.busy.push([start, n]);
+    this.busyBlocks += n;
+  }
+
+  /** The metadata commit that freed the busy extents is durable: make them allocatable. */
+  commitBusy(): void {
+    const b = this.busy.splice(0);
+    this.busyBlocks = 0;
+    for (const [s, n] of b) this.release(s, n);
+  }
+
+  /** Return blocks to the free list at once (blocks never referenced by durable metadata). */
   release(start: number, n: number): void {
     if (n <= 0) return;
     let i = 0;
@@ -67,5 +89,9 @@ export class Allocator {
 
   isFree(blk: number): boolean {
     return this.free.some(([s, l]) => blk >= s && blk < s + l);
+  }
+
+  isBusy(blk: number): boolean {
+    return this.busy.some(([s, l]) => blk >= s && blk < s + l);
   }
 }

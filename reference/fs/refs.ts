@@ -42,6 +42,12 @@ export class RefsInode {
   readonly ino: number;
   /** On-disk size as of the last metadata commit. */
   diskSize = 0;
+  /**
+   * The size the next commit may record: raised only when written-back data reaches it (ioend
+   * or DIO completion) or by explicit size changes (truncate, fallocate, clone), so a crash never
+   * shows an appended range whose data is not on disk as zeroes (the "NULL files" problem).
+   */
+  wbSize = 0;
   extents = new ExtentMap();
   /** The COW fork: staging for writes to shared blocks (delalloc reservations, then allocated blocks). */
   cow = new ExtentMap();
@@ -167,6 +173,7 @@ export class Refs {
     for (const r of img.inodes) {
       const ri = new RefsInode(r.ino);
       ri.diskSize = r.size;
+      ri.wbSize = r.size;
       for (const [lblk, len, pblk, st] of r.extents) {
         if (!Number.isSafeInteger(lblk) || !Number.isSafeInteger(len) || !Number.isSafeInteger(pblk) || len <= 0 ||
           pblk < sbDataStart(this.sb) || pblk + len > this.sb.dataStart + this.sb.dataBlocks) {
@@ -200,7 +207,8 @@ export class Refs {
     const img: MetaImage = { generation: this.generation + 1, nextIno: this.nextIno, names: {}, inodes: [] };
     for (const [n, ino] of this.names) img.names[n] = ino;
     for (const ri of this.inodes.values()) {
-      const size = this.sizeOf(ri.ino);
+      const inCore = this.sizeOf(ri.ino);
+      const size = ri.inline ? inCore : Math.min(inCore, ri.wbSize);
       const rec: InodeRecord = { ino: ri.ino, size, extents: [] };
       for (const e of ri.extents.exts) {
         if (e.state === 'delalloc') continue;
@@ -213,8 +221,10 @@ export class Refs {
     writeSlot(this.dev, this.sb, slot, img);
     this.generation = img.generation;
     this.activeSlot = slot;
-    for (const ri of this.inodes.values()) {
-      ri.diskSize = this.sizeOf(ri.ino);
+    this.alloc.commitBusy();
+    for (const rec of img.inodes) {
+      const ri = this.inodes.get(rec.ino)!;
+      ri.diskSize = rec.size;
       ri.metaDirty = false;
     }
     this.commits++;
@@ -253,8 +263,19 @@ export class Refs {
     this.inodes.delete(ino);
   }
 
+  /** Blocks available for reservation: free now, or free after the next commit. */
   get freeBlocks(): number {
-    return this.alloc.freeBlocks - this.reservedBlocks;
+    return this.alloc.freeBlocks + this.alloc.busyBlocks - this.reservedBlocks;
+  }
+
+  /** Allocate, forcing a metadata commit to recycle busy extents when nothing else is free. */
+  private allocBlocks(want: number, goal: number): [number, number] | null {
+    let got = this.alloc.alloc(want, goal);
+    if (!got && this.alloc.busyBlocks > 0) {
+      this.commit();
+      got = this.alloc.alloc(want, goal);
+    }
+    return got;
   }
 
   /* --------------------------------------------------------------------------------------- */
@@ -296,7 +317,7 @@ export class Refs {
       }
       if (freeIt && runStart < 0) runStart = b;
       if (!freeIt && runStart >= 0) {
-        this.alloc.release(runStart, b - runStart);
+        this.alloc.releaseBusy(runStart, b - runStart);
         runStart = -1;
       }
     }
@@ -332,7 +353,7 @@ export class Refs {
     let left = ext.len;
     let goal = this.goalFor(ri, lblk);
     while (left > 0) {
-      const got = this.alloc.alloc(left, goal);
+      const got = this.allocBlocks(left, goal);
       if (!got) throw new Error('model bug: delalloc reservation without free blocks');
       fork.set(lblk, got[1], 'unwritten', got[0]);
       this.reservedBlocks -= got[1];
@@ -349,7 +370,7 @@ export class Refs {
     let goal = this.goalFor(ri, lblk);
     while (done < len) {
       if (this.freeBlocks <= 0) break;
-      const got = this.alloc.alloc(Math.min(len - done, this.freeBlocks), goal);
+      const got = this.allocBlocks(Math.min(len - done, this.freeBlocks), goal);
       if (!got) break;
       ri.extents.set(lblk + done, got[1], 'unwritten', got[0]);
       done += got[1];
@@ -436,7 +457,7 @@ export class Refs {
     const data = ri.inline;
     if (inode.size > 0 || data.some((b) => b !== 0)) {
       if (this.freeBlocks < 1) return -ENOSPC;
-      const got = this.alloc.alloc(1, this.sb.dataStart);
+      const got = this.allocBlocks(1, this.sb.dataStart);
       if (!got) return -ENOSPC;
       const blk = new Uint8Array(this.blockSize);
       blk.set(data.subarray(0, Math.min(inode.size, this.blockSize)));
@@ -595,7 +616,7 @@ export class Refs {
       if (shared && (pos % bs !== 0 || length % bs !== 0)) return -ENOTBLK; // unaligned COW: buffered fallback
       const n = Math.min(endBlk, iomap.offset / bs + iomap.length / bs) - lblk;
       if (shared) {
-        const got = this.alloc.alloc(Math.min(n, this.freeBlocks), this.goalFor(ri, lblk));
+        const got = this.allocBlocks(Math.min(n, this.freeBlocks), this.goalFor(ri, lblk));
         if (!got || this.freeBlocks < 0) return -ENOSPC;
         ri.cow.set(lblk, got[1], 'unwritten', got[0]);
         this.bumpSeq(ri);
@@ -633,6 +654,7 @@ export class Refs {
       if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);
     }
     if (offset + size > inode.size) inode.size = offset + size;
+    this.dataReached(inode, offset + size);
     return 0;
   }
 
@@ -726,7 +748,8 @@ export class Refs {
   }
 
   prepareIoend(ioend: Ioend, status: number): number {
-    if (ioend.type === IOMAP_UNWRITTEN || (ioend.flags & IOMAP_F_SHARED)) ioend.endIo = (io) => this.endIoUnwritten(io);
+    const extends_ = ioend.offset + ioend.size > refsOf(ioend.inode).wbSize;
+    if (ioend.type === IOMAP_UNWRITTEN || (ioend.flags & IOMAP_F_SHARED) || extends_) ioend.endIo = (io) => this.endIoUnwritten(io);
     return status;
   }
 
@@ -765,6 +788,7 @@ export class Refs {
       } else if (io.status === 0) {
         if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);
       }
+      if (io.status === 0) this.dataReached(inode, io.offset + io.size);
       iomapFinishIoends(io, io.status);
     }
   }
@@ -779,6 +803,18 @@ export class Refs {
   /* --------------------------------------------------------------------------------------- */
   /* Space operations                                                                        */
   /* --------------------------------------------------------------------------------------- */
+
+  /** The in-core size was set explicitly (truncate, fallocate, collapse/insert, clone): log it as is. */
+  sizeChanged(inode: Inode): void {
+    refsOf(inode).wbSize = inode.size;
+  }
+
+  /** Written-back data now reaches `end`: the on-disk size may follow, up to the in-core size. */
+  private dataReached(inode: Inode, end: number): void {
+    const ri = refsOf(inode);
+    const target = Math.min(inode.size, end);
+    if (target > ri.wbSize) ri.wbSize = target;
+  }
 
   /** Free every block from the block containing byte `newsize` rounded up (truncate). */
   truncateBlocks(inode: Inode, newsize: number): void {
@@ -860,7 +896,7 @@ export class Refs {
       for (let b = 0; b < e.len;) {
         const run = this.sharedRun(e.pblk + b, e.len - b);
         if (this.isShared(e.pblk + b)) {
-          const got = this.alloc.alloc(run, this.goalFor(ri, e.lblk + b));
+          const got = this.allocBlocks(run, this.goalFor(ri, e.lblk + b));
           if (!got || this.freeBlocks < 0) return -ENOSPC;
           ri.extents.set(e.lblk + b, got[1], 'unwritten', got[0]);
           this.releaseBlocks(e.pblk + b, got[1]);
@@ -948,6 +984,7 @@ export class Refs {
     }
     for (const [b, n] of refs) {
       if (this.alloc.isFree(b)) out.push(`block ${b} is referenced ${n} times and on the free list`);
+      if (this.alloc.isBusy(b)) out.push(`block ${b} is referenced ${n} times and busy (freed, awaiting commit)`);
       const want = this.refcount.get(b) ?? 1;
       if (want !== n) out.push(`block ${b}: refcount ${want} but ${n} references`);
     }
