@@ -19,7 +19,8 @@ import {
 } from './iomap/buffered-io';
 import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
 import { IovIter } from './iomap/uio';
-import { Refs, RefsInode, MkfsOptions } from './fs/refs';
+import { Refs, MkfsOptions } from './fs/refs';
+import type { FsInstance } from './fs/types';
 import type { BlockDevice } from './device/types';
 import {
   FsError, EBADF, EFBIG, EINVAL, EIO, ENOENT, ENOMEM, EOPNOTSUPP, EXDEV, SIGBUS, check,
@@ -62,8 +63,10 @@ function validData(x: unknown, what: string): Uint8Array {
 
 export class IomapFs {
   readonly dev: BlockDevice;
-  readonly fs: Refs;
+  readonly fs: FsInstance;
   readonly queue = new BioQueue();
+  /** The file operation in progress (for contract-violation reports). */
+  currentOp = '';
   readonly pageSize = PAGE_SIZE;
   private readonly icache = new Map<number, Inode>();
   private readonly opts: Required<MountOptions>;
@@ -77,7 +80,12 @@ export class IomapFs {
     return new IomapFs(dev, Refs.mount(dev), opts);
   }
 
-  private constructor(dev: BlockDevice, fs: Refs, opts: MountOptions) {
+  /** Mount any filesystem instance (an FsAdapter's, or refs wrapped by the contract monitor). */
+  static withFs(dev: BlockDevice, fs: FsInstance, opts: MountOptions = {}): IomapFs {
+    return new IomapFs(dev, fs, opts);
+  }
+
+  private constructor(dev: BlockDevice, fs: FsInstance, opts: MountOptions) {
     this.dev = dev;
     this.fs = fs;
     const maxFolio = opts.maxFolioSize ?? 64 * 1024;
@@ -86,11 +94,17 @@ export class IomapFs {
     }
     if (maxFolio < fs.blockSize) throw new FsError(EINVAL, `maxFolioSize ${maxFolio} is below the block size ${fs.blockSize}`);
     this.opts = { maxFolioSize: maxFolio, newFolioFill: opts.newFolioFill ?? 0 };
-    fs.sizeOf = (ino) => this.icache.get(ino)?.size ?? fs.inode(ino).diskSize;
+    fs.sizeOf = (ino) => this.icache.get(ino)?.size ?? fs.loadInode(ino).size;
   }
 
   get blockSize(): number {
     return this.fs.blockSize;
+  }
+
+  /** The refs instance underneath (tests and reports reach its counters and fault hooks). */
+  get refs(): Refs {
+    if (!(this.fs instanceof Refs)) throw new FsError(EINVAL, 'the mounted filesystem is not refs');
+    return this.fs;
   }
 
   get maxFileSize(): number {
@@ -105,11 +119,11 @@ export class IomapFs {
   iget(ino: number): Inode {
     let inode = this.icache.get(ino);
     if (inode) return inode;
-    const ri: RefsInode = this.fs.inode(ino);
+    const loaded = this.fs.loadInode(ino);
     const minOrder = Math.max(0, Math.log2(this.fs.blockSize) - PAGE_SHIFT);
     const maxOrder = Math.log2(this.opts.maxFolioSize) - PAGE_SHIFT;
     const mapping = new AddressSpace({ minOrder, maxOrder, newFolioFill: this.opts.newFolioFill }, this.queue);
-    inode = { ino, size: ri.diskSize, blkbits: this.fs.blkbits, blockSize: this.fs.blockSize, mapping, fsPrivate: ri };
+    inode = { ino, size: loaded.size, blkbits: this.fs.blkbits, blockSize: this.fs.blockSize, mapping, fsPrivate: loaded.fsPrivate };
     mapping.host = inode;
     mapping.aops = iomapAops;
     const fs = this.fs;
@@ -339,8 +353,7 @@ export class FileHandle {
     const inode = this.inode;
     const fs = this.fsys.fs;
     const oldsize = inode.size;
-    const ri = inode.fsPrivate as RefsInode;
-    if (ri.inline && newsize > fs.sb.inlineMax) check(fs.unstuff(inode), `${this.name}: unstuff`);
+    check(fs.prepareSize(inode, newsize), `${this.name}: preparing size ${newsize}`);
     if (newsize > oldsize) {
       check(iomapZeroRange(inode, oldsize, newsize - oldsize, this.ops), `${this.name}: zeroing for truncate up`);
     } else {
@@ -358,7 +371,7 @@ export class FileHandle {
   /* fallocate                                                                            */
   /* ------------------------------------------------------------------------------------ */
 
-  private get fs(): Refs {
+  private get fs(): FsInstance {
     return this.fsys.fs;
   }
 
@@ -708,10 +721,8 @@ export class FileHandle {
   /** The state of the block holding `pos`: extent and cache, for failure reports. */
   describe(pos: number): string {
     const bs = this.inode.blockSize;
-    const ri = this.inode.fsPrivate as RefsInode;
     const blk = Math.floor(pos / bs);
-    const { ext } = ri.extents.lookup(blk);
-    const map = ri.inline ? 'inline' : ext ? `${ext.state} [${ext.lblk * bs}, +${ext.len * bs}) @${ext.pblk}` : 'hole';
+    const map = this.fsys.fs.describeBlock(this.inode, pos);
     const f = this.inode.mapping.folioAt(pos);
     let cache = 'not cached';
     if (f) {

@@ -27,6 +27,7 @@ import { Allocator } from './alloc';
 import { Extent, ExtentMap } from './extents';
 import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
 import type { BlockDevice } from '../device/types';
+import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from './types';
 import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
 
 export interface MkfsOptions {
@@ -81,7 +82,7 @@ function refsOf(inode: Inode): RefsInode {
   return inode.fsPrivate as RefsInode;
 }
 
-export class Refs {
+export class Refs implements FsInstance {
   readonly dev: BlockDevice;
   readonly sb: Superblock;
   readonly blockSize: number;
@@ -103,6 +104,8 @@ export class Refs {
   readonly iomapOps: IomapOps;
   readonly writebackOps: WritebackOps;
   readonly folioOps: FolioOps;
+  readonly capabilities: FsCapabilities;
+  readonly introspect: FsIntrospection;
 
   /* --------------------------------------------------------------------------------------- */
   /* Lifecycle                                                                               */
@@ -163,7 +166,68 @@ export class Refs {
     this.folioOps = {
       iomapValid: (inode, iomap) => this.iomapValid(inode, iomap),
     };
+    this.capabilities = {
+      blockSize: sb.blockSize, maxFileSize: MAX_LFS_FILESIZE, reflink: true, inline: sb.inlineMax > 0, directIO: true,
+      fallocModes: [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
+    };
+    this.introspect = {
+      snapshot: (inode) => this.snapshot(inode),
+      metadataDirty: (inode) => refsOf(inode).metaDirty || inode.size !== refsOf(inode).diskSize,
+    };
   }
+
+  loadInode(ino: number): { size: number; fsPrivate: unknown } {
+    const ri = this.inode(ino);
+    return { size: ri.diskSize, fsPrivate: ri };
+  }
+
+  /** Move inline data out before i_size grows beyond what fits inline. */
+  prepareSize(inode: Inode, newsize: number): number {
+    const ri = refsOf(inode);
+    if (ri.inline && newsize > this.sb.inlineMax) return this.unstuff(inode);
+    return 0;
+  }
+
+  /** A frozen copy of the inode's mapping state for the contract monitor. */
+  snapshot(inode: Inode): MappingSnapshot {
+    const ri = refsOf(inode);
+    const data = ri.extents.clone();
+    const cow = ri.cow.clone();
+    const inline = ri.inline !== null;
+    const shared = (e: Extent) => {
+      const out: number[] = [];
+      for (let b = 0; b < e.len; b++) if (this.isShared(e.pblk + b)) out.push(b);
+      return out.join(',');
+    };
+    const fp = (m: ExtentMap) => m.exts.map((e) => `${e.lblk}+${e.len}:${e.state}@${e.pblk}${e.state === 'delalloc' ? '' : `[${shared(e)}]`}`).join(' ');
+    let fd: string | null = null;
+    let fa: string | null = null;
+    return {
+      fingerprint: (scope) => {
+        if (scope === 'data') return (fd ??= `${inline ? 'inline ' : ''}${fp(data)}`);
+        return (fa ??= `${inline ? 'inline ' : ''}${fp(data)} | cow ${fp(cow)}`);
+      },
+      block: (lblk): BlockState => {
+        const { ext } = data.lookup(lblk);
+        if (!ext) return { state: 'hole' };
+        if (ext.state === 'delalloc') return { state: 'delalloc' };
+        const pblk = ext.pblk + (lblk - ext.lblk);
+        return { state: ext.state, pblk, shared: this.isShared(pblk) };
+      },
+    };
+  }
+
+  describeBlock(inode: Inode, pos: number): string {
+    const bs = this.blockSize;
+    const ri = refsOf(inode);
+    const blk = Math.floor(pos / bs);
+    if (ri.inline) return 'inline';
+    const { ext } = ri.extents.lookup(blk);
+    const { ext: c } = ri.cow.lookup(blk);
+    const d = ext ? `${ext.state} [${ext.lblk * bs}, +${ext.len * bs}) @${ext.pblk}${ext.pblk >= 0 && this.isShared(ext.pblk + blk - ext.lblk) ? ' shared' : ''}` : 'hole';
+    return c ? `${d}; cow ${c.state} @${c.pblk}` : d;
+  }
+
 
   private load(img: MetaImage, slot: number): void {
     this.generation = img.generation;
@@ -661,13 +725,15 @@ export class Refs {
   /** xfs_reflink_end_cow(): move allocated COW staging in [lblk, lblk+n) into the data fork. */
   endCow(inode: Inode, lblk: number, n: number): void {
     const ri = refsOf(inode);
+    let changed = false;
     for (const c of ri.cow.range(lblk, n)) {
       if (c.state === 'delalloc') continue;
       ri.cow.remove(c.lblk, c.len);
       const old = ri.extents.set(c.lblk, c.len, 'written', c.pblk);
       for (const e of old) this.releaseExtent(e);
+      changed = true;
     }
-    this.bumpSeq(ri);
+    if (changed) this.bumpSeq(ri);
   }
 
   /** xfs_reflink_cancel_cow_range(): drop COW staging after a failed write. */
@@ -676,12 +742,14 @@ export class Refs {
     const bs = this.blockSize;
     const lblk = Math.floor(offset / bs);
     const n = Math.max(1, Math.ceil((offset + size) / bs) - lblk);
+    let changed = false;
     for (const c of ri.cow.range(lblk, n)) {
       if (c.state === 'delalloc') continue;
       ri.cow.remove(c.lblk, c.len);
       this.releaseExtent(c);
+      changed = true;
     }
-    this.bumpSeq(ri);
+    if (changed) this.bumpSeq(ri);
   }
 
   /** Punch delalloc reservations only (the ->punch callback of rule 25). */
@@ -891,6 +959,7 @@ export class Refs {
   /** Give shared UNWRITTEN blocks in [lblk, lblk+n) private storage (their content is zero). */
   unshareUnwritten(inode: Inode, lblk: number, n: number): number {
     const ri = refsOf(inode);
+    let changed = false;
     for (const e of ri.extents.range(lblk, n)) {
       if (e.state !== 'unwritten') continue;
       for (let b = 0; b < e.len;) {
@@ -901,12 +970,13 @@ export class Refs {
           ri.extents.set(e.lblk + b, got[1], 'unwritten', got[0]);
           this.releaseBlocks(e.pblk + b, got[1]);
           b += got[1];
+          changed = true;
         } else {
           b += run;
         }
       }
     }
-    this.bumpSeq(ri);
+    if (changed) this.bumpSeq(ri);
     return 0;
   }
 

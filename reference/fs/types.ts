@@ -1,0 +1,86 @@
+/**
+ * What the VFS glue (reference/file.ts) needs from a mounted filesystem: the iomap ops tables,
+ * plus the filesystem's own operations that the kernel leaves to each filesystem (namespace,
+ * block-level space operations, metadata commit), and optional introspection that oracles and
+ * the contract monitor use. refs implements it; so can any ops table plugged in as an FsAdapter.
+ */
+import type { Inode, IomapOps, WritebackOps } from '../iomap/types';
+
+/** What a filesystem declares about itself. */
+export interface FsCapabilities {
+  blockSize: number;
+  maxFileSize: number;
+  /** Supports clone/dedupe (shared blocks, a COW path). */
+  reflink: boolean;
+  /** Stores small files inline (IOMAP_INLINE). */
+  inline: boolean;
+  /** Handles IOMAP_DIRECT writes (allocation, end_io). */
+  directIO: boolean;
+  /** fallocate mode values it implements (subset of the ones Linux accepts). */
+  fallocModes: number[];
+}
+
+/** Allocation state of one block as the filesystem itself records it. */
+export interface BlockState {
+  state: 'hole' | 'delalloc' | 'written' | 'unwritten';
+  /** Device block number (written/unwritten). */
+  pblk?: number;
+  shared?: boolean;
+}
+
+/** A frozen view of one inode's mapping state, taken before a callback. */
+export interface MappingSnapshot {
+  /** Equal strings ⇔ equal mapping state (data fork only, or all state incl. COW staging). */
+  fingerprint(scope: 'data' | 'all'): string;
+  block(lblk: number): BlockState;
+}
+
+/** Read-only access to the filesystem's own idea of its mappings. */
+export interface FsIntrospection {
+  snapshot(inode: Inode): MappingSnapshot;
+  /** Inode metadata needed to read data back is not yet durable (F_DIRTY honesty). */
+  metadataDirty?(inode: Inode): boolean;
+}
+
+export interface FsInstance {
+  readonly blockSize: number;
+  readonly blkbits: number;
+  readonly capabilities: FsCapabilities;
+  readonly iomapOps: IomapOps;
+  readonly writebackOps: WritebackOps;
+  /** DIO ->end_io: (inode, file offset, bytes, error, IOMAP_DIO_* flags) → replacement error. */
+  dioEndIo?(inode: Inode, offset: number, size: number, error: number, dioFlags: number): number;
+
+  /* namespace and inodes */
+  lookup(name: string): number | undefined;
+  create(name: string): number;
+  unlink(name: string): void;
+  /** Bring an inode in core: its durable size and the fs-private state for Inode.fsPrivate. */
+  loadInode(ino: number): { size: number; fsPrivate: unknown };
+  /** How the filesystem asks the VFS for an inode's current in-core size. */
+  sizeOf: (ino: number) => number;
+
+  /* space operations, in blocks */
+  /** Called before i_size moves to `newsize` (e.g. move inline data into a block). 0 or -errno. */
+  prepareSize(inode: Inode, newsize: number): number;
+  /** Make the file block-mapped (no inline data) before a block-level space operation. */
+  unstuff(inode: Inode): number;
+  /** Free the blocks from the one holding `newsize` (rounded up) on. */
+  truncateBlocks(inode: Inode, newsize: number): void;
+  /** i_size was set explicitly (truncate, fallocate, collapse, insert, clone). */
+  sizeChanged(inode: Inode): void;
+  allocRange(inode: Inode, lblk: number, n: number): number;
+  punchBlocks(inode: Inode, lblk: number, n: number): void;
+  collapseBlocks(inode: Inode, lblk: number, n: number): void;
+  insertBlocks(inode: Inode, lblk: number, n: number): void;
+  remapBlocks(src: Inode, srcLblk: number, dst: Inode, dstLblk: number, n: number): void;
+  unshareUnwritten(inode: Inode, lblk: number, n: number): number;
+  /** Make all metadata durable (the fsync/sync commit). */
+  commit(): void;
+
+  /* oracles and reports */
+  checkReservations(inode: Inode): string[];
+  checkConsistency(): string[];
+  describeBlock(inode: Inode, pos: number): string;
+  introspect?: FsIntrospection;
+}
