@@ -106,13 +106,21 @@ class NaiveFile implements FileTarget {
     if (avail < n) this.data.fill(0, dst + avail, dst + n);
   }
 
-  /** [off, off+n) as a fresh buffer (zeroes past the array). */
+  /** [off, off+n) as a fresh array (zeroes past the storage). */
   private copyOut(off: number, n: number): Uint8Array {
-    const out = Buffer.allocUnsafe(n);
+    const out = new Uint8Array(n);
     const have = Math.max(0, Math.min(n, this.data.length - off));
     if (have > 0) this.data.copy(out, 0, off, off + have);
-    if (have < n) out.fill(0, have, n);
     return out;
+  }
+
+  /** True when [a, a+n) and [b, b+n) hold the same bytes (compared in place). */
+  private sameBytes(a: number, b: number, n: number): boolean {
+    const d = this.data;
+    const stored = d.length;
+    // Both pieces inside the storage: one compare. Otherwise compare piecewise against zeroes.
+    if (a + n <= stored && b + n <= stored) return d.compare(d, b, b + n, a, a + n) === 0;
+    return Buffer.compare(this.copyOut(a, n), this.copyOut(b, n)) === 0;
   }
 
   size(): number {
@@ -285,9 +293,7 @@ class NaiveFile implements FileTarget {
     if (n % this.bs !== 0 && !(src + n === size && dst + n === size)) n -= n % this.bs;
     if (n === 0) return 0;
     if (this.rangesOverlap(src, dst, n)) throw err(EINVAL, `dedupe ranges overlap (${src}, ${dst}, ${n})`);
-    const a = this.copyOut(src, n);
-    const b = this.copyOut(dst, n);
-    return Buffer.compare(a, b) === 0 ? n : 0;
+    return this.sameBytes(src, dst, n) ? n : 0;
   }
 
   copyRange(src: number, len: number, dst: number): number {

@@ -8,9 +8,12 @@
  *   exec:CMD      an out-of-process adapter (JSON lines) — not supported yet
  *   host:PATH     a real kernel filesystem — not supported yet
  *
- * Built-in modules register themselves when loaded: besides `naive` (imported here), the registry
- * tries to load `./reference` and `./mutants` (index files in this directory) the first time a name
- * is looked up or listed; a module that does not exist yet is simply absent.
+ * Built-in modules: besides `naive` (imported here), the registry loads `./reference` and
+ * `./mutants` (files or index files in this directory) the first time a name is looked up or listed.
+ * Such a module either calls registerAdapter() itself, or exports `createAdapter(opts)` or
+ * `create<Name>Adapter(opts)` (e.g. createReferenceAdapter), which is then registered under the
+ * module's name (with the module's `describe` export, if any). A module that does not exist is
+ * simply absent; one that fails to load is reported when its name is asked for.
  *
  * Every problem with a spec or an adapter module is an AdapterSpecError: one line, exit code 2.
  */
@@ -66,7 +69,11 @@ const builtins = new Map<string, Entry>();
 const mutants = new Map<string, Entry>();
 /** Built-in modules that exist but failed to load: name → error message. */
 const loadErrors = new Map<string, string>();
-const BUILTIN_MODULES = ['reference', 'mutants'];
+/** Built-in modules loaded on demand, with the description used when the module gives none. */
+const BUILTIN_MODULES: Record<string, { describe: string; inMemory: boolean; factoryModule: boolean }> = {
+  reference: { describe: 'refs (the reference filesystem) on a sparse in-memory device, through the reference iomap generic layer', inMemory: true, factoryModule: true },
+  mutants: { describe: 'the bug zoo', inMemory: true, factoryModule: false },
+};
 let builtinsLoaded = false;
 
 const NAME_RE = /^[a-z][a-z0-9_.-]*$/;
@@ -87,16 +94,29 @@ export function registerAdapter(name: string, factory: AdapterFactory, opts: Reg
 function loadBuiltinModules(): void {
   if (builtinsLoaded) return;
   builtinsLoaded = true;
-  for (const m of BUILTIN_MODULES) {
+  for (const [m, meta] of Object.entries(BUILTIN_MODULES)) {
     const file = path.join(__dirname, m);
+    let mod: Record<string, unknown>;
     try {
-      require(file);
+      mod = require(file) as Record<string, unknown>;
     } catch (e) {
       const code = (e as { code?: string }).code;
       const msg = e instanceof Error ? e.message : String(e);
       const missing = code === 'MODULE_NOT_FOUND' && msg.includes(`'${file}'`);
       if (!missing) loadErrors.set(m, msg.split('\n')[0]);
+      continue;
     }
+    if (!meta.factoryModule || builtins.has(m)) continue;
+    const exportName = `create${m[0].toUpperCase()}${m.slice(1)}Adapter`;
+    const factory = typeof mod.createAdapter === 'function' ? mod.createAdapter : mod[exportName];
+    if (typeof factory !== 'function') {
+      loadErrors.set(m, `adapters/${m} neither registers itself nor exports createAdapter or ${exportName}`);
+      continue;
+    }
+    registerAdapter(m, {
+      describe: typeof mod.describe === 'string' ? mod.describe : meta.describe,
+      create: (o) => (factory as (x: AdapterOptions) => FileAdapter)(o),
+    }, { inMemory: meta.inMemory });
   }
 }
 

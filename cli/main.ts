@@ -1,5 +1,62 @@
-/** Placeholder entry point; replaced by the CLI implementation. */
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('iomap-harness: CLI not implemented yet\n');
-  return 2;
+/**
+ * iomap-harness command line. bin/iomap-harness.js calls main(argv) and exits with its result:
+ * 0 all checks passed, 1 a failure was found (and saved), 2 usage or input error (one line on
+ * stderr), 3 the target crashed or hung. See ARCHITECTURE.md "Command line" and docs/fsx.md.
+ */
+
+import { TargetError } from '../properties/fsx/engine';
+import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from './common';
+import { fsxCommand } from './fsx-command';
+import { listCommand } from './list-command';
+import { replayCommand } from './replay-command';
+
+const USAGE = `usage: iomap-harness COMMAND [options]
+
+commands:
+  fsx    [--adapter A] [-N ops] [-S seed] [-l maxlen] [-o maxoplen] [--bs B] [--folio F]
+         [-r readbdy] [-w writebdy] [-t truncbdy] [-c P] [-p N] [-b opnum]
+         [-R -W -F -H -z -C -I -J -B -E -K -u -O -n -Z -X -q -d] [--weight OP=N]...
+         [--save DIR] [--json]
+         fuzz an adapter the way xfstests' fsx does (see docs/fsx.md)
+  replay PATH... [--adapter A] [--bs B] [--folio F] [-S seed] [-l maxlen] [-q] [--json]
+         apply saved op logs (JSON or .fsxops)
+  list   [adapters|mutants|corpus] [--json]
+
+exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 target crashed or hung`;
+
+const NOT_YET = new Set(['check', 'shrink']);
+
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'fsx':
+        return fsxCommand(args, io);
+      case 'replay':
+        return replayCommand(args, io);
+      case 'list':
+        return listCommand(args, io);
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(USAGE + '\n');
+        return EXIT_PASS;
+      case undefined:
+        io.stderr(USAGE + '\n');
+        return EXIT_USAGE;
+      default:
+        if (NOT_YET.has(command)) throw new UsageError(`command ${command} is not available in this build yet`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)} (fsx, replay, list; --help for usage)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`iomap-harness: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof TargetError) {
+      io.stderr(`iomap-harness: ${e.message}\n`);
+      return EXIT_CRASH;
+    }
+    throw e;
+  }
 }

@@ -4,7 +4,7 @@
  * as fsx --replay-ops does). Both return the same RunResult, and for the same ops the same report.
  */
 
-import type { FileAdapter } from '../../adapters/types';
+import type { FileAdapter, FileTarget } from '../../adapters/types';
 import { FsxOptions, Generator, resolveOps, validateOptions } from './generator';
 import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected } from './oplog';
 import { OpBuffer } from './ops';
@@ -39,6 +39,30 @@ export class FsxUsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'FsxUsageError';
+  }
+}
+
+/** The target failed outside an op (open or close): the CLI reports it as a crash (exit 3). */
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+function openTarget(adapter: FileAdapter, name: string): FileTarget {
+  try {
+    return adapter.open();
+  } catch (e) {
+    throw new TargetError(`adapter ${name}: open() failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+  }
+}
+
+function closeAdapter(adapter: FileAdapter, name: string): void {
+  try {
+    adapter.close();
+  } catch (e) {
+    throw new TargetError(`adapter ${name}: close() failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
   }
 }
 
@@ -97,7 +121,7 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
   if (bad !== null) throw new FsxUsageError(bad);
   const caps = adapter.capabilities;
   if (o.maxlen > caps.maxFileSize) throw new FsxUsageError(`-l ${o.maxlen} is larger than the adapter's maximum file size ${caps.maxFileSize}`);
-  const target = adapter.open();
+  const target = openTarget(adapter, name);
   try {
     if (o.direct && !caps.directIO) throw new FsxUsageError(`-Z: adapter ${name} does not support direct I/O`);
     const ops = resolveOps(o, caps, target, name);
@@ -126,7 +150,7 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
       expected: expectedOf(failure),
     }));
   } finally {
-    adapter.close();
+    closeAdapter(adapter, name);
   }
 }
 
@@ -140,7 +164,7 @@ export interface ReplayOptions {
 export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: ReplayOptions, io: Output, hooks: RunHooks = {}): RunResult {
   const caps = adapter.capabilities;
   const lo = log.options ?? {};
-  const target = adapter.open();
+  const target = openTarget(adapter, name);
   try {
     const buf = bufferFromRecords(log.ops);
     const runner = new Runner(target, caps, Pattern.forSeed(log.seed), {
@@ -160,6 +184,6 @@ export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: Re
       return out;
     });
   } finally {
-    adapter.close();
+    closeAdapter(adapter, name);
   }
 }

@@ -164,6 +164,16 @@ export function validateOptions(o: FsxOptions): string | null {
   return null;
 }
 
+/**
+ * Turn op `code` off in a weight table, as fsx does: a mapped read/write that cannot run becomes a
+ * plain read/write (its weight moves over), every other op simply gets weight 0.
+ */
+export function turnOff(weights: number[], code: number): void {
+  if (code === OP_MAPREAD) weights[OP_READ] += weights[code];
+  if (code === OP_MAPWRITE) weights[OP_WRITE] += weights[code];
+  weights[code] = 0;
+}
+
 /** Why an op cannot run on this target ("clone range", ...), or null when it can. */
 function unsupported(code: number, caps: Capabilities, t: FileTarget): string | null {
   const mode = (m: number) => caps.fallocModes.includes(m) && typeof t.fallocate === 'function';
@@ -216,9 +226,7 @@ export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, ada
     if (why === null) continue;
     const msg = `main: adapter ${adapterName} does not support ${why}, disabling!`;
     if (!messages.includes(msg)) messages.push(msg);
-    if (code === OP_MAPREAD) w[OP_READ] += w[code];
-    if (code === OP_MAPWRITE) w[OP_WRITE] += w[code];
-    w[code] = 0;
+    turnOff(w, code);
   }
   const mode = (m: number) => caps.fallocModes.includes(m);
   let keepSize = o.keepSize;
@@ -282,9 +290,7 @@ export class Generator {
 
   /** Turn an op off (after the target answered EOPNOTSUPP). */
   disable(code: number): void {
-    if (code === OP_MAPREAD) this.weights[OP_READ] += this.weights[code];
-    if (code === OP_MAPWRITE) this.weights[OP_WRITE] += this.weights[code];
-    this.weights[code] = 0;
+    turnOff(this.weights, code);
     this.rebuild();
   }
 

@@ -18,6 +18,8 @@ export const PATTERN_PERIOD = 65536;
 export class Pattern {
   readonly seed: number;
   private readonly original: Uint8Array;
+  /** The pattern of op 0 (even bytes 0, odd bytes original), as 32-bit words. */
+  private readonly base: Uint32Array;
   private readonly cache: (Buffer | undefined)[] = new Array<Buffer | undefined>(256);
   private scratch: Buffer = Buffer.alloc(0);
 
@@ -32,6 +34,9 @@ export class Pattern {
       this.original[i + 2] = (r >>> 16) & 255;
       this.original[i + 3] = r >>> 24;
     }
+    const b0 = new Uint8Array(PATTERN_PERIOD);
+    for (let j = 1; j < PATTERN_PERIOD; j += 2) b0[j] = this.original[j];
+    this.base = new Uint32Array(b0.buffer);
   }
 
   private static recent: Pattern[] = [];
@@ -49,12 +54,17 @@ export class Pattern {
     const k = n & 255;
     let b = this.cache[k];
     if (b === undefined) {
-      b = Buffer.allocUnsafe(2 * PATTERN_PERIOD);
-      const orig = this.original;
-      for (let j = 0; j < PATTERN_PERIOD; j += 2) {
-        b[j] = k;
-        b[j + 1] = k + orig[j + 1];
+      // Add k to every byte of the k=0 pattern, four bytes per step, without carries between bytes.
+      const ab = new ArrayBuffer(2 * PATTERN_PERIOD);
+      const w = new Uint32Array(ab, 0, PATTERN_PERIOD / 4);
+      const base = this.base;
+      const kk = Math.imul(k, 0x01010101);
+      const kLow = kk & 0x7f7f7f7f;
+      for (let j = 0; j < w.length; j++) {
+        const x = base[j];
+        w[j] = ((x & 0x7f7f7f7f) + kLow) ^ ((x ^ kk) & 0x80808080);
       }
+      b = Buffer.from(ab);
       b.copy(b, PATTERN_PERIOD, 0, PATTERN_PERIOD);
       this.cache[k] = b;
     }

@@ -307,18 +307,78 @@ export class SparseBytes {
   /** COLLAPSE_RANGE: bytes [off, off+len) disappear, the tail moves down; requires off+len ≤ size. */
   collapse(off: number, len: number): void {
     SparseBytes.checkRange('collapse', off, len);
-    if (off + len > this.size) throw new RangeError(`SparseBytes.collapse: range ends past EOF (${off}+${len} > ${this.size})`);
+    const old = this.size;
+    if (off + len > old) throw new RangeError(`SparseBytes.collapse: range ends past EOF (${off}+${len} > ${old})`);
     if (len === 0) return;
-    this.shiftTail(off + len, -len, off);
+    if (!this.denseEnough(old - off)) return this.shiftTail(off + len, -len, off);
+    this.moveRange(off + len, off, old - off - len);
+    this.zero(old - len, len);
+    this.size = old - len;
   }
 
   /** INSERT_RANGE: bytes from off move up by len, [off, off+len) reads zero; requires off ≤ size. */
   insert(off: number, len: number): void {
     SparseBytes.checkRange('insert', off, len);
-    SparseBytes.checkRange('insert', this.size, len);
-    if (off > this.size) throw new RangeError(`SparseBytes.insert: offset past EOF (${off} > ${this.size})`);
+    const old = this.size;
+    SparseBytes.checkRange('insert', old, len);
+    if (off > old) throw new RangeError(`SparseBytes.insert: offset past EOF (${off} > ${old})`);
     if (len === 0) return;
-    this.shiftTail(off, len, off);
+    if (!this.denseEnough(old + len - off)) return this.shiftTail(off, len, off);
+    this.moveRange(off, off + len, old - off);
+    // The size goes up first: zero() may release a chunk whole only when nothing past EOF holds data.
+    this.size = old + len;
+    this.zero(off, len);
+  }
+
+  /**
+   * Whether moving a range of `span` bytes piece by piece (cost ∝ span / chunk size) is cheap
+   * compared with the data present; otherwise shiftTail (cost ∝ chunks present) is used.
+   */
+  private denseEnough(span: number): boolean {
+    const pieces = span / this.chunkSize;
+    return pieces <= 64 || pieces <= 4 * this.chunkCount();
+  }
+
+  /**
+   * memmove of [src, src+len) to [dst, dst+len) across chunks, in place (ascending when moving
+   * down, descending when moving up). Missing source chunks read as zero. Does not change the size.
+   */
+  private moveRange(src: number, dst: number, len: number): void {
+    if (len === 0 || src === dst) return;
+    const cs = this.chunkSize;
+    if (dst < src) {
+      for (let done = 0; done < len;) {
+        const s = src + done;
+        const d = dst + done;
+        const si = Math.floor(s / cs);
+        const di = Math.floor(d / cs);
+        const so = s - si * cs;
+        const dOff = d - di * cs;
+        const n = Math.min(cs - so, cs - dOff, len - done);
+        this.movePiece(si, so, di, dOff, n);
+        done += n;
+      }
+    } else {
+      for (let left = len; left > 0;) {
+        const sEnd = src + left;
+        const dEnd = dst + left;
+        const si = Math.floor((sEnd - 1) / cs);
+        const di = Math.floor((dEnd - 1) / cs);
+        const n = Math.min(sEnd - si * cs, dEnd - di * cs, left);
+        this.movePiece(si, sEnd - n - si * cs, di, dEnd - n - di * cs, n);
+        left -= n;
+      }
+    }
+  }
+
+  private movePiece(si: number, so: number, di: number, dOff: number, n: number): void {
+    const sc = this.get(si);
+    if (sc === undefined) {
+      const dc = this.get(di);
+      if (dc !== undefined) dc.fill(0, dOff, dOff + n);
+      return;
+    }
+    sc.copy(this.getOrCreate(di), dOff, so, so + n);
   }
 
   /**
@@ -353,18 +413,15 @@ export class SparseBytes {
 
   /**
    * Copy [src, src+len) to [dst, dst+len) as memmove does (overlap allowed); the size grows to
-   * dst+len. Used for clone_range and copy_range. The source is materialised in a temporary buffer.
+   * dst+len. Used for clone_range and copy_range. Cost ∝ len / chunk size.
    */
   copyWithin(src: number, len: number, dst: number): void {
     SparseBytes.checkRange('copyWithin', src, len);
     SparseBytes.checkRange('copyWithin', dst, len);
     if (len === 0) return;
-    if (len <= this.scratch.length) {
-      this.readInto(src, len, this.scratch, 0);
-      this.write(dst, this.scratch, 0, len);
-    } else {
-      this.write(dst, this.read(src, len));
-    }
+    // Raise the size first: pieces past the old EOF must not look like stale data to zero().
+    if (dst + len > this.size) this.size = dst + len;
+    this.moveRange(src, dst, len);
   }
 
   /** Every (offset, bytes) piece that holds data within [0, size), ascending. For image dumps. */

@@ -1,0 +1,112 @@
+/**
+ * Shared CLI pieces: the I/O seam (tests pass their own), usage errors (one line, exit 2), strict
+ * flag parsing on top of util.parseArgs, fsx-style numbers.
+ */
+
+import { parseArgs, ParseArgsConfig } from 'util';
+
+export const EXIT_PASS = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_CRASH = 3;
+
+/** Where the CLI writes. `isTTY` turns progress output on. */
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  isTTY: boolean;
+}
+
+export function processIO(): CliIO {
+  return {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    isTTY: process.stdout.isTTY === true,
+  };
+}
+
+/** Bad command line or input: reported as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Line output with batching: engine lines are collected and written in blocks (a write per line
+ * would cost more than an fsx op). stderr lines flush stdout first, so the two stay in order.
+ */
+export class Lines {
+  private pending: string[] = [];
+  constructor(private readonly io: CliIO) {}
+
+  out = (line: string): void => {
+    this.pending.push(line);
+    if (this.pending.length >= 512) this.flush();
+  };
+
+  err = (line: string): void => {
+    this.flush();
+    this.io.stderr(line + '\n');
+  };
+
+  /** Raw stdout text (progress lines), after what is pending. */
+  raw(text: string): void {
+    this.flush();
+    this.io.stdout(text);
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('\n') + '\n';
+    this.pending = [];
+    this.io.stdout(text);
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** util.parseArgs in strict mode, its errors turned into one-line UsageErrors. */
+export function parseFlags(command: string, args: string[], options: Options, allowPositionals: boolean): {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+} {
+  try {
+    const r = parseArgs({ args, options, strict: true, allowPositionals });
+    return { values: r.values as Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: r.positionals };
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const msg = e instanceof Error ? e.message : String(e);
+    const quoted = /'([^']+)'/.exec(msg)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`${command}: unknown option ${quoted ?? msg} (see iomap-harness --help)`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const opt = /^Option '([^']+)'/.exec(msg)?.[1] ?? quoted ?? '';
+      throw new UsageError(`${command}: option ${opt.replace(/ <value>$/, '')} needs a value`);
+    }
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`${command}: unexpected argument ${JSON.stringify(quoted ?? msg)}`);
+    throw new UsageError(`${command}: ${msg.split('\n')[0]}`);
+  }
+}
+
+const SUFFIX: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, b: 512 };
+
+/**
+ * An fsx-style number: decimal or 0x hex, optionally followed by k, m, g (binary units) or b
+ * (512-byte blocks), as fsx's getnum accepts. Must be an integer in [lo, hi].
+ */
+export function parseNumber(flag: string, text: string, lo = 0, hi = Number.MAX_SAFE_INTEGER): number {
+  const m = /^(0[xX][0-9a-fA-F]+|[0-9]+)([kKmMgGbB]?)$/.exec(text);
+  if (m === null) throw new UsageError(`${flag}: expected a number (decimal or 0x hex, optional k/m/g suffix), got ${JSON.stringify(text)}`);
+  const base = m[1].startsWith('0x') || m[1].startsWith('0X') ? parseInt(m[1].slice(2), 16) : parseInt(m[1], 10);
+  const v = base * (m[2] === '' ? 1 : SUFFIX[m[2].toLowerCase()]);
+  if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new UsageError(`${flag}: ${text} is out of range [${lo}, ${hi}]`);
+  return v;
+}
+
+/** A positive power of two within [lo, hi] (block and folio sizes). */
+export function parsePow2(flag: string, text: string, lo: number, hi: number): number {
+  const v = parseNumber(flag, text, lo, hi);
+  if ((v & (v - 1)) !== 0) throw new UsageError(`${flag}: ${text} is not a power of two`);
+  return v;
+}

@@ -1,0 +1,88 @@
+/**
+ * `iomap-harness list [adapters|mutants|corpus] [--json]`. With --json the last stdout line is
+ * {"command":"list","adapters":[{"name":..,...}]} (or "mutants", "corpus").
+ */
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { listAdapters, listMutants } from '../adapters/registry';
+import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
+import { CliIO, EXIT_PASS, Lines, parseFlags, UsageError } from './common';
+
+const LIST_FLAGS = { json: { type: 'boolean' } } as const;
+
+/** The corpus directory of this package (corpus/ beside dist/). */
+export function corpusDir(): string {
+  return path.resolve(__dirname, '..', '..', 'corpus');
+}
+
+function corpusFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(json|fsxops)$/.test(e.name)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Corpus entries: every .json/.fsxops op log under corpus/, with what it expects. */
+export function listCorpus(dir = corpusDir()): Record<string, unknown>[] {
+  return corpusFiles(dir).map((file) => {
+    const name = path.relative(dir, file);
+    try {
+      const log = parseOpLog(fs.readFileSync(file, 'utf8'), name);
+      const exp = log.expected === undefined || log.expected.outcome === 'pass' ? 'pass' : log.expected.kind;
+      const item: Record<string, unknown> = { name, adapter: log.adapter, ops: log.ops.length, expected: exp };
+      if (log.description !== undefined) item.description = log.description;
+      return item;
+    } catch (e) {
+      return { name, error: e instanceof OpLogError ? e.message : String(e) };
+    }
+  });
+}
+
+export function listCommand(args: string[], io: CliIO): number {
+  const { values, positionals } = parseFlags('list', args, LIST_FLAGS, true);
+  if (positionals.length > 1) throw new UsageError(`list: one kind at a time, got ${positionals.join(' ')}`);
+  const what = positionals[0] ?? 'adapters';
+  let items: Record<string, unknown>[];
+  switch (what) {
+    case 'adapters':
+      items = listAdapters().map((a) => ({ name: a.name, describe: a.describe, inMemory: a.inMemory }));
+      break;
+    case 'mutants':
+      items = listMutants().map((a) => ({ name: a.name, describe: a.describe }));
+      break;
+    case 'corpus':
+      items = listCorpus();
+      break;
+    case 'suites':
+    case 'rules':
+      throw new UsageError(`list ${what}: not available in this build yet`);
+    default:
+      throw new UsageError(`list: unknown kind ${JSON.stringify(what)} (adapters, mutants, corpus)`);
+  }
+  const lines = new Lines(io);
+  if (values.json === true) {
+    lines.out(JSON.stringify({ command: 'list', [what]: items }));
+  } else {
+    if (items.length === 0) lines.out(`(no ${what})`);
+    const width = Math.max(0, ...items.map((i) => String(i.name).length));
+    for (const i of items) {
+      const rest = 'describe' in i ? i.describe : 'error' in i ? `error: ${i.error}` : `${i.ops} ops on ${i.adapter || '(any)'}, expects ${i.expected}`;
+      lines.out(`${String(i.name).padEnd(width)}  ${rest}`);
+    }
+  }
+  lines.flush();
+  return EXIT_PASS;
+}

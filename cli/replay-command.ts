@@ -1,0 +1,111 @@
+/**
+ * `iomap-harness replay PATH... [--adapter A] [--json]`: apply saved op logs (JSON or .fsxops).
+ * Every file is read and validated before anything runs (a bad one: one line, exit 2). Each log
+ * runs on a fresh adapter: --adapter, else the adapter recorded in the log, else the default; the
+ * geometry is the log's (--bs/--folio override it). Exit 1 when any log fails its checks, 3 when a
+ * target crashed; each case reports whether the outcome matched the log's `expected`.
+ */
+
+import * as fs from 'fs';
+import type { AdapterOptions } from '../adapters/registry';
+import { replayLog, RunResult } from '../properties/fsx/engine';
+import { OpLog, OpLogError, parseOpLog } from '../properties/fsx/oplog';
+import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
+import { defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+
+const REPLAY_FLAGS = {
+  adapter: { type: 'string' },
+  bs: { type: 'string' },
+  folio: { type: 'string' },
+  json: { type: 'boolean' },
+  seed: { type: 'string', short: 'S' },
+  maxlen: { type: 'string', short: 'l' },
+  quiet: { type: 'boolean', short: 'q' },
+  debug: { type: 'boolean', short: 'd' },
+} as const;
+
+function readLog(file: string, seed: number | undefined, maxlen: number | undefined): OpLog {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new UsageError(`replay: ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? String(e)})`}`);
+  }
+  try {
+    return parseOpLog(text, file, { seed, options: maxlen === undefined ? undefined : { maxlen } });
+  } catch (e) {
+    if (e instanceof OpLogError) throw new UsageError(`replay: ${e.message}`);
+    throw e;
+  }
+}
+
+function outcomeOf(r: RunResult): string {
+  return r.failure === null ? 'pass' : r.failure.kind;
+}
+
+export function replayCommand(args: string[], io: CliIO): number {
+  const { values: v, positionals } = parseFlags('replay', args, REPLAY_FLAGS, true);
+  if (positionals.length === 0) throw new UsageError('replay: give at least one op log (PATH...)');
+  const json = v.json === true;
+  const quiet = v.quiet === true;
+  const seed = v.seed === undefined ? undefined : parseNumber('-S', v.seed as string, 0, 0xffffffff);
+  const maxlen = v.maxlen === undefined ? undefined : parseNumber('-l', v.maxlen as string, 1);
+  const geo = geometryFlags(v);
+  const logs = positionals.map((p) => ({ path: p, log: readLog(p, seed, maxlen) }));
+  const lines = new Lines(io);
+  const cases: Record<string, unknown>[] = [];
+  let firstFailure: Record<string, unknown> | undefined;
+  let ops = 0;
+  let elapsed = 0;
+  let failures = 0;
+  let crashed = false;
+  let adapterShown = v.adapter as string | undefined;
+  for (const { path: file, log } of logs) {
+    const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
+    adapterShown ??= spec;
+    const opts: AdapterOptions = { blockSize: geo.blockSize ?? log.geometry.blockSize };
+    const folio = geo.folioSize ?? log.geometry.folioSize;
+    if (folio !== undefined) opts.folioSize = folio;
+    const adapter = openAdapter(spec, opts);
+    const caps = adapter.capabilities;
+    if (caps.blockSize !== log.geometry.blockSize || caps.pageSize !== log.geometry.pageSize) {
+      lines.err(`replay: ${file}: recorded with block/page size ${log.geometry.blockSize}/${log.geometry.pageSize}, ${spec} uses ${caps.blockSize}/${caps.pageSize}; aligned ops may be refused`);
+    }
+    if (!quiet) lines.out(`replaying ${file}: ${log.ops.length} ops on ${spec}, seed ${log.seed}`);
+    const r = replayLog(adapter, spec, log, { quiet, debug: v.debug === true, logDumpOps: 100 }, lines);
+    ops += r.ops;
+    elapsed += r.elapsedMs;
+    const expected = log.expected === undefined || log.expected.outcome === 'pass' ? 'pass' : log.expected.kind;
+    const outcome = outcomeOf(r);
+    const expectedOp = log.expected?.outcome === 'fail' ? log.expected.op : undefined;
+    const ok = expected === outcome && (expectedOp === undefined || expectedOp === r.failure?.op);
+    const c: Record<string, unknown> = { path: file, expected, outcome, ok };
+    if (r.failure !== null) {
+      c.op = r.failure.op;
+      failures++;
+      if (r.failure.kind === 'crash') crashed = true;
+      for (const l of r.report) lines.out(l);
+      if (firstFailure === undefined) {
+        firstFailure = { kind: r.failure.kind };
+        if (r.failure.rule !== undefined) firstFailure.rule = r.failure.rule;
+        if (r.failure.offset !== undefined) firstFailure.offset = r.failure.offset;
+        firstFailure.op = r.failure.op;
+        firstFailure.log = file;
+      }
+    }
+    lines.out(`${file}: ${outcome === 'pass' ? `all ${r.ops} operations completed A-OK!` : `${outcome} at op ${r.failure?.op}`}`
+      + (ok ? '' : ` (expected ${expected}${expectedOp !== undefined ? ` at op ${expectedOp}` : ''})`));
+    cases.push(c);
+  }
+  if (json) {
+    const summary: Record<string, unknown> = {
+      command: 'replay', adapter: adapterShown, ops, failures,
+      opsPerSec: elapsed > 0 ? Math.round((ops * 1000) / elapsed) : 0, elapsedMs: Math.round(elapsed), cases,
+    };
+    if (firstFailure !== undefined) summary.failure = firstFailure;
+    lines.out(JSON.stringify(summary));
+  }
+  lines.flush();
+  return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
