@@ -1,0 +1,532 @@
+/**
+ * `host:PATH` — the host adapter: the same fuzzers and suites against a real Linux filesystem.
+ *
+ * PATH names a directory inside a scratch area the user designated (safety.ts: the `scratch` option
+ * or IOMAP_HARNESS_SCRATCH; realpath before the check). The adapter creates one uniquely named test
+ * file there (O_EXCL), works on it with Node's synchronous fs API (readSync/writeSync with explicit
+ * positions, ftruncate, fsync, fdatasync) and, through the native addon (native/), fallocate (every
+ * mode), SEEK_DATA/SEEK_HOLE, FIEMAP, FICLONERANGE, FIDEDUPERANGE, copy_file_range and O_DIRECT with
+ * aligned buffers. At start-up it detects the filesystem (statfs magic → profiles.ts) and probes each
+ * optional operation on a probe file of its own, turning off what the kernel refuses, as fsx does.
+ *
+ * Not offered: mmap (Node cannot map files and the addon has no mmap; mapped ops are declared off
+ * rather than faked) and remount (the adapter does not own the mount). Without the addon only
+ * pread/pwrite/truncate/fsync/fdatasync/close-open remain; `info.disabled` says what is off and why.
+ *
+ * closeOpen(): close the fds, drop clean caches (as root: write 3 to /proc/sys/vm/drop_caches, which
+ * drops clean page cache, dentries and inodes system-wide; dirty pages stay), reopen the same inode.
+ *
+ * close(): closes everything and unlinks the test file — only if its name still refers to the inode
+ * this adapter created. Files left open at process exit are removed by an exit hook the same way.
+ */
+
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import type { Capabilities, FiemapExtent, FileAdapter, FileTarget } from '../types';
+import { loadNative, type NativeAddon, type U64 } from '../../reference/device/native';
+import { toFsError } from '../../reference/device/errors';
+import { EBADF, EIO, ENXIO, EOPNOTSUPP, FsError } from '../../reference/errno';
+import {
+  detectProfile, errnoLabel, fallocModeName, maxFileSizeFor, probeCapabilities, type FsProfile, type HostFsType, type ProbeResult,
+} from './profiles';
+import { HostSafetyError, OwnedFile, resolveScratchDir, scratchRoots } from './safety';
+
+export { HostSafetyError, SCRATCH_ENV } from './safety';
+export { PROFILES, type FsProfile, type HostFsType } from './profiles';
+
+export const describe = 'a real kernel filesystem (host:DIR, DIR inside a scratch directory from IOMAP_HARNESS_SCRATCH): '
+  + 'pread/pwrite/truncate/fsync, and through the native addon fallocate, SEEK_DATA/HOLE, FIEMAP, clone/dedupe/copy, O_DIRECT';
+
+const PROC_DROP_CACHES = '/proc/sys/vm/drop_caches';
+/** Any single read/write is clamped to this by the kernel (fs/read_write.c). */
+const MAX_RW_COUNT = 0x7ffff000;
+
+export interface HostOptions {
+  /** The directory to create the test file in (the PATH of host:PATH). */
+  path?: string;
+  /** Allowed scratch roots; default: IOMAP_HARNESS_SCRATCH (':'-separated). */
+  scratch?: string | string[];
+  /**
+   * What closeOpen() does between close and reopen: 'auto' (default) drops caches when running as
+   * root and /proc/sys/vm/drop_caches is writable; 'always' requires it (fails otherwise); 'never'.
+   */
+  dropCaches?: 'auto' | 'always' | 'never';
+  /** Geometry asked for by the caller (e.g. fsx --bs): must match the filesystem's block size. */
+  blockSize?: number;
+  [key: string]: unknown;
+}
+
+export interface HostInfo {
+  /** Realpath of the directory the test file lives in. */
+  dir: string;
+  fsType: HostFsType;
+  /** statfs f_type. */
+  magic: number;
+  profile: FsProfile;
+  blockSize: number;
+  native: { loaded: boolean; reason: string | null };
+  /** Capability (or "fallocate MODE") → why it is off. */
+  disabled: Record<string, string>;
+  /** Probe answers outside the profile's envelope and other remarks. */
+  notes: string[];
+  /** Whether closeOpen() drops caches. */
+  dropCaches: boolean;
+}
+
+let pageSizeCache: number | undefined;
+/** The kernel page size (getconf PAGESIZE), 4096 when it cannot be asked. */
+export function hostPageSize(): number {
+  if (pageSizeCache === undefined) {
+    const r = spawnSync('getconf', ['PAGESIZE'], { encoding: 'utf8', timeout: 5000 });
+    const v = Number((r.stdout ?? '').trim());
+    pageSizeCache = Number.isInteger(v) && v >= 4096 && (v & (v - 1)) === 0 ? v : 4096;
+  }
+  return pageSizeCache;
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+function num(v: U64): number {
+  return typeof v === 'bigint' ? Number(v) : v;
+}
+
+// ---- exit hook: never leave our files behind ------------------------------------------------------
+
+const live = new Set<HostAdapter>();
+let exitHook = false;
+function track(a: HostAdapter): void {
+  live.add(a);
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const x of [...live]) {
+        try { x.close(); } catch { /* best effort at exit */ }
+      }
+    });
+  }
+}
+
+// ---- the open file --------------------------------------------------------------------------------
+
+export class HostTarget implements FileTarget {
+  private fdNum: number;
+  private dioFdNum = -1;
+  private dioBuf: Buffer | null = null;
+  private closed = false;
+
+  constructor(private readonly adapter: HostAdapter, private readonly file: OwnedFile, fd: number) {
+    this.fdNum = fd;
+  }
+
+  /** Path of the test file (tests use it to corrupt the file from outside). */
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** The buffered fd (for tests). */
+  get fd(): number {
+    this.live();
+    return this.fdNum;
+  }
+
+  private live(): void {
+    if (this.closed) throw new FsError(EBADF, 'host: the test file is closed');
+  }
+
+  private addon(what: string): NativeAddon {
+    const a = this.adapter.addon;
+    if (a === null) throw new FsError(EOPNOTSUPP, `host: ${what} needs the native addon (${this.adapter.info.native.reason})`);
+    return a;
+  }
+
+  private fail(e: unknown, what: string): FsError {
+    return toFsError(e, `host ${what}`);
+  }
+
+  size(): number {
+    this.live();
+    try {
+      return fs.fstatSync(this.fdNum).size;
+    } catch (e) {
+      throw this.fail(e, 'fstat');
+    }
+  }
+
+  pread(off: number, len: number): Uint8Array {
+    this.live();
+    const want = Math.min(len, MAX_RW_COUNT);
+    let buf: Buffer;
+    try {
+      buf = Buffer.allocUnsafe(Math.max(0, want));
+    } catch (e) {
+      throw this.fail(e, `pread(${off}, ${len})`);
+    }
+    let done = 0;
+    try {
+      while (done < want) {
+        const n = fs.readSync(this.fdNum, buf, done, want - done, off + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      if (done === 0) throw this.fail(e, `pread(${off}, ${len})`);
+    }
+    return done === buf.length ? buf : buf.subarray(0, done);
+  }
+
+  pwrite(off: number, data: Uint8Array): number {
+    this.live();
+    const want = Math.min(data.length, MAX_RW_COUNT);
+    let done = 0;
+    try {
+      while (done < want) {
+        const n = fs.writeSync(this.fdNum, data, done, want - done, off + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      // Like pwrite(2): the bytes written before a failure (ENOSPC, EFBIG at s_maxbytes) count.
+      if (done === 0) throw this.fail(e, `pwrite(${off}, ${data.length})`);
+    }
+    return done;
+  }
+
+  truncate(size: number): void {
+    this.live();
+    try {
+      fs.ftruncateSync(this.fdNum, size);
+    } catch (e) {
+      throw this.fail(e, `ftruncate(${size})`);
+    }
+  }
+
+  fsync(): void {
+    this.live();
+    try {
+      fs.fsyncSync(this.fdNum);
+    } catch (e) {
+      throw this.fail(e, 'fsync');
+    }
+  }
+
+  fdatasync(): void {
+    this.live();
+    try {
+      fs.fdatasyncSync(this.fdNum);
+    } catch (e) {
+      throw this.fail(e, 'fdatasync');
+    }
+  }
+
+  fallocate(mode: number, off: number, len: number): void {
+    this.live();
+    this.addon(`fallocate ${fallocModeName(mode)}`).fallocate(this.fdNum, mode, off, len);
+  }
+
+  cloneRange(srcOff: number, len: number, dstOff: number): void {
+    this.live();
+    this.addon('FICLONERANGE').ficloneRange(this.fdNum, srcOff, len, this.fdNum, dstOff);
+  }
+
+  dedupeRange(srcOff: number, len: number, dstOff: number): number {
+    this.live();
+    const r = this.addon('FIDEDUPERANGE').fideduperange(this.fdNum, srcOff, len, this.fdNum, dstOff);
+    if (r.status === 0) return num(r.bytesDeduped);
+    if (r.status === 1) return 0; // FILE_DEDUPE_RANGE_DIFFERS
+    throw new FsError(-r.status, `host FIDEDUPERANGE(${srcOff}, ${len}, ${dstOff}): destination status ${errnoLabel(-r.status)}`);
+  }
+
+  copyRange(srcOff: number, len: number, dstOff: number): number {
+    this.live();
+    return num(this.addon('copy_file_range').copyFileRange(this.fdNum, srcOff, this.fdNum, dstOff, len));
+  }
+
+  /**
+   * Negative offsets cannot be passed through the addon (it takes unsigned offsets): they get the
+   * answer the profile records for the filesystem (ENXIO, or btrfs's clamp to 0) — not the kernel's.
+   */
+  private seekOffset(off: number, what: string): number {
+    if (!(off < 0)) return off;
+    if (this.adapter.info.profile.negativeSeek === 'clamp-to-0') return 0;
+    throw new FsError(ENXIO, `host ${what}(${off}): negative offset (answered per the ${this.adapter.info.fsType} profile)`);
+  }
+
+  seekData(off: number): number {
+    this.live();
+    const a = this.addon('SEEK_DATA');
+    return num(a.seekData(this.fdNum, this.seekOffset(off, 'SEEK_DATA')));
+  }
+
+  seekHole(off: number): number {
+    this.live();
+    const a = this.addon('SEEK_HOLE');
+    return num(a.seekHole(this.fdNum, this.seekOffset(off, 'SEEK_HOLE')));
+  }
+
+  fiemap(off: number, len: number, flags: number): FiemapExtent[] {
+    this.live();
+    return this.addon('FIEMAP').fiemap(this.fdNum, off, len, flags).map((e) => ({
+      logical: num(e.logical), physical: num(e.physical), length: num(e.length), flags: e.flags,
+    }));
+  }
+
+  // ---- O_DIRECT -----------------------------------------------------------------------------------
+
+  private direct(what: string): { fd: number; addon: NativeAddon } {
+    const caps = this.adapter.capabilities;
+    if (!caps.directIO) throw new FsError(EOPNOTSUPP, `host: ${what}: O_DIRECT is off (${this.adapter.info.disabled.directIO ?? 'unknown'})`);
+    const addon = this.addon(what);
+    if (this.dioFdNum < 0) {
+      try {
+        this.dioFdNum = fs.openSync(this.file.path, fs.constants.O_RDWR | fs.constants.O_DIRECT | fs.constants.O_NOFOLLOW);
+      } catch (e) {
+        throw this.fail(e, `open(O_DIRECT) for ${what}`);
+      }
+      if (!this.file.matchesFd(this.dioFdNum)) {
+        fs.closeSync(this.dioFdNum);
+        this.dioFdNum = -1;
+        throw new FsError(EIO, `host: ${this.file.path} is no longer the test file this adapter created`);
+      }
+    }
+    return { fd: this.dioFdNum, addon };
+  }
+
+  /** An aligned bounce buffer of at least `len` bytes (reused; grows in 64 KiB steps). */
+  private bounce(addon: NativeAddon, len: number): Buffer {
+    if (this.dioBuf === null || this.dioBuf.length < len) {
+      const size = Math.max(65536, Math.ceil(len / 65536) * 65536);
+      this.dioBuf = Buffer.from(addon.alignedAlloc(size, this.adapter.dioMemAlign));
+    }
+    return this.dioBuf;
+  }
+
+  /** One O_DIRECT pread of exactly `len` bytes at `off` (the kernel checks the alignment). */
+  directRead(off: number, len: number): Uint8Array {
+    this.live();
+    const { fd, addon } = this.direct('O_DIRECT read');
+    const want = Math.min(len, MAX_RW_COUNT);
+    const buf = this.bounce(addon, want);
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, want, off);
+    } catch (e) {
+      throw this.fail(e, `O_DIRECT pread(${off}, ${len})`);
+    }
+    return Buffer.from(buf.subarray(0, n));
+  }
+
+  /** One O_DIRECT pwrite of `data` at `off` from an aligned copy (the kernel checks the alignment). */
+  directWrite(off: number, data: Uint8Array): number {
+    this.live();
+    const { fd, addon } = this.direct('O_DIRECT write');
+    const want = Math.min(data.length, MAX_RW_COUNT);
+    const buf = this.bounce(addon, want);
+    buf.set(want === data.length ? data : data.subarray(0, want), 0);
+    try {
+      return fs.writeSync(fd, buf, 0, want, off);
+    } catch (e) {
+      throw this.fail(e, `O_DIRECT pwrite(${off}, ${data.length})`);
+    }
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------
+
+  /** Close both fds, drop clean caches (see HostOptions.dropCaches), reopen the same file. */
+  closeOpen(): void {
+    this.live();
+    this.closeFds();
+    this.adapter.dropCaches();
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file.path, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
+    } catch (e) {
+      this.closed = true;
+      throw this.fail(e, `reopen ${this.file.path}`);
+    }
+    if (!this.file.matchesFd(fd)) {
+      fs.closeSync(fd);
+      this.closed = true;
+      throw new FsError(EIO, `host: ${this.file.path} was replaced while closed; not using it`);
+    }
+    this.fdNum = fd;
+  }
+
+  private closeFds(): void {
+    for (const fd of [this.fdNum, this.dioFdNum]) {
+      if (fd >= 0) {
+        try { fs.closeSync(fd); } catch { /* already closed */ }
+      }
+    }
+    this.fdNum = -1;
+    this.dioFdNum = -1;
+  }
+
+  /** Used by the adapter: close for good. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeFds();
+    this.dioBuf = null;
+  }
+}
+
+// ---- the adapter ----------------------------------------------------------------------------------
+
+export class HostAdapter implements FileAdapter {
+  readonly name = 'host';
+  readonly capabilities: Capabilities;
+  readonly info: HostInfo;
+  readonly addon: NativeAddon | null;
+  readonly dioMemAlign: number;
+  /** Messages from cleanup (files left alone because they were replaced, ...). */
+  readonly cleanupNotes: string[] = [];
+  private readonly dropMode: 'auto' | 'always' | 'never';
+  private file: OwnedFile | null = null;
+  private target: HostTarget | null = null;
+
+  constructor(opts: HostOptions) {
+    const roots = scratchRoots(opts.scratch);
+    const dir = resolveScratchDir(typeof opts.path === 'string' ? opts.path : '', roots);
+    const drop = opts.dropCaches ?? 'auto';
+    if (drop !== 'auto' && drop !== 'always' && drop !== 'never') throw new Error(`host: dropCaches must be auto, always or never, not ${String(drop)}`);
+    this.dropMode = drop;
+    const { profile, magic } = detectProfile(dir);
+    const nat = loadNative();
+    this.addon = nat.addon;
+
+    // Probe on a file of our own; always removed.
+    const { file: probeFile, fd } = OwnedFile.create(dir, 'probe');
+    let blockSize: number;
+    let probe: ProbeResult;
+    try {
+      blockSize = fs.fstatSync(fd).blksize;
+      probe = probeCapabilities({ addon: nat.addon, addonReason: nat.reason, profile, blockSize, path: probeFile.path, fd });
+    } finally {
+      fs.closeSync(fd);
+      const why = probeFile.remove();
+      if (why !== null) this.cleanupNotes.push(why);
+    }
+    if (opts.blockSize !== undefined && opts.blockSize !== blockSize) {
+      throw new Error(`block size ${String(opts.blockSize)} was asked for, but ${dir} is ${profile.type} with block size ${blockSize}; `
+        + `the block size is fixed at mkfs time (iomap-harness scratch create ${profile.type === 'generic' ? 'xfs' : profile.type} --bs ${String(opts.blockSize)})`);
+    }
+    const disabled: Record<string, string> = {
+      ...probe.disabled,
+      mmap: 'Node.js cannot mmap(2) a file and the native addon has no mapping call: mapped reads/writes are declared off, not emulated (docs/host.md)',
+      remount: 'host:PATH does not own the mount; use a scratch filesystem and remount it yourself',
+    };
+    const canDrop = drop !== 'never' && isRoot() && writable(PROC_DROP_CACHES);
+    if (drop === 'always' && !canDrop) throw new Error(`host: dropCaches "always" needs root and a writable ${PROC_DROP_CACHES}`);
+    if (!canDrop) disabled.dropCaches = drop === 'never' ? 'turned off by the dropCaches option' : `needs root and a writable ${PROC_DROP_CACHES}; closeOpen only closes and reopens`;
+    this.dioMemAlign = probe.dioMemAlign;
+    this.capabilities = {
+      blockSize,
+      pageSize: hostPageSize(),
+      maxFileSize: maxFileSizeFor(profile, blockSize),
+      mmap: false,
+      fallocModes: probe.fallocModes,
+      clone: probe.clone,
+      dedupe: probe.dedupe,
+      copyRange: probe.copyRange,
+      directIO: probe.directIO,
+      dioAlign: Math.max(1, probe.dioAlign),
+      seek: probe.seek,
+      fiemap: probe.fiemap,
+      remount: false,
+    };
+    this.info = {
+      dir, fsType: profile.type, magic, profile, blockSize,
+      native: { loaded: nat.addon !== null, reason: nat.reason },
+      disabled, notes: probe.notes, dropCaches: canDrop,
+    };
+    track(this);
+  }
+
+  /** One line per capability that is off, with the reason (for the CLI and logs). */
+  describeCapabilities(): string[] {
+    const c = this.capabilities;
+    const lines = [
+      `host: ${this.info.dir} is ${this.info.fsType} (statfs magic 0x${this.info.magic.toString(16)}), block size ${c.blockSize}, `
+        + `max file size ${c.maxFileSize}, O_DIRECT ${c.directIO ? `alignment ${c.dioAlign}` : 'off'}`,
+    ];
+    for (const [k, why] of Object.entries(this.info.disabled)) lines.push(`host: ${k} is off: ${why}`);
+    for (const n of this.info.notes) lines.push(`host: note: ${n}`);
+    return lines;
+  }
+
+  /** Write 3 to /proc/sys/vm/drop_caches when enabled (called by closeOpen). */
+  dropCaches(): void {
+    if (!this.info.dropCaches) return;
+    try {
+      fs.writeFileSync(PROC_DROP_CACHES, '3\n');
+    } catch (e) {
+      if (this.dropMode === 'always') throw toFsError(e, `host: write ${PROC_DROP_CACHES}`);
+      this.info.dropCaches = false;
+      this.info.disabled.dropCaches = `writing ${PROC_DROP_CACHES} failed (${(e as { code?: string }).code ?? String(e)})`;
+    }
+  }
+
+  /** Create the test file (first call) or truncate our file to empty, and open it. */
+  open(): FileTarget {
+    if (this.target !== null) {
+      this.target.shutdown();
+      this.target = null;
+    }
+    if (this.file === null) {
+      const { file, fd } = OwnedFile.create(this.info.dir, 'fsx');
+      this.file = file;
+      track(this);
+      this.target = new HostTarget(this, file, fd);
+      return this.target;
+    }
+    const file = this.file;
+    let fd: number;
+    try {
+      fd = fs.openSync(file.path, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
+    } catch (e) {
+      throw toFsError(e, `host: reopen ${file.path}`);
+    }
+    if (!file.matchesFd(fd)) {
+      fs.closeSync(fd);
+      throw new HostSafetyError(`${file.path} is no longer the test file this adapter created; not truncating it`);
+    }
+    fs.ftruncateSync(fd, 0);
+    this.target = new HostTarget(this, file, fd);
+    return this.target;
+  }
+
+  /** Close the file and remove it (only if it is still ours). Idempotent. */
+  close(): void {
+    if (this.target !== null) {
+      this.target.shutdown();
+      this.target = null;
+    }
+    if (this.file !== null) {
+      const why = this.file.remove();
+      if (why !== null) this.cleanupNotes.push(why);
+      this.file = null;
+    }
+    live.delete(this);
+  }
+}
+
+function writable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Factory used by the registry for `host:PATH` (opts.path = PATH). */
+export function createHostAdapter(opts: HostOptions): HostAdapter {
+  return new HostAdapter(opts);
+}
+
+/** Errors that mean "refused for safety" (for callers that want to tell them apart). */
+export function isHostSafetyError(e: unknown): e is HostSafetyError {
+  return e instanceof HostSafetyError;
+}
