@@ -6,7 +6,8 @@
  *   ./x.js, /p/x.js, anything with a slash or ending in .js/.cjs
  *                 a CommonJS module exporting `createAdapter(opts): FileAdapter`
  *   exec:CMD      an out-of-process adapter (JSON lines) — not supported yet
- *   host:PATH     a real kernel filesystem — not supported yet
+ *   host:PATH     a real kernel filesystem: a test file in directory PATH, which must lie inside a
+ *                 scratch directory (IOMAP_HARNESS_SCRATCH or opts.scratch); see adapters/host
  *
  * Built-in modules: besides `naive` (imported here), the registry loads `./reference` and
  * `./mutants` (files or index files in this directory) the first time a name is looked up or listed.
@@ -206,7 +207,11 @@ export function loadAdapter(spec: string, opts: AdapterOptions = {}): FileAdapte
     throw new AdapterSpecError(`adapter ${spec}: exec: adapters (out-of-process targets speaking JSON lines) are not supported yet`);
   }
   if (spec.startsWith('host:')) {
-    throw new AdapterSpecError(`adapter ${spec}: host: adapters (kernel filesystems) are not supported yet`);
+    // Loaded on demand: adapters/host (factory createHostAdapter; errors become one-line AdapterSpecErrors).
+    const host = require('./host') as typeof import('./host');
+    const dir = spec.slice('host:'.length);
+    const info: AdapterInfo = { name: spec, describe: host.describe, kind: 'builtin', inMemory: false };
+    return create({ factory: { describe: host.describe, create: (o) => host.createHostAdapter({ ...o, path: dir }) }, info }, spec, opts);
   }
   if (spec.startsWith('mutant:')) {
     loadBuiltinModules();
