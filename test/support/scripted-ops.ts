@@ -392,3 +392,36 @@ export function expectFsError(fn: () => unknown, code: string, what = ''): FsErr
   if (thrown.code !== code) throw new Error(`${what}: expected FsError ${code}, got ${thrown.code}: ${thrown.message}`);
   return thrown;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* refs through the file API                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+import { MemoryDevice } from '../../reference/device/memory';
+import { FaultDevice } from '../../reference/device/fault';
+import { IomapFs, FileHandle } from '../../reference/file';
+import { Refs, RefsInode } from '../../reference/fs/refs';
+
+export interface RefsEnv {
+  dev: FaultDevice;
+  fsys: IomapFs;
+  fs: Refs;
+  fh: FileHandle;
+  ri: RefsInode;
+  inode: Inode;
+}
+
+/** mkfs + mount refs on a FaultDevice over a 64 MiB MemoryDevice, and create file "f". */
+export function mountRefs(bs: number, folio: number, opts: { inlineMax?: number; devSize?: number } = {}): RefsEnv {
+  const dev = new FaultDevice(new MemoryDevice({ size: opts.devSize ?? 64 << 20 }));
+  IomapFs.mkfs(dev, { blockSize: bs, inlineMax: opts.inlineMax ?? 0 });
+  const fsys = IomapFs.mount(dev, { maxFolioSize: folio });
+  const fh = fsys.open('f', { create: true });
+  if (!(fsys.fs instanceof Refs)) throw new Error('test setup: IomapFs.mount did not mount refs');
+  return { dev, fsys, fs: fsys.fs, fh, ri: fh.inode.fsPrivate as RefsInode, inode: fh.inode };
+}
+
+/** The extent map of a refs inode as [lblk, len, state] triples (physical blocks left out). */
+export function extentsOf(ri: RefsInode): Array<[number, number, string]> {
+  return ri.extents.exts.map((e) => [e.lblk, e.len, e.state]);
+}
