@@ -1,0 +1,127 @@
+/**
+ * `iomap-harness scratch`: throw-away kernel filesystems for the host adapter.
+ *
+ *   iomap-harness scratch create xfs|ext4|btrfs|tmpfs [--size S] [--bs B] [--dir PARENT] [--json]
+ *   iomap-harness scratch destroy PATH [--json]
+ *
+ * create makes a sparse image, attaches it to a loop device, runs mkfs, mounts it (tmpfs: mounts a
+ * tmpfs of --size) and prints the mount path (with --json one JSON line: command, action, type,
+ * mount, device, image, size, blockSize). Use the path as the scratch directory:
+ *   M=$(iomap-harness scratch create xfs); IOMAP_HARNESS_SCRATCH=$M iomap-harness fsx --adapter host:$M
+ * destroy PATH (the mount path create printed) undoes only what create made, as recorded in the
+ * small state file next to the image (adapters/host/scratch.ts).
+ *
+ * Exit codes: 0 done; 2 bad input, not root, or a step failed (one line on stderr).
+ */
+
+import { parseArgs } from 'util';
+import { createScratch, destroyScratch, isRoot, NO_ROOT_HINT, SCRATCH_TYPES, ScratchError, type ScratchType } from '../adapters/host/scratch';
+
+export const SCRATCH_USAGE = `usage: iomap-harness scratch create xfs|ext4|btrfs|tmpfs [--size S] [--bs B] [--dir PARENT] [--json]
+       iomap-harness scratch destroy PATH [--json]`;
+
+/** Where the command writes; the CLI's CliIO fits. */
+export interface ScratchIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const EXIT_OK = 0;
+const EXIT_USAGE = 2;
+
+class Usage extends Error {}
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "512m", "1g", "0x1000", "4096" → bytes. */
+export function parseSize(flag: string, text: string): number {
+  const m = /^(0x[0-9a-f]+|[0-9]+)([kmgt]?)(i?b)?$/i.exec(text.trim());
+  if (m === null) throw new Usage(`${flag}: expected a size such as 512m, 1g or 4096, got ${JSON.stringify(text)}`);
+  const base = m[1].toLowerCase().startsWith('0x') ? parseInt(m[1].slice(2), 16) : parseInt(m[1], 10);
+  const v = base * UNITS[m[2].toLowerCase()];
+  if (!Number.isSafeInteger(v) || v <= 0) throw new Usage(`${flag}: ${text} is not a positive size`);
+  return v;
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        size: { type: 'string' },
+        bs: { type: 'string' },
+        dir: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new Usage(msg.replace(/\. To specify a positional argument.*$/, ''));
+  }
+}
+
+/** Run `scratch ARGS`; returns the exit code. */
+export async function scratchCommand(argv: string[], io: ScratchIO = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+}): Promise<number> {
+  try {
+    const { values: v, positionals: pos } = parse(argv);
+    if (v.help === true) {
+      io.stdout(SCRATCH_USAGE + '\n');
+      return EXIT_OK;
+    }
+    const [action, arg, ...extra] = pos;
+    if (action === undefined) throw new Usage('needs an action: create TYPE or destroy PATH');
+    if (extra.length > 0) throw new Usage(`unexpected argument ${JSON.stringify(extra[0])}`);
+    const json = v.json === true;
+    if (action === 'create') {
+      if (arg === undefined) throw new Usage(`create needs a filesystem type (${SCRATCH_TYPES.join(', ')})`);
+      if (!SCRATCH_TYPES.includes(arg as ScratchType)) throw new Usage(`unknown filesystem type ${JSON.stringify(arg)} (${SCRATCH_TYPES.join(', ')})`);
+      const size = v.size === undefined ? undefined : parseSize('--size', v.size);
+      let bs: number | undefined;
+      if (v.bs !== undefined) {
+        bs = parseSize('--bs', v.bs);
+        if (bs < 512 || bs > 65536 || (bs & (bs - 1)) !== 0) throw new Usage(`--bs: ${v.bs} is not a power of two in [512, 65536]`);
+      }
+      if (!isRoot()) throw new Usage(`scratch create needs root (losetup, mkfs, mount); ${NO_ROOT_HINT}`);
+      const s = createScratch(arg as ScratchType, { size, blockSize: bs, parent: v.dir });
+      if (json) {
+        io.stdout(JSON.stringify({
+          command: 'scratch', action: 'create', type: s.type, mount: s.mount, device: s.device, image: s.image, size: s.size, blockSize: s.blockSize,
+        }) + '\n');
+      } else {
+        io.stdout(s.mount + '\n');
+        io.stderr(`scratch: ${s.type}${s.device ? ` on ${s.device}` : ''} mounted at ${s.mount}; `
+          + `use it with IOMAP_HARNESS_SCRATCH=${s.mount} --adapter host:${s.mount}; remove it with: iomap-harness scratch destroy ${s.mount}\n`);
+      }
+      return EXIT_OK;
+    }
+    if (action === 'destroy') {
+      if (arg === undefined) throw new Usage('destroy needs the path that scratch create printed');
+      if (v.size !== undefined || v.bs !== undefined || v.dir !== undefined) throw new Usage('destroy takes only PATH and --json');
+      if (!isRoot()) throw new Usage(`scratch destroy needs root (umount, losetup -d); ${NO_ROOT_HINT}`);
+      const r = destroyScratch(arg);
+      if (json) {
+        io.stdout(JSON.stringify({
+          command: 'scratch', action: 'destroy', type: r.state.type, mount: r.state.mount, device: r.state.device, image: r.state.image,
+          done: r.done, leftAlone: r.leftAlone,
+        }) + '\n');
+      } else {
+        io.stdout(`removed ${r.state.mount}\n`);
+        for (const l of r.leftAlone) io.stderr(`scratch: left alone: ${l}\n`);
+      }
+      return EXIT_OK;
+    }
+    throw new Usage(`unknown action ${JSON.stringify(action)} (create or destroy)`);
+  } catch (e) {
+    if (e instanceof Usage || e instanceof ScratchError) {
+      io.stderr(`iomap-harness scratch: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
