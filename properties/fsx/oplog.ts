@@ -458,12 +458,15 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
     const raw: Obj = { op: OPS[code].name, off: args[0], len: args[1] };
     if (info.twoRange) raw.dst = args[2];
     raw.fileSize = args[nargs - 1];
+    const flagField: Record<string, keyof OpRecord> = { keep_size: 'keepSize', close_open: 'closeOpen', unshare: 'unshare' };
     for (const f of toks.slice(1 + nargs)) {
-      if (f === 'keep_size') raw.keepSize = true;
-      else if (f === 'close_open') raw.closeOpen = true;
-      else if (f === 'unshare') raw.unshare = true;
-      else if (f === '*') continue;
-      else c.fail(where, `unknown flag ${JSON.stringify(f)} (expected keep_size, close_open, unshare or *)`);
+      if (f === '*') continue;
+      const field = flagField[f];
+      if (field === undefined) c.fail(where, `unknown flag ${JSON.stringify(f)} (expected keep_size, close_open, unshare or *)`);
+      if (raw[field] !== undefined) c.fail(where, `${f} given twice`);
+      const ok = f === 'close_open' || info.code === OP_FALLOCATE || (f === 'keep_size' && info.code === OP_ZERO_RANGE);
+      if (!ok) c.fail(where, `${f} is not valid for ${OPS[code].name}`);
+      raw[field] = true;
     }
     if (skip) raw.skip = true;
     log.ops.push(checkOp(c, raw, where));

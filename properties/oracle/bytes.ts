@@ -51,7 +51,11 @@ export class SparseBytes {
   private readonly zeroes: Buffer;
   private scratch: Buffer;
 
-  constructor(chunkSize: number = DEFAULT_CHUNK_SIZE) {
+  /** false: collapse/insert always take the sparse path (tests use it to cover both paths). */
+  private readonly inPlaceMoves: boolean;
+
+  constructor(chunkSize: number = DEFAULT_CHUNK_SIZE, opts: { inPlaceMoves?: boolean } = {}) {
+    this.inPlaceMoves = opts.inPlaceMoves ?? true;
     if (!Number.isInteger(chunkSize) || chunkSize < 16 || (chunkSize & (chunkSize - 1)) !== 0 || chunkSize > 1 << 26) {
       throw new RangeError(`SparseBytes: chunk size must be a power of two in [16, 64 MiB], got ${chunkSize}`);
     }
@@ -335,6 +339,7 @@ export class SparseBytes {
    * compared with the data present; otherwise shiftTail (cost ∝ chunks present) is used.
    */
   private denseEnough(span: number): boolean {
+    if (!this.inPlaceMoves) return false;
     const pieces = span / this.chunkSize;
     return pieces <= 64 || pieces <= 4 * this.chunkCount();
   }

@@ -1,0 +1,211 @@
+import { strict as assert } from 'assert';
+import fc from 'fast-check';
+import { MAX_OFFSET, SparseBytes } from '../properties/oracle/bytes';
+import { opOfBadByte, Pattern, PATTERN_PERIOD } from '../properties/fsx/pattern';
+
+/** The obvious dense model the sparse oracle must agree with. */
+class Dense {
+  bytes = new Uint8Array(0);
+  size = 0;
+  private grow(n: number): void {
+    if (n <= this.bytes.length) return;
+    const b = new Uint8Array(n);
+    b.set(this.bytes);
+    this.bytes = b;
+  }
+  write(off: number, d: Uint8Array): void {
+    if (d.length === 0) return; // pwrite of 0 bytes changes nothing
+    this.grow(off + d.length);
+    this.bytes.set(d, off);
+    this.size = Math.max(this.size, off + d.length);
+  }
+  truncate(n: number): void {
+    this.grow(n);
+    if (n < this.size) this.bytes.fill(0, n, this.size);
+    this.size = n;
+  }
+  zero(off: number, len: number): void {
+    this.grow(off + len);
+    this.bytes.fill(0, off, off + len);
+  }
+  collapse(off: number, len: number): void {
+    this.bytes.copyWithin(off, off + len, this.size);
+    this.bytes.fill(0, this.size - len, this.size);
+    this.size -= len;
+  }
+  insert(off: number, len: number): void {
+    this.grow(this.size + len);
+    this.bytes.copyWithin(off + len, off, this.size);
+    this.bytes.fill(0, off, off + len);
+    this.size += len;
+  }
+  copyWithin(src: number, len: number, dst: number): void {
+    if (len === 0) return;
+    this.grow(Math.max(src, dst) + len);
+    this.bytes.copyWithin(dst, src, src + len);
+    this.size = Math.max(this.size, dst + len);
+  }
+  view(off: number, len: number): Uint8Array {
+    this.grow(off + len);
+    return this.bytes.subarray(off, off + len);
+  }
+}
+
+type Op =
+  | { k: 'write'; off: number; data: Uint8Array }
+  | { k: 'truncate'; n: number }
+  | { k: 'zero' | 'punch' | 'zeroRange' | 'zeroRangeKeep' | 'collapse' | 'insert'; off: number; len: number }
+  | { k: 'copy'; src: number; len: number; dst: number }
+  | { k: 'extend'; n: number };
+
+const SPAN = 700;
+const range = (k: 'zero' | 'punch' | 'zeroRange' | 'zeroRangeKeep' | 'collapse' | 'insert') =>
+  ({ arbitrary: fc.record({ k: fc.constant(k), off: fc.nat(SPAN), len: fc.nat(300) }), weight: 2 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { arbitrary: fc.record({ k: fc.constant('write' as const), off: fc.nat(SPAN), data: fc.uint8Array({ minLength: 0, maxLength: 200, min: 1 }) }), weight: 6 },
+  { arbitrary: fc.record({ k: fc.constant('truncate' as const), n: fc.nat(SPAN) }), weight: 1 },
+  range('zero'), range('punch'), range('zeroRange'), range('zeroRangeKeep'), range('collapse'), range('insert'),
+  { arbitrary: fc.record({ k: fc.constant('copy' as const), src: fc.nat(SPAN), len: fc.nat(300), dst: fc.nat(SPAN) }), weight: 2 },
+  { arbitrary: fc.record({ k: fc.constant('extend' as const), n: fc.nat(SPAN) }), weight: 1 },
+);
+
+function apply(o: Op, s: SparseBytes, d: Dense): void {
+  switch (o.k) {
+    case 'write': s.write(o.off, o.data); d.write(o.off, o.data); break;
+    case 'truncate': s.truncate(o.n); d.truncate(o.n); break;
+    case 'extend': s.extend(o.n); if (o.n > d.size) d.size = o.n; break;
+    case 'zero': s.zero(o.off, o.len); d.zero(o.off, o.len); break;
+    case 'punch':
+      s.punch(o.off, o.len);
+      if (o.off < d.size) d.zero(o.off, Math.min(o.len, d.size - o.off));
+      break;
+    case 'zeroRange':
+    case 'zeroRangeKeep': {
+      const keep = o.k === 'zeroRangeKeep';
+      s.zeroRange(o.off, o.len, keep);
+      if (o.off < d.size) d.zero(o.off, Math.min(o.len, d.size - o.off));
+      if (!keep) d.size = Math.max(d.size, o.off + o.len);
+      break;
+    }
+    case 'collapse':
+      if (o.off + o.len > d.size) return;
+      s.collapse(o.off, o.len);
+      d.collapse(o.off, o.len);
+      break;
+    case 'insert':
+      if (o.off > d.size) return;
+      s.insert(o.off, o.len);
+      d.insert(o.off, o.len);
+      break;
+    case 'copy': s.copyWithin(o.src, o.len, o.dst); d.copyWithin(o.src, o.len, o.dst); break;
+  }
+}
+
+function same(s: SparseBytes, d: Dense, ctx: string): void {
+  assert.equal(s.size, d.size, `size after ${ctx}`);
+  const n = d.size + 64; // and the bytes past EOF read zero
+  const mm = s.compare(0, d.view(0, n));
+  assert.equal(mm, null, `content after ${ctx}: ${JSON.stringify(mm)}`);
+}
+
+describe('sparse byte oracle', () => {
+  for (const [chunk, inPlaceMoves] of [[16, true], [16, false], [64, true], [64, false], [4096, true]] as const) {
+    it(`agrees with a dense byte array on random op sequences (chunk ${chunk}, ${inPlaceMoves ? 'in-place' : 'sparse'} moves)`, () => {
+      fc.assert(fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => {
+        const s = new SparseBytes(chunk, { inPlaceMoves });
+        const d = new Dense();
+        ops.forEach((o, i) => {
+          apply(o, s, d);
+          same(s, d, `op ${i} ${o.k}`);
+        });
+        // Queries agree too.
+        for (let off = 0; off < d.size; off += 37) {
+          const len = Math.min(90, d.size - off);
+          const fnz = s.firstNonZero(off, len);
+          const v = d.view(off, len);
+          const expect = v.findIndex((b) => b !== 0);
+          assert.equal(fnz, expect < 0 ? -1 : off + expect);
+          assert.equal(s.isZero(off, len), expect < 0);
+          const other = (off * 7) % Math.max(1, d.size - len + 1);
+          assert.equal(s.equalRanges(off, other, len), Buffer.compare(Buffer.from(d.view(off, len)), Buffer.from(d.view(other, len))) === 0);
+        }
+      }), { numRuns: 500 });
+    });
+  }
+
+  it('reports the first mismatch with offset, index and both bytes', () => {
+    const s = new SparseBytes(16);
+    s.write(10, Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]));
+    const actual = s.read(8, 24);
+    assert.equal(s.compare(8, actual), null);
+    actual[15] ^= 0xff; // file offset 23, across the chunk boundary at 16
+    actual[20] = 99;
+    assert.deepEqual(s.compare(8, actual), { offset: 23, index: 15, expected: 14, actual: 14 ^ 0xff });
+    // With a start index, the offset names the file position of actual[start].
+    assert.deepEqual(s.compare(24, actual, 16), { offset: 28, index: 20, expected: 19, actual: 99 });
+    // Past EOF the oracle holds zeroes.
+    assert.deepEqual(s.compare(40, Uint8Array.from([0, 0, 7])), { offset: 42, index: 2, expected: 0, actual: 7 });
+  });
+
+  it('keeps memory proportional to the data written, at offsets up to 2^53-1', () => {
+    const s = new SparseBytes();
+    const far = 2 ** 52 + 12345;
+    s.write(far, Buffer.from('hello'));
+    s.write(7, Buffer.from('x'));
+    assert.equal(s.size, far + 5);
+    assert.equal(s.chunkCount(), 2);
+    assert.equal(s.read(far - 1, 7).toString('latin1'), '\0hello\0');
+    s.truncate(MAX_OFFSET);
+    assert.equal(s.size, MAX_OFFSET);
+    assert.equal(s.chunkCount(), 2);
+    assert.ok(s.isZero(far + 5, MAX_OFFSET - far - 5));
+    assert.equal(s.firstNonZero(8, MAX_OFFSET - 8), far);
+    // Insert and collapse across a huge sparse tail move only the chunks that exist.
+    s.truncate(far + 5);
+    s.insert(4096, 2 ** 40);
+    assert.equal(s.read(far + 2 ** 40, 5).toString(), 'hello');
+    assert.equal(s.byteAt(7), 'x'.charCodeAt(0));
+    s.collapse(4096, 2 ** 40);
+    assert.equal(s.read(far, 5).toString(), 'hello');
+    assert.equal(s.size, far + 5);
+    s.copyWithin(far, 5, 2 ** 51);
+    assert.equal(s.read(2 ** 51, 5).toString(), 'hello');
+    assert.ok(s.chunkCount() <= 4, `chunks: ${s.chunkCount()}`);
+    s.punch(0, MAX_OFFSET);
+    assert.equal(s.chunkCount(), 0);
+    assert.equal(s.size, far + 5);
+  });
+
+  it('refuses ranges past 2^53-1', () => {
+    const s = new SparseBytes();
+    assert.throws(() => s.write(MAX_OFFSET, Uint8Array.of(1)), /SparseBytes\.write: range off=9007199254740991 len=1 outside \[0, 2\^53-1\]/);
+    assert.throws(() => s.truncate(-1), RangeError);
+    assert.throws(() => s.zero(0.5, 1), RangeError);
+    s.truncate(100);
+    assert.throws(() => s.collapse(50, 60), /range ends past EOF/);
+    assert.throws(() => s.insert(101, 1), /offset past EOF/);
+    assert.throws(() => new SparseBytes(100), /power of two/);
+  });
+});
+
+describe('fsx data pattern', () => {
+  it('matches fsx gendata: even bytes hold the op number, odd bytes op + original', () => {
+    const p = Pattern.forSeed(5);
+    for (const n of [1, 2, 255, 256, 257, 1000]) {
+      for (const off of [0, 1, 4095, PATTERN_PERIOD - 3, PATTERN_PERIOD, 3 * PATTERN_PERIOD + 17, 2 ** 45 + 1]) {
+        for (const len of [1, 2, 100, PATTERN_PERIOD, PATTERN_PERIOD + 5, 3 * PATTERN_PERIOD]) {
+          const d = Buffer.from(p.data(n, off, len));
+          assert.equal(d.length, len);
+          for (const i of [0, 1, len >> 1, len - 1].filter((x) => x < len)) assert.equal(d[i], p.byteAt(n, off + i), `n=${n} off=${off} len=${len} i=${i}`);
+          for (let i = 0; i < Math.min(len, 64); i++) {
+            if ((off + i) % 2 === 0) assert.equal(d[i], n & 255);
+          }
+          assert.equal(opOfBadByte(d, 0, off), d[off % 2 === 1 ? 1 : 0] ?? 0);
+        }
+      }
+    }
+    // Periodic, and seed-dependent.
+    assert.deepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(p.data(3, 1 + PATTERN_PERIOD, 50)));
+    assert.notDeepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(Pattern.forSeed(6).data(3, 1, 50)));
+  });
+});
