@@ -8,6 +8,8 @@ import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
+import { FsAdapter, refsFsAdapter } from './fs-adapter';
+import { ContractMonitor } from '../properties/contract/monitor';
 
 export interface ReferenceOptions {
   blockSize?: number;
@@ -21,6 +23,20 @@ export interface ReferenceOptions {
   sectorSize?: number;
   /** File name inside the filesystem. */
   fileName?: string;
+  /** The filesystem under the generic layer (default refs). */
+  fs?: FsAdapter;
+  /** Check every callback against the contract rules (default true). */
+  monitor?: boolean;
+}
+
+/** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
+export function mountWithMonitor(fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean): { fsys: IomapFs; monitor: ContractMonitor | null } {
+  const inst = fsa.mount(dev);
+  if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
+  let fsys: IomapFs | null = null;
+  const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '' });
+  fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
+  return { fsys, monitor: mon };
 }
 
 export class ReferenceTarget implements FileTarget {
@@ -56,9 +72,14 @@ export class ReferenceTarget implements FileTarget {
   remount(): void {
     this.fh.close();
     this.fsys.unmount();
-    this.fsys = IomapFs.mount(this.adapter.device!, { maxFolioSize: this.adapter.folioSize });
-    this.adapter.fsys = this.fsys;
+    this.adapter.mount();
+    this.fsys = this.adapter.fsys!;
     this.fh = this.fsys.open(this.adapter.fileName);
+  }
+
+  /** Contract checks that need a quiet moment (every ioend finished, folio refs balanced). */
+  quiesce(): void {
+    this.adapter.monitor?.checkQuiescent();
   }
 
   /** Model invariants (§6 per-folio, §8b reservations, kernel WARNs); empty when all hold. */
@@ -78,10 +99,13 @@ export class ReferenceAdapter implements FileAdapter {
   readonly folioSize: number;
   device: BlockDevice | null = null;
   fsys: IomapFs | null = null;
+  monitor: ContractMonitor | null = null;
+  readonly fsAdapter: FsAdapter;
   private readonly opts: ReferenceOptions;
 
   constructor(opts: ReferenceOptions = {}) {
     this.opts = opts;
+    this.fsAdapter = opts.fs ?? refsFsAdapter;
     const bs = opts.blockSize ?? 4096;
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
@@ -96,10 +120,17 @@ export class ReferenceAdapter implements FileAdapter {
   open(): FileTarget {
     if (!this.fsys) {
       this.device = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512 });
-      IomapFs.mkfs(this.device, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
-      this.fsys = IomapFs.mount(this.device, { maxFolioSize: this.folioSize });
+      this.fsAdapter.mkfs(this.device, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
+      this.mount();
     }
     return new ReferenceTarget(this);
+  }
+
+  /** (Re)mount the device through the generic layer and the monitor. */
+  mount(): void {
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true);
+    this.fsys = fsys;
+    this.monitor = monitor;
   }
 
   close(): void {

@@ -65,8 +65,9 @@ export class IomapFs {
   readonly dev: BlockDevice;
   readonly fs: FsInstance;
   readonly queue = new BioQueue();
-  /** The file operation in progress (for contract-violation reports). */
-  currentOp = '';
+  /** The file operation in progress (for contract-violation reports), formatted on demand. */
+  opName = '';
+  opArgs: number[] = [];
   readonly pageSize = PAGE_SIZE;
   private readonly icache = new Map<number, Inode>();
   private readonly opts: Required<MountOptions>;
@@ -99,6 +100,11 @@ export class IomapFs {
 
   get blockSize(): number {
     return this.fs.blockSize;
+  }
+
+  /** "pwrite(4096, 100) on fsx.file": the file operation in progress. */
+  currentOp(): string {
+    return this.opName ? `${this.opName}(${this.opArgs.join(', ')})` : '';
   }
 
   /** The refs instance underneath (tests and reports reach its counters and fault hooks). */
@@ -247,6 +253,13 @@ export class FileHandle {
     if (!this.fsys.mounted) throw new FsError(EBADF, `${this.name}: filesystem is unmounted`);
   }
 
+  /** Record the operation in progress (for reports), then check the handle. */
+  private enter(name: string, ...args: number[]): void {
+    this.fsys.opName = name;
+    this.fsys.opArgs = args;
+    this.live();
+  }
+
   get size(): number {
     this.live();
     return this.inode.size;
@@ -294,7 +307,7 @@ export class FileHandle {
 
   /** pread(2). */
   pread(off: number, len: number): Uint8Array {
-    this.live();
+    this.enter('pread', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
     const size = this.inode.size;
@@ -332,7 +345,7 @@ export class FileHandle {
    * short copy), to exercise the short-write path deterministically.
    */
   pwrite(off: number, data: Uint8Array, opts: { faultAt?: number } = {}): number {
-    this.live();
+    this.enter('pwrite', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
     if (data.length === 0) return 0;
@@ -347,7 +360,7 @@ export class FileHandle {
 
   /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
   truncate(newsize: number): void {
-    this.live();
+    this.enter('truncate', newsize);
     validOffset(newsize, 'size');
     if (newsize > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: size ${newsize} beyond the maximum file size`);
     const inode = this.inode;
@@ -404,7 +417,7 @@ export class FileHandle {
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
   fallocate(mode: number, off: number, len: number): void {
-    this.live();
+    this.enter('fallocate', mode, off, len);
     if (typeof off !== 'number' || !Number.isSafeInteger(off) || off < 0 || typeof len !== 'number' || !Number.isSafeInteger(len) || len <= 0) {
       throw new FsError(EINVAL, `${this.name}: fallocate offset ${off} length ${len}`);
     }
@@ -486,7 +499,7 @@ export class FileHandle {
    * clones cannot shorten, so every rule that would shorten is EINVAL.
    */
   cloneFrom(src: FileHandle, srcOff: number, len: number, dstOff: number): void {
-    this.live();
+    this.enter('cloneFrom', srcOff, len, dstOff);
     for (const [v, n] of [[srcOff, 'source offset'], [len, 'length'], [dstOff, 'destination offset']] as const) {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: clone ${n} ${v}`);
     }
@@ -540,7 +553,7 @@ export class FileHandle {
    * differ (FILE_DEDUPE_RANGE_DIFFERS, nothing changed).
    */
   dedupeFrom(src: FileHandle, srcOff: number, len: number, dstOff: number): number {
-    this.live();
+    this.enter('dedupeFrom', srcOff, len, dstOff);
     for (const [v, n] of [[srcOff, 'source offset'], [len, 'length'], [dstOff, 'destination offset']] as const) {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: dedupe ${n} ${v}`);
     }
@@ -576,7 +589,7 @@ export class FileHandle {
 
   /** copy_file_range(2) from `src`: an in-kernel copy (short counts are legitimate). */
   copyFrom(src: FileHandle, srcOff: number, len: number, dstOff: number): number {
-    this.live();
+    this.enter('copyFrom', srcOff, len, dstOff);
     for (const [v, n] of [[srcOff, 'source offset'], [len, 'length'], [dstOff, 'destination offset']] as const) {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: copy_file_range ${n} ${v}`);
     }
@@ -613,7 +626,7 @@ export class FileHandle {
 
   /** fsync(2): data, then metadata commit and device flush; reports a writeback error once. */
   fsync(): void {
-    this.live();
+    this.enter('fsync');
     check(this.writeAndWait(), `${this.name}: fsync`);
     this.fsys.fs.commit();
   }
@@ -643,7 +656,7 @@ export class FileHandle {
 
   /** Read through a MAP_SHARED mapping: whole pages, including bytes past EOF in the last page. */
   mmapRead(off: number, len: number): Uint8Array {
-    this.live();
+    this.enter('mmapRead', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
     const out = new Uint8Array(len);
@@ -681,7 +694,7 @@ export class FileHandle {
    * Stores past EOF inside the last page are allowed and never become part of the file.
    */
   mmapWrite(off: number, data: Uint8Array, opts: { msync?: boolean } = {}): void {
-    this.live();
+    this.enter('mmapWrite', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
     let pos = off;

@@ -559,7 +559,14 @@ export class Refs implements FsInstance {
       const fitsInline = (flags & IOMAP_WRITE) && !(flags & (IOMAP_FAULT | IOMAP_DIRECT | IOMAP_UNSHARE)) &&
         pos + length <= this.sb.inlineMax;
       if (!(flags & IOMAP_WRITE) || fitsInline) {
-        if (pos < bs) {
+        if ((flags & IOMAP_ZERO) && pos >= inode.size) {
+          // Nothing to zero wholly beyond EOF: the inline tail is kept zero (rule 15).
+          iomap.type = IOMAP_HOLE;
+          iomap.addr = IOMAP_NULL_ADDR;
+          iomap.offset = Math.floor(pos / bs) * bs;
+          iomap.length = bs;
+          iomap.validityCookie = ri.seq;
+        } else if (pos < bs) {
           this.inlineMapping(ri, iomap);
         } else {
           iomap.type = IOMAP_HOLE;
@@ -811,6 +818,10 @@ export class Refs implements FsInstance {
     const { ext } = ri.extents.lookup(lblk);
     if (ext && ext.state === 'delalloc') this.convertDelalloc(ri, ext);
     this.fillMapping(inode, ri, lblk, m);
+    // Trim the data-fork mapping at the next COW staging extent: those blocks must go through
+    // the COW fork, also when this mapping is reused from the cache (xfs_map_blocks does this).
+    const nextCow = ri.cow.lookup(lblk).next * this.blockSize;
+    if (nextCow < m.offset + m.length) m.length = nextCow - m.offset;
     wpc.private = ri.seq;
     return 0;
   }

@@ -6,6 +6,9 @@
 import { IomapFs, FileHandle } from '../../reference/file';
 import { MemoryDevice } from '../../reference/device/memory';
 import { FsError } from '../../reference/errno';
+import { mountWithMonitor } from '../../adapters/reference';
+import { refsFsAdapter } from '../../adapters/fs-adapter';
+import type { ContractMonitor } from '../../properties/contract/monitor';
 
 export type ModelOp =
   | { op: 'write'; off: number; len: number; seed: number; faultAt?: number }
@@ -51,15 +54,27 @@ export class ModelHarness {
   size = 0;
   readonly geo: Geometry;
   log: string[] = [];
-  /** Garbage was stored past EOF in the EOF page through mmap (fsx -e); mmap readers may see it. */
+  monitor!: ContractMonitor;
+  /**
+   * Garbage was stored past EOF in the EOF page through mmap (fsx -e). Linux lets mmap readers
+   * keep seeing it past the (possibly new) EOF until writeback zeroes the EOF folio or a
+   * truncate down zeroes it; [old size, new size) of any extension must read zero regardless.
+   */
   polluted = false;
 
   constructor(geo: Geometry, dev?: BlockDevice) {
     this.geo = geo;
     this.dev = dev ?? new MemoryDevice({ size: 1 << 30 });
     IomapFs.mkfs(this.dev, { blockSize: geo.blockSize, inlineMax: geo.inlineMax });
-    this.fsys = IomapFs.mount(this.dev, { maxFolioSize: geo.folioSize });
+    this.fsys = this.mountFs();
     this.fh = this.fsys.open('f', { create: true });
+  }
+
+  /** Mount refs through the reference generic layer with the contract monitor on every callback. */
+  private mountFs(): IomapFs {
+    const { fsys, monitor } = mountWithMonitor(refsFsAdapter, this.dev, this.geo.folioSize, true);
+    this.monitor = monitor!;
+    return fsys;
   }
 
   private setSize(n: number): void {
@@ -69,7 +84,6 @@ export class ModelHarness {
       this.good = g;
     }
     if (n < this.size) this.good.fill(0, n, this.size);
-    if (n !== this.size) this.polluted = false;
     this.size = n;
   }
 
@@ -106,6 +120,8 @@ export class ModelHarness {
       }
       case 'truncate':
         this.fh.truncate(o.size);
+        // Truncating down zeroes the new EOF folio past EOF; growing only zeroes [old, new).
+        if (o.size < this.size) this.polluted = false;
         this.setSize(o.size);
         break;
       case 'mapwrite': {
@@ -137,12 +153,13 @@ export class ModelHarness {
         if (off + len >= lastPageEnd) this.expectSigbus(() => this.fh.mmapRead(lastPageEnd, 1));
         break;
       }
-      case 'fsync': this.fh.fsync(); break;
-      case 'dropcaches': this.fh.close(); this.fsys.dropCaches(); this.fh = this.fsys.open('f'); break;
+      case 'fsync': this.fh.fsync(); this.polluted = false; break; // writeback zeroes the EOF folio past EOF
+      case 'dropcaches': this.fh.close(); this.fsys.dropCaches(); this.fh = this.fsys.open('f'); this.polluted = false; break;
       case 'remount':
+        this.polluted = false;
         this.fh.close();
         this.fsys.unmount();
-        this.fsys = IomapFs.mount(this.dev, { maxFolioSize: this.geo.folioSize });
+        this.fsys = this.mountFs();
         this.fh = this.fsys.open('f');
         break;
       case 'writeback': this.fh.writebackNow(); break;
@@ -181,6 +198,7 @@ export class ModelHarness {
       }
     }
     if (this.fh.size !== this.size) this.fail(`size ${this.fh.size} != expected ${this.size}`);
+    this.monitor.checkQuiescent();
     const inv = this.fsys.checkInvariants();
     if (inv.length) this.fail(`invariants: ${inv.join('; ')}`);
   }

@@ -1,0 +1,452 @@
+/**
+ * The contract monitor: wraps a filesystem's ops tables and checks every callback the reference
+ * generic layer makes (the arguments the core passes and the answers the filesystem gives)
+ * against the named rules of rules.ts. A violation stops the operation by throwing a
+ * ContractViolation that names the rule, the callback, its arguments, the mapping returned and
+ * the file operation that led there.
+ */
+import {
+  FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_CORE_MASK,
+  IOMAP_F_NEW, IOMAP_F_SHARED, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT,
+  IOMAP_NULL_ADDR, IOMAP_OVERWRITE_ONLY, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO,
+  PAGE_SIZE, WritebackOps, WritepageCtx, flagNames, opFlagNames, roundDown, roundUp, typeName,
+} from '../../reference/iomap/types';
+import { Folio, blockIsDirty } from '../../reference/iomap/folio';
+import type { Ioend } from '../../reference/iomap/ioend';
+import type { FsInstance, MappingSnapshot } from '../../reference/fs/types';
+import { EAGAIN } from '../../reference/errno';
+import { ruleById } from './rules';
+
+export class ContractViolation extends Error {
+  readonly rule: string;
+  readonly callback: string;
+  readonly args: Record<string, unknown>;
+  readonly mapping: string | null;
+  readonly op: string;
+  constructor(rule: string, detail: string, callback: string, args: Record<string, unknown>, mapping: Iomap | null, op: string) {
+    const r = ruleById(rule);
+    const m = mapping ? describeIomap(mapping) : null;
+    super(`contract violation ${rule} ${r?.name ?? ''}: ${detail}\n  callback: ${callback}(${Object.entries(args).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` +
+      `${m ? `\n  mapping:  ${m}` : ''}\n  during:   ${op || '(no file operation)'}`);
+    this.name = 'ContractViolation';
+    this.rule = rule;
+    this.callback = callback;
+    this.args = args;
+    this.mapping = m;
+    this.op = op;
+  }
+}
+
+export function describeIomap(m: Iomap): string {
+  const addr = m.addr === IOMAP_NULL_ADDR ? 'NULL' : String(m.addr);
+  return `{type ${typeName(m.type)}, offset ${m.offset}, length ${m.length}, addr ${addr}, flags ${flagNames(m.flags)}}`;
+}
+
+export interface MonitorOptions {
+  /** Logical sector size of the device (direct I/O alignment). */
+  lbs: number;
+  /** The file operation in progress, for reports. */
+  currentOp?: () => string;
+}
+
+interface PendingBegin {
+  inode: Inode;
+  pos: number;
+  len: number;
+  flags: number;
+  /** Copy of what ->iomap_begin returned. */
+  copy: Iomap;
+  /** Mapping state right after ->iomap_begin (what ->iomap_valid must compare against). */
+  afterBegin: MappingSnapshot | null;
+}
+
+const FS_FIELDS: Array<keyof Iomap> = ['offset', 'length', 'addr', 'type', 'bdev', 'inlineData', 'private', 'validityCookie'];
+
+export class ContractMonitor {
+  readonly fs: FsInstance;
+  readonly wrapped: FsInstance;
+  private readonly opts: MonitorOptions;
+  private readonly pending = new Map<Iomap, PendingBegin>();
+  private readonly wrappedFolioOps = new Map<FolioOps, FolioOps>();
+  private readonly folioRefs = new Map<Folio, number>();
+  /** Number of times each rule was evaluated (coverage of the checks). */
+  readonly evaluated = new Map<string, number>();
+  private readonly ioends = new Set<Ioend>();
+
+  constructor(fs: FsInstance, opts: MonitorOptions) {
+    this.fs = fs;
+    this.opts = opts;
+    const iomapOps = this.wrapIomapOps(fs.iomapOps);
+    const writebackOps = this.wrapWritebackOps(fs.writebackOps);
+    const dioEndIo = fs.dioEndIo ? this.wrapDioEndIo(fs) : undefined;
+    const overrides: Record<string | symbol, unknown> = { iomapOps, writebackOps };
+    if (dioEndIo) overrides.dioEndIo = dioEndIo;
+    this.wrapped = new Proxy(fs, {
+      get(target, prop) {
+        if (prop in overrides) return overrides[prop];
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+      set(target, prop, value) {
+        return Reflect.set(target, prop, value, target);
+      },
+    });
+  }
+
+  private get op(): string {
+    return this.opts.currentOp?.() ?? '';
+  }
+
+  private check(rule: string, ok: boolean, detail: () => string, callback: string, args: Record<string, unknown>, m: Iomap | null): void {
+    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+    if (!ok) throw new ContractViolation(rule, detail(), callback, args, m, this.op);
+  }
+
+  private snap(inode: Inode): MappingSnapshot | null {
+    return this.fs.introspect ? this.fs.introspect.snapshot(inode) : null;
+  }
+
+  /* ------------------------------------------------------------------------------------- */
+  /* ->iomap_begin / ->iomap_end                                                           */
+  /* ------------------------------------------------------------------------------------- */
+
+  private wrapIomapOps(raw: IomapOps): IomapOps {
+    const ops: IomapOps = {
+      begin: (inode, pos, length, flags, iomap, srcmap) => this.begin(raw, inode, pos, length, flags, iomap, srcmap),
+    };
+    if (raw.end) ops.end = (inode, pos, length, written, flags, iomap) => this.end(raw, inode, pos, length, written, flags, iomap);
+    return ops;
+  }
+
+  private begin(raw: IomapOps, inode: Inode, pos: number, len: number, flags: number, m: Iomap, src: Iomap): number {
+    const cb = '->iomap_begin';
+    const args = { ino: inode.ino, pos, length: len, flags: opFlagNames(flags) };
+    const before = this.snap(inode);
+    const ret = raw.begin(inode, pos, len, flags, m, src);
+    const after = before ? this.snap(inode) : null;
+    const readOnly = !(flags & (IOMAP_WRITE)) && !(flags & IOMAP_ZERO);
+    if (ret < 0) {
+      if (before && after) {
+        this.check('R21', before.fingerprint('all') === after.fingerprint('all'),
+          () => `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...args, ret }, null);
+      }
+      if (flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT)) this.evaluated.set('R17', (this.evaluated.get('R17') ?? 0) + 1);
+      return ret;
+    }
+    if (m.folioOps) m.folioOps = this.wrapFolioOps(m.folioOps);
+    this.checkShape(inode, pos, len, flags, m, cb, args);
+    if (src.type !== IOMAP_HOLE) this.checkSrcmap(inode, pos, flags, m, src, cb, args);
+    this.checkPerRequest(inode, pos, len, flags, m, cb, args);
+    if (before && after) this.checkAgainstState(inode, pos, len, flags, m, before, after, readOnly, cb, args);
+    this.pending.set(m, { inode, pos, len, flags, copy: { ...m }, afterBegin: after });
+    return ret;
+  }
+
+  private checkShape(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
+    const end = m.offset + m.length;
+    const bs = inode.blockSize;
+    this.check('R02', m.length > 0, () => `mapping length ${m.length}`, cb, args, m);
+    if (len > 0) this.check('R01', m.offset <= pos && pos < end, () => `mapping [${m.offset}, ${end}) does not contain pos ${pos}`, cb, args, m);
+    this.check('R03', (m.flags & IOMAP_F_CORE_MASK) === 0, () => `core-owned flags set: ${flagNames(m.flags & IOMAP_F_CORE_MASK)}`, cb, args, m);
+    this.check('R04', Number.isInteger(m.type) && m.type >= 0 && m.type <= 4, () => `type ${m.type}`, cb, args, m);
+    const nullAddr = m.type === IOMAP_HOLE || m.type === IOMAP_DELALLOC || m.type === IOMAP_INLINE;
+    this.check('R05', nullAddr ? m.addr === IOMAP_NULL_ADDR : (m.addr !== IOMAP_NULL_ADDR && m.addr >= 0 && m.bdev !== null),
+      () => nullAddr ? `${typeName(m.type)} with addr ${m.addr}` : `${typeName(m.type)} with addr ${m.addr} bdev ${m.bdev ? 'set' : 'null'}`, cb, args, m);
+    if (m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN) {
+      this.check('R06', (m.addr - m.offset) % 512 === 0, () => `addr - offset = ${m.addr - m.offset} is not sector aligned`, cb, args, m);
+      if ((flags & IOMAP_DIRECT) && pos % this.opts.lbs === 0) {
+        const a = m.addr + (pos - m.offset);
+        this.check('R06', a % this.opts.lbs === 0, () => `device address ${a} of pos ${pos} is not ${this.opts.lbs}-byte aligned`, cb, args, m);
+      }
+    }
+    if (m.type !== IOMAP_INLINE && !(flags & IOMAP_DIRECT)) {
+      this.check('R07', m.offset % bs === 0 && end % bs === 0, () => `mapping [${m.offset}, ${end}) not aligned to the ${bs}-byte block`, cb, args, m);
+    }
+    if ((flags & IOMAP_DIRECT) && pos % this.opts.lbs === 0 && len % this.opts.lbs === 0 && m.type !== IOMAP_INLINE) {
+      const segEnd = Math.min(end, pos + len);
+      this.check('R08', segEnd % this.opts.lbs === 0, () => `direct I/O segment ends at ${segEnd}, not ${this.opts.lbs}-byte aligned`, cb, args, m);
+    }
+    if (m.type === IOMAP_INLINE) {
+      const ok = m.inlineData !== null && m.length <= PAGE_SIZE && inode.size - m.offset <= m.length &&
+        (!(flags & IOMAP_WRITE) || m.offset === 0);
+      this.check('R09', ok, () => `inline data ${m.inlineData ? m.inlineData.length : 'null'}, length ${m.length}, i_size ${inode.size}, offset ${m.offset}`, cb, args, m);
+    }
+  }
+
+  private checkSrcmap(inode: Inode, pos: number, flags: number, m: Iomap, s: Iomap, cb: string, args: Record<string, unknown>): void {
+    const bs = inode.blockSize;
+    const end = s.offset + s.length;
+    const typeOk = s.type === IOMAP_MAPPED || s.type === IOMAP_UNWRITTEN || s.type === IOMAP_DELALLOC || s.type === IOMAP_INLINE;
+    const nullAddr = s.type !== IOMAP_MAPPED && s.type !== IOMAP_UNWRITTEN;
+    const ok = typeOk && s.length > 0 && s.offset <= pos && pos < end &&
+      (s.type === IOMAP_INLINE || (s.offset % bs === 0 && end % bs === 0)) &&
+      (nullAddr ? s.addr === IOMAP_NULL_ADDR : s.addr !== IOMAP_NULL_ADDR && s.bdev !== null);
+    this.check('R10', ok, () => `srcmap ${describeIomap(s)} for pos ${pos}`, cb, args, m);
+    void flags;
+  }
+
+  private checkPerRequest(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
+    if (flags & IOMAP_WRITE) {
+      this.check('R11', m.type !== IOMAP_HOLE || (flags & IOMAP_UNSHARE) !== 0, () => 'HOLE returned for a write', cb, args, m);
+    }
+    if ((flags & (IOMAP_WRITE | IOMAP_DIRECT)) === (IOMAP_WRITE | IOMAP_DIRECT)) {
+      this.check('R12', m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_INLINE,
+        () => `${typeName(m.type)} returned for a direct write`, cb, args, m);
+    }
+    if ((flags & (IOMAP_WRITE | IOMAP_DAX)) === (IOMAP_WRITE | IOMAP_DAX)) {
+      this.check('R13', m.type === IOMAP_MAPPED || (m.flags & IOMAP_F_SHARED) !== 0, () => `${typeName(m.type)} returned for a DAX write`, cb, args, m);
+    }
+    if ((flags & IOMAP_ZERO) && m.offset >= inode.size) {
+      this.check('R15', m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN, () => `${typeName(m.type)} beyond EOF ${inode.size} for zeroing`, cb, args, m);
+    }
+    if (flags & IOMAP_OVERWRITE_ONLY) {
+      const bs = inode.blockSize;
+      const covers = m.offset <= pos && m.offset + m.length >= pos + len;
+      const typeOk = m.type === IOMAP_MAPPED || (m.type === IOMAP_UNWRITTEN && pos % bs === 0 && len % bs === 0);
+      this.check('R17', covers && typeOk && !(m.flags & (IOMAP_F_NEW | IOMAP_F_SHARED)),
+        () => 'OVERWRITE_ONLY answered with something other than one plain overwrite mapping (should be -EAGAIN)', cb, args, m);
+    }
+    if ((flags & IOMAP_NOWAIT) && (flags & IOMAP_DIRECT)) {
+      this.check('R18', m.offset <= pos && m.offset + m.length >= pos + len, () => 'NOWAIT direct I/O mapping does not cover the whole request', cb, args, m);
+    }
+  }
+
+  /** Rules that compare the answer with the filesystem's own state before and after begin. */
+  private checkAgainstState(inode: Inode, pos: number, len: number, flags: number, m: Iomap, before: MappingSnapshot,
+    after: MappingSnapshot, readOnly: boolean, cb: string, args: Record<string, unknown>): void {
+    const bs = inode.blockSize;
+    if (readOnly || (flags & IOMAP_ZERO)) {
+      this.check('R14', before.fingerprint('data') === after.fingerprint('data'),
+        () => `a read-only lookup changed the mapping: ${before.fingerprint('data')} -> ${after.fingerprint('data')}`, cb, args, m);
+    }
+    if (flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT)) {
+      const rule = flags & IOMAP_OVERWRITE_ONLY ? 'R17' : 'R18';
+      this.check(rule, before.fingerprint('all') === after.fingerprint('all'), () => `allocation under ${opFlagNames(flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT))}`, cb, args, m);
+    }
+    if ((m.flags & IOMAP_F_NEW) && m.type !== IOMAP_INLINE) {
+      const first = Math.floor(m.offset / bs);
+      const last = Math.ceil((m.offset + m.length) / bs);
+      for (let b = first; b < last; b++) {
+        const st = (m.flags & IOMAP_F_SHARED) ? null : before.block(b);
+        if (st && st.state !== 'hole') {
+          this.check('R16', false, () => `F_NEW mapping covers block ${b}, which was ${st.state} before this begin`, cb, args, m);
+        }
+      }
+      this.evaluated.set('R16', (this.evaluated.get('R16') ?? 0) + 1);
+    }
+    if (readOnly && !(flags & IOMAP_DAX) && m.type !== IOMAP_INLINE) this.checkTruthful(inode, pos, len, m, after, cb, args);
+  }
+
+  /** R41–R43: a read or REPORT mapping describes the filesystem's own state truthfully. */
+  private checkTruthful(inode: Inode, pos: number, len: number, m: Iomap, st: MappingSnapshot, cb: string, args: Record<string, unknown>): void {
+    const bs = inode.blockSize;
+    const start = Math.floor(Math.max(m.offset, roundDown(pos, bs)) / bs);
+    const endByte = Math.min(m.offset + m.length, pos + Math.max(len, 1));
+    const end = Math.min(Math.ceil(endByte / bs), start + 4096);
+    for (let b = start; b < end; b++) {
+      const s = st.block(b);
+      const want = { hole: IOMAP_HOLE, delalloc: IOMAP_DELALLOC, written: IOMAP_MAPPED, unwritten: IOMAP_UNWRITTEN }[s.state];
+      if (m.type === IOMAP_MAPPED && s.state === 'delalloc') {
+        this.check('R42', false, () => `block ${b} is delalloc but reported MAPPED`, cb, args, m);
+      }
+      if (m.type === IOMAP_UNWRITTEN && s.state === 'written') {
+        this.check('R43', false, () => `block ${b} is written but reported UNWRITTEN`, cb, args, m);
+      }
+      const addrOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true :
+        s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
+      const sharedOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true : !!s.shared === ((m.flags & IOMAP_F_SHARED) !== 0);
+      this.check('R41', want === m.type && addrOk && sharedOk,
+        () => `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}${s.shared ? ' shared' : ''} but the mapping says ${typeName(m.type)}`, cb, args, m);
+    }
+    this.evaluated.set('R42', (this.evaluated.get('R42') ?? 0) + 1);
+    this.evaluated.set('R43', (this.evaluated.get('R43') ?? 0) + 1);
+  }
+
+  private end(raw: IomapOps, inode: Inode, pos: number, length: number, written: number, flags: number, m: Iomap): number {
+    const cb = '->iomap_end';
+    const args = { ino: inode.ino, pos, length, written, flags: opFlagNames(flags) };
+    const p = this.pending.get(m);
+    this.check('R21', p !== undefined && p.flags === flags && p.inode === inode, () => p ? `flags ${opFlagNames(flags)} differ from begin's ${opFlagNames(p.flags)}` : 'end without a matching begin', cb, args, m);
+    this.pending.delete(m);
+    for (const f of FS_FIELDS) {
+      this.check('R31', Object.is(p!.copy[f], m[f]) || (f === 'inlineData' && p!.copy[f] === m[f]), () => `iomap.${String(f)} changed between begin and end`, cb, args, m);
+    }
+    this.check('R31', (m.flags & ~IOMAP_F_CORE_MASK) === (p!.copy.flags & ~IOMAP_F_CORE_MASK), () => 'filesystem-set flags changed between begin and end', cb, args, m);
+    const mEnd = m.offset + m.length;
+    this.check('R22', m.offset <= pos && pos + length <= mEnd && written >= 0 && written <= length,
+      () => `pos ${pos} length ${length} written ${written} against mapping [${m.offset}, ${mEnd})`, cb, args, m);
+    const ret = raw.end!(inode, pos, length, written, flags, m);
+    this.check('R23', !(ret < 0 && written > 0), () => `->iomap_end returned ${ret} after ${written} bytes of progress`, cb, { ...args, ret }, m);
+    if (m.type === IOMAP_DELALLOC && (m.flags & IOMAP_F_NEW) && written < length && (flags & (IOMAP_WRITE | IOMAP_ZERO)) && !(flags & IOMAP_FAULT)) {
+      this.checkDelallocReleased(inode, pos, length, written, m, cb, args);
+    }
+    return ret;
+  }
+
+  /** R24: after a short write into new delalloc, clean blocks of the unused part hold no reservation. */
+  private checkDelallocReleased(inode: Inode, pos: number, length: number, written: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
+    const st = this.snap(inode);
+    if (!st) return;
+    const bs = inode.blockSize;
+    const start = written ? roundUp(pos + written, bs) : roundDown(pos, bs);
+    const end = roundUp(pos + length, bs);
+    const cow = (m.flags & IOMAP_F_SHARED) !== 0;
+    for (let b = start / bs; b < end / bs; b++) {
+      if (b * bs >= inode.size && !cow) {
+        if (st.block(b).state === 'delalloc') this.check('R24', false, () => `delalloc block ${b} at/after EOF left after a short write`, cb, args, m);
+        continue;
+      }
+      const folio = inode.mapping.folioAt(b * bs);
+      const dirty = folio && folio.dirty && blockIsDirty(folio, (b * bs - folio.pos) / bs);
+      if (!dirty && !cow && st.block(b).state === 'delalloc') {
+        this.check('R24', false, () => `clean block ${b} still holds a delalloc reservation after a short write`, cb, args, m);
+      }
+    }
+    this.evaluated.set('R24', (this.evaluated.get('R24') ?? 0) + 1);
+  }
+
+  /* ------------------------------------------------------------------------------------- */
+  /* folio hooks                                                                           */
+  /* ------------------------------------------------------------------------------------- */
+
+  private wrapFolioOps(raw: FolioOps): FolioOps {
+    const have = this.wrappedFolioOps.get(raw);
+    if (have) return have;
+    const w: FolioOps = {};
+    if (raw.getFolio) w.getFolio = (it, pos, len) => this.getFolio(raw, it, pos, len);
+    if (raw.putFolio) w.putFolio = (inode, pos, copied, folio) => this.putFolio(raw, inode, pos, copied, folio);
+    if (raw.iomapValid) w.iomapValid = (inode, iomap) => this.iomapValid(raw, inode, iomap);
+    this.wrappedFolioOps.set(raw, w);
+    this.wrappedFolioOps.set(w, w);
+    return w;
+  }
+
+  private getFolio(raw: FolioOps, it: IomapIterLike, pos: number, len: number): Folio | number {
+    const f = raw.getFolio!(it, pos, len);
+    const args = { ino: it.inode.ino, pos, len };
+    if (typeof f === 'number') {
+      this.check('R28', f < 0, () => `->get_folio returned ${f}`, '->get_folio', args, it.iomap);
+      return f;
+    }
+    this.check('R28', f.mapping === it.inode.mapping && f.contains(pos) && f.locked,
+      () => `folio ${f.pos}+${f.size} ${f.locked ? 'locked' : 'unlocked'} ${f.mapping === it.inode.mapping ? '' : 'of another mapping '}for pos ${pos}`, '->get_folio', args, it.iomap);
+    this.folioRefs.set(f, (this.folioRefs.get(f) ?? 0) + 1);
+    return f;
+  }
+
+  private putFolio(raw: FolioOps, inode: Inode, pos: number, copied: number, folio: Folio): void {
+    const n = this.folioRefs.get(folio) ?? 0;
+    this.check('R29', n > 0, () => `folio ${folio.pos} put without a get`, '->put_folio', { ino: inode.ino, pos, copied }, null);
+    raw.putFolio!(inode, pos, copied, folio);
+    if (n <= 1) this.folioRefs.delete(folio);
+    else this.folioRefs.set(folio, n - 1);
+    this.check('R29', !folio.locked, () => `folio ${folio.pos} still locked after ->put_folio`, '->put_folio', { ino: inode.ino, pos, copied }, null);
+  }
+
+  private iomapValid(raw: FolioOps, inode: Inode, iomap: Iomap): boolean {
+    const valid = raw.iomapValid!(inode, iomap);
+    const p = this.pending.get(iomap);
+    const args = { ino: inode.ino, cookie: iomap.validityCookie };
+    if (p) {
+      for (const f of FS_FIELDS) this.check('R31', Object.is(p.copy[f], iomap[f]), () => `iomap.${String(f)} changed before ->iomap_valid`, '->iomap_valid', args, iomap);
+    }
+    if (p?.afterBegin && this.fs.introspect) {
+      const now = this.fs.introspect.snapshot(inode);
+      const changed = now.fingerprint('all') !== p.afterBegin.fingerprint('all');
+      this.check('R30', !(changed && valid), () => `mapping state changed since begin (${p.afterBegin!.fingerprint('all')} -> ${now.fingerprint('all')}) but ->iomap_valid said true`, '->iomap_valid', args, iomap);
+      this.check('R30', !(!changed && !valid), () => 'mapping state unchanged since begin but ->iomap_valid said false (livelock)', '->iomap_valid', args, iomap);
+    }
+    return valid;
+  }
+
+  /* ------------------------------------------------------------------------------------- */
+  /* writeback ops                                                                         */
+  /* ------------------------------------------------------------------------------------- */
+
+  private wrapWritebackOps(raw: WritebackOps): WritebackOps {
+    const w: WritebackOps = {
+      mapBlocks: (wpc, inode, offset, len) => this.mapBlocks(raw, wpc, inode, offset, len),
+      prepareIoend: (ioend, status) => this.prepareIoend(raw, ioend, status),
+    };
+    if (raw.discardFolio) w.discardFolio = (folio, pos) => this.discardFolio(raw, folio, pos);
+    return w;
+  }
+
+  private mapBlocks(raw: WritebackOps, wpc: WritepageCtx, inode: Inode, offset: number, len: number): number {
+    const cb = '->map_blocks';
+    const args = { ino: inode.ino, offset, len };
+    const ret = raw.mapBlocks(wpc, inode, offset, len);
+    if (ret < 0) return ret;
+    const m = wpc.iomap;
+    const bs = inode.blockSize;
+    const end = m.offset + m.length;
+    this.check('R32', m.length > 0 && m.offset <= offset && offset < end && m.offset % bs === 0 && end % bs === 0 &&
+      (m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_HOLE),
+      () => `writeback mapping for offset ${offset}`, cb, args, m);
+    if (m.type === IOMAP_HOLE) {
+      const mapEnd = Math.min(end, offset + len, inode.size);
+      const folio = inode.mapping.folioAt(offset);
+      if (folio && mapEnd > offset) {
+        const from = offset - folio.pos;
+        const to = Math.min(mapEnd, folio.end) - folio.pos;
+        const nonZero = folio.data.subarray(from, to).some((b) => b !== 0);
+        this.check('R33', !nonZero, () => `HOLE for dirty data [${offset}, ${mapEnd}) below EOF: the data would be dropped`, cb, args, m);
+      }
+    }
+    if (this.fs.introspect && !(m.flags & IOMAP_F_SHARED) && m.type !== IOMAP_HOLE) {
+      const st = this.fs.introspect.snapshot(inode);
+      const b = Math.floor(offset / bs);
+      const s = st.block(b);
+      const want = m.type === IOMAP_MAPPED ? 'written' : 'unwritten';
+      const pblkOk = s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
+      this.check('R34', s.state === want && pblkOk, () => `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''} but the writeback mapping says ${typeName(m.type)} @${(m.addr + (b * bs - m.offset)) / bs}`, cb, args, m);
+    }
+    return ret;
+  }
+
+  private prepareIoend(raw: WritebackOps, ioend: Ioend, status: number): number {
+    const ret = raw.prepareIoend ? raw.prepareIoend(ioend, status) : status;
+    this.ioends.add(ioend);
+    return ret;
+  }
+
+  private discardFolio(raw: WritebackOps, folio: Folio, pos: number): void {
+    raw.discardFolio!(folio, pos);
+    this.check('R35', !folio.dirty, () => `folio ${folio.pos} redirtied by ->discard_folio`, '->discard_folio', { pos }, null);
+  }
+
+  /** R36: call when no I/O is pending: every submitted ioend was finished exactly once. */
+  checkQuiescent(): void {
+    for (const io of this.ioends) {
+      if (io.inode.mapping.queue.pending.length) return;
+      this.check('R36', io.finished, () => `ioend #${io.id} [${io.offset}, +${io.size}) was never finished`, '->prepare_ioend', { ioend: io.id }, null);
+    }
+    this.ioends.clear();
+    for (const [f, n] of this.folioRefs) {
+      this.check('R29', n === 0, () => `folio ${f.pos} got ${n} more times than it was put`, '->put_folio', {}, null);
+    }
+  }
+
+  /* ------------------------------------------------------------------------------------- */
+  /* DIO end_io                                                                            */
+  /* ------------------------------------------------------------------------------------- */
+
+  private wrapDioEndIo(fs: FsInstance) {
+    return (inode: Inode, offset: number, size: number, error: number, dioFlags: number): number => {
+      const ret = fs.dioEndIo!(inode, offset, size, error, dioFlags);
+      if (ret === 0 && size > 0 && fs.introspect) {
+        const st = fs.introspect.snapshot(inode);
+        const bs = inode.blockSize;
+        for (let b = Math.floor(offset / bs); b < Math.ceil((offset + size) / bs); b++) {
+          if (st.block(b).state === 'unwritten') {
+            this.check('R38', false, () => `block ${b} still UNWRITTEN after ->end_io of a completed direct write`, '->end_io', { offset, size, error, dioFlags }, null);
+          }
+        }
+        this.evaluated.set('R38', (this.evaluated.get('R38') ?? 0) + 1);
+      }
+      return ret;
+    };
+  }
+}
+
+export { EAGAIN, IOMAP_F_STALE };
