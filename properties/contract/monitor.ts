@@ -26,7 +26,8 @@ export class ContractViolation extends Error {
   constructor(rule: string, detail: string, callback: string, args: Record<string, unknown>, mapping: Iomap | null, op: string) {
     const r = ruleById(rule);
     const m = mapping ? describeIomap(mapping) : null;
-    super(`contract violation ${rule} ${r?.name ?? ''}: ${detail}\n  callback: ${callback}(${Object.entries(args).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` +
+    const fmt = (k: string, v: unknown) => (k === 'flags' && typeof v === 'number' ? opFlagNames(v) : String(v));
+    super(`contract violation ${rule} ${r?.name ?? ''}: ${detail}\n  callback: ${callback}(${Object.entries(args).map(([k, v]) => `${k}=${fmt(k, v)}`).join(', ')})` +
       `${m ? `\n  mapping:  ${m}` : ''}\n  during:   ${op || '(no file operation)'}`);
     this.name = 'ContractViolation';
     this.rule = rule;
@@ -120,14 +121,14 @@ export class ContractMonitor {
 
   private begin(raw: IomapOps, inode: Inode, pos: number, len: number, flags: number, m: Iomap, src: Iomap): number {
     const cb = '->iomap_begin';
-    const args = { ino: inode.ino, pos, length: len, flags: opFlagNames(flags) };
+    const args = { ino: inode.ino, pos, length: len, flags };
     const before = this.snap(inode);
     const ret = raw.begin(inode, pos, len, flags, m, src);
     const after = before ? this.snap(inode) : null;
     const readOnly = !(flags & (IOMAP_WRITE)) && !(flags & IOMAP_ZERO);
     if (ret < 0) {
       if (before && after) {
-        this.check('R21', before.fingerprint('all') === after.fingerprint('all'),
+        this.check('R21', before.version('all') === after.version('all'),
           () => `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...args, ret }, null);
       }
       if (flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT)) this.evaluated.set('R17', (this.evaluated.get('R17') ?? 0) + 1);
@@ -216,12 +217,12 @@ export class ContractMonitor {
     after: MappingSnapshot, readOnly: boolean, cb: string, args: Record<string, unknown>): void {
     const bs = inode.blockSize;
     if (readOnly || (flags & IOMAP_ZERO)) {
-      this.check('R14', before.fingerprint('data') === after.fingerprint('data'),
+      this.check('R14', before.version('data') === after.version('data'),
         () => `a read-only lookup changed the mapping: ${before.fingerprint('data')} -> ${after.fingerprint('data')}`, cb, args, m);
     }
     if (flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT)) {
       const rule = flags & IOMAP_OVERWRITE_ONLY ? 'R17' : 'R18';
-      this.check(rule, before.fingerprint('all') === after.fingerprint('all'), () => `allocation under ${opFlagNames(flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT))}`, cb, args, m);
+      this.check(rule, before.version('all') === after.version('all'), () => `allocation under ${opFlagNames(flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT))}`, cb, args, m);
     }
     if ((m.flags & IOMAP_F_NEW) && m.type !== IOMAP_INLINE) {
       const first = Math.floor(m.offset / bs);
@@ -264,13 +265,12 @@ export class ContractMonitor {
 
   private end(raw: IomapOps, inode: Inode, pos: number, length: number, written: number, flags: number, m: Iomap): number {
     const cb = '->iomap_end';
-    const args = { ino: inode.ino, pos, length, written, flags: opFlagNames(flags) };
+    const args = { ino: inode.ino, pos, length, written, flags };
     const p = this.pending.get(m);
     this.check('R21', p !== undefined && p.flags === flags && p.inode === inode, () => p ? `flags ${opFlagNames(flags)} differ from begin's ${opFlagNames(p.flags)}` : 'end without a matching begin', cb, args, m);
     this.pending.delete(m);
-    for (const f of FS_FIELDS) {
-      this.check('R31', Object.is(p!.copy[f], m[f]) || (f === 'inlineData' && p!.copy[f] === m[f]), () => `iomap.${String(f)} changed between begin and end`, cb, args, m);
-    }
+    const changedField = p ? FS_FIELDS.find((f) => !Object.is(p.copy[f], m[f])) : undefined;
+    this.check('R31', changedField === undefined, () => `iomap.${String(changedField)} changed between begin and end`, cb, args, m);
     this.check('R31', (m.flags & ~IOMAP_F_CORE_MASK) === (p!.copy.flags & ~IOMAP_F_CORE_MASK), () => 'filesystem-set flags changed between begin and end', cb, args, m);
     const mEnd = m.offset + m.length;
     this.check('R22', m.offset <= pos && pos + length <= mEnd && written >= 0 && written <= length,
@@ -348,11 +348,12 @@ export class ContractMonitor {
     const p = this.pending.get(iomap);
     const args = { ino: inode.ino, cookie: iomap.validityCookie };
     if (p) {
-      for (const f of FS_FIELDS) this.check('R31', Object.is(p.copy[f], iomap[f]), () => `iomap.${String(f)} changed before ->iomap_valid`, '->iomap_valid', args, iomap);
+      const changedField = FS_FIELDS.find((f) => !Object.is(p.copy[f], iomap[f]));
+      this.check('R31', changedField === undefined, () => `iomap.${String(changedField)} changed before ->iomap_valid`, '->iomap_valid', args, iomap);
     }
     if (p?.afterBegin && this.fs.introspect) {
       const now = this.fs.introspect.snapshot(inode);
-      const changed = now.fingerprint('all') !== p.afterBegin.fingerprint('all');
+      const changed = now.version('all') !== p.afterBegin.version('all');
       this.check('R30', !(changed && valid), () => `mapping state changed since begin (${p.afterBegin!.fingerprint('all')} -> ${now.fingerprint('all')}) but ->iomap_valid said true`, '->iomap_valid', args, iomap);
       this.check('R30', !(!changed && !valid), () => 'mapping state unchanged since begin but ->iomap_valid said false (livelock)', '->iomap_valid', args, iomap);
     }

@@ -15,7 +15,26 @@ export interface Extent {
 }
 
 export class ExtentMap {
-  readonly exts: Extent[] = [];
+  /** The extents; treat as read-only outside this class (views share it copy-on-write). */
+  exts: Extent[] = [];
+  /** `exts` is shared with a view: copy it before the next change. */
+  private sharedWithView = false;
+
+  /** Copy-on-write: make `exts` private before mutating it. */
+  private own(): void {
+    if (!this.sharedWithView) return;
+    this.exts = this.exts.map((e) => ({ ...e }));
+    this.sharedWithView = false;
+  }
+
+  /** An O(1) frozen view of the current state (the map copies itself on its next change). */
+  view(): ExtentMap {
+    const v = new ExtentMap();
+    v.exts = this.exts;
+    this.sharedWithView = true;
+    v.sharedWithView = true;
+    return v;
+  }
 
   /** Index of the first extent ending after lblk. */
   private firstAfter(lblk: number): number {
@@ -55,6 +74,7 @@ export class ExtentMap {
   remove(lblk: number, len: number): Extent[] {
     const removed = this.range(lblk, len);
     if (removed.length === 0) return removed;
+    this.own();
     const end = lblk + len;
     const i = this.firstAfter(lblk);
     let j = i;
@@ -75,6 +95,7 @@ export class ExtentMap {
   /** Map [lblk, lblk+len) to `state` at pblk (replacing whatever was there); returns what was replaced. */
   set(lblk: number, len: number, state: ExtState, pblk: number): Extent[] {
     const old = this.remove(lblk, len);
+    this.own();
     const i = this.firstAfter(lblk);
     this.exts.splice(i, 0, { lblk, len, pblk: state === 'delalloc' ? -1 : pblk, state });
     this.mergeAround(i);
@@ -110,6 +131,7 @@ export class ExtentMap {
 
   /** Split the extent straddling lblk (if any) so that an extent starts exactly at lblk. */
   splitAt(lblk: number): void {
+    this.own();
     const { ext } = this.lookup(lblk);
     if (!ext || ext.lblk === lblk) return;
     const i = this.exts.indexOf(ext);
@@ -121,6 +143,7 @@ export class ExtentMap {
 
   /** Shift every extent starting at or after lblk by delta blocks (collapse/insert). */
   shift(lblk: number, delta: number): void {
+    this.own();
     for (const e of this.exts) if (e.lblk >= lblk) e.lblk += delta;
     this.exts.sort((a, b) => a.lblk - b.lblk);
   }

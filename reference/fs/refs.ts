@@ -58,6 +58,8 @@ export class RefsInode {
   inline: Uint8Array | null = null;
   /** Validity sequence: bumped on every extent map change. */
   seq = 0;
+  /** Bumped on data-fork changes only (COW staging leaves it alone). */
+  dataSeq = 0;
   /** Completed unwritten ioends awaiting the end_io work item. */
   ioendList: Ioend[] = [];
   workQueued = false;
@@ -188,25 +190,18 @@ export class Refs implements FsInstance {
     return 0;
   }
 
-  /** A frozen copy of the inode's mapping state for the contract monitor. */
+  /** A frozen view of the inode's mapping state for the contract monitor (O(1): copy-on-write). */
   snapshot(inode: Inode): MappingSnapshot {
     const ri = refsOf(inode);
-    const data = ri.extents.clone();
-    const cow = ri.cow.clone();
+    const data = ri.extents.view();
+    const cow = ri.cow.view();
     const inline = ri.inline !== null;
-    const shared = (e: Extent) => {
-      const out: number[] = [];
-      for (let b = 0; b < e.len; b++) if (this.isShared(e.pblk + b)) out.push(b);
-      return out.join(',');
-    };
-    const fp = (m: ExtentMap) => m.exts.map((e) => `${e.lblk}+${e.len}:${e.state}@${e.pblk}${e.state === 'delalloc' ? '' : `[${shared(e)}]`}`).join(' ');
-    let fd: string | null = null;
-    let fa: string | null = null;
+    const seq = ri.seq;
+    const dataSeq = ri.dataSeq;
+    const fp = (m: ExtentMap) => m.exts.map((e) => `${e.lblk}+${e.len}:${e.state}@${e.pblk}`).join(' ');
     return {
-      fingerprint: (scope) => {
-        if (scope === 'data') return (fd ??= `${inline ? 'inline ' : ''}${fp(data)}`);
-        return (fa ??= `${inline ? 'inline ' : ''}${fp(data)} | cow ${fp(cow)}`);
-      },
+      version: (scope) => (scope === 'data' ? `d${dataSeq}` : `a${seq}`),
+      fingerprint: (scope) => `${inline ? 'inline ' : ''}${fp(data)}${scope === 'all' ? ` | cow ${fp(cow)}` : ''}`,
       block: (lblk): BlockState => {
         const { ext } = data.lookup(lblk);
         if (!ext) return { state: 'hole' };
@@ -346,8 +341,10 @@ export class Refs implements FsInstance {
   /* Extent helpers                                                                          */
   /* --------------------------------------------------------------------------------------- */
 
-  private bumpSeq(ri: RefsInode): void {
+  /** Record an extent change: the validity cookie moves; `data` false for COW-fork-only changes. */
+  private bumpSeq(ri: RefsInode, data = true): void {
     ri.seq++;
+    if (data) ri.dataSeq++;
     ri.metaDirty = true;
   }
 
@@ -425,7 +422,7 @@ export class Refs implements FsInstance {
       left -= got[1];
       goal = got[0] + got[1];
     }
-    this.bumpSeq(ri);
+    this.bumpSeq(ri, fork === ri.extents);
   }
 
   /** Allocate unwritten blocks for a hole range (fallocate, direct I/O). Returns blocks allocated. */
@@ -655,7 +652,7 @@ export class Refs implements FsInstance {
     const got = this.reserve(endBlk - lblk);
     if (got === 0) return -ENOSPC;
     ri.cow.set(lblk, got, 'delalloc', -1);
-    this.bumpSeq(ri);
+    this.bumpSeq(ri, false);
     this.fillCowMapping(ri, ri.cow.lookup(lblk).ext!, iomap);
     // Only the blocks this call reserved carry F_NEW (rule 16).
     iomap.offset = lblk * bs;
@@ -690,7 +687,7 @@ export class Refs implements FsInstance {
         const got = this.allocBlocks(Math.min(n, this.freeBlocks), this.goalFor(ri, lblk));
         if (!got || this.freeBlocks < 0) return -ENOSPC;
         ri.cow.set(lblk, got[1], 'unwritten', got[0]);
-        this.bumpSeq(ri);
+        this.bumpSeq(ri, false);
         iomap.flags = 0;
         this.fillCowMapping(ri, ri.cow.lookup(lblk).ext!, iomap);
       } else {
@@ -756,7 +753,7 @@ export class Refs implements FsInstance {
       this.releaseExtent(c);
       changed = true;
     }
-    if (changed) this.bumpSeq(ri);
+    if (changed) this.bumpSeq(ri, false);
   }
 
   /** Punch delalloc reservations only (the ->punch callback of rule 25). */
@@ -773,7 +770,7 @@ export class Refs implements FsInstance {
       this.reservedBlocks -= e.len;
       changed = true;
     }
-    if (changed) this.bumpSeq(ri);
+    if (changed) this.bumpSeq(ri, !cowFork);
   }
 
   iomapEnd(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): number {

@@ -30,7 +30,12 @@ export interface BlockState {
 
 /** A frozen view of one inode's mapping state, taken before a callback. */
 export interface MappingSnapshot {
-  /** Equal strings ⇔ equal mapping state (data fork only, or all state incl. COW staging). */
+  /**
+   * Cheap change detector: equal versions mean the state did not change (data fork only, or
+   * everything the filesystem's validity cookie covers); different versions mean it may have.
+   */
+  version(scope: 'data' | 'all'): string;
+  /** A printable description of the state (for violation reports). */
   fingerprint(scope: 'data' | 'all'): string;
   block(lblk: number): BlockState;
 }

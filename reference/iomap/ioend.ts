@@ -43,8 +43,6 @@ export class Ioend {
   endIo: ((ioend: Ioend) => void) | null = null;
   /** ioends merged into this one by iomapIoendTryMerge. */
   chain: Ioend[] = [];
-  /** Snapshot of the data at submission (the bio's pages). */
-  data: Uint8Array | null = null;
   private: unknown = null;
   finished = false;
 
@@ -113,22 +111,19 @@ export function addToIoend(wpc: WritepageCtx, _wbc: WritebackControl, folio: Fol
   return 0;
 }
 
-/** Copy the bio's pages (what the device will be sent). */
-function snapshotIoend(io: Ioend): Uint8Array {
-  const buf = new Uint8Array(io.size);
-  let off = 0;
-  for (const s of io.segments) {
-    buf.set(s.folio.data.subarray(s.poff, s.poff + s.len), off);
-    off += s.len;
-  }
-  return buf;
-}
-
-/** The device write of a submitted ioend; returns 0 or -EIO. */
+/**
+ * Send the bio's pages to the device. The model writes at submission and completes later: the
+ * pages cannot change in between (writers wait for writeback: stable pages), and a device with a
+ * volatile cache decides durability at flush time anyway. Returns 0 or -EIO.
+ */
 function writeIoendToDevice(io: Ioend): number {
-  if (!io.bdev || !io.data) return -EIO;
+  if (!io.bdev) return -EIO;
+  let addr = io.sector * SECTOR_SIZE;
   try {
-    io.bdev.write(io.sector * SECTOR_SIZE, io.data);
+    for (const s of io.segments) {
+      io.bdev.write(addr, s.folio.data.subarray(s.poff, s.poff + s.len));
+      addr += s.len;
+    }
     return 0;
   } catch (e) {
     if (isFsError(e)) return -EIO;
@@ -156,13 +151,13 @@ export function submitIoend(wpc: WritepageCtx, error: number): number {
     ioendBioDone(io);
     return error;
   }
-  io.data = snapshotIoend(io);
+  const status = writeIoendToDevice(io);
   io.inode.mapping.queue.submit({
     label: `writeback ioend #${io.id} [${io.offset}, +${io.size}) ${io.type === IOMAP_UNWRITTEN ? 'unwritten' : 'mapped'}`,
     inode: io.inode,
     folios: io.folios,
     complete: () => {
-      io.status = writeIoendToDevice(io);
+      io.status = status;
       ioendBioDone(io);
     },
   });

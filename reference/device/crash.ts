@@ -1,0 +1,918 @@
+/**
+ * CrashDevice: a BlockDevice wrapper with a volatile write cache model and a dm-log-writes style
+ * log, from which crash images are built.
+ *
+ *   const dev = new CrashDevice(new MemoryDevice({ size }));
+ *   ... run a workload on dev (reads see every completed write, as through a cache) ...
+ *   dev.mark('before fsync');                 // a named mark in the log
+ *   for (const cp of dev.crashPoints())       // the distinct durable states, see below
+ *     for (const st of dev.enumerate(cp.point, { limit: 1024 }))
+ *       check(dev.image(st));                 // a new MemoryDevice; the live device is untouched
+ *
+ * Durability model (what a write-back cache in front of the media may do on power loss):
+ *  - A write (or discard) is durable once a LATER flush() was issued, or at once if it was FUA.
+ *    FUA makes only that write durable; it does not flush earlier cached writes.
+ *  - Until then it may or may not have reached the media: any subset of the unflushed writes.
+ *  - With `torn`, each unflushed write may reach the media only in part, at the granularity of
+ *    `tearUnit` (default: the sector size), in any pattern. With tearing this is the full cache
+ *    model: every unit independently holds the contents of any unflushed write that covered it,
+ *    or its durable contents.
+ *  - With `reorder` (and no tearing), persisted writes may land in any order, so an older write
+ *    can win over a newer one where they overlap. Tearing subsumes this.
+ *  - Nothing crosses a flush: a write issued after a flush never lands while an older one is
+ *    lost "through" it, and a FUA write always wins over older unflushed writes of the same bytes.
+ *  - Discards are cached like writes (dm-log-writes does the same) and, when they land, read as
+ *    zeroes.
+ *
+ * The log. Every write, discard, flush and mark is an entry with an index (0, 1, 2, ...). A crash
+ * POINT p means: entries with index < p were issued (and completed; the model is synchronous),
+ * entries from p on were not. At point p the durable state is the origin (the inner device's
+ * contents when it was wrapped, assumed durable), plus every write before the last flush before
+ * p, plus every FUA write before p; the PENDING writes are the non-FUA writes and discards after
+ * that flush and before p.
+ *
+ * A crash STATE is a point plus the pending writes that reached the media (in issue order, each
+ * whole or only some byte ranges of it). Points with the same durable state form a GROUP (they
+ * are separated by flushes and FUA writes); every state at a point of the group is also a state
+ * at the group's last point, so crashPoints() returns only those maximal points. The earliest
+ * point at which a state can occur is earliestPoint(state).
+ *
+ * Counting: enumerate() yields DISTINCT images, told apart by which write each unit comes from
+ * (not by the bytes, so two writes of equal data still count twice):
+ *  - whole writes, issue order: subsets in which every chosen write is visible somewhere (not
+ *    entirely overwritten by a later chosen write); n pending writes that do not overlap give 2^n;
+ *  - torn: the product over units of (1 + number of pending writes covering the unit);
+ *  - reorder: subsets in any order, distinct by outcome.
+ * Exhaustive enumeration refuses (RangeError) when the raw space exceeds `limit` (default 4096):
+ * 2^n subsets, the product above, or subsets x orderings of overlapping writes. Use sample() then.
+ *
+ * Images are MemoryDevices built from a cached durable base (one per flush, copy-on-write
+ * snapshots) plus the chosen writes: the cost of an image is the number of 64 KiB chunks plus
+ * the bytes of the writes applied, never the device size. The origin is a snapshot when the inner
+ * device is a MemoryDevice, else a one-time sparse copy of the whole inner device (O(size) reads).
+ */
+import { EINVAL, FsError } from '../errno';
+import type { BlockDevice, WriteOptions } from './types';
+import { MemoryDevice, MemorySnapshot } from './memory';
+import { checkOpen, validateDiscard, validateRead, validateWrite } from './validate';
+
+/* ------------------------------------------------------------------------------------------ */
+/* A small deterministic PRNG (no Math.random anywhere in the model)                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * xoshiro128** seeded through splitmix32: fast, 2^128 - 1 period, identical sequences on every
+ * platform for the same seed.
+ */
+export class CrashRng {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+  readonly seed: number;
+
+  constructor(seed: number) {
+    if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new FsError(EINVAL, `CrashRng: seed must be a finite number, got ${String(seed)}`);
+    this.seed = seed;
+    let x = (Math.floor(seed) ^ Math.floor(seed / 0x100000000)) >>> 0;
+    const split = (): number => {
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+      z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+      return (z ^ (z >>> 15)) >>> 0;
+    };
+    this.s0 = split();
+    this.s1 = split();
+    this.s2 = split();
+    this.s3 = split();
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  /** Uniform unsigned 32-bit integer. */
+  next32(): number {
+    const r = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return r;
+  }
+
+  /** Integer in [0, n), n ≤ 2^32 (0 when n ≤ 1). */
+  below(n: number): number {
+    if (n <= 1) return 0;
+    // Rejection sampling keeps it unbiased.
+    const lim = Math.floor(0x100000000 / n) * n;
+    let r = this.next32();
+    while (r >= lim) r = this.next32();
+    return r % n;
+  }
+
+  /** Integer in [lo, hi]. */
+  range(lo: number, hi: number): number {
+    return lo + this.below(hi - lo + 1);
+  }
+
+  /** True with probability p. */
+  chance(p: number): boolean {
+    return this.next32() < p * 0x100000000;
+  }
+
+  pick<T>(xs: readonly T[]): T {
+    if (xs.length === 0) throw new RangeError('CrashRng.pick: empty list');
+    return xs[this.below(xs.length)];
+  }
+
+  /** Fisher-Yates, in place. */
+  shuffle<T>(xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = this.below(i + 1);
+      const t = xs[i];
+      xs[i] = xs[j];
+      xs[j] = t;
+    }
+    return xs;
+  }
+
+  /** Fill a buffer with random bytes. */
+  fill(buf: Uint8Array): Uint8Array {
+    let i = 0;
+    for (; i + 4 <= buf.length; i += 4) {
+      const r = this.next32();
+      buf[i] = r & 255;
+      buf[i + 1] = (r >>> 8) & 255;
+      buf[i + 2] = (r >>> 16) & 255;
+      buf[i + 3] = r >>> 24;
+    }
+    for (; i < buf.length; i++) buf[i] = this.next32() & 255;
+    return buf;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Log entries and crash states                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+export interface CrashWriteEntry {
+  readonly kind: 'write' | 'discard';
+  readonly index: number;
+  readonly off: number;
+  readonly len: number;
+  /** Durable at once (a discard is never FUA). */
+  readonly fua: boolean;
+  /** A private copy of the data written (null for a discard, which lands as zeroes). */
+  readonly data: Uint8Array | null;
+}
+
+export interface CrashFlushEntry {
+  readonly kind: 'flush';
+  readonly index: number;
+}
+
+export interface CrashMarkEntry {
+  readonly kind: 'mark';
+  readonly index: number;
+  readonly name: string;
+}
+
+export type CrashLogEntry = CrashWriteEntry | CrashFlushEntry | CrashMarkEntry;
+
+/** A pending write that reached the media: all of it, or only `parts` ([off, len] device byte ranges). */
+export interface PersistedWrite {
+  readonly index: number;
+  readonly parts?: ReadonlyArray<readonly [number, number]>;
+}
+
+export interface CrashState {
+  /** Entries with index < point were issued before the crash. */
+  readonly point: number;
+  /** Pending writes that reached the media, in issue (log) order. */
+  readonly writes: readonly PersistedWrite[];
+}
+
+/** What a crash point looks like. */
+export interface CrashPoint {
+  readonly point: number;
+  /** First point of its group (same durable state): just after the last flush or FUA write before it. */
+  readonly groupStart: number;
+  /** Index of the last flush entry before the point, or -1. */
+  readonly lastFlush: number;
+  /** Entry indices of the pending (unflushed, non-FUA) writes and discards, in issue order. */
+  readonly pending: readonly number[];
+}
+
+export interface EnumerateOptions {
+  /** Unflushed writes may land in part, at tearUnit granularity (the full cache model). */
+  torn?: boolean;
+  /** Without torn: persisted writes may land in any order (older can win where they overlap). */
+  reorder?: boolean;
+  /** Tearing granularity in bytes: a multiple of the sector size, a power of two. Default sectorSize. */
+  tearUnit?: number;
+  /** Largest raw state space enumerate() accepts (default 4096). */
+  limit?: number;
+}
+
+export const DEFAULT_ENUMERATE_LIMIT = 4096;
+
+export interface CrashDeviceOptions {
+  name?: string;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The device                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+export class CrashDevice implements BlockDevice {
+  readonly inner: BlockDevice;
+  readonly name: string;
+  private readonly log: CrashLogEntry[] = [];
+  /** Absolute index of log[0]: entries before it were folded into the origin by trim(). */
+  private originIndex = 0;
+  /** The durable contents before entry originIndex. */
+  private origin: MemorySnapshot;
+  /** A private device used to build durable bases (its own snapshots restore safely into it). */
+  private readonly builder: MemoryDevice;
+  /** Durable bases: key = a flush entry index f, value = the media once every write < f landed. */
+  private readonly bases = new Map<number, MemorySnapshot>();
+  /** Flush entry indices, ascending (absolute). */
+  private flushes: number[] = [];
+  private readonly marks = new Map<string, number[]>();
+
+  constructor(inner: BlockDevice, opts: CrashDeviceOptions = {}) {
+    if (inner === null || typeof inner !== 'object' || typeof inner.write !== 'function') {
+      throw new FsError(EINVAL, 'CrashDevice: inner must be a BlockDevice');
+    }
+    if (opts === null || typeof opts !== 'object') throw new FsError(EINVAL, 'CrashDevice: options must be an object');
+    if (opts.name !== undefined && typeof opts.name !== 'string') throw new FsError(EINVAL, 'CrashDevice: name must be a string');
+    checkOpen(inner, 'CrashDevice');
+    this.inner = inner;
+    this.name = opts.name ?? `crash(${inner.name})`;
+    this.builder = new MemoryDevice({ size: inner.size, sectorSize: inner.sectorSize, dax: inner.dax, name: `${this.name}:builder` });
+    if (inner instanceof MemoryDevice) {
+      adoptSnapshot(this.builder, inner.snapshot());
+    } else {
+      copyDevice(inner, this.builder);
+    }
+    this.origin = this.builder.snapshot();
+  }
+
+  get sectorSize(): number {
+    return this.inner.sectorSize;
+  }
+
+  get size(): number {
+    return this.inner.size;
+  }
+
+  get dax(): boolean {
+    return this.inner.dax;
+  }
+
+  get closed(): boolean {
+    return this.inner.closed;
+  }
+
+  /* ---- BlockDevice: everything passes through; the log remembers it ---------------------- */
+
+  read(off: number, buf: Uint8Array): void {
+    validateRead(this, off, buf);
+    this.inner.read(off, buf);
+  }
+
+  write(off: number, data: Uint8Array, opts?: WriteOptions): void {
+    const fua = validateWrite(this, off, data, opts);
+    this.inner.write(off, data, opts);
+    if (data.length === 0) return;
+    this.log.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: data.slice() });
+  }
+
+  flush(): void {
+    checkOpen(this, 'flush');
+    this.inner.flush();
+    const index = this.position;
+    this.log.push({ kind: 'flush', index });
+    this.flushes.push(index);
+  }
+
+  discard(off: number, len: number): void {
+    validateDiscard(this, off, len);
+    this.inner.discard(off, len);
+    if (len === 0) return;
+    this.log.push({ kind: 'discard', index: this.position, off, len, fua: false, data: null });
+  }
+
+  /** Closes the inner device. The log stays: images can still be built afterwards. */
+  close(): void {
+    checkOpen(this, 'close');
+    this.inner.close();
+  }
+
+  /* ---- The log ---------------------------------------------------------------------------- */
+
+  /** Index the next entry will get (= the crash point "now"). */
+  get position(): number {
+    return this.originIndex + this.log.length;
+  }
+
+  /** First index still in the log (entries before it were trimmed into the durable origin). */
+  get firstIndex(): number {
+    return this.originIndex;
+  }
+
+  /** Add a named mark (dm-log-writes `mark NAME`); returns its index. Marks change no durability. */
+  mark(name: string): number {
+    if (typeof name !== 'string' || name.length === 0) throw new FsError(EINVAL, `${this.name}: mark name must be a non-empty string`);
+    const index = this.position;
+    this.log.push({ kind: 'mark', index, name });
+    const list = this.marks.get(name);
+    if (list) list.push(index);
+    else this.marks.set(name, [index]);
+    return index;
+  }
+
+  /** Index of the last mark with this name (undefined if none, or trimmed away). */
+  findMark(name: string): number | undefined {
+    const list = this.marks.get(name);
+    if (!list) return undefined;
+    const last = list[list.length - 1];
+    return last >= this.originIndex ? last : undefined;
+  }
+
+  /** The entry with this absolute index. */
+  entry(index: number): CrashLogEntry {
+    const e = this.log[index - this.originIndex];
+    if (!Number.isInteger(index) || e === undefined) {
+      throw new FsError(EINVAL, `${this.name}: no log entry ${String(index)} (log holds [${this.originIndex}, ${this.position}))`);
+    }
+    return e;
+  }
+
+  /** Entries with index in [from, to). */
+  entries(from = this.originIndex, to = this.position): CrashLogEntry[] {
+    this.checkPoint(from, 'from');
+    this.checkPoint(to, 'to');
+    return this.log.slice(from - this.originIndex, Math.max(from, to) - this.originIndex);
+  }
+
+  /** One line per entry, for reports. */
+  describeEntry(e: CrashLogEntry): string {
+    switch (e.kind) {
+      case 'flush':
+        return `#${e.index} flush`;
+      case 'mark':
+        return `#${e.index} mark ${JSON.stringify(e.name)}`;
+      default:
+        return `#${e.index} ${e.kind}${e.fua ? ' FUA' : ''} [${e.off}, +${e.len})`;
+    }
+  }
+
+  /**
+   * Forget the entries before the last flush at or before `point`, folding them into the
+   * durable origin (bounds memory in long runs). Points before it can no longer be examined.
+   */
+  trim(point: number = this.position): void {
+    this.checkPoint(point, 'point');
+    const f = this.lastFlushBefore(point);
+    if (f < 0) return;
+    this.origin = this.baseFor(f);
+    this.log.splice(0, f + 1 - this.originIndex);
+    this.originIndex = f + 1;
+    this.flushes = this.flushes.filter((x) => x > f);
+    for (const k of [...this.bases.keys()]) if (k <= f) this.bases.delete(k);
+  }
+
+  /* ---- Crash points ----------------------------------------------------------------------- */
+
+  private checkPoint(p: unknown, what: string): asserts p is number {
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < this.originIndex || p > this.position) {
+      throw new FsError(EINVAL, `${this.name}: ${what} ${String(p)} is not a crash point in [${this.originIndex}, ${this.position}]`);
+    }
+  }
+
+  /** Index of the last flush entry with index < point, or -1. */
+  private lastFlushBefore(point: number): number {
+    const fl = this.flushes;
+    let lo = 0;
+    let hi = fl.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (fl[mid] < point) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 ? fl[lo - 1] : -1;
+  }
+
+  /** The durable state and pending writes at `point`. */
+  crashPoint(point: number): CrashPoint {
+    this.checkPoint(point, 'point');
+    const lastFlush = this.lastFlushBefore(point);
+    const from = Math.max(lastFlush + 1, this.originIndex);
+    const pending: number[] = [];
+    let groupStart = from;
+    for (let i = from; i < point; i++) {
+      const e = this.log[i - this.originIndex];
+      if (e.kind === 'write' && e.fua) groupStart = i + 1;
+      else if (e.kind === 'write' || e.kind === 'discard') pending.push(i);
+    }
+    return { point, groupStart, lastFlush, pending };
+  }
+
+  /**
+   * The maximal crash points in [from, to]: for each group of points sharing a durable state
+   * (separated by flushes and FUA writes), its last point. Every crash state of every point in
+   * [from, to] is a state of one of these points.
+   */
+  crashPoints(from = this.originIndex, to = this.position): CrashPoint[] {
+    this.checkPoint(from, 'from');
+    this.checkPoint(to, 'to');
+    const out: CrashPoint[] = [];
+    for (let p = from; p <= to; p++) {
+      if (p === to) {
+        out.push(this.crashPoint(p));
+        break;
+      }
+      const e = this.log[p - this.originIndex];
+      if (e.kind === 'flush' || (e.kind === 'write' && e.fua)) out.push(this.crashPoint(p));
+    }
+    return out;
+  }
+
+  /** The earliest point at which `state` can occur (its group start, or just after its last write). */
+  earliestPoint(state: CrashState): number {
+    const cp = this.crashPoint(state.point);
+    let p = cp.groupStart;
+    for (const w of state.writes) p = Math.max(p, w.index + 1);
+    return p;
+  }
+
+  /* ---- Enumeration and sampling ----------------------------------------------------------- */
+
+  private unitOf(opts: EnumerateOptions): number {
+    const u = opts.tearUnit ?? this.sectorSize;
+    if (!Number.isInteger(u) || u < this.sectorSize || u % this.sectorSize !== 0 || (u & (u - 1)) !== 0) {
+      throw new FsError(EINVAL, `${this.name}: tearUnit ${String(u)} must be a power-of-two multiple of the sector size ${this.sectorSize}`);
+    }
+    return u;
+  }
+
+  private limitOf(opts: EnumerateOptions): number {
+    const l = opts.limit ?? DEFAULT_ENUMERATE_LIMIT;
+    if (typeof l !== 'number' || !(l >= 1)) throw new FsError(EINVAL, `${this.name}: limit must be a number ≥ 1, got ${String(l)}`);
+    return l;
+  }
+
+  private pendingWrites(cp: CrashPoint): CrashWriteEntry[] {
+    return cp.pending.map((i) => this.log[i - this.originIndex] as CrashWriteEntry);
+  }
+
+  /**
+   * The size of the raw space enumerate() walks for `point` (what `limit` is compared with):
+   * 2^n (whole writes), the product over units of (1 + writes covering it) (torn), or the sum over
+   * subsets of the product of factorials of their overlap components (reorder). May be Infinity.
+   */
+  rawStateCount(point: number, opts: EnumerateOptions = {}): number {
+    const cp = this.crashPoint(point);
+    const ws = this.pendingWrites(cp);
+    if (opts.torn) {
+      const cover = unitCover(ws, this.unitOf(opts));
+      let n = 1;
+      for (const c of cover.values()) n *= 1 + c.length;
+      return n;
+    }
+    if (opts.reorder) {
+      if (ws.length > 20) return Infinity;
+      let total = 0;
+      forEachSubset(ws.length, (chosen) => {
+        let n = 1;
+        for (const comp of overlapComponents(chosen.map((i) => ws[i]))) n *= factorial(comp.length);
+        total += n;
+      });
+      return total;
+    }
+    return 2 ** ws.length;
+  }
+
+  /** The number of distinct states enumerate() yields (enumerates them; same limit). */
+  countStates(point: number, opts: EnumerateOptions = {}): number {
+    let n = 0;
+    for (const _ of this.enumerate(point, opts)) n++;
+    return n;
+  }
+
+  /**
+   * Every distinct crash state at `point` (see the header for what distinct means). The first
+   * state is always "no pending write landed". Throws RangeError when the raw space exceeds
+   * opts.limit.
+   */
+  *enumerate(point: number, opts: EnumerateOptions = {}): Generator<CrashState> {
+    const cp = this.crashPoint(point);
+    const ws = this.pendingWrites(cp);
+    const limit = this.limitOf(opts);
+    const raw = this.rawStateCount(point, opts);
+    if (raw > limit) {
+      throw new RangeError(`${this.name}: ${raw} raw crash states at point ${point} (${ws.length} pending writes` +
+        `${opts.torn ? ', torn' : ''}${opts.reorder ? ', reordered' : ''}) exceed the limit ${limit}; sample instead`);
+    }
+    if (opts.torn) {
+      yield* this.enumerateTorn(point, ws, this.unitOf(opts));
+      return;
+    }
+    const unit = this.sectorSize;
+    const seen = new Set<string>();
+    const subsets: number[][] = [];
+    forEachSubset(ws.length, (chosen) => subsets.push(chosen.slice()));
+    for (const chosen of subsets) {
+      const picked = chosen.map((i) => ws[i]);
+      if (!opts.reorder) {
+        // Issue order: distinct iff every chosen write is visible somewhere.
+        const vis = visibleParts(picked, unit);
+        if (vis.some((p) => p.length === 0)) continue;
+        yield { point, writes: picked.map((w) => ({ index: w.index })) };
+        continue;
+      }
+      for (const order of orderings(picked)) {
+        const st = stateFromOrder(point, order, unit);
+        if (st.writes.length !== picked.length) continue; // a hidden write: same as a smaller subset
+        const key = stateKey(st);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        yield st;
+      }
+    }
+  }
+
+  /** Torn enumeration: every unit independently takes any covering pending write, or nothing. */
+  private *enumerateTorn(point: number, ws: CrashWriteEntry[], unit: number): Generator<CrashState> {
+    const cover = unitCover(ws, unit);
+    const units = [...cover.keys()].sort((a, b) => a - b);
+    const choice = new Array<number>(units.length).fill(0);
+    for (;;) {
+      yield stateFromUnitChoice(point, ws, units, units.map((u, i) => (choice[i] === 0 ? -1 : cover.get(u)![choice[i] - 1])), unit);
+      let i = 0;
+      while (i < units.length) {
+        choice[i]++;
+        if (choice[i] <= cover.get(units[i])!.length) break;
+        choice[i] = 0;
+        i++;
+      }
+      if (i === units.length) return;
+    }
+  }
+
+  /**
+   * `count` distinct crash states at `point`, drawn from `rng` (deterministic for a seed): the
+   * first two are always "none landed" and "all landed"; the rest pick each pending write with
+   * probability 1/2, then (torn) a random unit subset of each, or (reorder) a random order.
+   * Fewer are returned when the space is smaller than count.
+   */
+  sample(point: number, count: number, rng: CrashRng, opts: EnumerateOptions = {}): CrashState[] {
+    if (!Number.isInteger(count) || count < 0) throw new FsError(EINVAL, `${this.name}: sample count must be a non-negative integer`);
+    if (!(rng instanceof CrashRng)) throw new FsError(EINVAL, `${this.name}: sample needs a CrashRng`);
+    const cp = this.crashPoint(point);
+    const ws = this.pendingWrites(cp);
+    const unit = opts.torn ? this.unitOf(opts) : this.sectorSize;
+    const out: CrashState[] = [];
+    const seen = new Set<string>();
+    const add = (st: CrashState): void => {
+      const key = stateKey(st);
+      if (seen.has(key) || out.length >= count) return;
+      seen.add(key);
+      out.push(st);
+    };
+    add({ point, writes: [] });
+    add(issueOrderState(point, ws, this.sectorSize));
+    const tries = count * 8 + 16;
+    for (let t = 0; t < tries && out.length < count; t++) {
+      const picked = ws.filter(() => rng.chance(0.5));
+      if (opts.torn) {
+        const parts = new Map<number, number[]>();
+        for (const w of picked) {
+          const us = unitsOf(w, unit).filter(() => rng.chance(0.5));
+          if (us.length) parts.set(w.index, us);
+        }
+        add(stateFromUnitSets(point, picked, parts, unit));
+      } else if (opts.reorder) {
+        add(stateFromOrder(point, rng.shuffle(picked.slice()), unit));
+      } else {
+        add(issueOrderState(point, picked, unit));
+      }
+    }
+    return out;
+  }
+
+  /* ---- Images ------------------------------------------------------------------------------ */
+
+  /** The media once every write before flush entry f landed (cached, copy-on-write). */
+  private baseFor(f: number): MemorySnapshot {
+    if (f < this.originIndex) return this.origin;
+    const hit = this.bases.get(f);
+    if (hit) return hit;
+    // Start from the closest cached base below f.
+    let from = this.originIndex;
+    let snap = this.origin;
+    for (const [k, s] of this.bases) {
+      if (k < f && k + 1 > from) {
+        from = k + 1;
+        snap = s;
+      }
+    }
+    adoptSnapshot(this.builder, snap);
+    for (let i = from; i < f; i++) {
+      const e = this.log[i - this.originIndex];
+      if (e.kind === 'write' || e.kind === 'discard') applyEntry(this.builder, e, null);
+    }
+    const out = this.builder.snapshot();
+    this.bases.set(f, out);
+    return out;
+  }
+
+  /** Check a state against the log: EINVAL with a clear message when it is not a state here. */
+  validateState(state: CrashState): CrashPoint {
+    if (state === null || typeof state !== 'object' || !Array.isArray(state.writes)) {
+      throw new FsError(EINVAL, `${this.name}: a crash state is {point, writes: [...]}`);
+    }
+    const cp = this.crashPoint(state.point);
+    const pending = new Set(cp.pending);
+    let last = -1;
+    for (const w of state.writes) {
+      if (w === null || typeof w !== 'object' || !pending.has(w.index)) {
+        throw new FsError(EINVAL, `${this.name}: entry ${String(w?.index)} is not a pending write at point ${state.point}`);
+      }
+      if (w.index <= last) throw new FsError(EINVAL, `${this.name}: crash state writes must be in increasing index order`);
+      last = w.index;
+      if (w.parts === undefined) continue;
+      const e = this.log[w.index - this.originIndex] as CrashWriteEntry;
+      if (!Array.isArray(w.parts)) throw new FsError(EINVAL, `${this.name}: parts of write ${w.index} must be an array`);
+      for (const p of w.parts) {
+        const ok = Array.isArray(p) && p.length === 2 && Number.isInteger(p[0]) && Number.isInteger(p[1]) && p[1] > 0 &&
+          p[0] >= e.off && p[0] + p[1] <= e.off + e.len && p[0] % this.sectorSize === 0 && p[1] % this.sectorSize === 0;
+        if (!ok) {
+          throw new FsError(EINVAL, `${this.name}: part ${JSON.stringify(p)} of write ${w.index} is not a sector-aligned range inside [${e.off}, +${e.len})`);
+        }
+      }
+    }
+    return cp;
+  }
+
+  /**
+   * The media after a crash in `state`, as a new MemoryDevice (the live device is not touched).
+   * Replays in issue order from the durable base: FUA writes always, the chosen pending writes
+   * (or their parts).
+   */
+  image(state: CrashState, name?: string): MemoryDevice {
+    const cp = this.validateState(state);
+    const img = new MemoryDevice({ size: this.size, sectorSize: this.sectorSize, dax: this.dax, name: name ?? `${this.name}@${state.point}` });
+    adoptSnapshot(img, this.baseFor(cp.lastFlush));
+    const chosen = new Map<number, PersistedWrite>();
+    for (const w of state.writes) chosen.set(w.index, w);
+    for (let i = Math.max(cp.lastFlush + 1, this.originIndex); i < state.point; i++) {
+      const e = this.log[i - this.originIndex];
+      if (e.kind !== 'write' && e.kind !== 'discard') continue;
+      if (e.kind === 'write' && e.fua) {
+        applyEntry(img, e, null);
+        continue;
+      }
+      const w = chosen.get(i);
+      if (w) applyEntry(img, e, w.parts ?? null);
+    }
+    return img;
+  }
+
+  /** The media at `point` if none of the pending writes landed. */
+  durableImage(point: number = this.position): MemoryDevice {
+    return this.image({ point, writes: [] });
+  }
+
+  /** The media at `point` if every pending write landed whole (what the live device showed then). */
+  fullImage(point: number = this.position): MemoryDevice {
+    const cp = this.crashPoint(point);
+    return this.image({ point, writes: cp.pending.map((index) => ({ index })) });
+  }
+
+  /** A one-line description of a state, for reports. */
+  describeState(state: CrashState): string {
+    const cp = this.crashPoint(state.point);
+    const parts = state.writes.map((w) => {
+      const e = this.log[w.index - this.originIndex] as CrashWriteEntry;
+      const what = `#${w.index} ${e.kind} [${e.off}, +${e.len})`;
+      return w.parts ? `${what} torn to ${w.parts.map(([o, l]) => `[${o}, +${l})`).join(' ')}` : what;
+    });
+    const lost = cp.pending.length - state.writes.length;
+    return `crash at point ${state.point} (after entry #${state.point - 1}), last flush #${cp.lastFlush}, ` +
+      `${cp.pending.length} pending; landed: ${parts.length ? parts.join(', ') : 'none'}; ${lost} lost entirely`;
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Helpers                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Make `dev` hold `snap`'s contents safely. MemoryDevice.restore() assumes the snapshot was
+ * taken from the same device: its copy-on-write marks are per device, so a foreign snapshot's
+ * chunks would be written in place. Taking a snapshot right after the restore marks them as
+ * shared in `dev` too, so `dev`'s later writes copy first.
+ */
+function adoptSnapshot(dev: MemoryDevice, snap: MemorySnapshot): void {
+  dev.restore(snap);
+  dev.snapshot();
+}
+
+/** A sparse copy of any device into a MemoryDevice of the same geometry (1 MiB reads). */
+function copyDevice(src: BlockDevice, dst: MemoryDevice): void {
+  const step = Math.max(1 << 20, src.sectorSize);
+  const buf = new Uint8Array(step);
+  for (let off = 0; off < src.size; off += step) {
+    const n = Math.min(step, src.size - off);
+    const view = buf.subarray(0, n);
+    src.read(off, view);
+    dst.write(off, view);
+  }
+}
+
+/** Apply a write/discard entry (all of it, or only `parts`) to a device. */
+function applyEntry(dev: MemoryDevice, e: CrashWriteEntry, parts: ReadonlyArray<readonly [number, number]> | null): void {
+  const ranges = parts ?? [[e.off, e.len] as const];
+  for (const [off, len] of ranges) {
+    if (e.data) dev.write(off, e.data.subarray(off - e.off, off - e.off + len));
+    else dev.discard(off, len);
+  }
+}
+
+/** Unit numbers (absolute: floor(byte / unit)) a write touches. */
+function unitsOf(w: CrashWriteEntry, unit: number): number[] {
+  const out: number[] = [];
+  const last = Math.floor((w.off + w.len - 1) / unit);
+  for (let u = Math.floor(w.off / unit); u <= last; u++) out.push(u);
+  return out;
+}
+
+/** unit -> entry indices of the pending writes covering it (issue order). */
+function unitCover(ws: readonly CrashWriteEntry[], unit: number): Map<number, number[]> {
+  const cover = new Map<number, number[]>();
+  for (const w of ws) {
+    for (const u of unitsOf(w, unit)) {
+      const l = cover.get(u);
+      if (l) l.push(w.index);
+      else cover.set(u, [w.index]);
+    }
+  }
+  return cover;
+}
+
+/** Merge sorted unit numbers into [off, len] byte ranges, clipped to the write. */
+function unitsToParts(w: CrashWriteEntry, units: readonly number[], unit: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const sorted = [...units].sort((a, b) => a - b);
+  let i = 0;
+  while (i < sorted.length) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    const start = Math.max(w.off, sorted[i] * unit);
+    const end = Math.min(w.off + w.len, (sorted[j] + 1) * unit);
+    out.push([start, end - start]);
+    i = j + 1;
+  }
+  return out;
+}
+
+/** A state from per-write landed unit sets (issue order); writes with no units are dropped. */
+function stateFromUnitSets(point: number, ws: readonly CrashWriteEntry[], units: Map<number, number[]>, unit: number): CrashState {
+  const writes: PersistedWrite[] = [];
+  for (const w of [...ws].sort((a, b) => a.index - b.index)) {
+    const us = units.get(w.index);
+    if (!us || us.length === 0) continue;
+    const all = unitsOf(w, unit);
+    if (us.length === all.length) writes.push({ index: w.index });
+    else writes.push({ index: w.index, parts: unitsToParts(w, us, unit) });
+  }
+  return { point, writes };
+}
+
+/** A state from "unit u comes from write winner[i] (or -1: none)". */
+function stateFromUnitChoice(point: number, ws: readonly CrashWriteEntry[], units: readonly number[], winner: readonly number[], unit: number): CrashState {
+  const per = new Map<number, number[]>();
+  units.forEach((u, i) => {
+    const w = winner[i];
+    if (w < 0) return;
+    const l = per.get(w);
+    if (l) l.push(u);
+    else per.set(w, [u]);
+  });
+  return stateFromUnitSets(point, ws, per, unit);
+}
+
+/**
+ * The state where `order`'s writes land whole in that order (later wins): each keeps only the
+ * units where it wins (parts, if not all of it); writes that win nowhere are dropped. With
+ * unit = sector size this is exact.
+ */
+function stateFromOrder(point: number, order: readonly CrashWriteEntry[], unit: number): CrashState {
+  const winner = new Map<number, number>();
+  for (const w of order) for (const u of unitsOf(w, unit)) winner.set(u, w.index);
+  const per = new Map<number, number[]>();
+  for (const [u, w] of winner) {
+    const l = per.get(w);
+    if (l) l.push(u);
+    else per.set(w, [u]);
+  }
+  return stateFromUnitSets(point, order, per, unit);
+}
+
+/** Whole writes in issue order, minus those entirely overwritten by later chosen ones. */
+function issueOrderState(point: number, picked: readonly CrashWriteEntry[], unit: number): CrashState {
+  const vis = visibleParts(picked, unit);
+  return { point, writes: picked.filter((_, i) => vis[i].length > 0).map((w) => ({ index: w.index })) };
+}
+
+/** For whole writes applied in issue order: the units where each is visible. */
+function visibleParts(picked: readonly CrashWriteEntry[], unit: number): number[][] {
+  const winner = new Map<number, number>();
+  picked.forEach((w, i) => {
+    for (const u of unitsOf(w, unit)) winner.set(u, i);
+  });
+  const out: number[][] = picked.map(() => []);
+  for (const [u, i] of winner) out[i].push(u);
+  return out;
+}
+
+function stateKey(st: CrashState): string {
+  return st.writes.map((w) => (w.parts ? `${w.index}:${w.parts.map(([o, l]) => `${o}+${l}`).join(',')}` : `${w.index}`)).join(';');
+}
+
+/** Call fn with every subset of {0..n-1} (as a sorted index list), the empty one first. */
+function forEachSubset(n: number, fn: (chosen: number[]) => void): void {
+  if (n > 30) throw new RangeError(`too many pending writes (${n}) to enumerate subsets`);
+  const total = 2 ** n;
+  const chosen: number[] = [];
+  for (let m = 0; m < total; m++) {
+    chosen.length = 0;
+    for (let i = 0; i < n; i++) if (Math.floor(m / 2 ** i) % 2 === 1) chosen.push(i);
+    fn(chosen);
+  }
+}
+
+function overlaps(a: CrashWriteEntry, b: CrashWriteEntry): boolean {
+  return a.off < b.off + b.len && b.off < a.off + a.len;
+}
+
+/** Connected components of the overlap graph (each in issue order). */
+function overlapComponents(ws: readonly CrashWriteEntry[]): CrashWriteEntry[][] {
+  const comp = ws.map((_, i) => i);
+  const find = (i: number): number => {
+    while (comp[i] !== i) i = comp[i] = comp[comp[i]];
+    return i;
+  };
+  for (let i = 0; i < ws.length; i++) {
+    for (let j = i + 1; j < ws.length; j++) if (overlaps(ws[i], ws[j])) comp[find(i)] = find(j);
+  }
+  const groups = new Map<number, CrashWriteEntry[]>();
+  ws.forEach((w, i) => {
+    const r = find(i);
+    const g = groups.get(r);
+    if (g) g.push(w);
+    else groups.set(r, [w]);
+  });
+  return [...groups.values()];
+}
+
+function factorial(n: number): number {
+  let f = 1;
+  for (let i = 2; i <= n; i++) f *= i;
+  return f;
+}
+
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [xs.slice()];
+  const out: T[][] = [];
+  xs.forEach((x, i) => {
+    for (const rest of permutations([...xs.slice(0, i), ...xs.slice(i + 1)])) out.push([x, ...rest]);
+  });
+  return out;
+}
+
+/** Every landing order that can matter: each overlap component permuted, components concatenated. */
+function* orderings(picked: readonly CrashWriteEntry[]): Generator<CrashWriteEntry[]> {
+  const comps = overlapComponents(picked);
+  const perms = comps.map((c) => permutations(c));
+  const idx = new Array<number>(comps.length).fill(0);
+  for (;;) {
+    yield perms.flatMap((p, i) => p[idx[i]]);
+    let i = 0;
+    while (i < comps.length) {
+      idx[i]++;
+      if (idx[i] < perms[i].length) break;
+      idx[i] = 0;
+      i++;
+    }
+    if (i === comps.length) return;
+  }
+}
