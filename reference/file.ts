@@ -21,6 +21,7 @@ import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iom
 import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
 import type { FsInstance } from './fs/types';
+import { modelBugs } from './bugs';
 import type { BlockDevice } from './device/types';
 import {
   FsError, EBADF, EFBIG, EINVAL, EIO, ENOENT, ENOMEM, EOPNOTSUPP, EXDEV, SIGBUS, check,
@@ -369,7 +370,7 @@ export class FileHandle {
     check(fs.prepareSize(inode, newsize), `${this.name}: preparing size ${newsize}`);
     if (newsize > oldsize) {
       check(iomapZeroRange(inode, oldsize, newsize - oldsize, this.ops), `${this.name}: zeroing for truncate up`);
-    } else {
+    } else if (!modelBugs.truncateNoTailZero) {
       check(iomapTruncatePage(inode, newsize, this.ops), `${this.name}: truncate_page`);
     }
     // truncate_setsize()

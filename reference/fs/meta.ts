@@ -88,7 +88,7 @@ function slotOffset(sb: Superblock, slot: number): number {
   return (1 + slot * sb.slotBlocks) * sb.blockSize;
 }
 
-export function writeSlot(dev: BlockDevice, sb: Superblock, slot: number, img: MetaImage): void {
+export function writeSlot(dev: BlockDevice, sb: Superblock, slot: number, img: MetaImage, fua = true): void {
   const body = Buffer.from(JSON.stringify(img));
   const cap = sb.slotBlocks * sb.blockSize;
   if (body.length + SLOT_HEADER > cap) {
@@ -101,7 +101,7 @@ export function writeSlot(dev: BlockDevice, sb: Superblock, slot: number, img: M
   hdr.writeUInt32LE(crc32(body), 12);
   const raw = Buffer.concat([hdr, body]);
   const n = Math.ceil(raw.length / sb.blockSize) * sb.blockSize;
-  dev.write(slotOffset(sb, slot), padTo(raw, n), { fua: true });
+  dev.write(slotOffset(sb, slot), padTo(raw, n), { fua });
 }
 
 /** Read a slot; null when it holds no valid image. */

@@ -68,6 +68,31 @@ export class RefsInode {
   }
 }
 
+/**
+ * Filesystem-level bugs the bug zoo switches on (historical ones, §7 of the contract digest):
+ * each is how a real filesystem got the contract wrong, not a caricature.
+ */
+export interface RefsBugs {
+  /** §7.1: ->iomap_valid always says the cached mapping is fine (no validity cookie). */
+  iomapValidAlwaysTrue?: boolean;
+  /** §7.2: a write next to existing delalloc returns the merged old+new extent with F_NEW, and a
+   * short write then punches the whole unused range, dirty or not (pre-6.2 punch). */
+  newFlagOnMergedDelalloc?: boolean;
+  /** §7.3: a short write truncates the page cache over the unused range, then punches it. */
+  shortWriteTruncatesPagecache?: boolean;
+  /** §7.13: ->map_blocks answers HOLE for delalloc instead of allocating it. */
+  mapBlocksHoleForDelalloc?: boolean;
+  /** collapse shifts the tail down by one block too few. */
+  collapseShortByOne?: boolean;
+  /** insert shifts the tail up by one block too few. */
+  insertShortByOne?: boolean;
+  /** fsync commits metadata without flushing the device cache first (or after). */
+  fsyncNoFlush?: boolean;
+  /** Delalloc is allocated as WRITTEN at writeback (data=writeback): metadata can reach the disk
+   * before the data, exposing stale blocks after a crash. */
+  allocWrittenAtWriteback?: boolean;
+}
+
 /** Fault hooks for tests of the filesystem's error paths. */
 export interface RefsFaults {
   /** ->map_blocks fails with this errno (negative) for offsets in [from, to). */
@@ -101,6 +126,8 @@ export class Refs implements FsInstance {
   private generation = 0;
   private activeSlot = 0;
   faults: RefsFaults = {};
+  /** Deliberate bugs (the bug zoo); empty for the correct filesystem. */
+  bugs: RefsBugs = {};
   /** Count of metadata commits (tests observe fsync durability through it). */
   commits = 0;
   readonly iomapOps: IomapOps;
@@ -262,7 +289,7 @@ export class Refs implements FsInstance {
 
   /** Make all metadata durable: flush data first, then write the other slot with FUA. */
   commit(): void {
-    this.dev.flush();
+    if (!this.bugs.fsyncNoFlush) this.dev.flush();
     const img: MetaImage = { generation: this.generation + 1, nextIno: this.nextIno, names: {}, inodes: [] };
     for (const [n, ino] of this.names) img.names[n] = ino;
     for (const ri of this.inodes.values()) {
@@ -277,7 +304,7 @@ export class Refs implements FsInstance {
       img.inodes.push(rec);
     }
     const slot = 1 - this.activeSlot;
-    writeSlot(this.dev, this.sb, slot, img);
+    writeSlot(this.dev, this.sb, slot, img, !this.bugs.fsyncNoFlush);
     this.generation = img.generation;
     this.activeSlot = slot;
     this.alloc.commitBusy();
@@ -409,14 +436,14 @@ export class Refs implements FsInstance {
   }
 
   /** Allocate real blocks for a delalloc range (reservation already held). */
-  private convertDelalloc(ri: RefsInode, ext: Extent, fork: ExtentMap = ri.extents): void {
+  private convertDelalloc(ri: RefsInode, ext: Extent, fork: ExtentMap = ri.extents, as: 'unwritten' | 'written' = 'unwritten'): void {
     let lblk = ext.lblk;
     let left = ext.len;
     let goal = this.goalFor(ri, lblk);
     while (left > 0) {
       const got = this.allocBlocks(left, goal);
       if (!got) throw new Error('model bug: delalloc reservation without free blocks');
-      fork.set(lblk, got[1], 'unwritten', got[0]);
+      fork.set(lblk, got[1], as, got[0]);
       this.reservedBlocks -= got[1];
       lblk += got[1];
       left -= got[1];
@@ -628,6 +655,12 @@ export class Refs implements FsInstance {
     iomap.length = got * bs;
     iomap.flags |= IOMAP_F_NEW;
     iomap.validityCookie = ri.seq;
+    if (this.bugs.newFlagOnMergedDelalloc) {
+      // Report the whole (merged) delalloc extent as new, old reservations included.
+      const merged = ri.extents.lookup(lblk).ext!;
+      iomap.offset = merged.lblk * bs;
+      iomap.length = merged.len * bs;
+    }
     return 0;
   }
 
@@ -780,12 +813,19 @@ export class Refs implements FsInstance {
     const end = roundUp(pos + length, this.blockSize);
     if (start >= end) return 0;
     const cowFork = (iomap.flags & IOMAP_F_SHARED) !== 0;
+    if (this.bugs.shortWriteTruncatesPagecache || this.bugs.newFlagOnMergedDelalloc) {
+      // The old way: throw away the cache over the unused range, then punch all of it.
+      if (this.bugs.shortWriteTruncatesPagecache) inode.mapping.truncateRange(start, end - 1);
+      this.punchDelalloc(inode, start, end - start, cowFork);
+      return 0;
+    }
     iomapWriteDelallocRelease(inode, start, end, flags, iomap, (ino, off, len) => this.punchDelalloc(ino, off, len, cowFork));
     return 0;
   }
 
   /** ->iomap_valid: the mapping is stale once the inode's extent map changed (rule 30). */
   iomapValid(inode: Inode, iomap: Iomap): boolean {
+    if (this.bugs.iomapValidAlwaysTrue) return true;
     return iomap.validityCookie === refsOf(inode).seq;
   }
 
@@ -813,7 +853,18 @@ export class Refs implements FsInstance {
       return 0;
     }
     const { ext } = ri.extents.lookup(lblk);
-    if (ext && ext.state === 'delalloc') this.convertDelalloc(ri, ext);
+    if (ext && ext.state === 'delalloc') {
+      if (this.bugs.mapBlocksHoleForDelalloc) {
+        m.type = IOMAP_HOLE;
+        m.addr = IOMAP_NULL_ADDR;
+        m.bdev = null;
+        m.offset = ext.lblk * this.blockSize;
+        m.length = ext.len * this.blockSize;
+        wpc.private = null;
+        return 0;
+      }
+      this.convertDelalloc(ri, ext, ri.extents, this.bugs.allocWrittenAtWriteback ? 'written' : 'unwritten');
+    }
     this.fillMapping(inode, ri, lblk, m);
     // Trim the data-fork mapping at the next COW staging extent: those blocks must go through
     // the COW fork, also when this mapping is reused from the cache (xfs_map_blocks does this).
@@ -931,8 +982,9 @@ export class Refs implements FsInstance {
   collapseBlocks(inode: Inode, lblk: number, n: number): void {
     const ri = refsOf(inode);
     this.freeRange(ri, lblk, n);
-    ri.extents.shift(lblk + n, -n);
-    ri.cow.shift(lblk + n, -n);
+    const by = this.bugs.collapseShortByOne && n > 1 ? n - 1 : n;
+    ri.extents.shift(lblk + n, -by);
+    ri.cow.shift(lblk + n, -by);
     this.bumpSeq(ri);
   }
 
@@ -941,8 +993,9 @@ export class Refs implements FsInstance {
     const ri = refsOf(inode);
     ri.extents.splitAt(lblk);
     ri.cow.splitAt(lblk);
-    ri.extents.shift(lblk, n);
-    ri.cow.shift(lblk, n);
+    const by = this.bugs.insertShortByOne && n > 1 ? n - 1 : n;
+    ri.extents.shift(lblk, by);
+    ri.cow.shift(lblk, by);
     this.bumpSeq(ri);
   }
 

@@ -21,6 +21,7 @@ import { IovIter } from './uio';
 import { filemapWriteAndWaitRange } from './writeback';
 import { EAGAIN, EFAULT, EIO, ENOMEM, ENXIO } from '../errno';
 import { isFsError } from '../errno';
+import { modelBugs } from '../bugs';
 
 /** Record a kernel WARN on the inode's mapping (the contract monitor reads them). */
 export function warn(inode: Inode, msg: string): void {
@@ -111,7 +112,7 @@ export function adjustReadRange(inode: Inode, folio: Folio, pos: number, length:
     }
   }
   if (origPos <= isize && origPos + origPlen > isize) {
-    const end = folio.offsetIn(isize - 1) >>> blkbits;
+    const end = folio.offsetIn(modelBugs.readEofOffByOne ? isize : isize - 1) >>> blkbits;
     if (first <= end && last > end) plen -= (last - end) * bs;
   }
   return [pos, poff, Math.max(plen, 0)];
@@ -530,7 +531,7 @@ export type PunchFn = (inode: Inode, off: number, len: number, iomap: Iomap) => 
 /** iomap_write_delalloc_ifs_punch(): punch the clean blocks of a dirty folio. */
 function delallocIfsPunch(inode: Inode, folio: Folio, start: number, end: number, iomap: Iomap, punch: PunchFn): void {
   const ifs = folio.ifs;
-  if (!ifs) return;
+  if (!ifs || modelBugs.delallocNoPerBlockPunch) return;
   const blkbits = inode.blkbits;
   const lastByte = Math.min(end - 1, folio.end - 1);
   const firstBlk = folio.offsetIn(start) >>> blkbits;
@@ -564,7 +565,7 @@ function delallocScan(inode: Inode, punchStart: number, start: number, end: numb
  */
 export function iomapWriteDelallocRelease(inode: Inode, start: number, end: number, _flags: number, iomap: Iomap, punch: PunchFn): void {
   let punchStart = start;
-  const scanEnd = Math.min(inode.size, end);
+  const scanEnd = modelBugs.delallocScanPastEof ? end : Math.min(inode.size, end);
   const mapping = inode.mapping;
   while (start < scanEnd) {
     start = mapping.seekHoleData(start, scanEnd, true);
@@ -596,6 +597,7 @@ export function folioMkwriteCheckTruncate(folio: Folio, inode: Inode): number {
   const offset = folio.offsetIn(size);
   if (folio.mapping !== inode.mapping) return -EFAULT;
   if (folio.nextIndex - 1 < index) return folio.size;
+  if (modelBugs.mkwriteEofOffByOne) return folio.index > index ? -EFAULT : offset || folio.size;
   if (folio.index > index || !offset) return -EFAULT;
   return offset;
 }
@@ -616,13 +618,14 @@ export function iomapPageMkwrite(inode: Inode, folio: Folio, ops: IomapOps): num
   while ((ret = iomapIter(it, ops)) > 0) {
     const length = iomapLength(it);
     if (!folio.uptodate) warn(inode, 'page_mkwrite on folio that is not uptodate');
-    iomapDirtyFolio(folio);
+    if (!modelBugs.mkwriteDirtyAfterIteration) iomapDirtyFolio(folio);
     it.processed = length;
   }
   if (ret < 0) {
     folio.locked = false;
     return ret;
   }
+  if (modelBugs.mkwriteDirtyAfterIteration) iomapDirtyFolio(folio);
   inode.mapping.queue.waitFolio(folio); // folio_wait_stable()
   return 0;
 }
@@ -667,8 +670,11 @@ function zeroIter(it: IomapIter, didZero: { v: boolean }): number {
   return written;
 }
 
-/** Model switch for the §7.11 mutant: 6.12's flush of dirty cache over HOLE/UNWRITTEN. */
-export const zeroRangeConfig = { flushDirtyOverUnwritten: true };
+/** The 6.12 flush of dirty cache over HOLE/UNWRITTEN, as a switch (same as modelBugs.zeroRangeNoFlush). */
+export const zeroRangeConfig = {
+  get flushDirtyOverUnwritten(): boolean { return !modelBugs.zeroRangeNoFlush; },
+  set flushDirtyOverUnwritten(v: boolean) { modelBugs.zeroRangeNoFlush = !v; },
+};
 
 /** iomap_zero_iter_flush_and_stale(). */
 function zeroFlushAndStale(it: IomapIter): number {
@@ -682,7 +688,7 @@ function zeroFlushAndStale(it: IomapIter): number {
 /** iomap_zero_range() (6.12): returns 0 or a negative errno; didZero reports whether it zeroed. */
 export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }): number {
   const it = new IomapIter(inode, pos, len, IOMAP_ZERO);
-  let rangeDirty = zeroRangeConfig.flushDirtyOverUnwritten && inode.mapping.rangeNeedsWriteback(pos, pos + len - 1);
+  let rangeDirty = !modelBugs.zeroRangeNoFlush && inode.mapping.rangeNeedsWriteback(pos, pos + len - 1);
   let ret: number;
   while ((ret = iomapIter(it, ops)) > 0) {
     const src = iomapIterSrcmap(it);
@@ -712,13 +718,16 @@ export function wantUnshareIter(it: IomapIter): boolean {
   return (it.iomap.flags & IOMAP_F_SHARED) !== 0 && it.srcmap.type === IOMAP_MAPPED;
 }
 
-export const unshareConfig = { predicate: wantUnshareIter };
+/** The pre-6.12 predicate (§7.21): anything SHARED whose source is not a hole or unwritten. */
+function wantUnshareIterOld(it: IomapIter): boolean {
+  return (it.iomap.flags & IOMAP_F_SHARED) !== 0 && it.srcmap.type !== IOMAP_HOLE && it.srcmap.type !== IOMAP_UNWRITTEN;
+}
 
 function unshareIter(it: IomapIter): number {
   let pos = it.pos;
   let length = iomapLength(it);
   let written = 0;
-  if (!unshareConfig.predicate(it)) return length;
+  if (!(modelBugs.unshareOldPredicate ? wantUnshareIterOld(it) : wantUnshareIter(it))) return length;
   do {
     let bytes = length;
     const [st, folio, blen] = writeBegin(it, pos, bytes);

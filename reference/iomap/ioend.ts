@@ -10,6 +10,7 @@ import {
 import { Folio } from './folio';
 import type { BlockDevice } from '../device/types';
 import { isFsError, EIO } from '../errno';
+import { modelBugs } from '../bugs';
 
 /** IOEND_BATCH_SIZE: folios per ioend before a new one is forced. */
 export const IOEND_BATCH_SIZE = 4096;
@@ -186,7 +187,7 @@ function finishIoend(io: Ioend, error: number): void {
   }
   io.finished = true;
   const err = io.status || error;
-  if (err) io.inode.mapping.setError(err);
+  if (err && !modelBugs.writebackErrorNotRecorded) io.inode.mapping.setError(err);
   for (const s of io.segments) finishFolioWrite(io.inode, s.folio, s.len);
 }
 
@@ -208,8 +209,10 @@ export function ioendCanMerge(a: Ioend, b: Ioend): boolean {
   return true;
 }
 
-/** Model switch for the "ioend merged across an UNWRITTEN/SHARED boundary" mutant. */
-export const ioendConfig = { canMerge: ioendCanMerge };
+/** The mutant's merge test: contiguity and outcome only, no UNWRITTEN/SHARED check. */
+function ioendCanMergeIgnoringType(a: Ioend, b: Ioend): boolean {
+  return a.status === b.status && a.offset + a.size === b.offset && a.endSector === b.sector;
+}
 
 /** iomap_sort_ioends(): by file offset. */
 export function iomapSortIoends(list: Ioend[]): void {
@@ -218,7 +221,7 @@ export function iomapSortIoends(list: Ioend[]): void {
 
 /** iomap_ioend_try_merge(): absorb the head of `more` while it can merge. */
 export function iomapIoendTryMerge(io: Ioend, more: Ioend[]): void {
-  while (more.length && ioendConfig.canMerge(io, more[0])) {
+  while (more.length && (modelBugs.ioendMergeIgnoresType ? ioendCanMergeIgnoringType(io, more[0]) : ioendCanMerge(io, more[0]))) {
     const next = more.shift()!;
     io.chain.push(next, ...next.chain);
     next.chain = [];

@@ -11,18 +11,12 @@ import { Folio, blocksPerFolio, clearRangeDirty, findDirtyRange, ifsAlloc, setRa
 import { addToIoend, submitIoend } from './ioend';
 import type { AddressSpace } from './pagecache';
 import { EIO } from '../errno';
+import { modelBugs } from '../bugs';
 
 export function newWritepageCtx(ops: WritebackOps): WritepageCtx {
   return { iomap: zeroedIomap(), ioend: null, ops, nrFolios: 0, private: null };
 }
 
-/** Model switches used by mutants of the writeback family. */
-export const writebackConfig = {
-  /** 6.12 clears every dirty bit of the folio after mapping, even past EOF. */
-  clearAllDirtyBits: true,
-  /** Record mapping errors for fsync (mapping_set_error). */
-  recordErrors: true,
-};
 
 /** iomap_writepage_handle_eof(): false if the folio lies wholly beyond EOF; else its end. */
 function writepageHandleEof(folio: Folio, inode: Inode): number | null {
@@ -32,7 +26,7 @@ function writepageHandleEof(folio: Folio, inode: Inode): number | null {
     const poff = folio.offsetIn(isize);
     const endIndex = Math.floor(isize / PAGE_SIZE);
     if (folio.index > endIndex || (folio.index === endIndex && poff === 0)) return null;
-    folio.data.fill(0, poff, folio.size);
+    if (!modelBugs.writebackNoEofZero) folio.data.fill(0, poff, folio.size);
     endPos = roundUp(isize, inode.blockSize);
   }
   return endPos;
@@ -104,8 +98,7 @@ function writepageMap(wpc: WritepageCtx, wbc: WritebackControl, folio: Folio): n
     pos += rlen;
   }
   if (count.n) wpc.nrFolios++;
-  if (writebackConfig.clearAllDirtyBits) clearRangeDirty(folio, 0, folio.size, inode.blkbits);
-  else clearRangeDirty(folio, 0, Math.min(folio.size, endAligned - folio.pos), inode.blkbits);
+  clearRangeDirty(folio, 0, folio.size, inode.blkbits);
   if (ifs) {
     ifs.writeBytesPending--;
     if (ifs.writeBytesPending === 0) folio.writeback = false;
@@ -113,7 +106,7 @@ function writepageMap(wpc: WritepageCtx, wbc: WritebackControl, folio: Folio): n
     folio.writeback = false;
   }
   folio.locked = false;
-  if (writebackConfig.recordErrors) inode.mapping.setError(error);
+  if (!modelBugs.writebackErrorNotRecorded) inode.mapping.setError(error);
   return error;
 }
 

@@ -1,0 +1,51 @@
+/**
+ * Deliberate deviations from the correct model, switched on one at a time by the bug zoo
+ * (adapters/mutants). Each is a historical iomap bug (../shared/spec/iomap-contract.md §7) or a
+ * rule violation real filesystems shipped, seeded where the kernel had it. All false: the
+ * correct model. Core switches live here; filesystem-level bugs are options of refs (RefsBugs).
+ */
+export const modelBugs = {
+  /** §7.11: zero_range skips HOLE/UNWRITTEN even with dirty cache over them (pre-6.12). */
+  zeroRangeNoFlush: false,
+  /** §7.12: writeback errors are not recorded, so fsync never reports them. */
+  writebackErrorNotRecorded: false,
+  /** §7.21: unshare uses the pre-6.12 predicate and tries to unshare DELALLOC/UNWRITTEN sources. */
+  unshareOldPredicate: false,
+  /** ioend completion merging ignores UNWRITTEN/SHARED (one conversion covers mixed ranges). */
+  ioendMergeIgnoresType: false,
+  /** §7.5: the delalloc release scan runs to `end` instead of min(end, i_size). */
+  delallocScanPastEof: false,
+  /** §7.6: clean blocks inside a dirty large folio are not punched. */
+  delallocNoPerBlockPunch: false,
+  /** §7.14: adjust_read_range finds the EOF block from i_size instead of i_size - 1. */
+  readEofOffByOne: false,
+  /** §7.16: page_mkwrite's truncate check accepts a folio that starts exactly at EOF. */
+  mkwriteEofOffByOne: false,
+  /** §7.7: page_mkwrite dirties the folio only after the whole iteration succeeded. */
+  mkwriteDirtyAfterIteration: false,
+  /** Truncate down does not zero the tail of the new EOF block (no iomap_truncate_page). */
+  truncateNoTailZero: false,
+  /** Writeback does not zero the EOF folio beyond EOF. */
+  writebackNoEofZero: false,
+  /** §7.20: a direct write does not invalidate the page cache afterwards. */
+  dioNoPostInvalidate: false,
+  /** §7.10: O_DSYNC direct writes into UNWRITTEN extents use FUA and skip the final sync. */
+  dioFuaIntoUnwritten: false,
+  /** SEEK_HOLE/SEEK_DATA ignore the page cache over UNWRITTEN extents. */
+  seekIgnoresPagecache: false,
+  /** FIEMAP never flags the last extent with FIEMAP_EXTENT_LAST. */
+  fiemapNoLast: false,
+  /** FIEMAP never reports FIEMAP_EXTENT_SHARED. */
+  fiemapNoShared: false,
+};
+
+export type ModelBug = keyof typeof modelBugs;
+
+export function isModelBug(name: string): name is ModelBug {
+  return Object.prototype.hasOwnProperty.call(modelBugs, name);
+}
+
+/** Switch every core bug off (the correct model). */
+export function resetModelBugs(): void {
+  for (const k of Object.keys(modelBugs) as ModelBug[]) modelBugs[k] = false;
+}
