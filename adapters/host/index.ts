@@ -25,7 +25,7 @@ import * as fs from 'fs';
 import type { Capabilities, FiemapExtent, FileAdapter, FileTarget } from '../types';
 import { loadNative, type NativeAddon, type U64 } from '../../reference/device/native';
 import { toFsError } from '../../reference/device/errors';
-import { EBADF, EIO, ENXIO, EOPNOTSUPP, FsError } from '../../reference/errno';
+import { EBADF, EINVAL, EIO, ENXIO, EOPNOTSUPP, FsError } from '../../reference/errno';
 import {
   detectProfile, errnoLabel, fallocModeName, maxFileSizeFor, probeCapabilities, type FsProfile, type HostFsType, type ProbeResult,
 } from './profiles';
@@ -86,6 +86,15 @@ export function hostPageSize(): number {
 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/**
+ * Node gives meaning to some values the kernel would refuse (readSync/writeSync position -1 = "the
+ * current file position", ftruncateSync clamps a negative length to 0): such arguments are answered
+ * with the kernel's EINVAL here instead of being passed on.
+ */
+function checkArg(v: number, what: string): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `host ${what}: ${v} is not a non-negative integer`);
 }
 
 function num(v: U64): number {
@@ -156,6 +165,8 @@ export class HostTarget implements FileTarget {
 
   pread(off: number, len: number): Uint8Array {
     this.live();
+    checkArg(off, 'pread offset');
+    checkArg(len, 'pread length');
     const want = Math.min(len, MAX_RW_COUNT);
     let buf: Buffer;
     try {
@@ -178,6 +189,7 @@ export class HostTarget implements FileTarget {
 
   pwrite(off: number, data: Uint8Array): number {
     this.live();
+    checkArg(off, 'pwrite offset');
     const want = Math.min(data.length, MAX_RW_COUNT);
     let done = 0;
     try {
@@ -195,6 +207,7 @@ export class HostTarget implements FileTarget {
 
   truncate(size: number): void {
     this.live();
+    checkArg(size, 'ftruncate length');
     try {
       fs.ftruncateSync(this.fdNum, size);
     } catch (e) {
@@ -265,9 +278,15 @@ export class HostTarget implements FileTarget {
     return num(a.seekHole(this.fdNum, this.seekOffset(off, 'SEEK_HOLE')));
   }
 
+  /**
+   * All extents of [off, off+len) (the addon issues FS_IOC_FIEMAP in batches). fm_length 0 is
+   * answered EINVAL here (§8), because the addon issues no ioctl for an empty range.
+   */
   fiemap(off: number, len: number, flags: number): FiemapExtent[] {
     this.live();
-    return this.addon('FIEMAP').fiemap(this.fdNum, off, len, flags).map((e) => ({
+    const addon = this.addon('FIEMAP');
+    if (len === 0) throw new FsError(EINVAL, 'host FIEMAP: fm_length 0 (answered per file-ops.md §8; the addon issues no ioctl for it)');
+    return addon.fiemap(this.fdNum, off, len, flags).map((e) => ({
       logical: num(e.logical), physical: num(e.physical), length: num(e.length), flags: e.flags,
     }));
   }
@@ -305,6 +324,8 @@ export class HostTarget implements FileTarget {
   /** One O_DIRECT pread of exactly `len` bytes at `off` (the kernel checks the alignment). */
   directRead(off: number, len: number): Uint8Array {
     this.live();
+    checkArg(off, 'O_DIRECT pread offset');
+    checkArg(len, 'O_DIRECT pread length');
     const { fd, addon } = this.direct('O_DIRECT read');
     const want = Math.min(len, MAX_RW_COUNT);
     const buf = this.bounce(addon, want);
@@ -320,6 +341,7 @@ export class HostTarget implements FileTarget {
   /** One O_DIRECT pwrite of `data` at `off` from an aligned copy (the kernel checks the alignment). */
   directWrite(off: number, data: Uint8Array): number {
     this.live();
+    checkArg(off, 'O_DIRECT pwrite offset');
     const { fd, addon } = this.direct('O_DIRECT write');
     const want = Math.min(data.length, MAX_RW_COUNT);
     const buf = this.bounce(addon, want);
