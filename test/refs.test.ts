@@ -1,0 +1,323 @@
+/**
+ * refs, the reference filesystem: on-device metadata round trips, corrupt or foreign
+ * superblocks and slots, delalloc accounting (F_NEW only on blocks a begin reserved), ENOSPC
+ * partial reservations, inline data and unstuffing, the validity cookie.
+ */
+import * as assert from 'assert';
+import { MemoryDevice } from '../reference/device/memory';
+import { IomapFs } from '../reference/file';
+import { Refs, RefsInode } from '../reference/fs/refs';
+import { readSlot, readSuperblock, writeSlot, writeSuperblock } from '../reference/fs/meta';
+import { IOMAP_INLINE, IOMAP_MAPPED, zeroedIomap, IOMAP_WRITE } from '../reference/iomap/types';
+import { expectFsError, extentsOf, mountRefs, pattern, tapOps } from './support/scripted-ops';
+
+function eq(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a).equals(Buffer.from(b));
+}
+
+function expectMountError(dev: MemoryDevice, code: string): void {
+  expectFsError(() => Refs.mount(dev), code, 'Refs.mount');
+  expectFsError(() => IomapFs.mount(dev), code, 'IomapFs.mount');
+}
+
+describe('refs: mkfs / mount / unmount', () => {
+  for (const bs of [512, 1024, 4096]) {
+    it(`bs=${bs}: a round trip preserves names, sizes, extents (with physical blocks) and inline data`, () => {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: bs, inlineMax: 100 });
+      let fsys = IomapFs.mount(dev, { maxFolioSize: 16384 });
+      const files: Record<string, Uint8Array> = {};
+      const small = fsys.open('small', { create: true });
+      files.small = pattern(1, 50);
+      small.pwrite(0, files.small);
+      const multi = fsys.open('multi', { create: true });
+      multi.pwrite(10 * bs, pattern(2, 2 * bs));
+      multi.pwrite(0, pattern(3, 3 * bs));
+      files.multi = new Uint8Array(12 * bs);
+      files.multi.set(pattern(3, 3 * bs));
+      files.multi.set(pattern(2, 2 * bs), 10 * bs);
+      const sparse = fsys.open('sparse', { create: true });
+      sparse.truncate(1 << 20);
+      sparse.pwrite(500 * 1024, pattern(4, bs));
+      files.sparse = new Uint8Array(1 << 20);
+      files.sparse.set(pattern(4, bs), 500 * 1024);
+      const trunc = fsys.open('trunc', { create: true });
+      trunc.pwrite(0, pattern(5, 5 * bs));
+      trunc.truncate(2 * bs + 7);
+      files.trunc = pattern(5, 5 * bs).slice(0, 2 * bs + 7);
+      fsys.open('empty', { create: true });
+      files.empty = new Uint8Array(0);
+      fsys.unmount();
+      assert.strictEqual(fsys.mounted, false);
+
+      // Snapshot the state the unmount committed.
+      const before = Refs.mount(dev);
+      const snap = (fs: Refs) => [...fs.names].sort().map(([n, ino]) => {
+        const ri = fs.inode(ino);
+        return {
+          n, size: ri.diskSize, exts: ri.extents.exts.map((e) => [e.lblk, e.len, e.pblk, e.state]),
+          inline: ri.inline ? Buffer.from(ri.inline.subarray(0, ri.diskSize)).toString('hex') : null,
+        };
+      });
+      const s1 = snap(before);
+      assert.deepStrictEqual(s1.map((x) => x.n), ['empty', 'multi', 'small', 'sparse', 'trunc']);
+      assert.deepStrictEqual(s1.map((x) => x.size), [0, 12 * bs, 50, 1 << 20, 2 * bs + 7]);
+      assert.strictEqual(s1.find((x) => x.n === 'small')!.inline, Buffer.from(files.small).toString('hex'));
+      assert.deepStrictEqual(s1.find((x) => x.n === 'small')!.exts, []);
+      // multi: blocks [0, 3) and [10, 12), all written; sparse: one block at 500K; trunc: [0, 3).
+      const stateOf = (n: string) => s1.find((x) => x.n === n)!.exts.map(([l, len, , st]) => [l, len, st]);
+      assert.deepStrictEqual(stateOf('multi'), [[0, 3, 'written'], [10, 2, 'written']]);
+      assert.deepStrictEqual(stateOf('sparse'), [[(500 * 1024) / bs, 1, 'written']]);
+      assert.deepStrictEqual(stateOf('trunc'), [[0, 3, 'written']]);
+      assert.deepStrictEqual(before.checkConsistency(), []);
+
+      // Mount again (twice, to show mount itself changes nothing) and compare everything.
+      fsys = IomapFs.mount(dev, { maxFolioSize: 16384 });
+      assert.deepStrictEqual(snap(fsys.fs as Refs), s1);
+      for (const [n, data] of Object.entries(files)) {
+        const fh = fsys.open(n);
+        assert.strictEqual(fh.size, data.length, n);
+        assert.ok(eq(fh.pread(0, data.length + 10), data), n);
+      }
+      assert.strictEqual((fsys.fs as Refs).reservedBlocks, 0);
+      assert.strictEqual((fsys.fs as Refs).freeBlocks, before.freeBlocks);
+    });
+  }
+
+  it('mkfs rejects bad geometry: EINVAL for block sizes and inlineMax, ENOSPC for a tiny device', () => {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    for (const bs of [256, 1000, 131072, NaN, 1.5]) expectFsError(() => IomapFs.mkfs(dev, { blockSize: bs }), 'EINVAL', `bs ${bs}`);
+    expectFsError(() => IomapFs.mkfs(new MemoryDevice({ size: 64 << 20, sectorSize: 4096 }), { blockSize: 1024 }), 'EINVAL', 'bs < sector');
+    expectFsError(() => IomapFs.mkfs(dev, { blockSize: 1024, inlineMax: 2048 }), 'EINVAL', 'inlineMax > bs');
+    expectFsError(() => IomapFs.mkfs(dev, { blockSize: 1024, inlineMax: -1 }), 'EINVAL', 'inlineMax < 0');
+    expectFsError(() => IomapFs.mkfs(new MemoryDevice({ size: 64 * 1024 }), { blockSize: 4096 }), 'ENOSPC', 'tiny device');
+  });
+
+  describe('bad superblock / metadata', () => {
+    function fresh(bs = 1024): { dev: MemoryDevice } {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: bs });
+      return { dev };
+    }
+
+    it('no superblock (zeroed) -> EINVAL; a flipped byte in it -> EUCLEAN (checksum)', () => {
+      const { dev } = fresh();
+      const sector = new Uint8Array(512);
+      dev.read(0, sector);
+      const flipped = sector.slice();
+      flipped[12] ^= 0x01; // inside the JSON body (8-byte header)
+      dev.write(0, flipped);
+      expectMountError(dev, 'EUCLEAN');
+      dev.write(0, new Uint8Array(512));
+      expectMountError(dev, 'EINVAL');
+    });
+
+    it('a checksummed superblock with a foreign magic -> EINVAL', () => {
+      const { dev } = fresh();
+      const sb = readSuperblock(dev);
+      writeSuperblock(dev, { ...sb, magic: 'ext4' });
+      expectMountError(dev, 'EINVAL');
+    });
+
+    it('a device smaller than the superblock says -> EINVAL', () => {
+      const { dev } = fresh();
+      const sb = readSuperblock(dev);
+      const small = new MemoryDevice({ size: 32 << 20 });
+      const meta = new Uint8Array(sb.dataStart * sb.blockSize);
+      dev.read(0, meta);
+      small.write(0, meta);
+      expectMountError(small, 'EINVAL');
+    });
+
+    it('both metadata slots corrupt -> EUCLEAN; one corrupt -> the other (older) commit is used', () => {
+      const { dev } = fresh();
+      let fsys = IomapFs.mount(dev);
+      const fh = fsys.open('f', { create: true });
+      fh.pwrite(0, pattern(1, 5000));
+      fh.fsync(); // generation 2 -> slot 1
+      fh.pwrite(5000, pattern(2, 3000));
+      fh.fsync(); // generation 3 -> slot 0
+      const sb = readSuperblock(dev);
+      assert.strictEqual(readSlot(dev, sb, 0)!.generation, 3);
+      assert.strictEqual(readSlot(dev, sb, 1)!.generation, 2);
+      const slot0 = (1 + 0 * sb.slotBlocks) * sb.blockSize;
+      const slot1 = (1 + 1 * sb.slotBlocks) * sb.blockSize;
+      const hdr = new Uint8Array(sb.blockSize);
+      dev.read(slot0, hdr);
+      hdr[20] ^= 0xff; // body byte: CRC mismatch
+      dev.write(slot0, hdr);
+      assert.strictEqual(readSlot(dev, sb, 0), null);
+      fsys = IomapFs.mount(dev);
+      const back = fsys.open('f');
+      assert.strictEqual(back.size, 5000, 'the generation-2 image');
+      assert.ok(eq(back.pread(0, 5000), pattern(1, 5000)));
+      dev.write(slot1, new Uint8Array(sb.blockSize));
+      expectMountError(dev, 'EUCLEAN');
+    });
+
+    it('an extent outside the data area -> EUCLEAN', () => {
+      const { dev } = fresh();
+      const fsys = IomapFs.mount(dev);
+      const fh = fsys.open('f', { create: true });
+      fh.pwrite(0, pattern(1, 4096));
+      fh.fsync();
+      const sb = readSuperblock(dev);
+      const img = readSlot(dev, sb, 1)!; // generation 2
+      img.inodes[0].extents[0][2] = 1; // physical block 1: inside the metadata slots
+      writeSlot(dev, sb, 0, { ...img, generation: img.generation + 1 });
+      expectMountError(dev, 'EUCLEAN');
+    });
+  });
+});
+
+describe('refs: delalloc accounting and F_NEW', () => {
+  for (const bs of [512, 1024, 4096]) {
+    it(`bs=${bs}: reservations follow writes, overlapping writes, truncate, fsync and unlink exactly`, () => {
+      const env = mountRefs(bs, 16384);
+      const free0 = env.fs.freeBlocks;
+      env.fh.pwrite(5 * bs, pattern(1, bs)); // [5, 6)
+      env.fh.pwrite(0, pattern(2, 3 * bs)); // [0, 3)
+      assert.strictEqual(env.fs.reservedBlocks, 4);
+      assert.deepStrictEqual(extentsOf(env.ri), [[0, 3, 'delalloc'], [5, 1, 'delalloc']]);
+      assert.strictEqual(env.fs.freeBlocks, free0 - 4, 'reservations count against free space');
+      // Overlapping [2bs, 7bs): existing delalloc is returned as it is; only holes get new
+      // reservations, each limited by the next extent, and only those carry F_NEW.
+      const ops = tapOps(env.fs.iomapOps);
+      try {
+        env.fh.pwrite(2 * bs, pattern(3, 5 * bs));
+      } finally {
+        ops.restore();
+      }
+      assert.deepStrictEqual(ops.trace(), [
+        `begin(${2 * bs}, ${5 * bs}, WRITE)`, `end(${2 * bs}, ${bs}, ${bs}, WRITE)`,
+        `begin(${3 * bs}, ${4 * bs}, WRITE)`, `end(${3 * bs}, ${2 * bs}, ${2 * bs}, WRITE) [NEW]`,
+        `begin(${5 * bs}, ${2 * bs}, WRITE)`, `end(${5 * bs}, ${bs}, ${bs}, WRITE)`,
+        `begin(${6 * bs}, ${bs}, WRITE)`, `end(${6 * bs}, ${bs}, ${bs}, WRITE) [NEW|SIZE_CHANGED]`,
+      ]);
+      // The mappings' extents: [0, 3bs), the new [3bs, 5bs), [0, 6bs) after merging, new [6bs, 7bs).
+      assert.deepStrictEqual(ops.results.map((r) => [r.map.offset / bs, r.map.length / bs]), [[0, 3], [3, 2], [0, 6], [6, 1]]);
+      assert.strictEqual(env.fs.reservedBlocks, 7);
+      assert.deepStrictEqual(extentsOf(env.ri), [[0, 7, 'delalloc']]);
+      assert.deepStrictEqual(env.fsys.checkInvariants(), []);
+      // truncate to 4bs + 10: blocks from ceil((4bs + 10)/bs) = 5 are released.
+      env.fh.truncate(4 * bs + 10);
+      assert.strictEqual(env.fs.reservedBlocks, 5);
+      assert.deepStrictEqual(extentsOf(env.ri), [[0, 5, 'delalloc']]);
+      assert.deepStrictEqual(env.fsys.checkInvariants(), []);
+      env.fh.fsync();
+      assert.strictEqual(env.fs.reservedBlocks, 0);
+      assert.ok(env.ri.extents.exts.every((e) => e.state === 'written'));
+      assert.strictEqual(env.ri.extents.count('written'), 5);
+      assert.strictEqual(env.fs.freeBlocks, free0 - 5);
+      env.fh.close();
+      env.fsys.unlink('f');
+      assert.strictEqual(env.fs.freeBlocks, free0);
+      assert.deepStrictEqual(env.fs.checkConsistency(), []);
+    });
+
+    it(`bs=${bs}: a partial reservation (ENOSPC limit) writes what was reserved and fails the next begin`, () => {
+      const env = mountRefs(bs, 16384);
+      env.fs.faults.reserveLimit = 2;
+      const ops = tapOps(env.fs.iomapOps);
+      let n: number;
+      try {
+        n = env.fh.pwrite(0, pattern(4, 3 * bs));
+      } finally {
+        ops.restore();
+      }
+      // begin reserves min(3, 2) = 2 blocks -> [0, 2bs) NEW; the rest: begin fails -ENOSPC (no end).
+      assert.strictEqual(n, 2 * bs);
+      assert.deepStrictEqual(ops.trace(), [
+        `begin(0, ${3 * bs}, WRITE)`, `end(0, ${2 * bs}, ${2 * bs}, WRITE) [NEW|SIZE_CHANGED]`, `begin(${2 * bs}, ${bs}, WRITE)`,
+      ]);
+      assert.strictEqual(env.fs.reservedBlocks, 2);
+      expectFsError(() => env.fh.pwrite(2 * bs, pattern(5, 10)), 'ENOSPC');
+      assert.strictEqual(env.fh.size, 2 * bs);
+      assert.deepStrictEqual(env.fsys.checkInvariants(), []);
+    });
+  }
+});
+
+describe('refs: inline data', () => {
+  it('small writes stay INLINE (no blocks, no reservation) and survive a remount', () => {
+    const env = mountRefs(1024, 16384, { inlineMax: 200 });
+    const ops = tapOps(env.fs.iomapOps);
+    const a = pattern(1, 100);
+    try {
+      env.fh.pwrite(0, a);
+    } finally {
+      ops.restore();
+    }
+    assert.deepStrictEqual(ops.trace(), ['begin(0, 100, WRITE)', 'end(0, 100, 100, WRITE) [SIZE_CHANGED]']);
+    assert.strictEqual(ops.results[0].map.type, IOMAP_INLINE);
+    assert.ok(env.ri.inline && eq(env.ri.inline.subarray(0, 100), a));
+    assert.deepStrictEqual(extentsOf(env.ri), []);
+    assert.strictEqual(env.fs.reservedBlocks, 0);
+    env.fh.fsync();
+    env.fsys.unmount();
+    const fsys = IomapFs.mount(env.dev, { maxFolioSize: 16384 });
+    const fh = fsys.open('f');
+    const ri = fh.inode.fsPrivate as RefsInode;
+    assert.ok(ri.inline);
+    assert.strictEqual(fh.size, 100);
+    assert.ok(eq(fh.pread(0, 1000), a));
+  });
+
+  it('growing past inlineMax unstuffs into a written block, keeping the data', () => {
+    const env = mountRefs(1024, 16384, { inlineMax: 200 });
+    const a = pattern(1, 100);
+    env.fh.pwrite(0, a);
+    const b = pattern(2, 100);
+    const ops = tapOps(env.fs.iomapOps);
+    try {
+      env.fh.pwrite(150, b); // 250 > 200
+    } finally {
+      ops.restore();
+    }
+    // The EOF gap [100, 150) is zeroed first (an inline HOLE past EOF: skipped), then the write
+    // unstuffs and maps the new block.
+    assert.deepStrictEqual(ops.trace(), [
+      'begin(100, 50, ZERO)', 'end(100, 50, 50, ZERO)',
+      'begin(150, 100, WRITE)', 'end(150, 100, 100, WRITE) [SIZE_CHANGED]',
+    ]);
+    assert.strictEqual(ops.results[1].map.type, IOMAP_MAPPED);
+    assert.strictEqual(env.ri.inline, null);
+    assert.deepStrictEqual(extentsOf(env.ri), [[0, 1, 'written']]);
+    const expect = new Uint8Array(250);
+    expect.set(a);
+    expect.set(b, 150);
+    assert.ok(eq(env.fh.pread(0, 250), expect));
+    env.fh.fsync();
+    env.fsys.dropCaches();
+    assert.ok(eq(env.fh.pread(0, 250), expect));
+  });
+
+  it('a write fault or a truncate past inlineMax unstuffs too', () => {
+    const env = mountRefs(1024, 16384, { inlineMax: 200 });
+    env.fh.pwrite(0, pattern(1, 50));
+    env.fh.mmapWrite(10, pattern(2, 5), { msync: false });
+    assert.strictEqual(env.ri.inline, null);
+    assert.deepStrictEqual(extentsOf(env.ri), [[0, 1, 'written']]);
+    const g = env.fsys.open('g', { create: true });
+    g.pwrite(0, pattern(3, 50));
+    const rg = g.inode.fsPrivate as RefsInode;
+    assert.ok(rg.inline);
+    g.truncate(5000);
+    assert.strictEqual(rg.inline, null);
+    assert.strictEqual(g.size, 5000);
+    assert.ok(eq(g.pread(0, 50), pattern(3, 50)));
+    assert.ok(g.pread(50, 4950).every((x) => x === 0));
+  });
+});
+
+describe('refs: the validity cookie', () => {
+  it('->iomap_begin stamps the sequence; any extent change makes ->iomap_valid false', () => {
+    const env = mountRefs(1024, 16384);
+    const m = zeroedIomap();
+    assert.strictEqual(env.fs.iomapOps.begin(env.inode, 0, 1024, IOMAP_WRITE, m, zeroedIomap()), 0);
+    assert.strictEqual(m.validityCookie, env.ri.seq);
+    assert.strictEqual(m.folioOps!.iomapValid!(env.inode, m), true);
+    env.fs.punchDelalloc(env.inode, 0, 1024);
+    assert.strictEqual(m.folioOps!.iomapValid!(env.inode, m), false);
+  });
+});
