@@ -8,6 +8,11 @@
  *     says (mapping_seek_hole_data: uptodate folios, uptodate blocks of partially uptodate folios,
  *     and reclaim shadow entries count as data);
  *   - SEEK_DATA with no data before EOF ⇒ -ENXIO; SEEK_HOLE with no hole ⇒ i_size.
+ *
+ * Inherited 6.6–6.14 quirk (mm/filemap.c, reproduced by AddressSpace.seekHoleData): the folio
+ * holding the end of an UNWRITTEN mapping is scanned to the folio's end, and an uptodate block
+ * found past the mapping is answered as "data at the mapping's end" — so with blocks smaller than
+ * a folio SEEK_DATA can return an offset inside a hole. (A later -mm fix bounds the scan.)
  */
 import { Inode, IomapOps, IOMAP_HOLE, IOMAP_REPORT, IOMAP_UNWRITTEN } from './types';
 import { IomapIter, iomapIter, iomapLength } from './iter';
