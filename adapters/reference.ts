@@ -8,7 +8,7 @@ import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
-import { FsAdapter, refsFsAdapter } from './fs-adapter';
+import { FsAdapter, FsInstance, refsFsAdapter } from './fs-adapter';
 import { ContractMonitor } from '../properties/contract/monitor';
 
 export interface ReferenceOptions {
@@ -27,6 +27,8 @@ export interface ReferenceOptions {
   fs?: FsAdapter;
   /** Check every callback against the contract rules (default true). */
   monitor?: boolean;
+  /** Called with the filesystem after every mount (the bug zoo switches refs bugs on here). */
+  configureFs?: (fs: FsInstance) => void;
 }
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
@@ -93,7 +95,7 @@ export class ReferenceTarget implements FileTarget {
 }
 
 export class ReferenceAdapter implements FileAdapter {
-  readonly name = 'reference';
+  readonly name: string = 'reference';
   readonly capabilities: Capabilities;
   readonly fileName: string;
   readonly folioSize: number;
@@ -131,6 +133,7 @@ export class ReferenceAdapter implements FileAdapter {
     const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true);
     this.fsys = fsys;
     this.monitor = monitor;
+    this.opts.configureFs?.(fsys.fs);
   }
 
   close(): void {

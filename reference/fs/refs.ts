@@ -912,7 +912,9 @@ export class Refs implements FsInstance {
       if (io.flags & IOMAP_F_SHARED) {
         if (io.status === 0) this.endCow(inode, lblk, n);
         else this.cancelCow(inode, io.offset, io.size);
-      } else if (io.status === 0) {
+      } else if (io.status === 0 && io.type === IOMAP_UNWRITTEN) {
+        // Like xfs_end_ioend(), the (merged) ioend's type decides: one conversion per chain,
+        // which is why completion merging must never mix UNWRITTEN and MAPPED ioends.
         if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);
       }
       if (io.status === 0) this.dataReached(inode, io.offset + io.size);

@@ -597,7 +597,9 @@ export function folioMkwriteCheckTruncate(folio: Folio, inode: Inode): number {
   const offset = folio.offsetIn(size);
   if (folio.mapping !== inode.mapping) return -EFAULT;
   if (folio.nextIndex - 1 < index) return folio.size;
-  if (modelBugs.mkwriteEofOffByOne) return folio.index > index ? -EFAULT : offset || folio.size;
+  // §7.16 as shipped: ">=" where ">" was meant, so the valid, partly-inside-EOF last folio is
+  // refused and a store to the last page raises SIGBUS.
+  if (modelBugs.mkwriteEofOffByOne && folio.index >= index) return -EFAULT;
   if (folio.index > index || !offset) return -EFAULT;
   return offset;
 }

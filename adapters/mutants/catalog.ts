@@ -1,0 +1,67 @@
+/**
+ * The bug zoo: historical iomap bugs (contract digest §7) and rule violations real filesystems
+ * shipped, each a small deviation of the reference model or of refs, selectable as
+ * `--adapter mutant:NAME`. `catches` says which check is expected to notice it.
+ */
+import type { ModelBug } from '../../reference/bugs';
+import type { RefsBugs } from '../../reference/fs/refs';
+
+export interface MutantSpec {
+  name: string;
+  /** Section of ../shared/spec/iomap-contract.md (or the rule) the bug comes from. */
+  section: string;
+  description: string;
+  /** The check expected to catch it: "fsx" (byte/size oracle), "monitor:Rxx", "check:SUITE", "crash". */
+  catches: string;
+  /** Core switch (reference/bugs.ts) to turn on, if any. */
+  core?: ModelBug;
+  /** refs switch (RefsBugs) to turn on, if any. */
+  refs?: keyof RefsBugs;
+  /** Geometry the bug needs to show (e.g. blocks smaller than folios). */
+  geometry?: { blockSize?: number; folioSize?: number };
+}
+
+export const MUTANTS: MutantSpec[] = [
+  { name: 'stale-iomap-valid', section: '§7.1', core: undefined, refs: 'iomapValidAlwaysTrue', catches: 'monitor:R30',
+    description: '->iomap_valid always true: a buffered write keeps using a mapping that writeback or a punch changed under it' },
+  { name: 'new-flag-merged-delalloc', section: '§7.2', refs: 'newFlagOnMergedDelalloc', catches: 'monitor:R16',
+    description: 'F_NEW on a mapping that merges new and pre-existing delalloc; a short write then punches the old reservation' },
+  { name: 'short-write-truncates-pagecache', section: '§7.3', refs: 'shortWriteTruncatesPagecache', catches: 'check:short-writes',
+    description: 'a short write drops the page cache over the unused delalloc range (dirty data of other writers included)' },
+  { name: 'delalloc-scan-past-eof', section: '§7.5', core: 'delallocScanPastEof', catches: 'check:short-writes',
+    description: 'the delalloc release scan is not capped at EOF, so post-EOF reservations over dirty folios leak' },
+  { name: 'no-per-block-punch', section: '§7.6', core: 'delallocNoPerBlockPunch', catches: 'check:short-writes',
+    geometry: { blockSize: 1024, folioSize: 16384 },
+    description: 'clean blocks inside a dirty large folio are not punched after a short write (leaked delalloc)' },
+  { name: 'zero-range-no-flush', section: '§7.11', core: 'zeroRangeNoFlush', catches: 'fsx',
+    description: 'zero_range skips UNWRITTEN extents although dirty cached data over them will be written back' },
+  { name: 'writeback-error-lost', section: '§7.12', core: 'writebackErrorNotRecorded', catches: 'check:writeback-errors',
+    description: 'a failed writeback is not recorded, so fsync reports success after the data was dropped' },
+  { name: 'map-blocks-hole', section: '§7.13', refs: 'mapBlocksHoleForDelalloc', catches: 'monitor:R33',
+    description: '->map_blocks answers HOLE for dirty delalloc data, which writeback then silently skips' },
+  { name: 'read-eof-off-by-one', section: '§7.14', core: 'readEofOffByOne', catches: 'fsx',
+    geometry: { blockSize: 1024, folioSize: 16384 },
+    description: 'adjust_read_range finds the EOF block from i_size instead of i_size - 1' },
+  { name: 'mkwrite-eof-off-by-one', section: '§7.16', core: 'mkwriteEofOffByOne', catches: 'fsx',
+    description: 'page_mkwrite compares with >= instead of >: a store to the valid last page raises SIGBUS' },
+  { name: 'mkwrite-dirty-late', section: '§7.7', core: 'mkwriteDirtyAfterIteration', catches: 'check:mmap',
+    description: 'page_mkwrite dirties the folio only after every mapping succeeded; an ENOSPC mid-way leaks reservations' },
+  { name: 'ioend-merge-ignores-type', section: '§5.6 merge rule', core: 'ioendMergeIgnoresType', catches: 'check:writeback',
+    description: 'completion merging joins UNWRITTEN and MAPPED ioends, so one conversion covers (or skips) both' },
+  { name: 'truncate-no-tail-zero', section: 'file-ops §2', core: 'truncateNoTailZero', catches: 'fsx',
+    description: 'truncate down does not zero the tail of the new EOF block; a later extension resurrects old bytes' },
+  { name: 'writeback-no-eof-zero', section: '§5.6 EOF', core: 'writebackNoEofZero', catches: 'fsx',
+    description: 'writeback does not zero the EOF folio beyond EOF, so mmap stores past EOF reach the disk' },
+  { name: 'collapse-short-by-one', section: 'file-ops §3.2', refs: 'collapseShortByOne', catches: 'fsx',
+    description: 'COLLAPSE_RANGE shifts the tail down by one block too few' },
+  { name: 'insert-short-by-one', section: 'file-ops §3.2', refs: 'insertShortByOne', catches: 'fsx',
+    description: 'INSERT_RANGE shifts the tail up by one block too few' },
+  { name: 'fsync-no-flush', section: 'file-ops §12', refs: 'fsyncNoFlush', catches: 'crash',
+    description: 'fsync commits metadata without flushing the device cache: acknowledged data can vanish in a crash' },
+  { name: 'metadata-before-data', section: 'crash (stale data)', refs: 'allocWrittenAtWriteback', catches: 'crash',
+    description: 'delalloc allocated as WRITTEN at writeback: a crash can expose stale blocks under committed extents' },
+];
+
+export function mutantByName(name: string): MutantSpec | undefined {
+  return MUTANTS.find((m) => m.name === name);
+}
