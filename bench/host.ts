@@ -125,7 +125,9 @@ function loop(fsType: string, dir: string, ops: number, opts: HostBenchOptions):
     adapter.close();
   }
   const elapsedMs = performance.now() - t0;
-  return { fsType, ops, elapsedMs, opsPerSec: elapsedMs > 0 ? Math.round((ops * 1000) / elapsedMs) : 0, mix, mismatches };
+  // With opts.dir the filesystem is whatever is there: report what was detected.
+  const detected = adapter.info.fsType;
+  return { fsType: detected === 'generic' ? fsType : detected, ops, elapsedMs, opsPerSec: elapsedMs > 0 ? Math.round((ops * 1000) / elapsedMs) : 0, mix, mismatches };
 }
 
 function main(argv: string[]): number {
