@@ -2,7 +2,7 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
-import { Capabilities, FileAdapter, FileTarget } from './types';
+import { Capabilities, FiemapExtent, FileAdapter, FileTarget } from './types';
 import { IomapFs, FileHandle } from '../reference/file';
 import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
@@ -64,6 +64,11 @@ export class ReferenceTarget implements FileTarget {
   cloneRange(srcOff: number, len: number, dstOff: number): void { this.fh.cloneRange(srcOff, len, dstOff); }
   dedupeRange(srcOff: number, len: number, dstOff: number): number { return this.fh.dedupeRange(srcOff, len, dstOff); }
   copyRange(srcOff: number, len: number, dstOff: number): number { return this.fh.copyRange(srcOff, len, dstOff); }
+  directRead(off: number, len: number): Uint8Array { return this.fh.directRead(off, len); }
+  directWrite(off: number, data: Uint8Array): number { return this.fh.directWrite(off, data); }
+  seekData(off: number): number { return this.fh.seekData(off); }
+  seekHole(off: number): number { return this.fh.seekHole(off); }
+  fiemap(off: number, len: number, flags: number): FiemapExtent[] { return this.fh.fiemap(off, len, flags); }
 
   closeOpen(): void {
     this.fh.close();
@@ -114,8 +119,8 @@ export class ReferenceAdapter implements FileAdapter {
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
-      clone: true, dedupe: true, copyRange: true, directIO: false, dioAlign: opts.sectorSize ?? 512,
-      seek: false, fiemap: false, remount: true,
+      clone: true, dedupe: true, copyRange: true, directIO: true, dioAlign: opts.sectorSize ?? 512,
+      seek: true, fiemap: true, remount: true,
     };
   }
 

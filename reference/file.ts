@@ -22,9 +22,15 @@ import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
 import type { FsInstance } from './fs/types';
 import { modelBugs } from './bugs';
+import {
+  DioOps, IOCB_DSYNC, IOCB_SYNC, IOMAP_DIO_FORCE_WAIT, IOMAP_DIO_OVERWRITE_ONLY, Kiocb, dioIter, iomapDioRw,
+} from './iomap/direct-io';
+import { iomapSeekData, iomapSeekHole } from './iomap/seek';
+import { FiemapExtent, fiemapInfo, iomapBmap, iomapFiemap } from './iomap/fiemap';
+import { SwapInfo, iomapSwapfileActivate, newSwapInfo } from './iomap/swapfile';
 import type { BlockDevice } from './device/types';
 import {
-  FsError, EBADF, EFBIG, EINVAL, EIO, ENOENT, ENOMEM, EOPNOTSUPP, EXDEV, SIGBUS, check,
+  FsError, EAGAIN, EBADF, EFBIG, EINVAL, EIO, EIOCBQUEUED, ENOENT, ENOMEM, ENOTBLK, ENXIO, EOPNOTSUPP, EXDEV, SIGBUS, check,
 } from './errno';
 
 export const FALLOC_FL_KEEP_SIZE = 0x01;
@@ -713,6 +719,151 @@ export class FileHandle {
       pos += n;
     }
     if (opts.msync ?? true) this.fdatasync();
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Direct I/O                                                                           */
+  /* ------------------------------------------------------------------------------------ */
+
+  /** The dio ops the VFS glue hands iomap_dio_rw: ->end_io is the filesystem's. */
+  private dioOps(): DioOps {
+    const fs = this.fsys.fs;
+    const inode = this.inode;
+    return fs.dioEndIo ? { endIo: (iocb, size, error, flags) => fs.dioEndIo!(inode, iocb.pos, size, error, flags) } : {};
+  }
+
+  private kiocb(off: number, opts: { dsync?: boolean; sync?: boolean; complete?: (res: number) => void }): Kiocb {
+    let flags = 0;
+    if (opts.dsync || opts.sync) flags |= IOCB_DSYNC;
+    if (opts.sync) flags |= IOCB_SYNC;
+    const iocb: Kiocb = {
+      pos: off,
+      flags,
+      fsync: () => this.writeAndWait() || (this.fsys.fs.commit(), 0),
+    };
+    if (opts.complete) iocb.complete = (_i, res) => opts.complete!(res);
+    return iocb;
+  }
+
+  /** O_DIRECT pread: logical-sector aligned offset and length (else EINVAL). */
+  directRead(off: number, len: number): Uint8Array {
+    this.enter('directRead', off, len);
+    validOffset(off, 'offset');
+    validOffset(len, 'length');
+    if (len === 0) return new Uint8Array(0);
+    const buf = new Uint8Array(len);
+    const iov = new IovIter(buf);
+    // Like xfs_file_dio_read(): no dio ops for reads (->end_io is a write-completion hook).
+    const ret = iomapDioRw(this.kiocb(off, {}), dioIter(iov, 'read'), this.inode, this.ops, null);
+    check(ret, `${this.name}: O_DIRECT read at ${off}`);
+    return buf.subarray(0, ret);
+  }
+
+  /**
+   * O_DIRECT pwrite, xfs-style: zero the gap past EOF first; unaligned (sub-block) writes are
+   * serialised (FORCE_WAIT) after an OVERWRITE_ONLY attempt; -ENOTBLK or a short result falls
+   * back to a buffered write of the rest, as xfs_file_write_iter does.
+   */
+  directWrite(off: number, data: Uint8Array, opts: { dsync?: boolean; sync?: boolean } = {}): number {
+    this.enter('directWrite', off, (data as Uint8Array | undefined)?.length ?? -1);
+    validOffset(off, 'offset');
+    validData(data, 'data');
+    if (data.length === 0) return 0;
+    const len = this.writeLimit(off, data.length);
+    const inode = this.inode;
+    const bs = inode.blockSize;
+    if (off > inode.size) check(iomapZeroRange(inode, inode.size, off - inode.size, this.ops), `${this.name}: zeroing past EOF`);
+    const unaligned = off % bs !== 0 || len % bs !== 0;
+    const src = data.subarray(0, len);
+    let ret: number;
+    if (unaligned) {
+      ret = iomapDioRw(this.kiocb(off, opts), dioIter(new IovIter(src), 'write'), inode, this.ops, this.dioOps(),
+        IOMAP_DIO_OVERWRITE_ONLY | IOMAP_DIO_FORCE_WAIT);
+      if (ret === -EAGAIN) {
+        this.fsys.queue.waitInode(inode); // inode_dio_wait() under the exclusive lock
+        ret = iomapDioRw(this.kiocb(off, opts), dioIter(new IovIter(src), 'write'), inode, this.ops, this.dioOps(), IOMAP_DIO_FORCE_WAIT);
+      }
+    } else {
+      ret = iomapDioRw(this.kiocb(off, opts), dioIter(new IovIter(src), 'write'), inode, this.ops, this.dioOps());
+    }
+    if (ret === -ENOTBLK) ret = 0;
+    if (ret < 0) check(ret, `${this.name}: O_DIRECT write at ${off}`);
+    if (ret < len) {
+      // Buffered fallback for what direct I/O did not do, then write it back and drop it.
+      const n = this.pwrite(off + ret, src.subarray(ret));
+      check(filemapWriteAndWaitRange(inode.mapping, off + ret, off + ret + n - 1), `${this.name}: fallback writeback`);
+      inode.mapping.invalidateRange2(Math.floor((off + ret) / PAGE_SIZE), Math.floor((off + ret + n - 1) / PAGE_SIZE));
+      if (opts.dsync || opts.sync) this.fsync();
+      return ret + n;
+    }
+    return ret;
+  }
+
+  /**
+   * An asynchronous O_DIRECT write: returns the submission result (-EIOCBQUEUED while bios are
+   * in flight); `onComplete` gets the final result when the queue completes the last bio.
+   */
+  directWriteAsync(off: number, data: Uint8Array, onComplete: (res: number) => void): number {
+    this.enter('directWriteAsync', off, (data as Uint8Array | undefined)?.length ?? -1);
+    validOffset(off, 'offset');
+    validData(data, 'data');
+    const len = this.writeLimit(off, data.length);
+    if (off > this.inode.size) check(iomapZeroRange(this.inode, this.inode.size, off - this.inode.size, this.ops), `${this.name}: zeroing past EOF`);
+    const ret = iomapDioRw(this.kiocb(off, { complete: onComplete }), dioIter(new IovIter(data.subarray(0, len)), 'write'),
+      this.inode, this.ops, this.dioOps());
+    if (ret !== -EIOCBQUEUED) onComplete(ret);
+    return ret;
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Reporting: seek, FIEMAP, FIBMAP, swapon                                              */
+  /* ------------------------------------------------------------------------------------ */
+
+  /** lseek(SEEK_DATA): FsError(ENXIO) when no data at or after off (also for off < 0). */
+  seekData(off: number): number {
+    this.enter('seekData', off);
+    if (typeof off !== 'number' || !Number.isSafeInteger(off)) throw new FsError(EINVAL, `${this.name}: seek offset ${off}`);
+    if (off < 0) throw new FsError(ENXIO, `${this.name}: SEEK_DATA at negative offset ${off}`);
+    return check(iomapSeekData(this.inode, off, this.ops), `${this.name}: SEEK_DATA from ${off}`);
+  }
+
+  seekHole(off: number): number {
+    this.enter('seekHole', off);
+    if (typeof off !== 'number' || !Number.isSafeInteger(off)) throw new FsError(EINVAL, `${this.name}: seek offset ${off}`);
+    if (off < 0) throw new FsError(ENXIO, `${this.name}: SEEK_HOLE at negative offset ${off}`);
+    return check(iomapSeekHole(this.inode, off, this.ops), `${this.name}: SEEK_HOLE from ${off}`);
+  }
+
+  /** FS_IOC_FIEMAP over [off, off+len): the extents (at most maxExtents; 0 = count only → []). */
+  fiemap(off: number, len: number, flags = 0, maxExtents = 1024): FiemapExtent[] {
+    this.enter('fiemap', off, len, flags);
+    validOffset(off, 'offset');
+    validOffset(len, 'length');
+    const fi = fiemapInfo(flags, maxExtents);
+    const ret = iomapFiemap(this.inode, fi, off, len, this.ops);
+    if (ret < 0) throw new FsError(-ret, `${this.name}: FIEMAP (flags 0x${fi.flags.toString(16)})`);
+    return fi.extents;
+  }
+
+  /** FIBMAP: the device block of file block `bno`, 0 for none. */
+  bmap(bno: number): number {
+    this.enter('bmap', bno);
+    validOffset(bno, 'block number');
+    return iomapBmap(this.inode, bno, this.ops);
+  }
+
+  /** swapon(): activate the file as swap on its device; returns the swap info and span. */
+  swapActivate(maxPages = Number.MAX_SAFE_INTEGER): { sis: SwapInfo; extents: number; span: number } {
+    this.enter('swapActivate');
+    const sis = newSwapInfo(this.fsys.dev, maxPages);
+    const span = { v: 0 };
+    const ret = iomapSwapfileActivate(sis, this.inode, span, this.ops, () => {
+      const err = this.writeAndWait();
+      if (!err) this.fsys.fs.commit();
+      return err;
+    });
+    check(ret, `${this.name}: swapon`);
+    return { sis, extents: ret, span: span.v };
   }
 
   /* ------------------------------------------------------------------------------------ */

@@ -435,7 +435,8 @@ export class ContractMonitor {
   private wrapDioEndIo(fs: FsInstance) {
     return (inode: Inode, offset: number, size: number, error: number, dioFlags: number): number => {
       const ret = fs.dioEndIo!(inode, offset, size, error, dioFlags);
-      if (ret === 0 && size > 0 && fs.introspect) {
+      // IOMAP_DIO_UNWRITTEN (1): a completed write into unwritten extents must have converted them.
+      if (ret === 0 && size > 0 && (dioFlags & 1) && fs.introspect) {
         const st = fs.introspect.snapshot(inode);
         const bs = inode.blockSize;
         for (let b = Math.floor(offset / bs); b < Math.ceil((offset + size) / bs); b++) {

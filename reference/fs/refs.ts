@@ -728,6 +728,13 @@ export class Refs implements FsInstance {
         if (got === 0) return -ENOSPC;
         iomap.flags = 0;
         this.fillMapping(inode, ri, lblk, iomap);
+        // The new blocks may have merged with a neighbouring unwritten extent: F_NEW must cover
+        // only what this call allocated (rule 16), so clip the mapping to it.
+        const lo = Math.max(iomap.offset, lblk * bs);
+        const hi = Math.min(iomap.offset + iomap.length, (lblk + got) * bs);
+        iomap.addr += lo - iomap.offset;
+        iomap.offset = lo;
+        iomap.length = hi - lo;
         iomap.flags |= IOMAP_F_NEW;
       }
     }
