@@ -7,17 +7,20 @@
  * concurrent writeback or punch, EOF-straddling writes).
  */
 import * as assert from 'assert';
-import { iomapFileBufferedWrite, writeHooks } from '../reference/iomap/buffered-io';
+import {
+  iomapDirtyFolio, iomapFileBufferedWrite, iomapFileUnshare, iomapLastWrittenBlock, iomapWriteDelallocRelease, writeHooks,
+} from '../reference/iomap/buffered-io';
 import { IovIter } from '../reference/iomap/uio';
 import { ifsAlloc } from '../reference/iomap/folio';
 import {
-  FolioOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_F_SHARED, IOMAP_MAPPED, IOMAP_UNWRITTEN, Inode, roundUp,
+  FolioOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_F_SHARED, IOMAP_MAPPED, IOMAP_UNWRITTEN, IOMAP_WRITE, Inode, roundUp,
+  zeroedIomap,
 } from '../reference/iomap/types';
 import { MemoryDevice } from '../reference/device/memory';
 import { FaultDevice } from '../reference/device/fault';
-import { EAGAIN, EFAULT, EINTR, ENOMEM } from '../reference/errno';
+import { EAGAIN, EFAULT, EINTR, EIO, ENOMEM } from '../reference/errno';
 import {
-  ALL_GEOS, MapSpec, ScriptedOps, allBytes, bareInode, expectFsError, extentsOf, folioAt, geoName, mountRefs,
+  ALL_GEOS, BeginStep, MapSpec, ScriptedOps, allBytes, bareInode, expectFsError, extentsOf, folioAt, geoName, mountRefs,
   pattern, tableMapper, tapOps,
 } from './support/scripted-ops';
 
@@ -537,3 +540,132 @@ describe('buffered write through the file API (refs)', () => {
     });
   }
 });
+
+describe('iomap_file_unshare (scripted mappings)', () => {
+  const SRC = ADDR + 65536; // the old (shared) copy lives here; the iomap is the COW destination
+  const cow = (dev: FaultDevice, srcFlags = 0, srcType: number = IOMAP_MAPPED): { map: MapSpec; src: MapSpec } => ({
+    map: { offset: 0, length: MiB, type: IOMAP_DELALLOC, flags: IOMAP_F_SHARED },
+    src: { offset: 0, length: MiB, type: srcType as 2, addr: SRC, bdev: dev, flags: srcFlags },
+  });
+
+  it('pos < 0 or pos >= i_size: returns 0 without a begin; the range is clipped to i_size', () => {
+    const { dev } = device();
+    const inode = bareInode({ blockSize: 1024, folioSize: 4096, size: 10000 });
+    const ops = new ScriptedOps(() => cow(dev));
+    assert.strictEqual(iomapFileUnshare(inode, -1, 100, ops), 0);
+    assert.strictEqual(iomapFileUnshare(inode, 10000, 100, ops), 0);
+    assert.deepStrictEqual(ops.trace(), []);
+    // [9000, 9000 + min(1M, 10000 - 9000)) = [9000, 10000)
+    assert.strictEqual(iomapFileUnshare(inode, 9000, MiB, ops), 0);
+    assert.deepStrictEqual(ops.trace(), ['begin(9000, 1000, WRITE|UNSHARE)', 'end(9000, 1000, 1000, WRITE|UNSHARE) [SHARED]']);
+    assert.strictEqual(inode.size, 10000, 'unshare never changes i_size');
+  });
+
+  it('SHARED with a MAPPED srcmap: every !uptodate block is READ from the srcmap even when fully covered, then dirtied', () => {
+    // [0, 4096) is one folio: UNSHARE disables the full-folio shortcut and the run skip ->
+    // one read of the run [0, 4096) from the srcmap address.
+    const { dev, content } = device();
+    const inode = bareInode({ blockSize: 1024, folioSize: 4096, size: MiB, newFolioFill: POISON });
+    const ops = new ScriptedOps(() => cow(dev));
+    assert.strictEqual(iomapFileUnshare(inode, 0, 4096, ops), 0);
+    assert.deepStrictEqual(dev.ios('read'), [[SRC, 4096]]);
+    const f = inode.mapping.folioAt(0)!;
+    assert.ok(eq(f.data, content.subarray(65536, 65536 + 4096)));
+    assert.strictEqual(f.dirty, true);
+    assert.strictEqual(bitsOf(f.ifs!.dirty), '1111');
+    // An uptodate folio is not read again, but still dirtied for the COW writeback.
+    f.dirty = false;
+    f.ifs!.dirty.fill(0);
+    iomapFileUnshare(inode, 0, 4096, ops);
+    assert.strictEqual(dev.stats.reads, 1);
+    assert.strictEqual(f.dirty, true);
+  });
+
+  it('not SHARED, or a srcmap that is not MAPPED: skipped whole (no folio, written = length)', () => {
+    const { dev } = device();
+    const steps: BeginStep[] = [
+      { map: mapped(dev) },
+      cow(dev, 0, IOMAP_UNWRITTEN),
+      { map: { offset: 0, length: MiB, type: IOMAP_MAPPED, addr: ADDR, bdev: dev, flags: IOMAP_F_SHARED } }, // no srcmap
+    ];
+    for (const step of steps) {
+      const inode = bareInode({ blockSize: 1024, folioSize: 4096, size: MiB });
+      const ops = new ScriptedOps([step]);
+      assert.strictEqual(iomapFileUnshare(inode, 0, 8192, ops), 0);
+      assert.strictEqual(ops.ends()[0].written, 8192);
+      assert.strictEqual(inode.mapping.nrFolios, 0);
+    }
+    assert.strictEqual(dev.stats.reads, 0);
+  });
+
+  it('UNSHARE on a block that needs zeroing (srcmap NEW) is a WARN and -EIO', () => {
+    const { dev } = device();
+    const inode = bareInode({ blockSize: 1024, folioSize: 4096, size: MiB });
+    const ops = new ScriptedOps(() => cow(dev, IOMAP_F_NEW));
+    assert.strictEqual(iomapFileUnshare(inode, 0, 4096, ops), -EIO);
+    assert.deepStrictEqual(inode.mapping.warnings, ['unshare needs zeroing']);
+    assert.deepStrictEqual(ops.trace(), ['begin(0, 4096, WRITE|UNSHARE)', 'end(0, 4096, 0, WRITE|UNSHARE) [SHARED]']);
+  });
+});
+
+describe('iomap_write_delalloc_release: keep delalloc over dirty blocks below EOF, punch the rest', () => {
+  function recorder(): { punches: Array<[number, number]>; punch: (i: Inode, off: number, len: number) => void } {
+    const punches: Array<[number, number]> = [];
+    return { punches, punch: (_i, off, len) => { punches.push([off, len]); } };
+  }
+
+  it('dirty folio with clean blocks, a clean folio, a gap, a dirty folio without ifs, past EOF', () => {
+    // bs 1K folio 4K, i_size 16384, release [0, 20480):
+    //  data [0, 8192): folio 0 dirty (block bits 1010) -> punch its clean blocks 1 and 3, punch
+    //    start -> 4096; folio 1 clean -> left alone (punch start stays 4096).
+    //  no folio in [8192, 12288): not data.
+    //  data [12288, 16384): folio 3 dirty -> punch [4096, 12288) up to it, punch start -> 16384.
+    //  finally [16384, 20480), everything at/after EOF.
+    const inode = bareInode({ blockSize: 1024, folioSize: 4096, size: 16384 });
+    const f0 = folioAt(inode, 0, 4096);
+    setRangeUptodateAll(f0, inode);
+    ifsAlloc(f0, inode.blkbits);
+    f0.ifs!.dirty.set([1, 0, 1, 0]);
+    f0.dirty = true;
+    setRangeUptodateAll(folioAt(inode, 4096, 4096), inode);
+    const f3 = folioAt(inode, 12288, 4096);
+    f3.uptodate = true;
+    f3.dirty = true;
+    f3.ifs = null;
+    const r = recorder();
+    iomapWriteDelallocRelease(inode, 0, 20480, IOMAP_WRITE, zeroedIomap(), r.punch);
+    assert.deepStrictEqual(r.punches, [[1024, 1024], [3072, 1024], [4096, 8192], [16384, 4096]]);
+  });
+
+  it('the scan stops at EOF: dirty cache past i_size does not keep its delalloc', () => {
+    // i_size 6000: the data range is [0, min(8192, 6000)); both folios dirty (all blocks), so
+    // the punch start moves to min(6000, folio end) = 6000 and [6000, 20480) is punched.
+    const inode = bareInode({ blockSize: 1024, folioSize: 4096, size: 6000 });
+    for (const pos of [0, 4096]) {
+      const f = folioAt(inode, pos, 4096);
+      setRangeUptodateAll(f, inode);
+      iomapDirtyFolio(f);
+    }
+    const r = recorder();
+    iomapWriteDelallocRelease(inode, 0, 20480, IOMAP_WRITE, zeroedIomap(), r.punch);
+    assert.deepStrictEqual(r.punches, [[6000, 14480]]);
+    // Nothing cached at all: one punch of the whole range.
+    const empty = bareInode({ blockSize: 1024, folioSize: 4096, size: 6000 });
+    const r2 = recorder();
+    iomapWriteDelallocRelease(empty, 1024, 8192, IOMAP_WRITE, zeroedIomap(), r2.punch);
+    assert.deepStrictEqual(r2.punches, [[1024, 7168]]);
+  });
+
+  it('iomap_last_written_block: round_down(pos) for nothing written, else round_up(pos + written)', () => {
+    const inode = bareInode({ blockSize: 1024, folioSize: 4096, size: 0 });
+    assert.strictEqual(iomapLastWrittenBlock(inode, 1500, 0), 1024);
+    assert.strictEqual(iomapLastWrittenBlock(inode, 1500, 1), 2048);
+    assert.strictEqual(iomapLastWrittenBlock(inode, 1024, 1024), 2048);
+  });
+});
+
+function setRangeUptodateAll(f: import('../reference/iomap/folio').Folio, inode: Inode): void {
+  ifsAlloc(f, inode.blkbits);
+  if (f.ifs) f.ifs.uptodate.fill(1);
+  f.uptodate = true;
+}

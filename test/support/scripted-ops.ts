@@ -342,7 +342,7 @@ export function bareInode(o: BareInodeOptions): Inode {
 export function folioAt(inode: Inode, pos: number, size: number): Folio {
   const existing = inode.mapping.folioAt(pos);
   if (existing) return existing;
-  const f = inode.mapping.allocFolio(pos >>> PAGE_SHIFT, size);
+  const f = inode.mapping.allocFolio(Math.floor(pos / 4096), size);
   if (f.pos !== pos || f.size !== size) throw new Error(`test setup: wanted folio ${pos}+${size}, got ${f.pos}+${f.size}`);
   return f;
 }
