@@ -894,8 +894,8 @@ function daxRangeCompareIter(itSrc: IomapIter, itDst: IomapIter, len: number, sa
 /**
  * dax_dedupe_file_range_compare(): walk both files in lock step. Returns the iterator result (0
  * when done or when a difference stopped the walk; `same.v` says which). Kernel quirks kept: a
- * compare error returns the iterator's positive value, and when the walk stops the destination's
- * current mapping gets no ->iomap_end (the && short-circuits).
+ * compare error returns the iterator's positive value, and when the walk stops (finished or on a
+ * difference) the destination's current mapping gets no ->iomap_end (the && short-circuits).
  */
 export function daxDedupeFileRangeCompare(src: Inode, srcoff: number, dst: Inode, dstoff: number, len: number,
   same: { v: boolean }, ops: IomapOps): number {
