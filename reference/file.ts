@@ -745,11 +745,18 @@ export class FileHandle {
     return iocb;
   }
 
+  /** xfs_file_dio_write/read: offset and length must be logical-sector aligned, checked up front. */
+  private checkDioAlignment(off: number, len: number): void {
+    const lbs = this.fsys.dev.sectorSize;
+    if (off % lbs || len % lbs) throw new FsError(EINVAL, `${this.name}: O_DIRECT offset ${off} length ${len} not ${lbs}-byte aligned`);
+  }
+
   /** O_DIRECT pread: logical-sector aligned offset and length (else EINVAL). */
   directRead(off: number, len: number): Uint8Array {
     this.enter('directRead', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
+    this.checkDioAlignment(off, len);
     if (len === 0) return new Uint8Array(0);
     const buf = new Uint8Array(len);
     const iov = new IovIter(buf);
@@ -768,6 +775,7 @@ export class FileHandle {
     this.enter('directWrite', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
+    this.checkDioAlignment(off, data.length);
     if (data.length === 0) return 0;
     const len = this.writeLimit(off, data.length);
     const inode = this.inode;
@@ -807,6 +815,7 @@ export class FileHandle {
     this.enter('directWriteAsync', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
+    this.checkDioAlignment(off, data.length);
     const len = this.writeLimit(off, data.length);
     if (off > this.inode.size) check(iomapZeroRange(this.inode, this.inode.size, off - this.inode.size, this.ops), `${this.name}: zeroing past EOF`);
     const ret = iomapDioRw(this.kiocb(off, { complete: onComplete }), dioIter(new IovIter(data.subarray(0, len)), 'write'),

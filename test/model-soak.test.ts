@@ -20,7 +20,8 @@ export function soakOps(seed: number, n: number): ModelOp[] {
   const r = rng(seed);
   const out: ModelOp[] = [];
   const kinds = ['write', 'write', 'write', 'read', 'truncate', 'mapwrite', 'mapread', 'falloc', 'clone', 'dedupe', 'copy',
-    'fsync', 'writeback', 'complete', 'complete', 'evict', 'dropcaches', 'pollute', 'remount'] as const;
+    'fsync', 'writeback', 'complete', 'complete', 'evict', 'dropcaches', 'pollute', 'remount', 'dread', 'dwrite', 'seek',
+    'seek', 'fiemap'] as const;
   for (let i = 0; i < n; i++) {
     const k = kinds[r(kinds.length)];
     const off = r(160 * 1024);
@@ -42,6 +43,10 @@ export function soakOps(seed: number, n: number): ModelOp[] {
       case 'dropcaches': out.push({ op: 'dropcaches' }); break;
       case 'pollute': out.push({ op: 'pollute', seed: i }); break;
       case 'remount': out.push({ op: 'remount' }); break;
+      case 'dread': out.push({ op: 'dread', off, len }); break;
+      case 'dwrite': out.push({ op: 'dwrite', off: r(3) ? off - (off % 512) : off, len: r(3) ? Math.max(512, len - (len % 512)) : len, seed: i }); break;
+      case 'seek': out.push({ op: 'seek', off: r(200 * 1024) }); break;
+      case 'fiemap': out.push({ op: 'fiemap', off: r(200 * 1024), len }); break;
     }
   }
   return out;

@@ -26,7 +26,11 @@ export type ModelOp =
   | { op: 'falloc'; mode: number; off: number; len: number }
   | { op: 'clone'; src: number; len: number; dst: number }
   | { op: 'dedupe'; src: number; len: number; dst: number }
-  | { op: 'copy'; src: number; len: number; dst: number };
+  | { op: 'copy'; src: number; len: number; dst: number }
+  | { op: 'dread'; off: number; len: number }
+  | { op: 'dwrite'; off: number; len: number; seed: number }
+  | { op: 'seek'; off: number }
+  | { op: 'fiemap'; off: number; len: number };
 
 export interface Geometry {
   blockSize: number;
@@ -189,6 +193,32 @@ export class ModelHarness {
         }
         break;
       }
+      case 'dread': {
+        const off = o.off - (o.off % 512);
+        const len = Math.max(512, o.len - (o.len % 512));
+        const got = this.fh.directRead(off, len);
+        const exp = this.good.subarray(Math.min(off, this.size), Math.min(off + len, this.size));
+        this.compare(off, got, exp, 'direct read');
+        break;
+      }
+      case 'dwrite': {
+        const data = pattern(o.seed, o.len);
+        if (o.off % 512 || o.len % 512) {
+          // O_DIRECT needs logical-sector alignment of offset and length (file-ops §11).
+          const sizeBefore = this.fh.size;
+          this.expectError('EINVAL', () => this.fh.directWrite(o.off, data));
+          if (this.fh.size !== sizeBefore) this.fail('a rejected direct write changed the size');
+          break;
+        }
+        const n = this.fh.directWrite(o.off, data);
+        if (n !== o.len) this.fail(`direct write returned ${n}, expected ${o.len}`);
+        if (o.off > this.size) this.setSize(o.off);
+        this.setSize(Math.max(this.size, o.off + n));
+        this.good.set(data, o.off);
+        break;
+      }
+      case 'seek': this.checkSeek(this.size ? o.off % (this.size + 1) : 0); break;
+      case 'fiemap': this.checkFiemap(o.off, o.len); break;
       case 'pollute': {
         const pageEnd = Math.ceil(this.size / 4096) * 4096;
         if (this.size === 0 || pageEnd === this.size) break;
@@ -304,6 +334,96 @@ export class ModelHarness {
     const same = Buffer.compare(this.good.subarray(src, src + len), this.good.subarray(dst, dst + len)) === 0;
     const n = this.fh.dedupeRange(src, len, dst);
     if (n !== (same ? len : 0)) this.fail(`dedupe returned ${n}, expected ${same ? len : 0}`);
+  }
+
+  /**
+   * An independent per-block classification of "data" for SEEK (contract §5.9 + Errata, written
+   * per block rather than per mapping): written/delalloc/inline blocks are data; unwritten blocks
+   * are data where the page cache holds uptodate bytes (or a reclaim shadow); holes never are.
+   */
+  private blockIsData(b: number): boolean {
+    const bs = this.bs;
+    const snap = this.fsys.fs.introspect!.snapshot(this.fh.inode);
+    if (this.fsys.fs.describeBlock(this.fh.inode, 0) === 'inline') return true;
+    const st = snap.block(b).state;
+    if (st === 'written' || st === 'delalloc') return true;
+    if (st === 'hole') return false;
+    const mapping = this.fh.inode.mapping;
+    for (const [a, z] of mapping.shadowRanges()) if (b * bs < z && (b + 1) * bs > a) return true;
+    const f = mapping.folioAt(b * bs);
+    if (!f) return false;
+    if (f.uptodate) return true;
+    if (!f.ifs) return false;
+    return f.ifs.uptodate[Math.floor((b * bs - f.pos) / bs)] === 1;
+  }
+
+  /**
+   * SEEK_DATA / SEEK_HOLE at `off` against the classification, as an envelope (file-ops
+   * §14.16–17): reporting zeroes as data is allowed (the kernel even reports the end of an
+   * uncached unwritten segment as data when later blocks of the same folio are cached), reporting
+   * data as a hole is not. So SEEK_DATA lies in [off, first classified data byte], SEEK_HOLE
+   * starts a classified hole (or is EOF), and no non-zero byte lies inside a reported hole.
+   */
+  private checkSeek(off: number): void {
+    const size = this.size;
+    if (off >= size) {
+      this.expectError('ENXIO', () => this.fh.seekData(off));
+      this.expectError('ENXIO', () => this.fh.seekHole(off));
+      return;
+    }
+    const bs = this.bs;
+    let firstData = Infinity;
+    for (let b = Math.floor(off / bs); b * bs < size; b++) if (this.blockIsData(b)) { firstData = Math.max(off, b * bs); break; }
+    let d: number | null = null;
+    try { d = this.fh.seekData(off); } catch (e) { if (!(e instanceof FsError && e.code === 'ENXIO')) throw e; }
+    if (d === null) {
+      if (firstData !== Infinity) this.fail(`SEEK_DATA(${off}) = ENXIO but block ${Math.floor(firstData / bs)} holds data`);
+    } else if (d < off || d >= size || d > firstData) {
+      this.fail(`SEEK_DATA(${off}) = ${d}, outside [${off}, ${Math.min(firstData, size - 1)}]`);
+    }
+    const h = this.fh.seekHole(off);
+    if (h < off || h > size) this.fail(`SEEK_HOLE(${off}) = ${h} outside [${off}, ${size}]`);
+    if (h < size && this.blockIsData(Math.floor(h / bs))) this.fail(`SEEK_HOLE(${off}) = ${h} lies in data block ${Math.floor(h / bs)}`);
+    let end = size;
+    try { end = this.fh.seekData(h); } catch { end = size; }
+    if (this.good.subarray(h, Math.min(end, size)).some((x) => x !== 0)) this.fail(`non-zero data inside the reported hole [${h}, ${end})`);
+  }
+
+  /** FIEMAP shape (file-ops §14.19) and coverage of every block against the fs's own state. */
+  private checkFiemap(offArg: number, lenArg: number): void {
+    if (this.size === 0) return;
+    const off = offArg % this.size;
+    const len = Math.max(1, Math.min(lenArg, this.size - off));
+    const ext = this.fh.fiemap(off, len, 0);
+    const bs = this.bs;
+    const snap = this.fsys.fs.introspect!.snapshot(this.fh.inode);
+    const inline = this.fsys.fs.describeBlock(this.fh.inode, 0) === 'inline';
+    let prevEnd = -1;
+    ext.forEach((e, i) => {
+      if (e.length <= 0 || e.logical < prevEnd) this.fail(`FIEMAP extents unsorted/overlapping/empty: ${JSON.stringify(ext)}`);
+      prevEnd = e.logical + e.length;
+      const last = (e.flags & 1) !== 0;
+      if (last !== (i === ext.length - 1)) this.fail(`FIEMAP LAST flag on extent ${i} of ${ext.length}`);
+      if ((e.flags & 0x4) && !(e.flags & 0x2)) this.fail('FIEMAP DELALLOC without UNKNOWN');
+    });
+    if (inline) return;
+    for (let b = Math.floor(off / bs); b * bs < off + len; b++) {
+      const st = snap.block(b);
+      const e = ext.find((x) => b * bs >= x.logical && b * bs < x.logical + x.length);
+      if (st.state === 'hole') {
+        if (e) this.fail(`FIEMAP reports an extent over hole block ${b}`);
+        continue;
+      }
+      if (!e) { this.fail(`FIEMAP misses ${st.state} block ${b}`); continue; }
+      const unwritten = (e.flags & 0x800) !== 0;
+      const delalloc = (e.flags & 0x4) !== 0;
+      const shared = (e.flags & 0x2000) !== 0;
+      if ((st.state === 'unwritten') !== unwritten || (st.state === 'delalloc') !== delalloc) {
+        this.fail(`FIEMAP flags 0x${e.flags.toString(16)} for ${st.state} block ${b}`);
+      }
+      if (st.pblk !== undefined && e.physical + (b * bs - e.logical) !== st.pblk * bs) this.fail(`FIEMAP physical of block ${b} wrong`);
+      if (!!st.shared !== shared) this.fail(`FIEMAP SHARED ${shared} for block ${b} (shared ${!!st.shared})`);
+    }
   }
 
   private expectSigbus(fn: () => unknown): void {
