@@ -681,10 +681,10 @@ export const zeroRangeConfig = {
 /** iomap_zero_iter_flush_and_stale(). */
 function zeroFlushAndStale(it: IomapIter): number {
   const end = it.pos + it.len - 1;
-  const err = filemapWriteAndWaitRange(it.inode.mapping, it.pos, end);
-  if (err) return err;
+  // The kernel marks the mapping stale BEFORE flushing and returns the flush result as is, so
+  // ->iomap_end sees IOMAP_F_STALE even when the flush fails (and the error ends zero_range).
   it.iomap.flags |= IOMAP_F_STALE;
-  return 0;
+  return filemapWriteAndWaitRange(it.inode.mapping, it.pos, end);
 }
 
 /** iomap_zero_range() (6.12): returns 0 or a negative errno; didZero reports whether it zeroed. */
