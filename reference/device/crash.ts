@@ -469,24 +469,51 @@ export class CrashDevice implements BlockDevice {
     return l;
   }
 
-  private pendingWrites(cp: CrashPoint): CrashWriteEntry[] {
-    return cp.pending.map((i) => this.log[i - this.originIndex] as CrashWriteEntry);
+  /**
+   * The pending writes at a point that can still be seen, with their EFFECTIVE units: the units
+   * of the write not entirely overwritten by a later FUA write issued before the point (those
+   * always show the FUA data, whatever happened to the older write). Writes with no effective
+   * unit are left out: no choice about them changes the image.
+   */
+  private pendingWrites(cp: CrashPoint, unit: number): PW[] {
+    const out: PW[] = [];
+    const fuaSectors = new Set<number>();
+    const ss = this.sectorSize;
+    const per = unit / ss;
+    for (let i = cp.point - 1; i > cp.lastFlush && i >= this.originIndex; i--) {
+      const e = this.log[i - this.originIndex];
+      if (e.kind !== 'write' && e.kind !== 'discard') continue;
+      if (e.kind === 'write' && e.fua) {
+        for (let s = e.off / ss; s < (e.off + e.len) / ss; s++) fuaSectors.add(s);
+        continue;
+      }
+      const units = unitsOf(e, unit).filter((u) => {
+        if (fuaSectors.size === 0) return true;
+        const first = Math.max(u * per, e.off / ss);
+        const last = Math.min((u + 1) * per, (e.off + e.len) / ss);
+        for (let s = first; s < last; s++) if (!fuaSectors.has(s)) return true;
+        return false;
+      });
+      if (units.length) out.push({ e, units });
+    }
+    return out.reverse();
   }
 
   /**
    * The size of the raw space enumerate() walks for `point` (what `limit` is compared with):
    * 2^n (whole writes), the product over units of (1 + writes covering it) (torn), or the sum over
    * subsets of the product of factorials of their overlap components (reorder). May be Infinity.
+   * Pending writes hidden behind later FUA writes do not count.
    */
   rawStateCount(point: number, opts: EnumerateOptions = {}): number {
     const cp = this.crashPoint(point);
-    const ws = this.pendingWrites(cp);
     if (opts.torn) {
-      const cover = unitCover(ws, this.unitOf(opts));
+      const cover = unitCover(this.pendingWrites(cp, this.unitOf(opts)));
       let n = 1;
       for (const c of cover.values()) n *= 1 + c.length;
       return n;
     }
+    const ws = this.pendingWrites(cp, this.sectorSize);
     if (opts.reorder) {
       if (ws.length > 20) return Infinity;
       let total = 0;
@@ -514,18 +541,19 @@ export class CrashDevice implements BlockDevice {
    */
   *enumerate(point: number, opts: EnumerateOptions = {}): Generator<CrashState> {
     const cp = this.crashPoint(point);
-    const ws = this.pendingWrites(cp);
     const limit = this.limitOf(opts);
     const raw = this.rawStateCount(point, opts);
     if (raw > limit) {
-      throw new RangeError(`${this.name}: ${raw} raw crash states at point ${point} (${ws.length} pending writes` +
+      throw new RangeError(`${this.name}: ${raw} raw crash states at point ${point} (${cp.pending.length} pending writes` +
         `${opts.torn ? ', torn' : ''}${opts.reorder ? ', reordered' : ''}) exceed the limit ${limit}; sample instead`);
     }
     if (opts.torn) {
-      yield* this.enumerateTorn(point, ws, this.unitOf(opts));
+      const unit = this.unitOf(opts);
+      yield* enumerateTorn(point, this.pendingWrites(cp, unit), unit);
       return;
     }
     const unit = this.sectorSize;
+    const ws = this.pendingWrites(cp, unit);
     const seen = new Set<string>();
     const subsets: number[][] = [];
     forEachSubset(ws.length, (chosen) => subsets.push(chosen.slice()));
@@ -533,9 +561,9 @@ export class CrashDevice implements BlockDevice {
       const picked = chosen.map((i) => ws[i]);
       if (!opts.reorder) {
         // Issue order: distinct iff every chosen write is visible somewhere.
-        const vis = visibleParts(picked, unit);
-        if (vis.some((p) => p.length === 0)) continue;
-        yield { point, writes: picked.map((w) => ({ index: w.index })) };
+        const vis = visibleParts(picked);
+        if (vis.some((x) => x.length === 0)) continue;
+        yield { point, writes: picked.map((w) => ({ index: w.e.index })) };
         continue;
       }
       for (const order of orderings(picked)) {
@@ -549,24 +577,6 @@ export class CrashDevice implements BlockDevice {
     }
   }
 
-  /** Torn enumeration: every unit independently takes any covering pending write, or nothing. */
-  private *enumerateTorn(point: number, ws: CrashWriteEntry[], unit: number): Generator<CrashState> {
-    const cover = unitCover(ws, unit);
-    const units = [...cover.keys()].sort((a, b) => a - b);
-    const choice = new Array<number>(units.length).fill(0);
-    for (;;) {
-      yield stateFromUnitChoice(point, ws, units, units.map((u, i) => (choice[i] === 0 ? -1 : cover.get(u)![choice[i] - 1])), unit);
-      let i = 0;
-      while (i < units.length) {
-        choice[i]++;
-        if (choice[i] <= cover.get(units[i])!.length) break;
-        choice[i] = 0;
-        i++;
-      }
-      if (i === units.length) return;
-    }
-  }
-
   /**
    * `count` distinct crash states at `point`, drawn from `rng` (deterministic for a seed): the
    * first two are always "none landed" and "all landed"; the rest pick each pending write with
@@ -577,8 +587,8 @@ export class CrashDevice implements BlockDevice {
     if (!Number.isInteger(count) || count < 0) throw new FsError(EINVAL, `${this.name}: sample count must be a non-negative integer`);
     if (!(rng instanceof CrashRng)) throw new FsError(EINVAL, `${this.name}: sample needs a CrashRng`);
     const cp = this.crashPoint(point);
-    const ws = this.pendingWrites(cp);
     const unit = opts.torn ? this.unitOf(opts) : this.sectorSize;
+    const ws = this.pendingWrites(cp, unit);
     const out: CrashState[] = [];
     const seen = new Set<string>();
     const add = (st: CrashState): void => {
@@ -588,21 +598,21 @@ export class CrashDevice implements BlockDevice {
       out.push(st);
     };
     add({ point, writes: [] });
-    add(issueOrderState(point, ws, this.sectorSize));
+    add(issueOrderState(point, ws));
     const tries = count * 8 + 16;
     for (let t = 0; t < tries && out.length < count; t++) {
       const picked = ws.filter(() => rng.chance(0.5));
       if (opts.torn) {
         const parts = new Map<number, number[]>();
         for (const w of picked) {
-          const us = unitsOf(w, unit).filter(() => rng.chance(0.5));
-          if (us.length) parts.set(w.index, us);
+          const us = w.units.filter(() => rng.chance(0.5));
+          if (us.length) parts.set(w.e.index, us);
         }
         add(stateFromUnitSets(point, picked, parts, unit));
       } else if (opts.reorder) {
         add(stateFromOrder(point, rng.shuffle(picked.slice()), unit));
       } else {
-        add(issueOrderState(point, picked, unit));
+        add(issueOrderState(point, picked));
       }
     }
     return out;
@@ -747,6 +757,12 @@ function applyEntry(dev: MemoryDevice, e: CrashWriteEntry, parts: ReadonlyArray<
   }
 }
 
+/** A pending write and its effective units (see pendingWrites). */
+interface PW {
+  readonly e: CrashWriteEntry;
+  readonly units: readonly number[];
+}
+
 /** Unit numbers (absolute: floor(byte / unit)) a write touches. */
 function unitsOf(w: CrashWriteEntry, unit: number): number[] {
   const out: number[] = [];
@@ -755,20 +771,20 @@ function unitsOf(w: CrashWriteEntry, unit: number): number[] {
   return out;
 }
 
-/** unit -> entry indices of the pending writes covering it (issue order). */
-function unitCover(ws: readonly CrashWriteEntry[], unit: number): Map<number, number[]> {
+/** unit -> entry indices of the pending writes whose effective units include it (issue order). */
+function unitCover(ws: readonly PW[]): Map<number, number[]> {
   const cover = new Map<number, number[]>();
   for (const w of ws) {
-    for (const u of unitsOf(w, unit)) {
+    for (const u of w.units) {
       const l = cover.get(u);
-      if (l) l.push(w.index);
-      else cover.set(u, [w.index]);
+      if (l) l.push(w.e.index);
+      else cover.set(u, [w.e.index]);
     }
   }
   return cover;
 }
 
-/** Merge sorted unit numbers into [off, len] byte ranges, clipped to the write. */
+/** Merge unit numbers into [off, len] byte ranges, clipped to the write. */
 function unitsToParts(w: CrashWriteEntry, units: readonly number[], unit: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   const sorted = [...units].sort((a, b) => a - b);
@@ -784,40 +800,54 @@ function unitsToParts(w: CrashWriteEntry, units: readonly number[], unit: number
   return out;
 }
 
-/** A state from per-write landed unit sets (issue order); writes with no units are dropped. */
-function stateFromUnitSets(point: number, ws: readonly CrashWriteEntry[], units: Map<number, number[]>, unit: number): CrashState {
+/**
+ * A state from per-write landed unit sets (listed in issue order); writes with no unit are
+ * dropped, writes that landed on all their effective units are listed whole.
+ */
+function stateFromUnitSets(point: number, ws: readonly PW[], units: Map<number, number[]>, unit: number): CrashState {
   const writes: PersistedWrite[] = [];
-  for (const w of [...ws].sort((a, b) => a.index - b.index)) {
-    const us = units.get(w.index);
+  for (const w of [...ws].sort((a, b) => a.e.index - b.e.index)) {
+    const us = units.get(w.e.index);
     if (!us || us.length === 0) continue;
-    const all = unitsOf(w, unit);
-    if (us.length === all.length) writes.push({ index: w.index });
-    else writes.push({ index: w.index, parts: unitsToParts(w, us, unit) });
+    if (us.length === w.units.length) writes.push({ index: w.e.index });
+    else writes.push({ index: w.e.index, parts: unitsToParts(w.e, us, unit) });
   }
   return { point, writes };
 }
 
-/** A state from "unit u comes from write winner[i] (or -1: none)". */
-function stateFromUnitChoice(point: number, ws: readonly CrashWriteEntry[], units: readonly number[], winner: readonly number[], unit: number): CrashState {
-  const per = new Map<number, number[]>();
-  units.forEach((u, i) => {
-    const w = winner[i];
-    if (w < 0) return;
-    const l = per.get(w);
-    if (l) l.push(u);
-    else per.set(w, [u]);
-  });
-  return stateFromUnitSets(point, ws, per, unit);
+/** Torn enumeration: every unit independently takes any covering pending write, or nothing. */
+function* enumerateTorn(point: number, ws: readonly PW[], unit: number): Generator<CrashState> {
+  const cover = unitCover(ws);
+  const units = [...cover.keys()].sort((a, b) => a - b);
+  const choice = new Array<number>(units.length).fill(0);
+  for (;;) {
+    const per = new Map<number, number[]>();
+    units.forEach((u, i) => {
+      if (choice[i] === 0) return;
+      const w = cover.get(u)![choice[i] - 1];
+      const l = per.get(w);
+      if (l) l.push(u);
+      else per.set(w, [u]);
+    });
+    yield stateFromUnitSets(point, ws, per, unit);
+    let i = 0;
+    while (i < units.length) {
+      choice[i]++;
+      if (choice[i] <= cover.get(units[i])!.length) break;
+      choice[i] = 0;
+      i++;
+    }
+    if (i === units.length) return;
+  }
 }
 
 /**
  * The state where `order`'s writes land whole in that order (later wins): each keeps only the
- * units where it wins (parts, if not all of it); writes that win nowhere are dropped. With
- * unit = sector size this is exact.
+ * units where it wins (parts, if not all of them); writes that win nowhere are dropped.
  */
-function stateFromOrder(point: number, order: readonly CrashWriteEntry[], unit: number): CrashState {
+function stateFromOrder(point: number, order: readonly PW[], unit: number): CrashState {
   const winner = new Map<number, number>();
-  for (const w of order) for (const u of unitsOf(w, unit)) winner.set(u, w.index);
+  for (const w of order) for (const u of w.units) winner.set(u, w.e.index);
   const per = new Map<number, number[]>();
   for (const [u, w] of winner) {
     const l = per.get(w);
@@ -828,16 +858,16 @@ function stateFromOrder(point: number, order: readonly CrashWriteEntry[], unit: 
 }
 
 /** Whole writes in issue order, minus those entirely overwritten by later chosen ones. */
-function issueOrderState(point: number, picked: readonly CrashWriteEntry[], unit: number): CrashState {
-  const vis = visibleParts(picked, unit);
-  return { point, writes: picked.filter((_, i) => vis[i].length > 0).map((w) => ({ index: w.index })) };
+function issueOrderState(point: number, picked: readonly PW[]): CrashState {
+  const vis = visibleParts(picked);
+  return { point, writes: picked.filter((_, i) => vis[i].length > 0).map((w) => ({ index: w.e.index })) };
 }
 
 /** For whole writes applied in issue order: the units where each is visible. */
-function visibleParts(picked: readonly CrashWriteEntry[], unit: number): number[][] {
+function visibleParts(picked: readonly PW[]): number[][] {
   const winner = new Map<number, number>();
   picked.forEach((w, i) => {
-    for (const u of unitsOf(w, unit)) winner.set(u, i);
+    for (const u of w.units) winner.set(u, i);
   });
   const out: number[][] = picked.map(() => []);
   for (const [u, i] of winner) out[i].push(u);
@@ -860,12 +890,14 @@ function forEachSubset(n: number, fn: (chosen: number[]) => void): void {
   }
 }
 
-function overlaps(a: CrashWriteEntry, b: CrashWriteEntry): boolean {
-  return a.off < b.off + b.len && b.off < a.off + a.len;
+function overlaps(a: PW, b: PW): boolean {
+  if (!(a.e.off < b.e.off + b.e.len && b.e.off < a.e.off + a.e.len)) return false;
+  const s = new Set(a.units);
+  return b.units.some((u) => s.has(u));
 }
 
 /** Connected components of the overlap graph (each in issue order). */
-function overlapComponents(ws: readonly CrashWriteEntry[]): CrashWriteEntry[][] {
+function overlapComponents(ws: readonly PW[]): PW[][] {
   const comp = ws.map((_, i) => i);
   const find = (i: number): number => {
     while (comp[i] !== i) i = comp[i] = comp[comp[i]];
@@ -874,7 +906,7 @@ function overlapComponents(ws: readonly CrashWriteEntry[]): CrashWriteEntry[][] 
   for (let i = 0; i < ws.length; i++) {
     for (let j = i + 1; j < ws.length; j++) if (overlaps(ws[i], ws[j])) comp[find(i)] = find(j);
   }
-  const groups = new Map<number, CrashWriteEntry[]>();
+  const groups = new Map<number, PW[]>();
   ws.forEach((w, i) => {
     const r = find(i);
     const g = groups.get(r);
@@ -900,7 +932,7 @@ function permutations<T>(xs: readonly T[]): T[][] {
 }
 
 /** Every landing order that can matter: each overlap component permuted, components concatenated. */
-function* orderings(picked: readonly CrashWriteEntry[]): Generator<CrashWriteEntry[]> {
+function* orderings(picked: readonly PW[]): Generator<PW[]> {
   const comps = overlapComponents(picked);
   const perms = comps.map((c) => permutations(c));
   const idx = new Array<number>(comps.length).fill(0);
