@@ -131,7 +131,10 @@ export class ContractMonitor {
         this.check('R21', before.version('all') === after.version('all'),
           () => `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...args, ret }, null);
       }
-      if (flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT)) this.evaluated.set('R17', (this.evaluated.get('R17') ?? 0) + 1);
+      // An -EAGAIN-style refusal satisfies R17 (OVERWRITE_ONLY) or, for NOWAIT alone, R18: count
+      // it under the rule it answers (NOWAIT-only refusals used to be counted as R17).
+      const rule = flags & IOMAP_OVERWRITE_ONLY ? 'R17' : flags & IOMAP_NOWAIT ? 'R18' : null;
+      if (rule) this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
       return ret;
     }
     if (m.folioOps) m.folioOps = this.wrapFolioOps(m.folioOps);
