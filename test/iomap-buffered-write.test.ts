@@ -434,6 +434,39 @@ describe('buffered write through the file API (refs)', () => {
       assert.deepStrictEqual(env.fsys.checkInvariants(), []);
     });
 
+    it(`${geoName(g)}: a short write's release keeps the delalloc (and cache) of a page an mmap store dirtied meanwhile`, () => {
+      // i_size 8192 (holes). pwrite(0, 8192, faultAt 1000) reserves [0, 8192) NEW. Between its
+      // ->iomap_begin and the first folio, an mmap store dirties page 1 (page_mkwrite finds the
+      // new delalloc, not NEW). The write accepts 1000 bytes; ->iomap_end releases
+      // [round_up(1000, bs), 8192): the scan finds page 1 dirty -> punch only [round_up(1000, bs),
+      // 4096) up to it (its blocks are all dirty) -> round_up(1000, bs)/bs + 4096/bs blocks stay
+      // reserved (512: 2 + 8, 1024: 1 + 4, 4096: 1 + 1); the stored bytes survive.
+      // (§7.3: truncating the cache over the unused range would drop the store.)
+      const env = mountRefs(g.bs, g.folio);
+      env.fh.truncate(8192);
+      const store = pattern(30, 100);
+      let fired = 0;
+      writeHooks.beforeGetFolio = () => {
+        if (fired++) return;
+        env.fh.mmapWrite(5000, store, { msync: false });
+      };
+      const data = pattern(31, 8192);
+      try {
+        assert.strictEqual(env.fh.pwrite(0, data, { faultAt: 1000 }), 1000);
+      } finally {
+        writeHooks.beforeGetFolio = undefined;
+      }
+      assert.strictEqual(env.fs.reservedBlocks, roundUp(1000, g.bs) / g.bs + 4096 / g.bs);
+      const expect = new Uint8Array(8192);
+      expect.set(data.subarray(0, 1000));
+      expect.set(store, 5000);
+      assert.ok(eq(env.fh.pread(0, 8192), expect));
+      assert.deepStrictEqual(env.fsys.checkInvariants(), []);
+      env.fh.fsync();
+      env.fsys.dropCaches();
+      assert.ok(eq(env.fh.pread(0, 8192), expect));
+    });
+
     it(`${geoName(g)}: STALE re-lookup when writeback converts the delalloc between ->iomap_begin and get_folio`, () => {
       // pwrite(0, F) -> delalloc [0, F/bs). Then pwrite(F - bs, B = 2 bs):
       //  begin(F-bs, 2bs) -> DELALLOC [0, F) (not NEW) -> curLen = bs. The hook runs writeback +
@@ -596,6 +629,16 @@ describe('iomap_file_unshare (scripted mappings)', () => {
       assert.strictEqual(inode.mapping.nrFolios, 0);
     }
     assert.strictEqual(dev.stats.reads, 0);
+  });
+
+  it('6.12 predicate: a DELALLOC srcmap is not unshared (the pre-6.12 one tried and hit -EIO, §7.21)', () => {
+    const { dev } = device();
+    const inode = bareInode({ blockSize: 1024, folioSize: 4096, size: MiB });
+    const ops = new ScriptedOps(() => cow(dev, 0, IOMAP_DELALLOC));
+    assert.strictEqual(iomapFileUnshare(inode, 0, 4096, ops), 0);
+    assert.deepStrictEqual(ops.trace(), ['begin(0, 4096, WRITE|UNSHARE)', 'end(0, 4096, 4096, WRITE|UNSHARE) [SHARED]']);
+    assert.deepStrictEqual(inode.mapping.warnings, []);
+    assert.strictEqual(inode.mapping.nrFolios, 0);
   });
 
   it('UNSHARE on a block that needs zeroing (srcmap NEW) is a WARN and -EIO', () => {

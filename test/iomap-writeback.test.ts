@@ -295,6 +295,14 @@ describe('ioend completion merging (iomap_ioend_can_merge / try_merge)', () => {
     assert.strictEqual(head.size, 12288);
     assert.strictEqual(head.chain.length, 2);
     assert.deepStrictEqual(list.map((e) => e.offset), [16384]);
+    // try_merge stops at the first ioend that may not merge: an UNWRITTEN or SHARED neighbour
+    // is left for its own completion (its conversion/remap must not cover the MAPPED range).
+    for (const next of [io(4096, 4096, IOMAP_UNWRITTEN), io(4096, 4096, IOMAP_MAPPED, IOMAP_F_SHARED)]) {
+      const h = io(0, 4096);
+      const rest = [next];
+      iomapIoendTryMerge(h, rest);
+      assert.deepStrictEqual([h.size, h.chain.length, rest.length], [4096, 0, 1]);
+    }
   });
 });
 
