@@ -278,34 +278,60 @@ export class ContractMonitor {
     const mEnd = m.offset + m.length;
     this.check('R22', m.offset <= pos && pos + length <= mEnd && written >= 0 && written <= length,
       () => `pos ${pos} length ${length} written ${written} against mapping [${m.offset}, ${mEnd})`, cb, args, m);
+    const release = m.type === IOMAP_DELALLOC && (m.flags & IOMAP_F_NEW) && written < length && (flags & (IOMAP_WRITE | IOMAP_ZERO)) && !(flags & IOMAP_FAULT);
+    // R25 had no check ("the reservation invariant after each operation" is not the monitor's and
+    // throws no ContractViolation): compare the data fork across the releasing ->iomap_end.
+    const beforeEnd = release ? this.snap(inode) : null;
     const ret = raw.end!(inode, pos, length, written, flags, m);
     this.check('R23', !(ret < 0 && written > 0), () => `->iomap_end returned ${ret} after ${written} bytes of progress`, cb, { ...args, ret }, m);
-    if (m.type === IOMAP_DELALLOC && (m.flags & IOMAP_F_NEW) && written < length && (flags & (IOMAP_WRITE | IOMAP_ZERO)) && !(flags & IOMAP_FAULT)) {
+    if (release) {
+      if (beforeEnd) this.checkPunchOnlyDelalloc(inode, m, beforeEnd, cb, args);
       this.checkDelallocReleased(inode, pos, length, written, m, cb, args);
     }
     return ret;
   }
 
-  /** R24: after a short write into new delalloc, clean blocks of the unused part hold no reservation. */
+  /** R25: the delalloc release punched only delalloc: no other data-fork block of the mapping changed. */
+  private checkPunchOnlyDelalloc(inode: Inode, m: Iomap, before: MappingSnapshot, cb: string, args: Record<string, unknown>): void {
+    const after = this.snap(inode)!;
+    const bs = inode.blockSize;
+    const first = Math.floor(m.offset / bs);
+    const last = Math.min(Math.ceil((m.offset + m.length) / bs), first + 4096);
+    let bad = -1;
+    for (let b = first; b < last && bad < 0; b++) {
+      const was = before.block(b);
+      if (was.state === 'delalloc') continue;
+      const now = after.block(b);
+      if (now.state !== was.state || now.pblk !== was.pblk) bad = b;
+    }
+    this.check('R25', bad < 0, () => `the delalloc release changed block ${bad}: ${before.block(bad).state} -> ${after.block(bad).state}`, cb, args, m);
+  }
+
+  /**
+   * R24: after a short write into new delalloc, clean blocks of the unused part hold no
+   * reservation. For a STALE mapping the same obligation is R26 (it had no check of its own).
+   */
   private checkDelallocReleased(inode: Inode, pos: number, length: number, written: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
     const st = this.snap(inode);
     if (!st) return;
+    const rule = m.flags & IOMAP_F_STALE ? 'R26' : 'R24';
+    const what = rule === 'R26' ? 'a STALE mapping' : 'a short write';
     const bs = inode.blockSize;
     const start = written ? roundUp(pos + written, bs) : roundDown(pos, bs);
     const end = roundUp(pos + length, bs);
     const cow = (m.flags & IOMAP_F_SHARED) !== 0;
     for (let b = start / bs; b < end / bs; b++) {
       if (b * bs >= inode.size && !cow) {
-        if (st.block(b).state === 'delalloc') this.check('R24', false, () => `delalloc block ${b} at/after EOF left after a short write`, cb, args, m);
+        if (st.block(b).state === 'delalloc') this.check(rule, false, () => `delalloc block ${b} at/after EOF left after ${what}`, cb, args, m);
         continue;
       }
       const folio = inode.mapping.folioAt(b * bs);
       const dirty = folio && folio.dirty && blockIsDirty(folio, (b * bs - folio.pos) / bs);
       if (!dirty && !cow && st.block(b).state === 'delalloc') {
-        this.check('R24', false, () => `clean block ${b} still holds a delalloc reservation after a short write`, cb, args, m);
+        this.check(rule, false, () => `clean block ${b} still holds a delalloc reservation after ${what}`, cb, args, m);
       }
     }
-    this.evaluated.set('R24', (this.evaluated.get('R24') ?? 0) + 1);
+    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
   }
 
   /* ------------------------------------------------------------------------------------- */
