@@ -153,12 +153,25 @@ function saveLog(r: RunResult, dir: string, adapter: string, seed: number): stri
   return base + '.json';
 }
 
+/**
+ * mkdir -p, one level at a time: Node 20's mkdirSync(..., {recursive: true}) spins forever on some
+ * paths (e.g. under /proc), and a bad --save must cost one line, not a hang.
+ */
+function mkdirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
+    missing.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) fs.mkdirSync(d);
+}
+
 /** Make sure --save DIR exists and is a directory (before the run, so a bad path costs nothing). */
 function prepareSaveDir(dir: string | undefined): string | undefined {
   if (dir === undefined) return undefined;
   const abs = path.resolve(dir);
   try {
-    fs.mkdirSync(abs, { recursive: true });
+    mkdirs(abs);
     fs.accessSync(abs, fs.constants.W_OK);
   } catch (e) {
     throw new UsageError(`--save ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);

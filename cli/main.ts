@@ -9,6 +9,7 @@ import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from 
 import { fsxCommand } from './fsx-command';
 import { listCommand } from './list-command';
 import { replayCommand } from './replay-command';
+import { SCRATCH_USAGE, scratchCommand } from './scratch';
 
 const USAGE = `usage: iomap-harness COMMAND [options]
 
@@ -21,8 +22,11 @@ commands:
   replay PATH... [--adapter A] [--bs B] [--folio F] [-S seed] [-l maxlen] [-q] [--json]
          apply saved op logs (JSON or .fsxops)
   list   [adapters|mutants|corpus] [--json]
+  scratch create|destroy ...   throw-away kernel filesystems for host: adapters (root; see below)
 
-exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 target crashed or hung`;
+exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 target crashed or hung
+
+${SCRATCH_USAGE}`;
 
 const NOT_YET = new Set(['check', 'shrink']);
 
@@ -36,6 +40,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         return replayCommand(args, io);
       case 'list':
         return listCommand(args, io);
+      case 'scratch':
+        return await scratchCommand(args, io);
       case 'help':
       case '--help':
       case '-h':
