@@ -7,7 +7,7 @@
  */
 import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_CORE_MASK,
-  IOMAP_F_NEW, IOMAP_F_SHARED, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT,
+  IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_REPORT, IOMAP_F_SHARED, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT,
   IOMAP_NULL_ADDR, IOMAP_OVERWRITE_ONLY, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO,
   PAGE_SIZE, WritebackOps, WritepageCtx, flagNames, opFlagNames, roundDown, roundUp, typeName,
 } from '../../reference/iomap/types';
@@ -213,6 +213,15 @@ export class ContractMonitor {
     if ((flags & IOMAP_NOWAIT) && (flags & IOMAP_DIRECT)) {
       this.check('R18', m.offset <= pos && m.offset + m.length >= pos + len, () => 'NOWAIT direct I/O mapping does not cover the whole request', cb, args, m);
     }
+    // R40 had no check. The monitor cannot tell swapon's REPORT lookups from FIEMAP's or seek's
+    // (and the core itself rejects wrong types, SHARED and foreign devices with -EINVAL), but
+    // F_DIRTY on a REPORT mapping once the metadata is committed is a lie that makes swapon,
+    // which fsyncs first, refuse the file.
+    const metadataDirty = this.fs.introspect?.metadataDirty;
+    if ((flags & IOMAP_REPORT) && metadataDirty) {
+      this.check('R40', !(m.flags & IOMAP_F_DIRTY) || metadataDirty(inode),
+        () => 'REPORT mapping carries IOMAP_F_DIRTY although the inode metadata is committed (swapon refuses the file)', cb, args, m);
+    }
   }
 
   /** Rules that compare the answer with the filesystem's own state before and after begin. */
@@ -226,6 +235,13 @@ export class ContractMonitor {
     if (flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT)) {
       const rule = flags & IOMAP_OVERWRITE_ONLY ? 'R17' : 'R18';
       this.check(rule, before.version('all') === after.version('all'), () => `allocation under ${opFlagNames(flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT))}`, cb, args, m);
+    }
+    // R39 had no check: a direct write whose ->iomap_begin just changed the mapping state
+    // (allocation, COW staging) has metadata that cannot be durable yet, so it must say F_DIRTY
+    // (else an O_DSYNC write may go out FUA and skip the log force).
+    if ((flags & (IOMAP_WRITE | IOMAP_DIRECT)) === (IOMAP_WRITE | IOMAP_DIRECT)) {
+      this.check('R39', (m.flags & IOMAP_F_DIRTY) !== 0 || before.version('all') === after.version('all'),
+        () => `direct write mapping allocated by this ->iomap_begin (${before.fingerprint('all')} -> ${after.fingerprint('all')}) lacks IOMAP_F_DIRTY`, cb, args, m);
     }
     if ((m.flags & IOMAP_F_NEW) && m.type !== IOMAP_INLINE) {
       const first = Math.floor(m.offset / bs);
