@@ -39,6 +39,8 @@ export interface CrashCheckViolation {
 export type CrashOp =
   /** pwrite; with `sync` it is an O_SYNC write (pwrite + fdatasync, acknowledged). */
   | { op: 'write'; file: number; off: number; len: number; sync?: boolean }
+  /** O_DIRECT pwrite (sector aligned); with dsync (O_DSYNC) its bytes are acknowledged. */
+  | { op: 'dwrite'; file: number; off: number; len: number; dsync: boolean }
   /** Store through MAP_SHARED inside EOF; with msync it is written back and acknowledged. */
   | { op: 'mapwrite'; file: number; off: number; len: number; msync: boolean }
   | { op: 'truncate'; file: number; size: number }
@@ -92,8 +94,13 @@ export interface CrashRunOptions {
   atomicUnit?: number;
   /** Compare the live files with the model after every op (default: only at the end). */
   verifyEachOp?: boolean;
-  /** Stop collecting after this many failing states (default 3). */
+  /** Stop after this many failing states (default 3; statesChecked then counts up to there). */
   maxFailures?: number;
+  /**
+   * Fill the device with random bytes before mkfs (default true), as real disks hold old data:
+   * any block the filesystem exposes without writing it first then reads as garbage, not zeroes.
+   */
+  poison?: boolean;
   /** refs bug switches for the live run (the bug zoo): shows what the harness catches. */
   bugs?: RefsBugs;
 }
@@ -131,7 +138,7 @@ export function geometryFor(seed: number, over: Partial<CrashGeometry> = {}): Cr
   const g = GEOMETRIES[new CrashRng(seed ^ 0x9e0).below(GEOMETRIES.length)];
   return {
     blockSize: g.blockSize, sectorSize: g.sectorSize, folioSize: g.folioSize,
-    deviceSize: 16 << 20, maxFileSize: 96 * 1024, maxOpLen: 24 * 1024, ...over,
+    deviceSize: 4 << 20, maxFileSize: 96 * 1024, maxOpLen: 24 * 1024, ...over,
   };
 }
 
@@ -144,6 +151,7 @@ export function describeOp(o: CrashOp): string {
   const f = (i: number): string => `f${i}`;
   switch (o.op) {
     case 'write': return `${o.sync ? 'write O_SYNC' : 'write'} ${f(o.file)} [${o.off}, +${o.len})`;
+    case 'dwrite': return `write O_DIRECT${o.dsync ? '|O_DSYNC' : ''} ${f(o.file)} [${o.off}, +${o.len})`;
     case 'mapwrite': return `mapwrite ${f(o.file)} [${o.off}, +${o.len})${o.msync ? ' msync' : ''}`;
     case 'truncate': return `truncate ${f(o.file)} ${o.size}`;
     case 'falloc': return `fallocate ${f(o.file)} mode 0x${o.mode.toString(16)} [${o.off}, +${o.len})`;
@@ -242,6 +250,12 @@ function genOp(rng: CrashRng, g: CrashGeometry, files: number, st: GenState): Cr
     return { op: 'writeback', file };
   }
   if (roll < 93 && exists) return { op: 'unlink', file };
+  if (roll >= 93) {
+    const ss = g.sectorSize;
+    const len = ss * (1 + rng.below(Math.max(1, Math.floor(Math.min(g.maxOpLen, 4 * bs) / ss))));
+    const off = ss * rng.below(Math.floor((g.maxFileSize - len) / ss) + 1);
+    return { op: 'dwrite', file, off, len, dsync: rng.chance(0.5) };
+  }
   const len = 1 + rng.below(g.maxOpLen);
   return { op: 'write', file, off: offset(g.maxFileSize - len), len };
 }
@@ -250,7 +264,7 @@ function genOp(rng: CrashRng, g: CrashGeometry, files: number, st: GenState): Cr
 function genAdvance(st: GenState, o: CrashOp): void {
   const get = (f: number): number => Math.max(0, st.sizes.get(f) ?? 0);
   switch (o.op) {
-    case 'write': st.sizes.set(o.file, Math.max(get(o.file), o.off + o.len)); break;
+    case 'write': case 'dwrite': st.sizes.set(o.file, Math.max(get(o.file), o.off + o.len)); break;
     case 'mapwrite': break;
     case 'truncate': st.sizes.set(o.file, o.size); break;
     case 'falloc': {
@@ -354,6 +368,17 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
         fh.fdatasync();
         env.acknowledge([name(o.file)]);
       }
+      return;
+    }
+    case 'dwrite': {
+      const fh = handle(l, o.file);
+      const data = l.pattern.data(index, o.off, o.len);
+      const n = fh.directWrite(o.off, data, { dsync: o.dsync });
+      if (n !== o.len) throw new CrashHarnessError(`short O_DIRECT write ${n} of ${o.len}`);
+      const b = resized(cur(l, o.file), Math.max(cur(l, o.file).length, o.off + o.len));
+      b.set(data, o.off);
+      env.set(name(o.file), b);
+      if (o.dsync) env.acknowledgeRange(name(o.file), o.off, o.len);
       return;
     }
     case 'mapwrite': {
@@ -472,6 +497,17 @@ function verifyLive(l: Live, files: number, after: string): void {
   }
 }
 
+let poison: Uint8Array | null = null;
+
+/** 64 KiB of random non-zero bytes (made once), repeated over a poisoned device. */
+function poisonChunk(): Uint8Array {
+  if (!poison) {
+    poison = new CrashRng(0x0bad0bad).fill(new Uint8Array(1 << 16));
+    for (let i = 0; i < poison.length; i++) if (poison[i] === 0) poison[i] = 0xa5;
+  }
+  return poison;
+}
+
 export interface ExecutedWorkload {
   workload: CrashWorkload;
   dev: CrashDevice;
@@ -482,9 +518,13 @@ export interface ExecutedWorkload {
 }
 
 /** Run a workload on refs over a CrashDevice(MemoryDevice) and record the envelope. */
-export function executeWorkload(w: CrashWorkload, opts: Pick<CrashRunOptions, 'window' | 'verifyEachOp' | 'bugs'> = {}): ExecutedWorkload {
+export function executeWorkload(w: CrashWorkload, opts: Pick<CrashRunOptions, 'window' | 'verifyEachOp' | 'bugs' | 'poison'> = {}): ExecutedWorkload {
   const g = w.geometry;
   const mem = new MemoryDevice({ size: g.deviceSize, sectorSize: g.sectorSize, name: `crash-seed-${w.seed}` });
+  if (opts.poison ?? true) {
+    const chunk = poisonChunk();
+    for (let off = 0; off < g.deviceSize; off += chunk.length) mem.write(off, chunk.subarray(0, Math.min(chunk.length, g.deviceSize - off)));
+  }
   IomapFs.mkfs(mem, { blockSize: g.blockSize, metaBytes: 64 * 1024 });
   const dev = new CrashDevice(mem);
   const fsys = IomapFs.mount(dev, { maxFolioSize: g.folioSize });
@@ -598,6 +638,7 @@ export function runWorkload(w: CrashWorkload, opts: Omit<CrashRunOptions, 'seed'
   };
   const points = x.dev.crashPoints(x.from, x.to);
   for (const cp of points) {
+    if (result.failures.length >= maxFailures) break;
     result.crashPoints++;
     let states: CrashState[];
     if (x.dev.rawStateCount(cp.point) <= limit) {
@@ -616,8 +657,9 @@ export function runWorkload(w: CrashWorkload, opts: Omit<CrashRunOptions, 'seed'
     for (const st of states) {
       result.statesChecked++;
       const v = checkState(x, st, opts.atomicUnit);
-      if (v.length && result.failures.length < maxFailures) {
+      if (v.length) {
         result.failures.push({ workload: w, state: st, violations: v, report: formatFailure(x, cp, st, v) });
+        if (result.failures.length >= maxFailures) break;
       }
     }
   }

@@ -121,6 +121,16 @@ export interface OpSpan {
   end: number;
   /** Files this op acknowledged as durable ('all' for sync()). */
   durable: Set<string> | 'all';
+  /** Byte ranges this op acknowledged as durable (an O_DSYNC/O_SYNC write covers only its own bytes). */
+  ranges: Array<{ name: string; off: number; len: number }>;
+}
+
+/** A range acknowledgement as seen from a window: version index (window-relative) and bytes. */
+interface RangeAck {
+  v: number;
+  off: number;
+  end: number;
+  op: number;
 }
 
 export type CrashViolationKind = 'missing-file' | 'unexpected-file' | 'size' | 'lost-durable-data' | 'bad-bytes';
@@ -179,6 +189,13 @@ function valAt(v: FileVersion, o: number): number {
   return o < v.size ? v.data[o] : 0;
 }
 
+/** The oldest window version that may explain byte o (range acknowledgements raise it). */
+function minVersionAt(acks: readonly RangeAck[], o: number): number {
+  let m = 0;
+  for (const r of acks) if (o >= r.off && o < r.end && r.v > m) m = r.v;
+  return m;
+}
+
 export class CrashEnvelope {
   readonly ops: OpSpan[] = [];
   /** When set, explain() also names the op whose pattern a stray run matches. */
@@ -195,7 +212,7 @@ export class CrashEnvelope {
   /** Begin an op at device-log position `position`; returns its index. */
   begin(desc: string, position: number): number {
     if (this.current) throw new Error(`CrashEnvelope.begin: op #${this.current.index} is still running`);
-    const op: OpSpan = { index: this.ops.length, desc, start: position, end: -1, durable: new Set() };
+    const op: OpSpan = { index: this.ops.length, desc, start: position, end: -1, durable: new Set(), ranges: [] };
     this.ops.push(op);
     this.current = op;
     return op.index;
@@ -223,6 +240,15 @@ export class CrashEnvelope {
     const op = this.running('acknowledge');
     if (names === 'all') op.durable = 'all';
     else if (op.durable !== 'all') for (const n of names) op.durable.add(n);
+  }
+
+  /**
+   * The running op acknowledged bytes [off, off+len) of `name` as durable (with their size, as
+   * O_DSYNC does for the data it wrote), not the rest of the file.
+   */
+  acknowledgeRange(name: string, off: number, len: number): void {
+    const op = this.running('acknowledgeRange');
+    if (len > 0) op.ranges.push({ name, off, len });
   }
 
   /** The op returned at device-log position `position`. */
@@ -275,17 +301,26 @@ export class CrashEnvelope {
    * The window of `name` at point p: version indices [from, to], and the op whose
    * acknowledgement fixed `from` (-1: none, the initial version).
    */
-  window(name: string, p: number): { from: number; to: number; ackOp: number } {
+  window(name: string, p: number): { from: number; to: number; ackOp: number; ranges: RangeAck[] } {
     const h = this.history(name);
     let lastStarted = -1;
     let ackOp = -1;
+    const rangeOps: OpSpan[] = [];
     for (const op of this.ops) {
       if (this.started(op, p)) lastStarted = op.index;
-      if (this.completed(op, p) && (op.durable === 'all' || op.durable.has(name))) ackOp = op.index;
+      if (!this.completed(op, p)) continue;
+      if (op.durable === 'all' || op.durable.has(name)) ackOp = op.index;
+      if (op.ranges.some((r) => r.name === name)) rangeOps.push(op);
     }
     const from = ackOp < 0 ? 0 : this.versionAfter(h, ackOp);
-    const to = this.versionAfter(h, lastStarted);
-    return { from, to: Math.max(from, to), ackOp };
+    const to = Math.max(from, this.versionAfter(h, lastStarted));
+    const ranges: RangeAck[] = [];
+    for (const op of rangeOps) {
+      const v = this.versionAfter(h, op.index);
+      if (v <= from) continue; // a whole-file acknowledgement at or after it covers it
+      for (const r of op.ranges) if (r.name === name) ranges.push({ v: v - from, off: r.off, end: r.off + r.len, op: op.index });
+    }
+    return { from, to, ackOp, ranges };
   }
 
   /** The ops running or last completed at point p (for reports). */
@@ -327,7 +362,7 @@ export class CrashEnvelope {
     for (let p = from; p <= to; p++) {
       const key = names.map((n) => {
         const w = this.window(n, p);
-        return `${w.from}-${w.to}`;
+        return `${w.from}-${w.to}-${w.ranges.length}`;
       }).join(',');
       if (key === lastKey) continue;
       lastKey = key;
@@ -343,8 +378,13 @@ export class CrashEnvelope {
     const win = h.slice(w.from, w.to + 1);
     const ackNote = w.ackOp >= 0 ? ` (op #${w.ackOp} ${this.ops[w.ackOp].desc} acknowledged version ${this.describeVersion(h[w.from])})` : '';
     const vdesc = win.map((v) => this.describeVersion(v)).join(', ');
+    const rangeFloor = w.ranges.reduce((m, r) => Math.max(m, r.v), 0);
+    const rangeNote = w.ranges.length ? ` (op #${w.ranges[w.ranges.length - 1].op} ${this.ops[w.ranges[w.ranges.length - 1].op].desc} acknowledged its bytes)` : '';
     if (got === null) {
-      if (win.some((v) => !v.exists)) return [];
+      if (win.some((v, k) => !v.exists && k >= rangeFloor)) return [];
+      if (win.some((v) => !v.exists)) {
+        return [{ kind: 'missing-file', file: name, point: p, message: `${name}: missing after the crash, but an acknowledged write needs it${rangeNote}` }];
+      }
       return [{ kind: 'missing-file', file: name, point: p, message: `${name}: missing after the crash, but it existed in every allowed version: ${vdesc}${ackNote}` }];
     }
     const size = got.length;
@@ -361,6 +401,14 @@ export class CrashEnvelope {
       else if (!exact && size >= lo && size < win[i].size) js.push(i);
       ranges.push(exact || lo === win[i].size ? `${win[i].size}` : `${lo}..${win[i].size}`);
     }
+    // Acknowledged byte ranges need the size that holds them (unless a later version is smaller).
+    for (const r of w.ranges) {
+      let need = r.end;
+      for (let k = r.v; k < win.length; k++) need = Math.min(need, win[k].size);
+      if (size < need) {
+        return [{ kind: 'size', file: name, point: p, message: `${name}: size ${size} after the crash, but bytes up to ${need} were acknowledged${rangeNote.replace(')', `, versions ${vdesc})`)}` }];
+      }
+    }
     if (js.length === 0) {
       if (!win.some((v) => v.exists)) {
         return [{ kind: 'unexpected-file', file: name, point: p, message: `${name}: exists (size ${size}) after the crash, but it did not exist in any allowed version${ackNote}` }];
@@ -370,7 +418,7 @@ export class CrashEnvelope {
     }
     let best: { bad: number; runs: Array<[number, number]>; j: number } | null = null;
     for (const j of js) {
-      const r = this.badRuns(win, j, got, opts);
+      const r = this.badRuns(win, j, got, opts, w.ranges);
       if (r.bad === 0) return [];
       if (!best || r.bad < best.bad) best = { ...r, j };
     }
@@ -378,22 +426,24 @@ export class CrashEnvelope {
     const out: CrashViolation[] = [];
     for (const [off, len] of b.runs) {
       const allowed = new Set<number>();
-      for (let k = 0; k < win.length; k++) allowed.add(valAt(win[k], off));
-      const acked = w.ackOp >= 0 && allowed.size === 1 && off < h[w.from].size;
+      const floor = minVersionAt(w.ranges, off);
+      for (let k = floor; k < win.length; k++) allowed.add(valAt(win[k], off));
+      const acked = allowed.size === 1 && ((w.ackOp >= 0 && off < h[w.from].size) || floor > 0);
       const kind: CrashViolationKind = acked ? 'lost-durable-data' : 'bad-bytes';
       const what = this.explain(name, got.subarray(off, off + Math.min(len, 64)), off);
       const expect = [...allowed].slice(0, 6).map((x) => `0x${x.toString(16).padStart(2, '0')}`).join('|');
       out.push({
         kind, file: name, point: p, offset: off, length: len,
         message: `${name}: bytes [${off}, +${len}) read 0x${got[off].toString(16).padStart(2, '0')}... (${what}); ` +
-          `allowed at ${off}: ${expect} from versions ${vdesc} with metadata as of ${this.describeVersion(win[b.j])}${acked ? ackNote : ''}`,
+          `allowed at ${off}: ${expect} from versions ${vdesc} with metadata as of ${this.describeVersion(win[b.j])}` +
+          `${acked ? (floor > 0 ? rangeNote : ackNote) : ''}`,
       });
     }
     return out;
   }
 
   /** Bad byte runs of `got` against metadata version win[j]. */
-  private badRuns(win: readonly FileVersion[], j: number, got: Uint8Array, opts: CheckOptions): { bad: number; runs: Array<[number, number]> } {
+  private badRuns(win: readonly FileVersion[], j: number, got: Uint8Array, opts: CheckOptions, acks: readonly RangeAck[]): { bad: number; runs: Array<[number, number]> } {
     const size = got.length;
     // limit[k]: k may explain offsets < limit[k].
     const limit = win.map((v, k) => {
@@ -419,14 +469,18 @@ export class CrashEnvelope {
     };
     for (let a = 0; a < size; a += unit) {
       const e = Math.min(size, a + unit);
+      // Bytes inside an acknowledged range must come from its version or a later one.
+      let unitFloor = 0;
+      for (const r of acks) if (r.off < e && a < r.end) unitFloor = Math.max(unitFloor, r.v);
       let ok = false;
-      for (let k = 0; k < win.length && !ok; k++) ok = limit[k] >= e && matches(got, win[k], a, e);
+      for (let k = unitFloor; k < win.length && !ok; k++) ok = limit[k] >= e && matches(got, win[k], a, e);
       if (ok) {
         mark(a, false);
         continue;
       }
       const perByte = (o: number, x: number): boolean => {
-        for (let k = 0; k < win.length; k++) if (o < limit[k] && valAt(win[k], o) === x) return true;
+        const lowest = unitFloor === 0 ? 0 : minVersionAt(acks, o);
+        for (let k = lowest; k < win.length; k++) if (o < limit[k] && valAt(win[k], o) === x) return true;
         return false;
       };
       if (strict) {
@@ -438,7 +492,7 @@ export class CrashEnvelope {
           let nbad = 0;
           for (let o = a; o < e; o++) {
             const x = got[o];
-            if (x === 0 ? !perByte(o, 0) : !(o < limit[k] && valAt(win[k], o) === x)) nbad++;
+            if (x === 0 ? !perByte(o, 0) : !(o < limit[k] && k >= minVersionAt(acks, o) && valAt(win[k], o) === x)) nbad++;
           }
           if (nbad < bestBad) {
             bestBad = nbad;
@@ -447,7 +501,7 @@ export class CrashEnvelope {
         }
         for (let o = a; o < e; o++) {
           const x = got[o];
-          mark(o, x === 0 ? !perByte(o, 0) : !(o < limit[bestK] && valAt(win[bestK], o) === x));
+          mark(o, x === 0 ? !perByte(o, 0) : !(o < limit[bestK] && bestK >= minVersionAt(acks, o) && valAt(win[bestK], o) === x));
         }
         continue;
       }
