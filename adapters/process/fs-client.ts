@@ -1,0 +1,456 @@
+/**
+ * The fs-level client: an out-of-process filesystem (a server speaking protocol 1 at the "fs"
+ * level) as an FsAdapter, so the whole reference generic layer and the contract monitor run over
+ * its ops table (adapters/reference.ts mountWithMonitor, or ReferenceAdapter with `fs:`).
+ *
+ * The server formats and mounts a block device image FILE that the harness creates (a FileDevice);
+ * it does its own metadata I/O on that file, while the generic layer reads and writes file data
+ * at the addresses the server's mappings give, through the same file.
+ *
+ * Every FsInstance callback becomes one request (docs/protocol.md lists them); callbacks the
+ * server does not implement (its hello lists the optional ones under capabilities.ops) take the
+ * documented default without a round trip.
+ */
+import type { BlockDevice } from '../../reference/device/types';
+import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/fs/types';
+import type { FsAdapter, FsMkfsOptions } from '../fs-adapter';
+import {
+  FolioOps, Inode, Iomap, IomapOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_INLINE, IOMAP_MAPPED,
+  IOMAP_TYPE_NAMES, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO, IomapType, MAX_LFS_FILESIZE, WritebackOps,
+} from '../../reference/iomap/types';
+import { Ioend, iomapFinishIoends } from '../../reference/iomap/ioend';
+import type { Folio } from '../../reference/iomap/folio';
+import { iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../../reference/iomap/buffered-io';
+import { EINVAL, EOPNOTSUPP, FsError, errnoName } from '../../reference/errno';
+import { Fields, Hello, Rpc, encodeU64, handshake } from './protocol';
+import { ProcessTransport, TransportOptions } from './transport';
+
+/** Optional fs-level methods a server may list in capabilities.ops. */
+export const FS_OPTIONAL_OPS = [
+  'iomap_end', 'iomap_valid', 'punch_delalloc', 'prepare_ioend', 'end_ioend', 'discard_folio', 'dio_end_io',
+  'unlink', 'prepare_size', 'unstuff', 'size_changed', 'alloc_range', 'punch_blocks', 'collapse_blocks',
+  'insert_blocks', 'remap_blocks', 'unshare_unwritten', 'snapshot', 'metadata_dirty', 'check_reservations',
+  'check_consistency', 'describe_block',
+] as const;
+export type FsOptionalOp = (typeof FS_OPTIONAL_OPS)[number];
+
+export interface ProcessFsOptions {
+  /** Ask the server for mapping snapshots so the monitor can check the state rules (default true). */
+  introspect?: boolean;
+}
+
+/** The server's own mapping as it sent it: echoed back verbatim (plus core-set flags) to end/valid. */
+class WireMapping {
+  constructor(readonly raw: Record<string, unknown>) {}
+}
+
+const TWO53 = 2 ** 53;
+
+/** The path of the image file the server is to open, or EINVAL for a device that has none. */
+export function devicePath(dev: BlockDevice): string {
+  const p = (dev as { path?: unknown }).path;
+  if (typeof p !== 'string' || p === '') {
+    throw new FsError(EINVAL, `an out-of-process filesystem needs a device backed by a file (a FileDevice), got ${dev.name}`);
+  }
+  return p;
+}
+
+export class ProcessFsAdapter implements FsAdapter {
+  readonly name: string;
+  readonly describe: string;
+  readonly rpc: Rpc;
+  readonly hello: Hello;
+  /** Optional methods the server implements. */
+  readonly ops: ReadonlySet<string>;
+  /** What the server declared (the block size comes from mount). */
+  readonly declared: Omit<FsCapabilities, 'blockSize'>;
+  /** The block size the server will format with (hello geometry.blockSize). */
+  readonly blockSize: number;
+  private readonly opts: ProcessFsOptions;
+
+  constructor(t: ProcessTransport, hello: Hello, opts: ProcessFsOptions = {}) {
+    this.rpc = new Rpc(t);
+    this.hello = hello;
+    this.opts = opts;
+    this.name = hello.name;
+    this.describe = `out-of-process filesystem ${hello.name} (${t.label})`;
+    const c = hello.capabilities;
+    const ops = c.has('ops') ? c.strings('ops') : [];
+    for (const o of ops) if (!(FS_OPTIONAL_OPS as readonly string[]).includes(o)) throw t.badValue(`hello: capabilities.ops lists ${JSON.stringify(o)}, which is not an optional fs-level method`);
+    this.ops = new Set(ops);
+    this.declared = {
+      maxFileSize: Math.min(hello.geometry.optInt('maxFileSize', MAX_LFS_FILESIZE), MAX_LFS_FILESIZE),
+      reflink: c.optBool('reflink', false),
+      inline: c.optBool('inline', false),
+      directIO: c.optBool('directIO', false),
+      fallocModes: c.has('fallocModes') ? c.ints('fallocModes', 0, 0x7f) : [],
+    };
+    this.blockSize = hello.geometry.int('blockSize', 512, 1 << 20);
+  }
+
+  /** Spawn `command args` and handshake at the fs level. */
+  static start(command: string, args: string[], o: TransportOptions & ProcessFsOptions & { blockSize?: number; scratch?: string } = {}): ProcessFsAdapter {
+    const t = new ProcessTransport(command, args, o);
+    try {
+      const hello = handshake(t, 'fs', { harness: 'iomap-harness', blockSize: o.blockSize ?? 4096, pageSize: 4096, scratch: o.scratch ?? null });
+      return new ProcessFsAdapter(t, hello, o);
+    } catch (e) {
+      t.close(false);
+      throw e;
+    }
+  }
+
+  get transport(): ProcessTransport {
+    return this.rpc.t;
+  }
+
+  get alive(): boolean {
+    return this.rpc.t.alive;
+  }
+
+  mkfs(dev: BlockDevice, opts: FsMkfsOptions): void {
+    const params: Record<string, unknown> = { device: devicePath(dev), size: dev.size, sectorSize: dev.sectorSize, blockSize: opts.blockSize };
+    if (opts.inlineMax !== undefined) params.inlineMax = opts.inlineMax;
+    this.rpc.must('mkfs', params);
+  }
+
+  mount(dev: BlockDevice): FsInstance {
+    const r = this.rpc.must('mount', { device: devicePath(dev), size: dev.size, sectorSize: dev.sectorSize });
+    const bs = r.int('blockSize', 512, 1 << 20);
+    if ((bs & (bs - 1)) !== 0) throw this.rpc.t.badValue(`mount: result.blockSize ${bs} is not a power of two`);
+    return new ProcessFsInstance(this, dev, bs, this.opts.introspect ?? true);
+  }
+
+  /** End the server (bye, then kill and reap). */
+  close(): void {
+    this.rpc.t.close();
+  }
+}
+
+function mapType(f: Fields, t: ProcessTransport): IomapType {
+  const v = f.raw('type');
+  let n: number | undefined;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string') n = (IOMAP_TYPE_NAMES as readonly string[]).indexOf(v);
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 4) {
+    throw t.badValue(`iomap.type ${JSON.stringify(v)} is not a mapping type (0..4 or HOLE, DELALLOC, MAPPED, UNWRITTEN, INLINE)`);
+  }
+  return n as IomapType;
+}
+
+interface SnapExtent {
+  lblk: number;
+  count: number;
+  state: 'delalloc' | 'written' | 'unwritten';
+  pblk: number;
+  shared: boolean;
+}
+
+class ProcessFsInstance implements FsInstance {
+  readonly blockSize: number;
+  readonly blkbits: number;
+  readonly capabilities: FsCapabilities;
+  readonly iomapOps: IomapOps;
+  readonly writebackOps: WritebackOps;
+  dioEndIo?: (inode: Inode, offset: number, size: number, error: number, dioFlags: number) => number;
+  introspect?: FsIntrospection;
+  sizeOf: (ino: number) => number;
+  private readonly a: ProcessFsAdapter;
+  private readonly rpc: Rpc;
+  private readonly dev: BlockDevice;
+  private readonly folioOps: FolioOps | null;
+
+  constructor(a: ProcessFsAdapter, dev: BlockDevice, bs: number, introspect: boolean) {
+    this.a = a;
+    this.rpc = a.rpc;
+    this.dev = dev;
+    this.blockSize = bs;
+    this.blkbits = Math.log2(bs);
+    this.capabilities = { blockSize: bs, ...a.declared };
+    this.sizeOf = (ino) => this.loadInode(ino).size;
+    const has = (op: FsOptionalOp) => a.ops.has(op);
+    this.iomapOps = { begin: (inode, pos, length, flags, iomap, srcmap) => this.begin(inode, pos, length, flags, iomap, srcmap) };
+    if (has('iomap_end') || has('punch_delalloc')) {
+      this.iomapOps.end = (inode, pos, length, written, flags, iomap) => this.end(inode, pos, length, written, flags, iomap);
+    }
+    this.folioOps = has('iomap_valid') ? { iomapValid: (inode, iomap) => this.valid(inode, iomap) } : null;
+    this.writebackOps = { mapBlocks: (wpc, inode, offset, len) => this.mapBlocks(wpc.iomap, inode, offset, len) };
+    if (has('prepare_ioend')) this.writebackOps.prepareIoend = (ioend, status) => this.prepareIoend(ioend, status);
+    if (has('discard_folio')) this.writebackOps.discardFolio = (folio, pos) => this.discardFolio(folio, pos);
+    if (has('dio_end_io')) this.dioEndIo = (inode, offset, size, error, dioFlags) => this.dioEnd(inode, offset, size, error, dioFlags);
+    if (introspect && has('snapshot')) {
+      this.introspect = { snapshot: (inode) => this.snapshot(inode) };
+      if (has('metadata_dirty')) this.introspect.metadataDirty = (inode) => this.rpc.must('metadata_dirty', this.ino(inode)).bool('dirty');
+    }
+  }
+
+  private has(op: FsOptionalOp): boolean {
+    return this.a.ops.has(op);
+  }
+
+  private get t(): ProcessTransport {
+    return this.rpc.t;
+  }
+
+  private ino(inode: Inode): { ino: number; isize: number } {
+    return { ino: inode.ino, isize: inode.size };
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Mappings on the wire                                                                 */
+  /* ------------------------------------------------------------------------------------ */
+
+  /** Fill `m` from a mapping object of a reply (every field checked). */
+  private fill(m: Iomap, f: Fields, withFolioOps: boolean): void {
+    const type = mapType(f, this.t);
+    if (type === IOMAP_INLINE) throw this.t.badValue('iomap.type INLINE: protocol 1 does not carry inline data');
+    const offset = f.u64('offset');
+    if (offset < 0) throw this.t.badValue('iomap.offset (u64)-1 is not a file offset');
+    m.offset = offset;
+    m.length = f.length('length', TWO53 - offset);
+    m.addr = f.has('addr') ? f.u64('addr') : -1;
+    m.type = type;
+    m.flags = f.optInt('flags', 0, 0, 0xffff);
+    m.bdev = type === IOMAP_MAPPED || type === IOMAP_UNWRITTEN ? this.dev : null;
+    m.inlineData = null;
+    m.private = new WireMapping(f.obj);
+    const c = f.raw('cookie');
+    m.validityCookie = typeof c === 'number' && Number.isSafeInteger(c) ? c : 0;
+    m.folioOps = withFolioOps ? this.folioOps : null;
+  }
+
+  /** The mapping as sent back: the server's own object with the current flags (core bits included). */
+  private wire(m: Iomap): Record<string, unknown> {
+    if (m.private instanceof WireMapping) return { ...m.private.raw, flags: m.flags };
+    return { offset: m.offset, length: m.length, addr: encodeU64(m.addr), type: m.type, flags: m.flags };
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* ->iomap_begin / ->iomap_end / ->iomap_valid                                          */
+  /* ------------------------------------------------------------------------------------ */
+
+  private begin(inode: Inode, pos: number, length: number, flags: number, iomap: Iomap, srcmap: Iomap): number {
+    const o = this.rpc.try('iomap_begin', { ...this.ino(inode), pos, length, flags });
+    if (!o.ok) return -o.errno;
+    this.fill(iomap, o.result.obj_('iomap'), true);
+    const s = o.result.optObj('srcmap');
+    if (s !== null) this.fill(srcmap, s, false);
+    return 0;
+  }
+
+  private end(inode: Inode, pos: number, length: number, written: number, flags: number, iomap: Iomap): number {
+    // Delalloc servers: the core helper finds the clean ranges to release (rule 24), the server punches.
+    if (this.has('punch_delalloc') && iomap.type === IOMAP_DELALLOC && (iomap.flags & IOMAP_F_NEW) && written < length &&
+      (flags & (IOMAP_WRITE | IOMAP_ZERO)) && !(flags & IOMAP_FAULT)) {
+      const start = iomapLastWrittenBlock(inode, pos, written);
+      const end = Math.ceil((pos + length) / this.blockSize) * this.blockSize;
+      if (start < end) {
+        iomapWriteDelallocRelease(inode, start, end, flags, iomap, (ino, off, len) => {
+          this.rpc.must('punch_delalloc', { ...this.ino(ino), offset: off, length: len, iomap: this.wire(iomap) });
+        });
+      }
+    }
+    if (!this.has('iomap_end')) return 0;
+    const o = this.rpc.try('iomap_end', { ...this.ino(inode), pos, length, written, flags, iomap: this.wire(iomap) });
+    return o.ok ? 0 : -o.errno;
+  }
+
+  private valid(inode: Inode, iomap: Iomap): boolean {
+    return this.rpc.must('iomap_valid', { ...this.ino(inode), iomap: this.wire(iomap) }).bool('valid');
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Writeback and direct I/O completion                                                  */
+  /* ------------------------------------------------------------------------------------ */
+
+  private mapBlocks(m: Iomap, inode: Inode, offset: number, len: number): number {
+    const o = this.rpc.try('map_blocks', { ...this.ino(inode), offset, length: len });
+    if (!o.ok) return -o.errno;
+    this.fill(m, o.result.obj_('iomap'), false);
+    return 0;
+  }
+
+  private ioendParams(io: Ioend, status: number): Record<string, unknown> {
+    return { ...this.ino(io.inode), offset: io.offset, size: io.size, type: io.type, flags: io.flags, status: status ? errnoName(status) : null };
+  }
+
+  private prepareIoend(io: Ioend, status: number): number {
+    const o = this.rpc.try('prepare_ioend', this.ioendParams(io, status));
+    if (!o.ok) return -o.errno;
+    const r = o.result;
+    if (r.optBool('endIo', false)) {
+      if (!this.has('end_ioend')) throw this.t.badValue('prepare_ioend asked for endIo, but the server does not list end_ioend');
+      io.endIo = (done) => this.endIoend(done);
+    }
+    return r.has('status') ? r.status('status') : status;
+  }
+
+  /** The completion the server asked for: it converts/records, then the ioend is finished. */
+  private endIoend(io: Ioend): void {
+    const o = this.rpc.try('end_ioend', this.ioendParams(io, io.status));
+    iomapFinishIoends(io, o.ok ? io.status : io.status || -o.errno);
+  }
+
+  private discardFolio(folio: Folio, pos: number): void {
+    const inode = folio.mapping?.host;
+    if (!inode) return;
+    this.rpc.must('discard_folio', { ...this.ino(inode), pos, end: folio.end });
+  }
+
+  private dioEnd(inode: Inode, offset: number, size: number, error: number, dioFlags: number): number {
+    const o = this.rpc.try('dio_end_io', { ...this.ino(inode), offset, size, error: error ? errnoName(error) : null, flags: dioFlags });
+    if (!o.ok) return -o.errno;
+    const r = o.result;
+    if (r.has('isize')) inode.size = r.int('isize', 0, MAX_LFS_FILESIZE);
+    return r.status('error');
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Namespace and inodes                                                                 */
+  /* ------------------------------------------------------------------------------------ */
+
+  lookup(name: string): number | undefined {
+    const r = this.rpc.must('lookup', { name });
+    return r.has('ino') ? r.int('ino') : undefined;
+  }
+
+  create(name: string): number {
+    return this.rpc.must('create', { name }).int('ino');
+  }
+
+  unlink(name: string): void {
+    if (!this.has('unlink')) throw new FsError(EOPNOTSUPP, `${this.t.label}: unlink is not implemented by the server`);
+    this.rpc.must('unlink', { name });
+  }
+
+  loadInode(ino: number): { size: number; fsPrivate: unknown } {
+    return { size: this.rpc.must('load_inode', { ino }).int('size', 0, MAX_LFS_FILESIZE), fsPrivate: null };
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Space operations                                                                     */
+  /* ------------------------------------------------------------------------------------ */
+
+  /** An optional op that returns 0 or -errno; `dflt` when the server does not implement it. */
+  private errnoOp(op: FsOptionalOp, params: Record<string, unknown>, dflt: number): number {
+    if (!this.has(op)) return dflt;
+    const o = this.rpc.try(op, params);
+    return o.ok ? 0 : -o.errno;
+  }
+
+  /** An optional op that cannot fail softly: EOPNOTSUPP when absent, an error reply thrown. */
+  private voidOp(op: FsOptionalOp, params: Record<string, unknown>): void {
+    if (!this.has(op)) throw new FsError(EOPNOTSUPP, `${this.t.label}: ${op} is not implemented by the server`);
+    this.rpc.must(op, params);
+  }
+
+  prepareSize(inode: Inode, newsize: number): number {
+    return this.errnoOp('prepare_size', { ...this.ino(inode), newsize }, 0);
+  }
+
+  unstuff(inode: Inode): number {
+    return this.errnoOp('unstuff', this.ino(inode), 0);
+  }
+
+  truncateBlocks(inode: Inode, newsize: number): void {
+    this.rpc.must('truncate_blocks', { ...this.ino(inode), newsize });
+  }
+
+  sizeChanged(inode: Inode): void {
+    if (this.has('size_changed')) this.rpc.must('size_changed', this.ino(inode));
+  }
+
+  allocRange(inode: Inode, lblk: number, n: number): number {
+    return this.errnoOp('alloc_range', { ...this.ino(inode), lblk, count: n }, -EOPNOTSUPP);
+  }
+
+  punchBlocks(inode: Inode, lblk: number, n: number): void {
+    this.voidOp('punch_blocks', { ...this.ino(inode), lblk, count: n });
+  }
+
+  collapseBlocks(inode: Inode, lblk: number, n: number): void {
+    this.voidOp('collapse_blocks', { ...this.ino(inode), lblk, count: n });
+  }
+
+  insertBlocks(inode: Inode, lblk: number, n: number): void {
+    this.voidOp('insert_blocks', { ...this.ino(inode), lblk, count: n });
+  }
+
+  remapBlocks(src: Inode, srcLblk: number, dst: Inode, dstLblk: number, n: number): void {
+    this.voidOp('remap_blocks', { src: src.ino, srcIsize: src.size, srcLblk, dst: dst.ino, dstIsize: dst.size, dstLblk, count: n });
+  }
+
+  unshareUnwritten(inode: Inode, lblk: number, n: number): number {
+    return this.errnoOp('unshare_unwritten', { ...this.ino(inode), lblk, count: n }, 0);
+  }
+
+  commit(): void {
+    this.rpc.must('commit');
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Oracles, reports, introspection                                                      */
+  /* ------------------------------------------------------------------------------------ */
+
+  checkReservations(inode: Inode): string[] {
+    return this.has('check_reservations') ? this.rpc.must('check_reservations', this.ino(inode)).strings('problems') : [];
+  }
+
+  checkConsistency(): string[] {
+    return this.has('check_consistency') ? this.rpc.must('check_consistency').strings('problems') : [];
+  }
+
+  describeBlock(inode: Inode, pos: number): string {
+    if (this.has('describe_block')) return this.rpc.must('describe_block', { ...this.ino(inode), pos }).str('text');
+    if (!this.has('snapshot')) return '(the server describes no blocks)';
+    const s = this.snapshot(inode).block(Math.floor(pos / this.blockSize));
+    return `${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}${s.shared ? ' shared' : ''}`;
+  }
+
+  private extents(r: Fields, name: string): SnapExtent[] {
+    if (!r.has(name)) return [];
+    const out: SnapExtent[] = [];
+    let prevEnd = 0;
+    for (const e of r.objects(name)) {
+      const lblk = e.int('lblk');
+      const count = e.int('count', 1);
+      const state = e.str('state');
+      if (state !== 'delalloc' && state !== 'written' && state !== 'unwritten') throw this.t.badValue(`snapshot: extent state ${JSON.stringify(state)} (delalloc, written or unwritten)`);
+      if (lblk < prevEnd) throw this.t.badValue(`snapshot: ${name} extent at block ${lblk} overlaps or is out of order`);
+      prevEnd = lblk + count;
+      out.push({ lblk, count, state, pblk: state === 'delalloc' ? -1 : e.int('pblk'), shared: e.optBool('shared', false) });
+    }
+    return out;
+  }
+
+  /** A frozen copy of the server's mapping state for one inode (the monitor's state rules). */
+  private snapshot(inode: Inode): MappingSnapshot {
+    const r = this.rpc.must('snapshot', this.ino(inode));
+    const data = this.extents(r, 'extents');
+    const cow = this.extents(r, 'cow');
+    const fp = (l: SnapExtent[]) => l.map((e) => `${e.lblk}+${e.count}:${e.state}@${e.pblk}${e.shared ? 's' : ''}`).join(' ');
+    const fd = fp(data);
+    const fa = `${fd} | cow ${fp(cow)}`;
+    // The server's own change counters when it sends them (what its validity cookie covers),
+    // else the state itself.
+    const vd = r.has('dataVersion') ? `v${String(r.raw('dataVersion'))}` : fd;
+    const va = r.has('version') ? `v${String(r.raw('version'))}` : fa;
+    return {
+      version: (scope) => (scope === 'data' ? vd : va),
+      fingerprint: (scope) => (scope === 'data' ? fd : fa),
+      block: (lblk): BlockState => {
+        let lo = 0;
+        let hi = data.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (data[mid].lblk + data[mid].count <= lblk) lo = mid + 1;
+          else hi = mid;
+        }
+        const e = data[lo];
+        if (e === undefined || e.lblk > lblk) return { state: 'hole' };
+        if (e.state === 'delalloc') return { state: 'delalloc' };
+        return { state: e.state, pblk: e.pblk + (lblk - e.lblk), shared: e.shared };
+      },
+    };
+  }
+}

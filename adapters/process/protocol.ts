@@ -1,0 +1,239 @@
+/**
+ * Protocol 1 (docs/protocol.md): the handshake and the typed, validating view of replies that both
+ * clients (fs-client.ts, file-client.ts) use.
+ *
+ * Every value a server sends is checked before the harness uses it: a wrong type, a negative
+ * length, an offset beyond 2^53, an address that is not a number, an unknown errno name, bad
+ * base64 — each is a TargetError (exit 3) naming the request it answered.
+ */
+import { errnoFromName, FsError } from '../../reference/errno';
+import { ProtocolError } from './errors';
+import { ProcessTransport, Reply } from './transport';
+
+export const PROTOCOL_VERSION = 1;
+/** (u64)-1 as sent on the wire: IOMAP_NULL_ADDR. */
+export const U64_MAX = '18446744073709551615';
+const TWO53 = 2 ** 53;
+const U64_MAX_BIG = 2n ** 64n - 1n;
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export type Level = 'fs' | 'file';
+
+/** What the server said in its hello reply. */
+export interface Hello {
+  protocol: number;
+  name: string;
+  level: Level;
+  capabilities: Fields;
+  geometry: Fields;
+  /** The raw reply (for reports). */
+  raw: Record<string, unknown>;
+}
+
+/** A reply's result, or the errno of an error reply (positive, from reference/errno.ts). */
+export type Outcome = { ok: true; result: Fields } | { ok: false; errno: number; message: string };
+
+/**
+ * Typed access to one JSON object of a reply. Every accessor validates and throws the transport's
+ * TargetError ("bad-value") on a value out of range; `where` names the object ("iomap", "result").
+ */
+export class Fields {
+  constructor(readonly obj: Record<string, unknown>, private readonly where: string, private readonly t: ProcessTransport) {}
+
+  private bad(name: string, why: string): never {
+    throw this.t.badValue(`${this.where}.${name} ${why}`);
+  }
+
+  has(name: string): boolean {
+    return this.obj[name] !== undefined && this.obj[name] !== null;
+  }
+
+  raw(name: string): unknown {
+    return this.obj[name];
+  }
+
+  /** An integer in [lo, hi] (default: [0, 2^53 - 1]). */
+  int(name: string, lo = 0, hi = Number.MAX_SAFE_INTEGER): number {
+    const v = this.obj[name];
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.bad(name, v === undefined ? 'is missing' : `must be an integer, got ${JSON.stringify(v)}`);
+    if (v < lo || v > hi) this.bad(name, `${v} is out of range [${lo}, ${hi}]`);
+    return v;
+  }
+
+  optInt(name: string, dflt: number, lo = 0, hi = Number.MAX_SAFE_INTEGER): number {
+    return this.has(name) ? this.int(name, lo, hi) : dflt;
+  }
+
+  /**
+   * A u64 sent as an integer or a decimal string. (u64)-1 decodes to -1 (the model's
+   * IOMAP_NULL_ADDR); any other value must be below 2^53 (the model's offsets are exact numbers).
+   */
+  u64(name: string): number {
+    const v = this.obj[name];
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v) || v < 0) this.bad(name, `must be a u64 (an integer in [0, 2^53) or a decimal string), got ${JSON.stringify(v)}`);
+      return v;
+    }
+    if (typeof v !== 'string' || !/^[0-9]{1,20}$/.test(v)) this.bad(name, v === undefined ? 'is missing' : `must be a u64 (an integer or a decimal string), got ${JSON.stringify(v)}`);
+    const big = BigInt(v);
+    if (big > U64_MAX_BIG) this.bad(name, `${v} does not fit in 64 bits`);
+    if (big === U64_MAX_BIG) return -1;
+    if (big >= BigInt(TWO53)) this.bad(name, `${v} is beyond 2^53, which the model cannot address`);
+    return Number(big);
+  }
+
+  /** A length: a u64 (integer or decimal string); values of 2^53 and more are clamped to `cap`. */
+  length(name: string, cap: number): number {
+    const v = this.obj[name];
+    if (typeof v === 'string' && /^[0-9]{1,20}$/.test(v) && BigInt(v) >= BigInt(TWO53) && BigInt(v) <= U64_MAX_BIG) return cap;
+    const n = this.u64(name);
+    if (n < 0) return cap;
+    return Math.min(n, cap);
+  }
+
+  bool(name: string): boolean {
+    const v = this.obj[name];
+    if (typeof v !== 'boolean') this.bad(name, v === undefined ? 'is missing' : `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  optBool(name: string, dflt: boolean): boolean {
+    return this.has(name) ? this.bool(name) : dflt;
+  }
+
+  str(name: string): string {
+    const v = this.obj[name];
+    if (typeof v !== 'string') this.bad(name, v === undefined ? 'is missing' : `must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  /** Base64 bytes. */
+  bytes(name: string): Uint8Array {
+    const s = this.str(name);
+    if (s.length % 4 !== 0 || !BASE64_RE.test(s)) this.bad(name, 'is not valid base64');
+    const b = Buffer.from(s, 'base64');
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  }
+
+  /** An errno name, or null/absent for success: returns 0 or a negative errno. */
+  status(name: string): number {
+    const v = this.obj[name];
+    if (v === undefined || v === null || v === 0) return 0;
+    if (typeof v !== 'string') this.bad(name, `must be null or an errno name, got ${JSON.stringify(v)}`);
+    const e = errnoFromName(v);
+    if (e === undefined) this.bad(name, `unknown errno ${JSON.stringify(v)}`);
+    return -e;
+  }
+
+  obj_(name: string): Fields {
+    const v = this.obj[name];
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.bad(name, v === undefined ? 'is missing' : 'must be an object');
+    return new Fields(v as Record<string, unknown>, `${this.where}.${name}`, this.t);
+  }
+
+  optObj(name: string): Fields | null {
+    return this.has(name) ? this.obj_(name) : null;
+  }
+
+  /** An array of objects. */
+  objects(name: string): Fields[] {
+    const v = this.obj[name];
+    if (!Array.isArray(v)) this.bad(name, v === undefined ? 'is missing' : 'must be an array');
+    return v.map((x, i) => {
+      if (typeof x !== 'object' || x === null || Array.isArray(x)) this.bad(`${name}[${i}]`, 'must be an object');
+      return new Fields(x as Record<string, unknown>, `${this.where}.${name}[${i}]`, this.t);
+    });
+  }
+
+  /** An array of integers in [lo, hi]. */
+  ints(name: string, lo = 0, hi = Number.MAX_SAFE_INTEGER): number[] {
+    const v = this.obj[name];
+    if (!Array.isArray(v)) this.bad(name, v === undefined ? 'is missing' : 'must be an array');
+    for (const x of v) if (typeof x !== 'number' || !Number.isInteger(x) || x < lo || x > hi) this.bad(name, `holds ${JSON.stringify(x)}, not an integer in [${lo}, ${hi}]`);
+    return v as number[];
+  }
+
+  strings(name: string): string[] {
+    const v = this.obj[name];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.bad(name, v === undefined ? 'is missing' : 'must be an array of strings');
+    return v as string[];
+  }
+}
+
+/** Encode a model value (-1 = (u64)-1) as sent on the wire. */
+export function encodeU64(v: number): number | string {
+  return v === -1 ? U64_MAX : v;
+}
+
+export function encodeBytes(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64');
+}
+
+/** The calls both clients make: replies turned into Fields or errnos, with every value checked. */
+export class Rpc {
+  constructor(readonly t: ProcessTransport) {}
+
+  /** Decode a reply into a result or a (known) errno. */
+  outcome(r: Reply): Outcome {
+    if (r.error !== undefined) {
+      const e = r.error;
+      if (typeof e !== 'object' || e === null || Array.isArray(e)) throw this.t.badValue('error must be an object {"errno": NAME, "message": TEXT}');
+      const f = new Fields(e as Record<string, unknown>, 'error', this.t);
+      const name = f.str('errno');
+      const errno = errnoFromName(name);
+      if (errno === undefined) throw this.t.badValue(`error.errno ${JSON.stringify(name)} is not an errno name the harness knows`);
+      const message = typeof (e as { message?: unknown }).message === 'string' ? (e as { message: string }).message : name;
+      return { ok: false, errno, message };
+    }
+    const res = r.result;
+    if (res === null || res === undefined) return { ok: true, result: new Fields({}, 'result', this.t) };
+    if (typeof res !== 'object' || Array.isArray(res)) throw this.t.badValue(`result must be an object, got ${JSON.stringify(res).slice(0, 60)}`);
+    return { ok: true, result: new Fields(res as Record<string, unknown>, 'result', this.t) };
+  }
+
+  /** A call whose error replies the caller handles (kernel-style -errno returns). */
+  try(method: string, params?: unknown): Outcome {
+    return this.outcome(this.t.call(method, params));
+  }
+
+  /** A call whose error reply becomes an FsError (public-edge style). */
+  must(method: string, params?: unknown): Fields {
+    const o = this.try(method, params);
+    if (!o.ok) throw new FsError(o.errno, `${this.t.label}: ${method}: ${o.message}`);
+    return o.result;
+  }
+}
+
+/**
+ * Say hello: {"id":0,"method":"hello","protocol":1,"level":L,"params":{...}}. A version or level
+ * mismatch, or an error reply, is a ProtocolError (exit 2); a malformed reply is a TargetError.
+ * The transport is left open either way (the caller closes it).
+ */
+export function handshake(t: ProcessTransport, level: Level | 'any', params: Record<string, unknown>): Hello {
+  const rpc = new Rpc(t);
+  const r = t.call('hello', params, { protocol: PROTOCOL_VERSION, level });
+  if (r.error !== undefined) {
+    const o = rpc.outcome(r);
+    const msg = o.ok ? '' : o.message;
+    throw new ProtocolError(`${t.label}: the server refused the handshake (harness protocol ${PROTOCOL_VERSION}, level ${level}): ${msg}`);
+  }
+  const o = rpc.outcome(r);
+  if (!o.ok) throw new Error('unreachable');
+  const f = o.result;
+  const v = f.raw('protocol');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw t.badValue(`hello: result.protocol must be an integer, got ${JSON.stringify(v)}`);
+  if (v !== PROTOCOL_VERSION) {
+    throw new ProtocolError(`${t.label}: protocol version mismatch: the server speaks protocol ${v}, this harness speaks protocol ${PROTOCOL_VERSION}`);
+  }
+  const lv = f.str('level');
+  if (lv !== 'fs' && lv !== 'file') throw t.badValue(`hello: result.level must be "fs" or "file", got ${JSON.stringify(lv)}`);
+  if (level !== 'any' && lv !== level) throw new ProtocolError(`${t.label}: the server is a ${lv}-level server, the harness asked for the ${level} level`);
+  return {
+    protocol: v,
+    name: f.str('name'),
+    level: lv,
+    capabilities: f.obj_('capabilities'),
+    geometry: f.obj_('geometry'),
+    raw: f.obj,
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * Synchronous JSON-lines calls to a server process.
+ *
+ * The harness API is synchronous, a child process's pipes are not. A worker thread
+ * (transport-worker.ts) owns the child and does the asynchronous I/O; the main thread posts a
+ * request line to it and then sleeps in Atomics.wait on a shared counter that the worker bumps
+ * after every message it posts back, pulling the messages with receiveMessageOnPort. Every wait
+ * has a deadline, so a hung server costs one timeout, never a hung harness.
+ *
+ * Any failure of the server (exit or signal, timeout, a line that is not a JSON object, a reply
+ * with another id) is a TargetError naming the last request; the transport is then dead: the child
+ * is killed and reaped, and every later call fails at once with the same error.
+ */
+import * as path from 'path';
+import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'worker_threads';
+import { ProtocolError, TargetError, TargetFailure } from './errors';
+
+export interface TransportOptions {
+  /** Per-call timeout in ms (default 10000, or IOMAP_HARNESS_EXEC_TIMEOUT_MS). */
+  timeoutMs?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Copy the server's stderr to ours (default: IOMAP_HARNESS_EXEC_STDERR=inherit). */
+  inheritStderr?: boolean;
+  /** Name used in error messages (default: the command line). */
+  label?: string;
+  /** Longest reply line accepted, in bytes (default 256 MiB). */
+  maxLine?: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10000;
+
+/** The per-call timeout: the option, else IOMAP_HARNESS_EXEC_TIMEOUT_MS, else 10 s. */
+export function defaultTimeout(): number {
+  const env = process.env.IOMAP_HARNESS_EXEC_TIMEOUT_MS;
+  if (env !== undefined && env !== '') {
+    const v = Number(env);
+    if (!Number.isInteger(v) || v <= 0) throw new ProtocolError(`IOMAP_HARNESS_EXEC_TIMEOUT_MS=${env}: expected a positive number of milliseconds`);
+    return v;
+  }
+  return DEFAULT_TIMEOUT_MS;
+}
+
+/** A decoded reply: exactly one of result / error is present. */
+export interface Reply {
+  id: number;
+  result?: unknown;
+  error?: unknown;
+}
+
+type WorkerMessage =
+  | { t: 'spawned'; pid: number }
+  | { t: 'line'; line: string; unterminated?: boolean }
+  | { t: 'error'; code: string; message: string }
+  | { t: 'exit'; code: number | null; signal: string | null; stderr: string };
+
+/** Live transports, killed if the harness exits without closing them. */
+const live = new Set<ProcessTransport>();
+let exitHook = false;
+
+function installExitHook(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const t of live) t.killNow();
+  });
+}
+
+/** Shorten a request for an error message: data fields elided, at most ~160 characters. */
+export function describeRequest(id: number, method: string, params: unknown): string {
+  let p = '';
+  if (params !== undefined) {
+    p = JSON.stringify(params, (k, v) => (k === 'data' || k === 'inline_data') && typeof v === 'string' ? `<${v.length} base64 chars>` : v);
+    if (p.length > 160) p = p.slice(0, 157) + '...';
+  }
+  return `#${id} ${method}${p ? ' ' + p : ''}`;
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const l = lines[lines.length - 1] ?? '';
+  return l.length > 200 ? l.slice(0, 197) + '...' : l;
+}
+
+export class ProcessTransport {
+  readonly label: string;
+  readonly timeoutMs: number;
+  /** The server's process id (known once spawned). */
+  pid = 0;
+  /** Calls made and their total round-trip time (for the latency figure). */
+  calls = 0;
+  totalMs = 0;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly counter: Int32Array;
+  private nextId = 0;
+  private lastRequest = '';
+  private dead: TargetError | null = null;
+  private exit: { code: number | null; signal: string | null; stderr: string } | null = null;
+  private closed = false;
+
+  /**
+   * Spawn `command args` and wait until it runs. A command that cannot be started (ENOENT, EACCES)
+   * is a ProtocolError (exit 2).
+   */
+  constructor(command: string, args: string[], opts: TransportOptions = {}) {
+    this.label = opts.label ?? [command, ...args].join(' ');
+    this.timeoutMs = opts.timeoutMs ?? defaultTimeout();
+    if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) throw new ProtocolError(`${this.label}: timeout ${this.timeoutMs} ms must be positive`);
+    const sab = new SharedArrayBuffer(4);
+    this.counter = new Int32Array(sab);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const inheritStderr = opts.inheritStderr ?? process.env.IOMAP_HARNESS_EXEC_STDERR === 'inherit';
+    this.worker = new Worker(path.join(__dirname, 'transport-worker.js'), {
+      workerData: { command, args, cwd: opts.cwd, env: opts.env, signal: sab, port: port2, inheritStderr, maxLine: opts.maxLine ?? 256 * 2 ** 20 },
+      transferList: [port2],
+      stdout: false,
+      stderr: false,
+    });
+    this.worker.unref();
+    installExitHook();
+    live.add(this);
+    const deadline = performance.now() + this.timeoutMs;
+    for (;;) {
+      const m = this.next(deadline);
+      if (m === null) {
+        this.shutdown();
+        throw new TargetError('hang', `${this.label}: the server did not start within ${this.timeoutMs} ms`, '');
+      }
+      if (m.t === 'spawned') {
+        this.pid = m.pid;
+        return;
+      }
+      if (m.t === 'error') {
+        this.shutdown();
+        throw new ProtocolError(`${this.label}: cannot run ${JSON.stringify(command)}: ${m.code} (${m.message})`);
+      }
+      if (m.t === 'exit') {
+        this.exit = m;
+        this.shutdown();
+        throw new TargetError('crash', `${this.label}: the server exited at once (${this.exitText()})`, '');
+      }
+    }
+  }
+
+  /** True until the transport failed or was closed. */
+  get alive(): boolean {
+    return this.dead === null && !this.closed;
+  }
+
+  /** The next worker message, or null at the deadline. */
+  private next(deadline: number): WorkerMessage | null {
+    for (;;) {
+      const r = receiveMessageOnPort(this.port);
+      if (r !== undefined) return r.message as WorkerMessage;
+      const v = Atomics.load(this.counter, 0);
+      const again = receiveMessageOnPort(this.port);
+      if (again !== undefined) return again.message as WorkerMessage;
+      const left = deadline - performance.now();
+      if (left <= 0) return null;
+      Atomics.wait(this.counter, 0, v, left);
+    }
+  }
+
+  private exitText(): string {
+    const e = this.exit;
+    if (e === null) return 'unknown status';
+    const how = e.signal ? `killed by ${e.signal}` : `exit code ${e.code}`;
+    const err = lastLine(e.stderr);
+    return err ? `${how}; last stderr line: ${err}` : how;
+  }
+
+  /** Mark the transport dead with `kind`, kill and reap the child, and return the error to throw. */
+  private fail(kind: TargetFailure, what: string): TargetError {
+    const req = this.lastRequest;
+    const err = new TargetError(kind, `${this.label}: ${what}${req ? ` (last request: ${req})` : ''}`, req);
+    this.dead = err;
+    this.shutdown();
+    return err;
+  }
+
+  /**
+   * Send one request and wait for its reply. Throws TargetError for a dead, crashed, hung or
+   * misbehaving server; the reply's content is the caller's to validate.
+   */
+  call(method: string, params?: unknown, extra?: Record<string, unknown>): Reply {
+    if (this.dead) throw new TargetError('dead', `${this.label}: the server is gone after an earlier failure: ${this.dead.message}`, this.dead.request);
+    if (this.closed) throw new TargetError('dead', `${this.label}: the transport is closed`, this.lastRequest);
+    const id = this.nextId++;
+    const msg: Record<string, unknown> = { id, method, ...extra };
+    if (params !== undefined) msg.params = params;
+    this.lastRequest = describeRequest(id, method, params);
+    const t0 = performance.now();
+    this.worker.postMessage({ t: 'send', line: JSON.stringify(msg) + '\n' });
+    const deadline = t0 + this.timeoutMs;
+    for (;;) {
+      const m = this.next(deadline);
+      if (m === null) throw this.fail('hang', `the server did not answer within ${this.timeoutMs} ms`);
+      if (m.t === 'exit') {
+        this.exit = m;
+        throw this.fail('crash', `the server died (${this.exitText()})`);
+      }
+      if (m.t !== 'line') continue;
+      if (m.line.trim() === '') continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(m.line);
+      } catch {
+        throw this.fail('malformed', `malformed reply line ${JSON.stringify(m.line.length > 120 ? m.line.slice(0, 117) + '...' : m.line)} (not JSON)`);
+      }
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+        throw this.fail('malformed', `malformed reply ${JSON.stringify(m.line.slice(0, 120))} (not a JSON object)`);
+      }
+      const r = obj as Record<string, unknown>;
+      if (r.id !== id) throw this.fail('wrong-id', `reply with id ${JSON.stringify(r.id)} to request #${id}`);
+      const hasResult = 'result' in r;
+      const hasError = 'error' in r && r.error !== null && r.error !== undefined;
+      if (hasResult === hasError) throw this.fail('malformed', `reply #${id} must have exactly one of "result" and "error"`);
+      const dt = performance.now() - t0;
+      this.calls++;
+      this.totalMs += dt;
+      return hasError ? { id, error: r.error } : { id, result: r.result };
+    }
+  }
+
+  /** Fail the transport from outside (a reply whose values are out of range). */
+  badValue(what: string): TargetError {
+    return this.fail('bad-value', what);
+  }
+
+  /**
+   * End the session: send "bye" (when `bye`), close stdin, give the server `graceMs` to exit,
+   * then kill its process group; the child is always reaped before this returns. Idempotent.
+   */
+  close(bye = true, graceMs = 1000): void {
+    if (this.closed) return;
+    if (bye && this.dead === null) {
+      try {
+        this.call('bye');
+      } catch {
+        // A server that fails at goodbye is killed below like any other.
+      }
+    }
+    this.closed = true;
+    this.shutdown(graceMs);
+  }
+
+  /** Close stdin, wait up to graceMs for the exit, kill, wait for the reaping, stop the worker. */
+  private shutdown(graceMs = 0): void {
+    live.delete(this);
+    if (this.exit === null) {
+      this.worker.postMessage({ t: 'end' });
+      if (graceMs > 0) this.waitExit(graceMs);
+      if (this.exit === null) {
+        this.worker.postMessage({ t: 'kill' });
+        this.waitExit(5000);
+      }
+      if (this.exit === null) this.killNow();
+    }
+    void this.worker.terminate();
+    this.port.close();
+  }
+
+  private waitExit(ms: number): void {
+    const deadline = performance.now() + ms;
+    while (this.exit === null) {
+      const m = this.next(deadline);
+      if (m === null) return;
+      if (m.t === 'exit') this.exit = m;
+    }
+  }
+
+  /** Last resort (process exit): SIGKILL the server's process group directly. */
+  killNow(): void {
+    if (this.pid === 0 || this.exit !== null) return;
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Mean round-trip time per call, in microseconds. */
+  get meanRoundTripUs(): number {
+    return this.calls ? (this.totalMs * 1000) / this.calls : 0;
+  }
+}
