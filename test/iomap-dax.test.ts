@@ -239,18 +239,20 @@ describe('dax_iomap_fault: PTE', () => {
     assert.strictEqual(daxIomapFault(vmFault(vma, 1, true), 0, { v: 0 }, null, f.ops), VM_FAULT_NOPAGE);
   });
 
-  it('a write fault after a read fault replaces the zero page', () => {
+  it('a write fault after a read fault replaces the zero page, unmapping it from every mapping', () => {
     const { f } = mk(4096, { size: 4096 });
-    f.set(0, 1, 'mapped');
     const vma = vmaOf(f);
-    f.punch(0, 1);
+    const other = new Vma(f.inode, { start: 2 << 30, length: 4 * P });
     daxIomapFault(vmFault(vma, 0, false), 0, { v: 0 }, null, f.ops);
+    daxIomapFault(vmFault(other, 0, false), 0, { v: 0 }, null, f.ops);
     assert.strictEqual(vma.ptes.get(0)!.pfn, 'zero');
+    assert.strictEqual(other.ptes.get(0)!.pfn, 'zero');
     daxIomapFault(vmFault(vma, 0, true), 0, { v: 0 }, null, f.ops);
     const e = daxState(f.inode).entries.get(0)!;
     assert.strictEqual(e.zero, false);
     assert.strictEqual(e.pfn, f.blocks.get(0)!.addr / P);
     assert.deepStrictEqual(vma.ptes.get(0), { pfn: e.pfn, write: true, huge: false });
+    assert.strictEqual(other.ptes.has(0), false, 'the other mapping of the zero page was zapped');
   });
 
   it('MAP_SYNC write fault with F_DIRTY: VM_FAULT_NEEDDSYNC, then dax_finish_sync_fault fsyncs and installs', () => {
@@ -562,14 +564,20 @@ describe('dax_dedupe_file_range_compare', () => {
   });
 
   it('kernel quirk: bytes are compared from the start of the PAGE holding each position', () => {
-    // Files equal from byte 100 on, different in [0, 100). Comparing [100, 4096) of both reads
-    // 3996 bytes from each page start, so the differing head is included -> not same.
+    // Comparing [100, 4096) of both files reads 3996 bytes from each PAGE START, i.e. [0, 3996):
+    // (a) files equal on [100, 4096) but different at byte 10 -> "not same";
+    // (b) files equal on [0, 3996) but different at byte 4000 (inside the range) -> "same".
     const d = pattern(2, 4096);
     const e = d.slice();
     e[10] ^= 1;
-    const { a, b, ops } = two(d, e);
+    let t = two(d, e);
     const same = { v: true };
-    daxDedupeFileRangeCompare(a.inode, 100, b.inode, 100, 3996, same, ops);
+    daxDedupeFileRangeCompare(t.a.inode, 100, t.b.inode, 100, 3996, same, t.ops);
     assert.strictEqual(same.v, false);
+    const g = d.slice();
+    g[4000] ^= 1;
+    t = two(d, g);
+    daxDedupeFileRangeCompare(t.a.inode, 100, t.b.inode, 100, 3996, same, t.ops);
+    assert.strictEqual(same.v, true);
   });
 });

@@ -311,12 +311,14 @@ describe('iomap direct I/O: alignment (-EINVAL)', () => {
   });
 
   it('the remaining iov count must be lbs-aligned at every mapping (bdev_iter_is_aligned)', () => {
-    // 1000 bytes at 0: the first mapping's check sees count 1000 % 512 != 0 -> -EINVAL, no bio.
-    const { f, rec } = setup(4096, { size: 8192 });
+    // 4196 bytes at 0 with one-block mappings: the first mapping [0, 4096) is itself aligned, but
+    // the remaining count 4196 % 512 != 0 -> -EINVAL before any bio.
+    const { f, rec } = setup(4096, { size: 8192, maxMapBlocks: 1 });
     f.set(0, 2, 'mapped');
     rec.log.length = 0;
-    assert.strictEqual(dioWrite(f, 0, pattern(1, 1000)).r, -EINVAL);
+    assert.strictEqual(dioWrite(f, 0, pattern(1, 4196)).r, -EINVAL);
     assert.deepStrictEqual(rec.log, []);
+    assert.strictEqual(f.begins().length, 1);
   });
 });
 
@@ -506,8 +508,8 @@ describe('iomap direct I/O: flags, FUA and sync', () => {
   it('a failing sync replaces the byte count, but ki_pos has already moved', () => {
     const { f } = setup(4096, { size: 4096 });
     f.set(0, 1, 'mapped', { dirty: true });
-    const { r, iocb } = dioWrite(f, 0, pattern(1, 4096), { flags: IOCB_DSYNC, fsync: () => -EIO });
-    assert.strictEqual(r, -EIO);
+    const { r, iocb } = dioWrite(f, 0, pattern(1, 4096), { flags: IOCB_DSYNC, fsync: () => -EIO, doneBefore: 4096 });
+    assert.strictEqual(r, -EIO, 'and done_before is not added to the error');
     assert.strictEqual(iocb.pos, 4096);
   });
 
@@ -631,6 +633,23 @@ describe('iomap direct I/O: errors and partial results', () => {
       assert.strictEqual(f.endIos[0].error, -EIO);
       assert.strictEqual(f.endIos[0].size, 8192);
     }
+  });
+
+  it('an error result never includes done_before', () => {
+    const { f, fault } = setup(4096, { size: 4096 });
+    const base = f.set(0, 1, 'mapped');
+    fault.failWrites(base, 512);
+    assert.strictEqual(dioWrite(f, 0, pattern(1, 4096), { doneBefore: 8192 }).r, -EIO);
+  });
+
+  it('no post-write invalidation when the dio failed: a folio cached during the I/O stays', () => {
+    const { f, fault } = setup(4096, { size: 4096 });
+    const base = f.set(0, 1, 'mapped');
+    fault.failWrites(base, 512);
+    assert.strictEqual(dioWrite(f, 0, pattern(1, 4096), { complete: () => undefined }).r, -EIOCBQUEUED);
+    f.cache(0, 4096);
+    f.inode.mapping.queue.drain();
+    assert.strictEqual(f.inode.mapping.nrFolios, 1);
   });
 
   it('->end_io can also fail a successful dio', () => {

@@ -122,13 +122,15 @@ describe('iomap fiemap: extents', () => {
   });
 
   it('a full extent array stops the walk; the last stored extent has no LAST', () => {
-    // Extents A [0,4K), B [8K,12K), C [16K,20K) with holes between; max 2. Begins: A, hole, B,
-    // hole, C (C's emission of B fills the array -> stop). The pending C then finds the array full.
-    const f = mk(4096, 20480);
+    // Extents A [0,4K), B [8K,12K), C [16K,20K), D [24K, 28K) with holes between; max 2.
+    // Begins: A, hole, B, hole, C -- storing B (C's one-step-late emission) fills the array, so
+    // the walk stops there and D is never looked up. The pending C then finds the array full.
+    const f = mk(4096, 28672);
     const a = f.set(0, 1, 'mapped');
     const b = f.set(2, 1, 'mapped');
     f.set(4, 1, 'mapped');
-    const x = fiemap(f, 0, 20480, 0, 2);
+    f.set(6, 1, 'mapped');
+    const x = fiemap(f, 0, 28672, 0, 2);
     assert.strictEqual(x.r, 0);
     assert.deepStrictEqual(x.ext, [[0, a, 4096, 0], [8192, b, 4096, 0]]);
     assert.strictEqual(x.fi.mapped, 2);
