@@ -375,7 +375,9 @@ export class ContractMonitor {
     }
     this.check('R28', f.mapping === it.inode.mapping && f.contains(pos) && f.locked,
       () => `folio ${f.pos}+${f.size} ${f.locked ? 'locked' : 'unlocked'} ${f.mapping === it.inode.mapping ? '' : 'of another mapping '}for pos ${pos}`, '->get_folio', args, it.iomap);
-    this.folioRefs.set(f, (this.folioRefs.get(f) ?? 0) + 1);
+    // Balance is only countable when the filesystem also has ->put_folio: without it the core's
+    // default put (unlock, drop) runs unseen and every get would count as never put (R29).
+    if (raw.putFolio) this.folioRefs.set(f, (this.folioRefs.get(f) ?? 0) + 1);
     return f;
   }
 
