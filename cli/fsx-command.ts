@@ -231,7 +231,7 @@ export function fsxCommand(args: string[], io: CliIO): number {
     f.op = r.failure.op;
     f.log = saved;
     summary.failure = f;
-    code = r.failure.kind === 'crash' ? EXIT_CRASH : EXIT_FAILURE;
+    code = r.failure.kind === 'crash' || r.failure.kind === 'hang' ? EXIT_CRASH : EXIT_FAILURE;
   }
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();

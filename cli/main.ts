@@ -4,6 +4,7 @@
  * stderr), 3 the target crashed or hung. See ARCHITECTURE.md "Command line" and docs/fsx.md.
  */
 
+import { AdapterSpecError } from '../adapters/registry';
 import { TargetError } from '../properties/fsx/engine';
 import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from './common';
 import { fsxCommand } from './fsx-command';
@@ -55,7 +56,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         throw new UsageError(`unknown command ${JSON.stringify(command)} (fsx, replay, list; --help for usage)`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof AdapterSpecError) {
       io.stderr(`iomap-harness: ${e.message}\n`);
       return EXIT_USAGE;
     }

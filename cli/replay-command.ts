@@ -84,7 +84,7 @@ export function replayCommand(args: string[], io: CliIO): number {
     if (r.failure !== null) {
       c.op = r.failure.op;
       failures++;
-      if (r.failure.kind === 'crash') crashed = true;
+      if (r.failure.kind === 'crash' || r.failure.kind === 'hang') crashed = true;
       for (const l of r.report) lines.out(l);
       if (firstFailure === undefined) {
         firstFailure = { kind: r.failure.kind };

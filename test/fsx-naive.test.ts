@@ -205,7 +205,7 @@ describe('adapter registry', () => {
     const bad: [string, RegExp][] = [
       ['nope', /^unknown adapter "nope" \(known: .*naive/],
       ['mutant:off-by-one', /^unknown mutant "off-by-one"/],
-      ['exec:./fs-server --json', /^adapter exec:\.\/fs-server --json: exec: adapters .* are not supported yet$/],
+      ['exec:./no-such-server --json', /exec:\.\/no-such-server/],
       ['host:/mnt/x', /^adapter host:\/mnt\/x: /],
       ['./does-not-exist.js', /^adapter module \.\/does-not-exist\.js: file not found/],
       [__filename, /does not export createAdapter\(opts\)$/],

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import { createNaiveAdapter } from '../adapters/naive';
 import type { FileAdapter } from '../adapters/types';
 import { EINVAL, FsError } from '../reference/errno';
-import { replayLog, RunHooks, RunResult, runFsx } from '../properties/fsx/engine';
+import { replayLog, RunHooks, RunResult, runFsx, TargetError } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions, Prng } from '../properties/fsx/generator';
 import { fromFsxops, OpLog, parseOpLog, serializeOpLog, toFsxops } from '../properties/fsx/oplog';
 import { OP_CLONE_RANGE, OP_FALLOCATE, OPS } from '../properties/fsx/ops';
@@ -126,6 +126,21 @@ describe('fsx engine on the naive adapter', () => {
     assert.equal(replay(unsupportedFallocate(createNaiveAdapter()), log).failure, null);
   });
 
+  it('replay skips the ops an adapter cannot do, with the disabling line', () => {
+    const log = runFsx(createNaiveAdapter(), 'naive', opts({ numOps: 3000 }), capture()).log();
+    const inner = createNaiveAdapter();
+    const lesser: FileAdapter = { name: 'lesser', capabilities: { ...inner.capabilities, clone: false, fallocModes: [0] }, open: () => inner.open(), close: () => inner.close() };
+    const io = capture();
+    const r = replayLog(lesser, 'lesser', log, { quiet: false, debug: false, logDumpOps: 100 }, io);
+    assert.equal(r.failure, null, r.report.join('\n'));
+    for (const what of ['clone range', 'punch hole', 'FALLOC_FL_KEEP_SIZE']) {
+      assert.equal(io.errLines.filter((l) => l === `main: adapter lesser does not support ${what}, disabling!` || l.includes(`${what}, disabling!`)).length, 1, io.errLines.join(' | '));
+    }
+    const after = r.log().ops;
+    assert.ok(after.filter((o) => o.op === 'clone_range').every((o) => o.skip === true));
+    assert.ok(after.filter((o) => o.op === 'fallocate' && o.keepSize === true).every((o) => o.skip === true));
+  });
+
   it('rejects -Z on an adapter without direct I/O and -l beyond the maximum file size', () => {
     const inner = createNaiveAdapter({ maxFileSize: 1 << 20 });
     const noDio: FileAdapter = { name: 'x', capabilities: { ...inner.capabilities, directIO: false }, open: () => inner.open(), close: () => inner.close() };
@@ -200,6 +215,22 @@ describe('fsx catches broken adapters', () => {
     assert.equal(r.failure.op, (adapter as BrokenAdapter).defect.firedAtOp);
     assert.match(r.report[1], /^target crashed in (fallocate|punch_hole|zero_range|collapse_range|insert_range): TypeError: simulated crash in fallocate$/);
     assert.ok(r.failure.stack?.includes('simulated crash'));
+  });
+
+  it('reports a TargetError of kind hang (an out-of-process timeout) as a hang', () => {
+    let n = 0;
+    const adapter = withTarget(createNaiveAdapter(), 'hangs', (t) => ({
+      pwrite: (off, d) => {
+        if (++n === 7) throw Object.assign(new TargetError('adapter x: no reply within 10 ms (last request: #9 pwrite)'), { kind: 'hang' });
+        return t.pwrite(off, d);
+      },
+    }));
+    const r = runFsx(adapter, 'hangs', opts({ numOps: 3000 }), capture());
+    assert.ok(r.failure !== null);
+    assert.equal(r.failure.kind, 'hang');
+    assert.match(r.report[1], /^target hung in write: adapter x: no reply within 10 ms/);
+    assert.throws(() => runFsx({ ...createNaiveAdapter(), name: 'y', open: () => { throw new Error('no device'); } } as FileAdapter, 'y', opts(), capture()),
+      (e: Error) => e instanceof TargetError && e.message === 'adapter y: open() failed: Error: no device');
   });
 
   it('reports an unexpected errno as op-error with the errno name', () => {

@@ -4,13 +4,16 @@
  * as fsx --replay-ops does). Both return the same RunResult, and for the same ops the same report.
  */
 
+import { AdapterSpecError } from '../../adapters/registry';
 import type { FileAdapter, FileTarget } from '../../adapters/types';
-import { FsxOptions, Generator, resolveOps, validateOptions } from './generator';
+import { FsxOptions, Generator, resolveOps, unsupportedOp, validateOptions } from './generator';
 import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected } from './oplog';
-import { OpBuffer } from './ops';
+import { FL_SKIPPED, OpBuffer } from './ops';
 import { Pattern } from './pattern';
 import { formatReport } from './report';
-import { Failure, Output, Runner } from './runner';
+import { Failure, Output, Runner, TargetError } from './runner';
+
+export { TargetError };
 
 export interface RunResult {
   /** Ops applied (skipped ones included), up to and including a failing op. */
@@ -42,18 +45,11 @@ export class FsxUsageError extends Error {
   }
 }
 
-/** The target failed outside an op (open or close): the CLI reports it as a crash (exit 3). */
-export class TargetError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TargetError';
-  }
-}
-
 function openTarget(adapter: FileAdapter, name: string): FileTarget {
   try {
     return adapter.open();
   } catch (e) {
+    if (e instanceof TargetError || e instanceof AdapterSpecError) throw e;
     throw new TargetError(`adapter ${name}: open() failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
   }
 }
@@ -62,6 +58,7 @@ function closeAdapter(adapter: FileAdapter, name: string): void {
   try {
     adapter.close();
   } catch (e) {
+    if (e instanceof TargetError) throw e;
     throw new TargetError(`adapter ${name}: close() failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
   }
 }
@@ -167,6 +164,16 @@ export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: Re
   const target = openTarget(adapter, name);
   try {
     const buf = bufferFromRecords(log.ops);
+    // Ops this adapter cannot do are skipped, with fsx's start-up message, as fsx's replay does.
+    const said = new Set<string>();
+    for (let i = 0; i < buf.count; i++) {
+      if ((buf.flags[i] & FL_SKIPPED) !== 0) continue;
+      const why = unsupportedOp(buf.code[i], buf.flags[i], caps, target);
+      if (why === null) continue;
+      buf.flags[i] |= FL_SKIPPED;
+      if (!ro.quiet && !said.has(why)) io.err(`main: adapter ${name} does not support ${why}, disabling!`);
+      said.add(why);
+    }
     const runner = new Runner(target, caps, Pattern.forSeed(log.seed), {
       name,
       maxlen: lo.maxlen ?? Number.MAX_SAFE_INTEGER,

@@ -198,6 +198,20 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
   }
 }
 
+/**
+ * Why a recorded op (code + flags) cannot run on this target, or null. Replay uses it to skip such
+ * ops, as fsx does for ops it disabled at start-up.
+ */
+export function unsupportedOp(code: number, flags: number, caps: Capabilities, t: FileTarget): string | null {
+  const why = unsupported(code, caps, t);
+  if (why !== null) return why;
+  const keep = (flags & FL_KEEP_SIZE) !== 0 ? FALLOC_FL_KEEP_SIZE : 0;
+  if (code === OP_FALLOCATE && keep !== 0 && (flags & FL_UNSHARE) === 0 && !caps.fallocModes.includes(keep)) return 'fallocate mode FALLOC_FL_KEEP_SIZE';
+  if (code === OP_FALLOCATE && (flags & FL_UNSHARE) !== 0 && !caps.fallocModes.includes(FALLOC_FL_UNSHARE_RANGE | keep)) return 'unshare range';
+  if (code === OP_ZERO_RANGE && keep !== 0 && !caps.fallocModes.includes(FALLOC_FL_ZERO_RANGE | keep)) return 'zero range with FALLOC_FL_KEEP_SIZE';
+  return null;
+}
+
 /** The weights actually used, the fsx-style "disabling" messages, and the variant switches. */
 export interface ResolvedOps {
   weights: number[];

@@ -64,6 +64,19 @@ export interface Failure {
   stack?: string;
 }
 
+/**
+ * The target failed as a whole (it crashed, hung, or could not open): the CLI exits 3. Adapters
+ * throw it (or a subclass) for failures that are not filesystem semantics, e.g. an out-of-process
+ * server that died or timed out; `kind: 'hang'` marks a timeout. Thrown during an op it becomes a
+ * `crash` or `hang` failure of that op (with the op log saved); outside an op it ends the run.
+ */
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
 export interface Output {
   out(line: string): void;
   err(line: string): void;
@@ -532,6 +545,10 @@ export class Runner {
     }
     if (e instanceof RangeError && e.message.startsWith('SparseBytes')) throw e; // the harness's own bug
     const err = e instanceof Error ? e : new Error(String(e));
+    if (e instanceof TargetError && (e as { kind?: unknown }).kind === 'hang') {
+      this.fail('hang', undefined, undefined, [`${this.describeArgs(buf, i)}`, `target hung in ${name}: ${err.message}`]);
+      return;
+    }
     this.fail('crash', undefined, undefined, [`${this.describeArgs(buf, i)}`, `target crashed in ${name}: ${err.name}: ${err.message}`]);
     if (err.stack !== undefined) (this.failure as Failure).stack = err.stack;
   }
