@@ -63,6 +63,13 @@ function validOffset(x: unknown, what: string): number {
   return x;
 }
 
+/** An options argument: undefined, or a plain object (null and non-objects are EINVAL). */
+function validOpts<T extends object>(x: T | undefined | null, what: string): T {
+  if (x === undefined) return {} as T;
+  if (x === null || typeof x !== 'object') throw new FsError(EINVAL, `${what} must be an object, got ${String(x)}`);
+  return x;
+}
+
 function validData(x: unknown, what: string): Uint8Array {
   if (!(x instanceof Uint8Array)) throw new FsError(EINVAL, `${what} must be a Uint8Array`);
   return x;
@@ -84,8 +91,9 @@ export class IomapFs {
     Refs.mkfs(dev, opts);
   }
 
-  static mount(dev: BlockDevice, opts: MountOptions = {}): IomapFs {
-    return new IomapFs(dev, Refs.mount(dev), opts);
+  static mount(dev: BlockDevice, opts?: MountOptions): IomapFs {
+    const o = validOpts(opts, 'mount options');
+    return new IomapFs(dev, Refs.mount(dev), o);
   }
 
   /** Mount any filesystem instance (an FsAdapter's, or refs wrapped by the contract monitor). */
@@ -145,8 +153,9 @@ export class IomapFs {
     return inode;
   }
 
-  open(name: string, opts: OpenOptions = {}): FileHandle {
+  open(name: string, optsArg?: OpenOptions): FileHandle {
     this.checkMounted();
+    const opts = validOpts(optsArg, 'open options');
     if (typeof name !== 'string' || name.length === 0 || name.includes('/')) throw new FsError(EINVAL, `bad file name ${JSON.stringify(name)}`);
     let ino = this.fs.lookup(name);
     if (ino === undefined) {
@@ -351,7 +360,11 @@ export class FileHandle {
    * pwrite(2), buffered. `faultAt` makes the user buffer unreadable from that index on (a
    * short copy), to exercise the short-write path deterministically.
    */
-  pwrite(off: number, data: Uint8Array, opts: { faultAt?: number } = {}): number {
+  pwrite(off: number, data: Uint8Array, optsArg?: { faultAt?: number }): number {
+    const opts = validOpts(optsArg, 'write options');
+    if (opts.faultAt !== undefined && (typeof opts.faultAt !== 'number' || Number.isNaN(opts.faultAt) || opts.faultAt < 0)) {
+      throw new FsError(EINVAL, `faultAt must be a non-negative number, got ${String(opts.faultAt)}`);
+    }
     this.enter('pwrite', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
@@ -666,6 +679,13 @@ export class FileHandle {
     this.enter('mmapRead', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
+    // Pages past the last one fault with SIGBUS: touch the valid ones first, like a memcpy would,
+    // and never size a buffer by an access that cannot complete.
+    const lastPage = this.lastPage();
+    if (len > 0 && Math.floor((off + len - 1) / PAGE_SIZE) >= lastPage) {
+      for (let p = Math.floor(off / PAGE_SIZE); p < lastPage; p++) this.faultIn(p);
+      this.faultIn(Math.max(lastPage, Math.floor(off / PAGE_SIZE)));
+    }
     const out = new Uint8Array(len);
     let pos = off;
     while (pos < off + len) {
@@ -700,7 +720,8 @@ export class FileHandle {
    * write-protected, copy. With `msync` the range is then written back (msync(MS_SYNC)).
    * Stores past EOF inside the last page are allowed and never become part of the file.
    */
-  mmapWrite(off: number, data: Uint8Array, opts: { msync?: boolean } = {}): void {
+  mmapWrite(off: number, data: Uint8Array, optsArg?: { msync?: boolean }): void {
+    const opts = validOpts(optsArg, 'mmap write options');
     this.enter('mmapWrite', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
