@@ -343,6 +343,16 @@ describe('dax_iomap_fault: PMD', () => {
     assert.deepStrictEqual(f.trace().slice(0, 1), [`begin(${2 * MiB}, ${PMD_SIZE}, WRITE|FAULT|DAX)`]);
   });
 
+  it('a PTE fault inside a range already mapped by a PMD returns NOPAGE without a lookup', () => {
+    const f = setupPmd();
+    const vma = new Vma(f.inode, { start: VA, length: 4 * MiB });
+    assert.strictEqual(daxIomapFault(vmFault(vma, 513, false), PMD_ORDER, { v: 0 }, null, f.ops), VM_FAULT_NOPAGE);
+    const begins = f.begins().length;
+    assert.strictEqual(daxIomapFault(vmFault(vma, 600, false), 0, { v: 0 }, null, f.ops), VM_FAULT_NOPAGE);
+    assert.strictEqual(f.begins().length, begins);
+    assert.strictEqual(vma.ptes.get(600)!.huge, true);
+  });
+
   const fallbacks: Array<[string, () => { f: FakeFile; vma: Vma; idx: number; write: boolean }]> = [
     ['the file offset and the address have different PMD colours', () => {
       const f = setupPmd();

@@ -251,6 +251,7 @@ describe('iomap direct I/O: mapping types', () => {
     // size 100, write 200 bytes at 300: bytes [100, 300) are zeroed, i_size = 300 + 200 = 500.
     const inline = new Uint8Array(1024).fill(0xee);
     const { f } = setup(4096, { size: 100, inline });
+    f.endIoReturn = 0; // an ->end_io that does not touch i_size: the core raised it
     const { r } = dioWrite(f, 300, pattern(8, 200));
     assert.strictEqual(r, 200);
     assert.strictEqual(f.inode.size, 500);
@@ -537,6 +538,14 @@ describe('iomap direct I/O: errors and partial results', () => {
       assert.strictEqual(iocb.pos, partial ? 8192 : 0);
       assert.deepStrictEqual(f.readDisk(0, 8192), pattern(1, 16384).subarray(0, 8192), 'first half hit the disk either way');
     }
+  });
+
+  it('user pages are pinned whole: a fault in the middle of a page makes that whole page unpinnable', () => {
+    // 8192-byte write from user address 0, buffer faulting at byte 6000 (inside page 1): only
+    // page 0 pins -> bio [0, 4096), then -EFAULT; PARTIAL -> 4096 (not 6000 rounded to 5632).
+    const { f } = setup(4096, { size: 8192 });
+    f.set(0, 2, 'mapped');
+    assert.strictEqual(dioWrite(f, 0, pattern(1, 8192), { faultAt: 6000, dioFlags: IOMAP_DIO_PARTIAL }).r, 4096);
   });
 
   it('pinning failure still zeroes the tail of a new block, and that success hides the -EFAULT', () => {
