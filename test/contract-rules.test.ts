@@ -925,18 +925,7 @@ function nowaitAcrossExtents(env: Env): number {
 }
 
 describe('contract monitor: refs findings', () => {
-  it('R18 catches refs today: a NOWAIT direct write spanning two extents gets the first extent, not -EAGAIN', () => {
-    const { error } = runCase({ rule: 'R18', bug: 'refs', breakage: null, scenario: (e) => { nowaitAcrossExtents(e); } }, false);
-    assert.ok(error instanceof ContractViolation, `no violation: ${String(error)}`);
-    assert.strictEqual(error.rule, 'R18');
-    assert.match(error.message, /does not cover the whole request/);
-  });
-
-  // Pending until reference/fs/refs.ts directWriteBegin refuses (-EAGAIN) a NOWAIT mapping that
-  // does not span the request, as xfs_direct_write_iomap_begin does (imap_spans_range): otherwise
-  // a later -EAGAIN turns a partly submitted dio into an overall -EAGAIN (contract rule 18). Then
-  // drop the test above, un-skip this one and set FUZZ_NOWAIT on by default.
-  it.skip('refs: a NOWAIT direct write spanning two extents answers -EAGAIN (R18)', () => {
+  it('refs: a NOWAIT direct write spanning two extents answers -EAGAIN (R18)', () => {
     const { env, error } = runCase({ rule: 'R18', bug: 'refs', breakage: null, scenario: (e) => { assert.strictEqual(nowaitAcrossExtents(e), -EAGAIN); } }, false);
     if (error) throw error;
     assert.deepStrictEqual(env.fsys.checkInvariants(), []);
@@ -1083,7 +1072,7 @@ const FUZZ_SEEDS = Number(process.env.CONTRACT_FUZZ_SEEDS ?? 2);
  * -EAGAIN (R18; xfs_direct_write_iomap_begin checks imap_spans_range). CONTRACT_FUZZ_NOWAIT=1
  * puts them back in the mix.
  */
-const FUZZ_NOWAIT = process.env.CONTRACT_FUZZ_NOWAIT === '1';
+const FUZZ_NOWAIT = process.env.CONTRACT_FUZZ_NOWAIT !== '0';
 
 const FUZZ_GEOS: Geometry[] = [
   { blockSize: 512, folioSize: 4096 },

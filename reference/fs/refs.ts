@@ -711,6 +711,9 @@ export class Refs implements FsInstance {
       const ok = covers && !shared && (iomap.type === IOMAP_MAPPED || (iomap.type === IOMAP_UNWRITTEN && aligned));
       if (!ok) return -EAGAIN;
     }
+    // NOWAIT: one mapping must span the whole request (xfs imap_spans_range), or a later
+    // -EAGAIN would turn a partly submitted dio into an overall -EAGAIN (rule 18).
+    if ((flags & IOMAP_NOWAIT) && (iomap.offset > pos || iomap.offset + iomap.length < pos + length)) return -EAGAIN;
     if (iomap.type === IOMAP_DELALLOC) return 0; // a race with page_mkwrite; the core answers -EIO
     if (iomap.type === IOMAP_HOLE || shared) {
       if (flags & IOMAP_NOWAIT) return -EAGAIN;
