@@ -115,6 +115,12 @@ export class Vma {
     return this.start + (index - this.pgoff) * PAGE_SIZE;
   }
 
+  /** munmap(): drop the page tables and forget the mapping. */
+  close(): void {
+    this.ptes.clear();
+    daxState(this.inode).vmas.delete(this);
+  }
+
   /** Was a PMD installed covering this file page? */
   pmdMapped(index: number): boolean {
     return this.ptes.get(index)?.huge === true;

@@ -525,7 +525,7 @@ function dioInlineIter(it: IomapIter, dio: IomapDio): number {
 }
 
 /** iomap_dio_iter(): dispatch on the mapping type. */
-function dioIter_(it: IomapIter, dio: IomapDio): number {
+function iomapDioIter(it: IomapIter, dio: IomapDio): number {
   const inode = it.inode;
   switch (it.iomap.type) {
     case IOMAP_HOLE:
@@ -636,7 +636,7 @@ export function __iomapDioRw(iocb: Kiocb, iter: DioIovIter, inode: Inode, ops: I
     }
   }
 
-  while ((ret = iomapIter(iomi, ops)) > 0) iomi.processed = dioIter_(iomi, dio);
+  while ((ret = iomapIter(iomi, ops)) > 0) iomi.processed = iomapDioIter(iomi, dio);
   for (const w of iomi.warnings) inode.mapping.warnings.push(`iomap_iter: ${w}`);
 
   // Only report data read up to the i_size snapshot: wind the user iov back to it.
