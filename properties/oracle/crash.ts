@@ -13,9 +13,14 @@
  *  - the WINDOW of a file is its versions from the one current at its last counted
  *    acknowledgement (or the initial version) to the one current after the last started op.
  *
- * A post-crash file is allowed iff some version j in the window has the same existence and size
- * (the metadata version), and every byte at offset o < size equals val_k(o) for some version k in
- * the window that is COMPATIBLE with j, where
+ * Byte-range acknowledgements (an O_DSYNC write) raise the oldest allowed version for those
+ * bytes only, and require the size that holds them.
+ *
+ * A post-crash file is allowed iff some version j in the window (the metadata version) exists
+ * and has the file's size, or, with the default 'prefix' size rule, a larger size while the found
+ * size is at least the smallest size any version had from the window start to j (on-disk sizes
+ * that advance only with written-back data: xfs, ext4, refs); and every byte at offset o < size
+ * equals val_k(o) for some version k in the window that is COMPATIBLE with j, where
  *  - val_k(o) is version k's byte, or 0 when o ≥ size_k (bytes beyond EOF read as zeroes when the
  *    file is extended again; an absent version has size 0);
  *  - k is compatible with j at o when k ≥ j (data newer than the metadata: in-place overwrites
@@ -27,12 +32,14 @@
  *      window has one version there);
  *  (b) every other byte is old or new, never garbage, never another file's data, never data
  *      truncated or deleted away (stale data exposure);
- *  (c) the size is one the file had in the window, and the bytes agree with it.
+ *  (c) the size is one the file had in the window (or lags an extension of it), and the bytes
+ *      agree with it.
  * Whether the filesystem mounts and passes its own checks (d) is the caller's part.
  *
  * Fast path: bytes are compared in 512-byte units with Buffer.compare against whole versions;
  * only a unit that no single compatible version explains is examined byte by byte. With
- * `atomicUnit` set, that fallback is refused: each unit must come from one version entirely.
+ * `atomicUnit` set (e.g. the sector size), the non-zero bytes of each unit must all come from one
+ * version (a sector never mixes the data of two versions); zeroes are still judged per byte.
  */
 
 import { CrashRng } from '../../reference/device/crash';

@@ -38,7 +38,9 @@
  * point at which a state can occur is earliestPoint(state).
  *
  * Counting: enumerate() yields DISTINCT images, told apart by which write each unit comes from
- * (not by the bytes, so two writes of equal data still count twice):
+ * (not by the bytes, so two writes of equal data still count twice). Units of a pending write
+ * that a later FUA write (before the point) covers are not choices (the FUA data is there
+ * whatever happened), and a pending write with no other unit is left out:
  *  - whole writes, issue order: subsets in which every chosen write is visible somewhere (not
  *    entirely overwritten by a later chosen write); n pending writes that do not overlap give 2^n;
  *  - torn: the product over units of (1 + number of pending writes covering the unit);
