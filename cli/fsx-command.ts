@@ -49,6 +49,7 @@ export const FSX_FLAGS = {
   closeprob: { type: 'string', short: 'c' },
   progress: { type: 'string', short: 'p' },
   'begin-op': { type: 'string', short: 'b' },
+  'pollute-eof': { type: 'string', short: 'e' },
   'no-mapread': { type: 'boolean', short: 'R' },
   'no-mapwrite': { type: 'boolean', short: 'W' },
   'no-fallocate': { type: 'boolean', short: 'F' },
@@ -121,6 +122,7 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.progressInterval = num('progress', '-p') ?? o.progressInterval;
   const begin = num('begin-op', '-b', 1);
   o.simulatedOps = begin === undefined ? 0 : begin - 1;
+  o.polluteEof = (num('pollute-eof', '-e', 0, 1) ?? 0) === 1;
   o.randomOpLen = !flag(v, 'fixed-oplen');
   o.keepSize = !flag(v, 'no-keep-size');
   o.unshare = !flag(v, 'no-unshare');

@@ -1,5 +1,6 @@
 import { strict as assert } from 'assert';
 import { createNaiveAdapter } from '../adapters/naive';
+import { loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
 import { EINVAL, FsError } from '../reference/errno';
 import { replayLog, RunHooks, RunResult, runFsx, TargetError } from '../properties/fsx/engine';
@@ -233,6 +234,31 @@ describe('fsx catches broken adapters', () => {
       (e: Error) => e instanceof TargetError && e.message === 'adapter y: open() failed: Error: no device');
   });
 
+  it('reports a contract monitor violation as a contract failure with its rule; at close it is charged to the last op', () => {
+    const violation = (rule: string) => Object.assign(new Error(`contract violation ${rule} demo: bad mapping\n  callback: ->iomap_begin(pos=0)`), { name: 'ContractViolation', rule });
+    let n = 0;
+    const during = withTarget(createNaiveAdapter(), 'monitored', (t) => ({
+      fsync: () => {
+        if (++n === 3) throw violation('R12');
+        t.fsync();
+      },
+    }));
+    const r = runFsx(during, 'monitored', opts({ numOps: 3000 }), capture());
+    assert.ok(r.failure !== null);
+    assert.equal(r.failure.kind, 'contract');
+    assert.equal(r.failure.rule, 'R12');
+    assert.equal(r.report[1], 'contract violation R12 demo: bad mapping');
+    assert.equal(r.report[2], '  callback: ->iomap_begin(pos=0)');
+    const inner = createNaiveAdapter();
+    const atClose: FileAdapter = { name: 'c', capabilities: inner.capabilities, open: () => inner.open(), close: () => { throw violation('R33'); } };
+    const c = runFsx(atClose, 'c', opts({ numOps: 500 }), capture());
+    assert.deepEqual([c.failure?.kind, c.failure?.rule, c.failure?.op], ['contract', 'R33', 500]);
+    assert.equal(c.report[0], 'at close (unmount) after op 500:');
+    // A close that fails after the run already failed does not hide that failure.
+    const both: FileAdapter = { ...corruptRead(createNaiveAdapter(), { at: 5 }), close: () => { throw new TypeError('close blew up'); } };
+    assert.equal(runFsx(both, 'b', opts({ numOps: 3000 }), capture()).failure?.kind, 'bad-data');
+  });
+
   it('reports an unexpected errno as op-error with the errno name', () => {
     const inner = createNaiveAdapter();
     const adapter: FileAdapter = {
@@ -288,6 +314,49 @@ describe('each check fails when its bug is present', () => {
       assert.ok(r.report.some((l) => text.test(l)), r.report.slice(0, 6).join('\n'));
     });
   }
+});
+
+describe('EOF pollution (-e 1)', () => {
+  /** A target whose size-raising truncate forgets to zero what mmap stored past the old EOF. */
+  const leaky = () => withTarget(createNaiveAdapter(), 'leaky-eof', (t) => {
+    let junk: { off: number; data: Uint8Array } | null = null;
+    return {
+      mapwrite: (off, d) => {
+        const size = t.size();
+        if (off + d.length > size) junk = { off: Math.max(off, size), data: Uint8Array.from(d.subarray(Math.max(0, size - off))) };
+        t.mapwrite!(off, d);
+      },
+      truncate: (len) => {
+        const old = t.size();
+        t.truncate(len);
+        if (junk !== null && len > old && junk.off === old) t.pwrite(junk.off, junk.data.subarray(0, Math.min(junk.data.length, len - junk.off)));
+        junk = null;
+      },
+    };
+  });
+
+  it('passes on naive and on the reference adapter', () => {
+    for (const [name, n] of [['naive', 10000], ['reference', 1500]] as const) {
+      const r = runFsx(loadAdapter(name), name, opts({ numOps: n, polluteEof: true, closeprob: 20 }), capture());
+      assert.equal(r.failure, null, r.report.join('\n'));
+    }
+  });
+
+  it('exposes a truncate that does not zero what was stored past EOF (and only with -e)', () => {
+    const r = runFsx(leaky(), 'leaky', opts({ numOps: 20000, polluteEof: true, checkFile: true }), capture());
+    assert.ok(r.failure !== null, 'not caught');
+    assert.equal(r.failure.kind, 'bad-data');
+    assert.equal(r.log().options?.polluteEof, true);
+    const again = replayLog(leaky(), 'leaky', parseOpLog(serializeOpLog(r.log()), 'x'), { quiet: true, debug: false, logDumpOps: 100 }, capture());
+    assert.deepEqual(again.report, r.report);
+    assert.equal(runFsx(leaky(), 'leaky', opts({ numOps: r.failure.op + 500, checkFile: true }), capture()).failure, null);
+  });
+
+  it('needs mmap stores', () => {
+    const inner = createNaiveAdapter();
+    const noMmap: FileAdapter = { name: 'x', capabilities: { ...inner.capabilities, mmap: false }, open: () => inner.open(), close: () => inner.close() };
+    assert.throws(() => runFsx(noMmap, 'x', opts({ polluteEof: true }), capture()), /-e: adapter x has no mmap stores/);
+  });
 });
 
 describe('.fsxops import/export', () => {

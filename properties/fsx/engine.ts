@@ -11,7 +11,7 @@ import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, reco
 import { FL_SKIPPED, OpBuffer } from './ops';
 import { Pattern } from './pattern';
 import { formatReport } from './report';
-import { Failure, Output, Runner, TargetError } from './runner';
+import { contractViolation, Failure, Output, Runner, RunnerConfig, TargetError } from './runner';
 
 export { TargetError };
 
@@ -54,12 +54,31 @@ function openTarget(adapter: FileAdapter, name: string): FileTarget {
   }
 }
 
-function closeAdapter(adapter: FileAdapter, name: string): void {
+/**
+ * Close (unmount) after the run. A contract violation found there (e.g. by the final writeback) is a
+ * failure of the run, charged to the last op; anything else after a failure adds nothing.
+ */
+function closeAdapter(adapter: FileAdapter, name: string, runner: Runner, ops: number): void {
   try {
     adapter.close();
   } catch (e) {
+    const cv = contractViolation(e);
+    if (runner.failure === null && cv !== null && ops > 0) {
+      runner.failure = { kind: 'contract', rule: cv.rule, op: ops, lines: [`at close (unmount) after op ${ops}:`, ...cv.lines] };
+      return;
+    }
+    if (runner.failure !== null) return;
     if (e instanceof TargetError) throw e;
     throw new TargetError(`adapter ${name}: close() failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+  }
+}
+
+/** Release the adapter on the way out of an exception (its own error would only hide that one). */
+function closeQuietly(adapter: FileAdapter): void {
+  try {
+    adapter.close();
+  } catch {
+    // the exception already propagating is the one to report
   }
 }
 
@@ -67,6 +86,19 @@ function geometryOf(adapter: FileAdapter, folioSize: number | undefined): Geomet
   const g: Geometry = { blockSize: adapter.capabilities.blockSize, pageSize: adapter.capabilities.pageSize };
   if (folioSize !== undefined) g.folioSize = folioSize;
   return g;
+}
+
+/** Runner settings: what the log records, plus how much to print. */
+function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'quiet' | 'debug' | 'progressInterval'>): RunnerConfig {
+  return {
+    name,
+    maxlen: lo.maxlen ?? Number.MAX_SAFE_INTEGER,
+    checkFile: lo.checkFile ?? false,
+    sizeChecks: lo.sizeChecks ?? true,
+    simulatedOps: lo.simulatedOps ?? 0,
+    polluteEof: lo.polluteEof ?? false,
+    ...show,
+  };
 }
 
 function expectedOf(f: Failure | null): Expected {
@@ -119,23 +151,26 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
   const caps = adapter.capabilities;
   if (o.maxlen > caps.maxFileSize) throw new FsxUsageError(`-l ${o.maxlen} is larger than the adapter's maximum file size ${caps.maxFileSize}`);
   const target = openTarget(adapter, name);
+  let closed = false;
   try {
     if (o.direct && !caps.directIO) throw new FsxUsageError(`-Z: adapter ${name} does not support direct I/O`);
+    if (o.polluteEof && !(caps.mmap && typeof target.mapwrite === 'function')) throw new FsxUsageError(`-e: adapter ${name} has no mmap stores to pollute the EOF page with`);
     const ops = resolveOps(o, caps, target, name);
     if (!o.quiet) for (const m of ops.messages) io.err(m);
     const gen = new Generator(o, caps, ops);
     if (gen.totalWeight === 0) throw new FsxUsageError('every op is disabled (weights, flags and adapter capabilities leave nothing to run)');
-    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), {
-      name, maxlen: o.maxlen, checkFile: o.checkFile, sizeChecks: o.sizeChecks, simulatedOps: o.simulatedOps,
-      quiet: o.quiet, debug: o.debug, progressInterval: o.progressInterval,
-    }, io);
+    const options: LogOptions = {
+      maxlen: o.maxlen, checkFile: o.checkFile, sizeChecks: o.sizeChecks, simulatedOps: o.simulatedOps, polluteEof: o.polluteEof,
+    };
+    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o), io);
     runner.onUnsupported = (code) => gen.disable(code);
     if (hooks.runner !== undefined) hooks.runner(runner);
     const buf = new OpBuffer(Math.min(Math.max(o.numOps, 16), 1 << 16));
     const fileSize = () => runner.oracle.size;
     const { ops: done, elapsedMs } = loop(runner, buf, o.numOps, () => gen.next(buf, fileSize()), hooks);
+    closed = true;
+    closeAdapter(adapter, name, runner, done);
     if (runner.failure === null) io.out(`All ${done} operations completed A-OK!`);
-    const options: LogOptions = { maxlen: o.maxlen, checkFile: o.checkFile, sizeChecks: o.sizeChecks, simulatedOps: o.simulatedOps };
     return result(runner, buf, done, elapsedMs, o.logDumpOps, (count, failure) => ({
       format: OPLOG_FORMAT,
       version: OPLOG_VERSION,
@@ -147,7 +182,7 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
       expected: expectedOf(failure),
     }));
   } finally {
-    closeAdapter(adapter, name);
+    if (!closed) closeQuietly(adapter);
   }
 }
 
@@ -162,6 +197,7 @@ export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: Re
   const caps = adapter.capabilities;
   const lo = log.options ?? {};
   const target = openTarget(adapter, name);
+  let closed = false;
   try {
     const buf = bufferFromRecords(log.ops);
     // Ops this adapter cannot do are skipped, with fsx's start-up message, as fsx's replay does.
@@ -174,23 +210,16 @@ export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: Re
       if (!ro.quiet && !said.has(why)) io.err(`main: adapter ${name} does not support ${why}, disabling!`);
       said.add(why);
     }
-    const runner = new Runner(target, caps, Pattern.forSeed(log.seed), {
-      name,
-      maxlen: lo.maxlen ?? Number.MAX_SAFE_INTEGER,
-      checkFile: lo.checkFile ?? false,
-      sizeChecks: lo.sizeChecks ?? true,
-      simulatedOps: lo.simulatedOps ?? 0,
-      quiet: ro.quiet,
-      debug: ro.debug,
-      progressInterval: 0,
-    }, io);
+    const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }), io);
     if (hooks.runner !== undefined) hooks.runner(runner);
     const { ops: done, elapsedMs } = loop(runner, buf, log.ops.length, null, hooks);
+    closed = true;
+    closeAdapter(adapter, name, runner, done);
     return result(runner, buf, done, elapsedMs, ro.logDumpOps, (count, failure) => {
       const out: OpLog = { ...log, adapter: name, ops: recordsFromBuffer(buf, count), expected: expectedOf(failure) };
       return out;
     });
   } finally {
-    closeAdapter(adapter, name);
+    if (!closed) closeQuietly(adapter);
   }
 }

@@ -104,6 +104,8 @@ export interface FsxOptions {
   sizeChecks: boolean;
   /** -b N: ops 1..N-1 only update the oracle; the file image is written before op N (0 = off). */
   simulatedOps: number;
+  /** -e 1: before size changes, store junk through mmap past EOF in the EOF page (fsx's EOF pollution). */
+  polluteEof: boolean;
   /** -q: no "skipping ..." lines and no "disabling" lines. */
   quiet: boolean;
   /** -d: print every op as it runs. */
@@ -137,6 +139,7 @@ export function defaultOptions(): FsxOptions {
     checkFile: false,
     sizeChecks: true,
     simulatedOps: 0,
+    polluteEof: false,
     quiet: false,
     debug: false,
     progressInterval: 0,

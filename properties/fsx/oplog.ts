@@ -54,6 +54,8 @@ export interface LogOptions {
   sizeChecks?: boolean;
   /** fsx -b N records N-1 here. Default 0. */
   simulatedOps?: number;
+  /** fsx -e 1 (EOF pollution before size changes). Default false. */
+  polluteEof?: boolean;
 }
 
 export type Expected =
@@ -156,12 +158,13 @@ function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
 
 function checkOptions(c: Checker, v: unknown, where: string): LogOptions {
   if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
-  c.keys(v, where, ['maxlen', 'checkFile', 'sizeChecks', 'simulatedOps']);
+  c.keys(v, where, ['maxlen', 'checkFile', 'sizeChecks', 'simulatedOps', 'polluteEof']);
   const o: LogOptions = {};
   if (v.maxlen !== undefined) o.maxlen = c.offset(v.maxlen, `${where}.maxlen`);
   if (v.checkFile !== undefined) o.checkFile = c.bool(v.checkFile, `${where}.checkFile`);
   if (v.sizeChecks !== undefined) o.sizeChecks = c.bool(v.sizeChecks, `${where}.sizeChecks`);
   if (v.simulatedOps !== undefined) o.simulatedOps = c.offset(v.simulatedOps, `${where}.simulatedOps`);
+  if (v.polluteEof !== undefined) o.polluteEof = c.bool(v.polluteEof, `${where}.polluteEof`);
   return o;
 }
 

@@ -41,11 +41,12 @@ export type FailureKind =
   | 'dedupe' // dedupe reported the wrong byte count for (un)equal ranges
   | 'seek' // SEEK_DATA/SEEK_HOLE answer out of bounds or claims a hole over data
   | 'fiemap' // FIEMAP extents malformed, or data left unmapped
+  | 'contract' // the target's contract monitor reported a rule violation (rule = its ID, e.g. R33)
   | 'crash' // the target threw something that is not an FsError
   | 'hang'; // the target stopped making progress (out-of-process / watchdog)
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
-  'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'crash', 'hang',
+  'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'crash', 'hang',
 ];
 
 export interface Failure {
@@ -77,6 +78,16 @@ export class TargetError extends Error {
   }
 }
 
+/**
+ * A rule violation reported by a contract monitor inside the target (properties/contract: an Error
+ * named ContractViolation with a `rule` ID). Recognised by shape, so the engine does not depend on it.
+ */
+export function contractViolation(e: unknown): { rule: string; lines: string[] } | null {
+  if (!(e instanceof Error) || e.name !== 'ContractViolation') return null;
+  const rule = (e as { rule?: unknown }).rule;
+  return typeof rule === 'string' ? { rule, lines: e.message.split('\n') } : null;
+}
+
 export interface Output {
   out(line: string): void;
   err(line: string): void;
@@ -89,6 +100,8 @@ export interface RunnerConfig {
   checkFile: boolean;
   sizeChecks: boolean;
   simulatedOps: number;
+  /** fsx -e: junk past EOF in the EOF page (through mmap) before size changes. */
+  polluteEof: boolean;
   quiet: boolean;
   debug: boolean;
   progressInterval: number;
@@ -221,6 +234,7 @@ export class Runner {
       case OP_WRITE_DIRECT:
       case OP_MAPWRITE: {
         if (len === 0) return this.skip(buf, i, sim, 'skipping zero size write');
+        if (!sim && off > size) this.pollute(n, off + len);
         const data = this.pattern.data(n, off, len);
         if (!sim) {
           if (code === OP_MAPWRITE) {
@@ -236,6 +250,7 @@ export class Runner {
         return;
       }
       case OP_TRUNCATE:
+        if (!sim && len !== size) this.pollute(n, len < size ? this.cfg.maxlen : len);
         if (!sim) t.truncate(len);
         oracle.truncate(len);
         return;
@@ -243,6 +258,7 @@ export class Runner {
         if (len === 0) return this.skip(buf, i, sim, 'skipping zero length fallocate');
         const keep = (flags & FL_KEEP_SIZE) !== 0;
         const mode = (keep ? FALLOC_FL_KEEP_SIZE : 0) | ((flags & FL_UNSHARE) !== 0 ? FALLOC_FL_UNSHARE_RANGE : 0);
+        if (!sim && !keep && off > size) this.pollute(n, off + len);
         if (!sim) this.fallocate(mode, off, len);
         if (!keep) oracle.extend(off + len);
         return;
@@ -256,6 +272,7 @@ export class Runner {
       case OP_ZERO_RANGE: {
         if (len === 0) return this.skip(buf, i, sim, 'skipping zero length zero range');
         const keep = (flags & FL_KEEP_SIZE) !== 0;
+        if (!sim && !keep && off > size) this.pollute(n, off + len);
         if (!sim) this.fallocate(FALLOC_FL_ZERO_RANGE | (keep ? FALLOC_FL_KEEP_SIZE : 0), off, len);
         oracle.zeroRange(off, len, keep);
         return;
@@ -263,6 +280,7 @@ export class Runner {
       case OP_COLLAPSE_RANGE:
         if (len === 0) return this.skip(buf, i, sim, 'skipping zero length collapse range');
         if (off + len >= size) return this.skip(buf, i, sim, 'skipping collapse range behind EOF');
+        if (!sim) this.pollute(n, this.cfg.maxlen);
         if (!sim) this.fallocate(FALLOC_FL_COLLAPSE_RANGE, off, len);
         oracle.collapse(off, len);
         return;
@@ -270,6 +288,7 @@ export class Runner {
         if (len === 0) return this.skip(buf, i, sim, 'skipping zero length insert range');
         if (off >= size) return this.skip(buf, i, sim, 'skipping insert range behind EOF');
         if (size + len > MAX_OFFSET) return this.skip(buf, i, sim, 'skipping insert range past the 2^53-1 limit');
+        if (!sim) this.pollute(n, this.cfg.maxlen);
         if (!sim) this.fallocate(FALLOC_FL_INSERT_RANGE, off, len);
         oracle.insert(off, len);
         return;
@@ -296,6 +315,20 @@ export class Runner {
     }
   }
 
+  /**
+   * fsx's pollute_eofpage: with -e, before an op that changes the size, store op n's pattern through
+   * the mapping from EOF to the end of the EOF page (at most up to `maxoff`). The oracle is not told:
+   * the op must zero those bytes, so any that survive show up as bad data or EOF page junk later.
+   */
+  private pollute(n: number, maxoff: number): void {
+    if (!this.cfg.polluteEof) return;
+    const size = this.oracle.size;
+    const pg = size % this.ps;
+    const len = Math.min(this.ps - pg, maxoff - size);
+    if (pg === 0 || len <= 0) return;
+    this.t.mapwrite!(size, this.pattern.data(n, size, len));
+  }
+
   private fallocate(mode: number, off: number, len: number): void {
     this.t.fallocate!(mode, off, len);
   }
@@ -314,6 +347,7 @@ export class Runner {
       return;
     }
     if (dst + len > this.cfg.maxlen) return this.skip(buf, i, sim, `skipping ${what} range past maxlen`);
+    if (!sim && dst > size) this.pollute(i + 1, dst + len);
     if (!sim) {
       if (code === OP_CLONE_RANGE) {
         this.t.cloneRange!(off, len, dst);
@@ -544,6 +578,11 @@ export class Runner {
       return;
     }
     if (e instanceof RangeError && e.message.startsWith('SparseBytes')) throw e; // the harness's own bug
+    const cv = contractViolation(e);
+    if (cv !== null) {
+      this.fail('contract', cv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...cv.lines]);
+      return;
+    }
     const err = e instanceof Error ? e : new Error(String(e));
     if (e instanceof TargetError && (e as { kind?: unknown }).kind === 'hang') {
       this.fail('hang', undefined, undefined, [`${this.describeArgs(buf, i)}`, `target hung in ${name}: ${err.message}`]);
