@@ -1,0 +1,39 @@
+/**
+ * Replays every op log under corpus/ (docs/corpus.md) on the adapter it names and checks that the
+ * outcome is the one it records in `expected` (pass, or the failure kind at the same op).
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadAdapter } from '../adapters/registry';
+import { corpusDir, listCorpus } from '../cli/list-command';
+import { replayLog } from '../properties/fsx/engine';
+import { parseOpLog } from '../properties/fsx/oplog';
+
+const dir = corpusDir();
+const entries = listCorpus(dir);
+
+describe(`corpus (${entries.length} op logs in corpus/)`, () => {
+  it('every corpus file is a valid op log', () => {
+    for (const e of entries) assert.equal(e.error, undefined, `${e.name}: ${String(e.error)}`);
+  });
+
+  for (const e of entries) {
+    if (e.error !== undefined) continue;
+    it(`${e.name} replays to its expected outcome (${String(e.expected)})`, () => {
+      const file = path.join(dir, String(e.name));
+      const log = parseOpLog(fs.readFileSync(file, 'utf8'), String(e.name));
+      const spec = log.adapter !== '' ? log.adapter : 'reference';
+      const adapter = loadAdapter(spec, { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize });
+      const r = replayLog(adapter, spec, log, { quiet: true, debug: false, logDumpOps: 100 }, { out: () => undefined, err: () => undefined });
+      const exp = log.expected ?? { outcome: 'pass' as const };
+      if (exp.outcome === 'pass') {
+        assert.equal(r.failure, null, r.report.join('\n'));
+      } else {
+        assert.ok(r.failure !== null, `expected ${exp.kind} at op ${exp.op}, but the replay passed`);
+        assert.equal(r.failure.kind, exp.kind, r.report.join('\n'));
+        assert.equal(r.failure.op, exp.op, r.report.join('\n'));
+      }
+    });
+  }
+});
