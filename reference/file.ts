@@ -387,11 +387,15 @@ export class FileHandle {
     const fs = this.fsys.fs;
     const oldsize = inode.size;
     check(fs.prepareSize(inode, newsize), `${this.name}: preparing size ${newsize}`);
+    const didZero = { v: false };
     if (newsize > oldsize) {
-      check(iomapZeroRange(inode, oldsize, newsize - oldsize, this.ops), `${this.name}: zeroing for truncate up`);
+      check(iomapZeroRange(inode, oldsize, newsize - oldsize, this.ops, didZero), `${this.name}: zeroing for truncate up`);
     } else if (!modelBugs.truncateNoTailZero) {
-      check(iomapTruncatePage(inode, newsize, this.ops), `${this.name}: truncate_page`);
+      check(iomapTruncatePage(inode, newsize, this.ops, didZero), `${this.name}: truncate_page`);
     }
+    // xfs_setattr_size(): the new size is about to be logged, so the block zeroing just done must
+    // reach the disk first, or a crash would bring the old bytes back under the new size.
+    if (didZero.v) this.writeBackEofBlock(Math.min(oldsize, newsize));
     // truncate_setsize()
     inode.size = newsize;
     if (newsize > oldsize) pagecacheIsizeExtended(inode, oldsize, newsize);
@@ -476,6 +480,9 @@ export class FileHandle {
         this.inode.size = size - len;
         this.inode.mapping.truncatePagecache(size - len);
         this.fs.sizeChanged(this.inode);
+        // The shift moved data to new offsets: make it durable before any moved block is
+        // overwritten in place, or a crash would read new data through the old map.
+        this.fs.commit();
         return;
       case FALLOC_FL_INSERT_RANGE:
         if (off % bs || len % bs) throw new FsError(EINVAL, `${this.name}: insert range not block aligned`);
@@ -485,6 +492,7 @@ export class FileHandle {
         this.truncate(size + len);
         this.flushUnmapRange(off, size + len - off);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
+        this.fs.commit(); // as for collapse: the shift must be durable before in-place overwrites
         return;
       case FALLOC_FL_UNSHARE_RANGE:
         this.unstuffed();
@@ -547,7 +555,11 @@ export class FileHandle {
     src.flushRange(srcOff, len);
     this.flushRange(dstOff, len);
     if (tailPartial && dstOff + len < this.inode.size) throw new FsError(EINVAL, `${this.name}: partial EOF block would land inside the destination`);
-    if (dstOff > this.inode.size) check(iomapZeroRange(this.inode, this.inode.size, dstOff - this.inode.size, this.ops), `${this.name}: zeroing before clone`);
+    if (dstOff > this.inode.size) {
+      const eof = this.inode.size;
+      check(iomapZeroRange(this.inode, eof, dstOff - eof, this.ops), `${this.name}: zeroing before clone`);
+      this.writeBackEofBlock(eof);
+    }
     this.flushRange(dstOff, len);
     this.invalidateForRemap(dstOff, nblk * bs);
     this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, nblk);
@@ -626,6 +638,13 @@ export class FileHandle {
 
   copyRange(srcOff: number, len: number, dstOff: number): number {
     return this.copyFrom(this, srcOff, len, dstOff);
+  }
+
+  /** Write back (and wait for) the block holding byte `pos`: zeroing there must be durable. */
+  private writeBackEofBlock(pos: number): void {
+    const bs = this.inode.blockSize;
+    const start = Math.floor(pos / bs) * bs;
+    check(filemapWriteAndWaitRange(this.inode.mapping, start, start + bs - 1), `${this.name}: writing back the EOF block`);
   }
 
   /* ------------------------------------------------------------------------------------ */

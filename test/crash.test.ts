@@ -527,8 +527,8 @@ describe('crash envelope oracle', () => {
 /* refs under the crash harness                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
 
-/** Workloads refs currently fails (found by this harness, minimized); reported to refs' owner. */
-const KNOWN_FAILING: Array<{ name: string; reason: string; workload: CrashWorkload }> = [
+/** Workloads refs once failed (found by this harness, minimized): kept as regression cases. */
+const REGRESSIONS: Array<{ name: string; reason: string; workload: CrashWorkload }> = [
   {
     name: 'stale data after truncate down, truncate up and another file\'s fsync (seed 56, shrunk)',
     reason: 'truncate() zeroes the partial EOF block only in the page cache; a later size increase is ' +
@@ -574,12 +574,8 @@ const KNOWN_FAILING: Array<{ name: string; reason: string; workload: CrashWorklo
   },
 ];
 
-/** Seeds 1..1000 whose random workloads hit one of the known failures (default window). */
-const KNOWN_FAILING_SEEDS = new Map<number, string>([
-  [56, 'stale data after truncate down/up'],
-  [204, 'misplaced data after insert range'],
-  [628, 'misplaced data after insert range'],
-]);
+/** Seeds 1..1000 whose random workloads hit a known, not yet fixed refs failure (none now). */
+const KNOWN_FAILING_SEEDS = new Map<number, string>();
 
 describe('refs crash harness', () => {
   it('runs a workload, checks every state of the last fsync interval and reports the count', () => {
@@ -661,14 +657,10 @@ describe('refs crash harness', () => {
     assert.deepStrictEqual(unexpected.slice(0, 2), []);
   });
 
-  for (const k of KNOWN_FAILING) {
-    it(`known refs crash bug: ${k.name}`, function () {
+  for (const k of REGRESSIONS) {
+    it(`regression (fixed refs crash bug): ${k.name}`, () => {
       const r = runWorkload(k.workload);
-      if (r.failures.length) {
-        console.log(`    SKIPPED (known refs bug, reported to the refs owner, not fixed yet): ${k.reason}\n` +
-          r.failures[0].report.slice(0, 6).map((l) => `      ${l}`).join('\n'));
-        this.skip();
-      }
+      assert.deepStrictEqual(r.failures.map((f) => f.report.slice(0, 8).join('\n')), [], k.reason);
       assert.ok(r.statesChecked > 0);
     });
   }

@@ -180,7 +180,9 @@ export class MemoryDevice implements BlockDevice {
       throw new FsError(EINVAL, `${this.name}: restore: snapshot geometry (${snap.size}/${snap.sectorSize}) ` +
         `does not match the device (${this.size}/${this.sectorSize})`);
     }
-    // Chunks in a snapshot were marked shared when it was taken; the WeakSet still holds them.
+    // The snapshot may come from another device, whose WeakSet marked its chunks shared, not
+    // ours: mark them here too, or our next write would change the snapshot (and that device).
+    for (const c of snap.chunks.values()) this.shared.add(c);
     this.chunks = new Map(snap.chunks);
   }
 

@@ -49,6 +49,8 @@ export class RefsInode {
    * shows an appended range whose data is not on disk as zeroes (the "NULL files" problem).
    */
   wbSize = 0;
+  /** Highest end of written-back data seen by completions (wbSize follows it, in order). */
+  reachedEnd = 0;
   extents = new ExtentMap();
   /** The COW fork: staging for writes to shared blocks (delalloc reservations, then allocated blocks). */
   cow = new ExtentMap();
@@ -260,6 +262,7 @@ export class Refs implements FsInstance {
       const ri = new RefsInode(r.ino);
       ri.diskSize = r.size;
       ri.wbSize = r.size;
+      ri.reachedEnd = r.size;
       for (const [lblk, len, pblk, st] of r.extents) {
         if (!Number.isSafeInteger(lblk) || !Number.isSafeInteger(len) || !Number.isSafeInteger(pblk) || len <= 0 ||
           pblk < sbDataStart(this.sb) || pblk + len > this.sb.dataStart + this.sb.dataBlocks) {
@@ -927,8 +930,11 @@ export class Refs implements FsInstance {
         // which is why completion merging must never mix UNWRITTEN and MAPPED ioends.
         if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);
       }
-      if (io.status === 0) this.dataReached(inode, io.offset + io.size);
+      const end = io.offset + io.size;
+      const ok = io.status === 0;
       iomapFinishIoends(io, io.status);
+      // After finishing, so that this ioend's own folios no longer count as in flight.
+      if (ok) this.dataReached(inode, end);
     }
   }
 
@@ -945,13 +951,25 @@ export class Refs implements FsInstance {
 
   /** The in-core size was set explicitly (truncate, fallocate, collapse/insert, clone): log it as is. */
   sizeChanged(inode: Inode): void {
-    refsOf(inode).wbSize = inode.size;
+    const ri = refsOf(inode);
+    ri.wbSize = inode.size;
+    ri.reachedEnd = Math.min(ri.reachedEnd, inode.size);
   }
 
   /** Written-back data now reaches `end`: the on-disk size may follow, up to the in-core size. */
   private dataReached(inode: Inode, end: number): void {
     const ri = refsOf(inode);
-    const target = Math.min(inode.size, end);
+    if (end > ri.reachedEnd) ri.reachedEnd = end;
+    let target = Math.min(inode.size, ri.reachedEnd);
+    if (target <= ri.wbSize) return;
+    // Ordered size updates: never past cached data below `end` that has not reached the disk
+    // yet (e.g. zeroing of the old EOF block), or a crash would expose stale bytes under it.
+    for (const f of inode.mapping.foliosIn(Math.floor(ri.wbSize / PAGE_SIZE), Math.floor((target - 1) / PAGE_SIZE))) {
+      if (f.dirty || f.writeback) {
+        target = Math.min(target, Math.max(ri.wbSize, f.pos));
+        break;
+      }
+    }
     if (target > ri.wbSize) ri.wbSize = target;
   }
 
