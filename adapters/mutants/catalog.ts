@@ -60,6 +60,16 @@ export const MUTANTS: MutantSpec[] = [
     description: 'fsync commits metadata without flushing the device cache: acknowledged data can vanish in a crash' },
   { name: 'metadata-before-data', section: 'crash (stale data)', refs: 'allocWrittenAtWriteback', catches: 'crash',
     description: 'delalloc allocated as WRITTEN at writeback: a crash can expose stale blocks under committed extents' },
+  { name: 'dio-no-post-invalidate', section: '§7.20', core: 'dioNoPostInvalidate', catches: 'fsx',
+    description: 'a direct write does not invalidate the page cache afterwards: buffered and mmap reads return old data' },
+  { name: 'fua-into-unwritten', section: '§7.10', core: 'dioFuaIntoUnwritten', catches: 'crash',
+    description: 'O_DSYNC direct writes into unwritten extents use FUA and skip the sync that makes the conversion durable' },
+  { name: 'seek-ignores-pagecache', section: '§5.9', core: 'seekIgnoresPagecache', catches: 'fsx',
+    description: 'SEEK_DATA/SEEK_HOLE treat unwritten extents as holes even with dirty data cached over them' },
+  { name: 'fiemap-no-last', section: '§5.10', core: 'fiemapNoLast', catches: 'fsx',
+    description: 'FIEMAP never marks the final extent FIEMAP_EXTENT_LAST' },
+  { name: 'fiemap-no-shared', section: '§5.10', core: 'fiemapNoShared', catches: 'check:reflink',
+    description: 'FIEMAP never reports FIEMAP_EXTENT_SHARED for reflinked extents' },
 ];
 
 export function mutantByName(name: string): MutantSpec | undefined {

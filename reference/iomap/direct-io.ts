@@ -21,6 +21,7 @@
  *   - completion context (inline, caller, workqueue) is not modelled: the final completion runs
  *     in the step that completes the last bio. IOCB_HIPRI polling is not modelled.
  */
+import { modelBugs } from '../bugs';
 import {
   Inode, Iomap, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_F_SHARED, IOMAP_HOLE,
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_UNWRITTEN, IOMAP_WRITE, PAGE_SIZE,
@@ -324,7 +325,7 @@ export function iomapDioComplete(dio: IomapDio): number {
     if (offset + ret > dio.iSize && !(dio.flags & IOMAP_DIO_WRITE)) ret = dio.iSize - offset;
   }
   // After ->end_io, so converted unwritten extents are what a racing buffered read would cache.
-  if (!dio.error && dio.size && (dio.flags & IOMAP_DIO_WRITE)) invalidatePostDirectWrite(dio, dio.size);
+  if (!dio.error && dio.size && (dio.flags & IOMAP_DIO_WRITE) && !modelBugs.dioNoPostInvalidate) invalidatePostDirectWrite(dio, dio.size);
   if (ret > 0) {
     iocb.pos += ret;
     if (dio.flags & IOMAP_DIO_NEED_SYNC) ret = genericWriteSync(iocb, ret);
@@ -429,6 +430,12 @@ function dioBioIter(it: IomapIter, dio: IomapDio): number {
     if (isWrite || dioConfig.zeroNewOnRead) needZeroout = true;
   } else if (map.type === IOMAP_MAPPED && isWrite) {
     useFua = dioCanUseFua(map, dio);
+  }
+  // §7.10 mutant: FUA for O_DSYNC writes into unwritten extents too (the conversion at completion
+  // is then never made durable, as the final sync is skipped).
+  if (modelBugs.dioFuaIntoUnwritten && isWrite && map.type === IOMAP_UNWRITTEN && !(map.flags & IOMAP_F_SHARED) &&
+    (dio.flags & IOMAP_DIO_WRITE_THROUGH)) {
+    useFua = true;
   }
 
   // iov_iter_truncate(): only this mapping's part of the user buffer.

@@ -6,6 +6,7 @@
  * FIEMAP_EXTENT_LAST: "last within the requested range", not "last of the file". Extents are
  * reported verbatim (offset, addr, untrimmed length; rule 41).
  */
+import { modelBugs } from '../bugs';
 import {
   Inode, Iomap, IomapOps, IOMAP_DELALLOC, IOMAP_F_MERGED, IOMAP_F_SHARED, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED,
   IOMAP_NULL_ADDR, IOMAP_REPORT, IOMAP_UNWRITTEN, MAX_LFS_FILESIZE, copyIomap, iomapSector, zeroedIomap,
@@ -117,7 +118,7 @@ function iomapToFiemap(fi: FiemapExtentInfo, m: Iomap, flags: number): number {
       break;
   }
   if (m.flags & IOMAP_F_MERGED) flags |= FIEMAP_EXTENT_MERGED;
-  if (m.flags & IOMAP_F_SHARED) flags |= FIEMAP_EXTENT_SHARED;
+  if ((m.flags & IOMAP_F_SHARED) && !modelBugs.fiemapNoShared) flags |= FIEMAP_EXTENT_SHARED;
   return fiemapFillNextExtent(fi, m.offset, m.addr !== IOMAP_NULL_ADDR ? m.addr : 0, m.length, flags);
 }
 
@@ -151,7 +152,7 @@ export function iomapFiemap(inode: Inode, fi: FiemapExtentInfo, start: number, l
   while ((ret = iomapIter(it, ops)) > 0) it.processed = fiemapIter(it, fi, prev);
   for (const w of it.warnings) inode.mapping.warnings.push(`iomap_iter: ${w}`);
   if (prev.m.type !== IOMAP_HOLE) {
-    ret = iomapToFiemap(fi, prev.m, FIEMAP_EXTENT_LAST);
+    ret = iomapToFiemap(fi, prev.m, modelBugs.fiemapNoLast ? 0 : FIEMAP_EXTENT_LAST);
     if (ret < 0) return ret;
   }
   // An inode with no (attribute) mapping gives -ENOENT.

@@ -14,6 +14,7 @@
  * found past the mapping is answered as "data at the mapping's end" — so with blocks smaller than
  * a folio SEEK_DATA can return an offset inside a hole. (A later -mm fix bounds the scan.)
  */
+import { modelBugs } from '../bugs';
 import { Inode, IomapOps, IOMAP_HOLE, IOMAP_REPORT, IOMAP_UNWRITTEN } from './types';
 import { IomapIter, iomapIter, iomapLength } from './iter';
 import { ENXIO } from '../errno';
@@ -27,7 +28,8 @@ function seekHoleIter(it: IomapIter, holePos: { v: number }): number {
   const length = iomapLength(it);
   switch (it.iomap.type) {
     case IOMAP_UNWRITTEN:
-      holePos.v = it.inode.mapping.seekHoleData(it.pos, it.pos + length, false);
+      // The mutant treats unwritten extents as holes, ignoring cached data over them.
+      holePos.v = modelBugs.seekIgnoresPagecache ? it.pos : it.inode.mapping.seekHoleData(it.pos, it.pos + length, false);
       if (holePos.v === it.pos + length) return length;
       return 0;
     case IOMAP_HOLE:
@@ -60,7 +62,7 @@ function seekDataIter(it: IomapIter, dataPos: { v: number }): number {
     case IOMAP_HOLE:
       return length;
     case IOMAP_UNWRITTEN:
-      dataPos.v = it.inode.mapping.seekHoleData(it.pos, it.pos + length, true);
+      dataPos.v = modelBugs.seekIgnoresPagecache ? -1 : it.inode.mapping.seekHoleData(it.pos, it.pos + length, true);
       if (dataPos.v < 0) return length;
       return 0;
     default:
