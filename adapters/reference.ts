@@ -2,7 +2,8 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
-import { Capabilities, FiemapExtent, FileAdapter, FileTarget } from './types';
+import { Capabilities, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps } from './types';
+import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
@@ -45,6 +46,24 @@ export class ReferenceTarget implements FileTarget {
   fsys: IomapFs;
   fh: FileHandle;
   private readonly adapter: ReferenceAdapter;
+  readonly interleave: InterleavingSteps = {
+    writeback: () => { this.fh.writebackNow(); },
+    pendingIo: () => this.fsys.queue.pending.length,
+    complete: (i) => {
+      const q = this.fsys.queue;
+      if (!Number.isInteger(i) || i < 0 || i >= q.pending.length) throw new FsError(EINVAL, `no pending I/O #${i} (${q.pending.length} pending)`);
+      q.completeAt(i);
+    },
+    evict: (pos) => this.fh.evict(pos),
+    betweenBeginAndGetFolio: (step) => {
+      const hooks = writeHooks;
+      hooks.beforeGetFolio = () => {
+        hooks.beforeGetFolio = undefined;
+        step();
+      };
+    },
+    directWriteAsync: (off, data) => { this.fh.directWriteAsync(off, data, () => undefined); },
+  };
 
   constructor(adapter: ReferenceAdapter) {
     this.adapter = adapter;

@@ -46,7 +46,31 @@ export interface FiemapExtent {
   flags: number;
 }
 
+/**
+ * iomap-level interleaving steps a target may expose (the reference model does): concurrency
+ * that matters, as explicit steps a fuzzer schedules and an op log records.
+ */
+export interface InterleavingSteps {
+  /** Start background writeback (WB_SYNC_NONE) of the file without waiting for completion. */
+  writeback(): void;
+  /** Submitted I/O (writeback bios, async direct I/O, completion work) not yet completed. */
+  pendingIo(): number;
+  /** Complete the i-th pending I/O (0 = oldest): completions in any order. */
+  complete(i: number): void;
+  /** Reclaim the clean folio holding `pos` (leaves a shadow entry); false if it cannot. */
+  evict(pos: number): boolean;
+  /**
+   * Run `step` once, between ->iomap_begin and the folio lookup of the next buffered write
+   * (the window of contract §7.1: writeback or a punch changing the mapping under the writer).
+   */
+  betweenBeginAndGetFolio(step: () => void): void;
+  /** Submit an asynchronous O_DIRECT write; it completes through complete(). */
+  directWriteAsync?(off: number, data: Uint8Array): void;
+}
+
 export interface FileTarget {
+  /** iomap-level interleaving steps, when the target can expose them. */
+  interleave?: InterleavingSteps;
   /** st_size. */
   size(): number;
   /** pread: returns the bytes read (may be shorter than len at EOF). */
