@@ -319,6 +319,16 @@ export class Generator {
     for (let code = 0; code < OP_COUNT; code++) for (let j = 0; j < this.weights[code]; j++) this.pick[k++] = code;
   }
 
+  /** The op being built (fields, so that building one allocates nothing). */
+  private off = 0;
+  private len = 0;
+
+  /** fsx's TRIM_OFF_LEN: a random offset below `limit` (0 if none), the length cut to end by `limit`. */
+  private trimOffLen(limit: number): void {
+    this.off = this.rng.below(limit);
+    if (this.off + this.len > limit) this.len = Math.max(0, limit - this.off);
+  }
+
   /** Append the next op, given the oracle's current file size. */
   next(buf: OpBuffer, fileSize: number): void {
     const rng = this.rng;
@@ -326,108 +336,107 @@ export class Generator {
     const rv = rng.next32();
     let flags = this.closeLimit > 0 && rv >>> 4 < this.closeLimit ? FL_CLOSE_OPEN : 0;
     const code = this.pick[rng.next32() % this.pick.length];
-    let len = o.randomOpLen ? rng.below(o.maxoplen + 1) : o.maxoplen;
-    let off = 0;
+    this.len = o.randomOpLen ? rng.below(o.maxoplen + 1) : o.maxoplen;
+    this.off = 0;
     let dst = 0;
     const maxlen = o.maxlen;
     const bs = this.bs;
     switch (code) {
       case OP_READ:
       case OP_MAPREAD:
-        off = rng.below(fileSize);
-        if (off + len > fileSize) len = fileSize - off;
-        off -= off % o.readbdy;
+        this.trimOffLen(fileSize);
+        this.off -= this.off % o.readbdy;
         break;
       case OP_READ_DIRECT:
-        off = rng.below(fileSize);
-        off -= off % this.dioRead;
-        len -= len % this.dioRead;
+        this.off = rng.below(fileSize);
+        this.off -= this.off % this.dioRead;
+        this.len -= this.len % this.dioRead;
         break;
       case OP_WRITE:
       case OP_MAPWRITE:
-        off = rng.below(maxlen);
-        if (off + len > maxlen) len = maxlen - off;
-        off -= off % o.writebdy;
+        this.trimOffLen(maxlen);
+        this.off -= this.off % o.writebdy;
         break;
       case OP_WRITE_DIRECT:
-        off = rng.below(maxlen);
-        off -= off % this.dioWrite;
-        if (off + len > maxlen) len = maxlen - off;
-        len -= len % this.dioWrite;
+        this.trimOffLen(maxlen);
+        this.off -= this.off % this.dioWrite;
+        this.len -= this.len % this.dioWrite;
         break;
       case OP_TRUNCATE:
-        len = rng.below(maxlen);
-        len -= len % o.truncbdy;
+        this.len = rng.below(maxlen);
+        this.len -= this.len % o.truncbdy;
         break;
       case OP_FALLOCATE:
-        if (len > 0) {
+        if (this.len > 0) {
           if (this.keepSize && rng.below(2) === 1) flags |= FL_KEEP_SIZE;
           if (this.unshare && rng.below(2) === 1) flags |= FL_UNSHARE;
         }
-        off = rng.below(maxlen);
-        if (off + len > maxlen) len = maxlen - off;
+        this.trimOffLen(maxlen);
         break;
       case OP_PUNCH_HOLE:
-        off = rng.below(fileSize);
-        if (off + len > fileSize) len = fileSize - off;
+        this.trimOffLen(fileSize);
         break;
       case OP_ZERO_RANGE:
-        if (len > 0 && this.zeroKeepSize && rng.below(2) === 1) flags |= FL_KEEP_SIZE;
-        off = rng.below(maxlen);
-        if (off + len > maxlen) len = maxlen - off;
+        if (this.len > 0 && this.zeroKeepSize && rng.below(2) === 1) flags |= FL_KEEP_SIZE;
+        this.trimOffLen(maxlen);
         break;
-      case OP_COLLAPSE_RANGE: {
-        const lim = fileSize - 1;
-        off = rng.below(lim);
-        if (off + len > lim) len = Math.max(0, lim - off);
-        off -= off % bs;
-        len -= len % bs;
+      case OP_COLLAPSE_RANGE:
+        this.trimOffLen(fileSize - 1);
+        this.off -= this.off % bs;
+        this.len -= this.len % bs;
         break;
-      }
       case OP_INSERT_RANGE:
-        off = rng.below(fileSize);
-        if (fileSize + len > maxlen) len = Math.max(0, maxlen - fileSize);
-        off -= off % bs;
-        len -= len % bs;
+        this.off = rng.below(fileSize);
+        if (fileSize + this.len > maxlen) this.len = Math.max(0, maxlen - fileSize);
+        this.off -= this.off % bs;
+        this.len -= this.len % bs;
         break;
       case OP_CLONE_RANGE:
       case OP_DEDUPE_RANGE:
-      case OP_COPY_RANGE: {
-        const bdy = code === OP_COPY_RANGE;
-        const maxEnd = code === OP_DEDUPE_RANGE ? fileSize : maxlen;
-        off = rng.below(fileSize);
-        if (off + len > fileSize) len = fileSize - off;
-        if (bdy) {
-          off -= off % o.readbdy;
-          if (o.direct) len -= len % o.readbdy;
-        } else {
-          off -= off % bs;
-          len -= len % bs;
-        }
-        for (let tries = 0; ; tries++) {
-          if (tries >= 30) {
-            len = 0;
-            break;
-          }
-          dst = rng.below(maxEnd);
-          dst -= dst % (bdy ? o.writebdy : bs);
-          if (!(Math.abs(dst - off) < len) && dst + len <= maxEnd) break;
-        }
+      case OP_COPY_RANGE:
+        dst = this.destRange(code, fileSize);
         break;
-      }
       case OP_FSYNC:
       case OP_FDATASYNC:
-        len = 0;
+        this.len = 0;
         break;
       case OP_SEEK_DATA:
       case OP_SEEK_HOLE:
-        off = rng.below(fileSize + bs);
-        len = 0;
+        this.off = rng.below(fileSize + bs);
+        this.len = 0;
         break;
       case OP_FIEMAP:
-        off = rng.below(fileSize + bs);
+        this.off = rng.below(fileSize + bs);
         break;
     }
-    buf.push(code, off, len, dst, flags);
+    buf.push(code, this.off, this.len, dst, flags);
+  }
+
+  /**
+   * fsx's generate_dest_range: the source trimmed to the file and aligned (copy: to -r/-w, clone and
+   * dedupe: to the block), then up to 30 tries for a non-overlapping destination ending by the limit
+   * (dedupe: the file size, else -l); if none is found the length becomes 0 (logged as skipped).
+   */
+  private destRange(code: number, fileSize: number): number {
+    const o = this.o;
+    const bs = this.bs;
+    const bdy = code === OP_COPY_RANGE;
+    const maxEnd = code === OP_DEDUPE_RANGE ? fileSize : o.maxlen;
+    this.trimOffLen(fileSize);
+    if (bdy) {
+      this.off -= this.off % o.readbdy;
+      if (o.direct) this.len -= this.len % o.readbdy;
+    } else {
+      this.off -= this.off % bs;
+      this.len -= this.len % bs;
+    }
+    for (let tries = 0; tries < 30; tries++) {
+      let dst = this.rng.below(maxEnd);
+      dst -= dst % (bdy ? o.writebdy : bs);
+      if (!(Math.abs(dst - this.off) < this.len) && dst + this.len <= maxEnd) return dst;
+    }
+    this.len = 0;
+    return 0;
   }
 }
+
