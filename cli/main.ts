@@ -10,6 +10,7 @@ import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from 
 import { fsxCommand } from './fsx-command';
 import { listCommand } from './list-command';
 import { replayCommand } from './replay-command';
+import { reportCommand } from './report-command';
 import { SCRATCH_USAGE, scratchCommand } from './scratch';
 
 const USAGE = `usage: iomap-harness COMMAND [options]
@@ -22,6 +23,8 @@ commands:
          fuzz an adapter the way xfstests' fsx does (see docs/fsx.md)
   replay PATH... [--adapter A] [--bs B] [--folio F] [-S seed] [-l maxlen] [-q] [--json]
          apply saved op logs (JSON or .fsxops)
+  report LOG [--adapter A] [--out FILE.html] [--json]
+         write the failure explorer: one self-contained HTML page stepping through the log
   list   [adapters|mutants|corpus] [--json]
   scratch create|destroy ...   throw-away kernel filesystems for host: adapters (root; see below)
 
@@ -39,6 +42,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         return fsxCommand(args, io);
       case 'replay':
         return replayCommand(args, io);
+      case 'report':
+        return reportCommand(args, io);
       case 'list':
         return listCommand(args, io);
       case 'scratch':

@@ -1,0 +1,57 @@
+/**
+ * `iomap-harness report LOG [--adapter A] [--out FILE.html] [--json]`: replay an op log and write
+ * the failure explorer, one self-contained HTML file (docs/report.md). The adapter defaults to the
+ * one recorded in the log, else `reference`; the state shown comes from the reference model
+ * (the target itself when it is one, a reference replay beside it otherwise).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { captureReport } from '../properties/report/capture';
+import { renderReport } from '../properties/report/html';
+import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
+import { CliIO, EXIT_PASS, parseFlags, UsageError } from './common';
+import { defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+
+const FLAGS = {
+  adapter: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  bs: { type: 'string' },
+  folio: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Write the explorer for `logFile` to `outFile`; returns the path written. */
+export function writeReport(logFile: string, outFile: string, adapterSpec?: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(logFile, 'utf8');
+  } catch (e) {
+    throw new UsageError(`report: ${logFile}: ${(e as { code?: string }).code === 'ENOENT' ? 'no such file' : 'cannot read it'}`);
+  }
+  let log;
+  try {
+    log = parseOpLog(text, logFile);
+  } catch (e) {
+    if (e instanceof OpLogError) throw new UsageError(`report: ${e.message}`);
+    throw e;
+  }
+  const spec = adapterSpec ?? (log.adapter || defaultAdapter());
+  const adapter = openAdapter(spec, { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize });
+  const data = captureReport(adapter, spec, log);
+  const dir = path.dirname(path.resolve(outFile));
+  if (!fs.existsSync(dir)) throw new UsageError(`report: ${dir}: no such directory for --out`);
+  fs.writeFileSync(outFile, renderReport(data));
+  return outFile;
+}
+
+export function reportCommand(args: string[], io: CliIO): number {
+  const { values, positionals } = parseFlags('report', args, FLAGS, true);
+  if (positionals.length !== 1) throw new UsageError('report: give exactly one op log (report LOG [--adapter A] [--out FILE.html])');
+  const logFile = positionals[0];
+  geometryFlags(values as never);
+  const out = (values.out as string | undefined) ?? logFile.replace(/\.(json|fsxops)$/, '') + '.html';
+  const written = writeReport(logFile, out, values.adapter as string | undefined);
+  io.stdout(`report written to ${written}\n`);
+  if (values.json) io.stdout(JSON.stringify({ command: 'report', log: logFile, out: written }) + '\n');
+  return EXIT_PASS;
+}
