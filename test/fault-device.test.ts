@@ -94,3 +94,172 @@ describe('FaultDevice', () => {
     expectFsError(() => dev.close(), 'EBADF', 'closed twice');
   });
 });
+
+describe('FaultDevice: schedules, actions and the fault log', () => {
+  const writeAt = (dev: FaultDevice, off: number, fill: number): void => dev.write(off, new Uint8Array(512).fill(fill));
+  const readAt = (dev: { read(off: number, b: Uint8Array): void }, off: number): Uint8Array => {
+    const b = new Uint8Array(512);
+    dev.read(off, b);
+    return b;
+  };
+
+  it('after N matching I/Os, at most count times; requests outside the range do not count', () => {
+    const { dev } = make();
+    const r = dev.addFault({ kind: 'write', off: 4096, len: 4096, after: 2, count: 2 });
+    writeAt(dev, 0, 1); // outside: not counted
+    writeAt(dev, 4096, 1);
+    writeAt(dev, 4608, 1);
+    expectFsError(() => writeAt(dev, 5120, 1), 'EIO');
+    expectFsError(() => writeAt(dev, 5120, 1), 'EIO');
+    writeAt(dev, 5120, 1); // count exhausted
+    assert.deepStrictEqual([r.matched, r.fired], [5, 2]);
+    assert.deepStrictEqual(dev.injected.map((f) => [f.seq, f.action, f.off]), [[3, 'error', 5120], [4, 'error', 5120]]);
+    assert.strictEqual(dev.counts.errors, 2);
+    // Disabled: no rule fires or counts.
+    dev.enabled = false;
+    writeAt(dev, 4096, 2);
+    assert.strictEqual(r.matched, 5);
+  });
+
+  it('a custom errno, and rules tried in order (the first that fires wins)', () => {
+    const { dev } = make();
+    dev.addFault({ kind: 'read', off: 0, len: 512, errno: 28 });
+    const second = dev.addFault({ kind: 'read' });
+    expectFsError(() => readAt(dev, 0), 'ENOSPC');
+    expectFsError(() => readAt(dev, 512), 'EIO');
+    assert.strictEqual(second.matched, 1, 'the first request was taken by rule 0');
+    assert.ok(dev.removeFault(0));
+    assert.ok(!dev.removeFault(0));
+    expectFsError(() => readAt(dev, 0), 'EIO');
+  });
+
+  it('seeded probability: deterministic per seed, about the requested rate, no Math.random', () => {
+    const run = (seed: number): number[] => {
+      const { dev } = make();
+      const d = new FaultDevice(dev.inner, { seed });
+      d.addFault({ kind: 'read', probability: 0.25 });
+      const hits: number[] = [];
+      for (let i = 0; i < 400; i++) {
+        try {
+          readAt(d, (i % 64) * 512);
+        } catch {
+          hits.push(i);
+        }
+      }
+      return hits;
+    };
+    const saved = Math.random;
+    Math.random = () => {
+      throw new Error('Math.random used');
+    };
+    try {
+      const a = run(5);
+      assert.deepStrictEqual(run(5), a);
+      assert.notDeepStrictEqual(run(6), a);
+      assert.ok(a.length > 60 && a.length < 140, `${a.length} of 400 at p=0.25`);
+    } finally {
+      Math.random = saved;
+    }
+    // An explicit rule seed overrides the device seed.
+    const { dev } = make();
+    const r = dev.addFault({ kind: 'read', probability: 0.5, seed: 42 });
+    assert.strictEqual(r.seed, 42);
+  });
+
+  it('drop: acknowledged, never stored, logged', () => {
+    const { mem, dev } = make();
+    const before = readAt(mem, 8192);
+    dev.addFault({ kind: 'write', action: 'drop', off: 8192, len: 512, label: 'lost' });
+    writeAt(dev, 8192, 7);
+    assert.ok(Buffer.from(readAt(dev, 8192)).equals(Buffer.from(before)));
+    assert.deepStrictEqual(dev.log.map((r) => [r.kind, r.failed, r.fault]), [['write', false, 'drop'], ['read', false, undefined]]);
+    assert.match(dev.describeFault(dev.injected[0]), /write \[8192, \+512\) dropped \(rule 0 "lost"\)/);
+    assert.strictEqual(dev.counts.drops, 1);
+    expectFsError(() => dev.addFault({ kind: 'read', action: 'drop' }), 'EINVAL', 'drop reads');
+  });
+
+  it('corrupt: one byte of a read flipped (dm-flakey corrupt_bio_byte), the media untouched; writes store a corrupted copy', () => {
+    const { mem, dev } = make();
+    const good = readAt(mem, 1024);
+    dev.addFault({ kind: 'read', action: 'corrupt', byte: 7, xor: 0xff, count: 1 });
+    const bad = readAt(dev, 1024);
+    const diff = [...bad.keys()].filter((i) => bad[i] !== good[i]);
+    assert.deepStrictEqual(diff, [7]);
+    assert.strictEqual(bad[7], good[7] ^ 0xff);
+    assert.deepStrictEqual(dev.injected.map((f) => [f.action, f.at, f.from, f.to]), [['corrupt', 1031, good[7], good[7] ^ 0xff]]);
+    assert.ok(Buffer.from(readAt(dev, 1024)).equals(Buffer.from(good)), 'count 1: the next read is clean');
+    // Random byte inside the rule's range, random non-zero mask.
+    dev.addFault({ kind: 'write', action: 'corrupt', off: 2048 + 100, len: 10 });
+    const data = new Uint8Array(512).fill(3);
+    dev.write(2048, data);
+    assert.ok(data.every((x) => x === 3), "the caller's buffer is not changed");
+    const stored = readAt(mem, 2048);
+    const changed = [...stored.keys()].filter((i) => stored[i] !== 3);
+    assert.strictEqual(changed.length, 1);
+    assert.ok(changed[0] >= 100 && changed[0] < 110, `byte ${changed[0]}`);
+    // A request too short for `byte` is not corrupted.
+    dev.clearFaults();
+    dev.addFault({ kind: 'read', action: 'corrupt', byte: 600 });
+    assert.ok(Buffer.from(readAt(dev, 1024)).equals(Buffer.from(good)));
+    expectFsError(() => dev.addFault({ kind: 'read', action: 'corrupt', xor: 0 }), 'EINVAL', 'xor 0');
+  });
+
+  it('hold: writes acknowledged and landed later by release steps, in any order', () => {
+    const { mem, dev } = make();
+    const old = readAt(mem, 0);
+    const old512 = readAt(mem, 512);
+    dev.addFault({ kind: 'write', action: 'hold' });
+    writeAt(dev, 0, 1);
+    writeAt(dev, 0, 2);
+    writeAt(dev, 512, 3);
+    assert.deepStrictEqual(dev.held.map((h) => [h.id, h.off]), [[0, 0], [1, 0], [2, 512]]);
+    assert.ok(Buffer.from(readAt(dev, 0)).equals(Buffer.from(old)), 'reads see the media');
+    dev.readsSeeHeld = true;
+    assert.strictEqual(readAt(dev, 0)[0], 2, 'or, coherent, the newest held write');
+    dev.readsSeeHeld = false;
+    // Land the newer write first, then the older one: the older one wins (reordered completion).
+    dev.release(1);
+    assert.strictEqual(readAt(mem, 0)[0], 2);
+    dev.release(0);
+    assert.strictEqual(readAt(mem, 0)[0], 1);
+    assert.strictEqual(dev.dropHeld(), 1, 'the write at 512 is lost');
+    assert.ok(Buffer.from(readAt(mem, 512)).equals(Buffer.from(old512)));
+    expectFsError(() => dev.release(), 'EINVAL', 'nothing held');
+    assert.deepStrictEqual(dev.log.filter((r) => r.kind === 'release').map((r) => r.off), [0, 0]);
+    assert.strictEqual(dev.counts.releases, 2);
+    // A flush lands held writes first, unless the device lies about flushes.
+    writeAt(dev, 1024, 9);
+    dev.flush();
+    assert.strictEqual(readAt(mem, 1024)[0], 9);
+    dev.holdAcrossFlush = true;
+    writeAt(dev, 1536, 9);
+    dev.flush();
+    assert.strictEqual(dev.held.length, 1);
+    assert.strictEqual(dev.releaseAll(), 1);
+    assert.strictEqual(readAt(mem, 1536)[0], 9);
+  });
+
+  it('onFault sees every injected fault as it happens; resetStats clears the logs', () => {
+    const { dev } = make();
+    const seen: string[] = [];
+    dev.onFault = (f) => seen.push(`${f.action}@${f.off}`);
+    dev.addFault({ kind: 'write', action: 'drop', count: 1 });
+    dev.addFault({ kind: 'read', count: 1 });
+    writeAt(dev, 0, 1);
+    expectFsError(() => readAt(dev, 0), 'EIO');
+    assert.deepStrictEqual(seen, ['drop@0', 'error@0']);
+    dev.resetStats();
+    assert.deepStrictEqual([dev.injected, dev.log, dev.counts.drops], [[], [], 0]);
+  });
+
+  it('validates rules', () => {
+    const { dev } = make();
+    for (const bad of [
+      { kind: 'erase' }, { kind: 'read', action: 'explode' }, { kind: 'read', probability: 2 }, { kind: 'read', probability: NaN },
+      { kind: 'read', after: -1 }, { kind: 'read', count: 1.5 }, { kind: 'read', errno: 0 }, { kind: 'write', action: 'hold', seed: 'x' },
+    ]) {
+      expectFsError(() => dev.addFault(bad as unknown as Parameters<FaultDevice['addFault']>[0]), 'EINVAL', JSON.stringify(bad));
+    }
+    assert.strictEqual(dev.rules.length, 0);
+  });
+});
