@@ -182,6 +182,29 @@ export class AddressSpace {
   }
 
   /**
+   * split_folio() to the mapping's minimum order: a clean folio whose private (ifs) state was
+   * released; each piece inherits the folio-level uptodate flag and a copy of its bytes.
+   */
+  splitFolio(f: Folio): Folio[] {
+    const nr = 1 << this.geometry.minOrder;
+    if (f.nrPages <= nr || f.mapping !== this) return [f];
+    for (let i = f.index; i < f.nextIndex; i++) this.byIndex.delete(i);
+    this.starts.splice(lowerBound(this.starts, f.index), 1);
+    f.mapping = null;
+    const out: Folio[] = [];
+    for (let idx = f.index; idx < f.nextIndex; idx += nr) {
+      const sub = this.insertFolio(idx, nr);
+      const off = (idx - f.index) * PAGE_SIZE;
+      sub.data.set(f.data.subarray(off, off + sub.size));
+      sub.uptodate = f.uptodate;
+      sub.pteWritable = f.pteWritable;
+      sub.pteDirty = f.pteDirty;
+      out.push(sub);
+    }
+    return out;
+  }
+
+  /**
    * Remove a folio from the cache. 'reclaim' leaves a shadow entry (workingset), 'truncate' and
    * 'invalidate' do not. Returns ifs_free() warnings.
    */
@@ -277,9 +300,13 @@ export class AddressSpace {
         const to = Math.min(lendIncl + 1, f.end) - f.pos;
         f.data.fill(0, from, to);
         this.aops.invalidateFolio(f, from, to - from);
-        if (f.nrPages > 1 && !f.dirty && !f.writeback) {
-          this.aops.invalidateFolio(f, 0, f.size);
-          this.removeFolio(f, 'truncate');
+        // truncate_inode_partial_folio() then splits a large folio so the pages wholly inside
+        // the range can go. Splitting releases the private state first, which iomap refuses
+        // while the folio is dirty: a dirty large folio stays whole (with its bytes zeroed).
+        if (f.nrPages > (1 << this.geometry.minOrder) && !f.dirty && !f.writeback && this.aops.releaseFolio(f)) {
+          for (const sub of this.splitFolio(f)) {
+            if (lstart <= sub.pos && lendIncl >= sub.end - 1) this.removeFolio(sub, 'truncate');
+          }
         }
       }
     }
