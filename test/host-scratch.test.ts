@@ -102,7 +102,13 @@ describe('scratch command', function () {
       const js = path.join(ROOT, 'dist', 'cli', 'scratch.js');
       const code = `require(${JSON.stringify(js)}).scratchCommand(process.argv.slice(1)).then((c) => { process.exitCode = c; });`;
       for (const argv of [['create', 'xfs'], ['destroy', '/tmp']]) {
-        const r = spawnSync(process.execPath, ['-e', code, ...argv], { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 30000, cwd: '/' });
+        // A clean environment: under nyc the child would inherit its coverage hooks (NODE_OPTIONS,
+        // NYC_*) and, as uid 65534 in /, fail writing coverage files, which is not what is tested.
+        const env: NodeJS.ProcessEnv = {};
+        for (const [k, v] of Object.entries(process.env)) if (!/^(NODE_OPTIONS|NYC_|SPAWN_WRAP|NODE_V8_COVERAGE)/.test(k)) env[k] = v;
+        // nyc also injects NODE_OPTIONS at spawn time (process-on-spawn), so drop it in the child.
+        const r = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', code, ...argv],
+          { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 30000, cwd: '/', env });
         if (r.error) skipWith(this, `cannot run node as uid 65534: ${r.error.message}`);
         if (r.status !== 2 && /EACCES|Cannot find module/.test(r.stderr)) skipWith(this, `uid 65534 cannot read ${js}`);
         assert.strictEqual(r.status, 2, r.stderr);
