@@ -23,6 +23,9 @@ export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 /** Default chunk size: 64 KiB (the default fsx -o); a power of two. */
 export const DEFAULT_CHUNK_SIZE = 65536;
 
+/** Released chunks kept for reuse. */
+const SPARE_CHUNKS = 8;
+
 /** Chunk indices below this live in a plain array (fast); above it in a Map. */
 const DENSE_CHUNKS = 4096;
 
@@ -47,9 +50,10 @@ export class SparseBytes {
   /** Current file size. Mutate only through the methods (they keep the zero-past-EOF invariant). */
   size = 0;
   private dense: (Buffer | undefined)[] = [];
+  /** A few released chunks, reused (zeroed) before allocating new ones: saves allocation and GC. */
+  private spare: Buffer[] = [];
   private far = new Map<number, Buffer>();
   private readonly zeroes: Buffer;
-  private scratch: Buffer;
 
   /** false: collapse/insert always take the sparse path (tests use it to cover both paths). */
   private readonly inPlaceMoves: boolean;
@@ -61,7 +65,6 @@ export class SparseBytes {
     }
     this.chunkSize = chunkSize;
     this.zeroes = Buffer.alloc(chunkSize);
-    this.scratch = Buffer.alloc(chunkSize);
   }
 
   /** Bytes of chunk memory in use (for tests and diagnostics). */
@@ -78,6 +81,7 @@ export class SparseBytes {
   /** Forget everything: size 0, no data. */
   clear(): void {
     this.dense = [];
+    this.spare = [];
     this.far.clear();
     this.size = 0;
   }
@@ -91,16 +95,26 @@ export class SparseBytes {
   private getOrCreate(idx: number): Buffer {
     let c = idx < DENSE_CHUNKS ? this.dense[idx] : this.far.get(idx);
     if (c === undefined) {
-      c = Buffer.alloc(this.chunkSize);
+      const s = this.spare.pop();
+      c = s === undefined ? Buffer.alloc(this.chunkSize) : s.fill(0);
       if (idx < DENSE_CHUNKS) this.dense[idx] = c;
       else this.far.set(idx, c);
     }
     return c;
   }
 
+  /** Forget a chunk; it may be recycled. */
   private drop(idx: number): void {
+    const c = this.unlink(idx);
+    if (c !== undefined && this.spare.length < SPARE_CHUNKS) this.spare.push(c);
+  }
+
+  /** Forget a chunk without recycling it (its memory may still be referenced). */
+  private unlink(idx: number): Buffer | undefined {
+    const c = this.get(idx);
     if (idx < DENSE_CHUNKS) this.dense[idx] = undefined;
     else this.far.delete(idx);
+    return c;
   }
 
   /** Indices of existing chunks in [lo, hi], ascending. Cost ∝ number of chunks, not range. */
@@ -230,15 +244,24 @@ export class SparseBytes {
     return -1;
   }
 
-  /** True when [a, a+len) and [b, b+len) hold the same bytes. */
+  /** True when [a, a+len) and [b, b+len) hold the same bytes (compared chunk against chunk). */
   equalRanges(a: number, b: number, len: number): boolean {
     SparseBytes.checkRange('equalRanges', a, len);
     SparseBytes.checkRange('equalRanges', b, len);
-    let done = 0;
-    while (done < len) {
-      const n = Math.min(this.chunkSize, len - done);
-      this.readInto(a + done, n, this.scratch, 0);
-      if (this.compare(b + done, this.scratch, 0, n) !== null) return false;
+    const cs = this.chunkSize;
+    for (let done = 0; done < len;) {
+      const ia = Math.floor((a + done) / cs);
+      const ib = Math.floor((b + done) / cs);
+      const pa = a + done - ia * cs;
+      const pb = b + done - ib * cs;
+      const n = Math.min(cs - pa, cs - pb, len - done);
+      const ca = this.get(ia);
+      const cb = this.get(ib);
+      if (ca !== undefined || cb !== undefined) {
+        const x = ca ?? this.zeroes;
+        const y = cb ?? this.zeroes;
+        if (x.compare(y, cb === undefined ? 0 : pb, (cb === undefined ? 0 : pb) + n, ca === undefined ? 0 : pa, (ca === undefined ? 0 : pa) + n) !== 0) return false;
+      }
       done += n;
     }
     return true;
@@ -409,7 +432,8 @@ export class SparseBytes {
     }
     if (clearFrom < oldSize) {
       // from ≥ clearFrom, so everything after the chunk holding clearFrom is released whole.
-      for (const idx of this.chunksIn(keepIdx + 1, lastIdx)) this.drop(idx);
+      // Unlinked, not dropped: the segments above still view these chunks.
+      for (const idx of this.chunksIn(keepIdx + 1, lastIdx)) this.unlink(idx);
       this.zeroInChunk(keepIdx, clearFrom, oldSize);
     }
     for (const seg of segs) this.write(seg.pos + delta, seg.data);
