@@ -62,13 +62,21 @@ export function errnoFromName(name: string): number | undefined {
   return undefined;
 }
 
+/** IOMAP_HARNESS_STACKS=1 keeps stack traces on FsError (debugging the harness itself). */
+const KEEP_STACKS = process.env.IOMAP_HARNESS_STACKS === '1';
+
 /** The one error type the public API throws. `errno` is positive; `code` is its name. */
 export class FsError extends Error {
   readonly errno: number;
   readonly code: ErrnoName;
   constructor(errno: number, message: string) {
     const e = Math.abs(errno);
+    // Errno results are answers, not bugs: the fuzzer meets thousands of them per second and the
+    // message names the operation, so skip the costly stack capture unless asked for.
+    const limit = Error.stackTraceLimit;
+    if (!KEEP_STACKS) Error.stackTraceLimit = 0;
     super(`${errnoName(e)}: ${message}`);
+    Error.stackTraceLimit = limit;
     this.name = 'FsError';
     this.errno = e;
     this.code = errnoName(e);

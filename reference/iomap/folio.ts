@@ -27,7 +27,8 @@ export class Folio {
   readonly nrPages: number;
   readonly size: number;
   readonly pos: number;
-  readonly data: Uint8Array;
+  /** The folio's bytes. Emptied when the folio leaves the cache (its buffer may be reused). */
+  data: Uint8Array;
   uptodate = false;
   dirty = false;
   writeback = false;
@@ -50,8 +51,7 @@ export class Folio {
     this.nrPages = nrPages;
     this.size = nrPages * PAGE_SIZE;
     this.pos = index * PAGE_SIZE;
-    this.data = new Uint8Array(this.size);
-    if (fill !== 0) this.data.fill(fill);
+    this.data = takeBuffer(this.size, fill);
   }
 
   get end(): number {
@@ -71,6 +71,39 @@ export class Folio {
   contains(pos: number): boolean {
     return pos >= this.pos && pos < this.end;
   }
+}
+
+/**
+ * Folio buffers are recycled: allocating (and collecting) a zeroed 64 KiB array per folio was
+ * the fuzzer's largest cost. A buffer is handed back only by the page cache when the folio has
+ * left it for good, and the old Folio object then holds an empty array, so a stale reference
+ * reads nothing instead of someone else's bytes.
+ */
+const pool = new Map<number, Uint8Array[]>();
+const POOL_MAX = 256;
+
+function takeBuffer(size: number, fill: number): Uint8Array {
+  const free = pool.get(size);
+  const b = free && free.pop();
+  if (b) {
+    b.fill(fill);
+    return b;
+  }
+  const n = new Uint8Array(size);
+  if (fill !== 0) n.fill(fill);
+  return n;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Give a removed folio's buffer back to the pool. */
+export function recycleFolioData(folio: Folio): void {
+  const b = folio.data;
+  if (b.length === 0) return;
+  folio.data = EMPTY;
+  let free = pool.get(b.length);
+  if (!free) pool.set(b.length, (free = []));
+  if (free.length < POOL_MAX) free.push(b);
 }
 
 export function folioIndexOf(pos: number): number {

@@ -6,7 +6,7 @@
  * shadow entry, which SEEK_DATA counts as data — Errata §5.9), mapping_seek_hole_data(),
  * range-needs-writeback, and the errseq writeback error of contract §5.6 / file-ops §12.
  */
-import { Folio, ifsFree, isPartiallyUptodate } from './folio';
+import { Folio, ifsFree, isPartiallyUptodate, recycleFolioData } from './folio';
 import { BioQueue } from './bio';
 import { Inode, PAGE_SHIFT, PAGE_SIZE } from './types';
 import { ENXIO } from '../errno';
@@ -201,6 +201,7 @@ export class AddressSpace {
       sub.pteDirty = f.pteDirty;
       out.push(sub);
     }
+    recycleFolioData(f);
     return out;
   }
 
@@ -216,7 +217,9 @@ export class AddressSpace {
     folio.pteWritable = false;
     folio.pteDirty = false;
     if (how === 'reclaim') this.shadows.set(folio.index, { index: folio.index, nrPages: folio.nrPages });
-    return ifsFree(folio);
+    const warns = ifsFree(folio);
+    recycleFolioData(folio);
+    return warns;
   }
 
   /** filemap_range_needs_writeback(): any folio in [start, endIncl] dirty or under writeback. */
