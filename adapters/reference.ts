@@ -78,7 +78,7 @@ export class ReferenceTarget implements FileTarget {
   fsync(): void { this.fh.fsync(); }
   fdatasync(): void { this.fh.fdatasync(); }
   mapread(off: number, len: number): Uint8Array { return this.fh.mmapRead(off, len); }
-  mapwrite(off: number, data: Uint8Array): void { this.fh.mmapWrite(off, data, { msync: true }); }
+  mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void { this.fh.mmapWrite(off, data, { msync: opts?.msync ?? true }); }
   fallocate(mode: number, off: number, len: number): void { this.fh.fallocate(mode, off, len); }
   cloneRange(srcOff: number, len: number, dstOff: number): void { this.fh.cloneRange(srcOff, len, dstOff); }
   dedupeRange(srcOff: number, len: number, dstOff: number): number { return this.fh.dedupeRange(srcOff, len, dstOff); }

@@ -82,8 +82,11 @@ export interface FileTarget {
   fdatasync(): void;
   /** Read through a MAP_SHARED mapping of [off, off+len); may cover the tail of the EOF page. */
   mapread?(off: number, len: number): Uint8Array;
-  /** Store through a MAP_SHARED mapping (the file must already be large enough), then msync. */
-  mapwrite?(off: number, data: Uint8Array): void;
+  /**
+   * Store through a MAP_SHARED mapping (the file must already be large enough), then msync
+   * (MS_SYNC) unless `opts.msync` is false: without it the stores stay dirty in the page cache.
+   */
+  mapwrite?(off: number, data: Uint8Array, opts?: { msync?: boolean }): void;
   fallocate?(mode: number, off: number, len: number): void;
   /** FICLONERANGE within the same file. */
   cloneRange?(srcOff: number, len: number, dstOff: number): void;
