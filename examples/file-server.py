@@ -109,6 +109,9 @@ class FileServer:
             "capabilities": {"mmap": True, "fallocModes": self.modes, "seek": True, "remount": False},
         }
 
+    def op_ping(self, p):
+        return {}
+
     def op_open(self, p):
         if self.fd is not None:
             os.close(self.fd)

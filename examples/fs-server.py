@@ -300,6 +300,9 @@ class PyFs:
             },
         }
 
+    def op_ping(self, p):
+        return {}
+
     def op_mkfs(self, p):
         bs = p["blockSize"]
         if not (isinstance(bs, int) and 512 <= bs <= 65536 and bs & (bs - 1) == 0):

@@ -133,7 +133,7 @@ function mapType(f: Fields, t: ProcessTransport): IomapType {
   if (typeof v === 'number') n = v;
   else if (typeof v === 'string') n = (IOMAP_TYPE_NAMES as readonly string[]).indexOf(v);
   if (n === undefined || !Number.isInteger(n) || n < 0 || n > 4) {
-    throw t.badValue(`iomap.type ${JSON.stringify(v)} is not a mapping type (0..4 or HOLE, DELALLOC, MAPPED, UNWRITTEN, INLINE)`);
+    throw t.badValue(`${f.where}.type ${JSON.stringify(v)} is not a mapping type (0..4 or HOLE, DELALLOC, MAPPED, UNWRITTEN, INLINE)`);
   }
   return n as IomapType;
 }
@@ -203,9 +203,9 @@ class ProcessFsInstance implements FsInstance {
   /** Fill `m` from a mapping object of a reply (every field checked). */
   private fill(m: Iomap, f: Fields, withFolioOps: boolean): void {
     const type = mapType(f, this.t);
-    if (type === IOMAP_INLINE) throw this.t.badValue('iomap.type INLINE: protocol 1 does not carry inline data');
+    if (type === IOMAP_INLINE) throw this.t.badValue(`${f.where}.type INLINE: protocol 1 does not carry inline data`);
     const offset = f.u64('offset');
-    if (offset < 0) throw this.t.badValue('iomap.offset (u64)-1 is not a file offset');
+    if (offset < 0) throw this.t.badValue(`${f.where}.offset (u64)-1 is not a file offset`);
     m.offset = offset;
     m.length = f.length('length', TWO53 - offset);
     m.addr = f.has('addr') ? f.u64('addr') : -1;

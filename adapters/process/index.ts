@@ -123,6 +123,7 @@ export class ProcessFsFileAdapter implements FileAdapter {
       ...ic,
       maxFileSize: Math.min(ic.maxFileSize, d.maxFileSize),
       fallocModes: ic.fallocModes.filter((m) => d.fallocModes.includes(m)),
+      directIO: ic.directIO && d.directIO,
       clone: d.reflink && fsa.ops.has('remap_blocks'),
       dedupe: d.reflink && fsa.ops.has('remap_blocks'),
     };
@@ -160,7 +161,7 @@ export function loadExecAdapter(cmdline: string, opts: ExecOptions = {}): FileAd
   }
   let t: ProcessTransport | null = null;
   try {
-    t = new ProcessTransport(argv[0], argv.slice(1), { timeoutMs: opts.timeoutMs, label: name });
+    t = new ProcessTransport(argv[0], argv.slice(1), { timeoutMs: opts.timeoutMs, label: `adapter ${name}` });
     const bs = opts.blockSize ?? 4096;
     const hello = handshake(t, 'any', { harness: 'iomap-harness', blockSize: bs, pageSize: 4096, scratch });
     if (hello.level === 'file') return new ProcessFileAdapter(t, hello, name, scratch);

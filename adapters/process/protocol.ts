@@ -38,7 +38,8 @@ export type Outcome = { ok: true; result: Fields } | { ok: false; errno: number;
  * TargetError ("bad-value") on a value out of range; `where` names the object ("iomap", "result").
  */
 export class Fields {
-  constructor(readonly obj: Record<string, unknown>, private readonly where: string, private readonly t: ProcessTransport) {}
+  /** `where` names the object in messages ("result.iomap"). */
+  constructor(readonly obj: Record<string, unknown>, readonly where: string, private readonly t: ProcessTransport) {}
 
   private bad(name: string, why: string): never {
     throw this.t.badValue(`${this.where}.${name} ${why}`);

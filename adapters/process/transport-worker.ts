@@ -45,6 +45,7 @@ let exited: { code: number | null; signal: string | null } | null = null;
 let reported = false;
 let stdoutDone = false;
 
+post({ t: 'started' });
 const child = spawn(input.command, input.args, {
   cwd: input.cwd,
   env: input.env ?? process.env,

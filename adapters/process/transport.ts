@@ -49,6 +49,7 @@ export interface Reply {
 }
 
 type WorkerMessage =
+  | { t: 'started' }
   | { t: 'spawned'; pid: number }
   | { t: 'line'; line: string; unterminated?: boolean }
   | { t: 'error'; code: string; message: string }
@@ -84,7 +85,8 @@ function lastLine(text: string): string {
 
 export class ProcessTransport {
   readonly label: string;
-  readonly timeoutMs: number;
+  /** Per-call timeout in ms; may be changed between calls. */
+  timeoutMs: number;
   /** The server's process id (known once spawned). */
   pid = 0;
   /** Calls made and their total round-trip time (for the latency figure). */
@@ -122,12 +124,14 @@ export class ProcessTransport {
     installExitHook();
     live.add(this);
     const deadline = performance.now() + this.timeoutMs;
+    let started = false;
     for (;;) {
       const m = this.next(deadline);
       if (m === null) {
         this.shutdown();
-        throw new TargetError('hang', `${this.label}: the server did not start within ${this.timeoutMs} ms`, '');
+        throw new TargetError('hang', `${this.label}: the server did not start within ${this.timeoutMs} ms (${started ? 'spawn did not return' : 'the transport thread did not start'})`, '');
       }
+      if (m.t === 'started') started = true;
       if (m.t === 'spawned') {
         this.pid = m.pid;
         return;

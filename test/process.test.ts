@@ -1,0 +1,778 @@
+/**
+ * Out-of-process targets (adapters/process, docs/protocol.md): the JSON-lines transport, the
+ * handshake, every way a server can misbehave (each a one-line TargetError naming the last
+ * request, the child killed and reaped), and the two example servers under random operation
+ * sequences with a byte-array oracle and the contract monitor on.
+ */
+import { strict as assert } from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadExecAdapter, splitCommandLine, ProcessFsFileAdapter } from '../adapters/process';
+import { TargetError, ProtocolError } from '../adapters/process/errors';
+import { ProcessFileAdapter } from '../adapters/process/file-client';
+import { ProcessFsAdapter, devicePath } from '../adapters/process/fs-client';
+import { ProcessTransport, describeRequest } from '../adapters/process/transport';
+import { AdapterSpecError, loadAdapter } from '../adapters/registry';
+import { mountWithMonitor } from '../adapters/reference';
+import type { FileAdapter } from '../adapters/types';
+import { main } from '../cli/main';
+import { TargetError as EngineTargetError, runFsx } from '../properties/fsx/engine';
+import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
+import { ContractViolation, ContractMonitor } from '../properties/contract/monitor';
+import { FileDevice } from '../reference/device/file';
+import { MemoryDevice } from '../reference/device/memory';
+import { FsError } from '../reference/errno';
+import type { FileHandle, IomapFs } from '../reference/file';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const FS_SERVER = path.join(ROOT, 'examples', 'fs-server.py');
+const FILE_SERVER = path.join(ROOT, 'examples', 'file-server.py');
+const PY = 'python3';
+
+function havePython(): boolean {
+  try {
+    execFileSync(PY, ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 6) else 1)'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A server that behaves (minimally) until told to misbehave on one method: argv[1] is a JSON file
+ * {"level", "protocol", "hello": {...extra hello fields}, "ops": [...], "on": {METHOD: ACTION}}.
+ * ACTION: {"do": "exit", "code"} | {"do": "signal"} | {"do": "hang", "childPidFile"?} |
+ * {"do": "raw", "line"} | {"do": "wrong-id"} | {"do": "result", "result"} | {"do": "error", "error"}.
+ */
+const BAD_SERVER = String.raw`
+import base64, json, os, signal, subprocess, sys, time
+cfg = json.load(open(sys.argv[1]))
+level = cfg.get("level", "file")
+rules = cfg.get("on", {})
+def default(m, p):
+    if m == "hello":
+        caps = {"ops": cfg.get("ops", [])} if level == "fs" else {}
+        r = {"protocol": cfg.get("protocol", 1), "name": "bad", "level": level, "capabilities": caps, "geometry": {"blockSize": 4096}}
+        r.update(cfg.get("hello", {}))
+        return r
+    if m in ("mkfs", "mount"): return {"blockSize": 4096}
+    if m == "lookup": return {"ino": None}
+    if m == "create": return {"ino": 1}
+    if m == "load_inode": return {"size": 0}
+    if m in ("iomap_begin", "map_blocks"):
+        pos = p.get("pos", p.get("offset", 0)) // 4096 * 4096
+        return {"iomap": {"offset": pos, "length": 4096, "type": 0, "addr": "18446744073709551615"}}
+    if m == "size": return {"size": 0}
+    if m == "pread": return {"data": ""}
+    if m == "pwrite": return {"written": len(base64.b64decode(p["data"]))}
+    return {}
+for raw in sys.stdin:
+    req = json.loads(raw)
+    rid, m, p = req["id"], req["method"], req.get("params") or {}
+    if m == "bye":
+        print(json.dumps({"id": rid, "result": {}}), flush=True)
+        break
+    act = rules.get(m)
+    out = {"id": rid, "result": default(m, p)}
+    if act is not None:
+        a = act["do"]
+        if a == "exit":
+            sys.stderr.write("bad server: exiting on %s\n" % m)
+            sys.stderr.flush()
+            os._exit(act.get("code", 3))
+        if a == "signal":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if a == "hang":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if "childPidFile" in act:
+                c = subprocess.Popen(["sleep", "3600"])
+                with open(act["childPidFile"], "w") as f:
+                    f.write(str(c.pid))
+            time.sleep(3600)
+        if a == "raw":
+            sys.stdout.write(act["line"].replace("$ID", str(rid)) + "\n")
+            sys.stdout.flush()
+            continue
+        if a == "wrong-id": out = {"id": rid + 1, "result": default(m, p)}
+        if a == "result": out = {"id": rid, "result": act["result"]}
+        if a == "error": out = {"id": rid, "error": act["error"]}
+    print(json.dumps(out), flush=True)
+`;
+
+/** A process is gone (not even a zombie). */
+function reaped(pid: number): boolean {
+  return pid > 0 && !fs.existsSync(`/proc/${pid}`);
+}
+
+/** Processes whose parent is this one (servers are spawned by worker threads of this process). */
+function children(): string[] {
+  const out: string[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[1]) === process.pid) out.push(`${d} ${stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 1)} ${rest[0]}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** A process is gone or a zombie (an orphan's reaping belongs to init). */
+function deadOrZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+function expectTarget(fn: () => unknown, kind: string, re: RegExp): TargetError {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw e;
+    assert.equal(e.kind, kind, e.message);
+    assert.match(e.message, re);
+    assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
+    assert.ok(e instanceof EngineTargetError, 'the CLI maps it to exit code 3');
+    assert.ok(!(e instanceof FsError));
+    return e;
+  }
+  assert.fail(`expected a TargetError (${kind})`);
+}
+
+function expectProtocol(fn: () => unknown, re: RegExp): ProtocolError {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e;
+    assert.match(e.message, re);
+    assert.ok(e instanceof AdapterSpecError, 'the CLI maps it to exit code 2');
+    assert.ok(!e.message.includes('\n'));
+    return e;
+  }
+  assert.fail('expected a ProtocolError');
+}
+
+/** A tiny deterministic PRNG (xorshift32). */
+class Rng {
+  private x: number;
+  constructor(seed: number) {
+    this.x = (seed * 2654435761) >>> 0 || 1;
+  }
+  next(): number {
+    let x = this.x;
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    this.x = x;
+    return x;
+  }
+  below(n: number): number {
+    return this.next() % n;
+  }
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = (this.next() & 0xff) | 1;
+    return out;
+  }
+}
+
+function capture(): { out: (l: string) => void; err: (l: string) => void; lines: string[] } {
+  const lines: string[] = [];
+  return { lines, out: (l) => lines.push(l), err: (l) => lines.push(l) };
+}
+
+function fsxOpts(over: Partial<FsxOptions>): FsxOptions {
+  return { ...defaultOptions(), quiet: true, ...over };
+}
+
+const python = havePython();
+
+(python ? describe : describe.skip)('out-of-process targets (protocol 1)', function () {
+  this.timeout(120000);
+  let tmp: string;
+  let bad: string;
+  let seq = 0;
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-process-test-'));
+    bad = path.join(tmp, 'bad-server.py');
+    fs.writeFileSync(bad, BAD_SERVER);
+  });
+  after(() => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    assert.deepEqual(children(), [], 'no server process is left behind (running or zombie)');
+  });
+
+  /** argv of the bad server with this configuration. */
+  function badArgs(cfg: Record<string, unknown>): string[] {
+    const p = path.join(tmp, `cfg-${++seq}.json`);
+    fs.writeFileSync(p, JSON.stringify(cfg));
+    return [bad, p];
+  }
+
+  function scratch(): string {
+    return fs.mkdtempSync(path.join(tmp, 'scratch-'));
+  }
+
+  /** A device image file for an fs-level server. */
+  function device(size = 256 * 2 ** 20): FileDevice {
+    return FileDevice.open(path.join(scratch(), 'device.img'), { create: { size } });
+  }
+
+  describe('command lines and requests', () => {
+    it('splits exec: command lines like a simple shell', () => {
+      assert.deepEqual(splitCommandLine('python3 examples/fs-server.py'), ['python3', 'examples/fs-server.py']);
+      assert.deepEqual(splitCommandLine("  a  'b c'  \"d \\\"e\\\" f\" g\\ h ''"), ['a', 'b c', 'd "e" f', 'g h', '']);
+      assert.deepEqual(splitCommandLine('x"y z"w'), ['xy zw']);
+      assert.deepEqual(splitCommandLine(''), []);
+      assert.throws(() => splitCommandLine("a 'b"), (e: Error) => e instanceof AdapterSpecError && /unbalanced single quote/.test(e.message));
+      assert.throws(() => splitCommandLine('a "b'), /unbalanced double quote/);
+      assert.throws(() => splitCommandLine('a \\'), /backslash at the end/);
+      assert.throws(() => loadAdapter('exec:'), /exec: needs a command/);
+      assert.throws(() => loadAdapter('exec:   '), /exec: needs a command/);
+    });
+
+    it('names requests shortly in errors, with data elided', () => {
+      assert.equal(describeRequest(3, 'size', undefined), '#3 size');
+      const d = describeRequest(4, 'pwrite', { off: 1, data: 'A'.repeat(1000) });
+      assert.equal(d, '#4 pwrite {"off":1,"data":"<1000 base64 chars>"}');
+      assert.ok(describeRequest(5, 'x', { s: 'y'.repeat(500) }).length < 180);
+    });
+  });
+
+  describe('handshake', () => {
+    it('refuses another protocol version with an exit-2 error and reaps the server', () => {
+      const e = expectProtocol(() => ProcessFileAdapter.start(PY, badArgs({ protocol: 2 }), scratch()),
+        /protocol version mismatch: the server speaks protocol 2, this harness speaks protocol 1/);
+      assert.ok(e.name === 'ProtocolError');
+      const before = fs.readdirSync(tmp).length;
+      expectProtocol(() => loadExecAdapter(`${PY} ${badArgs({ protocol: 7 }).join(' ')}`, { scratch: tmp }), /speaks protocol 7/);
+      assert.equal(fs.readdirSync(tmp).length, before + 1, 'only the config file is new: the scratch directory was removed');
+    });
+
+    it('refuses a server of the other level, a refused hello, and a command that cannot run', () => {
+      expectProtocol(() => ProcessFsAdapter.start(PY, [FILE_SERVER], { scratch: scratch() }),
+        /is a file-level server, the harness asked for the fs level/);
+      expectProtocol(() => ProcessFileAdapter.start(PY, badArgs({ level: 'fs' }), scratch()),
+        /is a fs-level server, the harness asked for the file level/);
+      expectProtocol(() => ProcessFileAdapter.start(PY, badArgs({ on: { hello: { do: 'error', error: { errno: 'EINVAL', message: 'I speak protocol 9 only' } } } }), scratch()),
+        /refused the handshake .*I speak protocol 9 only/);
+      expectProtocol(() => new ProcessTransport(path.join(tmp, 'no-such-server'), []), /cannot run .*no-such-server.*ENOENT/);
+      expectProtocol(() => loadAdapter(`exec:${path.join(tmp, 'no-such-server')} --flag`), /^adapter exec:.*no-such-server --flag: cannot run/);
+    });
+
+    it('a server that dies or answers nonsense at hello is a TargetError', () => {
+      const e = expectTarget(() => ProcessFileAdapter.start(PY, badArgs({ on: { hello: { do: 'exit', code: 4 } } }), scratch()),
+        'crash', /the server died \(exit code 4; last stderr line: bad server: exiting on hello\) \(last request: #0 hello/);
+      assert.equal(e.request.startsWith('#0 hello'), true);
+      expectTarget(() => ProcessFileAdapter.start(PY, badArgs({ hello: { name: 42 } }), scratch()), 'bad-value', /result\.name must be a string/);
+      expectTarget(() => ProcessFileAdapter.start(PY, badArgs({ hello: { protocol: 'one' } }), scratch()), 'bad-value', /result\.protocol must be an integer/);
+      expectTarget(() => ProcessFileAdapter.start(PY, ['-c', 'import sys; sys.exit(5)'], scratch()), 'crash', /exit code 5/);
+    });
+  });
+
+  describe('a misbehaving file-level server', () => {
+    const cases: Array<{ what: string; on: Record<string, unknown>; kind: string; re: RegExp; timeoutMs?: number }> = [
+      { what: 'exits', on: { do: 'exit', code: 7 }, kind: 'crash', re: /the server died \(exit code 7; last stderr line: bad server: exiting on pread\) \(last request: #\d+ pread \{"off":0,"len":4\}\)$/ },
+      { what: 'is killed by a signal', on: { do: 'signal' }, kind: 'crash', re: /the server died \(killed by SIGKILL\) \(last request: #\d+ pread/ },
+      { what: 'hangs', on: { do: 'hang' }, kind: 'hang', re: /the server did not answer within 300 ms \(last request: #\d+ pread/, timeoutMs: 300 },
+      { what: 'prints a line that is not JSON', on: { do: 'raw', line: 'debug: reading 4 bytes' }, kind: 'malformed', re: /malformed reply line "debug: reading 4 bytes" \(not JSON\) \(last request: #\d+ pread/ },
+      { what: 'prints JSON that is not an object', on: { do: 'raw', line: '[1, 2]' }, kind: 'malformed', re: /not a JSON object/ },
+      { what: 'answers another id', on: { do: 'wrong-id' }, kind: 'wrong-id', re: /reply with id (\d+) to request #\d+ \(last request: #\d+ pread/ },
+      { what: 'answers a request it was not asked', on: { do: 'raw', line: '{"id": 999, "result": {}}' }, kind: 'wrong-id', re: /reply with id 999/ },
+      { what: 'sends neither result nor error', on: { do: 'raw', line: '{"id": $ID}' }, kind: 'malformed', re: /must have exactly one of "result" and "error"/ },
+      { what: 'sends both result and error', on: { do: 'raw', line: '{"id": $ID, "result": {}, "error": {"errno": "EIO"}}' }, kind: 'malformed', re: /exactly one of/ },
+      { what: 'returns more bytes than asked', on: { do: 'result', result: { data: Buffer.from('0123456789').toString('base64') } }, kind: 'bad-value', re: /result\.data holds 10 bytes, at most 4/ },
+      { what: 'returns bad base64', on: { do: 'result', result: { data: '@@@@' } }, kind: 'bad-value', re: /result\.data is not valid base64/ },
+      { what: 'returns data that is not a string', on: { do: 'result', result: { data: 17 } }, kind: 'bad-value', re: /result\.data must be a string, got 17/ },
+      { what: 'returns an unknown errno', on: { do: 'error', error: { errno: 'EWHATEVER', message: 'x' } }, kind: 'bad-value', re: /error\.errno "EWHATEVER" is not an errno name/ },
+      { what: 'returns an error without errno', on: { do: 'error', error: { message: 'x' } }, kind: 'bad-value', re: /error\.errno is missing/ },
+      { what: 'returns a result that is not an object', on: { do: 'result', result: 'fine' }, kind: 'bad-value', re: /result must be an object/ },
+    ];
+    for (const c of cases) {
+      it(`${c.what}: TargetError (${c.kind}) naming the request, child reaped, later calls fail at once`, () => {
+        const a = ProcessFileAdapter.start(PY, badArgs({ on: { pread: c.on } }), scratch());
+        if (c.timeoutMs !== undefined) a.transport.timeoutMs = c.timeoutMs;
+        const pid = a.transport.pid;
+        const t = a.open();
+        assert.equal(t.size(), 0);
+        const t0 = performance.now();
+        const e = expectTarget(() => t.pread(0, 4), c.kind, c.re);
+        assert.ok(performance.now() - t0 < 8000, 'never waits past the timeout and the kill');
+        assert.match(e.request, /^#\d+ pread/);
+        assert.ok(reaped(pid), `server ${pid} was killed and reaped`);
+        const dead = expectTarget(() => t.size(), 'dead', /the server is gone after an earlier failure/);
+        assert.equal(dead.request, e.request);
+        a.close();
+        a.close();
+      });
+    }
+
+    it('kills the whole process group of a hung server (its children too)', () => {
+      const pidFile = path.join(tmp, 'grandchild.pid');
+      const a = ProcessFileAdapter.start(PY, badArgs({ on: { pread: { do: 'hang', childPidFile: pidFile } } }), scratch());
+      a.transport.timeoutMs = 500;
+      const t = a.open();
+      expectTarget(() => t.pread(0, 1), 'hang', /did not answer within 500 ms/);
+      assert.ok(reaped(a.transport.pid));
+      const g = Number(fs.readFileSync(pidFile, 'utf8'));
+      const deadline = Date.now() + 3000;
+      while (!deadOrZombie(g) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      assert.ok(deadOrZombie(g), `grandchild ${g} was killed`);
+      a.close();
+    });
+
+    it('a server that ignores bye and stdin EOF is killed at close; a clean one exits by itself', () => {
+      const a = ProcessFileAdapter.start(PY, badArgs({ on: { bye: { do: 'hang' } } }), scratch());
+      a.transport.timeoutMs = 300;
+      const pid = a.transport.pid;
+      const t0 = performance.now();
+      a.close();
+      assert.ok(reaped(pid));
+      assert.ok(performance.now() - t0 < 6000);
+      const b = ProcessFileAdapter.start(PY, badArgs({}), scratch());
+      b.close();
+      assert.ok(reaped(b.transport.pid));
+    });
+  });
+
+  describe('a misbehaving fs-level server', () => {
+    const ALL_OPS = ['iomap_end'];
+    /** Mount the bad server under the generic layer and write one byte (one ->iomap_begin). */
+    function writeThrough(on: Record<string, unknown>, extra: Record<string, unknown> = {}): { fsa: ProcessFsAdapter; run: () => unknown } {
+      const fsa = ProcessFsAdapter.start(PY, badArgs({ level: 'fs', ops: ALL_OPS, on: { iomap_begin: on }, ...extra }), { timeoutMs: 5000 });
+      const dev = device(64 * 2 ** 20);
+      fsa.mkfs(dev, { blockSize: 4096 });
+      const { fsys } = mountWithMonitor(fsa, dev, 65536, true);
+      const fh = fsys.open('f', { create: true });
+      return { fsa, run: () => fh.pwrite(0, new Uint8Array([1])) };
+    }
+    const mapping = (m: Record<string, unknown>) => ({ do: 'result', result: { iomap: { offset: 0, length: 4096, type: 2, addr: 1 << 20, ...m } } });
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['a negative length', mapping({ length: -4096 }), /result\.iomap\.length must be a u64 .*got -4096 \(last request: #\d+ iomap_begin \{"ino":1,"isize":0,"pos":0,"length":1,"flags":1\}\)/],
+      ['a fractional offset', mapping({ offset: 0.5 }), /result\.iomap\.offset must be a u64/],
+      ['a type out of range', mapping({ type: 9 }), /result\.iomap\.type 9 is not a mapping type/],
+      ['a type name that does not exist', mapping({ type: 'SPARSE' }), /iomap\.type "SPARSE" is not a mapping type/],
+      ['an address that is not a number', mapping({ addr: 'abc' }), /result\.iomap\.addr must be a u64 .*got "abc"/],
+      ['an address object', mapping({ addr: { hi: 1 } }), /result\.iomap\.addr must be a u64/],
+      ['an address past 64 bits', mapping({ addr: '18446744073709551616' }), /does not fit in 64 bits/],
+      ['an address past 2^53', mapping({ addr: '9007199254740993' }), /beyond 2\^53, which the model cannot address/],
+      ['flags past 16 bits', mapping({ flags: 0x10000 }), /result\.iomap\.flags 65536 is out of range \[0, 65535\]/],
+      ['INLINE without inline data', mapping({ type: 'INLINE' }), /protocol 1 does not carry inline data/],
+      ['no iomap at all', { do: 'result', result: {} }, /result\.iomap is missing/],
+      ['an unknown errno', { do: 'error', error: { errno: 'ENOTAREALERRNO', message: 'x' } }, /error\.errno "ENOTAREALERRNO"/],
+    ];
+    for (const [what, on, re] of cases) {
+      it(`iomap_begin with ${what}: TargetError naming the request`, () => {
+        const { fsa, run } = writeThrough(on);
+        const pid = fsa.transport.pid;
+        expectTarget(run, 'bad-value', re);
+        assert.ok(reaped(pid));
+        fsa.close();
+      });
+    }
+
+    it('values that are well formed but break the contract are the monitor\'s (ContractViolation, not TargetError)', () => {
+      const { fsa, run } = writeThrough(mapping({ type: 'HOLE', addr: 0 }));
+      assert.throws(run, (e: unknown) => e instanceof ContractViolation && e.rule === 'R05');
+      assert.ok(fsa.alive, 'the server is fine; the filesystem it implements is not');
+      fsa.close();
+      const w = writeThrough(mapping({ type: 'HOLE', addr: '18446744073709551615' }));
+      assert.throws(w.run, (e: unknown) => e instanceof ContractViolation && e.rule === 'R11');
+      w.fsa.close();
+      // (u64)-1 as an address is IOMAP_NULL_ADDR: a MAPPED mapping with it breaks R05.
+      const n = writeThrough(mapping({ addr: '18446744073709551615' }));
+      assert.throws(n.run, (e: unknown) => e instanceof ContractViolation && e.rule === 'R05');
+      n.fsa.close();
+    });
+
+    it('an errno from iomap_begin is the callback\'s -errno (the write fails with it)', () => {
+      const { fsa, run } = writeThrough({ do: 'error', error: { errno: 'ENOSPC', message: 'disk full' } });
+      assert.throws(run, (e: unknown) => e instanceof FsError && e.code === 'ENOSPC');
+      fsa.close();
+    });
+
+    it('needs a device backed by a file', () => {
+      assert.equal(devicePath(device(1 << 20)).endsWith('device.img'), true);
+      const fsa = ProcessFsAdapter.start(PY, badArgs({ level: 'fs' }));
+      assert.throws(() => fsa.mkfs(new MemoryDevice({ size: 1 << 20 }), { blockSize: 4096 }), /needs a device backed by a file/);
+      fsa.close();
+    });
+  });
+
+  describe('exit codes through the CLI', () => {
+    async function cli(args: string[]): Promise<{ code: number; err: string; out: string }> {
+      let out = '';
+      let err = '';
+      const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
+      return { code, err, out };
+    }
+
+    it('2 for a protocol mismatch, 3 for a server that crashes or hangs, 0 for a good one', async () => {
+      const save = scratch();
+      const v2 = await cli(['fsx', '--adapter', `exec:${PY} ${badArgs({ protocol: 2 }).join(' ')}`, '-N', '5', '-q']);
+      assert.equal(v2.code, 2, v2.err);
+      assert.match(v2.err, /^iomap-harness: adapter exec:.*protocol version mismatch.*\n$/);
+      const crash = await cli(['fsx', '--adapter', `exec:${PY} ${badArgs({ on: { size: { do: 'exit', code: 9 } } }).join(' ')}`, '-N', '5', '-q', '--save', save]);
+      assert.equal(crash.code, 3, crash.out + crash.err);
+      assert.match(crash.out, /target crashed in .*TargetError: adapter exec:.*exit code 9.*last request: #\d+ size/);
+      process.env.IOMAP_HARNESS_EXEC_TIMEOUT_MS = '1500';
+      try {
+        const hang = await cli(['fsx', '--adapter', `exec:${PY} ${badArgs({ on: { hello: { do: 'hang' } } }).join(' ')}`, '-N', '5', '-q']);
+        assert.equal(hang.code, 3, hang.err);
+        assert.match(hang.err, /^iomap-harness: adapter exec:.*did not answer within 1500 ms \(last request: #0 hello.*\n$/);
+      } finally {
+        delete process.env.IOMAP_HARNESS_EXEC_TIMEOUT_MS;
+      }
+      process.env.IOMAP_HARNESS_EXEC_TIMEOUT_MS = 'soon';
+      try {
+        const r = await cli(['fsx', '--adapter', `exec:${PY} ${FILE_SERVER}`, '-N', '5', '-q']);
+        assert.equal(r.code, 2);
+        assert.match(r.err, /IOMAP_HARNESS_EXEC_TIMEOUT_MS=soon: expected a positive number of milliseconds/);
+      } finally {
+        delete process.env.IOMAP_HARNESS_EXEC_TIMEOUT_MS;
+      }
+      const good = await cli(['fsx', '--adapter', `exec:${PY} ${FS_SERVER}`, '-N', '100', '-q', '--json']);
+      assert.equal(good.code, 0, good.out + good.err);
+      assert.match(good.out, /"adapter":"exec:python3 .*fs-server\.py","seed":1,"ops":100,"failures":0/);
+    }).timeout(60000);
+  });
+  describe('the example file-level server (examples/file-server.py)', () => {
+    it('round trip: capabilities, data, sizes, errnos as FsErrors', () => {
+      const a = ProcessFileAdapter.start(PY, [FILE_SERVER], scratch());
+      assert.equal(a.hello.name, 'pyfile');
+      assert.equal(a.capabilities.mmap, true);
+      assert.ok(a.capabilities.fallocModes.includes(0));
+      const t = a.open();
+      const data = new Rng(5).bytes(10000);
+      assert.equal(t.pwrite(100, data), 10000);
+      assert.equal(t.size(), 10100);
+      assert.deepEqual(Buffer.from(t.pread(100, 10000)), Buffer.from(data));
+      assert.equal(t.pread(10000, 500).length, 100, 'short read at EOF');
+      assert.deepEqual([...t.pread(0, 100)], new Array(100).fill(0));
+      t.truncate(5000);
+      assert.equal(t.size(), 5000);
+      const m = t.mapread!(4096, 4096);
+      assert.equal(m.length, 4096);
+      assert.deepEqual(Buffer.from(m.subarray(0, 904)), Buffer.from(data.subarray(3996, 4900)));
+      assert.ok(m.subarray(904).every((b) => b === 0), 'zeroes past EOF in the EOF page');
+      assert.throws(() => t.mapread!(8192, 1), (e: unknown) => e instanceof FsError && e.code === 'SIGBUS');
+      assert.throws(() => t.seekData!(6000), (e: unknown) => e instanceof FsError && e.code === 'ENXIO');
+      assert.throws(() => t.fallocate!(0x20, 0, 4096), (e: unknown) => e instanceof FsError && e.code === 'EOPNOTSUPP');
+      assert.throws(() => t.cloneRange!(0, 4096, 8192), (e: unknown) => e instanceof FsError && e.code === 'EOPNOTSUPP');
+      t.fsync();
+      t.closeOpen();
+      assert.equal(t.size(), 5000);
+      a.close();
+      assert.ok(reaped(a.transport.pid));
+    });
+
+    it('passes 1000 fsx ops through exec: (seed 7)', () => {
+      const a = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp });
+      assert.ok(a instanceof ProcessFileAdapter);
+      const r = runFsx(a, a.name, fsxOpts({ seed: 7, numOps: 1000 }), capture());
+      assert.equal(r.failure, null, r.report.join('\n'));
+      assert.equal(r.ops, 1000);
+    });
+  });
+
+  describe('the example fs-level server (examples/fs-server.py) under the generic layer and the monitor', () => {
+    it('passes fsx through exec: at 4 KiB blocks (seed 3) and 1 KiB blocks (seed 11)', () => {
+      for (const [bs, seed, numOps] of [[4096, 3, 700], [1024, 11, 400]]) {
+        const a = loadExecAdapter(`${PY} ${FS_SERVER}`, { scratch: tmp, blockSize: bs, deviceSize: 256 * 2 ** 20 }) as FileAdapter;
+        assert.ok(a instanceof ProcessFsFileAdapter);
+        assert.equal(a.capabilities.blockSize, bs);
+        assert.equal(a.capabilities.clone, false, 'pyfs has no reflink');
+        assert.equal(a.capabilities.directIO, true);
+        const r = runFsx(a, a.name, fsxOpts({ seed, numOps }), capture());
+        assert.equal(r.failure, null, r.report.join('\n'));
+        const mon = a.inner.monitor!;
+        for (const rule of ['R01', 'R05', 'R07', 'R14', 'R16', 'R21', 'R22', 'R30', 'R32', 'R34', 'R41']) {
+          assert.ok((mon.evaluated.get(rule) ?? 0) > 0, `rule ${rule} was checked over the protocol`);
+        }
+        // runFsx closed the adapter: the server is gone and the device image removed.
+        assert.ok(reaped(a.fsAdapter.transport.pid));
+        assert.ok(!fs.existsSync(path.dirname(a.device.path)), 'close removes the device image and its scratch directory');
+        a.close();
+      }
+    });
+
+    it('survives a random driver with writeback/completion interleavings, remounts and a byte-array oracle', () => {
+      const d = new FsDriver(ProcessFsAdapter.start(PY, [FS_SERVER], { blockSize: 4096 }), device(), 4096, 16384, 21);
+      d.run(1200);
+      assert.ok(d.counts.remount > 0 && d.counts.complete > 0 && d.counts.directWrite > 0 && d.counts.falloc > 0, JSON.stringify(d.counts));
+      assert.ok((d.monitor.evaluated.get('R38') ?? 0) > 0, 'dio end_io conversions were checked (R38)');
+      assert.ok((d.monitor.evaluated.get('R36') ?? 0) >= 0);
+      d.close();
+    });
+
+    it('keeps committed files across server processes (on-disk metadata)', () => {
+      const dev = device(64 * 2 ** 20);
+      const data = new Rng(9).bytes(70000);
+      const a = ProcessFsAdapter.start(PY, [FS_SERVER]);
+      a.mkfs(dev, { blockSize: 2048 });
+      let { fsys } = mountWithMonitor(a, dev, 65536, true);
+      let fh = fsys.open('keep', { create: true });
+      fh.pwrite(3000, data);
+      fh.fallocate(0x01, 100000, 8192);
+      fh.fsync();
+      fsys.unmount();
+      a.close();
+      const b = ProcessFsAdapter.start(PY, [FS_SERVER]);
+      ({ fsys } = mountWithMonitor(b, dev, 65536, true));
+      assert.equal(fsys.blockSize, 2048, 'the block size comes from the superblock');
+      fh = fsys.open('keep');
+      assert.equal(fh.size, 73000);
+      assert.deepEqual(Buffer.from(fh.pread(3000, 70000)), Buffer.from(data));
+      assert.deepEqual(fsys.fs.checkConsistency(), []);
+      assert.match(fsys.fs.describeBlock(fh.inode, 100000), /^unwritten \[98304, \+10240\) @\d+$/, 'the KEEP_SIZE preallocation past EOF');
+      fsys.unmount();
+      b.close();
+      dev.close();
+    });
+
+    it('round trips in well under a millisecond (mean of 2000 calls)', () => {
+      const a = ProcessFileAdapter.start(PY, badArgs({}), scratch());
+      const t = a.open();
+      const calls = a.transport.calls;
+      const t0 = performance.now();
+      for (let i = 0; i < 2000; i++) t.size();
+      const us = ((performance.now() - t0) * 1000) / 2000;
+      assert.equal(a.transport.calls - calls, 2000);
+      assert.ok(us < 20000, `mean round trip ${us.toFixed(0)} us`);
+      a.close();
+    });
+  });
+});
+
+/**
+ * A random-operation driver for an fs-level server mounted under the reference generic layer with
+ * the contract monitor: buffered and direct I/O, mmap, truncate, fallocate, fsync, background
+ * writeback with completions in random order, eviction, drop_caches and remount, each checked
+ * against a plain byte array, the model's invariants, the monitor's quiet-time checks and the
+ * server's own consistency check.
+ */
+class FsDriver {
+  fsys!: IomapFs;
+  fh!: FileHandle;
+  monitor!: ContractMonitor;
+  good = new Uint8Array(1 << 20);
+  size = 0;
+  readonly counts: Record<string, number> = {};
+  private readonly rng: Rng;
+  private readonly log: string[] = [];
+
+  constructor(readonly fsa: ProcessFsAdapter, readonly dev: FileDevice, readonly bs: number, readonly folio: number, seed: number) {
+    this.rng = new Rng(seed);
+    fsa.mkfs(dev, { blockSize: bs });
+    this.mount();
+    this.fh = this.fsys.open('f', { create: true });
+  }
+
+  private mount(): void {
+    const { fsys, monitor } = mountWithMonitor(this.fsa, this.dev, this.folio, true);
+    this.fsys = fsys;
+    this.monitor = monitor!;
+  }
+
+  private fail(msg: string): never {
+    throw new Error(`${msg}\n  after: ${this.log.slice(-10).join('\n         ')}`);
+  }
+
+  private setSize(n: number): void {
+    if (n < this.size) this.good.fill(0, n, this.size);
+    this.size = n;
+  }
+
+  private compare(off: number, got: Uint8Array, what: string): void {
+    const exp = this.good.subarray(off, off + got.length);
+    if (Buffer.compare(got, exp) !== 0) {
+      let i = 0;
+      while (got[i] === exp[i]) i++;
+      this.fail(`${what}: byte ${off + i} is ${got[i]}, expected ${exp[i]} (${this.fh.describe(off + i)})`);
+    }
+  }
+
+  private expectErr(code: string, fn: () => unknown): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof FsError && e.code === code) return;
+      throw e;
+    }
+    this.fail(`expected ${code}`);
+  }
+
+  run(n: number): void {
+    const MAX = 400000;
+    const r = this.rng;
+    for (let i = 0; i < n; i++) {
+      const k = r.below(100);
+      const off = r.below(MAX);
+      const len = 1 + r.below(40000);
+      let op: string;
+      if (k < 22) {
+        op = 'write';
+        const data = r.bytes(Math.min(len, MAX - off));
+        this.log.push(`write ${off} ${data.length}`);
+        if (this.fh.pwrite(off, data) !== data.length) this.fail('short write');
+        if (off > this.size) this.setSize(off);
+        this.good.set(data, off);
+        this.size = Math.max(this.size, off + data.length);
+      } else if (k < 36) {
+        op = 'read';
+        this.log.push(`read ${off} ${len}`);
+        const got = this.fh.pread(off, len);
+        if (got.length !== Math.max(0, Math.min(len, this.size - off))) this.fail(`read length ${got.length}`);
+        this.compare(off, got, 'read');
+      } else if (k < 42) {
+        op = 'truncate';
+        const sz = r.below(MAX);
+        this.log.push(`truncate ${sz}`);
+        this.fh.truncate(sz);
+        this.setSize(sz);
+      } else if (k < 48) {
+        op = 'directWrite';
+        const o = off - (off % 512);
+        const l = Math.max(512, len - (len % 512));
+        const data = r.bytes(Math.min(l, MAX - o - ((MAX - o) % 512)));
+        this.log.push(`directWrite ${o} ${data.length}`);
+        if (this.fh.directWrite(o, data) !== data.length) this.fail('short direct write');
+        if (o > this.size) this.setSize(o);
+        this.good.set(data, o);
+        this.size = Math.max(this.size, o + data.length);
+      } else if (k < 52) {
+        op = 'directRead';
+        const o = off - (off % 512);
+        const l = Math.max(512, len - (len % 512));
+        this.log.push(`directRead ${o} ${l}`);
+        const got = this.fh.directRead(o, l);
+        this.compare(o, got, 'direct read');
+      } else if (k < 58) {
+        op = 'mapwrite';
+        if (this.size === 0) continue;
+        const o = off % this.size;
+        const data = r.bytes(Math.min(len, this.size - o));
+        this.log.push(`mapwrite ${o} ${data.length}`);
+        this.fh.mmapWrite(o, data, { msync: r.below(2) === 0 });
+        this.good.set(data, o);
+      } else if (k < 62) {
+        op = 'mapread';
+        if (this.size === 0) {
+          this.expectErr('SIGBUS', () => this.fh.mmapRead(0, 1));
+          continue;
+        }
+        const o = off % this.size;
+        const l = Math.min(len, this.size - o);
+        this.log.push(`mapread ${o} ${l}`);
+        this.compare(o, this.fh.mmapRead(o, l), 'mapread');
+      } else if (k < 74) {
+        op = 'falloc';
+        this.falloc([0, 1, 3, 0x10, 0x11, 0x08, 0x20][r.below(7)], off, Math.min(len, MAX - off));
+      } else if (k < 78) {
+        op = 'fsync';
+        this.log.push('fsync');
+        this.fh.fsync();
+      } else if (k < 84) {
+        op = 'writeback';
+        this.log.push('writeback');
+        this.fh.writebackNow();
+      } else if (k < 92) {
+        op = 'complete';
+        const q = this.fsys.queue;
+        if (!q.pending.length) continue;
+        const w = r.below(q.pending.length);
+        this.log.push(`complete ${w}/${q.pending.length}`);
+        q.completeAt(w);
+      } else if (k < 95) {
+        op = 'evict';
+        this.log.push(`evict ${off}`);
+        this.fh.evict(off);
+      } else if (k < 97) {
+        op = 'dropcaches';
+        this.log.push('dropcaches');
+        this.fh.close();
+        this.fsys.dropCaches();
+        this.fh = this.fsys.open('f');
+      } else {
+        op = 'remount';
+        this.log.push('remount');
+        this.fh.close();
+        this.fsys.unmount();
+        this.mount();
+        this.fh = this.fsys.open('f');
+      }
+      this.counts[op] = (this.counts[op] ?? 0) + 1;
+      if (this.fh.size !== this.size) this.fail(`size ${this.fh.size}, expected ${this.size}`);
+      this.monitor.checkQuiescent();
+      const inv = this.fsys.checkInvariants();
+      if (inv.length) this.fail(`invariants: ${inv.join('; ')}`);
+      if (i % 100 === 99) {
+        this.compare(0, this.fh.pread(0, this.size), 'full read');
+        const bad = this.fsys.fs.checkConsistency();
+        if (bad.length) this.fail(`server consistency: ${bad.join('; ')}`);
+      }
+    }
+  }
+
+  /** fallocate with the outcome worked out from file-ops §3 (xfs semantics). */
+  private falloc(mode: number, off: number, len: number): void {
+    const bs = this.bs;
+    const keep = (mode & 1) !== 0;
+    const end = off + len;
+    this.log.push(`falloc 0x${mode.toString(16)} ${off} ${len}`);
+    switch (mode & ~1) {
+      case 0:
+        this.fh.fallocate(mode, off, len);
+        if (!keep && end > this.size) this.setSize(end);
+        return;
+      case 0x02:
+        this.fh.fallocate(mode, off, len);
+        if (off < this.size) this.good.fill(0, off, Math.min(end, this.size));
+        return;
+      case 0x10:
+        this.fh.fallocate(mode, off, len);
+        if (off < this.size) this.good.fill(0, off, Math.min(end, this.size));
+        if (!keep && end > this.size) this.setSize(end);
+        return;
+      case 0x08: {
+        const o = off - (off % bs);
+        const l = Math.max(bs, len - (len % bs));
+        if (o + l >= this.size) {
+          this.expectErr('EINVAL', () => this.fh.fallocate(0x08, o, l));
+          return;
+        }
+        this.fh.fallocate(0x08, o, l);
+        this.good.copyWithin(o, o + l, this.size);
+        this.setSize(this.size - l);
+        return;
+      }
+      case 0x20: {
+        const o = off - (off % bs);
+        const l = Math.max(bs, len - (len % bs));
+        if (o >= this.size || this.size + l > this.good.length) {
+          if (o >= this.size) this.expectErr('EINVAL', () => this.fh.fallocate(0x20, o, l));
+          return;
+        }
+        this.fh.fallocate(0x20, o, l);
+        this.good.copyWithin(o + l, o, this.size);
+        this.good.fill(0, o, o + l);
+        this.size += l;
+        return;
+      }
+    }
+  }
+
+  close(): void {
+    this.fh.close();
+    this.fsys.unmount();
+    this.fsa.close();
+    this.dev.close();
+  }
+}
