@@ -5,7 +5,8 @@
  *   mutant:NAME   an adapter registered as a mutant (the bug zoo)
  *   ./x.js, /p/x.js, anything with a slash or ending in .js/.cjs
  *                 a CommonJS module exporting `createAdapter(opts): FileAdapter`
- *   exec:CMD      an out-of-process adapter (JSON lines) — not supported yet
+ *   exec:CMD ARGS an out-of-process target speaking JSON lines on stdin/stdout (adapters/process,
+ *                 docs/protocol.md): a file-level server, or an fs-level one under the reference layer
  *   host:PATH     a real kernel filesystem: a test file in directory PATH, which must lie inside a
  *                 scratch directory (IOMAP_HARNESS_SCRATCH or opts.scratch); see adapters/host
  *
@@ -204,7 +205,10 @@ function loadModule(spec: string, opts: AdapterOptions): FileAdapter {
 export function loadAdapter(spec: string, opts: AdapterOptions = {}): FileAdapter {
   if (typeof spec !== 'string' || spec === '') throw new AdapterSpecError('empty adapter spec');
   if (spec.startsWith('exec:')) {
-    throw new AdapterSpecError(`adapter ${spec}: exec: adapters (out-of-process targets speaking JSON lines) are not supported yet`);
+    // Loaded on demand: adapters/process. Handshake problems are AdapterSpecErrors (exit 2); a
+    // server that crashes or hangs is a TargetError (exit 3).
+    const proc = require('./process') as typeof import('./process');
+    return proc.loadExecAdapter(spec.slice('exec:'.length), opts);
   }
   if (spec.startsWith('host:')) {
     // Loaded on demand: adapters/host (factory createHostAdapter; errors become one-line AdapterSpecErrors).
