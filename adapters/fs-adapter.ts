@@ -24,6 +24,11 @@ export interface FsAdapter {
   readonly describe: string;
   mkfs(dev: BlockDevice, opts: FsMkfsOptions): void;
   mount(dev: BlockDevice): FsInstance;
+  /**
+   * What the file level can offer on top of this filesystem (before anything is mounted):
+   * fallocate modes, reflink (clone/dedupe), direct I/O. Omitted: everything refs offers.
+   */
+  fileCapabilities?: { fallocModes?: number[]; reflink?: boolean; directIO?: boolean; inline?: boolean };
 }
 
 /** refs, the reference filesystem. */

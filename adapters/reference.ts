@@ -136,9 +136,10 @@ export class ReferenceAdapter implements FileAdapter {
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
+    const fc = this.fsAdapter.fileCapabilities;
     this.capabilities = {
-      blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
-      clone: true, dedupe: true, copyRange: true, directIO: true, dioAlign: opts.sectorSize ?? 512,
+      blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
+      clone: fc?.reflink ?? true, dedupe: fc?.reflink ?? true, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,
       seek: true, fiemap: true, remount: true,
     };
   }

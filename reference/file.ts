@@ -129,7 +129,7 @@ export class IomapFs {
   }
 
   get maxFileSize(): number {
-    return MAX_LFS_FILESIZE;
+    return Math.min(MAX_LFS_FILESIZE, this.fs.capabilities.maxFileSize);
   }
 
   private checkMounted(): void {
@@ -447,6 +447,8 @@ export class FileHandle {
     }
     if (!Number.isInteger(mode) || !FALLOC_ALLOWED.has(mode)) throw new FsError(EOPNOTSUPP, `${this.name}: fallocate mode 0x${Number(mode).toString(16)}`);
     if (off + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: fallocate beyond the maximum file size`);
+    // Step 9/10 of file-ops §3.1: a mode the filesystem does not implement.
+    if (!this.fsys.fs.capabilities.fallocModes.includes(mode)) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem does not do fallocate mode 0x${mode.toString(16)}`);
     const bs = this.inode.blockSize;
     const size = this.inode.size;
     const keep = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
@@ -532,6 +534,7 @@ export class FileHandle {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: clone ${n} ${v}`);
     }
     this.sameFs(src);
+    if (!this.fsys.fs.capabilities.reflink) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem cannot share blocks (no reflink)`);
     const bs = this.inode.blockSize;
     const srcSize = src.inode.size;
     if (len === 0) {
@@ -590,6 +593,7 @@ export class FileHandle {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: dedupe ${n} ${v}`);
     }
     this.sameFs(src);
+    if (!this.fsys.fs.capabilities.reflink) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem cannot share blocks (no reflink)`);
     if (srcOff + len > src.inode.size) throw new FsError(EINVAL, `${this.name}: dedupe source range beyond EOF`);
     len = Math.min(len, 1 << 30);
     if (len === 0) return 0;
