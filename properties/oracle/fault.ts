@@ -146,6 +146,8 @@ export interface FaultRunResult {
   /** fsync-family calls whose result was checked, and how many of them reported an error. */
   syncChecks: number;
   syncErrors: number;
+  /** Every checked fsync-family call: [op, file, 0 or the errno name]. */
+  syncTrace: Array<[number, string, 0 | string]>;
   /** Bytes of the final media that differ from the model (mode drop/corrupt: effective damage). */
   damagedBytes: number;
   notes: string[];
@@ -489,7 +491,7 @@ class FaultRunner {
     this.pattern = new TraceablePattern(w.seed);
     this.slots = new Array<Slot | null>(w.slots).fill(null);
     this.result = {
-      workload: w, violations: [], detections: [], injected: [], opsRun: 0, failedOps: 0, syncChecks: 0, syncErrors: 0,
+      workload: w, violations: [], detections: [], injected: [], opsRun: 0, failedOps: 0, syncChecks: 0, syncErrors: 0, syncTrace: [],
       damagedBytes: 0, notes: [], report: [], elapsedMs: 0,
     };
     for (let i = 0; i < w.files; i++) {
@@ -638,6 +640,7 @@ class FaultRunner {
     fm.legacy = false;
     this.result.syncChecks++;
     if (err) this.result.syncErrors++;
+    this.result.syncTrace.push([this.opIndex, fm.name, err ? err.code : 0]);
     if (err && err.code !== 'EIO') this.violate('unexpected-error', `${what} on ${fm.name}: ${err.message}`, s.file);
     if (expectErr && !err) {
       this.violate('errseq-missed', `${what} on ${fm.name} returned 0; errseq requires EIO (write failure #${fm.errSeq} at op #${fm.lastFault}, not yet reported on this fd)`, s.file);
@@ -852,6 +855,8 @@ class FaultRunner {
           this.writtenBack(i);
           this.checkEvicted(i);
         }
+        // The check read everything back: drop it again, so later ops start from a cold cache.
+        this.fsys.dropCaches();
         return true;
       case 'fault':
         this.dev.addFault(o.rule);
@@ -1056,7 +1061,7 @@ export function runFaultWorkload(w: FaultWorkload, opts: FaultRunOptions = {}): 
   } catch (e) {
     result = {
       workload: w, violations: [{ kind: 'exception', op: -1, message: `setup: ${e instanceof Error ? e.message : String(e)}` }],
-      detections: [], injected: [], opsRun: 0, failedOps: 0, syncChecks: 0, syncErrors: 0, damagedBytes: 0, notes: [], report: [], elapsedMs: 0,
+      detections: [], injected: [], opsRun: 0, failedOps: 0, syncChecks: 0, syncErrors: 0, syncTrace: [], damagedBytes: 0, notes: [], report: [], elapsedMs: 0,
     };
     result.report = formatReport(result, null);
     return result;
