@@ -5,6 +5,7 @@
 import * as assert from 'assert';
 import { MemoryDevice } from '../reference/device/memory';
 import { FaultDevice } from '../reference/device/fault';
+import { IomapFs } from '../reference/file';
 import { expectFsError, pattern } from './support/scripted-ops';
 
 function make(): { mem: MemoryDevice; dev: FaultDevice } {
@@ -261,5 +262,28 @@ describe('FaultDevice: schedules, actions and the fault log', () => {
       expectFsError(() => dev.addFault(bad as unknown as Parameters<FaultDevice['addFault']>[0]), 'EINVAL', JSON.stringify(bad));
     }
     assert.strictEqual(dev.rules.length, 0);
+  });
+});
+
+describe('FaultDevice under the file API (refs)', () => {
+  it('latency steps interleave with writeback: a held data write is not on the media until released', () => {
+    const mem = new MemoryDevice({ size: 4 << 20 });
+    const dev = new FaultDevice(mem, { holdAcrossFlush: true });
+    IomapFs.mkfs(dev, { blockSize: 4096, metaBytes: 65536 });
+    const fsys = IomapFs.mount(dev);
+    const fh = fsys.open('f', { create: true });
+    const data = pattern(9, 8192);
+    fh.pwrite(0, data);
+    const start = fsys.refs.sb.dataStart * 4096;
+    dev.addFault({ kind: 'write', action: 'hold', off: start, len: dev.size - start });
+    fh.fsync(); // acknowledged: the device said the data writes completed
+    assert.ok(dev.held.length >= 1);
+    fsys.dropCaches();
+    assert.ok(!Buffer.from(fh.pread(0, 8192)).equals(Buffer.from(data)), 'the media does not have it yet');
+    dev.clearFaults();
+    dev.releaseAll();
+    fsys.dropCaches();
+    assert.ok(Buffer.from(fh.pread(0, 8192)).equals(Buffer.from(data)), 'landed');
+    assert.deepStrictEqual(dev.injected.map((f) => f.action).filter((a) => a !== 'hold'), []);
   });
 });

@@ -214,7 +214,7 @@ describe('fault properties (b)-(d): read errors, dropped writes, read corruption
 describe('fault properties: seeded random workloads on refs', () => {
   const n = Number(process.env.FAULT_WORKLOADS ?? 0);
   const budget = (mode: FaultMode): FaultCampaignResult =>
-    runFaultCampaign(n > 0 ? { mode, count: n, tolerate: TOLERATE } : { mode, count: 200, timeMs: 1200, tolerate: TOLERATE });
+    runFaultCampaign(n > 0 ? { mode, count: n, tolerate: TOLERATE } : { mode, count: 200, timeMs: 1000, tolerate: TOLERATE });
   const show = (r: FaultCampaignResult): void => {
     console.log(`    ${r.mode}: ${r.workloads} workloads, ${r.ops} ops, ${r.injected} faults injected, ${r.failedOps} ops failed, ` +
       `${r.syncChecks} fsync results checked (${r.syncErrors} EIO), ${r.damagedWorkloads} damaged / ${r.detectedWorkloads} detected, ${r.elapsedMs} ms`);
