@@ -768,7 +768,7 @@ class FaultRunner {
         const s = slotOf(o.slot);
         if (!s) return false;
         const size = this.cur(s.file).length;
-        if (o.off + o.len > Math.ceil(size / 4096) * 4096) return false; // would be SIGBUS by design
+        if (o.off + o.len > Math.ceil(size / this.fsys.pageSize) * this.fsys.pageSize) return false; // SIGBUS by design
         let got: Uint8Array;
         try {
           got = s.fh.mmapRead(o.off, o.len);
