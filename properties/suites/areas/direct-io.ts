@@ -1,0 +1,78 @@
+/**
+ * Direct I/O (iomap-contract §5.7, §7.8, §7.20; file-ops §11, §14.24).
+ */
+import * as fc from 'fast-check';
+import { FsError } from '../../../reference/errno';
+import { property, SuiteDef } from '../types';
+import { GEO_DEFAULT, GEO_SUBFOLIO, defaultSpan, playStep, workloadProperty } from '../common';
+import { Step, stepsArb } from '../steps';
+import type { Workload } from '../workload';
+
+const hex = (n: number): string => '0x' + n.toString(16);
+
+/** An O_DIRECT call that must fail with `code` and change nothing (pure: it fails up front). */
+function expectErrno(w: Workload, code: string, what: string, fn: () => unknown): void {
+  let got = 'success';
+  const size = w.size;
+  w.step(`${what} (${code} expected)`, () => {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      got = e.code;
+    }
+  });
+  w.check(got === code, 'op-error', 'fileops-14.24', () => [`${what} with size ${hex(size)}: ${got === 'success' ? 'succeeded' : got}, expected ${code}`]);
+}
+
+export const directIo: SuiteDef = {
+  name: 'direct-io',
+  area: 'O_DIRECT reads and writes',
+  sections: 'iomap-contract §5.7, §7.8, §7.20; file-ops §11, §14.24',
+  needs: ['directIO'],
+  properties: [
+    workloadProperty({
+      name: 'cache-coherence',
+      section: 'iomap-contract §5.7 (flush and invalidate before, invalidate after), §7.20; file-ops §14.24',
+      describe: 'buffered and mmap reads after a direct write, and direct reads after buffered or mmap writes, all see the newest data (also with asynchronous direct writes completing in any order)',
+      weights: { dwrite: 4, dread: 3, read: 3, write: 3, mapread: 2, mapwrite: 1, mapwriteNoSync: 1, falloc: 1, punch: 1, truncate: 1, cycle: 1, asyncDio: 2, writeback: 1, complete: 1 },
+      maxSteps: 30,
+      geometries: [GEO_DEFAULT, GEO_SUBFOLIO],
+    }),
+    workloadProperty({
+      name: 'sub-block-zeroing',
+      section: 'iomap-contract §5.7 (sub-block zeroing of new and unwritten blocks, EOF tail), §7.8',
+      describe: 'sector-aligned direct writes into holes, unwritten extents and past EOF leave the rest of each block reading zero',
+      weights: { dwrite: 5, falloc: 2, fallocKeep: 1, truncate: 1, read: 2, dread: 2, cycle: 1, punch: 1, asyncDio: 1 },
+      maxSteps: 25,
+      geometries: [GEO_DEFAULT, { blockSize: 16384, folioSize: 65536 }],
+    }),
+    property<{ steps: Step[]; probes: number[] }>({
+      name: 'return-codes',
+      section: 'iomap-contract §5.7 (setup); file-ops §11, §14.24',
+      describe: 'misaligned offset or length: EINVAL with nothing changed; a direct read at or past EOF returns 0 bytes',
+      arb: () => fc.record({ steps: stepsArb({ write: 3, dwrite: 2, truncate: 1 }, 8), probes: fc.array(fc.nat(), { minLength: 1, maxLength: 6 }) }),
+      run: (ctx, input) => {
+        const w = ctx.open();
+        const span = defaultSpan(w);
+        const al = w.caps.dioAlign;
+        for (const s of input.steps) playStep(w, s, span);
+        for (const p of input.probes) {
+          const size = w.size;
+          const off = (p % 64) * al;
+          if (al > 1) {
+            const bad = off + 1 + (p % (al - 1));
+            expectErrno(w, 'EINVAL', `O_DIRECT read at misaligned ${hex(bad)}`, () => w.target.directRead!(bad, al));
+            expectErrno(w, 'EINVAL', `O_DIRECT write of misaligned length ${hex(al + 1)}`, () => w.target.directWrite!(off, new Uint8Array(al + 1).fill(0x5a)));
+          }
+          const past = Math.ceil(size / al) * al + ((p >>> 8) % 4) * al;
+          let got = -1;
+          w.step(`O_DIRECT read at ${hex(past)} (at or past EOF ${hex(size)})`, () => { got = w.target.directRead!(past, al).length; });
+          w.notes.pop();
+          w.check(got === 0, 'short-read', 'fileops-14.24', () => [`O_DIRECT read at ${hex(past)} with size ${hex(size)} returned ${got} bytes, expected 0`]);
+        }
+        w.quiesce();
+      },
+    }),
+  ],
+};

@@ -1,0 +1,147 @@
+/**
+ * Checks the suites make beyond the fsx runner's, on the target's answers (not on its insides):
+ * SEEK walks, FIEMAP over whole blocks, sharing after clone/dedupe. Every check here is pure: it
+ * uses calls that do not change the file or its cache (FIEMAP without FLAG_SYNC, lseek), so the
+ * op log stays a faithful record of what changed state.
+ */
+import type { FiemapExtent } from '../../adapters/types';
+import { FsError } from '../../reference/errno';
+import { FL_SKIPPED, OPS } from '../fsx/ops';
+import type { Workload } from './workload';
+
+export const FIEMAP_EXTENT_LAST = 0x1;
+export const FIEMAP_EXTENT_DELALLOC = 0x4;
+export const FIEMAP_EXTENT_UNWRITTEN = 0x800;
+export const FIEMAP_EXTENT_SHARED = 0x2000;
+
+const hex = (n: number): string => '0x' + n.toString(16);
+
+export interface LastOp {
+  name: string;
+  off: number;
+  len: number;
+  dst: number;
+  skipped: boolean;
+  n: number;
+}
+
+/** The last op in the log (after a step), or null. */
+export function lastOp(w: Workload): LastOp | null {
+  const i = w.buf.count - 1;
+  if (i < 0) return null;
+  return {
+    name: OPS[w.buf.code[i]].name, off: w.buf.off[i], len: w.buf.len[i], dst: w.buf.dst[i],
+    skipped: (w.buf.flags[i] & FL_SKIPPED) !== 0, n: i + 1,
+  };
+}
+
+export function fmtExtents(ext: readonly FiemapExtent[]): string[] {
+  return ext.map((e) => `  extent logical ${hex(e.logical)} physical ${hex(e.physical)} length ${hex(e.length)} flags ${hex(e.flags)}`);
+}
+
+/** FIEMAP without FLAG_SYNC (no writeback: the state is not changed by looking). */
+export function fiemapNoSync(w: Workload, off: number, len: number): FiemapExtent[] {
+  let ext: FiemapExtent[] = [];
+  w.step(`FIEMAP(${hex(off)}, ${hex(len)}) without FLAG_SYNC (checks only)`, () => { ext = w.target.fiemap!(off, len, 0); });
+  w.notes.pop();
+  return ext;
+}
+
+/** The extent covering byte `pos`, if any. */
+export function extentAt(ext: readonly FiemapExtent[], pos: number): FiemapExtent | undefined {
+  return ext.find((e) => pos >= e.logical && pos < e.logical + e.length);
+}
+
+/** lseek that answers -1 for ENXIO. */
+function seek(w: Workload, data: boolean, off: number): number {
+  let r = -1;
+  w.step(`${data ? 'SEEK_DATA' : 'SEEK_HOLE'}(${hex(off)}) (checks only)`, () => {
+    try {
+      r = data ? w.target.seekData!(off) : w.target.seekHole!(off);
+    } catch (e) {
+      if (!(e instanceof FsError && e.code === 'ENXIO')) throw e;
+      r = -1;
+    }
+  });
+  w.notes.pop();
+  return r;
+}
+
+/**
+ * file-ops §14.16–14.18: alternating SEEK_DATA/SEEK_HOLE from 0 gives strictly increasing,
+ * disjoint data segments ending at or before the size, interior boundaries on block multiples,
+ * and every byte that reads non-zero lies inside a data segment. A failure is witnessed by the
+ * same lseek as an fsx op (seek_data/seek_hole), so the op log shows it where the runner can.
+ *
+ * Tolerated: SEEK_DATA answering exactly i_size. Linux's mapping_seek_hole_data() returns `end`
+ * (= i_size) when the first uptodate block of a partially uptodate folio over an UNWRITTEN extent
+ * lies past EOF (e.g. after a write past EOF and a truncate down in the same folio), and the
+ * reference models that; lseek then returns i_size instead of ENXIO. Everything at EOF is a hole,
+ * so it hides no data (the soundness check below still runs). Likewise mid-file, where the answer
+ * is the end of the UNWRITTEN segment searched, the start of a hole: an empty data segment.
+ */
+export function seekWalk(w: Workload): void {
+  const size = w.size;
+  const bs = w.bs;
+  const segs: Array<[number, number]> = [];
+  let pos = 0;
+  for (let guard = 0; guard < 10000; guard++) {
+    if (pos >= size) break;
+    const d = seek(w, true, pos);
+    if (d < 0 || d === size) break;
+    if (!(d >= pos && d < size)) w.witness('seek_data', pos, 'seek', 'fileops-14.16', [`SEEK_DATA(${hex(pos)}) = ${hex(d)} with size ${hex(size)}`]);
+    const h = seek(w, false, d);
+    if (h === d && d % bs === 0) {
+      // The same quirk mid-file: over an UNWRITTEN segment whose first uptodate block lies past the
+      // segment's end (in the same folio), SEEK_DATA answers the segment's end, the start of a hole.
+      pos = d + 1;
+      continue;
+    }
+    if (!(h > d && h <= size)) w.witness('seek_hole', d, 'seek', 'fileops-14.18', [`SEEK_HOLE(${hex(d)}) = ${hex(h)} after SEEK_DATA gave ${hex(d)} (size ${hex(size)})`]);
+    if (segs.length > 0) w.check(d > segs[segs.length - 1][1], 'seek', 'fileops-14.18', () => [`data segment at ${hex(d)} does not follow the previous one ending at ${hex(segs[segs.length - 1][1])}`]);
+    w.check(d === pos || d % bs === 0, 'seek', 'fileops-14.18', () => [`SEEK_DATA(${hex(pos)}) = ${hex(d)}: not a block (${bs}) multiple`]);
+    w.check(h === size || h % bs === 0, 'seek', 'fileops-14.18', () => [`SEEK_HOLE(${hex(d)}) = ${hex(h)}: not a block (${bs}) multiple nor EOF`]);
+    segs.push([d, h]);
+    pos = h;
+  }
+  // Soundness: nothing non-zero between the segments.
+  let prev = 0;
+  for (const [d, h] of [...segs, [size, size] as [number, number]]) {
+    if (d > prev) {
+      const nz = w.oracle.firstNonZero(prev, d - prev);
+      if (nz >= 0) {
+        w.witness('seek_data', prev, 'seek', 'fileops-14.17', [`${hex(nz)} reads non-zero but the SEEK walk reports a hole [${hex(prev)}, ${hex(d)})`,
+          `segments: ${segs.map(([a, b]) => `[${hex(a)}, ${hex(b)})`).join(' ')}`], nz);
+      }
+    }
+    prev = h;
+  }
+}
+
+/** Full blocks of [off, off+len). */
+export function fullBlocks(off: number, len: number, bs: number): [number, number] {
+  return [Math.ceil(off / bs), Math.floor((off + len) / bs)];
+}
+
+/**
+ * file-ops §14.11 / §14.14: every full block of [src, src+len) that is allocated in the source is
+ * SHARED in both ranges, at the same physical address.
+ */
+export function checkShared(w: Workload, src: number, dst: number, len: number, rule: string, what: string): void {
+  const bs = w.bs;
+  const [b0, b1] = fullBlocks(0, len, bs);
+  if (b1 <= b0) return;
+  const se = fiemapNoSync(w, src, b1 * bs);
+  const de = fiemapNoSync(w, dst, b1 * bs);
+  for (let b = b0; b < b1; b++) {
+    const s = extentAt(se, src + b * bs);
+    if (s === undefined || (s.flags & FIEMAP_EXTENT_DELALLOC) !== 0) continue;
+    const d = extentAt(de, dst + b * bs);
+    const sp = s.physical + (src + b * bs - s.logical);
+    const lines = () => [`after ${what}: block at ${hex(src + b * bs)} (source) / ${hex(dst + b * bs)} (destination) must be SHARED at one physical address`,
+      'source:', ...fmtExtents(se), 'destination:', ...fmtExtents(de)];
+    w.check((s.flags & FIEMAP_EXTENT_SHARED) !== 0, 'fiemap', rule, lines, src + b * bs);
+    w.check(d !== undefined && (d.flags & FIEMAP_EXTENT_SHARED) !== 0, 'fiemap', rule, lines, dst + b * bs);
+    w.check(d!.physical + (dst + b * bs - d!.logical) === sp, 'fiemap', rule, lines, dst + b * bs);
+  }
+}

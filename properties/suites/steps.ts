@@ -1,0 +1,449 @@
+/**
+ * The step vocabulary of the suites, and a state-aware generator for it.
+ *
+ * A generated step is a kind plus three raw numbers. The numbers are resolved against the live
+ * state when the step runs (the oracle's file size, the block/page/DIO alignment, what is
+ * pending), so every step is valid where it lands: reads stay inside EOF, collapse ranges end
+ * before EOF, clone ranges do not overlap, completions pick an I/O that is pending. No step is
+ * generated only to be thrown away by a failed precondition (fast-check #250/#424), and
+ * shrinking the raw numbers towards 0 shrinks offsets and lengths.
+ *
+ * A kind whose precondition cannot hold in the current state falls back to a write, which always
+ * can (so the step still does something useful).
+ */
+import * as fc from 'fast-check';
+import { FsError } from '../../reference/errno';
+import { PAGE_SIZE } from '../../reference/iomap/types';
+import type { Workload } from './workload';
+
+export const STEP_KINDS = [
+  // fsx ops
+  'read', 'write', 'mapread', 'mapwrite', 'truncate', 'falloc', 'fallocKeep', 'unshare', 'punch', 'zero', 'zeroKeep',
+  'collapse', 'insert', 'clone', 'dedupe', 'dedupeSame', 'copy', 'fsync', 'fdatasync', 'dread', 'dwrite', 'seekData',
+  'seekHole', 'fiemap', 'cycle',
+  // interleaving steps (FileTarget.interleave)
+  'writeback', 'complete', 'drain', 'evict', 'raceWrite', 'raceWriteback', 'racePunch', 'asyncDio',
+  // a store through the mapping left dirty (no msync); junk stored past EOF without msync;
+  // a short write (model-level), also with a second writer in its begin/get_folio window
+  'mapwriteNoSync', 'pollute', 'shortWrite', 'raceShortWrite',
+] as const;
+
+export type StepKind = (typeof STEP_KINDS)[number];
+
+export interface Step {
+  k: StepKind;
+  a: number;
+  b: number;
+  c: number;
+}
+
+/** Which kinds need what (for filtering by the target). */
+const KIND_NEEDS: Partial<Record<StepKind, string>> = {
+  mapread: 'mmap', mapwrite: 'mmap', falloc: 'falloc:0x0', fallocKeep: 'falloc:0x1', unshare: 'falloc:0x40',
+  punch: 'falloc:0x3', zero: 'falloc:0x10', zeroKeep: 'falloc:0x11', collapse: 'falloc:0x8', insert: 'falloc:0x20',
+  clone: 'clone', dedupe: 'dedupe', dedupeSame: 'dedupe', copy: 'copyRange', dread: 'directIO', dwrite: 'directIO',
+  seekData: 'seek', seekHole: 'seek', fiemap: 'fiemap', writeback: 'interleave', complete: 'interleave',
+  drain: 'interleave', evict: 'interleave', raceWrite: 'interleave', raceWriteback: 'interleave', racePunch: 'interleave',
+  asyncDio: 'asyncDio', shortWrite: 'model', raceShortWrite: 'model', mapwriteNoSync: 'mmap', pollute: 'mmap',
+};
+
+export function kindNeed(k: StepKind): string | undefined {
+  return KIND_NEEDS[k];
+}
+
+export type Weights = Partial<Record<StepKind, number>>;
+
+/** Sizes a workload works in. */
+export interface Span {
+  /** Largest file offset used (writes, truncates, clone destinations stay below it). */
+  maxFile: number;
+  /** Largest single op length. */
+  maxOp: number;
+}
+
+/** An arbitrary step from weighted kinds. */
+export function stepArb(weights: Weights): fc.Arbitrary<Step> {
+  const kinds = (Object.entries(weights) as [StepKind, number][]).filter(([, w]) => w > 0);
+  if (kinds.length === 0) throw new Error('stepArb: no kinds');
+  const kind = fc.oneof(...kinds.map(([k, w]) => ({ arbitrary: fc.constant(k), weight: w })));
+  return fc.record({ k: kind, a: fc.nat(), b: fc.nat(), c: fc.nat() });
+}
+
+/** A list of steps (shrinkable: fewer steps, smaller numbers). */
+export function stepsArb(weights: Weights, maxLength: number, minLength = 1): fc.Arbitrary<Step[]> {
+  return fc.array(stepArb(weights), { minLength, maxLength, size: 'max' });
+}
+
+export function fmtStep(s: Step): string {
+  return `${s.k}(${s.a},${s.b},${s.c})`;
+}
+
+/** Drop kinds the workload's target cannot do. */
+export function supportedWeights(w: Workload, weights: Weights): Weights {
+  const out: Weights = {};
+  for (const [k, v] of Object.entries(weights) as [StepKind, number][]) if (supports(w, k)) out[k] = v;
+  return out;
+}
+
+export function supports(w: Workload, k: StepKind): boolean {
+  const need = KIND_NEEDS[k];
+  if (need === undefined) return true;
+  return hasNeed(w, need);
+}
+
+/** Does the workload's target meet a need (see types.ts Need)? */
+export function hasNeed(w: Workload, need: string): boolean {
+  const caps = w.caps;
+  const t = w.target;
+  switch (need) {
+    case 'mmap': return caps.mmap && typeof t.mapread === 'function' && typeof t.mapwrite === 'function';
+    case 'directIO': return caps.directIO && typeof t.directRead === 'function' && typeof t.directWrite === 'function';
+    case 'seek': return caps.seek && typeof t.seekData === 'function' && typeof t.seekHole === 'function';
+    case 'fiemap': return caps.fiemap && typeof t.fiemap === 'function';
+    case 'clone': return caps.clone && typeof t.cloneRange === 'function';
+    case 'dedupe': return caps.dedupe && typeof t.dedupeRange === 'function';
+    case 'copyRange': return caps.copyRange && typeof t.copyRange === 'function';
+    case 'interleave': return t.interleave !== undefined;
+    case 'asyncDio': return typeof t.interleave?.directWriteAsync === 'function' && caps.directIO;
+    case 'model': return w.ref !== null;
+    case 'geometry': return true;
+    default:
+      if (need.startsWith('falloc:')) return typeof t.fallocate === 'function' && caps.fallocModes.includes(Number(need.slice(7)));
+      return false;
+  }
+}
+
+// ---- resolution ----------------------------------------------------------------------------------
+
+const alignDown = (x: number, a: number): number => x - (x % a);
+
+/**
+ * An offset below `limit` from raw number r, with an alignment chosen by `mode`: byte, block,
+ * page or "just before a block boundary" (sub-block edges are where iomap's per-block logic lives).
+ */
+function offsetIn(r: number, limit: number, mode: number, bs: number): number {
+  if (limit <= 0) return 0;
+  const x = r % limit;
+  switch (mode % 4) {
+    case 0: return x;
+    case 1: return alignDown(x, bs);
+    case 2: return alignDown(x, PAGE_SIZE);
+    default: {
+      const b = alignDown(x, bs);
+      const back = 1 + (r % 7);
+      return b >= back ? b - back : b;
+    }
+  }
+}
+
+/** A length in [1, max] from raw r; mode picks small, block-multiple or any. */
+function lengthIn(r: number, max: number, mode: number, bs: number): number {
+  if (max <= 0) return 0;
+  switch (mode % 3) {
+    case 0: return 1 + (r % Math.min(max, 2 * bs));
+    case 1: return Math.min(max, bs * (1 + (r % Math.max(1, Math.floor(max / bs)))));
+    default: return 1 + (r % max);
+  }
+}
+
+/** Play one step on the workload (resolving its numbers against the current state). */
+export function play(w: Workload, s: Step, span: Span): void {
+  const bs = w.bs;
+  const size = w.size;
+  const { maxFile, maxOp } = span;
+  const mode = s.c;
+  const write = () => {
+    const off = offsetIn(s.a, maxFile, mode, bs);
+    w.op('write', off, lengthIn(s.b, Math.min(maxOp, maxFile - off), mode >> 2, bs));
+  };
+  switch (s.k) {
+    case 'read':
+    case 'mapread': {
+      if (size === 0) return write();
+      const off = offsetIn(s.a, size, mode, bs);
+      return w.op(s.k, off, lengthIn(s.b, Math.min(maxOp, size - off), mode >> 2, bs));
+    }
+    case 'write':
+      return write();
+    case 'mapwrite': {
+      const off = offsetIn(s.a, maxFile, mode, bs);
+      return w.op('mapwrite', off, lengthIn(s.b, Math.min(maxOp, maxFile - off), mode >> 2, bs));
+    }
+    case 'truncate':
+      return w.op('truncate', 0, offsetIn(s.a, maxFile + 1, mode, bs));
+    case 'falloc':
+    case 'fallocKeep':
+    case 'unshare':
+    case 'zero':
+    case 'zeroKeep': {
+      const off = offsetIn(s.a, maxFile, mode, bs);
+      const len = lengthIn(s.b, Math.min(maxOp, maxFile - off), mode >> 2, bs);
+      const keepSize = s.k === 'fallocKeep' || s.k === 'zeroKeep' || (s.k === 'unshare' && (s.c & 16) !== 0);
+      return w.op(s.k === 'zero' || s.k === 'zeroKeep' ? 'zero_range' : 'fallocate', off, len, { keepSize, unshare: s.k === 'unshare' });
+    }
+    case 'punch': {
+      if (size === 0) return write();
+      const off = offsetIn(s.a, size, mode, bs);
+      return w.op('punch_hole', off, lengthIn(s.b, Math.min(maxOp, size - off), mode >> 2, bs));
+    }
+    case 'collapse': {
+      const nb = Math.floor((size - 1) / bs);
+      if (size === 0 || nb < 1) return write();
+      const ob = s.a % nb;
+      const lb = 1 + (s.b % Math.min(nb - ob, Math.max(1, Math.floor(maxOp / bs))));
+      return w.op('collapse_range', ob * bs, lb * bs);
+    }
+    case 'insert': {
+      const nb = Math.ceil(size / bs);
+      const room = Math.floor((maxFile - size) / bs);
+      if (size === 0 || room < 1) return write();
+      const lb = 1 + (s.b % Math.min(room, Math.max(1, Math.floor(maxOp / bs))));
+      return w.op('insert_range', (s.a % nb) * bs, lb * bs);
+    }
+    case 'clone': {
+      if (size === 0) return write();
+      const nb = Math.ceil(size / bs);
+      const off = (s.a % nb) * bs;
+      let len = Math.min(size - off, bs * (1 + (s.b % Math.max(1, Math.floor(maxOp / bs)))));
+      const dstBlocks = Math.floor(maxFile / bs);
+      let dst = (s.c % dstBlocks) * bs;
+      const span = Math.ceil(len / bs) * bs;
+      if (dst < off + span && off < dst + span) dst = off + span; // no overlap: move the destination past the source
+      if (dst + len > maxFile) return write();
+      // A partial source EOF block may only land at or past the destination's EOF (file-ops §4).
+      if (len % bs !== 0 && dst + len < size) len -= len % bs;
+      if (len === 0) return write();
+      return w.op('clone_range', off, len, { dst });
+    }
+    case 'dedupe':
+    case 'dedupeSame': {
+      const nb = Math.floor(size / bs);
+      if (nb < 2) return write();
+      const lenB = 1 + (s.b % Math.max(1, Math.min(Math.floor(nb / 2), Math.floor(maxOp / bs))));
+      const off = (s.a % (nb - lenB + 1)) * bs;
+      let dst = (s.c % (nb - lenB + 1)) * bs;
+      const len = lenB * bs;
+      if (dst < off + len && off < dst + len) dst = off + len <= (nb - lenB) * bs ? off + len : off >= len ? off - len : -1;
+      if (dst < 0) return write();
+      if (s.k === 'dedupeSame' && w.caps.copyRange) w.op('copy_range', off, len, { dst });
+      return w.op('dedupe_range', off, len, { dst });
+    }
+    case 'copy': {
+      if (size === 0) return write();
+      const off = offsetIn(s.a, size, mode, bs);
+      const len = lengthIn(s.b, Math.min(maxOp, size - off), mode >> 2, bs);
+      let dst = offsetIn(s.c >> 3, maxFile, s.c, bs);
+      if (dst < off + len && off < dst + len) dst = off + len;
+      if (dst + len > maxFile) return write();
+      return w.op('copy_range', off, len, { dst });
+    }
+    case 'fsync':
+    case 'fdatasync':
+      return w.op(s.k, 0, 0);
+    case 'cycle':
+      return w.op('fsync', 0, 0, { closeOpen: true });
+    case 'dread': {
+      if (size === 0) return write();
+      const al = w.caps.dioAlign;
+      const off = alignDown(s.a % size, al);
+      const len = al * (1 + (s.b % Math.max(1, Math.floor(maxOp / al))));
+      return w.op('read_direct', off, len);
+    }
+    case 'dwrite': {
+      const al = w.caps.dioAlign;
+      const off = alignDown(offsetIn(s.a, maxFile, mode, bs), al);
+      const len = Math.max(al, alignDown(lengthIn(s.b, Math.min(maxOp, maxFile - off), mode >> 2, bs), al));
+      if (off + len > maxFile) return write();
+      return w.op('write_direct', off, len);
+    }
+    case 'seekData':
+    case 'seekHole':
+      return w.op(s.k === 'seekData' ? 'seek_data' : 'seek_hole', offsetIn(s.a, size + bs, mode, bs), 0);
+    case 'fiemap': {
+      if (size === 0) return write();
+      const off = offsetIn(s.a, size, mode, bs);
+      return w.op('fiemap', off, 1 + (s.b % (size - off)));
+    }
+    case 'writeback':
+      return w.writeback();
+    case 'complete':
+      if (w.pending() === 0) return w.writeback();
+      return w.complete(s.a);
+    case 'drain':
+      return w.drain([s.a, s.b, s.c, s.a >> 8, s.b >> 8, s.c >> 8]);
+    case 'evict':
+      if (size === 0) return write();
+      return w.evict(s.a % size);
+    case 'raceWrite':
+    case 'raceWriteback':
+    case 'racePunch':
+    case 'raceShortWrite':
+      if (!supports(w, 'raceWrite')) return play(w, { ...s, k: 'write' }, span);
+      return race(w, s, span);
+    case 'asyncDio':
+      return asyncDio(w, s, span);
+    case 'shortWrite':
+      return shortWrite(w, s, span);
+    case 'mapwriteNoSync':
+      return mapwriteNoSync(w, s, span);
+    case 'pollute':
+      return pollute(w, s);
+    default:
+      throw new Error(`play: unknown step kind ${String((s as Step).k)}`);
+  }
+}
+
+/**
+ * A buffered write inside EOF with something run in its ->iomap_begin/get_folio window: a second
+ * writer in the same blocks, writeback (+ completion) and reclaim of a later folio, or a punch.
+ */
+function race(w: Workload, s: Step, span: Span): void {
+  const size = w.size;
+  const bs = w.bs;
+  if (size < 2) return play(w, { ...s, k: 'write' }, span);
+  const off = offsetIn(s.a, size - 1, s.c, bs);
+  const len = 1 + (s.b % Math.min(size - off, span.maxOp, 65536) );
+  const end = off + len;
+  if (s.k === 'raceWrite' || s.k === 'raceShortWrite') {
+    const ioff = Math.max(0, Math.min(size - 1, alignDown(off, bs) + (s.c >> 4) % (2 * bs) - (bs >> 1)));
+    const ilen = Math.min(1 + ((s.c >> 10) % (2 * bs)), size - ioff, 65536);
+    // The outer write may be short (its user buffer faults part-way): contract §7.3's scenario.
+    const faultAt = s.k === 'raceShortWrite' && len > 1 ? 1 + ((s.c >> 20) % (len - 1)) : undefined;
+    w.race({ off, len, faultAt }, { op: { name: 'write', off: ioff, len: ilen }, note: `a second writer at ${ioff}+${ilen}` });
+    return;
+  }
+  if (s.k === 'racePunch') {
+    const poff = alignDown(off + ((s.c >> 4) % len), bs);
+    const plen = Math.min(bs * (1 + ((s.c >> 10) % 4)), size - poff);
+    if (plen <= 0) return play(w, { ...s, k: 'write' }, span);
+    w.race({ off, len }, { op: { name: 'punch_hole', off: poff, len: plen }, note: `a punch of ${poff}+${plen}` });
+    return;
+  }
+  // Writeback converts the mapping under the writer, then reclaim evicts a later folio of the range.
+  const il = w.target.interleave!;
+  const evictAt = off + Math.floor(((s.c >> 4) % 1000) / 1000 * len);
+  w.race({ off, len }, {
+    note: `writeback + completion of everything, then reclaim of the folio at ${evictAt}`,
+    fn: () => {
+      il.writeback();
+      while (il.pendingIo() > 0) il.complete(0);
+      il.evict(Math.min(evictAt, end - 1));
+    },
+  });
+}
+
+/**
+ * Up to three asynchronous O_DIRECT writes of whole blocks inside EOF, in different blocks,
+ * completed in a generated order (logged as write_direct: the same bytes as a synchronous replay).
+ * Whole blocks, because interleave.directWriteAsync reports no result: a sub-block write over
+ * shared blocks is short (0 bytes, which the synchronous path completes with a buffered write).
+ */
+function asyncDio(w: Workload, s: Step, span: Span): void {
+  const size = w.size;
+  const bs = w.bs;
+  const il = w.target.interleave!;
+  const nb = Math.floor(size / bs);
+  if (nb < 1 || bs % w.caps.dioAlign !== 0) return play(w, { ...s, k: 'dwrite' }, span);
+  const count = 1 + (s.c % 3);
+  const used = new Set<number>();
+  const inflight: Array<{ off: number; len: number; old: Uint8Array; fresh: Uint8Array }> = [];
+  for (let j = 0; j < count; j++) {
+    const blk = ((s.a >>> (j * 7)) + j * 31) % nb;
+    const n = Math.min(1 + ((s.b >>> (j * 3)) % 2), nb - blk);
+    if ([...Array(n).keys()].some((k) => used.has(blk + k))) continue;
+    for (let k = 0; k < n; k++) used.add(blk + k);
+    const off = blk * bs;
+    const len = n * bs;
+    const old = w.oracle.read(off, len);
+    let fresh: Uint8Array = new Uint8Array(0);
+    w.logged('write_direct', off, len, 'an asynchronous O_DIRECT write (completes later)', (_n, data) => {
+      il.directWriteAsync!(off, data);
+      w.oracle.write(off, data);
+      fresh = data;
+      return len;
+    });
+    inflight.push({ off, len, old, fresh });
+  }
+  // A buffered reader racing the direct writes in flight: each byte it sees may be old or new, and
+  // what it leaves in the cache must not outlive the writes' completion (post-write invalidation).
+  const r = inflight[(s.c >>> 8) % Math.max(1, inflight.length)];
+  if (r !== undefined && ((s.c >>> 4) & 1) === 1) {
+    let got: Uint8Array = new Uint8Array(0);
+    w.step(`a buffered read of ${r.off}+${r.len} racing the direct write in flight`, () => { got = w.target.pread(r.off, r.len); });
+    let bad = -1;
+    for (let i = 0; i < got.length && bad < 0; i++) if (got[i] !== r.old[i] && got[i] !== r.fresh[i]) bad = i;
+    w.check(got.length === r.len && bad < 0, 'bad-data', 'fileops-14.3', () => [
+      `a buffered read racing an O_DIRECT write of ${r.off}+${r.len} returned ${got.length} bytes, byte ${bad} neither old nor new`], r.off + Math.max(0, bad));
+  }
+  w.drain([s.b, s.c, s.a]);
+}
+
+/**
+ * A buffered write whose user buffer faults part-way (model-level: FileHandle.pwrite faultAt), so
+ * the write is short and ->iomap_end must release the unused delalloc (contract §5.2, rule 24).
+ * Logged as a write of the bytes it accepted.
+ */
+function shortWrite(w: Workload, s: Step, span: Span): void {
+  const ref = w.ref;
+  if (ref === null) return play(w, { ...s, k: 'write' }, span);
+  const bs = w.bs;
+  // One in four starts just below EOF and runs past it (the delalloc release scan's EOF cap, §7.5).
+  const atEof = ((s.c >>> 12) & 3) === 0 && w.size > 0;
+  const off = atEof ? Math.max(0, w.size - 1 - (s.a % (2 * bs))) : offsetIn(s.a, span.maxFile, s.c, bs);
+  const len = Math.max(2, atEof ? bs * (1 + (s.b % 4)) + (s.b % bs) : lengthIn(s.b, Math.min(span.maxOp, span.maxFile - off), s.c >> 2, bs));
+  const faultAt = 1 + ((s.c >> 4) % (len - 1));
+  w.logged('write', off, len, `a short buffered write (user buffer faults at byte ${faultAt} of ${len})`, (_n, data) => {
+    let got: number;
+    try {
+      got = ref.fh.pwrite(off, data, { faultAt });
+    } catch (e) {
+      if (e instanceof FsError && e.code === 'EFAULT') return -1;
+      throw e;
+    }
+    if (got < 1 || got > faultAt) w.fail('short-write', 'iomap-contract-§5.2', [`short write at ${off}+${len} faulting at ${faultAt} returned ${got}`]);
+    w.oracle.write(off, data, 0, got);
+    return got;
+  });
+}
+
+/** A store through the mapping without msync: the dirty pages stay in the cache (logged as mapwrite). */
+function mapwriteNoSync(w: Workload, s: Step, span: Span): void {
+  const bs = w.bs;
+  // One in four touches the EOF folio from inside EOF (page_mkwrite dirties the whole folio, the
+  // blocks past EOF included).
+  const atEof = ((s.c >>> 12) & 3) === 0 && w.size > 0;
+  const off = atEof ? Math.max(0, w.size - 1 - (s.a % bs)) : offsetIn(s.a, span.maxFile, s.c, bs);
+  const len = atEof ? 1 + (s.b % (w.size - off)) : lengthIn(s.b, Math.min(span.maxOp, span.maxFile - off), s.c >> 2, bs);
+  w.logged('mapwrite', off, len, 'an mmap store without msync (dirty pages stay cached)', (_n, data) => {
+    if (off + len > w.size) {
+      w.target.truncate(off + len);
+      w.oracle.truncate(off + len);
+    }
+    w.target.mapwrite!(off, data, { msync: false });
+    w.oracle.write(off, data);
+    return len;
+  });
+}
+
+/**
+ * fsx -e without the msync: junk stored through the mapping past EOF in the EOF page, left dirty
+ * in the cache. No size-raising op may ever expose it (file-ops §14.22); writeback must zero it
+ * (§5.6 step 1), zero_range and truncate up must not skip it (§5.4, §7.11). A step outside the
+ * op log (op log v1 can only record msynced pollution). Not for properties with mmap reads: Linux
+ * lets mmap readers see such junk past EOF until writeback or a truncate down zeroes it.
+ */
+function pollute(w: Workload, s: Step): void {
+  const size = w.size;
+  const tail = size % PAGE_SIZE;
+  if (size === 0 || tail === 0) return;
+  const len = PAGE_SIZE - tail;
+  const junk = new Uint8Array(len);
+  for (let i = 0; i < len; i++) junk[i] = 0x80 | ((s.a + i * 7) & 0x7f);
+  w.step(`junk stored through the mapping past EOF at ${size}+${len}, not msynced`, () => w.target.mapwrite!(size, junk, { msync: false }));
+}
+
+/** Append a logged read of the whole file (in pieces of at most 1 MiB): the final data check. */
+export function verifyAll(w: Workload): void {
+  const size = w.size;
+  for (let off = 0; off < size; off += 1 << 20) w.op('read', off, Math.min(1 << 20, size - off));
+}

@@ -1,0 +1,95 @@
+/**
+ * Property suites (docs/suites.md): fast-check properties grouped by area, each naming the spec
+ * section it checks. A suite declares what it needs from a target (capabilities, interleaving
+ * steps, the reference model's introspection); a target lacking one is reported as skipped with
+ * the reason. Properties run workloads (workload.ts) whose file operations are fsx op records, so
+ * every counterexample is saved as an op log that `iomap-harness replay` runs without fast-check.
+ */
+import type * as fc from 'fast-check';
+import type { AdapterOptions } from '../../adapters/registry';
+import type { FileAdapter } from '../../adapters/types';
+import type { FailureKind } from '../fsx/runner';
+import type { Workload } from './workload';
+
+/**
+ * What a suite or property needs from the target:
+ *  - a capability flag (mmap, directIO, seek, fiemap, clone, dedupe, copyRange) or
+ *    `falloc:0xNN` (a fallocate mode in capabilities.fallocModes);
+ *  - `interleave`: FileTarget.interleave (writeback now, completions, evict, begin/get_folio window);
+ *  - `asyncDio`: interleave.directWriteAsync;
+ *  - `model`: the reference model itself (a ReferenceTarget: its FileHandle, refs counters, invariants);
+ *  - `geometry`: the adapter honours a requested block and folio size.
+ */
+export type Need =
+  | 'mmap' | 'directIO' | 'seek' | 'fiemap' | 'clone' | 'dedupe' | 'copyRange'
+  | 'interleave' | 'asyncDio' | 'model' | 'geometry'
+  | `falloc:${string}`;
+
+/** Where a suite runs: the adapter spec and how adapters are made. */
+export interface SuiteEnv {
+  /** Adapter spec as given (recorded in op logs; replay loads it). */
+  spec: string;
+  /** Options from the command line (--bs/--folio); they override a property's own geometry. */
+  opts: AdapterOptions;
+  /** Make a fresh adapter (default: loadAdapter(spec, opts)). Tests pass broken adapters here. */
+  create(opts: AdapterOptions): FileAdapter;
+}
+
+/** A failure found by a property, in the terms op logs and JSON summaries use. */
+export interface SuiteFailure {
+  kind: FailureKind;
+  /** Spec rule: "fileops-14.N", a contract rule ID ("R30"), "iomap-contract-§5.6", "model-invariants". */
+  rule?: string;
+  /** 1-based number of the last op in the log when the failure was seen (≥ 1 when the log has ops). */
+  op: number;
+  offset?: number;
+  lines: string[];
+}
+
+/** Per-run context handed to a property. */
+export interface PropContext {
+  readonly env: SuiteEnv;
+  /**
+   * Open a fresh workload (adapter + target + fsx runner) with extra adapter options, on the
+   * suite's environment or on `env` (a property that needs its own target, e.g. a fault device).
+   */
+  open(opts?: AdapterOptions, wo?: WorkloadOptions, env?: SuiteEnv): Workload;
+}
+
+export interface WorkloadOptions {
+  /** fsx -X: read the whole file back after every op (recorded in the log). */
+  checkFile?: boolean;
+  /** fsx -e 1: junk past EOF in the EOF page before size changes (recorded in the log). */
+  polluteEof?: boolean;
+  /** Check the model invariants (folio state, reservations, WARNs) after every step (model targets). */
+  invariants?: boolean;
+}
+
+export interface PropertyDef<T = unknown> {
+  /** Short name, unique in the suite. */
+  name: string;
+  /** The spec sections it checks (iomap-contract §N, file-ops §N / §14.N). */
+  section: string;
+  describe: string;
+  needs?: Need[];
+  /** Runs per --runs unit (e.g. 0.5 for expensive properties); default 1. */
+  weight?: number;
+  arb(env: SuiteEnv): fc.Arbitrary<T>;
+  /** Apply one input. Failures are recorded on the workload(s) opened through ctx. */
+  run(ctx: PropContext, input: T): void;
+}
+
+export interface SuiteDef {
+  name: string;
+  /** One line: the area. */
+  area: string;
+  /** Spec sections covered (the union of its properties'). */
+  sections: string;
+  needs?: Need[];
+  properties: PropertyDef<never>[];
+}
+
+/** Helper so a suite can list properties of different input types. */
+export function property<T>(p: PropertyDef<T>): PropertyDef<never> {
+  return p as unknown as PropertyDef<never>;
+}

@@ -1,0 +1,439 @@
+/**
+ * A workload: one fresh adapter and target, the fsx runner (properties/fsx/runner.ts) with its
+ * byte oracle, and an op buffer that becomes the op log of the run.
+ *
+ * Three kinds of steps:
+ *  - op():     an fsx op, applied and checked by the fsx runner exactly as `replay` will apply it;
+ *  - logged(): a step the suite applies itself but that the log records as its data-equivalent
+ *              fsx op (an asynchronous O_DIRECT write as write_direct, a short write as a write of
+ *              the bytes it accepted, an mmap store without msync as mapwrite), with a note;
+ *  - step():   a step outside the op log (writeback now, completions, evict, device faults, model
+ *              checks), with a note saying where it happened.
+ * The op number k of the log writes fsx's data pattern k, so replay writes the same bytes.
+ *
+ * The first failure stops the workload (StopWorkload unwinds the property body). Everything runs
+ * synchronously; close() always releases the adapter (the bug zoo switches core bugs off there).
+ */
+import type { AdapterOptions } from '../../adapters/registry';
+import { ReferenceTarget } from '../../adapters/reference';
+import type { Capabilities, FileAdapter, FileTarget } from '../../adapters/types';
+import { FsError } from '../../reference/errno';
+import { writeHooks } from '../../reference/iomap/buffered-io';
+import type { SparseBytes } from '../oracle/bytes';
+import { Geometry, LogOptions, OpLog, OPLOG_FORMAT, OPLOG_VERSION, recordsFromBuffer } from '../fsx/oplog';
+import { FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_SKIPPED, FL_UNSHARE, opByName, OPS, OpBuffer } from '../fsx/ops';
+import { Pattern } from '../fsx/pattern';
+import { contractViolation, FailureKind, Runner, TargetError } from '../fsx/runner';
+import type { SuiteEnv, SuiteFailure, WorkloadOptions } from './types';
+
+/** Thrown to unwind a property body once the workload has recorded its failure. */
+export class StopWorkload extends Error {
+  constructor() {
+    super('workload stopped at its first failure');
+    this.name = 'StopWorkload';
+  }
+}
+
+export interface OpExtra {
+  dst?: number;
+  keepSize?: boolean;
+  unshare?: boolean;
+  closeOpen?: boolean;
+}
+
+const hex = (n: number): string => '0x' + n.toString(16);
+const QUIET = { out: (): void => undefined, err: (): void => undefined };
+
+/** Classify an exception thrown by the target outside the fsx runner. */
+export function failureOf(e: unknown, what: string): Omit<SuiteFailure, 'op'> {
+  const cv = contractViolation(e);
+  if (cv !== null) return { kind: 'contract', rule: cv.rule, lines: [`${what}:`, ...cv.lines] };
+  if (e instanceof FsError) {
+    const rule = e.code === 'SIGBUS' ? 'fileops-14.23' : undefined;
+    return { kind: 'op-error', rule, lines: [`${what}: unexpected ${e.message}`] };
+  }
+  if (e instanceof TargetError && (e as { kind?: unknown }).kind === 'hang') return { kind: 'hang', lines: [`${what}: target hung: ${e.message}`] };
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { kind: 'crash', lines: [`${what}: target crashed: ${err.name}: ${err.message}`] };
+}
+
+export class Workload {
+  readonly env: SuiteEnv;
+  readonly adapter: FileAdapter;
+  readonly target: FileTarget;
+  readonly caps: Capabilities;
+  readonly runner: Runner;
+  readonly buf = new OpBuffer(64);
+  readonly pattern: Pattern;
+  readonly seed: number;
+  readonly geometry: Geometry;
+  readonly options: LogOptions = {};
+  readonly checkInvariants: boolean;
+  /** The reference model behind the target, when there is one (model-level checks). */
+  readonly ref: ReferenceTarget | null;
+  failure: SuiteFailure | null = null;
+  /** What happened outside the op log, in order ("after op 3: writeback started"). */
+  readonly notes: string[] = [];
+  /** Extra words for the saved log's description. */
+  description = '';
+  closed = false;
+
+  constructor(env: SuiteEnv, opts: AdapterOptions, wo: WorkloadOptions = {}, seed = 1) {
+    this.env = env;
+    this.seed = seed;
+    this.adapter = env.create({ ...opts, ...env.opts });
+    this.caps = this.adapter.capabilities;
+    try {
+      this.target = this.adapter.open();
+    } catch (e) {
+      this.closeQuietly();
+      throw e;
+    }
+    this.ref = this.target instanceof ReferenceTarget ? this.target : null;
+    const folio = (this.adapter as { folioSize?: unknown }).folioSize;
+    this.geometry = { blockSize: this.caps.blockSize, pageSize: this.caps.pageSize };
+    const fs = typeof folio === 'number' ? folio : (env.opts.folioSize ?? opts.folioSize);
+    if (typeof fs === 'number') this.geometry.folioSize = fs;
+    if (wo.checkFile) this.options.checkFile = true;
+    if (wo.polluteEof) this.options.polluteEof = true;
+    this.checkInvariants = (wo.invariants ?? true) && this.ref !== null;
+    this.pattern = Pattern.forSeed(seed);
+    this.runner = new Runner(this.target, this.caps, this.pattern, {
+      name: env.spec, maxlen: Number.MAX_SAFE_INTEGER, checkFile: wo.checkFile === true, sizeChecks: true,
+      simulatedOps: 0, polluteEof: wo.polluteEof === true, quiet: true, debug: false, progressInterval: 0,
+    }, QUIET);
+  }
+
+  get oracle(): SparseBytes {
+    return this.runner.oracle;
+  }
+
+  /** The oracle's file size. */
+  get size(): number {
+    return this.runner.oracle.size;
+  }
+
+  /** Ops in the log so far. */
+  get ops(): number {
+    return this.buf.count;
+  }
+
+  get bs(): number {
+    return this.caps.blockSize;
+  }
+
+  /** Record a failure and stop. */
+  fail(kind: FailureKind, rule: string | undefined, lines: string[], offset?: number): never {
+    if (this.failure === null) {
+      this.failure = { kind, op: this.buf.count, lines };
+      if (rule !== undefined) this.failure.rule = rule;
+      if (offset !== undefined) this.failure.offset = offset;
+    }
+    throw new StopWorkload();
+  }
+
+  /**
+   * Fail, witnessed by an fsx op: the op (a pure one: seek_data, seek_hole) is applied through the
+   * runner and logged, so a replay of the log meets it. If the runner sees the failure too, its
+   * report is the failure; otherwise this one is, charged to the witness op.
+   */
+  witness(name: string, off: number, kind: FailureKind, rule: string, lines: string[], offset?: number): never {
+    const i = this.push(name, off, 0);
+    if (!this.runner.apply(this.buf, i)) {
+      const f = this.runner.failure!;
+      this.failure = { kind: f.kind, op: f.op, lines: [...f.lines, ...lines.map((l) => `(suite) ${l}`)] };
+      if (f.rule !== undefined) this.failure.rule = f.rule;
+      if (f.offset !== undefined) this.failure.offset = f.offset;
+      throw new StopWorkload();
+    }
+    return this.fail(kind, rule, lines, offset);
+  }
+
+  /** An extra check (not an fsx one): fails the workload when `ok` is false. */
+  check(ok: boolean, kind: FailureKind, rule: string, lines: () => string[], offset?: number): void {
+    if (!ok) this.fail(kind, rule, lines(), offset);
+  }
+
+  private push(name: string, off: number, len: number, x: OpExtra = {}): number {
+    const info = opByName(name);
+    if (info === undefined) throw new Error(`workload: unknown op ${name}`);
+    const flags = (x.keepSize ? FL_KEEP_SIZE : 0) | (x.unshare ? FL_UNSHARE : 0) | (x.closeOpen ? FL_CLOSE_OPEN : 0);
+    const i = this.buf.push(info.code, off, len, x.dst ?? 0, flags);
+    this.buf.size[i] = this.size;
+    return i;
+  }
+
+  /** Apply an fsx op through the runner (logged). */
+  op(name: string, off: number, len: number, x: OpExtra = {}): void {
+    const i = this.push(name, off, len, x);
+    this.apply(i);
+  }
+
+  private apply(i: number): void {
+    const ok = this.runner.apply(this.buf, i);
+    if (!ok) {
+      const f = this.runner.failure!;
+      this.failure = { kind: f.kind, op: f.op, lines: f.lines };
+      if (f.rule !== undefined) this.failure.rule = f.rule;
+      if (f.offset !== undefined) this.failure.offset = f.offset;
+      throw new StopWorkload();
+    }
+    this.after(`op ${i + 1} (${OPS[this.buf.code[i]].name})`);
+  }
+
+  /**
+   * A step the suite applies itself, logged as the fsx op `name` (its data-equivalent). `fn` gets
+   * the op number and the pattern bytes for [off, off+len) (a copy) and returns the length the log
+   * should record (-1: mark the op skipped). The oracle is the caller's to update.
+   */
+  logged(name: string, off: number, len: number, note: string, fn: (n: number, data: Uint8Array) => number): void {
+    const i = this.push(name, off, len);
+    const n = i + 1;
+    const data = Uint8Array.from(this.pattern.data(n, off, len));
+    let rec: number;
+    try {
+      rec = fn(n, data);
+    } catch (e) {
+      if (e instanceof StopWorkload) throw e;
+      const f = failureOf(e, `${note} (logged as op ${n} ${name} ${hex(off)} ${hex(len)})`);
+      this.fail(f.kind, f.rule, f.lines, f.offset);
+    }
+    if (rec < 0) this.buf.flags[i] |= FL_SKIPPED;
+    else this.buf.len[i] = rec;
+    this.notes.push(`op ${n} (${name}) was ${note}`);
+    this.sizeCheck(`after ${note}`);
+    this.after(`op ${n} (${note})`);
+  }
+
+  /** A step outside the op log. Exceptions from the target become failures. */
+  step(note: string, fn: () => void): void {
+    this.notes.push(`after op ${this.buf.count}: ${note}`);
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof StopWorkload) throw e;
+      const f = failureOf(e, note);
+      this.fail(f.kind, f.rule, f.lines, f.offset);
+    }
+    this.sizeCheck(`after ${note}`);
+    this.after(note);
+  }
+
+  /** The target's size must match the oracle (file-ops §14.1). */
+  sizeCheck(when: string): void {
+    let s: number;
+    try {
+      s = this.target.size();
+    } catch (e) {
+      const f = failureOf(e, 'stat');
+      this.fail(f.kind, f.rule, f.lines);
+    }
+    if (s !== this.size) this.fail('size', 'fileops-14.1', [`Size error ${when}: expected ${hex(this.size)} stat ${hex(s)}`]);
+  }
+
+  /** Model invariants after every step (reference targets). */
+  private after(what: string): void {
+    if (!this.checkInvariants || this.ref === null) return;
+    const inv = this.ref.invariants();
+    if (inv.length === 0) return;
+    const resv = inv.some((v) => /reserv|delalloc/.test(v));
+    this.fail('contract', resv ? 'iomap-contract-§8b' : 'iomap-contract-§6', [`model invariants broken after ${what}:`, ...inv.map((v) => `  ${v}`)]);
+  }
+
+  // ---- interleaving steps (FileTarget.interleave) ----------------------------------------------
+
+  /** Number of pending I/Os (0 without interleaving steps). */
+  pending(): number {
+    return this.target.interleave?.pendingIo() ?? 0;
+  }
+
+  writeback(): void {
+    const il = this.target.interleave;
+    if (il === undefined) return;
+    this.step('writeback started (WB_SYNC_NONE, not waited for)', () => il.writeback());
+  }
+
+  /** Complete pending I/O number `pick % pending` (nothing when none is pending). */
+  complete(pick: number): void {
+    const il = this.target.interleave;
+    const n = this.pending();
+    if (il === undefined || n === 0) return;
+    const k = pick % n;
+    this.step(`completed pending I/O #${k} of ${n}`, () => il.complete(k));
+  }
+
+  /** Complete everything pending, choosing each next completion from `picks` (then oldest first). */
+  drain(picks: readonly number[] = []): void {
+    const il = this.target.interleave;
+    if (il === undefined) return;
+    const order: number[] = [];
+    const start = this.pending();
+    if (start === 0) return;
+    this.step(`completed all ${start} pending I/Os`, () => {
+      for (let j = 0; il.pendingIo() > 0; j++) {
+        const k = (picks[j] ?? 0) % il.pendingIo();
+        order.push(k);
+        il.complete(k);
+      }
+    });
+    this.notes[this.notes.length - 1] += ` (picks ${order.join(',')})`;
+  }
+
+  evict(pos: number): void {
+    const il = this.target.interleave;
+    if (il === undefined) return;
+    let ok = false;
+    this.step(`evict the folio at ${hex(pos)}`, () => { ok = il.evict(pos); });
+    if (!ok) this.notes[this.notes.length - 1] += ' (nothing evicted)';
+  }
+
+  /**
+   * A buffered write `outer` with `inner` run between its ->iomap_begin and the folio lookup
+   * (contract §7.1's window). `inner` gets a function that applies an fsx op at the index reserved
+   * for it (the log keeps the inner op before the outer write, which is their data order), or null
+   * when the inner step is not an op. Returns whether the window was reached.
+   */
+  race(outer: { off: number; len: number; faultAt?: number }, inner: { op?: { name: string; off: number; len: number }; note: string; fn?: () => void }): boolean {
+    const il = this.target.interleave;
+    if (il === undefined) {
+      if (inner.op) this.op(inner.op.name, inner.op.off, inner.op.len);
+      this.op('write', outer.off, outer.len);
+      return false;
+    }
+    const innerIdx = inner.op ? this.push(inner.op.name, inner.op.off, inner.op.len) : -1;
+    const outerIdx = this.push('write', outer.off, outer.len);
+    let fired = false;
+    let innerStop: unknown = null;
+    il.betweenBeginAndGetFolio(() => {
+      fired = true;
+      try {
+        if (innerIdx >= 0) {
+          this.notes.push(`op ${innerIdx + 1} ran inside op ${outerIdx + 1} (write), between ->iomap_begin and get_folio`);
+          const ok = this.runner.apply(this.buf, innerIdx);
+          this.runner.opNum = outerIdx + 1;
+          if (!ok) innerStop = new StopWorkload();
+        }
+        if (inner.fn) {
+          this.notes.push(`inside op ${outerIdx + 1} (write), between ->iomap_begin and get_folio: ${inner.note}`);
+          inner.fn();
+        }
+      } catch (e) {
+        innerStop = e;
+      }
+    });
+    let ok: boolean;
+    try {
+      ok = outer.faultAt === undefined ? this.runner.apply(this.buf, outerIdx) : this.applyShortWrite(outerIdx, outer.faultAt);
+    } finally {
+      if (!fired && this.ref !== null) writeHooks.beforeGetFolio = undefined;
+    }
+    if (innerStop !== null) {
+      if (innerStop instanceof StopWorkload && this.runner.failure !== null) {
+        const f = this.runner.failure;
+        this.failure = { kind: f.kind, op: f.op, lines: f.lines, rule: f.rule, offset: f.offset };
+        throw innerStop;
+      }
+      const f = failureOf(innerStop, `${inner.note} (between ->iomap_begin and get_folio of op ${outerIdx + 1})`);
+      this.fail(f.kind, f.rule, f.lines);
+    }
+    if (!ok) {
+      const f = this.runner.failure!;
+      this.failure = { kind: f.kind, op: f.op, lines: f.lines };
+      if (f.rule !== undefined) this.failure.rule = f.rule;
+      if (f.offset !== undefined) this.failure.offset = f.offset;
+      throw new StopWorkload();
+    }
+    if (!fired) {
+      // The window never opened: the inner op did not run. Keep the log in data order: the reserved
+      // inner op is marked skipped and runs now, after the outer write, as a new op.
+      this.notes.push(`the window of op ${outerIdx + 1} never opened (${inner.note} ran after it)`);
+      if (innerIdx >= 0) {
+        this.buf.flags[innerIdx] |= FL_SKIPPED;
+        this.op(inner.op!.name, inner.op!.off, inner.op!.len);
+      }
+      if (inner.fn) this.step(inner.note, inner.fn);
+    } else {
+      this.after(`op ${outerIdx + 1} (write with ${inner.note} in its window)`);
+    }
+    return fired;
+  }
+
+  /**
+   * Op `i` (a write) as a short buffered write: the user buffer faults at byte `faultAt`
+   * (model-level: FileHandle.pwrite faultAt). The log records the bytes it accepted (skip: none).
+   */
+  private applyShortWrite(i: number, faultAt: number): boolean {
+    const ref = this.ref;
+    if (ref === null) return this.runner.apply(this.buf, i);
+    const off = this.buf.off[i];
+    const len = this.buf.len[i];
+    const n = i + 1;
+    this.runner.opNum = n;
+    this.buf.size[i] = this.size;
+    const data = Uint8Array.from(this.pattern.data(n, off, len));
+    let got = 0;
+    try {
+      got = ref.fh.pwrite(off, data, { faultAt });
+    } catch (e) {
+      if (!(e instanceof FsError && e.code === 'EFAULT')) {
+        const f = failureOf(e, `short write ${hex(off)}+${hex(len)} faulting at ${faultAt} (op ${n})`);
+        this.fail(f.kind, f.rule, f.lines, f.offset);
+      }
+    }
+    if (got < 0 || got > Math.min(len, faultAt)) this.fail('short-write', 'iomap-contract-§5.2', [`short write at ${hex(off)}+${hex(len)} faulting at ${faultAt} returned ${got}`]);
+    if (got === 0) this.buf.flags[i] |= FL_SKIPPED;
+    else this.buf.len[i] = got;
+    this.oracle.write(off, data, 0, got);
+    this.notes.push(`op ${n} (write) was a short buffered write (user buffer faults at byte ${faultAt} of ${len})`);
+    this.sizeCheck(`after the short write of op ${n}`);
+    return true;
+  }
+
+  // ---- end of the run ----------------------------------------------------------------------------
+
+  /** Complete all I/O and run the monitor's quiescent-point checks (reference targets). */
+  quiesce(): void {
+    this.drain();
+    if (this.ref === null) return;
+    const ref = this.ref;
+    this.step('quiescent-point contract checks (every ioend finished, folio refs balanced)', () => ref.quiesce());
+  }
+
+  /** Release the adapter. A contract violation found at unmount is a failure of the last op. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.adapter.close();
+    } catch (e) {
+      if (this.failure !== null) return;
+      const f = failureOf(e, `close (unmount) after op ${this.buf.count}`);
+      this.failure = { ...f, op: this.buf.count };
+    } finally {
+      if (this.ref !== null) writeHooks.beforeGetFolio = undefined;
+    }
+  }
+
+  private closeQuietly(): void {
+    try {
+      this.adapter.close();
+    } catch {
+      // the open error is the one to report
+    }
+  }
+
+  /** The op log of what ran (expected is set by the caller). */
+  log(description: string): OpLog {
+    const log: OpLog = {
+      format: OPLOG_FORMAT,
+      version: OPLOG_VERSION,
+      adapter: this.env.spec,
+      geometry: { ...this.geometry },
+      seed: this.seed,
+      ops: recordsFromBuffer(this.buf, this.buf.count),
+    };
+    if (Object.keys(this.options).length > 0) log.options = { ...this.options };
+    log.description = description;
+    return log;
+  }
+}
