@@ -1,0 +1,194 @@
+/**
+ * `iomap-harness check [--adapter A] [--suite S]... [--runs N] [--seed S] [--json] [--junit FILE]
+ *  [--save DIR] [--bs B] [--folio F] [-q]`: run the property suites (docs/suites.md) outside
+ * mocha. Prints a result table (suite, runs, failures, skipped + reason, time); with --json the
+ * last stdout line is {"command":"check",...,"suites":[{"name","runs","failures",...}]}; with
+ * --junit FILE also a JUnit XML report. Deterministic from --seed (default 1). Each failing
+ * property prints its fast-check seed and path and saves the shrunk counterexample as an op log
+ * under --save DIR (default: a new temporary directory), which `iomap-harness replay` runs.
+ * Exit codes: 0 every property passed (skips allowed), 1 a failure, 2 usage, 3 the target crashed.
+ */
+
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { AdapterOptions } from '../adapters/registry';
+import { junitXml, JUnitSuite } from '../properties/suites/junit';
+import { registryEnv, runSuite, SuiteResult, SUITES, suiteByName } from '../properties/suites/index';
+import type { SuiteDef } from '../properties/suites/types';
+import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
+import { defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+
+const CHECK_FLAGS = {
+  adapter: { type: 'string' },
+  suite: { type: 'string', multiple: true },
+  property: { type: 'string', multiple: true },
+  runs: { type: 'string' },
+  seed: { type: 'string', short: 'S' },
+  json: { type: 'boolean' },
+  junit: { type: 'string' },
+  save: { type: 'string' },
+  bs: { type: 'string' },
+  folio: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+export const DEFAULT_RUNS = 50;
+
+/** Make sure DIR exists and is writable (one level at a time: a bad path costs one line). */
+function prepareDir(flag: string, dir: string): string {
+  const abs = path.resolve(dir);
+  try {
+    const missing: string[] = [];
+    for (let d = abs; !fs.existsSync(d); d = path.dirname(d)) {
+      missing.push(d);
+      if (path.dirname(d) === d) break;
+    }
+    for (const d of missing.reverse()) fs.mkdirSync(d);
+    fs.accessSync(abs, fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`${flag} ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);
+  }
+  if (!fs.statSync(abs).isDirectory()) throw new UsageError(`${flag} ${dir}: not a directory`);
+  return abs;
+}
+
+/** The JUnit file must be writable before anything runs. */
+function prepareJunit(file: string): string {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--junit ${file}: directory ${dir} does not exist`);
+  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) throw new UsageError(`--junit ${file}: is a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new UsageError(`--junit ${file}: cannot write to ${dir}`);
+  }
+  return abs;
+}
+
+function fmtMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(2)}s`;
+}
+
+/** JUnit suites from check results. */
+export function checkJunit(results: readonly SuiteResult[], adapter: string, seed: number): JUnitSuite[] {
+  return results.map((r) => {
+    const cases = r.properties.map((p) => ({
+      classname: `${adapter}.${r.name}`,
+      name: `${p.name} (${p.section})`,
+      time: p.elapsedMs / 1000,
+      ...(p.skipped !== undefined ? { skipped: p.skipped } : {}),
+      ...(p.failed && p.failure !== undefined ? {
+        failure: {
+          message: `${p.failure.kind}${p.failure.rule ? ` ${p.failure.rule}` : ''} at op ${p.failure.op}`,
+          type: p.failure.kind,
+          text: [...p.failure.lines, `fast-check seed ${p.seed}, path "${p.path}"`, ...(p.log ? [`op log: ${p.log}`] : []),
+            ...(p.notes ?? []).map((n) => `outside the op log: ${n}`)].join('\n'),
+        },
+      } : {}),
+    }));
+    if (r.skipped !== undefined && cases.length === 0) cases.push({ classname: `${adapter}.${r.name}`, name: r.name, time: 0, skipped: r.skipped });
+    return { name: r.name, time: r.elapsedMs / 1000, cases, properties: { area: r.area, sections: r.sections, adapter, seed: String(seed) } };
+  });
+}
+
+export function checkCommand(args: string[], io: CliIO): number {
+  const { values: v } = parseFlags('check', args, CHECK_FLAGS, false);
+  const json = v.json === true;
+  const quiet = v.quiet === true;
+  const spec = (v.adapter as string | undefined) ?? defaultAdapter();
+  const runs = v.runs === undefined ? DEFAULT_RUNS : parseNumber('--runs', v.runs as string, 1, 1_000_000);
+  const seed = v.seed === undefined ? 1 : parseNumber('--seed', v.seed as string, 0, 0x7fffffff);
+  const geo: AdapterOptions = geometryFlags(v);
+  const names = (v.suite as string[] | undefined) ?? [];
+  const suites: SuiteDef[] = [];
+  for (const n of names.flatMap((x) => x.split(',')).filter((x) => x !== '')) {
+    const s = suiteByName(n);
+    if (s === undefined) throw new UsageError(`check: unknown suite ${JSON.stringify(n)} (known: ${SUITES.map((x) => x.name).join(', ')}; see iomap-harness list suites)`);
+    if (!suites.includes(s)) suites.push(s);
+  }
+  if (suites.length === 0) suites.push(...SUITES);
+  const only = v.property === undefined ? undefined : (v.property as string[]).flatMap((x) => x.split(',')).filter((x) => x !== '');
+  if (only !== undefined) {
+    const known = new Set(suites.flatMap((s) => s.properties.map((p) => p.name)));
+    for (const p of only) if (!known.has(p)) throw new UsageError(`check: unknown property ${JSON.stringify(p)} in the selected suites (known: ${[...known].join(', ')})`);
+  }
+  const junit = v.junit === undefined ? undefined : prepareJunit(v.junit as string);
+  const saveFlag = v.save === undefined ? undefined : prepareDir('--save', v.save as string);
+  // Adapter problems are usage errors (exit 2) before anything runs; open() failures exit 3.
+  openAdapter(spec, geo).close();
+
+  const lines = new Lines(io);
+  let saveDir: string | undefined = saveFlag;
+  const env = registryEnv(spec, geo);
+  const results: SuiteResult[] = [];
+  const t0 = performance.now();
+  for (const s of suites) {
+    const r = runSuite(s, env, {
+      runs, seed, only,
+      saveDir: () => saveDir ?? (saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-harness-check-'))),
+      log: (l) => lines.out(l),
+    });
+    results.push(r);
+    if (!quiet && !json) lines.flush();
+  }
+  const elapsed = performance.now() - t0;
+
+  const failures = results.reduce((n, r) => n + r.failures, 0);
+  const width = Math.max(5, ...results.map((r) => r.name.length));
+  if (!quiet) {
+    lines.out(`${'suite'.padEnd(width)}  ${'runs'.padStart(6)}  ${'failures'.padStart(8)}  ${'time'.padStart(8)}  result`);
+    for (const r of results) {
+      const status = r.skipped !== undefined ? `skipped: ${r.skipped}`
+        : r.failures > 0 ? `FAILED (${r.properties.filter((p) => p.failed).map((p) => p.name).join(', ')})`
+          : 'ok' + (r.properties.some((p) => p.skipped) ? ` (skipped: ${r.properties.filter((p) => p.skipped).map((p) => `${p.name}: ${p.skipped}`).join('; ')})` : '');
+      lines.out(`${r.name.padEnd(width)}  ${String(r.runs).padStart(6)}  ${String(r.failures).padStart(8)}  ${fmtMs(r.elapsedMs).padStart(8)}  ${status}`);
+    }
+    const skipped = results.filter((r) => r.skipped !== undefined).length;
+    lines.out(`${results.length} suites on ${spec} (seed ${seed}, ${runs} runs per property): ${failures === 0 ? 'all passed' : `${failures} failing properties`}${skipped ? `, ${skipped} skipped` : ''} in ${fmtMs(elapsed)}`);
+  }
+  if (junit !== undefined) fs.writeFileSync(junit, junitXml(`iomap-harness check --adapter ${spec}`, checkJunit(results, spec, seed)));
+
+  const crashed = results.some((r) => r.properties.some((p) => p.failure?.kind === 'crash' || p.failure?.kind === 'hang'));
+  if (json) {
+    const summary: Record<string, unknown> = {
+      command: 'check', adapter: spec, seed, runs, failures, elapsedMs: Math.round(elapsed),
+      suites: results.map((r) => {
+        const o: Record<string, unknown> = { name: r.name, runs: r.runs, failures: r.failures, elapsedMs: Math.round(r.elapsedMs) };
+        if (r.skipped !== undefined) {
+          o.skipped = true;
+          o.reason = r.skipped;
+        }
+        o.properties = r.properties.map((p) => {
+          const q: Record<string, unknown> = { name: p.name, section: p.section, runs: p.runs, failures: p.failed ? 1 : 0 };
+          if (p.skipped !== undefined) {
+            q.skipped = true;
+            q.reason = p.skipped;
+          }
+          if (p.failed && p.failure !== undefined) {
+            q.failure = { kind: p.failure.kind, rule: p.failure.rule, op: p.failure.op, offset: p.failure.offset, seed: p.seed, path: p.path, log: p.log, replay: p.replay };
+          }
+          return q;
+        });
+        return o;
+      }),
+    };
+    const first = results.flatMap((r) => r.properties.filter((p) => p.failed).map((p) => ({ r, p })))[0];
+    if (first !== undefined) {
+      const f = first.p.failure!;
+      const o: Record<string, unknown> = { suite: first.r.name, property: first.p.name, kind: f.kind };
+      if (f.rule !== undefined) o.rule = f.rule;
+      if (f.offset !== undefined) o.offset = f.offset;
+      o.op = f.op;
+      if (first.p.log !== undefined) o.log = first.p.log;
+      o.seed = first.p.seed;
+      o.path = first.p.path;
+      summary.failure = o;
+    }
+    if (junit !== undefined) summary.junit = junit;
+    lines.out(JSON.stringify(summary));
+  }
+  lines.flush();
+  return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
