@@ -1,12 +1,13 @@
 /**
- * `iomap-harness list [adapters|mutants|corpus] [--json]`. With --json the last stdout line is
- * {"command":"list","adapters":[{"name":..,...}]} (or "mutants", "corpus").
+ * `iomap-harness list [adapters|mutants|suites|corpus] [--json]`. With --json the last stdout line
+ * is {"command":"list","adapters":[{"name":..,...}]} (or "mutants", "suites", "corpus").
  */
 
 import * as fs from 'fs';
 import * as path from 'path';
 import { listAdapters, listMutants } from '../adapters/registry';
 import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
+import { listSuites } from '../properties/suites/index';
 import { CliIO, EXIT_PASS, Lines, parseFlags, UsageError } from './common';
 
 const LIST_FLAGS = { json: { type: 'boolean' } } as const;
@@ -67,10 +68,12 @@ export function listCommand(args: string[], io: CliIO): number {
       items = listCorpus();
       break;
     case 'suites':
+      items = listSuites();
+      break;
     case 'rules':
       throw new UsageError(`list ${what}: not available in this build yet`);
     default:
-      throw new UsageError(`list: unknown kind ${JSON.stringify(what)} (adapters, mutants, corpus)`);
+      throw new UsageError(`list: unknown kind ${JSON.stringify(what)} (adapters, mutants, suites, corpus)`);
   }
   const lines = new Lines(io);
   if (values.json === true) {

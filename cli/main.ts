@@ -7,6 +7,7 @@
 import { AdapterSpecError } from '../adapters/registry';
 import { TargetError } from '../properties/fsx/engine';
 import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from './common';
+import { checkCommand } from './check-command';
 import { fsxCommand } from './fsx-command';
 import { listCommand } from './list-command';
 import { replayCommand } from './replay-command';
@@ -25,14 +26,17 @@ commands:
          apply saved op logs (JSON or .fsxops)
   report LOG [--adapter A] [--out FILE.html] [--json]
          write the failure explorer: one self-contained HTML page stepping through the log
-  list   [adapters|mutants|corpus] [--json]
+  check  [--adapter A] [--suite S]... [--property P]... [--runs N] [--seed S] [--save DIR]
+         [--junit FILE] [--bs B] [--folio F] [-q] [--json]
+         run the property suites (docs/suites.md; iomap-harness list suites)
+  list   [adapters|mutants|suites|corpus] [--json]
   scratch create|destroy ...   throw-away kernel filesystems for host: adapters (root; see below)
 
 exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 target crashed or hung
 
 ${SCRATCH_USAGE}`;
 
-const NOT_YET = new Set(['check', 'shrink']);
+const NOT_YET = new Set(['shrink']);
 
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   const [command, ...args] = argv;
@@ -42,6 +46,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         return fsxCommand(args, io);
       case 'replay':
         return replayCommand(args, io);
+      case 'check':
+        return checkCommand(args, io);
       case 'report':
         return reportCommand(args, io);
       case 'list':
@@ -58,7 +64,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         return EXIT_USAGE;
       default:
         if (NOT_YET.has(command)) throw new UsageError(`command ${command} is not available in this build yet`);
-        throw new UsageError(`unknown command ${JSON.stringify(command)} (fsx, replay, list; --help for usage)`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)} (fsx, replay, check, list; --help for usage)`);
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof AdapterSpecError) {
