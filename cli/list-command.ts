@@ -17,6 +17,15 @@ export function corpusDir(): string {
   return path.resolve(__dirname, '..', '..', 'corpus');
 }
 
+/** Crash and fault cases (corpus/crash, corpus/fault) are not op logs: their own test replays them. */
+function isCaseFile(file: string): boolean {
+  try {
+    return /"format"\s*:\s*"iomap-harness-case"/.test(fs.readFileSync(file, 'utf8').slice(0, 4096));
+  } catch {
+    return false;
+  }
+}
+
 function corpusFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
@@ -29,7 +38,7 @@ function corpusFiles(dir: string): string[] {
     for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.(json|fsxops)$/.test(e.name)) out.push(p);
+      else if (/\.fsxops$/.test(e.name) || (/\.json$/.test(e.name) && !isCaseFile(p))) out.push(p);
     }
   };
   walk(dir);

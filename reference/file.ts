@@ -393,13 +393,14 @@ export class FileHandle {
     } else if (!modelBugs.truncateNoTailZero) {
       check(iomapTruncatePage(inode, newsize, this.ops, didZero), `${this.name}: truncate_page`);
     }
-    // xfs_setattr_size(): the new size is about to be logged, so the block zeroing just done must
-    // reach the disk first, or a crash would bring the old bytes back under the new size.
-    if (didZero.v) this.writeBackEofBlock(Math.min(oldsize, newsize));
     // truncate_setsize()
     inode.size = newsize;
     if (newsize > oldsize) pagecacheIsizeExtended(inode, oldsize, newsize);
     inode.mapping.truncatePagecache(newsize);
+    // xfs_setattr_size(): the new size is about to be logged, so the block zeroing just done must
+    // reach the disk first, or a crash would bring the old bytes back under the new size. Like
+    // xfs, a writeback error here fails the call after the in-core size has already moved.
+    if (didZero.v) this.writeBackEofBlock(Math.min(oldsize, newsize));
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
     fs.sizeChanged(inode);
   }
@@ -664,6 +665,9 @@ export class FileHandle {
       if (err !== -EIO) filemapFdatawait(mapping);
     }
     const err2 = mapping.wbErr.checkAndAdvance(this.wbErr);
+    // file_check_and_advance_wb_err() also clears the legacy AS_EIO/AS_ENOSPC bits, so an error
+    // fsync reported is not reported again by a later filemap_write_and_wait_range().
+    mapping.checkErrors();
     return err || err2;
   }
 

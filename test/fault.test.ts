@@ -12,7 +12,8 @@ import {
   runFaultCampaign, runFaultWorkload, shrinkFaultWorkload,
 } from '../properties/oracle/fault';
 
-const TOLERATE = ['legacy-eio-after-fsync' as const];
+/** Known refs deviations to tolerate in random runs: none any more (the AS_EIO one is fixed). */
+const TOLERATE: Array<'legacy-eio-after-fsync'> = [];
 
 function workload(mode: FaultMode, ops: FaultOp[], files = 1, seed = 1): FaultWorkload {
   const geometry = faultGeometryFor(seed, { blockSize: 4096, sectorSize: 512, folioSize: 16384 });
@@ -255,8 +256,8 @@ describe('fault properties: seeded random workloads on refs', () => {
   });
 });
 
-describe('fault properties: known refs deviations (print and skip while they fail)', () => {
-  it('an extending write after fsync reported a writeback error returns EIO again (legacy AS_EIO not cleared by fsync)', function () {
+describe('fault properties: regression of a fixed refs deviation', () => {
+  it('an extending write after fsync reported a writeback error does not return EIO again (fsync clears the legacy AS_EIO bit)', () => {
     const w = workload('write-eio', []);
     w.ops = [
       { op: 'write', slot: 0, off: 0, len: 5000 },
@@ -269,10 +270,6 @@ describe('fault properties: known refs deviations (print and skip while they fai
       { op: 'write', slot: 0, off: 20000, len: 10 }, // Linux: succeeds; refs: EIO from the zeroing flush
     ];
     const r = runFaultWorkload(w);
-    if (r.violations.length && r.violations[0].kind === 'legacy-eio-after-fsync') {
-      console.log(`    known refs deviation, reported: ${r.violations[0].message}`);
-      this.skip();
-    }
     clean(r);
   });
 });
