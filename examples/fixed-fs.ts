@@ -3,10 +3,10 @@
  *
  * A deliberately simple filesystem: every file owns a fixed region of the device (file slot i
  * maps file block b to device block dataStart + i * regionBlocks + b), so there is no allocator
- * and no delalloc; a block is a hole, written, or unwritten (preallocated). Buffered writes
- * "allocate" at ->iomap_begin (MAPPED with IOMAP_F_NEW for fresh blocks, which the core zeroes
- * around partial writes), fallocate marks holes unwritten, writeback converts unwritten blocks
- * at ioend completion, direct writes convert in ->end_io. Metadata (names, sizes, block states)
+ * and no delalloc; a block is a hole, written, or unwritten. Writes "allocate" at ->iomap_begin:
+ * fresh blocks become UNWRITTEN with IOMAP_F_NEW (the core zeroes around partial writes), and
+ * turn WRITTEN when data reaches them — at ioend completion for writeback, in ->end_io for direct
+ * writes; fallocate marks holes unwritten. Metadata (names, sizes, block states)
  * is one JSON blob in the first blocks, rewritten on every commit — simple, and NOT crash safe
  * (a torn commit loses the filesystem), which is why it declares no crash guarantees.
  *
@@ -22,6 +22,7 @@ import {
   IOMAP_UNWRITTEN, IOMAP_WRITE, WritebackOps, WritepageCtx,
 } from '../reference/iomap/types';
 import { Ioend, iomapFinishIoends } from '../reference/iomap/ioend';
+import { iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../reference/iomap/buffered-io';
 import { FsError, EAGAIN, EEXIST, EINVAL, ENOENT, ENOSPC, EOPNOTSUPP, EUCLEAN } from '../reference/errno';
 
 const MAGIC = 'fixedfs-1';
@@ -94,7 +95,7 @@ class FixedFs implements FsInstance {
     };
     this.iomapOps = {
       begin: (inode, pos, len, flags, iomap) => this.begin(inode, pos, len, flags, iomap),
-      end: () => 0,
+      end: (inode, pos, len, written, flags, iomap) => this.end(inode, pos, len, written, flags, iomap),
     };
     this.writebackOps = {
       mapBlocks: (wpc, inode, offset) => this.mapBlocks(wpc, inode, offset),
@@ -162,8 +163,12 @@ class FixedFs implements FsInstance {
         if (!covers || st === HOLE || (st === UNWRITTEN && (flags & IOMAP_OVERWRITE_ONLY) && !aligned)) return -EAGAIN;
       }
       if (f.states[lblk] === HOLE) {
-        // "Allocation": the blocks are the file's own; F_NEW tells the core they hold garbage.
-        this.setStates(f, lblk, n, WRITTEN);
+        // "Allocation": the blocks are the file's own, and hold whatever was there before. They
+        // become UNWRITTEN (reading as zeroes) and turn WRITTEN only when data has reached them:
+        // at ioend completion for writeback, in ->end_io for direct writes. Marking them written
+        // here — the first draft — let fsx read stale bytes after a STALE re-lookup and while an
+        // async direct write was in flight.
+        this.setStates(f, lblk, n, UNWRITTEN);
         this.fill(f, lblk, n, m);
         m.flags |= IOMAP_F_NEW;
       } else {
@@ -174,6 +179,27 @@ class FixedFs implements FsInstance {
       this.fill(f, lblk, this.run(f, lblk, this.lay.regionBlocks), m);
     }
     m.folioOps = { iomapValid: (ino, map) => map.validityCookie === this.file(ino).seq };
+    return 0;
+  }
+
+  /**
+   * A short or STALE write into blocks this begin "allocated" (F_NEW) must give back the ones it
+   * did not use: they hold old contents, and once marked written a later write would read them
+   * instead of zeroing (found by fsx: a STALE re-lookup after an interleaved write exposed stale
+   * bytes). Like the delalloc release, keep only blocks the page cache holds dirty.
+   */
+  private end(inode: Inode, pos: number, length: number, written: number, flags: number, m: Iomap): number {
+    if (!(flags & IOMAP_WRITE) || !(m.flags & IOMAP_F_NEW) || written >= length) return 0;
+    const f = this.file(inode);
+    const bs = this.blockSize;
+    const start = iomapLastWrittenBlock(inode, pos, written);
+    const end = Math.ceil((pos + length) / bs) * bs;
+    if (start >= end) return 0;
+    iomapWriteDelallocRelease(inode, start, end, flags, m, (_ino, off, len) => {
+      const first = Math.max(Math.floor(off / bs), m.offset / bs);
+      const last = Math.min(Math.ceil((off + len) / bs), (m.offset + m.length) / bs);
+      if (last > first) this.setStates(f, first, last - first, HOLE);
+    });
     return 0;
   }
 

@@ -386,6 +386,7 @@ export class FileHandle {
     const inode = this.inode;
     const fs = this.fsys.fs;
     const oldsize = inode.size;
+    this.fsys.queue.waitInode(inode); // inode_dio_wait(): no direct I/O may complete after the size changes
     check(fs.prepareSize(inode, newsize), `${this.name}: preparing size ${newsize}`);
     const didZero = { v: false };
     if (newsize > oldsize) {
