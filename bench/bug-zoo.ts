@@ -1,0 +1,167 @@
+/**
+ * The bug zoo report (issue #8): for every mutant, does fsx with default settings catch it, in
+ * how many ops and how many seconds (median over the seeds); does `check` catch it and with which
+ * suite; how long is the shrunk case. Writes docs/bug-zoo.md (generated, not by hand) and the
+ * minimized case of each fsx-caught mutant to corpus/bug-zoo/NAME.json (verified to fail on the
+ * mutant and pass on reference). Crash and fault mutants are measured by their own harness; their
+ * cases live in corpus/crash and corpus/fault and are read from there.
+ *
+ *   node dist/bench/bug-zoo.js [--seeds 5] [--ops 200000] [--runs 20] [--only a,b] [--no-write]
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { MUTANTS, MutantSpec } from '../adapters/mutants/catalog';
+import { loadAdapter } from '../adapters/registry';
+import { replayLog, runFsx } from '../properties/fsx/engine';
+import { defaultOptions } from '../properties/fsx/generator';
+import { OpLog, serializeOpLog } from '../properties/fsx/oplog';
+import { SUITES, registryEnv, runSuite } from '../properties/suites';
+
+const ROOT = path.join(__dirname, '..', '..');
+const quiet = { out: () => undefined, err: () => undefined };
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+}
+
+interface FsxFigures { caught: number; seeds: number; opsMedian: number | null; secondsMedian: number | null; firstLog: OpLog | null; kind: string | null }
+
+function fsxFigures(m: MutantSpec, seeds: number, maxOps: number): FsxFigures {
+  const ops: number[] = [];
+  const secs: number[] = [];
+  let firstLog: OpLog | null = null;
+  let kind: string | null = null;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const t0 = performance.now();
+    const r = runFsx(loadAdapter(`mutant:${m.name}`), `mutant:${m.name}`, { ...defaultOptions(), numOps: maxOps, seed, quiet: true }, quiet);
+    const t = (performance.now() - t0) / 1000;
+    if (r.failure) {
+      ops.push(r.ops);
+      secs.push(t);
+      if (!firstLog) { firstLog = r.log(); kind = `${r.failure.kind}${r.failure.rule ? ` ${r.failure.rule}` : ''}`; }
+    }
+  }
+  return { caught: ops.length, seeds, opsMedian: ops.length ? median(ops) : null, secondsMedian: secs.length ? median(secs) : null, firstLog, kind };
+}
+
+function checkFigures(m: MutantSpec, runs: number): { suites: string[]; seconds: number } {
+  const t0 = performance.now();
+  const caughtBy: string[] = [];
+  for (const suite of SUITES) {
+    const r = runSuite(suite, registryEnv(`mutant:${m.name}`), { runs, seed: 1, saveDir: null, verifyReplay: false });
+    if (r.failures > 0) caughtBy.push(suite.name);
+  }
+  return { suites: caughtBy, seconds: (performance.now() - t0) / 1000 };
+}
+
+type Shrinker = (adapter: () => ReturnType<typeof loadAdapter>, name: string, log: OpLog) => OpLog;
+
+function loadShrinker(): Shrinker | null {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const mod = require('../properties/fsx/shrink') as Record<string, unknown>;
+    const f = (mod.shrinkLog ?? mod.shrink) as ((...a: unknown[]) => unknown) | undefined;
+    if (typeof f !== 'function') return null;
+    return (adapter, name, log) => {
+      const out = f(adapter, name, log) as OpLog | { log: OpLog };
+      return 'ops' in out ? out : out.log;
+    };
+  } catch {
+    return null;
+  }
+}
+
+function outcome(spec: string, log: OpLog): string {
+  const r = replayLog(loadAdapter(spec), spec, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+  return r.failure ? `${r.failure.kind}${r.failure.rule ? ` ${r.failure.rule}` : ''}` : 'pass';
+}
+
+interface CaseFile { name: string; caughtBy: string; shrunk: number | null }
+
+function crashCases(): Map<string, CaseFile> {
+  const out = new Map<string, CaseFile>();
+  for (const dir of ['crash', 'fault']) {
+    const d = path.join(ROOT, 'corpus', dir);
+    if (!fs.existsSync(d)) continue;
+    for (const f of fs.readdirSync(d).filter((x) => x.endsWith('.json'))) {
+      try {
+        const c = JSON.parse(fs.readFileSync(path.join(d, f), 'utf8')) as { workload?: { ops?: unknown[] }; expected?: { failsOn?: Array<{ adapter: string }> } };
+        for (const fo of c.expected?.failsOn ?? []) {
+          const name = fo.adapter.replace(/^mutant:/, '');
+          if (!out.has(name)) out.set(name, { name, caughtBy: `${dir} harness (corpus/${dir}/${f})`, shrunk: c.workload?.ops?.length ?? null });
+        }
+      } catch { /* not a case file */ }
+    }
+  }
+  return out;
+}
+
+function main(): void {
+  const seeds = Number(arg('seeds', '5'));
+  const maxOps = Number(arg('ops', '200000'));
+  const runs = Number(arg('runs', '20'));
+  const only = arg('only', '').split(',').filter(Boolean);
+  const write = !process.argv.includes('--no-write');
+  const shrink = loadShrinker();
+  const crash = crashCases();
+  const rows: string[] = [];
+  const json: Record<string, unknown>[] = [];
+  for (const m of MUTANTS) {
+    if (only.length && !only.includes(m.name)) continue;
+    const f = fsxFigures(m, seeds, maxOps);
+    const c = checkFigures(m, runs);
+    let shrunk: number | null = null;
+    let corpusNote = '';
+    if (f.firstLog) {
+      let log = f.firstLog;
+      if (shrink) {
+        try { log = shrink(() => loadAdapter(`mutant:${m.name}`), `mutant:${m.name}`, f.firstLog); } catch { log = f.firstLog; }
+      }
+      shrunk = log.ops.length;
+      const onMutant = outcome(`mutant:${m.name}`, log);
+      const onRef = outcome('reference', log);
+      if (onMutant !== 'pass' && onRef === 'pass' && write) {
+        log.description = `bug zoo: mutant:${m.name} (${m.section}) — ${m.description}; fails on the mutant with ${onMutant}, passes on reference`;
+        log.adapter = `mutant:${m.name}`;
+        fs.writeFileSync(path.join(ROOT, 'corpus', 'bug-zoo', `${m.name}.json`), serializeOpLog(log));
+        corpusNote = `corpus/bug-zoo/${m.name}.json`;
+      } else if (onRef !== 'pass') {
+        corpusNote = `not saved: fails on reference too (${onRef})`;
+      }
+    }
+    const cc = crash.get(m.name);
+    const fsxCell = f.caught ? `yes, ${f.caught}/${f.seeds} seeds: median ${f.opsMedian} ops, ${f.secondsMedian!.toFixed(2)} s (${f.kind})` : `not caught in ${maxOps} ops × ${seeds} seeds`;
+    const checkCell = c.suites.length ? `yes: ${c.suites.join(', ')}` : 'no';
+    const shrunkCell = shrunk !== null ? `${shrunk} ops${corpusNote ? ` — ${corpusNote}` : ''}` : cc ? `${cc.shrunk} ops — ${cc.caughtBy}` : '—';
+    rows.push(`| \`${m.name}\` | ${m.section} | ${m.description} | ${m.catches} | ${fsxCell} | ${checkCell} | ${cc ? cc.caughtBy : ''} | ${shrunkCell} |`);
+    json.push({ name: m.name, fsx: f.caught, fsxOps: f.opsMedian, fsxSeconds: f.secondsMedian, check: c.suites, crash: cc?.caughtBy ?? null, shrunk: shrunk ?? cc?.shrunk ?? null });
+    process.stdout.write(`${m.name}: fsx ${f.caught}/${seeds} check ${c.suites.join(',') || '-'} shrunk ${shrunk ?? cc?.shrunk ?? '-'}\n`);
+  }
+  const doc = `# The bug zoo
+
+Generated by \`node dist/bench/bug-zoo.js --seeds ${seeds} --ops ${maxOps} --runs ${runs}\` on ${new Date().toISOString().slice(0, 10)} (do not edit by hand).
+
+Each mutant is one historical iomap bug (../shared/spec/iomap-contract.md §7) or a rule violation
+real filesystems shipped, switched on in refs or in the reference core (\`--adapter mutant:NAME\`;
+\`iomap-harness list mutants --json\`). Columns: whether \`iomap-harness fsx\` with default settings
+catches it (seeds 1..${seeds}, at most ${maxOps} ops each; median ops and seconds to the failure over the
+seeds that caught it), which \`check\` suites catch it (${runs} runs per property), whether the crash or
+fault harness catches it (its case file), and the length of the shrunk case kept in \`corpus/\`
+(every case there fails on its mutant and passes on \`reference\`, and \`npm test\` replays it).
+A mutant nobody catches stays in the table as not caught.
+
+| mutant | section | bug | expected catcher | fsx (default settings) | check | crash / fault | shrunk case |
+|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+`;
+  if (write && !only.length) fs.writeFileSync(path.join(ROOT, 'docs', 'bug-zoo.md'), doc);
+  process.stdout.write(JSON.stringify({ command: 'bug-zoo', mutants: json }) + '\n');
+}
+
+main();
