@@ -68,6 +68,7 @@ export const FSX_FLAGS = {
   'check-file': { type: 'boolean', short: 'X' },
   quiet: { type: 'boolean', short: 'q' },
   debug: { type: 'boolean', short: 'd' },
+  'no-interleave': { type: 'boolean' },
 } as const;
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -131,6 +132,7 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.sizeChecks = !flag(v, 'no-size-checks');
   o.quiet = flag(v, 'quiet');
   o.debug = flag(v, 'debug');
+  o.interleave = !flag(v, 'no-interleave');
   for (const spec of (v.weight as string[] | undefined) ?? []) {
     const m = /^([a-z_]+)=(.*)$/.exec(spec);
     if (m === null) throw new UsageError(`--weight: expected NAME=N, got ${JSON.stringify(spec)}`);

@@ -147,7 +147,7 @@ describe('iomap-harness CLI', () => {
     const files = {
       malformed: write('malformed.json', '{"format": "iomap-harness-oplog", "version": 1,, }'),
       truncated: write('truncated.json', full.slice(0, Math.floor(full.length / 2))),
-      version: write('version.json', JSON.stringify({ ...good, version: 2 })),
+      version: write('version.json', JSON.stringify({ ...good, version: 3 })),
       format: write('format.json', JSON.stringify({ ...good, format: 'fsx' })),
       past: write('past.json', JSON.stringify({ ...good, ops: [{ op: 'write', off: 2 ** 60, len: 1 }] })),
       pastSum: write('past-sum.json', JSON.stringify({ ...good, ops: [{ op: 'write', off: 2 ** 53 - 2, len: 4 }] })),
@@ -177,7 +177,7 @@ describe('iomap-harness CLI', () => {
       [['replay', path.join(tmp, 'missing.json')], /^iomap-harness: replay: .*missing\.json: no such file$/],
       [['replay', files.malformed], /^iomap-harness: replay: .*malformed\.json: not valid JSON \(truncated or malformed\): /],
       [['replay', files.truncated], /^iomap-harness: replay: .*truncated\.json: not valid JSON \(truncated or malformed\): /],
-      [['replay', files.version], /^iomap-harness: replay: .*version\.json: version: unsupported op log version 2 \(this build reads version 1\)$/],
+      [['replay', files.version], /^iomap-harness: replay: .*version\.json: version: unsupported op log version 3 \(this build reads versions 1 and 2\)$/],
       [['replay', files.format], /^iomap-harness: replay: .*format\.json: format: expected "iomap-harness-oplog", got "fsx"$/],
       [['replay', files.past], /^iomap-harness: replay: .*past\.json: ops\[0\]\.off: 11529215046068\d+ is past the limit 2\^53-1 \(9007199254740991\)$/],
       [['replay', files.pastSum], /^iomap-harness: replay: .*past-sum\.json: ops\[0\]: off\+len = 9007199254740994 is past the limit/],

@@ -117,7 +117,7 @@ function loop(
   const t0 = performance.now();
   let i = 0;
   for (; i < total; i++) {
-    if (next !== null) next(i);
+    if (next !== null && i >= buf.count) next(i); // a race op comes with its write: two at once
     if (!runner.apply(buf, i)) {
       i++;
       break;
@@ -194,15 +194,24 @@ export interface ReplayOptions {
 
 /** Apply a validated op log to `adapter` (opened here, closed at the end). */
 export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: ReplayOptions, io: Output, hooks: RunHooks = {}): RunResult {
+  return replayBuffer(adapter, name, log, bufferFromRecords(log.ops), log.ops.length, ro, io, hooks);
+}
+
+/**
+ * Apply ops [0, count) of `buf` (the runner marks skips in it) with the settings of `log` (seed,
+ * options; its ops are not read). The shrinker builds such buffers without records.
+ */
+export function replayBuffer(
+  adapter: FileAdapter, name: string, log: OpLog, buf: OpBuffer, count: number, ro: ReplayOptions, io: Output, hooks: RunHooks = {},
+): RunResult {
   const caps = adapter.capabilities;
   const lo = log.options ?? {};
   const target = openTarget(adapter, name);
   let closed = false;
   try {
-    const buf = bufferFromRecords(log.ops);
     // Ops this adapter cannot do are skipped, with fsx's start-up message, as fsx's replay does.
     const said = new Set<string>();
-    for (let i = 0; i < buf.count; i++) {
+    for (let i = 0; i < count; i++) {
       if ((buf.flags[i] & FL_SKIPPED) !== 0) continue;
       const why = unsupportedOp(buf.code[i], buf.flags[i], caps, target);
       if (why === null) continue;
@@ -212,11 +221,11 @@ export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: Re
     }
     const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }), io);
     if (hooks.runner !== undefined) hooks.runner(runner);
-    const { ops: done, elapsedMs } = loop(runner, buf, log.ops.length, null, hooks);
+    const { ops: done, elapsedMs } = loop(runner, buf, count, null, hooks);
     closed = true;
     closeAdapter(adapter, name, runner, done);
-    return result(runner, buf, done, elapsedMs, ro.logDumpOps, (count, failure) => {
-      const out: OpLog = { ...log, adapter: name, ops: recordsFromBuffer(buf, count), expected: expectedOf(failure) };
+    return result(runner, buf, done, elapsedMs, ro.logDumpOps, (n, failure) => {
+      const out: OpLog = { ...log, adapter: name, ops: recordsFromBuffer(buf, n), expected: expectedOf(failure) };
       return out;
     });
   } finally {

@@ -16,10 +16,11 @@ import {
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
 } from '../../adapters/types';
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_UNSHARE, OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_COUNT,
-  OP_DEDUPE_RANGE, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD,
-  OP_MAPWRITE, OP_PUNCH_HOLE, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE,
-  OP_WRITE, OP_WRITE_DIRECT, OP_ZERO_RANGE, OPS, OpBuffer,
+  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
+  OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
+  OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE,
+  OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
+  OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
 import { MAX_OFFSET } from '../oracle/bytes';
 
@@ -114,11 +115,29 @@ export interface FsxOptions {
   progressInterval: number;
   /** Ops shown in a failure's LOG DUMP (the full log is in the saved op log). */
   logDumpOps: number;
+  /**
+   * false with --no-interleave: no interleaving ops and no unsynced mmap stores. They are only
+   * generated where the target exposes FileTarget.interleave anyway.
+   */
+  interleave: boolean;
 }
 
-/** Default weight of every op: fsx's own ops and our extensions all 1. */
+/**
+ * Default weights: fsx's own ops and our file-level extensions 1 each; the interleaving steps
+ * (generated only where the target has FileTarget.interleave) as tuned in docs/fsx.md.
+ */
+export const DEFAULT_INTERLEAVE_WEIGHTS: Readonly<Record<number, number>> = {
+  [OP_WRITEBACK]: 1,
+  [OP_COMPLETE_IO]: 2,
+  [OP_EVICT]: 1,
+  [OP_RACE_WRITE]: 1,
+  [OP_RACE_PUNCH]: 1,
+  [OP_RACE_WRITEBACK]: 1,
+  [OP_WRITE_DIRECT_ASYNC]: 1,
+};
+
 export function defaultWeights(): number[] {
-  return OPS.map(() => 1);
+  return OPS.map((o) => (o.interleave ? DEFAULT_INTERLEAVE_WEIGHTS[o.code] ?? 1 : 1));
 }
 
 export function defaultOptions(): FsxOptions {
@@ -144,6 +163,7 @@ export function defaultOptions(): FsxOptions {
     debug: false,
     progressInterval: 0,
     logDumpOps: 100,
+    interleave: true,
   };
 }
 
@@ -197,8 +217,21 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
     case OP_SEEK_HOLE:
       return caps.seek && typeof t.seekData === 'function' && typeof t.seekHole === 'function' ? null : 'SEEK_DATA/SEEK_HOLE';
     case OP_FIEMAP: return caps.fiemap && typeof t.fiemap === 'function' ? null : 'FIEMAP';
+    case OP_WRITEBACK:
+    case OP_COMPLETE_IO:
+    case OP_EVICT:
+    case OP_RACE_WRITEBACK:
+      return t.interleave !== undefined ? null : 'interleaving steps';
+    // Without interleaving steps these run as their plain twins (runner.ts).
+    case OP_RACE_PUNCH: return unsupported(OP_PUNCH_HOLE, caps, t);
+    case OP_WRITE_DIRECT_ASYNC: return unsupported(OP_WRITE_DIRECT, caps, t);
     default: return null;
   }
+}
+
+/** Whether the generator may use interleaving steps (and unsynced mmap stores) on this target. */
+function interleaveOn(o: FsxOptions, t: FileTarget): boolean {
+  return o.interleave && t.interleave !== undefined;
 }
 
 /**
@@ -222,6 +255,8 @@ export interface ResolvedOps {
   keepSize: boolean;
   zeroKeepSize: boolean;
   unshare: boolean;
+  /** Unsynced mmap stores (FL_NO_MSYNC on mapwrite, and on -e pollution) may be generated. */
+  noMsync: boolean;
 }
 
 /**
@@ -231,6 +266,10 @@ export interface ResolvedOps {
 export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, adapterName: string): ResolvedOps {
   const w = o.weights.slice();
   const messages: string[] = [];
+  // Interleaving steps exist only where the target exposes them: off without a word otherwise.
+  const il = interleaveOn(o, t);
+  if (!il) for (const code of INTERLEAVE_OPS) w[code] = 0;
+  if (il && w[OP_WRITE_DIRECT_ASYNC] > 0 && !(caps.directIO && typeof t.interleave?.directWriteAsync === 'function')) w[OP_WRITE_DIRECT_ASYNC] = 0;
   if (o.direct) {
     w[OP_READ_DIRECT] += w[OP_READ];
     w[OP_WRITE_DIRECT] += w[OP_WRITE];
@@ -261,7 +300,8 @@ export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, ada
     messages.push(`main: adapter ${adapterName} does not support unshare range, disabling!`);
     unshare = false;
   }
-  return { weights: w, messages, keepSize, zeroKeepSize, unshare };
+  const noMsync = il && caps.mmap && typeof t.mapwrite === 'function';
+  return { weights: w, messages, keepSize, zeroKeepSize, unshare, noMsync };
 }
 
 function lcm(a: number, b: number): number {
@@ -282,6 +322,7 @@ export class Generator {
   private keepSize: boolean;
   private zeroKeepSize: boolean;
   private unshare: boolean;
+  private readonly noMsync: boolean;
   private readonly closeLimit: number;
   readonly weights: number[];
 
@@ -295,6 +336,7 @@ export class Generator {
     this.keepSize = ops.keepSize;
     this.zeroKeepSize = ops.zeroKeepSize;
     this.unshare = ops.unshare;
+    this.noMsync = ops.noMsync;
     this.closeLimit = o.closeprob > 0 ? 0x10000000 / o.closeprob : 0;
     this.weights = ops.weights.slice();
     this.rebuild();
@@ -329,13 +371,17 @@ export class Generator {
     if (this.off + this.len > limit) this.len = Math.max(0, limit - this.off);
   }
 
-  /** Append the next op, given the oracle's current file size. */
+  /**
+   * Append the next op, given the oracle's current file size. A race op comes with the buffered
+   * write it runs inside (two ops), unless that would pass -N (then it is a plain write).
+   */
   next(buf: OpBuffer, fileSize: number): void {
     const rng = this.rng;
     const o = this.o;
     const rv = rng.next32();
     let flags = this.closeLimit > 0 && rv >>> 4 < this.closeLimit ? FL_CLOSE_OPEN : 0;
-    const code = this.pick[rng.next32() % this.pick.length];
+    let code = this.pick[rng.next32() % this.pick.length];
+    if ((code === OP_RACE_WRITE || code === OP_RACE_PUNCH || code === OP_RACE_WRITEBACK) && buf.count + 2 > o.numOps) code = OP_WRITE;
     this.len = o.randomOpLen ? rng.below(o.maxoplen + 1) : o.maxoplen;
     this.off = 0;
     let dst = 0;
@@ -356,6 +402,30 @@ export class Generator {
       case OP_MAPWRITE:
         this.trimOffLen(maxlen);
         this.off -= this.off % o.writebdy;
+        if (code === OP_MAPWRITE && this.noMsync && rng.below(2) === 1) flags |= FL_NO_MSYNC;
+        break;
+      case OP_RACE_WRITE:
+      case OP_RACE_PUNCH:
+      case OP_RACE_WRITEBACK:
+        return this.race(buf, code, flags, fileSize);
+      case OP_WRITE_DIRECT_ASYNC: {
+        // Block aligned (a sub-block one would be waited for at once), mostly inside EOF.
+        const al = lcm(this.dioWrite, bs);
+        this.trimOffLen(fileSize >= al && rng.below(4) !== 0 ? fileSize : maxlen);
+        this.off -= this.off % al;
+        this.len -= this.len % al;
+        break;
+      }
+      case OP_WRITEBACK:
+        this.len = 0;
+        break;
+      case OP_COMPLETE_IO:
+        this.off = rng.below(16);
+        this.len = 0;
+        break;
+      case OP_EVICT:
+        this.off = rng.below(fileSize + bs);
+        this.len = 0;
         break;
       case OP_WRITE_DIRECT:
         this.trimOffLen(maxlen);
@@ -409,7 +479,48 @@ export class Generator {
         this.off = rng.below(fileSize + bs);
         break;
     }
+    // Unsynced EOF pollution: with -e on half the size changers, else (interleaving on) a quarter.
+    if (this.noMsync && code !== OP_MAPWRITE && POLLUTING_OPS.has(code)) {
+      if (!o.polluteEof && rng.below(4) === 0) flags |= FL_POLLUTE | (rng.below(2) === 1 ? FL_NO_MSYNC : 0);
+      else if (o.polluteEof && rng.below(2) === 1) flags |= FL_NO_MSYNC;
+    }
     buf.push(code, this.off, this.len, dst, flags);
+  }
+
+  /**
+   * A race op and its buffered write: the write as fsx's, then the race op placed in or next to
+   * its range — race_write: up to two blocks near the write, race_punch: one to four blocks inside
+   * it, race_writeback: the folio to evict somewhere in it. Race writes and punches stay inside
+   * EOF (else the runner runs them in order); with an empty file the pair is a plain write.
+   */
+  private race(buf: OpBuffer, code: number, flags: number, fileSize: number): void {
+    const rng = this.rng;
+    const o = this.o;
+    const bs = this.bs;
+    this.trimOffLen(o.maxlen);
+    this.off -= this.off % o.writebdy;
+    const wOff = this.off;
+    const wLen = this.len;
+    if (wLen === 0 || (code !== OP_RACE_WRITEBACK && fileSize === 0)) {
+      buf.push(OP_WRITE, wOff, wLen, 0, flags);
+      return;
+    }
+    let off: number;
+    let len: number;
+    if (code === OP_RACE_WRITEBACK) {
+      off = wOff + rng.below(wLen);
+      len = 0;
+    } else if (code === OP_RACE_WRITE) {
+      const lo = Math.max(0, wOff - bs);
+      off = Math.min(fileSize - 1, lo + rng.below(wLen + 2 * bs));
+      len = Math.min(1 + rng.below(2 * bs), fileSize - off);
+    } else {
+      off = Math.min(wOff + rng.below(wLen), fileSize - 1);
+      off -= off % bs;
+      len = Math.min(bs * (1 + rng.below(4)), fileSize - off);
+    }
+    buf.push(code, off, len, 0, 0);
+    buf.push(OP_WRITE, wOff, wLen, 0, flags);
   }
 
   /**

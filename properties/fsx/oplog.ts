@@ -15,14 +15,23 @@
 
 import { MAX_OFFSET } from '../oracle/bytes';
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_SKIPPED, FL_UNSHARE, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_READ,
-  OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_ZERO_RANGE, opByName, OPS, OpBuffer,
+  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_COMPLETE_IO, OP_EVICT, OP_FALLOCATE,
+  OP_FDATASYNC, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
+  OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
+  opByName, OPS, OpBuffer, POLLUTING_OPS,
 } from './ops';
 import { describeOp } from './report';
 import { FAILURE_KINDS, FailureKind } from './runner';
 
 export const OPLOG_FORMAT = 'iomap-harness-oplog';
-export const OPLOG_VERSION = 1;
+/**
+ * The version written. Version 2 added the interleaving ops (writeback, complete_io, evict,
+ * race_write, race_punch, race_writeback, write_direct_async) and the `noMsync` flag; version 1
+ * logs are read as they are (they cannot contain those).
+ */
+export const OPLOG_VERSION = 2;
+/** Versions this build reads. */
+export const OPLOG_VERSIONS: readonly number[] = [1, 2];
 
 export interface OpRecord {
   op: string;
@@ -36,6 +45,10 @@ export interface OpRecord {
   unshare?: boolean;
   closeOpen?: boolean;
   skip?: boolean;
+  /** mmap stores of this op (mapwrite's data, -e pollution before it) are not msynced (v2). */
+  noMsync?: boolean;
+  /** Pollute the EOF page before this op if it changes the size, as -e 1 does for every op (v2). */
+  pollute?: boolean;
 }
 
 export interface Geometry {
@@ -143,7 +156,7 @@ class Checker {
 }
 
 const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'seed', 'options', 'description', 'ops', 'expected'] as const;
-const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip'] as const;
+const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute'] as const;
 
 function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
   if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
@@ -184,7 +197,7 @@ function checkExpected(c: Checker, v: unknown, where: string): Expected {
   return e;
 }
 
-function checkOp(c: Checker, v: unknown, where: string): OpRecord {
+function checkOp(c: Checker, v: unknown, where: string, version: number): OpRecord {
   if (!isObj(v)) c.fail(where, `expected an op object, got ${describeValue(v)}`);
   c.keys(v, where, OP_KEYS);
   const name = c.str(v.op, `${where}.op`);
@@ -192,8 +205,12 @@ function checkOp(c: Checker, v: unknown, where: string): OpRecord {
   if (info === undefined) c.fail(`${where}.op`, `unknown op ${JSON.stringify(name)} (known: ${OPS.map((o) => o.name).join(', ')})`);
   const r: OpRecord = { op: name, off: c.offset(v.off, `${where}.off`), len: c.offset(v.len, `${where}.len`) };
   if (r.off + r.len > MAX_OFFSET) c.fail(where, `off+len = ${r.off + r.len} is past the limit 2^53-1 (${MAX_OFFSET})`);
-  if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC) && r.off !== 0) {
+  if (info.interleave && version < 2) c.fail(`${where}.op`, `${name} needs op log version 2 (this log says version ${version})`);
+  if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC || info.code === OP_WRITEBACK) && r.off !== 0) {
     c.fail(`${where}.off`, `must be 0 for ${name}${info.code === OP_TRUNCATE ? ' (len is the new size)' : ''}`);
+  }
+  if ((info.code === OP_WRITEBACK || info.code === OP_COMPLETE_IO || info.code === OP_EVICT || info.code === OP_RACE_WRITEBACK) && r.len !== 0) {
+    c.fail(`${where}.len`, `must be 0 for ${name}`);
   }
   if (info.twoRange) {
     if (v.dst === undefined) c.fail(where, `${name} needs "dst"`);
@@ -213,6 +230,12 @@ function checkOp(c: Checker, v: unknown, where: string): OpRecord {
   }
   if (v.closeOpen !== undefined) r.closeOpen = c.bool(v.closeOpen, `${where}.closeOpen`);
   if (v.skip !== undefined) r.skip = c.bool(v.skip, `${where}.skip`);
+  for (const k of ['noMsync', 'pollute'] as const) {
+    if (v[k] === undefined) continue;
+    if (version < 2) c.fail(`${where}.${k}`, `needs op log version 2 (this log says version ${version})`);
+    if (!POLLUTING_OPS.has(info.code)) c.fail(`${where}.${k}`, `not valid for ${name} (only for ops that can change the size or store through mmap)`);
+    r[k] = c.bool(v[k], `${where}.${k}`);
+  }
   return r;
 }
 
@@ -221,9 +244,10 @@ export function validateOpLog(v: unknown, source: string): OpLog {
   const c: Checker = new Checker(source);
   if (!isObj(v)) c.fail('top level', `expected an op log object, got ${describeValue(v)}`);
   if (v.format !== OPLOG_FORMAT) c.fail('format', `expected ${JSON.stringify(OPLOG_FORMAT)}, got ${describeValue(v.format)}`);
-  if (v.version !== OPLOG_VERSION) {
-    c.fail('version', `unsupported op log version ${describeValue(v.version)} (this build reads version ${OPLOG_VERSION})`);
+  if (typeof v.version !== 'number' || !OPLOG_VERSIONS.includes(v.version)) {
+    c.fail('version', `unsupported op log version ${describeValue(v.version)} (this build reads versions ${OPLOG_VERSIONS.join(' and ')})`);
   }
+  const version = v.version;
   c.keys(v, 'top level', TOP_KEYS);
   for (const k of ['adapter', 'geometry', 'seed', 'ops'] as const) if (v[k] === undefined) c.fail('top level', `missing field "${k}"`);
   const log: OpLog = {
@@ -237,7 +261,7 @@ export function validateOpLog(v: unknown, source: string): OpLog {
   if (v.options !== undefined) log.options = checkOptions(c, v.options, 'options');
   if (v.description !== undefined) log.description = c.str(v.description, 'description');
   if (!Array.isArray(v.ops)) c.fail('ops', `expected an array, got ${describeValue(v.ops)}`);
-  log.ops = v.ops.map((o, i) => checkOp(c, o, `ops[${i}]`));
+  log.ops = v.ops.map((o, i) => checkOp(c, o, `ops[${i}]`, version));
   if (v.expected !== undefined) {
     log.expected = checkExpected(c, v.expected, 'expected');
     if (log.expected.outcome === 'fail' && log.expected.op > log.ops.length) {
@@ -289,6 +313,8 @@ function canonicalOp(o: OpRecord): OpRecord {
   if (o.unshare !== undefined) r.unshare = o.unshare;
   if (o.closeOpen !== undefined) r.closeOpen = o.closeOpen;
   if (o.skip !== undefined) r.skip = o.skip;
+  if (o.noMsync !== undefined) r.noMsync = o.noMsync;
+  if (o.pollute !== undefined) r.pollute = o.pollute;
   return r;
 }
 
@@ -307,6 +333,8 @@ export function recordsFromBuffer(buf: OpBuffer, count: number): OpRecord[] {
     if ((f & FL_UNSHARE) !== 0) r.unshare = true;
     if ((f & FL_CLOSE_OPEN) !== 0) r.closeOpen = true;
     if ((f & FL_SKIPPED) !== 0) r.skip = true;
+    if ((f & FL_NO_MSYNC) !== 0) r.noMsync = true;
+    if ((f & FL_POLLUTE) !== 0) r.pollute = true;
     out.push(r);
   }
   return out;
@@ -319,7 +347,8 @@ export function bufferFromRecords(ops: readonly OpRecord[]): OpBuffer {
     const info = opByName(r.op);
     if (info === undefined) throw new OpLogError(`unknown op ${JSON.stringify(r.op)}`);
     const flags = (r.keepSize === true ? FL_KEEP_SIZE : 0) | (r.unshare === true ? FL_UNSHARE : 0)
-      | (r.closeOpen === true ? FL_CLOSE_OPEN : 0) | (r.skip === true ? FL_SKIPPED : 0);
+      | (r.closeOpen === true ? FL_CLOSE_OPEN : 0) | (r.skip === true ? FL_SKIPPED : 0) | (r.noMsync === true ? FL_NO_MSYNC : 0)
+      | (r.pollute === true ? FL_POLLUTE : 0);
     const i = buf.push(info.code, r.off, r.len, r.dst ?? 0, flags);
     buf.size[i] = r.fileSize ?? 0;
   }
@@ -349,6 +378,28 @@ function parseFsxNumber(tok: string): number | null {
   return v;
 }
 
+/**
+ * Markers: a `#@NAME` line says something about the op on the next non-comment line. fsx skips
+ * them as comments and replays that op as its plain fsx twin, which moves the same bytes.
+ */
+const MARKERS = {
+  '#@direct': 'O_DIRECT: the next read/write is read_direct/write_direct',
+  '#@async': 'the next write is write_direct_async',
+  '#@race': 'the next write/punch_hole is race_write/race_punch (runs inside the write after it)',
+  '#@nomsync': 'the next op leaves its mmap stores unsynced (noMsync)',
+  '#@pollute': 'the next op pollutes the EOF page first if it changes the size (pollute)',
+} as const;
+type Marker = keyof typeof MARKERS;
+
+/** The fsx op a marked op of ours is written as (after its marker lines). */
+const MARKED: Record<number, { name: string; markers: Marker[] }> = {
+  [OP_READ_DIRECT]: { name: 'read', markers: ['#@direct'] },
+  [OP_WRITE_DIRECT]: { name: 'write', markers: ['#@direct'] },
+  [OP_WRITE_DIRECT_ASYNC]: { name: 'write', markers: ['#@async'] },
+  [OP_RACE_WRITE]: { name: 'write', markers: ['#@race'] },
+  [OP_RACE_PUNCH]: { name: 'punch_hole', markers: ['#@race'] },
+};
+
 /** Export a log as .fsxops text (replayable by `fsx --replay-ops` for the ops fsx knows). */
 export function toFsxops(log: OpLog): string {
   const meta: Obj = { adapter: log.adapter, geometry: log.geometry, seed: log.seed };
@@ -365,12 +416,15 @@ export function toFsxops(log: OpLog): string {
     const info = opByName(r.op) as (typeof OPS)[number];
     let name = r.op;
     let prefix = '';
-    if (info.code === OP_READ_DIRECT || info.code === OP_WRITE_DIRECT) {
-      lines.push('#@direct');
-      name = info.code === OP_READ_DIRECT ? OPS[OP_READ].name : OPS[OP_WRITE].name;
+    const marked = MARKED[info.code];
+    if (marked !== undefined) {
+      lines.push(...marked.markers);
+      name = marked.name;
     } else if (!info.fsx) {
       prefix = '#@ ';
     }
+    if (r.noMsync === true) lines.push('#@nomsync');
+    if (r.pollute === true) lines.push('#@pollute');
     const args = [r.off, r.len];
     if (info.twoRange) args.push(r.dst ?? 0);
     args.push(r.fileSize ?? 0);
@@ -382,6 +436,24 @@ export function toFsxops(log: OpLog): string {
     lines.push(line);
   });
   return lines.join('\n') + '\n';
+}
+
+/** The op a marked fsx line stands for, or an error message. */
+function markedOp(code: number, name: string, marks: ReadonlyMap<Marker, number>): number | string {
+  let c = code;
+  if (marks.has('#@direct')) {
+    if (c !== OP_READ && c !== OP_WRITE) return `#@direct (line ${marks.get('#@direct')}) must be followed by a read or write, got ${name}`;
+    c = c === OP_READ ? OP_READ_DIRECT : OP_WRITE_DIRECT;
+  }
+  if (marks.has('#@async')) {
+    if (c !== OP_WRITE) return `#@async (line ${marks.get('#@async')}) must be followed by a write, got ${marks.has('#@direct') ? 'a #@direct one' : name}`;
+    c = OP_WRITE_DIRECT_ASYNC;
+  }
+  if (marks.has('#@race')) {
+    if (c !== OP_WRITE && c !== OP_PUNCH_HOLE) return `#@race (line ${marks.get('#@race')}) must be followed by a write or punch_hole, got ${OPS[c].name}`;
+    c = c === OP_WRITE ? OP_RACE_WRITE : OP_RACE_PUNCH;
+  }
+  return c;
 }
 
 /** Import .fsxops text (fsx's own files, or ours with `#@` extension lines). */
@@ -396,8 +468,8 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
   };
   if (defaults.options !== undefined) log.options = defaults.options;
   const c: Checker = new Checker(source);
-  let direct = false;
-  let directLine = 0;
+  /** Markers waiting for their op, with the line they were on. */
+  const marks = new Map<Marker, number>();
   const lines = text.split('\n');
   for (let ln = 0; ln < lines.length; ln++) {
     const where = `line ${ln + 1}`;
@@ -422,11 +494,11 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
         if (m.expected !== undefined) log.expected = checkExpected(c, m.expected, `${where}: #@meta.expected`);
         continue;
       }
-      if (toks[0] === '#@direct') {
-        if (toks.length !== 1) c.fail(where, '#@direct takes no arguments');
-        if (direct) c.fail(where, `#@direct twice (the one on line ${directLine} applies to no op)`);
-        direct = true;
-        directLine = ln + 1;
+      if (Object.prototype.hasOwnProperty.call(MARKERS, toks[0])) {
+        const mk = toks[0] as Marker;
+        if (toks.length !== 1) c.fail(where, `${mk} takes no arguments`);
+        if (marks.has(mk)) c.fail(where, `${mk} twice (the one on line ${marks.get(mk)} applies to no op)`);
+        marks.set(mk, ln + 1);
         continue;
       }
       if (toks[0] !== '#@') continue; // an ordinary comment
@@ -443,12 +515,13 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
     if (FSX_UNSUPPORTED.has(name)) c.fail(where, `fsx op ${JSON.stringify(name)} is not supported by iomap-harness`);
     const info = opByName(name);
     if (info === undefined) c.fail(where, `unknown op ${JSON.stringify(name)}`);
-    let code = info.code;
-    if (direct) {
-      if (code !== OP_READ && code !== OP_WRITE) c.fail(where, `#@direct (line ${directLine}) must be followed by a read or write, got ${name}`);
-      code = code === OP_READ ? OP_READ_DIRECT : OP_WRITE_DIRECT;
-      direct = false;
-    }
+    const noMsync = marks.has('#@nomsync');
+    const pollute = marks.has('#@pollute');
+    marks.delete('#@nomsync');
+    marks.delete('#@pollute');
+    const code = markedOp(info.code, name, marks);
+    if (typeof code === 'string') c.fail(where, code);
+    marks.clear();
     const nargs = info.twoRange ? 4 : 3;
     if (toks.length < 1 + nargs) c.fail(where, `${name} needs ${nargs} arguments, got ${toks.length - 1}`);
     const args: number[] = [];
@@ -472,9 +545,11 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
       raw[field] = true;
     }
     if (skip) raw.skip = true;
-    log.ops.push(checkOp(c, raw, where));
+    if (noMsync) raw.noMsync = true;
+    if (pollute) raw.pollute = true;
+    log.ops.push(checkOp(c, raw, where, OPLOG_VERSION));
   }
-  if (direct) c.fail(`line ${directLine}`, '#@direct at the end of the file applies to no op');
+  for (const [mk, line] of marks) c.fail(`line ${line}`, `${mk} at the end of the file applies to no op`);
   if (log.expected?.outcome === 'fail' && log.expected.op > log.ops.length) {
     c.fail('#@meta.expected.op', `op ${log.expected.op} is past the last op (${log.ops.length})`);
   }

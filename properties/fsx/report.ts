@@ -10,8 +10,9 @@
  */
 
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_SKIPPED, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_MAPWRITE,
-  OP_READ, OP_READ_DIRECT, OP_MAPREAD, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT,
+  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_SKIPPED, OP_COMPLETE_IO, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC,
+  OP_FSYNC, OP_MAPWRITE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_MAPREAD,
+  OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK,
   OPS, OpBuffer,
 } from './ops';
 import type { Failure } from './runner';
@@ -35,15 +36,28 @@ export function describeOp(buf: OpBuffer, i: number, badoff: number): { text: st
     case OP_READ_DIRECT:
       return { text: range + (overlap ? `\t***${info.marker}***` : ''), overlap };
     case OP_WRITE:
-    case OP_WRITE_DIRECT: {
+    case OP_WRITE_DIRECT:
+    case OP_WRITE_DIRECT_ASYNC:
+    case OP_RACE_WRITE: {
       let t = range;
       if (off > size) t += ' HOLE';
       else if (off + len > size) t += ' EXTEND';
       overlap = (badoff >= off || badoff >= size) && badoff < off + len;
+      if (code === OP_RACE_WRITE) t += ' (inside the next write)';
       return { text: t + (overlap ? `\t***${info.marker}` : ''), overlap };
     }
     case OP_MAPWRITE:
-      return { text: range + (overlap ? mark(info.marker) : ''), overlap };
+      return { text: range + ((buf.flags[i] & FL_NO_MSYNC) !== 0 ? ' NOMSYNC' : '') + (overlap ? mark(info.marker) : ''), overlap };
+    case OP_RACE_PUNCH:
+      return { text: range + ' (inside the next write)' + (overlap ? mark(info.marker) : ''), overlap };
+    case OP_WRITEBACK:
+      return { text: info.label, overlap: false };
+    case OP_COMPLETE_IO:
+      return { text: `${info.label} pending I/O #${off} (mod pending)`, overlap: false };
+    case OP_EVICT:
+      return { text: `${info.label} folio at ${hex(off)}`, overlap: false };
+    case OP_RACE_WRITEBACK:
+      return { text: `${info.label} writeback, complete all, evict folio at ${hex(off)} (inside the next write)`, overlap: false };
     case OP_TRUNCATE: {
       const down = len < size;
       overlap = badoff >= (down ? len : size) && badoff < (down ? size : len);

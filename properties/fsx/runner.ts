@@ -13,7 +13,7 @@
  * Hot path: one switch per op, bulk compares, no per-op allocation besides what the target returns.
  */
 
-import type { Capabilities, FileTarget, FiemapExtent } from '../../adapters/types';
+import type { Capabilities, FileTarget, FiemapExtent, InterleavingSteps } from '../../adapters/types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -23,10 +23,11 @@ import { MAX_OFFSET, Mismatch, SparseBytes } from '../oracle/bytes';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
-  FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_SKIPPED, FL_UNSHARE,
-  OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_FDATASYNC,
-  OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_READ, OP_READ_DIRECT,
-  OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_ZERO_RANGE, OPS, OpBuffer,
+  FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE,
+  isRace, OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE,
+  OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH,
+  OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
+  OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
 import { opOfBadByte, Pattern } from './pattern';
 
@@ -118,6 +119,27 @@ const OPTIONAL = new Set<number>([
   OP_FIEMAP, OP_FDATASYNC,
 ]);
 
+/**
+ * Ops that wait for in-flight asynchronous direct writes first (the runner completes every pending
+ * I/O before them): the size and space changers wait in the kernel too (inode_dio_wait in
+ * truncate, fallocate and remap), and for writes, mmap stores, SEEK and FIEMAP the oracle has no
+ * answer while the bytes under an in-flight write are still "old or new".
+ */
+const WAITS_FOR_DIO = new Set<number>([
+  OP_WRITE, OP_MAPWRITE, OP_WRITE_DIRECT, OP_TRUNCATE, OP_FALLOCATE, OP_PUNCH_HOLE, OP_ZERO_RANGE, OP_COLLAPSE_RANGE,
+  OP_INSERT_RANGE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_COPY_RANGE, OP_SEEK_DATA, OP_SEEK_HOLE, OP_FIEMAP,
+  OP_RACE_WRITE, OP_RACE_PUNCH, OP_RACE_WRITEBACK,
+]);
+
+/** Completions a drain may take before the target is declared hung. */
+const DRAIN_LIMIT = 1 << 20;
+
+/** An asynchronous direct write submitted but not yet known to be complete. */
+interface InFlight {
+  off: number;
+  data: Uint8Array;
+}
+
 /** Largest piece the -X full-file check reads at once. */
 const CHECK_PIECE = 1 << 20;
 /** Dedupe requests are capped at 1 GiB per call (fs/remap_range.c). */
@@ -139,9 +161,18 @@ export class Runner {
   private readonly pattern: Pattern;
   private readonly cfg: RunnerConfig;
   private readonly io: Output;
+  /** The target's interleaving steps, when it has them. */
+  private readonly il: InterleavingSteps | undefined;
+  /** Asynchronous direct writes in flight: their bytes read old or new until every I/O completed. */
+  private inflight: InFlight[] = [];
+  /** Index of a race op waiting for the next op's folio lookup (-1: none). */
+  private armed = -1;
+  /** Flags of the op being applied (pollution reads FL_NO_MSYNC). */
+  private curFlags = 0;
 
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
     this.t = target;
+    this.il = target.interleave;
     this.bs = caps.blockSize;
     this.ps = caps.pageSize;
     this.zeroPage = Buffer.alloc(caps.pageSize);
@@ -162,6 +193,13 @@ export class Runner {
       if (cfg.simulatedOps > 0 && n === cfg.simulatedOps + 1) this.writeFileImage();
       if ((buf.flags[i] & FL_SKIPPED) === 0) {
         if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) this.io.out(this.describe(buf, i));
+        // A race op whose window will open runs inside the next op: nothing happens now.
+        if (!sim && isRace(buf.code[i]) && this.canArm(buf, i)) {
+          this.armed = i;
+          return true;
+        }
+        this.curFlags = buf.flags[i];
+        if (!sim && this.inflight.length > 0 && WAITS_FOR_DIO.has(buf.code[i])) this.drain();
         this.exec(buf, i, n, sim);
       }
     } catch (e) {
@@ -173,10 +211,82 @@ export class Runner {
     // skipped does exactly what the original run did.
     try {
       this.after(buf, i);
+      if (this.inflight.length > 0 && this.il!.pendingIo() === 0) this.resolve();
     } catch (e) {
       this.caught(e, buf, i);
     }
     return this.failure === null;
+  }
+
+  /**
+   * Whether race op i will run inside op i+1: that op is an issued buffered write past the -b
+   * prefix, the target has interleaving steps, the race op has no close/open, and a race write or
+   * punch lies inside EOF (a second writer cannot change the size under the first). Otherwise the
+   * race op runs in order as its plain twin (race_write as write, race_punch as punch_hole,
+   * race_writeback as writeback + completions + evict).
+   */
+  private canArm(buf: OpBuffer, i: number): boolean {
+    if (this.il === undefined || i + 1 >= buf.count) return false;
+    if (buf.code[i + 1] !== OP_WRITE || (buf.flags[i + 1] & FL_SKIPPED) !== 0 || buf.len[i + 1] === 0) return false;
+    if ((buf.flags[i] & FL_CLOSE_OPEN) !== 0) return false;
+    const code = buf.code[i];
+    if (code === OP_RACE_WRITEBACK) return true;
+    return buf.len[i] > 0 && buf.off[i] + buf.len[i] <= this.oracle.size;
+  }
+
+  /** Complete every pending I/O (oldest first), then take in-flight direct writes as done. */
+  private drain(): void {
+    const il = this.il!;
+    for (let k = 0; il.pendingIo() > 0; k++) {
+      if (k >= DRAIN_LIMIT) throw new TargetError(`pending I/O does not drain: ${il.pendingIo()} left after ${DRAIN_LIMIT} completions`);
+      il.complete(0);
+    }
+    this.resolve();
+  }
+
+  /** Every I/O completed: in-flight direct writes are now the file's contents. */
+  private resolve(): void {
+    for (const f of this.inflight) this.oracle.write(f.off, f.data);
+    this.inflight = [];
+  }
+
+  /** Whether [off, off+len), rounded out to blocks, meets an in-flight direct write. */
+  private overlapsInflight(off: number, len: number): boolean {
+    const bs = this.bs;
+    const lo = Math.floor(off / bs) * bs;
+    const hi = Math.ceil((off + len) / bs) * bs;
+    for (const f of this.inflight) {
+      const flo = Math.floor(f.off / bs) * bs;
+      const fhi = Math.ceil((f.off + f.data.length) / bs) * bs;
+      if (lo < fhi && flo < hi) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Compare bytes read at `off` (data[0, end)) with the oracle. Bytes under an in-flight direct
+   * write may hold either the old contents or the new data (the write is racing the read).
+   */
+  private compareData(off: number, data: Uint8Array, end: number): Mismatch | null {
+    let mm = this.oracle.compare(off, data, 0, end);
+    if (mm === null || this.inflight.length === 0) return mm;
+    while (mm !== null) {
+      const pos: number = mm.offset;
+      const f = this.inflight.find((x) => pos >= x.off && pos < x.off + x.data.length);
+      if (f === undefined) return mm;
+      // Within this in-flight write: every byte must be the old or the new one.
+      const segEnd = Math.min(f.off + f.data.length, off + end);
+      for (let p = pos; p < segEnd; p++) {
+        const a = data[p - off];
+        if (a !== f.data[p - f.off] && a !== this.oracle.byteAt(p)) {
+          return { offset: p, index: p - off, expected: this.oracle.byteAt(p), actual: a };
+        }
+      }
+      const next = segEnd - off;
+      if (next >= end) return null;
+      mm = this.oracle.compare(off + next, data, next, end);
+    }
+    return null;
   }
 
   private after(buf: OpBuffer, i: number): void {
@@ -205,7 +315,8 @@ export class Runner {
     const len = buf.len[i];
     const flags = buf.flags[i];
     const size = oracle.size;
-    const code = buf.code[i];
+    // Race ops that do not run inside the next write run in order as their plain twins.
+    const code = buf.code[i] === OP_RACE_WRITE ? OP_WRITE : buf.code[i] === OP_RACE_PUNCH ? OP_PUNCH_HOLE : buf.code[i];
     switch (code) {
       case OP_READ:
       case OP_MAPREAD: {
@@ -215,7 +326,7 @@ export class Runner {
         if (code === OP_READ) {
           const data = t.pread(off, len);
           if (data.length !== len) return this.shortRead(data.length, len);
-          const mm = oracle.compare(off, data);
+          const mm = this.compareData(off, data, len);
           if (mm !== null) this.badData(off, data, len, mm);
         } else {
           this.mapRead(off, len, size);
@@ -229,7 +340,7 @@ export class Runner {
         const want = Math.min(len, size - off);
         const data = t.directRead!(off, len);
         if (data.length !== want) return this.shortRead(data.length, want, 'fileops-14.24');
-        const mm = oracle.compare(off, data);
+        const mm = this.compareData(off, data, data.length);
         if (mm !== null) this.badData(off, data, want, mm);
         return;
       }
@@ -242,7 +353,10 @@ export class Runner {
         if (!sim) {
           if (code === OP_MAPWRITE) {
             if (off + len > size) t.truncate(off + len);
-            t.mapwrite!(off, data);
+            if ((flags & FL_NO_MSYNC) !== 0) t.mapwrite!(off, data, { msync: false });
+            else t.mapwrite!(off, data);
+          } else if (code === OP_WRITE && this.armed === i - 1 && i > 0) {
+            return this.raceWrite(buf, i, off, data);
           } else {
             const w = code === OP_WRITE ? t.pwrite(off, data) : t.directWrite!(off, data);
             if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
@@ -250,6 +364,28 @@ export class Runner {
         }
         oracle.write(off, data);
         if (code === OP_MAPWRITE && !sim) this.checkEofPage('Write');
+        return;
+      }
+      case OP_WRITE_DIRECT_ASYNC:
+        return this.asyncDirectWrite(buf, i, n, sim);
+      case OP_WRITEBACK:
+      case OP_COMPLETE_IO:
+      case OP_EVICT:
+      case OP_RACE_WRITEBACK: {
+        if (sim) return;
+        const il = this.il;
+        if (il === undefined) return this.skip(buf, i, sim, `skipping ${OPS[code].name}: the target has no interleaving steps`);
+        if (code === OP_WRITEBACK) {
+          il.writeback();
+        } else if (code === OP_COMPLETE_IO) {
+          const p = il.pendingIo();
+          if (p === 0) return this.skip(buf, i, sim, 'skipping complete_io: no pending I/O');
+          il.complete(off % p);
+        } else if (code === OP_EVICT) {
+          il.evict(off);
+        } else {
+          this.writebackAndEvict(il, off);
+        }
         return;
       }
       case OP_TRUNCATE:
@@ -318,18 +454,109 @@ export class Runner {
     }
   }
 
+  /** race_writeback's step: writeback, complete everything, reclaim the folio at `pos`. */
+  private writebackAndEvict(il: InterleavingSteps, pos: number): void {
+    il.writeback();
+    this.drain();
+    il.evict(pos);
+  }
+
   /**
-   * fsx's pollute_eofpage: with -e, before an op that changes the size, store op n's pattern through
+   * Buffered write i with race op i-1 run inside it, between ->iomap_begin and the first folio
+   * lookup. The race op's failures are its own (its op number); its exceptions never reach the
+   * writer. Data order is the log's: the race op first, then the write. If the window never
+   * opened, the race op runs right after the write.
+   */
+  private raceWrite(buf: OpBuffer, i: number, off: number, pattern: Buffer): void {
+    const il = this.il!;
+    const inner = i - 1;
+    this.armed = -1;
+    const len = buf.len[i];
+    // A copy: the race op's own pattern may reuse the buffer the writer's data is a view of.
+    const data = Buffer.from(pattern);
+    let fired = false;
+    il.betweenBeginAndGetFolio(() => {
+      fired = true;
+      this.runInner(buf, inner);
+    });
+    let w: number;
+    try {
+      w = this.t.pwrite(off, data);
+    } finally {
+      if (!fired) il.betweenBeginAndGetFolio(() => undefined); // disarm (a no-op if it fires later)
+    }
+    if (this.failure !== null) return;
+    if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
+    this.oracle.write(off, data);
+    if (!fired) this.runInner(buf, inner);
+  }
+
+  /** Run race op `inner` now (inside a window or after it), charging failures to it. */
+  private runInner(buf: OpBuffer, inner: number): void {
+    const saved = this.opNum;
+    const savedFlags = this.curFlags;
+    this.opNum = inner + 1;
+    this.curFlags = buf.flags[inner];
+    try {
+      if (buf.code[inner] === OP_RACE_WRITEBACK) this.writebackAndEvict(this.il!, buf.off[inner]);
+      else this.exec(buf, inner, inner + 1, false);
+    } catch (e) {
+      this.caught(e, buf, inner);
+    } finally {
+      this.opNum = this.failure !== null ? this.opNum : saved;
+      this.curFlags = savedFlags;
+    }
+  }
+
+  /**
+   * write_direct_async: submit through interleave.directWriteAsync and remember the bytes; they
+   * become the oracle's when every pending I/O has completed. One overlapping an in-flight write
+   * (block-rounded) waits for everything first; one reaching past EOF (i_size changes at
+   * completion) or not block aligned also waits before and is waited for at once. Without
+   * asynchronous submission it is a synchronous O_DIRECT write.
+   */
+  private asyncDirectWrite(buf: OpBuffer, i: number, n: number, sim: boolean): void {
+    const off = buf.off[i];
+    const len = buf.len[i];
+    if (len === 0) return this.skip(buf, i, sim, 'skipping zero size write');
+    const data = Uint8Array.from(this.pattern.data(n, off, len));
+    if (sim) {
+      this.oracle.write(off, data);
+      return;
+    }
+    const il = this.il;
+    const past = off + len > this.oracle.size;
+    if (il === undefined || typeof il.directWriteAsync !== 'function') {
+      if (off > this.oracle.size) this.pollute(n, off + len);
+      const w = this.t.directWrite!(off, data);
+      if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
+      this.oracle.write(off, data);
+      return;
+    }
+    // Sub-block writes zero the rest of their block with bios of their own; xfs makes them wait
+    // (IOMAP_DIO_FORCE_WAIT), and so does the runner.
+    const sync = past || off % this.bs !== 0 || len % this.bs !== 0;
+    if (this.inflight.length > 0 && (sync || this.overlapsInflight(off, len))) this.drain();
+    if (off > this.oracle.size) this.pollute(n, off + len);
+    il.directWriteAsync(off, data);
+    this.inflight.push({ off, data });
+    if (sync) this.drain();
+  }
+
+  /**
+   * fsx's pollute_eofpage: with -e (or on an op flagged FL_POLLUTE), before an op that changes the
+   * size, store op n's pattern through
    * the mapping from EOF to the end of the EOF page (at most up to `maxoff`). The oracle is not told:
    * the op must zero those bytes, so any that survive show up as bad data or EOF page junk later.
    */
   private pollute(n: number, maxoff: number): void {
-    if (!this.cfg.polluteEof) return;
+    if (!this.cfg.polluteEof && (this.curFlags & FL_POLLUTE) === 0) return;
     const size = this.oracle.size;
     const pg = size % this.ps;
     const len = Math.min(this.ps - pg, maxoff - size);
     if (pg === 0 || len <= 0) return;
-    this.t.mapwrite!(size, this.pattern.data(n, size, len));
+    if ((this.curFlags & FL_NO_MSYNC) !== 0) this.t.mapwrite!(size, this.pattern.data(n, size, len), { msync: false });
+    else this.t.mapwrite!(size, this.pattern.data(n, size, len));
   }
 
   private fallocate(mode: number, off: number, len: number): void {
@@ -394,7 +621,7 @@ export class Runner {
     const req = tail !== 0 && off + len > eofPage ? eofPage + this.ps - off : len;
     const data = this.t.mapread!(off, req);
     if (data.length !== req) return this.shortRead(data.length, req);
-    const mm = this.oracle.compare(off, data, 0, len);
+    const mm = this.compareData(off, data, len);
     if (mm !== null) return this.badData(off, data, len, mm);
     if (req > len) this.eofZero('Read', data, size - off, size);
   }
@@ -519,7 +746,7 @@ export class Runner {
       const len = Math.min(CHECK_PIECE, size - off);
       const data = this.t.pread(off, len);
       if (data.length !== len) return this.shortRead(data.length, len, 'fileops-14.2', 'short check read');
-      const mm = this.oracle.compare(off, data);
+      const mm = this.compareData(off, data, len);
       if (mm !== null) return this.badData(off, data, len, mm);
     }
     if (size > 0) this.checkEofPage('check_contents');
