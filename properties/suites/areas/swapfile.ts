@@ -75,7 +75,7 @@ export const swapfile: SuiteDef = {
       name: 'activation',
       section: 'iomap-contract §5.12, rule 40; file-ops §14.27',
       describe: 'swapon refuses files with holes or shared extents (EINVAL), accepts written/unwritten ones, and counts the physically contiguous whole pages',
-      weights: { write: 4, falloc: 3, punch: 1, truncate: 1, clone: 1, fsync: 1, writeback: 1 },
+      weights: { write: 4, falloc: 3, punch: 1, truncate: 1, clone: 2, fsync: 1, writeback: 1 },
       maxSteps: 12,
       geometries: [GEO_DEFAULT, GEO_SUBFOLIO],
       finish: (w) => swapon(w),

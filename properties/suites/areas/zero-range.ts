@@ -42,11 +42,10 @@ export const zeroRange: SuiteDef = {
     workloadProperty({
       name: 'truncate-zeroes-eof-block',
       section: 'iomap-contract §5.4 truncate_page, §5.6 step 1; file-ops §2, §14.22',
-      describe: 'after truncate down and any size-raising op the bytes past the old EOF read zero through pread and mmap, also with junk stored past EOF (fsx -e)',
+      describe: 'after truncate down (with the tail of the new EOF block on disk) and any size-raising op, the bytes past the old EOF read zero through pread and mmap',
       weights: { write: 3, truncate: 4, fsync: 2, cycle: 2, mapread: 3, read: 1, mapwrite: 2, zero: 1 },
       maxSteps: 25,
       geometries: [GEO_DEFAULT, GEO_SUBFOLIO],
-      wo: { polluteEof: true },
     }),
   ],
 };
