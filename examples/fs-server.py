@@ -7,13 +7,15 @@ It is a real (if simple) filesystem with its own extent maps, over the block dev
 harness hands it in mkfs/mount. It reads and writes only its own metadata; file data is read and
 written by the harness's generic layer at the addresses pyfs's mappings give.
 
-Design (no delayed allocation):
-  * buffered writes and mmap write faults allocate written blocks in ->iomap_begin and report them
-    MAPPED with IOMAP_F_NEW (only the blocks this call allocated); a short write frees the unused
-    tail in ->iomap_end;
+Design (no delayed allocation; allocate at ->iomap_begin, convert when the data is on disk):
+  * buffered writes and mmap write faults into holes allocate blocks in ->iomap_begin and report
+    them UNWRITTEN with IOMAP_F_NEW (only the blocks this call allocated); writeback into them
+    asks for an ioend completion (end_ioend), which converts them to written once the data is on
+    disk. (Reporting them MAPPED straight away would let a second writer or a write fault that
+    meets the block before the first write's data reached it read the block's stale contents
+    from the device: the harness's race_write op finds that.)
   * direct writes into holes allocate UNWRITTEN blocks (F_NEW), converted by dio end_io;
-  * fallocate allocates UNWRITTEN blocks; writeback into them asks for an ioend completion
-    (end_ioend), which converts them to written;
+  * fallocate allocates UNWRITTEN blocks, converted the same way when data is written into them;
   * holes are reported as holes; reads never allocate.
   * A per-inode sequence number, bumped whenever the inode's extent map changes, is the validity
     cookie that ->iomap_valid checks.
@@ -25,6 +27,9 @@ On disk (block size bs):
   data blocks             from data start to the end of the device
 Mount picks the valid slot with the highest generation, so unmount + mount keeps every committed
 file. Only Python 3 and its standard library are needed.
+
+PYFS_BUG=mapped-at-begin in the environment brings back the first design's bug (fresh blocks of a
+buffered write reported MAPPED at once), to see the harness catch it.
 """
 import json
 import os
@@ -43,6 +48,7 @@ WRITE, ZERO, REPORT, FAULT, DIRECT, NOWAIT, OVERWRITE_ONLY, UNSHARE = 1, 2, 4, 8
 DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
+BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
 
 SB_MAGIC = b"PYIOMAP1"
 SLOT_MAGIC = b"PYMETA01"
@@ -50,7 +56,7 @@ SB_FMT = "<8sIQIQQ"                       # magic, bs, device blocks, slot block
 SLOT_FMT = "<8sQQI"                       # magic, generation, length, crc32
 
 OPTIONAL_OPS = [
-    "iomap_end", "iomap_valid", "prepare_ioend", "end_ioend", "discard_folio", "dio_end_io", "unlink",
+    "iomap_valid", "prepare_ioend", "end_ioend", "discard_folio", "dio_end_io", "unlink",
     "size_changed", "alloc_range", "punch_blocks", "collapse_blocks", "insert_blocks", "snapshot",
     "metadata_dirty", "check_consistency", "describe_block",
 ]
@@ -434,7 +440,7 @@ class PyFs:
     def op_load_inode(self, p):
         return {"size": self.inode(p).disk_size}
 
-    # ---- ->iomap_begin / ->iomap_end / ->iomap_valid ----------------------------------------
+    # ---- ->iomap_begin / ->iomap_valid --------------------------------------------------------
 
     def op_iomap_begin(self, p):
         ino = self.inode(p)
@@ -474,34 +480,17 @@ class PyFs:
         if flags & NOWAIT:
             raise FsErr("EAGAIN", "buffered write into a hole needs an allocation")
         want = (min(end_blk, nxt) if nxt is not None else end_blk) - lblk
-        got = self.alloc(ino, lblk, want, "w")
+        state = "w" if BUG_MAPPED_AT_BEGIN else "u"
+        got = self.alloc(ino, lblk, want, state)
         if got == 0:
             raise FsErr("ENOSPC", "no free blocks")
         ino.note_changes()
-        # "private" comes back verbatim in ->iomap_end: which blocks this call allocated.
         return {"iomap": {"offset": lblk * bs, "length": got * bs, "addr": self.pblk_of(ino, lblk) * bs,
-                          "type": MAPPED, "flags": F_NEW, "cookie": ino.seq, "private": {"new": [lblk, got]}}}
+                          "type": MAPPED if state == "w" else UNWRITTEN, "flags": F_NEW, "cookie": ino.seq}}
 
     def pblk_of(self, ino, lblk):
         e, _ = lookup(ino.ext, lblk)
         return e[2] + (lblk - e[0])
-
-    def op_iomap_end(self, p):
-        """A short buffered write frees the blocks its begin allocated and it did not reach."""
-        ino = self.inode(p)
-        m = p["iomap"]
-        flags = p["flags"]
-        priv = m.get("private") or {}
-        if "new" not in priv or not (flags & WRITE) or (flags & FAULT) or p["written"] >= p["length"]:
-            return {}
-        bs = self.bs
-        first = -(-(p["pos"] + p["written"]) // bs)
-        nl, nc = priv["new"]
-        first = max(first, nl)
-        last = nl + nc
-        if first < last:
-            self.free_range(ino, first, last - first)
-        return {}
 
     def op_iomap_valid(self, p):
         return {"valid": p["iomap"].get("cookie") == self.inode(p).seq}

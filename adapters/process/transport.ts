@@ -1,11 +1,16 @@
 /**
  * Synchronous JSON-lines calls to a server process.
  *
- * The harness API is synchronous, a child process's pipes are not. A worker thread
- * (transport-worker.ts) owns the child and does the asynchronous I/O; the main thread posts a
- * request line to it and then sleeps in Atomics.wait on a shared counter that the worker bumps
- * after every message it posts back, pulling the messages with receiveMessageOnPort. Every wait
- * has a deadline, so a hung server costs one timeout, never a hung harness.
+ * The harness API is synchronous, a child process's pipes are not. One worker thread per harness
+ * process (transport-worker.ts, the process manager) owns the children and does the asynchronous
+ * I/O. Each server has a MessagePort to the manager and a shared counter: the main thread posts a
+ * request line on the port and then sleeps in Atomics.wait on the counter, which the manager bumps
+ * after every message it posts back; the main thread takes them with receiveMessageOnPort. Every
+ * wait has a deadline, so a hung server costs one timeout, never a hung harness.
+ *
+ * The manager is started once and must prove that it runs (it sets a shared flag first thing)
+ * within a start window; one that does not is abandoned (it has no children yet) and another one
+ * started, until the timeout. Servers are only ever started by a manager known to be alive.
  *
  * Any failure of the server (exit or signal, timeout, a line that is not a JSON object, a reply
  * with another id) is a TargetError naming the last request; the transport is then dead: the child
@@ -49,11 +54,39 @@ export interface Reply {
 }
 
 type WorkerMessage =
-  | { t: 'started' }
   | { t: 'spawned'; pid: number }
   | { t: 'line'; line: string; unterminated?: boolean }
   | { t: 'error'; code: string; message: string }
   | { t: 'exit'; code: number | null; signal: string | null; stderr: string };
+
+/** How long a new manager thread gets to show that it runs before another is started. */
+const MANAGER_START_WINDOW_MS = 2000;
+let manager: Worker | null = null;
+
+/** The process-manager thread, started (and checked to run) on first use. */
+function processManager(timeoutMs: number, label: string): Worker {
+  if (manager !== null) return manager;
+  const deadline = performance.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    const ready = new SharedArrayBuffer(4);
+    const flag = new Int32Array(ready);
+    const w = new Worker(path.join(__dirname, 'transport-worker.js'), { workerData: { ready }, stdout: false, stderr: false });
+    w.unref();
+    const window = Math.min(deadline - performance.now(), MANAGER_START_WINDOW_MS);
+    if (window > 0) Atomics.wait(flag, 0, 0, window);
+    if (Atomics.load(flag, 0) === 1) {
+      manager = w;
+      w.on('exit', () => {
+        if (manager === w) manager = null;
+      });
+      return w;
+    }
+    void w.terminate();
+    if (performance.now() >= deadline) {
+      throw new TargetError('hang', `${label}: the transport's worker thread did not start within ${timeoutMs} ms (${attempt} attempts)`, '');
+    }
+  }
+}
 
 /** Live transports, killed if the harness exits without closing them. */
 const live = new Set<ProcessTransport>();
@@ -92,7 +125,6 @@ export class ProcessTransport {
   /** Calls made and their total round-trip time (for the latency figure). */
   calls = 0;
   totalMs = 0;
-  private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly counter: Int32Array;
   private nextId = 0;
@@ -109,29 +141,24 @@ export class ProcessTransport {
     this.label = opts.label ?? [command, ...args].join(' ');
     this.timeoutMs = opts.timeoutMs ?? defaultTimeout();
     if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) throw new ProtocolError(`${this.label}: timeout ${this.timeoutMs} ms must be positive`);
+    const deadline = performance.now() + this.timeoutMs;
+    const mgr = processManager(this.timeoutMs, this.label);
     const sab = new SharedArrayBuffer(4);
     this.counter = new Int32Array(sab);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const inheritStderr = opts.inheritStderr ?? process.env.IOMAP_HARNESS_EXEC_STDERR === 'inherit';
-    this.worker = new Worker(path.join(__dirname, 'transport-worker.js'), {
-      workerData: { command, args, cwd: opts.cwd, env: opts.env, signal: sab, port: port2, inheritStderr, maxLine: opts.maxLine ?? 256 * 2 ** 20 },
-      transferList: [port2],
-      stdout: false,
-      stderr: false,
-    });
-    this.worker.unref();
+    mgr.postMessage({
+      t: 'spawn', command, args, cwd: opts.cwd, env: opts.env, port: port2, signal: sab, inheritStderr, maxLine: opts.maxLine ?? 256 * 2 ** 20,
+    }, [port2]);
     installExitHook();
     live.add(this);
-    const deadline = performance.now() + this.timeoutMs;
-    let started = false;
     for (;;) {
       const m = this.next(deadline);
       if (m === null) {
         this.shutdown();
-        throw new TargetError('hang', `${this.label}: the server did not start within ${this.timeoutMs} ms (${started ? 'spawn did not return' : 'the transport thread did not start'})`, '');
+        throw new TargetError('hang', `${this.label}: the server did not start within ${this.timeoutMs} ms`, '');
       }
-      if (m.t === 'started') started = true;
       if (m.t === 'spawned') {
         this.pid = m.pid;
         return;
@@ -196,7 +223,7 @@ export class ProcessTransport {
     if (params !== undefined) msg.params = params;
     this.lastRequest = describeRequest(id, method, params);
     const t0 = performance.now();
-    this.worker.postMessage({ t: 'send', line: JSON.stringify(msg) + '\n' });
+    this.port.postMessage({ t: 'send', line: JSON.stringify(msg) + '\n' });
     const deadline = t0 + this.timeoutMs;
     for (;;) {
       const m = this.next(deadline);
@@ -250,19 +277,18 @@ export class ProcessTransport {
     this.shutdown(graceMs);
   }
 
-  /** Close stdin, wait up to graceMs for the exit, kill, wait for the reaping, stop the worker. */
+  /** Close stdin, wait up to graceMs for the exit, kill, wait for the reaping, let go of the port. */
   private shutdown(graceMs = 0): void {
     live.delete(this);
     if (this.exit === null) {
-      this.worker.postMessage({ t: 'end' });
+      this.port.postMessage({ t: 'end' });
       if (graceMs > 0) this.waitExit(graceMs);
       if (this.exit === null) {
-        this.worker.postMessage({ t: 'kill' });
+        this.port.postMessage({ t: 'kill' });
         this.waitExit(5000);
       }
       if (this.exit === null) this.killNow();
     }
-    void this.worker.terminate();
     this.port.close();
   }
 
