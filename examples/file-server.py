@@ -168,7 +168,8 @@ class FileServer:
         inside = data[:max(0, size - off)]      # stores past EOF in the last page never reach the file
         if inside:
             os.pwrite(self.fd, inside, off)
-        os.fdatasync(self.fd)                   # msync(MS_SYNC)
+        if p.get("msync", True):
+            os.fdatasync(self.fd)               # msync(MS_SYNC)
         return {}
 
     def op_fallocate(self, p):

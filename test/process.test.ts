@@ -214,6 +214,22 @@ const python = havePython();
     assert.deepEqual(children(), [], 'no server process is left behind (running or zombie)');
   });
 
+  /** Closers of what a test opened, run after it whether it passed or not. */
+  const cleanup: Array<() => void> = [];
+  afterEach(() => {
+    while (cleanup.length) {
+      try {
+        cleanup.pop()!();
+      } catch {
+        // closing is best effort here; the leftover-process check in after() has the last word
+      }
+    }
+  });
+  function closeLater<T extends { close(): void }>(x: T): T {
+    cleanup.push(() => x.close());
+    return x;
+  }
+
   /** argv of the bad server with this configuration. */
   function badArgs(cfg: Record<string, unknown>): string[] {
     const p = path.join(tmp, `cfg-${++seq}.json`);
@@ -302,7 +318,7 @@ const python = havePython();
     ];
     for (const c of cases) {
       it(`${c.what}: TargetError (${c.kind}) naming the request, child reaped, later calls fail at once`, () => {
-        const a = ProcessFileAdapter.start(PY, badArgs({ on: { pread: c.on } }), scratch());
+        const a = closeLater(ProcessFileAdapter.start(PY, badArgs({ on: { pread: c.on } }), scratch()));
         if (c.timeoutMs !== undefined) a.transport.timeoutMs = c.timeoutMs;
         const pid = a.transport.pid;
         const t = a.open();
@@ -321,7 +337,7 @@ const python = havePython();
 
     it('kills the whole process group of a hung server (its children too)', () => {
       const pidFile = path.join(tmp, 'grandchild.pid');
-      const a = ProcessFileAdapter.start(PY, badArgs({ on: { pread: { do: 'hang', childPidFile: pidFile } } }), scratch());
+      const a = closeLater(ProcessFileAdapter.start(PY, badArgs({ on: { pread: { do: 'hang', childPidFile: pidFile } } }), scratch()));
       a.transport.timeoutMs = 500;
       const t = a.open();
       expectTarget(() => t.pread(0, 1), 'hang', /did not answer within 500 ms/);
@@ -351,7 +367,7 @@ const python = havePython();
     const ALL_OPS = ['iomap_end'];
     /** Mount the bad server under the generic layer and write one byte (one ->iomap_begin). */
     function writeThrough(on: Record<string, unknown>, extra: Record<string, unknown> = {}): { fsa: ProcessFsAdapter; run: () => unknown } {
-      const fsa = ProcessFsAdapter.start(PY, badArgs({ level: 'fs', ops: ALL_OPS, on: { iomap_begin: on }, ...extra }), { timeoutMs: 5000 });
+      const fsa = closeLater(ProcessFsAdapter.start(PY, badArgs({ level: 'fs', ops: ALL_OPS, on: { iomap_begin: on }, ...extra }), { timeoutMs: 5000 }));
       const dev = device(64 * 2 ** 20);
       fsa.mkfs(dev, { blockSize: 4096 });
       const { fsys } = mountWithMonitor(fsa, dev, 65536, true);
@@ -414,6 +430,28 @@ const python = havePython();
       fsa.close();
     });
 
+    it('a short write into new DELALLOC: the harness runs the delalloc release and asks the server to punch the clean tail', () => {
+      const log = path.join(tmp, `requests-${++seq}.jsonl`);
+      const m = { offset: 0, length: 16384, type: 'DELALLOC', flags: 1 };
+      const fsa = closeLater(ProcessFsAdapter.start(PY, badArgs({ level: 'fs', ops: ['punch_delalloc', 'iomap_end'], on: { iomap_begin: { do: 'result', result: { iomap: m } } }, log })));
+      const dev = device(64 * 2 ** 20);
+      fsa.mkfs(dev, { blockSize: 4096 });
+      const { fsys } = mountWithMonitor(fsa, dev, 65536, true);
+      const fh = fsys.open('f', { create: true });
+      assert.equal(fh.pwrite(0, new Uint8Array(10000).fill(3), { faultAt: 5000 }), 5000);
+      const reqs = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.id > 5);
+      // The copy stops at 5000; the core retries the rest, which copies nothing.
+      assert.deepEqual(reqs.map((r) => r.method), ['iomap_begin', 'punch_delalloc', 'iomap_end', 'iomap_begin', 'punch_delalloc', 'iomap_end']);
+      // Blocks [8192, 12288) were reserved for bytes the write never copied and are clean: punched.
+      const m1 = { ...m, flags: 0x101 };
+      assert.deepEqual(reqs[1].params, { ino: 1, isize: 5000, offset: 8192, length: 4096, iomap: m1 });
+      assert.deepEqual(reqs[2].params, { ino: 1, isize: 5000, pos: 0, length: 10000, written: 5000, flags: 1, iomap: m1 });
+      // The retry: nothing written, punch from the end of the dirty data (i_size, not block aligned:
+      // the server must round it up, block 1 holds dirty bytes) to the end of the reservation.
+      assert.deepEqual(reqs[4].params, { ino: 1, isize: 5000, offset: 5000, length: 7288, iomap: m });
+      assert.equal(reqs[5].params.written, 0);
+    });
+
     it('an errno from iomap_begin is the callback\'s -errno (the write fails with it)', () => {
       const { fsa, run } = writeThrough({ do: 'error', error: { errno: 'ENOSPC', message: 'disk full' } });
       assert.throws(run, (e: unknown) => e instanceof FsError && e.code === 'ENOSPC');
@@ -422,7 +460,7 @@ const python = havePython();
 
     it('needs a device backed by a file', () => {
       assert.equal(devicePath(device(1 << 20)).endsWith('device.img'), true);
-      const fsa = ProcessFsAdapter.start(PY, badArgs({ level: 'fs' }));
+      const fsa = closeLater(ProcessFsAdapter.start(PY, badArgs({ level: 'fs' })));
       assert.throws(() => fsa.mkfs(new MemoryDevice({ size: 1 << 20 }), { blockSize: 4096 }), /needs a device backed by a file/);
       fsa.close();
     });
@@ -467,7 +505,7 @@ const python = havePython();
   });
   describe('the example file-level server (examples/file-server.py)', () => {
     it('round trip: capabilities, data, sizes, errnos as FsErrors', () => {
-      const a = ProcessFileAdapter.start(PY, [FILE_SERVER], scratch());
+      const a = closeLater(ProcessFileAdapter.start(PY, [FILE_SERVER], scratch()));
       assert.equal(a.hello.name, 'pyfile');
       assert.equal(a.capabilities.mmap, true);
       assert.ok(a.capabilities.fallocModes.includes(0));
@@ -496,7 +534,7 @@ const python = havePython();
     });
 
     it('passes 1000 fsx ops through exec: (seed 7)', () => {
-      const a = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp });
+      const a = closeLater(loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp }));
       assert.ok(a instanceof ProcessFileAdapter);
       const r = runFsx(a, a.name, fsxOpts({ seed: 7, numOps: 1000 }), capture());
       assert.equal(r.failure, null, r.report.join('\n'));
@@ -507,7 +545,7 @@ const python = havePython();
   describe('the example fs-level server (examples/fs-server.py) under the generic layer and the monitor', () => {
     it('passes fsx through exec: at 4 KiB blocks (seed 3) and 1 KiB blocks (seed 11)', () => {
       for (const [bs, seed, numOps] of [[4096, 3, 700], [1024, 11, 400]]) {
-        const a = loadExecAdapter(`${PY} ${FS_SERVER}`, { scratch: tmp, blockSize: bs, deviceSize: 256 * 2 ** 20 }) as FileAdapter;
+        const a = closeLater(loadExecAdapter(`${PY} ${FS_SERVER}`, { scratch: tmp, blockSize: bs, deviceSize: 256 * 2 ** 20 })) as FileAdapter;
         assert.ok(a instanceof ProcessFsFileAdapter);
         assert.equal(a.capabilities.blockSize, bs);
         assert.equal(a.capabilities.clone, false, 'pyfs has no reflink');
@@ -527,7 +565,7 @@ const python = havePython();
 
     it('the harness catches the stale-data bug of reporting fresh blocks MAPPED at iomap_begin (PYFS_BUG)', () => {
       const run = (cmd: string) => {
-        const a = loadExecAdapter(cmd, { scratch: tmp, deviceSize: 64 * 2 ** 20 });
+        const a = closeLater(loadExecAdapter(cmd, { scratch: tmp, deviceSize: 64 * 2 ** 20 }));
         return runFsx(a, a.name, fsxOpts({ seed: 1, numOps: 150 }), capture());
       };
       const buggy = run(`env PYFS_BUG=mapped-at-begin ${PY} ${FS_SERVER}`);
@@ -538,7 +576,8 @@ const python = havePython();
     });
 
     it('survives a random driver with writeback/completion interleavings, remounts and a byte-array oracle', () => {
-      const d = new FsDriver(ProcessFsAdapter.start(PY, [FS_SERVER], { blockSize: 4096 }), device(), 4096, 16384, 21);
+      const fsa = closeLater(ProcessFsAdapter.start(PY, [FS_SERVER], { blockSize: 4096 }));
+      const d = new FsDriver(fsa, device(), 4096, 16384, 21);
       d.run(1200);
       assert.ok(d.counts.remount > 0 && d.counts.complete > 0 && d.counts.directWrite > 0 && d.counts.falloc > 0, JSON.stringify(d.counts));
       assert.ok((d.monitor.evaluated.get('R38') ?? 0) > 0, 'dio end_io conversions were checked (R38)');
@@ -549,7 +588,7 @@ const python = havePython();
     it('keeps committed files across server processes (on-disk metadata)', () => {
       const dev = device(64 * 2 ** 20);
       const data = new Rng(9).bytes(70000);
-      const a = ProcessFsAdapter.start(PY, [FS_SERVER]);
+      const a = closeLater(ProcessFsAdapter.start(PY, [FS_SERVER]));
       a.mkfs(dev, { blockSize: 2048 });
       let { fsys } = mountWithMonitor(a, dev, 65536, true);
       let fh = fsys.open('keep', { create: true });
@@ -558,7 +597,7 @@ const python = havePython();
       fh.fsync();
       fsys.unmount();
       a.close();
-      const b = ProcessFsAdapter.start(PY, [FS_SERVER]);
+      const b = closeLater(ProcessFsAdapter.start(PY, [FS_SERVER]));
       ({ fsys } = mountWithMonitor(b, dev, 65536, true));
       assert.equal(fsys.blockSize, 2048, 'the block size comes from the superblock');
       fh = fsys.open('keep');
@@ -572,7 +611,7 @@ const python = havePython();
     });
 
     it('answers 2000 calls in a row, each one round trip (mean well below the timeout)', () => {
-      const a = ProcessFileAdapter.start(PY, badArgs({}), scratch());
+      const a = closeLater(ProcessFileAdapter.start(PY, badArgs({}), scratch()));
       const t = a.open();
       const calls = a.transport.calls;
       const t0 = performance.now();

@@ -67,8 +67,8 @@ export class ProcessFileTarget implements FileTarget {
     return this.bytes(this.rpc.must('mapread', { off, len }), len, true);
   }
 
-  mapwrite(off: number, data: Uint8Array): void {
-    this.rpc.must('mapwrite', { off, data: encodeBytes(data) });
+  mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void {
+    this.rpc.must('mapwrite', { off, data: encodeBytes(data), msync: opts?.msync ?? true });
   }
 
   fallocate(mode: number, off: number, len: number): void {

@@ -104,7 +104,7 @@ function installExitHook(): void {
 export function describeRequest(id: number, method: string, params: unknown): string {
   let p = '';
   if (params !== undefined) {
-    p = JSON.stringify(params, (k, v) => (k === 'data' || k === 'inline_data') && typeof v === 'string' ? `<${v.length} base64 chars>` : v);
+    p = JSON.stringify(params, (k, v) => (k === 'data' && typeof v === 'string' ? `<${v.length} base64 chars>` : v));
     if (p.length > 160) p = p.slice(0, 157) + '...';
   }
   return `#${id} ${method}${p ? ' ' + p : ''}`;
@@ -149,7 +149,8 @@ export class ProcessTransport {
     this.port = port1;
     const inheritStderr = opts.inheritStderr ?? process.env.IOMAP_HARNESS_EXEC_STDERR === 'inherit';
     mgr.postMessage({
-      t: 'spawn', command, args, cwd: opts.cwd, env: opts.env, port: port2, signal: sab, inheritStderr, maxLine: opts.maxLine ?? 256 * 2 ** 20,
+      // cwd and environment as they are now (the manager thread's copies date from its start).
+      t: 'spawn', command, args, cwd: opts.cwd ?? process.cwd(), env: opts.env ?? { ...process.env }, port: port2, signal: sab, inheritStderr, maxLine: opts.maxLine ?? 256 * 2 ** 20,
     }, [port2]);
     installExitHook();
     live.add(this);
