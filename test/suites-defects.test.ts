@@ -25,7 +25,7 @@ import { listMutants } from '../adapters/registry';
 const FULL = process.env.SUITES_FULL === '1';
 
 function runOne(suite: string, property: string, env: SuiteEnv, dir: string, runs = 300): PropertyResult {
-  const r = runSuite(suiteByName(suite)!, env, { runs, seed: 1, saveDir: dir, maxShrinks: 40, only: [property] });
+  const r = runSuite(suiteByName(suite)!, env, { runs, seed: 1, saveDir: dir, maxShrinks: 100, only: [property] });
   assert.equal(r.skipped, undefined, `${suite} skipped: ${r.skipped}`);
   assert.equal(r.properties.length, 1);
   return r.properties[0];

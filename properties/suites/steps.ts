@@ -287,94 +287,76 @@ export function play(w: Workload, s: Step, span: Span): void {
     case 'mapwriteNoSync':
       return mapwriteNoSync(w, s, span);
     case 'pollute':
-      return pollute(w, s);
+      return pollute(w, s, span);
     default:
       throw new Error(`play: unknown step kind ${String((s as Step).k)}`);
   }
 }
 
 /**
- * A buffered write inside EOF with something run in its ->iomap_begin/get_folio window: a second
- * writer in the same blocks, writeback (+ completion) and reclaim of a later folio, or a punch.
+ * A buffered write inside EOF with something run in its ->iomap_begin/get_folio window (op log
+ * v2 race ops, run by the fsx runner inside the next write): a second writer in the same blocks,
+ * writeback + completion of everything + reclaim of a later folio of the range, or a punch. With
+ * raceShortWrite the outer write is short (model-level; see Workload.race).
  */
 function race(w: Workload, s: Step, span: Span): void {
   const size = w.size;
   const bs = w.bs;
   if (size < 2) return play(w, { ...s, k: 'write' }, span);
   const off = offsetIn(s.a, size - 1, s.c, bs);
-  const len = 1 + (s.b % Math.min(size - off, span.maxOp, 65536) );
+  const len = 1 + (s.b % Math.min(size - off, span.maxOp, 65536));
   const end = off + len;
   if (s.k === 'raceWrite' || s.k === 'raceShortWrite') {
     const ioff = Math.max(0, Math.min(size - 1, alignDown(off, bs) + (s.c >> 4) % (2 * bs) - (bs >> 1)));
     const ilen = Math.min(1 + ((s.c >> 10) % (2 * bs)), size - ioff, 65536);
-    // The outer write may be short (its user buffer faults part-way): contract §7.3's scenario.
-    const faultAt = s.k === 'raceShortWrite' && len > 1 ? 1 + ((s.c >> 20) % (len - 1)) : undefined;
-    w.race({ off, len, faultAt }, { op: { name: 'write', off: ioff, len: ilen }, note: `a second writer at ${ioff}+${ilen}` });
-    return;
+    if (s.k === 'raceShortWrite' && w.ref !== null && len > 1) {
+      // The outer write is short (its user buffer faults part-way): contract §7.3's scenario.
+      const faultAt = 1 + ((s.c >> 20) % (len - 1));
+      w.race({ off, len, faultAt }, { op: { name: 'write', off: ioff, len: ilen }, note: `a second writer at ${ioff}+${ilen}` });
+      return;
+    }
+    w.op('race_write', ioff, ilen);
+    return w.op('write', off, len);
   }
   if (s.k === 'racePunch') {
     const poff = alignDown(off + ((s.c >> 4) % len), bs);
     const plen = Math.min(bs * (1 + ((s.c >> 10) % 4)), size - poff);
     if (plen <= 0) return play(w, { ...s, k: 'write' }, span);
-    w.race({ off, len }, { op: { name: 'punch_hole', off: poff, len: plen }, note: `a punch of ${poff}+${plen}` });
-    return;
+    w.op('race_punch', poff, plen);
+    return w.op('write', off, len);
   }
   // Writeback converts the mapping under the writer, then reclaim evicts a later folio of the range.
-  const il = w.target.interleave!;
-  const evictAt = off + Math.floor(((s.c >> 4) % 1000) / 1000 * len);
-  w.race({ off, len }, {
-    note: `writeback + completion of everything, then reclaim of the folio at ${evictAt}`,
-    fn: () => {
-      il.writeback();
-      while (il.pendingIo() > 0) il.complete(0);
-      il.evict(Math.min(evictAt, end - 1));
-    },
-  });
+  const evictAt = Math.min(end - 1, off + Math.floor((((s.c >> 4) % 1000) / 1000) * len));
+  w.op('race_writeback', evictAt, 0);
+  w.op('write', off, len);
 }
 
 /**
- * Up to three asynchronous O_DIRECT writes of whole blocks inside EOF, in different blocks,
- * completed in a generated order (logged as write_direct: the same bytes as a synchronous replay).
- * Whole blocks, because interleave.directWriteAsync reports no result: a sub-block write over
- * shared blocks is short (0 bytes, which the synchronous path completes with a buffered write).
+ * Up to three asynchronous O_DIRECT writes of whole blocks inside EOF, in different blocks
+ * (write_direct_async: the runner lets reads see old or new bytes until every I/O completed),
+ * maybe a buffered read racing them (whose folios the post-write invalidation must drop), then
+ * completion in a generated order. Whole blocks, because interleave.directWriteAsync reports no
+ * result: a sub-block write over shared blocks is short (0 bytes), which the synchronous path
+ * completes with a buffered write and the asynchronous one cannot.
  */
 function asyncDio(w: Workload, s: Step, span: Span): void {
   const size = w.size;
   const bs = w.bs;
-  const il = w.target.interleave!;
   const nb = Math.floor(size / bs);
   if (nb < 1 || bs % w.caps.dioAlign !== 0) return play(w, { ...s, k: 'dwrite' }, span);
   const count = 1 + (s.c % 3);
   const used = new Set<number>();
-  const inflight: Array<{ off: number; len: number; old: Uint8Array; fresh: Uint8Array }> = [];
+  const done: Array<[number, number]> = [];
   for (let j = 0; j < count; j++) {
     const blk = ((s.a >>> (j * 7)) + j * 31) % nb;
     const n = Math.min(1 + ((s.b >>> (j * 3)) % 2), nb - blk);
     if ([...Array(n).keys()].some((k) => used.has(blk + k))) continue;
     for (let k = 0; k < n; k++) used.add(blk + k);
-    const off = blk * bs;
-    const len = n * bs;
-    const old = w.oracle.read(off, len);
-    let fresh: Uint8Array = new Uint8Array(0);
-    w.logged('write_direct', off, len, 'an asynchronous O_DIRECT write (completes later)', (_n, data) => {
-      il.directWriteAsync!(off, data);
-      w.oracle.write(off, data);
-      fresh = data;
-      return len;
-    });
-    inflight.push({ off, len, old, fresh });
+    w.op('write_direct_async', blk * bs, n * bs);
+    done.push([blk * bs, n * bs]);
   }
-  // A buffered reader racing the direct writes in flight: each byte it sees may be old or new, and
-  // what it leaves in the cache must not outlive the writes' completion (post-write invalidation).
-  const r = inflight[(s.c >>> 8) % Math.max(1, inflight.length)];
-  if (r !== undefined && ((s.c >>> 4) & 1) === 1) {
-    let got: Uint8Array = new Uint8Array(0);
-    w.step(`a buffered read of ${r.off}+${r.len} racing the direct write in flight`, () => { got = w.target.pread(r.off, r.len); });
-    let bad = -1;
-    for (let i = 0; i < got.length && bad < 0; i++) if (got[i] !== r.old[i] && got[i] !== r.fresh[i]) bad = i;
-    w.check(got.length === r.len && bad < 0, 'bad-data', 'fileops-14.3', () => [
-      `a buffered read racing an O_DIRECT write of ${r.off}+${r.len} returned ${got.length} bytes, byte ${bad} neither old nor new`], r.off + Math.max(0, bad));
-  }
+  const r = done[(s.c >>> 8) % Math.max(1, done.length)];
+  if (r !== undefined && ((s.c >>> 4) & 1) === 1) w.op('read', r[0], r[1]);
   w.drain([s.b, s.c, s.a]);
 }
 
@@ -406,7 +388,7 @@ function shortWrite(w: Workload, s: Step, span: Span): void {
   });
 }
 
-/** A store through the mapping without msync: the dirty pages stay in the cache (logged as mapwrite). */
+/** A store through the mapping without msync: the dirty pages stay in the cache (mapwrite noMsync). */
 function mapwriteNoSync(w: Workload, s: Step, span: Span): void {
   const bs = w.bs;
   // One in four touches the EOF folio from inside EOF (page_mkwrite dirties the whole folio, the
@@ -414,32 +396,34 @@ function mapwriteNoSync(w: Workload, s: Step, span: Span): void {
   const atEof = ((s.c >>> 12) & 3) === 0 && w.size > 0;
   const off = atEof ? Math.max(0, w.size - 1 - (s.a % bs)) : offsetIn(s.a, span.maxFile, s.c, bs);
   const len = atEof ? 1 + (s.b % (w.size - off)) : lengthIn(s.b, Math.min(span.maxOp, span.maxFile - off), s.c >> 2, bs);
-  w.logged('mapwrite', off, len, 'an mmap store without msync (dirty pages stay cached)', (_n, data) => {
-    if (off + len > w.size) {
-      w.target.truncate(off + len);
-      w.oracle.truncate(off + len);
-    }
-    w.target.mapwrite!(off, data, { msync: false });
-    w.oracle.write(off, data);
-    return len;
-  });
+  w.op('mapwrite', off, len, { noMsync: true });
 }
 
 /**
- * fsx -e without the msync: junk stored through the mapping past EOF in the EOF page, left dirty
- * in the cache. No size-raising op may ever expose it (file-ops §14.22); writeback must zero it
- * (§5.6 step 1), zero_range and truncate up must not skip it (§5.4, §7.11). A step outside the
- * op log (op log v1 can only record msynced pollution). Not for properties with mmap reads: Linux
- * lets mmap readers see such junk past EOF until writeback or a truncate down zeroes it.
+ * fsx -e without the msync, on one op: junk stored through the mapping past EOF in the EOF page,
+ * left dirty in the cache, right before a size-raising op (truncate up, a write past EOF, or an
+ * extending zero_range). The op must not expose it (file-ops §14.22): zero_range and truncate up
+ * must not skip it over unwritten extents (§5.4, §7.11), writeback must zero it (§5.6 step 1).
+ * Not for properties with mmap reads: Linux lets mmap readers see such junk past EOF until
+ * writeback or a truncate down zeroes it.
  */
-function pollute(w: Workload, s: Step): void {
+function pollute(w: Workload, s: Step, span: Span): void {
   const size = w.size;
-  const tail = size % PAGE_SIZE;
-  if (size === 0 || tail === 0) return;
-  const len = PAGE_SIZE - tail;
-  const junk = new Uint8Array(len);
-  for (let i = 0; i < len; i++) junk[i] = 0x80 | ((s.a + i * 7) & 0x7f);
-  w.step(`junk stored through the mapping past EOF at ${size}+${len}, not msynced`, () => w.target.mapwrite!(size, junk, { msync: false }));
+  const bs = w.bs;
+  if (size === 0 || size % PAGE_SIZE === 0 || size >= span.maxFile) return play(w, { ...s, k: 'write' }, span);
+  const room = span.maxFile - size - 1;
+  if (room < 1) return play(w, { ...s, k: 'write' }, span);
+  // A start strictly past EOF (the runner pollutes before ops that begin past EOF or resize).
+  const start = size + 1 + (s.a % Math.min(room, 4 * bs));
+  const len = Math.max(1, Math.min(1 + (s.b % (2 * bs)), span.maxFile - start));
+  const x = { pollute: true, noMsync: true };
+  switch (s.c % 3) {
+    case 0: return w.op('truncate', 0, start + len, x);
+    case 1: return w.op('write', start, len, x);
+    default:
+      if (!hasNeed(w, 'falloc:0x10')) return w.op('truncate', 0, start + len, x);
+      return w.op('zero_range', start, len, x);
+  }
 }
 
 /** Append a logged read of the whole file (in pieces of at most 1 MiB): the final data check. */

@@ -3,12 +3,14 @@
  * byte oracle, and an op buffer that becomes the op log of the run.
  *
  * Three kinds of steps:
- *  - op():     an fsx op, applied and checked by the fsx runner exactly as `replay` will apply it;
+ *  - op():     an fsx op, applied and checked by the fsx runner exactly as `replay` will apply it —
+ *              file operations and, with op log version 2, the interleaving steps too (writeback,
+ *              complete_io, evict, race_write/race_punch/race_writeback before a write,
+ *              write_direct_async, unsynced mmap stores and EOF pollution);
  *  - logged(): a step the suite applies itself but that the log records as its data-equivalent
- *              fsx op (an asynchronous O_DIRECT write as write_direct, a short write as a write of
- *              the bytes it accepted, an mmap store without msync as mapwrite), with a note;
- *  - step():   a step outside the op log (writeback now, completions, evict, device faults, model
- *              checks), with a note saying where it happened.
+ *              fsx op (a short write as a write of the bytes it accepted), with a note;
+ *  - step():   a step outside the op log (device faults, extra open files, model checks), with a
+ *              note saying where it happened.
  * The op number k of the log writes fsx's data pattern k, so replay writes the same bytes.
  *
  * The first failure stops the workload (StopWorkload unwinds the property body). Everything runs
@@ -21,7 +23,7 @@ import { FsError } from '../../reference/errno';
 import { writeHooks } from '../../reference/iomap/buffered-io';
 import type { SparseBytes } from '../oracle/bytes';
 import { Geometry, LogOptions, OpLog, OPLOG_FORMAT, OPLOG_VERSION, recordsFromBuffer } from '../fsx/oplog';
-import { FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_SKIPPED, FL_UNSHARE, opByName, OPS, OpBuffer } from '../fsx/ops';
+import { FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, opByName, OPS, OpBuffer } from '../fsx/ops';
 import { Pattern } from '../fsx/pattern';
 import { contractViolation, FailureKind, Runner, TargetError } from '../fsx/runner';
 import type { SuiteEnv, SuiteFailure, WorkloadOptions } from './types';
@@ -39,6 +41,10 @@ export interface OpExtra {
   keepSize?: boolean;
   unshare?: boolean;
   closeOpen?: boolean;
+  /** mmap stores of the op (and its EOF pollution) are not msynced (op log v2). */
+  noMsync?: boolean;
+  /** Store junk past EOF in the EOF page first if the op changes the size (op log v2). */
+  pollute?: boolean;
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
@@ -157,7 +163,8 @@ export class Workload {
   private push(name: string, off: number, len: number, x: OpExtra = {}): number {
     const info = opByName(name);
     if (info === undefined) throw new Error(`workload: unknown op ${name}`);
-    const flags = (x.keepSize ? FL_KEEP_SIZE : 0) | (x.unshare ? FL_UNSHARE : 0) | (x.closeOpen ? FL_CLOSE_OPEN : 0);
+    const flags = (x.keepSize ? FL_KEEP_SIZE : 0) | (x.unshare ? FL_UNSHARE : 0) | (x.closeOpen ? FL_CLOSE_OPEN : 0)
+      | (x.noMsync ? FL_NO_MSYNC : 0) | (x.pollute ? FL_POLLUTE : 0);
     const i = this.buf.push(info.code, off, len, x.dst ?? 0, flags);
     this.buf.size[i] = this.size;
     return i;
@@ -240,58 +247,45 @@ export class Workload {
     this.fail('contract', resv ? 'iomap-contract-§8b' : 'iomap-contract-§6', [`model invariants broken after ${what}:`, ...inv.map((v) => `  ${v}`)]);
   }
 
-  // ---- interleaving steps (FileTarget.interleave) ----------------------------------------------
+  // ---- interleaving steps (FileTarget.interleave), as op log v2 ops ---------------------------
 
   /** Number of pending I/Os (0 without interleaving steps). */
   pending(): number {
     return this.target.interleave?.pendingIo() ?? 0;
   }
 
+  /** Start background writeback (WB_SYNC_NONE) without waiting. */
   writeback(): void {
-    const il = this.target.interleave;
-    if (il === undefined) return;
-    this.step('writeback started (WB_SYNC_NONE, not waited for)', () => il.writeback());
+    if (this.target.interleave === undefined) return;
+    this.op('writeback', 0, 0);
   }
 
   /** Complete pending I/O number `pick % pending` (nothing when none is pending). */
   complete(pick: number): void {
-    const il = this.target.interleave;
-    const n = this.pending();
-    if (il === undefined || n === 0) return;
-    const k = pick % n;
-    this.step(`completed pending I/O #${k} of ${n}`, () => il.complete(k));
+    if (this.pending() === 0) return;
+    this.op('complete_io', pick, 0);
   }
 
   /** Complete everything pending, choosing each next completion from `picks` (then oldest first). */
   drain(picks: readonly number[] = []): void {
-    const il = this.target.interleave;
-    if (il === undefined) return;
-    const order: number[] = [];
-    const start = this.pending();
-    if (start === 0) return;
-    this.step(`completed all ${start} pending I/Os`, () => {
-      for (let j = 0; il.pendingIo() > 0; j++) {
-        const k = (picks[j] ?? 0) % il.pendingIo();
-        order.push(k);
-        il.complete(k);
-      }
-    });
-    this.notes[this.notes.length - 1] += ` (picks ${order.join(',')})`;
+    for (let j = 0; this.pending() > 0; j++) {
+      if (j >= 1 << 16) this.fail('hang', undefined, [`pending I/O does not drain: ${this.pending()} left after ${j} completions`]);
+      this.op('complete_io', picks[j] ?? 0, 0);
+    }
   }
 
+  /** Reclaim the clean folio holding `pos`. */
   evict(pos: number): void {
-    const il = this.target.interleave;
-    if (il === undefined) return;
-    let ok = false;
-    this.step(`evict the folio at ${hex(pos)}`, () => { ok = il.evict(pos); });
-    if (!ok) this.notes[this.notes.length - 1] += ' (nothing evicted)';
+    if (this.target.interleave === undefined) return;
+    this.op('evict', pos, 0);
   }
 
   /**
    * A buffered write `outer` with `inner` run between its ->iomap_begin and the folio lookup
-   * (contract §7.1's window). `inner` gets a function that applies an fsx op at the index reserved
-   * for it (the log keeps the inner op before the outer write, which is their data order), or null
-   * when the inner step is not an op. Returns whether the window was reached.
+   * (contract §7.1's window), for what the runner's race ops cannot express: a short outer write
+   * (model-level faultAt). The inner op is logged before the outer write (their data order) as a
+   * plain op; the short write as a write of the bytes it accepted. Returns whether the window
+   * was reached.
    */
   race(outer: { off: number; len: number; faultAt?: number }, inner: { op?: { name: string; off: number; len: number }; note: string; fn?: () => void }): boolean {
     const il = this.target.interleave;
