@@ -806,7 +806,9 @@ export class Refs implements FsInstance {
   punchDelalloc(inode: Inode, off: number, len: number, cowFork = false): void {
     const ri = refsOf(inode);
     const bs = this.blockSize;
-    const lblk = Math.floor(off / bs);
+    // The release helper can start a punch at i_size inside a dirty EOF block (its last data
+    // range ends at i_size); round the start up so that block keeps its reservation.
+    const lblk = Math.ceil(off / bs);
     const end = Math.ceil((off + len) / bs);
     let changed = false;
     const fork = cowFork ? ri.cow : ri.extents;
