@@ -1,6 +1,6 @@
 /**
- * `iomap-harness list [adapters|mutants|suites|corpus] [--json]`. With --json the last stdout line
- * is {"command":"list","adapters":[{"name":..,...}]} (or "mutants", "suites", "corpus").
+ * `iomap-harness list [adapters|mutants|rules|suites|corpus] [--json]`. With --json the last stdout
+ * line is {"command":"list","adapters":[{"name":..,...}]} (or "mutants", "rules", "suites", "corpus").
  */
 
 import * as fs from 'fs';
@@ -8,6 +8,8 @@ import * as path from 'path';
 import { listAdapters, listMutants } from '../adapters/registry';
 import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { listSuites } from '../properties/suites/index';
+import { RULES } from '../properties/contract/rules';
+import { MUTANTS } from '../adapters/mutants/catalog';
 import { CliIO, EXIT_PASS, Lines, parseFlags, UsageError } from './common';
 
 const LIST_FLAGS = { json: { type: 'boolean' } } as const;
@@ -70,9 +72,15 @@ export function listCommand(args: string[], io: CliIO): number {
     case 'adapters':
       items = listAdapters().map((a) => ({ name: a.name, describe: a.describe, inMemory: a.inMemory }));
       break;
-    case 'mutants':
-      items = listMutants().map((a) => ({ name: a.name, describe: a.describe }));
+    case 'mutants': {
+      // The catalog adds the spec section, the bug, and the check expected to catch it.
+      const spec = new Map(MUTANTS.map((m) => [`mutant:${m.name}`, m]));
+      items = listMutants().map((a) => {
+        const m = spec.get(a.name) ?? spec.get(`mutant:${a.name}`);
+        return m ? { name: a.name, section: m.section, description: m.description, catches: m.catches, describe: a.describe } : { name: a.name, describe: a.describe };
+      });
       break;
+    }
     case 'corpus':
       items = listCorpus();
       break;
@@ -80,9 +88,10 @@ export function listCommand(args: string[], io: CliIO): number {
       items = listSuites();
       break;
     case 'rules':
-      throw new UsageError(`list ${what}: not available in this build yet`);
+      items = RULES.map((r) => ({ name: `${r.id} ${r.name}`, id: r.id, rule: r.name, status: r.status, describe: `[${r.status}] ${r.description}` }));
+      break;
     default:
-      throw new UsageError(`list: unknown kind ${JSON.stringify(what)} (adapters, mutants, suites, corpus)`);
+      throw new UsageError(`list: unknown kind ${JSON.stringify(what)} (adapters, mutants, rules, suites, corpus)`);
   }
   const lines = new Lines(io);
   if (values.json === true) {

@@ -138,3 +138,22 @@ describe('failure explorer (iomap-harness report)', () => {
     }
   });
 });
+
+describe('list rules and list mutants (CLI)', () => {
+  it('list rules --json lists every rule of the monitor with its status; list mutants adds section and catcher', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { main } = require('../cli/main') as typeof import('../cli/main');
+    const { RULES } = require('../properties/contract/rules') as typeof import('../properties/contract/rules');
+    let out = '';
+    const io = { stdout: (s: string) => { out += s; }, stderr: () => undefined, isTTY: false };
+    assert.strictEqual(await main(['list', 'rules', '--json'], io as never), 0);
+    const rules = JSON.parse(out.trim().split('\n').pop()!).rules as Array<{ id: string; status: string }>;
+    assert.strictEqual(rules.length, RULES.length);
+    assert.deepStrictEqual(rules.map((r) => r.id), RULES.map((r) => r.id));
+    out = '';
+    assert.strictEqual(await main(['list', 'mutants', '--json'], io as never), 0);
+    const mutants = JSON.parse(out.trim().split('\n').pop()!).mutants as Array<{ name: string; section?: string; catches?: string }>;
+    assert.ok(mutants.length >= 20, `${mutants.length} mutants`);
+    assert.ok(mutants.every((m) => m.section && m.catches), 'every mutant names its section and catcher');
+  });
+});
