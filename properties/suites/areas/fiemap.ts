@@ -3,15 +3,12 @@
  */
 import type { SuiteDef } from '../types';
 import { GEO_DEFAULT, GEO_SUBFOLIO, workloadProperty } from '../common';
-import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN, extentAt, fiemapNoSync, fmtExtents } from '../checks';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_UNWRITTEN, extentAt, fiemapNoSync, fmtExtents } from '../checks';
 import type { Workload } from '../workload';
-
-const hex = (n: number): string => '0x' + n.toString(16);
 
 /**
  * iomap-contract §5.10: a FIEMAP of the whole file returns sorted, disjoint extents and flags the
- * final one LAST (the last non-hole mapping in the requested range). A count-only query of the
- * same state returns the same number (file-ops §14.19).
+ * final one LAST (the last non-hole mapping in the requested range), file-ops §14.19.
  */
 function wholeFileShape(w: Workload): void {
   const size = w.size;
@@ -80,4 +77,3 @@ export const fiemap: SuiteDef = {
   ],
 };
 
-export { FIEMAP_EXTENT_SHARED, hex };

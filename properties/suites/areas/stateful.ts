@@ -70,7 +70,7 @@ export const stateful: SuiteDef = {
       name: 'commands',
       section: 'iomap-contract §5.2, §5.6, §5.7, §7.1; file-ops §14.1, §14.3',
       describe: 'sequences of file operations, writeback, completions in any order, reclaim, async direct writes and begin/get_folio races keep every byte and the size equal to the oracles after every command',
-      arb: () => fc.record({ geo: fc.nat(2), cmds: fc.commands(weighted, { maxCommands: 30 }) }),
+      arb: () => fc.record({ geo: fc.nat(2), cmds: fc.commands(weighted, { maxCommands: 30, size: 'max' }) }),
       run: (ctx, input) => {
         const w = ctx.open([GEO_DEFAULT, GEO_SUBFOLIO, GEO_SMALLFOLIO][input.geo]);
         const model: FileModel = { size: 0, pending: 0, commands: 0 };
