@@ -5,13 +5,14 @@
  */
 
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { AdapterOptions, AdapterSpecError, hasAdapter, loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
-import { FsxUsageError, RunResult, runFsx } from '../properties/fsx/engine';
+import { TargetError } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions, turnOff } from '../properties/fsx/generator';
-import { serializeOpLog, toFsxops } from '../properties/fsx/oplog';
+import {
+  runSeed, runSeedCollected, runSeedsInWorkers, SeedOutcome, SeedTask, shardSeeds, tempSaveDir,
+} from '../properties/fsx/workers';
 import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
@@ -69,6 +70,10 @@ export const FSX_FLAGS = {
   quiet: { type: 'boolean', short: 'q' },
   debug: { type: 'boolean', short: 'd' },
   'no-interleave': { type: 'boolean' },
+  shrink: { type: 'boolean' },
+  jobs: { type: 'string', short: 'j' },
+  seeds: { type: 'string' },
+  shard: { type: 'string' },
 } as const;
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -144,19 +149,6 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   return o;
 }
 
-function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '') || 'adapter';
-}
-
-/** Save the failing run's op log (JSON + .fsxops) and return the JSON path. */
-function saveLog(r: RunResult, dir: string, adapter: string, seed: number): string {
-  const log = r.log();
-  const base = path.join(dir, `fsx-${safeName(adapter)}-s${seed}-op${r.failure?.op ?? r.ops}`);
-  fs.writeFileSync(base + '.json', serializeOpLog(log));
-  fs.writeFileSync(base + '.fsxops', toFsxops(log));
-  return base + '.json';
-}
-
 /**
  * mkdir -p, one level at a time: Node 20's mkdirSync(..., {recursive: true}) spins forever on some
  * paths (e.g. under /proc), and a bad --save must cost one line, not a hang.
@@ -184,26 +176,48 @@ function prepareSaveDir(dir: string | undefined): string | undefined {
   return abs;
 }
 
-export function fsxCommand(args: string[], io: CliIO): number {
+/** `--shard K/N`: 1 ≤ K ≤ N. */
+function parseShard(text: string): { k: number; n: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  if (m === null) throw new UsageError(`--shard: expected K/N (e.g. 2/4), got ${JSON.stringify(text)}`);
+  const k = Number(m[1]);
+  const n = Number(m[2]);
+  if (!(n >= 1 && n <= 1 << 20 && k >= 1 && k <= n)) throw new UsageError(`--shard ${text}: need 1 <= K <= N <= ${1 << 20}`);
+  return { k, n };
+}
+
+export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
   const { values: v } = parseFlags('fsx', args, FSX_FLAGS, false);
   const o = fsxOptionsFrom(v);
   const json = flag(v, 'json');
   const spec = str(v, 'adapter') ?? defaultAdapter();
   const geo = geometryFlags(v);
   const saveDir = prepareSaveDir(str(v, 'save'));
+  const jobs = str(v, 'jobs') === undefined ? 1 : parseNumber('-j', str(v, 'jobs') as string, 1, 256);
+  const shard = str(v, 'shard') === undefined ? null : parseShard(str(v, 'shard') as string);
+  const seedsFlag = str(v, 'seeds') === undefined ? undefined : parseNumber('--seeds', str(v, 'seeds') as string, 1, 1 << 24);
+  if (shard !== null && seedsFlag === undefined) throw new UsageError('--shard needs --seeds M (the campaign\'s size, the same on every shard)');
   const lines = new Lines(io);
   if (o.seed === 0) {
     o.seed = (Date.now() ^ (process.pid << 16)) >>> 0 || 1;
     lines.out(`Seed set to ${o.seed}`);
   }
   const adapter = openAdapter(spec, geo);
+  const task: SeedTask = { spec, adapterOptions: geo, options: o, saveDir: saveDir ?? '', shrink: flag(v, 'shrink') };
+  const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
+  if (campaign) {
+    adapter.close();
+    return runCampaign(task, seedsFlag ?? jobs, jobs, shard, json, lines);
+  }
   let lastProgress = performance.now();
   const t0 = lastProgress;
   const showProgress = io.isTTY && !json && !o.quiet;
-  let r: RunResult;
-  try {
-    r = runFsx(adapter, spec, o, lines, {
-      folioSize: geo.folioSize,
+  // The temporary directory is made only when a failure has to be saved.
+  let tmp: string | undefined;
+  const out = runSeed(task, o.seed, lines, {
+    first: adapter,
+    saveDir: () => saveDir ?? (tmp ??= tempSaveDir()),
+    hooks: {
       progress: showProgress
         ? (n) => {
           const now = performance.now();
@@ -212,32 +226,73 @@ export function fsxCommand(args: string[], io: CliIO): number {
           lines.raw(`\r${n} ops, ${Math.round((n * 1000) / (now - t0))} ops/s`);
         }
         : undefined,
-    });
-  } catch (e) {
-    if (e instanceof FsxUsageError) throw new UsageError(`fsx: ${e.message}`);
-    throw e;
-  }
+    },
+  });
   if (showProgress) lines.raw('\r\x1b[K');
-  const summary: Record<string, unknown> = {
-    command: 'fsx', adapter: spec, seed: o.seed, ops: r.ops, failures: r.failure === null ? 0 : 1,
-    opsPerSec: r.opsPerSec, elapsedMs: Math.round(r.elapsedMs),
-  };
-  let code = EXIT_PASS;
-  if (r.failure !== null) {
-    for (const l of r.report) lines.out(l);
-    if (r.failure.stack !== undefined && o.debug) lines.err(r.failure.stack);
-    const dir = saveDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-harness-'));
-    const saved = saveLog(r, dir, spec, o.seed);
-    lines.out(`Log of operations saved to "${saved}"; replay with: iomap-harness replay ${saved}`);
-    const f: Record<string, unknown> = { kind: r.failure.kind };
-    if (r.failure.rule !== undefined) f.rule = r.failure.rule;
-    if (r.failure.offset !== undefined) f.offset = r.failure.offset;
-    f.op = r.failure.op;
-    f.log = saved;
-    summary.failure = f;
-    code = r.failure.kind === 'crash' || r.failure.kind === 'hang' ? EXIT_CRASH : EXIT_FAILURE;
+  if (out.fatal !== undefined) {
+    lines.flush();
+    if (out.fatal.usage) throw new UsageError(out.fatal.message);
+    throw new TargetError(out.fatal.message);
   }
+  const sm = out.summary;
+  const summary: Record<string, unknown> = {
+    command: 'fsx', adapter: spec, seed: o.seed, ops: sm.ops, failures: sm.failures, opsPerSec: sm.opsPerSec, elapsedMs: sm.elapsedMs,
+  };
+  if (sm.failure !== undefined) summary.failure = sm.failure;
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();
-  return code;
+  return out.crashed ? EXIT_CRASH : sm.failures > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
+
+/**
+ * A campaign: seeds o.seed .. o.seed+count-1 (this shard's share), on `jobs` worker threads (in
+ * this thread when jobs is 1). Each seed's lines are printed as a block, prefixed "[seed S] ", in
+ * seed order; the JSON summary lists every seed's result.
+ */
+async function runCampaign(task: SeedTask, count: number, jobs: number, shard: { k: number; n: number } | null, json: boolean, lines: Lines): Promise<number> {
+  const seeds = shardSeeds(task.options.seed, count, shard);
+  if (task.saveDir === '') task.saveDir = tempSaveDir();
+  const t0 = performance.now();
+  let outcomes: SeedOutcome[];
+  if (jobs <= 1) {
+    outcomes = seeds.map((s) => runSeedCollected(task, s));
+  } else {
+    try {
+      outcomes = await runSeedsInWorkers(task, seeds, jobs);
+    } catch (e) {
+      throw new TargetError(`fsx -j: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const wall = performance.now() - t0;
+  const fatal = outcomes.find((x) => x.fatal !== undefined)?.fatal;
+  if (fatal !== undefined) {
+    if (fatal.usage) throw new UsageError(fatal.message);
+    throw new TargetError(fatal.message);
+  }
+  let ops = 0;
+  let failures = 0;
+  let crashed = false;
+  for (const x of outcomes) {
+    for (const l of x.lines) (l.err ? lines.err : lines.out)(`[seed ${x.summary.seed}] ${l.text}`);
+    if (x.summary.failures === 0) lines.out(`[seed ${x.summary.seed}] All ${x.summary.ops} operations completed A-OK!`);
+    ops += x.summary.ops;
+    failures += x.summary.failures;
+    if (x.crashed) crashed = true;
+  }
+  const range = seeds.length === 0 ? 'no seeds' : `seeds ${task.options.seed}..${(task.options.seed + count - 1) >>> 0}${shard !== null ? `, shard ${shard.k}/${shard.n}: ${seeds.length} of ${count}` : ''}`;
+  lines.out(`Campaign: ${range}; ${failures} failed; ${ops} ops in ${Math.round(wall)} ms on ${Math.min(jobs, Math.max(1, seeds.length))} worker${jobs > 1 ? 's' : ' (this thread)'}`);
+  if (json) {
+    const summary: Record<string, unknown> = {
+      command: 'fsx', adapter: task.spec, seed: task.options.seed, ops, failures,
+      opsPerSec: wall > 0 ? Math.round((ops * 1000) / wall) : 0, elapsedMs: Math.round(wall),
+      seedCount: count, workers: jobs,
+    };
+    if (shard !== null) summary.shard = `${shard.k}/${shard.n}`;
+    summary.seeds = outcomes.map((x) => x.summary);
+    const firstFail = outcomes.find((x) => x.summary.failure !== undefined);
+    if (firstFail !== undefined) summary.failure = { seed: firstFail.summary.seed, ...firstFail.summary.failure };
+    lines.out(JSON.stringify(summary));
+  }
+  lines.flush();
+  return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
 }

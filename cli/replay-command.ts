@@ -24,20 +24,29 @@ const REPLAY_FLAGS = {
   debug: { type: 'boolean', short: 'd' },
 } as const;
 
-function readLog(file: string, seed: number | undefined, maxlen: number | undefined): OpLog {
+/** Read and validate an op log (JSON or .fsxops); any problem is one UsageError line. */
+export function readLog(file: string, seed: number | undefined, maxlen: number | undefined, command = 'replay'): OpLog {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new UsageError(`replay: ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? String(e)})`}`);
+    throw new UsageError(`${command}: ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? String(e)})`}`);
   }
   try {
     return parseOpLog(text, file, { seed, options: maxlen === undefined ? undefined : { maxlen } });
   } catch (e) {
-    if (e instanceof OpLogError) throw new UsageError(`replay: ${e.message}`);
+    if (e instanceof OpLogError) throw new UsageError(`${command}: ${e.message}`);
     throw e;
   }
+}
+
+/** Adapter options for replaying `log`: its geometry, --bs/--folio overriding it. */
+export function logAdapterOptions(log: OpLog, geo: AdapterOptions): AdapterOptions {
+  const opts: AdapterOptions = { blockSize: geo.blockSize ?? log.geometry.blockSize };
+  const folio = geo.folioSize ?? log.geometry.folioSize;
+  if (folio !== undefined) opts.folioSize = folio;
+  return opts;
 }
 
 function outcomeOf(r: RunResult): string {
@@ -64,10 +73,7 @@ export function replayCommand(args: string[], io: CliIO): number {
   for (const { path: file, log } of logs) {
     const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
     adapterShown ??= spec;
-    const opts: AdapterOptions = { blockSize: geo.blockSize ?? log.geometry.blockSize };
-    const folio = geo.folioSize ?? log.geometry.folioSize;
-    if (folio !== undefined) opts.folioSize = folio;
-    const adapter = openAdapter(spec, opts);
+    const adapter = openAdapter(spec, logAdapterOptions(log, geo));
     const caps = adapter.capabilities;
     if (caps.blockSize !== log.geometry.blockSize || caps.pageSize !== log.geometry.pageSize) {
       lines.err(`replay: ${file}: recorded with block/page size ${log.geometry.blockSize}/${log.geometry.pageSize}, ${spec} uses ${caps.blockSize}/${caps.pageSize}; aligned ops may be refused`);

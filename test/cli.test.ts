@@ -188,7 +188,12 @@ describe('iomap-harness CLI', () => {
       [['replay', files.fsxops], /bad\.fsxops: line 2: unknown op "frobnicate"$/],
       [['replay', path.join(tmp, 'saved'), files.malformed], /is a directory$/],
       [['frobnicate'], /^iomap-harness: unknown command "frobnicate"/],
-      [['shrink', 'x'], /^iomap-harness: command shrink is not available in this build yet$/],
+      [['shrink', 'x'], /^iomap-harness: shrink: x: no such file$/],
+      [['shrink'], /^iomap-harness: shrink: give exactly one op log \(LOG\), got 0$/],
+      [['shrink', files.version], /^iomap-harness: shrink: .*version\.json: version: unsupported op log version 3/],
+      [['fsx', '--shard', '1/2'], /^iomap-harness: --shard needs --seeds M/],
+      [['fsx', '--shard', '3/2', '--seeds', '4'], /^iomap-harness: --shard 3\/2: need 1 <= K <= N/],
+      [['fsx', '-j', '0'], /^iomap-harness: -j: 0 is out of range/],
       [['list', 'nope'], /^iomap-harness: list: unknown kind "nope"/],
     ];
     for (const [args, re] of cases) {

@@ -1,0 +1,237 @@
+/**
+ * fsx campaigns: one fsx run per seed, for many seeds, in worker threads (`fsx -j N`) and split
+ * across machines (`fsx --shard K/N`); docs/fsx.md "Campaigns".
+ *
+ * A campaign is the seeds S, S+1, ..., S+M-1 (`-S S --seeds M`); every seed is a whole fsx run of
+ * -N ops with the same options, so a seed's result does not depend on how the campaign is split.
+ * `--shard K/N` runs the seeds whose index i (0-based, seed = S+i) has i mod N = K-1; `-j J`
+ * runs them on J worker threads, each taking the next seed when it is free. Results are merged
+ * by seed: runSeed() is the unit, and its SeedSummary is what the JSON summary lists.
+ *
+ * runSeed() is also the single-seed path of the fsx command (in the calling thread).
+ */
+
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
+import { AdapterOptions, loadAdapter } from '../../adapters/registry';
+import type { FileAdapter } from '../../adapters/types';
+import { FsxUsageError, RunHooks, runFsx, TargetError } from './engine';
+import type { FsxOptions } from './generator';
+import { OpLog, serializeOpLog, toFsxops } from './oplog';
+import type { Output } from './runner';
+import { shrinkLog } from './shrink';
+
+/** Everything a seed's run needs (structured-cloneable: it crosses to worker threads). */
+export interface SeedTask {
+  /** Adapter spec (`reference`, `mutant:NAME`, a module path, ...). */
+  spec: string;
+  adapterOptions: AdapterOptions;
+  /** fsx options; `seed` is set per task. */
+  options: FsxOptions;
+  /** Where a failing seed's op log goes. */
+  saveDir: string;
+  /** Shrink a failure and save the minimal log next to the full one. */
+  shrink: boolean;
+}
+
+/** A seed's result, as the JSON summary lists it. */
+export interface SeedSummary {
+  seed: number;
+  ops: number;
+  failures: number;
+  opsPerSec: number;
+  elapsedMs: number;
+  failure?: Record<string, unknown>;
+}
+
+/** What runSeed() returns: the summary, the lines it printed, and the exit code it implies. */
+export interface SeedOutcome {
+  summary: SeedSummary;
+  /** The engine's lines (stdout / stderr), in order, tagged. */
+  lines: { err: boolean; text: string }[];
+  crashed: boolean;
+  /** A problem that ends the whole command: a usage error (exit 2) or the target failing to open (exit 3). */
+  fatal?: { usage: boolean; message: string };
+}
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '') || 'adapter';
+}
+
+/** Save a log as BASE.json + BASE.fsxops; returns the JSON path. */
+export function saveLogFiles(base: string, log: OpLog): string {
+  fs.writeFileSync(base + '.json', serializeOpLog(log));
+  fs.writeFileSync(base + '.fsxops', toFsxops(log));
+  return base + '.json';
+}
+
+/** Extras for a seed run in the calling thread. */
+export interface SeedExtras {
+  /** Progress hooks. */
+  hooks?: RunHooks;
+  /** The adapter for the run (else one is created from the task). */
+  first?: FileAdapter;
+  /** The directory to save a failure in, asked only when there is one (else task.saveDir). */
+  saveDir?: () => string;
+}
+
+/**
+ * One fsx run for `task` with seed `seed`: run, on a failure save the log (and with `shrink` the
+ * shrunk one), report through `io` as the single-seed command does. `hooks` (progress) only in
+ * the calling thread.
+ */
+export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtras = {}): Omit<SeedOutcome, 'lines'> {
+  const o: FsxOptions = { ...task.options, seed };
+  const make = () => loadAdapter(task.spec, task.adapterOptions);
+  let r;
+  try {
+    r = runFsx(more.first ?? make(), task.spec, o, io, { ...more.hooks, folioSize: task.adapterOptions.folioSize as number | undefined });
+  } catch (e) {
+    if (e instanceof FsxUsageError) return { summary: empty(seed), crashed: false, fatal: { usage: true, message: `fsx: ${e.message}` } };
+    if (e instanceof TargetError) return { summary: empty(seed), crashed: true, fatal: { usage: false, message: e.message } };
+    throw e;
+  }
+  const summary: SeedSummary = {
+    seed, ops: r.ops, failures: r.failure === null ? 0 : 1, opsPerSec: r.opsPerSec, elapsedMs: Math.round(r.elapsedMs),
+  };
+  if (r.failure === null) return { summary, crashed: false };
+  for (const l of r.report) io.out(l);
+  if (r.failure.stack !== undefined && o.debug) io.err(r.failure.stack);
+  const base = path.join(more.saveDir?.() ?? task.saveDir, `fsx-${safeName(task.spec)}-s${seed}-op${r.failure.op}`);
+  const saved = saveLogFiles(base, r.log());
+  io.out(`Log of operations saved to "${saved}"; replay with: iomap-harness replay ${saved}`);
+  const f: Record<string, unknown> = { kind: r.failure.kind };
+  if (r.failure.rule !== undefined) f.rule = r.failure.rule;
+  if (r.failure.offset !== undefined) f.offset = r.failure.offset;
+  f.op = r.failure.op;
+  f.log = saved;
+  if (task.shrink) {
+    const s = shrinkLog(r.log(), { makeAdapter: make, name: task.spec, trustExpected: true });
+    if (s.failed) {
+      const log: OpLog = {
+        ...s.log,
+        description: `shrunk by iomap-harness fsx --shrink from ${path.basename(saved)} (${s.inputOps} ops to ${s.outputOps}; signature ${s.signature})`,
+      };
+      const min = saveLogFiles(`${base}.min`, log);
+      io.out(`Shrunk to ${s.outputOps} ops in ${Math.round(s.elapsedMs)} ms (${s.replays} replays); saved to "${min}"; replay with: iomap-harness replay ${min}`);
+      f.shrunk = { log: min, ops: s.outputOps, elapsedMs: Math.round(s.elapsedMs) };
+    }
+  }
+  summary.failure = f;
+  return { summary, crashed: r.failure.kind === 'crash' || r.failure.kind === 'hang' };
+}
+
+function empty(seed: number): SeedSummary {
+  return { seed, ops: 0, failures: 0, opsPerSec: 0, elapsedMs: 0 };
+}
+
+/** A runSeed() that collects its lines (worker threads and multi-seed runs). */
+export function runSeedCollected(task: SeedTask, seed: number): SeedOutcome {
+  const lines: { err: boolean; text: string }[] = [];
+  const io: Output = { out: (text) => lines.push({ err: false, text }), err: (text) => lines.push({ err: true, text }) };
+  return { ...runSeed(task, seed, io), lines };
+}
+
+/** The seeds of a campaign this shard runs, in order. */
+export function shardSeeds(first: number, count: number, shard: { k: number; n: number } | null): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (shard !== null && i % shard.n !== shard.k - 1) continue;
+    out.push((first + i) >>> 0);
+  }
+  return out;
+}
+
+/** A new temporary directory for failing logs (when --save is not given). */
+export function tempSaveDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-harness-'));
+}
+
+interface WorkerRequest {
+  seed: number;
+}
+
+interface WorkerReply {
+  seed: number;
+  outcome?: SeedOutcome;
+  error?: string;
+}
+
+/**
+ * Run `seeds` on `workers` threads (each takes the next seed when free). `onResult` gets every
+ * outcome as it arrives; the returned list is in seed order. A worker that dies rejects.
+ */
+export function runSeedsInWorkers(task: SeedTask, seeds: readonly number[], workers: number, onResult?: (o: SeedOutcome) => void): Promise<SeedOutcome[]> {
+  const results = new Map<number, SeedOutcome>();
+  let next = 0;
+  const n = Math.max(1, Math.min(workers, seeds.length));
+  return new Promise((resolve, reject) => {
+    if (seeds.length === 0) {
+      resolve([]);
+      return;
+    }
+    let live = 0;
+    let failed = false;
+    const pool: Worker[] = [];
+    const finish = (err?: Error) => {
+      if (failed) return;
+      if (err !== undefined) {
+        failed = true;
+        for (const w of pool) void w.terminate();
+        reject(err);
+        return;
+      }
+      if (results.size === seeds.length) resolve(seeds.map((s) => results.get(s)!));
+    };
+    /** Workers told to stop (no seed left): their exit is not an error. */
+    const retired = new Set<Worker>();
+    const feed = (w: Worker) => {
+      if (next < seeds.length) {
+        const req: WorkerRequest = { seed: seeds[next++] };
+        w.postMessage(req);
+      } else {
+        retired.add(w);
+        void w.terminate();
+      }
+    };
+    for (let k = 0; k < n; k++) {
+      const w = new Worker(__filename, { workerData: { iomapHarnessFsxWorker: true, task } });
+      pool.push(w);
+      live++;
+      w.on('message', (m: WorkerReply) => {
+        if (m.error !== undefined || m.outcome === undefined) {
+          finish(new Error(`fsx worker: seed ${m.seed}: ${m.error ?? 'no result'}`));
+          return;
+        }
+        results.set(m.seed, m.outcome);
+        onResult?.(m.outcome);
+        feed(w);
+        finish();
+      });
+      w.on('error', (e) => finish(e instanceof Error ? e : new Error(String(e))));
+      w.on('exit', (code) => {
+        live--;
+        if (!retired.has(w) && results.size < seeds.length) finish(new Error(`fsx worker exited with code ${code} before its seed finished`));
+        else if (live === 0 && results.size < seeds.length) finish(new Error('fsx workers exited before every seed ran'));
+      });
+      feed(w);
+    }
+  });
+}
+
+// ---- worker thread entry ------------------------------------------------------------------------
+
+if (!isMainThread && (workerData as { iomapHarnessFsxWorker?: boolean } | null)?.iomapHarnessFsxWorker === true) {
+  const task = (workerData as { task: SeedTask }).task;
+  parentPort!.on('message', (req: WorkerRequest) => {
+    let reply: WorkerReply;
+    try {
+      reply = { seed: req.seed, outcome: runSeedCollected(task, req.seed) };
+    } catch (e) {
+      reply = { seed: req.seed, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+    }
+    parentPort!.postMessage(reply);
+  });
+}
