@@ -13,6 +13,7 @@ import { listCommand } from './list-command';
 import { replayCommand } from './replay-command';
 import { reportCommand } from './report-command';
 import { SCRATCH_USAGE, scratchCommand } from './scratch';
+import { shrinkCommand } from './shrink-command';
 
 const USAGE = `usage: iomap-harness COMMAND [options]
 
@@ -20,12 +21,14 @@ commands:
   fsx    [--adapter A] [-N ops] [-S seed] [-l maxlen] [-o maxoplen] [--bs B] [--folio F]
          [-r readbdy] [-w writebdy] [-t truncbdy] [-c P] [-p N] [-b opnum]
          [-R -W -F -H -z -C -I -J -B -E -K -u -O -n -Z -X -q -d] [--weight OP=N]...
-         [--save DIR] [--json]
+         [--no-interleave] [--shrink] [-j N] [--seeds M] [--shard K/N] [--save DIR] [--json]
          fuzz an adapter the way xfstests' fsx does (see docs/fsx.md)
   replay PATH... [--adapter A] [--bs B] [--folio F] [-S seed] [-l maxlen] [-q] [--json]
          apply saved op logs (JSON or .fsxops)
   report LOG [--adapter A] [--out FILE.html] [--json]
          write the failure explorer: one self-contained HTML page stepping through the log
+  shrink LOG [--adapter A] [--out FILE] [--bs B] [--folio F] [--max-replays N] [-q] [--json]
+         shrink a failing op log to a minimal one with the same failure (docs/corpus.md)
   check  [--adapter A] [--suite S]... [--property P]... [--runs N] [--seed S] [--save DIR]
          [--junit FILE] [--bs B] [--folio F] [-q] [--json]
          run the property suites (docs/suites.md; iomap-harness list suites)
@@ -36,14 +39,16 @@ exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 ta
 
 ${SCRATCH_USAGE}`;
 
-const NOT_YET = new Set(['shrink']);
+const NOT_YET = new Set<string>();
 
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {
       case 'fsx':
-        return fsxCommand(args, io);
+        return await fsxCommand(args, io);
+      case 'shrink':
+        return shrinkCommand(args, io);
       case 'replay':
         return replayCommand(args, io);
       case 'check':
@@ -64,7 +69,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         return EXIT_USAGE;
       default:
         if (NOT_YET.has(command)) throw new UsageError(`command ${command} is not available in this build yet`);
-        throw new UsageError(`unknown command ${JSON.stringify(command)} (fsx, replay, check, list; --help for usage)`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)} (fsx, replay, shrink, check, list; --help for usage)`);
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof AdapterSpecError) {
