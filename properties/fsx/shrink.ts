@@ -42,6 +42,8 @@ export interface ShrinkOp {
   readonly off: number;
   readonly len: number;
   readonly dst: number;
+  /** One of the log's -b simulated ops (oracle only); they stay a prefix of every candidate. */
+  readonly sim: boolean;
 }
 
 export interface ShrinkOptions {
@@ -142,12 +144,19 @@ export function shrinkLog(input: OpLog, so: ShrinkOptions): ShrinkResult {
     for (const o of ops) buf.push(o.code, o.off, o.len, o.dst, o.flags);
     return buf;
   };
+  /** The log settings for a candidate: -b covers exactly its simulated ops. */
+  const metaFor = (ops: readonly ShrinkOp[]): OpLog => {
+    let sim = 0;
+    while (sim < ops.length && ops[sim].sim) sim++;
+    if ((input.options?.simulatedOps ?? 0) === 0 && sim === 0) return meta;
+    return { ...meta, options: { ...meta.options, simulatedOps: sim } };
+  };
   const replay = (ops: readonly ShrinkOp[]): RunResult => {
     if (replays >= maxReplays || replayedOps >= maxReplayedOps) throw new BudgetExhausted();
     replays++;
     const adapter = so.makeAdapter();
     bs = adapter.capabilities.blockSize;
-    const r = replayBuffer(adapter, so.name, meta, toBuffer(ops), ops.length, opts, silent);
+    const r = replayBuffer(adapter, so.name, metaFor(ops), toBuffer(ops), ops.length, opts, silent);
     replayedOps += r.ops;
     return r;
   };
@@ -157,8 +166,9 @@ export function shrinkLog(input: OpLog, so: ShrinkOptions): ShrinkResult {
     const flags = (r.keepSize === true ? FL_KEEP_SIZE : 0) | (r.unshare === true ? FL_UNSHARE : 0)
       | (r.closeOpen === true ? FL_CLOSE_OPEN : 0) | (r.skip === true ? FL_SKIPPED : 0)
       | (r.noMsync === true ? FL_NO_MSYNC : 0) | (r.pollute === true ? FL_POLLUTE : 0);
-    return { code: info.code, flags, off: r.off, len: r.len, dst: r.dst ?? 0 };
+    return { code: info.code, flags, off: r.off, len: r.len, dst: r.dst ?? 0, sim: false };
   });
+  for (let i = 0; i < Math.min(all.length, input.options?.simulatedOps ?? 0); i++) all[i] = { ...all[i], sim: true };
 
   // ---- the signature and the end ------------------------------------------------------------
   let signature: string;
@@ -238,7 +248,7 @@ export function shrinkLog(input: OpLog, so: ShrinkOptions): ShrinkResult {
 
   // ---- the result: one more replay for the report and the log --------------------------------
   const adapter = so.makeAdapter();
-  const final = replayBuffer(adapter, so.name, meta, toBuffer(cur), cur.length, { quiet: true, debug: false, logDumpOps: 100 }, silent);
+  const final = replayBuffer(adapter, so.name, metaFor(cur), toBuffer(cur), cur.length, { quiet: true, debug: false, logDumpOps: 100 }, silent);
   replays++;
   replayedOps += final.ops;
   if (final.failure === null || signatureOf(final.failure) !== signature) {
@@ -307,6 +317,14 @@ function shrinkArgs(start: ShrinkOp[], test: (c: ShrinkOp[]) => ShrinkOp[] | nul
     return true;
   };
   const aligns = alignments(bs, ps);
+  // -b's simulated ops run for real instead (the log no longer needs -b).
+  if (cur.some((o) => o.sim)) {
+    const got = test(cur.map((o) => (o.sim ? { ...o, sim: false } : o)));
+    if (got !== null) {
+      cur = got;
+      any = true;
+    }
+  }
   // The whole log moved toward offset 0 by a multiple of a large alignment (keeps every op's
   // alignment and the distances between ops): one candidate per alignment.
   for (const a of [1 << 20, 1 << 16, ...aligns]) {
