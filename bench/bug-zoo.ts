@@ -16,6 +16,7 @@ import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions } from '../properties/fsx/generator';
 import { OpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { SUITES, registryEnv, runSuite } from '../properties/suites';
+import { shrinkLog } from '../properties/fsx/shrink';
 
 const ROOT = path.join(__dirname, '..', '..');
 const quiet = { out: () => undefined, err: () => undefined };
@@ -62,19 +63,8 @@ function checkFigures(m: MutantSpec, runs: number): { suites: string[]; seconds:
 
 type Shrinker = (adapter: () => ReturnType<typeof loadAdapter>, name: string, log: OpLog) => OpLog;
 
-function loadShrinker(): Shrinker | null {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const mod = require('../properties/fsx/shrink') as Record<string, unknown>;
-    const f = (mod.shrinkLog ?? mod.shrink) as ((...a: unknown[]) => unknown) | undefined;
-    if (typeof f !== 'function') return null;
-    return (adapter, name, log) => {
-      const out = f(adapter, name, log) as OpLog | { log: OpLog };
-      return 'ops' in out ? out : out.log;
-    };
-  } catch {
-    return null;
-  }
+function loadShrinker(): Shrinker {
+  return (adapter, name, log) => shrinkLog(log, { makeAdapter: adapter, name, trustExpected: true, maxReplays: 4000 }).log;
 }
 
 function outcome(spec: string, log: OpLog): string {
@@ -120,9 +110,7 @@ function main(): void {
     let corpusNote = '';
     if (f.firstLog) {
       let log = f.firstLog;
-      if (shrink) {
-        try { log = shrink(() => loadAdapter(`mutant:${m.name}`), `mutant:${m.name}`, f.firstLog); } catch { log = f.firstLog; }
-      }
+      try { log = shrink(() => loadAdapter(`mutant:${m.name}`), `mutant:${m.name}`, f.firstLog); } catch { log = f.firstLog; }
       shrunk = log.ops.length;
       const onMutant = outcome(`mutant:${m.name}`, log);
       const onRef = outcome('reference', log);
