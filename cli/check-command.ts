@@ -1,11 +1,12 @@
 /**
  * `iomap-harness check [--adapter A] [--suite S]... [--runs N] [--seed S] [--json] [--junit FILE]
- *  [--save DIR] [--bs B] [--folio F] [-q]`: run the property suites (docs/suites.md) outside
+ *  [--save DIR] [--no-shrink] [--bs B] [--folio F] [-q]`: run the property suites (docs/suites.md) outside
  * mocha. Prints a result table (suite, runs, failures, skipped + reason, time); with --json the
  * last stdout line is {"command":"check",...,"suites":[{"name","runs","failures",...}]}; with
  * --junit FILE also a JUnit XML report. Deterministic from --seed (default 1). Each failing
  * property prints its fast-check seed and path and saves the shrunk counterexample as an op log
- * under --save DIR (default: a new temporary directory), which `iomap-harness replay` runs.
+ * under --save DIR (default: a new temporary directory), which `iomap-harness replay` runs; when
+ * that log alone reproduces the failure it is also shrunk (delta debugging) into NAME.min.json.
  * Exit codes: 0 every property passed (skips allowed), 1 a failure, 2 usage, 3 the target crashed.
  */
 
@@ -31,6 +32,7 @@ const CHECK_FLAGS = {
   bs: { type: 'string' },
   folio: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  'no-shrink': { type: 'boolean' },
 } as const;
 
 export const DEFAULT_RUNS = 50;
@@ -126,7 +128,7 @@ export function checkCommand(args: string[], io: CliIO): number {
   const t0 = performance.now();
   for (const s of suites) {
     const r = runSuite(s, env, {
-      runs, seed, only,
+      runs, seed, only, shrinkLogs: v['no-shrink'] !== true,
       saveDir: () => saveDir ?? (saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-harness-check-'))),
       log: (l) => lines.out(l),
     });
@@ -167,7 +169,10 @@ export function checkCommand(args: string[], io: CliIO): number {
             q.reason = p.skipped;
           }
           if (p.failed && p.failure !== undefined) {
-            q.failure = { kind: p.failure.kind, rule: p.failure.rule, op: p.failure.op, offset: p.failure.offset, seed: p.seed, path: p.path, log: p.log, replay: p.replay };
+            q.failure = {
+              kind: p.failure.kind, rule: p.failure.rule, op: p.failure.op, offset: p.failure.offset, seed: p.seed, path: p.path, log: p.log,
+              replay: p.replay, minLog: p.minLog, minOps: p.minOps,
+            };
           }
           return q;
         });
@@ -182,6 +187,7 @@ export function checkCommand(args: string[], io: CliIO): number {
       if (f.offset !== undefined) o.offset = f.offset;
       o.op = f.op;
       if (first.p.log !== undefined) o.log = first.p.log;
+      if (first.p.minLog !== undefined) o.minLog = first.p.minLog;
       o.seed = first.p.seed;
       o.path = first.p.path;
       summary.failure = o;

@@ -91,7 +91,7 @@ describe('iomap-harness check', () => {
     assert.ok(f.log.startsWith(save) && fs.existsSync(f.log));
     assert.ok(r.lines.some((l) => /fast-check: seed 1, path "\d+(:\d+)*"/.test(l)), r.out.slice(0, 3000));
     assert.ok(r.lines.some((l) => l.includes(`iomap-harness replay ${f.log}`)));
-    const log = JSON.parse(fs.readFileSync(f.log, 'utf8')) as { format: string; adapter: string; expected: { outcome: string; kind: string; op: number } };
+    const log = JSON.parse(fs.readFileSync(f.log, 'utf8')) as { format: string; adapter: string; ops: unknown[]; expected: { outcome: string; kind: string; op: number } };
     assert.equal(log.format, 'iomap-harness-oplog');
     assert.equal(log.adapter, 'mutant:collapse-short-by-one');
     assert.deepEqual([log.expected.outcome, log.expected.kind, log.expected.op], ['fail', 'bad-data', f.op]);
@@ -99,6 +99,14 @@ describe('iomap-harness check', () => {
     assert.equal(rep.code, 1);
     const cases = lastJson(rep).cases as Array<{ ok: boolean; outcome: string }>;
     assert.deepEqual([cases[0].ok, cases[0].outcome], [true, 'bad-data']);
+    // The log alone reproduces it, so it was also shrunk: a shorter log with the same failure.
+    const min = (s.failure as { minLog?: string }).minLog;
+    assert.ok(min !== undefined && min.endsWith('.min.json') && fs.existsSync(min), JSON.stringify(s.failure));
+    const minLog = JSON.parse(fs.readFileSync(min, 'utf8')) as { ops: unknown[] };
+    assert.ok(minLog.ops.length <= log.ops.length && minLog.ops.length >= 1);
+    const repMin = await cli(['replay', min, '--json', '-q']);
+    const minCases = lastJson(repMin).cases as Array<{ ok: boolean; outcome: string }>;
+    assert.deepEqual([minCases[0].ok, minCases[0].outcome], [true, 'bad-data']);
   });
 
   it('is deterministic from --seed', async () => {

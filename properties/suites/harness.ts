@@ -11,6 +11,7 @@ import * as path from 'path';
 import { loadAdapter, type AdapterOptions } from '../../adapters/registry';
 import { replayLog } from '../fsx/engine';
 import { Expected, OpLog, serializeOpLog } from '../fsx/oplog';
+import { shrinkLog } from '../fsx/shrink';
 import type { PropContext, PropertyDef, SuiteDef, SuiteEnv, SuiteFailure, WorkloadOptions } from './types';
 import { hasNeed } from './steps';
 import { StopWorkload, Workload } from './workload';
@@ -25,6 +26,11 @@ export interface RunOptions {
   maxShrinks?: number;
   /** Replay each saved log in-process to report whether it reproduces the failure. Default true. */
   verifyReplay?: boolean;
+  /**
+   * When the saved log alone reproduces its failure, also delta-debug it (properties/fsx/shrink)
+   * into NAME.min.json. Default false (the CLI turns it on).
+   */
+  shrinkLogs?: boolean;
   /** Only these properties (names), when given. */
   only?: string[];
   /** Lines for the user (failures, skips). */
@@ -52,6 +58,9 @@ export interface PropertyResult {
   failure?: SuiteFailure;
   /** The saved op log. */
   log?: string;
+  /** The shrunk op log (NAME.min.json) and its length, when the log was shrunk. */
+  minLog?: string;
+  minOps?: number;
   replay?: ReplayCheck;
   /** Steps the op log could not record (writeback, completions, evict, faults, ...). */
   notes?: string[];
@@ -183,6 +192,22 @@ function saveCounterexample(suite: SuiteDef, def: PropertyDef<never>, w: Workloa
   const file = path.join(dir, `check-${safe(suite.name)}-${safe(def.name)}-${safe(w.env.spec)}-s${o.seed}.json`);
   fs.writeFileSync(file, serializeOpLog(log));
   res.log = file;
+  if (o.shrinkLogs === true && res.replay !== undefined && res.replay.outcome !== 'pass' && !res.replay.outcome.startsWith('replay error')) {
+    try {
+      const opts: AdapterOptions = { blockSize: log.geometry.blockSize };
+      if (log.geometry.folioSize !== undefined) opts.folioSize = log.geometry.folioSize;
+      const r = shrinkLog(log, { makeAdapter: () => w.env.create({ ...opts, ...w.env.opts }), name: w.env.spec, maxReplays: 3000, maxReplayedOps: 300_000 });
+      if (r.failed) {
+        const min = file.replace(/\.json$/, '.min.json');
+        r.log.description = `${log.description ?? ''} Shrunk from ${r.inputOps} to ${r.outputOps} ops.`.trim();
+        fs.writeFileSync(min, serializeOpLog(r.log));
+        res.minLog = min;
+        res.minOps = r.outputOps;
+      }
+    } catch {
+      // a shrink that cannot run leaves the full log, which is already saved
+    }
+  }
 }
 
 /** Run one property with fast-check. */
@@ -236,6 +261,7 @@ export function runProperty(suite: SuiteDef, def: PropertyDef<never>, env: Suite
     for (const n of res.notes.slice(-8)) say(`    ${n}`);
   }
   if (res.log !== undefined) say(`  counterexample op log: ${res.log} (iomap-harness replay ${res.log})`);
+  if (res.minLog !== undefined) say(`  shrunk to ${res.minOps} ops: ${res.minLog}`);
   if (res.replay !== undefined) {
     say(res.replay.same
       ? '  replay without fast-check reproduces it (same kind at the same op)'
