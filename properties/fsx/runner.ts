@@ -142,6 +142,8 @@ interface InFlight {
 
 /** Largest piece the -X full-file check reads at once. */
 const CHECK_PIECE = 1 << 20;
+/** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
+const FIEMAP_FULL = 1024;
 /** Dedupe requests are capped at 1 GiB per call (fs/remap_range.c). */
 const DEDUPE_MAX = 1 << 30;
 
@@ -158,6 +160,8 @@ export class Runner {
   private readonly zeroPage: Buffer;
   /** The target can read through a mapping (EOF page checks after mapwrite and with -X). */
   private readonly canMapRead: boolean;
+  /** The target can store through a mapping (EOF pollution). */
+  private readonly canMapWrite: boolean;
   private readonly pattern: Pattern;
   private readonly cfg: RunnerConfig;
   private readonly io: Output;
@@ -177,6 +181,7 @@ export class Runner {
     this.ps = caps.pageSize;
     this.zeroPage = Buffer.alloc(caps.pageSize);
     this.canMapRead = caps.mmap && typeof target.mapread === 'function';
+    this.canMapWrite = caps.mmap && typeof target.mapwrite === 'function';
     this.pattern = pattern;
     this.cfg = cfg;
     this.io = io;
@@ -551,6 +556,8 @@ export class Runner {
    */
   private pollute(n: number, maxoff: number): void {
     if (!this.cfg.polluteEof && (this.curFlags & FL_POLLUTE) === 0) return;
+    // A log replayed on a target without mmap stores: nothing to pollute with.
+    if (!this.canMapWrite) return;
     const size = this.oracle.size;
     const pg = size % this.ps;
     const len = Math.min(this.ps - pg, maxoff - size);
@@ -670,6 +677,15 @@ export class Runner {
         if (nz >= 0) bad('fileops-14.17', `but ${hex(nz)} reads non-zero`, nz);
         return;
       }
+      // Linux 6.6–6.14 can answer i_size itself: mapping_seek_hole_data() scans an uncached
+      // unwritten segment's folio past the segment and returns the segment end (here i_size)
+      // when it finds cached data beyond it (iomap-contract Errata §5.9). Treat it like ENXIO:
+      // nothing may read non-zero in [off, size).
+      if (r === size) {
+        const nz = this.oracle.firstNonZero(off, size - off);
+        if (nz >= 0) bad('fileops-14.17', `but ${hex(nz)} reads non-zero`, nz);
+        return;
+      }
       if (r < off || r >= size) return bad('fileops-14.16', 'expected a result in [offset, size)');
       if (r !== off && r % this.bs !== 0) return bad('fileops-14.18', `not a multiple of the block size ${hex(this.bs)}`);
       const nz = this.oracle.firstNonZero(off, r - off);
@@ -710,6 +726,11 @@ export class Runner {
       if ((f & FIEMAP_EXTENT_NOT_ALIGNED) === 0 && (e.logical % bs !== 0 || e.physical % bs !== 0 || e.length % bs !== 0)) {
         return bad('fileops-14.19', `extent ${k} is not block aligned and not NOT_ALIGNED`);
       }
+    }
+    // A query to the end of the address space covers the file's last extent: it is LAST, by the
+    // ABI (last of the file) and by iomap (last in the range) alike — unless the array filled up.
+    if (off + len >= MAX_OFFSET && ext.length > 0 && ext.length < FIEMAP_FULL && (ext[ext.length - 1].flags & FIEMAP_EXTENT_LAST) === 0) {
+      return bad('fileops-14.19', `a query to the end of the file: its final extent ${ext.length - 1} lacks LAST`);
     }
     // Coverage (after SYNC): every byte that reads non-zero in the range lies in a written extent.
     const end = Math.min(off + len, size);
