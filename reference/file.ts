@@ -867,9 +867,21 @@ export class FileHandle {
     this.checkDioAlignment(off, data.length);
     const len = this.writeLimit(off, data.length);
     if (off > this.inode.size) check(iomapZeroRange(this.inode, this.inode.size, off - this.inode.size, this.ops), `${this.name}: zeroing past EOF`);
-    const ret = iomapDioRw(this.kiocb(off, { complete: onComplete }), dioIter(new IovIter(data.subarray(0, len)), 'write'),
-      this.inode, this.ops, this.dioOps());
-    if (ret !== -EIOCBQUEUED) onComplete(ret);
+    const src = data.subarray(0, len);
+    // As for the synchronous path: -ENOTBLK (e.g. an unaligned COW write) or a short result means
+    // the caller falls back to a buffered write of the rest — here when the dio completes.
+    const finish = (res: number): void => {
+      if (res === -ENOTBLK) res = 0;
+      if (res >= 0 && res < len && !this.closed && this.fsys.mounted) {
+        const n = this.pwrite(off + res, src.subarray(res));
+        const err = filemapWriteAndWaitRange(this.inode.mapping, off + res, off + res + n - 1);
+        this.inode.mapping.invalidateRange2(Math.floor((off + res) / PAGE_SIZE), Math.floor((off + res + n - 1) / PAGE_SIZE));
+        res = err < 0 ? err : res + n;
+      }
+      onComplete(res);
+    };
+    const ret = iomapDioRw(this.kiocb(off, { complete: finish }), dioIter(new IovIter(src), 'write'), this.inode, this.ops, this.dioOps());
+    if (ret !== -EIOCBQUEUED) finish(ret);
     return ret;
   }
 
