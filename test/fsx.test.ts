@@ -166,6 +166,23 @@ describe('fsx catches broken adapters', () => {
     { name: 'a corrupted byte on read', make: (clock) => corruptRead(createNaiveAdapter(), { at: 25, clock }), o: { numOps: 5000 }, kind: 'bad-data', text: /^operation# \(mod 256\) for the bad data (may be \d+|unknown, check HOLE and EXTEND ops)$/m },
     { name: 'a wrong size after truncate', make: (clock) => wrongSizeAfterTruncate(createNaiveAdapter(), { at: 30, clock }), o: { numOps: 5000 }, kind: 'size', text: /^Size error: expected 0x[0-9a-f]+ stat 0x[0-9a-f]+$/m },
     { name: 'non-zero bytes past EOF in mapread', make: (clock) => pollutedMapread(createNaiveAdapter(), { at: 10, clock }), o: { numOps: 5000 }, kind: 'eof-page', text: /^Mapped (Read|Write): non-zero data past EOF \(0x[0-9a-f]+\) page offset 0x[0-9a-f]+ is 0xa5[0-9a-f]{2}$/m },
+    {
+      name: 'a whole-file FIEMAP without LAST',
+      make: (clock) => {
+        let calls = 0;
+        const a = withTarget(createNaiveAdapter(), 'no-last', (t) => ({
+          fiemap(off: number, len: number, flags: number): FiemapExtent[] {
+            const ext = t.fiemap!(off, len, flags);
+            if (off + len < 2 * 256 * 1024 || ext.length === 0 || ++calls !== 3) return ext;
+            (a.defect as { fired: boolean; firedAtOp?: number }).fired = true;
+            a.defect.firedAtOp = clock();
+            return ext.map((e) => ({ ...e, flags: e.flags & ~1 }));
+          },
+        }));
+        return a;
+      },
+      o: { numOps: 5000 }, kind: 'fiemap', text: /^FIEMAP\(0x[0-9a-f]+, 0x[0-9a-f]+, SYNC\) with size 0x[0-9a-f]+: a query to the end of the file: its final extent 0 lacks LAST$/m,
+    },
   ];
 
   for (const c of cases) {

@@ -477,6 +477,9 @@ export class Generator {
         break;
       case OP_FIEMAP:
         this.off = rng.below(fileSize + bs);
+        // A quarter of them (by length, no extra draw) ask past every extent the run can make
+        // (twice -l), as filefrag's whole-file query does: the runner then wants LAST at the end.
+        if (this.len % 4 === 0) this.len = Math.max(1, Math.min(MAX_OFFSET, 2 * maxlen) - this.off);
         break;
     }
     // Unsynced EOF pollution: with -e on half the size changers, else (interleaving on) a quarter.
