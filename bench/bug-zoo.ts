@@ -14,7 +14,7 @@ import { MUTANTS, MutantSpec } from '../adapters/mutants/catalog';
 import { loadAdapter } from '../adapters/registry';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions } from '../properties/fsx/generator';
-import { OpLog, serializeOpLog } from '../properties/fsx/oplog';
+import { OpLog, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { SUITES, registryEnv, runSuite } from '../properties/suites';
 import { shrinkLog } from '../properties/fsx/shrink';
 
@@ -49,6 +49,23 @@ function fsxFigures(m: MutantSpec, seeds: number, maxOps: number): FsxFigures {
     }
   }
   return { caught: ops.length, seeds, opsMedian: ops.length ? median(ops) : null, secondsMedian: secs.length ? median(secs) : null, firstLog, kind };
+}
+
+/** The counterexample op log of the first suite that catches `m` (for mutants fsx misses). */
+function suiteCounterexample(m: MutantSpec, suiteName: string, runs: number): OpLog | null {
+  const suite = SUITES.find((x) => x.name === suiteName);
+  if (!suite) return null;
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'bug-zoo-'));
+  try {
+    const r = runSuite(suite, registryEnv(`mutant:${m.name}`), { runs, seed: 1, saveDir: dir, verifyReplay: true });
+    for (const p of r.properties) {
+      if (!p.failed || !p.log || !p.replay?.same) continue;
+      return parseOpLog(fs.readFileSync(p.log, 'utf8'), p.log);
+    }
+    return null;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function checkFigures(m: MutantSpec, runs: number): { suites: string[]; seconds: number } {
@@ -108,9 +125,11 @@ function main(): void {
     const c = checkFigures(m, runs);
     let shrunk: number | null = null;
     let corpusNote = '';
-    if (f.firstLog) {
-      let log = f.firstLog;
-      try { log = shrink(() => loadAdapter(`mutant:${m.name}`), `mutant:${m.name}`, f.firstLog); } catch { log = f.firstLog; }
+    // fsx's failing log, else the op log of the first suite that catches it (replayable alone).
+    const found = f.firstLog ?? (c.suites.length ? suiteCounterexample(m, c.suites[0], runs) : null);
+    if (found) {
+      let log = found;
+      try { log = shrink(() => loadAdapter(`mutant:${m.name}`), `mutant:${m.name}`, found); } catch { log = found; }
       shrunk = log.ops.length;
       const onMutant = outcome(`mutant:${m.name}`, log);
       const onRef = outcome('reference', log);
