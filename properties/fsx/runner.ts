@@ -43,11 +43,12 @@ export type FailureKind =
   | 'seek' // SEEK_DATA/SEEK_HOLE answer out of bounds or claims a hole over data
   | 'fiemap' // FIEMAP extents malformed, or data left unmapped
   | 'contract' // the target's contract monitor reported a rule violation (rule = its ID, e.g. R33)
+  | 'invariant' // the target's own model invariants broke (reference targets: folio state, reservations)
   | 'crash' // the target threw something that is not an FsError
   | 'hang'; // the target stopped making progress (out-of-process / watchdog)
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
-  'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'crash', 'hang',
+  'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant', 'crash', 'hang',
 ];
 
 export interface Failure {
@@ -174,8 +175,13 @@ export class Runner {
   /** Flags of the op being applied (pollution reads FL_NO_MSYNC). */
   private curFlags = 0;
 
+  /** The target's own invariant check, when it has one (reference targets). */
+  private readonly invariants: (() => string[]) | null;
+
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
     this.t = target;
+    const inv = (target as { invariants?: () => string[] }).invariants;
+    this.invariants = typeof inv === 'function' ? () => inv.call(target) : null;
     this.il = target.interleave;
     this.bs = caps.blockSize;
     this.ps = caps.pageSize;
@@ -219,6 +225,12 @@ export class Runner {
       if (this.inflight.length > 0 && this.il!.pendingIo() === 0) this.resolve();
     } catch (e) {
       this.caught(e, buf, i);
+    }
+    if (this.failure === null && this.invariants !== null) {
+      // Model targets state their own invariants (per-folio state, delalloc reservations,
+      // kernel WARNs): a leaked reservation reads back fine but is still a bug.
+      const v = this.invariants();
+      if (v.length) this.fail('invariant', 'iomap-contract-8b', undefined, [`model invariants broken after op ${n}:`, ...v.slice(0, 8)]);
     }
     return this.failure === null;
   }
