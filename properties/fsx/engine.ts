@@ -92,6 +92,7 @@ function geometryOf(adapter: FileAdapter, folioSize: number | undefined): Geomet
 function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'quiet' | 'debug' | 'progressInterval'>): RunnerConfig {
   return {
     name,
+    checkInvariants: true,
     maxlen: lo.maxlen ?? Number.MAX_SAFE_INTEGER,
     checkFile: lo.checkFile ?? false,
     sizeChecks: lo.sizeChecks ?? true,
