@@ -8,7 +8,7 @@
 import * as fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadAdapter, type AdapterOptions } from '../../adapters/registry';
+import { AdapterSpecError, loadAdapter, type AdapterOptions } from '../../adapters/registry';
 import { replayLog } from '../fsx/engine';
 import { Expected, OpLog, serializeOpLog } from '../fsx/oplog';
 import { shrinkLog } from '../fsx/shrink';
@@ -79,7 +79,23 @@ export interface SuiteResult {
 
 /** An environment for an adapter spec: adapters come from the registry. */
 export function registryEnv(spec: string, opts: AdapterOptions = {}): SuiteEnv {
-  return { spec, opts, create: (o) => loadAdapter(spec, o) };
+  return {
+    spec,
+    opts,
+    create: (o) => {
+      try {
+        return loadAdapter(spec, o);
+      } catch (e) {
+        // A target whose geometry is fixed (a kernel filesystem made by mkfs) refuses a requested
+        // block or folio size: run the property at the target's own geometry instead.
+        if (e instanceof AdapterSpecError && (o.blockSize !== undefined || o.folioSize !== undefined) && /block size|folio/i.test(e.message)) {
+          const { blockSize: _b, folioSize: _f, ...rest } = o;
+          return loadAdapter(spec, rest);
+        }
+        throw e;
+      }
+    },
+  };
 }
 
 class Context implements PropContext {
