@@ -805,8 +805,9 @@ export class FileHandle {
     this.enter('directRead', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
+    // iomap_dio_rw answers a read of nothing, or at/after EOF, with 0 before any alignment check.
+    if (len === 0 || off >= this.inode.size) return new Uint8Array(0);
     this.checkDioAlignment(off, len);
-    if (len === 0) return new Uint8Array(0);
     const buf = new Uint8Array(len);
     const iov = new IovIter(buf);
     // Like xfs_file_dio_read(): no dio ops for reads (->end_io is a write-completion hook).

@@ -62,7 +62,9 @@ export const directIo: SuiteDef = {
           const off = (p % 64) * al;
           if (al > 1) {
             const bad = off + 1 + (p % (al - 1));
-            expectErrno(w, 'EINVAL', `O_DIRECT read at misaligned ${hex(bad)}`, () => w.target.directRead!(bad, al));
+            // A direct read at or past EOF answers 0 bytes before any alignment check (iomap_dio_rw
+            // returns early; ext4, xfs and btrfs on this machine agree), so only probe inside EOF.
+            if (bad < size) expectErrno(w, 'EINVAL', `O_DIRECT read at misaligned ${hex(bad)}`, () => w.target.directRead!(bad, al));
             expectErrno(w, 'EINVAL', `O_DIRECT write of misaligned length ${hex(al + 1)}`, () => w.target.directWrite!(off, new Uint8Array(al + 1).fill(0x5a)));
           }
           const past = Math.ceil(size / al) * al + ((p >>> 8) % 4) * al;
