@@ -32,6 +32,24 @@ export interface Capabilities {
   directIO: boolean;
   /** Required alignment of O_DIRECT offset/length (logical sector size), when directIO is true. */
   dioAlign: number;
+  /**
+   * A misaligned O_DIRECT read may succeed (and must then return the right bytes) instead of
+   * failing with EINVAL: the kernel's iomap_dio_rw checks alignment only where it builds bios, so a
+   * read of a hole or an unwritten range is zero-filled whatever its alignment, and btrfs serves a
+   * misaligned read buffered. Absent or false: EINVAL is required.
+   */
+  dioMisalignedReadMaySucceed?: boolean;
+  /**
+   * A misaligned O_DIRECT write may be served through the page cache instead of failing with
+   * EINVAL (btrfs's fallback). Absent or false: EINVAL is required (xfs and ext4 check up front).
+   */
+  dioMisalignedWriteBuffered?: boolean;
+  /**
+   * clone/dedupe leave an unwritten (preallocated) source block unshared: the destination gets a
+   * hole there, which reads the same zeroes (xfs remaps written extents only). Absent or false:
+   * every allocated source block must end up SHARED.
+   */
+  reflinkSkipsUnwritten?: boolean;
   seek: boolean;
   fiemap: boolean;
   /** Target can be unmounted and mounted again (state must survive). */

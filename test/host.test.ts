@@ -26,6 +26,7 @@ import { setNativeForTesting } from '../reference/device/native';
 import { FsError } from '../reference/errno';
 import { SparseBytes } from '../properties/oracle/bytes';
 import { runFsx } from '../properties/fsx/engine';
+import { registryEnv, runSuite, SUITES } from '../properties/suites';
 import { defaultOptions } from '../properties/fsx/generator';
 import { mountScratchFs, scratchFsSkipReason, type ScratchFs, type ScratchFsType } from './support/loop';
 
@@ -370,6 +371,10 @@ for (const type of ['tmpfs', 'ext4', 'xfs', 'btrfs'] as ScratchFsType[]) {
       assert.strictEqual(c.seek, true);
       assert.strictEqual(c.directIO, true);
       assert.strictEqual(c.dioAlign, row.dioAlign);
+      // The O_DIRECT and reflink envelopes the suites honour (see adapters/types.ts).
+      assert.strictEqual(c.dioMisalignedReadMaySucceed, true, 'iomap zero-fills misaligned reads of holes');
+      assert.strictEqual(c.dioMisalignedWriteBuffered, type === 'btrfs', 'only btrfs serves misaligned O_DIRECT writes buffered');
+      assert.strictEqual(c.reflinkSkipsUnwritten, type === 'xfs', 'only xfs leaves unwritten source blocks unshared');
       assert.strictEqual(c.mmap, false);
       assert.strictEqual(c.remount, false);
       assert.match(adapter.info.disabled.mmap, /not emulated/);
@@ -722,6 +727,31 @@ for (const type of ['tmpfs', 'ext4', 'xfs', 'btrfs'] as ScratchFsType[]) {
       assert.ok(lines.some((l) => /does not support mapped reads, disabling/.test(l)), 'mmap ops are turned off, as fsx does');
       const mine = path.basename(t.path);
       assert.deepStrictEqual(fs.readdirSync(scratch!.dir).filter((n) => n.startsWith(OWN_PREFIX) && n !== mine), [], 'runFsx closed the adapter');
+    });
+
+    it('the file-level property suites pass (iomap-harness check), suites it cannot run skipped with a reason', function () {
+      this.timeout(600000);
+      const spec = `host:${scratch!.dir}`;
+      const env = registryEnv(spec, { scratch: scratch!.dir });
+      const ran: string[] = [];
+      const failed: string[] = [];
+      for (const suite of SUITES) {
+        const r = runSuite(suite, env, { runs: Number(process.env.HOST_SUITE_RUNS ?? 25), seed: 5, saveDir: null, verifyReplay: false });
+        if (r.skipped !== undefined) {
+          assert.ok(r.skipped.length > 0, `${suite.name} says why it is skipped`);
+          continue;
+        }
+        ran.push(suite.name);
+        for (const p of r.properties) {
+          if (p.failed) failed.push(`${suite.name}/${p.name}: ${p.failure?.kind} ${p.failure?.rule ?? ''} ${(p.failure?.lines ?? []).join(' | ')}`);
+        }
+      }
+      console.log(`      suites run on ${type}: ${ran.join(', ')}`);
+      assert.deepStrictEqual(failed, [], 'no property fails on a kernel filesystem (zero false positives)');
+      for (const s of ['buffered-io', 'direct-io', 'seek', 'fallocate']) assert.ok(ran.includes(s), `${s} ran on ${type}`);
+      if (TABLE[type].clone) assert.ok(ran.includes('reflink'), `reflink ran on ${type}`);
+      const mine = path.basename(t.path);
+      assert.deepStrictEqual(fs.readdirSync(scratch!.dir).filter((n) => n.startsWith(OWN_PREFIX) && n !== mine), [], 'the suites removed their files');
     });
 
     it('the fsx engine reports READ BAD DATA when the file is corrupted from outside mid-run', function () {

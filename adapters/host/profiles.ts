@@ -106,6 +106,8 @@ export interface FsProfile {
    * filesystem zeroes on disk when truncating down inside a block: 'block' (xfs, ext4, btrfs), 'page' (tmpfs).
    */
   eofZeroing: 'block' | 'page';
+  /** clone/dedupe of an unwritten source extent: 'shared' like any other, or 'unmapped' (xfs: the destination becomes a hole). */
+  reflinkUnwritten: 'shared' | 'unmapped';
   /** copy_file_range mechanism (§6): invisible except in FIEMAP. */
   copyRange: 'copy' | 'reflink-if-aligned';
   /** s_maxbytes given the block size; may exceed 2^53 (use maxFileSizeFor for a number). */
@@ -131,7 +133,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
     clone: 'maybe', dedupe: 'maybe', fiemap: 'yes', directIO: 'yes', dioRule: 'logical-sector',
     seekUnwritten: 'hole-unless-cached', seekGranularity: 'block', negativeSeek: 'ENXIO',
     fiemapMerging: 'may-merge', fiemapTrim: 'block', fiemapFlags: FIEMAP_FLAG_XATTR, fiemapShared: true, fiemapDelalloc: true,
-    allocUnit: (b) => b, postEofPrealloc: true, eofZeroing: 'block', copyRange: 'reflink-if-aligned',
+    allocUnit: (b) => b, postEofPrealloc: true, eofZeroing: 'block', reflinkUnwritten: 'unmapped', copyRange: 'reflink-if-aligned',
     maxBytes: () => S_MAXBYTES_63,
   },
   ext4: {
@@ -142,7 +144,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
     clone: 'no', dedupe: 'no', fiemap: 'yes', directIO: 'yes', dioRule: 'logical-sector',
     seekUnwritten: 'hole-unless-cached', seekGranularity: 'block', negativeSeek: 'ENXIO',
     fiemapMerging: 'may-merge', fiemapTrim: 'block', fiemapFlags: FIEMAP_FLAG_XATTR | FIEMAP_FLAG_CACHE, fiemapShared: false, fiemapDelalloc: true,
-    allocUnit: (b) => b, postEofPrealloc: false, eofZeroing: 'block', copyRange: 'copy',
+    allocUnit: (b) => b, postEofPrealloc: false, eofZeroing: 'block', reflinkUnwritten: 'shared', copyRange: 'copy',
     maxBytes: (b) => (2n ** 32n - 1n) * BigInt(b),
   },
   btrfs: {
@@ -151,7 +153,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
     clone: 'yes', dedupe: 'yes', fiemap: 'yes', directIO: 'yes', dioRule: 'fs-sector-else-buffered',
     seekUnwritten: 'hole-unless-delalloc', seekGranularity: 'block', negativeSeek: 'clamp-to-0',
     fiemapMerging: 'may-merge', fiemapTrim: 'whole-extent', fiemapFlags: 0, fiemapShared: true, fiemapDelalloc: true,
-    allocUnit: (b) => b, postEofPrealloc: false, eofZeroing: 'block', copyRange: 'reflink-if-aligned',
+    allocUnit: (b) => b, postEofPrealloc: false, eofZeroing: 'block', reflinkUnwritten: 'shared', copyRange: 'reflink-if-aligned',
     maxBytes: () => S_MAXBYTES_63,
   },
   tmpfs: {
@@ -160,7 +162,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
     clone: 'no', dedupe: 'no', fiemap: 'no', directIO: 'yes', dioRule: 'none',
     seekUnwritten: 'pages', seekGranularity: 'page', negativeSeek: 'ENXIO',
     fiemapMerging: 'may-merge', fiemapTrim: 'any', fiemapFlags: 0, fiemapShared: false, fiemapDelalloc: false,
-    allocUnit: () => 4096, postEofPrealloc: false, eofZeroing: 'page', copyRange: 'copy',
+    allocUnit: () => 4096, postEofPrealloc: false, eofZeroing: 'page', reflinkUnwritten: 'shared', copyRange: 'copy',
     maxBytes: () => S_MAXBYTES_63,
   },
   generic: {
@@ -169,7 +171,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
     clone: 'maybe', dedupe: 'maybe', fiemap: 'maybe', directIO: 'maybe', dioRule: 'logical-sector',
     seekUnwritten: 'any', seekGranularity: 'block', negativeSeek: 'ENXIO',
     fiemapMerging: 'may-merge', fiemapTrim: 'any', fiemapFlags: 0, fiemapShared: true, fiemapDelalloc: true,
-    allocUnit: (b) => b, postEofPrealloc: true, eofZeroing: 'block', copyRange: 'reflink-if-aligned',
+    allocUnit: (b) => b, postEofPrealloc: true, eofZeroing: 'block', reflinkUnwritten: 'unmapped', copyRange: 'reflink-if-aligned',
     // Unknown: do not promise more than ext4's limit with 4 KiB blocks.
     maxBytes: (b) => (2n ** 32n - 1n) * BigInt(b),
   },
@@ -213,6 +215,8 @@ export interface ProbeResult {
   dioAlign: number;
   /** O_DIRECT buffer alignment the adapter uses (never below 512). */
   dioMemAlign: number;
+  /** A misaligned O_DIRECT write was served (buffered) instead of failing with EINVAL. */
+  dioMisalignedWriteBuffered: boolean;
   /** Capability (or "fallocate MODE") → why it is off. */
   disabled: Record<string, string>;
   /** Answers outside the profile's envelope, and other remarks. */
@@ -256,7 +260,7 @@ export function probeCapabilities(ctx: ProbeContext): ProbeResult {
   const B = ctx.blockSize;
   const r: ProbeResult = {
     fallocModes: [], clone: false, dedupe: false, copyRange: false, seek: false, fiemap: false,
-    directIO: false, dioAlign: 1, dioMemAlign: 4096, disabled: {}, notes: [],
+    directIO: false, dioAlign: 1, dioMemAlign: 4096, dioMisalignedWriteBuffered: false, disabled: {}, notes: [],
   };
   const noAddon = `the native addon is not loaded (${ctx.addonReason ?? 'unknown reason'})`;
   if (addon === null) {
@@ -367,6 +371,30 @@ export function probeCapabilities(ctx: ProbeContext): ProbeResult {
   return r;
 }
 
+/**
+ * Does a misaligned O_DIRECT write fail with EINVAL, or is it served through the page cache
+ * (btrfs's fallback)? The suites accept what the probe saw. A misaligned read is recorded in the
+ * notes only: on every kernel filesystem it may succeed over holes and unwritten ranges (iomap
+ * checks alignment where it builds bios), so the adapter always declares that.
+ */
+function probeMisalignedDirect(dfd: number, buf: Buffer, align: number, profile: FsProfile, r: ProbeResult): void {
+  const served = (fn: () => number): boolean => {
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      if (errCode(e) !== 'EINVAL') r.notes.push(`misaligned O_DIRECT answered ${errCode(e)}, not EINVAL`);
+      return false;
+    }
+  };
+  const read = served(() => fs.readSync(dfd, buf, 0, align, 1));
+  const write = served(() => fs.writeSync(dfd, buf, 0, align, 1));
+  if (write) r.dioMisalignedWriteBuffered = true;
+  if (write && profile.dioRule === 'logical-sector') {
+    r.notes.push(`misaligned O_DIRECT writes ${read ? '(and reads) ' : ''}are served through the page cache instead of EINVAL`);
+  }
+}
+
 function probeDirect(ctx: ProbeContext, r: ProbeResult, pattern: Buffer): void {
   const { addon, profile } = ctx;
   if (addon === null) return;
@@ -404,6 +432,7 @@ function probeDirect(ctx: ProbeContext, r: ProbeResult, pattern: Buffer): void {
     r.directIO = true;
     r.dioAlign = dioAlign;
     r.dioMemAlign = memAlign;
+    if (dioAlign > 1) probeMisalignedDirect(dfd, buf, dioAlign, profile, r);
     if (align === null && profile.dioRule === 'logical-sector') r.notes.push('statx(STATX_DIOALIGN) not reported; assuming 512-byte O_DIRECT alignment');
   } catch (e) {
     r.disabled.directIO = `an aligned O_DIRECT write+read answered ${errCode(e)}`;
