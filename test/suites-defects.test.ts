@@ -148,6 +148,60 @@ describe('property suites fail on targets with relevant defects', () => {
     });
   }
 
+  // The envelopes a kernel filesystem needs (adapters/types.ts) loosen a check; what is left of it
+  // must still fail on a target that is wrong inside the envelope.
+  function envelopeEnv(name: string, caps: Partial<ReferenceAdapter['capabilities']>, wrap: (t: ReferenceTarget, dioAlign: number) => void): SuiteEnv {
+    return defectEnv(name, (o) => {
+      const a: ReferenceAdapter = new DefectAdapter(o as ReferenceOptionsLike, (t) => wrap(t, a.capabilities.dioAlign));
+      (a as { capabilities: ReferenceAdapter['capabilities'] }).capabilities = { ...a.capabilities, ...caps };
+      return a;
+    });
+  }
+
+  it('the envelopes alone do not fail a correct target (controls for the three tests below)', () => {
+    const all = { dioMisalignedReadMaySucceed: true, dioMisalignedWriteBuffered: true, reflinkSkipsUnwritten: true };
+    for (const [suite, prop] of [['direct-io', 'return-codes'], ['reflink', 'clone-shares']]) {
+      const p = runOne(suite, prop, envelopeEnv('reference+envelopes', all, () => {}), tmp, 100);
+      assert.ok(!p.failed, `${suite}/${prop}: ${p.failure?.lines.join('\n')}`);
+    }
+  });
+
+  it('direct-io/return-codes with misaligned reads allowed to succeed still catches one that returns wrong bytes', () => {
+    const env = envelopeEnv('reference+misaligned-dio-read-garbage', { dioMisalignedReadMaySucceed: true }, (t, al) => {
+      const real = t.directRead!.bind(t);
+      t.directRead = (off, len) => {
+        if (off % al === 0) return real(off, len);
+        const b = Uint8Array.from(t.pread(off, len));
+        if (b.length > 0) b[0] ^= 0xa5;
+        return b;
+      };
+    });
+    const p = runOne('direct-io', 'return-codes', env, tmp);
+    assert.ok(p.failed, 'caught');
+    assert.equal(p.failure!.kind, 'bad-data', p.failure!.lines.join('\n'));
+  });
+
+  it('direct-io/return-codes with misaligned writes allowed to go buffered still catches one that is lost', () => {
+    const env = envelopeEnv('reference+misaligned-dio-write-lost', { dioMisalignedWriteBuffered: true }, (t, al) => {
+      const real = t.directWrite!.bind(t);
+      t.directWrite = (off, data) => ((off | data.length) % al === 0 ? real(off, data) : data.length);
+    });
+    const p = runOne('direct-io', 'return-codes', env, tmp);
+    assert.ok(p.failed, 'caught');
+  });
+
+  it('reflink/clone-shares with unwritten source blocks allowed to stay unshared still catches a clone that copies written blocks', () => {
+    const env = envelopeEnv('reference+clone-copies', { reflinkSkipsUnwritten: true }, (t) => {
+      t.cloneRange = (src, len, dst) => {
+        const data = t.pread(src, len);
+        if (data.length > 0) t.pwrite(dst, data);
+      };
+    });
+    const p = runOne('reflink', 'clone-shares', env, tmp);
+    assert.ok(p.failed, 'caught');
+    assert.equal(p.failure!.kind, 'fiemap', p.failure!.lines.join('\n'));
+  });
+
   it('every suite has at least one defect it is shown to catch', () => {
     const covered = new Set(CATCHES.filter((c) => c.primary === true).map((c) => c.suite));
     for (const s of ['unshare', 'swapfile', 'dax']) covered.add(s);
