@@ -126,7 +126,8 @@ export interface CrashRunResult {
   elapsedMs: number;
 }
 
-const GEOMETRIES: ReadonlyArray<Pick<CrashGeometry, 'blockSize' | 'sectorSize' | 'folioSize'>> = [
+/** Small geometries the crash and fault harnesses draw from, by seed. */
+export const GEOMETRIES: ReadonlyArray<Pick<CrashGeometry, 'blockSize' | 'sectorSize' | 'folioSize'>> = [
   { blockSize: 4096, sectorSize: 512, folioSize: 16384 },
   { blockSize: 4096, sectorSize: 4096, folioSize: 65536 },
   { blockSize: 1024, sectorSize: 512, folioSize: 4096 },

@@ -39,6 +39,7 @@ import { FileHandle, IomapFs } from '../../reference/file';
 import { Refs, RefsBugs } from '../../reference/fs/refs';
 import { FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_UNWRITTEN } from '../../reference/iomap/fiemap';
 import { TraceablePattern } from './crash';
+import { GEOMETRIES } from './crash-harness';
 
 export type FaultMode = 'write-eio' | 'read-eio' | 'drop' | 'corrupt';
 export const FAULT_MODES: readonly FaultMode[] = ['write-eio', 'read-eio', 'drop', 'corrupt'];
@@ -167,14 +168,6 @@ export interface FaultRunOptions {
 /* ------------------------------------------------------------------------------------------ */
 /* Geometry and generation                                                                    */
 /* ------------------------------------------------------------------------------------------ */
-
-const GEOMETRIES: ReadonlyArray<Pick<FaultGeometry, 'blockSize' | 'sectorSize' | 'folioSize'>> = [
-  { blockSize: 4096, sectorSize: 512, folioSize: 16384 },
-  { blockSize: 4096, sectorSize: 4096, folioSize: 65536 },
-  { blockSize: 1024, sectorSize: 512, folioSize: 4096 },
-  { blockSize: 1024, sectorSize: 512, folioSize: 16384 },
-  { blockSize: 2048, sectorSize: 512, folioSize: 8192 },
-];
 
 export function faultGeometryFor(seed: number, over: Partial<FaultGeometry> = {}): FaultGeometry {
   const g = GEOMETRIES[new CrashRng(seed ^ 0xfa17).below(GEOMETRIES.length)];
