@@ -2,12 +2,13 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
-import { Capabilities, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps } from './types';
+import { Capabilities, CrashOutcome, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps } from './types';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
+import { CrashDevice } from '../reference/device/crash';
 import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
-import { FsError, EINVAL } from '../reference/errno';
+import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter } from './fs-adapter';
 import { ContractMonitor } from '../properties/contract/monitor';
@@ -20,6 +21,12 @@ export interface ReferenceOptions {
   inlineMax?: number;
   /** Device to format; default a sparse MemoryDevice of `deviceSize` bytes. */
   device?: BlockDevice;
+  /**
+   * Simulate power cuts (FileTarget.crash, the fsx `crash` op): the formatted device is wrapped
+   * in a CrashDevice, which models its volatile write cache. Default: on for the in-memory
+   * device, off for a device handed in (wrapping copies a device that is not a MemoryDevice).
+   */
+  crash?: boolean;
   deviceSize?: number;
   sectorSize?: number;
   /** File name inside the filesystem. */
@@ -69,14 +76,28 @@ export class ReferenceTarget implements FileTarget {
     this.adapter = adapter;
     this.fsys = adapter.fsys!;
     this.fh = this.fsys.open(adapter.fileName, { create: true, truncate: true });
+    // A power cut must find the (empty) file: make its creation durable, as a program would.
+    if (adapter.crashDevice() !== null) this.syncAll();
+  }
+
+  private syncAll(): void {
+    this.fsys.sync();
+    this.adapter.crashDevice()?.trim();
   }
 
   size(): number { return this.fh.size; }
   pread(off: number, len: number): Uint8Array { return this.fh.pread(off, len); }
   pwrite(off: number, data: Uint8Array): number { return this.fh.pwrite(off, data); }
   truncate(size: number): void { this.fh.truncate(size); }
-  fsync(): void { this.fh.fsync(); }
-  fdatasync(): void { this.fh.fdatasync(); }
+  fsync(): void {
+    this.fh.fsync();
+    this.adapter.crashDevice()?.trim();
+  }
+
+  fdatasync(): void {
+    this.fh.fdatasync();
+    this.adapter.crashDevice()?.trim();
+  }
   mapread(off: number, len: number): Uint8Array { return this.fh.mmapRead(off, len); }
   mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void { this.fh.mmapWrite(off, data, { msync: opts?.msync ?? true }); }
   fallocate(mode: number, off: number, len: number): void { this.fh.fallocate(mode, off, len); }
@@ -101,6 +122,31 @@ export class ReferenceTarget implements FileTarget {
     this.adapter.mount();
     this.fsys = this.adapter.fsys!;
     this.fh = this.fsys.open(this.adapter.fileName);
+  }
+
+  /**
+   * Power cut (FileTarget.crash): the live filesystem is abandoned without unmounting (its page
+   * cache, pending I/O and in-memory metadata are gone), the device becomes the image of the
+   * crash state `selector` picks, and the filesystem mounts it (recovery), checks itself and the
+   * file is reopened. A failed mount is reported as a problem; the target is unusable after it.
+   */
+  crash(selector: number): CrashOutcome {
+    const dev = this.adapter.crashDevice();
+    if (dev === null) throw new FsError(EOPNOTSUPP, 'crash: this reference target has no crash device (its device was handed in; pass crash: true)');
+    const state = dev.choose(selector);
+    const desc = dev.describeState(state);
+    writeHooks.beforeGetFolio = undefined; // an armed race step belongs to the lost world
+    const problems = this.adapter.powerCut(dev.image(state));
+    if (this.adapter.fsys === null) return { state: desc, problems }; // nothing to reopen; the run stops here
+    this.fsys = this.adapter.fsys;
+    problems.push(...this.fsys.fs.checkConsistency().map((s) => `consistency: ${s}`));
+    if (this.fsys.fs.lookup(this.adapter.fileName) === undefined) {
+      problems.push(`${this.adapter.fileName} is missing after the crash, although its creation was synced`);
+      this.fh = this.fsys.open(this.adapter.fileName, { create: true });
+    } else {
+      this.fh = this.fsys.open(this.adapter.fileName);
+    }
+    return { state: desc, problems };
   }
 
   /** Contract checks that need a quiet moment (every ioend finished, folio refs balanced). */
@@ -146,8 +192,9 @@ export class ReferenceAdapter implements FileAdapter {
 
   open(): FileTarget {
     if (!this.fsys) {
-      this.device = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512 });
-      this.fsAdapter.mkfs(this.device, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
+      const dev = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512 });
+      this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
+      this.device = (this.opts.crash ?? this.opts.device === undefined) ? new CrashDevice(dev) : dev;
       this.mount();
     }
     return new ReferenceTarget(this);
@@ -159,6 +206,28 @@ export class ReferenceAdapter implements FileAdapter {
     this.fsys = fsys;
     this.monitor = monitor;
     this.opts.configureFs?.(fsys.fs);
+  }
+
+  /** The device as a CrashDevice, when power cuts are simulated. */
+  crashDevice(): CrashDevice | null {
+    return this.device instanceof CrashDevice ? this.device : null;
+  }
+
+  /**
+   * Replace the device by a crash image and mount it (the live filesystem is dropped, never
+   * unmounted). Returns the mount's complaint, if it failed; the image is wrapped in a new
+   * CrashDevice so that later power cuts work the same way.
+   */
+  powerCut(image: MemoryDevice): string[] {
+    this.fsys = null;
+    this.monitor = null;
+    this.device = new CrashDevice(image);
+    try {
+      this.mount();
+      return [];
+    } catch (e) {
+      return [`mount after the crash failed: ${e instanceof Error ? e.message : String(e)}`];
+    }
   }
 
   close(): void {

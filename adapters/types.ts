@@ -86,6 +86,18 @@ export interface InterleavingSteps {
   directWriteAsync?(off: number, data: Uint8Array): void;
 }
 
+/** What a simulated power cut left behind (FileTarget.crash). */
+export interface CrashOutcome {
+  /** The crash state in words: which cached writes reached the media, whole or torn. */
+  state: string;
+  /**
+   * Complaints of the mount after the crash and of the filesystem's own consistency check
+   * (empty: it mounted and checked clean). The file must still be open for reading either way
+   * unless the mount failed, in which case crash() throws.
+   */
+  problems: string[];
+}
+
 export interface FileTarget {
   /** iomap-level interleaving steps, when the target can expose them. */
   interleave?: InterleavingSteps;
@@ -123,6 +135,14 @@ export interface FileTarget {
   closeOpen(): void;
   /** Unmount and mount the filesystem again; the file must survive. */
   remount?(): void;
+  /**
+   * Power cut now: in-memory state (page cache, pending I/O) is lost and the device keeps the
+   * durable media plus a choice, made deterministically from `selector` (a 32-bit number), of the
+   * writes still in its volatile cache (whole or torn at sector granularity). Then the filesystem
+   * is mounted again (recovery), checked, and the file reopened. Targets that can simulate this
+   * declare it by having the method (the reference adapter over a CrashDevice does).
+   */
+  crash?(selector: number): CrashOutcome;
 }
 
 export interface FileAdapter {

@@ -22,7 +22,7 @@ function fsx(adapter: FileAdapter, o: Partial<FsxOptions>) {
 }
 
 function log(ops: OpLog['ops'], extra: Partial<OpLog> = {}): OpLog {
-  return { format: 'iomap-harness-oplog', version: 2, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1, ops, ...extra };
+  return { format: 'iomap-harness-oplog', version: 3, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1, ops, ...extra };
 }
 
 /**

@@ -109,7 +109,7 @@ describe('shrinker', () => {
       pwrite(o: number, d: Uint8Array): number { return d.length === 777 ? (o + d.length > t.size() && t.truncate(o + d.length), d.length) : t.pwrite(o, d); },
     }));
     const log: OpLog = {
-      format: 'iomap-harness-oplog', version: 2, adapter: 'two-bugs', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
+      format: 'iomap-harness-oplog', version: 3, adapter: 'two-bugs', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
       ops: [
         { op: 'write', off: 0, len: 777 },
         { op: 'write', off: 5000, len: 100 },

@@ -8,7 +8,7 @@ import { AdapterSpecError } from '../../adapters/registry';
 import type { FileAdapter, FileTarget } from '../../adapters/types';
 import { FsxOptions, Generator, resolveOps, unsupportedOp, validateOptions } from './generator';
 import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected } from './oplog';
-import { FL_SKIPPED, OpBuffer } from './ops';
+import { FL_SKIPPED, OP_CRASH, OpBuffer } from './ops';
 import { Pattern } from './pattern';
 import { formatReport } from './report';
 import { contractViolation, Failure, Output, Runner, RunnerConfig, TargetError } from './runner';
@@ -89,10 +89,11 @@ function geometryOf(adapter: FileAdapter, folioSize: number | undefined): Geomet
 }
 
 /** Runner settings: what the log records, plus how much to print. */
-function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'quiet' | 'debug' | 'progressInterval'>): RunnerConfig {
+function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'quiet' | 'debug' | 'progressInterval'>, trackDurability: boolean): RunnerConfig {
   return {
     name,
     checkInvariants: true,
+    trackDurability,
     maxlen: lo.maxlen ?? Number.MAX_SAFE_INTEGER,
     checkFile: lo.checkFile ?? false,
     sizeChecks: lo.sizeChecks ?? true,
@@ -100,6 +101,12 @@ function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'qu
     polluteEof: lo.polluteEof ?? false,
     ...show,
   };
+}
+
+/** Whether ops [0, count) hold a crash op that will run (the runner then tracks versions). */
+function hasCrash(buf: OpBuffer, count: number): boolean {
+  for (let i = 0; i < count; i++) if (buf.code[i] === OP_CRASH && (buf.flags[i] & FL_SKIPPED) === 0) return true;
+  return false;
 }
 
 function expectedOf(f: Failure | null): Expected {
@@ -163,7 +170,7 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
     const options: LogOptions = {
       maxlen: o.maxlen, checkFile: o.checkFile, sizeChecks: o.sizeChecks, simulatedOps: o.simulatedOps, polluteEof: o.polluteEof,
     };
-    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o), io);
+    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0), io);
     runner.onUnsupported = (code) => gen.disable(code);
     if (hooks.runner !== undefined) hooks.runner(runner);
     const buf = new OpBuffer(Math.min(Math.max(o.numOps, 16), 1 << 16));
@@ -220,7 +227,8 @@ export function replayBuffer(
       if (!ro.quiet && !said.has(why)) io.err(`main: adapter ${name} does not support ${why}, disabling!`);
       said.add(why);
     }
-    const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }), io);
+    const crashes = hasCrash(buf, count);
+    const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }, crashes), io);
     if (hooks.runner !== undefined) hooks.runner(runner);
     const { ops: done, elapsedMs } = loop(runner, buf, count, null, hooks);
     closed = true;

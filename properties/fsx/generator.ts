@@ -17,7 +17,7 @@ import {
 } from '../../adapters/types';
 import {
   FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
-  OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
+  OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
   OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE,
   OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
@@ -224,6 +224,7 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
       return t.interleave !== undefined ? null : 'interleaving steps';
     // Without interleaving steps these run as their plain twins (runner.ts).
     case OP_RACE_PUNCH: return unsupported(OP_PUNCH_HOLE, caps, t);
+    case OP_CRASH: return typeof t.crash === 'function' ? null : 'power cuts (crash)';
     case OP_WRITE_DIRECT_ASYNC: return unsupported(OP_WRITE_DIRECT, caps, t);
     default: return null;
   }
@@ -269,6 +270,8 @@ export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, ada
   // Interleaving steps exist only where the target exposes them: off without a word otherwise.
   const il = interleaveOn(o, t);
   if (!il) for (const code of INTERLEAVE_OPS) w[code] = 0;
+  // Power cuts, likewise, only where the target can simulate them (FileTarget.crash).
+  if (typeof t.crash !== 'function') w[OP_CRASH] = 0;
   if (il && w[OP_WRITE_DIRECT_ASYNC] > 0 && !(caps.directIO && typeof t.interleave?.directWriteAsync === 'function')) w[OP_WRITE_DIRECT_ASYNC] = 0;
   if (o.direct) {
     w[OP_READ_DIRECT] += w[OP_READ];
@@ -421,6 +424,11 @@ export class Generator {
         break;
       case OP_COMPLETE_IO:
         this.off = rng.below(16);
+        this.len = 0;
+        break;
+      case OP_CRASH:
+        // The selector of the crash state: which cached writes land, whole or torn.
+        this.off = rng.next32();
         this.len = 0;
         break;
       case OP_EVICT:

@@ -15,7 +15,7 @@
 
 import { MAX_OFFSET } from '../oracle/bytes';
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_COMPLETE_IO, OP_EVICT, OP_FALLOCATE,
+  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE,
   OP_FDATASYNC, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
   OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
   opByName, OPS, OpBuffer, POLLUTING_OPS,
@@ -26,12 +26,14 @@ import { FAILURE_KINDS, FailureKind } from './runner';
 export const OPLOG_FORMAT = 'iomap-harness-oplog';
 /**
  * The version written. Version 2 added the interleaving ops (writeback, complete_io, evict,
- * race_write, race_punch, race_writeback, write_direct_async) and the `noMsync` flag; version 1
- * logs are read as they are (they cannot contain those).
+ * race_write, race_punch, race_writeback, write_direct_async) and the `noMsync` flag; version 3
+ * the `crash` op. Older logs are read as they are (they cannot contain those).
  */
-export const OPLOG_VERSION = 2;
+export const OPLOG_VERSION = 3;
 /** Versions this build reads. */
-export const OPLOG_VERSIONS: readonly number[] = [1, 2];
+export const OPLOG_VERSIONS: readonly number[] = [1, 2, 3];
+/** Op log version 3 added the `crash` op (power cut; off = the crash-state selector, < 2^32). */
+const CRASH_VERSION = 3;
 
 export interface OpRecord {
   op: string;
@@ -209,7 +211,11 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
   if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC || info.code === OP_WRITEBACK) && r.off !== 0) {
     c.fail(`${where}.off`, `must be 0 for ${name}${info.code === OP_TRUNCATE ? ' (len is the new size)' : ''}`);
   }
-  if ((info.code === OP_WRITEBACK || info.code === OP_COMPLETE_IO || info.code === OP_EVICT || info.code === OP_RACE_WRITEBACK) && r.len !== 0) {
+  if (info.code === OP_CRASH) {
+    if (version < CRASH_VERSION) c.fail(`${where}.op`, `crash needs op log version ${CRASH_VERSION} (this log says version ${version})`);
+    if (r.off > 0xffffffff) c.fail(`${where}.off`, `the crash selector must be below 2^32, got ${r.off}`);
+  }
+  if ((info.code === OP_WRITEBACK || info.code === OP_COMPLETE_IO || info.code === OP_EVICT || info.code === OP_RACE_WRITEBACK || info.code === OP_CRASH) && r.len !== 0) {
     c.fail(`${where}.len`, `must be 0 for ${name}`);
   }
   if (info.twoRange) {

@@ -35,7 +35,9 @@ export const OP_RACE_WRITE = 23;
 export const OP_RACE_PUNCH = 24;
 export const OP_RACE_WRITEBACK = 25;
 export const OP_WRITE_DIRECT_ASYNC = 26;
-export const OP_COUNT = 27;
+/** Power cut (FileTarget.crash; op log version 3). */
+export const OP_CRASH = 27;
+export const OP_COUNT = 28;
 
 /** Op record flags (fsx's enum opflags values where fsx has them). */
 export const FL_SKIPPED = 1;
@@ -104,6 +106,8 @@ export const OPS: readonly OpInfo[] = [
   info(OP_RACE_WRITEBACK, 'race_writeback', 'RACE_WB ', '', false, false,
     'writeback + every completion + evict(off), run inside the next write, between ->iomap_begin and get_folio', true),
   info(OP_WRITE_DIRECT_ASYNC, 'write_direct_async', 'ADWRITE ', 'WWWW', false, false, 'asynchronous O_DIRECT write; completes through complete_io or a wait', true),
+  info(OP_CRASH, 'crash', 'CRASH   ', '', false, false,
+    'power cut: the device keeps a seeded choice (off) of its unflushed writes, the filesystem is mounted again; fsynced data must read back, the rest old or new'),
 ];
 
 /** Race ops: run inside the next op (a buffered write) when it reaches its first folio lookup. */

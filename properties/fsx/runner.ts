@@ -24,11 +24,12 @@ import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
   FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE,
-  isRace, OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE,
+  isRace, OP_CLONE_RANGE, OP_CRASH, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE,
   OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH,
   OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
+import { DurabilityTracker } from './durability';
 import { opOfBadByte, Pattern } from './pattern';
 
 /** What went wrong. `kind` is stable (JSON summaries and op logs use it). */
@@ -44,11 +45,14 @@ export type FailureKind =
   | 'fiemap' // FIEMAP extents malformed, or data left unmapped
   | 'contract' // the target's contract monitor reported a rule violation (rule = its ID, e.g. R33)
   | 'invariant' // the target's own model invariants broke (reference targets: folio state, reservations)
+  | 'durability' // after a power cut (crash op): acknowledged data lost, or bytes that are neither old nor new
+  | 'recovery' // after a power cut: the filesystem did not mount, or its own consistency check failed
   | 'crash' // the target threw something that is not an FsError
   | 'hang'; // the target stopped making progress (out-of-process / watchdog)
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
-  'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant', 'crash', 'hang',
+  'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant',
+  'durability', 'recovery', 'crash', 'hang',
 ];
 
 export interface Failure {
@@ -102,6 +106,12 @@ export interface RunnerConfig {
    * off, since mid-operation state is allowed to be transient.
    */
   checkInvariants?: boolean;
+  /**
+   * Keep the file's versions since the last fsync, so a `crash` op can be judged (the engine
+   * turns it on when crash ops will run on a target that can crash). Costs a copy of each op's
+   * changed bytes.
+   */
+  trackDurability?: boolean;
   /** Shown as fsx's fname in reports (the adapter spec). */
   name: string;
   maxlen: number;
@@ -183,6 +193,8 @@ export class Runner {
 
   /** The target's own invariant check, when it has one (reference targets). */
   private readonly invariants: (() => string[]) | null;
+  /** Versions since the last fsync, for crash ops (null: not tracked). */
+  private readonly durability: DurabilityTracker | null;
 
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
     this.t = target;
@@ -197,6 +209,7 @@ export class Runner {
     this.pattern = pattern;
     this.cfg = cfg;
     this.io = io;
+    this.durability = cfg.trackDurability === true && typeof target.crash === 'function' ? new DurabilityTracker() : null;
   }
 
   /** Apply op `i` of `buf` (op number i+1). Returns false when a failure was found. */
@@ -232,6 +245,7 @@ export class Runner {
     } catch (e) {
       this.caught(e, buf, i);
     }
+    this.durability?.record(`op ${n} ${OPS[buf.code[i]].name}`, this.oracle, this.msyncedRange(buf, i));
     if (this.failure === null && this.invariants !== null && this.cfg.checkInvariants === true) {
       // Model targets state their own invariants (per-folio state, delalloc reservations,
       // kernel WARNs): a leaked reservation reads back fine but is still a bug.
@@ -271,6 +285,8 @@ export class Runner {
   private resolve(): void {
     for (const f of this.inflight) this.oracle.write(f.off, f.data);
     this.inflight = [];
+    // A version of its own: the op that made the writes complete may change the bytes again.
+    this.durability?.record(`op ${this.opNum}: asynchronous direct writes completed`, this.oracle);
   }
 
   /** Whether [off, off+len), rounded out to blocks, meets an in-flight direct write. */
@@ -452,6 +468,8 @@ export class Runner {
         if (size + len > MAX_OFFSET) return this.skip(buf, i, sim, 'skipping insert range past the 2^53-1 limit');
         if (!sim) this.pollute(n, this.cfg.maxlen);
         if (!sim) this.fallocate(FALLOC_FL_INSERT_RANGE, off, len);
+        // The size goes up before the tail moves (xfs, refs): a crash may find that state.
+        this.durability?.recordSize(`op ${n} insert_range (size raised, tail not moved yet)`, size + len);
         oracle.insert(off, len);
         return;
       case OP_CLONE_RANGE:
@@ -460,10 +478,14 @@ export class Runner {
         return this.twoRange(buf, i, code, sim);
       case OP_FSYNC:
         if (!sim) t.fsync();
+        this.durability?.acknowledge(oracle);
         return;
       case OP_FDATASYNC:
         if (!sim) t.fdatasync();
+        this.durability?.acknowledge(oracle);
         return;
+      case OP_CRASH:
+        return this.crash(buf, i, sim);
       case OP_SEEK_DATA:
       case OP_SEEK_HOLE:
         if (!sim) this.seek(code, off, size);
@@ -475,6 +497,46 @@ export class Runner {
       default:
         throw new Error(`runner: unknown op code ${code}`);
     }
+  }
+
+  /** The bytes an msync'd mapwrite made durable (msync(MS_SYNC) is fdatasync of the range). */
+  private msyncedRange(buf: OpBuffer, i: number): { off: number; len: number } | undefined {
+    if (buf.code[i] !== OP_MAPWRITE || (buf.flags[i] & (FL_NO_MSYNC | FL_SKIPPED)) !== 0 || buf.len[i] === 0) return undefined;
+    return { off: buf.off[i], len: buf.len[i] };
+  }
+
+  /**
+   * crash: cut the power (FileTarget.crash with the op's selector), then judge the file the
+   * filesystem recovered against the versions since the last fsync, and carry on from it.
+   */
+  private crash(buf: OpBuffer, i: number, sim: boolean): void {
+    const t = this.t;
+    const tracker = this.durability;
+    if (sim) return this.skip(buf, i, sim, 'skipping crash: not simulated');
+    if (typeof t.crash !== 'function') return this.skip(buf, i, sim, 'skipping crash: the target cannot simulate a power cut');
+    if (tracker === null) return this.skip(buf, i, sim, 'skipping crash: durability tracking is off');
+    if (!tracker.complete) return this.skip(buf, i, sim, `skipping crash: more than ${tracker.versions} file versions since the last fsync`);
+    const out = t.crash(buf.off[i]);
+    const inflight = this.inflight;
+    this.inflight = [];
+    this.armed = -1;
+    const head = `after a power cut (${out.state}):`;
+    if (out.problems.length > 0) return this.fail('recovery', 'fileops-14.25', undefined, [head, ...out.problems.slice(0, 8)]);
+    const size = t.size();
+    const largest = tracker.largestSize(inflight);
+    if (size > largest) {
+      return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)} is larger than any size the file had since the last fsync (${hex(largest)})`]);
+    }
+    const got = size > 0 ? t.pread(0, size) : new Uint8Array(0);
+    if (got.length !== size) return this.shortRead(got.length, size);
+    const v = tracker.check(got, inflight);
+    if (v.length > 0) return this.fail('durability', 'fileops-14.25', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
+    // What survived is the file from now on (and the new starting point of the envelope).
+    this.oracle.clear();
+    this.oracle.write(0, got);
+    this.oracle.truncate(size);
+    this.oracle.takeChanges();
+    tracker.restart(Uint8Array.from(got));
   }
 
   /** race_writeback's step: writeback, complete everything, reclaim the folio at `pos`. */
@@ -523,6 +585,7 @@ export class Runner {
     try {
       if (buf.code[inner] === OP_RACE_WRITEBACK) this.writebackAndEvict(this.il!, buf.off[inner]);
       else this.exec(buf, inner, inner + 1, false);
+      this.durability?.record(`op ${inner + 1} ${OPS[buf.code[inner]].name} (inside op ${inner + 2})`, this.oracle, this.msyncedRange(buf, inner));
     } catch (e) {
       this.caught(e, buf, inner);
     } finally {

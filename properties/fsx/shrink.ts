@@ -27,7 +27,7 @@ import type { FileAdapter } from '../../adapters/types';
 import { replayBuffer, RunResult } from './engine';
 import type { OpLog } from './oplog';
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE, OP_COMPLETE_IO,
+  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE, OP_COMPLETE_IO, OP_CRASH,
   OP_COPY_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE,
   OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE,
   OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, opByName, OpBuffer,
@@ -390,7 +390,7 @@ function shrinkArgs(start: ShrinkOp[], test: (c: ShrinkOp[]) => ShrinkOp[] | nul
 
 /** Whether an op's `off` is a file offset (complete_io's is a pick; fsync's and writeback's are 0). */
 function hasOffset(code: number): boolean {
-  return code !== OP_FSYNC && code !== OP_FDATASYNC && code !== OP_WRITEBACK && code !== OP_COMPLETE_IO && code !== OP_TRUNCATE;
+  return code !== OP_FSYNC && code !== OP_FDATASYNC && code !== OP_WRITEBACK && code !== OP_COMPLETE_IO && code !== OP_TRUNCATE && code !== OP_CRASH;
 }
 
 /** The lowest file offset any op names (offsets, destinations, truncate sizes). */
@@ -431,6 +431,7 @@ function fieldsOf(code: number): [('off' | 'len' | 'dst'), number][] {
     case OP_TRUNCATE:
       return [['len', 0]];
     case OP_COMPLETE_IO:
+    case OP_CRASH:
     case OP_EVICT:
     case OP_RACE_WRITEBACK:
     case OP_SEEK_DATA:

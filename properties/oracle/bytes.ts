@@ -57,6 +57,9 @@ export class SparseBytes {
 
   /** false: collapse/insert always take the sparse path (tests use it to cover both paths). */
   private readonly inPlaceMoves: boolean;
+  /** Bytes that may have changed since takeChanges(): [changedLo, changedHi) (empty: lo ≥ hi). */
+  private changedLo = Infinity;
+  private changedHi = 0;
 
   constructor(chunkSize: number = DEFAULT_CHUNK_SIZE, opts: { inPlaceMoves?: boolean } = {}) {
     this.inPlaceMoves = opts.inPlaceMoves ?? true;
@@ -78,8 +81,27 @@ export class SparseBytes {
     return n;
   }
 
+  /**
+   * The byte range that may have changed (content or size) since the last call, then forget it;
+   * null when nothing did. Cheap enough to ask after every op: the durability tracker of the fsx
+   * crash op records a file version from it instead of copying the whole file.
+   */
+  takeChanges(): { lo: number; hi: number } | null {
+    if (this.changedLo >= this.changedHi) return null;
+    const r = { lo: this.changedLo, hi: this.changedHi };
+    this.changedLo = Infinity;
+    this.changedHi = 0;
+    return r;
+  }
+
+  private touch(lo: number, hi: number): void {
+    if (lo < this.changedLo) this.changedLo = lo;
+    if (hi > this.changedHi) this.changedHi = hi;
+  }
+
   /** Forget everything: size 0, no data. */
   clear(): void {
+    this.touch(0, this.size);
     this.dense = [];
     this.spare = [];
     this.far.clear();
@@ -144,6 +166,7 @@ export class SparseBytes {
     const len = end - start;
     SparseBytes.checkRange('write', off, len);
     if (len === 0) return;
+    this.touch(off, off + len);
     const cs = this.chunkSize;
     let idx = Math.floor(off / cs);
     let pos = off - idx * cs;
@@ -276,6 +299,7 @@ export class SparseBytes {
   zero(off: number, len: number): void {
     SparseBytes.checkRange('zero', off, len);
     if (len === 0) return;
+    this.touch(off, off + len);
     const cs = this.chunkSize;
     const end = off + len;
     const lo = Math.floor(off / cs);
@@ -305,13 +329,17 @@ export class SparseBytes {
   truncate(newSize: number): void {
     SparseBytes.checkRange('truncate', newSize, 0);
     if (newSize < this.size) this.zero(newSize, this.size - newSize);
+    else this.touch(this.size, newSize);
     this.size = newSize;
   }
 
   /** Raise the size to at least `newSize` (fallocate/zero_range without KEEP_SIZE); no data change. */
   extend(newSize: number): void {
     SparseBytes.checkRange('extend', newSize, 0);
-    if (newSize > this.size) this.size = newSize;
+    if (newSize > this.size) {
+      this.touch(this.size, newSize);
+      this.size = newSize;
+    }
   }
 
   /** PUNCH_HOLE|KEEP_SIZE: zero [off, min(off+len, size)); size unchanged. */
@@ -337,6 +365,7 @@ export class SparseBytes {
     const old = this.size;
     if (off + len > old) throw new RangeError(`SparseBytes.collapse: range ends past EOF (${off}+${len} > ${old})`);
     if (len === 0) return;
+    this.touch(off, old);
     if (!this.denseEnough(old - off)) return this.shiftTail(off + len, -len, off);
     this.moveRange(off + len, off, old - off - len);
     this.zero(old - len, len);
@@ -350,6 +379,7 @@ export class SparseBytes {
     SparseBytes.checkRange('insert', old, len);
     if (off > old) throw new RangeError(`SparseBytes.insert: offset past EOF (${off} > ${old})`);
     if (len === 0) return;
+    this.touch(off, old + len);
     if (!this.denseEnough(old + len - off)) return this.shiftTail(off, len, off);
     this.moveRange(off, off + len, old - off);
     // The size goes up first: zero() may release a chunk whole only when nothing past EOF holds data.
@@ -448,6 +478,7 @@ export class SparseBytes {
     SparseBytes.checkRange('copyWithin', src, len);
     SparseBytes.checkRange('copyWithin', dst, len);
     if (len === 0) return;
+    this.touch(dst, dst + len);
     // Raise the size first: pieces past the old EOF must not look like stale data to zero().
     if (dst + len > this.size) this.size = dst + len;
     this.moveRange(src, dst, len);

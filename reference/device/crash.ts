@@ -620,6 +620,22 @@ export class CrashDevice implements BlockDevice {
     return out;
   }
 
+  /**
+   * One crash state at the current point, chosen deterministically by a 32-bit `selector` (the
+   * fsx `crash` op's argument): one time in four torn at sector granularity, else whole writes;
+   * then one of a few seeded samples (everything lost, everything landed in issue order, random
+   * subsets). The same log and selector always give the same state.
+   */
+  choose(selector: number): CrashState {
+    if (!Number.isInteger(selector) || selector < 0 || selector > 0xffffffff) {
+      throw new FsError(EINVAL, `${this.name}: crash selector must be an integer in [0, 2^32), got ${String(selector)}`);
+    }
+    const rng = new CrashRng(selector);
+    const torn = rng.below(4) === 0;
+    const states = this.sample(this.position, 8, rng, { torn });
+    return states[rng.below(states.length)];
+  }
+
   /* ---- Images ------------------------------------------------------------------------------ */
 
   /** The media once every write before flush entry f landed (cached, copy-on-write). */

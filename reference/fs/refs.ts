@@ -122,6 +122,13 @@ export class Refs implements FsInstance {
   reservedBlocks = 0;
   /** Reference counts of shared blocks (absent: 1 if allocated). */
   readonly refcount = new Map<number, number>();
+  /**
+   * Blocks that stopped being shared since the last metadata commit. The durable metadata may
+   * still give them two owners, so writes keep copying them (COW) instead of overwriting in place
+   * until the commit: a power cut must not show one owner's new data in the other's block. The
+   * same reasoning as busy extents, for refcounts.
+   */
+  private readonly unsharedSinceCommit = new Set<number>();
   readonly inodes = new Map<number, RefsInode>();
   readonly names = new Map<string, number>();
   private nextIno = 1;
@@ -176,7 +183,33 @@ export class Refs implements FsInstance {
     const useA = !!a && (!b || a.generation >= b.generation);
     const fs = new Refs(dev, sb);
     fs.load(useA ? a! : b!, useA ? 0 : 1);
+    fs.zeroEofBlockTails();
     return fs;
+  }
+
+  /**
+   * Recovery after a power cut: data reaches the disk before the size that covers it is
+   * committed (as xfs logs di_size at I/O completion), so a crash can leave bytes past the
+   * recorded size in the EOF block. The page cache reads whole blocks, and mmap would show them
+   * in the EOF page (file-ops §14.22): zero them on disk. Shared EOF blocks are left alone (their
+   * tail may be the other owner's data; refs copies shared blocks on write, so it stays zero).
+   */
+  private zeroEofBlockTails(): void {
+    const bs = this.blockSize;
+    for (const ri of this.inodes.values()) {
+      const tail = ri.diskSize % bs;
+      if (ri.inline || tail === 0) continue;
+      const lblk = Math.floor(ri.diskSize / bs);
+      const { ext } = ri.extents.lookup(lblk);
+      if (!ext || ext.state !== 'written') continue;
+      const pblk = ext.pblk + (lblk - ext.lblk);
+      if (this.isShared(pblk)) continue;
+      const block = new Uint8Array(bs);
+      this.dev.read(pblk * bs, block);
+      if (block.subarray(tail).every((x) => x === 0)) continue;
+      block.fill(0, tail);
+      this.dev.write(pblk * bs, block);
+    }
   }
 
   private constructor(dev: BlockDevice, sb: Superblock) {
@@ -311,6 +344,7 @@ export class Refs implements FsInstance {
     this.generation = img.generation;
     this.activeSlot = slot;
     this.alloc.commitBusy();
+    this.unsharedSinceCommit.clear();
     for (const rec of img.inodes) {
       const ri = this.inodes.get(rec.ino)!;
       ri.diskSize = rec.size;
@@ -382,11 +416,16 @@ export class Refs implements FsInstance {
     return (this.refcount.get(pblk) ?? 1) > 1;
   }
 
-  /** Length of the run starting at pblk whose blocks all have the sharedness of pblk. */
-  sharedRun(pblk: number, len: number): number {
-    const s = this.isShared(pblk);
+  /** Whether a write must copy the block: shared now, or in the durable metadata (see unsharedSinceCommit). */
+  mustCopy(pblk: number): boolean {
+    return this.isShared(pblk) || this.unsharedSinceCommit.has(pblk);
+  }
+
+  /** Length of the run starting at pblk whose blocks all answer `shared` like pblk does. */
+  sharedRun(pblk: number, len: number, shared: (b: number) => boolean = (b) => this.isShared(b)): number {
+    const s = shared(pblk);
     let n = 1;
-    while (n < len && this.isShared(pblk + n) === s) n++;
+    while (n < len && shared(pblk + n) === s) n++;
     return n;
   }
 
@@ -403,8 +442,10 @@ export class Refs implements FsInstance {
       if (b < pblk + len) {
         const c = this.refcount.get(b) ?? 1;
         if (c > 2) this.refcount.set(b, c - 1);
-        else if (c === 2) this.refcount.delete(b);
-        else freeIt = true;
+        else if (c === 2) {
+          this.refcount.delete(b);
+          this.unsharedSinceCommit.add(b);
+        } else freeIt = true;
       }
       if (freeIt && runStart < 0) runStart = b;
       if (!freeIt && runStart >= 0) {
@@ -478,8 +519,11 @@ export class Refs implements FsInstance {
     return this.sb.dataStart;
   }
 
-  /** Fill `m` with the extent (or hole) containing block lblk. */
-  private fillMapping(inode: Inode, ri: RefsInode, lblk: number, m: Iomap): void {
+  /**
+   * Fill `m` with the extent (or hole) containing block lblk. `forWrite`: F_SHARED also marks
+   * blocks still shared in the durable metadata (mustCopy), so writes copy them.
+   */
+  private fillMapping(inode: Inode, ri: RefsInode, lblk: number, m: Iomap, forWrite = false): void {
     const bs = this.blockSize;
     const { ext, next } = ri.extents.lookup(lblk);
     m.bdev = null;
@@ -501,10 +545,11 @@ export class Refs implements FsInstance {
       m.type = ext.state === 'written' ? IOMAP_MAPPED : IOMAP_UNWRITTEN;
       // Report the run around lblk whose blocks are all shared or all private (F_SHARED is per mapping).
       const d = lblk - ext.lblk;
-      const shared = this.isShared(ext.pblk + d);
+      const isShared = forWrite ? (b: number) => this.mustCopy(b) : (b: number) => this.isShared(b);
+      const shared = isShared(ext.pblk + d);
       let first = d;
-      while (first > 0 && this.isShared(ext.pblk + first - 1) === shared) first--;
-      const n = this.sharedRun(ext.pblk + first, ext.len - first);
+      while (first > 0 && isShared(ext.pblk + first - 1) === shared) first--;
+      const n = this.sharedRun(ext.pblk + first, ext.len - first, isShared);
       m.offset = (ext.lblk + first) * bs;
       m.length = n * bs;
       m.addr = (ext.pblk + first) * bs;
@@ -616,7 +661,7 @@ export class Refs implements FsInstance {
       const ret = this.writeBegin(inode, ri, pos, length, lblk, flags, iomap, srcmap);
       if (ret) return ret;
     } else {
-      this.fillMapping(inode, ri, lblk, iomap);
+      this.fillMapping(inode, ri, lblk, iomap, (flags & IOMAP_ZERO) !== 0);
       // Zeroing a shared block must not write into the other owner's copy: stage it in the COW
       // fork like a write (xfs zeroes through its buffered-write iomap ops for this reason).
       if ((flags & IOMAP_ZERO) && (iomap.flags & IOMAP_F_SHARED) && iomap.type === IOMAP_MAPPED) {
@@ -634,7 +679,7 @@ export class Refs implements FsInstance {
     const bs = this.blockSize;
     const { ext, next } = ri.extents.lookup(lblk);
     if (ext) {
-      this.fillMapping(inode, ri, lblk, iomap);
+      this.fillMapping(inode, ri, lblk, iomap, true);
       // Unshare only copies written data (iomap_want_unshare_iter skips anything else), so it
       // reserves COW space only over MAPPED shared blocks; writes COW any shared block.
       const cow = (iomap.flags & IOMAP_F_SHARED) && (!(flags & IOMAP_UNSHARE) || iomap.type === IOMAP_MAPPED);
@@ -706,7 +751,7 @@ export class Refs implements FsInstance {
     iomap: Iomap): number {
     const bs = this.blockSize;
     const endBlk = Math.ceil((pos + Math.max(length, 1)) / bs);
-    this.fillMapping(inode, ri, lblk, iomap);
+    this.fillMapping(inode, ri, lblk, iomap, true);
     const shared = (iomap.flags & IOMAP_F_SHARED) !== 0;
     if (flags & IOMAP_OVERWRITE_ONLY) {
       const covers = iomap.offset <= pos && iomap.offset + iomap.length >= pos + length;
