@@ -43,6 +43,8 @@ export interface InFlightWrite {
 export class DurabilityTracker {
   /** The acknowledged contents: what a crash must at least keep. */
   private base: Uint8Array;
+  /** Which op acknowledged the base (null: it is what a crash left, or the empty new file). */
+  private baseAck: string | null = null;
   private deltas: Delta[] = [];
   /** More versions than MAX_VERSIONS since the last acknowledgement: the envelope is incomplete. */
   private overflowed = false;
@@ -96,14 +98,16 @@ export class DurabilityTracker {
   }
 
   /** fsync/fdatasync returned 0: the file as the oracle has it is durable. */
-  acknowledge(oracle: SparseBytes): void {
+  acknowledge(oracle: SparseBytes, label = 'fsync'): void {
     oracle.takeChanges();
     this.restart(Uint8Array.from(oracle.read(0, oracle.size)));
+    this.baseAck = label;
   }
 
   /** Start over from `contents` (after an acknowledgement, or what survived a crash). */
   restart(contents: Uint8Array): void {
     this.base = contents;
+    this.baseAck = null;
     this.deltas = [];
     this.overflowed = false;
     this.maxSize = contents.length;
@@ -122,9 +126,17 @@ export class DurabilityTracker {
    */
   check(got: Uint8Array, inflight: readonly InFlightWrite[]): CrashViolation[] {
     const env = new CrashEnvelope();
+    env.versionsByDesc = true;
     env.initial(FILE, this.base);
     let cur = this.base;
     let pos = 0;
+    if (this.baseAck !== null) {
+      // Say who acknowledged the base, so a lost byte of it is reported as lost durable data.
+      env.begin(this.baseAck, pos);
+      env.set(FILE, this.base);
+      env.acknowledge([FILE]);
+      env.end(pos++);
+    }
     const add = (label: string, next: Uint8Array, ack?: { off: number; len: number }): void => {
       env.begin(label, pos);
       env.set(FILE, next);

@@ -478,11 +478,11 @@ export class Runner {
         return this.twoRange(buf, i, code, sim);
       case OP_FSYNC:
         if (!sim) t.fsync();
-        this.durability?.acknowledge(oracle);
+        this.durability?.acknowledge(oracle, `op ${n} fsync`);
         return;
       case OP_FDATASYNC:
         if (!sim) t.fdatasync();
-        this.durability?.acknowledge(oracle);
+        this.durability?.acknowledge(oracle, `op ${n} fdatasync`);
         return;
       case OP_CRASH:
         return this.crash(buf, i, sim);
@@ -520,7 +520,8 @@ export class Runner {
     const inflight = this.inflight;
     this.inflight = [];
     this.armed = -1;
-    const head = `after a power cut (${out.state}):`;
+    const state = out.state.length > 400 ? `${out.state.slice(0, 400)}…` : out.state;
+    const head = `after a power cut (${state}):`;
     if (out.problems.length > 0) return this.fail('recovery', 'fileops-14.25', undefined, [head, ...out.problems.slice(0, 8)]);
     const size = t.size();
     const largest = tracker.largestSize(inflight);

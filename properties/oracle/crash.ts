@@ -207,6 +207,8 @@ export class CrashEnvelope {
   readonly ops: OpSpan[] = [];
   /** When set, explain() also names the op whose pattern a stray run matches. */
   pattern: TraceablePattern | null = null;
+  /** Name versions by their op's description (fsx's op numbers) instead of the envelope's index. */
+  versionsByDesc = false;
   private readonly files = new Map<string, FileVersion[]>();
   private current: OpSpan | null = null;
 
@@ -519,7 +521,7 @@ export class CrashEnvelope {
   }
 
   describeVersion(v: FileVersion): string {
-    const who = v.op < 0 ? 'initial' : `after op #${v.op}`;
+    const who = v.op < 0 ? 'initial' : this.versionsByDesc ? `after ${this.ops[v.op].desc}` : `after op #${v.op}`;
     return v.exists ? `${who} (size ${v.size})` : `${who} (absent)`;
   }
 

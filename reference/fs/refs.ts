@@ -93,6 +93,11 @@ export interface RefsBugs {
   /** Delalloc is allocated as WRITTEN at writeback (data=writeback): metadata can reach the disk
    * before the data, exposing stale blocks after a crash. */
   allocWrittenAtWriteback?: boolean;
+  /** Blocks that stop being shared are overwritten in place at once, although the durable
+   * metadata still shares them (a crash then shows one owner's new data in the other's block). */
+  overwriteUnsharedBeforeCommit?: boolean;
+  /** Recovery leaves bytes past the recorded size in the EOF block (mmap shows them). */
+  noEofTailZeroAtRecovery?: boolean;
 }
 
 /** Fault hooks for tests of the filesystem's error paths. */
@@ -174,7 +179,8 @@ export class Refs implements FsInstance {
     dev.flush();
   }
 
-  static mount(dev: BlockDevice): Refs {
+  /** Mount `dev`; `bugs` are switched on before recovery runs (tests of the recovery steps). */
+  static mount(dev: BlockDevice, opts: { bugs?: RefsBugs } = {}): Refs {
     const sb = readSuperblock(dev);
     if (sb.deviceBytes > dev.size) throw new FsError(EINVAL, `refs on ${dev.name} expects ${sb.deviceBytes} bytes, device has ${dev.size}`);
     const a = readSlot(dev, sb, 0);
@@ -182,8 +188,9 @@ export class Refs implements FsInstance {
     if (!a && !b) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
     const useA = !!a && (!b || a.generation >= b.generation);
     const fs = new Refs(dev, sb);
+    if (opts.bugs) fs.bugs = { ...opts.bugs };
     fs.load(useA ? a! : b!, useA ? 0 : 1);
-    fs.zeroEofBlockTails();
+    if (!fs.bugs.noEofTailZeroAtRecovery) fs.zeroEofBlockTails();
     return fs;
   }
 
@@ -418,7 +425,7 @@ export class Refs implements FsInstance {
 
   /** Whether a write must copy the block: shared now, or in the durable metadata (see unsharedSinceCommit). */
   mustCopy(pblk: number): boolean {
-    return this.isShared(pblk) || this.unsharedSinceCommit.has(pblk);
+    return this.isShared(pblk) || (!this.bugs.overwriteUnsharedBeforeCommit && this.unsharedSinceCommit.has(pblk));
   }
 
   /** Length of the run starting at pblk whose blocks all answer `shared` like pblk does. */
