@@ -164,6 +164,8 @@ export class Runner {
   private readonly t: FileTarget;
   private readonly bs: number;
   private readonly ps: number;
+  /** O_DIRECT offset and length alignment. */
+  private readonly dioAlign: number;
   private readonly zeroPage: Buffer;
   /** The target can read through a mapping (EOF page checks after mapwrite and with -X). */
   private readonly canMapRead: boolean;
@@ -191,6 +193,7 @@ export class Runner {
     this.il = target.interleave;
     this.bs = caps.blockSize;
     this.ps = caps.pageSize;
+    this.dioAlign = Math.max(1, caps.dioAlign);
     this.zeroPage = Buffer.alloc(caps.pageSize);
     this.canMapRead = caps.mmap && typeof target.mapread === 'function';
     this.canMapWrite = caps.mmap && typeof target.mapwrite === 'function';
@@ -340,6 +343,8 @@ export class Runner {
     const size = oracle.size;
     // Race ops that do not run inside the next write run in order as their plain twins.
     const code = buf.code[i] === OP_RACE_WRITE ? OP_WRITE : buf.code[i] === OP_RACE_PUNCH ? OP_PUNCH_HOLE : buf.code[i];
+    const bad = this.misaligned(code, off, len, buf.dst[i], size);
+    if (bad !== null) return this.skip(buf, i, sim, bad);
     switch (code) {
       case OP_READ:
       case OP_MAPREAD: {
@@ -474,6 +479,42 @@ export class Runner {
         return;
       default:
         throw new Error(`runner: unknown op code ${code}`);
+    }
+  }
+
+  /**
+   * Arguments no correct target may accept (EINVAL by file-ops §3.2, §4, §5 and the O_DIRECT
+   * alignment rule): the skip message, or null. The generator never makes such ops, but a shrunk
+   * or hand-edited log can (the shrinker tries length 1 first), and issuing them would report a
+   * correct EINVAL as an op-error. fsx's replay rounds collapse/insert down to the block (skipping
+   * what becomes empty); skipping keeps the log's arguments the ones that ran. Checked before the
+   * EOF pollution, so a mutant's failure inside the pollution cannot make an invalid op look valid.
+   */
+  private misaligned(code: number, off: number, len: number, dst: number, size: number): string | null {
+    const bs = this.bs;
+    switch (code) {
+      case OP_COLLAPSE_RANGE:
+      case OP_INSERT_RANGE:
+        return off % bs !== 0 || len % bs !== 0 ? `skipping ${OPS[code].name} not block aligned` : null;
+      case OP_CLONE_RANGE:
+      case OP_DEDUPE_RANGE: {
+        if (len === 0) return null;
+        if (off % bs !== 0 || dst % bs !== 0) return `skipping ${OPS[code].name} with offsets not block aligned`;
+        const span = Math.ceil(len / bs) * bs;
+        if (off < dst + span && dst < off + span) return `skipping ${OPS[code].name} with overlapping ranges`;
+        // A clone cannot shorten: a partial last block must end the source and land at or past
+        // the destination's EOF (dedupe rounds such a length down instead).
+        const partialOk = off + len === size && dst + len >= size;
+        return code === OP_CLONE_RANGE && len % bs !== 0 && !partialOk ? 'skipping clone_range with a length not block aligned' : null;
+      }
+      case OP_READ_DIRECT:
+      case OP_WRITE_DIRECT:
+      case OP_WRITE_DIRECT_ASYNC: {
+        const al = this.dioAlign;
+        return off % al !== 0 || len % al !== 0 ? `skipping ${OPS[code].name} not ${al}-byte aligned` : null;
+      }
+      default:
+        return null;
     }
   }
 
