@@ -14,7 +14,7 @@ import type { FileAdapter } from '../adapters/types';
 import { main } from '../cli/main';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
-import { OpLog, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
+import { OpLog, OPLOG_VERSION, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { shrinkLog, ShrinkOptions, signatureOf } from '../properties/fsx/shrink';
 import { dropWrite, withTarget } from './support/broken-adapters';
 
@@ -109,7 +109,7 @@ describe('shrinker', () => {
       pwrite(o: number, d: Uint8Array): number { return d.length === 777 ? (o + d.length > t.size() && t.truncate(o + d.length), d.length) : t.pwrite(o, d); },
     }));
     const log: OpLog = {
-      format: 'iomap-harness-oplog', version: 2, adapter: 'two-bugs', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
+      format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'two-bugs', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
       ops: [
         { op: 'write', off: 0, len: 777 },
         { op: 'write', off: 5000, len: 100 },
