@@ -2,10 +2,11 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
-import { Capabilities, CrashOutcome, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps } from './types';
+import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps } from './types';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
+import { Refs } from '../reference/fs/refs';
 import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
@@ -72,12 +73,28 @@ export class ReferenceTarget implements FileTarget {
     directWriteAsync: (off, data) => { this.fh.directWriteAsync(off, data, () => undefined); },
   };
 
+  /** Fault injection through refs' hooks (absent when the filesystem under the core is not refs). */
+  readonly faults: FaultSteps | undefined;
+
   constructor(adapter: ReferenceAdapter) {
     this.adapter = adapter;
     this.fsys = adapter.fsys!;
     this.fh = this.fsys.open(adapter.fileName, { create: true, truncate: true });
     // A power cut must find the (empty) file: make its creation durable, as a program would.
     if (adapter.crashDevice() !== null) this.syncAll();
+    this.faults = this.fsys.fs instanceof Refs ? {
+      pwriteFaulting: (off, data, faultAt) => this.fh.pwrite(off, data, { faultAt }),
+      withReserveHeadroom: (blocks, fn) => {
+        // Relative to what is reserved now, so a shrunk log (fewer reservations before) keeps its meaning.
+        const refs = this.fsys.refs;
+        refs.faults.reserveLimit = refs.reservedBlocks + blocks;
+        try {
+          return fn();
+        } finally {
+          refs.faults.reserveLimit = undefined;
+        }
+      },
+    } : undefined;
   }
 
   private syncAll(): void {

@@ -98,9 +98,26 @@ export interface CrashOutcome {
   problems: string[];
 }
 
+/**
+ * Model-level fault injection a target may expose (the reference model over refs does): what op
+ * log v3's `faultAt` and `reserveBlocks` attributes need. A real kernel cannot be made to do either
+ * on demand, so replay refuses such logs on targets without it.
+ */
+export interface FaultSteps {
+  /**
+   * Buffered pwrite whose user buffer is unreadable from byte `faultAt` on (a short copy): returns
+   * the bytes accepted, or throws FsError(EFAULT) when it accepted none.
+   */
+  pwriteFaulting(off: number, data: Uint8Array, faultAt: number): number;
+  /** Run `fn` while at most `blocks` more delalloc blocks may be reserved (then ENOSPC). */
+  withReserveHeadroom<T>(blocks: number, fn: () => T): T;
+}
+
 export interface FileTarget {
   /** iomap-level interleaving steps, when the target can expose them. */
   interleave?: InterleavingSteps;
+  /** Model-level fault injection (op log v3), when the target can do it. */
+  faults?: FaultSteps;
   /** st_size. */
   size(): number;
   /** pread: returns the bytes read (may be shorter than len at EOF). */

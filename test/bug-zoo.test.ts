@@ -10,6 +10,7 @@ import { loadAdapter, listMutants } from '../adapters/registry';
 import { MUTANTS } from '../adapters/mutants/catalog';
 import { replayLog } from '../properties/fsx/engine';
 import { parseOpLog } from '../properties/fsx/oplog';
+import { CATCHES, NOT_CAUGHT } from '../properties/suites/catches';
 
 const DIR = path.join(__dirname, '..', '..', 'corpus', 'bug-zoo');
 const quiet = { out: () => undefined, err: () => undefined };
@@ -27,6 +28,18 @@ describe('bug zoo', () => {
     assert.ok(files.length >= 10, `${files.length} cases`);
   });
 
+  it('every mutant something catches has its case: corpus/bug-zoo, or the crash/fault harness', () => {
+    const harnessCases = ['crash', 'fault'].flatMap((d) => {
+      const dir = path.join(DIR, '..', d);
+      return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')) : [];
+    });
+    for (const m of MUTANTS) {
+      if (NOT_CAUGHT[m.name] !== undefined && !CATCHES.some((c) => c.mutant === m.name)) continue;
+      const ok = files.includes(`${m.name}.json`) || harnessCases.some((t) => t.includes(`"mutant:${m.name}"`));
+      assert.ok(ok, `mutant:${m.name} has no minimized case`);
+    }
+  });
+
   for (const f of files) {
     it(`${f}: fails on its mutant as recorded, passes on reference`, () => {
       const log = parseOpLog(fs.readFileSync(path.join(DIR, f), 'utf8'), f);
@@ -38,6 +51,7 @@ describe('bug zoo', () => {
       const onRef = replayLog(loadAdapter('reference', { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize }), 'reference', log, ro, quiet);
       assert.strictEqual(onRef.failure, null, onRef.report.join('\n'));
       assert.ok(log.ops.length <= 12, `shrunk case has ${log.ops.length} ops`);
+      assert.equal(onMutant.failure!.op, exp!.outcome === 'fail' ? exp!.op : 0, 'fails at the recorded op');
     });
   }
 });

@@ -10,7 +10,7 @@ import { loadAdapter } from '../adapters/registry';
 import type { FileAdapter, FileTarget, InterleavingSteps } from '../adapters/types';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
-import { fromFsxops, OpLog, parseOpLog, serializeOpLog, toFsxops, validateOpLog } from '../properties/fsx/oplog';
+import { fromFsxops, OpLog, OPLOG_VERSION, parseOpLog, serializeOpLog, toFsxops, validateOpLog } from '../properties/fsx/oplog';
 import { INTERLEAVE_OPS, OPS } from '../properties/fsx/ops';
 import { withTarget } from './support/broken-adapters';
 
@@ -22,7 +22,7 @@ function fsx(adapter: FileAdapter, o: Partial<FsxOptions>) {
 }
 
 function log(ops: OpLog['ops'], extra: Partial<OpLog> = {}): OpLog {
-  return { format: 'iomap-harness-oplog', version: 3, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1, ops, ...extra };
+  return { format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1, ops, ...extra };
 }
 
 /**

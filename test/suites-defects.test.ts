@@ -88,6 +88,9 @@ describe('property suites fail on targets with relevant defects', () => {
         const summary = JSON.parse(r.out.trim().split('\n').pop()!) as { cases: Array<{ ok: boolean; outcome: string }> };
         assert.equal(summary.cases[0].ok, true, r.out.slice(-2000));
         assert.equal(summary.cases[0].outcome, p.failure!.kind);
+      } else {
+        // The claim holds both ways: a counterexample that does replay is listed as replaying.
+        assert.ok(!p.replay?.same, `the op log alone reproduces it now: set replays: true in catches.ts (${JSON.stringify(p.replay)})`);
       }
     });
   }

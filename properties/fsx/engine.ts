@@ -8,7 +8,7 @@ import { AdapterSpecError } from '../../adapters/registry';
 import type { FileAdapter, FileTarget } from '../../adapters/types';
 import { FsxOptions, Generator, resolveOps, unsupportedOp, validateOptions } from './generator';
 import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected } from './oplog';
-import { FL_SKIPPED, OP_CRASH, OpBuffer } from './ops';
+import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OpBuffer, OPS } from './ops';
 import { Pattern } from './pattern';
 import { formatReport } from './report';
 import { contractViolation, Failure, Output, Runner, RunnerConfig, TargetError } from './runner';
@@ -200,6 +200,21 @@ export interface ReplayOptions {
   logDumpOps: number;
 }
 
+/**
+ * Op log v3's faulting and reservation-capped writes need FileTarget.faults. Run as whole writes
+ * they would write other bytes than the recorded run, and skipped they would write none: either
+ * way the replay would prove nothing, so a target without fault injection refuses the log (exit 2).
+ */
+function refuseModelSteps(name: string, target: FileTarget, buf: OpBuffer, count: number): void {
+  if (target.faults !== undefined) return;
+  for (let i = 0; i < count; i++) {
+    const f = buf.flags[i];
+    if ((f & FL_SKIPPED) !== 0 || (f & (FL_FAULT_AT | FL_RESERVE)) === 0) continue;
+    const what = (f & FL_FAULT_AT) !== 0 ? 'faultAt' : 'reserveBlocks';
+    throw new AdapterSpecError(`adapter ${name} cannot replay op ${i + 1} (${OPS[buf.code[i]].name} with ${what}): it needs model-level fault injection, which only reference and mutant: targets have`);
+  }
+}
+
 /** Apply a validated op log to `adapter` (opened here, closed at the end). */
 export function replayLog(adapter: FileAdapter, name: string, log: OpLog, ro: ReplayOptions, io: Output, hooks: RunHooks = {}): RunResult {
   return replayBuffer(adapter, name, log, bufferFromRecords(log.ops), log.ops.length, ro, io, hooks);
@@ -226,6 +241,10 @@ export function replayBuffer(
       buf.flags[i] |= FL_SKIPPED;
       if (!ro.quiet && !said.has(why)) io.err(`main: adapter ${name} does not support ${why}, disabling!`);
       said.add(why);
+    }
+    refuseModelSteps(name, target, buf, count);
+    if (!ro.quiet && typeof target.fiemap !== 'function' && buf.flags.subarray(0, count).some((f) => (f & FL_CHECK_SHARED) !== 0)) {
+      io.err(`main: adapter ${name} has no FIEMAP: the checkShared checks of clone/dedupe ops are not made`);
     }
     const crashes = hasCrash(buf, count);
     const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }, crashes), io);

@@ -15,7 +15,8 @@
 
 import { MAX_OFFSET } from '../oracle/bytes';
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED,
+  FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE,
   OP_FDATASYNC, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
   OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
   opByName, OPS, OpBuffer, POLLUTING_OPS,
@@ -30,9 +31,12 @@ export const OPLOG_FORMAT = 'iomap-harness-oplog';
  * the `crash` op. Older logs are read as they are (they cannot contain those).
  */
 export const OPLOG_VERSION = 3;
-/** Versions this build reads. */
+/**
+ * Versions this build reads. Version 3 added the `crash` op (a power cut; off = the crash-state
+ * selector, below 2^32) and the model-level op attributes `faultAt`, `reserveBlocks` and
+ * `checkShared` (docs/corpus.md); older logs cannot contain them.
+ */
 export const OPLOG_VERSIONS: readonly number[] = [1, 2, 3];
-/** Op log version 3 added the `crash` op (power cut; off = the crash-state selector, < 2^32). */
 const CRASH_VERSION = 3;
 
 export interface OpRecord {
@@ -51,6 +55,12 @@ export interface OpRecord {
   noMsync?: boolean;
   /** Pollute the EOF page before this op if it changes the size, as -e 1 does for every op (v2). */
   pollute?: boolean;
+  /** write: the user buffer faults at this byte, so the copy is short (v3; model targets). */
+  faultAt?: number;
+  /** write/mapwrite: at most this many more delalloc blocks may be reserved during the op (v3). */
+  reserveBlocks?: number;
+  /** clone_range/dedupe_range: FIEMAP must then report the remapped blocks SHARED (v3). */
+  checkShared?: boolean;
 }
 
 export interface Geometry {
@@ -158,7 +168,9 @@ class Checker {
 }
 
 const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'seed', 'options', 'description', 'ops', 'expected'] as const;
-const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute'] as const;
+const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared'] as const;
+/** The largest reservation headroom a log may give (far more than any op reserves). */
+const MAX_RESERVE_BLOCKS = 1 << 30;
 
 function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
   if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
@@ -242,7 +254,30 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
     if (!POLLUTING_OPS.has(info.code)) c.fail(`${where}.${k}`, `not valid for ${name} (only for ops that can change the size or store through mmap)`);
     r[k] = c.bool(v[k], `${where}.${k}`);
   }
+  checkV3(c, v, r, info.code, where, version);
   return r;
+}
+
+/** The version 3 attributes: each on the ops it means something for, with its range. */
+function checkV3(c: Checker, v: Obj, r: OpRecord, code: number, where: string, version: number): void {
+  const name = r.op;
+  for (const k of ['faultAt', 'reserveBlocks', 'checkShared'] as const) {
+    if (v[k] !== undefined && version < 3) c.fail(`${where}.${k}`, `needs op log version 3 (this log says version ${version})`);
+  }
+  if (v.faultAt !== undefined) {
+    if (code !== OP_WRITE) c.fail(`${where}.faultAt`, `not valid for ${name} (only for a buffered write)`);
+    if (r.len < 1) c.fail(`${where}.faultAt`, 'needs a write of at least 1 byte');
+    r.faultAt = c.int(v.faultAt, `${where}.faultAt`, 0, r.len - 1);
+  }
+  if (v.reserveBlocks !== undefined) {
+    if (code !== OP_WRITE && code !== OP_MAPWRITE) c.fail(`${where}.reserveBlocks`, `not valid for ${name} (only for write and mapwrite)`);
+    if (r.faultAt !== undefined) c.fail(`${where}.reserveBlocks`, 'cannot be combined with faultAt on one op');
+    r.reserveBlocks = c.int(v.reserveBlocks, `${where}.reserveBlocks`, 0, MAX_RESERVE_BLOCKS);
+  }
+  if (v.checkShared !== undefined) {
+    if (code !== OP_CLONE_RANGE && code !== OP_DEDUPE_RANGE) c.fail(`${where}.checkShared`, `not valid for ${name} (only for clone_range and dedupe_range)`);
+    r.checkShared = c.bool(v.checkShared, `${where}.checkShared`);
+  }
 }
 
 /** Validate a parsed JSON value as an op log. */
@@ -251,7 +286,7 @@ export function validateOpLog(v: unknown, source: string): OpLog {
   if (!isObj(v)) c.fail('top level', `expected an op log object, got ${describeValue(v)}`);
   if (v.format !== OPLOG_FORMAT) c.fail('format', `expected ${JSON.stringify(OPLOG_FORMAT)}, got ${describeValue(v.format)}`);
   if (typeof v.version !== 'number' || !OPLOG_VERSIONS.includes(v.version)) {
-    c.fail('version', `unsupported op log version ${describeValue(v.version)} (this build reads versions ${OPLOG_VERSIONS.join(' and ')})`);
+    c.fail('version', `unsupported op log version ${describeValue(v.version)} (this build reads versions ${OPLOG_VERSIONS.slice(0, -1).join(', ')} and ${OPLOG_VERSIONS[OPLOG_VERSIONS.length - 1]})`);
   }
   const version = v.version;
   c.keys(v, 'top level', TOP_KEYS);
@@ -321,6 +356,9 @@ function canonicalOp(o: OpRecord): OpRecord {
   if (o.skip !== undefined) r.skip = o.skip;
   if (o.noMsync !== undefined) r.noMsync = o.noMsync;
   if (o.pollute !== undefined) r.pollute = o.pollute;
+  if (o.faultAt !== undefined) r.faultAt = o.faultAt;
+  if (o.reserveBlocks !== undefined) r.reserveBlocks = o.reserveBlocks;
+  if (o.checkShared !== undefined) r.checkShared = o.checkShared;
   return r;
 }
 
@@ -341,6 +379,9 @@ export function recordsFromBuffer(buf: OpBuffer, count: number): OpRecord[] {
     if ((f & FL_SKIPPED) !== 0) r.skip = true;
     if ((f & FL_NO_MSYNC) !== 0) r.noMsync = true;
     if ((f & FL_POLLUTE) !== 0) r.pollute = true;
+    if ((f & FL_FAULT_AT) !== 0) r.faultAt = buf.dst[i];
+    if ((f & FL_RESERVE) !== 0) r.reserveBlocks = buf.dst[i];
+    if ((f & FL_CHECK_SHARED) !== 0) r.checkShared = true;
     out.push(r);
   }
   return out;
@@ -354,8 +395,9 @@ export function bufferFromRecords(ops: readonly OpRecord[]): OpBuffer {
     if (info === undefined) throw new OpLogError(`unknown op ${JSON.stringify(r.op)}`);
     const flags = (r.keepSize === true ? FL_KEEP_SIZE : 0) | (r.unshare === true ? FL_UNSHARE : 0)
       | (r.closeOpen === true ? FL_CLOSE_OPEN : 0) | (r.skip === true ? FL_SKIPPED : 0) | (r.noMsync === true ? FL_NO_MSYNC : 0)
-      | (r.pollute === true ? FL_POLLUTE : 0);
-    const i = buf.push(info.code, r.off, r.len, r.dst ?? 0, flags);
+      | (r.pollute === true ? FL_POLLUTE : 0) | (r.faultAt !== undefined ? FL_FAULT_AT : 0)
+      | (r.reserveBlocks !== undefined ? FL_RESERVE : 0) | (r.checkShared === true ? FL_CHECK_SHARED : 0);
+    const i = buf.push(info.code, r.off, r.len, r.dst ?? r.faultAt ?? r.reserveBlocks ?? 0, flags);
     buf.size[i] = r.fileSize ?? 0;
   }
   return buf;
@@ -431,6 +473,7 @@ export function toFsxops(log: OpLog): string {
     }
     if (r.noMsync === true) lines.push('#@nomsync');
     if (r.pollute === true) lines.push('#@pollute');
+    lines.push(...attributeLines(r));
     const args = [r.off, r.len];
     if (info.twoRange) args.push(r.dst ?? 0);
     args.push(r.fileSize ?? 0);
@@ -442,6 +485,44 @@ export function toFsxops(log: OpLog): string {
     lines.push(line);
   });
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Version 3 attributes as `#@` lines before their op (fsx reads comments; it replays a faulting or
+ * reservation-capped write as a whole write, and makes no SHARED check).
+ */
+const ATTRIBUTE_LINES: ReadonlyArray<{ line: string; field: 'faultAt' | 'reserveBlocks' | 'checkShared'; takesNumber: boolean }> = [
+  { line: '#@faultat', field: 'faultAt', takesNumber: true },
+  { line: '#@reserve', field: 'reserveBlocks', takesNumber: true },
+  { line: '#@shared', field: 'checkShared', takesNumber: false },
+];
+
+function attributeLines(r: OpRecord): string[] {
+  const out: string[] = [];
+  for (const a of ATTRIBUTE_LINES) {
+    const v = r[a.field];
+    if (v === undefined || v === false) continue;
+    out.push(a.takesNumber ? `${a.line} 0x${(v as number).toString(16)}` : a.line);
+  }
+  return out;
+}
+
+/**
+ * An attribute line of an .fsxops file: its field and value into `pending` (checked with the op it
+ * applies to). False when the line is not one.
+ */
+function readAttributeLine(c: Checker, toks: string[], where: string, line: number, pending: Map<string, { value: unknown; line: number }>): boolean {
+  const a = ATTRIBUTE_LINES.find((x) => x.line === toks[0]);
+  if (a === undefined) return false;
+  if (toks.length !== (a.takesNumber ? 2 : 1)) c.fail(where, `${a.line} takes ${a.takesNumber ? 'one number' : 'no arguments'}`);
+  if (pending.has(a.field)) c.fail(where, `${a.line} twice (the one on line ${pending.get(a.field)!.line} applies to no op)`);
+  let value: unknown = true;
+  if (a.takesNumber) {
+    value = parseFsxNumber(toks[1]);
+    if (value === null) c.fail(where, `${a.line}: bad number ${JSON.stringify(toks[1])}`);
+  }
+  pending.set(a.field, { value, line });
+  return true;
 }
 
 /** The op a marked fsx line stands for, or an error message. */
@@ -476,6 +557,8 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
   const c: Checker = new Checker(source);
   /** Markers waiting for their op, with the line they were on. */
   const marks = new Map<Marker, number>();
+  /** Attribute lines waiting for their op: field, value, line. */
+  const attrs = new Map<string, { value: unknown; line: number }>();
   const lines = text.split('\n');
   for (let ln = 0; ln < lines.length; ln++) {
     const where = `line ${ln + 1}`;
@@ -500,6 +583,7 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
         if (m.expected !== undefined) log.expected = checkExpected(c, m.expected, `${where}: #@meta.expected`);
         continue;
       }
+      if (readAttributeLine(c, toks, where, ln + 1, attrs)) continue;
       if (Object.prototype.hasOwnProperty.call(MARKERS, toks[0])) {
         const mk = toks[0] as Marker;
         if (toks.length !== 1) c.fail(where, `${mk} takes no arguments`);
@@ -553,9 +637,12 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
     if (skip) raw.skip = true;
     if (noMsync) raw.noMsync = true;
     if (pollute) raw.pollute = true;
+    for (const [field, a] of attrs) raw[field] = a.value;
+    attrs.clear();
     log.ops.push(checkOp(c, raw, where, OPLOG_VERSION));
   }
   for (const [mk, line] of marks) c.fail(`line ${line}`, `${mk} at the end of the file applies to no op`);
+  for (const [field, a] of attrs) c.fail(`line ${a.line}`, `the ${field} line at the end of the file applies to no op`);
   if (log.expected?.outcome === 'fail' && log.expected.op > log.ops.length) {
     c.fail('#@meta.expected.op', `op ${log.expected.op} is past the last op (${log.ops.length})`);
   }

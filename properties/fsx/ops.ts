@@ -48,6 +48,17 @@ export const FL_UNSHARE = 8;
 export const FL_NO_MSYNC = 16;
 /** Before this op, if it changes the size, store junk past EOF in the EOF page (-e 1 for one op). */
 export const FL_POLLUTE = 32;
+/**
+ * Op log v3 attributes (model-level steps and checks; they need FileTarget.faults or FIEMAP). The
+ * op's value rides in the `dst` column, which write and mapwrite do not otherwise use.
+ * FL_FAULT_AT: a buffered write whose user buffer faults at byte `dst` (a short copy).
+ * FL_RESERVE: a write or store during which at most `dst` more delalloc blocks may be reserved
+ * (the next reservation fails with ENOSPC: a short write, or SIGBUS for a store).
+ * FL_CHECK_SHARED: after a clone/dedupe, FIEMAP must report the remapped blocks SHARED.
+ */
+export const FL_FAULT_AT = 64;
+export const FL_RESERVE = 128;
+export const FL_CHECK_SHARED = 256;
 
 /** Ops that may pollute the EOF page first (they can change the size): FL_POLLUTE, FL_NO_MSYNC. */
 export const POLLUTING_OPS: ReadonlySet<number> = new Set([
@@ -138,7 +149,8 @@ export const INTERLEAVE_OPS: readonly number[] = OPS.filter((o) => o.interleave)
 export class OpBuffer {
   count = 0;
   code: Uint8Array;
-  flags: Uint8Array;
+  /** FL_* bits (16 wide: the v3 attributes took the last two of the first eight). */
+  flags: Uint16Array;
   off: Float64Array;
   len: Float64Array;
   dst: Float64Array;
@@ -147,7 +159,7 @@ export class OpBuffer {
 
   constructor(capacity = 1024) {
     this.code = new Uint8Array(capacity);
-    this.flags = new Uint8Array(capacity);
+    this.flags = new Uint16Array(capacity);
     this.off = new Float64Array(capacity);
     this.len = new Float64Array(capacity);
     this.dst = new Float64Array(capacity);
@@ -170,9 +182,10 @@ export class OpBuffer {
   private grow(): void {
     const cap = this.code.length * 2;
     const g8 = (a: Uint8Array) => { const b = new Uint8Array(cap); b.set(a); return b; };
+    const g16 = (a: Uint16Array) => { const b = new Uint16Array(cap); b.set(a); return b; };
     const g64 = (a: Float64Array) => { const b = new Float64Array(cap); b.set(a); return b; };
     this.code = g8(this.code);
-    this.flags = g8(this.flags);
+    this.flags = g16(this.flags);
     this.off = g64(this.off);
     this.len = g64(this.len);
     this.dst = g64(this.dst);
@@ -191,3 +204,4 @@ export const FIEMAP_EXTENT_NOT_ALIGNED = 0x100;
 export const FIEMAP_EXTENT_DATA_INLINE = 0x200;
 export const FIEMAP_EXTENT_DATA_TAIL = 0x400;
 export const FIEMAP_EXTENT_UNWRITTEN = 0x800;
+export const FIEMAP_EXTENT_SHARED = 0x2000;

@@ -13,7 +13,7 @@
  * Hot path: one switch per op, bulk compares, no per-op allocation besides what the target returns.
  */
 
-import type { Capabilities, FileTarget, FiemapExtent, InterleavingSteps } from '../../adapters/types';
+import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps } from '../../adapters/types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -23,7 +23,7 @@ import { MAX_OFFSET, Mismatch, SparseBytes } from '../oracle/bytes';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
-  FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE,
+  FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_FAULT_AT, FL_RESERVE, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE,
   isRace, OP_CLONE_RANGE, OP_CRASH, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE,
   OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH,
   OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
@@ -174,6 +174,10 @@ export class Runner {
   private readonly t: FileTarget;
   private readonly bs: number;
   private readonly ps: number;
+  /** O_DIRECT offset and length alignment. */
+  private readonly dioAlign: number;
+  /** The target remaps written extents only (xfs): an unwritten source block has no SHARED twin. */
+  private readonly skipsUnwritten: boolean;
   private readonly zeroPage: Buffer;
   /** The target can read through a mapping (EOF page checks after mapwrite and with -X). */
   private readonly canMapRead: boolean;
@@ -203,6 +207,8 @@ export class Runner {
     this.il = target.interleave;
     this.bs = caps.blockSize;
     this.ps = caps.pageSize;
+    this.dioAlign = Math.max(1, caps.dioAlign);
+    this.skipsUnwritten = caps.reflinkSkipsUnwritten === true;
     this.zeroPage = Buffer.alloc(caps.pageSize);
     this.canMapRead = caps.mmap && typeof target.mapread === 'function';
     this.canMapWrite = caps.mmap && typeof target.mapwrite === 'function';
@@ -356,6 +362,8 @@ export class Runner {
     const size = oracle.size;
     // Race ops that do not run inside the next write run in order as their plain twins.
     const code = buf.code[i] === OP_RACE_WRITE ? OP_WRITE : buf.code[i] === OP_RACE_PUNCH ? OP_PUNCH_HOLE : buf.code[i];
+    const bad = this.misaligned(code, off, len, buf.dst[i], size);
+    if (bad !== null) return this.skip(buf, i, sim, bad);
     switch (code) {
       case OP_READ:
       case OP_MAPREAD: {
@@ -391,13 +399,18 @@ export class Runner {
         const data = this.pattern.data(n, off, len);
         if (!sim) {
           if (code === OP_MAPWRITE) {
-            if (off + len > size) t.truncate(off + len);
-            if ((flags & FL_NO_MSYNC) !== 0) t.mapwrite!(off, data, { msync: false });
-            else t.mapwrite!(off, data);
+            if (off + len > size) {
+              t.truncate(off + len);
+              oracle.truncate(off + len); // a capped store may stop before it reaches the new end
+            }
+            const got = this.store(off, data, flags, buf.dst[i]);
+            if (got < len) return oracle.write(off, data, 0, got);
           } else if (code === OP_WRITE && this.armed === i - 1 && i > 0) {
             return this.raceWrite(buf, i, off, data);
           } else {
-            const w = code === OP_WRITE ? t.pwrite(off, data) : t.directWrite!(off, data);
+            const w = code === OP_WRITE ? this.bufferedWrite(flags, off, data, buf.dst[i]) : t.directWrite!(off, data);
+            if (w < 0) return;
+            if (w < len && (flags & (FL_FAULT_AT | FL_RESERVE)) !== 0) return oracle.write(off, data, 0, w);
             if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
           }
         }
@@ -540,6 +553,136 @@ export class Runner {
     tracker.restart(Uint8Array.from(got));
   }
 
+  /**
+   * Arguments no correct target may accept (EINVAL by file-ops §3.2, §4, §5 and the O_DIRECT
+   * alignment rule): the skip message, or null. The generator never makes such ops, but a shrunk
+   * or hand-edited log can (the shrinker tries length 1 first), and issuing them would report a
+   * correct EINVAL as an op-error. fsx's replay rounds collapse/insert down to the block (skipping
+   * what becomes empty); skipping keeps the log's arguments the ones that ran. Checked before the
+   * EOF pollution, so a mutant's failure inside the pollution cannot make an invalid op look valid.
+   */
+  private misaligned(code: number, off: number, len: number, dst: number, size: number): string | null {
+    const bs = this.bs;
+    switch (code) {
+      case OP_COLLAPSE_RANGE:
+      case OP_INSERT_RANGE:
+        return off % bs !== 0 || len % bs !== 0 ? `skipping ${OPS[code].name} not block aligned` : null;
+      case OP_CLONE_RANGE:
+      case OP_DEDUPE_RANGE: {
+        if (len === 0) return null;
+        if (off % bs !== 0 || dst % bs !== 0) return `skipping ${OPS[code].name} with offsets not block aligned`;
+        const span = Math.ceil(len / bs) * bs;
+        if (off < dst + span && dst < off + span) return `skipping ${OPS[code].name} with overlapping ranges`;
+        // A clone cannot shorten: a partial last block must end the source and land at or past
+        // the destination's EOF (dedupe rounds such a length down instead).
+        const partialOk = off + len === size && dst + len >= size;
+        return code === OP_CLONE_RANGE && len % bs !== 0 && !partialOk ? 'skipping clone_range with a length not block aligned' : null;
+      }
+      case OP_READ_DIRECT:
+      case OP_WRITE_DIRECT:
+      case OP_WRITE_DIRECT_ASYNC: {
+        const al = this.dioAlign;
+        return off % al !== 0 || len % al !== 0 ? `skipping ${OPS[code].name} not ${al}-byte aligned` : null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  // ---- op log v3: model-level faults ---------------------------------------------------------
+
+  /** The target's fault injection (replay refuses v3 fault logs on targets without it). */
+  private get faults(): FaultSteps {
+    const f = this.t.faults;
+    if (f === undefined) throw new TargetError('the op needs model-level fault injection (FileTarget.faults), which this target has not');
+    return f;
+  }
+
+  /**
+   * A buffered write of `data`: whole, or (v3) with the user buffer faulting at byte `arg`
+   * (FL_FAULT_AT) or with at most `arg` more delalloc blocks reservable (FL_RESERVE). Returns the
+   * bytes accepted; -1 after recording a failure (a count no short write may return).
+   */
+  private bufferedWrite(flags: number, off: number, data: Uint8Array, arg: number): number {
+    if ((flags & FL_FAULT_AT) !== 0) return this.faultingWrite(off, data, arg);
+    if ((flags & FL_RESERVE) === 0) return this.t.pwrite(off, data);
+    const got = this.faults.withReserveHeadroom(arg, () => this.acceptErrno('ENOSPC', () => this.t.pwrite(off, data)));
+    return this.shortCount(got, data.length, off, `reservations capped at ${arg} more blocks`);
+  }
+
+  /** Contract §5.2: a short copy accepts a prefix no longer than the readable part of the buffer. */
+  private faultingWrite(off: number, data: Uint8Array, faultAt: number): number {
+    const got = this.acceptErrno('EFAULT', () => this.faults.pwriteFaulting(off, data, faultAt));
+    return this.shortCount(got, faultAt, off, `user buffer faulting at byte ${faultAt}`);
+  }
+
+  /** The count an op returned, or 0 when it failed with `errno` (a short op that accepted nothing). */
+  private acceptErrno(errno: string, fn: () => number): number {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof FsError && e.code === errno) return 0;
+      throw e;
+    }
+  }
+
+  /** `got` when it is a count in [0, max]; else a short-write failure and -1. */
+  private shortCount(got: number, max: number, off: number, why: string): number {
+    if (Number.isInteger(got) && got >= 0 && got <= max) return got;
+    this.fail('short-write', 'iomap-contract-§5.2', undefined, [`write at ${hex(off)} with ${why} returned ${got} (expected 0 to ${max})`]);
+    return -1;
+  }
+
+  /**
+   * A store through the mapping (msync unless FL_NO_MSYNC). With FL_RESERVE, at most `arg` more
+   * delalloc blocks may be reserved: page_mkwrite then fails (SIGBUS) and the store stops at that
+   * page, so it goes page by page to know how much landed. Returns the bytes stored.
+   */
+  private store(off: number, data: Uint8Array, flags: number, arg: number): number {
+    const opts = (flags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined;
+    if ((flags & FL_RESERVE) === 0) {
+      this.t.mapwrite!(off, data, opts);
+      return data.length;
+    }
+    return this.faults.withReserveHeadroom(arg, () => {
+      let done = 0;
+      while (done < data.length) {
+        const piece = Math.min(data.length - done, this.ps - ((off + done) % this.ps));
+        if (this.acceptErrno('SIGBUS', () => (this.t.mapwrite!(off + done, data.subarray(done, done + piece), opts), 1)) === 0) break;
+        done += piece;
+      }
+      return done;
+    });
+  }
+
+  /**
+   * file-ops §14.11/§14.14 (v3 checkShared): after a clone or a dedupe of equal ranges, FIEMAP
+   * (without SYNC: looking changes nothing) reports every allocated full block of the source range
+   * SHARED, in both ranges, at one physical address. Delalloc source blocks have no address yet.
+   */
+  private checkShared(src: number, dst: number, len: number, rule: string): void {
+    const bs = this.bs;
+    const nb = Math.floor(len / bs);
+    if (nb === 0 || typeof this.t.fiemap !== 'function') return;
+    const se = this.t.fiemap(src, nb * bs, 0);
+    const de = this.t.fiemap(dst, nb * bs, 0);
+    const at = (ext: FiemapExtent[], pos: number) => ext.find((e) => pos >= e.logical && pos < e.logical + e.length);
+    for (let b = 0; b < nb; b++) {
+      const s = at(se, src + b * bs);
+      if (s === undefined || (s.flags & FIEMAP_EXTENT_DELALLOC) !== 0) continue;
+      if (this.skipsUnwritten && (s.flags & FIEMAP_EXTENT_UNWRITTEN) !== 0) continue;
+      const d = at(de, dst + b * bs);
+      const srcOk = (s.flags & FIEMAP_EXTENT_SHARED) !== 0;
+      const dstOk = d !== undefined && (d.flags & FIEMAP_EXTENT_SHARED) !== 0
+        && d.physical + (dst + b * bs - d.logical) === s.physical + (src + b * bs - s.logical);
+      if (srcOk && dstOk) continue;
+      return this.fail('fiemap', rule, srcOk ? dst + b * bs : src + b * bs, [
+        `block at ${hex(src + b * bs)} (source) / ${hex(dst + b * bs)} (destination) must be SHARED at one physical address`,
+        'source:', ...se.map(fmtExtent), 'destination:', ...de.map(fmtExtent),
+      ]);
+    }
+  }
+
   /** race_writeback's step: writeback, complete everything, reclaim the folio at `pos`. */
   private writebackAndEvict(il: InterleavingSteps, pos: number): void {
     il.writeback();
@@ -565,15 +708,17 @@ export class Runner {
       fired = true;
       this.runInner(buf, inner);
     });
+    const flags = buf.flags[i];
     let w: number;
     try {
-      w = this.t.pwrite(off, data);
+      w = this.bufferedWrite(flags, off, data, buf.dst[i]);
     } finally {
       if (!fired) il.betweenBeginAndGetFolio(() => undefined); // disarm (a no-op if it fires later)
     }
-    if (this.failure !== null) return;
-    if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
-    this.oracle.write(off, data);
+    if (this.failure !== null || w < 0) return;
+    const modelShort = (flags & (FL_FAULT_AT | FL_RESERVE)) !== 0;
+    if (w !== len && !modelShort) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
+    this.oracle.write(off, data, 0, w);
     if (!fired) this.runInner(buf, inner);
   }
 
@@ -662,7 +807,7 @@ export class Runner {
     if (off >= size || off + len > size) return this.skip(buf, i, sim, `skipping ${what} range behind EOF`);
     if (code === OP_DEDUPE_RANGE) {
       if (dst + len > size) return this.skip(buf, i, sim, 'skipping dedupe range behind EOF');
-      if (!sim) this.dedupe(off, len, dst, size);
+      if (!sim) this.dedupe(off, len, dst, size, (buf.flags[i] & FL_CHECK_SHARED) !== 0);
       return;
     }
     if (dst + len > this.cfg.maxlen) return this.skip(buf, i, sim, `skipping ${what} range past maxlen`);
@@ -670,6 +815,7 @@ export class Runner {
     if (!sim) {
       if (code === OP_CLONE_RANGE) {
         this.t.cloneRange!(off, len, dst);
+        if ((buf.flags[i] & FL_CHECK_SHARED) !== 0) this.checkShared(off, dst, len, 'fileops-14.11');
       } else {
         for (let done = 0; done < len;) {
           const r = this.t.copyRange!(off + done, len - done, dst + done);
@@ -686,7 +832,7 @@ export class Runner {
     this.oracle.copyWithin(off, len, dst);
   }
 
-  private dedupe(off: number, len: number, dst: number, size: number): void {
+  private dedupe(off: number, len: number, dst: number, size: number, checkShared: boolean): void {
     // The length the kernel works on: capped at 1 GiB, rounded down to the block unless both
     // ranges end at EOF (fs/remap_range.c generic_remap_checks).
     let eff = Math.min(len, DEDUPE_MAX);
@@ -699,6 +845,8 @@ export class Runner {
         `dedupe range: ${hex(off)} to ${hex(off + len)} at ${hex(dst)}`,
         `do_dedupe_range: ranges ${same ? 'are equal' : 'differ'}, expected ${hex(want)} bytes deduped, got ${hex(r)}`,
       ]);
+    } else if (same && checkShared) {
+      this.checkShared(off, dst, eff, 'fileops-14.14');
     }
   }
 

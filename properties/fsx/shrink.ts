@@ -27,7 +27,8 @@ import type { FileAdapter } from '../../adapters/types';
 import { replayBuffer, RunResult } from './engine';
 import type { OpLog } from './oplog';
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE, OP_COMPLETE_IO, OP_CRASH,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_RESERVE, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE,
+  OP_COMPLETE_IO, OP_CRASH,
   OP_COPY_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE,
   OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE,
   OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, opByName, OpBuffer,
@@ -101,7 +102,13 @@ export function signatureOf(f: Pick<Failure, 'kind' | 'rule' | 'errno' | 'lines'
 
 const FLAG_NAMES: [number, string][] = [
   [FL_CLOSE_OPEN, 'closeOpen'], [FL_POLLUTE, 'pollute'], [FL_NO_MSYNC, 'noMsync'], [FL_KEEP_SIZE, 'keepSize'], [FL_UNSHARE, 'unshare'],
+  [FL_FAULT_AT, 'faultAt'], [FL_RESERVE, 'reserveBlocks'], [FL_CHECK_SHARED, 'checkShared'],
 ];
+
+/** A faulting write whose fault lies at or past its (shrunk) end: the format refuses it. */
+function badFaultAt(o: ShrinkOp): boolean {
+  return (o.flags & FL_FAULT_AT) !== 0 && o.dst >= o.len;
+}
 
 /** Plainer op kinds to try in place of an op (same arguments). */
 const PLAINER: Record<number, number[]> = {
@@ -198,7 +205,7 @@ export function shrinkLog(input: OpLog, so: ShrinkOptions): ShrinkResult {
 
   /** Replay a candidate: its failing prefix when it reproduces the signature, else null. */
   const test = (cand: ShrinkOp[]): ShrinkOp[] | null => {
-    if (cand.length === 0) return null;
+    if (cand.length === 0 || cand.some(badFaultAt)) return null;
     const r = replay(cand);
     if (r.failure === null || signatureOf(r.failure) !== signature) return null;
     return cand.length > r.failure.op ? cand.slice(0, r.failure.op) : cand;
@@ -352,7 +359,7 @@ function shrinkArgs(start: ShrinkOp[], test: (c: ShrinkOp[]) => ShrinkOp[] | nul
       if (i < cur.length && (cur[i].flags & bit) !== 0) attempt(i, { ...cur[i], flags: cur[i].flags & ~bit });
     }
     // Numbers.
-    for (const [field, low] of fieldsOf(cur[i]?.code ?? -1)) {
+    for (const [field, low] of fieldsOf(cur[i]?.code ?? -1, cur[i]?.flags ?? 0)) {
       if (i >= cur.length) break;
       shrinkNumber(i, field, low);
     }
@@ -417,12 +424,15 @@ function plainFlags(flags: number, code: number): number {
   if (POLLUTING_OPS.has(code)) f |= flags & (FL_NO_MSYNC | FL_POLLUTE);
   if (code === OP_FALLOCATE) f |= flags & (FL_KEEP_SIZE | FL_UNSHARE);
   if (code === OP_ZERO_RANGE) f |= flags & FL_KEEP_SIZE;
+  if (code === OP_WRITE || code === OP_MAPWRITE) f |= flags & FL_RESERVE;
   return f;
 }
 
 /** The numeric fields worth shrinking for an op kind, with the smallest value for each. */
-function fieldsOf(code: number): [('off' | 'len' | 'dst'), number][] {
+function fieldsOf(code: number, flags: number): [('off' | 'len' | 'dst'), number][] {
   if (code < 0) return [];
+  // A v3 attribute rides in dst: the fault byte and the reservation headroom shrink toward 0 too.
+  if ((flags & (FL_FAULT_AT | FL_RESERVE)) !== 0 && !OPS[code].twoRange) return [['off', 0], ['len', 1], ['dst', 0]];
   switch (code) {
     case OP_FSYNC:
     case OP_FDATASYNC:

@@ -6,11 +6,14 @@
  * report reads this table.
  *
  * `replays`: the saved op log alone reproduces the failure under `iomap-harness replay` (same kind
- * at the same op). When false, the failure needs a step an op log cannot record (a short write
- * with a faulting user buffer, a fault-injecting device, a second open file) or a check the fsx
- * runner does not make (FIEMAP SHARED/LAST flags, errseq, reservation and folio invariants);
- * interleaving steps (writeback, completions, evict, begin/get_folio races, async direct writes,
- * unsynced mmap stores) are op log version 2 ops and do replay.
+ * at the same op); test/suites-defects.test.ts checks the claim both ways. When false, the failure
+ * needs a step an op log cannot record (a fault-injecting device, a second open file) or a check
+ * the fsx runner does not make (FIEMAP LAST on a partial query, errseq, the ioend merge rule, SEEK
+ * over unwritten extents). Interleaving steps (writeback, completions, evict, begin/get_folio
+ * races, async direct writes, unsynced mmap stores) are op log version 2 ops; short writes with a
+ * faulting user buffer (`faultAt`), stores and writes with capped delalloc reservations
+ * (`reserveBlocks`) and the FIEMAP SHARED check after a clone or dedupe (`checkShared`) are
+ * version 3 attributes, and the model invariants are checked by the replaying runner too.
  */
 
 export interface Catch {
@@ -35,21 +38,21 @@ export const CATCHES: readonly Catch[] = [
   { suite: 'buffered-io', property: 'sub-block-writes-uncached', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'buffered-io', property: 'sub-block-writes-uncached', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
   { suite: 'buffered-io', property: 'sub-block-writes-uncached', mutant: 'stale-iomap-valid', kind: 'contract', rule: 'R30', replays: true },
-  { suite: 'short-writes', property: 'no-leaked-delalloc', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: false },
+  { suite: 'short-writes', property: 'no-leaked-delalloc', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'short-writes', property: 'no-leaked-delalloc', mutant: 'mkwrite-eof-off-by-one', kind: 'op-error', rule: 'fileops-14.23', replays: true },
-  { suite: 'short-writes', property: 'no-leaked-delalloc', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: false },
-  { suite: 'short-writes', property: 'no-leaked-delalloc', mutant: 'no-per-block-punch', kind: 'contract', rule: 'R24', replays: false, primary: true },
+  { suite: 'short-writes', property: 'no-leaked-delalloc', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
+  { suite: 'short-writes', property: 'no-leaked-delalloc', mutant: 'no-per-block-punch', kind: 'contract', rule: 'R24', replays: true, primary: true },
   { suite: 'short-writes', property: 'no-leaked-delalloc', mutant: 'stale-iomap-valid', kind: 'contract', rule: 'R30', replays: true },
-  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'delalloc-scan-past-eof', kind: 'contract', rule: 'R24', replays: false, primary: true },
+  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'delalloc-scan-past-eof', kind: 'contract', rule: 'R24', replays: true, primary: true },
   { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'ioend-merge-ignores-type', kind: 'bad-data', rule: 'fileops-14.3', replays: true },
   { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'mkwrite-eof-off-by-one', kind: 'op-error', rule: 'fileops-14.23', replays: true },
-  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: false },
-  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'no-per-block-punch', kind: 'contract', rule: 'R24', replays: false },
-  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'short-write-truncates-pagecache', kind: 'bad-data', rule: 'fileops-14.3', replays: false, primary: true },
-  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'stale-iomap-valid', kind: 'contract', rule: 'R30', replays: false },
-  { suite: 'mmap', property: 'mkwrite-enospc', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: false },
-  { suite: 'mmap', property: 'mkwrite-enospc', mutant: 'mkwrite-dirty-late', kind: 'contract', rule: 'iomap-contract-§8b', replays: false, primary: true },
+  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
+  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'no-per-block-punch', kind: 'contract', rule: 'R24', replays: true },
+  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'short-write-truncates-pagecache', kind: 'bad-data', rule: 'fileops-14.3', replays: true, primary: true },
+  { suite: 'short-writes', property: 'short-write-keeps-others', mutant: 'stale-iomap-valid', kind: 'contract', rule: 'R30', replays: true },
+  { suite: 'mmap', property: 'mkwrite-enospc', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
+  { suite: 'mmap', property: 'mkwrite-enospc', mutant: 'mkwrite-dirty-late', kind: 'invariant', rule: 'iomap-contract-§8b', replays: true, primary: true },
   { suite: 'mmap', property: 'mkwrite-enospc', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
   { suite: 'mmap', property: 'stores-and-loads', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'mmap', property: 'stores-and-loads', mutant: 'mkwrite-eof-off-by-one', kind: 'op-error', rule: 'fileops-14.23', replays: true, primary: true },
@@ -122,7 +125,7 @@ export const CATCHES: readonly Catch[] = [
   { suite: 'fallocate', property: 'modes', mutant: 'insert-short-by-one', kind: 'bad-data', rule: 'fileops-14.3', replays: true, primary: true },
   { suite: 'fallocate', property: 'modes', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'fallocate', property: 'modes', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
-  { suite: 'reflink', property: 'clone-shares', mutant: 'fiemap-no-shared', kind: 'fiemap', rule: 'fileops-14.11', replays: false, primary: true },
+  { suite: 'reflink', property: 'clone-shares', mutant: 'fiemap-no-shared', kind: 'fiemap', rule: 'fileops-14.11', replays: true, primary: true },
   { suite: 'reflink', property: 'clone-shares', mutant: 'ioend-merge-ignores-type', kind: 'bad-data', rule: 'fileops-14.3', replays: true },
   { suite: 'reflink', property: 'clone-shares', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'reflink', property: 'clone-shares', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
@@ -131,7 +134,7 @@ export const CATCHES: readonly Catch[] = [
   { suite: 'reflink', property: 'cow-isolation', mutant: 'mkwrite-eof-off-by-one', kind: 'op-error', rule: 'fileops-14.23', replays: true },
   { suite: 'reflink', property: 'cow-isolation', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
   { suite: 'reflink', property: 'cow-isolation', mutant: 'stale-iomap-valid', kind: 'contract', rule: 'R30', replays: true },
-  { suite: 'reflink', property: 'dedupe-and-copy', mutant: 'fiemap-no-shared', kind: 'fiemap', rule: 'fileops-14.14', replays: false },
+  { suite: 'reflink', property: 'dedupe-and-copy', mutant: 'fiemap-no-shared', kind: 'fiemap', rule: 'fileops-14.14', replays: true },
   { suite: 'reflink', property: 'dedupe-and-copy', mutant: 'ioend-merge-ignores-type', kind: 'bad-data', rule: 'fileops-14.3', replays: true },
   { suite: 'reflink', property: 'dedupe-and-copy', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'reflink', property: 'dedupe-and-copy', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
@@ -142,7 +145,7 @@ export const CATCHES: readonly Catch[] = [
   { suite: 'contract', property: 'monitored-workload', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true, primary: true },
   { suite: 'contract', property: 'monitored-workload', mutant: 'mkwrite-eof-off-by-one', kind: 'op-error', rule: 'fileops-14.23', replays: true },
   { suite: 'contract', property: 'monitored-workload', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: false },
-  { suite: 'contract', property: 'monitored-workload', mutant: 'no-per-block-punch', kind: 'contract', rule: 'R24', replays: false },
+  { suite: 'contract', property: 'monitored-workload', mutant: 'no-per-block-punch', kind: 'contract', rule: 'R24', replays: true },
   { suite: 'contract', property: 'monitored-workload', mutant: 'stale-iomap-valid', kind: 'contract', rule: 'R30', replays: true },
   { suite: 'contract', property: 'write-window-races', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'contract', property: 'write-window-races', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: false },

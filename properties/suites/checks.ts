@@ -122,29 +122,3 @@ export function seekWalk(w: Workload): void {
 export function fullBlocks(off: number, len: number, bs: number): [number, number] {
   return [Math.ceil(off / bs), Math.floor((off + len) / bs)];
 }
-
-/**
- * file-ops §14.11 / §14.14: every full block of [src, src+len) that is allocated in the source is
- * SHARED in both ranges, at the same physical address.
- */
-export function checkShared(w: Workload, src: number, dst: number, len: number, rule: string, what: string): void {
-  const bs = w.bs;
-  const [b0, b1] = fullBlocks(0, len, bs);
-  if (b1 <= b0) return;
-  const se = fiemapNoSync(w, src, b1 * bs);
-  const de = fiemapNoSync(w, dst, b1 * bs);
-  for (let b = b0; b < b1; b++) {
-    const s = extentAt(se, src + b * bs);
-    if (s === undefined || (s.flags & FIEMAP_EXTENT_DELALLOC) !== 0) continue;
-    // A target that remaps written extents only (xfs) leaves a hole opposite an unwritten source
-    // block; the byte checks still require it to read the same zeroes.
-    if (w.caps.reflinkSkipsUnwritten === true && (s.flags & FIEMAP_EXTENT_UNWRITTEN) !== 0) continue;
-    const d = extentAt(de, dst + b * bs);
-    const sp = s.physical + (src + b * bs - s.logical);
-    const lines = () => [`after ${what}: block at ${hex(src + b * bs)} (source) / ${hex(dst + b * bs)} (destination) must be SHARED at one physical address`,
-      'source:', ...fmtExtents(se), 'destination:', ...fmtExtents(de)];
-    w.check((s.flags & FIEMAP_EXTENT_SHARED) !== 0, 'fiemap', rule, lines, src + b * bs);
-    w.check(d !== undefined && (d.flags & FIEMAP_EXTENT_SHARED) !== 0, 'fiemap', rule, lines, dst + b * bs);
-    w.check(d!.physical + (dst + b * bs - d!.logical) === sp, 'fiemap', rule, lines, dst + b * bs);
-  }
-}

@@ -12,7 +12,6 @@
  * can (so the step still does something useful).
  */
 import * as fc from 'fast-check';
-import { FsError } from '../../reference/errno';
 import { PAGE_SIZE } from '../../reference/iomap/types';
 import type { Workload } from './workload';
 
@@ -309,11 +308,10 @@ function race(w: Workload, s: Step, span: Span): void {
   if (s.k === 'raceWrite' || s.k === 'raceShortWrite') {
     const ioff = Math.max(0, Math.min(size - 1, alignDown(off, bs) + (s.c >> 4) % (2 * bs) - (bs >> 1)));
     const ilen = Math.min(1 + ((s.c >> 10) % (2 * bs)), size - ioff, 65536);
-    if (s.k === 'raceShortWrite' && w.ref !== null && len > 1) {
-      // The outer write is short (its user buffer faults part-way): contract §7.3's scenario.
-      const faultAt = 1 + ((s.c >> 20) % (len - 1));
-      w.race({ off, len, faultAt }, { op: { name: 'write', off: ioff, len: ilen }, note: `a second writer at ${ioff}+${ilen}` });
-      return;
+    // With raceShortWrite the outer write is short (its user buffer faults part-way): contract
+    // §7.3's scenario, logged as a write with faultAt (op log v3).
+    if (s.k === 'raceShortWrite' && w.target.faults !== undefined && len > 1) {
+      return w.racePair({ name: 'race_write', off: ioff, len: ilen }, off, len, { faultAt: 1 + ((s.c >> 20) % (len - 1)) });
     }
     w.op('race_write', ioff, ilen);
     return w.op('write', off, len);
@@ -361,31 +359,18 @@ function asyncDio(w: Workload, s: Step, span: Span): void {
 }
 
 /**
- * A buffered write whose user buffer faults part-way (model-level: FileHandle.pwrite faultAt), so
- * the write is short and ->iomap_end must release the unused delalloc (contract §5.2, rule 24).
- * Logged as a write of the bytes it accepted.
+ * A buffered write whose user buffer faults part-way (a write with faultAt, op log v3; the runner
+ * applies it through FileTarget.faults), so the write is short and ->iomap_end must release the
+ * unused delalloc (contract §5.2, rule 24).
  */
 function shortWrite(w: Workload, s: Step, span: Span): void {
-  const ref = w.ref;
-  if (ref === null) return play(w, { ...s, k: 'write' }, span);
+  if (w.target.faults === undefined) return play(w, { ...s, k: 'write' }, span);
   const bs = w.bs;
   // One in four starts just below EOF and runs past it (the delalloc release scan's EOF cap, §7.5).
   const atEof = ((s.c >>> 12) & 3) === 0 && w.size > 0;
   const off = atEof ? Math.max(0, w.size - 1 - (s.a % (2 * bs))) : offsetIn(s.a, span.maxFile, s.c, bs);
   const len = Math.max(2, atEof ? bs * (1 + (s.b % 4)) + (s.b % bs) : lengthIn(s.b, Math.min(span.maxOp, span.maxFile - off), s.c >> 2, bs));
-  const faultAt = 1 + ((s.c >> 4) % (len - 1));
-  w.logged('write', off, len, `a short buffered write (user buffer faults at byte ${faultAt} of ${len})`, (_n, data) => {
-    let got: number;
-    try {
-      got = ref.fh.pwrite(off, data, { faultAt });
-    } catch (e) {
-      if (e instanceof FsError && e.code === 'EFAULT') return -1;
-      throw e;
-    }
-    if (got < 1 || got > faultAt) w.fail('short-write', 'iomap-contract-§5.2', [`short write at ${off}+${len} faulting at ${faultAt} returned ${got}`]);
-    w.oracle.write(off, data, 0, got);
-    return got;
-  });
+  w.op('write', off, len, { faultAt: 1 + ((s.c >> 4) % (len - 1)) });
 }
 
 /** A store through the mapping without msync: the dirty pages stay in the cache (mapwrite noMsync). */

@@ -63,6 +63,8 @@ export interface WorkloadOptions {
   polluteEof?: boolean;
   /** Check the model invariants (folio state, reservations, WARNs) after every step (model targets). */
   invariants?: boolean;
+  /** Clone/dedupe ops carry checkShared: FIEMAP must report the remapped blocks SHARED (op log v3). */
+  checkShared?: boolean;
 }
 
 export interface PropertyDef<T = unknown> {

@@ -23,7 +23,10 @@ import { FsError } from '../../reference/errno';
 import { writeHooks } from '../../reference/iomap/buffered-io';
 import type { SparseBytes } from '../oracle/bytes';
 import { Geometry, LogOptions, OpLog, OPLOG_FORMAT, OPLOG_VERSION, recordsFromBuffer } from '../fsx/oplog';
-import { FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, opByName, OPS, OpBuffer } from '../fsx/ops';
+import {
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE,
+  OP_CLONE_RANGE, OP_DEDUPE_RANGE, opByName, OPS, OpBuffer,
+} from '../fsx/ops';
 import { Pattern } from '../fsx/pattern';
 import { contractViolation, FailureKind, Runner, TargetError } from '../fsx/runner';
 import type { SuiteEnv, SuiteFailure, WorkloadOptions } from './types';
@@ -45,6 +48,10 @@ export interface OpExtra {
   noMsync?: boolean;
   /** Store junk past EOF in the EOF page first if the op changes the size (op log v2). */
   pollute?: boolean;
+  /** write: the user buffer faults at this byte, a short copy (op log v3; model targets). */
+  faultAt?: number;
+  /** write/mapwrite: at most this many more delalloc blocks may be reserved (op log v3; model targets). */
+  reserveBlocks?: number;
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
@@ -75,6 +82,8 @@ export class Workload {
   readonly geometry: Geometry;
   readonly options: LogOptions = {};
   readonly checkInvariants: boolean;
+  /** Clone and dedupe ops carry checkShared (op log v3): the runner checks FIEMAP SHARED after them. */
+  readonly checkShared: boolean;
   /** The reference model behind the target, when there is one (model-level checks). */
   readonly ref: ReferenceTarget | null;
   failure: SuiteFailure | null = null;
@@ -103,6 +112,7 @@ export class Workload {
     if (wo.checkFile) this.options.checkFile = true;
     if (wo.polluteEof) this.options.polluteEof = true;
     this.checkInvariants = (wo.invariants ?? true) && this.ref !== null;
+    this.checkShared = wo.checkShared === true && this.caps.fiemap && typeof this.target.fiemap === 'function';
     this.pattern = Pattern.forSeed(seed);
     this.runner = new Runner(this.target, this.caps, this.pattern, {
       name: env.spec, maxlen: Number.MAX_SAFE_INTEGER, checkFile: wo.checkFile === true, sizeChecks: true,
@@ -163,9 +173,12 @@ export class Workload {
   private push(name: string, off: number, len: number, x: OpExtra = {}): number {
     const info = opByName(name);
     if (info === undefined) throw new Error(`workload: unknown op ${name}`);
+    const shared = this.checkShared && (info.code === OP_CLONE_RANGE || info.code === OP_DEDUPE_RANGE);
     const flags = (x.keepSize ? FL_KEEP_SIZE : 0) | (x.unshare ? FL_UNSHARE : 0) | (x.closeOpen ? FL_CLOSE_OPEN : 0)
-      | (x.noMsync ? FL_NO_MSYNC : 0) | (x.pollute ? FL_POLLUTE : 0);
-    const i = this.buf.push(info.code, off, len, x.dst ?? 0, flags);
+      | (x.noMsync ? FL_NO_MSYNC : 0) | (x.pollute ? FL_POLLUTE : 0) | (x.faultAt !== undefined ? FL_FAULT_AT : 0)
+      | (x.reserveBlocks !== undefined ? FL_RESERVE : 0) | (shared ? FL_CHECK_SHARED : 0);
+    // The v3 attributes ride in the dst column (write and mapwrite have no destination).
+    const i = this.buf.push(info.code, off, len, x.dst ?? x.faultAt ?? x.reserveBlocks ?? 0, flags);
     this.buf.size[i] = this.size;
     return i;
   }
@@ -174,6 +187,18 @@ export class Workload {
   op(name: string, off: number, len: number, x: OpExtra = {}): void {
     const i = this.push(name, off, len, x);
     this.apply(i);
+  }
+
+  /**
+   * A race op and the buffered write it runs inside, pushed together before either is applied: the
+   * runner arms a race op only when its write is already in the buffer, as in a replay of the log.
+   */
+  racePair(race: { name: string; off: number; len: number }, off: number, len: number, x: OpExtra = {}): void {
+    const i = this.push(race.name, race.off, race.len);
+    this.push('write', off, len, x);
+    this.apply(i);
+    this.buf.size[i + 1] = this.size;
+    this.apply(i + 1);
   }
 
   private apply(i: number): void {
@@ -244,7 +269,8 @@ export class Workload {
     const inv = this.ref.invariants();
     if (inv.length === 0) return;
     const resv = inv.some((v) => /reserv|delalloc/.test(v));
-    this.fail('contract', resv ? 'iomap-contract-§8b' : 'iomap-contract-§6', [`model invariants broken after ${what}:`, ...inv.map((v) => `  ${v}`)]);
+    // Kind `invariant`, as the fsx runner reports the same breakage when the log is replayed.
+    this.fail('invariant', resv ? 'iomap-contract-§8b' : 'iomap-contract-§6', [`model invariants broken after ${what}:`, ...inv.map((v) => `  ${v}`)]);
   }
 
   // ---- interleaving steps (FileTarget.interleave), as op log v2 ops ---------------------------
@@ -278,109 +304,6 @@ export class Workload {
   evict(pos: number): void {
     if (this.target.interleave === undefined) return;
     this.op('evict', pos, 0);
-  }
-
-  /**
-   * A buffered write `outer` with `inner` run between its ->iomap_begin and the folio lookup
-   * (contract §7.1's window), for what the runner's race ops cannot express: a short outer write
-   * (model-level faultAt). The inner op is logged before the outer write (their data order) as a
-   * plain op; the short write as a write of the bytes it accepted. Returns whether the window
-   * was reached.
-   */
-  race(outer: { off: number; len: number; faultAt?: number }, inner: { op?: { name: string; off: number; len: number }; note: string; fn?: () => void }): boolean {
-    const il = this.target.interleave;
-    if (il === undefined) {
-      if (inner.op) this.op(inner.op.name, inner.op.off, inner.op.len);
-      this.op('write', outer.off, outer.len);
-      return false;
-    }
-    const innerIdx = inner.op ? this.push(inner.op.name, inner.op.off, inner.op.len) : -1;
-    const outerIdx = this.push('write', outer.off, outer.len);
-    let fired = false;
-    let innerStop: unknown = null;
-    il.betweenBeginAndGetFolio(() => {
-      fired = true;
-      try {
-        if (innerIdx >= 0) {
-          this.notes.push(`op ${innerIdx + 1} ran inside op ${outerIdx + 1} (write), between ->iomap_begin and get_folio`);
-          const ok = this.runner.apply(this.buf, innerIdx);
-          this.runner.opNum = outerIdx + 1;
-          if (!ok) innerStop = new StopWorkload();
-        }
-        if (inner.fn) {
-          this.notes.push(`inside op ${outerIdx + 1} (write), between ->iomap_begin and get_folio: ${inner.note}`);
-          inner.fn();
-        }
-      } catch (e) {
-        innerStop = e;
-      }
-    });
-    let ok: boolean;
-    try {
-      ok = outer.faultAt === undefined ? this.runner.apply(this.buf, outerIdx) : this.applyShortWrite(outerIdx, outer.faultAt);
-    } finally {
-      if (!fired && this.ref !== null) writeHooks.beforeGetFolio = undefined;
-    }
-    if (innerStop !== null) {
-      if (innerStop instanceof StopWorkload && this.runner.failure !== null) {
-        const f = this.runner.failure;
-        this.failure = { kind: f.kind, op: f.op, lines: f.lines, rule: f.rule, offset: f.offset };
-        throw innerStop;
-      }
-      const f = failureOf(innerStop, `${inner.note} (between ->iomap_begin and get_folio of op ${outerIdx + 1})`);
-      this.fail(f.kind, f.rule, f.lines);
-    }
-    if (!ok) {
-      const f = this.runner.failure!;
-      this.failure = { kind: f.kind, op: f.op, lines: f.lines };
-      if (f.rule !== undefined) this.failure.rule = f.rule;
-      if (f.offset !== undefined) this.failure.offset = f.offset;
-      throw new StopWorkload();
-    }
-    if (!fired) {
-      // The window never opened: the inner op did not run. Keep the log in data order: the reserved
-      // inner op is marked skipped and runs now, after the outer write, as a new op.
-      this.notes.push(`the window of op ${outerIdx + 1} never opened (${inner.note} ran after it)`);
-      if (innerIdx >= 0) {
-        this.buf.flags[innerIdx] |= FL_SKIPPED;
-        this.op(inner.op!.name, inner.op!.off, inner.op!.len);
-      }
-      if (inner.fn) this.step(inner.note, inner.fn);
-    } else {
-      this.after(`op ${outerIdx + 1} (write with ${inner.note} in its window)`);
-    }
-    return fired;
-  }
-
-  /**
-   * Op `i` (a write) as a short buffered write: the user buffer faults at byte `faultAt`
-   * (model-level: FileHandle.pwrite faultAt). The log records the bytes it accepted (skip: none).
-   */
-  private applyShortWrite(i: number, faultAt: number): boolean {
-    const ref = this.ref;
-    if (ref === null) return this.runner.apply(this.buf, i);
-    const off = this.buf.off[i];
-    const len = this.buf.len[i];
-    const n = i + 1;
-    this.runner.opNum = n;
-    this.buf.size[i] = this.size;
-    const data = Uint8Array.from(this.pattern.data(n, off, len));
-    let got = 0;
-    try {
-      got = ref.fh.pwrite(off, data, { faultAt });
-    } catch (e) {
-      if (!(e instanceof FsError && e.code === 'EFAULT')) {
-        const f = failureOf(e, `short write ${hex(off)}+${hex(len)} faulting at ${faultAt} (op ${n})`);
-        this.fail(f.kind, f.rule, f.lines, f.offset);
-      }
-    }
-    if (got < 0 || got > Math.min(len, faultAt)) this.fail('short-write', 'iomap-contract-§5.2', [`short write at ${hex(off)}+${hex(len)} faulting at ${faultAt} returned ${got}`]);
-    if (got === 0) this.buf.flags[i] |= FL_SKIPPED;
-    else this.buf.len[i] = got;
-    this.oracle.write(off, data, 0, got);
-    this.notes.push(`op ${n} (write) was a short buffered write (user buffer faults at byte ${faultAt} of ${len})`);
-    this.sizeCheck(`after the short write of op ${n}`);
-    return true;
   }
 
   // ---- end of the run ----------------------------------------------------------------------------

@@ -3,18 +3,13 @@
  */
 import { SuiteDef } from '../types';
 import { GEO_DEFAULT, GEO_SUBFOLIO, workloadProperty } from '../common';
-import { checkShared, lastOp } from '../checks';
-import { hasNeed } from '../steps';
-import type { Workload } from '../workload';
 
-function sharedAfterRemap(w: Workload): void {
-  const op = lastOp(w);
-  if (op === null || op.skipped || !hasNeed(w, 'fiemap')) return;
-  if (op.name === 'clone_range') checkShared(w, op.off, op.dst, op.len, 'fileops-14.11', `clone_range ${op.off}+${op.len} to ${op.dst} (op ${op.n})`);
-  if (op.name === 'dedupe_range' && w.oracle.equalRanges(op.off, op.dst, op.len)) {
-    checkShared(w, op.off, op.dst, op.len, 'fileops-14.14', `dedupe_range of equal ranges ${op.off}+${op.len} and ${op.dst} (op ${op.n})`);
-  }
-}
+/**
+ * Sharing after a clone, or a dedupe of equal ranges (file-ops §14.11, §14.14): the ops carry
+ * checkShared (op log v3), so the fsx runner checks FIEMAP SHARED right after them, in the suite
+ * and in a replay of its log alike. Targets without FIEMAP make no such check.
+ */
+const SHARED = { checkShared: true };
 
 export const reflink: SuiteDef = {
   name: 'reflink',
@@ -29,7 +24,7 @@ export const reflink: SuiteDef = {
       weights: { write: 3, clone: 4, read: 2, fsync: 1, cycle: 1, falloc: 1, punch: 1 },
       maxSteps: 25,
       geometries: [GEO_DEFAULT, GEO_SUBFOLIO],
-      check: (w) => sharedAfterRemap(w),
+      wo: SHARED,
     }),
     workloadProperty({
       name: 'dedupe-and-copy',
@@ -39,7 +34,7 @@ export const reflink: SuiteDef = {
       weights: { dedupeSame: 3, dedupe: 2, copy: 3, write: 3, read: 2, cycle: 1, fsync: 1 },
       maxSteps: 25,
       geometries: [GEO_DEFAULT, GEO_SUBFOLIO],
-      check: (w) => sharedAfterRemap(w),
+      wo: SHARED,
     }),
     workloadProperty({
       name: 'cow-isolation',
