@@ -29,6 +29,12 @@ export interface FsAdapter {
    * fallocate modes, reflink (clone/dedupe), direct I/O. Omitted: everything refs offers.
    */
   fileCapabilities?: { fallocModes?: number[]; reflink?: boolean; directIO?: boolean; inline?: boolean };
+  /**
+   * The filesystem claims to survive power cuts (its metadata is journalled or ordered on the
+   * device): the reference adapter then runs it over a CrashDevice and fsx's `crash` op cuts the
+   * power (docs/fsx.md "Power cuts"). Omitted: no power cuts.
+   */
+  crashSafe?: boolean;
 }
 
 /** refs, the reference filesystem. */
@@ -37,4 +43,5 @@ export const refsFsAdapter: FsAdapter = {
   describe: 'the reference filesystem: delalloc, unwritten, inline, reflink/COW, on-device metadata',
   mkfs: (dev, opts) => Refs.mkfs(dev, { blockSize: opts.blockSize, inlineMax: opts.inlineMax }),
   mount: (dev) => Refs.mount(dev),
+  crashSafe: true,
 };

@@ -24,8 +24,9 @@ export interface ReferenceOptions {
   device?: BlockDevice;
   /**
    * Simulate power cuts (FileTarget.crash, the fsx `crash` op): the formatted device is wrapped
-   * in a CrashDevice, which models its volatile write cache. Default: on for the in-memory
-   * device, off for a device handed in (wrapping copies a device that is not a MemoryDevice).
+   * in a CrashDevice, which models its volatile write cache. Default: on for a filesystem that
+   * declares itself crash safe (FsAdapter.crashSafe: refs) on the in-memory device; off for a
+   * device handed in (wrapping copies a device that is not a MemoryDevice).
    */
   crash?: boolean;
   deviceSize?: number;
@@ -211,7 +212,8 @@ export class ReferenceAdapter implements FileAdapter {
     if (!this.fsys) {
       const dev = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512 });
       this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
-      this.device = (this.opts.crash ?? this.opts.device === undefined) ? new CrashDevice(dev) : dev;
+      const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true);
+      this.device = crash ? new CrashDevice(dev) : dev;
       this.mount();
     }
     return new ReferenceTarget(this);
