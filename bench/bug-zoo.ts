@@ -14,7 +14,7 @@ import { MUTANTS, MutantSpec } from '../adapters/mutants/catalog';
 import { loadAdapter } from '../adapters/registry';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions } from '../properties/fsx/generator';
-import { OpLog, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
+import { adapterOptionsOf, OpLog, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { SUITES, registryEnv, runSuite } from '../properties/suites';
 import { shrinkLog } from '../properties/fsx/shrink';
 
@@ -84,8 +84,9 @@ function loadShrinker(): Shrinker {
   return (adapter, name, log) => shrinkLog(log, { makeAdapter: adapter, name, trustExpected: true, maxReplays: 4000 }).log;
 }
 
+/** Replay `log` on `spec` with the log's geometry and setup (a mutant's poison and prealloc too). */
 function outcome(spec: string, log: OpLog): string {
-  const r = replayLog(loadAdapter(spec), spec, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+  const r = replayLog(loadAdapter(spec, adapterOptionsOf(log)), spec, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
   return r.failure ? `${r.failure.kind}${r.failure.rule ? ` ${r.failure.rule}` : ''}` : 'pass';
 }
 
@@ -130,6 +131,8 @@ function main(): void {
     if (found) {
       let log = found;
       try { log = shrink(() => loadAdapter(`mutant:${m.name}`), `mutant:${m.name}`, found); } catch { log = found; }
+      // The folio size the mutant needs, so that `reference` replays the case on the same geometry.
+      if (log.geometry.folioSize === undefined && m.geometry?.folioSize !== undefined) log.geometry.folioSize = m.geometry.folioSize;
       shrunk = log.ops.length;
       const onMutant = outcome(`mutant:${m.name}`, log);
       const onRef = outcome('reference', log);

@@ -22,7 +22,7 @@ import type { Capabilities, FileAdapter, FileTarget } from '../../adapters/types
 import { FsError } from '../../reference/errno';
 import { writeHooks } from '../../reference/iomap/buffered-io';
 import type { SparseBytes } from '../oracle/bytes';
-import { Geometry, LogOptions, OpLog, OPLOG_FORMAT, OPLOG_VERSION, recordsFromBuffer } from '../fsx/oplog';
+import { Geometry, LogOptions, OpLog, OPLOG_FORMAT, OPLOG_VERSION, recordsFromBuffer, setupOf } from '../fsx/oplog';
 import { FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, opByName, OPS, OpBuffer } from '../fsx/ops';
 import { Pattern } from '../fsx/pattern';
 import { contractViolation, FailureKind, Runner, TargetError } from '../fsx/runner';
@@ -426,6 +426,8 @@ export class Workload {
       seed: this.seed,
       ops: recordsFromBuffer(this.buf, this.buf.count),
     };
+    const setup = setupOf(this.adapter);
+    if (setup) log.setup = setup;
     if (Object.keys(this.options).length > 0) log.options = { ...this.options };
     log.description = description;
     return log;
