@@ -165,6 +165,10 @@ seeds that caught it), which \`check\` suites catch it (${runs} runs per propert
 fault harness catches it (its case file), and the length of the shrunk case kept in \`corpus/\`
 (every case there fails on its mutant and passes on \`reference\`, and \`npm test\` replays it).
 A mutant nobody catches stays in the table as not caught.
+A mutant that needs a setup to show carries it (catalog \`options\`): \`read-eof-off-by-one\` runs on a
+poisoned device (never-written sectors read old data) with refs' XFS-style post-EOF preallocation
+(written blocks past EOF holding that data), and its case records the setup, so \`reference\`
+replays it with the same device and blocks (docs/adapters.md, "The reference adapter's setup").
 
 | mutant | section | bug | expected catcher | fsx (default settings) | check | crash / fault | shrunk case |
 |---|---|---|---|---|---|---|---|
