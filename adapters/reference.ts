@@ -2,7 +2,7 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
-import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps } from './types';
+import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, TargetSetup } from './types';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
@@ -39,6 +39,27 @@ export interface ReferenceOptions {
   monitor?: boolean;
   /** Called with the filesystem after every mount (the bug zoo switches refs bugs on here). */
   configureFs?: (fs: FsInstance) => void;
+  /** Seed: the default MemoryDevice reads never-written sectors as old data (MemoryDevice poison). */
+  poison?: number;
+  /** Bytes of speculative post-EOF preallocation refs does (XFS allocsize=; Refs.eofPreallocBlocks). */
+  eofPrealloc?: number;
+}
+
+/** Validate the setup knobs against the block size; one-line errors naming the option. */
+export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
+  const out: TargetSetup = {};
+  if (s.poison !== undefined) {
+    if (!Number.isInteger(s.poison) || s.poison < 0 || s.poison > 0xffffffff) throw new FsError(EINVAL, `poison: expected a seed in [0, 2^32-1], got ${String(s.poison)}`);
+    out.poison = s.poison;
+  }
+  if (s.eofPrealloc !== undefined) {
+    const p = s.eofPrealloc;
+    if (!Number.isInteger(p) || p < blockSize || p > 2 ** 30 || (p & (p - 1)) !== 0) {
+      throw new FsError(EINVAL, `eofPrealloc: expected a power of two in [block size ${blockSize}, 2^30], got ${String(p)}`);
+    }
+    out.eofPrealloc = p;
+  }
+  return out;
 }
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
@@ -191,6 +212,8 @@ export class ReferenceAdapter implements FileAdapter {
   fsys: IomapFs | null = null;
   monitor: ContractMonitor | null = null;
   readonly fsAdapter: FsAdapter;
+  /** Poison seed and post-EOF preallocation this adapter runs with (recorded in op logs). */
+  readonly setup: TargetSetup;
   private readonly opts: ReferenceOptions;
 
   constructor(opts: ReferenceOptions = {}) {
@@ -200,6 +223,7 @@ export class ReferenceAdapter implements FileAdapter {
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
+    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc }, bs);
     const fc = this.fsAdapter.fileCapabilities;
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
@@ -210,7 +234,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   open(): FileTarget {
     if (!this.fsys) {
-      const dev = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512 });
+      const dev = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512, poison: this.setup.poison });
       this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
       const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true);
       this.device = crash ? new CrashDevice(dev) : dev;
@@ -224,6 +248,12 @@ export class ReferenceAdapter implements FileAdapter {
     const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true);
     this.fsys = fsys;
     this.monitor = monitor;
+    const pre = this.setup.eofPrealloc;
+    if (pre !== undefined) {
+      // A property of refs, like a mount option (the monitor's proxy passes it through).
+      if (!(fsys.fs instanceof Refs)) throw new FsError(EINVAL, 'eofPrealloc: only refs preallocates past EOF');
+      fsys.fs.eofPreallocBlocks = pre / this.capabilities.blockSize;
+    }
     this.opts.configureFs?.(fsys.fs);
   }
 

@@ -162,9 +162,23 @@ export interface FileTarget {
   crash?(selector: number): CrashOutcome;
 }
 
+/**
+ * What, besides geometry, makes a run on the reference adapter what it was: op logs record it
+ * (`setup`) so that replaying elsewhere (a mutant's case on `reference`) sees the same old disk
+ * contents and the same post-EOF blocks. Passed back as adapter options of the same names.
+ */
+export interface TargetSetup {
+  /** Seed of the old data never-written device sectors read as (MemoryDevice `poison`). */
+  poison?: number;
+  /** Bytes of speculative post-EOF preallocation refs does (XFS `allocsize=`). */
+  eofPrealloc?: number;
+}
+
 export interface FileAdapter {
   readonly name: string;
   readonly capabilities: Capabilities;
+  /** Non-default setup the adapter runs with (reference and mutants); recorded in op logs. */
+  readonly setup?: TargetSetup;
   /** Create (or truncate to empty) the test file and open it. */
   open(): FileTarget;
   /** Release everything (unmount, remove scratch files). Idempotent. */

@@ -18,7 +18,7 @@ import { MUTANTS, MutantSpec } from '../adapters/mutants/catalog';
 import { loadAdapter } from '../adapters/registry';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions } from '../properties/fsx/generator';
-import { OpLog, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
+import { adapterOptionsOf, OpLog, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { SUITES, registryEnv, runSuite } from '../properties/suites';
 import { shrinkLog } from '../properties/fsx/shrink';
 
@@ -102,9 +102,9 @@ function loadShrinker(): Shrinker {
   return (adapter, name, log) => shrinkLog(log, { makeAdapter: adapter, name, trustExpected: true, maxReplays: 4000 }).log;
 }
 
-/** The adapter `spec` with the log's geometry (suite counterexamples run at sub-folio block sizes). */
+/** The adapter `spec` with the log's geometry and setup (suite cases use sub-folio blocks; a mutant's poison and prealloc). */
 function adapterFor(spec: string, log: OpLog): ReturnType<typeof loadAdapter> {
-  return loadAdapter(spec, { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize });
+  return loadAdapter(spec, adapterOptionsOf(log));
 }
 
 function outcome(spec: string, log: OpLog): string {
@@ -153,6 +153,8 @@ function main(): void {
     if (found) {
       let log = found;
       try { log = shrink(() => adapterFor(`mutant:${m.name}`, found), `mutant:${m.name}`, found); } catch { log = found; }
+      // The folio size the mutant needs, so that `reference` replays the case on the same geometry.
+      if (log.geometry.folioSize === undefined && m.geometry?.folioSize !== undefined) log.geometry.folioSize = m.geometry.folioSize;
       shrunk = log.ops.length;
       const onMutant = outcome(`mutant:${m.name}`, log);
       const onRef = outcome('reference', log);
@@ -185,6 +187,10 @@ seeds that caught it), which \`check\` suites catch it (${runs} runs per propert
 fault harness catches it (its case file), and the length of the shrunk case kept in \`corpus/\`
 (every case there fails on its mutant and passes on \`reference\`, and \`npm test\` replays it).
 A mutant nobody catches stays in the table as not caught.
+A mutant that needs a setup to show carries it (catalog \`options\`): \`read-eof-off-by-one\` runs on a
+poisoned device (never-written sectors read old data) with refs' XFS-style post-EOF preallocation
+(written blocks past EOF holding that data), and its case records the setup, so \`reference\`
+replays it with the same device and blocks (docs/adapters.md, "The reference adapter's setup").
 
 | mutant | section | bug | expected catcher | fsx (default settings) | check | crash / fault | shrunk case |
 |---|---|---|---|---|---|---|---|

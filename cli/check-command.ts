@@ -18,7 +18,7 @@ import { junitXml, JUnitSuite } from '../properties/suites/junit';
 import { registryEnv, runSuite, SuiteResult, SUITES, suiteByName } from '../properties/suites/index';
 import type { SuiteDef } from '../properties/suites/types';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 
 const CHECK_FLAGS = {
   adapter: { type: 'string' },
@@ -31,6 +31,7 @@ const CHECK_FLAGS = {
   save: { type: 'string' },
   bs: { type: 'string' },
   folio: { type: 'string' },
+  ...SETUP_FLAGS,
   quiet: { type: 'boolean', short: 'q' },
   'no-shrink': { type: 'boolean' },
 } as const;

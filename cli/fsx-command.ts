@@ -33,10 +33,14 @@ const OFF_SWITCHES: readonly [string, string, number][] = [
   ['no-copy-range', 'E', OP_COPY_RANGE],
 ];
 
-export const FSX_FLAGS = {
+/** The setup flags, for the flag tables of the commands that take them. */
+export const SETUP_FLAGS = { poison: { type: 'string' }, 'eof-prealloc': { type: 'string' } } as const;
+
+const FSX_FLAGS = {
   adapter: { type: 'string' },
   bs: { type: 'string' },
   folio: { type: 'string' },
+  ...SETUP_FLAGS,
   save: { type: 'string' },
   json: { type: 'boolean' },
   weight: { type: 'string', multiple: true },
@@ -81,7 +85,11 @@ type Values = Record<string, string | boolean | string[] | boolean[] | undefined
 const str = (v: Values, k: string): string | undefined => v[k] as string | undefined;
 const flag = (v: Values, k: string): boolean => v[k] === true;
 
-/** Adapter geometry from --bs / --folio (shared with replay). */
+/**
+ * Adapter options from --bs / --folio and the reference setup flags --poison SEED (never-written
+ * device sectors read old data) and --eof-prealloc BYTES (refs' speculative post-EOF
+ * preallocation) — shared with replay, shrink and check.
+ */
 export function geometryFlags(v: Values): AdapterOptions {
   const o: AdapterOptions = {};
   const bs = str(v, 'bs');
@@ -91,7 +99,21 @@ export function geometryFlags(v: Values): AdapterOptions {
   if (o.blockSize !== undefined && o.folioSize !== undefined && o.folioSize < o.blockSize) {
     throw new UsageError(`--folio ${o.folioSize} is smaller than --bs ${o.blockSize}`);
   }
+  const poison = str(v, 'poison');
+  const pre = str(v, 'eof-prealloc');
+  if (poison !== undefined) o.poison = parseNumber('--poison', poison, 0, 0xffffffff);
+  if (pre !== undefined) o.eofPrealloc = parsePow2('--eof-prealloc', pre, 512, 1 << 30);
   return o;
+}
+
+/** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
+function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
+  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc']] as const) {
+    if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
+      a.close();
+      throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);
+    }
+  }
 }
 
 /** The default adapter: `reference` when it is registered. */
@@ -102,12 +124,15 @@ export function defaultAdapter(): string {
 
 /** Create the adapter, with a one-line usage error for any problem with the spec or module. */
 export function openAdapter(spec: string, opts: AdapterOptions): FileAdapter {
+  let a: FileAdapter;
   try {
-    return loadAdapter(spec, opts);
+    a = loadAdapter(spec, opts);
   } catch (e) {
     if (e instanceof AdapterSpecError) throw new UsageError(e.message);
     throw e;
   }
+  checkSetupTaken(spec, a, opts);
+  return a;
 }
 
 /** Build fsx options from parsed flags. */

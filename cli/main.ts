@@ -19,21 +19,27 @@ const USAGE = `usage: iomap-harness COMMAND [options]
 
 commands:
   fsx    [--adapter A] [-N ops] [-S seed] [-l maxlen] [-o maxoplen] [--bs B] [--folio F]
+         [--poison SEED] [--eof-prealloc BYTES]
          [-r readbdy] [-w writebdy] [-t truncbdy] [-c P] [-p N] [-b opnum]
          [-R -W -F -H -z -C -I -J -B -E -K -u -O -n -Z -X -q -d] [--weight OP=N]...
          [--no-interleave] [--shrink] [-j N] [--seeds M] [--shard K/N] [--save DIR] [--json]
          fuzz an adapter the way xfstests' fsx does (see docs/fsx.md)
-  replay PATH... [--adapter A] [--bs B] [--folio F] [-S seed] [-l maxlen] [-q] [--json]
+  replay PATH... [--adapter A] [--bs B] [--folio F] [--poison SEED] [--eof-prealloc BYTES] [-S seed] [-l maxlen] [-q] [--json]
          apply saved op logs (JSON or .fsxops)
   report LOG [--adapter A] [--out FILE.html] [--json]
          write the failure explorer: one self-contained HTML page stepping through the log
-  shrink LOG [--adapter A] [--out FILE] [--bs B] [--folio F] [--max-replays N] [-q] [--json]
+  shrink LOG [--adapter A] [--out FILE] [--bs B] [--folio F] [--poison SEED] [--eof-prealloc BYTES] [--max-replays N] [-q] [--json]
          shrink a failing op log to a minimal one with the same failure (docs/corpus.md)
   check  [--adapter A] [--suite S]... [--property P]... [--runs N] [--seed S] [--save DIR]
-         [--junit FILE] [--bs B] [--folio F] [-q] [--json]
+         [--junit FILE] [--bs B] [--folio F] [--poison SEED] [--eof-prealloc BYTES] [-q] [--json]
          run the property suites (docs/suites.md; iomap-harness list suites)
   list   [adapters|mutants|suites|corpus] [--json]
   scratch create|destroy ...   throw-away kernel filesystems for host: adapters (root; see below)
+
+--poison SEED: never-written sectors of reference's memory device read a seeded non-zero pattern
+  (old disk contents); --eof-prealloc BYTES: refs preallocates past EOF up to a multiple of
+  BYTES, as WRITTEN blocks holding that old data (XFS allocsize=). Both: reference and mutants
+  only; op logs record them ("setup") and replay applies them.
 
 exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 target crashed or hung
 

@@ -9,14 +9,15 @@
 import * as fs from 'fs';
 import type { AdapterOptions } from '../adapters/registry';
 import { replayLog, RunResult } from '../properties/fsx/engine';
-import { OpLog, OpLogError, parseOpLog } from '../properties/fsx/oplog';
+import { adapterOptionsOf, OpLog, OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 
 const REPLAY_FLAGS = {
   adapter: { type: 'string' },
   bs: { type: 'string' },
   folio: { type: 'string' },
+  ...SETUP_FLAGS,
   json: { type: 'boolean' },
   seed: { type: 'string', short: 'S' },
   maxlen: { type: 'string', short: 'l' },
@@ -41,12 +42,9 @@ export function readLog(file: string, seed: number | undefined, maxlen: number |
   }
 }
 
-/** Adapter options for replaying `log`: its geometry, --bs/--folio overriding it. */
+/** Adapter options for replaying `log`: its geometry and setup, --bs/--folio/--poison/--eof-prealloc overriding them. */
 export function logAdapterOptions(log: OpLog, geo: AdapterOptions): AdapterOptions {
-  const opts: AdapterOptions = { blockSize: geo.blockSize ?? log.geometry.blockSize };
-  const folio = geo.folioSize ?? log.geometry.folioSize;
-  if (folio !== undefined) opts.folioSize = folio;
-  return opts;
+  return { ...adapterOptionsOf(log), ...geo };
 }
 
 function outcomeOf(r: RunResult): string {

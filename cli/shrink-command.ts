@@ -14,7 +14,7 @@ import type { OpLog } from '../properties/fsx/oplog';
 import { serializeOpLog, toFsxops } from '../properties/fsx/oplog';
 import { shrinkLog, ShrinkResult } from '../properties/fsx/shrink';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 import { logAdapterOptions, readLog } from './replay-command';
 
 const SHRINK_FLAGS = {
@@ -23,6 +23,7 @@ const SHRINK_FLAGS = {
   json: { type: 'boolean' },
   bs: { type: 'string' },
   folio: { type: 'string' },
+  ...SETUP_FLAGS,
   seed: { type: 'string', short: 'S' },
   maxlen: { type: 'string', short: 'l' },
   'max-replays': { type: 'string' },

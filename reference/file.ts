@@ -372,10 +372,20 @@ export class FileHandle {
     const len = this.writeLimit(off, data.length);
     const inode = this.inode;
     // xfs_file_write_checks(): zero from the old EOF to the start of an extending write.
-    if (off > inode.size) check(iomapZeroRange(inode, inode.size, off - inode.size, this.ops), `${this.name}: zeroing past EOF`);
+    if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const iov = new IovIter(len === data.length ? data : data.subarray(0, len), opts.faultAt ?? Infinity);
     const ret = iomapFileBufferedWrite(inode, off, iov, this.ops);
     return check(ret, `${this.name}: write at ${off}`);
+  }
+
+  /**
+   * Zero [i_size, end) before i_size moves to `end` (xfs_setattr_size, xfs_file_write_checks,
+   * xfs_reflink_zero_posteof), after letting the filesystem neutralise written blocks past EOF.
+   */
+  private zeroPastEof(end: number, what: string, didZero?: { v: boolean }): void {
+    const inode = this.inode;
+    check(this.fsys.fs.prepareZeroPastEof?.(inode, end) ?? 0, `${this.name}: preparing to zero past EOF`);
+    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero), `${this.name}: ${what}`);
   }
 
   /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
@@ -390,7 +400,7 @@ export class FileHandle {
     check(fs.prepareSize(inode, newsize), `${this.name}: preparing size ${newsize}`);
     const didZero = { v: false };
     if (newsize > oldsize) {
-      check(iomapZeroRange(inode, oldsize, newsize - oldsize, this.ops, didZero), `${this.name}: zeroing for truncate up`);
+      this.zeroPastEof(newsize, 'zeroing for truncate up', didZero);
     } else if (!modelBugs.truncateNoTailZero) {
       check(iomapTruncatePage(inode, newsize, this.ops, didZero), `${this.name}: truncate_page`);
     }
@@ -562,7 +572,7 @@ export class FileHandle {
     if (tailPartial && dstOff + len < this.inode.size) throw new FsError(EINVAL, `${this.name}: partial EOF block would land inside the destination`);
     if (dstOff > this.inode.size) {
       const eof = this.inode.size;
-      check(iomapZeroRange(this.inode, eof, dstOff - eof, this.ops), `${this.name}: zeroing before clone`);
+      this.zeroPastEof(dstOff, 'zeroing before clone');
       this.writeBackEofBlock(eof);
     }
     this.flushRange(dstOff, len);
@@ -830,7 +840,7 @@ export class FileHandle {
     const len = this.writeLimit(off, data.length);
     const inode = this.inode;
     const bs = inode.blockSize;
-    if (off > inode.size) check(iomapZeroRange(inode, inode.size, off - inode.size, this.ops), `${this.name}: zeroing past EOF`);
+    if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const unaligned = off % bs !== 0 || len % bs !== 0;
     const src = data.subarray(0, len);
     let ret: number;
@@ -867,7 +877,7 @@ export class FileHandle {
     validData(data, 'data');
     this.checkDioAlignment(off, data.length);
     const len = this.writeLimit(off, data.length);
-    if (off > this.inode.size) check(iomapZeroRange(this.inode, this.inode.size, off - this.inode.size, this.ops), `${this.name}: zeroing past EOF`);
+    if (off > this.inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const src = data.subarray(0, len);
     // As for the synchronous path: -ENOTBLK (e.g. an unaligned COW write) or a short result means
     // the caller falls back to a buffered write of the rest — here when the dio completes.

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { loadAdapter, listMutants } from '../adapters/registry';
 import { MUTANTS } from '../adapters/mutants/catalog';
 import { replayLog } from '../properties/fsx/engine';
-import { parseOpLog } from '../properties/fsx/oplog';
+import { adapterOptionsOf, parseOpLog } from '../properties/fsx/oplog';
 import { CATCHES, NOT_CAUGHT } from '../properties/suites/catches';
 
 const DIR = path.join(__dirname, '..', '..', 'corpus', 'bug-zoo');
@@ -45,10 +45,11 @@ describe('bug zoo', () => {
       const log = parseOpLog(fs.readFileSync(path.join(DIR, f), 'utf8'), f);
       const exp = log.expected;
       assert.ok(exp && exp.outcome === 'fail', 'the case records its failure');
-      const onMutant = replayLog(loadAdapter(log.adapter, { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize }), log.adapter, log, ro, quiet);
+      // Geometry and setup (poisoned device, post-EOF preallocation) are the log's on both sides.
+      const onMutant = replayLog(loadAdapter(log.adapter, adapterOptionsOf(log)), log.adapter, log, ro, quiet);
       assert.ok(onMutant.failure, `${log.adapter} passes the case`);
       assert.strictEqual(onMutant.failure!.kind, exp!.outcome === 'fail' ? exp!.kind : '');
-      const onRef = replayLog(loadAdapter('reference', { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize }), 'reference', log, ro, quiet);
+      const onRef = replayLog(loadAdapter('reference', adapterOptionsOf(log)), 'reference', log, ro, quiet);
       assert.strictEqual(onRef.failure, null, onRef.report.join('\n'));
       assert.ok(log.ops.length <= 12, `shrunk case has ${log.ops.length} ops`);
       assert.equal(onMutant.failure!.op, exp!.outcome === 'fail' ? exp!.op : 0, 'fails at the recorded op');

@@ -19,6 +19,13 @@ export interface MutantSpec {
   refs?: keyof RefsBugs;
   /** Geometry the bug needs to show (e.g. blocks smaller than folios). */
   geometry?: { blockSize?: number; folioSize?: number };
+  /**
+   * Reference setup the bug needs to show (adapters/reference.ts TargetSetup): `poison` (never-
+   * written sectors read old data; true picks the default seed) and `eofPrealloc` (bytes of
+   * speculative post-EOF preallocation). Recorded in op logs, so a case replays on `reference`
+   * with the same setup.
+   */
+  options?: { poison?: boolean | number; eofPrealloc?: number };
 }
 
 export const MUTANTS: MutantSpec[] = [
@@ -41,6 +48,9 @@ export const MUTANTS: MutantSpec[] = [
     description: '->map_blocks answers HOLE for dirty delalloc data, which writeback then silently skips' },
   { name: 'read-eof-off-by-one', section: '§7.14', core: 'readEofOffByOne', catches: 'fsx',
     geometry: { blockSize: 1024, folioSize: 16384 },
+    // xfs with 1 KiB blocks: post-EOF preallocation written with stale disk contents is what the
+    // block after a block-aligned EOF is read from.
+    options: { poison: true, eofPrealloc: 65536 },
     description: 'adjust_read_range finds the EOF block from i_size instead of i_size - 1' },
   { name: 'mkwrite-eof-off-by-one', section: '§7.16', core: 'mkwriteEofOffByOne', catches: 'fsx',
     description: 'page_mkwrite compares with >= instead of >: a store to the valid last page raises SIGBUS' },

@@ -7,6 +7,7 @@ import { ReferenceAdapter, ReferenceOptions } from '../reference';
 import type { FileTarget } from '../types';
 import { modelBugs } from '../../reference/bugs';
 import { Refs } from '../../reference/fs/refs';
+import { DEFAULT_POISON_SEED } from '../../reference/device/memory';
 import { MUTANTS, MutantSpec } from './catalog';
 
 export class MutantAdapter extends ReferenceAdapter {
@@ -47,7 +48,14 @@ export function createMutant(spec: MutantSpec, opts: AdapterOptions = {}): Mutan
     blockSize: (opts.blockSize as number | undefined) ?? spec.geometry?.blockSize,
     folioSize: (opts.folioSize as number | undefined) ?? spec.geometry?.folioSize,
     sectorSize: opts.sectorSize as number | undefined,
+    // The spec's setup is the default; explicit options (a replayed log's setup) win.
+    poison: (opts.poison as number | undefined) ?? poisonSeed(spec.options?.poison),
+    eofPrealloc: (opts.eofPrealloc as number | undefined) ?? spec.options?.eofPrealloc,
   });
+}
+
+function poisonSeed(p: boolean | number | undefined): number | undefined {
+  return p === true ? DEFAULT_POISON_SEED : p === false ? undefined : p;
 }
 
 for (const spec of MUTANTS) {

@@ -7,7 +7,7 @@
 import { AdapterSpecError } from '../../adapters/registry';
 import type { FileAdapter, FileTarget } from '../../adapters/types';
 import { FsxOptions, Generator, resolveOps, unsupportedOp, validateOptions } from './generator';
-import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected } from './oplog';
+import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected, setupOf } from './oplog';
 import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OpBuffer, OPS } from './ops';
 import { Pattern } from './pattern';
 import { formatReport } from './report';
@@ -184,6 +184,7 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
       version: OPLOG_VERSION,
       adapter: name,
       geometry: geometryOf(adapter, hooks.folioSize),
+      ...(setupOf(adapter) ? { setup: setupOf(adapter) } : {}),
       seed: o.seed,
       options,
       ops: recordsFromBuffer(buf, count),

@@ -22,6 +22,8 @@ import {
   opByName, OPS, OpBuffer, POLLUTING_OPS,
 } from './ops';
 import { describeOp } from './report';
+import type { TargetSetup } from '../../adapters/types';
+import type { AdapterOptions } from '../../adapters/registry';
 import { FAILURE_KINDS, FailureKind } from './runner';
 
 export const OPLOG_FORMAT = 'iomap-harness-oplog';
@@ -93,6 +95,8 @@ export interface OpLog {
   /** Adapter spec the log was recorded on ("" when unknown, e.g. imported from fsx). */
   adapter: string;
   geometry: Geometry;
+  /** Reference setup the run had (poisoned device, post-EOF preallocation); replay passes it on. */
+  setup?: TargetSetup;
   /** Seed of the run; it also seeds the data pattern, so replay needs it. */
   seed: number;
   options?: LogOptions;
@@ -167,7 +171,7 @@ class Checker {
   }
 }
 
-const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'seed', 'options', 'description', 'ops', 'expected'] as const;
+const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'ops', 'expected'] as const;
 const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared'] as const;
 /** The largest reservation headroom a log may give (far more than any op reserves). */
 const MAX_RESERVE_BLOCKS = 1 << 30;
@@ -181,6 +185,28 @@ function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
   };
   if (v.folioSize !== undefined) g.folioSize = c.pow2(v.folioSize, `${where}.folioSize`, 1, 1 << 30);
   return g;
+}
+
+function checkSetup(c: Checker, v: unknown, where: string, g: Geometry): TargetSetup {
+  if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
+  c.keys(v, where, ['poison', 'eofPrealloc']);
+  const s: TargetSetup = {};
+  if (v.poison !== undefined) s.poison = c.int(v.poison, `${where}.poison`, 0, 0xffffffff);
+  if (v.eofPrealloc !== undefined) s.eofPrealloc = c.pow2(v.eofPrealloc, `${where}.eofPrealloc`, g.blockSize, 1 << 30);
+  return s;
+}
+
+/** The setup an adapter reports, as a log records it (undefined when it has none). */
+export function setupOf(adapter: { setup?: TargetSetup }): TargetSetup | undefined {
+  const s = adapter.setup;
+  return s !== undefined && Object.keys(s).length > 0 ? { ...s } : undefined;
+}
+
+/** Adapter options that recreate the log's target: its geometry and setup. */
+export function adapterOptionsOf(log: OpLog): AdapterOptions {
+  const o: AdapterOptions = { blockSize: log.geometry.blockSize, ...log.setup };
+  if (log.geometry.folioSize !== undefined) o.folioSize = log.geometry.folioSize;
+  return o;
 }
 
 function checkOptions(c: Checker, v: unknown, where: string): LogOptions {
@@ -299,6 +325,7 @@ export function validateOpLog(v: unknown, source: string): OpLog {
     seed: c.int(v.seed, 'seed', 0, 0xffffffff),
     ops: [],
   };
+  if (v.setup !== undefined) log.setup = checkSetup(c, v.setup, 'setup', log.geometry);
   if (v.options !== undefined) log.options = checkOptions(c, v.options, 'options');
   if (v.description !== undefined) log.description = c.str(v.description, 'description');
   if (!Array.isArray(v.ops)) c.fail('ops', `expected an array, got ${describeValue(v.ops)}`);
@@ -451,6 +478,7 @@ const MARKED: Record<number, { name: string; markers: Marker[] }> = {
 /** Export a log as .fsxops text (replayable by `fsx --replay-ops` for the ops fsx knows). */
 export function toFsxops(log: OpLog): string {
   const meta: Obj = { adapter: log.adapter, geometry: log.geometry, seed: log.seed };
+  if (log.setup !== undefined) meta.setup = log.setup;
   if (log.options !== undefined) meta.options = log.options;
   if (log.description !== undefined) meta.description = log.description;
   if (log.expected !== undefined) meta.expected = log.expected;
@@ -574,10 +602,11 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
           c.fail(where, `#@meta: not valid JSON: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
         }
         if (!isObj(m)) c.fail(where, '#@meta: expected an object');
-        c.keys(m, `${where}: #@meta`, ['adapter', 'geometry', 'seed', 'options', 'description', 'expected']);
+        c.keys(m, `${where}: #@meta`, ['adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'expected']);
         if (m.adapter !== undefined) log.adapter = c.str(m.adapter, `${where}: #@meta.adapter`);
         if (m.geometry !== undefined) log.geometry = checkGeometry(c, m.geometry, `${where}: #@meta.geometry`);
         if (m.seed !== undefined) log.seed = c.int(m.seed, `${where}: #@meta.seed`, 0, 0xffffffff);
+        if (m.setup !== undefined) log.setup = checkSetup(c, m.setup, `${where}: #@meta.setup`, log.geometry);
         if (m.options !== undefined) log.options = checkOptions(c, m.options, `${where}: #@meta.options`);
         if (m.description !== undefined) log.description = c.str(m.description, `${where}: #@meta.description`);
         if (m.expected !== undefined) log.expected = checkExpected(c, m.expected, `${where}: #@meta.expected`);

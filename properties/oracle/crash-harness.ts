@@ -15,7 +15,7 @@
  * failure replays exactly with runWorkload(workload) and checkState(...).
  */
 import { CrashDevice, CrashPoint, CrashRng, CrashState } from '../../reference/device/crash';
-import { MemoryDevice } from '../../reference/device/memory';
+import { DEFAULT_POISON_SEED, MemoryDevice, poisonPattern } from '../../reference/device/memory';
 import type { BlockDevice } from '../../reference/device/types';
 import { FsError } from '../../reference/errno';
 import {
@@ -498,16 +498,6 @@ function verifyLive(l: Live, files: number, after: string): void {
   }
 }
 
-let poison: Uint8Array | null = null;
-
-/** 64 KiB of random non-zero bytes (made once), repeated over a poisoned device. */
-function poisonChunk(): Uint8Array {
-  if (!poison) {
-    poison = new CrashRng(0x0bad0bad).fill(new Uint8Array(1 << 16));
-    for (let i = 0; i < poison.length; i++) if (poison[i] === 0) poison[i] = 0xa5;
-  }
-  return poison;
-}
 
 export interface ExecutedWorkload {
   workload: CrashWorkload;
@@ -523,7 +513,7 @@ export function executeWorkload(w: CrashWorkload, opts: Pick<CrashRunOptions, 'w
   const g = w.geometry;
   const mem = new MemoryDevice({ size: g.deviceSize, sectorSize: g.sectorSize, name: `crash-seed-${w.seed}` });
   if (opts.poison ?? true) {
-    const chunk = poisonChunk();
+    const chunk = poisonPattern(DEFAULT_POISON_SEED);
     for (let off = 0; off < g.deviceSize; off += chunk.length) mem.write(off, chunk.subarray(0, Math.min(chunk.length, g.deviceSize - off)));
   }
   IomapFs.mkfs(mem, { blockSize: g.blockSize, metaBytes: 64 * 1024 });

@@ -33,7 +33,7 @@
  */
 import { CrashRng } from '../../reference/device/crash';
 import { FaultDevice, FaultSpec, InjectedFault } from '../../reference/device/fault';
-import { MemoryDevice } from '../../reference/device/memory';
+import { DEFAULT_POISON_SEED, MemoryDevice, poisonPattern } from '../../reference/device/memory';
 import { FsError } from '../../reference/errno';
 import { FileHandle, IomapFs } from '../../reference/file';
 import { Refs, RefsBugs } from '../../reference/fs/refs';
@@ -439,14 +439,6 @@ function countDiff(a: Uint8Array, b: Uint8Array): number {
 
 const hex = (x: number | undefined): string => (x === undefined ? '--' : `0x${x.toString(16).padStart(2, '0')}`);
 
-let poison: Uint8Array | null = null;
-function poisonChunk(): Uint8Array {
-  if (!poison) {
-    poison = new CrashRng(0x0bad0bad).fill(new Uint8Array(1 << 16));
-    for (let i = 0; i < poison.length; i++) if (poison[i] === 0) poison[i] = 0xa5;
-  }
-  return poison;
-}
 
 class FaultRunner {
   readonly w: FaultWorkload;
@@ -471,7 +463,7 @@ class FaultRunner {
     this.g = w.geometry;
     const g = this.g;
     this.mem = new MemoryDevice({ size: g.deviceSize, sectorSize: g.sectorSize, name: `fault-seed-${w.seed}` });
-    const chunk = poisonChunk();
+    const chunk = poisonPattern(DEFAULT_POISON_SEED);
     for (let off = 0; off < g.deviceSize; off += chunk.length) this.mem.write(off, chunk.subarray(0, Math.min(chunk.length, g.deviceSize - off)));
     this.dev = new FaultDevice(this.mem, { seed: w.seed });
     IomapFs.mkfs(this.dev, { blockSize: g.blockSize, metaBytes: g.metaBytes });

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AdapterSpecError, loadAdapter, type AdapterOptions } from '../../adapters/registry';
 import { replayLog } from '../fsx/engine';
-import { Expected, OpLog, serializeOpLog } from '../fsx/oplog';
+import { adapterOptionsOf, Expected, OpLog, serializeOpLog } from '../fsx/oplog';
 import { shrinkLog } from '../fsx/shrink';
 import type { PropContext, PropertyDef, SuiteDef, SuiteEnv, SuiteFailure, WorkloadOptions } from './types';
 import { hasNeed } from './steps';
@@ -172,9 +172,7 @@ const safe = (s: string): string => s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(
 
 /** Replay `log` in-process on a fresh adapter from the workload's environment. */
 export function replayInProcess(w: Workload, log: OpLog): { outcome: string; op?: number; failure: { kind: string; op: number; offset?: number; rule?: string } | null } {
-  const opts: AdapterOptions = { blockSize: log.geometry.blockSize };
-  if (log.geometry.folioSize !== undefined) opts.folioSize = log.geometry.folioSize;
-  const adapter = w.env.create({ ...opts, ...w.env.opts });
+  const adapter = w.env.create({ ...adapterOptionsOf(log), ...w.env.opts });
   const quiet = { out: (): void => undefined, err: (): void => undefined };
   const r = replayLog(adapter, w.env.spec, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
   if (r.failure === null) return { outcome: 'pass', failure: null };
@@ -210,9 +208,7 @@ function saveCounterexample(suite: SuiteDef, def: PropertyDef<never>, w: Workloa
   res.log = file;
   if (o.shrinkLogs === true && res.replay !== undefined && res.replay.outcome !== 'pass' && !res.replay.outcome.startsWith('replay error')) {
     try {
-      const opts: AdapterOptions = { blockSize: log.geometry.blockSize };
-      if (log.geometry.folioSize !== undefined) opts.folioSize = log.geometry.folioSize;
-      const r = shrinkLog(log, { makeAdapter: () => w.env.create({ ...opts, ...w.env.opts }), name: w.env.spec, maxReplays: 3000, maxReplayedOps: 300_000 });
+      const r = shrinkLog(log, { makeAdapter: () => w.env.create({ ...adapterOptionsOf(log), ...w.env.opts }), name: w.env.spec, maxReplays: 3000, maxReplayedOps: 300_000 });
       if (r.failed) {
         const min = file.replace(/\.json$/, '.min.json');
         r.log.description = `${log.description ?? ''} Shrunk from ${r.inputOps} to ${r.outputOps} ops.`.trim();

@@ -22,7 +22,7 @@ import type { Capabilities, FileAdapter, FileTarget } from '../../adapters/types
 import { FsError } from '../../reference/errno';
 import { writeHooks } from '../../reference/iomap/buffered-io';
 import type { SparseBytes } from '../oracle/bytes';
-import { Geometry, LogOptions, OpLog, OPLOG_FORMAT, OPLOG_VERSION, recordsFromBuffer } from '../fsx/oplog';
+import { Geometry, LogOptions, OpLog, OPLOG_FORMAT, OPLOG_VERSION, recordsFromBuffer, setupOf } from '../fsx/oplog';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE,
   OP_CLONE_RANGE, OP_DEDUPE_RANGE, opByName, OPS, OpBuffer,
@@ -349,6 +349,8 @@ export class Workload {
       seed: this.seed,
       ops: recordsFromBuffer(this.buf, this.buf.count),
     };
+    const setup = setupOf(this.adapter);
+    if (setup) log.setup = setup;
     if (Object.keys(this.options).length > 0) log.options = { ...this.options };
     log.description = description;
     return log;

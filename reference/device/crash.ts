@@ -257,7 +257,9 @@ export class CrashDevice implements BlockDevice {
     checkOpen(inner, 'CrashDevice');
     this.inner = inner;
     this.name = opts.name ?? `crash(${inner.name})`;
-    this.builder = new MemoryDevice({ size: inner.size, sectorSize: inner.sectorSize, dax: inner.dax, name: `${this.name}:builder` });
+    // A poisoned inner device's never-written sectors must read the same in every image.
+    const poison = inner instanceof MemoryDevice ? inner.poison ?? undefined : undefined;
+    this.builder = new MemoryDevice({ size: inner.size, sectorSize: inner.sectorSize, dax: inner.dax, name: `${this.name}:builder`, poison });
     if (inner instanceof MemoryDevice) {
       adoptSnapshot(this.builder, inner.snapshot());
     } else {
@@ -697,7 +699,7 @@ export class CrashDevice implements BlockDevice {
    */
   image(state: CrashState, name?: string): MemoryDevice {
     const cp = this.validateState(state);
-    const img = new MemoryDevice({ size: this.size, sectorSize: this.sectorSize, dax: this.dax, name: name ?? `${this.name}@${state.point}` });
+    const img = new MemoryDevice({ size: this.size, sectorSize: this.sectorSize, dax: this.dax, name: name ?? `${this.name}@${state.point}`, poison: this.builder.poison ?? undefined });
     adoptSnapshot(img, this.baseFor(cp.lastFlush));
     const chosen = new Map<number, PersistedWrite>();
     for (const w of state.writes) chosen.set(w.index, w);

@@ -16,8 +16,14 @@
  *
  * Memory is always "durable": flush() and FUA are accepted and do nothing (volatile-cache
  * behaviour is the crash wrapper's job).
+ *
+ * `poison: SEED` models a used disk: sectors never written read as old data — a 64 KiB non-zero
+ * pattern made from SEED, repeated — instead of zeroes, still without materialising anything
+ * (the first write into a chunk copies the pattern in). Filesystem bugs that expose blocks they
+ * never wrote (stale data) then show up as bytes a correct run never produces.
  */
 import { EINVAL, FsError } from '../errno';
+import { CrashRng } from './crash';
 import type { BlockDevice, WriteOptions } from './types';
 import { checkOpen, validateDiscard, validateGeometry, validateRead, validateWrite } from './validate';
 
@@ -32,6 +38,26 @@ function isZero(data: Uint8Array): boolean {
   return view.compare(ZERO, 0, data.byteLength) === 0;
 }
 
+const patterns = new Map<number, Uint8Array>();
+
+/**
+ * The "old disk contents" of a poisoned device: CHUNK_SIZE bytes drawn from CrashRng(seed), with
+ * no zero byte (a zero could pass for correctly zeroed data). Made once per seed; shared, never
+ * written. The crash and fault harnesses fill their devices with it too.
+ */
+export function poisonPattern(seed: number): Uint8Array {
+  let p = patterns.get(seed);
+  if (!p) {
+    p = new CrashRng(seed).fill(new Uint8Array(CHUNK_SIZE));
+    for (let i = 0; i < p.length; i++) if (p[i] === 0) p[i] = 0xa5;
+    patterns.set(seed, p);
+  }
+  return p;
+}
+
+/** The pattern seed the crash harness has always used; `--poison` without a seed picks it too. */
+export const DEFAULT_POISON_SEED = 0x0bad0bad;
+
 export interface MemoryDeviceOptions {
   /** Device size in bytes: a multiple of sectorSize, at most Number.MAX_SAFE_INTEGER. */
   size: number;
@@ -41,6 +67,8 @@ export interface MemoryDeviceOptions {
   dax?: boolean;
   /** Name shown in errors and reports. Default "memory". */
   name?: string;
+  /** Never-written sectors read as poisonPattern(poison) instead of zeroes. Default: zeroes. */
+  poison?: number;
 }
 
 /** An opaque point-in-time image of a MemoryDevice (see snapshot()). */
@@ -49,6 +77,8 @@ export class MemorySnapshot {
   constructor(
     readonly size: number,
     readonly sectorSize: number,
+    /** Pattern seed of the device it was taken from (null: never-written reads zero). */
+    readonly poison: number | null,
     /** @internal */ readonly chunks: ReadonlyMap<number, Uint8Array>,
   ) {}
   /** Bytes held by the snapshot's chunks (shared with the device until either side changes). */
@@ -62,6 +92,10 @@ export class MemoryDevice implements BlockDevice {
   readonly sectorSize: number;
   readonly size: number;
   readonly dax: boolean;
+  /** Seed of the pattern never-written sectors read as; null: they read zero. */
+  readonly poison: number | null;
+  /** poisonPattern(poison), or null. */
+  private readonly old: Uint8Array | null;
   private _closed = false;
   private chunks = new Map<number, Uint8Array>();
   /** Chunks that a snapshot also references: copy before mutating. */
@@ -78,8 +112,13 @@ export class MemoryDevice implements BlockDevice {
     if (opts.name !== undefined && typeof opts.name !== 'string') {
       throw new FsError(EINVAL, `MemoryDevice: name must be a string`);
     }
+    if (opts.poison !== undefined && (!Number.isInteger(opts.poison) || opts.poison < 0 || opts.poison > 0xffffffff)) {
+      throw new FsError(EINVAL, `MemoryDevice: poison must be an integer seed in [0, 2^32-1]`);
+    }
     this.size = g.size;
     this.sectorSize = g.sectorSize;
+    this.poison = opts.poison ?? null;
+    this.old = this.poison === null ? null : poisonPattern(this.poison);
     this.dax = opts.dax ?? true;
     this.name = opts.name ?? 'memory';
   }
@@ -99,6 +138,7 @@ export class MemoryDevice implements BlockDevice {
       const n = Math.min(CHUNK_SIZE - inChunk, len - pos);
       const chunk = this.chunks.get(idx);
       if (chunk) buf.set(chunk.subarray(inChunk, inChunk + n), pos);
+      else if (this.old) buf.set(this.old.subarray(inChunk, inChunk + n), pos);
       else buf.fill(0, pos, pos + n);
       pos += n;
     }
@@ -116,12 +156,13 @@ export class MemoryDevice implements BlockDevice {
       const src = data.subarray(pos, pos + n);
       let chunk = this.chunks.get(idx);
       if (chunk === undefined) {
-        if (!isZero(src)) {
-          chunk = new Uint8Array(CHUNK_SIZE);
+        if (this.old || !isZero(src)) {
+          // A partial write into a poisoned chunk keeps the old bytes around it.
+          chunk = this.old && n < CHUNK_SIZE ? this.old.slice() : new Uint8Array(CHUNK_SIZE);
           chunk.set(src, inChunk);
           this.chunks.set(idx, chunk);
         }
-      } else if (n === CHUNK_SIZE && isZero(src)) {
+      } else if (n === CHUNK_SIZE && isZero(src) && !this.old) {
         this.chunks.delete(idx);
       } else {
         this.writable(idx, chunk).set(src, inChunk);
@@ -142,9 +183,10 @@ export class MemoryDevice implements BlockDevice {
       const idx = Math.floor(abs / CHUNK_SIZE);
       const inChunk = abs - idx * CHUNK_SIZE;
       const n = Math.min(CHUNK_SIZE - inChunk, len - pos);
-      const chunk = this.chunks.get(idx);
+      const chunk = this.chunks.get(idx) ?? (this.old ? this.materialise(idx) : undefined);
       if (chunk !== undefined) {
-        if (n === CHUNK_SIZE) this.chunks.delete(idx);
+        // Discarded ranges read zero; on a poisoned device an absent chunk would not.
+        if (n === CHUNK_SIZE && !this.old) this.chunks.delete(idx);
         else this.writable(idx, chunk).fill(0, inChunk, inChunk + n);
       }
       pos += n;
@@ -167,7 +209,7 @@ export class MemoryDevice implements BlockDevice {
   snapshot(): MemorySnapshot {
     checkOpen(this, 'snapshot');
     for (const c of this.chunks.values()) this.shared.add(c);
-    return new MemorySnapshot(this.size, this.sectorSize, new Map(this.chunks));
+    return new MemorySnapshot(this.size, this.sectorSize, this.poison, new Map(this.chunks));
   }
 
   /** Make the contents equal to `snap` (which stays valid and may be restored again). */
@@ -180,10 +222,21 @@ export class MemoryDevice implements BlockDevice {
       throw new FsError(EINVAL, `${this.name}: restore: snapshot geometry (${snap.size}/${snap.sectorSize}) ` +
         `does not match the device (${this.size}/${this.sectorSize})`);
     }
+    // Absent chunks mean "never written": they must read the same on both sides.
+    if (snap.poison !== this.poison) {
+      throw new FsError(EINVAL, `${this.name}: restore: snapshot poison ${snap.poison} does not match the device's ${this.poison}`);
+    }
     // The snapshot may come from another device, whose WeakSet marked its chunks shared, not
     // ours: mark them here too, or our next write would change the snapshot (and that device).
     for (const c of snap.chunks.values()) this.shared.add(c);
     this.chunks = new Map(snap.chunks);
+  }
+
+  /** A poisoned device's absent chunk as a real one holding the pattern (then written over). */
+  private materialise(idx: number): Uint8Array {
+    const chunk = this.old!.slice();
+    this.chunks.set(idx, chunk);
+    return chunk;
   }
 
   /** The chunk at idx, copied first if a snapshot shares it. */

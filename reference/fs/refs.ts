@@ -65,6 +65,11 @@ export class RefsInode {
   /** Completed unwritten ioends awaiting the end_io work item. */
   ioendList: Ioend[] = [];
   workQueued = false;
+  /**
+   * Speculative preallocation an extending buffered write asked for (Refs.eofPreallocBlocks):
+   * writeback allocates the blocks from EOF up to this block; 0 when none is pending.
+   */
+  preallocEnd = 0;
   constructor(ino: number) {
     this.ino = ino;
   }
@@ -142,6 +147,18 @@ export class Refs implements FsInstance {
   faults: RefsFaults = {};
   /** Deliberate bugs (the bug zoo); empty for the correct filesystem. */
   bugs: RefsBugs = {};
+  /**
+   * Speculative post-EOF preallocation, as older XFS did it (the `allocsize=` mount option), in
+   * blocks; 0 (the default) turns it off. An extending buffered write asks for the blocks from
+   * its new EOF up to the next multiple of this (RefsInode.preallocEnd); writeback, when it
+   * allocates the delalloc extent holding the file's last block, allocates them as WRITTEN
+   * extents that are never written, so they hold whatever the device held. That is legal: the
+   * generic layer zeroes everything past EOF in the page cache, and before a size extension the
+   * file layer calls prepareZeroPastEof(), which turns them UNWRITTEN. The request is remembered
+   * rather than reserved as post-EOF delalloc, so the delalloc invariants (§8b: delalloc only
+   * below EOF, always dirty) stay as they are.
+   */
+  eofPreallocBlocks = 0;
   /** Count of metadata commits (tests observe fsync durability through it). */
   commits = 0;
   readonly iomapOps: IomapOps;
@@ -256,6 +273,25 @@ export class Refs implements FsInstance {
   prepareSize(inode: Inode, newsize: number): number {
     const ri = refsOf(inode);
     if (ri.inline && newsize > this.sb.inlineMax) return this.unstuff(inode);
+    return 0;
+  }
+
+  /**
+   * The file layer is about to zero [i_size, end) and move i_size there. WRITTEN blocks wholly
+   * past EOF are speculative preallocation nobody wrote: make them UNWRITTEN, so that zeroing
+   * may skip them and they read zero once inside EOF. Zeroing them through the page cache
+   * instead is what rule 15 forbids (since 6.11 zeroing does not raise i_size, so writeback
+   * would never write those folios); xfs 6.13 likewise converts post-EOF delalloc to unwritten
+   * before zeroing. Done here, outside ->iomap_begin, because ZERO lookups change nothing (rule 14).
+   */
+  prepareZeroPastEof(inode: Inode, end: number): number {
+    const ri = refsOf(inode);
+    // A pending preallocation would be allocated by the writeback zeroing may start: drop it.
+    ri.preallocEnd = 0;
+    if (ri.inline) return 0;
+    const first = Math.ceil(inode.size / this.blockSize);
+    const last = Math.ceil(end / this.blockSize);
+    if (last > first && ri.extents.convert(first, last - first, 'written', 'unwritten')) this.bumpSeq(ri);
     return 0;
   }
 
@@ -503,6 +539,36 @@ export class Refs implements FsInstance {
     this.bumpSeq(ri, fork === ri.extents);
   }
 
+  /** An extending buffered write to `newEnd`: preallocate up to the next multiple of the prealloc size. */
+  private wantPrealloc(ri: RefsInode, newEnd: number): void {
+    const n = this.eofPreallocBlocks;
+    if (n > 0) ri.preallocEnd = Math.max(ri.preallocEnd, (Math.floor(Math.ceil(newEnd / this.blockSize) / n) + 1) * n);
+  }
+
+  /**
+   * Writeback converted a delalloc extent ending at block `extEnd`: if it holds the file's last
+   * block and an extending write asked for preallocation, allocate the hole blocks from EOF to
+   * ri.preallocEnd as WRITTEN (never written: stale contents). Best effort, as speculative
+   * preallocation is: no space, no preallocation.
+   */
+  private preallocPastEof(inode: Inode, ri: RefsInode, extEnd: number): void {
+    const end = ri.preallocEnd;
+    const eofBlk = Math.ceil(inode.size / this.blockSize);
+    if (end <= eofBlk || eofBlk === 0 || extEnd < eofBlk) return;
+    ri.preallocEnd = 0;
+    let b = eofBlk;
+    while (b < end && this.freeBlocks > 0) {
+      const { ext, next } = ri.extents.lookup(b);
+      if (ext) { b = ext.lblk + ext.len; continue; }
+      const holeEnd = Math.min(next, end);
+      const got = this.allocBlocks(Math.min(holeEnd - b, this.freeBlocks), this.goalFor(ri, b));
+      if (!got) return;
+      ri.extents.set(b, got[1], 'written', got[0]);
+      this.bumpSeq(ri);
+      b += got[1];
+    }
+  }
+
   /** Allocate unwritten blocks for a hole range (fallocate, direct I/O). Returns blocks allocated. */
   allocUnwritten(ri: RefsInode, lblk: number, len: number): number {
     let done = 0;
@@ -702,6 +768,7 @@ export class Refs implements FsInstance {
     const want = Math.min(endBlk, next) - lblk;
     const got = this.reserve(want);
     if (got === 0) return -ENOSPC;
+    if (pos + length > inode.size) this.wantPrealloc(ri, pos + length);
     ri.extents.set(lblk, got, 'delalloc', -1);
     this.bumpSeq(ri);
     iomap.type = IOMAP_DELALLOC;
@@ -931,6 +998,7 @@ export class Refs implements FsInstance {
         return 0;
       }
       this.convertDelalloc(ri, ext, ri.extents, this.bugs.allocWrittenAtWriteback ? 'written' : 'unwritten');
+      this.preallocPastEof(inode, ri, ext.lblk + ext.len);
     }
     this.fillMapping(inode, ri, lblk, m);
     // Trim the data-fork mapping at the next COW staging extent: those blocks must go through

@@ -68,6 +68,13 @@ export interface FsInstance {
   /* space operations, in blocks */
   /** Called before i_size moves to `newsize` (e.g. move inline data into a block). 0 or -errno. */
   prepareSize(inode: Inode, newsize: number): number;
+  /**
+   * Optional: the file layer is about to zero [i_size, end) ahead of a size extension (truncate
+   * up, an extending write's gap, a clone past EOF). A filesystem that keeps WRITTEN blocks past
+   * EOF (speculative preallocation) must make them read zero without zeroing them through the
+   * page cache (rule 15), e.g. convert them to UNWRITTEN. 0 or -errno.
+   */
+  prepareZeroPastEof?(inode: Inode, end: number): number;
   /** Make the file block-mapped (no inline data) before a block-level space operation. */
   unstuff(inode: Inode): number;
   /** Free the blocks from the one holding `newsize` (rounded up) on. */
