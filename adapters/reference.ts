@@ -75,6 +75,8 @@ export function mountWithMonitor(fsa: FsAdapter, dev: BlockDevice, folioSize: nu
 export class ReferenceTarget implements FileTarget {
   fsys: IomapFs;
   fh: FileHandle;
+  /** Power cuts (FileTarget.crash): only over a CrashDevice (see ReferenceOptions.crash). */
+  crash?: (selector: number) => CrashOutcome;
   private readonly adapter: ReferenceAdapter;
   readonly interleave: InterleavingSteps = {
     writeback: () => { this.fh.writebackNow(); },
@@ -103,7 +105,10 @@ export class ReferenceTarget implements FileTarget {
     this.fsys = adapter.fsys!;
     this.fh = this.fsys.open(adapter.fileName, { create: true, truncate: true });
     // A power cut must find the (empty) file: make its creation durable, as a program would.
-    if (adapter.crashDevice() !== null) this.syncAll();
+    if (adapter.crashDevice() !== null) {
+      this.syncAll();
+      this.crash = (selector) => this.powerCut(selector);
+    }
     this.faults = this.fsys.fs instanceof Refs ? {
       pwriteFaulting: (off, data, faultAt) => this.fh.pwrite(off, data, { faultAt }),
       withReserveHeadroom: (blocks, fn) => {
@@ -169,7 +174,7 @@ export class ReferenceTarget implements FileTarget {
    * crash state `selector` picks, and the filesystem mounts it (recovery), checks itself and the
    * file is reopened. A failed mount is reported as a problem; the target is unusable after it.
    */
-  crash(selector: number): CrashOutcome {
+  private powerCut(selector: number): CrashOutcome {
     const dev = this.adapter.crashDevice();
     if (dev === null) throw new FsError(EOPNOTSUPP, 'crash: this reference target has no crash device (its device was handed in; pass crash: true)');
     const state = dev.choose(selector);
