@@ -167,7 +167,7 @@ describe('fsx interleaving ops', () => {
       // mutant, seed, ops, the failure
       ['stale-iomap-valid', 1, 2000, 'contract R30'],
       ['dio-no-post-invalidate', 2, 6000, 'bad-data fileops-14.3'],
-      ['zero-range-no-flush', 2, 8000, 'eof-page fileops-14.22'],
+      ['zero-range-no-flush', 5, 4000, 'eof-page fileops-14.22'],
       ['writeback-no-eof-zero', 1, 4000, 'eof-page fileops-14.22'],
     ];
     for (const [name, seed, n, what] of cases) {
