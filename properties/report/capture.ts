@@ -135,6 +135,11 @@ interface Replay {
 function maxExtent(log: OpLog): number {
   let m = 0;
   for (const r of log.ops) {
+    // complete_io's and crash's `off` pick an I/O or a crash state: not file offsets.
+    if (r.op === 'crash' || r.op === 'complete_io') {
+      m = Math.max(m, r.fileSize ?? 0);
+      continue;
+    }
     m = Math.max(m, r.fileSize ?? 0, r.off + r.len, (r.dst ?? 0) + r.len);
   }
   return m;
