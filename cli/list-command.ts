@@ -11,6 +11,8 @@ import { listSuites } from '../properties/suites/index';
 import { RULES } from '../properties/contract/rules';
 import { MUTANTS } from '../adapters/mutants/catalog';
 import { CliIO, EXIT_PASS, Lines, parseFlags, UsageError } from './common';
+import { isCaseFile } from './case-files';
+import { describeSignature, parseCase } from '../properties/oracle/fault-cases';
 
 const LIST_FLAGS = { json: { type: 'boolean' } } as const;
 
@@ -19,16 +21,8 @@ export function corpusDir(): string {
   return path.resolve(__dirname, '..', '..', 'corpus');
 }
 
-/** Crash and fault cases (corpus/crash, corpus/fault) are not op logs: their own test replays them. */
-function isCaseFile(file: string): boolean {
-  try {
-    return /"format"\s*:\s*"iomap-harness-case"/.test(fs.readFileSync(file, 'utf8').slice(0, 4096));
-  } catch {
-    return false;
-  }
-}
-
-function corpusFiles(dir: string): string[] {
+/** Every op log (.json, .fsxops) and crash/fault case (.json) under `dir`, sorted. */
+export function corpusFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     let entries: fs.Dirent[];
@@ -40,17 +34,18 @@ function corpusFiles(dir: string): string[] {
     for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.fsxops$/.test(e.name) || (/\.json$/.test(e.name) && !isCaseFile(p))) out.push(p);
+      else if (/\.(fsxops|json)$/.test(e.name)) out.push(p);
     }
   };
   walk(dir);
   return out;
 }
 
-/** Corpus entries: every .json/.fsxops op log under corpus/, with what it expects. */
+/** Corpus entries: every op log and crash/fault case under corpus/, with what it expects. */
 export function listCorpus(dir = corpusDir()): Record<string, unknown>[] {
   return corpusFiles(dir).map((file) => {
     const name = path.relative(dir, file);
+    if (isCaseFile(file)) return caseItem(file, name);
     try {
       const log = parseOpLog(fs.readFileSync(file, 'utf8'), name);
       const exp = log.expected === undefined || log.expected.outcome === 'pass' ? 'pass' : log.expected.kind;
@@ -61,6 +56,21 @@ export function listCorpus(dir = corpusDir()): Record<string, unknown>[] {
       return { name, error: e instanceof OpLogError ? e.message : String(e) };
     }
   });
+}
+
+/** A crash or fault case as a corpus entry: the adapter it fails on and its recorded signature. */
+function caseItem(file: string, name: string): Record<string, unknown> {
+  try {
+    const c = parseCase(fs.readFileSync(file, 'utf8'), name);
+    const f = c.expected.failsOn[0];
+    const item: Record<string, unknown> = {
+      name, adapter: f?.adapter ?? 'reference', ops: c.workload.ops.length, expected: f ? describeSignature(f.signature) : 'pass', kind: c.kind,
+    };
+    if (c.description !== undefined) item.description = c.description;
+    return item;
+  } catch (e) {
+    return { name, error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 export function listCommand(args: string[], io: CliIO): number {

@@ -1,9 +1,11 @@
 /**
- * `iomap-harness replay PATH... [--adapter A] [--json]`: apply saved op logs (JSON or .fsxops).
+ * `iomap-harness replay PATH... [--adapter A] [--json]`: apply saved op logs (JSON or .fsxops;
+ * a folder means every log and case under it).
  * Every file is read and validated before anything runs (a bad one: one line, exit 2). Each log
  * runs on a fresh adapter: --adapter, else the adapter recorded in the log, else the default; the
  * geometry is the log's (--bs/--folio override it). Exit 1 when any log fails its checks, 3 when a
- * target crashed; each case reports whether the outcome matched the log's `expected`.
+ * target crashed; each case reports whether the outcome matched the log's `expected`. Crash and
+ * fault case files (corpus/crash, corpus/fault) replay the same way (cli/case-files.ts).
  */
 
 import * as fs from 'fs';
@@ -12,6 +14,9 @@ import { replayLog, RunResult } from '../properties/fsx/engine';
 import { adapterOptionsOf, OpLog, OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
 import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
+import { caseAdapter, isCaseFile, readCase, replayCaseFile } from './case-files';
+import { corpusFiles } from './list-command';
+import type { SavedCase } from '../properties/oracle/fault-cases';
 
 const REPLAY_FLAGS = {
   adapter: { type: 'string' },
@@ -47,6 +52,15 @@ export function logAdapterOptions(log: OpLog, geo: AdapterOptions): AdapterOptio
   return { ...adapterOptionsOf(log), ...geo };
 }
 
+/** A folder to replay whole (every op log and case under it). */
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function outcomeOf(r: RunResult): string {
   return r.failure === null ? 'pass' : r.failure.kind;
 }
@@ -59,7 +73,13 @@ export function replayCommand(args: string[], io: CliIO): number {
   const seed = v.seed === undefined ? undefined : parseNumber('-S', v.seed as string, 0, 0xffffffff);
   const maxlen = v.maxlen === undefined ? undefined : parseNumber('-l', v.maxlen as string, 1);
   const geo = geometryFlags(v);
-  const logs = positionals.map((p) => ({ path: p, log: readLog(p, seed, maxlen) }));
+  // Everything is read and validated before anything runs.
+  const files = positionals.flatMap((p) => (isDirectory(p) ? corpusFiles(p) : [p]));
+  if (files.length === 0) throw new UsageError(`replay: no op logs or cases in ${positionals.join(' ')}`);
+  const inputs = files.map((p) => (isCaseFile(p)
+    ? { path: p, log: null, kase: readCase(p, 'replay') as SavedCase | null }
+    : { path: p, log: readLog(p, seed, maxlen) as OpLog | null, kase: null }));
+  for (const i of inputs) if (i.kase) caseAdapter(i.kase, v.adapter as string | undefined, i.path, 'replay');
   const lines = new Lines(io);
   const cases: Record<string, unknown>[] = [];
   let firstFailure: Record<string, unknown> | undefined;
@@ -68,7 +88,19 @@ export function replayCommand(args: string[], io: CliIO): number {
   let failures = 0;
   let crashed = false;
   let adapterShown = v.adapter as string | undefined;
-  for (const { path: file, log } of logs) {
+  for (const { path: file, log: l, kase } of inputs) {
+    if (kase !== null) {
+      const spec = caseAdapter(kase, v.adapter as string | undefined, file, 'replay');
+      adapterShown ??= spec;
+      const r = replayCaseFile(file, kase, spec, quiet, lines);
+      if (r.outcome !== 'pass') {
+        failures++;
+        firstFailure ??= { kind: r.outcome, log: file };
+      }
+      cases.push({ path: file, expected: r.expected ?? 'unrecorded', outcome: r.outcome, ok: r.ok });
+      continue;
+    }
+    const log = l!;
     const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
     adapterShown ??= spec;
     const adapter = openAdapter(spec, logAdapterOptions(log, geo));

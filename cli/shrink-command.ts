@@ -16,6 +16,7 @@ import { shrinkLog, ShrinkResult } from '../properties/fsx/shrink';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
 import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 import { logAdapterOptions, readLog } from './replay-command';
+import { caseAdapter, isCaseFile, readCase, shrinkCaseFile } from './case-files';
 
 const SHRINK_FLAGS = {
   adapter: { type: 'string' },
@@ -84,6 +85,7 @@ export function shrinkCommand(args: string[], io: CliIO): number {
   const maxlen = v.maxlen === undefined ? undefined : parseNumber('-l', v.maxlen as string, 1);
   const maxReplays = v['max-replays'] === undefined ? undefined : parseNumber('--max-replays', v['max-replays'] as string, 1, 1e9);
   const geo = geometryFlags(v);
+  if (isCaseFile(file)) return shrinkCase(file, v.adapter as string | undefined, v.out as string | undefined, json, io);
   const log = readLog(file, seed, maxlen, 'shrink');
   const out = checkOut((v.out as string | undefined) ?? defaultShrinkOut(file), 'shrink');
   const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
@@ -134,4 +136,21 @@ export function shrinkCommand(args: string[], io: CliIO): number {
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();
   return code;
+}
+
+/**
+ * A crash or fault case: shrink its workload again on the adapter it fails on (the crash or
+ * fault harness's shrinker) and write the case to OUT.
+ */
+function shrinkCase(file: string, adapter: string | undefined, outArg: string | undefined, json: boolean, io: CliIO): number {
+  const c = readCase(file, 'shrink');
+  const spec = caseAdapter(c, adapter, file, 'shrink');
+  if (spec !== c.expected.failsOn[0]?.adapter) throw new UsageError(`shrink: ${file}: a case shrinks on the adapter it was recorded failing on (${c.expected.failsOn[0]?.adapter ?? 'none'})`);
+  const out = checkOut(outArg ?? defaultShrinkOut(file), 'shrink');
+  const lines = new Lines(io);
+  const r = shrinkCaseFile(c, out);
+  lines.out(`Shrunk the ${c.kind} case ${file} from ${r.before} ops to ${r.after} on ${spec}; saved to "${out}"; replay with: iomap-harness replay ${out}`);
+  if (json) lines.out(JSON.stringify({ command: 'shrink', adapter: spec, inputOps: r.before, outputOps: r.after, out, failures: 1 }));
+  lines.flush();
+  return EXIT_FAILURE;
 }

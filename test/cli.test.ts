@@ -187,7 +187,7 @@ describe('iomap-harness CLI', () => {
       [['replay', files.noDst], /ops\[0\]: clone_range needs "dst"$/],
       [['replay', files.empty], /empty\.json: empty file/],
       [['replay', files.fsxops], /bad\.fsxops: line 2: unknown op "frobnicate"$/],
-      [['replay', path.join(tmp, 'saved'), files.malformed], /is a directory$/],
+      [['replay', fs.mkdtempSync(path.join(tmp, 'nothing-'))], /no op logs or cases in /],
       [['frobnicate'], /^iomap-harness: unknown command "frobnicate"/],
       [['replay', files.faulting], /^iomap-harness: adapter naive cannot replay op 1 \(write with faultAt\): it needs model-level fault injection/],
       [['shrink', 'x'], /^iomap-harness: shrink: x: no such file$/],
@@ -226,6 +226,49 @@ describe('iomap-harness CLI', () => {
     const help = await cli(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.out, /^usage: iomap-harness COMMAND/);
+  });
+
+  it('replays and shrinks crash and fault case files like op logs; bad ones exit 2 with one line', async () => {
+    const corpus = path.resolve(DIST, '..', 'corpus');
+    const fault = path.join(corpus, 'fault', 'writeback-error-lost.json');
+    const crash = path.join(corpus, 'crash', 'metadata-before-data.json');
+    // On the adapter it was recorded failing on (the default), then on reference.
+    let r = await cli(['replay', fault, '-q', '--json']);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.out, /failed \(fault:errseq-missed:f0\)/);
+    assert.deepEqual((lastJson(r).cases as Array<Record<string, unknown>>)[0].ok, true);
+    r = await cli(['replay', crash, '--adapter', 'reference', '-q']);
+    assert.equal(r.code, 0, r.out);
+    r = await cli(['replay', crash, '-q']);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /failed \(crash:bad-bytes:f0\)/);
+    // Cases run on refs in-process only.
+    r = await cli(['replay', crash, '--adapter', 'naive']);
+    assert.equal(r.code, 2);
+    assert.equal(r.err.trim().split('\n').length, 1);
+    assert.match(r.err, /runs on refs in-process/);
+    // A damaged case: one line, exit 2, nothing run.
+    const bad = path.join(tmp, 'bad-case.json');
+    fs.writeFileSync(bad, fs.readFileSync(fault, 'utf8').replace('"kind": "fault"', '"kind": "flood"').replace('"kind":"fault"', '"kind":"flood"'));
+    r = await cli(['replay', bad]);
+    assert.equal(r.code, 2, r.out);
+    assert.equal(r.err.trim().split('\n').length, 1);
+    // shrink writes the case again (already minimal: as many ops), still failing the same way.
+    const out = path.join(tmp, 'crash.min.json');
+    r = await cli(['shrink', crash, '--out', out, '--json']);
+    assert.equal(r.code, 1, r.err);
+    const again = await cli(['replay', out, '-q']);
+    assert.equal(again.code, 1);
+    assert.match(again.out, /crash:bad-bytes:f0/);
+    // A folder replays every log and case under it; each bug-zoo/crash/fault case fails as recorded.
+    r = await cli(['replay', corpus, '-q', '--json']);
+    const all = lastJson(r).cases as Array<{ path: string; ok: boolean }>;
+    assert.ok(all.length >= 25 && all.every((c) => c.ok), JSON.stringify(all.filter((c) => !c.ok)));
+    assert.equal((await cli(['replay', fs.mkdtempSync(path.join(tmp, 'empty-'))])).code, 2);
+    // list corpus names them with what they expect.
+    r = await cli(['list', 'corpus', '--json']);
+    const names = (JSON.parse(r.lines[r.lines.length - 1]).corpus as Array<{ name: string; expected: string }>).filter((i) => /^(crash|fault)\//.test(i.name));
+    assert.ok(names.length >= 5 && names.every((i) => /^(crash|fault):/.test(i.expected)), JSON.stringify(names));
   });
 
   it('shows progress only on a TTY and never with --json', async () => {
