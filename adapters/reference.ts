@@ -184,13 +184,9 @@ export class ReferenceTarget implements FileTarget {
     if (this.adapter.fsys === null) return { state: desc, problems }; // nothing to reopen; the run stops here
     this.fsys = this.adapter.fsys;
     problems.push(...this.fsys.fs.checkConsistency().map((s) => `consistency: ${s}`));
-    if (this.fsys.fs.lookup(this.adapter.fileName) === undefined) {
-      problems.push(`${this.adapter.fileName} is missing after the crash, although its creation was synced`);
-      this.fh = this.fsys.open(this.adapter.fileName, { create: true });
-    } else {
-      this.fh = this.fsys.open(this.adapter.fileName);
-    }
-    return { state: desc, problems };
+    const missing = this.fsys.fs.lookup(this.adapter.fileName) === undefined;
+    this.fh = this.fsys.open(this.adapter.fileName, { create: missing });
+    return { state: desc, problems, missing };
   }
 
   /** Contract checks that need a quiet moment (every ioend finished, folio refs balanced). */

@@ -96,6 +96,8 @@ export interface CrashOutcome {
    * unless the mount failed, in which case crash() throws.
    */
   problems: string[];
+  /** The file is gone after the crash (its creation was made durable: a durability failure). */
+  missing?: boolean;
 }
 
 /**

@@ -536,6 +536,7 @@ export class Runner {
     const state = out.state.length > 400 ? `${out.state.slice(0, 400)}…` : out.state;
     const head = `after a power cut (${state}):`;
     if (out.problems.length > 0) return this.fail('recovery', 'fileops-14.25', undefined, [head, ...out.problems.slice(0, 8)]);
+    if (out.missing === true) return this.fail('durability', 'fileops-14.25', undefined, [head, 'the file is missing, although its creation was made durable']);
     const size = t.size();
     const largest = tracker.largestSize(inflight);
     if (size > largest) {

@@ -162,12 +162,21 @@ export const CATCHES: readonly Catch[] = [
   { suite: 'stateful', property: 'commands', mutant: 'mkwrite-eof-off-by-one', kind: 'op-error', rule: 'fileops-14.23', replays: true },
   { suite: 'stateful', property: 'commands', mutant: 'new-flag-merged-delalloc', kind: 'contract', rule: 'R16', replays: true },
   { suite: 'stateful', property: 'commands', mutant: 'stale-iomap-valid', kind: 'contract', rule: 'R30', replays: true, primary: true },
+  { suite: 'crash', property: 'acknowledged-survives', mutant: 'fsync-no-flush', kind: 'durability', rule: 'fileops-14.25', replays: true, primary: true },
+  { suite: 'crash', property: 'acknowledged-survives', mutant: 'ioend-merge-ignores-type', kind: 'durability', rule: 'fileops-14.25', replays: true },
+  { suite: 'crash', property: 'acknowledged-survives', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
+  { suite: 'crash', property: 'acknowledged-survives', mutant: 'mkwrite-eof-off-by-one', kind: 'op-error', rule: 'fileops-14.23', replays: true },
+  { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'metadata-before-data', kind: 'durability', rule: 'fileops-14.25', replays: true, primary: true },
+  { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'fsync-no-flush', kind: 'durability', rule: 'fileops-14.25', replays: true },
+  { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'insert-short-by-one', kind: 'durability', rule: 'fileops-14.25', replays: true },
+  { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'collapse-short-by-one', kind: 'bad-data', rule: 'fileops-14.3', replays: true },
+  { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'read-eof-off-by-one', kind: 'durability', rule: 'fileops-14.25', replays: true },
+  { suite: 'crash', property: 'in-flight-io', mutant: 'fsync-no-flush', kind: 'durability', rule: 'fileops-14.25', replays: true },
+  { suite: 'crash', property: 'in-flight-io', mutant: 'dio-no-post-invalidate', kind: 'bad-data', rule: 'fileops-14.3', replays: true },
+  { suite: 'crash', property: 'in-flight-io', mutant: 'stale-iomap-valid', kind: 'contract', rule: 'R30', replays: true },
 ];
 
 /** Bug-zoo mutants no suite catches, and why. */
 export const NOT_CAUGHT: Readonly<Record<string, string>> = {
-  'fsync-no-flush': 'durability only: needs a crash after fsync (the crash harness, properties/oracle/crash-harness.ts)',
-  'metadata-before-data': 'durability only: needs a crash between metadata commit and data writeback (crash harness)',
-  'fua-into-unwritten': 'durability only: needs a crash after an O_DSYNC write into unwritten extents (crash harness)',
-  'read-eof-off-by-one': 'needs a MAPPED block past EOF inside the EOF folio with stale bytes on disk; refs frees every block past EOF on truncate and never allocates written blocks there',
+  'fua-into-unwritten': 'durability only: needs a crash after an O_DSYNC direct write into unwritten extents; fsx and the suites issue no O_DSYNC writes (the crash harness catches it)',
 };

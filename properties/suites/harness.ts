@@ -156,6 +156,7 @@ export function unmetNeeds(needs: readonly string[], probe: Workload): string | 
     interleave: 'needs FileTarget.interleave (writeback now, completions, evict, the begin/get_folio window)',
     asyncDio: 'needs asynchronous O_DIRECT writes (interleave.directWriteAsync)',
     geometry: 'needs an adapter that honours a requested block and folio size (and no --bs/--folio)',
+    crash: 'needs power cuts (FileTarget.crash: the reference adapter over a CrashDevice, for a filesystem that declares itself crash safe)',
   };
   return missing.map((m) => why[m] ?? (m.startsWith('falloc:') ? `needs fallocate mode ${m.slice(7)}` : `needs capability ${m}`)).join('; ');
 }

@@ -20,10 +20,11 @@ import { reflink } from './areas/reflink';
 import { contract } from './areas/contract';
 import { geometry } from './areas/geometry';
 import { stateful } from './areas/stateful';
+import { crash } from './areas/crash';
 
 export const SUITES: readonly SuiteDef[] = [
   bufferedIo, shortWrites, mmap, zeroRange, unshare, writeback, writebackErrors, directIo, dax, seek, fiemap, swapfile,
-  fallocate, reflink, contract, geometry, stateful,
+  fallocate, reflink, contract, geometry, stateful, crash,
 ];
 
 export function suiteByName(name: string): SuiteDef | undefined {

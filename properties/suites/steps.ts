@@ -25,6 +25,8 @@ export const STEP_KINDS = [
   // a store through the mapping left dirty (no msync); junk stored past EOF without msync;
   // a short write (model-level), also with a second writer in its begin/get_folio window
   'mapwriteNoSync', 'pollute', 'shortWrite', 'raceShortWrite',
+  // a power cut (FileTarget.crash; fsx's crash op)
+  'crash',
 ] as const;
 
 export type StepKind = (typeof STEP_KINDS)[number];
@@ -44,6 +46,7 @@ const KIND_NEEDS: Partial<Record<StepKind, string>> = {
   seekData: 'seek', seekHole: 'seek', fiemap: 'fiemap', writeback: 'interleave', complete: 'interleave',
   drain: 'interleave', evict: 'interleave', raceWrite: 'interleave', raceWriteback: 'interleave', racePunch: 'interleave',
   asyncDio: 'asyncDio', shortWrite: 'model', raceShortWrite: 'model', mapwriteNoSync: 'mmap', pollute: 'mmap',
+  crash: 'crash',
 };
 
 export function kindNeed(k: StepKind): string | undefined {
@@ -105,6 +108,7 @@ export function hasNeed(w: Workload, need: string): boolean {
     case 'interleave': return t.interleave !== undefined;
     case 'asyncDio': return typeof t.interleave?.directWriteAsync === 'function' && caps.directIO;
     case 'model': return w.ref !== null;
+    case 'crash': return typeof t.crash === 'function';
     case 'geometry': return true;
     default:
       if (need.startsWith('falloc:')) return typeof t.fallocate === 'function' && caps.fallocModes.includes(Number(need.slice(7)));
@@ -287,6 +291,9 @@ export function play(w: Workload, s: Step, span: Span): void {
       return mapwriteNoSync(w, s, span);
     case 'pollute':
       return pollute(w, s, span);
+    case 'crash':
+      // The selector picks the crash state (which cached writes land, whole or torn).
+      return w.op('crash', (s.a ^ (s.b << 11) ^ (s.c << 23)) >>> 0, 0);
     default:
       throw new Error(`play: unknown step kind ${String((s as Step).k)}`);
   }

@@ -18,11 +18,12 @@ import type { Workload } from './workload';
  *  - `interleave`: FileTarget.interleave (writeback now, completions, evict, begin/get_folio window);
  *  - `asyncDio`: interleave.directWriteAsync;
  *  - `model`: the reference model itself (a ReferenceTarget: its FileHandle, refs counters, invariants);
- *  - `geometry`: the adapter honours a requested block and folio size.
+ *  - `geometry`: the adapter honours a requested block and folio size;
+ *  - `crash`: FileTarget.crash (power cuts: the reference adapter over a CrashDevice).
  */
 export type Need =
   | 'mmap' | 'directIO' | 'seek' | 'fiemap' | 'clone' | 'dedupe' | 'copyRange'
-  | 'interleave' | 'asyncDio' | 'model' | 'geometry'
+  | 'interleave' | 'asyncDio' | 'model' | 'geometry' | 'crash'
   | `falloc:${string}`;
 
 /** Where a suite runs: the adapter spec and how adapters are made. */

@@ -117,6 +117,8 @@ export class Workload {
     this.runner = new Runner(this.target, this.caps, this.pattern, {
       name: env.spec, maxlen: Number.MAX_SAFE_INTEGER, checkFile: wo.checkFile === true, sizeChecks: true,
       simulatedOps: 0, polluteEof: wo.polluteEof === true, quiet: true, debug: false, progressInterval: 0,
+      // Crash steps need the file's versions since the last fsync (a small cost per op).
+      trackDurability: typeof this.target.crash === 'function',
     }, QUIET);
   }
 
