@@ -57,6 +57,7 @@ import { EINVAL, FsError } from '../errno';
 import type { BlockDevice, WriteOptions } from './types';
 import { MemoryDevice, MemorySnapshot } from './memory';
 import { checkOpen, validateDiscard, validateRead, validateWrite } from './validate';
+import { WrappedDevice } from './wrapper';
 
 /* ------------------------------------------------------------------------------------------ */
 /* A small deterministic PRNG (no Math.random anywhere in the model)                          */
@@ -232,8 +233,7 @@ export interface CrashDeviceOptions {
 /* The device                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-export class CrashDevice implements BlockDevice {
-  readonly inner: BlockDevice;
+export class CrashDevice extends WrappedDevice {
   readonly name: string;
   private readonly log: CrashLogEntry[] = [];
   /** Absolute index of log[0]: entries before it were folded into the origin by trim(). */
@@ -255,7 +255,7 @@ export class CrashDevice implements BlockDevice {
     if (opts === null || typeof opts !== 'object') throw new FsError(EINVAL, 'CrashDevice: options must be an object');
     if (opts.name !== undefined && typeof opts.name !== 'string') throw new FsError(EINVAL, 'CrashDevice: name must be a string');
     checkOpen(inner, 'CrashDevice');
-    this.inner = inner;
+    super(inner);
     this.name = opts.name ?? `crash(${inner.name})`;
     // A poisoned inner device's never-written sectors must read the same in every image.
     const poison = inner instanceof MemoryDevice ? inner.poison ?? undefined : undefined;
@@ -266,22 +266,6 @@ export class CrashDevice implements BlockDevice {
       copyDevice(inner, this.builder);
     }
     this.origin = this.builder.snapshot();
-  }
-
-  get sectorSize(): number {
-    return this.inner.sectorSize;
-  }
-
-  get size(): number {
-    return this.inner.size;
-  }
-
-  get dax(): boolean {
-    return this.inner.dax;
-  }
-
-  get closed(): boolean {
-    return this.inner.closed;
   }
 
   /* ---- BlockDevice: everything passes through; the log remembers it ---------------------- */

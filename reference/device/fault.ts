@@ -47,6 +47,7 @@
 import { EINVAL, EIO, FsError, errnoName } from '../errno';
 import type { BlockDevice, WriteOptions } from './types';
 import { validateDiscard, validateRead, validateWrite, checkOpen } from './validate';
+import { WrappedDevice } from './wrapper';
 
 export type IoKind = 'read' | 'write';
 export type FaultAction = 'error' | 'drop' | 'corrupt' | 'hold';
@@ -215,8 +216,7 @@ function mixSeed(seed: number, id: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 
-export class FaultDevice implements BlockDevice {
-  readonly inner: BlockDevice;
+export class FaultDevice extends WrappedDevice {
   readonly name: string;
   /** Master switch: when false no rule fires or counts (requests are still counted in stats). */
   enabled = true;
@@ -245,27 +245,11 @@ export class FaultDevice implements BlockDevice {
     if (opts.seed !== undefined && (typeof opts.seed !== 'number' || !Number.isInteger(opts.seed))) {
       throw new FsError(EINVAL, `FaultDevice: seed must be an integer, got ${String(opts.seed)}`);
     }
-    this.inner = inner;
+    super(inner);
     this.name = opts.name ?? `fault(${inner.name})`;
     this.seed = (opts.seed ?? 1) >>> 0;
     this.readsSeeHeld = opts.readsSeeHeld ?? false;
     this.holdAcrossFlush = opts.holdAcrossFlush ?? false;
-  }
-
-  get sectorSize(): number {
-    return this.inner.sectorSize;
-  }
-
-  get size(): number {
-    return this.inner.size;
-  }
-
-  get dax(): boolean {
-    return this.inner.dax;
-  }
-
-  get closed(): boolean {
-    return this.inner.closed;
   }
 
   /** Fail reads overlapping [off, off+len). Returns this for chaining. */
