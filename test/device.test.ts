@@ -16,6 +16,7 @@ import { FileDevice, devMajorMinor } from '../reference/device/file';
 import { loadNative, setNativeForTesting } from '../reference/device/native';
 import { errnoForCode, toFsError } from '../reference/device/errors';
 import { createLoopDevice, loopSkipReason, scratchFsSkipReason, withLoopDevice, withScratchFs } from './support/loop';
+import { expectCode, skipWith } from './support/expect';
 
 const MiB = 1024 * 1024;
 const SIZE = 4 * MiB;
@@ -43,24 +44,6 @@ function readBack(dev: BlockDevice, off: number, len: number): Buffer {
 
 function isAllZero(b: Uint8Array): boolean {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.alloc(b.byteLength));
-}
-
-function expectCode(fn: () => unknown, code: string, what = ''): FsError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) assert.fail(`${what}: expected FsError ${code}, nothing was thrown`);
-  assert.ok(thrown instanceof FsError, `${what}: expected FsError ${code}, got ${String(thrown)}`);
-  assert.strictEqual(thrown.code, code, `${what}: ${thrown.message}`);
-  return thrown;
-}
-
-function skipWith(ctx: Mocha.Context, reason: string): never {
-  console.log(`      skipped: ${reason}`);
-  ctx.skip();
 }
 
 // ---- backends -----------------------------------------------------------------------------------

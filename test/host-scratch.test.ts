@@ -13,6 +13,7 @@ import { scratchCommand } from '../cli/scratch';
 import { createHostAdapter } from '../adapters/host';
 import { loopBackingFile, readMounts, scratchUnavailable, STATE_FILE, type ScratchType } from '../adapters/host/scratch';
 import { benchHost } from '../bench/host';
+import { skipWith } from './support/expect';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -23,11 +24,6 @@ async function run(argv: string[]): Promise<Captured> {
   let err = '';
   const code = await scratchCommand(argv, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; } });
   return { code, out, err };
-}
-
-function skipWith(ctx: Mocha.Context, reason: string): never {
-  console.log(`      skipped: ${reason}`);
-  ctx.skip();
 }
 
 function oneLineUsage(r: Captured, re: RegExp): void {

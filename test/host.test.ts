@@ -29,6 +29,7 @@ import { runFsx } from '../properties/fsx/engine';
 import { registryEnv, runSuite, SUITES } from '../properties/suites';
 import { defaultOptions } from '../properties/fsx/generator';
 import { mountScratchFs, scratchFsSkipReason, type ScratchFs, type ScratchFsType } from './support/loop';
+import { skipWith } from './support/expect';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -64,11 +65,6 @@ function expectRefusal(fn: () => unknown, re: RegExp): HostSafetyError {
   assert.match(thrown.message, re);
   assert.ok(!thrown.message.includes('\n'), 'refusals are one line');
   return thrown;
-}
-
-function skipWith(ctx: Mocha.Context, reason: string): never {
-  console.log(`      skipped: ${reason}`);
-  ctx.skip();
 }
 
 function pattern(len: number, seed: number): Buffer {

@@ -8,13 +8,13 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FsError } from '../reference/errno';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_SHARED, FIEMAP_FLAG_SYNC,
   FIEMAP_MAX_OFFSET, FILE_DEDUPE_RANGE_DIFFERS, FILE_DEDUPE_RANGE_SAME, loadNative, type NativeAddon,
 } from '../reference/device/native';
 import { createLoopDevice, loopSkipReason, mountScratchFs, scratchFsSkipReason, type ScratchFs, type ScratchFsType } from './support/loop';
+import { expectCode, skipWith } from './support/expect';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -32,25 +32,6 @@ function pattern(len: number, seed: number): Buffer {
     b[i] = x & 0xff;
   }
   return b;
-}
-
-function expectCode(fn: () => unknown, code: string | number, what = ''): FsError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) assert.fail(`${what}: expected FsError ${code}, nothing was thrown`);
-  assert.ok(thrown instanceof FsError, `${what}: expected FsError ${code}, got ${String(thrown)}`);
-  if (typeof code === 'number') assert.strictEqual(thrown.errno, code, `${what}: ${thrown.message}`);
-  else assert.strictEqual(thrown.code, code, `${what}: ${thrown.message}`);
-  return thrown;
-}
-
-function skipWith(ctx: Mocha.Context, reason: string): never {
-  console.log(`      skipped: ${reason}`);
-  ctx.skip();
 }
 
 function nodeEval(code: string, env: Record<string, string>): { status: number | null; stdout: string } {
