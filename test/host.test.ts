@@ -23,13 +23,12 @@ import {
   FALLOC_FL_ZERO_RANGE, type FiemapExtent,
 } from '../adapters/types';
 import { setNativeForTesting } from '../reference/device/native';
-import { FsError } from '../reference/errno';
 import { SparseBytes } from '../properties/oracle/bytes';
 import { runFsx } from '../properties/fsx/engine';
 import { registryEnv, runSuite, SUITES } from '../properties/suites';
 import { defaultOptions } from '../properties/fsx/generator';
 import { mountScratchFs, scratchFsSkipReason, type ScratchFs, type ScratchFsType } from './support/loop';
-import { skipWith } from './support/expect';
+import { expectCode, skipWith } from './support/expect';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -40,19 +39,6 @@ const FIEMAP_EXTENT_SHARED = 0x2000;
 const FIEMAP_EXTENT_DELALLOC = 0x4;
 const FIEMAP_EXTENT_NOT_ALIGNED = 0x100;
 const FIEMAP_EXTENT_LAST = 0x1;
-
-function expectCode(fn: () => unknown, code: string, what = ''): FsError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) assert.fail(`${what}: expected FsError ${code}, nothing was thrown`);
-  assert.ok(thrown instanceof FsError, `${what}: expected FsError ${code}, got ${String(thrown)}`);
-  assert.strictEqual(thrown.code, code, `${what}: ${thrown.message}`);
-  return thrown;
-}
 
 function expectRefusal(fn: () => unknown, re: RegExp): HostSafetyError {
   let thrown: unknown;
