@@ -33,7 +33,7 @@ import { IovIter } from '../reference/iomap/uio';
 import { ContractMonitor, ContractViolation } from '../properties/contract/monitor';
 import { RULES, RuleStatus } from '../properties/contract/rules';
 import { Breakage, breakFs, correctGetFolio, correctPutFolio } from './support/broken-fs';
-import { ModelHarness, ModelOp, Geometry, pattern } from './support/model-ops';
+import { ModelHarness, ModelOp, Geometry, pattern, rng, sharedMixOp } from './support/model-ops';
 import { renderRuleTable, DOC_PATH, TABLE_BEGIN, TABLE_END } from './support/contract-doc';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -936,14 +936,6 @@ describe('contract monitor: refs findings', () => {
 /* A long random run of refs under the monitor                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-function rng(seed: number): (m: number) => number {
-  let x = seed >>> 0 || 1;
-  return (m) => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    return x % m;
-  };
-}
-
 /** Operations the monitor sees beyond ModelHarness's: direct I/O, NOWAIT, reporting. */
 type ExtraOp =
   | { op: 'x-dread'; off: number; len: number }
@@ -968,23 +960,12 @@ function fuzzOps(seed: number, n: number): FuzzOp[] {
     const off = r(160 * 1024);
     const len = 1 + r(24 * 1024);
     const a512 = (x: number) => x - (x % 512);
+    const shared = sharedMixOp(k, r, i, off, len);
+    if (shared !== null) {
+      out.push(shared);
+      continue;
+    }
     switch (k) {
-      case 'write': out.push(r(10) ? { op: 'write', off, len, seed: i } : { op: 'write', off, len, seed: i, faultAt: r(len + 1) }); break;
-      case 'read': out.push({ op: 'read', off, len }); break;
-      case 'truncate': out.push({ op: 'truncate', size: r(180 * 1024) }); break;
-      case 'mapwrite': out.push({ op: 'mapwrite', off, len, seed: i, msync: r(4) === 0 }); break;
-      case 'mapread': out.push({ op: 'mapread', off, len }); break;
-      case 'falloc': out.push({ op: 'falloc', mode: [0, 1, 2, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41][r(9)], off, len }); break;
-      case 'clone': out.push({ op: 'clone', src: r(64), len, dst: off }); break;
-      case 'dedupe': out.push({ op: 'dedupe', src: r(64), len, dst: r(64) }); break;
-      case 'copy': out.push({ op: 'copy', src: r(160 * 1024), len, dst: off }); break;
-      case 'fsync': out.push({ op: 'fsync' }); break;
-      case 'writeback': out.push({ op: 'writeback' }); break;
-      case 'complete': out.push({ op: 'complete', which: r(8) }); break;
-      case 'evict': out.push({ op: 'evict', pos: r(160 * 1024) }); break;
-      case 'dropcaches': out.push({ op: 'dropcaches' }); break;
-      case 'pollute': out.push({ op: 'pollute', seed: i }); break;
-      case 'remount': out.push({ op: 'remount' }); break;
       case 'dread': out.push({ op: 'x-dread', off: a512(off), len: a512(len) + 512 }); break;
       case 'dwrite': out.push({ op: 'x-dwrite', off: a512(off), len: a512(len) + 512, seed: i, dsync: r(3) === 0 }); break;
       case 'nowait': out.push({ op: 'x-nowait', off: a512(off), len: a512(len) + 512, seed: i }); break;

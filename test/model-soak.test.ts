@@ -6,15 +6,7 @@
  * Deep sequences like these find what short fast-check cases rarely reach.
  */
 import * as assert from 'assert';
-import { ModelHarness, ModelOp, Geometry } from './support/model-ops';
-
-function rng(seed: number): (m: number) => number {
-  let x = seed >>> 0 || 1;
-  return (m) => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    return x % m;
-  };
-}
+import { ModelHarness, ModelOp, Geometry, rng, sharedMixOp } from './support/model-ops';
 
 export function soakOps(seed: number, n: number): ModelOp[] {
   const r = rng(seed);
@@ -26,23 +18,12 @@ export function soakOps(seed: number, n: number): ModelOp[] {
     const k = kinds[r(kinds.length)];
     const off = r(160 * 1024);
     const len = 1 + r(24 * 1024);
+    const shared = sharedMixOp(k, r, i, off, len);
+    if (shared !== null) {
+      out.push(shared);
+      continue;
+    }
     switch (k) {
-      case 'write': out.push(r(10) ? { op: 'write', off, len, seed: i } : { op: 'write', off, len, seed: i, faultAt: r(len + 1) }); break;
-      case 'read': out.push({ op: 'read', off, len }); break;
-      case 'truncate': out.push({ op: 'truncate', size: r(180 * 1024) }); break;
-      case 'mapwrite': out.push({ op: 'mapwrite', off, len, seed: i, msync: r(4) === 0 }); break;
-      case 'mapread': out.push({ op: 'mapread', off, len }); break;
-      case 'falloc': out.push({ op: 'falloc', mode: [0, 1, 2, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41][r(9)], off, len }); break;
-      case 'clone': out.push({ op: 'clone', src: r(64), len, dst: off }); break;
-      case 'dedupe': out.push({ op: 'dedupe', src: r(64), len, dst: r(64) }); break;
-      case 'copy': out.push({ op: 'copy', src: r(160 * 1024), len, dst: off }); break;
-      case 'fsync': out.push({ op: 'fsync' }); break;
-      case 'writeback': out.push({ op: 'writeback' }); break;
-      case 'complete': out.push({ op: 'complete', which: r(8) }); break;
-      case 'evict': out.push({ op: 'evict', pos: r(160 * 1024) }); break;
-      case 'dropcaches': out.push({ op: 'dropcaches' }); break;
-      case 'pollute': out.push({ op: 'pollute', seed: i }); break;
-      case 'remount': out.push({ op: 'remount' }); break;
       case 'dread': out.push({ op: 'dread', off, len }); break;
       case 'dwrite': out.push({ op: 'dwrite', off: r(3) ? off - (off % 512) : off, len: r(3) ? Math.max(512, len - (len % 512)) : len, seed: i }); break;
       case 'seek': out.push({ op: 'seek', off: r(200 * 1024) }); break;

@@ -454,3 +454,39 @@ export class ModelHarness {
     this.compare(0, this.fh.pread(0, this.size), this.good.subarray(0, this.size), 'full read');
   }
 }
+
+/** xorshift32: a seeded source of numbers in [0, m) for the tests' random op mixes. */
+export function rng(seed: number): (m: number) => number {
+  let x = seed >>> 0 || 1;
+  return (m) => {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    return x % m;
+  };
+}
+
+/**
+ * One op of the mix the model soak and the monitor's long run share (kind `k`, drawn with `r`;
+ * op `i` names its data), or null for a kind each of them draws its own way (direct I/O, SEEK,
+ * FIEMAP, ...). The draws happen in a fixed order, so a seed gives the same ops everywhere.
+ */
+export function sharedMixOp(k: string, r: (m: number) => number, i: number, off: number, len: number): ModelOp | null {
+  switch (k) {
+    case 'write': return r(10) ? { op: 'write', off, len, seed: i } : { op: 'write', off, len, seed: i, faultAt: r(len + 1) };
+    case 'read': return { op: 'read', off, len };
+    case 'truncate': return { op: 'truncate', size: r(180 * 1024) };
+    case 'mapwrite': return { op: 'mapwrite', off, len, seed: i, msync: r(4) === 0 };
+    case 'mapread': return { op: 'mapread', off, len };
+    case 'falloc': return { op: 'falloc', mode: [0, 1, 2, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41][r(9)], off, len };
+    case 'clone': return { op: 'clone', src: r(64), len, dst: off };
+    case 'dedupe': return { op: 'dedupe', src: r(64), len, dst: r(64) };
+    case 'copy': return { op: 'copy', src: r(160 * 1024), len, dst: off };
+    case 'fsync': return { op: 'fsync' };
+    case 'writeback': return { op: 'writeback' };
+    case 'complete': return { op: 'complete', which: r(8) };
+    case 'evict': return { op: 'evict', pos: r(160 * 1024) };
+    case 'dropcaches': return { op: 'dropcaches' };
+    case 'pollute': return { op: 'pollute', seed: i };
+    case 'remount': return { op: 'remount' };
+    default: return null;
+  }
+}
