@@ -16,25 +16,12 @@ import { FileDevice, devMajorMinor } from '../reference/device/file';
 import { loadNative, setNativeForTesting } from '../reference/device/native';
 import { errnoForCode, toFsError } from '../reference/device/errors';
 import { createLoopDevice, loopSkipReason, scratchFsSkipReason, withLoopDevice, withScratchFs } from './support/loop';
-import { expectCode, skipWith } from './support/expect';
+import { expectCode, pattern, skipWith } from './support/expect';
 
 const MiB = 1024 * 1024;
 const SIZE = 4 * MiB;
 
 // ---- helpers ------------------------------------------------------------------------------------
-
-/** Deterministic bytes (xorshift32), different for each seed. */
-function pattern(len: number, seed: number): Buffer {
-  const b = Buffer.alloc(len);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 function readBack(dev: BlockDevice, off: number, len: number): Buffer {
   const b = Buffer.alloc(len, 0xee);

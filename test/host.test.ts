@@ -28,7 +28,7 @@ import { runFsx } from '../properties/fsx/engine';
 import { registryEnv, runSuite, SUITES } from '../properties/suites';
 import { defaultOptions } from '../properties/fsx/generator';
 import { mountScratchFs, scratchFsSkipReason, type ScratchFs, type ScratchFsType } from './support/loop';
-import { expectCode, skipWith } from './support/expect';
+import { expectCode, pattern, skipWith } from './support/expect';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -51,18 +51,6 @@ function expectRefusal(fn: () => unknown, re: RegExp): HostSafetyError {
   assert.match(thrown.message, re);
   assert.ok(!thrown.message.includes('\n'), 'refusals are one line');
   return thrown;
-}
-
-function pattern(len: number, seed: number): Buffer {
-  const b = Buffer.alloc(len);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    b[i] = (x & 0xff) || 1;
-  }
-  return b;
 }
 
 const isZero = (b: Uint8Array) => b.every((v) => v === 0);

@@ -14,25 +14,13 @@ import {
   FIEMAP_MAX_OFFSET, FILE_DEDUPE_RANGE_DIFFERS, FILE_DEDUPE_RANGE_SAME, loadNative, type NativeAddon,
 } from '../reference/device/native';
 import { createLoopDevice, loopSkipReason, mountScratchFs, scratchFsSkipReason, type ScratchFs, type ScratchFsType } from './support/loop';
-import { expectCode, skipWith } from './support/expect';
+import { expectCode, pattern, skipWith } from './support/expect';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const ROOT = path.resolve(__dirname, '..', '..');
 const ENOTTY = 25;
 const ENAMETOOLONG = 36;
-
-function pattern(len: number, seed: number): Buffer {
-  const b = Buffer.alloc(len);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 function nodeEval(code: string, env: Record<string, string>): { status: number | null; stdout: string } {
   const base = { ...process.env };
