@@ -15,10 +15,10 @@
  * directories only when empty (rmdir, never a recursive delete). Everything needs root.
  */
 
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { CommandResult, hasTool, mustRunCommand, pause, runCommand } from './commands';
 
 export type ScratchType = 'xfs' | 'ext4' | 'btrfs' | 'tmpfs';
 export const SCRATCH_TYPES: readonly ScratchType[] = ['xfs', 'ext4', 'btrfs', 'tmpfs'];
@@ -29,7 +29,6 @@ export const MOUNT_DIR = 'mnt';
 export const TMPFS_SOURCE = 'iomap-scratch';
 const STATE_TOOL = 'iomap-harness scratch';
 const STATE_VERSION = 1;
-const CMD_TIMEOUT_MS = 120_000;
 
 export const DEFAULT_SIZE = 512 * 1024 * 1024;
 /** Smallest image mkfs accepts with default options. */
@@ -66,28 +65,10 @@ export class ScratchError extends Error {
   }
 }
 
-interface RunResult { ok: boolean; out: string; err: string }
-
-function run(cmd: string, args: string[]): RunResult {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: CMD_TIMEOUT_MS });
-  if (r.error) return { ok: false, out: '', err: `${cmd}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}` };
-  const err = (r.stderr ?? '').trim().split('\n')[0] ?? '';
-  return { ok: r.status === 0, out: (r.stdout ?? '').trim(), err: err || `${cmd} exited with ${r.status ?? r.signal}` };
-}
+const run = runCommand;
 
 function mustRun(cmd: string, args: string[]): string {
-  const r = run(cmd, args);
-  if (!r.ok) throw new ScratchError(`${cmd} ${args.join(' ')} failed: ${r.err}`);
-  return r.out;
-}
-
-function hasTool(cmd: string): boolean {
-  const r = spawnSync(cmd, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  return !(r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT');
-}
-
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  return mustRunCommand(cmd, args, (m) => new ScratchError(m));
 }
 
 export function isRoot(): boolean {
@@ -280,7 +261,7 @@ function undo(s: ScratchState): DestroyResult {
   for (const m of mounted.reverse()) {
     const ours = s.type === 'tmpfs' ? m.fstype === 'tmpfs' && m.source === TMPFS_SOURCE : s.device !== null && m.source === s.device;
     if (!ours) throw new ScratchError(`${s.mount} has ${m.source} (${m.fstype}) mounted on it, which scratch create did not mount; not unmounting it`);
-    let r: RunResult = { ok: false, out: '', err: '' };
+    let r: CommandResult = { ok: false, out: '', err: '' };
     for (let i = 0; i < 20; i++) {
       r = run('umount', [s.mount]);
       if (r.ok || /not mounted/i.test(r.err)) break;
@@ -297,7 +278,7 @@ function undo(s: ScratchState): DestroyResult {
     } else if (backing.replace(/ \(deleted\)$/, '') !== s.image) {
       leftAlone.push(`${s.device}: now backed by ${backing}, not ${s.image}; not detaching it`);
     } else {
-      let r: RunResult = { ok: false, out: '', err: '' };
+      let r: CommandResult = { ok: false, out: '', err: '' };
       for (let i = 0; i < 20; i++) {
         r = run('losetup', ['-d', s.device]);
         if (r.ok || loopBackingFile(s.device) !== s.image) break;

@@ -10,10 +10,10 @@
  * `console.log(reason); this.skip()`. The `*SkipReason()` functions answer the same question up
  * front, and `createLoopDevice`/`mountScratchFs` give hooks (before/after) a handle with release().
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { hasTool, mustRunCommand, pause, runCommand } from '../../adapters/host/commands';
 
 export type ScratchFsType = 'xfs' | 'ext4' | 'btrfs' | 'tmpfs';
 
@@ -45,30 +45,8 @@ export interface ScratchFs {
   release(): void;
 }
 
-const CMD_TIMEOUT_MS = 120_000;
-
-function run(cmd: string, args: string[]): { ok: boolean; out: string; err: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: CMD_TIMEOUT_MS });
-  if (r.error) return { ok: false, out: '', err: `${cmd}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}` };
-  const err = (r.stderr ?? '').trim();
-  return { ok: r.status === 0, out: (r.stdout ?? '').trim(), err: err || `${cmd} exited ${r.status ?? r.signal}` };
-}
-
-function mustRun(cmd: string, args: string[]): string {
-  const r = run(cmd, args);
-  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.err}`);
-  return r.out;
-}
-
-function hasTool(cmd: string): boolean {
-  const r = spawnSync(cmd, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  return !(r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT');
-}
-
-/** Synchronous pause for cleanup retries (no timers: the callers are synchronous). */
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
+const run = runCommand;
+const mustRun = (cmd: string, args: string[]): string => mustRunCommand(cmd, args);
 
 /** Why loop devices cannot be used here, or null if they can. */
 export function loopSkipReason(): string | null {
