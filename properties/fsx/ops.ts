@@ -6,6 +6,11 @@
  * Names shared with xfstests' ltp/fsx.c keep fsx's spelling. Ops fsx does not have are marked
  * `fsx: false`; they are exported to `.fsxops` as `#@` lines (comments to fsx, ops to us).
  */
+export {
+  FIEMAP_FLAG_SYNC, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_UNKNOWN, FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_ENCODED,
+  FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_DATA_INLINE,
+  FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_EXTENT_SHARED,
+} from '../../reference/uapi-fiemap';
 
 export const OP_READ = 0;
 export const OP_WRITE = 1;
@@ -194,14 +199,3 @@ export class OpBuffer {
 }
 
 /** FIEMAP request flag and extent flags (include/uapi/linux/fiemap.h). */
-export const FIEMAP_FLAG_SYNC = 0x1;
-export const FIEMAP_EXTENT_LAST = 0x1;
-export const FIEMAP_EXTENT_UNKNOWN = 0x2;
-export const FIEMAP_EXTENT_DELALLOC = 0x4;
-export const FIEMAP_EXTENT_ENCODED = 0x8;
-export const FIEMAP_EXTENT_DATA_ENCRYPTED = 0x80;
-export const FIEMAP_EXTENT_NOT_ALIGNED = 0x100;
-export const FIEMAP_EXTENT_DATA_INLINE = 0x200;
-export const FIEMAP_EXTENT_DATA_TAIL = 0x400;
-export const FIEMAP_EXTENT_UNWRITTEN = 0x800;
-export const FIEMAP_EXTENT_SHARED = 0x2000;

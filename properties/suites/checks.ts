@@ -8,11 +8,9 @@ import type { FiemapExtent } from '../../adapters/types';
 import { FsError } from '../../reference/errno';
 import { FL_SKIPPED, OPS } from '../fsx/ops';
 import type { Workload } from './workload';
-
-export const FIEMAP_EXTENT_LAST = 0x1;
-export const FIEMAP_EXTENT_DELALLOC = 0x4;
-export const FIEMAP_EXTENT_UNWRITTEN = 0x800;
-export const FIEMAP_EXTENT_SHARED = 0x2000;
+export {
+  FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_EXTENT_SHARED,
+} from '../../reference/uapi-fiemap';
 
 const hex = (n: number): string => '0x' + n.toString(16);
 

@@ -11,6 +11,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { toFsError } from './errors';
+export {
+  FIEMAP_FLAG_SYNC, FIEMAP_FLAG_XATTR, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_UNKNOWN, FIEMAP_EXTENT_DELALLOC,
+  FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_DATA_INLINE,
+  FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_EXTENT_MERGED, FIEMAP_EXTENT_SHARED,
+} from '../uapi-fiemap';
 
 /** 64-bit results come back as a number when < 2^53, else a bigint. */
 export type U64 = number | bigint;
@@ -75,19 +80,6 @@ export const FALLOC_FL_COLLAPSE_RANGE = 0x08;
 export const FALLOC_FL_ZERO_RANGE = 0x10;
 export const FALLOC_FL_INSERT_RANGE = 0x20;
 export const FALLOC_FL_UNSHARE_RANGE = 0x40;
-export const FIEMAP_FLAG_SYNC = 0x1;
-export const FIEMAP_FLAG_XATTR = 0x2;
-export const FIEMAP_EXTENT_LAST = 0x1;
-export const FIEMAP_EXTENT_UNKNOWN = 0x2;
-export const FIEMAP_EXTENT_DELALLOC = 0x4;
-export const FIEMAP_EXTENT_ENCODED = 0x8;
-export const FIEMAP_EXTENT_DATA_ENCRYPTED = 0x80;
-export const FIEMAP_EXTENT_NOT_ALIGNED = 0x100;
-export const FIEMAP_EXTENT_DATA_INLINE = 0x200;
-export const FIEMAP_EXTENT_DATA_TAIL = 0x400;
-export const FIEMAP_EXTENT_UNWRITTEN = 0x800;
-export const FIEMAP_EXTENT_MERGED = 0x1000;
-export const FIEMAP_EXTENT_SHARED = 0x2000;
 export const FIEMAP_MAX_OFFSET = 0xffffffffffffffffn;
 export const FILE_DEDUPE_RANGE_SAME = 0;
 export const FILE_DEDUPE_RANGE_DIFFERS = 1;
