@@ -12,6 +12,7 @@ import { RULES } from '../properties/contract/rules';
 import { MUTANTS } from '../adapters/mutants/catalog';
 import { CliIO, EXIT_PASS, Lines, parseFlags, UsageError } from './common';
 import { isCaseFile } from './case-files';
+import { filesUnder } from '../properties/corpus-files';
 import { describeSignature, parseCase } from '../properties/oracle/fault-cases';
 
 const LIST_FLAGS = { json: { type: 'boolean' } } as const;
@@ -23,22 +24,7 @@ export function corpusDir(): string {
 
 /** Every op log (.json, .fsxops) and crash/fault case (.json) under `dir`, sorted. */
 export function corpusFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(fsxops|json)$/.test(e.name)) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
+  return filesUnder(dir, /\.(fsxops|json)$/);
 }
 
 /** Corpus entries: every op log and crash/fault case under corpus/, with what it expects. */

@@ -20,6 +20,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { filesUnder } from '../corpus-files';
 import type { CrashState } from '../../reference/device/crash';
 import type { FaultSpec } from '../../reference/device/fault';
 import { modelBugs } from '../../reference/bugs';
@@ -177,22 +178,7 @@ export function serializeCase(c: SavedCase): string {
 
 /** Every case file under a directory (recursively), sorted. */
 export function caseFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.json')) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
+  return filesUnder(dir, /\.json$/);
 }
 
 /* ------------------------------------------------------------------------------------------ */
