@@ -150,6 +150,14 @@ export class ReferenceTarget implements FileTarget {
   copyRange(srcOff: number, len: number, dstOff: number): number { return this.fh.copyRange(srcOff, len, dstOff); }
   directRead(off: number, len: number): Uint8Array { return this.fh.directRead(off, len); }
   directWrite(off: number, data: Uint8Array): number { return this.fh.directWrite(off, data); }
+
+  /** O_DSYNC: direct writes take the model's IOCB_DSYNC path (FUA or a sync at completion); buffered ones sync their range as generic_write_sync does (here: fdatasync). */
+  dsyncWrite(off: number, data: Uint8Array, direct: boolean): number {
+    if (direct) return this.fh.directWrite(off, data, { dsync: true });
+    const n = this.fh.pwrite(off, data);
+    this.fdatasync();
+    return n;
+  }
   seekData(off: number): number { return this.fh.seekData(off); }
   seekHole(off: number): number { return this.fh.seekHole(off); }
   fiemap(off: number, len: number, flags: number): FiemapExtent[] { return this.fh.fiemap(off, len, flags); }

@@ -143,6 +143,12 @@ export interface FileTarget {
   dedupeRange?(srcOff: number, len: number, dstOff: number): number;
   /** copy_file_range within the same file; returns bytes copied. */
   copyRange?(srcOff: number, len: number, dstOff: number): number;
+  /**
+   * A write on an O_DSYNC file description (buffered, or O_DIRECT with `direct`): it returns when
+   * its bytes and what is needed to read them back are durable. Optional: without it the runner
+   * writes and then calls fdatasync() (the same promise, through another path).
+   */
+  dsyncWrite?(off: number, data: Uint8Array, direct: boolean): number;
   /** O_DIRECT pread/pwrite. */
   directRead?(off: number, len: number): Uint8Array;
   directWrite?(off: number, data: Uint8Array): number;

@@ -16,7 +16,7 @@ import {
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
 } from '../../adapters/types';
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
+  FL_CLOSE_OPEN, FL_DSYNC, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
   OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
   OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE,
   OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
@@ -258,6 +258,8 @@ export interface ResolvedOps {
   unshare: boolean;
   /** Unsynced mmap stores (FL_NO_MSYNC on mapwrite, and on -e pollution) may be generated. */
   noMsync: boolean;
+  /** Some writes are O_DSYNC (with power cuts on: what they acknowledge is then checked). */
+  dsync: boolean;
 }
 
 /**
@@ -304,7 +306,7 @@ export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, ada
     unshare = false;
   }
   const noMsync = il && caps.mmap && typeof t.mapwrite === 'function';
-  return { weights: w, messages, keepSize, zeroKeepSize, unshare, noMsync };
+  return { weights: w, messages, keepSize, zeroKeepSize, unshare, noMsync, dsync: w[OP_CRASH] > 0 };
 }
 
 function lcm(a: number, b: number): number {
@@ -326,6 +328,7 @@ export class Generator {
   private zeroKeepSize: boolean;
   private unshare: boolean;
   private readonly noMsync: boolean;
+  private readonly dsync: boolean;
   private readonly closeLimit: number;
   readonly weights: number[];
 
@@ -340,6 +343,7 @@ export class Generator {
     this.zeroKeepSize = ops.zeroKeepSize;
     this.unshare = ops.unshare;
     this.noMsync = ops.noMsync;
+    this.dsync = ops.dsync;
     this.closeLimit = o.closeprob > 0 ? 0x10000000 / o.closeprob : 0;
     this.weights = ops.weights.slice();
     this.rebuild();
@@ -406,6 +410,7 @@ export class Generator {
         this.trimOffLen(maxlen);
         this.off -= this.off % o.writebdy;
         if (code === OP_MAPWRITE && this.noMsync && rng.below(2) === 1) flags |= FL_NO_MSYNC;
+        if (code === OP_WRITE && this.dsync && rng.below(8) === 0) flags |= FL_DSYNC;
         break;
       case OP_RACE_WRITE:
       case OP_RACE_PUNCH:
@@ -439,6 +444,7 @@ export class Generator {
         this.trimOffLen(maxlen);
         this.off -= this.off % this.dioWrite;
         this.len -= this.len % this.dioWrite;
+        if (this.dsync && rng.below(4) === 0) flags |= FL_DSYNC;
         break;
       case OP_TRUNCATE:
         this.len = rng.below(maxlen);

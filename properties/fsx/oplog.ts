@@ -15,7 +15,7 @@
 
 import { MAX_OFFSET } from '../oracle/bytes';
 import {
-  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED,
   FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE,
   OP_FDATASYNC, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
   OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
@@ -63,6 +63,8 @@ export interface OpRecord {
   reserveBlocks?: number;
   /** clone_range/dedupe_range: FIEMAP must then report the remapped blocks SHARED (v3). */
   checkShared?: boolean;
+  /** write/write_direct on an O_DSYNC file description: durable when it returns (v3). */
+  dsync?: boolean;
 }
 
 export interface Geometry {
@@ -172,7 +174,7 @@ class Checker {
 }
 
 const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'ops', 'expected'] as const;
-const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared'] as const;
+const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared', 'dsync'] as const;
 /** The largest reservation headroom a log may give (far more than any op reserves). */
 const MAX_RESERVE_BLOCKS = 1 << 30;
 
@@ -287,7 +289,7 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
 /** The version 3 attributes: each on the ops it means something for, with its range. */
 function checkV3(c: Checker, v: Obj, r: OpRecord, code: number, where: string, version: number): void {
   const name = r.op;
-  for (const k of ['faultAt', 'reserveBlocks', 'checkShared'] as const) {
+  for (const k of ['faultAt', 'reserveBlocks', 'checkShared', 'dsync'] as const) {
     if (v[k] !== undefined && version < 3) c.fail(`${where}.${k}`, `needs op log version 3 (this log says version ${version})`);
   }
   if (v.faultAt !== undefined) {
@@ -303,6 +305,11 @@ function checkV3(c: Checker, v: Obj, r: OpRecord, code: number, where: string, v
   if (v.checkShared !== undefined) {
     if (code !== OP_CLONE_RANGE && code !== OP_DEDUPE_RANGE) c.fail(`${where}.checkShared`, `not valid for ${name} (only for clone_range and dedupe_range)`);
     r.checkShared = c.bool(v.checkShared, `${where}.checkShared`);
+  }
+  if (v.dsync !== undefined) {
+    if (code !== OP_WRITE && code !== OP_WRITE_DIRECT) c.fail(`${where}.dsync`, `not valid for ${name} (only for write and write_direct)`);
+    if (r.faultAt !== undefined || r.reserveBlocks !== undefined) c.fail(`${where}.dsync`, 'cannot be combined with faultAt or reserveBlocks on one op');
+    r.dsync = c.bool(v.dsync, `${where}.dsync`);
   }
 }
 
@@ -386,6 +393,7 @@ function canonicalOp(o: OpRecord): OpRecord {
   if (o.faultAt !== undefined) r.faultAt = o.faultAt;
   if (o.reserveBlocks !== undefined) r.reserveBlocks = o.reserveBlocks;
   if (o.checkShared !== undefined) r.checkShared = o.checkShared;
+  if (o.dsync !== undefined) r.dsync = o.dsync;
   return r;
 }
 
@@ -409,6 +417,7 @@ export function recordsFromBuffer(buf: OpBuffer, count: number): OpRecord[] {
     if ((f & FL_FAULT_AT) !== 0) r.faultAt = buf.dst[i];
     if ((f & FL_RESERVE) !== 0) r.reserveBlocks = buf.dst[i];
     if ((f & FL_CHECK_SHARED) !== 0) r.checkShared = true;
+    if ((f & FL_DSYNC) !== 0) r.dsync = true;
     out.push(r);
   }
   return out;
@@ -423,7 +432,8 @@ export function bufferFromRecords(ops: readonly OpRecord[]): OpBuffer {
     const flags = (r.keepSize === true ? FL_KEEP_SIZE : 0) | (r.unshare === true ? FL_UNSHARE : 0)
       | (r.closeOpen === true ? FL_CLOSE_OPEN : 0) | (r.skip === true ? FL_SKIPPED : 0) | (r.noMsync === true ? FL_NO_MSYNC : 0)
       | (r.pollute === true ? FL_POLLUTE : 0) | (r.faultAt !== undefined ? FL_FAULT_AT : 0)
-      | (r.reserveBlocks !== undefined ? FL_RESERVE : 0) | (r.checkShared === true ? FL_CHECK_SHARED : 0);
+      | (r.reserveBlocks !== undefined ? FL_RESERVE : 0) | (r.checkShared === true ? FL_CHECK_SHARED : 0)
+      | (r.dsync === true ? FL_DSYNC : 0);
     const i = buf.push(info.code, r.off, r.len, r.dst ?? r.faultAt ?? r.reserveBlocks ?? 0, flags);
     buf.size[i] = r.fileSize ?? 0;
   }
@@ -519,10 +529,11 @@ export function toFsxops(log: OpLog): string {
  * Version 3 attributes as `#@` lines before their op (fsx reads comments; it replays a faulting or
  * reservation-capped write as a whole write, and makes no SHARED check).
  */
-const ATTRIBUTE_LINES: ReadonlyArray<{ line: string; field: 'faultAt' | 'reserveBlocks' | 'checkShared'; takesNumber: boolean }> = [
+const ATTRIBUTE_LINES: ReadonlyArray<{ line: string; field: 'faultAt' | 'reserveBlocks' | 'checkShared' | 'dsync'; takesNumber: boolean }> = [
   { line: '#@faultat', field: 'faultAt', takesNumber: true },
   { line: '#@reserve', field: 'reserveBlocks', takesNumber: true },
   { line: '#@shared', field: 'checkShared', takesNumber: false },
+  { line: '#@dsync', field: 'dsync', takesNumber: false },
 ];
 
 function attributeLines(r: OpRecord): string[] {

@@ -64,6 +64,8 @@ export const FL_POLLUTE = 32;
 export const FL_FAULT_AT = 64;
 export const FL_RESERVE = 128;
 export const FL_CHECK_SHARED = 256;
+/** The write is on an O_DSYNC file description: it returns when its bytes are durable (op log v3). */
+export const FL_DSYNC = 512;
 
 /** Ops that may pollute the EOF page first (they can change the size): FL_POLLUTE, FL_NO_MSYNC. */
 export const POLLUTING_OPS: ReadonlySet<number> = new Set([

@@ -23,7 +23,7 @@ import { MAX_OFFSET, Mismatch, SparseBytes } from '../oracle/bytes';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
-  FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_FAULT_AT, FL_RESERVE, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE,
+  FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_RESERVE, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE,
   isRace, OP_CLONE_RANGE, OP_CRASH, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE,
   OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH,
   OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
@@ -270,7 +270,7 @@ export class Runner {
    */
   private canArm(buf: OpBuffer, i: number): boolean {
     if (this.il === undefined || i + 1 >= buf.count) return false;
-    if (buf.code[i + 1] !== OP_WRITE || (buf.flags[i + 1] & FL_SKIPPED) !== 0 || buf.len[i + 1] === 0) return false;
+    if (buf.code[i + 1] !== OP_WRITE || (buf.flags[i + 1] & (FL_SKIPPED | FL_DSYNC)) !== 0 || buf.len[i + 1] === 0) return false;
     if ((buf.flags[i] & FL_CLOSE_OPEN) !== 0) return false;
     const code = buf.code[i];
     if (code === OP_RACE_WRITEBACK) return true;
@@ -405,10 +405,11 @@ export class Runner {
             }
             const got = this.store(off, data, flags, buf.dst[i]);
             if (got < len) return oracle.write(off, data, 0, got);
-          } else if (code === OP_WRITE && this.armed === i - 1 && i > 0) {
+          } else if (code === OP_WRITE && this.armed === i - 1 && i > 0 && (flags & FL_DSYNC) === 0) {
             return this.raceWrite(buf, i, off, data);
           } else {
-            const w = code === OP_WRITE ? this.bufferedWrite(flags, off, data, buf.dst[i]) : t.directWrite!(off, data);
+            const w = (flags & FL_DSYNC) !== 0 ? this.dsyncWrite(off, data, code === OP_WRITE_DIRECT)
+              : code === OP_WRITE ? this.bufferedWrite(flags, off, data, buf.dst[i]) : t.directWrite!(off, data);
             if (w < 0) return;
             if (w < len && (flags & (FL_FAULT_AT | FL_RESERVE)) !== 0) return oracle.write(off, data, 0, w);
             if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
@@ -512,10 +513,26 @@ export class Runner {
     }
   }
 
-  /** The bytes an msync'd mapwrite made durable (msync(MS_SYNC) is fdatasync of the range). */
+  /**
+   * The bytes an op made durable by returning: an msync'd mapwrite (msync(MS_SYNC) is fdatasync
+   * of the range) or an O_DSYNC write.
+   */
   private msyncedRange(buf: OpBuffer, i: number): { off: number; len: number } | undefined {
-    if (buf.code[i] !== OP_MAPWRITE || (buf.flags[i] & (FL_NO_MSYNC | FL_SKIPPED)) !== 0 || buf.len[i] === 0) return undefined;
-    return { off: buf.off[i], len: buf.len[i] };
+    const code = buf.code[i];
+    const f = buf.flags[i];
+    if ((f & FL_SKIPPED) !== 0 || buf.len[i] === 0) return undefined;
+    const msynced = code === OP_MAPWRITE && (f & FL_NO_MSYNC) === 0;
+    const dsync = (code === OP_WRITE || code === OP_WRITE_DIRECT) && (f & FL_DSYNC) !== 0;
+    return msynced || dsync ? { off: buf.off[i], len: buf.len[i] } : undefined;
+  }
+
+  /** A write on an O_DSYNC file description (FileTarget.dsyncWrite, else write + fdatasync). */
+  private dsyncWrite(off: number, data: Uint8Array, direct: boolean): number {
+    const t = this.t;
+    if (typeof t.dsyncWrite === 'function') return t.dsyncWrite(off, data, direct);
+    const w = direct ? t.directWrite!(off, data) : t.pwrite(off, data);
+    t.fdatasync();
+    return w;
   }
 
   /**

@@ -27,7 +27,7 @@ import type { FileAdapter } from '../../adapters/types';
 import { replayBuffer, RunResult } from './engine';
 import type { OpLog } from './oplog';
 import {
-  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_RESERVE, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_RESERVE, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE,
   OP_COMPLETE_IO, OP_CRASH,
   OP_COPY_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE,
   OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE,
@@ -102,7 +102,7 @@ export function signatureOf(f: Pick<Failure, 'kind' | 'rule' | 'errno' | 'lines'
 
 const FLAG_NAMES: [number, string][] = [
   [FL_CLOSE_OPEN, 'closeOpen'], [FL_POLLUTE, 'pollute'], [FL_NO_MSYNC, 'noMsync'], [FL_KEEP_SIZE, 'keepSize'], [FL_UNSHARE, 'unshare'],
-  [FL_FAULT_AT, 'faultAt'], [FL_RESERVE, 'reserveBlocks'], [FL_CHECK_SHARED, 'checkShared'],
+  [FL_FAULT_AT, 'faultAt'], [FL_RESERVE, 'reserveBlocks'], [FL_CHECK_SHARED, 'checkShared'], [FL_DSYNC, 'dsync'],
 ];
 
 /** A faulting write whose fault lies at or past its (shrunk) end: the format refuses it. */
@@ -425,6 +425,7 @@ function plainFlags(flags: number, code: number): number {
   if (code === OP_FALLOCATE) f |= flags & (FL_KEEP_SIZE | FL_UNSHARE);
   if (code === OP_ZERO_RANGE) f |= flags & FL_KEEP_SIZE;
   if (code === OP_WRITE || code === OP_MAPWRITE) f |= flags & FL_RESERVE;
+  if (code === OP_WRITE || code === OP_WRITE_DIRECT) f |= flags & FL_DSYNC;
   return f;
 }
 

@@ -25,8 +25,8 @@ export const STEP_KINDS = [
   // a store through the mapping left dirty (no msync); junk stored past EOF without msync;
   // a short write (model-level), also with a second writer in its begin/get_folio window
   'mapwriteNoSync', 'pollute', 'shortWrite', 'raceShortWrite',
-  // a power cut (FileTarget.crash; fsx's crash op)
-  'crash',
+  // a power cut (FileTarget.crash; fsx's crash op); buffered and O_DIRECT writes with O_DSYNC
+  'crash', 'dsyncWrite', 'dsyncDwrite',
 ] as const;
 
 export type StepKind = (typeof STEP_KINDS)[number];
@@ -46,7 +46,7 @@ const KIND_NEEDS: Partial<Record<StepKind, string>> = {
   seekData: 'seek', seekHole: 'seek', fiemap: 'fiemap', writeback: 'interleave', complete: 'interleave',
   drain: 'interleave', evict: 'interleave', raceWrite: 'interleave', raceWriteback: 'interleave', racePunch: 'interleave',
   asyncDio: 'asyncDio', shortWrite: 'model', raceShortWrite: 'model', mapwriteNoSync: 'mmap', pollute: 'mmap',
-  crash: 'crash',
+  crash: 'crash', dsyncDwrite: 'directIO',
 };
 
 export function kindNeed(k: StepKind): string | undefined {
@@ -291,6 +291,17 @@ export function play(w: Workload, s: Step, span: Span): void {
       return mapwriteNoSync(w, s, span);
     case 'pollute':
       return pollute(w, s, span);
+    case 'dsyncWrite': {
+      const off = offsetIn(s.a, maxFile, mode, bs);
+      return w.op('write', off, lengthIn(s.b, Math.min(maxOp, maxFile - off), mode >> 2, bs), { dsync: true });
+    }
+    case 'dsyncDwrite': {
+      const al = w.caps.dioAlign;
+      const off = alignDown(offsetIn(s.a, maxFile, mode, bs), al);
+      const len = Math.max(al, alignDown(lengthIn(s.b, Math.min(maxOp, maxFile - off), mode >> 2, bs), al));
+      if (off + len > maxFile) return write();
+      return w.op('write_direct', off, len, { dsync: true });
+    }
     case 'crash':
       // The selector picks the crash state (which cached writes land, whole or torn).
       return w.op('crash', (s.a ^ (s.b << 11) ^ (s.c << 23)) >>> 0, 0);

@@ -28,8 +28,8 @@ export const crash: SuiteDef = {
     workloadProperty({
       name: 'acknowledged-survives',
       section: 'file-ops §12, §14.25',
-      describe: 'after fsync/fdatasync/msync returned, a power cut keeps those bytes and the size that holds them; unsynced bytes read old or new',
-      weights: { write: 5, truncate: 2, mapwrite: 1, mapwriteNoSync: 1, fsync: 2, fdatasync: 2, cycle: 1, crash: 3 },
+      describe: 'after fsync/fdatasync/msync or an O_DSYNC write returned, a power cut keeps those bytes and the size that holds them; unsynced bytes read old or new',
+      weights: { write: 5, dsyncWrite: 1, dsyncDwrite: 1, truncate: 2, mapwrite: 1, mapwriteNoSync: 1, fsync: 2, fdatasync: 2, cycle: 1, crash: 3 },
       maxSteps: 24,
       geometries: GEOS,
     }),
@@ -38,8 +38,8 @@ export const crash: SuiteDef = {
       section: 'file-ops §3, §4, §6, §14.25',
       describe: 'power cuts among fallocate modes, collapse/insert, clone/copy and direct writes never expose stale or misplaced data',
       weights: {
-        write: 3, dwrite: 2, falloc: 1, fallocKeep: 1, punch: 1, zero: 1, collapse: 1, insert: 1, clone: 2, copy: 1,
-        unshare: 1, fsync: 2, fdatasync: 1, crash: 3,
+        write: 3, dwrite: 2, dsyncDwrite: 2, falloc: 1, fallocKeep: 1, punch: 1, zero: 1, collapse: 1, insert: 1, clone: 2,
+        copy: 1, unshare: 1, fsync: 2, fdatasync: 1, crash: 3,
       },
       maxSteps: 24,
       geometries: GEOS,
