@@ -245,7 +245,9 @@ export class ReferenceAdapter implements FileAdapter {
     if (!this.fsys) {
       const dev = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512, poison: this.setup.poison });
       this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
-      const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true);
+      // eofPrealloc models the old XFS written post-EOF preallocation, which is not crash safe
+      // (an extension can make never-written blocks part of the file): no power cuts with it.
+      const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true && this.setup.eofPrealloc === undefined);
       this.device = crash ? new CrashDevice(dev) : dev;
       this.mount();
     }

@@ -103,6 +103,9 @@ export interface RefsBugs {
   overwriteUnsharedBeforeCommit?: boolean;
   /** Recovery leaves bytes past the recorded size in the EOF block (mmap shows them). */
   noEofTailZeroAtRecovery?: boolean;
+  /** The on-disk size is raised only by completions, so one held back by a folio in flight whose
+   * own completion has no end_io work stays behind (fdatasync then loses the size). */
+  noSizeRetryAtCommit?: boolean;
 }
 
 /** Fault hooks for tests of the filesystem's error paths. */
@@ -139,6 +142,12 @@ export class Refs implements FsInstance {
    * same reasoning as busy extents, for refcounts.
    */
   private readonly unsharedSinceCommit = new Set<number>();
+  /**
+   * Inodes whose on-disk size stopped short of written-back data because a folio below was still
+   * in flight. The completion that clears that folio may not come back here (a plain overwrite
+   * ioend inside the old size has no end_io work), so every commit tries again.
+   */
+  private readonly sizeBehind = new Set<Inode>();
   readonly inodes = new Map<number, RefsInode>();
   readonly names = new Map<string, number>();
   private nextIno = 1;
@@ -368,6 +377,7 @@ export class Refs implements FsInstance {
 
   /** Make all metadata durable: flush data first, then write the other slot with FUA. */
   commit(): void {
+    if (!this.bugs.noSizeRetryAtCommit) for (const inode of [...this.sizeBehind]) this.dataReached(inode, refsOf(inode).reachedEnd);
     if (!this.bugs.fsyncNoFlush) this.dev.flush();
     const img: MetaImage = { generation: this.generation + 1, nextIno: this.nextIno, names: {}, inodes: [] };
     for (const [n, ino] of this.names) img.names[n] = ino;
@@ -1086,6 +1096,7 @@ export class Refs implements FsInstance {
     if (target <= ri.wbSize) return;
     // Ordered size updates: never past cached data below `end` that has not reached the disk
     // yet (e.g. zeroing of the old EOF block), or a crash would expose stale bytes under it.
+    const want = target;
     for (const f of inode.mapping.foliosIn(Math.floor(ri.wbSize / PAGE_SIZE), Math.floor((target - 1) / PAGE_SIZE))) {
       if (f.dirty || f.writeback) {
         target = Math.min(target, Math.max(ri.wbSize, f.pos));
@@ -1093,6 +1104,8 @@ export class Refs implements FsInstance {
       }
     }
     if (target > ri.wbSize) ri.wbSize = target;
+    if (target < want) this.sizeBehind.add(inode);
+    else this.sizeBehind.delete(inode);
   }
 
   /** Free every block from the block containing byte `newsize` rounded up (truncate). */
