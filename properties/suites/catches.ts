@@ -166,6 +166,8 @@ export const CATCHES: readonly Catch[] = [
   { suite: 'crash', property: 'acknowledged-survives', mutant: 'ioend-merge-ignores-type', kind: 'durability', rule: 'fileops-14.25', replays: true },
   { suite: 'crash', property: 'acknowledged-survives', mutant: 'map-blocks-hole', kind: 'contract', rule: 'R33', replays: true },
   { suite: 'crash', property: 'acknowledged-survives', mutant: 'mkwrite-eof-off-by-one', kind: 'op-error', rule: 'fileops-14.23', replays: true },
+  { suite: 'crash', property: 'acknowledged-survives', mutant: 'fua-into-unwritten', kind: 'durability', rule: 'fileops-14.25', replays: true },
+  { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'fua-into-unwritten', kind: 'durability', rule: 'fileops-14.25', replays: true, primary: true },
   { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'metadata-before-data', kind: 'durability', rule: 'fileops-14.25', replays: true, primary: true },
   { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'fsync-no-flush', kind: 'durability', rule: 'fileops-14.25', replays: true },
   { suite: 'crash', property: 'space-ops-and-remaps', mutant: 'insert-short-by-one', kind: 'durability', rule: 'fileops-14.25', replays: true },
@@ -177,6 +179,4 @@ export const CATCHES: readonly Catch[] = [
 ];
 
 /** Bug-zoo mutants no suite catches, and why. */
-export const NOT_CAUGHT: Readonly<Record<string, string>> = {
-  'fua-into-unwritten': 'durability only: needs a crash after an O_DSYNC direct write into unwritten extents; fsx and the suites issue no O_DSYNC writes (the crash harness catches it)',
-};
+export const NOT_CAUGHT: Readonly<Record<string, string>> = {};
