@@ -561,7 +561,7 @@ export class Runner {
     }
     const got = size > 0 ? t.pread(0, size) : new Uint8Array(0);
     if (got.length !== size) return this.shortRead(got.length, size);
-    const v = tracker.check(got, inflight);
+    const v = tracker.check(got, inflight, this.oracle);
     if (v.length > 0) return this.fail('durability', 'fileops-14.25', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
     // What survived is the file from now on (and the new starting point of the envelope).
     this.oracle.clear();
