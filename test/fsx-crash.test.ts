@@ -13,6 +13,8 @@ import { ReferenceAdapter } from '../adapters/reference';
 import { refsFsAdapter } from '../adapters/fs-adapter';
 import type { CrashOutcome, FileAdapter, FileTarget } from '../adapters/types';
 import { Refs, RefsBugs } from '../reference/fs/refs';
+import { CrashDevice } from '../reference/device/crash';
+import { MemoryDevice } from '../reference/device/memory';
 import { DurabilityTracker, MAX_VERSIONS } from '../properties/fsx/durability';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
@@ -190,16 +192,37 @@ describe('fsx crash op', function () {
       assert.equal(OPS[OP_CRASH].name, r.log().ops[r.failure!.op - 1].op);
     });
 
+    it('shrinks an O_DSYNC failure keeping the attribute (mutant:fua-into-unwritten)', () => {
+      const r = fsx(loadAdapter('mutant:fua-into-unwritten'), { numOps: 200000, seed: 3 });
+      assert.equal(r.failure?.kind, 'durability', r.report.join('\n'));
+      const shrunk = shrinkLog(r.log(), { makeAdapter: () => loadAdapter('mutant:fua-into-unwritten'), name: 'mutant:fua-into-unwritten' });
+      assert.ok(shrunk.log.ops.length <= 4, `shrunk to ${shrunk.log.ops.length}`);
+      assert.ok(shrunk.log.ops.some((o) => o.dsync === true), JSON.stringify(shrunk.log.ops));
+      assert.equal(replayLog(loadAdapter('reference'), 'reference', shrunk.log, ro, quiet).failure, null);
+    });
+
+    it('selector 0 loses every cached write, 1 lands them all, whatever came before', () => {
+      const dev = new CrashDevice(new MemoryDevice({ size: 1 << 20 }));
+      dev.write(0, new Uint8Array(512).fill(1));
+      dev.flush();
+      dev.write(512, new Uint8Array(512).fill(2));
+      dev.write(4096, new Uint8Array(1024).fill(3));
+      assert.deepEqual(dev.choose(0).writes, []);
+      assert.deepEqual(dev.choose(1).writes.map((w) => [w.index, w.parts]), [[2, undefined], [3, undefined]]);
+      assert.throws(() => dev.choose(2 ** 32), /selector/);
+    });
+
     // Shrunk from fsx runs on refs before the fixes; each fails with the bug switched back on.
+    // Crash selectors: 0 loses every cached write, 1 lands them all (CrashDevice.choose).
     const regressions: Array<[keyof RefsBugs, OpLog['ops'], string, number?]> = [
       ['overwriteUnsharedBeforeCommit', [
         { op: 'write', off: 0, len: 4096 }, { op: 'clone_range', off: 0, len: 4096, dst: 139264 }, { op: 'write', off: 0, len: 1 },
         { op: 'insert_range', off: 4096, len: 4096 }, { op: 'fiemap', off: 0, len: 1 }, { op: 'write', off: 122880, len: 24576 },
-        { op: 'clone_range', off: 0, len: 4096, dst: 143360 }, { op: 'crash', off: 0, len: 0 },
+        { op: 'clone_range', off: 0, len: 4096, dst: 143360 }, { op: 'crash', off: 1, len: 0 },
       ], 'durability'],
       ['noEofTailZeroAtRecovery', [
         { op: 'write', off: 86016, len: 33280 }, { op: 'insert_range', off: 0, len: 12288 }, { op: 'write', off: 131072, len: 4096 },
-        { op: 'fiemap', off: 0, len: 1 }, { op: 'crash', off: 0, len: 0 }, { op: 'mapwrite', off: 0, len: 1 },
+        { op: 'fiemap', off: 0, len: 1 }, { op: 'crash', off: 1, len: 0 }, { op: 'mapwrite', off: 0, len: 1 },
       ], 'eof-page'],
       // Found at --bs 512 --folio 4096 (seed 5, op 178,360); written small by hand: a byte of the
       // block-aligned EOF folio dirtied inside an extending write's window stays dirty while the

@@ -25,13 +25,13 @@
 
 import type { FileAdapter } from '../../adapters/types';
 import { replayBuffer, RunResult } from './engine';
-import type { OpLog } from './oplog';
+import { bufferFromRecords, type OpLog } from './oplog';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_RESERVE, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE,
   OP_COMPLETE_IO, OP_CRASH,
   OP_COPY_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE,
   OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE,
-  OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, opByName, OpBuffer,
+  OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OpBuffer,
   OPS, POLLUTING_OPS,
 } from './ops';
 import type { Failure } from './runner';
@@ -168,13 +168,12 @@ export function shrinkLog(input: OpLog, so: ShrinkOptions): ShrinkResult {
     return r;
   };
 
-  const all: ShrinkOp[] = input.ops.map((r) => {
-    const info = opByName(r.op)!;
-    const flags = (r.keepSize === true ? FL_KEEP_SIZE : 0) | (r.unshare === true ? FL_UNSHARE : 0)
-      | (r.closeOpen === true ? FL_CLOSE_OPEN : 0) | (r.skip === true ? FL_SKIPPED : 0)
-      | (r.noMsync === true ? FL_NO_MSYNC : 0) | (r.pollute === true ? FL_POLLUTE : 0);
-    return { code: info.code, flags, off: r.off, len: r.len, dst: r.dst ?? 0, sim: false };
-  });
+  // Through the packed form, so every flag and v3 attribute (faultAt, reserveBlocks, checkShared,
+  // dsync; the values ride in dst) comes along.
+  const packed = bufferFromRecords(input.ops);
+  const all: ShrinkOp[] = input.ops.map((_, i) => ({
+    code: packed.code[i], flags: packed.flags[i], off: packed.off[i], len: packed.len[i], dst: packed.dst[i], sim: false,
+  }));
   for (let i = 0; i < Math.min(all.length, input.options?.simulatedOps ?? 0); i++) all[i] = { ...all[i], sim: true };
 
   // ---- the signature and the end ------------------------------------------------------------

@@ -608,14 +608,19 @@ export class CrashDevice extends WrappedDevice {
 
   /**
    * One crash state at the current point, chosen deterministically by a 32-bit `selector` (the
-   * fsx `crash` op's argument): one time in four torn at sector granularity, else whole writes;
-   * then one of a few seeded samples (everything lost, everything landed in issue order, random
-   * subsets). The same log and selector always give the same state.
+   * fsx `crash` op's argument): 0 loses every cached write, 1 lands them all in issue order;
+   * any other value is torn at sector granularity one time in four, else whole writes, and picks
+   * one of a few seeded samples (including those two and random subsets). The same log and
+   * selector always give the same state.
    */
   choose(selector: number): CrashState {
     if (!Number.isInteger(selector) || selector < 0 || selector > 0xffffffff) {
       throw new FsError(EINVAL, `${this.name}: crash selector must be an integer in [0, 2^32), got ${String(selector)}`);
     }
+    // The two canonical states first, so that a shrunk log keeps its crash state when ops go:
+    // 0 = every cached write lost, 1 = every cached write landed, in issue order.
+    if (selector === 0) return { point: this.position, writes: [] };
+    if (selector === 1) return this.sample(this.position, 2, new CrashRng(1))[1] ?? { point: this.position, writes: [] };
     const rng = new CrashRng(selector);
     const torn = rng.below(4) === 0;
     const states = this.sample(this.position, 8, rng, { torn });
