@@ -9,17 +9,25 @@ import { loadAdapter } from '../adapters/registry';
 import { corpusDir, listCorpus } from '../cli/list-command';
 import { replayLog } from '../properties/fsx/engine';
 import { parseOpLog } from '../properties/fsx/oplog';
+import { loadCase, verifyCase } from '../properties/oracle/fault-cases';
 
 const dir = corpusDir();
 const entries = listCorpus(dir);
 
-describe(`corpus (${entries.length} op logs in corpus/)`, () => {
-  it('every corpus file is a valid op log', () => {
+describe(`corpus (${entries.length} op logs and cases in corpus/)`, () => {
+  it('every corpus file is a valid op log or case', () => {
     for (const e of entries) assert.equal(e.error, undefined, `${e.name}: ${String(e.error)}`);
   });
 
   for (const e of entries) {
     if (e.error !== undefined) continue;
+    if (e.kind !== undefined) {
+      // A crash or fault case (corpus/crash, corpus/fault): every recorded expectation holds.
+      it(`${e.name} (${String(e.kind)} case) fails on ${String(e.adapter)} as recorded (${String(e.expected)}) and passes where it should`, () => {
+        assert.deepEqual(verifyCase(loadCase(path.join(dir, String(e.name)))), []);
+      });
+      continue;
+    }
     it(`${e.name} replays to its expected outcome (${String(e.expected)})`, () => {
       const file = path.join(dir, String(e.name));
       const log = parseOpLog(fs.readFileSync(file, 'utf8'), String(e.name));
