@@ -8,6 +8,8 @@ import type { FiemapExtent } from '../../adapters/types';
 import { FsError } from '../../reference/errno';
 import { FL_SKIPPED, OPS } from '../fsx/ops';
 import type { Workload } from './workload';
+import type { FsInstance } from '../../reference/fs/types';
+import type { Inode } from '../../reference/iomap/types';
 export {
   FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_EXTENT_SHARED,
 } from '../../reference/uapi-fiemap';
@@ -119,4 +121,25 @@ export function seekWalk(w: Workload): void {
 /** Full blocks of [off, off+len). */
 export function fullBlocks(off: number, len: number, bs: number): [number, number] {
   return [Math.ceil(off / bs), Math.floor((off + len) / bs)];
+}
+
+/**
+ * Model-level: a per-block classification of "data" for SEEK, written independently of the seek
+ * code (contract §5.9 + Errata, per block rather than per mapping): written, delalloc and inline
+ * blocks are data; unwritten blocks are data where the cache holds uptodate bytes or a reclaim
+ * shadow; holes never are. Needs the filesystem's introspection (refs has it).
+ */
+export function blockIsData(fs: FsInstance, inode: Inode, b: number): boolean {
+  const bs = fs.blockSize;
+  if (fs.describeBlock(inode, 0) === 'inline') return true;
+  const st = fs.introspect!.snapshot(inode).block(b).state;
+  if (st === 'written' || st === 'delalloc') return true;
+  if (st === 'hole') return false;
+  const mapping = inode.mapping;
+  for (const [a, z] of mapping.shadowRanges()) if (b * bs < z && (b + 1) * bs > a) return true;
+  const f = mapping.folioAt(b * bs);
+  if (!f) return false;
+  if (f.uptodate) return true;
+  if (!f.ifs) return false;
+  return f.ifs.uptodate[Math.floor((b * bs - f.pos) / bs)] === 1;
 }

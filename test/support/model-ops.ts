@@ -9,6 +9,7 @@ import { FsError } from '../../reference/errno';
 import { mountWithMonitor } from '../../adapters/reference';
 import { refsFsAdapter } from '../../adapters/fs-adapter';
 import type { ContractMonitor } from '../../properties/contract/monitor';
+import { blockIsData } from '../../properties/suites/checks';
 
 export type ModelOp =
   | { op: 'write'; off: number; len: number; seed: number; faultAt?: number }
@@ -336,25 +337,9 @@ export class ModelHarness {
     if (n !== (same ? len : 0)) this.fail(`dedupe returned ${n}, expected ${same ? len : 0}`);
   }
 
-  /**
-   * An independent per-block classification of "data" for SEEK (contract §5.9 + Errata, written
-   * per block rather than per mapping): written/delalloc/inline blocks are data; unwritten blocks
-   * are data where the page cache holds uptodate bytes (or a reclaim shadow); holes never are.
-   */
+  /** The independent per-block "data" classification for SEEK (properties/suites/checks.ts). */
   private blockIsData(b: number): boolean {
-    const bs = this.bs;
-    const snap = this.fsys.fs.introspect!.snapshot(this.fh.inode);
-    if (this.fsys.fs.describeBlock(this.fh.inode, 0) === 'inline') return true;
-    const st = snap.block(b).state;
-    if (st === 'written' || st === 'delalloc') return true;
-    if (st === 'hole') return false;
-    const mapping = this.fh.inode.mapping;
-    for (const [a, z] of mapping.shadowRanges()) if (b * bs < z && (b + 1) * bs > a) return true;
-    const f = mapping.folioAt(b * bs);
-    if (!f) return false;
-    if (f.uptodate) return true;
-    if (!f.ifs) return false;
-    return f.ifs.uptodate[Math.floor((b * bs - f.pos) / bs)] === 1;
+    return blockIsData(this.fsys.fs, this.fh.inode, b);
   }
 
   /**

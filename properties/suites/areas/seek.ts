@@ -4,33 +4,15 @@
 import { FsError } from '../../../reference/errno';
 import { SuiteDef } from '../types';
 import { GEO_DEFAULT, GEO_SUBFOLIO, workloadProperty } from '../common';
-import { seekWalk } from '../checks';
+import { blockIsData, seekWalk } from '../checks';
 import type { Workload } from '../workload';
 
 const hex = (n: number): string => '0x' + n.toString(16);
 
-/**
- * Model-level: a per-block classification of "data", written independently of the seek code
- * (contract §5.9 + Errata, per block rather than per mapping): written, delalloc and inline blocks
- * are data; unwritten blocks are data where the cache holds uptodate bytes or a reclaim shadow;
- * holes never are. SEEK_HOLE must never land in a data block, SEEK_DATA never skip one.
- */
-function blockIsData(w: Workload, b: number): boolean {
+/** The independent per-block "data" classification of checks.ts, on the workload's file. */
+function isData(w: Workload, b: number): boolean {
   const ref = w.ref!;
-  const fs = ref.fsys.fs;
-  const inode = ref.fh.inode;
-  const bs = w.bs;
-  if (fs.describeBlock(inode, 0) === 'inline') return true;
-  const st = fs.introspect!.snapshot(inode).block(b).state;
-  if (st === 'written' || st === 'delalloc') return true;
-  if (st === 'hole') return false;
-  const mapping = inode.mapping;
-  for (const [a, z] of mapping.shadowRanges()) if (b * bs < z && (b + 1) * bs > a) return true;
-  const f = mapping.folioAt(b * bs);
-  if (!f) return false;
-  if (f.uptodate) return true;
-  if (!f.ifs) return false;
-  return f.ifs.uptodate[Math.floor((b * bs - f.pos) / bs)] === 1;
+  return blockIsData(ref.fsys.fs, ref.fh.inode, b);
 }
 
 function seekRaw(w: Workload, data: boolean, off: number): number {
@@ -50,7 +32,7 @@ function classifiedSeek(w: Workload): void {
   const size = w.size;
   const bs = w.bs;
   for (let b = 0; b * bs < size; b++) {
-    const data = blockIsData(w, b);
+    const data = isData(w, b);
     const off = b * bs;
     const h = seekRaw(w, false, off);
     if (data) {
