@@ -620,7 +620,7 @@ export class CrashDevice extends WrappedDevice {
     // The two canonical states first, so that a shrunk log keeps its crash state when ops go:
     // 0 = every cached write lost, 1 = every cached write landed, in issue order.
     if (selector === 0) return { point: this.position, writes: [] };
-    if (selector === 1) return this.sample(this.position, 2, new CrashRng(1))[1] ?? { point: this.position, writes: [] };
+    if (selector === 1) return issueOrderState(this.position, this.pendingWrites(this.crashPoint(this.position), this.sectorSize));
     const rng = new CrashRng(selector);
     const torn = rng.below(4) === 0;
     const states = this.sample(this.position, 8, rng, { torn });
