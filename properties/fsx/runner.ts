@@ -251,7 +251,7 @@ export class Runner {
     } catch (e) {
       this.caught(e, buf, i);
     }
-    this.durability?.record(`op ${n} ${OPS[buf.code[i]].name}`, this.oracle, this.msyncedRange(buf, i));
+    this.durability?.record(`op ${n} ${OPS[buf.code[i]].name}`, this.oracle, this.acknowledgedRange(buf, i));
     if (this.failure === null && this.invariants !== null && this.cfg.checkInvariants === true) {
       // Model targets state their own invariants (per-folio state, delalloc reservations,
       // kernel WARNs): a leaked reservation reads back fine but is still a bug.
@@ -517,7 +517,7 @@ export class Runner {
    * The bytes an op made durable by returning: an msync'd mapwrite (msync(MS_SYNC) is fdatasync
    * of the range) or an O_DSYNC write.
    */
-  private msyncedRange(buf: OpBuffer, i: number): { off: number; len: number } | undefined {
+  private acknowledgedRange(buf: OpBuffer, i: number): { off: number; len: number } | undefined {
     const code = buf.code[i];
     const f = buf.flags[i];
     if ((f & FL_SKIPPED) !== 0 || buf.len[i] === 0) return undefined;
@@ -749,7 +749,7 @@ export class Runner {
     try {
       if (buf.code[inner] === OP_RACE_WRITEBACK) this.writebackAndEvict(this.il!, buf.off[inner]);
       else this.exec(buf, inner, inner + 1, false);
-      this.durability?.record(`op ${inner + 1} ${OPS[buf.code[inner]].name} (inside op ${inner + 2})`, this.oracle, this.msyncedRange(buf, inner));
+      this.durability?.record(`op ${inner + 1} ${OPS[buf.code[inner]].name} (inside op ${inner + 2})`, this.oracle, this.acknowledgedRange(buf, inner));
     } catch (e) {
       this.caught(e, buf, inner);
     } finally {
