@@ -42,7 +42,9 @@ export const OP_RACE_WRITEBACK = 25;
 export const OP_WRITE_DIRECT_ASYNC = 26;
 /** Power cut (FileTarget.crash; op log version 3). */
 export const OP_CRASH = 27;
-export const OP_COUNT = 28;
+/** A clean unmount and mount (FileTarget.remount; op log version 4). */
+export const OP_REMOUNT = 28;
+export const OP_COUNT = 29;
 
 /** Op record flags (fsx's enum opflags values where fsx has them). */
 export const FL_SKIPPED = 1;
@@ -66,6 +68,12 @@ export const FL_RESERVE = 128;
 export const FL_CHECK_SHARED = 256;
 /** The write is on an O_DSYNC file description: it returns when its bytes are durable (op log v3). */
 export const FL_DSYNC = 512;
+/**
+ * The op's arguments are ones a correct target must refuse (op log v4 `invalid`): the runner issues
+ * it, wants the errno the rules in docs/fsx.md ("Bad arguments") give, and checks that nothing
+ * changed. Generated now and then; never skipped the way a malformed unflagged op is.
+ */
+export const FL_INVALID = 1024;
 
 /** Ops that may pollute the EOF page first (they can change the size): FL_POLLUTE, FL_NO_MSYNC. */
 export const POLLUTING_OPS: ReadonlySet<number> = new Set([
@@ -126,6 +134,8 @@ export const OPS: readonly OpInfo[] = [
   info(OP_WRITE_DIRECT_ASYNC, 'write_direct_async', 'ADWRITE ', 'WWWW', false, false, 'asynchronous O_DIRECT write; completes through complete_io or a wait', true),
   info(OP_CRASH, 'crash', 'CRASH   ', '', false, false,
     'power cut: the device keeps a seeded choice (off) of its unflushed writes, the filesystem is mounted again; fsynced data must read back, the rest old or new'),
+  info(OP_REMOUNT, 'remount', 'REMOUNT ', '', false, false,
+    'clean unmount and mount again (FileTarget.remount): every byte written and the size must survive'),
 ];
 
 /** Race ops: run inside the next op (a buffered write) when it reaches its first folio lookup. */
