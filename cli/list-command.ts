@@ -73,7 +73,7 @@ export function listCommand(args: string[], io: CliIO): number {
       const spec = new Map(MUTANTS.map((m) => [`mutant:${m.name}`, m]));
       items = listMutants().map((a) => {
         const m = spec.get(a.name) ?? spec.get(`mutant:${a.name}`);
-        return m ? { name: a.name, section: m.section, description: m.description, catches: m.catches, describe: a.describe } : { name: a.name, describe: a.describe };
+        return m ? { name: a.name, section: m.section, description: m.description, catches: m.catches, ...(m.imitates ? { imitates: m.imitates } : {}), describe: a.describe } : { name: a.name, describe: a.describe };
       });
       break;
     }

@@ -26,6 +26,8 @@ export interface MutantSpec {
    * with the same setup.
    */
   options?: { poison?: boolean | number; eofPrealloc?: number };
+  /** The kernel commit (or commits) whose bug or fix the mutant imitates. */
+  imitates?: string;
 }
 
 export const MUTANTS: MutantSpec[] = [
@@ -80,6 +82,15 @@ export const MUTANTS: MutantSpec[] = [
     description: 'FIEMAP never marks the final extent FIEMAP_EXTENT_LAST' },
   { name: 'fiemap-no-shared', section: '§5.10', core: 'fiemapNoShared', catches: 'check:reflink',
     description: 'FIEMAP never reports FIEMAP_EXTENT_SHARED for reflinked extents' },
+  { name: 'clone-unaligned-tail', section: 'file-ops §4, §14.12', core: 'cloneUnalignedTail', catches: 'fsx:invalid',
+    imitates: 'xfs b39989009bdb "xfs: fix data corruption w/ unaligned reflink ranges" (Linux 4.19): an unaligned clone length that does not end at the source EOF must be refused, not rounded up to the block',
+    description: 'FICLONERANGE accepts an unaligned length that does not end at the source EOF and remaps the whole last block over the destination' },
+  { name: 'unmount-sync-only-dirty', section: 'file-ops §14.25', core: 'unmountSyncOnlyDirty', catches: 'fsx:remount',
+    imitates: 'Jan Kara\'s "vfs: Call ->sync_fs() even if s_dirt is 0" (Linux 2.6.31): the sync at unmount was skipped when nothing was marked dirty, losing metadata-only changes',
+    description: 'unmount syncs and commits only when some page is dirty: a truncate, punch or allocation since the last commit is lost at a clean remount' },
+  { name: 'delalloc-convert-no-seq', section: '§7.1', refs: 'convertDelallocNoSeq', catches: 'monitor:R30',
+    imitates: 'xfs 304a68b9c63b "xfs: use iomap_valid method to detect stale cached iomaps" (Linux 6.2): every extent-map change must move the sequence the cookie samples; here writeback\'s delalloc conversion does not',
+    description: 'writeback converts delalloc without moving the validity cookie: a racing buffered write goes on with its stale DELALLOC mapping' },
 ];
 
 export function mutantByName(name: string): MutantSpec | undefined {

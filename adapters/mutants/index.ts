@@ -59,7 +59,7 @@ function poisonSeed(p: boolean | number | undefined): number | undefined {
 }
 
 for (const spec of MUTANTS) {
-  registerAdapter(spec.name, { describe: `${spec.section}: ${spec.description}`, create: (opts) => createMutant(spec, opts) },
+  registerAdapter(spec.name, { describe: `${spec.section}: ${spec.description}${spec.imitates ? ` (imitates ${spec.imitates})` : ""}`, create: (opts) => createMutant(spec, opts) },
     { mutant: true, inMemory: true });
 }
 

@@ -10,7 +10,7 @@
  */
 
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_SKIPPED, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC,
+  FL_CLOSE_OPEN, FL_INVALID, FL_KEEP_SIZE, FL_NO_MSYNC, FL_SKIPPED, OP_COMPLETE_IO, OP_CRASH, OP_REMOUNT, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC,
   OP_FSYNC, OP_MAPWRITE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_MAPREAD,
   OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK,
   OPS, OpBuffer,
@@ -75,6 +75,8 @@ export function describeOp(buf: OpBuffer, i: number, badoff: number): { text: st
     case OP_FSYNC:
     case OP_FDATASYNC:
       return { text: info.label, overlap: false };
+    case OP_REMOUNT:
+      return { text: `${info.label} clean unmount and mount`, overlap: false };
     case OP_SEEK_DATA:
     case OP_SEEK_HOLE:
       return { text: `${info.label} ${hex(off)}`, overlap: false };
@@ -102,7 +104,8 @@ export function logDump(buf: OpBuffer, count: number, badoff: number, maxOps: nu
   for (let i = first; i < count; i++) {
     const n = i + 1;
     const { text } = describeOp(buf, i, badoff);
-    lines.push(`${n}(${String(n % 256).padStart(3)} mod 256): ${text}`);
+    const invalid = (buf.flags[i] & (FL_INVALID | FL_SKIPPED)) === FL_INVALID ? ' (bad arguments: must be refused)' : '';
+    lines.push(`${n}(${String(n % 256).padStart(3)} mod 256): ${text}${invalid}`);
     if ((buf.flags[i] & FL_CLOSE_OPEN) !== 0) lines.push('\t\tCLOSE/OPEN');
   }
   return lines;

@@ -179,4 +179,8 @@ export const CATCHES: readonly Catch[] = [
 ];
 
 /** Bug-zoo mutants no suite catches, and why. */
-export const NOT_CAUGHT: Readonly<Record<string, string>> = {};
+export const NOT_CAUGHT: Readonly<Record<string, string>> = {
+  'clone-unaligned-tail': 'needs a clone with bad arguments (an unaligned tail inside the file): fsx issues them (invalid ops); no suite step does yet',
+  'unmount-sync-only-dirty': 'needs a clean remount after a metadata-only change: fsx\'s remount op; no suite step remounts yet',
+  'delalloc-convert-no-seq': 'caught by the monitor\'s block comparison (R30) under fsx race_writeback; no suite property is recorded for it yet',
+};
