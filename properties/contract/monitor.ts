@@ -433,7 +433,7 @@ export class ContractMonitor {
       const now = this.fs.introspect.snapshot(inode);
       const changed = now.version('all') !== p.afterBegin.version('all');
       this.check('R30', !(changed && valid), () => `mapping state changed since begin (${p.afterBegin!.fingerprint('all')} -> ${now.fingerprint('all')}) but ->iomap_valid said true`, '->iomap_valid', args, iomap);
-      if (valid && process.env.RM_NOBLK !== "1") this.checkBlocksUnchanged(inode, iomap, p, now, args);
+      if (valid) this.checkBlocksUnchanged(inode, iomap, p, now, args);
       this.check('R30', !(!changed && !valid), () => 'mapping state unchanged since begin but ->iomap_valid said false (livelock)', '->iomap_valid', args, iomap);
     }
     return valid;
