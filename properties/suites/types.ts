@@ -19,11 +19,12 @@ import type { Workload } from './workload';
  *  - `asyncDio`: interleave.directWriteAsync;
  *  - `model`: the reference model itself (a ReferenceTarget: its FileHandle, refs counters, invariants);
  *  - `geometry`: the adapter honours a requested block and folio size;
- *  - `crash`: FileTarget.crash (power cuts: the reference adapter over a CrashDevice).
+ *  - `crash`: FileTarget.crash (power cuts: the reference adapter over a CrashDevice);
+ *  - `remount`: capabilities.remount and FileTarget.remount (a clean unmount and mount).
  */
 export type Need =
   | 'mmap' | 'directIO' | 'seek' | 'fiemap' | 'clone' | 'dedupe' | 'copyRange'
-  | 'interleave' | 'asyncDio' | 'model' | 'geometry' | 'crash'
+  | 'interleave' | 'asyncDio' | 'model' | 'geometry' | 'crash' | 'remount'
   | `falloc:${string}`;
 
 /** Where a suite runs: the adapter spec and how adapters are made. */
