@@ -2,7 +2,8 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
-import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, StateObserver, TargetSetup } from './types';
+import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
@@ -63,11 +64,13 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
 }
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
-export function mountWithMonitor(fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean): { fsys: IomapFs; monitor: ContractMonitor | null } {
+export function mountWithMonitor(
+  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>,
+): { fsys: IomapFs; monitor: ContractMonitor | null } {
   const inst = fsa.mount(dev);
   if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
   let fsys: IomapFs | null = null;
-  const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '' });
+  const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
   fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
   return { fsys, monitor: mon };
 }
@@ -210,6 +213,16 @@ export class ReferenceTarget implements FileTarget {
   describe(pos: number): string {
     return this.fh.describe(pos);
   }
+
+  /** State coverage through the generic layer's tracepoints (adapters/state-trace.ts). */
+  observeStates(o: StateObserver | null): void {
+    traceStates(o);
+  }
+
+  /** Rule preconditions counted by every monitor this adapter mounted (remounts and power cuts included). */
+  ruleCounts(): ReadonlyMap<string, number> {
+    return this.adapter.ruleCounts;
+  }
 }
 
 export class ReferenceAdapter implements FileAdapter {
@@ -223,6 +236,8 @@ export class ReferenceAdapter implements FileAdapter {
   readonly fsAdapter: FsAdapter;
   /** Poison seed and post-EOF preallocation this adapter runs with (recorded in op logs). */
   readonly setup: TargetSetup;
+  /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
+  readonly ruleCounts = new Map<string, number>();
   private readonly opts: ReferenceOptions;
 
   constructor(opts: ReferenceOptions = {}) {
@@ -256,7 +271,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
     this.fsys = fsys;
     this.monitor = monitor;
     const pre = this.setup.eofPrealloc;

@@ -17,6 +17,9 @@ import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
 } from '../properties/fsx/ops';
+import { CoverageRecorder } from '../properties/coverage/recorder';
+import { reachableFor, summarize } from '../properties/coverage/reachable';
+import { formatCoverage } from '../properties/coverage/table';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, parsePow2, UsageError } from './common';
 
 /** fsx's switches that turn an op off (-R/-W: mapped reads/writes become plain ones). */
@@ -74,6 +77,8 @@ const FSX_FLAGS = {
   quiet: { type: 'boolean', short: 'q' },
   debug: { type: 'boolean', short: 'd' },
   'no-interleave': { type: 'boolean' },
+  'no-guide': { type: 'boolean' },
+  coverage: { type: 'boolean' },
   shrink: { type: 'boolean' },
   jobs: { type: 'string', short: 'j' },
   seeds: { type: 'string' },
@@ -163,6 +168,8 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.quiet = flag(v, 'quiet');
   o.debug = flag(v, 'debug');
   o.interleave = !flag(v, 'no-interleave');
+  o.guide = !flag(v, 'no-guide');
+  o.coverage = flag(v, 'coverage');
   for (const spec of (v.weight as string[] | undefined) ?? []) {
     const m = /^([a-z_]+)=(.*)$/.exec(spec);
     if (m === null) throw new UsageError(`--weight: expected NAME=N, got ${JSON.stringify(spec)}`);
@@ -264,9 +271,24 @@ export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
     command: 'fsx', adapter: spec, seed: o.seed, ops: sm.ops, failures: sm.failures, opsPerSec: sm.opsPerSec, elapsedMs: sm.elapsedMs,
   };
   if (sm.failure !== undefined) summary.failure = sm.failure;
+  if (sm.coverage !== undefined) summary.coverage = sm.coverage;
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();
   return out.crashed ? EXIT_CRASH : sm.failures > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
+
+/** A campaign's coverage: the union of its seeds' maps, as one table (each seed's JSON is saved). */
+function printMergedCoverage(outcomes: SeedOutcome[], lines: Lines): void {
+  let merged: CoverageRecorder | null = null;
+  for (const x of outcomes) {
+    if (x.coverage === undefined) continue;
+    const r = CoverageRecorder.fromJSON(x.coverage);
+    if (merged === null) merged = r;
+    else merged.merge(r);
+  }
+  if (merged === null) return;
+  const reach = reachableFor(merged.geometryClass);
+  for (const l of formatCoverage(merged, reach, summarize(merged, reach))) lines.out(`[all seeds] ${l}`);
 }
 
 /**
@@ -304,6 +326,7 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
     failures += x.summary.failures;
     if (x.crashed) crashed = true;
   }
+  if (task.options.coverage === true) printMergedCoverage(outcomes, lines);
   const range = seeds.length === 0 ? 'no seeds' : `seeds ${task.options.seed}..${(task.options.seed + count - 1) >>> 0}${shard !== null ? `, shard ${shard.k}/${shard.n}: ${seeds.length} of ${count}` : ''}`;
   lines.out(`Campaign: ${range}; ${failures} failed; ${ops} ops in ${Math.round(wall)} ms on ${Math.min(jobs, Math.max(1, seeds.length))} worker${jobs > 1 ? 's' : ' (this thread)'}`);
   if (json) {
