@@ -7,6 +7,7 @@
 import { AdapterSpecError } from '../adapters/registry';
 import { TargetError } from '../properties/fsx/engine';
 import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from './common';
+import { CAMPAIGN_USAGE, campaignCommand } from './campaign-command';
 import { checkCommand } from './check-command';
 import { fsxCommand } from './fsx-command';
 import { listCommand } from './list-command';
@@ -34,6 +35,7 @@ commands:
          [--junit FILE] [--bs B] [--folio F] [--poison SEED] [--eof-prealloc BYTES] [-q] [--json]
          run the property suites (docs/suites.md; iomap-harness list suites)
   list   [adapters|mutants|suites|corpus] [--json]
+  ${CAMPAIGN_USAGE}
   scratch create|destroy ...   throw-away kernel filesystems for host: adapters (root; see below)
 
 --poison SEED: never-written sectors of reference's memory device read a seeded non-zero pattern
@@ -65,6 +67,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         return listCommand(args, io);
       case 'scratch':
         return await scratchCommand(args, io);
+      case 'campaign':
+        return campaignCommand(args, io);
       case 'help':
       case '--help':
       case '-h':
@@ -75,7 +79,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         return EXIT_USAGE;
       default:
         if (NOT_YET.has(command)) throw new UsageError(`command ${command} is not available in this build yet`);
-        throw new UsageError(`unknown command ${JSON.stringify(command)} (fsx, replay, shrink, check, list; --help for usage)`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)} (fsx, replay, shrink, check, report, list, scratch, campaign; --help for usage)`);
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof AdapterSpecError) {

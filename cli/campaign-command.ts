@@ -1,0 +1,225 @@
+/**
+ * `iomap-harness campaign run|plan|merge` (docs/campaigns.md):
+ *
+ *   campaign run FILE [--shard K/N | --shards N [--engine k8s|slurm]] [--out ROOT] [-q] [--json]
+ *       run one shard of the campaign into ROOT/shard-K-of-N (resuming what is there); with
+ *       --shards N the shard index comes from the engine's variable (JOB_COMPLETION_INDEX,
+ *       SLURM_ARRAY_TASK_ID; 0-based). Exit 0 no failure, 1 failures found (recorded), 2 bad input.
+ *   campaign plan FILE --engine k8s|github|slurm --shards N [--out DIR]
+ *       write the engine's manifests (Indexed Job, matrix workflow, job array).
+ *   campaign merge DIR... [--out DIR] [--campaign FILE] [--known DIR]... [--json]
+ *       merge shard folders: totals, distinct failures, merged.json, junit.xml, index.html.
+ *       Exit 0 no new distinct failure, 1 new ones, 2 bad input.
+ */
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { AdapterSpecError, loadAdapter } from '../adapters/registry';
+import { Campaign, CampaignError, parseCampaign } from '../properties/campaign/config';
+import { MergeError, mergeShards } from '../properties/campaign/merge';
+import { indexHtml, mergedJson, mergedJunit, summaryLines } from '../properties/campaign/merge-report';
+import { Engine, ENGINES, INDEX_VARIABLES, planFor } from '../properties/campaign/plan';
+import { runShard, UnitResult } from '../properties/campaign/shard';
+import type { Shard } from '../properties/campaign/units';
+import { KnownSignature, KnownSignatureError, loadKnownSignatures } from '../properties/signatures';
+import { CliIO, EXIT_FAILURE, EXIT_PASS, parseFlags, parseNumber, UsageError } from './common';
+
+export const CAMPAIGN_USAGE = `campaign run FILE [--shard K/N | --shards N [--engine k8s|slurm]] [--out ROOT] [-q] [--json]
+         run one shard of a campaign file into ROOT/shard-K-of-N (default ROOT: campaign-results);
+         resumes a shard that was stopped (docs/campaigns.md)
+  campaign plan FILE --engine k8s|github|slurm --shards N [--out DIR]
+         write a Kubernetes Indexed Job, a GitHub Actions matrix workflow or a Slurm job array
+  campaign merge DIR... [--out DIR] [--campaign FILE] [--known DIR]... [-q] [--json]
+         merge shard results: totals, distinct failures by signature, merged.json, junit.xml, index.html`;
+
+function readCampaign(file: string | undefined): { campaign: Campaign; text: string; file: string } {
+  if (file === undefined) throw new UsageError('campaign: give the campaign file (campaign run|plan FILE ...)');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`campaign: ${file}: ${(e as { code?: string }).code === 'ENOENT' ? 'no such file' : 'cannot read it'}`);
+  }
+  try {
+    return { campaign: parseCampaign(text, file), text, file };
+  } catch (e) {
+    if (e instanceof CampaignError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function parseShardText(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  if (m === null) throw new UsageError(`campaign run: --shard: expected K/N (e.g. 2/4), got ${JSON.stringify(text)}`);
+  const k = Number(m[1]);
+  const n = Number(m[2]);
+  if (!(n >= 1 && n <= 100000 && k >= 1 && k <= n)) throw new UsageError(`campaign run: --shard ${text}: need 1 <= K <= N <= 100000`);
+  return { k, n };
+}
+
+/** The shard from --shard K/N, or --shards N and the engine's index variable. */
+export function shardFromEnv(shardFlag: string | undefined, shardsFlag: string | undefined, engine: string | undefined, env: NodeJS.ProcessEnv): Shard {
+  if (shardFlag !== undefined) {
+    if (shardsFlag !== undefined) throw new UsageError('campaign run: give --shard K/N or --shards N, not both');
+    return parseShardText(shardFlag);
+  }
+  if (shardsFlag === undefined) return { k: 1, n: 1 };
+  const n = parseNumber('--shards', shardsFlag, 1, 100000);
+  if (engine !== undefined && engine !== 'k8s' && engine !== 'slurm') {
+    throw new UsageError(`campaign run: --engine ${engine}: the shard index is read from k8s (JOB_COMPLETION_INDEX) or slurm (SLURM_ARRAY_TASK_ID); GitHub passes --shard K/N`);
+  }
+  const vars = engine !== undefined ? [INDEX_VARIABLES[engine]] : Object.values(INDEX_VARIABLES);
+  const set = vars.filter((v) => env[v] !== undefined && env[v] !== '');
+  if (set.length === 0) throw new UsageError(`campaign run: --shards ${n}: no shard index: ${vars.join(' or ')} is not set (or pass --shard K/N)`);
+  if (set.length > 1) throw new UsageError(`campaign run: both ${set.join(' and ')} are set: say which engine with --engine k8s|slurm`);
+  const text = env[set[0]]!;
+  if (!/^\d+$/.test(text) || Number(text) >= n) throw new UsageError(`campaign run: ${set[0]}=${text}: expected a shard index in [0, ${n - 1}]`);
+  return { k: Number(text) + 1, n };
+}
+
+/** Every target opens with every setup before anything runs: a bad spec costs one line, exit 2. */
+function checkTargets(c: Campaign): void {
+  for (const t of c.targets) {
+    for (const s of c.setups) {
+      try {
+        loadAdapter(t.adapter, { ...t.options, ...s }).close();
+      } catch (e) {
+        if (e instanceof AdapterSpecError) throw new UsageError(`campaign: target ${t.name}: ${e.message}`);
+        throw e;
+      }
+    }
+  }
+}
+
+function prepareOut(flag: string, dir: string): string {
+  const abs = path.resolve(dir);
+  try {
+    fs.mkdirSync(abs, { recursive: true });
+    fs.accessSync(abs, fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`campaign: ${flag} ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);
+  }
+  if (!fs.statSync(abs).isDirectory()) throw new UsageError(`campaign: ${flag} ${dir}: not a directory`);
+  return abs;
+}
+
+function harnessVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
+    return `iomap-harness ${pkg.version ?? '?'}`;
+  } catch {
+    return 'iomap-harness';
+  }
+}
+
+function runCmd(args: string[], io: CliIO, env: NodeJS.ProcessEnv): number {
+  const { values: v, positionals } = parseFlags('campaign run', args, {
+    shard: { type: 'string' }, shards: { type: 'string' }, engine: { type: 'string' }, out: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' },
+  }, true);
+  if (positionals.length !== 1) throw new UsageError('campaign run: give exactly one campaign file');
+  const { campaign, text } = readCampaign(positionals[0]);
+  const shard = shardFromEnv(v.shard as string | undefined, v.shards as string | undefined, v.engine as string | undefined, env);
+  const root = prepareOut('--out', (v.out as string | undefined) ?? 'campaign-results');
+  checkTargets(campaign);
+  const quiet = v.quiet === true || v.json === true;
+  const line = (r: UnitResult, resumed: boolean): void => {
+    if (quiet) return;
+    const what = r.engine === 'fsx' ? `fsx seed ${r.seed}` : `check ${r.suite} seed ${r.seed}`;
+    const verdict = r.failures.length > 0 ? `FAILED: ${r.failures.map((f) => `${f.kind}${f.rule ? ` ${f.rule}` : ''} [${f.sigId}]`).join(', ')}`
+      : r.status === 'skip' ? `skipped: ${r.skipped}` : 'ok';
+    io.stdout(`[${r.id}] ${r.target} setup ${r.setupIndex} ${what}: ${verdict}${resumed ? ' (finished earlier)' : ''}\n`);
+  };
+  let run;
+  try {
+    run = runShard(campaign, text, shard, root, { unitDone: line }, harnessVersion());
+  } catch (e) {
+    if (e instanceof CampaignError) throw new UsageError(e.message);
+    throw e;
+  }
+  const failed = run.results.filter((r) => r.failures.length > 0).length;
+  const ops = run.results.reduce((n, r) => n + r.ops, 0);
+  if (!quiet) io.stdout(`shard ${shard.k}/${shard.n} of ${campaign.name}: ${run.results.length} units (${run.ran} run now), ${ops} fsx ops, ${failed} with failures; results in ${run.dir}\n`);
+  if (v.json === true) {
+    io.stdout(JSON.stringify({ command: 'campaign run', campaign: campaign.name, shard: `${shard.k}/${shard.n}`, dir: run.dir, units: run.results.length, ran: run.ran, ops, failedUnits: failed, complete: run.info.complete }) + '\n');
+  }
+  return failed > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
+
+function planCmd(args: string[], io: CliIO): number {
+  const { values: v, positionals } = parseFlags('campaign plan', args, { engine: { type: 'string' }, shards: { type: 'string' }, out: { type: 'string' } }, true);
+  if (positionals.length !== 1) throw new UsageError('campaign plan: give exactly one campaign file');
+  const { campaign, text, file } = readCampaign(positionals[0]);
+  const engine = v.engine as string | undefined;
+  if (engine === undefined || !ENGINES.includes(engine as Engine)) throw new UsageError(`campaign plan: --engine: expected one of ${ENGINES.join(', ')}, got ${JSON.stringify(engine ?? '')}`);
+  if (v.shards === undefined) throw new UsageError('campaign plan: --shards N is required');
+  const shards = parseNumber('--shards', v.shards as string, 1, 100000);
+  const out = prepareOut('--out', (v.out as string | undefined) ?? 'campaign-plan');
+  // GitHub runs from the repository root (the path as given); Slurm from a shared filesystem (absolute).
+  const where = engine === 'slurm' ? path.resolve(file) : file.split(path.sep).join('/');
+  const plan = planFor(engine as Engine, { campaign, text, file: where, shards });
+  for (const f of plan.files) {
+    fs.writeFileSync(path.join(out, f.name), f.text);
+    io.stdout(`wrote ${path.join(out, f.name)}\n`);
+  }
+  for (const l of plan.next) io.stdout(`  ${l}\n`);
+  return EXIT_PASS;
+}
+
+function mergeCmd(args: string[], io: CliIO): number {
+  const { values: v, positionals } = parseFlags('campaign merge', args, {
+    out: { type: 'string' }, campaign: { type: 'string' }, known: { type: 'string', multiple: true },
+    quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' },
+  }, true);
+  if (positionals.length === 0) throw new UsageError('campaign merge: give one or more results folders (shard folders or folders holding them)');
+  const knownDirs = ((v.known as string[] | undefined) ?? []).map((d) => path.resolve(d));
+  if (v.campaign !== undefined) knownDirs.push(...readCampaign(v.campaign as string).campaign.known);
+  let known: KnownSignature[];
+  try {
+    known = loadKnownSignatures(knownDirs);
+  } catch (e) {
+    if (e instanceof KnownSignatureError) throw new UsageError(`campaign merge: ${e.message}`);
+    throw e;
+  }
+  const out = prepareOut('--out', (v.out as string | undefined) ?? 'campaign-merged');
+  let m;
+  try {
+    m = mergeShards(positionals, out, known);
+  } catch (e) {
+    if (e instanceof MergeError) throw new UsageError(`campaign merge: ${e.message}`);
+    throw e;
+  }
+  fs.writeFileSync(path.join(out, 'merged.json'), mergedJson(m));
+  fs.writeFileSync(path.join(out, 'junit.xml'), mergedJunit(m));
+  fs.writeFileSync(path.join(out, 'index.html'), indexHtml(m));
+  if (v.quiet !== true && v.json !== true) {
+    io.stdout(summaryLines(m).join('\n') + '\n');
+    io.stdout(`merged into ${out}: merged.json, junit.xml, index.html\n`);
+  }
+  if (v.json === true) {
+    io.stdout(JSON.stringify({
+      command: 'campaign merge', campaign: m.campaign, out, shards: m.shards, units: m.units.merged,
+      distinct: m.totals.distinct, new: m.totals.new, known: m.totals.known,
+    }) + '\n');
+  }
+  return m.totals.new > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
+
+export function campaignCommand(args: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): number {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'run':
+      return runCmd(rest, io, env);
+    case 'plan':
+      return planCmd(rest, io);
+    case 'merge':
+      return mergeCmd(rest, io);
+    case '--help':
+    case '-h':
+    case 'help':
+      io.stdout(`usage: iomap-harness ${CAMPAIGN_USAGE}\n`);
+      return EXIT_PASS;
+    default:
+      throw new UsageError(`campaign: expected run, plan or merge, got ${JSON.stringify(sub ?? '')} (iomap-harness campaign --help)`);
+  }
+}
