@@ -22,6 +22,7 @@ import { Engine, ENGINES, INDEX_VARIABLES, planFor } from '../properties/campaig
 import { runShard, UnitResult } from '../properties/campaign/shard';
 import type { Shard } from '../properties/campaign/units';
 import { KnownSignature, KnownSignatureError, loadKnownSignatures } from '../properties/signatures';
+import { prepareDir } from './check-command';
 import { CliIO, EXIT_FAILURE, EXIT_PASS, parseFlags, parseNumber, UsageError } from './common';
 
 export const CAMPAIGN_USAGE = `campaign run FILE [--shard K/N | --shards N [--engine k8s|slurm]] [--out ROOT] [-q] [--json]
@@ -91,18 +92,6 @@ function checkTargets(c: Campaign): void {
   }
 }
 
-function prepareOut(flag: string, dir: string): string {
-  const abs = path.resolve(dir);
-  try {
-    fs.mkdirSync(abs, { recursive: true });
-    fs.accessSync(abs, fs.constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`campaign: ${flag} ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);
-  }
-  if (!fs.statSync(abs).isDirectory()) throw new UsageError(`campaign: ${flag} ${dir}: not a directory`);
-  return abs;
-}
-
 function harnessVersion(): string {
   try {
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
@@ -120,7 +109,7 @@ function runCmd(args: string[], io: CliIO, env: NodeJS.ProcessEnv): number {
   if (positionals.length !== 1) throw new UsageError('campaign run: give exactly one campaign file');
   const { campaign, text } = readCampaign(positionals[0]);
   const shard = shardFromEnv(v.shard as string | undefined, v.shards as string | undefined, v.engine as string | undefined, env);
-  const root = prepareOut('--out', (v.out as string | undefined) ?? 'campaign-results');
+  const root = prepareDir('--out', (v.out as string | undefined) ?? 'campaign-results');
   checkTargets(campaign);
   const quiet = v.quiet === true || v.json === true;
   const line = (r: UnitResult, resumed: boolean): void => {
@@ -154,7 +143,7 @@ function planCmd(args: string[], io: CliIO): number {
   if (engine === undefined || !ENGINES.includes(engine as Engine)) throw new UsageError(`campaign plan: --engine: expected one of ${ENGINES.join(', ')}, got ${JSON.stringify(engine ?? '')}`);
   if (v.shards === undefined) throw new UsageError('campaign plan: --shards N is required');
   const shards = parseNumber('--shards', v.shards as string, 1, 100000);
-  const out = prepareOut('--out', (v.out as string | undefined) ?? 'campaign-plan');
+  const out = prepareDir('--out', (v.out as string | undefined) ?? 'campaign-plan');
   // GitHub runs from the repository root (the path as given); Slurm from a shared filesystem (absolute).
   const where = engine === 'slurm' ? path.resolve(file) : file.split(path.sep).join('/');
   const plan = planFor(engine as Engine, { campaign, text, file: where, shards });
@@ -181,7 +170,7 @@ function mergeCmd(args: string[], io: CliIO): number {
     if (e instanceof KnownSignatureError) throw new UsageError(`campaign merge: ${e.message}`);
     throw e;
   }
-  const out = prepareOut('--out', (v.out as string | undefined) ?? 'campaign-merged');
+  const out = prepareDir('--out', (v.out as string | undefined) ?? 'campaign-merged');
   let m;
   try {
     m = mergeShards(positionals, out, known);

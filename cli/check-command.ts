@@ -39,7 +39,7 @@ const CHECK_FLAGS = {
 export const DEFAULT_RUNS = 50;
 
 /** Make sure DIR exists and is writable (one level at a time: a bad path costs one line). */
-function prepareDir(flag: string, dir: string): string {
+export function prepareDir(flag: string, dir: string): string {
   const abs = path.resolve(dir);
   try {
     const missing: string[] = [];
