@@ -23,15 +23,43 @@ import { runShard, UnitResult } from '../properties/campaign/shard';
 import type { Shard } from '../properties/campaign/units';
 import { KnownSignature, KnownSignatureError, loadKnownSignatures } from '../properties/signatures';
 import { prepareDir } from './check-command';
-import { CliIO, EXIT_FAILURE, EXIT_PASS, parseFlags, parseNumber, UsageError } from './common';
+import { CliIO, EXIT_FAILURE, EXIT_PASS, parseNumber, UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed, Values } from './command-line';
 
-export const CAMPAIGN_USAGE = `campaign run FILE [--shard K/N | --shards N [--engine k8s|slurm]] [--out ROOT] [-q] [--json]
-         run one shard of a campaign file into ROOT/shard-K-of-N (default ROOT: campaign-results);
-         resumes a shard that was stopped (docs/campaigns.md)
-  campaign plan FILE --engine k8s|github|slurm --shards N [--out DIR]
-         write a Kubernetes Indexed Job, a GitHub Actions matrix workflow or a Slurm job array
-  campaign merge DIR... [--out DIR] [--campaign FILE] [--known DIR]... [-q] [--json]
-         merge shard results: totals, distinct failures by signature, merged.json, junit.xml, index.html`;
+const CAMPAIGN_FLAGS = {
+  shard: { type: 'string', value: 'K/N', help: 'run: run shard K of N (GitHub Actions passes its matrix value here)' },
+  shards: { type: 'string', value: 'N', help: 'run: N shards, this one\'s 0-based index from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm); plan: how many shards' },
+  engine: { type: 'string', value: 'E', help: 'plan: k8s, github or slurm; run: which engine\'s index variable to read (k8s or slurm) when both could be set' },
+  out: { type: 'string', value: 'DIR', default: 'run: campaign-results (the shard writes DIR/shard-K-of-N); plan: campaign-plan; merge: campaign-merged', help: 'where results, manifests or the merge go' },
+  campaign: { type: 'string', value: 'FILE', help: 'merge: the campaign file, for its known-signature folders' },
+  known: { type: 'string', multiple: true, value: 'DIR', help: 'merge: a known-signature folder (op logs with an expected failure and a description); repeatable' },
+  quiet: { type: 'boolean', short: 'q', help: 'run: no line per unit; merge: no summary' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
+
+/** Which subcommand each flag belongs to (one flag table for the three, as commander sees one command). */
+const FLAGS_OF: Record<string, readonly string[]> = {
+  run: ['shard', 'shards', 'engine', 'out', 'quiet', 'json'],
+  plan: ['engine', 'shards', 'out'],
+  merge: ['out', 'campaign', 'known', 'quiet', 'json'],
+};
+
+export const CAMPAIGN_COMMAND: CommandSpec = {
+  name: 'campaign',
+  args: ['run|plan|merge', 'FILE|DIR...'],
+  summary: 'campaigns beyond one machine: run a shard, plan a job for Kubernetes/GitHub/Slurm, merge and triage',
+  details: 'run FILE runs one shard of a campaign file into DIR/shard-K-of-N and resumes a shard that was stopped; '
+    + 'plan FILE writes a Kubernetes Indexed Job, a GitHub Actions matrix workflow or a Slurm job array; '
+    + 'merge DIR... merges shard folders: totals, distinct failures by signature, merged.json, junit.xml, index.html '
+    + '(docs/campaigns.md). Exit codes: run 1 when a unit failed, merge 1 when a new distinct failure was found.',
+  flags: CAMPAIGN_FLAGS,
+  examples: [
+    'campaign run nightly.json --shard 2/8 --out results',
+    'campaign plan nightly.json --engine k8s --shards 16',
+    'campaign merge results --campaign nightly.json --out merged',
+  ],
+  run: (p, io) => campaignCommand(p, io),
+};
 
 function readCampaign(file: string | undefined): { campaign: Campaign; text: string; file: string } {
   if (file === undefined) throw new UsageError('campaign: give the campaign file (campaign run|plan FILE ...)');
@@ -101,11 +129,7 @@ function harnessVersion(): string {
   }
 }
 
-function runCmd(args: string[], io: CliIO, env: NodeJS.ProcessEnv): number {
-  const { values: v, positionals } = parseFlags('campaign run', args, {
-    shard: { type: 'string' }, shards: { type: 'string' }, engine: { type: 'string' }, out: { type: 'string' },
-    quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' },
-  }, true);
+function runCmd(v: Values, positionals: string[], io: CliIO, env: NodeJS.ProcessEnv): number {
   if (positionals.length !== 1) throw new UsageError('campaign run: give exactly one campaign file');
   const { campaign, text } = readCampaign(positionals[0]);
   const shard = shardFromEnv(v.shard as string | undefined, v.shards as string | undefined, v.engine as string | undefined, env);
@@ -135,8 +159,7 @@ function runCmd(args: string[], io: CliIO, env: NodeJS.ProcessEnv): number {
   return failed > 0 ? EXIT_FAILURE : EXIT_PASS;
 }
 
-function planCmd(args: string[], io: CliIO): number {
-  const { values: v, positionals } = parseFlags('campaign plan', args, { engine: { type: 'string' }, shards: { type: 'string' }, out: { type: 'string' } }, true);
+function planCmd(v: Values, positionals: string[], io: CliIO): number {
   if (positionals.length !== 1) throw new UsageError('campaign plan: give exactly one campaign file');
   const { campaign, text, file } = readCampaign(positionals[0]);
   const engine = v.engine as string | undefined;
@@ -155,11 +178,7 @@ function planCmd(args: string[], io: CliIO): number {
   return EXIT_PASS;
 }
 
-function mergeCmd(args: string[], io: CliIO): number {
-  const { values: v, positionals } = parseFlags('campaign merge', args, {
-    out: { type: 'string' }, campaign: { type: 'string' }, known: { type: 'string', multiple: true },
-    quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' },
-  }, true);
+function mergeCmd(v: Values, positionals: string[], io: CliIO): number {
   if (positionals.length === 0) throw new UsageError('campaign merge: give one or more results folders (shard folders or folders holding them)');
   const knownDirs = ((v.known as string[] | undefined) ?? []).map((d) => path.resolve(d));
   if (v.campaign !== undefined) knownDirs.push(...readCampaign(v.campaign as string).campaign.known);
@@ -194,21 +213,12 @@ function mergeCmd(args: string[], io: CliIO): number {
   return m.totals.new > 0 ? EXIT_FAILURE : EXIT_PASS;
 }
 
-export function campaignCommand(args: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): number {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'run':
-      return runCmd(rest, io, env);
-    case 'plan':
-      return planCmd(rest, io);
-    case 'merge':
-      return mergeCmd(rest, io);
-    case '--help':
-    case '-h':
-    case 'help':
-      io.stdout(`usage: iomap-harness ${CAMPAIGN_USAGE}\n`);
-      return EXIT_PASS;
-    default:
-      throw new UsageError(`campaign: expected run, plan or merge, got ${JSON.stringify(sub ?? '')} (iomap-harness campaign --help)`);
-  }
+export function campaignCommand(p: Parsed, io: CliIO, env: NodeJS.ProcessEnv = process.env): number {
+  const [sub, ...rest] = p.positionals;
+  const allowed = FLAGS_OF[sub ?? ''];
+  if (allowed === undefined) throw new UsageError(`campaign: expected run, plan or merge, got ${JSON.stringify(sub ?? '')} (iomap-harness campaign --help)`);
+  for (const k of Object.keys(p.values)) if (!allowed.includes(k)) throw new UsageError(`campaign ${sub}: --${k} is not an option of ${sub} (it takes ${allowed.map((x) => `--${x}`).join(', ')})`);
+  if (sub === 'run') return runCmd(p.values, rest, io, env);
+  if (sub === 'plan') return planCmd(p.values, rest, io);
+  return mergeCmd(p.values, rest, io);
 }
