@@ -22,7 +22,6 @@ import { Engine, ENGINES, INDEX_VARIABLES, planFor } from '../properties/campaig
 import { runShard, UnitResult } from '../properties/campaign/shard';
 import type { Shard } from '../properties/campaign/units';
 import { KnownSignature, KnownSignatureError, loadKnownSignatures } from '../properties/signatures';
-import { prepareDir } from './check-command';
 import { CliIO, EXIT_FAILURE, EXIT_PASS, parseNumber, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed, Values } from './command-line';
 
@@ -118,6 +117,34 @@ function checkTargets(c: Campaign): void {
       }
     }
   }
+}
+
+/**
+ * Make sure DIR exists and is writable. Level by level (a bad path costs one line, never a hang),
+ * and tolerant of a level appearing meanwhile: the shards of a campaign start together and make
+ * the same results root at the same moment.
+ */
+function prepareDir(flag: string, dir: string): string {
+  const abs = path.resolve(dir);
+  try {
+    const missing: string[] = [];
+    for (let d = abs; !fs.existsSync(d); d = path.dirname(d)) {
+      missing.push(d);
+      if (path.dirname(d) === d) break;
+    }
+    for (const d of missing.reverse()) {
+      try {
+        fs.mkdirSync(d);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      }
+    }
+    fs.accessSync(abs, fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`campaign: ${flag} ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);
+  }
+  if (!fs.statSync(abs).isDirectory()) throw new UsageError(`campaign: ${flag} ${dir}: not a directory`);
+  return abs;
 }
 
 function harnessVersion(): string {

@@ -38,7 +38,7 @@ export const CHECK_FLAGS = {
 export const DEFAULT_RUNS = 50;
 
 /** Make sure DIR exists and is writable (one level at a time: a bad path costs one line). */
-export function prepareDir(flag: string, dir: string): string {
+function prepareDir(flag: string, dir: string): string {
   const abs = path.resolve(dir);
   try {
     const missing: string[] = [];

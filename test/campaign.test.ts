@@ -212,8 +212,11 @@ describe('campaigns', () => {
       const local = script.replace(/iomap-harness campaign/g, `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} campaign`)
         .replace('/campaign/campaign.json', path.join(root, 'campaign', 'campaign.json'))
         .replace(/\/results\//g, `${path.join(root, 'results')}/`);
-      return spawn('sh', ['-c', local], { env: { ...process.env, JOB_COMPLETION_INDEX: String(index) }, stdio: 'ignore', detached: true });
+      const p = spawn('sh', ['-c', local], { env: { ...process.env, JOB_COMPLETION_INDEX: String(index) }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      p.stderr!.on('data', (d) => { stderrOf.set(p, (stderrOf.get(p) ?? '') + String(d)); });
+      return p;
     }
+    const stderrOf = new Map<ChildProcess, string>();
     const exited = (p: ChildProcess): Promise<number | null> => new Promise((res) => {
       if (p.exitCode !== null || p.signalCode !== null) res(p.exitCode);
       else p.on('exit', (code) => res(code));
@@ -247,7 +250,7 @@ describe('campaigns', () => {
 
       // A merge now names the killed shard as incomplete and still merges what it finished.
       const codes = await Promise.all([0, 2, 3].map((i) => exited(pods[i])));
-      for (const code of codes) assert.equal(code, 0, 'a pod that found failures still succeeds (the merge gives the verdict)');
+      codes.forEach((code, i) => assert.equal(code, 0, `a pod that found failures still succeeds (the merge gives the verdict): ${stderrOf.get(pods[[0, 2, 3][i]])}`));
       const partial = mergeShards([path.join(root, 'results')], path.join(root, 'partial'), []);
       assert.deepEqual(partial.shards.incomplete, [2]);
 
