@@ -108,6 +108,19 @@ describe('campaigns', () => {
       assert.match(r.err, /--engine: expected one of k8s, github, slurm/);
     });
 
+    it('CLI: campaign --help lists the subcommands; a flag of another subcommand is refused', async () => {
+      const h = await cli(['campaign', '--help']);
+      assert.equal(h.code, 0);
+      assert.match(h.out, /run FILE .*plan FILE .*merge DIR/s);
+      assert.match(h.out, /JOB_COMPLETION_INDEX/);
+      const r = await cli(['campaign', 'merge', tmp, '--shard', '1/2']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --quiet, --json\)\n$/);
+      const s = await cli(['campaign', 'launch', 'x.json']);
+      assert.equal(s.code, 2);
+      assert.match(s.err, /campaign: expected run, plan or merge, got "launch"/);
+    });
+
     it('the shard index comes from the engine variable, 0-based, and is checked', async () => {
       const f = writeCampaign(tmp, { targets: ['reference'], fsx: { ops: 5, seeds: { count: 1 } } }, 'idx.json');
       const out = path.join(tmp, 'idx-out');
@@ -314,6 +327,19 @@ describe('campaigns', () => {
       // Another campaign's shard in the same folder is refused.
       const other = parseCampaign(JSON.stringify({ ...CAMPAIGN, fsx: { ...CAMPAIGN.fsx, ops: 201 } }), path.join(tmp, 'campaign.json'));
       assert.throws(() => runShard(other, '{}', { k: 2, n: 3 }, root), /holds shard 2\/3 of campaign nightly .* use another --out/);
+    });
+
+    it('a time budget: units run until the shard spent it; a restart counts what earlier runs spent', () => {
+      const c = parseCampaign(JSON.stringify({ name: 'budget', targets: ['mutant:map-blocks-hole'], fsx: { ops: 50 }, budget: { seconds: 1 } }), path.join(tmp, 'campaign.json'));
+      assert.equal(unitCount(c), null);
+      const root = path.join(tmp, 'budget');
+      const first = runShard(c, '{}', { k: 2, n: 2 }, root);
+      const spent = first.results.reduce((t, r) => t + r.elapsedMs, 0);
+      assert.ok(first.ran >= 1 && spent >= 1000, `${first.ran} units in ${spent} ms`);
+      assert.equal(first.info.complete, true);
+      assert.deepEqual(first.results.map((r) => r.seed), first.results.map((_, i) => 2 + 2 * i), 'shard 2/2 runs seeds 2, 4, 6, ...');
+      const again = runShard(c, '{}', { k: 2, n: 2 }, root);
+      assert.equal(again.ran, 0, 'the budget was already spent');
     });
 
     it('known signatures: a matching failure is reported as known, not new', async () => {
