@@ -176,7 +176,7 @@ describe('campaigns', () => {
     });
 
     it('the YAML writer round-trips through a YAML parser', () => {
-      const v = { a: 'on', 'on': { b: [1, 'two', { c: 'x\ny\n', d: [] }, [true, null]] }, e: {}, f: ' lead\nx', g: 'no newline\nat end' };
+      const v = { a: 'on', 'on': { b: [1, 'two', { c: 'x\ny\n', d: [] }, [true, null], 'sh\n  if [ "$x" -gt 1 ]; then\n    exit 1\nfi\n'] }, e: {}, f: ' lead\nx', g: 'no newline\nat end' };
       assert.deepEqual(parseYaml(toYaml(v)), v);
     });
 
