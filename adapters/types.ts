@@ -183,6 +183,8 @@ export interface TargetSetup {
   poison?: number;
   /** Bytes of speculative post-EOF preallocation refs does (XFS `allocsize=`). */
   eofPrealloc?: number;
+  /** Whose policies refs follows where filesystems differ (reference/fs/personality.ts); absent: generic. */
+  personality?: 'generic' | 'xfs' | 'ext4';
 }
 
 export interface FileAdapter {

@@ -4,6 +4,7 @@
  * --save DIR (default: a new temporary directory) and its path printed.
  */
 
+import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
 import * as path from 'path';
 import { AdapterOptions, AdapterSpecError, hasAdapter, isModuleSpec, loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
@@ -45,6 +46,10 @@ export const SETUP_FLAGS = {
   'eof-prealloc': {
     type: 'string', value: 'BYTES', default: 'off',
     help: 'reference and mutants only: refs preallocates past EOF up to a multiple of BYTES, as WRITTEN blocks holding old data (XFS allocsize=)',
+  },
+  personality: {
+    type: 'string', value: 'NAME', default: 'generic',
+    help: 'reference and mutants only: whose policies refs follows where filesystems differ: generic, xfs or ext4 (docs/model.md, "Personalities"); recorded in the op log',
   },
 } as const satisfies FlagTable;
 
@@ -120,12 +125,17 @@ export function geometryFlags(v: Values): AdapterOptions {
   const pre = str(v, 'eof-prealloc');
   if (poison !== undefined) o.poison = parseNumber('--poison', poison, 0, 0xffffffff);
   if (pre !== undefined) o.eofPrealloc = parsePow2('--eof-prealloc', pre, 512, 1 << 30);
+  const pers = str(v, 'personality');
+  if (pers !== undefined) {
+    if (!isPersonalityName(pers)) throw new UsageError(`--personality ${pers}: expected one of ${PERSONALITY_NAMES.join(', ')}`);
+    if (pers !== 'generic') o.personality = pers;
+  }
   return o;
 }
 
 /** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
 function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
-  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc']] as const) {
+  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['personality', '--personality']] as const) {
     if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
       a.close();
       throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);

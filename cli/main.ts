@@ -10,6 +10,7 @@ import { AdapterSpecError } from '../adapters/registry';
 import { TargetError } from '../properties/fsx/engine';
 import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from './common';
 import { CommandSpec, runProgram } from './command-line';
+import { CAMPAIGN_COMMAND } from './campaign-command';
 import { CHECK_COMMAND } from './check-command';
 import { FSX_COMMAND } from './fsx-command';
 import { LIST_COMMAND } from './list-command';
@@ -20,7 +21,7 @@ import { SHRINK_COMMAND } from './shrink-command';
 
 /** Every command, in the order the top-level help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
-  FSX_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, SCRATCH_COMMAND,
+  FSX_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
 ];
 
 /** The top-level help: the commands with one line each, where to read more, the exit codes. */

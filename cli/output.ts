@@ -87,7 +87,13 @@ export function mkdirs(dir: string): void {
     missing.push(d);
     if (path.dirname(d) === d) break;
   }
-  for (const d of missing.reverse()) fs.mkdirSync(d);
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e; // another run made it meanwhile
+    }
+  }
 }
 
 /**

@@ -20,6 +20,7 @@ import {
 import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
 import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
+import { Personality, personality } from './fs/personality';
 import type { FsInstance } from './fs/types';
 import { modelBugs } from './bugs';
 import {
@@ -434,7 +435,9 @@ export class FileHandle {
     // xfs_setattr_size(): the new size is about to be logged, so the block zeroing just done must
     // reach the disk first, or a crash would bring the old bytes back under the new size. Like
     // xfs, a writeback error here fails the call after the in-core size has already moved.
-    if (didZero.v) this.writeBackEofBlock(Math.min(oldsize, newsize));
+    // ext4 leaves the zeroed block dirty instead (ordered-data journalling writes it before the
+    // size commits): the personality says which.
+    if (didZero.v && this.personality.writeBackEofBlockAfterTruncateZero) this.writeBackEofBlock(Math.min(oldsize, newsize));
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
     fs.sizeChanged(inode);
   }
@@ -445,6 +448,25 @@ export class FileHandle {
 
   private get fs(): FsInstance {
     return this.fsys.fs;
+  }
+
+  /** The filesystem's policy choices (reference/fs/personality.ts). */
+  private get personality(): Personality {
+    return this.fs.personality ?? personality('generic');
+  }
+
+  /**
+   * What PUNCH_HOLE and ZERO_RANGE do to the page cache first: write back and drop the range
+   * (xfs_flush_unmap_range), or only drop it, dirty data and all, zeroing the covered bytes of
+   * folios that straddle an edge (ext4: truncate_pagecache_range).
+   */
+  private settleCacheForPunch(off: number, len: number): void {
+    if (this.personality.flushBeforePunchZero) {
+      this.flushUnmapRange(off, len);
+      return;
+    }
+    this.fsys.queue.waitInode(this.inode);
+    this.inode.mapping.truncateRange(off, off + len - 1);
   }
 
   /** inode_dio_wait() + xfs_flush_unmap_range(): write back and drop the cache over a range. */
@@ -499,12 +521,12 @@ export class FileHandle {
         return;
       case FALLOC_FL_PUNCH_HOLE:
         this.unstuffed();
-        this.flushUnmapRange(off, len);
+        this.settleCacheForPunch(off, len);
         this.freeFileSpace(off, len);
         return;
       case FALLOC_FL_ZERO_RANGE:
         this.unstuffed();
-        this.flushUnmapRange(off, len);
+        this.settleCacheForPunch(off, len);
         this.freeFileSpace(off, len);
         check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: zero range allocation`);
         if (!keep && end > size) this.truncate(end);
@@ -962,6 +984,8 @@ export class FileHandle {
   bmap(bno: number): number {
     this.enter('bmap', bno);
     validOffset(bno, 'block number');
+    // xfs_vm_bmap(): a reflinked file has no stable block numbers to hand out.
+    if (this.personality.bmapZeroOnReflink && this.fs.hasSharedBlocks?.(this.inode)) return 0;
     return iomapBmap(this.inode, bno, this.ops);
   }
 
