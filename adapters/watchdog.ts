@@ -63,8 +63,6 @@ const WATCHER = `
 const { workerData } = require('worker_threads');
 const inspector = require('inspector');
 const { state, timeoutMs, hook } = workerData;
-const session = new inspector.Session();
-session.connectToMainThread();
 let seen = -1;
 let since = Date.now();
 setInterval(() => {
@@ -72,7 +70,11 @@ setInterval(() => {
   const open = Atomics.load(state, 1) === 1;
   const now = Date.now();
   if (seq !== seen || !open) { seen = seq; since = now; return; }
-  if (now - since >= timeoutMs) session.post('Runtime.evaluate', { expression: hook + '()' });
+  if (now - since < timeoutMs) return;
+  // Connected only now: an attached session makes Node print a line of its own at process.exit().
+  const session = new inspector.Session();
+  session.connectToMainThread();
+  session.post('Runtime.evaluate', { expression: hook + '()' });
 }, Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))));
 `;
 
