@@ -214,6 +214,23 @@ export function loadAdapter(spec: string, opts: AdapterOptions = {}): FileAdapte
     const proc = require('./process') as typeof import('./process');
     return proc.loadExecAdapter(spec.slice('exec:'.length), opts);
   }
+  if (spec.startsWith('diff:')) {
+    // The differential target: a host filesystem against the reference with its personality.
+    const { personality, ...rest } = opts as AdapterOptions & { personality?: string };
+    const inner = loadAdapter(spec.slice('diff:'.length), rest);
+    const diff = require('./diff') as typeof import('./diff');
+    const pers = require('../reference/fs/personality') as typeof import('../reference/fs/personality');
+    if (personality !== undefined && !pers.isPersonalityName(personality)) {
+      inner.close();
+      throw new AdapterSpecError(`personality ${JSON.stringify(personality)}: expected one of ${pers.PERSONALITY_NAMES.join(', ')}`);
+    }
+    try {
+      return new diff.DiffAdapter(inner, { personality, folioSize: rest.folioSize as number | undefined });
+    } catch (e) {
+      inner.close();
+      throw e;
+    }
+  }
   if (spec.startsWith('host:')) {
     // Loaded on demand: adapters/host (factory createHostAdapter; errors become one-line AdapterSpecErrors).
     const host = require('./host') as typeof import('./host');

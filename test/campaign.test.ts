@@ -86,6 +86,7 @@ describe('campaigns', () => {
       ['neither fsx nor check', { targets: ['reference'] }, /fsx: a campaign needs "fsx", "check" or both/],
       ['budget without fsx', { targets: ['reference'], check: {}, budget: { seconds: 10 } }, /budget: a time budget needs "fsx"/],
       ['bad k8s memory', { targets: ['reference'], fsx: { seeds: { count: 1 } }, engines: { k8s: { memory: 'lots' } } }, /engines\.k8s\.memory: expected a memory quantity/],
+      ['unknown personality', { targets: ['reference'], setups: [{ personality: 'zfs' }], fsx: { seeds: { count: 1 } } }, /setups\[0\]\.personality: expected one of generic, xfs, ext4, got "zfs"/],
       ['bad name', { name: 'Nightly Run', targets: ['reference'], fsx: { seeds: { count: 1 } } }, /name: expected a lowercase name/],
     ];
     for (const [what, c, re] of bad) {
@@ -106,6 +107,19 @@ describe('campaigns', () => {
       r = await cli(['campaign', 'plan', g, '--engine', 'nomad', '--shards', '2']);
       assert.equal(r.code, 2);
       assert.match(r.err, /--engine: expected one of k8s, github, slurm/);
+    });
+
+    it('CLI: campaign --help lists the subcommands; a flag of another subcommand is refused', async () => {
+      const h = await cli(['campaign', '--help']);
+      assert.equal(h.code, 0);
+      assert.match(h.out, /run FILE .*plan FILE .*merge DIR/s);
+      assert.match(h.out, /JOB_COMPLETION_INDEX/);
+      const r = await cli(['campaign', 'merge', tmp, '--shard', '1/2']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --quiet, --json\)\n$/);
+      const s = await cli(['campaign', 'launch', 'x.json']);
+      assert.equal(s.code, 2);
+      assert.match(s.err, /campaign: expected run, plan or merge, got "launch"/);
     });
 
     it('the shard index comes from the engine variable, 0-based, and is checked', async () => {
@@ -316,6 +330,31 @@ describe('campaigns', () => {
       assert.throws(() => runShard(other, '{}', { k: 2, n: 3 }, root), /holds shard 2\/3 of campaign nightly .* use another --out/);
     });
 
+    it('a time budget: units run until the shard spent it; a restart counts what earlier runs spent', () => {
+      const c = parseCampaign(JSON.stringify({ name: 'budget', targets: ['mutant:map-blocks-hole'], fsx: { ops: 50 }, budget: { seconds: 1 } }), path.join(tmp, 'campaign.json'));
+      assert.equal(unitCount(c), null);
+      const root = path.join(tmp, 'budget');
+      const first = runShard(c, '{}', { k: 2, n: 2 }, root);
+      const spent = first.results.reduce((t, r) => t + r.elapsedMs, 0);
+      assert.ok(first.ran >= 1 && spent >= 1000, `${first.ran} units in ${spent} ms`);
+      assert.equal(first.info.complete, true);
+      assert.deepEqual(first.results.map((r) => r.seed), first.results.map((_, i) => 2 + 2 * i), 'shard 2/2 runs seeds 2, 4, 6, ...');
+      const again = runShard(c, '{}', { k: 2, n: 2 }, root);
+      assert.equal(again.ran, 0, 'the budget was already spent');
+    });
+
+    it('a setup a target cannot take skips that target\'s units with the reason', () => {
+      const c = parseCampaign(JSON.stringify({ name: 'skips', targets: ['reference', 'naive'], setups: [{}, { poison: 7, personality: 'xfs' }], fsx: { ops: 30, seeds: { count: 1 } } }), path.join(tmp, 'campaign.json'));
+      const root = path.join(tmp, 'skips');
+      const run = runShard(c, '{}', { k: 1, n: 1 }, root);
+      const of = (t: string, s: number) => run.results.find((r) => r.target === t && r.setupIndex === s)!;
+      assert.equal(of('naive', 1).status, 'skip');
+      assert.match(of('naive', 1).skipped!, /the target has no setup poison \(only reference and its mutants do\)/);
+      assert.equal(of('naive', 1).ops, 0);
+      for (const [t, s] of [['naive', 0], ['reference', 0], ['reference', 1]] as const) assert.equal(of(t, s).status, 'pass', `${t} setup ${s}`);
+      assert.equal(mergeShards([root], path.join(root, 'm'), []).totals.skippedUnits, 1);
+    });
+
     it('known signatures: a matching failure is reported as known, not new', async () => {
       const root = path.join(tmp, 'known');
       const c = parseCampaign(JSON.stringify({ ...CAMPAIGN, targets: ['mutant:map-blocks-hole'], check: undefined }), path.join(tmp, 'campaign.json'));
@@ -351,6 +390,10 @@ describe('campaigns', () => {
       let r = await cli(['campaign', 'merge', a, b, '--out', path.join(tmp, 'mm')]);
       assert.equal(r.code, 2);
       assert.match(r.err, /^iomap-harness: campaign merge: .*: shard of campaign nightly \([0-9a-f]+\), but .* merge one campaign at a time\n$/);
+      const other = writeCampaign(tmp, { ...CAMPAIGN, name: 'other' }, 'other.json');
+      r = await cli(['campaign', 'merge', a, '--campaign', other, '--out', path.join(tmp, 'mm')]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /--campaign .*other\.json is campaign other \([0-9a-f]+\), but the shards are of nightly/);
       r = await cli(['campaign', 'merge', path.join(tmp, 'mm'), '--out', path.join(tmp, 'mm2')]);
       assert.equal(r.code, 2);
       assert.match(r.err, /no shard results in it/);
