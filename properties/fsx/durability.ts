@@ -156,6 +156,12 @@ export class DurabilityTracker {
   private baseAck: string | null = null;
   /** Every range changed since the base: outside it the base is the oracle's current bytes. */
   private readonly changed = new RangeSet();
+  /**
+   * Where some version may hold a non-zero byte that another does not: the extents of every
+   * stored piece (saved or recorded). Elsewhere in `changed` every version reads zero there (a
+   * size change over zeroes), so those bytes are judged like unchanged ones.
+   */
+  private readonly differs = new RangeSet();
   /** The base's bytes over `changed`, saved just before the oracle changed them. */
   private saved: Span[] = [];
   private deltas: Delta[] = [];
@@ -197,8 +203,14 @@ export class DurabilityTracker {
     const o = this.oracle!;
     for (const [a, b] of this.changed.add(lo, hi)) {
       // Bytes at or past the current size are zero (SparseBytes' invariant): nothing to copy.
-      this.saved.push({ lo: a, hi: b, pieces: o.copyPieces(a, Math.min(b, o.size)) });
+      this.saved.push({ lo: a, hi: b, pieces: this.keep(o.copyPieces(a, Math.min(b, o.size))) });
     }
+  }
+
+  /** Note where stored pieces lie (see `differs`). */
+  private keep(pieces: Piece[]): Piece[] {
+    for (const p of pieces) this.differs.add(p.off, p.off + p.data.length);
+    return pieces;
   }
 
   /**
@@ -230,7 +242,7 @@ export class DurabilityTracker {
     const size = oracle.size;
     const lo = ch === null ? 0 : Math.min(ch.lo, size);
     const hi = ch === null ? 0 : Math.min(ch.hi, size);
-    const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: oracle.copyPieces(lo, hi) } : null };
+    const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: this.keep(oracle.copyPieces(lo, hi)) } : null };
     if (ack !== undefined) d.ack = ack;
     this.deltas.push(d);
     if (size > this.maxSize) this.maxSize = size;
@@ -261,6 +273,7 @@ export class DurabilityTracker {
     this.deltas = [];
     this.saved = [];
     this.changed.clear();
+    this.differs.clear();
     this.overflowed = false;
     this.maxSize = size;
   }
@@ -341,7 +354,7 @@ export class DurabilityTracker {
   /** @internal [lo, hi) ranges where versions may differ, in whole units, clipped to `size`. */
   judgedRanges(size: number, inflight: readonly InFlightWrite[]): Array<[number, number]> {
     const raw: Array<[number, number]> = [];
-    const { los, his } = this.changed;
+    const { los, his } = this.differs;
     for (let i = 0; i < los.length; i++) raw.push([los[i], his[i]]);
     for (const f of inflight) raw.push([f.off, f.off + f.data.length]);
     raw.sort((a, b) => a[0] - b[0]);
