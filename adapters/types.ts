@@ -156,7 +156,10 @@ export interface FileTarget {
   seekData?(off: number): number;
   seekHole?(off: number): number;
   fiemap?(off: number, len: number, flags: number): FiemapExtent[];
-  /** close the file, drop clean caches, reopen. */
+  /**
+   * Close the file, drop caches as `echo 3 > /proc/sys/vm/drop_caches` does (clean, unmapped folios
+   * only: nothing is written back, dirty data stays cached), reopen. Dropping nothing is allowed.
+   */
   closeOpen(): void;
   /** Unmount and mount the filesystem again; the file must survive. */
   remount?(): void;
@@ -186,6 +189,8 @@ export interface TargetSetup {
   poison?: number;
   /** Bytes of speculative post-EOF preallocation refs does (XFS `allocsize=`). */
   eofPrealloc?: number;
+  /** Whose policies refs follows where filesystems differ (reference/fs/personality.ts); absent: generic. */
+  personality?: 'generic' | 'xfs' | 'ext4';
 }
 
 export interface FileAdapter {

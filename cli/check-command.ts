@@ -17,24 +17,23 @@ import type { AdapterOptions } from '../adapters/registry';
 import { junitXml, JUnitSuite } from '../properties/suites/junit';
 import { registryEnv, runSuite, SuiteResult, SUITES, suiteByName } from '../properties/suites/index';
 import type { SuiteDef } from '../properties/suites/types';
-import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
+import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed } from './command-line';
+import { ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 
-const CHECK_FLAGS = {
-  adapter: { type: 'string' },
-  suite: { type: 'string', multiple: true },
-  property: { type: 'string', multiple: true },
-  runs: { type: 'string' },
-  seed: { type: 'string', short: 'S' },
-  json: { type: 'boolean' },
-  junit: { type: 'string' },
-  save: { type: 'string' },
-  bs: { type: 'string' },
-  folio: { type: 'string' },
+export const CHECK_FLAGS = {
+  ...ADAPTER_FLAGS,
   ...SETUP_FLAGS,
-  quiet: { type: 'boolean', short: 'q' },
-  'no-shrink': { type: 'boolean' },
-} as const;
+  suite: { type: 'string', multiple: true, value: 'S', default: 'every suite', help: 'run only suite S (repeatable or comma-separated; iomap-harness list suites)' },
+  property: { type: 'string', multiple: true, value: 'P', default: 'every property', help: 'run only property P of the selected suites (repeatable or comma-separated)' },
+  runs: { type: 'string', value: 'N', default: String(50), help: 'fast-check runs per property' },
+  seed: { type: 'string', short: 'S', value: 'S', default: '1', help: 'fast-check seed (the same seed gives the same runs)' },
+  save: { type: 'string', value: 'DIR', default: './iomap-harness-failures', help: 'where counterexamples are saved as op logs' },
+  'no-shrink': { type: 'boolean', help: 'do not delta-debug saved counterexamples into NAME.min.json' },
+  junit: { type: 'string', value: 'FILE', help: 'also write a JUnit XML report to FILE' },
+  quiet: { type: 'boolean', short: 'q', help: 'no status line and no result table (failures, --json and the exit code only)' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
 
 export const DEFAULT_RUNS = 50;
 
@@ -96,8 +95,8 @@ export function checkJunit(results: readonly SuiteResult[], adapter: string, see
   });
 }
 
-export function checkCommand(args: string[], io: CliIO): number {
-  const { values: v } = parseFlags('check', args, CHECK_FLAGS, false);
+export function checkCommand(p: Parsed, io: CliIO): number {
+  const v = p.values;
   const json = v.json === true;
   const quiet = v.quiet === true;
   const spec = (v.adapter as string | undefined) ?? defaultAdapter();
@@ -199,3 +198,18 @@ export function checkCommand(args: string[], io: CliIO): number {
   lines.flush();
   return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
 }
+
+export const CHECK_COMMAND: CommandSpec = {
+  name: 'check',
+  summary: 'run the property suites (fast-check) against an adapter: one verdict per suite and property',
+  details: 'Suites and their properties: iomap-harness list suites, docs/suites.md. A failing property prints its '
+    + 'fast-check seed and saves its shrunk counterexample as an op log that replay runs.',
+  flags: CHECK_FLAGS,
+  examples: [
+    'check                                      # every suite on the reference filesystem',
+    'check --adapter ./my-adapter.js --suite seek --runs 200',
+    'check --adapter mutant:seek-ignores-pagecache --suite seek --json',
+    'check --junit results.xml',
+  ],
+  run: checkCommand,
+};

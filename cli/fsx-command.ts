@@ -4,6 +4,7 @@
  * --save DIR (default: a new temporary directory) and its path printed.
  */
 
+import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AdapterOptions, AdapterSpecError, hasAdapter, loadAdapter } from '../adapters/registry';
@@ -17,7 +18,8 @@ import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
 } from '../properties/fsx/ops';
-import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, parsePow2, UsageError } from './common';
+import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, parsePow2, UsageError } from './common';
+import { CommandSpec, flag, FlagTable, Parsed, str, Values } from './command-line';
 
 /** fsx's switches that turn an op off (-R/-W: mapped reads/writes become plain ones). */
 const OFF_SWITCHES: readonly [string, string, number][] = [
@@ -34,56 +36,74 @@ const OFF_SWITCHES: readonly [string, string, number][] = [
 ];
 
 /** The setup flags, for the flag tables of the commands that take them. */
-export const SETUP_FLAGS = { poison: { type: 'string' }, 'eof-prealloc': { type: 'string' } } as const;
+export const SETUP_FLAGS = {
+  poison: {
+    type: 'string', value: 'SEED', default: 'off',
+    help: 'reference and mutants only: never-written sectors of the memory device read a seeded non-zero pattern (old disk contents); recorded in the op log',
+  },
+  'eof-prealloc': {
+    type: 'string', value: 'BYTES', default: 'off',
+    help: 'reference and mutants only: refs preallocates past EOF up to a multiple of BYTES, as WRITTEN blocks holding old data (XFS allocsize=)',
+  },
+  personality: {
+    type: 'string', value: 'NAME', default: 'generic',
+    help: 'reference and mutants only: whose policies refs follows where filesystems differ: generic, xfs or ext4 (docs/model.md, "Personalities"); recorded in the op log',
+  },
+} as const satisfies FlagTable;
 
-const FSX_FLAGS = {
-  adapter: { type: 'string' },
-  bs: { type: 'string' },
-  folio: { type: 'string' },
+/** --adapter, --bs and --folio, for every command that opens an adapter. */
+export const ADAPTER_FLAGS = {
+  adapter: {
+    type: 'string', value: 'SPEC', default: 'reference',
+    help: 'the target: reference, naive, mutant:NAME, host:DIR (a kernel filesystem), exec:CMD (a server, docs/protocol.md) or a module path exporting createAdapter (docs/adapters.md); iomap-harness list adapters',
+  },
+  bs: { type: 'string', value: 'B', default: "the adapter's", help: 'block size the adapter is created with (a power of two, 512..1M)' },
+  folio: { type: 'string', value: 'F', default: "the adapter's", help: 'largest folio the adapter is created with (a power of two, >= 4096 and >= --bs)' },
+} as const satisfies FlagTable;
+
+export const FSX_FLAGS = {
+  ...ADAPTER_FLAGS,
   ...SETUP_FLAGS,
-  save: { type: 'string' },
-  json: { type: 'boolean' },
-  weight: { type: 'string', multiple: true },
-  'num-ops': { type: 'string', short: 'N' },
-  seed: { type: 'string', short: 'S' },
-  maxlen: { type: 'string', short: 'l' },
-  maxoplen: { type: 'string', short: 'o' },
-  readbdy: { type: 'string', short: 'r' },
-  writebdy: { type: 'string', short: 'w' },
-  truncbdy: { type: 'string', short: 't' },
-  closeprob: { type: 'string', short: 'c' },
-  progress: { type: 'string', short: 'p' },
-  'begin-op': { type: 'string', short: 'b' },
-  'pollute-eof': { type: 'string', short: 'e' },
-  'no-mapread': { type: 'boolean', short: 'R' },
-  'no-mapwrite': { type: 'boolean', short: 'W' },
-  'no-fallocate': { type: 'boolean', short: 'F' },
-  'no-punch-hole': { type: 'boolean', short: 'H' },
-  'no-zero-range': { type: 'boolean', short: 'z' },
-  'no-collapse-range': { type: 'boolean', short: 'C' },
-  'no-insert-range': { type: 'boolean', short: 'I' },
-  'no-clone-range': { type: 'boolean', short: 'J' },
-  'no-dedupe-range': { type: 'boolean', short: 'B' },
-  'no-copy-range': { type: 'boolean', short: 'E' },
-  'no-keep-size': { type: 'boolean', short: 'K' },
-  'no-unshare': { type: 'boolean', short: 'u' },
-  'fixed-oplen': { type: 'boolean', short: 'O' },
-  'no-size-checks': { type: 'boolean', short: 'n' },
-  direct: { type: 'boolean', short: 'Z' },
-  'check-file': { type: 'boolean', short: 'X' },
-  quiet: { type: 'boolean', short: 'q' },
-  debug: { type: 'boolean', short: 'd' },
-  'no-interleave': { type: 'boolean' },
-  shrink: { type: 'boolean' },
-  jobs: { type: 'string', short: 'j' },
-  seeds: { type: 'string' },
-  shard: { type: 'string' },
-} as const;
+  'num-ops': { type: 'string', short: 'N', value: 'N', default: '100000', help: 'number of operations to run' },
+  seed: { type: 'string', short: 'S', value: 'S', default: '1', help: 'PRNG seed (also seeds the data pattern); 0 picks one from the clock and prints it' },
+  maxlen: { type: 'string', short: 'l', value: 'N', default: '256k', help: 'largest file size (numbers take k/m/g suffixes and 0x hex)' },
+  maxoplen: { type: 'string', short: 'o', value: 'N', default: '64k', help: 'largest length of one operation (at least 1)' },
+  'fixed-oplen': { type: 'boolean', short: 'O', help: 'every operation uses exactly -o bytes instead of a random length' },
+  readbdy: { type: 'string', short: 'r', value: 'N', default: '1', help: 'read offsets are rounded down to a multiple of N' },
+  writebdy: { type: 'string', short: 'w', value: 'N', default: '1', help: 'write offsets are rounded down to a multiple of N' },
+  truncbdy: { type: 'string', short: 't', value: 'N', default: '1', help: 'truncate sizes are rounded down to a multiple of N' },
+  closeprob: { type: 'string', short: 'c', value: 'P', default: 'never', help: 'close, drop caches and reopen after an operation with probability 1/P' },
+  'begin-op': { type: 'string', short: 'b', value: 'N', default: '1', help: 'simulate operations 1..N-1 on the oracle only, then start real I/O at operation N' },
+  'pollute-eof': { type: 'string', short: 'e', value: '0|1', default: '0', help: 'EOF pollution: store junk past EOF through mmap before a size change; the operation must zero it' },
+  progress: { type: 'string', short: 'p', value: 'N', default: 'off', help: 'print every N-th operation' },
+  debug: { type: 'boolean', short: 'd', help: 'print every operation' },
+  quiet: { type: 'boolean', short: 'q', help: 'quiet: no status line, no skip summary, no "disabling" lines; failures and the result only' },
+  verbose: { type: 'boolean', short: 'v', help: 'list every skipped operation ("skipping ...") instead of a count at the end' },
+  'no-size-checks': { type: 'boolean', short: 'n', help: 'no size check after each operation' },
+  'check-file': { type: 'boolean', short: 'X', help: 'after every operation read the whole file back and check the EOF page through mmap' },
+  direct: { type: 'boolean', short: 'Z', help: 'reads and writes go through O_DIRECT (use with -R -W -r -w as in fsx)' },
+  'no-mapread': { type: 'boolean', short: 'R', help: 'mapped reads become plain reads' },
+  'no-mapwrite': { type: 'boolean', short: 'W', help: 'mapped writes become plain writes' },
+  'no-fallocate': { type: 'boolean', short: 'F', help: 'no fallocate operations' },
+  'no-punch-hole': { type: 'boolean', short: 'H', help: 'no punch_hole operations' },
+  'no-zero-range': { type: 'boolean', short: 'z', help: 'no zero_range operations' },
+  'no-collapse-range': { type: 'boolean', short: 'C', help: 'no collapse_range operations' },
+  'no-insert-range': { type: 'boolean', short: 'I', help: 'no insert_range operations' },
+  'no-clone-range': { type: 'boolean', short: 'J', help: 'no clone_range operations' },
+  'no-dedupe-range': { type: 'boolean', short: 'B', help: 'no dedupe_range operations' },
+  'no-copy-range': { type: 'boolean', short: 'E', help: 'no copy_range operations' },
+  'no-keep-size': { type: 'boolean', short: 'K', help: 'no KEEP_SIZE variants of fallocate and zero_range' },
+  'no-unshare': { type: 'boolean', short: 'u', help: 'no UNSHARE_RANGE fallocates' },
+  weight: { type: 'string', multiple: true, value: 'OP=N', default: '1 per op', help: 'weight of operation OP (0-1000), repeatable; the op names are in docs/fsx.md' },
+  'no-interleave': { type: 'boolean', help: 'no interleaving steps (writeback, complete_io, races), no unsynced mmap stores' },
+  shrink: { type: 'boolean', help: 'on a failure also shrink the saved log and save it as ....min.json' },
+  jobs: { type: 'string', short: 'j', value: 'N', default: '1', help: 'run a campaign of seeds on N worker threads' },
+  seeds: { type: 'string', value: 'M', default: "-j's N", help: 'the campaign is the seeds S..S+M-1 (S from -S)' },
+  shard: { type: 'string', value: 'K/N', default: 'all', help: "run only shard K of N of the campaign's seeds (needs --seeds)" },
+  save: { type: 'string', value: 'DIR', default: './iomap-harness-failures', help: 'where a failing run saves its op log (created when needed)' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
 
-type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
-
-const str = (v: Values, k: string): string | undefined => v[k] as string | undefined;
-const flag = (v: Values, k: string): boolean => v[k] === true;
 
 /**
  * Adapter options from --bs / --folio and the reference setup flags --poison SEED (never-written
@@ -103,12 +123,17 @@ export function geometryFlags(v: Values): AdapterOptions {
   const pre = str(v, 'eof-prealloc');
   if (poison !== undefined) o.poison = parseNumber('--poison', poison, 0, 0xffffffff);
   if (pre !== undefined) o.eofPrealloc = parsePow2('--eof-prealloc', pre, 512, 1 << 30);
+  const pers = str(v, 'personality');
+  if (pers !== undefined) {
+    if (!isPersonalityName(pers)) throw new UsageError(`--personality ${pers}: expected one of ${PERSONALITY_NAMES.join(', ')}`);
+    if (pers !== 'generic') o.personality = pers;
+  }
   return o;
 }
 
 /** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
 function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
-  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc']] as const) {
+  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['personality', '--personality']] as const) {
     if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
       a.close();
       throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);
@@ -145,7 +170,7 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.numOps = num('num-ops', '-N') ?? o.numOps;
   o.seed = num('seed', '-S', 0, 0xffffffff) ?? o.seed;
   o.maxlen = num('maxlen', '-l', 1) ?? o.maxlen;
-  o.maxoplen = num('maxoplen', '-o', 0, 1 << 30) ?? o.maxoplen;
+  o.maxoplen = num('maxoplen', '-o', 1, 1 << 30) ?? o.maxoplen; // -o 0 would make every op a zero-length skip and "pass"
   o.readbdy = num('readbdy', '-r', 1, 1 << 30) ?? o.readbdy;
   o.writebdy = num('writebdy', '-w', 1, 1 << 30) ?? o.writebdy;
   o.truncbdy = num('truncbdy', '-t', 1, 1 << 30) ?? o.truncbdy;
@@ -211,8 +236,8 @@ function parseShard(text: string): { k: number; n: number } {
   return { k, n };
 }
 
-export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
-  const { values: v } = parseFlags('fsx', args, FSX_FLAGS, false);
+export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
+  const v = p.values;
   const o = fsxOptionsFrom(v);
   const json = flag(v, 'json');
   const spec = str(v, 'adapter') ?? defaultAdapter();
@@ -321,3 +346,19 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
   lines.flush();
   return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
 }
+
+export const FSX_COMMAND: CommandSpec = {
+  name: 'fsx',
+  summary: "fuzz an adapter the way xfstests' fsx does: random operations checked against an exact oracle",
+  details: "fsx's flags keep fsx's letters and meanings (docs/fsx.md). On a failure the op log is saved (JSON and .fsxops) "
+    + 'and its path printed; replay, shrink and report take it.',
+  flags: FSX_FLAGS,
+  examples: [
+    'fsx                                  # 100000 ops on the reference filesystem',
+    'fsx --adapter ./my-adapter.js -N 20000 -S 7',
+    'fsx --adapter mutant:fiemap-no-last -q --save ./failures',
+    'fsx --adapter host:/mnt/scratch -Z -R -W -r 4096 -w 4096',
+    'fsx -j 2 --seeds 8 --json',
+  ],
+  run: fsxCommand,
+};

@@ -14,6 +14,7 @@
  * - Metadata (names, sizes, extents, inline data) lives on the device (meta.ts) and is committed
  *   atomically by fsync/sync/unmount.
  */
+import { Personality, personality } from './personality';
 import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW,
   IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
@@ -168,6 +169,8 @@ export class Refs implements FsInstance {
    * below EOF, always dirty) stay as they are.
    */
   eofPreallocBlocks = 0;
+  /** Policy choices where real filesystems differ (reference/fs/personality.ts). */
+  personality: Personality = personality('generic');
   /** Count of metadata commits (tests observe fsync durability through it). */
   commits = 0;
   readonly iomapOps: IomapOps;
@@ -1007,8 +1010,9 @@ export class Refs implements FsInstance {
         wpc.private = null;
         return 0;
       }
-      this.convertDelalloc(ri, ext, ri.extents, this.bugs.allocWrittenAtWriteback ? 'written' : 'unwritten');
-      this.preallocPastEof(inode, ri, ext.lblk + ext.len);
+      const conv = this.delallocToConvert(ext, lblk, Math.ceil((offset + _len) / this.blockSize));
+      this.convertDelalloc(ri, conv, ri.extents, this.bugs.allocWrittenAtWriteback ? 'written' : 'unwritten');
+      this.preallocPastEof(inode, ri, conv.lblk + conv.len);
     }
     this.fillMapping(inode, ri, lblk, m);
     // Trim the data-fork mapping at the next COW staging extent: those blocks must go through
@@ -1017,6 +1021,26 @@ export class Refs implements FsInstance {
     if (nextCow < m.offset + m.length) m.length = nextCow - m.offset;
     wpc.private = ri.seq;
     return 0;
+  }
+
+  /**
+   * The part of delalloc extent `ext` writeback allocates when it writes blocks [lblk, endBlk):
+   * all of it (xfs_bmapi_convert_delalloc), or, for the ext4 personality, just the blocks being
+   * written (ext4 maps the extent of the dirty pages it submits; the rest stays delayed).
+   */
+  private delallocToConvert(ext: Extent, lblk: number, endBlk: number): Extent {
+    if (this.personality.convertWholeDelalloc) return ext;
+    const end = Math.min(ext.lblk + ext.len, Math.max(endBlk, lblk + 1));
+    return { ...ext, lblk, len: end - lblk };
+  }
+
+  /** Some block of the file's data fork is shared with another owner (reflinked). */
+  hasSharedBlocks(inode: Inode): boolean {
+    for (const e of refsOf(inode).extents.exts) {
+      if (e.state === 'delalloc') continue;
+      for (let b = e.pblk; b < e.pblk + e.len; b++) if (this.isShared(b)) return true;
+    }
+    return false;
   }
 
   prepareIoend(ioend: Ioend, status: number): number {

@@ -1,0 +1,76 @@
+/**
+ * Filesystem personalities: where real iomap filesystems differ by policy rather than by iomap
+ * semantics, refs follows one of them. `generic` is what refs did before personalities existed
+ * (XFS-like everywhere except the speculative preallocation, which stays an explicit option);
+ * `xfs` and `ext4` follow Linux 6.18. docs/model.md has the table with the kernel function that
+ * makes each choice.
+ */
+
+export type PersonalityName = 'generic' | 'xfs' | 'ext4';
+export const PERSONALITY_NAMES: readonly PersonalityName[] = ['generic', 'xfs', 'ext4'];
+
+export interface Personality {
+  readonly name: PersonalityName;
+  /**
+   * PUNCH_HOLE and ZERO_RANGE write back and drop the cached range first (xfs_file_fallocate ->
+   * xfs_flush_unmap_range). false: the range is only dropped from the cache, dirty data and all
+   * (ext4_punch_hole / ext4_zero_range -> truncate_pagecache_range, since 6.15).
+   */
+  readonly flushBeforePunchZero: boolean;
+  /**
+   * After truncate zeroed the tail of the new EOF block, write that block back before the size
+   * changes on disk (xfs_setattr_size). false: the zeroed block stays dirty in the cache
+   * (ext4_block_truncate_page; ordered-data journalling writes it before the size commits).
+   */
+  readonly writeBackEofBlockAfterTruncateZero: boolean;
+  /**
+   * Writeback allocates the whole delalloc extent holding the block it writes
+   * (xfs_bmapi_convert_delalloc). false: only the range being written back is allocated, the
+   * rest stays delalloc (ext4: mpage_map_and_submit_extent maps just the dirty pages' extent).
+   */
+  readonly convertWholeDelalloc: boolean;
+  /**
+   * FIBMAP answers 0 for a file that has shared blocks (xfs_vm_bmap refuses reflinked inodes,
+   * xfs_is_cow_inode). false: the block is reported (iomap_bmap), as ext4 would if it shared.
+   */
+  readonly bmapZeroOnReflink: boolean;
+  /**
+   * Bytes of speculative post-EOF preallocation done when the setup does not say (XFS:
+   * xfs_buffered_write_iomap_begin -> xfs_iomap_prealloc_size). 0: none. The refs form of it is
+   * the older XFS one (allocated WRITTEN at writeback), see docs/model.md.
+   */
+  readonly eofPrealloc: number;
+}
+
+const GENERIC: Personality = {
+  name: 'generic',
+  flushBeforePunchZero: true,
+  writeBackEofBlockAfterTruncateZero: true,
+  convertWholeDelalloc: true,
+  bmapZeroOnReflink: false,
+  eofPrealloc: 0,
+};
+
+const XFS: Personality = { ...GENERIC, name: 'xfs', bmapZeroOnReflink: true };
+
+const EXT4: Personality = {
+  name: 'ext4',
+  flushBeforePunchZero: false,
+  writeBackEofBlockAfterTruncateZero: false,
+  convertWholeDelalloc: false,
+  bmapZeroOnReflink: false,
+  eofPrealloc: 0,
+};
+
+const BY_NAME: Record<PersonalityName, Personality> = { generic: GENERIC, xfs: XFS, ext4: EXT4 };
+
+export function isPersonalityName(x: unknown): x is PersonalityName {
+  return typeof x === 'string' && (PERSONALITY_NAMES as readonly string[]).includes(x);
+}
+
+/** The personality called `name` (throws on an unknown name: callers validate input first). */
+export function personality(name: PersonalityName = 'generic'): Personality {
+  const p = BY_NAME[name];
+  if (!p) throw new Error(`unknown personality ${String(name)}`);
+  return p;
+}

@@ -1,0 +1,105 @@
+/**
+ * Filesystem personalities (reference/fs/personality.ts): each knob shown both ways, on refs over
+ * a memory device, through the file API.
+ */
+import * as assert from 'assert';
+import { MemoryDevice } from '../reference/device/memory';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FileHandle, IomapFs } from '../reference/file';
+import { PersonalityName, personality } from '../reference/fs/personality';
+import { filemapWriteAndWaitRange } from '../reference/iomap/writeback';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
+
+const BS = 4096;
+
+function mount(name: PersonalityName): { fsys: IomapFs; f: FileHandle; writes: () => number } {
+  const dev = new MemoryDevice({ size: 64 << 20 });
+  let n = 0;
+  const write = dev.write.bind(dev);
+  dev.write = (off, data, opts) => { n++; write(off, data, opts); };
+  IomapFs.mkfs(dev, { blockSize: BS });
+  const fsys = IomapFs.mount(dev, { maxFolioSize: BS });
+  fsys.refs.personality = personality(name);
+  const f = fsys.open('f', { create: true });
+  return { fsys, f, writes: () => n };
+}
+
+/** FIEMAP class of block b: delalloc, unwritten, written or hole. */
+function classOf(f: FileHandle, b: number): string {
+  const e = f.fiemap(b * BS, BS, 0).find((x) => x.logical <= b * BS && b * BS < x.logical + x.length);
+  if (!e) return 'hole';
+  if (e.flags & FIEMAP_EXTENT_DELALLOC) return 'delalloc';
+  if (e.flags & FIEMAP_EXTENT_UNWRITTEN) return 'unwritten';
+  return 'written';
+}
+
+describe('personalities', () => {
+  it('generic keeps the behaviour refs had before personalities (xfs-like, no prealloc)', () => {
+    const g = personality('generic');
+    assert.deepStrictEqual([g.flushBeforePunchZero, g.writeBackEofBlockAfterTruncateZero, g.convertWholeDelalloc, g.bmapZeroOnReflink, g.eofPrealloc],
+      [true, true, true, false, 0]);
+  });
+
+  for (const mode of [FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE]) {
+    const what = mode === FALLOC_FL_ZERO_RANGE ? 'zero range' : 'punch hole';
+    it(`flushBeforePunchZero: xfs writes dirty delalloc back before ${what}, ext4 only drops the range`, () => {
+      for (const name of ['xfs', 'ext4'] as const) {
+        const { fsys, f, writes } = mount(name);
+        f.pwrite(0, new Uint8Array(3 * BS).fill(9));
+        const before = writes();
+        f.fallocate(mode, BS, BS);
+        const flushed = writes() > before;
+        assert.strictEqual(flushed, name === 'xfs', `${name}: wrote back ${writes() - before} times`);
+        // xfs wrote back block 1 only, but allocated the whole delalloc extent doing it: blocks 0
+        // and 2 are allocated, unwritten, still dirty in the cache. ext4 allocated nothing.
+        assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'unwritten' : 'delalloc', `${name} block 0`);
+        assert.strictEqual(classOf(f, 2), name === 'xfs' ? 'unwritten' : 'delalloc', `${name} block 2`);
+        assert.strictEqual(classOf(f, 1), mode === FALLOC_FL_ZERO_RANGE ? 'unwritten' : 'hole', `${name} block 1`);
+        const got = f.pread(0, 3 * BS);
+        assert.ok(got.subarray(0, BS).every((b) => b === 9) && got.subarray(BS, 2 * BS).every((b) => b === 0) && got.subarray(2 * BS).every((b) => b === 9), name);
+        assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+        fsys.syncAndDropCaches();
+        const cold = f.pread(0, 3 * BS);
+        assert.deepStrictEqual(cold, got, `${name}: the same bytes from the media`);
+      }
+    });
+  }
+
+  it('writeBackEofBlockAfterTruncateZero: xfs writes the zeroed EOF block back, ext4 leaves it dirty', () => {
+    for (const name of ['xfs', 'ext4'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(4));
+      f.fsync();
+      f.truncate(BS + 100);
+      const eof = f.inode.mapping.folioAt(BS);
+      assert.ok(eof, `${name}: the zeroed EOF folio is cached`);
+      assert.strictEqual(eof.dirty, name === 'ext4', `${name}: EOF folio dirty=${eof.dirty}`);
+      fsys.syncAndDropCaches();
+      assert.ok(f.pread(BS, 100).every((b) => b === 4));
+      assert.strictEqual(f.size, BS + 100);
+    }
+  });
+
+  it('convertWholeDelalloc: writeback of one block allocates the whole delalloc extent (xfs) or just that block (ext4)', () => {
+    for (const name of ['xfs', 'ext4'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(8 * BS).fill(1));
+      assert.strictEqual(filemapWriteAndWaitRange(f.inode.mapping, 0, BS - 1), 0);
+      fsys.queue.drain();
+      assert.strictEqual(classOf(f, 0), 'written', name);
+      for (const b of [1, 7]) assert.strictEqual(classOf(f, b), name === 'xfs' ? 'unwritten' : 'delalloc', `${name} block ${b}`);
+      assert.strictEqual(fsys.refs.reservedBlocks, name === 'xfs' ? 0 : 7, name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
+    for (const name of ['xfs', 'ext4', 'generic'] as const) {
+      const { f } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+      f.fsync();
+      assert.ok(f.bmap(0) > 0, `${name}: a plain file maps`);
+      f.cloneRange(0, BS, 4 * BS);
+      assert.strictEqual(f.bmap(1) === 0, name === 'xfs', `${name}: bmap(1) = ${f.bmap(1)} after a clone`);
+    }
+  });
+});
