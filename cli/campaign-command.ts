@@ -14,12 +14,11 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { AdapterSpecError, loadAdapter } from '../adapters/registry';
-import { Campaign, CampaignError, parseCampaign } from '../properties/campaign/config';
-import { MergeError, mergeShards } from '../properties/campaign/merge';
+import { Campaign, CampaignError, campaignId, parseCampaign } from '../properties/campaign/config';
+import { findShardFolders, MergeError, mergeShards, readShards } from '../properties/campaign/merge';
 import { indexHtml, mergedJson, mergedJunit, summaryLines } from '../properties/campaign/merge-report';
 import { Engine, ENGINES, INDEX_VARIABLES, planFor } from '../properties/campaign/plan';
-import { runShard, UnitResult } from '../properties/campaign/shard';
+import { runShard, setupProblem, UnitResult } from '../properties/campaign/shard';
 import type { Shard } from '../properties/campaign/units';
 import { KnownSignature, KnownSignatureError, loadKnownSignatures } from '../properties/signatures';
 import { CliIO, EXIT_FAILURE, EXIT_PASS, parseNumber, UsageError } from './common';
@@ -105,17 +104,14 @@ export function shardFromEnv(shardFlag: string | undefined, shardsFlag: string |
   return { k: Number(text) + 1, n };
 }
 
-/** Every target opens with every setup before anything runs: a bad spec costs one line, exit 2. */
+/**
+ * Every target opens with its own options before anything runs: a bad spec costs one line, exit 2.
+ * (A setup a target cannot take skips that target's units under it, with the reason.)
+ */
 function checkTargets(c: Campaign): void {
   for (const t of c.targets) {
-    for (const s of c.setups) {
-      try {
-        loadAdapter(t.adapter, { ...t.options, ...s }).close();
-      } catch (e) {
-        if (e instanceof AdapterSpecError) throw new UsageError(`campaign: target ${t.name}: ${e.message}`);
-        throw e;
-      }
-    }
+    const why = setupProblem(t.adapter, t.options);
+    if (why !== null) throw new UsageError(`campaign: target ${t.name}: ${why.replace(/^the target refuses this setup: /, '')}`);
   }
 }
 
@@ -208,7 +204,8 @@ function planCmd(v: Values, positionals: string[], io: CliIO): number {
 function mergeCmd(v: Values, positionals: string[], io: CliIO): number {
   if (positionals.length === 0) throw new UsageError('campaign merge: give one or more results folders (shard folders or folders holding them)');
   const knownDirs = ((v.known as string[] | undefined) ?? []).map((d) => path.resolve(d));
-  if (v.campaign !== undefined) knownDirs.push(...readCampaign(v.campaign as string).campaign.known);
+  const given = v.campaign === undefined ? undefined : readCampaign(v.campaign as string).campaign;
+  if (given !== undefined) knownDirs.push(...given.known);
   let known: KnownSignature[];
   try {
     known = loadKnownSignatures(knownDirs);
@@ -219,6 +216,10 @@ function mergeCmd(v: Values, positionals: string[], io: CliIO): number {
   const out = prepareDir('--out', (v.out as string | undefined) ?? 'campaign-merged');
   let m;
   try {
+    const shards = readShards(findShardFolders(positionals));
+    if (given !== undefined && campaignId(given) !== shards[0].info.campaignId) {
+      throw new MergeError(`--campaign ${v.campaign as string} is campaign ${given.name} (${campaignId(given)}), but the shards are of ${shards[0].info.campaign} (${shards[0].info.campaignId})`);
+    }
     m = mergeShards(positionals, out, known);
   } catch (e) {
     if (e instanceof MergeError) throw new UsageError(`campaign merge: ${e.message}`);

@@ -12,6 +12,7 @@ import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from 
 import { CommandSpec, runProgram } from './command-line';
 import { CAMPAIGN_COMMAND } from './campaign-command';
 import { CHECK_COMMAND } from './check-command';
+import { DIFF_COMMAND } from './diff-command';
 import { FSX_COMMAND } from './fsx-command';
 import { LIST_COMMAND } from './list-command';
 import { REPLAY_COMMAND } from './replay-command';
@@ -21,7 +22,7 @@ import { SHRINK_COMMAND } from './shrink-command';
 
 /** Every command, in the order the top-level help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
-  FSX_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
+  FSX_COMMAND, DIFF_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
 ];
 
 /** The top-level help: the commands with one line each, where to read more, the exit codes. */

@@ -896,6 +896,13 @@ export class FileHandle {
     if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const unaligned = off % bs !== 0 || len % bs !== 0;
     const src = data.subarray(0, len);
+    if (unaligned && this.personality.dioFallbackOnReflinkedInode && this.fs.isReflinked?.(inode)) {
+      // xfs_file_dio_write_unaligned(): -ENOTBLK for any reflinked inode, and xfs_file_write_iter
+      // then does a plain buffered write: the data stays dirty in the page cache.
+      const n = this.pwrite(off, src);
+      if (opts.dsync || opts.sync) this.fsync();
+      return n;
+    }
     let ret: number;
     if (unaligned) {
       ret = iomapDioRw(this.kiocb(off, opts), dioIter(new IovIter(src), 'write'), inode, this.ops, this.dioOps(),

@@ -86,6 +86,7 @@ describe('campaigns', () => {
       ['neither fsx nor check', { targets: ['reference'] }, /fsx: a campaign needs "fsx", "check" or both/],
       ['budget without fsx', { targets: ['reference'], check: {}, budget: { seconds: 10 } }, /budget: a time budget needs "fsx"/],
       ['bad k8s memory', { targets: ['reference'], fsx: { seeds: { count: 1 } }, engines: { k8s: { memory: 'lots' } } }, /engines\.k8s\.memory: expected a memory quantity/],
+      ['unknown personality', { targets: ['reference'], setups: [{ personality: 'zfs' }], fsx: { seeds: { count: 1 } } }, /setups\[0\]\.personality: expected one of generic, xfs, ext4, got "zfs"/],
       ['bad name', { name: 'Nightly Run', targets: ['reference'], fsx: { seeds: { count: 1 } } }, /name: expected a lowercase name/],
     ];
     for (const [what, c, re] of bad) {
@@ -175,7 +176,7 @@ describe('campaigns', () => {
     });
 
     it('the YAML writer round-trips through a YAML parser', () => {
-      const v = { a: 'on', 'on': { b: [1, 'two', { c: 'x\ny\n', d: [] }, [true, null]] }, e: {}, f: ' lead\nx', g: 'no newline\nat end' };
+      const v = { a: 'on', 'on': { b: [1, 'two', { c: 'x\ny\n', d: [] }, [true, null], 'sh\n  if [ "$x" -gt 1 ]; then\n    exit 1\nfi\n'] }, e: {}, f: ' lead\nx', g: 'no newline\nat end' };
       assert.deepEqual(parseYaml(toYaml(v)), v);
     });
 
@@ -342,6 +343,18 @@ describe('campaigns', () => {
       assert.equal(again.ran, 0, 'the budget was already spent');
     });
 
+    it('a setup a target cannot take skips that target\'s units with the reason', () => {
+      const c = parseCampaign(JSON.stringify({ name: 'skips', targets: ['reference', 'naive'], setups: [{}, { poison: 7, personality: 'xfs' }], fsx: { ops: 30, seeds: { count: 1 } } }), path.join(tmp, 'campaign.json'));
+      const root = path.join(tmp, 'skips');
+      const run = runShard(c, '{}', { k: 1, n: 1 }, root);
+      const of = (t: string, s: number) => run.results.find((r) => r.target === t && r.setupIndex === s)!;
+      assert.equal(of('naive', 1).status, 'skip');
+      assert.match(of('naive', 1).skipped!, /the target has no setup poison \(only reference and its mutants do\)/);
+      assert.equal(of('naive', 1).ops, 0);
+      for (const [t, s] of [['naive', 0], ['reference', 0], ['reference', 1]] as const) assert.equal(of(t, s).status, 'pass', `${t} setup ${s}`);
+      assert.equal(mergeShards([root], path.join(root, 'm'), []).totals.skippedUnits, 1);
+    });
+
     it('known signatures: a matching failure is reported as known, not new', async () => {
       const root = path.join(tmp, 'known');
       const c = parseCampaign(JSON.stringify({ ...CAMPAIGN, targets: ['mutant:map-blocks-hole'], check: undefined }), path.join(tmp, 'campaign.json'));
@@ -377,6 +390,10 @@ describe('campaigns', () => {
       let r = await cli(['campaign', 'merge', a, b, '--out', path.join(tmp, 'mm')]);
       assert.equal(r.code, 2);
       assert.match(r.err, /^iomap-harness: campaign merge: .*: shard of campaign nightly \([0-9a-f]+\), but .* merge one campaign at a time\n$/);
+      const other = writeCampaign(tmp, { ...CAMPAIGN, name: 'other' }, 'other.json');
+      r = await cli(['campaign', 'merge', a, '--campaign', other, '--out', path.join(tmp, 'mm')]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /--campaign .*other\.json is campaign other \([0-9a-f]+\), but the shards are of nightly/);
       r = await cli(['campaign', 'merge', path.join(tmp, 'mm'), '--out', path.join(tmp, 'mm2')]);
       assert.equal(r.code, 2);
       assert.match(r.err, /no shard results in it/);

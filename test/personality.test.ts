@@ -37,6 +37,8 @@ describe('personalities', () => {
     const g = personality('generic');
     assert.deepStrictEqual([g.flushBeforePunchZero, g.writeBackEofBlockAfterTruncateZero, g.convertWholeDelalloc, g.bmapZeroOnReflink, g.eofPrealloc],
       [true, true, true, false, 0]);
+    assert.strictEqual(g.reflinkSkipsUnwritten, false);
+    assert.strictEqual(g.dioFallbackOnReflinkedInode, false);
   });
 
   for (const mode of [FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE]) {
@@ -88,6 +90,37 @@ describe('personalities', () => {
       assert.strictEqual(classOf(f, 0), 'written', name);
       for (const b of [1, 7]) assert.strictEqual(classOf(f, b), name === 'xfs' ? 'unwritten' : 'delalloc', `${name} block ${b}`);
       assert.strictEqual(fsys.refs.reservedBlocks, name === 'xfs' ? 0 : 7, name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('reflinkSkipsUnwritten: cloning an unwritten source block leaves a hole on xfs, shares it on generic', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(BS).fill(3));
+      f.fallocate(FALLOC_FL_KEEP_SIZE, BS, BS);
+      f.truncate(2 * BS);
+      f.fsync();
+      f.pwrite(4 * BS, new Uint8Array(2 * BS).fill(8));
+      f.fsync();
+      f.cloneRange(0, 2 * BS, 4 * BS);
+      assert.strictEqual(classOf(f, 4), 'written', `${name}: the written source block is shared`);
+      assert.strictEqual(classOf(f, 5), name === 'xfs' ? 'hole' : 'unwritten', `${name}: block 5 after cloning an unwritten block`);
+      assert.ok(f.pread(5 * BS, BS).every((b) => b === 0), name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('dioFallbackOnReflinkedInode: an unaligned O_DIRECT write to a reflinked file stays buffered and dirty on xfs, goes to disk on generic (the blocks written are not shared)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+      f.fsync();
+      f.cloneRange(0, BS, 4 * BS);
+      f.fsync(); // block 8 is not shared, but the file is reflinked
+      f.directWrite(8 * BS + 512, new Uint8Array(1024).fill(6));
+      assert.strictEqual(classOf(f, 8), name === 'xfs' ? 'delalloc' : 'written', name);
+      assert.deepStrictEqual(Array.from(f.pread(8 * BS + 512, 2)), [6, 6], name);
       assert.deepStrictEqual(fsys.checkInvariants(), [], name);
     }
   });

@@ -10,6 +10,7 @@
 
 import { createHash } from 'crypto';
 import * as path from 'path';
+import { PERSONALITY_NAMES, PersonalityName } from '../../reference/fs/personality';
 import { opByName, OPS } from '../fsx/ops';
 import { SUITES } from '../suites/index';
 
@@ -21,13 +22,17 @@ export class CampaignError extends Error {
   }
 }
 
-/** Adapter options a target or setup may pin (the same as fsx's --bs/--folio/--poison/--eof-prealloc). */
+/** Adapter options a target or setup may pin (the same as fsx's --bs/--folio/--poison/--eof-prealloc/--personality). */
 export interface SetupOptions {
   blockSize?: number;
   folioSize?: number;
   poison?: number;
   eofPrealloc?: number;
+  personality?: PersonalityName;
 }
+
+/** The setup options a target must take as given (only reference and its mutants have them). */
+export const TARGET_SETUP_KEYS = ['poison', 'eofPrealloc', 'personality'] as const;
 
 export interface CampaignTarget {
   /** Name in reports (default: the adapter spec). Unique in the campaign. */
@@ -135,7 +140,7 @@ class Reader {
   }
 }
 
-const SETUP_KEYS = ['blockSize', 'folioSize', 'poison', 'eofPrealloc'];
+const SETUP_KEYS = ['blockSize', 'folioSize', 'poison', 'eofPrealloc', 'personality'];
 
 function readSetup(r: Reader, v: unknown, field: string): SetupOptions {
   const o = r.obj(v, field, SETUP_KEYS);
@@ -144,6 +149,9 @@ function readSetup(r: Reader, v: unknown, field: string): SetupOptions {
   if (o.folioSize !== undefined) s.folioSize = r.pow2(o.folioSize, `${field}.folioSize`, 4096, 1 << 30);
   if (o.poison !== undefined) s.poison = r.int(o.poison, `${field}.poison`, 0, 0xffffffff);
   if (o.eofPrealloc !== undefined) s.eofPrealloc = r.pow2(o.eofPrealloc, `${field}.eofPrealloc`, 512, 1 << 30);
+  if (o.personality !== undefined) {
+    s.personality = r.str(o.personality, `${field}.personality`, new RegExp(`^(${PERSONALITY_NAMES.join('|')})$`), `one of ${PERSONALITY_NAMES.join(', ')}`) as PersonalityName;
+  }
   if (s.blockSize !== undefined && s.folioSize !== undefined && s.folioSize < s.blockSize) {
     r.fail(`${field}.folioSize`, `${s.folioSize} is smaller than blockSize ${s.blockSize}`);
   }

@@ -16,7 +16,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadAdapter } from '../../adapters/registry';
+import { AdapterSpecError, loadAdapter } from '../../adapters/registry';
 import { runSeed, SeedTask } from '../fsx/workers';
 import { defaultOptions, FsxOptions, turnOff } from '../fsx/generator';
 import { adapterOptionsOf, OpLog, parseJsonLog } from '../fsx/oplog';
@@ -26,7 +26,7 @@ import { renderReport } from '../report/html';
 import { junitXml, JUnitCase, JUnitSuite } from '../suites/junit';
 import { registryEnv, runSuite, suiteByName } from '../suites/index';
 import { failureSignature, Signature, signatureId } from '../signatures';
-import { Campaign, CampaignError, campaignId, SetupOptions } from './config';
+import { Campaign, CampaignError, campaignId, SetupOptions, TARGET_SETUP_KEYS } from './config';
 import { Shard, shardUnits, Unit, unitCount, unitOptions } from './units';
 
 export const SHARD_FORMAT = 'iomap-harness-campaign-shard';
@@ -210,8 +210,11 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   const spec = c.targets[u.target].adapter;
   const unitDir = path.join(dir, 'failures', u.id);
   const task: SeedTask = { spec, adapterOptions: unitOptions(c, u), options: fsxOptionsOf(c, u.seed), saveDir: unitDir, shrink: c.fsx!.shrink };
-  const silent = { out: () => undefined, err: () => undefined };
-  const out = runSeed(task, u.seed, silent, { saveDir: () => mkdirp(unitDir) });
+  // The failure report's first two lines (the op, what went wrong) are the failure's message; the
+  // rest is in the saved log.
+  const head: string[] = [];
+  const keep = (l: string): void => { if (head.length < 2) head.push(l.trim()); };
+  const out = runSeed(task, u.seed, { out: keep, err: keep }, { saveDir: () => mkdirp(unitDir) });
   if (out.fatal !== undefined) {
     if (out.fatal.usage) throw new CampaignError(`target ${c.targets[u.target].name}: ${out.fatal.message}`);
     // The target would not open or close: a failure of this unit, with no op log to shrink.
@@ -225,11 +228,9 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   if (f === undefined) return;
   const shrunk = (f.shrunk as { log?: string } | undefined)?.log;
   const log = f.log as string;
-  const full = readLog(log);
-  const first = full?.description ?? '';
   r.failures.push(failureRecord(dir, spec, {
     kind: String(f.kind), rule: f.rule as string | undefined, op: Number(f.op),
-    message: `${f.kind}${f.rule !== undefined ? ` ${f.rule}` : ''} at op ${f.op}${first !== '' ? `: ${first}` : ''}`, log,
+    message: `${f.kind}${f.rule !== undefined ? ` ${f.rule}` : ''} at op ${f.op}${head.length > 0 ? `: ${head.join('; ')}` : ''}`, log,
   }, shrunk));
 }
 
@@ -252,8 +253,34 @@ function runCheckUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   }
 }
 
-/** Run one unit and return its result (not yet written). */
-export function runUnit(c: Campaign, u: Unit, dir: string): UnitResult {
+/**
+ * Why a target cannot run under a setup (a geometry it refuses, a setup option it does not
+ * take: only reference and its mutants have a poisoned device, post-EOF preallocation and
+ * personalities), or null. The campaign's units for that pair are skipped with this reason: a
+ * capability a target lacks is never a target failure.
+ */
+export function setupProblem(spec: string, opts: SetupOptions): string | null {
+  let a;
+  try {
+    a = loadAdapter(spec, { ...opts });
+  } catch (e) {
+    if (e instanceof AdapterSpecError) return `the target refuses this setup: ${e.message}`;
+    throw e;
+  }
+  try {
+    for (const k of TARGET_SETUP_KEYS) {
+      if (opts[k] !== undefined && (a.setup as Record<string, unknown> | undefined)?.[k] !== opts[k]) {
+        return `the target has no setup ${k} (only reference and its mutants do)`;
+      }
+    }
+    return null;
+  } finally {
+    a.close();
+  }
+}
+
+/** Run one unit and return its result (not yet written). `skip`: the setup cannot apply (setupProblem). */
+export function runUnit(c: Campaign, u: Unit, dir: string, skip: string | null = null): UnitResult {
   const t = c.targets[u.target];
   const r: UnitResult = {
     format: UNIT_FORMAT, version: 1, id: u.id, index: u.index, engine: u.engine, target: t.name, adapter: t.given,
@@ -264,7 +291,8 @@ export function runUnit(c: Campaign, u: Unit, dir: string): UnitResult {
   fs.rmSync(path.join(dir, 'failures', u.id), { recursive: true, force: true });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
+  if (skip !== null) r.skipped = skip;
+  else if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
   else runCheckUnit(c, u, dir, r);
   const cpu = process.cpuUsage(cpu0);
   r.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
@@ -335,6 +363,7 @@ export function runShard(c: Campaign, campaignText: string, shard: Shard, root: 
   let spentMs = [...done.values()].reduce((t, r) => t + r.elapsedMs, 0);
   let ran = 0;
   let budgetLeft = true;
+  const problems = new Map<string, string | null>();
   for (const u of shardUnits(c, shard)) {
     const prev = done.get(u.id);
     if (prev !== undefined) {
@@ -347,7 +376,9 @@ export function runShard(c: Campaign, campaignText: string, shard: Shard, root: 
       break;
     }
     if (total === null && u.engine === 'fsx' && c.fsx!.seedCount === null && u.seed < c.fsx!.firstSeed) break; // seeds wrapped past 2^32
-    const r = runUnit(c, u, dir);
+    const pair = `${u.target}/${u.setup}`;
+    if (!problems.has(pair)) problems.set(pair, setupProblem(c.targets[u.target].adapter, unitOptions(c, u)));
+    const r = runUnit(c, u, dir, problems.get(pair)!);
     writeAtomic(path.join(dir, 'units', `${u.id}.json`), JSON.stringify(r, null, 1) + '\n');
     results.push(r);
     spentMs += r.elapsedMs;

@@ -47,12 +47,13 @@ export type FailureKind =
   | 'invariant' // the target's own model invariants broke (reference targets: folio state, reservations)
   | 'durability' // after a power cut (crash op): acknowledged data lost, or bytes that are neither old nor new
   | 'recovery' // after a power cut: the filesystem did not mount, or its own consistency check failed
+  | 'divergence' // a differential target (diff:): host and reference disagree (rule = what: diff-result, diff-mapping, ...)
   | 'crash' // the target threw something that is not an FsError
   | 'hang'; // the target stopped making progress (out-of-process / watchdog)
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
   'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant',
-  'durability', 'recovery', 'crash', 'hang',
+  'durability', 'recovery', 'divergence', 'crash', 'hang',
 ];
 
 export interface Failure {
@@ -90,6 +91,13 @@ export class TargetError extends Error {
  */
 export function contractViolation(e: unknown): { rule: string; lines: string[] } | null {
   if (!(e instanceof Error) || e.name !== 'ContractViolation') return null;
+  const rule = (e as { rule?: unknown }).rule;
+  return typeof rule === 'string' ? { rule, lines: e.message.split('\n') } : null;
+}
+
+/** A differential target's report that host and reference disagree (adapters/diff.ts), by shape. */
+export function divergence(e: unknown): { rule: string; lines: string[] } | null {
+  if (!(e instanceof Error) || e.name !== 'Divergence') return null;
   const rule = (e as { rule?: unknown }).rule;
   return typeof rule === 'string' ? { rule, lines: e.message.split('\n') } : null;
 }
@@ -1082,6 +1090,11 @@ export class Runner {
     const cv = contractViolation(e);
     if (cv !== null) {
       this.fail('contract', cv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...cv.lines]);
+      return;
+    }
+    const dv = divergence(e);
+    if (dv !== null) {
+      this.fail('divergence', dv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...dv.lines]);
       return;
     }
     const err = e instanceof Error ? e : new Error(String(e));

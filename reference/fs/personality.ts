@@ -35,6 +35,20 @@ export interface Personality {
    */
   readonly bmapZeroOnReflink: boolean;
   /**
+   * FICLONERANGE/FIDEDUPERANGE share written source blocks only: where the source is unwritten
+   * the destination becomes a hole (xfs_reflink_remap_extent maps written extents only). false:
+   * unwritten source blocks are shared too.
+   */
+  readonly reflinkSkipsUnwritten: boolean;
+  /**
+   * An unaligned O_DIRECT write to a file that has ever shared blocks (the reflink inode flag) goes
+   * through the page cache, and its data stays there dirty (xfs_file_dio_write_unaligned ->
+   * -ENOTBLK, then xfs_file_buffered_write). false: only a write over shared blocks falls back,
+   * and the fallback writes its range back and drops it (ext4 ext4_dio_write_iter,
+   * direct_write_fallback).
+   */
+  readonly dioFallbackOnReflinkedInode: boolean;
+  /**
    * Bytes of speculative post-EOF preallocation done when the setup does not say (XFS:
    * xfs_buffered_write_iomap_begin -> xfs_iomap_prealloc_size). 0: none. The refs form of it is
    * the older XFS one (allocated WRITTEN at writeback), see docs/model.md.
@@ -48,10 +62,12 @@ const GENERIC: Personality = {
   writeBackEofBlockAfterTruncateZero: true,
   convertWholeDelalloc: true,
   bmapZeroOnReflink: false,
+  reflinkSkipsUnwritten: false,
+  dioFallbackOnReflinkedInode: false,
   eofPrealloc: 0,
 };
 
-const XFS: Personality = { ...GENERIC, name: 'xfs', bmapZeroOnReflink: true };
+const XFS: Personality = { ...GENERIC, name: 'xfs', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true };
 
 const EXT4: Personality = {
   name: 'ext4',
@@ -59,6 +75,8 @@ const EXT4: Personality = {
   writeBackEofBlockAfterTruncateZero: false,
   convertWholeDelalloc: false,
   bmapZeroOnReflink: false,
+  reflinkSkipsUnwritten: false,
+  dioFallbackOnReflinkedInode: false,
   eofPrealloc: 0,
 };
 

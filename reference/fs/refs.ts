@@ -71,6 +71,12 @@ export class RefsInode {
    * writeback allocates the blocks from EOF up to this block; 0 when none is pending.
    */
   preallocEnd = 0;
+  /**
+   * The reflink inode flag: set when a remap shares blocks into or out of the file. XFS clears it
+   * only when an unshare leaves neither shared extents nor COW staging, and staging lingers until
+   * background garbage collection: refs keeps it set.
+   */
+  reflinked = false;
   constructor(ino: number) {
     this.ino = ino;
   }
@@ -1034,6 +1040,11 @@ export class Refs implements FsInstance {
     return { ...ext, lblk, len: end - lblk };
   }
 
+  /** The file carries the reflink inode flag (a remap shared blocks into or out of it since the last unshare). */
+  isReflinked(inode: Inode): boolean {
+    return refsOf(inode).reflinked;
+  }
+
   /** Some block of the file's data fork is shared with another owner (reflinked). */
   hasSharedBlocks(inode: Inode): boolean {
     for (const e of refsOf(inode).extents.exts) {
@@ -1199,11 +1210,14 @@ export class Refs implements FsInstance {
     this.freeRange(rd, dstLblk, n);
     for (const e of rs.extents.range(srcLblk, n)) {
       if (e.state === 'delalloc') throw new Error('model bug: remap of a delalloc source');
+      if (e.state === 'unwritten' && this.personality.reflinkSkipsUnwritten) continue; // the destination stays a hole
       this.addRefs(e.pblk, e.len);
       rd.extents.set(dstLblk + (e.lblk - srcLblk), e.len, e.state, e.pblk);
     }
     this.bumpSeq(rd);
     this.bumpSeq(rs);
+    rd.reflinked = true;
+    rs.reflinked = true;
   }
 
   /** Give shared UNWRITTEN blocks in [lblk, lblk+n) private storage (their content is zero). */

@@ -56,6 +56,8 @@ export interface FsInstance {
   readonly personality?: Personality;
   /** Some block of the file is shared (FIBMAP under a bmapZeroOnReflink personality answers 0). */
   hasSharedBlocks?(inode: Inode): boolean;
+  /** The file carries the reflink inode flag (personality dioFallbackOnReflinkedInode). */
+  isReflinked?(inode: Inode): boolean;
   readonly iomapOps: IomapOps;
   readonly writebackOps: WritebackOps;
   /** DIO ->end_io: (inode, file offset, bytes, error, IOMAP_DIO_* flags) → replacement error. */
