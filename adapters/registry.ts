@@ -170,7 +170,7 @@ function create(entry: Entry, spec: string, opts: AdapterOptions): FileAdapter {
   return checkAdapter(a, `adapter ${spec}`);
 }
 
-function isModuleSpec(spec: string): boolean {
+export function isModuleSpec(spec: string): boolean {
   return spec.includes('/') || spec.includes('\\') || /\.(c?js|mjs)$/.test(spec);
 }
 
@@ -198,7 +198,11 @@ function loadModule(spec: string, opts: AdapterOptions): FileAdapter {
   } catch (e) {
     throw new AdapterSpecError(`adapter module ${spec}: createAdapter failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return checkAdapter(a, `adapter module ${spec}`);
+  const checked = checkAdapter(a, `adapter module ${spec}`);
+  // A call that never returns would hang the harness: guard the module's calls as exec:'s are.
+  const { defaultTimeout } = require('./process/transport') as typeof import('./process/transport');
+  const { guardModuleAdapter } = require('./watchdog') as typeof import('./watchdog');
+  return guardModuleAdapter(checked, spec, defaultTimeout());
 }
 
 /** Resolve an adapter spec (see the file comment) and create the adapter. */

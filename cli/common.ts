@@ -3,6 +3,8 @@
  * fsx-style numbers. Flag parsing is cli/command-line.ts.
  */
 
+import { StatusLine } from './status-line';
+
 export const EXIT_PASS = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -37,6 +39,8 @@ export class UsageError extends Error {
  */
 export class Lines {
   private pending: string[] = [];
+  /** The live status line, cleared before and redrawn after every block of output. */
+  status: StatusLine | null = null;
   constructor(private readonly io: CliIO) {}
 
   out = (line: string): void => {
@@ -46,20 +50,18 @@ export class Lines {
 
   err = (line: string): void => {
     this.flush();
+    this.status?.clear();
     this.io.stderr(line + '\n');
+    this.status?.redraw();
   };
-
-  /** Raw stdout text (progress lines), after what is pending. */
-  raw(text: string): void {
-    this.flush();
-    this.io.stdout(text);
-  }
 
   flush(): void {
     if (this.pending.length === 0) return;
     const text = this.pending.join('\n') + '\n';
     this.pending = [];
+    this.status?.clear();
     this.io.stdout(text);
+    this.status?.redraw();
   }
 }
 

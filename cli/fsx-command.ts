@@ -5,15 +5,17 @@
  */
 
 import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
-import * as fs from 'fs';
 import * as path from 'path';
-import { AdapterOptions, AdapterSpecError, hasAdapter, loadAdapter } from '../adapters/registry';
+import { AdapterOptions, AdapterSpecError, hasAdapter, isModuleSpec, loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
 import { TargetError } from '../properties/fsx/engine';
+import type { Output } from '../properties/fsx/runner';
 import { defaultOptions, FsxOptions, turnOff } from '../properties/fsx/generator';
 import {
-  runSeed, runSeedCollected, runSeedsInWorkers, SeedOutcome, SeedTask, shardSeeds, tempSaveDir,
+  runSeed, runSeedCollected, runSeedsInWorkers, SeedOutcome, SeedTask, shardSeeds,
 } from '../properties/fsx/workers';
+import { defaultSaveDir, ensureDir, prepareSaveDir, Skips } from './output';
+import { progressText, StatusLine } from './status-line';
 import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
@@ -141,6 +143,20 @@ function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): vo
   }
 }
 
+/**
+ * --adapter as given, with a module path made absolute: the spec is recorded in saved op logs, and
+ * a relative path would only replay from the directory fsx ran in. Reassigns `v.adapter`; returns
+ * the spec as typed when it was changed (for the log's description).
+ */
+export function absoluteAdapterFlag(v: Values): string | undefined {
+  const given = str(v, 'adapter');
+  if (given === undefined || !isModuleSpec(given) || /^(exec|host|mutant):/.test(given)) return undefined;
+  const abs = path.resolve(given);
+  if (abs === given) return undefined;
+  v.adapter = abs;
+  return given;
+}
+
 /** The default adapter: `reference` when it is registered. */
 export function defaultAdapter(): string {
   if (hasAdapter('reference')) return 'reference';
@@ -199,33 +215,6 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   return o;
 }
 
-/**
- * mkdir -p, one level at a time: Node 20's mkdirSync(..., {recursive: true}) spins forever on some
- * paths (e.g. under /proc), and a bad --save must cost one line, not a hang.
- */
-function mkdirs(dir: string): void {
-  const missing: string[] = [];
-  for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
-    missing.push(d);
-    if (path.dirname(d) === d) break;
-  }
-  for (const d of missing.reverse()) fs.mkdirSync(d);
-}
-
-/** Make sure --save DIR exists and is a directory (before the run, so a bad path costs nothing). */
-function prepareSaveDir(dir: string | undefined): string | undefined {
-  if (dir === undefined) return undefined;
-  const abs = path.resolve(dir);
-  try {
-    mkdirs(abs);
-    fs.accessSync(abs, fs.constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`--save ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);
-  }
-  if (!fs.statSync(abs).isDirectory()) throw new UsageError(`--save ${dir}: not a directory`);
-  return abs;
-}
-
 /** `--shard K/N`: 1 ≤ K ≤ N. */
 function parseShard(text: string): { k: number; n: number } {
   const m = /^(\d+)\/(\d+)$/.exec(text);
@@ -240,9 +229,11 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   const v = p.values;
   const o = fsxOptionsFrom(v);
   const json = flag(v, 'json');
+  const given = absoluteAdapterFlag(v);
   const spec = str(v, 'adapter') ?? defaultAdapter();
   const geo = geometryFlags(v);
-  const saveDir = prepareSaveDir(str(v, 'save'));
+  const saveFlag = str(v, 'save');
+  const saveDir = saveFlag === undefined ? undefined : prepareSaveDir('--save', saveFlag);
   const jobs = str(v, 'jobs') === undefined ? 1 : parseNumber('-j', str(v, 'jobs') as string, 1, 256);
   const shard = str(v, 'shard') === undefined ? null : parseShard(str(v, 'shard') as string);
   const seedsFlag = str(v, 'seeds') === undefined ? undefined : parseNumber('--seeds', str(v, 'seeds') as string, 1, 1 << 24);
@@ -253,32 +244,33 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
     lines.out(`Seed set to ${o.seed}`);
   }
   const adapter = openAdapter(spec, geo);
-  const task: SeedTask = { spec, adapterOptions: geo, options: o, saveDir: saveDir ?? '', shrink: flag(v, 'shrink') };
+  // The default folder (./iomap-harness-failures) is made only when a failure has to be saved.
+  const task: SeedTask = { spec, adapterOptions: geo, options: o, saveDir: saveDir ?? defaultSaveDir(), shrink: flag(v, 'shrink') };
+  if (given !== undefined) task.description = `adapter module given as ${given} in ${process.cwd()}; recorded by its absolute path`;
+  const skips = new Skips(flag(v, 'verbose'));
+  lines.status = new StatusLine(io, io.isTTY && !json && !o.quiet);
   const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
   if (campaign) {
     adapter.close();
-    return runCampaign(task, seedsFlag ?? jobs, jobs, shard, json, lines);
+    return runCampaign(task, seedsFlag ?? jobs, jobs, shard, json, lines, skips);
   }
-  let lastProgress = performance.now();
-  const t0 = lastProgress;
-  const showProgress = io.isTTY && !json && !o.quiet;
-  // The temporary directory is made only when a failure has to be saved.
-  let tmp: string | undefined;
-  const out = runSeed(task, o.seed, lines, {
+  const t0 = performance.now();
+  const status = lines.status;
+  status.update(progressText(`fsx seed ${o.seed}`, 0, o.numOps, 'ops', t0, 0), true);
+  const out = runSeed(task, o.seed, skips.wrap(lines), {
     first: adapter,
-    saveDir: () => saveDir ?? (tmp ??= tempSaveDir()),
+    saveDir: () => ensureDir(task.saveDir),
     hooks: {
-      progress: showProgress
-        ? (n) => {
-          const now = performance.now();
-          if (now - lastProgress < 500) return;
-          lastProgress = now;
-          lines.raw(`\r${n} ops, ${Math.round((n * 1000) / (now - t0))} ops/s`);
-        }
-        : undefined,
+      progressEvery: 1024,
+      progress: status.enabled ? (n) => status.update(progressText(`fsx seed ${o.seed}`, n, o.numOps, 'ops', t0, 0)) : undefined,
     },
   });
-  if (showProgress) lines.raw('\r\x1b[K');
+  status.clear();
+  lines.status = null;
+  for (const l of skips.summary()) lines.out(l);
+  const off = skips.disabledLine();
+  if (off !== null) lines.err(off);
+  if (out.summary.failures > 0) lines.out(`Failures are saved in ${task.saveDir}`);
   if (out.fatal !== undefined) {
     lines.flush();
     if (out.fatal.usage) throw new UsageError(out.fatal.message);
@@ -299,13 +291,20 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
  * this thread when jobs is 1). Each seed's lines are printed as a block, prefixed "[seed S] ", in
  * seed order; the JSON summary lists every seed's result.
  */
-async function runCampaign(task: SeedTask, count: number, jobs: number, shard: { k: number; n: number } | null, json: boolean, lines: Lines): Promise<number> {
+async function runCampaign(task: SeedTask, count: number, jobs: number, shard: { k: number; n: number } | null, json: boolean, lines: Lines, skips: Skips): Promise<number> {
   const seeds = shardSeeds(task.options.seed, count, shard);
-  if (task.saveDir === '') task.saveDir = tempSaveDir();
   const t0 = performance.now();
   let outcomes: SeedOutcome[];
+  const status = lines.status ?? new StatusLine({ stdout: () => undefined }, false);
+  status.update(progressText('fsx campaign', 0, seeds.length, 'seeds', t0, 0), true);
   if (jobs <= 1) {
-    outcomes = seeds.map((s) => runSeedCollected(task, s));
+    outcomes = [];
+    let failed = 0;
+    for (const s of seeds) {
+      outcomes.push(runSeedCollected(task, s));
+      failed += outcomes[outcomes.length - 1].summary.failures;
+      status.update(progressText('fsx campaign', outcomes.length, seeds.length, 'seeds', t0, failed));
+    }
   } else {
     try {
       outcomes = await runSeedsInWorkers(task, seeds, jobs);
@@ -314,6 +313,8 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
     }
   }
   const wall = performance.now() - t0;
+  status.clear();
+  lines.status = null;
   const fatal = outcomes.find((x) => x.fatal !== undefined)?.fatal;
   if (fatal !== undefined) {
     if (fatal.usage) throw new UsageError(fatal.message);
@@ -323,13 +324,18 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
   let failures = 0;
   let crashed = false;
   for (const x of outcomes) {
-    for (const l of x.lines) (l.err ? lines.err : lines.out)(`[seed ${x.summary.seed}] ${l.text}`);
+    const prefixed: Output = { out: (t) => lines.out(`[seed ${x.summary.seed}] ${t}`), err: (t) => lines.err(`[seed ${x.summary.seed}] ${t}`) };
+    for (const l of x.lines) skips.route(l.err, l.text, prefixed);
     if (x.summary.failures === 0) lines.out(`[seed ${x.summary.seed}] All ${x.summary.ops} operations completed A-OK!`);
     ops += x.summary.ops;
     failures += x.summary.failures;
     if (x.crashed) crashed = true;
   }
   const range = seeds.length === 0 ? 'no seeds' : `seeds ${task.options.seed}..${(task.options.seed + count - 1) >>> 0}${shard !== null ? `, shard ${shard.k}/${shard.n}: ${seeds.length} of ${count}` : ''}`;
+  for (const l of skips.summary()) lines.out(l);
+  const off = skips.disabledLine();
+  if (off !== null) lines.err(off);
+  if (failures > 0) lines.out(`Failures are saved in ${task.saveDir}`);
   lines.out(`Campaign: ${range}; ${failures} failed; ${ops} ops in ${Math.round(wall)} ms on ${Math.min(jobs, Math.max(1, seeds.length))} worker${jobs > 1 ? 's' : ' (this thread)'}`);
   if (json) {
     const summary: Record<string, unknown> = {

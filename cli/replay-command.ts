@@ -14,7 +14,7 @@ import { replayLog, RunResult } from '../properties/fsx/engine';
 import { adapterOptionsOf, OpLog, OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed } from './command-line';
-import { ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
+import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 import { caseAdapter, isCaseFile, readCase, replayCaseFile } from './case-files';
 import { corpusFiles } from './list-command';
 import type { SavedCase } from '../properties/oracle/fault-cases';
@@ -69,6 +69,7 @@ function outcomeOf(r: RunResult): string {
 
 export function replayCommand(p: Parsed, io: CliIO): number {
   const { values: v, positionals } = p;
+  absoluteAdapterFlag(v);
   if (positionals.length === 0) throw new UsageError('replay: give at least one op log (PATH...)');
   const json = v.json === true;
   const quiet = v.quiet === true;

@@ -11,7 +11,7 @@ import { renderReport } from '../properties/report/html';
 import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { CliIO, EXIT_PASS, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed } from './command-line';
-import { ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
 
 const REPORT_FLAGS = {
   ...ADAPTER_FLAGS,
@@ -48,6 +48,7 @@ export function writeReport(logFile: string, outFile: string, adapterSpec?: stri
 
 export function reportCommand(p: Parsed, io: CliIO): number {
   const { values, positionals } = p;
+  absoluteAdapterFlag(values);
   if (positionals.length !== 1) throw new UsageError('report: give exactly one op log (report LOG [--adapter A] [--out FILE.html])');
   const logFile = positionals[0];
   geometryFlags(values as never);

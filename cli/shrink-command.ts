@@ -15,7 +15,7 @@ import { serializeOpLog, toFsxops } from '../properties/fsx/oplog';
 import { shrinkLog, ShrinkResult } from '../properties/fsx/shrink';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed } from './command-line';
-import { ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
+import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 import { logAdapterOptions, readLog } from './replay-command';
 import { caseAdapter, isCaseFile, readCase, shrinkCaseFile } from './case-files';
 
@@ -79,6 +79,7 @@ export function shrunkDescription(from: string, r: ShrinkResult, was: string | u
 
 export function shrinkCommand(p: Parsed, io: CliIO): number {
   const { values: v, positionals } = p;
+  absoluteAdapterFlag(v);
   if (positionals.length !== 1) throw new UsageError(`shrink: give exactly one op log (LOG), got ${positionals.length}`);
   const file = positionals[0];
   const json = v.json === true;
