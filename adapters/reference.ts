@@ -2,6 +2,7 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
+import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
 import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, StateObserver, TargetSetup } from './types';
 import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
@@ -44,6 +45,8 @@ export interface ReferenceOptions {
   poison?: number;
   /** Bytes of speculative post-EOF preallocation refs does (XFS allocsize=; Refs.eofPreallocBlocks). */
   eofPrealloc?: number;
+  /** Whose policies refs follows (reference/fs/personality.ts): generic (default), xfs, ext4. */
+  personality?: string;
 }
 
 /** Validate the setup knobs against the block size; one-line errors naming the option. */
@@ -59,6 +62,10 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
       throw new FsError(EINVAL, `eofPrealloc: expected a power of two in [block size ${blockSize}, 2^30], got ${String(p)}`);
     }
     out.eofPrealloc = p;
+  }
+  if (s.personality !== undefined && s.personality !== 'generic') {
+    if (!isPersonalityName(s.personality)) throw new FsError(EINVAL, `personality: expected one of ${PERSONALITY_NAMES.join(', ')}, got ${String(s.personality)}`);
+    out.personality = s.personality;
   }
   return out;
 }
@@ -125,6 +132,12 @@ export class ReferenceTarget implements FileTarget {
         }
       },
     } : undefined;
+  }
+
+  /** FileTarget.noCrashes: the crash device records nothing from now on; crash() is gone. */
+  noCrashes(): void {
+    this.adapter.crashDevice()?.stopLogging();
+    this.crash = undefined;
   }
 
   private syncAll(): void {
@@ -247,7 +260,7 @@ export class ReferenceAdapter implements FileAdapter {
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
-    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc }, bs);
+    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, personality: opts.personality as TargetSetup['personality'] }, bs);
     const fc = this.fsAdapter.fileCapabilities;
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
@@ -262,7 +275,10 @@ export class ReferenceAdapter implements FileAdapter {
       this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
       // eofPrealloc models the old XFS written post-EOF preallocation, which is not crash safe
       // (an extension can make never-written blocks part of the file): no power cuts with it.
-      const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true && this.setup.eofPrealloc === undefined);
+      // Nor with the ext4 personality: its truncate leaves the zeroed EOF block to ordered-data
+      // journalling, which refs does not have.
+      const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true &&
+        this.setup.eofPrealloc === undefined && this.setup.personality !== 'ext4');
       this.device = crash ? new CrashDevice(dev) : dev;
       this.mount();
     }
@@ -274,6 +290,10 @@ export class ReferenceAdapter implements FileAdapter {
     const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
     this.fsys = fsys;
     this.monitor = monitor;
+    if (this.setup.personality !== undefined) {
+      if (!(fsys.fs instanceof Refs)) throw new FsError(EINVAL, 'personality: only refs has personalities');
+      fsys.fs.personality = personality(this.setup.personality);
+    }
     const pre = this.setup.eofPrealloc;
     if (pre !== undefined) {
       // A property of refs, like a mount option (the monitor's proxy passes it through).

@@ -186,7 +186,10 @@ export interface FileTarget {
   seekData?(off: number): number;
   seekHole?(off: number): number;
   fiemap?(off: number, len: number, flags: number): FiemapExtent[];
-  /** close the file, drop clean caches, reopen. */
+  /**
+   * Close the file, drop caches as `echo 3 > /proc/sys/vm/drop_caches` does (clean, unmapped folios
+   * only: nothing is written back, dirty data stays cached), reopen. Dropping nothing is allowed.
+   */
   closeOpen(): void;
   /** Unmount and mount the filesystem again; the file must survive. */
   remount?(): void;
@@ -198,6 +201,12 @@ export interface FileTarget {
    * declare it by having the method (the reference adapter over a CrashDevice does).
    */
   crash?(selector: number): CrashOutcome;
+  /**
+   * The run will not cut the power (no crash op in it): the target may drop what it keeps only
+   * for power cuts (the reference adapter stops its CrashDevice's write log). crash() may be
+   * gone afterwards.
+   */
+  noCrashes?(): void;
   /**
    * State coverage: report every mapping the generic layer hands out from now on to `o` (null:
    * stop). Targets under the reference generic layer have it (any ops table); file-level targets
@@ -218,6 +227,8 @@ export interface TargetSetup {
   poison?: number;
   /** Bytes of speculative post-EOF preallocation refs does (XFS `allocsize=`). */
   eofPrealloc?: number;
+  /** Whose policies refs follows where filesystems differ (reference/fs/personality.ts); absent: generic. */
+  personality?: 'generic' | 'xfs' | 'ext4';
 }
 
 export interface FileAdapter {

@@ -11,16 +11,18 @@ import { renderReport } from '../properties/report/html';
 import { renderCoveragePage } from '../properties/report/heatmap';
 import { COVERAGE_FORMAT, CoverageFormatError, CoverageJson, CoverageRecorder } from '../properties/coverage/recorder';
 import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
-import { CliIO, EXIT_PASS, parseFlags, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+import { CliIO, EXIT_PASS, UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed } from './command-line';
+import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
 
-const FLAGS = {
-  adapter: { type: 'string' },
-  out: { type: 'string', short: 'o' },
-  bs: { type: 'string' },
-  folio: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+const REPORT_FLAGS = {
+  ...ADAPTER_FLAGS,
+  adapter: { ...ADAPTER_FLAGS.adapter, default: "the log's, else reference" },
+  bs: { ...ADAPTER_FLAGS.bs, default: "the log's" },
+  folio: { ...ADAPTER_FLAGS.folio, default: "the log's" },
+  out: { type: 'string', short: 'o', value: 'FILE.html', default: './LOG-NAME.html', help: 'where the page is written' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
 
 /** Write the explorer for `logFile` to `outFile`; returns the path written. */
 export function writeReport(logFile: string, outFile: string, adapterSpec?: string): string {
@@ -82,8 +84,9 @@ function besideCoverage(logFile: string): CoverageJson | null {
   return coverageIn(fs.readFileSync(`${m[1]}.coverage.json`, 'utf8'), `${m[1]}.coverage.json`);
 }
 
-export function reportCommand(args: string[], io: CliIO): number {
-  const { values, positionals } = parseFlags('report', args, FLAGS, true);
+export function reportCommand(p: Parsed, io: CliIO): number {
+  const { values, positionals } = p;
+  absoluteAdapterFlag(values);
   if (positionals.length !== 1) throw new UsageError('report: give exactly one op log (report LOG [--adapter A] [--out FILE.html])');
   const logFile = positionals[0];
   geometryFlags(values as never);
@@ -93,3 +96,15 @@ export function reportCommand(args: string[], io: CliIO): number {
   if (values.json) io.stdout(JSON.stringify({ command: 'report', log: logFile, out: written }) + '\n');
   return EXIT_PASS;
 }
+
+export const REPORT_COMMAND: CommandSpec = {
+  name: 'report',
+  args: ['LOG'],
+  summary: 'write the failure explorer: one self-contained HTML page stepping through an op log',
+  flags: REPORT_FLAGS,
+  examples: [
+    'report iomap-harness-failures/fsx-reference-s1-op42.json',
+    'report bug.min.json --out /tmp/bug.html',
+  ],
+  run: reportCommand,
+};

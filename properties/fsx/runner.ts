@@ -29,7 +29,7 @@ import {
   OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
-import { DurabilityTracker } from './durability';
+import { DurabilityTracker, FoundFile } from './durability';
 import { eofRelationOf, extentClassOf, fileEof } from '../coverage/cells';
 import type { CoverageRecorder } from '../coverage/recorder';
 import { opOfBadByte, Pattern } from './pattern';
@@ -49,12 +49,13 @@ export type FailureKind =
   | 'invariant' // the target's own model invariants broke (reference targets: folio state, reservations)
   | 'durability' // after a power cut (crash op): acknowledged data lost, or bytes that are neither old nor new
   | 'recovery' // after a power cut: the filesystem did not mount, or its own consistency check failed
+  | 'divergence' // a differential target (diff:): host and reference disagree (rule = what: diff-result, diff-mapping, ...)
   | 'crash' // the target threw something that is not an FsError
   | 'hang'; // the target stopped making progress (out-of-process / watchdog)
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
   'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant',
-  'durability', 'recovery', 'crash', 'hang',
+  'durability', 'recovery', 'divergence', 'crash', 'hang',
 ];
 
 export interface Failure {
@@ -92,6 +93,13 @@ export class TargetError extends Error {
  */
 export function contractViolation(e: unknown): { rule: string; lines: string[] } | null {
   if (!(e instanceof Error) || e.name !== 'ContractViolation') return null;
+  const rule = (e as { rule?: unknown }).rule;
+  return typeof rule === 'string' ? { rule, lines: e.message.split('\n') } : null;
+}
+
+/** A differential target's report that host and reference disagree (adapters/diff.ts), by shape. */
+export function divergence(e: unknown): { rule: string; lines: string[] } | null {
+  if (!(e instanceof Error) || e.name !== 'Divergence') return null;
   const rule = (e as { rule?: unknown }).rule;
   return typeof rule === 'string' ? { rule, lines: e.message.split('\n') } : null;
 }
@@ -224,7 +232,7 @@ export class Runner {
     this.pattern = pattern;
     this.cfg = cfg;
     this.io = io;
-    this.durability = cfg.trackDurability === true && typeof target.crash === 'function' ? new DurabilityTracker() : null;
+    this.durability = cfg.trackDurability === true && typeof target.crash === 'function' ? new DurabilityTracker(this.oracle) : null;
   }
 
   /** Apply op `i` of `buf` (op number i+1). Returns false when a failure was found. */
@@ -574,16 +582,17 @@ export class Runner {
     if (size > largest) {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)} is larger than any size the file had since the last fsync (${hex(largest)})`]);
     }
-    const got = size > 0 ? t.pread(0, size) : new Uint8Array(0);
-    if (got.length !== size) return this.shortRead(got.length, size);
-    const v = tracker.check(got, inflight, this.oracle);
+    // The whole file when small, else the ranges some version since the fsync changed.
+    const found: FoundFile = { size, pieces: [] };
+    for (const [off, len] of tracker.rangesToRead(size, inflight)) {
+      const data = t.pread(off, len);
+      if (data.length !== len) return this.shortRead(data.length, len);
+      found.pieces.push({ off, data });
+    }
+    const v = tracker.check(found, inflight);
     if (v.length > 0) return this.fail('durability', 'fileops-14.25', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
     // What survived is the file from now on (and the new starting point of the envelope).
-    this.oracle.clear();
-    this.oracle.write(0, got);
-    this.oracle.truncate(size);
-    this.oracle.takeChanges();
-    tracker.restart(Uint8Array.from(got));
+    tracker.survived(found);
   }
 
   /**
@@ -1125,6 +1134,11 @@ export class Runner {
     const cv = contractViolation(e);
     if (cv !== null) {
       this.fail('contract', cv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...cv.lines]);
+      return;
+    }
+    const dv = divergence(e);
+    if (dv !== null) {
+      this.fail('divergence', dv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...dv.lines]);
       return;
     }
     const err = e instanceof Error ? e : new Error(String(e));

@@ -37,6 +37,8 @@ export interface SeedTask {
   saveDir: string;
   /** Shrink a failure and save the minimal log next to the full one. */
   shrink: boolean;
+  /** The saved log's description (e.g. how a module adapter was given on the command line). */
+  description?: string;
 }
 
 /** A seed's result, as the JSON summary lists it. */
@@ -63,7 +65,9 @@ export interface SeedOutcome {
   coverage?: CoverageJson;
 }
 
-function safeName(s: string): string {
+function safeName(spec: string): string {
+  // A module adapter is named by its file (its absolute path would make an unreadable file name).
+  const s = /^[a-z]+:/.test(spec) || !/[\\/]/.test(spec) ? spec : path.basename(spec).replace(/\.c?js$/, '');
   return s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '') || 'adapter';
 }
 
@@ -72,6 +76,22 @@ export function saveLogFiles(base: string, log: OpLog): string {
   fs.writeFileSync(base + '.json', serializeOpLog(log));
   fs.writeFileSync(base + '.fsxops', toFsxops(log));
   return base + '.json';
+}
+
+/**
+ * Save a failing run's log in its folder (made if missing); when that fails (a full disk, a folder
+ * that cannot hold files) save it in a new temporary folder and say so: a found failure is never lost.
+ */
+function saveFailure(base: () => string, name: string, log: OpLog, io: Output): string {
+  try {
+    const b = base();
+    if (!fs.existsSync(path.dirname(b))) fs.mkdirSync(path.dirname(b)); // one level: the CLI made the rest
+    return saveLogFiles(b, log);
+  } catch (e) {
+    const alt = path.join(tempSaveDir(), name);
+    io.err(`cannot save the op log where asked (${(e as { code?: string }).code ?? String(e)}); saving it in ${path.dirname(alt)} instead`);
+    return saveLogFiles(alt, log);
+  }
 }
 
 /** Extras for a seed run in the calling thread. */
@@ -110,8 +130,10 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   if (r.failure === null) return { summary, crashed: false, coverage: covJson };
   for (const l of r.report) io.out(l);
   if (r.failure.stack !== undefined && o.debug) io.err(r.failure.stack);
-  const base = path.join(saveDir(), `fsx-${safeName(task.spec)}-s${seed}-op${r.failure.op}`);
-  const saved = saveLogFiles(base, r.log());
+  const name = `fsx-${safeName(task.spec)}-s${seed}-op${r.failure.op}`;
+  const log = task.description === undefined ? r.log() : { ...r.log(), description: task.description };
+  const saved = saveFailure(() => path.join(saveDir(), name), name, log, io);
+  const base = saved.replace(/\.json$/, '');
   io.out(`Log of operations saved to "${saved}"; replay with: iomap-harness replay ${saved}`);
   const f: Record<string, unknown> = { kind: r.failure.kind };
   if (r.failure.rule !== undefined) f.rule = r.failure.rule;
@@ -119,7 +141,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   f.op = r.failure.op;
   f.log = saved;
   if (task.shrink) {
-    const s = shrinkLog(r.log(), { makeAdapter: make, name: task.spec, trustExpected: true });
+    const s = shrinkLog(log, { makeAdapter: make, name: task.spec, trustExpected: true });
     if (s.failed) {
       const log: OpLog = {
         ...s.log,
