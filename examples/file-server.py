@@ -14,9 +14,10 @@ What it offers:
   * COLLAPSE_RANGE / INSERT_RANGE: the system call where the filesystem has them, else done here
     by moving the tail with pread/pwrite and ftruncate, with the kernel's rules (block aligned,
     collapse ending before EOF, insert starting before it, EINVAL otherwise);
-  * close_open: close and reopen, after fsync, dropping the clean page cache (posix_fadvise);
+  * close_open: close and reopen. It drops nothing: drop_caches needs root, and POSIX_FADV_DONTNEED
+    starts writeback first, which a drop of caches must never do;
   * remount: what a clean unmount and mount is for this server — everything written back (fsync),
-    the file closed, its clean cache dropped, and opened again;
+    the file closed and opened again;
   * the declared maximum file size (geometry.maxFileSize) is enforced: EFBIG past it, as
     s_maxbytes is in the kernel.
 Standard library only.
@@ -274,8 +275,6 @@ class FileServer:
 
     def op_close_open(self, p):
         fd = self.need_open()
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(fd)
         self.fd = os.open(self.path(), os.O_RDWR)
         return {}
