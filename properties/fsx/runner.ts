@@ -653,7 +653,9 @@ export class Runner {
       const len = Math.min(CHECK_PIECE, size - off);
       const data = this.t.pread(off, len);
       if (data.length !== len) {
-        this.shortRead(data.length, len, rule, `${head} short read`);
+        // A short read is a read-length failure whatever the read was for.
+        this.shortRead(data.length, len);
+        this.failure!.lines.unshift(head);
         return false;
       }
       const mm = this.compareData(off, data, len);
