@@ -103,15 +103,16 @@ class FileServer:
             raise FsErr("EBADF", "the test file is not open")
         return self.fd
 
-    def probe_modes(self):
-        """Which fallocate modes the scratch filesystem supports (a throw-away probe file)."""
+    def probe_modes(self, modes, unit):
+        """Which of these fallocate modes the scratch filesystem does (a throw-away probe file,
+        four units long, each mode tried on its second unit)."""
         probe = os.path.join(self.dir, ".probe")
         ok = []
-        for mode in CANDIDATE_MODES:
+        for mode in modes:
             fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.pwrite(fd, b"x" * (4 * PAGE), 0)
-                fallocate(fd, mode, PAGE, PAGE)
+                os.pwrite(fd, b"x" * (4 * unit), 0)
+                fallocate(fd, mode, unit, unit)
                 ok.append(mode)
             except FsErr:
                 pass
@@ -124,31 +125,15 @@ class FileServer:
         self.dir = p.get("scratch")
         if not self.dir or not os.path.isdir(self.dir):
             raise FsErr("EINVAL", "hello needs params.scratch, an existing directory")
-        self.modes = self.probe_modes()
         self.bs = os.statvfs(self.dir).f_bsize
-        self.kernel_shift = self.probe_shift()
+        self.modes = self.probe_modes(CANDIDATE_MODES, PAGE)
+        # Whether the filesystem does collapse and insert itself (ext4, xfs) or not (tmpfs).
+        self.kernel_shift = set(self.probe_modes((COLLAPSE, INSERT), self.bs))
         return {
             "protocol": PROTOCOL, "name": "pyfile", "level": "file",
             "geometry": {"blockSize": self.bs, "pageSize": PAGE, "maxFileSize": MAX_FILE},
             "capabilities": {"mmap": True, "fallocModes": self.modes + [COLLAPSE, INSERT], "seek": True, "remount": True},
         }
-
-    def probe_shift(self):
-        """Whether the scratch filesystem does collapse and insert itself (ext4, xfs) or not (tmpfs)."""
-        probe = os.path.join(self.dir, ".probe")
-        ok = set()
-        for mode in (COLLAPSE, INSERT):
-            fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.pwrite(fd, b"x" * (4 * self.bs), 0)
-                fallocate(fd, mode, self.bs, self.bs)
-                ok.add(mode)
-            except FsErr:
-                pass
-            finally:
-                os.close(fd)
-        os.unlink(probe)
-        return ok
 
     def check_limit(self, end, what):
         """s_maxbytes: nothing may reach past the declared maximum file size."""

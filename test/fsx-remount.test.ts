@@ -6,7 +6,6 @@
  * with its --defect flags under the default campaign.
  */
 import { strict as assert } from 'assert';
-import { execFileSync } from 'child_process';
 import { createNaiveAdapter } from '../adapters/naive';
 import { createReferenceAdapter } from '../adapters/reference';
 import { loadAdapter } from '../adapters/registry';
@@ -19,6 +18,7 @@ import { OpLog, OPLOG_VERSION, parseOpLog, serializeOpLog, toFsxops, validateOpL
 import type { Output } from '../properties/fsx/runner';
 import { shrinkLog } from '../properties/fsx/shrink';
 import { withTarget } from './support/broken-adapters';
+import { skipWithoutPython } from './support/python';
 
 const QUIET: Output = { out: () => undefined, err: () => undefined };
 
@@ -151,23 +151,10 @@ describe('fsx bad-argument ops (invalid)', () => {
   });
 });
 
-function havePython(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 6) else 1)'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('the file-level Python server (examples/file-server.py) under the default campaign', function () {
   this.timeout(120000);
-  before(function () {
-    if (!havePython()) {
-      console.log('    (skipped: python3 3.6+ is not installed)');
-      this.skip();
-    }
-  });
+  before(skipWithoutPython);
   const spec = (defect?: string) => `exec:python3 examples/file-server.py${defect ? ` --defect ${defect}` : ''}`;
   const fsx = (defect?: string, over: Partial<FsxOptions> = {}) => {
     const s = spec(defect);

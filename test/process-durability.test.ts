@@ -5,31 +5,18 @@
  * caught by plain fsx.
  */
 import { strict as assert } from 'assert';
-import { execFileSync } from 'child_process';
 import { loadAdapter } from '../adapters/registry';
 import { runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import type { Output } from '../properties/fsx/runner';
+import { skipWithoutPython } from './support/python';
 
 const QUIET: Output = { out: () => undefined, err: () => undefined };
 
-function havePython(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 6) else 1)'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('fs-level Python server (examples/fs-server.py): durability under the default campaign', function () {
   this.timeout(180000);
-  before(function () {
-    if (!havePython()) {
-      console.log('    (skipped: python3 3.6+ is not installed)');
-      this.skip();
-    }
-  });
+  before(skipWithoutPython);
   const spec = (defect?: string) => `exec:python3 examples/fs-server.py${defect ? ` --defect ${defect}` : ''}`;
   const fsx = (defect?: string, over: Partial<FsxOptions> = {}) => {
     const s = spec(defect);
