@@ -17,6 +17,7 @@ import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
 } from '../properties/fsx/ops';
+import type { SweepPins } from '../properties/fsx/sweep';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, parsePow2, UsageError } from './common';
 
 /** fsx's switches that turn an op off (-R/-W: mapped reads/writes become plain ones). */
@@ -34,7 +35,7 @@ const OFF_SWITCHES: readonly [string, string, number][] = [
 ];
 
 /** The setup flags, for the flag tables of the commands that take them. */
-export const SETUP_FLAGS = { poison: { type: 'string' }, 'eof-prealloc': { type: 'string' } } as const;
+export const SETUP_FLAGS = { poison: { type: 'string' }, 'eof-prealloc': { type: 'string' }, inline: { type: 'string' } } as const;
 
 const FSX_FLAGS = {
   adapter: { type: 'string' },
@@ -74,6 +75,8 @@ const FSX_FLAGS = {
   quiet: { type: 'boolean', short: 'q' },
   debug: { type: 'boolean', short: 'd' },
   'no-interleave': { type: 'boolean' },
+  'no-sweep': { type: 'boolean' },
+  'no-short-copies': { type: 'boolean' },
   shrink: { type: 'boolean' },
   jobs: { type: 'string', short: 'j' },
   seeds: { type: 'string' },
@@ -99,16 +102,34 @@ export function geometryFlags(v: Values): AdapterOptions {
   if (o.blockSize !== undefined && o.folioSize !== undefined && o.folioSize < o.blockSize) {
     throw new UsageError(`--folio ${o.folioSize} is smaller than --bs ${o.blockSize}`);
   }
+  // "off" pins a knob off: the key is present with no value, which also overrides a log's setup.
   const poison = str(v, 'poison');
   const pre = str(v, 'eof-prealloc');
-  if (poison !== undefined) o.poison = parseNumber('--poison', poison, 0, 0xffffffff);
-  if (pre !== undefined) o.eofPrealloc = parsePow2('--eof-prealloc', pre, 512, 1 << 30);
+  const inline = str(v, 'inline');
+  if (poison !== undefined) o.poison = poison === 'off' ? undefined : parseNumber('--poison', poison, 0, 0xffffffff);
+  if (pre !== undefined) o.eofPrealloc = pre === 'off' || pre === '0' ? undefined : parsePow2('--eof-prealloc', pre, 512, 1 << 30);
+  if (inline !== undefined) {
+    if (inline !== 'on' && inline !== 'off') throw new UsageError(`--inline: expected on or off, got ${JSON.stringify(inline)}`);
+    o.inlineMax = inline === 'off' ? 0 : undefined;
+  }
   return o;
+}
+
+/** The knobs the user pinned (geometryFlags' result), for the setup sweep. */
+export function sweepPins(geo: AdapterOptions): SweepPins {
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(geo, k);
+  const p: SweepPins = {};
+  if (geo.blockSize !== undefined) p.blockSize = geo.blockSize;
+  if (geo.folioSize !== undefined) p.folioSize = geo.folioSize;
+  if (has('poison')) p.poison = (geo.poison as number | undefined) ?? null;
+  if (has('eofPrealloc')) p.eofPrealloc = (geo.eofPrealloc as number | undefined) ?? null;
+  if (has('inlineMax')) p.inline = geo.inlineMax !== 0;
+  return p;
 }
 
 /** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
 function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
-  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc']] as const) {
+  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['inlineMax', '--inline']] as const) {
     if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
       a.close();
       throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);
@@ -153,7 +174,9 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.progressInterval = num('progress', '-p') ?? o.progressInterval;
   const begin = num('begin-op', '-b', 1);
   o.simulatedOps = begin === undefined ? 0 : begin - 1;
-  o.polluteEof = (num('pollute-eof', '-e', 0, 1) ?? 0) === 1;
+  // -e not given: EOF pollution wherever the target has mmap stores (runFsx decides).
+  const e = num('pollute-eof', '-e', 0, 1);
+  o.polluteEof = e === undefined ? 'auto' : e === 1;
   o.randomOpLen = !flag(v, 'fixed-oplen');
   o.keepSize = !flag(v, 'no-keep-size');
   o.unshare = !flag(v, 'no-unshare');
@@ -163,6 +186,7 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.quiet = flag(v, 'quiet');
   o.debug = flag(v, 'debug');
   o.interleave = !flag(v, 'no-interleave');
+  o.shortCopies = !flag(v, 'no-short-copies');
   for (const spec of (v.weight as string[] | undefined) ?? []) {
     const m = /^([a-z_]+)=(.*)$/.exec(spec);
     if (m === null) throw new UsageError(`--weight: expected NAME=N, got ${JSON.stringify(spec)}`);
@@ -229,6 +253,7 @@ export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
   }
   const adapter = openAdapter(spec, geo);
   const task: SeedTask = { spec, adapterOptions: geo, options: o, saveDir: saveDir ?? '', shrink: flag(v, 'shrink') };
+  if (!flag(v, 'no-sweep')) task.sweep = sweepPins(geo);
   const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
   if (campaign) {
     adapter.close();
@@ -263,6 +288,8 @@ export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
   const summary: Record<string, unknown> = {
     command: 'fsx', adapter: spec, seed: o.seed, ops: sm.ops, failures: sm.failures, opsPerSec: sm.opsPerSec, elapsedMs: sm.elapsedMs,
   };
+  if (sm.setup !== undefined) summary.setup = sm.setup;
+  if (sm.rounds !== undefined) summary.rounds = sm.rounds;
   if (sm.failure !== undefined) summary.failure = sm.failure;
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();

@@ -404,6 +404,7 @@ export class Runner {
               oracle.truncate(off + len); // a capped store may stop before it reaches the new end
             }
             const got = this.store(off, data, flags, buf.dst[i]);
+            if (got < 0) return;
             if (got < len) return oracle.write(off, data, 0, got);
           } else if (code === OP_WRITE && this.armed === i - 1 && i > 0 && (flags & FL_DSYNC) === 0) {
             return this.raceWrite(buf, i, off, data);
@@ -634,6 +635,18 @@ export class Runner {
     return this.shortCount(got, faultAt, off, `user buffer faulting at byte ${faultAt}`);
   }
 
+  /**
+   * A store whose source buffer faults at byte `faultAt` (FaultSteps.mapwriteFaulting): exactly
+   * the bytes before the fault may land (a page the store never reached is never write-faulted);
+   * the target reports how many did, and that many must read back.
+   */
+  private faultingStore(off: number, data: Uint8Array, faultAt: number, opts: { msync?: boolean } | undefined): number {
+    const f = this.faults;
+    if (typeof f.mapwriteFaulting !== 'function') throw new TargetError('a mapwrite with faultAt needs FileTarget.faults.mapwriteFaulting, which this target has not');
+    const got = this.acceptErrno('SIGBUS', () => f.mapwriteFaulting!(off, data, faultAt, opts));
+    return this.shortCount(got, faultAt, off, `source buffer faulting at byte ${faultAt} (a store through the mapping)`);
+  }
+
   /** The count an op returned, or 0 when it failed with `errno` (a short op that accepted nothing). */
   private acceptErrno(errno: string, fn: () => number): number {
     try {
@@ -658,6 +671,7 @@ export class Runner {
    */
   private store(off: number, data: Uint8Array, flags: number, arg: number): number {
     const opts = (flags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined;
+    if ((flags & FL_FAULT_AT) !== 0) return this.faultingStore(off, data, arg, opts);
     if ((flags & FL_RESERVE) === 0) {
       this.t.mapwrite!(off, data, opts);
       return data.length;
