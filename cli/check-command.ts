@@ -34,6 +34,7 @@ const CHECK_FLAGS = {
   ...SETUP_FLAGS,
   quiet: { type: 'boolean', short: 'q' },
   'no-shrink': { type: 'boolean' },
+  'no-sweep': { type: 'boolean' },
 } as const;
 
 export const DEFAULT_RUNS = 50;
@@ -129,7 +130,7 @@ export function checkCommand(args: string[], io: CliIO): number {
   const t0 = performance.now();
   for (const s of suites) {
     const r = runSuite(s, env, {
-      runs, seed, only, shrinkLogs: v['no-shrink'] !== true,
+      runs, seed, only, shrinkLogs: v['no-shrink'] !== true, sweep: v['no-sweep'] !== true,
       saveDir: () => saveDir ?? (saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-harness-check-'))),
       log: (l) => lines.out(l),
     });
@@ -172,7 +173,7 @@ export function checkCommand(args: string[], io: CliIO): number {
           if (p.failed && p.failure !== undefined) {
             q.failure = {
               kind: p.failure.kind, rule: p.failure.rule, op: p.failure.op, offset: p.failure.offset, seed: p.seed, path: p.path, log: p.log,
-              replay: p.replay, minLog: p.minLog, minOps: p.minOps,
+              replay: p.replay, minLog: p.minLog, minOps: p.minOps, ...(p.setup !== undefined ? { setup: p.setup } : {}),
             };
           }
           return q;

@@ -76,6 +76,7 @@ const FSX_FLAGS = {
   debug: { type: 'boolean', short: 'd' },
   'no-interleave': { type: 'boolean' },
   'no-sweep': { type: 'boolean' },
+  'round-ops': { type: 'string' },
   'no-short-copies': { type: 'boolean' },
   shrink: { type: 'boolean' },
   jobs: { type: 'string', short: 'j' },
@@ -254,6 +255,7 @@ export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
   const adapter = openAdapter(spec, geo);
   const task: SeedTask = { spec, adapterOptions: geo, options: o, saveDir: saveDir ?? '', shrink: flag(v, 'shrink') };
   if (!flag(v, 'no-sweep')) task.sweep = sweepPins(geo);
+  if (str(v, 'round-ops') !== undefined) task.roundOps = parseNumber('--round-ops', str(v, 'round-ops') as string, 1, 1 << 30);
   const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
   if (campaign) {
     adapter.close();

@@ -113,13 +113,13 @@ describe('setup sweep: fsx', () => {
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('plain fsx runs a round per setup and says which; every seed of a campaign draws its own', async () => {
-    const r = await cli(['fsx', '-N', '12000', '-S', '1', '--json']);
+    const r = await cli(['fsx', '--adapter', 'naive', '-N', '12000', '-S', '1', '--json']);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^Setup round 1\/2 \(ops 1-10000, op seed 1\): bs \d+/m);
-    assert.match(r.out, /^Setup round 2\/2 \(ops 10001-12000, op seed \d+\): /m);
+    assert.match(r.out, /^Setup round 1\/2 \(ops 1-10000, op seed 1\): bs \d+$/m);
+    assert.match(r.out, /^Setup round 2\/2 \(ops 10001-12000, op seed \d+\): bs \d+$/m);
     assert.match(r.out, /^All 12000 operations completed A-OK!$/m);
     assert.equal(r.json.rounds, 2);
-    assert.deepEqual(r.json.setup, drawSetup(1, FULL, {}, 1));
+    assert.deepEqual(r.json.setup, drawSetup(1, { blockSizes: [512, 1024, 4096, 16384] }, {}, 1));
     const c = await cli(['fsx', '-N', '300', '-S', '1', '--seeds', '3', '-q', '--json']);
     assert.equal(c.code, 0, c.err);
     const seeds = c.json.seeds as { seed: number; setup: Record<string, unknown> }[];
@@ -127,7 +127,7 @@ describe('setup sweep: fsx', () => {
   });
 
   it('pinned flags pin every round; --no-sweep keeps the adapter\'s own setup', async () => {
-    const r = await cli(['fsx', '-N', '20500', '-S', '4', '--bs', '1024', '--folio', '16384', '--poison', 'off', '--eof-prealloc', '65536', '--inline', 'off', '--json', '-q']);
+    const r = await cli(['fsx', '-N', '600', '--round-ops', '200', '-S', '4', '--bs', '1024', '--folio', '16384', '--poison', 'off', '--eof-prealloc', '65536', '--inline', 'off', '--json', '-q']);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(r.json.setup, { blockSize: 1024, folioSize: 16384, eofPrealloc: 65536, inlineMax: 0 });
     assert.doesNotMatch(r.out, /poison/);
@@ -140,15 +140,40 @@ describe('setup sweep: fsx', () => {
     assert.match(bad.err, /--inline: expected on or off, got "maybe"/);
   });
 
-  it('a failure found in a later round saves that round\'s log: its seed, geometry and setup replay it exactly, on the mutant and not on reference', async () => {
-    // write-end-short-copy is found by short copies on sub-page blocks (rounds 2 and 4 of seed 2).
-    const r = await cli(['fsx', '--adapter', 'mutant:write-end-short-copy', '-N', '40000', '-S', '2', '--save', tmp, '--json', '-q']);
+  it('a failure found in a later round saves that round\'s log: its seed, geometry and setup replay it exactly', async () => {
+    // naive that loses writes only at 512-byte blocks: the sweep reaches it in some round.
+    const mod = path.join(tmp, 'small-blocks-lose.js');
+    fs.writeFileSync(mod, `
+      const { createNaiveAdapter } = require(${JSON.stringify(require.resolve('../adapters/naive'))});
+      exports.createAdapter = (o) => {
+        const a = createNaiveAdapter({ blockSize: o.blockSize });
+        return { name: 'small-blocks-lose', capabilities: a.capabilities, setups: a.setups, close: () => a.close(), open: () => {
+          const t = a.open();
+          const w = t.pwrite.bind(t);
+          if (a.capabilities.blockSize === 512) t.pwrite = (off, d) => { if (d.length < 1000) return w(off, d); if (off + d.length > t.size()) t.truncate(off + d.length); return d.length; };
+          return t;
+        } };
+      };
+    `);
+    const r = await cli(['fsx', '--adapter', mod, '-N', '4000', '--round-ops', '500', '-S', '1', '--save', tmp, '--json', '-q']);
     assert.equal(r.code, 1, r.out + r.err);
-    const f = r.json.failure as { log: string; op: number; round?: number; opsToDetect?: number; kind: string };
+    const f = r.json.failure as { log: string; op: number; round: number; opsToDetect: number; kind: string };
+    assert.ok(f.round > 1, `round ${f.round}`);
+    assert.equal(f.opsToDetect, (f.round - 1) * 500 + f.op);
+    assert.match(f.log, new RegExp(`-s1-round${f.round}-op${f.op}\\.json$`));
     const saved = parseOpLog(fs.readFileSync(f.log, 'utf8'), f.log);
-    assert.equal(saved.seed, roundSeed(2, (f.round ?? 1) - 1));
-    assert.equal(saved.geometry.blockSize, (r.json.setup as { blockSize: number }).blockSize);
-    assert.ok(f.opsToDetect === undefined || f.opsToDetect >= f.op);
+    assert.equal(saved.seed, roundSeed(1, f.round - 1));
+    assert.equal(saved.geometry.blockSize, 512);
+    const again = await cli(['replay', f.log, '--json', '-q']);
+    assert.equal(again.code, 1, again.out + again.err);
+    assert.equal((again.json.failure as { op: number }).op, f.op);
+  });
+
+  it('mutant:write-end-short-copy: plain fsx finds it in its first round, and the case fails on the mutant only', async () => {
+    const r = await cli(['fsx', '--adapter', 'mutant:write-end-short-copy', '-N', '2000', '-S', '2', '--save', tmp, '--json', '-q']);
+    assert.equal(r.code, 1, r.out + r.err);
+    const f = r.json.failure as { log: string; op: number; kind: string };
+    const saved = parseOpLog(fs.readFileSync(f.log, 'utf8'), f.log);
     const again = replayLog(loadAdapter('mutant:write-end-short-copy', adapterOptionsOf(saved)), 'm', saved, ro, quiet);
     assert.equal(again.failure?.kind, f.kind);
     assert.equal(again.failure?.op, f.op);
@@ -243,11 +268,11 @@ describe('short copies', () => {
   });
 
   it('mutant:write-end-short-copy is caught with short copies and not without', () => {
-    // Seed 2's first round of the default sweep.
-    const opts = { blockSize: 1024, folioSize: 65536, eofPrealloc: 16384 };
-    const caught = fsx(loadAdapter('mutant:write-end-short-copy', opts), { numOps: 6000, seed: 2, polluteEof: 'auto' });
+    // Seed 2's first round of the default sweep (caught at op 44).
+    const opts = drawSetup(2, FULL, {}, 0);
+    const caught = fsx(loadAdapter('mutant:write-end-short-copy', opts), { numOps: 1000, seed: 2, polluteEof: 'auto' });
     assert.ok(caught.failure !== null, 'caught');
-    const missed = fsx(loadAdapter('mutant:write-end-short-copy', opts), { numOps: 6000, seed: 2, polluteEof: 'auto', shortCopies: false });
+    const missed = fsx(loadAdapter('mutant:write-end-short-copy', opts), { numOps: 3000, seed: 2, polluteEof: 'auto', shortCopies: false });
     assert.equal(missed.failure, null, missed.report.join('\n'));
   });
 });
@@ -312,5 +337,12 @@ describe('robust shrinking', () => {
     assert.ok(fs.existsSync(f.log));
     assert.match(String(f.shrunk.error), /the target is gone/);
     assert.match(r.out, /^Shrink failed: /m);
+  });
+});
+
+describe('the new mutants need the new reach', () => {
+  it('dio-zero-one-page changes nothing while blocks fit in a page', () => {
+    const r = fsx(loadAdapter('mutant:dio-zero-one-page', { blockSize: 4096, poison: 77 }), { numOps: 3000, seed: 1, polluteEof: 'auto' });
+    assert.equal(r.failure, null, r.report.join('\n'));
   });
 });

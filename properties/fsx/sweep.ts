@@ -84,9 +84,9 @@ export function setupFor(c: SetupChoice, support: SetupSupport | undefined, pins
 export const SETUP_ROUND_OPS = 10000;
 
 /** The rounds of a run of `numOps` ops: each round's op count (one round when it is short). */
-export function roundSizes(numOps: number): number[] {
+export function roundSizes(numOps: number, roundOps = SETUP_ROUND_OPS): number[] {
   const out: number[] = [];
-  for (let left = numOps; left > 0 || out.length === 0; left -= SETUP_ROUND_OPS) out.push(Math.min(left, SETUP_ROUND_OPS));
+  for (let left = numOps; left > 0 || out.length === 0; left -= roundOps) out.push(Math.min(left, roundOps));
   return out;
 }
 

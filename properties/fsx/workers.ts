@@ -40,6 +40,8 @@ export interface SeedTask {
    * pinned knobs kept. Absent: the adapter is created with `adapterOptions` as they are.
    */
   sweep?: SweepPins;
+  /** Ops per setup round of the sweep (default SETUP_ROUND_OPS). */
+  roundOps?: number;
 }
 
 /** A seed's result, as the JSON summary lists it. */
@@ -114,7 +116,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   }
   // With the sweep, the run is rounds of SETUP_ROUND_OPS ops, each on a fresh target with its
   // own setup and op seed (roundSeed); a failing round's log is self-contained.
-  const sizes = support !== undefined ? roundSizes(o.numOps) : [o.numOps];
+  const sizes = support !== undefined ? roundSizes(o.numOps, task.roundOps) : [o.numOps];
   let opts = task.adapterOptions;
   let swept: AdapterOptions | undefined;
   let r: RunResult | undefined;
