@@ -16,7 +16,7 @@ import {
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
 } from '../../adapters/types';
 import {
-  FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
+  FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
   OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
   OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE,
   OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
@@ -438,9 +438,17 @@ export class Generator {
         this.off -= this.off % o.writebdy;
         if (code === OP_MAPWRITE && this.noMsync && rng.below(2) === 1) flags |= FL_NO_MSYNC;
         if (code === OP_WRITE && this.dsync && rng.below(8) === 0) flags |= FL_DSYNC;
-        if (this.shortCopies && (flags & FL_DSYNC) === 0 && this.len > 0 && rng.below(SHORT_COPY_ONE_IN) === 0) {
-          flags |= FL_FAULT_AT;
-          dst = this.faultByte(this.off, this.len);
+        if (this.shortCopies && (flags & FL_DSYNC) === 0 && this.len > 0) {
+          const r = rng.below(4 * SHORT_COPY_ONE_IN);
+          if (r < 4) {
+            flags |= FL_FAULT_AT;
+            dst = this.faultByte(this.off, this.len);
+          } else if (r === 4) {
+            // A short write of the other kind: the filesystem runs out of delalloc reservations
+            // part-way (ENOSPC after `dst` more blocks; SIGBUS for a store).
+            flags |= FL_RESERVE;
+            dst = rng.below(4);
+          }
         }
         break;
       case OP_RACE_WRITE:

@@ -194,6 +194,11 @@ export class Runner {
   private armed = -1;
   /** Flags of the op being applied (pollution reads FL_NO_MSYNC). */
   private curFlags = 0;
+  /**
+   * Bytes a short write or store of the op being applied accepted (-1: it was not short): only
+   * those are acknowledged by its msync (a store that stopped part-way synced only what landed).
+   */
+  private shortDone = -1;
 
   /** The target's own invariant check, when it has one (reference targets). */
   private readonly invariants: (() => string[]) | null;
@@ -235,6 +240,7 @@ export class Runner {
           return true;
         }
         this.curFlags = buf.flags[i];
+        this.shortDone = -1;
         if (!sim && this.inflight.length > 0 && WAITS_FOR_DIO.has(buf.code[i])) this.drain();
         this.exec(buf, i, n, sim);
       }
@@ -405,7 +411,10 @@ export class Runner {
             }
             const got = this.store(off, data, flags, buf.dst[i]);
             if (got < 0) return;
-            if (got < len) return oracle.write(off, data, 0, got);
+            if (got < len) {
+              this.shortDone = got;
+              return oracle.write(off, data, 0, got);
+            }
           } else if (code === OP_WRITE && this.armed === i - 1 && i > 0 && (flags & FL_DSYNC) === 0) {
             return this.raceWrite(buf, i, off, data);
           } else {
@@ -524,7 +533,9 @@ export class Runner {
     if ((f & FL_SKIPPED) !== 0 || buf.len[i] === 0) return undefined;
     const msynced = code === OP_MAPWRITE && (f & FL_NO_MSYNC) === 0;
     const dsync = (code === OP_WRITE || code === OP_WRITE_DIRECT) && (f & FL_DSYNC) !== 0;
-    return msynced || dsync ? { off: buf.off[i], len: buf.len[i] } : undefined;
+    if (!msynced && !dsync) return undefined;
+    const len = this.shortDone >= 0 ? this.shortDone : buf.len[i];
+    return len > 0 ? { off: buf.off[i], len } : undefined;
   }
 
   /** A write on an O_DSYNC file description (FileTarget.dsyncWrite, else write + fdatasync). */
