@@ -218,15 +218,16 @@ describe('EOF pollution by default', () => {
 
 describe('short copies', () => {
   it('fsx makes some writes and mapwrites short copies on targets that can fault a user buffer, none elsewhere', () => {
-    const r = fsx(loadAdapter('reference'), { numOps: 1500 });
+    const r = fsx(loadAdapter('reference'), { numOps: 1500, shortCopies: true });
     assert.equal(r.failure, null, r.report.join('\n'));
     const ops = r.log().ops;
     assert.ok(ops.some((o) => o.op === 'write' && o.faultAt !== undefined), 'a faulting write');
     assert.ok(ops.some((o) => o.op === 'mapwrite' && o.faultAt !== undefined), 'a faulting mapwrite');
+    assert.ok(ops.some((o) => o.reserveBlocks !== undefined), 'a write or store with capped reservations');
     for (const o of ops) if (o.faultAt !== undefined) assert.ok(o.faultAt >= 0 && o.faultAt < o.len);
-    const n = fsx(createNaiveAdapter(), { numOps: 1500 });
+    const n = fsx(createNaiveAdapter(), { numOps: 1500, shortCopies: true });
     assert.ok(!n.log().ops.some((o) => o.faultAt !== undefined));
-    const off = fsx(loadAdapter('reference'), { numOps: 1500, shortCopies: false });
+    const off = fsx(loadAdapter('reference'), { numOps: 1500 });
     assert.ok(!off.log().ops.some((o) => o.faultAt !== undefined));
   });
 

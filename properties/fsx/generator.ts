@@ -125,8 +125,9 @@ export interface FsxOptions {
    */
   interleave: boolean;
   /**
-   * false with --no-short-copies: no writes or mapwrites with a faulting user buffer. They are only
-   * generated where the target can fake the fault (FileTarget.faults) anyway.
+   * Writes and mapwrites with a faulting user buffer, and some with capped reservations (the fsx
+   * command: on unless --no-short-copies). Only generated where the target can fake the fault
+   * (FileTarget.faults) anyway.
    */
   shortCopies: boolean;
 }
@@ -176,7 +177,8 @@ export function defaultOptions(): FsxOptions {
     progressInterval: 0,
     logDumpOps: 100,
     interleave: true,
-    shortCopies: true,
+    // Library default off (runs keep their sequences); the fsx command turns them on (fsxOptionsFrom).
+    shortCopies: false,
   };
 }
 
