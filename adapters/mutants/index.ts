@@ -56,6 +56,7 @@ export function createMutant(spec: MutantSpec, opts: AdapterOptions = {}): Mutan
     poison: opts.poison as number | undefined,
     eofPrealloc: opts.eofPrealloc as number | undefined,
     inlineMax: opts.inlineMax as number | undefined,
+    personality: opts.personality as string | undefined,
   });
 }
 
