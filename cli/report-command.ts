@@ -11,6 +11,7 @@ import { renderReport } from '../properties/report/html';
 import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { CliIO, EXIT_PASS, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed } from './command-line';
+import { checkOut } from './shrink-command';
 import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
 
 const REPORT_FLAGS = {
@@ -18,7 +19,7 @@ const REPORT_FLAGS = {
   adapter: { ...ADAPTER_FLAGS.adapter, default: "the log's, else reference" },
   bs: { ...ADAPTER_FLAGS.bs, default: "the log's" },
   folio: { ...ADAPTER_FLAGS.folio, default: "the log's" },
-  out: { type: 'string', short: 'o', value: 'FILE.html', default: './LOG-NAME.html', help: 'where the page is written' },
+  out: { type: 'string', short: 'o', value: 'FILE|DIR', default: './LOG-NAME.html', help: 'where the page is written (a folder: LOG-NAME.html in it)' },
   json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
 } as const satisfies FlagTable;
 
@@ -40,10 +41,19 @@ export function writeReport(logFile: string, outFile: string, adapterSpec?: stri
   const spec = adapterSpec ?? (log.adapter || defaultAdapter());
   const adapter = openAdapter(spec, { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize });
   const data = captureReport(adapter, spec, log);
-  const dir = path.dirname(path.resolve(outFile));
-  if (!fs.existsSync(dir)) throw new UsageError(`report: ${dir}: no such directory for --out`);
   fs.writeFileSync(outFile, renderReport(data));
   return outFile;
+}
+
+/**
+ * Where the page goes: --out FILE, or into --out DIR when that is a folder, else the current
+ * directory (never next to the log: that may be the package's corpus/). Checked before the replay.
+ */
+export function reportOut(logFile: string, out: string | undefined): string {
+  const name = path.basename(logFile).replace(/\.(json|fsxops)$/, '') + '.html';
+  let target = out ?? name;
+  if (out !== undefined && fs.existsSync(out) && fs.statSync(out).isDirectory()) target = path.join(out, name);
+  return checkOut(target, 'report');
 }
 
 export function reportCommand(p: Parsed, io: CliIO): number {
@@ -52,9 +62,9 @@ export function reportCommand(p: Parsed, io: CliIO): number {
   if (positionals.length !== 1) throw new UsageError('report: give exactly one op log (report LOG [--adapter A] [--out FILE.html])');
   const logFile = positionals[0];
   geometryFlags(values as never);
-  const out = (values.out as string | undefined) ?? logFile.replace(/\.(json|fsxops)$/, '') + '.html';
+  const out = reportOut(logFile, values.out as string | undefined);
   const written = writeReport(logFile, out, values.adapter as string | undefined);
-  io.stdout(`report written to ${written}\n`);
+  io.stdout(`report written to ${written} (open it in a browser)\n`);
   if (values.json) io.stdout(JSON.stringify({ command: 'report', log: logFile, out: written }) + '\n');
   return EXIT_PASS;
 }
