@@ -329,7 +329,7 @@ describe('first hour: replay, report and the report page (issue 16 points 6, 7, 
     assert.match(r.out, /^Rule broken: fileops-14\.3 \(docs\/rules\.md#fileops-14\.3\)$/m);
     const row = r.out.split('\n').find((l) => /^0x0 {7}/.test(l));
     assert.ok(row !== undefined, r.out);
-    assert.match(row, /^0x0 {7} {2}0x[0-9a-f]{2} {4} {2}0x[0-9a-f]{2} {4} {2}0x0$/, `one byte each: ${JSON.stringify(row)}`);
+    assert.match(row, /^0x0 {9}0x[0-9a-f]{2} {4}0x[0-9a-f]{2} {4}0x0$/, `one byte each: ${JSON.stringify(row)}`);
   });
 
   it('a replayed write of 2^40 bytes is refused as input (was: exit 3 blaming the target, empty stderr)', () => {
