@@ -131,6 +131,12 @@ export class ReferenceTarget implements FileTarget {
     } : undefined;
   }
 
+  /** FileTarget.noCrashes: the crash device records nothing from now on; crash() is gone. */
+  noCrashes(): void {
+    this.adapter.crashDevice()?.stopLogging();
+    this.crash = undefined;
+  }
+
   private syncAll(): void {
     this.fsys.sync();
     this.adapter.crashDevice()?.trim();

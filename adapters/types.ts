@@ -171,6 +171,12 @@ export interface FileTarget {
    * declare it by having the method (the reference adapter over a CrashDevice does).
    */
   crash?(selector: number): CrashOutcome;
+  /**
+   * The run will not cut the power (no crash op in it): the target may drop what it keeps only
+   * for power cuts (the reference adapter stops its CrashDevice's write log). crash() may be
+   * gone afterwards.
+   */
+  noCrashes?(): void;
 }
 
 /**

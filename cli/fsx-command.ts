@@ -4,6 +4,7 @@
  * --save DIR (default: a new temporary directory) and its path printed.
  */
 
+import { KNOWN_FLAG, knownFrom, runPastKnown } from './known';
 import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
 import * as path from 'path';
 import { AdapterOptions, AdapterSpecError, hasAdapter, isModuleSpec, loadAdapter } from '../adapters/registry';
@@ -12,7 +13,7 @@ import { TargetError } from '../properties/fsx/engine';
 import type { Output } from '../properties/fsx/runner';
 import { defaultOptions, FsxOptions, turnOff } from '../properties/fsx/generator';
 import {
-  runSeed, runSeedCollected, runSeedsInWorkers, SeedOutcome, SeedTask, shardSeeds,
+  runSeed, runSeedCollected, runSeedsInWorkers, SeedExtras, SeedOutcome, SeedTask, shardSeeds,
 } from '../properties/fsx/workers';
 import { defaultSaveDir, ensureDir, prepareSaveDir, Skips } from './output';
 import { progressText, StatusLine } from './status-line';
@@ -66,6 +67,7 @@ export const ADAPTER_FLAGS = {
 export const FSX_FLAGS = {
   ...ADAPTER_FLAGS,
   ...SETUP_FLAGS,
+  ...KNOWN_FLAG,
   'num-ops': { type: 'string', short: 'N', value: 'N', default: '100000', help: 'number of operations to run' },
   seed: { type: 'string', short: 'S', value: 'S', default: '1', help: 'PRNG seed (also seeds the data pattern); 0 picks one from the clock and prints it' },
   maxlen: { type: 'string', short: 'l', value: 'N', default: '256k', help: 'largest file size (numbers take k/m/g suffixes and 0x hex)' },
@@ -150,7 +152,7 @@ function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): vo
  */
 export function absoluteAdapterFlag(v: Values): string | undefined {
   const given = str(v, 'adapter');
-  if (given === undefined || !isModuleSpec(given) || /^(exec|host|mutant):/.test(given)) return undefined;
+  if (given === undefined || !isModuleSpec(given) || /^(exec|host|mutant|diff):/.test(given)) return undefined;
   const abs = path.resolve(given);
   if (abs === given) return undefined;
   v.adapter = abs;
@@ -249,7 +251,9 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   if (given !== undefined) task.description = `adapter module given as ${given} in ${process.cwd()}; recorded by its absolute path`;
   const skips = new Skips(flag(v, 'verbose'));
   lines.status = new StatusLine(io, io.isTTY && !json && !o.quiet);
+  const known = knownFrom(v.known as string[] | undefined);
   const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
+  if (campaign && known !== null) throw new UsageError('--known runs one seed after another; without -j/--seeds/--shard (campaign merge --known matches a campaign\'s failures)');
   if (campaign) {
     adapter.close();
     return runCampaign(task, seedsFlag ?? jobs, jobs, shard, json, lines, skips);
@@ -257,14 +261,16 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   const t0 = performance.now();
   const status = lines.status;
   status.update(progressText(`fsx seed ${o.seed}`, 0, o.numOps, 'ops', t0, 0), true);
-  const out = runSeed(task, o.seed, skips.wrap(lines), {
+  const extras: SeedExtras = {
     first: adapter,
     saveDir: () => ensureDir(task.saveDir),
     hooks: {
       progressEvery: 1024,
       progress: status.enabled ? (n) => status.update(progressText(`fsx seed ${o.seed}`, n, o.numOps, 'ops', t0, 0)) : undefined,
     },
-  });
+  };
+  const past = known === null ? null : runPastKnown(task, known, skips.wrap(lines), extras);
+  const out = past?.out ?? runSeed(task, o.seed, skips.wrap(lines), extras);
   status.clear();
   lines.status = null;
   for (const l of skips.summary()) lines.out(l);
@@ -281,6 +287,10 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
     command: 'fsx', adapter: spec, seed: o.seed, ops: sm.ops, failures: sm.failures, opsPerSec: sm.opsPerSec, elapsedMs: sm.elapsedMs,
   };
   if (sm.failure !== undefined) summary.failure = sm.failure;
+  if (past !== null) {
+    summary.knownHits = past.hits;
+    lines.out(`Known signatures hit: ${past.hits.length}${past.hits.map((h) => `\n  seed ${h.seed} op ${h.op}: ${h.note || h.known} (${h.log})`).join('')}`);
+  }
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();
   return out.crashed ? EXIT_CRASH : sm.failures > 0 ? EXIT_FAILURE : EXIT_PASS;

@@ -408,7 +408,7 @@ export class FileHandle {
   private zeroPastEof(end: number, what: string, didZero?: { v: boolean }): void {
     const inode = this.inode;
     check(this.fsys.fs.prepareZeroPastEof?.(inode, end) ?? 0, `${this.name}: preparing to zero past EOF`);
-    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero), `${this.name}: ${what}`);
+    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: ${what}`);
   }
 
   /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
@@ -426,7 +426,7 @@ export class FileHandle {
     if (newsize > oldsize) {
       this.zeroPastEof(newsize, 'zeroing for truncate up', didZero);
     } else if (!modelBugs.truncateNoTailZero) {
-      check(iomapTruncatePage(inode, newsize, this.ops, didZero), `${this.name}: truncate_page`);
+      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: truncate_page`);
     }
     // truncate_setsize()
     inode.size = newsize;
@@ -437,7 +437,7 @@ export class FileHandle {
     // xfs, a writeback error here fails the call after the in-core size has already moved.
     // ext4 leaves the zeroed block dirty instead (ordered-data journalling writes it before the
     // size commits): the personality says which.
-    if (didZero.v && this.personality.writeBackEofBlockAfterTruncateZero) this.writeBackEofBlock(Math.min(oldsize, newsize));
+    if (didZero.v) this.writeBackAfterTruncateZero(oldsize, newsize);
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
     fs.sizeChanged(inode);
   }
@@ -493,7 +493,7 @@ export class FileHandle {
     const size = this.inode.size;
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
-    check(iomapZeroRange(this.inode, off, zlen, this.ops), `${this.name}: zeroing punched edges`);
+    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: zeroing punched edges`);
   }
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
@@ -706,6 +706,15 @@ export class FileHandle {
 
   copyRange(srcOff: number, len: number, dstOff: number): number {
     return this.copyFrom(this, srcOff, len, dstOff);
+  }
+
+  /** What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero). */
+  private writeBackAfterTruncateZero(oldsize: number, newsize: number): void {
+    const how = this.personality.writeBackAfterTruncateZero;
+    if (how === 'eof-block') this.writeBackEofBlock(Math.min(oldsize, newsize));
+    if (how !== 'disk-size-range') return;
+    const disk = this.fs.diskSize?.(this.inode) ?? 0;
+    if (disk < newsize) check(filemapWriteAndWaitRange(this.inode.mapping, disk, newsize - 1), `${this.name}: writing back up to the new size`);
   }
 
   /** Write back (and wait for) the block holding byte `pos`: zeroing there must be durable. */

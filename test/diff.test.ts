@@ -49,6 +49,7 @@ describe('diff: host vs reference', () => {
     assert.ok(classesAgree('unwritten', 'written', true), 'dirty over unwritten: the host flusher wrote it');
     assert.ok(!classesAgree('unwritten', 'written', false), 'clean unwritten vs written is a divergence');
     assert.ok(!classesAgree('written', 'delalloc', true), 'the model cannot be ahead of the host');
+    assert.ok(classesAgree('written', 'unwritten', false), 'folio granularity of flushes');
     assert.ok(!classesAgree('hole', 'unwritten', false));
     assert.ok(classesAgree('hole', 'unwritten', false, true), 'XFS speculative preallocation');
     assert.ok(!classesAgree('written', 'shared', false));

@@ -210,8 +210,11 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   const spec = c.targets[u.target].adapter;
   const unitDir = path.join(dir, 'failures', u.id);
   const task: SeedTask = { spec, adapterOptions: unitOptions(c, u), options: fsxOptionsOf(c, u.seed), saveDir: unitDir, shrink: c.fsx!.shrink };
-  const silent = { out: () => undefined, err: () => undefined };
-  const out = runSeed(task, u.seed, silent, { saveDir: () => mkdirp(unitDir) });
+  // The failure report's first two lines (the op, what went wrong) are the failure's message; the
+  // rest is in the saved log.
+  const head: string[] = [];
+  const keep = (l: string): void => { if (head.length < 2) head.push(l.trim()); };
+  const out = runSeed(task, u.seed, { out: keep, err: keep }, { saveDir: () => mkdirp(unitDir) });
   if (out.fatal !== undefined) {
     if (out.fatal.usage) throw new CampaignError(`target ${c.targets[u.target].name}: ${out.fatal.message}`);
     // The target would not open or close: a failure of this unit, with no op log to shrink.
@@ -225,11 +228,9 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   if (f === undefined) return;
   const shrunk = (f.shrunk as { log?: string } | undefined)?.log;
   const log = f.log as string;
-  const full = readLog(log);
-  const first = full?.description ?? '';
   r.failures.push(failureRecord(dir, spec, {
     kind: String(f.kind), rule: f.rule as string | undefined, op: Number(f.op),
-    message: `${f.kind}${f.rule !== undefined ? ` ${f.rule}` : ''} at op ${f.op}${first !== '' ? `: ${first}` : ''}`, log,
+    message: `${f.kind}${f.rule !== undefined ? ` ${f.rule}` : ''} at op ${f.op}${head.length > 0 ? `: ${head.join('; ')}` : ''}`, log,
   }, shrunk));
 }
 

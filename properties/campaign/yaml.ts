@@ -55,6 +55,9 @@ function emit(v: Yaml, indent: string, out: string[], head: string): void {
       else if (Array.isArray(x) && x.length > 0) {
         out.push(`${indent}-`);
         emit(x, indent + '  ', out, indent + '  ');
+      } else if (typeof x === 'string' && literal(x, indent + '  ') !== null) {
+        const lit = literal(x, indent + '  ')!;
+        out.push(`${indent}- ${lit[0]}`, ...lit.slice(1));
       } else out.push(`${indent}- ${inline(x)}`);
     }
     return;

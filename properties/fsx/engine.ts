@@ -170,6 +170,8 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
     const options: LogOptions = {
       maxlen: o.maxlen, checkFile: o.checkFile, sizeChecks: o.sizeChecks, simulatedOps: o.simulatedOps, polluteEof: o.polluteEof,
     };
+    // No crash op will run: spare the target the bookkeeping power cuts need.
+    if (ops.weights[OP_CRASH] === 0) target.noCrashes?.();
     const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0), io);
     runner.onUnsupported = (code) => gen.disable(code);
     if (hooks.runner !== undefined) hooks.runner(runner);
@@ -248,6 +250,7 @@ export function replayBuffer(
       io.err(`main: adapter ${name} has no FIEMAP: the checkShared checks of clone/dedupe ops are not made`);
     }
     const crashes = hasCrash(buf, count);
+    if (!crashes) target.noCrashes?.();
     const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }, crashes), io);
     if (hooks.runner !== undefined) hooks.runner(runner);
     const { ops: done, elapsedMs } = loop(runner, buf, count, null, hooks);

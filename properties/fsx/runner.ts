@@ -29,7 +29,7 @@ import {
   OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
-import { DurabilityTracker } from './durability';
+import { DurabilityTracker, FoundFile } from './durability';
 import { opOfBadByte, Pattern } from './pattern';
 
 /** What went wrong. `kind` is stable (JSON summaries and op logs use it). */
@@ -233,7 +233,7 @@ export class Runner {
     this.pattern = pattern;
     this.cfg = cfg;
     this.io = io;
-    this.durability = cfg.trackDurability === true && typeof target.crash === 'function' ? new DurabilityTracker() : null;
+    this.durability = cfg.trackDurability === true && typeof target.crash === 'function' ? new DurabilityTracker(this.oracle) : null;
   }
 
   /** Apply op `i` of `buf` (op number i+1). Returns false when a failure was found. */
@@ -577,16 +577,17 @@ export class Runner {
     if (size > largest) {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)} is larger than any size the file had since the last fsync (${hex(largest)})`]);
     }
-    const got = size > 0 ? t.pread(0, size) : new Uint8Array(0);
-    if (got.length !== size) return this.shortRead(got.length, size);
-    const v = tracker.check(got, inflight, this.oracle);
+    // The whole file when small, else the ranges some version since the fsync changed.
+    const found: FoundFile = { size, pieces: [] };
+    for (const [off, len] of tracker.rangesToRead(size, inflight)) {
+      const data = t.pread(off, len);
+      if (data.length !== len) return this.shortRead(data.length, len);
+      found.pieces.push({ off, data });
+    }
+    const v = tracker.check(found, inflight);
     if (v.length > 0) return this.fail('durability', 'fileops-14.25', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
     // What survived is the file from now on (and the new starting point of the envelope).
-    this.oracle.clear();
-    this.oracle.write(0, got);
-    this.oracle.truncate(size);
-    this.oracle.takeChanges();
-    tracker.restart(Uint8Array.from(got));
+    tracker.survived(found);
   }
 
   /**
