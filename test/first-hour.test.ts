@@ -43,7 +43,7 @@ export async function inProcess(args: string[]): Promise<BinRun> {
   return { code, out, err };
 }
 
-const COMMANDS = ['fsx', 'check', 'replay', 'shrink', 'report', 'list', 'scratch'];
+const COMMANDS = ['fsx', 'check', 'replay', 'shrink', 'report', 'list', 'init-adapter', 'scratch'];
 
 describe('first hour: help and suggestions (issue 16 point 1)', () => {
   for (const c of COMMANDS) {
@@ -391,5 +391,128 @@ describe('first hour: the docs stand alone (issue 16 point 11)', () => {
     const proto = fs.readFileSync(path.join(ROOT, 'docs', 'protocol.md'), 'utf8');
     const s6 = proto.slice(proto.indexOf('## 6'));
     for (const topic of [/"level":\s*"file"/, /KEEP_SIZE/, /collapse/i, /LAST/, /SHARED/, /unwritten/i, /blockSize/, /EOF page|end of the EOF page/]) assert.match(s6, topic);
+  });
+});
+
+/**
+ * Run a document's code blocks in order, as a reader would, in `cwd`: a ```js block whose first
+ * line is `// PATH` is written to PATH; a ```sh block runs as one bash script with `set -e` (with
+ * `iomap-harness` on the PATH as this checkout's binary, and TypeScript's tsc) and must exit 0.
+ * Returns each sh block's output.
+ */
+export function runDocBlocks(markdown: string, cwd: string): { cmd: string; out: string }[] {
+  const shim = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-bin-'));
+  fs.writeFileSync(path.join(shim, 'iomap-harness'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, { mode: 0o755 });
+  const env = { ...process.env, PATH: `${shim}:${path.join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` };
+  const ran: { cmd: string; out: string }[] = [];
+  try {
+    for (const m of markdown.matchAll(/^```(sh|js)\n([\s\S]*?)^```$/gm)) {
+      const [, lang, body] = m;
+      if (lang === 'js') {
+        const file = /^\/\/ (\S+)\n/.exec(body)?.[1];
+        if (file === undefined) continue;
+        fs.mkdirSync(path.dirname(path.join(cwd, file)), { recursive: true });
+        fs.writeFileSync(path.join(cwd, file), body);
+        continue;
+      }
+      const r = spawnSync('bash', ['-c', `set -e\n${body}`], { cwd, env, encoding: 'utf8', timeout: 600_000 });
+      const out = `${r.stdout}${r.stderr}`;
+      assert.equal(r.status, 0, `this block exited ${r.status}:\n${body}\n--- output:\n${out.slice(-4000)}`);
+      ran.push({ cmd: body, out });
+    }
+  } finally {
+    fs.rmSync(shim, { recursive: true, force: true });
+  }
+  return ran;
+}
+
+describe('first hour: docs/adapters.md is a tutorial that works as written (issue 16 point 3)', function () {
+  it('every code block of the tutorial runs, in an empty folder outside the checkout (was: "Cannot find module iomap-harness/dist/...")', () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'adapters.md'), 'utf8');
+    const tutorial = doc.slice(0, doc.indexOf('<!-- tutorial:end'));
+    assert.ok(tutorial.length > 1000);
+    assert.doesNotMatch(doc, /iomap-harness\/dist\//);
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-tutorial-'));
+    try {
+      const ran = runDocBlocks(tutorial, cwd);
+      assert.ok(ran.some((r) => r.cmd.startsWith('iomap-harness init-adapter file')));
+      assert.ok(ran.filter((r) => /^iomap-harness fsx /m.test(r.cmd)).every((r) => /All \d+ operations completed A-OK!/.test(r.out)), ran.map((r) => r.out).join('\n'));
+      assert.ok(fs.existsSync(path.join(cwd, 'my-adapter', 'dist', 'adapter.js')), 'the TypeScript skeleton compiled');
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('init-adapter refuses a bad kind and an existing skeleton with one line; the entry points resolve by name', () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-init-'));
+    try {
+      oneLineUsage(bin(['init-adapter', 'block'], { cwd }), /^iomap-harness: init-adapter: say which kind: file .* or fs .*, not "block"$/, 'bad kind');
+      assert.equal(bin(['init-adapter', 'file', 'a'], { cwd }).code, 0);
+      oneLineUsage(bin(['init-adapter', 'file', 'a'], { cwd }), /adapter\.js exists \(--force overwrites/, 'exists');
+      const r = spawnSync(process.execPath, ['-e', "for (const m of ['iomap-harness', 'iomap-harness/adapter', 'iomap-harness/reference']) require(m); console.log(typeof require('iomap-harness/reference').ReferenceAdapter)"], { cwd: path.join(cwd, 'a'), encoding: 'utf8' });
+      assert.equal(r.stdout.trim(), 'function', r.stderr);
+      const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string }> };
+      for (const k of ['.', './adapter', './reference']) assert.ok(fs.existsSync(path.join(ROOT, pkg.exports[k].types)), k);
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('first hour: the README walkthrough runs as written (issue 16 acceptance)', function () {
+  it('install done: fuzz the reference, plug in the skeleton, find its bug, shrink, replay, report, fix', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const block = readme.slice(readme.indexOf('<!-- first-hour:begin -->'), readme.indexOf('<!-- first-hour:end -->'));
+    assert.ok(block.length > 200, 'the walkthrough is in the README');
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-readme-'));
+    try {
+      const [r] = runDocBlocks(block, cwd);
+      assert.match(r.out, /All 10000 operations completed A-OK!/);
+      assert.match(r.out, /READ BAD DATA|Size error/);
+      assert.match(r.out, /fsx exit code 1/);
+      assert.match(r.out, /shrink exit code 1/);
+      assert.match(r.out, /^✓ bug\.min\.json: .* at op \d+, as recorded$/m);
+      assert.match(r.out, /report written to .*bug\.min\.html/);
+      assert.ok(fs.existsSync(path.join(cwd, 'bug.min.html')));
+      const min = JSON.parse(fs.readFileSync(path.join(cwd, 'bug.min.json'), 'utf8')) as { ops: unknown[] };
+      assert.ok(min.ops.length <= 10, `shrunk to ${min.ops.length} ops`);
+      // After the fix the last replay passed (set -e: it exited 0).
+      assert.match(r.out.trimEnd().split('\n').pop() as string, /1 case replayed: 0 as recorded, 1 NOT as recorded \(0 failed, 1 passed\); exit 0/);
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('first hour: scratch filesystems (issue 16 point 4)', function () {
+  it('host: on a filesystem scratch create made needs no IOMAP_HARNESS_SCRATCH; destroy takes the type (was: refused; destroy TYPE failed)', function () {
+    if (process.getuid?.() !== 0) {
+      console.log('      skipped: needs root (scratch create mounts a tmpfs)');
+      this.skip();
+    }
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-scratch-'));
+    const env = { ...process.env, IOMAP_HARNESS_SCRATCH: '' };
+    try {
+      const c = bin(['scratch', 'create', 'tmpfs', '--size', '64m', '--dir', parent], { env });
+      if (c.code !== 0) {
+        console.log(`      skipped: scratch create tmpfs failed here: ${c.err.trim()}`);
+        this.skip();
+      }
+      const mount = c.out.trim();
+      assert.doesNotMatch(c.err, /IOMAP_HARNESS_SCRATCH=/);
+      const f = bin(['fsx', '--adapter', `host:${mount}`, '-N', '300', '-q'], { env, cwd: parent });
+      assert.equal(f.code, 0, f.err);
+      oneLineUsage(bin(['fsx', '--adapter', `host:${parent}`, '-N', '10'], { env, cwd: parent }), /no scratch directory is designated/, 'host: outside any scratch');
+      const d = bin(['scratch', 'destroy', 'tmpfs', '--dir', parent], { env });
+      assert.equal(d.code, 0, d.err);
+      assert.equal(d.out, `removed ${mount}\n`);
+      oneLineUsage(bin(['scratch', 'destroy', 'tmpfs', '--dir', parent], { env }), /no tmpfs scratch filesystem made by scratch create in /, 'none left');
+    } finally {
+      for (const n of fs.readdirSync(parent)) {
+        const m = path.join(parent, n, 'mnt');
+        if (fs.existsSync(m)) bin(['scratch', 'destroy', m]);
+      }
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
