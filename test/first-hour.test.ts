@@ -4,44 +4,11 @@
  * the old behaviour it fails on.
  */
 import { strict as assert } from 'assert';
-import { spawnSync, SpawnSyncOptions } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main } from '../cli/main';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'iomap-harness.js');
-
-export interface BinRun {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Run the binary; `cwd` defaults to a fresh temp dir so nothing lands in the checkout. */
-export function bin(args: string[], opts: SpawnSyncOptions = {}): BinRun {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, ...opts });
-  return { code: r.status ?? -1, out: String(r.stdout), err: String(r.stderr) };
-}
-
-/** Exit 2, nothing on stdout, exactly one line on stderr matching `re`, no stack trace. */
-export function oneLineUsage(r: BinRun, re: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit ${r.code}\n${r.err}${r.out}`);
-  assert.equal(r.out, '', `${what}: stdout`);
-  const lines = r.err.split('\n').filter((l) => l !== '');
-  assert.equal(lines.length, 1, `${what}: ${r.err}`);
-  assert.doesNotMatch(r.err, /\n\s+at /, `${what}: stack trace`);
-  assert.match(lines[0], re, what);
-}
-
-/** The same through main() in this process (sweeps over many flags; the binary is slow to start on a loaded machine). */
-export async function inProcess(args: string[]): Promise<BinRun> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  return { code, out, err };
-}
+import { BIN, bin, inProcess, naiveModule, oneLineUsage, ROOT } from './support/bin';
 
 const COMMANDS = ['fsx', 'check', 'replay', 'shrink', 'report', 'list', 'init-adapter', 'scratch'];
 
@@ -192,21 +159,6 @@ describe('first hour: output (issue 16 points 2 and 10)', function () {
     oneLineUsage(bin(['fsx', '--save', '/proc', '-N', '10'], { cwd: tmp }), /^iomap-harness: --save \/proc: cannot create or write to it: /, '--save /proc');
   });
 });
-
-/** A module adapter file: naive with `patch` applied to each opened target. */
-function naiveModule(dir: string, name: string, patch: string): string {
-  const naive = JSON.stringify(path.join(ROOT, 'dist', 'adapters', 'naive'));
-  fs.writeFileSync(path.join(dir, name), [
-    `const { createNaiveAdapter } = require(${naive});`,
-    'exports.createAdapter = (o) => {',
-    '  const a = createNaiveAdapter(o);',
-    '  const open = a.open.bind(a);',
-    `  a.open = () => { const t = open(); ${patch}; return t; };`,
-    '  return a;',
-    '};',
-  ].join('\n'));
-  return name;
-}
 
 describe('first hour: module adapters (issue 16 points 5 and 9)', function () {
   let tmp: string;
@@ -362,7 +314,7 @@ describe('first hour: the docs stand alone (issue 16 point 11)', () => {
         if (e.isDirectory()) walk(p);
         else if (p.endsWith('.js')) {
           const text = fs.readFileSync(p, 'utf8');
-          for (const m of text.matchAll(/['"`](fileops-14\.\d+|iomap-contract-§[\w.]+)['"`]/g)) ids.add(m[1]);
+          for (const m of text.matchAll(/['"`](fileops-14\.\d+|iomap-contract-§\d[\w.]*)['"`]/g)) ids.add(m[1]);
           for (const m of text.matchAll(/\bid: '(R\d\d)'/g)) ids.add(m[1]);
         }
       }
@@ -394,55 +346,7 @@ describe('first hour: the docs stand alone (issue 16 point 11)', () => {
   });
 });
 
-/**
- * Run a document's code blocks in order, as a reader would, in `cwd`: a ```js block whose first
- * line is `// PATH` is written to PATH; a ```sh block runs as one bash script with `set -e` (with
- * `iomap-harness` on the PATH as this checkout's binary, and TypeScript's tsc) and must exit 0.
- * Returns each sh block's output.
- */
-export function runDocBlocks(markdown: string, cwd: string): { cmd: string; out: string }[] {
-  const shim = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-bin-'));
-  fs.writeFileSync(path.join(shim, 'iomap-harness'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, { mode: 0o755 });
-  const env = { ...process.env, PATH: `${shim}:${path.join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` };
-  const ran: { cmd: string; out: string }[] = [];
-  try {
-    for (const m of markdown.matchAll(/^```(sh|js)\n([\s\S]*?)^```$/gm)) {
-      const [, lang, body] = m;
-      if (lang === 'js') {
-        const file = /^\/\/ (\S+)\n/.exec(body)?.[1];
-        if (file === undefined) continue;
-        fs.mkdirSync(path.dirname(path.join(cwd, file)), { recursive: true });
-        fs.writeFileSync(path.join(cwd, file), body);
-        continue;
-      }
-      const r = spawnSync('bash', ['-c', `set -e\n${body}`], { cwd, env, encoding: 'utf8', timeout: 600_000 });
-      const out = `${r.stdout}${r.stderr}`;
-      assert.equal(r.status, 0, `this block exited ${r.status}:\n${body}\n--- output:\n${out.slice(-4000)}`);
-      ran.push({ cmd: body, out });
-    }
-  } finally {
-    fs.rmSync(shim, { recursive: true, force: true });
-  }
-  return ran;
-}
-
-describe('first hour: docs/adapters.md is a tutorial that works as written (issue 16 point 3)', function () {
-  it('every code block of the tutorial runs, in an empty folder outside the checkout (was: "Cannot find module iomap-harness/dist/...")', () => {
-    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'adapters.md'), 'utf8');
-    const tutorial = doc.slice(0, doc.indexOf('<!-- tutorial:end'));
-    assert.ok(tutorial.length > 1000);
-    assert.doesNotMatch(doc, /iomap-harness\/dist\//);
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-tutorial-'));
-    try {
-      const ran = runDocBlocks(tutorial, cwd);
-      assert.ok(ran.some((r) => r.cmd.startsWith('iomap-harness init-adapter file')));
-      assert.ok(ran.filter((r) => /^iomap-harness fsx /m.test(r.cmd)).every((r) => /All \d+ operations completed A-OK!/.test(r.out)), ran.map((r) => r.out).join('\n'));
-      assert.ok(fs.existsSync(path.join(cwd, 'my-adapter', 'dist', 'adapter.js')), 'the TypeScript skeleton compiled');
-    } finally {
-      fs.rmSync(cwd, { recursive: true, force: true });
-    }
-  });
-
+describe('first hour: init-adapter (issue 16 point 3)', function () {
   it('init-adapter refuses a bad kind and an existing skeleton with one line; the entry points resolve by name', () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-init-'));
     try {
@@ -453,31 +357,6 @@ describe('first hour: docs/adapters.md is a tutorial that works as written (issu
       assert.equal(r.stdout.trim(), 'function', r.stderr);
       const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string }> };
       for (const k of ['.', './adapter', './reference']) assert.ok(fs.existsSync(path.join(ROOT, pkg.exports[k].types)), k);
-    } finally {
-      fs.rmSync(cwd, { recursive: true, force: true });
-    }
-  });
-});
-
-describe('first hour: the README walkthrough runs as written (issue 16 acceptance)', function () {
-  it('install done: fuzz the reference, plug in the skeleton, find its bug, shrink, replay, report, fix', () => {
-    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const block = readme.slice(readme.indexOf('<!-- first-hour:begin -->'), readme.indexOf('<!-- first-hour:end -->'));
-    assert.ok(block.length > 200, 'the walkthrough is in the README');
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-fh-readme-'));
-    try {
-      const [r] = runDocBlocks(block, cwd);
-      assert.match(r.out, /All 10000 operations completed A-OK!/);
-      assert.match(r.out, /READ BAD DATA|Size error/);
-      assert.match(r.out, /fsx exit code 1/);
-      assert.match(r.out, /shrink exit code 1/);
-      assert.match(r.out, /^✓ bug\.min\.json: .* at op \d+, as recorded$/m);
-      assert.match(r.out, /report written to .*bug\.min\.html/);
-      assert.ok(fs.existsSync(path.join(cwd, 'bug.min.html')));
-      const min = JSON.parse(fs.readFileSync(path.join(cwd, 'bug.min.json'), 'utf8')) as { ops: unknown[] };
-      assert.ok(min.ops.length <= 10, `shrunk to ${min.ops.length} ops`);
-      // After the fix the last replay passed (set -e: it exited 0).
-      assert.match(r.out.trimEnd().split('\n').pop() as string, /1 case replayed: 0 as recorded, 1 NOT as recorded \(0 failed, 1 passed\); exit 0/);
     } finally {
       fs.rmSync(cwd, { recursive: true, force: true });
     }
