@@ -21,6 +21,9 @@ import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
 } from '../properties/fsx/ops';
+import { CoverageRecorder } from '../properties/coverage/recorder';
+import { reachableFor, summarize } from '../properties/coverage/reachable';
+import { formatCoverage } from '../properties/coverage/table';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, parsePow2, UsageError } from './common';
 import { CommandSpec, flag, FlagTable, Parsed, str, Values } from './command-line';
 
@@ -100,6 +103,8 @@ export const FSX_FLAGS = {
   'no-unshare': { type: 'boolean', short: 'u', help: 'no UNSHARE_RANGE fallocates' },
   weight: { type: 'string', multiple: true, value: 'OP=N', default: '1 per op', help: 'weight of operation OP (0-1000), repeatable; the op names are in docs/fsx.md' },
   'no-interleave': { type: 'boolean', help: 'no interleaving steps (writeback, complete_io, races), no unsynced mmap stores' },
+  'no-guide': { type: 'boolean', help: 'no coverage-guided choices: the op mix of the weights alone' },
+  coverage: { type: 'boolean', help: 'record state coverage: print its table at the end and save X.coverage.json in the save directory' },
   shrink: { type: 'boolean', help: 'on a failure also shrink the saved log and save it as ....min.json' },
   jobs: { type: 'string', short: 'j', value: 'N', default: '1', help: 'run a campaign of seeds on N worker threads' },
   seeds: { type: 'string', value: 'M', default: "-j's N", help: 'the campaign is the seeds S..S+M-1 (S from -S)' },
@@ -206,6 +211,8 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.quiet = flag(v, 'quiet');
   o.debug = flag(v, 'debug');
   o.interleave = !flag(v, 'no-interleave');
+  o.guide = !flag(v, 'no-guide');
+  o.coverage = flag(v, 'coverage');
   for (const spec of (v.weight as string[] | undefined) ?? []) {
     const m = /^([a-z_]+)=(.*)$/.exec(spec);
     if (m === null) throw new UsageError(`--weight: expected NAME=N, got ${JSON.stringify(spec)}`);
@@ -287,6 +294,7 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
     command: 'fsx', adapter: spec, seed: o.seed, ops: sm.ops, failures: sm.failures, opsPerSec: sm.opsPerSec, elapsedMs: sm.elapsedMs,
   };
   if (sm.failure !== undefined) summary.failure = sm.failure;
+  if (sm.coverage !== undefined) summary.coverage = sm.coverage;
   if (past !== null) {
     summary.knownHits = past.hits;
     lines.out(`Known signatures hit: ${past.hits.length}${past.hits.map((h) => `\n  seed ${h.seed} op ${h.op}: ${h.note || h.known} (${h.log})`).join('')}`);
@@ -294,6 +302,20 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();
   return out.crashed ? EXIT_CRASH : sm.failures > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
+
+/** A campaign's coverage: the union of its seeds' maps, as one table (each seed's JSON is saved). */
+function printMergedCoverage(outcomes: SeedOutcome[], lines: Lines): void {
+  let merged: CoverageRecorder | null = null;
+  for (const x of outcomes) {
+    if (x.coverage === undefined) continue;
+    const r = CoverageRecorder.fromJSON(x.coverage);
+    if (merged === null) merged = r;
+    else merged.merge(r);
+  }
+  if (merged === null) return;
+  const reach = reachableFor(merged.geometryClass);
+  for (const l of formatCoverage(merged, reach, summarize(merged, reach))) lines.out(`[all seeds] ${l}`);
 }
 
 /**
@@ -341,6 +363,7 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
     failures += x.summary.failures;
     if (x.crashed) crashed = true;
   }
+  if (task.options.coverage === true) printMergedCoverage(outcomes, lines);
   const range = seeds.length === 0 ? 'no seeds' : `seeds ${task.options.seed}..${(task.options.seed + count - 1) >>> 0}${shard !== null ? `, shard ${shard.k}/${shard.n}: ${seeds.length} of ${count}` : ''}`;
   for (const l of skips.summary()) lines.out(l);
   const off = skips.disabledLine();

@@ -56,9 +56,10 @@ export interface Personality {
    * zeroes the cached folio in place. false: the range is written back first and the zeroing
    * redone over the new mapping (iomap_zero_range in 6.12). xfs 6.17+: xfs_buffered_write_iomap_begin
    * fills the folio batch (iomap_fill_dirty_folios); ext4: ext4_block_zero_page_range zeroes
-   * through the page cache whatever the mapping.
+   * through the page cache whatever the mapping. 'always': over holes as well, so zeroing never
+   * writes anything back (ext4).
    */
-  readonly zeroDirtyUnwrittenInCache: boolean;
+  readonly zeroDirtyUnwrittenInCache: boolean | 'always';
   /**
    * Bytes of speculative post-EOF preallocation done when the setup does not say (XFS:
    * xfs_buffered_write_iomap_begin -> xfs_iomap_prealloc_size). 0: none. The refs form of it is
@@ -91,7 +92,7 @@ const EXT4: Personality = {
   bmapZeroOnReflink: false,
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
-  zeroDirtyUnwrittenInCache: true,
+  zeroDirtyUnwrittenInCache: 'always',
   eofPrealloc: 0,
 };
 
