@@ -10,6 +10,7 @@ import * as path from 'path';
 import { ROOT, runDocBlocks } from '../support/bin';
 
 describe('first hour: docs/adapters.md is a tutorial that works as written (issue 16 point 3)', function () {
+  this.timeout(900_000); // several fuzz runs and a TypeScript build, on a loaded machine
   it('every code block of the tutorial runs, in an empty folder outside the checkout (was: "Cannot find module iomap-harness/dist/...")', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs', 'adapters.md'), 'utf8');
     const tutorial = doc.slice(0, doc.indexOf('<!-- tutorial:end'));
@@ -28,6 +29,7 @@ describe('first hour: docs/adapters.md is a tutorial that works as written (issu
 });
 
 describe('first hour: the README walkthrough runs as written (issue 16 acceptance)', function () {
+  this.timeout(900_000);
   it('install done: fuzz the reference, plug in the skeleton, find its bug, shrink, replay, report, fix', () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const block = readme.slice(readme.indexOf('<!-- first-hour:begin -->'), readme.indexOf('<!-- first-hour:end -->'));
