@@ -14,7 +14,7 @@ import {
 } from './iomap/types';
 import { Folio, allSet, blockIsDirty, blocksPerFolio, isPartiallyUptodate } from './iomap/folio';
 import {
-  iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
+  folioMkclean, iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
 } from './iomap/buffered-io';
 import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
@@ -435,6 +435,11 @@ export class FileHandle {
     inode.size = newsize;
     if (newsize > oldsize) pagecacheIsizeExtended(inode, oldsize, newsize);
     inode.mapping.truncatePagecache(newsize);
+    // truncate_pagecache() unmaps every page past the new EOF page. The model maps whole folios, so
+    // a folio that keeps pages past it is write-protected whole: the next store page_mkwrites again
+    // (without it, a store there would dirty blocks truncate just freed).
+    const eofFolio = newsize < oldsize ? inode.mapping.folioAt(newsize) : undefined;
+    if (eofFolio && eofFolio.end > roundUp(newsize, PAGE_SIZE)) folioMkclean(eofFolio);
     // xfs_setattr_size(): the new size is about to be logged, so the block zeroing just done must
     // reach the disk first, or a crash would bring the old bytes back under the new size. Like
     // xfs, a writeback error here fails the call after the in-core size has already moved.
@@ -469,7 +474,11 @@ export class FileHandle {
       return;
     }
     this.fsys.queue.waitInode(this.inode);
-    this.inode.mapping.truncateRange(off, off + len - 1);
+    // ext4_truncate_page_cache_block_range(): write-protect every page the range touches, partial
+    // ones too, so the next store faults and page_mkwrite reserves space again for punched blocks.
+    const mapping = this.inode.mapping;
+    for (const f of mapping.foliosIn(Math.floor(off / PAGE_SIZE), Math.floor((off + len - 1) / PAGE_SIZE))) folioMkclean(f);
+    mapping.truncateRange(off, off + len - 1);
   }
 
   /** inode_dio_wait() + xfs_flush_unmap_range(): write back and drop the cache over a range. */
@@ -539,6 +548,7 @@ export class FileHandle {
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
         this.flushUnmapRange(off, size - off);
+        if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
         this.inode.size = size - len;
         this.inode.mapping.truncatePagecache(size - len);
@@ -552,6 +562,7 @@ export class FileHandle {
         if (size + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: insert range beyond the maximum file size`);
         if (off >= size) throw new FsError(EINVAL, `${this.name}: insert range at or beyond EOF`);
         this.unstuffed();
+        if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.truncate(size + len);
         this.flushUnmapRange(off, size + len - off);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
@@ -809,6 +820,7 @@ export class FileHandle {
       const ret = iomapPageMkwrite(this.inode, folio, this.ops);
       if (ret === 0) {
         folio.pteWritable = true;
+        folio.pteMappedEnd = Math.min(folio.end, roundUp(this.inode.size, PAGE_SIZE));
         folio.locked = false;
         return folio;
       }
@@ -834,7 +846,9 @@ export class FileHandle {
     while (pos < end) {
       const idx = Math.floor(pos / PAGE_SIZE);
       let folio = this.faultIn(idx);
-      if (!folio.pteWritable) folio = this.mkwrite(folio, idx);
+      // A page past the EOF page of the last page_mkwrite was never mapped (the kernel maps no page
+      // past EOF): a store there faults and page_mkwrites again, now that EOF has moved.
+      if (!folio.pteWritable || (idx + 1) * PAGE_SIZE > folio.pteMappedEnd) folio = this.mkwrite(folio, idx);
       const pageEnd = (idx + 1) * PAGE_SIZE;
       const n = Math.min(end, pageEnd) - pos;
       const fo = folio.offsetIn(pos);

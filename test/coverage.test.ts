@@ -145,6 +145,20 @@ describe('coverage-guided generation', () => {
     assert.notDeepEqual(n(true), n(false));
   });
 
+  it('reaches cells unguided generation misses within 3,000 ops (seeds 1 and 2)', function () {
+    this.timeout(600000);
+    for (const seed of [1, 2]) {
+      const cells = (guide: boolean) => runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 3000, seed, guide, coverage: true }), quiet).coverage!.toJSON().states;
+      const g = cells(true);
+      const u = cells(false);
+      assert.ok(Object.keys(g).length > Object.keys(u).length, `seed ${seed}: guided reached ${Object.keys(g).length} cells, unguided ${Object.keys(u).length}`);
+      for (const cell of ['truncate/unwritten/dirty/past', 'mapwrite/mapped/dirty/past']) {
+        assert.ok(g[cell] > 0, `seed ${seed}: guided run did not reach ${cell}`);
+        assert.equal(u[cell], undefined, `seed ${seed}: the unguided run reaches ${cell} too (pick another cell)`);
+      }
+    }
+  });
+
   it('the guided draw lists only enabled ops with unreached reachable cells, capped', () => {
     const rec = new CoverageRecorder('x', GEO, 'test');
     const states = new Uint8Array(STATE_CELLS);
@@ -160,6 +174,21 @@ describe('coverage-guided generation', () => {
     g.refresh(w);
     assert.deepEqual([...g.pick], [OP_READ]);
     assert.equal(g.eofMask[OP_READ], 1 << EOF_STRADDLING);
+  });
+
+  it('an op aimed at without progress loses weight, and regains it with progress', () => {
+    const rec = new CoverageRecorder('x', GEO, 'test');
+    const states = new Uint8Array(STATE_CELLS);
+    for (const eof of [EOF_PAST, EOF_STRADDLING, 0]) states[stateIndex(OP_READ, MAP_HOLE, FOLIO_ABSENT, eof)] = 1;
+    const g = new Guide(rec, { geometryClass: 'test', states, fileOps: new Uint8Array(OPS.length * 3) }, true);
+    const w = OPS.map(() => 1);
+    const weightOfRead = () => { g.refresh(w); return g.pick.length; };
+    assert.equal(weightOfRead(), 3);
+    assert.equal(weightOfRead(), 1, 'a period without progress halves it (3 >> 1)');
+    assert.equal(weightOfRead(), 0, 'and again (3 >> 2)');
+    rec.op = OP_READ;
+    rec.mapping(MAP_HOLE, FOLIO_ABSENT, EOF_PAST);
+    assert.equal(weightOfRead(), 2, 'a cell reached: full weight for the 2 left');
   });
 });
 
@@ -185,5 +214,27 @@ describe('coverage heat map', () => {
     assert.match(fs.readFileSync(out, 'utf8'), /id="heatmap"/);
     fs.writeFileSync(path.join(dir, 'bad.coverage.json'), JSON.stringify({ ...j, states: { 'x/y/z/w': 1 } }));
     assert.throws(() => writeReport(path.join(dir, 'bad.coverage.json'), path.join(dir, 'bad.html')), /report: .*unknown state cell/);
+  });
+});
+
+describe('state coverage of check', () => {
+  it('every workload of a suite adds to the map of its geometry class', () => {
+    const { registryEnv, runSuite, suiteByName } = require('../properties/suites/index') as typeof import('../properties/suites/index');
+    const { CoverageSet } = require('../properties/coverage/set') as typeof import('../properties/coverage/set');
+    const env = registryEnv('reference');
+    env.coverage = new CoverageSet('reference');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-cov-check-'));
+    try {
+      const r = runSuite(suiteByName('seek')!, env, { runs: 2, seed: 1, shrinkLogs: false, saveDir: () => dir, log: () => undefined });
+      assert.equal(r.failures, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.ok(env.coverage.byClass.size > 0);
+    for (const rec of env.coverage.byClass.values()) {
+      assert.ok(rec.deep, `${rec.geometryClass}: generic-layer states recorded`);
+      assert.ok(rec.ops > 0 && Object.keys(rec.rules).length > 0);
+      assert.ok(rec.enabled.some((x) => x), 'the ops that ran make up the denominator');
+    }
   });
 });

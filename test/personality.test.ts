@@ -8,6 +8,9 @@ import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FileHa
 import { PersonalityName, personality } from '../reference/fs/personality';
 import { filemapWriteAndWaitRange } from '../reference/iomap/writeback';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
+import { ReferenceAdapter } from '../adapters/reference';
+import { replayLog } from '../properties/fsx/engine';
+import { OPLOG_FORMAT, OPLOG_VERSION, OpRecord } from '../properties/fsx/oplog';
 
 const BS = 4096;
 
@@ -149,6 +152,18 @@ describe('personalities', () => {
     }
   });
 
+  it('shiftFreesPostEofBlocks: collapse frees the blocks past EOF first on xfs, shifts them on generic (diff, xfs 4k, 4 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.truncate(3 * BS);
+      f.fallocate(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4 * BS); // block 3 lies past EOF
+      f.fallocate(0x08, 0, 2 * BS); // collapse: old blocks 2, 3 become 0, 1
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 2 * BS, 1);
+      assert.strictEqual(classOf(f, 1), name === 'xfs' ? 'hole' : 'unwritten', name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
   it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
     for (const name of ['xfs', 'ext4', 'generic'] as const) {
       const { f } = mount(name);
@@ -158,5 +173,20 @@ describe('personalities', () => {
       f.cloneRange(0, BS, 4 * BS);
       assert.strictEqual(f.bmap(1) === 0, name === 'xfs', `${name}: bmap(1) = ${f.bmap(1)} after a clone`);
     }
+  });
+
+  // Found by fsx under the ext4 personality (no write-back after truncate zeroing, so nothing
+  // write-protected the mapping any more): stores through pages that were past EOF when the folio
+  // was last page_mkwritten, or whose blocks truncate had just freed, dirtied holes (R33).
+  const MMAP_CASES: OpRecord[][] = [[{"op": "write", "off": 0, "len": 8192}, {"op": "mapwrite", "off": 0, "len": 1, "noMsync": true}, {"op": "truncate", "off": 0, "len": 4096}, {"op": "mapwrite", "off": 0, "len": 8192}], [{"op": "write", "off": 0, "len": 8192}, {"op": "truncate", "off": 0, "len": 512}, {"op": "fallocate", "off": 8192, "len": 1, "noMsync": true, "pollute": true}, {"op": "mapwrite", "off": 0, "len": 8192}], [{"op": "write", "off": 0, "len": 24576}, {"op": "truncate", "off": 0, "len": 16896}, {"op": "copy_range", "off": 0, "len": 1, "dst": 24576, "noMsync": true, "pollute": true}, {"op": "mapwrite", "off": 0, "len": 24576}]];
+  MMAP_CASES.forEach((ops, i) => {
+    it(`ext4: mmap stores after truncate and extension page_mkwrite again (fsx case ${i + 1})`, () => {
+      const a = new ReferenceAdapter({ personality: 'ext4' });
+      const quiet = { out: () => undefined, err: () => undefined };
+      const r = replayLog(a, 'reference', {
+        format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 11, ops,
+      }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+      assert.strictEqual(r.failure, null, r.report.join('\n'));
+    });
   });
 });

@@ -17,17 +17,20 @@ export interface MutantSpec {
   core?: ModelBug;
   /** refs switch (RefsBugs) to turn on, if any. */
   refs?: keyof RefsBugs;
-  /** Geometry the bug needs to show (e.g. blocks smaller than folios). */
+  /**
+   * Geometry the bug needs to show (e.g. blocks smaller than folios). Documentation only: the
+   * mutant is created with what it is given, and the setup sweep is what reaches this geometry.
+   */
   geometry?: { blockSize?: number; folioSize?: number };
   /**
    * Reference setup the bug needs to show (adapters/reference.ts TargetSetup): `poison` (never-
    * written sectors read old data; true picks the default seed) and `eofPrealloc` (bytes of
-   * speculative post-EOF preallocation). Recorded in op logs, so a case replays on `reference`
-   * with the same setup.
+   * speculative post-EOF preallocation). Documentation only, like `geometry`; a case records the
+   * setup it ran with, so it replays on `reference` with the same setup.
    */
   options?: { poison?: boolean | number; eofPrealloc?: number };
-  /** The kernel commit (or commits) whose bug or fix the mutant imitates. */
-  imitates?: string;
+  /** The kernel commit (or thread) the bug imitates, for mutants added with the setup sweep. */
+  commit?: string;
 }
 
 export const MUTANTS: MutantSpec[] = [
@@ -82,14 +85,23 @@ export const MUTANTS: MutantSpec[] = [
     description: 'FIEMAP never marks the final extent FIEMAP_EXTENT_LAST' },
   { name: 'fiemap-no-shared', section: '§5.10', core: 'fiemapNoShared', catches: 'check:reflink',
     description: 'FIEMAP never reports FIEMAP_EXTENT_SHARED for reflinked extents' },
+  // Found only by the setup sweep: blocks larger than the page over a device with old contents.
+  { name: 'dio-zero-one-page', section: '§5.7 sub-block zeroing', core: 'dioZeroOnePage', catches: 'fsx (setup sweep)',
+    geometry: { blockSize: 16384 }, options: { poison: true },
+    commit: 'fs/iomap "iomap: fix iomap_dio_zero() for fs bs > system page size" (Pankaj Raghav, large block size series, Linux 6.12): iomap_dio_zero() put one ZERO_PAGE in its bio',
+    description: 'a sub-block direct write zeroes at most one page of the new block around it: with blocks larger than a page the rest keeps stale device data' },
+  // Found only by short copies: a user buffer that faults part-way through a buffered write.
+  { name: 'write-end-short-copy', section: '§5.2 short copy', core: 'writeEndShortCopyUptodate', catches: 'fsx (short copies)',
+    commit: '__iomap_write_end() short-copy check, inherited from block_write_end() (fs/buffer.c, "fs: introduce write_begin, write_end, and perform_write aops", afddba49d18f, 2.6.24): a short copy into a folio that is not uptodate must be refused',
+    description: 'write_end accepts a short copy into a folio that is not uptodate and marks the whole range uptodate: the unread rest of the last block reads as zeroes' },
   { name: 'clone-unaligned-tail', section: 'file-ops §4, §14.12', core: 'cloneUnalignedTail', catches: 'fsx:invalid',
-    imitates: 'xfs b39989009bdb "xfs: fix data corruption w/ unaligned reflink ranges" (Linux 4.19): an unaligned clone length that does not end at the source EOF must be refused, not rounded up to the block',
+    commit: 'xfs b39989009bdb "xfs: fix data corruption w/ unaligned reflink ranges" (Linux 4.19): an unaligned clone length that does not end at the source EOF must be refused, not rounded up to the block',
     description: 'FICLONERANGE accepts an unaligned length that does not end at the source EOF and remaps the whole last block over the destination' },
   { name: 'unmount-sync-only-dirty', section: 'file-ops §14.25', core: 'unmountSyncOnlyDirty', catches: 'fsx:remount',
-    imitates: 'Jan Kara\'s "vfs: Call ->sync_fs() even if s_dirt is 0" (Linux 2.6.31): the sync at unmount was skipped when nothing was marked dirty, losing metadata-only changes',
+    commit: 'Jan Kara\'s "vfs: Call ->sync_fs() even if s_dirt is 0" (Linux 2.6.31): the sync at unmount was skipped when nothing was marked dirty, losing metadata-only changes',
     description: 'unmount syncs and commits only when some page is dirty: a truncate, punch or allocation since the last commit is lost at a clean remount' },
   { name: 'delalloc-convert-no-seq', section: '§7.1', refs: 'convertDelallocNoSeq', catches: 'monitor:R30',
-    imitates: 'xfs 304a68b9c63b "xfs: use iomap_valid method to detect stale cached iomaps" (Linux 6.2): every extent-map change must move the sequence the cookie samples; here writeback\'s delalloc conversion does not',
+    commit: 'xfs 304a68b9c63b "xfs: use iomap_valid method to detect stale cached iomaps" (Linux 6.2): every extent-map change must move the sequence the cookie samples; here writeback\'s delalloc conversion does not',
     description: 'writeback converts delalloc without moving the validity cookie: a racing buffered write goes on with its stale DELALLOC mapping' },
 ];
 

@@ -56,9 +56,16 @@ export interface Personality {
    * zeroes the cached folio in place. false: the range is written back first and the zeroing
    * redone over the new mapping (iomap_zero_range in 6.12). xfs 6.17+: xfs_buffered_write_iomap_begin
    * fills the folio batch (iomap_fill_dirty_folios); ext4: ext4_block_zero_page_range zeroes
-   * through the page cache whatever the mapping.
+   * through the page cache whatever the mapping. 'always': over holes as well, so zeroing never
+   * writes anything back (ext4).
    */
-  readonly zeroDirtyUnwrittenInCache: boolean;
+  readonly zeroDirtyUnwrittenInCache: boolean | 'always';
+  /**
+   * COLLAPSE_RANGE and INSERT_RANGE free the blocks past EOF before shifting, so no post-EOF
+   * preallocation is shifted into the file (xfs_prepare_shift -> xfs_free_eofblocks). false: they
+   * shift with the tail and stay past EOF.
+   */
+  readonly shiftFreesPostEofBlocks: boolean;
   /**
    * Bytes of speculative post-EOF preallocation done when the setup does not say (XFS:
    * xfs_buffered_write_iomap_begin -> xfs_iomap_prealloc_size). 0: none. The refs form of it is
@@ -76,11 +83,13 @@ const GENERIC: Personality = {
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
   zeroDirtyUnwrittenInCache: false,
+  shiftFreesPostEofBlocks: false,
   eofPrealloc: 0,
 };
 
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: true,
+  shiftFreesPostEofBlocks: true,
 };
 
 const EXT4: Personality = {
@@ -91,7 +100,8 @@ const EXT4: Personality = {
   bmapZeroOnReflink: false,
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
-  zeroDirtyUnwrittenInCache: true,
+  zeroDirtyUnwrittenInCache: 'always',
+  shiftFreesPostEofBlocks: false,
   eofPrealloc: 0,
 };
 

@@ -400,7 +400,7 @@ function writeBegin(it: IomapIter, pos: number, len: number): [number, Folio | n
 
 /** __iomap_write_end(): refuse a short copy into a folio that is not uptodate. */
 function __writeEnd(inode: Inode, pos: number, len: number, copied: number, folio: Folio): boolean {
-  if (copied < len && !folio.uptodate) return false;
+  if (copied < len && !folio.uptodate && !modelBugs.writeEndShortCopyUptodate) return false;
   setRangeUptodate(folio, folio.offsetIn(pos), len, inode.blkbits);
   setRangeDirty(folio, folio.offsetIn(pos), copied, inode.blkbits);
   folio.dirty = true; // filemap_dirty_folio()
@@ -440,6 +440,14 @@ function writeFailed(inode: Inode, pos: number, len: number): void {
  * page, write-protect the old EOF page (so the next store faults and allocates) and zero its
  * post-EOF bytes if it is dirty (mmap stores may have left garbage there).
  */
+/** folio_mkclean(): write-protect; a PTE-dirty folio gets marked dirty through ->dirty_folio. */
+export function folioMkclean(folio: Folio): void {
+  const wasPteDirty = folio.pteDirty;
+  folio.pteWritable = false;
+  folio.pteDirty = false;
+  if (wasPteDirty) iomapDirtyFolio(folio);
+}
+
 export function pagecacheIsizeExtended(inode: Inode, from: number, to: number): void {
   const bs = inode.blockSize;
   if (from >= to || bs >= PAGE_SIZE) return;
@@ -447,11 +455,7 @@ export function pagecacheIsizeExtended(inode: Inode, from: number, to: number): 
   if (to <= roundedFrom || (roundedFrom & (PAGE_SIZE - 1)) === 0) return;
   const folio = inode.mapping.lookup(Math.floor(from / PAGE_SIZE));
   if (!folio) return;
-  // folio_mkclean(): write-protect; a PTE-dirty folio gets marked dirty through ->dirty_folio.
-  const wasPteDirty = folio.pteDirty;
-  folio.pteWritable = false;
-  folio.pteDirty = false;
-  if (wasPteDirty) iomapDirtyFolio(folio);
+  folioMkclean(folio);
   if (folio.dirty) {
     const offset = from - folio.pos;
     const end = Math.min(to - folio.pos, folio.size);
@@ -726,13 +730,14 @@ function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }): number {
  * over an UNWRITTEN mapping is written back first (6.12), or with `zeroDirtyInCache` zeroed in
  * place (6.17+ with a filesystem that fills the folio batch, and ext4's own zeroing).
  */
-export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache = false): number {
+export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false): number {
   const it = new IomapIter(inode, pos, len, IOMAP_ZERO);
   let rangeDirty = !modelBugs.zeroRangeNoFlush && inode.mapping.rangeNeedsWriteback(pos, pos + len - 1);
   let ret: number;
   while ((ret = iomapIter(it, ops)) > 0) {
     const src = iomapIterSrcmap(it);
-    if (zeroDirtyInCache && src.type === IOMAP_UNWRITTEN) {
+    // 'always': holes too, nothing is ever flushed (ext4 zeroes through the page cache only).
+    if ((zeroDirtyInCache && src.type === IOMAP_UNWRITTEN) || (zeroDirtyInCache === 'always' && src.type === IOMAP_HOLE)) {
       it.processed = zeroDirtyFolios(it, didZero);
       continue;
     }
@@ -751,7 +756,7 @@ export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: Ioma
 }
 
 /** iomap_truncate_page(): zero from pos to the end of its block (nothing if block aligned). */
-export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache = false): number {
+export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false): number {
   const off = pos & (inode.blockSize - 1);
   if (!off) return 0;
   return iomapZeroRange(inode, pos, inode.blockSize - off, ops, didZero, zeroDirtyInCache);
