@@ -2,17 +2,19 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
-import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, TargetSetup } from './types';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
+import { FaultDevice, FaultRule } from '../reference/device/fault';
 import { Refs } from '../reference/fs/refs';
 import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter } from './fs-adapter';
-import { ContractMonitor } from '../properties/contract/monitor';
+import { FsMonitor, fsMonitorFactory } from './fs-monitor';
+import { iomapVolume, VolumeProvider } from './volume';
 
 export interface ReferenceOptions {
   blockSize?: number;
@@ -63,11 +65,11 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
 }
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
-export function mountWithMonitor(fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean): { fsys: IomapFs; monitor: ContractMonitor | null } {
+export function mountWithMonitor(fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean): { fsys: IomapFs; monitor: FsMonitor | null } {
   const inst = fsa.mount(dev);
   if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
   let fsys: IomapFs | null = null;
-  const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '' });
+  const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '' });
   fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
   return { fsys, monitor: mon };
 }
@@ -100,6 +102,16 @@ export class ReferenceTarget implements FileTarget {
   /** Fault injection through refs' hooks (absent when the filesystem under the core is not refs). */
   readonly faults: FaultSteps | undefined;
 
+  /**
+   * Device faults under the file (fsx fault ops): the adapter's FaultDevice, aimed at the blocks
+   * the filesystem's introspection says back the file range. Absent without introspection (an
+   * exec: server that offers no snapshot cannot say which blocks are the file's).
+   */
+  readonly deviceFaults: DeviceFaultSteps | undefined;
+  private armed: FaultRule | null = null;
+  /** File byte ranges of the blocks the armed fault hit. */
+  private hitRanges: Array<{ off: number; len: number }> = [];
+
   constructor(adapter: ReferenceAdapter) {
     this.adapter = adapter;
     this.fsys = adapter.fsys!;
@@ -122,6 +134,57 @@ export class ReferenceTarget implements FileTarget {
         }
       },
     } : undefined;
+    this.deviceFaults = this.makeDeviceFaults();
+  }
+
+  private makeDeviceFaults(): DeviceFaultSteps | undefined {
+    if (this.fsys.fs.introspect === undefined || this.adapter.faultDevice === null) return undefined;
+    return {
+      arm: (kind, action, off, len) => {
+        const dev = this.adapter.faultDevice!;
+        if (this.armed !== null) dev.removeFault(this.armed);
+        this.hitRanges = [];
+        this.armed = dev.addFault({ kind, action, match: (doff, dlen) => this.backsRange(doff, dlen, off, len), label: `file [${off}, +${len})` });
+      },
+      heal: () => {
+        const r = this.armed;
+        const ranges = this.hitRanges;
+        this.hitRanges = [];
+        if (r === null) return { hits: 0, ranges };
+        this.armed = null;
+        this.adapter.faultDevice?.removeFault(r);
+        return { hits: r.fired, ranges };
+      },
+    };
+  }
+
+  /**
+   * Whether device bytes [doff, doff+dlen) meet a block that backs file bytes [off, off+len) now
+   * (the filesystem's own mapping, read through its introspection). A match is a hit (the rule
+   * always fires): the file blocks the whole request covers are recorded for heal().
+   */
+  private backsRange(doff: number, dlen: number, off: number, len: number): boolean {
+    const fs = this.fsys.fs;
+    const bs = fs.blockSize;
+    const snap = fs.introspect!.snapshot(this.fh.inode);
+    const end = Math.ceil((off + len) / bs);
+    let hit = false;
+    for (let lblk = Math.floor(off / bs); lblk < end && !hit; lblk++) {
+      const b = snap.block(lblk);
+      if (b.pblk === undefined || (b.state !== 'written' && b.state !== 'unwritten')) continue;
+      const p = b.pblk * bs;
+      hit = doff < p + bs && p < doff + dlen;
+    }
+    if (!hit) return false;
+    // The request may reach past the range (a merged bio): record every file block it covers.
+    const first = Math.floor(doff / bs);
+    const last = Math.ceil((doff + dlen) / bs);
+    const size = this.fh.size;
+    for (let lblk = 0; lblk * bs < size + bs; lblk++) {
+      const b = snap.block(lblk);
+      if (b.pblk !== undefined && b.pblk >= first && b.pblk < last) this.hitRanges.push({ off: lblk * bs, len: bs });
+    }
+    return true;
   }
 
   private syncAll(): void {
@@ -218,8 +281,10 @@ export class ReferenceAdapter implements FileAdapter {
   readonly fileName: string;
   readonly folioSize: number;
   device: BlockDevice | null = null;
+  /** Between the filesystem and `device`: the device faults of the fsx fault ops (no rules: no effect). */
+  faultDevice: FaultDevice | null = null;
   fsys: IomapFs | null = null;
-  monitor: ContractMonitor | null = null;
+  monitor: FsMonitor | null = null;
   readonly fsAdapter: FsAdapter;
   /** Poison seed and post-EOF preallocation this adapter runs with (recorded in op logs). */
   readonly setup: TargetSetup;
@@ -249,6 +314,7 @@ export class ReferenceAdapter implements FileAdapter {
       // (an extension can make never-written blocks part of the file): no power cuts with it.
       const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true && this.setup.eofPrealloc === undefined);
       this.device = crash ? new CrashDevice(dev) : dev;
+      this.faultDevice = this.wrapFaults(this.device);
       this.mount();
     }
     return new ReferenceTarget(this);
@@ -256,7 +322,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true);
     this.fsys = fsys;
     this.monitor = monitor;
     const pre = this.setup.eofPrealloc;
@@ -266,6 +332,16 @@ export class ReferenceAdapter implements FileAdapter {
       fsys.fs.eofPreallocBlocks = pre / this.capabilities.blockSize;
     }
     this.opts.configureFs?.(fsys.fs);
+  }
+
+  /** The volume capability: this filesystem, with this adapter's configuration, on a device the harness owns. */
+  get volume(): VolumeProvider {
+    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name });
+  }
+
+  /** The FaultDevice the filesystem runs on (no log kept: fsx issues millions of requests). */
+  private wrapFaults(dev: BlockDevice): FaultDevice {
+    return new FaultDevice(dev, { name: dev.name, keepLog: false });
   }
 
   /** The device as a CrashDevice, when power cuts are simulated. */
@@ -282,6 +358,7 @@ export class ReferenceAdapter implements FileAdapter {
     this.fsys = null;
     this.monitor = null;
     this.device = new CrashDevice(image);
+    this.faultDevice = this.wrapFaults(this.device);
     try {
       this.mount();
       return [];

@@ -7,6 +7,8 @@
  * target cannot do throws FsError(EOPNOTSUPP); the fuzzer then turns that op off, as fsx does.
  */
 
+import type { VolumeProvider } from './volume';
+
 /** fallocate(2) mode bits (Linux values). */
 export const FALLOC_FL_KEEP_SIZE = 0x01;
 export const FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -115,7 +117,29 @@ export interface FaultSteps {
   withReserveHeadroom<T>(blocks: number, fn: () => T): T;
 }
 
+/**
+ * Device-level fault injection under the file: the harness owns the device the filesystem runs on
+ * (reference, mutant:, module: and exec: fs-level targets whose filesystem can say which device
+ * blocks back a file range). What the fsx fault ops need.
+ */
+export interface DeviceFaultSteps {
+  /**
+   * Until heal(): device requests of `kind` that touch a block backing file bytes [off, off+len)
+   * (as the filesystem maps them at the moment of the I/O) fail with EIO ('error'), or, for
+   * writes, are acknowledged and lost ('drop') or land torn at a sector boundary ('torn').
+   */
+  arm(kind: 'read' | 'write', action: 'error' | 'drop' | 'torn', off: number, len: number): void;
+  /**
+   * Remove the armed fault. Returns how many device requests it hit, and the file byte ranges
+   * (whole blocks) those requests covered: where a dropped or torn write leaves whatever the
+   * device held before, which no filesystem can know.
+   */
+  heal(): { hits: number; ranges: Array<{ off: number; len: number }> };
+}
+
 export interface FileTarget {
+  /** Device faults under the file (fsx fault ops), when the harness owns the device. */
+  deviceFaults?: DeviceFaultSteps;
   /** iomap-level interleaving steps, when the target can expose them. */
   interleave?: InterleavingSteps;
   /** Model-level fault injection (op log v3), when the target can do it. */
@@ -185,6 +209,12 @@ export interface TargetSetup {
 export interface FileAdapter {
   readonly name: string;
   readonly capabilities: Capabilities;
+  /**
+   * The volume capability (adapters/volume.ts): the same filesystem formatted and mounted on a
+   * device the harness hands in, with many files. The crash and fault harnesses need it; targets
+   * without it (host filesystems, file-level servers, naive) skip them with a reason.
+   */
+  readonly volume?: VolumeProvider;
   /** Non-default setup the adapter runs with (reference and mutants); recorded in op logs. */
   readonly setup?: TargetSetup;
   /** Create (or truncate to empty) the test file and open it. */

@@ -20,7 +20,7 @@ import {
 import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
 import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
-import type { FsInstance } from './fs/types';
+import type { FsInstance } from './iomap/fs-ops';
 import { modelBugs } from './bugs';
 import {
   DioOps, IOCB_DSYNC, IOCB_SYNC, IOMAP_DIO_FORCE_WAIT, IOMAP_DIO_OVERWRITE_ONLY, Kiocb, dioIter, iomapDioRw,

@@ -651,7 +651,7 @@ class FsDriver {
   private mount(): void {
     const { fsys, monitor } = mountWithMonitor(this.fsa, this.dev, this.folio, true);
     this.fsys = fsys;
-    this.monitor = monitor!;
+    this.monitor = monitor as ContractMonitor;
   }
 
   private fail(msg: string): never {

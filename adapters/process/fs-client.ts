@@ -12,7 +12,7 @@
  * documented default without a round trip.
  */
 import type { BlockDevice } from '../../reference/device/types';
-import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/fs/types';
+import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import type { FsAdapter, FsMkfsOptions } from '../fs-adapter';
 import {
   FolioOps, Inode, Iomap, IomapOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_INLINE, IOMAP_MAPPED,

@@ -9,6 +9,8 @@ import * as fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AdapterSpecError, loadAdapter, type AdapterOptions } from '../../adapters/registry';
+// The contract monitor installs itself as the checker of every monitored mount.
+import '../contract/monitor';
 import { replayLog } from '../fsx/engine';
 import { adapterOptionsOf, Expected, OpLog, serializeOpLog } from '../fsx/oplog';
 import { shrinkLog } from '../fsx/shrink';

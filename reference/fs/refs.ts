@@ -27,7 +27,7 @@ import { Allocator } from './alloc';
 import { Extent, ExtentMap } from './extents';
 import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
 import type { BlockDevice } from '../device/types';
-import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from './types';
+import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../iomap/fs-ops';
 import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
 
 export interface MkfsOptions {

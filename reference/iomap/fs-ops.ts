@@ -4,7 +4,7 @@
  * block-level space operations, metadata commit), and optional introspection that oracles and
  * the contract monitor use. refs implements it; so can any ops table plugged in as an FsAdapter.
  */
-import type { Inode, IomapOps, WritebackOps } from '../iomap/types';
+import type { Inode, IomapOps, WritebackOps } from './types';
 
 /** What a filesystem declares about itself. */
 export interface FsCapabilities {
