@@ -37,6 +37,11 @@ export const modelBugs = {
   fiemapNoLast: false,
   /** FIEMAP never reports FIEMAP_EXTENT_SHARED. */
   fiemapNoShared: false,
+  /**
+   * Read completion marks the blocks of a failed read uptodate (the folio's old memory then
+   * passes for file data), instead of leaving them not uptodate for the next read to retry.
+   */
+  readErrorMarksUptodate: false,
 };
 
 export type ModelBug = keyof typeof modelBugs;

@@ -80,6 +80,15 @@ export const MUTANTS: MutantSpec[] = [
     description: 'FIEMAP never marks the final extent FIEMAP_EXTENT_LAST' },
   { name: 'fiemap-no-shared', section: '§5.10', core: 'fiemapNoShared', catches: 'check:reflink',
     description: 'FIEMAP never reports FIEMAP_EXTENT_SHARED for reflinked extents' },
+  // Reached only by device faults (fsx fault_read/fault_write, check read-errors).
+  { name: 'read-error-uptodate', section: 'read completion (iomap_finish_folio_read)', core: 'readErrorMarksUptodate', catches: 'fsx',
+    description: 'a failed read marks its blocks uptodate, so the folio\'s stale memory is served as file data ' +
+      '(imitates the per-block uptodate rule of 9dc55f1389f9 "iomap: add support for sub-pagesize buffered I/O without buffer heads": ' +
+      'a read error sets no uptodate bit)' },
+  { name: 'convert-on-io-error', section: 'ioend completion (xfs_end_ioend)', refs: 'convertOnIoError', catches: 'fsx',
+    options: { poison: true },
+    description: 'the end_io work converts UNWRITTEN extents although the write failed, exposing the blocks\' old contents ' +
+      '(imitates xfs_end_ioend, which since "xfs: fix and streamline error handling in xfs_end_io" (4.15) skips the conversion of a failed ioend)' },
 ];
 
 export function mutantByName(name: string): MutantSpec | undefined {

@@ -488,12 +488,12 @@ export class Runner {
       case OP_COPY_RANGE:
         return this.twoRange(buf, i, code, sim);
       case OP_FSYNC:
-        if (!sim) t.fsync();
-        this.durability?.acknowledge(oracle, `op ${n} fsync`);
-        return;
       case OP_FDATASYNC:
-        if (!sim) t.fdatasync();
-        this.durability?.acknowledge(oracle, `op ${n} fdatasync`);
+        // A simulated fsync (-b) made nothing durable: the target has not even seen the data.
+        if (sim) return;
+        if (code === OP_FSYNC) t.fsync();
+        else t.fdatasync();
+        this.durability?.acknowledge(oracle, `op ${n} ${OPS[code].name}`);
         return;
       case OP_CRASH:
         return this.crash(buf, i, sim);
