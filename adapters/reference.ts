@@ -108,7 +108,7 @@ export class ReferenceTarget implements FileTarget {
    * exec: server that offers no snapshot cannot say which blocks are the file's).
    */
   readonly deviceFaults: DeviceFaultSteps | undefined;
-  private armed: FaultRule | null = null;
+  private armed: FaultRule[] = [];
   /** File byte ranges of the blocks the armed fault hit. */
   private hitRanges: Array<{ off: number; len: number }> = [];
 
@@ -142,18 +142,18 @@ export class ReferenceTarget implements FileTarget {
     return {
       arm: (kind, action, off, len) => {
         const dev = this.adapter.faultDevice!;
-        if (this.armed !== null) dev.removeFault(this.armed);
-        this.hitRanges = [];
-        this.armed = dev.addFault({ kind, action, match: (doff, dlen) => this.backsRange(doff, dlen, off, len), label: `file [${off}, +${len})` });
+        this.armed.push(dev.addFault({ kind, action, match: (doff, dlen) => this.backsRange(doff, dlen, off, len), label: `file [${off}, +${len})` }));
       },
       heal: () => {
-        const r = this.armed;
         const ranges = this.hitRanges;
+        let hits = 0;
+        for (const r of this.armed) {
+          hits += r.fired;
+          this.adapter.faultDevice?.removeFault(r);
+        }
+        this.armed = [];
         this.hitRanges = [];
-        if (r === null) return { hits: 0, ranges };
-        this.armed = null;
-        this.adapter.faultDevice?.removeFault(r);
-        return { hits: r.fired, ranges };
+        return { hits, ranges };
       },
     };
   }

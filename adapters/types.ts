@@ -124,13 +124,14 @@ export interface FaultSteps {
  */
 export interface DeviceFaultSteps {
   /**
-   * Until heal(): device requests of `kind` that touch a block backing file bytes [off, off+len)
+   * Until heal() (each call adds one more fault; the first that matches a request decides it):
+   * device requests of `kind` that touch a block backing file bytes [off, off+len)
    * (as the filesystem maps them at the moment of the I/O) fail with EIO ('error'), or, for
    * writes, are acknowledged and lost ('drop') or land torn at a sector boundary ('torn').
    */
   arm(kind: 'read' | 'write', action: 'error' | 'drop' | 'torn', off: number, len: number): void;
   /**
-   * Remove the armed fault. Returns how many device requests it hit, and the file byte ranges
+   * Remove every armed fault. Returns how many device requests they hit, and the file byte ranges
    * (whole blocks) those requests covered: where a dropped or torn write leaves whatever the
    * device held before, which no filesystem can know.
    */

@@ -424,6 +424,7 @@ function canonicalOp(o: OpRecord): OpRecord {
   if (o.reserveBlocks !== undefined) r.reserveBlocks = o.reserveBlocks;
   if (o.checkShared !== undefined) r.checkShared = o.checkShared;
   if (o.dsync !== undefined) r.dsync = o.dsync;
+  for (const k of ['evict', 'mmap', 'drop', 'torn'] as const) if (o[k] !== undefined) r[k] = o[k];
   return r;
 }
 

@@ -780,7 +780,7 @@ export class Runner {
   /** The target's fault injection (replay refuses v3 fault logs on targets without it). */
   private get faults(): FaultSteps {
     const f = this.t.faults;
-    if (f === undefined) throw new TargetError('the op needs model-level fault injection (FileTarget.faults), which this target has not');
+    if (f === undefined) throw new HarnessLimit('faults', 'the op needs model-level fault injection (FileTarget.faults), which this target has not');
     return f;
   }
 
@@ -1243,6 +1243,12 @@ export class Runner {
       const rule = e.code === 'SIGBUS' ? 'fileops-14.23' : undefined;
       this.fail('op-error', rule, undefined, [`${this.describeArgs(buf, i)}`, `do_${name}: ${e.message}`]);
       (this.failure as Failure).errno = e.code;
+      return;
+    }
+    if (e instanceof HarnessLimit) {
+      // The harness cannot make this op happen here (a capability the target lacks): a skip.
+      buf.flags[i] |= FL_SKIPPED;
+      if (!this.cfg.quiet) this.io.err(`skipping ${name}: ${e.message}`);
       return;
     }
     if (e instanceof RangeError && e.message.startsWith('SparseBytes')) throw e; // the harness's own bug
