@@ -22,6 +22,8 @@ export interface FsMonitorOptions {
   lbs: number;
   /** The file operation in progress, for reports. */
   currentOp?: () => string;
+  /** Count rule evaluations here (shared across mounts) instead of in a map of the monitor's own. */
+  evaluated?: Map<string, number>;
 }
 
 export type FsMonitorFactory = (fs: FsInstance, opts: FsMonitorOptions) => FsMonitor;

@@ -2,7 +2,9 @@
  * The `reference` FileAdapter: the reference generic layer (reference/iomap) over refs on a block
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
-import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, TargetSetup } from './types';
+import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
+import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, StateObserver, TargetSetup } from './types';
+import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
@@ -45,6 +47,8 @@ export interface ReferenceOptions {
   poison?: number;
   /** Bytes of speculative post-EOF preallocation refs does (XFS allocsize=; Refs.eofPreallocBlocks). */
   eofPrealloc?: number;
+  /** Whose policies refs follows (reference/fs/personality.ts): generic (default), xfs, ext4. */
+  personality?: string;
 }
 
 /** Validate the setup knobs against the block size; one-line errors naming the option. */
@@ -61,15 +65,21 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
     }
     out.eofPrealloc = p;
   }
+  if (s.personality !== undefined && s.personality !== 'generic') {
+    if (!isPersonalityName(s.personality)) throw new FsError(EINVAL, `personality: expected one of ${PERSONALITY_NAMES.join(', ')}, got ${String(s.personality)}`);
+    out.personality = s.personality;
+  }
   return out;
 }
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
-export function mountWithMonitor(fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean): { fsys: IomapFs; monitor: FsMonitor | null } {
+export function mountWithMonitor(
+  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>,
+): { fsys: IomapFs; monitor: FsMonitor | null } {
   const inst = fsa.mount(dev);
   if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
   let fsys: IomapFs | null = null;
-  const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '' });
+  const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
   fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
   return { fsys, monitor: mon };
 }
@@ -187,6 +197,12 @@ export class ReferenceTarget implements FileTarget {
     return true;
   }
 
+  /** FileTarget.noCrashes: the crash device records nothing from now on; crash() is gone. */
+  noCrashes(): void {
+    this.adapter.crashDevice()?.stopLogging();
+    this.crash = undefined;
+  }
+
   private syncAll(): void {
     this.fsys.sync();
     this.adapter.crashDevice()?.trim();
@@ -273,6 +289,16 @@ export class ReferenceTarget implements FileTarget {
   describe(pos: number): string {
     return this.fh.describe(pos);
   }
+
+  /** State coverage through the generic layer's tracepoints (adapters/state-trace.ts). */
+  observeStates(o: StateObserver | null): void {
+    traceStates(o);
+  }
+
+  /** Rule preconditions counted by every monitor this adapter mounted (remounts and power cuts included). */
+  ruleCounts(): ReadonlyMap<string, number> {
+    return this.adapter.ruleCounts;
+  }
 }
 
 export class ReferenceAdapter implements FileAdapter {
@@ -288,6 +314,8 @@ export class ReferenceAdapter implements FileAdapter {
   readonly fsAdapter: FsAdapter;
   /** Poison seed and post-EOF preallocation this adapter runs with (recorded in op logs). */
   readonly setup: TargetSetup;
+  /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
+  readonly ruleCounts = new Map<string, number>();
   private readonly opts: ReferenceOptions;
 
   constructor(opts: ReferenceOptions = {}) {
@@ -297,7 +325,7 @@ export class ReferenceAdapter implements FileAdapter {
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
-    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc }, bs);
+    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, personality: opts.personality as TargetSetup['personality'] }, bs);
     const fc = this.fsAdapter.fileCapabilities;
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
@@ -312,7 +340,10 @@ export class ReferenceAdapter implements FileAdapter {
       this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
       // eofPrealloc models the old XFS written post-EOF preallocation, which is not crash safe
       // (an extension can make never-written blocks part of the file): no power cuts with it.
-      const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true && this.setup.eofPrealloc === undefined);
+      // Nor with the ext4 personality: its truncate leaves the zeroed EOF block to ordered-data
+      // journalling, which refs does not have.
+      const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true &&
+        this.setup.eofPrealloc === undefined && this.setup.personality !== 'ext4');
       this.device = crash ? new CrashDevice(dev) : dev;
       this.faultDevice = this.wrapFaults(this.device);
       this.mount();
@@ -322,9 +353,13 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
     this.fsys = fsys;
     this.monitor = monitor;
+    if (this.setup.personality !== undefined) {
+      if (!(fsys.fs instanceof Refs)) throw new FsError(EINVAL, 'personality: only refs has personalities');
+      fsys.fs.personality = personality(this.setup.personality);
+    }
     const pre = this.setup.eofPrealloc;
     if (pre !== undefined) {
       // A property of refs, like a mount option (the monitor's proxy passes it through).

@@ -170,7 +170,7 @@ function create(entry: Entry, spec: string, opts: AdapterOptions): FileAdapter {
   return checkAdapter(a, `adapter ${spec}`);
 }
 
-function isModuleSpec(spec: string): boolean {
+export function isModuleSpec(spec: string): boolean {
   return spec.includes('/') || spec.includes('\\') || /\.(c?js|mjs)$/.test(spec);
 }
 
@@ -198,7 +198,11 @@ function loadModule(spec: string, opts: AdapterOptions): FileAdapter {
   } catch (e) {
     throw new AdapterSpecError(`adapter module ${spec}: createAdapter failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return checkAdapter(a, `adapter module ${spec}`);
+  const checked = checkAdapter(a, `adapter module ${spec}`);
+  // A call that never returns would hang the harness: guard the module's calls as exec:'s are.
+  const { defaultTimeout } = require('./process/transport') as typeof import('./process/transport');
+  const { guardModuleAdapter } = require('./watchdog') as typeof import('./watchdog');
+  return guardModuleAdapter(checked, spec, defaultTimeout());
 }
 
 /** Resolve an adapter spec (see the file comment) and create the adapter. */
@@ -209,6 +213,23 @@ export function loadAdapter(spec: string, opts: AdapterOptions = {}): FileAdapte
     // server that crashes or hangs is a TargetError (exit 3).
     const proc = require('./process') as typeof import('./process');
     return proc.loadExecAdapter(spec.slice('exec:'.length), opts);
+  }
+  if (spec.startsWith('diff:')) {
+    // The differential target: a host filesystem against the reference with its personality.
+    const { personality, ...rest } = opts as AdapterOptions & { personality?: string };
+    const inner = loadAdapter(spec.slice('diff:'.length), rest);
+    const diff = require('./diff') as typeof import('./diff');
+    const pers = require('../reference/fs/personality') as typeof import('../reference/fs/personality');
+    if (personality !== undefined && !pers.isPersonalityName(personality)) {
+      inner.close();
+      throw new AdapterSpecError(`personality ${JSON.stringify(personality)}: expected one of ${pers.PERSONALITY_NAMES.join(', ')}`);
+    }
+    try {
+      return new diff.DiffAdapter(inner, { personality, folioSize: rest.folioSize as number | undefined });
+    } catch (e) {
+      inner.close();
+      throw e;
+    }
   }
   if (spec.startsWith('host:')) {
     // Loaded on demand: adapters/host (factory createHostAdapter; errors become one-line AdapterSpecErrors).

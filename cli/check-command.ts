@@ -11,50 +11,32 @@
  */
 
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { AdapterOptions } from '../adapters/registry';
 import { junitXml, JUnitSuite } from '../properties/suites/junit';
 import { registryEnv, runSuite, SuiteResult, SUITES, suiteByName } from '../properties/suites/index';
 import type { SuiteDef } from '../properties/suites/types';
-import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
+import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed } from './command-line';
+import { defaultSaveDir, ensureDir, prepareSaveDir } from './output';
+import { duration, StatusLine } from './status-line';
+import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 
-const CHECK_FLAGS = {
-  adapter: { type: 'string' },
-  suite: { type: 'string', multiple: true },
-  property: { type: 'string', multiple: true },
-  runs: { type: 'string' },
-  seed: { type: 'string', short: 'S' },
-  json: { type: 'boolean' },
-  junit: { type: 'string' },
-  save: { type: 'string' },
-  bs: { type: 'string' },
-  folio: { type: 'string' },
+export const CHECK_FLAGS = {
+  ...ADAPTER_FLAGS,
   ...SETUP_FLAGS,
-  quiet: { type: 'boolean', short: 'q' },
-  'no-shrink': { type: 'boolean' },
-} as const;
+  suite: { type: 'string', multiple: true, value: 'S', default: 'every suite', help: 'run only suite S (repeatable or comma-separated; iomap-harness list suites)' },
+  property: { type: 'string', multiple: true, value: 'P', default: 'every property', help: 'run only property P of the selected suites (repeatable or comma-separated)' },
+  runs: { type: 'string', value: 'N', default: String(50), help: 'fast-check runs per property' },
+  seed: { type: 'string', short: 'S', value: 'S', default: '1', help: 'fast-check seed (the same seed gives the same runs)' },
+  save: { type: 'string', value: 'DIR', default: './iomap-harness-failures', help: 'where counterexamples are saved as op logs' },
+  'no-shrink': { type: 'boolean', help: 'do not delta-debug saved counterexamples into NAME.min.json' },
+  junit: { type: 'string', value: 'FILE', help: 'also write a JUnit XML report to FILE' },
+  quiet: { type: 'boolean', short: 'q', help: 'no status line and no result table (failures, --json and the exit code only)' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
 
 export const DEFAULT_RUNS = 50;
-
-/** Make sure DIR exists and is writable (one level at a time: a bad path costs one line). */
-function prepareDir(flag: string, dir: string): string {
-  const abs = path.resolve(dir);
-  try {
-    const missing: string[] = [];
-    for (let d = abs; !fs.existsSync(d); d = path.dirname(d)) {
-      missing.push(d);
-      if (path.dirname(d) === d) break;
-    }
-    for (const d of missing.reverse()) fs.mkdirSync(d);
-    fs.accessSync(abs, fs.constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`${flag} ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);
-  }
-  if (!fs.statSync(abs).isDirectory()) throw new UsageError(`${flag} ${dir}: not a directory`);
-  return abs;
-}
 
 /** The JUnit file must be writable before anything runs. */
 function prepareJunit(file: string): string {
@@ -96,10 +78,19 @@ export function checkJunit(results: readonly SuiteResult[], adapter: string, see
   });
 }
 
-export function checkCommand(args: string[], io: CliIO): number {
-  const { values: v } = parseFlags('check', args, CHECK_FLAGS, false);
+/** One row of the result table. */
+function suiteRow(r: SuiteResult, width: number): string {
+  const status = r.skipped !== undefined ? `skipped: ${r.skipped}`
+    : r.failures > 0 ? `FAILED (${r.properties.filter((p) => p.failed).map((p) => p.name).join(', ')})`
+      : 'ok' + (r.properties.some((p) => p.skipped) ? ` (skipped: ${r.properties.filter((p) => p.skipped).map((p) => `${p.name}: ${p.skipped}`).join('; ')})` : '');
+  return `${r.name.padEnd(width)}  ${String(r.runs).padStart(6)}  ${String(r.failures).padStart(8)}  ${fmtMs(r.elapsedMs).padStart(8)}  ${status}`;
+}
+
+export function checkCommand(p: Parsed, io: CliIO): number {
+  const v = p.values;
   const json = v.json === true;
   const quiet = v.quiet === true;
+  absoluteAdapterFlag(v);
   const spec = (v.adapter as string | undefined) ?? defaultAdapter();
   const runs = v.runs === undefined ? DEFAULT_RUNS : parseNumber('--runs', v.runs as string, 1, 1_000_000);
   const seed = v.seed === undefined ? 1 : parseNumber('--seed', v.seed as string, 0, 0x7fffffff);
@@ -118,39 +109,44 @@ export function checkCommand(args: string[], io: CliIO): number {
     for (const p of only) if (!known.has(p)) throw new UsageError(`check: unknown property ${JSON.stringify(p)} in the selected suites (known: ${[...known].join(', ')})`);
   }
   const junit = v.junit === undefined ? undefined : prepareJunit(v.junit as string);
-  const saveFlag = v.save === undefined ? undefined : prepareDir('--save', v.save as string);
+  const saveDir = v.save === undefined ? defaultSaveDir() : prepareSaveDir('--save', v.save as string);
   // Adapter problems are usage errors (exit 2) before anything runs; open() failures exit 3.
   openAdapter(spec, geo).close();
 
   const lines = new Lines(io);
-  let saveDir: string | undefined = saveFlag;
+  const status = new StatusLine(io, io.isTTY && !json && !quiet);
+  lines.status = status;
   const env = registryEnv(spec, geo);
   const results: SuiteResult[] = [];
   const t0 = performance.now();
-  for (const s of suites) {
+  const width = Math.max(5, ...suites.map((s) => s.name.length));
+  if (!quiet) lines.out(`${'suite'.padEnd(width)}  ${'runs'.padStart(6)}  ${'failures'.padStart(8)}  ${'time'.padStart(8)}  result`);
+  lines.flush();
+  let failing = 0;
+  for (const [si, s] of suites.entries()) {
     const r = runSuite(s, env, {
       runs, seed, only, shrinkLogs: v['no-shrink'] !== true,
-      saveDir: () => saveDir ?? (saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-harness-check-'))),
+      saveDir: () => ensureDir(saveDir),
       log: (l) => lines.out(l),
+      onProperty: (name, i, n) => status.update(
+        `check: suite ${si + 1}/${suites.length} ${s.name}, property ${i + 1}/${n} ${name}, ${duration(performance.now() - t0)}, ${failing} failing`, true),
     });
     results.push(r);
+    failing += r.failures;
+    // Each suite's row as soon as it is done: a long check shows its progress in its output too.
+    if (!quiet) lines.out(suiteRow(r, width));
     if (!quiet && !json) lines.flush();
   }
+  status.clear();
+  lines.status = null;
   const elapsed = performance.now() - t0;
 
   const failures = results.reduce((n, r) => n + r.failures, 0);
-  const width = Math.max(5, ...results.map((r) => r.name.length));
   if (!quiet) {
-    lines.out(`${'suite'.padEnd(width)}  ${'runs'.padStart(6)}  ${'failures'.padStart(8)}  ${'time'.padStart(8)}  result`);
-    for (const r of results) {
-      const status = r.skipped !== undefined ? `skipped: ${r.skipped}`
-        : r.failures > 0 ? `FAILED (${r.properties.filter((p) => p.failed).map((p) => p.name).join(', ')})`
-          : 'ok' + (r.properties.some((p) => p.skipped) ? ` (skipped: ${r.properties.filter((p) => p.skipped).map((p) => `${p.name}: ${p.skipped}`).join('; ')})` : '');
-      lines.out(`${r.name.padEnd(width)}  ${String(r.runs).padStart(6)}  ${String(r.failures).padStart(8)}  ${fmtMs(r.elapsedMs).padStart(8)}  ${status}`);
-    }
     const skipped = results.filter((r) => r.skipped !== undefined).length;
     lines.out(`${results.length} suites on ${spec} (seed ${seed}, ${runs} runs per property): ${failures === 0 ? 'all passed' : `${failures} failing properties`}${skipped ? `, ${skipped} skipped` : ''} in ${fmtMs(elapsed)}`);
   }
+  if (failures > 0) lines.out(`Counterexamples are saved in ${saveDir}`);
   if (junit !== undefined) fs.writeFileSync(junit, junitXml(`iomap-harness check --adapter ${spec}`, checkJunit(results, spec, seed)));
 
   const crashed = results.some((r) => r.properties.some((p) => p.failure?.kind === 'crash' || p.failure?.kind === 'hang'));
@@ -199,3 +195,18 @@ export function checkCommand(args: string[], io: CliIO): number {
   lines.flush();
   return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
 }
+
+export const CHECK_COMMAND: CommandSpec = {
+  name: 'check',
+  summary: 'run the property suites (fast-check) against an adapter: one verdict per suite and property',
+  details: 'Suites and their properties: iomap-harness list suites, docs/suites.md. A failing property prints its '
+    + 'fast-check seed and saves its shrunk counterexample as an op log that replay runs.',
+  flags: CHECK_FLAGS,
+  examples: [
+    'check                                      # every suite on the reference filesystem',
+    'check --adapter ./my-adapter.js --suite seek --runs 200',
+    'check --adapter mutant:seek-ignores-pagecache --suite seek --json',
+    'check --junit results.xml',
+  ],
+  run: checkCommand,
+};

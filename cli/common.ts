@@ -1,9 +1,9 @@
 /**
- * Shared CLI pieces: the I/O seam (tests pass their own), usage errors (one line, exit 2), strict
- * flag parsing on top of util.parseArgs, fsx-style numbers.
+ * Shared CLI pieces: the I/O seam (tests pass their own), usage errors (one line, exit 2),
+ * fsx-style numbers. Flag parsing is cli/command-line.ts.
  */
 
-import { parseArgs, ParseArgsConfig } from 'util';
+import { StatusLine } from './status-line';
 
 export const EXIT_PASS = 0;
 export const EXIT_FAILURE = 1;
@@ -39,6 +39,8 @@ export class UsageError extends Error {
  */
 export class Lines {
   private pending: string[] = [];
+  /** The live status line, cleared before and redrawn after every block of output. */
+  status: StatusLine | null = null;
   constructor(private readonly io: CliIO) {}
 
   out = (line: string): void => {
@@ -48,44 +50,18 @@ export class Lines {
 
   err = (line: string): void => {
     this.flush();
+    this.status?.clear();
     this.io.stderr(line + '\n');
+    this.status?.redraw();
   };
-
-  /** Raw stdout text (progress lines), after what is pending. */
-  raw(text: string): void {
-    this.flush();
-    this.io.stdout(text);
-  }
 
   flush(): void {
     if (this.pending.length === 0) return;
     const text = this.pending.join('\n') + '\n';
     this.pending = [];
+    this.status?.clear();
     this.io.stdout(text);
-  }
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** util.parseArgs in strict mode, its errors turned into one-line UsageErrors. */
-export function parseFlags(command: string, args: string[], options: Options, allowPositionals: boolean): {
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
-  positionals: string[];
-} {
-  try {
-    const r = parseArgs({ args, options, strict: true, allowPositionals });
-    return { values: r.values as Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: r.positionals };
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    const msg = e instanceof Error ? e.message : String(e);
-    const quoted = /'([^']+)'/.exec(msg)?.[1];
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`${command}: unknown option ${quoted ?? msg} (see iomap-harness --help)`);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const opt = /^Option '([^']+)'/.exec(msg)?.[1] ?? quoted ?? '';
-      throw new UsageError(`${command}: option ${opt.replace(/ <value>$/, '')} needs a value`);
-    }
-    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`${command}: unexpected argument ${JSON.stringify(quoted ?? msg)}`);
-    throw new UsageError(`${command}: ${msg.split('\n')[0]}`);
+    this.status?.redraw();
   }
 }
 
@@ -96,6 +72,7 @@ const SUFFIX: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, b:
  * (512-byte blocks), as fsx's getnum accepts. Must be an integer in [lo, hi].
  */
 export function parseNumber(flag: string, text: string, lo = 0, hi = Number.MAX_SAFE_INTEGER): number {
+  if (/^-(0[xX][0-9a-fA-F]+|[0-9]+)[kKmMgGbB]?$/.test(text)) throw new UsageError(`${flag}: ${text} is negative; expected a number in [${lo}, ${hi}]`);
   const m = /^(0[xX][0-9a-fA-F]+|[0-9]+)([kKmMgGbB]?)$/.exec(text);
   if (m === null) throw new UsageError(`${flag}: expected a number (decimal or 0x hex, optional k/m/g suffix), got ${JSON.stringify(text)}`);
   const base = m[1].startsWith('0x') || m[1].startsWith('0X') ? parseInt(m[1].slice(2), 16) : parseInt(m[1], 10);

@@ -4,20 +4,28 @@
  * --save DIR (default: a new temporary directory) and its path printed.
  */
 
-import * as fs from 'fs';
+import { KNOWN_FLAG, knownFrom, runPastKnown } from './known';
+import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
 import * as path from 'path';
-import { AdapterOptions, AdapterSpecError, hasAdapter, loadAdapter } from '../adapters/registry';
+import { AdapterOptions, AdapterSpecError, hasAdapter, isModuleSpec, loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
 import { TargetError } from '../properties/fsx/engine';
+import type { Output } from '../properties/fsx/runner';
 import { defaultOptions, FsxOptions, turnOff } from '../properties/fsx/generator';
 import {
-  runSeed, runSeedCollected, runSeedsInWorkers, SeedOutcome, SeedTask, shardSeeds, tempSaveDir,
+  runSeed, runSeedCollected, runSeedsInWorkers, SeedExtras, SeedOutcome, SeedTask, shardSeeds,
 } from '../properties/fsx/workers';
+import { defaultSaveDir, ensureDir, prepareSaveDir, Skips } from './output';
+import { progressText, StatusLine } from './status-line';
 import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
 } from '../properties/fsx/ops';
-import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, parsePow2, UsageError } from './common';
+import { CoverageRecorder } from '../properties/coverage/recorder';
+import { reachableFor, summarize } from '../properties/coverage/reachable';
+import { formatCoverage } from '../properties/coverage/table';
+import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, parsePow2, UsageError } from './common';
+import { CommandSpec, flag, FlagTable, Parsed, str, Values } from './command-line';
 
 /** fsx's switches that turn an op off (-R/-W: mapped reads/writes become plain ones). */
 const OFF_SWITCHES: readonly [string, string, number][] = [
@@ -34,56 +42,77 @@ const OFF_SWITCHES: readonly [string, string, number][] = [
 ];
 
 /** The setup flags, for the flag tables of the commands that take them. */
-export const SETUP_FLAGS = { poison: { type: 'string' }, 'eof-prealloc': { type: 'string' } } as const;
+export const SETUP_FLAGS = {
+  poison: {
+    type: 'string', value: 'SEED', default: 'off',
+    help: 'reference and mutants only: never-written sectors of the memory device read a seeded non-zero pattern (old disk contents); recorded in the op log',
+  },
+  'eof-prealloc': {
+    type: 'string', value: 'BYTES', default: 'off',
+    help: 'reference and mutants only: refs preallocates past EOF up to a multiple of BYTES, as WRITTEN blocks holding old data (XFS allocsize=)',
+  },
+  personality: {
+    type: 'string', value: 'NAME', default: 'generic',
+    help: 'reference and mutants only: whose policies refs follows where filesystems differ: generic, xfs or ext4 (docs/model.md, "Personalities"); recorded in the op log',
+  },
+} as const satisfies FlagTable;
 
-const FSX_FLAGS = {
-  adapter: { type: 'string' },
-  bs: { type: 'string' },
-  folio: { type: 'string' },
+/** --adapter, --bs and --folio, for every command that opens an adapter. */
+export const ADAPTER_FLAGS = {
+  adapter: {
+    type: 'string', value: 'SPEC', default: 'reference',
+    help: 'the target: reference, naive, mutant:NAME, host:DIR (a kernel filesystem), exec:CMD (a server, docs/protocol.md) or a module path exporting createAdapter (docs/adapters.md); iomap-harness list adapters',
+  },
+  bs: { type: 'string', value: 'B', default: "the adapter's", help: 'block size the adapter is created with (a power of two, 512..1M)' },
+  folio: { type: 'string', value: 'F', default: "the adapter's", help: 'largest folio the adapter is created with (a power of two, >= 4096 and >= --bs)' },
+} as const satisfies FlagTable;
+
+export const FSX_FLAGS = {
+  ...ADAPTER_FLAGS,
   ...SETUP_FLAGS,
-  save: { type: 'string' },
-  json: { type: 'boolean' },
-  weight: { type: 'string', multiple: true },
-  'num-ops': { type: 'string', short: 'N' },
-  seed: { type: 'string', short: 'S' },
-  maxlen: { type: 'string', short: 'l' },
-  maxoplen: { type: 'string', short: 'o' },
-  readbdy: { type: 'string', short: 'r' },
-  writebdy: { type: 'string', short: 'w' },
-  truncbdy: { type: 'string', short: 't' },
-  closeprob: { type: 'string', short: 'c' },
-  progress: { type: 'string', short: 'p' },
-  'begin-op': { type: 'string', short: 'b' },
-  'pollute-eof': { type: 'string', short: 'e' },
-  'no-mapread': { type: 'boolean', short: 'R' },
-  'no-mapwrite': { type: 'boolean', short: 'W' },
-  'no-fallocate': { type: 'boolean', short: 'F' },
-  'no-punch-hole': { type: 'boolean', short: 'H' },
-  'no-zero-range': { type: 'boolean', short: 'z' },
-  'no-collapse-range': { type: 'boolean', short: 'C' },
-  'no-insert-range': { type: 'boolean', short: 'I' },
-  'no-clone-range': { type: 'boolean', short: 'J' },
-  'no-dedupe-range': { type: 'boolean', short: 'B' },
-  'no-copy-range': { type: 'boolean', short: 'E' },
-  'no-keep-size': { type: 'boolean', short: 'K' },
-  'no-unshare': { type: 'boolean', short: 'u' },
-  'fixed-oplen': { type: 'boolean', short: 'O' },
-  'no-size-checks': { type: 'boolean', short: 'n' },
-  direct: { type: 'boolean', short: 'Z' },
-  'check-file': { type: 'boolean', short: 'X' },
-  quiet: { type: 'boolean', short: 'q' },
-  debug: { type: 'boolean', short: 'd' },
-  'no-interleave': { type: 'boolean' },
-  shrink: { type: 'boolean' },
-  jobs: { type: 'string', short: 'j' },
-  seeds: { type: 'string' },
-  shard: { type: 'string' },
-} as const;
+  ...KNOWN_FLAG,
+  'num-ops': { type: 'string', short: 'N', value: 'N', default: '100000', help: 'number of operations to run' },
+  seed: { type: 'string', short: 'S', value: 'S', default: '1', help: 'PRNG seed (also seeds the data pattern); 0 picks one from the clock and prints it' },
+  maxlen: { type: 'string', short: 'l', value: 'N', default: '256k', help: 'largest file size (numbers take k/m/g suffixes and 0x hex)' },
+  maxoplen: { type: 'string', short: 'o', value: 'N', default: '64k', help: 'largest length of one operation (at least 1)' },
+  'fixed-oplen': { type: 'boolean', short: 'O', help: 'every operation uses exactly -o bytes instead of a random length' },
+  readbdy: { type: 'string', short: 'r', value: 'N', default: '1', help: 'read offsets are rounded down to a multiple of N' },
+  writebdy: { type: 'string', short: 'w', value: 'N', default: '1', help: 'write offsets are rounded down to a multiple of N' },
+  truncbdy: { type: 'string', short: 't', value: 'N', default: '1', help: 'truncate sizes are rounded down to a multiple of N' },
+  closeprob: { type: 'string', short: 'c', value: 'P', default: 'never', help: 'close, drop caches and reopen after an operation with probability 1/P' },
+  'begin-op': { type: 'string', short: 'b', value: 'N', default: '1', help: 'simulate operations 1..N-1 on the oracle only, then start real I/O at operation N' },
+  'pollute-eof': { type: 'string', short: 'e', value: '0|1', default: '0', help: 'EOF pollution: store junk past EOF through mmap before a size change; the operation must zero it' },
+  progress: { type: 'string', short: 'p', value: 'N', default: 'off', help: 'print every N-th operation' },
+  debug: { type: 'boolean', short: 'd', help: 'print every operation' },
+  quiet: { type: 'boolean', short: 'q', help: 'quiet: no status line, no skip summary, no "disabling" lines; failures and the result only' },
+  verbose: { type: 'boolean', short: 'v', help: 'list every skipped operation ("skipping ...") instead of a count at the end' },
+  'no-size-checks': { type: 'boolean', short: 'n', help: 'no size check after each operation' },
+  'check-file': { type: 'boolean', short: 'X', help: 'after every operation read the whole file back and check the EOF page through mmap' },
+  direct: { type: 'boolean', short: 'Z', help: 'reads and writes go through O_DIRECT (use with -R -W -r -w as in fsx)' },
+  'no-mapread': { type: 'boolean', short: 'R', help: 'mapped reads become plain reads' },
+  'no-mapwrite': { type: 'boolean', short: 'W', help: 'mapped writes become plain writes' },
+  'no-fallocate': { type: 'boolean', short: 'F', help: 'no fallocate operations' },
+  'no-punch-hole': { type: 'boolean', short: 'H', help: 'no punch_hole operations' },
+  'no-zero-range': { type: 'boolean', short: 'z', help: 'no zero_range operations' },
+  'no-collapse-range': { type: 'boolean', short: 'C', help: 'no collapse_range operations' },
+  'no-insert-range': { type: 'boolean', short: 'I', help: 'no insert_range operations' },
+  'no-clone-range': { type: 'boolean', short: 'J', help: 'no clone_range operations' },
+  'no-dedupe-range': { type: 'boolean', short: 'B', help: 'no dedupe_range operations' },
+  'no-copy-range': { type: 'boolean', short: 'E', help: 'no copy_range operations' },
+  'no-keep-size': { type: 'boolean', short: 'K', help: 'no KEEP_SIZE variants of fallocate and zero_range' },
+  'no-unshare': { type: 'boolean', short: 'u', help: 'no UNSHARE_RANGE fallocates' },
+  weight: { type: 'string', multiple: true, value: 'OP=N', default: '1 per op', help: 'weight of operation OP (0-1000), repeatable; the op names are in docs/fsx.md' },
+  'no-interleave': { type: 'boolean', help: 'no interleaving steps (writeback, complete_io, races), no unsynced mmap stores' },
+  'no-guide': { type: 'boolean', help: 'no coverage-guided choices: the op mix of the weights alone' },
+  coverage: { type: 'boolean', help: 'record state coverage: print its table at the end and save X.coverage.json in the save directory' },
+  shrink: { type: 'boolean', help: 'on a failure also shrink the saved log and save it as ....min.json' },
+  jobs: { type: 'string', short: 'j', value: 'N', default: '1', help: 'run a campaign of seeds on N worker threads' },
+  seeds: { type: 'string', value: 'M', default: "-j's N", help: 'the campaign is the seeds S..S+M-1 (S from -S)' },
+  shard: { type: 'string', value: 'K/N', default: 'all', help: "run only shard K of N of the campaign's seeds (needs --seeds)" },
+  save: { type: 'string', value: 'DIR', default: './iomap-harness-failures', help: 'where a failing run saves its op log (created when needed)' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
 
-type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
-
-const str = (v: Values, k: string): string | undefined => v[k] as string | undefined;
-const flag = (v: Values, k: string): boolean => v[k] === true;
 
 /**
  * Adapter options from --bs / --folio and the reference setup flags --poison SEED (never-written
@@ -103,17 +132,36 @@ export function geometryFlags(v: Values): AdapterOptions {
   const pre = str(v, 'eof-prealloc');
   if (poison !== undefined) o.poison = parseNumber('--poison', poison, 0, 0xffffffff);
   if (pre !== undefined) o.eofPrealloc = parsePow2('--eof-prealloc', pre, 512, 1 << 30);
+  const pers = str(v, 'personality');
+  if (pers !== undefined) {
+    if (!isPersonalityName(pers)) throw new UsageError(`--personality ${pers}: expected one of ${PERSONALITY_NAMES.join(', ')}`);
+    if (pers !== 'generic') o.personality = pers;
+  }
   return o;
 }
 
 /** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
 function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
-  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc']] as const) {
+  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['personality', '--personality']] as const) {
     if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
       a.close();
       throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);
     }
   }
+}
+
+/**
+ * --adapter as given, with a module path made absolute: the spec is recorded in saved op logs, and
+ * a relative path would only replay from the directory fsx ran in. Reassigns `v.adapter`; returns
+ * the spec as typed when it was changed (for the log's description).
+ */
+export function absoluteAdapterFlag(v: Values): string | undefined {
+  const given = str(v, 'adapter');
+  if (given === undefined || !isModuleSpec(given) || /^(exec|host|mutant|diff):/.test(given)) return undefined;
+  const abs = path.resolve(given);
+  if (abs === given) return undefined;
+  v.adapter = abs;
+  return given;
 }
 
 /** The default adapter: `reference` when it is registered. */
@@ -145,7 +193,7 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.numOps = num('num-ops', '-N') ?? o.numOps;
   o.seed = num('seed', '-S', 0, 0xffffffff) ?? o.seed;
   o.maxlen = num('maxlen', '-l', 1) ?? o.maxlen;
-  o.maxoplen = num('maxoplen', '-o', 0, 1 << 30) ?? o.maxoplen;
+  o.maxoplen = num('maxoplen', '-o', 1, 1 << 30) ?? o.maxoplen; // -o 0 would make every op a zero-length skip and "pass"
   o.readbdy = num('readbdy', '-r', 1, 1 << 30) ?? o.readbdy;
   o.writebdy = num('writebdy', '-w', 1, 1 << 30) ?? o.writebdy;
   o.truncbdy = num('truncbdy', '-t', 1, 1 << 30) ?? o.truncbdy;
@@ -163,6 +211,8 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.quiet = flag(v, 'quiet');
   o.debug = flag(v, 'debug');
   o.interleave = !flag(v, 'no-interleave');
+  o.guide = !flag(v, 'no-guide');
+  o.coverage = flag(v, 'coverage');
   for (const spec of (v.weight as string[] | undefined) ?? []) {
     const m = /^([a-z_]+)=(.*)$/.exec(spec);
     if (m === null) throw new UsageError(`--weight: expected NAME=N, got ${JSON.stringify(spec)}`);
@@ -172,33 +222,6 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   }
   for (const [name, , code] of OFF_SWITCHES) if (flag(v, name)) turnOff(o.weights, code);
   return o;
-}
-
-/**
- * mkdir -p, one level at a time: Node 20's mkdirSync(..., {recursive: true}) spins forever on some
- * paths (e.g. under /proc), and a bad --save must cost one line, not a hang.
- */
-function mkdirs(dir: string): void {
-  const missing: string[] = [];
-  for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
-    missing.push(d);
-    if (path.dirname(d) === d) break;
-  }
-  for (const d of missing.reverse()) fs.mkdirSync(d);
-}
-
-/** Make sure --save DIR exists and is a directory (before the run, so a bad path costs nothing). */
-function prepareSaveDir(dir: string | undefined): string | undefined {
-  if (dir === undefined) return undefined;
-  const abs = path.resolve(dir);
-  try {
-    mkdirs(abs);
-    fs.accessSync(abs, fs.constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`--save ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);
-  }
-  if (!fs.statSync(abs).isDirectory()) throw new UsageError(`--save ${dir}: not a directory`);
-  return abs;
 }
 
 /** `--shard K/N`: 1 ≤ K ≤ N. */
@@ -211,13 +234,15 @@ function parseShard(text: string): { k: number; n: number } {
   return { k, n };
 }
 
-export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
-  const { values: v } = parseFlags('fsx', args, FSX_FLAGS, false);
+export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
+  const v = p.values;
   const o = fsxOptionsFrom(v);
   const json = flag(v, 'json');
+  const given = absoluteAdapterFlag(v);
   const spec = str(v, 'adapter') ?? defaultAdapter();
   const geo = geometryFlags(v);
-  const saveDir = prepareSaveDir(str(v, 'save'));
+  const saveFlag = str(v, 'save');
+  const saveDir = saveFlag === undefined ? undefined : prepareSaveDir('--save', saveFlag);
   const jobs = str(v, 'jobs') === undefined ? 1 : parseNumber('-j', str(v, 'jobs') as string, 1, 256);
   const shard = str(v, 'shard') === undefined ? null : parseShard(str(v, 'shard') as string);
   const seedsFlag = str(v, 'seeds') === undefined ? undefined : parseNumber('--seeds', str(v, 'seeds') as string, 1, 1 << 24);
@@ -228,32 +253,37 @@ export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
     lines.out(`Seed set to ${o.seed}`);
   }
   const adapter = openAdapter(spec, geo);
-  const task: SeedTask = { spec, adapterOptions: geo, options: o, saveDir: saveDir ?? '', shrink: flag(v, 'shrink') };
+  // The default folder (./iomap-harness-failures) is made only when a failure has to be saved.
+  const task: SeedTask = { spec, adapterOptions: geo, options: o, saveDir: saveDir ?? defaultSaveDir(), shrink: flag(v, 'shrink') };
+  if (given !== undefined) task.description = `adapter module given as ${given} in ${process.cwd()}; recorded by its absolute path`;
+  const skips = new Skips(flag(v, 'verbose'));
+  lines.status = new StatusLine(io, io.isTTY && !json && !o.quiet);
+  const known = knownFrom(v.known as string[] | undefined);
   const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
+  if (campaign && known !== null) throw new UsageError('--known runs one seed after another; without -j/--seeds/--shard (campaign merge --known matches a campaign\'s failures)');
   if (campaign) {
     adapter.close();
-    return runCampaign(task, seedsFlag ?? jobs, jobs, shard, json, lines);
+    return runCampaign(task, seedsFlag ?? jobs, jobs, shard, json, lines, skips);
   }
-  let lastProgress = performance.now();
-  const t0 = lastProgress;
-  const showProgress = io.isTTY && !json && !o.quiet;
-  // The temporary directory is made only when a failure has to be saved.
-  let tmp: string | undefined;
-  const out = runSeed(task, o.seed, lines, {
+  const t0 = performance.now();
+  const status = lines.status;
+  status.update(progressText(`fsx seed ${o.seed}`, 0, o.numOps, 'ops', t0, 0), true);
+  const extras: SeedExtras = {
     first: adapter,
-    saveDir: () => saveDir ?? (tmp ??= tempSaveDir()),
+    saveDir: () => ensureDir(task.saveDir),
     hooks: {
-      progress: showProgress
-        ? (n) => {
-          const now = performance.now();
-          if (now - lastProgress < 500) return;
-          lastProgress = now;
-          lines.raw(`\r${n} ops, ${Math.round((n * 1000) / (now - t0))} ops/s`);
-        }
-        : undefined,
+      progressEvery: 1024,
+      progress: status.enabled ? (n) => status.update(progressText(`fsx seed ${o.seed}`, n, o.numOps, 'ops', t0, 0)) : undefined,
     },
-  });
-  if (showProgress) lines.raw('\r\x1b[K');
+  };
+  const past = known === null ? null : runPastKnown(task, known, skips.wrap(lines), extras);
+  const out = past?.out ?? runSeed(task, o.seed, skips.wrap(lines), extras);
+  status.clear();
+  lines.status = null;
+  for (const l of skips.summary()) lines.out(l);
+  const off = skips.disabledLine();
+  if (off !== null) lines.err(off);
+  if (out.summary.failures > 0) lines.out(`Failures are saved in ${task.saveDir}`);
   if (out.fatal !== undefined) {
     lines.flush();
     if (out.fatal.usage) throw new UsageError(out.fatal.message);
@@ -264,9 +294,28 @@ export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
     command: 'fsx', adapter: spec, seed: o.seed, ops: sm.ops, failures: sm.failures, opsPerSec: sm.opsPerSec, elapsedMs: sm.elapsedMs,
   };
   if (sm.failure !== undefined) summary.failure = sm.failure;
+  if (sm.coverage !== undefined) summary.coverage = sm.coverage;
+  if (past !== null) {
+    summary.knownHits = past.hits;
+    lines.out(`Known signatures hit: ${past.hits.length}${past.hits.map((h) => `\n  seed ${h.seed} op ${h.op}: ${h.note || h.known} (${h.log})`).join('')}`);
+  }
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();
   return out.crashed ? EXIT_CRASH : sm.failures > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
+
+/** A campaign's coverage: the union of its seeds' maps, as one table (each seed's JSON is saved). */
+function printMergedCoverage(outcomes: SeedOutcome[], lines: Lines): void {
+  let merged: CoverageRecorder | null = null;
+  for (const x of outcomes) {
+    if (x.coverage === undefined) continue;
+    const r = CoverageRecorder.fromJSON(x.coverage);
+    if (merged === null) merged = r;
+    else merged.merge(r);
+  }
+  if (merged === null) return;
+  const reach = reachableFor(merged.geometryClass);
+  for (const l of formatCoverage(merged, reach, summarize(merged, reach))) lines.out(`[all seeds] ${l}`);
 }
 
 /**
@@ -274,13 +323,20 @@ export async function fsxCommand(args: string[], io: CliIO): Promise<number> {
  * this thread when jobs is 1). Each seed's lines are printed as a block, prefixed "[seed S] ", in
  * seed order; the JSON summary lists every seed's result.
  */
-async function runCampaign(task: SeedTask, count: number, jobs: number, shard: { k: number; n: number } | null, json: boolean, lines: Lines): Promise<number> {
+async function runCampaign(task: SeedTask, count: number, jobs: number, shard: { k: number; n: number } | null, json: boolean, lines: Lines, skips: Skips): Promise<number> {
   const seeds = shardSeeds(task.options.seed, count, shard);
-  if (task.saveDir === '') task.saveDir = tempSaveDir();
   const t0 = performance.now();
   let outcomes: SeedOutcome[];
+  const status = lines.status ?? new StatusLine({ stdout: () => undefined }, false);
+  status.update(progressText('fsx campaign', 0, seeds.length, 'seeds', t0, 0), true);
   if (jobs <= 1) {
-    outcomes = seeds.map((s) => runSeedCollected(task, s));
+    outcomes = [];
+    let failed = 0;
+    for (const s of seeds) {
+      outcomes.push(runSeedCollected(task, s));
+      failed += outcomes[outcomes.length - 1].summary.failures;
+      status.update(progressText('fsx campaign', outcomes.length, seeds.length, 'seeds', t0, failed));
+    }
   } else {
     try {
       outcomes = await runSeedsInWorkers(task, seeds, jobs);
@@ -289,6 +345,8 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
     }
   }
   const wall = performance.now() - t0;
+  status.clear();
+  lines.status = null;
   const fatal = outcomes.find((x) => x.fatal !== undefined)?.fatal;
   if (fatal !== undefined) {
     if (fatal.usage) throw new UsageError(fatal.message);
@@ -298,13 +356,19 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
   let failures = 0;
   let crashed = false;
   for (const x of outcomes) {
-    for (const l of x.lines) (l.err ? lines.err : lines.out)(`[seed ${x.summary.seed}] ${l.text}`);
+    const prefixed: Output = { out: (t) => lines.out(`[seed ${x.summary.seed}] ${t}`), err: (t) => lines.err(`[seed ${x.summary.seed}] ${t}`) };
+    for (const l of x.lines) skips.route(l.err, l.text, prefixed);
     if (x.summary.failures === 0) lines.out(`[seed ${x.summary.seed}] All ${x.summary.ops} operations completed A-OK!`);
     ops += x.summary.ops;
     failures += x.summary.failures;
     if (x.crashed) crashed = true;
   }
+  if (task.options.coverage === true) printMergedCoverage(outcomes, lines);
   const range = seeds.length === 0 ? 'no seeds' : `seeds ${task.options.seed}..${(task.options.seed + count - 1) >>> 0}${shard !== null ? `, shard ${shard.k}/${shard.n}: ${seeds.length} of ${count}` : ''}`;
+  for (const l of skips.summary()) lines.out(l);
+  const off = skips.disabledLine();
+  if (off !== null) lines.err(off);
+  if (failures > 0) lines.out(`Failures are saved in ${task.saveDir}`);
   lines.out(`Campaign: ${range}; ${failures} failed; ${ops} ops in ${Math.round(wall)} ms on ${Math.min(jobs, Math.max(1, seeds.length))} worker${jobs > 1 ? 's' : ' (this thread)'}`);
   if (json) {
     const summary: Record<string, unknown> = {
@@ -321,3 +385,19 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
   lines.flush();
   return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
 }
+
+export const FSX_COMMAND: CommandSpec = {
+  name: 'fsx',
+  summary: "fuzz an adapter the way xfstests' fsx does: random operations checked against an exact oracle",
+  details: "fsx's flags keep fsx's letters and meanings (docs/fsx.md). On a failure the op log is saved (JSON and .fsxops) "
+    + 'and its path printed; replay, shrink and report take it.',
+  flags: FSX_FLAGS,
+  examples: [
+    'fsx                                  # 100000 ops on the reference filesystem',
+    'fsx --adapter ./my-adapter.js -N 20000 -S 7',
+    'fsx --adapter mutant:fiemap-no-last -q --save ./failures',
+    'fsx --adapter host:/mnt/scratch -Z -R -W -r 4096 -w 4096',
+    'fsx -j 2 --seeds 8 --json',
+  ],
+  run: fsxCommand,
+};

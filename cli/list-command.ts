@@ -10,12 +10,13 @@ import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { listSuites } from '../properties/suites/index';
 import { RULES } from '../properties/contract/rules';
 import { MUTANTS } from '../adapters/mutants/catalog';
-import { CliIO, EXIT_PASS, Lines, parseFlags, UsageError } from './common';
+import { CliIO, EXIT_PASS, Lines, UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed } from './command-line';
 import { isCaseFile } from './case-files';
 import { filesUnder } from '../properties/corpus-files';
 import { describeSignature, parseCase } from '../properties/oracle/fault-cases';
 
-const LIST_FLAGS = { json: { type: 'boolean' } } as const;
+const LIST_FLAGS = { json: { type: 'boolean', help: 'the last stdout line is a JSON object listing them' } } as const satisfies FlagTable;
 
 /** The corpus directory of this package (corpus/ beside dist/). */
 export function corpusDir(): string {
@@ -59,8 +60,8 @@ function caseItem(file: string, name: string): Record<string, unknown> {
   }
 }
 
-export function listCommand(args: string[], io: CliIO): number {
-  const { values, positionals } = parseFlags('list', args, LIST_FLAGS, true);
+export function listCommand(p: Parsed, io: CliIO): number {
+  const { values, positionals } = p;
   if (positionals.length > 1) throw new UsageError(`list: one kind at a time, got ${positionals.join(' ')}`);
   const what = positionals[0] ?? 'adapters';
   let items: Record<string, unknown>[];
@@ -103,3 +104,13 @@ export function listCommand(args: string[], io: CliIO): number {
   lines.flush();
   return EXIT_PASS;
 }
+
+export const LIST_COMMAND: CommandSpec = {
+  name: 'list',
+  args: ['KIND'],
+  summary: 'list adapters, mutants, rules, suites or corpus cases',
+  details: 'KIND is one of adapters (default), mutants, rules, suites, corpus.',
+  flags: LIST_FLAGS,
+  examples: ['list', 'list mutants', 'list suites --json'],
+  run: listCommand,
+};

@@ -12,23 +12,25 @@ import * as fs from 'fs';
 import type { AdapterOptions } from '../adapters/registry';
 import { replayLog, RunResult } from '../properties/fsx/engine';
 import { adapterOptionsOf, OpLog, OpLogError, parseOpLog } from '../properties/fsx/oplog';
-import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
+import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed } from './command-line';
+import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 import { caseAdapter, isCaseFile, readCase, replayCaseFile } from './case-files';
 import { corpusFiles } from './list-command';
 import type { SavedCase } from '../properties/oracle/fault-cases';
 
 const REPLAY_FLAGS = {
-  adapter: { type: 'string' },
-  bs: { type: 'string' },
-  folio: { type: 'string' },
+  ...ADAPTER_FLAGS,
+  adapter: { ...ADAPTER_FLAGS.adapter, default: "the log's, else reference" },
+  bs: { ...ADAPTER_FLAGS.bs, default: "the log's" },
+  folio: { ...ADAPTER_FLAGS.folio, default: "the log's" },
   ...SETUP_FLAGS,
-  json: { type: 'boolean' },
-  seed: { type: 'string', short: 'S' },
-  maxlen: { type: 'string', short: 'l' },
-  quiet: { type: 'boolean', short: 'q' },
-  debug: { type: 'boolean', short: 'd' },
-} as const;
+  seed: { type: 'string', short: 'S', value: 'S', default: "the log's", help: 'data-pattern seed for a .fsxops log (JSON logs record theirs)' },
+  maxlen: { type: 'string', short: 'l', value: 'N', default: "the log's", help: 'largest file size for a .fsxops log' },
+  debug: { type: 'boolean', short: 'd', help: 'print every operation' },
+  quiet: { type: 'boolean', short: 'q', help: 'only the verdict lines' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
 
 /** Read and validate an op log (JSON or .fsxops); any problem is one UsageError line. */
 export function readLog(file: string, seed: number | undefined, maxlen: number | undefined, command = 'replay'): OpLog {
@@ -48,8 +50,12 @@ export function readLog(file: string, seed: number | undefined, maxlen: number |
 }
 
 /** Adapter options for replaying `log`: its geometry and setup, --bs/--folio/--poison/--eof-prealloc overriding them. */
-export function logAdapterOptions(log: OpLog, geo: AdapterOptions): AdapterOptions {
-  return { ...adapterOptionsOf(log), ...geo };
+export function logAdapterOptions(log: OpLog, geo: AdapterOptions, spec?: string): AdapterOptions {
+  const o: AdapterOptions = { ...adapterOptionsOf(log), ...geo };
+  // A diff log's personality is the reference side's: replayed on the host side alone, it has no
+  // meaning there (an explicit --personality still goes through and is refused as usual).
+  if (spec !== undefined && geo.personality === undefined && !/^(reference|mutant:|diff:)/.test(spec)) delete o.personality;
+  return o;
 }
 
 /** A folder to replay whole (every op log and case under it). */
@@ -65,8 +71,9 @@ function outcomeOf(r: RunResult): string {
   return r.failure === null ? 'pass' : r.failure.kind;
 }
 
-export function replayCommand(args: string[], io: CliIO): number {
-  const { values: v, positionals } = parseFlags('replay', args, REPLAY_FLAGS, true);
+export function replayCommand(p: Parsed, io: CliIO): number {
+  const { values: v, positionals } = p;
+  absoluteAdapterFlag(v);
   if (positionals.length === 0) throw new UsageError('replay: give at least one op log (PATH...)');
   const json = v.json === true;
   const quiet = v.quiet === true;
@@ -103,7 +110,7 @@ export function replayCommand(args: string[], io: CliIO): number {
     const log = l!;
     const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
     adapterShown ??= spec;
-    const adapter = openAdapter(spec, logAdapterOptions(log, geo));
+    const adapter = openAdapter(spec, logAdapterOptions(log, geo, spec));
     const caps = adapter.capabilities;
     if (caps.blockSize !== log.geometry.blockSize || caps.pageSize !== log.geometry.pageSize) {
       lines.err(`replay: ${file}: recorded with block/page size ${log.geometry.blockSize}/${log.geometry.pageSize}, ${spec} uses ${caps.blockSize}/${caps.pageSize}; aligned ops may be refused`);
@@ -145,3 +152,16 @@ export function replayCommand(args: string[], io: CliIO): number {
   lines.flush();
   return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
 }
+
+export const REPLAY_COMMAND: CommandSpec = {
+  name: 'replay',
+  args: ['PATH...'],
+  summary: 'run saved op logs (JSON or .fsxops) or crash/fault cases; a folder means every one under it',
+  flags: REPLAY_FLAGS,
+  examples: [
+    'replay iomap-harness-failures/fsx-reference-s1-op42.json',
+    'replay corpus                                # every corpus case, each checked against its expected outcome',
+    'replay bug.fsxops --adapter ./my-adapter.js -S 7',
+  ],
+  run: replayCommand,
+};

@@ -8,17 +8,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { captureReport } from '../properties/report/capture';
 import { renderReport } from '../properties/report/html';
+import { renderCoveragePage } from '../properties/report/heatmap';
+import { COVERAGE_FORMAT, CoverageFormatError, CoverageJson, CoverageRecorder } from '../properties/coverage/recorder';
 import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
-import { CliIO, EXIT_PASS, parseFlags, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
+import { CliIO, EXIT_PASS, UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed } from './command-line';
+import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
 
-const FLAGS = {
-  adapter: { type: 'string' },
-  out: { type: 'string', short: 'o' },
-  bs: { type: 'string' },
-  folio: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+const REPORT_FLAGS = {
+  ...ADAPTER_FLAGS,
+  adapter: { ...ADAPTER_FLAGS.adapter, default: "the log's, else reference" },
+  bs: { ...ADAPTER_FLAGS.bs, default: "the log's" },
+  folio: { ...ADAPTER_FLAGS.folio, default: "the log's" },
+  out: { type: 'string', short: 'o', value: 'FILE.html', default: './LOG-NAME.html', help: 'where the page is written' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
 
 /** Write the explorer for `logFile` to `outFile`; returns the path written. */
 export function writeReport(logFile: string, outFile: string, adapterSpec?: string): string {
@@ -27,6 +31,11 @@ export function writeReport(logFile: string, outFile: string, adapterSpec?: stri
     text = fs.readFileSync(logFile, 'utf8');
   } catch (e) {
     throw new UsageError(`report: ${logFile}: ${(e as { code?: string }).code === 'ENOENT' ? 'no such file' : 'cannot read it'}`);
+  }
+  const cov = coverageIn(text, logFile);
+  if (cov !== null) {
+    fs.writeFileSync(checkOutDir(outFile), renderCoveragePage(cov));
+    return outFile;
   }
   let log;
   try {
@@ -38,14 +47,46 @@ export function writeReport(logFile: string, outFile: string, adapterSpec?: stri
   const spec = adapterSpec ?? (log.adapter || defaultAdapter());
   const adapter = openAdapter(spec, { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize });
   const data = captureReport(adapter, spec, log);
-  const dir = path.dirname(path.resolve(outFile));
-  if (!fs.existsSync(dir)) throw new UsageError(`report: ${dir}: no such directory for --out`);
-  fs.writeFileSync(outFile, renderReport(data));
+  const beside = besideCoverage(logFile);
+  if (beside !== null) data.coverage = beside;
+  fs.writeFileSync(checkOutDir(outFile), renderReport(data));
   return outFile;
 }
 
-export function reportCommand(args: string[], io: CliIO): number {
-  const { values, positionals } = parseFlags('report', args, FLAGS, true);
+function checkOutDir(outFile: string): string {
+  const dir = path.dirname(path.resolve(outFile));
+  if (!fs.existsSync(dir)) throw new UsageError(`report: ${dir}: no such directory for --out`);
+  return outFile;
+}
+
+/** The text as a coverage map (`--coverage` JSON), null when it is something else (an op log). */
+function coverageIn(text: string, file: string): CoverageJson | null {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if ((j as { format?: unknown } | null)?.format !== COVERAGE_FORMAT) return null;
+  try {
+    CoverageRecorder.fromJSON(j);
+  } catch (e) {
+    if (e instanceof CoverageFormatError) throw new UsageError(`report: ${file}: ${e.message}`);
+    throw e;
+  }
+  return j as CoverageJson;
+}
+
+/** The coverage map fsx --coverage saved beside a failing log (fsx-A-sS-opN.json -> fsx-A-sS.coverage.json). */
+function besideCoverage(logFile: string): CoverageJson | null {
+  const m = /^(.*)-op\d+(\.min)?\.json$/.exec(logFile);
+  if (m === null || !fs.existsSync(`${m[1]}.coverage.json`)) return null;
+  return coverageIn(fs.readFileSync(`${m[1]}.coverage.json`, 'utf8'), `${m[1]}.coverage.json`);
+}
+
+export function reportCommand(p: Parsed, io: CliIO): number {
+  const { values, positionals } = p;
+  absoluteAdapterFlag(values);
   if (positionals.length !== 1) throw new UsageError('report: give exactly one op log (report LOG [--adapter A] [--out FILE.html])');
   const logFile = positionals[0];
   geometryFlags(values as never);
@@ -55,3 +96,15 @@ export function reportCommand(args: string[], io: CliIO): number {
   if (values.json) io.stdout(JSON.stringify({ command: 'report', log: logFile, out: written }) + '\n');
   return EXIT_PASS;
 }
+
+export const REPORT_COMMAND: CommandSpec = {
+  name: 'report',
+  args: ['LOG'],
+  summary: 'write the failure explorer: one self-contained HTML page stepping through an op log',
+  flags: REPORT_FLAGS,
+  examples: [
+    'report iomap-harness-failures/fsx-reference-s1-op42.json',
+    'report bug.min.json --out /tmp/bug.html',
+  ],
+  run: reportCommand,
+};

@@ -14,11 +14,9 @@
  * Exit codes: 0 done; 2 bad input, not root, or a step failed (one line on stderr).
  */
 
-import { parseArgs } from 'util';
+import { UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed, runProgram } from './command-line';
 import { createScratch, destroyScratch, isRoot, NO_ROOT_HINT, SCRATCH_TYPES, ScratchError, type ScratchType } from '../adapters/host/scratch';
-
-export const SCRATCH_USAGE = `usage: iomap-harness scratch create xfs|ext4|btrfs|tmpfs [--size S] [--bs B] [--dir PARENT] [--json]
-       iomap-harness scratch destroy PATH [--json]`;
 
 /** Where the command writes; the CLI's CliIO fits. */
 export interface ScratchIO {
@@ -35,6 +33,7 @@ const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 **
 
 /** "512m", "1g", "0x1000", "4096" → bytes. */
 export function parseSize(flag: string, text: string): number {
+  if (/^-\d/.test(text.trim())) throw new Usage(`${flag}: ${text} is not a positive size`);
   const m = /^(0x[0-9a-f]+|[0-9]+)([kmgt]?)(i?b)?$/i.exec(text.trim());
   if (m === null) throw new Usage(`${flag}: expected a size such as 512m, 1g or 4096, got ${JSON.stringify(text)}`);
   const base = m[1].toLowerCase().startsWith('0x') ? parseInt(m[1].slice(2), 16) : parseInt(m[1], 10);
@@ -43,41 +42,52 @@ export function parseSize(flag: string, text: string): number {
   return v;
 }
 
-function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: {
-        size: { type: 'string' },
-        bs: { type: 'string' },
-        dir: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new Usage(msg.replace(/\. To specify a positional argument.*$/, ''));
-  }
-}
+const SCRATCH_FLAGS = {
+  size: { type: 'string', value: 'S', default: '512m (tmpfs: 512m)', help: 'create: image size, e.g. 512m, 1g or 4096' },
+  bs: { type: 'string', value: 'B', default: "mkfs's", help: 'create: filesystem block size (a power of two, 512..65536)' },
+  dir: { type: 'string', value: 'PARENT', default: 'the system temp directory', help: 'create: where the container directory is made' },
+  json: { type: 'boolean', help: 'print one JSON line (mount, device, image, ...) instead of the path' },
+} as const satisfies FlagTable;
 
-/** Run `scratch ARGS`; returns the exit code. */
+export const SCRATCH_COMMAND: CommandSpec = {
+  name: 'scratch',
+  args: ['create|destroy', 'TYPE|PATH'],
+  summary: 'make and remove throw-away kernel filesystems for host: adapters (root)',
+  details: 'create TYPE (xfs, ext4, btrfs, tmpfs) prints the mount path; a filesystem made this way is a designated '
+    + 'scratch area for --adapter host:PATH. destroy PATH (or TYPE, when exactly one of that type exists) undoes '
+    + 'only what create made.',
+  flags: SCRATCH_FLAGS,
+  examples: [
+    'scratch create xfs --size 1g',
+    'fsx --adapter host:$(iomap-harness scratch create xfs)',
+    'scratch destroy xfs',
+  ],
+  run: (p, io) => scratchRun(p, io),
+};
+
+/** Run `scratch ARGS` on its own (tests, scripts); returns the exit code. */
 export async function scratchCommand(argv: string[], io: ScratchIO = {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
 }): Promise<number> {
   try {
-    const { values: v, positionals: pos } = parse(argv);
-    if (v.help === true) {
-      io.stdout(SCRATCH_USAGE + '\n');
-      return EXIT_OK;
+    return await runProgram([SCRATCH_COMMAND], ['scratch', ...argv], { ...io, isTTY: false });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`iomap-harness: ${e.message}\n`);
+      return EXIT_USAGE;
     }
+    throw e;
+  }
+}
+
+async function scratchRun(p: Parsed, io: ScratchIO): Promise<number> {
+  try {
+    const { values: v, positionals: pos } = p as { values: Record<string, string | undefined>; positionals: string[] };
     const [action, arg, ...extra] = pos;
     if (action === undefined) throw new Usage('needs an action: create TYPE or destroy PATH');
     if (extra.length > 0) throw new Usage(`unexpected argument ${JSON.stringify(extra[0])}`);
-    const json = v.json === true;
+    const json = (v.json as unknown) === true;
     if (action === 'create') {
       if (arg === undefined) throw new Usage(`create needs a filesystem type (${SCRATCH_TYPES.join(', ')})`);
       if (!SCRATCH_TYPES.includes(arg as ScratchType)) throw new Usage(`unknown filesystem type ${JSON.stringify(arg)} (${SCRATCH_TYPES.join(', ')})`);
@@ -119,8 +129,7 @@ export async function scratchCommand(argv: string[], io: ScratchIO = {
     throw new Usage(`unknown action ${JSON.stringify(action)} (create or destroy)`);
   } catch (e) {
     if (e instanceof Usage || e instanceof ScratchError) {
-      io.stderr(`iomap-harness scratch: ${e.message}\n`);
-      return EXIT_USAGE;
+      throw new UsageError(`scratch: ${e.message}`);
     }
     throw e;
   }

@@ -13,23 +13,25 @@ import type { FileAdapter } from '../adapters/types';
 import type { OpLog } from '../properties/fsx/oplog';
 import { serializeOpLog, toFsxops } from '../properties/fsx/oplog';
 import { shrinkLog, ShrinkResult } from '../properties/fsx/shrink';
-import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseFlags, parseNumber, UsageError } from './common';
-import { defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
+import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, UsageError } from './common';
+import { CommandSpec, FlagTable, Parsed } from './command-line';
+import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 import { logAdapterOptions, readLog } from './replay-command';
 import { caseAdapter, isCaseFile, readCase, shrinkCaseFile } from './case-files';
 
 const SHRINK_FLAGS = {
-  adapter: { type: 'string' },
-  out: { type: 'string' },
-  json: { type: 'boolean' },
-  bs: { type: 'string' },
-  folio: { type: 'string' },
+  ...ADAPTER_FLAGS,
+  adapter: { ...ADAPTER_FLAGS.adapter, default: "the log's, else reference" },
+  bs: { ...ADAPTER_FLAGS.bs, default: "the log's" },
+  folio: { ...ADAPTER_FLAGS.folio, default: "the log's" },
   ...SETUP_FLAGS,
-  seed: { type: 'string', short: 'S' },
-  maxlen: { type: 'string', short: 'l' },
-  'max-replays': { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-} as const;
+  out: { type: 'string', value: 'FILE', default: 'LOG.min.json beside LOG', help: 'where the shrunk log is written (and its .fsxops twin)' },
+  'max-replays': { type: 'string', value: 'N', default: 'no limit', help: 'stop after N replays and keep the smallest failing log so far' },
+  seed: { type: 'string', short: 'S', value: 'S', default: "the log's", help: 'data-pattern seed for a .fsxops log' },
+  maxlen: { type: 'string', short: 'l', value: 'N', default: "the log's", help: 'largest file size for a .fsxops log' },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress lines' },
+  json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+} as const satisfies FlagTable;
 
 /** The default output path: LOG's name with `.min.json`, in LOG's directory. */
 export function defaultShrinkOut(logPath: string): string {
@@ -75,8 +77,9 @@ export function shrunkDescription(from: string, r: ShrinkResult, was: string | u
     + (was !== undefined && was !== '' ? `; was: ${was}` : '');
 }
 
-export function shrinkCommand(args: string[], io: CliIO): number {
-  const { values: v, positionals } = parseFlags('shrink', args, SHRINK_FLAGS, true);
+export function shrinkCommand(p: Parsed, io: CliIO): number {
+  const { values: v, positionals } = p;
+  absoluteAdapterFlag(v);
   if (positionals.length !== 1) throw new UsageError(`shrink: give exactly one op log (LOG), got ${positionals.length}`);
   const file = positionals[0];
   const json = v.json === true;
@@ -89,7 +92,7 @@ export function shrinkCommand(args: string[], io: CliIO): number {
   const log = readLog(file, seed, maxlen, 'shrink');
   const out = checkOut((v.out as string | undefined) ?? defaultShrinkOut(file), 'shrink');
   const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
-  const opts = logAdapterOptions(log, geo);
+  const opts = logAdapterOptions(log, geo, spec);
   // The first adapter is made here, so a bad spec is a usage error before any work.
   let first: FileAdapter | null = openAdapter(spec, opts);
   const makeAdapter = (): FileAdapter => {
@@ -154,3 +157,15 @@ function shrinkCase(file: string, adapter: string | undefined, outArg: string | 
   lines.flush();
   return EXIT_FAILURE;
 }
+
+export const SHRINK_COMMAND: CommandSpec = {
+  name: 'shrink',
+  args: ['LOG'],
+  summary: 'shrink a failing op log (or crash/fault case) to a minimal one with the same failure',
+  flags: SHRINK_FLAGS,
+  examples: [
+    'shrink iomap-harness-failures/fsx-reference-s1-op42.json     # writes ...op42.min.json',
+    'shrink bug.json --adapter ./my-adapter.js --out bug.min.json',
+  ],
+  run: shrinkCommand,
+};

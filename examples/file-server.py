@@ -11,7 +11,8 @@ What it offers:
   * fallocate: through libc's fallocate(2) (ctypes), only the modes that a probe in the scratch
     directory showed the filesystem supports;
   * SEEK_DATA / SEEK_HOLE: lseek(2);
-  * close_open: close and reopen, after fsync, dropping the clean page cache (posix_fadvise).
+  * close_open: close and reopen. It drops nothing: drop_caches needs root, and POSIX_FADV_DONTNEED
+    starts writeback first, which a drop of caches must never do.
 It cannot unmount the filesystem it lives on, so it does not claim remount. Standard library only.
 """
 import base64
@@ -186,8 +187,6 @@ class FileServer:
 
     def op_close_open(self, p):
         fd = self.need_open()
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(fd)
         self.fd = os.open(self.path(), os.O_RDWR)
         return {}

@@ -14,12 +14,13 @@ import {
 } from './iomap/types';
 import { Folio, allSet, blockIsDirty, blocksPerFolio, isPartiallyUptodate } from './iomap/folio';
 import {
-  iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
+  folioMkclean, iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
 } from './iomap/buffered-io';
 import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
 import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
+import { Personality, personality } from './fs/personality';
 import type { FsInstance } from './iomap/fs-ops';
 import { modelBugs } from './bugs';
 import {
@@ -30,7 +31,7 @@ import { FiemapExtent, fiemapInfo, iomapBmap, iomapFiemap } from './iomap/fiemap
 import { SwapInfo, iomapSwapfileActivate, newSwapInfo } from './iomap/swapfile';
 import type { BlockDevice } from './device/types';
 import {
-  FsError, EAGAIN, EBADF, EFBIG, EINVAL, EIO, EIOCBQUEUED, ENOENT, ENOMEM, ENOTBLK, ENXIO, EOPNOTSUPP, EXDEV, SIGBUS, check,
+  FsError, EAGAIN, EBADF, EBUSY, EFBIG, EPERM, ETXTBSY, EINVAL, EIO, EIOCBQUEUED, ENOENT, ENOMEM, ENOTBLK, ENXIO, EOPNOTSUPP, EXDEV, SIGBUS, check,
 } from './errno';
 
 export const FALLOC_FL_KEEP_SIZE = 0x01;
@@ -173,6 +174,8 @@ export class IomapFs {
     const ino = this.fs.lookup(name);
     if (ino === undefined) throw new FsError(ENOENT, `${name} does not exist`);
     const inode = this.icache.get(ino);
+    // may_delete(): an active swap file cannot be unlinked.
+    if (inode?.swapfile) throw new FsError(EPERM, `${name}: unlink of an active swap file`);
     if (inode) {
       inode.mapping.truncatePagecache(0);
       this.queue.waitInode(inode);
@@ -193,10 +196,20 @@ export class IomapFs {
     this.fs.commit();
   }
 
-  /** echo 3 > drop_caches: sync, then drop every clean folio (no shadow entries). */
+  /**
+   * echo 3 > drop_caches (drop_pagecache_sb -> invalidate_mapping_pages): drop every clean,
+   * unmapped folio not under writeback, leaving no shadow entries. Nothing is written back: dirty
+   * folios stay cached with their delalloc reservations, exactly as the kernel leaves them.
+   */
   dropCaches(): void {
-    this.sync();
+    this.checkMounted();
     for (const inode of this.icache.values()) inode.mapping.invalidateClean();
+  }
+
+  /** `sync; echo 3 > drop_caches`: the cold cache a check wants when every byte must come from the media. */
+  syncAndDropCaches(): void {
+    this.sync();
+    this.dropCaches();
   }
 
   unmount(): void {
@@ -279,6 +292,15 @@ export class FileHandle {
   get size(): number {
     this.live();
     return this.inode.size;
+  }
+
+  /**
+   * IS_SWAPFILE(): an active swap file's blocks are the kernel's, so everything that could change
+   * them fails with ETXTBSY (generic_write_checks, vfs_fallocate, the remap and copy prep checks,
+   * inode_newsize_ok for a shrinking truncate) until swapoff.
+   */
+  private notSwapfile(what: string): void {
+    if (this.inode.swapfile) throw new FsError(ETXTBSY, `${this.name}: ${what} on an active swap file`);
   }
 
   close(): void {
@@ -369,6 +391,7 @@ export class FileHandle {
     validOffset(off, 'offset');
     validData(data, 'data');
     if (data.length === 0) return 0;
+    this.notSwapfile('write');
     const len = this.writeLimit(off, data.length);
     const inode = this.inode;
     // xfs_file_write_checks(): zero from the old EOF to the start of an extending write.
@@ -385,7 +408,7 @@ export class FileHandle {
   private zeroPastEof(end: number, what: string, didZero?: { v: boolean }): void {
     const inode = this.inode;
     check(this.fsys.fs.prepareZeroPastEof?.(inode, end) ?? 0, `${this.name}: preparing to zero past EOF`);
-    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero), `${this.name}: ${what}`);
+    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: ${what}`);
   }
 
   /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
@@ -393,6 +416,7 @@ export class FileHandle {
     this.enter('truncate', newsize);
     validOffset(newsize, 'size');
     if (newsize > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: size ${newsize} beyond the maximum file size`);
+    if (newsize < this.inode.size) this.notSwapfile('truncate');
     const inode = this.inode;
     const fs = this.fsys.fs;
     const oldsize = inode.size;
@@ -402,16 +426,23 @@ export class FileHandle {
     if (newsize > oldsize) {
       this.zeroPastEof(newsize, 'zeroing for truncate up', didZero);
     } else if (!modelBugs.truncateNoTailZero) {
-      check(iomapTruncatePage(inode, newsize, this.ops, didZero), `${this.name}: truncate_page`);
+      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: truncate_page`);
     }
     // truncate_setsize()
     inode.size = newsize;
     if (newsize > oldsize) pagecacheIsizeExtended(inode, oldsize, newsize);
     inode.mapping.truncatePagecache(newsize);
+    // truncate_pagecache() unmaps every page past the new EOF page. The model maps whole folios, so
+    // a folio that keeps pages past it is write-protected whole: the next store page_mkwrites again
+    // (without it, a store there would dirty blocks truncate just freed).
+    const eofFolio = newsize < oldsize ? inode.mapping.folioAt(newsize) : undefined;
+    if (eofFolio && eofFolio.end > roundUp(newsize, PAGE_SIZE)) folioMkclean(eofFolio);
     // xfs_setattr_size(): the new size is about to be logged, so the block zeroing just done must
     // reach the disk first, or a crash would bring the old bytes back under the new size. Like
     // xfs, a writeback error here fails the call after the in-core size has already moved.
-    if (didZero.v) this.writeBackEofBlock(Math.min(oldsize, newsize));
+    // ext4 leaves the zeroed block dirty instead (ordered-data journalling writes it before the
+    // size commits): the personality says which.
+    if (didZero.v) this.writeBackAfterTruncateZero(oldsize, newsize);
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
     fs.sizeChanged(inode);
   }
@@ -422,6 +453,29 @@ export class FileHandle {
 
   private get fs(): FsInstance {
     return this.fsys.fs;
+  }
+
+  /** The filesystem's policy choices (reference/fs/personality.ts). */
+  private get personality(): Personality {
+    return this.fs.personality ?? personality('generic');
+  }
+
+  /**
+   * What PUNCH_HOLE and ZERO_RANGE do to the page cache first: write back and drop the range
+   * (xfs_flush_unmap_range), or only drop it, dirty data and all, zeroing the covered bytes of
+   * folios that straddle an edge (ext4: truncate_pagecache_range).
+   */
+  private settleCacheForPunch(off: number, len: number): void {
+    if (this.personality.flushBeforePunchZero) {
+      this.flushUnmapRange(off, len);
+      return;
+    }
+    this.fsys.queue.waitInode(this.inode);
+    // ext4_truncate_page_cache_block_range(): write-protect every page the range touches, partial
+    // ones too, so the next store faults and page_mkwrite reserves space again for punched blocks.
+    const mapping = this.inode.mapping;
+    for (const f of mapping.foliosIn(Math.floor(off / PAGE_SIZE), Math.floor((off + len - 1) / PAGE_SIZE))) folioMkclean(f);
+    mapping.truncateRange(off, off + len - 1);
   }
 
   /** inode_dio_wait() + xfs_flush_unmap_range(): write back and drop the cache over a range. */
@@ -448,7 +502,7 @@ export class FileHandle {
     const size = this.inode.size;
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
-    check(iomapZeroRange(this.inode, off, zlen, this.ops), `${this.name}: zeroing punched edges`);
+    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: zeroing punched edges`);
   }
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
@@ -458,6 +512,7 @@ export class FileHandle {
       throw new FsError(EINVAL, `${this.name}: fallocate offset ${off} length ${len}`);
     }
     if (!Number.isInteger(mode) || !FALLOC_ALLOWED.has(mode)) throw new FsError(EOPNOTSUPP, `${this.name}: fallocate mode 0x${Number(mode).toString(16)}`);
+    this.notSwapfile('fallocate');
     if (off + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: fallocate beyond the maximum file size`);
     // Step 9/10 of file-ops §3.1: a mode the filesystem does not implement.
     if (!this.fsys.fs.capabilities.fallocModes.includes(mode)) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem does not do fallocate mode 0x${mode.toString(16)}`);
@@ -475,12 +530,12 @@ export class FileHandle {
         return;
       case FALLOC_FL_PUNCH_HOLE:
         this.unstuffed();
-        this.flushUnmapRange(off, len);
+        this.settleCacheForPunch(off, len);
         this.freeFileSpace(off, len);
         return;
       case FALLOC_FL_ZERO_RANGE:
         this.unstuffed();
-        this.flushUnmapRange(off, len);
+        this.settleCacheForPunch(off, len);
         this.freeFileSpace(off, len);
         check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: zero range allocation`);
         if (!keep && end > size) this.truncate(end);
@@ -547,6 +602,8 @@ export class FileHandle {
     }
     this.sameFs(src);
     if (!this.fsys.fs.capabilities.reflink) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem cannot share blocks (no reflink)`);
+    src.notSwapfile('clone');
+    this.notSwapfile('clone');
     const bs = this.inode.blockSize;
     const srcSize = src.inode.size;
     if (len === 0) {
@@ -606,6 +663,8 @@ export class FileHandle {
     }
     this.sameFs(src);
     if (!this.fsys.fs.capabilities.reflink) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem cannot share blocks (no reflink)`);
+    src.notSwapfile('dedupe');
+    this.notSwapfile('dedupe');
     if (srcOff + len > src.inode.size) throw new FsError(EINVAL, `${this.name}: dedupe source range beyond EOF`);
     len = Math.min(len, 1 << 30);
     if (len === 0) return 0;
@@ -642,6 +701,8 @@ export class FileHandle {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: copy_file_range ${n} ${v}`);
     }
     this.sameFs(src);
+    src.notSwapfile('copy_file_range');
+    this.notSwapfile('copy_file_range');
     len = Math.min(len, Math.max(0, src.inode.size - srcOff), MAX_RW_COUNT);
     if (dstOff >= this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: copy destination beyond the maximum file size`);
     if (src.inode === this.inode && len > 0 && srcOff < dstOff + len && dstOff < srcOff + len) {
@@ -654,6 +715,15 @@ export class FileHandle {
 
   copyRange(srcOff: number, len: number, dstOff: number): number {
     return this.copyFrom(this, srcOff, len, dstOff);
+  }
+
+  /** What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero). */
+  private writeBackAfterTruncateZero(oldsize: number, newsize: number): void {
+    const how = this.personality.writeBackAfterTruncateZero;
+    if (how === 'eof-block') this.writeBackEofBlock(Math.min(oldsize, newsize));
+    if (how !== 'disk-size-range') return;
+    const disk = this.fs.diskSize?.(this.inode) ?? 0;
+    if (disk < newsize) check(filemapWriteAndWaitRange(this.inode.mapping, disk, newsize - 1), `${this.name}: writing back up to the new size`);
   }
 
   /** Write back (and wait for) the block holding byte `pos`: zeroing there must be durable. */
@@ -743,6 +813,7 @@ export class FileHandle {
       const ret = iomapPageMkwrite(this.inode, folio, this.ops);
       if (ret === 0) {
         folio.pteWritable = true;
+        folio.pteMappedEnd = Math.min(folio.end, roundUp(this.inode.size, PAGE_SIZE));
         folio.locked = false;
         return folio;
       }
@@ -768,7 +839,9 @@ export class FileHandle {
     while (pos < end) {
       const idx = Math.floor(pos / PAGE_SIZE);
       let folio = this.faultIn(idx);
-      if (!folio.pteWritable) folio = this.mkwrite(folio, idx);
+      // A page past the EOF page of the last page_mkwrite was never mapped (the kernel maps no page
+      // past EOF): a store there faults and page_mkwrites again, now that EOF has moved.
+      if (!folio.pteWritable || (idx + 1) * PAGE_SIZE > folio.pteMappedEnd) folio = this.mkwrite(folio, idx);
       const pageEnd = (idx + 1) * PAGE_SIZE;
       const n = Math.min(end, pageEnd) - pos;
       const fo = folio.offsetIn(pos);
@@ -837,12 +910,20 @@ export class FileHandle {
     validData(data, 'data');
     this.checkDioAlignment(off, data.length);
     if (data.length === 0) return 0;
+    this.notSwapfile('O_DIRECT write');
     const len = this.writeLimit(off, data.length);
     const inode = this.inode;
     const bs = inode.blockSize;
     if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const unaligned = off % bs !== 0 || len % bs !== 0;
     const src = data.subarray(0, len);
+    if (unaligned && this.personality.dioFallbackOnReflinkedInode && this.fs.isReflinked?.(inode)) {
+      // xfs_file_dio_write_unaligned(): -ENOTBLK for any reflinked inode, and xfs_file_write_iter
+      // then does a plain buffered write: the data stays dirty in the page cache.
+      const n = this.pwrite(off, src);
+      if (opts.dsync || opts.sync) this.fsync();
+      return n;
+    }
     let ret: number;
     if (unaligned) {
       ret = iomapDioRw(this.kiocb(off, opts), dioIter(new IovIter(src), 'write'), inode, this.ops, this.dioOps(),
@@ -876,6 +957,7 @@ export class FileHandle {
     validOffset(off, 'offset');
     validData(data, 'data');
     this.checkDioAlignment(off, data.length);
+    this.notSwapfile('O_DIRECT write');
     const len = this.writeLimit(off, data.length);
     if (off > this.inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const src = data.subarray(0, len);
@@ -930,12 +1012,18 @@ export class FileHandle {
   bmap(bno: number): number {
     this.enter('bmap', bno);
     validOffset(bno, 'block number');
+    // xfs_vm_bmap(): a reflinked file has no stable block numbers to hand out.
+    if (this.personality.bmapZeroOnReflink && this.fs.hasSharedBlocks?.(this.inode)) return 0;
     return iomapBmap(this.inode, bno, this.ops);
   }
 
-  /** swapon(): activate the file as swap on its device; returns the swap info and span. */
+  /**
+   * swapon(): activate the file as swap on its device; returns the swap info and span. The file
+   * is then S_SWAPFILE until swapOff(): a second swapon is EBUSY (claim_swapfile).
+   */
   swapActivate(maxPages = Number.MAX_SAFE_INTEGER): { sis: SwapInfo; extents: number; span: number } {
     this.enter('swapActivate');
+    if (this.inode.swapfile) throw new FsError(EBUSY, `${this.name}: swapon: already an active swap file`);
     const sis = newSwapInfo(this.fsys.dev, maxPages);
     const span = { v: 0 };
     const ret = iomapSwapfileActivate(sis, this.inode, span, this.ops, () => {
@@ -944,7 +1032,20 @@ export class FileHandle {
       return err;
     });
     check(ret, `${this.name}: swapon`);
+    this.inode.swapfile = true;
     return { sis, extents: ret, span: span.v };
+  }
+
+  /**
+   * swapoff(): EINVAL unless the file is an active swap file (the swap_info lookup fails); then
+   * its swap extents are released and S_SWAPFILE cleared, so it is writable again and its blocks
+   * may move (punch, collapse, reflink). Swapped-out pages live in the swap area's own slots, which
+   * the model does not have, so there is nothing to read back in.
+   */
+  swapOff(): void {
+    this.enter('swapOff');
+    if (!this.inode.swapfile) throw new FsError(EINVAL, `${this.name}: swapoff: not an active swap file`);
+    this.inode.swapfile = false;
   }
 
   /* ------------------------------------------------------------------------------------ */

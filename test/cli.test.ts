@@ -133,7 +133,7 @@ describe('iomap-harness CLI', () => {
     const f = lastJson(r).failure as Record<string, unknown>;
     assert.equal(f.kind, 'crash');
     assert.ok(fs.existsSync(f.log as string));
-    assert.ok(r.lines.some((l) => /^target crashed in (truncate|mapwrite): TypeError: simulated crash in truncate$/.test(l)), r.out);
+    assert.ok(r.err.split("\n").some((l) => /^target crashed in (truncate|mapwrite): TypeError: simulated crash in truncate$/.test(l)), r.err);
   });
 
   it('bad input exits 2 with exactly one line on stderr', async () => {

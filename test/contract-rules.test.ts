@@ -1037,7 +1037,7 @@ function applyExtra(h: ModelHarness, o: ExtraOp): void {
       break;
     case 'x-fiemap': h.fh.fiemap(o.off, o.len); break;
     case 'x-bmap': h.fh.bmap(o.bno); break;
-    case 'x-swapon': catchCodes(['EINVAL'], () => h.fh.swapActivate()); break;
+    case 'x-swapon': catchCodes(['EINVAL'], () => { h.fh.swapActivate(); h.fh.swapOff(); }); break;
   }
   h.monitor.checkQuiescent();
   const inv = h.fsys.checkInvariants();

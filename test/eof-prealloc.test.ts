@@ -219,17 +219,19 @@ describe('op log setup', () => {
 
   it('is validated strictly', () => {
     const text = (setup: unknown) => serializeOpLog({ ...base(), setup } as OpLog);
-    assert.throws(() => parseOpLog(text({ poison: 1, colour: 2 }), 'x.json'), /: x.json: setup: unknown field "colour" \(allowed: poison, eofPrealloc\)$/);
+    assert.throws(() => parseOpLog(text({ poison: 1, colour: 2 }), 'x.json'), /: x.json: setup: unknown field "colour" \(allowed: poison, eofPrealloc, personality\)$/);
     assert.throws(() => parseOpLog(text({ eofPrealloc: 512 }), 'x.json'), /x.json: setup.eofPrealloc: expected an integer in \[1024, 1073741824\], got 512/);
     assert.throws(() => parseOpLog(text({ poison: -1 }), 'x.json'), /x.json: setup.poison: expected an integer in \[0, 4294967295\]/);
     assert.throws(() => parseOpLog(text([]), 'x.json'), /x.json: setup: expected an object, got an array/);
+    assert.throws(() => parseOpLog(text({ personality: 'btrfs' }), 'x.json'), /x.json: setup.personality: expected xfs or ext4, got "btrfs"/);
+    assert.deepEqual(parseOpLog(text({ personality: 'xfs' }), 'x.json').setup, { personality: 'xfs' });
   });
 
   it('fsx records the mutant\'s setup, so its case fails on the mutant and passes on reference with it', async () => {
     const { runFsx, replayLog } = await import('../properties/fsx/engine');
     const { defaultOptions } = await import('../properties/fsx/generator');
     const quiet = { out: () => undefined, err: () => undefined };
-    const r = runFsx(loadAdapter('mutant:read-eof-off-by-one'), 'm', { ...defaultOptions(), numOps: 200000, seed: 4, quiet: true }, quiet);
+    const r = runFsx(loadAdapter('mutant:read-eof-off-by-one'), 'm', { ...defaultOptions(), numOps: 200000, seed: 4, quiet: true, guide: false }, quiet);
     assert.equal(r.failure?.kind, 'eof-page');
     const log = r.log();
     assert.deepEqual(log.setup, { poison: DEFAULT_POISON_SEED, eofPrealloc: 64 * KIB });

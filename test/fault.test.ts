@@ -43,7 +43,7 @@ describe('fault properties (a): writeback EIO is reported once per open file (er
       { op: 'fsync', slot: 1 },
       { op: 'fdatasync', slot: 1 },
       { op: 'read', slot: 0, off: 0, len: 8192 }, // the clean cache still has the data
-      { op: 'dropcaches' }, // then it reads back as old (zeroes: never stored)
+      { op: 'syncdrop' }, // then it reads back as old (zeroes: never stored)
     ];
     const r = runFaultWorkload(w);
     clean(r);
@@ -125,7 +125,7 @@ describe('fault properties (a): writeback EIO is reported once per open file (er
     // Allocated as WRITTEN before the data write: when that write fails, the committed extent
     // exposes whatever the (poisoned) device held there.
     const w = workload('write-eio', [{ op: 'write', slot: 0, off: 100, len: 6000 }]);
-    w.ops.push(dataRule(w, { kind: 'write', count: 1 }), { op: 'fsync', slot: 0 }, { op: 'dropcaches' });
+    w.ops.push(dataRule(w, { kind: 'write', count: 1 }), { op: 'fsync', slot: 0 }, { op: 'syncdrop' });
     clean(runFaultWorkload(w));
     const r = runFaultWorkload(w, { bugs: { allocWrittenAtWriteback: true } });
     assert.deepStrictEqual(r.violations.map((v) => v.kind), ['bad-bytes'], r.report.join('\n'));
@@ -151,7 +151,7 @@ describe('fault properties (b)-(d): read errors, dropped writes, read corruption
     const w = workload('read-eio', []);
     w.ops = [
       { op: 'write', slot: 0, off: 0, len: 20000 },
-      { op: 'dropcaches' },
+      { op: 'syncdrop' },
       dataRule(w, { kind: 'read' }),
       { op: 'read', slot: 0, off: 0, len: 20000 },
       { op: 'mapread', slot: 0, off: 0, len: 100 },
@@ -176,11 +176,11 @@ describe('fault properties (b)-(d): read errors, dropped writes, read corruption
     const before = runFaultWorkload(w);
     clean(before);
     assert.deepStrictEqual(before.detections.map((d) => d.phase), ['final'], 'not before the final drop of the cache');
-    const mid = runFaultWorkload({ ...w, ops: [...w.ops, { op: 'dropcaches' }] });
+    const mid = runFaultWorkload({ ...w, ops: [...w.ops, { op: 'syncdrop' }] });
     clean(mid);
     assert.deepStrictEqual(mid.detections.map((d) => [d.phase, d.file]), [['mid-run', 'f0']]);
     // Without the drop nothing is flagged.
-    const none = runFaultWorkload({ ...w, ops: [...w.ops.slice(1), { op: 'dropcaches' }] });
+    const none = runFaultWorkload({ ...w, ops: [...w.ops.slice(1), { op: 'syncdrop' }] });
     clean(none);
     assert.deepStrictEqual(none.detections, []);
   });
@@ -189,7 +189,7 @@ describe('fault properties (b)-(d): read errors, dropped writes, read corruption
     const w = workload('corrupt', []);
     w.ops = [
       { op: 'write', slot: 0, off: 0, len: 8192 },
-      { op: 'dropcaches' },
+      { op: 'syncdrop' },
       dataRule(w, { kind: 'read', action: 'corrupt', count: 1, xor: 0x40 }),
       { op: 'read', slot: 0, off: 0, len: 8192 },
     ];

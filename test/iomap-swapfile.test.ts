@@ -7,7 +7,8 @@ import * as assert from 'assert';
 import { SwapInfo, iomapSwapfileActivate, newSwapInfo } from '../reference/iomap/swapfile';
 import { IOMAP_MAPPED, IOMAP_REPORT } from '../reference/iomap/types';
 import { MemoryDevice } from '../reference/device/memory';
-import { EINVAL, EIO } from '../reference/errno';
+import { EINVAL, EIO, FsError } from '../reference/errno';
+import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FileHandle, IomapFs } from '../reference/file';
 import { FakeFs, FakeFile } from './support/fake-fs';
 import { ScriptedOps } from './support/scripted-ops';
 
@@ -235,5 +236,72 @@ describe('iomap swapfile activation: rejections (-EINVAL)', () => {
     assert.strictEqual(r, -EINVAL);
     assert.deepStrictEqual(sis.extents, []);
     assert.strictEqual(f.begins().length, 4);
+  });
+});
+
+describe('swapon / swapoff through the file API (S_SWAPFILE)', () => {
+  function swapFile(): { fsys: IomapFs; f: FileHandle; g: FileHandle } {
+    const dev = new MemoryDevice({ size: 64 * MiB });
+    IomapFs.mkfs(dev, { blockSize: 4096 });
+    const fsys = IomapFs.mount(dev);
+    const f = fsys.open('swap', { create: true });
+    f.pwrite(0, new Uint8Array(16 * P).fill(5));
+    const g = fsys.open('other', { create: true });
+    g.pwrite(0, new Uint8Array(4 * P).fill(6));
+    return { fsys, f, g };
+  }
+  const code = (fn: () => unknown): string => {
+    try { fn(); } catch (e) { if (e instanceof FsError) return e.code; throw e; }
+    return 'ok';
+  };
+
+  it('while active: writes, fallocate, shrinking truncate, remaps and unlink are refused; reads, seeks and FIEMAP work', () => {
+    const { fsys, f, g } = swapFile();
+    f.swapActivate();
+    assert.strictEqual(code(() => f.pwrite(0, new Uint8Array(1))), 'ETXTBSY');
+    assert.strictEqual(code(() => f.directWrite(0, new Uint8Array(P))), 'ETXTBSY');
+    assert.strictEqual(code(() => f.truncate(P)), 'ETXTBSY');
+    assert.strictEqual(code(() => f.fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, P)), 'ETXTBSY');
+    assert.strictEqual(code(() => f.fallocate(FALLOC_FL_COLLAPSE_RANGE, 0, P)), 'ETXTBSY');
+    assert.strictEqual(code(() => f.cloneRange(0, P, 8 * P)), 'ETXTBSY');
+    assert.strictEqual(code(() => g.cloneFrom(f, 0, P, 0)), 'ETXTBSY', 'an active swap file cannot be a remap source either');
+    assert.strictEqual(code(() => f.copyRange(0, P, 20 * P)), 'ETXTBSY');
+    assert.strictEqual(code(() => fsys.unlink('swap')), 'EPERM');
+    assert.strictEqual(code(() => f.swapActivate()), 'EBUSY', 'a second swapon of an active swap file');
+    assert.ok(f.pread(0, P).every((b) => b === 5));
+    assert.strictEqual(f.seekHole(0), 16 * P);
+    assert.strictEqual(f.fiemap(0, 16 * P).length >= 1, true);
+    assert.strictEqual(code(() => f.truncate(32 * P)), 'ok', 'growing is not refused (inode_newsize_ok checks shrinking only)');
+  });
+
+  it('swapoff: the file is writable again, its extents may move, and a second swapon works', () => {
+    const { fsys, f } = swapFile();
+    const first = f.swapActivate();
+    f.swapOff();
+    f.pwrite(0, new Uint8Array(P).fill(7));
+    f.fallocate(FALLOC_FL_COLLAPSE_RANGE, P, P);
+    assert.strictEqual(f.size, 15 * P);
+    f.cloneRange(0, P, 15 * P);
+    assert.strictEqual(f.fiemap(15 * P, P)[0].flags & 0x2000, 0x2000, 'the clone shares the block');
+    f.fallocate(0x40, 15 * P, P); // unshare, so swapon accepts it again
+    const second = f.swapActivate();
+    assert.ok(second.sis.pages > 0 && first.sis.pages > 0);
+    f.swapOff();
+    fsys.unlink('swap');
+  });
+
+  it('swapoff of a file that is not an active swap file is EINVAL, also after swapoff', () => {
+    const { f } = swapFile();
+    assert.strictEqual(code(() => f.swapOff()), 'EINVAL');
+    f.swapActivate();
+    f.swapOff();
+    assert.strictEqual(code(() => f.swapOff()), 'EINVAL');
+  });
+
+  it('a failed swapon leaves the file writable', () => {
+    const { f } = swapFile();
+    f.pwrite(20 * P, new Uint8Array(10)); // past a hole
+    assert.strictEqual(code(() => f.swapActivate()), 'EINVAL');
+    assert.strictEqual(code(() => f.pwrite(0, new Uint8Array(1))), 'ok');
   });
 });

@@ -71,6 +71,7 @@ export function createMutant(spec: MutantSpec, opts: AdapterOptions = {}): Mutan
     // The spec's setup is the default; explicit options (a replayed log's setup) win.
     poison: (opts.poison as number | undefined) ?? poisonSeed(spec.options?.poison),
     eofPrealloc: (opts.eofPrealloc as number | undefined) ?? spec.options?.eofPrealloc,
+    personality: opts.personality as string | undefined,
   });
 }
 

@@ -49,6 +49,8 @@ export interface MonitorOptions {
   lbs: number;
   /** The file operation in progress, for reports. */
   currentOp?: () => string;
+  /** Where to count rule evaluations (shared across remounts by the adapter); default a new map. */
+  evaluated?: Map<string, number>;
 }
 
 interface PendingBegin {
@@ -71,23 +73,32 @@ export class ContractMonitor {
   private readonly pending = new Map<Iomap, PendingBegin>();
   private readonly wrappedFolioOps = new Map<FolioOps, FolioOps>();
   private readonly folioRefs = new Map<Folio, number>();
-  /** Number of times each rule was evaluated (coverage of the checks). */
-  readonly evaluated = new Map<string, number>();
+  /** Number of times each rule was evaluated: its precondition arose (state coverage counts these). */
+  readonly evaluated: Map<string, number>;
   private readonly ioends = new Set<Ioend>();
 
   constructor(fs: FsInstance, opts: MonitorOptions) {
     this.fs = fs;
     this.opts = opts;
+    this.evaluated = opts.evaluated ?? new Map();
     const iomapOps = this.wrapIomapOps(fs.iomapOps);
     const writebackOps = this.wrapWritebackOps(fs.writebackOps);
     const dioEndIo = fs.dioEndIo ? this.wrapDioEndIo(fs) : undefined;
     const overrides: Record<string | symbol, unknown> = { iomapOps, writebackOps };
     if (dioEndIo) overrides.dioEndIo = dioEndIo;
+    // Methods are bound once per function (not at every access: the core reads them per call).
+    const bound = new WeakMap<object, unknown>();
     this.wrapped = new Proxy(fs, {
       get(target, prop) {
         if (prop in overrides) return overrides[prop];
         const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
+        if (typeof v !== 'function') return v;
+        let b = bound.get(v);
+        if (b === undefined) {
+          b = v.bind(target);
+          bound.set(v, b);
+        }
+        return b;
       },
       set(target, prop, value) {
         return Reflect.set(target, prop, value, target);
@@ -99,9 +110,17 @@ export class ContractMonitor {
     return this.opts.currentOp?.() ?? '';
   }
 
-  private check(rule: string, ok: boolean, detail: () => string, callback: string, args: Record<string, unknown>, m: Iomap | null): void {
+  /**
+   * Count one evaluation of `rule`. Every check is written `if (this.tally(R), !(ok))
+   * this.violation(R, detail, ...)`: the detail text and any extra argument object are built only
+   * when the rule is broken (no closure or object per passing check on the hot path).
+   */
+  private tally(rule: string): void {
     this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
-    if (!ok) throw new ContractViolation(rule, detail(), callback, args, m, this.op);
+  }
+
+  private violation(rule: string, detail: string, callback: string, args: Record<string, unknown>, m: Iomap | null): never {
+    throw new ContractViolation(rule, detail, callback, args, m, this.op);
   }
 
   private snap(inode: Inode): MappingSnapshot | null {
@@ -129,8 +148,7 @@ export class ContractMonitor {
     const readOnly = !(flags & (IOMAP_WRITE)) && !(flags & IOMAP_ZERO);
     if (ret < 0) {
       if (before && after) {
-        this.check('R21', before.version('all') === after.version('all'),
-          () => `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...args, ret }, null);
+        if (this.tally('R21'), !(before.version('all') === after.version('all'))) this.violation('R21', `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...args, ret }, null);
       }
       // An -EAGAIN-style refusal satisfies R17 (OVERWRITE_ONLY) or, for NOWAIT alone, R18: count
       // it under the rule it answers (NOWAIT-only refusals used to be counted as R17).
@@ -150,31 +168,30 @@ export class ContractMonitor {
   private checkShape(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
     const end = m.offset + m.length;
     const bs = inode.blockSize;
-    this.check('R02', m.length > 0, () => `mapping length ${m.length}`, cb, args, m);
-    if (len > 0) this.check('R01', m.offset <= pos && pos < end, () => `mapping [${m.offset}, ${end}) does not contain pos ${pos}`, cb, args, m);
-    this.check('R03', (m.flags & IOMAP_F_CORE_MASK) === 0, () => `core-owned flags set: ${flagNames(m.flags & IOMAP_F_CORE_MASK)}`, cb, args, m);
-    this.check('R04', Number.isInteger(m.type) && m.type >= 0 && m.type <= 4, () => `type ${m.type}`, cb, args, m);
+    if (this.tally('R02'), !(m.length > 0)) this.violation('R02', `mapping length ${m.length}`, cb, args, m);
+    if (len > 0) if (this.tally('R01'), !(m.offset <= pos && pos < end)) this.violation('R01', `mapping [${m.offset}, ${end}) does not contain pos ${pos}`, cb, args, m);
+    if (this.tally('R03'), !((m.flags & IOMAP_F_CORE_MASK) === 0)) this.violation('R03', `core-owned flags set: ${flagNames(m.flags & IOMAP_F_CORE_MASK)}`, cb, args, m);
+    if (this.tally('R04'), !(Number.isInteger(m.type) && m.type >= 0 && m.type <= 4)) this.violation('R04', `type ${m.type}`, cb, args, m);
     const nullAddr = m.type === IOMAP_HOLE || m.type === IOMAP_DELALLOC || m.type === IOMAP_INLINE;
-    this.check('R05', nullAddr ? m.addr === IOMAP_NULL_ADDR : (m.addr !== IOMAP_NULL_ADDR && m.addr >= 0 && m.bdev !== null),
-      () => nullAddr ? `${typeName(m.type)} with addr ${m.addr}` : `${typeName(m.type)} with addr ${m.addr} bdev ${m.bdev ? 'set' : 'null'}`, cb, args, m);
+    if (this.tally('R05'), !(nullAddr ? m.addr === IOMAP_NULL_ADDR : (m.addr !== IOMAP_NULL_ADDR && m.addr >= 0 && m.bdev !== null))) this.violation('R05', nullAddr ? `${typeName(m.type)} with addr ${m.addr}` : `${typeName(m.type)} with addr ${m.addr} bdev ${m.bdev ? 'set' : 'null'}`, cb, args, m);
     if (m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN) {
-      this.check('R06', (m.addr - m.offset) % 512 === 0, () => `addr - offset = ${m.addr - m.offset} is not sector aligned`, cb, args, m);
+      if (this.tally('R06'), !((m.addr - m.offset) % 512 === 0)) this.violation('R06', `addr - offset = ${m.addr - m.offset} is not sector aligned`, cb, args, m);
       if ((flags & IOMAP_DIRECT) && pos % this.opts.lbs === 0) {
         const a = m.addr + (pos - m.offset);
-        this.check('R06', a % this.opts.lbs === 0, () => `device address ${a} of pos ${pos} is not ${this.opts.lbs}-byte aligned`, cb, args, m);
+        if (this.tally('R06'), !(a % this.opts.lbs === 0)) this.violation('R06', `device address ${a} of pos ${pos} is not ${this.opts.lbs}-byte aligned`, cb, args, m);
       }
     }
     if (m.type !== IOMAP_INLINE && !(flags & IOMAP_DIRECT)) {
-      this.check('R07', m.offset % bs === 0 && end % bs === 0, () => `mapping [${m.offset}, ${end}) not aligned to the ${bs}-byte block`, cb, args, m);
+      if (this.tally('R07'), !(m.offset % bs === 0 && end % bs === 0)) this.violation('R07', `mapping [${m.offset}, ${end}) not aligned to the ${bs}-byte block`, cb, args, m);
     }
     if ((flags & IOMAP_DIRECT) && pos % this.opts.lbs === 0 && len % this.opts.lbs === 0 && m.type !== IOMAP_INLINE) {
       const segEnd = Math.min(end, pos + len);
-      this.check('R08', segEnd % this.opts.lbs === 0, () => `direct I/O segment ends at ${segEnd}, not ${this.opts.lbs}-byte aligned`, cb, args, m);
+      if (this.tally('R08'), !(segEnd % this.opts.lbs === 0)) this.violation('R08', `direct I/O segment ends at ${segEnd}, not ${this.opts.lbs}-byte aligned`, cb, args, m);
     }
     if (m.type === IOMAP_INLINE) {
       const ok = m.inlineData !== null && m.length <= PAGE_SIZE && inode.size - m.offset <= m.length &&
         (!(flags & IOMAP_WRITE) || m.offset === 0);
-      this.check('R09', ok, () => `inline data ${m.inlineData ? m.inlineData.length : 'null'}, length ${m.length}, i_size ${inode.size}, offset ${m.offset}`, cb, args, m);
+      if (this.tally('R09'), !(ok)) this.violation('R09', `inline data ${m.inlineData ? m.inlineData.length : 'null'}, length ${m.length}, i_size ${inode.size}, offset ${m.offset}`, cb, args, m);
     }
   }
 
@@ -186,33 +203,31 @@ export class ContractMonitor {
     const ok = typeOk && s.length > 0 && s.offset <= pos && pos < end &&
       (s.type === IOMAP_INLINE || (s.offset % bs === 0 && end % bs === 0)) &&
       (nullAddr ? s.addr === IOMAP_NULL_ADDR : s.addr !== IOMAP_NULL_ADDR && s.bdev !== null);
-    this.check('R10', ok, () => `srcmap ${describeIomap(s)} for pos ${pos}`, cb, args, m);
+    if (this.tally('R10'), !(ok)) this.violation('R10', `srcmap ${describeIomap(s)} for pos ${pos}`, cb, args, m);
     void flags;
   }
 
   private checkPerRequest(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
     if (flags & IOMAP_WRITE) {
-      this.check('R11', m.type !== IOMAP_HOLE || (flags & IOMAP_UNSHARE) !== 0, () => 'HOLE returned for a write', cb, args, m);
+      if (this.tally('R11'), !(m.type !== IOMAP_HOLE || (flags & IOMAP_UNSHARE) !== 0)) this.violation('R11', 'HOLE returned for a write', cb, args, m);
     }
     if ((flags & (IOMAP_WRITE | IOMAP_DIRECT)) === (IOMAP_WRITE | IOMAP_DIRECT)) {
-      this.check('R12', m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_INLINE,
-        () => `${typeName(m.type)} returned for a direct write`, cb, args, m);
+      if (this.tally('R12'), !(m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_INLINE)) this.violation('R12', `${typeName(m.type)} returned for a direct write`, cb, args, m);
     }
     if ((flags & (IOMAP_WRITE | IOMAP_DAX)) === (IOMAP_WRITE | IOMAP_DAX)) {
-      this.check('R13', m.type === IOMAP_MAPPED || (m.flags & IOMAP_F_SHARED) !== 0, () => `${typeName(m.type)} returned for a DAX write`, cb, args, m);
+      if (this.tally('R13'), !(m.type === IOMAP_MAPPED || (m.flags & IOMAP_F_SHARED) !== 0)) this.violation('R13', `${typeName(m.type)} returned for a DAX write`, cb, args, m);
     }
     if ((flags & IOMAP_ZERO) && m.offset >= inode.size) {
-      this.check('R15', m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN, () => `${typeName(m.type)} beyond EOF ${inode.size} for zeroing`, cb, args, m);
+      if (this.tally('R15'), !(m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN)) this.violation('R15', `${typeName(m.type)} beyond EOF ${inode.size} for zeroing`, cb, args, m);
     }
     if (flags & IOMAP_OVERWRITE_ONLY) {
       const bs = inode.blockSize;
       const covers = m.offset <= pos && m.offset + m.length >= pos + len;
       const typeOk = m.type === IOMAP_MAPPED || (m.type === IOMAP_UNWRITTEN && pos % bs === 0 && len % bs === 0);
-      this.check('R17', covers && typeOk && !(m.flags & (IOMAP_F_NEW | IOMAP_F_SHARED)),
-        () => 'OVERWRITE_ONLY answered with something other than one plain overwrite mapping (should be -EAGAIN)', cb, args, m);
+      if (this.tally('R17'), !(covers && typeOk && !(m.flags & (IOMAP_F_NEW | IOMAP_F_SHARED)))) this.violation('R17', 'OVERWRITE_ONLY answered with something other than one plain overwrite mapping (should be -EAGAIN)', cb, args, m);
     }
     if ((flags & IOMAP_NOWAIT) && (flags & IOMAP_DIRECT)) {
-      this.check('R18', m.offset <= pos && m.offset + m.length >= pos + len, () => 'NOWAIT direct I/O mapping does not cover the whole request', cb, args, m);
+      if (this.tally('R18'), !(m.offset <= pos && m.offset + m.length >= pos + len)) this.violation('R18', 'NOWAIT direct I/O mapping does not cover the whole request', cb, args, m);
     }
     // R40 had no check. The monitor cannot tell swapon's REPORT lookups from FIEMAP's or seek's
     // (and the core itself rejects wrong types, SHARED and foreign devices with -EINVAL), but
@@ -220,8 +235,7 @@ export class ContractMonitor {
     // which fsyncs first, refuse the file.
     const metadataDirty = this.fs.introspect?.metadataDirty;
     if ((flags & IOMAP_REPORT) && metadataDirty) {
-      this.check('R40', !(m.flags & IOMAP_F_DIRTY) || metadataDirty(inode),
-        () => 'REPORT mapping carries IOMAP_F_DIRTY although the inode metadata is committed (swapon refuses the file)', cb, args, m);
+      if (this.tally('R40'), !(!(m.flags & IOMAP_F_DIRTY) || metadataDirty(inode))) this.violation('R40', 'REPORT mapping carries IOMAP_F_DIRTY although the inode metadata is committed (swapon refuses the file)', cb, args, m);
     }
   }
 
@@ -230,19 +244,17 @@ export class ContractMonitor {
     after: MappingSnapshot, readOnly: boolean, cb: string, args: Record<string, unknown>): void {
     const bs = inode.blockSize;
     if (readOnly || (flags & IOMAP_ZERO)) {
-      this.check('R14', before.version('data') === after.version('data'),
-        () => `a read-only lookup changed the mapping: ${before.fingerprint('data')} -> ${after.fingerprint('data')}`, cb, args, m);
+      if (this.tally('R14'), !(before.version('data') === after.version('data'))) this.violation('R14', `a read-only lookup changed the mapping: ${before.fingerprint('data')} -> ${after.fingerprint('data')}`, cb, args, m);
     }
     if (flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT)) {
       const rule = flags & IOMAP_OVERWRITE_ONLY ? 'R17' : 'R18';
-      this.check(rule, before.version('all') === after.version('all'), () => `allocation under ${opFlagNames(flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT))}`, cb, args, m);
+      if (this.tally(rule), !(before.version('all') === after.version('all'))) this.violation(rule, `allocation under ${opFlagNames(flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT))}`, cb, args, m);
     }
     // R39 had no check: a direct write whose ->iomap_begin just changed the mapping state
     // (allocation, COW staging) has metadata that cannot be durable yet, so it must say F_DIRTY
     // (else an O_DSYNC write may go out FUA and skip the log force).
     if ((flags & (IOMAP_WRITE | IOMAP_DIRECT)) === (IOMAP_WRITE | IOMAP_DIRECT)) {
-      this.check('R39', (m.flags & IOMAP_F_DIRTY) !== 0 || before.version('all') === after.version('all'),
-        () => `direct write mapping allocated by this ->iomap_begin (${before.fingerprint('all')} -> ${after.fingerprint('all')}) lacks IOMAP_F_DIRTY`, cb, args, m);
+      if (this.tally('R39'), !((m.flags & IOMAP_F_DIRTY) !== 0 || before.version('all') === after.version('all'))) this.violation('R39', `direct write mapping allocated by this ->iomap_begin (${before.fingerprint('all')} -> ${after.fingerprint('all')}) lacks IOMAP_F_DIRTY`, cb, args, m);
     }
     if ((m.flags & IOMAP_F_NEW) && m.type !== IOMAP_INLINE) {
       const first = Math.floor(m.offset / bs);
@@ -250,7 +262,7 @@ export class ContractMonitor {
       for (let b = first; b < last; b++) {
         const st = (m.flags & IOMAP_F_SHARED) ? null : before.block(b);
         if (st && st.state !== 'hole') {
-          this.check('R16', false, () => `F_NEW mapping covers block ${b}, which was ${st.state} before this begin`, cb, args, m);
+          if (this.tally('R16'), !(false)) this.violation('R16', `F_NEW mapping covers block ${b}, which was ${st.state} before this begin`, cb, args, m);
         }
       }
       this.evaluated.set('R16', (this.evaluated.get('R16') ?? 0) + 1);
@@ -268,16 +280,15 @@ export class ContractMonitor {
       const s = st.block(b);
       const want = { hole: IOMAP_HOLE, delalloc: IOMAP_DELALLOC, written: IOMAP_MAPPED, unwritten: IOMAP_UNWRITTEN }[s.state];
       if (m.type === IOMAP_MAPPED && s.state === 'delalloc') {
-        this.check('R42', false, () => `block ${b} is delalloc but reported MAPPED`, cb, args, m);
+        if (this.tally('R42'), !(false)) this.violation('R42', `block ${b} is delalloc but reported MAPPED`, cb, args, m);
       }
       if (m.type === IOMAP_UNWRITTEN && s.state === 'written') {
-        this.check('R43', false, () => `block ${b} is written but reported UNWRITTEN`, cb, args, m);
+        if (this.tally('R43'), !(false)) this.violation('R43', `block ${b} is written but reported UNWRITTEN`, cb, args, m);
       }
       const addrOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true :
         s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
       const sharedOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true : !!s.shared === ((m.flags & IOMAP_F_SHARED) !== 0);
-      this.check('R41', want === m.type && addrOk && sharedOk,
-        () => `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}${s.shared ? ' shared' : ''} but the mapping says ${typeName(m.type)}`, cb, args, m);
+      if (this.tally('R41'), !(want === m.type && addrOk && sharedOk)) this.violation('R41', `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}${s.shared ? ' shared' : ''} but the mapping says ${typeName(m.type)}`, cb, args, m);
     }
     this.evaluated.set('R42', (this.evaluated.get('R42') ?? 0) + 1);
     this.evaluated.set('R43', (this.evaluated.get('R43') ?? 0) + 1);
@@ -287,20 +298,19 @@ export class ContractMonitor {
     const cb = '->iomap_end';
     const args = { ino: inode.ino, pos, length, written, flags };
     const p = this.pending.get(m);
-    this.check('R21', p !== undefined && p.flags === flags && p.inode === inode, () => p ? `flags ${opFlagNames(flags)} differ from begin's ${opFlagNames(p.flags)}` : 'end without a matching begin', cb, args, m);
+    if (this.tally('R21'), !(p !== undefined && p.flags === flags && p.inode === inode)) this.violation('R21', p ? `flags ${opFlagNames(flags)} differ from begin's ${opFlagNames(p.flags)}` : 'end without a matching begin', cb, args, m);
     this.pending.delete(m);
     const changedField = p ? FS_FIELDS.find((f) => !Object.is(p.copy[f], m[f])) : undefined;
-    this.check('R31', changedField === undefined, () => `iomap.${String(changedField)} changed between begin and end`, cb, args, m);
-    this.check('R31', (m.flags & ~IOMAP_F_CORE_MASK) === (p!.copy.flags & ~IOMAP_F_CORE_MASK), () => 'filesystem-set flags changed between begin and end', cb, args, m);
+    if (this.tally('R31'), !(changedField === undefined)) this.violation('R31', `iomap.${String(changedField)} changed between begin and end`, cb, args, m);
+    if (this.tally('R31'), !((m.flags & ~IOMAP_F_CORE_MASK) === (p!.copy.flags & ~IOMAP_F_CORE_MASK))) this.violation('R31', 'filesystem-set flags changed between begin and end', cb, args, m);
     const mEnd = m.offset + m.length;
-    this.check('R22', m.offset <= pos && pos + length <= mEnd && written >= 0 && written <= length,
-      () => `pos ${pos} length ${length} written ${written} against mapping [${m.offset}, ${mEnd})`, cb, args, m);
+    if (this.tally('R22'), !(m.offset <= pos && pos + length <= mEnd && written >= 0 && written <= length)) this.violation('R22', `pos ${pos} length ${length} written ${written} against mapping [${m.offset}, ${mEnd})`, cb, args, m);
     const release = m.type === IOMAP_DELALLOC && (m.flags & IOMAP_F_NEW) && written < length && (flags & (IOMAP_WRITE | IOMAP_ZERO)) && !(flags & IOMAP_FAULT);
     // R25 had no check ("the reservation invariant after each operation" is not the monitor's and
     // throws no ContractViolation): compare the data fork across the releasing ->iomap_end.
     const beforeEnd = release ? this.snap(inode) : null;
     const ret = raw.end!(inode, pos, length, written, flags, m);
-    this.check('R23', !(ret < 0 && written > 0), () => `->iomap_end returned ${ret} after ${written} bytes of progress`, cb, { ...args, ret }, m);
+    if (this.tally('R23'), !(!(ret < 0 && written > 0))) this.violation('R23', `->iomap_end returned ${ret} after ${written} bytes of progress`, cb, { ...args, ret }, m);
     if (release) {
       if (beforeEnd) this.checkPunchOnlyDelalloc(inode, m, beforeEnd, cb, args);
       this.checkDelallocReleased(inode, pos, length, written, m, cb, args);
@@ -321,7 +331,7 @@ export class ContractMonitor {
       const now = after.block(b);
       if (now.state !== was.state || now.pblk !== was.pblk) bad = b;
     }
-    this.check('R25', bad < 0, () => `the delalloc release changed block ${bad}: ${before.block(bad).state} -> ${after.block(bad).state}`, cb, args, m);
+    if (this.tally('R25'), !(bad < 0)) this.violation('R25', `the delalloc release changed block ${bad}: ${before.block(bad).state} -> ${after.block(bad).state}`, cb, args, m);
   }
 
   /**
@@ -339,13 +349,13 @@ export class ContractMonitor {
     const cow = (m.flags & IOMAP_F_SHARED) !== 0;
     for (let b = start / bs; b < end / bs; b++) {
       if (b * bs >= inode.size && !cow) {
-        if (st.block(b).state === 'delalloc') this.check(rule, false, () => `delalloc block ${b} at/after EOF left after ${what}`, cb, args, m);
+        if (st.block(b).state === 'delalloc') if (this.tally(rule), !(false)) this.violation(rule, `delalloc block ${b} at/after EOF left after ${what}`, cb, args, m);
         continue;
       }
       const folio = inode.mapping.folioAt(b * bs);
       const dirty = folio && folio.dirty && blockIsDirty(folio, (b * bs - folio.pos) / bs);
       if (!dirty && !cow && st.block(b).state === 'delalloc') {
-        this.check(rule, false, () => `clean block ${b} still holds a delalloc reservation after ${what}`, cb, args, m);
+        if (this.tally(rule), !(false)) this.violation(rule, `clean block ${b} still holds a delalloc reservation after ${what}`, cb, args, m);
       }
     }
     this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
@@ -371,11 +381,10 @@ export class ContractMonitor {
     const f = raw.getFolio!(it, pos, len);
     const args = { ino: it.inode.ino, pos, len };
     if (typeof f === 'number') {
-      this.check('R28', f < 0, () => `->get_folio returned ${f}`, '->get_folio', args, it.iomap);
+      if (this.tally('R28'), !(f < 0)) this.violation('R28', `->get_folio returned ${f}`, '->get_folio', args, it.iomap);
       return f;
     }
-    this.check('R28', f.mapping === it.inode.mapping && f.contains(pos) && f.locked,
-      () => `folio ${f.pos}+${f.size} ${f.locked ? 'locked' : 'unlocked'} ${f.mapping === it.inode.mapping ? '' : 'of another mapping '}for pos ${pos}`, '->get_folio', args, it.iomap);
+    if (this.tally('R28'), !(f.mapping === it.inode.mapping && f.contains(pos) && f.locked)) this.violation('R28', `folio ${f.pos}+${f.size} ${f.locked ? 'locked' : 'unlocked'} ${f.mapping === it.inode.mapping ? '' : 'of another mapping '}for pos ${pos}`, '->get_folio', args, it.iomap);
     // Balance is only countable when the filesystem also has ->put_folio: without it the core's
     // default put (unlock, drop) runs unseen and every get would count as never put (R29).
     if (raw.putFolio) this.folioRefs.set(f, (this.folioRefs.get(f) ?? 0) + 1);
@@ -386,11 +395,11 @@ export class ContractMonitor {
     const n = this.folioRefs.get(folio) ?? 0;
     // Gets are only counted through ->get_folio: a filesystem with ->put_folio but no ->get_folio
     // gets its folios from the core's default lookup, which is not a "put without a get".
-    if (raw.getFolio) this.check('R29', n > 0, () => `folio ${folio.pos} put without a get`, '->put_folio', { ino: inode.ino, pos, copied }, null);
+    if (raw.getFolio) if (this.tally('R29'), !(n > 0)) this.violation('R29', `folio ${folio.pos} put without a get`, '->put_folio', { ino: inode.ino, pos, copied }, null);
     raw.putFolio!(inode, pos, copied, folio);
     if (n <= 1) this.folioRefs.delete(folio);
     else this.folioRefs.set(folio, n - 1);
-    this.check('R29', !folio.locked, () => `folio ${folio.pos} still locked after ->put_folio`, '->put_folio', { ino: inode.ino, pos, copied }, null);
+    if (this.tally('R29'), !(!folio.locked)) this.violation('R29', `folio ${folio.pos} still locked after ->put_folio`, '->put_folio', { ino: inode.ino, pos, copied }, null);
   }
 
   private iomapValid(raw: FolioOps, inode: Inode, iomap: Iomap): boolean {
@@ -399,13 +408,13 @@ export class ContractMonitor {
     const args = { ino: inode.ino, cookie: iomap.validityCookie };
     if (p) {
       const changedField = FS_FIELDS.find((f) => !Object.is(p.copy[f], iomap[f]));
-      this.check('R31', changedField === undefined, () => `iomap.${String(changedField)} changed before ->iomap_valid`, '->iomap_valid', args, iomap);
+      if (this.tally('R31'), !(changedField === undefined)) this.violation('R31', `iomap.${String(changedField)} changed before ->iomap_valid`, '->iomap_valid', args, iomap);
     }
     if (p?.afterBegin && this.fs.introspect) {
       const now = this.fs.introspect.snapshot(inode);
       const changed = now.version('all') !== p.afterBegin.version('all');
-      this.check('R30', !(changed && valid), () => `mapping state changed since begin (${p.afterBegin!.fingerprint('all')} -> ${now.fingerprint('all')}) but ->iomap_valid said true`, '->iomap_valid', args, iomap);
-      this.check('R30', !(!changed && !valid), () => 'mapping state unchanged since begin but ->iomap_valid said false (livelock)', '->iomap_valid', args, iomap);
+      if (this.tally('R30'), !(!(changed && valid))) this.violation('R30', `mapping state changed since begin (${p.afterBegin!.fingerprint('all')} -> ${now.fingerprint('all')}) but ->iomap_valid said true`, '->iomap_valid', args, iomap);
+      if (this.tally('R30'), !(!(!changed && !valid))) this.violation('R30', 'mapping state unchanged since begin but ->iomap_valid said false (livelock)', '->iomap_valid', args, iomap);
     }
     return valid;
   }
@@ -431,9 +440,8 @@ export class ContractMonitor {
     const m = wpc.iomap;
     const bs = inode.blockSize;
     const end = m.offset + m.length;
-    this.check('R32', m.length > 0 && m.offset <= offset && offset < end && m.offset % bs === 0 && end % bs === 0 &&
-      (m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_HOLE),
-      () => `writeback mapping for offset ${offset}`, cb, args, m);
+    if (this.tally('R32'), !(m.length > 0 && m.offset <= offset && offset < end && m.offset % bs === 0 && end % bs === 0 &&
+      (m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_HOLE))) this.violation('R32', `writeback mapping for offset ${offset}`, cb, args, m);
     if (m.type === IOMAP_HOLE) {
       const mapEnd = Math.min(end, offset + len, inode.size);
       const folio = inode.mapping.folioAt(offset);
@@ -441,7 +449,7 @@ export class ContractMonitor {
         const from = offset - folio.pos;
         const to = Math.min(mapEnd, folio.end) - folio.pos;
         const nonZero = folio.data.subarray(from, to).some((b) => b !== 0);
-        this.check('R33', !nonZero, () => `HOLE for dirty data [${offset}, ${mapEnd}) below EOF: the data would be dropped`, cb, args, m);
+        if (this.tally('R33'), !(!nonZero)) this.violation('R33', `HOLE for dirty data [${offset}, ${mapEnd}) below EOF: the data would be dropped`, cb, args, m);
       }
     }
     if (this.fs.introspect && !(m.flags & IOMAP_F_SHARED) && m.type !== IOMAP_HOLE) {
@@ -450,7 +458,7 @@ export class ContractMonitor {
       const s = st.block(b);
       const want = m.type === IOMAP_MAPPED ? 'written' : 'unwritten';
       const pblkOk = s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
-      this.check('R34', s.state === want && pblkOk, () => `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''} but the writeback mapping says ${typeName(m.type)} @${(m.addr + (b * bs - m.offset)) / bs}`, cb, args, m);
+      if (this.tally('R34'), !(s.state === want && pblkOk)) this.violation('R34', `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''} but the writeback mapping says ${typeName(m.type)} @${(m.addr + (b * bs - m.offset)) / bs}`, cb, args, m);
     }
     return ret;
   }
@@ -463,18 +471,18 @@ export class ContractMonitor {
 
   private discardFolio(raw: WritebackOps, folio: Folio, pos: number): void {
     raw.discardFolio!(folio, pos);
-    this.check('R35', !folio.dirty, () => `folio ${folio.pos} redirtied by ->discard_folio`, '->discard_folio', { pos }, null);
+    if (this.tally('R35'), !(!folio.dirty)) this.violation('R35', `folio ${folio.pos} redirtied by ->discard_folio`, '->discard_folio', { pos }, null);
   }
 
   /** R36: call when no I/O is pending: every submitted ioend was finished exactly once. */
   checkQuiescent(): void {
     for (const io of this.ioends) {
       if (io.inode.mapping.queue.pending.length) return;
-      this.check('R36', io.finished, () => `ioend #${io.id} [${io.offset}, +${io.size}) was never finished`, '->prepare_ioend', { ioend: io.id }, null);
+      if (this.tally('R36'), !(io.finished)) this.violation('R36', `ioend #${io.id} [${io.offset}, +${io.size}) was never finished`, '->prepare_ioend', { ioend: io.id }, null);
     }
     this.ioends.clear();
     for (const [f, n] of this.folioRefs) {
-      this.check('R29', n === 0, () => `folio ${f.pos} got ${n} more times than it was put`, '->put_folio', {}, null);
+      if (this.tally('R29'), !(n === 0)) this.violation('R29', `folio ${f.pos} got ${n} more times than it was put`, '->put_folio', {}, null);
     }
   }
 
@@ -491,7 +499,7 @@ export class ContractMonitor {
         const bs = inode.blockSize;
         for (let b = Math.floor(offset / bs); b < Math.ceil((offset + size) / bs); b++) {
           if (st.block(b).state === 'unwritten') {
-            this.check('R38', false, () => `block ${b} still UNWRITTEN after ->end_io of a completed direct write`, '->end_io', { offset, size, error, dioFlags }, null);
+            if (this.tally('R38'), !(false)) this.violation('R38', `block ${b} still UNWRITTEN after ->end_io of a completed direct write`, '->end_io', { offset, size, error, dioFlags }, null);
           }
         }
         this.evaluated.set('R38', (this.evaluated.get('R38') ?? 0) + 1);

@@ -1,35 +1,73 @@
 /**
  * The oracle of the fsx `crash` op: which contents of the test file a power cut may leave
  * (file-ops §12 and §14.25). fsx's byte oracle knows one answer per byte; after a crash there are
- * several, so this tracker keeps the file's versions since the last acknowledgement and hands them
- * to the crash envelope (properties/oracle/crash.ts), the same judge the crash harness uses:
+ * several, so this tracker keeps the file's versions since the last acknowledgement and judges the
+ * file found after the crash the way the crash envelope does (properties/oracle/crash.ts, the same
+ * rules and the same report text):
  *  - what fsync/fdatasync acknowledged reads back exactly (and msync'd mmap stores, their bytes);
  *  - every other byte reads as it was in some version since then (old or new, never garbage);
  *  - the size is one the file had, or lags behind an extension (on-disk sizes move with written
  *    back data, as in xfs and ext4).
  *
- * Cost: a version is the byte range the op changed (SparseBytes.takeChanges) plus the new size,
- * so recording is proportional to the op's length, not the file's; full versions are built only
- * when a crash is checked. Versions are dropped at every fsync/fdatasync (they are durable from
- * there on) and after each crash (what survived is the new start). More than MAX_VERSIONS between
- * two acknowledgements are not kept: crash ops are then skipped, with a printed reason, until the
- * next fsync.
+ * Cost follows the bytes changed since the acknowledgement, never the file size:
+ *  - the acknowledged contents (the base) are not copied: the oracle tells the tracker before it
+ *    changes a range (SparseBytes.beforeChange), and the tracker keeps the bytes it is about to
+ *    lose, once per byte (copy-on-write of the base, at byte-range granularity);
+ *  - a version is the range the op changed (SparseBytes.takeChanges) as stored pieces (ranges
+ *    that read zero are not copied) plus the new size;
+ *  - a crash is judged only over the CHANGED set (every range touched since the base, plus direct
+ *    writes in flight), rounded out to 512-byte units: outside it every version holds the same
+ *    bytes, so each byte there is allowed exactly when it equals the newest version's, which is a
+ *    compare against the oracle. The versions are built 16 KiB at a time over the changed set only.
+ * So an fsync is O(1), and offsets are plain numbers up to 2^53-1 (no array the size of the file).
+ *
+ * Which bytes of the found file are read: all of them when it is at most FULL_CHECK_BYTES long
+ * (the fsx default -l 256k always is), else only the changed set. Beyond that size the bytes no
+ * op changed since the last fsync are not read back at the crash; they are still the oracle's, so
+ * the next read of them checks them as every read does.
+ *
+ * Versions are dropped at every fsync/fdatasync (they are durable from there on) and after each
+ * crash (what survived is the new start). More than MAX_VERSIONS between two acknowledgements are
+ * not kept: crash ops are then skipped, with a printed reason, until the next fsync.
  */
 
 import type { SparseBytes } from '../oracle/bytes';
-import { CrashEnvelope, CrashViolation } from '../oracle/crash';
+import type { CrashViolation, CrashViolationKind } from '../oracle/crash';
 
 /** Versions kept between two acknowledgements. */
 export const MAX_VERSIONS = 1024;
 
-const FILE = 'the file';
+/** Found files up to this size are read back whole at a crash; larger ones over the changed set. */
+export const FULL_CHECK_BYTES = 1 << 20;
 
-/** One version: the op that made it, its size, and the bytes at [off, off+data.length). */
+const FILE = 'the file';
+/** The crash envelope's comparison unit (CrashEnvelope: 512-byte units, then byte by byte). */
+const UNIT = 512;
+/** Versions are built over this many bytes of the changed set at a time (a multiple of UNIT). */
+const SEGMENT = 16384;
+/** Bad runs reported per crash (CrashEnvelope's default maxRuns). */
+const MAX_RUNS = 4;
+/** Largest version the failure report builds whole to search for where stray bytes came from. */
+const EXPLAIN_SEARCH_BYTES = 1 << 28;
+
+interface Piece {
+  off: number;
+  data: Uint8Array;
+}
+
+/** Bytes [lo, hi) as they were: `pieces` over zeroes. */
+interface Span {
+  lo: number;
+  hi: number;
+  pieces: Piece[];
+}
+
+/** One version: the op that made it, its size, and the bytes of the range it changed. */
 interface Delta {
   label: string;
   size: number;
-  off: number;
-  data: Uint8Array;
+  /** The changed range (clipped to size); null for a size-only version. */
+  span: Span | null;
   /** msync(MS_SYNC) returned: these bytes (with the size that holds them) are durable. */
   ack?: { off: number; len: number };
 }
@@ -40,20 +78,103 @@ export interface InFlightWrite {
   data: Uint8Array;
 }
 
+/** What was read back after a crash: the size and some byte ranges of the file. */
+export interface FoundFile {
+  size: number;
+  pieces: Piece[];
+}
+
+/** A version as the envelope sees it (window index 0 is the base). */
+interface VersionInfo {
+  desc: string;
+  size: number;
+}
+
+/** Per metadata-version candidate j: bad byte count and the first runs (CrashEnvelope.badRuns). */
+class RunState {
+  bad = 0;
+  runs: Array<[number, number]> = [];
+  private runStart = -1;
+  constructor(readonly j: number, readonly limit: number[]) {}
+  mark(o: number, isBad: boolean): void {
+    if (isBad) {
+      this.bad++;
+      if (this.runStart < 0) this.runStart = o;
+    } else if (this.runStart >= 0) {
+      if (this.runs.length < MAX_RUNS) this.runs.push([this.runStart, o - this.runStart]);
+      this.runStart = -1;
+    }
+  }
+}
+
+/** Sorted disjoint ranges [lo, hi). */
+class RangeSet {
+  readonly los: number[] = [];
+  readonly his: number[] = [];
+
+  clear(): void {
+    this.los.length = 0;
+    this.his.length = 0;
+  }
+
+  /** Add [lo, hi); returns the parts of it that were not in the set yet. */
+  add(lo: number, hi: number): Array<[number, number]> {
+    const gaps: Array<[number, number]> = [];
+    const { los, his } = this;
+    // First range that ends at or after lo (touching ranges merge).
+    let i = 0;
+    let j = los.length;
+    while (i < j) {
+      const m = (i + j) >> 1;
+      if (his[m] < lo) i = m + 1;
+      else j = m;
+    }
+    let k = i;
+    let pos = lo;
+    let nlo = lo;
+    let nhi = hi;
+    while (k < los.length && los[k] <= hi) {
+      if (los[k] > pos) gaps.push([pos, los[k]]);
+      pos = Math.max(pos, his[k]);
+      nlo = Math.min(nlo, los[k]);
+      nhi = Math.max(nhi, his[k]);
+      k++;
+    }
+    if (pos < hi) gaps.push([pos, hi]);
+    los.splice(i, k - i, nlo);
+    his.splice(i, k - i, nhi);
+    return gaps;
+  }
+}
+
 export class DurabilityTracker {
-  /** The acknowledged contents: what a crash must at least keep. */
-  private base: Uint8Array;
+  /** The file the versions are versions of (attached at the first record or acknowledgement). */
+  private oracle: SparseBytes | null = null;
+  /** Size of the acknowledged contents (the base). */
+  private baseSize = 0;
   /** Which op acknowledged the base (null: it is what a crash left, or the empty new file). */
   private baseAck: string | null = null;
+  /** Every range changed since the base: outside it the base is the oracle's current bytes. */
+  private readonly changed = new RangeSet();
+  /**
+   * Where some version may hold a non-zero byte that another does not: the extents of every
+   * stored piece (saved or recorded). Elsewhere in `changed` every version reads zero there (a
+   * size change over zeroes), so those bytes are judged like unchanged ones.
+   */
+  private readonly differs = new RangeSet();
+  /** The base's bytes over `changed`, saved just before the oracle changed them. */
+  private saved: Span[] = [];
   private deltas: Delta[] = [];
   /** More versions than MAX_VERSIONS since the last acknowledgement: the envelope is incomplete. */
   private overflowed = false;
   /** Largest size any kept version has. */
-  private maxSize: number;
+  private maxSize = 0;
+  private readonly onChange = (lo: number, hi: number): void => this.beforeChange(lo, hi);
+  /** Version rows of the last crash check, reused by the next (see rows()). */
+  private pool: Uint8Array[] = [];
 
-  constructor(initial: Uint8Array = new Uint8Array(0)) {
-    this.base = initial;
-    this.maxSize = initial.length;
+  constructor(oracle?: SparseBytes) {
+    if (oracle !== undefined) this.attach(oracle);
   }
 
   /** Whether a crash can be judged now (false after too many versions without an fsync). */
@@ -66,22 +187,62 @@ export class DurabilityTracker {
   }
 
   /**
+   * Listen to `oracle`. A tracker made without one starts from the empty file (base size 0): the
+   * changes the oracle reports at the first record are taken as made over zeroes.
+   */
+  private attach(oracle: SparseBytes): void {
+    if (this.oracle === oracle) return;
+    if (this.oracle !== null) throw new Error('DurabilityTracker: one tracker follows one oracle');
+    this.oracle = oracle;
+    oracle.beforeChange = this.onChange;
+  }
+
+  /** The oracle is about to change [lo, hi): keep the base's bytes there, the first time only. */
+  private beforeChange(lo: number, hi: number): void {
+    if (this.overflowed) return;
+    const o = this.oracle!;
+    for (const [a, b] of this.changed.add(lo, hi)) {
+      // Bytes at or past the current size are zero (SparseBytes' invariant): nothing to copy.
+      this.saved.push({ lo: a, hi: b, pieces: this.keep(o.copyPieces(a, Math.min(b, o.size))) });
+    }
+  }
+
+  /** Note where stored pieces lie (see `differs`). */
+  private keep(pieces: Piece[]): Piece[] {
+    for (const p of pieces) this.differs.add(p.off, p.off + p.data.length);
+    return pieces;
+  }
+
+  /**
    * After an op (or a step inside one) changed the oracle: record the new version. `label`
    * names the op in reports; `ack` marks an msync'd range.
    */
   record(label: string, oracle: SparseBytes, ack?: { off: number; len: number }): void {
-    const ch = oracle.takeChanges();
-    if (ch === null && ack === undefined) return;
+    if (this.oracle !== oracle) {
+      this.attach(oracle);
+      // Changes made before the tracker listened were made over the empty base: zeroes.
+      const ch = oracle.takeChanges();
+      if (ch !== null) for (const [a, b] of this.changed.add(ch.lo, ch.hi)) this.saved.push({ lo: a, hi: b, pieces: [] });
+      if (ch === null && ack === undefined) return;
+      this.deltaFrom(label, oracle, ch, ack);
+      return;
+    }
+    if (ack === undefined && !oracle.hasChanges()) return;
+    this.deltaFrom(label, oracle, oracle.takeChanges(), ack);
+  }
+
+  private deltaFrom(label: string, oracle: SparseBytes, ch: { lo: number; hi: number } | null, ack: { off: number; len: number } | undefined): void {
     if (this.overflowed) return;
     if (this.deltas.length >= MAX_VERSIONS) {
       this.overflowed = true;
       this.deltas = [];
+      this.saved = [];
       return;
     }
     const size = oracle.size;
     const lo = ch === null ? 0 : Math.min(ch.lo, size);
     const hi = ch === null ? 0 : Math.min(ch.hi, size);
-    const d: Delta = { label, size, off: lo, data: copyOf(oracle, lo, hi - lo) };
+    const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: this.keep(oracle.copyPieces(lo, hi)) } : null };
     if (ack !== undefined) d.ack = ack;
     this.deltas.push(d);
     if (size > this.maxSize) this.maxSize = size;
@@ -93,24 +254,28 @@ export class DurabilityTracker {
    */
   recordSize(label: string, size: number): void {
     if (this.overflowed) return;
-    this.deltas.push({ label, size, off: 0, data: new Uint8Array(0) });
+    this.deltas.push({ label, size, span: null });
     if (size > this.maxSize) this.maxSize = size;
   }
 
-  /** fsync/fdatasync returned 0: the file as the oracle has it is durable. */
+  /** fsync/fdatasync returned 0: the file as the oracle has it is durable. O(1): nothing is copied. */
   acknowledge(oracle: SparseBytes, label = 'fsync'): void {
+    this.attach(oracle);
     oracle.takeChanges();
-    this.restart(copyOf(oracle, 0, oracle.size));
+    this.restart(oracle.size);
     this.baseAck = label;
   }
 
-  /** Start over from `contents` (after an acknowledgement, or what survived a crash). */
-  restart(contents: Uint8Array): void {
-    this.base = contents;
+  /** Start over from the oracle's current contents, of `size` bytes (after a crash). */
+  restart(size: number): void {
+    this.baseSize = size;
     this.baseAck = null;
     this.deltas = [];
+    this.saved = [];
+    this.changed.clear();
+    this.differs.clear();
     this.overflowed = false;
-    this.maxSize = contents.length;
+    this.maxSize = size;
   }
 
   /** The largest size a surviving file may have (with writes in flight). */
@@ -121,54 +286,456 @@ export class DurabilityTracker {
   }
 
   /**
-   * Judge the file found after the crash (its bytes, length = size). Writes in flight may have
-   * landed or not: they form one more version on top of the last.
+   * The byte ranges of a found file of `size` bytes to read back: the whole file up to
+   * FULL_CHECK_BYTES, else the changed set (with the writes in flight) in whole 512-byte units.
    */
-  check(got: Uint8Array, inflight: readonly InFlightWrite[], latest?: SparseBytes): CrashViolation[] {
+  rangesToRead(size: number, inflight: readonly InFlightWrite[]): Array<[number, number]> {
+    if (size <= FULL_CHECK_BYTES) return size > 0 ? [[0, size]] : [];
+    return this.judgedRanges(size, inflight).map(([a, b]) => [a, b - a]);
+  }
+
+  /**
+   * After a crash the file read back as `found` and was judged allowed: it is the file from now
+   * on (the oracle takes its bytes and size) and the new start of the versions.
+   */
+  survived(found: FoundFile): void {
+    const o = this.oracle!;
+    o.beforeChange = null;
+    for (const p of found.pieces) o.write(p.off, p.data);
+    o.truncate(found.size);
+    o.takeChanges();
+    o.beforeChange = this.onChange;
+    this.restart(found.size);
+  }
+
+  /**
+   * Judge the file found after the crash (`got`: its bytes, length = size; or the ranges
+   * rangesToRead named). Writes in flight may have landed or not: they form one more version on
+   * top of the last. Returns the envelope's violations (empty: allowed).
+   */
+  check(got: Uint8Array | FoundFile, inflight: readonly InFlightWrite[], _latest?: SparseBytes): CrashViolation[] {
+    const found: FoundFile = got instanceof Uint8Array ? { size: got.length, pieces: got.length > 0 ? [{ off: 0, data: got }] : [] } : got;
+    const o = this.oracle;
     // The newest version is always allowed (it satisfies every acknowledgement), and it is what
-    // a crash leaves when everything landed: no versions need building then.
-    if (latest !== undefined && got.length === latest.size && latest.compare(0, got) === null) return [];
-    const env = new CrashEnvelope();
-    env.versionsByDesc = true;
-    env.initial(FILE, this.base);
-    let cur = this.base;
-    let pos = 0;
-    if (this.baseAck !== null) {
-      // Say who acknowledged the base, so a lost byte of it is reported as lost durable data.
-      env.begin(this.baseAck, pos);
-      env.set(FILE, this.base);
-      env.acknowledge([FILE]);
-      env.end(pos++);
+    // a crash leaves when everything landed.
+    if (o !== null && found.size === o.size && found.pieces.every((p) => o.compare(p.off, p.data) === null)) return [];
+    return new CrashJudge(this, found, inflight).run();
+  }
+
+  /* ---- What the judge reads --------------------------------------------------------------- */
+
+  /** @internal The window's versions: base, one per delta, then the writes in flight. */
+  versionInfo(inflight: readonly InFlightWrite[]): VersionInfo[] {
+    const out: VersionInfo[] = [{ desc: this.baseAck === null ? 'initial' : `after ${this.baseAck}`, size: this.baseSize }];
+    for (const d of this.deltas) out.push({ desc: `after ${d.label}`, size: d.size });
+    if (inflight.length > 0) out.push({ desc: 'after direct writes in flight', size: this.deltas.length > 0 ? this.deltas[this.deltas.length - 1].size : this.baseSize });
+    return out;
+  }
+
+  /** @internal msync'd ranges as the envelope's range acknowledgements (window-relative version). */
+  rangeAcks(): Array<{ v: number; off: number; end: number; label: string }> {
+    const out: Array<{ v: number; off: number; end: number; label: string }> = [];
+    this.deltas.forEach((d, i) => {
+      if (d.ack !== undefined && d.ack.len > 0) out.push({ v: i + 1, off: d.ack.off, end: d.ack.off + d.ack.len, label: d.label });
+    });
+    return out;
+  }
+
+  /** @internal The newest contents. */
+  get latest(): SparseBytes {
+    return this.oracle!;
+  }
+
+  /** @internal Whether the base was acknowledged, and by which op. */
+  get ackLabel(): string | null {
+    return this.baseAck;
+  }
+
+  /** @internal [lo, hi) ranges where versions may differ, in whole units, clipped to `size`. */
+  judgedRanges(size: number, inflight: readonly InFlightWrite[]): Array<[number, number]> {
+    const raw: Array<[number, number]> = [];
+    const { los, his } = this.differs;
+    for (let i = 0; i < los.length; i++) raw.push([los[i], his[i]]);
+    for (const f of inflight) raw.push([f.off, f.off + f.data.length]);
+    raw.sort((a, b) => a[0] - b[0]);
+    const out: Array<[number, number]> = [];
+    for (const [lo, hi] of raw) {
+      const a = Math.floor(lo / UNIT) * UNIT;
+      const b = Math.min(size, Math.ceil(hi / UNIT) * UNIT);
+      if (a >= b) continue;
+      const last = out[out.length - 1];
+      if (last !== undefined && a <= last[1]) last[1] = Math.max(last[1], b);
+      else out.push([a, b]);
     }
-    const add = (label: string, next: Uint8Array, ack?: { off: number; len: number }): void => {
-      env.begin(label, pos);
-      env.set(FILE, next);
-      if (ack !== undefined) env.acknowledgeRange(FILE, ack.off, ack.len);
-      env.end(pos);
-      pos++;
-      cur = next;
-    };
-    for (const d of this.deltas) add(d.label, applyDelta(cur, d), d.ack);
+    return out;
+  }
+
+  /**
+   * @internal Every version's bytes over [a, b): rows[k] (window index k). Built from the oracle
+   * (the newest contents), the saved base bytes and the deltas; the writes in flight last.
+   */
+  buildVersions(a: number, b: number, inflight: readonly InFlightWrite[], rows: Uint8Array[]): void {
+    const n = b - a;
+    let prev = rows[0].subarray(0, n);
+    this.baseInto(prev, a, b);
+    let size = this.baseSize;
+    for (let i = 0; i < this.deltas.length; i++) {
+      const row = rows[i + 1].subarray(0, n);
+      row.set(prev);
+      this.applyDelta(row, a, b, this.deltas[i]);
+      prev = row;
+      size = this.deltas[i].size;
+    }
     if (inflight.length > 0) {
-      const next = cur.slice();
-      for (const f of inflight) next.set(f.data.subarray(0, Math.max(0, Math.min(f.data.length, next.length - f.off))), f.off);
-      add('direct writes in flight', next);
+      const row = rows[this.deltas.length + 1].subarray(0, n);
+      row.set(prev);
+      landInflight(row, a, b, size, inflight);
     }
-    return env.check(new Map([[FILE, got]]), pos);
+  }
+
+  /** @internal Version k's bytes over [a, b) (zero past its size), built in one buffer. */
+  versionRange(k: number, a: number, b: number, inflight: readonly InFlightWrite[]): Uint8Array {
+    const row = new Uint8Array(b - a);
+    this.baseInto(row, a, b);
+    let size = this.baseSize;
+    for (let i = 0; i < Math.min(k, this.deltas.length); i++) {
+      size = this.deltas[i].size;
+      this.applyDelta(row, a, b, this.deltas[i]);
+    }
+    if (k > this.deltas.length) landInflight(row, a, b, size, inflight);
+    return row;
+  }
+
+  /** @internal Version k whole (for the failure report's search), or null when too large. */
+  wholeVersion(k: number, inflight: readonly InFlightWrite[]): Uint8Array | null {
+    const size = this.versionInfo(inflight)[k].size;
+    return size > EXPLAIN_SEARCH_BYTES ? null : this.versionRange(k, 0, size, inflight);
+  }
+
+  /** The base's bytes over [a, b): the oracle's, where nothing changed; the saved ones elsewhere. */
+  private baseInto(row: Uint8Array, a: number, b: number): void {
+    if (this.oracle === null) row.fill(0);
+    else this.oracle.readInto(a, b - a, row);
+    for (const s of this.saved) overlay(row, a, b, s);
+    zeroFrom(row, a, b, this.baseSize);
+  }
+
+  /** The version after d, from the one before it (in place): cut or zero-extended to d.size, then d's bytes. */
+  private applyDelta(row: Uint8Array, a: number, b: number, d: Delta): void {
+    zeroFrom(row, a, b, d.size);
+    if (d.span !== null) overlay(row, a, b, d.span);
+  }
+
+  /** @internal Rows available for buildVersions over `len` bytes (kept between crashes). */
+  rows(count: number, len: number): Uint8Array[] {
+    if (this.pool.length < count || (this.pool[0]?.length ?? 0) < len) {
+      const n = Math.max(len, this.pool[0]?.length ?? 0);
+      while (this.pool.length < count) this.pool.push(new Uint8Array(n));
+      for (let i = 0; i < this.pool.length; i++) if (this.pool[i].length < n) this.pool[i] = new Uint8Array(n);
+    }
+    return this.pool;
   }
 }
 
-/** A fresh copy of bytes [off, off+len) of the oracle (one allocation). */
-function copyOf(oracle: SparseBytes, off: number, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  if (len > 0) oracle.readInto(off, len, out);
-  return out;
+/** The writes in flight land on the version of `size` bytes in row (bytes [a, b)). */
+function landInflight(row: Uint8Array, a: number, b: number, size: number, inflight: readonly InFlightWrite[]): void {
+  for (const f of inflight) {
+    const lo = Math.max(a, f.off);
+    const hi = Math.min(b, f.off + f.data.length, size);
+    if (lo < hi) row.set(f.data.subarray(lo - f.off, hi - f.off), lo - a);
+  }
 }
 
-/** The version after `d`: the previous contents cut or zero-extended to d.size, then d's bytes. */
-function applyDelta(prev: Uint8Array, d: Delta): Uint8Array {
-  const next = new Uint8Array(d.size);
-  next.set(prev.subarray(0, Math.min(prev.length, d.size)));
-  next.set(d.data, d.off);
-  return next;
+/** Set row (bytes [a, b) of a version) to span's bytes where they meet: pieces over zeroes. */
+function overlay(row: Uint8Array, a: number, b: number, s: Span): void {
+  const lo = Math.max(a, s.lo);
+  const hi = Math.min(b, s.hi);
+  if (lo >= hi) return;
+  row.fill(0, lo - a, hi - a);
+  for (const p of s.pieces) {
+    const pl = Math.max(lo, p.off);
+    const ph = Math.min(hi, p.off + p.data.length);
+    if (pl < ph) row.set(p.data.subarray(pl - p.off, ph - p.off), pl - a);
+  }
+}
+
+/** Bytes at or past `size` read zero. */
+function zeroFrom(row: Uint8Array, a: number, b: number, size: number): void {
+  if (size < b) row.fill(0, Math.max(0, size - a), b - a);
+}
+
+function hexByte(x: number): string {
+  return `0x${x.toString(16).padStart(2, '0')}`;
+}
+
+function bytesEqual(x: Uint8Array, y: Uint8Array): boolean {
+  return Buffer.from(x.buffer, x.byteOffset, x.length).equals(Buffer.from(y.buffer, y.byteOffset, y.length));
+}
+
+function isZero(x: Uint8Array): boolean {
+  for (let i = 0; i < x.length; i++) if (x[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * One crash judgement: CrashEnvelope.check for one file whose every op completed, evaluated over
+ * the changed set only (see the file comment). Same verdicts and report text as the envelope.
+ */
+class CrashJudge {
+  private readonly info: VersionInfo[];
+  private readonly acks: Array<{ v: number; off: number; end: number; label: string }>;
+  private readonly size: number;
+  /** Window index of the acknowledging version (-1: none; the envelope's ackOp is op #0). */
+  private readonly acked: boolean;
+
+  constructor(private readonly tr: DurabilityTracker, private readonly found: FoundFile, private readonly inflight: readonly InFlightWrite[]) {
+    this.info = tr.versionInfo(inflight);
+    this.acks = tr.rangeAcks();
+    this.size = found.size;
+    this.acked = tr.ackLabel !== null;
+  }
+
+  private describe(k: number): string {
+    const v = this.info[k];
+    return `${v.desc} (size ${v.size})`;
+  }
+
+  private vdesc(): string {
+    return this.info.map((_, k) => this.describe(k)).join(', ');
+  }
+
+  private ackNote(): string {
+    return this.acked ? ` (op #0 ${this.tr.ackLabel} acknowledged version ${this.describe(0)})` : '';
+  }
+
+  private rangeNote(): string {
+    if (this.acks.length === 0) return '';
+    const last = this.acks[this.acks.length - 1];
+    return ` (op #${this.opIndex(last.v)} ${last.label} acknowledged its bytes)`;
+  }
+
+  /** The envelope's op index of window version v ≥ 1 (op #0 is the acknowledging fsync, if any). */
+  private opIndex(v: number): number {
+    return this.acked ? v : v - 1;
+  }
+
+  private violation(kind: CrashViolationKind, message: string, offset?: number, length?: number): CrashViolation {
+    const point = this.info.length - 1 + (this.acked ? 1 : 0);
+    const v: { kind: CrashViolationKind; file: string; point: number; message: string; offset?: number; length?: number } = { kind, file: FILE, point, message };
+    if (offset !== undefined) {
+      v.offset = offset;
+      v.length = length;
+    }
+    return v;
+  }
+
+  run(): CrashViolation[] {
+    const win = this.info;
+    const size = this.size;
+    // Candidate metadata versions: exact size first, then (prefix rule) versions whose growth
+    // since the window start could have been logged only up to `size`.
+    const js: number[] = [];
+    let lo = Infinity;
+    const ranges: string[] = [];
+    for (let i = 0; i < win.length; i++) {
+      lo = Math.min(lo, win[i].size);
+      if (win[i].size === size) js.unshift(i);
+      else if (size >= lo && size < win[i].size) js.push(i);
+      ranges.push(lo === win[i].size ? `${win[i].size}` : `${lo}..${win[i].size}`);
+    }
+    // Acknowledged byte ranges need the size that holds them (unless a later version is smaller).
+    for (const r of this.acks) {
+      let need = r.end;
+      for (let k = r.v; k < win.length; k++) need = Math.min(need, win[k].size);
+      if (size < need) {
+        return [this.violation('size', `${FILE}: size ${size} after the crash, but bytes up to ${need} were acknowledged${this.rangeNote().replace(')', `, versions ${this.vdesc()})`)}`)];
+      }
+    }
+    if (js.length === 0) {
+      const sizes = [...new Set(ranges)].join(', ');
+      return [this.violation('size', `${FILE}: size ${size} after the crash; allowed sizes: ${sizes} (versions ${this.vdesc()})${this.ackNote()}`)];
+    }
+    const states = js.map((j) => new RunState(j, win.map((_, k) => {
+      if (k >= j) return size;
+      let m = size;
+      for (let t = k + 1; t <= j; t++) m = Math.min(m, win[t].size);
+      return m;
+    })));
+    this.judge(states);
+    for (const s of states) s.mark(size, false);
+    let best: RunState | null = null;
+    for (const s of states) {
+      if (s.bad === 0) return [];
+      if (best === null || s.bad < best.bad) best = s;
+    }
+    return this.report(best!);
+  }
+
+  /** Mark every byte of the found file, for every candidate, in offset order. */
+  private judge(states: RunState[]): void {
+    const judged = this.tr.judgedRanges(this.size, this.inflight);
+    let longest = 0;
+    for (const [a, b] of judged) longest = Math.max(longest, b - a);
+    const rows = this.tr.rows(this.info.length, Math.min(SEGMENT, longest));
+    let pos = 0;
+    for (const [a, b] of judged) {
+      this.stable(states, pos, a);
+      for (let s = a; s < b; s += SEGMENT) this.changedUnits(states, s, Math.min(b, s + SEGMENT), rows);
+      pos = b;
+    }
+    this.stable(states, pos, this.size);
+  }
+
+  /** Found bytes of [a, b) (within one read piece), or null where nothing was read. */
+  private foundAt(a: number, b: number): { data: Uint8Array; at: number } | null {
+    for (const p of this.found.pieces) {
+      if (p.off <= a && b <= p.off + p.data.length) return { data: p.data, at: p.off };
+    }
+    return null;
+  }
+
+  /**
+   * [a, b) outside the changed set: every version holds the oracle's bytes there, so a unit is
+   * allowed when it equals them and otherwise each differing byte is bad. Not read: not judged.
+   */
+  private stable(states: RunState[], a: number, b: number): void {
+    if (a >= b) return;
+    const o = this.tr.latest;
+    let read = false;
+    for (const p of this.found.pieces) {
+      const lo = Math.max(a, p.off);
+      const hi = Math.min(b, p.off + p.data.length);
+      if (lo >= hi) continue;
+      read = true;
+      let pos = lo;
+      while (pos < hi) {
+        const m = o.compare(pos, p.data, pos - p.off, hi - p.off);
+        if (m === null) {
+          for (const s of states) s.mark(pos, false);
+          break;
+        }
+        const u = Math.floor(m.offset / UNIT) * UNIT;
+        if (u > pos) for (const s of states) s.mark(pos, false);
+        const ue = Math.min(this.size, u + UNIT);
+        for (let x = u; x < ue; x++) {
+          const bad = p.data[x - p.off] !== o.byteAt(x);
+          for (const s of states) s.mark(x, bad);
+        }
+        pos = ue;
+      }
+    }
+    // Not read back (a large file, see rangesToRead): left to later reads, like every byte no op touched.
+    if (!read) for (const s of states) s.mark(a, false);
+  }
+
+  /** The oldest window version that may explain byte x (range acknowledgements raise it). */
+  private minVersionAt(x: number): number {
+    let m = 0;
+    for (const r of this.acks) if (x >= r.off && x < r.end && r.v > m) m = r.v;
+    return m;
+  }
+
+  /**
+   * Units of [a, b) inside the changed set: CrashEnvelope.badRuns. A unit that equals the newest
+   * version is allowed for every candidate (that version is never older than the metadata one,
+   * nor than an acknowledgement, and reaches the found size), which is a compare against the
+   * oracle; the versions are built only for a segment where some unit does not.
+   */
+  private changedUnits(states: RunState[], a: number, b: number, rows: Uint8Array[]): void {
+    const win = this.info;
+    const got = this.foundAt(a, b);
+    if (got === null) throw new Error(`durability: bytes [${a}, ${b}) of the found file were not read`);
+    const o = this.tr.latest;
+    const newestIsOracle = this.inflight.length === 0;
+    let built = false;
+    const matchK = new Int8Array(win.length);
+    for (let u = a; u < b; u += UNIT) {
+      const e = Math.min(this.size, u + UNIT);
+      if (u >= e) break;
+      const gu = got.data.subarray(u - got.at, e - got.at);
+      if (newestIsOracle && o.compare(u, gu) === null) {
+        for (const s of states) s.mark(u, false);
+        continue;
+      }
+      if (!built) {
+        this.tr.buildVersions(a, b, this.inflight, rows);
+        built = true;
+      }
+      let unitFloor = 0;
+      for (const r of this.acks) if (r.off < e && u < r.end) unitFloor = Math.max(unitFloor, r.v);
+      matchK.fill(-1);
+      for (const s of states) {
+        // Whether some allowed version explains the whole unit: the order of the tries does not
+        // matter, so the newest and the base (the likeliest) go first.
+        let ok = false;
+        for (let t = 0; t < win.length - unitFloor && !ok; t++) {
+          const k = t === 0 ? win.length - 1 : t === 1 ? unitFloor : win.length - t;
+          if (k < unitFloor || (t > 1 && k === unitFloor) || s.limit[k] < e) continue;
+          if (matchK[k] < 0) matchK[k] = bytesEqual(gu, rows[k].subarray(u - a, e - a)) ? 1 : 0;
+          ok = matchK[k] === 1;
+        }
+        if (ok) {
+          s.mark(u, false);
+          continue;
+        }
+        for (let x = u; x < e; x++) {
+          const val = gu[x - u];
+          const lowest = unitFloor === 0 ? 0 : this.minVersionAt(x);
+          let good = false;
+          for (let k = lowest; k < win.length && !good; k++) good = x < s.limit[k] && rows[k][x - a] === val;
+          s.mark(x, !good);
+        }
+      }
+    }
+  }
+
+  /** The envelope's messages for the runs of the best candidate. */
+  private report(b: RunState): CrashViolation[] {
+    const win = this.info;
+    const out: CrashViolation[] = [];
+    for (const [off, len] of b.runs) {
+      const allowed = new Set<number>();
+      const floor = this.minVersionAt(off);
+      for (let k = floor; k < win.length; k++) allowed.add(this.tr.versionRange(k, off, off + 1, this.inflight)[0]);
+      const acked = allowed.size === 1 && ((this.acked && off < win[0].size) || floor > 0);
+      const kind: CrashViolationKind = acked ? 'lost-durable-data' : 'bad-bytes';
+      const g = this.foundAt(off, off + 1)!;
+      const run = g.data.subarray(off - g.at, Math.min(g.data.length, off - g.at + Math.min(len, 64)));
+      const what = this.explain(run, off);
+      const expect = [...allowed].slice(0, 6).map(hexByte).join('|');
+      out.push(this.violation(kind,
+        `${FILE}: bytes [${off}, +${len}) read ${hexByte(run[0])}... (${what}); ` +
+        `allowed at ${off}: ${expect} from versions ${this.vdesc()} with metadata as of ${this.describe(b.j)}` +
+        `${acked ? (floor > 0 ? this.rangeNote() : this.ackNote()) : ''}`, off, len));
+    }
+    return out;
+  }
+
+  /**
+   * CrashEnvelope.explain over this file's history: the initial version, the acknowledging one
+   * (same bytes as the base), the window's versions.
+   */
+  private explain(run: Uint8Array, off: number): string {
+    if (isZero(run)) return 'zeroes';
+    const probe = run.subarray(0, Math.min(run.length, 32));
+    // The envelope's history: [initial, ack?] + deltas + in flight; initial and ack are the base.
+    const history: Array<{ k: number; desc: string }> = [];
+    if (this.acked) history.push({ k: 0, desc: `initial (size ${this.info[0].size})` });
+    this.info.forEach((_, k) => history.push({ k, desc: this.describe(k) }));
+    for (const h of history) {
+      const size = this.info[h.k].size;
+      if (off + probe.length > size) continue;
+      if (bytesEqual(this.tr.versionRange(h.k, off, off + probe.length, this.inflight), probe)) return `the data of this file ${h.desc}, outside the allowed versions`;
+    }
+    if (probe.length >= 8) {
+      const needle = Buffer.from(probe.buffer, probe.byteOffset, probe.length);
+      for (const h of history) {
+        const whole = this.tr.wholeVersion(h.k, this.inflight);
+        if (whole === null) continue;
+        const at = Buffer.from(whole.buffer, whole.byteOffset, whole.length).indexOf(needle);
+        if (at >= 0) return `the data of this file at offset ${at} ${h.desc}`;
+      }
+    }
+    return 'bytes the program never wrote (garbage)';
+  }
 }

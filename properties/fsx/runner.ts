@@ -30,7 +30,9 @@ import {
   OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
-import { DurabilityTracker } from './durability';
+import { DurabilityTracker, FoundFile } from './durability';
+import { eofRelationOf, extentClassOf, fileEof } from '../coverage/cells';
+import type { CoverageRecorder } from '../coverage/recorder';
 import { opOfBadByte, Pattern } from './pattern';
 
 /** What went wrong. `kind` is stable (JSON summaries and op logs use it). */
@@ -49,12 +51,13 @@ export type FailureKind =
   | 'durability' // after a power cut (crash op): acknowledged data lost, or bytes that are neither old nor new
   | 'recovery' // after a power cut: the filesystem did not mount, or its own consistency check failed
   | 'fault' // under a device fault (fault_read/fault_write): wrong bytes, an error not reported exactly once, or an error no fault explains
+  | 'divergence' // a differential target (diff:): host and reference disagree (rule = what: diff-result, diff-mapping, ...)
   | 'crash' // the target threw something that is not an FsError
   | 'hang'; // the target stopped making progress (out-of-process / watchdog)
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
   'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant',
-  'durability', 'recovery', 'crash', 'hang', 'fault',
+  'durability', 'recovery', 'divergence', 'crash', 'hang', 'fault',
 ];
 
 export interface Failure {
@@ -81,6 +84,13 @@ export { TargetError, HarnessLimit };
  */
 export function contractViolation(e: unknown): { rule: string; lines: string[] } | null {
   if (!(e instanceof Error) || e.name !== 'ContractViolation') return null;
+  const rule = (e as { rule?: unknown }).rule;
+  return typeof rule === 'string' ? { rule, lines: e.message.split('\n') } : null;
+}
+
+/** A differential target's report that host and reference disagree (adapters/diff.ts), by shape. */
+export function divergence(e: unknown): { rule: string; lines: string[] } | null {
+  if (!(e instanceof Error) || e.name !== 'Divergence') return null;
   const rule = (e as { rule?: unknown }).rule;
   return typeof rule === 'string' ? { rule, lines: e.message.split('\n') } : null;
 }
@@ -148,6 +158,11 @@ interface InFlight {
   data: Uint8Array;
 }
 
+/** The FIEMAP flags that pick an extent's coverage class. */
+const EXTENT_FLAGS = {
+  shared: FIEMAP_EXTENT_SHARED, delalloc: FIEMAP_EXTENT_DELALLOC, unwritten: FIEMAP_EXTENT_UNWRITTEN, inline: FIEMAP_EXTENT_DATA_INLINE,
+};
+
 /** Largest piece the -X full-file check reads at once. */
 const CHECK_PIECE = 1 << 20;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
@@ -162,6 +177,8 @@ export class Runner {
   failure: Failure | null = null;
   /** Called when the target answers EOPNOTSUPP for an optional op (the generator turns it off). */
   onUnsupported: ((code: number) => void) | null = null;
+  /** State coverage of the run (null: not recorded): the op running, file cells, steps, extents. */
+  coverage: CoverageRecorder | null = null;
   private readonly t: FileTarget;
   private readonly bs: number;
   private readonly ps: number;
@@ -212,7 +229,7 @@ export class Runner {
     this.cfg = cfg;
     this.io = io;
     const judgesLoss = typeof target.crash === 'function' || target.deviceFaults !== undefined;
-    this.durability = cfg.trackDurability === true && judgesLoss ? new DurabilityTracker() : null;
+    this.durability = cfg.trackDurability === true && judgesLoss ? new DurabilityTracker(this.oracle) : null;
   }
 
   /** Apply op `i` of `buf` (op number i+1). Returns false when a failure was found. */
@@ -232,8 +249,10 @@ export class Runner {
           return true;
         }
         this.curFlags = buf.flags[i];
+        if (this.coverage !== null) this.coverage.op = buf.code[i];
         if (!sim && this.inflight.length > 0 && WAITS_FOR_DIO.has(buf.code[i])) this.drain();
         this.exec(buf, i, n, sim);
+        if (this.coverage !== null && !sim) this.countFileOp(buf, i);
       }
     } catch (e) {
       this.caught(e, buf, i);
@@ -425,14 +444,17 @@ export class Runner {
         if (sim) return;
         const il = this.il;
         if (il === undefined) return this.skip(buf, i, sim, `skipping ${OPS[code].name}: the target has no interleaving steps`);
+        const cov = this.coverage;
         if (code === OP_WRITEBACK) {
           il.writeback();
+          cov?.step('writeback');
         } else if (code === OP_COMPLETE_IO) {
           const p = il.pendingIo();
           if (p === 0) return this.skip(buf, i, sim, 'skipping complete_io: no pending I/O');
           il.complete(off % p);
+          cov?.step(off % p === 0 ? 'complete-in-order' : 'complete-out-of-order');
         } else if (code === OP_EVICT) {
-          il.evict(off);
+          cov?.step(il.evict(off) ? 'evict' : 'evict-refused');
         } else {
           this.writebackAndEvict(il, off);
         }
@@ -548,6 +570,7 @@ export class Runner {
     if (tracker === null) return this.skip(buf, i, sim, 'skipping crash: durability tracking is off');
     if (!tracker.complete) return this.skip(buf, i, sim, `skipping crash: more than ${tracker.versions} file versions since the last fsync`);
     const out = t.crash(buf.off[i]);
+    this.coverage?.step('crash');
     const inflight = this.inflight;
     this.inflight = [];
     this.armed = -1;
@@ -560,16 +583,17 @@ export class Runner {
     if (size > largest) {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)} is larger than any size the file had since the last fsync (${hex(largest)})`]);
     }
-    const got = size > 0 ? t.pread(0, size) : new Uint8Array(0);
-    if (got.length !== size) return this.shortRead(got.length, size);
-    const v = tracker.check(got, inflight, this.oracle);
+    // The whole file when small, else the ranges some version since the fsync changed.
+    const found: FoundFile = { size, pieces: [] };
+    for (const [off, len] of tracker.rangesToRead(size, inflight)) {
+      const data = t.pread(off, len);
+      if (data.length !== len) return this.shortRead(data.length, len);
+      found.pieces.push({ off, data });
+    }
+    const v = tracker.check(found, inflight);
     if (v.length > 0) return this.fail('durability', 'fileops-14.25', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
     // What survived is the file from now on (and the new starting point of the envelope).
-    this.oracle.clear();
-    this.oracle.write(0, got);
-    this.oracle.truncate(size);
-    this.oracle.takeChanges();
-    tracker.restart(Uint8Array.from(got));
+    tracker.survived(found);
   }
 
   // ---- device faults (fault_read, fault_write) ------------------------------------------------
@@ -716,9 +740,7 @@ export class Runner {
     }
     const v = tracker.check(judged, [], this.oracle);
     if (v.length > 0) return this.fail('fault', 'fileops-14.26', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
-    this.oracle.clear();
-    this.oracle.write(0, got);
-    this.oracle.truncate(size);
+    tracker.survived({ size, pieces: size > 0 ? [{ off: 0, data: got }] : [] });
     this.resettle(size, got, head);
   }
 
@@ -901,6 +923,8 @@ export class Runner {
     } finally {
       if (!fired) il.betweenBeginAndGetFolio(() => undefined); // disarm (a no-op if it fires later)
     }
+    this.coverage?.step(!fired ? 'race-after-write' : buf.code[inner] === OP_RACE_WRITE ? 'race-write-in-window'
+      : buf.code[inner] === OP_RACE_PUNCH ? 'race-punch-in-window' : 'race-writeback-in-window');
     if (this.failure !== null || w < 0) return;
     const modelShort = (flags & (FL_FAULT_AT | FL_RESERVE)) !== 0;
     if (w !== len && !modelShort) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
@@ -914,15 +938,20 @@ export class Runner {
     const savedFlags = this.curFlags;
     this.opNum = inner + 1;
     this.curFlags = buf.flags[inner];
+    const cov = this.coverage;
+    const savedOp = cov?.op ?? 0;
+    if (cov !== null) cov.op = buf.code[inner];
     try {
       if (buf.code[inner] === OP_RACE_WRITEBACK) this.writebackAndEvict(this.il!, buf.off[inner]);
       else this.exec(buf, inner, inner + 1, false);
+      if (cov !== null) this.countFileOp(buf, inner);
       this.durability?.record(`op ${inner + 1} ${OPS[buf.code[inner]].name} (inside op ${inner + 2})`, this.oracle, this.acknowledgedRange(buf, inner));
     } catch (e) {
       this.caught(e, buf, inner);
     } finally {
       this.opNum = this.failure !== null ? this.opNum : saved;
       this.curFlags = savedFlags;
+      if (cov !== null) cov.op = savedOp;
     }
   }
 
@@ -958,6 +987,7 @@ export class Runner {
     if (off > this.oracle.size) this.pollute(n, off + len);
     il.directWriteAsync(off, data);
     this.inflight.push({ off, data });
+    this.coverage?.step(sync ? 'async-direct-write-waited' : 'async-direct-write');
     if (sync) this.drain();
   }
 
@@ -1175,6 +1205,27 @@ export class Runner {
       const nz = this.oracle.firstNonZero(pos, end - pos);
       if (nz >= 0) bad('fileops-14.20', `${hex(nz)} reads non-zero but no extent maps it`, nz);
     }
+    if (this.coverage !== null) this.countExtents(ext, off, len, size);
+  }
+
+  /** State coverage at the file level: the op's own range against the size before it. */
+  private countFileOp(buf: OpBuffer, i: number): void {
+    if ((buf.flags[i] & FL_SKIPPED) !== 0) return;
+    const code = buf.code[i];
+    this.coverage!.fileOp(code, fileEof(code, buf.off[i], buf.len[i], buf.dst[i], buf.size[i]));
+  }
+
+  /** State coverage of a FIEMAP answer: each extent's class, and each gap as a hole. */
+  private countExtents(ext: FiemapExtent[], off: number, len: number, size: number): void {
+    const cov = this.coverage!;
+    let pos = off;
+    for (const e of ext) {
+      if (e.logical > pos) cov.extent(0, eofRelationOf(pos, e.logical, size));
+      cov.extent(extentClassOf(e.flags, EXTENT_FLAGS), eofRelationOf(e.logical, e.logical + e.length, size));
+      pos = Math.max(pos, e.logical + e.length);
+    }
+    const end = Math.min(off + len, size);
+    if (pos < end) cov.extent(0, eofRelationOf(pos, end, size));
   }
 
   /** -X: read the whole file back (in pieces) and check the EOF page through the mapping. */
@@ -1255,6 +1306,11 @@ export class Runner {
     const cv = contractViolation(e);
     if (cv !== null) {
       this.fail('contract', cv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...cv.lines]);
+      return;
+    }
+    const dv = divergence(e);
+    if (dv !== null) {
+      this.fail('divergence', dv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...dv.lines]);
       return;
     }
     const err = e instanceof Error ? e : new Error(String(e));

@@ -22,6 +22,9 @@ import type { FsxOptions } from './generator';
 import { OpLog, serializeOpLog, toFsxops } from './oplog';
 import type { Output } from './runner';
 import { shrinkLog } from './shrink';
+import type { CoverageJson } from '../coverage/recorder';
+import { reachableFor, summarize } from '../coverage/reachable';
+import { formatCoverage } from '../coverage/table';
 
 /** Everything a seed's run needs (structured-cloneable: it crosses to worker threads). */
 export interface SeedTask {
@@ -34,6 +37,8 @@ export interface SeedTask {
   saveDir: string;
   /** Shrink a failure and save the minimal log next to the full one. */
   shrink: boolean;
+  /** The saved log's description (e.g. how a module adapter was given on the command line). */
+  description?: string;
 }
 
 /** A seed's result, as the JSON summary lists it. */
@@ -44,6 +49,8 @@ export interface SeedSummary {
   opsPerSec: number;
   elapsedMs: number;
   failure?: Record<string, unknown>;
+  /** With --coverage: the coverage figure and where its JSON went. */
+  coverage?: { table: string; reached: number; reachable: number; percent: number; json: string } | { json: string };
 }
 
 /** What runSeed() returns: the summary, the lines it printed, and the exit code it implies. */
@@ -54,9 +61,13 @@ export interface SeedOutcome {
   crashed: boolean;
   /** A problem that ends the whole command: a usage error (exit 2) or the target failing to open (exit 3). */
   fatal?: { usage: boolean; message: string };
+  /** With --coverage: the run's coverage map (campaigns merge them). */
+  coverage?: CoverageJson;
 }
 
-function safeName(s: string): string {
+function safeName(spec: string): string {
+  // A module adapter is named by its file (its absolute path would make an unreadable file name).
+  const s = /^[a-z]+:/.test(spec) || !/[\\/]/.test(spec) ? spec : path.basename(spec).replace(/\.c?js$/, '');
   return s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '') || 'adapter';
 }
 
@@ -67,14 +78,32 @@ export function saveLogFiles(base: string, log: OpLog): string {
   return base + '.json';
 }
 
+/**
+ * Save a failing run's log in its folder (made if missing); when that fails (a full disk, a folder
+ * that cannot hold files) save it in a new temporary folder and say so: a found failure is never lost.
+ */
+function saveFailure(base: () => string, name: string, log: OpLog, io: Output): string {
+  try {
+    const b = base();
+    if (!fs.existsSync(path.dirname(b))) fs.mkdirSync(path.dirname(b)); // one level: the CLI made the rest
+    return saveLogFiles(b, log);
+  } catch (e) {
+    const alt = path.join(tempSaveDir(), name);
+    io.err(`cannot save the op log where asked (${(e as { code?: string }).code ?? String(e)}); saving it in ${path.dirname(alt)} instead`);
+    return saveLogFiles(alt, log);
+  }
+}
+
 /** Extras for a seed run in the calling thread. */
 export interface SeedExtras {
   /** Progress hooks. */
   hooks?: RunHooks;
   /** The adapter for the run (else one is created from the task). */
   first?: FileAdapter;
-  /** The directory to save a failure in, asked only when there is one (else task.saveDir). */
+  /** The directory to save a failure (or a coverage map) in, asked only when there is one (else task.saveDir). */
   saveDir?: () => string;
+  /** false: do not print the coverage table (a campaign prints the merged one). */
+  printCoverage?: boolean;
 }
 
 /**
@@ -96,11 +125,15 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   const summary: SeedSummary = {
     seed, ops: r.ops, failures: r.failure === null ? 0 : 1, opsPerSec: r.opsPerSec, elapsedMs: Math.round(r.elapsedMs),
   };
-  if (r.failure === null) return { summary, crashed: false };
+  const saveDir = (): string => more.saveDir?.() ?? task.saveDir;
+  const covJson = o.coverage === true && r.coverage !== null ? saveCoverage(r.coverage, saveDir(), `fsx-${safeName(task.spec)}-s${seed}`, summary, io, more.printCoverage !== false) : undefined;
+  if (r.failure === null) return { summary, crashed: false, coverage: covJson };
   for (const l of r.report) io.out(l);
   if (r.failure.stack !== undefined && o.debug) io.err(r.failure.stack);
-  const base = path.join(more.saveDir?.() ?? task.saveDir, `fsx-${safeName(task.spec)}-s${seed}-op${r.failure.op}`);
-  const saved = saveLogFiles(base, r.log());
+  const name = `fsx-${safeName(task.spec)}-s${seed}-op${r.failure.op}`;
+  const log = task.description === undefined ? r.log() : { ...r.log(), description: task.description };
+  const saved = saveFailure(() => path.join(saveDir(), name), name, log, io);
+  const base = saved.replace(/\.json$/, '');
   io.out(`Log of operations saved to "${saved}"; replay with: iomap-harness replay ${saved}`);
   const f: Record<string, unknown> = { kind: r.failure.kind };
   if (r.failure.rule !== undefined) f.rule = r.failure.rule;
@@ -108,7 +141,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   f.op = r.failure.op;
   f.log = saved;
   if (task.shrink) {
-    const s = shrinkLog(r.log(), { makeAdapter: make, name: task.spec, trustExpected: true });
+    const s = shrinkLog(log, { makeAdapter: make, name: task.spec, trustExpected: true });
     if (s.failed) {
       const log: OpLog = {
         ...s.log,
@@ -120,7 +153,23 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
     }
   }
   summary.failure = f;
-  return { summary, crashed: r.failure.kind === 'crash' || r.failure.kind === 'hang' };
+  return { summary, crashed: r.failure.kind === 'crash' || r.failure.kind === 'hang', coverage: covJson };
+}
+
+/**
+ * --coverage: write the run's map as BASE.coverage.json in `dir` (beside the op log a failure
+ * saves), print the table (unless the caller prints a merged one), note the figure in the summary.
+ */
+function saveCoverage(cov: import('../coverage/recorder').CoverageRecorder, dir: string, base: string, summary: SeedSummary, io: Output, print: boolean): CoverageJson {
+  const reach = reachableFor(cov.geometryClass);
+  const s = summarize(cov, reach);
+  const json = cov.toJSON(s);
+  const file = path.join(dir, `${base}.coverage.json`);
+  fs.writeFileSync(file, JSON.stringify(json, null, 1) + '\n');
+  if (print) for (const l of formatCoverage(cov, reach, s)) io.out(l);
+  io.out(`Coverage map saved to "${file}"; see it with: iomap-harness report ${file}`);
+  summary.coverage = s === undefined ? { json: file } : { table: s.table, reached: s.reached, reachable: s.reachable, percent: s.percent, json: file };
+  return json;
 }
 
 function empty(seed: number): SeedSummary {
@@ -131,7 +180,7 @@ function empty(seed: number): SeedSummary {
 export function runSeedCollected(task: SeedTask, seed: number): SeedOutcome {
   const lines: { err: boolean; text: string }[] = [];
   const io: Output = { out: (text) => lines.push({ err: false, text }), err: (text) => lines.push({ err: true, text }) };
-  return { ...runSeed(task, seed, io), lines };
+  return { ...runSeed(task, seed, io, { printCoverage: false }), lines };
 }
 
 /** The seeds of a campaign this shard runs, in order. */

@@ -60,6 +60,11 @@ export class SparseBytes {
   /** Bytes that may have changed since takeChanges(): [changedLo, changedHi) (empty: lo ≥ hi). */
   private changedLo = Infinity;
   private changedHi = 0;
+  /**
+   * Called with [lo, hi) before any change to those bytes or to the size across them (the
+   * durability tracker keeps the bytes it is about to lose). null: nobody listens.
+   */
+  beforeChange: ((lo: number, hi: number) => void) | null = null;
 
   constructor(chunkSize: number = DEFAULT_CHUNK_SIZE, opts: { inPlaceMoves?: boolean } = {}) {
     this.inPlaceMoves = opts.inPlaceMoves ?? true;
@@ -94,7 +99,13 @@ export class SparseBytes {
     return r;
   }
 
+  /** Whether takeChanges() would return a range (without forgetting it). */
+  hasChanges(): boolean {
+    return this.changedLo < this.changedHi;
+  }
+
   private touch(lo: number, hi: number): void {
+    if (this.beforeChange !== null && lo < hi) this.beforeChange(lo, hi);
     if (lo < this.changedLo) this.changedLo = lo;
     if (hi > this.changedHi) this.changedHi = hi;
   }
@@ -482,6 +493,30 @@ export class SparseBytes {
     // Raise the size first: pieces past the old EOF must not look like stale data to zero().
     if (dst + len > this.size) this.size = dst + len;
     this.moveRange(src, dst, len);
+  }
+
+  /**
+   * Copies of the stored pieces of [lo, hi) (ascending, each within one chunk); bytes outside
+   * them read as zero. Cost ∝ chunks present in the range, not its length.
+   */
+  copyPieces(lo: number, hi: number): Array<{ off: number; data: Uint8Array }> {
+    const out: Array<{ off: number; data: Uint8Array }> = [];
+    if (hi <= lo) return out;
+    SparseBytes.checkRange('copyPieces', lo, hi - lo);
+    const cs = this.chunkSize;
+    const first = Math.floor(lo / cs);
+    const last = Math.floor((hi - 1) / cs);
+    const take = (idx: number): void => {
+      const c = this.get(idx);
+      if (c === undefined) return;
+      const base = idx * cs;
+      const s = Math.max(lo, base);
+      const e = Math.min(hi, base + cs);
+      out.push({ off: s, data: Uint8Array.prototype.slice.call(c, s - base, e - base) });
+    };
+    if (last - first < 8) for (let idx = first; idx <= last; idx++) take(idx);
+    else for (const idx of this.chunksIn(first, last)) take(idx);
+    return out;
   }
 
   /** Every (offset, bytes) piece that holds data within [0, size), ascending. For image dumps. */

@@ -63,8 +63,12 @@ export type FaultOp =
   /** Complete one pending I/O (index modulo the number pending). */
   | { op: 'complete'; which: number }
   | { op: 'sync' }
-  /** echo 3 > drop_caches, then read every file back and check it. */
-  | { op: 'dropcaches' }
+  /**
+   * sync, then echo 3 > drop_caches, then read every file back and check it: the sync is what lets
+   * the read-back check every byte against the media. Workloads saved before drop caches stopped
+   * writing back name it 'dropcaches'; both names run the same.
+   */
+  | { op: 'syncdrop' | 'dropcaches' }
   /** Arm a fault rule (the fault schedule is part of the workload). */
   | { op: 'fault'; rule: FaultSpec }
   /** Remove every fault rule. */
@@ -211,18 +215,18 @@ function genRule(rng: CrashRng, mode: FaultMode, g: FaultGeometry): FaultSpec {
 }
 
 type GenKind = 'write' | 'read' | 'mapwrite' | 'mapread' | 'fsync' | 'open' | 'close' | 'writeback' | 'complete' | 'sync' |
-  'dropcaches' | 'truncate' | 'fault';
+  'syncdrop' | 'truncate' | 'fault';
 
 /** Op weights per mode: reads where reads fail, drop caches where the media matters. */
 const OP_WEIGHTS: Record<FaultMode, ReadonlyArray<[GenKind, number]>> = {
   'write-eio': [['write', 28], ['read', 10], ['mapwrite', 6], ['mapread', 4], ['fsync', 14], ['open', 7], ['close', 3],
-    ['writeback', 8], ['complete', 5], ['sync', 3], ['dropcaches', 4], ['truncate', 4], ['fault', 4]],
+    ['writeback', 8], ['complete', 5], ['sync', 3], ['syncdrop', 4], ['truncate', 4], ['fault', 4]],
   'read-eio': [['write', 22], ['read', 22], ['mapread', 8], ['fsync', 8], ['open', 4], ['close', 2],
-    ['writeback', 4], ['complete', 3], ['sync', 2], ['dropcaches', 14], ['truncate', 6], ['fault', 5]],
+    ['writeback', 4], ['complete', 3], ['sync', 2], ['syncdrop', 14], ['truncate', 6], ['fault', 5]],
   drop: [['write', 28], ['read', 10], ['mapwrite', 6], ['mapread', 4], ['fsync', 12], ['open', 5], ['close', 2],
-    ['writeback', 8], ['complete', 5], ['sync', 3], ['dropcaches', 6], ['truncate', 4], ['fault', 4]],
+    ['writeback', 8], ['complete', 5], ['sync', 3], ['syncdrop', 6], ['truncate', 4], ['fault', 4]],
   corrupt: [['write', 24], ['read', 18], ['mapwrite', 4], ['mapread', 6], ['fsync', 10], ['open', 4], ['close', 2],
-    ['writeback', 6], ['complete', 4], ['sync', 3], ['dropcaches', 10], ['truncate', 4], ['fault', 5]],
+    ['writeback', 6], ['complete', 4], ['sync', 3], ['syncdrop', 10], ['truncate', 4], ['fault', 5]],
 };
 
 function pickWeighted<T>(rng: CrashRng, table: ReadonlyArray<[T, number]>): T {
@@ -331,8 +335,8 @@ export function generateFaultWorkload(opts: FaultGenOptions): FaultWorkload {
       case 'sync':
         ops.push({ op: 'sync' });
         break;
-      case 'dropcaches':
-        ops.push({ op: 'dropcaches' });
+      case 'syncdrop':
+        ops.push({ op: 'syncdrop' });
         break;
       case 'truncate': {
         // Block-aligned sizes in write-eio mode: the only writeback a truncate then does is of the
@@ -366,7 +370,8 @@ export function describeFaultOp(o: FaultOp): string {
     case 'writeback': return `writeback fd${o.slot}`;
     case 'complete': return `complete I/O #${o.which}`;
     case 'sync': return 'sync';
-    case 'dropcaches': return 'drop caches';
+    case 'syncdrop':
+    case 'dropcaches': return 'sync and drop caches';
     case 'fault': {
       const r = o.rule;
       const bits: string[] = [r.kind, r.action ?? 'error'];
@@ -398,7 +403,7 @@ interface FileModel {
   /** errseq model: failures so far, and whether the latest has been reported to anybody. */
   errSeq: number;
   errSeen: boolean;
-  /** Changed since its last full writeback (fsync/sync/drop caches). */
+  /** Changed since its last full writeback (fsync/sync/sync and drop caches). */
   dirtySinceSync: boolean;
   /**
    * The legacy AS_EIO bit (filemap_check_errors): set by a write failure, test-and-cleared by
@@ -822,10 +827,12 @@ class FaultRunner {
           this.writtenBack(i);
         }
         return true;
+      case 'syncdrop':
       case 'dropcaches':
+        this.vol.sync();
         this.vol.dropCaches();
         for (let i = 0; i < this.files.length; i++) {
-          this.checkClean(i, 'drop caches');
+          this.checkClean(i, 'sync and drop caches');
           this.writtenBack(i);
           this.checkEvicted(i);
         }
@@ -933,6 +940,7 @@ class FaultRunner {
     this.opFaults = [];
     this.dev.enabled = false;
     this.vol.drain();
+    this.vol.sync();
     this.vol.dropCaches();
     for (let i = 0; i < this.files.length; i++) {
       this.checkClean(i, 'the final sync');

@@ -37,6 +37,8 @@ export interface RunOptions {
   only?: string[];
   /** Lines for the user (failures, skips). */
   log?: (line: string) => void;
+  /** Told before each property runs (the CLI's status line). */
+  onProperty?: (name: string, index: number, count: number) => void;
 }
 
 export interface ReplayCheck {
@@ -309,8 +311,9 @@ export function runSuite(suite: SuiteDef, env: SuiteEnv, o: RunOptions): SuiteRe
       probe.close();
     }
     if (out.skipped === undefined) {
-      for (const def of suite.properties) {
-        if (o.only !== undefined && !o.only.includes(def.name)) continue;
+      const defs = suite.properties.filter((def) => o.only === undefined || o.only.includes(def.name));
+      for (const [i, def] of defs.entries()) {
+        o.onProperty?.(def.name, i, defs.length);
         const r = runProperty(suite, def, env, o, probe);
         out.properties.push(r);
         out.runs += r.runs;

@@ -247,6 +247,8 @@ export class CrashDevice extends WrappedDevice {
   /** Flush entry indices, ascending (absolute). */
   private flushes: number[] = [];
   private readonly marks = new Map<string, number[]>();
+  /** false after stopLogging(): writes pass straight through and no crash state can be built. */
+  private logging = true;
 
   constructor(inner: BlockDevice, opts: CrashDeviceOptions = {}) {
     if (inner === null || typeof inner !== 'object' || typeof inner.write !== 'function') {
@@ -278,13 +280,14 @@ export class CrashDevice extends WrappedDevice {
   write(off: number, data: Uint8Array, opts?: WriteOptions): void {
     const fua = validateWrite(this, off, data, opts);
     this.inner.write(off, data, opts);
-    if (data.length === 0) return;
+    if (data.length === 0 || !this.logging) return;
     this.log.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: data.slice() });
   }
 
   flush(): void {
     checkOpen(this, 'flush');
     this.inner.flush();
+    if (!this.logging) return;
     const index = this.position;
     this.log.push({ kind: 'flush', index });
     this.flushes.push(index);
@@ -293,7 +296,7 @@ export class CrashDevice extends WrappedDevice {
   discard(off: number, len: number): void {
     validateDiscard(this, off, len);
     this.inner.discard(off, len);
-    if (len === 0) return;
+    if (len === 0 || !this.logging) return;
     this.log.push({ kind: 'discard', index: this.position, off, len, fua: false, data: null });
   }
 
@@ -301,6 +304,23 @@ export class CrashDevice extends WrappedDevice {
   close(): void {
     checkOpen(this, 'close');
     this.inner.close();
+  }
+
+  /**
+   * No power cut will be simulated on this device any more (an fsx run without crash ops): stop
+   * recording writes, so the device costs what the one inside it costs. Crash states and images
+   * can no longer be built (EINVAL).
+   */
+  stopLogging(): void {
+    this.logging = false;
+    this.log.length = 0;
+    this.bases.clear();
+    this.flushes = [];
+  }
+
+  /** Whether writes are still recorded (stopLogging() not called). */
+  get recording(): boolean {
+    return this.logging;
   }
 
   /* ---- The log ---------------------------------------------------------------------------- */
@@ -400,6 +420,7 @@ export class CrashDevice extends WrappedDevice {
 
   /** The durable state and pending writes at `point`. */
   crashPoint(point: number): CrashPoint {
+    if (!this.logging) throw new FsError(EINVAL, `${this.name}: no crash states: recording was stopped (stopLogging)`);
     this.checkPoint(point, 'point');
     const lastFlush = this.lastFlushBefore(point);
     const from = Math.max(lastFlush + 1, this.originIndex);
@@ -617,6 +638,7 @@ export class CrashDevice extends WrappedDevice {
     if (!Number.isInteger(selector) || selector < 0 || selector > 0xffffffff) {
       throw new FsError(EINVAL, `${this.name}: crash selector must be an integer in [0, 2^32), got ${String(selector)}`);
     }
+    if (!this.logging) throw new FsError(EINVAL, `${this.name}: no crash states: recording was stopped (stopLogging)`);
     // The two canonical states first, so that a shrunk log keeps its crash state when ops go:
     // 0 = every cached write lost, 1 = every cached write landed, in issue order.
     if (selector === 0) return { point: this.position, writes: [] };

@@ -14,6 +14,7 @@
  * - Metadata (names, sizes, extents, inline data) lives on the device (meta.ts) and is committed
  *   atomically by fsync/sync/unmount.
  */
+import { Personality, personality } from './personality';
 import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW,
   IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
@@ -70,6 +71,12 @@ export class RefsInode {
    * writeback allocates the blocks from EOF up to this block; 0 when none is pending.
    */
   preallocEnd = 0;
+  /**
+   * The reflink inode flag: set when a remap shares blocks into or out of the file. XFS clears it
+   * only when an unshare leaves neither shared extents nor COW staging, and staging lingers until
+   * background garbage collection: refs keeps it set.
+   */
+  reflinked = false;
   constructor(ino: number) {
     this.ino = ino;
   }
@@ -171,6 +178,8 @@ export class Refs implements FsInstance {
    * below EOF, always dirty) stay as they are.
    */
   eofPreallocBlocks = 0;
+  /** Policy choices where real filesystems differ (reference/fs/personality.ts). */
+  personality: Personality = personality('generic');
   /** Count of metadata commits (tests observe fsync durability through it). */
   commits = 0;
   readonly iomapOps: IomapOps;
@@ -1010,8 +1019,9 @@ export class Refs implements FsInstance {
         wpc.private = null;
         return 0;
       }
-      this.convertDelalloc(ri, ext, ri.extents, this.bugs.allocWrittenAtWriteback ? 'written' : 'unwritten');
-      this.preallocPastEof(inode, ri, ext.lblk + ext.len);
+      const conv = this.delallocToConvert(ext, lblk, Math.ceil((offset + _len) / this.blockSize));
+      this.convertDelalloc(ri, conv, ri.extents, this.bugs.allocWrittenAtWriteback ? 'written' : 'unwritten');
+      this.preallocPastEof(inode, ri, conv.lblk + conv.len);
     }
     this.fillMapping(inode, ri, lblk, m);
     // Trim the data-fork mapping at the next COW staging extent: those blocks must go through
@@ -1020,6 +1030,36 @@ export class Refs implements FsInstance {
     if (nextCow < m.offset + m.length) m.length = nextCow - m.offset;
     wpc.private = ri.seq;
     return 0;
+  }
+
+  /**
+   * The part of delalloc extent `ext` writeback allocates when it writes blocks [lblk, endBlk):
+   * all of it (xfs_bmapi_convert_delalloc), or, for the ext4 personality, just the blocks being
+   * written (ext4 maps the extent of the dirty pages it submits; the rest stays delayed).
+   */
+  private delallocToConvert(ext: Extent, lblk: number, endBlk: number): Extent {
+    if (this.personality.convertWholeDelalloc) return ext;
+    const end = Math.min(ext.lblk + ext.len, Math.max(endBlk, lblk + 1));
+    return { ...ext, lblk, len: end - lblk };
+  }
+
+  /** The size written-back data has reached (the next commit may record it): XFS's i_disk_size. */
+  diskSize(inode: Inode): number {
+    return refsOf(inode).wbSize;
+  }
+
+  /** The file carries the reflink inode flag (a remap shared blocks into or out of it since the last unshare). */
+  isReflinked(inode: Inode): boolean {
+    return refsOf(inode).reflinked;
+  }
+
+  /** Some block of the file's data fork is shared with another owner (reflinked). */
+  hasSharedBlocks(inode: Inode): boolean {
+    for (const e of refsOf(inode).extents.exts) {
+      if (e.state === 'delalloc') continue;
+      for (let b = e.pblk; b < e.pblk + e.len; b++) if (this.isShared(b)) return true;
+    }
+    return false;
   }
 
   prepareIoend(ioend: Ioend, status: number): number {
@@ -1175,14 +1215,40 @@ export class Refs implements FsInstance {
   remapBlocks(src: Inode, srcLblk: number, dst: Inode, dstLblk: number, n: number): void {
     const rs = refsOf(src);
     const rd = refsOf(dst);
-    this.freeRange(rd, dstLblk, n);
+    this.freeDestination(rs, srcLblk, rd, dstLblk, n);
     for (const e of rs.extents.range(srcLblk, n)) {
       if (e.state === 'delalloc') throw new Error('model bug: remap of a delalloc source');
+      if (e.state === 'unwritten' && this.personality.reflinkSkipsUnwritten) continue; // not shared: see freeDestination
       this.addRefs(e.pblk, e.len);
       rd.extents.set(dstLblk + (e.lblk - srcLblk), e.len, e.state, e.pblk);
     }
     this.bumpSeq(rd);
     this.bumpSeq(rs);
+    rd.reflinked = true;
+    rs.reflinked = true;
+  }
+
+  /**
+   * Unmap the remap destination. With reflinkSkipsUnwritten (xfs_reflink_remap_extent), a block
+   * whose source and destination are both unwritten is left alone (both read as zeroes), and the
+   * rest is unmapped; unwritten source blocks are then not shared, so the destination reads zeroes
+   * from a hole or its own unwritten block.
+   */
+  private freeDestination(rs: RefsInode, srcLblk: number, rd: RefsInode, dstLblk: number, n: number): void {
+    if (!this.personality.reflinkSkipsUnwritten) {
+      this.freeRange(rd, dstLblk, n);
+      return;
+    }
+    const bothUnwritten = (i: number): boolean =>
+      rs.extents.lookup(srcLblk + i).ext?.state === 'unwritten' && rd.extents.lookup(dstLblk + i).ext?.state === 'unwritten';
+    let i = 0;
+    while (i < n) {
+      const keep = bothUnwritten(i);
+      let j = i + 1;
+      while (j < n && bothUnwritten(j) === keep) j++;
+      if (!keep) this.freeRange(rd, dstLblk + i, j - i);
+      i = j;
+    }
   }
 
   /** Give shared UNWRITTEN blocks in [lblk, lblk+n) private storage (their content is zero). */

@@ -4,6 +4,7 @@
  * block-level space operations, metadata commit), and optional introspection that oracles and
  * the contract monitor use. refs implements it; so can any ops table plugged in as an FsAdapter.
  */
+import type { Personality } from '../fs/personality';
 import type { Inode, IomapOps, WritebackOps } from './types';
 
 /** What a filesystem declares about itself. */
@@ -51,6 +52,14 @@ export interface FsInstance {
   readonly blockSize: number;
   readonly blkbits: number;
   readonly capabilities: FsCapabilities;
+  /** Policy choices where real filesystems differ (absent: the generic personality). */
+  readonly personality?: Personality;
+  /** Some block of the file is shared (FIBMAP under a bmapZeroOnReflink personality answers 0). */
+  hasSharedBlocks?(inode: Inode): boolean;
+  /** The size written-back data has reached on disk (XFS i_disk_size): truncate's write-back starts there. */
+  diskSize?(inode: Inode): number;
+  /** The file carries the reflink inode flag (personality dioFallbackOnReflinkedInode). */
+  isReflinked?(inode: Inode): boolean;
   readonly iomapOps: IomapOps;
   readonly writebackOps: WritebackOps;
   /** DIO ->end_io: (inode, file offset, bytes, error, IOMAP_DIO_* flags) → replacement error. */

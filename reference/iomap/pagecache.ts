@@ -198,6 +198,7 @@ export class AddressSpace {
       sub.data.set(f.data.subarray(off, off + sub.size));
       sub.uptodate = f.uptodate;
       sub.pteWritable = f.pteWritable;
+      sub.pteMappedEnd = f.pteMappedEnd;
       sub.pteDirty = f.pteDirty;
       out.push(sub);
     }
@@ -322,13 +323,14 @@ export class AddressSpace {
   }
 
   /**
-   * invalidate_mapping_pages() (drop_caches): remove clean, unlocked folios not under writeback.
-   * No shadow entries are left (they are not reclaimed).
+   * invalidate_mapping_pages() (drop_caches): remove clean, unlocked, unmapped folios not under
+   * writeback (mapping_evict_folio). No shadow entries are left (they are not reclaimed). A folio
+   * with dirty page table entries is still mapped and dirty in all but name: it stays.
    */
   invalidateClean(): number {
     let n = 0;
     for (const f of this.allFolios()) {
-      if (f.dirty || f.writeback || f.locked) continue;
+      if (f.dirty || f.writeback || f.locked || f.pteDirty) continue;
       if (!this.aops.releaseFolio(f)) continue;
       this.removeFolio(f, 'invalidate');
       n++;

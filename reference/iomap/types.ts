@@ -68,6 +68,8 @@ export interface Inode {
   readonly mapping: AddressSpace;
   /** Filesystem-private state (refs: its extent maps and counters). */
   fsPrivate: unknown;
+  /** S_SWAPFILE: an active swap file (swapon to swapoff): its blocks must not change. */
+  swapfile?: boolean;
 }
 
 /** struct iomap. The core zeroes it before each ->iomap_begin; the filesystem fills it in. */

@@ -160,7 +160,13 @@ export class ModelHarness {
         break;
       }
       case 'fsync': this.fh.fsync(); this.polluted = false; break; // writeback zeroes the EOF folio past EOF
-      case 'dropcaches': this.fh.close(); this.fsys.dropCaches(); this.fh = this.fsys.open('f'); this.polluted = false; break;
+      case 'dropcaches':
+        // drop_caches writes nothing back: a polluted EOF folio is dirty, so it stays (junk and all).
+        this.fh.close();
+        this.fsys.dropCaches();
+        this.fh = this.fsys.open('f');
+        this.polluted &&= this.size > 0 && this.fh.inode.mapping.folioAt(this.size - 1) !== undefined;
+        break;
       case 'remount':
         this.polluted = false;
         this.fh.close();

@@ -52,6 +52,7 @@ function swapon(w: Workload): void {
     try {
       const r = ref.fh.swapActivate();
       got = { pages: r.sis.pages, max: r.sis.max, extPages: r.sis.extents.reduce((n, x) => n + x.nrPages, 0) };
+      ref.fh.swapOff(); // the rest of the workload writes to the file again
     } catch (e) {
       if (!(e instanceof FsError)) throw e;
       got = e.code;

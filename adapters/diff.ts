@@ -1,0 +1,311 @@
+/**
+ * Differential target (`diff:host:DIR`): every operation runs on a host kernel filesystem and on
+ * the reference (refs with the matching personality and block size), and after every operation
+ * that can change the file the two are compared: the results (return values and errnos), the size,
+ * the mapping block by block (FIEMAP class: hole, delalloc, unwritten, written, shared) and what
+ * SEEK_DATA/SEEK_HOLE say, and every few ops the bytes. The host's answers are what the fuzzer's
+ * own oracle checks; the reference's are compared with them. A difference outside the envelope
+ * (below) throws a Divergence, which the fsx runner reports as a failure of kind `divergence` with
+ * the rule naming what differed, so fsx saves, shrinks and replays it like any other failure.
+ *
+ * The envelope, each entry a behaviour any correct kernel may show (docs/host.md, "diff"):
+ * - the host wrote a block back earlier than the model: the kernel flusher and memory pressure
+ *   write dirty data back whenever they like, so a block the model still holds as delalloc may be
+ *   unwritten or written on the host, and one the model holds dirty over an unwritten extent may
+ *   be written;
+ * - SEEK over unwritten extents depends on what readahead left in the page cache, which differs
+ *   between the kernel and the model, so a block that is unwritten on either side may be data or
+ *   hole to SEEK;
+ * - flushes write whole folios, and the kernel and the model size folios differently, so a block
+ *   next to a flushed range may be written on one side and still dirty over unwritten on the other;
+ * - FIEMAP extent boundaries and the LAST flag are not compared (only per-block classes are).
+ * Whenever a block is let through by an envelope entry rather than equal, the whole file's bytes
+ * are compared at once, so a mapping difference never hides a content difference.
+ */
+import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, TargetSetup } from './types';
+import { ReferenceAdapter, ReferenceTarget } from './reference';
+import { FsError } from '../reference/errno';
+import { blockIsDirty } from '../reference/iomap/folio';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
+import type { PersonalityName } from '../reference/fs/personality';
+import { runCommand } from './host/commands';
+
+/** What differed between host and reference (the failure's rule). */
+export type DivergenceRule = 'diff-result' | 'diff-size' | 'diff-bytes' | 'diff-mapping' | 'diff-seek';
+
+/** Host and reference disagree outside the envelope. Recognised by the fsx runner by its name. */
+export class Divergence extends Error {
+  readonly rule: DivergenceRule;
+  constructor(rule: DivergenceRule, lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'Divergence';
+    this.rule = rule;
+  }
+}
+
+/** A block's FIEMAP class. */
+export type BlockClass = 'hole' | 'delalloc' | 'unwritten' | 'written' | 'shared';
+
+/** Per-block classes of [0, nblocks) from FIEMAP extents (blocks no extent covers are holes). */
+export function blockClasses(ext: readonly FiemapExtent[], bs: number, nblocks: number): BlockClass[] {
+  const out: BlockClass[] = new Array(nblocks).fill('hole');
+  for (const e of ext) {
+    const cls: BlockClass = e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten'
+      : e.flags & FIEMAP_EXTENT_SHARED ? 'shared' : 'written';
+    const a = Math.max(0, Math.floor(e.logical / bs));
+    const b = Math.min(nblocks, Math.ceil((e.logical + e.length) / bs));
+    for (let i = a; i < b; i++) out[i] = cls;
+  }
+  return out;
+}
+
+/** Per-block SEEK answer over [0, size): true where SEEK_DATA/SEEK_HOLE put data. */
+export function seekDataBlocks(t: Pick<FileTarget, 'seekData' | 'seekHole'>, size: number, bs: number): boolean[] {
+  const n = Math.ceil(size / bs);
+  const out: boolean[] = new Array(n).fill(false);
+  let pos = 0;
+  while (pos < size) {
+    let d: number;
+    try {
+      d = t.seekData!(pos);
+    } catch (e) {
+      if (e instanceof FsError && e.code === 'ENXIO') break;
+      throw e;
+    }
+    const h = t.seekHole!(d);
+    for (let b = Math.floor(d / bs); b < Math.min(n, Math.ceil(h / bs)); b++) out[b] = true;
+    pos = h;
+  }
+  return out;
+}
+
+/**
+ * Whether reference class `r` and host class `h` of one block agree within the envelope;
+ * `refDirty`: the block is dirty in the reference's page cache.
+ */
+export function classesAgree(r: BlockClass, h: BlockClass, refDirty: boolean, speculative = false): boolean {
+  if (r === h) return true;
+  // XFS speculative preallocation: writeback turned post-EOF delalloc into unwritten blocks the
+  // model never asked for, which a later size extension brought inside EOF.
+  if (speculative && r === 'hole' && h === 'unwritten') return true;
+  // The host wrote back earlier (flusher, memory pressure): allocation happened there first.
+  if (r === 'delalloc') return h === 'unwritten' || h === 'written';
+  if (r === 'unwritten' && h === 'written') return refDirty;
+  // Folio granularity: the model's flush took a larger folio than the kernel's.
+  if (r === 'written' && h === 'unwritten') return true;
+  return false;
+}
+
+type Outcome<T> = { ok: true; v: T } | { ok: false; e: unknown };
+
+function attempt<T>(fn: () => T): Outcome<T> {
+  try {
+    return { ok: true, v: fn() };
+  } catch (e) {
+    return { ok: false, e };
+  }
+}
+
+function errName(e: unknown): string {
+  return e instanceof FsError ? e.code : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+
+/** How often (in state-changing ops) the whole file's bytes are compared. */
+const BYTES_EVERY = 8;
+
+export class DiffTarget implements FileTarget {
+  private changes = 0;
+  constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
+    /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
+    private readonly speculative: boolean) {}
+
+  /**
+   * Run `what` on both: the same outcome (equal values, or the same errno) returns the host's; a
+   * different one is a divergence. A reference exception that is not an FsError (a contract
+   * violation, a model crash) is the model's failure and propagates as it is.
+   */
+  private both<T>(what: string, onRef: (t: FileTarget) => T, eq: (a: T, b: T) => boolean = (a, b) => a === b): T {
+    const r = attempt(() => onRef(this.ref));
+    if (!r.ok && !(r.e instanceof FsError)) throw r.e;
+    const h = attempt(() => onRef(this.host));
+    if (r.ok && h.ok) {
+      if (!eq(r.v, h.v)) throw new Divergence('diff-result', [`${what}: the reference returned ${show(r.v)}, the host ${show(h.v)}`]);
+      return h.v;
+    }
+    if (!r.ok && !h.ok && h.e instanceof FsError && (r.e as FsError).code === h.e.code) throw h.e;
+    throw new Divergence('diff-result', [`${what}: the reference ${r.ok ? `returned ${show(r.v)}` : `failed with ${errName(r.e)}`}, the host ${h.ok ? `returned ${show(h.v)}` : `failed with ${errName(h.e)}`}`]);
+  }
+
+  /** Run a state-changing op on both, then compare the two files. */
+  private change<T>(what: string, fn: (t: FileTarget) => T, eq?: (a: T, b: T) => boolean): T {
+    const v = this.both(what, fn, eq);
+    this.compare(what);
+    return v;
+  }
+
+  /** Size, mapping and SEEK after `what`; the bytes every BYTES_EVERY changes. */
+  compare(what: string): void {
+    const size = this.host.size();
+    const rsize = this.ref.size();
+    if (size !== rsize) throw new Divergence('diff-size', [`after ${what}: size ${size} on the host, ${rsize} on the reference`]);
+    this.compareMapping(what, size);
+    if (++this.changes % BYTES_EVERY === 0) this.compareBytes(what, size);
+  }
+
+  private refBlockDirty(b: number): boolean {
+    const mapping = this.ref.fh.inode.mapping;
+    const f = mapping.folioAt(b * this.bs);
+    return f !== undefined && f.dirty && blockIsDirty(f, Math.floor((b * this.bs - f.pos) / this.bs));
+  }
+
+  private compareMapping(what: string, size: number): void {
+    if (size === 0 || !this.host.fiemap || !this.host.seekData) return;
+    const bs = this.bs;
+    const n = Math.ceil(size / bs);
+    const rc = blockClasses(this.ref.fiemap(0, size, 0), bs, n);
+    const hc = blockClasses(this.host.fiemap(0, size, 0), bs, n);
+    let envelope = false;
+    for (let b = 0; b < n; b++) {
+      if (rc[b] === hc[b]) continue;
+      envelope = true;
+      if (!classesAgree(rc[b], hc[b], this.refBlockDirty(b), this.speculative)) {
+        throw new Divergence('diff-mapping', [`after ${what}: block ${b} (byte ${b * bs}) is ${hc[b]} on the host, ${rc[b]} on the reference`,
+          `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`]);
+      }
+    }
+    const rs = seekDataBlocks(this.ref, size, bs);
+    const hs = seekDataBlocks(this.host, size, bs);
+    for (let b = 0; b < n; b++) {
+      if (rs[b] === hs[b] || rc[b] === 'unwritten' || hc[b] === 'unwritten') continue;
+      throw new Divergence('diff-seek', [`after ${what}: SEEK says block ${b} (byte ${b * bs}) is ${hs[b] ? 'data' : 'a hole'} on the host, ${rs[b] ? 'data' : 'a hole'} on the reference`,
+        `  classes host ${hc[b]}, reference ${rc[b]}`]);
+    }
+    if (envelope) this.compareBytes(`${what} (mapping within the envelope)`, size);
+  }
+
+  compareBytes(what: string, size: number): void {
+    const h = this.host.pread(0, size);
+    const r = this.ref.pread(0, size);
+    if (sameBytes(h, r)) return;
+    let i = 0;
+    while (i < Math.min(h.length, r.length) && h[i] === r[i]) i++;
+    throw new Divergence('diff-bytes', [`after ${what}: the files differ from byte ${i} (host ${hex(h[i])}, reference ${hex(r[i])}; lengths ${h.length}/${r.length})`]);
+  }
+
+  size(): number { return this.both('stat', (t) => t.size()); }
+  pread(off: number, len: number): Uint8Array { return this.both(`pread(${off}, ${len})`, (t) => t.pread(off, len), sameBytes); }
+  pwrite(off: number, data: Uint8Array): number { return this.change(`pwrite(${off}, ${data.length})`, (t) => t.pwrite(off, data)); }
+  truncate(size: number): void { this.change(`truncate(${size})`, (t) => t.truncate(size)); }
+  fsync(): void { this.change('fsync', (t) => t.fsync()); }
+  fdatasync(): void { this.change('fdatasync', (t) => t.fdatasync()); }
+  mapread(off: number, len: number): Uint8Array { return this.both(`mapread(${off}, ${len})`, (t) => t.mapread!(off, len), sameBytes); }
+  mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void { this.change(`mapwrite(${off}, ${data.length})`, (t) => t.mapwrite!(off, data, opts)); }
+  fallocate(mode: number, off: number, len: number): void { this.change(`fallocate(0x${mode.toString(16)}, ${off}, ${len})`, (t) => t.fallocate!(mode, off, len)); }
+  cloneRange(srcOff: number, len: number, dstOff: number): void { this.change(`clone(${srcOff}, ${len}, ${dstOff})`, (t) => t.cloneRange!(srcOff, len, dstOff)); }
+  dedupeRange(srcOff: number, len: number, dstOff: number): number { return this.change(`dedupe(${srcOff}, ${len}, ${dstOff})`, (t) => t.dedupeRange!(srcOff, len, dstOff)); }
+  copyRange(srcOff: number, len: number, dstOff: number): number { return this.change(`copy_file_range(${srcOff}, ${len}, ${dstOff})`, (t) => t.copyRange!(srcOff, len, dstOff)); }
+  directRead(off: number, len: number): Uint8Array { return this.both(`O_DIRECT pread(${off}, ${len})`, (t) => t.directRead!(off, len), sameBytes); }
+  directWrite(off: number, data: Uint8Array): number { return this.change(`O_DIRECT pwrite(${off}, ${data.length})`, (t) => t.directWrite!(off, data)); }
+  seekData(off: number): number { return this.host.seekData!(off); }
+  seekHole(off: number): number { return this.host.seekHole!(off); }
+  fiemap(off: number, len: number, flags: number): FiemapExtent[] {
+    const ext = this.host.fiemap!(off, len, flags);
+    this.ref.fiemap(off, len, flags); // FLAG_SYNC writes back: keep the reference in step
+    return ext;
+  }
+  closeOpen(): void { this.change('close, drop caches, reopen', (t) => t.closeOpen()); }
+}
+
+function show(v: unknown): string {
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  return v === undefined ? 'nothing' : String(v);
+}
+
+function hex(b: number | undefined): string {
+  return b === undefined ? 'none' : `0x${b.toString(16).padStart(2, '0')}`;
+}
+
+/** "0-3 written, 4 hole, 5-9 delalloc": a class array as runs. */
+function runs(c: readonly BlockClass[]): string {
+  const out: string[] = [];
+  let i = 0;
+  while (i < c.length) {
+    let j = i;
+    while (j + 1 < c.length && c[j + 1] === c[i]) j++;
+    out.push(`${i === j ? i : `${i}-${j}`} ${c[i]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
+/** The capabilities both targets have (the host's, narrowed by the reference's). */
+function commonCapabilities(h: Capabilities, r: Capabilities): Capabilities {
+  return {
+    ...h,
+    fallocModes: h.fallocModes.filter((m) => r.fallocModes.includes(m)),
+    clone: h.clone && r.clone, dedupe: h.dedupe && r.dedupe, copyRange: h.copyRange && r.copyRange,
+    directIO: h.directIO && r.directIO, mmap: h.mmap && r.mmap, seek: h.seek && r.seek, fiemap: h.fiemap && r.fiemap,
+    remount: false,
+  };
+}
+
+export interface DiffOptions {
+  personality?: PersonalityName;
+  folioSize?: number;
+}
+
+/** `diff:SPEC`: the host adapter `host` against the reference with `personality` and the host's block size. */
+export class DiffAdapter implements FileAdapter {
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  readonly setup: TargetSetup;
+  private readonly ref: ReferenceAdapter;
+  /** What the adapter did to the host to make it comparable. */
+  readonly notes: string[] = [];
+
+  constructor(private readonly host: FileAdapter, o: DiffOptions = {}) {
+    this.name = `diff:${host.name}`;
+    const bs = host.capabilities.blockSize;
+    // Without a personality, the host filesystem's own (a host adapter says which it is).
+    const info = (host as { info?: { fsType?: string; dir?: string } }).info;
+    const fsType = info?.fsType;
+    if (fsType === 'xfs' && info?.dir !== undefined) this.cowExtentOneBlock(info.dir, bs);
+    const pers = o.personality ?? (fsType === 'xfs' || fsType === 'ext4' ? fsType : undefined);
+    // No inline data (neither xfs nor ext4 inlines by default) and no power cuts (the host cannot).
+    this.ref = new ReferenceAdapter({
+      blockSize: bs, folioSize: o.folioSize, inlineMax: 0, crash: false, sectorSize: host.capabilities.dioAlign,
+      personality: pers,
+    });
+    this.setup = this.ref.setup;
+    this.capabilities = commonCapabilities(host.capabilities, this.ref.capabilities);
+  }
+
+  /**
+   * XFS stages copy-on-write in `cowextsize` chunks (32 blocks by default), and SEEK_DATA reports
+   * cached blocks under that staging as data even where the data fork has a hole. The model stages
+   * exactly what is written, so the test directory's hint (inherited by the test file) is set to
+   * one block. Best effort: without xfs_io the difference shows up as a diff-seek divergence.
+   */
+  private cowExtentOneBlock(dir: string, bs: number): void {
+    const r = runCommand('xfs_io', ['-c', `cowextsize ${bs}`, dir]);
+    this.notes.push(r.ok ? `xfs: cowextsize of ${dir} set to ${bs} (one block)` : `xfs: could not set cowextsize of ${dir}: ${r.err}`);
+  }
+
+  open(): FileTarget {
+    const ref = this.ref.open() as ReferenceTarget;
+    const host = this.host.open();
+    const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs');
+    t.compare('open');
+    return t;
+  }
+
+  close(): void {
+    try {
+      this.host.close();
+    } finally {
+      this.ref.close();
+    }
+  }
+}

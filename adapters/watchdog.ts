@@ -1,0 +1,130 @@
+/**
+ * A watchdog for in-process module adapters (`--adapter ./my-fs.js`), with the timeout semantics
+ * of exec: servers: a call that does not return within the per-call timeout (10 s, or
+ * IOMAP_HARNESS_EXEC_TIMEOUT_MS) ends the run with one line on stderr and exit code 3 (target hung).
+ *
+ * A hung call is JavaScript stuck on the main thread, which nothing on that thread can interrupt.
+ * So a small worker thread watches a shared counter that every wrapped call bumps on entry and
+ * exit; when a call stays open past the deadline, the worker asks the main thread, through an
+ * inspector session (the debugger protocol interrupts running JavaScript), to run exitHung(),
+ * which writes the line and exits with 3. A worker-thread run (fsx -j) has no main thread of its
+ * own to watch: there the target is not guarded (said in docs/adapters.md).
+ */
+
+import * as fs from 'fs';
+import { isMainThread, Worker } from 'worker_threads';
+import type { FileAdapter, FileTarget } from './types';
+
+/** FileTarget methods that call into the user's code. */
+const TARGET_METHODS = [
+  'size', 'pread', 'pwrite', 'pwriteFaulting', 'truncate', 'fsync', 'fdatasync', 'mapread', 'mapwrite', 'fallocate',
+  'cloneRange', 'dedupeRange', 'copyRange', 'dsyncWrite', 'directRead', 'directWrite', 'seekData', 'seekHole', 'fiemap',
+  'closeOpen', 'remount', 'crash',
+] as const;
+
+const HOOK = '__iomapHarnessWatchdogExit';
+
+/** The main thread's side: which call is open, and the function the worker makes it run. */
+class Watchdog {
+  /** [0] bumped on every call entry and exit; [1] 1 while a call is open. */
+  private readonly state = new Int32Array(new SharedArrayBuffer(8));
+  private current = '';
+
+  constructor(readonly timeoutMs: number) {
+    (globalThis as Record<string, unknown>)[HOOK] = () => this.exitHung();
+    const w = new Worker(WATCHER, { eval: true, workerData: { state: this.state, timeoutMs, hook: HOOK } });
+    w.unref();
+    w.on('error', () => undefined); // a watchdog that cannot start must not end the run
+  }
+
+  enter(what: string): void {
+    this.current = what;
+    this.state[0]++;
+    Atomics.store(this.state, 1, 1);
+  }
+
+  leave(): void {
+    this.state[0]++;
+    Atomics.store(this.state, 1, 0);
+  }
+
+  private exitHung(): void {
+    fs.writeSync(2, `iomap-harness: ${this.current} did not return within ${this.timeoutMs} ms: the target hung `
+      + '(the limit is IOMAP_HARNESS_EXEC_TIMEOUT_MS, as for exec: servers)\n');
+    // Node prints a line of its own at exit while an inspector session is attached; it would be a
+    // second line on stderr.
+    fs.closeSync(2);
+    process.exit(3);
+  }
+}
+
+/** The worker: polls a few times per timeout; a call open and unchanged for the whole timeout is a hang. */
+const WATCHER = `
+const { workerData } = require('worker_threads');
+const inspector = require('inspector');
+const { state, timeoutMs, hook } = workerData;
+let seen = -1;
+let since = Date.now();
+setInterval(() => {
+  const seq = Atomics.load(state, 0);
+  const open = Atomics.load(state, 1) === 1;
+  const now = Date.now();
+  if (seq !== seen || !open) { seen = seq; since = now; return; }
+  if (now - since < timeoutMs) return;
+  // Connected only now: an attached session makes Node print a line of its own at process.exit().
+  const session = new inspector.Session();
+  session.connectToMainThread();
+  session.post('Runtime.evaluate', { expression: hook + '()' });
+}, Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))));
+`;
+
+let shared: Watchdog | null | undefined;
+
+/** The process's watchdog (made on first use), or null where it cannot run. */
+function watchdog(timeoutMs: number): Watchdog | null {
+  if (shared !== undefined) return shared;
+  let inspectorOk = true;
+  try {
+    require('inspector');
+  } catch {
+    inspectorOk = false;
+  }
+  shared = isMainThread && inspectorOk ? new Watchdog(timeoutMs) : null;
+  return shared;
+}
+
+function guarded<T extends unknown[], R>(w: Watchdog, what: string, f: (...a: T) => R): (...a: T) => R {
+  return (...a: T): R => {
+    w.enter(what);
+    try {
+      return f(...a);
+    } finally {
+      w.leave();
+    }
+  };
+}
+
+/** `t` with every method that calls into the adapter's code guarded. */
+function guardTarget(w: Watchdog, name: string, t: FileTarget): FileTarget {
+  const g = Object.create(t) as Record<string, unknown>;
+  const src = t as unknown as Record<string, unknown>;
+  for (const k of TARGET_METHODS) {
+    const f = src[k];
+    if (typeof f === 'function') g[k] = guarded(w, `adapter module ${name}: FileTarget.${k}()`, (f as (...a: unknown[]) => unknown).bind(t));
+  }
+  return g as unknown as FileTarget;
+}
+
+/**
+ * `a` with a watchdog on open(), close() and every target call. `timeoutMs` as exec:'s. Where the
+ * watchdog cannot run (a worker thread), `a` unchanged.
+ */
+export function guardModuleAdapter(a: FileAdapter, name: string, timeoutMs: number): FileAdapter {
+  const w = watchdog(timeoutMs);
+  if (w === null) return a;
+  const g = Object.create(a) as FileAdapter;
+  const open = a.open.bind(a);
+  g.open = guarded(w, `adapter module ${name}: open()`, () => guardTarget(w, name, open()));
+  g.close = guarded(w, `adapter module ${name}: close()`, a.close.bind(a));
+  return g;
+}

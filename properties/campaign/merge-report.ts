@@ -1,0 +1,118 @@
+/**
+ * What `campaign merge` writes: the terminal summary, merged.json, junit.xml (one case per
+ * distinct failure: new ones fail, known ones are skipped with their note) and index.html, one
+ * self-contained page (inline CSS, no scripts, no network) linking each distinct failure's
+ * reproducer and failure-explorer page in the merge folder.
+ */
+
+import { xmlEscape } from '../suites/junit';
+import { junitXml, JUnitCase } from '../suites/junit';
+import type { DistinctFailure, MergeResult } from './merge';
+
+export const MERGE_FORMAT = 'iomap-harness-campaign-merge';
+
+function where(f: DistinctFailure): string {
+  const x = f.first;
+  const what = x.engine === 'fsx' ? `fsx seed ${x.seed}` : `check ${x.suite}/${x.property ?? '?'} seed ${x.seed}`;
+  return `${x.shard}, ${what}`;
+}
+
+function setupText(s: object): string {
+  const parts = Object.entries(s).map(([k, v]) => `${k}=${v}`);
+  return parts.length === 0 ? 'defaults' : parts.join(' ');
+}
+
+function coverageText(m: MergeResult): string {
+  const c = m.coverage;
+  return 'unavailable' in c ? c.unavailable : `${Object.keys(c.cells).length} cells reached (union over every unit)`;
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Lines for the terminal. */
+export function summaryLines(m: MergeResult): string[] {
+  const t = m.totals;
+  const out: string[] = [];
+  out.push(`campaign ${m.campaign} (${m.campaignId}): ${m.shards.present.length} of ${m.shards.n} shards, ${m.units.merged}${m.units.expected !== null ? ` of ${m.units.expected}` : ''} units`);
+  if (m.shards.missing.length > 0) out.push(`missing shards: ${m.shards.missing.join(', ')} (of ${m.shards.n})`);
+  if (m.shards.incomplete.length > 0) out.push(`incomplete shards (killed or still running; their finished units are merged): ${m.shards.incomplete.join(', ')}`);
+  if (m.shards.duplicateFolders.length > 0 || m.units.duplicates > 0) out.push(`duplicates ignored: ${m.shards.duplicateFolders.length} shard folders, ${m.units.duplicates} unit results`);
+  out.push(`totals: ${t.ops} fsx ops, ${t.checkRuns} check runs, ${secs(t.cpuMs)} CPU, ${t.setups.length} setups (${t.setups.map(setupText).join('; ')}), targets ${t.targets.join(', ')}${t.skippedUnits > 0 ? `, ${t.skippedUnits} units skipped` : ''}`);
+  out.push(`coverage: ${coverageText(m)}`);
+  out.push(`failures: ${t.failures} found, ${t.distinct} distinct (${t.new} new, ${t.known} known)`);
+  for (const f of m.failures) {
+    out.push(`  ${f.known !== undefined ? 'known' : 'NEW  '} ${f.target}: ${f.signature.kind}${f.signature.rule ? ` ${f.signature.rule}` : ''} x${f.count}, first ${where(f)} [${f.sigId}]`);
+    out.push(`        shape: ${f.signature.shape === '' ? '(no op log)' : f.signature.shape}`);
+    if (f.reproducer !== undefined) out.push(`        reproducer (${f.reproducerOps} ops${f.shrunk ? ', shrunk' : ''}): ${f.reproducer}`);
+    if (f.known !== undefined) out.push(`        known: ${f.known.file}${f.known.note ? `: ${f.known.note}` : ''}`);
+  }
+  return out;
+}
+
+export function mergedJson(m: MergeResult): string {
+  return JSON.stringify({ format: MERGE_FORMAT, version: 1, ...m }, null, 2) + '\n';
+}
+
+export function mergedJunit(m: MergeResult): string {
+  const cases: JUnitCase[] = m.failures.map((f) => {
+    const text = [
+      f.message,
+      `signature ${f.sigId}: ${f.signature.kind}|${f.signature.rule}|${f.signature.shape}`,
+      `found ${f.count} times; first in ${where(f)}, setup ${setupText(f.first.setup)}`,
+      ...(f.reproducer !== undefined ? [`reproducer: ${f.reproducer} (iomap-harness replay ${f.reproducer})`] : []),
+      ...(f.report !== undefined ? [`failure explorer: ${f.report}`] : []),
+    ].join('\n');
+    const c: JUnitCase = { classname: `${m.campaign}.${f.target}`, name: `${f.signature.kind}${f.signature.rule ? ` ${f.signature.rule}` : ''} [${f.sigId}]`, time: 0 };
+    if (f.known !== undefined) c.skipped = `known signature ${f.known.file}${f.known.note ? `: ${f.known.note}` : ''}`;
+    else c.failure = { message: `${f.message} (x${f.count})`, type: f.signature.kind, text };
+    return c;
+  });
+  const shards: JUnitCase = { classname: `${m.campaign}.shards`, name: `shards (${m.shards.present.length} of ${m.shards.n})`, time: m.totals.elapsedMs / 1000 };
+  if (m.shards.missing.length > 0) shards.skipped = `missing shards ${m.shards.missing.join(', ')}`;
+  return junitXml(`iomap-harness campaign ${m.campaign}`, [{ name: `campaign ${m.campaign}`, time: m.totals.elapsedMs / 1000, cases: [shards, ...cases], properties: { campaignId: m.campaignId } }]);
+}
+
+const esc = xmlEscape;
+
+/** A link to a file in the merge folder (relative paths; the folder moves as one). */
+function link(href: string | undefined, text: string): string {
+  return href === undefined ? '' : `<a href="${esc(href.split('\\').join('/'))}">${esc(text)}</a>`;
+}
+
+export function indexHtml(m: MergeResult): string {
+  const t = m.totals;
+  const rows = m.failures.map((f) => `<tr class="${f.known !== undefined ? 'known' : 'new'}" id="${esc(f.sigId)}">
+<td>${f.known !== undefined ? 'known' : '<b>new</b>'}</td><td>${esc(f.target)}</td><td>${esc(f.signature.kind)}</td><td>${esc(f.signature.rule)}</td>
+<td class="n">${f.count}</td><td>${esc(where(f))}<br><small>${esc(setupText(f.first.setup))}</small></td>
+<td><code>${esc(f.signature.shape || '(no op log)')}</code><br><small>${esc(f.message)}</small></td>
+<td>${link(f.report, 'explorer')} ${link(f.reproducer, `log (${f.reproducerOps ?? '?'} ops)`)}${f.reportError !== undefined ? `<br><small>${esc(f.reportError)}</small>` : ''}${f.known !== undefined ? `<br><small>known: ${esc(f.known.note || f.known.file)}</small>` : ''}</td></tr>`).join('\n');
+  const warn = [
+    ...(m.shards.missing.length > 0 ? [`Missing shards: ${m.shards.missing.join(', ')} of ${m.shards.n}.`] : []),
+    ...(m.shards.incomplete.length > 0 ? [`Incomplete shards: ${m.shards.incomplete.join(', ')}.`] : []),
+  ];
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>iomap-harness campaign ${esc(m.campaign)}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#111;background:#fff}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
+th{background:#eee}.n{text-align:right}tr.new td:first-child{color:#a00}tr.known{color:#666}
+code{font:12px monospace;word-break:break-all}.warn{color:#a00}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}
+</style></head><body>
+<h1>Campaign ${esc(m.campaign)}</h1>
+${warn.map((w) => `<p class="warn">${esc(w)}</p>`).join('\n')}
+<dl>
+<dt>campaign id</dt><dd>${esc(m.campaignId)}</dd>
+<dt>shards</dt><dd>${m.shards.present.length} of ${m.shards.n}</dd>
+<dt>units</dt><dd>${m.units.merged}${m.units.expected !== null ? ` of ${m.units.expected}` : ''}</dd>
+<dt>fsx ops</dt><dd>${t.ops}</dd><dt>check runs</dt><dd>${t.checkRuns}</dd><dt>CPU time</dt><dd>${esc(secs(t.cpuMs))}</dd>
+<dt>targets</dt><dd>${esc(t.targets.join(', '))}</dd><dt>setups</dt><dd>${esc(t.setups.map(setupText).join('; '))}</dd>
+<dt>coverage</dt><dd>${esc(coverageText(m))}</dd>
+<dt>failures</dt><dd>${t.failures} found, ${t.distinct} distinct: ${t.new} new, ${t.known} known</dd>
+</dl>
+<h2>Distinct failures</h2>
+${m.failures.length === 0 ? '<p>None.</p>' : `<table><tr><th></th><th>target</th><th>kind</th><th>rule</th><th>count</th><th>first found</th><th>shape of the shrunk log</th><th>reproducer</th></tr>\n${rows}\n</table>`}
+</body></html>
+`;
+}

@@ -1,0 +1,110 @@
+/**
+ * Filesystem personalities: where real iomap filesystems differ by policy rather than by iomap
+ * semantics, refs follows one of them. `generic` is what refs did before personalities existed
+ * (XFS-like everywhere except the speculative preallocation, which stays an explicit option);
+ * `xfs` and `ext4` follow Linux 6.18. docs/model.md has the table with the kernel function that
+ * makes each choice.
+ */
+
+export type PersonalityName = 'generic' | 'xfs' | 'ext4';
+export const PERSONALITY_NAMES: readonly PersonalityName[] = ['generic', 'xfs', 'ext4'];
+
+export interface Personality {
+  readonly name: PersonalityName;
+  /**
+   * PUNCH_HOLE and ZERO_RANGE write back and drop the cached range first (xfs_file_fallocate ->
+   * xfs_flush_unmap_range). false: the range is only dropped from the cache, dirty data and all
+   * (ext4_punch_hole / ext4_zero_range -> truncate_pagecache_range, since 6.15).
+   */
+  readonly flushBeforePunchZero: boolean;
+  /**
+   * What truncate writes back after zeroing the tail of the new EOF block, before the size changes
+   * on disk: 'eof-block', that block (what refs always did); 'disk-size-range', the range from
+   * the on-disk size to the new size, when it is not empty (xfs_setattr_size:
+   * filemap_write_and_wait_range(i_disk_size, newsize - 1), so a truncate down inside the on-disk
+   * size writes nothing); 'none', nothing (ext4_block_truncate_page; ordered-data journalling writes
+   * the block before the size commits).
+   */
+  readonly writeBackAfterTruncateZero: 'eof-block' | 'disk-size-range' | 'none';
+  /**
+   * Writeback allocates the whole delalloc extent holding the block it writes
+   * (xfs_bmapi_convert_delalloc). false: only the range being written back is allocated, the
+   * rest stays delalloc (ext4: mpage_map_and_submit_extent maps just the dirty pages' extent).
+   */
+  readonly convertWholeDelalloc: boolean;
+  /**
+   * FIBMAP answers 0 for a file that has shared blocks (xfs_vm_bmap refuses reflinked inodes,
+   * xfs_is_cow_inode). false: the block is reported (iomap_bmap), as ext4 would if it shared.
+   */
+  readonly bmapZeroOnReflink: boolean;
+  /**
+   * FICLONERANGE/FIDEDUPERANGE share written source blocks only: where the source is unwritten
+   * the destination becomes a hole (xfs_reflink_remap_extent maps written extents only). false:
+   * unwritten source blocks are shared too.
+   */
+  readonly reflinkSkipsUnwritten: boolean;
+  /**
+   * An unaligned O_DIRECT write to a file that has ever shared blocks (the reflink inode flag) goes
+   * through the page cache, and its data stays there dirty (xfs_file_dio_write_unaligned ->
+   * -ENOTBLK, then xfs_file_buffered_write). false: only a write over shared blocks falls back,
+   * and the fallback writes its range back and drops it (ext4 ext4_dio_write_iter,
+   * direct_write_fallback).
+   */
+  readonly dioFallbackOnReflinkedInode: boolean;
+  /**
+   * Zeroing (truncate, extending writes, punch edges) over an UNWRITTEN block with dirty cache
+   * zeroes the cached folio in place. false: the range is written back first and the zeroing
+   * redone over the new mapping (iomap_zero_range in 6.12). xfs 6.17+: xfs_buffered_write_iomap_begin
+   * fills the folio batch (iomap_fill_dirty_folios); ext4: ext4_block_zero_page_range zeroes
+   * through the page cache whatever the mapping. 'always': over holes as well, so zeroing never
+   * writes anything back (ext4).
+   */
+  readonly zeroDirtyUnwrittenInCache: boolean | 'always';
+  /**
+   * Bytes of speculative post-EOF preallocation done when the setup does not say (XFS:
+   * xfs_buffered_write_iomap_begin -> xfs_iomap_prealloc_size). 0: none. The refs form of it is
+   * the older XFS one (allocated WRITTEN at writeback), see docs/model.md.
+   */
+  readonly eofPrealloc: number;
+}
+
+const GENERIC: Personality = {
+  name: 'generic',
+  flushBeforePunchZero: true,
+  writeBackAfterTruncateZero: 'eof-block',
+  convertWholeDelalloc: true,
+  bmapZeroOnReflink: false,
+  reflinkSkipsUnwritten: false,
+  dioFallbackOnReflinkedInode: false,
+  zeroDirtyUnwrittenInCache: false,
+  eofPrealloc: 0,
+};
+
+const XFS: Personality = {
+  ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: true,
+};
+
+const EXT4: Personality = {
+  name: 'ext4',
+  flushBeforePunchZero: false,
+  writeBackAfterTruncateZero: 'none',
+  convertWholeDelalloc: false,
+  bmapZeroOnReflink: false,
+  reflinkSkipsUnwritten: false,
+  dioFallbackOnReflinkedInode: false,
+  zeroDirtyUnwrittenInCache: 'always',
+  eofPrealloc: 0,
+};
+
+const BY_NAME: Record<PersonalityName, Personality> = { generic: GENERIC, xfs: XFS, ext4: EXT4 };
+
+export function isPersonalityName(x: unknown): x is PersonalityName {
+  return typeof x === 'string' && (PERSONALITY_NAMES as readonly string[]).includes(x);
+}
+
+/** The personality called `name` (throws on an unknown name: callers validate input first). */
+export function personality(name: PersonalityName = 'generic'): Personality {
+  const p = BY_NAME[name];
+  if (!p) throw new Error(`unknown personality ${String(name)}`);
+  return p;
+}

@@ -1,0 +1,89 @@
+/**
+ * The differential target (adapters/diff.ts) without a kernel: the "host" side is a second
+ * reference adapter, correct (no divergence over a fuzz run) or broken in one way (its FIEMAP loses
+ * the UNWRITTEN flag, its size is off by one after a truncate): the diff must report a divergence
+ * with the rule naming what differed. The per-block classes and the envelope are unit-tested.
+ */
+import { strict as assert } from 'assert';
+import { DiffAdapter, blockClasses, classesAgree } from '../adapters/diff';
+import { ReferenceAdapter } from '../adapters/reference';
+import type { FiemapExtent, FileAdapter, FileTarget } from '../adapters/types';
+import { runFsx } from '../properties/fsx/engine';
+import { defaultOptions } from '../properties/fsx/generator';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
+
+const quiet = { out: () => undefined, err: () => undefined };
+
+/** A reference adapter whose targets are altered by `alter` (the broken "host"). */
+function brokenHost(alter: (t: FileTarget) => void, bs = 4096): FileAdapter {
+  const a = new ReferenceAdapter({ blockSize: bs, inlineMax: 0, crash: false });
+  const open = a.open.bind(a);
+  a.open = () => {
+    const t = open();
+    alter(t);
+    return t;
+  };
+  return a;
+}
+
+function fuzz(host: FileAdapter, numOps: number, seed = 1) {
+  const diff = new DiffAdapter(host, { personality: 'generic' });
+  // No interleaving ops: the diff target has none (the host would not either).
+  return runFsx(diff, diff.name, { ...defaultOptions(), numOps, seed, quiet: true }, quiet);
+}
+
+describe('diff: host vs reference', () => {
+  it('blockClasses: per-block classes from FIEMAP extents, holes where no extent is', () => {
+    const e: FiemapExtent[] = [
+      { logical: 0, physical: 4096, length: 4096, flags: 0 },
+      { logical: 8192, physical: 0, length: 8192, flags: FIEMAP_EXTENT_DELALLOC },
+      { logical: 16384, physical: 8192, length: 4096, flags: FIEMAP_EXTENT_UNWRITTEN },
+      { logical: 20480, physical: 12288, length: 4096, flags: FIEMAP_EXTENT_SHARED | FIEMAP_EXTENT_LAST },
+    ];
+    assert.deepEqual(blockClasses(e, 4096, 7), ['written', 'hole', 'delalloc', 'delalloc', 'unwritten', 'shared', 'hole']);
+  });
+
+  it('classesAgree: the host may have written back earlier; nothing else differs', () => {
+    assert.ok(classesAgree('delalloc', 'unwritten', true));
+    assert.ok(classesAgree('delalloc', 'written', true));
+    assert.ok(classesAgree('unwritten', 'written', true), 'dirty over unwritten: the host flusher wrote it');
+    assert.ok(!classesAgree('unwritten', 'written', false), 'clean unwritten vs written is a divergence');
+    assert.ok(!classesAgree('written', 'delalloc', true), 'the model cannot be ahead of the host');
+    assert.ok(classesAgree('written', 'unwritten', false), 'folio granularity of flushes');
+    assert.ok(!classesAgree('hole', 'unwritten', false));
+    assert.ok(classesAgree('hole', 'unwritten', false, true), 'XFS speculative preallocation');
+    assert.ok(!classesAgree('written', 'shared', false));
+  });
+
+  it('a correct host (a second reference) never diverges over 400 ops', function () {
+    this.timeout(120_000);
+    const r = fuzz(brokenHost(() => undefined), 400);
+    assert.equal(r.failure, null, r.report.join('\n'));
+  });
+
+  it('a host whose FIEMAP drops UNWRITTEN: diff-mapping', function () {
+    this.timeout(120_000);
+    const r = fuzz(brokenHost((t) => {
+      const fiemap = t.fiemap!.bind(t);
+      t.fiemap = (off, len, flags) => fiemap(off, len, flags).map((x) => ({ ...x, flags: x.flags & ~FIEMAP_EXTENT_UNWRITTEN }));
+    }), 3000);
+    assert.ok(r.failure, 'caught');
+    assert.equal(r.failure!.kind, 'divergence', r.report.join('\n'));
+    assert.equal(r.failure!.rule, 'diff-mapping', r.report.join('\n'));
+  });
+
+  it('a host that refuses what the reference does: diff-result', function () {
+    this.timeout(120_000);
+    const r = fuzz(brokenHost((t) => {
+      const fallocate = t.fallocate!.bind(t);
+      let n = 0;
+      t.fallocate = (mode, off, len) => {
+        if (++n === 3) throw Object.assign(new Error('EIO'), { name: 'FsError' });
+        fallocate(mode, off, len);
+      };
+    }), 3000);
+    assert.ok(r.failure, 'caught');
+    assert.equal(r.failure!.kind, 'divergence', r.report.join('\n'));
+    assert.equal(r.failure!.rule, 'diff-result', r.report.join('\n'));
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * Filesystem personalities (reference/fs/personality.ts): each knob shown both ways, on refs over
+ * a memory device, through the file API.
+ */
+import * as assert from 'assert';
+import { MemoryDevice } from '../reference/device/memory';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FileHandle, IomapFs } from '../reference/file';
+import { PersonalityName, personality } from '../reference/fs/personality';
+import { filemapWriteAndWaitRange } from '../reference/iomap/writeback';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
+import { ReferenceAdapter } from '../adapters/reference';
+import { replayLog } from '../properties/fsx/engine';
+import { OPLOG_FORMAT, OPLOG_VERSION, OpRecord } from '../properties/fsx/oplog';
+
+const BS = 4096;
+
+function mount(name: PersonalityName): { fsys: IomapFs; f: FileHandle; writes: () => number } {
+  const dev = new MemoryDevice({ size: 64 << 20 });
+  let n = 0;
+  const write = dev.write.bind(dev);
+  dev.write = (off, data, opts) => { n++; write(off, data, opts); };
+  IomapFs.mkfs(dev, { blockSize: BS });
+  const fsys = IomapFs.mount(dev, { maxFolioSize: BS });
+  fsys.refs.personality = personality(name);
+  const f = fsys.open('f', { create: true });
+  return { fsys, f, writes: () => n };
+}
+
+/** FIEMAP class of block b: delalloc, unwritten, written or hole. */
+function classOf(f: FileHandle, b: number): string {
+  const e = f.fiemap(b * BS, BS, 0).find((x) => x.logical <= b * BS && b * BS < x.logical + x.length);
+  if (!e) return 'hole';
+  if (e.flags & FIEMAP_EXTENT_DELALLOC) return 'delalloc';
+  if (e.flags & FIEMAP_EXTENT_UNWRITTEN) return 'unwritten';
+  return 'written';
+}
+
+describe('personalities', () => {
+  it('generic keeps the behaviour refs had before personalities (xfs-like, no prealloc)', () => {
+    const g = personality('generic');
+    assert.deepStrictEqual([g.flushBeforePunchZero, g.writeBackAfterTruncateZero, g.convertWholeDelalloc, g.bmapZeroOnReflink, g.eofPrealloc],
+      [true, 'eof-block', true, false, 0]);
+    assert.strictEqual(g.reflinkSkipsUnwritten, false);
+    assert.strictEqual(g.dioFallbackOnReflinkedInode, false);
+  });
+
+  for (const mode of [FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE]) {
+    const what = mode === FALLOC_FL_ZERO_RANGE ? 'zero range' : 'punch hole';
+    it(`flushBeforePunchZero: xfs writes dirty delalloc back before ${what}, ext4 only drops the range`, () => {
+      for (const name of ['xfs', 'ext4'] as const) {
+        const { fsys, f, writes } = mount(name);
+        f.pwrite(0, new Uint8Array(3 * BS).fill(9));
+        const before = writes();
+        f.fallocate(mode, BS, BS);
+        const flushed = writes() > before;
+        assert.strictEqual(flushed, name === 'xfs', `${name}: wrote back ${writes() - before} times`);
+        // xfs wrote back block 1 only, but allocated the whole delalloc extent doing it: blocks 0
+        // and 2 are allocated, unwritten, still dirty in the cache. ext4 allocated nothing.
+        assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'unwritten' : 'delalloc', `${name} block 0`);
+        assert.strictEqual(classOf(f, 2), name === 'xfs' ? 'unwritten' : 'delalloc', `${name} block 2`);
+        assert.strictEqual(classOf(f, 1), mode === FALLOC_FL_ZERO_RANGE ? 'unwritten' : 'hole', `${name} block 1`);
+        const got = f.pread(0, 3 * BS);
+        assert.ok(got.subarray(0, BS).every((b) => b === 9) && got.subarray(BS, 2 * BS).every((b) => b === 0) && got.subarray(2 * BS).every((b) => b === 9), name);
+        assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+        fsys.syncAndDropCaches();
+        const cold = f.pread(0, 3 * BS);
+        assert.deepStrictEqual(cold, got, `${name}: the same bytes from the media`);
+      }
+    });
+  }
+
+  it('writeBackAfterTruncateZero: generic writes the zeroed EOF block back; xfs writes [on-disk size, new size) only; ext4 nothing', () => {
+    // A synced file truncated down inside its on-disk size: generic writes the EOF block, xfs and ext4 leave it dirty.
+    for (const name of ['generic', 'xfs', 'ext4'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(4));
+      f.fsync();
+      f.truncate(BS + 100);
+      const eof = f.inode.mapping.folioAt(BS);
+      assert.ok(eof, `${name}: the zeroed EOF folio is cached`);
+      assert.strictEqual(eof.dirty, name !== 'generic', `${name}: EOF folio dirty=${eof.dirty}`);
+      fsys.syncAndDropCaches();
+      assert.ok(f.pread(BS, 100).every((b) => b === 4));
+      assert.strictEqual(f.size, BS + 100);
+    }
+    // Never synced (on-disk size 0): xfs writes back everything below the new size, ext4 nothing.
+    for (const name of ['xfs', 'ext4'] as const) {
+      const { f } = mount(name);
+      f.pwrite(0, new Uint8Array(3 * BS).fill(4));
+      f.truncate(BS + 100);
+      assert.strictEqual(f.inode.mapping.folioAt(0)!.dirty, name === 'ext4', `${name}: block 0`);
+      assert.strictEqual(f.inode.mapping.folioAt(BS)!.dirty, name === 'ext4', `${name}: the EOF block`);
+    }
+  });
+
+  it('zeroDirtyUnwrittenInCache: zeroing over dirty unwritten blocks writes them back first (generic) or zeroes the cache in place (xfs, ext4)', () => {
+    for (const name of ['generic', 'xfs', 'ext4'] as const) {
+      const { fsys, f } = mount(name);
+      f.fallocate(0, 0, 4 * BS);
+      f.fsync();
+      f.pwrite(BS, new Uint8Array(2 * BS).fill(5)); // dirty over unwritten
+      f.truncate(BS + 100); // zeroes the tail of block 1, inside the on-disk size
+      assert.strictEqual(classOf(f, 1), name === 'generic' ? 'written' : 'unwritten', name);
+      assert.ok(f.pread(BS, 100).every((b) => b === 5), name);
+      f.truncate(2 * BS);
+      assert.ok(f.pread(BS + 100, BS - 100).every((b) => b === 0), name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('convertWholeDelalloc: writeback of one block allocates the whole delalloc extent (xfs) or just that block (ext4)', () => {
+    for (const name of ['xfs', 'ext4'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(8 * BS).fill(1));
+      assert.strictEqual(filemapWriteAndWaitRange(f.inode.mapping, 0, BS - 1), 0);
+      fsys.queue.drain();
+      assert.strictEqual(classOf(f, 0), 'written', name);
+      for (const b of [1, 7]) assert.strictEqual(classOf(f, b), name === 'xfs' ? 'unwritten' : 'delalloc', `${name} block ${b}`);
+      assert.strictEqual(fsys.refs.reservedBlocks, name === 'xfs' ? 0 : 7, name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('reflinkSkipsUnwritten: cloning an unwritten source block leaves a hole on xfs, shares it on generic', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(BS).fill(3));
+      f.fallocate(FALLOC_FL_KEEP_SIZE, BS, BS);
+      f.truncate(2 * BS);
+      f.fsync();
+      f.pwrite(4 * BS, new Uint8Array(2 * BS).fill(8));
+      f.fsync();
+      f.cloneRange(0, 2 * BS, 4 * BS);
+      assert.strictEqual(classOf(f, 4), 'written', `${name}: the written source block is shared`);
+      assert.strictEqual(classOf(f, 5), name === 'xfs' ? 'hole' : 'unwritten', `${name}: block 5 after cloning an unwritten block`);
+      assert.ok(f.pread(5 * BS, BS).every((b) => b === 0), name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('dioFallbackOnReflinkedInode: an unaligned O_DIRECT write to a reflinked file stays buffered and dirty on xfs, goes to disk on generic (the blocks written are not shared)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+      f.fsync();
+      f.cloneRange(0, BS, 4 * BS);
+      f.fsync(); // block 8 is not shared, but the file is reflinked
+      f.directWrite(8 * BS + 512, new Uint8Array(1024).fill(6));
+      assert.strictEqual(classOf(f, 8), name === 'xfs' ? 'delalloc' : 'written', name);
+      assert.deepStrictEqual(Array.from(f.pread(8 * BS + 512, 2)), [6, 6], name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
+    for (const name of ['xfs', 'ext4', 'generic'] as const) {
+      const { f } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+      f.fsync();
+      assert.ok(f.bmap(0) > 0, `${name}: a plain file maps`);
+      f.cloneRange(0, BS, 4 * BS);
+      assert.strictEqual(f.bmap(1) === 0, name === 'xfs', `${name}: bmap(1) = ${f.bmap(1)} after a clone`);
+    }
+  });
+
+  // Found by fsx under the ext4 personality (no write-back after truncate zeroing, so nothing
+  // write-protected the mapping any more): stores through pages that were past EOF when the folio
+  // was last page_mkwritten, or whose blocks truncate had just freed, dirtied holes (R33).
+  const MMAP_CASES: OpRecord[][] = [[{"op": "write", "off": 0, "len": 8192}, {"op": "mapwrite", "off": 0, "len": 1, "noMsync": true}, {"op": "truncate", "off": 0, "len": 4096}, {"op": "mapwrite", "off": 0, "len": 8192}], [{"op": "write", "off": 0, "len": 8192}, {"op": "truncate", "off": 0, "len": 512}, {"op": "fallocate", "off": 8192, "len": 1, "noMsync": true, "pollute": true}, {"op": "mapwrite", "off": 0, "len": 8192}], [{"op": "write", "off": 0, "len": 24576}, {"op": "truncate", "off": 0, "len": 16896}, {"op": "copy_range", "off": 0, "len": 1, "dst": 24576, "noMsync": true, "pollute": true}, {"op": "mapwrite", "off": 0, "len": 24576}]];
+  MMAP_CASES.forEach((ops, i) => {
+    it(`ext4: mmap stores after truncate and extension page_mkwrite again (fsx case ${i + 1})`, () => {
+      const a = new ReferenceAdapter({ personality: 'ext4' });
+      const quiet = { out: () => undefined, err: () => undefined };
+      const r = replayLog(a, 'reference', {
+        format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 11, ops,
+      }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+      assert.strictEqual(r.failure, null, r.report.join('\n'));
+    });
+  });
+});
