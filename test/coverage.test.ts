@@ -187,3 +187,25 @@ describe('coverage heat map', () => {
     assert.throws(() => writeReport(path.join(dir, 'bad.coverage.json'), path.join(dir, 'bad.html')), /report: .*unknown state cell/);
   });
 });
+
+describe('state coverage of check', () => {
+  it('every workload of a suite adds to the map of its geometry class', () => {
+    const { registryEnv, runSuite, suiteByName } = require('../properties/suites/index') as typeof import('../properties/suites/index');
+    const { CoverageSet } = require('../properties/coverage/set') as typeof import('../properties/coverage/set');
+    const env = registryEnv('reference');
+    env.coverage = new CoverageSet('reference');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-cov-check-'));
+    try {
+      const r = runSuite(suiteByName('seek')!, env, { runs: 2, seed: 1, shrinkLogs: false, saveDir: () => dir, log: () => undefined });
+      assert.equal(r.failures, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.ok(env.coverage.byClass.size > 0);
+    for (const rec of env.coverage.byClass.values()) {
+      assert.ok(rec.deep, `${rec.geometryClass}: generic-layer states recorded`);
+      assert.ok(rec.ops > 0 && Object.keys(rec.rules).length > 0);
+      assert.ok(rec.enabled.some((x) => x), 'the ops that ran make up the denominator');
+    }
+  });
+});
