@@ -172,7 +172,7 @@ export class DiffTarget implements FileTarget {
       envelope = true;
       if (!classesAgree(rc[b], hc[b], this.refBlockDirty(b), this.speculative)) {
         throw new Divergence('diff-mapping', [`after ${what}: block ${b} (byte ${b * bs}) is ${hc[b]} on the host, ${rc[b]} on the reference`,
-          `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`]);
+          `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`]);
       }
     }
     const rs = seekDataBlocks(this.ref, size, bs);
@@ -216,6 +216,19 @@ export class DiffTarget implements FileTarget {
     return ext;
   }
   closeOpen(): void { this.change('close, drop caches, reopen', (t) => t.closeOpen()); }
+}
+
+const PROGRESS: readonly BlockClass[] = ['delalloc', 'unwritten', 'written'];
+
+/**
+ * The first guess at what a mapping divergence is (docs/host.md, "Triage"): both classes on the
+ * writeback path (delalloc, unwritten, written) means the two wrote back different blocks, a
+ * timing or folio-size question (an envelope too narrow, or a writeback policy to copy); anything
+ * else means they disagree on what the file is (a model bug, or a policy the personality lacks).
+ */
+export function triage(r: BlockClass, h: BlockClass): string {
+  if (PROGRESS.includes(r) && PROGRESS.includes(h)) return 'triage: writeback progress differs (envelope too narrow, or a writeback policy the personality lacks)';
+  return 'triage: the two disagree on what the block is (model bug, or a policy the personality lacks; host behaviour if the host is wrong)';
 }
 
 function show(v: unknown): string {
@@ -274,8 +287,11 @@ export class DiffAdapter implements FileAdapter {
     if (fsType === 'xfs' && info?.dir !== undefined) this.cowExtentOneBlock(info.dir, bs);
     const pers = o.personality ?? (fsType === 'xfs' || fsType === 'ext4' ? fsType : undefined);
     // No inline data (neither xfs nor ext4 inlines by default) and no power cuts (the host cannot).
+    // ext4 here caches regular files in single pages (seen on 6.18.44: with 4k folios the model
+    // matches it op for op, with large ones flushes write neighbouring blocks the host keeps dirty).
+    const folioSize = o.folioSize ?? (pers === 'ext4' ? 4096 : undefined);
     this.ref = new ReferenceAdapter({
-      blockSize: bs, folioSize: o.folioSize, inlineMax: 0, crash: false, sectorSize: host.capabilities.dioAlign,
+      blockSize: bs, folioSize, inlineMax: 0, crash: false, sectorSize: host.capabilities.dioAlign,
       personality: pers,
     });
     this.setup = this.ref.setup;
