@@ -291,6 +291,10 @@ describe('campaigns', () => {
       assert.ok(mutants.has('mutant:map-blocks-hole') && mutants.has('mkwrite') && !mutants.has('reference'), [...mutants].join(', '));
       assert.ok(merged.failures.length >= 3, distinct(merged).join('\n'));
       assert.equal(merged.totals.ops, whole.totals.ops);
+      // The coverage union is the unsharded run's too (each fsx unit saved its map).
+      assert.ok('classes' in merged.coverage && merged.coverage.classes.length >= 1 && merged.coverage.classes.every((k) => k.units > 0 && (k.reached ?? 1) > 0), JSON.stringify(merged.coverage));
+      assert.deepEqual(merged.coverage, whole.coverage);
+      assert.ok(fs.existsSync(path.join(root, 'merged', (merged.coverage as { classes: { map: string }[] }).classes[0].map)));
 
       // Every distinct failure has a shrunk reproducer and an explorer page, linked from the index.
       const html = fs.readFileSync(path.join(root, 'merged', 'index.html'), 'utf8');
@@ -385,7 +389,14 @@ describe('campaigns', () => {
       assert.match(of('naive', 1).skipped!, /the target has no setup poison \(only reference and its mutants do\)/);
       assert.equal(of('naive', 1).ops, 0);
       for (const [t, s] of [['naive', 0], ['reference', 0], ['reference', 1]] as const) assert.equal(of(t, s).status, 'pass', `${t} setup ${s}`);
-      assert.equal(mergeShards([root], path.join(root, 'm'), []).totals.skippedUnits, 1);
+      const m = mergeShards([root], path.join(root, 'm'), []);
+      assert.equal(m.totals.skippedUnits, 1);
+      // A unit whose coverage map is lost is counted, not silently dropped from the union.
+      fs.rmSync(path.join(run.dir, of('naive', 0).coverage!));
+      const m2 = mergeShards([root], path.join(root, 'm2'), []);
+      assert.ok('classes' in m.coverage && 'classes' in m2.coverage);
+      assert.equal(m2.coverage.unitsWithout, 1);
+      assert.equal(m.coverage.unitsWithout, 0);
     });
 
     it('known signatures: a matching failure is reported as known, not new', async () => {

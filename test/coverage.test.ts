@@ -161,6 +161,21 @@ describe('coverage-guided generation', () => {
     assert.deepEqual([...g.pick], [OP_READ]);
     assert.equal(g.eofMask[OP_READ], 1 << EOF_STRADDLING);
   });
+
+  it('an op aimed at without progress loses weight, and regains it with progress', () => {
+    const rec = new CoverageRecorder('x', GEO, 'test');
+    const states = new Uint8Array(STATE_CELLS);
+    for (const eof of [EOF_PAST, EOF_STRADDLING, 0]) states[stateIndex(OP_READ, MAP_HOLE, FOLIO_ABSENT, eof)] = 1;
+    const g = new Guide(rec, { geometryClass: 'test', states, fileOps: new Uint8Array(OPS.length * 3) }, true);
+    const w = OPS.map(() => 1);
+    const weightOfRead = () => { g.refresh(w); return g.pick.length; };
+    assert.equal(weightOfRead(), 3);
+    assert.equal(weightOfRead(), 1, 'a period without progress halves it (3 >> 1)');
+    assert.equal(weightOfRead(), 0, 'and again (3 >> 2)');
+    rec.op = OP_READ;
+    rec.mapping(MAP_HOLE, FOLIO_ABSENT, EOF_PAST);
+    assert.equal(weightOfRead(), 2, 'a cell reached: full weight for the 2 left');
+  });
 });
 
 describe('coverage heat map', () => {

@@ -78,8 +78,8 @@ export interface UnitResult {
   cpuMs: number;
   elapsedMs: number;
   failures: UnitFailure[];
-  /** State coverage (cell -> count), when the engine records it. */
-  coverage?: Record<string, number>;
+  /** The unit's state coverage map (fsx --coverage JSON, relative to the shard folder), when recorded. */
+  coverage?: string;
 }
 
 export interface ShardInfo {
@@ -155,6 +155,7 @@ function fsxOptionsOf(c: Campaign, seed: number): FsxOptions {
   o.quiet = true;
   o.interleave = plan.interleave;
   o.direct = plan.direct;
+  o.coverage = plan.coverage;
   if (plan.maxlen !== undefined) o.maxlen = plan.maxlen;
   if (plan.maxoplen !== undefined) o.maxoplen = plan.maxoplen;
   for (const [name, w] of Object.entries(plan.weights)) {
@@ -213,8 +214,8 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   // The failure report's first two lines (the op, what went wrong) are the failure's message; the
   // rest is in the saved log.
   const head: string[] = [];
-  const keep = (l: string): void => { if (head.length < 2) head.push(l.trim()); };
-  const out = runSeed(task, u.seed, { out: keep, err: keep }, { saveDir: () => mkdirp(unitDir) });
+  const keep = (l: string): void => { if (head.length < 2 && !l.startsWith('Coverage map saved')) head.push(l.trim()); };
+  const out = runSeed(task, u.seed, { out: keep, err: keep }, { saveDir: () => mkdirp(unitDir), printCoverage: false });
   if (out.fatal !== undefined) {
     if (out.fatal.usage) throw new CampaignError(`target ${c.targets[u.target].name}: ${out.fatal.message}`);
     // The target would not open or close: a failure of this unit, with no op log to shrink.
@@ -224,6 +225,8 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
     return;
   }
   r.ops = out.summary.ops;
+  const cov = out.summary.coverage;
+  if (cov !== undefined) r.coverage = path.relative(dir, cov.json);
   const f = out.summary.failure;
   if (f === undefined) return;
   const shrunk = (f.shrunk as { log?: string } | undefined)?.log;
@@ -352,7 +355,9 @@ export function runShard(c: Campaign, campaignText: string, shard: Shard, root: 
   const expectedUnits = total === null ? null : Math.max(0, Math.ceil((total - (shard.k - 1)) / shard.n));
   const info: ShardInfo = {
     format: SHARD_FORMAT, version: 1, campaign: c.name, campaignId: id, shard, complete: false, units: 0, expectedUnits, campaignUnits: total,
-    budgetSeconds: c.budgetSeconds, coverage: 'not recorded: this build of the fsx and check engines keeps no state coverage map', harness,
+    budgetSeconds: c.budgetSeconds,
+    coverage: c.fsx?.coverage === true ? 'fsx units record state coverage (fsx --coverage); check units record none' : 'not recorded (fsx.coverage is false, or the campaign has no fsx)',
+    harness,
   };
   const done = finishedUnits(dir);
   info.units = done.size;

@@ -61,7 +61,7 @@ export interface OpRecord {
   noMsync?: boolean;
   /** Pollute the EOF page before this op if it changes the size, as -e 1 does for every op (v2). */
   pollute?: boolean;
-  /** write: the user buffer faults at this byte, so the copy is short (v3; model targets). */
+  /** write/mapwrite: the user buffer faults at this byte, so the copy is short (v3; model targets). */
   faultAt?: number;
   /** write/mapwrite: at most this many more delalloc blocks may be reserved during the op (v3). */
   reserveBlocks?: number;
@@ -201,10 +201,11 @@ function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
 
 function checkSetup(c: Checker, v: unknown, where: string, g: Geometry): TargetSetup {
   if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
-  c.keys(v, where, ['poison', 'eofPrealloc', 'personality']);
+  c.keys(v, where, ['poison', 'eofPrealloc', 'inlineMax', 'personality']);
   const s: TargetSetup = {};
   if (v.poison !== undefined) s.poison = c.int(v.poison, `${where}.poison`, 0, 0xffffffff);
   if (v.eofPrealloc !== undefined) s.eofPrealloc = c.pow2(v.eofPrealloc, `${where}.eofPrealloc`, g.blockSize, 1 << 30);
+  if (v.inlineMax !== undefined) s.inlineMax = c.int(v.inlineMax, `${where}.inlineMax`, 0, g.blockSize);
   if (v.personality !== undefined) {
     if (!isPersonalityName(v.personality) || v.personality === 'generic') c.fail(`${where}.personality`, `expected xfs or ext4, got ${describeValue(v.personality)}`);
     s.personality = v.personality as TargetSetup['personality'];
@@ -328,7 +329,7 @@ function checkV3(c: Checker, v: Obj, r: OpRecord, code: number, where: string, v
     if (v[k] !== undefined && version < 3) c.fail(`${where}.${k}`, `needs op log version 3 (this log says version ${version})`);
   }
   if (v.faultAt !== undefined) {
-    if (code !== OP_WRITE) c.fail(`${where}.faultAt`, `not valid for ${name} (only for a buffered write)`);
+    if (code !== OP_WRITE && code !== OP_MAPWRITE) c.fail(`${where}.faultAt`, `not valid for ${name} (only for a buffered write or a mapwrite)`);
     if (r.len < 1) c.fail(`${where}.faultAt`, 'needs a write of at least 1 byte');
     r.faultAt = c.int(v.faultAt, `${where}.faultAt`, 0, r.len - 1);
   }

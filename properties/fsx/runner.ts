@@ -202,6 +202,11 @@ export class Runner {
   private armed = -1;
   /** Flags of the op being applied (pollution reads FL_NO_MSYNC). */
   private curFlags = 0;
+  /**
+   * Bytes a short write or store of the op being applied accepted (-1: it was not short): only
+   * those are acknowledged by its msync (a store that stopped part-way synced only what landed).
+   */
+  private shortDone = -1;
 
   /** The target's own invariant check, when it has one (reference targets). */
   private readonly invariants: (() => string[]) | null;
@@ -249,6 +254,7 @@ export class Runner {
           return true;
         }
         this.curFlags = buf.flags[i];
+        this.shortDone = -1;
         if (this.coverage !== null) this.coverage.op = buf.code[i];
         if (!sim && this.inflight.length > 0 && WAITS_FOR_DIO.has(buf.code[i])) this.drain();
         this.exec(buf, i, n, sim);
@@ -420,7 +426,11 @@ export class Runner {
               oracle.truncate(off + len); // a capped store may stop before it reaches the new end
             }
             const got = this.store(off, data, flags, buf.dst[i]);
-            if (got < len) return oracle.write(off, data, 0, got);
+            if (got < 0) return;
+            if (got < len) {
+              this.shortDone = got;
+              return oracle.write(off, data, 0, got);
+            }
           } else if (code === OP_WRITE && this.armed === i - 1 && i > 0 && (flags & FL_DSYNC) === 0) {
             return this.raceWrite(buf, i, off, data);
           } else {
@@ -546,7 +556,9 @@ export class Runner {
     if ((f & FL_SKIPPED) !== 0 || buf.len[i] === 0) return undefined;
     const msynced = code === OP_MAPWRITE && (f & FL_NO_MSYNC) === 0;
     const dsync = (code === OP_WRITE || code === OP_WRITE_DIRECT) && (f & FL_DSYNC) !== 0;
-    return msynced || dsync ? { off: buf.off[i], len: buf.len[i] } : undefined;
+    if (!msynced && !dsync) return undefined;
+    const len = this.shortDone >= 0 ? this.shortDone : buf.len[i];
+    return len > 0 ? { off: buf.off[i], len } : undefined;
   }
 
   /** A write on an O_DSYNC file description (FileTarget.dsyncWrite, else write + fdatasync). */
@@ -824,6 +836,18 @@ export class Runner {
     return this.shortCount(got, faultAt, off, `user buffer faulting at byte ${faultAt}`);
   }
 
+  /**
+   * A store whose source buffer faults at byte `faultAt` (FaultSteps.mapwriteFaulting): exactly
+   * the bytes before the fault may land (a page the store never reached is never write-faulted);
+   * the target reports how many did, and that many must read back.
+   */
+  private faultingStore(off: number, data: Uint8Array, faultAt: number, opts: { msync?: boolean } | undefined): number {
+    const f = this.faults;
+    if (typeof f.mapwriteFaulting !== 'function') throw new TargetError('a mapwrite with faultAt needs FileTarget.faults.mapwriteFaulting, which this target has not');
+    const got = this.acceptErrno('SIGBUS', () => f.mapwriteFaulting!(off, data, faultAt, opts));
+    return this.shortCount(got, faultAt, off, `source buffer faulting at byte ${faultAt} (a store through the mapping)`);
+  }
+
   /** The count an op returned, or 0 when it failed with `errno` (a short op that accepted nothing). */
   private acceptErrno(errno: string, fn: () => number): number {
     try {
@@ -848,6 +872,7 @@ export class Runner {
    */
   private store(off: number, data: Uint8Array, flags: number, arg: number): number {
     const opts = (flags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined;
+    if ((flags & FL_FAULT_AT) !== 0) return this.faultingStore(off, data, arg, opts);
     if ((flags & FL_RESERVE) === 0) {
       this.t.mapwrite!(off, data, opts);
       return data.length;
