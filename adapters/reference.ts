@@ -169,7 +169,9 @@ export class ReferenceTarget implements FileTarget {
 
   private makeDeviceFaults(): DeviceFaultSteps | undefined {
     if (this.fsys.fs.introspect === undefined || this.adapter.faultDevice === null) return undefined;
+    const pre = this.adapter.setup.eofPrealloc;
     return {
+      ...(pre !== undefined ? { noWriteFaults: `written post-EOF preallocation (eofPrealloc ${pre}) exposes old data when a write is lost, as after a power cut` } : {}),
       arm: (kind, action, off, len) => {
         const dev = this.adapter.faultDevice!;
         this.armed.push(dev.addFault({ kind, action, match: (doff, dlen) => this.backsRange(doff, dlen, off, len), label: `file [${off}, +${len})` }));

@@ -144,6 +144,12 @@ export interface DeviceFaultSteps {
    * device held before, which no filesystem can know.
    */
   heal(): { hits: number; ranges: Array<{ off: number; len: number }> };
+  /**
+   * Why write faults cannot be judged on this target, or absent when they can: a filesystem that
+   * keeps WRITTEN blocks of old data past EOF (refs with eofPrealloc, XFS allocsize=) exposes them
+   * when an extending write is lost, as it does after a power cut.
+   */
+  readonly noWriteFaults?: string;
 }
 
 /**

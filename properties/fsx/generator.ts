@@ -257,6 +257,7 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
       return t.deviceFaults !== undefined ? null : 'device faults (the harness does not own a device under this file, or cannot tell its blocks)';
     case OP_FAULT_WRITE:
       if (t.deviceFaults === undefined) return 'device faults (the harness does not own a device under this file, or cannot tell its blocks)';
+      if (t.deviceFaults.noWriteFaults !== undefined) return `device write faults (${t.deviceFaults.noWriteFaults})`;
       return t.interleave !== undefined ? null : 'device write faults (they need interleaving steps to write back in the background)';
     case OP_WRITE_DIRECT_ASYNC: return unsupported(OP_WRITE_DIRECT, caps, t);
     default: return null;

@@ -691,6 +691,7 @@ export class Runner {
     const action = FAULT_WRITE_ACTIONS[buf.dst[i]];
     if (sim) return this.skip(buf, i, sim, 'skipping fault_write: not simulated');
     if (df === undefined || il === undefined) return this.skip(buf, i, sim, 'skipping fault_write: the target has no device faults or no background writeback');
+    if (df.noWriteFaults !== undefined) return this.skip(buf, i, sim, `skipping fault_write: ${df.noWriteFaults}`);
     if (action === undefined) return this.skip(buf, i, sim, `skipping fault_write with unknown action ${buf.dst[i]}`);
     if (len === 0) return this.skip(buf, i, sim, 'skipping zero size fault_write');
     if (tracker === null) return this.skip(buf, i, sim, 'skipping fault_write: durability tracking is off');
