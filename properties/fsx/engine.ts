@@ -158,7 +158,7 @@ function result(
     coverage: runner.coverage,
     ops,
     failure,
-    report: failure === null ? [] : formatReport(failure, buf, logDumpOps),
+    report: failure === null ? [] : formatReport(failure, buf, logDumpOps, runner.polluteEof),
     elapsedMs,
     opsPerSec: elapsedMs > 0 ? Math.round((ops * 1000) / elapsedMs) : 0,
     log: () => makeLog(ops, failure),

@@ -18,11 +18,17 @@ import { MAX_OFFSET } from '../oracle/bytes';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED,
   FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT, FAULT_READ_MMAP,
-  OP_FDATASYNC, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
+  OP_FDATASYNC, OP_MAPREAD, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
   OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
   opByName, OPS, OpBuffer, POLLUTING_OPS,
 } from './ops';
 import { describeOp } from './report';
+
+/** Ops whose bytes are held in memory, and the most one of them may move (fsx -o's cap). */
+const DATA_OPS = new Set<number>([
+  OP_READ, OP_WRITE, OP_MAPREAD, OP_MAPWRITE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_RACE_WRITE,
+]);
+const MAX_DATA_LEN = 1 << 30;
 import type { TargetSetup } from '../../adapters/types';
 import type { AdapterOptions } from '../../adapters/registry';
 import { FAILURE_KINDS, FailureKind } from './runner';
@@ -262,6 +268,10 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
   if (info === undefined) c.fail(`${where}.op`, `unknown op ${JSON.stringify(name)} (known: ${OPS.map((o) => o.name).join(', ')})`);
   const r: OpRecord = { op: name, off: c.offset(v.off, `${where}.off`), len: c.offset(v.len, `${where}.len`) };
   if (r.off + r.len > MAX_OFFSET) c.fail(where, `off+len = ${r.off + r.len} is past the limit 2^53-1 (${MAX_OFFSET})`);
+  if (DATA_OPS.has(info.code) && r.len > MAX_DATA_LEN) {
+    // The data of one read or write is held in memory; fsx's -o has the same cap.
+    c.fail(`${where}.len`, `${r.len} bytes is more than one ${name} can move (at most ${MAX_DATA_LEN}, 1 GiB, as fsx -o)`);
+  }
   if (info.interleave && version < 2) c.fail(`${where}.op`, `${name} needs op log version 2 (this log says version ${version})`);
   if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC || info.code === OP_WRITEBACK) && r.off !== 0) {
     c.fail(`${where}.off`, `must be 0 for ${name}${info.code === OP_TRUNCATE ? ' (len is the new size)' : ''}`);

@@ -127,8 +127,13 @@ export interface RunnerConfig {
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
-const short = (b: Uint8Array, i: number): number => ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
-const hex4 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
+/**
+ * fsx's GOOD/BAD column: the 2-byte word at i, or the one byte at i when it is the read's last
+ * (a second byte would be one the read never returned).
+ */
+const word = (b: Uint8Array, i: number, len: number): string => (i + 1 < len
+  ? '0x' + (((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16).padStart(4, '0')
+  : ('0x' + (b[i] ?? 0).toString(16).padStart(2, '0')).padEnd(6));
 
 /** Ops the target may refuse with EOPNOTSUPP (then they are turned off, as fsx does). */
 const OPTIONAL = new Set<number>([
@@ -217,6 +222,11 @@ export class Runner {
    * (EIO/SIGBUS) or came back short, fsyncs that reported a write error (measurements, docs/fsx.md).
    */
   readonly faultStats = { reads: 0, readHits: 0, readErrors: 0, writes: 0, writeHits: 0, reportedErrors: 0 };
+
+  /** Whether every size-changing op pollutes the EOF page first (fsx -e 1), for the report. */
+  get polluteEof(): boolean {
+    return this.cfg.polluteEof;
+  }
 
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
     this.t = target;
@@ -1123,7 +1133,7 @@ export class Runner {
     while (data[k] === 0) k++;
     const bad = size + (k - from);
     this.fail('eof-page', 'fileops-14.22', bad, [
-      `Mapped ${what}: non-zero data past EOF (${hex(size - 1)}) page offset ${hex(bad % this.ps)} is ${hex4(short(data, k))}`,
+      `Mapped ${what}: non-zero data past EOF (${hex(size - 1)}) page offset ${hex(bad % this.ps)} is ${word(data, k, data.length).trimEnd()}`,
     ]);
   }
 
@@ -1285,7 +1295,7 @@ export class Runner {
     this.fail('short-read', rule, undefined, [`${what}: ${hex(got)} bytes instead of ${hex(want)}`]);
   }
 
-  /** fsx's check_buffers report: up to 16 bad bytes with GOOD/BAD 2-byte words and the op guess. */
+  /** fsx's check_buffers report: up to 16 bad bytes with GOOD/BAD words (a byte at the read's end) and the op guess. */
   private badData(off: number, data: Uint8Array, len: number, first: Mismatch): void {
     const good = this.oracle.read(off, len + 1);
     const lines = [
@@ -1296,7 +1306,7 @@ export class Runner {
     for (let i = first.index; i < len; i++) {
       if (good[i] === data[i]) continue;
       if (n < 16) {
-        lines.push(`0x${(off + i).toString(16).padEnd(8)}  ${hex4(short(good, i))}  ${hex4(short(data, i))}  ${hex(n)}`);
+        lines.push(`0x${(off + i).toString(16).padEnd(8)}  ${word(good, i, len)}  ${word(data, i, len)}  ${hex(n)}`);
         const op = opOfBadByte(data, i, off + i);
         lines.push(op !== 0
           ? `operation# (mod 256) for the bad data may be ${op}`
