@@ -399,6 +399,25 @@ describe('campaigns', () => {
       assert.equal(m.coverage.unitsWithout, 0);
     });
 
+    it('a unit the harness itself fails on is recorded as a harness-error failure, and the shard goes on', () => {
+      const root = path.join(tmp, 'harness-error');
+      fs.mkdirSync(root, { recursive: true });
+      const mod = path.join(root, 'flaky.js');
+      // A factory that works once (the setup check) and then throws a plain Error.
+      fs.writeFileSync(mod, `const { createNaiveAdapter } = require(${JSON.stringify(path.resolve(__dirname, '..', 'adapters', 'naive'))});\nlet n = 0;\nexports.createAdapter = (o) => { if (++n > 1) throw new Error('factory gave up after ' + n + ' calls'); return createNaiveAdapter(o); };\n`);
+      const c = parseCampaign(JSON.stringify({ name: 'flaky', targets: [mod], fsx: { ops: 20, seeds: { count: 2 } } }), path.join(root, 'campaign.json'));
+      const run = runShard(c, '{}', { k: 1, n: 1 }, root);
+      assert.equal(run.results.length, 2);
+      for (const r of run.results) {
+        assert.equal(r.failures.length, 1);
+        assert.equal(r.failures[0].kind, 'harness-error');
+        assert.match(r.failures[0].message, /factory gave up after \d+ calls/);
+      }
+      const m = mergeShards([root], path.join(root, 'm'), []);
+      assert.equal(m.failures.length, 1, 'the same harness error on two seeds is one distinct failure');
+      assert.equal(m.failures[0].count, 2);
+    });
+
     it('known signatures: a matching failure is reported as known, not new', async () => {
       const root = path.join(tmp, 'known');
       const c = parseCampaign(JSON.stringify({ ...CAMPAIGN, targets: ['mutant:map-blocks-hole'], check: undefined }), path.join(tmp, 'campaign.json'));

@@ -282,6 +282,14 @@ export function setupProblem(spec: string, opts: SetupOptions): string | null {
   }
 }
 
+/** A harness error as a unit failure: kind `harness-error`, its message (numbers as #) as the shape. */
+function harnessFailure(e: unknown): UnitFailure {
+  const message = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+  const signature = failureSignature('harness-error', undefined, { ops: [] });
+  signature.shape = message.replace(/0x[0-9a-f]+|\d+/gi, '#');
+  return { kind: 'harness-error', op: 0, message, signature, sigId: signatureId(signature), shrunk: false };
+}
+
 /** Run one unit and return its result (not yet written). `skip`: the setup cannot apply (setupProblem). */
 export function runUnit(c: Campaign, u: Unit, dir: string, skip: string | null = null): UnitResult {
   const t = c.targets[u.target];
@@ -295,8 +303,17 @@ export function runUnit(c: Campaign, u: Unit, dir: string, skip: string | null =
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (skip !== null) r.skipped = skip;
-  else if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
-  else runCheckUnit(c, u, dir, r);
+  else {
+    try {
+      if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
+      else runCheckUnit(c, u, dir, r);
+    } catch (e) {
+      if (e instanceof CampaignError) throw e;
+      // The harness itself failed on this unit (a shrink that cannot reproduce, a model bug):
+      // recorded as the unit's failure, so the night goes on and the merge shows it.
+      r.failures.push(harnessFailure(e));
+    }
+  }
   const cpu = process.cpuUsage(cpu0);
   r.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
   r.elapsedMs = Math.round(performance.now() - t0);
