@@ -3,7 +3,7 @@
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
 import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
-import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, StateObserver, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, SetupSupport, StateObserver, TargetSetup } from './types';
 import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
@@ -63,11 +63,30 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
     }
     out.eofPrealloc = p;
   }
+  if (s.inlineMax !== undefined) {
+    const m = s.inlineMax;
+    if (!Number.isInteger(m) || m < 0 || m > blockSize) throw new FsError(EINVAL, `inlineMax: expected an integer in [0, block size ${blockSize}], got ${String(m)}`);
+    out.inlineMax = m;
+  }
   if (s.personality !== undefined && s.personality !== 'generic') {
     if (!isPersonalityName(s.personality)) throw new FsError(EINVAL, `personality: expected one of ${PERSONALITY_NAMES.join(', ')}, got ${String(s.personality)}`);
     out.personality = s.personality;
   }
   return out;
+}
+
+/**
+ * The setups the reference generic layer can run any filesystem at (the setup sweep draws from
+ * them): every block size from 512 bytes to 16 KiB (above the 4 KiB page: large block sizes) and
+ * largest folios from a page to a PMD (2 MiB). Poisoned devices, post-EOF preallocation and inline
+ * data are properties of refs on the in-memory device (`refsOnly`).
+ */
+export function referenceSetups(refsOnly: { poison: boolean; eofPrealloc: boolean; inline: boolean }): SetupSupport {
+  return {
+    blockSizes: [512, 1024, 4096, 16384],
+    folioSizes: [4096, 16384, 65536, 2 * 1024 * 1024],
+    ...refsOnly,
+  };
 }
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
@@ -121,6 +140,7 @@ export class ReferenceTarget implements FileTarget {
     }
     this.faults = this.fsys.fs instanceof Refs ? {
       pwriteFaulting: (off, data, faultAt) => this.fh.pwrite(off, data, { faultAt }),
+      mapwriteFaulting: (off, data, faultAt, opts) => this.mapwriteFaulting(off, data, faultAt, opts?.msync ?? true),
       withReserveHeadroom: (blocks, fn) => {
         // Relative to what is reserved now, so a shrunk log (fewer reservations before) keeps its meaning.
         const refs = this.fsys.refs;
@@ -132,6 +152,17 @@ export class ReferenceTarget implements FileTarget {
         }
       },
     } : undefined;
+  }
+
+  /**
+   * A store whose source buffer faults at byte `faultAt` (FaultSteps.mapwriteFaulting): the
+   * bytes before it are stored (their pages write-faulted), nothing at or past it; msync as asked.
+   */
+  private mapwriteFaulting(off: number, data: Uint8Array, faultAt: number, msync: boolean): number {
+    const n = Math.min(Math.max(0, Math.floor(faultAt)), data.length);
+    if (n > 0) this.fh.mmapWrite(off, data.subarray(0, n), { msync });
+    else if (msync) this.fh.fdatasync();
+    return n;
   }
 
   /** FileTarget.noCrashes: the crash device records nothing from now on; crash() is gone. */
@@ -247,8 +278,10 @@ export class ReferenceAdapter implements FileAdapter {
   fsys: IomapFs | null = null;
   monitor: ContractMonitor | null = null;
   readonly fsAdapter: FsAdapter;
-  /** Poison seed and post-EOF preallocation this adapter runs with (recorded in op logs). */
+  /** Poison seed, post-EOF preallocation and inline limit this adapter runs with (recorded in op logs). */
   readonly setup: TargetSetup;
+  /** What the setup sweep may vary (SetupSupport). */
+  readonly setups: SetupSupport;
   /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
   readonly ruleCounts = new Map<string, number>();
   private readonly opts: ReferenceOptions;
@@ -260,8 +293,11 @@ export class ReferenceAdapter implements FileAdapter {
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
-    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, personality: opts.personality as TargetSetup['personality'] }, bs);
+    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, inlineMax: opts.inlineMax, personality: opts.personality as TargetSetup['personality'] }, bs);
     const fc = this.fsAdapter.fileCapabilities;
+    const refs = this.fsAdapter === refsFsAdapter;
+    const ownDevice = opts.device === undefined;
+    this.setups = referenceSetups({ poison: ownDevice, eofPrealloc: refs, inline: refs || fc?.inline === true });
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
       clone: fc?.reflink ?? true, dedupe: fc?.reflink ?? true, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,
@@ -272,7 +308,7 @@ export class ReferenceAdapter implements FileAdapter {
   open(): FileTarget {
     if (!this.fsys) {
       const dev = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512, poison: this.setup.poison });
-      this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
+      this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.setup.inlineMax });
       // eofPrealloc models the old XFS written post-EOF preallocation, which is not crash safe
       // (an extension can make never-written blocks part of the file): no power cuts with it.
       // Nor with the ext4 personality: its truncate leaves the zeroed EOF block to ordered-data

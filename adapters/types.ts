@@ -111,6 +111,14 @@ export interface FaultSteps {
    * the bytes accepted, or throws FsError(EFAULT) when it accepted none.
    */
   pwriteFaulting(off: number, data: Uint8Array, faultAt: number): number;
+  /**
+   * A store through the mapping (the file already covers it) copying from a user buffer that is
+   * unreadable from byte `faultAt` on: the copy stops there, as memcpy's SIGSEGV does. Every
+   * byte before the fault was stored (each page it touched was write-faulted: ->page_mkwrite ran
+   * and dirtied it); no page at or past the fault was touched. Then msync unless `opts.msync` is
+   * false. Returns the bytes stored (`faultAt`, or fewer when a page could not be made writable).
+   */
+  mapwriteFaulting?(off: number, data: Uint8Array, faultAt: number, opts?: { msync?: boolean }): number;
   /** Run `fn` while at most `blocks` more delalloc blocks may be reserved (then ENOSPC). */
   withReserveHeadroom<T>(blocks: number, fn: () => T): T;
 }
@@ -227,8 +235,34 @@ export interface TargetSetup {
   poison?: number;
   /** Bytes of speculative post-EOF preallocation refs does (XFS `allocsize=`). */
   eofPrealloc?: number;
+  /**
+   * Inline data limit in bytes (refs: small files live in the inode, IOMAP_INLINE); 0 turns inline
+   * data off. Absent: the filesystem's default.
+   */
+  inlineMax?: number;
   /** Whose policies refs follows where filesystems differ (reference/fs/personality.ts); absent: generic. */
   personality?: 'generic' | 'xfs' | 'ext4';
+}
+
+/**
+ * Which setups an adapter can be created with, for the setup sweep (properties/fsx/sweep.ts): when
+ * the user pins nothing, fsx draws a setup per seed and check one per property run from these.
+ * Each list holds the values the adapter honours for that knob (AdapterOptions blockSize,
+ * folioSize); a boolean says whether the knob exists at all. Absent or empty: the knob is not
+ * swept (the adapter's own value is used). Host filesystems declare nothing: their geometry is
+ * fixed by mkfs.
+ */
+export interface SetupSupport {
+  /** Block sizes (AdapterOptions.blockSize). */
+  blockSizes?: readonly number[];
+  /** Largest folio sizes (AdapterOptions.folioSize); only those >= the block size are drawn. */
+  folioSizes?: readonly number[];
+  /** TargetSetup.eofPrealloc (post-EOF preallocation). */
+  eofPrealloc?: boolean;
+  /** TargetSetup.poison (never-written sectors read old data). */
+  poison?: boolean;
+  /** TargetSetup.inlineMax (inline data on or off). */
+  inline?: boolean;
 }
 
 export interface FileAdapter {
@@ -236,6 +270,8 @@ export interface FileAdapter {
   readonly capabilities: Capabilities;
   /** Non-default setup the adapter runs with (reference and mutants); recorded in op logs. */
   readonly setup?: TargetSetup;
+  /** The setups it can be created with (the setup sweep draws from them); absent: none. */
+  readonly setups?: SetupSupport;
   /** Create (or truncate to empty) the test file and open it. */
   open(): FileTarget;
   /** Release everything (unmount, remove scratch files). Idempotent. */

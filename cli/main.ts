@@ -14,6 +14,7 @@ import { CAMPAIGN_COMMAND } from './campaign-command';
 import { CHECK_COMMAND } from './check-command';
 import { DIFF_COMMAND } from './diff-command';
 import { FSX_COMMAND } from './fsx-command';
+import { INIT_ADAPTER_COMMAND } from './init-adapter';
 import { LIST_COMMAND } from './list-command';
 import { REPLAY_COMMAND } from './replay-command';
 import { REPORT_COMMAND } from './report-command';
@@ -22,7 +23,7 @@ import { SHRINK_COMMAND } from './shrink-command';
 
 /** Every command, in the order the top-level help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
-  FSX_COMMAND, DIFF_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
+  FSX_COMMAND, DIFF_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, INIT_ADAPTER_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
 ];
 
 /** The top-level help: the commands with one line each, where to read more, the exit codes. */

@@ -59,7 +59,8 @@ describe('iomap-harness CLI', () => {
     assert.equal(r.code, 0, r.err);
     assert.equal(r.err, '');
     const j = lastJson(r);
-    assert.deepEqual(Object.keys(j), ['command', 'adapter', 'seed', 'ops', 'failures', 'opsPerSec', 'elapsedMs']);
+    // `setup`: the block size the sweep drew for naive (docs/fsx.md, "The setup sweep").
+    assert.deepEqual(Object.keys(j), ['command', 'adapter', 'seed', 'ops', 'failures', 'opsPerSec', 'elapsedMs', 'setup']);
     assert.equal(j.command, 'fsx');
     assert.equal(j.adapter, 'naive');
     assert.equal(j.seed, 1);

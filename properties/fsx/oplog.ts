@@ -18,11 +18,17 @@ import { MAX_OFFSET } from '../oracle/bytes';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED,
   FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE,
-  OP_FDATASYNC, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
+  OP_FDATASYNC, OP_MAPREAD, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
   OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
   opByName, OPS, OpBuffer, POLLUTING_OPS,
 } from './ops';
 import { describeOp } from './report';
+
+/** Ops whose bytes are held in memory, and the most one of them may move (fsx -o's cap). */
+const DATA_OPS = new Set<number>([
+  OP_READ, OP_WRITE, OP_MAPREAD, OP_MAPWRITE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_RACE_WRITE,
+]);
+const MAX_DATA_LEN = 1 << 30;
 import type { TargetSetup } from '../../adapters/types';
 import type { AdapterOptions } from '../../adapters/registry';
 import { FAILURE_KINDS, FailureKind } from './runner';
@@ -58,7 +64,7 @@ export interface OpRecord {
   noMsync?: boolean;
   /** Pollute the EOF page before this op if it changes the size, as -e 1 does for every op (v2). */
   pollute?: boolean;
-  /** write: the user buffer faults at this byte, so the copy is short (v3; model targets). */
+  /** write/mapwrite: the user buffer faults at this byte, so the copy is short (v3; model targets). */
   faultAt?: number;
   /** write/mapwrite: at most this many more delalloc blocks may be reserved during the op (v3). */
   reserveBlocks?: number;
@@ -192,10 +198,11 @@ function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
 
 function checkSetup(c: Checker, v: unknown, where: string, g: Geometry): TargetSetup {
   if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
-  c.keys(v, where, ['poison', 'eofPrealloc', 'personality']);
+  c.keys(v, where, ['poison', 'eofPrealloc', 'inlineMax', 'personality']);
   const s: TargetSetup = {};
   if (v.poison !== undefined) s.poison = c.int(v.poison, `${where}.poison`, 0, 0xffffffff);
   if (v.eofPrealloc !== undefined) s.eofPrealloc = c.pow2(v.eofPrealloc, `${where}.eofPrealloc`, g.blockSize, 1 << 30);
+  if (v.inlineMax !== undefined) s.inlineMax = c.int(v.inlineMax, `${where}.inlineMax`, 0, g.blockSize);
   if (v.personality !== undefined) {
     if (!isPersonalityName(v.personality) || v.personality === 'generic') c.fail(`${where}.personality`, `expected xfs or ext4, got ${describeValue(v.personality)}`);
     s.personality = v.personality as TargetSetup['personality'];
@@ -252,6 +259,10 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
   if (info === undefined) c.fail(`${where}.op`, `unknown op ${JSON.stringify(name)} (known: ${OPS.map((o) => o.name).join(', ')})`);
   const r: OpRecord = { op: name, off: c.offset(v.off, `${where}.off`), len: c.offset(v.len, `${where}.len`) };
   if (r.off + r.len > MAX_OFFSET) c.fail(where, `off+len = ${r.off + r.len} is past the limit 2^53-1 (${MAX_OFFSET})`);
+  if (DATA_OPS.has(info.code) && r.len > MAX_DATA_LEN) {
+    // The data of one read or write is held in memory; fsx's -o has the same cap.
+    c.fail(`${where}.len`, `${r.len} bytes is more than one ${name} can move (at most ${MAX_DATA_LEN}, 1 GiB, as fsx -o)`);
+  }
   if (info.interleave && version < 2) c.fail(`${where}.op`, `${name} needs op log version 2 (this log says version ${version})`);
   if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC || info.code === OP_WRITEBACK) && r.off !== 0) {
     c.fail(`${where}.off`, `must be 0 for ${name}${info.code === OP_TRUNCATE ? ' (len is the new size)' : ''}`);
@@ -298,7 +309,7 @@ function checkV3(c: Checker, v: Obj, r: OpRecord, code: number, where: string, v
     if (v[k] !== undefined && version < 3) c.fail(`${where}.${k}`, `needs op log version 3 (this log says version ${version})`);
   }
   if (v.faultAt !== undefined) {
-    if (code !== OP_WRITE) c.fail(`${where}.faultAt`, `not valid for ${name} (only for a buffered write)`);
+    if (code !== OP_WRITE && code !== OP_MAPWRITE) c.fail(`${where}.faultAt`, `not valid for ${name} (only for a buffered write or a mapwrite)`);
     if (r.len < 1) c.fail(`${where}.faultAt`, 'needs a write of at least 1 byte');
     r.faultAt = c.int(v.faultAt, `${where}.faultAt`, 0, r.len - 1);
   }

@@ -136,8 +136,13 @@ export interface RunnerConfig {
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
-const short = (b: Uint8Array, i: number): number => ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
-const hex4 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
+/**
+ * fsx's GOOD/BAD column: the 2-byte word at i, or the one byte at i when it is the read's last
+ * (a second byte would be one the read never returned).
+ */
+const word = (b: Uint8Array, i: number, len: number): string => (i + 1 < len
+  ? '0x' + (((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16).padStart(4, '0')
+  : ('0x' + (b[i] ?? 0).toString(16).padStart(2, '0')).padEnd(6));
 
 /** Ops the target may refuse with EOPNOTSUPP (then they are turned off, as fsx does). */
 const OPTIONAL = new Set<number>([
@@ -211,11 +216,21 @@ export class Runner {
   private armed = -1;
   /** Flags of the op being applied (pollution reads FL_NO_MSYNC). */
   private curFlags = 0;
+  /**
+   * Bytes a short write or store of the op being applied accepted (-1: it was not short): only
+   * those are acknowledged by its msync (a store that stopped part-way synced only what landed).
+   */
+  private shortDone = -1;
 
   /** The target's own invariant check, when it has one (reference targets). */
   private readonly invariants: (() => string[]) | null;
   /** Versions since the last fsync, for crash ops (null: not tracked). */
   private readonly durability: DurabilityTracker | null;
+
+  /** Whether every size-changing op pollutes the EOF page first (fsx -e 1), for the report. */
+  get polluteEof(): boolean {
+    return this.cfg.polluteEof;
+  }
 
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
     this.t = target;
@@ -252,6 +267,7 @@ export class Runner {
           return true;
         }
         this.curFlags = buf.flags[i];
+        this.shortDone = -1;
         if (this.coverage !== null) this.coverage.op = buf.code[i];
         if (!sim && this.inflight.length > 0 && WAITS_FOR_DIO.has(buf.code[i])) this.drain();
         this.exec(buf, i, n, sim);
@@ -423,7 +439,11 @@ export class Runner {
               oracle.truncate(off + len); // a capped store may stop before it reaches the new end
             }
             const got = this.store(off, data, flags, buf.dst[i]);
-            if (got < len) return oracle.write(off, data, 0, got);
+            if (got < 0) return;
+            if (got < len) {
+              this.shortDone = got;
+              return oracle.write(off, data, 0, got);
+            }
           } else if (code === OP_WRITE && this.armed === i - 1 && i > 0 && (flags & FL_DSYNC) === 0) {
             return this.raceWrite(buf, i, off, data);
           } else {
@@ -545,7 +565,9 @@ export class Runner {
     if ((f & FL_SKIPPED) !== 0 || buf.len[i] === 0) return undefined;
     const msynced = code === OP_MAPWRITE && (f & FL_NO_MSYNC) === 0;
     const dsync = (code === OP_WRITE || code === OP_WRITE_DIRECT) && (f & FL_DSYNC) !== 0;
-    return msynced || dsync ? { off: buf.off[i], len: buf.len[i] } : undefined;
+    if (!msynced && !dsync) return undefined;
+    const len = this.shortDone >= 0 ? this.shortDone : buf.len[i];
+    return len > 0 ? { off: buf.off[i], len } : undefined;
   }
 
   /** A write on an O_DSYNC file description (FileTarget.dsyncWrite, else write + fdatasync). */
@@ -658,6 +680,18 @@ export class Runner {
     return this.shortCount(got, faultAt, off, `user buffer faulting at byte ${faultAt}`);
   }
 
+  /**
+   * A store whose source buffer faults at byte `faultAt` (FaultSteps.mapwriteFaulting): exactly
+   * the bytes before the fault may land (a page the store never reached is never write-faulted);
+   * the target reports how many did, and that many must read back.
+   */
+  private faultingStore(off: number, data: Uint8Array, faultAt: number, opts: { msync?: boolean } | undefined): number {
+    const f = this.faults;
+    if (typeof f.mapwriteFaulting !== 'function') throw new TargetError('a mapwrite with faultAt needs FileTarget.faults.mapwriteFaulting, which this target has not');
+    const got = this.acceptErrno('SIGBUS', () => f.mapwriteFaulting!(off, data, faultAt, opts));
+    return this.shortCount(got, faultAt, off, `source buffer faulting at byte ${faultAt} (a store through the mapping)`);
+  }
+
   /** The count an op returned, or 0 when it failed with `errno` (a short op that accepted nothing). */
   private acceptErrno(errno: string, fn: () => number): number {
     try {
@@ -682,6 +716,7 @@ export class Runner {
    */
   private store(off: number, data: Uint8Array, flags: number, arg: number): number {
     const opts = (flags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined;
+    if ((flags & FL_FAULT_AT) !== 0) return this.faultingStore(off, data, arg, opts);
     if ((flags & FL_RESERVE) === 0) {
       this.t.mapwrite!(off, data, opts);
       return data.length;
@@ -931,7 +966,7 @@ export class Runner {
     while (data[k] === 0) k++;
     const bad = size + (k - from);
     this.fail('eof-page', 'fileops-14.22', bad, [
-      `Mapped ${what}: non-zero data past EOF (${hex(size - 1)}) page offset ${hex(bad % this.ps)} is ${hex4(short(data, k))}`,
+      `Mapped ${what}: non-zero data past EOF (${hex(size - 1)}) page offset ${hex(bad % this.ps)} is ${word(data, k, data.length).trimEnd()}`,
     ]);
   }
 
@@ -1093,7 +1128,7 @@ export class Runner {
     this.fail('short-read', rule, undefined, [`${what}: ${hex(got)} bytes instead of ${hex(want)}`]);
   }
 
-  /** fsx's check_buffers report: up to 16 bad bytes with GOOD/BAD 2-byte words and the op guess. */
+  /** fsx's check_buffers report: up to 16 bad bytes with GOOD/BAD words (a byte at the read's end) and the op guess. */
   private badData(off: number, data: Uint8Array, len: number, first: Mismatch): void {
     const good = this.oracle.read(off, len + 1);
     const lines = [
@@ -1104,7 +1139,7 @@ export class Runner {
     for (let i = first.index; i < len; i++) {
       if (good[i] === data[i]) continue;
       if (n < 16) {
-        lines.push(`0x${(off + i).toString(16).padEnd(8)}  ${hex4(short(good, i))}  ${hex4(short(data, i))}  ${hex(n)}`);
+        lines.push(`0x${(off + i).toString(16).padEnd(8)}  ${word(good, i, len)}  ${word(data, i, len)}  ${hex(n)}`);
         const op = opOfBadByte(data, i, off + i);
         lines.push(op !== 0
           ? `operation# (mod 256) for the bad data may be ${op}`
