@@ -298,13 +298,13 @@ export function runUnit(c: Campaign, u: Unit, dir: string, skip: string | null =
     setupIndex: u.setup, setup: unitOptions(c, u), seed: u.seed, status: 'pass', ops: 0, runs: 0, cpuMs: 0, elapsedMs: 0, failures: [],
   };
   if (u.suite !== undefined) r.suite = u.suite;
-  // A rerun of a unit killed half-way starts from a clean failure folder.
-  fs.rmSync(path.join(dir, 'failures', u.id), { recursive: true, force: true });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (skip !== null) r.skipped = skip;
   else {
     try {
+      // A rerun of a unit killed half-way starts from a clean failure folder.
+      fs.rmSync(path.join(dir, 'failures', u.id), { recursive: true, force: true });
       if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
       else runCheckUnit(c, u, dir, r);
     } catch (e) {
