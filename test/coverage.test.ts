@@ -238,3 +238,21 @@ describe('state coverage of check', () => {
     }
   });
 });
+
+describe('state coverage with the setup sweep', () => {
+  it('keeps one map per geometry class across the rounds and saves each', () => {
+    const { runSeed } = require('../properties/fsx/workers') as typeof import('../properties/fsx/workers');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-cov-sweep-'));
+    try {
+      const out = runSeed({ spec: 'reference', adapterOptions: {}, options: opts({ numOps: 1200, coverage: true }), saveDir: dir, shrink: false, sweep: {}, roundOps: 300 }, 1, quiet);
+      const figs = out.summary.coverage!;
+      assert.equal(out.summary.rounds, 4);
+      assert.ok(figs.length >= 1);
+      assert.equal(figs.reduce((n, f) => n + f.ops, 0), 1200, 'every round counted in its class');
+      assert.equal(new Set(figs.map((f) => f.geometryClass)).size, figs.length);
+      for (const f of figs) assert.equal(CoverageRecorder.fromJSON(JSON.parse(fs.readFileSync(f.json, 'utf8'))).geometryClass, f.geometryClass);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
