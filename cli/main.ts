@@ -7,6 +7,8 @@
  */
 
 import { AdapterSpecError } from '../adapters/registry';
+// The contract monitor installs itself as the checker of every monitored mount.
+import '../properties/contract/monitor';
 import { TargetError } from '../properties/fsx/engine';
 import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from './common';
 import { CommandSpec, runProgram } from './command-line';

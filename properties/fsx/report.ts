@@ -11,7 +11,7 @@
 
 import { ruleDoc } from '../rule-docs';
 import {
-  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE, OP_ZERO_RANGE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE, OP_ZERO_RANGE, OP_COMPLETE_IO, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT, FAULT_READ_MMAP, FAULT_WRITE_ACTIONS, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC,
   OP_FSYNC, OP_MAPWRITE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_MAPREAD,
   OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK,
   OPS, OpBuffer,
@@ -55,6 +55,13 @@ export function describeOp(buf: OpBuffer, i: number, badoff: number): { text: st
       return { text: info.label, overlap: false };
     case OP_CRASH:
       return { text: `${info.label} power cut, crash state selector ${hex(off)}`, overlap: false };
+    case OP_FAULT_READ: {
+      const how = buf.dst[i];
+      const t = `${range} device read error${(how & FAULT_READ_EVICT) !== 0 ? ', cache evicted first' : ''}${(how & FAULT_READ_MMAP) !== 0 ? ', read through mmap' : ''}`;
+      return { text: t + (overlap ? `\t***${info.marker}***` : ''), overlap };
+    }
+    case OP_FAULT_WRITE:
+      return { text: `${range} device write ${FAULT_WRITE_ACTIONS[buf.dst[i]] ?? '?'} under writeback, then fsync x2 and read back` + (overlap ? mark(info.marker) : ''), overlap };
     case OP_COMPLETE_IO:
       return { text: `${info.label} pending I/O #${off} (mod pending)`, overlap: false };
     case OP_EVICT:

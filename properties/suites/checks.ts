@@ -8,7 +8,7 @@ import type { FiemapExtent } from '../../adapters/types';
 import { FsError } from '../../reference/errno';
 import { FL_SKIPPED, OPS } from '../fsx/ops';
 import type { Workload } from './workload';
-import type { FsInstance } from '../../reference/fs/types';
+import type { FsInstance } from '../../reference/iomap/fs-ops';
 import type { Inode } from '../../reference/iomap/types';
 export {
   FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_EXTENT_SHARED,
