@@ -6,7 +6,7 @@
  * (a legal answer, §7), a FIEMAP of one extent, mmap reads/stores at page granularity with SIGBUS
  * past the EOF page (§10), O_DIRECT with sector alignment (§11), and no-op fsync/close-open.
  *
- * It shares no code with the oracle (properties/oracle/bytes.ts), so running the fuzzer against it
+ * It shares no code with the harness's byte oracle, so running the fuzzer against it
  * cross-checks the fuzzer itself. Bytes at or past EOF in the array are kept zero.
  */
 

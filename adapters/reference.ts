@@ -3,18 +3,20 @@
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
 import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
-import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, SetupSupport, StateObserver, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, SetupSupport, StateObserver, TargetSetup } from './types';
 import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
+import { FaultDevice, FaultRule } from '../reference/device/fault';
 import { Refs } from '../reference/fs/refs';
 import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter } from './fs-adapter';
-import { ContractMonitor } from '../properties/contract/monitor';
+import { FsMonitor, fsMonitorFactory } from './fs-monitor';
+import { iomapVolume, VolumeProvider } from './volume';
 
 export interface ReferenceOptions {
   blockSize?: number;
@@ -92,11 +94,11 @@ export function referenceSetups(refsOnly: { poison: boolean; eofPrealloc: boolea
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
 export function mountWithMonitor(
   fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>,
-): { fsys: IomapFs; monitor: ContractMonitor | null } {
+): { fsys: IomapFs; monitor: FsMonitor | null } {
   const inst = fsa.mount(dev);
   if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
   let fsys: IomapFs | null = null;
-  const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
+  const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
   fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
   return { fsys, monitor: mon };
 }
@@ -129,6 +131,16 @@ export class ReferenceTarget implements FileTarget {
   /** Fault injection through refs' hooks (absent when the filesystem under the core is not refs). */
   readonly faults: FaultSteps | undefined;
 
+  /**
+   * Device faults under the file (fsx fault ops): the adapter's FaultDevice, aimed at the blocks
+   * the filesystem's introspection says back the file range. Absent without introspection (an
+   * exec: server that offers no snapshot cannot say which blocks are the file's).
+   */
+  readonly deviceFaults: DeviceFaultSteps | undefined;
+  private armed: FaultRule[] = [];
+  /** File byte ranges of the blocks the armed fault hit. */
+  private hitRanges: Array<{ off: number; len: number }> = [];
+
   constructor(adapter: ReferenceAdapter) {
     this.adapter = adapter;
     this.fsys = adapter.fsys!;
@@ -152,6 +164,59 @@ export class ReferenceTarget implements FileTarget {
         }
       },
     } : undefined;
+    this.deviceFaults = this.makeDeviceFaults();
+  }
+
+  private makeDeviceFaults(): DeviceFaultSteps | undefined {
+    if (this.fsys.fs.introspect === undefined || this.adapter.faultDevice === null) return undefined;
+    const pre = this.adapter.setup.eofPrealloc;
+    return {
+      ...(pre !== undefined ? { noWriteFaults: `written post-EOF preallocation (eofPrealloc ${pre}) exposes old data when a write is lost, as after a power cut` } : {}),
+      arm: (kind, action, off, len) => {
+        const dev = this.adapter.faultDevice!;
+        this.armed.push(dev.addFault({ kind, action, match: (doff, dlen) => this.backsRange(doff, dlen, off, len), label: `file [${off}, +${len})` }));
+      },
+      heal: () => {
+        const ranges = this.hitRanges;
+        let hits = 0;
+        for (const r of this.armed) {
+          hits += r.fired;
+          this.adapter.faultDevice?.removeFault(r);
+        }
+        this.armed = [];
+        this.hitRanges = [];
+        return { hits, ranges };
+      },
+    };
+  }
+
+  /**
+   * Whether device bytes [doff, doff+dlen) meet a block that backs file bytes [off, off+len) now
+   * (the filesystem's own mapping, read through its introspection). A match is a hit (the rule
+   * always fires): the file blocks the whole request covers are recorded for heal().
+   */
+  private backsRange(doff: number, dlen: number, off: number, len: number): boolean {
+    const fs = this.fsys.fs;
+    const bs = fs.blockSize;
+    const snap = fs.introspect!.snapshot(this.fh.inode);
+    const end = Math.ceil((off + len) / bs);
+    let hit = false;
+    for (let lblk = Math.floor(off / bs); lblk < end && !hit; lblk++) {
+      const b = snap.block(lblk);
+      if (b.pblk === undefined || (b.state !== 'written' && b.state !== 'unwritten')) continue;
+      const p = b.pblk * bs;
+      hit = doff < p + bs && p < doff + dlen;
+    }
+    if (!hit) return false;
+    // The request may reach past the range (a merged bio): record every file block it covers.
+    const first = Math.floor(doff / bs);
+    const last = Math.ceil((doff + dlen) / bs);
+    const size = this.fh.size;
+    for (let lblk = 0; lblk * bs < size + bs; lblk++) {
+      const b = snap.block(lblk);
+      if (b.pblk !== undefined && b.pblk >= first && b.pblk < last) this.hitRanges.push({ off: lblk * bs, len: bs });
+    }
+    return true;
   }
 
   /**
@@ -275,8 +340,10 @@ export class ReferenceAdapter implements FileAdapter {
   readonly fileName: string;
   readonly folioSize: number;
   device: BlockDevice | null = null;
+  /** Between the filesystem and `device`: the device faults of the fsx fault ops (no rules: no effect). */
+  faultDevice: FaultDevice | null = null;
   fsys: IomapFs | null = null;
-  monitor: ContractMonitor | null = null;
+  monitor: FsMonitor | null = null;
   readonly fsAdapter: FsAdapter;
   /** Poison seed, post-EOF preallocation and inline limit this adapter runs with (recorded in op logs). */
   readonly setup: TargetSetup;
@@ -316,6 +383,7 @@ export class ReferenceAdapter implements FileAdapter {
       const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true &&
         this.setup.eofPrealloc === undefined && this.setup.personality !== 'ext4');
       this.device = crash ? new CrashDevice(dev) : dev;
+      this.faultDevice = this.wrapFaults(this.device);
       this.mount();
     }
     return new ReferenceTarget(this);
@@ -323,7 +391,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
     this.fsys = fsys;
     this.monitor = monitor;
     if (this.setup.personality !== undefined) {
@@ -337,6 +405,16 @@ export class ReferenceAdapter implements FileAdapter {
       fsys.fs.eofPreallocBlocks = pre / this.capabilities.blockSize;
     }
     this.opts.configureFs?.(fsys.fs);
+  }
+
+  /** The volume capability: this filesystem, with this adapter's configuration, on a device the harness owns. */
+  get volume(): VolumeProvider {
+    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name });
+  }
+
+  /** The FaultDevice the filesystem runs on (no log kept: fsx issues millions of requests). */
+  private wrapFaults(dev: BlockDevice): FaultDevice {
+    return new FaultDevice(dev, { name: dev.name, keepLog: false });
   }
 
   /** The device as a CrashDevice, when power cuts are simulated. */
@@ -353,6 +431,7 @@ export class ReferenceAdapter implements FileAdapter {
     this.fsys = null;
     this.monitor = null;
     this.device = new CrashDevice(image);
+    this.faultDevice = this.wrapFaults(this.device);
     try {
       this.mount();
       return [];

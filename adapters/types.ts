@@ -7,6 +7,8 @@
  * target cannot do throws FsError(EOPNOTSUPP); the fuzzer then turns that op off, as fsx does.
  */
 
+import type { VolumeProvider } from './volume';
+
 /** fallocate(2) mode bits (Linux values). */
 export const FALLOC_FL_KEEP_SIZE = 0x01;
 export const FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -124,6 +126,33 @@ export interface FaultSteps {
 }
 
 /**
+ * Device-level fault injection under the file: the harness owns the device the filesystem runs on
+ * (reference, mutant:, module: and exec: fs-level targets whose filesystem can say which device
+ * blocks back a file range). What the fsx fault ops need.
+ */
+export interface DeviceFaultSteps {
+  /**
+   * Until heal() (each call adds one more fault; the first that matches a request decides it):
+   * device requests of `kind` that touch a block backing file bytes [off, off+len)
+   * (as the filesystem maps them at the moment of the I/O) fail with EIO ('error'), or, for
+   * writes, are acknowledged and lost ('drop') or land torn at a sector boundary ('torn').
+   */
+  arm(kind: 'read' | 'write', action: 'error' | 'drop' | 'torn', off: number, len: number): void;
+  /**
+   * Remove every armed fault. Returns how many device requests they hit, and the file byte ranges
+   * (whole blocks) those requests covered: where a dropped or torn write leaves whatever the
+   * device held before, which no filesystem can know.
+   */
+  heal(): { hits: number; ranges: Array<{ off: number; len: number }> };
+  /**
+   * Why write faults cannot be judged on this target, or absent when they can: a filesystem that
+   * keeps WRITTEN blocks of old data past EOF (refs with eofPrealloc, XFS allocsize=) exposes them
+   * when an extending write is lost, as it does after a power cut.
+   */
+  readonly noWriteFaults?: string;
+}
+
+/**
  * State coverage (docs/fsx.md "State coverage"): the classes under which the generic layer's view
  * of one mapping is counted. Mapping class: the type ->iomap_begin or ->map_blocks returned, or
  * SHARED when the mapping is a COW one (IOMAP_F_SHARED or a source map to read from).
@@ -154,6 +183,8 @@ export interface StateObserver {
 }
 
 export interface FileTarget {
+  /** Device faults under the file (fsx fault ops), when the harness owns the device. */
+  deviceFaults?: DeviceFaultSteps;
   /** iomap-level interleaving steps, when the target can expose them. */
   interleave?: InterleavingSteps;
   /** Model-level fault injection (op log v3), when the target can do it. */
@@ -268,6 +299,12 @@ export interface SetupSupport {
 export interface FileAdapter {
   readonly name: string;
   readonly capabilities: Capabilities;
+  /**
+   * The volume capability (adapters/volume.ts): the same filesystem formatted and mounted on a
+   * device the harness hands in, with many files. The crash and fault harnesses need it; targets
+   * without it (host filesystems, file-level servers, naive) skip them with a reason.
+   */
+  readonly volume?: VolumeProvider;
   /** Non-default setup the adapter runs with (reference and mutants); recorded in op logs. */
   readonly setup?: TargetSetup;
   /** The setups it can be created with (the setup sweep draws from them); absent: none. */

@@ -31,6 +31,18 @@ function arg(name: string, def: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
 }
 
+/**
+ * The section of docs/bug-zoo.md between the guidance markers, kept as it is: its figures come
+ * from bench/guidance.ts (guided against unguided fsx), which this script does not run.
+ */
+function guidanceSection(): string {
+  const file = path.join(ROOT, 'docs', 'bug-zoo.md');
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const a = old.indexOf('<!-- guidance -->');
+  const b = old.indexOf('<!-- /guidance -->');
+  return a >= 0 && b > a ? `\n${old.slice(a, b + '<!-- /guidance -->'.length)}\n` : '';
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
@@ -208,7 +220,7 @@ case records the setup, so \`reference\` replays it with the same device and blo
 | mutant | section | bug | expected catcher | fsx (default settings) | check | crash / fault | shrunk case |
 |---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
-`;
+${guidanceSection()}`;
   if (write && !only.length) fs.writeFileSync(path.join(ROOT, 'docs', 'bug-zoo.md'), doc);
   process.stdout.write(JSON.stringify({ command: 'bug-zoo', mutants: json }) + '\n');
 }

@@ -38,6 +38,11 @@ export const modelBugs = {
   /** FIEMAP never reports FIEMAP_EXTENT_SHARED. */
   fiemapNoShared: false,
   /**
+   * Read completion marks the blocks of a failed read uptodate (the folio's old memory then
+   * passes for file data), instead of leaving them not uptodate for the next read to retry.
+   */
+  readErrorMarksUptodate: false,
+  /**
    * iomap_dio_zero() zeroes at most one page (one ZERO_PAGE per bio, as before large block
    * sizes): with blocks larger than a page, the rest of a new block's sub-block padding keeps the
    * device's old contents.

@@ -21,7 +21,7 @@ import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iom
 import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
 import { Personality, personality } from './fs/personality';
-import type { FsInstance } from './fs/types';
+import type { FsInstance } from './iomap/fs-ops';
 import { modelBugs } from './bugs';
 import {
   DioOps, IOCB_DSYNC, IOCB_SYNC, IOMAP_DIO_FORCE_WAIT, IOMAP_DIO_OVERWRITE_ONLY, Kiocb, dioIter, iomapDioRw,

@@ -205,7 +205,7 @@ describe('refs eofPrealloc (speculative post-EOF preallocation)', () => {
 
 describe('op log setup', () => {
   const base = (): OpLog => ({
-    format: 'iomap-harness-oplog', version: 3, adapter: 'mutant:read-eof-off-by-one',
+    format: 'iomap-harness-oplog', version: 4, adapter: 'mutant:read-eof-off-by-one',
     geometry: { blockSize: KIB, pageSize: 4096, folioSize: 16 * KIB }, setup: { poison: SEED, eofPrealloc: 64 * KIB }, seed: 1,
     ops: [{ op: 'write', off: 0, len: 5 * KIB }],
   });

@@ -94,6 +94,14 @@ export const MUTANTS: MutantSpec[] = [
   { name: 'write-end-short-copy', section: '§5.2 short copy', core: 'writeEndShortCopyUptodate', catches: 'fsx (short copies)',
     commit: '__iomap_write_end() short-copy check, inherited from block_write_end() (fs/buffer.c, "fs: introduce write_begin, write_end, and perform_write aops", afddba49d18f, 2.6.24): a short copy into a folio that is not uptodate must be refused',
     description: 'write_end accepts a short copy into a folio that is not uptodate and marks the whole range uptodate: the unread rest of the last block reads as zeroes' },
+  // Reached only by device faults (fsx fault_read/fault_write, check read-errors).
+  { name: 'read-error-uptodate', section: 'read completion (iomap_finish_folio_read)', core: 'readErrorMarksUptodate', catches: 'fsx (device faults)',
+    commit: 'fs/iomap per-block uptodate tracking, 9dc55f1389f9 "iomap: add support for sub-pagesize buffered I/O without buffer heads" (4.19): a block whose read failed stays not uptodate',
+    description: 'a failed read marks its blocks uptodate, so the folio\'s stale memory is served as file data' },
+  { name: 'convert-on-io-error', section: 'ioend completion (xfs_end_ioend)', refs: 'convertOnIoError', catches: 'fsx (device faults)',
+    options: { poison: true },
+    commit: 'fs/xfs xfs_end_ioend(): a failed ioend skips the unwritten conversion ("xfs: fix and streamline error handling in xfs_end_io", 4.15)',
+    description: 'the end_io work converts UNWRITTEN extents although the write failed, exposing the blocks\' old contents' },
 ];
 
 export function mutantByName(name: string): MutantSpec | undefined {

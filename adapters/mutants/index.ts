@@ -5,6 +5,7 @@
 import { registerAdapter, AdapterOptions } from '../registry';
 import { ReferenceAdapter, ReferenceOptions } from '../reference';
 import type { FileTarget } from '../types';
+import type { VolumeProvider } from '../volume';
 import { modelBugs } from '../../reference/bugs';
 import { Refs } from '../../reference/fs/refs';
 import { DEFAULT_POISON_SEED } from '../../reference/device/memory';
@@ -23,6 +24,25 @@ export class MutantAdapter extends ReferenceAdapter {
     });
     this.spec = spec;
     (this as { name: string }).name = `mutant:${spec.name}`;
+  }
+
+  /** The volume capability, with the core switch on for the duration of each harness session. */
+  get volume(): VolumeProvider {
+    const core = this.spec.core;
+    const base = super.volume;
+    if (!core) return base;
+    return {
+      ...base,
+      session: <T>(fn: () => T): T => {
+        const was = modelBugs[core];
+        modelBugs[core] = true;
+        try {
+          return fn();
+        } finally {
+          modelBugs[core] = was;
+        }
+      },
+    };
   }
 
   open(): FileTarget {

@@ -6,9 +6,11 @@
 
 import { AdapterSpecError } from '../../adapters/registry';
 import type { FileAdapter, FileTarget } from '../../adapters/types';
+// The contract monitor installs itself as the checker of every monitored mount.
+import '../contract/monitor';
 import { FsxOptions, Generator, resolveOps, unsupportedOp, validateOptions } from './generator';
 import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected, setupOf } from './oplog';
-import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OP_MAPWRITE, OpBuffer, OPS } from './ops';
+import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OP_FAULT_WRITE, OP_MAPWRITE, OpBuffer, OPS } from './ops';
 import { Pattern } from './pattern';
 import { CoverageRecorder } from '../coverage/recorder';
 import { geometryClass } from '../coverage/cells';
@@ -111,9 +113,14 @@ function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'qu
   };
 }
 
-/** Whether ops [0, count) hold a crash op that will run (the runner then tracks versions). */
+/**
+ * Whether ops [0, count) hold an op judged against the versions since the last fsync (a crash,
+ * or a write fault that may lose cached data): the runner then tracks versions.
+ */
 function hasCrash(buf: OpBuffer, count: number): boolean {
-  for (let i = 0; i < count; i++) if (buf.code[i] === OP_CRASH && (buf.flags[i] & FL_SKIPPED) === 0) return true;
+  for (let i = 0; i < count; i++) {
+    if ((buf.code[i] === OP_CRASH || buf.code[i] === OP_FAULT_WRITE) && (buf.flags[i] & FL_SKIPPED) === 0) return true;
+  }
   return false;
 }
 
@@ -151,7 +158,7 @@ function result(
     coverage: runner.coverage,
     ops,
     failure,
-    report: failure === null ? [] : formatReport(failure, buf, logDumpOps),
+    report: failure === null ? [] : formatReport(failure, buf, logDumpOps, runner.polluteEof),
     elapsedMs,
     opsPerSec: elapsedMs > 0 ? Math.round((ops * 1000) / elapsedMs) : 0,
     log: () => makeLog(ops, failure),
@@ -184,7 +191,7 @@ export function runFsx(adapter: FileAdapter, name: string, given: FsxOptions, io
     };
     // No crash op will run: spare the target the bookkeeping power cuts need.
     if (ops.weights[OP_CRASH] === 0) target.noCrashes?.();
-    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0), io);
+    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0 || ops.weights[OP_FAULT_WRITE] > 0), io);
     runner.onUnsupported = (code) => gen.disable(code);
     runner.coverage = cov;
     if (hooks.runner !== undefined) hooks.runner(runner);

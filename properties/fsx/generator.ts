@@ -17,7 +17,7 @@ import {
 } from '../../adapters/types';
 import {
   FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
-  OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
+  OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_WRITE_ACTIONS, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
   OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE,
   OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
@@ -253,6 +253,12 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
     // Without interleaving steps these run as their plain twins (runner.ts).
     case OP_RACE_PUNCH: return unsupported(OP_PUNCH_HOLE, caps, t);
     case OP_CRASH: return typeof t.crash === 'function' ? null : 'power cuts (crash)';
+    case OP_FAULT_READ:
+      return t.deviceFaults !== undefined ? null : 'device faults (the harness does not own a device under this file, or cannot tell its blocks)';
+    case OP_FAULT_WRITE:
+      if (t.deviceFaults === undefined) return 'device faults (the harness does not own a device under this file, or cannot tell its blocks)';
+      if (t.deviceFaults.noWriteFaults !== undefined) return `device write faults (${t.deviceFaults.noWriteFaults})`;
+      return t.interleave !== undefined ? null : 'device write faults (they need interleaving steps to write back in the background)';
     case OP_WRITE_DIRECT_ASYNC: return unsupported(OP_WRITE_DIRECT, caps, t);
     default: return null;
   }
@@ -527,6 +533,16 @@ export class Generator {
       case OP_COMPLETE_IO:
         this.off = rng.below(16);
         this.len = 0;
+        break;
+      case OP_FAULT_READ:
+        // A range inside EOF; evict first or not (a dirty, partly uptodate folio keeps its
+        // uptodate blocks: the read then reads only the others), read through mmap or not.
+        this.trimOffLen(fileSize);
+        this.dst = rng.below(4);
+        break;
+      case OP_FAULT_WRITE:
+        this.trimOffLen(fileSize);
+        this.dst = rng.below(FAULT_WRITE_ACTIONS.length);
         break;
       case OP_CRASH:
         // The selector of the crash state: which cached writes land, whole or torn.

@@ -9,6 +9,8 @@ import * as fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AdapterSpecError, loadAdapter, type AdapterOptions } from '../../adapters/registry';
+// The contract monitor installs itself as the checker of every monitored mount.
+import '../contract/monitor';
 import { replayLog } from '../fsx/engine';
 import { adapterOptionsOf, Expected, OpLog, serializeOpLog } from '../fsx/oplog';
 import { shrinkLog } from '../fsx/shrink';
@@ -187,6 +189,9 @@ export function unmetNeeds(needs: readonly string[], probe: Workload): string | 
     asyncDio: 'needs asynchronous O_DIRECT writes (interleave.directWriteAsync)',
     geometry: 'needs an adapter that honours a requested block and folio size (and no --bs/--folio)',
     crash: 'needs power cuts (FileTarget.crash: the reference adapter over a CrashDevice, for a filesystem that declares itself crash safe)',
+    introspect: 'needs the filesystem\'s block-mapping introspection (an exec: fs-level server offers it with the snapshot request)',
+    faults: 'needs model-level fault injection (FileTarget.faults: short user copies and capped delalloc reservations inside refs)',
+    deviceFaults: 'needs device faults under the file (FileTarget.deviceFaults: a device the harness owns and a filesystem that can tell which blocks back the file)',
   };
   return missing.map((m) => why[m] ?? (m.startsWith('falloc:') ? `needs fallocate mode ${m.slice(7)}` : `needs capability ${m}`)).join('; ');
 }

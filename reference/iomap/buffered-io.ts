@@ -210,8 +210,8 @@ function submitReads(inode: Inode, ctx: ReadpageCtx): void {
 
 /** iomap_finish_folio_read() (6.12): success sets uptodate; an error sets nothing. */
 function finishFolioRead(inode: Inode, folio: Folio, off: number, len: number, err: number): void {
-  if (err === 0) setRangeUptodate(folio, off, len, inode.blkbits);
-  else folio.error = true;
+  if (err === 0 || modelBugs.readErrorMarksUptodate) setRangeUptodate(folio, off, len, inode.blkbits);
+  if (err !== 0) folio.error = true;
   if (folio.ifs) folio.ifs.readBytesPending -= len;
 }
 
