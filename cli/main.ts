@@ -41,7 +41,7 @@ Every command has its own help with each flag, its default and examples:
 
 First steps (README.md "The first hour"):
   iomap-harness fsx -N 10000                       fuzz the reference filesystem
-  iomap-harness init-adapter fs my-adapter          write an adapter skeleton to fill in
+  iomap-harness init-adapter file my-adapter        write an adapter skeleton to fill in
   iomap-harness fsx --adapter ./my-adapter/adapter.js
 
 exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 target crashed or hung

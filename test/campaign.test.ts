@@ -399,6 +399,32 @@ describe('campaigns', () => {
       assert.equal(m.coverage.unitsWithout, 0);
     });
 
+    it('a unit the harness itself fails on is recorded as a harness-error failure, and the shard goes on', () => {
+      const root = path.join(tmp, 'harness-error');
+      fs.mkdirSync(root, { recursive: true });
+      const mod = path.join(root, 'corrupt.js');
+      const dist = path.resolve(__dirname, '..');
+      fs.writeFileSync(mod, [
+        `const { createNaiveAdapter } = require(${JSON.stringify(path.join(dist, 'adapters', 'naive'))});`,
+        `const b = require(${JSON.stringify(path.join(dist, 'test', 'support', 'broken-adapters'))});`,
+        'exports.createAdapter = (o) => b.corruptRead(createNaiveAdapter(o), { at: 3 });',
+      ].join('\n'));
+      const c = parseCampaign(JSON.stringify({ name: 'flaky', targets: [mod, 'naive'], fsx: { ops: 50, seeds: { count: 1 }, coverage: false } }), path.join(root, 'campaign.json'));
+      // The failure folder cannot be made (a file where it should be): saving the failing log throws.
+      fs.mkdirSync(path.join(root, 'shard-1-of-1'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'shard-1-of-1', 'failures'), 'not a folder');
+      const run = runShard(c, '{}', { k: 1, n: 1 }, root);
+      assert.equal(run.results.length, 2, 'the shard went on to the next unit');
+      assert.equal(run.info.complete, true);
+      for (const r of run.results) {
+        assert.equal(r.failures.length, 1, r.id);
+        assert.equal(r.failures[0].kind, 'harness-error');
+        assert.match(r.failures[0].message, /ENOTDIR/);
+      }
+      const m = mergeShards([root], path.join(root, 'm'), []);
+      assert.ok(m.failures.length >= 1 && m.failures.every((f) => f.signature.kind === 'harness-error'));
+    });
+
     it('known signatures: a matching failure is reported as known, not new', async () => {
       const root = path.join(tmp, 'known');
       const c = parseCampaign(JSON.stringify({ ...CAMPAIGN, targets: ['mutant:map-blocks-hole'], check: undefined }), path.join(tmp, 'campaign.json'));

@@ -210,7 +210,13 @@ function failureRecord(dir: string, spec: string, base: Omit<UnitFailure, 'signa
 function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   const spec = c.targets[u.target].adapter;
   const unitDir = path.join(dir, 'failures', u.id);
-  const task: SeedTask = { spec, adapterOptions: unitOptions(c, u), options: fsxOptionsOf(c, u.seed), saveDir: unitDir, shrink: c.fsx!.shrink };
+  const opts = unitOptions(c, u);
+  const task: SeedTask = { spec, adapterOptions: opts, options: fsxOptionsOf(c, u.seed), saveDir: unitDir, shrink: c.fsx!.shrink };
+  // As plain fsx does: the setup sweep draws per seed whatever the target and setup do not pin.
+  if (c.fsx!.sweep) {
+    task.sweep = {};
+    for (const k of ['blockSize', 'folioSize', 'poison', 'eofPrealloc'] as const) if (opts[k] !== undefined) task.sweep[k] = opts[k];
+  }
   // The failure report's first two lines (the op, what went wrong) are the failure's message; the
   // rest is in the saved log.
   const head: string[] = [];
@@ -226,7 +232,8 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   }
   r.ops = out.summary.ops;
   const cov = out.summary.coverage;
-  if (cov !== undefined) r.coverage = path.relative(dir, cov.json);
+  // The map of the geometry class that ran most (a swept seed has one per class it visited).
+  if (cov !== undefined && cov.length > 0) r.coverage = path.relative(dir, cov[0].json);
   const f = out.summary.failure;
   if (f === undefined) return;
   const shrunk = (f.shrunk as { log?: string } | undefined)?.log;
@@ -282,6 +289,14 @@ export function setupProblem(spec: string, opts: SetupOptions): string | null {
   }
 }
 
+/** A harness error as a unit failure: kind `harness-error`, its message (numbers as #) as the shape. */
+function harnessFailure(e: unknown): UnitFailure {
+  const message = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+  const signature = failureSignature('harness-error', undefined, { ops: [] });
+  signature.shape = message.replace(/0x[0-9a-f]+|\d+/gi, '#');
+  return { kind: 'harness-error', op: 0, message, signature, sigId: signatureId(signature), shrunk: false };
+}
+
 /** Run one unit and return its result (not yet written). `skip`: the setup cannot apply (setupProblem). */
 export function runUnit(c: Campaign, u: Unit, dir: string, skip: string | null = null): UnitResult {
   const t = c.targets[u.target];
@@ -290,13 +305,22 @@ export function runUnit(c: Campaign, u: Unit, dir: string, skip: string | null =
     setupIndex: u.setup, setup: unitOptions(c, u), seed: u.seed, status: 'pass', ops: 0, runs: 0, cpuMs: 0, elapsedMs: 0, failures: [],
   };
   if (u.suite !== undefined) r.suite = u.suite;
-  // A rerun of a unit killed half-way starts from a clean failure folder.
-  fs.rmSync(path.join(dir, 'failures', u.id), { recursive: true, force: true });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (skip !== null) r.skipped = skip;
-  else if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
-  else runCheckUnit(c, u, dir, r);
+  else {
+    try {
+      // A rerun of a unit killed half-way starts from a clean failure folder.
+      fs.rmSync(path.join(dir, 'failures', u.id), { recursive: true, force: true });
+      if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
+      else runCheckUnit(c, u, dir, r);
+    } catch (e) {
+      if (e instanceof CampaignError) throw e;
+      // The harness itself failed on this unit (a shrink that cannot reproduce, a model bug):
+      // recorded as the unit's failure, so the night goes on and the merge shows it.
+      r.failures.push(harnessFailure(e));
+    }
+  }
   const cpu = process.cpuUsage(cpu0);
   r.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
   r.elapsedMs = Math.round(performance.now() - t0);
