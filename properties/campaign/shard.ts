@@ -210,7 +210,13 @@ function failureRecord(dir: string, spec: string, base: Omit<UnitFailure, 'signa
 function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   const spec = c.targets[u.target].adapter;
   const unitDir = path.join(dir, 'failures', u.id);
-  const task: SeedTask = { spec, adapterOptions: unitOptions(c, u), options: fsxOptionsOf(c, u.seed), saveDir: unitDir, shrink: c.fsx!.shrink };
+  const opts = unitOptions(c, u);
+  const task: SeedTask = { spec, adapterOptions: opts, options: fsxOptionsOf(c, u.seed), saveDir: unitDir, shrink: c.fsx!.shrink };
+  // As plain fsx does: the setup sweep draws per seed whatever the target and setup do not pin.
+  if (c.fsx!.sweep) {
+    task.sweep = {};
+    for (const k of ['blockSize', 'folioSize', 'poison', 'eofPrealloc'] as const) if (opts[k] !== undefined) task.sweep[k] = opts[k];
+  }
   // The failure report's first two lines (the op, what went wrong) are the failure's message; the
   // rest is in the saved log.
   const head: string[] = [];
@@ -226,7 +232,8 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   }
   r.ops = out.summary.ops;
   const cov = out.summary.coverage;
-  if (cov !== undefined) r.coverage = path.relative(dir, cov.json);
+  // The map of the geometry class that ran most (a swept seed has one per class it visited).
+  if (cov !== undefined && cov.length > 0) r.coverage = path.relative(dir, cov[0].json);
   const f = out.summary.failure;
   if (f === undefined) return;
   const shrunk = (f.shrunk as { log?: string } | undefined)?.log;
