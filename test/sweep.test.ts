@@ -124,7 +124,7 @@ describe('setup sweep: fsx', () => {
     const c = await cli(['fsx', '-N', '300', '-S', '1', '--seeds', '3', '-q', '--json']);
     assert.equal(c.code, 0, c.err);
     const seeds = c.json.seeds as { seed: number; setup: Record<string, unknown> }[];
-    assert.deepEqual(seeds.map((s) => s.setup), [1, 2, 3].map((s) => drawSetup(s, FULL, {}, 0)));
+    assert.deepEqual(seeds.map((s) => s.setup), [1, 2, 3].map((s) => drawSetup(s, { ...FULL, eofPrealloc: false }, {}, 0)));
   });
 
   it('pinned flags pin every round; --no-sweep keeps the adapter\'s own setup', async () => {
