@@ -3,7 +3,8 @@
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
 import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
-import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, StateObserver, TargetSetup } from './types';
+import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
@@ -70,11 +71,13 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
 }
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
-export function mountWithMonitor(fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean): { fsys: IomapFs; monitor: ContractMonitor | null } {
+export function mountWithMonitor(
+  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>,
+): { fsys: IomapFs; monitor: ContractMonitor | null } {
   const inst = fsa.mount(dev);
   if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
   let fsys: IomapFs | null = null;
-  const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '' });
+  const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
   fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
   return { fsys, monitor: mon };
 }
@@ -223,6 +226,16 @@ export class ReferenceTarget implements FileTarget {
   describe(pos: number): string {
     return this.fh.describe(pos);
   }
+
+  /** State coverage through the generic layer's tracepoints (adapters/state-trace.ts). */
+  observeStates(o: StateObserver | null): void {
+    traceStates(o);
+  }
+
+  /** Rule preconditions counted by every monitor this adapter mounted (remounts and power cuts included). */
+  ruleCounts(): ReadonlyMap<string, number> {
+    return this.adapter.ruleCounts;
+  }
 }
 
 export class ReferenceAdapter implements FileAdapter {
@@ -236,6 +249,8 @@ export class ReferenceAdapter implements FileAdapter {
   readonly fsAdapter: FsAdapter;
   /** Poison seed and post-EOF preallocation this adapter runs with (recorded in op logs). */
   readonly setup: TargetSetup;
+  /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
+  readonly ruleCounts = new Map<string, number>();
   private readonly opts: ReferenceOptions;
 
   constructor(opts: ReferenceOptions = {}) {
@@ -272,7 +287,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
     this.fsys = fsys;
     this.monitor = monitor;
     if (this.setup.personality !== undefined) {

@@ -115,6 +115,36 @@ export interface FaultSteps {
   withReserveHeadroom<T>(blocks: number, fn: () => T): T;
 }
 
+/**
+ * State coverage (docs/fsx.md "State coverage"): the classes under which the generic layer's view
+ * of one mapping is counted. Mapping class: the type ->iomap_begin or ->map_blocks returned, or
+ * SHARED when the mapping is a COW one (IOMAP_F_SHARED or a source map to read from).
+ */
+export const MAP_HOLE = 0;
+export const MAP_DELALLOC = 1;
+export const MAP_MAPPED = 2;
+export const MAP_UNWRITTEN = 3;
+export const MAP_INLINE = 4;
+export const MAP_SHARED = 5;
+export const MAP_CLASS_NAMES = ['hole', 'delalloc', 'mapped', 'unwritten', 'inline', 'shared'] as const;
+/** Folio state at the mapped position when the mapping was handed out (the strongest flag wins). */
+export const FOLIO_ABSENT = 0;
+export const FOLIO_PARTIAL = 1;
+export const FOLIO_UPTODATE = 2;
+export const FOLIO_DIRTY = 3;
+export const FOLIO_WRITEBACK = 4;
+export const FOLIO_STATE_NAMES = ['absent', 'partly-uptodate', 'uptodate', 'dirty', 'writeback'] as const;
+/** Where the range worked on lies against i_size: wholly before it, across it, or at/after it. */
+export const EOF_BEFORE = 0;
+export const EOF_STRADDLING = 1;
+export const EOF_PAST = 2;
+export const EOF_RELATION_NAMES = ['before', 'straddling', 'past'] as const;
+
+/** Receives one observation per mapping the generic layer hands out (FileTarget.observeStates). */
+export interface StateObserver {
+  mapping(mapClass: number, folioState: number, eofRelation: number): void;
+}
+
 export interface FileTarget {
   /** iomap-level interleaving steps, when the target can expose them. */
   interleave?: InterleavingSteps;
@@ -177,6 +207,14 @@ export interface FileTarget {
    * gone afterwards.
    */
   noCrashes?(): void;
+  /**
+   * State coverage: report every mapping the generic layer hands out from now on to `o` (null:
+   * stop). Targets under the reference generic layer have it (any ops table); file-level targets
+   * do not, and coverage is then what the file API shows.
+   */
+  observeStates?(o: StateObserver | null): void;
+  /** How often each contract rule's precondition arose so far (rule ID -> count), when a monitor runs. */
+  ruleCounts?(): ReadonlyMap<string, number>;
 }
 
 /**

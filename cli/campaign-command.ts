@@ -23,6 +23,7 @@ import type { Shard } from '../properties/campaign/units';
 import { KnownSignature, KnownSignatureError, loadKnownSignatures } from '../properties/signatures';
 import { CliIO, EXIT_FAILURE, EXIT_PASS, parseNumber, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed, Values } from './command-line';
+import { prepareSaveDir } from './output';
 
 const CAMPAIGN_FLAGS = {
   shard: { type: 'string', value: 'K/N', help: 'run: run shard K of N (GitHub Actions passes its matrix value here)' },
@@ -115,32 +116,9 @@ function checkTargets(c: Campaign): void {
   }
 }
 
-/**
- * Make sure DIR exists and is writable. Level by level (a bad path costs one line, never a hang),
- * and tolerant of a level appearing meanwhile: the shards of a campaign start together and make
- * the same results root at the same moment.
- */
+/** An output folder, made now (race-free: the shards of a campaign make the same root at once). */
 function prepareDir(flag: string, dir: string): string {
-  const abs = path.resolve(dir);
-  try {
-    const missing: string[] = [];
-    for (let d = abs; !fs.existsSync(d); d = path.dirname(d)) {
-      missing.push(d);
-      if (path.dirname(d) === d) break;
-    }
-    for (const d of missing.reverse()) {
-      try {
-        fs.mkdirSync(d);
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'EEXIST') throw e;
-      }
-    }
-    fs.accessSync(abs, fs.constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`campaign: ${flag} ${dir}: cannot create or write to it: ${(e as { code?: string }).code ?? String(e)}`);
-  }
-  if (!fs.statSync(abs).isDirectory()) throw new UsageError(`campaign: ${flag} ${dir}: not a directory`);
-  return abs;
+  return prepareSaveDir(`campaign: ${flag}`, dir);
 }
 
 function harnessVersion(): string {

@@ -14,6 +14,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { AdapterOptions } from '../adapters/registry';
 import { junitXml, JUnitSuite } from '../properties/suites/junit';
+import { CoverageSet } from '../properties/coverage/set';
+import { reachableFor, summarize } from '../properties/coverage/reachable';
+import { formatCoverage } from '../properties/coverage/table';
 import { registryEnv, runSuite, SuiteResult, SUITES, suiteByName } from '../properties/suites/index';
 import type { SuiteDef } from '../properties/suites/types';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, UsageError } from './common';
@@ -34,6 +37,7 @@ export const CHECK_FLAGS = {
   junit: { type: 'string', value: 'FILE', help: 'also write a JUnit XML report to FILE' },
   quiet: { type: 'boolean', short: 'q', help: 'no status line and no result table (failures, --json and the exit code only)' },
   json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+  coverage: { type: 'boolean', help: 'record state coverage per geometry class: print the tables and save check-*.coverage.json in the save directory' },
 } as const satisfies FlagTable;
 
 export const DEFAULT_RUNS = 50;
@@ -54,6 +58,21 @@ function prepareJunit(file: string): string {
 
 function fmtMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(2)}s`;
+}
+
+/** check --coverage: per geometry class, the table and check-ADAPTER-CLASS.coverage.json; returns the figures. */
+function saveCheckCoverage(set: CoverageSet, dir: string, lines: Lines): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const [cls, rec] of [...set.byClass].sort(([a], [b]) => a.localeCompare(b))) {
+    const reach = reachableFor(cls);
+    const s = summarize(rec, reach);
+    const file = path.join(dir, `check-${rec.adapter.replace(/[^A-Za-z0-9_.-]+/g, '_')}-${cls.replace('+', '_')}.coverage.json`);
+    fs.writeFileSync(file, JSON.stringify(rec.toJSON(s), null, 1) + '\n');
+    for (const l of formatCoverage(rec, reach, s)) lines.out(l);
+    lines.out(`Coverage map saved to "${file}"`);
+    out.push({ geometryClass: cls, json: file, ...(s === undefined ? {} : { reached: s.reached, reachable: s.reachable, percent: s.percent }) });
+  }
+  return out;
 }
 
 /** JUnit suites from check results. */
@@ -117,6 +136,7 @@ export function checkCommand(p: Parsed, io: CliIO): number {
   const status = new StatusLine(io, io.isTTY && !json && !quiet);
   lines.status = status;
   const env = registryEnv(spec, geo);
+  if (v.coverage === true) env.coverage = new CoverageSet(spec);
   const results: SuiteResult[] = [];
   const t0 = performance.now();
   const width = Math.max(5, ...suites.map((s) => s.name.length));
@@ -147,6 +167,7 @@ export function checkCommand(p: Parsed, io: CliIO): number {
     lines.out(`${results.length} suites on ${spec} (seed ${seed}, ${runs} runs per property): ${failures === 0 ? 'all passed' : `${failures} failing properties`}${skipped ? `, ${skipped} skipped` : ''} in ${fmtMs(elapsed)}`);
   }
   if (failures > 0) lines.out(`Counterexamples are saved in ${saveDir}`);
+  const coverage = env.coverage === undefined ? undefined : saveCheckCoverage(env.coverage, ensureDir(saveDir), lines);
   if (junit !== undefined) fs.writeFileSync(junit, junitXml(`iomap-harness check --adapter ${spec}`, checkJunit(results, spec, seed)));
 
   const crashed = results.some((r) => r.properties.some((p) => p.failure?.kind === 'crash' || p.failure?.kind === 'hang'));
@@ -176,6 +197,7 @@ export function checkCommand(p: Parsed, io: CliIO): number {
         return o;
       }),
     };
+    if (coverage !== undefined) summary.coverage = coverage;
     const first = results.flatMap((r) => r.properties.filter((p) => p.failed).map((p) => ({ r, p })))[0];
     if (first !== undefined) {
       const f = first.p.failure!;

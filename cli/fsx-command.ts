@@ -4,6 +4,7 @@
  * --save DIR (default: a new temporary directory) and its path printed.
  */
 
+import { KNOWN_FLAG, knownFrom, runPastKnown } from './known';
 import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
 import * as path from 'path';
 import { AdapterOptions, AdapterSpecError, hasAdapter, isModuleSpec, loadAdapter } from '../adapters/registry';
@@ -12,7 +13,7 @@ import { TargetError } from '../properties/fsx/engine';
 import type { Output } from '../properties/fsx/runner';
 import { defaultOptions, FsxOptions, turnOff } from '../properties/fsx/generator';
 import {
-  runSeed, runSeedCollected, runSeedsInWorkers, SeedOutcome, SeedTask, shardSeeds,
+  runSeed, runSeedCollected, runSeedsInWorkers, SeedExtras, SeedOutcome, SeedTask, shardSeeds,
 } from '../properties/fsx/workers';
 import { defaultSaveDir, ensureDir, prepareSaveDir, Skips } from './output';
 import { progressText, StatusLine } from './status-line';
@@ -20,6 +21,9 @@ import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
 } from '../properties/fsx/ops';
+import { CoverageRecorder } from '../properties/coverage/recorder';
+import { reachableFor, summarize } from '../properties/coverage/reachable';
+import { formatCoverage } from '../properties/coverage/table';
 import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, parsePow2, UsageError } from './common';
 import { CommandSpec, flag, FlagTable, Parsed, str, Values } from './command-line';
 
@@ -66,6 +70,7 @@ export const ADAPTER_FLAGS = {
 export const FSX_FLAGS = {
   ...ADAPTER_FLAGS,
   ...SETUP_FLAGS,
+  ...KNOWN_FLAG,
   'num-ops': { type: 'string', short: 'N', value: 'N', default: '100000', help: 'number of operations to run' },
   seed: { type: 'string', short: 'S', value: 'S', default: '1', help: 'PRNG seed (also seeds the data pattern); 0 picks one from the clock and prints it' },
   maxlen: { type: 'string', short: 'l', value: 'N', default: '256k', help: 'largest file size (numbers take k/m/g suffixes and 0x hex)' },
@@ -98,6 +103,8 @@ export const FSX_FLAGS = {
   'no-unshare': { type: 'boolean', short: 'u', help: 'no UNSHARE_RANGE fallocates' },
   weight: { type: 'string', multiple: true, value: 'OP=N', default: '1 per op', help: 'weight of operation OP (0-1000), repeatable; the op names are in docs/fsx.md' },
   'no-interleave': { type: 'boolean', help: 'no interleaving steps (writeback, complete_io, races), no unsynced mmap stores' },
+  'no-guide': { type: 'boolean', help: 'no coverage-guided choices: the op mix of the weights alone' },
+  coverage: { type: 'boolean', help: 'record state coverage: print its table at the end and save X.coverage.json in the save directory' },
   shrink: { type: 'boolean', help: 'on a failure also shrink the saved log and save it as ....min.json' },
   jobs: { type: 'string', short: 'j', value: 'N', default: '1', help: 'run a campaign of seeds on N worker threads' },
   seeds: { type: 'string', value: 'M', default: "-j's N", help: 'the campaign is the seeds S..S+M-1 (S from -S)' },
@@ -150,7 +157,7 @@ function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): vo
  */
 export function absoluteAdapterFlag(v: Values): string | undefined {
   const given = str(v, 'adapter');
-  if (given === undefined || !isModuleSpec(given) || /^(exec|host|mutant):/.test(given)) return undefined;
+  if (given === undefined || !isModuleSpec(given) || /^(exec|host|mutant|diff):/.test(given)) return undefined;
   const abs = path.resolve(given);
   if (abs === given) return undefined;
   v.adapter = abs;
@@ -204,6 +211,8 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.quiet = flag(v, 'quiet');
   o.debug = flag(v, 'debug');
   o.interleave = !flag(v, 'no-interleave');
+  o.guide = !flag(v, 'no-guide');
+  o.coverage = flag(v, 'coverage');
   for (const spec of (v.weight as string[] | undefined) ?? []) {
     const m = /^([a-z_]+)=(.*)$/.exec(spec);
     if (m === null) throw new UsageError(`--weight: expected NAME=N, got ${JSON.stringify(spec)}`);
@@ -249,7 +258,9 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   if (given !== undefined) task.description = `adapter module given as ${given} in ${process.cwd()}; recorded by its absolute path`;
   const skips = new Skips(flag(v, 'verbose'));
   lines.status = new StatusLine(io, io.isTTY && !json && !o.quiet);
+  const known = knownFrom(v.known as string[] | undefined);
   const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
+  if (campaign && known !== null) throw new UsageError('--known runs one seed after another; without -j/--seeds/--shard (campaign merge --known matches a campaign\'s failures)');
   if (campaign) {
     adapter.close();
     return runCampaign(task, seedsFlag ?? jobs, jobs, shard, json, lines, skips);
@@ -257,14 +268,16 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   const t0 = performance.now();
   const status = lines.status;
   status.update(progressText(`fsx seed ${o.seed}`, 0, o.numOps, 'ops', t0, 0), true);
-  const out = runSeed(task, o.seed, skips.wrap(lines), {
+  const extras: SeedExtras = {
     first: adapter,
     saveDir: () => ensureDir(task.saveDir),
     hooks: {
       progressEvery: 1024,
       progress: status.enabled ? (n) => status.update(progressText(`fsx seed ${o.seed}`, n, o.numOps, 'ops', t0, 0)) : undefined,
     },
-  });
+  };
+  const past = known === null ? null : runPastKnown(task, known, skips.wrap(lines), extras);
+  const out = past?.out ?? runSeed(task, o.seed, skips.wrap(lines), extras);
   status.clear();
   lines.status = null;
   for (const l of skips.summary()) lines.out(l);
@@ -281,9 +294,28 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
     command: 'fsx', adapter: spec, seed: o.seed, ops: sm.ops, failures: sm.failures, opsPerSec: sm.opsPerSec, elapsedMs: sm.elapsedMs,
   };
   if (sm.failure !== undefined) summary.failure = sm.failure;
+  if (sm.coverage !== undefined) summary.coverage = sm.coverage;
+  if (past !== null) {
+    summary.knownHits = past.hits;
+    lines.out(`Known signatures hit: ${past.hits.length}${past.hits.map((h) => `\n  seed ${h.seed} op ${h.op}: ${h.note || h.known} (${h.log})`).join('')}`);
+  }
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();
   return out.crashed ? EXIT_CRASH : sm.failures > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
+
+/** A campaign's coverage: the union of its seeds' maps, as one table (each seed's JSON is saved). */
+function printMergedCoverage(outcomes: SeedOutcome[], lines: Lines): void {
+  let merged: CoverageRecorder | null = null;
+  for (const x of outcomes) {
+    if (x.coverage === undefined) continue;
+    const r = CoverageRecorder.fromJSON(x.coverage);
+    if (merged === null) merged = r;
+    else merged.merge(r);
+  }
+  if (merged === null) return;
+  const reach = reachableFor(merged.geometryClass);
+  for (const l of formatCoverage(merged, reach, summarize(merged, reach))) lines.out(`[all seeds] ${l}`);
 }
 
 /**
@@ -331,6 +363,7 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
     failures += x.summary.failures;
     if (x.crashed) crashed = true;
   }
+  if (task.options.coverage === true) printMergedCoverage(outcomes, lines);
   const range = seeds.length === 0 ? 'no seeds' : `seeds ${task.options.seed}..${(task.options.seed + count - 1) >>> 0}${shard !== null ? `, shard ${shard.k}/${shard.n}: ${seeds.length} of ${count}` : ''}`;
   for (const l of skips.summary()) lines.out(l);
   const off = skips.disabledLine();

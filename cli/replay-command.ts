@@ -50,8 +50,12 @@ export function readLog(file: string, seed: number | undefined, maxlen: number |
 }
 
 /** Adapter options for replaying `log`: its geometry and setup, --bs/--folio/--poison/--eof-prealloc overriding them. */
-export function logAdapterOptions(log: OpLog, geo: AdapterOptions): AdapterOptions {
-  return { ...adapterOptionsOf(log), ...geo };
+export function logAdapterOptions(log: OpLog, geo: AdapterOptions, spec?: string): AdapterOptions {
+  const o: AdapterOptions = { ...adapterOptionsOf(log), ...geo };
+  // A diff log's personality is the reference side's: replayed on the host side alone, it has no
+  // meaning there (an explicit --personality still goes through and is refused as usual).
+  if (spec !== undefined && geo.personality === undefined && !/^(reference|mutant:|diff:)/.test(spec)) delete o.personality;
+  return o;
 }
 
 /** A folder to replay whole (every op log and case under it). */
@@ -106,7 +110,7 @@ export function replayCommand(p: Parsed, io: CliIO): number {
     const log = l!;
     const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
     adapterShown ??= spec;
-    const adapter = openAdapter(spec, logAdapterOptions(log, geo));
+    const adapter = openAdapter(spec, logAdapterOptions(log, geo, spec));
     const caps = adapter.capabilities;
     if (caps.blockSize !== log.geometry.blockSize || caps.pageSize !== log.geometry.pageSize) {
       lines.err(`replay: ${file}: recorded with block/page size ${log.geometry.blockSize}/${log.geometry.pageSize}, ${spec} uses ${caps.blockSize}/${caps.pageSize}; aligned ops may be refused`);

@@ -8,6 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { captureReport } from '../properties/report/capture';
 import { renderReport } from '../properties/report/html';
+import { renderCoveragePage } from '../properties/report/heatmap';
+import { COVERAGE_FORMAT, CoverageFormatError, CoverageJson, CoverageRecorder } from '../properties/coverage/recorder';
 import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { CliIO, EXIT_PASS, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed } from './command-line';
@@ -30,6 +32,11 @@ export function writeReport(logFile: string, outFile: string, adapterSpec?: stri
   } catch (e) {
     throw new UsageError(`report: ${logFile}: ${(e as { code?: string }).code === 'ENOENT' ? 'no such file' : 'cannot read it'}`);
   }
+  const cov = coverageIn(text, logFile);
+  if (cov !== null) {
+    fs.writeFileSync(checkOutDir(outFile), renderCoveragePage(cov));
+    return outFile;
+  }
   let log;
   try {
     log = parseOpLog(text, logFile);
@@ -40,10 +47,41 @@ export function writeReport(logFile: string, outFile: string, adapterSpec?: stri
   const spec = adapterSpec ?? (log.adapter || defaultAdapter());
   const adapter = openAdapter(spec, { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize });
   const data = captureReport(adapter, spec, log);
+  const beside = besideCoverage(logFile);
+  if (beside !== null) data.coverage = beside;
+  fs.writeFileSync(checkOutDir(outFile), renderReport(data));
+  return outFile;
+}
+
+function checkOutDir(outFile: string): string {
   const dir = path.dirname(path.resolve(outFile));
   if (!fs.existsSync(dir)) throw new UsageError(`report: ${dir}: no such directory for --out`);
-  fs.writeFileSync(outFile, renderReport(data));
   return outFile;
+}
+
+/** The text as a coverage map (`--coverage` JSON), null when it is something else (an op log). */
+function coverageIn(text: string, file: string): CoverageJson | null {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if ((j as { format?: unknown } | null)?.format !== COVERAGE_FORMAT) return null;
+  try {
+    CoverageRecorder.fromJSON(j);
+  } catch (e) {
+    if (e instanceof CoverageFormatError) throw new UsageError(`report: ${file}: ${e.message}`);
+    throw e;
+  }
+  return j as CoverageJson;
+}
+
+/** The coverage map fsx --coverage saved beside a failing log (fsx-A-sS-opN.json -> fsx-A-sS.coverage.json). */
+function besideCoverage(logFile: string): CoverageJson | null {
+  const m = /^(.*)-op\d+(\.min)?\.json$/.exec(logFile);
+  if (m === null || !fs.existsSync(`${m[1]}.coverage.json`)) return null;
+  return coverageIn(fs.readFileSync(`${m[1]}.coverage.json`, 'utf8'), `${m[1]}.coverage.json`);
 }
 
 export function reportCommand(p: Parsed, io: CliIO): number {

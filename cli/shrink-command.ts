@@ -92,7 +92,7 @@ export function shrinkCommand(p: Parsed, io: CliIO): number {
   const log = readLog(file, seed, maxlen, 'shrink');
   const out = checkOut((v.out as string | undefined) ?? defaultShrinkOut(file), 'shrink');
   const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
-  const opts = logAdapterOptions(log, geo);
+  const opts = logAdapterOptions(log, geo, spec);
   // The first adapter is made here, so a bad spec is a usage error before any work.
   let first: FileAdapter | null = openAdapter(spec, opts);
   const makeAdapter = (): FileAdapter => {

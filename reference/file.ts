@@ -14,7 +14,7 @@ import {
 } from './iomap/types';
 import { Folio, allSet, blockIsDirty, blocksPerFolio, isPartiallyUptodate } from './iomap/folio';
 import {
-  iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
+  folioMkclean, iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
 } from './iomap/buffered-io';
 import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
@@ -408,7 +408,7 @@ export class FileHandle {
   private zeroPastEof(end: number, what: string, didZero?: { v: boolean }): void {
     const inode = this.inode;
     check(this.fsys.fs.prepareZeroPastEof?.(inode, end) ?? 0, `${this.name}: preparing to zero past EOF`);
-    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero), `${this.name}: ${what}`);
+    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: ${what}`);
   }
 
   /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
@@ -426,18 +426,23 @@ export class FileHandle {
     if (newsize > oldsize) {
       this.zeroPastEof(newsize, 'zeroing for truncate up', didZero);
     } else if (!modelBugs.truncateNoTailZero) {
-      check(iomapTruncatePage(inode, newsize, this.ops, didZero), `${this.name}: truncate_page`);
+      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: truncate_page`);
     }
     // truncate_setsize()
     inode.size = newsize;
     if (newsize > oldsize) pagecacheIsizeExtended(inode, oldsize, newsize);
     inode.mapping.truncatePagecache(newsize);
+    // truncate_pagecache() unmaps every page past the new EOF page. The model maps whole folios, so
+    // a folio that keeps pages past it is write-protected whole: the next store page_mkwrites again
+    // (without it, a store there would dirty blocks truncate just freed).
+    const eofFolio = newsize < oldsize ? inode.mapping.folioAt(newsize) : undefined;
+    if (eofFolio && eofFolio.end > roundUp(newsize, PAGE_SIZE)) folioMkclean(eofFolio);
     // xfs_setattr_size(): the new size is about to be logged, so the block zeroing just done must
     // reach the disk first, or a crash would bring the old bytes back under the new size. Like
     // xfs, a writeback error here fails the call after the in-core size has already moved.
     // ext4 leaves the zeroed block dirty instead (ordered-data journalling writes it before the
     // size commits): the personality says which.
-    if (didZero.v && this.personality.writeBackEofBlockAfterTruncateZero) this.writeBackEofBlock(Math.min(oldsize, newsize));
+    if (didZero.v) this.writeBackAfterTruncateZero(oldsize, newsize);
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
     fs.sizeChanged(inode);
   }
@@ -466,7 +471,11 @@ export class FileHandle {
       return;
     }
     this.fsys.queue.waitInode(this.inode);
-    this.inode.mapping.truncateRange(off, off + len - 1);
+    // ext4_truncate_page_cache_block_range(): write-protect every page the range touches, partial
+    // ones too, so the next store faults and page_mkwrite reserves space again for punched blocks.
+    const mapping = this.inode.mapping;
+    for (const f of mapping.foliosIn(Math.floor(off / PAGE_SIZE), Math.floor((off + len - 1) / PAGE_SIZE))) folioMkclean(f);
+    mapping.truncateRange(off, off + len - 1);
   }
 
   /** inode_dio_wait() + xfs_flush_unmap_range(): write back and drop the cache over a range. */
@@ -493,7 +502,7 @@ export class FileHandle {
     const size = this.inode.size;
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
-    check(iomapZeroRange(this.inode, off, zlen, this.ops), `${this.name}: zeroing punched edges`);
+    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: zeroing punched edges`);
   }
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
@@ -708,6 +717,15 @@ export class FileHandle {
     return this.copyFrom(this, srcOff, len, dstOff);
   }
 
+  /** What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero). */
+  private writeBackAfterTruncateZero(oldsize: number, newsize: number): void {
+    const how = this.personality.writeBackAfterTruncateZero;
+    if (how === 'eof-block') this.writeBackEofBlock(Math.min(oldsize, newsize));
+    if (how !== 'disk-size-range') return;
+    const disk = this.fs.diskSize?.(this.inode) ?? 0;
+    if (disk < newsize) check(filemapWriteAndWaitRange(this.inode.mapping, disk, newsize - 1), `${this.name}: writing back up to the new size`);
+  }
+
   /** Write back (and wait for) the block holding byte `pos`: zeroing there must be durable. */
   private writeBackEofBlock(pos: number): void {
     const bs = this.inode.blockSize;
@@ -795,6 +813,7 @@ export class FileHandle {
       const ret = iomapPageMkwrite(this.inode, folio, this.ops);
       if (ret === 0) {
         folio.pteWritable = true;
+        folio.pteMappedEnd = Math.min(folio.end, roundUp(this.inode.size, PAGE_SIZE));
         folio.locked = false;
         return folio;
       }
@@ -820,7 +839,9 @@ export class FileHandle {
     while (pos < end) {
       const idx = Math.floor(pos / PAGE_SIZE);
       let folio = this.faultIn(idx);
-      if (!folio.pteWritable) folio = this.mkwrite(folio, idx);
+      // A page past the EOF page of the last page_mkwrite was never mapped (the kernel maps no page
+      // past EOF): a store there faults and page_mkwrites again, now that EOF has moved.
+      if (!folio.pteWritable || (idx + 1) * PAGE_SIZE > folio.pteMappedEnd) folio = this.mkwrite(folio, idx);
       const pageEnd = (idx + 1) * PAGE_SIZE;
       const n = Math.min(end, pageEnd) - pos;
       const fo = folio.offsetIn(pos);

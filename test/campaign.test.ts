@@ -310,6 +310,39 @@ describe('campaigns', () => {
       assert.match(m3.out, /^missing shards: 4 \(of 4\)$/m);
     });
 
+    it('the Slurm and GitHub plans run locally too: array tasks with SLURM_ARRAY_TASK_ID, matrix values as --shard', async function () {
+      this.timeout(120000);
+      const root = path.join(tmp, 'engines');
+      fs.mkdirSync(root, { recursive: true });
+      const small = { name: 'small', targets: ['mutant:map-blocks-hole'], fsx: { ops: 50, seeds: { count: 3 } }, engines: { slurm: { results: path.join(root, 'slurm-results') } } };
+      const file = writeCampaign(root, small);
+      const local = (script: string) => script.replace(/npx iomap-harness/g, `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`);
+      assert.equal((await cli(['campaign', 'plan', file, '--engine', 'slurm', '--shards', '2', '--out', path.join(root, 'plan')])).code, 0);
+      const sbatch = local(fs.readFileSync(path.join(root, 'plan', 'small-shards.sbatch'), 'utf8'));
+      for (const i of [0, 1]) {
+        const r = spawnSync('bash', ['-c', sbatch], { env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i) }, encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      const merge = spawnSync('bash', ['-c', local(fs.readFileSync(path.join(root, 'plan', 'small-merge.sbatch'), 'utf8'))], { encoding: 'utf8' });
+      assert.equal(merge.status, 1, merge.stderr);
+      const fromSlurm = JSON.parse(fs.readFileSync(path.join(root, 'slurm-results', 'merged', 'merged.json'), 'utf8')) as MergeResult;
+      assert.deepEqual(fromSlurm.shards.missing, []);
+
+      assert.equal((await cli(['campaign', 'plan', file, '--engine', 'github', '--shards', '2', '--out', path.join(root, 'plan')])).code, 0);
+      const wf = parseYaml(fs.readFileSync(path.join(root, 'plan', 'iomap-harness-small.yml'), 'utf8')) as { jobs: Record<string, { strategy?: { matrix: { shard: number[] } }; steps: { run?: string }[] }> };
+      const step = wf.jobs.shard.steps.find((x) => x.run?.includes('campaign run'))!.run!;
+      fs.mkdirSync(path.join(root, 'gh'));
+      for (const k of wf.jobs.shard.strategy!.matrix.shard) {
+        const r = spawnSync('bash', ['-c', local(step).replace(/\$\{\{ matrix\.shard \}\}/g, String(k))], { cwd: path.join(root, 'gh'), encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      const mstep = wf.jobs.merge.steps.find((x) => x.run?.includes('campaign merge'))!.run!;
+      assert.equal(spawnSync('bash', ['-c', local(mstep)], { cwd: path.join(root, 'gh'), encoding: 'utf8' }).status, 1);
+      const fromGithub = JSON.parse(fs.readFileSync(path.join(root, 'gh', 'campaign-merged', 'merged.json'), 'utf8')) as MergeResult;
+      assert.deepEqual(distinct(fromGithub), distinct(fromSlurm));
+      assert.ok(fromGithub.failures.length >= 1);
+    });
+
     it('a unit run again writes the same result; a shard run again runs nothing', () => {
       const c = parseCampaign(JSON.stringify(CAMPAIGN), path.join(tmp, 'campaign.json'));
       const root = path.join(tmp, 'again');

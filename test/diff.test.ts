@@ -5,7 +5,7 @@
  * with the rule naming what differed. The per-block classes and the envelope are unit-tested.
  */
 import { strict as assert } from 'assert';
-import { DiffAdapter, blockClasses, classesAgree } from '../adapters/diff';
+import { DiffAdapter, blockClasses, classesAgree, triage } from '../adapters/diff';
 import { ReferenceAdapter } from '../adapters/reference';
 import type { FiemapExtent, FileAdapter, FileTarget } from '../adapters/types';
 import { runFsx } from '../properties/fsx/engine';
@@ -49,6 +49,7 @@ describe('diff: host vs reference', () => {
     assert.ok(classesAgree('unwritten', 'written', true), 'dirty over unwritten: the host flusher wrote it');
     assert.ok(!classesAgree('unwritten', 'written', false), 'clean unwritten vs written is a divergence');
     assert.ok(!classesAgree('written', 'delalloc', true), 'the model cannot be ahead of the host');
+    assert.ok(classesAgree('written', 'unwritten', false), 'folio granularity of flushes');
     assert.ok(!classesAgree('hole', 'unwritten', false));
     assert.ok(classesAgree('hole', 'unwritten', false, true), 'XFS speculative preallocation');
     assert.ok(!classesAgree('written', 'shared', false));
@@ -69,6 +70,8 @@ describe('diff: host vs reference', () => {
     assert.ok(r.failure, 'caught');
     assert.equal(r.failure!.kind, 'divergence', r.report.join('\n'));
     assert.equal(r.failure!.rule, 'diff-mapping', r.report.join('\n'));
+    assert.ok(r.report.some((l) => /triage: writeback progress differs/.test(l)), 'unwritten vs written is a writeback-progress divergence');
+    assert.match(triage('hole', 'written'), /disagree on what the block is/);
   });
 
   it('a host that refuses what the reference does: diff-result', function () {

@@ -231,7 +231,7 @@ describe('op log setup', () => {
     const { runFsx, replayLog } = await import('../properties/fsx/engine');
     const { defaultOptions } = await import('../properties/fsx/generator');
     const quiet = { out: () => undefined, err: () => undefined };
-    const r = runFsx(loadAdapter('mutant:read-eof-off-by-one'), 'm', { ...defaultOptions(), numOps: 200000, seed: 4, quiet: true }, quiet);
+    const r = runFsx(loadAdapter('mutant:read-eof-off-by-one'), 'm', { ...defaultOptions(), numOps: 200000, seed: 4, quiet: true, guide: false }, quiet);
     assert.equal(r.failure?.kind, 'eof-page');
     const log = r.log();
     assert.deepEqual(log.setup, { poison: DEFAULT_POISON_SEED, eofPrealloc: 64 * KIB });

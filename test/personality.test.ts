@@ -8,6 +8,9 @@ import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FileHa
 import { PersonalityName, personality } from '../reference/fs/personality';
 import { filemapWriteAndWaitRange } from '../reference/iomap/writeback';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
+import { ReferenceAdapter } from '../adapters/reference';
+import { replayLog } from '../properties/fsx/engine';
+import { OPLOG_FORMAT, OPLOG_VERSION, OpRecord } from '../properties/fsx/oplog';
 
 const BS = 4096;
 
@@ -35,8 +38,8 @@ function classOf(f: FileHandle, b: number): string {
 describe('personalities', () => {
   it('generic keeps the behaviour refs had before personalities (xfs-like, no prealloc)', () => {
     const g = personality('generic');
-    assert.deepStrictEqual([g.flushBeforePunchZero, g.writeBackEofBlockAfterTruncateZero, g.convertWholeDelalloc, g.bmapZeroOnReflink, g.eofPrealloc],
-      [true, true, true, false, 0]);
+    assert.deepStrictEqual([g.flushBeforePunchZero, g.writeBackAfterTruncateZero, g.convertWholeDelalloc, g.bmapZeroOnReflink, g.eofPrealloc],
+      [true, 'eof-block', true, false, 0]);
     assert.strictEqual(g.reflinkSkipsUnwritten, false);
     assert.strictEqual(g.dioFallbackOnReflinkedInode, false);
   });
@@ -66,18 +69,42 @@ describe('personalities', () => {
     });
   }
 
-  it('writeBackEofBlockAfterTruncateZero: xfs writes the zeroed EOF block back, ext4 leaves it dirty', () => {
-    for (const name of ['xfs', 'ext4'] as const) {
+  it('writeBackAfterTruncateZero: generic writes the zeroed EOF block back; xfs writes [on-disk size, new size) only; ext4 nothing', () => {
+    // A synced file truncated down inside its on-disk size: generic writes the EOF block, xfs and ext4 leave it dirty.
+    for (const name of ['generic', 'xfs', 'ext4'] as const) {
       const { fsys, f } = mount(name);
       f.pwrite(0, new Uint8Array(2 * BS).fill(4));
       f.fsync();
       f.truncate(BS + 100);
       const eof = f.inode.mapping.folioAt(BS);
       assert.ok(eof, `${name}: the zeroed EOF folio is cached`);
-      assert.strictEqual(eof.dirty, name === 'ext4', `${name}: EOF folio dirty=${eof.dirty}`);
+      assert.strictEqual(eof.dirty, name !== 'generic', `${name}: EOF folio dirty=${eof.dirty}`);
       fsys.syncAndDropCaches();
       assert.ok(f.pread(BS, 100).every((b) => b === 4));
       assert.strictEqual(f.size, BS + 100);
+    }
+    // Never synced (on-disk size 0): xfs writes back everything below the new size, ext4 nothing.
+    for (const name of ['xfs', 'ext4'] as const) {
+      const { f } = mount(name);
+      f.pwrite(0, new Uint8Array(3 * BS).fill(4));
+      f.truncate(BS + 100);
+      assert.strictEqual(f.inode.mapping.folioAt(0)!.dirty, name === 'ext4', `${name}: block 0`);
+      assert.strictEqual(f.inode.mapping.folioAt(BS)!.dirty, name === 'ext4', `${name}: the EOF block`);
+    }
+  });
+
+  it('zeroDirtyUnwrittenInCache: zeroing over dirty unwritten blocks writes them back first (generic) or zeroes the cache in place (xfs, ext4)', () => {
+    for (const name of ['generic', 'xfs', 'ext4'] as const) {
+      const { fsys, f } = mount(name);
+      f.fallocate(0, 0, 4 * BS);
+      f.fsync();
+      f.pwrite(BS, new Uint8Array(2 * BS).fill(5)); // dirty over unwritten
+      f.truncate(BS + 100); // zeroes the tail of block 1, inside the on-disk size
+      assert.strictEqual(classOf(f, 1), name === 'generic' ? 'written' : 'unwritten', name);
+      assert.ok(f.pread(BS, 100).every((b) => b === 5), name);
+      f.truncate(2 * BS);
+      assert.ok(f.pread(BS + 100, BS - 100).every((b) => b === 0), name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
     }
   });
 
@@ -134,5 +161,20 @@ describe('personalities', () => {
       f.cloneRange(0, BS, 4 * BS);
       assert.strictEqual(f.bmap(1) === 0, name === 'xfs', `${name}: bmap(1) = ${f.bmap(1)} after a clone`);
     }
+  });
+
+  // Found by fsx under the ext4 personality (no write-back after truncate zeroing, so nothing
+  // write-protected the mapping any more): stores through pages that were past EOF when the folio
+  // was last page_mkwritten, or whose blocks truncate had just freed, dirtied holes (R33).
+  const MMAP_CASES: OpRecord[][] = [[{"op": "write", "off": 0, "len": 8192}, {"op": "mapwrite", "off": 0, "len": 1, "noMsync": true}, {"op": "truncate", "off": 0, "len": 4096}, {"op": "mapwrite", "off": 0, "len": 8192}], [{"op": "write", "off": 0, "len": 8192}, {"op": "truncate", "off": 0, "len": 512}, {"op": "fallocate", "off": 8192, "len": 1, "noMsync": true, "pollute": true}, {"op": "mapwrite", "off": 0, "len": 8192}], [{"op": "write", "off": 0, "len": 24576}, {"op": "truncate", "off": 0, "len": 16896}, {"op": "copy_range", "off": 0, "len": 1, "dst": 24576, "noMsync": true, "pollute": true}, {"op": "mapwrite", "off": 0, "len": 24576}]];
+  MMAP_CASES.forEach((ops, i) => {
+    it(`ext4: mmap stores after truncate and extension page_mkwrite again (fsx case ${i + 1})`, () => {
+      const a = new ReferenceAdapter({ personality: 'ext4' });
+      const quiet = { out: () => undefined, err: () => undefined };
+      const r = replayLog(a, 'reference', {
+        format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 11, ops,
+      }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+      assert.strictEqual(r.failure, null, r.report.join('\n'));
+    });
   });
 });

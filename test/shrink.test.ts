@@ -20,8 +20,9 @@ import { dropWrite, withTarget } from './support/broken-adapters';
 
 const quiet = { out: () => undefined, err: () => undefined };
 
+/** fsx with the unguided generator (--no-guide): the seeds and op counts below are that sequence's. */
 function fsx(adapter: FileAdapter, o: Partial<FsxOptions>) {
-  return runFsx(adapter, adapter.name, { ...defaultOptions(), quiet: true, ...o }, quiet);
+  return runFsx(adapter, adapter.name, { ...defaultOptions(), quiet: true, guide: false, ...o }, quiet);
 }
 
 function shrink(log: OpLog, make: () => FileAdapter, more: Partial<ShrinkOptions> = {}) {

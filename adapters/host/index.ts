@@ -73,6 +73,19 @@ export interface HostInfo {
   dropCaches: boolean;
 }
 
+/**
+ * The filesystem block size: statfs f_bsize (XFS answers its sb_blocksize there, while st_blksize is
+ * the preferred I/O size, 4096 on a 1k-block xfs). st_blksize when statfs is not available.
+ */
+function fsBlockSize(dir: string, stBlksize: number): number {
+  try {
+    const b = fs.statfsSync(dir).bsize;
+    return Number.isInteger(b) && b >= 512 && (b & (b - 1)) === 0 ? b : stBlksize;
+  } catch {
+    return stBlksize;
+  }
+}
+
 let pageSizeCache: number | undefined;
 /** The kernel page size (getconf PAGESIZE), 4096 when it cannot be asked. */
 export function hostPageSize(): number {
@@ -423,7 +436,7 @@ export class HostAdapter implements FileAdapter {
     let blockSize: number;
     let probe: ProbeResult;
     try {
-      blockSize = fs.fstatSync(fd).blksize;
+      blockSize = fsBlockSize(dir, fs.fstatSync(fd).blksize);
       probe = probeCapabilities({ addon: nat.addon, addonReason: nat.reason, profile, blockSize, path: probeFile.path, fd });
     } finally {
       fs.closeSync(fd);

@@ -48,6 +48,8 @@ export interface MonitorOptions {
   lbs: number;
   /** The file operation in progress, for reports. */
   currentOp?: () => string;
+  /** Where to count rule evaluations (shared across remounts by the adapter); default a new map. */
+  evaluated?: Map<string, number>;
 }
 
 interface PendingBegin {
@@ -70,13 +72,14 @@ export class ContractMonitor {
   private readonly pending = new Map<Iomap, PendingBegin>();
   private readonly wrappedFolioOps = new Map<FolioOps, FolioOps>();
   private readonly folioRefs = new Map<Folio, number>();
-  /** Number of times each rule was evaluated (coverage of the checks). */
-  readonly evaluated = new Map<string, number>();
+  /** Number of times each rule was evaluated: its precondition arose (state coverage counts these). */
+  readonly evaluated: Map<string, number>;
   private readonly ioends = new Set<Ioend>();
 
   constructor(fs: FsInstance, opts: MonitorOptions) {
     this.fs = fs;
     this.opts = opts;
+    this.evaluated = opts.evaluated ?? new Map();
     const iomapOps = this.wrapIomapOps(fs.iomapOps);
     const writebackOps = this.wrapWritebackOps(fs.writebackOps);
     const dioEndIo = fs.dioEndIo ? this.wrapDioEndIo(fs) : undefined;

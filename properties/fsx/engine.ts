@@ -10,6 +10,10 @@ import { FsxOptions, Generator, resolveOps, unsupportedOp, validateOptions } fro
 import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected, setupOf } from './oplog';
 import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OpBuffer, OPS } from './ops';
 import { Pattern } from './pattern';
+import { CoverageRecorder } from '../coverage/recorder';
+import { geometryClass } from '../coverage/cells';
+import { Guide } from '../coverage/guide';
+import { reachableFor } from '../coverage/reachable';
 import { formatReport } from './report';
 import { contractViolation, Failure, Output, Runner, RunnerConfig, TargetError } from './runner';
 
@@ -25,6 +29,8 @@ export interface RunResult {
   opsPerSec: number;
   /** The op log of what ran (built on demand: ops up to the failure, or all). */
   log(): OpLog;
+  /** State coverage of the run (fsx runs with guidance or coverage on; null otherwise). */
+  coverage: CoverageRecorder | null;
 }
 
 export interface RunHooks {
@@ -140,6 +146,7 @@ function result(
 ): RunResult {
   const failure = runner.failure;
   return {
+    coverage: runner.coverage,
     ops,
     failure,
     report: failure === null ? [] : formatReport(failure, buf, logDumpOps),
@@ -165,7 +172,9 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
     if (o.polluteEof && !(caps.mmap && typeof target.mapwrite === 'function')) throw new FsxUsageError(`-e: adapter ${name} has no mmap stores to pollute the EOF page with`);
     const ops = resolveOps(o, caps, target, name);
     if (!o.quiet) for (const m of ops.messages) io.err(m);
-    const gen = new Generator(o, caps, ops);
+    const cov = o.guide || o.coverage === true ? newCoverage(adapter, target, name, o.seed, hooks.folioSize) : null;
+    const guide = o.guide && cov !== null ? new Guide(cov, reachableFor(cov.geometryClass), typeof target.observeStates === 'function') : null;
+    const gen = new Generator(o, caps, ops, guide);
     if (gen.totalWeight === 0) throw new FsxUsageError('every op is disabled (weights, flags and adapter capabilities leave nothing to run)');
     const options: LogOptions = {
       maxlen: o.maxlen, checkFile: o.checkFile, sizeChecks: o.sizeChecks, simulatedOps: o.simulatedOps, polluteEof: o.polluteEof,
@@ -174,12 +183,14 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
     if (ops.weights[OP_CRASH] === 0) target.noCrashes?.();
     const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0), io);
     runner.onUnsupported = (code) => gen.disable(code);
+    runner.coverage = cov;
     if (hooks.runner !== undefined) hooks.runner(runner);
     const buf = new OpBuffer(Math.min(Math.max(o.numOps, 16), 1 << 16));
     const fileSize = () => runner.oracle.size;
     const { ops: done, elapsedMs } = loop(runner, buf, o.numOps, () => gen.next(buf, fileSize()), hooks);
     closed = true;
     closeAdapter(adapter, name, runner, done);
+    if (cov !== null) finishCoverage(cov, target, gen.weights, done);
     if (runner.failure === null) io.out(`All ${done} operations completed A-OK!`);
     return result(runner, buf, done, elapsedMs, o.logDumpOps, (count, failure) => ({
       format: OPLOG_FORMAT,
@@ -193,8 +204,27 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
       expected: expectedOf(failure),
     }));
   } finally {
+    target.observeStates?.(null);
     if (!closed) closeQuietly(adapter);
   }
+}
+
+/** A coverage map for a run on `target`, observing the generic layer where the target offers it. */
+function newCoverage(adapter: FileAdapter, target: FileTarget, name: string, seed: number, folioSize: number | undefined): CoverageRecorder {
+  const caps = adapter.capabilities;
+  const folio = folioSize ?? (adapter as { folioSize?: number }).folioSize ?? caps.pageSize;
+  const cls = geometryClass(caps.blockSize, caps.pageSize, folio, adapter.setup?.eofPrealloc !== undefined);
+  const cov = new CoverageRecorder(name, { blockSize: caps.blockSize, pageSize: caps.pageSize, folioSize: folio }, cls, seed);
+  target.observeStates?.(cov);
+  return cov;
+}
+
+/** After the run: which ops could run, how many ran, the contract rules' precondition counts. */
+function finishCoverage(cov: CoverageRecorder, target: FileTarget, weights: readonly number[], ops: number): void {
+  cov.ops = ops;
+  for (let code = 0; code < weights.length; code++) cov.enabled[code] = weights[code] > 0;
+  const rules = target.ruleCounts?.();
+  if (rules !== undefined) for (const [k, v] of rules) cov.rules[k] = v;
 }
 
 export interface ReplayOptions {

@@ -23,6 +23,8 @@ import {
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
 import { MAX_OFFSET } from '../oracle/bytes';
+import { fileEof } from '../coverage/cells';
+import { Guide, GUIDE_ODDS, GUIDE_PERIOD } from '../coverage/guide';
 
 /**
  * xoshiro128** (Blackman & Vigna), seeded through splitmix32. 32-bit state words, Math.imul only:
@@ -120,7 +122,17 @@ export interface FsxOptions {
    * generated where the target exposes FileTarget.interleave anyway.
    */
   interleave: boolean;
+  /**
+   * false with --no-guide: no coverage-guided choices (properties/coverage/guide.ts). Guided runs
+   * draw some ops toward states not reached yet; the same seed still gives the same ops.
+   */
+  guide: boolean;
+  /** --coverage: record state coverage (the engine also records it whenever guidance is on). */
+  coverage?: boolean;
 }
+
+/** Tries to give a guided op a range with the EOF relation it aims at (then it keeps the last). */
+const EOF_TRIES = 8;
 
 /**
  * Default weights: fsx's own ops and our file-level extensions 1 each; the interleaving steps
@@ -164,6 +176,7 @@ export function defaultOptions(): FsxOptions {
     progressInterval: 0,
     logDumpOps: 100,
     interleave: true,
+    guide: true,
   };
 }
 
@@ -331,8 +344,12 @@ export class Generator {
   private readonly dsync: boolean;
   private readonly closeLimit: number;
   readonly weights: number[];
+  /** Coverage guidance (null: off) and the ops generated since it last looked at the map. */
+  private readonly guide: Guide | null;
+  private sinceRefresh = 0;
 
-  constructor(o: FsxOptions, caps: Capabilities, ops: ResolvedOps) {
+  constructor(o: FsxOptions, caps: Capabilities, ops: ResolvedOps, guide: Guide | null = null) {
+    this.guide = guide;
     this.o = o;
     this.rng = new Prng(o.seed);
     this.bs = caps.blockSize;
@@ -371,6 +388,7 @@ export class Generator {
   /** The op being built (fields, so that building one allocates nothing). */
   private off = 0;
   private len = 0;
+  private dst = 0;
 
   /** fsx's TRIM_OFF_LEN: a random offset below `limit` (0 if none), the length cut to end by `limit`. */
   private trimOffLen(limit: number): void {
@@ -386,12 +404,54 @@ export class Generator {
     const rng = this.rng;
     const o = this.o;
     const rv = rng.next32();
-    let flags = this.closeLimit > 0 && rv >>> 4 < this.closeLimit ? FL_CLOSE_OPEN : 0;
-    let code = this.pick[rng.next32() % this.pick.length];
+    const flags0 = this.closeLimit > 0 && rv >>> 4 < this.closeLimit ? FL_CLOSE_OPEN : 0;
+    const g = this.guide;
+    let want = -1;
+    let code: number;
+    if (g !== null && this.sinceRefresh-- === 0) {
+      g.refresh(this.weights);
+      this.sinceRefresh = GUIDE_PERIOD - 1;
+    }
+    if (g !== null && g.pick.length > 0 && rng.below(GUIDE_ODDS) === 0) {
+      code = g.pick[rng.below(g.pick.length)];
+      want = this.aim(g.eofMask[code]);
+    } else {
+      code = this.pick[rng.next32() % this.pick.length];
+    }
     if ((code === OP_RACE_WRITE || code === OP_RACE_PUNCH || code === OP_RACE_WRITEBACK) && buf.count + 2 > o.numOps) code = OP_WRITE;
+    if (code === OP_RACE_WRITE || code === OP_RACE_PUNCH || code === OP_RACE_WRITEBACK) {
+      this.len = o.randomOpLen ? rng.below(o.maxoplen + 1) : o.maxoplen;
+      this.off = 0;
+      return this.race(buf, code, flags0, fileSize);
+    }
+    let flags = this.shape(code, flags0, fileSize);
+    for (let t = 0; want >= 0 && t < EOF_TRIES && fileEof(code, this.off, this.len, this.dst, fileSize) !== want; t++) {
+      flags = this.shape(code, flags0, fileSize);
+    }
+    // Unsynced EOF pollution: with -e on half the size changers, else (interleaving on) a quarter.
+    if (this.noMsync && code !== OP_MAPWRITE && POLLUTING_OPS.has(code)) {
+      if (!o.polluteEof && rng.below(4) === 0) flags |= FL_POLLUTE | (rng.below(2) === 1 ? FL_NO_MSYNC : 0);
+      else if (o.polluteEof && rng.below(2) === 1) flags |= FL_NO_MSYNC;
+    }
+    buf.push(code, this.off, this.len, this.dst, flags);
+  }
+
+  /** One of the EOF relations set in `mask`, drawn uniformly (-1 for none). */
+  private aim(mask: number): number {
+    if (mask === 0) return -1;
+    let k = this.rng.below((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1));
+    for (let e = 0; e < 3; e++) if ((mask & (1 << e)) !== 0 && k-- === 0) return e;
+    return -1;
+  }
+
+  /** fsx's argument rules for op `code` into off/len/dst; returns the op's flags. */
+  private shape(code: number, flags0: number, fileSize: number): number {
+    const rng = this.rng;
+    const o = this.o;
+    let flags = flags0;
     this.len = o.randomOpLen ? rng.below(o.maxoplen + 1) : o.maxoplen;
     this.off = 0;
-    let dst = 0;
+    this.dst = 0;
     const maxlen = o.maxlen;
     const bs = this.bs;
     switch (code) {
@@ -412,10 +472,6 @@ export class Generator {
         if (code === OP_MAPWRITE && this.noMsync && rng.below(2) === 1) flags |= FL_NO_MSYNC;
         if (code === OP_WRITE && this.dsync && rng.below(8) === 0) flags |= FL_DSYNC;
         break;
-      case OP_RACE_WRITE:
-      case OP_RACE_PUNCH:
-      case OP_RACE_WRITEBACK:
-        return this.race(buf, code, flags, fileSize);
       case OP_WRITE_DIRECT_ASYNC: {
         // Block aligned (a sub-block one would be waited for at once), mostly inside EOF.
         const al = lcm(this.dioWrite, bs);
@@ -478,7 +534,7 @@ export class Generator {
       case OP_CLONE_RANGE:
       case OP_DEDUPE_RANGE:
       case OP_COPY_RANGE:
-        dst = this.destRange(code, fileSize);
+        this.dst = this.destRange(code, fileSize);
         break;
       case OP_FSYNC:
       case OP_FDATASYNC:
@@ -496,12 +552,7 @@ export class Generator {
         if (this.len % 4 === 0) this.len = Math.max(1, Math.min(MAX_OFFSET, 2 * maxlen) - this.off);
         break;
     }
-    // Unsynced EOF pollution: with -e on half the size changers, else (interleaving on) a quarter.
-    if (this.noMsync && code !== OP_MAPWRITE && POLLUTING_OPS.has(code)) {
-      if (!o.polluteEof && rng.below(4) === 0) flags |= FL_POLLUTE | (rng.below(2) === 1 ? FL_NO_MSYNC : 0);
-      else if (o.polluteEof && rng.below(2) === 1) flags |= FL_NO_MSYNC;
-    }
-    buf.push(code, this.off, this.len, dst, flags);
+    return flags;
   }
 
   /**

@@ -30,6 +30,8 @@ import {
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
 import { DurabilityTracker, FoundFile } from './durability';
+import { eofRelationOf, extentClassOf, fileEof } from '../coverage/cells';
+import type { CoverageRecorder } from '../coverage/recorder';
 import { opOfBadByte, Pattern } from './pattern';
 
 /** What went wrong. `kind` is stable (JSON summaries and op logs use it). */
@@ -165,6 +167,11 @@ interface InFlight {
   data: Uint8Array;
 }
 
+/** The FIEMAP flags that pick an extent's coverage class. */
+const EXTENT_FLAGS = {
+  shared: FIEMAP_EXTENT_SHARED, delalloc: FIEMAP_EXTENT_DELALLOC, unwritten: FIEMAP_EXTENT_UNWRITTEN, inline: FIEMAP_EXTENT_DATA_INLINE,
+};
+
 /** Largest piece the -X full-file check reads at once. */
 const CHECK_PIECE = 1 << 20;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
@@ -179,6 +186,8 @@ export class Runner {
   failure: Failure | null = null;
   /** Called when the target answers EOPNOTSUPP for an optional op (the generator turns it off). */
   onUnsupported: ((code: number) => void) | null = null;
+  /** State coverage of the run (null: not recorded): the op running, file cells, steps, extents. */
+  coverage: CoverageRecorder | null = null;
   private readonly t: FileTarget;
   private readonly bs: number;
   private readonly ps: number;
@@ -243,8 +252,10 @@ export class Runner {
           return true;
         }
         this.curFlags = buf.flags[i];
+        if (this.coverage !== null) this.coverage.op = buf.code[i];
         if (!sim && this.inflight.length > 0 && WAITS_FOR_DIO.has(buf.code[i])) this.drain();
         this.exec(buf, i, n, sim);
+        if (this.coverage !== null && !sim) this.countFileOp(buf, i);
       }
     } catch (e) {
       this.caught(e, buf, i);
@@ -436,14 +447,17 @@ export class Runner {
         if (sim) return;
         const il = this.il;
         if (il === undefined) return this.skip(buf, i, sim, `skipping ${OPS[code].name}: the target has no interleaving steps`);
+        const cov = this.coverage;
         if (code === OP_WRITEBACK) {
           il.writeback();
+          cov?.step('writeback');
         } else if (code === OP_COMPLETE_IO) {
           const p = il.pendingIo();
           if (p === 0) return this.skip(buf, i, sim, 'skipping complete_io: no pending I/O');
           il.complete(off % p);
+          cov?.step(off % p === 0 ? 'complete-in-order' : 'complete-out-of-order');
         } else if (code === OP_EVICT) {
-          il.evict(off);
+          cov?.step(il.evict(off) ? 'evict' : 'evict-refused');
         } else {
           this.writebackAndEvict(il, off);
         }
@@ -555,6 +569,7 @@ export class Runner {
     if (tracker === null) return this.skip(buf, i, sim, 'skipping crash: durability tracking is off');
     if (!tracker.complete) return this.skip(buf, i, sim, `skipping crash: more than ${tracker.versions} file versions since the last fsync`);
     const out = t.crash(buf.off[i]);
+    this.coverage?.step('crash');
     const inflight = this.inflight;
     this.inflight = [];
     this.armed = -1;
@@ -742,6 +757,8 @@ export class Runner {
     } finally {
       if (!fired) il.betweenBeginAndGetFolio(() => undefined); // disarm (a no-op if it fires later)
     }
+    this.coverage?.step(!fired ? 'race-after-write' : buf.code[inner] === OP_RACE_WRITE ? 'race-write-in-window'
+      : buf.code[inner] === OP_RACE_PUNCH ? 'race-punch-in-window' : 'race-writeback-in-window');
     if (this.failure !== null || w < 0) return;
     const modelShort = (flags & (FL_FAULT_AT | FL_RESERVE)) !== 0;
     if (w !== len && !modelShort) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
@@ -755,15 +772,20 @@ export class Runner {
     const savedFlags = this.curFlags;
     this.opNum = inner + 1;
     this.curFlags = buf.flags[inner];
+    const cov = this.coverage;
+    const savedOp = cov?.op ?? 0;
+    if (cov !== null) cov.op = buf.code[inner];
     try {
       if (buf.code[inner] === OP_RACE_WRITEBACK) this.writebackAndEvict(this.il!, buf.off[inner]);
       else this.exec(buf, inner, inner + 1, false);
+      if (cov !== null) this.countFileOp(buf, inner);
       this.durability?.record(`op ${inner + 1} ${OPS[buf.code[inner]].name} (inside op ${inner + 2})`, this.oracle, this.acknowledgedRange(buf, inner));
     } catch (e) {
       this.caught(e, buf, inner);
     } finally {
       this.opNum = this.failure !== null ? this.opNum : saved;
       this.curFlags = savedFlags;
+      if (cov !== null) cov.op = savedOp;
     }
   }
 
@@ -799,6 +821,7 @@ export class Runner {
     if (off > this.oracle.size) this.pollute(n, off + len);
     il.directWriteAsync(off, data);
     this.inflight.push({ off, data });
+    this.coverage?.step(sync ? 'async-direct-write-waited' : 'async-direct-write');
     if (sync) this.drain();
   }
 
@@ -1016,6 +1039,27 @@ export class Runner {
       const nz = this.oracle.firstNonZero(pos, end - pos);
       if (nz >= 0) bad('fileops-14.20', `${hex(nz)} reads non-zero but no extent maps it`, nz);
     }
+    if (this.coverage !== null) this.countExtents(ext, off, len, size);
+  }
+
+  /** State coverage at the file level: the op's own range against the size before it. */
+  private countFileOp(buf: OpBuffer, i: number): void {
+    if ((buf.flags[i] & FL_SKIPPED) !== 0) return;
+    const code = buf.code[i];
+    this.coverage!.fileOp(code, fileEof(code, buf.off[i], buf.len[i], buf.dst[i], buf.size[i]));
+  }
+
+  /** State coverage of a FIEMAP answer: each extent's class, and each gap as a hole. */
+  private countExtents(ext: FiemapExtent[], off: number, len: number, size: number): void {
+    const cov = this.coverage!;
+    let pos = off;
+    for (const e of ext) {
+      if (e.logical > pos) cov.extent(0, eofRelationOf(pos, e.logical, size));
+      cov.extent(extentClassOf(e.flags, EXTENT_FLAGS), eofRelationOf(e.logical, e.logical + e.length, size));
+      pos = Math.max(pos, e.logical + e.length);
+    }
+    const end = Math.min(off + len, size);
+    if (pos < end) cov.extent(0, eofRelationOf(pos, end, size));
   }
 
   /** -X: read the whole file back (in pieces) and check the EOF page through the mapping. */

@@ -22,6 +22,9 @@ import type { FsxOptions } from './generator';
 import { OpLog, serializeOpLog, toFsxops } from './oplog';
 import type { Output } from './runner';
 import { shrinkLog } from './shrink';
+import type { CoverageJson } from '../coverage/recorder';
+import { reachableFor, summarize } from '../coverage/reachable';
+import { formatCoverage } from '../coverage/table';
 
 /** Everything a seed's run needs (structured-cloneable: it crosses to worker threads). */
 export interface SeedTask {
@@ -46,6 +49,8 @@ export interface SeedSummary {
   opsPerSec: number;
   elapsedMs: number;
   failure?: Record<string, unknown>;
+  /** With --coverage: the coverage figure and where its JSON went. */
+  coverage?: { table: string; reached: number; reachable: number; percent: number; json: string } | { json: string };
 }
 
 /** What runSeed() returns: the summary, the lines it printed, and the exit code it implies. */
@@ -56,6 +61,8 @@ export interface SeedOutcome {
   crashed: boolean;
   /** A problem that ends the whole command: a usage error (exit 2) or the target failing to open (exit 3). */
   fatal?: { usage: boolean; message: string };
+  /** With --coverage: the run's coverage map (campaigns merge them). */
+  coverage?: CoverageJson;
 }
 
 function safeName(spec: string): string {
@@ -93,8 +100,10 @@ export interface SeedExtras {
   hooks?: RunHooks;
   /** The adapter for the run (else one is created from the task). */
   first?: FileAdapter;
-  /** The directory to save a failure in, asked only when there is one (else task.saveDir). */
+  /** The directory to save a failure (or a coverage map) in, asked only when there is one (else task.saveDir). */
   saveDir?: () => string;
+  /** false: do not print the coverage table (a campaign prints the merged one). */
+  printCoverage?: boolean;
 }
 
 /**
@@ -116,12 +125,14 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   const summary: SeedSummary = {
     seed, ops: r.ops, failures: r.failure === null ? 0 : 1, opsPerSec: r.opsPerSec, elapsedMs: Math.round(r.elapsedMs),
   };
-  if (r.failure === null) return { summary, crashed: false };
+  const saveDir = (): string => more.saveDir?.() ?? task.saveDir;
+  const covJson = o.coverage === true && r.coverage !== null ? saveCoverage(r.coverage, saveDir(), `fsx-${safeName(task.spec)}-s${seed}`, summary, io, more.printCoverage !== false) : undefined;
+  if (r.failure === null) return { summary, crashed: false, coverage: covJson };
   for (const l of r.report) io.out(l);
   if (r.failure.stack !== undefined && o.debug) io.err(r.failure.stack);
   const name = `fsx-${safeName(task.spec)}-s${seed}-op${r.failure.op}`;
   const log = task.description === undefined ? r.log() : { ...r.log(), description: task.description };
-  const saved = saveFailure(() => path.join(more.saveDir?.() ?? task.saveDir, name), name, log, io);
+  const saved = saveFailure(() => path.join(saveDir(), name), name, log, io);
   const base = saved.replace(/\.json$/, '');
   io.out(`Log of operations saved to "${saved}"; replay with: iomap-harness replay ${saved}`);
   const f: Record<string, unknown> = { kind: r.failure.kind };
@@ -142,7 +153,23 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
     }
   }
   summary.failure = f;
-  return { summary, crashed: r.failure.kind === 'crash' || r.failure.kind === 'hang' };
+  return { summary, crashed: r.failure.kind === 'crash' || r.failure.kind === 'hang', coverage: covJson };
+}
+
+/**
+ * --coverage: write the run's map as BASE.coverage.json in `dir` (beside the op log a failure
+ * saves), print the table (unless the caller prints a merged one), note the figure in the summary.
+ */
+function saveCoverage(cov: import('../coverage/recorder').CoverageRecorder, dir: string, base: string, summary: SeedSummary, io: Output, print: boolean): CoverageJson {
+  const reach = reachableFor(cov.geometryClass);
+  const s = summarize(cov, reach);
+  const json = cov.toJSON(s);
+  const file = path.join(dir, `${base}.coverage.json`);
+  fs.writeFileSync(file, JSON.stringify(json, null, 1) + '\n');
+  if (print) for (const l of formatCoverage(cov, reach, s)) io.out(l);
+  io.out(`Coverage map saved to "${file}"; see it with: iomap-harness report ${file}`);
+  summary.coverage = s === undefined ? { json: file } : { table: s.table, reached: s.reached, reachable: s.reachable, percent: s.percent, json: file };
+  return json;
 }
 
 function empty(seed: number): SeedSummary {
@@ -153,7 +180,7 @@ function empty(seed: number): SeedSummary {
 export function runSeedCollected(task: SeedTask, seed: number): SeedOutcome {
   const lines: { err: boolean; text: string }[] = [];
   const io: Output = { out: (text) => lines.push({ err: false, text }), err: (text) => lines.push({ err: true, text }) };
-  return { ...runSeed(task, seed, io), lines };
+  return { ...runSeed(task, seed, io, { printCoverage: false }), lines };
 }
 
 /** The seeds of a campaign this shard runs, in order. */

@@ -68,6 +68,8 @@ export interface ReportData {
   bytes: ByteWindow | null;
   /** Where the state came from: the target itself, or a reference replay beside it. */
   stateFrom: 'target' | 'reference';
+  /** The run's coverage map, when one was saved beside the log (drawn as a heat map). */
+  coverage?: import('../coverage/recorder').CoverageJson;
 }
 
 function classOf(target: ReferenceTarget, blk: number): string {

@@ -6,6 +6,7 @@
  * JSON produced by capture.ts; the script only draws it.
  */
 import type { ReportData } from './capture';
+import { HEATMAP_CSS, heatMapHtml } from './heatmap';
 
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -121,11 +122,11 @@ export function renderReport(data: ReportData): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>${escapeHtml(data.title)}</title>
-<style>${CSS}</style></head>
+<style>${CSS}${data.coverage ? HEATMAP_CSS : ''}</style></head>
 <body>
 <header><h1>iomap-harness failure explorer — ${escapeHtml(summary)}</h1>
 <div class="meta">adapter ${escapeHtml(data.adapter)} · block ${data.geometry.blockSize} · page ${data.geometry.pageSize}${data.geometry.folioSize ? ` · folio ${data.geometry.folioSize}` : ''} · seed ${data.seed} · ${data.ops.length} ops · keys: <kbd>↑</kbd>/<kbd>↓</kbd> step, <kbd>f</kbd> failing op, click an op</div></header>
-<main><ol id="ops"></ol><section id="detail"></section></main>
+<main><ol id="ops"></ol><section id="detail"></section></main>${data.coverage ? `\n<section id="coverage" style="padding:10px 16px;border-top:1px solid #ccc"><h2>State coverage of the run</h2>${heatMapHtml(data.coverage)}</section>` : ''}
 <script id="data" type="application/json">${embedJson(data)}</script>
 <script>${SCRIPT}</script>
 </body></html>

@@ -34,6 +34,8 @@ export interface SuiteEnv {
   opts: AdapterOptions;
   /** Make a fresh adapter (default: loadAdapter(spec, opts)). Tests pass broken adapters here. */
   create(opts: AdapterOptions): FileAdapter;
+  /** check --coverage: every workload adds its states to the map of its geometry class. */
+  coverage?: import('../coverage/set').CoverageSet;
 }
 
 /** A failure found by a property, in the terms op logs and JSON summaries use. */

@@ -122,6 +122,11 @@ export class Workload {
       // Crash steps need the file's versions since the last fsync (a small cost per op).
       trackDurability: typeof this.target.crash === 'function',
     }, QUIET);
+    if (env.coverage !== undefined) {
+      const rec = env.coverage.recorderFor(this.caps, this.geometry.folioSize, this.adapter.setup?.eofPrealloc !== undefined);
+      this.runner.coverage = rec;
+      this.target.observeStates?.(rec);
+    }
   }
 
   get oracle(): SparseBytes {
@@ -325,6 +330,7 @@ export class Workload {
     if (this.closed) return;
     this.closed = true;
     try {
+      if (this.runner.coverage !== null) this.env.coverage?.finish(this.runner.coverage, this.target, this.buf.count);
       this.adapter.close();
     } catch (e) {
       if (this.failure !== null) return;

@@ -18,11 +18,14 @@ export interface Personality {
    */
   readonly flushBeforePunchZero: boolean;
   /**
-   * After truncate zeroed the tail of the new EOF block, write that block back before the size
-   * changes on disk (xfs_setattr_size). false: the zeroed block stays dirty in the cache
-   * (ext4_block_truncate_page; ordered-data journalling writes it before the size commits).
+   * What truncate writes back after zeroing the tail of the new EOF block, before the size changes
+   * on disk: 'eof-block', that block (what refs always did); 'disk-size-range', the range from
+   * the on-disk size to the new size, when it is not empty (xfs_setattr_size:
+   * filemap_write_and_wait_range(i_disk_size, newsize - 1), so a truncate down inside the on-disk
+   * size writes nothing); 'none', nothing (ext4_block_truncate_page; ordered-data journalling writes
+   * the block before the size commits).
    */
-  readonly writeBackEofBlockAfterTruncateZero: boolean;
+  readonly writeBackAfterTruncateZero: 'eof-block' | 'disk-size-range' | 'none';
   /**
    * Writeback allocates the whole delalloc extent holding the block it writes
    * (xfs_bmapi_convert_delalloc). false: only the range being written back is allocated, the
@@ -49,6 +52,15 @@ export interface Personality {
    */
   readonly dioFallbackOnReflinkedInode: boolean;
   /**
+   * Zeroing (truncate, extending writes, punch edges) over an UNWRITTEN block with dirty cache
+   * zeroes the cached folio in place. false: the range is written back first and the zeroing
+   * redone over the new mapping (iomap_zero_range in 6.12). xfs 6.17+: xfs_buffered_write_iomap_begin
+   * fills the folio batch (iomap_fill_dirty_folios); ext4: ext4_block_zero_page_range zeroes
+   * through the page cache whatever the mapping. 'always': over holes as well, so zeroing never
+   * writes anything back (ext4).
+   */
+  readonly zeroDirtyUnwrittenInCache: boolean | 'always';
+  /**
    * Bytes of speculative post-EOF preallocation done when the setup does not say (XFS:
    * xfs_buffered_write_iomap_begin -> xfs_iomap_prealloc_size). 0: none. The refs form of it is
    * the older XFS one (allocated WRITTEN at writeback), see docs/model.md.
@@ -59,24 +71,28 @@ export interface Personality {
 const GENERIC: Personality = {
   name: 'generic',
   flushBeforePunchZero: true,
-  writeBackEofBlockAfterTruncateZero: true,
+  writeBackAfterTruncateZero: 'eof-block',
   convertWholeDelalloc: true,
   bmapZeroOnReflink: false,
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
+  zeroDirtyUnwrittenInCache: false,
   eofPrealloc: 0,
 };
 
-const XFS: Personality = { ...GENERIC, name: 'xfs', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true };
+const XFS: Personality = {
+  ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: true,
+};
 
 const EXT4: Personality = {
   name: 'ext4',
   flushBeforePunchZero: false,
-  writeBackEofBlockAfterTruncateZero: false,
+  writeBackAfterTruncateZero: 'none',
   convertWholeDelalloc: false,
   bmapZeroOnReflink: false,
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
+  zeroDirtyUnwrittenInCache: 'always',
   eofPrealloc: 0,
 };
 

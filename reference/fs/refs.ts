@@ -1040,6 +1040,11 @@ export class Refs implements FsInstance {
     return { ...ext, lblk, len: end - lblk };
   }
 
+  /** The size written-back data has reached (the next commit may record it): XFS's i_disk_size. */
+  diskSize(inode: Inode): number {
+    return refsOf(inode).wbSize;
+  }
+
   /** The file carries the reflink inode flag (a remap shared blocks into or out of it since the last unshare). */
   isReflinked(inode: Inode): boolean {
     return refsOf(inode).reflinked;
@@ -1207,10 +1212,10 @@ export class Refs implements FsInstance {
   remapBlocks(src: Inode, srcLblk: number, dst: Inode, dstLblk: number, n: number): void {
     const rs = refsOf(src);
     const rd = refsOf(dst);
-    this.freeRange(rd, dstLblk, n);
+    this.freeDestination(rs, srcLblk, rd, dstLblk, n);
     for (const e of rs.extents.range(srcLblk, n)) {
       if (e.state === 'delalloc') throw new Error('model bug: remap of a delalloc source');
-      if (e.state === 'unwritten' && this.personality.reflinkSkipsUnwritten) continue; // the destination stays a hole
+      if (e.state === 'unwritten' && this.personality.reflinkSkipsUnwritten) continue; // not shared: see freeDestination
       this.addRefs(e.pblk, e.len);
       rd.extents.set(dstLblk + (e.lblk - srcLblk), e.len, e.state, e.pblk);
     }
@@ -1218,6 +1223,29 @@ export class Refs implements FsInstance {
     this.bumpSeq(rs);
     rd.reflinked = true;
     rs.reflinked = true;
+  }
+
+  /**
+   * Unmap the remap destination. With reflinkSkipsUnwritten (xfs_reflink_remap_extent), a block
+   * whose source and destination are both unwritten is left alone (both read as zeroes), and the
+   * rest is unmapped; unwritten source blocks are then not shared, so the destination reads zeroes
+   * from a hole or its own unwritten block.
+   */
+  private freeDestination(rs: RefsInode, srcLblk: number, rd: RefsInode, dstLblk: number, n: number): void {
+    if (!this.personality.reflinkSkipsUnwritten) {
+      this.freeRange(rd, dstLblk, n);
+      return;
+    }
+    const bothUnwritten = (i: number): boolean =>
+      rs.extents.lookup(srcLblk + i).ext?.state === 'unwritten' && rd.extents.lookup(dstLblk + i).ext?.state === 'unwritten';
+    let i = 0;
+    while (i < n) {
+      const keep = bothUnwritten(i);
+      let j = i + 1;
+      while (j < n && bothUnwritten(j) === keep) j++;
+      if (!keep) this.freeRange(rd, dstLblk + i, j - i);
+      i = j;
+    }
   }
 
   /** Give shared UNWRITTEN blocks in [lblk, lblk+n) private storage (their content is zero). */

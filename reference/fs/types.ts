@@ -56,6 +56,8 @@ export interface FsInstance {
   readonly personality?: Personality;
   /** Some block of the file is shared (FIBMAP under a bmapZeroOnReflink personality answers 0). */
   hasSharedBlocks?(inode: Inode): boolean;
+  /** The size written-back data has reached on disk (XFS i_disk_size): truncate's write-back starts there. */
+  diskSize?(inode: Inode): number;
   /** The file carries the reflink inode flag (personality dioFallbackOnReflinkedInode). */
   isReflinked?(inode: Inode): boolean;
   readonly iomapOps: IomapOps;

@@ -440,6 +440,14 @@ function writeFailed(inode: Inode, pos: number, len: number): void {
  * page, write-protect the old EOF page (so the next store faults and allocates) and zero its
  * post-EOF bytes if it is dirty (mmap stores may have left garbage there).
  */
+/** folio_mkclean(): write-protect; a PTE-dirty folio gets marked dirty through ->dirty_folio. */
+export function folioMkclean(folio: Folio): void {
+  const wasPteDirty = folio.pteDirty;
+  folio.pteWritable = false;
+  folio.pteDirty = false;
+  if (wasPteDirty) iomapDirtyFolio(folio);
+}
+
 export function pagecacheIsizeExtended(inode: Inode, from: number, to: number): void {
   const bs = inode.blockSize;
   if (from >= to || bs >= PAGE_SIZE) return;
@@ -447,11 +455,7 @@ export function pagecacheIsizeExtended(inode: Inode, from: number, to: number): 
   if (to <= roundedFrom || (roundedFrom & (PAGE_SIZE - 1)) === 0) return;
   const folio = inode.mapping.lookup(Math.floor(from / PAGE_SIZE));
   if (!folio) return;
-  // folio_mkclean(): write-protect; a PTE-dirty folio gets marked dirty through ->dirty_folio.
-  const wasPteDirty = folio.pteDirty;
-  folio.pteWritable = false;
-  folio.pteDirty = false;
-  if (wasPteDirty) iomapDirtyFolio(folio);
+  folioMkclean(folio);
   if (folio.dirty) {
     const offset = from - folio.pos;
     const end = Math.min(to - folio.pos, folio.size);
@@ -687,13 +691,56 @@ function zeroFlushAndStale(it: IomapIter): number {
   return filemapWriteAndWaitRange(it.inode.mapping, it.pos, end);
 }
 
-/** iomap_zero_range() (6.12): returns 0 or a negative errno; didZero reports whether it zeroed. */
-export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }): number {
+/**
+ * Zero the cached folios that are dirty or under writeback inside the current UNWRITTEN mapping,
+ * in place, and skip the rest (clean or uncached blocks read as zeroes already): what 6.17+ does
+ * with the folio batch a filesystem fills for IOMAP_ZERO (xfs: iomap_fill_dirty_folios), and what
+ * ext4's page-cache zeroing amounts to. Returns the whole mapping length as processed.
+ */
+function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }): number {
+  const len = iomapLength(it);
+  const end = it.pos + len;
+  const mapping = it.inode.mapping;
+  for (const f of mapping.foliosIn(Math.floor(it.pos / PAGE_SIZE), Math.floor((end - 1) / PAGE_SIZE))) {
+    if (!f.dirty && !f.writeback) continue;
+    let pos = Math.max(it.pos, f.pos);
+    const stop = Math.min(end, f.end);
+    while (pos < stop) {
+      const [st, folio, blen] = writeBegin(it, pos, stop - pos);
+      if (st) return st;
+      if (it.iomap.flags & IOMAP_F_STALE) return pos - it.pos;
+      const off = folio!.offsetIn(pos);
+      const bytes = Math.min(blen, folio!.size - off, stop - pos);
+      folio!.data.fill(0, off, off + bytes);
+      const ok = writeEnd(it, pos, bytes, bytes, folio!);
+      putFolio(it, pos, bytes, folio!);
+      if (!ok) {
+        warn(it.inode, 'zero_range: write_end refused');
+        return -EIO;
+      }
+      didZero.v = true;
+      pos += bytes;
+    }
+  }
+  return len;
+}
+
+/**
+ * iomap_zero_range(): returns 0 or a negative errno; didZero reports whether it zeroed. Dirty cache
+ * over an UNWRITTEN mapping is written back first (6.12), or with `zeroDirtyInCache` zeroed in
+ * place (6.17+ with a filesystem that fills the folio batch, and ext4's own zeroing).
+ */
+export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false): number {
   const it = new IomapIter(inode, pos, len, IOMAP_ZERO);
   let rangeDirty = !modelBugs.zeroRangeNoFlush && inode.mapping.rangeNeedsWriteback(pos, pos + len - 1);
   let ret: number;
   while ((ret = iomapIter(it, ops)) > 0) {
     const src = iomapIterSrcmap(it);
+    // 'always': holes too, nothing is ever flushed (ext4 zeroes through the page cache only).
+    if ((zeroDirtyInCache && src.type === IOMAP_UNWRITTEN) || (zeroDirtyInCache === 'always' && src.type === IOMAP_HOLE)) {
+      it.processed = zeroDirtyFolios(it, didZero);
+      continue;
+    }
     if (src.type === IOMAP_HOLE || src.type === IOMAP_UNWRITTEN) {
       let proc = iomapLength(it);
       if (rangeDirty) {
@@ -709,10 +756,10 @@ export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: Ioma
 }
 
 /** iomap_truncate_page(): zero from pos to the end of its block (nothing if block aligned). */
-export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }): number {
+export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false): number {
   const off = pos & (inode.blockSize - 1);
   if (!off) return 0;
-  return iomapZeroRange(inode, pos, inode.blockSize - off, ops, didZero);
+  return iomapZeroRange(inode, pos, inode.blockSize - off, ops, didZero, zeroDirtyInCache);
 }
 
 /** iomap_want_unshare_iter() (6.12+ predicate). */

@@ -40,6 +40,8 @@ export class Folio {
   mapping: AddressSpace | null;
   /** A shared writable PTE exists (set by page_mkwrite, cleared by write-protection). */
   pteWritable = false;
+  /** End of the pages that writable PTE covers: the EOF page at the last page_mkwrite (no page past EOF is mapped). */
+  pteMappedEnd = 0;
   /** Stores went through a PTE since the last mkclean (the PTE dirty bit). */
   pteDirty = false;
   /** get_folio/put_folio reference balance seen by the core (monitor aid). */

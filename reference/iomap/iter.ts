@@ -12,6 +12,7 @@ import {
   Inode, Iomap, IomapOps, IOMAP_F_STALE, IOMAP_HOLE, resetIomap, zeroedIomap,
 } from './types';
 import { EIO } from '../errno';
+import { iomapTrace } from './trace';
 
 export class IomapIter {
   inode: Inode;
@@ -86,6 +87,8 @@ export function iomapIter(it: IomapIter, ops: IomapOps): number {
   const ret = ops.begin(it.inode, it.pos, it.len, it.flags, it.iomap, it.srcmap);
   if (ret < 0) return ret; // ->iomap_end is not called after a failed ->iomap_begin
   iomapIterDone(it);
+  const trace = iomapTrace.iterMap;
+  if (trace !== null) trace(it.inode, it.pos, it.len, it.flags, it.iomap, it.srcmap);
   return 1;
 }
 

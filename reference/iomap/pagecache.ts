@@ -198,6 +198,7 @@ export class AddressSpace {
       sub.data.set(f.data.subarray(off, off + sub.size));
       sub.uptodate = f.uptodate;
       sub.pteWritable = f.pteWritable;
+      sub.pteMappedEnd = f.pteMappedEnd;
       sub.pteDirty = f.pteDirty;
       out.push(sub);
     }

@@ -12,6 +12,7 @@ import { addToIoend, submitIoend } from './ioend';
 import type { AddressSpace } from './pagecache';
 import { EIO } from '../errno';
 import { modelBugs } from '../bugs';
+import { iomapTrace } from './trace';
 
 export function newWritepageCtx(ops: WritebackOps): WritepageCtx {
   return { iomap: zeroedIomap(), ioend: null, ops, nrFolios: 0, private: null };
@@ -39,6 +40,7 @@ function writepageMapBlocks(wpc: WritepageCtx, wbc: WritebackControl, folio: Fol
   do {
     error = wpc.ops.mapBlocks(wpc, inode, pos, dirtyLen);
     if (error) break;
+    if (iomapTrace.writepageMap !== null) iomapTrace.writepageMap(inode, pos, dirtyLen, wpc.iomap);
     const mapLen = Math.min(dirtyLen, wpc.iomap.offset + wpc.iomap.length - pos);
     if (!folio.ifs && mapLen < dirtyLen) inode.mapping.warnings.push('map_blocks: short mapping for a folio without per-block state');
     if (mapLen <= 0) {

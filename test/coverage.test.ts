@@ -1,0 +1,211 @@
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadAdapter } from '../adapters/registry';
+import { createNaiveAdapter } from '../adapters/naive';
+import { runFsx } from '../properties/fsx/engine';
+import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
+import { OP_FIEMAP, OP_READ, OP_TRUNCATE, OP_WRITE, OPS } from '../properties/fsx/ops';
+import { CoverageFormatError, CoverageRecorder } from '../properties/coverage/recorder';
+import { fileEof, geometryClass, stateIndex, stateName, STATE_CELLS } from '../properties/coverage/cells';
+import { reachableFor, summarize } from '../properties/coverage/reachable';
+import { Guide } from '../properties/coverage/guide';
+import { renderCoveragePage } from '../properties/report/heatmap';
+import { writeReport } from '../cli/report-command';
+import { EOF_PAST, EOF_STRADDLING, FOLIO_ABSENT, MAP_DELALLOC, MAP_HOLE } from '../adapters/types';
+
+const quiet = { out: () => undefined, err: () => undefined };
+const opts = (o: Partial<FsxOptions>): FsxOptions => ({ ...defaultOptions(), quiet: true, ...o });
+const GEO = { blockSize: 4096, pageSize: 4096, folioSize: 65536 };
+
+/** The state cells of `rec` that were reached, by name. */
+function reached(rec: CoverageRecorder): Record<string, number> {
+  return rec.toJSON().states;
+}
+
+describe('state coverage', () => {
+  it('counts a scripted scenario exactly: truncate up, then a write across EOF into a hole', () => {
+    const a = loadAdapter('reference');
+    const t = a.open();
+    const rec = new CoverageRecorder('reference', GEO, 'page-multi');
+    t.observeStates!(rec);
+    try {
+      rec.op = OP_TRUNCATE;
+      t.truncate(1000);
+      rec.op = OP_WRITE;
+      t.pwrite(500, new Uint8Array(1000).fill(7));
+    } finally {
+      t.observeStates!(null);
+      a.close();
+    }
+    // Truncating up from 0 zeroes the old EOF block (a hole, past the old EOF); the write gets a
+    // new delalloc mapping, no folio cached yet, its range [500, 1500) across i_size 1000.
+    assert.deepEqual(reached(rec), { 'truncate/hole/absent/past': 1, 'write/delalloc/absent/straddling': 1 });
+    assert.equal(rec.states[stateIndex(OP_WRITE, MAP_DELALLOC, FOLIO_ABSENT, EOF_STRADDLING)], 1);
+    assert.equal(rec.states[stateIndex(OP_TRUNCATE, MAP_HOLE, FOLIO_ABSENT, EOF_PAST)], 1);
+    assert.ok(rec.deep);
+  });
+
+  it('stops observing when the observer is removed, and counts nothing for file-level targets', () => {
+    const a = loadAdapter('reference');
+    const t = a.open();
+    const rec = new CoverageRecorder('reference', GEO, 'page-multi');
+    t.observeStates!(rec);
+    t.observeStates!(null);
+    t.pwrite(0, new Uint8Array(100));
+    a.close();
+    assert.deepEqual(reached(rec), {});
+    const n = runFsx(createNaiveAdapter(), 'naive', opts({ numOps: 3000, coverage: true }), quiet);
+    assert.equal(n.coverage!.deep, false);
+    assert.deepEqual(n.coverage!.toJSON().states, {});
+    assert.ok(Object.keys(n.coverage!.toJSON().fileOps).length > 20, 'file cells are recorded for any target');
+    assert.ok(Object.keys(n.coverage!.toJSON().extents).length > 0, 'FIEMAP extent classes are recorded');
+  });
+
+  it('records file cells, steps and rule preconditions in an fsx run, deterministically', () => {
+    const r1 = runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 1500, coverage: true }), quiet);
+    const r2 = runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 1500, coverage: true }), quiet);
+    assert.equal(r1.failure, null);
+    const j = r1.coverage!.toJSON();
+    assert.deepEqual(j, r2.coverage!.toJSON());
+    assert.equal(j.level, 'generic-layer');
+    assert.equal(j.ops, 1500);
+    assert.ok(j.steps.writeback > 0 && j.steps.crash > 0 && j.steps['race-write-in-window'] > 0, JSON.stringify(j.steps));
+    assert.ok((j.rules.R01 ?? 0) > 0 && (j.rules.R32 ?? 0) > 0, 'rule preconditions counted (begin and map_blocks rules)');
+    // The file cells add up to the ops that ran (a race op that ran inside its write counts once).
+    const log = r1.log();
+    const ran = log.ops.filter((o) => !o.skip).length;
+    const total = Object.values(j.fileOps).reduce((x, y) => x + y, 0);
+    assert.equal(total, ran);
+  });
+
+  it('the JSON round-trips, and a corrupt map is refused with the reason', () => {
+    const r = runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 1000, coverage: true }), quiet);
+    const j = JSON.parse(JSON.stringify(r.coverage!.toJSON()));
+    const back = CoverageRecorder.fromJSON(j);
+    assert.deepEqual(back.toJSON(), r.coverage!.toJSON());
+    assert.deepEqual(back.states, r.coverage!.states);
+    assert.throws(() => CoverageRecorder.fromJSON({ ...j, states: { 'write/delalloc/absent/sideways': 1 } }), CoverageFormatError);
+    assert.throws(() => CoverageRecorder.fromJSON({ ...j, states: { 'nosuchop/hole/absent/past': 1 } }), /unknown op/);
+    assert.throws(() => CoverageRecorder.fromJSON({ ...j, format: 'x' }), /format/);
+    assert.throws(() => CoverageRecorder.fromJSON({ ...j, fileOps: { 'write/before': -1 } }), /count/);
+  });
+
+  it('merging adds counts cell by cell', () => {
+    const a = new CoverageRecorder('x', GEO, 'page-multi');
+    const b = new CoverageRecorder('x', GEO, 'page-multi');
+    a.op = OP_READ;
+    a.mapping(MAP_HOLE, FOLIO_ABSENT, EOF_PAST);
+    b.op = OP_READ;
+    b.mapping(MAP_HOLE, FOLIO_ABSENT, EOF_PAST);
+    b.step('crash');
+    a.merge(b);
+    assert.equal(a.states[stateIndex(OP_READ, MAP_HOLE, FOLIO_ABSENT, EOF_PAST)], 2);
+    assert.equal(a.toJSON().steps.crash, 1);
+  });
+
+  it('names cells and classes geometry as documented', () => {
+    assert.equal(stateName(stateIndex(OP_WRITE, MAP_DELALLOC, FOLIO_ABSENT, EOF_STRADDLING)), 'write/delalloc/absent/straddling');
+    assert.equal(geometryClass(4096, 4096, 65536, false), 'page-multi');
+    assert.equal(geometryClass(4096, 4096, 4096, false), 'page-single');
+    assert.equal(geometryClass(512, 4096, 4096, false), 'subpage-multi');
+    assert.equal(geometryClass(16384, 4096, 16384, true), 'superpage-single+prealloc');
+    assert.equal(fileEof(OP_WRITE, 0, 10, 0, 5), EOF_STRADDLING);
+    assert.equal(fileEof(OP_FIEMAP, 5, 0, 0, 5), EOF_PAST);
+    assert.equal(fileEof(OP_TRUNCATE, 0, 9, 0, 5), EOF_PAST);
+  });
+
+  it('the summary counts reachable cells the run never reached, and ones beyond the data', () => {
+    const rec = new CoverageRecorder('x', GEO, 'test');
+    const states = new Uint8Array(STATE_CELLS);
+    states[stateIndex(OP_READ, MAP_HOLE, FOLIO_ABSENT, EOF_PAST)] = 1;
+    states[stateIndex(OP_WRITE, MAP_DELALLOC, FOLIO_ABSENT, EOF_PAST)] = 1;
+    rec.op = OP_READ;
+    rec.mapping(MAP_HOLE, FOLIO_ABSENT, EOF_PAST);
+    rec.mapping(MAP_HOLE, FOLIO_ABSENT, EOF_STRADDLING);
+    const s = summarize(rec, { geometryClass: 'test', states, fileOps: new Uint8Array(OPS.length * 3) })!;
+    assert.deepEqual([s.reachable, s.reached, s.percent], [2, 1, 50]);
+    assert.deepEqual(s.never, ['write/delalloc/absent/past']);
+    assert.deepEqual(s.beyond, ['read/hole/absent/straddling']);
+    rec.enabled[OP_WRITE] = false;
+    assert.equal(summarize(rec, { geometryClass: 'test', states, fileOps: new Uint8Array(OPS.length * 3) })!.reachable, 1, 'ops the run could not generate are not in the denominator');
+  });
+});
+
+describe('coverage-guided generation', () => {
+  it('is deterministic per seed, and guidance changes the ops', () => {
+    const run = (guide: boolean) => runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 1200, guide }), quiet).log().ops;
+    const g1 = run(true);
+    assert.deepEqual(run(true), g1);
+    assert.notDeepEqual(run(false), g1);
+    // On a file-level target guidance aims at file cells, deterministically as well.
+    const n = (guide: boolean) => runFsx(createNaiveAdapter(), 'naive', opts({ numOps: 2000, guide }), quiet).log().ops;
+    assert.deepEqual(n(true), n(true));
+    assert.notDeepEqual(n(true), n(false));
+  });
+
+  it('the guided draw lists only enabled ops with unreached reachable cells, capped', () => {
+    const rec = new CoverageRecorder('x', GEO, 'test');
+    const states = new Uint8Array(STATE_CELLS);
+    for (const [op, eof] of [[OP_READ, EOF_PAST], [OP_READ, EOF_STRADDLING], [OP_WRITE, EOF_PAST]]) states[stateIndex(op, MAP_HOLE, FOLIO_ABSENT, eof)] = 1;
+    const g = new Guide(rec, { geometryClass: 'test', states, fileOps: new Uint8Array(OPS.length * 3) }, true);
+    const w = OPS.map(() => 1);
+    g.refresh(w);
+    assert.deepEqual([...g.pick], [OP_READ, OP_READ, OP_WRITE]);
+    assert.equal(g.eofMask[OP_READ], (1 << EOF_PAST) | (1 << EOF_STRADDLING));
+    rec.op = OP_READ;
+    rec.mapping(MAP_HOLE, FOLIO_ABSENT, EOF_PAST);
+    w[OP_WRITE] = 0;
+    g.refresh(w);
+    assert.deepEqual([...g.pick], [OP_READ]);
+    assert.equal(g.eofMask[OP_READ], 1 << EOF_STRADDLING);
+  });
+});
+
+describe('coverage heat map', () => {
+  let dir = '';
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-cov-')); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('renders reached cells shaded and reachable-but-missed cells marked', () => {
+    const r = runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 1500, coverage: true }), quiet);
+    const j = r.coverage!.toJSON();
+    const html = renderCoveragePage(j);
+    assert.match(html, /<table class="heat" id="heatmap">/);
+    assert.match(html, /title="write \/ delalloc \/ absent \/ past: \d+" style="background:hsl/);
+    if (reachableFor(j.geometryClass) !== null) {
+      assert.match(html, /id="covsum">State coverage: \d+ of \d+ state cells/);
+      assert.match(html, /class="c[^"]* n"/, 'a short run leaves reachable cells unreached (outlined)');
+      assert.match(html, /id="never"/);
+    }
+    const file = path.join(dir, 'fsx-reference-s1.coverage.json');
+    fs.writeFileSync(file, JSON.stringify(j));
+    const out = writeReport(file, path.join(dir, 'cov.html'));
+    assert.match(fs.readFileSync(out, 'utf8'), /id="heatmap"/);
+    fs.writeFileSync(path.join(dir, 'bad.coverage.json'), JSON.stringify({ ...j, states: { 'x/y/z/w': 1 } }));
+    assert.throws(() => writeReport(path.join(dir, 'bad.coverage.json'), path.join(dir, 'bad.html')), /report: .*unknown state cell/);
+  });
+});
+
+describe('state coverage of check', () => {
+  it('every workload of a suite adds to the map of its geometry class', () => {
+    const { registryEnv, runSuite, suiteByName } = require('../properties/suites/index') as typeof import('../properties/suites/index');
+    const { CoverageSet } = require('../properties/coverage/set') as typeof import('../properties/coverage/set');
+    const env = registryEnv('reference');
+    env.coverage = new CoverageSet('reference');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-cov-check-'));
+    try {
+      const r = runSuite(suiteByName('seek')!, env, { runs: 2, seed: 1, shrinkLogs: false, saveDir: () => dir, log: () => undefined });
+      assert.equal(r.failures, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.ok(env.coverage.byClass.size > 0);
+    for (const rec of env.coverage.byClass.values()) {
+      assert.ok(rec.deep, `${rec.geometryClass}: generic-layer states recorded`);
+      assert.ok(rec.ops > 0 && Object.keys(rec.rules).length > 0);
+      assert.ok(rec.enabled.some((x) => x), 'the ops that ran make up the denominator');
+    }
+  });
+});
