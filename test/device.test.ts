@@ -12,9 +12,6 @@ import * as path from 'path';
 import { EINVAL, EIO, EOPNOTSUPP, FsError } from '../reference/errno';
 import type { BlockDevice } from '../reference/device/types';
 import { CHUNK_SIZE, MemoryDevice, MemorySnapshot } from '../reference/device/memory';
-
-/** A MemoryDevice chunk boundary at least 64 KiB in: far from the other cases at every sector size. */
-const SPAN = Math.max(CHUNK_SIZE, 65536);
 import { FileDevice, devMajorMinor } from '../reference/device/file';
 import { loadNative, setNativeForTesting } from '../reference/device/native';
 import { errnoForCode, toFsError } from '../reference/device/errors';
@@ -215,7 +212,7 @@ for (const be of BACKENDS) {
 
     it('round-trips writes at the start, across a chunk boundary, and at the last sector', function () {
       const cases: Array<[number, number]> = [
-        [0, ss], [ss, 3 * ss], [SPAN - ss, 2 * ss], [SPAN * 3 - 2 * ss, SPAN + 4 * ss], [SIZE - ss, ss],
+        [0, ss], [ss, 3 * ss], [CHUNK_SIZE - ss, 2 * ss], [CHUNK_SIZE * 3 - 2 * ss, CHUNK_SIZE + 4 * ss], [SIZE - ss, ss],
       ];
       cases.forEach(([off, len], i) => dev.write(off, pattern(len, i + 1)));
       cases.forEach(([off, len], i) => assert.ok(readBack(dev, off, len).equals(pattern(len, i + 1)), `at ${off}+${len}`));
@@ -295,21 +292,21 @@ for (const be of BACKENDS) {
     it('keeps flushed and FUA data across close and reopen (persistent backends)', function () {
       if (!h.reopen) skipWith(this, `${be.label} is volatile: nothing to reopen`);
       dev.write(0, pattern(2 * ss, 1), { fua: true });
-      dev.write(SPAN, pattern(ss, 2));
+      dev.write(CHUNK_SIZE, pattern(ss, 2));
       dev.flush();
       const again = h.reopen();
       assert.strictEqual(again.size, SIZE);
       assert.strictEqual(again.sectorSize, ss);
       assert.ok(readBack(again, 0, 2 * ss).equals(pattern(2 * ss, 1)));
-      assert.ok(readBack(again, SPAN, ss).equals(pattern(ss, 2)));
+      assert.ok(readBack(again, CHUNK_SIZE, ss).equals(pattern(ss, 2)));
     });
 
     it('discard makes the range read as zeroes and leaves the rest alone', function () {
-      const len = 3 * SPAN;
+      const len = 3 * CHUNK_SIZE;
       dev.write(0, pattern(len, 9));
       // partial chunk head, two whole chunks... and a partial tail
-      const dOff = SPAN - 2 * ss;
-      const dLen = SPAN + 4 * ss;
+      const dOff = CHUNK_SIZE - 2 * ss;
+      const dLen = CHUNK_SIZE + 4 * ss;
       dev.discard(dOff, dLen);
       const got = readBack(dev, 0, len);
       const want = pattern(len, 9);
@@ -409,17 +406,17 @@ describe('MemoryDevice', function () {
   });
 
   it('does not allocate for all-zero writes, frees whole zeroed chunks, and discard frees memory', function () {
-    const d = new MemoryDevice({ size: 64 * MiB, sectorSize: 512 });
+    const d = new MemoryDevice({ size: 64 * MiB, sectorSize: 4096 });
     d.write(0, Buffer.alloc(8 * MiB));
     assert.strictEqual(d.allocatedBytes(), 0);
     d.write(0, pattern(3 * CHUNK_SIZE, 1));
     assert.strictEqual(d.allocatedBytes(), 3 * CHUNK_SIZE);
     d.write(CHUNK_SIZE, Buffer.alloc(CHUNK_SIZE));
     assert.strictEqual(d.allocatedBytes(), 2 * CHUNK_SIZE);
-    d.write(0, Buffer.alloc(512)); // partial zero write keeps the chunk
+    d.write(0, Buffer.alloc(4096)); // partial zero write keeps the chunk
     assert.strictEqual(d.allocatedBytes(), 2 * CHUNK_SIZE);
-    assert.ok(isAllZero(readBack(d, 0, 512)));
-    d.discard(0, 512); // partial discard zeroes, keeps
+    assert.ok(isAllZero(readBack(d, 0, 4096)));
+    d.discard(0, 4096); // partial discard zeroes, keeps
     assert.strictEqual(d.allocatedBytes(), 2 * CHUNK_SIZE);
     d.discard(0, 64 * MiB);
     assert.strictEqual(d.allocatedBytes(), 0);

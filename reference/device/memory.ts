@@ -1,7 +1,7 @@
 /**
  * MemoryDevice: a sparse in-memory block device.
  *
- * Storage is a Map from chunk index to a CHUNK_SIZE (4 KiB) Uint8Array, allocated on the first
+ * Storage is a Map from chunk index to a CHUNK_SIZE (64 KiB) Uint8Array, allocated on the first
  * write that puts non-zero data into the chunk. Unallocated chunks read as zeroes, so memory follows
  * the data written, not the device size: a 1 TiB device costs nothing until written.
  *   - writing all-zero data to an absent chunk allocates nothing;
@@ -27,19 +27,11 @@ import { CrashRng } from './crash';
 import type { BlockDevice, WriteOptions } from './types';
 import { checkOpen, validateDiscard, validateGeometry, validateRead, validateWrite } from './validate';
 
-/**
- * Chunk size: the unit of allocation and of copy-on-write after a snapshot. Small, because the
- * crash device snapshots at every flush and the next write to each shared chunk copies it whole
- * (64 KiB chunks made that copying a fifth of an fsx run's CPU). Sectors larger than a chunk
- * simply span several chunks.
- */
-export const CHUNK_SIZE = 4096;
-
-/** Length of the poison pattern (the old contents repeat with this period), a multiple of CHUNK_SIZE. */
-export const POISON_PERIOD = 65536;
+/** Chunk size: a multiple of every allowed sector size (max 64 KiB). */
+export const CHUNK_SIZE = 65536;
 
 /** A shared all-zero chunk for "is this range all zero?" via Buffer.compare (memcmp). */
-const ZERO = Buffer.alloc(POISON_PERIOD);
+const ZERO = Buffer.alloc(CHUNK_SIZE);
 
 function isZero(data: Uint8Array): boolean {
   const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -49,14 +41,14 @@ function isZero(data: Uint8Array): boolean {
 const patterns = new Map<number, Uint8Array>();
 
 /**
- * The "old disk contents" of a poisoned device: POISON_PERIOD bytes drawn from CrashRng(seed), with
+ * The "old disk contents" of a poisoned device: CHUNK_SIZE bytes drawn from CrashRng(seed), with
  * no zero byte (a zero could pass for correctly zeroed data). Made once per seed; shared, never
  * written. The crash and fault harnesses fill their devices with it too.
  */
 export function poisonPattern(seed: number): Uint8Array {
   let p = patterns.get(seed);
   if (!p) {
-    p = new CrashRng(seed).fill(new Uint8Array(POISON_PERIOD));
+    p = new CrashRng(seed).fill(new Uint8Array(CHUNK_SIZE));
     for (let i = 0; i < p.length; i++) if (p[i] === 0) p[i] = 0xa5;
     patterns.set(seed, p);
   }
@@ -146,7 +138,7 @@ export class MemoryDevice implements BlockDevice {
       const n = Math.min(CHUNK_SIZE - inChunk, len - pos);
       const chunk = this.chunks.get(idx);
       if (chunk) buf.set(chunk.subarray(inChunk, inChunk + n), pos);
-      else if (this.old) buf.set(this.oldAt(idx).subarray(inChunk, inChunk + n), pos);
+      else if (this.old) buf.set(this.old.subarray(inChunk, inChunk + n), pos);
       else buf.fill(0, pos, pos + n);
       pos += n;
     }
@@ -166,7 +158,7 @@ export class MemoryDevice implements BlockDevice {
       if (chunk === undefined) {
         if (this.old || !isZero(src)) {
           // A partial write into a poisoned chunk keeps the old bytes around it.
-          chunk = this.old && n < CHUNK_SIZE ? this.oldAt(idx).slice() : new Uint8Array(CHUNK_SIZE);
+          chunk = this.old && n < CHUNK_SIZE ? this.old.slice() : new Uint8Array(CHUNK_SIZE);
           chunk.set(src, inChunk);
           this.chunks.set(idx, chunk);
         }
@@ -240,15 +232,9 @@ export class MemoryDevice implements BlockDevice {
     this.chunks = new Map(snap.chunks);
   }
 
-  /** The old contents of chunk idx on a poisoned device (a view into the pattern). */
-  private oldAt(idx: number): Uint8Array {
-    const at = (idx * CHUNK_SIZE) % POISON_PERIOD;
-    return this.old!.subarray(at, at + CHUNK_SIZE);
-  }
-
   /** A poisoned device's absent chunk as a real one holding the pattern (then written over). */
   private materialise(idx: number): Uint8Array {
-    const chunk = this.oldAt(idx).slice();
+    const chunk = this.old!.slice();
     this.chunks.set(idx, chunk);
     return chunk;
   }
