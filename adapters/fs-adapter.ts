@@ -1,16 +1,16 @@
 /**
  * FsAdapter: how a filesystem's ops table plugs in. A filesystem developer provides mkfs and
- * mount on a BlockDevice; mount returns an FsInstance (reference/fs/types.ts): the iomap ops
+ * mount on a BlockDevice; mount returns an FsInstance (reference/iomap/fs-ops.ts): the iomap ops
  * tables (iomapOps begin/end, writebackOps mapBlocks/prepareIoend/discardFolio, folio ops hung
  * off each mapping, dioEndIo) plus the space operations and metadata commit the kernel leaves
  * to each filesystem. The harness runs the reference generic layer over it with the contract
  * monitor in between (adapters/reference.ts).
  */
 import type { BlockDevice } from '../reference/device/types';
-import type { FsInstance } from '../reference/fs/types';
+import type { FsInstance } from '../reference/iomap/fs-ops';
 import { Refs } from '../reference/fs/refs';
 
-export type { FsInstance, FsCapabilities, FsIntrospection, MappingSnapshot, BlockState } from '../reference/fs/types';
+export type { FsInstance, FsCapabilities, FsIntrospection, MappingSnapshot, BlockState } from '../reference/iomap/fs-ops';
 
 export interface FsMkfsOptions {
   blockSize: number;

@@ -6,11 +6,11 @@
  * (a legal answer, §7), a FIEMAP of one extent, mmap reads/stores at page granularity with SIGBUS
  * past the EOF page (§10), O_DIRECT with sector alignment (§11), and no-op fsync/close-open.
  *
- * It shares no code with the oracle (properties/oracle/bytes.ts), so running the fuzzer against it
+ * It shares no code with the harness's byte oracle, so running the fuzzer against it
  * cross-checks the fuzzer itself. Bytes at or past EOF in the array are kept zero.
  */
 
-import type { Capabilities, FileAdapter, FileTarget, FiemapExtent } from './types';
+import type { Capabilities, FileAdapter, FileTarget, FiemapExtent, SetupSupport } from './types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -360,6 +360,8 @@ class NaiveFile implements FileTarget {
 export class NaiveAdapter implements FileAdapter {
   readonly name = 'naive';
   readonly capabilities: Capabilities;
+  /** A byte array has no folios, device or preallocation: only the block size (alignment rules) varies. */
+  readonly setups: SetupSupport = { blockSizes: [512, 1024, 4096, 16384] };
   private readonly capacity: number;
   private file: NaiveFile | null = null;
 

@@ -3,18 +3,20 @@
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
 import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
-import { Capabilities, CrashOutcome, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, StateObserver, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, SetupSupport, StateObserver, TargetSetup } from './types';
 import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
+import { FaultDevice, FaultRule } from '../reference/device/fault';
 import { Refs } from '../reference/fs/refs';
 import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter } from './fs-adapter';
-import { ContractMonitor } from '../properties/contract/monitor';
+import { FsMonitor, fsMonitorFactory } from './fs-monitor';
+import { iomapVolume, VolumeProvider } from './volume';
 
 export interface ReferenceOptions {
   blockSize?: number;
@@ -63,6 +65,11 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
     }
     out.eofPrealloc = p;
   }
+  if (s.inlineMax !== undefined) {
+    const m = s.inlineMax;
+    if (!Number.isInteger(m) || m < 0 || m > blockSize) throw new FsError(EINVAL, `inlineMax: expected an integer in [0, block size ${blockSize}], got ${String(m)}`);
+    out.inlineMax = m;
+  }
   if (s.personality !== undefined && s.personality !== 'generic') {
     if (!isPersonalityName(s.personality)) throw new FsError(EINVAL, `personality: expected one of ${PERSONALITY_NAMES.join(', ')}, got ${String(s.personality)}`);
     out.personality = s.personality;
@@ -70,14 +77,28 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
   return out;
 }
 
+/**
+ * The setups the reference generic layer can run any filesystem at (the setup sweep draws from
+ * them): every block size from 512 bytes to 16 KiB (above the 4 KiB page: large block sizes) and
+ * largest folios from a page to a PMD (2 MiB). Poisoned devices, post-EOF preallocation and inline
+ * data are properties of refs on the in-memory device (`refsOnly`).
+ */
+export function referenceSetups(refsOnly: { poison: boolean; eofPrealloc: boolean; inline: boolean }): SetupSupport {
+  return {
+    blockSizes: [512, 1024, 4096, 16384],
+    folioSizes: [4096, 16384, 65536, 2 * 1024 * 1024],
+    ...refsOnly,
+  };
+}
+
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
 export function mountWithMonitor(
   fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>,
-): { fsys: IomapFs; monitor: ContractMonitor | null } {
+): { fsys: IomapFs; monitor: FsMonitor | null } {
   const inst = fsa.mount(dev);
   if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
   let fsys: IomapFs | null = null;
-  const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
+  const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
   fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
   return { fsys, monitor: mon };
 }
@@ -110,6 +131,16 @@ export class ReferenceTarget implements FileTarget {
   /** Fault injection through refs' hooks (absent when the filesystem under the core is not refs). */
   readonly faults: FaultSteps | undefined;
 
+  /**
+   * Device faults under the file (fsx fault ops): the adapter's FaultDevice, aimed at the blocks
+   * the filesystem's introspection says back the file range. Absent without introspection (an
+   * exec: server that offers no snapshot cannot say which blocks are the file's).
+   */
+  readonly deviceFaults: DeviceFaultSteps | undefined;
+  private armed: FaultRule[] = [];
+  /** File byte ranges of the blocks the armed fault hit. */
+  private hitRanges: Array<{ off: number; len: number }> = [];
+
   constructor(adapter: ReferenceAdapter) {
     this.adapter = adapter;
     this.fsys = adapter.fsys!;
@@ -121,6 +152,7 @@ export class ReferenceTarget implements FileTarget {
     }
     this.faults = this.fsys.fs instanceof Refs ? {
       pwriteFaulting: (off, data, faultAt) => this.fh.pwrite(off, data, { faultAt }),
+      mapwriteFaulting: (off, data, faultAt, opts) => this.mapwriteFaulting(off, data, faultAt, opts?.msync ?? true),
       withReserveHeadroom: (blocks, fn) => {
         // Relative to what is reserved now, so a shrunk log (fewer reservations before) keeps its meaning.
         const refs = this.fsys.refs;
@@ -132,6 +164,70 @@ export class ReferenceTarget implements FileTarget {
         }
       },
     } : undefined;
+    this.deviceFaults = this.makeDeviceFaults();
+  }
+
+  private makeDeviceFaults(): DeviceFaultSteps | undefined {
+    if (this.fsys.fs.introspect === undefined || this.adapter.faultDevice === null) return undefined;
+    const pre = this.adapter.setup.eofPrealloc;
+    return {
+      ...(pre !== undefined ? { noWriteFaults: `written post-EOF preallocation (eofPrealloc ${pre}) exposes old data when a write is lost, as after a power cut` } : {}),
+      arm: (kind, action, off, len) => {
+        const dev = this.adapter.faultDevice!;
+        this.armed.push(dev.addFault({ kind, action, match: (doff, dlen) => this.backsRange(doff, dlen, off, len), label: `file [${off}, +${len})` }));
+      },
+      heal: () => {
+        const ranges = this.hitRanges;
+        let hits = 0;
+        for (const r of this.armed) {
+          hits += r.fired;
+          this.adapter.faultDevice?.removeFault(r);
+        }
+        this.armed = [];
+        this.hitRanges = [];
+        return { hits, ranges };
+      },
+    };
+  }
+
+  /**
+   * Whether device bytes [doff, doff+dlen) meet a block that backs file bytes [off, off+len) now
+   * (the filesystem's own mapping, read through its introspection). A match is a hit (the rule
+   * always fires): the file blocks the whole request covers are recorded for heal().
+   */
+  private backsRange(doff: number, dlen: number, off: number, len: number): boolean {
+    const fs = this.fsys.fs;
+    const bs = fs.blockSize;
+    const snap = fs.introspect!.snapshot(this.fh.inode);
+    const end = Math.ceil((off + len) / bs);
+    let hit = false;
+    for (let lblk = Math.floor(off / bs); lblk < end && !hit; lblk++) {
+      const b = snap.block(lblk);
+      if (b.pblk === undefined || (b.state !== 'written' && b.state !== 'unwritten')) continue;
+      const p = b.pblk * bs;
+      hit = doff < p + bs && p < doff + dlen;
+    }
+    if (!hit) return false;
+    // The request may reach past the range (a merged bio): record every file block it covers.
+    const first = Math.floor(doff / bs);
+    const last = Math.ceil((doff + dlen) / bs);
+    const size = this.fh.size;
+    for (let lblk = 0; lblk * bs < size + bs; lblk++) {
+      const b = snap.block(lblk);
+      if (b.pblk !== undefined && b.pblk >= first && b.pblk < last) this.hitRanges.push({ off: lblk * bs, len: bs });
+    }
+    return true;
+  }
+
+  /**
+   * A store whose source buffer faults at byte `faultAt` (FaultSteps.mapwriteFaulting): the
+   * bytes before it are stored (their pages write-faulted), nothing at or past it; msync as asked.
+   */
+  private mapwriteFaulting(off: number, data: Uint8Array, faultAt: number, msync: boolean): number {
+    const n = Math.min(Math.max(0, Math.floor(faultAt)), data.length);
+    if (n > 0) this.fh.mmapWrite(off, data.subarray(0, n), { msync });
+    else if (msync) this.fh.fdatasync();
+    return n;
   }
 
   /** FileTarget.noCrashes: the crash device records nothing from now on; crash() is gone. */
@@ -244,11 +340,15 @@ export class ReferenceAdapter implements FileAdapter {
   readonly fileName: string;
   readonly folioSize: number;
   device: BlockDevice | null = null;
+  /** Between the filesystem and `device`: the device faults of the fsx fault ops (no rules: no effect). */
+  faultDevice: FaultDevice | null = null;
   fsys: IomapFs | null = null;
-  monitor: ContractMonitor | null = null;
+  monitor: FsMonitor | null = null;
   readonly fsAdapter: FsAdapter;
-  /** Poison seed and post-EOF preallocation this adapter runs with (recorded in op logs). */
+  /** Poison seed, post-EOF preallocation and inline limit this adapter runs with (recorded in op logs). */
   readonly setup: TargetSetup;
+  /** What the setup sweep may vary (SetupSupport). */
+  readonly setups: SetupSupport;
   /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
   readonly ruleCounts = new Map<string, number>();
   private readonly opts: ReferenceOptions;
@@ -260,8 +360,11 @@ export class ReferenceAdapter implements FileAdapter {
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
-    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, personality: opts.personality as TargetSetup['personality'] }, bs);
+    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, inlineMax: opts.inlineMax, personality: opts.personality as TargetSetup['personality'] }, bs);
     const fc = this.fsAdapter.fileCapabilities;
+    const refs = this.fsAdapter === refsFsAdapter;
+    const ownDevice = opts.device === undefined;
+    this.setups = referenceSetups({ poison: ownDevice, eofPrealloc: refs, inline: refs || fc?.inline === true });
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
       clone: fc?.reflink ?? true, dedupe: fc?.reflink ?? true, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,
@@ -272,7 +375,7 @@ export class ReferenceAdapter implements FileAdapter {
   open(): FileTarget {
     if (!this.fsys) {
       const dev = this.opts.device ?? new MemoryDevice({ size: this.opts.deviceSize ?? 64 * 2 ** 30, sectorSize: this.opts.sectorSize ?? 512, poison: this.setup.poison });
-      this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.opts.inlineMax });
+      this.fsAdapter.mkfs(dev, { blockSize: this.capabilities.blockSize, inlineMax: this.setup.inlineMax });
       // eofPrealloc models the old XFS written post-EOF preallocation, which is not crash safe
       // (an extension can make never-written blocks part of the file): no power cuts with it.
       // Nor with the ext4 personality: its truncate leaves the zeroed EOF block to ordered-data
@@ -280,6 +383,7 @@ export class ReferenceAdapter implements FileAdapter {
       const crash = this.opts.crash ?? (this.opts.device === undefined && this.fsAdapter.crashSafe === true &&
         this.setup.eofPrealloc === undefined && this.setup.personality !== 'ext4');
       this.device = crash ? new CrashDevice(dev) : dev;
+      this.faultDevice = this.wrapFaults(this.device);
       this.mount();
     }
     return new ReferenceTarget(this);
@@ -287,7 +391,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
     this.fsys = fsys;
     this.monitor = monitor;
     if (this.setup.personality !== undefined) {
@@ -301,6 +405,16 @@ export class ReferenceAdapter implements FileAdapter {
       fsys.fs.eofPreallocBlocks = pre / this.capabilities.blockSize;
     }
     this.opts.configureFs?.(fsys.fs);
+  }
+
+  /** The volume capability: this filesystem, with this adapter's configuration, on a device the harness owns. */
+  get volume(): VolumeProvider {
+    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name });
+  }
+
+  /** The FaultDevice the filesystem runs on (no log kept: fsx issues millions of requests). */
+  private wrapFaults(dev: BlockDevice): FaultDevice {
+    return new FaultDevice(dev, { name: dev.name, keepLog: false });
   }
 
   /** The device as a CrashDevice, when power cuts are simulated. */
@@ -317,6 +431,7 @@ export class ReferenceAdapter implements FileAdapter {
     this.fsys = null;
     this.monitor = null;
     this.device = new CrashDevice(image);
+    this.faultDevice = this.wrapFaults(this.device);
     try {
       this.mount();
       return [];

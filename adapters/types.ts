@@ -7,6 +7,8 @@
  * target cannot do throws FsError(EOPNOTSUPP); the fuzzer then turns that op off, as fsx does.
  */
 
+import type { VolumeProvider } from './volume';
+
 /** fallocate(2) mode bits (Linux values). */
 export const FALLOC_FL_KEEP_SIZE = 0x01;
 export const FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -111,8 +113,43 @@ export interface FaultSteps {
    * the bytes accepted, or throws FsError(EFAULT) when it accepted none.
    */
   pwriteFaulting(off: number, data: Uint8Array, faultAt: number): number;
+  /**
+   * A store through the mapping (the file already covers it) copying from a user buffer that is
+   * unreadable from byte `faultAt` on: the copy stops there, as memcpy's SIGSEGV does. Every
+   * byte before the fault was stored (each page it touched was write-faulted: ->page_mkwrite ran
+   * and dirtied it); no page at or past the fault was touched. Then msync unless `opts.msync` is
+   * false. Returns the bytes stored (`faultAt`, or fewer when a page could not be made writable).
+   */
+  mapwriteFaulting?(off: number, data: Uint8Array, faultAt: number, opts?: { msync?: boolean }): number;
   /** Run `fn` while at most `blocks` more delalloc blocks may be reserved (then ENOSPC). */
   withReserveHeadroom<T>(blocks: number, fn: () => T): T;
+}
+
+/**
+ * Device-level fault injection under the file: the harness owns the device the filesystem runs on
+ * (reference, mutant:, module: and exec: fs-level targets whose filesystem can say which device
+ * blocks back a file range). What the fsx fault ops need.
+ */
+export interface DeviceFaultSteps {
+  /**
+   * Until heal() (each call adds one more fault; the first that matches a request decides it):
+   * device requests of `kind` that touch a block backing file bytes [off, off+len)
+   * (as the filesystem maps them at the moment of the I/O) fail with EIO ('error'), or, for
+   * writes, are acknowledged and lost ('drop') or land torn at a sector boundary ('torn').
+   */
+  arm(kind: 'read' | 'write', action: 'error' | 'drop' | 'torn', off: number, len: number): void;
+  /**
+   * Remove every armed fault. Returns how many device requests they hit, and the file byte ranges
+   * (whole blocks) those requests covered: where a dropped or torn write leaves whatever the
+   * device held before, which no filesystem can know.
+   */
+  heal(): { hits: number; ranges: Array<{ off: number; len: number }> };
+  /**
+   * Why write faults cannot be judged on this target, or absent when they can: a filesystem that
+   * keeps WRITTEN blocks of old data past EOF (refs with eofPrealloc, XFS allocsize=) exposes them
+   * when an extending write is lost, as it does after a power cut.
+   */
+  readonly noWriteFaults?: string;
 }
 
 /**
@@ -146,6 +183,8 @@ export interface StateObserver {
 }
 
 export interface FileTarget {
+  /** Device faults under the file (fsx fault ops), when the harness owns the device. */
+  deviceFaults?: DeviceFaultSteps;
   /** iomap-level interleaving steps, when the target can expose them. */
   interleave?: InterleavingSteps;
   /** Model-level fault injection (op log v3), when the target can do it. */
@@ -227,15 +266,49 @@ export interface TargetSetup {
   poison?: number;
   /** Bytes of speculative post-EOF preallocation refs does (XFS `allocsize=`). */
   eofPrealloc?: number;
+  /**
+   * Inline data limit in bytes (refs: small files live in the inode, IOMAP_INLINE); 0 turns inline
+   * data off. Absent: the filesystem's default.
+   */
+  inlineMax?: number;
   /** Whose policies refs follows where filesystems differ (reference/fs/personality.ts); absent: generic. */
   personality?: 'generic' | 'xfs' | 'ext4';
+}
+
+/**
+ * Which setups an adapter can be created with, for the setup sweep (properties/fsx/sweep.ts): when
+ * the user pins nothing, fsx draws a setup per seed and check one per property run from these.
+ * Each list holds the values the adapter honours for that knob (AdapterOptions blockSize,
+ * folioSize); a boolean says whether the knob exists at all. Absent or empty: the knob is not
+ * swept (the adapter's own value is used). Host filesystems declare nothing: their geometry is
+ * fixed by mkfs.
+ */
+export interface SetupSupport {
+  /** Block sizes (AdapterOptions.blockSize). */
+  blockSizes?: readonly number[];
+  /** Largest folio sizes (AdapterOptions.folioSize); only those >= the block size are drawn. */
+  folioSizes?: readonly number[];
+  /** TargetSetup.eofPrealloc (post-EOF preallocation). */
+  eofPrealloc?: boolean;
+  /** TargetSetup.poison (never-written sectors read old data). */
+  poison?: boolean;
+  /** TargetSetup.inlineMax (inline data on or off). */
+  inline?: boolean;
 }
 
 export interface FileAdapter {
   readonly name: string;
   readonly capabilities: Capabilities;
+  /**
+   * The volume capability (adapters/volume.ts): the same filesystem formatted and mounted on a
+   * device the harness hands in, with many files. The crash and fault harnesses need it; targets
+   * without it (host filesystems, file-level servers, naive) skip them with a reason.
+   */
+  readonly volume?: VolumeProvider;
   /** Non-default setup the adapter runs with (reference and mutants); recorded in op logs. */
   readonly setup?: TargetSetup;
+  /** The setups it can be created with (the setup sweep draws from them); absent: none. */
+  readonly setups?: SetupSupport;
   /** Create (or truncate to empty) the test file and open it. */
   open(): FileTarget;
   /** Release everything (unmount, remove scratch files). Idempotent. */

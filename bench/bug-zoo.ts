@@ -16,7 +16,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { MUTANTS, MutantSpec } from '../adapters/mutants/catalog';
 import { loadAdapter } from '../adapters/registry';
-import { replayLog, runFsx } from '../properties/fsx/engine';
+import { runSeed, SeedTask } from '../properties/fsx/workers';
+import { replayLog } from '../properties/fsx/engine';
 import { defaultOptions } from '../properties/fsx/generator';
 import { adapterOptionsOf, OpLog, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { SUITES, registryEnv, runSuite } from '../properties/suites';
@@ -30,6 +31,18 @@ function arg(name: string, def: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
 }
 
+/**
+ * The section of docs/bug-zoo.md between the guidance markers, kept as it is: its figures come
+ * from bench/guidance.ts (guided against unguided fsx), which this script does not run.
+ */
+function guidanceSection(): string {
+  const file = path.join(ROOT, 'docs', 'bug-zoo.md');
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const a = old.indexOf('<!-- guidance -->');
+  const b = old.indexOf('<!-- /guidance -->');
+  return a >= 0 && b > a ? `\n${old.slice(a, b + '<!-- /guidance -->'.length)}\n` : '';
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
@@ -37,20 +50,31 @@ function median(xs: number[]): number {
 
 interface FsxFigures { caught: number; seeds: number; opsMedian: number | null; secondsMedian: number | null; firstLog: OpLog | null; kind: string | null }
 
+/** Plain `iomap-harness fsx` on the mutant (the setup sweep, EOF pollution and short copies on), seeds 1..seeds. */
 function fsxFigures(m: MutantSpec, seeds: number, maxOps: number): FsxFigures {
   const ops: number[] = [];
   const secs: number[] = [];
   let firstLog: OpLog | null = null;
   let kind: string | null = null;
-  for (let seed = 1; seed <= seeds; seed++) {
-    const t0 = performance.now();
-    const r = runFsx(loadAdapter(`mutant:${m.name}`), `mutant:${m.name}`, { ...defaultOptions(), numOps: maxOps, seed, quiet: true }, quiet);
-    const t = (performance.now() - t0) / 1000;
-    if (r.failure) {
-      ops.push(r.ops);
-      secs.push(t);
-      if (!firstLog) { firstLog = r.log(); kind = `${r.failure.kind}${r.failure.rule ? ` ${r.failure.rule}` : ''}`; }
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'bug-zoo-fsx-'));
+  try {
+    const task: SeedTask = {
+      spec: `mutant:${m.name}`, adapterOptions: {}, options: { ...defaultOptions(), numOps: maxOps, quiet: true, polluteEof: 'auto', shortCopies: true },
+      saveDir: dir, shrink: false, sweep: {},
+    };
+    for (let seed = 1; seed <= seeds; seed++) {
+      const t0 = performance.now();
+      const r = runSeed(task, seed, quiet);
+      const t = (performance.now() - t0) / 1000;
+      const f = r.summary.failure as { opsToDetect?: number; op: number; kind: string; rule?: string; log: string } | undefined;
+      if (f !== undefined) {
+        ops.push(f.opsToDetect ?? f.op);
+        secs.push(t);
+        if (!firstLog) { firstLog = parseOpLog(fs.readFileSync(f.log, 'utf8'), f.log); kind = `${f.kind}${f.rule ? ` ${f.rule}` : ''}`; }
+      }
     }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   return { caught: ops.length, seeds, opsMedian: ops.length ? median(ops) : null, secondsMedian: secs.length ? median(secs) : null, firstLog, kind };
 }
@@ -61,7 +85,7 @@ function suiteCounterexample(m: MutantSpec, suiteName: string, runs: number): Op
   if (!suite) return null;
   const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'bug-zoo-'));
   try {
-    const r = runSuite(suite, registryEnv(`mutant:${m.name}`), { runs, seed: 1, saveDir: dir, verifyReplay: true });
+    const r = runSuite(suite, registryEnv(`mutant:${m.name}`), { runs, seed: 1, saveDir: dir, verifyReplay: true, sweep: true });
     for (const p of r.properties) {
       if (!p.failed || !p.log || !p.replay?.same) continue;
       return parseOpLog(fs.readFileSync(p.log, 'utf8'), p.log);
@@ -187,15 +211,16 @@ seeds that caught it), which \`check\` suites catch it (${runs} runs per propert
 fault harness catches it (its case file), and the length of the shrunk case kept in \`corpus/\`
 (every case there fails on its mutant and passes on \`reference\`, and \`npm test\` replays it).
 A mutant nobody catches stays in the table as not caught.
-A mutant that needs a setup to show carries it (catalog \`options\`): \`read-eof-off-by-one\` runs on a
-poisoned device (never-written sectors read old data) with refs' XFS-style post-EOF preallocation
-(written blocks past EOF holding that data), and its case records the setup, so \`reference\`
-replays it with the same device and blocks (docs/adapters.md, "The reference adapter's setup").
+The default settings include the setup sweep (docs/fsx.md): a mutant that needs a setup to show
+(\`read-eof-off-by-one\`: sub-page blocks, a poisoned device and post-EOF preallocation;
+\`dio-zero-one-page\`: blocks larger than a page) is found in the round that draws it, and its
+case records the setup, so \`reference\` replays it with the same device and blocks
+(docs/adapters.md, "The reference adapter's setup"). Ops to detect count from the start of the run.
 
 | mutant | section | bug | expected catcher | fsx (default settings) | check | crash / fault | shrunk case |
 |---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
-`;
+${guidanceSection()}`;
   if (write && !only.length) fs.writeFileSync(path.join(ROOT, 'docs', 'bug-zoo.md'), doc);
   process.stdout.write(JSON.stringify({ command: 'bug-zoo', mutants: json }) + '\n');
 }

@@ -6,8 +6,8 @@
  *
  * The shard folders are made the way `campaign run` makes them, from one real shard: its unit
  * results are cloned (ids and indices renumbered) and each failing unit gets its own copy of a
- * real reproducer (op log, .fsxops, explorer page), so the merge reads and copies what it would
- * after a real campaign. Failures cycle through DISTINCT signatures. Only the merge is timed
+ * real reproducer (op log, .fsxops, explorer page) and every unit its own copy of a real state
+ * coverage map, so the merge reads and copies what it would after a real campaign. Failures cycle through DISTINCT signatures. Only the merge is timed
  * (reading every unit, grouping, copying one reproducer per distinct failure, writing merged.json,
  * junit.xml and index.html); the last stdout line is JSON.
  */
@@ -45,6 +45,9 @@ function main(): void {
     if (failing === undefined || passing === undefined) throw new Error('campaign-merge bench: the seed shard did not give a failing and a passing unit');
     const f0 = failing.failures[0];
     const files = [f0.reproducer!, f0.reproducer!.replace(/\.json$/, '.fsxops'), f0.report!].map((p) => fs.readFileSync(path.join(seedRun.dir, p)));
+    // Every fsx unit saves its state coverage map; the merge unions them.
+    const coverageOf = (r: UnitResult) => (r.coverage === undefined ? undefined : fs.readFileSync(path.join(seedRun.dir, r.coverage)));
+    const maps = { fail: coverageOf(failing), pass: coverageOf(passing) };
 
     const root = path.join(tmp, 'results');
     const id = campaignId(c);
@@ -58,6 +61,12 @@ function main(): void {
         const fails = Math.floor((index + 1) / failEvery) > Math.floor(index / failEvery);
         const uid = `fsx-t0-bench-u0-s${index + 1}`;
         const r: UnitResult = { ...(fails ? failing : passing), id: uid, index, seed: index + 1, failures: [] };
+        const map = fails ? maps.fail : maps.pass;
+        if (map !== undefined) {
+          r.coverage = path.join('failures', uid, `fsx-bench-s${index + 1}.coverage.json`);
+          fs.mkdirSync(path.join(dir, 'failures', uid), { recursive: true });
+          fs.writeFileSync(path.join(dir, r.coverage), map);
+        } else delete r.coverage;
         if (fails) {
           const sub = path.join('failures', uid);
           fs.mkdirSync(path.join(dir, sub), { recursive: true });
@@ -88,7 +97,7 @@ function main(): void {
     fs.writeFileSync(path.join(out, 'index.html'), indexHtml(m));
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    console.log(`merged ${shards} shard folders, ${m.units.merged} units, ${m.totals.failures} saved failures into ${m.totals.distinct} distinct in ${(ms / 1000).toFixed(2)} s (CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)`);
+    console.log(`merged ${shards} shard folders, ${m.units.merged} units (${'classes' in m.coverage ? m.coverage.classes.reduce((n, k) => n + k.units, 0) : 0} coverage maps), ${m.totals.failures} saved failures into ${m.totals.distinct} distinct in ${(ms / 1000).toFixed(2)} s (CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)`);
     console.log(JSON.stringify({ command: 'bench campaign-merge', shards, units: m.units.merged, failures: m.totals.failures, distinct: m.totals.distinct, ms: Math.round(ms), cpuMs: Math.round((cpu.user + cpu.system) / 1000) }));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -5,7 +5,9 @@
  * logs (each shrunk with at most --shrink-replays replays). Prints markdown rows for
  * docs/benchmarks.md and docs/bug-zoo.md.
  *
- *   node dist/bench/guidance.js [--seeds 3] [--ops 15000] [--shrink-replays 400] [--only a,b]
+ *   node dist/bench/guidance.js [--seeds 3] [--ops 15000] [--shrink-replays 400] [--only a,b] [--guided-only]
+ *
+ * --guided-only skips the unguided runs (their ops do not depend on the guide's tuning).
  */
 import { MUTANTS } from '../adapters/mutants/catalog';
 import { loadAdapter } from '../adapters/registry';
@@ -65,7 +67,7 @@ function main(): void {
   process.stdout.write(`| mutant | unguided (--no-guide) | guided (default) |\n|---|---|---|\n`);
   for (const m of MUTANTS) {
     if (only !== null && !only.has(m.name)) continue;
-    const off = measure(m.name, false, seeds, maxOps, shrinkReplays);
+    const off = process.argv.includes('--guided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, false, seeds, maxOps, shrinkReplays);
     const on = measure(m.name, true, seeds, maxOps, shrinkReplays);
     for (const [k, f] of [['off', off], ['on', on]] as const) {
       all[k].caught += f.caught;

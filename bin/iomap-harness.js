@@ -9,6 +9,13 @@ try {
   process.stderr.write('iomap-harness: not built (run `npm ci` or `npm run build` first): ' + e.message + '\n');
   process.exit(2);
 }
+// `iomap-harness fsx | head`: a reader that went away is not an error of ours; stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e && e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
   process.stderr.write('iomap-harness: internal error: ' + (e && e.stack || e) + '\n');
   process.exitCode = 3;

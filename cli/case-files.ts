@@ -51,9 +51,11 @@ export interface CaseReplay {
   outcome: string;
   expected: string | null;
   ok: boolean;
+  /** The harness's report of the failure (empty when it passed). */
+  report: string[];
 }
 
-/** Replay a case on `adapter`, printing its report and one summary line. */
+/** Replay a case on `adapter`; the caller prints the report and the verdict. */
 export function replayCaseFile(file: string, c: SavedCase, adapter: string, quiet: boolean, lines: Lines): CaseReplay {
   if (!quiet) lines.out(`replaying ${file}: ${c.kind} case, ${c.workload.ops.length} ops on ${adapter}, seed ${c.workload.seed}`);
   let o;
@@ -66,9 +68,7 @@ export function replayCaseFile(file: string, c: SavedCase, adapter: string, quie
   const outcome = describeSignature(o.signature);
   const expected = expectedOn(c, adapter);
   const ok = expected === null || expected === outcome;
-  if (o.signature !== null || !quiet) for (const l of o.report) lines.out(l);
-  lines.out(`${file}: ${outcome === 'pass' ? 'passed' : `failed (${outcome})`}${ok ? '' : ` (expected ${expected})`}`);
-  return { outcome, expected, ok };
+  return { outcome, expected, ok, report: o.signature !== null || !quiet ? o.report : [] };
 }
 
 /** Shrink a case again on the adapter it fails on; writes it to `out`. Returns the ops before and after. */

@@ -37,6 +37,7 @@ export const CHECK_FLAGS = {
   junit: { type: 'string', value: 'FILE', help: 'also write a JUnit XML report to FILE' },
   quiet: { type: 'boolean', short: 'q', help: 'no status line and no result table (failures, --json and the exit code only)' },
   json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
+  'no-sweep': { type: 'boolean', help: 'no setup sweep: every property run on the adapter\'s own setup (plus what --bs/--folio/--poison/--eof-prealloc/--inline pin)' },
   coverage: { type: 'boolean', help: 'record state coverage per geometry class: print the tables and save check-*.coverage.json in the save directory' },
 } as const satisfies FlagTable;
 
@@ -145,7 +146,7 @@ export function checkCommand(p: Parsed, io: CliIO): number {
   let failing = 0;
   for (const [si, s] of suites.entries()) {
     const r = runSuite(s, env, {
-      runs, seed, only, shrinkLogs: v['no-shrink'] !== true,
+      runs, seed, only, shrinkLogs: v['no-shrink'] !== true, sweep: v['no-sweep'] !== true,
       saveDir: () => ensureDir(saveDir),
       log: (l) => lines.out(l),
       onProperty: (name, i, n) => status.update(
@@ -189,7 +190,7 @@ export function checkCommand(p: Parsed, io: CliIO): number {
           if (p.failed && p.failure !== undefined) {
             q.failure = {
               kind: p.failure.kind, rule: p.failure.rule, op: p.failure.op, offset: p.failure.offset, seed: p.seed, path: p.path, log: p.log,
-              replay: p.replay, minLog: p.minLog, minOps: p.minOps,
+              replay: p.replay, minLog: p.minLog, minOps: p.minOps, ...(p.setup !== undefined ? { setup: p.setup } : {}),
             };
           }
           return q;

@@ -21,6 +21,7 @@ import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
 } from '../properties/fsx/ops';
+import type { SweepPins } from '../properties/fsx/sweep';
 import { CoverageRecorder } from '../properties/coverage/recorder';
 import { reachableFor, summarize } from '../properties/coverage/reachable';
 import { formatCoverage } from '../properties/coverage/table';
@@ -44,12 +45,16 @@ const OFF_SWITCHES: readonly [string, string, number][] = [
 /** The setup flags, for the flag tables of the commands that take them. */
 export const SETUP_FLAGS = {
   poison: {
-    type: 'string', value: 'SEED', default: 'off',
+    type: 'string', value: 'SEED|off', default: 'swept',
     help: 'reference and mutants only: never-written sectors of the memory device read a seeded non-zero pattern (old disk contents); recorded in the op log',
   },
   'eof-prealloc': {
-    type: 'string', value: 'BYTES', default: 'off',
+    type: 'string', value: 'BYTES|off', default: 'swept',
     help: 'reference and mutants only: refs preallocates past EOF up to a multiple of BYTES, as WRITTEN blocks holding old data (XFS allocsize=)',
+  },
+  inline: {
+    type: 'string', value: 'on|off', default: 'on',
+    help: 'reference and mutants only: inline data for small files (refs); off is recorded in the op log',
   },
   personality: {
     type: 'string', value: 'NAME', default: 'generic',
@@ -81,7 +86,7 @@ export const FSX_FLAGS = {
   truncbdy: { type: 'string', short: 't', value: 'N', default: '1', help: 'truncate sizes are rounded down to a multiple of N' },
   closeprob: { type: 'string', short: 'c', value: 'P', default: 'never', help: 'close, drop caches and reopen after an operation with probability 1/P' },
   'begin-op': { type: 'string', short: 'b', value: 'N', default: '1', help: 'simulate operations 1..N-1 on the oracle only, then start real I/O at operation N' },
-  'pollute-eof': { type: 'string', short: 'e', value: '0|1', default: '0', help: 'EOF pollution: store junk past EOF through mmap before a size change; the operation must zero it' },
+  'pollute-eof': { type: 'string', short: 'e', value: '0|1', default: 'on where the target has mmap stores', help: 'EOF pollution: store junk past EOF through mmap before a size change; the operation must zero it' },
   progress: { type: 'string', short: 'p', value: 'N', default: 'off', help: 'print every N-th operation' },
   debug: { type: 'boolean', short: 'd', help: 'print every operation' },
   quiet: { type: 'boolean', short: 'q', help: 'quiet: no status line, no skip summary, no "disabling" lines; failures and the result only' },
@@ -103,6 +108,9 @@ export const FSX_FLAGS = {
   'no-unshare': { type: 'boolean', short: 'u', help: 'no UNSHARE_RANGE fallocates' },
   weight: { type: 'string', multiple: true, value: 'OP=N', default: '1 per op', help: 'weight of operation OP (0-1000), repeatable; the op names are in docs/fsx.md' },
   'no-interleave': { type: 'boolean', help: 'no interleaving steps (writeback, complete_io, races), no unsynced mmap stores' },
+  'no-sweep': { type: 'boolean', help: 'no setup sweep: one setup, the adapter\'s own plus what --bs/--folio/--poison/--eof-prealloc/--inline pin' },
+  'round-ops': { type: 'string', value: 'N', default: '10000', help: 'ops per setup round of the sweep (each round a fresh target with its own setup)' },
+  'no-short-copies': { type: 'boolean', help: 'no writes or mapwrites whose user buffer faults part-way (nor capped reservations)' },
   'no-guide': { type: 'boolean', help: 'no coverage-guided choices: the op mix of the weights alone' },
   coverage: { type: 'boolean', help: 'record state coverage: print its table at the end and save X.coverage.json in the save directory' },
   shrink: { type: 'boolean', help: 'on a failure also shrink the saved log and save it as ....min.json' },
@@ -128,10 +136,16 @@ export function geometryFlags(v: Values): AdapterOptions {
   if (o.blockSize !== undefined && o.folioSize !== undefined && o.folioSize < o.blockSize) {
     throw new UsageError(`--folio ${o.folioSize} is smaller than --bs ${o.blockSize}`);
   }
+  // "off" pins a knob off: the key is present with no value, which also overrides a log's setup.
   const poison = str(v, 'poison');
   const pre = str(v, 'eof-prealloc');
-  if (poison !== undefined) o.poison = parseNumber('--poison', poison, 0, 0xffffffff);
-  if (pre !== undefined) o.eofPrealloc = parsePow2('--eof-prealloc', pre, 512, 1 << 30);
+  const inline = str(v, 'inline');
+  if (poison !== undefined) o.poison = poison === 'off' ? undefined : parseNumber('--poison', poison, 0, 0xffffffff);
+  if (pre !== undefined) o.eofPrealloc = pre === 'off' || pre === '0' ? undefined : parsePow2('--eof-prealloc', pre, 512, 1 << 30);
+  if (inline !== undefined) {
+    if (inline !== 'on' && inline !== 'off') throw new UsageError(`--inline: expected on or off, got ${JSON.stringify(inline)}`);
+    o.inlineMax = inline === 'off' ? 0 : undefined;
+  }
   const pers = str(v, 'personality');
   if (pers !== undefined) {
     if (!isPersonalityName(pers)) throw new UsageError(`--personality ${pers}: expected one of ${PERSONALITY_NAMES.join(', ')}`);
@@ -140,9 +154,21 @@ export function geometryFlags(v: Values): AdapterOptions {
   return o;
 }
 
+/** The knobs the user pinned (geometryFlags' result), for the setup sweep. */
+export function sweepPins(geo: AdapterOptions): SweepPins {
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(geo, k);
+  const p: SweepPins = {};
+  if (geo.blockSize !== undefined) p.blockSize = geo.blockSize;
+  if (geo.folioSize !== undefined) p.folioSize = geo.folioSize;
+  if (has('poison')) p.poison = (geo.poison as number | undefined) ?? null;
+  if (has('eofPrealloc')) p.eofPrealloc = (geo.eofPrealloc as number | undefined) ?? null;
+  if (has('inlineMax')) p.inline = geo.inlineMax !== 0;
+  return p;
+}
+
 /** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
 function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
-  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['personality', '--personality']] as const) {
+  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['inlineMax', '--inline'], ['personality', '--personality']] as const) {
     if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
       a.close();
       throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);
@@ -201,7 +227,9 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.progressInterval = num('progress', '-p') ?? o.progressInterval;
   const begin = num('begin-op', '-b', 1);
   o.simulatedOps = begin === undefined ? 0 : begin - 1;
-  o.polluteEof = (num('pollute-eof', '-e', 0, 1) ?? 0) === 1;
+  // -e not given: EOF pollution wherever the target has mmap stores (runFsx decides).
+  const e = num('pollute-eof', '-e', 0, 1);
+  o.polluteEof = e === undefined ? 'auto' : e === 1;
   o.randomOpLen = !flag(v, 'fixed-oplen');
   o.keepSize = !flag(v, 'no-keep-size');
   o.unshare = !flag(v, 'no-unshare');
@@ -211,6 +239,7 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.quiet = flag(v, 'quiet');
   o.debug = flag(v, 'debug');
   o.interleave = !flag(v, 'no-interleave');
+  o.shortCopies = !flag(v, 'no-short-copies');
   o.guide = !flag(v, 'no-guide');
   o.coverage = flag(v, 'coverage');
   for (const spec of (v.weight as string[] | undefined) ?? []) {
@@ -259,6 +288,8 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   const skips = new Skips(flag(v, 'verbose'));
   lines.status = new StatusLine(io, io.isTTY && !json && !o.quiet);
   const known = knownFrom(v.known as string[] | undefined);
+  if (!flag(v, 'no-sweep')) task.sweep = sweepPins(geo);
+  if (str(v, 'round-ops') !== undefined) task.roundOps = parseNumber('--round-ops', str(v, 'round-ops') as string, 1, 1 << 30);
   const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
   if (campaign && known !== null) throw new UsageError('--known runs one seed after another; without -j/--seeds/--shard (campaign merge --known matches a campaign\'s failures)');
   if (campaign) {
@@ -293,6 +324,8 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   const summary: Record<string, unknown> = {
     command: 'fsx', adapter: spec, seed: o.seed, ops: sm.ops, failures: sm.failures, opsPerSec: sm.opsPerSec, elapsedMs: sm.elapsedMs,
   };
+  if (sm.setup !== undefined) summary.setup = sm.setup;
+  if (sm.rounds !== undefined) summary.rounds = sm.rounds;
   if (sm.failure !== undefined) summary.failure = sm.failure;
   if (sm.coverage !== undefined) summary.coverage = sm.coverage;
   if (past !== null) {

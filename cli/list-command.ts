@@ -74,7 +74,8 @@ export function listCommand(p: Parsed, io: CliIO): number {
       const spec = new Map(MUTANTS.map((m) => [`mutant:${m.name}`, m]));
       items = listMutants().map((a) => {
         const m = spec.get(a.name) ?? spec.get(`mutant:${a.name}`);
-        return m ? { name: a.name, section: m.section, description: m.description, catches: m.catches, describe: a.describe } : { name: a.name, describe: a.describe };
+        if (m === undefined) return { name: a.name, describe: a.describe };
+        return { name: a.name, section: m.section, description: m.description, catches: m.catches, ...(m.commit !== undefined ? { commit: m.commit } : {}), describe: a.describe };
       });
       break;
     }

@@ -7,6 +7,8 @@
  */
 
 import { AdapterSpecError } from '../adapters/registry';
+// The contract monitor installs itself as the checker of every monitored mount.
+import '../properties/contract/monitor';
 import { TargetError } from '../properties/fsx/engine';
 import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from './common';
 import { CommandSpec, runProgram } from './command-line';
@@ -14,6 +16,7 @@ import { CAMPAIGN_COMMAND } from './campaign-command';
 import { CHECK_COMMAND } from './check-command';
 import { DIFF_COMMAND } from './diff-command';
 import { FSX_COMMAND } from './fsx-command';
+import { INIT_ADAPTER_COMMAND } from './init-adapter';
 import { LIST_COMMAND } from './list-command';
 import { REPLAY_COMMAND } from './replay-command';
 import { REPORT_COMMAND } from './report-command';
@@ -22,7 +25,7 @@ import { SHRINK_COMMAND } from './shrink-command';
 
 /** Every command, in the order the top-level help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
-  FSX_COMMAND, DIFF_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
+  FSX_COMMAND, DIFF_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, INIT_ADAPTER_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
 ];
 
 /** The top-level help: the commands with one line each, where to read more, the exit codes. */
@@ -38,7 +41,7 @@ Every command has its own help with each flag, its default and examples:
 
 First steps (README.md "The first hour"):
   iomap-harness fsx -N 10000                       fuzz the reference filesystem
-  iomap-harness init-adapter fs my-adapter          write an adapter skeleton to fill in
+  iomap-harness init-adapter file my-adapter        write an adapter skeleton to fill in
   iomap-harness fsx --adapter ./my-adapter/adapter.js
 
 exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 target crashed or hung

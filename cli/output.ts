@@ -66,7 +66,7 @@ export class Skips {
     const top = [...this.counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     const shown = top.slice(0, 6).map(([why, n]) => `${n} ${why}`).join('; ');
     const more = top.length > 6 ? `; ${top.length - 6} other reason${top.length === 7 ? '' : 's'}` : '';
-    return [`Skipped ${this.total} ops that cannot run as drawn (normal for fsx; ${this.verbose ? 'listed above' : '-v lists them'}): ${shown}${more}`];
+    return [`Skipped ${this.total} op${this.total === 1 ? '' : 's'} that cannot run as drawn (normal for fsx; ${this.verbose ? 'listed above' : '-v lists them'}): ${shown}${more}`];
   }
 }
 

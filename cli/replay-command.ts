@@ -28,6 +28,10 @@ const REPLAY_FLAGS = {
   seed: { type: 'string', short: 'S', value: 'S', default: "the log's", help: 'data-pattern seed for a .fsxops log (JSON logs record theirs)' },
   maxlen: { type: 'string', short: 'l', value: 'N', default: "the log's", help: 'largest file size for a .fsxops log' },
   debug: { type: 'boolean', short: 'd', help: 'print every operation' },
+  'as-recorded': {
+    type: 'boolean',
+    help: 'exit 0 when every case ends as its log records (a regression corpus, where some cases record failures), 1 when any does not; without it the exit code says whether a failure was found',
+  },
   quiet: { type: 'boolean', short: 'q', help: 'only the verdict lines' },
   json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
 } as const satisfies FlagTable;
@@ -94,29 +98,48 @@ export function replayCommand(p: Parsed, io: CliIO): number {
   let elapsed = 0;
   let failures = 0;
   let crashed = false;
-  let adapterShown = v.adapter as string | undefined;
+  let unexpectedCrash = false;
+  let skipped = 0;
+  const adapters = new Set<string>();
+  // One input: its full report. Many (a corpus folder): one verdict line each, and the report
+  // only of a case that did not end as its log records.
+  const many = inputs.length > 1;
   for (const { path: file, log: l, kase } of inputs) {
     if (kase !== null) {
       const spec = caseAdapter(kase, v.adapter as string | undefined, file, 'replay');
-      adapterShown ??= spec;
-      const r = replayCaseFile(file, kase, spec, quiet, lines);
+      adapters.add(spec);
+      const r = replayCaseFile(file, kase, spec, quiet || many, lines);
       if (r.outcome !== 'pass') {
         failures++;
         firstFailure ??= { kind: r.outcome, log: file };
       }
+      if (!many || !r.ok) for (const x of r.report) lines.out(x);
+      const got = r.outcome === 'pass' ? 'passed' : `failed (${r.outcome})`;
+      lines.out(verdict(r.ok, file, got, r.expected === null ? null : r.expected === 'pass' ? 'pass' : `failed (${r.expected})`));
       cases.push({ path: file, expected: r.expected ?? 'unrecorded', outcome: r.outcome, ok: r.ok });
       continue;
     }
     const log = l!;
     const spec = (v.adapter as string | undefined) ?? (log.adapter !== '' ? log.adapter : defaultAdapter());
-    adapterShown ??= spec;
-    const adapter = openAdapter(spec, logAdapterOptions(log, geo, spec));
+    let adapter;
+    try {
+      adapter = openAdapter(spec, logAdapterOptions(log, geo, spec));
+    } catch (e) {
+      // In a folder, a log recorded on an adapter this machine cannot open (a host: filesystem
+      // with no scratch here) is a skip with its reason; named on its own it is an input error.
+      if (!(e instanceof UsageError) || !many || v.adapter !== undefined) throw e;
+      lines.out(`- ${file}: skipped: ${e.message}`);
+      cases.push({ path: file, expected: log.expected?.outcome === 'fail' ? log.expected.kind : 'pass', outcome: 'skipped', ok: true, skipped: e.message });
+      skipped++;
+      continue;
+    }
+    adapters.add(spec);
     const caps = adapter.capabilities;
     if (caps.blockSize !== log.geometry.blockSize || caps.pageSize !== log.geometry.pageSize) {
       lines.err(`replay: ${file}: recorded with block/page size ${log.geometry.blockSize}/${log.geometry.pageSize}, ${spec} uses ${caps.blockSize}/${caps.pageSize}; aligned ops may be refused`);
     }
-    if (!quiet) lines.out(`replaying ${file}: ${log.ops.length} ops on ${spec}, seed ${log.seed}`);
-    const r = replayLog(adapter, spec, log, { quiet, debug: v.debug === true, logDumpOps: 100 }, lines);
+    if (!quiet && !many) lines.out(`replaying ${file}: ${log.ops.length} ops on ${spec}, seed ${log.seed}`);
+    const r = replayLog(adapter, spec, log, { quiet: quiet || many, debug: v.debug === true, logDumpOps: 100 }, lines);
     ops += r.ops;
     elapsed += r.elapsedMs;
     const expected = log.expected === undefined || log.expected.outcome === 'pass' ? 'pass' : log.expected.kind;
@@ -127,8 +150,11 @@ export function replayCommand(p: Parsed, io: CliIO): number {
     if (r.failure !== null) {
       c.op = r.failure.op;
       failures++;
-      if (r.failure.kind === 'crash' || r.failure.kind === 'hang') crashed = true;
-      for (const l of r.report) lines.out(l);
+      if (r.failure.kind === 'crash' || r.failure.kind === 'hang') {
+        crashed = true;
+        if (!ok) unexpectedCrash = true;
+      }
+      if (!many || !ok) for (const x of r.report) (x.startsWith("target crashed in ") ? lines.err : lines.out)(x);
       if (firstFailure === undefined) {
         firstFailure = { kind: r.failure.kind };
         if (r.failure.rule !== undefined) firstFailure.rule = r.failure.rule;
@@ -137,20 +163,42 @@ export function replayCommand(p: Parsed, io: CliIO): number {
         firstFailure.log = file;
       }
     }
-    lines.out(`${file}: ${outcome === 'pass' ? `all ${r.ops} operations completed A-OK!` : `${outcome} at op ${r.failure?.op}`}`
-      + (ok ? '' : ` (expected ${expected}${expectedOp !== undefined ? ` at op ${expectedOp}` : ''})`));
+    const got = outcome === 'pass' ? `passed (all ${r.ops} operations completed A-OK!)` : `${outcome} at op ${r.failure?.op}`;
+    lines.out(verdict(ok, file, got, expected === 'pass' ? 'pass' : `${expected}${expectedOp !== undefined ? ` at op ${expectedOp}` : ''}`));
     cases.push(c);
   }
+  const ran = cases.filter((c) => c.skipped === undefined);
+  const asExpected = ran.filter((c) => c.ok === true).length;
+  const asRecorded = v['as-recorded'] === true;
+  if (!json || !quiet) lines.out(replaySummary(ran.length, asExpected, failures, asRecorded) + (skipped > 0 ? `; ${skipped} skipped (listed above with the reason)` : ''));
   if (json) {
     const summary: Record<string, unknown> = {
-      command: 'replay', adapter: adapterShown, ops, failures,
+      command: 'replay', adapter: adapters.size === 1 ? [...adapters][0] : 'each log\'s own', adapters: [...adapters], ops, failures, asExpected,
       opsPerSec: elapsed > 0 ? Math.round((ops * 1000) / elapsed) : 0, elapsedMs: Math.round(elapsed), cases,
     };
     if (firstFailure !== undefined) summary.failure = firstFailure;
     lines.out(JSON.stringify(summary));
   }
   lines.flush();
+  if (asRecorded) return unexpectedCrash ? EXIT_CRASH : asExpected < ran.length ? EXIT_FAILURE : EXIT_PASS;
   return crashed ? EXIT_CRASH : failures > 0 ? EXIT_FAILURE : EXIT_PASS;
+}
+
+/** `✓ FILE: got, as recorded` or `✗ FILE: got, but the log records EXPECTED`. */
+function verdict(ok: boolean, file: string, got: string, expected: string | null): string {
+  if (expected === null) return `- ${file}: ${got} (the case records nothing for this adapter)`;
+  if (ok) return `✓ ${file}: ${got}, as recorded`;
+  // A recorded failure that no longer happens: the usual news after a fix.
+  const fixed = expected !== 'pass' && got.startsWith('passed') ? ' (fixed, or run on another adapter)' : '';
+  return `✗ ${file}: ${got}, but the log records ${expected}${fixed}`;
+}
+
+/** The closing line: how many cases ended as recorded, and what the exit code says. */
+function replaySummary(n: number, asExpected: number, failures: number, asRecorded: boolean): string {
+  const cases = `${n} case${n === 1 ? '' : 's'} replayed: ${asExpected} as recorded${asExpected < n ? `, ${n - asExpected} NOT as recorded` : ''}`
+    + ` (${failures} failed, ${n - failures} passed)`;
+  if (asRecorded) return `${cases}; exit ${asExpected < n ? 1 : 0} (--as-recorded: 0 when every case ends as its log records)`;
+  return `${cases}; exit ${failures > 0 ? 1 : 0} (${failures > 0 ? 'failures were found' : 'no failure'}; --as-recorded exits 0 when every case ends as recorded; docs/exit-codes.md)`;
 }
 
 export const REPLAY_COMMAND: CommandSpec = {
@@ -160,7 +208,7 @@ export const REPLAY_COMMAND: CommandSpec = {
   flags: REPLAY_FLAGS,
   examples: [
     'replay iomap-harness-failures/fsx-reference-s1-op42.json',
-    'replay corpus                                # every corpus case, each checked against its expected outcome',
+    'replay corpus --as-recorded                  # every corpus case; exit 0 when each ends as recorded',
     'replay bug.fsxops --adapter ./my-adapter.js -S 7',
   ],
   run: replayCommand,

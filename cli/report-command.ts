@@ -13,6 +13,7 @@ import { COVERAGE_FORMAT, CoverageFormatError, CoverageJson, CoverageRecorder } 
 import { OpLogError, parseOpLog } from '../properties/fsx/oplog';
 import { CliIO, EXIT_PASS, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed } from './command-line';
+import { checkOut } from './shrink-command';
 import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter } from './fsx-command';
 
 const REPORT_FLAGS = {
@@ -20,7 +21,7 @@ const REPORT_FLAGS = {
   adapter: { ...ADAPTER_FLAGS.adapter, default: "the log's, else reference" },
   bs: { ...ADAPTER_FLAGS.bs, default: "the log's" },
   folio: { ...ADAPTER_FLAGS.folio, default: "the log's" },
-  out: { type: 'string', short: 'o', value: 'FILE.html', default: './LOG-NAME.html', help: 'where the page is written' },
+  out: { type: 'string', short: 'o', value: 'FILE|DIR', default: './LOG-NAME.html', help: 'where the page is written (a folder: LOG-NAME.html in it)' },
   json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
 } as const satisfies FlagTable;
 
@@ -34,7 +35,7 @@ export function writeReport(logFile: string, outFile: string, adapterSpec?: stri
   }
   const cov = coverageIn(text, logFile);
   if (cov !== null) {
-    fs.writeFileSync(checkOutDir(outFile), renderCoveragePage(cov));
+    fs.writeFileSync(outFile, renderCoveragePage(cov));
     return outFile;
   }
   let log;
@@ -49,14 +50,19 @@ export function writeReport(logFile: string, outFile: string, adapterSpec?: stri
   const data = captureReport(adapter, spec, log);
   const beside = besideCoverage(logFile);
   if (beside !== null) data.coverage = beside;
-  fs.writeFileSync(checkOutDir(outFile), renderReport(data));
+  fs.writeFileSync(outFile, renderReport(data));
   return outFile;
 }
 
-function checkOutDir(outFile: string): string {
-  const dir = path.dirname(path.resolve(outFile));
-  if (!fs.existsSync(dir)) throw new UsageError(`report: ${dir}: no such directory for --out`);
-  return outFile;
+/**
+ * Where the page goes: --out FILE, or into --out DIR when that is a folder, else the current
+ * directory (never next to the log: that may be the package's corpus/). Checked before the replay.
+ */
+export function reportOut(logFile: string, out: string | undefined): string {
+  const name = path.basename(logFile).replace(/\.(json|fsxops)$/, '') + '.html';
+  let target = out ?? name;
+  if (out !== undefined && fs.existsSync(out) && fs.statSync(out).isDirectory()) target = path.join(out, name);
+  return checkOut(target, 'report');
 }
 
 /** The text as a coverage map (`--coverage` JSON), null when it is something else (an op log). */
@@ -90,9 +96,9 @@ export function reportCommand(p: Parsed, io: CliIO): number {
   if (positionals.length !== 1) throw new UsageError('report: give exactly one op log (report LOG [--adapter A] [--out FILE.html])');
   const logFile = positionals[0];
   geometryFlags(values as never);
-  const out = (values.out as string | undefined) ?? logFile.replace(/\.(json|fsxops)$/, '') + '.html';
+  const out = reportOut(logFile, values.out as string | undefined);
   const written = writeReport(logFile, out, values.adapter as string | undefined);
-  io.stdout(`report written to ${written}\n`);
+  io.stdout(`report written to ${written} (open it in a browser)\n`);
   if (values.json) io.stdout(JSON.stringify({ command: 'report', log: logFile, out: written }) + '\n');
   return EXIT_PASS;
 }

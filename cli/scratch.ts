@@ -16,7 +16,17 @@
 
 import { UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed, runProgram } from './command-line';
-import { createScratch, destroyScratch, isRoot, NO_ROOT_HINT, SCRATCH_TYPES, ScratchError, type ScratchType } from '../adapters/host/scratch';
+import * as fs from 'fs';
+import * as os from 'os';
+import { createScratch, destroyScratch, isRoot, NO_ROOT_HINT, SCRATCH_TYPES, ScratchError, scratchesOfType, type ScratchType } from '../adapters/host/scratch';
+
+/** `scratch destroy TYPE`: the one scratch filesystem of TYPE under PARENT (default the temp dir). */
+function onlyScratchOf(type: ScratchType, parent: string | undefined): string {
+  const found = scratchesOfType(type, parent ?? os.tmpdir());
+  if (found.length === 1) return found[0];
+  if (found.length === 0) throw new Usage(`no ${type} scratch filesystem made by scratch create in ${parent ?? os.tmpdir()}; give the path it printed`);
+  throw new Usage(`${found.length} ${type} scratch filesystems exist (${found.join(', ')}); give the path of the one to remove`);
+}
 
 /** Where the command writes; the CLI's CliIO fits. */
 export interface ScratchIO {
@@ -106,15 +116,17 @@ async function scratchRun(p: Parsed, io: ScratchIO): Promise<number> {
       } else {
         io.stdout(s.mount + '\n');
         io.stderr(`scratch: ${s.type}${s.device ? ` on ${s.device}` : ''} mounted at ${s.mount}; `
-          + `use it with IOMAP_HARNESS_SCRATCH=${s.mount} --adapter host:${s.mount}; remove it with: iomap-harness scratch destroy ${s.mount}\n`);
+          + `use it with --adapter host:${s.mount} (a scratch filesystem made here is designated as scratch); remove it with: iomap-harness scratch destroy ${s.mount}\n`);
       }
       return EXIT_OK;
     }
     if (action === 'destroy') {
-      if (arg === undefined) throw new Usage('destroy needs the path that scratch create printed');
-      if (v.size !== undefined || v.bs !== undefined || v.dir !== undefined) throw new Usage('destroy takes only PATH and --json');
+      if (arg === undefined) throw new Usage('destroy needs the path that scratch create printed (or its type, when only one of that type exists)');
+      if (v.size !== undefined || v.bs !== undefined) throw new Usage('destroy takes only PATH (or TYPE [--dir PARENT]) and --json');
+      if (v.dir !== undefined && !SCRATCH_TYPES.includes(arg as ScratchType)) throw new Usage('destroy takes only PATH (or TYPE [--dir PARENT]) and --json');
+      const target = SCRATCH_TYPES.includes(arg as ScratchType) && !fs.existsSync(arg) ? onlyScratchOf(arg as ScratchType, v.dir) : arg;
       if (!isRoot()) throw new Usage(`scratch destroy needs root (umount, losetup -d); ${NO_ROOT_HINT}`);
-      const r = destroyScratch(arg);
+      const r = destroyScratch(target);
       if (json) {
         io.stdout(JSON.stringify({
           command: 'scratch', action: 'destroy', type: r.state.type, mount: r.state.mount, device: r.state.device, image: r.state.image,

@@ -37,6 +37,24 @@ export const modelBugs = {
   fiemapNoLast: false,
   /** FIEMAP never reports FIEMAP_EXTENT_SHARED. */
   fiemapNoShared: false,
+  /**
+   * Read completion marks the blocks of a failed read uptodate (the folio's old memory then
+   * passes for file data), instead of leaving them not uptodate for the next read to retry.
+   */
+  readErrorMarksUptodate: false,
+  /**
+   * iomap_dio_zero() zeroes at most one page (one ZERO_PAGE per bio, as before large block
+   * sizes): with blocks larger than a page, the rest of a new block's sub-block padding keeps the
+   * device's old contents.
+   */
+  dioZeroOnePage: false,
+  /**
+   * __iomap_write_end() accepts a short copy into a folio that is not uptodate: it marks the whole
+   * requested range uptodate (blocks write_begin never read because the copy was to cover them)
+   * and reports the bytes copied, so the rest of the last block reads (and is written back) as
+   * whatever the folio memory held instead of the file's data.
+   */
+  writeEndShortCopyUptodate: false,
 };
 
 export type ModelBug = keyof typeof modelBugs;

@@ -21,7 +21,7 @@ import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iom
 import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
 import { Personality, personality } from './fs/personality';
-import type { FsInstance } from './fs/types';
+import type { FsInstance } from './iomap/fs-ops';
 import { modelBugs } from './bugs';
 import {
   DioOps, IOCB_DSYNC, IOCB_SYNC, IOMAP_DIO_FORCE_WAIT, IOMAP_DIO_OVERWRITE_ONLY, Kiocb, dioIter, iomapDioRw,
@@ -545,6 +545,7 @@ export class FileHandle {
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
         this.flushUnmapRange(off, size - off);
+        if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
         this.inode.size = size - len;
         this.inode.mapping.truncatePagecache(size - len);
@@ -558,6 +559,7 @@ export class FileHandle {
         if (size + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: insert range beyond the maximum file size`);
         if (off >= size) throw new FsError(EINVAL, `${this.name}: insert range at or beyond EOF`);
         this.unstuffed();
+        if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.truncate(size + len);
         this.flushUnmapRange(off, size + len - off);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);

@@ -291,6 +291,10 @@ describe('campaigns', () => {
       assert.ok(mutants.has('mutant:map-blocks-hole') && mutants.has('mkwrite') && !mutants.has('reference'), [...mutants].join(', '));
       assert.ok(merged.failures.length >= 3, distinct(merged).join('\n'));
       assert.equal(merged.totals.ops, whole.totals.ops);
+      // The coverage union is the unsharded run's too (each fsx unit saved its map).
+      assert.ok('classes' in merged.coverage && merged.coverage.classes.length >= 1 && merged.coverage.classes.every((k) => k.units > 0 && (k.reached ?? 1) > 0), JSON.stringify(merged.coverage));
+      assert.deepEqual(merged.coverage, whole.coverage);
+      assert.ok(fs.existsSync(path.join(root, 'merged', (merged.coverage as { classes: { map: string }[] }).classes[0].map)));
 
       // Every distinct failure has a shrunk reproducer and an explorer page, linked from the index.
       const html = fs.readFileSync(path.join(root, 'merged', 'index.html'), 'utf8');
@@ -385,7 +389,40 @@ describe('campaigns', () => {
       assert.match(of('naive', 1).skipped!, /the target has no setup poison \(only reference and its mutants do\)/);
       assert.equal(of('naive', 1).ops, 0);
       for (const [t, s] of [['naive', 0], ['reference', 0], ['reference', 1]] as const) assert.equal(of(t, s).status, 'pass', `${t} setup ${s}`);
-      assert.equal(mergeShards([root], path.join(root, 'm'), []).totals.skippedUnits, 1);
+      const m = mergeShards([root], path.join(root, 'm'), []);
+      assert.equal(m.totals.skippedUnits, 1);
+      // A unit whose coverage map is lost is counted, not silently dropped from the union.
+      fs.rmSync(path.join(run.dir, of('naive', 0).coverage!));
+      const m2 = mergeShards([root], path.join(root, 'm2'), []);
+      assert.ok('classes' in m.coverage && 'classes' in m2.coverage);
+      assert.equal(m2.coverage.unitsWithout, 1);
+      assert.equal(m.coverage.unitsWithout, 0);
+    });
+
+    it('a unit the harness itself fails on is recorded as a harness-error failure, and the shard goes on', () => {
+      const root = path.join(tmp, 'harness-error');
+      fs.mkdirSync(root, { recursive: true });
+      const mod = path.join(root, 'corrupt.js');
+      const dist = path.resolve(__dirname, '..');
+      fs.writeFileSync(mod, [
+        `const { createNaiveAdapter } = require(${JSON.stringify(path.join(dist, 'adapters', 'naive'))});`,
+        `const b = require(${JSON.stringify(path.join(dist, 'test', 'support', 'broken-adapters'))});`,
+        'exports.createAdapter = (o) => b.corruptRead(createNaiveAdapter(o), { at: 3 });',
+      ].join('\n'));
+      const c = parseCampaign(JSON.stringify({ name: 'flaky', targets: [mod, 'naive'], fsx: { ops: 50, seeds: { count: 1 }, coverage: false } }), path.join(root, 'campaign.json'));
+      // The failure folder cannot be made (a file where it should be): saving the failing log throws.
+      fs.mkdirSync(path.join(root, 'shard-1-of-1'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'shard-1-of-1', 'failures'), 'not a folder');
+      const run = runShard(c, '{}', { k: 1, n: 1 }, root);
+      assert.equal(run.results.length, 2, 'the shard went on to the next unit');
+      assert.equal(run.info.complete, true);
+      for (const r of run.results) {
+        assert.equal(r.failures.length, 1, r.id);
+        assert.equal(r.failures[0].kind, 'harness-error');
+        assert.match(r.failures[0].message, /ENOTDIR/);
+      }
+      const m = mergeShards([root], path.join(root, 'm'), []);
+      assert.ok(m.failures.length >= 1 && m.failures.every((f) => f.signature.kind === 'harness-error'));
     });
 
     it('known signatures: a matching failure is reported as known, not new', async () => {

@@ -59,7 +59,8 @@ describe('iomap-harness CLI', () => {
     assert.equal(r.code, 0, r.err);
     assert.equal(r.err, '');
     const j = lastJson(r);
-    assert.deepEqual(Object.keys(j), ['command', 'adapter', 'seed', 'ops', 'failures', 'opsPerSec', 'elapsedMs']);
+    // `setup`: the block size the sweep drew for naive (docs/fsx.md, "The setup sweep").
+    assert.deepEqual(Object.keys(j), ['command', 'adapter', 'seed', 'ops', 'failures', 'opsPerSec', 'elapsedMs', 'setup']);
     assert.equal(j.command, 'fsx');
     assert.equal(j.adapter, 'naive');
     assert.equal(j.seed, 1);
@@ -147,7 +148,7 @@ describe('iomap-harness CLI', () => {
     const files = {
       malformed: write('malformed.json', '{"format": "iomap-harness-oplog", "version": 1,, }'),
       truncated: write('truncated.json', full.slice(0, Math.floor(full.length / 2))),
-      version: write('version.json', JSON.stringify({ ...good, version: 4 })),
+      version: write('version.json', JSON.stringify({ ...good, version: 5 })),
       format: write('format.json', JSON.stringify({ ...good, format: 'fsx' })),
       past: write('past.json', JSON.stringify({ ...good, ops: [{ op: 'write', off: 2 ** 60, len: 1 }] })),
       pastSum: write('past-sum.json', JSON.stringify({ ...good, ops: [{ op: 'write', off: 2 ** 53 - 2, len: 4 }] })),
@@ -178,7 +179,7 @@ describe('iomap-harness CLI', () => {
       [['replay', path.join(tmp, 'missing.json')], /^iomap-harness: replay: .*missing\.json: no such file$/],
       [['replay', files.malformed], /^iomap-harness: replay: .*malformed\.json: not valid JSON \(truncated or malformed\): /],
       [['replay', files.truncated], /^iomap-harness: replay: .*truncated\.json: not valid JSON \(truncated or malformed\): /],
-      [['replay', files.version], /^iomap-harness: replay: .*version\.json: version: unsupported op log version 4 \(this build reads versions 1, 2 and 3\)$/],
+      [['replay', files.version], /^iomap-harness: replay: .*version\.json: version: unsupported op log version 5 \(this build reads versions 1, 2, 3 and 4\)$/],
       [['replay', files.format], /^iomap-harness: replay: .*format\.json: format: expected "iomap-harness-oplog", got "fsx"$/],
       [['replay', files.past], /^iomap-harness: replay: .*past\.json: ops\[0\]\.off: 11529215046068\d+ is past the limit 2\^53-1 \(9007199254740991\)$/],
       [['replay', files.pastSum], /^iomap-harness: replay: .*past-sum\.json: ops\[0\]: off\+len = 9007199254740994 is past the limit/],
@@ -192,7 +193,7 @@ describe('iomap-harness CLI', () => {
       [['replay', files.faulting], /^iomap-harness: adapter naive cannot replay op 1 \(write with faultAt\): it needs model-level fault injection/],
       [['shrink', 'x'], /^iomap-harness: shrink: x: no such file$/],
       [['shrink'], /^iomap-harness: shrink: give exactly one op log \(LOG\), got 0$/],
-      [['shrink', files.version], /^iomap-harness: shrink: .*version\.json: version: unsupported op log version 4/],
+      [['shrink', files.version], /^iomap-harness: shrink: .*version\.json: version: unsupported op log version 5/],
       [['fsx', '--shard', '1/2'], /^iomap-harness: --shard needs --seeds M/],
       [['fsx', '--shard', '3/2', '--seeds', '4'], /^iomap-harness: --shard 3\/2: need 1 <= K <= N/],
       [['fsx', '-j', '0'], /^iomap-harness: -j: 0 is out of range/],

@@ -18,7 +18,7 @@
 import * as assert from 'assert';
 import { IomapFs, FileHandle, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../reference/file';
 import { Refs, RefsInode } from '../reference/fs/refs';
-import type { FsInstance } from '../reference/fs/types';
+import type { FsInstance } from '../reference/iomap/fs-ops';
 import { MemoryDevice } from '../reference/device/memory';
 import { FsError, EIO, ENOSPC, EAGAIN } from '../reference/errno';
 import {

@@ -145,6 +145,20 @@ describe('coverage-guided generation', () => {
     assert.notDeepEqual(n(true), n(false));
   });
 
+  it('reaches cells unguided generation misses within 3,000 ops (seeds 1 and 2)', function () {
+    this.timeout(600000);
+    for (const seed of [1, 2]) {
+      const cells = (guide: boolean) => runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 3000, seed, guide, coverage: true }), quiet).coverage!.toJSON().states;
+      const g = cells(true);
+      const u = cells(false);
+      assert.ok(Object.keys(g).length > Object.keys(u).length, `seed ${seed}: guided reached ${Object.keys(g).length} cells, unguided ${Object.keys(u).length}`);
+      for (const cell of ['truncate/unwritten/dirty/past', 'mapwrite/mapped/dirty/past']) {
+        assert.ok(g[cell] > 0, `seed ${seed}: guided run did not reach ${cell}`);
+        assert.equal(u[cell], undefined, `seed ${seed}: the unguided run reaches ${cell} too (pick another cell)`);
+      }
+    }
+  });
+
   it('the guided draw lists only enabled ops with unreached reachable cells, capped', () => {
     const rec = new CoverageRecorder('x', GEO, 'test');
     const states = new Uint8Array(STATE_CELLS);
@@ -160,6 +174,21 @@ describe('coverage-guided generation', () => {
     g.refresh(w);
     assert.deepEqual([...g.pick], [OP_READ]);
     assert.equal(g.eofMask[OP_READ], 1 << EOF_STRADDLING);
+  });
+
+  it('an op aimed at without progress loses weight, and regains it with progress', () => {
+    const rec = new CoverageRecorder('x', GEO, 'test');
+    const states = new Uint8Array(STATE_CELLS);
+    for (const eof of [EOF_PAST, EOF_STRADDLING, 0]) states[stateIndex(OP_READ, MAP_HOLE, FOLIO_ABSENT, eof)] = 1;
+    const g = new Guide(rec, { geometryClass: 'test', states, fileOps: new Uint8Array(OPS.length * 3) }, true);
+    const w = OPS.map(() => 1);
+    const weightOfRead = () => { g.refresh(w); return g.pick.length; };
+    assert.equal(weightOfRead(), 3);
+    assert.equal(weightOfRead(), 1, 'a period without progress halves it (3 >> 1)');
+    assert.equal(weightOfRead(), 0, 'and again (3 >> 2)');
+    rec.op = OP_READ;
+    rec.mapping(MAP_HOLE, FOLIO_ABSENT, EOF_PAST);
+    assert.equal(weightOfRead(), 2, 'a cell reached: full weight for the 2 left');
   });
 });
 

@@ -81,10 +81,10 @@ describe('mutants of issue #7 caught by a fresh random search', () => {
         if (suite === 'crash') {
           const w = generateWorkload({ seed });
           ops += w.ops.length;
-          caught = withAdapter(`mutant:${m}`, (bugs) => runWorkload(w, { bugs, maxFailures: 1 })).failures.length > 0;
+          caught = withAdapter(`mutant:${m}`, (target) => runWorkload(w, { target, maxFailures: 1 })).failures.length > 0;
         } else {
           const w = generateFaultWorkload({ seed, mode: suite });
-          const r = withAdapter(`mutant:${m}`, (bugs) => runFaultWorkload(w, { bugs, tolerate: ['legacy-eio-after-fsync'] }));
+          const r = withAdapter(`mutant:${m}`, (target) => runFaultWorkload(w, { target, tolerate: ['legacy-eio-after-fsync'] }));
           ops += r.opsRun;
           caught = r.violations.length > 0;
         }

@@ -205,7 +205,7 @@ describe('refs eofPrealloc (speculative post-EOF preallocation)', () => {
 
 describe('op log setup', () => {
   const base = (): OpLog => ({
-    format: 'iomap-harness-oplog', version: 3, adapter: 'mutant:read-eof-off-by-one',
+    format: 'iomap-harness-oplog', version: 4, adapter: 'mutant:read-eof-off-by-one',
     geometry: { blockSize: KIB, pageSize: 4096, folioSize: 16 * KIB }, setup: { poison: SEED, eofPrealloc: 64 * KIB }, seed: 1,
     ops: [{ op: 'write', off: 0, len: 5 * KIB }],
   });
@@ -219,7 +219,7 @@ describe('op log setup', () => {
 
   it('is validated strictly', () => {
     const text = (setup: unknown) => serializeOpLog({ ...base(), setup } as OpLog);
-    assert.throws(() => parseOpLog(text({ poison: 1, colour: 2 }), 'x.json'), /: x.json: setup: unknown field "colour" \(allowed: poison, eofPrealloc, personality\)$/);
+    assert.throws(() => parseOpLog(text({ poison: 1, colour: 2 }), 'x.json'), /: x.json: setup: unknown field "colour" \(allowed: poison, eofPrealloc, inlineMax, personality\)$/);
     assert.throws(() => parseOpLog(text({ eofPrealloc: 512 }), 'x.json'), /x.json: setup.eofPrealloc: expected an integer in \[1024, 1073741824\], got 512/);
     assert.throws(() => parseOpLog(text({ poison: -1 }), 'x.json'), /x.json: setup.poison: expected an integer in \[0, 4294967295\]/);
     assert.throws(() => parseOpLog(text([]), 'x.json'), /x.json: setup: expected an object, got an array/);
@@ -227,11 +227,13 @@ describe('op log setup', () => {
     assert.deepEqual(parseOpLog(text({ personality: 'xfs' }), 'x.json').setup, { personality: 'xfs' });
   });
 
-  it('fsx records the mutant\'s setup, so its case fails on the mutant and passes on reference with it', async () => {
+  it('fsx records the setup a mutant ran with, so its case fails on the mutant and passes on reference with it', async () => {
     const { runFsx, replayLog } = await import('../properties/fsx/engine');
     const { defaultOptions } = await import('../properties/fsx/generator');
     const quiet = { out: () => undefined, err: () => undefined };
-    const r = runFsx(loadAdapter('mutant:read-eof-off-by-one'), 'm', { ...defaultOptions(), numOps: 200000, seed: 4, quiet: true, guide: false }, quiet);
+    // The setup its catalog entry names (the sweep draws such setups; here it is given).
+    const setup = { blockSize: KIB, folioSize: 16 * KIB, poison: DEFAULT_POISON_SEED, eofPrealloc: 64 * KIB };
+    const r = runFsx(loadAdapter('mutant:read-eof-off-by-one', setup), 'm', { ...defaultOptions(), numOps: 200000, seed: 4, quiet: true, guide: false }, quiet, { folioSize: 16 * KIB });
     assert.equal(r.failure?.kind, 'eof-page');
     const log = r.log();
     assert.deepEqual(log.setup, { poison: DEFAULT_POISON_SEED, eofPrealloc: 64 * KIB });

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { loadAdapter } from '../adapters/registry';
 import { corpusDir, listCorpus } from '../cli/list-command';
 import { replayLog } from '../properties/fsx/engine';
-import { parseOpLog } from '../properties/fsx/oplog';
+import { adapterOptionsOf, parseOpLog } from '../properties/fsx/oplog';
 import { loadCase, verifyCase } from '../properties/oracle/fault-cases';
 
 const dir = corpusDir();
@@ -43,7 +43,8 @@ describe(`corpus (${entries.length} op logs and cases in corpus/)`, () => {
       const file = path.join(dir, String(e.name));
       const log = parseOpLog(fs.readFileSync(file, 'utf8'), String(e.name));
       const spec = log.adapter !== '' ? log.adapter : 'reference';
-      const adapter = loadAdapter(spec, { blockSize: log.geometry.blockSize, folioSize: log.geometry.folioSize });
+      // The log's geometry and setup, as `iomap-harness replay` passes them (mutants take nothing from their catalog).
+      const adapter = loadAdapter(spec, adapterOptionsOf(log));
       const r = replayLog(adapter, spec, log, { quiet: true, debug: false, logDumpOps: 100 }, { out: () => undefined, err: () => undefined });
       const exp = log.expected ?? { outcome: 'pass' as const };
       if (exp.outcome === 'pass') {

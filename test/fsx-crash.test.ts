@@ -238,7 +238,7 @@ describe('fsx crash op', function () {
     for (const [bug, ops, kind, bs] of regressions) {
       it(`refs ${bug}: the shrunk case fails with the bug (${kind}), passes without`, () => {
         const geometry = { blockSize: bs ?? 4096, pageSize: 4096, folioSize: bs === undefined ? undefined : 4096 };
-        const log: OpLog = { format: 'iomap-harness-oplog', version: 3, adapter: 'reference', geometry, seed: bug === 'overwriteUnsharedBeforeCommit' ? 2 : 1, ops };
+        const log: OpLog = { format: 'iomap-harness-oplog', version: 4, adapter: 'reference', geometry, seed: bug === 'overwriteUnsharedBeforeCommit' ? 2 : 1, ops };
         const withBug = new ReferenceAdapter({
           blockSize: geometry.blockSize, folioSize: geometry.folioSize,
           fs: { ...refsFsAdapter, mount: (dev) => Refs.mount(dev, { bugs: { [bug]: true } }) },

@@ -55,7 +55,9 @@ describe('fsx campaigns: -j, --seeds, --shard', () => {
     const seeds = j.seeds as SeedSummary[];
     assert.deepEqual(seeds.map((s) => s.seed), [7, 8, 9]);
     assert.equal(j.ops, 4500);
-    for (const s of seeds) assert.deepEqual(Object.keys(s), ['seed', 'ops', 'failures', 'opsPerSec', 'elapsedMs']);
+    // `setup`: each seed's own, drawn by the setup sweep (docs/fsx.md).
+    for (const s of seeds) assert.deepEqual(Object.keys(s), ['seed', 'ops', 'failures', 'opsPerSec', 'elapsedMs', 'setup']);
+    assert.equal(new Set(seeds.map((s) => JSON.stringify(s.setup))).size, 3);
     assert.match(all.out, /^\[seed 8\] All 1500 operations completed A-OK!$/m);
     assert.match(all.out, /^Campaign: seeds 7\.\.9; 0 failed; 4500 ops in \d+ ms on 2 workers$/m);
 

@@ -73,10 +73,12 @@ describe('fsx engine on the naive adapter', () => {
   it('generates every op kind with the default weights and the documented flags', () => {
     const log = runFsx(createNaiveAdapter(), 'naive', opts({ numOps: 20000, closeprob: 20 }), capture()).log();
     const seen = new Set(log.ops.map((o) => o.op));
-    // Interleaving steps need FileTarget.interleave and crash needs FileTarget.crash, which naive
-    // has not (test/fsx-interleave.test.ts, test/fsx-crash.test.ts).
-    for (const info of OPS) if (!info.interleave && info.name !== 'crash') assert.ok(seen.has(info.name), `never generated ${info.name}`);
-    assert.ok(!seen.has('crash'), 'crash generated for a target that cannot crash');
+    // Interleaving steps need FileTarget.interleave, crash needs FileTarget.crash and the fault
+    // ops FileTarget.deviceFaults, which naive has not (test/fsx-interleave.test.ts,
+    // test/fsx-crash.test.ts, test/fsx-faults.test.ts).
+    const absent = ['crash', 'fault_read', 'fault_write'];
+    for (const info of OPS) if (!info.interleave && !absent.includes(info.name)) assert.ok(seen.has(info.name), `never generated ${info.name}`);
+    for (const name of absent) assert.ok(!seen.has(name), `${name} generated for a target that cannot do it`);
     for (const info of OPS) if (info.interleave) assert.ok(!seen.has(info.name), `generated ${info.name} without interleave`);
     assert.ok(log.ops.some((o) => o.keepSize === true && o.op === 'fallocate'));
     assert.ok(log.ops.some((o) => o.keepSize === true && o.op === 'zero_range'));

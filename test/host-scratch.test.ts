@@ -194,7 +194,7 @@ describe('scratch command', function () {
     assert.strictEqual(r.code, 0, r.err);
     const mount = r.out.trimEnd();
     assert.strictEqual(r.out, `${mount}\n`, 'stdout is the mount path alone');
-    assert.match(r.err, /IOMAP_HARNESS_SCRATCH=.*scratch destroy/);
+    assert.match(r.err, /use it with --adapter host:.*scratch destroy/);
     created.push({ mount, device: null, container: path.dirname(mount) });
     try {
       const a = createHostAdapter({ path: mount, scratch: mount });

@@ -152,6 +152,18 @@ describe('personalities', () => {
     }
   });
 
+  it('shiftFreesPostEofBlocks: collapse frees the blocks past EOF first on xfs, shifts them on generic (diff, xfs 4k, 4 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.truncate(3 * BS);
+      f.fallocate(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4 * BS); // block 3 lies past EOF
+      f.fallocate(0x08, 0, 2 * BS); // collapse: old blocks 2, 3 become 0, 1
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 2 * BS, 1);
+      assert.strictEqual(classOf(f, 1), name === 'xfs' ? 'hole' : 'unwritten', name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
   it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
     for (const name of ['xfs', 'ext4', 'generic'] as const) {
       const { f } = mount(name);

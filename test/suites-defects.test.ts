@@ -24,8 +24,8 @@ import { listMutants } from '../adapters/registry';
 
 const FULL = process.env.SUITES_FULL === '1';
 
-function runOne(suite: string, property: string, env: SuiteEnv, dir: string, runs = 300): PropertyResult {
-  const r = runSuite(suiteByName(suite)!, env, { runs, seed: 1, saveDir: dir, maxShrinks: 100, only: [property] });
+function runOne(suite: string, property: string, env: SuiteEnv, dir: string, runs = 300, sweep = false): PropertyResult {
+  const r = runSuite(suiteByName(suite)!, env, { runs, seed: 1, saveDir: dir, maxShrinks: 100, only: [property], sweep });
   assert.equal(r.skipped, undefined, `${suite} skipped: ${r.skipped}`);
   assert.equal(r.properties.length, 1);
   return r.properties[0];
@@ -73,7 +73,7 @@ describe('property suites fail on targets with relevant defects', () => {
   for (const c of CATCHES) {
     if (!FULL && c.primary !== true) continue;
     it(`${c.suite}/${c.property} catches mutant:${c.mutant} (${c.kind}${c.rule ? ` ${c.rule}` : ''})`, async () => {
-      const p = runOne(c.suite, c.property, registryEnv(`mutant:${c.mutant}`), tmp);
+      const p = runOne(c.suite, c.property, registryEnv(`mutant:${c.mutant}`), tmp, 300, c.sweep === true);
       assert.ok(p.failed, `${c.suite}/${c.property} passed ${p.runs} runs on mutant:${c.mutant}`);
       assert.equal(p.failure!.kind, c.kind, p.failure!.lines.join('\n'));
       if (c.rule !== undefined && p.failure!.kind === 'contract') assert.equal(p.failure!.rule, c.rule, p.failure!.lines.join('\n'));

@@ -63,7 +63,7 @@ describe('property suites: the list', () => {
     const l = listSuites();
     assert.equal(l.length, SUITES.length);
     const sw = l.find((x) => x.name === 'short-writes')!;
-    assert.deepEqual(sw.needs, ['model']);
+    assert.deepEqual(sw.needs, ['model', 'faults']);
     assert.ok(Array.isArray(sw.properties) && (sw.properties as unknown[]).length >= 1);
   });
 });

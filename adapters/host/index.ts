@@ -29,7 +29,8 @@ import { EBADF, EINVAL, EIO, ENXIO, EOPNOTSUPP, FsError } from '../../reference/
 import {
   detectProfile, errnoLabel, fallocModeName, maxFileSizeFor, probeCapabilities, type FsProfile, type HostFsType, type ProbeResult,
 } from './profiles';
-import { HostSafetyError, OwnedFile, resolveScratchDir, scratchRoots } from './safety';
+import { HostSafetyError, OwnedFile, resolveScratchDir, SCRATCH_ENV, scratchRoots } from './safety';
+import { scratchMountAround } from './scratch';
 
 export { HostSafetyError, SCRATCH_ENV } from './safety';
 export { PROFILES, type FsProfile, type HostFsType } from './profiles';
@@ -409,6 +410,16 @@ export class HostTarget implements FileTarget {
 
 // ---- the adapter ----------------------------------------------------------------------------------
 
+/**
+ * The scratch roots: the `scratch` option or IOMAP_HARNESS_SCRATCH; when neither designates any,
+ * the harness-made scratch filesystem host:PATH lies in (scratch create's state file designates it).
+ */
+function designatedRoots(opts: HostOptions): string[] {
+  const none = opts.scratch === undefined && (process.env[SCRATCH_ENV] ?? '') === '';
+  const made = none && typeof opts.path === 'string' ? scratchMountAround(opts.path) : null;
+  return made !== null ? [made] : scratchRoots(opts.scratch);
+}
+
 export class HostAdapter implements FileAdapter {
   readonly name = 'host';
   readonly capabilities: Capabilities;
@@ -422,7 +433,7 @@ export class HostAdapter implements FileAdapter {
   private target: HostTarget | null = null;
 
   constructor(opts: HostOptions) {
-    const roots = scratchRoots(opts.scratch);
+    const roots = designatedRoots(opts);
     const dir = resolveScratchDir(typeof opts.path === 'string' ? opts.path : '', roots);
     const drop = opts.dropCaches ?? 'auto';
     if (drop !== 'auto' && drop !== 'always' && drop !== 'never') throw new Error(`host: dropCaches must be auto, always or never, not ${String(drop)}`);

@@ -199,6 +199,50 @@ export function createScratch(type: ScratchType, opts: CreateOptions = {}): Scra
   }
 }
 
+/**
+ * The mount point of the harness-made scratch filesystem that holds `p`, or null. A filesystem
+ * `iomap-harness scratch create` made (its state file says so, and it is complete and mounted) is a
+ * designated scratch area by that fact: host:PATH inside it needs no IOMAP_HARNESS_SCRATCH.
+ */
+export function scratchMountAround(p: string): string | null {
+  let real: string;
+  try {
+    real = fs.realpathSync(path.resolve(p));
+  } catch {
+    return null;
+  }
+  for (let d = real; path.dirname(d) !== d; d = path.dirname(d)) {
+    if (path.basename(d) !== MOUNT_DIR || !fs.existsSync(path.join(path.dirname(d), STATE_FILE))) continue;
+    try {
+      const s = readScratchState(d);
+      if (s.complete && s.mount === d && readMounts().some((m) => m.target === d)) return d;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Every scratch filesystem of `type` the harness made under `parent` (their mount paths). */
+export function scratchesOfType(type: ScratchType, parent = os.tmpdir()): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names.filter((x) => x.startsWith(`iomap-scratch-${type}-`)).sort()) {
+    try {
+      const s = readScratchState(path.join(parent, n));
+      if (s.type === type) out.push(s.mount);
+    } catch {
+      // not ours, or damaged: destroy by path says why
+    }
+  }
+  return out;
+}
+
 /** Find and validate the state file for PATH (mount point, container or state file). */
 export function readScratchState(p: string): ScratchState {
   let real: string;

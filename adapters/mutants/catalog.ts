@@ -17,15 +17,20 @@ export interface MutantSpec {
   core?: ModelBug;
   /** refs switch (RefsBugs) to turn on, if any. */
   refs?: keyof RefsBugs;
-  /** Geometry the bug needs to show (e.g. blocks smaller than folios). */
+  /**
+   * Geometry the bug needs to show (e.g. blocks smaller than folios). Documentation only: the
+   * mutant is created with what it is given, and the setup sweep is what reaches this geometry.
+   */
   geometry?: { blockSize?: number; folioSize?: number };
   /**
    * Reference setup the bug needs to show (adapters/reference.ts TargetSetup): `poison` (never-
    * written sectors read old data; true picks the default seed) and `eofPrealloc` (bytes of
-   * speculative post-EOF preallocation). Recorded in op logs, so a case replays on `reference`
-   * with the same setup.
+   * speculative post-EOF preallocation). Documentation only, like `geometry`; a case records the
+   * setup it ran with, so it replays on `reference` with the same setup.
    */
   options?: { poison?: boolean | number; eofPrealloc?: number };
+  /** The kernel commit (or thread) the bug imitates, for mutants added with the setup sweep. */
+  commit?: string;
 }
 
 export const MUTANTS: MutantSpec[] = [
@@ -80,6 +85,23 @@ export const MUTANTS: MutantSpec[] = [
     description: 'FIEMAP never marks the final extent FIEMAP_EXTENT_LAST' },
   { name: 'fiemap-no-shared', section: '§5.10', core: 'fiemapNoShared', catches: 'check:reflink',
     description: 'FIEMAP never reports FIEMAP_EXTENT_SHARED for reflinked extents' },
+  // Found only by the setup sweep: blocks larger than the page over a device with old contents.
+  { name: 'dio-zero-one-page', section: '§5.7 sub-block zeroing', core: 'dioZeroOnePage', catches: 'fsx (setup sweep)',
+    geometry: { blockSize: 16384 }, options: { poison: true },
+    commit: 'fs/iomap "iomap: fix iomap_dio_zero() for fs bs > system page size" (Pankaj Raghav, large block size series, Linux 6.12): iomap_dio_zero() put one ZERO_PAGE in its bio',
+    description: 'a sub-block direct write zeroes at most one page of the new block around it: with blocks larger than a page the rest keeps stale device data' },
+  // Found only by short copies: a user buffer that faults part-way through a buffered write.
+  { name: 'write-end-short-copy', section: '§5.2 short copy', core: 'writeEndShortCopyUptodate', catches: 'fsx (short copies)',
+    commit: '__iomap_write_end() short-copy check, inherited from block_write_end() (fs/buffer.c, "fs: introduce write_begin, write_end, and perform_write aops", afddba49d18f, 2.6.24): a short copy into a folio that is not uptodate must be refused',
+    description: 'write_end accepts a short copy into a folio that is not uptodate and marks the whole range uptodate: the unread rest of the last block reads as zeroes' },
+  // Reached only by device faults (fsx fault_read/fault_write, check read-errors).
+  { name: 'read-error-uptodate', section: 'read completion (iomap_finish_folio_read)', core: 'readErrorMarksUptodate', catches: 'fsx (device faults)',
+    commit: 'fs/iomap per-block uptodate tracking, 9dc55f1389f9 "iomap: add support for sub-pagesize buffered I/O without buffer heads" (4.19): a block whose read failed stays not uptodate',
+    description: 'a failed read marks its blocks uptodate, so the folio\'s stale memory is served as file data' },
+  { name: 'convert-on-io-error', section: 'ioend completion (xfs_end_ioend)', refs: 'convertOnIoError', catches: 'fsx (device faults)',
+    options: { poison: true },
+    commit: 'fs/xfs xfs_end_ioend(): a failed ioend skips the unwritten conversion ("xfs: fix and streamline error handling in xfs_end_io", 4.15)',
+    description: 'the end_io work converts UNWRITTEN extents although the write failed, exposing the blocks\' old contents' },
 ];
 
 export function mutantByName(name: string): MutantSpec | undefined {

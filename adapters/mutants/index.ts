@@ -5,6 +5,7 @@
 import { registerAdapter, AdapterOptions } from '../registry';
 import { ReferenceAdapter, ReferenceOptions } from '../reference';
 import type { FileTarget } from '../types';
+import type { VolumeProvider } from '../volume';
 import { modelBugs } from '../../reference/bugs';
 import { Refs } from '../../reference/fs/refs';
 import { DEFAULT_POISON_SEED } from '../../reference/device/memory';
@@ -25,6 +26,25 @@ export class MutantAdapter extends ReferenceAdapter {
     (this as { name: string }).name = `mutant:${spec.name}`;
   }
 
+  /** The volume capability, with the core switch on for the duration of each harness session. */
+  get volume(): VolumeProvider {
+    const core = this.spec.core;
+    const base = super.volume;
+    if (!core) return base;
+    return {
+      ...base,
+      session: <T>(fn: () => T): T => {
+        const was = modelBugs[core];
+        modelBugs[core] = true;
+        try {
+          return fn();
+        } finally {
+          modelBugs[core] = was;
+        }
+      },
+    };
+  }
+
   open(): FileTarget {
     if (this.spec.core) {
       modelBugs[this.spec.core] = true;
@@ -43,24 +63,31 @@ export class MutantAdapter extends ReferenceAdapter {
   }
 }
 
+/**
+ * The mutant with the options it is given, nothing more: the catalog's `geometry` and `options`
+ * say what the bug needs to show, and the setup sweep (properties/fsx/sweep.ts) is what reaches
+ * it, as it must reach it on a user's filesystem.
+ */
 export function createMutant(spec: MutantSpec, opts: AdapterOptions = {}): MutantAdapter {
   return new MutantAdapter(spec, {
-    blockSize: (opts.blockSize as number | undefined) ?? spec.geometry?.blockSize,
-    folioSize: (opts.folioSize as number | undefined) ?? spec.geometry?.folioSize,
+    blockSize: opts.blockSize as number | undefined,
+    folioSize: opts.folioSize as number | undefined,
     sectorSize: opts.sectorSize as number | undefined,
-    // The spec's setup is the default; explicit options (a replayed log's setup) win.
-    poison: (opts.poison as number | undefined) ?? poisonSeed(spec.options?.poison),
-    eofPrealloc: (opts.eofPrealloc as number | undefined) ?? spec.options?.eofPrealloc,
+    poison: opts.poison as number | undefined,
+    eofPrealloc: opts.eofPrealloc as number | undefined,
+    inlineMax: opts.inlineMax as number | undefined,
     personality: opts.personality as string | undefined,
   });
 }
 
-function poisonSeed(p: boolean | number | undefined): number | undefined {
+/** The poison seed a catalog entry names (true: the default seed). */
+export function poisonSeed(p: boolean | number | undefined): number | undefined {
   return p === true ? DEFAULT_POISON_SEED : p === false ? undefined : p;
 }
 
 for (const spec of MUTANTS) {
-  registerAdapter(spec.name, { describe: `${spec.section}: ${spec.description}`, create: (opts) => createMutant(spec, opts) },
+  const imitates = spec.commit !== undefined ? ` — imitates ${spec.commit}` : '';
+  registerAdapter(spec.name, { describe: `${spec.section}: ${spec.description}${imitates}`, create: (opts) => createMutant(spec, opts) },
     { mutant: true, inMemory: true });
 }
 

@@ -4,11 +4,11 @@
  *
  * - TargetError (exit code 3): the server crashed, hung, printed something that is not a reply,
  *   answered another request, or sent a value out of range. The message is one line and names the
- *   last request. It extends the fsx engine's TargetError, which the CLI already maps to exit 3.
+ *   last request. It extends adapters/errors.ts's TargetError, which the CLI maps to exit 3.
  * - ProtocolError (exit code 2): the handshake failed for a reason the user has to fix (protocol
  *   version mismatch, wrong level, command not found). It extends the registry's AdapterSpecError.
  */
-import { TargetError as EngineTargetError } from '../../properties/fsx/engine';
+import { TargetError as EngineTargetError } from '../errors';
 import { AdapterSpecError } from '../registry';
 
 export type TargetFailure = 'crash' | 'hang' | 'malformed' | 'wrong-id' | 'bad-value' | 'dead';

@@ -12,7 +12,7 @@
  * documented default without a round trip.
  */
 import type { BlockDevice } from '../../reference/device/types';
-import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/fs/types';
+import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import type { FsAdapter, FsMkfsOptions } from '../fs-adapter';
 import {
   FolioOps, Inode, Iomap, IomapOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_INLINE, IOMAP_MAPPED,
@@ -46,9 +46,15 @@ class WireMapping {
 
 const TWO53 = 2 ** 53;
 
-/** The path of the image file the server is to open, or EINVAL for a device that has none. */
+/**
+ * The path of the image file the server is to open, or EINVAL for a device that has none. A
+ * wrapper (the reference adapter's FaultDevice) is looked through: the server's own metadata I/O
+ * goes to the file, the data I/O of the generic layer through the wrapper.
+ */
 export function devicePath(dev: BlockDevice): string {
-  const p = (dev as { path?: unknown }).path;
+  let d: BlockDevice | undefined = dev;
+  while (d !== undefined && typeof (d as { path?: unknown }).path !== 'string') d = (d as { inner?: BlockDevice }).inner;
+  const p = (d as { path?: unknown } | undefined)?.path;
   if (typeof p !== 'string' || p === '') {
     throw new FsError(EINVAL, `an out-of-process filesystem needs a device backed by a file (a FileDevice), got ${dev.name}`);
   }

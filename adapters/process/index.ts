@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { Capabilities, FileAdapter, FileTarget } from '../types';
+import type { Capabilities, FileAdapter, FileTarget, SetupSupport } from '../types';
 import type { AdapterOptions } from '../registry';
 import { AdapterSpecError } from '../registry';
 import { ReferenceAdapter } from '../reference';
@@ -108,6 +108,8 @@ export class ProcessFsFileAdapter implements FileAdapter {
   readonly capabilities: Capabilities;
   readonly inner: ReferenceAdapter;
   readonly fsAdapter: ProcessFsAdapter;
+  /** The device geometry the harness owns: block sizes the server formats with, folio sizes of the generic layer. */
+  readonly setups: SetupSupport;
   readonly device: FileDevice;
   private scratch: string | null;
 
@@ -119,6 +121,8 @@ export class ProcessFsFileAdapter implements FileAdapter {
     this.inner = new ReferenceAdapter({ fs: fsa, device, blockSize: fsa.blockSize, folioSize: o.folioSize, monitor: o.monitor ?? true });
     const d = fsa.declared;
     const ic = this.inner.capabilities;
+    const rs = this.inner.setups;
+    this.setups = { blockSizes: rs.blockSizes, folioSizes: rs.folioSizes };
     this.capabilities = {
       ...ic,
       maxFileSize: Math.min(ic.maxFileSize, d.maxFileSize),

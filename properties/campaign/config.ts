@@ -63,6 +63,10 @@ export interface FsxPlan {
   interleave: boolean;
   /** fsx -Z. */
   direct: boolean;
+  /** Record state coverage (fsx --coverage; default true): each unit saves its map, the merge unions them. */
+  coverage: boolean;
+  /** The setup sweep (fsx's default; false: fsx --no-sweep): what a setup does not pin is drawn per seed. */
+  sweep: boolean;
 }
 
 export interface CheckPlan {
@@ -178,7 +182,7 @@ function readTargets(r: Reader, v: unknown, baseDir: string): CampaignTarget[] {
 }
 
 function readFsx(r: Reader, v: unknown, budget: boolean): FsxPlan {
-  const o = r.obj(v, 'fsx', ['ops', 'seeds', 'shrink', 'maxlen', 'maxoplen', 'weights', 'interleave', 'direct']);
+  const o = r.obj(v, 'fsx', ['ops', 'seeds', 'shrink', 'maxlen', 'maxoplen', 'weights', 'interleave', 'direct', 'coverage', 'sweep']);
   const ops = o.ops === undefined ? 10000 : r.int(o.ops, 'fsx.ops', 1, 1e9);
   let firstSeed = 1;
   let seedCount: number | null = null;
@@ -204,6 +208,8 @@ function readFsx(r: Reader, v: unknown, budget: boolean): FsxPlan {
     shrink: o.shrink === undefined ? true : r.bool(o.shrink, 'fsx.shrink'),
     interleave: o.interleave === undefined ? true : r.bool(o.interleave, 'fsx.interleave'),
     direct: o.direct === undefined ? false : r.bool(o.direct, 'fsx.direct'),
+    coverage: o.coverage === undefined ? true : r.bool(o.coverage, 'fsx.coverage'),
+    sweep: o.sweep === undefined ? true : r.bool(o.sweep, 'fsx.sweep'),
   };
   if (o.maxlen !== undefined) plan.maxlen = r.int(o.maxlen, 'fsx.maxlen', 1, 1 << 30);
   if (o.maxoplen !== undefined) plan.maxoplen = r.int(o.maxoplen, 'fsx.maxoplen', 1, 1 << 30);

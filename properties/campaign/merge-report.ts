@@ -24,7 +24,9 @@ function setupText(s: object): string {
 
 function coverageText(m: MergeResult): string {
   const c = m.coverage;
-  return 'unavailable' in c ? c.unavailable : `${Object.keys(c.cells).length} cells reached (union over every unit)`;
+  if ('unavailable' in c) return c.unavailable;
+  const parts = c.classes.map((k) => `${k.geometryClass} (${k.level}, ${k.units} units): ${k.reached !== undefined ? `${k.reached}/${k.reachable} reachable cells, ${k.percent}%` : 'no reachable data for this class'}`);
+  return `union per geometry class: ${parts.join('; ')}${c.unitsWithout > 0 ? `; ${c.unitsWithout} fsx units without a map` : ''}`;
 }
 
 function secs(ms: number): string {
@@ -108,7 +110,7 @@ ${warn.map((w) => `<p class="warn">${esc(w)}</p>`).join('\n')}
 <dt>units</dt><dd>${m.units.merged}${m.units.expected !== null ? ` of ${m.units.expected}` : ''}</dd>
 <dt>fsx ops</dt><dd>${t.ops}</dd><dt>check runs</dt><dd>${t.checkRuns}</dd><dt>CPU time</dt><dd>${esc(secs(t.cpuMs))}</dd>
 <dt>targets</dt><dd>${esc(t.targets.join(', '))}</dd><dt>setups</dt><dd>${esc(t.setups.map(setupText).join('; '))}</dd>
-<dt>coverage</dt><dd>${esc(coverageText(m))}</dd>
+<dt>coverage</dt><dd>${esc(coverageText(m))}${'classes' in m.coverage ? m.coverage.classes.map((k) => ` ${link(k.map, `map ${k.geometryClass}`)}`).join('') : ''}</dd>
 <dt>failures</dt><dd>${t.failures} found, ${t.distinct} distinct: ${t.new} new, ${t.known} known</dd>
 </dl>
 <h2>Distinct failures</h2>

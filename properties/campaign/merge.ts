@@ -12,6 +12,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { CoverageRecorder } from '../coverage/recorder';
+import { reachableFor, summarize } from '../coverage/reachable';
 import { KnownSignature, knownIndex, signatureText, Signature } from '../signatures';
 import { SHARD_FORMAT, ShardInfo, UNIT_FORMAT, UnitFailure, UnitResult } from './shard';
 import type { SetupOptions } from './config';
@@ -61,6 +63,22 @@ export interface DistinctFailure {
   known?: { file: string; note: string };
 }
 
+/** The union of the units' coverage maps of one geometry class (what fsx --coverage reports for one run). */
+export interface CoverageClass {
+  geometryClass: string;
+  level: 'generic-layer' | 'file';
+  units: number;
+  ops: number;
+  /** Against the reference's reachable cells of the class (absent when there is no data for it). */
+  reached?: number;
+  reachable?: number;
+  percent?: number;
+  /** Reachable cells no unit reached (the first 50). */
+  never?: string[];
+  /** The merged map, written in the merge folder (iomap-harness report FILE shows it). */
+  map: string;
+}
+
 export interface MergeResult {
   campaign: string;
   campaignId: string;
@@ -70,7 +88,7 @@ export interface MergeResult {
     ops: number; checkRuns: number; cpuMs: number; elapsedMs: number; setups: SetupOptions[]; targets: string[];
     skippedUnits: number; failures: number; distinct: number; known: number; new: number;
   };
-  coverage: { cells: Record<string, number> } | { unavailable: string };
+  coverage: { classes: CoverageClass[]; unitsWithout: number } | { unavailable: string };
   failures: DistinctFailure[];
 }
 
@@ -199,8 +217,9 @@ export function mergeShards(inputs: readonly string[], out: string, known: reado
   const ordered = [...units.values()].sort((a, b) => a.r.index - b.r.index);
   const setups = new Map<string, SetupOptions>();
   const targets = new Set<string>();
-  const cells: Record<string, number> = {};
-  let haveCoverage = false;
+  const maps = new Map<string, CoverageRecorder>();
+  const mapUnits = new Map<string, number>();
+  let unitsWithout = 0;
   let ops = 0;
   let checkRuns = 0;
   let cpuMs = 0;
@@ -216,10 +235,14 @@ export function mergeShards(inputs: readonly string[], out: string, known: reado
     if (r.status === 'skip') skippedUnits++;
     setups.set(setupKey(r.setup), r.setup);
     targets.add(r.target);
-    if (r.coverage !== undefined) {
-      haveCoverage = true;
-      for (const [cell, c] of Object.entries(r.coverage)) cells[cell] = (cells[cell] ?? 0) + c;
-    }
+    const rec = r.engine === 'fsx' ? readCoverage(dir, r) : null;
+    if (rec !== null) {
+      const key = `${rec.geometryClass} ${rec.deep ? 'generic-layer' : 'file'}`;
+      const m = maps.get(key);
+      if (m === undefined) maps.set(key, rec);
+      else m.merge(rec);
+      mapUnits.set(key, (mapUnits.get(key) ?? 0) + 1);
+    } else if (r.engine === 'fsx' && r.status !== 'skip') unitsWithout++;
     for (const f of r.failures) {
       occurrences++;
       const key = `${r.target}/${f.sigId}`;
@@ -268,7 +291,34 @@ export function mergeShards(inputs: readonly string[], out: string, known: reado
       ops, checkRuns, cpuMs, elapsedMs, setups: [...setups.values()], targets: [...targets], skippedUnits,
       failures: occurrences, distinct: failures.length, known: knownCount, new: failures.length - knownCount,
     },
-    coverage: haveCoverage ? { cells } : { unavailable: first.coverage ?? 'the shards recorded no state coverage' },
+    coverage: maps.size > 0 ? { classes: coverageClasses(maps, mapUnits, out), unitsWithout } : { unavailable: `no state coverage: ${first.coverage ?? 'the shards recorded none'}` },
     failures,
   };
+}
+
+/** A unit's coverage map, or null (none recorded, or the file is gone or unreadable). */
+function readCoverage(dir: string, r: UnitResult): CoverageRecorder | null {
+  if (r.coverage === undefined) return null;
+  try {
+    return CoverageRecorder.fromJSON(JSON.parse(fs.readFileSync(path.join(dir, r.coverage), 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+/** Each geometry class's union, summarized against its reachable cells and written as one map. */
+function coverageClasses(maps: Map<string, CoverageRecorder>, units: Map<string, number>, out: string): CoverageClass[] {
+  const dir = path.join(out, 'coverage');
+  fs.mkdirSync(dir, { recursive: true });
+  return [...maps.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([key, rec]) => {
+    const reach = reachableFor(rec.geometryClass);
+    const s = summarize(rec, reach);
+    const file = path.join(dir, `${key.replace(/[^A-Za-z0-9_.-]+/g, '_')}.coverage.json`);
+    fs.writeFileSync(file, JSON.stringify(rec.toJSON(s), null, 1) + '\n');
+    const c: CoverageClass = {
+      geometryClass: rec.geometryClass, level: rec.deep ? 'generic-layer' : 'file', units: units.get(key) ?? 0, ops: rec.ops, map: path.relative(out, file),
+    };
+    if (s !== undefined) Object.assign(c, { reached: s.reached, reachable: s.reachable, percent: s.percent, never: s.never.slice(0, 50) });
+    return c;
+  });
 }

@@ -78,8 +78,8 @@ export interface UnitResult {
   cpuMs: number;
   elapsedMs: number;
   failures: UnitFailure[];
-  /** State coverage (cell -> count), when the engine records it. */
-  coverage?: Record<string, number>;
+  /** The unit's state coverage map (fsx --coverage JSON, relative to the shard folder), when recorded. */
+  coverage?: string;
 }
 
 export interface ShardInfo {
@@ -155,6 +155,7 @@ function fsxOptionsOf(c: Campaign, seed: number): FsxOptions {
   o.quiet = true;
   o.interleave = plan.interleave;
   o.direct = plan.direct;
+  o.coverage = plan.coverage;
   if (plan.maxlen !== undefined) o.maxlen = plan.maxlen;
   if (plan.maxoplen !== undefined) o.maxoplen = plan.maxoplen;
   for (const [name, w] of Object.entries(plan.weights)) {
@@ -209,12 +210,18 @@ function failureRecord(dir: string, spec: string, base: Omit<UnitFailure, 'signa
 function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   const spec = c.targets[u.target].adapter;
   const unitDir = path.join(dir, 'failures', u.id);
-  const task: SeedTask = { spec, adapterOptions: unitOptions(c, u), options: fsxOptionsOf(c, u.seed), saveDir: unitDir, shrink: c.fsx!.shrink };
+  const opts = unitOptions(c, u);
+  const task: SeedTask = { spec, adapterOptions: opts, options: fsxOptionsOf(c, u.seed), saveDir: unitDir, shrink: c.fsx!.shrink };
+  // As plain fsx does: the setup sweep draws per seed whatever the target and setup do not pin.
+  if (c.fsx!.sweep) {
+    task.sweep = {};
+    for (const k of ['blockSize', 'folioSize', 'poison', 'eofPrealloc'] as const) if (opts[k] !== undefined) task.sweep[k] = opts[k];
+  }
   // The failure report's first two lines (the op, what went wrong) are the failure's message; the
   // rest is in the saved log.
   const head: string[] = [];
-  const keep = (l: string): void => { if (head.length < 2) head.push(l.trim()); };
-  const out = runSeed(task, u.seed, { out: keep, err: keep }, { saveDir: () => mkdirp(unitDir) });
+  const keep = (l: string): void => { if (head.length < 2 && !l.startsWith('Coverage map saved')) head.push(l.trim()); };
+  const out = runSeed(task, u.seed, { out: keep, err: keep }, { saveDir: () => mkdirp(unitDir), printCoverage: false });
   if (out.fatal !== undefined) {
     if (out.fatal.usage) throw new CampaignError(`target ${c.targets[u.target].name}: ${out.fatal.message}`);
     // The target would not open or close: a failure of this unit, with no op log to shrink.
@@ -224,6 +231,8 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
     return;
   }
   r.ops = out.summary.ops;
+  const cov = out.summary.coverage;
+  if (cov !== undefined) r.coverage = path.relative(dir, cov.json);
   const f = out.summary.failure;
   if (f === undefined) return;
   const shrunk = (f.shrunk as { log?: string } | undefined)?.log;
@@ -279,6 +288,14 @@ export function setupProblem(spec: string, opts: SetupOptions): string | null {
   }
 }
 
+/** A harness error as a unit failure: kind `harness-error`, its message (numbers as #) as the shape. */
+function harnessFailure(e: unknown): UnitFailure {
+  const message = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+  const signature = failureSignature('harness-error', undefined, { ops: [] });
+  signature.shape = message.replace(/0x[0-9a-f]+|\d+/gi, '#');
+  return { kind: 'harness-error', op: 0, message, signature, sigId: signatureId(signature), shrunk: false };
+}
+
 /** Run one unit and return its result (not yet written). `skip`: the setup cannot apply (setupProblem). */
 export function runUnit(c: Campaign, u: Unit, dir: string, skip: string | null = null): UnitResult {
   const t = c.targets[u.target];
@@ -287,13 +304,22 @@ export function runUnit(c: Campaign, u: Unit, dir: string, skip: string | null =
     setupIndex: u.setup, setup: unitOptions(c, u), seed: u.seed, status: 'pass', ops: 0, runs: 0, cpuMs: 0, elapsedMs: 0, failures: [],
   };
   if (u.suite !== undefined) r.suite = u.suite;
-  // A rerun of a unit killed half-way starts from a clean failure folder.
-  fs.rmSync(path.join(dir, 'failures', u.id), { recursive: true, force: true });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (skip !== null) r.skipped = skip;
-  else if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
-  else runCheckUnit(c, u, dir, r);
+  else {
+    try {
+      // A rerun of a unit killed half-way starts from a clean failure folder.
+      fs.rmSync(path.join(dir, 'failures', u.id), { recursive: true, force: true });
+      if (u.engine === 'fsx') runFsxUnit(c, u, dir, r);
+      else runCheckUnit(c, u, dir, r);
+    } catch (e) {
+      if (e instanceof CampaignError) throw e;
+      // The harness itself failed on this unit (a shrink that cannot reproduce, a model bug):
+      // recorded as the unit's failure, so the night goes on and the merge shows it.
+      r.failures.push(harnessFailure(e));
+    }
+  }
   const cpu = process.cpuUsage(cpu0);
   r.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
   r.elapsedMs = Math.round(performance.now() - t0);
@@ -352,7 +378,9 @@ export function runShard(c: Campaign, campaignText: string, shard: Shard, root: 
   const expectedUnits = total === null ? null : Math.max(0, Math.ceil((total - (shard.k - 1)) / shard.n));
   const info: ShardInfo = {
     format: SHARD_FORMAT, version: 1, campaign: c.name, campaignId: id, shard, complete: false, units: 0, expectedUnits, campaignUnits: total,
-    budgetSeconds: c.budgetSeconds, coverage: 'not recorded: this build of the fsx and check engines keeps no state coverage map', harness,
+    budgetSeconds: c.budgetSeconds,
+    coverage: c.fsx?.coverage === true ? 'fsx units record state coverage (fsx --coverage); check units record none' : 'not recorded (fsx.coverage is false, or the campaign has no fsx)',
+    harness,
   };
   const done = finishedUnits(dir);
   info.units = done.size;

@@ -13,9 +13,10 @@ import {
 } from '../../reference/iomap/types';
 import { Folio, blockIsDirty } from '../../reference/iomap/folio';
 import type { Ioend } from '../../reference/iomap/ioend';
-import type { FsInstance, MappingSnapshot } from '../../reference/fs/types';
+import type { FsInstance, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import { EAGAIN } from '../../reference/errno';
 import { ruleById } from './rules';
+import { installFsMonitor } from '../../adapters/fs-monitor';
 
 export class ContractViolation extends Error {
   readonly rule: string;
@@ -509,3 +510,6 @@ export class ContractMonitor {
 }
 
 export { EAGAIN, IOMAP_F_STALE };
+
+// Every monitored mount (adapters/reference.ts mountWithMonitor) wraps its filesystem in this monitor.
+installFsMonitor((fs, opts) => new ContractMonitor(fs, opts));

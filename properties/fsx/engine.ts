@@ -6,9 +6,11 @@
 
 import { AdapterSpecError } from '../../adapters/registry';
 import type { FileAdapter, FileTarget } from '../../adapters/types';
+// The contract monitor installs itself as the checker of every monitored mount.
+import '../contract/monitor';
 import { FsxOptions, Generator, resolveOps, unsupportedOp, validateOptions } from './generator';
 import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected, setupOf } from './oplog';
-import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OpBuffer, OPS } from './ops';
+import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OP_FAULT_WRITE, OP_MAPWRITE, OpBuffer, OPS } from './ops';
 import { Pattern } from './pattern';
 import { CoverageRecorder } from '../coverage/recorder';
 import { geometryClass } from '../coverage/cells';
@@ -41,6 +43,8 @@ export interface RunHooks {
   runner?: (r: Runner) => void;
   /** Extra geometry recorded in the log (e.g. the folio size the adapter was created with). */
   folioSize?: number;
+  /** No "All N operations completed A-OK!" line (the caller prints one for several runs). */
+  quietPass?: boolean;
 }
 
 /** A usage problem with the options (exit 2): message is one line. */
@@ -109,9 +113,14 @@ function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'qu
   };
 }
 
-/** Whether ops [0, count) hold a crash op that will run (the runner then tracks versions). */
+/**
+ * Whether ops [0, count) hold an op judged against the versions since the last fsync (a crash,
+ * or a write fault that may lose cached data): the runner then tracks versions.
+ */
 function hasCrash(buf: OpBuffer, count: number): boolean {
-  for (let i = 0; i < count; i++) if (buf.code[i] === OP_CRASH && (buf.flags[i] & FL_SKIPPED) === 0) return true;
+  for (let i = 0; i < count; i++) {
+    if ((buf.code[i] === OP_CRASH || buf.code[i] === OP_FAULT_WRITE) && (buf.flags[i] & FL_SKIPPED) === 0) return true;
+  }
   return false;
 }
 
@@ -149,7 +158,7 @@ function result(
     coverage: runner.coverage,
     ops,
     failure,
-    report: failure === null ? [] : formatReport(failure, buf, logDumpOps),
+    report: failure === null ? [] : formatReport(failure, buf, logDumpOps, runner.polluteEof),
     elapsedMs,
     opsPerSec: elapsedMs > 0 ? Math.round((ops * 1000) / elapsedMs) : 0,
     log: () => makeLog(ops, failure),
@@ -160,14 +169,15 @@ function result(
  * Fuzz `adapter` (opened here, closed at the end) with fsx options `o`. `name` is the adapter spec
  * (recorded in the log and used as fsx's fname). Throws FsxUsageError for bad options.
  */
-export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Output, hooks: RunHooks = {}): RunResult {
-  const bad = validateOptions(o);
+export function runFsx(adapter: FileAdapter, name: string, given: FsxOptions, io: Output, hooks: RunHooks = {}): RunResult {
+  const bad = validateOptions(given);
   if (bad !== null) throw new FsxUsageError(bad);
   const caps = adapter.capabilities;
-  if (o.maxlen > caps.maxFileSize) throw new FsxUsageError(`-l ${o.maxlen} is larger than the adapter's maximum file size ${caps.maxFileSize}`);
+  if (given.maxlen > caps.maxFileSize) throw new FsxUsageError(`-l ${given.maxlen} is larger than the adapter's maximum file size ${caps.maxFileSize}`);
   const target = openTarget(adapter, name);
   let closed = false;
   try {
+    const o = resolvePolluteEof(given, caps, target);
     if (o.direct && !caps.directIO) throw new FsxUsageError(`-Z: adapter ${name} does not support direct I/O`);
     if (o.polluteEof && !(caps.mmap && typeof target.mapwrite === 'function')) throw new FsxUsageError(`-e: adapter ${name} has no mmap stores to pollute the EOF page with`);
     const ops = resolveOps(o, caps, target, name);
@@ -181,7 +191,7 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
     };
     // No crash op will run: spare the target the bookkeeping power cuts need.
     if (ops.weights[OP_CRASH] === 0) target.noCrashes?.();
-    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0), io);
+    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0 || ops.weights[OP_FAULT_WRITE] > 0), io);
     runner.onUnsupported = (code) => gen.disable(code);
     runner.coverage = cov;
     if (hooks.runner !== undefined) hooks.runner(runner);
@@ -191,7 +201,7 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
     closed = true;
     closeAdapter(adapter, name, runner, done);
     if (cov !== null) finishCoverage(cov, target, gen.weights, done);
-    if (runner.failure === null) io.out(`All ${done} operations completed A-OK!`);
+    if (runner.failure === null && hooks.quietPass !== true) io.out(`All ${done} operations completed A-OK!`);
     return result(runner, buf, done, elapsedMs, o.logDumpOps, (count, failure) => ({
       format: OPLOG_FORMAT,
       version: OPLOG_VERSION,
@@ -207,6 +217,12 @@ export function runFsx(adapter: FileAdapter, name: string, o: FsxOptions, io: Ou
     target.observeStates?.(null);
     if (!closed) closeQuietly(adapter);
   }
+}
+
+/** -e's default ('auto'): EOF pollution wherever the target can store through a mapping. */
+function resolvePolluteEof(o: FsxOptions, caps: FileAdapter['capabilities'], t: FileTarget): FsxOptions & { polluteEof: boolean } {
+  if (o.polluteEof !== 'auto') return o as FsxOptions & { polluteEof: boolean };
+  return { ...o, polluteEof: caps.mmap && typeof t.mapwrite === 'function' };
 }
 
 /** A coverage map for a run on `target`, observing the generic layer where the target offers it. */
@@ -239,10 +255,12 @@ export interface ReplayOptions {
  * way the replay would prove nothing, so a target without fault injection refuses the log (exit 2).
  */
 function refuseModelSteps(name: string, target: FileTarget, buf: OpBuffer, count: number): void {
-  if (target.faults !== undefined) return;
+  const stores = typeof target.faults?.mapwriteFaulting === 'function';
+  if (target.faults !== undefined && stores) return;
   for (let i = 0; i < count; i++) {
     const f = buf.flags[i];
     if ((f & FL_SKIPPED) !== 0 || (f & (FL_FAULT_AT | FL_RESERVE)) === 0) continue;
+    if (target.faults !== undefined && !(buf.code[i] === OP_MAPWRITE && (f & FL_FAULT_AT) !== 0)) continue;
     const what = (f & FL_FAULT_AT) !== 0 ? 'faultAt' : 'reserveBlocks';
     throw new AdapterSpecError(`adapter ${name} cannot replay op ${i + 1} (${OPS[buf.code[i]].name} with ${what}): it needs model-level fault injection, which only reference and mutant: targets have`);
   }

@@ -16,8 +16,8 @@ import {
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
 } from '../../adapters/types';
 import {
-  FL_CLOSE_OPEN, FL_DSYNC, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
-  OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
+  FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
+  OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_WRITE_ACTIONS, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
   OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE,
   OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
@@ -107,8 +107,12 @@ export interface FsxOptions {
   sizeChecks: boolean;
   /** -b N: ops 1..N-1 only update the oracle; the file image is written before op N (0 = off). */
   simulatedOps: number;
-  /** -e 1: before size changes, store junk through mmap past EOF in the EOF page (fsx's EOF pollution). */
-  polluteEof: boolean;
+  /**
+   * -e 1: before size changes, store junk through mmap past EOF in the EOF page (fsx's EOF
+   * pollution). 'auto' (the command's default when -e is not given): on wherever the target can
+   * store through a mapping, off elsewhere; runFsx resolves it before anything runs.
+   */
+  polluteEof: boolean | 'auto';
   /** -q: no "skipping ..." lines and no "disabling" lines. */
   quiet: boolean;
   /** -d: print every op as it runs. */
@@ -123,6 +127,12 @@ export interface FsxOptions {
    */
   interleave: boolean;
   /**
+   * Writes and mapwrites with a faulting user buffer, and some with capped reservations (the fsx
+   * command: on unless --no-short-copies). Only generated where the target can fake the fault
+   * (FileTarget.faults) anyway.
+   */
+  shortCopies: boolean;
+  /**
    * false with --no-guide: no coverage-guided choices (properties/coverage/guide.ts). Guided runs
    * draw some ops toward states not reached yet; the same seed still gives the same ops.
    */
@@ -133,6 +143,9 @@ export interface FsxOptions {
 
 /** Tries to give a guided op a range with the EOF relation it aims at (then it keeps the last). */
 const EOF_TRIES = 8;
+
+/** One write or mapwrite in this many is a short copy (where the target can make one). */
+export const SHORT_COPY_ONE_IN = 8;
 
 /**
  * Default weights: fsx's own ops and our file-level extensions 1 each; the interleaving steps
@@ -176,6 +189,8 @@ export function defaultOptions(): FsxOptions {
     progressInterval: 0,
     logDumpOps: 100,
     interleave: true,
+    // Library default off (runs keep their sequences); the fsx command turns them on (fsxOptionsFrom).
+    shortCopies: false,
     guide: true,
   };
 }
@@ -238,6 +253,12 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
     // Without interleaving steps these run as their plain twins (runner.ts).
     case OP_RACE_PUNCH: return unsupported(OP_PUNCH_HOLE, caps, t);
     case OP_CRASH: return typeof t.crash === 'function' ? null : 'power cuts (crash)';
+    case OP_FAULT_READ:
+      return t.deviceFaults !== undefined ? null : 'device faults (the harness does not own a device under this file, or cannot tell its blocks)';
+    case OP_FAULT_WRITE:
+      if (t.deviceFaults === undefined) return 'device faults (the harness does not own a device under this file, or cannot tell its blocks)';
+      if (t.deviceFaults.noWriteFaults !== undefined) return `device write faults (${t.deviceFaults.noWriteFaults})`;
+      return t.interleave !== undefined ? null : 'device write faults (they need interleaving steps to write back in the background)';
     case OP_WRITE_DIRECT_ASYNC: return unsupported(OP_WRITE_DIRECT, caps, t);
     default: return null;
   }
@@ -273,6 +294,11 @@ export interface ResolvedOps {
   noMsync: boolean;
   /** Some writes are O_DSYNC (with power cuts on: what they acknowledge is then checked). */
   dsync: boolean;
+  /**
+   * Short copies: some writes and mapwrites copy from a user buffer that faults part-way
+   * (op log `faultAt`), where the target can fake the fault (FileTarget.faults).
+   */
+  shortCopies: boolean;
 }
 
 /**
@@ -319,7 +345,13 @@ export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, ada
     unshare = false;
   }
   const noMsync = il && caps.mmap && typeof t.mapwrite === 'function';
-  return { weights: w, messages, keepSize, zeroKeepSize, unshare, noMsync, dsync: w[OP_CRASH] > 0 };
+  const shortCopies = o.shortCopies && canShortCopy(t);
+  return { weights: w, messages, keepSize, zeroKeepSize, unshare, noMsync, dsync: w[OP_CRASH] > 0, shortCopies };
+}
+
+/** The target can make a write's and a store's user buffer fault (FileTarget.faults). */
+export function canShortCopy(t: FileTarget): boolean {
+  return typeof t.faults?.pwriteFaulting === 'function' && typeof t.faults.mapwriteFaulting === 'function';
 }
 
 function lcm(a: number, b: number): number {
@@ -342,6 +374,8 @@ export class Generator {
   private unshare: boolean;
   private readonly noMsync: boolean;
   private readonly dsync: boolean;
+  /** Some writes and mapwrites get a faulting user buffer (FL_FAULT_AT): ResolvedOps.shortCopies. */
+  private readonly shortCopies: boolean;
   private readonly closeLimit: number;
   readonly weights: number[];
   /** Coverage guidance (null: off) and the ops generated since it last looked at the map. */
@@ -361,6 +395,7 @@ export class Generator {
     this.unshare = ops.unshare;
     this.noMsync = ops.noMsync;
     this.dsync = ops.dsync;
+    this.shortCopies = ops.shortCopies;
     this.closeLimit = o.closeprob > 0 ? 0x10000000 / o.closeprob : 0;
     this.weights = ops.weights.slice();
     this.rebuild();
@@ -430,8 +465,8 @@ export class Generator {
     }
     // Unsynced EOF pollution: with -e on half the size changers, else (interleaving on) a quarter.
     if (this.noMsync && code !== OP_MAPWRITE && POLLUTING_OPS.has(code)) {
-      if (!o.polluteEof && rng.below(4) === 0) flags |= FL_POLLUTE | (rng.below(2) === 1 ? FL_NO_MSYNC : 0);
-      else if (o.polluteEof && rng.below(2) === 1) flags |= FL_NO_MSYNC;
+      if (o.polluteEof !== true && rng.below(4) === 0) flags |= FL_POLLUTE | (rng.below(2) === 1 ? FL_NO_MSYNC : 0);
+      else if (o.polluteEof === true && rng.below(2) === 1) flags |= FL_NO_MSYNC;
     }
     buf.push(code, this.off, this.len, this.dst, flags);
   }
@@ -471,6 +506,18 @@ export class Generator {
         this.off -= this.off % o.writebdy;
         if (code === OP_MAPWRITE && this.noMsync && rng.below(2) === 1) flags |= FL_NO_MSYNC;
         if (code === OP_WRITE && this.dsync && rng.below(8) === 0) flags |= FL_DSYNC;
+        if (this.shortCopies && (flags & FL_DSYNC) === 0 && this.len > 0) {
+          const r = rng.below(4 * SHORT_COPY_ONE_IN);
+          if (r < 4) {
+            flags |= FL_FAULT_AT;
+            this.dst = this.faultByte(this.off, this.len);
+          } else if (r === 4) {
+            // A short write of the other kind: the filesystem runs out of delalloc reservations
+            // part-way (ENOSPC after `dst` more blocks; SIGBUS for a store).
+            flags |= FL_RESERVE;
+            this.dst = rng.below(4);
+          }
+        }
         break;
       case OP_WRITE_DIRECT_ASYNC: {
         // Block aligned (a sub-block one would be waited for at once), mostly inside EOF.
@@ -486,6 +533,16 @@ export class Generator {
       case OP_COMPLETE_IO:
         this.off = rng.below(16);
         this.len = 0;
+        break;
+      case OP_FAULT_READ:
+        // A range inside EOF; evict first or not (a dirty, partly uptodate folio keeps its
+        // uptodate blocks: the read then reads only the others), read through mmap or not.
+        this.trimOffLen(fileSize);
+        this.dst = rng.below(4);
+        break;
+      case OP_FAULT_WRITE:
+        this.trimOffLen(fileSize);
+        this.dst = rng.below(FAULT_WRITE_ACTIONS.length);
         break;
       case OP_CRASH:
         // The selector of the crash state: which cached writes land, whole or torn.
@@ -553,6 +610,20 @@ export class Generator {
         break;
     }
     return flags;
+  }
+
+  /**
+   * Where a short copy's user buffer faults (op log `faultAt`, in [0, len)): half the time
+   * anywhere, half the time next to a block boundary of the file (one byte before, at, or one
+   * after), where a partial copy leaves a block partly written — the case write_end must get right.
+   */
+  private faultByte(off: number, len: number): number {
+    const rng = this.rng;
+    if (rng.below(2) === 0) return rng.below(len);
+    const bs = this.bs;
+    const first = (bs - (off % bs)) % bs;
+    const b = first + bs * rng.below(Math.floor(len / bs) + 1) + rng.below(3) - 1;
+    return Math.min(len - 1, Math.max(0, b));
   }
 
   /**

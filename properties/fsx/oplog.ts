@@ -17,12 +17,18 @@ import { isPersonalityName } from '../../reference/fs/personality';
 import { MAX_OFFSET } from '../oracle/bytes';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED,
-  FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE,
-  OP_FDATASYNC, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
+  FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT, FAULT_READ_MMAP,
+  OP_FDATASYNC, OP_MAPREAD, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
   OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
   opByName, OPS, OpBuffer, POLLUTING_OPS,
 } from './ops';
 import { describeOp } from './report';
+
+/** Ops whose bytes are held in memory, and the most one of them may move (fsx -o's cap). */
+const DATA_OPS = new Set<number>([
+  OP_READ, OP_WRITE, OP_MAPREAD, OP_MAPWRITE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_RACE_WRITE,
+]);
+const MAX_DATA_LEN = 1 << 30;
 import type { TargetSetup } from '../../adapters/types';
 import type { AdapterOptions } from '../../adapters/registry';
 import { FAILURE_KINDS, FailureKind } from './runner';
@@ -31,16 +37,19 @@ export const OPLOG_FORMAT = 'iomap-harness-oplog';
 /**
  * The version written. Version 2 added the interleaving ops (writeback, complete_io, evict,
  * race_write, race_punch, race_writeback, write_direct_async) and the `noMsync` flag; version 3
- * the `crash` op. Older logs are read as they are (they cannot contain those).
+ * the `crash` op; version 4 the device fault ops. Older logs are read as they are (they cannot
+ * contain those).
  */
-export const OPLOG_VERSION = 3;
+export const OPLOG_VERSION = 4;
 /**
  * Versions this build reads. Version 3 added the `crash` op (a power cut; off = the crash-state
  * selector, below 2^32) and the model-level op attributes `faultAt`, `reserveBlocks` and
  * `checkShared` (docs/corpus.md); older logs cannot contain them.
  */
-export const OPLOG_VERSIONS: readonly number[] = [1, 2, 3];
+export const OPLOG_VERSIONS: readonly number[] = [1, 2, 3, 4];
 const CRASH_VERSION = 3;
+/** Version 4 added the device fault ops fault_read (evict, mmap) and fault_write (drop, torn). */
+const FAULT_VERSION = 4;
 
 export interface OpRecord {
   op: string;
@@ -58,7 +67,7 @@ export interface OpRecord {
   noMsync?: boolean;
   /** Pollute the EOF page before this op if it changes the size, as -e 1 does for every op (v2). */
   pollute?: boolean;
-  /** write: the user buffer faults at this byte, so the copy is short (v3; model targets). */
+  /** write/mapwrite: the user buffer faults at this byte, so the copy is short (v3; model targets). */
   faultAt?: number;
   /** write/mapwrite: at most this many more delalloc blocks may be reserved during the op (v3). */
   reserveBlocks?: number;
@@ -66,6 +75,12 @@ export interface OpRecord {
   checkShared?: boolean;
   /** write/write_direct on an O_DSYNC file description: durable when it returns (v3). */
   dsync?: boolean;
+  /** fault_read: drop the clean cache over the range first; read through mmap (v4). */
+  evict?: boolean;
+  mmap?: boolean;
+  /** fault_write: the device drops the faulted writes, or tears them (default: fails them) (v4). */
+  drop?: boolean;
+  torn?: boolean;
 }
 
 export interface Geometry {
@@ -175,7 +190,7 @@ class Checker {
 }
 
 const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'ops', 'expected'] as const;
-const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared', 'dsync'] as const;
+const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared', 'dsync', 'evict', 'mmap', 'drop', 'torn'] as const;
 /** The largest reservation headroom a log may give (far more than any op reserves). */
 const MAX_RESERVE_BLOCKS = 1 << 30;
 
@@ -192,10 +207,11 @@ function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
 
 function checkSetup(c: Checker, v: unknown, where: string, g: Geometry): TargetSetup {
   if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
-  c.keys(v, where, ['poison', 'eofPrealloc', 'personality']);
+  c.keys(v, where, ['poison', 'eofPrealloc', 'inlineMax', 'personality']);
   const s: TargetSetup = {};
   if (v.poison !== undefined) s.poison = c.int(v.poison, `${where}.poison`, 0, 0xffffffff);
   if (v.eofPrealloc !== undefined) s.eofPrealloc = c.pow2(v.eofPrealloc, `${where}.eofPrealloc`, g.blockSize, 1 << 30);
+  if (v.inlineMax !== undefined) s.inlineMax = c.int(v.inlineMax, `${where}.inlineMax`, 0, g.blockSize);
   if (v.personality !== undefined) {
     if (!isPersonalityName(v.personality) || v.personality === 'generic') c.fail(`${where}.personality`, `expected xfs or ext4, got ${describeValue(v.personality)}`);
     s.personality = v.personality as TargetSetup['personality'];
@@ -252,6 +268,10 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
   if (info === undefined) c.fail(`${where}.op`, `unknown op ${JSON.stringify(name)} (known: ${OPS.map((o) => o.name).join(', ')})`);
   const r: OpRecord = { op: name, off: c.offset(v.off, `${where}.off`), len: c.offset(v.len, `${where}.len`) };
   if (r.off + r.len > MAX_OFFSET) c.fail(where, `off+len = ${r.off + r.len} is past the limit 2^53-1 (${MAX_OFFSET})`);
+  if (DATA_OPS.has(info.code) && r.len > MAX_DATA_LEN) {
+    // The data of one read or write is held in memory; fsx's -o has the same cap.
+    c.fail(`${where}.len`, `${r.len} bytes is more than one ${name} can move (at most ${MAX_DATA_LEN}, 1 GiB, as fsx -o)`);
+  }
   if (info.interleave && version < 2) c.fail(`${where}.op`, `${name} needs op log version 2 (this log says version ${version})`);
   if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC || info.code === OP_WRITEBACK) && r.off !== 0) {
     c.fail(`${where}.off`, `must be 0 for ${name}${info.code === OP_TRUNCATE ? ' (len is the new size)' : ''}`);
@@ -288,7 +308,28 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
     r[k] = c.bool(v[k], `${where}.${k}`);
   }
   checkV3(c, v, r, info.code, where, version);
+  checkV4(c, v, r, info.code, where, version);
   return r;
+}
+
+/** The version 4 device fault ops and their attributes. */
+function checkV4(c: Checker, v: Obj, r: OpRecord, code: number, where: string, version: number): void {
+  const name = r.op;
+  if ((code === OP_FAULT_READ || code === OP_FAULT_WRITE) && version < FAULT_VERSION) {
+    c.fail(`${where}.op`, `${name} needs op log version ${FAULT_VERSION} (this log says version ${version})`);
+  }
+  for (const [k, op] of [['evict', OP_FAULT_READ], ['mmap', OP_FAULT_READ], ['drop', OP_FAULT_WRITE], ['torn', OP_FAULT_WRITE]] as const) {
+    if (v[k] === undefined) continue;
+    if (code !== op) c.fail(`${where}.${k}`, `not valid for ${name} (only for ${OPS[op].name})`);
+    r[k] = c.bool(v[k], `${where}.${k}`);
+  }
+  if (r.drop === true && r.torn === true) c.fail(`${where}.torn`, 'cannot be combined with drop on one op');
+}
+
+/** fault_read/fault_write's packed `dst` (FAULT_READ_* bits, FAULT_WRITE_ACTIONS index) from a record. */
+function faultDst(r: OpRecord, code: number): number {
+  if (code === OP_FAULT_READ) return (r.evict === true ? FAULT_READ_EVICT : 0) | (r.mmap === true ? FAULT_READ_MMAP : 0);
+  return r.drop === true ? 1 : r.torn === true ? 2 : 0;
 }
 
 /** The version 3 attributes: each on the ops it means something for, with its range. */
@@ -298,7 +339,7 @@ function checkV3(c: Checker, v: Obj, r: OpRecord, code: number, where: string, v
     if (v[k] !== undefined && version < 3) c.fail(`${where}.${k}`, `needs op log version 3 (this log says version ${version})`);
   }
   if (v.faultAt !== undefined) {
-    if (code !== OP_WRITE) c.fail(`${where}.faultAt`, `not valid for ${name} (only for a buffered write)`);
+    if (code !== OP_WRITE && code !== OP_MAPWRITE) c.fail(`${where}.faultAt`, `not valid for ${name} (only for a buffered write or a mapwrite)`);
     if (r.len < 1) c.fail(`${where}.faultAt`, 'needs a write of at least 1 byte');
     r.faultAt = c.int(v.faultAt, `${where}.faultAt`, 0, r.len - 1);
   }
@@ -399,6 +440,7 @@ function canonicalOp(o: OpRecord): OpRecord {
   if (o.reserveBlocks !== undefined) r.reserveBlocks = o.reserveBlocks;
   if (o.checkShared !== undefined) r.checkShared = o.checkShared;
   if (o.dsync !== undefined) r.dsync = o.dsync;
+  for (const k of ['evict', 'mmap', 'drop', 'torn'] as const) if (o[k] !== undefined) r[k] = o[k];
   return r;
 }
 
@@ -423,6 +465,13 @@ export function recordsFromBuffer(buf: OpBuffer, count: number): OpRecord[] {
     if ((f & FL_RESERVE) !== 0) r.reserveBlocks = buf.dst[i];
     if ((f & FL_CHECK_SHARED) !== 0) r.checkShared = true;
     if ((f & FL_DSYNC) !== 0) r.dsync = true;
+    if (info.code === OP_FAULT_READ) {
+      if ((buf.dst[i] & FAULT_READ_EVICT) !== 0) r.evict = true;
+      if ((buf.dst[i] & FAULT_READ_MMAP) !== 0) r.mmap = true;
+    } else if (info.code === OP_FAULT_WRITE) {
+      if (buf.dst[i] === 1) r.drop = true;
+      if (buf.dst[i] === 2) r.torn = true;
+    }
     out.push(r);
   }
   return out;
@@ -439,7 +488,8 @@ export function bufferFromRecords(ops: readonly OpRecord[]): OpBuffer {
       | (r.pollute === true ? FL_POLLUTE : 0) | (r.faultAt !== undefined ? FL_FAULT_AT : 0)
       | (r.reserveBlocks !== undefined ? FL_RESERVE : 0) | (r.checkShared === true ? FL_CHECK_SHARED : 0)
       | (r.dsync === true ? FL_DSYNC : 0);
-    const i = buf.push(info.code, r.off, r.len, r.dst ?? r.faultAt ?? r.reserveBlocks ?? 0, flags);
+    const fault = info.code === OP_FAULT_READ || info.code === OP_FAULT_WRITE;
+    const i = buf.push(info.code, r.off, r.len, fault ? faultDst(r, info.code) : r.dst ?? r.faultAt ?? r.reserveBlocks ?? 0, flags);
     buf.size[i] = r.fileSize ?? 0;
   }
   return buf;
@@ -534,11 +584,18 @@ export function toFsxops(log: OpLog): string {
  * Version 3 attributes as `#@` lines before their op (fsx reads comments; it replays a faulting or
  * reservation-capped write as a whole write, and makes no SHARED check).
  */
-const ATTRIBUTE_LINES: ReadonlyArray<{ line: string; field: 'faultAt' | 'reserveBlocks' | 'checkShared' | 'dsync'; takesNumber: boolean }> = [
+const ATTRIBUTE_LINES: ReadonlyArray<{
+  line: string; field: 'faultAt' | 'reserveBlocks' | 'checkShared' | 'dsync' | 'evict' | 'mmap' | 'drop' | 'torn'; takesNumber: boolean;
+}> = [
   { line: '#@faultat', field: 'faultAt', takesNumber: true },
   { line: '#@reserve', field: 'reserveBlocks', takesNumber: true },
   { line: '#@shared', field: 'checkShared', takesNumber: false },
   { line: '#@dsync', field: 'dsync', takesNumber: false },
+  // Version 4: the device fault ops' attributes (the ops themselves are `#@ fault_read ...` lines).
+  { line: '#@evict', field: 'evict', takesNumber: false },
+  { line: '#@mmap', field: 'mmap', takesNumber: false },
+  { line: '#@drop', field: 'drop', takesNumber: false },
+  { line: '#@torn', field: 'torn', takesNumber: false },
 ];
 
 function attributeLines(r: OpRecord): string[] {

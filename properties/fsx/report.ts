@@ -9,8 +9,9 @@
  * the same text, byte for byte. Numbers are printed in full (fsx truncates them to 32 bits).
  */
 
+import { ruleDoc } from '../rule-docs';
 import {
-  FL_CLOSE_OPEN, FL_KEEP_SIZE, FL_NO_MSYNC, FL_SKIPPED, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE, OP_ZERO_RANGE, OP_COMPLETE_IO, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT, FAULT_READ_MMAP, FAULT_WRITE_ACTIONS, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC,
   OP_FSYNC, OP_MAPWRITE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_MAPREAD,
   OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK,
   OPS, OpBuffer,
@@ -54,6 +55,13 @@ export function describeOp(buf: OpBuffer, i: number, badoff: number): { text: st
       return { text: info.label, overlap: false };
     case OP_CRASH:
       return { text: `${info.label} power cut, crash state selector ${hex(off)}`, overlap: false };
+    case OP_FAULT_READ: {
+      const how = buf.dst[i];
+      const t = `${range} device read error${(how & FAULT_READ_EVICT) !== 0 ? ', cache evicted first' : ''}${(how & FAULT_READ_MMAP) !== 0 ? ', read through mmap' : ''}`;
+      return { text: t + (overlap ? `\t***${info.marker}***` : ''), overlap };
+    }
+    case OP_FAULT_WRITE:
+      return { text: `${range} device write ${FAULT_WRITE_ACTIONS[buf.dst[i]] ?? '?'} under writeback, then fsync x2 and read back` + (overlap ? mark(info.marker) : ''), overlap };
     case OP_COMPLETE_IO:
       return { text: `${info.label} pending I/O #${off} (mod pending)`, overlap: false };
     case OP_EVICT:
@@ -94,22 +102,45 @@ export function describeOp(buf: OpBuffer, i: number, badoff: number): { text: st
   return { text: range + (overlap && info.marker !== '' ? mark(info.marker) : ''), overlap: overlap && info.marker !== '' };
 }
 
+/**
+ * The arguments fsx's own format leaves out but a report must show: KEEP_SIZE on zero_range,
+ * UNSHARE on fallocate (with KEEP_SIZE), EOF pollution before the op, an O_DSYNC write, and the
+ * op log v3 attributes (a short copy, a reservation limit, the SHARED check).
+ */
+function attributes(buf: OpBuffer, i: number): string {
+  const f = buf.flags[i];
+  if ((f & FL_SKIPPED) !== 0) return '';
+  const code = buf.code[i];
+  const a: string[] = [];
+  if (code === OP_ZERO_RANGE && (f & FL_KEEP_SIZE) !== 0) a.push('KEEP_SIZE');
+  if (code === OP_FALLOCATE && (f & FL_UNSHARE) !== 0) a.push((f & FL_KEEP_SIZE) !== 0 ? 'UNSHARE|KEEP_SIZE' : 'UNSHARE');
+  else if (code === OP_FALLOCATE && (f & FL_KEEP_SIZE) !== 0 && buf.off[i] + buf.len[i] <= buf.size[i]) a.push('KEEP_SIZE');
+  if ((f & FL_POLLUTE) !== 0) a.push('EOF page polluted first');
+  if ((f & FL_DSYNC) !== 0) a.push('O_DSYNC');
+  if ((f & FL_FAULT_AT) !== 0) a.push(`user buffer faults at byte ${hex(buf.dst[i])}`);
+  if ((f & FL_RESERVE) !== 0) a.push(`at most ${buf.dst[i]} more blocks reservable`);
+  if ((f & FL_CHECK_SHARED) !== 0) a.push('FIEMAP must show SHARED');
+  return a.length === 0 ? '' : ` [${a.join(', ')}]`;
+}
+
 /** fsx's logdump: `count` ops of `buf`, the last `maxOps` of them shown. */
-export function logDump(buf: OpBuffer, count: number, badoff: number, maxOps: number): string[] {
+export function logDump(buf: OpBuffer, count: number, badoff: number, maxOps: number, polluteEof = false): string[] {
   const lines = [`LOG DUMP (${count} total operations):`];
+  if (polluteEof) lines.push('(-e 1: before every size-changing op, junk was stored through mmap past EOF to the end of the EOF page; the op had to zero it)');
   const first = Math.max(0, count - maxOps);
   if (first > 0) lines.push(`(ops 1-${first} not shown; the saved op log has every op)`);
   for (let i = first; i < count; i++) {
     const n = i + 1;
     const { text } = describeOp(buf, i, badoff);
-    lines.push(`${n}(${String(n % 256).padStart(3)} mod 256): ${text}`);
+    lines.push(`${n}(${String(n % 256).padStart(3)} mod 256): ${text}${attributes(buf, i)}`);
     if ((buf.flags[i] & FL_CLOSE_OPEN) !== 0) lines.push('\t\tCLOSE/OPEN');
   }
   return lines;
 }
 
 /** The whole failure report: the failure's lines, then the LOG DUMP up to the failing op. */
-export function formatReport(failure: Failure, buf: OpBuffer, maxOps: number): string[] {
+export function formatReport(failure: Failure, buf: OpBuffer, maxOps: number, polluteEof = false): string[] {
   const badoff = failure.offset ?? -1;
-  return [...failure.lines, ...logDump(buf, failure.op, badoff, maxOps)];
+  const rule = failure.rule !== undefined ? [`Rule broken: ${failure.rule} (${ruleDoc(failure.rule)})`] : [];
+  return [...failure.lines, ...rule, ...logDump(buf, failure.op, badoff, maxOps, polluteEof)];
 }

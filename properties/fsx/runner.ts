@@ -19,12 +19,13 @@ import {
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
 } from '../../adapters/types';
 import { FsError } from '../../reference/errno';
+import { TargetError, HarnessLimit } from '../../adapters/errors';
 import { MAX_OFFSET, Mismatch, SparseBytes } from '../oracle/bytes';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
   FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_RESERVE, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE,
-  isRace, OP_CLONE_RANGE, OP_CRASH, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE,
+  isRace, FAULT_READ_EVICT, FAULT_READ_MMAP, FAULT_WRITE_ACTIONS, OP_FAULT_READ, OP_FAULT_WRITE, OP_CLONE_RANGE, OP_CRASH, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE,
   OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH,
   OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
@@ -49,13 +50,14 @@ export type FailureKind =
   | 'invariant' // the target's own model invariants broke (reference targets: folio state, reservations)
   | 'durability' // after a power cut (crash op): acknowledged data lost, or bytes that are neither old nor new
   | 'recovery' // after a power cut: the filesystem did not mount, or its own consistency check failed
+  | 'fault' // under a device fault (fault_read/fault_write): wrong bytes, an error not reported exactly once, or an error no fault explains
   | 'divergence' // a differential target (diff:): host and reference disagree (rule = what: diff-result, diff-mapping, ...)
   | 'crash' // the target threw something that is not an FsError
   | 'hang'; // the target stopped making progress (out-of-process / watchdog)
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
   'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant',
-  'durability', 'recovery', 'divergence', 'crash', 'hang',
+  'durability', 'recovery', 'divergence', 'crash', 'hang', 'fault',
 ];
 
 export interface Failure {
@@ -74,18 +76,7 @@ export interface Failure {
   stack?: string;
 }
 
-/**
- * The target failed as a whole (it crashed, hung, or could not open): the CLI exits 3. Adapters
- * throw it (or a subclass) for failures that are not filesystem semantics, e.g. an out-of-process
- * server that died or timed out; `kind: 'hang'` marks a timeout. Thrown during an op it becomes a
- * `crash` or `hang` failure of that op (with the op log saved); outside an op it ends the run.
- */
-export class TargetError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TargetError';
-  }
-}
+export { TargetError, HarnessLimit };
 
 /**
  * A rule violation reported by a contract monitor inside the target (properties/contract: an Error
@@ -136,8 +127,13 @@ export interface RunnerConfig {
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
-const short = (b: Uint8Array, i: number): number => ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
-const hex4 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
+/**
+ * fsx's GOOD/BAD column: the 2-byte word at i, or the one byte at i when it is the read's last
+ * (a second byte would be one the read never returned).
+ */
+const word = (b: Uint8Array, i: number, len: number): string => (i + 1 < len
+  ? '0x' + (((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16).padStart(4, '0')
+  : ('0x' + (b[i] ?? 0).toString(16).padStart(2, '0')).padEnd(6));
 
 /** Ops the target may refuse with EOPNOTSUPP (then they are turned off, as fsx does). */
 const OPTIONAL = new Set<number>([
@@ -211,11 +207,26 @@ export class Runner {
   private armed = -1;
   /** Flags of the op being applied (pollution reads FL_NO_MSYNC). */
   private curFlags = 0;
+  /**
+   * Bytes a short write or store of the op being applied accepted (-1: it was not short): only
+   * those are acknowledged by its msync (a store that stopped part-way synced only what landed).
+   */
+  private shortDone = -1;
 
   /** The target's own invariant check, when it has one (reference targets). */
   private readonly invariants: (() => string[]) | null;
   /** Versions since the last fsync, for crash ops (null: not tracked). */
   private readonly durability: DurabilityTracker | null;
+  /**
+   * What the device fault ops did: ops run, ops whose fault hit the device, reads that failed
+   * (EIO/SIGBUS) or came back short, fsyncs that reported a write error (measurements, docs/fsx.md).
+   */
+  readonly faultStats = { reads: 0, readHits: 0, readErrors: 0, writes: 0, writeHits: 0, reportedErrors: 0 };
+
+  /** Whether every size-changing op pollutes the EOF page first (fsx -e 1), for the report. */
+  get polluteEof(): boolean {
+    return this.cfg.polluteEof;
+  }
 
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
     this.t = target;
@@ -232,7 +243,8 @@ export class Runner {
     this.pattern = pattern;
     this.cfg = cfg;
     this.io = io;
-    this.durability = cfg.trackDurability === true && typeof target.crash === 'function' ? new DurabilityTracker(this.oracle) : null;
+    const judgesLoss = typeof target.crash === 'function' || target.deviceFaults !== undefined;
+    this.durability = cfg.trackDurability === true && judgesLoss ? new DurabilityTracker(this.oracle) : null;
   }
 
   /** Apply op `i` of `buf` (op number i+1). Returns false when a failure was found. */
@@ -252,6 +264,7 @@ export class Runner {
           return true;
         }
         this.curFlags = buf.flags[i];
+        this.shortDone = -1;
         if (this.coverage !== null) this.coverage.op = buf.code[i];
         if (!sim && this.inflight.length > 0 && WAITS_FOR_DIO.has(buf.code[i])) this.drain();
         this.exec(buf, i, n, sim);
@@ -423,7 +436,11 @@ export class Runner {
               oracle.truncate(off + len); // a capped store may stop before it reaches the new end
             }
             const got = this.store(off, data, flags, buf.dst[i]);
-            if (got < len) return oracle.write(off, data, 0, got);
+            if (got < 0) return;
+            if (got < len) {
+              this.shortDone = got;
+              return oracle.write(off, data, 0, got);
+            }
           } else if (code === OP_WRITE && this.armed === i - 1 && i > 0 && (flags & FL_DSYNC) === 0) {
             return this.raceWrite(buf, i, off, data);
           } else {
@@ -513,15 +530,19 @@ export class Runner {
       case OP_COPY_RANGE:
         return this.twoRange(buf, i, code, sim);
       case OP_FSYNC:
-        if (!sim) t.fsync();
-        this.durability?.acknowledge(oracle, `op ${n} fsync`);
-        return;
       case OP_FDATASYNC:
-        if (!sim) t.fdatasync();
-        this.durability?.acknowledge(oracle, `op ${n} fdatasync`);
+        // A simulated fsync (-b) made nothing durable: the target has not even seen the data.
+        if (sim) return;
+        if (code === OP_FSYNC) t.fsync();
+        else t.fdatasync();
+        this.durability?.acknowledge(oracle, `op ${n} ${OPS[code].name}`);
         return;
       case OP_CRASH:
         return this.crash(buf, i, sim);
+      case OP_FAULT_READ:
+        return this.faultRead(buf, i, sim);
+      case OP_FAULT_WRITE:
+        return this.faultWrite(buf, i, sim);
       case OP_SEEK_DATA:
       case OP_SEEK_HOLE:
         if (!sim) this.seek(code, off, size);
@@ -545,7 +566,9 @@ export class Runner {
     if ((f & FL_SKIPPED) !== 0 || buf.len[i] === 0) return undefined;
     const msynced = code === OP_MAPWRITE && (f & FL_NO_MSYNC) === 0;
     const dsync = (code === OP_WRITE || code === OP_WRITE_DIRECT) && (f & FL_DSYNC) !== 0;
-    return msynced || dsync ? { off: buf.off[i], len: buf.len[i] } : undefined;
+    if (!msynced && !dsync) return undefined;
+    const len = this.shortDone >= 0 ? this.shortDone : buf.len[i];
+    return len > 0 ? { off: buf.off[i], len } : undefined;
   }
 
   /** A write on an O_DSYNC file description (FileTarget.dsyncWrite, else write + fdatasync). */
@@ -595,6 +618,172 @@ export class Runner {
     tracker.survived(found);
   }
 
+  // ---- device faults (fault_read, fault_write) ------------------------------------------------
+
+  /**
+   * fault_read: the device fails every read of the blocks under [off, off+len) while the op reads
+   * that range (first dropping the clean cache over it, with FAULT_READ_EVICT, so the read goes to
+   * the device; a dirty, partly uptodate folio stays and only its other blocks are read). The read
+   * may fail (EIO; SIGBUS through mmap) or come back short, but every byte it returns is the
+   * file's. The fault is gone after the op: later ops see the file unchanged (the ordinary oracle
+   * judges them), which is where a folio wrongly marked uptodate over a failed block shows.
+   */
+  private faultRead(buf: OpBuffer, i: number, sim: boolean): void {
+    const t = this.t;
+    const df = t.deviceFaults;
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const size = this.oracle.size;
+    const how = buf.dst[i];
+    if (sim) return this.skip(buf, i, sim, 'skipping fault_read: not simulated');
+    if (df === undefined) return this.skip(buf, i, sim, 'skipping fault_read: the target has no device faults');
+    if (len === 0) return this.skip(buf, i, sim, 'skipping zero size fault_read');
+    if (off + len > size) return this.skip(buf, i, sim, 'skipping fault_read past end of file');
+    const mmap = (how & FAULT_READ_MMAP) !== 0 && this.canMapRead;
+    if ((how & FAULT_READ_EVICT) !== 0) this.evictRange(off, len);
+    df.arm('read', 'error', off, len);
+    let data: Uint8Array | null = null;
+    let err: FsError | null = null;
+    let fired = 0;
+    try {
+      data = mmap ? t.mapread!(off, len) : t.pread(off, len);
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      err = e;
+    } finally {
+      fired = df.heal().hits;
+    }
+    this.faultStats.reads++;
+    if (fired > 0) this.faultStats.readHits++;
+    if (err !== null || (data !== null && data.length < len)) this.faultStats.readErrors++;
+    const what = `${mmap ? 'mapped ' : ''}read of ${hex(off)} to ${hex(off + len)} under a device read fault (${fired} device read(s) failed)`;
+    if (err !== null) {
+      if (fired === 0) throw err; // no fault explains it: an ordinary op-error
+      const allowed = mmap ? ['SIGBUS', 'EIO'] : ['EIO'];
+      if (!allowed.includes(err.code)) return this.fail('fault', 'fileops-14.26', undefined, [`${what}: failed with ${err.code}, expected ${allowed.join(' or ')}`]);
+      return;
+    }
+    const got = data!;
+    if (got.length > len) return this.shortRead(got.length, len, 'fileops-14.2', 'long read');
+    if (got.length < len && fired === 0) return this.shortRead(got.length, len);
+    const mm = this.compareData(off, got, got.length);
+    if (mm !== null) {
+      this.badData(off, got, got.length, mm);
+      this.failure!.lines.unshift(`${what}: returned wrong bytes (EIO or the right bytes only)`);
+      this.failure!.kind = 'fault';
+      this.failure!.rule = 'fileops-14.26';
+    }
+  }
+
+  /** Drop the clean cache over [off, off+len) (interleaving steps, else close and reopen). */
+  private evictRange(off: number, len: number): void {
+    const il = this.il;
+    if (il === undefined) return this.t.closeOpen();
+    const ps = this.ps;
+    for (let p = off - (off % ps); p < off + len; p += ps) il.evict(p);
+  }
+
+  /**
+   * fault_write: background writeback of the file and every completion, while the device fails
+   * (dst 0), drops (1) or tears (2) the writes of the blocks under [off, off+len). Then, with the
+   * fault gone: fsync must report EIO if a write failed and 0 otherwise, and a second fsync 0
+   * (errseq: once per open file); the clean cache is dropped and the file read back: what the
+   * device lost may read old, but every byte is a version since the last fsync (the crash
+   * envelope), and fsync'd bytes are intact. What was read is the file from then on.
+   */
+  private faultWrite(buf: OpBuffer, i: number, sim: boolean): void {
+    const t = this.t;
+    const df = t.deviceFaults;
+    const il = this.il;
+    const tracker = this.durability;
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const action = FAULT_WRITE_ACTIONS[buf.dst[i]];
+    if (sim) return this.skip(buf, i, sim, 'skipping fault_write: not simulated');
+    if (df === undefined || il === undefined) return this.skip(buf, i, sim, 'skipping fault_write: the target has no device faults or no background writeback');
+    if (df.noWriteFaults !== undefined) return this.skip(buf, i, sim, `skipping fault_write: ${df.noWriteFaults}`);
+    if (action === undefined) return this.skip(buf, i, sim, `skipping fault_write with unknown action ${buf.dst[i]}`);
+    if (len === 0) return this.skip(buf, i, sim, 'skipping zero size fault_write');
+    if (tracker === null) return this.skip(buf, i, sim, 'skipping fault_write: durability tracking is off');
+    if (!tracker.complete) return this.skip(buf, i, sim, `skipping fault_write: more than ${tracker.versions} file versions since the last fsync`);
+    // In-flight direct writes complete first: the fault is for this writeback alone (a failed
+    // direct write is its caller's error, never a writeback error fsync reports).
+    if (il.pendingIo() > 0 || this.inflight.length > 0) this.drain();
+    df.arm('write', action, off, len);
+    let hit: { hits: number; ranges: Array<{ off: number; len: number }> } = { hits: 0, ranges: [] };
+    try {
+      il.writeback();
+      this.drain();
+    } finally {
+      hit = df.heal();
+    }
+    const fired = hit.hits;
+    this.faultStats.writes++;
+    if (fired > 0) this.faultStats.writeHits++;
+    const head = `after background writeback with a device write fault (${action}) over ${hex(off)} to ${hex(off + len)}: ${fired} device write(s) hit`;
+    const expectEio = action === 'error' && fired > 0;
+    for (const which of ['first', 'second'] as const) {
+      let err: FsError | null = null;
+      try {
+        t.fsync();
+      } catch (e) {
+        if (!(e instanceof FsError)) throw e;
+        err = e;
+      }
+      const want = which === 'first' && expectEio;
+      if (want && err === null) return this.fail('fault', 'fileops-14.26', undefined, [head, 'the first fsync returned 0: the writeback error was never reported (errseq)']);
+      if (!want && err !== null) {
+        const why = which === 'second' && expectEio ? 'the error was already reported by the first fsync (errseq reports it once per open file)' : 'no write failed';
+        return this.fail('fault', 'fileops-14.26', undefined, [head, `the ${which} fsync failed with ${err.code}: ${why}`]);
+      }
+      if (err !== null && err.code !== 'EIO') return this.fail('fault', 'fileops-14.26', undefined, [head, `the first fsync failed with ${err.code}, expected EIO`]);
+      if (err !== null) this.faultStats.reportedErrors++;
+    }
+    if (fired === 0) {
+      tracker.acknowledge(this.oracle, `op ${this.opNum} fault_write (fsync)`);
+      return;
+    }
+    // What the device kept: read it back from the media, judge it, and carry on from it.
+    t.closeOpen();
+    const size = t.size();
+    if (size !== this.oracle.size) {
+      return this.fail('fault', 'fileops-14.26', undefined, [head, `size ${hex(size)} after the lost writes, expected ${hex(this.oracle.size)} (sizes move only with successful I/O)`]);
+    }
+    const got = size > 0 ? t.pread(0, size) : new Uint8Array(0);
+    if (got.length !== size) return this.shortRead(got.length, size);
+    // A dropped or torn write leaves whatever the device held before in its blocks (stale data the
+    // filesystem cannot know about): those blocks are judged as if they held the newest bytes.
+    const judged = action === 'error' ? got : Uint8Array.from(got);
+    if (action !== 'error') {
+      for (const r of hit.ranges) {
+        const a = Math.min(r.off, size);
+        const b = Math.min(r.off + r.len, size);
+        if (b > a) this.oracle.readInto(a, b - a, judged.subarray(a, b));
+      }
+    }
+    const v = tracker.check(judged, [], this.oracle);
+    if (v.length > 0) return this.fail('fault', 'fileops-14.26', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
+    tracker.survived({ size, pieces: size > 0 ? [{ off: 0, data: got }] : [] });
+    this.resettle(size, got, head);
+  }
+
+  /**
+   * After data was lost under the file, what the device holds is the file, but its on-disk size
+   * may still be the one before the lost extension (sizes move with completed writes). Rewrite the
+   * last byte and fsync, so that everything read back is durable again and later power cuts are
+   * judged from there.
+   */
+  private resettle(size: number, got: Uint8Array, head: string): void {
+    const t = this.t;
+    if (size > 0) {
+      const n = t.pwrite(size - 1, got.subarray(size - 1));
+      if (n !== 1) return this.fail('short-write', 'fileops-14.1', undefined, [head, `short write: ${hex(n)} bytes instead of 0x1 while rewriting the last byte`]);
+    }
+    t.fsync();
+    this.oracle.takeChanges();
+    this.durability!.acknowledge(this.oracle, `op ${this.opNum} fault_write (what the device kept, rewritten at EOF and fsynced)`);
+  }
+
   /**
    * Arguments no correct target may accept (EINVAL by file-ops §3.2, §4, §5 and the O_DIRECT
    * alignment rule): the skip message, or null. The generator never makes such ops, but a shrunk
@@ -636,7 +825,7 @@ export class Runner {
   /** The target's fault injection (replay refuses v3 fault logs on targets without it). */
   private get faults(): FaultSteps {
     const f = this.t.faults;
-    if (f === undefined) throw new TargetError('the op needs model-level fault injection (FileTarget.faults), which this target has not');
+    if (f === undefined) throw new HarnessLimit('faults', 'the op needs model-level fault injection (FileTarget.faults), which this target has not');
     return f;
   }
 
@@ -656,6 +845,18 @@ export class Runner {
   private faultingWrite(off: number, data: Uint8Array, faultAt: number): number {
     const got = this.acceptErrno('EFAULT', () => this.faults.pwriteFaulting(off, data, faultAt));
     return this.shortCount(got, faultAt, off, `user buffer faulting at byte ${faultAt}`);
+  }
+
+  /**
+   * A store whose source buffer faults at byte `faultAt` (FaultSteps.mapwriteFaulting): exactly
+   * the bytes before the fault may land (a page the store never reached is never write-faulted);
+   * the target reports how many did, and that many must read back.
+   */
+  private faultingStore(off: number, data: Uint8Array, faultAt: number, opts: { msync?: boolean } | undefined): number {
+    const f = this.faults;
+    if (typeof f.mapwriteFaulting !== 'function') throw new TargetError('a mapwrite with faultAt needs FileTarget.faults.mapwriteFaulting, which this target has not');
+    const got = this.acceptErrno('SIGBUS', () => f.mapwriteFaulting!(off, data, faultAt, opts));
+    return this.shortCount(got, faultAt, off, `source buffer faulting at byte ${faultAt} (a store through the mapping)`);
   }
 
   /** The count an op returned, or 0 when it failed with `errno` (a short op that accepted nothing). */
@@ -682,6 +883,7 @@ export class Runner {
    */
   private store(off: number, data: Uint8Array, flags: number, arg: number): number {
     const opts = (flags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined;
+    if ((flags & FL_FAULT_AT) !== 0) return this.faultingStore(off, data, arg, opts);
     if ((flags & FL_RESERVE) === 0) {
       this.t.mapwrite!(off, data, opts);
       return data.length;
@@ -931,7 +1133,7 @@ export class Runner {
     while (data[k] === 0) k++;
     const bad = size + (k - from);
     this.fail('eof-page', 'fileops-14.22', bad, [
-      `Mapped ${what}: non-zero data past EOF (${hex(size - 1)}) page offset ${hex(bad % this.ps)} is ${hex4(short(data, k))}`,
+      `Mapped ${what}: non-zero data past EOF (${hex(size - 1)}) page offset ${hex(bad % this.ps)} is ${word(data, k, data.length).trimEnd()}`,
     ]);
   }
 
@@ -1093,7 +1295,7 @@ export class Runner {
     this.fail('short-read', rule, undefined, [`${what}: ${hex(got)} bytes instead of ${hex(want)}`]);
   }
 
-  /** fsx's check_buffers report: up to 16 bad bytes with GOOD/BAD 2-byte words and the op guess. */
+  /** fsx's check_buffers report: up to 16 bad bytes with GOOD/BAD words (a byte at the read's end) and the op guess. */
   private badData(off: number, data: Uint8Array, len: number, first: Mismatch): void {
     const good = this.oracle.read(off, len + 1);
     const lines = [
@@ -1104,7 +1306,7 @@ export class Runner {
     for (let i = first.index; i < len; i++) {
       if (good[i] === data[i]) continue;
       if (n < 16) {
-        lines.push(`0x${(off + i).toString(16).padEnd(8)}  ${hex4(short(good, i))}  ${hex4(short(data, i))}  ${hex(n)}`);
+        lines.push(`0x${(off + i).toString(16).padEnd(8)}  ${word(good, i, len)}  ${word(data, i, len)}  ${hex(n)}`);
         const op = opOfBadByte(data, i, off + i);
         lines.push(op !== 0
           ? `operation# (mod 256) for the bad data may be ${op}`
@@ -1128,6 +1330,12 @@ export class Runner {
       const rule = e.code === 'SIGBUS' ? 'fileops-14.23' : undefined;
       this.fail('op-error', rule, undefined, [`${this.describeArgs(buf, i)}`, `do_${name}: ${e.message}`]);
       (this.failure as Failure).errno = e.code;
+      return;
+    }
+    if (e instanceof HarnessLimit) {
+      // The harness cannot make this op happen here (a capability the target lacks): a skip.
+      buf.flags[i] |= FL_SKIPPED;
+      if (!this.cfg.quiet) this.io.err(`skipping ${name}: ${e.message}`);
       return;
     }
     if (e instanceof RangeError && e.message.startsWith('SparseBytes')) throw e; // the harness's own bug

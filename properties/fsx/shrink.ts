@@ -24,7 +24,8 @@
  */
 
 import type { FileAdapter } from '../../adapters/types';
-import { replayBuffer, RunResult } from './engine';
+import { AdapterSpecError } from '../../adapters/registry';
+import { replayBuffer, RunResult, TargetError } from './engine';
 import { bufferFromRecords, type OpLog } from './oplog';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_RESERVE, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE,
@@ -142,6 +143,8 @@ export function shrinkLog(input: OpLog, so: ShrinkOptions): ShrinkResult {
   const opts = { quiet: true, debug: false, logDumpOps: 0 };
   let replays = 0;
   let replayedOps = 0;
+  /** Candidates whose target failed outside the ops (creation, open, close). */
+  let targetErrors = 0;
   let exhausted = false;
   let bs = input.geometry.blockSize;
   const ps = input.geometry.pageSize;
@@ -202,10 +205,22 @@ export function shrinkLog(input: OpLog, so: ShrinkOptions): ShrinkResult {
   }
   if (cur.length < all.length) say(`dropped the ${all.length - cur.length} ops after the failure`);
 
-  /** Replay a candidate: its failing prefix when it reproduces the signature, else null. */
+  /**
+   * Replay a candidate: its failing prefix when it reproduces the signature, else null. A target
+   * that cannot be created, opened or closed for this candidate (TargetError, AdapterSpecError)
+   * is a property of the candidate, not of the shrink: it does not reproduce, and the shrink goes on.
+   */
   const test = (cand: ShrinkOp[]): ShrinkOp[] | null => {
     if (cand.length === 0 || cand.some(badFaultAt)) return null;
-    const r = replay(cand);
+    let r: RunResult;
+    try {
+      r = replay(cand);
+    } catch (e) {
+      if (!(e instanceof TargetError || e instanceof AdapterSpecError)) throw e;
+      targetErrors++;
+      if (targetErrors <= 3) say(`a candidate of ${cand.length} ops: ${e.message.split('\n')[0]} (taken as not reproducing)`);
+      return null;
+    }
     if (r.failure === null || signatureOf(r.failure) !== signature) return null;
     return cand.length > r.failure.op ? cand.slice(0, r.failure.op) : cand;
   };
@@ -423,7 +438,7 @@ function plainFlags(flags: number, code: number): number {
   if (POLLUTING_OPS.has(code)) f |= flags & (FL_NO_MSYNC | FL_POLLUTE);
   if (code === OP_FALLOCATE) f |= flags & (FL_KEEP_SIZE | FL_UNSHARE);
   if (code === OP_ZERO_RANGE) f |= flags & FL_KEEP_SIZE;
-  if (code === OP_WRITE || code === OP_MAPWRITE) f |= flags & FL_RESERVE;
+  if (code === OP_WRITE || code === OP_MAPWRITE) f |= flags & (FL_RESERVE | FL_FAULT_AT);
   if (code === OP_WRITE || code === OP_WRITE_DIRECT) f |= flags & FL_DSYNC;
   return f;
 }

@@ -15,13 +15,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
-import { AdapterOptions, loadAdapter } from '../../adapters/registry';
-import type { FileAdapter } from '../../adapters/types';
-import { FsxUsageError, RunHooks, runFsx, TargetError } from './engine';
+import { AdapterOptions, AdapterSpecError, loadAdapter } from '../../adapters/registry';
+import type { FileAdapter, SetupSupport } from '../../adapters/types';
+import { FsxUsageError, RunHooks, RunResult, runFsx, TargetError } from './engine';
 import type { FsxOptions } from './generator';
 import { OpLog, serializeOpLog, toFsxops } from './oplog';
 import type { Output } from './runner';
-import { shrinkLog } from './shrink';
+import { shrinkLog, ShrinkResult } from './shrink';
+import { describeSetup, drawSetup, roundSeed, roundSizes, sweeps, SweepPins } from './sweep';
 import type { CoverageJson } from '../coverage/recorder';
 import { reachableFor, summarize } from '../coverage/reachable';
 import { formatCoverage } from '../coverage/table';
@@ -37,6 +38,13 @@ export interface SeedTask {
   saveDir: string;
   /** Shrink a failure and save the minimal log next to the full one. */
   shrink: boolean;
+  /**
+   * The setup sweep (sweep.ts): each seed draws its setup from what the adapter declares, the
+   * pinned knobs kept. Absent: the adapter is created with `adapterOptions` as they are.
+   */
+  sweep?: SweepPins;
+  /** Ops per setup round of the sweep (default SETUP_ROUND_OPS). */
+  roundOps?: number;
   /** The saved log's description (e.g. how a module adapter was given on the command line). */
   description?: string;
 }
@@ -48,6 +56,10 @@ export interface SeedSummary {
   failures: number;
   opsPerSec: number;
   elapsedMs: number;
+  /** The setup the seed ran with (adapter options; the last round's), when the sweep drew it. */
+  setup?: AdapterOptions;
+  /** Setup rounds run (the sweep changes the setup every SETUP_ROUND_OPS ops), when more than one. */
+  rounds?: number;
   failure?: Record<string, unknown>;
   /** With --coverage: the coverage figure and where its JSON went. */
   coverage?: { table: string; reached: number; reachable: number; percent: number; json: string } | { json: string };
@@ -113,35 +125,101 @@ export interface SeedExtras {
  */
 export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtras = {}): Omit<SeedOutcome, 'lines'> {
   const o: FsxOptions = { ...task.options, seed };
-  const make = () => loadAdapter(task.spec, task.adapterOptions);
-  let r;
+  let first = more.first;
+  let support: SetupSupport | undefined;
   try {
-    r = runFsx(more.first ?? make(), task.spec, o, io, { ...more.hooks, folioSize: task.adapterOptions.folioSize as number | undefined });
+    if (task.sweep !== undefined) {
+      // The adapter says what it can be created with; each round of the seed picks among that.
+      const probe = first ?? loadAdapter(task.spec, task.adapterOptions);
+      if (sweeps(probe.setups)) {
+        support = probe.setups;
+        probe.close();
+        first = undefined;
+      } else {
+        first = probe;
+      }
+    }
   } catch (e) {
-    if (e instanceof FsxUsageError) return { summary: empty(seed), crashed: false, fatal: { usage: true, message: `fsx: ${e.message}` } };
-    if (e instanceof TargetError) return { summary: empty(seed), crashed: true, fatal: { usage: false, message: e.message } };
+    if (e instanceof AdapterSpecError) return { summary: empty(seed), crashed: false, fatal: { usage: true, message: e.message } };
     throw e;
   }
+  // With the sweep, the run is rounds of SETUP_ROUND_OPS ops, each on a fresh target with its
+  // own setup and op seed (roundSeed); a failing round's log is self-contained.
+  const sizes = support !== undefined ? roundSizes(o.numOps, task.roundOps) : [o.numOps];
+  let opts = task.adapterOptions;
+  let swept: AdapterOptions | undefined;
+  let r: RunResult | undefined;
+  let round = 0;
+  let total = 0;
+  let elapsed = 0;
+  for (; round < sizes.length; round++) {
+    if (support !== undefined) {
+      swept = drawSetup(seed, support, task.sweep!, round);
+      opts = { ...task.adapterOptions, ...swept };
+      const which = sizes.length > 1 ? ` round ${round + 1}/${sizes.length} (ops ${total + 1}-${total + sizes[round]}, op seed ${roundSeed(seed, round)})` : '';
+      if (!o.quiet) io.out(`Setup${which}: ${describeSetup(swept)}`);
+    }
+    const ro: FsxOptions = { ...o, seed: support !== undefined ? roundSeed(seed, round) : seed, numOps: sizes[round] };
+    const done = total;
+    const hooks: RunHooks = { ...more.hooks, quietPass: sizes.length > 1 };
+    if (more.hooks?.progress !== undefined) hooks.progress = (n) => more.hooks!.progress!(done + n);
+    try {
+      const adapter = (round === 0 ? first : undefined) ?? loadAdapter(task.spec, opts);
+      hooks.folioSize = (opts.folioSize as number | undefined) ?? ownFolioSize(adapter);
+      r = runFsx(adapter, task.spec, ro, io, hooks);
+    } catch (e) {
+      if (e instanceof FsxUsageError) return { summary: empty(seed), crashed: false, fatal: { usage: true, message: `fsx: ${e.message}` } };
+      if (e instanceof TargetError) return { summary: empty(seed), crashed: true, fatal: { usage: false, message: e.message } };
+      if (e instanceof AdapterSpecError) return { summary: empty(seed), crashed: false, fatal: { usage: true, message: e.message } };
+      throw e;
+    }
+    total += r.ops;
+    elapsed += r.elapsedMs;
+    if (r.failure !== null) break;
+  }
+  if (r === undefined) throw new Error('fsx: no round ran');
+  if (sizes.length > 1 && r.failure === null) io.out(`All ${total} operations completed A-OK!`);
+  const roundOpts = opts;
+  const make = () => loadAdapter(task.spec, roundOpts);
   const summary: SeedSummary = {
-    seed, ops: r.ops, failures: r.failure === null ? 0 : 1, opsPerSec: r.opsPerSec, elapsedMs: Math.round(r.elapsedMs),
+    seed, ops: total, failures: r.failure === null ? 0 : 1, opsPerSec: elapsed > 0 ? Math.round((total * 1000) / elapsed) : 0, elapsedMs: Math.round(elapsed),
   };
+  if (swept !== undefined) summary.setup = swept;
+  if (sizes.length > 1) summary.rounds = Math.min(round + 1, sizes.length);
   const saveDir = (): string => more.saveDir?.() ?? task.saveDir;
   const covJson = o.coverage === true && r.coverage !== null ? saveCoverage(r.coverage, saveDir(), `fsx-${safeName(task.spec)}-s${seed}`, summary, io, more.printCoverage !== false) : undefined;
   if (r.failure === null) return { summary, crashed: false, coverage: covJson };
   for (const l of r.report) io.out(l);
   if (r.failure.stack !== undefined && o.debug) io.err(r.failure.stack);
-  const name = `fsx-${safeName(task.spec)}-s${seed}-op${r.failure.op}`;
+  const roundName = summary.rounds !== undefined && round > 0 ? `-round${round + 1}` : '';
+  const name = `fsx-${safeName(task.spec)}-s${seed}${roundName}-op${r.failure.op}`;
   const log = task.description === undefined ? r.log() : { ...r.log(), description: task.description };
   const saved = saveFailure(() => path.join(saveDir(), name), name, log, io);
   const base = saved.replace(/\.json$/, '');
   io.out(`Log of operations saved to "${saved}"; replay with: iomap-harness replay ${saved}`);
   const f: Record<string, unknown> = { kind: r.failure.kind };
+  if (summary.rounds !== undefined) {
+    // Op numbers are the round's (its log replays alone); opsToDetect counts from the run's start.
+    f.round = round + 1;
+    f.opsToDetect = total;
+  }
   if (r.failure.rule !== undefined) f.rule = r.failure.rule;
   if (r.failure.offset !== undefined) f.offset = r.failure.offset;
   f.op = r.failure.op;
   f.log = saved;
   if (task.shrink) {
-    const s = shrinkLog(log, { makeAdapter: make, name: task.spec, trustExpected: true });
+    // The detection stands whatever the shrink does: a shrink that cannot finish is reported in
+    // the summary (shrunk.error) next to the failure it was given.
+    let s: ShrinkResult;
+    try {
+      s = shrinkLog(log, { makeAdapter: make, name: task.spec, trustExpected: true });
+    } catch (e) {
+      const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      io.out(`Shrink failed: ${why}; the full log above is the reproducer`);
+      f.shrunk = { error: why };
+      summary.failure = f;
+      return { summary, crashed: r.failure.kind === 'crash' || r.failure.kind === 'hang', coverage: covJson };
+    }
     if (s.failed) {
       const log: OpLog = {
         ...s.log,
@@ -170,6 +248,12 @@ function saveCoverage(cov: import('../coverage/recorder').CoverageRecorder, dir:
   io.out(`Coverage map saved to "${file}"; see it with: iomap-harness report ${file}`);
   summary.coverage = s === undefined ? { json: file } : { table: s.table, reached: s.reached, reachable: s.reachable, percent: s.percent, json: file };
   return json;
+}
+
+/** The largest folio an adapter was created with, when it says (reference-based adapters do). */
+function ownFolioSize(a: FileAdapter): number | undefined {
+  const f = (a as { folioSize?: unknown }).folioSize;
+  return typeof f === 'number' ? f : undefined;
 }
 
 function empty(seed: number): SeedSummary {

@@ -1,5 +1,6 @@
 /**
- * The crash property harness: run a seeded random workload on refs over a CrashDevice
+ * The crash property harness: run a seeded random workload on a target's volume (adapters/volume.ts;
+ * by default refs under the reference generic layer) over a CrashDevice
  * (wrapping a MemoryDevice), then for every crash state of the chosen window of the device log
  * (by default the last fsync interval: from the return of the second-to-last durability op to
  * the end), build the crash image, mount it, run refs' consistency check and compare every file
@@ -20,9 +21,9 @@ import type { BlockDevice } from '../../reference/device/types';
 import { FsError } from '../../reference/errno';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE,
-  FALLOC_FL_ZERO_RANGE, FileHandle, IomapFs,
-} from '../../reference/file';
-import { Refs, RefsBugs } from '../../reference/fs/refs';
+  FALLOC_FL_ZERO_RANGE,
+} from '../../adapters/types';
+import { iomapVolume, RefsBugs, Volume, VolumeFile, VolumeProvider } from '../../adapters/volume';
 import { CrashEnvelope, CrashViolationKind, TraceablePattern } from './crash';
 
 /** A problem with one crash image: an envelope violation, or 'fs' (mount/consistency/read failed). */
@@ -103,6 +104,8 @@ export interface CrashRunOptions {
   poison?: boolean;
   /** refs bug switches for the live run (the bug zoo): shows what the harness catches. */
   bugs?: RefsBugs;
+  /** The target (its volume capability); default the reference over refs with `bugs`. */
+  target?: VolumeProvider;
 }
 
 export interface CrashFailure {
@@ -329,19 +332,19 @@ export class CrashHarnessError extends Error {}
 
 interface Live {
   dev: CrashDevice;
-  fsys: IomapFs;
+  vol: Volume;
   env: CrashEnvelope;
-  handles: Map<number, FileHandle>;
+  handles: Map<number, VolumeFile>;
   pattern: TraceablePattern;
 }
 
 const name = (i: number): string => `f${i}`;
 
-function handle(l: Live, i: number): FileHandle {
+function handle(l: Live, i: number): VolumeFile {
   let fh = l.handles.get(i);
   if (!fh) {
-    const existed = l.fsys.fs.lookup(name(i)) !== undefined;
-    fh = l.fsys.open(name(i), { create: true });
+    const existed = l.vol.exists(name(i));
+    fh = l.vol.open(name(i), { create: true });
     l.handles.set(i, fh);
     if (!existed) l.env.set(name(i), new Uint8Array(0));
   }
@@ -385,7 +388,7 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
     case 'mapwrite': {
       const fh = handle(l, o.file);
       const data = l.pattern.data(index, o.off, o.len);
-      fh.mmapWrite(o.off, data, { msync: o.msync });
+      fh.mapwrite!(o.off, data, { msync: o.msync });
       const b = cur(l, o.file).slice();
       b.set(data.subarray(0, Math.max(0, Math.min(o.len, b.length - o.off))), o.off);
       env.set(name(o.file), b);
@@ -404,7 +407,7 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
       const end = o.off + o.len;
       if (o.mode === FALLOC_FL_INSERT_RANGE) {
         // refs (like xfs) first raises the size, then shifts: record the intermediate state.
-        fh.fallocate(o.mode, o.off, o.len);
+        fh.fallocate!(o.mode, o.off, o.len);
         env.set(name(o.file), resized(old, size + o.len));
         const b = new Uint8Array(size + o.len);
         b.set(old.subarray(0, o.off));
@@ -412,7 +415,7 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
         env.set(name(o.file), b);
         return;
       }
-      fh.fallocate(o.mode, o.off, o.len);
+      fh.fallocate!(o.mode, o.off, o.len);
       if (o.mode === FALLOC_FL_COLLAPSE_RANGE) {
         const b = new Uint8Array(size - o.len);
         b.set(old.subarray(0, o.off));
@@ -458,22 +461,22 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
       return;
     }
     case 'sync':
-      l.fsys.sync();
+      l.vol.sync();
       env.acknowledge('all');
       return;
     case 'writeback':
-      handle(l, o.file).writebackNow();
+      handle(l, o.file).writeback();
       return;
     case 'complete': {
-      const q = l.fsys.queue;
-      if (q.pending.length) q.completeAt(o.which % q.pending.length);
+      const n = l.vol.pendingIo();
+      if (n) l.vol.complete(o.which % n);
       return;
     }
     case 'unlink': {
       const fh = l.handles.get(o.file);
       if (fh) fh.close();
       l.handles.delete(o.file);
-      l.fsys.unlink(name(o.file));
+      l.vol.unlink(name(o.file));
       env.remove(name(o.file));
       return;
     }
@@ -484,11 +487,11 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
 function verifyLive(l: Live, files: number, after: string): void {
   for (let i = 0; i < files; i++) {
     const v = l.env.latest(name(i));
-    const exists = l.fsys.fs.lookup(name(i)) !== undefined;
+    const exists = l.vol.exists(name(i));
     if (exists !== v.exists) throw new CrashHarnessError(`live check after ${after}: ${name(i)} exists=${exists}, model says ${v.exists}`);
     if (!exists) continue;
     const fh = handle(l, i);
-    if (fh.size !== v.size) throw new CrashHarnessError(`live check after ${after}: ${name(i)} size ${fh.size}, model ${v.size}`);
+    if (fh.size() !== v.size) throw new CrashHarnessError(`live check after ${after}: ${name(i)} size ${fh.size()}, model ${v.size}`);
     const got = fh.pread(0, v.size);
     if (Buffer.compare(got, v.data) !== 0) {
       let o = 0;
@@ -506,27 +509,35 @@ export interface ExecutedWorkload {
   /** Crash point range examined. */
   from: number;
   to: number;
+  /** The target whose volume ran it (crash images are mounted with it too). */
+  target: VolumeProvider;
 }
 
-/** Run a workload on refs over a CrashDevice(MemoryDevice) and record the envelope. */
-export function executeWorkload(w: CrashWorkload, opts: Pick<CrashRunOptions, 'window' | 'verifyEachOp' | 'bugs' | 'poison'> = {}): ExecutedWorkload {
+/** The target a run uses: `opts.target`, else the reference over refs with `opts.bugs`. */
+function targetOf(opts: Pick<CrashRunOptions, 'bugs' | 'target'>): VolumeProvider {
+  return opts.target ?? iomapVolume({ bugs: opts.bugs });
+}
+
+/** Run a workload on the target's volume over a CrashDevice(MemoryDevice) and record the envelope. */
+export function executeWorkload(w: CrashWorkload, opts: Pick<CrashRunOptions, 'window' | 'verifyEachOp' | 'bugs' | 'poison' | 'target'> = {}): ExecutedWorkload {
+  const target = targetOf(opts);
+  return target.session(() => executeOn(target, w, opts));
+}
+
+function executeOn(target: VolumeProvider, w: CrashWorkload, opts: Pick<CrashRunOptions, 'window' | 'verifyEachOp' | 'poison'>): ExecutedWorkload {
   const g = w.geometry;
   const mem = new MemoryDevice({ size: g.deviceSize, sectorSize: g.sectorSize, name: `crash-seed-${w.seed}` });
   if (opts.poison ?? true) {
     const chunk = poisonPattern(DEFAULT_POISON_SEED);
     for (let off = 0; off < g.deviceSize; off += chunk.length) mem.write(off, chunk.subarray(0, Math.min(chunk.length, g.deviceSize - off)));
   }
-  IomapFs.mkfs(mem, { blockSize: g.blockSize, metaBytes: 64 * 1024 });
+  target.mkfs(mem, { blockSize: g.blockSize, metaBytes: 64 * 1024 });
   const dev = new CrashDevice(mem);
-  const fsys = IomapFs.mount(dev, { maxFolioSize: g.folioSize });
-  if (opts.bugs) {
-    if (!(fsys.fs instanceof Refs)) throw new CrashHarnessError('bug switches need refs');
-    fsys.fs.bugs = { ...opts.bugs };
-  }
+  const vol = target.mount(dev, { folioSize: g.folioSize });
   const env = new CrashEnvelope();
   const pattern = new TraceablePattern(w.seed);
   env.pattern = pattern;
-  const l: Live = { dev, fsys, env, handles: new Map(), pattern };
+  const l: Live = { dev, vol, env, handles: new Map(), pattern };
   w.ops.forEach((o, i) => {
     const desc = describeOp(o);
     dev.mark(`op #${i} ${desc}`);
@@ -546,7 +557,7 @@ export function executeWorkload(w: CrashWorkload, opts: Pick<CrashRunOptions, 'w
     const acks = env.ops.filter((op) => op.durable === 'all' || op.durable.size > 0);
     if (acks.length >= 2) from = acks[acks.length - 2].end;
   }
-  return { workload: w, dev, env, from, to: dev.position };
+  return { workload: w, dev, env, from, to: dev.position, target };
 }
 
 export interface ImageFiles {
@@ -555,26 +566,27 @@ export interface ImageFiles {
   problems: string[];
 }
 
-/** Mount a crash image with refs, run its checks and read every file. */
-export function readImage(img: BlockDevice, g: CrashGeometry, maxSize: number, known: readonly string[] = []): ImageFiles {
+/** Mount a crash image with the target (default refs), run its checks and read every file. */
+export function readImage(img: BlockDevice, g: CrashGeometry, maxSize: number, known: readonly string[] = [], target: VolumeProvider = iomapVolume()): ImageFiles {
   const files = new Map<string, Uint8Array>();
-  let fsys: IomapFs;
+  let vol: Volume;
   try {
-    fsys = IomapFs.mount(img, { maxFolioSize: g.folioSize });
+    vol = target.mount(img, { folioSize: g.folioSize });
   } catch (e) {
     return { files, problems: [`mount failed: ${e instanceof Error ? e.message : String(e)}`] };
   }
-  const problems = fsys.fs.checkConsistency().map((s) => `consistency: ${s}`);
-  // refs can list its names; any other filesystem is asked for the names the program used.
-  const present = fsys.fs instanceof Refs ? [...fsys.fs.names.keys()] : known.filter((n) => fsys.fs.lookup(n) !== undefined);
+  const problems = vol.consistency().map((s) => `consistency: ${s}`);
+  // A filesystem that lists its names is asked for all; any other for the names the program used.
+  const present = vol.names() ?? known.filter((n) => vol.exists(n));
   for (const n of present.sort()) {
     try {
-      const fh = fsys.open(n);
-      if (fh.size > maxSize) {
-        problems.push(`${n}: size ${fh.size} is larger than any size the program gave it (${maxSize})`);
+      const fh = vol.open(n);
+      const size = fh.size();
+      if (size > maxSize) {
+        problems.push(`${n}: size ${size} is larger than any size the program gave it (${maxSize})`);
         continue;
       }
-      files.set(n, fh.pread(0, fh.size));
+      files.set(n, fh.pread(0, size));
     } catch (e) {
       problems.push(`${n}: read failed: ${e instanceof FsError || e instanceof Error ? e.message : String(e)}`);
     }
@@ -587,7 +599,7 @@ export function checkState(x: ExecutedWorkload, state: CrashState, atomicUnit?: 
   const img = x.dev.image(state);
   let maxSize = 0;
   for (const n of x.env.names()) for (const v of x.env.history(n)) maxSize = Math.max(maxSize, v.size);
-  const r = readImage(img, x.workload.geometry, maxSize, x.env.names());
+  const r = x.target.session(() => readImage(img, x.workload.geometry, maxSize, x.env.names(), x.target));
   if (r.problems.length) return r.problems.map((m) => ({ kind: 'fs', file: '', message: m }));
   return x.env.checkSpan(r.files, x.dev.earliestPoint(state), state.point, atomicUnit ? { atomicUnit } : {});
 }

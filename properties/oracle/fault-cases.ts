@@ -16,16 +16,18 @@
  * Replay: on a passing adapter the whole workload must pass (every crash state of its window, or
  * every fault check); on a failing adapter the recorded crash state (or the fault run) must fail
  * with the recorded signature. Adapters are 'reference' and 'mutant:NAME' (the bug zoo: core
- * switches of reference/bugs.ts, refs switches of RefsBugs), run in-process on refs.
+ * switches of reference/bugs.ts, refs switches of RefsBugs): any adapter with the volume capability.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { filesUnder } from '../corpus-files';
 import type { CrashState } from '../../reference/device/crash';
 import type { FaultSpec } from '../../reference/device/fault';
-import { modelBugs } from '../../reference/bugs';
-import type { RefsBugs } from '../../reference/fs/refs';
 import { mutantByName } from '../../adapters/mutants/catalog';
+import '../../adapters/mutants';
+import { loadAdapter } from '../../adapters/registry';
+import type { FileAdapter } from '../../adapters/types';
+import type { VolumeProvider } from '../../adapters/volume';
 import {
   CrashWorkload, checkState, executeWorkload, generateWorkload, runWorkload, shrinkWorkload,
 } from './crash-harness';
@@ -83,21 +85,23 @@ export class CaseError extends Error {}
 /* Adapters                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-/** Run `fn` with the adapter's bug switches on: the core ones globally, refs ones passed in. */
-export function withAdapter<T>(adapter: string, fn: (bugs: RefsBugs | undefined) => T): T {
-  if (adapter === 'reference') return fn(undefined);
-  const m = /^mutant:(.+)$/.exec(adapter);
-  const spec = m ? mutantByName(m[1]) : undefined;
-  if (!spec) throw new CaseError(`unknown adapter ${JSON.stringify(adapter)} (reference or mutant:NAME)`);
-  const bugs: RefsBugs | undefined = spec.refs ? { [spec.refs]: true } : undefined;
-  if (!spec.core) return fn(bugs);
-  const core = spec.core;
-  const was = modelBugs[core];
-  modelBugs[core] = true;
+/**
+ * Run `fn` with the adapter's volume capability (adapters/volume.ts): the harnesses mount it on
+ * their own crash or fault device. Any registered adapter that offers it will do (reference,
+ * mutant:NAME, a module: ops table); one without it cannot replay a crash or fault case.
+ */
+export function withAdapter<T>(adapter: string, fn: (target: VolumeProvider) => T): T {
+  let a: FileAdapter;
   try {
-    return fn(bugs);
+    a = loadAdapter(adapter);
+  } catch (e) {
+    throw new CaseError(`adapter ${JSON.stringify(adapter)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    if (!a.volume) throw new CaseError(`adapter ${adapter} has no volume capability (a filesystem on a device the harness owns): crash and fault cases cannot run on it`);
+    return fn(a.volume);
   } finally {
-    modelBugs[core] = was;
+    a.close();
   }
 }
 
@@ -201,8 +205,8 @@ export function describeSignature(s: CaseSignature | null): string {
 
 /** A crash case on an adapter: the recorded state first, then (for passing adapters) every state. */
 function replayCrash(c: CrashCase, adapter: string, full: boolean): ReplayOutcome {
-  return withAdapter(adapter, (bugs) => {
-    const x = executeWorkload(c.workload, { bugs, window: c.crash.window });
+  return withAdapter(adapter, (target) => {
+    const x = executeWorkload(c.workload, { target, window: c.crash.window });
     let valid = true;
     try {
       x.dev.validateState(c.crash.state);
@@ -219,7 +223,7 @@ function replayCrash(c: CrashCase, adapter: string, full: boolean): ReplayOutcom
       }
     }
     if (!full) return { signature: null, report: [valid ? 'the recorded state passes' : 'the recorded state is not a state of this run'] };
-    const r = runWorkload(c.workload, { bugs, window: c.crash.window, maxFailures: 1 });
+    const r = runWorkload(c.workload, { target, window: c.crash.window, maxFailures: 1 });
     const f = r.failures[0];
     if (!f) return { signature: null, report: [`${r.statesChecked} crash states passed`] };
     const v = f.violations[0];
@@ -228,8 +232,8 @@ function replayCrash(c: CrashCase, adapter: string, full: boolean): ReplayOutcom
 }
 
 function replayFault(c: FaultCase, adapter: string): ReplayOutcome & { run: FaultRunResult } {
-  return withAdapter(adapter, (bugs) => {
-    const r = runFaultWorkload(c.workload, { bugs, tolerate: c.tolerate });
+  return withAdapter(adapter, (target) => {
+    const r = runFaultWorkload(c.workload, { target, tolerate: c.tolerate });
     const s = faultSignature(r);
     return { signature: s ? { check: 'fault', kind: s.kind, ...(s.file ? { file: s.file } : {}) } : null, report: r.report, run: r };
   });
@@ -306,7 +310,7 @@ export function huntMutant(mutant: string, o: HuntOptions): HuntResult {
     let nops: number;
     if (o.suite === 'crash') {
       const w = generateWorkload({ seed });
-      const r = withAdapter(adapter, (bugs) => runWorkload(w, { bugs, maxFailures: 1 }));
+      const r = withAdapter(adapter, (target) => runWorkload(w, { target, maxFailures: 1 }));
       res.ops += w.ops.length;
       res.states += r.statesChecked;
       failed = r.failures.length > 0;
@@ -317,7 +321,7 @@ export function huntMutant(mutant: string, o: HuntOptions): HuntResult {
       }
     } else {
       const w = generateFaultWorkload({ seed, mode: o.suite });
-      const r = withAdapter(adapter, (bugs) => runFaultWorkload(w, { bugs, tolerate: o.tolerate }));
+      const r = withAdapter(adapter, (target) => runFaultWorkload(w, { target, tolerate: o.tolerate }));
       res.ops += r.opsRun;
       failed = r.violations.length > 0;
       nops = w.ops.length;
@@ -343,8 +347,8 @@ export function huntMutant(mutant: string, o: HuntOptions): HuntResult {
 function crashCaseFor(mutant: string, seed: number): CrashCase | null {
   const adapter = `mutant:${mutant}`;
   const w = generateWorkload({ seed });
-  const shrunk = withAdapter(adapter, (bugs) => shrinkWorkload(w, { bugs }));
-  const r = withAdapter(adapter, (bugs) => runWorkload(shrunk, { bugs, maxFailures: 1 }));
+  const shrunk = withAdapter(adapter, (target) => shrinkWorkload(w, { target }));
+  const r = withAdapter(adapter, (target) => runWorkload(shrunk, { target, maxFailures: 1 }));
   const f = r.failures[0];
   if (!f) return null;
   if (runWorkload(shrunk, {}).failures.length) return null;
@@ -365,8 +369,8 @@ function crashCaseFor(mutant: string, seed: number): CrashCase | null {
 function faultCaseFor(mutant: string, seed: number, mode: FaultMode, tolerate?: FaultViolationKind[]): FaultCase | null {
   const adapter = `mutant:${mutant}`;
   const w = generateFaultWorkload({ seed, mode });
-  const shrunk = withAdapter(adapter, (bugs) => shrinkFaultWorkload(w, { bugs, tolerate }));
-  const r = withAdapter(adapter, (bugs) => runFaultWorkload(shrunk, { bugs, tolerate }));
+  const shrunk = withAdapter(adapter, (target) => shrinkFaultWorkload(w, { target, tolerate }));
+  const r = withAdapter(adapter, (target) => runFaultWorkload(shrunk, { target, tolerate }));
   const s = faultSignature(r);
   if (!s) return null;
   if (runFaultWorkload(shrunk, { tolerate }).violations.length) return null;
@@ -395,12 +399,12 @@ export function reshrinkCase(c: SavedCase): SavedCase {
   const target = c.expected.failsOn[0];
   if (!target) return c;
   if (c.kind === 'crash') {
-    const shrunk = withAdapter(target.adapter, (bugs) => shrinkWorkload(c.workload, { bugs }));
-    const r = withAdapter(target.adapter, (bugs) => runWorkload(shrunk, { bugs, maxFailures: 1 }));
+    const shrunk = withAdapter(target.adapter, (target) => shrinkWorkload(c.workload, { target }));
+    const r = withAdapter(target.adapter, (target) => runWorkload(shrunk, { target, maxFailures: 1 }));
     if (!r.failures.length) return c;
     return { ...c, workload: shrunk, crash: { ...c.crash, state: r.failures[0].state } };
   }
-  const shrunk = withAdapter(target.adapter, (bugs) => shrinkFaultWorkload(c.workload, { bugs, tolerate: c.tolerate }));
-  const r = withAdapter(target.adapter, (bugs) => runFaultWorkload(shrunk, { bugs, tolerate: c.tolerate }));
+  const shrunk = withAdapter(target.adapter, (target) => shrinkFaultWorkload(c.workload, { target, tolerate: c.tolerate }));
+  const r = withAdapter(target.adapter, (target) => runFaultWorkload(shrunk, { target, tolerate: c.tolerate }));
   return { ...c, workload: shrunk, schedule: scheduleOf(shrunk, r) };
 }

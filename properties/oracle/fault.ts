@@ -1,6 +1,6 @@
 /**
- * Fault properties: seeded random workloads on refs over FaultDevice(MemoryDevice) through
- * IomapFs, with the fault schedule as steps of the workload, checked against a byte model and an
+ * Fault properties: seeded random workloads on a target's volume (adapters/volume.ts; by default
+ * refs under the reference generic layer) over FaultDevice(MemoryDevice), with the fault schedule as steps of the workload, checked against a byte model and an
  * errseq model (../shared/spec/file-ops.md §12, invariant 26).
  *
  *   const r = runFaultWorkload(generateFaultWorkload({ seed: 7, mode: 'write-eio' }));
@@ -35,8 +35,7 @@ import { CrashRng } from '../../reference/device/crash';
 import { FaultDevice, FaultSpec, InjectedFault } from '../../reference/device/fault';
 import { DEFAULT_POISON_SEED, MemoryDevice, poisonPattern } from '../../reference/device/memory';
 import { FsError } from '../../reference/errno';
-import { FileHandle, IomapFs } from '../../reference/file';
-import { Refs, RefsBugs } from '../../reference/fs/refs';
+import { iomapVolume, RefsBugs, Volume, VolumeFile, VolumeProvider } from '../../adapters/volume';
 import { FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_UNWRITTEN } from '../../reference/iomap/fiemap';
 import { TraceablePattern } from './crash';
 import { GEOMETRIES } from './crash-harness';
@@ -163,6 +162,8 @@ export interface FaultRunResult {
 export interface FaultRunOptions {
   /** refs bug switches for the run (the bug zoo). */
   bugs?: RefsBugs;
+  /** The target (its volume capability); default the reference over refs with `bugs`. */
+  target?: VolumeProvider;
   /** Check fs invariants after every op (slow; default: at the end). */
   invariantsEachOp?: boolean;
   /** Known deviations to accept (noted in the result instead of failing). */
@@ -416,7 +417,7 @@ interface FileModel {
 
 interface Slot {
   file: number;
-  fh: FileHandle;
+  fh: VolumeFile;
   /** errseq model cursor of this open file description. */
   since: number;
 }
@@ -450,8 +451,7 @@ class FaultRunner {
   readonly g: FaultGeometry;
   readonly mem: MemoryDevice;
   readonly dev: FaultDevice;
-  readonly fsys: IomapFs;
-  readonly refs: Refs;
+  readonly vol: Volume;
   readonly files: FileModel[] = [];
   readonly slots: Array<Slot | null>;
   readonly pattern: TraceablePattern;
@@ -471,13 +471,10 @@ class FaultRunner {
     const chunk = poisonPattern(DEFAULT_POISON_SEED);
     for (let off = 0; off < g.deviceSize; off += chunk.length) this.mem.write(off, chunk.subarray(0, Math.min(chunk.length, g.deviceSize - off)));
     this.dev = new FaultDevice(this.mem, { seed: w.seed });
-    IomapFs.mkfs(this.dev, { blockSize: g.blockSize, metaBytes: g.metaBytes });
-    this.fsys = IomapFs.mount(this.dev, { maxFolioSize: g.folioSize });
-    if (!(this.fsys.fs instanceof Refs)) throw new Error('fault properties need refs');
-    this.refs = this.fsys.fs;
-    if (opts.bugs) this.refs.bugs = { ...opts.bugs };
-    this.dataStart = this.refs.sb.dataStart * g.blockSize;
-    if (this.dataStart !== dataStartBytes(g)) throw new Error(`data area at ${this.dataStart}, expected ${dataStartBytes(g)}`);
+    const target = opts.target ?? iomapVolume({ bugs: opts.bugs });
+    target.mkfs(this.dev, { blockSize: g.blockSize, metaBytes: g.metaBytes });
+    this.vol = target.mount(this.dev, { folioSize: g.folioSize });
+    this.dataStart = dataStartBytes(g);
     this.pattern = new TraceablePattern(w.seed);
     this.slots = new Array<Slot | null>(w.slots).fill(null);
     this.result = {
@@ -490,10 +487,10 @@ class FaultRunner {
         name, versions: [new Uint8Array(0)], from: new Int32Array(g.maxFileSize), lastMod: new Int32Array(g.maxFileSize).fill(-1),
         lastFault: -1, errSeq: 0, errSeen: true, dirtySinceSync: false, legacy: false, legacySticky: false,
       });
-      const fh = this.fsys.open(name, { create: true });
+      const fh = this.vol.open(name, { create: true });
       if (i < w.slots) this.slots[i] = { file: i, fh, since: 0 };
     }
-    this.fsys.sync();
+    this.vol.sync();
     this.dev.resetStats();
     this.dev.onFault = (f) => this.onFault(f);
   }
@@ -514,18 +511,10 @@ class FaultRunner {
     throw new Stop(message);
   }
 
-  /** The file owning device byte `off` (data or COW fork), or -1. */
+  /** The file owning device byte `off` (data or COW fork, as the filesystem reports it), or -1. */
   private ownerOf(off: number): number {
-    const pblk = Math.floor(off / this.g.blockSize);
-    for (let i = 0; i < this.files.length; i++) {
-      const ino = this.refs.lookup(this.files[i].name);
-      const ri = ino === undefined ? undefined : this.refs.inodes.get(ino);
-      if (!ri) continue;
-      for (const e of [...ri.extents.exts, ...ri.cow.exts]) {
-        if (e.state !== 'delalloc' && pblk >= e.pblk && pblk < e.pblk + e.len) return i;
-      }
-    }
-    return -1;
+    const name = this.vol.ownerOfBlock(Math.floor(off / this.g.blockSize));
+    return name === undefined ? -1 : this.files.findIndex((f) => f.name === name);
   }
 
   private onFault(f: InjectedFault): void {
@@ -599,20 +588,20 @@ class FaultRunner {
 
   private checkClean(i: number, what: string): void {
     const fh = this.anyHandle(i);
-    if (fh && fh.inode.mapping.hasDirtyOrWriteback()) {
-      const bad = fh.inode.mapping.allFolios().filter((f) => f.dirty || f.writeback).map((f) => `${f.pos}+${f.size}${f.dirty ? ' dirty' : ''}${f.writeback ? ' writeback' : ''}`);
+    const bad = fh ? fh.dirtyFolios() : [];
+    if (bad.length) {
       this.violate('dirty-after-sync', `${this.files[i].name}: after ${what}, folios ${bad.join(', ')}`, i);
     }
   }
 
-  private anyHandle(i: number): FileHandle | null {
+  private anyHandle(i: number): VolumeFile | null {
     for (const s of this.slots) if (s && s.file === i) return s.fh;
     return null;
   }
 
   /** A handle for model reads of file i (opened on demand, never used for fsync). */
-  private reader(i: number): FileHandle {
-    return this.anyHandle(i) ?? this.fsys.open(this.files[i].name);
+  private reader(i: number): VolumeFile {
+    return this.anyHandle(i) ?? this.vol.open(this.files[i].name);
   }
 
   /** fsync/fdatasync/msync on a slot: check the errseq answer, cleanliness and no-retry. */
@@ -704,7 +693,7 @@ class FaultRunner {
         const old = this.slots[o.slot];
         if (old) old.fh.close();
         const fm = this.files[o.file];
-        this.slots[o.slot] = { file: o.file, fh: this.fsys.open(fm.name), since: fm.errSeen ? fm.errSeq : fm.errSeq - 1 };
+        this.slots[o.slot] = { file: o.file, fh: this.vol.open(fm.name), since: fm.errSeen ? fm.errSeq : fm.errSeq - 1 };
         return true;
       }
       case 'close': {
@@ -758,10 +747,10 @@ class FaultRunner {
         const s = slotOf(o.slot);
         if (!s) return false;
         const size = this.cur(s.file).length;
-        if (o.off + o.len > Math.ceil(size / this.fsys.pageSize) * this.fsys.pageSize) return false; // SIGBUS by design
+        if (o.off + o.len > Math.ceil(size / this.vol.pageSize) * this.vol.pageSize) return false; // SIGBUS by design
         let got: Uint8Array;
         try {
-          got = s.fh.mmapRead(o.off, o.len);
+          got = s.fh.mapread!(o.off, o.len);
         } catch (e) {
           this.failed(e, describeFaultOp(o), s.file, ['SIGBUS']);
           return true;
@@ -781,7 +770,7 @@ class FaultRunner {
         const len = Math.min(o.len, size - o.off);
         const data = this.pattern.data(index, o.off, len);
         try {
-          s.fh.mmapWrite(o.off, data, { msync: false });
+          s.fh.mapwrite!(o.off, data, { msync: false });
         } catch (e) {
           this.failed(e, describeFaultOp(o), s.file, ['SIGBUS']);
           return true;
@@ -798,7 +787,7 @@ class FaultRunner {
           s.fh.truncate(o.size);
         } catch (e) {
           this.failed(e, describeFaultOp(o), s.file, ['EIO']);
-          const now = s.fh.size;
+          const now = s.fh.size();
           if (now === o.size) {
             this.change(s.file, resized(old, o.size), Math.min(old.length, o.size), Math.max(old.length, o.size));
             this.result.notes.push(`op #${index}: ${describeFaultOp(o)} failed with EIO after changing the size (Linux order)`);
@@ -822,17 +811,17 @@ class FaultRunner {
       case 'writeback': {
         const s = slotOf(o.slot);
         if (!s) return false;
-        s.fh.writebackNow();
+        s.fh.writeback();
         return true;
       }
       case 'complete': {
-        const q = this.fsys.queue;
-        if (!q.pending.length) return false;
-        q.completeAt(o.which % q.pending.length);
+        const n = this.vol.pendingIo();
+        if (!n) return false;
+        this.vol.complete(o.which % n);
         return true;
       }
       case 'sync':
-        this.fsys.sync();
+        this.vol.sync();
         for (let i = 0; i < this.files.length; i++) {
           this.checkClean(i, 'sync');
           this.writtenBack(i);
@@ -840,14 +829,15 @@ class FaultRunner {
         return true;
       case 'syncdrop':
       case 'dropcaches':
-        this.fsys.syncAndDropCaches();
+        this.vol.sync();
+        this.vol.dropCaches();
         for (let i = 0; i < this.files.length; i++) {
           this.checkClean(i, 'sync and drop caches');
           this.writtenBack(i);
           this.checkEvicted(i);
         }
         // The check read everything back: drop it again, so later ops start from a cold cache.
-        this.fsys.dropCaches();
+        this.vol.dropCaches();
         return true;
       case 'fault':
         this.dev.addFault(o.rule);
@@ -867,7 +857,7 @@ class FaultRunner {
     const fm = this.files[i];
     const cur = this.cur(i);
     const fh = this.reader(i);
-    if (fh.size !== cur.length) this.violate('size', `${fm.name}: size ${fh.size} after drop caches, the program gave it ${cur.length}`, i);
+    if (fh.size() !== cur.length) this.violate('size', `${fm.name}: size ${fh.size()} after drop caches, the program gave it ${cur.length}`, i);
     let got: Uint8Array;
     try {
       got = fh.pread(0, cur.length);
@@ -929,7 +919,7 @@ class FaultRunner {
     const fh = this.reader(i);
     const out = new Uint8Array(size);
     if (size === 0) return out;
-    for (const e of fh.fiemap(0, size)) {
+    for (const e of fh.fiemap!(0, size, 0)) {
       if (e.flags & FIEMAP_EXTENT_DATA_INLINE) return null;
       if (e.flags & FIEMAP_EXTENT_UNWRITTEN) continue;
       const a = Math.max(0, e.logical);
@@ -949,13 +939,14 @@ class FaultRunner {
     this.opIndex = this.w.ops.length;
     this.opFaults = [];
     this.dev.enabled = false;
-    this.fsys.queue.drain();
-    this.fsys.syncAndDropCaches();
+    this.vol.drain();
+    this.vol.sync();
+    this.vol.dropCaches();
     for (let i = 0; i < this.files.length; i++) {
       this.checkClean(i, 'the final sync');
       this.writtenBack(i);
     }
-    const problems = this.fsys.checkInvariants();
+    const problems = this.vol.invariants();
     if (problems.length) this.violate('invariant', problems.slice(0, 3).join('; '));
     // In corrupt mode the final read-back goes through a fresh corruption rule.
     let corruptions: InjectedFault[] = [];
@@ -969,7 +960,7 @@ class FaultRunner {
       const fm = this.files[i];
       const cur = this.cur(i);
       const fh = this.reader(i);
-      if (fh.size !== cur.length) this.violate('size', `${fm.name}: size ${fh.size} at the end, the program gave it ${cur.length}`, i);
+      if (fh.size() !== cur.length) this.violate('size', `${fm.name}: size ${fh.size()} at the end, the program gave it ${cur.length}`, i);
       const media = this.mediaView(i, cur.length);
       const before = this.dev.injected.length;
       const got = fh.pread(0, cur.length);
@@ -978,7 +969,7 @@ class FaultRunner {
         // The read path returns exactly the media, plus the flips injected into this read.
         const expect = media.slice();
         for (const f of corruptions) {
-          for (const e of fh.fiemap(0, cur.length)) {
+          for (const e of fh.fiemap!(0, cur.length, 0)) {
             if (e.flags & (FIEMAP_EXTENT_UNWRITTEN | FIEMAP_EXTENT_DATA_INLINE)) continue;
             if (f.at! >= e.physical && f.at! < e.physical + e.length) {
               const o = e.logical + (f.at! - e.physical);
@@ -1043,6 +1034,11 @@ function formatReport(r: FaultRunResult, runner: FaultRunner | null): string[] {
 
 /** Run a fault workload and check it; stops at the first violation or mid-run detection. */
 export function runFaultWorkload(w: FaultWorkload, opts: FaultRunOptions = {}): FaultRunResult {
+  const target = opts.target ?? iomapVolume({ bugs: opts.bugs });
+  return target.session(() => runFaultOn(w, { ...opts, target }));
+}
+
+function runFaultOn(w: FaultWorkload, opts: FaultRunOptions): FaultRunResult {
   const t0 = Date.now();
   let runner: FaultRunner | null = null;
   let result: FaultRunResult;
@@ -1062,7 +1058,7 @@ export function runFaultWorkload(w: FaultWorkload, opts: FaultRunOptions = {}): 
     w.ops.forEach((o, i) => {
       if (r.runOp(o, i)) result.opsRun++;
       if (opts.invariantsEachOp) {
-        const p = r.fsys.checkInvariants();
+        const p = r.vol.invariants();
         if (p.length) {
           result.violations.push({ kind: 'invariant', op: i, message: p.slice(0, 3).join('; ') });
           throw new Stop('invariant');
@@ -1149,7 +1145,7 @@ export interface FaultCampaignResult {
 /** Run seeded workloads of one mode from `firstSeed` until `count` ran or `timeMs` passed. */
 export function runFaultCampaign(o: {
   mode: FaultMode; firstSeed?: number; count?: number; timeMs?: number; ops?: number; bugs?: RefsBugs; maxFailures?: number;
-  tolerate?: FaultViolationKind[];
+  tolerate?: FaultViolationKind[]; target?: VolumeProvider;
 }): FaultCampaignResult {
   const t0 = Date.now();
   const res: FaultCampaignResult = {
@@ -1158,7 +1154,7 @@ export function runFaultCampaign(o: {
   const count = o.count ?? Infinity;
   for (let seed = o.firstSeed ?? 1; res.workloads < count; seed++) {
     if (o.timeMs !== undefined && Date.now() - t0 >= o.timeMs) break;
-    const r = runFaultWorkload(generateFaultWorkload({ seed, mode: o.mode, ops: o.ops }), { bugs: o.bugs, tolerate: o.tolerate });
+    const r = runFaultWorkload(generateFaultWorkload({ seed, mode: o.mode, ops: o.ops }), { bugs: o.bugs, tolerate: o.tolerate, target: o.target });
     res.workloads++;
     res.ops += r.opsRun;
     res.injected += r.injected.length;

@@ -5,6 +5,7 @@
  * per-block uptodate/dirty bits, pending I/O — plus the failure and the bytes around it.
  * The state always comes from replaying the log, never from re-deriving it in the browser.
  */
+import { ruleDocUrl } from '../rule-docs';
 import type { FileAdapter, FileTarget } from '../../adapters/types';
 import { ReferenceAdapter, ReferenceTarget } from '../../adapters/reference';
 import { replayLog } from '../fsx/engine';
@@ -60,7 +61,7 @@ export interface ReportData {
   ops: string[];
   /** 1-based failing op, or null if the log passed. */
   failingOp: number | null;
-  failure: { kind: string; rule: string | null; offset: number | null; lines: string[] } | null;
+  failure: { kind: string; rule: string | null; ruleUrl: string | null; offset: number | null; lines: string[] } | null;
   /** State after op k is steps[k] (steps[0]: before any op). */
   steps: StepView[];
   /** Number of blocks the block map covers (the largest file size seen, in blocks). */
@@ -244,7 +245,7 @@ export function captureReport(adapter: FileAdapter, name: string, log: OpLog, op
     seed: log.seed,
     ops,
     failingOp: f ? f.op : null,
-    failure: f ? { kind: f.kind, rule: f.rule ?? null, offset: f.offset ?? null, lines: f.lines } : null,
+    failure: f ? { kind: f.kind, rule: f.rule ?? null, ruleUrl: f.rule === undefined ? null : ruleDocUrl(f.rule), offset: f.offset ?? null, lines: f.lines } : null,
     steps,
     blocks,
     bytes,

@@ -24,7 +24,7 @@ header h1{font-size:16px;margin:0 0 4px}
 header .meta{opacity:.8}
 main{display:flex;height:calc(100vh - 64px)}
 #ops{width:38%;overflow:auto;border-right:1px solid #ccc;margin:0;padding:0;list-style:none;font:12px/1.5 ui-monospace,monospace}
-#ops li{padding:1px 8px;cursor:pointer;white-space:pre}
+#ops li{padding:1px 8px 1px 2.5em;text-indent:-1.5em;cursor:pointer;white-space:pre-wrap;overflow-wrap:anywhere}
 #ops li:hover{background:#e3f2fd}
 #ops li.sel{background:#1976d2;color:#fff}
 #ops li.fail{border-left:4px solid #d32f2f;font-weight:bold}
@@ -48,7 +48,9 @@ pre.fail{background:#ffebee;border:1px solid #ef9a9a;padding:8px;white-space:pre
 .diff td.x{background:#ffcdd2;font-weight:bold}
 .diff td.badoff{outline:2px solid #d32f2f}
 .muted{color:#777}
-kbd{border:1px solid #aaa;border-radius:3px;padding:0 3px;background:#fff}
+kbd{border:1px solid #aaa;border-radius:3px;padding:0 3px;background:#fff;color:#222}
+.refnote{margin:2px 0 6px;padding:4px 8px;background:#fff8e1;border-left:4px solid #ffb300}
+.rule a{color:#b71c1c}
 `;
 
 const SCRIPT = `
@@ -72,13 +74,19 @@ function render(){
   const s=stepFor(cur);
   detail.appendChild(el('h2',{},cur===0?'Before the first op':'After op '+cur+(D.failingOp===cur?' (the failing op)':'')));
   if(D.failure&&D.failingOp===cur){
-    if(D.failure.kind==='contract'&&D.failure.rule){detail.appendChild(el('div',{class:'rule',id:'rule'},'Contract rule '+D.failure.rule+' violated'));}
-    else detail.appendChild(el('div',{class:'rule',id:'rule'},'Failure: '+D.failure.kind+(D.failure.rule?' ('+D.failure.rule+')':'')+(D.failure.offset!==null?' at offset '+hex(D.failure.offset):'')));
+    const r=el('div',{class:'rule',id:'rule'});
+    if(D.failure.kind==='contract'&&D.failure.rule){r.appendChild(document.createTextNode('Contract rule '));}
+    else r.appendChild(document.createTextNode('Failure: '+D.failure.kind+(D.failure.rule?' (':'')));
+    if(D.failure.rule){const a=el('a',{href:D.failure.ruleUrl||'#',title:'what the rule says'},D.failure.rule);r.appendChild(a);}
+    if(D.failure.kind==='contract'&&D.failure.rule)r.appendChild(document.createTextNode(' violated'));
+    else r.appendChild(document.createTextNode((D.failure.rule?')':'')+(D.failure.offset!==null?' at offset '+hex(D.failure.offset):'')));
+    detail.appendChild(r);
     detail.appendChild(el('pre',{class:'fail',id:'failure'},D.failure.lines.join('\\n')));
   }
   if(!s){detail.appendChild(el('p',{class:'muted'},'No model state recorded.'));return;}
   detail.appendChild(el('div',{class:'muted'},'i_size '+hex(s.size)+' ('+s.size+' bytes); block size '+D.geometry.blockSize+'; '+(s.scale>1?s.scale+' blocks per cell; ':'')+'state from '+(D.stateFrom==='target'?'the target':'a reference replay')));
-  detail.appendChild(el('h2',{},'Block map'));
+  detail.appendChild(el('h2',{},'Block map'+(D.stateFrom==='target'?'':' (reference replay)')));
+  if(D.stateFrom!=='target')detail.appendChild(el('div',{class:'refnote',id:'refnote'},'This map is the reference filesystem\'s, replaying the same ops: what a correct filesystem would hold here, not what '+D.adapter+' holds.'));
   const lg=el('div',{class:'legend'});for(const k in CLASS_NAMES){const sp=el('span');sp.appendChild(el('i',{class:k}));sp.appendChild(document.createTextNode(CLASS_NAMES[k]));lg.appendChild(sp);}
   const eofSp=el('span',{},'black outline: EOF block');lg.appendChild(eofSp);if(D.bytes){lg.appendChild(el('span',{},'red outline: failing offset'));}
   detail.appendChild(lg);

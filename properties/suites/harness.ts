@@ -9,9 +9,12 @@ import * as fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AdapterSpecError, loadAdapter, type AdapterOptions } from '../../adapters/registry';
+// The contract monitor installs itself as the checker of every monitored mount.
+import '../contract/monitor';
 import { replayLog } from '../fsx/engine';
 import { adapterOptionsOf, Expected, OpLog, serializeOpLog } from '../fsx/oplog';
 import { shrinkLog } from '../fsx/shrink';
+import { describeSetup, setupArbitrary, sweeps } from '../fsx/sweep';
 import type { PropContext, PropertyDef, SuiteDef, SuiteEnv, SuiteFailure, WorkloadOptions } from './types';
 import { hasNeed } from './steps';
 import { StopWorkload, Workload } from './workload';
@@ -33,6 +36,14 @@ export interface RunOptions {
   shrinkLogs?: boolean;
   /** Only these properties (names), when given. */
   only?: string[];
+  /**
+   * The setup sweep (properties/fsx/sweep.ts): each property run draws a setup (block and folio
+   * size, post-EOF preallocation, poisoned device, inline data) from what the adapter declares,
+   * as part of the fast-check input, so a counterexample shrinks in its setup too. What the
+   * property asks for itself and what the command line pins win. Default false here; the `check`
+   * command turns it on.
+   */
+  sweep?: boolean;
   /** Lines for the user (failures, skips). */
   log?: (line: string) => void;
   /** Told before each property runs (the CLI's status line). */
@@ -66,6 +77,8 @@ export interface PropertyResult {
   replay?: ReplayCheck;
   /** Steps the op log could not record (writeback, completions, evict, faults, ...). */
   notes?: string[];
+  /** The setup of the counterexample, when the sweep drew it (the saved log records it too). */
+  setup?: AdapterOptions;
 }
 
 export interface SuiteResult {
@@ -102,10 +115,12 @@ export function registryEnv(spec: string, opts: AdapterOptions = {}): SuiteEnv {
 
 class Context implements PropContext {
   readonly workloads: Workload[] = [];
-  constructor(readonly env: SuiteEnv) {}
+  /** The run's drawn setup (null: no sweep). Applies to workloads on the suite's own environment. */
+  constructor(readonly env: SuiteEnv, private readonly setup: AdapterOptions | null = null, private readonly crash = false) {}
 
   open(opts: AdapterOptions = {}, wo: WorkloadOptions = {}, env?: SuiteEnv): Workload {
-    const w = new Workload(env ?? this.env, opts, wo);
+    const o = env === undefined && this.setup !== null ? withSetup(this.setup, opts, this.env.opts, this.crash) : opts;
+    const w = new Workload(env ?? this.env, o, wo);
     this.workloads.push(w);
     return w;
   }
@@ -119,12 +134,27 @@ class Context implements PropContext {
   }
 }
 
+/**
+ * A drawn setup under a property's own options (they win) and the command line's (they pin, and
+ * the workload applies them last): a drawn folio smaller than the resulting block, or preallocation
+ * smaller than it, is left out; so is preallocation for a property that needs power cuts (refs
+ * does not cut the power with its written post-EOF preallocation).
+ */
+export function withSetup(drawn: AdapterOptions, own: AdapterOptions, pinned: AdapterOptions, crash: boolean): AdapterOptions {
+  const o: AdapterOptions = { ...drawn, ...own };
+  const final = { ...o, ...pinned };
+  const bs = (final.blockSize as number | undefined) ?? 4096;
+  if (own.folioSize === undefined && final.folioSize !== undefined && (final.folioSize as number) < bs) delete o.folioSize;
+  if (own.eofPrealloc === undefined && final.eofPrealloc !== undefined && (crash || (final.eofPrealloc as number) < bs)) delete o.eofPrealloc;
+  return o;
+}
+
 /** A harness error (not the target's): reported as a crash with its stack. */
 class HarnessError extends Error {}
 
 /** Run one input of a property. Returns the context (its workloads closed). */
-function runOnce<T>(def: PropertyDef<T>, env: SuiteEnv, input: T): { ctx: Context; error: unknown } {
-  const ctx = new Context(env);
+function runOnce<T>(def: PropertyDef<T>, env: SuiteEnv, input: T, setup: AdapterOptions | null = null): { ctx: Context; error: unknown } {
+  const ctx = new Context(env, setup, def.needs?.includes('crash') === true);
   let error: unknown = null;
   try {
     def.run(ctx, input);
@@ -159,6 +189,9 @@ export function unmetNeeds(needs: readonly string[], probe: Workload): string | 
     asyncDio: 'needs asynchronous O_DIRECT writes (interleave.directWriteAsync)',
     geometry: 'needs an adapter that honours a requested block and folio size (and no --bs/--folio)',
     crash: 'needs power cuts (FileTarget.crash: the reference adapter over a CrashDevice, for a filesystem that declares itself crash safe)',
+    introspect: 'needs the filesystem\'s block-mapping introspection (an exec: fs-level server offers it with the snapshot request)',
+    faults: 'needs model-level fault injection (FileTarget.faults: short user copies and capped delalloc reservations inside refs)',
+    deviceFaults: 'needs device faults under the file (FileTarget.deviceFaults: a device the harness owns and a filesystem that can tell which blocks back the file)',
   };
   return missing.map((m) => why[m] ?? (m.startsWith('falloc:') ? `needs fallocate mode ${m.slice(7)}` : `needs capability ${m}`)).join('; ');
 }
@@ -239,9 +272,14 @@ export function runProperty(suite: SuiteDef, def: PropertyDef<never>, env: Suite
     }
   }
   const numRuns = Math.max(1, Math.round(o.runs * (def.weight ?? 1)));
-  const arb = fc.limitShrink(def.arb(env), o.maxShrinks ?? 300);
-  const prop = fc.property(arb, (input) => {
-    const { ctx, error } = runOnce(def, env, input);
+  const support = o.sweep === true ? probe?.adapter.setups : undefined;
+  // Without the sweep the property's own arbitrary runs as it always did (same inputs, same paths).
+  const inputs: fc.Arbitrary<[AdapterOptions | null, never]> = sweeps(support)
+    ? fc.tuple(setupArbitrary(support, {}), def.arb(env))
+    : def.arb(env).map((x): [AdapterOptions | null, never] => [null, x]);
+  const arb = fc.limitShrink(inputs, o.maxShrinks ?? 300);
+  const prop = fc.property(arb, ([setup, input]) => {
+    const { ctx, error } = runOnce(def, env, input, setup);
     if (error !== null) throw error instanceof Error ? error : new HarnessError(String(error));
     return ctx.failed() === null;
   });
@@ -255,8 +293,9 @@ export function runProperty(suite: SuiteDef, def: PropertyDef<never>, env: Suite
   res.seed = details.seed;
   res.path = details.counterexamplePath ?? undefined;
   res.shrinks = details.numShrinks;
-  const input = fc.cloneIfNeeded(details.counterexample![0]) as never;
-  const { ctx, error } = runOnce(def, env, input);
+  const [setup, input] = fc.cloneIfNeeded(details.counterexample![0]) as [AdapterOptions | null, never];
+  if (setup !== null) res.setup = setup;
+  const { ctx, error } = runOnce(def, env, input, setup);
   const w = ctx.failed();
   if (w === null) {
     const err = error ?? details.errorInstance;
@@ -269,6 +308,7 @@ export function runProperty(suite: SuiteDef, def: PropertyDef<never>, env: Suite
   }
   const f = res.failure;
   say(`FAILED ${suite.name}/${def.name} (${def.section}): ${f.kind}${f.rule ? ` ${f.rule}` : ''} at op ${f.op}`);
+  if (res.setup !== undefined) say(`  setup (drawn by the sweep): ${describeSetup(res.setup)}`);
   for (const l of f.lines.slice(0, 12)) say(`  ${l}`);
   say(`  fast-check: seed ${res.seed}, path "${res.path}" after ${res.runs} runs and ${res.shrinks} shrinks (fc.assert(prop, { seed: ${res.seed}, path: "${res.path}" }))`);
   if (res.notes !== undefined && res.notes.length > 0) {

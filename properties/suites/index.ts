@@ -10,6 +10,7 @@ import { zeroRange } from './areas/zero-range';
 import { unshare } from './areas/unshare';
 import { writeback } from './areas/writeback';
 import { writebackErrors } from './areas/writeback-errors';
+import { readErrors } from './areas/read-errors';
 import { directIo } from './areas/direct-io';
 import { dax } from './areas/dax';
 import { seek } from './areas/seek';
@@ -23,7 +24,7 @@ import { stateful } from './areas/stateful';
 import { crash } from './areas/crash';
 
 export const SUITES: readonly SuiteDef[] = [
-  bufferedIo, shortWrites, mmap, zeroRange, unshare, writeback, writebackErrors, directIo, dax, seek, fiemap, swapfile,
+  bufferedIo, shortWrites, mmap, zeroRange, unshare, writeback, writebackErrors, readErrors, directIo, dax, seek, fiemap, swapfile,
   fallocate, reflink, contract, geometry, stateful, crash,
 ];
 

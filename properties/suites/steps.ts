@@ -45,7 +45,7 @@ const KIND_NEEDS: Partial<Record<StepKind, string>> = {
   clone: 'clone', dedupe: 'dedupe', dedupeSame: 'dedupe', copy: 'copyRange', dread: 'directIO', dwrite: 'directIO',
   seekData: 'seek', seekHole: 'seek', fiemap: 'fiemap', writeback: 'interleave', complete: 'interleave',
   drain: 'interleave', evict: 'interleave', raceWrite: 'interleave', raceWriteback: 'interleave', racePunch: 'interleave',
-  asyncDio: 'asyncDio', shortWrite: 'model', raceShortWrite: 'model', mapwriteNoSync: 'mmap', pollute: 'mmap',
+  asyncDio: 'asyncDio', shortWrite: 'faults', raceShortWrite: 'faults', mapwriteNoSync: 'mmap', pollute: 'mmap',
   crash: 'crash', dsyncDwrite: 'directIO',
 };
 
@@ -109,6 +109,9 @@ export function hasNeed(w: Workload, need: string): boolean {
     case 'asyncDio': return typeof t.interleave?.directWriteAsync === 'function' && caps.directIO;
     case 'model': return w.ref !== null;
     case 'crash': return typeof t.crash === 'function';
+    case 'deviceFaults': return t.deviceFaults !== undefined;
+    case 'faults': return t.faults !== undefined;
+    case 'introspect': return w.ref !== null && w.ref.fsys.fs.introspect !== undefined;
     case 'geometry': return true;
     default:
       if (need.startsWith('falloc:')) return typeof t.fallocate === 'function' && caps.fallocModes.includes(Number(need.slice(7)));

@@ -19,11 +19,16 @@ import type { Workload } from './workload';
  *  - `asyncDio`: interleave.directWriteAsync;
  *  - `model`: the reference model itself (a ReferenceTarget: its FileHandle, refs counters, invariants);
  *  - `geometry`: the adapter honours a requested block and folio size;
- *  - `crash`: FileTarget.crash (power cuts: the reference adapter over a CrashDevice).
+ *  - `crash`: FileTarget.crash (power cuts: the reference adapter over a CrashDevice);
+ *  - `introspect`: the filesystem under the reference model can describe its block mapping
+ *    (FsInstance.introspect; an exec: fs-level server offers it with the `snapshot` request);
+ *  - `faults`: FileTarget.faults (model-level fault injection: short user copies, capped reservations);
+ *  - `deviceFaults`: FileTarget.deviceFaults (the harness owns the device under the file and can
+ *    tell its blocks: reference, mutant:, module:, exec: fs-level servers that offer snapshots).
  */
 export type Need =
   | 'mmap' | 'directIO' | 'seek' | 'fiemap' | 'clone' | 'dedupe' | 'copyRange'
-  | 'interleave' | 'asyncDio' | 'model' | 'geometry' | 'crash'
+  | 'interleave' | 'asyncDio' | 'model' | 'geometry' | 'crash' | 'faults' | 'deviceFaults' | 'introspect'
   | `falloc:${string}`;
 
 /** Where a suite runs: the adapter spec and how adapters are made. */

@@ -32,6 +32,8 @@
  *    the data stored (the caller's buffer is not changed). `byte` picks the index in the request
  *    (a request too short for it is not corrupted), else a seeded random byte of the part of the
  *    request inside the rule's range; `xor` picks the mask, else a seeded random one.
+ *  - 'torn' (writes): a seeded head of whole sectors (fewer than all; none for a one-sector
+ *    write) is stored and the write acknowledged: a write torn by a failing device.
  *  - 'hold' (writes): the write is acknowledged and held pending; `release()` lands it on the
  *    inner device later, in any order the caller chooses, `dropHeld()` loses it. Reads see the
  *    inner device (a held write has not landed) unless `readsSeeHeld`; a flush first releases
@@ -50,7 +52,7 @@ import { validateDiscard, validateRead, validateWrite, checkOpen } from './valid
 import { WrappedDevice } from './wrapper';
 
 export type IoKind = 'read' | 'write';
-export type FaultAction = 'error' | 'drop' | 'corrupt' | 'hold';
+export type FaultAction = 'error' | 'drop' | 'corrupt' | 'hold' | 'torn';
 
 /** A rule as given to addFault() (JSON-serialisable: fault schedules are saved with test cases). */
 export interface FaultSpec {
@@ -76,6 +78,12 @@ export interface FaultSpec {
   seed?: number;
   /** Free text shown in the fault log. */
   label?: string;
+  /**
+   * In-process only (not saved with a case): the rule matches only requests for which this
+   * returns true (besides overlapping its byte range). The fsx fault ops use it to reach exactly
+   * the device blocks that back a range of the test file, at the moment of the I/O.
+   */
+  match?: (off: number, len: number) => boolean;
 }
 
 /** One rule of the device (a FaultSpec with its defaults filled in and its counters). */
@@ -93,6 +101,7 @@ export interface FaultRule {
   readonly xor?: number;
   readonly seed: number;
   readonly label?: string;
+  readonly match?: (off: number, len: number) => boolean;
   /** Matching requests seen (while enabled, not taken by an earlier rule). */
   matched: number;
   /** Times it fired. */
@@ -129,6 +138,8 @@ export interface InjectedFault {
   readonly to?: number;
   /** 'hold': the held write's id. */
   readonly held?: number;
+  /** 'torn': bytes of the write's head that were stored (whole sectors, fewer than all). */
+  readonly stored?: number;
   readonly label?: string;
 }
 
@@ -169,6 +180,11 @@ export interface FaultDeviceOptions {
   readsSeeHeld?: boolean;
   /** A flush leaves held writes pending (a lying device). Default false: flush releases them. */
   holdAcrossFlush?: boolean;
+  /**
+   * Keep the request log (`log`) and every injected fault (`injected`). Default true; a long
+   * fuzz run (fsx over millions of requests) turns it off and reads `counts` instead.
+   */
+  keepLog?: boolean;
 }
 
 function zeroStats(): FaultStats {
@@ -208,7 +224,7 @@ export class FaultRng {
   }
 }
 
-const ACTIONS: readonly FaultAction[] = ['error', 'drop', 'corrupt', 'hold'];
+const ACTIONS: readonly FaultAction[] = ['error', 'drop', 'corrupt', 'hold', 'torn'];
 
 function mixSeed(seed: number, id: number): number {
   let h = (seed ^ Math.imul(id + 1, 0x85ebca6b)) >>> 0;
@@ -232,6 +248,7 @@ export class FaultDevice extends WrappedDevice {
   readonly seed: number;
   readsSeeHeld: boolean;
   holdAcrossFlush: boolean;
+  readonly keepLog: boolean;
   /** Called for every injected fault, when it is injected (before an error is thrown). */
   onFault: ((f: InjectedFault) => void) | null = null;
   private nextRule = 0;
@@ -250,6 +267,11 @@ export class FaultDevice extends WrappedDevice {
     this.seed = (opts.seed ?? 1) >>> 0;
     this.readsSeeHeld = opts.readsSeeHeld ?? false;
     this.holdAcrossFlush = opts.holdAcrossFlush ?? false;
+    this.keepLog = opts.keepLog ?? true;
+  }
+
+  private logRequest(r: IoRecord): void {
+    if (this.keepLog) this.log.push(r);
   }
 
   /** Fail reads overlapping [off, off+len). Returns this for chaining. */
@@ -279,7 +301,8 @@ export class FaultDevice extends WrappedDevice {
     if (spec.kind !== 'read' && spec.kind !== 'write') bad(`kind must be 'read' or 'write', got ${String(spec.kind)}`);
     const action = spec.action ?? 'error';
     if (!ACTIONS.includes(action)) bad(`unknown action ${String(action)}`);
-    if ((action === 'drop' || action === 'hold') && spec.kind !== 'write') bad(`'${action}' applies to writes only`);
+    if ((action === 'drop' || action === 'hold' || action === 'torn') && spec.kind !== 'write') bad(`'${action}' applies to writes only`);
+    if (spec.match !== undefined && typeof spec.match !== 'function') bad('match must be a function');
     const off = spec.off === undefined ? 0 : nonNeg(spec.off, 'off');
     const len = spec.len === undefined ? Number.MAX_SAFE_INTEGER - off : nonNeg(spec.len, 'len');
     const after = spec.after === undefined ? 0 : nonNeg(spec.after, 'after');
@@ -302,6 +325,7 @@ export class FaultDevice extends WrappedDevice {
       ...(spec.byte !== undefined ? { byte: spec.byte } : {}),
       ...(spec.xor !== undefined ? { xor: spec.xor } : {}),
       ...(spec.label !== undefined ? { label: spec.label } : {}),
+      ...(spec.match !== undefined ? { match: spec.match } : {}),
     };
     this.rules.push(rule);
     this.rngs.set(id, new FaultRng(rule.seed));
@@ -345,6 +369,7 @@ export class FaultDevice extends WrappedDevice {
       case 'corrupt':
         return `#${f.seq} ${where} corrupted: byte ${f.at} 0x${(f.from ?? 0).toString(16)} -> 0x${(f.to ?? 0).toString(16)} (${rule})`;
       case 'hold': return `#${f.seq} ${where} held as #${f.held} (${rule})`;
+      case 'torn': return `#${f.seq} ${where} torn: only the first ${f.stored ?? 0} bytes stored (${rule})`;
     }
   }
 
@@ -353,6 +378,7 @@ export class FaultDevice extends WrappedDevice {
     if (!this.enabled || len === 0) return null;
     for (const r of this.rules) {
       if (r.kind !== kind || !(off < r.off + r.len && r.off < off + len)) continue;
+      if (r.match !== undefined && !r.match(off, len)) continue;
       r.matched++;
       if (r.matched <= r.after || r.fired >= r.count) continue;
       if (r.action === 'corrupt' && r.byte !== undefined && r.byte >= len) continue;
@@ -364,12 +390,13 @@ export class FaultDevice extends WrappedDevice {
   }
 
   private record(f: InjectedFault): void {
-    this.injected.push(f);
+    if (this.keepLog) this.injected.push(f);
     switch (f.action) {
       case 'error': this.counts.errors++; break;
       case 'drop': this.counts.drops++; break;
       case 'corrupt': this.counts.corruptions++; break;
       case 'hold': this.counts.holds++; break;
+      case 'torn': this.counts.drops++; break;
     }
     if (this.onFault) this.onFault(f);
   }
@@ -399,12 +426,12 @@ export class FaultDevice extends WrappedDevice {
     const r = this.decide('read', off, buf.length);
     this.stats.reads++;
     if (r && r.action === 'error') {
-      this.log.push({ kind: 'read', off, len: buf.length, failed: true, fault: 'error', seq });
+      this.logRequest({ kind: 'read', off, len: buf.length, failed: true, fault: 'error', seq });
       this.stats.failedReads++;
       this.record({ ...this.base(r, seq, off, buf.length), errno: r.errno });
       throw new FsError(r.errno, `${this.name}: injected read error at [${off}, ${off + buf.length})`);
     }
-    this.log.push({ kind: 'read', off, len: buf.length, failed: false, seq, ...(r ? { fault: r.action } : {}) });
+    this.logRequest({ kind: 'read', off, len: buf.length, failed: false, seq, ...(r ? { fault: r.action } : {}) });
     this.stats.readBytes += buf.length;
     this.inner.read(off, buf);
     if (this.readsSeeHeld) {
@@ -424,7 +451,7 @@ export class FaultDevice extends WrappedDevice {
     const r = this.decide('write', off, data.length);
     this.stats.writes++;
     const rec = (failed: boolean): void => {
-      this.log.push({ kind: 'write', off, len: data.length, failed, seq, ...(r ? { fault: r.action } : {}) });
+      this.logRequest({ kind: 'write', off, len: data.length, failed, seq, ...(r ? { fault: r.action } : {}) });
     };
     if (!r) {
       rec(false);
@@ -455,6 +482,16 @@ export class FaultDevice extends WrappedDevice {
         this.inner.write(off, copy, opts);
         return;
       }
+      case 'torn': {
+        // A power-loss style partial write: a seeded head of whole sectors lands, the rest not.
+        rec(false);
+        this.stats.writeBytes += data.length;
+        const sectors = data.length / this.sectorSize;
+        const stored = sectors > 1 ? (1 + this.rngs.get(r.id)!.below(sectors - 1)) * this.sectorSize : 0;
+        this.record({ ...f, stored });
+        if (stored > 0) this.inner.write(off, data.subarray(0, stored), opts);
+        return;
+      }
       case 'hold': {
         rec(false);
         this.stats.writeBytes += data.length;
@@ -475,7 +512,7 @@ export class FaultDevice extends WrappedDevice {
     const i = id === undefined ? 0 : this.held.findIndex((h) => h.id === id);
     if (i < 0 || i >= this.held.length) throw new FsError(EINVAL, `${this.name}: no held write ${id === undefined ? '' : `#${id}`}`.trimEnd());
     const [h] = this.held.splice(i, 1);
-    this.log.push({ kind: 'release', off: h.off, len: h.data.length, failed: false, seq: this.seq++ });
+    this.logRequest({ kind: 'release', off: h.off, len: h.data.length, failed: false, seq: this.seq++ });
     this.counts.releases++;
     this.inner.write(h.off, h.data, h.fua ? { fua: true } : undefined);
     return h;
@@ -505,14 +542,14 @@ export class FaultDevice extends WrappedDevice {
     checkOpen(this, 'flush');
     if (!this.holdAcrossFlush) this.releaseAll();
     this.stats.flushes++;
-    this.log.push({ kind: 'flush', off: 0, len: 0, failed: false, seq: this.seq++ });
+    this.logRequest({ kind: 'flush', off: 0, len: 0, failed: false, seq: this.seq++ });
     this.inner.flush();
   }
 
   discard(off: number, len: number): void {
     validateDiscard(this, off, len);
     this.stats.discards++;
-    this.log.push({ kind: 'discard', off, len, failed: false, seq: this.seq++ });
+    this.logRequest({ kind: 'discard', off, len, failed: false, seq: this.seq++ });
     this.inner.discard(off, len);
   }
 

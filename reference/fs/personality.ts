@@ -61,6 +61,12 @@ export interface Personality {
    */
   readonly zeroDirtyUnwrittenInCache: boolean | 'always';
   /**
+   * COLLAPSE_RANGE and INSERT_RANGE free the blocks past EOF before shifting, so no post-EOF
+   * preallocation is shifted into the file (xfs_prepare_shift -> xfs_free_eofblocks). false: they
+   * shift with the tail and stay past EOF.
+   */
+  readonly shiftFreesPostEofBlocks: boolean;
+  /**
    * Bytes of speculative post-EOF preallocation done when the setup does not say (XFS:
    * xfs_buffered_write_iomap_begin -> xfs_iomap_prealloc_size). 0: none. The refs form of it is
    * the older XFS one (allocated WRITTEN at writeback), see docs/model.md.
@@ -77,11 +83,13 @@ const GENERIC: Personality = {
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
   zeroDirtyUnwrittenInCache: false,
+  shiftFreesPostEofBlocks: false,
   eofPrealloc: 0,
 };
 
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: true,
+  shiftFreesPostEofBlocks: true,
 };
 
 const EXT4: Personality = {
@@ -93,6 +101,7 @@ const EXT4: Personality = {
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
   zeroDirtyUnwrittenInCache: 'always',
+  shiftFreesPostEofBlocks: false,
   eofPrealloc: 0,
 };
 

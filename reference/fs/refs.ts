@@ -28,7 +28,7 @@ import { Allocator } from './alloc';
 import { Extent, ExtentMap } from './extents';
 import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
 import type { BlockDevice } from '../device/types';
-import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from './types';
+import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../iomap/fs-ops';
 import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
 
 export interface MkfsOptions {
@@ -113,6 +113,9 @@ export interface RefsBugs {
   /** The on-disk size is raised only by completions, so one held back by a folio in flight whose
    * own completion has no end_io work stays behind (fdatasync then loses the size). */
   noSizeRetryAtCommit?: boolean;
+  /** The end_io work converts UNWRITTEN extents to WRITTEN even for an ioend that failed, so the
+   * blocks' old device contents become file data. */
+  convertOnIoError?: boolean;
 }
 
 /** Fault hooks for tests of the filesystem's error paths. */
@@ -1097,7 +1100,7 @@ export class Refs implements FsInstance {
       if (io.flags & IOMAP_F_SHARED) {
         if (io.status === 0) this.endCow(inode, lblk, n);
         else this.cancelCow(inode, io.offset, io.size);
-      } else if (io.status === 0 && io.type === IOMAP_UNWRITTEN) {
+      } else if ((io.status === 0 || this.bugs.convertOnIoError === true) && io.type === IOMAP_UNWRITTEN) {
         // Like xfs_end_ioend(), the (merged) ioend's type decides: one conversion per chain,
         // which is why completion merging must never mix UNWRITTEN and MAPPED ioends.
         if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);

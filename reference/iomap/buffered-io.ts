@@ -210,8 +210,8 @@ function submitReads(inode: Inode, ctx: ReadpageCtx): void {
 
 /** iomap_finish_folio_read() (6.12): success sets uptodate; an error sets nothing. */
 function finishFolioRead(inode: Inode, folio: Folio, off: number, len: number, err: number): void {
-  if (err === 0) setRangeUptodate(folio, off, len, inode.blkbits);
-  else folio.error = true;
+  if (err === 0 || modelBugs.readErrorMarksUptodate) setRangeUptodate(folio, off, len, inode.blkbits);
+  if (err !== 0) folio.error = true;
   if (folio.ifs) folio.ifs.readBytesPending -= len;
 }
 
@@ -400,7 +400,7 @@ function writeBegin(it: IomapIter, pos: number, len: number): [number, Folio | n
 
 /** __iomap_write_end(): refuse a short copy into a folio that is not uptodate. */
 function __writeEnd(inode: Inode, pos: number, len: number, copied: number, folio: Folio): boolean {
-  if (copied < len && !folio.uptodate) return false;
+  if (copied < len && !folio.uptodate && !modelBugs.writeEndShortCopyUptodate) return false;
   setRangeUptodate(folio, folio.offsetIn(pos), len, inode.blkbits);
   setRangeDirty(folio, folio.offsetIn(pos), copied, inode.blkbits);
   folio.dirty = true; // filemap_dirty_folio()

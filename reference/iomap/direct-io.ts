@@ -347,9 +347,11 @@ function dioZero(it: IomapIter, dio: IomapDio, pos: number, len: number): number
     return -EINVAL;
   }
   const map = it.iomap;
+  // The bug zoo's dio-zero-one-page: one page of zeroes, whatever the block size.
+  const n = modelBugs.dioZeroOnePage ? Math.min(len, PAGE_SIZE) : len;
   const bio = new DioBio(dio, {
-    op: 'write', bdev: map.bdev!, sector: iomapSector(map, pos), pos, len, fua: false, zero: true,
-    data: new Uint8Array(len), userOff: -1,
+    op: 'write', bdev: map.bdev!, sector: iomapSector(map, pos), pos, len: n, fua: false, zero: true,
+    data: new Uint8Array(n), userOff: -1,
   });
   dioSubmitBio(it, dio, bio);
   return 0;

@@ -17,7 +17,7 @@
  * brokenFsAdapter() wraps an FsAdapter the same way, for mountWithMonitor().
  */
 import type { FsAdapter } from '../../adapters/fs-adapter';
-import type { FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/fs/types';
+import type { FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import type { Folio } from '../../reference/iomap/folio';
 import type { Ioend } from '../../reference/iomap/ioend';
 import {

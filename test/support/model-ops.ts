@@ -9,6 +9,7 @@ import { FsError } from '../../reference/errno';
 import { mountWithMonitor } from '../../adapters/reference';
 import { refsFsAdapter } from '../../adapters/fs-adapter';
 import type { ContractMonitor } from '../../properties/contract/monitor';
+import '../../properties/contract/monitor';
 import { blockIsData } from '../../properties/suites/checks';
 
 export type ModelOp =
@@ -78,7 +79,7 @@ export class ModelHarness {
   /** Mount refs through the reference generic layer with the contract monitor on every callback. */
   private mountFs(): IomapFs {
     const { fsys, monitor } = mountWithMonitor(refsFsAdapter, this.dev, this.geo.folioSize, true);
-    this.monitor = monitor!;
+    this.monitor = monitor as ContractMonitor;
     return fsys;
   }
 

@@ -46,7 +46,7 @@ export const mmap: SuiteDef = {
       name: 'mkwrite-enospc',
       section: 'iomap-contract §5.3 (dirty per mapping), §7.7, §8b',
       describe: 'a page_mkwrite that runs out of space part-way (SIGBUS) leaves no reservation without a dirty folio over it',
-      needs: ['model', 'mmap'],
+      needs: ['model', 'mmap', 'faults'],
       arb: () => fc.record({
         steps: stepsArb({ write: 3, fsync: 1, punch: 1, truncate: 1, falloc: 1 }, 10),
         at: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),

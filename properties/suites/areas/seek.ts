@@ -62,7 +62,7 @@ export const seek: SuiteDef = {
       name: 'page-cache-over-unwritten',
       section: 'iomap-contract §5.9 and Errata (uptodate cache and reclaim shadows over UNWRITTEN count as data)',
       describe: 'dirty or clean uptodate cached data over unwritten extents (and reclaimed folios) is reported as data, per block',
-      needs: ['model'],
+      needs: ['model', 'introspect'],
       weights: { falloc: 3, fallocKeep: 1, write: 3, mapwriteNoSync: 2, read: 2, evict: 2, writeback: 1, complete: 1, cycle: 1, punch: 1 },
       maxSteps: 25,
       geometries: [GEO_DEFAULT, GEO_SUBFOLIO],

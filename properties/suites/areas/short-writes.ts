@@ -11,7 +11,7 @@ export const shortWrites: SuiteDef = {
   name: 'short-writes',
   area: 'short writes and delalloc release',
   sections: 'iomap-contract §5.2 (steps 6–8, delalloc release), rule 24, §7.2, §7.3, §7.5, §7.6, §8b',
-  needs: ['model'],
+  needs: ['model', 'faults'],
   properties: [
     workloadProperty({
       name: 'no-leaked-delalloc',

@@ -1,40 +1,15 @@
 /**
  * Writeback errors (iomap-contract §5.6 completion errors, §7.12; file-ops §12, §14.26).
- * Model-level: the reference target runs on a FaultDevice (reference/device/fault.ts) that fails
- * writes to chosen blocks; the folio must end clean and fsync must report the error exactly once
- * per open file (errseq).
+ * The target's device fails the writes of chosen blocks (FileTarget.deviceFaults: the harness owns
+ * the device, on the reference, mutants, module: and exec: fs-level targets); the folio must end
+ * clean and fsync must report the error exactly once per open file (errseq).
  */
 import * as fc from 'fast-check';
-import { ReferenceAdapter } from '../../../adapters/reference';
-import type { AdapterOptions } from '../../../adapters/registry';
-import { FaultDevice } from '../../../reference/device/fault';
-import { MemoryDevice } from '../../../reference/device/memory';
 import { FsError } from '../../../reference/errno';
 import type { FileHandle } from '../../../reference/file';
-import { property, SuiteDef, SuiteEnv } from '../types';
+import { property, SuiteDef } from '../types';
 import { GEO_DEFAULT, GEO_SUBFOLIO } from '../common';
-import { extentAt, fiemapNoSync } from '../checks';
 import type { Workload } from '../workload';
-
-const hex = (n: number): string => '0x' + n.toString(16);
-
-/**
- * The environment's adapter on a FaultDevice. ReferenceOptions.device is honoured at the first
- * open(); the registry does not pass it through for mutants, so it is set on the adapter's options
- * here (any ReferenceAdapter, bug-zoo mutants included).
- */
-export function faultEnv(env: SuiteEnv, dev: FaultDevice): SuiteEnv {
-  return {
-    spec: env.spec,
-    opts: env.opts,
-    create: (o: AdapterOptions) => {
-      const a = env.create(o);
-      if (!(a instanceof ReferenceAdapter)) throw new Error(`${env.spec} is not a reference adapter: cannot put it on a fault device`);
-      (a as unknown as { opts: { device?: unknown } }).opts.device = dev;
-      return a;
-    },
-  };
-}
 
 interface Input {
   geo: number;
@@ -63,7 +38,7 @@ export const writebackErrors: SuiteDef = {
   name: 'writeback-errors',
   area: 'writeback I/O errors: clean folios, errors reported once by fsync',
   sections: 'iomap-contract §5.6 (completion errors), §7.12; file-ops §12, §14.26',
-  needs: ['model'],
+  needs: ['model', 'deviceFaults'],
   properties: [
     property<Input>({
       name: 'error-reported-once',
@@ -74,22 +49,16 @@ export const writebackErrors: SuiteDef = {
         background: fc.boolean(), fds: fc.integer({ min: 1, max: 3 }), late: fc.boolean(),
       }),
       run: (ctx, input) => {
-        const dev = new FaultDevice(new MemoryDevice({ size: 1 << 30 }));
-        const w = ctx.open([GEO_DEFAULT, GEO_SUBFOLIO][input.geo], {}, faultEnv(ctx.env, dev));
+        const w = ctx.open([GEO_DEFAULT, GEO_SUBFOLIO][input.geo]);
         const ref = w.ref!;
+        const faults = w.target.deviceFaults!;
         const bs = w.bs;
         const len = input.blocks * bs;
         // Allocate and make durable, so the blocks have device addresses.
         w.op('write', 0, len);
         w.op('fsync', 0, 0);
-        const ext = fiemapNoSync(w, 0, len);
         const bad = [...new Set(input.fail.map((f) => f % input.blocks))].sort((a, b) => a - b);
-        for (const b of bad) {
-          const e = extentAt(ext, b * bs);
-          w.check(e !== undefined, 'fiemap', 'fileops-14.20', () => [`block ${b} written and fsynced but not in FIEMAP`]);
-          const phys = e!.physical + (b * bs - e!.logical);
-          w.step(`device writes to block ${b} (device ${hex(phys)}) fail with EIO from now on`, () => dev.failWrites(phys, bs));
-        }
+        for (const b of bad) w.step(`device writes to the block under file block ${b} fail with EIO from now on`, () => faults.arm('write', 'error', b * bs, bs));
         const fds: FileHandle[] = [ref.fh];
         for (let i = 1; i < input.fds; i++) w.step(`open another file description (#${i + 1})`, () => { fds.push(ref.fsys.open(ref.fh.name)); });
         // Overwrite everything (the data of the failing blocks will be lost), then write it back.
@@ -115,7 +84,7 @@ export const writebackErrors: SuiteDef = {
           w.check(f === undefined || f === null || (!f.dirty && !f.writeback), 'contract', 'iomap-contract-§5.6', () => [
             `the folio over failed block ${b} is ${f!.dirty ? 'dirty' : 'under writeback'} after the error was reported (must be clean)`]);
         }
-        dev.clearFaults();
+        faults.heal();
         w.quiesce();
       },
     }),

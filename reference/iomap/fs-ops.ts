@@ -4,8 +4,8 @@
  * block-level space operations, metadata commit), and optional introspection that oracles and
  * the contract monitor use. refs implements it; so can any ops table plugged in as an FsAdapter.
  */
-import type { Personality } from './personality';
-import type { Inode, IomapOps, WritebackOps } from '../iomap/types';
+import type { Personality } from '../fs/personality';
+import type { Inode, IomapOps, WritebackOps } from './types';
 
 /** What a filesystem declares about itself. */
 export interface FsCapabilities {

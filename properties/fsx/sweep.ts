@@ -1,0 +1,156 @@
+/**
+ * The setup sweep: the setup a run's target is created with, drawn from a matrix when the user
+ * pins nothing (docs/fsx.md "The setup sweep"). iomap bugs live in particular setups — blocks
+ * smaller than the page with post-EOF blocks on disk, blocks larger than the page, folios much
+ * larger than blocks, stale device contents under never-written blocks, inline data — and a
+ * default campaign that always runs 4 KiB blocks under 64 KiB folios never sees them.
+ *
+ * The matrix: block size 512 / 1 KiB / 4 KiB / 16 KiB (16 KiB: block > page), largest folio 4 KiB /
+ * 16 KiB / 64 KiB / 2 MiB (never below the block size), post-EOF preallocation on or off, a
+ * poisoned device on or off, inline data on or off. Each knob is drawn only where the adapter
+ * declares it (FileAdapter.setups), and a knob the user pinned keeps the pinned value. The draw is
+ * a function of the seed alone (its own PRNG stream: the op sequence of a seed does not change),
+ * and the op log records the result (`geometry`, `setup`), so a replay is exact.
+ *
+ * fsx draws one setup per seed (each seed of a campaign its own); `check` draws one per property
+ * run through setupArbitrary(), so fast-check shrinks the setup of a counterexample too.
+ */
+
+import * as fc from 'fast-check';
+import type { AdapterOptions } from '../../adapters/registry';
+import type { SetupSupport } from '../../adapters/types';
+import { Prng } from './generator';
+
+/** What the user pinned: a value, or `null` for a knob pinned off. Absent: swept. */
+export interface SweepPins {
+  blockSize?: number;
+  folioSize?: number;
+  poison?: number | null;
+  eofPrealloc?: number | null;
+  /** false: inline data pinned off; true: pinned to the filesystem's default. */
+  inline?: boolean;
+}
+
+/** Post-EOF preallocation sizes drawn (XFS's allocsize= range), never below the block size. */
+const PREALLOC_SIZES = [16384, 65536];
+/** Mixed into the seed so the setup's stream differs from the op generator's. */
+const SWEEP_STREAM = 0x5e7a9b1d;
+
+/** Adapter options for knobs the user pinned (before the sweep adds the rest). */
+export function pinnedOptions(p: SweepPins): AdapterOptions {
+  const o: AdapterOptions = {};
+  if (p.blockSize !== undefined) o.blockSize = p.blockSize;
+  if (p.folioSize !== undefined) o.folioSize = p.folioSize;
+  if (typeof p.poison === 'number') o.poison = p.poison;
+  if (typeof p.eofPrealloc === 'number') o.eofPrealloc = p.eofPrealloc;
+  if (p.inline === false) o.inlineMax = 0;
+  return o;
+}
+
+/** The choices of one draw, as indices or coin flips (a PRNG or fast-check supplies them). */
+export interface SetupChoice {
+  block: number;
+  folio: number;
+  prealloc: number;
+  poison: number;
+  inline: number;
+}
+
+/**
+ * The adapter options a choice means on an adapter with `support`, the pins applied. Each index
+ * is taken modulo its list, so any choice is valid (fast-check shrinks toward 0: the first block
+ * size, the smallest folio that fits, every extra off).
+ */
+export function setupFor(c: SetupChoice, support: SetupSupport | undefined, pins: SweepPins): AdapterOptions {
+  const o = pinnedOptions(pins);
+  const s = support ?? {};
+  const bss = s.blockSizes ?? [];
+  if (pins.blockSize === undefined && bss.length > 0) o.blockSize = bss[c.block % bss.length];
+  const bs = (o.blockSize as number | undefined) ?? 4096;
+  const folios = (s.folioSizes ?? []).filter((f) => f >= bs);
+  if (pins.folioSize === undefined && folios.length > 0) o.folioSize = folios[c.folio % folios.length];
+  if (pins.eofPrealloc === undefined && s.eofPrealloc === true && c.prealloc > 0) {
+    o.eofPrealloc = Math.max(bs, PREALLOC_SIZES[(c.prealloc - 1) % PREALLOC_SIZES.length]);
+  }
+  if (pins.poison === undefined && s.poison === true && c.poison > 0) o.poison = c.poison >>> 0;
+  if (pins.inline === undefined && s.inline === true && c.inline > 0) o.inlineMax = 0;
+  return o;
+}
+
+/**
+ * Ops per setup round. A run longer than this changes its setup every round (a fresh target and
+ * file each time), so one default run (100,000 ops) visits ten setups instead of one.
+ */
+export const SETUP_ROUND_OPS = 10000;
+
+/** The rounds of a run of `numOps` ops: each round's op count (one round when it is short). */
+export function roundSizes(numOps: number, roundOps = SETUP_ROUND_OPS): number[] {
+  const out: number[] = [];
+  for (let left = numOps; left > 0 || out.length === 0; left -= roundOps) out.push(Math.min(left, roundOps));
+  return out;
+}
+
+/**
+ * The op seed of round k of seed `seed`: the seed itself for round 0 (a short run is the classic
+ * run of that seed), a hash of both after. A round's op log carries this seed, so it replays alone.
+ */
+export function roundSeed(seed: number, k: number): number {
+  if (k === 0) return seed;
+  let z = (seed ^ Math.imul(k, 0x9e3779b9)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return ((z ^ (z >>> 16)) >>> 0) || 1;
+}
+
+/**
+ * fsx: the setup of round `k` of seed `seed` (deterministic; a PRNG stream of its own, so the op
+ * sequence of the seed does not change). The block size cycles through the four sizes every four
+ * rounds (from a seeded start), and post-EOF preallocation and the poisoned device through their
+ * four combinations, shifted by one every four rounds: each block of four rounds (1-4, 5-8, ...)
+ * sees every block size and every combination, and sixteen rounds see every pair of them. Folio size and inline data are
+ * drawn per round.
+ */
+export function drawSetup(seed: number, support: SetupSupport | undefined, pins: SweepPins, k = 0): AdapterOptions {
+  const start = new Prng((seed ^ SWEEP_STREAM) >>> 0);
+  const bs0 = start.below(4);
+  const flags0 = start.below(4);
+  const rng = new Prng((roundSeed(seed, k) ^ SWEEP_STREAM) >>> 0);
+  const flags = (flags0 + k + (k >>> 2)) % 4;
+  const c: SetupChoice = {
+    block: (bs0 + k) % 4,
+    folio: rng.below(4),
+    prealloc: (flags & 1) !== 0 ? 1 + rng.below(PREALLOC_SIZES.length) : 0,
+    // A poison seed of its own (never 0, which means "off" in a choice).
+    poison: (flags & 2) !== 0 ? 1 + rng.below(0xfffffffe) : 0,
+    inline: rng.below(2),
+  };
+  return setupFor(c, support, pins);
+}
+
+/** check: the same matrix as a fast-check arbitrary (shrinks toward the plainest setup). */
+export function setupArbitrary(support: SetupSupport | undefined, pins: SweepPins): fc.Arbitrary<AdapterOptions> {
+  return fc.record({
+    block: fc.nat(3),
+    folio: fc.nat(3),
+    prealloc: fc.nat(PREALLOC_SIZES.length),
+    poison: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0x7fffffff })),
+    inline: fc.nat(1),
+  }).map((c) => setupFor(c, support, pins));
+}
+
+/** Whether the sweep can vary anything on an adapter declaring `support`. */
+export function sweeps(support: SetupSupport | undefined): boolean {
+  const s = support ?? {};
+  return (s.blockSizes?.length ?? 0) > 1 || (s.folioSizes?.length ?? 0) > 1 || s.eofPrealloc === true || s.poison === true || s.inline === true;
+}
+
+/** One line naming a setup (progress output, reports). */
+export function describeSetup(o: AdapterOptions): string {
+  const parts: string[] = [];
+  if (o.blockSize !== undefined) parts.push(`bs ${String(o.blockSize)}`);
+  if (o.folioSize !== undefined) parts.push(`folio ${String(o.folioSize)}`);
+  if (o.eofPrealloc !== undefined) parts.push(`eof-prealloc ${String(o.eofPrealloc)}`);
+  if (o.poison !== undefined) parts.push(`poison ${String(o.poison)}`);
+  if (o.inlineMax === 0) parts.push('inline off');
+  return parts.length === 0 ? 'the adapter\'s defaults' : parts.join(', ');
+}
