@@ -339,16 +339,19 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
 
 /** A campaign's coverage: the union of its seeds' maps, as one table (each seed's JSON is saved). */
 function printMergedCoverage(outcomes: SeedOutcome[], lines: Lines): void {
-  let merged: CoverageRecorder | null = null;
+  const merged = new Map<string, CoverageRecorder>();
   for (const x of outcomes) {
-    if (x.coverage === undefined) continue;
-    const r = CoverageRecorder.fromJSON(x.coverage);
-    if (merged === null) merged = r;
-    else merged.merge(r);
+    for (const j of x.coverage ?? []) {
+      const r = CoverageRecorder.fromJSON(j);
+      const m = merged.get(r.geometryClass);
+      if (m === undefined) merged.set(r.geometryClass, r);
+      else m.merge(r);
+    }
   }
-  if (merged === null) return;
-  const reach = reachableFor(merged.geometryClass);
-  for (const l of formatCoverage(merged, reach, summarize(merged, reach))) lines.out(`[all seeds] ${l}`);
+  for (const m of merged.values()) {
+    const reach = reachableFor(m.geometryClass);
+    for (const l of formatCoverage(m, reach, summarize(m, reach))) lines.out(`[all seeds] ${l}`);
+  }
 }
 
 /**

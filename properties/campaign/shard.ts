@@ -232,7 +232,8 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   }
   r.ops = out.summary.ops;
   const cov = out.summary.coverage;
-  if (cov !== undefined) r.coverage = path.relative(dir, cov.json);
+  // The map of the geometry class that ran most (a swept seed has one per class it visited).
+  if (cov !== undefined && cov.length > 0) r.coverage = path.relative(dir, cov[0].json);
   const f = out.summary.failure;
   if (f === undefined) return;
   const shrunk = (f.shrunk as { log?: string } | undefined)?.log;

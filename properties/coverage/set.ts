@@ -9,7 +9,7 @@ import { CoverageRecorder } from './recorder';
 
 export class CoverageSet {
   readonly byClass = new Map<string, CoverageRecorder>();
-  constructor(readonly adapter: string) {}
+  constructor(readonly adapter: string, readonly seed?: number) {}
 
   /** The map for a target of this geometry (created on first use). */
   recorderFor(caps: Capabilities, folioSize: number | undefined, eofPrealloc: boolean): CoverageRecorder {
@@ -17,7 +17,7 @@ export class CoverageSet {
     const cls = geometryClass(caps.blockSize, caps.pageSize, folio, eofPrealloc);
     let r = this.byClass.get(cls);
     if (r === undefined) {
-      r = new CoverageRecorder(this.adapter, { blockSize: caps.blockSize, pageSize: caps.pageSize, folioSize: folio }, cls);
+      r = new CoverageRecorder(this.adapter, { blockSize: caps.blockSize, pageSize: caps.pageSize, folioSize: folio }, cls, this.seed);
       r.enabled.fill(false);
       this.byClass.set(cls, r);
     }

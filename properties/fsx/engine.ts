@@ -13,6 +13,7 @@ import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, reco
 import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OP_FAULT_WRITE, OP_MAPWRITE, OpBuffer, OPS } from './ops';
 import { Pattern } from './pattern';
 import { CoverageRecorder } from '../coverage/recorder';
+import type { CoverageSet } from '../coverage/set';
 import { geometryClass } from '../coverage/cells';
 import { Guide } from '../coverage/guide';
 import { reachableFor } from '../coverage/reachable';
@@ -45,6 +46,11 @@ export interface RunHooks {
   folioSize?: number;
   /** No "All N operations completed A-OK!" line (the caller prints one for several runs). */
   quietPass?: boolean;
+  /**
+   * Coverage maps that outlive this run, one per geometry class (the setup sweep's rounds): the
+   * run adds to its class's map and guidance reads all of it. Absent: a map of its own.
+   */
+  coverageSet?: CoverageSet;
 }
 
 /** A usage problem with the options (exit 2): message is one line. */
@@ -182,7 +188,7 @@ export function runFsx(adapter: FileAdapter, name: string, given: FsxOptions, io
     if (o.polluteEof && !(caps.mmap && typeof target.mapwrite === 'function')) throw new FsxUsageError(`-e: adapter ${name} has no mmap stores to pollute the EOF page with`);
     const ops = resolveOps(o, caps, target, name);
     if (!o.quiet) for (const m of ops.messages) io.err(m);
-    const cov = o.guide || o.coverage === true ? newCoverage(adapter, target, name, o.seed, hooks.folioSize) : null;
+    const cov = o.guide || o.coverage === true ? newCoverage(adapter, target, name, o.seed, hooks.folioSize, hooks.coverageSet) : null;
     const guide = o.guide && cov !== null ? new Guide(cov, reachableFor(cov.geometryClass), typeof target.observeStates === 'function') : null;
     const gen = new Generator(o, caps, ops, guide);
     if (gen.totalWeight === 0) throw new FsxUsageError('every op is disabled (weights, flags and adapter capabilities leave nothing to run)');
@@ -226,9 +232,14 @@ function resolvePolluteEof(o: FsxOptions, caps: FileAdapter['capabilities'], t: 
 }
 
 /** A coverage map for a run on `target`, observing the generic layer where the target offers it. */
-function newCoverage(adapter: FileAdapter, target: FileTarget, name: string, seed: number, folioSize: number | undefined): CoverageRecorder {
+function newCoverage(adapter: FileAdapter, target: FileTarget, name: string, seed: number, folioSize: number | undefined, set?: CoverageSet): CoverageRecorder {
   const caps = adapter.capabilities;
   const folio = folioSize ?? (adapter as { folioSize?: number }).folioSize ?? caps.pageSize;
+  if (set !== undefined) {
+    const shared = set.recorderFor(caps, folio, adapter.setup?.eofPrealloc !== undefined);
+    target.observeStates?.(shared);
+    return shared;
+  }
   const cls = geometryClass(caps.blockSize, caps.pageSize, folio, adapter.setup?.eofPrealloc !== undefined);
   const cov = new CoverageRecorder(name, { blockSize: caps.blockSize, pageSize: caps.pageSize, folioSize: folio }, cls, seed);
   target.observeStates?.(cov);
@@ -237,10 +248,10 @@ function newCoverage(adapter: FileAdapter, target: FileTarget, name: string, see
 
 /** After the run: which ops could run, how many ran, the contract rules' precondition counts. */
 function finishCoverage(cov: CoverageRecorder, target: FileTarget, weights: readonly number[], ops: number): void {
-  cov.ops = ops;
-  for (let code = 0; code < weights.length; code++) cov.enabled[code] = weights[code] > 0;
+  cov.ops += ops;
+  for (let code = 0; code < weights.length; code++) if (weights[code] > 0) cov.enabled[code] = true;
   const rules = target.ruleCounts?.();
-  if (rules !== undefined) for (const [k, v] of rules) cov.rules[k] = v;
+  if (rules !== undefined) for (const [k, v] of rules) cov.rules[k] = (cov.rules[k] ?? 0) + v;
 }
 
 export interface ReplayOptions {

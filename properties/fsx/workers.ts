@@ -24,6 +24,7 @@ import type { Output } from './runner';
 import { shrinkLog, ShrinkResult } from './shrink';
 import { describeSetup, drawSetup, roundSeed, roundSizes, sweeps, SweepPins } from './sweep';
 import type { CoverageJson } from '../coverage/recorder';
+import { CoverageSet } from '../coverage/set';
 import { reachableFor, summarize } from '../coverage/reachable';
 import { formatCoverage } from '../coverage/table';
 
@@ -62,7 +63,7 @@ export interface SeedSummary {
   rounds?: number;
   failure?: Record<string, unknown>;
   /** With --coverage: the coverage figure and where its JSON went. */
-  coverage?: { table: string; reached: number; reachable: number; percent: number; json: string } | { json: string };
+  coverage?: { geometryClass: string; ops: number; json: string; table?: string; reached?: number; reachable?: number; percent?: number }[];
 }
 
 /** What runSeed() returns: the summary, the lines it printed, and the exit code it implies. */
@@ -73,8 +74,8 @@ export interface SeedOutcome {
   crashed: boolean;
   /** A problem that ends the whole command: a usage error (exit 2) or the target failing to open (exit 3). */
   fatal?: { usage: boolean; message: string };
-  /** With --coverage: the run's coverage map (campaigns merge them). */
-  coverage?: CoverageJson;
+  /** With --coverage: the run's coverage maps, one per geometry class (campaigns merge them). */
+  coverage?: CoverageJson[];
 }
 
 function safeName(spec: string): string {
@@ -152,6 +153,8 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   let round = 0;
   let total = 0;
   let elapsed = 0;
+  // One coverage map per geometry class, kept across the sweep's rounds (guidance reads it too).
+  const covSet = o.guide || o.coverage === true ? new CoverageSet(task.spec, seed) : undefined;
   for (; round < sizes.length; round++) {
     if (support !== undefined) {
       swept = drawSetup(seed, support, task.sweep!, round);
@@ -161,7 +164,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
     }
     const ro: FsxOptions = { ...o, seed: support !== undefined ? roundSeed(seed, round) : seed, numOps: sizes[round] };
     const done = total;
-    const hooks: RunHooks = { ...more.hooks, quietPass: sizes.length > 1 };
+    const hooks: RunHooks = { ...more.hooks, quietPass: sizes.length > 1, coverageSet: covSet };
     if (more.hooks?.progress !== undefined) hooks.progress = (n) => more.hooks!.progress!(done + n);
     try {
       const adapter = (round === 0 ? first : undefined) ?? loadAdapter(task.spec, opts);
@@ -187,7 +190,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   if (swept !== undefined) summary.setup = swept;
   if (sizes.length > 1) summary.rounds = Math.min(round + 1, sizes.length);
   const saveDir = (): string => more.saveDir?.() ?? task.saveDir;
-  const covJson = o.coverage === true && r.coverage !== null ? saveCoverage(r.coverage, saveDir(), `fsx-${safeName(task.spec)}-s${seed}`, summary, io, more.printCoverage !== false) : undefined;
+  const covJson = o.coverage === true && covSet !== undefined ? saveCoverage(covSet, saveDir(), `fsx-${safeName(task.spec)}-s${seed}`, summary, io, more.printCoverage !== false) : undefined;
   if (r.failure === null) return { summary, crashed: false, coverage: covJson };
   for (const l of r.report) io.out(l);
   if (r.failure.stack !== undefined && o.debug) io.err(r.failure.stack);
@@ -235,19 +238,28 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
 }
 
 /**
- * --coverage: write the run's map as BASE.coverage.json in `dir` (beside the op log a failure
- * saves), print the table (unless the caller prints a merged one), note the figure in the summary.
+ * --coverage: write the run's maps, one per geometry class the sweep visited, as
+ * BASE.coverage.json (one class) or BASE-CLASS.coverage.json, in `dir` (beside the op log a
+ * failure saves); print their tables (unless the caller prints merged ones); note the figures.
  */
-function saveCoverage(cov: import('../coverage/recorder').CoverageRecorder, dir: string, base: string, summary: SeedSummary, io: Output, print: boolean): CoverageJson {
-  const reach = reachableFor(cov.geometryClass);
-  const s = summarize(cov, reach);
-  const json = cov.toJSON(s);
-  const file = path.join(dir, `${base}.coverage.json`);
-  fs.writeFileSync(file, JSON.stringify(json, null, 1) + '\n');
-  if (print) for (const l of formatCoverage(cov, reach, s)) io.out(l);
-  io.out(`Coverage map saved to "${file}"; see it with: iomap-harness report ${file}`);
-  summary.coverage = s === undefined ? { json: file } : { table: s.table, reached: s.reached, reachable: s.reachable, percent: s.percent, json: file };
-  return json;
+function saveCoverage(set: CoverageSet, dir: string, base: string, summary: SeedSummary, io: Output, print: boolean): CoverageJson[] {
+  const out: CoverageJson[] = [];
+  const figures: NonNullable<SeedSummary['coverage']> = [];
+  const classes = [...set.byClass.values()].sort((x, y) => y.ops - x.ops);
+  for (const cov of classes) {
+    const reach = reachableFor(cov.geometryClass);
+    const s = summarize(cov, reach);
+    const json = cov.toJSON(s);
+    const file = path.join(dir, `${base}${classes.length > 1 ? `-${cov.geometryClass.replace('+', '_')}` : ''}.coverage.json`);
+    fs.writeFileSync(file, JSON.stringify(json, null, 1) + '\n');
+    if (print) for (const l of formatCoverage(cov, reach, s)) io.out(l);
+    io.out(`Coverage map saved to "${file}"; see it with: iomap-harness report ${file}`);
+    figures.push(s === undefined ? { geometryClass: cov.geometryClass, ops: cov.ops, json: file }
+      : { geometryClass: cov.geometryClass, ops: cov.ops, table: s.table, reached: s.reached, reachable: s.reachable, percent: s.percent, json: file });
+    out.push(json);
+  }
+  summary.coverage = figures;
+  return out;
 }
 
 /** The largest folio an adapter was created with, when it says (reference-based adapters do). */

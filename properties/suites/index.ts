@@ -36,11 +36,22 @@ export type { SuiteDef } from './types';
 export { runSuite, runProperty, registryEnv } from './harness';
 export type { SuiteResult, PropertyResult, RunOptions } from './harness';
 
+/** The capabilities a suite and its properties need, for the one-line listing ('' when none). */
+function needsText(s: SuiteDef): string {
+  const parts: string[] = [];
+  if (s.needs !== undefined && s.needs.length > 0) parts.push(s.needs.join(', '));
+  for (const p of s.properties) {
+    const extra = (p.needs ?? []).filter((n) => !(s.needs ?? []).includes(n));
+    if (extra.length > 0) parts.push(`${p.name}: ${extra.join(', ')}`);
+  }
+  return parts.length > 0 ? ` [needs ${parts.join('; ')}]` : '';
+}
+
 /** What `iomap-harness list suites` shows: each suite with its area, sections, needs and properties. */
 export function listSuites(): Record<string, unknown>[] {
   return SUITES.map((s) => ({
     name: s.name,
-    describe: `${s.area} (${s.sections})`,
+    describe: `${s.area} (${s.sections})${needsText(s)}`,
     area: s.area,
     sections: s.sections,
     needs: s.needs ?? [],
