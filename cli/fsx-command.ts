@@ -112,6 +112,7 @@ export const FSX_FLAGS = {
   'round-ops': { type: 'string', value: 'N', default: '10000', help: 'ops per setup round of the sweep (each round a fresh target with its own setup)' },
   'no-short-copies': { type: 'boolean', help: 'no writes or mapwrites whose user buffer faults part-way (nor capped reservations)' },
   'no-guide': { type: 'boolean', help: 'no coverage-guided choices: the op mix of the weights alone' },
+  'no-invalid': { type: 'boolean', help: 'no calls with bad arguments (by default some collapse/insert/clone/dedupe/O_DIRECT/size-limit calls must be refused, docs/fsx.md)' },
   coverage: { type: 'boolean', help: 'record state coverage: print its table at the end and save X.coverage.json in the save directory' },
   shrink: { type: 'boolean', help: 'on a failure also shrink the saved log and save it as ....min.json' },
   jobs: { type: 'string', short: 'j', value: 'N', default: '1', help: 'run a campaign of seeds on N worker threads' },
@@ -241,6 +242,7 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
   o.interleave = !flag(v, 'no-interleave');
   o.shortCopies = !flag(v, 'no-short-copies');
   o.guide = !flag(v, 'no-guide');
+  o.invalidArgs = !flag(v, 'no-invalid');
   o.coverage = flag(v, 'coverage');
   for (const spec of (v.weight as string[] | undefined) ?? []) {
     const m = /^([a-z_]+)=(.*)$/.exec(spec);

@@ -11,10 +11,26 @@ What it offers:
   * fallocate: through libc's fallocate(2) (ctypes), only the modes that a probe in the scratch
     directory showed the filesystem supports;
   * SEEK_DATA / SEEK_HOLE: lseek(2);
+  * COLLAPSE_RANGE / INSERT_RANGE: the system call where the filesystem has them, else done here
+    by moving the tail with pread/pwrite and ftruncate, with the kernel's rules (block aligned,
+    collapse ending before EOF, insert starting before it, EINVAL otherwise);
   * close_open: close and reopen. It drops nothing: drop_caches needs root, and POSIX_FADV_DONTNEED
-    starts writeback first, which a drop of caches must never do.
-It cannot unmount the filesystem it lives on, so it does not claim remount. Standard library only.
+    starts writeback first, which a drop of caches must never do;
+  * remount: what a clean unmount and mount is for this server — everything written back (fsync),
+    the file closed and opened again;
+  * the declared maximum file size (geometry.maxFileSize) is enforced: EFBIG past it, as
+    s_maxbytes is in the kernel.
+Standard library only.
+
+--defect NAME brings back a bug, to see the harness catch it (test/process-durability.test.ts):
+  remount-loses-unsynced  remount reloads the file as its last fsync left it (what a server that
+                          keeps a write-back log and replays it only up to the last sync does)
+  remount-loses-synced    remount reloads the file as the fsync before the last one left it
+  lax-collapse            collapse/insert done here without the alignment and EOF checks
+  lax-size-limit          no EFBIG past the declared maximum file size (the host's larger
+                          limit applies instead)
 """
+import argparse
 import base64
 import ctypes
 import ctypes.util
@@ -28,6 +44,9 @@ PROTOCOL = 1
 PAGE = 4096
 FILE_NAME = "fsx.file"
 CANDIDATE_MODES = [0, 0x01, 0x03, 0x10, 0x11]    # allocate, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE(|KEEP_SIZE)
+COLLAPSE, INSERT = 0x08, 0x20                      # done here when the filesystem lacks them
+MAX_FILE = 2 ** 40                                 # the maximum file size this server declares
+DEFECTS = ["remount-loses-unsynced", "remount-loses-synced", "lax-collapse", "lax-size-limit"]
 
 
 class FsErr(Exception):
@@ -68,10 +87,13 @@ def fallocate(fd, mode, off, length):
 
 
 class FileServer:
-    def __init__(self):
+    def __init__(self, defect=None):
         self.dir = None
         self.fd = None
         self.modes = []
+        self.kernel_shift = set()      # collapse/insert modes the filesystem itself has
+        self.defect = defect
+        self.synced = [b"", b""]       # the file at the last two syncs (for the remount defects)
 
     def path(self):
         return os.path.join(self.dir, FILE_NAME)
@@ -81,15 +103,16 @@ class FileServer:
             raise FsErr("EBADF", "the test file is not open")
         return self.fd
 
-    def probe_modes(self):
-        """Which fallocate modes the scratch filesystem supports (a throw-away probe file)."""
+    def probe_modes(self, modes, unit):
+        """Which of these fallocate modes the scratch filesystem does (a throw-away probe file,
+        four units long, each mode tried on its second unit)."""
         probe = os.path.join(self.dir, ".probe")
         ok = []
-        for mode in CANDIDATE_MODES:
+        for mode in modes:
             fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.pwrite(fd, b"x" * (4 * PAGE), 0)
-                fallocate(fd, mode, PAGE, PAGE)
+                os.pwrite(fd, b"x" * (4 * unit), 0)
+                fallocate(fd, mode, unit, unit)
                 ok.append(mode)
             except FsErr:
                 pass
@@ -102,13 +125,20 @@ class FileServer:
         self.dir = p.get("scratch")
         if not self.dir or not os.path.isdir(self.dir):
             raise FsErr("EINVAL", "hello needs params.scratch, an existing directory")
-        self.modes = self.probe_modes()
-        bs = os.statvfs(self.dir).f_bsize
+        self.bs = os.statvfs(self.dir).f_bsize
+        self.modes = self.probe_modes(CANDIDATE_MODES, PAGE)
+        # Whether the filesystem does collapse and insert itself (ext4, xfs) or not (tmpfs).
+        self.kernel_shift = set(self.probe_modes((COLLAPSE, INSERT), self.bs))
         return {
             "protocol": PROTOCOL, "name": "pyfile", "level": "file",
-            "geometry": {"blockSize": bs, "pageSize": PAGE, "maxFileSize": 2 ** 40},
-            "capabilities": {"mmap": True, "fallocModes": self.modes, "seek": True, "remount": False},
+            "geometry": {"blockSize": self.bs, "pageSize": PAGE, "maxFileSize": MAX_FILE},
+            "capabilities": {"mmap": True, "fallocModes": self.modes + [COLLAPSE, INSERT], "seek": True, "remount": True},
         }
+
+    def check_limit(self, end, what):
+        """s_maxbytes: nothing may reach past the declared maximum file size."""
+        if end > MAX_FILE and self.defect != "lax-size-limit":
+            raise FsErr("EFBIG", "%s past the maximum file size %d" % (what, MAX_FILE))
 
     def op_ping(self, p):
         return {}
@@ -117,6 +147,7 @@ class FileServer:
         if self.fd is not None:
             os.close(self.fd)
         self.fd = os.open(self.path(), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.synced = [b"", b""]
         return {}
 
     def op_size(self, p):
@@ -128,6 +159,9 @@ class FileServer:
     def op_pwrite(self, p):
         data = base64.b64decode(p["data"])
         fd = self.need_open()
+        if data and p["off"] >= MAX_FILE:
+            self.check_limit(p["off"] + 1, "a write")
+        data = data[:max(0, MAX_FILE - p["off"])] if self.defect != "lax-size-limit" else data
         done = 0
         while done < len(data):
             n = os.pwrite(fd, data[done:], p["off"] + done)
@@ -137,15 +171,24 @@ class FileServer:
         return {"written": done}
 
     def op_truncate(self, p):
+        self.check_limit(p["size"], "a size")
         os.ftruncate(self.need_open(), p["size"])
         return {}
 
+    def note_sync(self):
+        """The remount defects keep what the last two syncs made durable."""
+        if self.defect in ("remount-loses-unsynced", "remount-loses-synced"):
+            size = os.fstat(self.fd).st_size
+            self.synced = [self.synced[1], os.pread(self.fd, size, 0)]
+
     def op_fsync(self, p):
         os.fsync(self.need_open())
+        self.note_sync()
         return {}
 
     def op_fdatasync(self, p):
         os.fdatasync(self.need_open())
+        self.note_sync()
         return {}
 
     def mapped_end(self):
@@ -174,10 +217,40 @@ class FileServer:
         return {}
 
     def op_fallocate(self, p):
-        if p["mode"] not in self.modes:
-            raise FsErr("EOPNOTSUPP", "fallocate mode 0x%x" % p["mode"])
-        fallocate(self.need_open(), p["mode"], p["off"], p["len"])
+        mode, off, n = p["mode"], p["off"], p["len"]
+        if mode not in self.modes and mode not in (COLLAPSE, INSERT):
+            raise FsErr("EOPNOTSUPP", "fallocate mode 0x%x" % mode)
+        if off < 0 or n <= 0:
+            raise FsErr("EINVAL", "fallocate offset %d length %d" % (off, n))
+        self.check_limit(off + n, "fallocate")
+        fd = self.need_open()
+        if mode == INSERT and off % self.bs == 0 and n % self.bs == 0:
+            self.check_limit(os.fstat(fd).st_size + n, "insert")    # the declared limit, not the host's
+        if mode in (COLLAPSE, INSERT) and (mode not in self.kernel_shift or self.defect == "lax-collapse"):
+            self.shift(fd, mode, off, n)
+        else:
+            fallocate(fd, mode, off, n)
         return {}
+
+    def shift(self, fd, mode, off, n):
+        """COLLAPSE_RANGE / INSERT_RANGE by moving the tail (the kernel's rules first)."""
+        size = os.fstat(fd).st_size
+        if self.defect != "lax-collapse":
+            if off % self.bs or n % self.bs:
+                raise FsErr("EINVAL", "collapse/insert range not block aligned")
+            if mode == COLLAPSE and off + n >= size:
+                raise FsErr("EINVAL", "collapse range reaching EOF")
+            if mode == INSERT and off >= size:
+                raise FsErr("EINVAL", "insert range at or past EOF")
+        if mode == COLLAPSE:
+            tail = os.pread(fd, max(0, size - off - n), off + n)
+            os.pwrite(fd, tail, off)
+            os.ftruncate(fd, max(off, size - n))
+        else:
+            tail = os.pread(fd, max(0, size - off), off)
+            os.ftruncate(fd, off)
+            os.ftruncate(fd, off + n)           # the inserted range is a hole
+            os.pwrite(fd, tail, off + n)
 
     def op_seek_data(self, p):
         return {"offset": os.lseek(self.need_open(), p["off"], os.SEEK_DATA)}
@@ -191,9 +264,22 @@ class FileServer:
         self.fd = os.open(self.path(), os.O_RDWR)
         return {}
 
+    def op_remount(self, p):
+        fd = self.need_open()
+        os.fsync(fd)
+        if self.defect in ("remount-loses-unsynced", "remount-loses-synced"):
+            # The bug: the state reloaded is that of a sync, not everything written.
+            old = self.synced[1 if self.defect == "remount-loses-unsynced" else 0]
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, old, 0)
+            os.fsync(fd)
+        return self.op_close_open(p)
+
 
 def main():
-    srv = FileServer()
+    ap = argparse.ArgumentParser(description="pyfile: a file-level iomap-harness server")
+    ap.add_argument("--defect", choices=DEFECTS, help="bring back a bug (see the module comment)")
+    srv = FileServer(ap.parse_args().defect)
     out = sys.stdout
     for raw in sys.stdin.buffer:
         if not raw.strip():

@@ -29,7 +29,11 @@ Mount picks the valid slot with the highest generation, so unmount + mount keeps
 file. Only Python 3 and its standard library are needed.
 
 PYFS_BUG=mapped-at-begin in the environment brings back the first design's bug (fresh blocks of a
-buffered write reported MAPPED at once), to see the harness catch it.
+buffered write reported MAPPED at once), to see the harness catch it. --defect NAME brings back
+others (test/process-durability.test.ts):
+  commit-noop      commit writes nothing: the metadata on disk stays that of mkfs
+  mount-older-slot mount loads the older of the two metadata slots (the state before the last
+                   commit: a remount goes back to the previous sync)
 """
 import json
 import os
@@ -49,6 +53,8 @@ DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
 BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
+DEFECTS = ["commit-noop", "mount-older-slot"]
+DEFECT = None                             # set from --defect in main()
 
 SB_MAGIC = b"PYIOMAP1"
 SLOT_MAGIC = b"PYMETA01"
@@ -376,6 +382,8 @@ class PyFs:
         for i, s in enumerate(slots):
             if s is not None and (best is None or s[0] > slots[best][0]):
                 best = i
+        if DEFECT == "mount-older-slot" and best is not None and slots[1 - best] is not None:
+            best = 1 - best
         if best is None:
             os.close(fd)
             self.fd = None
@@ -396,6 +404,8 @@ class PyFs:
 
     def op_commit(self, p):
         self.need_mounted()
+        if DEFECT == "commit-noop":
+            return {}
         meta = {
             "next_ino": self.next_ino,
             "names": self.names,
@@ -642,6 +652,12 @@ class PyFs:
 
 
 def main():
+    global DEFECT
+    if len(sys.argv) == 3 and sys.argv[1] == "--defect" and sys.argv[2] in DEFECTS:
+        DEFECT = sys.argv[2]
+    elif len(sys.argv) > 1:
+        sys.stderr.write("usage: fs-server.py [--defect %s]\n" % "|".join(DEFECTS))
+        sys.exit(2)
     fs = PyFs()
     out = sys.stdout
     for raw in sys.stdin.buffer:

@@ -55,6 +55,12 @@ export const modelBugs = {
    * whatever the folio memory held instead of the file's data.
    */
   writeEndShortCopyUptodate: false,
+  /** FICLONERANGE accepts an unaligned length that does not end at the source EOF and remaps
+   * the whole last block (destination bytes past the range take the source's). */
+  cloneUnalignedTail: false,
+  /** Unmount syncs (and commits) only when some page is dirty: metadata-only changes since the
+   * last commit (a truncate, a punch, an allocation, a completed conversion) are lost. */
+  unmountSyncOnlyDirty: false,
 };
 
 export type ModelBug = keyof typeof modelBugs;

@@ -214,7 +214,10 @@ export class IomapFs {
 
   unmount(): void {
     if (!this.mounted) return;
-    this.sync();
+    // The bug zoo's unmount-sync-only-dirty: the final sync (and its commit) only when some page
+    // is dirty, so metadata-only changes since the last commit are lost at a clean unmount.
+    const dirty = [...this.icache.values()].some((i) => i.mapping.hasDirtyOrWriteback());
+    if (!modelBugs.unmountSyncOnlyDirty || dirty) this.sync();
     for (const inode of this.icache.values()) inode.mapping.truncatePagecache(0);
     this.icache.clear();
     this.dev.flush();
@@ -619,7 +622,9 @@ export class FileHandle {
     if (dstOff >= this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: clone destination beyond the maximum file size`);
     if (dstOff + len > this.fsys.maxFileSize) throw new FsError(EINVAL, `${this.name}: clone would be shortened`);
     const tailPartial = len % bs !== 0;
-    if (tailPartial && srcOff + len !== srcSize) throw new FsError(EINVAL, `${this.name}: clone length not block aligned`);
+    // The bug zoo's clone-unaligned-tail accepts such a length and remaps the whole last block.
+    const tailInside = tailPartial && srcOff + len !== srcSize;
+    if (tailInside && !modelBugs.cloneUnalignedTail) throw new FsError(EINVAL, `${this.name}: clone length not block aligned`);
     const nblk = Math.ceil(len / bs);
     if (src.inode === this.inode && srcOff < dstOff + nblk * bs && dstOff < srcOff + nblk * bs) {
       throw new FsError(EINVAL, `${this.name}: clone ranges overlap`);
@@ -628,7 +633,7 @@ export class FileHandle {
     this.unstuffed();
     src.flushRange(srcOff, len);
     this.flushRange(dstOff, len);
-    if (tailPartial && dstOff + len < this.inode.size) throw new FsError(EINVAL, `${this.name}: partial EOF block would land inside the destination`);
+    if (tailPartial && !tailInside && dstOff + len < this.inode.size) throw new FsError(EINVAL, `${this.name}: partial EOF block would land inside the destination`);
     if (dstOff > this.inode.size) {
       const eof = this.inode.size;
       this.zeroPastEof(dstOff, 'zeroing before clone');

@@ -64,6 +64,8 @@ function crashable(mode: Mode): FileAdapter {
     return {
       fsync: () => { t.fsync(); snap(); },
       fdatasync: () => { t.fdatasync(); snap(); },
+      // A clean remount makes everything durable (fsx's remount op acknowledges it all).
+      remount: () => { t.remount!(); snap(); },
       // msync(MS_SYNC) makes the stored range durable: take the whole file (more is allowed).
       mapwrite: (off: number, data: Uint8Array, opts?: { msync?: boolean }) => {
         t.mapwrite!(off, data, opts);

@@ -102,6 +102,15 @@ export const MUTANTS: MutantSpec[] = [
     options: { poison: true },
     commit: 'fs/xfs xfs_end_ioend(): a failed ioend skips the unwritten conversion ("xfs: fix and streamline error handling in xfs_end_io", 4.15)',
     description: 'the end_io work converts UNWRITTEN extents although the write failed, exposing the blocks\' old contents' },
+  { name: 'clone-unaligned-tail', section: 'file-ops §4, §14.12', core: 'cloneUnalignedTail', catches: 'fsx:invalid',
+    commit: 'xfs b39989009bdb "xfs: fix data corruption w/ unaligned reflink ranges" (Linux 4.19): an unaligned clone length that does not end at the source EOF must be refused, not rounded up to the block',
+    description: 'FICLONERANGE accepts an unaligned length that does not end at the source EOF and remaps the whole last block over the destination' },
+  { name: 'unmount-sync-only-dirty', section: 'file-ops §14.25', core: 'unmountSyncOnlyDirty', catches: 'fsx:remount',
+    commit: 'Jan Kara\'s "vfs: Call ->sync_fs() even if s_dirt is 0" (Linux 2.6.31): the sync at unmount was skipped when nothing was marked dirty, losing metadata-only changes',
+    description: 'unmount syncs and commits only when some page is dirty: a truncate, punch or allocation since the last commit is lost at a clean remount' },
+  { name: 'delalloc-convert-no-seq', section: '§7.1', refs: 'convertDelallocNoSeq', catches: 'monitor:R30',
+    commit: 'xfs 304a68b9c63b "xfs: use iomap_valid method to detect stale cached iomaps" (Linux 6.2): every extent-map change must move the sequence the cookie samples; here writeback\'s delalloc conversion does not',
+    description: 'writeback converts delalloc without moving the validity cookie: a racing buffered write goes on with its stale DELALLOC mapping' },
 ];
 
 export function mutantByName(name: string): MutantSpec | undefined {

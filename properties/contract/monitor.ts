@@ -16,6 +16,7 @@ import type { Ioend } from '../../reference/iomap/ioend';
 import type { FsInstance, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import { EAGAIN } from '../../reference/errno';
 import { ruleById } from './rules';
+import { describeChanges, MapChangeLog } from './map-changes';
 import { installFsMonitor } from '../../adapters/fs-monitor';
 
 export class ContractViolation extends Error {
@@ -62,6 +63,8 @@ interface PendingBegin {
   copy: Iomap;
   /** Mapping state right after ->iomap_begin (what ->iomap_valid must compare against). */
   afterBegin: MappingSnapshot | null;
+  /** The monitor's map-change sequence number at ->iomap_begin (MapChangeLog). */
+  changeSeq: number;
 }
 
 const FS_FIELDS: Array<keyof Iomap> = ['offset', 'length', 'addr', 'type', 'bdev', 'inlineData', 'private', 'validityCookie'];
@@ -76,6 +79,8 @@ export class ContractMonitor {
   /** Number of times each rule was evaluated: its precondition arose (state coverage counts these). */
   readonly evaluated: Map<string, number>;
   private readonly ioends = new Set<Ioend>();
+  /** What changed each file's extent map, as the monitor saw it (not the filesystem's cookie). */
+  readonly mapChanges = new MapChangeLog();
 
   constructor(fs: FsInstance, opts: MonitorOptions) {
     this.fs = fs;
@@ -84,7 +89,7 @@ export class ContractMonitor {
     const iomapOps = this.wrapIomapOps(fs.iomapOps);
     const writebackOps = this.wrapWritebackOps(fs.writebackOps);
     const dioEndIo = fs.dioEndIo ? this.wrapDioEndIo(fs) : undefined;
-    const overrides: Record<string | symbol, unknown> = { iomapOps, writebackOps };
+    const overrides: Record<string | symbol, unknown> = { iomapOps, writebackOps, ...this.spaceOpRecorders(fs) };
     if (dioEndIo) overrides.dioEndIo = dioEndIo;
     // Methods are bound once per function (not at every access: the core reads them per call).
     const bound = new WeakMap<object, unknown>();
@@ -104,6 +109,30 @@ export class ContractMonitor {
         return Reflect.set(target, prop, value, target);
       },
     });
+  }
+
+  /**
+   * The space operations the generic layer asks a filesystem for, each recorded as a map change
+   * of the blocks it names (collapse, insert and truncation move or free everything after them).
+   */
+  private spaceOpRecorders(fs: FsInstance): Record<string, unknown> {
+    const log = this.mapChanges;
+    const to = Infinity;
+    return {
+      punchBlocks: (inode: Inode, lblk: number, n: number) => { fs.punchBlocks(inode, lblk, n); log.record(inode.ino, 'punch', lblk, lblk + n); },
+      collapseBlocks: (inode: Inode, lblk: number, n: number) => { fs.collapseBlocks(inode, lblk, n); log.record(inode.ino, 'collapse', lblk, to); },
+      insertBlocks: (inode: Inode, lblk: number, n: number) => { fs.insertBlocks(inode, lblk, n); log.record(inode.ino, 'insert', lblk, to); },
+      allocRange: (inode: Inode, lblk: number, n: number) => { const r = fs.allocRange(inode, lblk, n); log.record(inode.ino, 'allocation', lblk, lblk + n); return r; },
+      unshareUnwritten: (inode: Inode, lblk: number, n: number) => { const r = fs.unshareUnwritten(inode, lblk, n); log.record(inode.ino, 'unshare', lblk, lblk + n); return r; },
+      remapBlocks: (src: Inode, srcLblk: number, dst: Inode, dstLblk: number, n: number) => {
+        fs.remapBlocks(src, srcLblk, dst, dstLblk, n);
+        log.record(dst.ino, 'remap', dstLblk, dstLblk + n);
+      },
+      truncateBlocks: (inode: Inode, newsize: number) => {
+        fs.truncateBlocks(inode, newsize);
+        log.record(inode.ino, 'truncation', Math.ceil(newsize / inode.blockSize), to);
+      },
+    };
   }
 
   private get op(): string {
@@ -161,7 +190,7 @@ export class ContractMonitor {
     if (src.type !== IOMAP_HOLE) this.checkSrcmap(inode, pos, flags, m, src, cb, args);
     this.checkPerRequest(inode, pos, len, flags, m, cb, args);
     if (before && after) this.checkAgainstState(inode, pos, len, flags, m, before, after, readOnly, cb, args);
-    this.pending.set(m, { inode, pos, len, flags, copy: { ...m }, afterBegin: after });
+    this.pending.set(m, { inode, pos, len, flags, copy: { ...m }, afterBegin: after, changeSeq: this.mapChanges.now });
     return ret;
   }
 
@@ -414,9 +443,34 @@ export class ContractMonitor {
       const now = this.fs.introspect.snapshot(inode);
       const changed = now.version('all') !== p.afterBegin.version('all');
       if (this.tally('R30'), !(!(changed && valid))) this.violation('R30', `mapping state changed since begin (${p.afterBegin!.fingerprint('all')} -> ${now.fingerprint('all')}) but ->iomap_valid said true`, '->iomap_valid', args, iomap);
+      if (valid) this.checkBlocksUnchanged(inode, iomap, p, now, args);
       if (this.tally('R30'), !(!(!changed && !valid))) this.violation('R30', 'mapping state unchanged since begin but ->iomap_valid said false (livelock)', '->iomap_valid', args, iomap);
     }
     return valid;
+  }
+
+  /**
+   * R30 without trusting the filesystem's cookie or version counter: a write about to go on with
+   * this mapping must find every block of its range in the mapping as it was right after
+   * ->iomap_begin (same state, same address). A block that changed — writeback converted or
+   * allocated it, a punch freed it, a direct write completed into it — means the mapping is stale
+   * whatever the cookie says; the monitor's record names what changed it.
+   */
+  private checkBlocksUnchanged(inode: Inode, iomap: Iomap, p: PendingBegin, now: MappingSnapshot, args: Record<string, unknown>): void {
+    if (iomap.type === IOMAP_INLINE) return;
+    const bs = inode.blockSize;
+    const lo = Math.floor(Math.max(iomap.offset, p.pos) / bs);
+    const hi = Math.min(Math.ceil(Math.min(iomap.offset + iomap.length, p.pos + p.len) / bs), lo + 4096);
+    const then = p.afterBegin!;
+    for (let b = lo; b < hi; b++) {
+      const was = then.block(b);
+      const is = now.block(b);
+      if (was.state === is.state && was.pblk === is.pblk) continue;
+      const seen = describeChanges(this.mapChanges.since(inode.ino, p.changeSeq, b, b + 1));
+      const at = (s: typeof was) => `${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}`;
+      this.violation('R30', `block ${b} changed since ->iomap_begin (${at(was)} -> ${at(is)}; the monitor saw: ${seen}) but ->iomap_valid said true, and the write went on with the stale mapping`, '->iomap_valid', args, iomap);
+    }
+    this.tally('R30');
   }
 
   /* ------------------------------------------------------------------------------------- */
@@ -436,6 +490,13 @@ export class ContractMonitor {
     const cb = '->map_blocks';
     const args = { ino: inode.ino, offset, len };
     const ret = raw.mapBlocks(wpc, inode, offset, len);
+    // Writeback may allocate (a whole delalloc extent) or start a COW here: a possible change of
+    // the dirty run's blocks and of the mapping it got.
+    const mb = wpc.iomap;
+    const bsz = inode.blockSize;
+    const lo = ret < 0 ? offset : Math.min(offset, mb.offset);
+    const hi = ret < 0 ? offset + len : Math.max(offset + len, mb.offset + mb.length);
+    this.mapChanges.record(inode.ino, 'writeback mapping', Math.floor(lo / bsz), Math.ceil(hi / bsz));
     if (ret < 0) return ret;
     const m = wpc.iomap;
     const bs = inode.blockSize;
@@ -466,6 +527,15 @@ export class ContractMonitor {
   private prepareIoend(raw: WritebackOps, ioend: Ioend, status: number): number {
     const ret = raw.prepareIoend ? raw.prepareIoend(ioend, status) : status;
     this.ioends.add(ioend);
+    const endIo = ioend.endIo;
+    if (endIo !== null) {
+      // The filesystem's completion (unwritten conversion, COW remap) changes these blocks.
+      const bs = ioend.inode.blockSize;
+      ioend.endIo = (io) => {
+        this.mapChanges.record(io.inode.ino, `writeback completion (ioend #${io.id})`, Math.floor(io.offset / bs), Math.ceil((io.offset + io.size) / bs));
+        endIo(io);
+      };
+    }
     return ret;
   }
 
@@ -493,6 +563,7 @@ export class ContractMonitor {
   private wrapDioEndIo(fs: FsInstance) {
     return (inode: Inode, offset: number, size: number, error: number, dioFlags: number): number => {
       const ret = fs.dioEndIo!(inode, offset, size, error, dioFlags);
+      this.mapChanges.record(inode.ino, 'direct-write completion', Math.floor(offset / inode.blockSize), Math.ceil((offset + size) / inode.blockSize));
       // IOMAP_DIO_UNWRITTEN (1): a completed write into unwritten extents must have converted them.
       if (ret === 0 && size > 0 && (dioFlags & 1) && fs.introspect) {
         const st = fs.introspect.snapshot(inode);

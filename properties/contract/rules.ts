@@ -44,7 +44,7 @@ export const RULES: Rule[] = [
   { id: 'R27', name: 'size-changed', status: 'unchecked', description: 'SIZE_CHANGED is informational; on-disk size timing is checked by the crash suite, not per call' },
   { id: 'R28', name: 'get-folio', status: 'checked', description: '->get_folio returns a locked folio of this mapping that contains pos, or an errno' },
   { id: 'R29', name: 'put-folio-balance', status: 'checked', description: 'every folio from get_folio is put exactly once and is unlocked after ->put_folio' },
-  { id: 'R30', name: 'iomap-valid-honest', status: 'partial', description: '->iomap_valid is false if the mapping state changed since begin and true if it did not (needs introspection)' },
+  { id: 'R30', name: 'iomap-valid-honest', status: 'partial', description: '->iomap_valid is false if the mapping state changed since begin and true if it did not (needs introspection); a true answer is also judged on the blocks of the write\'s range themselves, not only on the filesystem\'s version counter' },
   { id: 'R31', name: 'iomap-roundtrip', status: 'checked', description: 'the core hands ->iomap_valid and ->iomap_end the fields ->iomap_begin set, unchanged' },
   { id: 'R32', name: 'map-blocks-shape', status: 'checked', description: '->map_blocks: mapping contains offset, is non-empty and block aligned, type MAPPED/UNWRITTEN/HOLE' },
   { id: 'R33', name: 'map-blocks-hole-drops-data', status: 'checked', description: '->map_blocks returns HOLE only where the dirty data below EOF is all zero (else it silently drops data)' },

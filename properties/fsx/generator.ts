@@ -16,10 +16,11 @@ import {
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
 } from '../../adapters/types';
 import {
-  FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE, OP_COLLAPSE_RANGE,
-  OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_WRITE_ACTIONS, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP,
+  FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, FL_NO_MSYNC, FL_POLLUTE, FL_UNSHARE, INTERLEAVE_OPS, POLLUTING_OPS, OP_CLONE_RANGE,
+  OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_COUNT, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_WRITE_ACTIONS, OP_DEDUPE_RANGE,
+  OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FIEMAP, FL_INVALID,
   OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE,
-  OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
+  OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_REMOUNT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
 import { MAX_OFFSET } from '../oracle/bytes';
@@ -139,6 +140,11 @@ export interface FsxOptions {
   guide: boolean;
   /** --coverage: record state coverage (the engine also records it whenever guidance is on). */
   coverage?: boolean;
+  /**
+   * Now and then an op with arguments a correct target must refuse (FL_INVALID, docs/fsx.md "Bad
+   * arguments"): the runner wants the errno and checks nothing changed. Default on.
+   */
+  invalidArgs: boolean;
 }
 
 /** Tries to give a guided op a range with the EOF relation it aims at (then it keeps the last). */
@@ -192,6 +198,7 @@ export function defaultOptions(): FsxOptions {
     // Library default off (runs keep their sequences); the fsx command turns them on (fsxOptionsFrom).
     shortCopies: false,
     guide: true,
+    invalidArgs: true,
   };
 }
 
@@ -253,6 +260,7 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
     // Without interleaving steps these run as their plain twins (runner.ts).
     case OP_RACE_PUNCH: return unsupported(OP_PUNCH_HOLE, caps, t);
     case OP_CRASH: return typeof t.crash === 'function' ? null : 'power cuts (crash)';
+    case OP_REMOUNT: return canRemount(caps, t) ? null : 'remount';
     case OP_FAULT_READ:
       return t.deviceFaults !== undefined ? null : 'device faults (the harness does not own a device under this file, or cannot tell its blocks)';
     case OP_FAULT_WRITE:
@@ -262,6 +270,11 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
     case OP_WRITE_DIRECT_ASYNC: return unsupported(OP_WRITE_DIRECT, caps, t);
     default: return null;
   }
+}
+
+/** The target declares a clean unmount + mount and has the method (process servers always have it). */
+function canRemount(caps: Capabilities, t: FileTarget): boolean {
+  return caps.remount && typeof t.remount === 'function';
 }
 
 /** Whether the generator may use interleaving steps (and unsynced mmap stores) on this target. */
@@ -313,6 +326,8 @@ export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, ada
   if (!il) for (const code of INTERLEAVE_OPS) w[code] = 0;
   // Power cuts, likewise, only where the target can simulate them (FileTarget.crash).
   if (typeof t.crash !== 'function') w[OP_CRASH] = 0;
+  // Remounts, likewise, only where the target declares them.
+  if (!canRemount(caps, t)) w[OP_REMOUNT] = 0;
   if (il && w[OP_WRITE_DIRECT_ASYNC] > 0 && !(caps.directIO && typeof t.interleave?.directWriteAsync === 'function')) w[OP_WRITE_DIRECT_ASYNC] = 0;
   if (o.direct) {
     w[OP_READ_DIRECT] += w[OP_READ];
@@ -361,6 +376,16 @@ function lcm(a: number, b: number): number {
   return (a / x) * b;
 }
 
+/** Ops that sometimes get arguments a correct target must refuse (FL_INVALID). */
+const INVALID_CODES: ReadonlySet<number> = new Set([
+  OP_COLLAPSE_RANGE, OP_INSERT_RANGE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_WRITE, OP_TRUNCATE,
+  OP_FALLOCATE,
+]);
+/** One in INVALID_RATE of those ops. */
+const INVALID_RATE = 16;
+/** Bytes past s_maxbytes the size-limit cases reach (an op log must still hold the numbers). */
+const LIMIT_ROOM = 8192;
+
 /** Proposes ops into an OpBuffer, fsx's test() without the I/O. */
 export class Generator {
   private readonly rng: Prng;
@@ -377,6 +402,11 @@ export class Generator {
   /** Some writes and mapwrites get a faulting user buffer (FL_FAULT_AT): ResolvedOps.shortCopies. */
   private readonly shortCopies: boolean;
   private readonly closeLimit: number;
+  /** O_DIRECT alignment (1: no direct I/O, or no alignment rule to break). */
+  private readonly dioAlign: number;
+  /** s_maxbytes, when ops past it can be written in an op log (else 0: no such bad arguments). */
+  private readonly sizeLimit: number;
+  private readonly invalidOn: boolean;
   readonly weights: number[];
   /** Coverage guidance (null: off) and the ops generated since it last looked at the map. */
   private readonly guide: Guide | null;
@@ -387,6 +417,9 @@ export class Generator {
     this.o = o;
     this.rng = new Prng(o.seed);
     this.bs = caps.blockSize;
+    this.dioAlign = caps.directIO ? Math.max(1, caps.dioAlign) : 1;
+    this.sizeLimit = caps.maxFileSize + LIMIT_ROOM <= MAX_OFFSET ? caps.maxFileSize : 0;
+    this.invalidOn = o.invalidArgs;
     const dio = caps.directIO ? Math.max(1, caps.dioAlign) : 1;
     this.dioRead = lcm(o.readbdy, dio);
     this.dioWrite = lcm(o.writebdy, dio);
@@ -458,6 +491,11 @@ export class Generator {
       this.len = o.randomOpLen ? rng.below(o.maxoplen + 1) : o.maxoplen;
       this.off = 0;
       return this.race(buf, code, flags0, fileSize);
+    }
+    // Now and then arguments a correct target must refuse (no EOF pollution before those).
+    if (this.invalidOn && INVALID_CODES.has(code) && rng.below(INVALID_RATE) === 0 && this.invalid(code, fileSize)) {
+      buf.push(code, this.off, this.len, this.dst, flags0 | FL_INVALID);
+      return;
     }
     let flags = this.shape(code, flags0, fileSize);
     for (let t = 0; want >= 0 && t < EOF_TRIES && fileEof(code, this.off, this.len, this.dst, fileSize) !== want; t++) {
@@ -553,6 +591,9 @@ export class Generator {
         this.off = rng.below(fileSize + bs);
         this.len = 0;
         break;
+      case OP_REMOUNT:
+        this.len = 0;
+        break;
       case OP_WRITE_DIRECT:
         this.trimOffLen(maxlen);
         this.off -= this.off % this.dioWrite;
@@ -610,6 +651,118 @@ export class Generator {
         break;
     }
     return flags;
+  }
+
+  /**
+   * Arguments for `code` that a correct target must refuse (docs/fsx.md "Bad arguments"), into
+   * off/len/dst; false when none fits this target and file (the op is then built as usual).
+   * Each draws a variant: block-unaligned or EOF-reaching collapse/insert, clone/dedupe with
+   * unaligned offsets, an unaligned tail inside the file, a range past EOF or overlapping ranges,
+   * misaligned O_DIRECT, and writes, truncates and allocations past s_maxbytes.
+   */
+  private invalid(code: number, size: number): boolean {
+    const rng = this.rng;
+    const bs = this.bs;
+    const up = (x: number) => Math.ceil(x / bs) * bs;
+    const down = (x: number) => x - (x % bs);
+    const sub = () => 1 + rng.below(bs - 1); // a non-zero offset inside a block
+    const blocks = (k: number) => bs * (1 + rng.below(k));
+    const lim = this.sizeLimit;
+    this.dst = 0;
+    const v = rng.next32();
+    switch (code) {
+      case OP_COLLAPSE_RANGE:
+      case OP_INSERT_RANGE: {
+        if (size === 0 && code === OP_COLLAPSE_RANGE) return false;
+        const at = size > 0 ? down(rng.below(size)) : 0;
+        const kind = v % 3;
+        if (kind === 0 && bs > 1) {
+          // Not block aligned: the offset or the length.
+          this.off = at + ((v & 8) !== 0 ? sub() : 0);
+          this.len = blocks(4) + ((v & 8) === 0 ? sub() : 0);
+        } else if (code === OP_COLLAPSE_RANGE) {
+          // Reaching (or passing) EOF.
+          this.off = at;
+          this.len = up(size - at) + bs * rng.below(2);
+        } else if (kind === 2 && lim > 0 && size > 0) {
+          // Growing the file past s_maxbytes.
+          this.off = at;
+          this.len = up(lim - size + 1);
+        } else {
+          // At or past EOF.
+          this.off = up(size) + bs * rng.below(3);
+          this.len = blocks(4);
+        }
+        return true;
+      }
+      case OP_CLONE_RANGE:
+      case OP_DEDUPE_RANGE: {
+        if (size === 0) return false;
+        const at = down(rng.below(size));
+        const room = size - at;
+        this.off = at;
+        this.len = Math.min(up(room), blocks(4));
+        this.dst = down(rng.below(this.o.maxlen));
+        switch (v % 5) {
+          case 0: if (bs === 1) return false; this.off += sub(); this.len = Math.min(this.len, Math.max(1, size - this.off)); break;
+          case 1: if (bs === 1) return false; this.dst += sub(); break;
+          case 2:
+            // An unaligned tail that does not end at EOF: clone refuses it (dedupe would round it
+            // down, so dedupe gets a range past EOF instead).
+            if (code === OP_CLONE_RANGE && bs > 1 && room > bs + 1) {
+              this.len = Math.min(down(room - 1), bs * (1 + rng.below(3)));
+              if (this.len === 0 || this.off + this.len >= size - 1) return false;
+              this.len += 1 + rng.below(Math.min(bs - 1, size - this.off - this.len - 1));
+              break;
+            }
+            this.len = up(room) + bs;
+            break;
+          case 3:
+            this.len = up(room) + bs * (1 + rng.below(2)); // the source runs past EOF
+            break;
+          default:
+            // Overlapping ranges in the one file.
+            this.len = Math.min(down(room) || bs, blocks(4));
+            if (this.len > room) return false;
+            this.dst = this.off + bs * rng.below(Math.max(1, this.len / bs));
+            if (this.dst === this.off && (v & 16) !== 0 && this.off >= bs && this.len > bs) this.dst -= bs;
+            break;
+        }
+        if (code === OP_DEDUPE_RANGE && v % 5 === 1 && this.dst >= size) this.dst = down(rng.below(size)) + sub();
+        return true;
+      }
+      case OP_READ_DIRECT:
+      case OP_WRITE_DIRECT: {
+        const al = this.dioAlign;
+        if (al === 1) return false;
+        // A read at or past EOF returns 0 before any alignment check: stay inside EOF.
+        const limit = code === OP_READ_DIRECT ? size : this.o.maxlen;
+        if (limit <= al) return false;
+        const a = rng.below(limit - al);
+        this.off = a - (a % al);
+        this.len = al * (1 + rng.below(8));
+        if ((v & 1) === 0) this.off += 1 + rng.below(al - 1);
+        else this.len += 1 + rng.below(al - 1);
+        return true;
+      }
+      case OP_WRITE:
+        if (lim === 0) return false;
+        this.off = lim + rng.below(LIMIT_ROOM / 2);
+        this.len = 1 + rng.below(LIMIT_ROOM / 2);
+        return true;
+      case OP_TRUNCATE:
+        if (lim === 0) return false;
+        this.off = 0;
+        this.len = lim + 1 + rng.below(LIMIT_ROOM - 1);
+        return true;
+      case OP_FALLOCATE:
+        if (lim === 0 || lim < 2 * bs) return false;
+        this.off = down(lim - 1) - bs * rng.below(2);
+        this.len = lim + blocks(2) - this.off;
+        return true;
+      default:
+        return false;
+    }
   }
 
   /**

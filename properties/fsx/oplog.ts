@@ -16,9 +16,10 @@
 import { isPersonalityName } from '../../reference/fs/personality';
 import { MAX_OFFSET } from '../oracle/bytes';
 import {
-  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED,
-  FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT, FAULT_READ_MMAP,
-  OP_FDATASYNC, OP_MAPREAD, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC,
+  FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_COMPLETE_IO, OP_CRASH, OP_EVICT, OP_FALLOCATE, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT,
+  FAULT_READ_MMAP, OP_FDATASYNC, OP_MAPREAD, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, FL_INVALID,
+  OP_COLLAPSE_RANGE, OP_INSERT_RANGE, OP_REMOUNT,
   OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
   opByName, OPS, OpBuffer, POLLUTING_OPS,
 } from './ops';
@@ -37,8 +38,8 @@ export const OPLOG_FORMAT = 'iomap-harness-oplog';
 /**
  * The version written. Version 2 added the interleaving ops (writeback, complete_io, evict,
  * race_write, race_punch, race_writeback, write_direct_async) and the `noMsync` flag; version 3
- * the `crash` op; version 4 the device fault ops. Older logs are read as they are (they cannot
- * contain those).
+ * the `crash` op; version 4 the device fault ops, the `remount` op and the `invalid` attribute.
+ * Older logs are read as they are (they cannot contain those).
  */
 export const OPLOG_VERSION = 4;
 /**
@@ -50,6 +51,12 @@ export const OPLOG_VERSIONS: readonly number[] = [1, 2, 3, 4];
 const CRASH_VERSION = 3;
 /** Version 4 added the device fault ops fault_read (evict, mmap) and fault_write (drop, torn). */
 const FAULT_VERSION = 4;
+/** Version 4 also added the `remount` op and the `invalid` attribute (arguments a correct target must refuse). */
+const REMOUNT_VERSION = 4;
+/** Ops that may carry `invalid` (the generator's bad-argument forms). */
+const INVALID_OPS: ReadonlySet<number> = new Set([
+  OP_COLLAPSE_RANGE, OP_INSERT_RANGE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_WRITE, OP_TRUNCATE, OP_FALLOCATE,
+]);
 
 export interface OpRecord {
   op: string;
@@ -75,6 +82,8 @@ export interface OpRecord {
   checkShared?: boolean;
   /** write/write_direct on an O_DSYNC file description: durable when it returns (v3). */
   dsync?: boolean;
+  /** The arguments are ones a correct target must refuse: the errno is checked, and that nothing changed (v4). */
+  invalid?: boolean;
   /** fault_read: drop the clean cache over the range first; read through mmap (v4). */
   evict?: boolean;
   mmap?: boolean;
@@ -109,7 +118,8 @@ export type Expected =
 
 export interface OpLog {
   format: typeof OPLOG_FORMAT;
-  version: typeof OPLOG_VERSION;
+  /** OPLOG_VERSION when written by this build. */
+  version: number;
   /** Adapter spec the log was recorded on ("" when unknown, e.g. imported from fsx). */
   adapter: string;
   geometry: Geometry;
@@ -190,7 +200,7 @@ class Checker {
 }
 
 const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'ops', 'expected'] as const;
-const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared', 'dsync', 'evict', 'mmap', 'drop', 'torn'] as const;
+const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared', 'dsync', 'evict', 'mmap', 'drop', 'torn', 'invalid'] as const;
 /** The largest reservation headroom a log may give (far more than any op reserves). */
 const MAX_RESERVE_BLOCKS = 1 << 30;
 
@@ -273,7 +283,11 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
     c.fail(`${where}.len`, `${r.len} bytes is more than one ${name} can move (at most ${MAX_DATA_LEN}, 1 GiB, as fsx -o)`);
   }
   if (info.interleave && version < 2) c.fail(`${where}.op`, `${name} needs op log version 2 (this log says version ${version})`);
-  if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC || info.code === OP_WRITEBACK) && r.off !== 0) {
+  if (info.code === OP_REMOUNT) {
+    if (version < REMOUNT_VERSION) c.fail(`${where}.op`, `remount needs op log version ${REMOUNT_VERSION} (this log says version ${version})`);
+    if (r.len !== 0) c.fail(`${where}.len`, 'must be 0 for remount');
+  }
+  if ((info.code === OP_TRUNCATE || info.code === OP_FSYNC || info.code === OP_FDATASYNC || info.code === OP_WRITEBACK || info.code === OP_REMOUNT) && r.off !== 0) {
     c.fail(`${where}.off`, `must be 0 for ${name}${info.code === OP_TRUNCATE ? ' (len is the new size)' : ''}`);
   }
   if (info.code === OP_CRASH) {
@@ -356,6 +370,14 @@ function checkV3(c: Checker, v: Obj, r: OpRecord, code: number, where: string, v
     if (code !== OP_WRITE && code !== OP_WRITE_DIRECT) c.fail(`${where}.dsync`, `not valid for ${name} (only for write and write_direct)`);
     if (r.faultAt !== undefined || r.reserveBlocks !== undefined) c.fail(`${where}.dsync`, 'cannot be combined with faultAt or reserveBlocks on one op');
     r.dsync = c.bool(v.dsync, `${where}.dsync`);
+  }
+  if (v.invalid !== undefined) {
+    if (version < REMOUNT_VERSION) c.fail(`${where}.invalid`, `needs op log version ${REMOUNT_VERSION} (this log says version ${version})`);
+    if (!INVALID_OPS.has(code)) c.fail(`${where}.invalid`, `not valid for ${name} (only for ${[...INVALID_OPS].map((x) => OPS[x].name).join(', ')})`);
+    for (const k of ['faultAt', 'reserveBlocks', 'dsync', 'noMsync', 'pollute', 'keepSize', 'unshare'] as const) {
+      if (r[k] !== undefined) c.fail(`${where}.invalid`, `cannot be combined with ${k} on one op`);
+    }
+    r.invalid = c.bool(v.invalid, `${where}.invalid`);
   }
 }
 
@@ -440,6 +462,7 @@ function canonicalOp(o: OpRecord): OpRecord {
   if (o.reserveBlocks !== undefined) r.reserveBlocks = o.reserveBlocks;
   if (o.checkShared !== undefined) r.checkShared = o.checkShared;
   if (o.dsync !== undefined) r.dsync = o.dsync;
+  if (o.invalid !== undefined) r.invalid = o.invalid;
   for (const k of ['evict', 'mmap', 'drop', 'torn'] as const) if (o[k] !== undefined) r[k] = o[k];
   return r;
 }
@@ -465,6 +488,7 @@ export function recordsFromBuffer(buf: OpBuffer, count: number): OpRecord[] {
     if ((f & FL_RESERVE) !== 0) r.reserveBlocks = buf.dst[i];
     if ((f & FL_CHECK_SHARED) !== 0) r.checkShared = true;
     if ((f & FL_DSYNC) !== 0) r.dsync = true;
+    if ((f & FL_INVALID) !== 0) r.invalid = true;
     if (info.code === OP_FAULT_READ) {
       if ((buf.dst[i] & FAULT_READ_EVICT) !== 0) r.evict = true;
       if ((buf.dst[i] & FAULT_READ_MMAP) !== 0) r.mmap = true;
@@ -487,7 +511,7 @@ export function bufferFromRecords(ops: readonly OpRecord[]): OpBuffer {
       | (r.closeOpen === true ? FL_CLOSE_OPEN : 0) | (r.skip === true ? FL_SKIPPED : 0) | (r.noMsync === true ? FL_NO_MSYNC : 0)
       | (r.pollute === true ? FL_POLLUTE : 0) | (r.faultAt !== undefined ? FL_FAULT_AT : 0)
       | (r.reserveBlocks !== undefined ? FL_RESERVE : 0) | (r.checkShared === true ? FL_CHECK_SHARED : 0)
-      | (r.dsync === true ? FL_DSYNC : 0);
+      | (r.dsync === true ? FL_DSYNC : 0) | (r.invalid === true ? FL_INVALID : 0);
     const fault = info.code === OP_FAULT_READ || info.code === OP_FAULT_WRITE;
     const i = buf.push(info.code, r.off, r.len, fault ? faultDst(r, info.code) : r.dst ?? r.faultAt ?? r.reserveBlocks ?? 0, flags);
     buf.size[i] = r.fileSize ?? 0;
@@ -585,12 +609,13 @@ export function toFsxops(log: OpLog): string {
  * reservation-capped write as a whole write, and makes no SHARED check).
  */
 const ATTRIBUTE_LINES: ReadonlyArray<{
-  line: string; field: 'faultAt' | 'reserveBlocks' | 'checkShared' | 'dsync' | 'evict' | 'mmap' | 'drop' | 'torn'; takesNumber: boolean;
+  line: string; field: 'faultAt' | 'reserveBlocks' | 'checkShared' | 'dsync' | 'evict' | 'mmap' | 'drop' | 'torn' | 'invalid'; takesNumber: boolean;
 }> = [
   { line: '#@faultat', field: 'faultAt', takesNumber: true },
   { line: '#@reserve', field: 'reserveBlocks', takesNumber: true },
   { line: '#@shared', field: 'checkShared', takesNumber: false },
   { line: '#@dsync', field: 'dsync', takesNumber: false },
+  { line: '#@invalid', field: 'invalid', takesNumber: false },
   // Version 4: the device fault ops' attributes (the ops themselves are `#@ fault_read ...` lines).
   { line: '#@evict', field: 'evict', takesNumber: false },
   { line: '#@mmap', field: 'mmap', takesNumber: false },

@@ -45,7 +45,9 @@ export const OP_CRASH = 27;
 /** Device faults under the file (FileTarget.deviceFaults; op log version 3, new op names). */
 export const OP_FAULT_READ = 28;
 export const OP_FAULT_WRITE = 29;
-export const OP_COUNT = 30;
+/** A clean unmount and mount (FileTarget.remount; op log version 4). */
+export const OP_REMOUNT = 30;
+export const OP_COUNT = 31;
 
 /** fault_read's `dst`: bit 0 evicts the clean cache over the range first, bit 1 reads through mmap. */
 export const FAULT_READ_EVICT = 1;
@@ -75,6 +77,12 @@ export const FL_RESERVE = 128;
 export const FL_CHECK_SHARED = 256;
 /** The write is on an O_DSYNC file description: it returns when its bytes are durable (op log v3). */
 export const FL_DSYNC = 512;
+/**
+ * The op's arguments are ones a correct target must refuse (op log v4 `invalid`): the runner issues
+ * it, wants the errno the rules in docs/fsx.md ("Bad arguments") give, and checks that nothing
+ * changed. Generated now and then; never skipped the way a malformed unflagged op is.
+ */
+export const FL_INVALID = 1024;
 
 /** Ops that may pollute the EOF page first (they can change the size): FL_POLLUTE, FL_NO_MSYNC. */
 export const POLLUTING_OPS: ReadonlySet<number> = new Set([
@@ -139,6 +147,8 @@ export const OPS: readonly OpInfo[] = [
     'read [off, +len) while the device fails reads of the blocks under it (dst: 1 evict first, 2 through mmap): EIO, SIGBUS or a short read, never wrong bytes'),
   info(OP_FAULT_WRITE, 'fault_write', 'FAULT_WR', 'WWWW', false, false,
     'background writeback + completion while the device fails (dst 0), drops (1) or tears (2) writes of the blocks under [off, +len); then the cache is dropped: every byte old or new, and the next fsync reports an error exactly once'),
+  info(OP_REMOUNT, 'remount', 'REMOUNT ', '', false, false,
+    'clean unmount and mount again (FileTarget.remount): every byte written and the size must survive'),
 ];
 
 /** Race ops: run inside the next op (a buffered write) when it reaches its first folio lookup. */

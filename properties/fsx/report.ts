@@ -11,7 +11,9 @@
 
 import { ruleDoc } from '../rule-docs';
 import {
-  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE, OP_ZERO_RANGE, OP_COMPLETE_IO, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT, FAULT_READ_MMAP, FAULT_WRITE_ACTIONS, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE, OP_ZERO_RANGE,
+  OP_COMPLETE_IO, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT, FAULT_READ_MMAP, FAULT_WRITE_ACTIONS, OP_EVICT, OP_FALLOCATE,
+  OP_FDATASYNC, FL_INVALID, OP_REMOUNT,
   OP_FSYNC, OP_MAPWRITE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_MAPREAD,
   OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK,
   OPS, OpBuffer,
@@ -83,6 +85,8 @@ export function describeOp(buf: OpBuffer, i: number, badoff: number): { text: st
     case OP_FSYNC:
     case OP_FDATASYNC:
       return { text: info.label, overlap: false };
+    case OP_REMOUNT:
+      return { text: `${info.label} clean unmount and mount`, overlap: false };
     case OP_SEEK_DATA:
     case OP_SEEK_HOLE:
       return { text: `${info.label} ${hex(off)}`, overlap: false };
@@ -132,7 +136,8 @@ export function logDump(buf: OpBuffer, count: number, badoff: number, maxOps: nu
   for (let i = first; i < count; i++) {
     const n = i + 1;
     const { text } = describeOp(buf, i, badoff);
-    lines.push(`${n}(${String(n % 256).padStart(3)} mod 256): ${text}${attributes(buf, i)}`);
+    const invalid = (buf.flags[i] & (FL_INVALID | FL_SKIPPED)) === FL_INVALID ? ' (bad arguments: must be refused)' : '';
+    lines.push(`${n}(${String(n % 256).padStart(3)} mod 256): ${text}${attributes(buf, i)}${invalid}`);
     if ((buf.flags[i] & FL_CLOSE_OPEN) !== 0) lines.push('\t\tCLOSE/OPEN');
   }
   return lines;

@@ -24,10 +24,11 @@ import { MAX_OFFSET, Mismatch, SparseBytes } from '../oracle/bytes';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
-  FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_RESERVE, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE,
-  isRace, FAULT_READ_EVICT, FAULT_READ_MMAP, FAULT_WRITE_ACTIONS, OP_FAULT_READ, OP_FAULT_WRITE, OP_CLONE_RANGE, OP_CRASH, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE,
+  FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN, FIEMAP_FLAG_SYNC, FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_RESERVE, FL_KEEP_SIZE,
+  FL_NO_MSYNC, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, isRace, FAULT_READ_EVICT, FAULT_READ_MMAP, FAULT_WRITE_ACTIONS, OP_FAULT_READ, OP_FAULT_WRITE,
+  OP_CLONE_RANGE, OP_CRASH, OP_COLLAPSE_RANGE, OP_COMPLETE_IO, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_EVICT, OP_FALLOCATE, FL_INVALID,
   OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH,
-  OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
+  OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_REMOUNT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
 import { DurabilityTracker, FoundFile } from './durability';
@@ -48,6 +49,7 @@ export type FailureKind =
   | 'fiemap' // FIEMAP extents malformed, or data left unmapped
   | 'contract' // the target's contract monitor reported a rule violation (rule = its ID, e.g. R33)
   | 'invariant' // the target's own model invariants broke (reference targets: folio state, reservations)
+  | 'errno' // an op with arguments a correct target must refuse succeeded, failed with another errno, or changed something
   | 'durability' // after a power cut (crash op): acknowledged data lost, or bytes that are neither old nor new
   | 'recovery' // after a power cut: the filesystem did not mount, or its own consistency check failed
   | 'fault' // under a device fault (fault_read/fault_write): wrong bytes, an error not reported exactly once, or an error no fault explains
@@ -57,7 +59,7 @@ export type FailureKind =
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
   'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant',
-  'durability', 'recovery', 'divergence', 'crash', 'hang', 'fault',
+  'errno', 'durability', 'recovery', 'divergence', 'crash', 'hang', 'fault',
 ];
 
 export interface Failure {
@@ -151,7 +153,7 @@ const OPTIONAL = new Set<number>([
 const WAITS_FOR_DIO = new Set<number>([
   OP_WRITE, OP_MAPWRITE, OP_WRITE_DIRECT, OP_TRUNCATE, OP_FALLOCATE, OP_PUNCH_HOLE, OP_ZERO_RANGE, OP_COLLAPSE_RANGE,
   OP_INSERT_RANGE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_COPY_RANGE, OP_SEEK_DATA, OP_SEEK_HOLE, OP_FIEMAP,
-  OP_RACE_WRITE, OP_RACE_PUNCH, OP_RACE_WRITEBACK,
+  OP_RACE_WRITE, OP_RACE_PUNCH, OP_RACE_WRITEBACK, OP_REMOUNT,
 ]);
 
 /** Completions a drain may take before the target is declared hung. */
@@ -161,6 +163,15 @@ const DRAIN_LIMIT = 1 << 20;
 interface InFlight {
   off: number;
   data: Uint8Array;
+}
+
+/** What a correct target answers bad arguments with (Runner.mustRefuse). */
+interface Refusal {
+  errno: string;
+  rule: string;
+  why: string;
+  /** The target may serve the call instead (misaligned O_DIRECT on some filesystems). */
+  maySucceed?: boolean;
 }
 
 /** The FIEMAP flags that pick an extent's coverage class. */
@@ -191,6 +202,11 @@ export class Runner {
   private readonly dioAlign: number;
   /** The target remaps written extents only (xfs): an unwritten source block has no SHARED twin. */
   private readonly skipsUnwritten: boolean;
+  /** s_maxbytes (bad-argument ops past it must fail with EFBIG). */
+  private readonly maxFile: number;
+  /** A misaligned O_DIRECT read / write may be served instead of refused (Capabilities). */
+  private readonly dioReadMaySucceed: boolean;
+  private readonly dioWriteBuffered: boolean;
   private readonly zeroPage: Buffer;
   /** The target can read through a mapping (EOF page checks after mapwrite and with -X). */
   private readonly canMapRead: boolean;
@@ -237,6 +253,9 @@ export class Runner {
     this.ps = caps.pageSize;
     this.dioAlign = Math.max(1, caps.dioAlign);
     this.skipsUnwritten = caps.reflinkSkipsUnwritten === true;
+    this.maxFile = caps.maxFileSize;
+    this.dioReadMaySucceed = caps.dioMisalignedReadMaySucceed === true;
+    this.dioWriteBuffered = caps.dioMisalignedWriteBuffered === true;
     this.zeroPage = Buffer.alloc(caps.pageSize);
     this.canMapRead = caps.mmap && typeof target.mapread === 'function';
     this.canMapWrite = caps.mmap && typeof target.mapwrite === 'function';
@@ -394,6 +413,7 @@ export class Runner {
     const size = oracle.size;
     // Race ops that do not run inside the next write run in order as their plain twins.
     const code = buf.code[i] === OP_RACE_WRITE ? OP_WRITE : buf.code[i] === OP_RACE_PUNCH ? OP_PUNCH_HOLE : buf.code[i];
+    if ((flags & FL_INVALID) !== 0) return this.refusal(buf, i, n, sim);
     const bad = this.misaligned(code, off, len, buf.dst[i], size);
     if (bad !== null) return this.skip(buf, i, sim, bad);
     switch (code) {
@@ -539,6 +559,8 @@ export class Runner {
         return;
       case OP_CRASH:
         return this.crash(buf, i, sim);
+      case OP_REMOUNT:
+        return this.remount(buf, i, n, sim);
       case OP_FAULT_READ:
         return this.faultRead(buf, i, sim);
       case OP_FAULT_WRITE:
@@ -782,6 +804,190 @@ export class Runner {
     t.fsync();
     this.oracle.takeChanges();
     this.durability!.acknowledge(this.oracle, `op ${this.opNum} fault_write (what the device kept, rewritten at EOF and fsynced)`);
+  }
+
+  /**
+   * remount: a clean unmount and mount (FileTarget.remount). Unmounting writes everything back and
+   * commits, so the size and every byte written must survive — not only what an fsync covered.
+   * The whole file is read back at once, so what a remount loses is charged to it. Everything is
+   * durable afterwards (the envelope of a later power cut starts here).
+   */
+  private remount(buf: OpBuffer, i: number, n: number, sim: boolean): void {
+    const t = this.t;
+    if (sim) return;
+    if (typeof t.remount !== 'function') return this.skip(buf, i, sim, 'skipping remount: the target cannot remount');
+    const head = `after a clean remount (op ${n}), which must keep every byte written and the size:`;
+    try {
+      t.remount();
+    } catch (e) {
+      // A clean remount has no reason to fail: the file missing or the mount refused is data lost.
+      if (!(e instanceof FsError)) throw e;
+      return this.fail('durability', 'fileops-14.25', undefined, [head, `the remount failed: ${e.message}`]);
+    }
+    this.armed = -1;
+    const size = t.size();
+    if (size !== this.oracle.size) {
+      return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
+    }
+    if (!this.verifyFile('durability', 'fileops-14.25', head)) return;
+    this.durability?.acknowledge(this.oracle, `op ${n} remount`);
+  }
+
+  /**
+   * Read the whole file back against the oracle (in pieces); on a difference record a failure of
+   * `kind` (fsx's bad-data lines after `head`) and return false.
+   */
+  private verifyFile(kind: FailureKind, rule: string, head: string): boolean {
+    const size = this.oracle.size;
+    for (let off = 0; off < size; off += CHECK_PIECE) {
+      const len = Math.min(CHECK_PIECE, size - off);
+      const data = this.t.pread(off, len);
+      if (data.length !== len) {
+        // A short read is a read-length failure whatever the read was for.
+        this.shortRead(data.length, len);
+        this.failure!.lines.unshift(head);
+        return false;
+      }
+      const mm = this.compareData(off, data, len);
+      if (mm !== null) {
+        this.badData(off, data, len, mm);
+        const f = this.failure!;
+        f.kind = kind;
+        f.rule = rule;
+        f.lines.unshift(head);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * An op with arguments a correct target must refuse (FL_INVALID): issue it, want the errno
+   * mustRefuse() gives, then require that nothing changed — the size and every byte (file-ops
+   * §14.4). Where a target may legitimately serve the call instead (misaligned O_DIRECT on btrfs,
+   * tmpfs), success is judged as the plain op. Arguments that are valid in the current state (a
+   * shrunk or replayed log) make it a skip.
+   */
+  private refusal(buf: OpBuffer, i: number, n: number, sim: boolean): void {
+    const code = buf.code[i];
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const dst = buf.dst[i];
+    const size = this.oracle.size;
+    const want = this.mustRefuse(code, off, len, dst, size);
+    if (want === null) return this.skip(buf, i, sim, `skipping ${OPS[code].name} flagged invalid: its arguments are valid here`);
+    if (sim) return;
+    let got = 'success';
+    let result: number | Uint8Array = 0;
+    try {
+      result = this.issue(code, n, off, len, dst);
+    } catch (e) {
+      if (!(e instanceof FsError) || (e.code === 'EOPNOTSUPP' && OPTIONAL.has(code))) throw e;
+      got = e.code;
+    }
+    const what = `${this.describeArgs(buf, i)} with size ${hex(size)}: ${want.why}`;
+    if (got === 'success' && want.maySucceed === true) return this.servedAnyway(code, n, off, len, result);
+    if (got !== want.errno) {
+      return this.fail('errno', want.rule, undefined, [what, `expected ${want.errno}${want.maySucceed === true ? ' or success' : ''}, got ${got}`]);
+    }
+    const head = `${what}: refused with ${got}, but the file changed (a refused call changes nothing)`;
+    const now = this.t.size();
+    if (now !== size) return this.fail('errno', 'fileops-14.4', undefined, [head, `size ${hex(now)}, expected ${hex(size)}`]);
+    this.verifyFile('errno', 'fileops-14.4', head);
+  }
+
+  /** Issue op `code` with these arguments as they are (bad-argument ops; see refusal()). */
+  private issue(code: number, n: number, off: number, len: number, dst: number): number | Uint8Array {
+    const t = this.t;
+    switch (code) {
+      case OP_COLLAPSE_RANGE: t.fallocate!(FALLOC_FL_COLLAPSE_RANGE, off, len); return 0;
+      case OP_INSERT_RANGE: t.fallocate!(FALLOC_FL_INSERT_RANGE, off, len); return 0;
+      case OP_FALLOCATE: t.fallocate!(0, off, len); return 0;
+      case OP_TRUNCATE: t.truncate(len); return 0;
+      case OP_CLONE_RANGE: t.cloneRange!(off, len, dst); return 0;
+      case OP_DEDUPE_RANGE: return t.dedupeRange!(off, len, dst);
+      case OP_WRITE: return t.pwrite(off, this.pattern.data(n, off, len));
+      case OP_WRITE_DIRECT: return t.directWrite!(off, this.pattern.data(n, off, len));
+      case OP_READ_DIRECT: return t.directRead!(off, len);
+      default: throw new Error(`runner: ${OPS[code].name} has no bad-argument form`);
+    }
+  }
+
+  /** A misaligned O_DIRECT call the target may serve (dioMisaligned* capabilities): judged as the plain op. */
+  private servedAnyway(code: number, n: number, off: number, len: number, result: number | Uint8Array): void {
+    if (code === OP_READ_DIRECT) {
+      const data = result as Uint8Array;
+      const want = Math.min(len, this.oracle.size - off);
+      if (data.length !== want) return this.shortRead(data.length, want, 'fileops-14.24');
+      const mm = this.compareData(off, data, want);
+      if (mm !== null) this.badData(off, data, want, mm);
+      return;
+    }
+    if (result !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(result as number)} bytes instead of ${hex(len)}`]);
+    this.oracle.write(off, this.pattern.data(n, off, len));
+  }
+
+  /**
+   * The errno a correct target answers these arguments with in the current state, the rule and
+   * why, or null when they are valid. The rules, in the kernel's order (docs/fsx.md "Bad
+   * arguments"; file-ops §1–§5, §11): s_maxbytes (EFBIG) for writes, truncates and every
+   * fallocate; collapse/insert alignment, then insert growth past s_maxbytes (EFBIG), then their
+   * EOF rules; clone offsets, source range, unaligned tail, overlap, partial EOF block; dedupe
+   * source range, offsets, destination range, overlap; O_DIRECT alignment inside EOF.
+   */
+  private mustRefuse(code: number, off: number, len: number, dst: number, size: number): Refusal | null {
+    const bs = this.bs;
+    const max = this.maxFile;
+    const no = (errno: string, rule: string, why: string, maySucceed?: boolean): Refusal => ({ errno, rule, why, maySucceed });
+    const isFalloc = code === OP_FALLOCATE || code === OP_COLLAPSE_RANGE || code === OP_INSERT_RANGE;
+    if (isFalloc && off + len > max) return no('EFBIG', 'fileops-14.28', `offset + length past the size limit ${hex(max)}`);
+    switch (code) {
+      case OP_WRITE:
+        return len > 0 && off >= max ? no('EFBIG', 'fileops-14.1', `a write at or past the size limit ${hex(max)}`) : null;
+      case OP_TRUNCATE:
+        return len > max ? no('EFBIG', 'fileops-14.1', `a size past the size limit ${hex(max)}`) : null;
+      case OP_FALLOCATE:
+        return null;
+      case OP_COLLAPSE_RANGE:
+        if (len === 0) return no('EINVAL', 'fileops-14.28', 'length 0');
+        if (off % bs !== 0 || len % bs !== 0) return no('EINVAL', 'fileops-14.7', 'collapse range not block aligned');
+        return off + len >= size ? no('EINVAL', 'fileops-14.7', 'collapse range reaching EOF') : null;
+      case OP_INSERT_RANGE:
+        if (len === 0) return no('EINVAL', 'fileops-14.28', 'length 0');
+        if (off % bs !== 0 || len % bs !== 0) return no('EINVAL', 'fileops-14.8', 'insert range not block aligned');
+        if (size + len > max) return no('EFBIG', 'fileops-14.8', `insert growing the file past the size limit ${hex(max)}`);
+        return off >= size ? no('EINVAL', 'fileops-14.8', 'insert at or past EOF') : null;
+      case OP_CLONE_RANGE: {
+        if (len === 0) return null;
+        if (off % bs !== 0 || dst % bs !== 0) return no('EINVAL', 'fileops-14.12', 'clone offsets not block aligned');
+        if (off + len > size) return no('EINVAL', 'fileops-14.12', 'clone source range past EOF');
+        if (len % bs !== 0 && off + len !== size) return no('EINVAL', 'fileops-14.12', 'clone length not block aligned and not ending at EOF');
+        const span = Math.ceil(len / bs) * bs;
+        if (off < dst + span && dst < off + span) return no('EINVAL', 'fileops-14.12', 'overlapping clone ranges');
+        return len % bs !== 0 && dst + len < size ? no('EINVAL', 'fileops-14.12', 'a partial EOF block landing inside the destination') : null;
+      }
+      case OP_DEDUPE_RANGE: {
+        if (off + len > size) return no('EINVAL', 'fileops-14.14', 'dedupe source range past EOF');
+        if (len === 0) return null;
+        if (off % bs !== 0 || dst % bs !== 0) return no('EINVAL', 'fileops-14.14', 'dedupe offsets not block aligned');
+        if (dst + len > size) return no('EINVAL', 'fileops-14.14', 'dedupe destination range past EOF');
+        const eff = len % bs !== 0 && !(off + len === size && dst + len === size) ? len - (len % bs) : len;
+        const span = Math.ceil(eff / bs) * bs;
+        return eff > 0 && off < dst + span && dst < off + span ? no('EINVAL', 'fileops-14.14', 'overlapping dedupe ranges') : null;
+      }
+      case OP_READ_DIRECT:
+      case OP_WRITE_DIRECT: {
+        // A read of nothing, or at or past EOF, returns 0 before any alignment check.
+        if (code === OP_READ_DIRECT && (len === 0 || off >= size)) return null;
+        if (code === OP_WRITE_DIRECT && len === 0) return null;
+        const al = this.dioAlign;
+        if (off % al === 0 && len % al === 0) return null;
+        const may = code === OP_READ_DIRECT ? this.dioReadMaySucceed : this.dioWriteBuffered;
+        return no('EINVAL', 'fileops-14.24', `O_DIRECT ${code === OP_READ_DIRECT ? 'read' : 'write'} not ${al}-byte aligned`, may);
+      }
+      default:
+        return null;
+    }
   }
 
   /**

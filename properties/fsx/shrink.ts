@@ -29,7 +29,7 @@ import { replayBuffer, RunResult, TargetError } from './engine';
 import { bufferFromRecords, type OpLog } from './oplog';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_RESERVE, FL_POLLUTE, FL_SKIPPED, FL_UNSHARE, OP_CLONE_RANGE,
-  OP_COMPLETE_IO, OP_CRASH,
+  OP_COMPLETE_IO, OP_CRASH, OP_REMOUNT,
   OP_COPY_RANGE, OP_EVICT, OP_FALLOCATE, OP_FDATASYNC, OP_FSYNC, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE,
   OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE,
   OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OpBuffer,
@@ -411,7 +411,7 @@ function shrinkArgs(start: ShrinkOp[], test: (c: ShrinkOp[]) => ShrinkOp[] | nul
 
 /** Whether an op's `off` is a file offset (complete_io's is a pick; fsync's and writeback's are 0). */
 function hasOffset(code: number): boolean {
-  return code !== OP_FSYNC && code !== OP_FDATASYNC && code !== OP_WRITEBACK && code !== OP_COMPLETE_IO && code !== OP_TRUNCATE && code !== OP_CRASH;
+  return code !== OP_FSYNC && code !== OP_FDATASYNC && code !== OP_WRITEBACK && code !== OP_COMPLETE_IO && code !== OP_TRUNCATE && code !== OP_CRASH && code !== OP_REMOUNT;
 }
 
 /** The lowest file offset any op names (offsets, destinations, truncate sizes). */
@@ -452,6 +452,7 @@ function fieldsOf(code: number, flags: number): [('off' | 'len' | 'dst'), number
     case OP_FSYNC:
     case OP_FDATASYNC:
     case OP_WRITEBACK:
+    case OP_REMOUNT:
       return [];
     case OP_TRUNCATE:
       return [['len', 0]];

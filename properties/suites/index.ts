@@ -22,10 +22,12 @@ import { contract } from './areas/contract';
 import { geometry } from './areas/geometry';
 import { stateful } from './areas/stateful';
 import { crash } from './areas/crash';
+import { remount } from './areas/remount';
+import { badArguments } from './areas/bad-arguments';
 
 export const SUITES: readonly SuiteDef[] = [
   bufferedIo, shortWrites, mmap, zeroRange, unshare, writeback, writebackErrors, readErrors, directIo, dax, seek, fiemap, swapfile,
-  fallocate, reflink, contract, geometry, stateful, crash,
+  fallocate, reflink, contract, geometry, stateful, crash, remount, badArguments,
 ];
 
 export function suiteByName(name: string): SuiteDef | undefined {

@@ -27,6 +27,9 @@ export const STEP_KINDS = [
   'mapwriteNoSync', 'pollute', 'shortWrite', 'raceShortWrite',
   // a power cut (FileTarget.crash; fsx's crash op); buffered and O_DIRECT writes with O_DSYNC
   'crash', 'dsyncWrite', 'dsyncDwrite',
+  // a clean unmount + mount (FileTarget.remount; fsx's remount op); a call with arguments a
+  // correct target must refuse (fsx's invalid ops: errno and nothing changed)
+  'remount', 'invalid',
 ] as const;
 
 export type StepKind = (typeof STEP_KINDS)[number];
@@ -46,7 +49,7 @@ const KIND_NEEDS: Partial<Record<StepKind, string>> = {
   seekData: 'seek', seekHole: 'seek', fiemap: 'fiemap', writeback: 'interleave', complete: 'interleave',
   drain: 'interleave', evict: 'interleave', raceWrite: 'interleave', raceWriteback: 'interleave', racePunch: 'interleave',
   asyncDio: 'asyncDio', shortWrite: 'faults', raceShortWrite: 'faults', mapwriteNoSync: 'mmap', pollute: 'mmap',
-  crash: 'crash', dsyncDwrite: 'directIO',
+  crash: 'crash', dsyncDwrite: 'directIO', remount: 'remount',
 };
 
 export function kindNeed(k: StepKind): string | undefined {
@@ -109,6 +112,7 @@ export function hasNeed(w: Workload, need: string): boolean {
     case 'asyncDio': return typeof t.interleave?.directWriteAsync === 'function' && caps.directIO;
     case 'model': return w.ref !== null;
     case 'crash': return typeof t.crash === 'function';
+    case 'remount': return caps.remount && typeof t.remount === 'function';
     case 'deviceFaults': return t.deviceFaults !== undefined;
     case 'faults': return t.faults !== undefined;
     case 'introspect': return w.ref !== null && w.ref.fsys.fs.introspect !== undefined;
@@ -308,9 +312,63 @@ export function play(w: Workload, s: Step, span: Span): void {
     case 'crash':
       // The selector picks the crash state (which cached writes land, whole or torn).
       return w.op('crash', (s.a ^ (s.b << 11) ^ (s.c << 23)) >>> 0, 0);
+    case 'remount':
+      return w.op('remount', 0, 0);
+    case 'invalid':
+      return invalid(w, s, span);
     default:
       throw new Error(`play: unknown step kind ${String((s as Step).k)}`);
   }
+}
+
+/** Bytes past s_maxbytes the size-limit cases reach (an op log must still hold the numbers). */
+const LIMIT_ROOM = 8192;
+const MAX_LOG_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A call with arguments a correct target must refuse (fsx's `invalid` ops; the runner wants the
+ * errno of docs/fsx.md "Bad arguments" and checks that nothing changed), among the ops the target
+ * has: collapse not aligned or reaching EOF, insert at or past EOF, clone with an unaligned tail
+ * inside the file, dedupe with unaligned offsets, misaligned O_DIRECT, writes and truncates past
+ * s_maxbytes. Without any of them (or an empty file where one is needed), a write.
+ */
+function invalid(w: Workload, s: Step, span: Span): void {
+  const size = w.size;
+  const bs = w.bs;
+  const up = (x: number) => Math.ceil(x / bs) * bs;
+  const al = w.caps.dioAlign;
+  const lim = w.caps.maxFileSize + LIMIT_ROOM <= MAX_LOG_OFFSET ? w.caps.maxFileSize : 0;
+  const kinds: Array<() => void> = [];
+  const bad = { invalid: true };
+  if (size > 0 && hasNeed(w, 'falloc:0x8')) {
+    kinds.push(() => {
+      const off = alignDown(s.a % size, bs);
+      if ((s.b & 1) === 0 && bs > 1) return w.op('collapse_range', off + 1 + (s.b % (bs - 1)), bs, bad);
+      return w.op('collapse_range', off, up(size - off), bad);
+    });
+  }
+  if (hasNeed(w, 'falloc:0x20')) kinds.push(() => w.op('insert_range', up(size) + bs * (s.a % 3), bs * (1 + (s.b % 4)), bad));
+  if (size > 2 * bs + 2 && bs > 1 && hasNeed(w, 'clone')) {
+    kinds.push(() => {
+      const off = alignDown(s.a % (size - 2 * bs - 1), bs);
+      const len = bs + 1 + (s.b % Math.min(bs - 1, size - off - bs - 1));
+      const dst = alignDown((s.c >>> 3) % span.maxFile, bs);
+      return w.op('clone_range', off, len, { dst, invalid: true });
+    });
+  }
+  if (size > bs && bs > 1 && hasNeed(w, 'dedupe')) {
+    kinds.push(() => w.op('dedupe_range', alignDown(s.a % (size - bs), bs) + 1 + (s.b % (bs - 1)), bs, { dst: alignDown((s.c >>> 3) % size, bs), invalid: true }));
+  }
+  if (al > 1 && hasNeed(w, 'directIO')) {
+    if (size > al) kinds.push(() => w.op('read_direct', alignDown(s.a % (size - al), al) + 1 + (s.b % (al - 1)), al, bad));
+    kinds.push(() => w.op('write_direct', alignDown(s.a % span.maxFile, al), al + 1 + (s.b % (al - 1)), bad));
+  }
+  if (lim > 0) {
+    kinds.push(() => w.op('write', lim + (s.a % (LIMIT_ROOM / 2)), 1 + (s.b % (LIMIT_ROOM / 2)), bad));
+    kinds.push(() => w.op('truncate', 0, lim + 1 + (s.a % (LIMIT_ROOM - 1)), bad));
+  }
+  if (kinds.length === 0) return play(w, { ...s, k: 'write' }, span);
+  kinds[s.c % kinds.length]();
 }
 
 /**

@@ -24,7 +24,7 @@ import { writeHooks } from '../../reference/iomap/buffered-io';
 import type { SparseBytes } from '../oracle/bytes';
 import { Geometry, LogOptions, OpLog, OPLOG_FORMAT, OPLOG_VERSION, recordsFromBuffer, setupOf } from '../fsx/oplog';
 import {
-  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE,
+  FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_INVALID, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE,
   OP_CLONE_RANGE, OP_DEDUPE_RANGE, opByName, OPS, OpBuffer,
 } from '../fsx/ops';
 import { Pattern } from '../fsx/pattern';
@@ -54,6 +54,8 @@ export interface OpExtra {
   reserveBlocks?: number;
   /** write/write_direct on an O_DSYNC file description: durable when it returns (op log v3). */
   dsync?: boolean;
+  /** Arguments a correct target must refuse: the runner wants the errno and checks nothing changed (op log v4). */
+  invalid?: boolean;
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
@@ -185,7 +187,7 @@ export class Workload {
     const shared = this.checkShared && (info.code === OP_CLONE_RANGE || info.code === OP_DEDUPE_RANGE);
     const flags = (x.keepSize ? FL_KEEP_SIZE : 0) | (x.unshare ? FL_UNSHARE : 0) | (x.closeOpen ? FL_CLOSE_OPEN : 0)
       | (x.noMsync ? FL_NO_MSYNC : 0) | (x.pollute ? FL_POLLUTE : 0) | (x.faultAt !== undefined ? FL_FAULT_AT : 0)
-      | (x.reserveBlocks !== undefined ? FL_RESERVE : 0) | (shared ? FL_CHECK_SHARED : 0) | (x.dsync ? FL_DSYNC : 0);
+      | (x.reserveBlocks !== undefined ? FL_RESERVE : 0) | (shared ? FL_CHECK_SHARED : 0) | (x.dsync ? FL_DSYNC : 0) | (x.invalid ? FL_INVALID : 0);
     // The v3 attributes ride in the dst column (write and mapwrite have no destination).
     const i = this.buf.push(info.code, off, len, x.dst ?? x.faultAt ?? x.reserveBlocks ?? 0, flags);
     this.buf.size[i] = this.size;

@@ -63,6 +63,8 @@ export class RefsInode {
   seq = 0;
   /** Bumped on data-fork changes only (COW staging leaves it alone). */
   dataSeq = 0;
+  /** Bumped on every extent map change: what writeback's cached mapping is checked against. */
+  cacheSeq = 0;
   /** Completed unwritten ioends awaiting the end_io work item. */
   ioendList: Ioend[] = [];
   workQueued = false;
@@ -108,6 +110,10 @@ export interface RefsBugs {
   /** Blocks that stop being shared are overwritten in place at once, although the durable
    * metadata still shares them (a crash then shows one owner's new data in the other's block). */
   overwriteUnsharedBeforeCommit?: boolean;
+  /** Writeback's extent state conversions (delalloc allocation, unwritten conversion at
+   * completion) do not move the validity sequence (nor the version the monitor's snapshots
+   * report), so a buffered write racing writeback keeps its stale mapping. */
+  convertDelallocNoSeq?: boolean;
   /** Recovery leaves bytes past the recorded size in the EOF block (mmap shows them). */
   noEofTailZeroAtRecovery?: boolean;
   /** The on-disk size is raised only by completions, so one held back by a folio in flight whose
@@ -473,6 +479,7 @@ export class Refs implements FsInstance {
   /** Record an extent change: the validity cookie moves; `data` false for COW-fork-only changes. */
   private bumpSeq(ri: RefsInode, data = true): void {
     ri.seq++;
+    ri.cacheSeq++;
     if (data) ri.dataSeq++;
     ri.metaDirty = true;
   }
@@ -558,7 +565,15 @@ export class Refs implements FsInstance {
       left -= got[1];
       goal = got[0] + got[1];
     }
-    this.bumpSeq(ri, fork === ri.extents);
+    this.bumpSeqUnlessBug(ri, fork === ri.extents);
+  }
+
+  /** bumpSeq, except for the state conversions of the bug zoo's delalloc-convert-no-seq. */
+  private bumpSeqUnlessBug(ri: RefsInode, data = true): void {
+    if (!this.bugs.convertDelallocNoSeq) return this.bumpSeq(ri, data);
+    // The bug moves only writeback's own cache sequence (xfs's wpc cookie is separate as well).
+    ri.cacheSeq++;
+    ri.metaDirty = true;
   }
 
   /** An extending buffered write to `newEnd`: preallocate up to the next multiple of the prealloc size. */
@@ -995,7 +1010,7 @@ export class Refs implements FsInstance {
     if (f && offset >= f.from && offset < f.to) return f.err;
     const m = wpc.iomap;
     // Reuse the cached mapping only after revalidating it (rule 34).
-    if (wpc.private === ri.seq && m.length > 0 && offset >= m.offset && offset < m.offset + m.length && m.type !== IOMAP_HOLE) {
+    if (wpc.private === ri.cacheSeq && m.length > 0 && offset >= m.offset && offset < m.offset + m.length && m.type !== IOMAP_HOLE) {
       return 0;
     }
     const lblk = Math.floor(offset / this.blockSize);
@@ -1005,7 +1020,7 @@ export class Refs implements FsInstance {
     if (c) {
       if (c.state === 'delalloc') this.convertDelalloc(ri, c, ri.cow);
       this.fillCowMapping(ri, ri.cow.lookup(lblk).ext!, m);
-      wpc.private = ri.seq;
+      wpc.private = ri.cacheSeq;
       return 0;
     }
     const { ext } = ri.extents.lookup(lblk);
@@ -1028,7 +1043,7 @@ export class Refs implements FsInstance {
     // the COW fork, also when this mapping is reused from the cache (xfs_map_blocks does this).
     const nextCow = ri.cow.lookup(lblk).next * this.blockSize;
     if (nextCow < m.offset + m.length) m.length = nextCow - m.offset;
-    wpc.private = ri.seq;
+    wpc.private = ri.cacheSeq;
     return 0;
   }
 
@@ -1103,7 +1118,7 @@ export class Refs implements FsInstance {
       } else if ((io.status === 0 || this.bugs.convertOnIoError === true) && io.type === IOMAP_UNWRITTEN) {
         // Like xfs_end_ioend(), the (merged) ioend's type decides: one conversion per chain,
         // which is why completion merging must never mix UNWRITTEN and MAPPED ioends.
-        if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeq(ri);
+        if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeqUnlessBug(ri);
       }
       const end = io.offset + io.size;
       const ok = io.status === 0;

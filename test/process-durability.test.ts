@@ -1,0 +1,41 @@
+/**
+ * Durability of out-of-process fs-level servers (examples/fs-server.py) under the default campaign:
+ * the `remount` op (a clean unmount, i.e. writeback + commit, then mount) must find every byte, so a
+ * server whose metadata commit does nothing, or whose mount loads an older metadata state, is
+ * caught by plain fsx.
+ */
+import { strict as assert } from 'assert';
+import { loadAdapter } from '../adapters/registry';
+import { runFsx } from '../properties/fsx/engine';
+import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
+import type { Output } from '../properties/fsx/runner';
+import { skipWithoutPython } from './support/python';
+
+const QUIET: Output = { out: () => undefined, err: () => undefined };
+
+
+describe('fs-level Python server (examples/fs-server.py): durability under the default campaign', function () {
+  this.timeout(180000);
+  before(skipWithoutPython);
+  const spec = (defect?: string) => `exec:python3 examples/fs-server.py${defect ? ` --defect ${defect}` : ''}`;
+  const fsx = (defect?: string, over: Partial<FsxOptions> = {}) => {
+    const s = spec(defect);
+    return runFsx(loadAdapter(s, {}), s, { ...defaultOptions(), quiet: true, ...over }, QUIET);
+  };
+
+  it('the correct server passes with remounts on', () => {
+    const r = fsx(undefined, { numOps: 400, seed: 4 });
+    assert.equal(r.failure, null, r.report.join('\n'));
+    assert.ok(r.log().ops.some((o) => o.op === 'remount' && o.skip !== true), 'no remount ran');
+  });
+
+  for (const defect of ['commit-noop', 'mount-older-slot']) {
+    it(`--defect ${defect} is caught by plain fsx at a remount (durability, fileops-14.25)`, () => {
+      const r = fsx(defect);
+      assert.ok(r.failure !== null, 'not caught');
+      assert.equal(r.failure.kind, 'durability', r.report.join('\n'));
+      assert.equal(r.failure.rule, 'fileops-14.25');
+      assert.equal(r.log().ops[r.failure.op - 1].op, 'remount');
+    });
+  }
+});
