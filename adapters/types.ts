@@ -276,7 +276,7 @@ export interface TargetSetup {
 }
 
 /**
- * Which setups an adapter can be created with, for the setup sweep (properties/fsx/sweep.ts): when
+ * Which setups an adapter can be created with, for the setup sweep of fsx and check: when
  * the user pins nothing, fsx draws a setup per seed and check one per property run from these.
  * Each list holds the values the adapter honours for that knob (AdapterOptions blockSize,
  * folioSize); a boolean says whether the knob exists at all. Absent or empty: the knob is not

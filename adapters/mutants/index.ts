@@ -65,7 +65,7 @@ export class MutantAdapter extends ReferenceAdapter {
 
 /**
  * The mutant with the options it is given, nothing more: the catalog's `geometry` and `options`
- * say what the bug needs to show, and the setup sweep (properties/fsx/sweep.ts) is what reaches
+ * say what the bug needs to show, and the setup sweep (fsx and check draw setups per seed) is what reaches
  * it, as it must reach it on a user's filesystem.
  */
 export function createMutant(spec: MutantSpec, opts: AdapterOptions = {}): MutantAdapter {

@@ -412,8 +412,8 @@ export class DurabilityTracker {
     return size > EXPLAIN_SEARCH_BYTES ? null : this.versionRange(k, 0, size, inflight);
   }
 
-  /** The base's bytes over [a, b): the oracle's, where nothing changed; the saved ones elsewhere. */
-  private baseInto(row: Uint8Array, a: number, b: number): void {
+  /** @internal The base's bytes over [a, b): the oracle's, where nothing changed; the saved ones elsewhere. */
+  baseInto(row: Uint8Array, a: number, b: number): void {
     if (this.oracle === null) row.fill(0);
     else this.oracle.readInto(a, b - a, row);
     for (const s of this.saved) overlay(row, a, b, s);
@@ -648,6 +648,7 @@ class CrashJudge {
     const o = this.tr.latest;
     const newestIsOracle = this.inflight.length === 0;
     let built = false;
+    let baseBuilt = false;
     const matchK = new Int8Array(win.length);
     for (let u = a; u < b; u += UNIT) {
       const e = Math.min(this.size, u + UNIT);
@@ -657,12 +658,23 @@ class CrashJudge {
         for (const s of states) s.mark(u, false);
         continue;
       }
+      let unitFloor = 0;
+      for (const r of this.acks) if (r.off < e && u < r.end) unitFloor = Math.max(unitFloor, r.v);
+      // Next likeliest: the base (everything since the fsync lost). Built alone, it is cheap.
+      if (!built && unitFloor === 0) {
+        if (!baseBuilt) {
+          this.tr.baseInto(rows[0].subarray(0, b - a), a, b);
+          baseBuilt = true;
+        }
+        if (bytesEqual(gu, rows[0].subarray(u - a, e - a)) && states.every((s) => s.limit[0] >= e)) {
+          for (const s of states) s.mark(u, false);
+          continue;
+        }
+      }
       if (!built) {
         this.tr.buildVersions(a, b, this.inflight, rows);
         built = true;
       }
-      let unitFloor = 0;
-      for (const r of this.acks) if (r.off < e && u < r.end) unitFloor = Math.max(unitFloor, r.v);
       matchK.fill(-1);
       for (const s of states) {
         // Whether some allowed version explains the whole unit: the order of the tries does not

@@ -119,6 +119,12 @@ function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'qu
   };
 }
 
+/** Whether ops [0, count) hold an op with this code that will run. */
+function hasOp(buf: OpBuffer, count: number, code: number): boolean {
+  for (let i = 0; i < count; i++) if (buf.code[i] === code && (buf.flags[i] & FL_SKIPPED) === 0) return true;
+  return false;
+}
+
 /**
  * Whether ops [0, count) hold an op judged against the versions since the last fsync (a crash,
  * or a write fault that may lose cached data): the runner then tracks versions.
@@ -309,7 +315,7 @@ export function replayBuffer(
       io.err(`main: adapter ${name} has no FIEMAP: the checkShared checks of clone/dedupe ops are not made`);
     }
     const crashes = hasCrash(buf, count);
-    if (!crashes) target.noCrashes?.();
+    if (!hasOp(buf, count, OP_CRASH)) target.noCrashes?.();
     const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }, crashes), io);
     if (hooks.runner !== undefined) hooks.runner(runner);
     const { ops: done, elapsedMs } = loop(runner, buf, count, null, hooks);

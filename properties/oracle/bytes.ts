@@ -512,7 +512,9 @@ export class SparseBytes {
       const base = idx * cs;
       const s = Math.max(lo, base);
       const e = Math.min(hi, base + cs);
-      out.push({ off: s, data: Uint8Array.prototype.slice.call(c, s - base, e - base) });
+      const data = new Uint8Array(e - s);
+      data.set(c.subarray(s - base, e - base));
+      out.push({ off: s, data });
     };
     if (last - first < 8) for (let idx = first; idx <= last; idx++) take(idx);
     else for (const idx of this.chunksIn(first, last)) take(idx);
