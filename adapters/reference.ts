@@ -364,10 +364,7 @@ export class ReferenceAdapter implements FileAdapter {
     const fc = this.fsAdapter.fileCapabilities;
     const refs = this.fsAdapter === refsFsAdapter;
     const ownDevice = opts.device === undefined;
-    // Post-EOF preallocation is not swept by default: refs' old-XFS WRITTEN preallocation exposes
-    // stale blocks when writeback runs inside an extending write's window (found by the sweep;
-    // docs/fsx.md "The setup sweep"). It stays available pinned (--eof-prealloc).
-    this.setups = referenceSetups({ poison: ownDevice, eofPrealloc: false, inline: refs || fc?.inline === true });
+    this.setups = referenceSetups({ poison: ownDevice, eofPrealloc: refs, inline: refs || fc?.inline === true });
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
       clone: fc?.reflink ?? true, dedupe: fc?.reflink ?? true, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,

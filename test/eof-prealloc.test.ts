@@ -187,6 +187,25 @@ describe('refs eofPrealloc (speculative post-EOF preallocation)', () => {
     }
   });
 
+  it('writeback racing an extending write never preallocates over the write\'s zeroed gap (the sweep\'s shrunk cases)', async () => {
+    // Before RefsInode.preallocFloor, a race_punch/race_writeback inside an extending write made
+    // writeback allocate WRITTEN stale blocks between the old EOF and the write, which the new size
+    // then exposed: each of these logs failed with bad-data on reference.
+    const fs = await import('fs');
+    const path = await import('path');
+    const { replayLog } = await import('../properties/fsx/engine');
+    const quiet = { out: () => undefined, err: () => undefined };
+    const dir = path.join(__dirname, '..', '..', 'test', 'fixtures', 'prealloc-race');
+    const files = fs.readdirSync(dir).filter((n) => n.endsWith('.json'));
+    assert.equal(files.length, 3);
+    for (const n of files) {
+      const log = parseOpLog(fs.readFileSync(path.join(dir, n), 'utf8'), n);
+      assert.ok(log.setup?.eofPrealloc !== undefined, `${n} runs with post-EOF preallocation`);
+      const r = replayLog(loadAdapter('reference', adapterOptionsOf(log)), 'reference', log, { quiet: true, debug: false, logDumpOps: 20 }, quiet);
+      assert.equal(r.failure, null, `${n}:\n${r.report.join('\n')}`);
+    }
+  });
+
   it('is off by default, and refused where it means nothing', () => {
     const a = new ReferenceAdapter({ blockSize: KIB, folioSize: 16 * KIB });
     const t = a.open() as ReferenceTarget;

@@ -74,6 +74,13 @@ export class RefsInode {
    */
   preallocEnd = 0;
   /**
+   * The first block preallocation may take: the end of the extending write that asked for it.
+   * Blocks between the old EOF and that end are the write's own gap, which the file layer has
+   * already zeroed (skipping holes); a writeback racing the write must not fill them with WRITTEN
+   * stale blocks that the new size then exposes.
+   */
+  preallocFloor = 0;
+  /**
    * The reflink inode flag: set when a remap shares blocks into or out of the file. XFS clears it
    * only when an unshare leaves neither shared extents nor COW staging, and staging lingers until
    * background garbage collection: refs keeps it set.
@@ -315,6 +322,7 @@ export class Refs implements FsInstance {
     const ri = refsOf(inode);
     // A pending preallocation would be allocated by the writeback zeroing may start: drop it.
     ri.preallocEnd = 0;
+    ri.preallocFloor = 0;
     if (ri.inline) return 0;
     const first = Math.ceil(inode.size / this.blockSize);
     const last = Math.ceil(end / this.blockSize);
@@ -579,7 +587,10 @@ export class Refs implements FsInstance {
   /** An extending buffered write to `newEnd`: preallocate up to the next multiple of the prealloc size. */
   private wantPrealloc(ri: RefsInode, newEnd: number): void {
     const n = this.eofPreallocBlocks;
-    if (n > 0) ri.preallocEnd = Math.max(ri.preallocEnd, (Math.floor(Math.ceil(newEnd / this.blockSize) / n) + 1) * n);
+    if (n <= 0) return;
+    const endBlk = Math.ceil(newEnd / this.blockSize);
+    ri.preallocEnd = Math.max(ri.preallocEnd, (Math.floor(endBlk / n) + 1) * n);
+    ri.preallocFloor = Math.max(ri.preallocFloor, endBlk);
   }
 
   /**
@@ -593,7 +604,8 @@ export class Refs implements FsInstance {
     const eofBlk = Math.ceil(inode.size / this.blockSize);
     if (end <= eofBlk || eofBlk === 0 || extEnd < eofBlk) return;
     ri.preallocEnd = 0;
-    let b = eofBlk;
+    let b = Math.max(eofBlk, ri.preallocFloor);
+    ri.preallocFloor = 0;
     while (b < end && this.freeBlocks > 0) {
       const { ext, next } = ri.extents.lookup(b);
       if (ext) { b = ext.lblk + ext.len; continue; }
