@@ -148,7 +148,11 @@ describe('coverage-guided generation', () => {
   it('reaches cells unguided generation misses within 3,000 ops (seeds 1 and 3)', function () {
     this.timeout(600000);
     for (const seed of [1, 3]) {
-      const cells = (guide: boolean) => runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 3000, seed, guide, coverage: true }), quiet).coverage!.toJSON().states;
+      // The op mix the committed reachable data (properties/coverage/reachable-data.ts) was made
+      // with: remounts and bad-argument ops landed after it and are not aimed at until it is
+      // regenerated (bench/coverage-reachable.ts).
+      const weights = defaultOptions().weights.map((w, code) => (OPS[code].name === 'remount' ? 0 : w));
+      const cells = (guide: boolean) => runFsx(loadAdapter('reference'), 'reference', opts({ numOps: 3000, seed, guide, coverage: true, weights, invalidArgs: false }), quiet).coverage!.toJSON().states;
       const g = cells(true);
       const u = cells(false);
       assert.ok(Object.keys(g).length > Object.keys(u).length, `seed ${seed}: guided reached ${Object.keys(g).length} cells, unguided ${Object.keys(u).length}`);
