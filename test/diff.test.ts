@@ -117,6 +117,28 @@ describe('diff: host vs reference', () => {
     assert.ok(t.fh.inode.mapping.allFolios().every((f) => f.size === 4096));
   });
 
+  /** Run `ops` through a diff of the xfs at `dir` (host made by `host`): null, or the divergence. */
+  function diffOnce(dir: string, personality: 'xfs' | 'generic', ops: (t: FileTarget) => void,
+    host = createHostAdapter({ path: dir, scratch: dir })): string | null {
+    const diff = new DiffAdapter(host, { personality });
+    try {
+      ops(diff.open());
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    } finally {
+      diff.close();
+    }
+  }
+
+  /** A host adapter whose targets cannot take random-read advice. */
+  function unadvisedHost(dir: string) {
+    const host = createHostAdapter({ path: dir, scratch: dir });
+    const open = host.open.bind(host);
+    host.open = () => Object.assign(open(), { randomReads: undefined });
+    return host;
+  }
+
   /*
    * Found by `diff` on xfs 4k (seed 1, shrunk to 9 ops plus the read the comparison itself does):
    * a read made the kernel's readahead cache blocks 8 and 9 in separate pages where the model's
@@ -135,23 +157,8 @@ describe('diff: host vs reference', () => {
       t.pwrite(0, data(36864, 3));
       t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 36864, 1);
     };
-    const out = await withScratchFs('xfs', (dir) => {
-      const run = (advise: boolean): string | null => {
-        const host = createHostAdapter({ path: dir, scratch: dir });
-        const open = host.open.bind(host);
-        if (!advise) host.open = () => Object.assign(open(), { randomReads: undefined });
-        const diff = new DiffAdapter(host, { personality: 'xfs' });
-        try {
-          ops(diff.open());
-          return null;
-        } catch (e) {
-          return (e as Error).message;
-        } finally {
-          diff.close();
-        }
-      };
-      return { advised: run(true), plain: run(false) };
-    }, { size: 320 << 20 });
+    const out = await withScratchFs('xfs', (dir) => ({ advised: diffOnce(dir, 'xfs', ops), plain: diffOnce(dir, 'xfs', ops, unadvisedHost(dir)) }),
+      { size: 320 << 20 });
     if (out.skipped !== null) skipWith(this, out.skipped);
     assert.equal(out.value!.advised, null);
     assert.match(out.value!.plain ?? 'no divergence', /block \d+ .* is delalloc on the host, (unwritten|written) on the reference/);
@@ -173,20 +180,7 @@ describe('diff: host vs reference', () => {
       t.pwrite(90112, data(41472));
       t.fallocate!(FALLOC_FL_ZERO_RANGE, 77824, 13312);
     };
-    const out = await withScratchFs('xfs', (dir) => {
-      const run = (personality: 'xfs' | 'generic'): string | null => {
-        const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality });
-        try {
-          ops(diff.open());
-          return null;
-        } catch (e) {
-          return (e as Error).message;
-        } finally {
-          diff.close();
-        }
-      };
-      return { xfs: run('xfs'), generic: run('generic') };
-    }, { size: 320 << 20 });
+    const out = await withScratchFs('xfs', (dir) => ({ xfs: diffOnce(dir, 'xfs', ops), generic: diffOnce(dir, 'generic', ops) }), { size: 320 << 20 });
     if (out.skipped !== null) skipWith(this, out.skipped);
     assert.equal(out.value!.xfs, null);
     assert.match(out.value!.generic ?? 'no divergence', /is (unwritten|delalloc) on the host, (hole|delalloc|unwritten) on the reference/);
