@@ -624,6 +624,32 @@ const python = havePython();
     }).timeout(60000);
   });
 
+  describe('optional protocol features at the fs level: the state counter sv', () => {
+    function fsxOn(extra: string): { r: ReturnType<typeof runFsx>; calls: number } {
+      const a = closeLater(loadExecAdapter(`${PY} ${FS_SERVER}${extra}`, { scratch: tmp, deviceSize: 64 * 2 ** 20 })) as ProcessFsFileAdapter;
+      const t = a.fsAdapter.transport;
+      const r = runFsx(a, a.name, fsxOpts({ seed: 5, numOps: 300 }), capture());
+      return { r, calls: t.calls };
+    }
+
+    it('pyfs takes up sv and reset; snapshots are reused while sv stays (fewer requests, same verdict as an old server)', () => {
+      const fsa = closeLater(ProcessFsAdapter.start(PY, [FS_SERVER], { scratch: scratch() }));
+      assert.deepEqual([...fsa.hello.features].sort(), ['reset', 'sv']);
+      const now = fsxOn('');
+      assert.equal(now.r.failure, null, now.r.report.join('\n'));
+      const old = fsxOn(' --no-features');
+      assert.equal(old.r.failure, null, old.r.report.join('\n'));
+      assert.ok(now.calls < old.calls * 0.7, `requests with sv ${now.calls}, without ${old.calls}`);
+    });
+
+    it('a server whose sv stays while its mappings change is caught (one line, a TargetError)', () => {
+      const { r } = fsxOn(' --defect stale-sv');
+      assert.ok(r.failure !== null);
+      assert.equal(r.failure!.kind, 'crash', r.report.join('\n'));
+      assert.match(r.report.join('\n'), /the state counter sv stayed \d+, but the mappings of inode \d+ changed .*sv must change whenever a mapping does/);
+    });
+  });
+
   describe('the example file-level server (examples/file-server.py)', () => {
     it('round trip: capabilities, data, sizes, errnos as FsErrors', () => {
       const a = closeLater(ProcessFileAdapter.start(PY, [FILE_SERVER], scratch()));

@@ -193,10 +193,18 @@ export function encodeBytes(b: Uint8Array): string {
 
 /** The calls both clients make: replies turned into Fields or errnos, with every value checked. */
 export class Rpc {
+  /**
+   * The state counter the last reply carried (feature "sv": a number or string), or undefined
+   * when it carried none (an error reply, a server without the feature).
+   */
+  lastSv: number | string | undefined = undefined;
+
   constructor(readonly t: ProcessTransport) {}
 
   /** Decode a reply into a result or a (known) errno; a binary frame becomes the result's `data`. */
   outcome(r: Reply): Outcome {
+    const sv = (r.result as { sv?: unknown } | null | undefined)?.sv;
+    this.lastSv = typeof sv === 'number' || typeof sv === 'string' ? sv : undefined;
     if (r.error !== undefined) {
       const e = r.error;
       if (typeof e !== 'object' || e === null || Array.isArray(e)) throw this.t.badValue('error must be an object {"errno": NAME, "message": TEXT}');
