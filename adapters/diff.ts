@@ -312,6 +312,16 @@ export class DiffAdapter implements FileAdapter {
   open(): FileTarget {
     const ref = this.ref.open() as ReferenceTarget;
     const host = this.host.open();
+    // Readahead sizes folios by a window the kernel adapts to the read history (page_cache_sync_ra,
+    // page_cache_async_ra); the model does not copy that heuristic. Random-read advice on both
+    // sides makes every read miss fill exactly the pages asked for, in minimum-order folios, so
+    // both caches hold the same folios and a flush writes back the same blocks.
+    if (host.randomReads) {
+      host.randomReads();
+      ref.randomReads();
+    } else if (!this.notes.some((n) => n.startsWith('readahead'))) {
+      this.notes.push('readahead: the host target cannot take POSIX_FADV_RANDOM; folio sizes after reads may differ (diff-mapping next to flushed ranges)');
+    }
     const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs');
     t.compare('open');
     return t;

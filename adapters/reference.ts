@@ -118,6 +118,7 @@ export class ReferenceTarget implements FileTarget {
   /** Power cuts (FileTarget.crash): only over a CrashDevice (see ReferenceOptions.crash). */
   crash?: (selector: number) => CrashOutcome;
   private readonly adapter: ReferenceAdapter;
+  private random = false;
   readonly interleave: InterleavingSteps = {
     writeback: () => { this.fh.writebackNow(); },
     pendingIo: () => this.fsys.queue.pending.length,
@@ -283,10 +284,23 @@ export class ReferenceTarget implements FileTarget {
   seekHole(off: number): number { return this.fh.seekHole(off); }
   fiemap(off: number, len: number, flags: number): FiemapExtent[] { return this.fh.fiemap(off, len, flags); }
 
+  /** POSIX_FADV_RANDOM from now on (FileTarget.randomReads), on this and every later open. */
+  randomReads(): void {
+    this.random = true;
+    this.fh.randomReads = true;
+  }
+
+  /** Open the test file again (after a close, remount or power cut), as it was advised. */
+  private reopen(create = false): FileHandle {
+    const fh = this.fsys.open(this.adapter.fileName, create ? { create } : undefined);
+    fh.randomReads = this.random;
+    return fh;
+  }
+
   closeOpen(): void {
     this.fh.close();
     this.fsys.dropCaches();
-    this.fh = this.fsys.open(this.adapter.fileName);
+    this.fh = this.reopen();
   }
 
   remount(): void {
@@ -294,7 +308,7 @@ export class ReferenceTarget implements FileTarget {
     this.fsys.unmount();
     this.adapter.mount();
     this.fsys = this.adapter.fsys!;
-    this.fh = this.fsys.open(this.adapter.fileName);
+    this.fh = this.reopen();
   }
 
   /**
@@ -314,7 +328,7 @@ export class ReferenceTarget implements FileTarget {
     this.fsys = this.adapter.fsys;
     problems.push(...this.fsys.fs.checkConsistency().map((s) => `consistency: ${s}`));
     const missing = this.fsys.fs.lookup(this.adapter.fileName) === undefined;
-    this.fh = this.fsys.open(this.adapter.fileName, { create: missing });
+    this.fh = this.reopen(missing);
     return { state: desc, problems, missing };
   }
 
@@ -379,10 +393,14 @@ export class ReferenceAdapter implements FileAdapter {
     const refs = this.fsAdapter === refsFsAdapter;
     const ownDevice = opts.device === undefined;
     this.setups = referenceSetups({ poison: ownDevice, eofPrealloc: refs, inline: refs || fc?.inline === true });
+    const pers = personality(this.setup.personality ?? 'generic');
+    const reflink = (fc?.reflink ?? true) && pers.reflink;
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
-      clone: fc?.reflink ?? true, dedupe: fc?.reflink ?? true, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,
+      clone: reflink, dedupe: reflink, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,
       seek: true, fiemap: true, remount: true,
+      // xfs and ext4 check O_DIRECT read alignment only where bios are built (docs/model.md).
+      dioMisalignedReadMaySucceed: !pers.dioReadAlignUpFront,
     };
   }
 

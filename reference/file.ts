@@ -270,6 +270,12 @@ export class FileHandle {
   /** errseq cursor (struct file f_wb_err). */
   private readonly wbErr: { since: number };
   closed = false;
+  /**
+   * FMODE_RANDOM (posix_fadvise POSIX_FADV_RANDOM): a read miss is force_page_cache_ra(), which
+   * reads exactly the missing pages of the request in minimum-order folios. Otherwise the model
+   * sizes readahead folios from the request (a simplification of page_cache_sync_ra's window).
+   */
+  randomReads = false;
 
   constructor(fsys: IomapFs, inode: Inode, name: string) {
     this.fsys = fsys;
@@ -341,7 +347,7 @@ export class FileHandle {
       while (p < end) {
         const i = Math.floor(p / PAGE_SIZE);
         if (mapping.lookup(i)) break;
-        const f = mapping.allocFolio(i, end - p, lastIndex);
+        const f = mapping.allocFolio(i, this.randomReads ? 0 : end - p, lastIndex);
         fresh.push(f);
         p = f.end;
       }
@@ -892,11 +898,12 @@ export class FileHandle {
       flags,
       fsync: () => this.writeAndWait() || (this.fsys.fs.commit(), 0),
     };
+    if (this.personality.dioMappingAlignOnly) iocb.mappingAlignOnly = true;
     if (opts.complete) iocb.complete = (_i, res) => opts.complete!(res);
     return iocb;
   }
 
-  /** xfs_file_dio_write/read: offset and length must be logical-sector aligned, checked up front. */
+  /** xfs_file_dio_write (and the generic personality for reads too): offset and length logical-sector aligned, checked up front. */
   private checkDioAlignment(off: number, len: number): void {
     const lbs = this.fsys.dev.sectorSize;
     if (off % lbs || len % lbs) throw new FsError(EINVAL, `${this.name}: O_DIRECT offset ${off} length ${len} not ${lbs}-byte aligned`);
@@ -909,7 +916,7 @@ export class FileHandle {
     validOffset(len, 'length');
     // iomap_dio_rw answers a read of nothing, or at/after EOF, with 0 before any alignment check.
     if (len === 0 || off >= this.inode.size) return new Uint8Array(0);
-    this.checkDioAlignment(off, len);
+    if (this.personality.dioReadAlignUpFront) this.checkDioAlignment(off, len);
     const buf = new Uint8Array(len);
     const iov = new IovIter(buf);
     // Like xfs_file_dio_read(): no dio ops for reads (->end_io is a write-completion hook).
@@ -927,7 +934,8 @@ export class FileHandle {
     this.enter('directWrite', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
-    this.checkDioAlignment(off, data.length);
+    const upFront = this.personality.dioWriteAlignUpFront;
+    if (upFront) this.checkDioAlignment(off, data.length);
     if (data.length === 0) return 0;
     this.notSwapfile('O_DIRECT write');
     const len = this.writeLimit(off, data.length);
@@ -955,7 +963,12 @@ export class FileHandle {
       ret = iomapDioRw(this.kiocb(off, opts), dioIter(new IovIter(src), 'write'), inode, this.ops, this.dioOps());
     }
     if (ret === -ENOTBLK) ret = 0;
-    if (ret < 0) check(ret, `${this.name}: O_DIRECT write at ${off}`);
+    if (ret < 0) {
+      // Without the up-front check a misaligned write fails in a later mapping, after extending
+      // past EOF may have allocated blocks there: ext4_truncate_failed_write frees them.
+      if (!upFront && off + len > inode.size) this.fs.truncateBlocks(inode, inode.size);
+      check(ret, `${this.name}: O_DIRECT write at ${off}`);
+    }
     if (ret < len) {
       // Buffered fallback for what direct I/O did not do, then write it back and drop it.
       const n = this.pwrite(off + ret, src.subarray(ret));
@@ -975,7 +988,7 @@ export class FileHandle {
     this.enter('directWriteAsync', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
-    this.checkDioAlignment(off, data.length);
+    if (this.personality.dioWriteAlignUpFront) this.checkDioAlignment(off, data.length);
     this.notSwapfile('O_DIRECT write');
     const len = this.writeLimit(off, data.length);
     if (off > this.inode.size) this.zeroPastEof(off, 'zeroing past EOF');
