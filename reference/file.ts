@@ -512,6 +512,16 @@ export class FileHandle {
     this.inode.mapping.truncateRange(start, end);
   }
 
+  /**
+   * Collapse/insert: write back and drop the cache from `off` to `end` (the size), from one
+   * allocation unit earlier under shiftFlushesUnitBefore (xfs_prepare_shift).
+   */
+  private flushForShift(off: number, end: number): void {
+    const unit = this.inode.blockSize;
+    const start = this.personality.shiftFlushesUnitBefore && off > 0 ? Math.floor(off / unit) * unit - unit : off;
+    this.flushUnmapRange(start, end - start);
+  }
+
   /** Make sure the file is not inline (every space operation works on blocks). */
   private unstuffed(): void {
     check(this.fs.unstuff(this.inode), `${this.name}: unstuff`);
@@ -568,7 +578,7 @@ export class FileHandle {
         if (off % bs || len % bs) throw new FsError(EINVAL, `${this.name}: collapse range not block aligned`);
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
-        this.flushUnmapRange(off, size - off);
+        this.flushForShift(off, size);
         if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
         this.inode.size = size - len;
@@ -585,15 +595,18 @@ export class FileHandle {
         this.unstuffed();
         if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.truncate(size + len);
-        this.flushUnmapRange(off, size + len - off);
+        this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
         this.fs.commit(); // as for collapse: the shift must be durable before in-place overwrites
         return;
       case FALLOC_FL_UNSHARE_RANGE:
         this.unstuffed();
-        check(iomapFileUnshare(this.inode, off, len, this.ops, this.wops), `${this.name}: unshare`);
-        check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
-        check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
+        // xfs_reflink_unshare() returns at once for a file without the reflink flag.
+        if (!this.personality.unshareOnlyReflinked || this.fs.isReflinked?.(this.inode) !== false) {
+          check(iomapFileUnshare(this.inode, off, len, this.ops, this.wops), `${this.name}: unshare`);
+          check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
+          check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
+        }
         check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: unshare allocation`);
         if (!keep && end > size) this.truncate(end);
         return;

@@ -165,6 +165,30 @@ describe('personalities', () => {
     }
   });
 
+  it('shiftFlushesUnitBefore: collapse writes back from one block before the offset on xfs (xfs_prepare_shift), from the offset on generic (diff, xfs 4k, 4 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(4 * BS).fill(3));
+      f.fallocate(0x08, 2 * BS, BS); // collapse block 2
+      // Block 1 was written back on xfs; on generic only blocks 2-3 were, which allocated the
+      // whole delalloc extent and left block 1 unwritten and dirty.
+      assert.strictEqual(classOf(f, 1), name === 'xfs' ? 'written' : 'unwritten', name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('unshareOnlyReflinked: UNSHARE_RANGE on a never-reflinked file only allocates on xfs (xfs_reflink_unshare returns at once), writes the range back on generic (diff, xfs 4k, 2 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f, writes } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+      const before = writes();
+      f.fallocate(0x40, 0, BS);
+      assert.strictEqual(writes() > before, name === 'generic', `${name}: wrote back`);
+      assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'unwritten' : 'written', name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
   it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
     for (const name of ['xfs', 'ext4', 'generic'] as const) {
       const { f } = mount(name);
