@@ -196,6 +196,7 @@ export class IomapFs {
     for (const inode of this.icache.values()) filemapFdatawriteRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER, 'all');
     this.queue.drain();
     this.fs.commit();
+    for (const inode of this.icache.values()) if (!inode.mapping.hasDirtyOrWriteback()) inode.mapping.dirtiedPages = false;
   }
 
   /**
@@ -205,7 +206,11 @@ export class IomapFs {
    */
   dropCaches(): void {
     this.checkMounted();
-    for (const inode of this.icache.values()) inode.mapping.invalidateClean();
+    for (const inode of this.icache.values()) {
+      inode.mapping.invalidateClean();
+      // With nothing dirty the inode itself goes too (prune_icache_sb), I_DIRTY_PAGES with it.
+      if (!inode.mapping.hasDirtyOrWriteback()) inode.mapping.dirtiedPages = false;
+    }
   }
 
   /** `sync; echo 3 > drop_caches`: the cold cache a check wants when every byte must come from the media. */
@@ -606,6 +611,7 @@ export class FileHandle {
           check(iomapFileUnshare(this.inode, off, len, this.ops, this.wops), `${this.name}: unshare`);
           check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
           check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
+          this.fs.tryClearReflinkFlag?.(this.inode);
         }
         check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: unshare allocation`);
         if (!keep && end > size) this.truncate(end);

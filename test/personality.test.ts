@@ -189,6 +189,34 @@ describe('personalities', () => {
     }
   });
 
+  it('xfs: an unshare that leaves nothing shared clears the reflink flag, unless the inode has dirty pages (xfs_reflink_try_clear_inode_flag; diff, xfs 4k, 5 ops)', () => {
+    for (const dirtyFirst of [false, true]) {
+      const { fsys, f, writes } = mount('xfs');
+      f.fallocate(0, 0, BS);
+      if (dirtyFirst) f.pwrite(8 * BS, new Uint8Array(1).fill(1)); // a dirty page elsewhere: I_DIRTY_PAGES
+      f.cloneRange(0, BS, BS); // an unwritten source: nothing shared, but the flag is set
+      assert.strictEqual(fsys.refs.isReflinked(f.inode), true);
+      f.fallocate(0x40, 0, 1);
+      assert.strictEqual(fsys.refs.isReflinked(f.inode), dirtyFirst, `dirty pages first: ${dirtyFirst}`);
+      // The next unshare on a flagless file only allocates: nothing is written back.
+      f.pwrite(4 * BS, new Uint8Array(BS).fill(2));
+      const before = writes();
+      f.fallocate(0x40, 4 * BS, BS);
+      assert.strictEqual(writes() > before, dirtyFirst, `dirty pages first: ${dirtyFirst}`);
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+    }
+  });
+
+  it('xfs: truncate writes back from i_disk_size, which a direct write past dirty data moved (xfs_setfilesize is not ordered; diff, xfs 4k, 3 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { f } = mount(name);
+      f.pwrite(0, new Uint8Array(BS).fill(1)); // block 0 dirty delalloc (a whole block: no inline data)
+      f.directWrite(BS, new Uint8Array(BS).fill(2)); // on-disk size now 2 blocks
+      f.truncate(1);
+      assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'delalloc' : 'written', name);
+    }
+  });
+
   it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
     for (const name of ['xfs', 'ext4', 'generic'] as const) {
       const { f } = mount(name);
