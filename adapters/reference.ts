@@ -14,7 +14,8 @@ import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
-import { FsAdapter, FsInstance, refsFsAdapter } from './fs-adapter';
+import { FsAdapter, FsInstance, adapterApis, refsFsAdapter, resolveApi } from './fs-adapter';
+import { IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
 import { FsMonitor, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
 
@@ -49,6 +50,8 @@ export interface ReferenceOptions {
   eofPrealloc?: number;
   /** Whose policies refs follows (reference/fs/personality.ts): generic (default), xfs, ext4. */
   personality?: string;
+  /** The iomap API generation to run the filesystem's ops tables in (default: the adapter's first). */
+  api?: string;
 }
 
 /** Validate the setup knobs against the block size; one-line errors naming the option. */
@@ -74,6 +77,10 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
     if (!isPersonalityName(s.personality)) throw new FsError(EINVAL, `personality: expected one of ${PERSONALITY_NAMES.join(', ')}, got ${String(s.personality)}`);
     out.personality = s.personality;
   }
+  if (s.api !== undefined) {
+    if (!isIomapApi(s.api)) throw new FsError(EINVAL, `api: expected one of ${IOMAP_APIS.join(', ')}, got ${String(s.api)}`);
+    out.api = s.api;
+  }
   return out;
 }
 
@@ -93,9 +100,11 @@ export function referenceSetups(refsOnly: { poison: boolean; eofPrealloc: boolea
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
 export function mountWithMonitor(
-  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>,
+  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>, api?: IomapApi,
 ): { fsys: IomapFs; monitor: FsMonitor | null } {
-  const inst = fsa.mount(dev);
+  const want = resolveApi(fsa, api);
+  const inst = fsa.mount(dev, { api: want });
+  if ((inst.api ?? '6.12') !== want) throw new FsError(EINVAL, `api: ${fsa.name} was mounted for ${want} but its ops tables say ${inst.api ?? '6.12'}`);
   if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
   let fsys: IomapFs | null = null;
   const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
@@ -374,7 +383,12 @@ export class ReferenceAdapter implements FileAdapter {
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
-    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, inlineMax: opts.inlineMax, personality: opts.personality as TargetSetup['personality'] }, bs);
+    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, inlineMax: opts.inlineMax, personality: opts.personality as TargetSetup['personality'], api: opts.api as TargetSetup['api'] }, bs);
+    // The generation is checked against the adapter now (one line, before anything runs); a
+    // non-default one is part of the setup op logs record.
+    const api = resolveApi(this.fsAdapter, this.setup.api);
+    if (api === adapterApis(this.fsAdapter)[0]) delete this.setup.api;
+    else this.setup.api = api;
     const fc = this.fsAdapter.fileCapabilities;
     const refs = this.fsAdapter === refsFsAdapter;
     const ownDevice = opts.device === undefined;
@@ -409,7 +423,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts, this.setup.api);
     this.fsys = fsys;
     this.monitor = monitor;
     if (this.setup.personality !== undefined) {
@@ -427,7 +441,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** The volume capability: this filesystem, with this adapter's configuration, on a device the harness owns. */
   get volume(): VolumeProvider {
-    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name });
+    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name, api: this.setup.api });
   }
 
   /** The FaultDevice the filesystem runs on (no log kept: fsx issues millions of requests). */

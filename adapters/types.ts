@@ -7,6 +7,7 @@
  * target cannot do throws FsError(EOPNOTSUPP); the fuzzer then turns that op off, as fsx does.
  */
 
+import type { IomapApi } from '../reference/iomap/types';
 import type { VolumeProvider } from './volume';
 
 /** fallocate(2) mode bits (Linux values). */
@@ -281,6 +282,11 @@ export interface TargetSetup {
   inlineMax?: number;
   /** Whose policies refs follows where filesystems differ (reference/fs/personality.ts); absent: generic. */
   personality?: 'generic' | 'xfs' | 'ext4';
+  /**
+   * The iomap API generation the generic layer runs the filesystem's ops tables in (docs/model.md
+   * "API generations"); absent: the adapter's default (6.12 for refs).
+   */
+  api?: IomapApi;
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   folioMkclean, iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
 } from './iomap/buffered-io';
-import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
+import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, writepagesFor } from './iomap/writeback';
 import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
 import { Personality, personality } from './fs/personality';
@@ -145,11 +145,13 @@ export class IomapFs {
     const minOrder = Math.max(0, Math.log2(this.fs.blockSize) - PAGE_SHIFT);
     const maxOrder = Math.log2(this.opts.maxFolioSize) - PAGE_SHIFT;
     const mapping = new AddressSpace({ minOrder, maxOrder, newFolioFill: this.opts.newFolioFill }, this.queue);
-    inode = { ino, size: loaded.size, blkbits: this.fs.blkbits, blockSize: this.fs.blockSize, mapping, fsPrivate: loaded.fsPrivate };
+    inode = {
+      ino, size: loaded.size, blkbits: this.fs.blkbits, blockSize: this.fs.blockSize, mapping, fsPrivate: loaded.fsPrivate,
+      api: this.fs.api ?? '6.12',
+    };
     mapping.host = inode;
     mapping.aops = iomapAops;
-    const fs = this.fs;
-    mapping.writepages = (wbc) => iomapWritepages(mapping, wbc, newWritepageCtx(fs.writebackOps));
+    mapping.writepages = writepagesFor(inode, this.fs.writebackOps, this.fs.wbOps);
     this.icache.set(ino, inode);
     return inode;
   }
@@ -286,6 +288,16 @@ export class FileHandle {
     return this.fsys.fs.iomapOps;
   }
 
+  /** current generation: the write ops the entry points are given (6.12: null, they hang off mappings). */
+  private get wops() {
+    return this.fsys.fs.api === 'current' ? this.fsys.fs.writeOps ?? null : null;
+  }
+
+  /** current generation: the filesystem's read ops (null: the core's bio reads). */
+  private get rops() {
+    return this.fsys.fs.api === 'current' ? this.fsys.fs.readOps ?? null : null;
+  }
+
   private live(): void {
     if (this.closed) throw new FsError(EBADF, `${this.name}: file is closed`);
     if (!this.fsys.mounted) throw new FsError(EBADF, `${this.name}: filesystem is unmounted`);
@@ -339,13 +351,13 @@ export class FileHandle {
         fresh.push(f);
         p = f.end;
       }
-      iomapReadahead(fresh, this.ops);
+      iomapReadahead(fresh, this.ops, this.rops);
       folio = mapping.lookup(idx)!;
     }
     if (!folio.uptodate) {
       const off = folio.offsetIn(pos);
       if (wholeFolio || !isPartiallyUptodate(folio, off, Math.min(len, folio.size - off), this.inode.blkbits)) {
-        iomapReadFolio(folio, this.ops);
+        iomapReadFolio(folio, this.ops, this.rops);
         if (!folio.uptodate) return null;
       }
     }
@@ -406,7 +418,7 @@ export class FileHandle {
     // xfs_file_write_checks(): zero from the old EOF to the start of an extending write.
     if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const iov = new IovIter(len === data.length ? data : data.subarray(0, len), opts.faultAt ?? Infinity);
-    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops);
+    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, this.wops);
     return check(ret, `${this.name}: write at ${off}`);
   }
 
@@ -417,7 +429,7 @@ export class FileHandle {
   private zeroPastEof(end: number, what: string, didZero?: { v: boolean }): void {
     const inode = this.inode;
     check(this.fsys.fs.prepareZeroPastEof?.(inode, end) ?? 0, `${this.name}: preparing to zero past EOF`);
-    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: ${what}`);
+    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: ${what}`);
   }
 
   /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
@@ -435,7 +447,7 @@ export class FileHandle {
     if (newsize > oldsize) {
       this.zeroPastEof(newsize, 'zeroing for truncate up', didZero);
     } else if (!modelBugs.truncateNoTailZero) {
-      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: truncate_page`);
+      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: truncate_page`);
     }
     // truncate_setsize()
     inode.size = newsize;
@@ -480,6 +492,9 @@ export class FileHandle {
       return;
     }
     this.fsys.queue.waitInode(this.inode);
+    // ext4_update_disksize_before_punch(): the dropped folios will never be written back to raise
+    // the on-disk size, so it moves now (found by fsx remounts under the ext4 personality).
+    this.fs.diskSizeBeforePunch?.(this.inode, off, len);
     // ext4_truncate_page_cache_block_range(): write-protect every page the range touches, partial
     // ones too, so the next store faults and page_mkwrite reserves space again for punched blocks.
     const mapping = this.inode.mapping;
@@ -511,7 +526,7 @@ export class FileHandle {
     const size = this.inode.size;
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
-    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: zeroing punched edges`);
+    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: zeroing punched edges`);
   }
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
@@ -576,7 +591,7 @@ export class FileHandle {
         return;
       case FALLOC_FL_UNSHARE_RANGE:
         this.unstuffed();
-        check(iomapFileUnshare(this.inode, off, len, this.ops), `${this.name}: unshare`);
+        check(iomapFileUnshare(this.inode, off, len, this.ops, this.wops), `${this.name}: unshare`);
         check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
         check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
         check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: unshare allocation`);

@@ -27,7 +27,7 @@ import {
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_UNWRITTEN, IOMAP_WRITE, PAGE_SIZE,
   SECTOR_SIZE, iomapSector,
 } from './types';
-import { IomapIter, iomapIter, iomapLength } from './iter';
+import { IomapIter, iomapIter, iomapLength, iomapIterBodyDone } from './iter';
 import type { PendingCompletion } from './bio';
 import { IovIter } from './uio';
 import { filemapWriteAndWaitRange } from './writeback';
@@ -655,7 +655,7 @@ export function __iomapDioRw(iocb: Kiocb, iter: DioIovIter, inode: Inode, ops: I
     }
   }
 
-  while ((ret = iomapIter(iomi, ops)) > 0) iomi.processed = iomapDioIter(iomi, dio);
+  while ((ret = iomapIter(iomi, ops)) > 0) iomapIterBodyDone(iomi, iomapDioIter(iomi, dio));
   for (const w of iomi.warnings) inode.mapping.warnings.push(`iomap_iter: ${w}`);
 
   // Only report data read up to the i_size snapshot: wind the user iov back to it.
