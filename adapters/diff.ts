@@ -18,6 +18,10 @@
  *   hole to SEEK;
  * - flushes write whole folios, and the kernel and the model size folios differently, so a block
  *   next to a flushed range may be written on one side and still dirty over unwritten on the other;
+ * - XFS speculative preallocation (xfs personality): blocks the host preallocated past EOF and a
+ *   later size extension brought inside EOF may be unwritten where the model has a hole, and the
+ *   delalloc extents they join convert differently at writeback, so a block dirty in the model's
+ *   cache may be unwritten there and still delalloc on the host;
  * - FIEMAP extent boundaries and the LAST flag are not compared (only per-block classes are).
  * Whenever a block is let through by an envelope entry rather than equal, the whole file's bytes
  * are compared at once, so a mapping difference never hides a content difference.
@@ -88,6 +92,12 @@ export function classesAgree(r: BlockClass, h: BlockClass, refDirty: boolean, sp
   // XFS speculative preallocation: writeback turned post-EOF delalloc into unwritten blocks the
   // model never asked for, which a later size extension brought inside EOF.
   if (speculative && r === 'hole' && h === 'unwritten') return true;
+  // XFS speculative preallocation again: post-EOF delalloc that later writes brought inside EOF
+  // joins delalloc extents the model keeps apart (or splits ones it joins), and writeback converts
+  // the whole in-core delalloc extent holding the block it writes (xfs_bmapi_convert_delalloc), so
+  // the model may have allocated (unwritten, data still dirty in its cache) a block the host still
+  // holds as delalloc. Only for dirty blocks: nothing was written there on either side.
+  if (speculative && r === 'unwritten' && h === 'delalloc') return refDirty;
   // The host wrote back earlier (flusher, memory pressure): allocation happened there first.
   if (r === 'delalloc') return h === 'unwritten' || h === 'written';
   if (r === 'unwritten' && h === 'written') return refDirty;

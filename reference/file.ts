@@ -492,6 +492,9 @@ export class FileHandle {
       return;
     }
     this.fsys.queue.waitInode(this.inode);
+    // ext4_update_disksize_before_punch(): the dropped folios will never be written back to raise
+    // the on-disk size, so it moves now (found by fsx remounts under the ext4 personality).
+    this.fs.diskSizeBeforePunch?.(this.inode, off, len);
     // ext4_truncate_page_cache_block_range(): write-protect every page the range touches, partial
     // ones too, so the next store faults and page_mkwrite reserves space again for punched blocks.
     const mapping = this.inode.mapping;

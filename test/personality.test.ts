@@ -244,6 +244,19 @@ describe('personalities', () => {
     }
   });
 
+  // Found by fsx remounts under the ext4 personality (seed 1, op 5,774, shrunk to 3 ops): a zero
+  // range reaching EOF dropped the dirty data whose writeback would have raised the on-disk size,
+  // so a clean remount came back with size 0 (ext4_update_disksize_before_punch).
+  it('ext4: a zero range over dirty data up to EOF keeps the size across a remount', () => {
+    const a = new ReferenceAdapter({ personality: 'ext4' });
+    const quiet = { out: () => undefined, err: () => undefined };
+    const ops: OpRecord[] = [{ op: 'write', off: 18520, len: 6056 }, { op: 'zero_range', off: 1054, len: 23522 }, { op: 'remount', off: 0, len: 0 }];
+    const r = replayLog(a, 'reference', {
+      format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1, ops,
+    }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+    assert.strictEqual(r.failure, null, r.report.join('\n'));
+  });
+
   // Found by fsx under the ext4 personality (no write-back after truncate zeroing, so nothing
   // write-protected the mapping any more): stores through pages that were past EOF when the folio
   // was last page_mkwritten, or whose blocks truncate had just freed, dirtied holes (R33).

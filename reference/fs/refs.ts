@@ -1206,6 +1206,20 @@ export class Refs implements FsInstance {
     ri.reachedEnd = Math.min(ri.reachedEnd, inode.size);
   }
 
+  /**
+   * ext4_update_disksize_before_punch(): a punch or zero range that drops cached (possibly dirty)
+   * data must first move the on-disk size up to the end of the range (at most i_size), because
+   * the writeback that would have raised it will never happen for the dropped folios.
+   */
+  diskSizeBeforePunch(inode: Inode, off: number, len: number): void {
+    const ri = refsOf(inode);
+    if (off > inode.size) return;
+    const target = Math.min(inode.size, off + len);
+    if (ri.wbSize >= target) return;
+    ri.wbSize = target;
+    if (target > ri.reachedEnd) ri.reachedEnd = target;
+  }
+
   /** Written-back data now reaches `end`: the on-disk size may follow, up to the in-core size. */
   private dataReached(inode: Inode, end: number): void {
     const ri = refsOf(inode);

@@ -58,6 +58,8 @@ export interface FsInstance {
   hasSharedBlocks?(inode: Inode): boolean;
   /** The size written-back data has reached on disk (XFS i_disk_size): truncate's write-back starts there. */
   diskSize?(inode: Inode): number;
+  /** Raise the on-disk size to cover a punch/zero range whose cached data is about to be dropped (ext4). */
+  diskSizeBeforePunch?(inode: Inode, off: number, len: number): void;
   /** The file carries the reflink inode flag (personality dioFallbackOnReflinkedInode). */
   isReflinked?(inode: Inode): boolean;
   /**
