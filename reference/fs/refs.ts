@@ -84,8 +84,9 @@ export class RefsInode {
   preallocFloor = 0;
   /**
    * The reflink inode flag: set when a remap shares blocks into or out of the file (even when no
-   * block ended up shared, as xfs_reflink_remap_prep sets it first). Cleared only by an unshare
-   * that leaves nothing shared while the inode has no dirty pages (tryClearReflinkFlag).
+   * block ended up shared, as xfs_reflink_remap_prep sets it first). Cleared by an unshare that
+   * leaves nothing shared while the inode has no dirty pages (tryClearReflinkFlag), and by a
+   * truncate that leaves no extent at all (truncateBlocks).
    */
   reflinked = false;
   constructor(ino: number) {
@@ -1266,6 +1267,8 @@ export class Refs implements FsInstance {
       return;
     }
     this.freeRange(ri, Math.ceil(newsize / this.blockSize), Infinity);
+    // xfs_itruncate_clear_reflink_flags(): no extent left in either fork, no reflink flag.
+    if (ri.extents.exts.length === 0 && ri.cow.exts.length === 0) ri.reflinked = false;
   }
 
   /** fallocate 0/KEEP_SIZE over blocks [lblk, lblk+n): holes become unwritten, delalloc is allocated. */
