@@ -244,6 +244,17 @@ describe('personalities', () => {
     assert.strictEqual(fsys.refs.isReflinked(f.inode), false, 'nothing left');
   });
 
+  it('maxBytes: ext4 refuses a write at (2^32 - 1) blocks with EFBIG (ext4_max_size), xfs allows far more (diff, ext4 4k, 1 op)', () => {
+    for (const name of ['ext4', 'xfs'] as const) {
+      const { f } = mount(name);
+      const limit = (2 ** 32 - 1) * BS;
+      // (Only ext4 is written to there: the xfs model would walk the page cache up to that offset.)
+      if (name === 'ext4') assert.strictEqual(outcome(() => f.pwrite(limit + 100, new Uint8Array(10))), 'EFBIG', name);
+      else assert.ok(f.fsys.maxFileSize > limit, name);
+      assert.strictEqual(new ReferenceAdapter({ personality: name, blockSize: BS }).capabilities.maxFileSize, name === 'ext4' ? limit : 2 ** 53 - 2 ** 16, name);
+    }
+  });
+
   it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
     for (const name of ['xfs', 'ext4', 'generic'] as const) {
       const { f } = mount(name);

@@ -116,6 +116,12 @@ export interface Personality {
    * flag; then xfs_alloc_file_space). false: the range is unshared and written back regardless.
    */
   readonly unshareOnlyReflinked: boolean;
+  /**
+   * s_maxbytes for block size `bs` beyond which writes, truncates and fallocate fail with EFBIG:
+   * MAX_LFS_FILESIZE (xfs), or (2^32 - 1) blocks (ext4_max_size for extent-mapped files: 32-bit
+   * logical block numbers).
+   */
+  readonly maxBytes: (bs: number) => number;
 }
 
 const GENERIC: Personality = {
@@ -135,6 +141,7 @@ const GENERIC: Personality = {
   reflink: true,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
+  maxBytes: () => Number.MAX_SAFE_INTEGER,
 };
 
 const XFS: Personality = {
@@ -160,7 +167,7 @@ const EXT4: Personality = {
   reflink: false,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
- 
+  maxBytes: (bs) => (2 ** 32 - 1) * bs,
 };
 
 const BY_NAME: Record<PersonalityName, Personality> = { generic: GENERIC, xfs: XFS, ext4: EXT4 };
