@@ -1,7 +1,7 @@
 /**
  * Where each rule a report can cite is written down in the project's own docs: the file-level
  * invariants (`fileops-14.N`) and the iomap contract sections (`iomap-contract-§N`) in
- * docs/rules.md, the contract monitor's rules (`R01`..`R46`) in docs/contract.md's table. Report
+ * docs/rules.md, the contract monitor's rules (`R01`..`R47`) in docs/contract.md's table. Report
  * lines and the failure explorer link there (test/first-hour.test.ts checks every cited rule has
  * its section).
  */

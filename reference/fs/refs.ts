@@ -742,6 +742,16 @@ export class Refs implements FsInstance {
     m.validityCookie = ri.seq;
   }
 
+  /** A HOLE from block-aligned `offset` to the last whole block below the maximum file size. */
+  private holeToMax(ri: RefsInode, m: Iomap, offset: number): void {
+    m.type = IOMAP_HOLE;
+    m.addr = IOMAP_NULL_ADDR;
+    m.offset = offset;
+    // At least one block: the last block of a size that is no block multiple is still a block.
+    m.length = Math.max(this.blockSize, Math.floor(this.maxFileSize / this.blockSize) * this.blockSize - offset);
+    m.validityCookie = ri.seq;
+  }
+
   /* --------------------------------------------------------------------------------------- */
   /* ->iomap_begin / ->iomap_end                                                            */
   /* --------------------------------------------------------------------------------------- */
@@ -754,20 +764,14 @@ export class Refs implements FsInstance {
         pos + length <= this.sb.inlineMax;
       if (!(flags & IOMAP_WRITE) || fitsInline) {
         if ((flags & IOMAP_ZERO) && pos >= inode.size) {
-          // Nothing to zero wholly beyond EOF: the inline tail is kept zero (rule 15).
-          iomap.type = IOMAP_HOLE;
-          iomap.addr = IOMAP_NULL_ADDR;
-          iomap.offset = Math.floor(pos / bs) * bs;
-          iomap.length = bs;
-          iomap.validityCookie = ri.seq;
+          // Nothing to zero wholly beyond EOF: the inline tail is kept zero (rule 15). One hole to
+          // the end of the file's range, not one block per call: a zeroing of a 2^40-byte gap
+          // would otherwise take 2^28 ->iomap_begin calls (rule R47).
+          this.holeToMax(ri, iomap, Math.floor(pos / bs) * bs);
         } else if (pos < bs) {
           this.inlineMapping(ri, iomap);
         } else {
-          iomap.type = IOMAP_HOLE;
-          iomap.addr = IOMAP_NULL_ADDR;
-          iomap.offset = bs;
-          iomap.length = Math.floor(this.maxFileSize / bs) * bs - bs;
-          iomap.validityCookie = ri.seq;
+          this.holeToMax(ri, iomap, bs);
         }
         iomap.folioOps = this.folioOps;
         return 0;
