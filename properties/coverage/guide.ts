@@ -25,6 +25,15 @@ export class Guide {
   pick: Uint8Array = new Uint8Array(0);
   /** Per op: bit e set when a cell with EOF relation e is still unreached. */
   readonly eofMask = new Uint8Array(OP_COUNT);
+  /**
+   * Per op: the state cells (offsets within the op's row, cells.ts) still unreached, for a recipe
+   * that prepares a range into one of them (properties/fsx/recipe.ts). Empty for file-level targets.
+   */
+  readonly missing: number[][] = Array.from({ length: OP_COUNT }, () => []);
+  /** The guide aims at state cells (the target reports generic-layer states), not file cells. */
+  readonly deep: boolean;
+  /** The run's largest folio (bytes): recipes prepare the folio around a block, not only the block. */
+  readonly folioSize: number;
   /** Missing cells per op at the last refresh, and how many periods in a row it made no progress. */
   private readonly lastMissing = new Uint32Array(OP_COUNT).fill(0xffffffff);
   private readonly stalls = new Uint8Array(OP_COUNT);
@@ -38,6 +47,8 @@ export class Guide {
    */
   constructor(rec: CoverageRecorder, reach: ReachableSet | null, deep: boolean) {
     const states = deep && reach !== null;
+    this.deep = states;
+    this.folioSize = rec.geometry.folioSize;
     this.counts = states ? rec.states : rec.fileOps;
     this.want = states ? reach.states : reach?.fileOps ?? fileCellsByConstruction();
     this.per = states ? PER_OP : N_EOF;
@@ -57,12 +68,15 @@ export class Guide {
     let total = 0;
     for (let op = 0; op < OP_COUNT; op++) {
       this.eofMask[op] = 0;
+      const cells = this.missing[op];
+      cells.length = 0;
       if (weights[op] === 0) continue;
       let missing = 0;
       for (let k = 0; k < per; k++) {
         const i = op * per + k;
         if (this.want[i] === 1 && this.counts[i] === 0) {
           missing++;
+          if (this.deep) cells.push(k);
           if (hasPosition(op)) this.eofMask[op] |= 1 << (k % N_EOF);
         }
       }
