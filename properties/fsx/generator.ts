@@ -24,7 +24,7 @@ import {
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
 } from './ops';
 import { MAX_OFFSET } from '../oracle/bytes';
-import { fileEof } from '../coverage/cells';
+import { fileEof, hasPosition, N_EOF } from '../coverage/cells';
 import { Guide, GUIDE_ODDS, GUIDE_PERIOD } from '../coverage/guide';
 import { Prepared, prepareCell, RECIPE_MAX_OPS } from './recipe';
 
@@ -497,8 +497,10 @@ export class Generator {
     if (g !== null && g.pick.length > 0 && rng.below(GUIDE_ODDS) === 0) {
       code = g.pick[rng.below(g.pick.length)];
       const cells = g.missing[code];
-      if (cells.length > 0) cell = cells[rng.below(cells.length)];
-      want = cell >= 0 ? cell % 3 : this.aim(g.eofMask[code]);
+      cell = cells[rng.below(cells.length)];
+      g.aimed(code, cell);
+      want = hasPosition(code) ? cell % N_EOF : -1;
+      if (!g.deep) cell = -1; // file cells: the EOF relation is all there is to aim at
     } else {
       code = this.pick[rng.next32() % this.pick.length];
     }
@@ -530,14 +532,6 @@ export class Generator {
       else if (o.polluteEof === true && rng.below(2) === 1) flags |= FL_NO_MSYNC;
     }
     buf.push(code, this.off, this.len, this.dst, flags);
-  }
-
-  /** One of the EOF relations set in `mask`, drawn uniformly (-1 for none). */
-  private aim(mask: number): number {
-    if (mask === 0) return -1;
-    let k = this.rng.below((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1));
-    for (let e = 0; e < 3; e++) if ((mask & (1 << e)) !== 0 && k-- === 0) return e;
-    return -1;
   }
 
   /** fsx's argument rules for op `code` into off/len/dst; returns the op's flags. */
