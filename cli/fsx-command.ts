@@ -6,6 +6,7 @@
 
 import { KNOWN_FLAG, knownFrom, runPastKnown } from './known';
 import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
+import { IOMAP_APIS, isIomapApi } from '../reference/iomap/types';
 import * as path from 'path';
 import { AdapterOptions, AdapterSpecError, hasAdapter, isModuleSpec, loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
@@ -59,6 +60,10 @@ export const SETUP_FLAGS = {
   personality: {
     type: 'string', value: 'NAME', default: 'generic',
     help: 'reference and mutants only: whose policies refs follows where filesystems differ: generic, xfs or ext4 (docs/model.md, "Personalities"); recorded in the op log',
+  },
+  api: {
+    type: 'string', value: '6.12|current', default: 'the adapter\'s (6.12 for refs)',
+    help: 'the iomap API generation the generic layer runs the filesystem\'s ops tables in (docs/model.md, "API generations"); refs has both; recorded in the op log',
   },
 } as const satisfies FlagTable;
 
@@ -152,6 +157,11 @@ export function geometryFlags(v: Values): AdapterOptions {
     if (!isPersonalityName(pers)) throw new UsageError(`--personality ${pers}: expected one of ${PERSONALITY_NAMES.join(', ')}`);
     if (pers !== 'generic') o.personality = pers;
   }
+  const api = str(v, 'api');
+  if (api !== undefined) {
+    if (!isIomapApi(api)) throw new UsageError(`--api ${api}: expected one of ${IOMAP_APIS.join(', ')}`);
+    o.api = api;
+  }
   return o;
 }
 
@@ -169,7 +179,7 @@ export function sweepPins(geo: AdapterOptions): SweepPins {
 
 /** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
 function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
-  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['inlineMax', '--inline'], ['personality', '--personality']] as const) {
+  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['inlineMax', '--inline'], ['personality', '--personality'], ['api', '--api']] as const) {
     if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
       a.close();
       throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);

@@ -34,6 +34,12 @@ others (test/process-durability.test.ts):
   commit-noop      commit writes nothing: the metadata on disk stays that of mkfs
   mount-older-slot mount loads the older of the two metadata slots (the state before the last
                    commit: a remount goes back to the previous sync)
+  stale-sv         the state counter sv (feature "sv") never moves after mount, although the
+                   extent maps do
+
+Optional protocol features (docs/protocol.md, "Features"): it takes up "sv" (every reply carries
+a counter of its mapping state, bumped whenever any extent map changes) and "reset" (back to the
+state after the hello). --no-features answers the hello as a server written before them did.
 """
 import json
 import os
@@ -53,7 +59,10 @@ DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
 BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
-DEFECTS = ["commit-noop", "mount-older-slot"]
+DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv"]
+FEATURES = ["sv", "reset"]                # the optional protocol features pyfs can use
+# Requests after which the mapping state may be new without an extent change of the inode named.
+STATE_RESETS = ("mkfs", "mount", "create", "unlink", "reset", "load_inode")
 DEFECT = None                             # set from --defect in main()
 
 SB_MAGIC = b"PYIOMAP1"
@@ -215,6 +224,7 @@ class Allocator:
 
 class Inode:
     __slots__ = ("ino", "ext", "disk_size", "seq", "seen", "meta_dirty")
+    changes = 0                      # extent map changes of every inode (the state counter sv)
 
     def __init__(self, ino, ext=None, disk_size=0):
         self.ino = ino
@@ -234,6 +244,7 @@ class Inode:
             self.seen = now
             self.seq += 1
             self.meta_dirty = True
+            Inode.changes += 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,6 +253,9 @@ class Inode:
 
 class PyFs:
     def __init__(self):
+        self.features = set()
+        self.sv = 0                  # the state counter (feature "sv") is sv + Inode.changes
+        self.sv_sent = 0
         self.fd = None
         self.hello_bs = 4096
         self.bs = 0
@@ -302,7 +316,9 @@ class PyFs:
         if not (isinstance(bs, int) and 512 <= bs <= 65536 and bs & (bs - 1) == 0):
             bs = 4096
         self.hello_bs = bs
-        return {
+        if OFFER_FEATURES:
+            self.features = set(FEATURES) & set(p.get("features") or [])
+        reply = {
             "protocol": PROTOCOL, "name": NAME, "level": "fs",
             "geometry": {"blockSize": bs, "maxFileSize": MAX_FILE},
             "capabilities": {
@@ -311,6 +327,20 @@ class PyFs:
                 "ops": OPTIONAL_OPS,
             },
         }
+        if OFFER_FEATURES:
+            reply["features"] = sorted(self.features)
+        return reply
+
+    def op_reset(self, p):
+        """Back to the state right after the hello: the device closed, every in-core structure gone."""
+        if "reset" not in self.features:
+            raise FsErr("EOPNOTSUPP", "reset was not agreed in the hello")
+        if self.fd is not None:
+            os.close(self.fd)
+        keep = (self.features, self.hello_bs, self.sv, self.sv_sent)
+        self.__init__()
+        self.features, self.hello_bs, self.sv, self.sv_sent = keep
+        return {}
 
     def op_ping(self, p):
         return {}
@@ -651,12 +681,19 @@ class PyFs:
         return {"text": "%s [%d, +%d) @%d" % ("written" if e[3] == "w" else "unwritten", e[0] * self.bs, e[1] * self.bs, e[2])}
 
 
+OFFER_FEATURES = True                     # False with --no-features
+
+
 def main():
-    global DEFECT
-    if len(sys.argv) == 3 and sys.argv[1] == "--defect" and sys.argv[2] in DEFECTS:
-        DEFECT = sys.argv[2]
-    elif len(sys.argv) > 1:
-        sys.stderr.write("usage: fs-server.py [--defect %s]\n" % "|".join(DEFECTS))
+    global DEFECT, OFFER_FEATURES
+    args = sys.argv[1:]
+    if args[:1] == ["--no-features"]:
+        OFFER_FEATURES = False
+        args = args[1:]
+    if len(args) == 2 and args[0] == "--defect" and args[1] in DEFECTS:
+        DEFECT = args[1]
+    elif args:
+        sys.stderr.write("usage: fs-server.py [--no-features] [--defect %s]\n" % "|".join(DEFECTS))
         sys.exit(2)
     fs = PyFs()
     out = sys.stdout
@@ -681,8 +718,16 @@ def main():
         except Exception as e:  # a bug in pyfs: report it as EIO and say where on stderr
             traceback.print_exc()
             reply = {"id": rid, "error": {"errno": "EIO", "message": "%s: %s" % (type(e).__name__, e)}}
+        # Mappings handed out before a change are stale from now on (the cookie), and so is
+        # every snapshot the harness keeps (the state counter).
         if ino is not None:
-            ino.note_changes()       # mappings handed out before a change are stale from now on
+            ino.note_changes()
+        if method in STATE_RESETS:
+            fs.sv += 1
+        if "sv" in fs.features and isinstance(reply.get("result"), dict):
+            if DEFECT != "stale-sv" or method == "mount":
+                fs.sv_sent = fs.sv + Inode.changes
+            reply["result"]["sv"] = fs.sv_sent
         out.write(json.dumps(reply, separators=(",", ":")) + "\n")
         out.flush()
 

@@ -45,6 +45,8 @@ class WireMapping {
 }
 
 const TWO53 = 2 ** 53;
+/** Every SV_AUDIT-th reuse of a snapshot (feature "sv") is checked against a fresh one. */
+export const SV_AUDIT = 16;
 
 /**
  * The path of the image file the server is to open, or EINVAL for a device that has none. A
@@ -165,6 +167,9 @@ class ProcessFsInstance implements FsInstance {
   private readonly rpc: Rpc;
   private readonly dev: BlockDevice;
   private readonly folioOps: FolioOps | null;
+  /** Snapshots by inode with the state counter they were taken at (feature "sv"); null: off. */
+  private readonly snaps: Map<number, { sv: number | string; snap: MappingSnapshot }> | null;
+  private reuses = 0;
 
   constructor(a: ProcessFsAdapter, dev: BlockDevice, bs: number, introspect: boolean) {
     this.a = a;
@@ -174,6 +179,7 @@ class ProcessFsInstance implements FsInstance {
     this.blkbits = Math.log2(bs);
     this.capabilities = { blockSize: bs, ...a.declared };
     this.sizeOf = (ino) => this.loadInode(ino).size;
+    this.snaps = a.hello.features.has('sv') ? new Map() : null;
     const has = (op: FsOptionalOp) => a.ops.has(op);
     this.iomapOps = { begin: (inode, pos, length, flags, iomap, srcmap) => this.begin(inode, pos, length, flags, iomap, srcmap) };
     if (has('iomap_end') || has('punch_delalloc')) {
@@ -429,8 +435,33 @@ class ProcessFsInstance implements FsInstance {
     return out;
   }
 
-  /** A frozen copy of the server's mapping state for one inode (the monitor's state rules). */
+  /**
+   * The server's mapping state of one inode. With the state counter (feature "sv") a snapshot is
+   * reused while the counter is the one it was taken at; every SV_AUDIT-th reuse is checked
+   * against a fresh snapshot, so a counter that stays while the mappings change is caught.
+   */
   private snapshot(inode: Inode): MappingSnapshot {
+    const cache = this.snaps;
+    if (cache === null) return this.fetchSnapshot(inode);
+    const sv = this.rpc.lastSv;
+    const kept = cache.get(inode.ino);
+    if (kept !== undefined && sv !== undefined && kept.sv === sv) {
+      if (++this.reuses % SV_AUDIT !== 0) return kept.snap;
+      const fresh = this.fetchSnapshot(inode);
+      if (fresh.fingerprint('all') !== kept.snap.fingerprint('all')) {
+        throw this.t.badValue(`snapshot: the state counter sv stayed ${JSON.stringify(sv)}, but the mappings of inode ${inode.ino} changed `
+          + `(${kept.snap.fingerprint('all').slice(0, 60)} -> ${fresh.fingerprint('all').slice(0, 60)}): sv must change whenever a mapping does`);
+      }
+    }
+    const snap = this.fetchSnapshot(inode);
+    const now = this.rpc.lastSv;
+    if (now !== undefined) cache.set(inode.ino, { sv: now, snap });
+    else cache.delete(inode.ino);
+    return snap;
+  }
+
+  /** A frozen copy of the server's mapping state for one inode (the monitor's state rules). */
+  private fetchSnapshot(inode: Inode): MappingSnapshot {
     const r = this.rpc.must('snapshot', this.ino(inode));
     const data = this.extents(r, 'extents');
     const cow = this.extents(r, 'cow');

@@ -128,7 +128,7 @@ export function breakFs(fs: FsInstance, breakage: Breakage | ((fs: FsInstance) =
   }
 
   if (b.mapBlocks || b.prepareIoend || b.discardFolio) {
-    const raw = fs.writebackOps;
+    const raw = fs.writebackOps!;
     const origMap: MapBlocks = raw.mapBlocks.bind(raw);
     const origPrep: PrepareIoend = raw.prepareIoend ? raw.prepareIoend.bind(raw) : (_io, st) => st;
     const origDiscard: DiscardFolio = raw.discardFolio ? raw.discardFolio.bind(raw) : () => undefined;
