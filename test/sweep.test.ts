@@ -359,7 +359,8 @@ describe('robust shrinking', () => {
         return { name: 'hostile', capabilities: a.capabilities, setups: a.setups, close: () => a.close(), open: () => {
           const t = a.open();
           const w = t.pwrite.bind(t);
-          t.pwrite = (off, d) => { if (off <= 100000 || d.length < 1000) return w(off, d); if (off + d.length > t.size()) t.truncate(off + d.length); return d.length; };
+          // (Past s_maxbytes it still refuses, as naive does: the loss is its only defect.)
+          t.pwrite = (off, d) => { if (off <= 100000 || d.length < 1000 || off + d.length > a.capabilities.maxFileSize) return w(off, d); if (off + d.length > t.size()) t.truncate(off + d.length); return d.length; };
           return t;
         } };
       };
