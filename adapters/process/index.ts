@@ -20,6 +20,8 @@ import type { AdapterOptions } from '../registry';
 import { AdapterSpecError } from '../registry';
 import { ReferenceAdapter } from '../reference';
 import { FileDevice } from '../../reference/device/file';
+import { MemoryDevice } from '../../reference/device/memory';
+import type { BlockDevice } from '../../reference/device/types';
 import { ProcessFileAdapter } from './file-client';
 import { ProcessFsAdapter } from './fs-client';
 import { handshake } from './protocol';
@@ -110,15 +112,18 @@ export class ProcessFsFileAdapter implements FileAdapter {
   readonly fsAdapter: ProcessFsAdapter;
   /** The device geometry the harness owns: block sizes the server formats with, folio sizes of the generic layer. */
   readonly setups: SetupSupport;
-  readonly device: FileDevice;
+  readonly device: BlockDevice;
+  /** The device image file the server opens (in the scratch directory). */
+  readonly image: string;
   private scratch: string | null;
 
-  constructor(fsa: ProcessFsAdapter, device: FileDevice, scratch: string | null, name: string, o: ExecOptions = {}) {
+  constructor(fsa: ProcessFsAdapter, device: BlockDevice, scratch: string | null, name: string, o: ExecOptions = {}) {
     this.fsAdapter = fsa;
     this.device = device;
     this.scratch = scratch;
+    this.image = scratch !== null ? path.join(scratch, 'device.img') : '';
     this.name = name;
-    this.inner = new ReferenceAdapter({ fs: fsa, device, blockSize: fsa.blockSize, folioSize: o.folioSize, monitor: o.monitor ?? true });
+    this.inner = new ReferenceAdapter({ fs: fsa, device, blockSize: fsa.blockSize, folioSize: o.folioSize, monitor: o.monitor ?? true, crash: fsa.devio });
     const d = fsa.declared;
     const ic = this.inner.capabilities;
     const rs = this.inner.setups;
@@ -169,8 +174,12 @@ export function loadExecAdapter(cmdline: string, opts: ExecOptions = {}): FileAd
     const bs = opts.blockSize ?? 4096;
     const hello = handshake(t, 'any', { harness: 'iomap-harness', blockSize: bs, pageSize: 4096, scratch });
     if (hello.level === 'file') return new ProcessFileAdapter(t, hello, name, scratch);
-    const fsa = new ProcessFsAdapter(t, hello, { introspect: opts.introspect });
-    const device = FileDevice.open(path.join(scratch, 'device.img'), { create: { size: opts.deviceSize ?? 2 ** 30 } });
+    const image = path.join(scratch, 'device.img');
+    const fsa = new ProcessFsAdapter(t, hello, { introspect: opts.introspect, image });
+    // With "devio" the harness owns every device write (a MemoryDevice under a CrashDevice, copied to
+    // the image file for the server to mount): power cuts. Without it the server writes the file.
+    const device = fsa.devio ? new MemoryDevice({ size: opts.deviceSize ?? 2 ** 30, sectorSize: 512, name: image })
+      : FileDevice.open(image, { create: { size: opts.deviceSize ?? 2 ** 30 } });
     return new ProcessFsFileAdapter(fsa, device, scratch, name, opts);
   } catch (e) {
     t?.close(false);
