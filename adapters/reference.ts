@@ -14,7 +14,7 @@ import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
-import { FsAdapter, FsInstance, adapterApis, refsFsAdapter, resolveApi } from './fs-adapter';
+import { FsAdapter, FsInstance, refsFsAdapter, resolveApi } from './fs-adapter';
 import { IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
 import { FsMonitor, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
@@ -385,10 +385,10 @@ export class ReferenceAdapter implements FileAdapter {
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
     this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, inlineMax: opts.inlineMax, personality: opts.personality as TargetSetup['personality'], api: opts.api as TargetSetup['api'] }, bs);
-    // The generation is checked against the adapter now (one line, before anything runs); a
-    // non-default one is part of the setup op logs record.
+    // The generation is checked against the adapter now (one line, before anything runs); one
+    // other than the 6.12 baseline is part of the setup op logs record.
     const api = resolveApi(this.fsAdapter, this.setup.api);
-    if (api === adapterApis(this.fsAdapter)[0]) delete this.setup.api;
+    if (api === '6.12') delete this.setup.api;
     else this.setup.api = api;
     const fc = this.fsAdapter.fileCapabilities;
     const refs = this.fsAdapter === refsFsAdapter;

@@ -180,7 +180,9 @@ export function sweepPins(geo: AdapterOptions): SweepPins {
 /** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
 function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
   for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['inlineMax', '--inline'], ['personality', '--personality'], ['api', '--api']] as const) {
-    if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
+    // The 6.12 baseline is not recorded in a setup: any adapter with ops tables has it.
+    const has = k === 'api' && a.setup !== undefined ? a.setup.api ?? '6.12' : a.setup?.[k];
+    if (opts[k] !== undefined && has !== opts[k]) {
       a.close();
       throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);
     }

@@ -9,7 +9,8 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadExecAdapter, splitCommandLine, ProcessFsFileAdapter } from '../adapters/process';
+import { loadExecAdapter, splitCommandLine, ProcessFsFileAdapter, ServerPool } from '../adapters/process';
+import { registryEnv, runSuite, suiteByName } from '../properties/suites/index';
 import { TargetError, ProtocolError } from '../adapters/process/errors';
 import { ProcessFileAdapter } from '../adapters/process/file-client';
 import { ProcessFsAdapter, devicePath } from '../adapters/process/fs-client';
@@ -647,6 +648,67 @@ const python = havePython();
       assert.ok(r.failure !== null);
       assert.equal(r.failure!.kind, 'crash', r.report.join('\n'));
       assert.match(r.report.join('\n'), /the state counter sv stayed \d+, but the mappings of inode \d+ changed .*sv must change whenever a mapping does/);
+    });
+  });
+
+  describe('optional protocol features: reset (one server per property in check)', () => {
+    it('a pooled file-level server is reset and reused: same process, an empty file, none left after closeAll', () => {
+      const pool = new ServerPool();
+      const a = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp, pool }) as ProcessFileAdapter;
+      const pid = a.transport.pid;
+      const t = a.open();
+      t.pwrite(0, new Uint8Array(5000).fill(1));
+      a.close();
+      assert.ok(!reaped(pid), 'handed back, not ended');
+      const b = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp, pool }) as ProcessFileAdapter;
+      assert.equal(b.transport.pid, pid, 'the same server process');
+      assert.equal(b.open().size(), 0);
+      b.close();
+      const other = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp, pool, blockSize: 1024 }) as ProcessFileAdapter;
+      assert.notEqual(other.transport.pid, pid, 'other options, another server');
+      other.close();
+      assert.deepEqual([pool.started, pool.reused], [2, 1]);
+      pool.closeAll();
+      assert.ok(reaped(other.transport.pid), 'closeAll ends every idle server');
+      assert.ok(reaped(pid));
+    });
+
+    it('a pooled fs-level server gets a fresh device image and a reset', () => {
+      const pool = new ServerPool();
+      const a = loadExecAdapter(`${PY} ${FS_SERVER}`, { scratch: tmp, pool, deviceSize: 64 * 2 ** 20 }) as ProcessFsFileAdapter;
+      const pid = a.fsAdapter.transport.pid;
+      a.open().pwrite(0, new Uint8Array(9000).fill(2));
+      a.close();
+      const b = loadExecAdapter(`${PY} ${FS_SERVER}`, { scratch: tmp, pool, deviceSize: 64 * 2 ** 20 }) as ProcessFsFileAdapter;
+      assert.equal(b.fsAdapter.transport.pid, pid);
+      const t = b.open();
+      assert.equal(t.size(), 0);
+      const r = runFsx(b, b.name, fsxOpts({ seed: 2, numOps: 100 }), capture());
+      assert.equal(r.failure, null, r.report.join('\n'));
+      pool.closeAll();
+      assert.ok(reaped(pid));
+    });
+
+    it('a server that does not reset is caught when it is reused (one line, a TargetError)', () => {
+      const pool = new ServerPool();
+      try {
+        const a = loadExecAdapter(`${PY} ${FILE_SERVER} --defect no-reset`, { scratch: tmp, pool });
+        a.open().pwrite(0, new Uint8Array(100).fill(3));
+        a.close();
+        const b = closeLater(loadExecAdapter(`${PY} ${FILE_SERVER} --defect no-reset`, { scratch: tmp, pool }));
+        expectTarget(() => b.open(), 'bad-value', /after reset, open left a file of 100 bytes: the server did not reset/);
+      } finally {
+        pool.closeAll();
+      }
+    });
+
+    it('check runs a suite on one server per property', () => {
+      const env = registryEnv(`exec:${PY} ${FILE_SERVER}`, { scratch: tmp });
+      const r = runSuite(suiteByName('remount')!, env, { runs: 6, seed: 1, saveDir: null });
+      assert.equal(r.failures, 0, JSON.stringify(r.properties.map((p) => p.failure)));
+      const s = env.servers!()!;
+      assert.ok(s.reused >= 5 && s.started <= r.properties.length + 1, JSON.stringify(s));
+      assert.deepEqual(children(), [], 'the pool is emptied after each property');
     });
   });
 

@@ -154,6 +154,11 @@ export class ProcessFileAdapter implements FileAdapter {
   readonly hello: Hello;
   /** A scratch directory the harness made for the server, removed at close (null: none). */
   private scratch: string | null;
+  /** Where close() hands the live server back (a pool, feature "reset"), instead of ending it. */
+  recycle: ((t: ProcessTransport, hello: Hello, scratch: string) => void) | null = null;
+  /** The server was reset for this adapter: open() checks that it left no file behind. */
+  afterReset = false;
+  private closed = false;
 
   constructor(t: ProcessTransport, hello: Hello, name: string, scratch: string | null = null) {
     this.rpc = new Rpc(t);
@@ -181,10 +186,26 @@ export class ProcessFileAdapter implements FileAdapter {
 
   open(): FileTarget {
     this.rpc.must('open');
-    return new ProcessFileTarget(this.rpc, this.hello.features);
+    const t = new ProcessFileTarget(this.rpc, this.hello.features);
+    if (this.afterReset) {
+      this.afterReset = false;
+      const size = t.size();
+      if (size !== 0) throw this.rpc.t.badValue(`after reset, open left a file of ${size} bytes: the server did not reset (reset must return it to its state right after the hello)`);
+    }
+    return t;
   }
 
   close(): void {
+    const recycle = this.recycle;
+    this.recycle = null;
+    if (this.closed) return;
+    this.closed = true;
+    if (recycle !== null && this.rpc.t.alive && this.scratch !== null) {
+      const scratch = this.scratch;
+      this.scratch = null;
+      recycle(this.rpc.t, this.hello, scratch);
+      return;
+    }
     this.rpc.t.close();
     if (this.scratch !== null) {
       fs.rmSync(this.scratch, { recursive: true, force: true });
