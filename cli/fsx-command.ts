@@ -14,7 +14,7 @@ import { TargetError } from '../properties/fsx/engine';
 import type { Output } from '../properties/fsx/runner';
 import { defaultOptions, FsxOptions, turnOff } from '../properties/fsx/generator';
 import {
-  runSeed, runSeedCollected, runSeedsInWorkers, SeedExtras, SeedOutcome, SeedTask, shardSeeds,
+  runSeed, runSeedCollected, runSeedsInWorkers, SeedExtras, SeedOutcome, SeedTask, shardSeeds, WorkerHang,
 } from '../properties/fsx/workers';
 import { defaultSaveDir, ensureDir, prepareSaveDir, Skips } from './output';
 import { progressText, StatusLine } from './status-line';
@@ -391,6 +391,8 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
     try {
       outcomes = await runSeedsInWorkers(task, seeds, jobs);
     } catch (e) {
+      // A hung target's line is complete as it is (the watchdog's, as without -j).
+      if (e instanceof WorkerHang) throw new TargetError(e.message);
       throw new TargetError(`fsx -j: ${e instanceof Error ? e.message : String(e)}`);
     }
   }

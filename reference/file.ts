@@ -196,6 +196,7 @@ export class IomapFs {
     for (const inode of this.icache.values()) filemapFdatawriteRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER, 'all');
     this.queue.drain();
     this.fs.commit();
+    for (const inode of this.icache.values()) if (!inode.mapping.hasDirtyOrWriteback()) inode.mapping.dirtiedPages = false;
   }
 
   /**
@@ -205,7 +206,11 @@ export class IomapFs {
    */
   dropCaches(): void {
     this.checkMounted();
-    for (const inode of this.icache.values()) inode.mapping.invalidateClean();
+    for (const inode of this.icache.values()) {
+      inode.mapping.invalidateClean();
+      // With nothing dirty the inode itself goes too (prune_icache_sb), I_DIRTY_PAGES with it.
+      if (!inode.mapping.hasDirtyOrWriteback()) inode.mapping.dirtiedPages = false;
+    }
   }
 
   /** `sync; echo 3 > drop_caches`: the cold cache a check wants when every byte must come from the media. */
@@ -512,6 +517,16 @@ export class FileHandle {
     this.inode.mapping.truncateRange(start, end);
   }
 
+  /**
+   * Collapse/insert: write back and drop the cache from `off` to `end` (the size), from one
+   * allocation unit earlier under shiftFlushesUnitBefore (xfs_prepare_shift).
+   */
+  private flushForShift(off: number, end: number): void {
+    const unit = this.inode.blockSize;
+    const start = this.personality.shiftFlushesUnitBefore && off > 0 ? Math.floor(off / unit) * unit - unit : off;
+    this.flushUnmapRange(start, end - start);
+  }
+
   /** Make sure the file is not inline (every space operation works on blocks). */
   private unstuffed(): void {
     check(this.fs.unstuff(this.inode), `${this.name}: unstuff`);
@@ -568,7 +583,7 @@ export class FileHandle {
         if (off % bs || len % bs) throw new FsError(EINVAL, `${this.name}: collapse range not block aligned`);
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
-        this.flushUnmapRange(off, size - off);
+        this.flushForShift(off, size);
         if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
         this.inode.size = size - len;
@@ -585,15 +600,19 @@ export class FileHandle {
         this.unstuffed();
         if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.truncate(size + len);
-        this.flushUnmapRange(off, size + len - off);
+        this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
         this.fs.commit(); // as for collapse: the shift must be durable before in-place overwrites
         return;
       case FALLOC_FL_UNSHARE_RANGE:
         this.unstuffed();
-        check(iomapFileUnshare(this.inode, off, len, this.ops, this.wops), `${this.name}: unshare`);
-        check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
-        check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
+        // xfs_reflink_unshare() returns at once for a file without the reflink flag.
+        if (!this.personality.unshareOnlyReflinked || this.fs.isReflinked?.(this.inode) !== false) {
+          check(iomapFileUnshare(this.inode, off, len, this.ops, this.wops), `${this.name}: unshare`);
+          check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
+          check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
+          this.fs.tryClearReflinkFlag?.(this.inode);
+        }
         check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: unshare allocation`);
         if (!keep && end > size) this.truncate(end);
         return;

@@ -165,6 +165,58 @@ describe('personalities', () => {
     }
   });
 
+  it('shiftFlushesUnitBefore: collapse writes back from one block before the offset on xfs (xfs_prepare_shift), from the offset on generic (diff, xfs 4k, 4 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(4 * BS).fill(3));
+      f.fallocate(0x08, 2 * BS, BS); // collapse block 2
+      // Block 1 was written back on xfs; on generic only blocks 2-3 were, which allocated the
+      // whole delalloc extent and left block 1 unwritten and dirty.
+      assert.strictEqual(classOf(f, 1), name === 'xfs' ? 'written' : 'unwritten', name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('unshareOnlyReflinked: UNSHARE_RANGE on a never-reflinked file only allocates on xfs (xfs_reflink_unshare returns at once), writes the range back on generic (diff, xfs 4k, 2 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f, writes } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+      const before = writes();
+      f.fallocate(0x40, 0, BS);
+      assert.strictEqual(writes() > before, name === 'generic', `${name}: wrote back`);
+      assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'unwritten' : 'written', name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('xfs: an unshare that leaves nothing shared clears the reflink flag, unless the inode has dirty pages (xfs_reflink_try_clear_inode_flag; diff, xfs 4k, 5 ops)', () => {
+    for (const dirtyFirst of [false, true]) {
+      const { fsys, f, writes } = mount('xfs');
+      f.fallocate(0, 0, BS);
+      if (dirtyFirst) f.pwrite(8 * BS, new Uint8Array(1).fill(1)); // a dirty page elsewhere: I_DIRTY_PAGES
+      f.cloneRange(0, BS, BS); // an unwritten source: nothing shared, but the flag is set
+      assert.strictEqual(fsys.refs.isReflinked(f.inode), true);
+      f.fallocate(0x40, 0, 1);
+      assert.strictEqual(fsys.refs.isReflinked(f.inode), dirtyFirst, `dirty pages first: ${dirtyFirst}`);
+      // The next unshare on a flagless file only allocates: nothing is written back.
+      f.pwrite(4 * BS, new Uint8Array(BS).fill(2));
+      const before = writes();
+      f.fallocate(0x40, 4 * BS, BS);
+      assert.strictEqual(writes() > before, dirtyFirst, `dirty pages first: ${dirtyFirst}`);
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+    }
+  });
+
+  it('xfs: truncate writes back from i_disk_size, which a direct write past dirty data moved (xfs_setfilesize is not ordered; diff, xfs 4k, 3 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { f } = mount(name);
+      f.pwrite(0, new Uint8Array(BS).fill(1)); // block 0 dirty delalloc (a whole block: no inline data)
+      f.directWrite(BS, new Uint8Array(BS).fill(2)); // on-disk size now 2 blocks
+      f.truncate(1);
+      assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'delalloc' : 'written', name);
+    }
+  });
+
   it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
     for (const name of ['xfs', 'ext4', 'generic'] as const) {
       const { f } = mount(name);

@@ -664,10 +664,12 @@ const python = havePython();
       assert.equal(b.transport.pid, pid, 'the same server process');
       assert.equal(b.open().size(), 0);
       b.close();
-      const other = closeLater(loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp, pool, blockSize: 1024 }) as ProcessFileAdapter);
+      const other = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp, pool, blockSize: 1024 }) as ProcessFileAdapter;
       assert.notEqual(other.transport.pid, pid, 'other options, another server');
+      other.close();
       assert.deepEqual([pool.started, pool.reused], [2, 1]);
       pool.closeAll();
+      assert.ok(reaped(other.transport.pid), 'closeAll ends every idle server');
       assert.ok(reaped(pid));
     });
 

@@ -101,6 +101,19 @@ export interface Personality {
    * still does, for tests of the other knobs).
    */
   readonly reflink: boolean;
+  /**
+   * COLLAPSE_RANGE and INSERT_RANGE write back and drop the cache from one allocation unit before
+   * the offset (xfs_prepare_shift: "stabilize the start block offset boundary" against COW
+   * completions). false: from the offset (ext4_collapse_range / ext4_insert_range round it down
+   * to the page only).
+   */
+  readonly shiftFlushesUnitBefore: boolean;
+  /**
+   * UNSHARE_RANGE does nothing but allocate on a file that never shared blocks: no unsharing pass
+   * and no write-back of the range (xfs_reflink_unshare returns at once without the reflink inode
+   * flag; then xfs_alloc_file_space). false: the range is unshared and written back regardless.
+   */
+  readonly unshareOnlyReflinked: boolean;
 }
 
 const GENERIC: Personality = {
@@ -118,11 +131,14 @@ const GENERIC: Personality = {
   dioWriteAlignUpFront: true,
   dioMappingAlignOnly: false,
   reflink: true,
+  shiftFlushesUnitBefore: false,
+  unshareOnlyReflinked: false,
 };
 
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: true,
   shiftFreesPostEofBlocks: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
+  shiftFlushesUnitBefore: true, unshareOnlyReflinked: true,
 };
 
 const EXT4: Personality = {
@@ -140,6 +156,8 @@ const EXT4: Personality = {
   dioWriteAlignUpFront: false,
   dioMappingAlignOnly: true,
   reflink: false,
+  shiftFlushesUnitBefore: false,
+  unshareOnlyReflinked: false,
 };
 
 const BY_NAME: Record<PersonalityName, Personality> = { generic: GENERIC, xfs: XFS, ext4: EXT4 };

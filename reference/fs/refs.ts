@@ -83,9 +83,9 @@ export class RefsInode {
    */
   preallocFloor = 0;
   /**
-   * The reflink inode flag: set when a remap shares blocks into or out of the file. XFS clears it
-   * only when an unshare leaves neither shared extents nor COW staging, and staging lingers until
-   * background garbage collection: refs keeps it set.
+   * The reflink inode flag: set when a remap shares blocks into or out of the file (even when no
+   * block ended up shared, as xfs_reflink_remap_prep sets it first). Cleared only by an unshare
+   * that leaves nothing shared while the inode has no dirty pages (tryClearReflinkFlag).
    */
   reflinked = false;
   constructor(ino: number) {
@@ -980,6 +980,19 @@ export class Refs implements FsInstance {
     if (changed) this.bumpSeq(ri);
   }
 
+  /**
+   * xfs_reflink_try_clear_inode_flag() at the end of an unshare: the reflink flag goes when no
+   * data fork block is shared any more and the inode has no dirty pages (xfs_can_free_cowblocks:
+   * I_DIRTY_PAGES, dirty or writeback folios), with any COW staging left cancelled.
+   */
+  tryClearReflinkFlag(inode: Inode): void {
+    const ri = refsOf(inode);
+    if (!ri.reflinked || inode.mapping.dirtiedPages || inode.mapping.hasDirtyOrWriteback()) return;
+    if (this.hasSharedBlocks(inode) || ri.cow.exts.some((c) => c.state === 'delalloc')) return;
+    this.cancelCow(inode, 0, Number.MAX_SAFE_INTEGER - this.blockSize);
+    ri.reflinked = false;
+  }
+
   /** xfs_reflink_cancel_cow_range(): drop COW staging after a failed write. */
   cancelCow(inode: Inode, offset: number, size: number): void {
     const ri = refsOf(inode);
@@ -1096,9 +1109,14 @@ export class Refs implements FsInstance {
     return { ...ext, lblk, len: end - lblk };
   }
 
-  /** The size written-back data has reached (the next commit may record it): XFS's i_disk_size. */
+  /**
+   * XFS's i_disk_size: the end of the furthest completed write-back or direct write, within
+   * i_size (xfs_setfilesize at ioend and DIO completion is not held back by dirty data below it).
+   * refs itself commits the ordered `wbSize` (crash safety), which can lag behind it.
+   */
   diskSize(inode: Inode): number {
-    return refsOf(inode).wbSize;
+    const ri = refsOf(inode);
+    return Math.max(ri.wbSize, Math.min(inode.size, ri.reachedEnd));
   }
 
   /** The file carries the reflink inode flag (a remap shared blocks into or out of it since the last unshare). */

@@ -38,6 +38,7 @@ export function iomapDirtyFolio(folio: Folio): void {
   ifsAlloc(folio, inode.blkbits);
   setRangeDirty(folio, 0, folio.size, inode.blkbits);
   folio.dirty = true;
+  inode.mapping.dirtiedPages = true;
 }
 
 /** iomap_invalidate_folio(): only a whole-folio invalidation acts. */
@@ -428,6 +429,7 @@ function __writeEnd(inode: Inode, pos: number, len: number, copied: number, foli
   setRangeUptodate(folio, folio.offsetIn(pos), len, inode.blkbits);
   setRangeDirty(folio, folio.offsetIn(pos), copied, inode.blkbits);
   folio.dirty = true; // filemap_dirty_folio()
+  inode.mapping.dirtiedPages = true; // __mark_inode_dirty(I_DIRTY_PAGES)
   return true;
 }
 

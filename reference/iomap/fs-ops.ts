@@ -60,6 +60,8 @@ export interface FsInstance {
   diskSize?(inode: Inode): number;
   /** Raise the on-disk size to cover a punch/zero range whose cached data is about to be dropped (ext4). */
   diskSizeBeforePunch?(inode: Inode, off: number, len: number): void;
+  /** xfs_reflink_try_clear_inode_flag(): drop the reflink flag if nothing is shared any more. */
+  tryClearReflinkFlag?(inode: Inode): void;
   /** The file carries the reflink inode flag (personality dioFallbackOnReflinkedInode). */
   isReflinked?(inode: Inode): boolean;
   /**
