@@ -211,20 +211,21 @@ export class ReferenceTarget implements FileTarget {
     const snap = fs.introspect!.snapshot(this.fh.inode);
     const end = Math.ceil((off + len) / bs);
     let hit = false;
+    const meets = (pblk: number | undefined) => pblk !== undefined && doff < (pblk + 1) * bs && pblk * bs < doff + dlen;
     for (let lblk = Math.floor(off / bs); lblk < end && !hit; lblk++) {
       const b = snap.block(lblk);
-      if (b.pblk === undefined || (b.state !== 'written' && b.state !== 'unwritten')) continue;
-      const p = b.pblk * bs;
-      hit = doff < p + bs && p < doff + dlen;
+      // A write to a shared block lands in its COW staging block, remapped at completion.
+      hit = ((b.state === 'written' || b.state === 'unwritten') && meets(b.pblk)) || meets(b.cowPblk);
     }
     if (!hit) return false;
     // The request may reach past the range (a merged bio): record every file block it covers.
     const first = Math.floor(doff / bs);
     const last = Math.ceil((doff + dlen) / bs);
+    const within = (pblk: number | undefined) => pblk !== undefined && pblk >= first && pblk < last;
     const size = this.fh.size;
     for (let lblk = 0; lblk * bs < size + bs; lblk++) {
       const b = snap.block(lblk);
-      if (b.pblk !== undefined && b.pblk >= first && b.pblk < last) this.hitRanges.push({ off: lblk * bs, len: bs });
+      if (within(b.pblk) || within(b.cowPblk)) this.hitRanges.push({ off: lblk * bs, len: bs });
     }
     return true;
   }

@@ -36,6 +36,8 @@ others (test/process-durability.test.ts):
                    commit: a remount goes back to the previous sync)
   stale-sv         the state counter sv (feature "sv") never moves after mount, although the
                    extent maps do
+  commit-no-flush  commit writes the metadata slot but never flushes the device: what an fsync
+                   acknowledged can vanish in a power cut (caught only with feature "devio")
   submit-no-endio  (protocol 2) writeback_submit never asks for end_ioend: unwritten blocks that
                    writeback filled are never converted, so they read as zeroes after a remount
 
@@ -46,9 +48,12 @@ offers it and asks for the current API (params.api, from --api current), or with
 else 1. --protocol 1 answers 1 whatever is asked (a server written before version 2).
 
 Optional protocol features (docs/protocol.md, "Features"): it takes up "sv" (every reply carries
-a counter of its mapping state, bumped whenever any extent map changes) and "reset" (back to the
-state after the hello). --no-features answers the hello as a server written before them did.
+a counter of its mapping state, bumped whenever any extent map changes), "reset" (back to the
+state after the hello) and "devio" (its own device writes and flushes go to the harness in the
+replies instead of to the image file, so the harness can cut the power under it: docs/protocol.md
+5.5). --no-features answers the hello as a server written before them did.
 """
+import base64
 import json
 import os
 import struct
@@ -68,8 +73,8 @@ DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
 BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
-DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "submit-no-endio"]
-FEATURES = ["sv", "reset"]                # the optional protocol features pyfs can use
+DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush", "submit-no-endio"]
+FEATURES = ["sv", "reset", "devio"]                # the optional protocol features pyfs can use
 # Requests after which the mapping state may be new without an extent change of the inode named.
 STATE_RESETS = ("mkfs", "mount", "create", "unlink", "reset", "load_inode")
 DEFECT = None                             # set from --defect in main()
@@ -274,6 +279,26 @@ class PyFs:
         self.bs = 0
         self.generation = 0
         self.slot = 0
+        self.devio = []              # feature "devio": this request's device writes and flushes
+        self.busy = []               # (pblk, count) freed since the last commit: not reusable yet
+
+    # ---- the device: the image file, or (feature "devio") the harness ------------------------
+
+    def dev_write(self, fd, data, off, sector=512):
+        """Write metadata to the device. With "devio" it goes to the harness in the reply, padded
+        to whole sectors (a block device takes nothing smaller); the image file is not touched."""
+        if "devio" not in self.features:
+            os.pwrite(fd, data, off)
+            return
+        data = data + b"\0" * (-len(data) % sector)
+        self.devio.append({"write": off, "data": base64.b64encode(data).decode()})
+
+    def dev_flush(self, fd):
+        """Make every device write so far durable (the harness flushes its volatile cache)."""
+        if "devio" not in self.features:
+            os.fsync(fd)
+            return
+        self.devio.append({"flush": True})
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -320,7 +345,13 @@ class PyFs:
 
     def free_range(self, ino, lblk, n):
         for l, c, p, s in remove_range(ino.ext, lblk, n):
-            self.alloc_map.put(p, c)
+            self.release(p, c)
+
+    def release(self, pblk, n):
+        """Free blocks, but not for reuse before the next commit: until then the metadata on disk
+        may still map them, and a power cut would bring back a file whose block holds another
+        file offset's data (XFS's busy extents)."""
+        self.busy.append((pblk, n))
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -383,22 +414,21 @@ class PyFs:
         fd = os.open(p["device"], os.O_RDWR)
         try:
             sb = struct.pack(SB_FMT, SB_MAGIC, bs, total, slot_blocks, data_start, size)
-            os.pwrite(fd, sb + b"\0" * (bs - len(sb)), 0)
+            self.dev_write(fd, sb + b"\0" * (bs - len(sb)), 0)
             empty = {"next_ino": 1, "names": {}, "inodes": {}}
             for slot, gen in ((0, 1), (1, 0)):
                 self.write_slot(fd, bs, slot_blocks, slot, gen, empty)
-            os.fsync(fd)
+            self.dev_flush(fd)
         finally:
             os.close(fd)
         return {}
 
-    @staticmethod
-    def write_slot(fd, bs, slot_blocks, slot, gen, meta):
+    def write_slot(self, fd, bs, slot_blocks, slot, gen, meta):
         body = json.dumps(meta, separators=(",", ":")).encode()
         if len(body) + struct.calcsize(SLOT_FMT) > slot_blocks * bs:
             raise FsErr("ENOSPC", "metadata (%d bytes) does not fit its slot" % len(body))
         hdr = struct.pack(SLOT_FMT, SLOT_MAGIC, gen, len(body), zlib.crc32(body))
-        os.pwrite(fd, hdr + body, (1 + slot * slot_blocks) * bs)
+        self.dev_write(fd, hdr + body, (1 + slot * slot_blocks) * bs)
 
     def read_slot(self, slot):
         off = (1 + slot * self.slot_blocks) * self.bs
@@ -453,6 +483,7 @@ class PyFs:
             self.inodes[ino.ino] = ino
             used.extend((e[2], e[1]) for e in ino.ext)
         self.alloc_map = Allocator(data_start, total - data_start, used)
+        self.busy = []
         return {"blockSize": bs}
 
     def op_commit(self, p):
@@ -466,7 +497,11 @@ class PyFs:
         }
         slot = 1 - self.slot
         self.write_slot(self.fd, self.bs, self.slot_blocks, slot, self.generation + 1, meta)
-        os.fsync(self.fd)
+        if DEFECT != "commit-no-flush":
+            self.dev_flush(self.fd)
+        for pblk, n in self.busy:     # the frees are on disk now: the blocks may be reused
+            self.alloc_map.put(pblk, n)
+        self.busy = []
         self.generation += 1
         self.slot = slot
         for i in self.inodes.values():
@@ -497,7 +532,7 @@ class PyFs:
             raise FsErr("ENOENT", "%s does not exist" % p["name"])
         ino = self.inodes.pop(n)
         for l, c, pb, s in ino.ext:
-            self.alloc_map.put(pb, c)
+            self.release(pb, c)
         return {}
 
     def op_load_inode(self, p):
@@ -704,14 +739,15 @@ class PyFs:
                     if b in owner:
                         problems.append("block %d owned by inodes %d and %d" % (b, owner[b], ino.ino))
                     owner[b] = ino.ino
-        for s, c in self.alloc_map.free:
+        for s, c in self.alloc_map.free + [list(b) for b in self.busy]:
             for b in range(s, s + c):
                 if b in owner:
                     problems.append("block %d is free and owned by inode %d" % (b, owner[b]))
                     break
-        if len(owner) + self.alloc_map.blocks() != self.total_blocks - self.data_start:
-            problems.append("%d blocks owned + %d free != %d data blocks" % (
-                len(owner), self.alloc_map.blocks(), self.total_blocks - self.data_start))
+        busy = sum(c for _, c in self.busy)
+        if len(owner) + self.alloc_map.blocks() + busy != self.total_blocks - self.data_start:
+            problems.append("%d blocks owned + %d free + %d busy != %d data blocks" % (
+                len(owner), self.alloc_map.blocks(), busy, self.total_blocks - self.data_start))
         return {"problems": problems[:20]}
 
     def op_describe_block(self, p):
@@ -768,6 +804,12 @@ def main():
             ino.note_changes()
         if method in STATE_RESETS:
             fs.sv += 1
+        if fs.devio:
+            # The device requests of this call, in order (pyfs writes only after its checks, so a
+            # call that fails has made none).
+            if isinstance(reply.get("result"), dict):
+                reply["result"]["devio"] = fs.devio
+            fs.devio = []
         if "sv" in fs.features and isinstance(reply.get("result"), dict):
             if DEFECT != "stale-sv" or method == "mount":
                 fs.sv_sent = fs.sv + Inode.changes

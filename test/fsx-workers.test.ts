@@ -87,7 +87,9 @@ describe('fsx campaigns: -j, --seeds, --shard', () => {
     assert.deepEqual(seeds.map((s) => s.failures), [1, 1]);
     for (const s of seeds) {
       const f = s.failure as Record<string, unknown>;
-      assert.equal(f.kind, 'bad-data');
+      // The corrupted 40th read is a plain read (bad-data) or the read-back after a refused
+      // bad-argument op (errno: "refused, but the file changed"), as the seed's op stream has it.
+      assert.ok(['bad-data', 'errno'].includes(f.kind as string), String(f.kind));
       assert.ok(fs.existsSync(f.log as string));
       assert.equal(path.dirname(f.log as string), save);
     }

@@ -767,7 +767,7 @@ const python = havePython();
         }
         // runFsx closed the adapter: the server is gone and the device image removed.
         assert.ok(reaped(a.fsAdapter.transport.pid));
-        assert.ok(!fs.existsSync(path.dirname(a.device.path)), 'close removes the device image and its scratch directory');
+        assert.ok(!fs.existsSync(path.dirname(a.image)), 'close removes the device image and its scratch directory');
         a.close();
       }
     });

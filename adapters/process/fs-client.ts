@@ -11,7 +11,9 @@
  * server does not implement (its hello lists the optional ones under capabilities.ops) take the
  * documented default without a round trip.
  */
+import * as fs from 'fs';
 import type { BlockDevice } from '../../reference/device/types';
+import { MemoryDevice } from '../../reference/device/memory';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import type { FsAdapter, FsMkfsOptions } from '../fs-adapter';
 import {
@@ -40,6 +42,11 @@ export type FsOptionalOp = (typeof FS_OPTIONAL_OPS)[number];
 export interface ProcessFsOptions {
   /** Ask the server for mapping snapshots so the monitor can check the state rules (default true). */
   introspect?: boolean;
+  /**
+   * Feature "devio": the image file the server reads at mount (a copy of the harness's device,
+   * written before every mkfs and mount); without it the device must be a FileDevice.
+   */
+  image?: string;
 }
 
 /** The server's own mapping as it sent it: echoed back verbatim (plus core-set flags) to end/valid. */
@@ -66,6 +73,46 @@ export function devicePath(dev: BlockDevice): string {
   return p;
 }
 
+/**
+ * Feature "devio": carry out the device requests a reply lists (`devio`: `{"write": OFF, "data":
+ * BYTES}` and `{"flush": true}`, in the order the server made them) on the harness's device.
+ */
+function applyDevio(dev: BlockDevice, r: Fields, t: ProcessTransport): void {
+  if (!r.has('devio')) return;
+  for (const req of r.objects('devio')) {
+    if (req.has('flush')) {
+      dev.flush();
+      continue;
+    }
+    const off = req.int('write');
+    const data = req.bytes('data');
+    try {
+      dev.write(off, data);
+    } catch (e) {
+      if (e instanceof FsError) throw t.badValue(`${req.where}: device write of ${data.length} bytes at ${off} refused: ${e.message}`);
+      throw e;
+    }
+  }
+}
+
+/** The MemoryDevice under `dev`'s wrappers (CrashDevice, FaultDevice), or null. */
+function memoryUnder(dev: BlockDevice): MemoryDevice | null {
+  let d: BlockDevice | undefined = dev;
+  while (d !== undefined && !(d instanceof MemoryDevice)) d = (d as { inner?: BlockDevice }).inner;
+  return d ?? null;
+}
+
+/** Write `mem`'s contents into the (sparse) file `file`: only its allocated chunks. */
+function copyToFile(mem: MemoryDevice, file: string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.ftruncateSync(fd, mem.size);
+    for (const [idx, chunk] of mem.snapshot().chunks) fs.writeSync(fd, chunk, 0, chunk.length, idx * chunk.length);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export class ProcessFsAdapter implements FsAdapter {
   readonly name: string;
   readonly describe: string;
@@ -81,10 +128,20 @@ export class ProcessFsAdapter implements FsAdapter {
   readonly api: IomapApi;
   private readonly opts: ProcessFsOptions;
 
+  /**
+   * Feature "devio": the server sends its device writes and flushes to the harness, so a power cut
+   * under it can be simulated (the harness's CrashDevice sees every write): crash safe in the
+   * sense of FsAdapter.crashSafe — the harness may cut the power and the server must recover.
+   */
+  readonly devio: boolean;
+  readonly crashSafe: boolean;
+
   constructor(t: ProcessTransport, hello: Hello, opts: ProcessFsOptions = {}) {
     this.rpc = new Rpc(t);
     this.hello = hello;
     this.opts = opts;
+    this.devio = hello.features.has('devio');
+    this.crashSafe = this.devio;
     this.name = hello.name;
     this.describe = `out-of-process filesystem ${hello.name} (${t.label})`;
     const c = hello.capabilities;
@@ -125,17 +182,33 @@ export class ProcessFsAdapter implements FsAdapter {
   }
 
   mkfs(dev: BlockDevice, opts: FsMkfsOptions): void {
-    const params: Record<string, unknown> = { device: devicePath(dev), size: dev.size, sectorSize: dev.sectorSize, blockSize: opts.blockSize };
+    const params: Record<string, unknown> = { device: this.imageOf(dev), size: dev.size, sectorSize: dev.sectorSize, blockSize: opts.blockSize };
     if (opts.inlineMax !== undefined) params.inlineMax = opts.inlineMax;
-    this.rpc.must('mkfs', params);
+    applyDevio(dev, this.rpc.must('mkfs', params), this.rpc.t);
   }
 
   mount(dev: BlockDevice, opts?: { api?: IomapApi }): FsInstance {
     if (opts?.api !== undefined && opts.api !== this.api) throw new FsError(EINVAL, `api: ${this.name} speaks protocol ${this.hello.protocol}, the ${this.api} API, not ${opts.api}`);
-    const r = this.rpc.must('mount', { device: devicePath(dev), size: dev.size, sectorSize: dev.sectorSize });
+    const r = this.rpc.must('mount', { device: this.imageOf(dev), size: dev.size, sectorSize: dev.sectorSize });
+    applyDevio(dev, r, this.rpc.t);
     const bs = r.int('blockSize', 512, 1 << 20);
     if ((bs & (bs - 1)) !== 0) throw this.rpc.t.badValue(`mount: result.blockSize ${bs} is not a power of two`);
     return new ProcessFsInstance(this, dev, bs, this.opts.introspect ?? true);
+  }
+
+  /**
+   * The image file the server opens. Without "devio" it is the device itself (a FileDevice under
+   * any wrappers). With "devio" the device is the harness's (a MemoryDevice under a CrashDevice),
+   * and the file is a copy of its contents made for the server to read at mount: written here,
+   * before every mkfs and mount, so it holds what survived the last power cut.
+   */
+  private imageOf(dev: BlockDevice): string {
+    const image = this.opts.image;
+    if (!this.devio || image === undefined) return devicePath(dev);
+    const mem = memoryUnder(dev);
+    if (mem === null) return devicePath(dev);
+    copyToFile(mem, image);
+    return image;
   }
 
   /** End the server (bye, then kill and reap). */
@@ -462,7 +535,7 @@ class ProcessFsInstance implements FsInstance {
   }
 
   commit(): void {
-    this.rpc.must('commit');
+    applyDevio(this.dev, this.rpc.must('commit'), this.rpc.t);
   }
 
   /* ------------------------------------------------------------------------------------ */

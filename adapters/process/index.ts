@@ -20,6 +20,8 @@ import type { AdapterOptions } from '../registry';
 import { AdapterSpecError } from '../registry';
 import { ReferenceAdapter } from '../reference';
 import { FileDevice } from '../../reference/device/file';
+import { MemoryDevice } from '../../reference/device/memory';
+import type { BlockDevice } from '../../reference/device/types';
 import { ProcessFileAdapter } from './file-client';
 import { ProcessFsAdapter } from './fs-client';
 import { handshake } from './protocol';
@@ -184,18 +186,21 @@ export class ProcessFsFileAdapter implements FileAdapter {
   get setup(): TargetSetup {
     return this.inner.setup;
   }
-  readonly device: FileDevice;
+  readonly device: BlockDevice;
+  /** The device image file the server opens (in the scratch directory). */
+  readonly image: string;
   private scratch: string | null;
   /** Where close() hands the live server back (a pool), instead of ending it. */
   recycle: ((fsa: ProcessFsAdapter, scratch: string) => void) | null = null;
   private closed = false;
 
-  constructor(fsa: ProcessFsAdapter, device: FileDevice, scratch: string | null, name: string, o: ExecOptions = {}) {
+  constructor(fsa: ProcessFsAdapter, device: BlockDevice, scratch: string | null, name: string, o: ExecOptions = {}) {
     this.fsAdapter = fsa;
     this.device = device;
     this.scratch = scratch;
+    this.image = scratch !== null ? path.join(scratch, 'device.img') : '';
     this.name = name;
-    this.inner = new ReferenceAdapter({ fs: fsa, device, blockSize: fsa.blockSize, folioSize: o.folioSize, monitor: o.monitor ?? true, api: fsa.api });
+    this.inner = new ReferenceAdapter({ fs: fsa, device, blockSize: fsa.blockSize, folioSize: o.folioSize, monitor: o.monitor ?? true, crash: fsa.devio, api: fsa.api });
     const d = fsa.declared;
     const ic = this.inner.capabilities;
     const rs = this.inner.setups;
@@ -272,7 +277,7 @@ function pooled(a: FileAdapter, pool: ServerPool, key: string, name: string, opt
   if (a instanceof ProcessFsFileAdapter && a.fsAdapter.hello.features.has('reset')) {
     a.recycle = (fsa, scratch) => pool.give(key, () => {
       if (!resetServer(fsa.transport)) return loadExecAdapter(name.slice('exec:'.length), opts);
-      return pooled(new ProcessFsFileAdapter(fsa, freshImage(scratch, opts), scratch, name, opts), pool, key, name, opts);
+      return pooled(new ProcessFsFileAdapter(fsa, freshDevice(fsa, scratch, opts), scratch, name, opts), pool, key, name, opts);
     }, () => {
       fsa.close();
       fs.rmSync(scratch, { recursive: true, force: true });
@@ -281,11 +286,17 @@ function pooled(a: FileAdapter, pool: ServerPool, key: string, name: string, opt
   return a;
 }
 
-/** A new, empty (sparse) device image in the scratch directory. */
-function freshImage(scratch: string, opts: ExecOptions): FileDevice {
+/**
+ * A new, empty device for the server: a (sparse) image file in the scratch directory; with feature
+ * "devio" the harness's own MemoryDevice (run under a CrashDevice: power cuts), which the server's
+ * adapter copies into the image file before every mkfs and mount.
+ */
+function freshDevice(fsa: ProcessFsAdapter, scratch: string, opts: ExecOptions): BlockDevice {
   const img = path.join(scratch, 'device.img');
   fs.rmSync(img, { force: true });
-  return FileDevice.open(img, { create: { size: opts.deviceSize ?? 2 ** 30 } });
+  const size = opts.deviceSize ?? 2 ** 30;
+  if (fsa.devio) return new MemoryDevice({ size, sectorSize: 512, name: img });
+  return FileDevice.open(img, { create: { size } });
 }
 
 function startExecAdapter(argv: string[], name: string, opts: ExecOptions): FileAdapter {
@@ -304,8 +315,8 @@ function startExecAdapter(argv: string[], name: string, opts: ExecOptions): File
     if (api !== undefined && !isIomapApi(api)) throw new AdapterSpecError(`${name}: api ${JSON.stringify(api)}: expected 6.12 or current`);
     const hello = handshake(t, 'any', { harness: 'iomap-harness', blockSize: bs, pageSize: 4096, scratch }, api);
     if (hello.level === 'file') return new ProcessFileAdapter(t, hello, name, scratch);
-    const fsa = new ProcessFsAdapter(t, hello, { introspect: opts.introspect });
-    return new ProcessFsFileAdapter(fsa, freshImage(scratch, opts), scratch, name, opts);
+    const fsa = new ProcessFsAdapter(t, hello, { introspect: opts.introspect, image: path.join(scratch, 'device.img') });
+    return new ProcessFsFileAdapter(fsa, freshDevice(fsa, scratch, opts), scratch, name, opts);
   } catch (e) {
     t?.close(false);
     fs.rmSync(scratch, { recursive: true, force: true });

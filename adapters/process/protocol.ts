@@ -42,9 +42,12 @@ export type Level = 'fs' | 'file';
  * - `reset`  the `reset` request returns the server to its state right after the hello, so one
  *            server serves many property runs (`check`);
  * - `sv`     (fs level) every reply carries `sv`, a counter of the server's mapping state, so the
- *            monitor reuses a snapshot while the counter stays the same.
+ *            monitor reuses a snapshot while the counter stays the same;
+ * - `devio`  (fs level) the server's own device writes and flushes travel in its replies
+ *            (`devio`) instead of going to the image file, so the harness owns every write to the
+ *            device and can cut the power under the server (docs/protocol.md 5.5).
  */
-export const FEATURES = ['size', 'binary', 'reset', 'sv'] as const;
+export const FEATURES = ['size', 'binary', 'reset', 'sv', 'devio'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 /** What the server said in its hello reply. */

@@ -131,6 +131,9 @@ export interface RefsBugs {
   /** The end_io work converts UNWRITTEN extents to WRITTEN even for an ioend that failed, so the
    * blocks' old device contents become file data. */
   convertOnIoError?: boolean;
+  /** The end_io work remaps COW staging into the data fork even for an ioend that failed, so the
+   * staging blocks' old device contents replace the shared data. */
+  remapCowOnIoError?: boolean;
 }
 
 /** Fault hooks for tests of the filesystem's error paths. */
@@ -365,10 +368,12 @@ export class Refs implements FsInstance {
       fingerprint: (scope) => `${inline ? 'inline ' : ''}${fp(data)}${scope === 'all' ? ` | cow ${fp(cow)}` : ''}`,
       block: (lblk): BlockState => {
         const { ext } = data.lookup(lblk);
-        if (!ext) return { state: 'hole' };
-        if (ext.state === 'delalloc') return { state: 'delalloc' };
+        const { ext: c } = cow.lookup(lblk);
+        const staged = c && c.state !== 'delalloc' && c.pblk >= 0 ? { cowPblk: c.pblk + (lblk - c.lblk) } : {};
+        if (!ext) return { state: 'hole', ...staged };
+        if (ext.state === 'delalloc') return { state: 'delalloc', ...staged };
         const pblk = ext.pblk + (lblk - ext.lblk);
-        return { state: ext.state, pblk, shared: this.isShared(pblk) };
+        return { state: ext.state, pblk, shared: this.isShared(pblk), ...staged };
       },
     };
   }
@@ -1191,7 +1196,7 @@ export class Refs implements FsInstance {
       const lblk = Math.floor(io.offset / bs);
       const n = Math.ceil((io.offset + io.size) / bs) - lblk;
       if (ioendShared(io)) {
-        if (io.status === 0) this.endCow(inode, lblk, n);
+        if (io.status === 0 || this.bugs.remapCowOnIoError === true) this.endCow(inode, lblk, n);
         else this.cancelCow(inode, io.offset, io.size);
       } else if ((io.status === 0 || this.bugs.convertOnIoError === true) && ioendUnwritten(io)) {
         // Like xfs_end_ioend(), the (merged) ioend's type decides: one conversion per chain,

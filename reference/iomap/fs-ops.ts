@@ -27,6 +27,11 @@ export interface BlockState {
   /** Device block number (written/unwritten). */
   pblk?: number;
   shared?: boolean;
+  /**
+   * Device block of allocated COW staging for this block (XFS's COW fork), where writeback of a
+   * write to a shared block lands before completion remaps it into the data fork.
+   */
+  cowPblk?: number;
 }
 
 /** A frozen view of one inode's mapping state, taken before a callback. */
