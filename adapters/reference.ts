@@ -402,6 +402,9 @@ export class ReferenceAdapter implements FileAdapter {
       seek: true, fiemap: true, remount: true,
       // xfs and ext4 check O_DIRECT read alignment only where bios are built (docs/model.md).
       dioMisalignedReadMaySucceed: !pers.dioReadAlignUpFront,
+      // ext4 refuses a misaligned O_DIRECT write only at the misaligned mapping, after the earlier
+      // mappings were written (docs/host.md): the oracle accepts that block-aligned prefix.
+      dioMisalignedWritePartial: !pers.dioWriteAlignUpFront,
     };
   }
 

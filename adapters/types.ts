@@ -48,11 +48,12 @@ export interface Capabilities {
    */
   dioMisalignedWriteBuffered?: boolean;
   /**
-   * A misaligned O_DIRECT write refused with EINVAL may already have written a block-aligned prefix
-   * of itself inside EOF. iomap_dio_bio_iter() checks alignment per mapping, after the bios of the
-   * earlier mappings were submitted, and a filesystem without an up-front check (ext4; xfs checks in
-   * xfs_file_dio_write) returns the error with those blocks written. Absent or false: a refused
-   * write changes nothing.
+   * A misaligned O_DIRECT write refused with EINVAL may already have written whole blocks of itself
+   * inside EOF. iomap_dio_bio_iter() checks alignment per mapping, after the bios of the earlier
+   * mappings were submitted, and a filesystem without an up-front check (ext4; xfs checks in
+   * xfs_file_dio_write) returns the error with those blocks written (visible where the extent was
+   * already written; unwritten ones are not converted). Each block of the range then reads all old
+   * or all new. Absent or false: a refused write changes nothing.
    */
   dioMisalignedWritePartial?: boolean;
   /**

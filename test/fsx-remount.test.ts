@@ -150,7 +150,7 @@ describe('fsx bad-argument ops (invalid)', () => {
     assert.equal(r2.failure?.rule, 'fileops-14.4');
   });
 
-  it('accept a block-aligned prefix of a refused O_DIRECT write only where dioMisalignedWritePartial (ext4), and nothing else', () => {
+  it('accept whole blocks of a refused O_DIRECT write only where dioMisalignedWritePartial (ext4), and no torn block', () => {
     // ext4 on Linux 6.18: iomap refuses the misaligned last mapping after the earlier ones were written.
     const partial = (name: string, declare: boolean, extra: number) => {
       const inner = createNaiveAdapter();

@@ -978,26 +978,30 @@ export class Runner {
     const head = `${what}: refused with ${got}, but the file changed (a refused call changes nothing)`;
     const now = this.t.size();
     if (now !== size) return this.fail('errno', 'fileops-14.4', undefined, [head, `size ${hex(now)}, expected ${hex(size)}`]);
-    if (code === OP_WRITE_DIRECT && this.dioWritePartial) this.acceptLandedPrefix(n, off, len, size);
+    if (code === OP_WRITE_DIRECT && this.dioWritePartial) this.acceptLandedBlocks(n, off, len, size);
     this.verifyFile('errno', 'fileops-14.4', head);
   }
 
   /**
    * A refused misaligned O_DIRECT write on a target that may have written part of it first
-   * (dioMisalignedWritePartial): the bytes that landed must be the write's own, from its start up to
-   * a block boundary (where a mapping ended) or to EOF; the oracle takes them, and verifyFile() then
-   * requires every other byte unchanged. A prefix ending inside a block is left for verifyFile() to
-   * report.
+   * (dioMisalignedWritePartial, ext4): each mapping before the misaligned one was submitted, and of
+   * those only the written ones show their data (an unwritten or newly allocated extent is
+   * converted at completion, which the error skips). So each block of the range, clipped to the
+   * range and to EOF, reads either all old or all new: the oracle takes the new ones, and
+   * verifyFile() then reports any block that is neither (a torn block, bytes from elsewhere).
    */
-  private acceptLandedPrefix(n: number, off: number, len: number, size: number): void {
+  private acceptLandedBlocks(n: number, off: number, len: number, size: number): void {
     const end = Math.min(off + len, size);
     if (end <= off) return;
     const data = this.pattern.data(n, off, len);
     const now = this.t.pread(off, end - off);
-    let p = 0;
-    while (p < now.length && now[p] === data[p]) p++;
-    if (off + p < end) p = Math.max(0, Math.floor((off + p) / this.bs) * this.bs - off);
-    if (p > 0) this.oracle.write(off, data.subarray(0, p));
+    if (now.length !== end - off) return;
+    for (let a = off; a < end;) {
+      const b = Math.min(end, (Math.floor(a / this.bs) + 1) * this.bs);
+      const got = now.subarray(a - off, b - off);
+      if (Buffer.compare(got, data.subarray(a - off, b - off)) === 0) this.oracle.write(a, got);
+      a = b;
+    }
   }
 
   /** Issue op `code` with these arguments as they are (bad-argument ops; see refusal()). */
