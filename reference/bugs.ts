@@ -70,6 +70,9 @@ export const modelBugs = {
   /** Exchange range writes the page cache over the two ranges back but does not drop it before
    * swapping the block mappings: cached pages keep showing the pre-exchange contents. */
   exchangeKeepsCache: false,
+  /** Writeback completion never drops RWF_DONTCACHE folios (the end-of-writeback half of
+   * dropbehind is missing): uncached writes fill the page cache like ordinary ones. */
+  dontcacheNoDropAtWriteback: false,
 };
 
 export type ModelBug = keyof typeof modelBugs;

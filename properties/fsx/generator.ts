@@ -172,6 +172,19 @@ export function defaultWeights(): number[] {
   return OPS.map((o) => (o.interleave ? DEFAULT_INTERLEAVE_WEIGHTS[o.code] ?? 1 : 1));
 }
 
+/** xfstests fsx's newer ops (op log version 5): on by default where the target has them. */
+export const NEWIO_OPS: readonly number[] = [OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE];
+
+/**
+ * The default weights without the newer ops: the op mix (and so the op stream of a seed) of
+ * op log version 4, for runs that pin a stream made before those ops existed.
+ */
+export function classicWeights(): number[] {
+  const w = defaultWeights();
+  for (const code of NEWIO_OPS) w[code] = 0;
+  return w;
+}
+
 export function defaultOptions(): FsxOptions {
   return {
     numOps: 100000,

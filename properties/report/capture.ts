@@ -139,7 +139,8 @@ function maxExtent(log: OpLog): number {
   let m = 0;
   for (const r of log.ops) {
     // complete_io's and crash's `off` pick an I/O or a crash state: not file offsets.
-    if (r.op === 'crash' || r.op === 'complete_io') {
+    // Nor are an invalid op's (it must change nothing; a size-limit case reaches past 2^52).
+    if (r.op === 'crash' || r.op === 'complete_io' || r.invalid === true) {
       m = Math.max(m, r.fileSize ?? 0);
       continue;
     }

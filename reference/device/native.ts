@@ -63,7 +63,21 @@ export interface NativeAddon {
   copyFileRange(fdIn: number, offIn: U64, fdOut: number, offOut: U64, len: U64): number;
   /** statx(STATX_DIOALIGN): O_DIRECT alignment needs, or null if not reported / no O_DIRECT. */
   statxDioAlign(path: string): DioAlign | null;
+  /**
+   * The newer calls (absent from an addon built before them: the callers then say so). statx
+   * (STATX_WRITE_ATOMIC): the atomic write unit range, or null when the file takes none.
+   */
+  statxAtomic?(path: string): { unitMin: number; unitMax: number; segmentsMax: number } | null;
+  /** One preadv2/pwritev2 call with RWF_* `flags` (RWF_ATOMIC 0x40, RWF_DONTCACHE 0x80): bytes moved. */
+  preadv2?(fd: number, buf: Uint8Array, off: U64, flags: number): number;
+  pwritev2?(fd: number, buf: Uint8Array, off: U64, flags: number): number;
+  /** ioctl(fd, XFS_IOC_EXCHANGE_RANGE) with both ranges in fd's file (flags: XFS_EXCHANGE_RANGE_*). */
+  exchangeRange?(fd: number, off1: U64, len: U64, off2: U64, flags: number): void;
 }
+
+export const RWF_ATOMIC = 0x40;
+export const RWF_DONTCACHE = 0x80;
+export const XFS_EXCHANGE_RANGE_DRY_RUN = 1 << 2;
 
 export interface NativeLoad {
   addon: NativeAddon | null;
@@ -89,6 +103,8 @@ const FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'alignedAlloc', 'blkGetSize64', 'blkSszGet', 'fallocate', 'seekData', 'seekHole', 'fiemap',
   'ficloneRange', 'fideduperange', 'copyFileRange', 'statxDioAlign',
 ];
+/** Wrapped when present (an older build lacks them). */
+const OPTIONAL_FUNCTIONS: readonly (keyof NativeAddon)[] = ['statxAtomic', 'preadv2', 'pwritev2', 'exchangeRange'];
 
 let cached: NativeLoad | undefined;
 let override: NativeLoad | undefined;
@@ -107,8 +123,9 @@ function findAddon(): string | null {
 
 function wrap(raw: Record<string, unknown>): NativeAddon {
   const out: Record<string, unknown> = {};
-  for (const name of FUNCTIONS) {
+  for (const name of [...FUNCTIONS, ...OPTIONAL_FUNCTIONS]) {
     const fn = raw[name];
+    if (typeof fn !== 'function' && OPTIONAL_FUNCTIONS.includes(name)) continue;
     if (typeof fn !== 'function') throw new Error(`the addon lacks ${name}() (stale build? run npm ci)`);
     out[name] = (...args: unknown[]) => {
       try {
