@@ -18,6 +18,10 @@
  *   hole to SEEK;
  * - flushes write whole folios, and the kernel and the model size folios differently, so a block
  *   next to a flushed range may be written on one side and still dirty over unwritten on the other;
+ * - XFS speculative preallocation (xfs personality): blocks the host preallocated past EOF and a
+ *   later size extension brought inside EOF may be unwritten where the model has a hole, and the
+ *   delalloc extents they join convert differently at writeback, so a block dirty in the model's
+ *   cache may be unwritten there and still delalloc on the host;
  * - FIEMAP extent boundaries and the LAST flag are not compared (only per-block classes are).
  * Whenever a block is let through by an envelope entry rather than equal, the whole file's bytes
  * are compared at once, so a mapping difference never hides a content difference.
@@ -88,6 +92,12 @@ export function classesAgree(r: BlockClass, h: BlockClass, refDirty: boolean, sp
   // XFS speculative preallocation: writeback turned post-EOF delalloc into unwritten blocks the
   // model never asked for, which a later size extension brought inside EOF.
   if (speculative && r === 'hole' && h === 'unwritten') return true;
+  // XFS speculative preallocation again: post-EOF delalloc that later writes brought inside EOF
+  // joins delalloc extents the model keeps apart (or splits ones it joins), and writeback converts
+  // the whole in-core delalloc extent holding the block it writes (xfs_bmapi_convert_delalloc), so
+  // the model may have allocated (unwritten, data still dirty in its cache) a block the host still
+  // holds as delalloc. Only for dirty blocks: nothing was written there on either side.
+  if (speculative && r === 'unwritten' && h === 'delalloc') return refDirty;
   // The host wrote back earlier (flusher, memory pressure): allocation happened there first.
   if (r === 'delalloc') return h === 'unwritten' || h === 'written';
   if (r === 'unwritten' && h === 'written') return refDirty;
@@ -312,6 +322,16 @@ export class DiffAdapter implements FileAdapter {
   open(): FileTarget {
     const ref = this.ref.open() as ReferenceTarget;
     const host = this.host.open();
+    // Readahead sizes folios by a window the kernel adapts to the read history (page_cache_sync_ra,
+    // page_cache_async_ra); the model does not copy that heuristic. Random-read advice on both
+    // sides makes every read miss fill exactly the pages asked for, in minimum-order folios, so
+    // both caches hold the same folios and a flush writes back the same blocks.
+    if (host.randomReads) {
+      host.randomReads();
+      ref.randomReads();
+    } else if (!this.notes.some((n) => n.startsWith('readahead'))) {
+      this.notes.push('readahead: the host target cannot take POSIX_FADV_RANDOM; folio sizes after reads may differ (diff-mapping next to flushed ranges)');
+    }
     const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs');
     t.compare('open');
     return t;

@@ -1,14 +1,18 @@
 /**
  * FsAdapter: how a filesystem's ops table plugs in. A filesystem developer provides mkfs and
  * mount on a BlockDevice; mount returns an FsInstance (reference/iomap/fs-ops.ts): the iomap ops
- * tables (iomapOps begin/end, writebackOps mapBlocks/prepareIoend/discardFolio, folio ops hung
- * off each mapping, dioEndIo) plus the space operations and metadata commit the kernel leaves
- * to each filesystem. The harness runs the reference generic layer over it with the contract
- * monitor in between (adapters/reference.ts).
+ * tables in the API generation the adapter declares (`api`; docs/adapters.md shows both) —
+ * 6.12: iomapOps begin/end, writebackOps mapBlocks/prepareIoend/discardFolio, folio ops hung off
+ * each mapping; current: iomapOps, writeOps, wbOps writebackRange/writebackSubmit, readOps —
+ * plus dioEndIo, the space operations and the metadata commit the kernel leaves to each
+ * filesystem. The harness runs the reference generic layer over it with the contract monitor in
+ * between (adapters/reference.ts).
  */
 import type { BlockDevice } from '../reference/device/types';
 import type { FsInstance } from '../reference/iomap/fs-ops';
+import type { IomapApi } from '../reference/iomap/types';
 import { Refs } from '../reference/fs/refs';
+import { FsError, EINVAL } from '../reference/errno';
 
 export type { FsInstance, FsCapabilities, FsIntrospection, MappingSnapshot, BlockState } from '../reference/iomap/fs-ops';
 
@@ -18,12 +22,24 @@ export interface FsMkfsOptions {
   inlineMax?: number;
 }
 
+/** What the harness asks of a mount. */
+export interface FsMountOptions {
+  /** The API generation to run the ops tables in (one of FsAdapter.api). */
+  api?: IomapApi;
+}
+
 export interface FsAdapter {
   readonly name: string;
   /** One line for `list adapters`. */
   readonly describe: string;
+  /**
+   * The iomap API generation(s) the ops tables are written for (docs/model.md "API
+   * generations"); the first is the default. Absent: '6.12'. The FsInstance a mount returns
+   * must say the same in its `api`.
+   */
+  readonly api?: IomapApi | readonly IomapApi[];
   mkfs(dev: BlockDevice, opts: FsMkfsOptions): void;
-  mount(dev: BlockDevice): FsInstance;
+  mount(dev: BlockDevice, opts?: FsMountOptions): FsInstance;
   /**
    * What the file level can offer on top of this filesystem (before anything is mounted):
    * fallocate modes, reflink (clone/dedupe), direct I/O. Omitted: everything refs offers.
@@ -42,6 +58,24 @@ export const refsFsAdapter: FsAdapter = {
   name: 'refs',
   describe: 'the reference filesystem: delalloc, unwritten, inline, reflink/COW, on-device metadata',
   mkfs: (dev, opts) => Refs.mkfs(dev, { blockSize: opts.blockSize, inlineMax: opts.inlineMax }),
-  mount: (dev) => Refs.mount(dev),
+  api: ['6.12', 'current'],
+  mount: (dev, opts) => Refs.mount(dev, { api: opts?.api }),
   crashSafe: true,
 };
+
+/** The generations an adapter's ops tables are written for, default first. */
+export function adapterApis(fsa: FsAdapter): readonly IomapApi[] {
+  const a = fsa.api ?? '6.12';
+  return typeof a === 'string' ? [a] : a;
+}
+
+/**
+ * The generation to run `fsa` in: the one asked for (it must be among the adapter's), else the
+ * adapter's default. A mismatch is bad input (EINVAL, one line).
+ */
+export function resolveApi(fsa: FsAdapter, wanted: IomapApi | undefined): IomapApi {
+  const have = adapterApis(fsa);
+  if (wanted === undefined) return have[0];
+  if (!have.includes(wanted)) throw new FsError(EINVAL, `api: ${fsa.name} has ops tables for ${have.join(', ')} only, not ${wanted}`);
+  return wanted;
+}

@@ -14,7 +14,8 @@ import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
-import { FsAdapter, FsInstance, refsFsAdapter } from './fs-adapter';
+import { FsAdapter, FsInstance, refsFsAdapter, resolveApi } from './fs-adapter';
+import { IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
 import { FsMonitor, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
 
@@ -49,6 +50,8 @@ export interface ReferenceOptions {
   eofPrealloc?: number;
   /** Whose policies refs follows (reference/fs/personality.ts): generic (default), xfs, ext4. */
   personality?: string;
+  /** The iomap API generation to run the filesystem's ops tables in (default: the adapter's first). */
+  api?: string;
 }
 
 /** Validate the setup knobs against the block size; one-line errors naming the option. */
@@ -74,6 +77,10 @@ export function checkSetup(s: TargetSetup, blockSize: number): TargetSetup {
     if (!isPersonalityName(s.personality)) throw new FsError(EINVAL, `personality: expected one of ${PERSONALITY_NAMES.join(', ')}, got ${String(s.personality)}`);
     out.personality = s.personality;
   }
+  if (s.api !== undefined) {
+    if (!isIomapApi(s.api)) throw new FsError(EINVAL, `api: expected one of ${IOMAP_APIS.join(', ')}, got ${String(s.api)}`);
+    out.api = s.api;
+  }
   return out;
 }
 
@@ -93,9 +100,11 @@ export function referenceSetups(refsOnly: { poison: boolean; eofPrealloc: boolea
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
 export function mountWithMonitor(
-  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>,
+  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>, api?: IomapApi,
 ): { fsys: IomapFs; monitor: FsMonitor | null } {
-  const inst = fsa.mount(dev);
+  const want = resolveApi(fsa, api);
+  const inst = fsa.mount(dev, { api: want });
+  if ((inst.api ?? '6.12') !== want) throw new FsError(EINVAL, `api: ${fsa.name} was mounted for ${want} but its ops tables say ${inst.api ?? '6.12'}`);
   if (!monitor) return { fsys: IomapFs.withFs(dev, inst, { maxFolioSize: folioSize }), monitor: null };
   let fsys: IomapFs | null = null;
   const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
@@ -109,6 +118,7 @@ export class ReferenceTarget implements FileTarget {
   /** Power cuts (FileTarget.crash): only over a CrashDevice (see ReferenceOptions.crash). */
   crash?: (selector: number) => CrashOutcome;
   private readonly adapter: ReferenceAdapter;
+  private random = false;
   readonly interleave: InterleavingSteps = {
     writeback: () => { this.fh.writebackNow(); },
     pendingIo: () => this.fsys.queue.pending.length,
@@ -201,20 +211,21 @@ export class ReferenceTarget implements FileTarget {
     const snap = fs.introspect!.snapshot(this.fh.inode);
     const end = Math.ceil((off + len) / bs);
     let hit = false;
+    const meets = (pblk: number | undefined) => pblk !== undefined && doff < (pblk + 1) * bs && pblk * bs < doff + dlen;
     for (let lblk = Math.floor(off / bs); lblk < end && !hit; lblk++) {
       const b = snap.block(lblk);
-      if (b.pblk === undefined || (b.state !== 'written' && b.state !== 'unwritten')) continue;
-      const p = b.pblk * bs;
-      hit = doff < p + bs && p < doff + dlen;
+      // A write to a shared block lands in its COW staging block, remapped at completion.
+      hit = ((b.state === 'written' || b.state === 'unwritten') && meets(b.pblk)) || meets(b.cowPblk);
     }
     if (!hit) return false;
     // The request may reach past the range (a merged bio): record every file block it covers.
     const first = Math.floor(doff / bs);
     const last = Math.ceil((doff + dlen) / bs);
+    const within = (pblk: number | undefined) => pblk !== undefined && pblk >= first && pblk < last;
     const size = this.fh.size;
     for (let lblk = 0; lblk * bs < size + bs; lblk++) {
       const b = snap.block(lblk);
-      if (b.pblk !== undefined && b.pblk >= first && b.pblk < last) this.hitRanges.push({ off: lblk * bs, len: bs });
+      if (within(b.pblk) || within(b.cowPblk)) this.hitRanges.push({ off: lblk * bs, len: bs });
     }
     return true;
   }
@@ -279,10 +290,23 @@ export class ReferenceTarget implements FileTarget {
   seekHole(off: number): number { return this.fh.seekHole(off); }
   fiemap(off: number, len: number, flags: number): FiemapExtent[] { return this.fh.fiemap(off, len, flags); }
 
+  /** POSIX_FADV_RANDOM from now on (FileTarget.randomReads), on this and every later open. */
+  randomReads(): void {
+    this.random = true;
+    this.fh.randomReads = true;
+  }
+
+  /** Open the test file again (after a close, remount or power cut), as it was advised. */
+  private reopen(create = false): FileHandle {
+    const fh = this.fsys.open(this.adapter.fileName, create ? { create } : undefined);
+    fh.randomReads = this.random;
+    return fh;
+  }
+
   closeOpen(): void {
     this.fh.close();
     this.fsys.dropCaches();
-    this.fh = this.fsys.open(this.adapter.fileName);
+    this.fh = this.reopen();
   }
 
   remount(): void {
@@ -290,7 +314,7 @@ export class ReferenceTarget implements FileTarget {
     this.fsys.unmount();
     this.adapter.mount();
     this.fsys = this.adapter.fsys!;
-    this.fh = this.fsys.open(this.adapter.fileName);
+    this.fh = this.reopen();
   }
 
   /**
@@ -310,7 +334,7 @@ export class ReferenceTarget implements FileTarget {
     this.fsys = this.adapter.fsys;
     problems.push(...this.fsys.fs.checkConsistency().map((s) => `consistency: ${s}`));
     const missing = this.fsys.fs.lookup(this.adapter.fileName) === undefined;
-    this.fh = this.fsys.open(this.adapter.fileName, { create: missing });
+    this.fh = this.reopen(missing);
     return { state: desc, problems, missing };
   }
 
@@ -365,15 +389,24 @@ export class ReferenceAdapter implements FileAdapter {
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
-    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, inlineMax: opts.inlineMax, personality: opts.personality as TargetSetup['personality'] }, bs);
+    this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, inlineMax: opts.inlineMax, personality: opts.personality as TargetSetup['personality'], api: opts.api as TargetSetup['api'] }, bs);
+    // The generation is checked against the adapter now (one line, before anything runs); one
+    // other than the 6.12 baseline is part of the setup op logs record.
+    const api = resolveApi(this.fsAdapter, this.setup.api);
+    if (api === '6.12') delete this.setup.api;
+    else this.setup.api = api;
     const fc = this.fsAdapter.fileCapabilities;
     const refs = this.fsAdapter === refsFsAdapter;
     const ownDevice = opts.device === undefined;
     this.setups = referenceSetups({ poison: ownDevice, eofPrealloc: refs, inline: refs || fc?.inline === true });
+    const pers = personality(this.setup.personality ?? 'generic');
+    const reflink = (fc?.reflink ?? true) && pers.reflink;
     this.capabilities = {
       blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
-      clone: fc?.reflink ?? true, dedupe: fc?.reflink ?? true, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,
+      clone: reflink, dedupe: reflink, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,
       seek: true, fiemap: true, remount: true,
+      // xfs and ext4 check O_DIRECT read alignment only where bios are built (docs/model.md).
+      dioMisalignedReadMaySucceed: !pers.dioReadAlignUpFront,
       // The generic layer does uncached I/O for any filesystem; atomic writes and exchange range
       // need the filesystem's part (refs has it: FsInstance.atomicWriteUnits, exchangeBlocks).
       dontcache: true,
@@ -400,7 +433,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts, this.setup.api);
     this.fsys = fsys;
     this.monitor = monitor;
     if (this.setup.personality !== undefined) {
@@ -418,7 +451,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** The volume capability: this filesystem, with this adapter's configuration, on a device the harness owns. */
   get volume(): VolumeProvider {
-    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name });
+    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name, api: this.setup.api });
   }
 
   /** The FaultDevice the filesystem runs on (no log kept: fsx issues millions of requests). */

@@ -7,6 +7,7 @@
  * target cannot do throws FsError(EOPNOTSUPP); the fuzzer then turns that op off, as fsx does.
  */
 
+import type { IomapApi } from '../reference/iomap/types';
 import type { VolumeProvider } from './volume';
 
 /** fallocate(2) mode bits (Linux values). */
@@ -257,6 +258,14 @@ export interface FileTarget {
   seekHole?(off: number): number;
   fiemap?(off: number, len: number, flags: number): FiemapExtent[];
   /**
+   * POSIX_FADV_RANDOM on the file from now on, kept across closeOpen and remount: a buffered read
+   * that misses the page cache reads exactly the pages it asked for, each in a folio of the
+   * mapping's minimum order, with no readahead window (force_page_cache_ra). The diff target asks
+   * both sides for it so that folio sizes, and with them what a flush writes back, do not depend
+   * on the kernel's readahead heuristics. Absent: the target cannot.
+   */
+  randomReads?(): void;
+  /**
    * Close the file, drop caches as `echo 3 > /proc/sys/vm/drop_caches` does (clean, unmapped folios
    * only: nothing is written back, dirty data stays cached), reopen. Dropping nothing is allowed.
    */
@@ -304,6 +313,11 @@ export interface TargetSetup {
   inlineMax?: number;
   /** Whose policies refs follows where filesystems differ (reference/fs/personality.ts); absent: generic. */
   personality?: 'generic' | 'xfs' | 'ext4';
+  /**
+   * The iomap API generation the generic layer runs the filesystem's ops tables in (docs/model.md
+   * "API generations"); absent: the adapter's default (6.12 for refs).
+   */
+  api?: IomapApi;
 }
 
 /**

@@ -20,6 +20,7 @@ import { FileHandle, IomapFs } from '../reference/file';
 import { Refs, RefsBugs } from '../reference/fs/refs';
 import { FsAdapter, refsFsAdapter } from './fs-adapter';
 import { mountWithMonitor } from './reference';
+import type { IomapApi } from '../reference/iomap/types';
 
 export type { RefsBugs };
 
@@ -153,6 +154,8 @@ export interface VolumeOptions {
   bugs?: RefsBugs;
   /** Put the contract monitor between the generic layer and the filesystem (default false). */
   monitor?: boolean;
+  /** The API generation to run the filesystem in (default: the adapter's first). */
+  api?: IomapApi;
   name?: string;
   session?: <T>(fn: () => T) => T;
 }
@@ -167,7 +170,7 @@ export function iomapVolume(opts: VolumeOptions = {}): VolumeProvider {
       else fsa.mkfs(dev, { blockSize: o.blockSize });
     },
     mount: (dev, o) => {
-      const { fsys } = mountWithMonitor(fsa, dev, o.folioSize, opts.monitor ?? false);
+      const { fsys } = mountWithMonitor(fsa, dev, o.folioSize, opts.monitor ?? false, undefined, opts.api);
       if (opts.bugs) {
         if (!(fsys.fs instanceof Refs)) throw new Error('refs bug switches need refs');
         fsys.fs.bugs = { ...opts.bugs };

@@ -7,12 +7,16 @@
  * So a small worker thread watches a shared counter that every wrapped call bumps on entry and
  * exit; when a call stays open past the deadline, the worker asks the main thread, through an
  * inspector session (the debugger protocol interrupts running JavaScript), to run exitHung(),
- * which writes the line and exits with 3. A worker-thread run (fsx -j) has no main thread of its
- * own to watch: there the target is not guarded (said in docs/adapters.md).
+ * which writes the line and exits with 3.
+ *
+ * In an fsx -j worker thread the same counters live in a buffer the parent made (workerData
+ * WATCHDOG_KEY), and the parent watches them (watchWorkers): a hung call there is ended by
+ * terminating the worker (Worker.terminate() stops running JavaScript), and the campaign fails
+ * with one line naming the call, the worker and its seed: exit 3.
  */
 
 import * as fs from 'fs';
-import { isMainThread, Worker } from 'worker_threads';
+import { isMainThread, Worker, workerData } from 'worker_threads';
 import type { FileAdapter, FileTarget } from './types';
 
 /** FileTarget methods that call into the user's code. */
@@ -23,23 +27,34 @@ const TARGET_METHODS = [
 ] as const;
 
 const HOOK = '__iomapHarnessWatchdogExit';
+/** workerData key of the counters an fsx -j worker's parent watches. */
+export const WATCHDOG_KEY = 'iomapHarnessWatchdog';
+/** The calls, by the code stored in state[2]: open(), close(), then TARGET_METHODS. */
+const CALLS = ['open()', 'close()', ...TARGET_METHODS.map((m) => `FileTarget.${m}()`)];
 
-/** The main thread's side: which call is open, and the function the worker makes it run. */
+/** The guarded side: which call is open, and (main thread) the function the watcher makes it run. */
 class Watchdog {
-  /** [0] bumped on every call entry and exit; [1] 1 while a call is open. */
-  private readonly state = new Int32Array(new SharedArrayBuffer(8));
+  /** [0] bumped on every call entry and exit; [1] 1 while a call is open; [2] the call's code (CALLS). */
+  private readonly state: Int32Array;
   private current = '';
 
-  constructor(readonly timeoutMs: number) {
+  /** `shared`: counters a parent watches (fsx -j worker); else a watcher thread of our own. */
+  constructor(readonly timeoutMs: number, shared?: SharedArrayBuffer) {
+    if (shared !== undefined) {
+      this.state = new Int32Array(shared);
+      return;
+    }
+    this.state = new Int32Array(new SharedArrayBuffer(12));
     (globalThis as Record<string, unknown>)[HOOK] = () => this.exitHung();
     const w = new Worker(WATCHER, { eval: true, workerData: { state: this.state, timeoutMs, hook: HOOK } });
     w.unref();
     w.on('error', () => undefined); // a watchdog that cannot start must not end the run
   }
 
-  enter(what: string): void {
+  enter(what: string, code: number): void {
     this.current = what;
     this.state[0]++;
+    this.state[2] = code;
     Atomics.store(this.state, 1, 1);
   }
 
@@ -80,22 +95,60 @@ setInterval(() => {
 
 let shared: Watchdog | null | undefined;
 
-/** The process's watchdog (made on first use), or null where it cannot run. */
+/** The thread's watchdog (made on first use), or null where it cannot run. */
 function watchdog(timeoutMs: number): Watchdog | null {
   if (shared !== undefined) return shared;
+  if (!isMainThread) {
+    // An fsx -j worker: its parent watches the counters it handed over (none: not guarded).
+    const buf = (workerData as Record<string, unknown> | null)?.[WATCHDOG_KEY];
+    shared = buf instanceof SharedArrayBuffer ? new Watchdog(timeoutMs, buf) : null;
+    return shared;
+  }
   let inspectorOk = true;
   try {
     require('inspector');
   } catch {
     inspectorOk = false;
   }
-  shared = isMainThread && inspectorOk ? new Watchdog(timeoutMs) : null;
+  shared = inspectorOk ? new Watchdog(timeoutMs) : null;
   return shared;
 }
 
-function guarded<T extends unknown[], R>(w: Watchdog, what: string, f: (...a: T) => R): (...a: T) => R {
+/** Counters for a worker thread's watchdog (pass as workerData[WATCHDOG_KEY]). */
+export function workerWatchdogState(): SharedArrayBuffer {
+  return new SharedArrayBuffer(12);
+}
+
+/**
+ * Watch worker threads' counters from their parent: every poll, a call that has been open and
+ * unchanged for `timeoutMs` is a hang; `onHang` gets the worker's index and the call's name
+ * ("FileTarget.pwrite()"). Returns the function that stops watching.
+ */
+export function watchWorkers(states: readonly SharedArrayBuffer[], timeoutMs: number, onHang: (index: number, call: string) => void): () => void {
+  const views = states.map((b) => new Int32Array(b));
+  const seen = views.map(() => -1);
+  const since = views.map(() => Date.now());
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (let i = 0; i < views.length; i++) {
+      const seq = Atomics.load(views[i], 0);
+      if (seq !== seen[i] || Atomics.load(views[i], 1) !== 1) {
+        seen[i] = seq;
+        since[i] = now;
+      } else if (now - since[i] >= timeoutMs) {
+        clearInterval(timer);
+        onHang(i, CALLS[Atomics.load(views[i], 2)] ?? 'a call');
+        return;
+      }
+    }
+  }, Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))));
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+function guarded<T extends unknown[], R>(w: Watchdog, what: string, code: number, f: (...a: T) => R): (...a: T) => R {
   return (...a: T): R => {
-    w.enter(what);
+    w.enter(what, code);
     try {
       return f(...a);
     } finally {
@@ -108,23 +161,23 @@ function guarded<T extends unknown[], R>(w: Watchdog, what: string, f: (...a: T)
 function guardTarget(w: Watchdog, name: string, t: FileTarget): FileTarget {
   const g = Object.create(t) as Record<string, unknown>;
   const src = t as unknown as Record<string, unknown>;
-  for (const k of TARGET_METHODS) {
+  for (const [i, k] of TARGET_METHODS.entries()) {
     const f = src[k];
-    if (typeof f === 'function') g[k] = guarded(w, `adapter module ${name}: FileTarget.${k}()`, (f as (...a: unknown[]) => unknown).bind(t));
+    if (typeof f === 'function') g[k] = guarded(w, `adapter module ${name}: FileTarget.${k}()`, i + 2, (f as (...a: unknown[]) => unknown).bind(t));
   }
   return g as unknown as FileTarget;
 }
 
 /**
  * `a` with a watchdog on open(), close() and every target call. `timeoutMs` as exec:'s. Where the
- * watchdog cannot run (a worker thread), `a` unchanged.
+ * watchdog cannot run (no inspector; a worker thread nobody watches), `a` unchanged.
  */
 export function guardModuleAdapter(a: FileAdapter, name: string, timeoutMs: number): FileAdapter {
   const w = watchdog(timeoutMs);
   if (w === null) return a;
   const g = Object.create(a) as FileAdapter;
   const open = a.open.bind(a);
-  g.open = guarded(w, `adapter module ${name}: open()`, () => guardTarget(w, name, open()));
-  g.close = guarded(w, `adapter module ${name}: close()`, a.close.bind(a));
+  g.open = guarded(w, `adapter module ${name}: open()`, 0, () => guardTarget(w, name, open()));
+  g.close = guarded(w, `adapter module ${name}: close()`, 1, a.close.bind(a));
   return g;
 }

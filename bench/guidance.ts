@@ -1,19 +1,23 @@
 /**
- * The gain of coverage-guided generation over the bug zoo: for every mutant, fsx with default
- * settings on seeds 1..S (at most --ops ops each), unguided (`--no-guide`) and guided: how many
- * seeds caught it, median ops and CPU seconds to the failure, median shrunk size of the failing
- * logs (each shrunk with at most --shrink-replays replays). Prints markdown rows for
- * docs/benchmarks.md and docs/bug-zoo.md.
+ * The gain of coverage-guided generation over the bug zoo: for every mutant, plain `iomap-harness
+ * fsx` (the fsx command's default options, the setup sweep in rounds of 10,000 ops) on seeds 1..S
+ * (at most --ops ops each), unguided (`--no-guide`) and guided: how many seeds caught it, median ops
+ * and CPU seconds to the failure, median shrunk size of the failing logs (each shrunk with at most
+ * --shrink-replays replays; 0: no shrinking). Prints markdown rows for docs/benchmarks.md and
+ * docs/bug-zoo.md. `--no-sweep` runs one setup (the adapter's defaults), as the first measurements did.
  *
- *   node dist/bench/guidance.js [--seeds 3] [--ops 15000] [--shrink-replays 400] [--only a,b] [--guided-only]
+ *   node dist/bench/guidance.js [--seeds 3] [--ops 20000] [--shrink-replays 0] [--only a,b] [--guided-only] [--no-sweep]
  *
  * --guided-only skips the unguided runs (their ops do not depend on the guide's tuning).
  */
 import { MUTANTS } from '../adapters/mutants/catalog';
 import { loadAdapter } from '../adapters/registry';
-import { runFsx } from '../properties/fsx/engine';
-import { defaultOptions } from '../properties/fsx/generator';
-import { adapterOptionsOf } from '../properties/fsx/oplog';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { fsxOptionsFrom } from '../cli/fsx-command';
+import { runSeed, SeedTask } from '../properties/fsx/workers';
+import { adapterOptionsOf, OpLog, parseOpLog } from '../properties/fsx/oplog';
 import { shrinkLog } from '../properties/fsx/shrink';
 
 const quiet = { out: () => undefined, err: () => undefined };
@@ -38,33 +42,44 @@ function cpuSeconds(): number {
 function measure(name: string, guide: boolean, seeds: number, maxOps: number, shrinkReplays: number): Figures {
   const f: Figures = { caught: 0, ops: [], cpu: [], shrunk: [] };
   const spec = `mutant:${name}`;
-  for (let seed = 1; seed <= seeds; seed++) {
-    const c0 = cpuSeconds();
-    const r = runFsx(loadAdapter(spec), spec, { ...defaultOptions(), numOps: maxOps, seed, quiet: true, guide }, quiet);
-    const cpu = cpuSeconds() - c0;
-    if (r.failure === null) continue;
-    f.caught++;
-    f.ops.push(r.ops);
-    f.cpu.push(cpu);
-    const log = r.log();
-    const s = shrinkLog(log, { makeAdapter: () => loadAdapter(spec, adapterOptionsOf(log)), name: spec, trustExpected: true, maxReplays: shrinkReplays });
-    if (s.failed) f.shrunk.push(s.outputOps);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'guidance-'));
+  const task: SeedTask = {
+    spec, adapterOptions: {}, options: { ...fsxOptionsFrom({}), numOps: maxOps, quiet: true, guide }, saveDir: dir, shrink: false,
+    ...(process.argv.includes('--no-sweep') ? {} : { sweep: {} }),
+  };
+  try {
+    for (let seed = 1; seed <= seeds; seed++) {
+      const c0 = cpuSeconds();
+      const r = runSeed(task, seed, quiet);
+      const cpu = cpuSeconds() - c0;
+      const fail = r.summary.failure as { opsToDetect?: number; op: number; log: string } | undefined;
+      if (fail === undefined) continue;
+      f.caught++;
+      f.ops.push(fail.opsToDetect ?? fail.op);
+      f.cpu.push(cpu);
+      if (shrinkReplays === 0) continue;
+      const log: OpLog = parseOpLog(fs.readFileSync(fail.log, 'utf8'), fail.log);
+      const s = shrinkLog(log, { makeAdapter: () => loadAdapter(spec, adapterOptionsOf(log)), name: spec, trustExpected: true, maxReplays: shrinkReplays });
+      if (s.failed) f.shrunk.push(s.outputOps);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   return f;
 }
 
 function cell(f: Figures, seeds: number): string {
   if (f.caught === 0) return `0/${seeds}`;
-  return `${f.caught}/${seeds}: ${median(f.ops)} ops, ${median(f.cpu)!.toFixed(2)} s, shrunk ${median(f.shrunk) ?? '-'}`;
+  return `${f.caught}/${seeds}: ${median(f.ops)} ops, ${median(f.cpu)!.toFixed(2)} s${f.shrunk.length ? `, shrunk ${median(f.shrunk)}` : ''}`;
 }
 
 function main(): void {
   const seeds = Number(arg('seeds', '3'));
-  const maxOps = Number(arg('ops', '15000'));
-  const shrinkReplays = Number(arg('shrink-replays', '400'));
+  const maxOps = Number(arg('ops', '20000'));
+  const shrinkReplays = Number(arg('shrink-replays', '0'));
   const only = arg('only', '') === '' ? null : new Set(arg('only', '').split(','));
   const all: Record<'off' | 'on', Figures> = { off: { caught: 0, ops: [], cpu: [], shrunk: [] }, on: { caught: 0, ops: [], cpu: [], shrunk: [] } };
-  process.stdout.write(`| mutant | unguided (--no-guide) | guided (default) |\n|---|---|---|\n`);
+  process.stdout.write(`| mutant | expected catcher | unguided (--no-guide) | guided (default) |\n|---|---|---|---|\n`);
   for (const m of MUTANTS) {
     if (only !== null && !only.has(m.name)) continue;
     const off = process.argv.includes('--guided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, false, seeds, maxOps, shrinkReplays);
@@ -75,7 +90,7 @@ function main(): void {
       all[k].cpu.push(...f.cpu);
       all[k].shrunk.push(...f.shrunk);
     }
-    process.stdout.write(`| \`${m.name}\` | ${cell(off, seeds)} | ${cell(on, seeds)} |\n`);
+    process.stdout.write(`| \`${m.name}\` | ${m.catches} | ${cell(off, seeds)} | ${cell(on, seeds)} |\n`);
   }
   const total = (f: Figures) => `${f.caught} detections; median ${median(f.ops)} ops, ${median(f.cpu)?.toFixed(2)} CPU s; median shrunk ${median(f.shrunk)} ops; total CPU ${f.cpu.reduce((a, b) => a + b, 0).toFixed(1)} s in caught runs`;
   process.stdout.write(`\nunguided: ${total(all.off)}\nguided: ${total(all.on)}\n`);

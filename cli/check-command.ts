@@ -165,7 +165,9 @@ export function checkCommand(p: Parsed, io: CliIO): number {
   const failures = results.reduce((n, r) => n + r.failures, 0);
   if (!quiet) {
     const skipped = results.filter((r) => r.skipped !== undefined).length;
-    lines.out(`${results.length} suites on ${spec} (seed ${seed}, ${runs} runs per property): ${failures === 0 ? 'all passed' : `${failures} failing properties`}${skipped ? `, ${skipped} skipped` : ''} in ${fmtMs(elapsed)}`);
+    const servers = env.servers?.() ?? null;
+    const reuse = servers === null ? '' : `; ${servers.started} server processes, reused ${servers.reused} times`;
+    lines.out(`${results.length} suites on ${spec} (seed ${seed}, ${runs} runs per property): ${failures === 0 ? 'all passed' : `${failures} failing properties`}${skipped ? `, ${skipped} skipped` : ''} in ${fmtMs(elapsed)}${reuse}`);
   }
   if (failures > 0) lines.out(`Counterexamples are saved in ${saveDir}`);
   const coverage = env.coverage === undefined ? undefined : saveCheckCoverage(env.coverage, ensureDir(saveDir), lines);
@@ -173,8 +175,11 @@ export function checkCommand(p: Parsed, io: CliIO): number {
 
   const crashed = results.some((r) => r.properties.some((p) => p.failure?.kind === 'crash' || p.failure?.kind === 'hang'));
   if (json) {
+    const servers = env.servers?.() ?? null;
     const summary: Record<string, unknown> = {
       command: 'check', adapter: spec, seed, runs, failures, elapsedMs: Math.round(elapsed),
+      // exec: servers started and reused (feature "reset"), when the target is one.
+      ...(servers !== null ? { servers } : {}),
       suites: results.map((r) => {
         const o: Record<string, unknown> = { name: r.name, runs: r.runs, failures: r.failures, elapsedMs: Math.round(r.elapsedMs) };
         if (r.skipped !== undefined) {

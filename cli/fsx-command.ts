@@ -6,6 +6,7 @@
 
 import { KNOWN_FLAG, knownFrom, runPastKnown } from './known';
 import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
+import { IOMAP_APIS, isIomapApi } from '../reference/iomap/types';
 import * as path from 'path';
 import { AdapterOptions, AdapterSpecError, hasAdapter, isModuleSpec, loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
@@ -13,7 +14,7 @@ import { TargetError } from '../properties/fsx/engine';
 import type { Output } from '../properties/fsx/runner';
 import { defaultOptions, FsxOptions, turnOff } from '../properties/fsx/generator';
 import {
-  runSeed, runSeedCollected, runSeedsInWorkers, SeedExtras, SeedOutcome, SeedTask, shardSeeds,
+  runSeed, runSeedCollected, runSeedsInWorkers, SeedExtras, SeedOutcome, SeedTask, shardSeeds, WorkerHang,
 } from '../properties/fsx/workers';
 import { defaultSaveDir, ensureDir, prepareSaveDir, Skips } from './output';
 import { progressText, StatusLine } from './status-line';
@@ -64,6 +65,10 @@ export const SETUP_FLAGS = {
   personality: {
     type: 'string', value: 'NAME', default: 'generic',
     help: 'reference and mutants only: whose policies refs follows where filesystems differ: generic, xfs or ext4 (docs/model.md, "Personalities"); recorded in the op log',
+  },
+  api: {
+    type: 'string', value: '6.12|current', default: 'the adapter\'s (6.12 for refs)',
+    help: 'the iomap API generation the generic layer runs the filesystem\'s ops tables in (docs/model.md, "API generations"); refs has both; recorded in the op log',
   },
 } as const satisfies FlagTable;
 
@@ -160,6 +165,11 @@ export function geometryFlags(v: Values): AdapterOptions {
     if (!isPersonalityName(pers)) throw new UsageError(`--personality ${pers}: expected one of ${PERSONALITY_NAMES.join(', ')}`);
     if (pers !== 'generic') o.personality = pers;
   }
+  const api = str(v, 'api');
+  if (api !== undefined) {
+    if (!isIomapApi(api)) throw new UsageError(`--api ${api}: expected one of ${IOMAP_APIS.join(', ')}`);
+    o.api = api;
+  }
   return o;
 }
 
@@ -177,8 +187,10 @@ export function sweepPins(geo: AdapterOptions): SweepPins {
 
 /** A setup option the adapter did not take (only reference and mutants have a setup): usage error. */
 function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): void {
-  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['inlineMax', '--inline'], ['personality', '--personality']] as const) {
-    if (opts[k] !== undefined && a.setup?.[k] !== opts[k]) {
+  for (const [k, flagName] of [['poison', '--poison'], ['eofPrealloc', '--eof-prealloc'], ['inlineMax', '--inline'], ['personality', '--personality'], ['api', '--api']] as const) {
+    // The 6.12 baseline is not recorded in a setup: any adapter with ops tables has it.
+    const has = k === 'api' && a.setup !== undefined ? a.setup.api ?? '6.12' : a.setup?.[k];
+    if (opts[k] !== undefined && has !== opts[k]) {
       a.close();
       throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);
     }
@@ -389,6 +401,8 @@ async function runCampaign(task: SeedTask, count: number, jobs: number, shard: {
     try {
       outcomes = await runSeedsInWorkers(task, seeds, jobs);
     } catch (e) {
+      // A hung target's line is complete as it is (the watchdog's, as without -j).
+      if (e instanceof WorkerHang) throw new TargetError(e.message);
       throw new TargetError(`fsx -j: ${e instanceof Error ? e.message : String(e)}`);
     }
   }

@@ -29,6 +29,16 @@ Standard library only.
   lax-collapse            collapse/insert done here without the alignment and EOF checks
   lax-size-limit          no EFBIG past the declared maximum file size (the host's larger
                           limit applies instead)
+  size-lies               the file size carried in replies (feature "size") is one byte too
+                          large after a write; the size request itself answers the truth
+  no-reset                reset (feature "reset") is acknowledged but drops nothing, and open
+                          keeps a file that is already open as it is
+
+Optional protocol features (docs/protocol.md, "Features"): it takes up every one the harness
+offers — "size" (every reply carries the file size), "binary" (data in length-prefixed binary
+frames, not base64) and "reset" (back to the state after the hello, for check's server reuse).
+--no-features answers the hello as a server written before them did (to test that such servers
+still work).
 """
 import argparse
 import base64
@@ -46,7 +56,8 @@ FILE_NAME = "fsx.file"
 CANDIDATE_MODES = [0, 0x01, 0x03, 0x10, 0x11]    # allocate, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE(|KEEP_SIZE)
 COLLAPSE, INSERT = 0x08, 0x20                      # done here when the filesystem lacks them
 MAX_FILE = 2 ** 40                                 # the maximum file size this server declares
-DEFECTS = ["remount-loses-unsynced", "remount-loses-synced", "lax-collapse", "lax-size-limit"]
+DEFECTS = ["remount-loses-unsynced", "remount-loses-synced", "lax-collapse", "lax-size-limit", "size-lies", "no-reset"]
+FEATURES = ["size", "binary", "reset"]                  # the optional features this server can use
 
 
 class FsErr(Exception):
@@ -87,7 +98,9 @@ def fallocate(fd, mode, off, length):
 
 
 class FileServer:
-    def __init__(self, defect=None):
+    def __init__(self, defect=None, features=True):
+        self.offer_features = features
+        self.features = set()          # the features agreed in the hello
         self.dir = None
         self.fd = None
         self.modes = []
@@ -129,11 +142,36 @@ class FileServer:
         self.modes = self.probe_modes(CANDIDATE_MODES, PAGE)
         # Whether the filesystem does collapse and insert itself (ext4, xfs) or not (tmpfs).
         self.kernel_shift = set(self.probe_modes((COLLAPSE, INSERT), self.bs))
-        return {
+        reply = {
             "protocol": PROTOCOL, "name": "pyfile", "level": "file",
             "geometry": {"blockSize": self.bs, "pageSize": PAGE, "maxFileSize": MAX_FILE},
             "capabilities": {"mmap": True, "fallocModes": self.modes + [COLLAPSE, INSERT], "seek": True, "remount": True},
         }
+        if self.offer_features:
+            self.features = set(FEATURES) & set(p.get("features") or [])
+            reply["features"] = sorted(self.features)
+        return reply
+
+    def op_reset(self, p):
+        """Back to the state right after the hello: the test file closed and removed."""
+        if self.defect == "no-reset":
+            return {}
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if os.path.exists(self.path()):
+            os.unlink(self.path())
+        self.synced = [b"", b""]
+        return {}
+
+    def size_now(self, method):
+        """The size to carry in a reply (feature "size"), or None."""
+        if "size" not in self.features or self.fd is None:
+            return None
+        size = os.fstat(self.fd).st_size
+        if self.defect == "size-lies" and method in ("pwrite", "direct_write"):
+            size += 1
+        return size
 
     def check_limit(self, end, what):
         """s_maxbytes: nothing may reach past the declared maximum file size."""
@@ -144,6 +182,8 @@ class FileServer:
         return {}
 
     def op_open(self, p):
+        if self.defect == "no-reset" and self.fd is not None:
+            return {}
         if self.fd is not None:
             os.close(self.fd)
         self.fd = os.open(self.path(), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -154,10 +194,10 @@ class FileServer:
         return {"size": os.fstat(self.need_open()).st_size}
 
     def op_pread(self, p):
-        return {"data": base64.b64encode(os.pread(self.need_open(), p["len"], p["off"])).decode()}
+        return {"data": os.pread(self.need_open(), p["len"], p["off"])}
 
     def op_pwrite(self, p):
-        data = base64.b64decode(p["data"])
+        data = payload(p)
         fd = self.need_open()
         if data and p["off"] >= MAX_FILE:
             self.check_limit(p["off"] + 1, "a write")
@@ -201,11 +241,11 @@ class FileServer:
         if off + n > end:
             raise FsErr("SIGBUS", "access to [%d, %d) beyond the EOF page (size %d)" % (off, off + n, size))
         data = os.pread(self.fd, n, off) if off < size else b""
-        return {"data": base64.b64encode(data + b"\0" * (n - len(data))).decode()}
+        return {"data": data + b"\0" * (n - len(data))}
 
     def op_mapwrite(self, p):
         size, end = self.mapped_end()
-        data = base64.b64decode(p["data"])
+        data = payload(p)
         off = p["off"]
         if off + len(data) > end:
             raise FsErr("SIGBUS", "store to [%d, %d) beyond the EOF page (size %d)" % (off, off + len(data), size))
@@ -276,25 +316,74 @@ class FileServer:
         return self.op_close_open(p)
 
 
+def payload(p):
+    """A request's data: the binary frame that came with it, or base64 in params.data."""
+    d = p["data"]
+    return d if isinstance(d, bytes) else base64.b64decode(d)
+
+
+def read_request(inp):
+    """The next request (None at end of input). A binary frame ("#N", N bytes, a newline) before
+    a request line is that request's params.data."""
+    while True:
+        raw = inp.readline()
+        if not raw:
+            return None
+        if raw.startswith(b"#"):
+            n = int(raw[1:])
+            data = inp.read(n)
+            if len(data) != n or inp.read(1) != b"\n":
+                raise SystemExit("pyfile: a corrupted binary frame from the harness")
+            req = json.loads(inp.readline())
+            req.setdefault("params", {})["data"] = data
+            return req
+        if raw.strip():
+            return json.loads(raw)
+
+
+def write_reply(out, reply, binary):
+    """One reply line; bytes in result.data go as a binary frame before it, or as base64."""
+    res = reply.get("result")
+    frame = None
+    if isinstance(res, dict) and isinstance(res.get("data"), bytes):
+        if binary:
+            frame = res.pop("data")
+        else:
+            res["data"] = base64.b64encode(res["data"]).decode()
+    if frame is not None:
+        out.write(b"#%d\n" % len(frame))
+        out.write(frame)
+        out.write(b"\n")
+    out.write(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
+    out.flush()
+
+
 def main():
     ap = argparse.ArgumentParser(description="pyfile: a file-level iomap-harness server")
     ap.add_argument("--defect", choices=DEFECTS, help="bring back a bug (see the module comment)")
-    srv = FileServer(ap.parse_args().defect)
-    out = sys.stdout
-    for raw in sys.stdin.buffer:
-        if not raw.strip():
-            continue
-        req = json.loads(raw)
+    ap.add_argument("--no-features", action="store_true", help="take up no optional protocol feature (as an old server)")
+    args = ap.parse_args()
+    srv = FileServer(args.defect, features=not args.no_features)
+    out = sys.stdout.buffer
+    inp = sys.stdin.buffer
+    while True:
+        req = read_request(inp)
+        if req is None:
+            break
         rid, method, params = req["id"], req["method"], req.get("params") or {}
         if method == "bye":
-            out.write(json.dumps({"id": rid, "result": {}}) + "\n")
-            out.flush()
+            write_reply(out, {"id": rid, "result": {}}, False)
             break
         fn = getattr(srv, "op_" + method, None)
         try:
-            if fn is None:
+            if fn is None or (method == "reset" and "reset" not in srv.features):
                 raise FsErr("EOPNOTSUPP", "pyfile does not implement %s" % method)
-            reply = {"id": rid, "result": fn(params)}
+            result = fn(params)
+            if method not in ("hello", "ping", "reset"):
+                size = srv.size_now(method)
+                if size is not None:
+                    result["size"] = size
+            reply = {"id": rid, "result": result}
         except FsErr as e:
             reply = {"id": rid, "error": {"errno": e.name, "message": e.message}}
         except OSError as e:
@@ -302,8 +391,7 @@ def main():
         except Exception as e:
             traceback.print_exc()
             reply = {"id": rid, "error": {"errno": "EIO", "message": "%s: %s" % (type(e).__name__, e)}}
-        out.write(json.dumps(reply, separators=(",", ":")) + "\n")
-        out.flush()
+        write_reply(out, reply, "binary" in srv.features)
     if srv.fd is not None:
         os.close(srv.fd)
 

@@ -10,18 +10,23 @@
  * is one JSON blob in the first blocks, rewritten on every commit — simple, and NOT crash safe
  * (a torn commit loses the filesystem), which is why it declares no crash guarantees.
  *
- * Plug it in as a module: `iomap-harness fsx --adapter ./dist/examples/fixed-fs.js`.
+ * Its ops tables are written for both iomap API generations (docs/model.md "API generations"):
+ * 6.12 (folio ops hung off each mapping, ->map_blocks / ->prepare_ioend, io_type) and current
+ * (iomap_write_ops, ->writeback_range / ->writeback_submit, ioend flags); `--api` picks one.
+ *
+ * Plug it in as a module: `iomap-harness fsx --adapter ./dist/examples/fixed-fs.js [--api current]`.
  */
 import type { BlockDevice } from '../reference/device/types';
 import type { FsAdapter, FsInstance, MappingSnapshot } from '../adapters/fs-adapter';
 import { ReferenceAdapter } from '../adapters/reference';
 import type { AdapterOptions } from '../adapters/registry';
 import {
-  Inode, Iomap, IomapOps, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_HOLE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_NULL_ADDR,
+  FolioOps, Inode, Iomap, IomapApi, IomapOps, IomapWritebackOps, IomapWriteOps, IOMAP_DIRECT, IOMAP_IOEND_UNWRITTEN, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_HOLE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_NULL_ADDR,
   IOMAP_OVERWRITE_ONLY,
   IOMAP_UNWRITTEN, IOMAP_WRITE, WritebackOps, WritepageCtx,
 } from '../reference/iomap/types';
-import { Ioend, iomapFinishIoends } from '../reference/iomap/ioend';
+import { Ioend, iomapAddToIoend, iomapFinishIoends, iomapIoendWritebackSubmit } from '../reference/iomap/ioend';
+import type { Folio } from '../reference/iomap/folio';
 import { iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../reference/iomap/buffered-io';
 import { FsError, EAGAIN, EEXIST, EINVAL, ENOENT, ENOSPC, EOPNOTSUPP, EUCLEAN } from '../reference/errno';
 
@@ -75,15 +80,22 @@ class FixedFs implements FsInstance {
   readonly blockSize: number;
   readonly blkbits: number;
   readonly capabilities;
+  readonly api: IomapApi;
   readonly iomapOps: IomapOps;
+  /* 6.12: writeback ops, and folio ops every mapping carries */
   readonly writebackOps: WritebackOps;
+  private readonly folioOps: FolioOps;
+  /* current: write ops passed by the caller, writeback_range / writeback_submit */
+  readonly writeOps: IomapWriteOps;
+  readonly wbOps: IomapWritebackOps;
   sizeOf: (ino: number) => number = () => 0;
   private readonly names = new Map<string, FixedFile>();
   private readonly dev: BlockDevice;
   private readonly lay: Layout;
   readonly introspect;
 
-  constructor(dev: BlockDevice, lay: Layout, names: Map<string, FixedFile>) {
+  constructor(dev: BlockDevice, lay: Layout, names: Map<string, FixedFile>, api: IomapApi) {
+    this.api = api;
     this.dev = dev;
     this.lay = lay;
     this.names = names;
@@ -97,11 +109,23 @@ class FixedFs implements FsInstance {
       begin: (inode, pos, len, flags, iomap) => this.begin(inode, pos, len, flags, iomap),
       end: (inode, pos, len, written, flags, iomap) => this.end(inode, pos, len, written, flags, iomap),
     };
+    // 6.12: map in ->map_blocks; unwritten ioends (io_type) convert at completion.
     this.writebackOps = {
       mapBlocks: (wpc, inode, offset) => this.mapBlocks(wpc, inode, offset),
       prepareIoend: (io, status) => {
         if (io.type === IOMAP_UNWRITTEN) io.endIo = (done) => this.endUnwrittenIoend(done);
         return status;
+      },
+    };
+    this.folioOps = { iomapValid: (ino, map) => map.validityCookie === this.file(ino).seq };
+    // current: the same hook passed by the caller; ->writeback_range maps and queues the run,
+    // ->writeback_submit picks the completion by the ioend's flags.
+    this.writeOps = { iomapValid: (ino, map) => map.validityCookie === this.file(ino).seq };
+    this.wbOps = {
+      writebackRange: (wpc, folio, pos, len, endPos) => this.writebackRange(wpc, folio, pos, len, endPos),
+      writebackSubmit: (wpc, error) => {
+        if (wpc.ioend && (wpc.ioend.ioFlags & IOMAP_IOEND_UNWRITTEN)) wpc.ioend.endIo = (done) => this.endUnwrittenIoend(done);
+        return iomapIoendWritebackSubmit(wpc, error);
       },
     };
     this.introspect = { snapshot: (inode: Inode) => this.snapshot(inode) };
@@ -178,7 +202,7 @@ class FixedFs implements FsInstance {
     } else {
       this.fill(f, lblk, this.run(f, lblk, this.lay.regionBlocks), m);
     }
-    m.folioOps = { iomapValid: (ino, map) => map.validityCookie === this.file(ino).seq };
+    if (this.api === '6.12') m.folioOps = this.folioOps;
     return 0;
   }
 
@@ -209,6 +233,12 @@ class FixedFs implements FsInstance {
     wpc.iomap.flags = 0;
     this.fill(f, lblk, this.run(f, lblk, this.lay.regionBlocks), wpc.iomap);
     return 0;
+  }
+
+  /** ->writeback_range (current): map as ->map_blocks does, then queue the run. */
+  private writebackRange(wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): number {
+    const ret = this.mapBlocks(wpc, wpc.inode!, pos);
+    return ret < 0 ? ret : iomapAddToIoend(wpc, folio, pos, endPos, len);
   }
 
   private convert(f: FixedFile, off: number, size: number): void {
@@ -356,11 +386,12 @@ export const fixedFsAdapter: FsAdapter = {
   name: 'fixedfs',
   describe: 'fixedfs: one fixed device region per file, no allocator (the docs/adapters.md example)',
   fileCapabilities: { fallocModes: [0, 0x01, 0x03], reflink: false, directIO: true, inline: false },
+  api: ['6.12', 'current'],
   mkfs(dev, opts) {
     const lay = layoutFor(dev, opts.blockSize);
     writeMeta(dev, lay, new Map());
   },
-  mount(dev) {
+  mount(dev, opts) {
     const head = new Uint8Array(dev.sectorSize);
     dev.read(0, head);
     const len = Buffer.from(head.buffer, head.byteOffset).readUInt32LE(0);
@@ -381,7 +412,7 @@ export const fixedFsAdapter: FsAdapter = {
       states.set(Buffer.from(f.states, 'base64').subarray(0, lay.regionBlocks));
       names.set(f.name, { slot: f.slot, size: f.size, states, seq: 0, metaDirty: false });
     }
-    return new FixedFs(dev, lay, names);
+    return new FixedFs(dev, lay, names, opts?.api ?? '6.12');
   },
 };
 
@@ -392,5 +423,6 @@ export function createAdapter(opts: AdapterOptions = {}): ReferenceAdapter {
     blockSize: (opts.blockSize as number | undefined) ?? 4096,
     folioSize: opts.folioSize as number | undefined,
     deviceSize: 1 << 30,
+    api: opts.api as string | undefined,
   });
 }

@@ -34,7 +34,18 @@ others (test/process-durability.test.ts):
   commit-noop      commit writes nothing: the metadata on disk stays that of mkfs
   mount-older-slot mount loads the older of the two metadata slots (the state before the last
                    commit: a remount goes back to the previous sync)
+  stale-sv         the state counter sv (feature "sv") never moves after mount, although the
+                   extent maps do
+  commit-no-flush  commit writes the metadata slot but never flushes the device: what an fsync
+                   acknowledged can vanish in a power cut (caught only with feature "devio")
+
+Optional protocol features (docs/protocol.md, "Features"): it takes up "sv" (every reply carries
+a counter of its mapping state, bumped whenever any extent map changes), "reset" (back to the
+state after the hello) and "devio" (its own device writes and flushes go to the harness in the
+replies instead of to the image file, so the harness can cut the power under it: docs/protocol.md
+5.5). --no-features answers the hello as a server written before them did.
 """
+import base64
 import json
 import os
 import struct
@@ -53,7 +64,10 @@ DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
 BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
-DEFECTS = ["commit-noop", "mount-older-slot"]
+DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush"]
+FEATURES = ["sv", "reset", "devio"]                # the optional protocol features pyfs can use
+# Requests after which the mapping state may be new without an extent change of the inode named.
+STATE_RESETS = ("mkfs", "mount", "create", "unlink", "reset", "load_inode")
 DEFECT = None                             # set from --defect in main()
 
 SB_MAGIC = b"PYIOMAP1"
@@ -215,6 +229,7 @@ class Allocator:
 
 class Inode:
     __slots__ = ("ino", "ext", "disk_size", "seq", "seen", "meta_dirty")
+    changes = 0                      # extent map changes of every inode (the state counter sv)
 
     def __init__(self, ino, ext=None, disk_size=0):
         self.ino = ino
@@ -234,6 +249,7 @@ class Inode:
             self.seen = now
             self.seq += 1
             self.meta_dirty = True
+            Inode.changes += 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,11 +258,34 @@ class Inode:
 
 class PyFs:
     def __init__(self):
+        self.features = set()
+        self.sv = 0                  # the state counter (feature "sv") is sv + Inode.changes
+        self.sv_sent = 0
         self.fd = None
         self.hello_bs = 4096
         self.bs = 0
         self.generation = 0
         self.slot = 0
+        self.devio = []              # feature "devio": this request's device writes and flushes
+        self.busy = []               # (pblk, count) freed since the last commit: not reusable yet
+
+    # ---- the device: the image file, or (feature "devio") the harness ------------------------
+
+    def dev_write(self, fd, data, off, sector=512):
+        """Write metadata to the device. With "devio" it goes to the harness in the reply, padded
+        to whole sectors (a block device takes nothing smaller); the image file is not touched."""
+        if "devio" not in self.features:
+            os.pwrite(fd, data, off)
+            return
+        data = data + b"\0" * (-len(data) % sector)
+        self.devio.append({"write": off, "data": base64.b64encode(data).decode()})
+
+    def dev_flush(self, fd):
+        """Make every device write so far durable (the harness flushes its volatile cache)."""
+        if "devio" not in self.features:
+            os.fsync(fd)
+            return
+        self.devio.append({"flush": True})
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -293,7 +332,13 @@ class PyFs:
 
     def free_range(self, ino, lblk, n):
         for l, c, p, s in remove_range(ino.ext, lblk, n):
-            self.alloc_map.put(p, c)
+            self.release(p, c)
+
+    def release(self, pblk, n):
+        """Free blocks, but not for reuse before the next commit: until then the metadata on disk
+        may still map them, and a power cut would bring back a file whose block holds another
+        file offset's data (XFS's busy extents)."""
+        self.busy.append((pblk, n))
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -302,7 +347,9 @@ class PyFs:
         if not (isinstance(bs, int) and 512 <= bs <= 65536 and bs & (bs - 1) == 0):
             bs = 4096
         self.hello_bs = bs
-        return {
+        if OFFER_FEATURES:
+            self.features = set(FEATURES) & set(p.get("features") or [])
+        reply = {
             "protocol": PROTOCOL, "name": NAME, "level": "fs",
             "geometry": {"blockSize": bs, "maxFileSize": MAX_FILE},
             "capabilities": {
@@ -311,6 +358,20 @@ class PyFs:
                 "ops": OPTIONAL_OPS,
             },
         }
+        if OFFER_FEATURES:
+            reply["features"] = sorted(self.features)
+        return reply
+
+    def op_reset(self, p):
+        """Back to the state right after the hello: the device closed, every in-core structure gone."""
+        if "reset" not in self.features:
+            raise FsErr("EOPNOTSUPP", "reset was not agreed in the hello")
+        if self.fd is not None:
+            os.close(self.fd)
+        keep = (self.features, self.hello_bs, self.sv, self.sv_sent)
+        self.__init__()
+        self.features, self.hello_bs, self.sv, self.sv_sent = keep
+        return {}
 
     def op_ping(self, p):
         return {}
@@ -330,22 +391,21 @@ class PyFs:
         fd = os.open(p["device"], os.O_RDWR)
         try:
             sb = struct.pack(SB_FMT, SB_MAGIC, bs, total, slot_blocks, data_start, size)
-            os.pwrite(fd, sb + b"\0" * (bs - len(sb)), 0)
+            self.dev_write(fd, sb + b"\0" * (bs - len(sb)), 0)
             empty = {"next_ino": 1, "names": {}, "inodes": {}}
             for slot, gen in ((0, 1), (1, 0)):
                 self.write_slot(fd, bs, slot_blocks, slot, gen, empty)
-            os.fsync(fd)
+            self.dev_flush(fd)
         finally:
             os.close(fd)
         return {}
 
-    @staticmethod
-    def write_slot(fd, bs, slot_blocks, slot, gen, meta):
+    def write_slot(self, fd, bs, slot_blocks, slot, gen, meta):
         body = json.dumps(meta, separators=(",", ":")).encode()
         if len(body) + struct.calcsize(SLOT_FMT) > slot_blocks * bs:
             raise FsErr("ENOSPC", "metadata (%d bytes) does not fit its slot" % len(body))
         hdr = struct.pack(SLOT_FMT, SLOT_MAGIC, gen, len(body), zlib.crc32(body))
-        os.pwrite(fd, hdr + body, (1 + slot * slot_blocks) * bs)
+        self.dev_write(fd, hdr + body, (1 + slot * slot_blocks) * bs)
 
     def read_slot(self, slot):
         off = (1 + slot * self.slot_blocks) * self.bs
@@ -400,6 +460,7 @@ class PyFs:
             self.inodes[ino.ino] = ino
             used.extend((e[2], e[1]) for e in ino.ext)
         self.alloc_map = Allocator(data_start, total - data_start, used)
+        self.busy = []
         return {"blockSize": bs}
 
     def op_commit(self, p):
@@ -413,7 +474,11 @@ class PyFs:
         }
         slot = 1 - self.slot
         self.write_slot(self.fd, self.bs, self.slot_blocks, slot, self.generation + 1, meta)
-        os.fsync(self.fd)
+        if DEFECT != "commit-no-flush":
+            self.dev_flush(self.fd)
+        for pblk, n in self.busy:     # the frees are on disk now: the blocks may be reused
+            self.alloc_map.put(pblk, n)
+        self.busy = []
         self.generation += 1
         self.slot = slot
         for i in self.inodes.values():
@@ -444,7 +509,7 @@ class PyFs:
             raise FsErr("ENOENT", "%s does not exist" % p["name"])
         ino = self.inodes.pop(n)
         for l, c, pb, s in ino.ext:
-            self.alloc_map.put(pb, c)
+            self.release(pb, c)
         return {}
 
     def op_load_inode(self, p):
@@ -633,14 +698,15 @@ class PyFs:
                     if b in owner:
                         problems.append("block %d owned by inodes %d and %d" % (b, owner[b], ino.ino))
                     owner[b] = ino.ino
-        for s, c in self.alloc_map.free:
+        for s, c in self.alloc_map.free + [list(b) for b in self.busy]:
             for b in range(s, s + c):
                 if b in owner:
                     problems.append("block %d is free and owned by inode %d" % (b, owner[b]))
                     break
-        if len(owner) + self.alloc_map.blocks() != self.total_blocks - self.data_start:
-            problems.append("%d blocks owned + %d free != %d data blocks" % (
-                len(owner), self.alloc_map.blocks(), self.total_blocks - self.data_start))
+        busy = sum(c for _, c in self.busy)
+        if len(owner) + self.alloc_map.blocks() + busy != self.total_blocks - self.data_start:
+            problems.append("%d blocks owned + %d free + %d busy != %d data blocks" % (
+                len(owner), self.alloc_map.blocks(), busy, self.total_blocks - self.data_start))
         return {"problems": problems[:20]}
 
     def op_describe_block(self, p):
@@ -651,12 +717,19 @@ class PyFs:
         return {"text": "%s [%d, +%d) @%d" % ("written" if e[3] == "w" else "unwritten", e[0] * self.bs, e[1] * self.bs, e[2])}
 
 
+OFFER_FEATURES = True                     # False with --no-features
+
+
 def main():
-    global DEFECT
-    if len(sys.argv) == 3 and sys.argv[1] == "--defect" and sys.argv[2] in DEFECTS:
-        DEFECT = sys.argv[2]
-    elif len(sys.argv) > 1:
-        sys.stderr.write("usage: fs-server.py [--defect %s]\n" % "|".join(DEFECTS))
+    global DEFECT, OFFER_FEATURES
+    args = sys.argv[1:]
+    if args[:1] == ["--no-features"]:
+        OFFER_FEATURES = False
+        args = args[1:]
+    if len(args) == 2 and args[0] == "--defect" and args[1] in DEFECTS:
+        DEFECT = args[1]
+    elif args:
+        sys.stderr.write("usage: fs-server.py [--no-features] [--defect %s]\n" % "|".join(DEFECTS))
         sys.exit(2)
     fs = PyFs()
     out = sys.stdout
@@ -681,8 +754,22 @@ def main():
         except Exception as e:  # a bug in pyfs: report it as EIO and say where on stderr
             traceback.print_exc()
             reply = {"id": rid, "error": {"errno": "EIO", "message": "%s: %s" % (type(e).__name__, e)}}
+        # Mappings handed out before a change are stale from now on (the cookie), and so is
+        # every snapshot the harness keeps (the state counter).
         if ino is not None:
-            ino.note_changes()       # mappings handed out before a change are stale from now on
+            ino.note_changes()
+        if method in STATE_RESETS:
+            fs.sv += 1
+        if fs.devio:
+            # The device requests of this call, in order (pyfs writes only after its checks, so a
+            # call that fails has made none).
+            if isinstance(reply.get("result"), dict):
+                reply["result"]["devio"] = fs.devio
+            fs.devio = []
+        if "sv" in fs.features and isinstance(reply.get("result"), dict):
+            if DEFECT != "stale-sv" or method == "mount":
+                fs.sv_sent = fs.sv + Inode.changes
+            reply["result"]["sv"] = fs.sv_sent
         out.write(json.dumps(reply, separators=(",", ":")) + "\n")
         out.flush()
 

@@ -17,7 +17,7 @@ import {
   folioMkclean, iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
 } from './iomap/buffered-io';
-import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, iomapWritepages, newWritepageCtx } from './iomap/writeback';
+import { filemapFdatawait, filemapFdatawriteRange, filemapWriteAndWaitRange, writepagesFor } from './iomap/writeback';
 import { IovIter } from './iomap/uio';
 import { Refs, MkfsOptions } from './fs/refs';
 import { Personality, personality } from './fs/personality';
@@ -145,11 +145,13 @@ export class IomapFs {
     const minOrder = Math.max(0, Math.log2(this.fs.blockSize) - PAGE_SHIFT);
     const maxOrder = Math.log2(this.opts.maxFolioSize) - PAGE_SHIFT;
     const mapping = new AddressSpace({ minOrder, maxOrder, newFolioFill: this.opts.newFolioFill }, this.queue);
-    inode = { ino, size: loaded.size, blkbits: this.fs.blkbits, blockSize: this.fs.blockSize, mapping, fsPrivate: loaded.fsPrivate };
+    inode = {
+      ino, size: loaded.size, blkbits: this.fs.blkbits, blockSize: this.fs.blockSize, mapping, fsPrivate: loaded.fsPrivate,
+      api: this.fs.api ?? '6.12',
+    };
     mapping.host = inode;
     mapping.aops = iomapAops;
-    const fs = this.fs;
-    mapping.writepages = (wbc) => iomapWritepages(mapping, wbc, newWritepageCtx(fs.writebackOps));
+    mapping.writepages = writepagesFor(inode, this.fs.writebackOps, this.fs.wbOps);
     this.icache.set(ino, inode);
     return inode;
   }
@@ -194,6 +196,7 @@ export class IomapFs {
     for (const inode of this.icache.values()) filemapFdatawriteRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER, 'all');
     this.queue.drain();
     this.fs.commit();
+    for (const inode of this.icache.values()) if (!inode.mapping.hasDirtyOrWriteback()) inode.mapping.dirtiedPages = false;
   }
 
   /**
@@ -203,7 +206,11 @@ export class IomapFs {
    */
   dropCaches(): void {
     this.checkMounted();
-    for (const inode of this.icache.values()) inode.mapping.invalidateClean();
+    for (const inode of this.icache.values()) {
+      inode.mapping.invalidateClean();
+      // With nothing dirty the inode itself goes too (prune_icache_sb), I_DIRTY_PAGES with it.
+      if (!inode.mapping.hasDirtyOrWriteback()) inode.mapping.dirtiedPages = false;
+    }
   }
 
   /** `sync; echo 3 > drop_caches`: the cold cache a check wants when every byte must come from the media. */
@@ -268,6 +275,12 @@ export class FileHandle {
   /** errseq cursor (struct file f_wb_err). */
   private readonly wbErr: { since: number };
   closed = false;
+  /**
+   * FMODE_RANDOM (posix_fadvise POSIX_FADV_RANDOM): a read miss is force_page_cache_ra(), which
+   * reads exactly the missing pages of the request in minimum-order folios. Otherwise the model
+   * sizes readahead folios from the request (a simplification of page_cache_sync_ra's window).
+   */
+  randomReads = false;
 
   constructor(fsys: IomapFs, inode: Inode, name: string) {
     this.fsys = fsys;
@@ -278,6 +291,16 @@ export class FileHandle {
 
   private get ops() {
     return this.fsys.fs.iomapOps;
+  }
+
+  /** current generation: the write ops the entry points are given (6.12: null, they hang off mappings). */
+  private get wops() {
+    return this.fsys.fs.api === 'current' ? this.fsys.fs.writeOps ?? null : null;
+  }
+
+  /** current generation: the filesystem's read ops (null: the core's bio reads). */
+  private get rops() {
+    return this.fsys.fs.api === 'current' ? this.fsys.fs.readOps ?? null : null;
   }
 
   private live(): void {
@@ -329,17 +352,17 @@ export class FileHandle {
       while (p < end) {
         const i = Math.floor(p / PAGE_SIZE);
         if (mapping.lookup(i)) break;
-        const f = mapping.allocFolio(i, end - p, lastIndex);
+        const f = mapping.allocFolio(i, this.randomReads ? 0 : end - p, lastIndex);
         fresh.push(f);
         p = f.end;
       }
-      iomapReadahead(fresh, this.ops);
+      iomapReadahead(fresh, this.ops, this.rops);
       folio = mapping.lookup(idx)!;
     }
     if (!folio.uptodate) {
       const off = folio.offsetIn(pos);
       if (wholeFolio || !isPartiallyUptodate(folio, off, Math.min(len, folio.size - off), this.inode.blkbits)) {
-        iomapReadFolio(folio, this.ops);
+        iomapReadFolio(folio, this.ops, this.rops);
         if (!folio.uptodate) return null;
       }
     }
@@ -400,7 +423,7 @@ export class FileHandle {
     // xfs_file_write_checks(): zero from the old EOF to the start of an extending write.
     if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const iov = new IovIter(len === data.length ? data : data.subarray(0, len), opts.faultAt ?? Infinity);
-    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops);
+    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, this.wops);
     return check(ret, `${this.name}: write at ${off}`);
   }
 
@@ -411,7 +434,7 @@ export class FileHandle {
   private zeroPastEof(end: number, what: string, didZero?: { v: boolean }): void {
     const inode = this.inode;
     check(this.fsys.fs.prepareZeroPastEof?.(inode, end) ?? 0, `${this.name}: preparing to zero past EOF`);
-    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: ${what}`);
+    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: ${what}`);
   }
 
   /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
@@ -429,7 +452,7 @@ export class FileHandle {
     if (newsize > oldsize) {
       this.zeroPastEof(newsize, 'zeroing for truncate up', didZero);
     } else if (!modelBugs.truncateNoTailZero) {
-      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: truncate_page`);
+      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: truncate_page`);
     }
     // truncate_setsize()
     inode.size = newsize;
@@ -474,6 +497,9 @@ export class FileHandle {
       return;
     }
     this.fsys.queue.waitInode(this.inode);
+    // ext4_update_disksize_before_punch(): the dropped folios will never be written back to raise
+    // the on-disk size, so it moves now (found by fsx remounts under the ext4 personality).
+    this.fs.diskSizeBeforePunch?.(this.inode, off, len);
     // ext4_truncate_page_cache_block_range(): write-protect every page the range touches, partial
     // ones too, so the next store faults and page_mkwrite reserves space again for punched blocks.
     const mapping = this.inode.mapping;
@@ -491,6 +517,16 @@ export class FileHandle {
     this.inode.mapping.truncateRange(start, end);
   }
 
+  /**
+   * Collapse/insert: write back and drop the cache from `off` to `end` (the size), from one
+   * allocation unit earlier under shiftFlushesUnitBefore (xfs_prepare_shift).
+   */
+  private flushForShift(off: number, end: number): void {
+    const unit = this.inode.blockSize;
+    const start = this.personality.shiftFlushesUnitBefore && off > 0 ? Math.floor(off / unit) * unit - unit : off;
+    this.flushUnmapRange(start, end - start);
+  }
+
   /** Make sure the file is not inline (every space operation works on blocks). */
   private unstuffed(): void {
     check(this.fs.unstuff(this.inode), `${this.name}: unstuff`);
@@ -505,7 +541,7 @@ export class FileHandle {
     const size = this.inode.size;
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
-    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache), `${this.name}: zeroing punched edges`);
+    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: zeroing punched edges`);
   }
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
@@ -547,7 +583,7 @@ export class FileHandle {
         if (off % bs || len % bs) throw new FsError(EINVAL, `${this.name}: collapse range not block aligned`);
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
-        this.flushUnmapRange(off, size - off);
+        this.flushForShift(off, size);
         if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
         this.inode.size = size - len;
@@ -564,15 +600,19 @@ export class FileHandle {
         this.unstuffed();
         if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
         this.truncate(size + len);
-        this.flushUnmapRange(off, size + len - off);
+        this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
         this.fs.commit(); // as for collapse: the shift must be durable before in-place overwrites
         return;
       case FALLOC_FL_UNSHARE_RANGE:
         this.unstuffed();
-        check(iomapFileUnshare(this.inode, off, len, this.ops), `${this.name}: unshare`);
-        check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
-        check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
+        // xfs_reflink_unshare() returns at once for a file without the reflink flag.
+        if (!this.personality.unshareOnlyReflinked || this.fs.isReflinked?.(this.inode) !== false) {
+          check(iomapFileUnshare(this.inode, off, len, this.ops, this.wops), `${this.name}: unshare`);
+          check(filemapWriteAndWaitRange(this.inode.mapping, off, end - 1), `${this.name}: unshare writeback`);
+          check(this.fs.unshareUnwritten(this.inode, lblk, nblk), `${this.name}: unshare unwritten`);
+          this.fs.tryClearReflinkFlag?.(this.inode);
+        }
         check(this.fs.allocRange(this.inode, lblk, nblk), `${this.name}: unshare allocation`);
         if (!keep && end > size) this.truncate(end);
         return;
@@ -880,11 +920,12 @@ export class FileHandle {
       flags,
       fsync: () => this.writeAndWait() || (this.fsys.fs.commit(), 0),
     };
+    if (this.personality.dioMappingAlignOnly) iocb.mappingAlignOnly = true;
     if (opts.complete) iocb.complete = (_i, res) => opts.complete!(res);
     return iocb;
   }
 
-  /** xfs_file_dio_write/read: offset and length must be logical-sector aligned, checked up front. */
+  /** xfs_file_dio_write (and the generic personality for reads too): offset and length logical-sector aligned, checked up front. */
   private checkDioAlignment(off: number, len: number): void {
     const lbs = this.fsys.dev.sectorSize;
     if (off % lbs || len % lbs) throw new FsError(EINVAL, `${this.name}: O_DIRECT offset ${off} length ${len} not ${lbs}-byte aligned`);
@@ -897,7 +938,7 @@ export class FileHandle {
     validOffset(len, 'length');
     // iomap_dio_rw answers a read of nothing, or at/after EOF, with 0 before any alignment check.
     if (len === 0 || off >= this.inode.size) return new Uint8Array(0);
-    this.checkDioAlignment(off, len);
+    if (this.personality.dioReadAlignUpFront) this.checkDioAlignment(off, len);
     const buf = new Uint8Array(len);
     const iov = new IovIter(buf);
     // Like xfs_file_dio_read(): no dio ops for reads (->end_io is a write-completion hook).
@@ -915,7 +956,8 @@ export class FileHandle {
     this.enter('directWrite', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
-    this.checkDioAlignment(off, data.length);
+    const upFront = this.personality.dioWriteAlignUpFront;
+    if (upFront) this.checkDioAlignment(off, data.length);
     if (data.length === 0) return 0;
     this.notSwapfile('O_DIRECT write');
     const len = this.writeLimit(off, data.length);
@@ -943,7 +985,12 @@ export class FileHandle {
       ret = iomapDioRw(this.kiocb(off, opts), dioIter(new IovIter(src), 'write'), inode, this.ops, this.dioOps());
     }
     if (ret === -ENOTBLK) ret = 0;
-    if (ret < 0) check(ret, `${this.name}: O_DIRECT write at ${off}`);
+    if (ret < 0) {
+      // Without the up-front check a misaligned write fails in a later mapping, after extending
+      // past EOF may have allocated blocks there: ext4_truncate_failed_write frees them.
+      if (!upFront && off + len > inode.size) this.fs.truncateBlocks(inode, inode.size);
+      check(ret, `${this.name}: O_DIRECT write at ${off}`);
+    }
     if (ret < len) {
       // Buffered fallback for what direct I/O did not do, then write it back and drop it.
       const n = this.pwrite(off + ret, src.subarray(ret));
@@ -963,7 +1010,7 @@ export class FileHandle {
     this.enter('directWriteAsync', off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
-    this.checkDioAlignment(off, data.length);
+    if (this.personality.dioWriteAlignUpFront) this.checkDioAlignment(off, data.length);
     this.notSwapfile('O_DIRECT write');
     const len = this.writeLimit(off, data.length);
     if (off > this.inode.size) this.zeroPastEof(off, 'zeroing past EOF');
@@ -1086,7 +1133,7 @@ export class FileHandle {
     if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     // IOMAP_DONTCACHE: iomap_get_folio creates the folios it needs dropbehind.
     const iov = new IovIter(len === data.length ? data : data.subarray(0, len));
-    const ret = check(iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, true), `${this.name}: write at ${off}`);
+    const ret = check(iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, this.wops, true), `${this.name}: write at ${off}`);
     if (ret > 0) filemapFdatawriteRange(inode.mapping, off, off + ret - 1, 'none');
     return ret;
   }

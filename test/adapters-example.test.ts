@@ -33,6 +33,16 @@ describe('docs/adapters.md worked example: fixedfs as a module adapter', () => {
     });
   }
 
+  it('passes the fsx engine in the current API generation too (iomap_write_ops, writeback_range/_submit)', function () {
+    this.timeout(300000);
+    const adapter = loadAdapter(MODULE, { blockSize: 1024, folioSize: 16384, api: 'current' });
+    assert.deepStrictEqual(adapter.setup, { api: 'current' });
+    const r = runFsx(adapter, MODULE, { ...defaultOptions(), numOps: 8000, seed: 3, quiet: true }, quiet);
+    assert.strictEqual(r.failure, null, r.report.join('\n'));
+    assert.strictEqual(r.ops, 8000);
+    assert.strictEqual(r.log().setup?.api, 'current', 'the op log records the generation');
+  });
+
   it('survives unmount and mount (metadata on the device)', () => {
     const a = loadAdapter(MODULE, { blockSize: 4096 });
     const t = a.open();

@@ -24,8 +24,9 @@ import { FsError, EIO, ENOSPC, EAGAIN } from '../reference/errno';
 import {
   IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE,
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_NULL_ADDR, IOMAP_OVERWRITE_ONLY, IOMAP_REPORT, IOMAP_UNWRITTEN,
-  IOMAP_WRITE, IOMAP_ZERO, Iomap, IomapType, resetIomap, roundDown, roundUp, zeroedIomap,
+  IOMAP_WRITE, IOMAP_ZERO, Iomap, IomapApi, IomapType, resetIomap, roundDown, roundUp, zeroedIomap,
 } from '../reference/iomap/types';
+import { iomapAddToIoend } from '../reference/iomap/ioend';
 import { IOCB_NOWAIT, dioIter, iomapDioRw } from '../reference/iomap/direct-io';
 import { daxIomapRw } from '../reference/iomap/dax';
 import { iomapLastWrittenBlock, iomapWriteDelallocRelease, writeHooks } from '../reference/iomap/buffered-io';
@@ -45,6 +46,8 @@ import * as path from 'path';
 interface Geo {
   bs?: number;
   folio?: number;
+  /** The API generation refs runs its ops tables in (default 6.12). */
+  api?: IomapApi;
   /** refs stores files up to this many bytes inline; 0 (the default here) disables inline data. */
   inlineMax?: number;
 }
@@ -64,7 +67,7 @@ type BreakageSpec = Breakage | ((fs: FsInstance) => Breakage);
 function mount(breakage: BreakageSpec | null, geo: Geo = {}): Env {
   const dev = new MemoryDevice({ size: 64 << 20 });
   IomapFs.mkfs(dev, { blockSize: geo.bs ?? 4096, inlineMax: geo.inlineMax ?? 0 });
-  const refs = Refs.mount(dev);
+  const refs = Refs.mount(dev, { api: geo.api });
   const inst = breakage ? breakFs(refs, breakage) : refs;
   let fsys: IomapFs | null = null;
   const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '' });
@@ -779,6 +782,132 @@ const CASES: Case[] = [
       assert.deepStrictEqual(env.fh.pread(0, 100), pattern(1, 100));
     },
   },
+
+  /* The current API generation --------------------------------------------------------------- */
+  {
+    rule: 'C01',
+    geo: { api: 'current' },
+    bug: '->writeback_range keeps the 6.12 ->map_blocks convention and answers 0 for success',
+    breakage: {
+      writebackRange: (orig, wpc, folio, pos, len, endPos) => {
+        const ret = orig(wpc, folio, pos, len, endPos);
+        return ret > 0 ? 0 : ret;
+      },
+    },
+    scenario: (env) => {
+      env.fh.pwrite(0, pattern(1, BS));
+      env.fh.fsync();
+    },
+  },
+  {
+    rule: 'C02',
+    geo: { api: 'current', bs: 1024, folio: 4096 },
+    bug: '->writeback_range returns early when its cached mapping still covers pos, without iomap_add_to_ioend',
+    breakage: {
+      writebackRange: (orig, wpc, folio, pos, len, endPos) => {
+        const m = wpc.iomap;
+        if (m.length > 0 && pos >= m.offset && pos < m.offset + m.length && m.type !== IOMAP_HOLE) {
+          return Math.min(len, m.offset + m.length - pos);
+        }
+        return orig(wpc, folio, pos, len, endPos);
+      },
+    },
+    scenario: (env) => {
+      // Two dirty runs in one folio with a clean block between: the second reuses the mapping.
+      env.fh.pwrite(0, pattern(1, 4096));
+      env.fh.fsync();
+      env.fh.pwrite(0, pattern(2, 1024));
+      env.fh.pwrite(2048, pattern(3, 1024));
+      env.fh.fsync();
+    },
+  },
+  {
+    // Both runs get the same injected mapping failure (refs' own fault hook).
+    rule: 'C03',
+    geo: { api: 'current' },
+    bug: '->writeback_range returns the mapping error without dropping the delalloc reservation (no discard)',
+    breakage: (fs) => ({
+      writebackRange: (_orig, wpc, folio, pos, len, endPos) => {
+        const refs = fs as Refs;
+        const ret = refs.mapBlocks(wpc, wpc.inode!, pos, len);
+        return ret < 0 ? ret : iomapAddToIoend(wpc, folio, pos, endPos, len);
+      },
+    }),
+    scenario: (env) => {
+      env.refs.faults.mapBlocksError = { err: -EIO, from: 0, to: Number.MAX_SAFE_INTEGER };
+      env.fh.pwrite(0, pattern(1, BS));
+      expectFsError('EIO', () => env.fh.fsync());
+      env.refs.faults.mapBlocksError = undefined;
+    },
+  },
+  {
+    rule: 'C04',
+    geo: { api: 'current' },
+    bug: '->writeback_submit sets its completion handler and returns without submitting the bio',
+    breakage: {
+      writebackSubmit: (orig, wpc, error) => {
+        if (error) return orig(wpc, error);
+        return 0;
+      },
+    },
+    scenario: (env) => {
+      env.fh.pwrite(0, pattern(1, BS));
+      env.fh.fsync();
+    },
+  },
+  {
+    // The pass's last ioend is submitted with the error of a later folio that failed to map.
+    rule: 'C05',
+    geo: { api: 'current' },
+    bug: '->writeback_submit fails the ioend it is handed but reports success',
+    breakage: {
+      writebackSubmit: (orig, wpc, error) => {
+        orig(wpc, error);
+        return 0;
+      },
+    },
+    scenario: (env) => {
+      env.fh.pwrite(0, pattern(1, 2 * BS));
+      env.refs.faults.mapBlocksError = { err: -EIO, from: BS, to: Number.MAX_SAFE_INTEGER };
+      expectFsError('EIO', () => env.fh.fsync());
+      env.refs.faults.mapBlocksError = undefined;
+    },
+  },
+  {
+    rule: 'C06',
+    geo: { api: 'current' },
+    bug: 'a filesystem ported to the current API still hangs ->iomap_valid off iomap->folio_ops',
+    breakage: (fs) => ({
+      begin: (orig, inode, pos, len, flags, m, src) => {
+        const ret = orig(inode, pos, len, flags, m, src);
+        if (ret === 0) m.folioOps = { iomapValid: (ino, map) => (fs as Refs).iomapValid(ino, map) };
+        return ret;
+      },
+    }),
+    scenario: (env) => {
+      env.fh.pwrite(0, pattern(1, BS));
+    },
+  },
+  {
+    rule: 'C07',
+    geo: { api: 'current', bs: 1024, folio: 4096 },
+    bug: '->read_folio_range reads the whole folio, over bytes the caller did not ask for (dirty data)',
+    breakage: {
+      readFolioRange: (orig, it, folio, _pos, _len) => orig(it, folio, folio.pos, folio.size),
+    },
+    cleanBreakage: { readFolioRange: (orig, it, folio, pos, len) => orig(it, folio, pos, len) },
+    scenario: (env) => {
+      env.fh.pwrite(0, pattern(1, 4096));
+      env.fh.fsync();
+      env.fsys.dropCaches();
+      env.fh.pwrite(10, pattern(2, 100));
+      env.fh.pwrite(1024 + 10, pattern(3, 100));
+      const exp = pattern(1, 4096).slice();
+      exp.set(pattern(2, 100), 10);
+      exp.set(pattern(3, 100), 1034);
+      assert.deepStrictEqual(readAll(env), exp);
+    },
+  },
 ];
 
 /** Rules the monitor does not check, and the word in their description that says why. */
@@ -853,8 +982,9 @@ describe('contract monitor: rule table', () => {
     });
   }
 
-  it('rule IDs are R01..R46 in order, names unique', () => {
-    assert.deepStrictEqual(RULES.map((r) => r.id), Array.from({ length: 46 }, (_, i) => `R${String(i + 1).padStart(2, '0')}`));
+  it('rule IDs are R01..R46, then the current API\'s C01..C07, in order, names unique', () => {
+    const want = [...Array.from({ length: 46 }, (_, i) => `R${String(i + 1).padStart(2, '0')}`), ...Array.from({ length: 7 }, (_, i) => `C0${i + 1}`)];
+    assert.deepStrictEqual(RULES.map((r) => r.id), want);
     assert.strictEqual(new Set(RULES.map((r) => r.name)).size, RULES.length);
   });
 
@@ -1061,7 +1191,13 @@ const FUZZ_GEOS: Geometry[] = [
   { blockSize: 4096, folioSize: 4096 },
   { blockSize: 4096, folioSize: 65536 },
   { blockSize: 16384, folioSize: 65536 },
+  // The current API generation: refs behind iomap_write_ops and writeback_range/_submit.
+  { blockSize: 1024, folioSize: 65536, inlineMax: 200, api: 'current' },
+  { blockSize: 4096, folioSize: 4096, api: 'current' },
 ];
+
+/** The current generation's rules every random run of it must exercise (C03 needs a mapping error, C07 a read hook). */
+const CURRENT_CORE_RULES = ['C01', 'C02', 'C04', 'C06'];
 
 /**
  * Rules every run of the ordinary file operations must exercise. Not R33: its check runs only
@@ -1081,7 +1217,7 @@ describe(`contract monitor: refs over ${FUZZ_SEEDS} seed(s) x ${FUZZ_OPS} random
   });
 
   for (const geo of FUZZ_GEOS) {
-    it(`bs=${geo.blockSize} folio=${geo.folioSize}${geo.inlineMax ? ` inline=${geo.inlineMax}` : ''}`, () => {
+    it(`bs=${geo.blockSize} folio=${geo.folioSize}${geo.inlineMax ? ` inline=${geo.inlineMax}` : ''}${geo.api ? ` api=${geo.api}` : ''}`, () => {
       const counts = new Map<string, number>();
       const merge = (m: ContractMonitor) => {
         for (const [k, v] of m.evaluated) counts.set(k, (counts.get(k) ?? 0) + v);
@@ -1108,7 +1244,8 @@ describe(`contract monitor: refs over ${FUZZ_SEEDS} seed(s) x ${FUZZ_OPS} random
         merge(h.monitor);
       }
       for (const [k, v] of counts) total.set(k, (total.get(k) ?? 0) + v);
-      const missing = CORE_RULES.filter((r) => !counts.get(r));
+      const core = geo.api === 'current' ? [...CORE_RULES, ...CURRENT_CORE_RULES] : CORE_RULES;
+      const missing = core.filter((r) => !counts.get(r));
       assert.deepStrictEqual(missing, [], `core rules never evaluated: ${missing.join(' ')}`);
     });
   }

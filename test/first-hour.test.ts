@@ -319,7 +319,7 @@ describe('first hour: the docs stand alone (issue 16 point 11)', () => {
         else if (p.endsWith('.js')) {
           const text = fs.readFileSync(p, 'utf8');
           for (const m of text.matchAll(/['"`](fileops-14\.\d+|iomap-contract-§\d[\w.]*)['"`]/g)) ids.add(m[1]);
-          for (const m of text.matchAll(/\bid: '(R\d\d)'/g)) ids.add(m[1]);
+          for (const m of text.matchAll(/\bid: '([RC]\d\d)'/g)) ids.add(m[1]);
         }
       }
     };

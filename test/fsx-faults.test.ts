@@ -154,6 +154,26 @@ describe('fsx device fault ops', () => {
     assert.equal(replay(loadAdapter('reference', { poison: 7 }), l).failure, null);
   });
 
+  it('fault COW writes too: a write fault over a shared block hits its staging block (mutant:cow-remap-on-io-error is caught)', () => {
+    // Block 0 is cloned to block 2 (both shared), then overwritten: writeback writes the new data to
+    // a COW staging block, which completion remaps into the file, or, when the write failed, cancels.
+    const ops = (action: { drop?: boolean; torn?: boolean }): OpLog['ops'] => [
+      { op: 'write', off: 0, len: 8192 }, { op: 'fsync', off: 0, len: 0 }, { op: 'clone_range', off: 0, len: 4096, dst: 8192 },
+      { op: 'write', off: 0, len: 4096 }, { op: 'fault_write', off: 0, len: 4096, ...action }, { op: 'read', off: 0, len: 12288 },
+    ];
+    for (const action of [{}, { drop: true }, { torn: true }] as Array<{ drop?: boolean; torn?: boolean }>) {
+      const l = { ...log('reference', ops(action)), setup: { poison: 7 } };
+      let runner: Runner | null = null;
+      const r = replayLog(loadAdapter('reference', { poison: 7 }), 'reference', l, ro, capture(), { runner: (x) => { runner = x; } });
+      assert.equal(r.failure, null, `${JSON.stringify(action)}: ${r.report.join('\n')}`);
+      assert.equal(runner!.faultStats.writeHits, 1, `${JSON.stringify(action)}: the fault hit the COW write`);
+    }
+    const l = { ...log('mutant:cow-remap-on-io-error', ops({})), setup: { poison: 7 } };
+    const bad = replay(loadAdapter('mutant:cow-remap-on-io-error', { poison: 7 }), l);
+    assert.equal(bad.failure?.kind, 'fault', bad.report.join('\n'));
+    assert.match(bad.report.join('\n'), /bad-bytes: .*garbage/);
+  });
+
   it('report an error no injected fault explains as the op\'s own failure', () => {
     const liar = withTarget(loadAdapter('reference'), 'eio-reads', (t: FileTarget) => ({
       interleave: t.interleave,

@@ -42,6 +42,7 @@ describe('personalities', () => {
       [true, 'eof-block', true, false, 0]);
     assert.strictEqual(g.reflinkSkipsUnwritten, false);
     assert.strictEqual(g.dioFallbackOnReflinkedInode, false);
+    assert.deepStrictEqual([g.dioReadAlignUpFront, g.dioWriteAlignUpFront, g.dioMappingAlignOnly], [true, true, false]);
   });
 
   for (const mode of [FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE]) {
@@ -164,6 +165,58 @@ describe('personalities', () => {
     }
   });
 
+  it('shiftFlushesUnitBefore: collapse writes back from one block before the offset on xfs (xfs_prepare_shift), from the offset on generic (diff, xfs 4k, 4 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(4 * BS).fill(3));
+      f.fallocate(0x08, 2 * BS, BS); // collapse block 2
+      // Block 1 was written back on xfs; on generic only blocks 2-3 were, which allocated the
+      // whole delalloc extent and left block 1 unwritten and dirty.
+      assert.strictEqual(classOf(f, 1), name === 'xfs' ? 'written' : 'unwritten', name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('unshareOnlyReflinked: UNSHARE_RANGE on a never-reflinked file only allocates on xfs (xfs_reflink_unshare returns at once), writes the range back on generic (diff, xfs 4k, 2 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f, writes } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+      const before = writes();
+      f.fallocate(0x40, 0, BS);
+      assert.strictEqual(writes() > before, name === 'generic', `${name}: wrote back`);
+      assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'unwritten' : 'written', name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('xfs: an unshare that leaves nothing shared clears the reflink flag, unless the inode has dirty pages (xfs_reflink_try_clear_inode_flag; diff, xfs 4k, 5 ops)', () => {
+    for (const dirtyFirst of [false, true]) {
+      const { fsys, f, writes } = mount('xfs');
+      f.fallocate(0, 0, BS);
+      if (dirtyFirst) f.pwrite(8 * BS, new Uint8Array(1).fill(1)); // a dirty page elsewhere: I_DIRTY_PAGES
+      f.cloneRange(0, BS, BS); // an unwritten source: nothing shared, but the flag is set
+      assert.strictEqual(fsys.refs.isReflinked(f.inode), true);
+      f.fallocate(0x40, 0, 1);
+      assert.strictEqual(fsys.refs.isReflinked(f.inode), dirtyFirst, `dirty pages first: ${dirtyFirst}`);
+      // The next unshare on a flagless file only allocates: nothing is written back.
+      f.pwrite(4 * BS, new Uint8Array(BS).fill(2));
+      const before = writes();
+      f.fallocate(0x40, 4 * BS, BS);
+      assert.strictEqual(writes() > before, dirtyFirst, `dirty pages first: ${dirtyFirst}`);
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+    }
+  });
+
+  it('xfs: truncate writes back from i_disk_size, which a direct write past dirty data moved (xfs_setfilesize is not ordered; diff, xfs 4k, 3 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { f } = mount(name);
+      f.pwrite(0, new Uint8Array(BS).fill(1)); // block 0 dirty delalloc (a whole block: no inline data)
+      f.directWrite(BS, new Uint8Array(BS).fill(2)); // on-disk size now 2 blocks
+      f.truncate(1);
+      assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'delalloc' : 'written', name);
+    }
+  });
+
   it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
     for (const name of ['xfs', 'ext4', 'generic'] as const) {
       const { f } = mount(name);
@@ -173,6 +226,87 @@ describe('personalities', () => {
       f.cloneRange(0, BS, 4 * BS);
       assert.strictEqual(f.bmap(1) === 0, name === 'xfs', `${name}: bmap(1) = ${f.bmap(1)} after a clone`);
     }
+  });
+
+  /** Try `fn`; the errno name it failed with, or 'ok'. */
+  function outcome(fn: () => unknown): string {
+    try {
+      fn();
+      return 'ok';
+    } catch (e) {
+      return (e as { code?: string }).code ?? String(e);
+    }
+  }
+
+  it('dioWriteAlignUpFront: a misaligned O_DIRECT write fails before anything on generic/xfs; on ext4 only its misaligned mapping fails, after the earlier ones landed', () => {
+    for (const name of ['generic', 'xfs', 'ext4'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(1));
+      f.fsync();
+      f.truncate(8 * BS); // blocks 2..7: a hole, a second mapping
+      // Aligned offset, 3 blocks + 100 bytes: the first mapping (blocks 0-1) is aligned.
+      assert.strictEqual(outcome(() => f.directWrite(0, new Uint8Array(3 * BS + 100).fill(2))), 'EINVAL', name);
+      const landed = f.pread(0, 2 * BS).every((b) => b === 2);
+      assert.strictEqual(landed, name === 'ext4', `${name}: the aligned first mapping landed`);
+      assert.ok(f.pread(2 * BS, BS).every((b) => b === 0), `${name}: nothing past the first mapping`);
+      assert.strictEqual(f.size, 8 * BS, name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('dioWriteAlignUpFront: a misaligned extending O_DIRECT write on ext4 lands inside EOF, keeps the size and frees what it allocated past EOF', () => {
+    for (const name of ['generic', 'ext4'] as const) {
+      const { fsys, f } = mount(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(1));
+      f.fsync();
+      assert.strictEqual(outcome(() => f.directWrite(0, new Uint8Array(5 * BS + 100).fill(2))), 'EINVAL', name);
+      assert.strictEqual(f.pread(0, 1)[0], name === 'ext4' ? 2 : 1, name);
+      assert.strictEqual(f.size, 2 * BS, name);
+      assert.deepStrictEqual(f.fiemap(2 * BS, 16 * BS, 0), [], `${name}: no blocks past EOF`);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  it('dioReadAlignUpFront: a misaligned O_DIRECT read of a hole is EINVAL on generic, zeroes on xfs and ext4; over written blocks EINVAL everywhere', () => {
+    for (const name of ['generic', 'xfs', 'ext4'] as const) {
+      const { f } = mount(name);
+      f.pwrite(4 * BS, new Uint8Array(BS).fill(5));
+      f.fsync();
+      f.truncate(8 * BS);
+      const hole = outcome(() => assert.ok(f.directRead(100, 1000).every((b) => b === 0)));
+      assert.strictEqual(hole, name === 'generic' ? 'EINVAL' : 'ok', name);
+      assert.strictEqual(outcome(() => f.directRead(4 * BS + 100, 1000)), 'EINVAL', name);
+    }
+  });
+
+  it('dioMappingAlignOnly: an aligned mapping of a misaligned read succeeds in 6.18 (xfs, ext4), fails in 6.12 (the whole count checked)', () => {
+    for (const only of [true, false]) {
+      const { fsys, f } = mount('xfs');
+      fsys.refs.personality = { ...personality('xfs'), dioMappingAlignOnly: only };
+      f.pwrite(0, new Uint8Array(2 * BS).fill(5));
+      f.fsync();
+      f.truncate(8 * BS);
+      // Blocks 0-1 written (aligned mapping), the misaligned tail in the hole after them.
+      const r = outcome(() => {
+        const d = f.directRead(0, 2 * BS + 100);
+        assert.strictEqual(d.length, 2 * BS + 100);
+        assert.ok(d.subarray(0, 2 * BS).every((b) => b === 5) && d.subarray(2 * BS).every((b) => b === 0));
+      });
+      assert.strictEqual(r, only ? 'ok' : 'EINVAL', `mappingAlignOnly ${only}`);
+    }
+  });
+
+  // Found by fsx remounts under the ext4 personality (seed 1, op 5,774, shrunk to 3 ops): a zero
+  // range reaching EOF dropped the dirty data whose writeback would have raised the on-disk size,
+  // so a clean remount came back with size 0 (ext4_update_disksize_before_punch).
+  it('ext4: a zero range over dirty data up to EOF keeps the size across a remount', () => {
+    const a = new ReferenceAdapter({ personality: 'ext4' });
+    const quiet = { out: () => undefined, err: () => undefined };
+    const ops: OpRecord[] = [{ op: 'write', off: 18520, len: 6056 }, { op: 'zero_range', off: 1054, len: 23522 }, { op: 'remount', off: 0, len: 0 }];
+    const r = replayLog(a, 'reference', {
+      format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1, ops,
+    }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+    assert.strictEqual(r.failure, null, r.report.join('\n'));
   });
 
   // Found by fsx under the ext4 personality (no write-back after truncate zeroing, so nothing

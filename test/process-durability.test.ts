@@ -2,7 +2,9 @@
  * Durability of out-of-process fs-level servers (examples/fs-server.py) under the default campaign:
  * the `remount` op (a clean unmount, i.e. writeback + commit, then mount) must find every byte, so a
  * server whose metadata commit does nothing, or whose mount loads an older metadata state, is
- * caught by plain fsx.
+ * caught by plain fsx. With the "devio" feature the server's own device writes and flushes go
+ * through the harness, which then cuts the power under it (the `crash` op): a server whose commit
+ * never flushes the device loses what fsync acknowledged, and plain fsx catches that too.
  */
 import { strict as assert } from 'assert';
 import { loadAdapter } from '../adapters/registry';
@@ -17,9 +19,9 @@ const QUIET: Output = { out: () => undefined, err: () => undefined };
 describe('fs-level Python server (examples/fs-server.py): durability under the default campaign', function () {
   this.timeout(180000);
   before(skipWithoutPython);
-  const spec = (defect?: string) => `exec:python3 examples/fs-server.py${defect ? ` --defect ${defect}` : ''}`;
-  const fsx = (defect?: string, over: Partial<FsxOptions> = {}) => {
-    const s = spec(defect);
+  const spec = (defect?: string, flags = '') => `exec:python3 examples/fs-server.py${flags}${defect ? ` --defect ${defect}` : ''}`;
+  const fsx = (defect?: string, over: Partial<FsxOptions> = {}, flags = '') => {
+    const s = spec(defect, flags);
     return runFsx(loadAdapter(s, {}), s, { ...defaultOptions(), quiet: true, ...over }, QUIET);
   };
 
@@ -30,12 +32,39 @@ describe('fs-level Python server (examples/fs-server.py): durability under the d
   });
 
   for (const defect of ['commit-noop', 'mount-older-slot']) {
-    it(`--defect ${defect} is caught by plain fsx at a remount (durability, fileops-14.25)`, () => {
+    it(`--defect ${defect} is caught by plain fsx at a remount or a power cut (durability, fileops-14.25)`, () => {
       const r = fsx(defect);
       assert.ok(r.failure !== null, 'not caught');
       assert.equal(r.failure.kind, 'durability', r.report.join('\n'));
       assert.equal(r.failure.rule, 'fileops-14.25');
-      assert.equal(r.log().ops[r.failure.op - 1].op, 'remount');
+      // Both mount the server again (with "devio" power cuts run too, and may come first).
+      assert.ok(['remount', 'crash'].includes(r.log().ops[r.failure.op - 1].op), r.log().ops[r.failure.op - 1].op);
+      const clean = fsx(defect, {}, ' --no-features');
+      assert.equal(clean.failure?.kind, 'durability', 'caught at a clean remount without power cuts too');
+      assert.equal(clean.log().ops[clean.failure!.op - 1].op, 'remount');
     });
   }
+
+  it('with "devio" the correct server passes power cuts (its metadata writes and flushes go through the harness)', () => {
+    const a = loadAdapter(spec(), {});
+    try {
+      assert.equal((a as unknown as { fsAdapter: { devio: boolean } }).fsAdapter.devio, true, 'pyfs takes up devio');
+    } finally {
+      a.close();
+    }
+    const r = fsx(undefined, { numOps: 1500, seed: 2 });
+    assert.equal(r.failure, null, r.report.join('\n'));
+    assert.ok(r.log().ops.filter((o) => o.op === 'crash' && o.skip !== true).length >= 10, 'power cuts ran');
+  });
+
+  it('--defect commit-no-flush (commit never flushes the device) is caught by plain fsx at a power cut, and only with devio', () => {
+    const r = fsx('commit-no-flush');
+    assert.ok(r.failure !== null, 'not caught');
+    assert.equal(r.failure.kind, 'durability', r.report.join('\n'));
+    assert.equal(r.log().ops[r.failure.op - 1].op, 'crash');
+    // Without the feature the server writes the image file itself: no power cuts, nothing caught.
+    const old = fsx('commit-no-flush', { numOps: 1500 }, ' --no-features');
+    assert.equal(old.failure, null, old.report.join('\n'));
+    assert.ok(!old.log().ops.some((o) => o.op === 'crash' && o.skip !== true));
+  });
 });

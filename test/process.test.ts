@@ -9,7 +9,8 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadExecAdapter, splitCommandLine, ProcessFsFileAdapter } from '../adapters/process';
+import { loadExecAdapter, splitCommandLine, ProcessFsFileAdapter, ServerPool } from '../adapters/process';
+import { registryEnv, runSuite, suiteByName } from '../properties/suites/index';
 import { TargetError, ProtocolError } from '../adapters/process/errors';
 import { ProcessFileAdapter } from '../adapters/process/file-client';
 import { ProcessFsAdapter, devicePath } from '../adapters/process/fs-client';
@@ -46,7 +47,9 @@ function havePython(): boolean {
  * {"level", "protocol", "hello": {...extra hello fields}, "ops": [...], "on": {METHOD: ACTION},
  * "log": FILE (every request line is appended to it)}.
  * ACTION: {"do": "exit", "code"} | {"do": "signal"} | {"do": "hang", "childPidFile"?} |
- * {"do": "raw", "line"} | {"do": "wrong-id"} | {"do": "result", "result"} | {"do": "error", "error"}.
+ * {"do": "raw", "line"} | {"do": "bytes", "b64"} (raw bytes, $ID in them replaced) | {"do": "wrong-id"} |
+ * {"do": "result", "result"} | {"do": "error", "error"}. A binary frame from the harness (feature
+ * "binary", when "hello" lists it under "features") is read and becomes params.data (base64).
  */
 const BAD_SERVER = String.raw`
 import base64, json, os, signal, subprocess, sys, time
@@ -71,8 +74,22 @@ def default(m, p):
     if m == "pwrite": return {"written": len(base64.b64decode(p["data"]))}
     if m == "iomap_valid": return {"valid": True}
     return {}
-for raw in sys.stdin:
-    req = json.loads(raw)
+def requests():
+    inp = sys.stdin.buffer
+    while True:
+        raw = inp.readline()
+        if not raw:
+            return
+        if raw.startswith(b"#"):
+            data = inp.read(int(raw[1:]))
+            inp.read(1)
+            raw = inp.readline()
+            req = json.loads(raw)
+            req.setdefault("params", {})["data"] = base64.b64encode(data).decode()
+            yield raw.decode(), req
+        elif raw.strip():
+            yield raw.decode(), json.loads(raw)
+for raw, req in requests():
     rid, m, p = req["id"], req["method"], req.get("params") or {}
     if "log" in cfg:
         with open(cfg["log"], "a") as f:
@@ -99,6 +116,10 @@ for raw in sys.stdin:
             time.sleep(3600)
         if a == "raw":
             sys.stdout.write(act["line"].replace("$ID", str(rid)) + "\n")
+            sys.stdout.flush()
+            continue
+        if a == "bytes":
+            sys.stdout.buffer.write(base64.b64decode(act["b64"]).replace(b"$ID", str(rid).encode()))
             sys.stdout.flush()
             continue
         if a == "wrong-id": out = {"id": rid + 1, "result": default(m, p)}
@@ -505,6 +526,192 @@ const python = havePython();
       assert.match(good.out, /"adapter":"exec:python3 .*fs-server\.py","seed":1,"ops":100,"failures":0/);
     }).timeout(60000);
   });
+  describe('optional protocol features: size in replies, binary frames (file level)', () => {
+    /** pyfile with every feature (or, with --no-features, as a server written before them). */
+    function pyfile(args: string[] = []): ProcessFileAdapter {
+      return closeLater(ProcessFileAdapter.start(PY, [FILE_SERVER, ...args], scratch()));
+    }
+
+    it('agrees on features in the hello; an old server (none) works as before', () => {
+      assert.deepEqual([...pyfile().hello.features].sort(), ['binary', 'reset', 'size']);
+      const old = pyfile(['--no-features']);
+      assert.deepEqual([...old.hello.features], []);
+      assert.equal(old.transport.binary, false);
+      const t = old.open();
+      const data = new Rng(3).bytes(70000);
+      assert.equal(t.pwrite(5, data), 70000);
+      const calls = old.transport.calls;
+      assert.equal(t.size(), 70005);
+      assert.equal(old.transport.calls, calls + 1, 'without the feature, size() is a request');
+      assert.deepEqual(Buffer.from(t.pread(5, 70000)), Buffer.from(data));
+    });
+
+    it('size() after an operation costs no request: the reply carried it', () => {
+      const a = pyfile();
+      const t = a.open();
+      const data = new Rng(4).bytes(65536);
+      assert.equal(t.pwrite(100, data), 65536);
+      const calls = a.transport.calls;
+      assert.equal(t.size(), 65636);
+      assert.equal(t.size(), 65636);
+      t.truncate(1000);
+      assert.equal(a.transport.calls, calls + 1, 'truncate only; both sizes came with replies');
+      assert.equal(t.size(), 1000);
+      assert.throws(() => t.seekData!(5000), (e: unknown) => e instanceof FsError && e.code === 'ENXIO');
+      const before = a.transport.calls;
+      assert.equal(t.size(), 1000, 'after an error reply (no size in it) size() asks');
+      assert.equal(a.transport.calls, before + 1);
+    });
+
+    it('bulk data travels as binary frames both ways (every byte value, empty and 1 MiB)', () => {
+      const a = pyfile();
+      assert.equal(a.transport.binary, true);
+      const t = a.open();
+      const all = new Uint8Array(256 * 4).map((_, i) => i & 0xff);
+      assert.equal(t.pwrite(0, all), all.length);
+      assert.deepEqual(Buffer.from(t.pread(0, all.length)), Buffer.from(all));
+      assert.equal(t.pwrite(10, new Uint8Array(0)), 0);
+      assert.equal(t.pread(5000, 10).length, 0, 'an empty frame (or none) at EOF');
+      const big = new Rng(9).bytes(1 << 20);
+      assert.equal(t.pwrite(4096, big), big.length);
+      assert.deepEqual(Buffer.from(t.pread(4096, big.length)), Buffer.from(big));
+      assert.deepEqual(Buffer.from(t.mapread!(0, 4096)).subarray(0, all.length), Buffer.from(all));
+    });
+
+    it('a server whose replies lie about the size is caught by fsx (it passes without the feature)', () => {
+      const liar = closeLater(loadExecAdapter(`${PY} ${FILE_SERVER} --defect size-lies`, { scratch: tmp }));
+      const r = runFsx(liar, liar.name, fsxOpts({ seed: 7, numOps: 300 }), capture());
+      assert.ok(r.failure !== null, 'the size in the replies is the one checked');
+      assert.equal(r.failure!.kind, 'size', r.report.join('\n'));
+      const old = closeLater(loadExecAdapter(`${PY} ${FILE_SERVER} --defect size-lies --no-features`, { scratch: tmp }));
+      const r2 = runFsx(old, old.name, fsxOpts({ seed: 7, numOps: 300 }), capture());
+      assert.equal(r2.failure, null, r2.report.join('\n'));
+    });
+
+    const frameCases: Array<{ what: string; bytes: string; re: RegExp }> = [
+      { what: 'a frame shorter than its length', bytes: '#10\nabc\n{"id": $ID, "result": {}}\n', re: /corrupted binary frame: the 10-byte payload of a binary frame is followed by byte 0x[0-9a-f]{2}, not a newline \(its length is wrong\)/ },
+      { what: 'a frame longer than its length', bytes: '#2\nabcd\n{"id": $ID, "result": {}}\n', re: /corrupted binary frame: the 2-byte payload .* followed by byte 0x63/ },
+      { what: 'a frame header that is not a length', bytes: '#4x\nabcd\n{"id": $ID, "result": {}}\n', re: /corrupted binary frame: binary frame header "#4x" is not "#" and a decimal length/ },
+      { what: 'a frame and a data field', bytes: '#2\nab\n{"id": $ID, "result": {"data": "YWI="}}\n', re: /a reply with a binary frame must not also have result\.data/ },
+    ];
+    for (const c of frameCases) {
+      it(`${c.what}: one clear line (a TargetError), the child reaped`, () => {
+        const a = closeLater(ProcessFileAdapter.start(PY, badArgs({ hello: { features: ['binary'] }, on: { pread: { do: 'bytes', b64: Buffer.from(c.bytes).toString('base64') } } }), scratch()));
+        const t = a.open();
+        const e = expectTarget(() => t.pread(0, 4), /data field/.test(c.what) ? 'bad-value' : 'malformed', c.re);
+        assert.match(e.message, /\(last request: #\d+ pread/);
+        assert.ok(reaped(a.transport.pid) || deadOrZombie(a.transport.pid));
+      });
+    }
+
+    it('a frame the hello did not agree on is a TargetError; frames from the harness reach a server that agreed', () => {
+      const a = closeLater(ProcessFileAdapter.start(PY, badArgs({ on: { pread: { do: 'bytes', b64: Buffer.from('#2\nab\n{"id": $ID, "result": {}}\n').toString('base64') } } }), scratch()));
+      expectTarget(() => a.open().pread(0, 4), 'malformed', /a binary frame, but the hello did not agree on binary frames/);
+      const log = path.join(tmp, `frames-${++seq}.log`);
+      const b = closeLater(ProcessFileAdapter.start(PY, badArgs({ hello: { features: ['binary'] }, log }), scratch()));
+      b.open().pwrite(0, Buffer.from('hello'));
+      const sent = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const w = sent.find((r) => r.method === 'pwrite');
+      assert.deepEqual(w.params, { off: 0 }, 'no base64 data field in the JSON: the bytes came as a frame');
+    });
+
+    it('through the CLI: a corrupted frame in an fsx run is exit 3 with one line on stderr', async () => {
+      const args = badArgs({ hello: { features: ['binary'] }, on: { size: { do: 'bytes', b64: Buffer.from('#9\nab\n{"id": $ID, "result": {"size": 0}}\n').toString('base64') } } });
+      let err = '';
+      const code = await main(['fsx', '--adapter', `exec:${PY} ${args.join(' ')}`, '-N', '5', '-q', '--save', scratch()], { stdout: () => undefined, stderr: (t) => { err += t; }, isTTY: false });
+      assert.equal(code, 3, err);
+      assert.equal(err.trim().split('\n').length, 1, err);
+      assert.match(err, /corrupted binary frame/);
+    }).timeout(60000);
+  });
+
+  describe('optional protocol features at the fs level: the state counter sv', () => {
+    function fsxOn(extra: string): { r: ReturnType<typeof runFsx>; calls: number } {
+      const a = closeLater(loadExecAdapter(`${PY} ${FS_SERVER}${extra}`, { scratch: tmp, deviceSize: 64 * 2 ** 20 })) as ProcessFsFileAdapter;
+      const t = a.fsAdapter.transport;
+      const r = runFsx(a, a.name, fsxOpts({ seed: 5, numOps: 300 }), capture());
+      return { r, calls: t.calls };
+    }
+
+    it('pyfs takes up sv and reset; snapshots are reused while sv stays (fewer requests, same verdict as an old server)', () => {
+      const fsa = closeLater(ProcessFsAdapter.start(PY, [FS_SERVER], { scratch: scratch() }));
+      assert.deepEqual([...fsa.hello.features].sort(), ['reset', 'sv']);
+      const now = fsxOn('');
+      assert.equal(now.r.failure, null, now.r.report.join('\n'));
+      const old = fsxOn(' --no-features');
+      assert.equal(old.r.failure, null, old.r.report.join('\n'));
+      assert.ok(now.calls < old.calls * 0.7, `requests with sv ${now.calls}, without ${old.calls}`);
+    });
+
+    it('a server whose sv stays while its mappings change is caught (one line, a TargetError)', () => {
+      const { r } = fsxOn(' --defect stale-sv');
+      assert.ok(r.failure !== null);
+      assert.equal(r.failure!.kind, 'crash', r.report.join('\n'));
+      assert.match(r.report.join('\n'), /the state counter sv stayed \d+, but the mappings of inode \d+ changed .*sv must change whenever a mapping does/);
+    });
+  });
+
+  describe('optional protocol features: reset (one server per property in check)', () => {
+    it('a pooled file-level server is reset and reused: same process, an empty file, none left after closeAll', () => {
+      const pool = new ServerPool();
+      const a = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp, pool }) as ProcessFileAdapter;
+      const pid = a.transport.pid;
+      const t = a.open();
+      t.pwrite(0, new Uint8Array(5000).fill(1));
+      a.close();
+      assert.ok(!reaped(pid), 'handed back, not ended');
+      const b = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp, pool }) as ProcessFileAdapter;
+      assert.equal(b.transport.pid, pid, 'the same server process');
+      assert.equal(b.open().size(), 0);
+      b.close();
+      const other = loadExecAdapter(`${PY} ${FILE_SERVER}`, { scratch: tmp, pool, blockSize: 1024 }) as ProcessFileAdapter;
+      assert.notEqual(other.transport.pid, pid, 'other options, another server');
+      other.close();
+      assert.deepEqual([pool.started, pool.reused], [2, 1]);
+      pool.closeAll();
+      assert.ok(reaped(other.transport.pid), 'closeAll ends every idle server');
+      assert.ok(reaped(pid));
+    });
+
+    it('a pooled fs-level server gets a fresh device image and a reset', () => {
+      const pool = new ServerPool();
+      const a = loadExecAdapter(`${PY} ${FS_SERVER}`, { scratch: tmp, pool, deviceSize: 64 * 2 ** 20 }) as ProcessFsFileAdapter;
+      const pid = a.fsAdapter.transport.pid;
+      a.open().pwrite(0, new Uint8Array(9000).fill(2));
+      a.close();
+      const b = loadExecAdapter(`${PY} ${FS_SERVER}`, { scratch: tmp, pool, deviceSize: 64 * 2 ** 20 }) as ProcessFsFileAdapter;
+      assert.equal(b.fsAdapter.transport.pid, pid);
+      const t = b.open();
+      assert.equal(t.size(), 0);
+      const r = runFsx(b, b.name, fsxOpts({ seed: 2, numOps: 100 }), capture());
+      assert.equal(r.failure, null, r.report.join('\n'));
+      pool.closeAll();
+      assert.ok(reaped(pid));
+    });
+
+    it('a server that does not reset is caught when it is reused (one line, a TargetError)', () => {
+      const pool = new ServerPool();
+      try {
+        const a = loadExecAdapter(`${PY} ${FILE_SERVER} --defect no-reset`, { scratch: tmp, pool });
+        a.open().pwrite(0, new Uint8Array(100).fill(3));
+        a.close();
+        const b = closeLater(loadExecAdapter(`${PY} ${FILE_SERVER} --defect no-reset`, { scratch: tmp, pool }));
+        expectTarget(() => b.open(), 'bad-value', /after reset, open left a file of 100 bytes: the server did not reset/);
+      } finally {
+        pool.closeAll();
+      }
+    });
+
+    it('check runs a suite on one server per property', () => {
+      const env = registryEnv(`exec:${PY} ${FILE_SERVER}`, { scratch: tmp });
+      const r = runSuite(suiteByName('remount')!, env, { runs: 6, seed: 1, saveDir: null });
+      assert.equal(r.failures, 0, JSON.stringify(r.properties.map((p) => p.failure)));
+      const s = env.servers!()!;
+      assert.ok(s.reused >= 5 && s.started <= r.properties.length + 1, JSON.stringify(s));
+      assert.deepEqual(children(), [], 'the pool is emptied after each property');
+    });
+  });
+
   describe('the example file-level server (examples/file-server.py)', () => {
     it('round trip: capabilities, data, sizes, errnos as FsErrors', () => {
       const a = closeLater(ProcessFileAdapter.start(PY, [FILE_SERVER], scratch()));
@@ -560,7 +767,7 @@ const python = havePython();
         }
         // runFsx closed the adapter: the server is gone and the device image removed.
         assert.ok(reaped(a.fsAdapter.transport.pid));
-        assert.ok(!fs.existsSync(path.dirname(a.device.path)), 'close removes the device image and its scratch directory');
+        assert.ok(!fs.existsSync(path.dirname(a.image)), 'close removes the device image and its scratch directory');
         a.close();
       }
     });

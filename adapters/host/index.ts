@@ -23,7 +23,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import type { Capabilities, FiemapExtent, FileAdapter, FileTarget } from '../types';
-import { loadNative, RWF_ATOMIC, RWF_DONTCACHE, type NativeAddon, type U64 } from '../../reference/device/native';
+import { loadNative, POSIX_FADV_RANDOM, RWF_ATOMIC, RWF_DONTCACHE, type NativeAddon, type U64 } from '../../reference/device/native';
 import { toFsError } from '../../reference/device/errors';
 import { EBADF, EINVAL, EIO, ENXIO, EOPNOTSUPP, FsError } from '../../reference/errno';
 import {
@@ -138,6 +138,8 @@ export class HostTarget implements FileTarget {
   private dioFdNum = -1;
   private dioBuf: Buffer | null = null;
   private closed = false;
+  /** randomReads() was asked for: every fd this target opens gets POSIX_FADV_RANDOM. */
+  private random = false;
 
   constructor(private readonly adapter: HostAdapter, private readonly file: OwnedFile, fd: number) {
     this.fdNum = fd;
@@ -435,6 +437,26 @@ export class HostTarget implements FileTarget {
     }
   }
 
+  // ---- readahead ----------------------------------------------------------------------------------
+
+  /** POSIX_FADV_RANDOM (sets FMODE_RANDOM on the open file), now and after every reopen. */
+  randomReads(): void {
+    this.live();
+    this.random = true;
+    this.adviseRandom();
+  }
+
+  private adviseRandom(): void {
+    if (!this.random) return;
+    const addon = this.addon('POSIX_FADV_RANDOM');
+    if (!addon.fadvise) throw new FsError(EOPNOTSUPP, 'host: POSIX_FADV_RANDOM needs a rebuilt native addon (npm ci): this one has no fadvise()');
+    try {
+      addon.fadvise(this.fdNum, 0, 0, POSIX_FADV_RANDOM);
+    } catch (e) {
+      throw this.fail(e, 'posix_fadvise(POSIX_FADV_RANDOM)');
+    }
+  }
+
   // ---- lifecycle ----------------------------------------------------------------------------------
 
   /** Close both fds, drop clean caches (see HostOptions.dropCaches), reopen the same file. */
@@ -455,6 +477,7 @@ export class HostTarget implements FileTarget {
       throw new FsError(EIO, `host: ${this.file.path} was replaced while closed; not using it`);
     }
     this.fdNum = fd;
+    this.adviseRandom();
   }
 
   private closeFds(): void {

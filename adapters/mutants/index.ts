@@ -77,6 +77,7 @@ export function createMutant(spec: MutantSpec, opts: AdapterOptions = {}): Mutan
     eofPrealloc: opts.eofPrealloc as number | undefined,
     inlineMax: opts.inlineMax as number | undefined,
     personality: opts.personality as string | undefined,
+    api: opts.api as string | undefined,
   });
 }
 

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import type { Capabilities, FiemapExtent, FileAdapter, FileTarget } from '../types';
-import { Fields, Hello, Rpc, encodeBytes, handshake } from './protocol';
+import { Fields, Hello, Rpc, handshake } from './protocol';
 import { ProcessTransport, TransportOptions } from './transport';
 
 function capabilitiesOf(h: Hello): Capabilities {
@@ -31,7 +31,32 @@ function capabilitiesOf(h: Hello): Capabilities {
 }
 
 export class ProcessFileTarget implements FileTarget {
-  constructor(private readonly rpc: Rpc) {}
+  /**
+   * The file size the last reply carried (feature "size"), or -1: size() then asks. Every
+   * request forgets it first, so it is never older than the last operation.
+   */
+  private knownSize = -1;
+  private readonly sizeInReplies: boolean;
+
+  constructor(private readonly rpc: Rpc, features: ReadonlySet<string> = new Set()) {
+    this.sizeInReplies = features.has('size');
+  }
+
+  /** Note the size a reply carries (feature "size"); a reply without one leaves it unknown. */
+  private noted(r: Fields): Fields {
+    if (this.sizeInReplies && r.has('size')) this.knownSize = r.int('size');
+    return r;
+  }
+
+  private must(method: string, params?: unknown): Fields {
+    this.knownSize = -1;
+    return this.noted(this.rpc.must(method, params));
+  }
+
+  private mustWithData(method: string, params: Record<string, unknown>, data: Uint8Array): Fields {
+    this.knownSize = -1;
+    return this.noted(this.rpc.mustWithData(method, params, data));
+  }
 
   private bytes(r: Fields, most: number, exact: boolean): Uint8Array {
     const d = r.bytes('data');
@@ -40,71 +65,72 @@ export class ProcessFileTarget implements FileTarget {
   }
 
   size(): number {
-    return this.rpc.must('size').int('size');
+    if (this.knownSize >= 0) return this.knownSize;
+    return this.must('size').int('size');
   }
 
   pread(off: number, len: number): Uint8Array {
-    return this.bytes(this.rpc.must('pread', { off, len }), len, false);
+    return this.bytes(this.must('pread', { off, len }), len, false);
   }
 
   pwrite(off: number, data: Uint8Array): number {
-    return this.rpc.must('pwrite', { off, data: encodeBytes(data) }).int('written', 0, data.length);
+    return this.mustWithData('pwrite', { off }, data).int('written', 0, data.length);
   }
 
   truncate(size: number): void {
-    this.rpc.must('truncate', { size });
+    this.must('truncate', { size });
   }
 
   fsync(): void {
-    this.rpc.must('fsync');
+    this.must('fsync');
   }
 
   fdatasync(): void {
-    this.rpc.must('fdatasync');
+    this.must('fdatasync');
   }
 
   mapread(off: number, len: number): Uint8Array {
-    return this.bytes(this.rpc.must('mapread', { off, len }), len, true);
+    return this.bytes(this.must('mapread', { off, len }), len, true);
   }
 
   mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void {
-    this.rpc.must('mapwrite', { off, data: encodeBytes(data), msync: opts?.msync ?? true });
+    this.mustWithData('mapwrite', { off, msync: opts?.msync ?? true }, data);
   }
 
   fallocate(mode: number, off: number, len: number): void {
-    this.rpc.must('fallocate', { mode, off, len });
+    this.must('fallocate', { mode, off, len });
   }
 
   cloneRange(srcOff: number, len: number, dstOff: number): void {
-    this.rpc.must('clone_range', { srcOff, len, dstOff });
+    this.must('clone_range', { srcOff, len, dstOff });
   }
 
   dedupeRange(srcOff: number, len: number, dstOff: number): number {
-    return this.rpc.must('dedupe_range', { srcOff, len, dstOff }).int('deduped', 0, len);
+    return this.must('dedupe_range', { srcOff, len, dstOff }).int('deduped', 0, len);
   }
 
   copyRange(srcOff: number, len: number, dstOff: number): number {
-    return this.rpc.must('copy_range', { srcOff, len, dstOff }).int('copied', 0, len);
+    return this.must('copy_range', { srcOff, len, dstOff }).int('copied', 0, len);
   }
 
   directRead(off: number, len: number): Uint8Array {
-    return this.bytes(this.rpc.must('direct_read', { off, len }), len, false);
+    return this.bytes(this.must('direct_read', { off, len }), len, false);
   }
 
   directWrite(off: number, data: Uint8Array): number {
-    return this.rpc.must('direct_write', { off, data: encodeBytes(data) }).int('written', 0, data.length);
+    return this.mustWithData('direct_write', { off }, data).int('written', 0, data.length);
   }
 
   seekData(off: number): number {
-    return this.rpc.must('seek_data', { off }).int('offset');
+    return this.must('seek_data', { off }).int('offset');
   }
 
   seekHole(off: number): number {
-    return this.rpc.must('seek_hole', { off }).int('offset');
+    return this.must('seek_hole', { off }).int('offset');
   }
 
   fiemap(off: number, len: number, flags: number): FiemapExtent[] {
-    return this.rpc.must('fiemap', { off, len, flags }).objects('extents').map((e) => ({
+    return this.must('fiemap', { off, len, flags }).objects('extents').map((e) => ({
       logical: e.int('logical'),
       physical: e.u64('physical'),
       length: e.int('length'),
@@ -113,11 +139,11 @@ export class ProcessFileTarget implements FileTarget {
   }
 
   closeOpen(): void {
-    this.rpc.must('close_open');
+    this.must('close_open');
   }
 
   remount(): void {
-    this.rpc.must('remount');
+    this.must('remount');
   }
 }
 
@@ -128,6 +154,11 @@ export class ProcessFileAdapter implements FileAdapter {
   readonly hello: Hello;
   /** A scratch directory the harness made for the server, removed at close (null: none). */
   private scratch: string | null;
+  /** Where close() hands the live server back (a pool, feature "reset"), instead of ending it. */
+  recycle: ((t: ProcessTransport, hello: Hello, scratch: string) => void) | null = null;
+  /** The server was reset for this adapter: open() checks that it left no file behind. */
+  afterReset = false;
+  private closed = false;
 
   constructor(t: ProcessTransport, hello: Hello, name: string, scratch: string | null = null) {
     this.rpc = new Rpc(t);
@@ -155,10 +186,26 @@ export class ProcessFileAdapter implements FileAdapter {
 
   open(): FileTarget {
     this.rpc.must('open');
-    return new ProcessFileTarget(this.rpc);
+    const t = new ProcessFileTarget(this.rpc, this.hello.features);
+    if (this.afterReset) {
+      this.afterReset = false;
+      const size = t.size();
+      if (size !== 0) throw this.rpc.t.badValue(`after reset, open left a file of ${size} bytes: the server did not reset (reset must return it to its state right after the hello)`);
+    }
+    return t;
   }
 
   close(): void {
+    const recycle = this.recycle;
+    this.recycle = null;
+    if (this.closed) return;
+    this.closed = true;
+    if (recycle !== null && this.rpc.t.alive && this.scratch !== null) {
+      const scratch = this.scratch;
+      this.scratch = null;
+      recycle(this.rpc.t, this.hello, scratch);
+      return;
+    }
     this.rpc.t.close();
     if (this.scratch !== null) {
       fs.rmSync(this.scratch, { recursive: true, force: true });

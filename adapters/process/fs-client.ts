@@ -11,7 +11,9 @@
  * server does not implement (its hello lists the optional ones under capabilities.ops) take the
  * documented default without a round trip.
  */
+import * as fs from 'fs';
 import type { BlockDevice } from '../../reference/device/types';
+import { MemoryDevice } from '../../reference/device/memory';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import type { FsAdapter, FsMkfsOptions } from '../fs-adapter';
 import {
@@ -37,6 +39,11 @@ export type FsOptionalOp = (typeof FS_OPTIONAL_OPS)[number];
 export interface ProcessFsOptions {
   /** Ask the server for mapping snapshots so the monitor can check the state rules (default true). */
   introspect?: boolean;
+  /**
+   * Feature "devio": the image file the server reads at mount (a copy of the harness's device,
+   * written before every mkfs and mount); without it the device must be a FileDevice.
+   */
+  image?: string;
 }
 
 /** The server's own mapping as it sent it: echoed back verbatim (plus core-set flags) to end/valid. */
@@ -45,6 +52,8 @@ class WireMapping {
 }
 
 const TWO53 = 2 ** 53;
+/** Every SV_AUDIT-th reuse of a snapshot (feature "sv") is checked against a fresh one. */
+export const SV_AUDIT = 16;
 
 /**
  * The path of the image file the server is to open, or EINVAL for a device that has none. A
@@ -61,6 +70,46 @@ export function devicePath(dev: BlockDevice): string {
   return p;
 }
 
+/**
+ * Feature "devio": carry out the device requests a reply lists (`devio`: `{"write": OFF, "data":
+ * BYTES}` and `{"flush": true}`, in the order the server made them) on the harness's device.
+ */
+function applyDevio(dev: BlockDevice, r: Fields, t: ProcessTransport): void {
+  if (!r.has('devio')) return;
+  for (const req of r.objects('devio')) {
+    if (req.has('flush')) {
+      dev.flush();
+      continue;
+    }
+    const off = req.int('write');
+    const data = req.bytes('data');
+    try {
+      dev.write(off, data);
+    } catch (e) {
+      if (e instanceof FsError) throw t.badValue(`${req.where}: device write of ${data.length} bytes at ${off} refused: ${e.message}`);
+      throw e;
+    }
+  }
+}
+
+/** The MemoryDevice under `dev`'s wrappers (CrashDevice, FaultDevice), or null. */
+function memoryUnder(dev: BlockDevice): MemoryDevice | null {
+  let d: BlockDevice | undefined = dev;
+  while (d !== undefined && !(d instanceof MemoryDevice)) d = (d as { inner?: BlockDevice }).inner;
+  return d ?? null;
+}
+
+/** Write `mem`'s contents into the (sparse) file `file`: only its allocated chunks. */
+function copyToFile(mem: MemoryDevice, file: string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.ftruncateSync(fd, mem.size);
+    for (const [idx, chunk] of mem.snapshot().chunks) fs.writeSync(fd, chunk, 0, chunk.length, idx * chunk.length);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export class ProcessFsAdapter implements FsAdapter {
   readonly name: string;
   readonly describe: string;
@@ -74,10 +123,20 @@ export class ProcessFsAdapter implements FsAdapter {
   readonly blockSize: number;
   private readonly opts: ProcessFsOptions;
 
+  /**
+   * Feature "devio": the server sends its device writes and flushes to the harness, so a power cut
+   * under it can be simulated (the harness's CrashDevice sees every write): crash safe in the
+   * sense of FsAdapter.crashSafe — the harness may cut the power and the server must recover.
+   */
+  readonly devio: boolean;
+  readonly crashSafe: boolean;
+
   constructor(t: ProcessTransport, hello: Hello, opts: ProcessFsOptions = {}) {
     this.rpc = new Rpc(t);
     this.hello = hello;
     this.opts = opts;
+    this.devio = hello.features.has('devio');
+    this.crashSafe = this.devio;
     this.name = hello.name;
     this.describe = `out-of-process filesystem ${hello.name} (${t.label})`;
     const c = hello.capabilities;
@@ -115,16 +174,32 @@ export class ProcessFsAdapter implements FsAdapter {
   }
 
   mkfs(dev: BlockDevice, opts: FsMkfsOptions): void {
-    const params: Record<string, unknown> = { device: devicePath(dev), size: dev.size, sectorSize: dev.sectorSize, blockSize: opts.blockSize };
+    const params: Record<string, unknown> = { device: this.imageOf(dev), size: dev.size, sectorSize: dev.sectorSize, blockSize: opts.blockSize };
     if (opts.inlineMax !== undefined) params.inlineMax = opts.inlineMax;
-    this.rpc.must('mkfs', params);
+    applyDevio(dev, this.rpc.must('mkfs', params), this.rpc.t);
   }
 
   mount(dev: BlockDevice): FsInstance {
-    const r = this.rpc.must('mount', { device: devicePath(dev), size: dev.size, sectorSize: dev.sectorSize });
+    const r = this.rpc.must('mount', { device: this.imageOf(dev), size: dev.size, sectorSize: dev.sectorSize });
+    applyDevio(dev, r, this.rpc.t);
     const bs = r.int('blockSize', 512, 1 << 20);
     if ((bs & (bs - 1)) !== 0) throw this.rpc.t.badValue(`mount: result.blockSize ${bs} is not a power of two`);
     return new ProcessFsInstance(this, dev, bs, this.opts.introspect ?? true);
+  }
+
+  /**
+   * The image file the server opens. Without "devio" it is the device itself (a FileDevice under
+   * any wrappers). With "devio" the device is the harness's (a MemoryDevice under a CrashDevice),
+   * and the file is a copy of its contents made for the server to read at mount: written here,
+   * before every mkfs and mount, so it holds what survived the last power cut.
+   */
+  private imageOf(dev: BlockDevice): string {
+    const image = this.opts.image;
+    if (!this.devio || image === undefined) return devicePath(dev);
+    const mem = memoryUnder(dev);
+    if (mem === null) return devicePath(dev);
+    copyToFile(mem, image);
+    return image;
   }
 
   /** End the server (bye, then kill and reap). */
@@ -165,6 +240,9 @@ class ProcessFsInstance implements FsInstance {
   private readonly rpc: Rpc;
   private readonly dev: BlockDevice;
   private readonly folioOps: FolioOps | null;
+  /** Snapshots by inode with the state counter they were taken at (feature "sv"); null: off. */
+  private readonly snaps: Map<number, { sv: number | string; snap: MappingSnapshot }> | null;
+  private reuses = 0;
 
   constructor(a: ProcessFsAdapter, dev: BlockDevice, bs: number, introspect: boolean) {
     this.a = a;
@@ -174,6 +252,7 @@ class ProcessFsInstance implements FsInstance {
     this.blkbits = Math.log2(bs);
     this.capabilities = { blockSize: bs, ...a.declared };
     this.sizeOf = (ino) => this.loadInode(ino).size;
+    this.snaps = a.hello.features.has('sv') ? new Map() : null;
     const has = (op: FsOptionalOp) => a.ops.has(op);
     this.iomapOps = { begin: (inode, pos, length, flags, iomap, srcmap) => this.begin(inode, pos, length, flags, iomap, srcmap) };
     if (has('iomap_end') || has('punch_delalloc')) {
@@ -391,7 +470,7 @@ class ProcessFsInstance implements FsInstance {
   }
 
   commit(): void {
-    this.rpc.must('commit');
+    applyDevio(this.dev, this.rpc.must('commit'), this.rpc.t);
   }
 
   /* ------------------------------------------------------------------------------------ */
@@ -429,8 +508,33 @@ class ProcessFsInstance implements FsInstance {
     return out;
   }
 
-  /** A frozen copy of the server's mapping state for one inode (the monitor's state rules). */
+  /**
+   * The server's mapping state of one inode. With the state counter (feature "sv") a snapshot is
+   * reused while the counter is the one it was taken at; every SV_AUDIT-th reuse is checked
+   * against a fresh snapshot, so a counter that stays while the mappings change is caught.
+   */
   private snapshot(inode: Inode): MappingSnapshot {
+    const cache = this.snaps;
+    if (cache === null) return this.fetchSnapshot(inode);
+    const sv = this.rpc.lastSv;
+    const kept = cache.get(inode.ino);
+    if (kept !== undefined && sv !== undefined && kept.sv === sv) {
+      if (++this.reuses % SV_AUDIT !== 0) return kept.snap;
+      const fresh = this.fetchSnapshot(inode);
+      if (fresh.fingerprint('all') !== kept.snap.fingerprint('all')) {
+        throw this.t.badValue(`snapshot: the state counter sv stayed ${JSON.stringify(sv)}, but the mappings of inode ${inode.ino} changed `
+          + `(${kept.snap.fingerprint('all').slice(0, 60)} -> ${fresh.fingerprint('all').slice(0, 60)}): sv must change whenever a mapping does`);
+      }
+    }
+    const snap = this.fetchSnapshot(inode);
+    const now = this.rpc.lastSv;
+    if (now !== undefined) cache.set(inode.ino, { sv: now, snap });
+    else cache.delete(inode.ino);
+    return snap;
+  }
+
+  /** A frozen copy of the server's mapping state for one inode (the monitor's state rules). */
+  private fetchSnapshot(inode: Inode): MappingSnapshot {
     const r = this.rpc.must('snapshot', this.ino(inode));
     const data = this.extents(r, 'extents');
     const cow = this.extents(r, 'cow');

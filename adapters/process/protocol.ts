@@ -19,6 +19,26 @@ const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export type Level = 'fs' | 'file';
 
+/**
+ * Optional protocol features the harness offers in its hello (`params.features`); the server
+ * answers with the ones it uses (`result.features`, a subset). Negotiated this way rather than by
+ * the protocol version, so they combine with every version a server speaks (docs/protocol.md,
+ * "Features"):
+ *
+ * - `size`   replies to file-level operations carry the file size after the operation (`size`),
+ *            so the harness does not ask for it after every op;
+ * - `binary` bulk data travels as length-prefixed binary frames instead of base64 in the JSON;
+ * - `reset`  the `reset` request returns the server to its state right after the hello, so one
+ *            server serves many property runs (`check`);
+ * - `sv`     (fs level) every reply carries `sv`, a counter of the server's mapping state, so the
+ *            monitor reuses a snapshot while the counter stays the same;
+ * - `devio`  (fs level) the server's own device writes and flushes travel in its replies
+ *            (`devio`) instead of going to the image file, so the harness owns every write to the
+ *            device and can cut the power under the server (docs/protocol.md 5.5).
+ */
+export const FEATURES = ['size', 'binary', 'reset', 'sv', 'devio'] as const;
+export type Feature = (typeof FEATURES)[number];
+
 /** What the server said in its hello reply. */
 export interface Hello {
   protocol: number;
@@ -26,6 +46,8 @@ export interface Hello {
   level: Level;
   capabilities: Fields;
   geometry: Fields;
+  /** The optional features the server took up (a subset of FEATURES). */
+  features: ReadonlySet<Feature>;
   /** The raw reply (for reports). */
   raw: Record<string, unknown>;
 }
@@ -108,8 +130,10 @@ export class Fields {
     return v;
   }
 
-  /** Base64 bytes. */
+  /** Bytes: a binary frame's payload (put here by Rpc.outcome), or base64. */
   bytes(name: string): Uint8Array {
+    const v = this.obj[name];
+    if (v instanceof Uint8Array) return v;
     const s = this.str(name);
     if (s.length % 4 !== 0 || !BASE64_RE.test(s)) this.bad(name, 'is not valid base64');
     const b = Buffer.from(s, 'base64');
@@ -172,10 +196,18 @@ export function encodeBytes(b: Uint8Array): string {
 
 /** The calls both clients make: replies turned into Fields or errnos, with every value checked. */
 export class Rpc {
+  /**
+   * The state counter the last reply carried (feature "sv": a number or string), or undefined
+   * when it carried none (an error reply, a server without the feature).
+   */
+  lastSv: number | string | undefined = undefined;
+
   constructor(readonly t: ProcessTransport) {}
 
-  /** Decode a reply into a result or a (known) errno. */
+  /** Decode a reply into a result or a (known) errno; a binary frame becomes the result's `data`. */
   outcome(r: Reply): Outcome {
+    const sv = (r.result as { sv?: unknown } | null | undefined)?.sv;
+    this.lastSv = typeof sv === 'number' || typeof sv === 'string' ? sv : undefined;
     if (r.error !== undefined) {
       const e = r.error;
       if (typeof e !== 'object' || e === null || Array.isArray(e)) throw this.t.badValue('error must be an object {"errno": NAME, "message": TEXT}');
@@ -187,9 +219,14 @@ export class Rpc {
       return { ok: false, errno, message };
     }
     const res = r.result;
-    if (res === null || res === undefined) return { ok: true, result: new Fields({}, 'result', this.t) };
+    if (res === null || res === undefined) return { ok: true, result: new Fields(r.bin === undefined ? {} : { data: r.bin }, 'result', this.t) };
     if (typeof res !== 'object' || Array.isArray(res)) throw this.t.badValue(`result must be an object, got ${JSON.stringify(res).slice(0, 60)}`);
-    return { ok: true, result: new Fields(res as Record<string, unknown>, 'result', this.t) };
+    const obj = res as Record<string, unknown>;
+    if (r.bin !== undefined) {
+      if (obj.data !== undefined) throw this.t.badValue('a reply with a binary frame must not also have result.data');
+      obj.data = r.bin;
+    }
+    return { ok: true, result: new Fields(obj, 'result', this.t) };
   }
 
   /** A call whose error replies the caller handles (kernel-style -errno returns). */
@@ -197,9 +234,21 @@ export class Rpc {
     return this.outcome(this.t.call(method, params));
   }
 
+  /**
+   * A call with bulk data: a binary frame when the hello agreed on them, else base64 in
+   * `params.data`. Errors as must().
+   */
+  mustWithData(method: string, params: Record<string, unknown>, data: Uint8Array): Fields {
+    const r = this.t.binary ? this.t.call(method, params, undefined, data) : this.t.call(method, { ...params, data: encodeBytes(data) });
+    return this.checked(method, this.outcome(r));
+  }
+
   /** A call whose error reply becomes an FsError (public-edge style). */
   must(method: string, params?: unknown): Fields {
-    const o = this.try(method, params);
+    return this.checked(method, this.try(method, params));
+  }
+
+  private checked(method: string, o: Outcome): Fields {
     if (!o.ok) throw new FsError(o.errno, `${this.t.label}: ${method}: ${o.message}`);
     return o.result;
   }
@@ -212,7 +261,7 @@ export class Rpc {
  */
 export function handshake(t: ProcessTransport, level: Level | 'any', params: Record<string, unknown>): Hello {
   const rpc = new Rpc(t);
-  const r = t.call('hello', params, { protocol: PROTOCOL_VERSION, level });
+  const r = t.call('hello', { ...params, features: [...FEATURES] }, { protocol: PROTOCOL_VERSION, level });
   if (r.error !== undefined) {
     const o = rpc.outcome(r);
     const msg = o.ok ? '' : o.message;
@@ -229,8 +278,18 @@ export function handshake(t: ProcessTransport, level: Level | 'any', params: Rec
   const lv = f.str('level');
   if (lv !== 'fs' && lv !== 'file') throw t.badValue(`hello: result.level must be "fs" or "file", got ${JSON.stringify(lv)}`);
   if (level !== 'any' && lv !== level) throw new ProtocolError(`${t.label}: the server is a ${lv}-level server, the harness asked for the ${level} level`);
+  const features = new Set<Feature>();
+  if (f.has('features')) {
+    for (const x of f.strings('features')) {
+      if (!(FEATURES as readonly string[]).includes(x)) throw t.badValue(`hello: result.features lists ${JSON.stringify(x)}, which the harness did not offer (it offered ${FEATURES.join(', ')})`);
+      features.add(x as Feature);
+    }
+  }
+  // Frames may come from the next reply on.
+  t.binary = features.has('binary');
   return {
     protocol: v,
+    features,
     name: f.str('name'),
     level: lv,
     capabilities: f.obj_('capabilities'),

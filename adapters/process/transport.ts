@@ -51,11 +51,14 @@ export interface Reply {
   id: number;
   result?: unknown;
   error?: unknown;
+  /** The binary frame that came before the reply line (the value of its `data`). */
+  bin?: Uint8Array;
 }
 
 type WorkerMessage =
   | { t: 'spawned'; pid: number }
-  | { t: 'line'; line: string; unterminated?: boolean }
+  | { t: 'line'; line: string; unterminated?: boolean; bin?: Uint8Array }
+  | { t: 'frame-error'; message: string }
   | { t: 'error'; code: string; message: string }
   | { t: 'exit'; code: number | null; signal: string | null; stderr: string };
 
@@ -101,13 +104,14 @@ function installExitHook(): void {
 }
 
 /** Shorten a request for an error message: data fields elided, at most ~160 characters. */
-export function describeRequest(id: number, method: string, params: unknown): string {
+export function describeRequest(id: number, method: string, params: unknown, bin?: Uint8Array): string {
   let p = '';
   if (params !== undefined) {
     p = JSON.stringify(params, (k, v) => (k === 'data' && typeof v === 'string' ? `<${v.length} base64 chars>` : v));
     if (p.length > 160) p = p.slice(0, 157) + '...';
   }
-  return `#${id} ${method}${p ? ' ' + p : ''}`;
+  const frame = bin === undefined ? '' : ` <a ${bin.length}-byte binary frame>`;
+  return `#${id} ${method}${p ? ' ' + p : ''}${frame}`;
 }
 
 function lastLine(text: string): string {
@@ -124,6 +128,11 @@ export class ProcessTransport {
   pid = 0;
   /** Calls made and their total round-trip time (for the latency figure). */
   calls = 0;
+  /**
+   * Binary frames were agreed in the hello (feature "binary"): bulk data may travel as frames both
+   * ways. Until then a frame from the server is a protocol failure.
+   */
+  binary = false;
   totalMs = 0;
   private readonly port: MessagePort;
   private readonly counter: Int32Array;
@@ -214,17 +223,19 @@ export class ProcessTransport {
 
   /**
    * Send one request and wait for its reply. Throws TargetError for a dead, crashed, hung or
-   * misbehaving server; the reply's content is the caller's to validate.
+   * misbehaving server; the reply's content is the caller's to validate. `bin` (only once binary
+   * frames are agreed) is sent as a frame before the request line: the request's `data`.
    */
-  call(method: string, params?: unknown, extra?: Record<string, unknown>): Reply {
+  call(method: string, params?: unknown, extra?: Record<string, unknown>, bin?: Uint8Array): Reply {
     if (this.dead) throw new TargetError('dead', `${this.label}: the server is gone after an earlier failure: ${this.dead.message}`, this.dead.request);
     if (this.closed) throw new TargetError('dead', `${this.label}: the transport is closed`, this.lastRequest);
     const id = this.nextId++;
     const msg: Record<string, unknown> = { id, method, ...extra };
     if (params !== undefined) msg.params = params;
-    this.lastRequest = describeRequest(id, method, params);
+    this.lastRequest = describeRequest(id, method, params, bin);
     const t0 = performance.now();
-    this.port.postMessage({ t: 'send', line: JSON.stringify(msg) + '\n' });
+    if (bin !== undefined && !this.binary) throw new Error(`${this.label}: a binary frame before the hello agreed on them`);
+    this.port.postMessage(bin === undefined ? { t: 'send', line: JSON.stringify(msg) + '\n' } : { t: 'send', line: JSON.stringify(msg) + '\n', bin });
     const deadline = t0 + this.timeoutMs;
     for (;;) {
       const m = this.next(deadline);
@@ -233,8 +244,13 @@ export class ProcessTransport {
         this.exit = m;
         throw this.fail('crash', `the server died (${this.exitText()})`);
       }
+      if (m.t === 'frame-error') throw this.fail('malformed', `corrupted binary frame: ${m.message}`);
       if (m.t !== 'line') continue;
-      if (m.line.trim() === '') continue;
+      if (m.bin !== undefined && !this.binary) throw this.fail('malformed', 'a binary frame, but the hello did not agree on binary frames');
+      if (m.line.trim() === '') {
+        if (m.bin !== undefined) throw this.fail('malformed', 'a binary frame followed by a blank line, not its reply');
+        continue;
+      }
       let obj: unknown;
       try {
         obj = JSON.parse(m.line);
@@ -252,7 +268,8 @@ export class ProcessTransport {
       const dt = performance.now() - t0;
       this.calls++;
       this.totalMs += dt;
-      return hasError ? { id, error: r.error } : { id, result: r.result };
+      if (hasError) return { id, error: r.error };
+      return m.bin === undefined ? { id, result: r.result } : { id, result: r.result, bin: m.bin };
     }
   }
 

@@ -417,6 +417,23 @@ static napi_value CopyFileRange(napi_env env, napi_callback_info info) {
   return make_i64(env, (int64_t)r);
 }
 
+/* ---- posix_fadvise ----------------------------------------------------------------------- */
+
+/* posix_fadvise(2) returns the error number instead of setting errno. */
+static napi_value Fadvise(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int fd;
+  uint64_t off, len, advice;
+  if (!get_args(env, info, 4, argv, "fadvise")) return NULL;
+  if (!get_fd(env, argv[0], &fd, "fadvise", "fd")) return NULL;
+  if (!get_u64(env, argv[1], INT64_MAX, &off, "fadvise", "offset")) return NULL;
+  if (!get_u64(env, argv[2], INT64_MAX, &len, "fadvise", "length")) return NULL;
+  if (!get_u64(env, argv[3], INT_MAX, &advice, "fadvise", "advice")) return NULL;
+  int err = posix_fadvise(fd, (off_t)off, (off_t)len, (int)advice);
+  if (err != 0) return throw_errno(env, err, "posix_fadvise");
+  return undefined(env);
+}
+
 /* ---- statx(STATX_DIOALIGN) --------------------------------------------------------------- */
 
 static napi_value StatxDioAlign(napi_env env, napi_callback_info info) {
@@ -575,6 +592,7 @@ NAPI_MODULE_INIT() {
     {"fideduperange", NULL, Fideduperange, NULL, NULL, NULL, napi_enumerable, NULL},
     {"copyFileRange", NULL, CopyFileRange, NULL, NULL, NULL, napi_enumerable, NULL},
     {"statxDioAlign", NULL, StatxDioAlign, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"fadvise", NULL, Fadvise, NULL, NULL, NULL, napi_enumerable, NULL},
     {"statxAtomic", NULL, StatxAtomic, NULL, NULL, NULL, napi_enumerable, NULL},
     {"preadv2", NULL, Preadv2, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pwritev2", NULL, Pwritev2, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -6,13 +6,13 @@
  * the file operation that led there.
  */
 import {
-  FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_CORE_MASK,
+  FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IomapReadOps, IomapWritebackOps, IomapWriteOps, IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_CORE_MASK,
   IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_REPORT, IOMAP_F_SHARED, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT,
   IOMAP_NULL_ADDR, IOMAP_OVERWRITE_ONLY, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO,
   PAGE_SIZE, WritebackOps, WritepageCtx, flagNames, opFlagNames, roundDown, roundUp, typeName,
 } from '../../reference/iomap/types';
 import { Folio, blockIsDirty } from '../../reference/iomap/folio';
-import type { Ioend } from '../../reference/iomap/ioend';
+import { Ioend, addToIoendHook } from '../../reference/iomap/ioend';
 import type { FsInstance, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import { EAGAIN } from '../../reference/errno';
 import { ruleById } from './rules';
@@ -81,15 +81,21 @@ export class ContractMonitor {
   private readonly ioends = new Set<Ioend>();
   /** What changed each file's extent map, as the monitor saw it (not the filesystem's cookie). */
   readonly mapChanges = new MapChangeLog();
+  /** The API generation the filesystem's ops tables are written for. */
+  readonly api: 'current' | '6.12';
 
   constructor(fs: FsInstance, opts: MonitorOptions) {
     this.fs = fs;
     this.opts = opts;
     this.evaluated = opts.evaluated ?? new Map();
+    this.api = fs.api ?? '6.12';
     const iomapOps = this.wrapIomapOps(fs.iomapOps);
-    const writebackOps = this.wrapWritebackOps(fs.writebackOps);
     const dioEndIo = fs.dioEndIo ? this.wrapDioEndIo(fs) : undefined;
-    const overrides: Record<string | symbol, unknown> = { iomapOps, writebackOps, ...this.spaceOpRecorders(fs) };
+    const overrides: Record<string | symbol, unknown> = { iomapOps, ...this.spaceOpRecorders(fs) };
+    if (fs.writebackOps) overrides.writebackOps = this.wrapWritebackOps(fs.writebackOps);
+    if (fs.wbOps) overrides.wbOps = this.wrapWbOps(fs.wbOps);
+    if (fs.writeOps) overrides.writeOps = this.wrapWriteOps(fs.writeOps);
+    if (fs.readOps) overrides.readOps = this.wrapReadOps(fs.readOps);
     if (dioEndIo) overrides.dioEndIo = dioEndIo;
     // The atomic-write fallback table is checked like the main one.
     if (fs.atomicCowOps !== undefined) overrides.atomicCowOps = this.wrapIomapOps(fs.atomicCowOps);
@@ -194,7 +200,9 @@ export class ContractMonitor {
       if (rule) this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
       return ret;
     }
-    if (m.folioOps) m.folioOps = this.wrapFolioOps(m.folioOps);
+    if (this.api === 'current') {
+      if (this.tally('C06'), !(m.folioOps === null)) this.violation('C06', 'a current-generation ->iomap_begin set iomap.folio_ops: the core ignores it (pass the hooks as iomap_write_ops)', cb, args, m);
+    } else if (m.folioOps) m.folioOps = this.wrapFolioOps(m.folioOps);
     this.checkShape(inode, pos, len, flags, m, cb, args);
     if (src.type !== IOMAP_HOLE) this.checkSrcmap(inode, pos, flags, m, src, cb, args);
     this.checkPerRequest(inode, pos, len, flags, m, cb, args);
@@ -403,7 +411,7 @@ export class ContractMonitor {
   /* folio hooks                                                                           */
   /* ------------------------------------------------------------------------------------- */
 
-  private wrapFolioOps(raw: FolioOps): FolioOps {
+  private wrapFolioOps(raw: FolioOps | IomapWriteOps): FolioOps {
     const have = this.wrappedFolioOps.get(raw);
     if (have) return have;
     const w: FolioOps = {};
@@ -507,6 +515,12 @@ export class ContractMonitor {
     const hi = ret < 0 ? offset + len : Math.max(offset + len, mb.offset + mb.length);
     this.mapChanges.record(inode.ino, 'writeback mapping', Math.floor(lo / bsz), Math.ceil(hi / bsz));
     if (ret < 0) return ret;
+    this.checkWritebackMapping(wpc, inode, offset, len, cb, args);
+    return ret;
+  }
+
+  /** R32–R34: the writeback mapping (from ->map_blocks or ->writeback_range) for a dirty run. */
+  private checkWritebackMapping(wpc: WritepageCtx, inode: Inode, offset: number, len: number, cb: string, args: Record<string, unknown>): void {
     const m = wpc.iomap;
     const bs = inode.blockSize;
     const end = m.offset + m.length;
@@ -530,21 +544,149 @@ export class ContractMonitor {
       const pblkOk = s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
       if (this.tally('R34'), !(s.state === want && pblkOk)) this.violation('R34', `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''} but the writeback mapping says ${typeName(m.type)} @${(m.addr + (b * bs - m.offset)) / bs}`, cb, args, m);
     }
-    return ret;
   }
 
   private prepareIoend(raw: WritebackOps, ioend: Ioend, status: number): number {
     const ret = raw.prepareIoend ? raw.prepareIoend(ioend, status) : status;
     this.ioends.add(ioend);
     const endIo = ioend.endIo;
-    if (endIo !== null) {
-      // The filesystem's completion (unwritten conversion, COW remap) changes these blocks.
-      const bs = ioend.inode.blockSize;
-      ioend.endIo = (io) => {
-        this.mapChanges.record(io.inode.ino, `writeback completion (ioend #${io.id})`, Math.floor(io.offset / bs), Math.ceil((io.offset + io.size) / bs));
-        endIo(io);
-      };
+    if (endIo !== null) ioend.endIo = this.recordingEndIo(endIo);
+    return ret;
+  }
+
+  /** The filesystem's completion (unwritten conversion, COW remap) changes the ioend's blocks. */
+  private recordingEndIo(endIo: (io: Ioend) => void): (io: Ioend) => void {
+    return (io) => {
+      const bs = io.inode.blockSize;
+      this.mapChanges.record(io.inode.ino, `writeback completion (ioend #${io.id})`, Math.floor(io.offset / bs), Math.ceil((io.offset + io.size) / bs));
+      endIo(io);
+    };
+  }
+
+  /* ------------------------------------------------------------------------------------- */
+  /* current generation: iomap_writeback_ops, iomap_write_ops, iomap_read_ops              */
+  /* ------------------------------------------------------------------------------------- */
+
+  private wrapWbOps(raw: IomapWritebackOps): IomapWritebackOps {
+    return {
+      writebackRange: (wpc, folio, pos, len, endPos) => this.writebackRange(raw, wpc, folio, pos, len, endPos),
+      writebackSubmit: (wpc, error) => this.writebackSubmit(raw, wpc, error),
+    };
+  }
+
+  /**
+   * ->writeback_range: C01 (answer 1..len or -errno), R32–R34 on the mapping it left in wpc,
+   * C02 (every non-HOLE byte it reports went into an ioend), C03 (an error leaves no delalloc
+   * reservation under the rest of the folio, which writeback now marks clean).
+   */
+  private writebackRange(raw: IomapWritebackOps, wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): number {
+    const cb = '->writeback_range';
+    const inode = wpc.inode ?? folio.mapping!.host;
+    const args = { ino: inode.ino, pos, len, endPos };
+    let queued = 0;
+    let queuedFrom = -1;
+    const prevHook = addToIoendHook.queued;
+    addToIoendHook.queued = (_w, p, l) => {
+      if (queuedFrom < 0) queuedFrom = p;
+      if (p === queuedFrom + queued) queued += l;
+    };
+    let ret: number;
+    try {
+      ret = raw.writebackRange(wpc, folio, pos, len, endPos);
+    } finally {
+      addToIoendHook.queued = prevHook;
     }
+    const bsz = inode.blockSize;
+    const mb = wpc.iomap;
+    const lo = ret < 0 || mb.length === 0 ? pos : Math.min(pos, mb.offset);
+    const hi = ret < 0 || mb.length === 0 ? pos + len : Math.max(pos + len, mb.offset + mb.length);
+    this.mapChanges.record(inode.ino, 'writeback mapping', Math.floor(lo / bsz), Math.ceil(hi / bsz));
+    if (this.tally('C01'), !(ret < 0 || (ret > 0 && ret <= len && Number.isInteger(ret)))) this.violation('C01', `->writeback_range answered ${ret} for a run of ${len} bytes (want 1..${len} or a negative errno)`, cb, args, wpc.iomap);
+    if (ret < 0) {
+      this.checkErrorReleases(inode, folio, pos, cb, args);
+      return ret;
+    }
+    this.checkWritebackMapping(wpc, inode, pos, ret, cb, args);
+    if (wpc.iomap.type !== IOMAP_HOLE) {
+      const whole = queuedFrom === pos && queued >= ret;
+      if (this.tally('C02'), !whole) this.violation('C02', `->writeback_range reported ${ret} bytes at ${pos} of a ${typeName(wpc.iomap.type)} mapping handled but queued ${queuedFrom < 0 ? 'none' : `${queued} from ${queuedFrom}`} (iomap_add_to_ioend): the data is marked clean and never written`, cb, args, wpc.iomap);
+    }
+    return ret;
+  }
+
+  /** C03: after a failed ->writeback_range no clean block from pos to the folio's end keeps a delalloc reservation. */
+  private checkErrorReleases(inode: Inode, folio: Folio, pos: number, cb: string, args: Record<string, unknown>): void {
+    if (!this.fs.introspect) return;
+    const st = this.fs.introspect.snapshot(inode);
+    const bs = inode.blockSize;
+    for (let b = Math.floor(pos / bs); b < Math.ceil(folio.end / bs); b++) {
+      if (this.tally('C03'), !(st.block(b).state !== 'delalloc')) this.violation('C03', `block ${b} still holds a delalloc reservation after ->writeback_range failed: the folio is marked clean over it`, cb, args, null);
+    }
+  }
+
+  /**
+   * ->writeback_submit: the ioend it is handed joins R36's census (its completion handler, set
+   * at any time, is recorded as a map change); C04 it was sent or failed by the time the call
+   * returns; C05 an error passed in is not turned into success.
+   */
+  private writebackSubmit(raw: IomapWritebackOps, wpc: WritepageCtx, error: number): number {
+    const io = wpc.ioend;
+    const args = { ioend: io?.id ?? null, error };
+    if (io) {
+      this.ioends.add(io);
+      this.interceptEndIo(io);
+    }
+    const ret = raw.writebackSubmit(wpc, error);
+    if (io) {
+      if (this.tally('C04'), !(io.submitted || io.finished)) this.violation('C04', `ioend #${io.id} [${io.offset}, +${io.size}) was neither sent nor failed by ->writeback_submit (call iomap_ioend_writeback_submit): its folios stay under writeback`, '->writeback_submit', args, null);
+    }
+    if (error) {
+      if (this.tally('C05'), !(ret < 0)) this.violation('C05', `->writeback_submit was handed error ${error} and answered ${ret}: the failure is lost`, '->writeback_submit', { ...args, ret }, null);
+    }
+    return ret;
+  }
+
+  /** Record the completion handler the filesystem installs on `io`, whenever it does. */
+  private interceptEndIo(io: Ioend): void {
+    let handler = io.endIo === null ? null : this.recordingEndIo(io.endIo);
+    Object.defineProperty(io, 'endIo', {
+      configurable: true,
+      enumerable: true,
+      get: () => handler,
+      set: (h: ((x: Ioend) => void) | null) => { handler = h === null ? null : this.recordingEndIo(h); },
+    });
+  }
+
+  private wrapWriteOps(raw: IomapWriteOps): IomapWriteOps {
+    const w: IomapWriteOps = { ...this.wrapFolioOps(raw) };
+    if (raw.readFolioRange) {
+      w.readFolioRange = (it, folio, pos, len) => this.readRange('->read_folio_range', (f, p, l) => raw.readFolioRange!(it, f, p, l), it, folio, pos, len);
+    }
+    return w;
+  }
+
+  private wrapReadOps(raw: IomapReadOps): IomapReadOps {
+    const w: IomapReadOps = {
+      readFolioRange: (it, folio, pos, len) => this.readRange('->read_folio_range (read ops)', (f, p, l) => raw.readFolioRange(it, f, p, l), it, folio, pos, len),
+    };
+    if (raw.submitRead) w.submitRead = (it) => raw.submitRead!(it);
+    return w;
+  }
+
+  /**
+   * C07: a ->read_folio_range answers 0 or a negative errno and writes only inside the folio
+   * range it was asked for (bytes outside may be dirty user data or other reads' results).
+   */
+  private readRange(cb: string, call: (folio: Folio, pos: number, len: number) => number, it: IomapIterLike, folio: Folio, pos: number, len: number): number {
+    const from = folio.offsetIn(pos);
+    const before = folio.data.slice();
+    const ret = call(folio, pos, len);
+    const args = { ino: it.inode.ino, pos, len, ret };
+    if (this.tally('C07'), !(ret <= 0 && Number.isInteger(ret))) this.violation('C07', `${cb} answered ${ret} (want 0 or a negative errno)`, cb, args, it.iomap);
+    const d = folio.data;
+    let outside = -1;
+    for (let i = 0; i < d.length && outside < 0; i++) if ((i < from || i >= from + len) && d[i] !== before[i]) outside = i;
+    if (this.tally('C07'), !(outside < 0)) this.violation('C07', `${cb} for folio bytes [${from}, ${from + len}) changed byte ${outside} outside the range`, cb, args, it.iomap);
     return ret;
   }
 

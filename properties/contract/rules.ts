@@ -61,6 +61,14 @@ export const RULES: Rule[] = [
   { id: 'R44', name: 'mapping-lock-dropped', status: 'unchecked', description: 'locks are not modelled: the single-threaded model cannot deadlock' },
   { id: 'R45', name: 'delalloc-release-lock-order', status: 'unchecked', description: 'lock order is not modelled' },
   { id: 'R46', name: 'writeback-no-inode-locks', status: 'unchecked', description: 'writeback locking context is not modelled' },
+  /* The current API generation (docs/model.md "API generations"): rules of the ops tables 6.15-6.19 introduced. R32-R34 apply to ->writeback_range's mapping as to ->map_blocks'. */
+  { id: 'C01', name: 'writeback-range-answer', status: 'checked', description: '(current) ->writeback_range answers the bytes it handled, 1..len, or a negative errno (0 or more than asked is a WARN and -EIO in the core)' },
+  { id: 'C02', name: 'writeback-range-queues', status: 'checked', description: '(current) every byte ->writeback_range reports handled in a non-HOLE mapping went into an ioend through iomap_add_to_ioend (else it is marked clean and never written)' },
+  { id: 'C03', name: 'writeback-range-error-releases', status: 'partial', description: '(current) after ->writeback_range fails, no block from the failing pos to the folio end keeps a delalloc reservation (what ->discard_folio did; needs introspection)' },
+  { id: 'C04', name: 'writeback-submit-sends', status: 'checked', description: '(current) ->writeback_submit sends or fails the ioend it is handed before returning (iomap_ioend_writeback_submit); its completion handler finishes it (R36)' },
+  { id: 'C05', name: 'writeback-submit-error', status: 'checked', description: '(current) ->writeback_submit handed an error fails the ioend and returns a negative errno, never 0' },
+  { id: 'C06', name: 'no-folio-ops-on-mapping', status: 'checked', description: '(current) ->iomap_begin leaves iomap.folio_ops unset: the hooks are iomap_write_ops passed by the caller, a mapping\'s are ignored' },
+  { id: 'C07', name: 'read-folio-range', status: 'checked', description: '(current) ->read_folio_range (iomap_write_ops or iomap_read_ops) answers 0 or a negative errno and writes only the folio bytes of the range it was asked for' },
 ];
 
 export function ruleById(id: string): Rule | undefined {

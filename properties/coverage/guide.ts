@@ -1,12 +1,15 @@
 /**
  * Coverage-guided generation: the fsx generator asks the guide, every GUIDE_PERIOD ops, which
- * ops still have reachable cells the run has not reached, and draws one op in GUIDE_ODDS from
- * those (weighted by how many cells each still misses, at most GUIDE_CAP), aiming its range at an
- * EOF relation one of those cells needs. An op whose missing cells did not shrink over a period
- * in which it was aimed at has its weight halved (a cell this run's setup cannot reach would
- * otherwise soak up guided ops for ever); progress restores it. Everything it reads is the run's own coverage map, which
- * the ops so far determine, so the op sequence is still a function of the seed (and the op log
- * holds the ops: replay and shrinking never consult the guide).
+ * reachable cells the run has not reached yet, and draws one op in GUIDE_ODDS toward one of them:
+ * an op that still misses cells (weighted by how many, at most GUIDE_CAP), then one of its missing
+ * cells. For a target under the generic layer the cell is a state cell, and a recipe
+ * (properties/fsx/recipe.ts) prepares the op's block into the cell's mapping class and folio state
+ * before the op; for a file-level target it is a file cell, and the op's range is aimed at the
+ * cell's EOF relation. A cell aimed at GUIDE_TRIES times without being reached is left alone for
+ * the rest of the run (a cell this run's setup cannot reach would otherwise soak up guided ops for
+ * ever). Everything it reads is the run's own coverage map, which the ops so far determine, so the
+ * op sequence is still a function of the seed (and the op log holds the ops: replay and shrinking
+ * never consult the guide).
  */
 import { OP_COUNT } from '../fsx/ops';
 import { hasPosition, N_EOF, PER_OP } from './cells';
@@ -19,18 +22,28 @@ export const GUIDE_PERIOD = 256;
 export const GUIDE_ODDS = 8;
 /** Largest weight an op gets in the guided draw (however many cells it misses). */
 export const GUIDE_CAP = 4;
+/** Times a cell is aimed at without being reached before the run gives up on it. */
+export const GUIDE_TRIES = 4;
 
 export class Guide {
   /** Op codes of the guided draw, each repeated by its weight (empty: nothing to aim at). */
   pick: Uint8Array = new Uint8Array(0);
-  /** Per op: bit e set when a cell with EOF relation e is still unreached. */
+  /** Per op: bit e set when a cell with EOF relation e is still to be aimed at. */
   readonly eofMask = new Uint8Array(OP_COUNT);
-  /** Missing cells per op at the last refresh, and how many periods in a row it made no progress. */
-  private readonly lastMissing = new Uint32Array(OP_COUNT).fill(0xffffffff);
-  private readonly stalls = new Uint8Array(OP_COUNT);
+  /**
+   * Per op: the cells still to be aimed at, as offsets within the op's row (state cells: cells.ts
+   * layout, EOF relation = offset % 3; file cells: the EOF relation).
+   */
+  readonly missing: number[][] = Array.from({ length: OP_COUNT }, () => []);
+  /** The guide aims at state cells (the target reports generic-layer states), not file cells. */
+  readonly deep: boolean;
+  /** The run's largest folio (bytes): recipes prepare the folio around a block, not only the block. */
+  readonly folioSize: number;
   private readonly counts: Uint32Array;
   private readonly want: Uint8Array;
   private readonly per: number;
+  /** Per cell: how often it was aimed at. */
+  private readonly tries: Uint8Array;
 
   /**
    * `deep`: the target reports generic-layer states, and `reach` has the class's state cells: aim
@@ -38,17 +51,19 @@ export class Guide {
    */
   constructor(rec: CoverageRecorder, reach: ReachableSet | null, deep: boolean) {
     const states = deep && reach !== null;
+    this.deep = states;
+    this.folioSize = rec.geometry.folioSize;
     this.counts = states ? rec.states : rec.fileOps;
     this.want = states ? reach.states : reach?.fileOps ?? fileCellsByConstruction();
     this.per = states ? PER_OP : N_EOF;
+    this.tries = new Uint8Array(this.want.length);
   }
 
-  /** The weight op had in the guided draw since the last refresh. */
-  private pickWeight(op: number): number {
-    return this.weights[op];
+  /** The generator aims op `op` at cell `k` of its row (counted against GUIDE_TRIES). */
+  aimed(op: number, k: number): void {
+    const i = op * this.per + k;
+    if (this.tries[i] < 255) this.tries[i]++;
   }
-
-  private readonly weights = new Uint8Array(OP_COUNT);
 
   /** Recompute the guided draw from the coverage map; ops with weight 0 in `weights` never come up. */
   refresh(weights: readonly number[]): void {
@@ -57,23 +72,19 @@ export class Guide {
     let total = 0;
     for (let op = 0; op < OP_COUNT; op++) {
       this.eofMask[op] = 0;
+      const cells = this.missing[op];
+      cells.length = 0;
       if (weights[op] === 0) continue;
-      let missing = 0;
       for (let k = 0; k < per; k++) {
         const i = op * per + k;
-        if (this.want[i] === 1 && this.counts[i] === 0) {
-          missing++;
+        if (this.want[i] === 1 && this.counts[i] === 0 && this.tries[i] < GUIDE_TRIES) {
+          cells.push(k);
           if (hasPosition(op)) this.eofMask[op] |= 1 << (k % N_EOF);
         }
       }
-      const aimed = this.pickWeight(op) > 0;
-      if (missing < this.lastMissing[op]) this.stalls[op] = 0;
-      else if (aimed && this.stalls[op] < 8) this.stalls[op]++;
-      this.lastMissing[op] = missing;
-      w[op] = Math.min(missing, GUIDE_CAP) >> this.stalls[op];
+      w[op] = Math.min(cells.length, GUIDE_CAP);
       total += w[op];
     }
-    this.weights.set(w);
     if (total !== this.pick.length) this.pick = new Uint8Array(total);
     let j = 0;
     for (let op = 0; op < OP_COUNT; op++) for (let r = 0; r < w[op]; r++) this.pick[j++] = op;

@@ -25,8 +25,9 @@ import {
   OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 } from './ops';
 import { MAX_OFFSET } from '../oracle/bytes';
-import { fileEof } from '../coverage/cells';
+import { fileEof, hasPosition, N_EOF } from '../coverage/cells';
 import { Guide, GUIDE_ODDS, GUIDE_PERIOD } from '../coverage/guide';
+import { Prepared, prepareCell, RECIPE_MAX_OPS } from './recipe';
 
 /**
  * xoshiro128** (Blackman & Vigna), seeded through splitmix32. 32-bit state words, Math.imul only:
@@ -435,6 +436,8 @@ export class Generator {
   /** Coverage guidance (null: off) and the ops generated since it last looked at the map. */
   private readonly guide: Guide | null;
   private sinceRefresh = 0;
+  /** A guided op's position window (its recipe's focus block), or null: positions as fsx draws them. */
+  private win: Prepared | null = null;
 
   constructor(o: FsxOptions, caps: Capabilities, ops: ResolvedOps, guide: Guide | null = null) {
     this.guide = guide;
@@ -483,9 +486,19 @@ export class Generator {
   private len = 0;
   private dst = 0;
 
+  /**
+   * A position below `limit`, as fsx draws it; for a guided op with a recipe, inside the window on
+   * its focus block when the window starts below `limit`.
+   */
+  private pos(limit: number): number {
+    const w = this.win;
+    if (w === null || w.lo >= limit) return this.rng.below(limit);
+    return w.lo + this.rng.below(Math.min(w.hi, limit) - w.lo);
+  }
+
   /** fsx's TRIM_OFF_LEN: a random offset below `limit` (0 if none), the length cut to end by `limit`. */
   private trimOffLen(limit: number): void {
-    this.off = this.rng.below(limit);
+    this.off = this.pos(limit);
     if (this.off + this.len > limit) this.len = Math.max(0, limit - this.off);
   }
 
@@ -505,9 +518,14 @@ export class Generator {
       g.refresh(this.weights);
       this.sinceRefresh = GUIDE_PERIOD - 1;
     }
+    let cell = -1;
     if (g !== null && g.pick.length > 0 && rng.below(GUIDE_ODDS) === 0) {
       code = g.pick[rng.below(g.pick.length)];
-      want = this.aim(g.eofMask[code]);
+      const cells = g.missing[code];
+      cell = cells[rng.below(cells.length)];
+      g.aimed(code, cell);
+      want = hasPosition(code) ? cell % N_EOF : -1;
+      if (!g.deep) cell = -1; // file cells: the EOF relation is all there is to aim at
     } else {
       code = this.pick[rng.next32() % this.pick.length];
     }
@@ -522,24 +540,23 @@ export class Generator {
       buf.push(code, this.off, this.len, this.dst, flags0 | FL_INVALID);
       return;
     }
+    // A state cell to reach: prepare the block under the op first (recipe.ts), then draw the op's
+    // position on that block.
+    if (cell >= 0 && buf.count + RECIPE_MAX_OPS + 1 <= o.numOps) {
+      this.win = prepareCell({ rng, bs: this.bs, folioSize: g!.folioSize, maxlen: o.maxlen, keepSize: this.keepSize, weights: this.weights }, buf, code, cell, fileSize);
+      if (this.win !== null) fileSize = this.win.size;
+    }
     let flags = this.shape(code, flags0, fileSize);
     for (let t = 0; want >= 0 && t < EOF_TRIES && fileEof(code, this.off, this.len, this.dst, fileSize) !== want; t++) {
       flags = this.shape(code, flags0, fileSize);
     }
+    this.win = null;
     // Unsynced EOF pollution: with -e on half the size changers, else (interleaving on) a quarter.
     if (this.noMsync && code !== OP_MAPWRITE && POLLUTING_OPS.has(code)) {
       if (o.polluteEof !== true && rng.below(4) === 0) flags |= FL_POLLUTE | (rng.below(2) === 1 ? FL_NO_MSYNC : 0);
       else if (o.polluteEof === true && rng.below(2) === 1) flags |= FL_NO_MSYNC;
     }
     buf.push(code, this.off, this.len, this.dst, flags);
-  }
-
-  /** One of the EOF relations set in `mask`, drawn uniformly (-1 for none). */
-  private aim(mask: number): number {
-    if (mask === 0) return -1;
-    let k = this.rng.below((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1));
-    for (let e = 0; e < 3; e++) if ((mask & (1 << e)) !== 0 && k-- === 0) return e;
-    return -1;
   }
 
   /** fsx's argument rules for op `code` into off/len/dst; returns the op's flags. */
@@ -559,7 +576,7 @@ export class Generator {
         this.off -= this.off % o.readbdy;
         break;
       case OP_READ_DIRECT:
-        this.off = rng.below(fileSize);
+        this.off = this.pos(fileSize);
         this.off -= this.off % this.dioRead;
         this.len -= this.len % this.dioRead;
         break;
@@ -627,7 +644,7 @@ export class Generator {
         this.len = 0;
         break;
       case OP_EVICT:
-        this.off = rng.below(fileSize + bs);
+        this.off = this.pos(fileSize + bs);
         this.len = 0;
         break;
       case OP_REMOUNT:
@@ -663,7 +680,7 @@ export class Generator {
         this.len -= this.len % bs;
         break;
       case OP_INSERT_RANGE:
-        this.off = rng.below(fileSize);
+        this.off = this.pos(fileSize);
         if (fileSize + this.len > maxlen) this.len = Math.max(0, maxlen - fileSize);
         this.off -= this.off % bs;
         this.len -= this.len % bs;
@@ -679,11 +696,11 @@ export class Generator {
         break;
       case OP_SEEK_DATA:
       case OP_SEEK_HOLE:
-        this.off = rng.below(fileSize + bs);
+        this.off = this.pos(fileSize + bs);
         this.len = 0;
         break;
       case OP_FIEMAP:
-        this.off = rng.below(fileSize + bs);
+        this.off = this.pos(fileSize + bs);
         // A quarter of them (by length, no extra draw) ask past every extent the run can make
         // (twice -l), as filefrag's whole-file query does: the runner then wants LAST at the end.
         if (this.len % 4 === 0) this.len = Math.max(1, Math.min(MAX_OFFSET, 2 * maxlen) - this.off);
@@ -880,7 +897,11 @@ export class Generator {
     const bs = this.bs;
     const bdy = code === OP_COPY_RANGE;
     const maxEnd = code === OP_DEDUPE_RANGE || code === OP_EXCHANGE_RANGE ? fileSize : o.maxlen;
+    // A guided op's window is for its destination (where the cell is counted), not its source.
+    const win = this.win;
+    this.win = null;
     this.trimOffLen(fileSize);
+    this.win = win;
     if (bdy) {
       this.off -= this.off % o.readbdy;
       if (o.direct) this.len -= this.len % o.readbdy;
@@ -889,7 +910,7 @@ export class Generator {
       this.len -= this.len % bs;
     }
     for (let tries = 0; tries < 30; tries++) {
-      let dst = this.rng.below(maxEnd);
+      let dst = this.pos(maxEnd);
       dst -= dst % (bdy ? o.writebdy : bs);
       if (!(Math.abs(dst - this.off) < this.len) && dst + this.len <= maxEnd) return dst;
     }

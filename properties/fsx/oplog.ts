@@ -14,6 +14,7 @@
  */
 
 import { isPersonalityName } from '../../reference/fs/personality';
+import { IOMAP_APIS, isIomapApi } from '../../reference/iomap/types';
 import { MAX_OFFSET } from '../oracle/bytes';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_RESERVE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_MAPWRITE, FL_NO_MSYNC,
@@ -223,7 +224,7 @@ function checkGeometry(c: Checker, v: unknown, where: string): Geometry {
 
 function checkSetup(c: Checker, v: unknown, where: string, g: Geometry): TargetSetup {
   if (!isObj(v)) c.fail(where, `expected an object, got ${describeValue(v)}`);
-  c.keys(v, where, ['poison', 'eofPrealloc', 'inlineMax', 'personality']);
+  c.keys(v, where, ['poison', 'eofPrealloc', 'inlineMax', 'personality', 'api']);
   const s: TargetSetup = {};
   if (v.poison !== undefined) s.poison = c.int(v.poison, `${where}.poison`, 0, 0xffffffff);
   if (v.eofPrealloc !== undefined) s.eofPrealloc = c.pow2(v.eofPrealloc, `${where}.eofPrealloc`, g.blockSize, 1 << 30);
@@ -231,6 +232,10 @@ function checkSetup(c: Checker, v: unknown, where: string, g: Geometry): TargetS
   if (v.personality !== undefined) {
     if (!isPersonalityName(v.personality) || v.personality === 'generic') c.fail(`${where}.personality`, `expected xfs or ext4, got ${describeValue(v.personality)}`);
     s.personality = v.personality as TargetSetup['personality'];
+  }
+  if (v.api !== undefined) {
+    if (!isIomapApi(v.api)) c.fail(`${where}.api`, `expected ${IOMAP_APIS.join(' or ')}, got ${describeValue(v.api)}`);
+    s.api = v.api as TargetSetup['api'];
   }
   return s;
 }

@@ -478,7 +478,11 @@ export class Runner {
             const w = (flags & FL_DSYNC) !== 0 ? this.dsyncWrite(off, data, code === OP_WRITE_DIRECT)
               : code === OP_WRITE ? this.bufferedWrite(flags, off, data, buf.dst[i]) : t.directWrite!(off, data);
             if (w < 0) return;
-            if (w < len && (flags & (FL_FAULT_AT | FL_RESERVE)) !== 0) return oracle.write(off, data, 0, w);
+            if (w < len && (flags & (FL_FAULT_AT | FL_RESERVE)) !== 0) {
+              oracle.write(off, data, 0, w);
+              if (off > size) this.unpollute(size, off + len);
+              return;
+            }
             if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
           }
         }
@@ -1394,6 +1398,22 @@ export class Runner {
     if (pg === 0 || len <= 0) return;
     if ((this.curFlags & FL_NO_MSYNC) !== 0) this.t.mapwrite!(size, this.pattern.data(n, size, len), { msync: false });
     else this.t.mapwrite!(size, this.pattern.data(n, size, len));
+  }
+
+  /**
+   * A short write past EOF (its user buffer faulted part-way, or it ran out of reservations) grew
+   * the size to where it stopped, or not at all: the junk pollute() stored past the old EOF beyond
+   * that point lies past the new EOF, where nothing had to zero it (the kernel leaves it in the page
+   * cache until writeback). Store zeroes over it again, so the later EOF-page checks judge only
+   * what the target was asked to do.
+   */
+  private unpollute(oldSize: number, maxoff: number): void {
+    if (!this.cfg.polluteEof && (this.curFlags & FL_POLLUTE) === 0) return;
+    if (!this.canMapWrite || oldSize % this.ps === 0) return;
+    const size = this.oracle.size;
+    const end = Math.min(oldSize - (oldSize % this.ps) + this.ps, maxoff);
+    if (size >= end) return;
+    this.t.mapwrite!(size, new Uint8Array(end - size), (this.curFlags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined);
   }
 
   private fallocate(mode: number, off: number, len: number): void {

@@ -16,6 +16,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { AdapterOptions, AdapterSpecError, loadAdapter } from '../../adapters/registry';
+import { defaultTimeout } from '../../adapters/process/transport';
+import { WATCHDOG_KEY, watchWorkers, workerWatchdogState } from '../../adapters/watchdog';
 import type { FileAdapter, SetupSupport } from '../../adapters/types';
 import { FsxUsageError, RunHooks, RunResult, runFsx, TargetError } from './engine';
 import type { FsxOptions } from './generator';
@@ -298,6 +300,23 @@ interface WorkerRequest {
   seed: number;
 }
 
+/** A worker's target call that did not return (the watchdog): the campaign ends, exit 3. */
+export class WorkerHang extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerHang';
+  }
+}
+
+/** The per-call limit module adapters are watched with (as exec:'s), or null when it is unset or bad (the workers report that). */
+function watchdogTimeout(): number | null {
+  try {
+    return defaultTimeout();
+  } catch {
+    return null;
+  }
+}
+
 interface WorkerReply {
   seed: number;
   outcome?: SeedOutcome;
@@ -320,21 +339,38 @@ export function runSeedsInWorkers(task: SeedTask, seeds: readonly number[], work
     let live = 0;
     let failed = false;
     const pool: Worker[] = [];
+    /** The seed each worker runs now (for the watchdog's line). */
+    const running: number[] = [];
+    // Module adapters' calls are watched from here (adapters/watchdog.ts): a worker's own thread
+    // cannot interrupt its hung JavaScript, terminate() from here can.
+    const states = Array.from({ length: n }, () => workerWatchdogState());
+    let unwatch = (): void => undefined;
     const finish = (err?: Error) => {
       if (failed) return;
       if (err !== undefined) {
         failed = true;
+        unwatch();
         for (const w of pool) void w.terminate();
         reject(err);
         return;
       }
-      if (results.size === seeds.length) resolve(seeds.map((s) => results.get(s)!));
+      if (results.size === seeds.length) {
+        unwatch();
+        resolve(seeds.map((s) => results.get(s)!));
+      }
     };
+    const timeoutMs = watchdogTimeout();
+    if (timeoutMs !== null) {
+      unwatch = watchWorkers(states, timeoutMs, (i, call) => finish(new WorkerHang(
+        `adapter module ${task.spec}: ${call} did not return within ${timeoutMs} ms in worker ${i + 1} (seed ${running[i]}): the target hung `
+        + '(the limit is IOMAP_HARNESS_EXEC_TIMEOUT_MS, as for exec: servers)')));
+    }
     /** Workers told to stop (no seed left): their exit is not an error. */
     const retired = new Set<Worker>();
     const feed = (w: Worker) => {
       if (next < seeds.length) {
         const req: WorkerRequest = { seed: seeds[next++] };
+        running[pool.indexOf(w)] = req.seed;
         w.postMessage(req);
       } else {
         retired.add(w);
@@ -342,7 +378,7 @@ export function runSeedsInWorkers(task: SeedTask, seeds: readonly number[], work
       }
     };
     for (let k = 0; k < n; k++) {
-      const w = new Worker(__filename, { workerData: { iomapHarnessFsxWorker: true, task } });
+      const w = new Worker(__filename, { workerData: { iomapHarnessFsxWorker: true, task, [WATCHDOG_KEY]: states[k] } });
       pool.push(w);
       live++;
       w.on('message', (m: WorkerReply) => {

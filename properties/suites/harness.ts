@@ -9,6 +9,7 @@ import * as fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AdapterSpecError, loadAdapter, type AdapterOptions } from '../../adapters/registry';
+import type { FileAdapter } from '../../adapters/types';
 // The contract monitor installs itself as the checker of every monitored mount.
 import '../contract/monitor';
 import { replayLog } from '../fsx/engine';
@@ -92,20 +93,28 @@ export interface SuiteResult {
   properties: PropertyResult[];
 }
 
-/** An environment for an adapter spec: adapters come from the registry. */
+/**
+ * An environment for an adapter spec: adapters come from the registry. An exec: server that takes
+ * up "reset" serves every run and shrink step of a property (a pool, emptied by release() at the
+ * end of each property) instead of a process per run.
+ */
 export function registryEnv(spec: string, opts: AdapterOptions = {}): SuiteEnv {
+  const pool = spec.startsWith('exec:') ? newServerPool() : null;
+  const load = (o: AdapterOptions): FileAdapter => loadAdapter(spec, pool === null ? o : { ...o, pool });
   return {
     spec,
     opts,
+    release: () => pool?.closeAll(),
+    servers: () => (pool === null ? null : { started: pool.started, reused: pool.reused }),
     create: (o) => {
       try {
-        return loadAdapter(spec, o);
+        return load(o);
       } catch (e) {
         // A target whose geometry is fixed (a kernel filesystem made by mkfs) refuses a requested
         // block or folio size: run the property at the target's own geometry instead.
         if (e instanceof AdapterSpecError && (o.blockSize !== undefined || o.folioSize !== undefined) && /block size|folio/i.test(e.message)) {
           const { blockSize: _b, folioSize: _f, ...rest } = o;
-          return loadAdapter(spec, rest);
+          return load(rest);
         }
         throw e;
       }
@@ -258,8 +267,22 @@ function saveCounterexample(suite: SuiteDef, def: PropertyDef<never>, w: Workloa
   }
 }
 
-/** Run one property with fast-check. */
+/** A pool of exec: servers (adapters/process), loaded with the exec: adapter only when used. */
+function newServerPool(): import('../../adapters/process').ServerPool {
+  const { ServerPool } = require('../../adapters/process') as typeof import('../../adapters/process');
+  return new ServerPool();
+}
+
+/** Run one property with fast-check; the environment's pooled servers are ended after it. */
 export function runProperty(suite: SuiteDef, def: PropertyDef<never>, env: SuiteEnv, o: RunOptions, probe: Workload | null): PropertyResult {
+  try {
+    return runPropertyOnce(suite, def, env, o, probe);
+  } finally {
+    env.release?.();
+  }
+}
+
+function runPropertyOnce(suite: SuiteDef, def: PropertyDef<never>, env: SuiteEnv, o: RunOptions, probe: Workload | null): PropertyResult {
   const t0 = performance.now();
   const res: PropertyResult = { name: def.name, section: def.section, runs: 0, failed: false, elapsedMs: 0 };
   const say = o.log ?? (() => undefined);
@@ -359,6 +382,8 @@ export function runSuite(suite: SuiteDef, env: SuiteEnv, o: RunOptions): SuiteRe
     }
   } finally {
     probe?.close();
+    // The probe's server, when pooled and no property took it (a skipped suite).
+    env.release?.();
   }
   out.elapsedMs = performance.now() - t0;
   return out;

@@ -40,6 +40,10 @@ export interface SuiteEnv {
   opts: AdapterOptions;
   /** Make a fresh adapter (default: loadAdapter(spec, opts)). Tests pass broken adapters here. */
   create(opts: AdapterOptions): FileAdapter;
+  /** End what create() keeps alive between adapters (pooled exec: servers); called after each property. */
+  release?(): void;
+  /** Server processes started and reused so far (exec: with a pool), for the summary. */
+  servers?(): { started: number; reused: number } | null;
   /** check --coverage: every workload adds its states to the map of its geometry class. */
   coverage?: import('../coverage/set').CoverageSet;
 }

@@ -64,6 +64,11 @@ export interface NativeAddon {
   /** statx(STATX_DIOALIGN): O_DIRECT alignment needs, or null if not reported / no O_DIRECT. */
   statxDioAlign(path: string): DioAlign | null;
   /**
+   * posix_fadvise(2) on [off, off+len) (len 0: to EOF). Optional: an addon built before it was
+   * added lacks it, and the caller says what it cannot do without it.
+   */
+  fadvise?(fd: number, off: U64, len: U64, advice: number): void;
+  /**
    * The newer calls (absent from an addon built before them: the callers then say so). statx
    * (STATX_WRITE_ATOMIC): the atomic write unit range, or null when the file takes none.
    */
@@ -97,14 +102,16 @@ export const FALLOC_FL_UNSHARE_RANGE = 0x40;
 export const FIEMAP_MAX_OFFSET = 0xffffffffffffffffn;
 export const FILE_DEDUPE_RANGE_SAME = 0;
 export const FILE_DEDUPE_RANGE_DIFFERS = 1;
+export const POSIX_FADV_NORMAL = 0;
+export const POSIX_FADV_RANDOM = 1;
 
 const ADDON_FILE = path.join('native', 'build', 'Release', 'iomap_native.node');
 const FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'alignedAlloc', 'blkGetSize64', 'blkSszGet', 'fallocate', 'seekData', 'seekHole', 'fiemap',
   'ficloneRange', 'fideduperange', 'copyFileRange', 'statxDioAlign',
 ];
-/** Wrapped when present (an older build lacks them). */
-const OPTIONAL_FUNCTIONS: readonly (keyof NativeAddon)[] = ['statxAtomic', 'preadv2', 'pwritev2', 'exchangeRange'];
+/** Functions added later: a stale build without them still loads (the rest of it works; the callers say what they cannot do). */
+const OPTIONAL: readonly (keyof NativeAddon)[] = ['fadvise', 'statxAtomic', 'preadv2', 'pwritev2', 'exchangeRange'];
 
 let cached: NativeLoad | undefined;
 let override: NativeLoad | undefined;
@@ -123,9 +130,9 @@ function findAddon(): string | null {
 
 function wrap(raw: Record<string, unknown>): NativeAddon {
   const out: Record<string, unknown> = {};
-  for (const name of [...FUNCTIONS, ...OPTIONAL_FUNCTIONS]) {
+  for (const name of [...FUNCTIONS, ...OPTIONAL]) {
     const fn = raw[name];
-    if (typeof fn !== 'function' && OPTIONAL_FUNCTIONS.includes(name)) continue;
+    if (typeof fn !== 'function' && OPTIONAL.includes(name)) continue;
     if (typeof fn !== 'function') throw new Error(`the addon lacks ${name}() (stale build? run npm ci)`);
     out[name] = (...args: unknown[]) => {
       try {

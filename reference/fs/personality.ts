@@ -72,6 +72,48 @@ export interface Personality {
    * the older XFS one (allocated WRITTEN at writeback), see docs/model.md.
    */
   readonly eofPrealloc: number;
+  /**
+   * O_DIRECT reads check offset and length against the logical sector size before anything
+   * else. false: only where bios are built (iomap_dio_bio_iter), so a misaligned read of holes or
+   * unwritten blocks is zero-filled and succeeds; neither xfs_file_dio_read nor
+   * ext4_dio_read_iter checks up front.
+   */
+  readonly dioReadAlignUpFront: boolean;
+  /**
+   * O_DIRECT writes check offset and length up front (xfs_file_dio_write). false: only
+   * iomap_dio_bio_iter checks, one mapping at a time, so a write whose misaligned part lies in a
+   * later mapping fails with EINVAL after the earlier mappings' bios were submitted: their data
+   * lands (visible where the blocks were written; unwritten ones are not converted, since
+   * ->end_io sees the error) and blocks allocated past EOF are freed again
+   * (ext4_dio_write_iter has no check; ext4_inode_extension_cleanup -> ext4_truncate_failed_write).
+   */
+  readonly dioWriteAlignUpFront: boolean;
+  /**
+   * iomap_dio_bio_iter checks only each mapping's own offset and length (6.18, after the
+   * bdev_iter_is_aligned check went). false: the whole remaining count as well (6.12), so a
+   * mapping that is aligned fails when the request's tail is not. Seen only where nothing
+   * checked up front.
+   */
+  readonly dioMappingAlignOnly: boolean;
+  /**
+   * The filesystem shares blocks (FICLONERANGE, FIDEDUPERANGE: xfs with reflink=1). false: ext4
+   * has no ->remap_file_range, so the reference adapter offers no clone or dedupe (the file API
+   * still does, for tests of the other knobs).
+   */
+  readonly reflink: boolean;
+  /**
+   * COLLAPSE_RANGE and INSERT_RANGE write back and drop the cache from one allocation unit before
+   * the offset (xfs_prepare_shift: "stabilize the start block offset boundary" against COW
+   * completions). false: from the offset (ext4_collapse_range / ext4_insert_range round it down
+   * to the page only).
+   */
+  readonly shiftFlushesUnitBefore: boolean;
+  /**
+   * UNSHARE_RANGE does nothing but allocate on a file that never shared blocks: no unsharing pass
+   * and no write-back of the range (xfs_reflink_unshare returns at once without the reflink inode
+   * flag; then xfs_alloc_file_space). false: the range is unshared and written back regardless.
+   */
+  readonly unshareOnlyReflinked: boolean;
 }
 
 const GENERIC: Personality = {
@@ -85,11 +127,18 @@ const GENERIC: Personality = {
   zeroDirtyUnwrittenInCache: false,
   shiftFreesPostEofBlocks: false,
   eofPrealloc: 0,
+  dioReadAlignUpFront: true,
+  dioWriteAlignUpFront: true,
+  dioMappingAlignOnly: false,
+  reflink: true,
+  shiftFlushesUnitBefore: false,
+  unshareOnlyReflinked: false,
 };
 
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: true,
-  shiftFreesPostEofBlocks: true,
+  shiftFreesPostEofBlocks: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
+  shiftFlushesUnitBefore: true, unshareOnlyReflinked: true,
 };
 
 const EXT4: Personality = {
@@ -103,6 +152,12 @@ const EXT4: Personality = {
   zeroDirtyUnwrittenInCache: 'always',
   shiftFreesPostEofBlocks: false,
   eofPrealloc: 0,
+  dioReadAlignUpFront: false,
+  dioWriteAlignUpFront: false,
+  dioMappingAlignOnly: true,
+  reflink: false,
+  shiftFlushesUnitBefore: false,
+  unshareOnlyReflinked: false,
 };
 
 const BY_NAME: Record<PersonalityName, Personality> = { generic: GENERIC, xfs: XFS, ext4: EXT4 };

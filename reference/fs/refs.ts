@@ -17,12 +17,14 @@
 import { Personality, personality } from './personality';
 import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW,
-  IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
+  IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_IOEND_SHARED, IOMAP_IOEND_UNWRITTEN, IomapApi, IomapWriteOps, IomapWritebackOps, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NULL_ADDR, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ATOMIC, IOMAP_F_ATOMIC_BIO,
   MAX_LFS_FILESIZE, PAGE_SIZE, WritebackOps, WritepageCtx, roundUp,
 } from '../iomap/types';
 import { Folio, blockIsDirty } from '../iomap/folio';
-import { Ioend, iomapFinishIoends, iomapIoendTryMerge, iomapSortIoends } from '../iomap/ioend';
+import {
+  Ioend, iomapAddToIoend, iomapFinishIoends, iomapIoendTryMerge, iomapIoendWritebackSubmit, iomapSortIoends,
+} from '../iomap/ioend';
 import { iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../iomap/buffered-io';
 import { Allocator } from './alloc';
 import { Extent, ExtentMap } from './extents';
@@ -82,9 +84,9 @@ export class RefsInode {
    */
   preallocFloor = 0;
   /**
-   * The reflink inode flag: set when a remap shares blocks into or out of the file. XFS clears it
-   * only when an unshare leaves neither shared extents nor COW staging, and staging lingers until
-   * background garbage collection: refs keeps it set.
+   * The reflink inode flag: set when a remap shares blocks into or out of the file (even when no
+   * block ended up shared, as xfs_reflink_remap_prep sets it first). Cleared only by an unshare
+   * that leaves nothing shared while the inode has no dirty pages (tryClearReflinkFlag).
    */
   reflinked = false;
   constructor(ino: number) {
@@ -138,6 +140,9 @@ export interface RefsBugs {
    * whole write (the filesystem forgot its side of the single-bio rule): the core refuses the
    * write with EINVAL instead of the filesystem answering -ENOPROTOOPT for the fallback. */
   atomicHwPartialMapping?: boolean;
+  /** The end_io work remaps COW staging into the data fork even for an ioend that failed, so the
+   * staging blocks' old device contents replace the shared data. */
+  remapCowOnIoError?: boolean;
 }
 
 /**
@@ -210,11 +215,22 @@ export class Refs implements FsInstance {
   personality: Personality = personality('generic');
   /** Count of metadata commits (tests observe fsync durability through it). */
   commits = 0;
+  /**
+   * The API generation refs runs its ops tables in (a mount option: refs is written for both,
+   * and the two must agree on every observation; test/api-generations.test.ts).
+   */
+  readonly api: IomapApi;
   readonly iomapOps: IomapOps;
   /** ->iomap_begin of atomic writes the hardware cannot take (FsInstance.atomicCowOps). */
   readonly atomicCowOps: IomapOps;
+  /** 6.12 writeback ops. */
   readonly writebackOps: WritebackOps;
+  /** 6.12 folio ops, hung off every mapping. */
   readonly folioOps: FolioOps;
+  /** current: iomap_write_ops (only ->iomap_valid: get/put_folio are the core's). */
+  readonly writeOps: IomapWriteOps;
+  /** current: iomap_writeback_ops. */
+  readonly wbOps: IomapWritebackOps;
   readonly capabilities: FsCapabilities;
   readonly introspect: FsIntrospection;
 
@@ -248,14 +264,14 @@ export class Refs implements FsInstance {
   }
 
   /** Mount `dev`; `bugs` are switched on before recovery runs (tests of the recovery steps). */
-  static mount(dev: BlockDevice, opts: { bugs?: RefsBugs } = {}): Refs {
+  static mount(dev: BlockDevice, opts: { bugs?: RefsBugs; api?: IomapApi } = {}): Refs {
     const sb = readSuperblock(dev);
     if (sb.deviceBytes > dev.size) throw new FsError(EINVAL, `refs on ${dev.name} expects ${sb.deviceBytes} bytes, device has ${dev.size}`);
     const a = readSlot(dev, sb, 0);
     const b = readSlot(dev, sb, 1);
     if (!a && !b) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
     const useA = !!a && (!b || a.generation >= b.generation);
-    const fs = new Refs(dev, sb);
+    const fs = new Refs(dev, sb, opts.api ?? '6.12');
     if (opts.bugs) fs.bugs = { ...opts.bugs };
     fs.load(useA ? a! : b!, useA ? 0 : 1);
     if (!fs.bugs.noEofTailZeroAtRecovery) fs.zeroEofBlockTails();
@@ -287,7 +303,8 @@ export class Refs implements FsInstance {
     }
   }
 
-  private constructor(dev: BlockDevice, sb: Superblock) {
+  private constructor(dev: BlockDevice, sb: Superblock, api: IomapApi) {
+    this.api = api;
     this.dev = dev;
     this.sb = sb;
     this.blockSize = sb.blockSize;
@@ -307,6 +324,13 @@ export class Refs implements FsInstance {
     };
     this.folioOps = {
       iomapValid: (inode, iomap) => this.iomapValid(inode, iomap),
+    };
+    this.writeOps = {
+      iomapValid: (inode, iomap) => this.iomapValid(inode, iomap),
+    };
+    this.wbOps = {
+      writebackRange: (wpc, folio, pos, len, endPos) => this.writebackRange(wpc, folio, pos, len, endPos),
+      writebackSubmit: (wpc, error) => this.writebackSubmit(wpc, error),
     };
     this.capabilities = {
       blockSize: sb.blockSize, maxFileSize: MAX_LFS_FILESIZE, reflink: true, inline: sb.inlineMax > 0, directIO: true,
@@ -364,10 +388,12 @@ export class Refs implements FsInstance {
       fingerprint: (scope) => `${inline ? 'inline ' : ''}${fp(data)}${scope === 'all' ? ` | cow ${fp(cow)}` : ''}`,
       block: (lblk): BlockState => {
         const { ext } = data.lookup(lblk);
-        if (!ext) return { state: 'hole' };
-        if (ext.state === 'delalloc') return { state: 'delalloc' };
+        const { ext: c } = cow.lookup(lblk);
+        const staged = c && c.state !== 'delalloc' && c.pblk >= 0 ? { cowPblk: c.pblk + (lblk - c.lblk) } : {};
+        if (!ext) return { state: 'hole', ...staged };
+        if (ext.state === 'delalloc') return { state: 'delalloc', ...staged };
         const pblk = ext.pblk + (lblk - ext.lblk);
-        return { state: ext.state, pblk, shared: this.isShared(pblk) };
+        return { state: ext.state, pblk, shared: this.isShared(pblk), ...staged };
       },
     };
   }
@@ -789,7 +815,7 @@ export class Refs implements FsInstance {
           iomap.length = Math.floor(this.maxFileSize / bs) * bs - bs;
           iomap.validityCookie = ri.seq;
         }
-        iomap.folioOps = this.folioOps;
+        iomap.folioOps = this.mappingFolioOps();
         return 0;
       }
       const err = this.unstuff(inode);
@@ -811,8 +837,13 @@ export class Refs implements FsInstance {
         if (ret) return ret;
       }
     }
-    iomap.folioOps = this.folioOps;
+    iomap.folioOps = this.mappingFolioOps();
     return 0;
+  }
+
+  /** What a mapping carries as folio_ops: the hooks in 6.12; nothing in current (iomap_write_ops). */
+  private mappingFolioOps(): FolioOps | null {
+    return this.api === 'current' ? null : this.folioOps;
   }
 
   /** Buffered write / page fault: existing extents as they are, holes become new delalloc. */
@@ -1098,6 +1129,19 @@ export class Refs implements FsInstance {
     }
   }
 
+  /**
+   * xfs_reflink_try_clear_inode_flag() at the end of an unshare: the reflink flag goes when no
+   * data fork block is shared any more and the inode has no dirty pages (xfs_can_free_cowblocks:
+   * I_DIRTY_PAGES, dirty or writeback folios), with any COW staging left cancelled.
+   */
+  tryClearReflinkFlag(inode: Inode): void {
+    const ri = refsOf(inode);
+    if (!ri.reflinked || inode.mapping.dirtiedPages || inode.mapping.hasDirtyOrWriteback()) return;
+    if (this.hasSharedBlocks(inode) || ri.cow.exts.some((c) => c.state === 'delalloc')) return;
+    this.cancelCow(inode, 0, Number.MAX_SAFE_INTEGER - this.blockSize);
+    ri.reflinked = false;
+  }
+
   /** xfs_reflink_cancel_cow_range(): drop COW staging after a failed write. */
   cancelCow(inode: Inode, offset: number, size: number): void {
     const ri = refsOf(inode);
@@ -1214,9 +1258,14 @@ export class Refs implements FsInstance {
     return { ...ext, lblk, len: end - lblk };
   }
 
-  /** The size written-back data has reached (the next commit may record it): XFS's i_disk_size. */
+  /**
+   * XFS's i_disk_size: the end of the furthest completed write-back or direct write, within
+   * i_size (xfs_setfilesize at ioend and DIO completion is not held back by dirty data below it).
+   * refs itself commits the ordered `wbSize` (crash safety), which can lag behind it.
+   */
   diskSize(inode: Inode): number {
-    return refsOf(inode).wbSize;
+    const ri = refsOf(inode);
+    return Math.max(ri.wbSize, Math.min(inode.size, ri.reachedEnd));
   }
 
   /** The file carries the reflink inode flag (a remap shared blocks into or out of it since the last unshare). */
@@ -1234,9 +1283,31 @@ export class Refs implements FsInstance {
   }
 
   prepareIoend(ioend: Ioend, status: number): number {
-    const extends_ = ioend.offset + ioend.size > refsOf(ioend.inode).wbSize;
-    if (ioend.type === IOMAP_UNWRITTEN || (ioend.flags & IOMAP_F_SHARED) || extends_) ioend.endIo = (io) => this.endIoUnwritten(io);
+    this.setIoendCompletion(ioend);
     return status;
+  }
+
+  /** Unwritten, COW and size-extending ioends complete through the end_io work item. */
+  private setIoendCompletion(ioend: Ioend): void {
+    const extends_ = ioend.offset + ioend.size > refsOf(ioend.inode).wbSize;
+    if (ioendUnwritten(ioend) || ioendShared(ioend) || extends_) ioend.endIo = (io) => this.endIoUnwritten(io);
+  }
+
+  /**
+   * ->writeback_range (current): map the run as ->map_blocks does and queue it; on an error drop
+   * the delalloc reservations of the rest of the folio (what ->discard_folio did in 6.12).
+   */
+  writebackRange(wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): number {
+    let ret = this.mapBlocks(wpc, wpc.inode!, pos, len);
+    if (ret === 0) ret = iomapAddToIoend(wpc, folio, pos, endPos, len);
+    if (ret < 0) this.discardFolio(folio, pos);
+    return ret;
+  }
+
+  /** ->writeback_submit (current): install the completion handler, then the core's bio submission. */
+  writebackSubmit(wpc: WritepageCtx, error: number): number {
+    if (wpc.ioend) this.setIoendCompletion(wpc.ioend);
+    return iomapIoendWritebackSubmit(wpc, error);
   }
 
   /** Bio completion for unwritten ioends: queue them for the end_io work item. */
@@ -1268,10 +1339,10 @@ export class Refs implements FsInstance {
       const bs = this.blockSize;
       const lblk = Math.floor(io.offset / bs);
       const n = Math.ceil((io.offset + io.size) / bs) - lblk;
-      if (io.flags & IOMAP_F_SHARED) {
-        if (io.status === 0) this.endCow(inode, lblk, n);
+      if (ioendShared(io)) {
+        if (io.status === 0 || this.bugs.remapCowOnIoError === true) this.endCow(inode, lblk, n);
         else this.cancelCow(inode, io.offset, io.size);
-      } else if ((io.status === 0 || this.bugs.convertOnIoError === true) && io.type === IOMAP_UNWRITTEN) {
+      } else if ((io.status === 0 || this.bugs.convertOnIoError === true) && ioendUnwritten(io)) {
         // Like xfs_end_ioend(), the (merged) ioend's type decides: one conversion per chain,
         // which is why completion merging must never mix UNWRITTEN and MAPPED ioends.
         if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeqUnlessBug(ri);
@@ -1300,6 +1371,20 @@ export class Refs implements FsInstance {
     const ri = refsOf(inode);
     ri.wbSize = inode.size;
     ri.reachedEnd = Math.min(ri.reachedEnd, inode.size);
+  }
+
+  /**
+   * ext4_update_disksize_before_punch(): a punch or zero range that drops cached (possibly dirty)
+   * data must first move the on-disk size up to the end of the range (at most i_size), because
+   * the writeback that would have raised it will never happen for the dropped folios.
+   */
+  diskSizeBeforePunch(inode: Inode, off: number, len: number): void {
+    const ri = refsOf(inode);
+    if (off > inode.size) return;
+    const target = Math.min(inode.size, off + len);
+    if (ri.wbSize >= target) return;
+    ri.wbSize = target;
+    if (target > ri.reachedEnd) ri.reachedEnd = target;
   }
 
   /** Written-back data now reaches `end`: the on-disk size may follow, up to the in-core size. */
@@ -1527,6 +1612,16 @@ export class Refs implements FsInstance {
     for (const [b, c] of this.refcount) if (!refs.has(b)) out.push(`block ${b}: refcount ${c} with no references`);
     return out;
   }
+}
+
+/** The ioend covers a COW extent: io_flags SHARED (current) or the copied IOMAP_F_SHARED (6.12). */
+function ioendShared(io: Ioend): boolean {
+  return io.inode.api === 'current' ? (io.ioFlags & IOMAP_IOEND_SHARED) !== 0 : (io.flags & IOMAP_F_SHARED) !== 0;
+}
+
+/** The ioend covers unwritten extents: io_flags UNWRITTEN (current) or io_type (6.12). */
+function ioendUnwritten(io: Ioend): boolean {
+  return io.inode.api === 'current' ? (io.ioFlags & IOMAP_IOEND_UNWRITTEN) !== 0 : io.type === IOMAP_UNWRITTEN;
 }
 
 export { refsOf, IOMAP_MAPPED, IOMAP_UNWRITTEN };

@@ -8,14 +8,14 @@
  * its completion; a read error leaves the affected blocks not uptodate, as in 6.12.
  */
 import {
-  Inode, Iomap, IomapOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_F_SIZE_CHANGED, IOMAP_F_STALE, IOMAP_F_BUFFER_HEAD,
+  FolioOps, Inode, Iomap, IomapOps, IomapReadOps, IomapWriteOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_F_SIZE_CHANGED, IOMAP_F_STALE, IOMAP_F_BUFFER_HEAD,
   IOMAP_F_SHARED, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_UNSHARE, IOMAP_UNWRITTEN,
   IOMAP_WRITE, IOMAP_ZERO, IOMAP_FAULT, IOMAP_DONTCACHE, PAGE_SIZE, SECTOR_SIZE, iomapSector, roundDown, roundUp,
 } from './types';
 import {
   Folio, blocksPerFolio, ifsAlloc, ifsFree, setRangeDirty, setRangeUptodate, isPartiallyUptodate,
 } from './folio';
-import { IomapIter, iomapIter, iomapIterSrcmap, iomapLength } from './iter';
+import { IomapIter, iomapIter, iomapIterBodyDone, iomapIterSrcmap, iomapLength } from './iter';
 import { AddressSpace, AddressSpaceOps } from './pagecache';
 import { IovIter } from './uio';
 import { filemapWriteAndWaitRange } from './writeback';
@@ -38,6 +38,7 @@ export function iomapDirtyFolio(folio: Folio): void {
   ifsAlloc(folio, inode.blkbits);
   setRangeDirty(folio, 0, folio.size, inode.blkbits);
   folio.dirty = true;
+  inode.mapping.dirtiedPages = true;
 }
 
 /** iomap_invalidate_folio(): only a whole-folio invalidation acts. */
@@ -152,6 +153,8 @@ interface ReadpageCtx {
   /** Pending read "bio" segments, submitted (read from the device) at the end. */
   segs: ReadSegment[];
   folios: Folio[] | null;
+  /** current generation: the filesystem's read ops (null: the core's bio reads). */
+  readOps: IomapReadOps | null;
 }
 
 /** iomap_read_inline_data(). */
@@ -189,6 +192,11 @@ function readpageIter(it: IomapIter, ctx: ReadpageCtx, offset: number): number {
     return pos - origPos + plen;
   }
   if (folio.ifs) folio.ifs.readBytesPending += plen;
+  if (ctx.readOps) {
+    const err = ctx.readOps.readFolioRange(it, folio, pos, plen);
+    finishFolioRead(it.inode, folio, poff, plen, err);
+    return err < 0 ? err : pos - origPos + plen;
+  }
   const last = ctx.segs[ctx.segs.length - 1];
   const addr = map.addr + (pos - map.offset);
   if (last && last.folio === folio && last.poff + last.len === poff && last.addr + last.len === addr && last.map.bdev === map.bdev) {
@@ -200,7 +208,11 @@ function readpageIter(it: IomapIter, ctx: ReadpageCtx, offset: number): number {
 }
 
 /** Submit the read bios: read each segment, then run iomap_finish_folio_read(). */
-function submitReads(inode: Inode, ctx: ReadpageCtx): void {
+function submitReads(inode: Inode, ctx: ReadpageCtx, it: IomapIter): void {
+  if (ctx.readOps) {
+    ctx.readOps.submitRead?.(it);
+    return;
+  }
   for (const s of ctx.segs) {
     const err = readFromMap(s.map, s.pos, s.folio, s.poff, s.len);
     finishFolioRead(inode, s.folio, s.poff, s.len, err);
@@ -216,10 +228,10 @@ function finishFolioRead(inode: Inode, folio: Folio, off: number, len: number, e
 }
 
 /** iomap_read_folio(): always returns 0; failure shows as a folio that is not uptodate. */
-export function iomapReadFolio(folio: Folio, ops: IomapOps): number {
+export function iomapReadFolio(folio: Folio, ops: IomapOps, readOps: IomapReadOps | null = null): number {
   const inode = folio.mapping!.host;
   const it = new IomapIter(inode, folio.pos, folio.size, 0);
-  const ctx: ReadpageCtx = { curFolio: folio, segs: [], folios: null };
+  const ctx: ReadpageCtx = { curFolio: folio, segs: [], folios: null, readOps: it.api === 'current' ? readOps : null };
   while (iomapIter(it, ops) > 0) {
     const offset = folio.offsetIn(it.pos);
     const length = Math.min(folio.size - offset, iomapLength(it));
@@ -229,20 +241,20 @@ export function iomapReadFolio(folio: Folio, ops: IomapOps): number {
       ret = readpageIter(it, ctx, done);
       if (ret <= 0) break;
     }
-    it.processed = ret <= 0 ? ret : done;
+    iomapIterBodyDone(it, ret <= 0 ? ret : done);
   }
-  submitReads(inode, ctx);
+  submitReads(inode, ctx, it);
   return 0;
 }
 
 /** iomap_readahead(): read a run of new, contiguous folios; errors are swallowed. */
-export function iomapReadahead(folios: Folio[], ops: IomapOps): void {
+export function iomapReadahead(folios: Folio[], ops: IomapOps, readOps: IomapReadOps | null = null): void {
   if (folios.length === 0) return;
   const inode = folios[0].mapping!.host;
   const start = folios[0].pos;
   const len = folios[folios.length - 1].end - start;
   const it = new IomapIter(inode, start, len, 0);
-  const ctx: ReadpageCtx = { curFolio: null, segs: [], folios: folios.slice() };
+  const ctx: ReadpageCtx = { curFolio: null, segs: [], folios: folios.slice(), readOps: it.api === 'current' ? readOps : null };
   while (iomapIter(it, ops) > 0) {
     const length = iomapLength(it);
     let done = 0;
@@ -254,9 +266,9 @@ export function iomapReadahead(folios: Folio[], ops: IomapOps): void {
       ret = readpageIter(it, ctx, done);
       if (ret <= 0) break;
     }
-    it.processed = ret <= 0 ? ret : done;
+    iomapIterBodyDone(it, ret <= 0 ? ret : done);
   }
-  submitReads(inode, ctx);
+  submitReads(inode, ctx, it);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -275,9 +287,17 @@ export interface WriteHooks {
 
 export const writeHooks: WriteHooks = {};
 
+/**
+ * The filesystem's buffered-write hooks for this iteration: hung off the mapping in 6.12
+ * (iomap->folio_ops), passed to the entry point in the current generation (iomap_write_ops).
+ */
+function writeHooksOf(it: IomapIter): FolioOps | IomapWriteOps | null {
+  return it.api === 'current' ? it.writeOps : it.iomap.folioOps;
+}
+
 /** __iomap_get_folio(). */
 function getFolio(it: IomapIter, pos: number, len: number): Folio | number {
-  const fops = it.iomap.folioOps;
+  const fops = writeHooksOf(it);
   if (fops?.getFolio) {
     const f = fops.getFolio(it, pos, len);
     if (typeof f !== 'number') f.refs++;
@@ -306,7 +326,7 @@ export function iomapGetFolio(it: IomapIter, pos: number, len: number): Folio {
 
 /** __iomap_put_folio(). */
 function putFolio(it: IomapIter, pos: number, copied: number, folio: Folio): void {
-  const fops = it.iomap.folioOps;
+  const fops = writeHooksOf(it);
   if (fops?.putFolio) {
     fops.putFolio(it.inode, pos, copied, folio);
   } else {
@@ -315,8 +335,13 @@ function putFolio(it: IomapIter, pos: number, copied: number, folio: Folio): voi
   folio.refs--;
 }
 
-/** iomap_read_folio_range(): synchronous read of a block run from the source map. */
+/**
+ * iomap_read_folio_range(): synchronous read of a block run from the source map, or (current
+ * generation) through the filesystem's ->read_folio_range when it has one.
+ */
 function readFolioRange(it: IomapIter, folio: Folio, pos: number, len: number): number {
+  const wops = it.api === 'current' ? it.writeOps : null;
+  if (wops?.readFolioRange) return wops.readFolioRange(it, folio, pos, len);
   const src = iomapIterSrcmap(it);
   return readFromMap(src, pos, folio, folio.offsetIn(pos), len);
 }
@@ -386,7 +411,7 @@ function writeBegin(it: IomapIter, pos: number, len: number): [number, Folio | n
   const got = getFolio(it, pos, len);
   if (typeof got === 'number') return [got, null, len];
   const folio = got;
-  const fops = it.iomap.folioOps;
+  const fops = writeHooksOf(it);
   if (fops?.iomapValid && !fops.iomapValid(it.inode, it.iomap)) {
     it.iomap.flags |= IOMAP_F_STALE;
     putFolio(it, pos, 0, folio);
@@ -410,6 +435,7 @@ function __writeEnd(inode: Inode, pos: number, len: number, copied: number, foli
   setRangeUptodate(folio, folio.offsetIn(pos), len, inode.blkbits);
   setRangeDirty(folio, folio.offsetIn(pos), copied, inode.blkbits);
   folio.dirty = true; // filemap_dirty_folio()
+  inode.mapping.dirtiedPages = true; // __mark_inode_dirty(I_DIRTY_PAGES)
   return true;
 }
 
@@ -524,10 +550,12 @@ function writeIter(it: IomapIter, iov: IovIter): number {
 }
 
 /** iomap_file_buffered_write(): returns bytes written, or a negative errno if none were. */
-export function iomapFileBufferedWrite(inode: Inode, pos: number, iov: IovIter, ops: IomapOps, nowait = false, priv?: unknown, dontcache = false): number {
+export function iomapFileBufferedWrite(inode: Inode, pos: number, iov: IovIter, ops: IomapOps, nowait = false, priv?: unknown,
+  writeOps: IomapWriteOps | null = null, dontcache = false): number {
   const it = new IomapIter(inode, pos, iov.count, IOMAP_WRITE | (nowait ? IOMAP_NOWAIT : 0) | (dontcache ? IOMAP_DONTCACHE : 0), priv);
+  it.writeOps = writeOps;
   let ret: number;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = writeIter(it, iov);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, writeIter(it, iov));
   if (it.pos > pos) return it.pos - pos;
   return ret;
 }
@@ -631,7 +659,7 @@ export function iomapPageMkwrite(inode: Inode, folio: Folio, ops: IomapOps): num
     const length = iomapLength(it);
     if (!folio.uptodate) warn(inode, 'page_mkwrite on folio that is not uptodate');
     if (!modelBugs.mkwriteDirtyAfterIteration) iomapDirtyFolio(folio);
-    it.processed = length;
+    iomapIterBodyDone(it, length);
   }
   if (ret < 0) {
     folio.locked = false;
@@ -736,15 +764,17 @@ function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }): number {
  * over an UNWRITTEN mapping is written back first (6.12), or with `zeroDirtyInCache` zeroed in
  * place (6.17+ with a filesystem that fills the folio batch, and ext4's own zeroing).
  */
-export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false): number {
+export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false,
+  writeOps: IomapWriteOps | null = null): number {
   const it = new IomapIter(inode, pos, len, IOMAP_ZERO);
+  it.writeOps = writeOps;
   let rangeDirty = !modelBugs.zeroRangeNoFlush && inode.mapping.rangeNeedsWriteback(pos, pos + len - 1);
   let ret: number;
   while ((ret = iomapIter(it, ops)) > 0) {
     const src = iomapIterSrcmap(it);
     // 'always': holes too, nothing is ever flushed (ext4 zeroes through the page cache only).
     if ((zeroDirtyInCache && src.type === IOMAP_UNWRITTEN) || (zeroDirtyInCache === 'always' && src.type === IOMAP_HOLE)) {
-      it.processed = zeroDirtyFolios(it, didZero);
+      iomapIterBodyDone(it, zeroDirtyFolios(it, didZero));
       continue;
     }
     if (src.type === IOMAP_HOLE || src.type === IOMAP_UNWRITTEN) {
@@ -753,19 +783,20 @@ export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: Ioma
         rangeDirty = false;
         proc = zeroFlushAndStale(it);
       }
-      it.processed = proc;
+      iomapIterBodyDone(it, proc);
       continue;
     }
-    it.processed = zeroIter(it, didZero);
+    iomapIterBodyDone(it, zeroIter(it, didZero));
   }
   return ret;
 }
 
 /** iomap_truncate_page(): zero from pos to the end of its block (nothing if block aligned). */
-export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false): number {
+export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false,
+  writeOps: IomapWriteOps | null = null): number {
   const off = pos & (inode.blockSize - 1);
   if (!off) return 0;
-  return iomapZeroRange(inode, pos, inode.blockSize - off, ops, didZero, zeroDirtyInCache);
+  return iomapZeroRange(inode, pos, inode.blockSize - off, ops, didZero, zeroDirtyInCache, writeOps);
 }
 
 /** iomap_want_unshare_iter() (6.12+ predicate). */
@@ -805,12 +836,13 @@ function unshareIter(it: IomapIter): number {
 }
 
 /** iomap_file_unshare(). */
-export function iomapFileUnshare(inode: Inode, pos: number, len: number, ops: IomapOps): number {
+export function iomapFileUnshare(inode: Inode, pos: number, len: number, ops: IomapOps, writeOps: IomapWriteOps | null = null): number {
   const size = inode.size;
   if (pos < 0 || pos >= size) return 0;
   const it = new IomapIter(inode, pos, Math.min(len, size - pos), IOMAP_WRITE | IOMAP_UNSHARE);
+  it.writeOps = writeOps;
   let ret: number;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = unshareIter(it);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, unshareIter(it));
   return ret;
 }
 

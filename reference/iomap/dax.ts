@@ -19,7 +19,7 @@ import {
   Inode, Iomap, IomapOps, IOMAP_DAX, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_HOLE, IOMAP_MAPPED,
   IOMAP_NOWAIT, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO, PAGE_SIZE, roundDown, roundUp,
 } from './types';
-import { IomapIter, iomapIter, iomapIterSrcmap, iomapLength } from './iter';
+import { IomapIter, iomapIter, iomapIterSrcmap, iomapLength, iomapIterBodyDone } from './iter';
 import { DioIovIter, IOCB_NOWAIT, Kiocb } from './direct-io';
 import type { BlockDevice } from '../device/types';
 import { EFAULT, EINTR, EINVAL, EIO, ENOMEM, EOPNOTSUPP, ERANGE, isFsError } from '../errno';
@@ -452,7 +452,7 @@ export function daxIomapRw(iocb: Kiocb, iter: DioIovIter, inode: Inode, ops: Iom
   if (iter.rw === 'write') it.flags |= IOMAP_WRITE;
   if (iocb.flags & IOCB_NOWAIT) it.flags |= IOMAP_NOWAIT;
   let ret: number;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = daxIomapIter(it, iter);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, daxIomapIter(it, iter));
   forwardWarnings(it);
   const done = it.pos - iocb.pos;
   iocb.pos = it.pos;
@@ -658,7 +658,7 @@ function daxIomapPteFault(vmf: VmFault, pfnp: { v: number }, iomapErrp: { v: num
   while ((error = iomapIter(it, ops)) > 0) {
     if (iomapLength(it) < PAGE_SIZE) {
       warn(inode, `dax pte fault: mapping shorter than a page at ${it.pos}`);
-      it.processed = -EIO; // fs corruption?
+      iomapIterBodyDone(it, -EIO); // fs corruption?
       continue;
     }
     ret = daxFaultIter(vmf, it, pfnp, entry, false);
@@ -666,7 +666,7 @@ function daxIomapPteFault(vmf: VmFault, pfnp: { v: number }, iomapErrp: { v: num
       daxState(inode).majorFaults++;
       ret |= VM_FAULT_MAJOR;
     }
-    if (!(ret & VM_FAULT_ERROR)) it.processed = PAGE_SIZE;
+    if (!(ret & VM_FAULT_ERROR)) iomapIterBodyDone(it, PAGE_SIZE);
   }
   forwardWarnings(it);
   if (iomapErrp) iomapErrp.v = error;
@@ -720,7 +720,7 @@ function daxIomapPmdFault(vmf: VmFault, pfnp: { v: number }, ops: IomapOps): num
   while (iomapIter(it, ops) > 0) {
     if (iomapLength(it) < PMD_SIZE) continue; // processed stays 0: the loop ends
     ret = daxFaultIter(vmf, it, pfnp, entry, true);
-    if (ret !== VM_FAULT_FALLBACK) it.processed = PMD_SIZE;
+    if (ret !== VM_FAULT_FALLBACK) iomapIterBodyDone(it, PMD_SIZE);
   }
   forwardWarnings(it);
   if (ret === VM_FAULT_FALLBACK) st.pmdFallbacks++;
@@ -814,7 +814,7 @@ function daxZeroIter(it: IomapIter, didZero: { v: boolean } | null): number {
 export function daxZeroRange(inode: Inode, pos: number, len: number, didZero: { v: boolean } | null, ops: IomapOps): number {
   const it = new IomapIter(inode, pos, len, IOMAP_DAX | IOMAP_ZERO);
   let ret: number;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = daxZeroIter(it, didZero);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, daxZeroIter(it, didZero));
   forwardWarnings(it);
   return ret;
 }
@@ -861,7 +861,7 @@ export function daxFileUnshare(inode: Inode, pos: number, len: number, ops: Ioma
   if (pos < 0 || pos >= size) return 0;
   const it = new IomapIter(inode, pos, Math.min(len, size - pos), IOMAP_WRITE | IOMAP_UNSHARE | IOMAP_DAX);
   let ret: number;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = daxUnshareIter(it);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, daxUnshareIter(it));
   forwardWarnings(it);
   return ret;
 }
@@ -911,7 +911,8 @@ export function daxDedupeFileRangeCompare(src: Inode, srcoff: number, dst: Inode
   while ((ret = iomapIter(srcIter, ops)) > 0 && (ret = iomapIter(dstIter, ops)) > 0) {
     const compared = daxRangeCompareIter(srcIter, dstIter, Math.min(srcIter.len, dstIter.len), same);
     if (compared < 0) return ret;
-    srcIter.processed = dstIter.processed = compared;
+    iomapIterBodyDone(srcIter, compared);
+    iomapIterBodyDone(dstIter, compared);
   }
   forwardWarnings(srcIter);
   forwardWarnings(dstIter);

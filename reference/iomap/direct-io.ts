@@ -27,7 +27,7 @@ import {
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_UNWRITTEN, IOMAP_WRITE, PAGE_SIZE, IOMAP_ATOMIC, IOMAP_F_ATOMIC_BIO,
   SECTOR_SIZE, iomapSector,
 } from './types';
-import { IomapIter, iomapIter, iomapLength } from './iter';
+import { IomapIter, iomapIter, iomapLength, iomapIterBodyDone } from './iter';
 import type { PendingCompletion } from './bio';
 import { IovIter } from './uio';
 import { filemapWriteAndWaitRange } from './writeback';
@@ -82,6 +82,13 @@ export interface Kiocb {
   complete?: (iocb: Kiocb, res: number) => void;
   /** vfs_fsync_range(file, start, endIncl, datasync) for generic_write_sync; default succeeds. */
   fsync?: (start: number, endIncl: number, datasync: boolean) => number;
+  /**
+   * 6.18: iomap_dio_bio_iter checks only the mapping's pos and length against the logical block
+   * size; the user iter's remaining count is no longer checked there (bdev_iter_is_aligned was
+   * dropped; bio_iov_iter_get_pages trims each bio to the logical block size). Unset: the 6.12
+   * check, which also fails a mapping whose own range is aligned when the total count is not.
+   */
+  mappingAlignOnly?: boolean;
 }
 
 /** The iov_iter of a direct I/O: the user buffer, its direction and its user address. */
@@ -369,10 +376,13 @@ function dioZero(it: IomapIter, dio: IomapDio, pos: number, len: number): number
   return 0;
 }
 
-/** bdev_iter_is_aligned(): user address to the DMA alignment, remaining count to the lbs. */
-function iterIsAligned(bdev: BlockDevice, iter: DioIovIter): boolean {
+/**
+ * bdev_iter_is_aligned(): user address to the DMA alignment, remaining count to the lbs (the
+ * count not with Kiocb.mappingAlignOnly, as in 6.18).
+ */
+function iterIsAligned(bdev: BlockDevice, iter: DioIovIter, countToo: boolean): boolean {
   const lbs = bdev.sectorSize;
-  if (iter.iov.count % lbs) return false;
+  if (countToo && iter.iov.count % lbs) return false;
   return (iter.addr + iter.iov.off) % bdevLimits(bdev).dmaAlignment === 0;
 }
 
@@ -433,7 +443,7 @@ function dioBioIter(it: IomapIter, dio: IomapDio): number {
     return -EIO;
   }
   const lbs = map.bdev.sectorSize;
-  if (pos % lbs !== 0 || length % lbs !== 0 || !iterIsAligned(map.bdev, iter)) return -EINVAL;
+  if (pos % lbs !== 0 || length % lbs !== 0 || !iterIsAligned(map.bdev, iter, !dio.iocb.mappingAlignOnly)) return -EINVAL;
 
   // A hardware atomic write goes out as one REQ_ATOMIC bio, so this mapping must cover all of it.
   const atomic = isWrite && (map.flags & IOMAP_F_ATOMIC_BIO) !== 0 && !modelBugs.atomicBioNotAtomic;
@@ -668,7 +678,7 @@ export function __iomapDioRw(iocb: Kiocb, iter: DioIovIter, inode: Inode, ops: I
     }
   }
 
-  while ((ret = iomapIter(iomi, ops)) > 0) iomi.processed = iomapDioIter(iomi, dio);
+  while ((ret = iomapIter(iomi, ops)) > 0) iomapIterBodyDone(iomi, iomapDioIter(iomi, dio));
   for (const w of iomi.warnings) inode.mapping.warnings.push(`iomap_iter: ${w}`);
 
   // Only report data read up to the i_size snapshot: wind the user iov back to it.

@@ -11,7 +11,7 @@ import {
   Inode, Iomap, IomapOps, IOMAP_DELALLOC, IOMAP_F_MERGED, IOMAP_F_SHARED, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED,
   IOMAP_NULL_ADDR, IOMAP_REPORT, IOMAP_UNWRITTEN, MAX_LFS_FILESIZE, copyIomap, iomapSector, zeroedIomap,
 } from './types';
-import { IomapIter, iomapIter, iomapLength } from './iter';
+import { IomapIter, iomapIter, iomapLength, iomapIterBodyDone } from './iter';
 import { filemapWriteAndWaitRange } from './writeback';
 import { EBADR, EFAULT, EFBIG, EINVAL, ENOENT } from '../errno';
 import {
@@ -144,7 +144,7 @@ export function iomapFiemap(inode: Inode, fi: FiemapExtentInfo, start: number, l
   const it = new IomapIter(inode, start, l.v, IOMAP_REPORT);
   const prev = { m: zeroedIomap() };
   prev.m.type = IOMAP_HOLE;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = fiemapIter(it, fi, prev);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, fiemapIter(it, fi, prev));
   for (const w of it.warnings) inode.mapping.warnings.push(`iomap_iter: ${w}`);
   if (prev.m.type !== IOMAP_HOLE) {
     ret = iomapToFiemap(fi, prev.m, modelBugs.fiemapNoLast ? 0 : FIEMAP_EXTENT_LAST);

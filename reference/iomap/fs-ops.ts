@@ -5,7 +5,7 @@
  * the contract monitor use. refs implements it; so can any ops table plugged in as an FsAdapter.
  */
 import type { Personality } from '../fs/personality';
-import type { Inode, IomapOps, WritebackOps } from './types';
+import type { Inode, IomapApi, IomapOps, IomapReadOps, IomapWritebackOps, IomapWriteOps, WritebackOps } from './types';
 
 /** What a filesystem declares about itself. */
 export interface FsCapabilities {
@@ -27,6 +27,11 @@ export interface BlockState {
   /** Device block number (written/unwritten). */
   pblk?: number;
   shared?: boolean;
+  /**
+   * Device block of allocated COW staging for this block (XFS's COW fork), where writeback of a
+   * write to a shared block lands before completion remaps it into the data fork.
+   */
+  cowPblk?: number;
 }
 
 /** A frozen view of one inode's mapping state, taken before a callback. */
@@ -58,10 +63,27 @@ export interface FsInstance {
   hasSharedBlocks?(inode: Inode): boolean;
   /** The size written-back data has reached on disk (XFS i_disk_size): truncate's write-back starts there. */
   diskSize?(inode: Inode): number;
+  /** Raise the on-disk size to cover a punch/zero range whose cached data is about to be dropped (ext4). */
+  diskSizeBeforePunch?(inode: Inode, off: number, len: number): void;
+  /** xfs_reflink_try_clear_inode_flag(): drop the reflink flag if nothing is shared any more. */
+  tryClearReflinkFlag?(inode: Inode): void;
   /** The file carries the reflink inode flag (personality dioFallbackOnReflinkedInode). */
   isReflinked?(inode: Inode): boolean;
+  /**
+   * The iomap API generation the ops tables below are written for (docs/model.md "API
+   * generations"); absent: '6.12'. It decides which of the tables the generic layer calls.
+   */
+  readonly api?: IomapApi;
+  /** struct iomap_ops (both generations). */
   readonly iomapOps: IomapOps;
-  readonly writebackOps: WritebackOps;
+  /** 6.12: struct iomap_writeback_ops with map_blocks / prepare_ioend / discard_folio. */
+  readonly writebackOps?: WritebackOps;
+  /** current: struct iomap_write_ops (get_folio, put_folio, iomap_valid, read_folio_range). */
+  readonly writeOps?: IomapWriteOps;
+  /** current: struct iomap_writeback_ops with writeback_range / writeback_submit (required there). */
+  readonly wbOps?: IomapWritebackOps;
+  /** current: struct iomap_read_ops (absent: the core's bio reads from the mapping's device). */
+  readonly readOps?: IomapReadOps;
   /** DIO ->end_io: (inode, file offset, bytes, error, IOMAP_DIO_* flags) → replacement error. */
   dioEndIo?(inode: Inode, offset: number, size: number, error: number, dioFlags: number): number;
 

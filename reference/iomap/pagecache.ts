@@ -75,6 +75,12 @@ export class AddressSpace {
   private readonly shadows = new Map<number, Shadow>();
   /** A mmap store into a writably mapped page happened (mapping_writably_mapped()). */
   writablyMapped = false;
+  /**
+   * I_DIRTY_PAGES of the host inode: a folio was dirtied since writeback_single_inode() last ran
+   * for it (sync, the flusher) or the inode was evicted. The model clears it at sync and when
+   * drop caches finds nothing dirty; the kernel's flusher may clear it earlier.
+   */
+  dirtiedPages = false;
   /** Kernel WARN conditions hit while operating on this mapping, oldest first. */
   readonly warnings: string[] = [];
   /** AS_EIO / AS_ENOSPC: the legacy "an error happened" bit, test-and-cleared by filemap_check_errors. */

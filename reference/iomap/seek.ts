@@ -16,7 +16,7 @@
  */
 import { modelBugs } from '../bugs';
 import { Inode, IomapOps, IOMAP_HOLE, IOMAP_REPORT, IOMAP_UNWRITTEN } from './types';
-import { IomapIter, iomapIter, iomapLength } from './iter';
+import { IomapIter, iomapIter, iomapLength, iomapIterBodyDone } from './iter';
 import { ENXIO } from '../errno';
 
 function forwardWarnings(it: IomapIter): void {
@@ -48,7 +48,7 @@ export function iomapSeekHole(inode: Inode, pos: number, ops: IomapOps): number 
   const it = new IomapIter(inode, pos, size - pos, IOMAP_REPORT);
   const holePos = { v: pos };
   let ret: number;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = seekHoleIter(it, holePos);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, seekHoleIter(it, holePos));
   forwardWarnings(it);
   if (ret < 0) return ret;
   if (it.len) return holePos.v; // found a hole before EOF
@@ -78,7 +78,7 @@ export function iomapSeekData(inode: Inode, pos: number, ops: IomapOps): number 
   const it = new IomapIter(inode, pos, size - pos, IOMAP_REPORT);
   const dataPos = { v: pos };
   let ret: number;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = seekDataIter(it, dataPos);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, seekDataIter(it, dataPos));
   forwardWarnings(it);
   if (ret < 0) return ret;
   if (it.len) return dataPos.v; // found data before EOF

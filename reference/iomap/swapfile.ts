@@ -11,7 +11,7 @@
  */
 import { Inode, Iomap, IomapOps, IOMAP_F_DIRTY, IOMAP_F_SHARED, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_REPORT,
   IOMAP_UNWRITTEN, PAGE_SIZE, copyIomap, roundDown, roundUp, zeroedIomap } from './types';
-import { IomapIter, iomapIter, iomapLength } from './iter';
+import { IomapIter, iomapIter, iomapLength, iomapIterBodyDone } from './iter';
 import type { BlockDevice } from '../device/types';
 import { EINVAL } from '../errno';
 
@@ -133,7 +133,7 @@ export function iomapSwapfileActivate(sis: SwapInfo, inode: Inode, span: { v: nu
   // Persist all file mapping metadata so that no IOMAP_F_DIRTY mapping is left.
   let ret = fsync(inode);
   if (ret) return ret;
-  while ((ret = iomapIter(it, ops)) > 0) it.processed = swapfileIter(it, it.iomap, isi);
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, swapfileIter(it, it.iomap, isi));
   for (const w of it.warnings) inode.mapping.warnings.push(`iomap_iter: ${w}`);
   if (ret < 0) return ret;
   if (isi.iomap.length) {

@@ -1,8 +1,10 @@
 /**
  * include/linux/iomap.h, as a model: mapping types, mapping flags, operation flags, the iomap
  * structure, and the ops tables a filesystem provides. Values follow the 6.6–6.14 baseline
- * ("era A" in ../shared/spec/iomap-contract.md §0); bit numbers are the kernel's so that traces and
- * protocol messages can be compared with real kernels.
+ * ("era A"); bit numbers are the kernel's so that traces and protocol messages can be compared
+ * with real kernels. The ops tables of the current API generation (IomapWriteOps,
+ * IomapWritebackOps, IomapReadOps, the IOMAP_IOEND_* flags) sit beside the 6.12 ones; an inode's
+ * `api` says which generation its filesystem is written for (docs/model.md "API generations").
  *
  * Offsets and lengths are JavaScript numbers: the model declares its largest file offset
  * (MAX_LFS_FILESIZE below) as 2^53 − 2^16 so every byte offset it handles is exact.
@@ -68,6 +70,20 @@ export const IOMAP_DONTCACHE = 1 << 10;
 /** (u64)-1: the address of mappings that have no device location. */
 export const IOMAP_NULL_ADDR = -1;
 
+/**
+ * The iomap API generation a filesystem's ops tables are written for: '6.12' (the 6.6–6.14
+ * baseline: bodies return bytes processed, folio_ops hang off each mapping, writeback through
+ * map_blocks/prepare_ioend/discard_folio, ioends carry io_type) or 'current' (6.15+ iteration by
+ * iomap_iter_advance, 6.17+ iomap_write_ops and writeback_range/writeback_submit, IOMAP_IOEND_*
+ * flags, 6.19+ read ops).
+ */
+export type IomapApi = '6.12' | 'current';
+export const IOMAP_APIS: readonly IomapApi[] = ['6.12', 'current'];
+
+export function isIomapApi(x: unknown): x is IomapApi {
+  return x === '6.12' || x === 'current';
+}
+
 /** The inode as the generic layer sees it (the VFS glue owns it; the filesystem hangs state off `fsPrivate`). */
 export interface Inode {
   readonly ino: number;
@@ -80,6 +96,8 @@ export interface Inode {
   fsPrivate: unknown;
   /** S_SWAPFILE: an active swap file (swapon to swapoff): its blocks must not change. */
   swapfile?: boolean;
+  /** The API generation of the filesystem the inode belongs to (absent: '6.12'). */
+  api?: IomapApi;
 }
 
 /** struct iomap. The core zeroes it before each ->iomap_begin; the filesystem fills it in. */
@@ -139,6 +157,35 @@ export interface FolioOps {
   iomapValid?(inode: Inode, iomap: Iomap): boolean;
 }
 
+/**
+ * struct iomap_write_ops (current generation, 6.17+): the buffered-write hooks, passed to
+ * iomap_file_buffered_write / iomap_zero_range / iomap_truncate_page / iomap_file_unshare by the
+ * filesystem instead of hanging off each mapping (struct iomap lost its folio_ops).
+ */
+export interface IomapWriteOps extends FolioOps {
+  /**
+   * Read [pos, pos + len) of the folio before a partial write (6.17+, for filesystems without a
+   * block device, e.g. FUSE). Fill the folio's bytes and return 0, or a negative errno. Absent:
+   * the core reads from the source mapping's device.
+   */
+  readFolioRange?(it: IomapIterLike, folio: Folio, pos: number, len: number): number;
+}
+
+/**
+ * struct iomap_read_ops (current generation, 6.19+): how buffered reads fetch the mapped bytes.
+ * Absent: the core's bio read ops (read from the mapping's block device).
+ */
+export interface IomapReadOps {
+  /**
+   * Read file range [pos, pos + len) of the current mapping (it.iomap) into `folio`: fill the
+   * bytes and return 0, or a negative errno (the range then stays not uptodate and the read
+   * stops). The model completes the range (iomap_finish_folio_read) right after the call.
+   */
+  readFolioRange(it: IomapIterLike, folio: Folio, pos: number, len: number): number;
+  /** Submit what readFolioRange queued (optional). */
+  submitRead?(it: IomapIterLike): void;
+}
+
 /** The view of struct iomap_iter that hooks may read. */
 export interface IomapIterLike {
   readonly inode: Inode;
@@ -149,11 +196,43 @@ export interface IomapIterLike {
   readonly srcmap: Iomap;
 }
 
-/** struct iomap_writepage_ctx. `iomap` is the cached writeback mapping map_blocks maintains. */
+/* ioend flags (current generation, io_flags; replace io_type and the copied IOMAP_F_* flags). */
+/** A shared (COW) extent: completion remaps it. */
+export const IOMAP_IOEND_SHARED = 1 << 0;
+/** An unwritten extent: completion converts it. */
+export const IOMAP_IOEND_UNWRITTEN = 1 << 1;
+/** Never merge into the previous ioend (the mapping carried IOMAP_F_BOUNDARY at its start). */
+export const IOMAP_IOEND_BOUNDARY = 1 << 2;
+/** Direct I/O. */
+export const IOMAP_IOEND_DIRECT = 1 << 3;
+/** Flags that must be equal for two ioends to be merged (BOUNDARY stops a merge one way). */
+export const IOMAP_IOEND_NOMERGE_FLAGS = IOMAP_IOEND_SHARED | IOMAP_IOEND_UNWRITTEN | IOMAP_IOEND_DIRECT;
+
+export function ioendFlagNames(f: number): string {
+  const table: Array<[number, string]> = [
+    [IOMAP_IOEND_SHARED, 'SHARED'], [IOMAP_IOEND_UNWRITTEN, 'UNWRITTEN'], [IOMAP_IOEND_BOUNDARY, 'BOUNDARY'],
+    [IOMAP_IOEND_DIRECT, 'DIRECT'],
+  ];
+  const names = table.filter(([b]) => f & b).map(([, n]) => n);
+  const rest = f & ~table.reduce((a, [b]) => a | b, 0);
+  if (rest) names.push(`0x${rest.toString(16)}`);
+  return names.join('|') || '0';
+}
+
+/**
+ * struct iomap_writepage_ctx. `iomap` is the cached writeback mapping map_blocks (6.12) or
+ * writeback_range (current) maintains; `ioend` is the ioend being built (wb_ctx in current).
+ */
 export interface WritepageCtx {
   iomap: Iomap;
   ioend: Ioend | null;
-  ops: WritebackOps;
+  /** 6.12 ops (null for a current-generation context). */
+  ops: WritebackOps | null;
+  /** current ops (null for a 6.12 context). */
+  wbOps: IomapWritebackOps | null;
+  /** current: the inode and the writeback control the context was set up for. */
+  inode: Inode | null;
+  wbc: WritebackControl | null;
   /** Folios added to the current ioend chain (IOEND_BATCH_SIZE cap). */
   nrFolios: number;
   /** Filesystem-private (e.g. a cached validity sequence). */
@@ -165,6 +244,25 @@ export interface WritebackOps {
   mapBlocks(wpc: WritepageCtx, inode: Inode, offset: number, len: number): number;
   prepareIoend?(ioend: Ioend, status: number): number;
   discardFolio?(folio: Folio, pos: number): void;
+}
+
+/**
+ * struct iomap_writeback_ops, current form (6.17+). Both are required.
+ */
+export interface IomapWritebackOps {
+  /**
+   * Map (into wpc.iomap, reusing it if still valid) and queue for writeback the dirty range
+   * [pos, pos + len) of `folio`, normally by iomapAddToIoend(); endPos is where the data ends
+   * (i_size inside the EOF folio). Return the bytes handled from pos (1..len: the core calls
+   * again for the rest) or a negative errno; on an error, drop what the failed range reserved
+   * (what ->discard_folio did in 6.12).
+   */
+  writebackRange(wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): number;
+  /**
+   * Submit the ioend built in wpc.ioend (set its completion handler first, if any), normally by
+   * iomapIoendWritebackSubmit(); a non-zero `error` fails it. Returns 0 or the error.
+   */
+  writebackSubmit(wpc: WritepageCtx, error: number): number;
 }
 
 /** Writeback control (the subset iomap reads). */

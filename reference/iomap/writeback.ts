@@ -1,11 +1,16 @@
 /**
- * Buffered writeback (§5.6, 6.12 form: writeback_iter, W2 map_blocks with a length, writeback
- * bit set before mapping with a +1 write_bytes_pending bias, end = round_up(i_size, bs)).
+ * Buffered writeback (§5.6) in both API generations. 6.12: writeback_iter, W2 map_blocks with a
+ * length, writeback bit set before mapping with a +1 write_bytes_pending bias, end =
+ * round_up(i_size, bs), ->discard_folio on a mapping error, ->prepare_ioend at submission.
+ * current (6.17+): the same folio walk, but each dirty run goes to the filesystem's
+ * ->writeback_range (which maps and queues it with iomapAddToIoend), the folio's data ends at
+ * i_size, and the pass ends with ->writeback_submit.
  * Includes the mm/page-writeback.c pieces iomap is driven by (writeback_iter,
  * filemap_write_and_wait_range, fdatawait).
  */
 import {
-  Inode, IOMAP_HOLE, IOMAP_INLINE, PAGE_SIZE, WritebackControl, WritebackOps, WritepageCtx, roundUp, zeroedIomap,
+  Inode, IOMAP_HOLE, IOMAP_INLINE, IomapWritebackOps, PAGE_SIZE, WritebackControl, WritebackOps, WritepageCtx, roundUp,
+  zeroedIomap,
 } from './types';
 import { Folio, blocksPerFolio, clearRangeDirty, findDirtyRange, ifsAlloc, setRangeDirty } from './folio';
 import { addToIoend, submitIoend } from './ioend';
@@ -14,12 +19,32 @@ import { EIO } from '../errno';
 import { modelBugs } from '../bugs';
 import { iomapTrace } from './trace';
 
+/** A 6.12 writepage context. */
 export function newWritepageCtx(ops: WritebackOps): WritepageCtx {
-  return { iomap: zeroedIomap(), ioend: null, ops, nrFolios: 0, private: null };
+  return { iomap: zeroedIomap(), ioend: null, ops, wbOps: null, inode: null, wbc: null, nrFolios: 0, private: null };
+}
+
+/** A current-generation writepage context (the filesystem's ->writepages sets inode and ops). */
+export function newWritebackCtx(inode: Inode, wbOps: IomapWritebackOps): WritepageCtx {
+  return { iomap: zeroedIomap(), ioend: null, ops: null, wbOps, inode, wbc: null, nrFolios: 0, private: null };
+}
+
+/** The writepages entry point for an inode in its filesystem's generation. */
+export function writepagesFor(inode: Inode, ops: WritebackOps | undefined, wbOps: IomapWritebackOps | undefined):
+  (wbc: WritebackControl) => number {
+  if (inode.api === 'current') {
+    if (!wbOps) throw new Error('a current-generation filesystem must provide iomap_writeback_ops (wbOps)');
+    return (wbc) => iomapWritepages(inode.mapping, wbc, newWritebackCtx(inode, wbOps));
+  }
+  if (!ops) throw new Error('a 6.12 filesystem must provide writeback ops (writebackOps)');
+  return (wbc) => iomapWritepages(inode.mapping, wbc, newWritepageCtx(ops));
 }
 
 
-/** iomap_writepage_handle_eof(): false if the folio lies wholly beyond EOF; else its end. */
+/**
+ * iomap_writepage_handle_eof(): false if the folio lies wholly beyond EOF; else where its data
+ * ends: round_up(i_size, bs) in 6.12, i_size itself in the current generation.
+ */
 function writepageHandleEof(folio: Folio, inode: Inode): number | null {
   const isize = inode.size;
   let endPos = folio.end;
@@ -28,7 +53,7 @@ function writepageHandleEof(folio: Folio, inode: Inode): number | null {
     const endIndex = Math.floor(isize / PAGE_SIZE);
     if (folio.index > endIndex || (folio.index === endIndex && poff === 0)) return null;
     if (!modelBugs.writebackNoEofZero) folio.data.fill(0, poff, folio.size);
-    endPos = roundUp(isize, inode.blockSize);
+    endPos = inode.api === 'current' ? isize : roundUp(isize, inode.blockSize);
   }
   return endPos;
 }
@@ -38,7 +63,7 @@ function writepageMapBlocks(wpc: WritepageCtx, wbc: WritebackControl, folio: Fol
   dirtyLen: number, count: { n: number }): number {
   let error = 0;
   do {
-    error = wpc.ops.mapBlocks(wpc, inode, pos, dirtyLen);
+    error = wpc.ops!.mapBlocks(wpc, inode, pos, dirtyLen);
     if (error) break;
     if (iomapTrace.writepageMap !== null) iomapTrace.writepageMap(inode, pos, dirtyLen, wpc.iomap);
     const mapLen = Math.min(dirtyLen, wpc.iomap.offset + wpc.iomap.length - pos);
@@ -64,8 +89,31 @@ function writepageMapBlocks(wpc: WritepageCtx, wbc: WritebackControl, folio: Fol
     dirtyLen -= mapLen;
     pos += mapLen;
   } while (dirtyLen && !error);
-  if (error && wpc.ops.discardFolio) wpc.ops.discardFolio(folio, pos);
+  if (error && wpc.ops!.discardFolio) wpc.ops!.discardFolio(folio, pos);
   return error;
+}
+
+/**
+ * iomap_writeback_range() (current): hand the dirty run to ->writeback_range until all of it is
+ * handled. An answer of 0 or more than asked is a WARN and -EIO; bytes of non-HOLE mappings count
+ * as submitted (the folio stays under writeback for them).
+ */
+function writebackRangeCurrent(wpc: WritepageCtx, folio: Folio, inode: Inode, pos: number, rlen: number, endPos: number,
+  count: { n: number }): number {
+  do {
+    const ret = wpc.wbOps!.writebackRange(wpc, folio, pos, rlen, endPos);
+    if (ret === 0 || ret > rlen) {
+      inode.mapping.warnings.push(`writeback_range returned ${ret} for ${rlen} bytes at ${pos}`);
+      return -EIO;
+    }
+    if (ret < 0) return ret;
+    // The rest of the dirty run and its mapping, as 6.12 traces each ->map_blocks.
+    if (iomapTrace.writepageMap !== null) iomapTrace.writepageMap(inode, pos, rlen, wpc.iomap);
+    rlen -= ret;
+    pos += ret;
+    if (wpc.iomap.type !== IOMAP_HOLE) count.n++;
+  } while (rlen);
+  return 0;
 }
 
 /** iomap_writepage_map(): write back one locked folio whose dirty flag was just cleared. */
@@ -95,7 +143,9 @@ function writepageMap(wpc: WritepageCtx, wbc: WritebackControl, folio: Folio): n
     if (!run) break;
     [pos] = run;
     const rlen = run[1];
-    error = writepageMapBlocks(wpc, wbc, folio, inode, pos, rlen, count);
+    error = wpc.wbOps
+      ? writebackRangeCurrent(wpc, folio, inode, pos, rlen, endPos, count)
+      : writepageMapBlocks(wpc, wbc, folio, inode, pos, rlen, count);
     if (error) break;
     pos += rlen;
   }
@@ -118,6 +168,7 @@ function writepageMap(wpc: WritepageCtx, wbc: WritebackControl, folio: Folio): n
  * pass's error also fails the last cached ioend (Errata §5.6 step 6).
  */
 export function iomapWritepages(mapping: AddressSpace, wbc: WritebackControl, wpc: WritepageCtx): number {
+  wpc.wbc = wbc;
   const first = Math.floor(wbc.rangeStart / PAGE_SIZE);
   const last = Math.floor(Math.min(wbc.rangeEnd, Number.MAX_SAFE_INTEGER) / PAGE_SIZE);
   let firstError = 0;
@@ -136,6 +187,7 @@ export function iomapWritepages(mapping: AddressSpace, wbc: WritebackControl, wp
     if (err && !firstError) firstError = err;
     if (firstError && wbc.syncMode === 'none') break;
   }
+  if (wpc.wbOps) return wpc.ioend ? wpc.wbOps.writebackSubmit(wpc, firstError) : firstError;
   return submitIoend(wpc, firstError);
 }
 

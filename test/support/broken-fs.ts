@@ -21,7 +21,8 @@ import type { FsInstance, FsIntrospection, MappingSnapshot } from '../../referen
 import type { Folio } from '../../reference/iomap/folio';
 import type { Ioend } from '../../reference/iomap/ioend';
 import {
-  FolioOps, Inode, Iomap, IomapIterLike, IomapOps, PAGE_SIZE, WritebackOps, WritepageCtx,
+  FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IomapWritebackOps, IomapWriteOps, IOMAP_HOLE, PAGE_SIZE, SECTOR_SIZE,
+  WritebackOps, WritepageCtx, iomapSector,
 } from '../../reference/iomap/types';
 
 type Begin = IomapOps['begin'];
@@ -34,6 +35,9 @@ type GetFolio = (it: IomapIterLike, pos: number, len: number) => Folio | number;
 type PutFolio = (inode: Inode, pos: number, copied: number, folio: Folio) => void;
 type DioEndIo = (inode: Inode, offset: number, size: number, error: number, dioFlags: number) => number;
 type Snapshot = (inode: Inode) => MappingSnapshot;
+type WritebackRange = IomapWritebackOps['writebackRange'];
+type WritebackSubmit = IomapWritebackOps['writebackSubmit'];
+type ReadFolioRange = NonNullable<IomapWriteOps['readFolioRange']>;
 
 /** The buggy callbacks. Each receives the original (correct) callback as `orig`. */
 export interface Breakage {
@@ -46,6 +50,11 @@ export interface Breakage {
   getFolio?(orig: GetFolio, it: IomapIterLike, pos: number, len: number): Folio | number;
   putFolio?(orig: PutFolio, inode: Inode, pos: number, copied: number, folio: Folio): void;
   dioEndIo?(orig: DioEndIo, inode: Inode, offset: number, size: number, error: number, dioFlags: number): number;
+  /* current generation (iomap_writeback_ops, iomap_write_ops) */
+  writebackRange?(orig: WritebackRange, wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): number;
+  writebackSubmit?(orig: WritebackSubmit, wpc: WritepageCtx, error: number): number;
+  /** `orig` is a correct ->read_folio_range (correctReadFolioRange) when the filesystem has none. */
+  readFolioRange?(orig: ReadFolioRange, it: IomapIterLike, folio: Folio, pos: number, len: number): number;
   /** Lie in the introspection the monitor uses (what the filesystem says its state is). */
   snapshot?(orig: Snapshot, inode: Inode): MappingSnapshot;
   /** Hide the introspection altogether (the monitor then skips every state-based check). */
@@ -68,6 +77,18 @@ export function correctGetFolio(it: IomapIterLike, pos: number, len: number): Fo
 /** A correct ->put_folio: unlock (the core drops the reference). */
 export function correctPutFolio(_inode: Inode, _pos: number, _copied: number, folio: Folio): void {
   folio.locked = false;
+}
+
+/**
+ * A correct ->read_folio_range (iomap_write_ops): read the range from the source mapping's device
+ * into the folio, nothing else.
+ */
+export function correctReadFolioRange(it: IomapIterLike, folio: Folio, pos: number, len: number): number {
+  const src = it.srcmap.type !== IOMAP_HOLE ? it.srcmap : it.iomap;
+  if (!src.bdev) return -5;
+  const poff = folio.offsetIn(pos);
+  src.bdev.read(iomapSector(src, pos) * SECTOR_SIZE, folio.data.subarray(poff, poff + len));
+  return 0;
 }
 
 /**
@@ -128,7 +149,7 @@ export function breakFs(fs: FsInstance, breakage: Breakage | ((fs: FsInstance) =
   }
 
   if (b.mapBlocks || b.prepareIoend || b.discardFolio) {
-    const raw = fs.writebackOps;
+    const raw = fs.writebackOps!;
     const origMap: MapBlocks = raw.mapBlocks.bind(raw);
     const origPrep: PrepareIoend = raw.prepareIoend ? raw.prepareIoend.bind(raw) : (_io, st) => st;
     const origDiscard: DiscardFolio = raw.discardFolio ? raw.discardFolio.bind(raw) : () => undefined;
@@ -140,6 +161,22 @@ export function breakFs(fs: FsInstance, breakage: Breakage | ((fs: FsInstance) =
     if (b.discardFolio) w.discardFolio = (folio, pos) => b.discardFolio!(origDiscard, folio, pos);
     else if (raw.discardFolio) w.discardFolio = origDiscard;
     overrides.writebackOps = w;
+  }
+
+  if (b.writebackRange || b.writebackSubmit) {
+    const raw = fs.wbOps!;
+    const origRange: WritebackRange = raw.writebackRange.bind(raw);
+    const origSubmit: WritebackSubmit = raw.writebackSubmit.bind(raw);
+    overrides.wbOps = {
+      writebackRange: b.writebackRange ? (wpc, folio, pos, len, endPos) => b.writebackRange!(origRange, wpc, folio, pos, len, endPos) : origRange,
+      writebackSubmit: b.writebackSubmit ? (wpc, error) => b.writebackSubmit!(origSubmit, wpc, error) : origSubmit,
+    } satisfies IomapWritebackOps;
+  }
+
+  if (b.readFolioRange) {
+    const raw = fs.writeOps ?? {};
+    const orig: ReadFolioRange = raw.readFolioRange?.bind(raw) ?? correctReadFolioRange;
+    overrides.writeOps = { ...raw, readFolioRange: (it, folio, pos, len) => b.readFolioRange!(orig, it, folio, pos, len) } satisfies IomapWriteOps;
   }
 
   if (b.dioEndIo) {

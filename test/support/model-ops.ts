@@ -38,9 +38,12 @@ export interface Geometry {
   blockSize: number;
   folioSize: number;
   inlineMax?: number;
+  /** The API generation refs runs its ops tables in (default 6.12). */
+  api?: IomapApi;
 }
 
 import type { BlockDevice } from '../../reference/device/types';
+import type { IomapApi } from '../../reference/iomap/types';
 
 export function pattern(seed: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
@@ -78,7 +81,7 @@ export class ModelHarness {
 
   /** Mount refs through the reference generic layer with the contract monitor on every callback. */
   private mountFs(): IomapFs {
-    const { fsys, monitor } = mountWithMonitor(refsFsAdapter, this.dev, this.geo.folioSize, true);
+    const { fsys, monitor } = mountWithMonitor(refsFsAdapter, this.dev, this.geo.folioSize, true, undefined, this.geo.api);
     this.monitor = monitor as ContractMonitor;
     return fsys;
   }
