@@ -132,16 +132,18 @@ describe('fsx newer ops: write_atomic, read_dontcache, write_dontcache, exchange
     afterEach(() => { for (const k of ['dontcacheDropsDirty', 'dontcacheNoDropAtWriteback', 'exchangeKeepsCache', 'atomicBioNotAtomic'] as const) modelBugs[k] = false; });
 
     it('uncached: folios an uncached write brought in stay cached (mutant:dontcache-no-drop)', () => {
-      const log = parseOpLog(serializeOpLog({ ...fixture(), adapter: 'mutant:dontcache-no-drop' }), 'l');
-      const r = replayLog(loadAdapter('mutant:dontcache-no-drop'), 'mutant:dontcache-no-drop', log, ro, quiet);
-      assert.equal(r.failure?.kind, 'uncached', r.report.join('\n'));
-      assert.equal(r.failure?.rule, 'fileops-14.30');
-      assert.equal(log.ops[r.failure!.op - 1].op, 'write_dontcache');
+      const r = fsx(loadAdapter('mutant:dontcache-no-drop'), { numOps: 20000, seed: 1 });
+      assert.equal(`${r.failure?.kind} ${r.failure?.rule}`, 'uncached fileops-14.30', r.report.join('\n'));
+      assert.equal(r.log().ops[r.failure!.op - 1].op, 'write_dontcache');
+      // The same run passes on the reference: the pages do go.
+      assert.equal(fsx(loadAdapter('reference'), { numOps: r.failure!.op, seed: 1 }).failure, null);
     });
 
-    it('bad-data: an uncached read drops dirty folios (mutant:dontcache-drops-dirty)', () => {
+    it('an uncached read that drops dirty folios loses their data and leaks their reservations (mutant:dontcache-drops-dirty)', () => {
       const r = fsx(loadAdapter('mutant:dontcache-drops-dirty'), { numOps: 20000, seed: 1 });
-      assert.equal(r.failure?.kind, 'bad-data', r.report.join('\n'));
+      // Whichever check meets it first: the leaked delalloc reservation (the model's invariant), or the lost bytes.
+      assert.ok(['invariant', 'bad-data'].includes(r.failure?.kind ?? ''), r.report.join('\n'));
+      assert.ok(r.log().ops.slice(0, r.failure!.op).some((o) => o.op === 'read_dontcache'));
     });
 
     it('bad-data: exchange range keeps the stale cache (mutant:exchange-keeps-cache)', () => {

@@ -1037,7 +1037,7 @@ export class Refs implements FsInstance {
     }
     this.fillCowMapping(ri, ri.cow.lookup(lblk).ext!, iomap);
     iomap.flags |= IOMAP_F_DIRTY;
-    iomap.folioOps = this.folioOps;
+    iomap.folioOps = this.mappingFolioOps();
     return 0;
   }
 
