@@ -16,6 +16,8 @@ import { classicWeights, defaultOptions, FsxOptions } from '../properties/fsx/ge
 import { fromFsxops, OpLog, parseOpLog, serializeOpLog, toFsxops } from '../properties/fsx/oplog';
 import { OPS } from '../properties/fsx/ops';
 import { modelBugs } from '../reference/bugs';
+import { createHostAdapter } from '../adapters/host';
+import { withScratchFs } from './support/loop';
 
 const FIXTURE = path.join(__dirname, '..', '..', 'test', 'fixtures', 'fsx-newio.fsxops');
 const NEW_OPS = ['read_dontcache', 'write_dontcache', 'write_atomic', 'exchange_range'];
@@ -126,6 +128,37 @@ describe('fsx newer ops: write_atomic, read_dontcache, write_dontcache, exchange
       assert.throws(() => t.atomicWrite!(off, data(len, 4)), /EINVAL/, `${off}+${len}`);
     }
     a.close();
+  });
+
+  it('replays the fsx.c log on a scratch xfs: each op runs where the kernel has it, is skipped with the probe\'s reason where not', async function () {
+    this.timeout(120000);
+    const out = await withScratchFs('xfs', (dir) => {
+      const a = createHostAdapter({ path: dir, scratch: dir });
+      try {
+        const io = capture();
+        const r = replayLog(a, 'host', fixture(), { ...ro, quiet: false }, io);
+        assert.equal(r.failure, null, r.report.join('\n'));
+        const ran = new Set(r.log().ops.filter((o) => o.skip !== true).map((o) => o.op));
+        const caps = a.capabilities;
+        const on: Record<string, boolean> = {
+          write_atomic: caps.atomicWrite !== undefined, read_dontcache: caps.dontcache === true,
+          write_dontcache: caps.dontcache === true, exchange_range: caps.exchangeRange === true,
+        };
+        for (const n of NEW_OPS) {
+          assert.equal(ran.has(n), on[n], `${n}: ran ${ran.has(n)}, probed ${on[n]}`);
+          // Off: the reason is the probe's, in describeCapabilities and in fsx's disabling line.
+          if (!on[n]) assert.ok(io.lines.some((l) => l.includes('disabling!')), io.lines.join(' | '));
+        }
+        return a.describeCapabilities().filter((l) => /atomicWrite|dontcache|exchangeRange/.test(l));
+      } finally {
+        a.close();
+      }
+    });
+    if (out.skipped !== null) {
+      console.log(`      (skipped: ${out.skipped})`);
+      return;
+    }
+    for (const l of out.value ?? []) console.log(`      (${l})`);
   });
 
   describe('each new check fails on its bug', () => {
