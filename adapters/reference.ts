@@ -402,7 +402,7 @@ export class ReferenceAdapter implements FileAdapter {
     const pers = personality(this.setup.personality ?? 'generic');
     const reflink = (fc?.reflink ?? true) && pers.reflink;
     this.capabilities = {
-      blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: 2 ** 53 - 2 ** 16, mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
+      blockSize: bs, pageSize: PAGE_SIZE, maxFileSize: Math.min(2 ** 53 - 2 ** 16, pers.maxBytes(bs)), mmap: true, fallocModes: fc?.fallocModes ?? [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
       clone: reflink, dedupe: reflink, copyRange: true, directIO: fc?.directIO ?? true, dioAlign: opts.sectorSize ?? 512,
       seek: true, fiemap: true, remount: true,
       // xfs and ext4 check O_DIRECT read alignment only where bios are built (docs/model.md).

@@ -48,6 +48,14 @@ export interface Capabilities {
    */
   dioMisalignedWriteBuffered?: boolean;
   /**
+   * A misaligned O_DIRECT write refused with EINVAL may already have written a block-aligned prefix
+   * of itself inside EOF. iomap_dio_bio_iter() checks alignment per mapping, after the bios of the
+   * earlier mappings were submitted, and a filesystem without an up-front check (ext4; xfs checks in
+   * xfs_file_dio_write) returns the error with those blocks written. Absent or false: a refused
+   * write changes nothing.
+   */
+  dioMisalignedWritePartial?: boolean;
+  /**
    * clone/dedupe leave an unwritten (preallocated) source block unshared: the destination gets a
    * hole there, which reads the same zeroes (xfs remaps written extents only). Absent or false:
    * every allocated source block must end up SHARED.

@@ -1,7 +1,7 @@
 /**
  * Where each rule a report can cite is written down in the project's own docs: the file-level
  * invariants (`fileops-14.N`) and the iomap contract sections (`iomap-contract-§N`) in
- * docs/rules.md, the contract monitor's rules (`R01`..`R46`, and `C01`..`C07` of the current API
+ * docs/rules.md, the contract monitor's rules (`R01`..`R47`, and `C01`..`C07` of the current API
  * generation) in docs/contract.md's table. Report
  * lines and the failure explorer link there (test/first-hour.test.ts checks every cited rule has
  * its section).

@@ -130,7 +130,8 @@ export class IomapFs {
   }
 
   get maxFileSize(): number {
-    return Math.min(MAX_LFS_FILESIZE, this.fs.capabilities.maxFileSize);
+    const pers = this.fs.personality?.maxBytes(this.fs.blockSize) ?? Infinity;
+    return Math.min(MAX_LFS_FILESIZE, this.fs.capabilities.maxFileSize, pers);
   }
 
   private checkMounted(): void {

@@ -782,6 +782,27 @@ const CASES: Case[] = [
       assert.deepStrictEqual(env.fh.pread(0, 100), pattern(1, 100));
     },
   },
+  {
+    rule: 'R47',
+    bug: 'read lookups answer holes one block at a time (the generic layer iterates per block where one mapping would do)',
+    breakage: {
+      begin: (orig, inode, pos, len, flags, m, s) => {
+        const ret = orig(inode, pos, len, flags, m, s);
+        if (ret === 0 && flags === 0 && m.type === IOMAP_HOLE) {
+          m.offset = roundDown(pos, inode.blockSize);
+          m.length = inode.blockSize;
+        }
+        return ret;
+      },
+    },
+    scenario: (env) => {
+      // A hole of 40 blocks before the data: clean refs answers it with one mapping.
+      env.fh.pwrite(40 * BS, pattern(1, BS));
+      env.fsys.syncAndDropCaches();
+      const got = env.fh.pread(0, 41 * BS);
+      assert.deepStrictEqual(got.subarray(0, 40 * BS), new Uint8Array(40 * BS));
+    },
+  },
 
   /* The current API generation --------------------------------------------------------------- */
   {
@@ -959,6 +980,22 @@ describe('contract monitor: every checked rule fires on a broken ops table and s
   }
 });
 
+describe('refs: zeroing past EOF of an inline file is one mapping (R47)', () => {
+  it('an extending write 2^40 bytes past a small inline file asks ->iomap_begin a handful of times', () => {
+    const env = mount(null, { inlineMax: 256 });
+    env.fh.pwrite(0, pattern(1, 100));
+    const calls = (): number => env.mon.evaluated.get('R02') ?? 0;
+    const before = calls();
+    // The gap [100, 2^40) is zeroed first (xfs_file_write_checks): refs used to answer it one
+    // block at a time past EOF (2^28 calls, R47 after 16).
+    env.fh.pwrite(2 ** 40, pattern(2, 10));
+    assert.ok(calls() - before < 16, `${calls() - before} ->iomap_begin calls`);
+    assert.deepStrictEqual(env.fh.pread(0, 100), pattern(1, 100));
+    assert.deepStrictEqual(env.fh.pread(2 ** 40 - 5, 15), Uint8Array.from([0, 0, 0, 0, 0, ...pattern(2, 10)]));
+    assert.deepStrictEqual(env.fsys.checkInvariants(), []);
+  });
+});
+
 describe('contract monitor: rule table', () => {
   it('every rule ID in rules.ts has a test here (a broken-fs case, or an unchecked-rule entry)', () => {
     const tested = [...CASES.map((c) => c.rule), ...Object.keys(UNCHECKED)].sort();
@@ -982,8 +1019,8 @@ describe('contract monitor: rule table', () => {
     });
   }
 
-  it('rule IDs are R01..R46, then the current API\'s C01..C07, in order, names unique', () => {
-    const want = [...Array.from({ length: 46 }, (_, i) => `R${String(i + 1).padStart(2, '0')}`), ...Array.from({ length: 7 }, (_, i) => `C0${i + 1}`)];
+  it('rule IDs are R01..R47, then the current API\'s C01..C07, in order, names unique', () => {
+    const want = [...Array.from({ length: 47 }, (_, i) => `R${String(i + 1).padStart(2, '0')}`), ...Array.from({ length: 7 }, (_, i) => `C0${i + 1}`)];
     assert.deepStrictEqual(RULES.map((r) => r.id), want);
     assert.strictEqual(new Set(RULES.map((r) => r.name)).size, RULES.length);
   });

@@ -310,7 +310,7 @@ describe('first hour: replay, report and the report page (issue 16 points 6, 7, 
 
 describe('first hour: the docs stand alone (issue 16 point 11)', () => {
   it('every rule a report can cite has its section in docs/ (was: fileops-14.3 cited, documented nowhere in the project)', () => {
-    // Every rule id in the built harness: 'fileops-14.N', 'R01'..'R46', 'iomap-contract-§N'.
+    // Every rule id in the built harness: 'fileops-14.N', 'R01'..'R47', 'iomap-contract-§N'.
     const ids = new Set<string>();
     const walk = (d: string): void => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {

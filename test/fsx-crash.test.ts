@@ -15,7 +15,7 @@ import type { CrashOutcome, FileAdapter, FileTarget } from '../adapters/types';
 import { Refs, RefsBugs } from '../reference/fs/refs';
 import { CrashDevice } from '../reference/device/crash';
 import { MemoryDevice } from '../reference/device/memory';
-import { DurabilityTracker, MAX_VERSIONS } from '../properties/fsx/durability';
+import { DurabilityTracker, MAX_KEPT_BYTES, MAX_VERSIONS } from '../properties/fsx/durability';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import { fromFsxops, OpLog, parseOpLog, serializeOpLog, toFsxops, validateOpLog } from '../properties/fsx/oplog';
@@ -167,6 +167,26 @@ describe('fsx crash op', function () {
         tr.record(`w${i}`, o);
       }
       assert.equal(tr.complete, false);
+      assert.match(tr.incompleteReason, new RegExp(`more than ${MAX_VERSIONS} file versions`));
+      tr.acknowledge(o);
+      assert.equal(tr.complete, true);
+      assert.equal(tr.incompleteReason, '');
+    });
+
+    it(`stops judging after ${MAX_KEPT_BYTES >> 20} MiB of kept bytes without an fsync (memory bound), and says so`, () => {
+      const o = new SparseBytes();
+      const tr = new DurabilityTracker(o);
+      const mib = new Uint8Array(1 << 20).fill(3);
+      // Each version rewrites the same 1 MiB: the tracker keeps a copy per version.
+      let i = 0;
+      for (; tr.complete && i < 2 * (MAX_KEPT_BYTES >> 20); i++) {
+        o.write(0, mib.fill(i + 1));
+        tr.record(`w${i}`, o);
+      }
+      assert.equal(tr.complete, false);
+      assert.ok(i <= (MAX_KEPT_BYTES >> 20) + 1, `overflowed after ${i} versions`);
+      assert.match(tr.incompleteReason, /MiB of changed bytes kept since the last fsync/);
+      assert.equal(tr.versions, 0, 'the kept versions are dropped');
       tr.acknowledge(o);
       assert.equal(tr.complete, true);
     });

@@ -149,6 +149,31 @@ describe('fsx bad-argument ops (invalid)', () => {
     assert.equal(r2.failure?.kind, 'errno', r2.report.join('\n'));
     assert.equal(r2.failure?.rule, 'fileops-14.4');
   });
+
+  it('accept a block-aligned prefix of a refused O_DIRECT write only where dioMisalignedWritePartial (ext4), and nothing else', () => {
+    // ext4 on Linux 6.18: iomap refuses the misaligned last mapping after the earlier ones were written.
+    const partial = (name: string, declare: boolean, extra: number) => {
+      const inner = createNaiveAdapter();
+      const a = withTarget(inner, name, (t) => ({
+        directWrite: (off, data) => {
+          const end = off + data.length;
+          if (off % 512 === 0 && data.length % 512 !== 0 && end <= t.size()) {
+            const landed = Math.floor(end / 4096) * 4096 - off + extra;
+            if (landed > 0) t.pwrite(off, data.subarray(0, landed));
+          }
+          return t.directWrite!(off, data);
+        },
+      }));
+      if (declare) (a as { capabilities: object }).capabilities = { ...a.capabilities, dioMisalignedWritePartial: true };
+      return runFsx(a, name, opts({ numOps: 6000, seed: 5 }), QUIET);
+    };
+    const ok = partial('ext4-like', true, 0);
+    assert.equal(ok.failure, null, ok.report.join('\n'));
+    const undeclared = partial('ext4-like-undeclared', false, 0);
+    assert.equal(undeclared.failure?.rule, 'fileops-14.4', undeclared.report.join('\n'));
+    const midBlock = partial('prefix-ends-mid-block', true, 7);
+    assert.equal(midBlock.failure?.rule, 'fileops-14.4', midBlock.report.join('\n'));
+  });
 });
 
 

@@ -217,6 +217,44 @@ describe('personalities', () => {
     }
   });
 
+  it("zeroDirtyUnwrittenInCache 'within-eof': xfs zeroes dirty cache over unwritten blocks in place only inside the EOF block; past it the flush decides (diff, xfs 1k, 2 ops)", () => {
+    for (const how of ['within-eof', true] as const) {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: 1024 });
+      const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+      fsys.refs.personality = { ...personality('xfs'), zeroDirtyUnwrittenInCache: how };
+      const f = fsys.open('f', { create: true });
+      f.pwrite(1024, new Uint8Array(4096).fill(1)); // blocks 1-4, EOF 5120 (block aligned), page 1 dirty
+      f.fallocate(0, 2048, 4096); // blocks 2-5 unwritten, then the size grows over block 5
+      // Zeroing block 5 (past EOF, in dirty page 1) flushed page 1 on xfs; i_disk_size moved to
+      // 5120 with it, so the truncate's write-back did not reach page 0 (block 1 still delalloc).
+      const cls = (b: number) => { const e = f.fiemap(b * 1024, 1024, 0)[0]; return e === undefined ? 'hole' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written'; };
+      assert.deepStrictEqual([1, 2, 4].map(cls), how === 'within-eof' ? ['delalloc', 'unwritten', 'written'] : ['written', 'written', 'written'], String(how));
+      assert.deepStrictEqual(fsys.checkInvariants(), [], String(how));
+    }
+  });
+
+  it('xfs: a truncate that leaves no extent clears the reflink flag (xfs_itruncate_clear_reflink_flags; diff, xfs 1k, 5 ops)', () => {
+    const { fsys, f } = mount('xfs');
+    f.pwrite(0, new Uint8Array(2 * BS).fill(1));
+    f.cloneRange(BS, BS, 0);
+    f.truncate(BS);
+    assert.strictEqual(fsys.refs.isReflinked(f.inode), true, 'extents left');
+    f.truncate(0);
+    assert.strictEqual(fsys.refs.isReflinked(f.inode), false, 'nothing left');
+  });
+
+  it('maxBytes: ext4 refuses a write at (2^32 - 1) blocks with EFBIG (ext4_max_size), xfs allows far more (diff, ext4 4k, 1 op)', () => {
+    for (const name of ['ext4', 'xfs'] as const) {
+      const { f } = mount(name);
+      const limit = (2 ** 32 - 1) * BS;
+      // (Only ext4 is written to there: the xfs model would walk the page cache up to that offset.)
+      if (name === 'ext4') assert.strictEqual(outcome(() => f.pwrite(limit + 100, new Uint8Array(10))), 'EFBIG', name);
+      else assert.ok(f.fsys.maxFileSize > limit, name);
+      assert.strictEqual(new ReferenceAdapter({ personality: name, blockSize: BS }).capabilities.maxFileSize, name === 'ext4' ? limit : 2 ** 53 - 2 ** 16, name);
+    }
+  });
+
   it('bmapZeroOnReflink: FIBMAP of a reflinked file answers 0 on xfs, the block on ext4/generic', () => {
     for (const name of ['xfs', 'ext4', 'generic'] as const) {
       const { f } = mount(name);

@@ -571,6 +571,7 @@ export class HostAdapter implements FileAdapter {
       dioAlign: Math.max(1, probe.dioAlign),
       dioMisalignedReadMaySucceed: probe.directIO,
       dioMisalignedWriteBuffered: probe.dioMisalignedWriteBuffered,
+      dioMisalignedWritePartial: probe.directIO && profile.dioPartialRefusal,
       reflinkSkipsUnwritten: profile.reflinkUnwritten === 'unmapped',
       seek: probe.seek,
       fiemap: probe.fiemap,

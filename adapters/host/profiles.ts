@@ -79,6 +79,13 @@ export interface FsProfile {
    */
   dioRule: 'logical-sector' | 'fs-sector-else-buffered' | 'none';
   /**
+   * A misaligned O_DIRECT write may be refused with EINVAL after a block-aligned prefix of it was
+   * written (capability dioMisalignedWritePartial): ext4 has no up-front alignment check, so iomap
+   * refuses at the first misaligned mapping, after the earlier mappings' bios went out. xfs checks
+   * the whole request in xfs_file_dio_write before any I/O.
+   */
+  dioPartialRefusal: boolean;
+  /**
    * SEEK_DATA/SEEK_HOLE over `unwritten` (preallocated) ranges (§7): 'hole-unless-cached' — iomap
    * (xfs, ext4): a hole unless folios are cached over it; 'hole-unless-delalloc' — btrfs; 'pages' —
    * tmpfs: present pages are data, fallocated-never-written pages are holes. Never assert data there.
@@ -130,7 +137,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
   xfs: {
     type: 'xfs', magic: XFS_SUPER_MAGIC,
     falloc: { 0: 'yes', [K]: 'yes', [P | K]: 'yes', [Z]: 'yes', [Z | K]: 'yes', [C]: 'yes', [I]: 'yes', [U]: 'maybe', [U | K]: 'maybe', [W]: 'no' },
-    clone: 'maybe', dedupe: 'maybe', fiemap: 'yes', directIO: 'yes', dioRule: 'logical-sector',
+    clone: 'maybe', dedupe: 'maybe', fiemap: 'yes', directIO: 'yes', dioRule: 'logical-sector', dioPartialRefusal: false,
     seekUnwritten: 'hole-unless-cached', seekGranularity: 'block', negativeSeek: 'ENXIO',
     fiemapMerging: 'may-merge', fiemapTrim: 'block', fiemapFlags: FIEMAP_FLAG_XATTR, fiemapShared: true, fiemapDelalloc: true,
     allocUnit: (b) => b, postEofPrealloc: true, eofZeroing: 'block', reflinkUnwritten: 'unmapped', copyRange: 'reflink-if-aligned',
@@ -141,7 +148,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
     // ZERO/COLLAPSE/INSERT need extent-mapped files (the default); WRITE_ZEROES [6.17] needs a device
     // with REQ_OP_WRITE_ZEROES (loop devices on a sparse image usually lack it).
     falloc: { 0: 'yes', [K]: 'yes', [P | K]: 'yes', [Z]: 'yes', [Z | K]: 'yes', [C]: 'yes', [I]: 'yes', [U]: 'no', [U | K]: 'no', [W]: 'maybe' },
-    clone: 'no', dedupe: 'no', fiemap: 'yes', directIO: 'yes', dioRule: 'logical-sector',
+    clone: 'no', dedupe: 'no', fiemap: 'yes', directIO: 'yes', dioRule: 'logical-sector', dioPartialRefusal: true,
     seekUnwritten: 'hole-unless-cached', seekGranularity: 'block', negativeSeek: 'ENXIO',
     fiemapMerging: 'may-merge', fiemapTrim: 'block', fiemapFlags: FIEMAP_FLAG_XATTR | FIEMAP_FLAG_CACHE, fiemapShared: false, fiemapDelalloc: true,
     allocUnit: (b) => b, postEofPrealloc: false, eofZeroing: 'block', reflinkUnwritten: 'shared', copyRange: 'copy',
@@ -150,7 +157,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
   btrfs: {
     type: 'btrfs', magic: BTRFS_SUPER_MAGIC,
     falloc: { 0: 'yes', [K]: 'yes', [P | K]: 'yes', [Z]: 'yes', [Z | K]: 'yes', [C]: 'no', [I]: 'no', [U]: 'no', [U | K]: 'no', [W]: 'no' },
-    clone: 'yes', dedupe: 'yes', fiemap: 'yes', directIO: 'yes', dioRule: 'fs-sector-else-buffered',
+    clone: 'yes', dedupe: 'yes', fiemap: 'yes', directIO: 'yes', dioRule: 'fs-sector-else-buffered', dioPartialRefusal: false,
     seekUnwritten: 'hole-unless-delalloc', seekGranularity: 'block', negativeSeek: 'clamp-to-0',
     fiemapMerging: 'may-merge', fiemapTrim: 'whole-extent', fiemapFlags: 0, fiemapShared: true, fiemapDelalloc: true,
     allocUnit: (b) => b, postEofPrealloc: false, eofZeroing: 'block', reflinkUnwritten: 'shared', copyRange: 'reflink-if-aligned',
@@ -159,7 +166,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
   tmpfs: {
     type: 'tmpfs', magic: TMPFS_MAGIC,
     falloc: { 0: 'yes', [K]: 'yes', [P | K]: 'yes', [Z]: 'no', [Z | K]: 'no', [C]: 'no', [I]: 'no', [U]: 'no', [U | K]: 'no', [W]: 'no' },
-    clone: 'no', dedupe: 'no', fiemap: 'no', directIO: 'yes', dioRule: 'none',
+    clone: 'no', dedupe: 'no', fiemap: 'no', directIO: 'yes', dioRule: 'none', dioPartialRefusal: false,
     seekUnwritten: 'pages', seekGranularity: 'page', negativeSeek: 'ENXIO',
     fiemapMerging: 'may-merge', fiemapTrim: 'any', fiemapFlags: 0, fiemapShared: false, fiemapDelalloc: false,
     allocUnit: () => 4096, postEofPrealloc: false, eofZeroing: 'page', reflinkUnwritten: 'shared', copyRange: 'copy',
@@ -168,7 +175,7 @@ export const PROFILES: Readonly<Record<HostFsType, FsProfile>> = {
   generic: {
     type: 'generic', magic: null,
     falloc: Object.fromEntries(PROBE_FALLOC_MODES.map((m) => [m, 'maybe' as Support])),
-    clone: 'maybe', dedupe: 'maybe', fiemap: 'maybe', directIO: 'maybe', dioRule: 'logical-sector',
+    clone: 'maybe', dedupe: 'maybe', fiemap: 'maybe', directIO: 'maybe', dioRule: 'logical-sector', dioPartialRefusal: true,
     seekUnwritten: 'any', seekGranularity: 'block', negativeSeek: 'ENXIO',
     fiemapMerging: 'may-merge', fiemapTrim: 'any', fiemapFlags: 0, fiemapShared: true, fiemapDelalloc: true,
     allocUnit: (b) => b, postEofPrealloc: true, eofZeroing: 'block', reflinkUnwritten: 'unmapped', copyRange: 'reflink-if-aligned',

@@ -15,7 +15,7 @@ import { Folio, blockIsDirty } from '../../reference/iomap/folio';
 import { Ioend, addToIoendHook } from '../../reference/iomap/ioend';
 import type { FsInstance, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import { EAGAIN } from '../../reference/errno';
-import { ruleById } from './rules';
+import { PER_BLOCK_LIMIT, ruleById } from './rules';
 import { describeChanges, MapChangeLog } from './map-changes';
 import { installFsMonitor } from '../../adapters/fs-monitor';
 
@@ -67,6 +67,17 @@ interface PendingBegin {
   changeSeq: number;
 }
 
+/** R47: the last answer of an iteration, while its answers are one mergeable block after another. */
+interface BlockRun {
+  end: number;
+  type: number;
+  flags: number;
+  /** Device address right after the last answer (MAPPED/UNWRITTEN continue there). */
+  addrEnd: number;
+  /** One-block answers in a row so far, each continuing the previous. */
+  n: number;
+}
+
 const FS_FIELDS: Array<keyof Iomap> = ['offset', 'length', 'addr', 'type', 'bdev', 'inlineData', 'private', 'validityCookie'];
 
 export class ContractMonitor {
@@ -79,6 +90,8 @@ export class ContractMonitor {
   /** Number of times each rule was evaluated: its precondition arose (state coverage counts these). */
   readonly evaluated: Map<string, number>;
   private readonly ioends = new Set<Ioend>();
+  /** R47 per iteration, keyed by the iterator's iomap (one object per iomap_iter loop). */
+  private readonly blockRuns = new WeakMap<Iomap, BlockRun>();
   /** What changed each file's extent map, as the monitor saw it (not the filesystem's cookie). */
   readonly mapChanges = new MapChangeLog();
   /** The API generation the filesystem's ops tables are written for. */
@@ -207,6 +220,7 @@ export class ContractMonitor {
     if (src.type !== IOMAP_HOLE) this.checkSrcmap(inode, pos, flags, m, src, cb, args);
     this.checkPerRequest(inode, pos, len, flags, m, cb, args);
     if (before && after) this.checkAgainstState(inode, pos, len, flags, m, before, after, readOnly, cb, args);
+    this.checkPerBlock(inode, pos, len, m, src, cb, args);
     this.pending.set(m, { inode, pos, len, flags, copy: { ...m }, afterBegin: after, changeSeq: this.mapChanges.now });
     return ret;
   }
@@ -239,6 +253,36 @@ export class ContractMonitor {
         (!(flags & IOMAP_WRITE) || m.offset === 0);
       if (this.tally('R09'), !(ok)) this.violation('R09', `inline data ${m.inlineData ? m.inlineData.length : 'null'}, length ${m.length}, i_size ${inode.size}, offset ${m.offset}`, cb, args, m);
     }
+  }
+
+  /**
+   * R47: an ops table that answers a long request one block at a time, each answer continuing
+   * the last (same type and flags, the next offset, the next device address), makes the generic
+   * layer iterate per block where one mapping would do: zeroing a 2^40-byte gap past EOF takes
+   * 2^28 calls. PER_BLOCK_LIMIT such answers in a row within one iteration are a violation.
+   */
+  private checkPerBlock(inode: Inode, pos: number, len: number, m: Iomap, src: Iomap, cb: string, args: Record<string, unknown>): void {
+    let run = this.blockRuns.get(m);
+    const goesOn = pos + len > m.offset + m.length && src.type === IOMAP_HOLE;
+    if (!goesOn || m.length !== inode.blockSize) {
+      if (run !== undefined) run.n = 0;
+      // The precondition (an answer shorter than the request) arose and passed.
+      if (goesOn) this.tally('R47');
+      return;
+    }
+    const addressed = m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN;
+    const continues = run !== undefined && run.n > 0 && run.end === m.offset && run.type === m.type && run.flags === m.flags &&
+      (!addressed || run.addrEnd === m.addr);
+    if (run === undefined) {
+      run = { end: 0, type: 0, flags: 0, addrEnd: 0, n: 0 };
+      this.blockRuns.set(m, run);
+    }
+    run.n = continues ? run.n + 1 : 1;
+    run.end = m.offset + m.length;
+    run.type = m.type;
+    run.flags = m.flags;
+    run.addrEnd = m.addr + m.length;
+    if (this.tally('R47'), !(run.n < PER_BLOCK_LIMIT)) this.violation('R47', `${run.n} one-block ${typeName(m.type)} answers in a row, each continuing the last, for a request that goes on to ${pos + len}: one mapping would do`, cb, args, m);
   }
 
   private checkSrcmap(inode: Inode, pos: number, flags: number, m: Iomap, s: Iomap, cb: string, args: Record<string, unknown>): void {

@@ -14,6 +14,9 @@ export interface Rule {
   description: string;
 }
 
+/** R47: consecutive mergeable one-block mappings within one iteration that make a violation. */
+export const PER_BLOCK_LIMIT = 16;
+
 export const RULES: Rule[] = [
   { id: 'R01', name: 'begin-contains-pos', status: 'checked', description: '->iomap_begin mapping satisfies offset <= pos < offset+length' },
   { id: 'R02', name: 'begin-nonempty', status: 'checked', description: '->iomap_begin mapping has length > 0 (a zero-length mapping makes the iterator re-begin forever)' },
@@ -61,6 +64,7 @@ export const RULES: Rule[] = [
   { id: 'R44', name: 'mapping-lock-dropped', status: 'unchecked', description: 'locks are not modelled: the single-threaded model cannot deadlock' },
   { id: 'R45', name: 'delalloc-release-lock-order', status: 'unchecked', description: 'lock order is not modelled' },
   { id: 'R46', name: 'writeback-no-inode-locks', status: 'unchecked', description: 'writeback locking context is not modelled' },
+  { id: 'R47', name: 'begin-no-per-block-iteration', status: 'checked', description: `->iomap_begin does not make the generic layer iterate block by block where one mapping would do: at most ${PER_BLOCK_LIMIT - 1} one-block answers in a row to a longer request, each continuing the last (same type and flags, contiguous offset and address)` },
   /* The current API generation (docs/model.md "API generations"): rules of the ops tables 6.15-6.19 introduced. R32-R34 apply to ->writeback_range's mapping as to ->map_blocks'. */
   { id: 'C01', name: 'writeback-range-answer', status: 'checked', description: '(current) ->writeback_range answers the bytes it handled, 1..len, or a negative errno (0 or more than asked is a WARN and -EIO in the core)' },
   { id: 'C02', name: 'writeback-range-queues', status: 'checked', description: '(current) every byte ->writeback_range reports handled in a non-HOLE mapping went into an ioend through iomap_add_to_ioend (else it is marked clean and never written)' },

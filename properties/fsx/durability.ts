@@ -27,8 +27,10 @@
  * the next read of them checks them as every read does.
  *
  * Versions are dropped at every fsync/fdatasync (they are durable from there on) and after each
- * crash (what survived is the new start). More than MAX_VERSIONS between two acknowledgements are
- * not kept: crash ops are then skipped, with a printed reason, until the next fsync.
+ * crash (what survived is the new start). More than MAX_VERSIONS between two acknowledgements, or
+ * more than MAX_KEPT_BYTES of kept bytes (a collapse or insert near the start of a huge sparse file
+ * changes all of its tail, and a run of them without an fsync would keep a copy of the tail each),
+ * are not kept: crash ops are then skipped, with a printed reason, until the next fsync.
  */
 
 import type { SparseBytes } from '../oracle/bytes';
@@ -36,6 +38,9 @@ import type { CrashViolation, CrashViolationKind } from '../oracle/crash';
 
 /** Versions kept between two acknowledgements. */
 export const MAX_VERSIONS = 1024;
+
+/** Bytes of saved and recorded pieces kept between two acknowledgements (memory bound). */
+export const MAX_KEPT_BYTES = 64 << 20;
 
 /** Found files up to this size are read back whole at a crash; larger ones over the changed set. */
 export const FULL_CHECK_BYTES = 1 << 20;
@@ -183,6 +188,10 @@ export class DurabilityTracker {
   private deltas: Delta[] = [];
   /** More versions than MAX_VERSIONS since the last acknowledgement: the envelope is incomplete. */
   private overflowed = false;
+  /** Why the envelope is incomplete (for the skip line), '' while it is complete. */
+  private overflowWhy = '';
+  /** Bytes of the pieces in `saved` and `deltas` (MAX_KEPT_BYTES). */
+  private keptBytes = 0;
   /** Largest size any kept version has. */
   private maxSize = 0;
   private readonly onChange = (lo: number, hi: number): void => this.beforeChange(lo, hi);
@@ -198,6 +207,11 @@ export class DurabilityTracker {
   /** Whether a crash can be judged now (false after too many versions without an fsync). */
   get complete(): boolean {
     return !this.overflowed;
+  }
+
+  /** Why a crash cannot be judged now ('' when it can): for the line that skips it. */
+  get incompleteReason(): string {
+    return this.overflowWhy;
   }
 
   get versions(): number {
@@ -221,14 +235,29 @@ export class DurabilityTracker {
     const o = this.oracle!;
     for (const [a, b] of this.changed.add(lo, hi)) {
       // Bytes at or past the current size are zero (SparseBytes' invariant): nothing to copy.
-      this.saved.push({ lo: a, hi: b, pieces: this.keep(o.copyPieces(a, Math.min(b, o.size))) });
+      const pieces = this.keep(o.copyPieces(a, Math.min(b, o.size)));
+      if (this.overflowed) return;
+      this.saved.push({ lo: a, hi: b, pieces });
     }
   }
 
   /** Note where stored pieces lie (see `differs`). */
   private keep(pieces: Piece[]): Piece[] {
-    for (const p of pieces) this.differs.add(p.off, p.off + p.data.length);
+    for (const p of pieces) {
+      this.differs.add(p.off, p.off + p.data.length);
+      this.keptBytes += p.data.length;
+    }
+    if (this.keptBytes > MAX_KEPT_BYTES) this.overflow(`more than ${MAX_KEPT_BYTES >> 20} MiB of changed bytes kept since the last fsync`);
     return pieces;
+  }
+
+  /** Stop keeping versions until the next acknowledgement (the envelope is incomplete). */
+  private overflow(why: string): void {
+    this.overflowed = true;
+    this.overflowWhy = why;
+    this.deltas = [];
+    this.saved = [];
+    this.keptBytes = 0;
   }
 
   /**
@@ -252,9 +281,7 @@ export class DurabilityTracker {
   private deltaFrom(label: string, oracle: SparseBytes, ch: { lo: number; hi: number } | null, ack: { off: number; len: number } | undefined): void {
     if (this.overflowed) return;
     if (this.deltas.length >= MAX_VERSIONS) {
-      this.overflowed = true;
-      this.deltas = [];
-      this.saved = [];
+      this.overflow(`more than ${MAX_VERSIONS} file versions since the last fsync`);
       return;
     }
     // A later change over an all-or-nothing one leaves nothing whole to judge: forget it.
@@ -265,6 +292,7 @@ export class DurabilityTracker {
     const lo = ch === null ? 0 : Math.min(ch.lo, size);
     const hi = ch === null ? 0 : Math.min(ch.hi, size);
     const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: this.keep(oracle.copyPieces(lo, hi)) } : null };
+    if (this.overflowed) return;
     if (ack !== undefined) d.ack = ack;
     this.deltas.push(d);
     if (size > this.maxSize) this.maxSize = size;
@@ -343,6 +371,8 @@ export class DurabilityTracker {
     this.changed.clear();
     this.differs.clear();
     this.overflowed = false;
+    this.overflowWhy = '';
+    this.keptBytes = 0;
     this.maxSize = size;
   }
 

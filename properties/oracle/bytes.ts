@@ -521,6 +521,24 @@ export class SparseBytes {
     return out;
   }
 
+  /**
+   * The ranges of [lo, hi) that hold stored chunks, ascending and coalesced ([start, end) pairs);
+   * every byte outside them reads as zero. Cost ∝ chunks stored, not the range's length.
+   */
+  storedRanges(lo: number, hi: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    if (hi <= lo) return out;
+    const cs = this.chunkSize;
+    for (const idx of this.chunksIn(Math.floor(lo / cs), Math.floor((hi - 1) / cs))) {
+      const s = Math.max(lo, idx * cs);
+      const e = Math.min(hi, (idx + 1) * cs);
+      const last = out[out.length - 1];
+      if (last !== undefined && last[1] === s) last[1] = e;
+      else out.push([s, e]);
+    }
+    return out;
+  }
+
   /** Every (offset, bytes) piece that holds data within [0, size), ascending. For image dumps. */
   *pieces(): Generator<{ off: number; data: Buffer }> {
     if (this.size === 0) return;

@@ -14,9 +14,12 @@ import { describeOp } from '../fsx/report';
 import type { Failure, Runner } from '../fsx/runner';
 import { PAGE_SIZE } from '../../reference/iomap/types';
 import { blocksPerFolio } from '../../reference/iomap/folio';
+import type { MappingSnapshot } from '../../reference/iomap/fs-ops';
 
 /** Largest number of cells the block map draws; larger files are drawn at a coarser scale. */
 export const MAX_CELLS = 2048;
+/** Blocks looked at per coarse cell of the block map (cellSamples). */
+const CELL_SAMPLES = 16;
 
 export interface FolioView {
   pos: number;
@@ -73,13 +76,12 @@ export interface ReportData {
   coverage?: import('../coverage/recorder').CoverageJson;
 }
 
-function classOf(target: ReferenceTarget, blk: number): string {
+function classOf(target: ReferenceTarget, snap: MappingSnapshot | null, blk: number): string {
   const fs = target.fsys.fs;
   const inode = target.fh.inode;
-  const intro = fs.introspect;
-  if (!intro) return 'h';
+  if (snap === null) return 'h';
   if (fs.describeBlock(inode, 0) === 'inline') return blk === 0 ? 'i' : 'h';
-  const st = intro.snapshot(inode).block(blk);
+  const st = snap.block(blk);
   const desc = fs.describeBlock(inode, blk * inode.blockSize);
   if (desc.includes('; cow ')) return 'c';
   switch (st.state) {
@@ -90,17 +92,29 @@ function classOf(target: ReferenceTarget, blk: number): string {
   }
 }
 
+/**
+ * The blocks a coarse cell [first, end) is classified by: all of them up to CELL_SAMPLES, else that
+ * many spread evenly (first and last included). A cell of a huge sparse file (fsx -l 2^40) would
+ * otherwise cost millions of lookups per step; the map is a picture, the failure lines are exact.
+ */
+function cellSamples(first: number, end: number): number[] {
+  const n = end - first;
+  if (n <= CELL_SAMPLES) return Array.from({ length: n }, (_, i) => first + i);
+  return Array.from({ length: CELL_SAMPLES }, (_, i) => first + Math.floor((i * (n - 1)) / (CELL_SAMPLES - 1)));
+}
+
 /** The model state of a reference target now. */
 export function captureState(target: ReferenceTarget, op: number, blocks: number): StepView {
   const inode = target.fh.inode;
-  const bs = inode.blockSize;
   const scale = Math.max(1, Math.ceil(blocks / MAX_CELLS));
+  const intro = target.fsys.fs.introspect;
+  const snap = intro ? intro.snapshot(inode) : null;
   let cells = '';
   for (let c = 0; c * scale < blocks; c++) {
     // A coarse cell shows the "most interesting" class among its blocks (anything but a hole).
     let cls = 'h';
-    for (let b = c * scale; b < Math.min(blocks, (c + 1) * scale); b++) {
-      const k = classOf(target, b);
+    for (const b of cellSamples(c * scale, Math.min(blocks, (c + 1) * scale))) {
+      const k = classOf(target, snap, b);
       if (k !== 'h') { cls = k; if (k !== 'w') break; }
     }
     cells += cls;
@@ -112,7 +126,6 @@ export function captureState(target: ReferenceTarget, op: number, blocks: number
     }
     return { pos: f.pos, size: f.size, uptodate: f.uptodate, dirty: f.dirty, writeback: f.writeback, bits };
   });
-  void bs;
   return { op, size: inode.size, cells, scale, folios, pending: target.fsys.queue.pending.map((p) => p.label) };
 }
 
@@ -138,8 +151,8 @@ interface Replay {
 function maxExtent(log: OpLog): number {
   let m = 0;
   for (const r of log.ops) {
-    // complete_io's and crash's `off` pick an I/O or a crash state: not file offsets.
-    // Nor are an invalid op's (it must change nothing; a size-limit case reaches past 2^52).
+    // complete_io's and crash's `off` pick an I/O or a crash state: not file offsets. A bad-argument
+    // op's range is refused (it may sit at the size limit, 2^43 and beyond): the file never gets there.
     if (r.op === 'crash' || r.op === 'complete_io' || r.invalid === true) {
       m = Math.max(m, r.fileSize ?? 0);
       continue;

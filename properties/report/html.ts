@@ -86,7 +86,7 @@ function render(){
   if(!s){detail.appendChild(el('p',{class:'muted'},'No model state recorded.'));return;}
   detail.appendChild(el('div',{class:'muted'},'i_size '+hex(s.size)+' ('+s.size+' bytes); block size '+D.geometry.blockSize+'; '+(s.scale>1?s.scale+' blocks per cell; ':'')+'state from '+(D.stateFrom==='target'?'the target':'a reference replay')));
   detail.appendChild(el('h2',{},'Block map'+(D.stateFrom==='target'?'':' (reference replay)')));
-  if(D.stateFrom!=='target')detail.appendChild(el('div',{class:'refnote',id:'refnote'},'This map is the reference filesystem\'s, replaying the same ops: what a correct filesystem would hold here, not what '+D.adapter+' holds.'));
+  if(D.stateFrom!=='target')detail.appendChild(el('div',{class:'refnote',id:'refnote'},'This map is the reference filesystem\\'s, replaying the same ops: what a correct filesystem would hold here, not what '+D.adapter+' holds.'));
   const lg=el('div',{class:'legend'});for(const k in CLASS_NAMES){const sp=el('span');sp.appendChild(el('i',{class:k}));sp.appendChild(document.createTextNode(CLASS_NAMES[k]));lg.appendChild(sp);}
   const eofSp=el('span',{},'black outline: EOF block');lg.appendChild(eofSp);if(D.bytes){lg.appendChild(el('span',{},'red outline: failing offset'));}
   detail.appendChild(lg);

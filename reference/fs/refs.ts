@@ -85,8 +85,9 @@ export class RefsInode {
   preallocFloor = 0;
   /**
    * The reflink inode flag: set when a remap shares blocks into or out of the file (even when no
-   * block ended up shared, as xfs_reflink_remap_prep sets it first). Cleared only by an unshare
-   * that leaves nothing shared while the inode has no dirty pages (tryClearReflinkFlag).
+   * block ended up shared, as xfs_reflink_remap_prep sets it first). Cleared by an unshare that
+   * leaves nothing shared while the inode has no dirty pages (tryClearReflinkFlag), and by a
+   * truncate that leaves no extent at all (truncateBlocks).
    */
   reflinked = false;
   constructor(ino: number) {
@@ -788,6 +789,16 @@ export class Refs implements FsInstance {
     m.validityCookie = ri.seq;
   }
 
+  /** A HOLE from block-aligned `offset` to the last whole block below the maximum file size. */
+  private holeToMax(ri: RefsInode, m: Iomap, offset: number): void {
+    m.type = IOMAP_HOLE;
+    m.addr = IOMAP_NULL_ADDR;
+    m.offset = offset;
+    // At least one block: the last block of a size that is no block multiple is still a block.
+    m.length = Math.max(this.blockSize, Math.floor(this.maxFileSize / this.blockSize) * this.blockSize - offset);
+    m.validityCookie = ri.seq;
+  }
+
   /* --------------------------------------------------------------------------------------- */
   /* ->iomap_begin / ->iomap_end                                                            */
   /* --------------------------------------------------------------------------------------- */
@@ -800,20 +811,14 @@ export class Refs implements FsInstance {
         pos + length <= this.sb.inlineMax;
       if (!(flags & IOMAP_WRITE) || fitsInline) {
         if ((flags & IOMAP_ZERO) && pos >= inode.size) {
-          // Nothing to zero wholly beyond EOF: the inline tail is kept zero (rule 15).
-          iomap.type = IOMAP_HOLE;
-          iomap.addr = IOMAP_NULL_ADDR;
-          iomap.offset = Math.floor(pos / bs) * bs;
-          iomap.length = bs;
-          iomap.validityCookie = ri.seq;
+          // Nothing to zero wholly beyond EOF: the inline tail is kept zero (rule 15). One hole to
+          // the end of the file's range, not one block per call: a zeroing of a 2^40-byte gap
+          // would otherwise take 2^28 ->iomap_begin calls (rule R47).
+          this.holeToMax(ri, iomap, Math.floor(pos / bs) * bs);
         } else if (pos < bs) {
           this.inlineMapping(ri, iomap);
         } else {
-          iomap.type = IOMAP_HOLE;
-          iomap.addr = IOMAP_NULL_ADDR;
-          iomap.offset = bs;
-          iomap.length = Math.floor(this.maxFileSize / bs) * bs - bs;
-          iomap.validityCookie = ri.seq;
+          this.holeToMax(ri, iomap, bs);
         }
         iomap.folioOps = this.mappingFolioOps();
         return 0;
@@ -1415,6 +1420,8 @@ export class Refs implements FsInstance {
       return;
     }
     this.freeRange(ri, Math.ceil(newsize / this.blockSize), Infinity);
+    // xfs_itruncate_clear_reflink_flags(): no extent left in either fork, no reflink flag.
+    if (ri.extents.exts.length === 0 && ri.cow.exts.length === 0) ri.reflinked = false;
   }
 
   /** fallocate 0/KEEP_SIZE over blocks [lblk, lblk+n): holes become unwritten, delalloc is allocated. */

@@ -1,5 +1,5 @@
 /**
- * The per-call contract rules (iomap-contract §4, rules R1–R46; docs/contract.md): a random
+ * The per-call contract rules (iomap-contract §4, rules R1–R47; docs/contract.md): a random
  * workload of every operation and interleaving step on a reference target, with the contract
  * monitor between the generic layer and the filesystem. Any ContractViolation fails, as does a
  * broken model invariant (§6 folio state, §8b reservations, WARNs) or a quiescent-point check.
@@ -10,7 +10,7 @@ import { GEO_DEFAULT, GEO_SMALLFOLIO, GEO_SUBFOLIO, workloadProperty } from '../
 export const contract: SuiteDef = {
   name: 'contract',
   area: 'per-call contract rules under a random workload (contract monitor)',
-  sections: 'iomap-contract §4 (rules R1–R46), §6, §8b',
+  sections: 'iomap-contract §4 (rules R1–R47), §6, §8b',
   needs: ['model'],
   properties: [
     workloadProperty({
