@@ -414,7 +414,12 @@ export class FileHandle {
     if (opts.faultAt !== undefined && (typeof opts.faultAt !== 'number' || Number.isNaN(opts.faultAt) || opts.faultAt < 0)) {
       throw new FsError(EINVAL, `faultAt must be a non-negative number, got ${String(opts.faultAt)}`);
     }
-    this.enter('pwrite', off, (data as Uint8Array | undefined)?.length ?? -1);
+    return this.bufferedWrite('pwrite', off, data, opts.faultAt ?? Infinity, false);
+  }
+
+  /** The buffered write of pwrite and of pwritev2(RWF_DONTCACHE) (`dontcache`: IOMAP_DONTCACHE). */
+  private bufferedWrite(what: string, off: number, data: Uint8Array, faultAt: number, dontcache: boolean): number {
+    this.enter(what, off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
     if (data.length === 0) return 0;
@@ -423,8 +428,8 @@ export class FileHandle {
     const inode = this.inode;
     // xfs_file_write_checks(): zero from the old EOF to the start of an extending write.
     if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
-    const iov = new IovIter(len === data.length ? data : data.subarray(0, len), opts.faultAt ?? Infinity);
-    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, this.wops);
+    const iov = new IovIter(len === data.length ? data : data.subarray(0, len), faultAt);
+    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, this.wops, dontcache);
     return check(ret, `${this.name}: write at ${off}`);
   }
 
@@ -1124,18 +1129,9 @@ export class FileHandle {
    * folio leaves the cache when its writeback completes clean (folio_end_dropbehind).
    */
   writeDontcache(off: number, data: Uint8Array): number {
-    this.enter('writeDontcache', off, (data as Uint8Array | undefined)?.length ?? -1);
-    validOffset(off, 'offset');
-    validData(data, 'data');
-    if (data.length === 0) return 0;
-    this.notSwapfile('write');
-    const len = this.writeLimit(off, data.length);
-    const inode = this.inode;
-    if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     // IOMAP_DONTCACHE: iomap_get_folio creates the folios it needs dropbehind.
-    const iov = new IovIter(len === data.length ? data : data.subarray(0, len));
-    const ret = check(iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, this.wops, true), `${this.name}: write at ${off}`);
-    if (ret > 0) filemapFdatawriteRange(inode.mapping, off, off + ret - 1, 'none');
+    const ret = this.bufferedWrite('writeDontcache', off, data, Infinity, true);
+    if (ret > 0) filemapFdatawriteRange(this.inode.mapping, off, off + ret - 1, 'none');
     return ret;
   }
 

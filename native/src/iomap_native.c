@@ -436,19 +436,37 @@ static napi_value Fadvise(napi_env env, napi_callback_info info) {
 
 /* ---- statx(STATX_DIOALIGN) --------------------------------------------------------------- */
 
+/* The path argument of a statx call into `path` (PATH_MAX bytes); 0 after throwing. */
+static int get_path(napi_env env, napi_value v, char *path, const char *fn) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_string) {
+    throw_arg(env, fn, "path must be a string");
+    return 0;
+  }
+  size_t n = 0;
+  napi_get_value_string_utf8(env, v, NULL, 0, &n);
+  if (n == 0) {
+    throw_code(env, ENOENT, fn, "path is empty");
+    return 0;
+  }
+  if (n >= PATH_MAX) {
+    throw_code(env, ENAMETOOLONG, fn, "path is too long");
+    return 0;
+  }
+  napi_get_value_string_utf8(env, v, path, PATH_MAX, &n);
+  if (strlen(path) != n) {
+    throw_arg(env, fn, "path contains a NUL byte");
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value StatxDioAlign(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  napi_valuetype t;
-  if (!get_args(env, info, 1, argv, "statxDioAlign")) return NULL;
-  napi_typeof(env, argv[0], &t);
-  if (t != napi_string) return throw_arg(env, "statxDioAlign", "path must be a string");
-  size_t n = 0;
-  napi_get_value_string_utf8(env, argv[0], NULL, 0, &n);
-  if (n == 0) return throw_code(env, ENOENT, "statxDioAlign", "path is empty");
-  if (n >= PATH_MAX) return throw_code(env, ENAMETOOLONG, "statxDioAlign", "path is too long");
   char path[PATH_MAX];
-  napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n);
-  if (strlen(path) != n) return throw_arg(env, "statxDioAlign", "path contains a NUL byte");
+  if (!get_args(env, info, 1, argv, "statxDioAlign")) return NULL;
+  if (!get_path(env, argv[0], path, "statxDioAlign")) return NULL;
   struct statx stx;
   memset(&stx, 0, sizeof stx);
   napi_value nul;
@@ -472,17 +490,9 @@ static napi_value StatxDioAlign(napi_env env, napi_callback_info info) {
 
 static napi_value StatxAtomic(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  napi_valuetype t;
-  if (!get_args(env, info, 1, argv, "statxAtomic")) return NULL;
-  napi_typeof(env, argv[0], &t);
-  if (t != napi_string) return throw_arg(env, "statxAtomic", "path must be a string");
-  size_t n = 0;
-  napi_get_value_string_utf8(env, argv[0], NULL, 0, &n);
-  if (n == 0) return throw_code(env, ENOENT, "statxAtomic", "path is empty");
-  if (n >= PATH_MAX) return throw_code(env, ENAMETOOLONG, "statxAtomic", "path is too long");
   char path[PATH_MAX];
-  napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n);
-  if (strlen(path) != n) return throw_arg(env, "statxAtomic", "path contains a NUL byte");
+  if (!get_args(env, info, 1, argv, "statxAtomic")) return NULL;
+  if (!get_path(env, argv[0], path, "statxAtomic")) return NULL;
   /* The raw 256-byte struct: the libc headers may predate the atomic write fields. */
   uint8_t raw[256];
   memset(raw, 0, sizeof raw);
