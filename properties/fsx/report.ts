@@ -151,6 +151,6 @@ export function logDump(buf: OpBuffer, count: number, badoff: number, maxOps: nu
 /** The whole failure report: the failure's lines, then the LOG DUMP up to the failing op. */
 export function formatReport(failure: Failure, buf: OpBuffer, maxOps: number, polluteEof = false): string[] {
   const badoff = failure.offset ?? -1;
-  const rule = failure.rule !== undefined ? [`Rule broken: ${failure.rule} (${ruleDoc(failure.rule)})`] : [];
+  const rule = failure.rule !== undefined ? [`Rule broken: ${failure.rule} (${ruleDoc(failure.rule)}; iomap-harness explain ${failure.rule.replace('§', '')})`] : [];
   return [...failure.lines, ...rule, ...logDump(buf, failure.op, badoff, maxOps, polluteEof)];
 }
