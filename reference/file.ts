@@ -474,7 +474,7 @@ export class FileHandle {
     // xfs, a writeback error here fails the call after the in-core size has already moved.
     // ext4 leaves the zeroed block dirty instead (ordered-data journalling writes it before the
     // size commits): the personality says which.
-    if (didZero.v) this.writeBackAfterTruncateZero(oldsize, newsize);
+    this.writeBackAfterTruncateZero(oldsize, newsize, didZero.v);
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
     fs.sizeChanged(inode);
   }
@@ -770,12 +770,17 @@ export class FileHandle {
     return this.copyFrom(this, srcOff, len, dstOff);
   }
 
-  /** What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero). */
-  private writeBackAfterTruncateZero(oldsize: number, newsize: number): void {
+  /**
+   * What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero).
+   * xfs_setattr_size() also writes back when the on-disk size lags behind both sizes, zeroing or
+   * not (a truncate to the current size included: diff, xfs 1k, 4 ops).
+   */
+  private writeBackAfterTruncateZero(oldsize: number, newsize: number, didZero: boolean): void {
     const how = this.personality.writeBackAfterTruncateZero;
-    if (how === 'eof-block') this.writeBackEofBlock(Math.min(oldsize, newsize));
+    if (how === 'eof-block' && didZero) this.writeBackEofBlock(Math.min(oldsize, newsize));
     if (how !== 'disk-size-range') return;
     const disk = this.fs.diskSize?.(this.inode) ?? 0;
+    if (!didZero && !(newsize > disk && oldsize !== disk)) return;
     if (disk < newsize) check(filemapWriteAndWaitRange(this.inode.mapping, disk, newsize - 1), `${this.name}: writing back up to the new size`);
   }
 
