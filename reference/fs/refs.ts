@@ -375,6 +375,8 @@ export class Refs implements FsInstance {
         const pblk = ext.pblk + (lblk - ext.lblk);
         return { state: ext.state, pblk, shared: this.isShared(pblk), ...staged };
       },
+      // The end of whichever extent (data or COW fork) ends first after lblk, or the next start.
+      nextChange: (lblk) => Math.min(data.lookup(lblk).next, cow.lookup(lblk).next),
     };
   }
 
