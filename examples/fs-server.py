@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pyfs: a small filesystem that speaks iomap-harness protocol 1 at the "fs" level.
+"""pyfs: a small filesystem that speaks iomap-harness protocol 1 or 2 at the "fs" level.
 
 Run it under the harness:   iomap-harness fsx --adapter 'exec:python3 examples/fs-server.py'
 
@@ -38,6 +38,14 @@ others (test/process-durability.test.ts):
                    extent maps do
   commit-no-flush  commit writes the metadata slot but never flushes the device: what an fsync
                    acknowledged can vanish in a power cut (caught only with feature "devio")
+  submit-no-endio  (protocol 2) writeback_submit never asks for end_ioend: unwritten blocks that
+                   writeback filled are never converted, so they read as zeroes after a remount
+
+Protocol versions: 1 is the ops table of the 6.12 iomap API (map_blocks, prepare_ioend,
+discard_folio, ioends with io_type), 2 that of the current API (writeback_range,
+writeback_submit, ioends with IOMAP_IOEND_* flags). pyfs has both: it answers 2 when the harness
+offers it and asks for the current API (params.api, from --api current), or with --protocol 2;
+else 1. --protocol 1 answers 1 whatever is asked (a server written before version 2).
 
 Optional protocol features (docs/protocol.md, "Features"): it takes up "sv" (every reply carries
 a counter of its mapping state, bumped whenever any extent map changes), "reset" (back to the
@@ -53,8 +61,9 @@ import sys
 import traceback
 import zlib
 
-PROTOCOL = 1
+PROTOCOLS = [1, 2]                        # the protocol versions pyfs speaks
 NAME = "pyfs"
+IOEND_SHARED, IOEND_UNWRITTEN = 0x1, 0x2  # IOMAP_IOEND_* (protocol 2's ioend flags)
 
 # Mapping types and flags (include/linux/iomap.h, 6.6-6.14 values).
 HOLE, DELALLOC, MAPPED, UNWRITTEN, INLINE = 0, 1, 2, 3, 4
@@ -64,7 +73,7 @@ DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
 BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
-DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush"]
+DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush", "submit-no-endio"]
 FEATURES = ["sv", "reset", "devio"]                # the optional protocol features pyfs can use
 # Requests after which the mapping state may be new without an extent change of the inode named.
 STATE_RESETS = ("mkfs", "mount", "create", "unlink", "reset", "load_inode")
@@ -76,10 +85,13 @@ SB_FMT = "<8sIQIQQ"                       # magic, bs, device blocks, slot block
 SLOT_FMT = "<8sQQI"                       # magic, generation, length, crc32
 
 OPTIONAL_OPS = [
-    "iomap_valid", "prepare_ioend", "end_ioend", "discard_folio", "dio_end_io", "unlink",
+    "iomap_valid", "end_ioend", "dio_end_io", "unlink",
     "size_changed", "alloc_range", "punch_blocks", "collapse_blocks", "insert_blocks", "snapshot",
     "metadata_dirty", "check_consistency", "describe_block",
 ]
+OPTIONAL_OPS_V1 = ["prepare_ioend", "discard_folio"]   # protocol 1's writeback hooks
+OPTIONAL_OPS_V2 = ["writeback_submit"]                 # protocol 2's
+PROTOCOL_CHOICE = None                                 # set from --protocol in main()
 
 
 class FsErr(Exception):
@@ -259,6 +271,7 @@ class Inode:
 class PyFs:
     def __init__(self):
         self.features = set()
+        self.protocol = 1            # the version answered in the hello (1: 6.12 ops table, 2: current)
         self.sv = 0                  # the state counter (feature "sv") is sv + Inode.changes
         self.sv_sent = 0
         self.fd = None
@@ -349,18 +362,28 @@ class PyFs:
         self.hello_bs = bs
         if OFFER_FEATURES:
             self.features = set(FEATURES) & set(p.get("features") or [])
+        self.protocol = self.pick_protocol(p)
+        ops = OPTIONAL_OPS + (OPTIONAL_OPS_V2 if self.protocol == 2 else OPTIONAL_OPS_V1)
         reply = {
-            "protocol": PROTOCOL, "name": NAME, "level": "fs",
+            "protocol": self.protocol, "name": NAME, "level": "fs",
             "geometry": {"blockSize": bs, "maxFileSize": MAX_FILE},
             "capabilities": {
                 "reflink": False, "inline": False, "directIO": True,
                 "fallocModes": [0, 0x01, 0x03, 0x10, 0x11, 0x08, 0x20, 0x40, 0x41],
-                "ops": OPTIONAL_OPS,
+                "ops": sorted(ops),
             },
         }
         if OFFER_FEATURES:
             reply["features"] = sorted(self.features)
         return reply
+
+    @staticmethod
+    def pick_protocol(p):
+        """Version 2 when the harness speaks it and wants the current API (or --protocol 2 says so)."""
+        offered = p.get("protocols") or [1]
+        if PROTOCOL_CHOICE is not None:
+            return PROTOCOL_CHOICE
+        return 2 if 2 in offered and p.get("api") == "current" else 1
 
     def op_reset(self, p):
         """Back to the state right after the hello: the device closed, every in-core structure gone."""
@@ -578,17 +601,35 @@ class PyFs:
         e, nxt = lookup(ino.ext, lblk)
         return {"iomap": self.mapping(ino, e) if e else self.hole(ino, lblk, nxt)}
 
+    def op_writeback_range(self, p):
+        """Protocol 2: map the dirty run at pos (the harness queues it). No delayed allocation, so
+        an error here would leave nothing reserved to drop from [pos, folioEnd)."""
+        ino = self.inode(p)
+        lblk = p["pos"] // self.bs
+        e, nxt = lookup(ino.ext, lblk)
+        return {"iomap": self.mapping(ino, e) if e else self.hole(ino, lblk, nxt)}
+
+    def ioend_unwritten(self, p):
+        """The ioend covers unwritten blocks: IOMAP_IOEND_UNWRITTEN (protocol 2) or io_type (1)."""
+        return bool(p["flags"] & IOEND_UNWRITTEN) if self.protocol == 2 else p["type"] == UNWRITTEN
+
     def op_prepare_ioend(self, p):
         ino = self.inode(p)
         extends = p["offset"] + p["size"] > ino.disk_size
-        return {"status": p["status"], "endIo": p["type"] == UNWRITTEN or extends}
+        return {"status": p["status"], "endIo": self.ioend_unwritten(p) or extends}
+
+    def op_writeback_submit(self, p):
+        """Protocol 2: the same choice of completion, by the ioend flags."""
+        if DEFECT == "submit-no-endio":
+            return {"status": p["status"], "endIo": False}
+        return self.op_prepare_ioend(p)
 
     def op_end_ioend(self, p):
         """Writeback completion: convert unwritten blocks the data reached, raise the on-disk size."""
         ino = self.inode(p)
         if p["status"] is not None:
             return {}
-        self.data_reached(ino, p["isize"], p["offset"], p["size"], p["type"] == UNWRITTEN)
+        self.data_reached(ino, p["isize"], p["offset"], p["size"], self.ioend_unwritten(p))
         return {}
 
     def data_reached(self, ino, isize, offset, size, convert):
@@ -721,15 +762,18 @@ OFFER_FEATURES = True                     # False with --no-features
 
 
 def main():
-    global DEFECT, OFFER_FEATURES
+    global DEFECT, OFFER_FEATURES, PROTOCOL_CHOICE
     args = sys.argv[1:]
     if args[:1] == ["--no-features"]:
         OFFER_FEATURES = False
         args = args[1:]
+    if len(args) >= 2 and args[0] == "--protocol" and args[1] in ("1", "2"):
+        PROTOCOL_CHOICE = int(args[1])
+        args = args[2:]
     if len(args) == 2 and args[0] == "--defect" and args[1] in DEFECTS:
         DEFECT = args[1]
     elif args:
-        sys.stderr.write("usage: fs-server.py [--no-features] [--defect %s]\n" % "|".join(DEFECTS))
+        sys.stderr.write("usage: fs-server.py [--no-features] [--protocol 1|2] [--defect %s]\n" % "|".join(DEFECTS))
         sys.exit(2)
     fs = PyFs()
     out = sys.stdout

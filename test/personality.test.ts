@@ -7,7 +7,7 @@ import { MemoryDevice } from '../reference/device/memory';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FileHandle, IomapFs } from '../reference/file';
 import { PersonalityName, personality } from '../reference/fs/personality';
 import { filemapWriteAndWaitRange } from '../reference/iomap/writeback';
-import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import { ReferenceAdapter } from '../adapters/reference';
 import { replayLog } from '../properties/fsx/engine';
 import { OPLOG_FORMAT, OPLOG_VERSION, OpRecord } from '../properties/fsx/oplog';
@@ -214,6 +214,62 @@ describe('personalities', () => {
       f.directWrite(BS, new Uint8Array(BS).fill(2)); // on-disk size now 2 blocks
       f.truncate(1);
       assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'delalloc' : 'written', name);
+    }
+  });
+
+  it("zeroDirtyUnwrittenInCache 'within-eof': xfs zeroes dirty cache over unwritten blocks in place only inside the EOF block; past it the flush decides (diff, xfs 1k, 2 ops)", () => {
+    for (const how of ['within-eof', true] as const) {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: 1024 });
+      const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+      fsys.refs.personality = { ...personality('xfs'), zeroDirtyUnwrittenInCache: how };
+      const f = fsys.open('f', { create: true });
+      f.pwrite(1024, new Uint8Array(4096).fill(1)); // blocks 1-4, EOF 5120 (block aligned), page 1 dirty
+      f.fallocate(0, 2048, 4096); // blocks 2-5 unwritten, then the size grows over block 5
+      // Zeroing block 5 (past EOF, in dirty page 1) flushed page 1 on xfs; i_disk_size moved to
+      // 5120 with it, so the truncate's write-back did not reach page 0 (block 1 still delalloc).
+      const cls = (b: number) => { const e = f.fiemap(b * 1024, 1024, 0)[0]; return e === undefined ? 'hole' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written'; };
+      assert.deepStrictEqual([1, 2, 4].map(cls), how === 'within-eof' ? ['delalloc', 'unwritten', 'written'] : ['written', 'written', 'written'], String(how));
+      assert.deepStrictEqual(fsys.checkInvariants(), [], String(how));
+    }
+  });
+
+  it('xfs: a truncate that leaves no extent clears the reflink flag (xfs_itruncate_clear_reflink_flags; diff, xfs 1k, 5 ops)', () => {
+    const { fsys, f } = mount('xfs');
+    f.pwrite(0, new Uint8Array(2 * BS).fill(1));
+    f.cloneRange(BS, BS, 0);
+    f.truncate(BS);
+    assert.strictEqual(fsys.refs.isReflinked(f.inode), true, 'extents left');
+    f.truncate(0);
+    assert.strictEqual(fsys.refs.isReflinked(f.inode), false, 'nothing left');
+  });
+
+  it('maxBytes: ext4 refuses a write at (2^32 - 1) blocks with EFBIG (ext4_max_size), xfs allows far more (diff, ext4 4k, 1 op)', () => {
+    for (const name of ['ext4', 'xfs'] as const) {
+      const { f } = mount(name);
+      const limit = (2 ** 32 - 1) * BS;
+      // (Only ext4 is written to there: the xfs model would walk the page cache up to that offset.)
+      if (name === 'ext4') assert.strictEqual(outcome(() => f.pwrite(limit + 100, new Uint8Array(10))), 'EFBIG', name);
+      else assert.ok(f.fsys.maxFileSize > limit, name);
+      assert.strictEqual(new ReferenceAdapter({ personality: name, blockSize: BS }).capabilities.maxFileSize, name === 'ext4' ? limit : 2 ** 53 - 2 ** 16, name);
+    }
+  });
+
+  it('writeBackAfterTruncateZero: xfs writes back [i_disk_size, newsize) when the on-disk size lags, even for a truncate to the same size; generic does not (diff, xfs 1k, 4 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: 1024 });
+      const fsys = IomapFs.mount(dev, { maxFolioSize: 2 << 20 });
+      fsys.refs.personality = personality(name);
+      const f = fsys.open('f', { create: true });
+      f.pwrite(2048, new Uint8Array(2048).fill(1));
+      f.cloneRange(0, 4096, 5120); // blocks 2-3 shared with 7-8; the on-disk size is now 9216
+      f.pwrite(0, new Uint8Array(10240).fill(2)); // copy-on-write pending over 7-8, size 10240
+      f.truncate(10240);
+      // xfs wrote back [9216, 10240): page 2, so block 8's copy-on-write finished and block 3 is no longer shared.
+      const shared = (b: number) => f.fiemap(b * 1024, 1024, 0).some((e) => (e.flags & FIEMAP_EXTENT_SHARED) !== 0);
+      assert.deepStrictEqual([shared(2), shared(3)], [true, name === 'generic'], name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
     }
   });
 

@@ -1,6 +1,6 @@
 /**
- * The fs-level client: an out-of-process filesystem (a server speaking protocol 1 at the "fs"
- * level) as an FsAdapter, so the whole reference generic layer and the contract monitor run over
+ * The fs-level client: an out-of-process filesystem (a server speaking protocol 1 — the 6.12 ops
+ * table — or 2 — the current one — at the "fs" level) as an FsAdapter, so the whole reference generic layer and the contract monitor run over
  * its ops table (adapters/reference.ts mountWithMonitor, or ReferenceAdapter with `fs:`).
  *
  * The server formats and mounts a block device image FILE that the harness creates (a FileDevice);
@@ -17,19 +17,22 @@ import { MemoryDevice } from '../../reference/device/memory';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import type { FsAdapter, FsMkfsOptions } from '../fs-adapter';
 import {
-  FolioOps, Inode, Iomap, IomapOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_INLINE, IOMAP_MAPPED,
+  FolioOps, Inode, Iomap, IomapApi, IomapOps, IomapWritebackOps, IomapWriteOps, WritepageCtx, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_INLINE, IOMAP_MAPPED,
   IOMAP_TYPE_NAMES, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO, IomapType, MAX_LFS_FILESIZE, WritebackOps,
 } from '../../reference/iomap/types';
-import { Ioend, iomapFinishIoends } from '../../reference/iomap/ioend';
+import { Ioend, iomapAddToIoend, iomapFinishIoends, iomapIoendWritebackSubmit } from '../../reference/iomap/ioend';
 import type { Folio } from '../../reference/iomap/folio';
 import { iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../../reference/iomap/buffered-io';
 import { EINVAL, EOPNOTSUPP, FsError, errnoName } from '../../reference/errno';
-import { Fields, Hello, Rpc, encodeU64, handshake } from './protocol';
+import { Fields, Hello, Rpc, apiOfProtocol, encodeU64, handshake } from './protocol';
 import { ProcessTransport, TransportOptions } from './transport';
 
-/** Optional fs-level methods a server may list in capabilities.ops. */
+/**
+ * Optional fs-level methods a server may list in capabilities.ops. prepare_ioend and discard_folio
+ * are protocol 1's (6.12), writeback_submit protocol 2's (current); the others are both.
+ */
 export const FS_OPTIONAL_OPS = [
-  'iomap_end', 'iomap_valid', 'punch_delalloc', 'prepare_ioend', 'end_ioend', 'discard_folio', 'dio_end_io',
+  'iomap_end', 'iomap_valid', 'punch_delalloc', 'prepare_ioend', 'end_ioend', 'discard_folio', 'writeback_submit', 'dio_end_io',
   'unlink', 'prepare_size', 'unstuff', 'size_changed', 'alloc_range', 'punch_blocks', 'collapse_blocks',
   'insert_blocks', 'remap_blocks', 'unshare_unwritten', 'snapshot', 'metadata_dirty', 'check_reservations',
   'check_consistency', 'describe_block',
@@ -121,6 +124,8 @@ export class ProcessFsAdapter implements FsAdapter {
   readonly declared: Omit<FsCapabilities, 'blockSize'>;
   /** The block size the server will format with (hello geometry.blockSize). */
   readonly blockSize: number;
+  /** The iomap API generation of the server's ops table: its protocol version says (1: 6.12, 2: current). */
+  readonly api: IomapApi;
   private readonly opts: ProcessFsOptions;
 
   /**
@@ -143,6 +148,9 @@ export class ProcessFsAdapter implements FsAdapter {
     const ops = c.has('ops') ? c.strings('ops') : [];
     for (const o of ops) if (!(FS_OPTIONAL_OPS as readonly string[]).includes(o)) throw t.badValue(`hello: capabilities.ops lists ${JSON.stringify(o)}, which is not an optional fs-level method`);
     this.ops = new Set(ops);
+    this.api = apiOfProtocol(hello.protocol);
+    const other = this.api === 'current' ? ['prepare_ioend', 'discard_folio'] : ['writeback_submit'];
+    for (const o of ops) if (other.includes(o)) throw t.badValue(`hello: capabilities.ops lists ${JSON.stringify(o)}, a method of the other protocol version (this server speaks protocol ${hello.protocol})`);
     this.declared = {
       maxFileSize: Math.min(hello.geometry.optInt('maxFileSize', MAX_LFS_FILESIZE), MAX_LFS_FILESIZE),
       reflink: c.optBool('reflink', false),
@@ -154,10 +162,10 @@ export class ProcessFsAdapter implements FsAdapter {
   }
 
   /** Spawn `command args` and handshake at the fs level. */
-  static start(command: string, args: string[], o: TransportOptions & ProcessFsOptions & { blockSize?: number; scratch?: string } = {}): ProcessFsAdapter {
+  static start(command: string, args: string[], o: TransportOptions & ProcessFsOptions & { blockSize?: number; scratch?: string; api?: IomapApi } = {}): ProcessFsAdapter {
     const t = new ProcessTransport(command, args, o);
     try {
-      const hello = handshake(t, 'fs', { harness: 'iomap-harness', blockSize: o.blockSize ?? 4096, pageSize: 4096, scratch: o.scratch ?? null });
+      const hello = handshake(t, 'fs', { harness: 'iomap-harness', blockSize: o.blockSize ?? 4096, pageSize: 4096, scratch: o.scratch ?? null }, o.api);
       return new ProcessFsAdapter(t, hello, o);
     } catch (e) {
       t.close(false);
@@ -179,7 +187,8 @@ export class ProcessFsAdapter implements FsAdapter {
     applyDevio(dev, this.rpc.must('mkfs', params), this.rpc.t);
   }
 
-  mount(dev: BlockDevice): FsInstance {
+  mount(dev: BlockDevice, opts?: { api?: IomapApi }): FsInstance {
+    if (opts?.api !== undefined && opts.api !== this.api) throw new FsError(EINVAL, `api: ${this.name} speaks protocol ${this.hello.protocol}, the ${this.api} API, not ${opts.api}`);
     const r = this.rpc.must('mount', { device: this.imageOf(dev), size: dev.size, sectorSize: dev.sectorSize });
     applyDevio(dev, r, this.rpc.t);
     const bs = r.int('blockSize', 512, 1 << 20);
@@ -231,8 +240,13 @@ class ProcessFsInstance implements FsInstance {
   readonly blockSize: number;
   readonly blkbits: number;
   readonly capabilities: FsCapabilities;
+  readonly api: IomapApi;
   readonly iomapOps: IomapOps;
-  readonly writebackOps: WritebackOps;
+  /* protocol 1 (6.12) */
+  readonly writebackOps?: WritebackOps;
+  /* protocol 2 (current) */
+  readonly writeOps?: IomapWriteOps;
+  readonly wbOps?: IomapWritebackOps;
   dioEndIo?: (inode: Inode, offset: number, size: number, error: number, dioFlags: number) => number;
   introspect?: FsIntrospection;
   sizeOf: (ino: number) => number;
@@ -258,10 +272,23 @@ class ProcessFsInstance implements FsInstance {
     if (has('iomap_end') || has('punch_delalloc')) {
       this.iomapOps.end = (inode, pos, length, written, flags, iomap) => this.end(inode, pos, length, written, flags, iomap);
     }
-    this.folioOps = has('iomap_valid') ? { iomapValid: (inode, iomap) => this.valid(inode, iomap) } : null;
-    this.writebackOps = { mapBlocks: (wpc, inode, offset, len) => this.mapBlocks(wpc.iomap, inode, offset, len) };
-    if (has('prepare_ioend')) this.writebackOps.prepareIoend = (ioend, status) => this.prepareIoend(ioend, status);
-    if (has('discard_folio')) this.writebackOps.discardFolio = (folio, pos) => this.discardFolio(folio, pos);
+    this.api = a.api;
+    if (this.api === 'current') {
+      // Protocol 2: the hook is passed by the caller (no folio_ops on mappings); writeback goes
+      // through writeback_range (the server maps, the harness queues) and writeback_submit.
+      this.folioOps = null;
+      this.writeOps = has('iomap_valid') ? { iomapValid: (inode, iomap) => this.valid(inode, iomap) } : {};
+      this.wbOps = {
+        writebackRange: (wpc, folio, pos, len, endPos) => this.writebackRange(wpc, folio, pos, len, endPos),
+        writebackSubmit: (wpc, error) => this.writebackSubmit(wpc, error),
+      };
+    } else {
+      this.folioOps = has('iomap_valid') ? { iomapValid: (inode, iomap) => this.valid(inode, iomap) } : null;
+      const wb: WritebackOps = { mapBlocks: (wpc, inode, offset, len) => this.mapBlocks(wpc.iomap, inode, offset, len) };
+      if (has('prepare_ioend')) wb.prepareIoend = (ioend, status) => this.prepareIoend(ioend, status);
+      if (has('discard_folio')) wb.discardFolio = (folio, pos) => this.discardFolio(folio, pos);
+      this.writebackOps = wb;
+    }
     if (has('dio_end_io')) this.dioEndIo = (inode, offset, size, error, dioFlags) => this.dioEnd(inode, offset, size, error, dioFlags);
     if (introspect && has('snapshot')) {
       this.introspect = { snapshot: (inode) => this.snapshot(inode) };
@@ -355,8 +382,46 @@ class ProcessFsInstance implements FsInstance {
     return 0;
   }
 
+  /** An ioend on the wire: protocol 1 has io_type and the mapping's IOMAP_F_* flags, 2 the IOMAP_IOEND_* flags. */
   private ioendParams(io: Ioend, status: number): Record<string, unknown> {
-    return { ...this.ino(io.inode), offset: io.offset, size: io.size, type: io.type, flags: io.flags, status: status ? errnoName(status) : null };
+    const st = status ? errnoName(status) : null;
+    if (this.api === 'current') return { ...this.ino(io.inode), offset: io.offset, size: io.size, flags: io.ioFlags, status: st };
+    return { ...this.ino(io.inode), offset: io.offset, size: io.size, type: io.type, flags: io.flags, status: st };
+  }
+
+  /**
+   * ->writeback_range (protocol 2): the server maps the dirty run (`writeback_range`, an
+   * error reply being its -errno, after which it must have dropped what [pos, folioEnd) reserved)
+   * and the harness queues it with iomap_add_to_ioend, as a kernel filesystem's would.
+   */
+  private writebackRange(wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): number {
+    const inode = wpc.inode!;
+    const o = this.rpc.try('writeback_range', { ...this.ino(inode), pos, length: len, endPos, folioEnd: folio.end });
+    if (!o.ok) return -o.errno;
+    this.fill(wpc.iomap, o.result.obj_('iomap'), false);
+    return iomapAddToIoend(wpc, folio, pos, endPos, len);
+  }
+
+  /**
+   * ->writeback_submit (protocol 2): `writeback_submit` (when listed) answers whether the ioend
+   * needs `end_ioend` at completion and may replace the status; then the bio goes out
+   * (iomap_ioend_writeback_submit).
+   */
+  private writebackSubmit(wpc: WritepageCtx, error: number): number {
+    const io = wpc.ioend;
+    if (io && this.has('writeback_submit')) {
+      const o = this.rpc.try('writeback_submit', this.ioendParams(io, error));
+      if (!o.ok) error = -o.errno;
+      else {
+        const r = o.result;
+        if (r.optBool('endIo', false)) {
+          if (!this.has('end_ioend')) throw this.t.badValue('writeback_submit asked for endIo, but the server does not list end_ioend');
+          io.endIo = (done) => this.endIoend(done);
+        }
+        if (r.has('status')) error = r.status('status');
+      }
+    }
+    return iomapIoendWritebackSubmit(wpc, error);
   }
 
   private prepareIoend(io: Ioend, status: number): number {

@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { Capabilities, FileAdapter, FileTarget, SetupSupport } from '../types';
+import type { Capabilities, FileAdapter, FileTarget, SetupSupport, TargetSetup } from '../types';
 import type { AdapterOptions } from '../registry';
 import { AdapterSpecError } from '../registry';
 import { ReferenceAdapter } from '../reference';
@@ -25,13 +25,14 @@ import type { BlockDevice } from '../../reference/device/types';
 import { ProcessFileAdapter } from './file-client';
 import { ProcessFsAdapter } from './fs-client';
 import { handshake } from './protocol';
+import { isIomapApi } from '../../reference/iomap/types';
 import { ProcessTransport } from './transport';
 
 export { TargetError, ProtocolError } from './errors';
 export { ProcessTransport } from './transport';
 export { ProcessFsAdapter } from './fs-client';
 export { ProcessFileAdapter } from './file-client';
-export { PROTOCOL_VERSION } from './protocol';
+export { PROTOCOL_VERSION, PROTOCOL_VERSIONS } from './protocol';
 
 export const describe = 'an out-of-process target speaking JSON lines on stdin/stdout (fs or file level; docs/protocol.md)';
 
@@ -181,6 +182,10 @@ export class ProcessFsFileAdapter implements FileAdapter {
   readonly fsAdapter: ProcessFsAdapter;
   /** The device geometry the harness owns: block sizes the server formats with, folio sizes of the generic layer. */
   readonly setups: SetupSupport;
+  /** The iomap API generation the server's ops table is in, when not 6.12 (its protocol version; op logs record it). */
+  get setup(): TargetSetup {
+    return this.inner.setup;
+  }
   readonly device: BlockDevice;
   /** The device image file the server opens (in the scratch directory). */
   readonly image: string;
@@ -195,7 +200,7 @@ export class ProcessFsFileAdapter implements FileAdapter {
     this.scratch = scratch;
     this.image = scratch !== null ? path.join(scratch, 'device.img') : '';
     this.name = name;
-    this.inner = new ReferenceAdapter({ fs: fsa, device, blockSize: fsa.blockSize, folioSize: o.folioSize, monitor: o.monitor ?? true, crash: fsa.devio });
+    this.inner = new ReferenceAdapter({ fs: fsa, device, blockSize: fsa.blockSize, folioSize: o.folioSize, monitor: o.monitor ?? true, crash: fsa.devio, api: fsa.api });
     const d = fsa.declared;
     const ic = this.inner.capabilities;
     const rs = this.inner.setups;
@@ -306,7 +311,9 @@ function startExecAdapter(argv: string[], name: string, opts: ExecOptions): File
   try {
     t = new ProcessTransport(argv[0], argv.slice(1), { timeoutMs: opts.timeoutMs, label: `adapter ${name}` });
     const bs = opts.blockSize ?? 4096;
-    const hello = handshake(t, 'any', { harness: 'iomap-harness', blockSize: bs, pageSize: 4096, scratch });
+    const api = opts.api;
+    if (api !== undefined && !isIomapApi(api)) throw new AdapterSpecError(`${name}: api ${JSON.stringify(api)}: expected 6.12 or current`);
+    const hello = handshake(t, 'any', { harness: 'iomap-harness', blockSize: bs, pageSize: 4096, scratch }, api);
     if (hello.level === 'file') return new ProcessFileAdapter(t, hello, name, scratch);
     const fsa = new ProcessFsAdapter(t, hello, { introspect: opts.introspect, image: path.join(scratch, 'device.img') });
     return new ProcessFsFileAdapter(fsa, freshDevice(fsa, scratch, opts), scratch, name, opts);

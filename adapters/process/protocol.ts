@@ -1,6 +1,8 @@
 /**
- * Protocol 1 (docs/protocol.md): the handshake and the typed, validating view of replies that both
- * clients (fs-client.ts, file-client.ts) use.
+ * Protocols 1 and 2 (docs/protocol.md): the handshake and the typed, validating view of replies
+ * that both clients (fs-client.ts, file-client.ts) use. Version 2 is the fs level's ops table in
+ * the current iomap API generation (writeback_range / writeback_submit, ioend flags); version 1
+ * the 6.12 one. The file level is the same in both.
  *
  * Every value a server sends is checked before the harness uses it: a wrong type, a negative
  * length, an offset beyond 2^53, an address that is not a number, an unknown errno name, bad
@@ -9,8 +11,17 @@
 import { errnoFromName, FsError } from '../../reference/errno';
 import { ProtocolError } from './errors';
 import { ProcessTransport, Reply } from './transport';
+import type { IomapApi } from '../../reference/iomap/types';
 
+/** The version the hello request is sent as (what a version-1 server checks). */
 export const PROTOCOL_VERSION = 1;
+/** Every version the harness speaks, offered in the hello as `params.protocols`. */
+export const PROTOCOL_VERSIONS: readonly number[] = [1, 2];
+
+/** The iomap API generation an fs-level server speaking `protocol` has its ops table in. */
+export function apiOfProtocol(protocol: number): IomapApi {
+  return protocol >= 2 ? 'current' : '6.12';
+}
 /** (u64)-1 as sent on the wire: IOMAP_NULL_ADDR. */
 export const U64_MAX = '18446744073709551615';
 const TWO53 = 2 ** 53;
@@ -259,9 +270,16 @@ export class Rpc {
  * mismatch, or an error reply, is a ProtocolError (exit 2); a malformed reply is a TargetError.
  * The transport is left open either way (the caller closes it).
  */
-export function handshake(t: ProcessTransport, level: Level | 'any', params: Record<string, unknown>): Hello {
+/**
+ * The hello. `api`, when the user asked for an iomap API generation, goes to the server
+ * (`params.api`) and must be what its answer's version means: 2 is the current generation, 1 the
+ * 6.12 one (a server with both tables picks by `params.api`).
+ */
+export function handshake(t: ProcessTransport, level: Level | 'any', params: Record<string, unknown>, api?: IomapApi): Hello {
   const rpc = new Rpc(t);
-  const r = t.call('hello', { ...params, features: [...FEATURES] }, { protocol: PROTOCOL_VERSION, level });
+  const p: Record<string, unknown> = { ...params, features: [...FEATURES], protocols: [...PROTOCOL_VERSIONS] };
+  if (api !== undefined) p.api = api;
+  const r = t.call('hello', p, { protocol: PROTOCOL_VERSION, level });
   if (r.error !== undefined) {
     const o = rpc.outcome(r);
     const msg = o.ok ? '' : o.message;
@@ -272,12 +290,17 @@ export function handshake(t: ProcessTransport, level: Level | 'any', params: Rec
   const f = o.result;
   const v = f.raw('protocol');
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw t.badValue(`hello: result.protocol must be an integer, got ${JSON.stringify(v)}`);
-  if (v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(`${t.label}: protocol version mismatch: the server speaks protocol ${v}, this harness speaks protocol ${PROTOCOL_VERSION}`);
-  }
   const lv = f.str('level');
   if (lv !== 'fs' && lv !== 'file') throw t.badValue(`hello: result.level must be "fs" or "file", got ${JSON.stringify(lv)}`);
+  // Version 2 is the fs level's current-API ops table; the file level has only version 1.
+  const speaks = lv === 'fs' ? PROTOCOL_VERSIONS : [PROTOCOL_VERSION];
+  if (!speaks.includes(v)) {
+    throw new ProtocolError(`${t.label}: protocol version mismatch: the server speaks protocol ${v}, this harness speaks protocol ${speaks.join(' and ')}${lv === 'file' ? ' at the file level' : ''}`);
+  }
   if (level !== 'any' && lv !== level) throw new ProtocolError(`${t.label}: the server is a ${lv}-level server, the harness asked for the ${level} level`);
+  if (lv === 'fs' && api !== undefined && apiOfProtocol(v) !== api) {
+    throw new ProtocolError(`${t.label}: the harness asked for the ${api} iomap API, but the server answered protocol ${v}, its ops table in the ${apiOfProtocol(v)} API (protocol ${api === 'current' ? 2 : 1} is the ${api} one)`);
+  }
   const features = new Set<Feature>();
   if (f.has('features')) {
     for (const x of f.strings('features')) {

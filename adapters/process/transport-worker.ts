@@ -5,10 +5,11 @@
  * stdout into lines and hands each one back on the same port, then bumps that server's counter in
  * a SharedArrayBuffer and notifies it: the main thread sleeps in Atomics.wait on the counter.
  *
- * To the main thread, on the server's port:  {t:'spawned', pid} {t:'line', line, bin?} {t:'error', code, message}
+ * To the main thread, on the server's port:  {t:'spawned', pid, stdinFd} {t:'line', line, bin?} {t:'error', code, message}
  *                                            {t:'frame-error', message}
  *                                            {t:'exit', code, signal, stderr}
  * From the main thread, on the server's port: {t:'send', line, bin?} {t:'end'} {t:'kill'}
+ *   ('send' only when the child's stdin descriptor is unknown: the main thread writes it itself)
  * From the main thread, on parentPort:        {t:'spawn', command, args, cwd, env, port, signal, inheritStderr, maxLine}
  * Start-up:                                   'started' is written to workerData.ready (index 0 := 1) first thing.
  *
@@ -165,7 +166,9 @@ function serve(req: SpawnRequest): void {
       reportExit();
     }
   });
-  child.on('spawn', () => post({ t: 'spawned', pid: child.pid }));
+  // The main thread writes requests to the child's stdin itself when it can (one thread hop less
+  // per request): it gets the pipe's descriptor, and hands this thread only what would block.
+  child.on('spawn', () => post({ t: 'spawned', pid: child.pid, stdinFd: (child.stdin as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1 }));
   child.on('exit', (code, signal) => {
     exited = { code, signal };
     if (stdoutDone) reportExit();

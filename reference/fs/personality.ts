@@ -6,6 +6,8 @@
  * makes each choice.
  */
 
+import type { ZeroInCache } from '../iomap/buffered-io';
+
 export type PersonalityName = 'generic' | 'xfs' | 'ext4';
 export const PERSONALITY_NAMES: readonly PersonalityName[] = ['generic', 'xfs', 'ext4'];
 
@@ -59,7 +61,7 @@ export interface Personality {
    * through the page cache whatever the mapping. 'always': over holes as well, so zeroing never
    * writes anything back (ext4).
    */
-  readonly zeroDirtyUnwrittenInCache: boolean | 'always';
+  readonly zeroDirtyUnwrittenInCache: ZeroInCache;
   /**
    * COLLAPSE_RANGE and INSERT_RANGE free the blocks past EOF before shifting, so no post-EOF
    * preallocation is shifted into the file (xfs_prepare_shift -> xfs_free_eofblocks). false: they
@@ -114,6 +116,12 @@ export interface Personality {
    * flag; then xfs_alloc_file_space). false: the range is unshared and written back regardless.
    */
   readonly unshareOnlyReflinked: boolean;
+  /**
+   * s_maxbytes for block size `bs` beyond which writes, truncates and fallocate fail with EFBIG:
+   * MAX_LFS_FILESIZE (xfs), or (2^32 - 1) blocks (ext4_max_size for extent-mapped files: 32-bit
+   * logical block numbers).
+   */
+  readonly maxBytes: (bs: number) => number;
 }
 
 const GENERIC: Personality = {
@@ -133,10 +141,11 @@ const GENERIC: Personality = {
   reflink: true,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
+  maxBytes: () => Number.MAX_SAFE_INTEGER,
 };
 
 const XFS: Personality = {
-  ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: true,
+  ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: 'within-eof',
   shiftFreesPostEofBlocks: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
   shiftFlushesUnitBefore: true, unshareOnlyReflinked: true,
 };
@@ -158,6 +167,7 @@ const EXT4: Personality = {
   reflink: false,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
+  maxBytes: (bs) => (2 ** 32 - 1) * bs,
 };
 
 const BY_NAME: Record<PersonalityName, Personality> = { generic: GENERIC, xfs: XFS, ext4: EXT4 };

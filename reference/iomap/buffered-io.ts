@@ -10,7 +10,7 @@
 import {
   FolioOps, Inode, Iomap, IomapOps, IomapReadOps, IomapWriteOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_F_SIZE_CHANGED, IOMAP_F_STALE, IOMAP_F_BUFFER_HEAD,
   IOMAP_F_SHARED, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_UNSHARE, IOMAP_UNWRITTEN,
-  IOMAP_WRITE, IOMAP_ZERO, IOMAP_FAULT, PAGE_SIZE, SECTOR_SIZE, iomapSector, roundDown, roundUp,
+  IOMAP_WRITE, IOMAP_ZERO, IOMAP_FAULT, IOMAP_DONTCACHE, PAGE_SIZE, SECTOR_SIZE, iomapSector, roundDown, roundUp,
 } from './types';
 import {
   Folio, blocksPerFolio, ifsAlloc, ifsFree, setRangeDirty, setRangeUptodate, isPartiallyUptodate,
@@ -311,7 +311,13 @@ export function iomapGetFolio(it: IomapIter, pos: number, len: number): Folio {
   const mapping = it.inode.mapping;
   const index = Math.floor(pos / PAGE_SIZE);
   let folio = mapping.lookup(index);
-  if (!folio) folio = mapping.allocFolio(index, len);
+  if (!folio) {
+    folio = mapping.allocFolio(index, len);
+    // FGP_DONTCACHE: a folio an uncached write brings in leaves the cache once written back.
+    if (it.flags & IOMAP_DONTCACHE) folio.dropbehind = true;
+  } else if (!(it.flags & IOMAP_DONTCACHE)) {
+    folio.dropbehind = false; // a cached user found it: it stays
+  }
   mapping.queue.waitFolio(folio); // FGP_STABLE: wait for writeback
   folio.locked = true;
   folio.refs++;
@@ -545,8 +551,8 @@ function writeIter(it: IomapIter, iov: IovIter): number {
 
 /** iomap_file_buffered_write(): returns bytes written, or a negative errno if none were. */
 export function iomapFileBufferedWrite(inode: Inode, pos: number, iov: IovIter, ops: IomapOps, nowait = false, priv?: unknown,
-  writeOps: IomapWriteOps | null = null): number {
-  const it = new IomapIter(inode, pos, iov.count, IOMAP_WRITE | (nowait ? IOMAP_NOWAIT : 0), priv);
+  writeOps: IomapWriteOps | null = null, dontcache = false): number {
+  const it = new IomapIter(inode, pos, iov.count, IOMAP_WRITE | (nowait ? IOMAP_NOWAIT : 0) | (dontcache ? IOMAP_DONTCACHE : 0), priv);
   it.writeOps = writeOps;
   let ret: number;
   while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, writeIter(it, iov));
@@ -725,8 +731,8 @@ function zeroFlushAndStale(it: IomapIter): number {
  * with the folio batch a filesystem fills for IOMAP_ZERO (xfs: iomap_fill_dirty_folios), and what
  * ext4's page-cache zeroing amounts to. Returns the whole mapping length as processed.
  */
-function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }): number {
-  const len = iomapLength(it);
+function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }, cap = Infinity): number {
+  const len = Math.min(iomapLength(it), cap);
   const end = it.pos + len;
   const mapping = it.inode.mapping;
   for (const f of mapping.foliosIn(Math.floor(it.pos / PAGE_SIZE), Math.floor((end - 1) / PAGE_SIZE))) {
@@ -758,7 +764,7 @@ function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }): number {
  * over an UNWRITTEN mapping is written back first (6.12), or with `zeroDirtyInCache` zeroed in
  * place (6.17+ with a filesystem that fills the folio batch, and ext4's own zeroing).
  */
-export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false,
+export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: ZeroInCache = false,
   writeOps: IomapWriteOps | null = null): number {
   const it = new IomapIter(inode, pos, len, IOMAP_ZERO);
   it.writeOps = writeOps;
@@ -767,7 +773,14 @@ export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: Ioma
   while ((ret = iomapIter(it, ops)) > 0) {
     const src = iomapIterSrcmap(it);
     // 'always': holes too, nothing is ever flushed (ext4 zeroes through the page cache only).
-    if ((zeroDirtyInCache && src.type === IOMAP_UNWRITTEN) || (zeroDirtyInCache === 'always' && src.type === IOMAP_HOLE)) {
+    // 'within-eof': unwritten blocks inside the EOF block only (xfs_buffered_write_iomap_begin
+    // fills the folio batch for those and trims the mapping at EOF; past it the flush decides).
+    const eofEnd = roundUp(inode.size, inode.blockSize);
+    if (zeroDirtyInCache === 'within-eof' && src.type === IOMAP_UNWRITTEN && it.pos < eofEnd) {
+      iomapIterBodyDone(it, zeroDirtyFolios(it, didZero, eofEnd - it.pos));
+      continue;
+    }
+    if ((zeroDirtyInCache === true && src.type === IOMAP_UNWRITTEN) || (zeroDirtyInCache === 'always' && (src.type === IOMAP_UNWRITTEN || src.type === IOMAP_HOLE))) {
       iomapIterBodyDone(it, zeroDirtyFolios(it, didZero));
       continue;
     }
@@ -785,8 +798,15 @@ export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: Ioma
   return ret;
 }
 
+/**
+ * Where zeroing over dirty cache happens in place instead of after a flush: false (6.12: flush),
+ * true (over UNWRITTEN mappings), 'within-eof' (over UNWRITTEN blocks inside the EOF block, xfs
+ * 6.17+), 'always' (UNWRITTEN and HOLE: ext4).
+ */
+export type ZeroInCache = boolean | 'within-eof' | 'always';
+
 /** iomap_truncate_page(): zero from pos to the end of its block (nothing if block aligned). */
-export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: boolean | 'always' = false,
+export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: ZeroInCache = false,
   writeOps: IomapWriteOps | null = null): number {
   const off = pos & (inode.blockSize - 1);
   if (!off) return 0;
