@@ -331,6 +331,38 @@ class NaiveFile implements FileTarget {
     return this.pwrite(off, d);
   }
 
+  /** RWF_ATOMIC: a byte array writes everything at once anyway; only the argument rules apply. */
+  atomicWrite(off: number, d: Uint8Array): number {
+    this.open();
+    const u = this.caps.atomicWrite!;
+    const n = d.length;
+    if (n === 0) return 0;
+    if (n < u.unitMin || n > u.unitMax || (n & (n - 1)) !== 0 || off % n !== 0) throw err(EINVAL, `atomic write (${off}, ${n})`);
+    return this.directWrite(off, d);
+  }
+
+  /** RWF_DONTCACHE: there is no cache to keep out of. */
+  readDontcache(off: number, len: number): Uint8Array {
+    return this.pread(off, len);
+  }
+
+  writeDontcache(off: number, d: Uint8Array): number {
+    return this.pwrite(off, d);
+  }
+
+  /** XFS_IOC_EXCHANGE_RANGE within the file: block aligned, inside EOF, apart. */
+  exchangeRange(src: number, len: number, dst: number): void {
+    this.open();
+    if (!isOffset(src) || !isOffset(len) || !isOffset(dst)) throw err(EINVAL, `exchange (${src}, ${len}, ${dst})`);
+    if (len === 0) return;
+    if (src % this.bs !== 0 || dst % this.bs !== 0 || len % this.bs !== 0) throw err(EINVAL, `exchange (${src}, ${len}, ${dst}) not block aligned`);
+    if (src + len > this.len || dst + len > this.len) throw err(EINVAL, `exchange (${src}, ${len}, ${dst}) past EOF (${this.len})`);
+    if (this.rangesOverlap(src, dst, len)) throw err(EINVAL, `exchange ranges overlap (${src}, ${dst}, ${len})`);
+    const a = this.pread(src, len).slice();
+    this.move(dst, len, src);
+    this.pwrite(dst, a);
+  }
+
   seekData(off: number): number {
     this.open();
     if (!Number.isInteger(off) || off < 0 || off >= this.len) throw err(ENXIO, `SEEK_DATA at ${off} (size ${this.len})`);
@@ -381,6 +413,7 @@ export class NaiveAdapter implements FileAdapter {
     this.capabilities = {
       blockSize, pageSize, maxFileSize, mmap: true, fallocModes: ALL_FALLOC_MODES.slice(), clone: true, dedupe: true,
       copyRange: true, directIO: true, dioAlign, seek: true, fiemap: true, remount: true,
+      atomicWrite: { unitMin: blockSize, unitMax: Math.max(blockSize, 65536) }, dontcache: true, exchangeRange: true,
     };
   }
 

@@ -9,7 +9,7 @@ import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
 import { CrashDevice } from '../reference/device/crash';
 import { FaultDevice, FaultRule } from '../reference/device/fault';
-import { Refs } from '../reference/fs/refs';
+import { Refs, REFS_ATOMIC_COW_MAX } from '../reference/fs/refs';
 import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
@@ -273,6 +273,11 @@ export class ReferenceTarget implements FileTarget {
   copyRange(srcOff: number, len: number, dstOff: number): number { return this.fh.copyRange(srcOff, len, dstOff); }
   directRead(off: number, len: number): Uint8Array { return this.fh.directRead(off, len); }
   directWrite(off: number, data: Uint8Array): number { return this.fh.directWrite(off, data); }
+  atomicWrite(off: number, data: Uint8Array): number { return this.fh.atomicWrite(off, data); }
+  readDontcache(off: number, len: number): Uint8Array { return this.fh.readDontcache(off, len); }
+  writeDontcache(off: number, data: Uint8Array): number { return this.fh.writeDontcache(off, data); }
+  exchangeRange(srcOff: number, len: number, dstOff: number): void { this.fh.exchangeRange(srcOff, len, dstOff); }
+  cachedPages(off: number, len: number): Uint8Array { return this.fh.cachedPages(off, len); }
 
   /** O_DSYNC: direct writes take the model's IOCB_DSYNC path (FUA or a sync at completion); buffered ones sync their range as generic_write_sync does (here: fdatasync). */
   dsyncWrite(off: number, data: Uint8Array, direct: boolean): number {
@@ -402,6 +407,10 @@ export class ReferenceAdapter implements FileAdapter {
       seek: true, fiemap: true, remount: true,
       // xfs and ext4 check O_DIRECT read alignment only where bios are built (docs/model.md).
       dioMisalignedReadMaySucceed: !pers.dioReadAlignUpFront,
+      // The generic layer does uncached I/O for any filesystem; atomic writes and exchange range
+      // need the filesystem's part (refs has it: FsInstance.atomicWriteUnits, exchangeBlocks).
+      dontcache: true,
+      ...(refs ? { atomicWrite: { unitMin: bs, unitMax: Math.max(REFS_ATOMIC_COW_MAX, bs) }, exchangeRange: true } : {}),
     };
   }
 

@@ -65,6 +65,15 @@ export interface Capabilities {
   fiemap: boolean;
   /** Target can be unmounted and mounted again (state must survive). */
   remount: boolean;
+  /**
+   * RWF_ATOMIC O_DIRECT writes, as statx(STATX_WRITE_ATOMIC) reports them for the file: the
+   * smallest and largest atomic write unit in bytes (powers of two). Absent: no atomic writes.
+   */
+  atomicWrite?: { unitMin: number; unitMax: number };
+  /** RWF_DONTCACHE reads and writes (uncached buffered I/O). Absent or false: none. */
+  dontcache?: boolean;
+  /** XFS_IOC_EXCHANGE_RANGE within the file. Absent or false: none. */
+  exchangeRange?: boolean;
 }
 
 /** One extent as FIEMAP reports it. */
@@ -230,6 +239,28 @@ export interface FileTarget {
   /** O_DIRECT pread/pwrite. */
   directRead?(off: number, len: number): Uint8Array;
   directWrite?(off: number, data: Uint8Array): number;
+  /**
+   * O_DIRECT pwritev2 with RWF_ATOMIC (Capabilities.atomicWrite): the whole write or nothing,
+   * also across a power cut. Returns bytes written (all of them).
+   */
+  atomicWrite?(off: number, data: Uint8Array): number;
+  /** preadv2 with RWF_DONTCACHE (Capabilities.dontcache): the folios it brought in are dropped after it. */
+  readDontcache?(off: number, len: number): Uint8Array;
+  /**
+   * pwritev2 with RWF_DONTCACHE: writeback of the range is started at once, and the folios the
+   * write created are dropped when it completes. Returns bytes written.
+   */
+  writeDontcache?(off: number, data: Uint8Array): number;
+  /**
+   * XFS_IOC_EXCHANGE_RANGE with both ranges in this file (Capabilities.exchangeRange): the
+   * contents of [srcOff, +len) and [dstOff, +len) swap, all or nothing.
+   */
+  exchangeRange?(srcOff: number, len: number, dstOff: number): void;
+  /**
+   * Which pages of [off, off+len) are in the page cache (mincore): one byte per page from the
+   * page holding `off`, 1 when cached. Model targets; what the dontcache oracle asks.
+   */
+  cachedPages?(off: number, len: number): Uint8Array;
   /** lseek SEEK_DATA / SEEK_HOLE; throw FsError(ENXIO) as lseek does. */
   seekData?(off: number): number;
   seekHole?(off: number): number;

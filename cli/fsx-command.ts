@@ -20,6 +20,7 @@ import { defaultSaveDir, ensureDir, prepareSaveDir, Skips } from './output';
 import { progressText, StatusLine } from './status-line';
 import {
   OP_CLONE_RANGE, OP_COLLAPSE_RANGE, OP_COPY_RANGE, OP_DEDUPE_RANGE, OP_FALLOCATE, OP_INSERT_RANGE,
+  OP_EXCHANGE_RANGE, OP_READ_DONTCACHE, OP_WRITE_ATOMIC, OP_WRITE_DONTCACHE,
   OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_ZERO_RANGE, opByName, OPS,
 } from '../properties/fsx/ops';
 import type { SweepPins } from '../properties/fsx/sweep';
@@ -30,7 +31,7 @@ import { CliIO, EXIT_CRASH, EXIT_FAILURE, EXIT_PASS, Lines, parseNumber, parsePo
 import { CommandSpec, flag, FlagTable, Parsed, str, Values } from './command-line';
 
 /** fsx's switches that turn an op off (-R/-W: mapped reads/writes become plain ones). */
-const OFF_SWITCHES: readonly [string, string, number][] = [
+const OFF_SWITCHES: readonly [string, string, number | readonly number[]][] = [
   ['no-mapread', 'R', OP_MAPREAD],
   ['no-mapwrite', 'W', OP_MAPWRITE],
   ['no-fallocate', 'F', OP_FALLOCATE],
@@ -41,6 +42,10 @@ const OFF_SWITCHES: readonly [string, string, number][] = [
   ['no-clone-range', 'J', OP_CLONE_RANGE],
   ['no-dedupe-range', 'B', OP_DEDUPE_RANGE],
   ['no-copy-range', 'E', OP_COPY_RANGE],
+  ['no-atomic-writes', 'a', OP_WRITE_ATOMIC],
+  ['no-exchange-range', '0', OP_EXCHANGE_RANGE],
+  // -T: dontcache reads and writes become plain ones, as in fsx.
+  ['no-dontcache', 'T', [OP_READ_DONTCACHE, OP_WRITE_DONTCACHE]],
 ];
 
 /** The setup flags, for the flag tables of the commands that take them. */
@@ -109,6 +114,9 @@ export const FSX_FLAGS = {
   'no-clone-range': { type: 'boolean', short: 'J', help: 'no clone_range operations' },
   'no-dedupe-range': { type: 'boolean', short: 'B', help: 'no dedupe_range operations' },
   'no-copy-range': { type: 'boolean', short: 'E', help: 'no copy_range operations' },
+  'no-atomic-writes': { type: 'boolean', short: 'a', help: 'no write_atomic operations (RWF_ATOMIC)' },
+  'no-exchange-range': { type: 'boolean', short: '0', help: 'no exchange_range operations' },
+  'no-dontcache': { type: 'boolean', short: 'T', help: 'no RWF_DONTCACHE: read_dontcache and write_dontcache run as plain read and write' },
   'no-keep-size': { type: 'boolean', short: 'K', help: 'no KEEP_SIZE variants of fallocate and zero_range' },
   'no-unshare': { type: 'boolean', short: 'u', help: 'no UNSHARE_RANGE fallocates' },
   weight: { type: 'string', multiple: true, value: 'OP=N', default: '1 per op', help: 'weight of operation OP (0-1000), repeatable; the op names are in docs/fsx.md' },
@@ -263,7 +271,9 @@ export function fsxOptionsFrom(v: Values): FsxOptions {
     if (info === undefined) throw new UsageError(`--weight: unknown op ${JSON.stringify(m[1])} (known: ${OPS.map((x) => x.name).join(', ')})`);
     o.weights[info.code] = parseNumber(`--weight ${m[1]}`, m[2], 0, 1000);
   }
-  for (const [name, , code] of OFF_SWITCHES) if (flag(v, name)) turnOff(o.weights, code);
+  for (const [name, , code] of OFF_SWITCHES) {
+    if (flag(v, name)) for (const c of typeof code === 'number' ? [code] : code) turnOff(o.weights, c);
+  }
   return o;
 }
 

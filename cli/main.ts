@@ -15,6 +15,7 @@ import { CommandSpec, runProgram } from './command-line';
 import { CAMPAIGN_COMMAND } from './campaign-command';
 import { CHECK_COMMAND } from './check-command';
 import { DIFF_COMMAND } from './diff-command';
+import { EXPLAIN_COMMAND } from './explain-command';
 import { FSX_COMMAND } from './fsx-command';
 import { INIT_ADAPTER_COMMAND } from './init-adapter';
 import { LIST_COMMAND } from './list-command';
@@ -25,7 +26,7 @@ import { SHRINK_COMMAND } from './shrink-command';
 
 /** Every command, in the order the top-level help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
-  FSX_COMMAND, DIFF_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, LIST_COMMAND, INIT_ADAPTER_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
+  FSX_COMMAND, DIFF_COMMAND, CHECK_COMMAND, REPLAY_COMMAND, SHRINK_COMMAND, REPORT_COMMAND, EXPLAIN_COMMAND, LIST_COMMAND, INIT_ADAPTER_COMMAND, SCRATCH_COMMAND, CAMPAIGN_COMMAND,
 ];
 
 /** The top-level help: the commands with one line each, where to read more, the exit codes. */

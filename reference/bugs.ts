@@ -61,6 +61,18 @@ export const modelBugs = {
   /** Unmount syncs (and commits) only when some page is dirty: metadata-only changes since the
    * last commit (a truncate, a punch, an allocation, a completed conversion) are lost. */
   unmountSyncOnlyDirty: false,
+  /** A hardware atomic direct write goes out as ordinary bios (no REQ_ATOMIC, may be split), so a
+   * power cut can tear it at sector granularity. */
+  atomicBioNotAtomic: false,
+  /** An RWF_DONTCACHE read drops every clean-or-dirty folio it touched, not only the clean ones
+   * it brought in: dirty data that was never written back is thrown away. */
+  dontcacheDropsDirty: false,
+  /** Exchange range writes the page cache over the two ranges back but does not drop it before
+   * swapping the block mappings: cached pages keep showing the pre-exchange contents. */
+  exchangeKeepsCache: false,
+  /** Writeback completion never drops RWF_DONTCACHE folios (the end-of-writeback half of
+   * dropbehind is missing): uncached writes fill the page cache like ordinary ones. */
+  dontcacheNoDropAtWriteback: false,
 };
 
 export type ModelBug = keyof typeof modelBugs;

@@ -34,6 +34,7 @@ export const EOVERFLOW = 75;
 export const EUCLEAN = 117;
 export const EOPNOTSUPP = 95;
 export const EDQUOT = 122;
+export const ENOPROTOOPT = 92;
 /** Kernel-internal codes (never seen by user space, but part of the iomap contract). */
 export const ENOTBLK = 15;
 export const EIOCBQUEUED = 529;
@@ -46,7 +47,7 @@ const NAMES: Record<number, string> = {
   [EBUSY]: 'EBUSY', [EEXIST]: 'EEXIST', [EXDEV]: 'EXDEV', [ENODEV]: 'ENODEV', [EISDIR]: 'EISDIR',
   [EINVAL]: 'EINVAL', [ETXTBSY]: 'ETXTBSY', [EFBIG]: 'EFBIG', [ENOSPC]: 'ENOSPC', [ESPIPE]: 'ESPIPE',
   [EROFS]: 'EROFS', [ERANGE]: 'ERANGE', [EBADE]: 'EBADE', [EBADR]: 'EBADR', [EOVERFLOW]: 'EOVERFLOW',
-  [EUCLEAN]: 'EUCLEAN', [EOPNOTSUPP]: 'EOPNOTSUPP', [EDQUOT]: 'EDQUOT', [ENOTBLK]: 'ENOTBLK',
+  [EUCLEAN]: 'EUCLEAN', [EOPNOTSUPP]: 'EOPNOTSUPP', [EDQUOT]: 'EDQUOT', [ENOPROTOOPT]: 'ENOPROTOOPT', [ENOTBLK]: 'ENOTBLK',
   [EIOCBQUEUED]: 'EIOCBQUEUED', [SIGBUS]: 'SIGBUS',
 };
 

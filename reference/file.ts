@@ -10,7 +10,7 @@
 import { BioQueue } from './iomap/bio';
 import { AddressSpace } from './iomap/pagecache';
 import {
-  Inode, MAX_LFS_FILESIZE, PAGE_SHIFT, PAGE_SIZE, roundUp,
+  Inode, IomapOps, MAX_LFS_FILESIZE, PAGE_SHIFT, PAGE_SIZE, roundUp,
 } from './iomap/types';
 import { Folio, allSet, blockIsDirty, blocksPerFolio, isPartiallyUptodate } from './iomap/folio';
 import {
@@ -24,14 +24,14 @@ import { Personality, personality } from './fs/personality';
 import type { FsInstance } from './iomap/fs-ops';
 import { modelBugs } from './bugs';
 import {
-  DioOps, IOCB_DSYNC, IOCB_SYNC, IOMAP_DIO_FORCE_WAIT, IOMAP_DIO_OVERWRITE_ONLY, Kiocb, dioIter, iomapDioRw,
+  DioOps, IOCB_ATOMIC, IOCB_DSYNC, IOCB_SYNC, IOMAP_DIO_FORCE_WAIT, IOMAP_DIO_OVERWRITE_ONLY, Kiocb, dioIter, iomapDioRw,
 } from './iomap/direct-io';
 import { iomapSeekData, iomapSeekHole } from './iomap/seek';
 import { FiemapExtent, fiemapInfo, iomapBmap, iomapFiemap } from './iomap/fiemap';
 import { SwapInfo, iomapSwapfileActivate, newSwapInfo } from './iomap/swapfile';
 import type { BlockDevice } from './device/types';
 import {
-  FsError, EAGAIN, EBADF, EBUSY, EFBIG, EPERM, ETXTBSY, EINVAL, EIO, EIOCBQUEUED, ENOENT, ENOMEM, ENOTBLK, ENXIO, EOPNOTSUPP, EXDEV, SIGBUS, check,
+  FsError, EAGAIN, EBADF, EBUSY, EFBIG, EPERM, ETXTBSY, EINVAL, EIO, EIOCBQUEUED, ENOENT, ENOMEM, ENOPROTOOPT, ENOTBLK, ENXIO, EOPNOTSUPP, EXDEV, SIGBUS, check,
 } from './errno';
 
 export const FALLOC_FL_KEEP_SIZE = 0x01;
@@ -414,7 +414,12 @@ export class FileHandle {
     if (opts.faultAt !== undefined && (typeof opts.faultAt !== 'number' || Number.isNaN(opts.faultAt) || opts.faultAt < 0)) {
       throw new FsError(EINVAL, `faultAt must be a non-negative number, got ${String(opts.faultAt)}`);
     }
-    this.enter('pwrite', off, (data as Uint8Array | undefined)?.length ?? -1);
+    return this.bufferedWrite('pwrite', off, data, opts.faultAt ?? Infinity, false);
+  }
+
+  /** The buffered write of pwrite and of pwritev2(RWF_DONTCACHE) (`dontcache`: IOMAP_DONTCACHE). */
+  private bufferedWrite(what: string, off: number, data: Uint8Array, faultAt: number, dontcache: boolean): number {
+    this.enter(what, off, (data as Uint8Array | undefined)?.length ?? -1);
     validOffset(off, 'offset');
     validData(data, 'data');
     if (data.length === 0) return 0;
@@ -423,8 +428,8 @@ export class FileHandle {
     const inode = this.inode;
     // xfs_file_write_checks(): zero from the old EOF to the start of an extending write.
     if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
-    const iov = new IovIter(len === data.length ? data : data.subarray(0, len), opts.faultAt ?? Infinity);
-    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, this.wops);
+    const iov = new IovIter(len === data.length ? data : data.subarray(0, len), faultAt);
+    const ret = iomapFileBufferedWrite(inode, off, iov, this.ops, false, undefined, this.wops, dontcache);
     return check(ret, `${this.name}: write at ${off}`);
   }
 
@@ -469,7 +474,7 @@ export class FileHandle {
     // xfs, a writeback error here fails the call after the in-core size has already moved.
     // ext4 leaves the zeroed block dirty instead (ordered-data journalling writes it before the
     // size commits): the personality says which.
-    if (didZero.v) this.writeBackAfterTruncateZero(oldsize, newsize);
+    this.writeBackAfterTruncateZero(oldsize, newsize, didZero.v);
     if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
     fs.sizeChanged(inode);
   }
@@ -765,12 +770,17 @@ export class FileHandle {
     return this.copyFrom(this, srcOff, len, dstOff);
   }
 
-  /** What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero). */
-  private writeBackAfterTruncateZero(oldsize: number, newsize: number): void {
+  /**
+   * What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero).
+   * xfs_setattr_size() also writes back when the on-disk size lags behind both sizes, zeroing or
+   * not (a truncate to the current size included: diff, xfs 1k, 4 ops).
+   */
+  private writeBackAfterTruncateZero(oldsize: number, newsize: number, didZero: boolean): void {
     const how = this.personality.writeBackAfterTruncateZero;
-    if (how === 'eof-block') this.writeBackEofBlock(Math.min(oldsize, newsize));
+    if (how === 'eof-block' && didZero) this.writeBackEofBlock(Math.min(oldsize, newsize));
     if (how !== 'disk-size-range') return;
     const disk = this.fs.diskSize?.(this.inode) ?? 0;
+    if (!didZero && !(newsize > disk && oldsize !== disk)) return;
     if (disk < newsize) check(filemapWriteAndWaitRange(this.inode.mapping, disk, newsize - 1), `${this.name}: writing back up to the new size`);
   }
 
@@ -1031,6 +1041,144 @@ export class FileHandle {
     const ret = iomapDioRw(this.kiocb(off, { complete: finish }), dioIter(new IovIter(src), 'write'), this.inode, this.ops, this.dioOps());
     if (ret !== -EIOCBQUEUED) finish(ret);
     return ret;
+  }
+
+  /* ------------------------------------------------------------------------------------ */
+  /* Newer I/O: RWF_ATOMIC, RWF_DONTCACHE, exchange range                                 */
+  /* ------------------------------------------------------------------------------------ */
+
+  /**
+   * statx(STATX_WRITE_ATOMIC): the file's atomic write unit range in bytes (max 0: no atomic
+   * writes, the kernel's missing FMODE_CAN_ATOMIC_WRITE).
+   */
+  atomicWriteUnits(): { min: number; max: number } {
+    this.live();
+    const fs = this.fsys.fs;
+    const u = fs.capabilities.directIO ? fs.atomicWriteUnits?.(this.inode) : undefined;
+    return u === undefined || u.max === 0 ? { min: 0, max: 0 } : { min: u.min, max: u.max };
+  }
+
+  /**
+   * pwritev2(RWF_ATOMIC) on an O_DIRECT file, xfs-style (xfs_file_dio_write_atomic): the length a
+   * power of two inside the atomic write unit range, the offset a multiple of it (else EINVAL);
+   * the hardware path first (one REQ_ATOMIC bio) when the write fits it, and the copy-on-write
+   * ops when the filesystem answers -ENOPROTOOPT. Never short, never a buffered fallback.
+   */
+  atomicWrite(off: number, data: Uint8Array): number {
+    this.enter('atomicWrite', off, (data as Uint8Array | undefined)?.length ?? -1);
+    validOffset(off, 'offset');
+    validData(data, 'data');
+    const fs = this.fsys.fs;
+    const units = fs.capabilities.directIO ? fs.atomicWriteUnits?.(this.inode) : undefined;
+    if (units === undefined || units.max === 0) throw new FsError(EOPNOTSUPP, `${this.name}: the file takes no atomic writes`);
+    const len = data.length;
+    if (len === 0) return 0;
+    if (len < units.min || len > units.max) throw new FsError(EINVAL, `${this.name}: atomic write of ${len} bytes outside the unit range [${units.min}, ${units.max}]`);
+    if (!Number.isInteger(Math.log2(len))) throw new FsError(EINVAL, `${this.name}: atomic write length ${len} is not a power of two`);
+    if (off % len !== 0) throw new FsError(EINVAL, `${this.name}: atomic write at ${off} not aligned to its length ${len}`);
+    this.checkDioAlignment(off, len);
+    this.notSwapfile('O_DIRECT write');
+    if (this.writeLimit(off, len) !== len) throw new FsError(EINVAL, `${this.name}: atomic write would be shortened at the maximum file size`);
+    const inode = this.inode;
+    if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
+    // Block-mapped first: ->iomap_begin may refuse the hardware path, and a refusal changes nothing.
+    this.unstuffed();
+    const issue = (ops: IomapOps): number => {
+      const iocb = this.kiocb(off, {});
+      iocb.flags |= IOCB_ATOMIC;
+      return iomapDioRw(iocb, dioIter(new IovIter(data), 'write'), inode, ops, this.dioOps());
+    };
+    let ret = len <= units.hwMax ? issue(this.ops) : -ENOPROTOOPT;
+    if (ret === -ENOPROTOOPT && fs.atomicCowOps !== undefined) ret = issue(fs.atomicCowOps);
+    if (ret === -ENOPROTOOPT) ret = -EINVAL; // neither path can do it: refused
+    return check(ret, `${this.name}: atomic write at ${off}`);
+  }
+
+  /** The folios over page indices [first, last] now (what an uncached op compares with afterwards). */
+  private foliosOver(first: number, last: number): Set<Folio> {
+    return new Set(last < first ? [] : this.inode.mapping.foliosIn(first, last));
+  }
+
+  /**
+   * preadv2(RWF_DONTCACHE): a read whose folios are created dropbehind, and dropped as the read
+   * ends (filemap_end_dropbehind_read) when clean. Folios that were cached before are someone
+   * else's: they stay.
+   */
+  readDontcache(off: number, len: number): Uint8Array {
+    this.enter('readDontcache', off, len);
+    validOffset(off, 'offset');
+    validOffset(len, 'length');
+    const end = Math.min(off + len, this.inode.size);
+    const first = Math.floor(off / PAGE_SIZE);
+    const last = Math.floor((end - 1) / PAGE_SIZE);
+    const before = this.foliosOver(first, last);
+    const out = this.pread(off, len);
+    const mapping = this.inode.mapping;
+    for (const f of this.foliosOver(first, last)) {
+      if (modelBugs.dontcacheDropsDirty && !f.writeback && !f.locked) {
+        // The bug: every folio the read touched goes, dirty data included.
+        f.dirty = false;
+        mapping.removeFolio(f, 'invalidate');
+        continue;
+      }
+      if (before.has(f)) continue;
+      f.dropbehind = true;
+      mapping.endDropbehind(f);
+    }
+    return out;
+  }
+
+  /**
+   * pwritev2(RWF_DONTCACHE): a buffered write (IOMAP_DONTCACHE) whose new folios are dropbehind,
+   * then writeback of the range started without waiting (generic_write_sync's kick); each such
+   * folio leaves the cache when its writeback completes clean (folio_end_dropbehind).
+   */
+  writeDontcache(off: number, data: Uint8Array): number {
+    // IOMAP_DONTCACHE: iomap_get_folio creates the folios it needs dropbehind.
+    const ret = this.bufferedWrite('writeDontcache', off, data, Infinity, true);
+    if (ret > 0) filemapFdatawriteRange(this.inode.mapping, off, off + ret - 1, 'none');
+    return ret;
+  }
+
+  /**
+   * XFS_IOC_EXCHANGE_RANGE with both ranges in this file (flags 0): block aligned offsets, a block
+   * aligned length, both ranges inside EOF and apart (else EINVAL). The page cache over both is
+   * written back and dropped, rounded out to pages (xfs_flush_unmap_range), then the filesystem
+   * swaps the block mappings; the exchange is one metadata change.
+   */
+  exchangeRange(off1: number, len: number, off2: number): void {
+    this.enter('exchangeRange', off1, len, off2);
+    for (const [v, n] of [[off1, 'first offset'], [len, 'length'], [off2, 'second offset']] as const) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new FsError(EINVAL, `${this.name}: exchange ${n} ${v}`);
+    }
+    const fs = this.fsys.fs;
+    if (fs.exchangeBlocks === undefined) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem cannot exchange file ranges`);
+    this.notSwapfile('exchange range');
+    if (len === 0) return;
+    const bs = this.inode.blockSize;
+    const size = this.inode.size;
+    if (off1 % bs || off2 % bs || len % bs) throw new FsError(EINVAL, `${this.name}: exchange range not block aligned`);
+    if (off1 + len > size || off2 + len > size) throw new FsError(EINVAL, `${this.name}: exchange range beyond EOF`);
+    if (off1 < off2 + len && off2 < off1 + len) throw new FsError(EINVAL, `${this.name}: exchange ranges overlap`);
+    this.unstuffed();
+    for (const o of [off1, off2]) {
+      const start = Math.floor(o / PAGE_SIZE) * PAGE_SIZE;
+      const end = roundUp(o + len, PAGE_SIZE);
+      this.flushRange(start, end - start);
+      // The bug zoo's exchange-keeps-cache forgets to drop the (now clean) cache over the ranges.
+      if (!modelBugs.exchangeKeepsCache) this.inode.mapping.truncateRange(start, end - 1);
+    }
+    fs.exchangeBlocks(this.inode, off1 / bs, off2 / bs, len / bs);
+  }
+
+  /** mincore(): one byte per page of [off, off+len), 1 when the page is in the page cache. */
+  cachedPages(off: number, len: number): Uint8Array {
+    this.live();
+    const first = Math.floor(off / PAGE_SIZE);
+    const n = Math.max(0, Math.ceil((off + len) / PAGE_SIZE) - first);
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.inode.mapping.lookup(first + i) !== undefined ? 1 : 0;
+    return out;
   }
 
   /* ------------------------------------------------------------------------------------ */

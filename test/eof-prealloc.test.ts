@@ -238,7 +238,7 @@ describe('op log setup', () => {
 
   it('is validated strictly', () => {
     const text = (setup: unknown) => serializeOpLog({ ...base(), setup } as OpLog);
-    assert.throws(() => parseOpLog(text({ poison: 1, colour: 2 }), 'x.json'), /: x.json: setup: unknown field "colour" \(allowed: poison, eofPrealloc, inlineMax, personality\)$/);
+    assert.throws(() => parseOpLog(text({ poison: 1, colour: 2 }), 'x.json'), /: x.json: setup: unknown field "colour" \(allowed: poison, eofPrealloc, inlineMax, personality, api\)$/);
     assert.throws(() => parseOpLog(text({ eofPrealloc: 512 }), 'x.json'), /x.json: setup.eofPrealloc: expected an integer in \[1024, 1073741824\], got 512/);
     assert.throws(() => parseOpLog(text({ poison: -1 }), 'x.json'), /x.json: setup.poison: expected an integer in \[0, 4294967295\]/);
     assert.throws(() => parseOpLog(text([]), 'x.json'), /x.json: setup: expected an object, got an array/);

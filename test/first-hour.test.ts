@@ -282,7 +282,7 @@ describe('first hour: replay, report and the report page (issue 16 points 6, 7, 
     assert.match(r.out, /^2\( {2}2 mod 256\): ZERO .*\[KEEP_SIZE\]$/m);
     assert.match(r.out, /^3\( {2}3 mod 256\): FALLOC .*\[UNSHARE\|KEEP_SIZE\]$/m);
     assert.match(r.out, /^4\( {2}4 mod 256\): TRUNCATE UP.*\[EOF page polluted first\]$/m);
-    assert.match(r.out, /^Rule broken: fileops-14\.3 \(docs\/rules\.md#fileops-14\.3\)$/m);
+    assert.match(r.out, /^Rule broken: fileops-14\.3 \(docs\/rules\.md#fileops-14\.3; iomap-harness explain fileops-14\.3\)$/m);
     const row = r.out.split('\n').find((l) => /^0x0 {7}/.test(l));
     assert.ok(row !== undefined, r.out);
     assert.match(row, /^0x0 {9}0x[0-9a-f]{2} {4}0x[0-9a-f]{2} {4}0x0$/, `one byte each: ${JSON.stringify(row)}`);

@@ -7,7 +7,7 @@ import { MemoryDevice } from '../reference/device/memory';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FileHandle, IomapFs } from '../reference/file';
 import { PersonalityName, personality } from '../reference/fs/personality';
 import { filemapWriteAndWaitRange } from '../reference/iomap/writeback';
-import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import { ReferenceAdapter } from '../adapters/reference';
 import { replayLog } from '../properties/fsx/engine';
 import { OPLOG_FORMAT, OPLOG_VERSION, OpRecord } from '../properties/fsx/oplog';
@@ -252,6 +252,24 @@ describe('personalities', () => {
       if (name === 'ext4') assert.strictEqual(outcome(() => f.pwrite(limit + 100, new Uint8Array(10))), 'EFBIG', name);
       else assert.ok(f.fsys.maxFileSize > limit, name);
       assert.strictEqual(new ReferenceAdapter({ personality: name, blockSize: BS }).capabilities.maxFileSize, name === 'ext4' ? limit : 2 ** 53 - 2 ** 16, name);
+    }
+  });
+
+  it('writeBackAfterTruncateZero: xfs writes back [i_disk_size, newsize) when the on-disk size lags, even for a truncate to the same size; generic does not (diff, xfs 1k, 4 ops)', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: 1024 });
+      const fsys = IomapFs.mount(dev, { maxFolioSize: 2 << 20 });
+      fsys.refs.personality = personality(name);
+      const f = fsys.open('f', { create: true });
+      f.pwrite(2048, new Uint8Array(2048).fill(1));
+      f.cloneRange(0, 4096, 5120); // blocks 2-3 shared with 7-8; the on-disk size is now 9216
+      f.pwrite(0, new Uint8Array(10240).fill(2)); // copy-on-write pending over 7-8, size 10240
+      f.truncate(10240);
+      // xfs wrote back [9216, 10240): page 2, so block 8's copy-on-write finished and block 3 is no longer shared.
+      const shared = (b: number) => f.fiemap(b * 1024, 1024, 0).some((e) => (e.flags & FIEMAP_EXTENT_SHARED) !== 0);
+      assert.deepStrictEqual([shared(2), shared(3)], [true, name === 'generic'], name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
     }
   });
 

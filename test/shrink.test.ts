@@ -13,7 +13,7 @@ import { loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
 import { main } from '../cli/main';
 import { replayLog, runFsx } from '../properties/fsx/engine';
-import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
+import { classicWeights, defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import { OpLog, OPLOG_VERSION, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { OPS } from '../properties/fsx/ops';
 import { shrinkLog, ShrinkOptions, signatureOf } from '../properties/fsx/shrink';
@@ -28,7 +28,8 @@ const quiet = { out: () => undefined, err: () => undefined };
  */
 function fsx(adapter: FileAdapter, o: Partial<FsxOptions>) {
   const base = defaultOptions();
-  const weights = base.weights.map((w, code) => (OPS[code].name === 'remount' ? 0 : w));
+  // The classic op mix (without fsx's newer ops): the seeds below were picked in its stream.
+  const weights = classicWeights().map((w, code) => (OPS[code].name === 'remount' ? 0 : w));
   return runFsx(adapter, adapter.name, { ...base, quiet: true, guide: false, invalidArgs: false, weights, ...o }, quiet);
 }
 

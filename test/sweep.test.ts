@@ -156,7 +156,9 @@ describe('setup sweep: fsx', () => {
         } };
       };
     `);
-    const r = await cli(['fsx', '--adapter', mod, '-N', '4000', '--round-ops', '500', '-S', '1', '--save', tmp, '--json', '-q']);
+    // The classic op mix (without fsx's newer ops): the rounds and op counts here are that stream's.
+    const classic = ['--weight', 'read_dontcache=0', '--weight', 'write_dontcache=0', '--weight', 'write_atomic=0', '--weight', 'exchange_range=0'];
+    const r = await cli(['fsx', '--adapter', mod, '-N', '4000', '--round-ops', '500', '-S', '1', '--save', tmp, '--json', '-q', ...classic]);
     assert.equal(r.code, 1, r.out + r.err);
     const f = r.json.failure as { log: string; op: number; round: number; opsToDetect: number; kind: string };
     assert.ok(f.round > 1, `round ${f.round}`);

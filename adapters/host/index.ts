@@ -23,7 +23,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import type { Capabilities, FiemapExtent, FileAdapter, FileTarget } from '../types';
-import { loadNative, POSIX_FADV_RANDOM, type NativeAddon, type U64 } from '../../reference/device/native';
+import { loadNative, POSIX_FADV_RANDOM, RWF_ATOMIC, RWF_DONTCACHE, type NativeAddon, type U64 } from '../../reference/device/native';
 import { toFsError } from '../../reference/device/errors';
 import { EBADF, EINVAL, EIO, ENXIO, EOPNOTSUPP, FsError } from '../../reference/errno';
 import {
@@ -354,6 +354,74 @@ export class HostTarget implements FileTarget {
     return Buffer.from(buf.subarray(0, n));
   }
 
+  /** O_DIRECT pwritev2(RWF_ATOMIC) of `data` at `off` from an aligned copy: one call, all or nothing. */
+  atomicWrite(off: number, data: Uint8Array): number {
+    this.live();
+    checkArg(off, 'atomic pwrite offset');
+    const { fd, addon } = this.direct('RWF_ATOMIC write');
+    if (addon.pwritev2 === undefined) throw new FsError(EOPNOTSUPP, 'host: atomic writes need a native addon with pwritev2 (rebuild: npm ci)');
+    const buf = this.bounce(addon, data.length);
+    buf.set(data, 0);
+    try {
+      return addon.pwritev2(fd, buf.subarray(0, data.length), off, RWF_ATOMIC);
+    } catch (e) {
+      throw this.fail(e, `pwritev2(${off}, ${data.length}, RWF_ATOMIC)`);
+    }
+  }
+
+  /** preadv2(RWF_DONTCACHE) on the buffered fd, looped like pread until `len` or EOF. */
+  readDontcache(off: number, len: number): Uint8Array {
+    this.live();
+    checkArg(off, 'preadv2 offset');
+    checkArg(len, 'preadv2 length');
+    const addon = this.addon('RWF_DONTCACHE read');
+    if (addon.preadv2 === undefined) throw new FsError(EOPNOTSUPP, 'host: RWF_DONTCACHE needs a native addon with preadv2 (rebuild: npm ci)');
+    const buf = Buffer.alloc(Math.min(len, MAX_RW_COUNT));
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const n = addon.preadv2(this.fdNum, buf.subarray(done), off + done, RWF_DONTCACHE);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      if (done === 0) throw this.fail(e, `preadv2(${off}, ${len}, RWF_DONTCACHE)`);
+    }
+    return buf.subarray(0, done);
+  }
+
+  /** pwritev2(RWF_DONTCACHE) on the buffered fd, looped like pwrite. */
+  writeDontcache(off: number, data: Uint8Array): number {
+    this.live();
+    checkArg(off, 'pwritev2 offset');
+    const addon = this.addon('RWF_DONTCACHE write');
+    if (addon.pwritev2 === undefined) throw new FsError(EOPNOTSUPP, 'host: RWF_DONTCACHE needs a native addon with pwritev2 (rebuild: npm ci)');
+    const want = Math.min(data.length, MAX_RW_COUNT);
+    let done = 0;
+    try {
+      while (done < want) {
+        const n = addon.pwritev2(this.fdNum, data.subarray(done, want), off + done, RWF_DONTCACHE);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      if (done === 0) throw this.fail(e, `pwritev2(${off}, ${data.length}, RWF_DONTCACHE)`);
+    }
+    return done;
+  }
+
+  /** ioctl(XFS_IOC_EXCHANGE_RANGE) with both ranges in the test file, flags 0. */
+  exchangeRange(srcOff: number, len: number, dstOff: number): void {
+    this.live();
+    const addon = this.addon('exchange range');
+    if (addon.exchangeRange === undefined) throw new FsError(EOPNOTSUPP, 'host: exchange range needs a native addon with it (rebuild: npm ci)');
+    try {
+      addon.exchangeRange(this.fdNum, srcOff, len, dstOff, 0);
+    } catch (e) {
+      throw this.fail(e, `XFS_IOC_EXCHANGE_RANGE(${srcOff}, ${len}, ${dstOff})`);
+    }
+  }
+
   /** One O_DIRECT pwrite of `data` at `off` from an aligned copy (the kernel checks the alignment). */
   directWrite(off: number, data: Uint8Array): number {
     this.live();
@@ -508,6 +576,9 @@ export class HostAdapter implements FileAdapter {
       seek: probe.seek,
       fiemap: probe.fiemap,
       remount: false,
+      ...(probe.atomicWrite !== undefined ? { atomicWrite: probe.atomicWrite } : {}),
+      ...(probe.dontcache === true ? { dontcache: true } : {}),
+      ...(probe.exchangeRange === true ? { exchangeRange: true } : {}),
     };
     this.info = {
       dir, fsType: profile.type, magic, profile, blockSize,

@@ -18,7 +18,7 @@
  */
 
 import * as fs from 'fs';
-import type { NativeAddon } from '../../reference/device/native';
+import { RWF_DONTCACHE, XFS_EXCHANGE_RANGE_DRY_RUN, type NativeAddon } from '../../reference/device/native';
 import { FsError } from '../../reference/errno';
 import { toFsError } from '../../reference/device/errors';
 import {
@@ -224,10 +224,55 @@ export interface ProbeResult {
   dioMemAlign: number;
   /** A misaligned O_DIRECT write was served (buffered) instead of failing with EINVAL. */
   dioMisalignedWriteBuffered: boolean;
+  /** RWF_ATOMIC unit range (statx STATX_WRITE_ATOMIC), when the file takes atomic writes. */
+  atomicWrite?: { unitMin: number; unitMax: number };
+  /** preadv2 with RWF_DONTCACHE works. */
+  dontcache?: boolean;
+  /** XFS_IOC_EXCHANGE_RANGE (dry run) works. */
+  exchangeRange?: boolean;
   /** Capability (or "fallocate MODE") → why it is off. */
   disabled: Record<string, string>;
   /** Answers outside the profile's envelope, and other remarks. */
   notes: string[];
+}
+
+/**
+ * The newer I/O (docs/fsx.md "Newer I/O"): atomic writes (statx STATX_WRITE_ATOMIC, on an O_DIRECT
+ * capable file), RWF_DONTCACHE (a preadv2 of the first block) and exchange range (a dry run).
+ * Each is off with the reason where the addon, the kernel or the filesystem lacks it.
+ */
+function probeNewio(ctx: ProbeContext, r: ProbeResult): void {
+  const a = ctx.addon!;
+  const stale = 'the native addon predates it (rebuild: npm ci)';
+  if (a.statxAtomic === undefined) r.disabled.atomicWrite = stale;
+  else if (!r.directIO) r.disabled.atomicWrite = 'atomic writes are O_DIRECT writes, and O_DIRECT is off';
+  else {
+    try {
+      const u = a.statxAtomic(ctx.path);
+      if (u === null) r.disabled.atomicWrite = 'statx reports no atomic write unit (STATX_WRITE_ATOMIC) for the file';
+      else r.atomicWrite = { unitMin: u.unitMin, unitMax: u.unitMax };
+    } catch (e) {
+      r.disabled.atomicWrite = `statx(STATX_WRITE_ATOMIC) answered ${errCode(e)}`;
+    }
+  }
+  if (a.preadv2 === undefined) r.disabled.dontcache = stale;
+  else {
+    try {
+      a.preadv2(ctx.fd, Buffer.alloc(ctx.blockSize), 0, RWF_DONTCACHE);
+      r.dontcache = true;
+    } catch (e) {
+      r.disabled.dontcache = `preadv2(RWF_DONTCACHE) answered ${errCode(e)}`;
+    }
+  }
+  if (a.exchangeRange === undefined) r.disabled.exchangeRange = stale;
+  else {
+    try {
+      a.exchangeRange(ctx.fd, 0, ctx.blockSize, 8 * ctx.blockSize, XFS_EXCHANGE_RANGE_DRY_RUN);
+      r.exchangeRange = true;
+    } catch (e) {
+      r.disabled.exchangeRange = `XFS_IOC_EXCHANGE_RANGE (dry run) answered ${errCode(e)}`;
+    }
+  }
 }
 
 /** errno names that mean "this filesystem does not do that" for a probe. */
@@ -272,7 +317,7 @@ export function probeCapabilities(ctx: ProbeContext): ProbeResult {
   const noAddon = `the native addon is not loaded (${ctx.addonReason ?? 'unknown reason'})`;
   if (addon === null) {
     for (const m of PROBE_FALLOC_MODES) r.disabled[`fallocate ${fallocModeName(m)}`] = noAddon;
-    for (const k of ['clone', 'dedupe', 'copyRange', 'seek', 'fiemap']) r.disabled[k] = noAddon;
+    for (const k of ['clone', 'dedupe', 'copyRange', 'seek', 'fiemap', 'atomicWrite', 'dontcache', 'exchangeRange']) r.disabled[k] = noAddon;
     r.disabled.directIO = `O_DIRECT needs aligned buffers from the addon: ${noAddon}`;
     return r;
   }
@@ -292,6 +337,9 @@ export function probeCapabilities(ctx: ProbeContext): ProbeResult {
   reset();
   probeDirect(ctx, r, pattern);
   outside('O_DIRECT', profile.directIO, r.directIO, r.disabled.directIO);
+
+  reset();
+  probeNewio(ctx, r);
 
   // fallocate: each mode on a fresh 16-block file, on block-aligned ranges inside EOF (COLLAPSE must
   // end before EOF), so an answer other than success/EOPNOTSUPP is a real surprise.

@@ -115,6 +115,20 @@ export const MUTANTS: MutantSpec[] = [
   { name: 'delalloc-convert-no-seq', section: '§7.1', refs: 'convertDelallocNoSeq', catches: 'monitor:R30',
     commit: 'xfs 304a68b9c63b "xfs: use iomap_valid method to detect stale cached iomaps" (Linux 6.2): every extent-map change must move the sequence the cookie samples; here writeback\'s delalloc conversion does not',
     description: 'writeback converts delalloc without moving the validity cookie: a racing buffered write goes on with its stale DELALLOC mapping' },
+  // The newer I/O (issue 18): atomic writes, uncached I/O, exchange range.
+  { name: 'atomic-cow-per-extent', section: 'file-ops §14.29', refs: 'atomicCowPerExtent', catches: 'crash',
+    commit: 'xfs "xfs: commit CoW-based atomic writes atomically" (John Garry, in the series adding CoW-based atomic writes to xfs, based on v6.15-rc1): before it, a copy-on-write completion remapped extent by extent, one transaction each',
+    description: 'the copy-on-write fallback of an atomic write is remapped piece by piece, each piece its own transaction: a power cut in between leaves the write half old, half new' },
+  { name: 'atomic-bio-not-atomic', section: 'file-ops §14.29', core: 'atomicBioNotAtomic', catches: 'crash',
+    description: 'a hardware atomic write goes to the device as ordinary writes (no REQ_ATOMIC): the volatile cache may tear it at a power cut' },
+  { name: 'atomic-hw-partial-mapping', section: 'file-ops §14.29', refs: 'atomicHwPartialMapping', catches: 'fsx',
+    description: 'the filesystem hands out IOMAP_F_ATOMIC_BIO for a mapping that does not cover the whole atomic write instead of answering -ENOPROTOOPT for the copy-on-write fallback: the write fails with EINVAL' },
+  { name: 'dontcache-drops-dirty', section: 'file-ops §14.30', core: 'dontcacheDropsDirty', catches: 'fsx',
+    description: 'an RWF_DONTCACHE read drops every folio it touched, dirty ones included: data never written back is lost' },
+  { name: 'dontcache-no-drop', section: 'file-ops §14.30', core: 'dontcacheNoDropAtWriteback', catches: 'fsx',
+    description: 'writeback completion does not drop RWF_DONTCACHE folios: uncached writes stay in the page cache' },
+  { name: 'exchange-keeps-cache', section: 'file-ops §14.31', core: 'exchangeKeepsCache', catches: 'fsx',
+    description: 'exchange range writes the cache over the two ranges back but does not drop it: reads keep returning the pre-exchange bytes' },
 ];
 
 export function mutantByName(name: string): MutantSpec | undefined {

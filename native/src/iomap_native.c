@@ -19,6 +19,10 @@
  *   fideduperange(srcFd, srcOff, len, dstFd, dstOff)-> {bytesDeduped, status} (FIDEDUPERANGE)
  *   copyFileRange(fdIn, offIn, fdOut, offOut, len) -> bytes copied by one copy_file_range call
  *   statxDioAlign(path)                            -> {memAlign, offsetAlign} or null
+ *   statxAtomic(path)                              -> {unitMin, unitMax, segmentsMax} or null (STATX_WRITE_ATOMIC)
+ *   preadv2(fd, buf, off, flags)                   -> bytes read into the Uint8Array (one preadv2 call)
+ *   pwritev2(fd, buf, off, flags)                  -> bytes written from the Uint8Array (one pwritev2 call)
+ *   exchangeRange(fd, off1, len, off2, flags)      -> undefined (XFS_IOC_EXCHANGE_RANGE, both ranges in fd's file)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -41,6 +45,25 @@
 #ifndef STATX_DIOALIGN
 #define STATX_DIOALIGN 0x00002000U
 #endif
+#ifndef STATX_WRITE_ATOMIC
+#define STATX_WRITE_ATOMIC 0x00010000U
+#endif
+/* struct statx offsets of the atomic write fields (uapi, 6.11+), for older headers. */
+#define STATX_OFF_AWU_MIN 0xa8
+#define STATX_OFF_AWU_MAX 0xac
+#define STATX_OFF_AWU_SEGMENTS 0xb0
+/* struct xfs_exchange_range (uapi xfs_fs.h, 6.10+): s32 file1_fd, u32 pad, u64 file1_offset,
+ * u64 file2_offset, u64 length, u64 flags; XFS_IOC_EXCHANGE_RANGE is _IOW('X', 129, it). */
+struct iomap_xfs_exchange_range {
+  int32_t file1_fd;
+  uint32_t pad;
+  uint64_t file1_offset;
+  uint64_t file2_offset;
+  uint64_t length;
+  uint64_t flags;
+};
+#define IOMAP_XFS_IOC_EXCHANGE_RANGE _IOW('X', 129, struct iomap_xfs_exchange_range)
+#include <sys/uio.h>
 #ifndef SEEK_DATA
 #define SEEK_DATA 3
 #endif
@@ -413,19 +436,37 @@ static napi_value Fadvise(napi_env env, napi_callback_info info) {
 
 /* ---- statx(STATX_DIOALIGN) --------------------------------------------------------------- */
 
+/* The path argument of a statx call into `path` (PATH_MAX bytes); 0 after throwing. */
+static int get_path(napi_env env, napi_value v, char *path, const char *fn) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_string) {
+    throw_arg(env, fn, "path must be a string");
+    return 0;
+  }
+  size_t n = 0;
+  napi_get_value_string_utf8(env, v, NULL, 0, &n);
+  if (n == 0) {
+    throw_code(env, ENOENT, fn, "path is empty");
+    return 0;
+  }
+  if (n >= PATH_MAX) {
+    throw_code(env, ENAMETOOLONG, fn, "path is too long");
+    return 0;
+  }
+  napi_get_value_string_utf8(env, v, path, PATH_MAX, &n);
+  if (strlen(path) != n) {
+    throw_arg(env, fn, "path contains a NUL byte");
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value StatxDioAlign(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  napi_valuetype t;
-  if (!get_args(env, info, 1, argv, "statxDioAlign")) return NULL;
-  napi_typeof(env, argv[0], &t);
-  if (t != napi_string) return throw_arg(env, "statxDioAlign", "path must be a string");
-  size_t n = 0;
-  napi_get_value_string_utf8(env, argv[0], NULL, 0, &n);
-  if (n == 0) return throw_code(env, ENOENT, "statxDioAlign", "path is empty");
-  if (n >= PATH_MAX) return throw_code(env, ENAMETOOLONG, "statxDioAlign", "path is too long");
   char path[PATH_MAX];
-  napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n);
-  if (strlen(path) != n) return throw_arg(env, "statxDioAlign", "path contains a NUL byte");
+  if (!get_args(env, info, 1, argv, "statxDioAlign")) return NULL;
+  if (!get_path(env, argv[0], path, "statxDioAlign")) return NULL;
   struct statx stx;
   memset(&stx, 0, sizeof stx);
   napi_value nul;
@@ -445,6 +486,107 @@ static napi_value StatxDioAlign(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* ---- statx(STATX_WRITE_ATOMIC) ----------------------------------------------------------- */
+
+static napi_value StatxAtomic(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_MAX];
+  if (!get_args(env, info, 1, argv, "statxAtomic")) return NULL;
+  if (!get_path(env, argv[0], path, "statxAtomic")) return NULL;
+  /* The raw 256-byte struct: the libc headers may predate the atomic write fields. */
+  uint8_t raw[256];
+  memset(raw, 0, sizeof raw);
+  napi_value nul;
+  napi_get_null(env, &nul);
+  if (syscall(SYS_statx, AT_FDCWD, path, 0, STATX_WRITE_ATOMIC, raw) < 0) {
+    int err = errno;
+    if (err == ENOSYS) return nul;
+    return throw_errno(env, err, "statx");
+  }
+  uint32_t mask, umin, umax, segs;
+  memcpy(&mask, raw, 4);
+  memcpy(&umin, raw + STATX_OFF_AWU_MIN, 4);
+  memcpy(&umax, raw + STATX_OFF_AWU_MAX, 4);
+  memcpy(&segs, raw + STATX_OFF_AWU_SEGMENTS, 4);
+  if (!(mask & STATX_WRITE_ATOMIC) || umin == 0) return nul;
+  napi_value obj, a, b, c;
+  napi_create_object(env, &obj);
+  napi_create_uint32(env, umin, &a);
+  napi_create_uint32(env, umax, &b);
+  napi_create_uint32(env, segs, &c);
+  napi_set_named_property(env, obj, "unitMin", a);
+  napi_set_named_property(env, obj, "unitMax", b);
+  napi_set_named_property(env, obj, "segmentsMax", c);
+  return obj;
+}
+
+/* ---- preadv2 / pwritev2 with RWF_* flags ------------------------------------------------- */
+
+static int get_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *fn) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) {
+    throw_arg(env, fn, "buffer must be a Uint8Array");
+    return 0;
+  }
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok || type != napi_uint8_array) {
+    throw_arg(env, fn, "buffer must be a Uint8Array");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value do_rw2(napi_env env, napi_callback_info info, int write, const char *fn) {
+  napi_value argv[4];
+  int fd;
+  uint64_t off, flags;
+  void *data;
+  size_t len;
+  if (!get_args(env, info, 4, argv, fn)) return NULL;
+  if (!get_fd(env, argv[0], &fd, fn, "fd")) return NULL;
+  if (!get_bytes(env, argv[1], &data, &len, fn)) return NULL;
+  if (!get_u64(env, argv[2], INT64_MAX, &off, fn, "offset")) return NULL;
+  if (!get_u64(env, argv[3], INT_MAX, &flags, fn, "flags")) return NULL;
+  struct iovec iov = { .iov_base = data, .iov_len = len };
+  ssize_t r = write ? pwritev2(fd, &iov, 1, (off_t)off, (int)flags) : preadv2(fd, &iov, 1, (off_t)off, (int)flags);
+  if (r < 0) return throw_errno(env, errno, fn);
+  return make_i64(env, (int64_t)r);
+}
+
+static napi_value Preadv2(napi_env env, napi_callback_info info) {
+  return do_rw2(env, info, 0, "preadv2");
+}
+
+static napi_value Pwritev2(napi_env env, napi_callback_info info) {
+  return do_rw2(env, info, 1, "pwritev2");
+}
+
+/* ---- XFS_IOC_EXCHANGE_RANGE -------------------------------------------------------------- */
+
+static napi_value ExchangeRange(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int fd;
+  uint64_t off1, len, off2, flags;
+  if (!get_args(env, info, 5, argv, "exchangeRange")) return NULL;
+  if (!get_fd(env, argv[0], &fd, "exchangeRange", "fd")) return NULL;
+  if (!get_u64(env, argv[1], INT64_MAX, &off1, "exchangeRange", "offset1")) return NULL;
+  if (!get_u64(env, argv[2], INT64_MAX, &len, "exchangeRange", "length")) return NULL;
+  if (!get_u64(env, argv[3], INT64_MAX, &off2, "exchangeRange", "offset2")) return NULL;
+  if (!get_u64(env, argv[4], UINT32_MAX, &flags, "exchangeRange", "flags")) return NULL;
+  struct iomap_xfs_exchange_range x;
+  memset(&x, 0, sizeof x);
+  x.file1_fd = fd;
+  x.file1_offset = off1;
+  x.file2_offset = off2;
+  x.length = len;
+  x.flags = flags;
+  if (ioctl(fd, IOMAP_XFS_IOC_EXCHANGE_RANGE, &x) < 0) return throw_errno(env, errno, "ioctl(XFS_IOC_EXCHANGE_RANGE)");
+  return undefined(env);
+}
+
 /* ---- module ------------------------------------------------------------------------------ */
 
 NAPI_MODULE_INIT() {
@@ -461,6 +603,10 @@ NAPI_MODULE_INIT() {
     {"copyFileRange", NULL, CopyFileRange, NULL, NULL, NULL, napi_enumerable, NULL},
     {"statxDioAlign", NULL, StatxDioAlign, NULL, NULL, NULL, napi_enumerable, NULL},
     {"fadvise", NULL, Fadvise, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"statxAtomic", NULL, StatxAtomic, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"preadv2", NULL, Preadv2, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"pwritev2", NULL, Pwritev2, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"exchangeRange", NULL, ExchangeRange, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -110,6 +110,15 @@ export class ContractMonitor {
     if (fs.writeOps) overrides.writeOps = this.wrapWriteOps(fs.writeOps);
     if (fs.readOps) overrides.readOps = this.wrapReadOps(fs.readOps);
     if (dioEndIo) overrides.dioEndIo = dioEndIo;
+    // The atomic-write fallback table is checked like the main one.
+    if (fs.atomicCowOps !== undefined) overrides.atomicCowOps = this.wrapIomapOps(fs.atomicCowOps);
+    if (fs.exchangeBlocks !== undefined) {
+      overrides.exchangeBlocks = (inode: Inode, lblk1: number, lblk2: number, n: number): void => {
+        fs.exchangeBlocks!(inode, lblk1, lblk2, n);
+        this.mapChanges.record(inode.ino, 'exchange', lblk1, lblk1 + n);
+        this.mapChanges.record(inode.ino, 'exchange', lblk2, lblk2 + n);
+      };
+    }
     // Methods are bound once per function (not at every access: the core reads them per call).
     const bound = new WeakMap<object, unknown>();
     this.wrapped = new Proxy(fs, {

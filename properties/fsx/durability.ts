@@ -150,6 +150,22 @@ class RangeSet {
     his.splice(i, k - i, nhi);
     return gaps;
   }
+
+  /** Whether some range of the set meets [lo, hi). */
+  meets(lo: number, hi: number): boolean {
+    for (let k = 0; k < this.los.length; k++) if (this.los[k] < hi && lo < this.his[k]) return true;
+    return false;
+  }
+}
+
+/**
+ * An op since the acknowledgement whose change must survive a power cut all or nothing
+ * (write_atomic, exchange_range): the byte ranges it changed, as the acknowledged base had them
+ * and as the op left them.
+ */
+export interface AtomicChange {
+  label: string;
+  parts: Array<{ off: number; old: Uint8Array; neu: Uint8Array }>;
 }
 
 export class DurabilityTracker {
@@ -181,6 +197,8 @@ export class DurabilityTracker {
   private readonly onChange = (lo: number, hi: number): void => this.beforeChange(lo, hi);
   /** Version rows of the last crash check, reused by the next (see rows()). */
   private pool: Uint8Array[] = [];
+  /** All-or-nothing changes since the base that no later op touched (checkAtomic judges them). */
+  private atomic: AtomicChange[] = [];
 
   constructor(oracle?: SparseBytes) {
     if (oracle !== undefined) this.attach(oracle);
@@ -266,6 +284,10 @@ export class DurabilityTracker {
       this.overflow(`more than ${MAX_VERSIONS} file versions since the last fsync`);
       return;
     }
+    // A later change over an all-or-nothing one leaves nothing whole to judge: forget it.
+    if (ch !== null && this.atomic.length > 0) {
+      this.atomic = this.atomic.filter((g) => !g.parts.some((p) => p.off < ch.hi && ch.lo < p.off + p.neu.length));
+    }
     const size = oracle.size;
     const lo = ch === null ? 0 : Math.min(ch.lo, size);
     const hi = ch === null ? 0 : Math.min(ch.hi, size);
@@ -294,8 +316,54 @@ export class DurabilityTracker {
     this.baseAck = label;
   }
 
+  /**
+   * Whether [lo, hi) still holds the acknowledged bytes (no op changed it since the base): an
+   * all-or-nothing change there has one exact "before" to be judged against.
+   */
+  unchangedSinceBase(lo: number, hi: number): boolean {
+    return !this.overflowed && !this.changed.meets(lo, hi);
+  }
+
+  /** After record(): the op's change (over ranges unchanged since the base) must land whole or not at all. */
+  addAtomic(change: AtomicChange): void {
+    if (!this.overflowed) this.atomic.push(change);
+  }
+
+  /**
+   * The all-or-nothing changes the found file breaks: each must read wholly as before it or
+   * wholly as after it over the part of its ranges inside the found size (file-ops §14.29). A
+   * change under a direct write still in flight is not judged (its bytes may be either).
+   */
+  checkAtomic(found: FoundFile, inflight: readonly InFlightWrite[]): string[] {
+    const out: string[] = [];
+    for (const g of this.atomic) {
+      if (g.parts.some((p) => inflight.some((f) => f.off < p.off + p.neu.length && p.off < f.off + f.data.length))) continue;
+      let old = true;
+      let neu = true;
+      let firstOld = -1;
+      let firstNew = -1;
+      for (const p of g.parts) {
+        const end = Math.min(p.off + p.neu.length, found.size);
+        for (let x = p.off; x < end; x++) {
+          const b = foundByte(found, x);
+          if (b === null) continue;
+          if (old && b !== p.old[x - p.off]) { old = false; firstOld = x; }
+          if (neu && b !== p.neu[x - p.off]) { neu = false; firstNew = x; }
+          if (!old && !neu) break;
+        }
+      }
+      if (!old && !neu) {
+        const where = g.parts.map((p) => `[${hex(p.off)}, +${hex(p.neu.length)})`).join(' and ');
+        out.push(`torn all-or-nothing change: ${g.label} over ${where} is neither wholly old nor wholly new ` +
+          `(the old bytes differ first at ${hex(firstOld)}, the new ones at ${hex(firstNew)})`);
+      }
+    }
+    return out;
+  }
+
   /** Start over from the oracle's current contents, of `size` bytes (after a crash). */
   restart(size: number): void {
+    this.atomic = [];
     this.baseSize = size;
     this.baseAck = null;
     this.deltas = [];
@@ -492,6 +560,16 @@ function overlay(row: Uint8Array, a: number, b: number, s: Span): void {
 /** Bytes at or past `size` read zero. */
 function zeroFrom(row: Uint8Array, a: number, b: number, size: number): void {
   if (size < b) row.fill(0, Math.max(0, size - a), b - a);
+}
+
+/** The byte of the found file at `x`, or null when it was not read back. */
+function foundByte(found: FoundFile, x: number): number | null {
+  for (const p of found.pieces) if (x >= p.off && x < p.off + p.data.length) return p.data[x - p.off];
+  return null;
+}
+
+function hex(x: number): string {
+  return '0x' + x.toString(16);
 }
 
 function hexByte(x: number): string {

@@ -22,6 +22,7 @@ import {
   OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE,
   OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_REMOUNT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
+  OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 } from './ops';
 import { MAX_OFFSET } from '../oracle/bytes';
 import { fileEof, hasPosition, N_EOF } from '../coverage/cells';
@@ -172,6 +173,19 @@ export function defaultWeights(): number[] {
   return OPS.map((o) => (o.interleave ? DEFAULT_INTERLEAVE_WEIGHTS[o.code] ?? 1 : 1));
 }
 
+/** xfstests fsx's newer ops (op log version 5): on by default where the target has them. */
+export const NEWIO_OPS: readonly number[] = [OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE];
+
+/**
+ * The default weights without the newer ops: the op mix (and so the op stream of a seed) of
+ * op log version 4, for runs that pin a stream made before those ops existed.
+ */
+export function classicWeights(): number[] {
+  const w = defaultWeights();
+  for (const code of NEWIO_OPS) w[code] = 0;
+  return w;
+}
+
 export function defaultOptions(): FsxOptions {
   return {
     numOps: 100000,
@@ -228,8 +242,8 @@ export function validateOptions(o: FsxOptions): string | null {
  * plain read/write (its weight moves over), every other op simply gets weight 0.
  */
 export function turnOff(weights: number[], code: number): void {
-  if (code === OP_MAPREAD) weights[OP_READ] += weights[code];
-  if (code === OP_MAPWRITE) weights[OP_WRITE] += weights[code];
+  if (code === OP_MAPREAD || code === OP_READ_DONTCACHE) weights[OP_READ] += weights[code];
+  if (code === OP_MAPWRITE || code === OP_WRITE_DONTCACHE) weights[OP_WRITE] += weights[code];
   weights[code] = 0;
 }
 
@@ -253,6 +267,11 @@ function unsupported(code: number, caps: Capabilities, t: FileTarget): string | 
     case OP_SEEK_HOLE:
       return caps.seek && typeof t.seekData === 'function' && typeof t.seekHole === 'function' ? null : 'SEEK_DATA/SEEK_HOLE';
     case OP_FIEMAP: return caps.fiemap && typeof t.fiemap === 'function' ? null : 'FIEMAP';
+    case OP_READ_DONTCACHE: return caps.dontcache === true && typeof t.readDontcache === 'function' ? null : 'dontcache IO (RWF_DONTCACHE reads)';
+    case OP_WRITE_DONTCACHE: return caps.dontcache === true && typeof t.writeDontcache === 'function' ? null : 'dontcache IO (RWF_DONTCACHE writes)';
+    case OP_WRITE_ATOMIC:
+      return caps.atomicWrite !== undefined && caps.directIO && typeof t.atomicWrite === 'function' ? null : 'atomic writes (RWF_ATOMIC)';
+    case OP_EXCHANGE_RANGE: return caps.exchangeRange === true && typeof t.exchangeRange === 'function' ? null : 'exchange range';
     case OP_WRITEBACK:
     case OP_COMPLETE_IO:
     case OP_EVICT:
@@ -331,6 +350,9 @@ export function resolveOps(o: FsxOptions, caps: Capabilities, t: FileTarget, ada
   if (!canRemount(caps, t)) w[OP_REMOUNT] = 0;
   if (il && w[OP_WRITE_DIRECT_ASYNC] > 0 && !(caps.directIO && typeof t.interleave?.directWriteAsync === 'function')) w[OP_WRITE_DIRECT_ASYNC] = 0;
   if (o.direct) {
+    // fsx: -Z excludes dontcache I/O (the ops run as plain reads and writes, here direct ones).
+    turnOff(w, OP_READ_DONTCACHE);
+    turnOff(w, OP_WRITE_DONTCACHE);
     w[OP_READ_DIRECT] += w[OP_READ];
     w[OP_WRITE_DIRECT] += w[OP_WRITE];
     w[OP_READ] = 0;
@@ -407,6 +429,8 @@ export class Generator {
   private readonly dioAlign: number;
   /** s_maxbytes, when ops past it can be written in an op log (else 0: no such bad arguments). */
   private readonly sizeLimit: number;
+  /** statx atomic write unit range (write_atomic's lengths), when the target has atomic writes. */
+  private readonly awu: { unitMin: number; unitMax: number } | null;
   private readonly invalidOn: boolean;
   readonly weights: number[];
   /** Coverage guidance (null: off) and the ops generated since it last looked at the map. */
@@ -423,6 +447,7 @@ export class Generator {
     this.dioAlign = caps.directIO ? Math.max(1, caps.dioAlign) : 1;
     this.sizeLimit = caps.maxFileSize + LIMIT_ROOM <= MAX_OFFSET ? caps.maxFileSize : 0;
     this.invalidOn = o.invalidArgs;
+    this.awu = caps.atomicWrite ?? null;
     const dio = caps.directIO ? Math.max(1, caps.dioAlign) : 1;
     this.dioRead = lcm(o.readbdy, dio);
     this.dioWrite = lcm(o.writebdy, dio);
@@ -554,6 +579,20 @@ export class Generator {
         this.off = this.pos(fileSize);
         this.off -= this.off % this.dioRead;
         this.len -= this.len % this.dioRead;
+        break;
+      case OP_READ_DONTCACHE:
+        this.trimOffLen(fileSize);
+        this.off -= this.off % o.readbdy;
+        break;
+      case OP_WRITE_DONTCACHE:
+        this.trimOffLen(maxlen);
+        this.off -= this.off % o.writebdy;
+        break;
+      case OP_WRITE_ATOMIC:
+        this.atomicArgs();
+        break;
+      case OP_EXCHANGE_RANGE:
+        this.dst = this.destRange(code, fileSize);
         break;
       case OP_WRITE:
       case OP_MAPWRITE:
@@ -833,6 +872,22 @@ export class Generator {
   }
 
   /**
+   * fsx's dowrite() for RWF_ATOMIC: the length clamped into the atomic write unit range and
+   * rounded down to a power of two, the offset rounded down to a multiple of it (natural
+   * alignment). The runner skips one that ends past -l, as fsx does.
+   */
+  private atomicArgs(): void {
+    const u = this.awu;
+    this.trimOffLen(this.o.maxlen);
+    this.off -= this.off % this.o.writebdy;
+    if (u === null) return;
+    let len = Math.min(Math.max(this.len, u.unitMin), u.unitMax);
+    len = 2 ** Math.floor(Math.log2(len));
+    this.len = len;
+    this.off -= this.off % len;
+  }
+
+  /**
    * fsx's generate_dest_range: the source trimmed to the file and aligned (copy: to -r/-w, clone and
    * dedupe: to the block), then up to 30 tries for a non-overlapping destination ending by the limit
    * (dedupe: the file size, else -l); if none is found the length becomes 0 (logged as skipped).
@@ -841,7 +896,7 @@ export class Generator {
     const o = this.o;
     const bs = this.bs;
     const bdy = code === OP_COPY_RANGE;
-    const maxEnd = code === OP_DEDUPE_RANGE ? fileSize : o.maxlen;
+    const maxEnd = code === OP_DEDUPE_RANGE || code === OP_EXCHANGE_RANGE ? fileSize : o.maxlen;
     // A guided op's window is for its destination (where the cell is counted), not its source.
     const win = this.win;
     this.win = null;

@@ -22,6 +22,7 @@ import {
   FAULT_READ_MMAP, OP_FDATASYNC, OP_MAPREAD, OP_FSYNC, OP_PUNCH_HOLE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, FL_INVALID,
   OP_COLLAPSE_RANGE, OP_INSERT_RANGE, OP_REMOUNT,
   OP_READ_DIRECT, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE,
+  OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
   opByName, OPS, OpBuffer, POLLUTING_OPS,
 } from './ops';
 import { describeOp } from './report';
@@ -29,6 +30,7 @@ import { describeOp } from './report';
 /** Ops whose bytes are held in memory, and the most one of them may move (fsx -o's cap). */
 const DATA_OPS = new Set<number>([
   OP_READ, OP_WRITE, OP_MAPREAD, OP_MAPWRITE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_RACE_WRITE,
+  OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC,
 ]);
 const MAX_DATA_LEN = 1 << 30;
 import type { TargetSetup } from '../../adapters/types';
@@ -39,16 +41,20 @@ export const OPLOG_FORMAT = 'iomap-harness-oplog';
 /**
  * The version written. Version 2 added the interleaving ops (writeback, complete_io, evict,
  * race_write, race_punch, race_writeback, write_direct_async) and the `noMsync` flag; version 3
- * the `crash` op; version 4 the device fault ops, the `remount` op and the `invalid` attribute.
+ * the `crash` op; version 4 the device fault ops, the `remount` op and the `invalid` attribute;
+ * version 5 fsx's newer ops read_dontcache, write_dontcache, write_atomic and exchange_range.
  * Older logs are read as they are (they cannot contain those).
  */
-export const OPLOG_VERSION = 4;
+export const OPLOG_VERSION = 5;
 /**
  * Versions this build reads. Version 3 added the `crash` op (a power cut; off = the crash-state
  * selector, below 2^32) and the model-level op attributes `faultAt`, `reserveBlocks` and
  * `checkShared` (docs/corpus.md); older logs cannot contain them.
  */
-export const OPLOG_VERSIONS: readonly number[] = [1, 2, 3, 4];
+export const OPLOG_VERSIONS: readonly number[] = [1, 2, 3, 4, 5];
+/** Version 5 added xfstests fsx's newer ops: RWF_DONTCACHE reads and writes, RWF_ATOMIC writes, exchange range. */
+const NEWIO_VERSION = 5;
+const NEWIO_OPS: ReadonlySet<number> = new Set([OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE]);
 const CRASH_VERSION = 3;
 /** Version 4 added the device fault ops fault_read (evict, mmap) and fault_write (drop, torn). */
 const FAULT_VERSION = 4;
@@ -288,6 +294,7 @@ function checkOp(c: Checker, v: unknown, where: string, version: number): OpReco
     c.fail(`${where}.len`, `${r.len} bytes is more than one ${name} can move (at most ${MAX_DATA_LEN}, 1 GiB, as fsx -o)`);
   }
   if (info.interleave && version < 2) c.fail(`${where}.op`, `${name} needs op log version 2 (this log says version ${version})`);
+  if (NEWIO_OPS.has(info.code) && version < NEWIO_VERSION) c.fail(`${where}.op`, `${name} needs op log version ${NEWIO_VERSION} (this log says version ${version})`);
   if (info.code === OP_REMOUNT) {
     if (version < REMOUNT_VERSION) c.fail(`${where}.op`, `remount needs op log version ${REMOUNT_VERSION} (this log says version ${version})`);
     if (r.len !== 0) c.fail(`${where}.len`, 'must be 0 for remount');
@@ -534,8 +541,8 @@ export interface FsxopsDefaults {
   options?: LogOptions;
 }
 
-/** fsx ops we know of but do not model: importing them is an error that says so. */
-const FSX_UNSUPPORTED = new Set(['read_dontcache', 'write_dontcache', 'write_atomic', 'exchange_range']);
+/** fsx ops we know of but do not model: importing them is an error that says so (none left). */
+const FSX_UNSUPPORTED = new Set<string>([]);
 
 /** fsx's strtoul(str, &end, 0) for one argument, strict: hex 0x.., octal 0.., decimal. */
 function parseFsxNumber(tok: string): number | null {

@@ -47,7 +47,15 @@ export const OP_FAULT_READ = 28;
 export const OP_FAULT_WRITE = 29;
 /** A clean unmount and mount (FileTarget.remount; op log version 4). */
 export const OP_REMOUNT = 30;
-export const OP_COUNT = 31;
+/**
+ * The newer I/O of xfstests' fsx (op log version 5, fsx's names): RWF_DONTCACHE reads and writes,
+ * RWF_ATOMIC O_DIRECT writes, and XFS_IOC_EXCHANGE_RANGE within the file.
+ */
+export const OP_READ_DONTCACHE = 31;
+export const OP_WRITE_DONTCACHE = 32;
+export const OP_WRITE_ATOMIC = 33;
+export const OP_EXCHANGE_RANGE = 34;
+export const OP_COUNT = 35;
 
 /** fault_read's `dst`: bit 0 evicts the clean cache over the range first, bit 1 reads through mmap. */
 export const FAULT_READ_EVICT = 1;
@@ -87,7 +95,7 @@ export const FL_INVALID = 1024;
 /** Ops that may pollute the EOF page first (they can change the size): FL_POLLUTE, FL_NO_MSYNC. */
 export const POLLUTING_OPS: ReadonlySet<number> = new Set([
   OP_WRITE, OP_MAPWRITE, OP_TRUNCATE, OP_FALLOCATE, OP_ZERO_RANGE, OP_COLLAPSE_RANGE, OP_INSERT_RANGE,
-  OP_CLONE_RANGE, OP_COPY_RANGE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC,
+  OP_CLONE_RANGE, OP_COPY_RANGE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC,
 ]);
 
 export interface OpInfo {
@@ -149,6 +157,14 @@ export const OPS: readonly OpInfo[] = [
     'background writeback + completion while the device fails (dst 0), drops (1) or tears (2) writes of the blocks under [off, +len); then the cache is dropped: every byte old or new, and the next fsync reports an error exactly once'),
   info(OP_REMOUNT, 'remount', 'REMOUNT ', '', false, false,
     'clean unmount and mount again (FileTarget.remount): every byte written and the size must survive'),
+  info(OP_READ_DONTCACHE, 'read_dontcache', 'READ    ', 'RRRR', false, true,
+    'pread with RWF_DONTCACHE: the bytes as read, and the folios the read brought in are dropped after it'),
+  info(OP_WRITE_DONTCACHE, 'write_dontcache', 'WRITE   ', 'WWWW', false, true,
+    'pwrite with RWF_DONTCACHE: writeback of the range starts at once, and its new folios are dropped when it completes'),
+  info(OP_WRITE_ATOMIC, 'write_atomic', 'WRITE   ', 'WWWW', false, true,
+    'O_DIRECT pwrite with RWF_ATOMIC (power-of-two length in the statx atomic write unit range, naturally aligned): after a power cut wholly old or wholly new'),
+  info(OP_EXCHANGE_RANGE, 'exchange_range', 'XCHG', 'XXXX', true, true,
+    'XFS_IOC_EXCHANGE_RANGE within the file (block aligned, inside EOF, ranges apart): the two ranges swap contents, all or nothing'),
 ];
 
 /** Race ops: run inside the next op (a buffered write) when it reaches its first folio lookup. */

@@ -13,7 +13,7 @@ import { ruleDoc } from '../rule-docs';
 import {
   FL_CHECK_SHARED, FL_CLOSE_OPEN, FL_DSYNC, FL_FAULT_AT, FL_KEEP_SIZE, FL_NO_MSYNC, FL_POLLUTE, FL_RESERVE, FL_SKIPPED, FL_UNSHARE, OP_ZERO_RANGE,
   OP_COMPLETE_IO, OP_CRASH, OP_FAULT_READ, OP_FAULT_WRITE, FAULT_READ_EVICT, FAULT_READ_MMAP, FAULT_WRITE_ACTIONS, OP_EVICT, OP_FALLOCATE,
-  OP_FDATASYNC, FL_INVALID, OP_REMOUNT,
+  OP_FDATASYNC, FL_INVALID, OP_REMOUNT, OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC,
   OP_FSYNC, OP_MAPWRITE, OP_RACE_PUNCH, OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_MAPREAD,
   OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE, OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK,
   OPS, OpBuffer,
@@ -37,16 +37,21 @@ export function describeOp(buf: OpBuffer, i: number, badoff: number): { text: st
     case OP_READ:
     case OP_MAPREAD:
     case OP_READ_DIRECT:
-      return { text: range + (overlap ? `\t***${info.marker}***` : ''), overlap };
+    case OP_READ_DONTCACHE:
+      return { text: range + (code === OP_READ_DONTCACHE ? ' DONTCACHE' : '') + (overlap ? `\t***${info.marker}***` : ''), overlap };
     case OP_WRITE:
     case OP_WRITE_DIRECT:
     case OP_WRITE_DIRECT_ASYNC:
+    case OP_WRITE_DONTCACHE:
+    case OP_WRITE_ATOMIC:
     case OP_RACE_WRITE: {
       let t = range;
       if (off > size) t += ' HOLE';
       else if (off + len > size) t += ' EXTEND';
       overlap = (badoff >= off || badoff >= size) && badoff < off + len;
       if (code === OP_RACE_WRITE) t += ' (inside the next write)';
+      if (code === OP_WRITE_ATOMIC) t += ' ATOMIC';
+      if (code === OP_WRITE_DONTCACHE) t += ' DONTCACHE';
       return { text: t + (overlap ? `\t***${info.marker}` : ''), overlap };
     }
     case OP_MAPWRITE:
@@ -146,6 +151,6 @@ export function logDump(buf: OpBuffer, count: number, badoff: number, maxOps: nu
 /** The whole failure report: the failure's lines, then the LOG DUMP up to the failing op. */
 export function formatReport(failure: Failure, buf: OpBuffer, maxOps: number, polluteEof = false): string[] {
   const badoff = failure.offset ?? -1;
-  const rule = failure.rule !== undefined ? [`Rule broken: ${failure.rule} (${ruleDoc(failure.rule)})`] : [];
+  const rule = failure.rule !== undefined ? [`Rule broken: ${failure.rule} (${ruleDoc(failure.rule)}; iomap-harness explain ${failure.rule.replace('§', '')})`] : [];
   return [...failure.lines, ...rule, ...logDump(buf, failure.op, badoff, maxOps, polluteEof)];
 }

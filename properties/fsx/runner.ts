@@ -30,8 +30,9 @@ import {
   OP_FDATASYNC, OP_FIEMAP, OP_FSYNC, OP_INSERT_RANGE, OP_MAPREAD, OP_MAPWRITE, OP_PUNCH_HOLE, OP_RACE_PUNCH,
   OP_RACE_WRITE, OP_RACE_WRITEBACK, OP_READ, OP_READ_DIRECT, OP_REMOUNT, OP_SEEK_DATA, OP_SEEK_HOLE, OP_TRUNCATE, OP_WRITE,
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
+  OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 } from './ops';
-import { DurabilityTracker, FoundFile } from './durability';
+import { AtomicChange, DurabilityTracker, FoundFile } from './durability';
 import { eofRelationOf, extentClassOf, fileEof } from '../coverage/cells';
 import type { CoverageRecorder } from '../coverage/recorder';
 import { opOfBadByte, Pattern } from './pattern';
@@ -53,13 +54,14 @@ export type FailureKind =
   | 'durability' // after a power cut (crash op): acknowledged data lost, or bytes that are neither old nor new
   | 'recovery' // after a power cut: the filesystem did not mount, or its own consistency check failed
   | 'fault' // under a device fault (fault_read/fault_write): wrong bytes, an error not reported exactly once, or an error no fault explains
+  | 'uncached' // an RWF_DONTCACHE read or write left the folios it brought in cached once its I/O completed
   | 'divergence' // a differential target (diff:): host and reference disagree (rule = what: diff-result, diff-mapping, ...)
   | 'crash' // the target threw something that is not an FsError
   | 'hang'; // the target stopped making progress (out-of-process / watchdog)
 
 export const FAILURE_KINDS: readonly FailureKind[] = [
   'bad-data', 'short-read', 'short-write', 'size', 'eof-page', 'op-error', 'dedupe', 'seek', 'fiemap', 'contract', 'invariant',
-  'errno', 'durability', 'recovery', 'divergence', 'crash', 'hang', 'fault',
+  'errno', 'durability', 'recovery', 'divergence', 'crash', 'hang', 'fault', 'uncached',
 ];
 
 export interface Failure {
@@ -141,7 +143,7 @@ const word = (b: Uint8Array, i: number, len: number): string => (i + 1 < len
 const OPTIONAL = new Set<number>([
   OP_MAPREAD, OP_MAPWRITE, OP_FALLOCATE, OP_PUNCH_HOLE, OP_ZERO_RANGE, OP_COLLAPSE_RANGE, OP_INSERT_RANGE,
   OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_COPY_RANGE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_SEEK_DATA, OP_SEEK_HOLE,
-  OP_FIEMAP, OP_FDATASYNC,
+  OP_FIEMAP, OP_FDATASYNC, OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 ]);
 
 /**
@@ -153,7 +155,7 @@ const OPTIONAL = new Set<number>([
 const WAITS_FOR_DIO = new Set<number>([
   OP_WRITE, OP_MAPWRITE, OP_WRITE_DIRECT, OP_TRUNCATE, OP_FALLOCATE, OP_PUNCH_HOLE, OP_ZERO_RANGE, OP_COLLAPSE_RANGE,
   OP_INSERT_RANGE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_COPY_RANGE, OP_SEEK_DATA, OP_SEEK_HOLE, OP_FIEMAP,
-  OP_RACE_WRITE, OP_RACE_PUNCH, OP_RACE_WRITEBACK, OP_REMOUNT,
+  OP_RACE_WRITE, OP_RACE_PUNCH, OP_RACE_WRITEBACK, OP_REMOUNT, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 ]);
 
 /** Completions a drain may take before the target is declared hung. */
@@ -239,6 +241,10 @@ export class Runner {
    * those are acknowledged by its msync (a store that stopped part-way synced only what landed).
    */
   private shortDone = -1;
+  /** The atomic write or exchange the op made, to be judged whole after a power cut (durability). */
+  private pendingAtomic: AtomicChange | null = null;
+  /** RWF_ATOMIC unit range of the target (statx), when it has atomic writes. */
+  private readonly atomicUnits: { unitMin: number; unitMax: number } | null;
 
   /** The target's own invariant check, when it has one (reference targets). */
   private readonly invariants: (() => string[]) | null;
@@ -271,6 +277,7 @@ export class Runner {
     this.zeroPage = Buffer.alloc(caps.pageSize);
     this.canMapRead = caps.mmap && typeof target.mapread === 'function';
     this.canMapWrite = caps.mmap && typeof target.mapwrite === 'function';
+    this.atomicUnits = caps.atomicWrite ?? null;
     this.canSeek = caps.seek && typeof target.seekData === 'function' && typeof target.seekHole === 'function';
     this.pattern = pattern;
     this.cfg = cfg;
@@ -316,6 +323,10 @@ export class Runner {
       this.caught(e, buf, i);
     }
     this.durability?.record(`op ${n} ${OPS[buf.code[i]].name}`, this.oracle, this.acknowledgedRange(buf, i));
+    if (this.pendingAtomic !== null) {
+      if (this.failure === null) this.durability?.addAtomic(this.pendingAtomic);
+      this.pendingAtomic = null;
+    }
     if (this.failure === null && this.invariants !== null && this.cfg.checkInvariants === true) {
       // Model targets state their own invariants (per-folio state, delalloc reservations,
       // kernel WARNs): a leaked reservation reads back fine but is still a bug.
@@ -494,6 +505,14 @@ export class Runner {
       }
       case OP_WRITE_DIRECT_ASYNC:
         return this.asyncDirectWrite(buf, i, n, sim);
+      case OP_READ_DONTCACHE:
+        return this.readDontcache(buf, i, sim);
+      case OP_WRITE_DONTCACHE:
+        return this.writeDontcache(buf, i, n, sim);
+      case OP_WRITE_ATOMIC:
+        return this.writeAtomic(buf, i, n, sim);
+      case OP_EXCHANGE_RANGE:
+        return this.exchangeRange(buf, i, sim);
       case OP_WRITEBACK:
       case OP_COMPLETE_IO:
       case OP_EVICT:
@@ -653,6 +672,8 @@ export class Runner {
     }
     const v = tracker.check(found, inflight);
     if (v.length > 0) return this.fail('durability', 'fileops-14.25', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
+    const torn = tracker.checkAtomic(found, inflight);
+    if (torn.length > 0) return this.fail('durability', 'fileops-14.29', undefined, [head, ...torn.slice(0, 8)]);
     // What survived is the file from now on (and the new starting point of the envelope).
     tracker.survived(found);
   }
@@ -1125,9 +1146,133 @@ export class Runner {
         const al = this.dioAlign;
         return off % al !== 0 || len % al !== 0 ? `skipping ${OPS[code].name} not ${al}-byte aligned` : null;
       }
+      case OP_WRITE_ATOMIC: {
+        const u = this.atomicUnits;
+        if (len === 0 || u === null) return null;
+        if (len < u.unitMin || len > u.unitMax || !Number.isInteger(Math.log2(len))) {
+          return `skipping write_atomic of ${hex(len)} bytes: not a power of two in the atomic write unit range [${hex(u.unitMin)}, ${hex(u.unitMax)}]`;
+        }
+        if (off % len !== 0) return 'skipping write_atomic not naturally aligned';
+        return off % this.dioAlign !== 0 ? `skipping write_atomic not ${this.dioAlign}-byte aligned` : null;
+      }
+      case OP_EXCHANGE_RANGE: {
+        if (len === 0) return null;
+        const bs = this.bs;
+        if (off % bs !== 0 || dst % bs !== 0 || len % bs !== 0) return 'skipping exchange_range not block aligned';
+        return off < dst + len && dst < off + len ? 'skipping exchange_range with overlapping ranges' : null;
+      }
       default:
         return null;
     }
+  }
+
+  // ---- RWF_DONTCACHE, RWF_ATOMIC, exchange range ------------------------------------------------
+
+  /** Pages of [off, off+len) the target has cached now (null: it cannot say). */
+  private cached(off: number, len: number): Uint8Array | null {
+    return typeof this.t.cachedPages === 'function' && len > 0 ? this.t.cachedPages(off, len) : null;
+  }
+
+  /**
+   * The uncached-I/O rule (file-ops §14.30): once its I/O completed, an RWF_DONTCACHE read or write
+   * leaves none of the pages wholly inside its range cached that were not cached before it.
+   */
+  private checkDropped(what: string, off: number, len: number, before: Uint8Array): void {
+    const after = this.cached(off, len)!;
+    const ps = this.ps;
+    const first = Math.floor(off / ps);
+    for (let k = 0; k < after.length; k++) {
+      const p = (first + k) * ps;
+      if (p < off || p + ps > off + len || before[k] !== 0 || after[k] === 0) continue;
+      return this.fail('uncached', 'fileops-14.30', p, [
+        `${what} ${hex(off)} thru ${hex(off + len - 1)}: the page at ${hex(p)} was not cached before it and is still cached after its I/O completed`,
+      ]);
+    }
+  }
+
+  /** read_dontcache: a read compared with the oracle, then the folios it brought in must be gone. */
+  private readDontcache(buf: OpBuffer, i: number, sim: boolean): void {
+    const off = buf.off[i];
+    const len = buf.len[i];
+    if (len === 0) return this.skip(buf, i, sim, 'skipping zero size read');
+    if (off + len > this.oracle.size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
+    if (sim) return;
+    const before = this.cached(off, len);
+    const data = this.t.readDontcache!(off, len);
+    if (data.length !== len) return this.shortRead(data.length, len);
+    const mm = this.compareData(off, data, len);
+    if (mm !== null) return this.badData(off, data, len, mm);
+    if (before !== null) this.checkDropped('read_dontcache', off, len, before);
+  }
+
+  /**
+   * write_dontcache: a buffered write; then (where the runner can complete the I/O, and the write
+   * did not start past EOF, where zeroing the gap caches pages of its own) its writeback is
+   * completed and the folios it created must be gone.
+   */
+  private writeDontcache(buf: OpBuffer, i: number, n: number, sim: boolean): void {
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const size = this.oracle.size;
+    if (len === 0) return this.skip(buf, i, sim, 'skipping zero size write');
+    if (!sim && off > size) this.pollute(n, off + len);
+    const data = this.pattern.data(n, off, len);
+    if (!sim) {
+      const before = off <= size && this.il !== undefined ? this.cached(off, len) : null;
+      const w = this.t.writeDontcache!(off, data);
+      if (w !== len) return this.fail('short-write', 'fileops-14.1', undefined, [`short write: ${hex(w)} bytes instead of ${hex(len)}`]);
+      this.oracle.write(off, data);
+      if (before !== null) {
+        this.drain();
+        this.checkDropped('write_dontcache', off, len, before);
+      }
+      return;
+    }
+    this.oracle.write(off, data);
+  }
+
+  /**
+   * write_atomic: an O_DIRECT RWF_ATOMIC write, whole or refused (never short). fsx skips one
+   * ending past -l; a range unchanged since the last fsync is remembered for the crash check.
+   */
+  private writeAtomic(buf: OpBuffer, i: number, n: number, sim: boolean): void {
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const size = this.oracle.size;
+    if (len === 0) return this.skip(buf, i, sim, 'skipping zero size write');
+    if (off + len > this.cfg.maxlen) return this.skip(buf, i, sim, 'skipping atomic write past maxfilelen');
+    if (!sim && off > size) this.pollute(n, off + len);
+    const data = this.pattern.data(n, off, len);
+    const tr = this.durability;
+    const old = !sim && tr !== null && tr.unchangedSinceBase(off, off + len) ? this.oracle.read(off, len) : null;
+    if (!sim) {
+      const w = this.t.atomicWrite!(off, data);
+      if (w !== len) return this.fail('short-write', 'fileops-14.29', undefined, [`short atomic write: ${hex(w)} bytes instead of ${hex(len)}`]);
+    }
+    this.oracle.write(off, data);
+    if (old !== null) this.pendingAtomic = { label: `op ${n} write_atomic`, parts: [{ off, old, neu: data }] };
+  }
+
+  /**
+   * exchange_range: the two ranges (inside EOF, block aligned, apart) swap contents; fsx's own
+   * skips first (zero length, either range behind EOF, past -l).
+   */
+  private exchangeRange(buf: OpBuffer, i: number, sim: boolean): void {
+    const off = buf.off[i];
+    const len = buf.len[i];
+    const dst = buf.dst[i];
+    const size = this.oracle.size;
+    if (len === 0) return this.skip(buf, i, sim, 'skipping zero length exchange range');
+    if (off >= size || dst >= size || off + len > size || dst + len > size) return this.skip(buf, i, sim, 'skipping exchange range behind EOF');
+    if (dst + len > this.cfg.maxlen) return this.skip(buf, i, sim, 'skipping exchange range past maxlen');
+    const a = this.oracle.read(off, len);
+    const b = this.oracle.read(dst, len);
+    const tr = this.durability;
+    const whole = !sim && tr !== null && tr.unchangedSinceBase(off, off + len) && tr.unchangedSinceBase(dst, dst + len);
+    if (!sim) this.t.exchangeRange!(off, len, dst);
+    this.oracle.write(off, b);
+    this.oracle.write(dst, a);
+    if (whole) this.pendingAtomic = { label: `op ${i + 1} exchange_range`, parts: [{ off, old: a, neu: b }, { off: dst, old: b, neu: a }] };
   }
 
   // ---- op log v3: model-level faults ---------------------------------------------------------

@@ -78,6 +78,22 @@ export interface SeedOutcome {
   fatal?: { usage: boolean; message: string };
   /** With --coverage: the run's coverage maps, one per geometry class (campaigns merge them). */
   coverage?: CoverageJson[];
+  /**
+   * CPU milliseconds of the thread that ran the seed (a worker's own thread: its JavaScript and
+   * the garbage collection done on it, not V8's helper threads), where Linux tells (-1 else).
+   */
+  threadCpuMs?: number;
+}
+
+/** CPU milliseconds the calling thread has used (/proc/thread-self/stat), or -1 off Linux. */
+export function threadCpuMs(): number {
+  try {
+    const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+  } catch {
+    return -1;
+  }
 }
 
 function safeName(spec: string): string {
@@ -409,7 +425,10 @@ if (!isMainThread && (workerData as { iomapHarnessFsxWorker?: boolean } | null)?
   parentPort!.on('message', (req: WorkerRequest) => {
     let reply: WorkerReply;
     try {
-      reply = { seed: req.seed, outcome: runSeedCollected(task, req.seed) };
+      const c0 = threadCpuMs();
+      const outcome = runSeedCollected(task, req.seed);
+      outcome.threadCpuMs = c0 < 0 ? -1 : threadCpuMs() - c0;
+      reply = { seed: req.seed, outcome };
     } catch (e) {
       reply = { seed: req.seed, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
     }

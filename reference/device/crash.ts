@@ -173,6 +173,8 @@ export interface CrashWriteEntry {
   readonly fua: boolean;
   /** A private copy of the data written (null for a discard, which lands as zeroes). */
   readonly data: Uint8Array | null;
+  /** REQ_ATOMIC: it lands whole or not at all, never torn. */
+  readonly atomic?: boolean;
 }
 
 export interface CrashFlushEntry {
@@ -281,7 +283,7 @@ export class CrashDevice extends WrappedDevice {
     const fua = validateWrite(this, off, data, opts);
     this.inner.write(off, data, opts);
     if (data.length === 0 || !this.logging) return;
-    this.log.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: data.slice() });
+    this.log.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: data.slice(), ...(opts?.atomic === true ? { atomic: true } : {}) });
   }
 
   flush(): void {
@@ -614,7 +616,8 @@ export class CrashDevice extends WrappedDevice {
       if (opts.torn) {
         const parts = new Map<number, number[]>();
         for (const w of picked) {
-          const us = w.units.filter(() => rng.chance(0.5));
+          // An atomic write lands whole (it was picked) or not at all: never a part of it.
+          const us = w.e.atomic === true ? w.units.slice() : w.units.filter(() => rng.chance(0.5));
           if (us.length) parts.set(w.e.index, us);
         }
         add(stateFromUnitSets(point, picked, parts, unit));
@@ -794,6 +797,16 @@ interface PW {
   readonly units: readonly number[];
 }
 
+/** Whether some atomic write got some but not all of its units in `per` (entry index -> units). */
+function tearsAtomic(ws: readonly PW[], per: ReadonlyMap<number, number[]>): boolean {
+  for (const w of ws) {
+    if (w.e.atomic !== true) continue;
+    const got = per.get(w.e.index)?.length ?? 0;
+    if (got !== 0 && got !== w.units.length) return true;
+  }
+  return false;
+}
+
 /** Unit numbers (absolute: floor(byte / unit)) a write touches. */
 function unitsOf(w: CrashWriteEntry, unit: number): number[] {
   const out: number[] = [];
@@ -860,7 +873,9 @@ function* enumerateTorn(point: number, ws: readonly PW[], unit: number): Generat
       if (l) l.push(u);
       else per.set(w, [u]);
     });
-    yield stateFromUnitSets(point, ws, per, unit);
+    // A state that tears an atomic write (some of its units, not all) cannot happen: skip it.
+    // (So is one where it landed whole but a later write won some of its units: an image left out.)
+    if (!tearsAtomic(ws, per)) yield stateFromUnitSets(point, ws, per, unit);
     let i = 0;
     while (i < units.length) {
       choice[i]++;

@@ -487,7 +487,8 @@ export class FaultDevice extends WrappedDevice {
         rec(false);
         this.stats.writeBytes += data.length;
         const sectors = data.length / this.sectorSize;
-        const stored = sectors > 1 ? (1 + this.rngs.get(r.id)!.below(sectors - 1)) * this.sectorSize : 0;
+        // A REQ_ATOMIC write cannot tear: it is lost whole instead.
+        const stored = sectors > 1 && opts?.atomic !== true ? (1 + this.rngs.get(r.id)!.below(sectors - 1)) * this.sectorSize : 0;
         this.record({ ...f, stored });
         if (stored > 0) this.inner.write(off, data.subarray(0, stored), opts);
         return;

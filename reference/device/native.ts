@@ -68,7 +68,21 @@ export interface NativeAddon {
    * added lacks it, and the caller says what it cannot do without it.
    */
   fadvise?(fd: number, off: U64, len: U64, advice: number): void;
+  /**
+   * The newer calls (absent from an addon built before them: the callers then say so). statx
+   * (STATX_WRITE_ATOMIC): the atomic write unit range, or null when the file takes none.
+   */
+  statxAtomic?(path: string): { unitMin: number; unitMax: number; segmentsMax: number } | null;
+  /** One preadv2/pwritev2 call with RWF_* `flags` (RWF_ATOMIC 0x40, RWF_DONTCACHE 0x80): bytes moved. */
+  preadv2?(fd: number, buf: Uint8Array, off: U64, flags: number): number;
+  pwritev2?(fd: number, buf: Uint8Array, off: U64, flags: number): number;
+  /** ioctl(fd, XFS_IOC_EXCHANGE_RANGE) with both ranges in fd's file (flags: XFS_EXCHANGE_RANGE_*). */
+  exchangeRange?(fd: number, off1: U64, len: U64, off2: U64, flags: number): void;
 }
+
+export const RWF_ATOMIC = 0x40;
+export const RWF_DONTCACHE = 0x80;
+export const XFS_EXCHANGE_RANGE_DRY_RUN = 1 << 2;
 
 export interface NativeLoad {
   addon: NativeAddon | null;
@@ -96,8 +110,8 @@ const FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'alignedAlloc', 'blkGetSize64', 'blkSszGet', 'fallocate', 'seekData', 'seekHole', 'fiemap',
   'ficloneRange', 'fideduperange', 'copyFileRange', 'statxDioAlign',
 ];
-/** Functions added later: a stale build without them still loads (the rest of it works). */
-const OPTIONAL: readonly (keyof NativeAddon)[] = ['fadvise'];
+/** Functions added later: a stale build without them still loads (the rest of it works; the callers say what they cannot do). */
+const OPTIONAL: readonly (keyof NativeAddon)[] = ['fadvise', 'statxAtomic', 'preadv2', 'pwritev2', 'exchangeRange'];
 
 let cached: NativeLoad | undefined;
 let override: NativeLoad | undefined;

@@ -11,6 +11,11 @@
 export interface WriteOptions {
   /** Force Unit Access: durable when the call returns, regardless of the volatile cache. */
   fua?: boolean;
+  /**
+   * REQ_ATOMIC: the write reaches the media whole or not at all, even when the power is cut with
+   * it still in the volatile cache (it is never torn). Devices that have no cache ignore it.
+   */
+  atomic?: boolean;
 }
 
 export interface BlockDevice {

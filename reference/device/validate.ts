@@ -95,6 +95,10 @@ export function checkWriteOptions(dev: Geometry, opts: unknown): boolean {
   if (fua !== undefined && typeof fua !== 'boolean') {
     throw new FsError(EINVAL, `${dev.name}: write: options.fua must be a boolean, got ${describe(fua)}`);
   }
+  const atomic = (opts as WriteOptions).atomic;
+  if (atomic !== undefined && typeof atomic !== 'boolean') {
+    throw new FsError(EINVAL, `${dev.name}: write: options.atomic must be a boolean, got ${describe(atomic)}`);
+  }
   return fua === true;
 }
 

@@ -18,7 +18,7 @@ import { Personality, personality } from './personality';
 import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW,
   IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_IOEND_SHARED, IOMAP_IOEND_UNWRITTEN, IomapApi, IomapWriteOps, IomapWritebackOps, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
-  IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NULL_ADDR, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE,
+  IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NULL_ADDR, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ATOMIC, IOMAP_F_ATOMIC_BIO,
   MAX_LFS_FILESIZE, PAGE_SIZE, WritebackOps, WritepageCtx, roundUp,
 } from '../iomap/types';
 import { Folio, blockIsDirty } from '../iomap/folio';
@@ -31,7 +31,8 @@ import { Extent, ExtentMap } from './extents';
 import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
 import type { BlockDevice } from '../device/types';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../iomap/fs-ops';
-import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
+import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOPROTOOPT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
+import { bdevLimits } from '../iomap/direct-io';
 
 export interface MkfsOptions {
   blockSize?: number;
@@ -132,10 +133,24 @@ export interface RefsBugs {
   /** The end_io work converts UNWRITTEN extents to WRITTEN even for an ioend that failed, so the
    * blocks' old device contents become file data. */
   convertOnIoError?: boolean;
+  /** A copy-on-write completion remaps its staging extent by extent, each remap its own metadata
+   * transaction (XFS before CoW-based atomic writes were committed atomically): a power cut in
+   * between leaves an atomic write half old, half new. */
+  atomicCowPerExtent?: boolean;
+  /** The hardware atomic path hands out IOMAP_F_ATOMIC_BIO for a mapping that does not cover the
+   * whole write (the filesystem forgot its side of the single-bio rule): the core refuses the
+   * write with EINVAL instead of the filesystem answering -ENOPROTOOPT for the fallback. */
+  atomicHwPartialMapping?: boolean;
   /** The end_io work remaps COW staging into the data fork even for an ioend that failed, so the
    * staging blocks' old device contents replace the shared data. */
   remapCowOnIoError?: boolean;
 }
+
+/**
+ * The largest atomic write refs takes through its copy-on-write fallback (XFS bounds it by what
+ * one log transaction can remap; refs by a round number above the fsx default op length).
+ */
+export const REFS_ATOMIC_COW_MAX = 64 * 1024;
 
 /** Fault hooks for tests of the filesystem's error paths. */
 export interface RefsFaults {
@@ -207,6 +222,8 @@ export class Refs implements FsInstance {
    */
   readonly api: IomapApi;
   readonly iomapOps: IomapOps;
+  /** ->iomap_begin of atomic writes the hardware cannot take (FsInstance.atomicCowOps). */
+  readonly atomicCowOps: IomapOps;
   /** 6.12 writeback ops. */
   readonly writebackOps: WritebackOps;
   /** 6.12 folio ops, hung off every mapping. */
@@ -297,6 +314,9 @@ export class Refs implements FsInstance {
     this.iomapOps = {
       begin: (inode, pos, length, flags, iomap, srcmap) => this.iomapBegin(inode, pos, length, flags, iomap, srcmap),
       end: (inode, pos, length, written, flags, iomap) => this.iomapEnd(inode, pos, length, written, flags, iomap),
+    };
+    this.atomicCowOps = {
+      begin: (inode, pos, length, flags, iomap) => this.atomicCowBegin(inode, pos, length, flags, iomap),
     };
     this.writebackOps = {
       mapBlocks: (wpc, inode, offset, len) => this.mapBlocks(wpc, inode, offset, len),
@@ -912,6 +932,12 @@ export class Refs implements FsInstance {
     const endBlk = Math.ceil((pos + Math.max(length, 1)) / bs);
     this.fillMapping(inode, ri, lblk, iomap, true);
     const shared = (iomap.flags & IOMAP_F_SHARED) !== 0;
+    // The hardware atomic path allocates at most one block: a longer allocation may come back in
+    // pieces, which one bio cannot cover (xfs refuses before allocating, so nothing changes).
+    if (flags & IOMAP_ATOMIC) {
+      if (shared || (iomap.type === IOMAP_HOLE && endBlk - lblk > 1)) return -ENOPROTOOPT;
+      if (iomap.type !== IOMAP_HOLE && iomap.type !== IOMAP_DELALLOC && this.hwAtomicCheck(inode, pos, length, iomap) !== 0) return -ENOPROTOOPT;
+    }
     if (flags & IOMAP_OVERWRITE_ONLY) {
       const covers = iomap.offset <= pos && iomap.offset + iomap.length >= pos + length;
       const aligned = pos % bs === 0 && length % bs === 0;
@@ -951,7 +977,101 @@ export class Refs implements FsInstance {
     if (ri.metaDirty || pos + length > ri.diskSize || iomap.type === IOMAP_UNWRITTEN || (iomap.flags & IOMAP_F_SHARED)) {
       iomap.flags |= IOMAP_F_DIRTY;
     }
+    if (flags & IOMAP_ATOMIC) return this.hwAtomicCheck(inode, pos, length, iomap);
     return 0;
+  }
+
+  /**
+   * RWF_ATOMIC: the atomic write unit range (statx): one block up to the larger of what the device
+   * writes atomically and what the copy-on-write fallback remaps at once.
+   */
+  atomicWriteUnits(inode: Inode): { min: number; max: number; hwMax: number } {
+    const bs = this.blockSize;
+    const dev = bdevLimits(this.dev).atomicWriteMax;
+    // Hardware that cannot write one block atomically is ignored (xfs does the same).
+    const hwMax = dev >= bs ? dev : 0;
+    void inode;
+    return { min: bs, max: Math.max(hwMax, REFS_ATOMIC_COW_MAX, bs), hwMax };
+  }
+
+  /**
+   * The hardware atomic path (xfs_bmap_hw_atomic_write_possible): one REQ_ATOMIC bio, so the
+   * write must fit the device's atomic unit, lie in one extent that covers it whole (not shared)
+   * and start on a device address aligned to its length. Otherwise -ENOPROTOOPT: the caller
+   * retries through atomicCowOps.
+   */
+  private hwAtomicCheck(inode: Inode, pos: number, length: number, iomap: Iomap): number {
+    const covers = iomap.offset <= pos && iomap.offset + iomap.length >= pos + length;
+    const mapped = iomap.type === IOMAP_MAPPED || iomap.type === IOMAP_UNWRITTEN;
+    const addr = iomap.addr + (pos - iomap.offset);
+    const ok = length <= this.atomicWriteUnits(inode).hwMax && mapped && !(iomap.flags & IOMAP_F_SHARED) && addr % length === 0;
+    if (ok && covers) {
+      iomap.flags |= IOMAP_F_ATOMIC_BIO;
+      return 0;
+    }
+    if (ok && this.bugs.atomicHwPartialMapping) {
+      iomap.flags |= IOMAP_F_ATOMIC_BIO;
+      return 0;
+    }
+    return -ENOPROTOOPT;
+  }
+
+  /**
+   * xfs_atomic_write_cow_iomap_begin(): stage the whole write in new blocks of the COW fork (whole
+   * blocks: an atomic write is block aligned), handed out as a SHARED mapping; the DIO completion
+   * remaps all of them in one step (endCow), which the next commit makes durable at once.
+   */
+  private atomicCowBegin(inode: Inode, pos: number, length: number, flags: number, iomap: Iomap): number {
+    const ri = refsOf(inode);
+    const bs = this.blockSize;
+    if (!(flags & IOMAP_DIRECT) || !(flags & IOMAP_WRITE)) return -EINVAL;
+    if (ri.inline) {
+      const err = this.unstuff(inode);
+      if (err) return err;
+    }
+    const lblk = Math.floor(pos / bs);
+    const endBlk = Math.ceil((pos + length) / bs);
+    const { ext: c, next } = ri.cow.lookup(lblk);
+    if (c !== null && c.state === 'delalloc') return -EAGAIN; // the flush before the write left staging: retry
+    if (c === null) {
+      const n = Math.min(endBlk, next) - lblk;
+      const got = this.allocBlocks(Math.min(n, this.freeBlocks), this.goalFor(ri, lblk));
+      if (!got || this.freeBlocks < 0) return -ENOSPC;
+      ri.cow.set(lblk, got[1], 'unwritten', got[0]);
+      this.bumpSeq(ri, false);
+    }
+    this.fillCowMapping(ri, ri.cow.lookup(lblk).ext!, iomap);
+    iomap.flags |= IOMAP_F_DIRTY;
+    iomap.folioOps = this.mappingFolioOps();
+    return 0;
+  }
+
+  /**
+   * XFS_IOC_EXCHANGE_RANGE within one file: the block mappings of [lblk1, +n) and [lblk2, +n)
+   * trade places (the ranges do not overlap; the caller flushed and dropped their page cache). Each
+   * block keeps its one owner, so no reference count moves; the next commit records the whole
+   * exchange at once, as XFS's exchange intent items do, and it commits right away.
+   */
+  exchangeBlocks(inode: Inode, lblk1: number, lblk2: number, n: number): void {
+    const ri = refsOf(inode);
+    // Staging left in the COW fork belongs to the old layout: drop it.
+    this.cancelCow(inode, lblk1 * this.blockSize, n * this.blockSize);
+    this.cancelCow(inode, lblk2 * this.blockSize, n * this.blockSize);
+    const take = (lblk: number): Array<Extent> => ri.extents.remove(lblk, n).map((e) => ({ ...e }));
+    const a = take(lblk1);
+    const b = take(lblk2);
+    for (const e of a) {
+      if (e.state === 'delalloc') throw new Error('model bug: exchange of a delalloc range');
+      ri.extents.set(lblk2 + (e.lblk - lblk1), e.len, e.state, e.pblk);
+    }
+    for (const e of b) {
+      if (e.state === 'delalloc') throw new Error('model bug: exchange of a delalloc range');
+      ri.extents.set(lblk1 + (e.lblk - lblk2), e.len, e.state, e.pblk);
+    }
+    this.bumpSeq(ri);
+    // Durable at once (as XFS_EXCHANGE_RANGE_DSYNC): a block that moved is overwritten in place by
+    // later writes at its new offset, and a power cut must never show that data at its old one.
+    this.commit();
   }
 
   /**
@@ -980,6 +1100,7 @@ export class Refs implements FsInstance {
   endCow(inode: Inode, lblk: number, n: number): void {
     const ri = refsOf(inode);
     let changed = false;
+    if (this.bugs.atomicCowPerExtent) return this.endCowPerExtent(inode, lblk, n);
     for (const c of ri.cow.range(lblk, n)) {
       if (c.state === 'delalloc') continue;
       ri.cow.remove(c.lblk, c.len);
@@ -988,6 +1109,29 @@ export class Refs implements FsInstance {
       changed = true;
     }
     if (changed) this.bumpSeq(ri);
+  }
+
+  /**
+   * The bug zoo's atomicCowPerExtent: the remap goes piece by piece, cut where the data fork's
+   * extents end (XFS's xfs_reflink_end_cow_extent trims each step to the data fork mapping), and
+   * each piece is a transaction of its own: committed before the next starts.
+   */
+  private endCowPerExtent(inode: Inode, lblk: number, n: number): void {
+    const ri = refsOf(inode);
+    let first = true;
+    for (const c of ri.cow.range(lblk, n)) {
+      if (c.state === 'delalloc') continue;
+      for (let b = c.lblk; b < c.lblk + c.len;) {
+        const { ext, next } = ri.extents.lookup(b);
+        const len = Math.min(ext !== null ? ext.lblk + ext.len : next, c.lblk + c.len) - b;
+        if (!first) this.commit();
+        first = false;
+        ri.cow.remove(b, len);
+        for (const e of ri.extents.set(b, len, 'written', c.pblk + (b - c.lblk))) this.releaseExtent(e);
+        this.bumpSeq(ri);
+        b += len;
+      }
+    }
   }
 
   /**

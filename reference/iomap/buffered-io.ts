@@ -10,7 +10,7 @@
 import {
   FolioOps, Inode, Iomap, IomapOps, IomapReadOps, IomapWriteOps, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_F_SIZE_CHANGED, IOMAP_F_STALE, IOMAP_F_BUFFER_HEAD,
   IOMAP_F_SHARED, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_UNSHARE, IOMAP_UNWRITTEN,
-  IOMAP_WRITE, IOMAP_ZERO, IOMAP_FAULT, PAGE_SIZE, SECTOR_SIZE, iomapSector, roundDown, roundUp,
+  IOMAP_WRITE, IOMAP_ZERO, IOMAP_FAULT, IOMAP_DONTCACHE, PAGE_SIZE, SECTOR_SIZE, iomapSector, roundDown, roundUp,
 } from './types';
 import {
   Folio, blocksPerFolio, ifsAlloc, ifsFree, setRangeDirty, setRangeUptodate, isPartiallyUptodate,
@@ -311,7 +311,13 @@ export function iomapGetFolio(it: IomapIter, pos: number, len: number): Folio {
   const mapping = it.inode.mapping;
   const index = Math.floor(pos / PAGE_SIZE);
   let folio = mapping.lookup(index);
-  if (!folio) folio = mapping.allocFolio(index, len);
+  if (!folio) {
+    folio = mapping.allocFolio(index, len);
+    // FGP_DONTCACHE: a folio an uncached write brings in leaves the cache once written back.
+    if (it.flags & IOMAP_DONTCACHE) folio.dropbehind = true;
+  } else if (!(it.flags & IOMAP_DONTCACHE)) {
+    folio.dropbehind = false; // a cached user found it: it stays
+  }
   mapping.queue.waitFolio(folio); // FGP_STABLE: wait for writeback
   folio.locked = true;
   folio.refs++;
@@ -545,8 +551,8 @@ function writeIter(it: IomapIter, iov: IovIter): number {
 
 /** iomap_file_buffered_write(): returns bytes written, or a negative errno if none were. */
 export function iomapFileBufferedWrite(inode: Inode, pos: number, iov: IovIter, ops: IomapOps, nowait = false, priv?: unknown,
-  writeOps: IomapWriteOps | null = null): number {
-  const it = new IomapIter(inode, pos, iov.count, IOMAP_WRITE | (nowait ? IOMAP_NOWAIT : 0), priv);
+  writeOps: IomapWriteOps | null = null, dontcache = false): number {
+  const it = new IomapIter(inode, pos, iov.count, IOMAP_WRITE | (nowait ? IOMAP_NOWAIT : 0) | (dontcache ? IOMAP_DONTCACHE : 0), priv);
   it.writeOps = writeOps;
   let ret: number;
   while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, writeIter(it, iov));

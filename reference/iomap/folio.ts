@@ -33,6 +33,11 @@ export class Folio {
   dirty = false;
   writeback = false;
   locked = false;
+  /**
+   * PG_dropbehind: an RWF_DONTCACHE read or write brought it in, so it leaves the cache as soon as
+   * it is clean again (end of the read, end of its writeback). A normal lookup clears it.
+   */
+  dropbehind = false;
   /** Pending read error flag (6.6 PG_error); kept for reports only. */
   error = false;
   ifs: IomapFolioState | null = null;

@@ -87,6 +87,21 @@ export interface FsInstance {
   /** DIO ->end_io: (inode, file offset, bytes, error, IOMAP_DIO_* flags) → replacement error. */
   dioEndIo?(inode: Inode, offset: number, size: number, error: number, dioFlags: number): number;
 
+  /**
+   * RWF_ATOMIC direct writes (6.11+; the copy-on-write fallback 6.16+): the atomic write unit
+   * range statx reports for the file (min and max; 0 max: none), and hwMax, the largest write the
+   * hardware path (one REQ_ATOMIC bio, IOMAP_F_ATOMIC_BIO) may take.
+   */
+  atomicWriteUnits?(inode: Inode): { min: number; max: number; hwMax: number };
+  /**
+   * The ops table for atomic writes the hardware path cannot take (its ->iomap_begin answered
+   * -ENOPROTOOPT, or the write is longer than hwMax), as XFS's xfs_atomic_write_cow_iomap_ops:
+   * the data goes to new blocks whose remap at completion is one metadata change.
+   */
+  readonly atomicCowOps?: IomapOps;
+  /** XFS_IOC_EXCHANGE_RANGE within one file: swap the mappings of two block ranges (whole blocks). */
+  exchangeBlocks?(inode: Inode, lblk1: number, lblk2: number, n: number): void;
+
   /* namespace and inodes */
   lookup(name: string): number | undefined;
   create(name: string): number;

@@ -277,10 +277,15 @@ function finishFolioWrite(inode: Inode, folio: Folio, len: number): void {
   if (ifs && ifs.writeBytesPending <= 0) inode.mapping.warnings.push(`finish write: folio ${folio.index} has no bytes pending`);
   if (!ifs) {
     folio.writeback = false;
+    if (!modelBugs.dontcacheNoDropAtWriteback) inode.mapping.endDropbehind(folio);
     return;
   }
   ifs.writeBytesPending -= len;
-  if (ifs.writeBytesPending === 0) folio.writeback = false;
+  if (ifs.writeBytesPending === 0) {
+    folio.writeback = false;
+    // folio_end_writeback() -> folio_end_dropbehind(): an uncached write's folio leaves the cache.
+    if (!modelBugs.dontcacheNoDropAtWriteback) inode.mapping.endDropbehind(folio);
+  }
 }
 
 /** iomap_finish_ioend() for buffered writeback. */

@@ -229,6 +229,17 @@ export class AddressSpace {
     return warns;
   }
 
+  /**
+   * folio_end_dropbehind(): a dropbehind folio that is clean, not under writeback and not locked
+   * leaves the cache (its mappings go with it). Called when a read ends and when writeback ends.
+   */
+  endDropbehind(folio: Folio): void {
+    if (!folio.dropbehind || folio.mapping !== this || folio.dirty || folio.writeback || folio.locked || folio.refs > 0) return;
+    folio.dropbehind = false;
+    this.aops.invalidateFolio(folio, 0, folio.size);
+    this.removeFolio(folio, 'invalidate');
+  }
+
   /** filemap_range_needs_writeback(): any folio in [start, endIncl] dirty or under writeback. */
   rangeNeedsWriteback(start: number, endIncl: number): boolean {
     if (endIncl < start) return false;

@@ -41,6 +41,12 @@ export const IOMAP_F_BOUNDARY = 1 << 6;
 /* §1.3 flags set by the core (≤6.14 numbering). */
 export const IOMAP_F_SIZE_CHANGED = 1 << 8;
 export const IOMAP_F_STALE = 1 << 9;
+/**
+ * Set by the filesystem on a direct write mapping for an IOMAP_ATOMIC write it can do in one
+ * REQ_ATOMIC bio (6.15+; the model's bit, since it keeps the ≤6.14 numbering of the core bits):
+ * the mapping must then cover the whole write.
+ */
+export const IOMAP_F_ATOMIC_BIO = 1 << 10;
 /** First filesystem-private bit. */
 export const IOMAP_F_PRIVATE = 1 << 12;
 /** Bits only the core may set (rule 3). */
@@ -56,6 +62,10 @@ export const IOMAP_NOWAIT = 1 << 5;
 export const IOMAP_OVERWRITE_ONLY = 1 << 6;
 export const IOMAP_UNSHARE = 1 << 7;
 export const IOMAP_DAX = 1 << 8;
+/** An RWF_ATOMIC direct write (6.11+): all or nothing; see IOMAP_F_ATOMIC_BIO. */
+export const IOMAP_ATOMIC = 1 << 9;
+/** An RWF_DONTCACHE buffered write (6.14+): new folios are dropped once written back. */
+export const IOMAP_DONTCACHE = 1 << 10;
 
 /** (u64)-1: the address of mappings that have no device location. */
 export const IOMAP_NULL_ADDR = -1;
@@ -272,7 +282,7 @@ export function flagNames(f: number): string {
   const table: Array<[number, string]> = [
     [IOMAP_F_NEW, 'NEW'], [IOMAP_F_DIRTY, 'DIRTY'], [IOMAP_F_SHARED, 'SHARED'], [IOMAP_F_MERGED, 'MERGED'],
     [IOMAP_F_BUFFER_HEAD, 'BUFFER_HEAD'], [IOMAP_F_XATTR, 'XATTR'], [IOMAP_F_BOUNDARY, 'BOUNDARY'],
-    [IOMAP_F_SIZE_CHANGED, 'SIZE_CHANGED'], [IOMAP_F_STALE, 'STALE'],
+    [IOMAP_F_SIZE_CHANGED, 'SIZE_CHANGED'], [IOMAP_F_STALE, 'STALE'], [IOMAP_F_ATOMIC_BIO, 'ATOMIC_BIO'],
   ];
   for (const [bit, n] of table) if (f & bit) names.push(n);
   const rest = f & ~table.reduce((a, [b]) => a | b, 0);
@@ -284,7 +294,7 @@ export function opFlagNames(f: number): string {
   const table: Array<[number, string]> = [
     [IOMAP_WRITE, 'WRITE'], [IOMAP_ZERO, 'ZERO'], [IOMAP_REPORT, 'REPORT'], [IOMAP_FAULT, 'FAULT'],
     [IOMAP_DIRECT, 'DIRECT'], [IOMAP_NOWAIT, 'NOWAIT'], [IOMAP_OVERWRITE_ONLY, 'OVERWRITE_ONLY'],
-    [IOMAP_UNSHARE, 'UNSHARE'], [IOMAP_DAX, 'DAX'],
+    [IOMAP_UNSHARE, 'UNSHARE'], [IOMAP_DAX, 'DAX'], [IOMAP_ATOMIC, 'ATOMIC'], [IOMAP_DONTCACHE, 'DONTCACHE'],
   ];
   const names = table.filter(([b]) => f & b).map(([, n]) => n);
   return names.join('|') || '0';
