@@ -15,6 +15,7 @@ import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter, resolveApi } from './fs-adapter';
+import { blockRuns } from '../reference/iomap/fs-ops';
 import { IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
 import { FsMonitor, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
@@ -221,12 +222,25 @@ export class ReferenceTarget implements FileTarget {
     // The request may reach past the range (a merged bio): record every file block it covers.
     const first = Math.floor(doff / bs);
     const last = Math.ceil((doff + dlen) / bs);
-    const within = (pblk: number | undefined) => pblk !== undefined && pblk >= first && pblk < last;
+    // Extent by extent (a 2^53-byte file has few extents and 2^41 blocks): within a run the
+    // device blocks are consecutive, so the blocks of [first, last) it holds are one interval.
     const size = this.fh.size;
-    for (let lblk = 0; lblk * bs < size + bs; lblk++) {
-      const b = snap.block(lblk);
-      if (within(b.pblk) || within(b.cowPblk)) this.hitRanges.push({ off: lblk * bs, len: bs });
-    }
+    blockRuns(snap, 0, Math.ceil(size / bs) + 1, (lo, hi, b) => {
+      // The blocks of the run whose data or COW staging block is in [first, last), ascending, once.
+      const spans: Array<[number, number]> = [];
+      for (const base of [b.pblk, b.cowPblk]) {
+        if (base === undefined) continue;
+        const from = Math.max(lo, lo + first - base);
+        const to = Math.min(hi, lo + last - base);
+        if (from < to) spans.push([from, to]);
+      }
+      spans.sort((x, y) => x[0] - y[0]);
+      let done = lo;
+      for (const [from, to] of spans) {
+        for (let lblk = Math.max(from, done); lblk < to; lblk++) this.hitRanges.push({ off: lblk * bs, len: bs });
+        done = Math.max(done, to);
+      }
+    });
     return true;
   }
 

@@ -4,7 +4,7 @@
  * value is worked out by hand in the comment next to it.
  */
 import * as assert from 'assert';
-import { IomapIter, iomapIter, iomapIterate, iomapIterSrcmap, iomapLength } from '../reference/iomap/iter';
+import { IomapIter, iomapIter, iomapIterAdvance, iomapIterate, iomapIterSrcmap, iomapLength } from '../reference/iomap/iter';
 import {
   IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_F_SHARED, IOMAP_F_STALE, IOMAP_HOLE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_UNSHARE,
   IOMAP_WRITE, IOMAP_ZERO, Inode,
@@ -273,5 +273,101 @@ describe('iomap iter (era A): begin/end sequence and arguments', () => {
     assert.strictEqual(ret, 0);
     assert.deepStrictEqual(ops.trace(), ['begin(0, 4096, 0)', 'begin(2048, 2048, 0)']);
     assert.strictEqual(it.pos, 4096);
+  });
+});
+
+describe('iomap iter (current generation): bodies advance the iterator (iomap_iter_advance)', () => {
+  function current(): Inode {
+    const i = inode();
+    i.api = 'current';
+    return i;
+  }
+
+  /** Like run(), with bodies that advance and return a status (0 or -errno). */
+  function runCurrent(it: IomapIter, ops: ScriptedOps, bodies: Array<(it: IomapIter) => number>): number[] {
+    const rets: number[] = [];
+    let i = 0;
+    for (;;) {
+      const r = iomapIter(it, ops);
+      rets.push(r);
+      if (r <= 0) return rets;
+      const body = bodies[i++];
+      if (!body) throw new Error(`no body for mapping #${i}`);
+      it.status = body(it);
+    }
+  }
+
+  it('->iomap_end gets the mapping\'s start (iter_start_pos), its length and the bytes advanced', () => {
+    // pos 1000, len 10000; mapping [0, 4096): the body advances 1000 then 2096 (3096 in all);
+    // end(1000, 3096, 3096). Mapping 2 [4096, 12288) advanced fully: end(4096, 6904, 6904), len 0.
+    const ops = new ScriptedOps([
+      { map: { offset: 0, length: 4096, type: IOMAP_MAPPED, addr: 1 << 20 } },
+      { map: { offset: 4096, length: 8192, type: IOMAP_MAPPED, addr: 1 << 21 } },
+    ]);
+    const it = new IomapIter(current(), 1000, 10000, W);
+    assert.strictEqual(it.api, 'current');
+    const rets = runCurrent(it, ops, [
+      (i) => { assert.strictEqual(iomapIterAdvance(i, 1000), 0); return iomapIterAdvance(i, 2096); },
+      (i) => iomapIterAdvance(i, iomapLength(i)),
+    ]);
+    assert.deepStrictEqual(rets, [1, 1, 0]);
+    assert.deepStrictEqual(ops.trace(), [
+      'begin(1000, 10000, WRITE)',
+      'end(1000, 3096, 3096, WRITE)',
+      'begin(4096, 6904, WRITE)',
+      'end(4096, 6904, 6904, WRITE)',
+    ]);
+    assert.strictEqual(it.pos, 11000);
+  });
+
+  it('a partial advance then an error: end is told the bytes advanced, the error ends the iteration', () => {
+    const ops = new ScriptedOps([{ map: { offset: 0, length: 8192, type: IOMAP_MAPPED, addr: 1 << 20 } }]);
+    const it = new IomapIter(current(), 0, 8192, W);
+    const rets = runCurrent(it, ops, [(i) => { iomapIterAdvance(i, 4096); return -ENOSPC; }]);
+    assert.deepStrictEqual(rets, [1, -ENOSPC]);
+    assert.deepStrictEqual(ops.trace(), ['begin(0, 8192, WRITE)', 'end(0, 8192, 4096, WRITE)']);
+    assert.strictEqual(it.pos, 4096);
+  });
+
+  it('advancing past the mapping is refused with a WARN and -EIO; a positive status (the 6.12 habit) too', () => {
+    const ops = new ScriptedOps([{ map: { offset: 0, length: 4096, type: IOMAP_MAPPED, addr: 1 << 20 } }]);
+    const it = new IomapIter(current(), 0, 8192, W);
+    assert.strictEqual(iomapIter(it, ops), 1);
+    assert.strictEqual(iomapIterAdvance(it, 4097), -EIO);
+    assert.strictEqual(it.pos, 0, 'nothing advanced');
+    assert.ok(it.warnings.some((w) => /advance 4097 > length 4096/.test(w)), it.warnings.join('; '));
+    // A body that returns the bytes it processed instead of advancing:
+    const ops2 = new ScriptedOps([{ map: { offset: 0, length: 4096, type: IOMAP_MAPPED, addr: 1 << 20 } }]);
+    const it2 = new IomapIter(current(), 0, 4096, W);
+    const rets = runCurrent(it2, ops2, [() => 4096]);
+    assert.deepStrictEqual(rets, [1, -EIO]);
+    assert.ok(it2.warnings.some((w) => /status 4096 > 0/.test(w)), it2.warnings.join('; '));
+    assert.deepStrictEqual(ops2.trace(), ['begin(0, 4096, WRITE)', 'end(0, 4096, 0, WRITE)']);
+  });
+
+  it('STALE with nothing advanced maps the same position again; nothing advanced and not stale stops', () => {
+    const ops = new ScriptedOps([
+      { map: { offset: 0, length: 4096, type: IOMAP_DELALLOC, addr: -1 } },
+      { map: { offset: 0, length: 4096, type: IOMAP_DELALLOC, addr: -1 } },
+    ]);
+    const it = new IomapIter(current(), 0, 4096, W);
+    const rets = runCurrent(it, ops, [
+      (i) => { i.iomap.flags |= IOMAP_F_STALE; return 0; },
+      () => 0,
+    ]);
+    assert.deepStrictEqual(rets, [1, 1, 0]);
+    assert.deepStrictEqual(ops.trace(), ['begin(0, 4096, WRITE)', 'end(0, 4096, 0, WRITE) [STALE]', 'begin(0, 4096, WRITE)', 'end(0, 4096, 0, WRITE)']);
+  });
+
+  it('iomapIterate runs the shared bodies in either generation with the same ->iomap_begin/->iomap_end calls', () => {
+    const script = (): ScriptedOps => new ScriptedOps([
+      { map: { offset: 0, length: 4096, type: IOMAP_MAPPED, addr: 1 << 20 } },
+      { map: { offset: 4096, length: 4096, type: IOMAP_HOLE, addr: -1 } },
+    ]);
+    const a = script();
+    const b = script();
+    iomapIterate(new IomapIter(inode(), 100, 6000, W), a, (i) => iomapLength(i));
+    iomapIterate(new IomapIter(current(), 100, 6000, W), b, (i) => iomapLength(i));
+    assert.deepStrictEqual(b.trace(), a.trace());
   });
 });

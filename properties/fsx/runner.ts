@@ -32,7 +32,7 @@ import {
   OP_WRITE_DIRECT, OP_WRITE_DIRECT_ASYNC, OP_WRITEBACK, OP_ZERO_RANGE, OPS, OpBuffer,
   OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 } from './ops';
-import { AtomicChange, DurabilityTracker, FoundFile } from './durability';
+import { AtomicChange, DurabilityTracker, FoundFile, FULL_CHECK_BYTES } from './durability';
 import { eofRelationOf, extentClassOf, fileEof } from '../coverage/cells';
 import type { CoverageRecorder } from '../coverage/recorder';
 import { opOfBadByte, Pattern } from './pattern';
@@ -191,6 +191,11 @@ const CHECK_PIECE = 1 << 20;
 const GAP_READ_ALL = 1 << 18;
 /** Bytes read at each end of a long zero gap: a page either side of the data around it. */
 const GAP_EDGE = 4096;
+/**
+ * Files up to this size are read whole after a refused call (nothing may have changed); larger
+ * ones around the ranges the call named and at EOF (refusalRanges).
+ */
+const REFUSAL_FULL_CHECK = 1 << 20;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
 const FIEMAP_FULL = 1024;
 /** Dedupe requests are capped at 1 GiB per call (fs/remap_range.c). */
@@ -809,22 +814,52 @@ export class Runner {
     if (size !== this.oracle.size) {
       return this.fail('fault', 'fileops-14.26', undefined, [head, `size ${hex(size)} after the lost writes, expected ${hex(this.oracle.size)} (sizes move only with successful I/O)`]);
     }
-    const got = size > 0 ? t.pread(0, size) : new Uint8Array(0);
-    if (got.length !== size) return this.shortRead(got.length, size);
+    // What is read back: the whole file up to the tracker's FULL_CHECK_BYTES, else the ranges
+    // that can differ and the blocks the fault hit (cost follows the bytes changed, not the size).
+    const found: FoundFile = { size, pieces: [] };
+    for (const [off, len] of this.faultReadRanges(tracker, size, hit.ranges)) {
+      const data = t.pread(off, len);
+      if (data.length !== len) return this.shortRead(data.length, len);
+      found.pieces.push({ off, data });
+    }
     // A dropped or torn write leaves whatever the device held before in its blocks (stale data the
     // filesystem cannot know about): those blocks are judged as if they held the newest bytes.
-    const judged = action === 'error' ? got : Uint8Array.from(got);
+    const judged: FoundFile = action === 'error' ? found : { size, pieces: found.pieces.map((p) => ({ off: p.off, data: Uint8Array.from(p.data) })) };
     if (action !== 'error') {
-      for (const r of hit.ranges) {
-        const a = Math.min(r.off, size);
-        const b = Math.min(r.off + r.len, size);
-        if (b > a) this.oracle.readInto(a, b - a, judged.subarray(a, b));
+      for (const p of judged.pieces) {
+        const end = p.off + p.data.length;
+        for (const r of hit.ranges) {
+          const a = Math.max(p.off, Math.min(r.off, size));
+          const b = Math.min(end, r.off + r.len, size);
+          if (b > a) this.oracle.readInto(a, b - a, p.data.subarray(a - p.off, b - p.off));
+        }
       }
     }
-    const v = tracker.check(judged, [], this.oracle);
+    const v = tracker.check(size <= FULL_CHECK_BYTES ? (judged.pieces[0]?.data ?? new Uint8Array(0)) : judged, [], this.oracle);
     if (v.length > 0) return this.fail('fault', 'fileops-14.26', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
-    tracker.survived({ size, pieces: size > 0 ? [{ off: 0, data: got }] : [] });
-    this.resettle(size, got, head);
+    tracker.survived(found);
+    this.resettle(size, head);
+  }
+
+  /**
+   * The byte ranges a fault_write reads back ([off, len), ascending, disjoint): the tracker's
+   * rangesToRead (the whole file when small) and the file blocks the fault hit, in 512-byte units.
+   */
+  private faultReadRanges(tracker: DurabilityTracker, size: number, hits: ReadonlyArray<{ off: number; len: number }>): Array<[number, number]> {
+    const all: Array<[number, number]> = tracker.rangesToRead(size, []).map(([off, len]) => [off, off + len]);
+    for (const r of hits) {
+      const a = Math.floor(Math.min(r.off, size) / 512) * 512;
+      const b = Math.min(size, Math.ceil((r.off + r.len) / 512) * 512);
+      if (b > a) all.push([a, b]);
+    }
+    all.sort((x, y) => x[0] - y[0]);
+    const out: Array<[number, number]> = [];
+    for (const [a, b] of all) {
+      const last = out[out.length - 1];
+      if (last !== undefined && last[0] + last[1] >= a) last[1] = Math.max(last[0] + last[1], b) - last[0];
+      else out.push([a, b - a]);
+    }
+    return out;
   }
 
   /**
@@ -833,10 +868,11 @@ export class Runner {
    * last byte and fsync, so that everything read back is durable again and later power cuts are
    * judged from there.
    */
-  private resettle(size: number, got: Uint8Array, head: string): void {
+  private resettle(size: number, head: string): void {
     const t = this.t;
     if (size > 0) {
-      const n = t.pwrite(size - 1, got.subarray(size - 1));
+      // The oracle holds what survived (DurabilityTracker.survived): its last byte is the file's.
+      const n = t.pwrite(size - 1, Uint8Array.of(this.oracle.byteAt(size - 1)));
       if (n !== 1) return this.fail('short-write', 'fileops-14.1', undefined, [head, `short write: ${hex(n)} bytes instead of 0x1 while rewriting the last byte`]);
     }
     t.fsync();
@@ -876,7 +912,12 @@ export class Runner {
    * `kind` (fsx's bad-data lines after `head`) and return false.
    */
   private verifyFile(kind: FailureKind, rule: string, head: string): boolean {
-    for (const [off, len] of this.checkPieces()) {
+    return this.verifyPieces(kind, rule, head, this.checkPieces());
+  }
+
+  /** verifyFile() over the [off, len) pieces given. */
+  private verifyPieces(kind: FailureKind, rule: string, head: string, pieces: Array<[number, number]>): boolean {
+    for (const [off, len] of pieces) {
       const data = this.t.pread(off, len);
       if (data.length !== len) {
         // A short read is a read-length failure whatever the read was for.
@@ -903,8 +944,13 @@ export class Runner {
    * the same pieces as always.
    */
   private checkPieces(): Array<[number, number]> {
+    return this.piecesOf(this.checkRanges());
+  }
+
+  /** Ascending disjoint [lo, hi) ranges as [off, len) reads cut at multiples of CHECK_PIECE. */
+  private piecesOf(ranges: Array<[number, number]>): Array<[number, number]> {
     const out: Array<[number, number]> = [];
-    for (const [lo, hi] of this.checkRanges()) {
+    for (const [lo, hi] of ranges) {
       for (let off = lo; off < hi;) {
         const end = Math.min(hi, (Math.floor(off / CHECK_PIECE) + 1) * CHECK_PIECE);
         out.push([off, end - off]);
@@ -1000,7 +1046,42 @@ export class Runner {
     const now = this.t.size();
     if (now !== size) return this.fail('errno', 'fileops-14.4', undefined, [head, `size ${hex(now)}, expected ${hex(size)}`]);
     if (code === OP_WRITE_DIRECT && this.dioWritePartial) this.acceptLandedBlocks(n, off, len, size);
-    this.verifyFile('errno', 'fileops-14.4', head);
+    if (size <= REFUSAL_FULL_CHECK) this.verifyFile('errno', 'fileops-14.4', head);
+    else this.verifyPieces('errno', 'fileops-14.4', head, this.refusalRanges(off, len, dst, size));
+  }
+
+  /**
+   * What a refusal check reads of a file larger than REFUSAL_FULL_CHECK: the CHECK_PIECE pieces
+   * holding both ends of each range the call named (offset and destination, each `len` long) and
+   * the last piece before EOF: where a refused call that did something would have left a mark.
+   */
+  private refusalRanges(off: number, len: number, dst: number, size: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    // The piece holding byte p (a bad argument may name any length: its two ends are read).
+    const piece = (p: number): void => {
+      if (!Number.isFinite(p) || p < 0 || p >= size) return;
+      const lo = Math.floor(p / CHECK_PIECE) * CHECK_PIECE;
+      out.push([lo, Math.min(size, lo + CHECK_PIECE)]);
+    };
+    const around = (at: number): void => {
+      if (!Number.isFinite(at) || !Number.isFinite(len)) return;
+      const lo = Math.max(0, Math.min(at, at + len));
+      const hi = Math.min(size, Math.max(at, at + len) + 1);
+      if (lo >= hi) return;
+      piece(lo);
+      piece(hi - 1);
+    };
+    around(off);
+    around(dst);
+    out.push([Math.max(0, size - CHECK_PIECE), size]);
+    out.sort((a, b) => a[0] - b[0]);
+    const merged: Array<[number, number]> = [];
+    for (const r of out) {
+      const last = merged[merged.length - 1];
+      if (last !== undefined && last[1] >= r[0]) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    return this.piecesOf(merged);
   }
 
   /**

@@ -396,6 +396,8 @@ export class Refs implements FsInstance {
         const pblk = ext.pblk + (lblk - ext.lblk);
         return { state: ext.state, pblk, shared: this.isShared(pblk), ...staged };
       },
+      // The end of whichever extent (data or COW fork) ends first after lblk, or the next start.
+      nextChange: (lblk) => Math.min(data.lookup(lblk).next, cow.lookup(lblk).next),
     };
   }
 
@@ -1292,9 +1294,18 @@ export class Refs implements FsInstance {
     return status;
   }
 
+  /**
+   * Where an ioend's data ends, in whole blocks. The current generation stops an ioend's size at
+   * i_size (6.12 rounds it up to the block): refs decides by whole blocks in both, so its
+   * completion work and on-disk size are the same whichever way the core sized the ioend.
+   */
+  private ioendEnd(io: Ioend): number {
+    return roundUp(io.offset + io.size, this.blockSize);
+  }
+
   /** Unwritten, COW and size-extending ioends complete through the end_io work item. */
   private setIoendCompletion(ioend: Ioend): void {
-    const extends_ = ioend.offset + ioend.size > refsOf(ioend.inode).wbSize;
+    const extends_ = this.ioendEnd(ioend) > refsOf(ioend.inode).wbSize;
     if (ioendUnwritten(ioend) || ioendShared(ioend) || extends_) ioend.endIo = (io) => this.endIoUnwritten(io);
   }
 
@@ -1352,7 +1363,7 @@ export class Refs implements FsInstance {
         // which is why completion merging must never mix UNWRITTEN and MAPPED ioends.
         if (ri.extents.convert(lblk, n, 'unwritten', 'written')) this.bumpSeqUnlessBug(ri);
       }
-      const end = io.offset + io.size;
+      const end = this.ioendEnd(io);
       const ok = io.status === 0;
       iomapFinishIoends(io, io.status);
       // After finishing, so that this ioend's own folios no longer count as in flight.

@@ -44,6 +44,26 @@ export interface MappingSnapshot {
   /** A printable description of the state (for violation reports). */
   fingerprint(scope: 'data' | 'all'): string;
   block(lblk: number): BlockState;
+  /**
+   * Optional: the first block after `lblk` where the state may stop continuing block(lblk)'s:
+   * up to there every block has the same `state`, and `pblk`/`cowPblk` one more than the block
+   * before (`shared` may still differ block by block). Infinity when nothing follows. Lets
+   * checks walk extents instead of blocks; without it they go block by block (blockRuns).
+   */
+  nextChange?(lblk: number): number;
+}
+
+/**
+ * Hand `fn` the runs of [first, last) in which the state continues (MappingSnapshot.nextChange):
+ * fn(lo, hi, state of block lo); fn returning true stops the walk. One call per block when the
+ * snapshot cannot say where runs end.
+ */
+export function blockRuns(snap: MappingSnapshot, first: number, last: number, fn: (lo: number, hi: number, st: BlockState) => boolean | void): void {
+  for (let b = first; b < last;) {
+    const next = snap.nextChange !== undefined ? Math.min(last, Math.max(b + 1, snap.nextChange(b))) : b + 1;
+    if (fn(b, next, snap.block(b)) === true) return;
+    b = next;
+  }
 }
 
 /** Read-only access to the filesystem's own idea of its mappings. */
