@@ -191,5 +191,11 @@ export const CATCHES: readonly Catch[] = [
 export const NOT_CAUGHT: Readonly<Record<string, string>> = {
   'delalloc-convert-no-seq': 'the contract, stateful and buffered-io suites fail on it (check --suite contract --suite stateful --suite buffered-io, seed 1), but no entry here is measured and re-checked yet',
   'cow-remap-on-io-error': 'needs a write to a shared (reflinked) block to fail under writeback, read back cold: fsx\'s fault_write op does that (corpus/bug-zoo/cow-remap-on-io-error.json); writeback-errors fails writes of unshared blocks',
+  'atomic-bio-not-atomic': 'no check suite issues RWF_ATOMIC, RWF_DONTCACHE or exchange-range I/O yet; plain fsx catches it with its write_atomic ops (corpus/bug-zoo/atomic-bio-not-atomic.json)',
+  'atomic-cow-per-extent': 'no check suite issues RWF_ATOMIC, RWF_DONTCACHE or exchange-range I/O yet; plain fsx catches it with its write_atomic and crash ops (corpus/bug-zoo/atomic-cow-per-extent.json)',
+  'atomic-hw-partial-mapping': 'no check suite issues RWF_ATOMIC, RWF_DONTCACHE or exchange-range I/O yet; plain fsx catches it with its write_atomic ops (corpus/bug-zoo/atomic-hw-partial-mapping.json)',
+  'dontcache-drops-dirty': 'no check suite issues RWF_ATOMIC, RWF_DONTCACHE or exchange-range I/O yet; plain fsx catches it with its write_dontcache ops (corpus/bug-zoo/dontcache-drops-dirty.json)',
+  'dontcache-no-drop': 'no check suite issues RWF_ATOMIC, RWF_DONTCACHE or exchange-range I/O yet; plain fsx catches it with its read_dontcache/write_dontcache ops (corpus/bug-zoo/dontcache-no-drop.json)',
+  'exchange-keeps-cache': 'no check suite issues RWF_ATOMIC, RWF_DONTCACHE or exchange-range I/O yet; plain fsx catches it with its exchange_range ops (corpus/bug-zoo/exchange-keeps-cache.json)',
   'convert-on-io-error': 'needs a write to fail over a freshly allocated (unwritten) block, read back cold: fsx\'s fault_write op does that (corpus/bug-zoo/convert-on-io-error.json); writeback-errors fails overwrites of written blocks',
 };
