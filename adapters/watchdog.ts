@@ -23,7 +23,8 @@ import type { FileAdapter, FileTarget } from './types';
 const TARGET_METHODS = [
   'size', 'pread', 'pwrite', 'pwriteFaulting', 'truncate', 'fsync', 'fdatasync', 'mapread', 'mapwrite', 'fallocate',
   'cloneRange', 'dedupeRange', 'copyRange', 'dsyncWrite', 'directRead', 'directWrite', 'seekData', 'seekHole', 'fiemap',
-  'closeOpen', 'remount', 'crash',
+  'closeOpen', 'remount', 'crash', 'directWriteAsync', 'mapwriteFaulting', 'atomicWrite', 'readDontcache', 'writeDontcache',
+  'exchangeRange', 'cachedPages', 'randomReads',
 ] as const;
 
 const HOOK = '__iomapHarnessWatchdogExit';
@@ -157,13 +158,31 @@ function guarded<T extends unknown[], R>(w: Watchdog, what: string, code: number
   };
 }
 
-/** `t` with every method that calls into the adapter's code guarded. */
+/** Every function-valued property of `t`, own or inherited (short of Object.prototype). */
+function methodNames(t: object): Set<string> {
+  const names = new Set<string>();
+  for (let o: object | null = t; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const k of Object.getOwnPropertyNames(o)) if (k !== 'constructor') names.add(k);
+  }
+  return names;
+}
+
+/**
+ * `t` with every method that calls into the adapter's code guarded. Every other method is bound to
+ * `t` too: the guard inherits from `t`, so an unbound method would run with the guard as `this`,
+ * and a field it assigns (a grown buffer, a new length) would land on the guard, unseen by the
+ * guarded methods (a module adapter's exchange_range once lost its data that way).
+ */
 function guardTarget(w: Watchdog, name: string, t: FileTarget): FileTarget {
   const g = Object.create(t) as Record<string, unknown>;
   const src = t as unknown as Record<string, unknown>;
-  for (const [i, k] of TARGET_METHODS.entries()) {
+  const codes = new Map<string, number>(TARGET_METHODS.map((k, i) => [k, i + 2]));
+  for (const k of methodNames(t)) {
     const f = src[k];
-    if (typeof f === 'function') g[k] = guarded(w, `adapter module ${name}: FileTarget.${k}()`, i + 2, (f as (...a: unknown[]) => unknown).bind(t));
+    if (typeof f !== 'function') continue;
+    const bound = (f as (...a: unknown[]) => unknown).bind(t);
+    const code = codes.get(k);
+    g[k] = code === undefined ? bound : guarded(w, `adapter module ${name}: FileTarget.${k}()`, code, bound);
   }
   return g as unknown as FileTarget;
 }
