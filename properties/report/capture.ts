@@ -76,11 +76,12 @@ export interface ReportData {
   coverage?: import('../coverage/recorder').CoverageJson;
 }
 
-function classOf(target: ReferenceTarget, snap: MappingSnapshot | null, blk: number): string {
+/** The class of block `blk`; `inline`: the file's data lives in its inode (block 0 shows it). */
+function classOf(target: ReferenceTarget, snap: MappingSnapshot | null, inline: boolean, blk: number): string {
   const fs = target.fsys.fs;
   const inode = target.fh.inode;
   if (snap === null) return 'h';
-  if (fs.describeBlock(inode, 0) === 'inline') return blk === 0 ? 'i' : 'h';
+  if (inline) return blk === 0 ? 'i' : 'h';
   const st = snap.block(blk);
   const desc = fs.describeBlock(inode, blk * inode.blockSize);
   if (desc.includes('; cow ')) return 'c';
@@ -109,12 +110,13 @@ export function captureState(target: ReferenceTarget, op: number, blocks: number
   const scale = Math.max(1, Math.ceil(blocks / MAX_CELLS));
   const intro = target.fsys.fs.introspect;
   const snap = intro ? intro.snapshot(inode) : null;
+  const inline = snap !== null && target.fsys.fs.describeBlock(inode, 0) === 'inline';
   let cells = '';
   for (let c = 0; c * scale < blocks; c++) {
     // A coarse cell shows the "most interesting" class among its blocks (anything but a hole).
     let cls = 'h';
     for (const b of cellSamples(c * scale, Math.min(blocks, (c + 1) * scale))) {
-      const k = classOf(target, snap, b);
+      const k = classOf(target, snap, inline, b);
       if (k !== 'h') { cls = k; if (k !== 'w') break; }
     }
     cells += cls;
