@@ -1,5 +1,5 @@
 /**
- * The contract rules of ../shared/spec/iomap-contract.md §4 as named, stable checks. Each rule
+ * The contract rules of the iomap contract (docs/contract.md) as named, stable checks. Each rule
  * says whether the monitor checks it on every callback ("checked"), only part of it or only with
  * the filesystem's introspection ("partial"), or cannot see it ("unchecked": the state it needs —
  * locks, sleeping, the caller's context — does not exist in a single-threaded model).

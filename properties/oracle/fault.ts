@@ -1,7 +1,7 @@
 /**
  * Fault properties: seeded random workloads on a target's volume (adapters/volume.ts; by default
  * refs under the reference generic layer) over FaultDevice(MemoryDevice), with the fault schedule as steps of the workload, checked against a byte model and an
- * errseq model (../shared/spec/file-ops.md §12, invariant 26).
+ * errseq model (docs/rules.md, fileops-14.26).
  *
  *   const r = runFaultWorkload(generateFaultWorkload({ seed: 7, mode: 'write-eio' }));
  *   r.violations   // [] when the filesystem behaved as Linux allows
