@@ -1,6 +1,6 @@
 /**
  * Deliberate deviations from the correct model, switched on one at a time by the bug zoo
- * (adapters/mutants). Each is a historical iomap bug (../shared/spec/iomap-contract.md §7) or a
+ * (adapters/mutants). Each is a historical iomap bug (docs/bug-zoo.md) or a
  * rule violation real filesystems shipped, seeded where the kernel had it. All false: the
  * correct model. Core switches live here; filesystem-level bugs are options of refs (RefsBugs).
  */

@@ -8,7 +8,7 @@ import type { RefsBugs } from '../../reference/fs/refs';
 
 export interface MutantSpec {
   name: string;
-  /** Section of ../shared/spec/iomap-contract.md (or the rule) the bug comes from. */
+  /** Section of the iomap contract (docs/rules.md, docs/contract.md) or the rule the bug comes from. */
   section: string;
   description: string;
   /** The check expected to catch it: "fsx" (byte/size oracle), "monitor:Rxx", "check:SUITE", "crash". */
