@@ -20,6 +20,7 @@ import { indexHtml, mergedJson, mergedJunit, summaryLines } from '../properties/
 import { Engine, ENGINES, INDEX_VARIABLES, planFor } from '../properties/campaign/plan';
 import { runShard, setupProblem, UnitResult } from '../properties/campaign/shard';
 import type { Shard } from '../properties/campaign/units';
+import { isModuleSpec } from '../adapters/registry';
 import { KnownSignature, KnownSignatureError, loadKnownSignatures } from '../properties/signatures';
 import { CliIO, EXIT_FAILURE, EXIT_PASS, parseNumber, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed, Values } from './command-line';
@@ -105,12 +106,20 @@ export function shardFromEnv(shardFlag: string | undefined, shardsFlag: string |
   return { k: Number(text) + 1, n };
 }
 
+/** A built-in adapter (reference, naive, mutant:NAME): it exists on every machine the harness runs on. */
+function isBuiltinSpec(spec: string): boolean {
+  return !isModuleSpec(spec) && !/^(exec|host|diff):/.test(spec);
+}
+
 /**
  * Every target opens with its own options before anything runs: a bad spec costs one line, exit 2.
- * (A setup a target cannot take skips that target's units under it, with the reason.)
+ * (A setup a target cannot take skips that target's units under it, with the reason.) `plan`
+ * checks the built-in targets only: a module, a server or a host folder may exist only on the
+ * engine's machines, and each shard checks those when it starts.
  */
-function checkTargets(c: Campaign): void {
+function checkTargets(c: Campaign, builtinOnly = false): void {
   for (const t of c.targets) {
+    if (builtinOnly && !isBuiltinSpec(t.adapter)) continue;
     const why = setupProblem(t.adapter, t.options);
     if (why !== null) throw new UsageError(`campaign: target ${t.name}: ${why.replace(/^the target refuses this setup: /, '')}`);
   }
@@ -167,6 +176,8 @@ function planCmd(v: Values, positionals: string[], io: CliIO): number {
   if (engine === undefined || !ENGINES.includes(engine as Engine)) throw new UsageError(`campaign plan: --engine: expected one of ${ENGINES.join(', ')}, got ${JSON.stringify(engine ?? '')}`);
   if (v.shards === undefined) throw new UsageError('campaign plan: --shards N is required');
   const shards = parseNumber('--shards', v.shards as string, 1, 100000);
+  // A typo in a target costs a second here, not a night of failed pods.
+  checkTargets(campaign, true);
   const out = prepareDir('--out', (v.out as string | undefined) ?? 'campaign-plan');
   // GitHub runs from the repository root (the path as given); Slurm from a shared filesystem (absolute).
   const where = engine === 'slurm' ? path.resolve(file) : file.split(path.sep).join('/');

@@ -85,7 +85,7 @@ function link(href: string | undefined, text: string): string {
 
 export function indexHtml(m: MergeResult): string {
   const t = m.totals;
-  const rows = m.failures.map((f) => `<tr class="${f.known !== undefined ? 'known' : 'new'}" id="${esc(f.sigId)}">
+  const rows = m.failures.map((f) => `<tr class="${f.known !== undefined ? 'known' : 'new'}" id="${esc(f.key)}">
 <td>${f.known !== undefined ? 'known' : '<b>new</b>'}</td><td>${esc(f.target)}</td><td>${esc(f.signature.kind)}</td><td>${esc(f.signature.rule)}</td>
 <td class="n">${f.count}</td><td>${esc(where(f))}<br><small>${esc(setupText(f.first.setup))}</small></td>
 <td><code>${esc(f.signature.shape || '(no op log)')}</code><br><small>${esc(f.message)}</small></td>

@@ -23,8 +23,6 @@ export interface PlanFile {
   /** File name (relative to the plan's output folder). */
   name: string;
   text: string;
-  /** The parsed documents, for the tests that validate them against the engines' schemas. */
-  documents?: Record<string, Yaml>[];
 }
 
 export interface Plan {
@@ -87,7 +85,7 @@ function k8sPlan(p: PlanInput): Plan {
   };
   const name = `${c.name}-job.yaml`;
   return {
-    files: [{ name, text: `${toYaml(configMap)}---\n${toYaml(job)}`, documents: [configMap, job] }],
+    files: [{ name, text: `${toYaml(configMap)}---\n${toYaml(job)}` }],
     next: [
       `kubectl apply -f ${name}   # ${p.shards} pods, shard index from JOB_COMPLETION_INDEX; results on PVC ${k.resultsClaim} under ${c.name}/`,
       `then, with the volume mounted: iomap-harness campaign merge /results/${c.name} --out merged`,
@@ -134,7 +132,7 @@ function githubPlan(p: PlanInput): Plan {
   };
   const name = `iomap-harness-${c.name}.yml`;
   return {
-    files: [{ name, text: toYaml(workflow), documents: [workflow] }],
+    files: [{ name, text: toYaml(workflow) }],
     next: [`copy ${name} to .github/workflows/ in the repository that holds ${p.file}: it runs nightly at 02:00 UTC and on demand (workflow_dispatch)`],
   };
 }
