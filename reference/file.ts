@@ -1013,9 +1013,7 @@ export class FileHandle {
     }
     if (ret === -ENOTBLK) ret = 0;
     if (ret < 0) {
-      // Without the up-front check a misaligned write fails in a later mapping, after extending
-      // past EOF may have allocated blocks there: ext4_truncate_failed_write frees them.
-      if (!upFront && off + len > inode.size) this.fs.truncateBlocks(inode, inode.size);
+      if (!upFront && off + len > inode.size) this.truncateFailedWrite();
       check(ret, `${this.name}: O_DIRECT write at ${off}`);
     }
     if (ret < len) {
@@ -1027,6 +1025,29 @@ export class FileHandle {
       return ret + n;
     }
     return ret;
+  }
+
+  /**
+   * ext4_inode_extension_cleanup → ext4_truncate_failed_write, after an extending O_DIRECT write
+   * failed: without the up-front check a misaligned write fails in a later mapping, when the
+   * earlier mappings' bios were already sent, so the EOF block may now hold the write's bytes past
+   * EOF, and blocks past EOF may have been allocated. truncate_inode_pages(i_size), then
+   * ext4_truncate: zero the EOF block from i_size (ext4_block_truncate_page; a hole or an
+   * unwritten block has nothing to zero) and free the blocks past EOF. On Linux 6.18 ext4 the
+   * zeroed tail was on disk right after the call and the page not cached, so the model writes the
+   * block back and drops it (docs/model.md, dioWriteAlignUpFront).
+   */
+  private truncateFailedWrite(): void {
+    const inode = this.inode;
+    const size = inode.size;
+    inode.mapping.truncatePagecache(size);
+    if (size % inode.blockSize !== 0) {
+      check(iomapTruncatePage(inode, size, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: truncate_page after a failed write`);
+      this.writeBackEofBlock(size);
+      const idx = Math.floor(size / PAGE_SIZE);
+      inode.mapping.invalidateRange2(idx, idx);
+    }
+    this.fs.truncateBlocks(inode, size);
   }
 
   /**
@@ -1044,8 +1065,11 @@ export class FileHandle {
     const src = data.subarray(0, len);
     // As for the synchronous path: -ENOTBLK (e.g. an unaligned COW write) or a short result means
     // the caller falls back to a buffered write of the rest — here when the dio completes.
+    const extending = !this.personality.dioWriteAlignUpFront && off + len > this.inode.size;
     const finish = (res: number): void => {
       if (res === -ENOTBLK) res = 0;
+      // ext4 runs an extending write synchronously and cleans up after a failed one.
+      if (res < 0 && extending && !this.closed && this.fsys.mounted) this.truncateFailedWrite();
       if (res >= 0 && res < len && !this.closed && this.fsys.mounted) {
         const n = this.pwrite(off + res, src.subarray(res));
         const err = filemapWriteAndWaitRange(this.inode.mapping, off + res, off + res + n - 1);

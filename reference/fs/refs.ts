@@ -398,6 +398,10 @@ export class Refs implements FsInstance {
       },
       // The end of whichever extent (data or COW fork) ends first after lblk, or the next start.
       nextChange: (lblk) => Math.min(data.lookup(lblk).next, cow.lookup(lblk).next),
+      sharedRun: (lblk, n) => {
+        const { ext } = data.lookup(lblk);
+        return ext === null || ext.state === 'delalloc' ? n : this.sharedSpan(ext.pblk + (lblk - ext.lblk), n);
+      },
     };
   }
 
@@ -557,6 +561,23 @@ export class Refs implements FsInstance {
 
   isShared(pblk: number): boolean {
     return (this.refcount.get(pblk) ?? 1) > 1;
+  }
+
+  /**
+   * How many blocks from pblk (1..n) answer isShared() as pblk does, in O(min(n, shared blocks)):
+   * an unshared run longer than the refcount table is ended by the nearest shared block found in
+   * the table, not by asking each block (a 2^40-byte extent has 2^28 of them).
+   */
+  private sharedSpan(pblk: number, n: number): number {
+    const s = this.isShared(pblk);
+    if (!s && this.refcount.size < n) {
+      let k = n;
+      for (const [b, c] of this.refcount) if (c > 1 && b > pblk && b - pblk < k) k = b - pblk;
+      return k;
+    }
+    let k = 1;
+    while (k < n && this.isShared(pblk + k) === s) k++;
+    return k;
   }
 
   /** Whether a write must copy the block: shared now, or in the durable metadata (see unsharedSinceCommit). */
