@@ -283,7 +283,10 @@ export class CrashDevice extends WrappedDevice {
     const fua = validateWrite(this, off, data, opts);
     this.inner.write(off, data, opts);
     if (data.length === 0 || !this.logging) return;
-    this.log.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: data.slice(), ...(opts?.atomic === true ? { atomic: true } : {}) });
+    // A copy (new Uint8Array), not data.slice(): a Node Buffer's slice() is a view of the caller's
+    // memory, which the caller may reuse (fsx's pattern hands out one scratch buffer for every
+    // write longer than its period), and the log would then replay other bytes into crash images.
+    this.log.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: new Uint8Array(data), ...(opts?.atomic === true ? { atomic: true } : {}) });
   }
 
   flush(): void {
