@@ -407,15 +407,25 @@ function atomicLengths(w: Workload): number[] {
 
 /**
  * An RWF_ATOMIC write (fsx's write_atomic): a power-of-two length from the unit range at a
- * multiple of it. One in three lands on the block holding EOF, so that it spans written blocks
- * and a hole or the EOF: the mixed mappings that send it down the copy-on-write fallback.
+ * multiple of it. Placed inside EOF (where a sparse file mixes written blocks and holes: the
+ * mappings that send it down the copy-on-write fallback, and whose remap a power cut must not
+ * split), on the block holding EOF (extending the file), or anywhere.
  */
 function atomicWrite(w: Workload, s: Step, span: Span): void {
   const lens = atomicLengths(w).filter((n) => n <= span.maxFile);
   if (lens.length === 0) return play(w, { ...s, k: 'write' }, span);
-  const len = lens[s.b % lens.length];
-  const atEof = s.c % 3 === 0 && w.size > 0;
-  let off = atEof ? alignDown(Math.max(0, w.size - 1 - (s.a % len)), len) : alignDown(s.a % span.maxFile, len);
+  const size = w.size;
+  const fit = lens.filter((n) => n <= size);
+  let len = lens[s.b % lens.length];
+  let off: number;
+  if (s.c % 3 === 0 && fit.length > 0) {
+    len = fit[s.b % fit.length];
+    off = alignDown(s.a % (size - len + 1), len);
+  } else if (s.c % 3 === 1 && size > 0) {
+    off = alignDown(Math.max(0, size - 1 - (s.a % len)), len);
+  } else {
+    off = alignDown(s.a % span.maxFile, len);
+  }
   if (off + len > span.maxFile) off = alignDown(span.maxFile - len, len);
   w.op('write_atomic', off, len);
 }
