@@ -236,16 +236,10 @@ export function play(w: Workload, s: Step, span: Span): void {
     }
     case 'dedupe':
     case 'dedupeSame': {
-      const nb = Math.floor(size / bs);
-      if (nb < 2) return write();
-      const lenB = 1 + (s.b % Math.max(1, Math.min(Math.floor(nb / 2), Math.floor(maxOp / bs))));
-      const off = (s.a % (nb - lenB + 1)) * bs;
-      let dst = (s.c % (nb - lenB + 1)) * bs;
-      const len = lenB * bs;
-      if (dst < off + len && off < dst + len) dst = off + len <= (nb - lenB) * bs ? off + len : off >= len ? off - len : -1;
-      if (dst < 0) return write();
-      if (s.k === 'dedupeSame' && w.caps.copyRange) w.op('copy_range', off, len, { dst });
-      return w.op('dedupe_range', off, len, { dst });
+      const r = apartBlocks(size, bs, s, maxOp);
+      if (r === null) return write();
+      if (s.k === 'dedupeSame' && w.caps.copyRange) w.op('copy_range', r.off, r.len, { dst: r.dst });
+      return w.op('dedupe_range', r.off, r.len, { dst: r.dst });
     }
     case 'copy': {
       if (size === 0) return write();
@@ -430,19 +424,26 @@ function atomicWrite(w: Workload, s: Step, span: Span): void {
   w.op('write_atomic', off, len);
 }
 
+/**
+ * Two ranges of whole blocks inside EOF that do not overlap, of equal length (dedupe's and
+ * exchange's arguments, as fsx's generate_dest_range), or null when the file is too small.
+ */
+function apartBlocks(size: number, bs: number, s: Step, maxOp: number): { off: number; len: number; dst: number } | null {
+  const nb = Math.floor(size / bs);
+  if (nb < 2) return null;
+  const lenB = 1 + (s.b % Math.max(1, Math.min(Math.floor(nb / 2), Math.floor(maxOp / bs))));
+  const off = (s.a % (nb - lenB + 1)) * bs;
+  let dst = (s.c % (nb - lenB + 1)) * bs;
+  const len = lenB * bs;
+  if (dst < off + len && off < dst + len) dst = off + len <= (nb - lenB) * bs ? off + len : off >= len ? off - len : -1;
+  return dst < 0 ? null : { off, len, dst };
+}
+
 /** exchange_range within the file: whole blocks inside EOF, the two ranges apart (as fsx's). */
 function exchange(w: Workload, s: Step, span: Span): void {
-  const bs = w.bs;
-  const nb = Math.floor(w.size / bs);
-  if (nb < 2) return play(w, { ...s, k: 'write' }, span);
-  const lenB = 1 + (s.b % Math.max(1, Math.min(Math.floor(nb / 2), Math.floor(span.maxOp / bs))));
-  const room = nb - lenB + 1;
-  const off = (s.a % room) * bs;
-  const len = lenB * bs;
-  let dst = (s.c % room) * bs;
-  if (dst < off + len && off < dst + len) dst = off + len <= (nb - lenB) * bs ? off + len : off >= len ? off - len : -1;
-  if (dst < 0) return play(w, { ...s, k: 'write' }, span);
-  w.op('exchange_range', off, len, { dst });
+  const r = apartBlocks(w.size, w.bs, s, span.maxOp);
+  if (r === null) return play(w, { ...s, k: 'write' }, span);
+  w.op('exchange_range', r.off, r.len, { dst: r.dst });
 }
 
 /**

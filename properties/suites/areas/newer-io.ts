@@ -7,13 +7,10 @@
  * read path at once; calls with bad arguments fail with EINVAL and change nothing. A target
  * without the op skips the suite with the reason (the host where the kernel lacks it).
  */
-import type { AdapterOptions } from '../../../adapters/registry';
 import { GEO_DEFAULT, GEO_SUBFOLIO, workloadProperty } from '../common';
 import type { SuiteDef } from '../types';
-
-/** Power cuts over a poisoned device, as the crash suite's (a block exposed unwritten reads as junk). */
-const POISON = 0x5eed0bad;
-const CRASH_GEOS: AdapterOptions[] = [{ ...GEO_DEFAULT, poison: POISON }, { ...GEO_SUBFOLIO, poison: POISON }];
+// Power cuts over a poisoned device, as the crash suite's (a block exposed unwritten reads as junk).
+import { CRASH_GEOMETRIES as CRASH_GEOS } from './crash';
 
 export const atomicWrites: SuiteDef = {
   name: 'atomic-writes',
