@@ -835,7 +835,10 @@ export class Runner {
         }
       }
     }
-    const v = tracker.check(size <= FULL_CHECK_BYTES ? (judged.pieces[0]?.data ?? new Uint8Array(0)) : judged, [], this.oracle);
+    // A failed write leaves the blocks as they were last written, which can be bytes a later
+    // truncate cut off (ext4 leaves the EOF block it zeroes dirty): the tracker allows them there.
+    const failed = action === 'error' ? hit.ranges : [];
+    const v = tracker.check(size <= FULL_CHECK_BYTES ? (judged.pieces[0]?.data ?? new Uint8Array(0)) : judged, [], this.oracle, failed);
     if (v.length > 0) return this.fail('fault', 'fileops-14.26', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
     tracker.survived(found);
     this.resettle(size, head);
