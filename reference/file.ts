@@ -244,10 +244,12 @@ export class IomapFs {
   }
 }
 
-/** The §6 invariants of every folio of an inode, outside of any operation. */
+/** The §6 invariants of every folio of an inode, outside of any operation (bulk typed-array scans: this runs after every fsx op). */
 export function checkFolioInvariants(inode: Inode): string[] {
   const out: string[] = [];
-  for (const f of inode.mapping.allFolios()) {
+  const mapping = inode.mapping;
+  for (let k = 0; k < mapping.nrFolios; k++) {
+    const f = mapping.folioByRank(k);
     const where = `folio ${f.index}+${f.nrPages}`;
     if (f.locked) out.push(`${where} left locked`);
     if (f.refs !== 0) out.push(`${where} get/put imbalance ${f.refs}`);
@@ -257,15 +259,29 @@ export function checkFolioInvariants(inode: Inode): string[] {
     if (allSet(ifs.uptodate) !== f.uptodate) out.push(`${where} uptodate ${f.uptodate} but bits ${Array.from(ifs.uptodate).join('')}`);
     if (ifs.readBytesPending !== 0) out.push(`${where} read bytes pending ${ifs.readBytesPending}`);
     if (!f.writeback && ifs.writeBytesPending !== 0) out.push(`${where} write bytes pending ${ifs.writeBytesPending} without writeback`);
-    for (let i = 0; i < ifs.dirty.length; i++) {
-      if (ifs.dirty[i] && !ifs.uptodate[i]) { out.push(`${where} block ${i} dirty but not uptodate`); break; }
-    }
-    const eofBlk = Math.ceil((inode.size - f.pos) / inode.blockSize);
-    for (let i = 0; i < Math.min(eofBlk, ifs.dirty.length); i++) {
-      if (ifs.dirty[i] && !f.dirty && !f.writeback) { out.push(`${where} block ${i} dirty bit set on a clean folio`); break; }
+    const bad = firstDirtyNotUptodate(ifs.dirty, ifs.uptodate);
+    if (bad >= 0) out.push(`${where} block ${bad} dirty but not uptodate`);
+    if (!f.dirty && !f.writeback) {
+      const eofBlk = Math.ceil((inode.size - f.pos) / inode.blockSize);
+      const d = ifs.dirty.indexOf(1);
+      if (d !== -1 && d < eofBlk) out.push(`${where} block ${d} dirty bit set on a clean folio`);
     }
   }
   return out;
+}
+
+/** The first block whose dirty bit is set and uptodate bit clear, or -1 (run by run). */
+function firstDirtyNotUptodate(dirty: Uint8Array, uptodate: Uint8Array): number {
+  if (uptodate.indexOf(0) === -1) return -1;
+  let i = dirty.indexOf(1);
+  while (i !== -1) {
+    let j = dirty.indexOf(0, i);
+    if (j === -1) j = dirty.length;
+    const notUp = uptodate.indexOf(0, i);
+    if (notUp !== -1 && notUp < j) return notUp;
+    i = j < dirty.length ? dirty.indexOf(1, j) : -1;
+  }
+  return -1;
 }
 
 /** An open file description. */

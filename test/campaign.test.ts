@@ -83,7 +83,7 @@ describe('campaigns', () => {
       assert.match(h.out, /JOB_COMPLETION_INDEX/);
       const r = await cli(['campaign', 'merge', tmp, '--shard', '1/2']);
       assert.equal(r.code, 2);
-      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --quiet, --json\)\n$/);
+      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --run-id, --quiet, --json\)\n$/);
       const s = await cli(['campaign', 'launch', 'x.json']);
       assert.equal(s.code, 2);
       assert.match(s.err, /campaign: expected run, plan or merge, got "launch"/);
@@ -150,7 +150,7 @@ describe('campaigns', () => {
 
     it('Kubernetes: the file written holds a ConfigMap and an Indexed Job that validate against their schemas; a broken one does not', () => {
       const files = written.get('k8s')!;
-      assert.deepEqual([...files.keys()], ['nightly-job.yaml']);
+      assert.deepEqual([...files.keys()].sort(), ['nightly-job.yaml', 'nightly-merge.yaml']);
       const docs = parseAllDocuments(files.get('nightly-job.yaml')!).map((d) => d.toJSON() as Record<string, unknown>);
       const [cm, job] = docs as [{ data: Record<string, string> }, { spec: Record<string, unknown> & { template: { spec: { containers: { command: string[] }[] } } } }];
       new ConfigMap(cm).validate();
@@ -158,7 +158,12 @@ describe('campaigns', () => {
       assert.deepEqual(JSON.parse(cm.data['campaign.json']), CAMPAIGN, 'the ConfigMap carries the campaign file');
       assert.equal(job.spec.completionMode, 'Indexed');
       assert.equal(job.spec.completions, 4);
-      assert.match(job.spec.template.spec.containers[0].command.join(' '), /campaign run \/campaign\/campaign\.json --shards 4 --engine k8s/);
+      assert.match(job.spec.template.spec.containers[0].command.join(' '), /campaign run \/campaign\/campaign\.json --shards 4 --engine k8s --run-id "\$RUN_ID"/);
+      assert.deepEqual((job.spec.template.spec.containers[0] as unknown as { env: unknown }).env, [{ name: 'RUN_ID', valueFrom: { fieldRef: { fieldPath: "metadata.labels['controller-uid']" } } }]);
+      // The merge Job, applied when the shards' Job is over, on the same volume.
+      const [merge] = parseAllDocuments(files.get('nightly-merge.yaml')!).map((d) => d.toJSON() as { spec: { template: { spec: { containers: { command: string[] }[] } } } });
+      new Job(merge).validate();
+      assert.match(merge.spec.template.spec.containers[0].command[2], /campaign merge \/results\/nightly --campaign \/campaign\/campaign\.json --out \/results\/nightly-merged/);
       // The schema really checks: a wrong type, a missing required field, a bad enum are refused.
       assert.throws(() => new Job({ ...job, spec: { ...job.spec, completions: 'four' } }).validate(), /spec\/completions must be integer/);
       assert.throws(() => new Job({ ...job, spec: { ...job.spec, completionMode: 'indexed' } }).validate(), /completionMode must be equal to one of the allowed values/);
@@ -175,7 +180,7 @@ describe('campaigns', () => {
       assert.deepEqual(actionValidator.validateWorkflow(y).errors, []);
       const wf = parseYaml(y) as { jobs: { shard: { strategy: { matrix: { shard: number[] } } } } };
       assert.deepEqual(wf.jobs.shard.strategy.matrix.shard, [1, 2, 3, 4]);
-      assert.match(y, /campaign run \S*plan\.json --shard \$\{\{ matrix\.shard \}\}\/4/);
+      assert.match(y, /campaign run \S*plan\.json --shard \$\{\{ matrix\.shard \}\}\/4 --run-id \$\{\{ github\.run_id \}\}/);
       assert.notDeepEqual(actionValidator.validateWorkflow(y.replace(/runs-on/g, 'run-on')).errors, []);
       assert.notDeepEqual(actionValidator.validateWorkflow(y.replace('strategy:', 'stratgy:')).errors, []);
       assert.notDeepEqual(actionValidator.validateWorkflow(y.replace('"on":', '"om":')).errors, []);
@@ -186,7 +191,7 @@ describe('campaigns', () => {
       assert.deepEqual([...files.keys()].sort(), ['nightly-merge.sbatch', 'nightly-shards.sbatch']);
       const shards = files.get('nightly-shards.sbatch')!;
       assert.match(shards, /^#SBATCH --array=0-3$/m);
-      assert.match(shards, new RegExp(`campaign run ${path.join(tmp, 'plan.json').replace(/[.]/g, '\\.')} --shards 4 --engine slurm`));
+      assert.match(shards, new RegExp(`campaign run ${path.join(tmp, 'plan.json').replace(/[.]/g, '\\.')} --shards 4 --engine slurm --run-id "\\$SLURM_ARRAY_JOB_ID"`));
       assert.match(files.get('nightly-merge.sbatch')!, /campaign merge /);
       for (const text of files.values()) {
         assert.match(text, /^#!\/bin\/bash\n(#SBATCH --[a-z-]+=\S+\n)+/, 'the #SBATCH lines come first, where sbatch reads them');
@@ -205,6 +210,43 @@ describe('campaigns', () => {
       // A module path need not exist where the plan is made (it is in the engine's image).
       const g = writeCampaign(tmp, { ...CAMPAIGN, targets: ['/opt/myfs/adapter.js'] }, 'plan-module.json');
       assert.equal((await cli(['campaign', 'plan', g, '--engine', 'k8s', '--shards', '2', '--out', path.join(tmp, 'plan-module')])).code, 0);
+    });
+  });
+
+  describe('docs', () => {
+    const ROOT = path.resolve(__dirname, '..', '..');
+    const num = (t: string) => Number(t.replace(/,/g, ''));
+    /** A markdown section's table rows (cells trimmed), from the heading that starts with `heading` to the next. */
+    function tableRows(file: string, heading: string): string[][] {
+      const text = fs.readFileSync(path.join(ROOT, 'docs', file), 'utf8');
+      const from = text.indexOf(`\n## ${heading}`);
+      assert.ok(from >= 0, `${file}: no section ${heading}`);
+      const section = text.slice(from + 1).split(/\n## /)[0];
+      return section.split('\n').filter((l) => /^\|.*\|$/.test(l) && !/^\|[-| ]+\|$/.test(l)).map((l) => l.slice(1, -1).split('|').map((c) => c.trim()));
+    }
+
+    it('the cost model quotes the campaign-cost benchmark: each target\'s ops per CPU-second, the CPU-hours per 10^9 ops, the worked example', () => {
+      const bench = new Map(tableRows('benchmarks.md', 'Campaign cost').slice(1).map((r) => [r[0], num(r[4])]));
+      const byLabel: [RegExp, string][] = [[/^`naive`/, 'naive'], [/without power cuts/, 'reference crash=0'], [/with power cuts \(the default\)/, 'reference']];
+      const model = tableRows('campaigns.md', 'Cost model').slice(1).filter((r) => /^\d/.test(r[1]));
+      assert.equal(model.length, byLabel.length);
+      for (const [re, target] of byLabel) {
+        const row = model.find((r) => re.test(r[0]));
+        assert.ok(row !== undefined, `cost model: no row for ${target}`);
+        assert.ok(bench.has(target), `benchmarks.md "Campaign cost": no row ${target}`);
+        assert.equal(num(row[1]), bench.get(target), `${target}: the cost model's figure is not the benchmark's`);
+        assert.equal(row[2], `${(1e9 / bench.get(target)! / 3600).toFixed(1)} CPU-hours`, `${target}: 10^9 ops cost`);
+      }
+      const text = fs.readFileSync(path.join(ROOT, 'docs', 'campaigns.md'), 'utf8').replace(/\s+/g, ' ');
+      const ex = /\(R = ([\d,]+)\) in an 8-hour window \(T = ([\d,]+) s\): N = ceil\(10\^9 \/ \(([\d,]+) × ([\d,]+)\)\) = ceil\(([\d.]+)\) = (\d+) shards; in a 4-hour window, (\d+)\./.exec(text);
+      assert.ok(ex !== null, 'the worked example');
+      const [r, t] = [num(ex[1]), num(ex[2])];
+      assert.equal(r, bench.get('reference'));
+      assert.equal(t, 8 * 3600);
+      assert.deepEqual([num(ex[3]), num(ex[4])], [r, t]);
+      assert.equal(ex[5], (1e9 / (r * t)).toFixed(1));
+      assert.equal(Number(ex[6]), Math.ceil(1e9 / (r * t)));
+      assert.equal(Number(ex[7]), Math.ceil(1e9 / (r * t / 2)));
     });
   });
 
@@ -227,6 +269,62 @@ describe('campaigns', () => {
       // Another campaign's shard in the same folder is refused.
       const other = parseCampaign(JSON.stringify({ ...CAMPAIGN, fsx: { ...CAMPAIGN.fsx, ops: 201 } }), path.join(tmp, 'campaign.json'));
       assert.throws(() => runShard(other, '{}', { k: 2, n: 3 }, root), /holds shard 2\/3 of campaign nightly .* use another --out/);
+    });
+
+    it('a run id: a retry of the same run resumes; a folder of an earlier run (last night) is cleared and run afresh', async () => {
+      const f = writeCampaign(tmp, { name: 'runs', targets: ['mutant:map-blocks-hole'], fsx: { ops: 50, seeds: { count: 2 }, coverage: false } }, 'runs.json');
+      const out = path.join(tmp, 'runs');
+      const run = (id: string) => cli(['campaign', 'run', f, '--shard', '1/1', '--out', out, '--run-id', id]);
+      let r = await run('night-1');
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.out, /2 units \(2 run now\)/);
+      r = await run('night-1');
+      assert.match(r.out, /2 units \(0 run now\)/, 'a retry resumes');
+      // Last night's leftovers: a stray file in a unit's failure folder, gone after the clear.
+      const dir = path.join(out, 'shard-1-of-1');
+      const unit = fs.readdirSync(path.join(dir, 'failures'))[0];
+      fs.writeFileSync(path.join(dir, 'failures', unit, 'stale.json'), '{}');
+      r = await run('night-2');
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.out, /^shard 1\/1: the folder held run night-1: cleared, starting run night-2$/m);
+      assert.match(r.out, /2 units \(2 run now\)/);
+      assert.ok(!fs.existsSync(path.join(dir, 'failures', unit, 'stale.json')));
+      assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'shard.json'), 'utf8')).runId, 'night-2');
+      r = await cli(['campaign', 'run', f, '--shard', '1/1', '--out', out, '--run-id', '']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /--run-id: expected letters, digits.*got "" \(is the engine variable that gives it set\?\)\n$/);
+    });
+
+    it('merge takes the newest run of a reused folder (or --run-id), names the other run\'s folders, and clears its own earlier output', async () => {
+      const f = writeCampaign(tmp, { name: 'reuse', targets: ['mutant:map-blocks-hole', 'naive'], fsx: { ops: 50, seeds: { count: 2 }, coverage: false } }, 'reuse.json');
+      const out = path.join(tmp, 'reuse');
+      const run = (k: number, n: number, id: string) => cli(['campaign', 'run', f, '--shard', `${k}/${n}`, '--out', out, '--run-id', id, '-q']);
+      // Last night: 2 shards. Tonight: 3 shards, the third never ran.
+      for (const k of [1, 2]) assert.equal((await run(k, 2, 'night-1')).code, k === 1 ? 1 : 0);
+      const merged = path.join(tmp, 'reuse-merged');
+      let m = await cli(['campaign', 'merge', out, '--out', merged, '--json']);
+      assert.equal(m.code, 1, m.err);
+      const night1 = fs.readdirSync(path.join(merged, 'failures'));
+      assert.equal(night1.length, 1);
+      fs.mkdirSync(path.join(merged, 'failures', 'naive-sig-of-last-night'));
+      await new Promise((res) => setTimeout(res, 20));
+      for (const k of [1, 2]) await run(k, 3, 'night-2');
+      m = await cli(['campaign', 'merge', out, '--out', merged]);
+      assert.equal(m.code, 1, m.err);
+      assert.match(m.out, /^campaign reuse \([0-9a-f]+\), run night-2: 2 of 3 shards, 3 of 4 units$/m);
+      assert.match(m.out, /^missing shards: 3 \(of 3\)$/m);
+      assert.match(m.out, /^not merged: 2 shard folders of other runs than run night-2 \(.*shard-1-of-2, .*shard-2-of-2\); --run-id ID merges another$/m);
+      assert.deepEqual(fs.readdirSync(path.join(merged, 'failures')), night1, 'last night\'s reproducers are gone from the reused merge folder');
+      assert.match(fs.readFileSync(path.join(merged, 'index.html'), 'utf8'), /Not merged: 2 shard folders of other runs than run night-2\./);
+      m = await cli(['campaign', 'merge', out, '--out', merged, '--run-id', 'night-1', '--json']);
+      assert.equal(m.code, 1);
+      const j = JSON.parse(m.out.trim().split('\n').pop()!);
+      assert.equal(j.shards.run, 'night-1');
+      assert.deepEqual(j.shards.missing, []);
+      assert.deepEqual(fs.readdirSync(path.join(merged, 'failures')), night1);
+      m = await cli(['campaign', 'merge', out, '--out', merged, '--run-id', 'night-3']);
+      assert.equal(m.code, 2);
+      assert.match(m.err, /no shard folder of run night-3 \(runs found: night-1, night-2\)/);
     });
 
     it('a time budget: units run until the shard spent it; a restart counts what earlier runs spent', () => {

@@ -51,6 +51,18 @@ export class Allocator {
     return true;
   }
 
+  /** How many free blocks start at `blk` (0 when it is in use), up to `end`. */
+  freeRunAt(blk: number, end: number): number {
+    const e = this.free.find(([s, l]) => blk >= s && blk < s + l);
+    return e ? Math.min(e[0] + e[1], end) - blk : 0;
+  }
+
+  /** The first free block in (blk, end), or end. */
+  nextFree(blk: number, end: number): number {
+    const e = this.free.find(([s, l]) => s + l > blk);
+    return e ? Math.min(Math.max(e[0], blk + 1), end) : end;
+  }
+
   /** Free blocks after the next metadata commit (the normal path for blocks a file gave up). */
   releaseBusy(start: number, n: number): void {
     if (n <= 0) return;

@@ -26,7 +26,8 @@ function startPod(script: string, index: number, root: string, stderr: Map<Child
   const local = script.replace(/iomap-harness campaign/g, `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} campaign`)
     .replace('/campaign/campaign.json', path.join(root, 'campaign', 'campaign.json'))
     .replace(/\/results\//g, `${path.join(root, 'results')}/`);
-  const p = spawn('sh', ['-c', local], { env: { ...process.env, JOB_COMPLETION_INDEX: String(index) }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // RUN_ID is what the downward API gives the pod: the Job's uid, the same for a retried pod.
+  const p = spawn('sh', ['-c', local], { env: { ...process.env, JOB_COMPLETION_INDEX: String(index), RUN_ID: 'job-uid-1' }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   p.stderr!.on('data', (d) => { stderr.set(p, (stderr.get(p) ?? '') + String(d)); });
   return p;
 }
@@ -168,20 +169,21 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
     assert.equal((await cli(['campaign', 'plan', file, '--engine', 'slurm', '--shards', '2', '--out', path.join(root, 'plan')])).code, 0);
     const sbatch = local(fs.readFileSync(path.join(root, 'plan', 'small-shards.sbatch'), 'utf8'));
     for (const i of [0, 1]) {
-      const r = spawnSync('bash', ['-c', sbatch], { env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i) }, encoding: 'utf8' });
+      const r = spawnSync('bash', ['-c', sbatch], { env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i), SLURM_ARRAY_JOB_ID: '4242' }, encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     }
     const merge = spawnSync('bash', ['-c', local(fs.readFileSync(path.join(root, 'plan', 'small-merge.sbatch'), 'utf8'))], { encoding: 'utf8' });
     assert.equal(merge.status, 1, merge.stderr);
     const fromSlurm = JSON.parse(fs.readFileSync(path.join(root, 'slurm-results', 'merged', 'merged.json'), 'utf8')) as MergeResult;
     assert.deepEqual(fromSlurm.shards.missing, []);
+    assert.equal(fromSlurm.shards.run, '4242');
 
     assert.equal((await cli(['campaign', 'plan', file, '--engine', 'github', '--shards', '2', '--out', path.join(root, 'plan')])).code, 0);
     const wf = parseYaml(fs.readFileSync(path.join(root, 'plan', 'iomap-harness-small.yml'), 'utf8')) as { jobs: Record<string, { strategy?: { matrix: { shard: number[] } }; steps: { run?: string }[] }> };
     const step = wf.jobs.shard.steps.find((x) => x.run?.includes('campaign run'))!.run!;
     fs.mkdirSync(path.join(root, 'gh'));
     for (const k of wf.jobs.shard.strategy!.matrix.shard) {
-      const r = spawnSync('bash', ['-c', local(step).replace(/\$\{\{ matrix\.shard \}\}/g, String(k))], { cwd: path.join(root, 'gh'), encoding: 'utf8' });
+      const r = spawnSync('bash', ['-c', local(step).replace(/\$\{\{ matrix\.shard \}\}/g, String(k)).replace(/\$\{\{ github\.run_id \}\}/g, '987')], { cwd: path.join(root, 'gh'), encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     }
     const mstep = wf.jobs.merge.steps.find((x) => x.run?.includes('campaign merge'))!.run!;
