@@ -213,6 +213,43 @@ describe('campaigns', () => {
     });
   });
 
+  describe('docs', () => {
+    const ROOT = path.resolve(__dirname, '..', '..');
+    const num = (t: string) => Number(t.replace(/,/g, ''));
+    /** A markdown section's table rows (cells trimmed), from the heading that starts with `heading` to the next. */
+    function tableRows(file: string, heading: string): string[][] {
+      const text = fs.readFileSync(path.join(ROOT, 'docs', file), 'utf8');
+      const from = text.indexOf(`\n## ${heading}`);
+      assert.ok(from >= 0, `${file}: no section ${heading}`);
+      const section = text.slice(from + 1).split(/\n## /)[0];
+      return section.split('\n').filter((l) => /^\|.*\|$/.test(l) && !/^\|[-| ]+\|$/.test(l)).map((l) => l.slice(1, -1).split('|').map((c) => c.trim()));
+    }
+
+    it('the cost model quotes the campaign-cost benchmark: each target\'s ops per CPU-second, the CPU-hours per 10^9 ops, the worked example', () => {
+      const bench = new Map(tableRows('benchmarks.md', 'Campaign cost').slice(1).map((r) => [r[0], num(r[4])]));
+      const byLabel: [RegExp, string][] = [[/^`naive`/, 'naive'], [/without power cuts/, 'reference crash=0'], [/with power cuts \(the default\)/, 'reference']];
+      const model = tableRows('campaigns.md', 'Cost model').slice(1).filter((r) => /^\d/.test(r[1]));
+      assert.equal(model.length, byLabel.length);
+      for (const [re, target] of byLabel) {
+        const row = model.find((r) => re.test(r[0]));
+        assert.ok(row !== undefined, `cost model: no row for ${target}`);
+        assert.ok(bench.has(target), `benchmarks.md "Campaign cost": no row ${target}`);
+        assert.equal(num(row[1]), bench.get(target), `${target}: the cost model's figure is not the benchmark's`);
+        assert.equal(row[2], `${(1e9 / bench.get(target)! / 3600).toFixed(1)} CPU-hours`, `${target}: 10^9 ops cost`);
+      }
+      const text = fs.readFileSync(path.join(ROOT, 'docs', 'campaigns.md'), 'utf8').replace(/\s+/g, ' ');
+      const ex = /\(R = ([\d,]+)\) in an 8-hour window \(T = ([\d,]+) s\): N = ceil\(10\^9 \/ \(([\d,]+) × ([\d,]+)\)\) = ceil\(([\d.]+)\) = (\d+) shards; in a 4-hour window, (\d+)\./.exec(text);
+      assert.ok(ex !== null, 'the worked example');
+      const [r, t] = [num(ex[1]), num(ex[2])];
+      assert.equal(r, bench.get('reference'));
+      assert.equal(t, 8 * 3600);
+      assert.deepEqual([num(ex[3]), num(ex[4])], [r, t]);
+      assert.equal(ex[5], (1e9 / (r * t)).toFixed(1));
+      assert.equal(Number(ex[6]), Math.ceil(1e9 / (r * t)));
+      assert.equal(Number(ex[7]), Math.ceil(1e9 / (r * t / 2)));
+    });
+  });
+
   describe('run, kill, resume, merge', () => {
     it('a unit run again writes the same result; a shard run again runs nothing', () => {
       const c = parseCampaign(JSON.stringify({ ...CAMPAIGN, fsx: { ops: 100, seeds: { count: 2 } }, check: undefined }), path.join(tmp, 'campaign.json'));
