@@ -1122,6 +1122,8 @@ export class Runner {
       case OP_WRITE: return t.pwrite(off, this.pattern.data(n, off, len));
       case OP_WRITE_DIRECT: return t.directWrite!(off, this.pattern.data(n, off, len));
       case OP_READ_DIRECT: return t.directRead!(off, len);
+      case OP_WRITE_ATOMIC: return t.atomicWrite!(off, this.pattern.data(n, off, len));
+      case OP_EXCHANGE_RANGE: t.exchangeRange!(off, len, dst); return 0;
       default: throw new Error(`runner: ${OPS[code].name} has no bad-argument form`);
     }
   }
@@ -1197,6 +1199,20 @@ export class Runner {
         if (off % al === 0 && len % al === 0) return null;
         const may = code === OP_READ_DIRECT ? this.dioReadMaySucceed : this.dioWriteBuffered;
         return no('EINVAL', 'fileops-14.24', `O_DIRECT ${code === OP_READ_DIRECT ? 'read' : 'write'} not ${al}-byte aligned`, may);
+      }
+      case OP_WRITE_ATOMIC: {
+        const u = this.atomicUnits;
+        if (u === null || len === 0) return null;
+        if (len < u.unitMin || len > u.unitMax || !Number.isInteger(Math.log2(len))) {
+          return no('EINVAL', 'fileops-14.29', `atomic write length not a power of two in the unit range [${hex(u.unitMin)}, ${hex(u.unitMax)}]`);
+        }
+        return off % len !== 0 ? no('EINVAL', 'fileops-14.29', 'atomic write offset not a multiple of its length') : null;
+      }
+      case OP_EXCHANGE_RANGE: {
+        if (len === 0) return null;
+        if (off % bs !== 0 || dst % bs !== 0 || len % bs !== 0) return no('EINVAL', 'fileops-14.31', 'exchange range not block aligned');
+        if (off + len > size || dst + len > size) return no('EINVAL', 'fileops-14.31', 'exchange range beyond EOF');
+        return off < dst + len && dst < off + len ? no('EINVAL', 'fileops-14.31', 'overlapping exchange ranges') : null;
       }
       default:
         return null;

@@ -304,7 +304,10 @@ export class CrashDevice extends WrappedDevice {
     const old = this.live.saveRange(off, data.length);
     this.inner.write(off, data, opts);
     if (this.mirrored) this.live.write(off, data);
-    this.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: data.slice(), ...(opts?.atomic === true ? { atomic: true } : {}) }, old);
+    // A copy (new Uint8Array), not data.slice(): a Node Buffer's slice() is a view of the caller's
+    // memory, which the caller may reuse (fsx's pattern hands out one scratch buffer for every
+    // write longer than its period), and the log would then replay other bytes into crash images.
+    this.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: new Uint8Array(data), ...(opts?.atomic === true ? { atomic: true } : {}) }, old);
   }
 
   /** Append a log entry, with what a write or discard overwrote. */

@@ -17,7 +17,7 @@
 import { Personality, personality } from './personality';
 import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW,
-  IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_IOEND_SHARED, IOMAP_IOEND_UNWRITTEN, IomapApi, IomapWriteOps, IomapWritebackOps, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
+  IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_IOEND_SHARED, IOMAP_IOEND_UNWRITTEN, defaultApi, IomapApi, IomapWriteOps, IomapWritebackOps, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NULL_ADDR, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ATOMIC, IOMAP_F_ATOMIC_BIO,
   MAX_LFS_FILESIZE, PAGE_SIZE, WritebackOps, WritepageCtx, roundUp,
 } from '../iomap/types';
@@ -272,7 +272,7 @@ export class Refs implements FsInstance {
     const b = readSlot(dev, sb, 1);
     if (!a && !b) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
     const useA = !!a && (!b || a.generation >= b.generation);
-    const fs = new Refs(dev, sb, opts.api ?? '6.12');
+    const fs = new Refs(dev, sb, opts.api ?? defaultApi());
     if (opts.bugs) fs.bugs = { ...opts.bugs };
     fs.load(useA ? a! : b!, useA ? 0 : 1);
     if (!fs.bugs.noEofTailZeroAtRecovery) fs.zeroEofBlockTails();
@@ -298,7 +298,7 @@ export class Refs implements FsInstance {
       if (this.isShared(pblk)) continue;
       const block = new Uint8Array(bs);
       this.dev.read(pblk * bs, block);
-      if (block.subarray(tail).every((x) => x === 0)) continue;
+      if (zeroBytes(block, tail, bs - tail)) continue;
       block.fill(0, tail);
       this.dev.write(pblk * bs, block);
     }
