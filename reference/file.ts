@@ -30,6 +30,7 @@ import { iomapSeekData, iomapSeekHole } from './iomap/seek';
 import { FiemapExtent, fiemapInfo, iomapBmap, iomapFiemap } from './iomap/fiemap';
 import { SwapInfo, iomapSwapfileActivate, newSwapInfo } from './iomap/swapfile';
 import type { BlockDevice } from './device/types';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from './uapi-fiemap';
 import {
   FsError, EAGAIN, EBADF, EBUSY, EFBIG, EPERM, ETXTBSY, EINVAL, EIO, EIOCBQUEUED, ENOENT, ENOMEM, ENOPROTOOPT, ENOTBLK, ENXIO, EOPNOTSUPP, EXDEV, SIGBUS, check,
 } from './errno';
@@ -1032,22 +1033,36 @@ export class FileHandle {
    * failed: without the up-front check a misaligned write fails in a later mapping, when the
    * earlier mappings' bios were already sent, so the EOF block may now hold the write's bytes past
    * EOF, and blocks past EOF may have been allocated. truncate_inode_pages(i_size), then
-   * ext4_truncate: zero the EOF block from i_size (ext4_block_truncate_page; a hole or an
-   * unwritten block has nothing to zero) and free the blocks past EOF. On Linux 6.18 ext4 the
-   * zeroed tail was on disk right after the call and the page not cached, so the model writes the
-   * block back and drops it (docs/model.md, dioWriteAlignUpFront).
+   * ext4_truncate: zero the EOF block from i_size (ext4_block_truncate_page) and free the blocks
+   * past EOF. What Linux 6.18 ext4 showed (docs/model.md, dioWriteAlignUpFront): a written EOF
+   * block had its zeroed tail on disk right after the call, its page cached afterwards only if it
+   * was cached before; a delalloc one stayed delalloc (zeroed in the cache); an unwritten one
+   * stayed unwritten and uncached.
    */
   private truncateFailedWrite(): void {
     const inode = this.inode;
     const size = inode.size;
+    const bs = inode.blockSize;
     inode.mapping.truncatePagecache(size);
-    if (size % inode.blockSize !== 0) {
+    if (size % bs !== 0) {
+      const wasCached = inode.mapping.folioAt(size) !== undefined;
       check(iomapTruncatePage(inode, size, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: truncate_page after a failed write`);
-      this.writeBackEofBlock(size);
-      const idx = Math.floor(size / PAGE_SIZE);
-      inode.mapping.invalidateRange2(idx, idx);
+      if (this.eofBlockWritten(size)) {
+        this.writeBackEofBlock(size);
+        const idx = Math.floor(size / PAGE_SIZE);
+        if (!wasCached) inode.mapping.invalidateRange2(idx, idx);
+      }
     }
     this.fs.truncateBlocks(inode, size);
+  }
+
+  /** Whether the block holding byte `pos` is allocated and written (neither a hole, delalloc nor unwritten). */
+  private eofBlockWritten(pos: number): boolean {
+    const bs = this.inode.blockSize;
+    const fi = fiemapInfo(0, 4);
+    if (iomapFiemap(this.inode, fi, pos - (pos % bs), bs, this.ops) < 0) return false;
+    const e = fi.extents[0];
+    return e !== undefined && (e.flags & (FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNWRITTEN)) === 0;
   }
 
   /**

@@ -298,7 +298,7 @@ export class Refs implements FsInstance {
       if (this.isShared(pblk)) continue;
       const block = new Uint8Array(bs);
       this.dev.read(pblk * bs, block);
-      if (block.subarray(tail).every((x) => x === 0)) continue;
+      if (zeroBytes(block, tail, bs - tail)) continue;
       block.fill(0, tail);
       this.dev.write(pblk * bs, block);
     }
