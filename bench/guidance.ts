@@ -6,9 +6,10 @@
  * --shrink-replays replays; 0: no shrinking). Prints markdown rows for docs/benchmarks.md and
  * docs/bug-zoo.md. `--no-sweep` runs one setup (the adapter's defaults), as the first measurements did.
  *
- *   node dist/bench/guidance.js [--seeds 3] [--ops 20000] [--shrink-replays 0] [--only a,b] [--guided-only] [--no-sweep]
+ *   node dist/bench/guidance.js [--seeds 3] [--ops 20000] [--shrink-replays 0] [--only a,b] [--guided-only|--unguided-only] [--no-sweep]
  *
- * --guided-only skips the unguided runs (their ops do not depend on the guide's tuning).
+ * --guided-only skips the unguided runs (their ops do not depend on the guide's tuning);
+ * --unguided-only the guided ones.
  */
 import { MUTANTS } from '../adapters/mutants/catalog';
 import { loadAdapter } from '../adapters/registry';
@@ -83,7 +84,7 @@ function main(): void {
   for (const m of MUTANTS) {
     if (only !== null && !only.has(m.name)) continue;
     const off = process.argv.includes('--guided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, false, seeds, maxOps, shrinkReplays);
-    const on = measure(m.name, true, seeds, maxOps, shrinkReplays);
+    const on = process.argv.includes('--unguided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, true, seeds, maxOps, shrinkReplays);
     for (const [k, f] of [['off', off], ['on', on]] as const) {
       all[k].caught += f.caught;
       all[k].ops.push(...f.ops);
@@ -91,6 +92,8 @@ function main(): void {
       all[k].shrunk.push(...f.shrunk);
     }
     process.stdout.write(`| \`${m.name}\` | ${m.catches} | ${cell(off, seeds)} | ${cell(on, seeds)} |\n`);
+    // Per seed run (stderr): the ops to each detection, for comparing schedules run by run.
+    process.stderr.write(`${JSON.stringify({ mutant: m.name, unguided: off.ops, guided: on.ops })}\n`);
   }
   const total = (f: Figures) => `${f.caught} detections; median ${median(f.ops)} ops, ${median(f.cpu)?.toFixed(2)} CPU s; median shrunk ${median(f.shrunk)} ops; total CPU ${f.cpu.reduce((a, b) => a + b, 0).toFixed(1)} s in caught runs`;
   process.stdout.write(`\nunguided: ${total(all.off)}\nguided: ${total(all.on)}\n`);
