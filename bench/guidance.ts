@@ -1,12 +1,12 @@
 /**
  * The gain of coverage-guided generation over the bug zoo: for every mutant, plain `iomap-harness
- * fsx` (the fsx command's default options, the setup sweep in rounds of 10,000 ops) on seeds 1..S
+ * fsx` (the fsx command's default options, the setup sweep in rounds of 10,000 ops) on seeds F..F+S-1
  * (at most --ops ops each), unguided (`--no-guide`) and guided: how many seeds caught it, median ops
  * and CPU seconds to the failure, median shrunk size of the failing logs (each shrunk with at most
  * --shrink-replays replays; 0: no shrinking). Prints markdown rows for docs/benchmarks.md and
  * docs/bug-zoo.md. `--no-sweep` runs one setup (the adapter's defaults), as the first measurements did.
  *
- *   node dist/bench/guidance.js [--seeds 3] [--ops 20000] [--shrink-replays 0] [--only a,b] [--guided-only|--unguided-only] [--no-sweep]
+ *   node dist/bench/guidance.js [--seeds 3] [--first-seed 1] [--ops 20000] [--shrink-replays 0] [--only a,b] [--guided-only|--unguided-only] [--no-sweep]
  *
  * --guided-only skips the unguided runs (their ops do not depend on the guide's tuning);
  * --unguided-only the guided ones.
@@ -40,7 +40,7 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-function measure(name: string, guide: boolean, seeds: number, maxOps: number, shrinkReplays: number): Figures {
+function measure(name: string, guide: boolean, first: number, seeds: number, maxOps: number, shrinkReplays: number): Figures {
   const f: Figures = { caught: 0, ops: [], cpu: [], shrunk: [] };
   const spec = `mutant:${name}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'guidance-'));
@@ -49,7 +49,7 @@ function measure(name: string, guide: boolean, seeds: number, maxOps: number, sh
     ...(process.argv.includes('--no-sweep') ? {} : { sweep: {} }),
   };
   try {
-    for (let seed = 1; seed <= seeds; seed++) {
+    for (let seed = first; seed < first + seeds; seed++) {
       const c0 = cpuSeconds();
       const r = runSeed(task, seed, quiet);
       const cpu = cpuSeconds() - c0;
@@ -76,6 +76,7 @@ function cell(f: Figures, seeds: number): string {
 
 function main(): void {
   const seeds = Number(arg('seeds', '3'));
+  const first = Number(arg('first-seed', '1'));
   const maxOps = Number(arg('ops', '20000'));
   const shrinkReplays = Number(arg('shrink-replays', '0'));
   const only = arg('only', '') === '' ? null : new Set(arg('only', '').split(','));
@@ -83,8 +84,8 @@ function main(): void {
   process.stdout.write(`| mutant | expected catcher | unguided (--no-guide) | guided (default) |\n|---|---|---|---|\n`);
   for (const m of MUTANTS) {
     if (only !== null && !only.has(m.name)) continue;
-    const off = process.argv.includes('--guided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, false, seeds, maxOps, shrinkReplays);
-    const on = process.argv.includes('--unguided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, true, seeds, maxOps, shrinkReplays);
+    const off = process.argv.includes('--guided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, false, first, seeds, maxOps, shrinkReplays);
+    const on = process.argv.includes('--unguided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, true, first, seeds, maxOps, shrinkReplays);
     for (const [k, f] of [['off', off], ['on', on]] as const) {
       all[k].caught += f.caught;
       all[k].ops.push(...f.ops);
