@@ -10,7 +10,7 @@
  */
 import type { BlockDevice } from '../reference/device/types';
 import type { FsInstance } from '../reference/iomap/fs-ops';
-import type { IomapApi } from '../reference/iomap/types';
+import { defaultApi, IomapApi } from '../reference/iomap/types';
 import { Refs } from '../reference/fs/refs';
 import { FsError, EINVAL } from '../reference/errno';
 
@@ -70,12 +70,17 @@ export function adapterApis(fsa: FsAdapter): readonly IomapApi[] {
 }
 
 /**
- * The generation to run `fsa` in: the one asked for (it must be among the adapter's), else the
- * adapter's default. A mismatch is bad input (EINVAL, one line).
+ * The generation to run `fsa` in: the one asked for (it must be among the adapter's), else
+ * $IOMAP_HARNESS_API where the adapter has it, else the adapter's default. A mismatch is bad input (EINVAL, one line).
  */
 export function resolveApi(fsa: FsAdapter, wanted: IomapApi | undefined): IomapApi {
   const have = adapterApis(fsa);
-  if (wanted === undefined) return have[0];
+  if (wanted === undefined) {
+    // IOMAP_HARNESS_API moves the default of adapters that have that generation; one written
+    // for a single generation keeps it.
+    const d = defaultApi();
+    return have.includes(d) ? d : have[0];
+  }
   if (!have.includes(wanted)) throw new FsError(EINVAL, `api: ${fsa.name} has ops tables for ${have.join(', ')} only, not ${wanted}`);
   return wanted;
 }

@@ -343,7 +343,8 @@ export class ReferenceTarget implements FileTarget {
     const state = dev.choose(selector);
     const desc = dev.describeState(state);
     writeHooks.beforeGetFolio = undefined; // an armed race step belongs to the lost world
-    const problems = this.adapter.powerCut(dev.image(state));
+    // The live media are abandoned: the image takes their memory over (no copy).
+    const problems = this.adapter.powerCut(dev.takeImage(state));
     if (this.adapter.fsys === null) return { state: desc, problems }; // nothing to reopen; the run stops here
     this.fsys = this.adapter.fsys;
     problems.push(...this.fsys.fs.checkConsistency().map((s) => `consistency: ${s}`));

@@ -16,10 +16,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Campaign, CampaignError, campaignId, parseCampaign } from '../properties/campaign/config';
 import { findShardFolders, MergeError, mergeShards, readShards } from '../properties/campaign/merge';
-import { indexHtml, mergedJson, mergedJunit, summaryLines } from '../properties/campaign/merge-report';
+import { indexHtml, MERGE_FORMAT, mergedJson, mergedJunit, summaryLines } from '../properties/campaign/merge-report';
 import { Engine, ENGINES, INDEX_VARIABLES, planFor } from '../properties/campaign/plan';
 import { runShard, setupProblem, UnitResult } from '../properties/campaign/shard';
 import type { Shard } from '../properties/campaign/units';
+import { isModuleSpec } from '../adapters/registry';
 import { KnownSignature, KnownSignatureError, loadKnownSignatures } from '../properties/signatures';
 import { CliIO, EXIT_FAILURE, EXIT_PASS, parseNumber, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed, Values } from './command-line';
@@ -32,15 +33,16 @@ const CAMPAIGN_FLAGS = {
   out: { type: 'string', value: 'DIR', default: 'run: campaign-results (the shard writes DIR/shard-K-of-N); plan: campaign-plan; merge: campaign-merged', help: 'where results, manifests or the merge go' },
   campaign: { type: 'string', value: 'FILE', help: 'merge: the campaign file, for its known-signature folders' },
   known: { type: 'string', multiple: true, value: 'DIR', help: 'merge: a known-signature folder (op logs with an expected failure and a description); repeatable' },
+  'run-id': { type: 'string', value: 'ID', help: 'run: the engine\'s id of this night\'s job (a retry keeps it): a shard folder of another run is cleared, not resumed; merge: merge the shard folders of this run (default: the newest run)' },
   quiet: { type: 'boolean', short: 'q', help: 'run: no line per unit; merge: no summary' },
   json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
 } as const satisfies FlagTable;
 
 /** Which subcommand each flag belongs to (one flag table for the three, as commander sees one command). */
 const FLAGS_OF: Record<string, readonly string[]> = {
-  run: ['shard', 'shards', 'engine', 'out', 'quiet', 'json'],
+  run: ['shard', 'shards', 'engine', 'out', 'run-id', 'quiet', 'json'],
   plan: ['engine', 'shards', 'out'],
-  merge: ['out', 'campaign', 'known', 'quiet', 'json'],
+  merge: ['out', 'campaign', 'known', 'run-id', 'quiet', 'json'],
 };
 
 export const CAMPAIGN_COMMAND: CommandSpec = {
@@ -105,12 +107,20 @@ export function shardFromEnv(shardFlag: string | undefined, shardsFlag: string |
   return { k: Number(text) + 1, n };
 }
 
+/** A built-in adapter (reference, naive, mutant:NAME): it exists on every machine the harness runs on. */
+function isBuiltinSpec(spec: string): boolean {
+  return !isModuleSpec(spec) && !/^(exec|host|diff):/.test(spec);
+}
+
 /**
  * Every target opens with its own options before anything runs: a bad spec costs one line, exit 2.
- * (A setup a target cannot take skips that target's units under it, with the reason.)
+ * (A setup a target cannot take skips that target's units under it, with the reason.) `plan`
+ * checks the built-in targets only: a module, a server or a host folder may exist only on the
+ * engine's machines, and each shard checks those when it starts.
  */
-function checkTargets(c: Campaign): void {
+function checkTargets(c: Campaign, builtinOnly = false): void {
   for (const t of c.targets) {
+    if (builtinOnly && !isBuiltinSpec(t.adapter)) continue;
     const why = setupProblem(t.adapter, t.options);
     if (why !== null) throw new UsageError(`campaign: target ${t.name}: ${why.replace(/^the target refuses this setup: /, '')}`);
   }
@@ -130,9 +140,19 @@ function harnessVersion(): string {
   }
 }
 
+/** --run-id: a short name (an engine's job id or uid); empty is an error (an engine variable that was not set). */
+function runIdOf(sub: string, v: Values): string | undefined {
+  const id = v['run-id'] as string | undefined;
+  if (id !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(id)) {
+    throw new UsageError(`campaign ${sub}: --run-id: expected letters, digits, ".", "_", "-" (at most 100), got ${JSON.stringify(id)}${id === '' ? ' (is the engine variable that gives it set?)' : ''}`);
+  }
+  return id;
+}
+
 function runCmd(v: Values, positionals: string[], io: CliIO, env: NodeJS.ProcessEnv): number {
   if (positionals.length !== 1) throw new UsageError('campaign run: give exactly one campaign file');
   const { campaign, text } = readCampaign(positionals[0]);
+  const runId = runIdOf('run', v);
   const shard = shardFromEnv(v.shard as string | undefined, v.shards as string | undefined, v.engine as string | undefined, env);
   const root = prepareDir('--out', (v.out as string | undefined) ?? 'campaign-results');
   checkTargets(campaign);
@@ -146,7 +166,10 @@ function runCmd(v: Values, positionals: string[], io: CliIO, env: NodeJS.Process
   };
   let run;
   try {
-    run = runShard(campaign, text, shard, root, { unitDone: line }, harnessVersion());
+    const cleared = (old: string | undefined): void => {
+      if (!quiet) io.stdout(`shard ${shard.k}/${shard.n}: the folder held ${old === undefined ? 'a run without a run id' : `run ${old}`}: cleared, starting run ${runId}\n`);
+    };
+    run = runShard(campaign, text, shard, root, { unitDone: line, cleared }, harnessVersion(), runId);
   } catch (e) {
     if (e instanceof CampaignError) throw new UsageError(e.message);
     throw e;
@@ -167,6 +190,8 @@ function planCmd(v: Values, positionals: string[], io: CliIO): number {
   if (engine === undefined || !ENGINES.includes(engine as Engine)) throw new UsageError(`campaign plan: --engine: expected one of ${ENGINES.join(', ')}, got ${JSON.stringify(engine ?? '')}`);
   if (v.shards === undefined) throw new UsageError('campaign plan: --shards N is required');
   const shards = parseNumber('--shards', v.shards as string, 1, 100000);
+  // A typo in a target costs a second here, not a night of failed pods.
+  checkTargets(campaign, true);
   const out = prepareDir('--out', (v.out as string | undefined) ?? 'campaign-plan');
   // GitHub runs from the repository root (the path as given); Slurm from a shared filesystem (absolute).
   const where = engine === 'slurm' ? path.resolve(file) : file.split(path.sep).join('/');
@@ -177,6 +202,22 @@ function planCmd(v: Values, positionals: string[], io: CliIO): number {
   }
   for (const l of plan.next) io.stdout(`  ${l}\n`);
   return EXIT_PASS;
+}
+
+/**
+ * A merge folder used again (a nightly merge into the same place) starts empty of the last
+ * merge's reproducers and maps, so the index never sits beside a failure that is not in it. Only
+ * a folder a merge wrote (its merged.json says so) is touched, and only what a merge writes.
+ */
+function clearEarlierMerge(out: string): void {
+  let format: unknown;
+  try {
+    format = (JSON.parse(fs.readFileSync(path.join(out, 'merged.json'), 'utf8')) as { format?: unknown }).format;
+  } catch {
+    return;
+  }
+  if (format !== MERGE_FORMAT) return;
+  for (const name of ['failures', 'coverage', 'merged.json', 'junit.xml', 'index.html']) fs.rmSync(path.join(out, name), { recursive: true, force: true });
 }
 
 function mergeCmd(v: Values, positionals: string[], io: CliIO): number {
@@ -191,6 +232,7 @@ function mergeCmd(v: Values, positionals: string[], io: CliIO): number {
     if (e instanceof KnownSignatureError) throw new UsageError(`campaign merge: ${e.message}`);
     throw e;
   }
+  const runId = runIdOf('merge', v);
   const out = prepareDir('--out', (v.out as string | undefined) ?? 'campaign-merged');
   let m;
   try {
@@ -198,7 +240,8 @@ function mergeCmd(v: Values, positionals: string[], io: CliIO): number {
     if (given !== undefined && campaignId(given) !== shards[0].info.campaignId) {
       throw new MergeError(`--campaign ${v.campaign as string} is campaign ${given.name} (${campaignId(given)}), but the shards are of ${shards[0].info.campaign} (${shards[0].info.campaignId})`);
     }
-    m = mergeShards(positionals, out, known);
+    clearEarlierMerge(out);
+    m = mergeShards(positionals, out, known, runId);
   } catch (e) {
     if (e instanceof MergeError) throw new UsageError(`campaign merge: ${e.message}`);
     throw e;

@@ -7,6 +7,7 @@
  */
 
 import { AdapterSpecError } from '../adapters/registry';
+import { defaultApi } from '../reference/iomap/types';
 // The contract monitor installs itself as the checker of every monitored mount.
 import '../properties/contract/monitor';
 import { TargetError } from '../properties/fsx/engine';
@@ -50,6 +51,15 @@ exit codes: 0 pass, 1 failure found (op log saved), 2 usage or input error, 3 ta
 `;
 }
 
+/** $IOMAP_HARNESS_API is checked before anything runs: a bad value is a usage error, one line. */
+function checkApiEnv(): void {
+  try {
+    defaultApi();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -62,6 +72,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       return EXIT_PASS;
     }
     if (command === 'help') return await runProgram(COMMANDS, [rest[0], '--help'], io);
+    checkApiEnv();
     return await runProgram(COMMANDS, argv, io);
   } catch (e) {
     if (e instanceof UsageError || e instanceof AdapterSpecError) {

@@ -21,7 +21,7 @@ import type { FsAdapter, FsInstance, MappingSnapshot } from '../adapters/fs-adap
 import { ReferenceAdapter } from '../adapters/reference';
 import type { AdapterOptions } from '../adapters/registry';
 import {
-  FolioOps, Inode, Iomap, IomapApi, IomapOps, IomapWritebackOps, IomapWriteOps, IOMAP_DIRECT, IOMAP_IOEND_UNWRITTEN, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_HOLE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_NULL_ADDR,
+  FolioOps, Inode, Iomap, defaultApi, IomapApi, IomapOps, IomapWritebackOps, IomapWriteOps, IOMAP_DIRECT, IOMAP_IOEND_UNWRITTEN, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_HOLE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_NULL_ADDR,
   IOMAP_OVERWRITE_ONLY,
   IOMAP_UNWRITTEN, IOMAP_WRITE, WritebackOps, WritepageCtx,
 } from '../reference/iomap/types';
@@ -412,7 +412,7 @@ export const fixedFsAdapter: FsAdapter = {
       states.set(Buffer.from(f.states, 'base64').subarray(0, lay.regionBlocks));
       names.set(f.name, { slot: f.slot, size: f.size, states, seq: 0, metaDirty: false });
     }
-    return new FixedFs(dev, lay, names, opts?.api ?? '6.12');
+    return new FixedFs(dev, lay, names, opts?.api ?? defaultApi());
   },
 };
 

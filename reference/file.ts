@@ -30,6 +30,7 @@ import { iomapSeekData, iomapSeekHole } from './iomap/seek';
 import { FiemapExtent, fiemapInfo, iomapBmap, iomapFiemap } from './iomap/fiemap';
 import { SwapInfo, iomapSwapfileActivate, newSwapInfo } from './iomap/swapfile';
 import type { BlockDevice } from './device/types';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from './uapi-fiemap';
 import {
   FsError, EAGAIN, EBADF, EBUSY, EFBIG, EPERM, ETXTBSY, EINVAL, EIO, EIOCBQUEUED, ENOENT, ENOMEM, ENOPROTOOPT, ENOTBLK, ENXIO, EOPNOTSUPP, EXDEV, SIGBUS, check,
 } from './errno';
@@ -244,10 +245,12 @@ export class IomapFs {
   }
 }
 
-/** The §6 invariants of every folio of an inode, outside of any operation. */
+/** The §6 invariants of every folio of an inode, outside of any operation (bulk typed-array scans: this runs after every fsx op). */
 export function checkFolioInvariants(inode: Inode): string[] {
   const out: string[] = [];
-  for (const f of inode.mapping.allFolios()) {
+  const mapping = inode.mapping;
+  for (let k = 0; k < mapping.nrFolios; k++) {
+    const f = mapping.folioByRank(k);
     const where = `folio ${f.index}+${f.nrPages}`;
     if (f.locked) out.push(`${where} left locked`);
     if (f.refs !== 0) out.push(`${where} get/put imbalance ${f.refs}`);
@@ -257,15 +260,29 @@ export function checkFolioInvariants(inode: Inode): string[] {
     if (allSet(ifs.uptodate) !== f.uptodate) out.push(`${where} uptodate ${f.uptodate} but bits ${Array.from(ifs.uptodate).join('')}`);
     if (ifs.readBytesPending !== 0) out.push(`${where} read bytes pending ${ifs.readBytesPending}`);
     if (!f.writeback && ifs.writeBytesPending !== 0) out.push(`${where} write bytes pending ${ifs.writeBytesPending} without writeback`);
-    for (let i = 0; i < ifs.dirty.length; i++) {
-      if (ifs.dirty[i] && !ifs.uptodate[i]) { out.push(`${where} block ${i} dirty but not uptodate`); break; }
-    }
-    const eofBlk = Math.ceil((inode.size - f.pos) / inode.blockSize);
-    for (let i = 0; i < Math.min(eofBlk, ifs.dirty.length); i++) {
-      if (ifs.dirty[i] && !f.dirty && !f.writeback) { out.push(`${where} block ${i} dirty bit set on a clean folio`); break; }
+    const bad = firstDirtyNotUptodate(ifs.dirty, ifs.uptodate);
+    if (bad >= 0) out.push(`${where} block ${bad} dirty but not uptodate`);
+    if (!f.dirty && !f.writeback) {
+      const eofBlk = Math.ceil((inode.size - f.pos) / inode.blockSize);
+      const d = ifs.dirty.indexOf(1);
+      if (d !== -1 && d < eofBlk) out.push(`${where} block ${d} dirty bit set on a clean folio`);
     }
   }
   return out;
+}
+
+/** The first block whose dirty bit is set and uptodate bit clear, or -1 (run by run). */
+function firstDirtyNotUptodate(dirty: Uint8Array, uptodate: Uint8Array): number {
+  if (uptodate.indexOf(0) === -1) return -1;
+  let i = dirty.indexOf(1);
+  while (i !== -1) {
+    let j = dirty.indexOf(0, i);
+    if (j === -1) j = dirty.length;
+    const notUp = uptodate.indexOf(0, i);
+    if (notUp !== -1 && notUp < j) return notUp;
+    i = j < dirty.length ? dirty.indexOf(1, j) : -1;
+  }
+  return -1;
 }
 
 /** An open file description. */
@@ -997,9 +1014,7 @@ export class FileHandle {
     }
     if (ret === -ENOTBLK) ret = 0;
     if (ret < 0) {
-      // Without the up-front check a misaligned write fails in a later mapping, after extending
-      // past EOF may have allocated blocks there: ext4_truncate_failed_write frees them.
-      if (!upFront && off + len > inode.size) this.fs.truncateBlocks(inode, inode.size);
+      if (!upFront && off + len > inode.size) this.truncateFailedWrite();
       check(ret, `${this.name}: O_DIRECT write at ${off}`);
     }
     if (ret < len) {
@@ -1011,6 +1026,43 @@ export class FileHandle {
       return ret + n;
     }
     return ret;
+  }
+
+  /**
+   * ext4_inode_extension_cleanup → ext4_truncate_failed_write, after an extending O_DIRECT write
+   * failed: without the up-front check a misaligned write fails in a later mapping, when the
+   * earlier mappings' bios were already sent, so the EOF block may now hold the write's bytes past
+   * EOF, and blocks past EOF may have been allocated. truncate_inode_pages(i_size), then
+   * ext4_truncate: zero the EOF block from i_size (ext4_block_truncate_page) and free the blocks
+   * past EOF. What Linux 6.18 ext4 showed (docs/model.md, dioWriteAlignUpFront): a written EOF
+   * block had its zeroed tail on disk right after the call, its page cached afterwards only if it
+   * was cached before; a delalloc one stayed delalloc (zeroed in the cache); an unwritten one
+   * stayed unwritten and uncached.
+   */
+  private truncateFailedWrite(): void {
+    const inode = this.inode;
+    const size = inode.size;
+    const bs = inode.blockSize;
+    inode.mapping.truncatePagecache(size);
+    if (size % bs !== 0) {
+      const wasCached = inode.mapping.folioAt(size) !== undefined;
+      check(iomapTruncatePage(inode, size, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: truncate_page after a failed write`);
+      if (this.eofBlockWritten(size)) {
+        this.writeBackEofBlock(size);
+        const idx = Math.floor(size / PAGE_SIZE);
+        if (!wasCached) inode.mapping.invalidateRange2(idx, idx);
+      }
+    }
+    this.fs.truncateBlocks(inode, size);
+  }
+
+  /** Whether the block holding byte `pos` is allocated and written (neither a hole, delalloc nor unwritten). */
+  private eofBlockWritten(pos: number): boolean {
+    const bs = this.inode.blockSize;
+    const fi = fiemapInfo(0, 4);
+    if (iomapFiemap(this.inode, fi, pos - (pos % bs), bs, this.ops) < 0) return false;
+    const e = fi.extents[0];
+    return e !== undefined && (e.flags & (FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNWRITTEN)) === 0;
   }
 
   /**
@@ -1028,8 +1080,11 @@ export class FileHandle {
     const src = data.subarray(0, len);
     // As for the synchronous path: -ENOTBLK (e.g. an unaligned COW write) or a short result means
     // the caller falls back to a buffered write of the rest — here when the dio completes.
+    const extending = !this.personality.dioWriteAlignUpFront && off + len > this.inode.size;
     const finish = (res: number): void => {
       if (res === -ENOTBLK) res = 0;
+      // ext4 runs an extending write synchronously and cleans up after a failed one.
+      if (res < 0 && extending && !this.closed && this.fsys.mounted) this.truncateFailedWrite();
       if (res >= 0 && res < len && !this.closed && this.fsys.mounted) {
         const n = this.pwrite(off + res, src.subarray(res));
         const err = filemapWriteAndWaitRange(this.inode.mapping, off + res, off + res + n - 1);

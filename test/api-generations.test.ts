@@ -13,6 +13,8 @@ import { Refs } from '../reference/fs/refs';
 import { iomapIoendWritebackSubmit } from '../reference/iomap/ioend';
 import { IOMAP_IOEND_UNWRITTEN, IOMAP_IOEND_SHARED } from '../reference/iomap/types';
 import '../properties/contract/monitor';
+import { refsFsAdapter, resolveApi } from '../adapters/fs-adapter';
+import { main } from '../cli/main';
 
 const OPS_PER_SETUP = 300;
 
@@ -66,5 +68,32 @@ describe('API generations: refs under 6.12 and current observe the same', () => 
     assert.deepEqual(old.setup, {}, 'the default generation is not recorded');
     old.close();
     assert.throws(() => new ReferenceAdapter({ api: '7.0' }), /api: expected one of 6\.12, current, got 7\.0/);
+  });
+
+  it('IOMAP_HARNESS_API moves the default generation of adapters that have it; --api still wins; a bad value is a usage error', async () => {
+    const saved = process.env.IOMAP_HARNESS_API;
+    try {
+      process.env.IOMAP_HARNESS_API = 'current';
+      const a = new ReferenceAdapter({});
+      assert.deepEqual(a.setup, { api: 'current' });
+      a.open();
+      assert.equal(a.fsys!.fs.api, 'current', 'refs is mounted with the current ops tables');
+      a.close();
+      const b = new ReferenceAdapter({ api: '6.12' });
+      assert.deepEqual(b.setup, {});
+      b.close();
+      // An adapter written for one generation keeps it.
+      assert.equal(resolveApi({ ...refsFsAdapter, api: '6.12' }, undefined), '6.12');
+      process.env.IOMAP_HARNESS_API = '6.12';
+      assert.deepEqual(new ReferenceAdapter({}).setup, {});
+      process.env.IOMAP_HARNESS_API = '6.13';
+      let err = '';
+      const code = await main(['fsx', '-N', '1'], { stdout: () => undefined, stderr: (t) => { err += t; }, isTTY: false });
+      assert.equal(code, 2);
+      assert.match(err, /IOMAP_HARNESS_API=6\.13: not an API generation/);
+    } finally {
+      if (saved === undefined) delete process.env.IOMAP_HARNESS_API;
+      else process.env.IOMAP_HARNESS_API = saved;
+    }
   });
 });

@@ -1,24 +1,25 @@
 /**
  * Campaigns (docs/campaigns.md): the campaign file's validation, sharding, signatures and known
- * signatures, the engine plans (validated against the engines' published schemas), and the
- * acceptance run: a 4-shard Kubernetes plan run locally as 4 processes with JOB_COMPLETION_INDEX
- * set, one shard killed and restarted, merged, and compared with one unsharded run.
+ * signatures, the engine plans (validated against the engines' published schemas), resuming,
+ * and merging. The runs with shards as separate processes (the 4-shard acceptance run, one shard
+ * killed inside a unit; the Slurm and GitHub plans run locally) are in test/long/campaign.test.ts.
  */
 import { strict as assert } from 'assert';
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { main } from '../cli/main';
-import { Campaign, campaignId, parseCampaign } from '../properties/campaign/config';
-import { mergeShards, MergeResult } from '../properties/campaign/merge';
-import { planFor } from '../properties/campaign/plan';
-import { runShard, UnitResult } from '../properties/campaign/shard';
+import { shardFromEnv } from '../cli/campaign-command';
+import { campaignId, parseCampaign } from '../properties/campaign/config';
+import { mergeShards } from '../properties/campaign/merge';
+import { runShard } from '../properties/campaign/shard';
 import { shardUnits, unitCount } from '../properties/campaign/units';
 import { toYaml } from '../properties/campaign/yaml';
 import { serializeOpLog } from '../properties/fsx/oplog';
 import { loadKnownSignatures } from '../properties/signatures';
+import { BIN, inProcess as cli } from './support/bin';
+import { CAMPAIGN, stable, writeCampaign } from './support/campaign';
 
 // The engines' schemas, from the npm registry (offline at test time): kubernetes-models ships the
 // Kubernetes API's published OpenAPI schema compiled into validators; @action-validator/core
@@ -29,40 +30,6 @@ const { Job } = require('kubernetes-models/batch/v1/Job') as { Job: new (d: unkn
 const { ConfigMap } = require('kubernetes-models/v1/ConfigMap') as { ConfigMap: new (d: unknown) => { validate(): void } };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const actionValidator = require('@action-validator/core') as { validateWorkflow(src: string): { errors: unknown[] } };
-
-const BIN = path.resolve(__dirname, '..', '..', 'bin', 'iomap-harness.js');
-
-/** Two mutant targets (three distinct failures between them: R33, and two shapes of the mkwrite SIGBUS) and the reference. */
-const CAMPAIGN = {
-  name: 'nightly',
-  targets: ['reference', 'mutant:map-blocks-hole', { adapter: 'mutant:mkwrite-eof-off-by-one', name: 'mkwrite' }],
-  fsx: { ops: 200, seeds: { first: 1, count: 6 } },
-  check: { suites: ['seek'], runs: 3 },
-};
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  return { code, out, err };
-}
-
-function writeCampaign(dir: string, c: unknown, name = 'campaign.json'): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, JSON.stringify(c, null, 2) + '\n');
-  return file;
-}
-
-/** The distinct-failure set of a merge, without what depends on the split (shard names). */
-function distinct(m: MergeResult): string[] {
-  return m.failures.map((f) => `${f.target} ${f.sigId} ${f.signature.kind}|${f.signature.rule}|${f.signature.shape} x${f.count} first ${f.first.unit}`).sort();
-}
-
-/** A unit result without its timing (what must be the same when a unit runs again). */
-function stable(r: UnitResult): unknown {
-  const { cpuMs: _c, elapsedMs: _e, ...rest } = r;
-  return rest;
-}
 
 describe('campaigns', () => {
   let tmp: string;
@@ -116,31 +83,27 @@ describe('campaigns', () => {
       assert.match(h.out, /JOB_COMPLETION_INDEX/);
       const r = await cli(['campaign', 'merge', tmp, '--shard', '1/2']);
       assert.equal(r.code, 2);
-      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --quiet, --json\)\n$/);
+      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --run-id, --quiet, --json\)\n$/);
       const s = await cli(['campaign', 'launch', 'x.json']);
       assert.equal(s.code, 2);
       assert.match(s.err, /campaign: expected run, plan or merge, got "launch"/);
     });
 
-    it('the shard index comes from the engine variable, 0-based, and is checked', async () => {
-      const f = writeCampaign(tmp, { targets: ['reference'], fsx: { ops: 5, seeds: { count: 1 } } }, 'idx.json');
+    it('the shard index comes from the engine variable, 0-based, and is checked', () => {
+      const none = { JOB_COMPLETION_INDEX: '', SLURM_ARRAY_TASK_ID: '' };
+      assert.throws(() => shardFromEnv(undefined, '3', undefined, none), /no shard index: JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID is not set/);
+      assert.throws(() => shardFromEnv(undefined, '3', undefined, { JOB_COMPLETION_INDEX: '3' }), /JOB_COMPLETION_INDEX=3: expected a shard index in \[0, 2\]/);
+      assert.throws(() => shardFromEnv(undefined, '3', undefined, { JOB_COMPLETION_INDEX: '0', SLURM_ARRAY_TASK_ID: '1' }), /both JOB_COMPLETION_INDEX and SLURM_ARRAY_TASK_ID are set/);
+      assert.throws(() => shardFromEnv(undefined, '3', 'github', { JOB_COMPLETION_INDEX: '0' }), /GitHub passes --shard K\/N/);
+      assert.deepEqual(shardFromEnv(undefined, '3', undefined, { JOB_COMPLETION_INDEX: '0' }), { k: 1, n: 3 });
+      assert.deepEqual(shardFromEnv(undefined, '3', 'slurm', { SLURM_ARRAY_TASK_ID: '1', JOB_COMPLETION_INDEX: '0' }), { k: 2, n: 3 });
+      assert.deepEqual(shardFromEnv('2/4', undefined, undefined, none), { k: 2, n: 4 });
+      // The binary reads the process's own environment.
+      const f = writeCampaign(tmp, { targets: ['reference'], fsx: { ops: 5, seeds: { count: 1 }, coverage: false } }, 'idx.json');
       const out = path.join(tmp, 'idx-out');
-      const run = (env: Record<string, string>, extra: string[] = []) => spawnSync(process.execPath, [BIN, 'campaign', 'run', f, '--shards', '3', '--out', out, '-q', ...extra], { env: { ...process.env, JOB_COMPLETION_INDEX: '', SLURM_ARRAY_TASK_ID: '', ...env }, encoding: 'utf8' });
-      let r = run({});
-      assert.equal(r.status, 2);
-      assert.match(r.stderr, /no shard index: JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID is not set/);
-      r = run({ JOB_COMPLETION_INDEX: '3' });
-      assert.equal(r.status, 2);
-      assert.match(r.stderr, /JOB_COMPLETION_INDEX=3: expected a shard index in \[0, 2\]/);
-      r = run({ JOB_COMPLETION_INDEX: '0', SLURM_ARRAY_TASK_ID: '1' });
-      assert.equal(r.status, 2);
-      assert.match(r.stderr, /both JOB_COMPLETION_INDEX and SLURM_ARRAY_TASK_ID are set/);
-      r = run({ SLURM_ARRAY_TASK_ID: '2' });
+      const r = spawnSync(process.execPath, [BIN, 'campaign', 'run', f, '--shards', '3', '--out', out, '-q'], { env: { ...process.env, JOB_COMPLETION_INDEX: '', SLURM_ARRAY_TASK_ID: '2' }, encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.ok(fs.existsSync(path.join(out, 'shard-3-of-3', 'shard.json')));
-      r = run({ SLURM_ARRAY_TASK_ID: '1', JOB_COMPLETION_INDEX: '0' }, ['--engine', 'slurm']);
-      assert.equal(r.status, 0, r.stderr);
-      assert.ok(fs.existsSync(path.join(out, 'shard-2-of-3', 'shard.json')));
     });
   });
 
@@ -168,11 +131,16 @@ describe('campaigns', () => {
   });
 
   describe('plans', () => {
-    let c: Campaign;
-    let text: string;
-    before(() => {
-      text = JSON.stringify(CAMPAIGN, null, 2);
-      c = parseCampaign(text, path.join(tmp, 'campaign.json'));
+    /** `campaign plan` for each engine, as a user runs it: the files it writes. */
+    const written = new Map<string, Map<string, string>>();
+    before(async () => {
+      const file = writeCampaign(tmp, CAMPAIGN, 'plan.json');
+      for (const engine of ['k8s', 'github', 'slurm']) {
+        const out = path.join(tmp, `plan-${engine}`);
+        const r = await cli(['campaign', 'plan', file, '--engine', engine, '--shards', '4', '--out', out]);
+        assert.equal(r.code, 0, r.err);
+        written.set(engine, new Map(fs.readdirSync(out).map((n) => [n, fs.readFileSync(path.join(out, n), 'utf8')])));
+      }
     });
 
     it('the YAML writer round-trips through a YAML parser', () => {
@@ -180,175 +148,111 @@ describe('campaigns', () => {
       assert.deepEqual(parseYaml(toYaml(v)), v);
     });
 
-    it('Kubernetes: an Indexed Job that validates against the batch/v1 Job schema; a broken one does not', () => {
-      const p = planFor('k8s', { campaign: c, text, file: 'campaign.json', shards: 4 });
-      const docs = parseAllDocuments(p.files[0].text).map((d) => d.toJSON() as Record<string, unknown>);
-      assert.deepEqual(docs, p.files[0].documents, 'the YAML written is the manifest validated');
-      const [cm, job] = docs as [Record<string, unknown>, { spec: Record<string, unknown> & { template: { spec: { containers: { command: string[] }[] } } } }];
+    it('Kubernetes: the file written holds a ConfigMap and an Indexed Job that validate against their schemas; a broken one does not', () => {
+      const files = written.get('k8s')!;
+      assert.deepEqual([...files.keys()].sort(), ['nightly-job.yaml', 'nightly-merge.yaml']);
+      const docs = parseAllDocuments(files.get('nightly-job.yaml')!).map((d) => d.toJSON() as Record<string, unknown>);
+      const [cm, job] = docs as [{ data: Record<string, string> }, { spec: Record<string, unknown> & { template: { spec: { containers: { command: string[] }[] } } } }];
       new ConfigMap(cm).validate();
       new Job(job).validate();
+      assert.deepEqual(JSON.parse(cm.data['campaign.json']), CAMPAIGN, 'the ConfigMap carries the campaign file');
       assert.equal(job.spec.completionMode, 'Indexed');
       assert.equal(job.spec.completions, 4);
-      assert.match(job.spec.template.spec.containers[0].command.join(' '), /campaign run \/campaign\/campaign\.json --shards 4 --engine k8s/);
-      // The schema really checks: a wrong type and a missing required field are refused.
-      assert.throws(() => new Job({ ...job, spec: { ...job.spec, completions: 'four' } }).validate(), /completions/);
-      const noImage = JSON.parse(JSON.stringify(job));
-      delete noImage.spec.template.spec.containers[0].name;
-      assert.throws(() => new Job(noImage).validate(), /name/);
+      assert.match(job.spec.template.spec.containers[0].command.join(' '), /campaign run \/campaign\/campaign\.json --shards 4 --engine k8s --run-id "\$RUN_ID"/);
+      assert.deepEqual((job.spec.template.spec.containers[0] as unknown as { env: unknown }).env, [{ name: 'RUN_ID', valueFrom: { fieldRef: { fieldPath: "metadata.labels['controller-uid']" } } }]);
+      // The merge Job, applied when the shards' Job is over, on the same volume.
+      const [merge] = parseAllDocuments(files.get('nightly-merge.yaml')!).map((d) => d.toJSON() as { spec: { template: { spec: { containers: { command: string[] }[] } } } });
+      new Job(merge).validate();
+      assert.match(merge.spec.template.spec.containers[0].command[2], /campaign merge \/results\/nightly --campaign \/campaign\/campaign\.json --out \/results\/nightly-merged/);
+      // The schema really checks: a wrong type, a missing required field, a bad enum are refused.
+      assert.throws(() => new Job({ ...job, spec: { ...job.spec, completions: 'four' } }).validate(), /spec\/completions must be integer/);
+      assert.throws(() => new Job({ ...job, spec: { ...job.spec, completionMode: 'indexed' } }).validate(), /completionMode must be equal to one of the allowed values/);
+      const noName = JSON.parse(JSON.stringify(job));
+      delete noName.spec.template.spec.containers[0].name;
+      assert.throws(() => new Job(noName).validate(), /containers\/0 must have required property name/);
+      assert.throws(() => new ConfigMap({ ...cm, data: { 'campaign.json': 7 } }).validate(), /must be string/);
     });
 
-    it('GitHub Actions: a matrix workflow that validates against the workflow schema; a broken one does not', () => {
-      const p = planFor('github', { campaign: c, text, file: 'ci/campaign.json', shards: 4 });
-      const y = p.files[0].text;
-      assert.deepEqual(parseYaml(y), p.files[0].documents![0]);
+    it('GitHub Actions: the workflow written validates against the workflow schema; a broken one does not', () => {
+      const files = written.get('github')!;
+      assert.deepEqual([...files.keys()], ['iomap-harness-nightly.yml']);
+      const y = files.get('iomap-harness-nightly.yml')!;
       assert.deepEqual(actionValidator.validateWorkflow(y).errors, []);
       const wf = parseYaml(y) as { jobs: { shard: { strategy: { matrix: { shard: number[] } } } } };
       assert.deepEqual(wf.jobs.shard.strategy.matrix.shard, [1, 2, 3, 4]);
-      assert.match(y, /campaign run ci\/campaign\.json --shard \$\{\{ matrix\.shard \}\}\/4/);
+      assert.match(y, /campaign run \S*plan\.json --shard \$\{\{ matrix\.shard \}\}\/4 --run-id \$\{\{ github\.run_id \}\}/);
       assert.notDeepEqual(actionValidator.validateWorkflow(y.replace(/runs-on/g, 'run-on')).errors, []);
       assert.notDeepEqual(actionValidator.validateWorkflow(y.replace('strategy:', 'stratgy:')).errors, []);
+      assert.notDeepEqual(actionValidator.validateWorkflow(y.replace('"on":', '"om":')).errors, []);
     });
 
-    it('Slurm: a job array over the shard indices, and a merge job', () => {
-      const p = planFor('slurm', { campaign: c, text, file: '/shared/campaign.json', shards: 4 });
-      assert.equal(p.files.length, 2);
-      assert.match(p.files[0].text, /^#SBATCH --array=0-3$/m);
-      assert.match(p.files[0].text, /campaign run \/shared\/campaign\.json --shards 4 --engine slurm/);
-      assert.match(p.files[1].text, /campaign merge /);
-      const r = spawnSync('bash', ['-n', '-c', p.files[0].text]);
-      assert.equal(r.status, 0, String(r.stderr));
+    it('Slurm: a job array over the shard indices and a merge job, both valid bash', () => {
+      const files = written.get('slurm')!;
+      assert.deepEqual([...files.keys()].sort(), ['nightly-merge.sbatch', 'nightly-shards.sbatch']);
+      const shards = files.get('nightly-shards.sbatch')!;
+      assert.match(shards, /^#SBATCH --array=0-3$/m);
+      assert.match(shards, new RegExp(`campaign run ${path.join(tmp, 'plan.json').replace(/[.]/g, '\\.')} --shards 4 --engine slurm --run-id "\\$SLURM_ARRAY_JOB_ID"`));
+      assert.match(files.get('nightly-merge.sbatch')!, /campaign merge /);
+      for (const text of files.values()) {
+        assert.match(text, /^#!\/bin\/bash\n(#SBATCH --[a-z-]+=\S+\n)+/, 'the #SBATCH lines come first, where sbatch reads them');
+        const r = spawnSync('bash', ['-n', '-c', text]);
+        assert.equal(r.status, 0, String(r.stderr));
+      }
+    });
+
+    it('plan refuses a campaign whose built-in target does not exist (one line, exit 2, nothing written)', async () => {
+      const f = writeCampaign(tmp, { ...CAMPAIGN, targets: ['reference', 'mutant:no-such-bug'] }, 'plan-bad.json');
+      const out = path.join(tmp, 'plan-bad');
+      const r = await cli(['campaign', 'plan', f, '--engine', 'k8s', '--shards', '4', '--out', out]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /^iomap-harness: campaign: target mutant:no-such-bug: unknown mutant "no-such-bug" .*\n$/);
+      assert.ok(!fs.existsSync(out));
+      // A module path need not exist where the plan is made (it is in the engine's image).
+      const g = writeCampaign(tmp, { ...CAMPAIGN, targets: ['/opt/myfs/adapter.js'] }, 'plan-module.json');
+      assert.equal((await cli(['campaign', 'plan', g, '--engine', 'k8s', '--shards', '2', '--out', path.join(tmp, 'plan-module')])).code, 0);
+    });
+  });
+
+  describe('docs', () => {
+    const ROOT = path.resolve(__dirname, '..', '..');
+    const num = (t: string) => Number(t.replace(/,/g, ''));
+    /** A markdown section's table rows (cells trimmed), from the heading that starts with `heading` to the next. */
+    function tableRows(file: string, heading: string): string[][] {
+      const text = fs.readFileSync(path.join(ROOT, 'docs', file), 'utf8');
+      const from = text.indexOf(`\n## ${heading}`);
+      assert.ok(from >= 0, `${file}: no section ${heading}`);
+      const section = text.slice(from + 1).split(/\n## /)[0];
+      return section.split('\n').filter((l) => /^\|.*\|$/.test(l) && !/^\|[-| ]+\|$/.test(l)).map((l) => l.slice(1, -1).split('|').map((c) => c.trim()));
+    }
+
+    it('the cost model quotes the campaign-cost benchmark: each target\'s ops per CPU-second, the CPU-hours per 10^9 ops, the worked example', () => {
+      const bench = new Map(tableRows('benchmarks.md', 'Campaign cost').slice(1).map((r) => [r[0], num(r[4])]));
+      const byLabel: [RegExp, string][] = [[/^`naive`/, 'naive'], [/without power cuts/, 'reference crash=0'], [/with power cuts \(the default\)/, 'reference']];
+      const model = tableRows('campaigns.md', 'Cost model').slice(1).filter((r) => /^\d/.test(r[1]));
+      assert.equal(model.length, byLabel.length);
+      for (const [re, target] of byLabel) {
+        const row = model.find((r) => re.test(r[0]));
+        assert.ok(row !== undefined, `cost model: no row for ${target}`);
+        assert.ok(bench.has(target), `benchmarks.md "Campaign cost": no row ${target}`);
+        assert.equal(num(row[1]), bench.get(target), `${target}: the cost model's figure is not the benchmark's`);
+        assert.equal(row[2], `${(1e9 / bench.get(target)! / 3600).toFixed(1)} CPU-hours`, `${target}: 10^9 ops cost`);
+      }
+      const text = fs.readFileSync(path.join(ROOT, 'docs', 'campaigns.md'), 'utf8').replace(/\s+/g, ' ');
+      const ex = /\(R = ([\d,]+)\) in an 8-hour window \(T = ([\d,]+) s\): N = ceil\(10\^9 \/ \(([\d,]+) × ([\d,]+)\)\) = ceil\(([\d.]+)\) = (\d+) shards; in a 4-hour window, (\d+)\./.exec(text);
+      assert.ok(ex !== null, 'the worked example');
+      const [r, t] = [num(ex[1]), num(ex[2])];
+      assert.equal(r, bench.get('reference'));
+      assert.equal(t, 8 * 3600);
+      assert.deepEqual([num(ex[3]), num(ex[4])], [r, t]);
+      assert.equal(ex[5], (1e9 / (r * t)).toFixed(1));
+      assert.equal(Number(ex[6]), Math.ceil(1e9 / (r * t)));
+      assert.equal(Number(ex[7]), Math.ceil(1e9 / (r * t / 2)));
     });
   });
 
   describe('run, kill, resume, merge', () => {
-    /** Start a shard as the Job's pod would: the container's command, paths mapped to tmp. */
-    function startPod(script: string, index: number, root: string): ChildProcess {
-      const local = script.replace(/iomap-harness campaign/g, `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} campaign`)
-        .replace('/campaign/campaign.json', path.join(root, 'campaign', 'campaign.json'))
-        .replace(/\/results\//g, `${path.join(root, 'results')}/`);
-      const p = spawn('sh', ['-c', local], { env: { ...process.env, JOB_COMPLETION_INDEX: String(index) }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-      p.stderr!.on('data', (d) => { stderrOf.set(p, (stderrOf.get(p) ?? '') + String(d)); });
-      return p;
-    }
-    const stderrOf = new Map<ChildProcess, string>();
-    const exited = (p: ChildProcess): Promise<number | null> => new Promise((res) => {
-      if (p.exitCode !== null || p.signalCode !== null) res(p.exitCode);
-      else p.on('exit', (code) => res(code));
-    });
-
-    it('4 shards from the Kubernetes plan, one killed and restarted, merge to the unsharded run\'s distinct failures', async function () {
-      this.timeout(300000);
-      const root = path.join(tmp, 'accept');
-      fs.mkdirSync(path.join(root, 'campaign'), { recursive: true });
-      const file = writeCampaign(root, CAMPAIGN);
-      const planned = await cli(['campaign', 'plan', file, '--engine', 'k8s', '--shards', '4', '--out', path.join(root, 'plan')]);
-      assert.equal(planned.code, 0, planned.err);
-      const [cm, job] = parseAllDocuments(fs.readFileSync(path.join(root, 'plan', 'nightly-job.yaml'), 'utf8')).map((d) => d.toJSON());
-      fs.writeFileSync(path.join(root, 'campaign', 'campaign.json'), cm.data['campaign.json']);
-      const script: string = job.spec.template.spec.containers[0].command[2];
-      const n: number = job.spec.completions;
-
-      // Shard index 1 is killed once it has finished a unit, then started again.
-      const pods = Array.from({ length: n }, (_, i) => startPod(script, i, root));
-      const units = path.join(root, 'results', 'nightly', 'shard-2-of-4', 'units');
-      for (let t = 0; t < 6000; t++) {
-        if (fs.existsSync(units) && fs.readdirSync(units).some((x) => x.endsWith('.json'))) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      process.kill(-pods[1].pid!, 'SIGKILL');
-      await exited(pods[1]);
-      const killedInfo = JSON.parse(fs.readFileSync(path.join(units, '..', 'shard.json'), 'utf8'));
-      assert.equal(killedInfo.complete, false, 'the shard was killed before it finished');
-      const before = fs.readdirSync(units).filter((x) => x.endsWith('.json')).length;
-      assert.ok(before >= 1);
-
-      // A merge now names the killed shard as incomplete and still merges what it finished.
-      const codes = await Promise.all([0, 2, 3].map((i) => exited(pods[i])));
-      codes.forEach((code, i) => assert.equal(code, 0, `a pod that found failures still succeeds (the merge gives the verdict): ${stderrOf.get(pods[[0, 2, 3][i]])}`));
-      const partial = mergeShards([path.join(root, 'results')], path.join(root, 'partial'), []);
-      assert.deepEqual(partial.shards.incomplete, [2]);
-
-      const again = startPod(script, 1, root);
-      assert.equal(await exited(again), 0);
-
-      // A duplicated shard folder (a retried upload) and a missing one are both named.
-      fs.cpSync(path.join(root, 'results', 'nightly', 'shard-3-of-4'), path.join(root, 'copy', 'shard-3-of-4'), { recursive: true });
-      const r = await cli(['campaign', 'merge', path.join(root, 'results'), path.join(root, 'copy'), '--out', path.join(root, 'merged'), '--json']);
-      assert.equal(r.code, 1, r.err);
-      const summary = JSON.parse(r.out.trim().split('\n').pop()!);
-      assert.deepEqual(summary.shards.missing, []);
-      assert.deepEqual(summary.shards.incomplete, []);
-      assert.equal(summary.shards.duplicateFolders.length, 1);
-      const merged = JSON.parse(fs.readFileSync(path.join(root, 'merged', 'merged.json'), 'utf8')) as MergeResult;
-      assert.equal(merged.units.merged, merged.units.expected);
-
-      // One unsharded run of the same seeds.
-      const c = parseCampaign(JSON.stringify(CAMPAIGN), file);
-      runShard(c, JSON.stringify(CAMPAIGN), { k: 1, n: 1 }, path.join(root, 'whole'));
-      const whole = mergeShards([path.join(root, 'whole')], path.join(root, 'whole-merged'), []);
-      assert.deepEqual(distinct(merged), distinct(whole));
-      const mutants = new Set(merged.failures.map((f) => f.target));
-      assert.ok(mutants.has('mutant:map-blocks-hole') && mutants.has('mkwrite') && !mutants.has('reference'), [...mutants].join(', '));
-      assert.ok(merged.failures.length >= 3, distinct(merged).join('\n'));
-      assert.equal(merged.totals.ops, whole.totals.ops);
-      // The coverage union is the unsharded run's too (each fsx unit saved its map).
-      assert.ok('classes' in merged.coverage && merged.coverage.classes.length >= 1 && merged.coverage.classes.every((k) => k.units > 0 && (k.reached ?? 1) > 0), JSON.stringify(merged.coverage));
-      assert.deepEqual(merged.coverage, whole.coverage);
-      assert.ok(fs.existsSync(path.join(root, 'merged', (merged.coverage as { classes: { map: string }[] }).classes[0].map)));
-
-      // Every distinct failure has a shrunk reproducer and an explorer page, linked from the index.
-      const html = fs.readFileSync(path.join(root, 'merged', 'index.html'), 'utf8');
-      for (const f of merged.failures) {
-        assert.ok(f.shrunk && f.reproducer !== undefined && f.report !== undefined, f.key);
-        assert.ok(fs.existsSync(path.join(root, 'merged', f.reproducer)), f.reproducer);
-        assert.ok(html.includes(`href="${f.report!}"`), f.report);
-      }
-      assert.doesNotMatch(html, /<script|https?:/);
-      const junit = fs.readFileSync(path.join(root, 'merged', 'junit.xml'), 'utf8');
-      assert.equal((junit.match(/<failure /g) ?? []).length, merged.failures.length);
-
-      // Missing shards are named.
-      fs.rmSync(path.join(root, 'copy'), { recursive: true });
-      fs.renameSync(path.join(root, 'results', 'nightly', 'shard-4-of-4'), path.join(root, 'shard-4-away'));
-      const m3 = await cli(['campaign', 'merge', path.join(root, 'results'), '--out', path.join(root, 'merged3')]);
-      assert.match(m3.out, /^missing shards: 4 \(of 4\)$/m);
-    });
-
-    it('the Slurm and GitHub plans run locally too: array tasks with SLURM_ARRAY_TASK_ID, matrix values as --shard', async function () {
-      this.timeout(120000);
-      const root = path.join(tmp, 'engines');
-      fs.mkdirSync(root, { recursive: true });
-      const small = { name: 'small', targets: ['mutant:map-blocks-hole'], fsx: { ops: 50, seeds: { count: 3 } }, engines: { slurm: { results: path.join(root, 'slurm-results') } } };
-      const file = writeCampaign(root, small);
-      const local = (script: string) => script.replace(/npx iomap-harness/g, `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`);
-      assert.equal((await cli(['campaign', 'plan', file, '--engine', 'slurm', '--shards', '2', '--out', path.join(root, 'plan')])).code, 0);
-      const sbatch = local(fs.readFileSync(path.join(root, 'plan', 'small-shards.sbatch'), 'utf8'));
-      for (const i of [0, 1]) {
-        const r = spawnSync('bash', ['-c', sbatch], { env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i) }, encoding: 'utf8' });
-        assert.equal(r.status, 0, r.stderr);
-      }
-      const merge = spawnSync('bash', ['-c', local(fs.readFileSync(path.join(root, 'plan', 'small-merge.sbatch'), 'utf8'))], { encoding: 'utf8' });
-      assert.equal(merge.status, 1, merge.stderr);
-      const fromSlurm = JSON.parse(fs.readFileSync(path.join(root, 'slurm-results', 'merged', 'merged.json'), 'utf8')) as MergeResult;
-      assert.deepEqual(fromSlurm.shards.missing, []);
-
-      assert.equal((await cli(['campaign', 'plan', file, '--engine', 'github', '--shards', '2', '--out', path.join(root, 'plan')])).code, 0);
-      const wf = parseYaml(fs.readFileSync(path.join(root, 'plan', 'iomap-harness-small.yml'), 'utf8')) as { jobs: Record<string, { strategy?: { matrix: { shard: number[] } }; steps: { run?: string }[] }> };
-      const step = wf.jobs.shard.steps.find((x) => x.run?.includes('campaign run'))!.run!;
-      fs.mkdirSync(path.join(root, 'gh'));
-      for (const k of wf.jobs.shard.strategy!.matrix.shard) {
-        const r = spawnSync('bash', ['-c', local(step).replace(/\$\{\{ matrix\.shard \}\}/g, String(k))], { cwd: path.join(root, 'gh'), encoding: 'utf8' });
-        assert.equal(r.status, 0, r.stderr);
-      }
-      const mstep = wf.jobs.merge.steps.find((x) => x.run?.includes('campaign merge'))!.run!;
-      assert.equal(spawnSync('bash', ['-c', local(mstep)], { cwd: path.join(root, 'gh'), encoding: 'utf8' }).status, 1);
-      const fromGithub = JSON.parse(fs.readFileSync(path.join(root, 'gh', 'campaign-merged', 'merged.json'), 'utf8')) as MergeResult;
-      assert.deepEqual(distinct(fromGithub), distinct(fromSlurm));
-      assert.ok(fromGithub.failures.length >= 1);
-    });
-
     it('a unit run again writes the same result; a shard run again runs nothing', () => {
-      const c = parseCampaign(JSON.stringify(CAMPAIGN), path.join(tmp, 'campaign.json'));
+      const c = parseCampaign(JSON.stringify({ ...CAMPAIGN, fsx: { ops: 100, seeds: { count: 2 } }, check: undefined }), path.join(tmp, 'campaign.json'));
       const root = path.join(tmp, 'again');
       const first = runShard(c, '{}', { k: 2, n: 3 }, root);
       assert.ok(first.ran > 0);
@@ -365,6 +269,62 @@ describe('campaigns', () => {
       // Another campaign's shard in the same folder is refused.
       const other = parseCampaign(JSON.stringify({ ...CAMPAIGN, fsx: { ...CAMPAIGN.fsx, ops: 201 } }), path.join(tmp, 'campaign.json'));
       assert.throws(() => runShard(other, '{}', { k: 2, n: 3 }, root), /holds shard 2\/3 of campaign nightly .* use another --out/);
+    });
+
+    it('a run id: a retry of the same run resumes; a folder of an earlier run (last night) is cleared and run afresh', async () => {
+      const f = writeCampaign(tmp, { name: 'runs', targets: ['mutant:map-blocks-hole'], fsx: { ops: 50, seeds: { count: 2 }, coverage: false } }, 'runs.json');
+      const out = path.join(tmp, 'runs');
+      const run = (id: string) => cli(['campaign', 'run', f, '--shard', '1/1', '--out', out, '--run-id', id]);
+      let r = await run('night-1');
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.out, /2 units \(2 run now\)/);
+      r = await run('night-1');
+      assert.match(r.out, /2 units \(0 run now\)/, 'a retry resumes');
+      // Last night's leftovers: a stray file in a unit's failure folder, gone after the clear.
+      const dir = path.join(out, 'shard-1-of-1');
+      const unit = fs.readdirSync(path.join(dir, 'failures'))[0];
+      fs.writeFileSync(path.join(dir, 'failures', unit, 'stale.json'), '{}');
+      r = await run('night-2');
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.out, /^shard 1\/1: the folder held run night-1: cleared, starting run night-2$/m);
+      assert.match(r.out, /2 units \(2 run now\)/);
+      assert.ok(!fs.existsSync(path.join(dir, 'failures', unit, 'stale.json')));
+      assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'shard.json'), 'utf8')).runId, 'night-2');
+      r = await cli(['campaign', 'run', f, '--shard', '1/1', '--out', out, '--run-id', '']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /--run-id: expected letters, digits.*got "" \(is the engine variable that gives it set\?\)\n$/);
+    });
+
+    it('merge takes the newest run of a reused folder (or --run-id), names the other run\'s folders, and clears its own earlier output', async () => {
+      const f = writeCampaign(tmp, { name: 'reuse', targets: ['mutant:map-blocks-hole', 'naive'], fsx: { ops: 50, seeds: { count: 2 }, coverage: false } }, 'reuse.json');
+      const out = path.join(tmp, 'reuse');
+      const run = (k: number, n: number, id: string) => cli(['campaign', 'run', f, '--shard', `${k}/${n}`, '--out', out, '--run-id', id, '-q']);
+      // Last night: 2 shards. Tonight: 3 shards, the third never ran.
+      for (const k of [1, 2]) assert.equal((await run(k, 2, 'night-1')).code, k === 1 ? 1 : 0);
+      const merged = path.join(tmp, 'reuse-merged');
+      let m = await cli(['campaign', 'merge', out, '--out', merged, '--json']);
+      assert.equal(m.code, 1, m.err);
+      const night1 = fs.readdirSync(path.join(merged, 'failures'));
+      assert.equal(night1.length, 1);
+      fs.mkdirSync(path.join(merged, 'failures', 'naive-sig-of-last-night'));
+      await new Promise((res) => setTimeout(res, 20));
+      for (const k of [1, 2]) await run(k, 3, 'night-2');
+      m = await cli(['campaign', 'merge', out, '--out', merged]);
+      assert.equal(m.code, 1, m.err);
+      assert.match(m.out, /^campaign reuse \([0-9a-f]+\), run night-2: 2 of 3 shards, 3 of 4 units$/m);
+      assert.match(m.out, /^missing shards: 3 \(of 3\)$/m);
+      assert.match(m.out, /^not merged: 2 shard folders of other runs than run night-2 \(.*shard-1-of-2, .*shard-2-of-2\); --run-id ID merges another$/m);
+      assert.deepEqual(fs.readdirSync(path.join(merged, 'failures')), night1, 'last night\'s reproducers are gone from the reused merge folder');
+      assert.match(fs.readFileSync(path.join(merged, 'index.html'), 'utf8'), /Not merged: 2 shard folders of other runs than run night-2\./);
+      m = await cli(['campaign', 'merge', out, '--out', merged, '--run-id', 'night-1', '--json']);
+      assert.equal(m.code, 1);
+      const j = JSON.parse(m.out.trim().split('\n').pop()!);
+      assert.equal(j.shards.run, 'night-1');
+      assert.deepEqual(j.shards.missing, []);
+      assert.deepEqual(fs.readdirSync(path.join(merged, 'failures')), night1);
+      m = await cli(['campaign', 'merge', out, '--out', merged, '--run-id', 'night-3']);
+      assert.equal(m.code, 2);
+      assert.match(m.err, /no shard folder of run night-3 \(runs found: night-1, night-2\)/);
     });
 
     it('a time budget: units run until the shard spent it; a restart counts what earlier runs spent', () => {
@@ -452,6 +412,29 @@ describe('campaigns', () => {
       delete log.expected;
       fs.writeFileSync(path.join(known, 'mbh.json'), serializeOpLog(log));
       assert.throws(() => loadKnownSignatures([known]), /has no expected failure/);
+    });
+
+    it('index.html: one row per distinct failure, ids unique, every link relative and still right when the merged folder moves', async () => {
+      const root = path.join(tmp, 'html');
+      // Two targets with the same bug: the same signature twice, one distinct failure per target.
+      const f = writeCampaign(tmp, { name: 'twice', targets: [{ adapter: 'mutant:map-blocks-hole', name: 'a' }, { adapter: 'mutant:map-blocks-hole', name: 'b' }], fsx: { ops: 50, seeds: { count: 1 }, coverage: false } }, 'twice.json');
+      assert.equal((await cli(['campaign', 'run', f, '--shard', '1/1', '--out', path.join(root, 'results'), '-q'])).code, 1);
+      const r = await cli(['campaign', 'merge', path.join(root, 'results'), '--out', path.join(root, 'merged'), '--json']);
+      assert.equal(r.code, 1, r.err);
+      const m = mergeShards([path.join(root, 'results')], path.join(root, 'scratch'), []);
+      assert.equal(m.failures.length, 2);
+      assert.equal(m.failures[0].sigId, m.failures[1].sigId, 'the same bug on both targets');
+      fs.renameSync(path.join(root, 'merged'), path.join(root, 'moved'));
+      const html = fs.readFileSync(path.join(root, 'moved', 'index.html'), 'utf8');
+      const ids = [...html.matchAll(/<tr [^>]*id="([^"]*)"/g)].map((x) => x[1]);
+      assert.deepEqual(ids, m.failures.map((x) => x.key));
+      const hrefs = [...html.matchAll(/href="([^"]*)"/g)].map((x) => x[1]);
+      assert.equal(hrefs.length, 4, 'an explorer page and a log per distinct failure');
+      for (const h of hrefs) {
+        assert.ok(!path.isAbsolute(h) && !/^[a-z]+:/i.test(h) && !h.split('/').includes('..'), h);
+        assert.ok(fs.statSync(path.join(root, 'moved', h)).isFile(), h);
+      }
+      assert.doesNotMatch(html, /<script|<link|src=|https?:/);
     });
 
     it('merge refuses folders of two campaigns and folders with no shard', async () => {

@@ -8,26 +8,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main } from '../cli/main';
 import { SUITES } from '../properties/suites/index';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-  lines: string[];
-}
-
-async function cli(args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  return { code, out, err, lines: out.split('\n').filter((l) => l !== '') };
-}
-
-function lastJson(r: Run): Record<string, unknown> {
-  return JSON.parse(r.lines[r.lines.length - 1]) as Record<string, unknown>;
-}
+import { inProcess as cli } from './support/bin';
 
 interface SuiteSummary {
   name: string;
@@ -47,7 +29,7 @@ describe('iomap-harness check', () => {
     const junit = path.join(tmp, 'check.xml');
     const r = await cli(['check', '--adapter', 'reference', '--runs', '2', '--json', '--junit', junit]);
     assert.equal(r.code, 0, r.out.slice(-3000) + r.err);
-    const s = lastJson(r);
+    const s = r.json;
     assert.equal(s.command, 'check');
     assert.equal(s.adapter, 'reference');
     assert.equal(s.seed, 1);
@@ -70,7 +52,7 @@ describe('iomap-harness check', () => {
   it('naive: model-level suites are listed as skipped with the reason, the rest pass', async () => {
     const r = await cli(['check', '--adapter', 'naive', '--suite', 'short-writes,buffered-io', '--suite', 'stateful', '--runs', '2', '--json']);
     assert.equal(r.code, 0, r.out.slice(-2000) + r.err);
-    const suites = lastJson(r).suites as SuiteSummary[];
+    const suites = r.json.suites as SuiteSummary[];
     assert.deepEqual(suites.map((x) => x.name), ['short-writes', 'buffered-io', 'stateful']);
     assert.equal(suites[0].skipped, true);
     assert.match(suites[0].reason!, /reference model/);
@@ -83,7 +65,7 @@ describe('iomap-harness check', () => {
     const save = path.join(tmp, 'cx');
     const r = await cli(['check', '--adapter', 'mutant:collapse-short-by-one', '--suite', 'fallocate', '--property', 'modes', '--runs', '200', '--save', save, '--json']);
     assert.equal(r.code, 1, r.err);
-    const s = lastJson(r);
+    const s = r.json;
     const f = s.failure as { suite: string; property: string; kind: string; op: number; log: string; seed: number; path: string };
     assert.equal(f.suite, 'fallocate');
     assert.equal(f.property, 'modes');
@@ -97,7 +79,7 @@ describe('iomap-harness check', () => {
     assert.deepEqual([log.expected.outcome, log.expected.kind, log.expected.op], ['fail', 'bad-data', f.op]);
     const rep = await cli(['replay', f.log, '--json', '-q']);
     assert.equal(rep.code, 1);
-    const cases = lastJson(rep).cases as Array<{ ok: boolean; outcome: string }>;
+    const cases = rep.json.cases as Array<{ ok: boolean; outcome: string }>;
     assert.deepEqual([cases[0].ok, cases[0].outcome], [true, 'bad-data']);
     // The log alone reproduces it, so it was also shrunk: a shorter log with the same failure.
     const min = (s.failure as { minLog?: string }).minLog;
@@ -105,14 +87,14 @@ describe('iomap-harness check', () => {
     const minLog = JSON.parse(fs.readFileSync(min, 'utf8')) as { ops: unknown[] };
     assert.ok(minLog.ops.length <= log.ops.length && minLog.ops.length >= 1);
     const repMin = await cli(['replay', min, '--json', '-q']);
-    const minCases = lastJson(repMin).cases as Array<{ ok: boolean; outcome: string }>;
+    const minCases = repMin.json.cases as Array<{ ok: boolean; outcome: string }>;
     assert.deepEqual([minCases[0].ok, minCases[0].outcome], [true, 'bad-data']);
   });
 
   it('is deterministic from --seed', async () => {
     const run = () => cli(['check', '--adapter', 'mutant:seek-ignores-pagecache', '--suite', 'seek', '--property', 'walk-sound', '--runs', '100', '--seed', '3', '--save', path.join(tmp, 'det'), '--json']);
-    const a = lastJson(await run()).failure as Record<string, unknown>;
-    const b = lastJson(await run()).failure as Record<string, unknown>;
+    const a = (await run()).json.failure as Record<string, unknown>;
+    const b = (await run()).json.failure as Record<string, unknown>;
     assert.deepEqual(a, b);
   });
 
@@ -140,7 +122,7 @@ describe('iomap-harness list suites', () => {
   it('lists every suite with its area, sections, needs and properties (--json)', async () => {
     const r = await cli(['list', 'suites', '--json']);
     assert.equal(r.code, 0, r.err);
-    const items = lastJson(r).suites as Array<{ name: string; area: string; sections: string; needs: string[]; properties: Array<{ name: string; section: string }> }>;
+    const items = r.json.suites as Array<{ name: string; area: string; sections: string; needs: string[]; properties: Array<{ name: string; section: string }> }>;
     for (const a of ['buffered-io', 'short-writes', 'mmap', 'zero-range', 'unshare', 'writeback', 'writeback-errors', 'direct-io', 'dax', 'seek',
       'fiemap', 'swapfile', 'fallocate', 'reflink', 'contract', 'geometry', 'stateful']) {
       const s = items.find((x) => x.name === a);

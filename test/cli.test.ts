@@ -3,32 +3,14 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main } from '../cli/main';
 import { serializeOpLog } from '../properties/fsx/oplog';
+import { CliRun, inProcess as cli } from './support/bin';
 
 const DIST = path.resolve(__dirname, '..');
 const BIN = path.resolve(DIST, '..', 'bin', 'iomap-harness.js');
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-  lines: string[];
-}
-
-async function cli(args: string[], isTTY = false): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY });
-  return { code, out, err, lines: out.split('\n').filter((l) => l !== '') };
-}
-
-function lastJson(r: Run): Record<string, unknown> {
-  return JSON.parse(r.lines[r.lines.length - 1]) as Record<string, unknown>;
-}
-
 /** The deterministic report part of an output: from the failure's first line to the LOG DUMP end. */
-function report(r: Run): string[] {
+function report(r: CliRun): string[] {
   const start = r.lines.findIndex((l) => /^(READ BAD DATA|Size error|Mapped|short read|target crashed|[a-z_]+: 0x)/.test(l));
   const end = r.lines.findIndex((l, i) => i > start && /^(Log of operations saved|.*: (bad-data|size|crash|eof-page) at op)/.test(l));
   assert.ok(start >= 0 && end > start, r.out.slice(0, 2000));
@@ -58,7 +40,7 @@ describe('iomap-harness CLI', () => {
     const r = await cli(['fsx', '--adapter', 'naive', '-N', '3000', '-q', '--json']);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.err, '');
-    const j = lastJson(r);
+    const j = r.json;
     // `setup`: the block size the sweep drew for naive (docs/fsx.md, "The setup sweep").
     assert.deepEqual(Object.keys(j), ['command', 'adapter', 'seed', 'ops', 'failures', 'opsPerSec', 'elapsedMs', 'setup']);
     assert.equal(j.command, 'fsx');
@@ -75,20 +57,20 @@ describe('iomap-harness CLI', () => {
     const r = await cli(['fsx', '--adapter', 'naive', '-N', '0x800', '-S', '7', '-l', '128k', '-o', '8k', '-r', '512', '-w', '512', '-t', '4096',
       '-c', '20', '-R', '-W', '-F', '-H', '-z', '-C', '-I', '-J', '-B', '-E', '-K', '-u', '-X', '-q', '--weight', 'fiemap=3', '--bs', '1024', '--json']);
     assert.equal(r.code, 0, r.err + r.out);
-    assert.equal(lastJson(r).ops, 2048);
-    assert.equal(lastJson(r).seed, 7);
+    assert.equal(r.json.ops, 2048);
+    assert.equal(r.json.seed, 7);
     const d = await cli(['fsx', '--adapter', 'naive', '-N', '40', '-d', '-Z']);
     assert.equal(d.code, 0, d.err);
     assert.ok(d.lines.some((l) => /^\d+ (read_direct|write_direct|truncate|trunc|fsync|fiemap|seek_data|seek_hole|clone_range|copy_range|dedupe_range|fallocate|mapread|mapwrite|zero_range|punch_hole|collapse_range|insert_range|fdatasync)\b/.test(l)), d.out);
     const s0 = await cli(['fsx', '--adapter', 'naive', '-N', '10', '-S', '0', '-q', '--json']);
     assert.match(s0.lines[0], /^Seed set to \d+$/);
-    assert.notEqual(lastJson(s0).seed, 0);
+    assert.notEqual(s0.json.seed, 0);
   });
 
   it('fsx with no --adapter uses the reference adapter', async () => {
     const r = await cli(['fsx', '-N', '200', '-q', '--json']);
     assert.equal(r.code, 0, r.err + r.out);
-    assert.equal(lastJson(r).adapter, 'reference');
+    assert.equal(r.json.adapter, 'reference');
   });
 
   it('a failure exits 1, saves the log (JSON + .fsxops) and replay reproduces the identical report', async () => {
@@ -98,7 +80,7 @@ describe('iomap-harness CLI', () => {
     // whole-file read-backs (a durability or errno failure).
     const r = await cli(['fsx', '--adapter', mod, '-N', '5000', '-q', '--json', '--save', save, '--weight', 'remount=0', '--no-invalid']);
     assert.equal(r.code, 1, r.err);
-    const j = lastJson(r);
+    const j = r.json;
     assert.equal(j.failures, 1);
     const f = j.failure as Record<string, unknown>;
     assert.deepEqual(Object.keys(f), ['kind', 'rule', 'offset', 'op', 'log']);
@@ -115,7 +97,7 @@ describe('iomap-harness CLI', () => {
     const a = await cli(['replay', log, '--json']);
     assert.equal(a.code, 1, a.err);
     assert.deepEqual(report(a), rep);
-    const ja = lastJson(a);
+    const ja = a.json;
     assert.deepEqual(ja.cases, [{ path: log, expected: 'bad-data', outcome: 'bad-data', ok: true, op: f.op }]);
     assert.deepEqual(ja.failure, { ...f, log });
     const b = await cli(['replay', log, '-q']);
@@ -127,13 +109,13 @@ describe('iomap-harness CLI', () => {
     // On a correct adapter the same log passes (exit 0) but no longer matches its expectation.
     const n = await cli(['replay', log, '--adapter', 'naive', '--json']);
     assert.equal(n.code, 0, n.err);
-    assert.deepEqual((lastJson(n).cases as unknown[])[0], { path: log, expected: 'bad-data', outcome: 'pass', ok: false });
+    assert.deepEqual((n.json.cases as unknown[])[0], { path: log, expected: 'bad-data', outcome: 'pass', ok: false });
   });
 
   it('a target crash exits 3 and still saves the log', async () => {
     const r = await cli(['fsx', '--adapter', path.join(tmp, 'crashing.js'), '-N', '2000', '-q', '--json', '--save', path.join(tmp, 'crash')]);
     assert.equal(r.code, 3, r.err);
-    const f = lastJson(r).failure as Record<string, unknown>;
+    const f = r.json.failure as Record<string, unknown>;
     assert.equal(f.kind, 'crash');
     assert.ok(fs.existsSync(f.log as string));
     assert.ok(r.err.split("\n").some((l) => /^target crashed in (truncate|mapwrite): TypeError: simulated crash in truncate$/.test(l)), r.err);
@@ -217,7 +199,7 @@ describe('iomap-harness CLI', () => {
   it('list adapters / corpus, and --help', async () => {
     const r = await cli(['list', 'adapters', '--json']);
     assert.equal(r.code, 0);
-    const j = lastJson(r);
+    const j = r.json;
     assert.equal(j.command, 'list');
     const names = (j.adapters as { name: string }[]).map((a) => a.name);
     assert.ok(names.includes('naive') && names.includes('reference'), names.join(','));
@@ -225,7 +207,7 @@ describe('iomap-harness CLI', () => {
     assert.ok(h.lines.some((l) => /^naive\s+plain in-memory/.test(l)));
     const c = await cli(['list', 'corpus', '--json']);
     assert.equal(c.code, 0);
-    assert.ok(Array.isArray(lastJson(c).corpus));
+    assert.ok(Array.isArray(c.json.corpus));
     const help = await cli(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.out, /^usage: iomap-harness COMMAND/);
@@ -239,7 +221,7 @@ describe('iomap-harness CLI', () => {
     let r = await cli(['replay', fault, '-q', '--json']);
     assert.equal(r.code, 1, r.err);
     assert.match(r.out, /failed \(fault:errseq-missed:f0\)/);
-    assert.deepEqual((lastJson(r).cases as Array<Record<string, unknown>>)[0].ok, true);
+    assert.deepEqual((r.json.cases as Array<Record<string, unknown>>)[0].ok, true);
     r = await cli(['replay', crash, '--adapter', 'reference', '-q']);
     assert.equal(r.code, 0, r.out);
     r = await cli(['replay', crash, '-q']);
@@ -265,7 +247,7 @@ describe('iomap-harness CLI', () => {
     assert.match(again.out, /crash:bad-bytes:f0/);
     // A folder replays every log and case under it; each bug-zoo/crash/fault case fails as recorded.
     r = await cli(['replay', corpus, '-q', '--json']);
-    const all = lastJson(r).cases as Array<{ path: string; ok: boolean }>;
+    const all = r.json.cases as Array<{ path: string; ok: boolean }>;
     assert.ok(all.length >= 25 && all.every((c) => c.ok), JSON.stringify(all.filter((c) => !c.ok)));
     assert.equal((await cli(['replay', fs.mkdtempSync(path.join(tmp, 'empty-'))])).code, 2);
     // list corpus names them with what they expect.

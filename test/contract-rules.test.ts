@@ -22,7 +22,7 @@ import type { FsInstance } from '../reference/iomap/fs-ops';
 import { MemoryDevice } from '../reference/device/memory';
 import { FsError, EIO, ENOSPC, EAGAIN } from '../reference/errno';
 import {
-  IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE,
+  IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_F_SHARED, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE,
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT, IOMAP_NULL_ADDR, IOMAP_OVERWRITE_ONLY, IOMAP_REPORT, IOMAP_UNWRITTEN,
   IOMAP_WRITE, IOMAP_ZERO, Iomap, IomapApi, IomapType, resetIomap, roundDown, roundUp, zeroedIomap,
 } from '../reference/iomap/types';
@@ -976,6 +976,191 @@ describe('contract monitor: every checked rule fires on a broken ops table and s
         assert.fail(`expected a ${c.rule} violation, got ${bad.error ? String((bad.error as Error).stack ?? bad.error) : 'none'}`);
       }
       assert.strictEqual(bad.error.rule, c.rule, bad.error.message);
+    });
+  }
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* The state rules walk runs: the broken block is found wherever it lies                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Far from offset 0: 2^40 bytes into the file (2^28 blocks of 4 KiB, 2^31 of 512 bytes). */
+const FAR = 2 ** 40;
+/** More blocks than the monitor's old per-check walk (4,096), so the bad block lies past it. */
+const LONG = 4200;
+
+/** A case whose violation must name `block` (the first bad block, as a block-by-block walk finds it). */
+interface FarCase extends Case {
+  block: number;
+}
+
+const FAR_CASES: FarCase[] = [
+  {
+    rule: 'R16',
+    bug: 'F_NEW on a write mapping stretched over the holes after the new reservation, up to a delalloc block far past its start',
+    block: FAR / BS + LONG,
+    breakage: {
+      begin: (orig, inode, pos, len, flags, m, s) => {
+        const ret = orig(inode, pos, len, flags, m, s);
+        if (ret === 0 && (flags & IOMAP_WRITE) && m.type === IOMAP_DELALLOC && (m.flags & IOMAP_F_NEW)) m.length = (LONG + 1) * inode.blockSize;
+        return ret;
+      },
+    },
+    scenario: (env) => {
+      env.fh.pwrite(FAR + LONG * BS, pattern(1, 10));
+      env.fh.pwrite(FAR, pattern(2, 10));
+    },
+  },
+  {
+    rule: 'R24',
+    bug: '->iomap_end does not release the unused delalloc reservation after a short write far into the file',
+    block: FAR / BS + 1,
+    breakage: { end: () => 0 },
+    scenario: (env) => {
+      assert.strictEqual(env.fh.pwrite(FAR, pattern(1, 2 * BS), { faultAt: 100 }), 100);
+    },
+  },
+  {
+    rule: 'R25',
+    bug: 'the delalloc release of a long (stretched) reservation also allocates a block far past its start',
+    block: FAR / BS + LONG,
+    breakage: (fs) => ({
+      begin: (orig, inode, pos, len, flags, m, s) => {
+        const ret = orig(inode, pos, len, flags, m, s);
+        if (ret === 0 && (flags & IOMAP_WRITE) && m.type === IOMAP_DELALLOC && (m.flags & IOMAP_F_NEW)) m.length = (LONG + 1) * inode.blockSize;
+        return ret;
+      },
+      end: (orig, inode, pos, length, written, flags, m) => {
+        const ret = orig(inode, pos, length, written, flags, m);
+        if (written < length && m.type === IOMAP_DELALLOC) fs.allocRange(inode, m.offset / inode.blockSize + LONG, 1);
+        return ret;
+      },
+    }),
+    reached: 'R25',
+    scenario: (env) => {
+      assert.strictEqual(env.fh.pwrite(FAR, pattern(1, 2 * BS), { faultAt: 100 }), 100);
+    },
+  },
+  {
+    rule: 'R30',
+    geo: { bs: 512 },
+    bug: '->iomap_valid says true, and the version counter it trusts did not move, while a block far into a long overwrite\'s mapping was punched under it',
+    block: FAR / 512 + LONG - 1,
+    breakage: {
+      iomapValid: () => true,
+      // The counter covers too little: the monitor must judge the write's blocks themselves.
+      snapshot: (orig, inode) => ({ ...orig(inode), version: () => 'v0' }),
+    },
+    scenario: (env) => {
+      const bs = 512;
+      env.fh.pwrite(FAR, pattern(1, LONG * bs));
+      env.fh.fsync();
+      let fired = false;
+      writeHooks.beforeGetFolio = () => {
+        if (fired) return;
+        fired = true;
+        env.fh.fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FAR + (LONG - 1) * bs, bs);
+      };
+      try {
+        env.fh.pwrite(FAR, pattern(2, LONG * bs));
+      } finally {
+        writeHooks.beforeGetFolio = undefined;
+      }
+      assert.ok(fired, 'the interleaving ran');
+      assert.deepStrictEqual(env.fh.pread(FAR, LONG * bs), pattern(2, LONG * bs));
+    },
+  },
+  {
+    rule: 'R38',
+    bug: 'direct-write ->end_io far into the file does not convert the unwritten extents it allocated',
+    block: FAR / BS + 2,
+    breakage: {
+      dioEndIo: (orig, inode, offset, size, error, dioFlags) => orig(inode, offset, size, error, dioFlags & ~1),
+    },
+    scenario: (env) => {
+      env.fh.pwrite(FAR, pattern(1, 2 * BS));
+      env.fh.fsync();
+      assert.strictEqual(env.fh.directWrite(FAR, pattern(2, 3 * BS)), 3 * BS);
+      assert.deepStrictEqual(env.fh.directRead(FAR, 3 * BS), pattern(2, 3 * BS));
+    },
+  },
+  {
+    rule: 'R41',
+    bug: 'REPORT lookups stretch an unwritten extent over the hole after it, far past the lookup\'s start',
+    block: FAR / BS + 5000,
+    breakage: {
+      begin: (orig, inode, pos, len, flags, m, s) => {
+        const ret = orig(inode, pos, len, flags, m, s);
+        if (ret === 0 && (flags & IOMAP_REPORT) && m.type === IOMAP_UNWRITTEN) m.length += inode.blockSize;
+        return ret;
+      },
+    },
+    scenario: (env) => {
+      env.fh.fallocate(0, FAR, 5000 * BS);
+      env.fh.pwrite(FAR + 5010 * BS, pattern(1, 10));
+      // Unwritten blocks without cached data read as zeros: SEEK_HOLE stops at once.
+      assert.strictEqual(env.fh.seekHole(FAR), FAR);
+    },
+  },
+  {
+    rule: 'R41',
+    geo: { bs: 512 },
+    bug: 'read mappings ignore a shared block deep inside one contiguous extent (SHARED missing on part of the mapping)',
+    block: FAR / 512 + LONG,
+    breakage: {
+      begin: (orig, inode, pos, len, flags, m, s) => {
+        const ret = orig(inode, pos, len, flags, m, s);
+        // refs ends the unshared mapping at the shared block; the broken one runs on over it.
+        if (ret === 0 && flags === 0 && m.type === IOMAP_MAPPED && !(m.flags & IOMAP_F_SHARED) && m.offset === FAR) m.length = (LONG + 10) * inode.blockSize;
+        return ret;
+      },
+    },
+    scenario: (env) => {
+      const bs = 512;
+      env.fh.pwrite(FAR, pattern(1, (LONG + 10) * bs));
+      env.fh.fsync();
+      env.fh.cloneRange(FAR + LONG * bs, bs, FAR + 2 * LONG * bs);
+      env.fsys.dropCaches();
+      assert.deepStrictEqual(env.fh.pread(FAR, (LONG + 10) * bs), pattern(1, (LONG + 10) * bs));
+    },
+  },
+  {
+    rule: 'C03',
+    geo: { api: 'current' },
+    bug: '->writeback_range far into the file returns the mapping error without dropping the delalloc reservation',
+    block: FAR / BS,
+    breakage: (fs) => ({
+      writebackRange: (_orig, wpc, folio, pos, len, endPos) => {
+        const ret = (fs as Refs).mapBlocks(wpc, wpc.inode!, pos, len);
+        return ret < 0 ? ret : iomapAddToIoend(wpc, folio, pos, endPos, len);
+      },
+    }),
+    scenario: (env) => {
+      env.refs.faults.mapBlocksError = { err: -EIO, from: 0, to: Number.MAX_SAFE_INTEGER };
+      env.fh.pwrite(FAR, pattern(1, BS));
+      expectFsError('EIO', () => env.fh.fsync());
+    },
+  },
+];
+
+describe('contract monitor: the state rules walk extents and name the broken block far from offset 0', () => {
+  afterEach(() => {
+    writeHooks.beforeGetFolio = undefined;
+  });
+
+  for (const c of FAR_CASES) {
+    it(`${c.rule} at block ${c.block}: ${c.bug}`, () => {
+      const clean = runCase(c, false);
+      if (clean.error) throw clean.error;
+      assert.deepStrictEqual(clean.env.fsys.checkInvariants(), [], 'refs invariants after the clean run');
+      const reached = c.reached ?? c.rule;
+      assert.ok((clean.env.mon.evaluated.get(reached) ?? 0) > 0, `${reached} was not evaluated on clean refs`);
+      const bad = runCase(c, true);
+      if (!(bad.error instanceof ContractViolation)) {
+        assert.fail(`expected a ${c.rule} violation, got ${bad.error ? String((bad.error as Error).stack ?? bad.error) : 'none'}`);
+      }
+      assert.strictEqual(bad.error.rule, c.rule, bad.error.message);
+      assert.match(bad.error.message, new RegExp(`block ${c.block}\\b`), bad.error.message);
     });
   }
 });

@@ -202,6 +202,31 @@ describe('durability tracker', () => {
     assert.equal(v2[0]?.offset, 2 ** 40);
   });
 
+  // fsx fault_write: a write-back that failed leaves its blocks as they were last written. When
+  // that write was truncate's zeroing of the EOF block (ext4 leaves it dirty), the bytes truncate
+  // cut off read back after a later extension: allowed over the failed range only.
+  it('allows bytes a truncate cut off, over a failed write-back only (ext4, 16k blocks, 4 ops)', () => {
+    const o = new SparseBytes();
+    const tr = new DurabilityTracker(o);
+    o.write(0, new Uint8Array(8704).fill(1));
+    tr.record('op 1 write', o);
+    o.truncate(8192);
+    tr.record('op 2 truncate', o);
+    o.truncate(16384);
+    tr.record('op 3 fallocate', o);
+    const found = new Uint8Array(16384);
+    found.fill(1, 0, 8704); // the zeroing of [8192, 16384) was the write that failed
+    const block = [{ off: 0, len: 16384 }];
+    assert.equal(tr.check(found, [], o)[0]?.offset, 8192, 'a power cut may not bring them back');
+    assert.deepEqual(tr.check(found, [], o, block), []);
+    assert.equal(tr.check(found, [], o, [{ off: 0, len: 4096 }])[0]?.offset, 8192, 'a failure elsewhere does not allow them');
+    const garbage = found.slice();
+    garbage[8300] = 0x55;
+    const v = tr.check(garbage, [], o, block);
+    assert.equal(v[0]?.offset, 8300, 'bytes of no version still fail');
+    assert.equal(v[0]?.kind, 'bad-bytes');
+  });
+
   describe('power cuts cost nothing in a run without crash ops', () => {
     const quiet = { out: () => undefined, err: () => undefined };
     const run = (crash: number) => {

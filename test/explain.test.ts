@@ -4,16 +4,9 @@
  * text, an unknown rule is a one-line usage error with the closest known one, and `§` is optional.
  */
 import { strict as assert } from 'assert';
-import { main } from '../cli/main';
 import { explainRule, sectionOf } from '../cli/explain-command';
 import { RULES } from '../properties/contract/rules';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  return { code, out, err };
-}
+import { inProcess as cli } from './support/bin';
 
 describe('iomap-harness explain', () => {
   it('prints a monitor rule from docs/contract.md: its name, status, text and the notes below the table', async () => {

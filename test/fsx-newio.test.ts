@@ -13,7 +13,7 @@ import { createReferenceAdapter } from '../adapters/reference';
 import type { FileAdapter, FileTarget } from '../adapters/types';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { classicWeights, defaultOptions, FsxOptions } from '../properties/fsx/generator';
-import { fromFsxops, OpLog, parseOpLog, serializeOpLog, toFsxops } from '../properties/fsx/oplog';
+import { adapterOptionsOf, fromFsxops, OpLog, parseOpLog, serializeOpLog, toFsxops } from '../properties/fsx/oplog';
 import { OPS } from '../properties/fsx/ops';
 import { modelBugs } from '../reference/bugs';
 import { createHostAdapter } from '../adapters/host';
@@ -159,6 +159,25 @@ describe('fsx newer ops: write_atomic, read_dontcache, write_dontcache, exchange
       return;
     }
     for (const l of out.value ?? []) console.log(`      (${l})`);
+  });
+
+  it('an uncached write into an uncached folio still under writeback keeps the folio it waits on (the writeback end does not drop it from under the writer)', () => {
+    // Found by check --suite uncached-io: iomap_get_folio waited for writeback before it locked
+    // and referenced the folio, so the completion dropped the dropbehind folio and the copy went
+    // into a recycled buffer (RangeError, a target crash).
+    const log: OpLog = {
+      format: 'iomap-harness-oplog', version: 5, adapter: 'reference', seed: 1,
+      geometry: { blockSize: 4096, pageSize: 4096, folioSize: 4096 },
+      // Post-EOF preallocation: the write past the old EOF block has written blocks to go to.
+      setup: { eofPrealloc: 65536 },
+      ops: [
+        { op: 'write_dontcache', off: 0, len: 4096 },
+        { op: 'write_dontcache', off: 61439, len: 2 },
+        { op: 'write_dontcache', off: 61440, len: 21 },
+      ],
+    };
+    const r = replayLog(loadAdapter('reference', adapterOptionsOf(log)), 'reference', log, ro, quiet);
+    assert.equal(r.failure, null, r.report.join('\n'));
   });
 
   describe('each new check fails on its bug', () => {

@@ -7,18 +7,9 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main } from '../cli/main';
 import { defaultOptions } from '../properties/fsx/generator';
 import { runSeedCollected, runSeedsInWorkers, SeedSummary, SeedTask, shardSeeds } from '../properties/fsx/workers';
-import { bin, naiveModule } from './support/bin';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string; json: Record<string, unknown> }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  const last = out.trim().split('\n').pop() ?? '';
-  return { code, out, err, json: last.startsWith('{') ? JSON.parse(last) as Record<string, unknown> : {} };
-}
+import { bin, inProcess as cli, naiveModule } from './support/bin';
 
 /** What must not depend on the split: everything but timings. */
 const stable = (s: SeedSummary) => ({ seed: s.seed, ops: s.ops, failures: s.failures, failure: s.failure });

@@ -8,13 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../cli/main';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; json: Record<string, unknown> }> {
-  let out = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: () => undefined, isTTY: false });
-  const lines = out.split('\n').filter((l) => l !== '');
-  return { code, out, json: JSON.parse(lines[lines.length - 1]) as Record<string, unknown> };
-}
+import { inProcess as cli } from './support/bin';
 
 /** The classic op mix (without fsx's newer ops): the op counts below were measured in its stream. */
 const CLASSIC = ['--weight', 'read_dontcache=0', '--weight', 'write_dontcache=0', '--weight', 'write_atomic=0', '--weight', 'exchange_range=0'];

@@ -323,6 +323,75 @@ describe('personalities', () => {
     }
   });
 
+  // Seen on Linux 6.18 ext4 (4k and 1k blocks, loop device): fallocate 0+(7B+2), insert 0+B, the
+  // EOF block written and synced, then an O_DIRECT write B+(8B+1) → EINVAL. Block 8 got the
+  // write's bytes below EOF, and on disk right afterwards zeroes from EOF to the end of the block
+  // (ext4_truncate_failed_write → ext4_block_truncate_page), with the page not cached.
+  it('dioWriteAlignUpFront: after a failed extending O_DIRECT write, ext4 zeroes the EOF block past EOF on disk (ext4_truncate_failed_write)', () => {
+    const { fsys, f } = mount('ext4');
+    f.fallocate(0, 0, 7 * BS + 2);
+    f.fallocate(0x20 /* INSERT_RANGE */, 0, BS);
+    f.pwrite(8 * BS, new Uint8Array(2).fill(0x11));
+    f.fsync();
+    fsys.dropCaches();
+    const size = 8 * BS + 2;
+    assert.strictEqual(outcome(() => f.directWrite(BS, new Uint8Array(8 * BS + 1).fill(0x33))), 'EINVAL');
+    assert.strictEqual(f.size, size);
+    assert.strictEqual(f.cachedPages(8 * BS, BS)[0], 0, 'the EOF page is not cached');
+    assert.deepStrictEqual([...f.pread(8 * BS, 2)], [0x33, 0x33], 'the written EOF block got the bytes below EOF');
+    const eof = f.fiemap(8 * BS, BS, 0)[0];
+    assert.strictEqual(classOf(f, 8), 'written');
+    const disk = new Uint8Array(BS);
+    fsys.dev.read(eof.physical + (8 * BS - eof.logical), disk);
+    assert.deepStrictEqual([disk[0], disk[1]], [0x33, 0x33]);
+    assert.ok(disk.subarray(2).every((b) => b === 0), 'on disk, the EOF block is zero past EOF');
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
+  // Also seen there: with the EOF page cached (written block) it stays cached, clean, the zeroes on
+  // disk; a delalloc EOF block stays delalloc (diff, ext4 4k seed 12, 3 ops: write 0+1, O_DIRECT
+  // write 4096+1 refused, write 0+1: the host kept block 0 delalloc).
+  it('dioWriteAlignUpFront: after a failed extending O_DIRECT write past the EOF page, ext4 keeps a cached EOF page cached and a delalloc EOF block delalloc', () => {
+    const cached = mount('ext4'); // (files past one block: small ones are inline in refs)
+    cached.f.pwrite(0, new Uint8Array(BS + 2).fill(0x11));
+    cached.f.fsync();
+    const e = cached.f.fiemap(BS, BS, 0)[0];
+    const at = e.physical + (BS - e.logical);
+    cached.fsys.dev.write(at, new Uint8Array(BS).fill(0x77)); // junk past EOF on disk
+    cached.fsys.dropCaches();
+    assert.deepStrictEqual([...cached.f.pread(BS, 2)], [0x77, 0x77]);
+    assert.strictEqual(outcome(() => cached.f.directWrite(3 * BS, new Uint8Array(1))), 'EINVAL');
+    assert.strictEqual(cached.f.cachedPages(BS, BS)[0], 1, 'still cached');
+    const disk = new Uint8Array(BS);
+    cached.fsys.dev.read(at, disk);
+    assert.ok(disk.subarray(0, 2).every((b) => b === 0x77) && disk.subarray(2).every((b) => b === 0), 'zeroed past EOF on disk');
+    cached.fsys.dropCaches();
+    assert.strictEqual(cached.f.cachedPages(BS, BS)[0], 0, 'and clean');
+
+    const delalloc = mount('ext4');
+    delalloc.f.pwrite(0, new Uint8Array(BS + 1).fill(1));
+    assert.strictEqual(outcome(() => delalloc.f.directWrite(2 * BS, new Uint8Array(1))), 'EINVAL');
+    assert.strictEqual(classOf(delalloc.f, 1), 'delalloc');
+    assert.deepStrictEqual(delalloc.fsys.checkInvariants(), []);
+  });
+
+  // fsx --personality ext4 -N 8000 -S 3 (bs 512), op 4,215, shrunk to 4 ops: junk stored through
+  // mmap past EOF, then a refused extending O_DIRECT write wrote the EOF block (its page flushed
+  // first, so the block was written), and an mmap read showed the write's bytes past EOF.
+  it('ext4: a refused extending O_DIRECT write leaves zeroes past EOF in the EOF page (fsx, bs 512, 4 ops)', () => {
+    const a = new ReferenceAdapter({ personality: 'ext4', blockSize: 512 });
+    const quiet = { out: () => undefined, err: () => undefined };
+    const ops: OpRecord[] = [
+      { op: 'fallocate', off: 0, len: 3586 }, { op: 'insert_range', off: 0, len: 512 },
+      { op: 'write_direct', off: 512, len: 4097, invalid: true }, { op: 'mapwrite', off: 0, len: 1 },
+    ];
+    const r = replayLog(a, 'reference', {
+      format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: 512, pageSize: 4096, folioSize: 4096 }, seed: 3, ops,
+      setup: { personality: 'ext4' }, options: { polluteEof: true },
+    }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+    assert.strictEqual(r.failure, null, r.report.join('\n'));
+  });
+
   it('dioReadAlignUpFront: a misaligned O_DIRECT read of a hole is EINVAL on generic, zeroes on xfs and ext4; over written blocks EINVAL everywhere', () => {
     for (const name of ['generic', 'xfs', 'ext4'] as const) {
       const { f } = mount(name);

@@ -27,6 +27,7 @@ import { FileDevice } from '../reference/device/file';
 import { MemoryDevice } from '../reference/device/memory';
 import { FsError } from '../reference/errno';
 import type { FileHandle, IomapFs } from '../reference/file';
+import { inProcess as cli } from './support/bin';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FS_SERVER = path.join(ROOT, 'examples', 'fs-server.py');
@@ -489,13 +490,6 @@ const python = havePython();
   });
 
   describe('exit codes through the CLI', () => {
-    async function cli(args: string[]): Promise<{ code: number; err: string; out: string }> {
-      let out = '';
-      let err = '';
-      const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-      return { code, err, out };
-    }
-
     it('2 for a protocol mismatch, 3 for a server that crashes or hangs, 0 for a good one', async () => {
       const save = scratch();
       const v2 = await cli(['fsx', '--adapter', `exec:${PY} ${badArgs({ protocol: 2 }).join(' ')}`, '-N', '5', '-q']);

@@ -21,6 +21,28 @@ function expectMountError(dev: MemoryDevice, code: string): void {
 }
 
 describe('refs: mkfs / mount / unmount', () => {
+  it('mount rebuilds refcounts and the free list run by run: blocks shared two and three ways, free runs between', () => {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    const bs = 1024;
+    IomapFs.mkfs(dev, { blockSize: bs, inlineMax: 0 });
+    const fsys = IomapFs.mount(dev, { maxFolioSize: 16384 });
+    const f = fsys.open('f', { create: true });
+    f.pwrite(0, pattern(1, 8 * bs));
+    f.fsync();
+    f.cloneRange(2 * bs, 4 * bs, 20 * bs); // blocks 2-5 shared twice
+    f.cloneRange(3 * bs, 2 * bs, 40 * bs); // blocks 3-4 three times
+    f.pwrite(60 * bs, pattern(2, 3 * bs));
+    fsys.unmount();
+    const live = Refs.mount(dev);
+    const again = Refs.mount(dev);
+    const blocksOf = (fs: Refs) => ({ refcount: [...fs.refcount].sort((a, b) => a[0] - b[0]), free: fs.alloc.free.map((x) => [...x]), freeBlocks: fs.alloc.freeBlocks });
+    const b = blocksOf(live);
+    assert.deepStrictEqual(blocksOf(again), b);
+    const first = live.inode(live.lookup('f')!).extents.lookup(0).ext!.pblk;
+    assert.deepStrictEqual(b.refcount, [[first + 2, 2], [first + 3, 3], [first + 4, 3], [first + 5, 2]]);
+    assert.deepStrictEqual(live.checkConsistency(), []);
+  });
+
   for (const bs of [512, 1024, 4096]) {
     it(`bs=${bs}: a round trip preserves names, sizes, extents (with physical blocks) and inline data`, () => {
       const dev = new MemoryDevice({ size: 64 << 20 });

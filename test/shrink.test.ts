@@ -11,13 +11,13 @@ import * as path from 'path';
 import { createNaiveAdapter } from '../adapters/naive';
 import { loadAdapter } from '../adapters/registry';
 import type { FileAdapter } from '../adapters/types';
-import { main } from '../cli/main';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { classicWeights, defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import { OpLog, OPLOG_VERSION, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { OPS } from '../properties/fsx/ops';
 import { shrinkLog, ShrinkOptions, signatureOf } from '../properties/fsx/shrink';
 import { dropWrite, withTarget } from './support/broken-adapters';
+import { inProcess as cli } from './support/bin';
 
 const quiet = { out: () => undefined, err: () => undefined };
 
@@ -49,14 +49,6 @@ function dropAt(off: number, len: number): () => FileAdapter {
       return d.length;
     },
   }));
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string; json: Record<string, unknown> }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  const last = out.trim().split('\n').pop() ?? '';
-  return { code, out, err, json: last.startsWith('{') ? JSON.parse(last) as Record<string, unknown> : {} };
 }
 
 describe('shrinker', () => {

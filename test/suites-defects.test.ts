@@ -15,12 +15,12 @@ import type { FileTarget } from '../adapters/types';
 import { IOMAP_F_SHARED, IOMAP_UNSHARE, IomapOps } from '../reference/iomap/types';
 import { FsAdapter, refsFsAdapter } from '../adapters/fs-adapter';
 import type { FileHandle } from '../reference/file';
-import { main } from '../cli/main';
 import { CATCHES, NOT_CAUGHT } from '../properties/suites/catches';
 import { registryEnv, runSuite, SUITES, suiteByName } from '../properties/suites/index';
 import type { SuiteEnv } from '../properties/suites/types';
 import type { PropertyResult } from '../properties/suites/harness';
 import { listMutants } from '../adapters/registry';
+import { inProcess as cli } from './support/bin';
 
 const FULL = process.env.SUITES_FULL === '1';
 
@@ -29,13 +29,6 @@ function runOne(suite: string, property: string, env: SuiteEnv, dir: string, run
   assert.equal(r.skipped, undefined, `${suite} skipped: ${r.skipped}`);
   assert.equal(r.properties.length, 1);
   return r.properties[0];
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  return { code, out, err };
 }
 
 /** A reference adapter whose targets get one extra defect (for areas the zoo has no mutant for). */

@@ -15,25 +15,17 @@ import * as path from 'path';
 import { createNaiveAdapter } from '../adapters/naive';
 import { AdapterSpecError, loadAdapter } from '../adapters/registry';
 import type { FileAdapter, FileTarget, SetupSupport } from '../adapters/types';
-import { main } from '../cli/main';
 import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import { adapterOptionsOf, OpLog, OPLOG_VERSION, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { shrinkLog } from '../properties/fsx/shrink';
 import { drawSetup, roundSeed, roundSizes, setupArbitrary, SETUP_ROUND_OPS } from '../properties/fsx/sweep';
 import { withTarget } from './support/broken-adapters';
+import { inProcess as cli } from './support/bin';
 
 const quiet = { out: () => undefined, err: () => undefined };
 const ro = { quiet: true, debug: false, logDumpOps: 0 };
 const FULL: SetupSupport = { blockSizes: [512, 1024, 4096, 16384], folioSizes: [4096, 16384, 65536, 2097152], eofPrealloc: true, poison: true, inline: true };
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string; json: Record<string, unknown> }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  const last = out.trim().split('\n').pop() ?? '';
-  return { code, out, err, json: last.startsWith('{') ? JSON.parse(last) as Record<string, unknown> : {} };
-}
 
 function fsx(adapter: FileAdapter, o: Partial<FsxOptions>) {
   return runFsx(adapter, adapter.name, { ...defaultOptions(), quiet: true, ...o }, quiet);

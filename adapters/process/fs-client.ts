@@ -610,22 +610,32 @@ class ProcessFsInstance implements FsInstance {
     // else the state itself.
     const vd = r.has('dataVersion') ? `v${String(r.raw('dataVersion'))}` : fd;
     const va = r.has('version') ? `v${String(r.raw('version'))}` : fa;
+    // The first extent ending after lblk.
+    const at = (lblk: number): SnapExtent | undefined => {
+      let lo = 0;
+      let hi = data.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (data[mid].lblk + data[mid].count <= lblk) lo = mid + 1;
+        else hi = mid;
+      }
+      return data[lo];
+    };
     return {
       version: (scope) => (scope === 'data' ? vd : va),
       fingerprint: (scope) => (scope === 'data' ? fd : fa),
       block: (lblk): BlockState => {
-        let lo = 0;
-        let hi = data.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (data[mid].lblk + data[mid].count <= lblk) lo = mid + 1;
-          else hi = mid;
-        }
-        const e = data[lo];
+        const e = at(lblk);
         if (e === undefined || e.lblk > lblk) return { state: 'hole' };
         if (e.state === 'delalloc') return { state: 'delalloc' };
         return { state: e.state, pblk: e.pblk + (lblk - e.lblk), shared: e.shared };
       },
+      // Runs are the server's extents (and the holes between them); SHARED is one per extent.
+      nextChange: (lblk) => {
+        const e = at(lblk);
+        return e === undefined ? Infinity : e.lblk > lblk ? e.lblk : e.lblk + e.count;
+      },
+      sharedRun: (_lblk, n) => n,
     };
   }
 }

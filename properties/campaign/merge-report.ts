@@ -29,6 +29,10 @@ function coverageText(m: MergeResult): string {
   return `union per geometry class: ${parts.join('; ')}${c.unitsWithout > 0 ? `; ${c.unitsWithout} fsx units without a map` : ''}`;
 }
 
+function runName(m: MergeResult): string {
+  return m.shards.run !== undefined ? `run ${m.shards.run}` : 'the newest run';
+}
+
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -37,10 +41,11 @@ function secs(ms: number): string {
 export function summaryLines(m: MergeResult): string[] {
   const t = m.totals;
   const out: string[] = [];
-  out.push(`campaign ${m.campaign} (${m.campaignId}): ${m.shards.present.length} of ${m.shards.n} shards, ${m.units.merged}${m.units.expected !== null ? ` of ${m.units.expected}` : ''} units`);
+  out.push(`campaign ${m.campaign} (${m.campaignId})${m.shards.run !== undefined ? `, run ${m.shards.run}` : ''}: ${m.shards.present.length} of ${m.shards.n} shards, ${m.units.merged}${m.units.expected !== null ? ` of ${m.units.expected}` : ''} units`);
   if (m.shards.missing.length > 0) out.push(`missing shards: ${m.shards.missing.join(', ')} (of ${m.shards.n})`);
   if (m.shards.incomplete.length > 0) out.push(`incomplete shards (killed or still running; their finished units are merged): ${m.shards.incomplete.join(', ')}`);
   if (m.shards.duplicateFolders.length > 0 || m.units.duplicates > 0) out.push(`duplicates ignored: ${m.shards.duplicateFolders.length} shard folders, ${m.units.duplicates} unit results`);
+  if (m.shards.otherRunFolders.length > 0) out.push(`not merged: ${m.shards.otherRunFolders.length} shard folders of other runs than ${runName(m)} (${m.shards.otherRunFolders.join(', ')}); --run-id ID merges another`);
   out.push(`totals: ${t.ops} fsx ops, ${t.checkRuns} check runs, ${secs(t.cpuMs)} CPU, ${t.setups.length} setups (${t.setups.map(setupText).join('; ')}), targets ${t.targets.join(', ')}${t.skippedUnits > 0 ? `, ${t.skippedUnits} units skipped` : ''}`);
   out.push(`coverage: ${coverageText(m)}`);
   out.push(`failures: ${t.failures} found, ${t.distinct} distinct (${t.new} new, ${t.known} known)`);
@@ -85,7 +90,7 @@ function link(href: string | undefined, text: string): string {
 
 export function indexHtml(m: MergeResult): string {
   const t = m.totals;
-  const rows = m.failures.map((f) => `<tr class="${f.known !== undefined ? 'known' : 'new'}" id="${esc(f.sigId)}">
+  const rows = m.failures.map((f) => `<tr class="${f.known !== undefined ? 'known' : 'new'}" id="${esc(f.key)}">
 <td>${f.known !== undefined ? 'known' : '<b>new</b>'}</td><td>${esc(f.target)}</td><td>${esc(f.signature.kind)}</td><td>${esc(f.signature.rule)}</td>
 <td class="n">${f.count}</td><td>${esc(where(f))}<br><small>${esc(setupText(f.first.setup))}</small></td>
 <td><code>${esc(f.signature.shape || '(no op log)')}</code><br><small>${esc(f.message)}</small></td>
@@ -93,6 +98,7 @@ export function indexHtml(m: MergeResult): string {
   const warn = [
     ...(m.shards.missing.length > 0 ? [`Missing shards: ${m.shards.missing.join(', ')} of ${m.shards.n}.`] : []),
     ...(m.shards.incomplete.length > 0 ? [`Incomplete shards: ${m.shards.incomplete.join(', ')}.`] : []),
+    ...(m.shards.otherRunFolders.length > 0 ? [`Not merged: ${m.shards.otherRunFolders.length} shard folders of other runs than ${runName(m)}.`] : []),
   ];
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>iomap-harness campaign ${esc(m.campaign)}</title>
@@ -106,7 +112,7 @@ code{font:12px monospace;word-break:break-all}.warn{color:#a00}dl{display:grid;g
 ${warn.map((w) => `<p class="warn">${esc(w)}</p>`).join('\n')}
 <dl>
 <dt>campaign id</dt><dd>${esc(m.campaignId)}</dd>
-<dt>shards</dt><dd>${m.shards.present.length} of ${m.shards.n}</dd>
+<dt>shards</dt><dd>${m.shards.present.length} of ${m.shards.n}${m.shards.run !== undefined ? `, run ${esc(m.shards.run)}` : ''}</dd>
 <dt>units</dt><dd>${m.units.merged}${m.units.expected !== null ? ` of ${m.units.expected}` : ''}</dd>
 <dt>fsx ops</dt><dd>${t.ops}</dd><dt>check runs</dt><dd>${t.checkRuns}</dd><dt>CPU time</dt><dd>${esc(secs(t.cpuMs))}</dd>
 <dt>targets</dt><dd>${esc(t.targets.join(', '))}</dd><dt>setups</dt><dd>${esc(t.setups.map(setupText).join('; '))}</dd>

@@ -82,7 +82,11 @@ export interface CoverageClass {
 export interface MergeResult {
   campaign: string;
   campaignId: string;
-  shards: { n: number; present: number[]; missing: number[]; incomplete: number[]; duplicateFolders: string[] };
+  /**
+   * `run`: the run merged (its run id), when the shards have one; `otherRunFolders`: shard
+   * folders of other runs (an earlier night left in a reused folder), not merged.
+   */
+  shards: { n: number; present: number[]; missing: number[]; incomplete: number[]; duplicateFolders: string[]; run?: string; otherRunFolders: string[] };
   units: { merged: number; expected: number | null; duplicates: number };
   totals: {
     ops: number; checkRuns: number; cpuMs: number; elapsedMs: number; setups: SetupOptions[]; targets: string[];
@@ -139,12 +143,35 @@ export function readShards(dirs: readonly string[]): ShardFolder[] {
     if (out.length > 0 && info.campaignId !== out[0].info.campaignId) {
       throw new MergeError(`${dir}: shard of campaign ${info.campaign} (${info.campaignId}), but ${out[0].dir} is of ${out[0].info.campaign} (${out[0].info.campaignId}): merge one campaign at a time`);
     }
-    if (out.length > 0 && info.shard.n !== out[0].info.shard.n) {
-      throw new MergeError(`${dir}: shard ${info.shard.k}/${info.shard.n}, but ${out[0].dir} split the campaign into ${out[0].info.shard.n} shards`);
-    }
     out.push({ dir, info });
   }
   return out;
+}
+
+/**
+ * The shard folders of one run: the run `runId`, or by default the newest (the run whose
+ * shard.json was written last), so a results folder reused night after night merges tonight's
+ * shards and names last night's leftovers instead of mixing them in. Folders without a run id
+ * form one run of their own. Within the run, every folder must split the campaign alike.
+ */
+export function selectRun(shards: readonly ShardFolder[], runId?: string): { run: ShardFolder[]; others: ShardFolder[] } {
+  const byRun = new Map<string, ShardFolder[]>();
+  for (const s of shards) byRun.set(s.info.runId ?? '', [...(byRun.get(s.info.runId ?? '') ?? []), s]);
+  let chosen: string;
+  if (runId !== undefined) {
+    if (!byRun.has(runId)) throw new MergeError(`no shard folder of run ${runId} (runs found: ${[...byRun.keys()].map((r) => r || '(none)').join(', ')})`);
+    chosen = runId;
+  } else {
+    const newest = (l: ShardFolder[]) => Math.max(...l.map((s) => fs.statSync(path.join(s.dir, 'shard.json')).mtimeMs));
+    chosen = [...byRun.entries()].reduce((a, b) => (newest(b[1]) > newest(a[1]) ? b : a))[0];
+  }
+  const run = byRun.get(chosen)!;
+  for (const s of run) {
+    if (s.info.shard.n !== run[0].info.shard.n) {
+      throw new MergeError(`${s.dir}: shard ${s.info.shard.k}/${s.info.shard.n}, but ${run[0].dir} split the campaign into ${run[0].info.shard.n} shards`);
+    }
+  }
+  return { run, others: shards.filter((s) => !run.includes(s)) };
 }
 
 function readUnits(dir: string): UnitResult[] {
@@ -186,8 +213,8 @@ interface Occurrence {
  * reproducer and page under out/failures/, and returns the merged result (the caller writes the
  * JSON, JUnit and HTML).
  */
-export function mergeShards(inputs: readonly string[], out: string, known: readonly KnownSignature[]): MergeResult {
-  const shards = readShards(findShardFolders(inputs));
+export function mergeShards(inputs: readonly string[], out: string, known: readonly KnownSignature[], runId?: string): MergeResult {
+  const { run: shards, others } = selectRun(readShards(findShardFolders(inputs)), runId);
   const first = shards[0].info;
   const n = first.shard.n;
   const byK = new Map<number, ShardFolder[]>();
@@ -285,7 +312,7 @@ export function mergeShards(inputs: readonly string[], out: string, known: reado
   return {
     campaign: first.campaign,
     campaignId: first.campaignId,
-    shards: { n, present, missing, incomplete, duplicateFolders },
+    shards: { n, present, missing, incomplete, duplicateFolders, ...(first.runId !== undefined ? { run: first.runId } : {}), otherRunFolders: others.map((s) => s.dir) },
     units: { merged: units.size, expected: first.campaignUnits, duplicates },
     totals: {
       ops, checkRuns, cpuMs, elapsedMs, setups: [...setups.values()], targets: [...targets], skippedUnits,

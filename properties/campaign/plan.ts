@@ -19,12 +19,18 @@ export const ENGINES: readonly Engine[] = ['k8s', 'github', 'slurm'];
 /** The environment variable each engine sets to the 0-based index of a task (none for GitHub: matrix values). */
 export const INDEX_VARIABLES: Readonly<Record<'k8s' | 'slurm', string>> = { k8s: 'JOB_COMPLETION_INDEX', slurm: 'SLURM_ARRAY_TASK_ID' };
 
+/**
+ * Where each plan takes its run id from (campaign run --run-id): one value for every task of one
+ * night's job, kept when the engine retries a task. Kubernetes: the Job's uid, which the Job
+ * controller puts on its pods as the label controller-uid (the downward API hands it to the
+ * container as RUN_ID); Slurm: the array's job id; GitHub: the workflow run's id.
+ */
+export const RUN_ID_SOURCES = { k8s: 'RUN_ID', slurm: 'SLURM_ARRAY_JOB_ID', github: '${{ github.run_id }}' } as const;
+
 export interface PlanFile {
   /** File name (relative to the plan's output folder). */
   name: string;
   text: string;
-  /** The parsed documents, for the tests that validate them against the engines' schemas. */
-  documents?: Record<string, Yaml>[];
 }
 
 export interface Plan {
@@ -55,7 +61,7 @@ function k8sPlan(p: PlanInput): Plan {
   const configMap: Record<string, Yaml> = {
     apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(`${c.name}-campaign`), data: { 'campaign.json': p.text.endsWith('\n') ? p.text : p.text + '\n' },
   };
-  const cmd = `iomap-harness campaign run /campaign/campaign.json --shards ${p.shards} --engine k8s --out /results/${c.name}`;
+  const cmd = `iomap-harness campaign run /campaign/campaign.json --shards ${p.shards} --engine k8s --run-id "$${RUN_ID_SOURCES.k8s}" --out /results/${c.name}`;
   const job: Record<string, Yaml> = {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -74,6 +80,7 @@ function k8sPlan(p: PlanInput): Plan {
             name: 'shard',
             image: k.image,
             command: ['sh', '-c', shardScript(cmd)],
+            env: [{ name: RUN_ID_SOURCES.k8s, valueFrom: { fieldRef: { fieldPath: "metadata.labels['controller-uid']" } } }],
             resources: { requests: { cpu: k.cpu, memory: k.memory }, limits: { cpu: k.cpu, memory: k.memory } },
             volumeMounts: [{ name: 'campaign', mountPath: '/campaign', readOnly: true }, { name: 'results', mountPath: '/results' }],
           }],
@@ -85,12 +92,39 @@ function k8sPlan(p: PlanInput): Plan {
       },
     },
   };
+  // The merge: a one-pod Job on the same volume, applied once the shards' Job is over.
+  const mergeJob: Record<string, Yaml> = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: meta(`${c.name}-merge`),
+    spec: {
+      backoffLimit: 2,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{
+            name: 'merge',
+            image: k.image,
+            command: ['sh', '-c', shardScript(`iomap-harness campaign merge /results/${c.name} --campaign /campaign/campaign.json --out /results/${c.name}-merged`)],
+            resources: { requests: { cpu: '1', memory: k.memory }, limits: { cpu: '1', memory: k.memory } },
+            volumeMounts: [{ name: 'campaign', mountPath: '/campaign', readOnly: true }, { name: 'results', mountPath: '/results' }],
+          }],
+          volumes: [
+            { name: 'campaign', configMap: { name: `${c.name}-campaign` } },
+            { name: 'results', persistentVolumeClaim: { claimName: k.resultsClaim } },
+          ],
+        },
+      },
+    },
+  };
   const name = `${c.name}-job.yaml`;
+  const mergeName = `${c.name}-merge.yaml`;
   return {
-    files: [{ name, text: `${toYaml(configMap)}---\n${toYaml(job)}`, documents: [configMap, job] }],
+    files: [{ name, text: `${toYaml(configMap)}---\n${toYaml(job)}` }, { name: mergeName, text: toYaml(mergeJob) }],
     next: [
       `kubectl apply -f ${name}   # ${p.shards} pods, shard index from JOB_COMPLETION_INDEX; results on PVC ${k.resultsClaim} under ${c.name}/`,
-      `then, with the volume mounted: iomap-harness campaign merge /results/${c.name} --out merged`,
+      `kubectl wait --for=condition=complete --timeout=24h job/${c.name}; kubectl apply -f ${mergeName}   # merged into ${c.name}-merged/ on the same volume`,
     ],
   };
 }
@@ -115,8 +149,9 @@ function githubPlan(p: PlanInput): Plan {
         strategy: { 'fail-fast': false, ...(g.maxParallel !== undefined ? { 'max-parallel': g.maxParallel } : {}), matrix: { shard: shards } },
         steps: [
           ...setup,
-          { name: 'run the shard', shell: 'bash', run: shardScript(`set +e\nnpx iomap-harness campaign run ${p.file} --shard \${{ matrix.shard }}/${p.shards} --out campaign-results`) },
-          { uses: 'actions/upload-artifact@v4', if: 'always()', with: { name: `${c.name}-shard-\${{ matrix.shard }}`, path: 'campaign-results', 'if-no-files-found': 'warn' } },
+          { name: 'run the shard', shell: 'bash', run: shardScript(`set +e\nnpx iomap-harness campaign run ${p.file} --shard \${{ matrix.shard }}/${p.shards} --run-id ${RUN_ID_SOURCES.github} --out campaign-results`) },
+          // A re-run of a failed shard job uploads its shard again, in place of the first attempt's.
+          { uses: 'actions/upload-artifact@v4', if: 'always()', with: { name: `${c.name}-shard-\${{ matrix.shard }}`, path: 'campaign-results', 'if-no-files-found': 'warn', overwrite: true } },
         ],
       },
       merge: {
@@ -134,7 +169,7 @@ function githubPlan(p: PlanInput): Plan {
   };
   const name = `iomap-harness-${c.name}.yml`;
   return {
-    files: [{ name, text: toYaml(workflow), documents: [workflow] }],
+    files: [{ name, text: toYaml(workflow) }],
     next: [`copy ${name} to .github/workflows/ in the repository that holds ${p.file}: it runs nightly at 02:00 UTC and on demand (workflow_dispatch)`],
   };
 }
@@ -158,7 +193,9 @@ function slurmPlan(p: PlanInput): Plan {
     '# One array task per shard; the shard index comes from SLURM_ARRAY_TASK_ID (0-based).',
     '# A requeued task resumes its shard from the results folder.',
     `mkdir -p ${s.results}`,
-    shardScript(`npx iomap-harness campaign run ${p.file} --shards ${p.shards} --engine slurm --out ${s.results}`),
+    '# The run id (the array job id, kept by a requeue) tells a requeued task from a new night:',
+    '# a shard folder of an earlier night is cleared, not resumed.',
+    shardScript(`npx iomap-harness campaign run ${p.file} --shards ${p.shards} --engine slurm --run-id "$${RUN_ID_SOURCES.slurm}" --out ${s.results}`),
   ].join('\n');
   const merge = [
     ...head(`iomap-${c.name}-merge`, [`#SBATCH --output=${s.results}/slurm-merge-%j.out`]),

@@ -12,6 +12,11 @@
  * Resumable and idempotent: a unit's result file appears only when everything else of the unit
  * is on disk, so a shard killed at any moment and started again skips the finished units and
  * runs the rest; a unit run twice writes the same files (every unit is seeded).
+ *
+ * A run id (the engine's id of one night's job: a Kubernetes Job's uid, a Slurm array job id)
+ * tells a retry from a new night in the same folder: a shard folder of the same run resumes, one
+ * of an earlier run is cleared and the shard starts afresh, so a results folder can be reused
+ * night after night without resuming last night's finished shards.
  */
 
 import * as fs from 'fs';
@@ -100,11 +105,15 @@ export interface ShardInfo {
   /** Where state coverage comes from, or why the units carry none. */
   coverage: string;
   harness: string;
+  /** The engine's id of the run this folder belongs to (campaign run --run-id), when given. */
+  runId?: string;
 }
 
 /** Per-unit progress for the terminal. */
 export interface ShardHooks {
   unitDone?: (r: UnitResult, resumed: boolean) => void;
+  /** The folder held an earlier run's results (its run id), cleared before this run starts. */
+  cleared?: (oldRunId: string | undefined) => void;
 }
 
 export function shardFolderName(s: Shard): string {
@@ -361,17 +370,28 @@ export interface ShardRun {
   ran: number;
 }
 
+/** What a shard folder holds besides shard.json: cleared when an earlier run's folder is reused. */
+const SHARD_CONTENTS = ['units', 'failures', 'junit.xml', 'campaign.json'];
+
 /**
  * Run shard `shard` of `c` into `root`/shard-K-of-N, resuming what an earlier run left. The
- * campaign file's text is copied in. A folder holding another campaign's shard is refused.
+ * campaign file's text is copied in. A folder holding another campaign's shard is refused; one
+ * holding this shard of another run (`runId` given and different) is cleared first.
  */
-export function runShard(c: Campaign, campaignText: string, shard: Shard, root: string, hooks: ShardHooks = {}, harness = ''): ShardRun {
+export function runShard(c: Campaign, campaignText: string, shard: Shard, root: string, hooks: ShardHooks = {}, harness = '', runId?: string): ShardRun {
   const dir = path.join(root, shardFolderName(shard));
   const id = campaignId(c);
   const infoFile = path.join(dir, 'shard.json');
   const old = readJson(infoFile) as ShardInfo | undefined;
   if (old !== undefined && (old.campaignId !== id || old.shard?.k !== shard.k || old.shard?.n !== shard.n)) {
     throw new CampaignError(`${dir} holds shard ${old.shard?.k}/${old.shard?.n} of campaign ${old.campaign} (${old.campaignId}), not shard ${shard.k}/${shard.n} of ${c.name} (${id}): use another --out`);
+  }
+  if (old !== undefined && runId !== undefined && old.runId !== runId) {
+    // Last night's shard: its results are not this run's to resume. shard.json goes last, so a
+    // clear that is itself killed is redone by the next start.
+    for (const name of SHARD_CONTENTS) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    fs.rmSync(infoFile, { force: true });
+    hooks.cleared?.(old.runId);
   }
   mkdirp(path.join(dir, 'units'));
   writeAtomic(path.join(dir, 'campaign.json'), campaignText);
@@ -383,6 +403,8 @@ export function runShard(c: Campaign, campaignText: string, shard: Shard, root: 
     coverage: c.fsx?.coverage === true ? 'fsx units record state coverage (fsx --coverage); check units record none' : 'not recorded (fsx.coverage is false, or the campaign has no fsx)',
     harness,
   };
+  if (runId !== undefined) info.runId = runId;
+  else if (old?.runId !== undefined) info.runId = old.runId;
   const done = finishedUnits(dir);
   info.units = done.size;
   writeAtomic(infoFile, JSON.stringify(info, null, 2) + '\n');

@@ -13,7 +13,8 @@ import {
 } from '../../reference/iomap/types';
 import { Folio, blockIsDirty } from '../../reference/iomap/folio';
 import { Ioend, addToIoendHook } from '../../reference/iomap/ioend';
-import type { FsInstance, MappingSnapshot } from '../../reference/iomap/fs-ops';
+import { blockRuns } from '../../reference/iomap/fs-ops';
+import type { BlockState, FsInstance, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import { EAGAIN } from '../../reference/errno';
 import { PER_BLOCK_LIMIT, ruleById } from './rules';
 import { describeChanges, MapChangeLog } from './map-changes';
@@ -76,6 +77,40 @@ interface BlockRun {
   addrEnd: number;
   /** One-block answers in a row so far, each continuing the previous. */
   n: number;
+}
+
+/**
+ * Blocks a check walks one by one, at most, in a snapshot that cannot say where its runs end
+ * (no MappingSnapshot.nextChange); with run information the state checks walk runs, whatever
+ * their length, so their cost follows the extents, not the file size.
+ */
+export const BLOCKWISE_LIMIT = 4096;
+
+/** The end of a walk of [first, last): all of it with run information, else BLOCKWISE_LIMIT blocks. */
+function walkEnd(snap: MappingSnapshot, first: number, last: number): number {
+  return snap.nextChange !== undefined ? last : Math.min(last, first + BLOCKWISE_LIMIT);
+}
+
+/**
+ * Hand `fn` the pieces of [first, last) in which neither snapshot's state changes (each
+ * continues its block lo: same state, device blocks one more than the block before): fn(lo, hi,
+ * a.block(lo), b.block(lo)); fn returning true stops the walk. A comparison of state and device
+ * block that holds at lo holds over the whole piece.
+ */
+function jointRuns(a: MappingSnapshot, b: MappingSnapshot, first: number, last: number,
+  fn: (lo: number, hi: number, sa: BlockState, sb: BlockState) => boolean | void): void {
+  for (let lo = first; lo < last;) {
+    const na = a.nextChange !== undefined ? a.nextChange(lo) : lo + 1;
+    const nb = b.nextChange !== undefined ? b.nextChange(lo) : lo + 1;
+    const hi = Math.min(last, Math.max(lo + 1, Math.min(na, nb)));
+    if (fn(lo, hi, a.block(lo), b.block(lo)) === true) return;
+    lo = hi;
+  }
+}
+
+/** Blocks from b (1..n) that answer `shared` as block b does (MappingSnapshot.sharedRun, else 1). */
+function sharedRun(snap: MappingSnapshot, b: number, n: number): number {
+  return snap.sharedRun !== undefined ? Math.min(n, Math.max(1, snap.sharedRun(b, n))) : 1;
 }
 
 const FS_FIELDS: Array<keyof Iomap> = ['offset', 'length', 'addr', 'type', 'bdev', 'inlineData', 'private', 'validityCookie'];
@@ -174,6 +209,11 @@ export class ContractMonitor {
    */
   private tally(rule: string): void {
     this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+  }
+
+  /** Count `n` evaluations of `rule` at once (a run of n blocks checked as one). */
+  private tallyN(rule: string, n: number): void {
+    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + n);
   }
 
   private violation(rule: string, detail: string, callback: string, args: Record<string, unknown>, m: Iomap | null): never {
@@ -347,41 +387,63 @@ export class ContractMonitor {
       if (this.tally('R39'), !((m.flags & IOMAP_F_DIRTY) !== 0 || before.version('all') === after.version('all'))) this.violation('R39', `direct write mapping allocated by this ->iomap_begin (${before.fingerprint('all')} -> ${after.fingerprint('all')}) lacks IOMAP_F_DIRTY`, cb, args, m);
     }
     if ((m.flags & IOMAP_F_NEW) && m.type !== IOMAP_INLINE) {
-      const first = Math.floor(m.offset / bs);
-      const last = Math.ceil((m.offset + m.length) / bs);
-      for (let b = first; b < last; b++) {
-        const st = (m.flags & IOMAP_F_SHARED) ? null : before.block(b);
-        if (st && st.state !== 'hole') {
-          if (this.tally('R16'), !(false)) this.violation('R16', `F_NEW mapping covers block ${b}, which was ${st.state} before this begin`, cb, args, m);
-        }
+      // Extent by extent: the first block of the first run that was not a hole is the culprit.
+      if (!(m.flags & IOMAP_F_SHARED)) {
+        blockRuns(before, Math.floor(m.offset / bs), Math.ceil((m.offset + m.length) / bs), (lo, _hi, st) => {
+          if (st.state !== 'hole') {
+            if (this.tally('R16'), !(false)) this.violation('R16', `F_NEW mapping covers block ${lo}, which was ${st.state} before this begin`, cb, args, m);
+          }
+        });
       }
       this.evaluated.set('R16', (this.evaluated.get('R16') ?? 0) + 1);
     }
     if (readOnly && !(flags & IOMAP_DAX) && m.type !== IOMAP_INLINE) this.checkTruthful(inode, pos, len, m, after, cb, args);
   }
 
-  /** R41–R43: a read or REPORT mapping describes the filesystem's own state truthfully. */
+  /**
+   * R41–R43: a read or REPORT mapping describes the filesystem's own state truthfully. Run by
+   * run (MappingSnapshot.nextChange): within a run the state is one and the device blocks
+   * follow each other as the mapping's addresses do, so a run agrees with the mapping wherever
+   * it agrees at its first block; only SHARED may change inside a run (sharedRun). The first
+   * block that disagrees is the one a block-by-block walk would name.
+   */
   private checkTruthful(inode: Inode, pos: number, len: number, m: Iomap, st: MappingSnapshot, cb: string, args: Record<string, unknown>): void {
     const bs = inode.blockSize;
     const start = Math.floor(Math.max(m.offset, roundDown(pos, bs)) / bs);
     const endByte = Math.min(m.offset + m.length, pos + Math.max(len, 1));
-    const end = Math.min(Math.ceil(endByte / bs), start + 4096);
-    for (let b = start; b < end; b++) {
-      const s = st.block(b);
-      const want = { hole: IOMAP_HOLE, delalloc: IOMAP_DELALLOC, written: IOMAP_MAPPED, unwritten: IOMAP_UNWRITTEN }[s.state];
-      if (m.type === IOMAP_MAPPED && s.state === 'delalloc') {
-        if (this.tally('R42'), !(false)) this.violation('R42', `block ${b} is delalloc but reported MAPPED`, cb, args, m);
+    const addressed = m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN;
+    const flagShared = (m.flags & IOMAP_F_SHARED) !== 0;
+    blockRuns(st, start, walkEnd(st, start, Math.ceil(endByte / bs)), (lo, hi, s) => {
+      this.checkTruthfulAt(lo, s, m, bs, cb, args);
+      // Blocks with a device address may differ in SHARED inside the run: walk its shared runs.
+      if (addressed && s.pblk !== undefined) {
+        for (let b = lo + sharedRun(st, lo, hi - lo); b < hi; b += sharedRun(st, b, hi - b)) {
+          const t = st.block(b);
+          if (!!t.shared !== flagShared) this.checkTruthfulAt(b, t, m, bs, cb, args);
+        }
       }
-      if (m.type === IOMAP_UNWRITTEN && s.state === 'written') {
-        if (this.tally('R43'), !(false)) this.violation('R43', `block ${b} is written but reported UNWRITTEN`, cb, args, m);
-      }
-      const addrOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true :
-        s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
-      const sharedOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true : !!s.shared === ((m.flags & IOMAP_F_SHARED) !== 0);
-      if (this.tally('R41'), !(want === m.type && addrOk && sharedOk)) this.violation('R41', `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}${s.shared ? ' shared' : ''} but the mapping says ${typeName(m.type)}`, cb, args, m);
-    }
+      this.tallyN('R41', hi - lo);
+    });
     this.evaluated.set('R42', (this.evaluated.get('R42') ?? 0) + 1);
     this.evaluated.set('R43', (this.evaluated.get('R43') ?? 0) + 1);
+  }
+
+  /** R41–R43 at block b of state s (throws on the first rule b breaks). */
+  private checkTruthfulAt(b: number, s: BlockState, m: Iomap, bs: number, cb: string, args: Record<string, unknown>): void {
+    const want = { hole: IOMAP_HOLE, delalloc: IOMAP_DELALLOC, written: IOMAP_MAPPED, unwritten: IOMAP_UNWRITTEN }[s.state];
+    if (m.type === IOMAP_MAPPED && s.state === 'delalloc') {
+      if (this.tally('R42'), !(false)) this.violation('R42', `block ${b} is delalloc but reported MAPPED`, cb, args, m);
+    }
+    if (m.type === IOMAP_UNWRITTEN && s.state === 'written') {
+      if (this.tally('R43'), !(false)) this.violation('R43', `block ${b} is written but reported UNWRITTEN`, cb, args, m);
+    }
+    const addrOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true :
+      s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
+    const sharedOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true : !!s.shared === ((m.flags & IOMAP_F_SHARED) !== 0);
+    if (!(want === m.type && addrOk && sharedOk)) {
+      this.tally('R41');
+      this.violation('R41', `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}${s.shared ? ' shared' : ''} but the mapping says ${typeName(m.type)}`, cb, args, m);
+    }
   }
 
   private end(raw: IomapOps, inode: Inode, pos: number, length: number, written: number, flags: number, m: Iomap): number {
@@ -413,14 +475,13 @@ export class ContractMonitor {
     const after = this.snap(inode)!;
     const bs = inode.blockSize;
     const first = Math.floor(m.offset / bs);
-    const last = Math.min(Math.ceil((m.offset + m.length) / bs), first + 4096);
     let bad = -1;
-    for (let b = first; b < last && bad < 0; b++) {
-      const was = before.block(b);
-      if (was.state === 'delalloc') continue;
-      const now = after.block(b);
-      if (now.state !== was.state || now.pblk !== was.pblk) bad = b;
-    }
+    // Run by run of both states: state and device block agree over a run where they agree at its start.
+    jointRuns(before, after, first, walkEnd(before, first, Math.ceil((m.offset + m.length) / bs)), (lo, _hi, was, now) => {
+      if (was.state === 'delalloc') return false;
+      if (now.state !== was.state || now.pblk !== was.pblk) bad = lo;
+      return bad >= 0;
+    });
     if (this.tally('R25'), !(bad < 0)) this.violation('R25', `the delalloc release changed block ${bad}: ${before.block(bad).state} -> ${after.block(bad).state}`, cb, args, m);
   }
 
@@ -436,19 +497,32 @@ export class ContractMonitor {
     const bs = inode.blockSize;
     const start = written ? roundUp(pos + written, bs) : roundDown(pos, bs);
     const end = roundUp(pos + length, bs);
-    const cow = (m.flags & IOMAP_F_SHARED) !== 0;
-    for (let b = start / bs; b < end / bs; b++) {
-      if (b * bs >= inode.size && !cow) {
-        if (st.block(b).state === 'delalloc') if (this.tally(rule), !(false)) this.violation(rule, `delalloc block ${b} at/after EOF left after ${what}`, cb, args, m);
-        continue;
-      }
-      const folio = inode.mapping.folioAt(b * bs);
-      const dirty = folio && folio.dirty && blockIsDirty(folio, (b * bs - folio.pos) / bs);
-      if (!dirty && !cow && st.block(b).state === 'delalloc') {
-        if (this.tally(rule), !(false)) this.violation(rule, `clean block ${b} still holds a delalloc reservation after ${what}`, cb, args, m);
-      }
+    // A COW mapping's reservation lives in the COW fork: nothing of the data fork to judge.
+    if (!(m.flags & IOMAP_F_SHARED)) {
+      const eofBlock = Math.ceil(inode.size / bs);
+      // Only the delalloc runs can break the rule; the first offending block in ascending order
+      // is the first clean one below EOF or the first one at/after EOF.
+      blockRuns(st, start / bs, end / bs, (lo, hi, s) => {
+        if (s.state !== 'delalloc') return false;
+        const clean = this.firstCleanBlock(inode, lo, Math.min(hi, eofBlock));
+        if (clean >= 0) if (this.tally(rule), !(false)) this.violation(rule, `clean block ${clean} still holds a delalloc reservation after ${what}`, cb, args, m);
+        if (hi > eofBlock) if (this.tally(rule), !(false)) this.violation(rule, `delalloc block ${Math.max(lo, eofBlock)} at/after EOF left after ${what}`, cb, args, m);
+        return false;
+      });
     }
     this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+  }
+
+  /** The first block of [lo, hi) not dirty in the page cache, or -1: folio by folio, a missing folio at once. */
+  private firstCleanBlock(inode: Inode, lo: number, hi: number): number {
+    const bs = inode.blockSize;
+    for (let b = lo; b < hi;) {
+      const folio = inode.mapping.folioAt(b * bs);
+      if (!folio || !folio.dirty) return b;
+      const last = Math.min(hi, Math.max(b + 1, Math.ceil((folio.pos + folio.size) / bs)));
+      for (; b < last; b++) if (!blockIsDirty(folio, (b * bs - folio.pos) / bs)) return b;
+    }
+    return -1;
   }
 
   /* ------------------------------------------------------------------------------------- */
@@ -521,16 +595,14 @@ export class ContractMonitor {
     if (iomap.type === IOMAP_INLINE) return;
     const bs = inode.blockSize;
     const lo = Math.floor(Math.max(iomap.offset, p.pos) / bs);
-    const hi = Math.min(Math.ceil(Math.min(iomap.offset + iomap.length, p.pos + p.len) / bs), lo + 4096);
     const then = p.afterBegin!;
-    for (let b = lo; b < hi; b++) {
-      const was = then.block(b);
-      const is = now.block(b);
-      if (was.state === is.state && was.pblk === is.pblk) continue;
+    // Run by run of both states (a difference at a run's first block is the first one in it).
+    jointRuns(then, now, lo, walkEnd(then, lo, Math.ceil(Math.min(iomap.offset + iomap.length, p.pos + p.len) / bs)), (b, _hi, was, is) => {
+      if (was.state === is.state && was.pblk === is.pblk) return false;
       const seen = describeChanges(this.mapChanges.since(inode.ino, p.changeSeq, b, b + 1));
       const at = (s: typeof was) => `${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}`;
       this.violation('R30', `block ${b} changed since ->iomap_begin (${at(was)} -> ${at(is)}; the monitor saw: ${seen}) but ->iomap_valid said true, and the write went on with the stale mapping`, '->iomap_valid', args, iomap);
-    }
+    });
     this.tally('R30');
   }
 
@@ -663,9 +735,13 @@ export class ContractMonitor {
     if (!this.fs.introspect) return;
     const st = this.fs.introspect.snapshot(inode);
     const bs = inode.blockSize;
-    for (let b = Math.floor(pos / bs); b < Math.ceil(folio.end / bs); b++) {
-      if (this.tally('C03'), !(st.block(b).state !== 'delalloc')) this.violation('C03', `block ${b} still holds a delalloc reservation after ->writeback_range failed: the folio is marked clean over it`, cb, args, null);
-    }
+    blockRuns(st, Math.floor(pos / bs), Math.ceil(folio.end / bs), (lo, hi, s) => {
+      if (s.state === 'delalloc') {
+        this.tally('C03');
+        this.violation('C03', `block ${lo} still holds a delalloc reservation after ->writeback_range failed: the folio is marked clean over it`, cb, args, null);
+      }
+      this.tallyN('C03', hi - lo);
+    });
   }
 
   /**
@@ -763,11 +839,11 @@ export class ContractMonitor {
       if (ret === 0 && size > 0 && (dioFlags & 1) && fs.introspect) {
         const st = fs.introspect.snapshot(inode);
         const bs = inode.blockSize;
-        for (let b = Math.floor(offset / bs); b < Math.ceil((offset + size) / bs); b++) {
-          if (st.block(b).state === 'unwritten') {
-            if (this.tally('R38'), !(false)) this.violation('R38', `block ${b} still UNWRITTEN after ->end_io of a completed direct write`, '->end_io', { offset, size, error, dioFlags }, null);
+        blockRuns(st, Math.floor(offset / bs), Math.ceil((offset + size) / bs), (lo, _hi, s) => {
+          if (s.state === 'unwritten') {
+            if (this.tally('R38'), !(false)) this.violation('R38', `block ${lo} still UNWRITTEN after ->end_io of a completed direct write`, '->end_io', { offset, size, error, dioFlags }, null);
           }
-        }
+        });
         this.evaluated.set('R38', (this.evaluated.get('R38') ?? 0) + 1);
       }
       return ret;

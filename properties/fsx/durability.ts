@@ -409,15 +409,19 @@ export class DurabilityTracker {
   /**
    * Judge the file found after the crash (`got`: its bytes, length = size; or the ranges
    * rangesToRead named). Writes in flight may have landed or not: they form one more version on
-   * top of the last. Returns the envelope's violations (empty: allowed).
+   * top of the last. `failedWrites`: file ranges whose write-back failed with an error (fsx
+   * fault_write); there the device still holds what was last written to those blocks, which may
+   * be bytes a later truncate cut off (the zeroing of the EOF block was the write that failed), so
+   * any version's bytes are allowed there, whatever sizes came after. Returns the envelope's
+   * violations (empty: allowed).
    */
-  check(got: Uint8Array | FoundFile, inflight: readonly InFlightWrite[], _latest?: SparseBytes): CrashViolation[] {
+  check(got: Uint8Array | FoundFile, inflight: readonly InFlightWrite[], _latest?: SparseBytes, failedWrites: ReadonlyArray<{ off: number; len: number }> = []): CrashViolation[] {
     const found: FoundFile = got instanceof Uint8Array ? { size: got.length, pieces: got.length > 0 ? [{ off: 0, data: got }] : [] } : got;
     const o = this.oracle;
     // The newest version is always allowed (it satisfies every acknowledgement), and it is what
     // a crash leaves when everything landed.
     if (o !== null && found.size === o.size && found.pieces.every((p) => o.compare(p.off, p.data) === null)) return [];
-    return new CrashJudge(this, found, inflight).run();
+    return new CrashJudge(this, found, inflight, failedWrites).run();
   }
 
   /* ---- What the judge reads --------------------------------------------------------------- */
@@ -596,7 +600,12 @@ class CrashJudge {
   /** Window index of the acknowledging version (-1: none; the envelope's ackOp is op #0). */
   private readonly acked: boolean;
 
-  constructor(private readonly tr: DurabilityTracker, private readonly found: FoundFile, private readonly inflight: readonly InFlightWrite[]) {
+  constructor(
+    private readonly tr: DurabilityTracker,
+    private readonly found: FoundFile,
+    private readonly inflight: readonly InFlightWrite[],
+    private readonly failedWrites: ReadonlyArray<{ off: number; len: number }> = [],
+  ) {
     this.info = tr.versionInfo(inflight);
     this.acks = tr.rangeAcks();
     this.size = found.size;
@@ -736,6 +745,12 @@ class CrashJudge {
     if (!read) for (const s of states) s.mark(a, false);
   }
 
+  /** Whether unit [u, e) meets a range whose write-back failed (check's failedWrites). */
+  private inFailedWrite(u: number, e: number): boolean {
+    for (const r of this.failedWrites) if (r.off < e && u < r.off + r.len) return true;
+    return false;
+  }
+
   /** The oldest window version that may explain byte x (range acknowledgements raise it). */
   private minVersionAt(x: number): number {
     let m = 0;
@@ -768,13 +783,15 @@ class CrashJudge {
       }
       let unitFloor = 0;
       for (const r of this.acks) if (r.off < e && u < r.end) unitFloor = Math.max(unitFloor, r.v);
+      // Over a failed write-back no later size limits a version's bytes (see check).
+      const unlimited = this.inFailedWrite(u, e);
       // Next likeliest: the base (everything since the fsync lost). Built alone, it is cheap.
       if (!built && unitFloor === 0) {
         if (!baseBuilt) {
           this.tr.baseInto(rows[0].subarray(0, b - a), a, b);
           baseBuilt = true;
         }
-        if (bytesEqual(gu, rows[0].subarray(u - a, e - a)) && states.every((s) => s.limit[0] >= e)) {
+        if (bytesEqual(gu, rows[0].subarray(u - a, e - a)) && (unlimited || states.every((s) => s.limit[0] >= e))) {
           for (const s of states) s.mark(u, false);
           continue;
         }
@@ -790,7 +807,7 @@ class CrashJudge {
         let ok = false;
         for (let t = 0; t < win.length - unitFloor && !ok; t++) {
           const k = t === 0 ? win.length - 1 : t === 1 ? unitFloor : win.length - t;
-          if (k < unitFloor || (t > 1 && k === unitFloor) || s.limit[k] < e) continue;
+          if (k < unitFloor || (t > 1 && k === unitFloor) || (!unlimited && s.limit[k] < e)) continue;
           if (matchK[k] < 0) matchK[k] = bytesEqual(gu, rows[k].subarray(u - a, e - a)) ? 1 : 0;
           ok = matchK[k] === 1;
         }
@@ -802,7 +819,7 @@ class CrashJudge {
           const val = gu[x - u];
           const lowest = unitFloor === 0 ? 0 : this.minVersionAt(x);
           let good = false;
-          for (let k = lowest; k < win.length && !good; k++) good = x < s.limit[k] && rows[k][x - a] === val;
+          for (let k = lowest; k < win.length && !good; k++) good = (unlimited || x < s.limit[k]) && rows[k][x - a] === val;
           s.mark(x, !good);
         }
       }

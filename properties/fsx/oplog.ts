@@ -60,9 +60,10 @@ const CRASH_VERSION = 3;
 const FAULT_VERSION = 4;
 /** Version 4 also added the `remount` op and the `invalid` attribute (arguments a correct target must refuse). */
 const REMOUNT_VERSION = 4;
-/** Ops that may carry `invalid` (the generator's bad-argument forms). */
+/** Ops that may carry `invalid` (the bad-argument forms of the generator and of the newer-I/O suites). */
 const INVALID_OPS: ReadonlySet<number> = new Set([
   OP_COLLAPSE_RANGE, OP_INSERT_RANGE, OP_CLONE_RANGE, OP_DEDUPE_RANGE, OP_READ_DIRECT, OP_WRITE_DIRECT, OP_WRITE, OP_TRUNCATE, OP_FALLOCATE,
+  OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 ]);
 
 export interface OpRecord {

@@ -18,6 +18,15 @@ import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { AdapterOptions, AdapterSpecError, loadAdapter } from '../../adapters/registry';
 import { defaultTimeout } from '../../adapters/process/transport';
 import { WATCHDOG_KEY, watchWorkers, workerWatchdogState } from '../../adapters/watchdog';
+
+/**
+ * V8 heap limits of each fsx worker thread. A young generation of 8 MiB (V8 sizes it larger by
+ * default) made `-j 2` about 8 % cheaper in CPU per op (node dist/bench/workers.js, five
+ * interleaved pairs, docs/benchmarks.md): the model allocates many short-lived objects per op,
+ * and smaller scavenges stay in the CPU caches. V8 flags such as --single-threaded-gc cannot be
+ * set per worker (they are per process; set at run time they crash V8).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 };
 import type { FileAdapter, SetupSupport } from '../../adapters/types';
 import { FsxUsageError, RunHooks, RunResult, runFsx, TargetError } from './engine';
 import type { FsxOptions } from './generator';
@@ -394,7 +403,7 @@ export function runSeedsInWorkers(task: SeedTask, seeds: readonly number[], work
       }
     };
     for (let k = 0; k < n; k++) {
-      const w = new Worker(__filename, { workerData: { iomapHarnessFsxWorker: true, task, [WATCHDOG_KEY]: states[k] } });
+      const w = new Worker(__filename, { resourceLimits: WORKER_LIMITS, workerData: { iomapHarnessFsxWorker: true, task, [WATCHDOG_KEY]: states[k] } });
       pool.push(w);
       live++;
       w.on('message', (m: WorkerReply) => {

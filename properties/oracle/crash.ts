@@ -215,7 +215,7 @@ export class CrashEnvelope {
   /** Files present before op 0, durable (e.g. created and synced before the log started). */
   initial(name: string, data: Uint8Array): void {
     if (this.ops.length) throw new Error('CrashEnvelope.initial: only before the first op');
-    this.files.set(name, [{ op: -1, exists: true, size: data.length, data: data.slice() }]);
+    this.files.set(name, [{ op: -1, exists: true, size: data.length, data: new Uint8Array(data) }]);
   }
 
   /** Begin an op at device-log position `position`; returns its index. */
@@ -235,7 +235,7 @@ export class CrashEnvelope {
   /** The file's contents are now `data` (size = data.length). Several calls in one op record intermediate states. */
   set(name: string, data: Uint8Array): void {
     const op = this.running('set');
-    this.history(name).push({ op: op.index, exists: true, size: data.length, data: data.slice() });
+    this.history(name).push({ op: op.index, exists: true, size: data.length, data: new Uint8Array(data) });
   }
 
   /** The file no longer exists. */

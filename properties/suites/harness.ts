@@ -200,6 +200,9 @@ export function unmetNeeds(needs: readonly string[], probe: Workload): string | 
     crash: 'needs power cuts (FileTarget.crash: the reference adapter over a CrashDevice, for a filesystem that declares itself crash safe)',
     introspect: 'needs the filesystem\'s block-mapping introspection (an exec: fs-level server offers it with the snapshot request)',
     faults: 'needs model-level fault injection (FileTarget.faults: short user copies and capped delalloc reservations inside refs)',
+    atomic: 'needs RWF_ATOMIC writes (Capabilities.atomicWrite, O_DIRECT and FileTarget.atomicWrite)',
+    dontcache: 'needs RWF_DONTCACHE reads and writes (Capabilities.dontcache, FileTarget.readDontcache/writeDontcache)',
+    exchange: 'needs XFS_IOC_EXCHANGE_RANGE (Capabilities.exchangeRange, FileTarget.exchangeRange)',
     deviceFaults: 'needs device faults under the file (FileTarget.deviceFaults: a device the harness owns and a filesystem that can tell which blocks back the file)',
   };
   return missing.map((m) => why[m] ?? (m.startsWith('falloc:') ? `needs fallocate mode ${m.slice(7)}` : `needs capability ${m}`)).join('; ');

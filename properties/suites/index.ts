@@ -24,10 +24,11 @@ import { stateful } from './areas/stateful';
 import { crash } from './areas/crash';
 import { remount } from './areas/remount';
 import { badArguments } from './areas/bad-arguments';
+import { atomicWrites, exchangeRange, uncachedIo } from './areas/newer-io';
 
 export const SUITES: readonly SuiteDef[] = [
   bufferedIo, shortWrites, mmap, zeroRange, unshare, writeback, writebackErrors, readErrors, directIo, dax, seek, fiemap, swapfile,
-  fallocate, reflink, contract, geometry, stateful, crash, remount, badArguments,
+  fallocate, reflink, contract, geometry, stateful, crash, remount, badArguments, atomicWrites, uncachedIo, exchangeRange,
 ];
 
 export function suiteByName(name: string): SuiteDef | undefined {

@@ -30,6 +30,9 @@ export const STEP_KINDS = [
   // a clean unmount + mount (FileTarget.remount; fsx's remount op); a call with arguments a
   // correct target must refuse (fsx's invalid ops: errno and nothing changed)
   'remount', 'invalid',
+  // the newer I/O (fsx's write_atomic, read_dontcache, write_dontcache, exchange_range), and
+  // calls of the atomic write and the exchange a correct target must refuse (EINVAL, nothing changed)
+  'atomicWrite', 'readDontcache', 'writeDontcache', 'exchange', 'invalidAtomic', 'invalidExchange',
 ] as const;
 
 export type StepKind = (typeof STEP_KINDS)[number];
@@ -50,6 +53,8 @@ const KIND_NEEDS: Partial<Record<StepKind, string>> = {
   drain: 'interleave', evict: 'interleave', raceWrite: 'interleave', raceWriteback: 'interleave', racePunch: 'interleave',
   asyncDio: 'asyncDio', shortWrite: 'faults', raceShortWrite: 'faults', mapwriteNoSync: 'mmap', pollute: 'mmap',
   crash: 'crash', dsyncDwrite: 'directIO', remount: 'remount',
+  atomicWrite: 'atomic', invalidAtomic: 'atomic', readDontcache: 'dontcache', writeDontcache: 'dontcache',
+  exchange: 'exchange', invalidExchange: 'exchange',
 };
 
 export function kindNeed(k: StepKind): string | undefined {
@@ -113,6 +118,10 @@ export function hasNeed(w: Workload, need: string): boolean {
     case 'model': return w.ref !== null;
     case 'crash': return typeof t.crash === 'function';
     case 'remount': return caps.remount && typeof t.remount === 'function';
+    // As fsx's generator decides whether the newer ops are on (properties/fsx/generator.ts).
+    case 'atomic': return caps.atomicWrite !== undefined && caps.directIO && typeof t.atomicWrite === 'function';
+    case 'dontcache': return caps.dontcache === true && typeof t.readDontcache === 'function' && typeof t.writeDontcache === 'function';
+    case 'exchange': return caps.exchangeRange === true && typeof t.exchangeRange === 'function';
     case 'deviceFaults': return t.deviceFaults !== undefined;
     case 'faults': return t.faults !== undefined;
     case 'introspect': return w.ref !== null && w.ref.fsys.fs.introspect !== undefined;
@@ -227,16 +236,10 @@ export function play(w: Workload, s: Step, span: Span): void {
     }
     case 'dedupe':
     case 'dedupeSame': {
-      const nb = Math.floor(size / bs);
-      if (nb < 2) return write();
-      const lenB = 1 + (s.b % Math.max(1, Math.min(Math.floor(nb / 2), Math.floor(maxOp / bs))));
-      const off = (s.a % (nb - lenB + 1)) * bs;
-      let dst = (s.c % (nb - lenB + 1)) * bs;
-      const len = lenB * bs;
-      if (dst < off + len && off < dst + len) dst = off + len <= (nb - lenB) * bs ? off + len : off >= len ? off - len : -1;
-      if (dst < 0) return write();
-      if (s.k === 'dedupeSame' && w.caps.copyRange) w.op('copy_range', off, len, { dst });
-      return w.op('dedupe_range', off, len, { dst });
+      const r = apartBlocks(size, bs, s, maxOp);
+      if (r === null) return write();
+      if (s.k === 'dedupeSame' && w.caps.copyRange) w.op('copy_range', r.off, r.len, { dst: r.dst });
+      return w.op('dedupe_range', r.off, r.len, { dst: r.dst });
     }
     case 'copy': {
       if (size === 0) return write();
@@ -316,6 +319,23 @@ export function play(w: Workload, s: Step, span: Span): void {
       return w.op('remount', 0, 0);
     case 'invalid':
       return invalid(w, s, span);
+    case 'atomicWrite':
+      return atomicWrite(w, s, span);
+    case 'readDontcache': {
+      if (size === 0) return write();
+      const off = offsetIn(s.a, size, mode, bs);
+      return w.op('read_dontcache', off, lengthIn(s.b, Math.min(maxOp, size - off), mode >> 2, bs));
+    }
+    case 'writeDontcache': {
+      const off = offsetIn(s.a, maxFile, mode, bs);
+      return w.op('write_dontcache', off, lengthIn(s.b, Math.min(maxOp, maxFile - off), mode >> 2, bs));
+    }
+    case 'exchange':
+      return exchange(w, s, span);
+    case 'invalidAtomic':
+      return invalidAtomic(w, s, span);
+    case 'invalidExchange':
+      return invalidExchange(w, s, span);
     default:
       throw new Error(`play: unknown step kind ${String((s as Step).k)}`);
   }
@@ -369,6 +389,110 @@ function invalid(w: Workload, s: Step, span: Span): void {
   }
   if (kinds.length === 0) return play(w, { ...s, k: 'write' }, span);
   kinds[s.c % kinds.length]();
+}
+
+/** The atomic write lengths the target takes: every power of two in its statx unit range. */
+function atomicLengths(w: Workload): number[] {
+  const u = w.caps.atomicWrite!;
+  const out: number[] = [];
+  for (let n = 1; n <= u.unitMax; n *= 2) if (n >= u.unitMin) out.push(n);
+  return out;
+}
+
+/**
+ * An RWF_ATOMIC write (fsx's write_atomic): a power-of-two length from the unit range at a
+ * multiple of it. Placed inside EOF (where a sparse file mixes written blocks and holes: the
+ * mappings that send it down the copy-on-write fallback, and whose remap a power cut must not
+ * split), on the block holding EOF (extending the file), or anywhere.
+ */
+function atomicWrite(w: Workload, s: Step, span: Span): void {
+  const lens = atomicLengths(w).filter((n) => n <= span.maxFile);
+  if (lens.length === 0) return play(w, { ...s, k: 'write' }, span);
+  const size = w.size;
+  const fit = lens.filter((n) => n <= size);
+  let len = lens[s.b % lens.length];
+  let off: number;
+  if (s.c % 3 === 0 && fit.length > 0) {
+    len = fit[s.b % fit.length];
+    off = alignDown(s.a % (size - len + 1), len);
+  } else if (s.c % 3 === 1 && size > 0) {
+    off = alignDown(Math.max(0, size - 1 - (s.a % len)), len);
+  } else {
+    off = alignDown(s.a % span.maxFile, len);
+  }
+  if (off + len > span.maxFile) off = alignDown(span.maxFile - len, len);
+  w.op('write_atomic', off, len);
+}
+
+/**
+ * Two ranges of whole blocks inside EOF that do not overlap, of equal length (dedupe's and
+ * exchange's arguments, as fsx's generate_dest_range), or null when the file is too small.
+ */
+function apartBlocks(size: number, bs: number, s: Step, maxOp: number): { off: number; len: number; dst: number } | null {
+  const nb = Math.floor(size / bs);
+  if (nb < 2) return null;
+  const lenB = 1 + (s.b % Math.max(1, Math.min(Math.floor(nb / 2), Math.floor(maxOp / bs))));
+  const off = (s.a % (nb - lenB + 1)) * bs;
+  let dst = (s.c % (nb - lenB + 1)) * bs;
+  const len = lenB * bs;
+  if (dst < off + len && off < dst + len) dst = off + len <= (nb - lenB) * bs ? off + len : off >= len ? off - len : -1;
+  return dst < 0 ? null : { off, len, dst };
+}
+
+/** exchange_range within the file: whole blocks inside EOF, the two ranges apart (as fsx's). */
+function exchange(w: Workload, s: Step, span: Span): void {
+  const r = apartBlocks(w.size, w.bs, s, span.maxOp);
+  if (r === null) return play(w, { ...s, k: 'write' }, span);
+  w.op('exchange_range', r.off, r.len, { dst: r.dst });
+}
+
+/**
+ * An RWF_ATOMIC write a correct target refuses with EINVAL (file-ops §14.29): a length that is
+ * no power of two, above the unit range or below it, or a valid length at an offset that is not
+ * a multiple of it.
+ */
+function invalidAtomic(w: Workload, s: Step, span: Span): void {
+  const u = w.caps.atomicWrite!;
+  const lens = atomicLengths(w);
+  const bad = { invalid: true };
+  const at = (len: number): number => alignDown(s.a % Math.max(1, span.maxFile), Math.max(1, len));
+  const forms: Array<() => void> = [];
+  // Not a power of two, above the unit range, below it.
+  forms.push(() => w.op('write_atomic', at(u.unitMin), 3 * u.unitMin, bad));
+  forms.push(() => w.op('write_atomic', at(2 * u.unitMax), 2 * u.unitMax, bad));
+  if (u.unitMin > 1) forms.push(() => w.op('write_atomic', at(u.unitMin), u.unitMin >> 1, bad));
+  // A valid length, misaligned by a sector or by a smaller power of two.
+  const len = lens[s.b % lens.length];
+  const shift = len > w.caps.dioAlign ? w.caps.dioAlign << (s.c % Math.max(1, Math.log2(len / w.caps.dioAlign))) : Math.max(1, len >> 1);
+  if (shift % len !== 0) forms.push(() => w.op('write_atomic', at(len) + shift, len, bad));
+  forms[s.c % forms.length]();
+}
+
+/**
+ * An exchange_range a correct target refuses with EINVAL (file-ops §14.31): offsets or a length
+ * not block aligned (ending inside EOF, where no EOF rule could apply), a range past EOF, or
+ * overlapping ranges. An empty file gets a write instead.
+ */
+function invalidExchange(w: Workload, s: Step, span: Span): void {
+  const bs = w.bs;
+  const size = w.size;
+  const nb = Math.floor(size / bs);
+  const bad = { invalid: true };
+  const forms: Array<() => void> = [];
+  if (nb >= 4 && bs > 1) {
+    // A misaligned source offset, or a misaligned length; both ranges inside EOF and apart.
+    forms.push(() => w.op('exchange_range', bs + 1 + (s.a % (bs - 1)), bs, { dst: 3 * bs, ...bad }));
+    forms.push(() => w.op('exchange_range', 0, bs + 1 + (s.a % (bs - 1)), { dst: 2 * bs, ...bad }));
+  }
+  if (nb >= 2) {
+    const len = bs * (1 + (s.b % Math.floor(nb / 2)));
+    // The destination at or past the block holding EOF: it reaches past EOF.
+    forms.push(() => w.op('exchange_range', 0, len, { dst: Math.ceil(size / bs) * bs + bs * (s.c % 3), ...bad }));
+    // Overlapping: the destination a block after the source.
+    if (len > bs && len + bs <= nb * bs) forms.push(() => w.op('exchange_range', 0, len, { dst: bs, ...bad }));
+  }
+  if (forms.length === 0) return play(w, { ...s, k: 'write' }, span);
+  forms[s.c % forms.length]();
 }
 
 /**

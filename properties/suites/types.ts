@@ -24,12 +24,15 @@ import type { Workload } from './workload';
  *    (FsInstance.introspect; an exec: fs-level server offers it with the `snapshot` request);
  *  - `faults`: FileTarget.faults (model-level fault injection: short user copies, capped reservations);
  *  - `remount`: capabilities.remount and FileTarget.remount (a clean unmount and mount);
+ *  - `atomic`, `dontcache`, `exchange`: the newer I/O (Capabilities.atomicWrite + directIO,
+ *    .dontcache, .exchangeRange, and the FileTarget methods), as fsx decides it;
  *  - `deviceFaults`: FileTarget.deviceFaults (the harness owns the device under the file and can
  *    tell its blocks: reference, mutant:, module:, exec: fs-level servers that offer snapshots).
  */
 export type Need =
   | 'mmap' | 'directIO' | 'seek' | 'fiemap' | 'clone' | 'dedupe' | 'copyRange'
   | 'interleave' | 'asyncDio' | 'model' | 'geometry' | 'crash' | 'faults' | 'deviceFaults' | 'introspect' | 'remount'
+  | 'atomic' | 'dontcache' | 'exchange'
   | `falloc:${string}`;
 
 /** Where a suite runs: the adapter spec and how adapters are made. */

@@ -48,14 +48,20 @@
  * Exhaustive enumeration refuses (RangeError) when the raw space exceeds `limit` (default 4096):
  * 2^n subsets, the product above, or subsets x orderings of overlapping writes. Use sample() then.
  *
- * Images are MemoryDevices built from a cached durable base (one per flush, copy-on-write
- * snapshots) plus the chosen writes: the cost of an image is the number of 64 KiB chunks plus
- * the bytes of the writes applied, never the device size. The origin is a snapshot when the inner
- * device is a MemoryDevice, else a one-time sparse copy of the whole inner device (O(size) reads).
+ * Images are built backwards from the live contents: every logged write also keeps what it
+ * overwrote (an undo record, sparse: MemoryDevice.saveRange), so the durable base at a flush is
+ * the live media with the later writes undone, newest first; the chosen writes are then applied
+ * again. Nothing is copied or replayed while the workload runs: a flush costs nothing and trim()
+ * just forgets entries, so the log holds only the writes since the last trimmed flush. Bases are
+ * cached (copy-on-write snapshots: the live device copies a chunk on its next write to it). The live contents are the inner device
+ * when it is a MemoryDevice, else a MemoryDevice mirror of it (a one-time sparse copy, O(size)
+ * reads, then every write twice). An image costs the number of 64 KiB chunks plus the bytes
+ * undone and applied, never the device size; takeImage() (a power cut that abandons the live
+ * media) reuses the live chunks instead of sharing them.
  */
 import { EINVAL, FsError } from '../errno';
 import type { BlockDevice, WriteOptions } from './types';
-import { MemoryDevice, MemorySnapshot } from './memory';
+import { MemoryDevice, MemorySnapshot, RangeImage } from './memory';
 import { checkOpen, validateDiscard, validateRead, validateWrite } from './validate';
 import { WrappedDevice } from './wrapper';
 
@@ -238,13 +244,22 @@ export interface CrashDeviceOptions {
 export class CrashDevice extends WrappedDevice {
   readonly name: string;
   private readonly log: CrashLogEntry[] = [];
-  /** Absolute index of log[0]: entries before it were folded into the origin by trim(). */
+  /** What each write/discard of `log` overwrote (same positions; null for flushes and marks). */
+  private readonly undo: Array<RangeImage | null> = [];
+  /** Absolute index of log[0]: entries before it were forgotten by trim() (durable, never undone). */
   private originIndex = 0;
-  /** The durable contents before entry originIndex. */
-  private origin: MemorySnapshot;
+  /** The live contents: the inner device, or a mirror of it when it is not a MemoryDevice. */
+  private readonly live: MemoryDevice;
+  /** The live contents when the device was closed (the inner device forgets them). */
+  private liveAtClose: MemorySnapshot | null = null;
+  /** Whether `live` is a mirror that every write must also reach. */
+  private readonly mirrored: boolean;
   /** A private device used to build durable bases (its own snapshots restore safely into it). */
   private readonly builder: MemoryDevice;
-  /** Durable bases: key = a flush entry index f, value = the media once every write < f landed. */
+  /**
+   * Durable bases: key = a flush entry index f (or originIndex - 1: nothing after the origin
+   * landed), value = the media once every write < f landed (later writes do not change it).
+   */
   private readonly bases = new Map<number, MemorySnapshot>();
   /** Flush entry indices, ascending (absolute). */
   private flushes: number[] = [];
@@ -264,12 +279,13 @@ export class CrashDevice extends WrappedDevice {
     // A poisoned inner device's never-written sectors must read the same in every image.
     const poison = inner instanceof MemoryDevice ? inner.poison ?? undefined : undefined;
     this.builder = new MemoryDevice({ size: inner.size, sectorSize: inner.sectorSize, dax: inner.dax, name: `${this.name}:builder`, poison });
+    this.mirrored = !(inner instanceof MemoryDevice);
     if (inner instanceof MemoryDevice) {
-      adoptSnapshot(this.builder, inner.snapshot());
+      this.live = inner;
     } else {
-      copyDevice(inner, this.builder);
+      this.live = new MemoryDevice({ size: inner.size, sectorSize: inner.sectorSize, dax: inner.dax, name: `${this.name}:mirror` });
+      copyDevice(inner, this.live);
     }
-    this.origin = this.builder.snapshot();
   }
 
   /* ---- BlockDevice: everything passes through; the log remembers it ---------------------- */
@@ -281,9 +297,23 @@ export class CrashDevice extends WrappedDevice {
 
   write(off: number, data: Uint8Array, opts?: WriteOptions): void {
     const fua = validateWrite(this, off, data, opts);
+    if (data.length === 0 || !this.logging) {
+      this.inner.write(off, data, opts);
+      return;
+    }
+    const old = this.live.saveRange(off, data.length);
     this.inner.write(off, data, opts);
-    if (data.length === 0 || !this.logging) return;
-    this.log.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: data.slice(), ...(opts?.atomic === true ? { atomic: true } : {}) });
+    if (this.mirrored) this.live.write(off, data);
+    // A copy (new Uint8Array), not data.slice(): a Node Buffer's slice() is a view of the caller's
+    // memory, which the caller may reuse (fsx's pattern hands out one scratch buffer for every
+    // write longer than its period), and the log would then replay other bytes into crash images.
+    this.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: new Uint8Array(data), ...(opts?.atomic === true ? { atomic: true } : {}) }, old);
+  }
+
+  /** Append a log entry, with what a write or discard overwrote. */
+  private push(e: CrashLogEntry, old: RangeImage | null): void {
+    this.log.push(e);
+    this.undo.push(old);
   }
 
   flush(): void {
@@ -291,20 +321,26 @@ export class CrashDevice extends WrappedDevice {
     this.inner.flush();
     if (!this.logging) return;
     const index = this.position;
-    this.log.push({ kind: 'flush', index });
+    this.push({ kind: 'flush', index }, null);
     this.flushes.push(index);
   }
 
   discard(off: number, len: number): void {
     validateDiscard(this, off, len);
+    if (len === 0 || !this.logging) {
+      this.inner.discard(off, len);
+      return;
+    }
+    const old = this.live.saveRange(off, len);
     this.inner.discard(off, len);
-    if (len === 0 || !this.logging) return;
-    this.log.push({ kind: 'discard', index: this.position, off, len, fua: false, data: null });
+    if (this.mirrored) this.live.discard(off, len);
+    this.push({ kind: 'discard', index: this.position, off, len, fua: false, data: null }, old);
   }
 
-  /** Closes the inner device. The log stays: images can still be built afterwards. */
+  /** Closes the inner device. The log stays: images can still be built afterwards (from the contents at the close). */
   close(): void {
     checkOpen(this, 'close');
+    if (this.logging) this.liveAtClose = this.live.snapshot();
     this.inner.close();
   }
 
@@ -316,6 +352,7 @@ export class CrashDevice extends WrappedDevice {
   stopLogging(): void {
     this.logging = false;
     this.log.length = 0;
+    this.undo.length = 0;
     this.bases.clear();
     this.flushes = [];
   }
@@ -341,7 +378,7 @@ export class CrashDevice extends WrappedDevice {
   mark(name: string): number {
     if (typeof name !== 'string' || name.length === 0) throw new FsError(EINVAL, `${this.name}: mark name must be a non-empty string`);
     const index = this.position;
-    this.log.push({ kind: 'mark', index, name });
+    this.push({ kind: 'mark', index, name }, null);
     const list = this.marks.get(name);
     if (list) list.push(index);
     else this.marks.set(name, [index]);
@@ -385,18 +422,19 @@ export class CrashDevice extends WrappedDevice {
   }
 
   /**
-   * Forget the entries before the last flush at or before `point`, folding them into the
-   * durable origin (bounds memory in long runs). Points before it can no longer be examined.
+   * Forget the entries before the last flush at or before `point`: they are durable, and no
+   * image will undo them (bounds memory in long runs; O(1) per entry, nothing is copied). Points
+   * before it can no longer be examined.
    */
   trim(point: number = this.position): void {
     this.checkPoint(point, 'point');
     const f = this.lastFlushBefore(point);
     if (f < 0) return;
-    this.origin = this.baseFor(f);
     this.log.splice(0, f + 1 - this.originIndex);
+    this.undo.splice(0, f + 1 - this.originIndex);
     this.originIndex = f + 1;
     this.flushes = this.flushes.filter((x) => x > f);
-    for (const k of [...this.bases.keys()]) if (k <= f) this.bases.delete(k);
+    this.bases.clear();
   }
 
   /* ---- Crash points ----------------------------------------------------------------------- */
@@ -654,28 +692,36 @@ export class CrashDevice extends WrappedDevice {
 
   /* ---- Images ------------------------------------------------------------------------------ */
 
-  /** The media once every write before flush entry f landed (cached, copy-on-write). */
+  /**
+   * The media once every write before flush entry f landed (before the origin: the origin):
+   * the live contents with every later write undone, newest first, starting from the nearest
+   * cached base above f. Cached (copy-on-write snapshots) until trim().
+   */
   private baseFor(f: number): MemorySnapshot {
-    if (f < this.originIndex) return this.origin;
-    const hit = this.bases.get(f);
+    const key = Math.max(f, this.originIndex - 1);
+    const hit = this.bases.get(key);
     if (hit) return hit;
-    // Start from the closest cached base below f.
-    let from = this.originIndex;
-    let snap = this.origin;
+    let from = this.position;
+    let snap: MemorySnapshot | null = null;
     for (const [k, s] of this.bases) {
-      if (k < f && k + 1 > from) {
-        from = k + 1;
+      if (k > key && k < from) {
+        from = k;
         snap = s;
       }
     }
-    adoptSnapshot(this.builder, snap);
-    for (let i = from; i < f; i++) {
-      const e = this.log[i - this.originIndex];
-      if (e.kind === 'write' || e.kind === 'discard') applyEntry(this.builder, e, null);
-    }
+    adoptSnapshot(this.builder, snap ?? this.liveAtClose ?? this.live.snapshot());
+    this.undoDown(this.builder, from, key);
     const out = this.builder.snapshot();
-    this.bases.set(f, out);
+    this.bases.set(key, out);
     return out;
+  }
+
+  /** Undo, on `dev` (holding the media at `from`), every write and discard with index in (to, from), newest first. */
+  private undoDown(dev: MemoryDevice, from: number, to: number): void {
+    for (let i = from - 1; i > to; i--) {
+      const old = this.undo[i - this.originIndex];
+      if (old) dev.restoreRange(old);
+    }
   }
 
   /** Check a state against the log: EINVAL with a clear message when it is not a state here. */
@@ -713,8 +759,35 @@ export class CrashDevice extends WrappedDevice {
    */
   image(state: CrashState, name?: string): MemoryDevice {
     const cp = this.validateState(state);
-    const img = new MemoryDevice({ size: this.size, sectorSize: this.sectorSize, dax: this.dax, name: name ?? `${this.name}@${state.point}`, poison: this.builder.poison ?? undefined });
+    const img = this.blankImage(name ?? `${this.name}@${state.point}`);
     adoptSnapshot(img, this.baseFor(cp.lastFlush));
+    this.applyState(img, cp, state);
+    return img;
+  }
+
+  /**
+   * image(state) for a power cut that abandons the live media: the live chunks become the
+   * image's (no copy-on-write snapshot, no copy), the later writes are undone in place and the
+   * chosen ones applied. The inner device is closed and this device records nothing more; only
+   * for an inner MemoryDevice (otherwise the same as image()).
+   */
+  takeImage(state: CrashState, name?: string): MemoryDevice {
+    const cp = this.validateState(state);
+    if (this.mirrored || this.liveAtClose) return this.image(state, name);
+    const img = this.blankImage(name ?? `${this.name}@${state.point}`);
+    this.live.moveTo(img);
+    this.undoDown(img, this.position, Math.max(cp.lastFlush, this.originIndex - 1));
+    this.applyState(img, cp, state);
+    this.stopLogging();
+    return img;
+  }
+
+  private blankImage(name: string): MemoryDevice {
+    return new MemoryDevice({ size: this.size, sectorSize: this.sectorSize, dax: this.dax, name, poison: this.builder.poison ?? undefined });
+  }
+
+  /** Replay onto the durable base, in issue order: FUA writes always, the chosen pending writes (or their parts). */
+  private applyState(img: MemoryDevice, cp: CrashPoint, state: CrashState): void {
     const chosen = new Map<number, PersistedWrite>();
     for (const w of state.writes) chosen.set(w.index, w);
     for (let i = Math.max(cp.lastFlush + 1, this.originIndex); i < state.point; i++) {
@@ -727,7 +800,6 @@ export class CrashDevice extends WrappedDevice {
       const w = chosen.get(i);
       if (w) applyEntry(img, e, w.parts ?? null);
     }
-    return img;
   }
 
   /** The media at `point` if none of the pending writes landed. */

@@ -475,7 +475,7 @@ export class FaultDevice extends WrappedDevice {
         rec(false);
         this.stats.writeBytes += data.length;
         const { i, xor } = this.corruption(r, off, data.length);
-        const copy = data.slice();
+        const copy = new Uint8Array(data);
         const from = copy[i];
         copy[i] = from ^ xor;
         this.record({ ...f, at: off + i, from, to: copy[i] });
@@ -497,7 +497,7 @@ export class FaultDevice extends WrappedDevice {
         rec(false);
         this.stats.writeBytes += data.length;
         const id = this.nextHeld++;
-        this.held.push({ id, seq, off, data: data.slice(), fua });
+        this.held.push({ id, seq, off, data: new Uint8Array(data), fua });
         this.record({ ...f, held: id });
         return;
       }

@@ -87,6 +87,17 @@ export class MemorySnapshot {
   }
 }
 
+/**
+ * What a byte range of a MemoryDevice held (saveRange): a copy of the bytes of each chunk that was
+ * present; the rest read as never written. Sparse: a range over absent chunks costs nothing.
+ */
+export interface RangeImage {
+  readonly off: number;
+  readonly len: number;
+  /** Chunk index -> the range's bytes in that chunk, for the chunks present when it was saved. */
+  readonly present: ReadonlyMap<number, Uint8Array>;
+}
+
 export class MemoryDevice implements BlockDevice {
   readonly name: string;
   readonly sectorSize: number;
@@ -230,6 +241,81 @@ export class MemoryDevice implements BlockDevice {
     // ours: mark them here too, or our next write would change the snapshot (and that device).
     for (const c of snap.chunks.values()) this.shared.add(c);
     this.chunks = new Map(snap.chunks);
+  }
+
+  /**
+   * The current contents of [off, off+len) (the crash device's undo record of a write): bytes of
+   * the chunks present, nothing for absent ones. No validation: the caller validated the request.
+   */
+  saveRange(off: number, len: number): RangeImage {
+    const present = new Map<number, Uint8Array>();
+    this.forChunksIn(off, len, (idx, chunk, from, to) => {
+      present.set(idx, chunk.slice(from, to));
+    });
+    return { off, len, present };
+  }
+
+  /** Make [img.off, +img.len) read as it did when `img` was saved (the rest is untouched). */
+  restoreRange(img: RangeImage): void {
+    const { off, len, present } = img;
+    for (const [idx, bytes] of present) {
+      const from = Math.max(off, idx * CHUNK_SIZE) - idx * CHUNK_SIZE;
+      const chunk = this.chunks.get(idx) ?? this.absentChunk(idx);
+      this.writable(idx, chunk).set(bytes, from);
+    }
+    // Chunks absent at the save and written since: back to never written (zero, or the pattern).
+    this.forChunksIn(off, len, (idx, chunk, from, to) => {
+      if (present.has(idx)) return;
+      if (to - from === CHUNK_SIZE) this.chunks.delete(idx);
+      else if (this.old) this.writable(idx, chunk).set(this.old.subarray(from, to), from);
+      else this.writable(idx, chunk).fill(0, from, to);
+    });
+  }
+
+  /**
+   * Hand every chunk over to `dst` (same geometry and pattern), which then holds this device's
+   * contents without a copy; this device is closed. For a device nobody will read again (the
+   * media a power cut abandons).
+   */
+  moveTo(dst: MemoryDevice): void {
+    checkOpen(this, 'moveTo');
+    if (dst.size !== this.size || dst.sectorSize !== this.sectorSize || dst.poison !== this.poison) {
+      throw new FsError(EINVAL, `${this.name}: moveTo: ${dst.name} has another geometry or pattern`);
+    }
+    dst.chunks = this.chunks;
+    dst.shared = this.shared;
+    this.chunks = new Map();
+    this.shared = new WeakSet();
+    this._closed = true;
+  }
+
+  /** fn(idx, chunk, from, to) for each present chunk overlapping [off, off+len), in-chunk byte bounds; walks the cheaper of the range and the chunk map. */
+  private forChunksIn(off: number, len: number, fn: (idx: number, chunk: Uint8Array, from: number, to: number) => void): void {
+    const first = Math.floor(off / CHUNK_SIZE);
+    const last = Math.floor((off + len - 1) / CHUNK_SIZE);
+    if (len <= 0) return;
+    const visit = (idx: number, chunk: Uint8Array): void => {
+      const base = idx * CHUNK_SIZE;
+      fn(idx, chunk, Math.max(off, base) - base, Math.min(off + len, base + CHUNK_SIZE) - base);
+    };
+    if (last - first < this.chunks.size) {
+      for (let idx = first; idx <= last; idx++) {
+        const chunk = this.chunks.get(idx);
+        if (chunk !== undefined) visit(idx, chunk);
+      }
+    } else {
+      const hits: number[] = [];
+      for (const idx of this.chunks.keys()) if (idx >= first && idx <= last) hits.push(idx);
+      for (const idx of hits.sort((a, b) => a - b)) visit(idx, this.chunks.get(idx)!);
+    }
+  }
+
+  /** A chunk for an absent index: the pattern (poisoned) or zeroes, now present. */
+  private absentChunk(idx: number): Uint8Array {
+    if (this.old) return this.materialise(idx);
+    const chunk = new Uint8Array(CHUNK_SIZE);
+    this.chunks.set(idx, chunk);
+    return chunk;
   }
 
   /** A poisoned device's absent chunk as a real one holding the pattern (then written over). */

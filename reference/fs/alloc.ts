@@ -45,10 +45,36 @@ export class Allocator {
 
   /** Mark a specific range as used (mount rebuilds the free list from the extent maps). */
   claim(start: number, n: number): boolean {
-    const idx = this.free.findIndex(([s, l]) => s <= start && start + n <= s + l);
-    if (idx < 0) return false;
+    const idx = this.firstEndingAfter(start);
+    const e = this.free[idx];
+    if (e === undefined || e[0] > start || start + n > e[0] + e[1]) return false;
     this.take(idx, start, n);
     return true;
+  }
+
+  /** Index of the first free extent ending after blk (binary search: the list is sorted). */
+  private firstEndingAfter(blk: number): number {
+    let lo = 0;
+    let hi = this.free.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const [s, l] = this.free[mid];
+      if (s + l <= blk) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** How many free blocks start at `blk` (0 when it is in use), up to `end`. */
+  freeRunAt(blk: number, end: number): number {
+    const e = this.free[this.firstEndingAfter(blk)];
+    return e !== undefined && e[0] <= blk ? Math.min(e[0] + e[1], end) - blk : 0;
+  }
+
+  /** The first free block in (blk, end), or end. */
+  nextFree(blk: number, end: number): number {
+    const e = this.free[this.firstEndingAfter(blk)];
+    return e ? Math.min(Math.max(e[0], blk + 1), end) : end;
   }
 
   /** Free blocks after the next metadata commit (the normal path for blocks a file gave up). */

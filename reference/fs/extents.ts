@@ -3,27 +3,31 @@
  * (reserved, no location), WRITTEN or UNWRITTEN (with a physical block). Holes are implicit.
  * Adjacent extents of the same state and contiguous physical blocks are merged, so a lookup
  * reports the longest run (what a filesystem returns from ->iomap_begin).
+ *
+ * Extent objects are immutable once in the array: every change puts new objects in (a merge,
+ * a split, a shift), so a view shares them, and copy-on-write copies only the array of
+ * references (one memcpy), never the extents themselves.
  */
 export type ExtState = 'delalloc' | 'written' | 'unwritten';
 
 export interface Extent {
-  lblk: number;
-  len: number;
+  readonly lblk: number;
+  readonly len: number;
   /** Physical block (device block number); -1 for delalloc. */
-  pblk: number;
-  state: ExtState;
+  readonly pblk: number;
+  readonly state: ExtState;
 }
 
 export class ExtentMap {
-  /** The extents; treat as read-only outside this class (views share it copy-on-write). */
+  /** The extents; treat as read-only outside this class (views share the array copy-on-write). */
   exts: Extent[] = [];
   /** `exts` is shared with a view: copy it before the next change. */
   private sharedWithView = false;
 
-  /** Copy-on-write: make `exts` private before mutating it. */
+  /** Copy-on-write: make the array `exts` private before changing it (the extents are shared: immutable). */
   private own(): void {
     if (!this.sharedWithView) return;
-    this.exts = this.exts.map((e) => ({ ...e }));
+    this.exts = this.exts.slice();
     this.sharedWithView = false;
   }
 
@@ -108,13 +112,14 @@ export class ExtentMap {
   }
 
   private mergeAround(i: number): void {
-    if (i + 1 < this.exts.length && this.canMerge(this.exts[i], this.exts[i + 1])) {
-      this.exts[i].len += this.exts[i + 1].len;
-      this.exts.splice(i + 1, 1);
+    const x = this.exts;
+    if (i + 1 < x.length && this.canMerge(x[i], x[i + 1])) {
+      x[i] = { ...x[i], len: x[i].len + x[i + 1].len };
+      x.splice(i + 1, 1);
     }
-    if (i > 0 && this.canMerge(this.exts[i - 1], this.exts[i])) {
-      this.exts[i - 1].len += this.exts[i].len;
-      this.exts.splice(i, 1);
+    if (i > 0 && this.canMerge(x[i - 1], x[i])) {
+      x[i - 1] = { ...x[i - 1], len: x[i - 1].len + x[i].len };
+      x.splice(i, 1);
     }
   }
 
@@ -137,14 +142,14 @@ export class ExtentMap {
     const i = this.exts.indexOf(ext);
     const d = lblk - ext.lblk;
     const tail: Extent = { lblk, len: ext.len - d, pblk: ext.pblk < 0 ? -1 : ext.pblk + d, state: ext.state };
-    ext.len = d;
-    this.exts.splice(i + 1, 0, tail);
+    this.exts.splice(i, 1, { ...ext, len: d }, tail);
   }
 
   /** Shift every extent starting at or after lblk by delta blocks (collapse/insert). */
   shift(lblk: number, delta: number): void {
-    this.own();
-    for (const e of this.exts) if (e.lblk >= lblk) e.lblk += delta;
+    // A new array (nothing to own first): the moved extents are new objects.
+    this.exts = this.exts.map((e) => (e.lblk >= lblk ? { ...e, lblk: e.lblk + delta } : e));
+    this.sharedWithView = false;
     this.exts.sort((a, b) => a.lblk - b.lblk);
   }
 
@@ -156,7 +161,7 @@ export class ExtentMap {
 
   clone(): ExtentMap {
     const m = new ExtentMap();
-    for (const e of this.exts) m.exts.push({ ...e });
+    m.exts = this.exts.slice();
     return m;
   }
 }

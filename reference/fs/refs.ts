@@ -17,11 +17,11 @@
 import { Personality, personality } from './personality';
 import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_DIRTY, IOMAP_F_NEW,
-  IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_IOEND_SHARED, IOMAP_IOEND_UNWRITTEN, IomapApi, IomapWriteOps, IomapWritebackOps, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
+  IOMAP_F_SHARED, IOMAP_FAULT, IOMAP_IOEND_SHARED, IOMAP_IOEND_UNWRITTEN, defaultApi, IomapApi, IomapWriteOps, IomapWritebackOps, IOMAP_HOLE, IOMAP_NOWAIT, IOMAP_OVERWRITE_ONLY, IOMAP_ZERO,
   IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NULL_ADDR, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ATOMIC, IOMAP_F_ATOMIC_BIO,
   MAX_LFS_FILESIZE, PAGE_SIZE, WritebackOps, WritepageCtx, roundUp,
 } from '../iomap/types';
-import { Folio, blockIsDirty } from '../iomap/folio';
+import { Folio } from '../iomap/folio';
 import {
   Ioend, iomapAddToIoend, iomapFinishIoends, iomapIoendTryMerge, iomapIoendWritebackSubmit, iomapSortIoends,
 } from '../iomap/ioend';
@@ -272,7 +272,7 @@ export class Refs implements FsInstance {
     const b = readSlot(dev, sb, 1);
     if (!a && !b) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
     const useA = !!a && (!b || a.generation >= b.generation);
-    const fs = new Refs(dev, sb, opts.api ?? '6.12');
+    const fs = new Refs(dev, sb, opts.api ?? defaultApi());
     if (opts.bugs) fs.bugs = { ...opts.bugs };
     fs.load(useA ? a! : b!, useA ? 0 : 1);
     if (!fs.bugs.noEofTailZeroAtRecovery) fs.zeroEofBlockTails();
@@ -298,7 +298,7 @@ export class Refs implements FsInstance {
       if (this.isShared(pblk)) continue;
       const block = new Uint8Array(bs);
       this.dev.read(pblk * bs, block);
-      if (block.subarray(tail).every((x) => x === 0)) continue;
+      if (zeroBytes(block, tail, bs - tail)) continue;
       block.fill(0, tail);
       this.dev.write(pblk * bs, block);
     }
@@ -398,6 +398,10 @@ export class Refs implements FsInstance {
       },
       // The end of whichever extent (data or COW fork) ends first after lblk, or the next start.
       nextChange: (lblk) => Math.min(data.lookup(lblk).next, cow.lookup(lblk).next),
+      sharedRun: (lblk, n) => {
+        const { ext } = data.lookup(lblk);
+        return ext === null || ext.state === 'delalloc' ? n : this.sharedSpan(ext.pblk + (lblk - ext.lblk), n);
+      },
     };
   }
 
@@ -428,15 +432,7 @@ export class Refs implements FsInstance {
           pblk < sbDataStart(this.sb) || pblk + len > this.sb.dataStart + this.sb.dataBlocks) {
           throw new FsError(EUCLEAN, `refs: inode ${r.ino} extent [${pblk}, +${len}) lies outside the data area`);
         }
-        for (let b = pblk; b < pblk + len; b++) {
-          const c = this.refcount.get(b);
-          if (c === undefined) {
-            if (this.alloc.claim(b, 1)) continue;
-            this.refcount.set(b, 2);
-          } else {
-            this.refcount.set(b, c + 1);
-          }
-        }
+        this.claimOwned(pblk, len);
         ri.extents.set(lblk, len, st === 1 ? 'unwritten' : 'written', pblk);
       }
       if (r.inline !== undefined) {
@@ -444,6 +440,28 @@ export class Refs implements FsInstance {
         ri.inline.set(Buffer.from(r.inline, 'base64').subarray(0, this.blockSize));
       }
       this.inodes.set(r.ino, ri);
+    }
+  }
+
+  /**
+   * Mount: blocks [pblk, +len) have one more owner. Free runs are claimed whole; blocks an earlier
+   * extent claimed become shared, one refcount per block (what sharing costs anyway), so a mount
+   * costs what the extents and the shared blocks cost, not the blocks mapped.
+   */
+  private claimOwned(pblk: number, len: number): void {
+    const end = pblk + len;
+    let b = pblk;
+    while (b < end) {
+      const run = this.alloc.freeRunAt(b, end);
+      if (run > 0) {
+        this.alloc.claim(b, run);
+        b += run;
+        continue;
+      }
+      for (const next = this.alloc.nextFree(b, end); b < next; b++) {
+        const c = this.refcount.get(b);
+        this.refcount.set(b, c === undefined ? 2 : c + 1);
+      }
     }
   }
 
@@ -543,6 +561,23 @@ export class Refs implements FsInstance {
 
   isShared(pblk: number): boolean {
     return (this.refcount.get(pblk) ?? 1) > 1;
+  }
+
+  /**
+   * How many blocks from pblk (1..n) answer isShared() as pblk does, in O(min(n, shared blocks)):
+   * an unshared run longer than the refcount table is ended by the nearest shared block found in
+   * the table, not by asking each block (a 2^40-byte extent has 2^28 of them).
+   */
+  private sharedSpan(pblk: number, n: number): number {
+    const s = this.isShared(pblk);
+    if (!s && this.refcount.size < n) {
+      let k = n;
+      for (const [b, c] of this.refcount) if (c > 1 && b > pblk && b - pblk < k) k = b - pblk;
+      return k;
+    }
+    let k = 1;
+    while (k < n && this.isShared(pblk + k) === s) k++;
+    return k;
   }
 
   /** Whether a write must copy the block: shared now, or in the durable metadata (see unsharedSinceCommit). */
@@ -1572,35 +1607,73 @@ export class Refs implements FsInstance {
     for (const r of this.inodes.values()) total += r.extents.count('delalloc') + r.cow.count('delalloc');
     if (total !== this.reservedBlocks) out.push(`reservedBlocks ${this.reservedBlocks} != delalloc blocks ${total}`);
     const ri = refsOf(inode);
-    const bs = this.blockSize;
-    const eofBlk = Math.ceil(inode.size / bs);
-    for (const e of [...ri.extents.exts, ...ri.cow.exts]) {
-      if (e.state !== 'delalloc') continue;
-      for (let b = e.lblk; b < e.lblk + e.len; b++) {
-        if (b >= eofBlk) { out.push(`delalloc block ${b} at/after EOF block ${eofBlk}`); break; }
-        if (!this.blockDirty(inode, b)) { out.push(`delalloc block ${b} is not dirty in the page cache (leaked reservation)`); break; }
-      }
+    const eofBlk = Math.ceil(inode.size / this.blockSize);
+    // Run by run, never block by block: this runs after every fsx op.
+    for (const fork of [ri.extents, ri.cow]) {
+      for (const e of fork.exts) if (e.state === 'delalloc') this.checkDelallocExtent(inode, e, eofBlk, out);
     }
-    for (const folio of inode.mapping.allFolios()) {
-      const nb = folio.size / bs;
-      for (let i = 0; i < nb; i++) {
-        const b = folio.pos / bs + i;
-        if (b >= eofBlk) break;
-        if (!blockIsDirty(folio, i) || !folio.dirty) continue;
-        const { ext } = ri.extents.lookup(b);
-        if (ext || ri.inline) continue;
-        const bytes = folio.data.subarray(i * bs, (i + 1) * bs);
-        if (bytes.some((x) => x !== 0)) out.push(`dirty block ${b} below EOF has no reservation`);
-      }
+    if (ri.inline) return out;
+    const mapping = inode.mapping;
+    for (let k = 0; k < mapping.nrFolios; k++) {
+      const folio = mapping.folioByRank(k);
+      if (folio.dirty) this.checkDirtyBacked(ri, folio, eofBlk, out);
     }
     return out;
   }
 
-  private blockDirty(inode: Inode, b: number): boolean {
+  /** The first block of a delalloc extent that is at/after EOF or not dirty in the page cache (one message). */
+  private checkDelallocExtent(inode: Inode, e: Extent, eofBlk: number, out: string[]): void {
+    const end = e.lblk + e.len;
+    const notDirty = this.firstCleanBlock(inode, e.lblk, Math.min(end, eofBlk));
+    if (notDirty >= 0) out.push(`delalloc block ${notDirty} is not dirty in the page cache (leaked reservation)`);
+    else if (end > eofBlk) out.push(`delalloc block ${Math.max(e.lblk, eofBlk)} at/after EOF block ${eofBlk}`);
+  }
+
+  /** The first block in [from, to) that is not dirty in the page cache, or -1. */
+  private firstCleanBlock(inode: Inode, from: number, to: number): number {
     const bs = this.blockSize;
-    const folio = inode.mapping.folioAt(b * bs);
-    if (!folio || !folio.dirty) return false;
-    return blockIsDirty(folio, (b * bs - folio.pos) / bs);
+    let b = from;
+    while (b < to) {
+      const folio = inode.mapping.folioAt(b * bs);
+      if (!folio || !folio.dirty) return b;
+      const first = (b * bs - folio.pos) / bs;
+      const stop = Math.min(folio.size / bs, first + (to - b));
+      if (folio.ifs) {
+        const clean = folio.ifs.dirty.indexOf(0, first);
+        if (clean !== -1 && clean < stop) return b + clean - first;
+      }
+      b += stop - first;
+    }
+    return -1;
+  }
+
+  /** Dirty blocks of a dirty folio below EOF are backed by an extent, or hold only zeroes. */
+  private checkDirtyBacked(ri: RefsInode, folio: Folio, eofBlk: number, out: string[]): void {
+    const bs = this.blockSize;
+    const base = folio.pos / bs;
+    const lim = Math.min(folio.size / bs, eofBlk - base);
+    const dirty = folio.ifs?.dirty;
+    let i = 0;
+    while (i < lim) {
+      // The next run of dirty blocks [i, j) (without per-block state: every block).
+      if (dirty) {
+        i = dirty.indexOf(1, i);
+        if (i === -1 || i >= lim) return;
+      }
+      let j = dirty ? dirty.indexOf(0, i) : lim;
+      if (j === -1 || j > lim) j = lim;
+      for (let b = base + i; b < base + j;) {
+        const { ext, next } = ri.extents.lookup(b);
+        const stop = Math.min(base + j, ext ? ext.lblk + ext.len : next);
+        if (!ext) {
+          for (let h = b; h < stop; h++) {
+            if (!zeroBytes(folio.data, (h - base) * bs, bs)) out.push(`dirty block ${h} below EOF has no reservation`);
+          }
+        }
+        b = stop;
+      }
+      i = j;
+    }
   }
 
   /** fs-level consistency (mount-time style): extents sorted, blocks owned once, in range. */
@@ -1630,6 +1703,12 @@ export class Refs implements FsInstance {
     for (const [b, c] of this.refcount) if (!refs.has(b)) out.push(`block ${b}: refcount ${c} with no references`);
     return out;
   }
+}
+
+/** Whether data[off, off+len) is all zero bytes. */
+function zeroBytes(data: Uint8Array, off: number, len: number): boolean {
+  for (let k = off; k < off + len; k++) if (data[k] !== 0) return false;
+  return true;
 }
 
 /** The ioend covers a COW extent: io_flags SHARED (current) or the copied IOMAP_F_SHARED (6.12). */

@@ -318,9 +318,12 @@ export function iomapGetFolio(it: IomapIter, pos: number, len: number): Folio {
   } else if (!(it.flags & IOMAP_DONTCACHE)) {
     folio.dropbehind = false; // a cached user found it: it stays
   }
-  mapping.queue.waitFolio(folio); // FGP_STABLE: wait for writeback
-  folio.locked = true;
+  // __filemap_get_folio takes its reference and the folio lock first, then (FGP_STABLE) waits
+  // for writeback: the completion must find the folio held, or it drops an uncached
+  // (dropbehind) folio from under the writer (folio_end_dropbehind skips locked folios).
   folio.refs++;
+  folio.locked = true;
+  mapping.queue.waitFolio(folio);
   return folio;
 }
 

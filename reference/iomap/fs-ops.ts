@@ -51,6 +51,12 @@ export interface MappingSnapshot {
    * checks walk extents instead of blocks; without it they go block by block (blockRuns).
    */
   nextChange?(lblk: number): number;
+  /**
+   * Optional, with nextChange: how many blocks from `lblk` (1..n; [lblk, lblk + n) inside one
+   * run of nextChange) answer `shared` as block(lblk) does. Lets checks of SHARED walk runs of
+   * shared and unshared blocks; without it they ask block() for each block.
+   */
+  sharedRun?(lblk: number, n: number): number;
 }
 
 /**

@@ -141,6 +141,11 @@ export class AddressSpace {
     return this.starts.map((s) => this.byIndex.get(s)!);
   }
 
+  /** The folio of rank i (0 <= i < nrFolios) in index order: walks the cache without building a list. */
+  folioByRank(i: number): Folio {
+    return this.byIndex.get(this.starts[i])!;
+  }
+
   /** Reclaim shadow entries, as [startByte, endByte) ranges (for reports and seek). */
   shadowRanges(): Array<[number, number]> {
     return [...this.shadows.values()].sort((a, b) => a.index - b.index)

@@ -84,6 +84,22 @@ export function isIomapApi(x: unknown): x is IomapApi {
   return x === '6.12' || x === 'current';
 }
 
+/** The environment variable that picks the generation used where none is asked for. */
+export const API_ENV = 'IOMAP_HARNESS_API';
+
+/**
+ * The generation a filesystem with ops tables for both runs in when nobody asked for one:
+ * $IOMAP_HARNESS_API ('6.12' or 'current'; docs/model.md "API generations"), else the 6.12
+ * baseline. It lets the whole test suite, and every command without --api, run on the current
+ * generation. A value that names no generation is bad input.
+ */
+export function defaultApi(): IomapApi {
+  const v = process.env[API_ENV];
+  if (v === undefined || v === '') return '6.12';
+  if (!isIomapApi(v)) throw new Error(`${API_ENV}=${v}: not an API generation (${IOMAP_APIS.join(' or ')})`);
+  return v;
+}
+
 /** The inode as the generic layer sees it (the VFS glue owns it; the filesystem hangs state off `fsPrivate`). */
 export interface Inode {
   readonly ino: number;

@@ -35,12 +35,33 @@ export function oneLineUsage(r: BinRun, re: RegExp, what: string): void {
   assert.match(lines[0], re, what);
 }
 
-/** The same through main() in this process (sweeps over many flags; the binary is slow to start on a loaded machine). */
-export async function inProcess(args: string[]): Promise<BinRun> {
+/** A run through main(): its stdout's non-empty lines, and its last line parsed as the JSON summary. */
+export interface CliRun extends BinRun {
+  lines: string[];
+  /** The last stdout line as JSON (`--json` summaries); reading it when that line is not JSON throws, with the output. */
+  readonly json: Record<string, unknown>;
+}
+
+/**
+ * The CLI through main() in this process, as the binary runs it but without a Node start-up per
+ * call (sweeps over many flags; the binary is slow to start on a loaded machine). `isTTY` is what
+ * the output streams claim to be.
+ */
+export async function inProcess(args: string[], isTTY = false): Promise<CliRun> {
   let out = '';
   let err = '';
-  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY: false });
-  return { code, out, err };
+  const code = await main(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, isTTY });
+  const lines = out.split('\n').filter((l) => l !== '');
+  return {
+    code, out, err, lines,
+    get json(): Record<string, unknown> {
+      try {
+        return JSON.parse(lines[lines.length - 1] ?? '') as Record<string, unknown>;
+      } catch {
+        throw new Error(`iomap-harness ${args.join(' ')}: the last stdout line is not JSON (exit ${code})\n${out.slice(-2000)}${err.slice(-2000)}`);
+      }
+    },
+  };
 }
 
 /** A module adapter file: naive with `patch` applied to each opened target. */

@@ -17,7 +17,8 @@ import type { SuiteDef } from '../types';
  * crash exposes before its data was written reads as garbage instead of innocent zeroes.
  */
 const POISON = 0x5eed0bad;
-const GEOS: AdapterOptions[] = [{ ...GEO_DEFAULT, poison: POISON }, { ...GEO_SUBFOLIO, poison: POISON }];
+export const CRASH_GEOMETRIES: AdapterOptions[] = [{ ...GEO_DEFAULT, poison: POISON }, { ...GEO_SUBFOLIO, poison: POISON }];
+const GEOS = CRASH_GEOMETRIES;
 
 export const crash: SuiteDef = {
   name: 'crash',
