@@ -200,6 +200,40 @@ describe('campaigns', () => {
       }
     });
 
+    it('Kubernetes with an object store: an emptyDir, the sync script, both Jobs valid; the settings are checked', async () => {
+      const withStore = (store: unknown, extra: object = {}) => ({ ...CAMPAIGN, engines: { k8s: { objectStore: store, ...extra } } });
+      const bad: [unknown, object, RegExp][] = [
+        [{ url: 's3://b/p' }, { resultsClaim: 'x' }, /engines\.k8s\.objectStore: give resultsClaim \(a volume\) or objectStore, not both/],
+        [{ url: 'minio://b/p' }, {}, /engines\.k8s\.objectStore\.sync: required for minio: URLs/],
+        [{ url: 's3://b/p/' }, {}, /engines\.k8s\.objectStore\.url: expected a URL/],
+        [{ url: 's3://b/my p' }, {}, /engines\.k8s\.objectStore\.url: expected a URL/],
+        [{ url: 's3://b/p', sync: 'aws s3 sync; rm -rf /' }, {}, /engines\.k8s\.objectStore\.sync: expected a command/],
+        [{ url: 's3://b/p', everySeconds: 1 }, {}, /engines\.k8s\.objectStore\.everySeconds: expected an integer in \[10, 86400\]/],
+      ];
+      for (const [store, extra, re] of bad) assert.throws(() => parseCampaign(JSON.stringify(withStore(store, extra)), '/x/c.json'), re, JSON.stringify(store));
+      assert.equal(parseCampaign(JSON.stringify(withStore({ url: 'gs://b/p' })), '/x/c.json').engines.k8s.objectStore!.sync, 'gsutil -m rsync -r');
+
+      const f = writeCampaign(tmp, withStore({ url: 's3://bucket/iomap/nightly', everySeconds: 600 }), 'plan-store.json');
+      const out = path.join(tmp, 'plan-store');
+      const r = await cli(['campaign', 'plan', f, '--engine', 'k8s', '--shards', '4', '--out', out]);
+      assert.equal(r.code, 0, r.err);
+      type PodJob = { spec: { template: { spec: { containers: { command: string[] }[]; volumes: Record<string, unknown>[] } } } };
+      const [, job] = parseAllDocuments(fs.readFileSync(path.join(out, 'nightly-job.yaml'), 'utf8')).map((d) => d.toJSON() as PodJob);
+      const [merge] = parseAllDocuments(fs.readFileSync(path.join(out, 'nightly-merge.yaml'), 'utf8')).map((d) => d.toJSON() as PodJob);
+      for (const j of [job, merge]) {
+        new Job(j).validate();
+        assert.deepEqual(j.spec.template.spec.volumes.find((v) => v.name === 'results'), { name: 'results', emptyDir: {} });
+        const script = j.spec.template.spec.containers[0].command[2];
+        assert.equal(spawnSync('sh', ['-n', '-c', script]).status, 0, script);
+      }
+      const script = job.spec.template.spec.containers[0].command[2];
+      assert.match(script, /^store="s3:\/\/bucket\/iomap\/nightly\/\$RUN_ID\/\$shard"$/m);
+      assert.match(script, /^aws s3 sync "\$store" "\$dir" \|\| /m);
+      assert.match(script, /sleep 600/);
+      assert.match(script, /^ {2}aws s3 sync \/tmp\/snap "\$store"$/m);
+      assert.match(merge.spec.template.spec.containers[0].command[2], /aws s3 sync \/results\/nightly-merged "s3:\/\/bucket\/iomap\/nightly-merged"/);
+    });
+
     it('plan refuses a campaign whose built-in target does not exist (one line, exit 2, nothing written)', async () => {
       const f = writeCampaign(tmp, { ...CAMPAIGN, targets: ['reference', 'mutant:no-such-bug'] }, 'plan-bad.json');
       const out = path.join(tmp, 'plan-bad');

@@ -20,7 +20,7 @@ import {
 } from '../../adapters/types';
 import { FsError } from '../../reference/errno';
 import { TargetError, HarnessLimit } from '../../adapters/errors';
-import { MAX_OFFSET, Mismatch, SparseBytes } from '../oracle/bytes';
+import { MAX_OFFSET, Mismatch, SparseBytes, oracleChunkSize } from '../oracle/bytes';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
@@ -202,7 +202,8 @@ const FIEMAP_FULL = 1024;
 const DEDUPE_MAX = 1 << 30;
 
 export class Runner {
-  readonly oracle = new SparseBytes();
+  /** What every byte must read as; its chunk size follows the largest file (oracleChunkSize). */
+  readonly oracle: SparseBytes;
   /** Number of the op being applied (1-based); 0 before the first. */
   opNum = 0;
   failure: Failure | null = null;
@@ -267,6 +268,7 @@ export class Runner {
   }
 
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
+    this.oracle = new SparseBytes(oracleChunkSize(cfg.maxlen));
     this.t = target;
     const inv = (target as { invariants?: () => string[] }).invariants;
     this.invariants = typeof inv === 'function' ? () => inv.call(target) : null;

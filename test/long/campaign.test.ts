@@ -159,6 +159,68 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
     await openIndex(moved, merged);
   });
 
+  it('Kubernetes with an object store: pods on emptyDirs, one killed and replaced by a fresh pod, a retry resumes from the store, the merge Job merges from it', async function () {
+    this.timeout(600000);
+    const root = path.join(tmp, 'store');
+    fs.mkdirSync(root, { recursive: true });
+    // An rsync-like SRC DST command over file:// URLs (what aws s3 sync does for s3://).
+    const sync = path.join(root, 'sync.sh');
+    fs.writeFileSync(sync, '#!/bin/sh\nsrc=${1#file://}; dst=${2#file://}\n[ -d "$src" ] || exit 1\nmkdir -p "$dst" && cp -R "$src"/. "$dst"/\n', { mode: 0o755 });
+    const store = path.join(root, 'bucket', 'nightly');
+    const c = { ...CAMPAIGN, check: undefined, engines: { k8s: { objectStore: { url: `file://${store}`, sync, everySeconds: 10 } } } };
+    const file = writeCampaign(root, c);
+    assert.equal((await cli(['campaign', 'plan', file, '--engine', 'k8s', '--shards', '2', '--out', path.join(root, 'plan')])).code, 0);
+    const docs = (f: string) => parseAllDocuments(fs.readFileSync(path.join(root, 'plan', f), 'utf8')).map((d) => d.toJSON());
+    const [cm, job] = docs('nightly-job.yaml');
+    const [mergeJob] = docs('nightly-merge.yaml');
+    fs.mkdirSync(path.join(root, 'campaign'));
+    fs.writeFileSync(path.join(root, 'campaign', 'campaign.json'), cm.data['campaign.json']);
+
+    /** A pod: its own emptyDir (/results) and /tmp, the campaign ConfigMap, the Job's uid as RUN_ID. */
+    let pods = 0;
+    const stdout = new Map<ChildProcess, string>();
+    const stderr = new Map<ChildProcess, string>();
+    const pod = (script: string, index: number): { p: ChildProcess; dir: string } => {
+      const dir = path.join(root, `pod-${++pods}`);
+      fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+      const local = script.replace(/iomap-harness campaign/g, `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} campaign`)
+        .replace(/\/campaign\/campaign\.json/g, path.join(root, 'campaign', 'campaign.json'))
+        .replace(/\/results\//g, `${dir}/results/`).replace(/\/tmp\/(snap|stop|sleep\.pid)/g, `${dir}/tmp/$1`);
+      const p = spawn('sh', ['-c', local], { env: { ...process.env, JOB_COMPLETION_INDEX: String(index), RUN_ID: 'job-uid-7' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      p.stdout!.on('data', (d) => { stdout.set(p, (stdout.get(p) ?? '') + String(d)); });
+      p.stderr!.on('data', (d) => { stderr.set(p, (stderr.get(p) ?? '') + String(d)); });
+      return { p, dir };
+    };
+    const shardScript: string = job.spec.template.spec.containers[0].command[2];
+    const first = pod(shardScript, 0);
+    const second = pod(shardScript, 1);
+    await killInsideAUnit(second.p, path.join(second.dir, 'results', 'nightly', 'shard-2-of-2'));
+    // The Job starts a new pod: a fresh emptyDir, the same RUN_ID.
+    const replaced = pod(shardScript, 1);
+    assert.equal(await exited(replaced.p), 0, stderr.get(replaced.p));
+    assert.equal(await exited(first.p), 0, stderr.get(first.p));
+    const run2 = /shard 2\/2 of nightly: (\d+) units \((\d+) run now\)/;
+    const total = Number(run2.exec(stdout.get(replaced.p) ?? '')![1]);
+    // A pod lost after its last upload: the retry copies the shard back and runs nothing.
+    const retry = pod(shardScript, 1);
+    assert.equal(await exited(retry.p), 0, stderr.get(retry.p));
+    assert.deepEqual(run2.exec(stdout.get(retry.p) ?? '')!.slice(1).map(Number), [total, 0], stdout.get(retry.p));
+
+    const merger = pod(mergeJob.spec.template.spec.containers[0].command[2], 0);
+    assert.equal(await exited(merger.p), 0, stderr.get(merger.p));
+    const merged = JSON.parse(fs.readFileSync(`${store}-merged/merged.json`, 'utf8')) as MergeResult;
+    assert.equal(merged.shards.run, 'job-uid-7');
+    assert.deepEqual(merged.shards.missing, []);
+    assert.equal(merged.units.merged, merged.units.expected);
+
+    const whole = path.join(root, 'whole');
+    runShard(parseCampaign(JSON.stringify(c), file), JSON.stringify(c), { k: 1, n: 1 }, whole);
+    assert.deepEqual(distinct(merged), distinct(mergeShards([whole], path.join(root, 'whole-merged'), [])));
+    const sharded = unitsUnder(path.join(store, 'job-uid-7'));
+    for (const [id, r] of unitsUnder(whole)) assert.deepEqual(stable(sharded.get(id)!), stable(r), id);
+    assert.ok(merged.failures.length >= 2, distinct(merged).join('\n'));
+  });
+
   it('the Slurm and GitHub plans run locally too: array tasks with SLURM_ARRAY_TASK_ID, matrix values as --shard', async function () {
     this.timeout(300000);
     const root = path.join(tmp, 'engines');
