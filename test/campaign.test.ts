@@ -349,7 +349,8 @@ describe('campaigns', () => {
       assert.match(m.out, /^missing shards: 3 \(of 3\)$/m);
       assert.match(m.out, /^not merged: 2 shard folders of other runs than run night-2 \(.*shard-1-of-2, .*shard-2-of-2\); --run-id ID merges another$/m);
       assert.deepEqual(fs.readdirSync(path.join(merged, 'failures')), night1, 'last night\'s reproducers are gone from the reused merge folder');
-      assert.match(fs.readFileSync(path.join(merged, 'index.html'), 'utf8'), /Not merged: 2 shard folders of other runs than run night-2\./);
+      assert.match(fs.readFileSync(path.join(merged, 'index.html'), 'utf8'), /Missing shards: 3 of 3\.[\s\S]*Not merged: 2 shard folders of other runs than run night-2\./);
+      assert.match(fs.readFileSync(path.join(merged, 'junit.xml'), 'utf8'), /<testcase classname="reuse\.shards" name="shards \(2 of 3\)"[^>]*>\n\s*<skipped message="missing shards 3"\/>/);
       m = await cli(['campaign', 'merge', out, '--out', merged, '--run-id', 'night-1', '--json']);
       assert.equal(m.code, 1);
       const j = JSON.parse(m.out.trim().split('\n').pop()!);
