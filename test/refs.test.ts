@@ -265,6 +265,36 @@ describe('refs: delalloc accounting and F_NEW', () => {
   }
 });
 
+describe('refs: the shared run a mapping reports', () => {
+  it('is the run around the block whose blocks all answer like it (isShared, or mustCopy for a write), with the table walked instead of the blocks', () => {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    IomapFs.mkfs(dev, { blockSize: 1024 });
+    const fs = Refs.mount(dev) as unknown as {
+      refcount: Map<number, number>; unsharedSinceCommit: Set<number>; isShared(b: number): boolean; mustCopy(b: number): boolean;
+      copyRun(p: number, lo: number, hi: number, w: boolean): [number, number];
+    };
+    let x = 7;
+    const rnd = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n; };
+    for (let round = 0; round < 300; round++) {
+      fs.refcount.clear();
+      fs.unsharedSinceCommit.clear();
+      for (let k = rnd(6); k > 0; k--) fs.refcount.set(1000 + rnd(200), 1 + rnd(3));
+      for (let k = rnd(4); k > 0; k--) fs.unsharedSinceCommit.add(1000 + rnd(200));
+      const lo = 1000 + rnd(100);
+      const hi = lo + 1 + rnd(round % 2 ? 150 : 4);
+      const p = lo + rnd(hi - lo);
+      for (const w of [false, true]) {
+        const f = (b: number) => (w ? fs.mustCopy(b) : fs.isShared(b));
+        let a = p;
+        let z = p + 1;
+        while (a > lo && f(a - 1) === f(p)) a--;
+        while (z < hi && f(z) === f(p)) z++;
+        assert.deepStrictEqual(fs.copyRun(p, lo, hi, w), [a, z], `round ${round} write ${w}`);
+      }
+    }
+  });
+});
+
 describe('refs: inline data', () => {
   it('small writes stay INLINE (no blocks, no reservation) and survive a remount', () => {
     const env = mountRefs(1024, 16384, { inlineMax: 200 });

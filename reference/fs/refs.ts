@@ -585,6 +585,35 @@ export class Refs implements FsInstance {
     return this.isShared(pblk) || (!this.bugs.overwriteUnsharedBeforeCommit && this.unsharedSinceCommit.has(pblk));
   }
 
+  /**
+   * The run [a, z) around pblk, within [lo, hi), whose blocks all answer like pblk does: isShared,
+   * or mustCopy when `forWrite`. Block by block when the range is no longer than the table of
+   * special blocks (shared, or unshared since the commit); else a run of ordinary blocks ends at
+   * the nearest special block the table holds on either side, so a mapping inside a huge extent
+   * costs the table, not the extent.
+   */
+  private copyRun(pblk: number, lo: number, hi: number, forWrite: boolean): [number, number] {
+    const special = (b: number): boolean => (forWrite ? this.mustCopy(b) : this.isShared(b));
+    const s = special(pblk);
+    const table = this.refcount.size + (forWrite ? this.unsharedSinceCommit.size : 0);
+    let a = pblk;
+    let z = pblk + 1;
+    if (s || hi - lo <= table) {
+      while (a > lo && special(a - 1) === s) a--;
+      while (z < hi && special(z) === s) z++;
+      return [a, z];
+    }
+    a = lo;
+    z = hi;
+    const bound = (b: number): void => {
+      if (b < pblk && b >= a) a = b + 1;
+      else if (b > pblk && b < z) z = b;
+    };
+    for (const [b, c] of this.refcount) if (c > 1) bound(b);
+    if (forWrite && !this.bugs.overwriteUnsharedBeforeCommit) for (const b of this.unsharedSinceCommit) bound(b);
+    return [a, z];
+  }
+
   /** Length of the run starting at pblk whose blocks all answer `shared` like pblk does. */
   sharedRun(pblk: number, len: number, shared: (b: number) => boolean = (b) => this.isShared(b)): number {
     const s = shared(pblk);
@@ -750,15 +779,12 @@ export class Refs implements FsInstance {
     } else {
       m.type = ext.state === 'written' ? IOMAP_MAPPED : IOMAP_UNWRITTEN;
       // Report the run around lblk whose blocks are all shared or all private (F_SHARED is per mapping).
-      const d = lblk - ext.lblk;
-      const isShared = forWrite ? (b: number) => this.mustCopy(b) : (b: number) => this.isShared(b);
-      const shared = isShared(ext.pblk + d);
-      let first = d;
-      while (first > 0 && isShared(ext.pblk + first - 1) === shared) first--;
-      const n = this.sharedRun(ext.pblk + first, ext.len - first, isShared);
-      m.offset = (ext.lblk + first) * bs;
-      m.length = n * bs;
-      m.addr = (ext.pblk + first) * bs;
+      const pblk = ext.pblk + lblk - ext.lblk;
+      const shared = forWrite ? this.mustCopy(pblk) : this.isShared(pblk);
+      const [a, z] = this.copyRun(pblk, ext.pblk, ext.pblk + ext.len, forWrite);
+      m.offset = (ext.lblk + a - ext.pblk) * bs;
+      m.length = (z - a) * bs;
+      m.addr = a * bs;
       m.bdev = this.dev;
       if (shared) m.flags |= IOMAP_F_SHARED;
     }
