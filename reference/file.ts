@@ -30,6 +30,7 @@ import { iomapSeekData, iomapSeekHole } from './iomap/seek';
 import { FiemapExtent, fiemapInfo, iomapBmap, iomapFiemap } from './iomap/fiemap';
 import { SwapInfo, iomapSwapfileActivate, newSwapInfo } from './iomap/swapfile';
 import type { BlockDevice } from './device/types';
+import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_UNWRITTEN } from './uapi-fiemap';
 import {
   FsError, EAGAIN, EBADF, EBUSY, EFBIG, EPERM, ETXTBSY, EINVAL, EIO, EIOCBQUEUED, ENOENT, ENOMEM, ENOPROTOOPT, ENOTBLK, ENXIO, EOPNOTSUPP, EXDEV, SIGBUS, check,
 } from './errno';
@@ -996,6 +997,7 @@ export class FileHandle {
     const bs = inode.blockSize;
     if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const unaligned = off % bs !== 0 || len % bs !== 0;
+    const extending = this.extendingDio(off, len);
     const src = data.subarray(0, len);
     if (unaligned && this.personality.dioFallbackOnReflinkedInode && this.fs.isReflinked?.(inode)) {
       // xfs_file_dio_write_unaligned(): -ENOTBLK for any reflinked inode, and xfs_file_write_iter
@@ -1017,7 +1019,7 @@ export class FileHandle {
     }
     if (ret === -ENOTBLK) ret = 0;
     if (ret < 0) {
-      if (!upFront && off + len > inode.size) this.truncateFailedWrite();
+      if (!upFront && extending) this.truncateFailedWrite();
       check(ret, `${this.name}: O_DIRECT write at ${off}`);
     }
     if (ret < len) {
@@ -1032,26 +1034,50 @@ export class FileHandle {
   }
 
   /**
+   * ext4_extending_io: the write ends past i_size, or past the on-disk size (data not yet written
+   * back counts: a failed one then truncates to i_size, freeing blocks past EOF; diff, ext4 4k
+   * seed 13, op 154,062, 4 ops).
+   */
+  private extendingDio(off: number, len: number): boolean {
+    const inode = this.inode;
+    return off + len > inode.size || off + len > (this.fs.diskSize?.(inode) ?? inode.size);
+  }
+
+  /**
    * ext4_inode_extension_cleanup → ext4_truncate_failed_write, after an extending O_DIRECT write
    * failed: without the up-front check a misaligned write fails in a later mapping, when the
    * earlier mappings' bios were already sent, so the EOF block may now hold the write's bytes past
    * EOF, and blocks past EOF may have been allocated. truncate_inode_pages(i_size), then
-   * ext4_truncate: zero the EOF block from i_size (ext4_block_truncate_page; a hole or an
-   * unwritten block has nothing to zero) and free the blocks past EOF. On Linux 6.18 ext4 the
-   * zeroed tail was on disk right after the call and the page not cached, so the model writes the
-   * block back and drops it (docs/model.md, dioWriteAlignUpFront).
+   * ext4_truncate: zero the EOF block from i_size (ext4_block_truncate_page) and free the blocks
+   * past EOF. What Linux 6.18 ext4 showed (docs/model.md, dioWriteAlignUpFront): a written EOF
+   * block had its zeroed tail on disk right after the call, its page cached afterwards only if it
+   * was cached before; a delalloc one stayed delalloc (zeroed in the cache); an unwritten one
+   * stayed unwritten and uncached.
    */
   private truncateFailedWrite(): void {
     const inode = this.inode;
     const size = inode.size;
+    const bs = inode.blockSize;
     inode.mapping.truncatePagecache(size);
-    if (size % inode.blockSize !== 0) {
+    if (size % bs !== 0) {
+      const wasCached = inode.mapping.folioAt(size) !== undefined;
       check(iomapTruncatePage(inode, size, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: truncate_page after a failed write`);
-      this.writeBackEofBlock(size);
-      const idx = Math.floor(size / PAGE_SIZE);
-      inode.mapping.invalidateRange2(idx, idx);
+      if (this.eofBlockWritten(size)) {
+        this.writeBackEofBlock(size);
+        const idx = Math.floor(size / PAGE_SIZE);
+        if (!wasCached) inode.mapping.invalidateRange2(idx, idx);
+      }
     }
     this.fs.truncateBlocks(inode, size);
+  }
+
+  /** Whether the block holding byte `pos` is allocated and written (neither a hole, delalloc nor unwritten). */
+  private eofBlockWritten(pos: number): boolean {
+    const bs = this.inode.blockSize;
+    const fi = fiemapInfo(0, 4);
+    if (iomapFiemap(this.inode, fi, pos - (pos % bs), bs, this.ops) < 0) return false;
+    const e = fi.extents[0];
+    return e !== undefined && (e.flags & (FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNWRITTEN)) === 0;
   }
 
   /**
@@ -1069,7 +1095,7 @@ export class FileHandle {
     const src = data.subarray(0, len);
     // As for the synchronous path: -ENOTBLK (e.g. an unaligned COW write) or a short result means
     // the caller falls back to a buffered write of the rest — here when the dio completes.
-    const extending = !this.personality.dioWriteAlignUpFront && off + len > this.inode.size;
+    const extending = !this.personality.dioWriteAlignUpFront && this.extendingDio(off, len);
     const finish = (res: number): void => {
       if (res === -ENOTBLK) res = 0;
       // ext4 runs an extending write synchronously and cleans up after a failed one.

@@ -12,7 +12,7 @@ import * as path from 'path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { shardFromEnv } from '../cli/campaign-command';
 import { campaignId, parseCampaign } from '../properties/campaign/config';
-import { mergeShards } from '../properties/campaign/merge';
+import { mergeShards, MergeResult } from '../properties/campaign/merge';
 import { runShard } from '../properties/campaign/shard';
 import { shardUnits, unitCount } from '../properties/campaign/units';
 import { toYaml } from '../properties/campaign/yaml';
@@ -83,7 +83,7 @@ describe('campaigns', () => {
       assert.match(h.out, /JOB_COMPLETION_INDEX/);
       const r = await cli(['campaign', 'merge', tmp, '--shard', '1/2']);
       assert.equal(r.code, 2);
-      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --run-id, --quiet, --json\)\n$/);
+      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --run-id, --previous, --quiet, --json\)\n$/);
       const s = await cli(['campaign', 'launch', 'x.json']);
       assert.equal(s.code, 2);
       assert.match(s.err, /campaign: expected run, plan or merge, got "launch"/);
@@ -200,6 +200,40 @@ describe('campaigns', () => {
       }
     });
 
+    it('Kubernetes with an object store: an emptyDir, the sync script, both Jobs valid; the settings are checked', async () => {
+      const withStore = (store: unknown, extra: object = {}) => ({ ...CAMPAIGN, engines: { k8s: { objectStore: store, ...extra } } });
+      const bad: [unknown, object, RegExp][] = [
+        [{ url: 's3://b/p' }, { resultsClaim: 'x' }, /engines\.k8s\.objectStore: give resultsClaim \(a volume\) or objectStore, not both/],
+        [{ url: 'minio://b/p' }, {}, /engines\.k8s\.objectStore\.sync: required for minio: URLs/],
+        [{ url: 's3://b/p/' }, {}, /engines\.k8s\.objectStore\.url: expected a URL/],
+        [{ url: 's3://b/my p' }, {}, /engines\.k8s\.objectStore\.url: expected a URL/],
+        [{ url: 's3://b/p', sync: 'aws s3 sync; rm -rf /' }, {}, /engines\.k8s\.objectStore\.sync: expected a command/],
+        [{ url: 's3://b/p', everySeconds: 1 }, {}, /engines\.k8s\.objectStore\.everySeconds: expected an integer in \[10, 86400\]/],
+      ];
+      for (const [store, extra, re] of bad) assert.throws(() => parseCampaign(JSON.stringify(withStore(store, extra)), '/x/c.json'), re, JSON.stringify(store));
+      assert.equal(parseCampaign(JSON.stringify(withStore({ url: 'gs://b/p' })), '/x/c.json').engines.k8s.objectStore!.sync, 'gsutil -m rsync -r');
+
+      const f = writeCampaign(tmp, withStore({ url: 's3://bucket/iomap/nightly', everySeconds: 600 }), 'plan-store.json');
+      const out = path.join(tmp, 'plan-store');
+      const r = await cli(['campaign', 'plan', f, '--engine', 'k8s', '--shards', '4', '--out', out]);
+      assert.equal(r.code, 0, r.err);
+      type PodJob = { spec: { template: { spec: { containers: { command: string[] }[]; volumes: Record<string, unknown>[] } } } };
+      const [, job] = parseAllDocuments(fs.readFileSync(path.join(out, 'nightly-job.yaml'), 'utf8')).map((d) => d.toJSON() as PodJob);
+      const [merge] = parseAllDocuments(fs.readFileSync(path.join(out, 'nightly-merge.yaml'), 'utf8')).map((d) => d.toJSON() as PodJob);
+      for (const j of [job, merge]) {
+        new Job(j).validate();
+        assert.deepEqual(j.spec.template.spec.volumes.find((v) => v.name === 'results'), { name: 'results', emptyDir: {} });
+        const script = j.spec.template.spec.containers[0].command[2];
+        assert.equal(spawnSync('sh', ['-n', '-c', script]).status, 0, script);
+      }
+      const script = job.spec.template.spec.containers[0].command[2];
+      assert.match(script, /^store="s3:\/\/bucket\/iomap\/nightly\/\$RUN_ID\/\$shard"$/m);
+      assert.match(script, /^aws s3 sync "\$store" "\$dir" \|\| /m);
+      assert.match(script, /sleep 600/);
+      assert.match(script, /^ {2}aws s3 sync \/tmp\/snap "\$store"$/m);
+      assert.match(merge.spec.template.spec.containers[0].command[2], /aws s3 sync \/results\/nightly-merged "s3:\/\/bucket\/iomap\/nightly-merged"/);
+    });
+
     it('plan refuses a campaign whose built-in target does not exist (one line, exit 2, nothing written)', async () => {
       const f = writeCampaign(tmp, { ...CAMPAIGN, targets: ['reference', 'mutant:no-such-bug'] }, 'plan-bad.json');
       const out = path.join(tmp, 'plan-bad');
@@ -306,6 +340,7 @@ describe('campaigns', () => {
       assert.equal(m.code, 1, m.err);
       const night1 = fs.readdirSync(path.join(merged, 'failures'));
       assert.equal(night1.length, 1);
+      fs.copyFileSync(path.join(merged, 'merged.json'), path.join(tmp, 'reuse-night1.json'));
       fs.mkdirSync(path.join(merged, 'failures', 'naive-sig-of-last-night'));
       await new Promise((res) => setTimeout(res, 20));
       for (const k of [1, 2]) await run(k, 3, 'night-2');
@@ -315,7 +350,24 @@ describe('campaigns', () => {
       assert.match(m.out, /^missing shards: 3 \(of 3\)$/m);
       assert.match(m.out, /^not merged: 2 shard folders of other runs than run night-2 \(.*shard-1-of-2, .*shard-2-of-2\); --run-id ID merges another$/m);
       assert.deepEqual(fs.readdirSync(path.join(merged, 'failures')), night1, 'last night\'s reproducers are gone from the reused merge folder');
-      assert.match(fs.readFileSync(path.join(merged, 'index.html'), 'utf8'), /Not merged: 2 shard folders of other runs than run night-2\./);
+      assert.match(fs.readFileSync(path.join(merged, 'index.html'), 'utf8'), /Missing shards: 3 of 3\.[\s\S]*Not merged: 2 shard folders of other runs than run night-2\./);
+      assert.match(fs.readFileSync(path.join(merged, 'junit.xml'), 'utf8'), /<testcase classname="reuse\.shards" name="shards \(2 of 3\)"[^>]*>\n\s*<skipped message="missing shards 3"\/>/);
+      // Since when: the failures night 1 had keep night 1 as their start; the rest start now.
+      const n1 = JSON.parse(fs.readFileSync(path.join(tmp, 'reuse-night1.json'), 'utf8')) as MergeResult;
+      const n2 = JSON.parse(fs.readFileSync(path.join(merged, 'merged.json'), 'utf8')) as MergeResult;
+      assert.ok(n2.failures.length > 0);
+      for (const x of n2.failures) assert.equal(x.since?.run, n1.failures.some((y) => y.key === x.key) ? 'night-1' : 'night-2', x.key);
+      assert.match(m.out, /^since the previous merge \(\d{4}-\d\d-\d\d, run night-1\): \d+ distinct failures appeared, \d+ gone$/m);
+      // A failure of the previous merge that is not found any more is named as gone.
+      const prev = { ...n2, failures: [...n2.failures, { ...n2.failures[0], key: 'naive/sig-000000000000', message: 'an old bug', since: { date: '2026-01-01', run: 'night-0' } }] };
+      fs.writeFileSync(path.join(tmp, 'reuse-prev.json'), JSON.stringify(prev));
+      m = await cli(['campaign', 'merge', out, '--out', path.join(tmp, 'reuse-merged-2'), '--previous', path.join(tmp, 'reuse-prev.json')]);
+      assert.match(m.out, /: 0 distinct failures appeared, 1 gone\n {2}gone {2}naive\/sig-000000000000 \(found since 2026-01-01\): an old bug$/m);
+      assert.match(m.out, /\[sig-[0-9a-f]+\]/);
+      assert.ok(m.out.includes(`since ${n2.failures[0].since!.date} (run ${n2.failures[0].since!.run})`), m.out);
+      m = await cli(['campaign', 'merge', out, '--out', path.join(tmp, 'reuse-merged-3'), '--previous', f]);
+      assert.equal(m.code, 2);
+      assert.match(m.err, /--previous .*reuse\.json: not a merged\.json of campaign merge\n$/);
       m = await cli(['campaign', 'merge', out, '--out', merged, '--run-id', 'night-1', '--json']);
       assert.equal(m.code, 1);
       const j = JSON.parse(m.out.trim().split('\n').pop()!);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import { MAX_OFFSET, SparseBytes } from '../properties/oracle/bytes';
+import { DENSE_FILE_LIMIT, MAX_OFFSET, SparseBytes, oracleChunkSize } from '../properties/oracle/bytes';
 import { opOfBadByte, Pattern, PATTERN_PERIOD } from '../properties/fsx/pattern';
 
 /** The obvious dense model the sparse oracle must agree with. */
@@ -174,6 +174,49 @@ describe('sparse byte oracle', () => {
     s.punch(0, MAX_OFFSET);
     assert.equal(s.chunkCount(), 0);
     assert.equal(s.size, far + 5);
+  });
+
+  it('names the stored ranges of far chunks alike whether it probes them one by one or scans them all', () => {
+    // Chunks of 16 bytes: index 4096 and up live in the map of far chunks (offset 65536 and up).
+    const far = 4096 * 16;
+    const s = new SparseBytes(16);
+    const written = new Set<number>();
+    let x = 7;
+    for (let i = 0; i < 300; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      const off = far + (x % 4000);
+      s.write(off, Uint8Array.of(1 + (i % 250)));
+      written.add(Math.floor(off / 16));
+    }
+    // Short ranges (fewer indices than far chunks) are probed; long ones scan the map.
+    for (const [lo, hi] of [[far, far + 64], [far + 100, far + 420], [far, far + 4000], [0, far + 8000], [far + 1000, far + 1017]]) {
+      const want: Array<[number, number]> = [];
+      for (let idx = Math.floor(lo / 16); idx <= Math.floor((hi - 1) / 16); idx++) {
+        if (!written.has(idx)) continue;
+        const a = Math.max(lo, idx * 16);
+        const b = Math.min(hi, idx * 16 + 16);
+        const last = want[want.length - 1];
+        if (last !== undefined && last[1] === a) last[1] = b;
+        else want.push([a, b]);
+      }
+      assert.deepEqual(s.storedRanges(lo, hi), want, `storedRanges(${lo}, ${hi})`);
+      const pieces = s.copyPieces(lo, hi);
+      assert.deepEqual(pieces.map((p) => p.off), want.flatMap(([a, b]) => {
+        const offs: number[] = [];
+        for (let o = a; o < b; o = Math.floor(o / 16) * 16 + 16) offs.push(o);
+        return offs;
+      }), `copyPieces(${lo}, ${hi})`);
+      for (const p of pieces) assert.deepEqual(Buffer.from(p.data), Buffer.from(s.read(p.off, p.data.length)));
+    }
+  });
+
+  it('chunk size: 64 KiB for files up to 16 MiB, 4 KiB above (memory follows the bytes written)', () => {
+    assert.equal(oracleChunkSize(256 * 1024), 65536);
+    assert.equal(oracleChunkSize(DENSE_FILE_LIMIT), 65536);
+    assert.equal(oracleChunkSize(DENSE_FILE_LIMIT + 1), 4096);
+    const s = new SparseBytes(oracleChunkSize(2 ** 50));
+    for (let i = 0; i < 100; i++) s.write(i * 2 ** 40, Uint8Array.of(i + 1));
+    assert.equal(s.memoryBytes, 100 * 4096, 'one 4 KiB chunk per scattered byte');
   });
 
   it('refuses ranges past 2^53-1', () => {

@@ -348,6 +348,47 @@ describe('personalities', () => {
     assert.deepStrictEqual(fsys.checkInvariants(), []);
   });
 
+  // Also seen there: with the EOF page cached (written block) it stays cached, clean, the zeroes on
+  // disk; a delalloc EOF block stays delalloc (diff, ext4 4k seed 12, 3 ops: write 0+1, O_DIRECT
+  // write 4096+1 refused, write 0+1: the host kept block 0 delalloc).
+  it('dioWriteAlignUpFront: after a failed extending O_DIRECT write past the EOF page, ext4 keeps a cached EOF page cached and a delalloc EOF block delalloc', () => {
+    const cached = mount('ext4'); // (files past one block: small ones are inline in refs)
+    cached.f.pwrite(0, new Uint8Array(BS + 2).fill(0x11));
+    cached.f.fsync();
+    const e = cached.f.fiemap(BS, BS, 0)[0];
+    const at = e.physical + (BS - e.logical);
+    cached.fsys.dev.write(at, new Uint8Array(BS).fill(0x77)); // junk past EOF on disk
+    cached.fsys.dropCaches();
+    assert.deepStrictEqual([...cached.f.pread(BS, 2)], [0x77, 0x77]);
+    assert.strictEqual(outcome(() => cached.f.directWrite(3 * BS, new Uint8Array(1))), 'EINVAL');
+    assert.strictEqual(cached.f.cachedPages(BS, BS)[0], 1, 'still cached');
+    const disk = new Uint8Array(BS);
+    cached.fsys.dev.read(at, disk);
+    assert.ok(disk.subarray(0, 2).every((b) => b === 0x77) && disk.subarray(2).every((b) => b === 0), 'zeroed past EOF on disk');
+    cached.fsys.dropCaches();
+    assert.strictEqual(cached.f.cachedPages(BS, BS)[0], 0, 'and clean');
+
+    const delalloc = mount('ext4');
+    delalloc.f.pwrite(0, new Uint8Array(BS + 1).fill(1));
+    assert.strictEqual(outcome(() => delalloc.f.directWrite(2 * BS, new Uint8Array(1))), 'EINVAL');
+    assert.strictEqual(classOf(delalloc.f, 1), 'delalloc');
+    assert.deepStrictEqual(delalloc.fsys.checkInvariants(), []);
+  });
+
+  // ext4_extending_io also counts a write ending past i_disksize (diff, ext4 4k seed 13, op 154,062,
+  // 4 ops): after a delalloc write the refused O_DIRECT write inside EOF truncated to i_size on the
+  // host, freeing the unwritten block a zero range had allocated past EOF.
+  it('dioWriteAlignUpFront: a failed O_DIRECT write ending past the on-disk size frees the blocks past EOF on ext4', () => {
+    const { fsys, f } = mount('ext4');
+    f.pwrite(0, new Uint8Array(BS + 1).fill(1)); // delalloc: nothing on disk yet
+    f.fallocate(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2 * BS, 1);
+    assert.strictEqual(classOf(f, 2), 'unwritten');
+    assert.strictEqual(outcome(() => f.directWrite(0, new Uint8Array(1))), 'EINVAL');
+    assert.strictEqual(classOf(f, 2), 'hole');
+    assert.strictEqual(f.size, BS + 1);
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
   // fsx --personality ext4 -N 8000 -S 3 (bs 512), op 4,215, shrunk to 4 ops: junk stored through
   // mmap past EOF, then a refused extending O_DIRECT write wrote the EOF block (its page flushed
   // first, so the block was written), and an mmap read showed the write's bytes past EOF.

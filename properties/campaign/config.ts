@@ -75,8 +75,20 @@ export interface CheckPlan {
   seeds: number[];
 }
 
+/**
+ * Kubernetes results in an object store instead of a volume: each pod keeps its shard on an
+ * emptyDir and copies it to `url`/RUN_ID/shard-K-of-N with `sync SRC DST` (an rsync-like command:
+ * `aws s3 sync`, `gsutil -m rsync -r`, `rclone sync`) every `everySeconds` and at the end; a
+ * retried pod first copies back what its run uploaded, and resumes from there.
+ */
+export interface ObjectStore {
+  url: string;
+  sync: string;
+  everySeconds: number;
+}
+
 export interface EngineSettings {
-  k8s: { image: string; namespace?: string; resultsClaim: string; parallelism?: number; cpu: string; memory: string };
+  k8s: { image: string; namespace?: string; resultsClaim: string; objectStore?: ObjectStore; parallelism?: number; cpu: string; memory: string };
   github: { runsOn: string; nodeVersion: string; timeoutMinutes: number; maxParallel?: number };
   slurm: { partition?: string; time: string; cpusPerTask: number; mem: string; results: string };
 }
@@ -244,13 +256,17 @@ function readEngines(r: Reader, v: unknown, name: string): EngineSettings {
   const o = r.obj(v, 'engines', ['k8s', 'github', 'slurm']);
   const dns = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
   if (o.k8s !== undefined) {
-    const k = r.obj(o.k8s, 'engines.k8s', ['image', 'namespace', 'resultsClaim', 'parallelism', 'cpu', 'memory']);
+    const k = r.obj(o.k8s, 'engines.k8s', ['image', 'namespace', 'resultsClaim', 'objectStore', 'parallelism', 'cpu', 'memory']);
     if (k.image !== undefined) e.k8s.image = r.str(k.image, 'engines.k8s.image');
     if (k.namespace !== undefined) e.k8s.namespace = r.str(k.namespace, 'engines.k8s.namespace', dns, 'a DNS label');
     if (k.resultsClaim !== undefined) e.k8s.resultsClaim = r.str(k.resultsClaim, 'engines.k8s.resultsClaim', dns, 'a PersistentVolumeClaim name');
     if (k.parallelism !== undefined) e.k8s.parallelism = r.int(k.parallelism, 'engines.k8s.parallelism', 1, 100000);
     if (k.cpu !== undefined) e.k8s.cpu = r.str(k.cpu, 'engines.k8s.cpu', /^\d+(\.\d+)?m?$/, 'a CPU quantity such as "1" or "500m"');
     if (k.memory !== undefined) e.k8s.memory = r.str(k.memory, 'engines.k8s.memory', /^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$/, 'a memory quantity such as "2Gi"');
+    if (k.objectStore !== undefined) {
+      if (k.resultsClaim !== undefined) r.fail('engines.k8s.objectStore', 'give resultsClaim (a volume) or objectStore, not both');
+      e.k8s.objectStore = readObjectStore(r, k.objectStore);
+    }
   }
   if (o.github !== undefined) {
     const g = r.obj(o.github, 'engines.github', ['runsOn', 'nodeVersion', 'timeoutMinutes', 'maxParallel']);
@@ -268,6 +284,22 @@ function readEngines(r: Reader, v: unknown, name: string): EngineSettings {
     if (s.results !== undefined) e.slurm.results = r.str(s.results, 'engines.slurm.results');
   }
   return e;
+}
+
+/** The sync commands known for a URL scheme (each takes SRC DST, as rsync does). */
+const SYNC_FOR_SCHEME: Record<string, string> = { 's3:': 'aws s3 sync', 'gs:': 'gsutil -m rsync -r' };
+
+function readObjectStore(r: Reader, v: unknown): ObjectStore {
+  const f = 'engines.k8s.objectStore';
+  const o = r.obj(v, f, ['url', 'sync', 'everySeconds']);
+  // Quoted in the pod's shell script: no quotes, spaces, $ or backslashes.
+  const url = r.str(o.url, `${f}.url`, /^[a-z][a-z0-9+.-]*:\/\/[^\s"'`$\\]+[^/\s"'`$\\]$/, 'a URL such as "s3://bucket/iomap/nightly" (no trailing "/", quotes or spaces)');
+  const scheme = url.slice(0, url.indexOf(':') + 1);
+  let sync = SYNC_FOR_SCHEME[scheme];
+  if (o.sync !== undefined) sync = r.str(o.sync, `${f}.sync`, /^[A-Za-z0-9_./][^"'`$\\;&|<>\n]*$/, 'a command that takes SRC DST, such as "rclone sync"');
+  else if (sync === undefined) r.fail(`${f}.sync`, `required for ${scheme} URLs (a command that takes SRC DST; known without it: s3:, gs:)`);
+  const everySeconds = o.everySeconds === undefined ? 300 : r.int(o.everySeconds, `${f}.everySeconds`, 10, 86400);
+  return { url, sync, everySeconds };
 }
 
 /** Parse and validate a campaign file's text; `file` names it in errors and anchors relative paths. */

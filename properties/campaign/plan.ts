@@ -53,15 +53,55 @@ function shardScript(cmd: string): string {
   return `${cmd}\ncode=$?\nif [ "$code" -gt 1 ]; then exit "$code"; fi\n`;
 }
 
+/**
+ * The pod's script with results in an object store: the shard lives on an emptyDir; what this run
+ * uploaded before (a retried pod) is copied back first, a snapshot is uploaded every few minutes
+ * and at the end. The snapshot copies units/ before failures/: a unit's result is written after
+ * its files, so a result in the snapshot always has its files there too.
+ */
+function objectStoreScript(c: Campaign, shards: number, cmd: string): string {
+  const o = c.engines.k8s.objectStore!;
+  return [
+    `shard=shard-$((JOB_COMPLETION_INDEX + 1))-of-${shards}`,
+    `dir=/results/${c.name}/$shard`,
+    `store="${o.url}/$${RUN_ID_SOURCES.k8s}/$shard"`,
+    'mkdir -p "$dir"',
+    '# A retried pod resumes what its run uploaded; nothing there (the first attempt) is no error.',
+    `${o.sync} "$store" "$dir" || echo "nothing to resume from $store"`,
+    'upload() {',
+    '  rm -rf /tmp/snap && mkdir -p /tmp/snap',
+    '  cp -R "$dir/units" /tmp/snap/ 2>/dev/null; cp -R "$dir/failures" /tmp/snap/ 2>/dev/null',
+    '  cp "$dir"/*.json "$dir"/*.xml /tmp/snap/ 2>/dev/null',
+    `  ${o.sync} /tmp/snap "$store"`,
+    '}',
+    '# Uploads every few minutes; the last one waits for one in progress, so none lands after it.',
+    'rm -f /tmp/stop',
+    `( while [ ! -e /tmp/stop ]; do sleep ${o.everySeconds} & echo $! > /tmp/sleep.pid; wait $!; [ -e /tmp/stop ] || upload; done ) &`,
+    'uploader=$!',
+    cmd,
+    'code=$?',
+    'touch /tmp/stop; kill "$(cat /tmp/sleep.pid 2>/dev/null)" 2>/dev/null; wait "$uploader"',
+    'upload || exit 3',
+    'if [ "$code" -gt 1 ]; then exit "$code"; fi',
+    '',
+  ].join('\n');
+}
+
 function k8sPlan(p: PlanInput): Plan {
   const c = p.campaign;
   const k = c.engines.k8s;
+  const store = k.objectStore;
   const labels = { 'app.kubernetes.io/name': 'iomap-harness', 'iomap-harness/campaign': c.name };
   const meta = (name: string) => ({ name, ...(k.namespace !== undefined ? { namespace: k.namespace } : {}), labels });
   const configMap: Record<string, Yaml> = {
     apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(`${c.name}-campaign`), data: { 'campaign.json': p.text.endsWith('\n') ? p.text : p.text + '\n' },
   };
   const cmd = `iomap-harness campaign run /campaign/campaign.json --shards ${p.shards} --engine k8s --run-id "$${RUN_ID_SOURCES.k8s}" --out /results/${c.name}`;
+  const resultsVolume: Record<string, Yaml> = store === undefined ? { name: 'results', persistentVolumeClaim: { claimName: k.resultsClaim } } : { name: 'results', emptyDir: {} };
+  const mergeCmd = `iomap-harness campaign merge /results/${c.name} --campaign /campaign/campaign.json --out /results/${c.name}-merged`;
+  // From a store: every run's shards are copied down (the merge takes the newest run), the merge goes back up beside them.
+  const mergeScript = store === undefined ? shardScript(mergeCmd)
+    : `${store.sync} "${store.url}" /results/${c.name} || exit 3\n${mergeCmd}\ncode=$?\n${store.sync} /results/${c.name}-merged "${store.url}-merged" || exit 3\nif [ "$code" -gt 1 ]; then exit "$code"; fi\n`;
   const job: Record<string, Yaml> = {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -79,20 +119,17 @@ function k8sPlan(p: PlanInput): Plan {
           containers: [{
             name: 'shard',
             image: k.image,
-            command: ['sh', '-c', shardScript(cmd)],
+            command: ['sh', '-c', store === undefined ? shardScript(cmd) : objectStoreScript(c, p.shards, cmd)],
             env: [{ name: RUN_ID_SOURCES.k8s, valueFrom: { fieldRef: { fieldPath: "metadata.labels['controller-uid']" } } }],
             resources: { requests: { cpu: k.cpu, memory: k.memory }, limits: { cpu: k.cpu, memory: k.memory } },
             volumeMounts: [{ name: 'campaign', mountPath: '/campaign', readOnly: true }, { name: 'results', mountPath: '/results' }],
           }],
-          volumes: [
-            { name: 'campaign', configMap: { name: `${c.name}-campaign` } },
-            { name: 'results', persistentVolumeClaim: { claimName: k.resultsClaim } },
-          ],
+          volumes: [{ name: 'campaign', configMap: { name: `${c.name}-campaign` } }, resultsVolume],
         },
       },
     },
   };
-  // The merge: a one-pod Job on the same volume, applied once the shards' Job is over.
+  // The merge: a one-pod Job on the same volume (or the same store), applied once the shards' Job is over.
   const mergeJob: Record<string, Yaml> = {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -106,14 +143,11 @@ function k8sPlan(p: PlanInput): Plan {
           containers: [{
             name: 'merge',
             image: k.image,
-            command: ['sh', '-c', shardScript(`iomap-harness campaign merge /results/${c.name} --campaign /campaign/campaign.json --out /results/${c.name}-merged`)],
+            command: ['sh', '-c', mergeScript],
             resources: { requests: { cpu: '1', memory: k.memory }, limits: { cpu: '1', memory: k.memory } },
             volumeMounts: [{ name: 'campaign', mountPath: '/campaign', readOnly: true }, { name: 'results', mountPath: '/results' }],
           }],
-          volumes: [
-            { name: 'campaign', configMap: { name: `${c.name}-campaign` } },
-            { name: 'results', persistentVolumeClaim: { claimName: k.resultsClaim } },
-          ],
+          volumes: [{ name: 'campaign', configMap: { name: `${c.name}-campaign` } }, resultsVolume],
         },
       },
     },
@@ -123,8 +157,8 @@ function k8sPlan(p: PlanInput): Plan {
   return {
     files: [{ name, text: `${toYaml(configMap)}---\n${toYaml(job)}` }, { name: mergeName, text: toYaml(mergeJob) }],
     next: [
-      `kubectl apply -f ${name}   # ${p.shards} pods, shard index from JOB_COMPLETION_INDEX; results on PVC ${k.resultsClaim} under ${c.name}/`,
-      `kubectl wait --for=condition=complete --timeout=24h job/${c.name}; kubectl apply -f ${mergeName}   # merged into ${c.name}-merged/ on the same volume`,
+      `kubectl apply -f ${name}   # ${p.shards} pods, shard index from JOB_COMPLETION_INDEX; results ${store === undefined ? `on PVC ${k.resultsClaim} under ${c.name}/` : `in ${store.url}/RUN_ID/`}`,
+      `kubectl wait --for=condition=complete --timeout=24h job/${c.name}; kubectl apply -f ${mergeName}   # merged into ${store === undefined ? `${c.name}-merged/ on the same volume` : `${store.url}-merged`}`,
     ],
   };
 }

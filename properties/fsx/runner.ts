@@ -20,7 +20,7 @@ import {
 } from '../../adapters/types';
 import { FsError } from '../../reference/errno';
 import { TargetError, HarnessLimit } from '../../adapters/errors';
-import { MAX_OFFSET, Mismatch, SparseBytes } from '../oracle/bytes';
+import { MAX_OFFSET, Mismatch, SparseBytes, oracleChunkSize } from '../oracle/bytes';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
@@ -139,6 +139,9 @@ const word = (b: Uint8Array, i: number, len: number): string => (i + 1 < len
   ? '0x' + (((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16).padStart(4, '0')
   : ('0x' + (b[i] ?? 0).toString(16).padStart(2, '0')).padEnd(6));
 
+/** The largest folio a target may use (a PMD, 2 MiB): how far a store's folio may reach. */
+const MAX_FOLIO_SPAN = 2 * 1024 * 1024;
+
 /** Ops the target may refuse with EOPNOTSUPP (then they are turned off, as fsx does). */
 const OPTIONAL = new Set<number>([
   OP_MAPREAD, OP_MAPWRITE, OP_FALLOCATE, OP_PUNCH_HOLE, OP_ZERO_RANGE, OP_COLLAPSE_RANGE, OP_INSERT_RANGE,
@@ -202,7 +205,8 @@ const FIEMAP_FULL = 1024;
 const DEDUPE_MAX = 1 << 30;
 
 export class Runner {
-  readonly oracle = new SparseBytes();
+  /** What every byte must read as; its chunk size follows the largest file (oracleChunkSize). */
+  readonly oracle: SparseBytes;
   /** Number of the op being applied (1-based); 0 before the first. */
   opNum = 0;
   failure: Failure | null = null;
@@ -267,6 +271,7 @@ export class Runner {
   }
 
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
+    this.oracle = new SparseBytes(oracleChunkSize(cfg.maxlen));
     this.t = target;
     const inv = (target as { invariants?: () => string[] }).invariants;
     this.invariants = typeof inv === 'function' ? () => inv.call(target) : null;
@@ -535,7 +540,10 @@ export class Runner {
           il.complete(off % p);
           cov?.step(off % p === 0 ? 'complete-in-order' : 'complete-out-of-order');
         } else if (code === OP_EVICT) {
-          cov?.step(il.evict(off) ? 'evict' : 'evict-refused');
+          // The evict runs whether or not coverage is recorded (a run that records it, as every
+          // guided one does, and its replay, which does not, must do the same).
+          const took = il.evict(off);
+          cov?.step(took ? 'evict' : 'evict-refused');
         } else {
           this.writebackAndEvict(il, off);
         }
@@ -1440,7 +1448,13 @@ export class Runner {
    * delalloc blocks may be reserved: page_mkwrite then fails (SIGBUS) and the store stops at that
    * page, so it goes page by page to know how much landed. Returns the bytes stored.
    */
+  /** Before a store through the mapping: atomic changes in its folio are no longer all or nothing. */
+  private storing(off: number, len: number): void {
+    this.durability?.forgetAtomicNear(off, off + len, MAX_FOLIO_SPAN);
+  }
+
   private store(off: number, data: Uint8Array, flags: number, arg: number): number {
+    this.storing(off, data.length);
     const opts = (flags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined;
     if ((flags & FL_FAULT_AT) !== 0) return this.faultingStore(off, data, arg, opts);
     if ((flags & FL_RESERVE) === 0) {
@@ -1600,6 +1614,7 @@ export class Runner {
     const pg = size % this.ps;
     const len = Math.min(this.ps - pg, maxoff - size);
     if (pg === 0 || len <= 0) return;
+    this.storing(size, len);
     if ((this.curFlags & FL_NO_MSYNC) !== 0) this.t.mapwrite!(size, this.pattern.data(n, size, len), { msync: false });
     else this.t.mapwrite!(size, this.pattern.data(n, size, len));
   }
@@ -1617,6 +1632,7 @@ export class Runner {
     const size = this.oracle.size;
     const end = Math.min(oldSize - (oldSize % this.ps) + this.ps, maxoff);
     if (size >= end) return;
+    this.storing(size, end - size);
     this.t.mapwrite!(size, new Uint8Array(end - size), (this.curFlags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined);
   }
 

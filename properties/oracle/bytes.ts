@@ -23,6 +23,24 @@ export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 /** Default chunk size: 64 KiB (the default fsx -o); a power of two. */
 export const DEFAULT_CHUNK_SIZE = 65536;
 
+/** The largest file (fsx -l) whose oracle keeps DEFAULT_CHUNK_SIZE chunks (SPARSE_CHUNK_SIZE above it). */
+export const DENSE_FILE_LIMIT = 1 << 24;
+
+/** Chunk size of the oracle of a file larger than DENSE_FILE_LIMIT: one fs block of the usual size. */
+export const SPARSE_CHUNK_SIZE = 4096;
+
+/**
+ * The oracle's chunk size for files of at most `maxlen` bytes. A file of up to 16 MiB costs at
+ * most 16 MiB of chunks whatever their size, and 64 KiB chunks (one per fsx op at most) are
+ * cheapest there; in a larger, sparse file every scattered write of a few bytes would pin a
+ * 64 KiB chunk (and every copy the checks make of it), so there the chunks are 4 KiB and the
+ * memory follows the bytes written. The contents are the same either way; what differs is which
+ * ranges storedRanges() names, so runs up to 16 MiB keep reading exactly what they always read.
+ */
+export function oracleChunkSize(maxlen: number): number {
+  return maxlen <= DENSE_FILE_LIMIT ? DEFAULT_CHUNK_SIZE : SPARSE_CHUNK_SIZE;
+}
+
 /** Released chunks kept for reuse. */
 const SPARE_CHUNKS = 8;
 
@@ -150,12 +168,18 @@ export class SparseBytes {
     return c;
   }
 
-  /** Indices of existing chunks in [lo, hi], ascending. Cost ∝ number of chunks, not range. */
+  /**
+   * Indices of existing chunks in [lo, hi], ascending. Cost ∝ the smaller of the number of chunks
+   * and the range's length in chunks (a short range far out is probed index by index).
+   */
   private chunksIn(lo: number, hi: number): number[] {
     const out: number[] = [];
     const dEnd = Math.min(hi, DENSE_CHUNKS - 1, this.dense.length - 1);
     for (let i = Math.max(lo, 0); i <= dEnd; i++) if (this.dense[i] !== undefined) out.push(i);
-    if (hi >= DENSE_CHUNKS && this.far.size > 0) {
+    const from = Math.max(lo, DENSE_CHUNKS);
+    if (hi >= from && hi - from < this.far.size) {
+      for (let k = from; k <= hi; k++) if (this.far.has(k)) out.push(k);
+    } else if (hi >= DENSE_CHUNKS && this.far.size > 0) {
       const farIdx: number[] = [];
       for (const k of this.far.keys()) if (k >= lo && k <= hi) farIdx.push(k);
       farIdx.sort((a, b) => a - b);

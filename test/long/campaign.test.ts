@@ -1,8 +1,8 @@
 /**
  * The campaign acceptance runs (issue 19; docs/campaigns.md), slow because they start the shards
  * as separate processes the way the engines do: a 4-shard Kubernetes plan run with
- * JOB_COMPLETION_INDEX set, one shard killed inside a unit and restarted, merged, and compared
- * unit by unit and byte by byte with one unsharded run; the merged folder moved and its index
+ * JOB_COMPLETION_INDEX set on a target with two distinct bugs, one shard killed inside a unit and
+ * restarted, merged, and compared unit by unit and byte by byte with one unsharded run; the merged folder moved and its index
  * opened in headless Chromium; the Slurm and GitHub plans run locally the same way.
  */
 import { strict as assert } from 'assert';
@@ -83,7 +83,19 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
     this.timeout(600000);
     const root = path.join(tmp, 'accept');
     fs.mkdirSync(path.join(root, 'campaign'), { recursive: true });
-    const file = writeCampaign(root, CAMPAIGN);
+    // The target has two distinct bugs: map_blocks answers HOLE for delalloc (R33) and page_mkwrite
+    // raises SIGBUS on the valid last page (fileops-14.23), both bug-zoo bugs switched on at once.
+    const twoBugs = path.join(root, 'two-bugs.js');
+    const mutants = JSON.stringify(path.resolve(__dirname, '..', '..', 'adapters', 'mutants'));
+    fs.writeFileSync(twoBugs, [
+      `const { createMutant } = require(${mutants});`,
+      `const { MUTANTS } = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'adapters', 'mutants', 'catalog'))});`,
+      "const hole = MUTANTS.find((m) => m.name === 'map-blocks-hole');",
+      "const mkwrite = MUTANTS.find((m) => m.name === 'mkwrite-eof-off-by-one');",
+      "exports.createAdapter = (o) => createMutant({ ...hole, name: 'two-bugs', core: mkwrite.core }, o);",
+    ].join('\n'));
+    const campaign = { ...CAMPAIGN, targets: ['reference', { adapter: twoBugs, name: 'two-bugs' }] };
+    const file = writeCampaign(root, campaign);
     const planned = await cli(['campaign', 'plan', file, '--engine', 'k8s', '--shards', '4', '--out', path.join(root, 'plan')]);
     assert.equal(planned.code, 0, planned.err);
     const [cm, job] = parseAllDocuments(fs.readFileSync(path.join(root, 'plan', 'nightly-job.yaml'), 'utf8')).map((d) => d.toJSON());
@@ -113,8 +125,8 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
     assert.equal(await exited(again), 0, stderr.get(again));
 
     // One unsharded run of the same seeds.
-    const c = parseCampaign(JSON.stringify(CAMPAIGN), file);
-    runShard(c, JSON.stringify(CAMPAIGN), { k: 1, n: 1 }, path.join(root, 'whole'));
+    const c = parseCampaign(JSON.stringify(campaign), file);
+    runShard(c, JSON.stringify(campaign), { k: 1, n: 1 }, path.join(root, 'whole'));
 
     // The restarted shard's results are the uninterrupted run's: every unit (timing aside), and
     // every file of its failure folders (saved logs, shrunk logs, explorer pages, coverage maps).
@@ -141,9 +153,8 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
 
     const wholeMerged = mergeShards([path.join(root, 'whole')], path.join(root, 'whole-merged'), []);
     assert.deepEqual(distinct(merged), distinct(wholeMerged));
-    const mutants = new Set(merged.failures.map((f) => f.target));
-    assert.ok(mutants.has('mutant:map-blocks-hole') && mutants.has('mkwrite') && !mutants.has('reference'), [...mutants].join(', '));
-    assert.ok(merged.failures.length >= 3, distinct(merged).join('\n'));
+    assert.deepEqual([...new Set(merged.failures.map((f) => f.target))], ['two-bugs'], distinct(merged).join('\n'));
+    assert.deepEqual([...new Set(merged.failures.map((f) => f.signature.rule))].sort(), ['R33', 'fileops-14.23'], 'both bugs, each its own distinct failure');
     assert.equal(merged.totals.ops, wholeMerged.totals.ops);
     // The coverage union is the unsharded run's too (each fsx unit saved its map).
     assert.ok('classes' in merged.coverage && merged.coverage.classes.length >= 1 && merged.coverage.classes.every((k) => k.units > 0 && (k.reached ?? 1) > 0), JSON.stringify(merged.coverage));
@@ -157,6 +168,68 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
     fs.mkdirSync(path.dirname(moved));
     fs.renameSync(path.join(root, 'merged'), moved);
     await openIndex(moved, merged);
+  });
+
+  it('Kubernetes with an object store: pods on emptyDirs, one killed and replaced by a fresh pod, a retry resumes from the store, the merge Job merges from it', async function () {
+    this.timeout(600000);
+    const root = path.join(tmp, 'store');
+    fs.mkdirSync(root, { recursive: true });
+    // An rsync-like SRC DST command over file:// URLs (what aws s3 sync does for s3://).
+    const sync = path.join(root, 'sync.sh');
+    fs.writeFileSync(sync, '#!/bin/sh\nsrc=${1#file://}; dst=${2#file://}\n[ -d "$src" ] || exit 1\nmkdir -p "$dst" && cp -R "$src"/. "$dst"/\n', { mode: 0o755 });
+    const store = path.join(root, 'bucket', 'nightly');
+    const c = { ...CAMPAIGN, check: undefined, engines: { k8s: { objectStore: { url: `file://${store}`, sync, everySeconds: 10 } } } };
+    const file = writeCampaign(root, c);
+    assert.equal((await cli(['campaign', 'plan', file, '--engine', 'k8s', '--shards', '2', '--out', path.join(root, 'plan')])).code, 0);
+    const docs = (f: string) => parseAllDocuments(fs.readFileSync(path.join(root, 'plan', f), 'utf8')).map((d) => d.toJSON());
+    const [cm, job] = docs('nightly-job.yaml');
+    const [mergeJob] = docs('nightly-merge.yaml');
+    fs.mkdirSync(path.join(root, 'campaign'));
+    fs.writeFileSync(path.join(root, 'campaign', 'campaign.json'), cm.data['campaign.json']);
+
+    /** A pod: its own emptyDir (/results) and /tmp, the campaign ConfigMap, the Job's uid as RUN_ID. */
+    let pods = 0;
+    const stdout = new Map<ChildProcess, string>();
+    const stderr = new Map<ChildProcess, string>();
+    const pod = (script: string, index: number): { p: ChildProcess; dir: string } => {
+      const dir = path.join(root, `pod-${++pods}`);
+      fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+      const local = script.replace(/iomap-harness campaign/g, `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} campaign`)
+        .replace(/\/campaign\/campaign\.json/g, path.join(root, 'campaign', 'campaign.json'))
+        .replace(/\/results\//g, `${dir}/results/`).replace(/\/tmp\/(snap|stop|sleep\.pid)/g, `${dir}/tmp/$1`);
+      const p = spawn('sh', ['-c', local], { env: { ...process.env, JOB_COMPLETION_INDEX: String(index), RUN_ID: 'job-uid-7' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      p.stdout!.on('data', (d) => { stdout.set(p, (stdout.get(p) ?? '') + String(d)); });
+      p.stderr!.on('data', (d) => { stderr.set(p, (stderr.get(p) ?? '') + String(d)); });
+      return { p, dir };
+    };
+    const shardScript: string = job.spec.template.spec.containers[0].command[2];
+    const first = pod(shardScript, 0);
+    const second = pod(shardScript, 1);
+    await killInsideAUnit(second.p, path.join(second.dir, 'results', 'nightly', 'shard-2-of-2'));
+    // The Job starts a new pod: a fresh emptyDir, the same RUN_ID.
+    const replaced = pod(shardScript, 1);
+    assert.equal(await exited(replaced.p), 0, stderr.get(replaced.p));
+    assert.equal(await exited(first.p), 0, stderr.get(first.p));
+    const run2 = /shard 2\/2 of nightly: (\d+) units \((\d+) run now\)/;
+    const total = Number(run2.exec(stdout.get(replaced.p) ?? '')![1]);
+    // A pod lost after its last upload: the retry copies the shard back and runs nothing.
+    const retry = pod(shardScript, 1);
+    assert.equal(await exited(retry.p), 0, stderr.get(retry.p));
+    assert.deepEqual(run2.exec(stdout.get(retry.p) ?? '')!.slice(1).map(Number), [total, 0], stdout.get(retry.p));
+
+    const merger = pod(mergeJob.spec.template.spec.containers[0].command[2], 0);
+    assert.equal(await exited(merger.p), 0, stderr.get(merger.p));
+    const merged = JSON.parse(fs.readFileSync(`${store}-merged/merged.json`, 'utf8')) as MergeResult;
+    assert.equal(merged.shards.run, 'job-uid-7');
+    assert.deepEqual(merged.shards.missing, []);
+    assert.equal(merged.units.merged, merged.units.expected);
+
+    const whole = path.join(root, 'whole');
+    runShard(parseCampaign(JSON.stringify(c), file), JSON.stringify(c), { k: 1, n: 1 }, whole);
+    assert.deepEqual(distinct(merged), distinct(mergeShards([whole], path.join(root, 'whole-merged'), [])));
+    const sharded = unitsUnder(path.join(store, 'job-uid-7'));
+    for (const [id, r] of unitsUnder(whole)) assert.deepEqual(stable(sharded.get(id)!), stable(r), id);
+    assert.ok(merged.failures.length >= 2, distinct(merged).join('\n'));
   });
 
   it('the Slurm and GitHub plans run locally too: array tasks with SLURM_ARRAY_TASK_ID, matrix values as --shard', async function () {
