@@ -34,6 +34,8 @@ export interface VolumeFile extends FileTarget {
   dirtyFolios(): string[];
   /** O_DIRECT write; with `dsync` an O_DSYNC one. */
   directWrite(off: number, data: Uint8Array, opts?: { dsync?: boolean }): number;
+  /** statx atomic write unit range (bytes) of this file; absent or max 0: no RWF_ATOMIC writes. */
+  atomicWriteUnits?(): { min: number; max: number };
   /** FICLONERANGE / copy_file_range from another file of the same volume. */
   cloneFrom(src: VolumeFile, srcOff: number, len: number, dstOff: number): void;
   copyFrom(src: VolumeFile, srcOff: number, len: number, dstOff: number): number;
@@ -95,6 +97,8 @@ class HandleFile implements VolumeFile {
   fiemap(off: number, len: number, flags = 0): FiemapExtent[] { return this.fh.fiemap(off, len, flags); }
   directRead(off: number, len: number): Uint8Array { return this.fh.directRead(off, len); }
   directWrite(off: number, data: Uint8Array, opts: { dsync?: boolean } = {}): number { return this.fh.directWrite(off, data, opts); }
+  atomicWrite(off: number, data: Uint8Array): number { return this.fh.atomicWrite(off, data); }
+  atomicWriteUnits(): { min: number; max: number } { return this.fh.atomicWriteUnits(); }
   cloneFrom(src: VolumeFile, srcOff: number, len: number, dstOff: number): void { this.fh.cloneFrom(handleOf(src), srcOff, len, dstOff); }
   copyFrom(src: VolumeFile, srcOff: number, len: number, dstOff: number): number { return this.fh.copyFrom(handleOf(src), srcOff, len, dstOff); }
   closeOpen(): void { throw new Error('closeOpen: open another description with Volume.open instead'); }

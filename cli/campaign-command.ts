@@ -1,21 +1,23 @@
 /**
  * `iomap-harness campaign run|plan|merge` (docs/campaigns.md):
  *
- *   campaign run FILE [--shard K/N | --shards N [--engine k8s|slurm]] [--out ROOT] [-q] [--json]
+ *   campaign run FILE [--shard K/N | --shards N [--engine k8s|slurm]] [--out ROOT] [--run-id ID] [-q] [--json]
  *       run one shard of the campaign into ROOT/shard-K-of-N (resuming what is there); with
  *       --shards N the shard index comes from the engine's variable (JOB_COMPLETION_INDEX,
- *       SLURM_ARRAY_TASK_ID; 0-based). Exit 0 no failure, 1 failures found (recorded), 2 bad input.
+ *       SLURM_ARRAY_TASK_ID; 0-based); --run-id: a folder of another run is cleared, not resumed.
+ *       Exit 0 no failure, 1 failures found (recorded), 2 bad input.
  *   campaign plan FILE --engine k8s|github|slurm --shards N [--out DIR]
  *       write the engine's manifests (Indexed Job, matrix workflow, job array).
- *   campaign merge DIR... [--out DIR] [--campaign FILE] [--known DIR]... [--json]
- *       merge shard folders: totals, distinct failures, merged.json, junit.xml, index.html.
+ *   campaign merge DIR... [--out DIR] [--campaign FILE] [--known DIR]... [--run-id ID] [--previous FILE] [--json]
+ *       merge shard folders (of the newest run, or --run-id): totals, distinct failures and since
+ *       when each is found (from the previous merge), merged.json, junit.xml, index.html.
  *       Exit 0 no new distinct failure, 1 new ones, 2 bad input.
  */
 
 import * as fs from 'fs';
 import * as path from 'path';
 import { Campaign, CampaignError, campaignId, parseCampaign } from '../properties/campaign/config';
-import { findShardFolders, MergeError, mergeShards, readShards } from '../properties/campaign/merge';
+import { findShardFolders, MergeError, MergeResult, mergeShards, readShards, withHistory } from '../properties/campaign/merge';
 import { indexHtml, MERGE_FORMAT, mergedJson, mergedJunit, summaryLines } from '../properties/campaign/merge-report';
 import { Engine, ENGINES, INDEX_VARIABLES, planFor } from '../properties/campaign/plan';
 import { runShard, setupProblem, UnitResult } from '../properties/campaign/shard';
@@ -34,6 +36,7 @@ const CAMPAIGN_FLAGS = {
   campaign: { type: 'string', value: 'FILE', help: 'merge: the campaign file, for its known-signature folders' },
   known: { type: 'string', multiple: true, value: 'DIR', help: 'merge: a known-signature folder (op logs with an expected failure and a description); repeatable' },
   'run-id': { type: 'string', value: 'ID', help: 'run: the engine\'s id of this night\'s job (a retry keeps it): a shard folder of another run is cleared, not resumed; merge: merge the shard folders of this run (default: the newest run)' },
+  previous: { type: 'string', value: 'FILE', help: 'merge: the previous merge\'s merged.json, for since when each failure is found and which are gone (default: the merged.json already in --out)' },
   quiet: { type: 'boolean', short: 'q', help: 'run: no line per unit; merge: no summary' },
   json: { type: 'boolean', help: 'the last stdout line is a JSON summary' },
 } as const satisfies FlagTable;
@@ -42,7 +45,7 @@ const CAMPAIGN_FLAGS = {
 const FLAGS_OF: Record<string, readonly string[]> = {
   run: ['shard', 'shards', 'engine', 'out', 'run-id', 'quiet', 'json'],
   plan: ['engine', 'shards', 'out'],
-  merge: ['out', 'campaign', 'known', 'run-id', 'quiet', 'json'],
+  merge: ['out', 'campaign', 'known', 'run-id', 'previous', 'quiet', 'json'],
 };
 
 export const CAMPAIGN_COMMAND: CommandSpec = {
@@ -204,6 +207,25 @@ function planCmd(v: Values, positionals: string[], io: CliIO): number {
   return EXIT_PASS;
 }
 
+/** A merge's merged.json, or undefined (no such file, or not a merge's). */
+function readMerge(file: string): MergeResult | undefined {
+  try {
+    const j = JSON.parse(fs.readFileSync(file, 'utf8')) as MergeResult & { format?: unknown };
+    return j.format === MERGE_FORMAT && Array.isArray(j.failures) ? j : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The merge this one follows: --previous FILE, else the merged.json a merge left in --out. */
+function previousMerge(v: Values, out: string): MergeResult | undefined {
+  const given = v.previous as string | undefined;
+  if (given === undefined) return readMerge(path.join(out, 'merged.json'));
+  const m = readMerge(given);
+  if (m === undefined) throw new UsageError(`campaign merge: --previous ${given}: not a merged.json of campaign merge`);
+  return m;
+}
+
 /**
  * A merge folder used again (a nightly merge into the same place) starts empty of the last
  * merge's reproducers and maps, so the index never sits beside a failure that is not in it. Only
@@ -240,8 +262,13 @@ function mergeCmd(v: Values, positionals: string[], io: CliIO): number {
     if (given !== undefined && campaignId(given) !== shards[0].info.campaignId) {
       throw new MergeError(`--campaign ${v.campaign as string} is campaign ${given.name} (${campaignId(given)}), but the shards are of ${shards[0].info.campaign} (${shards[0].info.campaignId})`);
     }
+    const previous = previousMerge(v, out);
+    if (previous !== undefined && previous.campaignId !== shards[0].info.campaignId) {
+      throw new MergeError(`the previous merge is of campaign ${previous.campaign} (${previous.campaignId}), not ${shards[0].info.campaign}`);
+    }
     clearEarlierMerge(out);
-    m = mergeShards(positionals, out, known, runId);
+    // The day is the merge's (not a decision inside a run): what `since` counts in.
+    m = withHistory(mergeShards(positionals, out, known, runId), previous, new Date().toISOString().slice(0, 10));
   } catch (e) {
     if (e instanceof MergeError) throw new UsageError(`campaign merge: ${e.message}`);
     throw e;

@@ -40,6 +40,12 @@ others (test/process-durability.test.ts):
                    acknowledged can vanish in a power cut (caught only with feature "devio")
   submit-no-endio  (protocol 2) writeback_submit never asks for end_ioend: unwritten blocks that
                    writeback filled are never converted, so they read as zeroes after a remount
+  read-next-block  (with --serve-reads) read_folio_range reads one block past the mapping's address
+
+--serve-reads (protocol 2): pyfs lists read_folio_range and serves buffered reads itself (the
+current API's iomap_read_ops, and the partial-block reads before a write), reading the image file
+as a FUSE server would answer from its own store; "devio" is then left out (with it the harness,
+not the image file, holds the data).
 
 Protocol versions: 1 is the ops table of the 6.12 iomap API (map_blocks, prepare_ioend,
 discard_folio, ioends with io_type), 2 that of the current API (writeback_range,
@@ -73,7 +79,7 @@ DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
 BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
-DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush", "submit-no-endio"]
+DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush", "submit-no-endio", "read-next-block"]
 FEATURES = ["sv", "reset", "devio"]                # the optional protocol features pyfs can use
 # Requests after which the mapping state may be new without an extent change of the inode named.
 STATE_RESETS = ("mkfs", "mount", "create", "unlink", "reset", "load_inode")
@@ -92,6 +98,7 @@ OPTIONAL_OPS = [
 OPTIONAL_OPS_V1 = ["prepare_ioend", "discard_folio"]   # protocol 1's writeback hooks
 OPTIONAL_OPS_V2 = ["writeback_submit"]                 # protocol 2's
 PROTOCOL_CHOICE = None                                 # set from --protocol in main()
+SERVE_READS = False                                    # --serve-reads: protocol 2's read_folio_range
 
 
 class FsErr(Exception):
@@ -353,6 +360,20 @@ class PyFs:
         file offset's data (XFS's busy extents)."""
         self.busy.append((pblk, n))
 
+    # ---- protocol 2: serving buffered reads (iomap_read_ops, --serve-reads) -----------------
+
+    def op_read_folio_range(self, p):
+        """The file bytes [pos, pos+length) of a MAPPED mapping (holes and unwritten extents the
+        harness zeroes itself), read from the image file at the mapping's address, as a FUSE
+        server would answer from wherever it keeps the data."""
+        m = p["iomap"]
+        addr = int(m["addr"]) + (p["pos"] - int(m["offset"]))
+        if DEFECT == "read-next-block":
+            addr += self.bs  # the defect: one block off
+        data = os.pread(self.fd, p["length"], addr)
+        data += bytes(p["length"] - len(data))
+        return {"data": base64.b64encode(data).decode()}
+
     # ---- lifecycle --------------------------------------------------------------------------
 
     def op_hello(self, p):
@@ -364,6 +385,11 @@ class PyFs:
             self.features = set(FEATURES) & set(p.get("features") or [])
         self.protocol = self.pick_protocol(p)
         ops = OPTIONAL_OPS + (OPTIONAL_OPS_V2 if self.protocol == 2 else OPTIONAL_OPS_V1)
+        if SERVE_READS and self.protocol == 2:
+            # Reads come from the image file, which holds the data only while the harness writes
+            # to it (without "devio" the harness keeps the device in memory instead).
+            ops = ops + ["read_folio_range"]
+            self.features.discard("devio")
         reply = {
             "protocol": self.protocol, "name": NAME, "level": "fs",
             "geometry": {"blockSize": bs, "maxFileSize": MAX_FILE},
@@ -762,7 +788,7 @@ OFFER_FEATURES = True                     # False with --no-features
 
 
 def main():
-    global DEFECT, OFFER_FEATURES, PROTOCOL_CHOICE
+    global DEFECT, OFFER_FEATURES, PROTOCOL_CHOICE, SERVE_READS
     args = sys.argv[1:]
     if args[:1] == ["--no-features"]:
         OFFER_FEATURES = False
@@ -770,10 +796,13 @@ def main():
     if len(args) >= 2 and args[0] == "--protocol" and args[1] in ("1", "2"):
         PROTOCOL_CHOICE = int(args[1])
         args = args[2:]
+    if args[:1] == ["--serve-reads"]:
+        SERVE_READS = True
+        args = args[1:]
     if len(args) == 2 and args[0] == "--defect" and args[1] in DEFECTS:
         DEFECT = args[1]
     elif args:
-        sys.stderr.write("usage: fs-server.py [--no-features] [--protocol 1|2] [--defect %s]\n" % "|".join(DEFECTS))
+        sys.stderr.write("usage: fs-server.py [--no-features] [--protocol 1|2] [--serve-reads] [--defect %s]\n" % "|".join(DEFECTS))
         sys.exit(2)
     fs = PyFs()
     out = sys.stdout

@@ -12,7 +12,7 @@ import * as path from 'path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { shardFromEnv } from '../cli/campaign-command';
 import { campaignId, parseCampaign } from '../properties/campaign/config';
-import { mergeShards } from '../properties/campaign/merge';
+import { mergeShards, MergeResult } from '../properties/campaign/merge';
 import { runShard } from '../properties/campaign/shard';
 import { shardUnits, unitCount } from '../properties/campaign/units';
 import { toYaml } from '../properties/campaign/yaml';
@@ -83,7 +83,7 @@ describe('campaigns', () => {
       assert.match(h.out, /JOB_COMPLETION_INDEX/);
       const r = await cli(['campaign', 'merge', tmp, '--shard', '1/2']);
       assert.equal(r.code, 2);
-      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --run-id, --quiet, --json\)\n$/);
+      assert.match(r.err, /^iomap-harness: campaign merge: --shard is not an option of merge \(it takes --out, --campaign, --known, --run-id, --previous, --quiet, --json\)\n$/);
       const s = await cli(['campaign', 'launch', 'x.json']);
       assert.equal(s.code, 2);
       assert.match(s.err, /campaign: expected run, plan or merge, got "launch"/);
@@ -340,6 +340,7 @@ describe('campaigns', () => {
       assert.equal(m.code, 1, m.err);
       const night1 = fs.readdirSync(path.join(merged, 'failures'));
       assert.equal(night1.length, 1);
+      fs.copyFileSync(path.join(merged, 'merged.json'), path.join(tmp, 'reuse-night1.json'));
       fs.mkdirSync(path.join(merged, 'failures', 'naive-sig-of-last-night'));
       await new Promise((res) => setTimeout(res, 20));
       for (const k of [1, 2]) await run(k, 3, 'night-2');
@@ -349,7 +350,24 @@ describe('campaigns', () => {
       assert.match(m.out, /^missing shards: 3 \(of 3\)$/m);
       assert.match(m.out, /^not merged: 2 shard folders of other runs than run night-2 \(.*shard-1-of-2, .*shard-2-of-2\); --run-id ID merges another$/m);
       assert.deepEqual(fs.readdirSync(path.join(merged, 'failures')), night1, 'last night\'s reproducers are gone from the reused merge folder');
-      assert.match(fs.readFileSync(path.join(merged, 'index.html'), 'utf8'), /Not merged: 2 shard folders of other runs than run night-2\./);
+      assert.match(fs.readFileSync(path.join(merged, 'index.html'), 'utf8'), /Missing shards: 3 of 3\.[\s\S]*Not merged: 2 shard folders of other runs than run night-2\./);
+      assert.match(fs.readFileSync(path.join(merged, 'junit.xml'), 'utf8'), /<testcase classname="reuse\.shards" name="shards \(2 of 3\)"[^>]*>\n\s*<skipped message="missing shards 3"\/>/);
+      // Since when: the failures night 1 had keep night 1 as their start; the rest start now.
+      const n1 = JSON.parse(fs.readFileSync(path.join(tmp, 'reuse-night1.json'), 'utf8')) as MergeResult;
+      const n2 = JSON.parse(fs.readFileSync(path.join(merged, 'merged.json'), 'utf8')) as MergeResult;
+      assert.ok(n2.failures.length > 0);
+      for (const x of n2.failures) assert.equal(x.since?.run, n1.failures.some((y) => y.key === x.key) ? 'night-1' : 'night-2', x.key);
+      assert.match(m.out, /^since the previous merge \(\d{4}-\d\d-\d\d, run night-1\): \d+ distinct failures appeared, \d+ gone$/m);
+      // A failure of the previous merge that is not found any more is named as gone.
+      const prev = { ...n2, failures: [...n2.failures, { ...n2.failures[0], key: 'naive/sig-000000000000', message: 'an old bug', since: { date: '2026-01-01', run: 'night-0' } }] };
+      fs.writeFileSync(path.join(tmp, 'reuse-prev.json'), JSON.stringify(prev));
+      m = await cli(['campaign', 'merge', out, '--out', path.join(tmp, 'reuse-merged-2'), '--previous', path.join(tmp, 'reuse-prev.json')]);
+      assert.match(m.out, /: 0 distinct failures appeared, 1 gone\n {2}gone {2}naive\/sig-000000000000 \(found since 2026-01-01\): an old bug$/m);
+      assert.match(m.out, /\[sig-[0-9a-f]+\]/);
+      assert.ok(m.out.includes(`since ${n2.failures[0].since!.date} (run ${n2.failures[0].since!.run})`), m.out);
+      m = await cli(['campaign', 'merge', out, '--out', path.join(tmp, 'reuse-merged-3'), '--previous', f]);
+      assert.equal(m.code, 2);
+      assert.match(m.err, /--previous .*reuse\.json: not a merged\.json of campaign merge\n$/);
       m = await cli(['campaign', 'merge', out, '--out', merged, '--run-id', 'night-1', '--json']);
       assert.equal(m.code, 1);
       const j = JSON.parse(m.out.trim().split('\n').pop()!);

@@ -12,6 +12,7 @@ import { MemoryDevice } from '../reference/device/memory';
 import type { BlockDevice, WriteOptions } from '../reference/device/types';
 import { FsError } from '../reference/errno';
 import { CrashEnvelope, TraceablePattern } from '../properties/oracle/crash';
+import { loadAdapter } from '../adapters/registry';
 import {
   CrashWorkload, describeOp, executeWorkload, generateWorkload, runCrashWorkload, runWorkload, shrinkWorkload,
 } from '../properties/oracle/crash-harness';
@@ -680,6 +681,74 @@ describe('refs crash harness', () => {
       assert.ok(r.statesChecked > 0);
     });
   }
+});
+
+describe('crash harness: atomic writes are all or nothing at every crash point (file-ops §14.29)', () => {
+  it('the envelope: a range an op changes all or nothing reads wholly old or wholly new, never mixed', () => {
+    const env = new CrashEnvelope();
+    env.begin('write', 0);
+    env.set('f', fill(1024, 1));
+    env.acknowledge(['f']);
+    env.end(1);
+    env.begin('write RWF_ATOMIC', 2);
+    env.set('f', fill(1024, 2));
+    env.atomic('f', 0, 1024);
+    env.end(3);
+    const torn = new Uint8Array(1024).fill(1, 0, 512).fill(2, 512);
+    const at = (img: Uint8Array, p: number) => env.check(new Map([['f', img]]), p).map((v) => v.kind);
+    for (const p of [3, 4]) {
+      assert.deepStrictEqual(at(fill(1024, 1), p), [], 'wholly old');
+      assert.deepStrictEqual(at(fill(1024, 2), p), [], 'wholly new');
+      assert.deepStrictEqual(at(torn, p), ['torn-atomic']);
+    }
+    // Before the op started the new bytes are not allowed at all (the per-byte rule).
+    assert.deepStrictEqual(at(fill(1024, 2), 2), ['lost-durable-data']);
+  });
+
+  /** f0: two written blocks, synced; then an atomic write over them and two blocks of hole, synced. */
+  function cowFallback(bs = 4096): CrashWorkload {
+    return {
+      seed: 1, files: 1,
+      geometry: { blockSize: bs, sectorSize: 512, folioSize: 16384, deviceSize: 4 << 20, maxFileSize: 96 * 1024, maxOpLen: 24 * 1024 },
+      ops: [
+        { op: 'write', file: 0, off: 0, len: 2 * bs },
+        { op: 'write', file: 0, off: 4 * bs, len: bs },
+        { op: 'fsync', file: 0 },
+        { op: 'awrite', file: 0, off: 0, len: 4 * bs, dsync: false },
+        { op: 'fsync', file: 0 },
+      ],
+    };
+  }
+
+  it('enumerates the states of the copy-on-write fallback (remap committed or not, acknowledged or not) and refs passes them all', () => {
+    const r = runWorkload(cowFallback());
+    assert.deepStrictEqual(r.failures.map((f) => f.report.join('\n')), []);
+    assert.ok(r.crashPoints >= 2 && r.statesChecked > 0);
+  });
+
+  it('fails on a target that commits the fallback remap extent by extent (mutant:atomic-cow-per-extent)', () => {
+    const r = runWorkload(cowFallback(), { bugs: { atomicCowPerExtent: true }, maxFailures: 1 });
+    assert.ok(r.failures.length > 0, 'the torn remap went unnoticed');
+    assert.deepStrictEqual(r.failures[0].violations.map((v) => v.kind), ['torn-atomic'], r.failures[0].report.join('\n'));
+  });
+
+  it('fails on a target whose hardware atomic write is an ordinary write the cache may tear (mutant:atomic-bio-not-atomic)', () => {
+    const bs = 4096;
+    const w: CrashWorkload = {
+      ...cowFallback(bs),
+      // One written block, overwritten by one atomic block: the hardware path (one REQ_ATOMIC bio).
+      ops: [
+        { op: 'write', file: 0, off: 0, len: bs },
+        { op: 'fsync', file: 0 },
+        { op: 'awrite', file: 0, off: 0, len: bs, dsync: true },
+      ],
+    };
+    assert.deepStrictEqual(runWorkload(w).failures.map((f) => f.report.join('\n')), []);
+    const target = loadAdapter('mutant:atomic-bio-not-atomic').volume!;
+    const r = runWorkload(w, { target, maxFailures: 1 });
+    assert.ok(r.failures.length > 0, 'the torn hardware write went unnoticed');
+    assert.deepStrictEqual(r.failures[0].violations.map((v) => v.kind), ['torn-atomic'], r.failures[0].report.join('\n'));
+  });
 });
 
 describe('crash device: images built backwards (undo records) match a forward replay', () => {

@@ -88,4 +88,21 @@ describe('process protocol 2: the current iomap API over the wire (examples/fs-s
     const good = run(`python3 ${FS_SERVER}`);
     assert.equal(good.failure, null, good.report.join('\n'));
   });
+
+  it('a server that serves reads itself (read_folio_range, iomap_read_ops) passes fsx, checked by C07; one that serves the wrong block is caught', () => {
+    const a = open(`python3 ${FS_SERVER} --serve-reads`, 'current');
+    assert.ok(a.fsAdapter.ops.has('read_folio_range'));
+    const r = runFsx(a, a.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 300 }, quiet);
+    assert.equal(r.failure, null, r.report.join('\n'));
+    assert.ok((a.inner.monitor!.evaluated.get('C07') ?? 0) > 0, 'no read went through the server');
+    a.close();
+    const b = open(`python3 ${FS_SERVER} --serve-reads --defect read-next-block`, 'current');
+    const bad = runFsx(b, b.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 300 }, quiet);
+    assert.equal(bad.failure?.kind, 'bad-data', bad.report.join('\n'));
+    b.close();
+    // Protocol 1 has no read ops: pyfs does not list the method there.
+    const c = open(`python3 ${FS_SERVER} --serve-reads`);
+    assert.ok(!c.fsAdapter.ops.has('read_folio_range'));
+    c.close();
+  });
 });

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { registryEnv, runSuite, SUITES, suiteByName, listSuites } from '../properties/suites/index';
 import { junitXml, xmlEscape } from '../properties/suites/junit';
 import type { SuiteResult } from '../properties/suites/harness';
+import type { AdapterOptions } from '../adapters/registry';
 
 /** Runs per property in CI (the CLI default is 50). */
 const RUNS = Number(process.env.SUITE_RUNS ?? 15);
@@ -87,6 +88,26 @@ describe('property suites: capabilities and skips', () => {
     const enospc = mmap.properties.find((p) => p.name === 'mkwrite-enospc')!;
     assert.match(enospc.skipped ?? '', /reference model/);
     assert.equal(mmap.properties.find((p) => p.name === 'stores-and-loads')!.skipped, undefined);
+  });
+
+  it('a target without the newer I/O skips the atomic-writes, uncached-io and exchange-range suites, with the reason', () => {
+    const plain = registryEnv('naive');
+    // naive without RWF_ATOMIC, RWF_DONTCACHE and exchange range (as an older kernel).
+    const env = { ...plain, create: (o: AdapterOptions) => {
+      const a = plain.create(o);
+      const { atomicWrite: _a, dontcache: _d, exchangeRange: _e, ...caps } = a.capabilities;
+      return { ...a, name: a.name, capabilities: caps, open: () => a.open(), close: () => a.close() };
+    } };
+    const why: Record<string, RegExp> = { 'atomic-writes': /RWF_ATOMIC/, 'uncached-io': /RWF_DONTCACHE/, 'exchange-range': /EXCHANGE_RANGE/ };
+    for (const [name, re] of Object.entries(why)) {
+      const r = runSuite(suiteByName(name)!, env, { runs: 2, seed: 1, saveDir: null });
+      assert.match(r.skipped ?? '', re, name);
+      assert.equal(r.failures, 0);
+      // With them, naive runs the suites (the crash properties skip: naive has no power cuts).
+      const on = runSuite(suiteByName(name)!, plain, { runs: 3, seed: 1, saveDir: null });
+      assert.equal(on.skipped, undefined, name);
+      assert.equal(on.failures, 0, explain(on));
+    }
   });
 
   it('geometry sweeps are skipped when --bs/--folio fix the geometry', () => {

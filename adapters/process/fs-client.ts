@@ -17,8 +17,8 @@ import { MemoryDevice } from '../../reference/device/memory';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import type { FsAdapter, FsMkfsOptions } from '../fs-adapter';
 import {
-  FolioOps, Inode, Iomap, IomapApi, IomapOps, IomapWritebackOps, IomapWriteOps, WritepageCtx, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_INLINE, IOMAP_MAPPED,
-  IOMAP_TYPE_NAMES, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO, IomapType, MAX_LFS_FILESIZE, WritebackOps,
+  FolioOps, Inode, Iomap, IomapApi, IomapIterLike, IomapOps, IomapReadOps, IomapWritebackOps, IomapWriteOps, WritepageCtx, IOMAP_DELALLOC, IOMAP_F_NEW, IOMAP_FAULT, IOMAP_INLINE, IOMAP_MAPPED,
+  IOMAP_HOLE, IOMAP_TYPE_NAMES, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO, IomapType, MAX_LFS_FILESIZE, WritebackOps,
 } from '../../reference/iomap/types';
 import { Ioend, iomapAddToIoend, iomapFinishIoends, iomapIoendWritebackSubmit } from '../../reference/iomap/ioend';
 import type { Folio } from '../../reference/iomap/folio';
@@ -35,7 +35,7 @@ export const FS_OPTIONAL_OPS = [
   'iomap_end', 'iomap_valid', 'punch_delalloc', 'prepare_ioend', 'end_ioend', 'discard_folio', 'writeback_submit', 'dio_end_io',
   'unlink', 'prepare_size', 'unstuff', 'size_changed', 'alloc_range', 'punch_blocks', 'collapse_blocks',
   'insert_blocks', 'remap_blocks', 'unshare_unwritten', 'snapshot', 'metadata_dirty', 'check_reservations',
-  'check_consistency', 'describe_block',
+  'check_consistency', 'describe_block', 'read_folio_range',
 ] as const;
 export type FsOptionalOp = (typeof FS_OPTIONAL_OPS)[number];
 
@@ -149,7 +149,7 @@ export class ProcessFsAdapter implements FsAdapter {
     for (const o of ops) if (!(FS_OPTIONAL_OPS as readonly string[]).includes(o)) throw t.badValue(`hello: capabilities.ops lists ${JSON.stringify(o)}, which is not an optional fs-level method`);
     this.ops = new Set(ops);
     this.api = apiOfProtocol(hello.protocol);
-    const other = this.api === 'current' ? ['prepare_ioend', 'discard_folio'] : ['writeback_submit'];
+    const other = this.api === 'current' ? ['prepare_ioend', 'discard_folio'] : ['writeback_submit', 'read_folio_range'];
     for (const o of ops) if (other.includes(o)) throw t.badValue(`hello: capabilities.ops lists ${JSON.stringify(o)}, a method of the other protocol version (this server speaks protocol ${hello.protocol})`);
     this.declared = {
       maxFileSize: Math.min(hello.geometry.optInt('maxFileSize', MAX_LFS_FILESIZE), MAX_LFS_FILESIZE),
@@ -247,6 +247,8 @@ class ProcessFsInstance implements FsInstance {
   /* protocol 2 (current) */
   readonly writeOps?: IomapWriteOps;
   readonly wbOps?: IomapWritebackOps;
+  /** `read_folio_range` listed: the server serves buffered reads itself (iomap_read_ops). */
+  readonly readOps?: IomapReadOps;
   dioEndIo?: (inode: Inode, offset: number, size: number, error: number, dioFlags: number) => number;
   introspect?: FsIntrospection;
   sizeOf: (ino: number) => number;
@@ -277,7 +279,15 @@ class ProcessFsInstance implements FsInstance {
       // Protocol 2: the hook is passed by the caller (no folio_ops on mappings); writeback goes
       // through writeback_range (the server maps, the harness queues) and writeback_submit.
       this.folioOps = null;
-      this.writeOps = has('iomap_valid') ? { iomapValid: (inode, iomap) => this.valid(inode, iomap) } : {};
+      const wops: IomapWriteOps = has('iomap_valid') ? { iomapValid: (inode, iomap) => this.valid(inode, iomap) } : {};
+      if (has('read_folio_range')) {
+        // A server without a block device (FUSE): it fills the bytes of buffered reads and of the
+        // partial-block reads before a write (iomap_read_ops and iomap_write_ops' read_folio_range).
+        const rr = (it: IomapIterLike, folio: Folio, pos: number, len: number): number => this.readFolioRange(it, folio, pos, len);
+        this.readOps = { readFolioRange: rr };
+        wops.readFolioRange = rr;
+      }
+      this.writeOps = wops;
       this.wbOps = {
         writebackRange: (wpc, folio, pos, len, endPos) => this.writebackRange(wpc, folio, pos, len, endPos),
         writebackSubmit: (wpc, error) => this.writebackSubmit(wpc, error),
@@ -365,6 +375,21 @@ class ProcessFsInstance implements FsInstance {
     if (!this.has('iomap_end')) return 0;
     const o = this.rpc.try('iomap_end', { ...this.ino(inode), pos, length, written, flags, iomap: this.wire(iomap) });
     return o.ok ? 0 : -o.errno;
+  }
+
+  /**
+   * ->read_folio_range: the server answers the file bytes [pos, pos+len) of the mapping (the
+   * source mapping of a copy-on-write write, else the current one) as `data`, exactly `len` bytes;
+   * an error reply is its -errno.
+   */
+  private readFolioRange(it: IomapIterLike, folio: Folio, pos: number, len: number): number {
+    const m = it.srcmap !== undefined && it.srcmap.type !== IOMAP_HOLE ? it.srcmap : it.iomap;
+    const o = this.rpc.try('read_folio_range', { ...this.ino(it.inode), pos, length: len, iomap: this.wire(m) });
+    if (!o.ok) return -o.errno;
+    const data = o.result.bytes('data');
+    if (data.length !== len) throw this.t.badValue(`read_folio_range: ${data.length} bytes for a range of ${len}`);
+    folio.data.set(data, folio.offsetIn(pos));
+    return 0;
   }
 
   private valid(inode: Inode, iomap: Iomap): boolean {

@@ -33,6 +33,10 @@ function runName(m: MergeResult): string {
   return m.shards.run !== undefined ? `run ${m.shards.run}` : 'the newest run';
 }
 
+function sinceText(f: DistinctFailure): string {
+  return f.since === undefined ? '' : `since ${f.since.date}${f.since.run !== undefined ? ` (run ${f.since.run})` : ''}`;
+}
+
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -50,10 +54,15 @@ export function summaryLines(m: MergeResult): string[] {
   out.push(`coverage: ${coverageText(m)}`);
   out.push(`failures: ${t.failures} found, ${t.distinct} distinct (${t.new} new, ${t.known} known)`);
   for (const f of m.failures) {
-    out.push(`  ${f.known !== undefined ? 'known' : 'NEW  '} ${f.target}: ${f.signature.kind}${f.signature.rule ? ` ${f.signature.rule}` : ''} x${f.count}, first ${where(f)} [${f.sigId}]`);
+    out.push(`  ${f.known !== undefined ? 'known' : 'NEW  '} ${f.target}: ${f.signature.kind}${f.signature.rule ? ` ${f.signature.rule}` : ''} x${f.count}, first ${where(f)}${f.since !== undefined ? `, ${sinceText(f)}` : ''} [${f.sigId}]`);
     out.push(`        shape: ${f.signature.shape === '' ? '(no op log)' : f.signature.shape}`);
     if (f.reproducer !== undefined) out.push(`        reproducer (${f.reproducerOps} ops${f.shrunk ? ', shrunk' : ''}): ${f.reproducer}`);
     if (f.known !== undefined) out.push(`        known: ${f.known.file}${f.known.note ? `: ${f.known.note}` : ''}`);
+  }
+  const h = m.history;
+  if (h !== undefined) {
+    out.push(`since the previous merge (${h.previous.date ?? 'undated'}${h.previous.run !== undefined ? `, run ${h.previous.run}` : ''}): ${h.appeared.length} distinct failures appeared, ${h.gone.length} gone`);
+    for (const g of h.gone) out.push(`  gone  ${g.key}${g.since !== undefined ? ` (found since ${g.since.date})` : ''}: ${g.message}`);
   }
   return out;
 }
@@ -67,7 +76,7 @@ export function mergedJunit(m: MergeResult): string {
     const text = [
       f.message,
       `signature ${f.sigId}: ${f.signature.kind}|${f.signature.rule}|${f.signature.shape}`,
-      `found ${f.count} times; first in ${where(f)}, setup ${setupText(f.first.setup)}`,
+      `found ${f.count} times; first in ${where(f)}, setup ${setupText(f.first.setup)}${f.since !== undefined ? `; ${sinceText(f)}` : ''}`,
       ...(f.reproducer !== undefined ? [`reproducer: ${f.reproducer} (iomap-harness replay ${f.reproducer})`] : []),
       ...(f.report !== undefined ? [`failure explorer: ${f.report}`] : []),
     ].join('\n');
@@ -92,7 +101,7 @@ export function indexHtml(m: MergeResult): string {
   const t = m.totals;
   const rows = m.failures.map((f) => `<tr class="${f.known !== undefined ? 'known' : 'new'}" id="${esc(f.key)}">
 <td>${f.known !== undefined ? 'known' : '<b>new</b>'}</td><td>${esc(f.target)}</td><td>${esc(f.signature.kind)}</td><td>${esc(f.signature.rule)}</td>
-<td class="n">${f.count}</td><td>${esc(where(f))}<br><small>${esc(setupText(f.first.setup))}</small></td>
+<td class="n">${f.count}</td><td>${esc(where(f))}<br><small>${esc(setupText(f.first.setup))}</small>${f.since !== undefined ? `<br><small>${esc(sinceText(f))}</small>` : ''}</td>
 <td><code>${esc(f.signature.shape || '(no op log)')}</code><br><small>${esc(f.message)}</small></td>
 <td>${link(f.report, 'explorer')} ${link(f.reproducer, `log (${f.reproducerOps ?? '?'} ops)`)}${f.reportError !== undefined ? `<br><small>${esc(f.reportError)}</small>` : ''}${f.known !== undefined ? `<br><small>known: ${esc(f.known.note || f.known.file)}</small>` : ''}</td></tr>`).join('\n');
   const warn = [
@@ -118,6 +127,7 @@ ${warn.map((w) => `<p class="warn">${esc(w)}</p>`).join('\n')}
 <dt>targets</dt><dd>${esc(t.targets.join(', '))}</dd><dt>setups</dt><dd>${esc(t.setups.map(setupText).join('; '))}</dd>
 <dt>coverage</dt><dd>${esc(coverageText(m))}${'classes' in m.coverage ? m.coverage.classes.map((k) => ` ${link(k.map, `map ${k.geometryClass}`)}`).join('') : ''}</dd>
 <dt>failures</dt><dd>${t.failures} found, ${t.distinct} distinct: ${t.new} new, ${t.known} known</dd>
+${m.history !== undefined ? `<dt>since the previous merge</dt><dd>${esc(m.history.previous.date ?? 'undated')}: ${m.history.appeared.length} appeared, ${m.history.gone.length} gone${m.history.gone.map((g) => `<br><small>${esc(g.key)}: ${esc(g.message)}</small>`).join('')}</dd>` : ''}
 </dl>
 <h2>Distinct failures</h2>
 ${m.failures.length === 0 ? '<p>None.</p>' : `<table><tr><th></th><th>target</th><th>kind</th><th>rule</th><th>count</th><th>first found</th><th>shape of the shrunk log</th><th>reproducer</th></tr>\n${rows}\n</table>`}

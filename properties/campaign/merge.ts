@@ -61,6 +61,18 @@ export interface DistinctFailure {
   report?: string;
   reportError?: string;
   known?: { file: string; note: string };
+  /** Since when the campaign has found it: the date (UTC) and run of the first merge that had it (carried from the previous merge). */
+  since?: { date: string; run?: string };
+}
+
+/** What changed since the previous merge of the campaign (merge --previous, or the merge folder's own merged.json). */
+export interface History {
+  /** The previous merge's date, and its run. */
+  previous: { date?: string; run?: string };
+  /** Distinct failures this merge has and the previous one had not. */
+  appeared: string[];
+  /** Distinct failures the previous merge had and this one has not (fixed, or not reached tonight). */
+  gone: { key: string; message: string; since?: { date: string; run?: string } }[];
 }
 
 /** The union of the units' coverage maps of one geometry class (what fsx --coverage reports for one run). */
@@ -94,6 +106,32 @@ export interface MergeResult {
   };
   coverage: { classes: CoverageClass[]; unitsWithout: number } | { unavailable: string };
   failures: DistinctFailure[];
+  /** The day of this merge (UTC, YYYY-MM-DD): what `since` is counted in. */
+  date?: string;
+  history?: History;
+}
+
+/**
+ * Since when: each distinct failure keeps the `since` of the same failure (target and signature)
+ * in the previous merge, or starts today; the previous merge's failures that are gone are listed.
+ */
+export function withHistory(m: MergeResult, previous: MergeResult | undefined, date: string): MergeResult {
+  m.date = date;
+  const run = m.shards.run;
+  const before = new Map((previous?.failures ?? []).map((f) => [f.key, f]));
+  for (const f of m.failures) {
+    const old = before.get(f.key);
+    f.since = old?.since ?? (old !== undefined && previous?.date !== undefined ? { date: previous.date, ...(previous.shards.run !== undefined ? { run: previous.shards.run } : {}) } : { date, ...(run !== undefined ? { run } : {}) });
+  }
+  if (previous !== undefined) {
+    const now = new Set(m.failures.map((f) => f.key));
+    m.history = {
+      previous: { ...(previous.date !== undefined ? { date: previous.date } : {}), ...(previous.shards.run !== undefined ? { run: previous.shards.run } : {}) },
+      appeared: m.failures.filter((f) => !before.has(f.key)).map((f) => f.key),
+      gone: previous.failures.filter((f) => !now.has(f.key)).map((f) => ({ key: f.key, message: f.message, ...(f.since !== undefined ? { since: f.since } : {}) })),
+    };
+  }
+  return m;
 }
 
 function readJson(file: string): unknown {

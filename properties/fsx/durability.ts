@@ -330,6 +330,18 @@ export class DurabilityTracker {
   }
 
   /**
+   * A store through the mapping over [lo, hi): page_mkwrite dirties its whole folio, and writing
+   * that folio back rewrites every block of it with ordinary, tearable writes — the blocks of an
+   * all-or-nothing change in the same folio too, whose own REQ_ATOMIC write may still sit in the
+   * device cache. A power cut may then find it torn, legally: stop judging every such change
+   * within `span` bytes (the largest folio the target may use).
+   */
+  forgetAtomicNear(lo: number, hi: number, span: number): void {
+    if (this.atomic.length === 0) return;
+    this.atomic = this.atomic.filter((g) => !g.parts.some((p) => p.off < hi + span && lo - span < p.off + p.neu.length));
+  }
+
+  /**
    * The all-or-nothing changes the found file breaks: each must read wholly as before it or
    * wholly as after it over the part of its ranges inside the found size (file-ops §14.29). A
    * change under a direct write still in flight is not judged (its bytes may be either).

@@ -139,6 +139,9 @@ const word = (b: Uint8Array, i: number, len: number): string => (i + 1 < len
   ? '0x' + (((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16).padStart(4, '0')
   : ('0x' + (b[i] ?? 0).toString(16).padStart(2, '0')).padEnd(6));
 
+/** The largest folio a target may use (a PMD, 2 MiB): how far a store's folio may reach. */
+const MAX_FOLIO_SPAN = 2 * 1024 * 1024;
+
 /** Ops the target may refuse with EOPNOTSUPP (then they are turned off, as fsx does). */
 const OPTIONAL = new Set<number>([
   OP_MAPREAD, OP_MAPWRITE, OP_FALLOCATE, OP_PUNCH_HOLE, OP_ZERO_RANGE, OP_COLLAPSE_RANGE, OP_INSERT_RANGE,
@@ -537,7 +540,10 @@ export class Runner {
           il.complete(off % p);
           cov?.step(off % p === 0 ? 'complete-in-order' : 'complete-out-of-order');
         } else if (code === OP_EVICT) {
-          cov?.step(il.evict(off) ? 'evict' : 'evict-refused');
+          // The evict runs whether or not coverage is recorded (a run that records it, as every
+          // guided one does, and its replay, which does not, must do the same).
+          const took = il.evict(off);
+          cov?.step(took ? 'evict' : 'evict-refused');
         } else {
           this.writebackAndEvict(il, off);
         }
@@ -1442,7 +1448,13 @@ export class Runner {
    * delalloc blocks may be reserved: page_mkwrite then fails (SIGBUS) and the store stops at that
    * page, so it goes page by page to know how much landed. Returns the bytes stored.
    */
+  /** Before a store through the mapping: atomic changes in its folio are no longer all or nothing. */
+  private storing(off: number, len: number): void {
+    this.durability?.forgetAtomicNear(off, off + len, MAX_FOLIO_SPAN);
+  }
+
   private store(off: number, data: Uint8Array, flags: number, arg: number): number {
+    this.storing(off, data.length);
     const opts = (flags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined;
     if ((flags & FL_FAULT_AT) !== 0) return this.faultingStore(off, data, arg, opts);
     if ((flags & FL_RESERVE) === 0) {
@@ -1602,6 +1614,7 @@ export class Runner {
     const pg = size % this.ps;
     const len = Math.min(this.ps - pg, maxoff - size);
     if (pg === 0 || len <= 0) return;
+    this.storing(size, len);
     if ((this.curFlags & FL_NO_MSYNC) !== 0) this.t.mapwrite!(size, this.pattern.data(n, size, len), { msync: false });
     else this.t.mapwrite!(size, this.pattern.data(n, size, len));
   }
@@ -1619,6 +1632,7 @@ export class Runner {
     const size = this.oracle.size;
     const end = Math.min(oldSize - (oldSize % this.ps) + this.ps, maxoff);
     if (size >= end) return;
+    this.storing(size, end - size);
     this.t.mapwrite!(size, new Uint8Array(end - size), (this.curFlags & FL_NO_MSYNC) !== 0 ? { msync: false } : undefined);
   }
 

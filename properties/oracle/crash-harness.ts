@@ -42,6 +42,12 @@ export type CrashOp =
   | { op: 'write'; file: number; off: number; len: number; sync?: boolean }
   /** O_DIRECT pwrite (sector aligned); with dsync (O_DSYNC) its bytes are acknowledged. */
   | { op: 'dwrite'; file: number; off: number; len: number; dsync: boolean }
+  /**
+   * RWF_ATOMIC O_DIRECT pwrite (a power-of-two length at a multiple of it): all or nothing over a
+   * crash; with dsync (RWF_DSYNC) its bytes are acknowledged when it returns. A target without
+   * atomic writes, or whose unit range leaves the length out, gets a plain O_DIRECT write.
+   */
+  | { op: 'awrite'; file: number; off: number; len: number; dsync: boolean }
   /** Store through MAP_SHARED inside EOF; with msync it is written back and acknowledged. */
   | { op: 'mapwrite'; file: number; off: number; len: number; msync: boolean }
   | { op: 'truncate'; file: number; size: number }
@@ -156,6 +162,7 @@ export function describeOp(o: CrashOp): string {
   switch (o.op) {
     case 'write': return `${o.sync ? 'write O_SYNC' : 'write'} ${f(o.file)} [${o.off}, +${o.len})`;
     case 'dwrite': return `write O_DIRECT${o.dsync ? '|O_DSYNC' : ''} ${f(o.file)} [${o.off}, +${o.len})`;
+    case 'awrite': return `write RWF_ATOMIC${o.dsync ? '|RWF_DSYNC' : ''} ${f(o.file)} [${o.off}, +${o.len})`;
     case 'mapwrite': return `mapwrite ${f(o.file)} [${o.off}, +${o.len})${o.msync ? ' msync' : ''}`;
     case 'truncate': return `truncate ${f(o.file)} ${o.size}`;
     case 'falloc': return `fallocate ${f(o.file)} mode 0x${o.mode.toString(16)} [${o.off}, +${o.len})`;
@@ -254,7 +261,8 @@ function genOp(rng: CrashRng, g: CrashGeometry, files: number, st: GenState): Cr
     return { op: 'writeback', file };
   }
   if (roll < 93 && exists) return { op: 'unlink', file };
-  if (roll >= 93) {
+  if (roll >= 93 && roll < 96) return genAtomic(rng, g, file, cur);
+  if (roll >= 96) {
     const ss = g.sectorSize;
     const len = ss * (1 + rng.below(Math.max(1, Math.floor(Math.min(g.maxOpLen, 4 * bs) / ss))));
     const off = ss * rng.below(Math.floor((g.maxFileSize - len) / ss) + 1);
@@ -264,11 +272,25 @@ function genOp(rng: CrashRng, g: CrashGeometry, files: number, st: GenState): Cr
   return { op: 'write', file, off: offset(g.maxFileSize - len), len };
 }
 
+/**
+ * An RWF_ATOMIC write of one to eight blocks (a power of two, at a multiple of its length): half
+ * of them over the file's own data near or across its EOF, where written blocks, holes and
+ * unwritten blocks mix (refs then takes the copy-on-write fallback instead of one REQ_ATOMIC bio),
+ * one in four with RWF_DSYNC.
+ */
+function genAtomic(rng: CrashRng, g: CrashGeometry, file: number, cur: number): CrashOp {
+  const len = g.blockSize << rng.below(4);
+  const slots = Math.floor(g.maxFileSize / len);
+  if (slots < 1) return { op: 'fsync', file };
+  const near = cur > 0 && rng.chance(0.5) ? Math.floor(Math.max(0, cur - rng.below(len) - 1) / len) : rng.below(slots);
+  return { op: 'awrite', file, off: Math.min(near, slots - 1) * len, len, dsync: rng.chance(0.25) };
+}
+
 /** Sizes after an op, for the generator (mirrors applyModel's size rules). */
 function genAdvance(st: GenState, o: CrashOp): void {
   const get = (f: number): number => Math.max(0, st.sizes.get(f) ?? 0);
   switch (o.op) {
-    case 'write': case 'dwrite': st.sizes.set(o.file, Math.max(get(o.file), o.off + o.len)); break;
+    case 'write': case 'dwrite': case 'awrite': st.sizes.set(o.file, Math.max(get(o.file), o.off + o.len)); break;
     case 'mapwrite': break;
     case 'truncate': st.sizes.set(o.file, o.size); break;
     case 'falloc': {
@@ -331,6 +353,8 @@ function resized(a: Uint8Array, n: number): Uint8Array {
 export class CrashHarnessError extends Error {}
 
 interface Live {
+  /** Largest folio of the mount (the span a later buffered write's writeback rewrites). */
+  folioSize: number;
   dev: CrashDevice;
   vol: Volume;
   env: CrashEnvelope;
@@ -383,6 +407,24 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
       b.set(data, o.off);
       env.set(name(o.file), b);
       if (o.dsync) env.acknowledgeRange(name(o.file), o.off, o.len);
+      return;
+    }
+    case 'awrite': {
+      const fh = handle(l, o.file);
+      const data = l.pattern.data(index, o.off, o.len);
+      const units = fh.atomicWriteUnits?.();
+      const atomic = typeof fh.atomicWrite === 'function' && units !== undefined && o.len >= units.min && o.len <= units.max;
+      const n = atomic ? fh.atomicWrite!(o.off, data) : fh.directWrite(o.off, data);
+      if (n !== o.len) throw new CrashHarnessError(`short ${atomic ? 'atomic' : 'O_DIRECT'} write ${n} of ${o.len}`);
+      const b = resized(cur(l, o.file), Math.max(cur(l, o.file).length, o.off + o.len));
+      b.set(data, o.off);
+      env.set(name(o.file), b);
+      // Guarded by the folio: a later write near it rewrites the block through the page cache.
+      if (atomic) env.atomic(name(o.file), o.off, o.len, l.folioSize);
+      if (o.dsync) {
+        fh.fdatasync();
+        env.acknowledgeRange(name(o.file), o.off, o.len);
+      }
       return;
     }
     case 'mapwrite': {
@@ -537,7 +579,7 @@ function executeOn(target: VolumeProvider, w: CrashWorkload, opts: Pick<CrashRun
   const env = new CrashEnvelope();
   const pattern = new TraceablePattern(w.seed);
   env.pattern = pattern;
-  const l: Live = { dev, vol, env, handles: new Map(), pattern };
+  const l: Live = { folioSize: g.folioSize, dev, vol, env, handles: new Map(), pattern };
   w.ops.forEach((o, i) => {
     const desc = describeOp(o);
     dev.mark(`op #${i} ${desc}`);

@@ -130,6 +130,11 @@ export interface OpSpan {
   durable: Set<string> | 'all';
   /** Byte ranges this op acknowledged as durable (an O_DSYNC/O_SYNC write covers only its own bytes). */
   ranges: Array<{ name: string; off: number; len: number }>;
+  /**
+   * Byte ranges this op changes all or nothing (an RWF_ATOMIC write, file-ops §14.29): after a
+   * crash each reads wholly as before the op or wholly as after it.
+   */
+  atomic?: Array<{ name: string; off: number; len: number; guard: number }>;
 }
 
 /** A range acknowledgement as seen from a window: version index (window-relative) and bytes. */
@@ -140,7 +145,7 @@ interface RangeAck {
   op: number;
 }
 
-export type CrashViolationKind = 'missing-file' | 'unexpected-file' | 'size' | 'lost-durable-data' | 'bad-bytes';
+export type CrashViolationKind = 'missing-file' | 'unexpected-file' | 'size' | 'lost-durable-data' | 'bad-bytes' | 'torn-atomic';
 
 export interface CrashViolation {
   readonly kind: CrashViolationKind;
@@ -190,6 +195,14 @@ function matches(img: Uint8Array, v: FileVersion, a: number, b: number): boolean
   const m = Math.min(b, Math.max(a, v.size));
   if (m > a && buf(img, a, m).compare(buf(v.data, a, m)) !== 0) return false;
   return m >= b || isZeroRange(img, m, b);
+}
+
+/** Version v's bytes [0, n) (zeroes past its size), for comparisons that run past its size. */
+function versionBytes(v: FileVersion, n: number): Uint8Array {
+  if (v.size >= n) return v.data;
+  const out = new Uint8Array(n);
+  out.set(v.data);
+  return out;
 }
 
 function valAt(v: FileVersion, o: number): number {
@@ -258,6 +271,19 @@ export class CrashEnvelope {
   acknowledgeRange(name: string, off: number, len: number): void {
     const op = this.running('acknowledgeRange');
     if (len > 0) op.ranges.push({ name, off, len });
+  }
+
+  /**
+   * The running op changes bytes [off, off+len) of `name` all or nothing (RWF_ATOMIC): besides
+   * the per-byte rule, a crash must find the range wholly as before the op or wholly as after it
+   * (over the part inside the size found), whether the op had started, returned or been
+   * acknowledged at the crash point. `guard` (e.g. the folio size): a later op that changes
+   * anything in the range rounded out to it ends the promise, since writing back its page cache
+   * rewrites the same blocks with ordinary, tearable writes.
+   */
+  atomic(name: string, off: number, len: number, guard = 1): void {
+    const op = this.running('atomic');
+    if (len > 0) (op.atomic ??= []).push({ name, off, len, guard: Math.max(1, guard) });
   }
 
   /** The op returned at device-log position `position`. */
@@ -428,7 +454,7 @@ export class CrashEnvelope {
     let best: { bad: number; runs: Array<[number, number]>; j: number } | null = null;
     for (const j of js) {
       const r = this.badRuns(win, j, got, opts, w.ranges);
-      if (r.bad === 0) return [];
+      if (r.bad === 0) return this.tornAtomic(name, got, p, w.from, w.to);
       if (!best || r.bad < best.bad) best = { ...r, j };
     }
     const b = best!;
@@ -447,6 +473,52 @@ export class CrashEnvelope {
           `allowed at ${off}: ${expect} from versions ${vdesc} with metadata as of ${this.describeVersion(win[b.j])}` +
           `${acked ? (floor > 0 ? rangeNote : ackNote) : ''}`,
       });
+    }
+    return out;
+  }
+
+  /**
+   * The all-or-nothing ranges (atomic()) of ops that started by point p whose change is inside
+   * the window [from, to] of `name`, that `got` shows torn: neither wholly the version before the
+   * op nor wholly the one after it, over the part of the range inside the size found. A range is
+   * judged only where "before" and "after" are each one value: no other version in the window
+   * differs from them there (another change of the same bytes, acknowledged or not, leaves the
+   * per-byte rule to judge them).
+   */
+  private tornAtomic(name: string, got: Uint8Array, p: number, from: number, to: number): CrashViolation[] {
+    const h = this.history(name);
+    const out: CrashViolation[] = [];
+    for (const op of this.ops) {
+      if (op.atomic === undefined || !this.started(op, p)) continue;
+      const vNew = this.versionAfter(h, op.index);
+      const vOld = this.versionAfter(h, op.index - 1);
+      if (vNew === vOld || vOld < from || vNew > to) continue; // changed nothing here, or acknowledged
+      for (const r of op.atomic) {
+        if (r.name !== name) continue;
+        const a = r.off;
+        const b = Math.min(r.off + r.len, got.length);
+        if (b <= a) continue;
+        const bytes = (v: FileVersion, lo = a, hi = b): Buffer => buf(versionBytes(v, hi), lo, hi);
+        const before = bytes(h[vOld]);
+        const after = bytes(h[vNew]);
+        // Later changes are looked for over the guard span: their writeback rewrites those blocks.
+        const gLo = r.off - (r.off % r.guard);
+        const gHi = Math.ceil((r.off + r.len) / r.guard) * r.guard;
+        const guarded = bytes(h[vNew], gLo, gHi);
+        let unique = true;
+        for (let k = from; k <= to && unique; k++) {
+          if (k === vOld || k === vNew) continue;
+          if (k < vOld ? bytes(h[k]).compare(before) !== 0 : k > vNew && bytes(h[k], gLo, gHi).compare(guarded) !== 0) unique = false;
+        }
+        if (!unique) continue;
+        const found = buf(got, a, b);
+        if (found.compare(before) === 0 || found.compare(after) === 0) continue;
+        out.push({
+          kind: 'torn-atomic', file: name, point: p, offset: a, length: b - a,
+          message: `${name}: op #${op.index} ${op.desc} changes [${r.off}, +${r.len}) all or nothing, but after the crash ` +
+            `[${a}, ${b}) is neither wholly as before it (${this.describeVersion(h[vOld])}) nor wholly as after it (${this.describeVersion(h[vNew])})`,
+        });
+      }
     }
     return out;
   }

@@ -1,8 +1,8 @@
 /**
  * The campaign acceptance runs (issue 19; docs/campaigns.md), slow because they start the shards
  * as separate processes the way the engines do: a 4-shard Kubernetes plan run with
- * JOB_COMPLETION_INDEX set, one shard killed inside a unit and restarted, merged, and compared
- * unit by unit and byte by byte with one unsharded run; the merged folder moved and its index
+ * JOB_COMPLETION_INDEX set on a target with two distinct bugs, one shard killed inside a unit and
+ * restarted, merged, and compared unit by unit and byte by byte with one unsharded run; the merged folder moved and its index
  * opened in headless Chromium; the Slurm and GitHub plans run locally the same way.
  */
 import { strict as assert } from 'assert';
@@ -83,7 +83,19 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
     this.timeout(600000);
     const root = path.join(tmp, 'accept');
     fs.mkdirSync(path.join(root, 'campaign'), { recursive: true });
-    const file = writeCampaign(root, CAMPAIGN);
+    // The target has two distinct bugs: map_blocks answers HOLE for delalloc (R33) and page_mkwrite
+    // raises SIGBUS on the valid last page (fileops-14.23), both bug-zoo bugs switched on at once.
+    const twoBugs = path.join(root, 'two-bugs.js');
+    const mutants = JSON.stringify(path.resolve(__dirname, '..', '..', 'adapters', 'mutants'));
+    fs.writeFileSync(twoBugs, [
+      `const { createMutant } = require(${mutants});`,
+      `const { MUTANTS } = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'adapters', 'mutants', 'catalog'))});`,
+      "const hole = MUTANTS.find((m) => m.name === 'map-blocks-hole');",
+      "const mkwrite = MUTANTS.find((m) => m.name === 'mkwrite-eof-off-by-one');",
+      "exports.createAdapter = (o) => createMutant({ ...hole, name: 'two-bugs', core: mkwrite.core }, o);",
+    ].join('\n'));
+    const campaign = { ...CAMPAIGN, targets: ['reference', { adapter: twoBugs, name: 'two-bugs' }] };
+    const file = writeCampaign(root, campaign);
     const planned = await cli(['campaign', 'plan', file, '--engine', 'k8s', '--shards', '4', '--out', path.join(root, 'plan')]);
     assert.equal(planned.code, 0, planned.err);
     const [cm, job] = parseAllDocuments(fs.readFileSync(path.join(root, 'plan', 'nightly-job.yaml'), 'utf8')).map((d) => d.toJSON());
@@ -113,8 +125,8 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
     assert.equal(await exited(again), 0, stderr.get(again));
 
     // One unsharded run of the same seeds.
-    const c = parseCampaign(JSON.stringify(CAMPAIGN), file);
-    runShard(c, JSON.stringify(CAMPAIGN), { k: 1, n: 1 }, path.join(root, 'whole'));
+    const c = parseCampaign(JSON.stringify(campaign), file);
+    runShard(c, JSON.stringify(campaign), { k: 1, n: 1 }, path.join(root, 'whole'));
 
     // The restarted shard's results are the uninterrupted run's: every unit (timing aside), and
     // every file of its failure folders (saved logs, shrunk logs, explorer pages, coverage maps).
@@ -141,9 +153,8 @@ describe('campaigns (long): shards as processes, as the engines run them', () =>
 
     const wholeMerged = mergeShards([path.join(root, 'whole')], path.join(root, 'whole-merged'), []);
     assert.deepEqual(distinct(merged), distinct(wholeMerged));
-    const mutants = new Set(merged.failures.map((f) => f.target));
-    assert.ok(mutants.has('mutant:map-blocks-hole') && mutants.has('mkwrite') && !mutants.has('reference'), [...mutants].join(', '));
-    assert.ok(merged.failures.length >= 3, distinct(merged).join('\n'));
+    assert.deepEqual([...new Set(merged.failures.map((f) => f.target))], ['two-bugs'], distinct(merged).join('\n'));
+    assert.deepEqual([...new Set(merged.failures.map((f) => f.signature.rule))].sort(), ['R33', 'fileops-14.23'], 'both bugs, each its own distinct failure');
     assert.equal(merged.totals.ops, wholeMerged.totals.ops);
     // The coverage union is the unsharded run's too (each fsx unit saved its map).
     assert.ok('classes' in merged.coverage && merged.coverage.classes.length >= 1 && merged.coverage.classes.every((k) => k.units > 0 && (k.reached ?? 1) > 0), JSON.stringify(merged.coverage));
