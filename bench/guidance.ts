@@ -1,14 +1,15 @@
 /**
  * The gain of coverage-guided generation over the bug zoo: for every mutant, plain `iomap-harness
- * fsx` (the fsx command's default options, the setup sweep in rounds of 10,000 ops) on seeds 1..S
+ * fsx` (the fsx command's default options, the setup sweep in rounds of 10,000 ops) on seeds F..F+S-1
  * (at most --ops ops each), unguided (`--no-guide`) and guided: how many seeds caught it, median ops
  * and CPU seconds to the failure, median shrunk size of the failing logs (each shrunk with at most
  * --shrink-replays replays; 0: no shrinking). Prints markdown rows for docs/benchmarks.md and
  * docs/bug-zoo.md. `--no-sweep` runs one setup (the adapter's defaults), as the first measurements did.
  *
- *   node dist/bench/guidance.js [--seeds 3] [--ops 20000] [--shrink-replays 0] [--only a,b] [--guided-only] [--no-sweep]
+ *   node dist/bench/guidance.js [--seeds 3] [--first-seed 1] [--ops 20000] [--shrink-replays 0] [--only a,b] [--guided-only|--unguided-only] [--no-sweep]
  *
- * --guided-only skips the unguided runs (their ops do not depend on the guide's tuning).
+ * --guided-only skips the unguided runs (their ops do not depend on the guide's tuning);
+ * --unguided-only the guided ones.
  */
 import { MUTANTS } from '../adapters/mutants/catalog';
 import { loadAdapter } from '../adapters/registry';
@@ -39,7 +40,7 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-function measure(name: string, guide: boolean, seeds: number, maxOps: number, shrinkReplays: number): Figures {
+function measure(name: string, guide: boolean, first: number, seeds: number, maxOps: number, shrinkReplays: number): Figures {
   const f: Figures = { caught: 0, ops: [], cpu: [], shrunk: [] };
   const spec = `mutant:${name}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'guidance-'));
@@ -48,7 +49,7 @@ function measure(name: string, guide: boolean, seeds: number, maxOps: number, sh
     ...(process.argv.includes('--no-sweep') ? {} : { sweep: {} }),
   };
   try {
-    for (let seed = 1; seed <= seeds; seed++) {
+    for (let seed = first; seed < first + seeds; seed++) {
       const c0 = cpuSeconds();
       const r = runSeed(task, seed, quiet);
       const cpu = cpuSeconds() - c0;
@@ -75,6 +76,7 @@ function cell(f: Figures, seeds: number): string {
 
 function main(): void {
   const seeds = Number(arg('seeds', '3'));
+  const first = Number(arg('first-seed', '1'));
   const maxOps = Number(arg('ops', '20000'));
   const shrinkReplays = Number(arg('shrink-replays', '0'));
   const only = arg('only', '') === '' ? null : new Set(arg('only', '').split(','));
@@ -82,8 +84,8 @@ function main(): void {
   process.stdout.write(`| mutant | expected catcher | unguided (--no-guide) | guided (default) |\n|---|---|---|---|\n`);
   for (const m of MUTANTS) {
     if (only !== null && !only.has(m.name)) continue;
-    const off = process.argv.includes('--guided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, false, seeds, maxOps, shrinkReplays);
-    const on = measure(m.name, true, seeds, maxOps, shrinkReplays);
+    const off = process.argv.includes('--guided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, false, first, seeds, maxOps, shrinkReplays);
+    const on = process.argv.includes('--unguided-only') ? { caught: 0, ops: [], cpu: [], shrunk: [] } : measure(m.name, true, first, seeds, maxOps, shrinkReplays);
     for (const [k, f] of [['off', off], ['on', on]] as const) {
       all[k].caught += f.caught;
       all[k].ops.push(...f.ops);
@@ -91,6 +93,8 @@ function main(): void {
       all[k].shrunk.push(...f.shrunk);
     }
     process.stdout.write(`| \`${m.name}\` | ${m.catches} | ${cell(off, seeds)} | ${cell(on, seeds)} |\n`);
+    // Per seed run (stderr): the ops to each detection, for comparing schedules run by run.
+    process.stderr.write(`${JSON.stringify({ mutant: m.name, unguided: off.ops, guided: on.ops })}\n`);
   }
   const total = (f: Figures) => `${f.caught} detections; median ${median(f.ops)} ops, ${median(f.cpu)?.toFixed(2)} CPU s; median shrunk ${median(f.shrunk)} ops; total CPU ${f.cpu.reduce((a, b) => a + b, 0).toFixed(1)} s in caught runs`;
   process.stdout.write(`\nunguided: ${total(all.off)}\nguided: ${total(all.on)}\n`);

@@ -5,16 +5,16 @@ import * as path from 'path';
 import { loadAdapter } from '../adapters/registry';
 import { createNaiveAdapter } from '../adapters/naive';
 import { runFsx } from '../properties/fsx/engine';
-import { classicWeights, defaultOptions, FsxOptions } from '../properties/fsx/generator';
+import { classicWeights, defaultOptions, FsxOptions, Generator, resolveOps } from '../properties/fsx/generator';
 import { fsxOptionsFrom } from '../cli/fsx-command';
-import { OP_FIEMAP, OP_READ, OP_TRUNCATE, OP_WRITE, OPS } from '../properties/fsx/ops';
+import { OP_FIEMAP, OP_RACE_WRITE, OP_READ, OP_TRUNCATE, OP_WRITE, OpBuffer, OPS } from '../properties/fsx/ops';
 import { CoverageFormatError, CoverageRecorder } from '../properties/coverage/recorder';
 import { fileEof, geometryClass, PER_OP, stateIndex, stateName, STATE_CELLS } from '../properties/coverage/cells';
 import { reachableFor, summarize } from '../properties/coverage/reachable';
-import { Guide, GUIDE_TRIES } from '../properties/coverage/guide';
+import { Guide, GUIDE_TRIES, GUIDE_WARMUP } from '../properties/coverage/guide';
 import { renderCoveragePage } from '../properties/report/heatmap';
 import { writeReport } from '../cli/report-command';
-import { EOF_BEFORE, EOF_PAST, EOF_STRADDLING, FOLIO_ABSENT, FOLIO_UPTODATE, MAP_DELALLOC, MAP_HOLE, MAP_SHARED } from '../adapters/types';
+import { EOF_BEFORE, EOF_PAST, EOF_STRADDLING, FOLIO_ABSENT, FOLIO_DIRTY, FOLIO_UPTODATE, MAP_DELALLOC, MAP_HOLE, MAP_SHARED } from '../adapters/types';
 
 const quiet = { out: () => undefined, err: () => undefined };
 const opts = (o: Partial<FsxOptions>): FsxOptions => ({ ...defaultOptions(), quiet: true, ...o });
@@ -202,6 +202,46 @@ describe('coverage-guided generation', () => {
       a.close();
     }
     assert.ok(rec.states[stateIndex(OP_WRITE, MAP_SHARED, FOLIO_UPTODATE, EOF_BEFORE)] > 0, JSON.stringify(rec.toJSON().states));
+  });
+
+  it('guidance waits for the warm-up (the unguided sequence), then a guided truncate or race lands on the prepared block', () => {
+    // A guide wanting two cells only: truncate over a dirty delalloc EOF block, and a race write
+    // past EOF. The file is 65,636 bytes (the oracle's size stays put: ops are generated, not run).
+    const size = 65536 + 100;
+    const o = opts({ numOps: 4000, seed: 3 });
+    const gen = (cells: number[]) => {
+      const a = loadAdapter('reference');
+      const t = a.open();
+      const rec = new CoverageRecorder('x', GEO, 'test');
+      const states = new Uint8Array(STATE_CELLS);
+      for (const c of cells) states[c] = 1;
+      const g = new Guide(rec, { geometryClass: 'test', states, fileOps: new Uint8Array(OPS.length * 3) }, true);
+      const ops = resolveOps(o, a.capabilities, t, 'reference');
+      const generator = new Generator(o, a.capabilities, ops, cells.length ? g : null);
+      const buf = new OpBuffer(o.numOps);
+      while (buf.count < o.numOps) generator.next(buf, size);
+      a.close();
+      return buf;
+    };
+    const cells = [stateIndex(OP_TRUNCATE, MAP_DELALLOC, FOLIO_DIRTY, EOF_STRADDLING), stateIndex(OP_RACE_WRITE, MAP_HOLE, FOLIO_ABSENT, EOF_PAST)];
+    const guided = gen(cells);
+    const plain = gen([]);
+    const half = o.numOps * GUIDE_WARMUP;
+    for (const f of ['code', 'off', 'len', 'dst', 'flags'] as const) {
+      assert.deepEqual(guided[f].subarray(0, half), plain[f].subarray(0, half), `the warm-up's ${f} are the unguided run's`);
+    }
+    let truncates = 0;
+    let races = 0;
+    for (let i = half; i < guided.count; i++) {
+      // Straddling: the new size falls inside the EOF block's part below EOF [65,536, 65,636).
+      if (guided.code[i] === OP_TRUNCATE && guided.len[i] >= 65536 && guided.len[i] < size) truncates++;
+      // Past EOF: the race's write starts in the block past EOF [65,636, 69,632).
+      if (guided.code[i] === OP_RACE_WRITE && guided.off[i + 1] >= size && guided.off[i + 1] < 65536 + 4096) races++;
+    }
+    // Each cell is aimed at GUIDE_TRIES times (never reached: nothing runs); an unguided truncate
+    // or race write lands in those few bytes about once in 2,600 / 64 draws.
+    assert.ok(truncates >= GUIDE_TRIES, `${truncates} truncates to a size inside the prepared EOF block`);
+    assert.ok(races >= GUIDE_TRIES, `${races} race writes starting on the prepared block past EOF`);
   });
 
   it('the guided draw lists only enabled ops with unreached reachable cells, capped', () => {

@@ -199,7 +199,9 @@ describe('fsx device fault ops', () => {
 
   it('shrink with the failure kept (a fault op survives in the shrunk log)', function () {
     this.timeout(0);
-    const { r } = fsx(loadAdapter('mutant:read-error-uptodate'), { numOps: 5000, seed: 2 });
+    // Seed 1: a read fault after a direct write (seed 2's failure needs a power cut and an evict
+    // between: 5 ops shrunk).
+    const { r } = fsx(loadAdapter('mutant:read-error-uptodate'), { numOps: 5000, seed: 1 });
     assert.ok(r.failure, 'fsx catches the mutant by default');
     const s = shrinkLog(r.log(), { makeAdapter: () => loadAdapter('mutant:read-error-uptodate'), name: 'mutant:read-error-uptodate' });
     assert.ok(s.log.ops.length <= 3, JSON.stringify(s.log.ops));

@@ -140,6 +140,30 @@ describe('fsx interleaving ops', () => {
     assert.equal(r.failure?.op, 4);
   });
 
+  it('an evict op evicts whether or not coverage is recorded (a replay records none)', () => {
+    // The bug: the evict call sat in the argument of the coverage step count (cov?.step(...)), so
+    // without a coverage map (--no-guide, replay, shrink) evict ops did nothing and a guided run's
+    // failing log could pass on replay.
+    let evicts = 0;
+    const spying = () => withTarget(loadAdapter('reference'), 'evict-spy', (t) => {
+      const il = t.interleave!;
+      const spy: InterleavingSteps = new Proxy(il, {
+        get: (o, k) => (k === 'evict' ? (off: number) => { evicts++; return o.evict(off); } : Reflect.get(o, k)),
+      });
+      return { interleave: spy };
+    });
+    const l = log([{ op: 'write', off: 0, len: 4096 }, { op: 'fsync', off: 0, len: 0 }, { op: 'evict', off: 0, len: 0 }, { op: 'read', off: 0, len: 100 }]);
+    const r = replayLog(spying(), 'evict-spy', l, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+    assert.equal(r.failure, null, r.report.join('\n'));
+    assert.equal(evicts, 1, 'the replay evicted');
+    evicts = 0;
+    fsx(spying(), { numOps: 1000, seed: 3, coverage: false });
+    const unrecorded = evicts;
+    evicts = 0;
+    fsx(spying(), { numOps: 1000, seed: 3, coverage: true });
+    assert.ok(unrecorded > 0 && unrecorded === evicts, `evicts without coverage ${unrecorded}, with ${evicts}`);
+  });
+
   it('asynchronous direct writes: bytes old or new until every I/O completed, then new; lost ones are bad data', () => {
     const l = log([
       { op: 'write', off: 0, len: 16384 },

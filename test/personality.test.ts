@@ -375,6 +375,20 @@ describe('personalities', () => {
     assert.deepStrictEqual(delalloc.fsys.checkInvariants(), []);
   });
 
+  // ext4_extending_io also counts a write ending past i_disksize (diff, ext4 4k seed 13, op 154,062,
+  // 4 ops): after a delalloc write the refused O_DIRECT write inside EOF truncated to i_size on the
+  // host, freeing the unwritten block a zero range had allocated past EOF.
+  it('dioWriteAlignUpFront: a failed O_DIRECT write ending past the on-disk size frees the blocks past EOF on ext4', () => {
+    const { fsys, f } = mount('ext4');
+    f.pwrite(0, new Uint8Array(BS + 1).fill(1)); // delalloc: nothing on disk yet
+    f.fallocate(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2 * BS, 1);
+    assert.strictEqual(classOf(f, 2), 'unwritten');
+    assert.strictEqual(outcome(() => f.directWrite(0, new Uint8Array(1))), 'EINVAL');
+    assert.strictEqual(classOf(f, 2), 'hole');
+    assert.strictEqual(f.size, BS + 1);
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
   // fsx --personality ext4 -N 8000 -S 3 (bs 512), op 4,215, shrunk to 4 ops: junk stored through
   // mmap past EOF, then a refused extending O_DIRECT write wrote the EOF block (its page flushed
   // first, so the block was written), and an mmap read showed the write's bytes past EOF.

@@ -1,5 +1,6 @@
 /**
- * Coverage-guided generation: the fsx generator asks the guide, every GUIDE_PERIOD ops, which
+ * Coverage-guided generation: after an unguided warm-up (GUIDE_WARMUP of the round's ops), the fsx
+ * generator asks the guide, every GUIDE_PERIOD ops, which
  * reachable cells the run has not reached yet, and draws one op in GUIDE_ODDS toward one of them:
  * an op that still misses cells (weighted by how many, at most GUIDE_CAP), then one of its missing
  * cells. For a target under the generic layer the cell is a state cell, and a recipe
@@ -16,6 +17,15 @@ import { hasPosition, N_EOF, PER_OP } from './cells';
 import { fileCellsByConstruction, ReachableSet } from './reachable';
 import type { CoverageRecorder } from './recorder';
 
+/**
+ * Share of a round's ops (the whole run without the setup sweep) generated unguided before guidance
+ * starts. Bugs the plain op mix hits early in a fresh file are found in these ops exactly as
+ * without guidance (the generator draws nothing for the guide before it starts, so this part of
+ * the op sequence is the unguided one); guidance then spends the rest of the round on the states
+ * the run has not reached. Measured over the bug zoo (docs/bug-zoo.md, "The default campaign,
+ * guided and unguided"): guiding from the first op caught fewer seed runs than no guidance.
+ */
+export const GUIDE_WARMUP = 0.5;
 /** Ops between two looks at the coverage map. */
 export const GUIDE_PERIOD = 256;
 /** One op in GUIDE_ODDS is a guided one, while some reachable cell is unreached. */

@@ -26,7 +26,7 @@ import {
 } from './ops';
 import { MAX_OFFSET } from '../oracle/bytes';
 import { fileEof, hasPosition, N_EOF } from '../coverage/cells';
-import { Guide, GUIDE_ODDS, GUIDE_PERIOD } from '../coverage/guide';
+import { Guide, GUIDE_ODDS, GUIDE_PERIOD, GUIDE_WARMUP } from '../coverage/guide';
 import { Prepared, prepareCell, RECIPE_MAX_OPS } from './recipe';
 
 /**
@@ -436,11 +436,14 @@ export class Generator {
   /** Coverage guidance (null: off) and the ops generated since it last looked at the map. */
   private readonly guide: Guide | null;
   private sinceRefresh = 0;
+  /** The op (of this round) guidance starts at: the ops before it are the unguided sequence. */
+  private readonly guideFrom: number;
   /** A guided op's position window (its recipe's focus block), or null: positions as fsx draws them. */
   private win: Prepared | null = null;
 
   constructor(o: FsxOptions, caps: Capabilities, ops: ResolvedOps, guide: Guide | null = null) {
     this.guide = guide;
+    this.guideFrom = Math.floor(o.numOps * GUIDE_WARMUP);
     this.o = o;
     this.rng = new Prng(o.seed);
     this.bs = caps.blockSize;
@@ -511,7 +514,7 @@ export class Generator {
     const o = this.o;
     const rv = rng.next32();
     const flags0 = this.closeLimit > 0 && rv >>> 4 < this.closeLimit ? FL_CLOSE_OPEN : 0;
-    const g = this.guide;
+    const g = buf.count >= this.guideFrom ? this.guide : null;
     let want = -1;
     let code: number;
     if (g !== null && this.sinceRefresh-- === 0) {
@@ -531,9 +534,13 @@ export class Generator {
     }
     if ((code === OP_RACE_WRITE || code === OP_RACE_PUNCH || code === OP_RACE_WRITEBACK) && buf.count + 2 > o.numOps) code = OP_WRITE;
     if (code === OP_RACE_WRITE || code === OP_RACE_PUNCH || code === OP_RACE_WRITEBACK) {
+      // A race aimed at a state cell: its write (and so the race inside it) starts on the prepared block.
+      if (cell >= 0 && buf.count + RECIPE_MAX_OPS + 2 <= o.numOps) this.prepare(buf, code, cell, fileSize);
       this.len = o.randomOpLen ? rng.below(o.maxoplen + 1) : o.maxoplen;
       this.off = 0;
-      return this.race(buf, code, flags0, fileSize);
+      this.race(buf, code, flags0, this.win?.size ?? fileSize);
+      this.win = null;
+      return;
     }
     // Now and then arguments a correct target must refuse (no EOF pollution before those).
     if (this.invalidOn && INVALID_CODES.has(code) && rng.below(INVALID_RATE) === 0 && this.invalid(code, fileSize)) {
@@ -542,10 +549,7 @@ export class Generator {
     }
     // A state cell to reach: prepare the block under the op first (recipe.ts), then draw the op's
     // position on that block.
-    if (cell >= 0 && buf.count + RECIPE_MAX_OPS + 1 <= o.numOps) {
-      this.win = prepareCell({ rng, bs: this.bs, folioSize: g!.folioSize, maxlen: o.maxlen, keepSize: this.keepSize, weights: this.weights }, buf, code, cell, fileSize);
-      if (this.win !== null) fileSize = this.win.size;
-    }
+    if (cell >= 0 && buf.count + RECIPE_MAX_OPS + 1 <= o.numOps && this.prepare(buf, code, cell, fileSize)) fileSize = this.win!.size;
     let flags = this.shape(code, flags0, fileSize);
     for (let t = 0; want >= 0 && t < EOF_TRIES && fileEof(code, this.off, this.len, this.dst, fileSize) !== want; t++) {
       flags = this.shape(code, flags0, fileSize);
@@ -557,6 +561,13 @@ export class Generator {
       else if (o.polluteEof === true && rng.below(2) === 1) flags |= FL_NO_MSYNC;
     }
     buf.push(code, this.off, this.len, this.dst, flags);
+  }
+
+  /** Push the recipe for state cell `cell` of op `code` (recipe.ts) and keep its window; false without one. */
+  private prepare(buf: OpBuffer, code: number, cell: number, fileSize: number): boolean {
+    const c = { rng: this.rng, bs: this.bs, folioSize: this.guide!.folioSize, maxlen: this.o.maxlen, keepSize: this.keepSize, weights: this.weights };
+    this.win = prepareCell(c, buf, code, cell, fileSize);
+    return this.win !== null;
   }
 
   /** fsx's argument rules for op `code` into off/len/dst; returns the op's flags. */
@@ -657,7 +668,8 @@ export class Generator {
         if (this.dsync && rng.below(4) === 0) flags |= FL_DSYNC;
         break;
       case OP_TRUNCATE:
-        this.len = rng.below(maxlen);
+        // Guided: the new size falls in the prepared block (its tail is what truncate zeroes).
+        this.len = this.pos(maxlen);
         this.len -= this.len % o.truncbdy;
         break;
       case OP_FALLOCATE:

@@ -540,7 +540,10 @@ export class Runner {
           il.complete(off % p);
           cov?.step(off % p === 0 ? 'complete-in-order' : 'complete-out-of-order');
         } else if (code === OP_EVICT) {
-          cov?.step(il.evict(off) ? 'evict' : 'evict-refused');
+          // The evict runs whether or not coverage is recorded (a run that records it, as every
+          // guided one does, and its replay, which does not, must do the same).
+          const took = il.evict(off);
+          cov?.step(took ? 'evict' : 'evict-refused');
         } else {
           this.writebackAndEvict(il, off);
         }
