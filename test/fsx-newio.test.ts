@@ -203,6 +203,37 @@ describe('fsx newer ops: write_atomic, read_dontcache, write_dontcache, exchange
     assert.deepEqual(failing, []);
   });
 
+  it('a store through the mapping in another folio leaves an atomic write judged: a torn one is reported (atomicBioNotAtomic)', () => {
+    // As above, but the store is in the next 16 KiB folio: its writeback does not touch the
+    // atomic write's block, so a power cut that tears it is a failure. The runner knows the
+    // reference's folio size (it used to forget every atomic write within 2 MiB of a store).
+    const run = (storeOff: number): number[] => {
+      const failing: number[] = [];
+      modelBugs.atomicBioNotAtomic = true;
+      try {
+        for (let sel = 0; sel < 64; sel++) {
+          const log: OpLog = {
+            format: 'iomap-harness-oplog', version: 5, adapter: 'reference', seed: 1,
+            geometry: { blockSize: 4096, pageSize: 4096, folioSize: 16384 }, setup: { poison: 7 },
+            ops: [
+              { op: 'write', off: 0, len: 32768 }, { op: 'fsync', off: 0, len: 0 },
+              { op: 'write_atomic', off: 0, len: 4096 }, { op: 'read', off: 0, len: 16384 },
+              { op: 'mapwrite', off: storeOff, len: 100, noMsync: true }, { op: 'writeback', off: 0, len: 0 },
+              { op: 'complete_io', off: 0, len: 0 }, { op: 'crash', off: sel, len: 0 },
+            ],
+          };
+          const r = replayLog(loadAdapter('reference', adapterOptionsOf(log)), 'reference', log, ro, quiet);
+          if (r.failure !== null) failing.push(sel);
+        }
+      } finally {
+        modelBugs.atomicBioNotAtomic = false;
+      }
+      return failing;
+    };
+    assert.notDeepEqual(run(16384 + 8192), [], 'a torn atomic write one folio away from the store is reported');
+    assert.deepEqual(run(8192), [], 'in the store\'s folio it is not judged');
+  });
+
   describe('each new check fails on its bug', () => {
     afterEach(() => { for (const k of ['dontcacheDropsDirty', 'dontcacheNoDropAtWriteback', 'exchangeKeepsCache', 'atomicBioNotAtomic'] as const) modelBugs[k] = false; });
 
