@@ -94,12 +94,12 @@ describe('process protocol 2: the current iomap API over the wire (examples/fs-s
   it('a server that serves reads itself (read_folio_range, iomap_read_ops) passes fsx, checked by C07; one that serves the wrong block is caught', () => {
     const a = open(`python3 ${FS_SERVER} --serve-reads`, 'current');
     assert.ok(a.fsAdapter.ops.has('read_folio_range'));
-    const r = runFsx(a, a.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 300 }, quiet);
+    const r = runFsx(a, a.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 150 }, quiet);
     assert.equal(r.failure, null, r.report.join('\n'));
     assert.ok((a.inner.monitor!.evaluated.get('C07') ?? 0) > 0, 'no read went through the server');
     a.close();
     const b = open(`python3 ${FS_SERVER} --serve-reads --defect read-next-block`, 'current');
-    const bad = runFsx(b, b.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 300 }, quiet);
+    const bad = runFsx(b, b.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 60 }, quiet);
     // Wrong bytes read back: at once, or (kind durability) after fsx's clean remount drops the cache.
     assert.ok(['bad-data', 'durability'].includes(bad.failure?.kind ?? ''), bad.report.join('\n'));
     assert.ok(bad.report.some((l) => l.includes('READ BAD DATA')), bad.report.join('\n'));
