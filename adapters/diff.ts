@@ -278,9 +278,15 @@ export class DiffTarget implements FileTarget {
    */
   private reconcileRefusedWrite(what: string, off: number, data: Uint8Array, before: { host: Uint8Array; ref: Uint8Array }): void {
     const now = this.rangeBytes(off, data.length);
-    if (sameBytes(now.host, now.ref)) return;
     const size = this.host.size();
-    if (size !== this.ref.size() || now.host.length !== before.host.length) return; // the comparisons after the op say what differs
+    if (size !== this.ref.size() || now.host.length !== before.host.length) {
+      // A refused write moved a size. Nothing compares after a refused op (both() throws before
+      // change() compares), and a later change could hide it: compare now.
+      this.compare(`${what} (refused on both)`);
+      this.compareBytes(`${what} (refused on both)`, size);
+      return;
+    }
+    if (sameBytes(now.host, now.ref)) return;
     for (const [side, got, old] of [['host', now.host, before.host], ['reference', now.ref, before.ref]] as const) {
       const bad = notLandedPrefix(got, old, data, off, this.bs);
       if (bad !== null) throw new Divergence('diff-bytes', [`after ${what} (refused on both): the ${side} landed bytes [${bad[0]}, ${bad[1]}), not a prefix of the write short of its last block`]);
