@@ -459,8 +459,10 @@ describe('refs: the validity cookie', () => {
     const m = zeroedIomap();
     assert.strictEqual(env.fs.iomapOps.begin(env.inode, 0, 1024, IOMAP_WRITE, m, zeroedIomap()), 0);
     assert.strictEqual(m.validityCookie, env.ri.seq);
-    assert.strictEqual(m.folioOps!.iomapValid!(env.inode, m), true);
+    // The hook hangs off the mapping's folio_ops in 6.12, off iomap_write_ops in the current API.
+    const hooks = env.fs.api === 'current' ? env.fs.writeOps : m.folioOps!;
+    assert.strictEqual(hooks.iomapValid!(env.inode, m), true);
     env.fs.punchDelalloc(env.inode, 0, 1024);
-    assert.strictEqual(m.folioOps!.iomapValid!(env.inode, m), false);
+    assert.strictEqual(hooks.iomapValid!(env.inode, m), false);
   });
 });

@@ -73,6 +73,8 @@ export class AddressSpace {
    */
   private readonly starts: number[] = [];
   private readonly folios: Folio[] = [];
+  /** Rank of the last folio lookup() found (a guess: checked before use). */
+  private hint = 0;
   /** Reclaim shadows (value entries), keyed by start index. */
   private readonly shadows = new Map<number, Shadow>();
   /** A mmap store into a writably mapped page happened (mapping_writably_mapped()). */
@@ -120,9 +122,23 @@ export class AddressSpace {
   }
 
   lookup(index: number): Folio | undefined {
-    const i = lowerBound(this.starts, index + 1) - 1;
+    const i = this.rankAt(index);
     const f = this.folios[i];
-    return f !== undefined && index < f.nextIndex && index >= f.index ? f : undefined;
+    if (f === undefined || index >= f.nextIndex) return undefined;
+    this.hint = i;
+    return f;
+  }
+
+  /** The rank of the last folio starting at or before `index` (-1: none). */
+  private rankAt(index: number): number {
+    // Reads and writes walk a file folio by folio: the last hit and the next rank come first.
+    const st = this.starts;
+    const h = this.hint;
+    if (h < st.length && st[h] <= index) {
+      if (h + 1 >= st.length || st[h + 1] > index) return h;
+      if (h + 2 >= st.length || st[h + 2] > index) return h + 1;
+    }
+    return lowerBound(st, index + 1) - 1;
   }
 
   folioAt(pos: number): Folio | undefined {
