@@ -125,6 +125,28 @@ function errName(e: unknown): string {
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 
+/**
+ * Where a refused misaligned O_DIRECT write's bytes `got` (inside EOF, from `off`; `old`: before
+ * it) show new data that iomap could not have landed: a block's part that is new (and not old)
+ * after one that is old (and not new), or in the block holding the write's last byte (the
+ * misaligned mapping, which never lands). Returns that part's range, or null. Parts that are
+ * neither old nor new are left to the byte comparison.
+ */
+function notLandedPrefix(got: Uint8Array, old: Uint8Array, data: Uint8Array, off: number, bs: number): [number, number] | null {
+  const lastBlock = Math.floor((off + data.length - 1) / bs);
+  let stopped = false;
+  for (let a = off; a < off + got.length;) {
+    const b = Math.min(off + got.length, (Math.floor(a / bs) + 1) * bs);
+    const g = got.subarray(a - off, b - off);
+    const isOld = sameBytes(g, old.subarray(a - off, b - off));
+    const isNew = sameBytes(g, data.subarray(a - off, b - off));
+    if (isNew && !isOld && (stopped || Math.floor(a / bs) === lastBlock)) return [a, b];
+    if (isOld && !isNew) stopped = true;
+    a = b;
+  }
+  return null;
+}
+
 /** How often (in state-changing ops) the whole file's bytes are compared. */
 const BYTES_EVERY = 8;
 
@@ -248,14 +270,27 @@ export class DiffTarget implements FileTarget {
    * block joins its extent, so the whole write is one misaligned mapping and nothing lands): the
    * model's allocator is not ext4's, so the two may land different blocks (diff, ext4 4k seed 12,
    * 4 ops). Each block's part of the range must be old or new on each side, and written on both;
-   * where they differ, the reference is given the host's bytes (an aligned direct write over its
-   * written block, or a buffered one for the EOF block), so the runs stay comparable.
+   * what landed on each side is a prefix of the range (iomap stops at the first misaligned
+   * mapping: the write's inner mapping boundaries are block aligned, so that is the last one,
+   * and the block holding the write's last byte never lands); where they differ, the reference is
+   * given the host's bytes (an aligned direct write over its written block, or a buffered one for
+   * the EOF block), so the runs stay comparable.
    */
   private reconcileRefusedWrite(what: string, off: number, data: Uint8Array, before: { host: Uint8Array; ref: Uint8Array }): void {
     const now = this.rangeBytes(off, data.length);
-    if (sameBytes(now.host, now.ref)) return;
     const size = this.host.size();
-    if (size !== this.ref.size() || now.host.length !== before.host.length) return; // the comparisons after the op say what differs
+    if (size !== this.ref.size() || now.host.length !== before.host.length) {
+      // A refused write moved a size. Nothing compares after a refused op (both() throws before
+      // change() compares), and a later change could hide it: compare now.
+      this.compare(`${what} (refused on both)`);
+      this.compareBytes(`${what} (refused on both)`, size);
+      return;
+    }
+    if (sameBytes(now.host, now.ref)) return;
+    for (const [side, got, old] of [['host', now.host, before.host], ['reference', now.ref, before.ref]] as const) {
+      const bad = notLandedPrefix(got, old, data, off, this.bs);
+      if (bad !== null) throw new Divergence('diff-bytes', [`after ${what} (refused on both): the ${side} landed bytes [${bad[0]}, ${bad[1]}), not a prefix of the write short of its last block`]);
+    }
     const bs = this.bs;
     const n = Math.ceil(size / bs);
     const hc = blockClasses(this.host.fiemap!(0, size, 0), bs, n);

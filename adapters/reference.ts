@@ -16,7 +16,7 @@ import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter, resolveApi } from './fs-adapter';
 import { blockRuns } from '../reference/iomap/fs-ops';
-import { IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
+import { defaultApi, IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
 import { FsMonitor, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
 
@@ -391,6 +391,8 @@ export class ReferenceAdapter implements FileAdapter {
   readonly fsAdapter: FsAdapter;
   /** Poison seed, post-EOF preallocation and inline limit this adapter runs with (recorded in op logs). */
   readonly setup: TargetSetup;
+  /** The API generation the filesystem's ops tables run in (resolved: --api, else the default). */
+  readonly api: IomapApi;
   /** What the setup sweep may vary (SetupSupport). */
   readonly setups: SetupSupport;
   /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
@@ -406,9 +408,12 @@ export class ReferenceAdapter implements FileAdapter {
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
     this.setup = checkSetup({ poison: opts.poison, eofPrealloc: opts.eofPrealloc, inlineMax: opts.inlineMax, personality: opts.personality as TargetSetup['personality'], api: opts.api as TargetSetup['api'] }, bs);
     // The generation is checked against the adapter now (one line, before anything runs); one
-    // other than the 6.12 baseline is part of the setup op logs record.
+    // other than the 6.12 baseline is part of the setup op logs record, and so is 6.12 itself
+    // when IOMAP_HARNESS_API moved the default (a replay must not run the other one). Every
+    // mount gets it explicitly: an absent setup.api means "the default", which the variable moves.
     const api = resolveApi(this.fsAdapter, this.setup.api);
-    if (api === '6.12') delete this.setup.api;
+    this.api = api;
+    if (api === '6.12' && defaultApi() === '6.12') delete this.setup.api;
     else this.setup.api = api;
     const fc = this.fsAdapter.fileCapabilities;
     const refs = this.fsAdapter === refsFsAdapter;
@@ -451,7 +456,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** (Re)mount the device through the generic layer and the monitor. */
   mount(): void {
-    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts, this.setup.api);
+    const { fsys, monitor } = mountWithMonitor(this.fsAdapter, this.faultDevice ?? this.device!, this.folioSize, this.opts.monitor ?? true, this.ruleCounts, this.api);
     this.fsys = fsys;
     this.monitor = monitor;
     if (this.setup.personality !== undefined) {
@@ -469,7 +474,7 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** The volume capability: this filesystem, with this adapter's configuration, on a device the harness owns. */
   get volume(): VolumeProvider {
-    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name, api: this.setup.api });
+    return iomapVolume({ fs: this.fsAdapter, configureFs: this.opts.configureFs, name: this.name, api: this.api });
   }
 
   /** The FaultDevice the filesystem runs on (no log kept: fsx issues millions of requests). */

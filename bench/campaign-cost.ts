@@ -17,14 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseCampaign } from '../properties/campaign/config';
 import { runShard, UnitResult } from '../properties/campaign/shard';
-
-function arg(argv: string[], name: string, dflt: number): number {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(argv[i + 1]);
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`campaign-cost bench: --${name} needs a positive integer`);
-  return v;
-}
+import { intArg } from './int-arg';
 
 interface Row {
   target: string;
@@ -54,8 +47,8 @@ function rows(results: UnitResult[], label: (r: UnitResult) => string): Row[] {
 
 function main(): void {
   const argv = process.argv.slice(2);
-  const ops = arg(argv, 'ops', 20000);
-  const seeds = arg(argv, 'seeds', 3);
+  const ops = intArg('campaign-cost', argv, 'ops', 20000);
+  const seeds = intArg('campaign-cost', argv, 'seeds', 3);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-campaign-cost-'));
   try {
     const run = (c: object, label: (r: UnitResult) => string): Row[] => {

@@ -19,21 +19,14 @@ import { campaignId, parseCampaign } from '../properties/campaign/config';
 import { mergeShards } from '../properties/campaign/merge';
 import { indexHtml, mergedJson, mergedJunit } from '../properties/campaign/merge-report';
 import { runShard, SHARD_FORMAT, ShardInfo, UnitResult } from '../properties/campaign/shard';
-
-function arg(argv: string[], name: string, dflt: number): number {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(argv[i + 1]);
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`campaign-merge bench: --${name} needs a positive integer`);
-  return v;
-}
+import { intArg } from './int-arg';
 
 function main(): void {
   const argv = process.argv.slice(2);
-  const shards = arg(argv, 'shards', 100);
-  const failures = arg(argv, 'failures', 1000);
-  const units = arg(argv, 'units', 5000);
-  const distinct = arg(argv, 'distinct', 40);
+  const shards = intArg('campaign-merge', argv, 'shards', 100);
+  const failures = intArg('campaign-merge', argv, 'failures', 1000);
+  const units = intArg('campaign-merge', argv, 'units', 5000);
+  const distinct = intArg('campaign-merge', argv, 'distinct', 40);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-campaign-bench-'));
   try {
     // One real shard gives a passing unit and a failing one with its reproducer files.

@@ -251,24 +251,28 @@ export function checkFolioInvariants(inode: Inode): string[] {
   const mapping = inode.mapping;
   for (let k = 0; k < mapping.nrFolios; k++) {
     const f = mapping.folioByRank(k);
-    const where = `folio ${f.index}+${f.nrPages}`;
-    if (f.locked) out.push(`${where} left locked`);
-    if (f.refs !== 0) out.push(`${where} get/put imbalance ${f.refs}`);
     const ifs = f.ifs;
-    if (blocksPerFolio(f, inode.blkbits) <= 1 && ifs) out.push(`${where} has per-block state with one block`);
+    if (f.locked) out.push(`${folioName(f)} left locked`);
+    if (f.refs !== 0) out.push(`${folioName(f)} get/put imbalance ${f.refs}`);
+    if (blocksPerFolio(f, inode.blkbits) <= 1 && ifs) out.push(`${folioName(f)} has per-block state with one block`);
     if (!ifs) continue;
-    if (allSet(ifs.uptodate) !== f.uptodate) out.push(`${where} uptodate ${f.uptodate} but bits ${Array.from(ifs.uptodate).join('')}`);
-    if (ifs.readBytesPending !== 0) out.push(`${where} read bytes pending ${ifs.readBytesPending}`);
-    if (!f.writeback && ifs.writeBytesPending !== 0) out.push(`${where} write bytes pending ${ifs.writeBytesPending} without writeback`);
+    if (allSet(ifs.uptodate) !== f.uptodate) out.push(`${folioName(f)} uptodate ${f.uptodate} but bits ${Array.from(ifs.uptodate).join('')}`);
+    if (ifs.readBytesPending !== 0) out.push(`${folioName(f)} read bytes pending ${ifs.readBytesPending}`);
+    if (!f.writeback && ifs.writeBytesPending !== 0) out.push(`${folioName(f)} write bytes pending ${ifs.writeBytesPending} without writeback`);
     const bad = firstDirtyNotUptodate(ifs.dirty, ifs.uptodate);
-    if (bad >= 0) out.push(`${where} block ${bad} dirty but not uptodate`);
+    if (bad >= 0) out.push(`${folioName(f)} block ${bad} dirty but not uptodate`);
     if (!f.dirty && !f.writeback) {
       const eofBlk = Math.ceil((inode.size - f.pos) / inode.blockSize);
       const d = ifs.dirty.indexOf(1);
-      if (d !== -1 && d < eofBlk) out.push(`${where} block ${d} dirty bit set on a clean folio`);
+      if (d !== -1 && d < eofBlk) out.push(`${folioName(f)} block ${d} dirty bit set on a clean folio`);
     }
   }
   return out;
+}
+
+/** How a folio is named in invariant reports (built only for a violation: this runs after every op). */
+function folioName(f: Folio): string {
+  return `folio ${f.index}+${f.nrPages}`;
 }
 
 /** The first block whose dirty bit is set and uptodate bit clear, or -1 (run by run). */

@@ -67,7 +67,8 @@ type BreakageSpec = Breakage | ((fs: FsInstance) => Breakage);
 function mount(breakage: BreakageSpec | null, geo: Geo = {}): Env {
   const dev = new MemoryDevice({ size: 64 << 20 });
   IomapFs.mkfs(dev, { blockSize: geo.bs ?? 4096, inlineMax: geo.inlineMax ?? 0 });
-  const refs = Refs.mount(dev, { api: geo.api });
+  // The 6.12 generation unless the case asks for another (the 6.12 rules need its callbacks).
+  const refs = Refs.mount(dev, { api: geo.api ?? '6.12' });
   const inst = breakage ? breakFs(refs, breakage) : refs;
   let fsys: IomapFs | null = null;
   const mon = new ContractMonitor(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '' });

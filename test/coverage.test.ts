@@ -156,7 +156,8 @@ describe('coverage-guided generation', () => {
       const g = run(true);
       const u = run(false);
       const [gs, us] = [g, u].map((c) => summarize(c, reachableFor(c.geometryClass))!);
-      // Measured: seed 1 80.2 % guided vs 74.4 % unguided (seed 2 81.1 vs 75.3, seed 3 79.2 vs 75.5).
+      // Measured with the warm-up (guidance from op 3,000): seed 1 79.8 % guided vs 74.4 % unguided,
+      // 60 cells only guided (seed 2 80.2 vs 75.3, 63; seed 3 79.7 vs 75.5, 52).
       assert.ok(gs.percent >= us.percent + 3, `seed ${seed}: guided reached ${gs.percent} % of the reachable cells, unguided ${us.percent} %`);
       assert.equal(gs.reachable, us.reachable, 'the same denominator');
       const onlyGuided = Object.keys(g.toJSON().states).filter((k) => !(k in u.toJSON().states));

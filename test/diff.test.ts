@@ -143,6 +143,12 @@ describe('diff: host vs reference', () => {
     // The host's blocks 0-2 are one extent here too, so it lands nothing: emulate a split after block 0.
     assert.equal(run((t, off, data) => t.directWrite!(off, data.subarray(0, BS))), null);
     assert.match(run((t) => t.pwrite(0, new Uint8Array(BS).fill(0x55))) ?? 'no divergence', /refused on both\): bytes \[0, 4096\) of block 0 differ .*not as old on one side and new on the other/);
+    // iomap stops at the misaligned mapping, the last: what lands is a prefix, short of the last block.
+    assert.match(run((t, off, data) => t.directWrite!(off + BS, data.subarray(BS, 2 * BS))) ?? 'no divergence', /the host landed bytes \[4096, 8192\), not a prefix/);
+    assert.match(run((t, off, data) => t.pwrite(off, data)) ?? 'no divergence', /the host landed bytes \[8192, 8292\), not a prefix/);
+    // A refused write that grew the file on one side: compared at once (a later write past EOF on
+    // both sides would otherwise make the sizes and bytes agree again).
+    assert.match(run((t, _off, data) => t.pwrite(3 * BS, data.subarray(0, 1))) ?? 'no divergence', /O_DIRECT pwrite\(0, 8292\) \(refused on both\): size 12289 on the host, 12288 on the reference/);
   });
 
   it('randomReads: a read miss fills exactly the pages asked for in single pages; without it, folios sized from the request', () => {

@@ -227,6 +227,23 @@ describe('durability tracker', () => {
     assert.equal(v[0]?.kind, 'bad-bytes');
   });
 
+  // A store through the mapping dirties its folios whole (page_mkwrite), so their writeback may
+  // tear an atomic write in them: only those folios (naturally aligned) lose the all-or-nothing
+  // check. One folio further, a torn atomic write is still reported.
+  it('a store through the mapping ends the all-or-nothing check in its own folios only', () => {
+    const torn = (storeOff: number, span: number): number => {
+      const tr = new DurabilityTracker(new SparseBytes());
+      tr.addAtomic({ label: 'op 3 write_atomic', parts: [{ off: 0, old: new Uint8Array(4096).fill(1), neu: new Uint8Array(4096).fill(2) }] });
+      tr.forgetAtomicNear(storeOff, storeOff + 100, span);
+      const found = new Uint8Array(65536 + 4096).fill(1, 0, 2048).fill(2, 2048, 4096);
+      return tr.checkAtomic({ size: found.length, pieces: [{ off: 0, data: found }] }, []).length;
+    };
+    assert.equal(torn(8192, 65536), 0, 'same 64 KiB folio: forgotten');
+    assert.equal(torn(65536, 65536), 1, 'the next folio: still judged (it was forgotten while the store was within a folio\'s length)');
+    assert.equal(torn(65536, 2 * 1024 * 1024), 0, 'folio size unknown: 2 MiB');
+    assert.equal(torn(2 * 1024 * 1024, 2 * 1024 * 1024), 1);
+  });
+
   describe('power cuts cost nothing in a run without crash ops', () => {
     const quiet = { out: () => undefined, err: () => undefined };
     const run = (crash: number) => {

@@ -15,6 +15,8 @@ import type { Runner } from '../properties/fsx/runner';
 import { registryEnv } from '../properties/suites/harness';
 import { play, Span } from '../properties/suites/steps';
 import { Workload } from '../properties/suites/workload';
+import { FIEMAP_EXTENT_SHARED } from '../reference/uapi-fiemap';
+import { withTarget } from './support/broken-adapters';
 
 const quiet = { out: () => undefined, err: () => undefined };
 const ro = { quiet: true, debug: false, logDumpOps: 0 };
@@ -113,5 +115,32 @@ describe('op log v3 attributes', () => {
     assert.throws(() => replayLog(createNaiveAdapter(), 'naive', log, ro, quiet), /^AdapterSpecError: adapter naive cannot replay op 2 \(mapwrite with reserveBlocks\)/);
     const shared = parseOpLog(logText([{ op: 'write', off: 0, len: 8192 }, { op: 'clone_range', off: 0, len: 4096, dst: 4096, checkShared: true }]), 'y.json');
     assert.equal(replayLog(loadAdapter('reference'), 'reference', shared, ro, quiet).failure, null);
+  });
+
+  it('checkShared walks the FIEMAP answers piece by piece and names the first unshared block of a long clone far into the file', () => {
+    const far = 2 ** 40;
+    const dst = far + 2 ** 20;
+    const blocks = 300;
+    const text = JSON.stringify({
+      format: 'iomap-harness-oplog', version: 3, adapter: 'reference', geometry: { blockSize: 1024, pageSize: 4096, folioSize: 16384 }, seed: 7,
+      options: { maxlen: 2 ** 41 },
+      ops: [{ op: 'write', off: far, len: blocks * 1024 }, { op: 'fsync', off: 0, len: 0 }, { op: 'clone_range', off: far, len: blocks * 1024, dst, checkShared: true }],
+    });
+    const log = parseOpLog(text, 'far.json');
+    assert.equal(replayLog(loadAdapter('reference'), 'reference', log, ro, quiet).failure, null, 'a correct clone passes');
+    // FIEMAP that forgets SHARED from 256 KiB into the destination on (one extent split in two;
+    // a block boundary whatever the block size the checks use).
+    const cut = dst + 256 * 1024;
+    const lying = withTarget(loadAdapter('reference'), 'lying-fiemap', (t) => ({
+      fiemap: (off: number, len: number, flags: number) => t.fiemap!(off, len, flags).flatMap((e) => {
+        const end = e.logical + e.length;
+        if (end <= cut) return [e];
+        const unshared = (lo: number) => ({ ...e, logical: lo, physical: e.physical + (lo - e.logical), length: end - lo, flags: e.flags & ~FIEMAP_EXTENT_SHARED });
+        return e.logical >= cut ? [unshared(e.logical)] : [{ ...e, length: cut - e.logical }, unshared(cut)];
+      }),
+    }));
+    const r = replayLog(lying, 'lying-fiemap', log, ro, quiet);
+    assert.equal(r.failure?.kind, 'fiemap', r.report.join('\n'));
+    assert.equal(r.failure?.offset, cut, r.report.join('\n'));
   });
 });

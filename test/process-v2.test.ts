@@ -14,6 +14,7 @@ import { ProtocolError } from '../adapters/process/errors';
 import { runFsx } from '../properties/fsx/engine';
 import { defaultOptions } from '../properties/fsx/generator';
 import '../properties/contract/monitor';
+import { defaultApi } from '../reference/iomap/types';
 
 const ROOT = path.join(__dirname, '..', '..');
 const FS_SERVER = path.join(ROOT, 'examples', 'fs-server.py');
@@ -66,7 +67,8 @@ describe('process protocol 2: the current iomap API over the wire (examples/fs-s
     const a = open(`python3 ${FS_SERVER}`);
     assert.equal(a.fsAdapter.hello.protocol, 1);
     assert.equal(a.fsAdapter.api, '6.12');
-    assert.deepEqual(a.setup, {});
+    // (recorded when IOMAP_HARNESS_API moved the default away from 6.12)
+    assert.deepEqual(a.setup, defaultApi() === '6.12' ? {} : { api: '6.12' });
     assert.ok(a.fsAdapter.ops.has('prepare_ioend') && !a.fsAdapter.ops.has('writeback_submit'));
     const r = runFsx(a, a.name, { ...defaultOptions(), quiet: true, seed: 5, numOps: 300 }, quiet);
     assert.equal(r.failure, null, r.report.join('\n'));
@@ -92,13 +94,15 @@ describe('process protocol 2: the current iomap API over the wire (examples/fs-s
   it('a server that serves reads itself (read_folio_range, iomap_read_ops) passes fsx, checked by C07; one that serves the wrong block is caught', () => {
     const a = open(`python3 ${FS_SERVER} --serve-reads`, 'current');
     assert.ok(a.fsAdapter.ops.has('read_folio_range'));
-    const r = runFsx(a, a.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 300 }, quiet);
+    const r = runFsx(a, a.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 150 }, quiet);
     assert.equal(r.failure, null, r.report.join('\n'));
     assert.ok((a.inner.monitor!.evaluated.get('C07') ?? 0) > 0, 'no read went through the server');
     a.close();
     const b = open(`python3 ${FS_SERVER} --serve-reads --defect read-next-block`, 'current');
-    const bad = runFsx(b, b.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 300 }, quiet);
-    assert.equal(bad.failure?.kind, 'bad-data', bad.report.join('\n'));
+    const bad = runFsx(b, b.name, { ...defaultOptions(), quiet: true, seed: 3, numOps: 60 }, quiet);
+    // Wrong bytes read back: at once, or (kind durability) after fsx's clean remount drops the cache.
+    assert.ok(['bad-data', 'durability'].includes(bad.failure?.kind ?? ''), bad.report.join('\n'));
+    assert.ok(bad.report.some((l) => l.includes('READ BAD DATA')), bad.report.join('\n'));
     b.close();
     // Protocol 1 has no read ops: pyfs does not list the method there.
     const c = open(`python3 ${FS_SERVER} --serve-reads`);

@@ -7,6 +7,7 @@
  * a shrink survives a target that fails to close or open a candidate. Each check has a target with
  * the matching defect that it catches.
  */
+import { defaultApi } from '../reference/iomap/types';
 import { strict as assert } from 'assert';
 import * as fc from 'fast-check';
 import * as fs from 'fs';
@@ -95,7 +96,9 @@ describe('setup sweep: the draw', () => {
     assert.deepEqual(loadAdapter('mutant:read-eof-off-by-one').setups, FULL);
     assert.deepEqual(createNaiveAdapter().setups, { blockSizes: [512, 1024, 4096, 16384] });
     // inline data off is recorded as setup, and refused where it is no setup
-    assert.deepEqual(loadAdapter('reference', { inlineMax: 0 }).setup, { inlineMax: 0 });
+    // (with the API generation, when IOMAP_HARNESS_API moved it from the 6.12 baseline)
+    const api = defaultApi() === '6.12' ? {} : { api: defaultApi() };
+    assert.deepEqual(loadAdapter('reference', { inlineMax: 0 }).setup, { inlineMax: 0, ...api });
     assert.throws(() => loadAdapter('reference', { blockSize: 1024, inlineMax: 4096 }), /inlineMax: expected an integer in \[0, block size 1024\]/);
   });
 });

@@ -141,13 +141,26 @@ export class CoverageRecorder implements StateObserver {
       for (const n of o.enabledOps) r.enabled[opOf(n, bad)] = true;
     }
     const count = (v: unknown, what: string): number => (Number.isInteger(v) && (v as number) >= 0 ? v as number : bad(`${what}: count ${String(v)}`));
+    const names = cellNames();
     for (const [k, v] of Object.entries(o.states ?? {})) {
+      // The names toJSON writes are looked up at once (a campaign merge reads thousands of maps);
+      // anything else takes the slow path, which knows other spellings and names what is wrong.
+      const at = names.states.get(k);
+      if (at !== undefined) {
+        r.states[at] = count(v, k);
+        continue;
+      }
       const [op, m, f, e] = k.split('/');
       const idx = [MAP_CLASS_NAMES.indexOf(m as never), FOLIO_STATE_NAMES.indexOf(f as never), EOF_RELATION_NAMES.indexOf(e as never)];
       if (idx.some((x) => x < 0)) bad(`unknown state cell ${JSON.stringify(k)}`);
       r.states[stateIndex(opOf(op, bad), idx[0], idx[1], idx[2])] = count(v, k);
     }
     for (const [k, v] of Object.entries(o.fileOps ?? {})) {
+      const at = names.fileOps.get(k);
+      if (at !== undefined) {
+        r.fileOps[at] = count(v, k);
+        continue;
+      }
       const [op, e] = k.split('/');
       const ei = EOF_RELATION_NAMES.indexOf(e as never);
       if (ei < 0) bad(`unknown file cell ${JSON.stringify(k)}`);
@@ -168,6 +181,20 @@ export class CoverageRecorder implements StateObserver {
     for (const [k, v] of Object.entries(o.rules ?? {})) r.rules[k] = count(v, k);
     return r;
   }
+}
+
+/** Cell name to index, as toJSON names the cells (built once). */
+let names: { states: Map<string, number>; fileOps: Map<string, number> } | undefined;
+
+function cellNames(): { states: Map<string, number>; fileOps: Map<string, number> } {
+  if (names === undefined) {
+    const states = new Map<string, number>();
+    for (let i = 0; i < STATE_CELLS; i++) states.set(stateName(i), i);
+    const fileOps = new Map<string, number>();
+    for (const o of OPS) for (let e = 0; e < N_EOF; e++) fileOps.set(`${o.name}/${EOF_RELATION_NAMES[e]}`, o.code * N_EOF + e);
+    names = { states, fileOps };
+  }
+  return names;
 }
 
 function opOf(name: string, bad: (why: string) => never): number {

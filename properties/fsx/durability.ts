@@ -334,11 +334,14 @@ export class DurabilityTracker {
    * that folio back rewrites every block of it with ordinary, tearable writes — the blocks of an
    * all-or-nothing change in the same folio too, whose own REQ_ATOMIC write may still sit in the
    * device cache. A power cut may then find it torn, legally: stop judging every such change
-   * within `span` bytes (the largest folio the target may use).
+   * in the folios the store meets. Folios are naturally aligned, so with `span` the largest folio
+   * the target may use, those lie inside [lo, hi) rounded out to multiples of `span`.
    */
   forgetAtomicNear(lo: number, hi: number, span: number): void {
     if (this.atomic.length === 0) return;
-    this.atomic = this.atomic.filter((g) => !g.parts.some((p) => p.off < hi + span && lo - span < p.off + p.neu.length));
+    const fLo = lo - (lo % span);
+    const fHi = Math.ceil(hi / span) * span;
+    this.atomic = this.atomic.filter((g) => !g.parts.some((p) => p.off < fHi && fLo < p.off + p.neu.length));
   }
 
   /**

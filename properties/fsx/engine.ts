@@ -104,10 +104,17 @@ function geometryOf(adapter: FileAdapter, folioSize: number | undefined): Geomet
   return g;
 }
 
+/** The adapter's largest folio when it says (the reference's --folio); else undefined. */
+function folioSizeOf(adapter: FileAdapter): number | undefined {
+  const f = (adapter as { folioSize?: unknown }).folioSize;
+  return typeof f === 'number' && f > 0 ? f : undefined;
+}
+
 /** Runner settings: what the log records, plus how much to print. */
-function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'quiet' | 'debug' | 'progressInterval'>, trackDurability: boolean): RunnerConfig {
+function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'quiet' | 'debug' | 'progressInterval'>, trackDurability: boolean, folioSize: number | undefined): RunnerConfig {
   return {
     name,
+    folioSize,
     checkInvariants: true,
     trackDurability,
     maxlen: lo.maxlen ?? Number.MAX_SAFE_INTEGER,
@@ -203,7 +210,7 @@ export function runFsx(adapter: FileAdapter, name: string, given: FsxOptions, io
     };
     // No crash op will run: spare the target the bookkeeping power cuts need.
     if (ops.weights[OP_CRASH] === 0) target.noCrashes?.();
-    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0 || ops.weights[OP_FAULT_WRITE] > 0), io);
+    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0 || ops.weights[OP_FAULT_WRITE] > 0, folioSizeOf(adapter)), io);
     runner.onUnsupported = (code) => gen.disable(code);
     runner.coverage = cov;
     if (hooks.runner !== undefined) hooks.runner(runner);
@@ -316,7 +323,7 @@ export function replayBuffer(
     }
     const crashes = hasCrash(buf, count);
     if (!hasOp(buf, count, OP_CRASH)) target.noCrashes?.();
-    const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }, crashes), io);
+    const runner = new Runner(target, caps, Pattern.forSeed(log.seed), runnerConfig(name, lo, { quiet: ro.quiet, debug: ro.debug, progressInterval: 0 }, crashes, folioSizeOf(adapter)), io);
     if (hooks.runner !== undefined) hooks.runner(runner);
     const { ops: done, elapsedMs } = loop(runner, buf, count, null, hooks);
     closed = true;

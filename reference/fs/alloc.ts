@@ -113,6 +113,17 @@ export class Allocator {
     this.freeBlocks += n;
   }
 
+  /** Whether some block of [start, end) is free (binary search). */
+  overlapsFree(start: number, end: number): boolean {
+    const e = this.free[this.firstEndingAfter(start)];
+    return e !== undefined && e[0] < end;
+  }
+
+  /** Whether some block of [start, end) is busy. */
+  overlapsBusy(start: number, end: number): boolean {
+    return this.busy.some(([s, l]) => s < end && start < s + l);
+  }
+
   isFree(blk: number): boolean {
     return this.free.some(([s, l]) => blk >= s && blk < s + l);
   }

@@ -585,6 +585,35 @@ export class Refs implements FsInstance {
     return this.isShared(pblk) || (!this.bugs.overwriteUnsharedBeforeCommit && this.unsharedSinceCommit.has(pblk));
   }
 
+  /**
+   * The run [a, z) around pblk, within [lo, hi), whose blocks all answer like pblk does: isShared,
+   * or mustCopy when `forWrite`. Block by block when the range is no longer than the table of
+   * special blocks (shared, or unshared since the commit); else a run of ordinary blocks ends at
+   * the nearest special block the table holds on either side, so a mapping inside a huge extent
+   * costs the table, not the extent.
+   */
+  private copyRun(pblk: number, lo: number, hi: number, forWrite: boolean): [number, number] {
+    const special = (b: number): boolean => (forWrite ? this.mustCopy(b) : this.isShared(b));
+    const s = special(pblk);
+    const table = this.refcount.size + (forWrite ? this.unsharedSinceCommit.size : 0);
+    let a = pblk;
+    let z = pblk + 1;
+    if (s || hi - lo <= table) {
+      while (a > lo && special(a - 1) === s) a--;
+      while (z < hi && special(z) === s) z++;
+      return [a, z];
+    }
+    a = lo;
+    z = hi;
+    const bound = (b: number): void => {
+      if (b < pblk && b >= a) a = b + 1;
+      else if (b > pblk && b < z) z = b;
+    };
+    for (const [b, c] of this.refcount) if (c > 1) bound(b);
+    if (forWrite && !this.bugs.overwriteUnsharedBeforeCommit) for (const b of this.unsharedSinceCommit) bound(b);
+    return [a, z];
+  }
+
   /** Length of the run starting at pblk whose blocks all answer `shared` like pblk does. */
   sharedRun(pblk: number, len: number, shared: (b: number) => boolean = (b) => this.isShared(b)): number {
     const s = shared(pblk);
@@ -598,25 +627,37 @@ export class Refs implements FsInstance {
     for (let b = pblk; b < pblk + len; b++) this.refcount.set(b, (this.refcount.get(b) ?? 1) + 1);
   }
 
-  /** Drop one reference on each block; blocks reaching zero return to the allocator. */
+  /**
+   * Drop one reference on each block; blocks reaching zero return to the allocator (as busy runs).
+   * Only the blocks in the refcount table have more than one owner: the runs between them are
+   * freed whole, so a huge extent costs the table, not its blocks.
+   */
   releaseBlocks(pblk: number, len: number): void {
-    let runStart = -1;
-    for (let b = pblk; b <= pblk + len; b++) {
-      let freeIt = false;
-      if (b < pblk + len) {
-        const c = this.refcount.get(b) ?? 1;
-        if (c > 2) this.refcount.set(b, c - 1);
-        else if (c === 2) {
-          this.refcount.delete(b);
-          this.unsharedSinceCommit.add(b);
-        } else freeIt = true;
+    const end = pblk + len;
+    let runStart = pblk;
+    for (const b of this.tableBlocksIn(pblk, end)) {
+      const c = this.refcount.get(b)!;
+      if (c < 2) continue; // one owner: freed with its run
+      if (c > 2) this.refcount.set(b, c - 1);
+      else {
+        this.refcount.delete(b);
+        this.unsharedSinceCommit.add(b);
       }
-      if (freeIt && runStart < 0) runStart = b;
-      if (!freeIt && runStart >= 0) {
-        this.alloc.releaseBusy(runStart, b - runStart);
-        runStart = -1;
-      }
+      if (b > runStart) this.alloc.releaseBusy(runStart, b - runStart);
+      runStart = b + 1;
     }
+    if (end > runStart) this.alloc.releaseBusy(runStart, end - runStart);
+  }
+
+  /** The blocks of [from, to) with a refcount entry, ascending (walks the table or the range, whichever is shorter). */
+  private tableBlocksIn(from: number, to: number): number[] {
+    const out: number[] = [];
+    if (this.refcount.size < to - from) {
+      for (const b of this.refcount.keys()) if (b >= from && b < to) out.push(b);
+      return out.sort((x, y) => x - y);
+    }
+    for (let b = from; b < to; b++) if (this.refcount.has(b)) out.push(b);
+    return out;
   }
 
   private releaseExtent(e: Extent): void {
@@ -750,15 +791,12 @@ export class Refs implements FsInstance {
     } else {
       m.type = ext.state === 'written' ? IOMAP_MAPPED : IOMAP_UNWRITTEN;
       // Report the run around lblk whose blocks are all shared or all private (F_SHARED is per mapping).
-      const d = lblk - ext.lblk;
-      const isShared = forWrite ? (b: number) => this.mustCopy(b) : (b: number) => this.isShared(b);
-      const shared = isShared(ext.pblk + d);
-      let first = d;
-      while (first > 0 && isShared(ext.pblk + first - 1) === shared) first--;
-      const n = this.sharedRun(ext.pblk + first, ext.len - first, isShared);
-      m.offset = (ext.lblk + first) * bs;
-      m.length = n * bs;
-      m.addr = (ext.pblk + first) * bs;
+      const pblk = ext.pblk + lblk - ext.lblk;
+      const shared = forWrite ? this.mustCopy(pblk) : this.isShared(pblk);
+      const [a, z] = this.copyRun(pblk, ext.pblk, ext.pblk + ext.len, forWrite);
+      m.offset = (ext.lblk + a - ext.pblk) * bs;
+      m.length = (z - a) * bs;
+      m.addr = a * bs;
       m.bdev = this.dev;
       if (shared) m.flags |= IOMAP_F_SHARED;
     }
@@ -1319,7 +1357,7 @@ export class Refs implements FsInstance {
   hasSharedBlocks(inode: Inode): boolean {
     for (const e of refsOf(inode).extents.exts) {
       if (e.state === 'delalloc') continue;
-      for (let b = e.pblk; b < e.pblk + e.len; b++) if (this.isShared(b)) return true;
+      for (const b of this.tableBlocksIn(e.pblk, e.pblk + e.len)) if (this.isShared(b)) return true;
     }
     return false;
   }
@@ -1676,10 +1714,15 @@ export class Refs implements FsInstance {
     }
   }
 
-  /** fs-level consistency (mount-time style): extents sorted, blocks owned once, in range. */
+  /**
+   * fs-level consistency (mount-time style): extents sorted, blocks owned once, in range. Runs
+   * after every power cut: the blocks are judged span by span (coverage of the extents, the free
+   * and busy lists, the refcount table); only when something is wrong are they walked one by one,
+   * for the per-block messages.
+   */
   checkConsistency(): string[] {
     const out: string[] = [];
-    const refs = new Map<number, number>();
+    const spans: Array<[number, number]> = [];
     for (const ri of this.inodes.values()) {
       for (const fork of [ri.extents, ri.cow]) {
         let prevEnd = -1;
@@ -1690,18 +1733,53 @@ export class Refs implements FsInstance {
           if (e.pblk < this.sb.dataStart || e.pblk + e.len > this.sb.dataStart + this.sb.dataBlocks) {
             out.push(`inode ${ri.ino}: extent [${e.pblk}, +${e.len}) outside the data area`);
           }
-          for (let b = e.pblk; b < e.pblk + e.len; b++) refs.set(b, (refs.get(b) ?? 0) + 1);
+          spans.push([e.pblk, e.pblk + e.len]);
         }
       }
     }
-    for (const [b, n] of refs) {
-      if (this.alloc.isFree(b)) out.push(`block ${b} is referenced ${n} times and on the free list`);
-      if (this.alloc.isBusy(b)) out.push(`block ${b} is referenced ${n} times and busy (freed, awaiting commit)`);
-      const want = this.refcount.get(b) ?? 1;
-      if (want !== n) out.push(`block ${b}: refcount ${want} but ${n} references`);
+    if (this.blocksConsistent(spans)) return out;
+    const refs = new Map<number, number>();
+    for (const [lo, hi] of spans) for (let blk = lo; blk < hi; blk++) refs.set(blk, (refs.get(blk) ?? 0) + 1);
+    for (const [blk, n] of refs) {
+      if (this.alloc.isFree(blk)) out.push(`block ${blk} is referenced ${n} times and on the free list`);
+      if (this.alloc.isBusy(blk)) out.push(`block ${blk} is referenced ${n} times and busy (freed, awaiting commit)`);
+      const want = this.refcount.get(blk) ?? 1;
+      if (want !== n) out.push(`block ${blk}: refcount ${want} but ${n} references`);
     }
-    for (const [b, c] of this.refcount) if (!refs.has(b)) out.push(`block ${b}: refcount ${c} with no references`);
+    for (const [blk, c] of this.refcount) if (!refs.has(blk)) out.push(`block ${blk}: refcount ${c} with no references`);
     return out;
+  }
+
+  /**
+   * No referenced block is free or busy, and each one's refcount (absent: 1) is its number of
+   * references, every table entry being referenced: checked over the segments of equal coverage.
+   */
+  private blocksConsistent(spans: ReadonlyArray<readonly [number, number]>): boolean {
+    const edges: Array<[number, number]> = [];
+    for (const [lo, hi] of spans) edges.push([lo, 1], [hi, -1]);
+    edges.sort((x, y) => x[0] - y[0]);
+    const segs: Array<[number, number, number]> = [];
+    let n = 0;
+    for (let i = 0; i < edges.length; i++) {
+      n += edges[i][1];
+      const next = i + 1 < edges.length ? edges[i + 1][0] : edges[i][0];
+      if (n > 0 && next > edges[i][0]) segs.push([edges[i][0], next, n]);
+    }
+    for (const [lo, hi] of segs) if (this.alloc.overlapsFree(lo, hi) || this.alloc.overlapsBusy(lo, hi)) return false;
+    const counted = new Array<number>(segs.length).fill(0);
+    for (const [blk, c] of this.refcount) {
+      let lo = 0;
+      let hi = segs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (segs[mid][1] <= blk) lo = mid + 1;
+        else hi = mid;
+      }
+      const seg = segs[lo];
+      if (seg === undefined || seg[0] > blk || seg[2] !== c) return false;
+      counted[lo]++;
+    }
+    return segs.every(([lo, hi, k], i) => k === 1 || counted[i] === hi - lo);
   }
 }
 

@@ -67,10 +67,14 @@ export class AddressSpace {
   readonly queue: BioQueue;
   aops!: AddressSpaceOps;
   readonly wbErr = new ErrSeq();
-  /** Every page index a folio covers maps to that folio (multi-index entries). */
-  private readonly byIndex = new Map<number, Folio>();
-  /** Folio start indices, sorted. */
+  /**
+   * Folio start indices, sorted, and the folios at the same ranks: a lookup is a binary search,
+   * and a large folio costs one entry, not one per page (multi-index entries).
+   */
   private readonly starts: number[] = [];
+  private readonly folios: Folio[] = [];
+  /** Rank of the last folio lookup() found (a guess: checked before use). */
+  private hint = 0;
   /** Reclaim shadows (value entries), keyed by start index. */
   private readonly shadows = new Map<number, Shadow>();
   /** A mmap store into a writably mapped page happened (mapping_writably_mapped()). */
@@ -118,32 +122,45 @@ export class AddressSpace {
   }
 
   lookup(index: number): Folio | undefined {
-    return this.byIndex.get(index);
+    const i = this.rankAt(index);
+    const f = this.folios[i];
+    if (f === undefined || index >= f.nextIndex) return undefined;
+    this.hint = i;
+    return f;
+  }
+
+  /** The rank of the last folio starting at or before `index` (-1: none). */
+  private rankAt(index: number): number {
+    // Reads and writes walk a file folio by folio: the last hit and the next rank come first.
+    const st = this.starts;
+    const h = this.hint;
+    if (h < st.length && st[h] <= index) {
+      if (h + 1 >= st.length || st[h + 1] > index) return h;
+      if (h + 2 >= st.length || st[h + 2] > index) return h + 1;
+    }
+    return lowerBound(st, index + 1) - 1;
   }
 
   folioAt(pos: number): Folio | undefined {
-    return this.byIndex.get(Math.floor(pos / PAGE_SIZE));
+    return this.lookup(Math.floor(pos / PAGE_SIZE));
   }
 
   /** The folios overlapping page indices [first, last], in index order. */
   foliosIn(first: number, last: number): Folio[] {
     const out: Folio[] = [];
     let i = lowerBound(this.starts, first);
-    if (i > 0) {
-      const prev = this.byIndex.get(this.starts[i - 1])!;
-      if (prev.nextIndex > first) i--;
-    }
-    for (; i < this.starts.length && this.starts[i] <= last; i++) out.push(this.byIndex.get(this.starts[i])!);
+    if (i > 0 && this.folios[i - 1].nextIndex > first) i--;
+    for (; i < this.starts.length && this.starts[i] <= last; i++) out.push(this.folios[i]);
     return out;
   }
 
   allFolios(): Folio[] {
-    return this.starts.map((s) => this.byIndex.get(s)!);
+    return this.folios.slice();
   }
 
   /** The folio of rank i (0 <= i < nrFolios) in index order: walks the cache without building a list. */
   folioByRank(i: number): Folio {
-    return this.byIndex.get(this.starts[i])!;
+    return this.folios[i];
   }
 
   /** Reclaim shadow entries, as [startByte, endByte) ranges (for reports and seek). */
@@ -153,8 +170,16 @@ export class AddressSpace {
   }
 
   private rangeFree(start: number, nr: number): boolean {
-    for (let i = start; i < start + nr; i++) if (this.byIndex.has(i)) return false;
-    return true;
+    // The last folio starting before the range's end must end at or before its start.
+    const f = this.folios[lowerBound(this.starts, start + nr) - 1];
+    return f === undefined || f.nextIndex <= start;
+  }
+
+  /** Take the folio starting at `index` out of the index. */
+  private unindex(index: number): void {
+    const i = lowerBound(this.starts, index);
+    this.starts.splice(i, 1);
+    this.folios.splice(i, 1);
   }
 
   /**
@@ -182,8 +207,9 @@ export class AddressSpace {
   private insertFolio(start: number, nr: number): Folio {
     if (!this.rangeFree(start, nr)) throw new Error(`model bug: folio conflict at index ${start}`);
     const folio = new Folio(this, start, nr, this.geometry.newFolioFill);
-    for (let i = start; i < start + nr; i++) this.byIndex.set(i, folio);
-    this.starts.splice(lowerBound(this.starts, start), 0, start);
+    const at = lowerBound(this.starts, start);
+    this.starts.splice(at, 0, start);
+    this.folios.splice(at, 0, folio);
     this.dropShadows(start, start + nr - 1);
     return folio;
   }
@@ -199,8 +225,7 @@ export class AddressSpace {
   splitFolio(f: Folio): Folio[] {
     const nr = 1 << this.geometry.minOrder;
     if (f.nrPages <= nr || f.mapping !== this) return [f];
-    for (let i = f.index; i < f.nextIndex; i++) this.byIndex.delete(i);
-    this.starts.splice(lowerBound(this.starts, f.index), 1);
+    this.unindex(f.index);
     f.mapping = null;
     const out: Folio[] = [];
     for (let idx = f.index; idx < f.nextIndex; idx += nr) {
@@ -223,8 +248,7 @@ export class AddressSpace {
    */
   removeFolio(folio: Folio, how: 'truncate' | 'invalidate' | 'reclaim'): string[] {
     if (folio.mapping !== this) return [];
-    for (let i = folio.index; i < folio.nextIndex; i++) this.byIndex.delete(i);
-    this.starts.splice(lowerBound(this.starts, folio.index), 1);
+    this.unindex(folio.index);
     folio.mapping = null;
     folio.pteWritable = false;
     folio.pteDirty = false;
@@ -255,8 +279,7 @@ export class AddressSpace {
   }
 
   hasDirtyOrWriteback(): boolean {
-    for (const s of this.starts) {
-      const f = this.byIndex.get(s)!;
+    for (const f of this.folios) {
       if (f.dirty || f.writeback) return true;
     }
     return false;
