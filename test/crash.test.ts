@@ -705,6 +705,52 @@ describe('crash harness: atomic writes are all or nothing at every crash point (
     assert.deepStrictEqual(at(fill(1024, 2), 2), ['lost-durable-data']);
   });
 
+  // iomap tracks dirty state per block: a later buffered write into another block of the same
+  // folio writes back only its own blocks, so the atomic range is still judged; an mmap store
+  // dirties its whole folio, so its writeback may rewrite the atomic blocks (rewritesWhole).
+  it('the envelope: a later write elsewhere in the folio keeps the range judged; a store that rewrites the whole folio ends it', () => {
+    const build = (wholeFolio: boolean): CrashEnvelope => {
+      const env = new CrashEnvelope();
+      env.begin('write', 0);
+      env.set('f', fill(4096, 1));
+      env.acknowledge(['f']);
+      env.end(1);
+      env.begin('write RWF_ATOMIC', 2);
+      env.set('f', fill(4096, 2).fill(1, 1024));
+      env.atomic('f', 0, 1024, 1024);
+      env.end(3);
+      env.begin(wholeFolio ? 'mapwrite' : 'write', 4);
+      env.set('f', fill(4096, 2).fill(1, 1024).fill(3, 3000, 3100));
+      if (wholeFolio) env.rewritesWhole(4096);
+      env.end(5);
+      return env;
+    };
+    const torn = fill(4096, 1).fill(2, 0, 512);
+    assert.deepStrictEqual(build(false).check(new Map([['f', torn]]), 6).map((v) => v.kind), ['torn-atomic']);
+    assert.deepStrictEqual(build(true).check(new Map([['f', torn]]), 6).map((v) => v.kind), []);
+  });
+
+  it('a later buffered write in another block of the atomic write\'s folio does not hide a torn hardware write (mutant:atomic-bio-not-atomic)', () => {
+    const bs = 4096;
+    const w: CrashWorkload = {
+      ...cowFallback(bs),
+      ops: [
+        { op: 'write', file: 0, off: 0, len: bs },
+        { op: 'fsync', file: 0 },
+        { op: 'awrite', file: 0, off: 0, len: bs, dsync: false },
+        { op: 'write', file: 0, off: bs + 100, len: 200 },
+        { op: 'fsync', file: 0 },
+      ],
+    };
+    assert.deepStrictEqual(runWorkload(w).failures.map((f) => f.report.join('\n')), []);
+    const target = loadAdapter('mutant:atomic-bio-not-atomic').volume!;
+    const r = runWorkload(w, { target, maxFailures: 100 });
+    // The states that matter: the later write's block landed too (a folio-wide guard let them pass).
+    const both = r.failures.filter((f) => f.state.writes.length >= 2);
+    assert.ok(both.length > 0, `no torn state with the later write landed was reported (${r.failures.length} failures in all)`);
+    for (const f of both) assert.deepStrictEqual(f.violations.map((v) => v.kind), ['torn-atomic'], f.report.join('\n'));
+  });
+
   /** f0: two written blocks, synced; then an atomic write over them and two blocks of hole, synced. */
   function cowFallback(bs = 4096): CrashWorkload {
     return {

@@ -353,8 +353,10 @@ function resized(a: Uint8Array, n: number): Uint8Array {
 export class CrashHarnessError extends Error {}
 
 interface Live {
-  /** Largest folio of the mount (the span a later buffered write's writeback rewrites). */
+  /** Largest folio of the mount (the span a store through the mapping dirties, and its writeback rewrites). */
   folioSize: number;
+  /** Block size (the span a buffered write dirties: iomap tracks dirty state per block). */
+  blockSize: number;
   dev: CrashDevice;
   vol: Volume;
   env: CrashEnvelope;
@@ -419,8 +421,9 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
       const b = resized(cur(l, o.file), Math.max(cur(l, o.file).length, o.off + o.len));
       b.set(data, o.off);
       env.set(name(o.file), b);
-      // Guarded by the folio: a later write near it rewrites the block through the page cache.
-      if (atomic) env.atomic(name(o.file), o.off, o.len, l.folioSize);
+      // Guarded by the block: a later write into one of its blocks rewrites it through the page
+      // cache (a later mmap store says it rewrites its whole folio: see mapwrite).
+      if (atomic) env.atomic(name(o.file), o.off, o.len, l.blockSize);
       if (o.dsync) {
         fh.fdatasync();
         env.acknowledgeRange(name(o.file), o.off, o.len);
@@ -431,6 +434,8 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
       const fh = handle(l, o.file);
       const data = l.pattern.data(index, o.off, o.len);
       fh.mapwrite!(o.off, data, { msync: o.msync });
+      // page_mkwrite dirties the whole folio, so its writeback rewrites every block in it.
+      env.rewritesWhole(l.folioSize);
       const b = cur(l, o.file).slice();
       b.set(data.subarray(0, Math.max(0, Math.min(o.len, b.length - o.off))), o.off);
       env.set(name(o.file), b);
@@ -579,7 +584,7 @@ function executeOn(target: VolumeProvider, w: CrashWorkload, opts: Pick<CrashRun
   const env = new CrashEnvelope();
   const pattern = new TraceablePattern(w.seed);
   env.pattern = pattern;
-  const l: Live = { folioSize: g.folioSize, dev, vol, env, handles: new Map(), pattern };
+  const l: Live = { folioSize: g.folioSize, blockSize: g.blockSize, dev, vol, env, handles: new Map(), pattern };
   w.ops.forEach((o, i) => {
     const desc = describeOp(o);
     dev.mark(`op #${i} ${desc}`);

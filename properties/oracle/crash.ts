@@ -135,6 +135,12 @@ export interface OpSpan {
    * crash each reads wholly as before the op or wholly as after it.
    */
   atomic?: Array<{ name: string; off: number; len: number; guard: number }>;
+  /**
+   * Writing back what this op changed rewrites whole aligned units of this size around it (a
+   * store through the mapping dirties its whole folio; a buffered write dirties only the blocks
+   * it wrote, so it sets nothing here).
+   */
+  rewrites?: number;
 }
 
 /** A range acknowledgement as seen from a window: version index (window-relative) and bytes. */
@@ -284,6 +290,16 @@ export class CrashEnvelope {
   atomic(name: string, off: number, len: number, guard = 1): void {
     const op = this.running('atomic');
     if (len > 0) (op.atomic ??= []).push({ name, off, len, guard: Math.max(1, guard) });
+  }
+
+  /**
+   * Writeback of the running op's changes rewrites whole aligned `unit`s around them (an mmap
+   * store: iomap marks the whole folio dirty). An all-or-nothing range within such a unit stops
+   * being judged from this op on.
+   */
+  rewritesWhole(unit: number): void {
+    const op = this.running('rewritesWhole');
+    op.rewrites = Math.max(op.rewrites ?? 1, unit);
   }
 
   /** The op returned at device-log position `position`. */
@@ -478,6 +494,19 @@ export class CrashEnvelope {
   }
 
   /**
+   * Whether the later version `later` leaves the all-or-nothing range r as `after` has it, over
+   * the span whose writeback would rewrite r's blocks: r rounded out to its guard (the block), or
+   * to the unit the later op's writeback rewrites whole (rewritesWhole: an mmap store's folio).
+   * A change there means a later ordinary, tearable write may hold r's blocks.
+   */
+  private unchangedAround(r: { off: number; len: number; guard: number }, after: FileVersion, later: FileVersion): boolean {
+    const unit = Math.max(r.guard, later.op >= 0 ? this.ops[later.op].rewrites ?? 1 : 1);
+    const lo = r.off - (r.off % unit);
+    const hi = Math.ceil((r.off + r.len) / unit) * unit;
+    return buf(versionBytes(later, hi), lo, hi).compare(buf(versionBytes(after, hi), lo, hi)) === 0;
+  }
+
+  /**
    * The all-or-nothing ranges (atomic()) of ops that started by point p whose change is inside
    * the window [from, to] of `name`, that `got` shows torn: neither wholly the version before the
    * op nor wholly the one after it, over the part of the range inside the size found. A range is
@@ -501,14 +530,11 @@ export class CrashEnvelope {
         const bytes = (v: FileVersion, lo = a, hi = b): Buffer => buf(versionBytes(v, hi), lo, hi);
         const before = bytes(h[vOld]);
         const after = bytes(h[vNew]);
-        // Later changes are looked for over the guard span: their writeback rewrites those blocks.
-        const gLo = r.off - (r.off % r.guard);
-        const gHi = Math.ceil((r.off + r.len) / r.guard) * r.guard;
-        const guarded = bytes(h[vNew], gLo, gHi);
         let unique = true;
         for (let k = from; k <= to && unique; k++) {
           if (k === vOld || k === vNew) continue;
-          if (k < vOld ? bytes(h[k]).compare(before) !== 0 : k > vNew && bytes(h[k], gLo, gHi).compare(guarded) !== 0) unique = false;
+          if (k < vOld) unique = bytes(h[k]).compare(before) === 0;
+          else if (k > vNew) unique = this.unchangedAround(r, h[vNew], h[k]);
         }
         if (!unique) continue;
         const found = buf(got, a, b);
