@@ -25,6 +25,13 @@
  * - a misaligned O_DIRECT write both sides refused (ext4) may have landed different blocks, since
  *   the mappings before the misaligned one land and ext4's extents follow its allocator: a block
  *   old on one side and new on the other (written on both) is handed over to the reference;
+ * - copy-on-write progress: a flush finishes the copy-on-write of whole folios, and a COW write's
+ *   folios follow its mappings, whose ends follow the physical extents (the allocator) and the
+ *   cache history, neither of which the model copies; and the kernel flusher may finish any pending
+ *   copy-on-write at any time. So a block whose copy-on-write the reference has pending (a shared
+ *   block holding dirty data, or another owner of its physical block) may be written on the host,
+ *   and a block that was pending at the last comparison may still be shared on the host after the
+ *   reference wrote it back (until the two agree again). `cowProgress: false` turns this off;
  * - FIEMAP extent boundaries and the LAST flag are not compared (only per-block classes are).
  * Whenever a block is let through by an envelope entry rather than equal, the whole file's bytes
  * are compared at once, so a mapping difference never hides a content difference.
@@ -109,6 +116,39 @@ export function classesAgree(r: BlockClass, h: BlockClass, refDirty: boolean, sp
   return false;
 }
 
+/**
+ * Blocks whose copy-on-write the reference has pending: shared blocks holding dirty data, and every
+ * shared block on the same physical block as one (the other owners, which stop being shared once
+ * the copy is written back). The diff runs on one file, so every owner is in `ext`.
+ */
+export function cowPendingBlocks(ext: readonly FiemapExtent[], classes: readonly BlockClass[], bs: number,
+  dirty: (b: number) => boolean): Set<number> {
+  const phys = new Map<number, number>();
+  for (const e of ext) {
+    if ((e.flags & FIEMAP_EXTENT_SHARED) === 0) continue;
+    const a = Math.max(0, Math.floor(e.logical / bs));
+    const z = Math.min(classes.length, Math.ceil((e.logical + e.length) / bs));
+    for (let b = a; b < z; b++) if (classes[b] === 'shared') phys.set(b, e.physical + b * bs - e.logical);
+  }
+  const staged = new Set<number>();
+  for (const [b, p] of phys) if (dirty(b)) staged.add(p);
+  const out = new Set<number>();
+  for (const [b, p] of phys) if (staged.has(p)) out.add(b);
+  return out;
+}
+
+/**
+ * Whether a shared/written difference of one block is copy-on-write progress (the envelope):
+ * written on the host where the reference has the copy pending now (the host wrote it back
+ * earlier), or shared on the host where the reference had it pending at the last comparison or
+ * let it through then (the reference's flush took a larger folio).
+ */
+export function cowProgressAgrees(r: BlockClass, h: BlockClass, pendingNow: boolean, pendingBefore: boolean): boolean {
+  if (r === 'shared' && h === 'written') return pendingNow;
+  if (r === 'written' && h === 'shared') return pendingBefore;
+  return false;
+}
+
 type Outcome<T> = { ok: true; v: T } | { ok: false; e: unknown };
 
 function attempt<T>(fn: () => T): Outcome<T> {
@@ -152,11 +192,17 @@ const BYTES_EVERY = 8;
 
 export class DiffTarget implements FileTarget {
   private changes = 0;
+  /** Blocks whose copy-on-write the reference had pending at the last comparison. */
+  private cowPendingBefore = new Set<number>();
+  /** Blocks the reference wrote back (COW finished) that the host still shares. */
+  private readonly cowLag = new Set<number>();
   constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
     /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
     private readonly speculative: boolean,
     /** A refused misaligned O_DIRECT write may land its earlier mappings (ext4: dioMisalignedWritePartial). */
-    private readonly partialDio = false) {}
+    private readonly partialDio = false,
+    /** Copy-on-write progress is in the envelope (cowProgressAgrees). */
+    private readonly cowProgress = true) {}
 
   /**
    * Run `what` on both: the same outcome (equal values, or the same errno) returns the host's; a
@@ -201,12 +247,21 @@ export class DiffTarget implements FileTarget {
     if (size === 0 || !this.host.fiemap || !this.host.seekData) return;
     const bs = this.bs;
     const n = Math.ceil(size / bs);
-    const rc = blockClasses(this.ref.fiemap(0, size, 0), bs, n);
+    const rext = this.ref.fiemap(0, size, 0);
+    const rc = blockClasses(rext, bs, n);
     const hc = blockClasses(this.host.fiemap(0, size, 0), bs, n);
+    const pending = this.cowProgress ? cowPendingBlocks(rext, rc, bs, (b) => this.refBlockDirty(b)) : new Set<number>();
     let envelope = false;
     for (let b = 0; b < n; b++) {
-      if (rc[b] === hc[b]) continue;
+      if (rc[b] === hc[b]) {
+        this.cowLag.delete(b);
+        continue;
+      }
       envelope = true;
+      if (cowProgressAgrees(rc[b], hc[b], pending.has(b), this.cowPendingBefore.has(b) || this.cowLag.has(b))) {
+        if (hc[b] === 'shared') this.cowLag.add(b);
+        continue;
+      }
       if (!classesAgree(rc[b], hc[b], this.refBlockDirty(b), this.speculative)) {
         throw new Divergence('diff-mapping', [`after ${what}: block ${b} (byte ${b * bs}) is ${hc[b]} on the host, ${rc[b]} on the reference`,
           `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`]);
@@ -219,6 +274,7 @@ export class DiffTarget implements FileTarget {
       throw new Divergence('diff-seek', [`after ${what}: SEEK says block ${b} (byte ${b * bs}) is ${hs[b] ? 'data' : 'a hole'} on the host, ${rs[b] ? 'data' : 'a hole'} on the reference`,
         `  classes host ${hc[b]}, reference ${rc[b]}`]);
     }
+    this.cowPendingBefore = pending;
     if (envelope) this.compareBytes(`${what} (mapping within the envelope)`, size);
   }
 
@@ -375,6 +431,8 @@ function commonCapabilities(h: Capabilities, r: Capabilities): Capabilities {
 export interface DiffOptions {
   personality?: PersonalityName;
   folioSize?: number;
+  /** Copy-on-write progress in the envelope (default true; docs/host.md): false for a strict diff. */
+  cowProgress?: boolean;
 }
 
 /** `diff:SPEC`: the host adapter `host` against the reference with `personality` and the host's block size. */
@@ -383,11 +441,13 @@ export class DiffAdapter implements FileAdapter {
   readonly capabilities: Capabilities;
   readonly setup: TargetSetup;
   private readonly ref: ReferenceAdapter;
+  private readonly cowProgress: boolean;
   /** What the adapter did to the host to make it comparable. */
   readonly notes: string[] = [];
 
   constructor(private readonly host: FileAdapter, o: DiffOptions = {}) {
     this.name = `diff:${host.name}`;
+    this.cowProgress = o.cowProgress ?? true;
     const bs = host.capabilities.blockSize;
     // Without a personality, the host filesystem's own (a host adapter says which it is).
     const info = (host as { info?: { fsType?: string; dir?: string } }).info;
@@ -434,7 +494,7 @@ export class DiffAdapter implements FileAdapter {
     } else if (!this.notes.some((n) => n.startsWith('readahead'))) {
       this.notes.push('readahead: the host target cannot take POSIX_FADV_RANDOM; folio sizes after reads may differ (diff-mapping next to flushed ranges)');
     }
-    const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs', this.capabilities.dioMisalignedWritePartial === true);
+    const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs', this.capabilities.dioMisalignedWritePartial === true, this.cowProgress);
     t.compare('open');
     return t;
   }

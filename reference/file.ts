@@ -461,7 +461,7 @@ export class FileHandle {
   private zeroPastEof(end: number, what: string, didZero?: { v: boolean }): void {
     const inode = this.inode;
     check(this.fsys.fs.prepareZeroPastEof?.(inode, end) ?? 0, `${this.name}: preparing to zero past EOF`);
-    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: ${what}`);
+    check(iomapZeroRange(inode, inode.size, end - inode.size, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache, this.wops, this.personality.zeroPartialBlockInCache), `${this.name}: ${what}`);
   }
 
   /** ftruncate(2): xfs_setattr_size() order — zero, set size, fix the page cache, free blocks. */
@@ -479,7 +479,7 @@ export class FileHandle {
     if (newsize > oldsize) {
       this.zeroPastEof(newsize, 'zeroing for truncate up', didZero);
     } else if (!modelBugs.truncateNoTailZero) {
-      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: truncate_page`);
+      check(iomapTruncatePage(inode, newsize, this.ops, didZero, this.personality.zeroDirtyUnwrittenInCache, this.wops, this.personality.zeroPartialBlockInCache), `${this.name}: truncate_page`);
     }
     // truncate_setsize()
     inode.size = newsize;
@@ -568,7 +568,7 @@ export class FileHandle {
     const size = this.inode.size;
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
-    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: zeroing punched edges`);
+    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops, this.personality.zeroPartialBlockInCache), `${this.name}: zeroing punched edges`);
   }
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
@@ -1061,7 +1061,7 @@ export class FileHandle {
     inode.mapping.truncatePagecache(size);
     if (size % bs !== 0) {
       const wasCached = inode.mapping.folioAt(size) !== undefined;
-      check(iomapTruncatePage(inode, size, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops), `${this.name}: truncate_page after a failed write`);
+      check(iomapTruncatePage(inode, size, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops, this.personality.zeroPartialBlockInCache), `${this.name}: truncate_page after a failed write`);
       if (this.eofBlockWritten(size)) {
         this.writeBackEofBlock(size);
         const idx = Math.floor(size / PAGE_SIZE);

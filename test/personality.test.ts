@@ -234,6 +234,26 @@ describe('personalities', () => {
     }
   });
 
+  it('zeroPartialBlockInCache: xfs zeroes a partial EOF block in dirty cache in place, even over a hole; without it the flush writes the folio around it back (diff, xfs 1k, 3 ops)', () => {
+    for (const inCache of [true, false]) {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: 1024 });
+      const fsys = IomapFs.mount(dev, { maxFolioSize: 2 << 20 });
+      fsys.refs.personality = { ...personality('xfs'), zeroPartialBlockInCache: inCache };
+      const f = fsys.open('f', { create: true });
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 0x7800, 1); // size 0x7801, on disk too
+      f.pwrite(0x400, new Uint8Array(0x6e00).fill(3)); // blocks 1-28 delalloc; page 7 (blocks 28-31) dirty
+      f.truncate(0x7401); // zeroes [0x7401, 0x7800) of block 29, a hole inside dirty page 7
+      // Linux 6.18.44, xfs 1k: xfs_io -f -c "fzero 0x7800 1" -c "pwrite -q 0x400 0x6e00" -c "truncate 0x7401"
+      // -c "bmap -e -p -v" shows blocks 1-28 still delalloc: nothing was written back.
+      const cls = (b: number) => { const e = f.fiemap(b * 1024, 1024, 0)[0]; return e === undefined ? 'hole' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written'; };
+      assert.deepStrictEqual([1, 28, 29].map(cls), inCache ? ['delalloc', 'delalloc', 'hole'] : ['unwritten', 'written', 'hole'], String(inCache));
+      assert.ok(f.pread(0x7000, 0x401).subarray(0, 0x200).every((b) => b === 3), String(inCache));
+      assert.strictEqual(f.pread(0x7400, 1)[0], 0, String(inCache));
+      assert.deepStrictEqual(fsys.checkInvariants(), [], String(inCache));
+    }
+  });
+
   it('xfs: a truncate that leaves no extent clears the reflink flag (xfs_itruncate_clear_reflink_flags; diff, xfs 1k, 5 ops)', () => {
     const { fsys, f } = mount('xfs');
     f.pwrite(0, new Uint8Array(2 * BS).fill(1));

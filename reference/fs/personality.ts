@@ -63,6 +63,13 @@ export interface Personality {
    */
   readonly zeroDirtyUnwrittenInCache: ZeroInCache;
   /**
+   * A zeroing that starts inside a block whose range has dirty cache zeroes that partial block in
+   * the cache, whatever the mapping (a hole included), instead of writing the range back first
+   * (iomap_zero_range 6.13-6.18, "elide flush from partial eof zero range"; xfs). false: the 6.12
+   * flush decides there too.
+   */
+  readonly zeroPartialBlockInCache: boolean;
+  /**
    * COLLAPSE_RANGE and INSERT_RANGE free the blocks past EOF before shifting, so no post-EOF
    * preallocation is shifted into the file (xfs_prepare_shift -> xfs_free_eofblocks). false: they
    * shift with the tail and stay past EOF.
@@ -133,6 +140,7 @@ const GENERIC: Personality = {
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
   zeroDirtyUnwrittenInCache: false,
+  zeroPartialBlockInCache: false,
   shiftFreesPostEofBlocks: false,
   eofPrealloc: 0,
   dioReadAlignUpFront: true,
@@ -146,7 +154,7 @@ const GENERIC: Personality = {
 
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: 'within-eof',
-  shiftFreesPostEofBlocks: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
+  zeroPartialBlockInCache: true, shiftFreesPostEofBlocks: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
   shiftFlushesUnitBefore: true, unshareOnlyReflinked: true,
 };
 
@@ -159,6 +167,7 @@ const EXT4: Personality = {
   reflinkSkipsUnwritten: false,
   dioFallbackOnReflinkedInode: false,
   zeroDirtyUnwrittenInCache: 'always',
+  zeroPartialBlockInCache: false,
   shiftFreesPostEofBlocks: false,
   eofPrealloc: 0,
   dioReadAlignUpFront: false,

@@ -768,7 +768,14 @@ function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }, cap = Infinity)
  * place (6.17+ with a filesystem that fills the folio batch, and ext4's own zeroing).
  */
 export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: ZeroInCache = false,
-  writeOps: IomapWriteOps | null = null): number {
+  writeOps: IomapWriteOps | null = null, partialInCache = false): number {
+  if (partialInCache) {
+    const head = zeroPartialBlockInCache(inode, pos, len, ops, didZero, writeOps);
+    if (head < 0) return head;
+    pos += head;
+    len -= head;
+    if (len === 0) return 0;
+  }
   const it = new IomapIter(inode, pos, len, IOMAP_ZERO);
   it.writeOps = writeOps;
   let rangeDirty = !modelBugs.zeroRangeNoFlush && inode.mapping.rangeNeedsWriteback(pos, pos + len - 1);
@@ -802,6 +809,23 @@ export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: Ioma
 }
 
 /**
+ * 6.13-6.18: a zeroing that starts inside a block whose part of the range is dirty in the cache
+ * zeroes that partial block through the cache whatever the mapping, so a truncate's EOF zeroing
+ * does not write back the dirty folio around it. Returns the bytes it took (0: not this case).
+ */
+function zeroPartialBlockInCache(inode: Inode, pos: number, len: number, ops: IomapOps, didZero: { v: boolean },
+  writeOps: IomapWriteOps | null): number {
+  const off = pos & (inode.blockSize - 1);
+  const plen = Math.min(len, inode.blockSize - off);
+  if (!off || !inode.mapping.rangeNeedsWriteback(pos, pos + plen - 1)) return 0;
+  const it = new IomapIter(inode, pos, plen, IOMAP_ZERO);
+  it.writeOps = writeOps;
+  let ret: number;
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, zeroIter(it, didZero));
+  return ret < 0 ? ret : it.pos - pos;
+}
+
+/**
  * Where zeroing over dirty cache happens in place instead of after a flush: false (6.12: flush),
  * true (over UNWRITTEN mappings), 'within-eof' (over UNWRITTEN blocks inside the EOF block, xfs
  * 6.17+), 'always' (UNWRITTEN and HOLE: ext4).
@@ -810,10 +834,10 @@ export type ZeroInCache = boolean | 'within-eof' | 'always';
 
 /** iomap_truncate_page(): zero from pos to the end of its block (nothing if block aligned). */
 export function iomapTruncatePage(inode: Inode, pos: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: ZeroInCache = false,
-  writeOps: IomapWriteOps | null = null): number {
+  writeOps: IomapWriteOps | null = null, partialInCache = false): number {
   const off = pos & (inode.blockSize - 1);
   if (!off) return 0;
-  return iomapZeroRange(inode, pos, inode.blockSize - off, ops, didZero, zeroDirtyInCache, writeOps);
+  return iomapZeroRange(inode, pos, inode.blockSize - off, ops, didZero, zeroDirtyInCache, writeOps, partialInCache);
 }
 
 /** iomap_want_unshare_iter() (6.12+ predicate). */

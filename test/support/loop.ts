@@ -2,7 +2,7 @@
  * Test helpers for real block devices and kernel filesystems.
  *
  *   withLoopDevice(size, fn, {sectorSize?, directIo?})  image in a fresh temp dir + losetup
- *   withScratchFs(type, fn, {size?})                     tmpfs, or mkfs.TYPE on a loop device, mounted
+ *   withScratchFs(type, fn, {size?, mkfsArgs?})          tmpfs, or mkfs.TYPE [mkfsArgs] on a loop device, mounted
  *
  * Both always undo everything they did (unmount, losetup -d, delete the temp dir) in a finally,
  * also when `fn` throws. When the machine cannot do it (not root, no losetup, no mkfs.TYPE, the
@@ -193,7 +193,7 @@ export async function withLoopDevice<T>(sizeBytes: number, fn: (devPath: string)
  * A freshly made, mounted filesystem of `type` in a temp dir (default 512 MiB, sparse; xfs needs at
  * least 300 MiB). Throws if it cannot (check scratchFsSkipReason() first); nothing is left behind.
  */
-export function mountScratchFs(type: ScratchFsType, opts: { size?: number } = {}): ScratchFs {
+export function mountScratchFs(type: ScratchFsType, opts: { size?: number; mkfsArgs?: string[] } = {}): ScratchFs {
   const skip = scratchFsSkipReason(type);
   if (skip) throw new Error(skip);
   const size = opts.size ?? 512 * 1024 * 1024;
@@ -219,7 +219,7 @@ export function mountScratchFs(type: ScratchFsType, opts: { size?: number } = {}
     } else {
       loop = createLoopDevice(size);
       const m = MKFS[type];
-      mustRun(m.tool, [...m.args, loop.path]);
+      mustRun(m.tool, [...m.args, ...(opts.mkfsArgs ?? []), loop.path]);
       mustRun('mount', ['-t', type, loop.path, mnt]);
     }
     mounted = true;
@@ -243,7 +243,7 @@ export function mountScratchFs(type: ScratchFsType, opts: { size?: number } = {}
 
 /** Run fn(mountDir) on a fresh scratch filesystem; always unmounted, detached and deleted. */
 export async function withScratchFs<T>(type: ScratchFsType, fn: (dir: string, scratch: ScratchFs) => T | Promise<T>,
-  opts: { size?: number } = {}): Promise<Outcome<T>> {
+  opts: { size?: number; mkfsArgs?: string[] } = {}): Promise<Outcome<T>> {
   const skip = scratchFsSkipReason(type);
   if (skip) return { skipped: skip };
   const scratch = mountScratchFs(type, opts);
