@@ -257,7 +257,7 @@ class ProcessFsInstance implements FsInstance {
   private readonly dev: BlockDevice;
   private readonly folioOps: FolioOps | null;
   /** Snapshots by inode with the state counter they were taken at (feature "sv"); null: off. */
-  private readonly snaps: Map<number, { sv: number | string; snap: MappingSnapshot }> | null;
+  private readonly snaps: Map<number, { sv: number | string; snap: MappingSnapshot; inode: Inode }> | null;
   private reuses = 0;
 
   constructor(a: ProcessFsAdapter, dev: BlockDevice, bs: number, introspect: boolean) {
@@ -301,7 +301,7 @@ class ProcessFsInstance implements FsInstance {
     }
     if (has('dio_end_io')) this.dioEndIo = (inode, offset, size, error, dioFlags) => this.dioEnd(inode, offset, size, error, dioFlags);
     if (introspect && has('snapshot')) {
-      this.introspect = { snapshot: (inode) => this.snapshot(inode) };
+      this.introspect = { snapshot: (inode) => this.snapshot(inode), confirm: () => this.confirmSnapshots() };
       if (has('metadata_dirty')) this.introspect.metadataDirty = (inode) => this.rpc.must('metadata_dirty', this.ino(inode)).bool('dirty');
     }
   }
@@ -611,16 +611,33 @@ class ProcessFsInstance implements FsInstance {
     if (kept !== undefined && sv !== undefined && kept.sv === sv) {
       if (++this.reuses % SV_AUDIT !== 0) return kept.snap;
       const fresh = this.fetchSnapshot(inode);
-      if (fresh.fingerprint('all') !== kept.snap.fingerprint('all')) {
-        throw this.t.badValue(`snapshot: the state counter sv stayed ${JSON.stringify(sv)}, but the mappings of inode ${inode.ino} changed `
-          + `(${kept.snap.fingerprint('all').slice(0, 60)} -> ${fresh.fingerprint('all').slice(0, 60)}): sv must change whenever a mapping does`);
-      }
+      if (fresh.fingerprint('all') !== kept.snap.fingerprint('all')) throw this.staleSv(sv, inode.ino, kept.snap, fresh);
     }
     const snap = this.fetchSnapshot(inode);
     const now = this.rpc.lastSv;
-    if (now !== undefined) cache.set(inode.ino, { sv: now, snap });
+    if (now !== undefined) cache.set(inode.ino, { sv: now, snap, inode });
     else cache.delete(inode.ino);
     return snap;
+  }
+
+  /**
+   * Before a violation is reported: every snapshot kept under the current state counter is checked
+   * against a fresh one (a stale sv would otherwise be blamed on the server's mappings).
+   */
+  private confirmSnapshots(): void {
+    const cache = this.snaps;
+    const sv = this.rpc.lastSv;
+    if (cache === null || sv === undefined) return;
+    for (const kept of [...cache.values()]) {
+      if (kept.sv !== sv) continue;
+      const fresh = this.fetchSnapshot(kept.inode);
+      if (fresh.fingerprint('all') !== kept.snap.fingerprint('all')) throw this.staleSv(sv, kept.inode.ino, kept.snap, fresh);
+    }
+  }
+
+  private staleSv(sv: number | string, ino: number, kept: MappingSnapshot, fresh: MappingSnapshot): Error {
+    return this.t.badValue(`snapshot: the state counter sv stayed ${JSON.stringify(sv)}, but the mappings of inode ${ino} changed `
+      + `(${kept.fingerprint('all').slice(0, 60)} -> ${fresh.fingerprint('all').slice(0, 60)}): sv must change whenever a mapping does`);
   }
 
   /** A frozen copy of the server's mapping state for one inode (the monitor's state rules). */

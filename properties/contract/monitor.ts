@@ -217,6 +217,8 @@ export class ContractMonitor {
   }
 
   private violation(rule: string, detail: string, callback: string, args: Record<string, unknown>, m: Iomap | null): never {
+    // A rule judged against a cached snapshot may be the cache's fault: let it say so first.
+    this.fs.introspect?.confirm?.();
     throw new ContractViolation(rule, detail, callback, args, m, this.op);
   }
 

@@ -75,6 +75,12 @@ export function blockRuns(snap: MappingSnapshot, first: number, last: number, fn
 /** Read-only access to the filesystem's own idea of its mappings. */
 export interface FsIntrospection {
   snapshot(inode: Inode): MappingSnapshot;
+  /**
+   * Called before a contract violation is reported: an implementation that hands out cached
+   * snapshots (an exec: server's state counter "sv") checks them against fresh ones here, so a
+   * stale cache is reported as the target's own fault, not as a rule its mappings broke.
+   */
+  confirm?(): void;
   /** Inode metadata needed to read data back is not yet durable (F_DIRTY honesty). */
   metadataDirty?(inode: Inode): boolean;
 }
