@@ -28,10 +28,12 @@ describe(`corpus (${entries.length} op logs and cases in corpus/)`, () => {
       });
       continue;
     }
-    if (String(e.name).startsWith('known/')) {
-      // A known host finding (a kernel bug's signature for --known): its `expected` is what the host
-      // did; the reference, with the log's geometry and setup, must pass it.
-      it(`${e.name} (known host finding) passes on the reference`, () => {
+    const hostLog = String(e.name).startsWith('known/') ? 'known host finding' : String(e.name).startsWith('host/') ? 'host diff case' : null;
+    if (hostLog !== null) {
+      // A known host finding (a kernel bug's signature for --known) or a host diff case (replayed
+      // against a real filesystem by test/diff.test.ts): its `expected` is what the host did or
+      // how the two sides compared; the reference alone, with the log's geometry and setup, must pass it.
+      it(`${e.name} (${hostLog}) passes on the reference`, () => {
         const log = parseOpLog(fs.readFileSync(path.join(dir, String(e.name)), 'utf8'), String(e.name));
         const adapter = loadAdapter('reference', { blockSize: log.geometry.blockSize, ...log.setup });
         const r = replayLog(adapter, 'reference', { ...log, expected: undefined }, { quiet: true, debug: false, logDumpOps: 100 }, { out: () => undefined, err: () => undefined });
