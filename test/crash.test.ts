@@ -731,17 +731,10 @@ describe('crash harness: atomic writes are all or nothing at every crash point (
   });
 
   it('a later buffered write in another block of the atomic write\'s folio does not hide a torn hardware write (mutant:atomic-bio-not-atomic)', () => {
-    const bs = 4096;
-    const w: CrashWorkload = {
-      ...cowFallback(bs),
-      ops: [
-        { op: 'write', file: 0, off: 0, len: bs },
-        { op: 'fsync', file: 0 },
-        { op: 'awrite', file: 0, off: 0, len: bs, dsync: false },
-        { op: 'write', file: 0, off: bs + 100, len: 200 },
-        { op: 'fsync', file: 0 },
-      ],
-    };
+    const w = hardwarePath(false, [
+      { op: 'write', file: 0, off: 4096 + 100, len: 200 },
+      { op: 'fsync', file: 0 },
+    ]);
     assert.deepStrictEqual(runWorkload(w).failures.map((f) => f.report.join('\n')), []);
     const target = loadAdapter('mutant:atomic-bio-not-atomic').volume!;
     const r = runWorkload(w, { target, maxFailures: 100 });
@@ -766,6 +759,22 @@ describe('crash harness: atomic writes are all or nothing at every crash point (
     };
   }
 
+  /**
+   * f0: one written 4 KiB block, synced, overwritten by one atomic block (the hardware path: one
+   * REQ_ATOMIC bio), then the ops of `after`.
+   */
+  function hardwarePath(dsync: boolean, after: CrashWorkload['ops'] = []): CrashWorkload {
+    return {
+      ...cowFallback(4096),
+      ops: [
+        { op: 'write', file: 0, off: 0, len: 4096 },
+        { op: 'fsync', file: 0 },
+        { op: 'awrite', file: 0, off: 0, len: 4096, dsync },
+        ...after,
+      ],
+    };
+  }
+
   it('enumerates the states of the copy-on-write fallback (remap committed or not, acknowledged or not) and refs passes them all', () => {
     const r = runWorkload(cowFallback());
     assert.deepStrictEqual(r.failures.map((f) => f.report.join('\n')), []);
@@ -779,16 +788,7 @@ describe('crash harness: atomic writes are all or nothing at every crash point (
   });
 
   it('fails on a target whose hardware atomic write is an ordinary write the cache may tear (mutant:atomic-bio-not-atomic)', () => {
-    const bs = 4096;
-    const w: CrashWorkload = {
-      ...cowFallback(bs),
-      // One written block, overwritten by one atomic block: the hardware path (one REQ_ATOMIC bio).
-      ops: [
-        { op: 'write', file: 0, off: 0, len: bs },
-        { op: 'fsync', file: 0 },
-        { op: 'awrite', file: 0, off: 0, len: bs, dsync: true },
-      ],
-    };
+    const w = hardwarePath(true);
     assert.deepStrictEqual(runWorkload(w).failures.map((f) => f.report.join('\n')), []);
     const target = loadAdapter('mutant:atomic-bio-not-atomic').volume!;
     const r = runWorkload(w, { target, maxFailures: 1 });
