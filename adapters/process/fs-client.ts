@@ -610,14 +610,24 @@ class ProcessFsInstance implements FsInstance {
     const kept = cache.get(inode.ino);
     if (kept !== undefined && sv !== undefined && kept.sv === sv) {
       if (++this.reuses % SV_AUDIT !== 0) return kept.snap;
-      const fresh = this.fetchSnapshot(inode);
-      if (fresh.fingerprint('all') !== kept.snap.fingerprint('all')) throw this.staleSv(sv, inode.ino, kept.snap, fresh);
+      return this.keep(inode, this.audited(kept, sv));
     }
-    const snap = this.fetchSnapshot(inode);
+    return this.keep(inode, this.fetchSnapshot(inode));
+  }
+
+  /** Remember `snap` under the state counter of the reply that brought it (none: forget the inode). */
+  private keep(inode: Inode, snap: MappingSnapshot): MappingSnapshot {
     const now = this.rpc.lastSv;
-    if (now !== undefined) cache.set(inode.ino, { sv: now, snap, inode });
-    else cache.delete(inode.ino);
+    if (now !== undefined) this.snaps!.set(inode.ino, { sv: now, snap, inode });
+    else this.snaps!.delete(inode.ino);
     return snap;
+  }
+
+  /** A fresh snapshot of a kept one's inode; throws if it differs while the counter stayed `sv`. */
+  private audited(kept: { snap: MappingSnapshot; inode: Inode }, sv: number | string): MappingSnapshot {
+    const fresh = this.fetchSnapshot(kept.inode);
+    if (fresh.fingerprint('all') !== kept.snap.fingerprint('all')) throw this.staleSv(sv, kept.inode.ino, kept.snap, fresh);
+    return fresh;
   }
 
   /**
@@ -628,11 +638,7 @@ class ProcessFsInstance implements FsInstance {
     const cache = this.snaps;
     const sv = this.rpc.lastSv;
     if (cache === null || sv === undefined) return;
-    for (const kept of [...cache.values()]) {
-      if (kept.sv !== sv) continue;
-      const fresh = this.fetchSnapshot(kept.inode);
-      if (fresh.fingerprint('all') !== kept.snap.fingerprint('all')) throw this.staleSv(sv, kept.inode.ino, kept.snap, fresh);
-    }
+    for (const kept of [...cache.values()]) if (kept.sv === sv) this.audited(kept, sv);
   }
 
   private staleSv(sv: number | string, ino: number, kept: MappingSnapshot, fresh: MappingSnapshot): Error {
