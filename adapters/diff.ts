@@ -277,8 +277,23 @@ export class DiffTarget implements FileTarget {
     /** Copy-on-write progress is in the envelope (cowProgressAgrees). */
     private readonly cowProgress = true,
     /** Follow speculatively preallocated blocks through later ops (SpeculativeBlocks). */
-    speculativeLineage = true) {
+    speculativeLineage = true,
+    /** Both sides can read with RWF_DONTCACHE (the diff's own reads then leave the caches alone). */
+    private readonly dontcache = false) {
     this.spec = speculative && speculativeLineage ? new SpeculativeBlocks() : null;
+  }
+
+  /**
+   * The diff's own reads (the byte comparisons, the bytes around a refused O_DIRECT write) must
+   * not change what they judge. A pread caches every page it reads: later writes then land in
+   * those single cached pages instead of the folios an unprimed run makes (so flushes write back
+   * other blocks), and a cached EOF block changes what ext4's failed-write cleanup leaves in the
+   * cache. An RWF_DONTCACHE read drops the folios it brought in and leaves those that were there,
+   * on the host (filemap_end_dropbehind_read) as in the model, so both sides read that way when
+   * the host can (Linux 6.14+); otherwise both pread, and the adapter's notes say so.
+   */
+  private look(t: FileTarget, off: number, len: number): Uint8Array {
+    return this.dontcache ? t.readDontcache!(off, len) : t.pread(off, len);
   }
 
   /**
@@ -378,8 +393,8 @@ export class DiffTarget implements FileTarget {
   }
 
   compareBytes(what: string, size: number): void {
-    const h = this.host.pread(0, size);
-    const r = this.ref.pread(0, size);
+    const h = this.look(this.host, 0, size);
+    const r = this.look(this.ref, 0, size);
     if (sameBytes(h, r)) return;
     let i = 0;
     while (i < Math.min(h.length, r.length) && h[i] === r[i]) i++;
@@ -423,7 +438,7 @@ export class DiffTarget implements FileTarget {
   private rangeBytes(off: number, len: number): { host: Uint8Array; ref: Uint8Array } {
     const end = Math.min(off + len, this.host.size());
     const n = Math.max(0, end - off);
-    return { host: n > 0 ? this.host.pread(off, n) : new Uint8Array(0), ref: n > 0 ? this.ref.pread(off, n) : new Uint8Array(0) };
+    return { host: n > 0 ? this.look(this.host, off, n) : new Uint8Array(0), ref: n > 0 ? this.look(this.ref, off, n) : new Uint8Array(0) };
   }
 
   /**
@@ -546,6 +561,11 @@ export interface DiffOptions {
    * entry (hole vs unwritten only).
    */
   speculativeLineage?: boolean;
+  /**
+   * The diff's own reads go through RWF_DONTCACHE on both sides (default: when the host has it),
+   * so they leave both page caches as they were; false: plain preads, which cache what they read.
+   */
+  dontcacheReads?: boolean;
 }
 
 /** `diff:SPEC`: the host adapter `host` against the reference with `personality` and the host's block size. */
@@ -556,6 +576,7 @@ export class DiffAdapter implements FileAdapter {
   private readonly ref: ReferenceAdapter;
   private readonly cowProgress: boolean;
   private readonly speculativeLineage: boolean;
+  private readonly dontcache: boolean;
   /** What the adapter did to the host to make it comparable. */
   readonly notes: string[] = [];
 
@@ -563,6 +584,7 @@ export class DiffAdapter implements FileAdapter {
     this.name = `diff:${host.name}`;
     this.cowProgress = o.cowProgress ?? true;
     this.speculativeLineage = o.speculativeLineage ?? true;
+    this.dontcache = o.dontcacheReads ?? host.capabilities.dontcache === true;
     const bs = host.capabilities.blockSize;
     // Without a personality, the host filesystem's own (a host adapter says which it is).
     const info = (host as { info?: { fsType?: string; dir?: string } }).info;
@@ -609,8 +631,11 @@ export class DiffAdapter implements FileAdapter {
     } else if (!this.notes.some((n) => n.startsWith('readahead'))) {
       this.notes.push('readahead: the host target cannot take POSIX_FADV_RANDOM; folio sizes after reads may differ (diff-mapping next to flushed ranges)');
     }
+    if (!this.dontcache && !this.notes.some((n) => n.startsWith('own reads'))) {
+      this.notes.push('own reads: the host has no RWF_DONTCACHE reads; the byte comparisons cache what they read, on both sides');
+    }
     const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs', this.capabilities.dioMisalignedWritePartial === true, this.cowProgress,
-      this.speculativeLineage);
+      this.speculativeLineage, this.dontcache);
     t.compare('open');
     return t;
   }

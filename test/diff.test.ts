@@ -82,10 +82,10 @@ describe('diff: host vs reference', () => {
     s.collapse(6, 1); // collapsed away
     assert.equal(s.size, 0);
     s.admit(3, 'hole', 'unwritten');
-    s.remap(2, 3, 10); // 3 -> 13 too
-    assert.deepEqual([s.has(3), s.has(13)], [true, true]);
-    s.remap(20, 2, 12); // a remap onto 12-13 from non-speculative blocks: 13 is the reference's again
-    assert.deepEqual([s.has(13), s.has(3)], [false, true]);
+    s.remap(2, 3, 10); // blocks 2-4 onto 10-12: 3 -> 11 too
+    assert.deepEqual([s.has(3), s.has(11)], [true, true]);
+    s.remap(20, 2, 10); // a remap onto 10-11 from non-speculative blocks: 11 is the reference's again
+    assert.deepEqual([s.has(11), s.has(3)], [false, true]);
     s.forgetFrom(3);
     assert.equal(s.size, 0, 'past EOF: forgotten');
   });
@@ -107,6 +107,24 @@ describe('diff: host vs reference', () => {
     assert.ok(cowProgressAgrees('written', 'shared', false, true), 'the reference finished one that was pending (a larger folio)');
     assert.ok(!cowProgressAgrees('written', 'shared', true, false), 'a clone the reference did not share is no progress');
     assert.ok(!cowProgressAgrees('written', 'unwritten', true, true) && !cowProgressAgrees('shared', 'hole', true, true));
+  });
+
+  it("the diff's own byte comparisons leave both page caches as they were (RWF_DONTCACHE); plain preads would cache the file", () => {
+    const cached = (dontcacheReads: boolean) => {
+      const host = brokenHost(() => undefined);
+      const diff = new DiffAdapter(host, { personality: 'generic', dontcacheReads });
+      const t = diff.open() as DiffTarget;
+      // Written around the cache, then a byte comparison: nothing may be cached afterwards.
+      t.fallocate!(0, 0, 8 * 4096);
+      t.directWrite!(0, new Uint8Array(8 * 4096).fill(3));
+      t.compareBytes('the check', t.size());
+      const sides = [(t as unknown as { ref: FileTarget }).ref, (t as unknown as { host: FileTarget }).host];
+      const pages = sides.map((x) => Array.from(x.cachedPages!(0, 8 * 4096)).reduce((a, b) => a + b, 0));
+      diff.close();
+      return pages;
+    };
+    assert.deepEqual(cached(true), [0, 0]);
+    assert.deepEqual(cached(false), [8, 8], 'a pread caches what it reads (the check has teeth)');
   });
 
   it('a correct host (a second reference) never diverges over 400 ops', function () {
@@ -360,6 +378,8 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-cow-folio-follows-extents-diff.json', 1024, 'cow'], ['xfs-4k-cow-progress-dedupe-diff.json', 4096, 'cow'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
+    // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
+    ['xfs-1k-dio-read-bio-inside-page-diff.json', 1024, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
   ] as const;
