@@ -687,30 +687,12 @@ export function mkwriteErrorIsOom(err: number): boolean {
 
 /** iomap_zero_iter(): zero a non-hole mapping folio by folio through write_begin/write_end. */
 function zeroIter(it: IomapIter, didZero: { v: boolean }): number {
-  let pos = it.pos;
-  let length = iomapLength(it);
-  let written = 0;
-  do {
-    let bytes = length;
-    const [st, folio, blen] = writeBegin(it, pos, bytes);
-    if (st) return st;
-    if (it.iomap.flags & IOMAP_F_STALE) break;
-    bytes = blen;
-    const off = folio!.offsetIn(pos);
-    if (bytes > folio!.size - off) bytes = folio!.size - off;
-    folio!.data.fill(0, off, off + bytes);
-    const ok = writeEnd(it, pos, bytes, bytes, folio!);
-    putFolio(it, pos, bytes, folio!);
-    if (!ok) {
-      warn(it.inode, 'zero_range: write_end refused');
-      return -EIO;
-    }
-    pos += bytes;
-    length -= bytes;
-    written += bytes;
-  } while (length > 0);
+  const length = iomapLength(it);
+  const st = zeroInFolioRange(it, it.pos, it.pos + length, didZero);
+  if (st !== null && st < 0) return st;
   didZero.v = true;
-  return written;
+  // A stale mapping ends the iteration with the bytes done so far.
+  return st ?? length;
 }
 
 /** The 6.12 flush of dirty cache over HOLE/UNWRITTEN, as a switch (same as modelBugs.zeroRangeNoFlush). */
