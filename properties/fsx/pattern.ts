@@ -6,22 +6,31 @@
  * holds the op number. `original` is a seeded random buffer. fsx sizes it to the largest file; we
  * make it periodic (PATTERN_PERIOD bytes) so any offset up to 2^53 works.
  *
- * Generating a write is a subarray of a cached per-(n mod 256) buffer, no per-byte loop: each cache
- * entry is built once (lazily) and is twice the period long, so every window of up to a period
- * starting anywhere in the period is contiguous. Longer writes are assembled from period-sized copies.
+ * Generating a write computes just the bytes asked for from the op-0 pattern, four bytes per step
+ * (no per-byte loop, no table per op number: 256 cached periods were 32 MiB of every run's peak
+ * memory), into one of a few rotating scratch buffers; asking again for the same bytes returns the
+ * same view without recomputing (the runner asks once for the target and once for the oracle).
  */
 
 import { Prng } from './generator';
 
 export const PATTERN_PERIOD = 65536;
+/** Scratch areas a Pattern rotates through (see data()). */
+const SCRATCHES = 4;
 
 export class Pattern {
   readonly seed: number;
   private readonly original: Uint8Array;
   /** The pattern of op 0 (even bytes 0, odd bytes original), as 32-bit words. */
   private readonly base: Uint32Array;
-  private readonly cache: (Buffer | undefined)[] = new Array<Buffer | undefined>(256);
-  private scratch: Buffer = Buffer.alloc(0);
+  /** Rotating scratch areas, so a result stays valid across the next SCRATCHES - 1 calls. */
+  private readonly scratch: Uint32Array[] = [];
+  private next = 0;
+  /** The arguments and result of the last call (asked again for the same bytes: the same view). */
+  private lastN = -1;
+  private lastOff = -1;
+  private lastLen = -1;
+  private last: Buffer = Buffer.alloc(0);
 
   private constructor(seed: number) {
     this.seed = seed;
@@ -50,39 +59,51 @@ export class Pattern {
     return p;
   }
 
-  private buffer(n: number): Buffer {
-    const k = n & 255;
-    let b = this.cache[k];
-    if (b === undefined) {
-      // Add k to every byte of the k=0 pattern, four bytes per step, without carries between bytes.
-      const ab = new ArrayBuffer(2 * PATTERN_PERIOD);
-      const w = new Uint32Array(ab, 0, PATTERN_PERIOD / 4);
-      const base = this.base;
-      const kk = Math.imul(k, 0x01010101);
-      const kLow = kk & 0x7f7f7f7f;
-      for (let j = 0; j < w.length; j++) {
-        const x = base[j];
-        w[j] = ((x & 0x7f7f7f7f) + kLow) ^ ((x ^ kk) & 0x80808080);
-      }
-      b = Buffer.from(ab);
-      b.copy(b, PATTERN_PERIOD, 0, PATTERN_PERIOD);
-      this.cache[k] = b;
+  /**
+   * The bytes op `n` writes at [off, off+len). The result is a view into scratch memory, valid
+   * until SCRATCHES - 1 more calls for other bytes: callers that keep it longer copy it (the
+   * target and the oracle both copy what they are given).
+   */
+  data(n: number, off: number, len: number): Buffer {
+    if (n === this.lastN && off === this.lastOff && len === this.lastLen) return this.last;
+    const start = off % PATTERN_PERIOD;
+    const shift = start & 3;
+    const words = (shift + len + 3) >>> 2;
+    const out = this.scratchOf(words);
+    this.fill(out, n & 255, start >>> 2, words);
+    this.lastN = n;
+    this.lastOff = off;
+    this.lastLen = len;
+    this.last = Buffer.from(out.buffer, shift, len);
+    return this.last;
+  }
+
+  /** The next scratch area in the ring, grown to hold `words` 32-bit words. */
+  private scratchOf(words: number): Uint32Array {
+    const i = this.next;
+    this.next = (i + 1) % SCRATCHES;
+    let s = this.scratch[i];
+    if (s === undefined || s.length < words) {
+      s = new Uint32Array(Math.max(words, 1024));
+      this.scratch[i] = s;
     }
-    return b;
+    return s;
   }
 
   /**
-   * The bytes op `n` writes at [off, off+len). The result is a view into shared memory, valid until
-   * the next call: callers copy it (the target and the oracle both do).
+   * Op k's pattern words from word `w0` of the period on, `words` of them (wrapping at the
+   * period's end): add k to every byte of the op-0 pattern, four bytes per step, without carries
+   * between bytes.
    */
-  data(n: number, off: number, len: number): Buffer {
-    const b = this.buffer(n);
-    const start = off % PATTERN_PERIOD;
-    if (len <= PATTERN_PERIOD) return b.subarray(start, start + len);
-    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafe(len);
-    const out = this.scratch;
-    for (let pos = 0; pos < len; pos += PATTERN_PERIOD) b.copy(out, pos, start, start + Math.min(PATTERN_PERIOD, len - pos));
-    return out.subarray(0, len);
+  private fill(out: Uint32Array, k: number, w0: number, words: number): void {
+    const base = this.base;
+    const kk = Math.imul(k, 0x01010101);
+    const kLow = kk & 0x7f7f7f7f;
+    const mask = PATTERN_PERIOD / 4 - 1;
+    for (let j = 0; j < words; j++) {
+      const x = base[(w0 + j) & mask];
+      out[j] = ((x & 0x7f7f7f7f) + kLow) ^ ((x ^ kk) & 0x80808080);
+    }
   }
 
   /** The byte op `n` writes at offset `off`. */

@@ -1379,7 +1379,8 @@ export class Runner {
       if (w !== len) return this.fail('short-write', 'fileops-14.29', undefined, [`short atomic write: ${hex(w)} bytes instead of ${hex(len)}`]);
     }
     this.oracle.write(off, data);
-    if (old !== null) this.pendingAtomic = { label: `op ${n} write_atomic`, parts: [{ off, old, neu: data }] };
+    // The tracker keeps the new bytes past this op: a copy, not the pattern's scratch view.
+    if (old !== null) this.pendingAtomic = { label: `op ${n} write_atomic`, parts: [{ off, old, neu: Uint8Array.from(data) }] };
   }
 
   /**
