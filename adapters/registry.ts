@@ -9,6 +9,9 @@
  *                 docs/protocol.md): a file-level server, or an fs-level one under the reference layer
  *   host:PATH     a real kernel filesystem: a test file in directory PATH, which must lie inside a
  *                 scratch directory (IOMAP_HARNESS_SCRATCH or opts.scratch); see adapters/host
+ *   scratch:TYPE[:PARENT]
+ *                 a host filesystem of TYPE the harness makes (loop device, mkfs, mount) per setup
+ *                 in a fresh directory under PARENT, so the setup sweep varies its block size
  *
  * Built-in modules: besides `naive` (imported here), the registry loads `./reference` and
  * `./mutants` (files or index files in this directory) the first time a name is looked up or listed.
@@ -170,7 +173,11 @@ function create(entry: Entry, spec: string, opts: AdapterOptions): FileAdapter {
   return checkAdapter(a, `adapter ${spec}`);
 }
 
+/** Spec prefixes that name an adapter kind, not a module path (a path may follow them). */
+const KIND_PREFIX_RE = /^(exec|host|scratch|diff|mutant):/;
+
 export function isModuleSpec(spec: string): boolean {
+  if (KIND_PREFIX_RE.test(spec)) return false;
   return spec.includes('/') || spec.includes('\\') || /\.(c?js|mjs)$/.test(spec);
 }
 
@@ -237,6 +244,12 @@ export function loadAdapter(spec: string, opts: AdapterOptions = {}): FileAdapte
     const dir = spec.slice('host:'.length);
     const info: AdapterInfo = { name: spec, describe: host.describe, kind: 'builtin', inMemory: false };
     return create({ factory: { describe: host.describe, create: (o) => host.createHostAdapter({ ...o, path: dir }) }, info }, spec, opts);
+  }
+  if (spec.startsWith('scratch:')) {
+    // A host filesystem the harness makes per setup (adapters/host/scratch-adapter.ts): root only.
+    const sa = require('./host/scratch-adapter') as typeof import('./host/scratch-adapter');
+    const info: AdapterInfo = { name: spec, describe: sa.describe, kind: 'builtin', inMemory: false };
+    return create({ factory: { describe: sa.describe, create: (o) => sa.createScratchHostAdapter(spec.slice('scratch:'.length), o) }, info }, spec, opts);
   }
   if (spec.startsWith('mutant:')) {
     loadBuiltinModules();

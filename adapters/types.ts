@@ -334,8 +334,8 @@ export interface TargetSetup {
  * the user pins nothing, fsx draws a setup per seed and check one per property run from these.
  * Each list holds the values the adapter honours for that knob (AdapterOptions blockSize,
  * folioSize); a boolean says whether the knob exists at all. Absent or empty: the knob is not
- * swept (the adapter's own value is used). Host filesystems declare nothing: their geometry is
- * fixed by mkfs.
+ * swept (the adapter's own value is used). `host:PATH` declares nothing (mkfs fixed its geometry);
+ * `scratch:TYPE` makes its filesystem per setup and declares the mkfs block sizes that work.
  */
 export interface SetupSupport {
   /** Block sizes (AdapterOptions.blockSize). */

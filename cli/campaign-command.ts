@@ -112,7 +112,7 @@ export function shardFromEnv(shardFlag: string | undefined, shardsFlag: string |
 
 /** A built-in adapter (reference, naive, mutant:NAME): it exists on every machine the harness runs on. */
 function isBuiltinSpec(spec: string): boolean {
-  return !isModuleSpec(spec) && !/^(exec|host|diff):/.test(spec);
+  return !isModuleSpec(spec) && !/^(exec|host|scratch|diff):/.test(spec);
 }
 
 /**

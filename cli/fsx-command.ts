@@ -192,7 +192,7 @@ function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): vo
     const has = k === 'api' && a.setup !== undefined ? a.setup.api ?? '6.12' : a.setup?.[k];
     if (opts[k] !== undefined && has !== opts[k]) {
       a.close();
-      throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (only reference and its mutants do)`);
+      throw new UsageError(`${flagName} (or a log's setup.${k}): adapter ${spec} has no such setup (reference, its mutants and scratch:xfs for --eof-prealloc have setups)`);
     }
   }
 }
@@ -204,7 +204,7 @@ function checkSetupTaken(spec: string, a: FileAdapter, opts: AdapterOptions): vo
  */
 export function absoluteAdapterFlag(v: Values): string | undefined {
   const given = str(v, 'adapter');
-  if (given === undefined || !isModuleSpec(given) || /^(exec|host|mutant|diff):/.test(given)) return undefined;
+  if (given === undefined || !isModuleSpec(given) || /^(exec|host|scratch|mutant|diff):/.test(given)) return undefined;
   const abs = path.resolve(given);
   if (abs === given) return undefined;
   v.adapter = abs;

@@ -51,6 +51,8 @@ export interface ScratchState {
   device: string | null;
   size: number;
   blockSize: number | null;
+  /** Extra mount options (`-o`), e.g. XFS `allocsize=65536`; absent: none. */
+  mountOptions?: string[];
   /** True once mounted; false while (or if a crash happened while) being made. */
   complete: boolean;
   createdAt: string;
@@ -141,7 +143,11 @@ export interface CreateOptions {
   blockSize?: number;
   /** Where to make the container directory. Default os.tmpdir(). */
   parent?: string;
+  /** Extra mount options (each `name` or `name=value`; passed as `-o`). */
+  mountOptions?: string[];
 }
+
+const MOUNT_OPTION_RE = /^[a-z0-9_]+(=[A-Za-z0-9_.]+)?$/;
 
 /** Make, mount and record a scratch filesystem. Throws ScratchError (one line); leaves nothing behind on failure. */
 export function createScratch(type: ScratchType, opts: CreateOptions = {}): ScratchState {
@@ -154,6 +160,9 @@ export function createScratch(type: ScratchType, opts: CreateOptions = {}): Scra
     throw new ScratchError(`block size must be a power of two in [512, 65536], got ${bs}`);
   }
   if (type === 'tmpfs' && bs !== null && bs !== 4096) throw new ScratchError('tmpfs has no block size option (its block size is the page size, 4096)');
+  const mopts = opts.mountOptions ?? [];
+  const badOpt = mopts.find((o) => !MOUNT_OPTION_RE.test(o));
+  if (badOpt !== undefined) throw new ScratchError(`mount option ${JSON.stringify(badOpt)}: expected name or name=value (letters, digits, _ and .)`);
   const why = scratchUnavailable(type);
   if (why !== null) throw new ScratchError(why);
   const parent = opts.parent ?? os.tmpdir();
@@ -167,13 +176,13 @@ export function createScratch(type: ScratchType, opts: CreateOptions = {}): Scra
     tool: STATE_TOOL, version: STATE_VERSION, type, container,
     mount: path.join(container, MOUNT_DIR),
     image: type === 'tmpfs' ? null : path.join(container, IMAGE_FILE),
-    device: null, size, blockSize: bs, complete: false, createdAt: new Date().toISOString(), pid: process.pid,
+    device: null, size, blockSize: bs, ...(mopts.length > 0 ? { mountOptions: [...mopts] } : {}), complete: false, createdAt: new Date().toISOString(), pid: process.pid,
   };
   try {
     fs.mkdirSync(state.mount);
     writeState(state);
     if (type === 'tmpfs') {
-      mustRun('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, TMPFS_SOURCE, state.mount]);
+      mustRun('mount', ['-t', 'tmpfs', '-o', [`size=${size}`, 'mode=0755', ...mopts].join(','), TMPFS_SOURCE, state.mount]);
     } else {
       const fd = fs.openSync(state.image as string, 'wx', 0o600);
       try { fs.ftruncateSync(fd, size); } finally { fs.closeSync(fd); }
@@ -183,7 +192,7 @@ export function createScratch(type: ScratchType, opts: CreateOptions = {}): Scra
       writeState(state);
       const m = MKFS[type];
       mustRun(m.tool, [...m.args(bs), dev]);
-      mustRun('mount', ['-t', type, dev, state.mount]);
+      mustRun('mount', ['-t', type, ...(mopts.length > 0 ? ['-o', mopts.join(',')] : []), dev, state.mount]);
     }
     state.complete = true;
     writeState(state);
@@ -291,13 +300,18 @@ export interface DestroyResult {
 }
 
 /** Undo what the state file at PATH records. Throws ScratchError for a refusal or a failed step. */
-export function destroyScratch(p: string): DestroyResult {
+export function destroyScratch(p: string, o: { lazy?: boolean } = {}): DestroyResult {
   if (!isRoot()) throw new ScratchError(`scratch destroy needs root (umount, losetup -d); ${NO_ROOT_HINT}`);
   const state = readScratchState(p);
-  return undo(state);
+  return undo(state, o.lazy === true);
 }
 
-function undo(s: ScratchState): DestroyResult {
+/**
+ * `lazy` (for a process that is being ended, whose other threads may still hold files open there):
+ * when a plain umount keeps failing, detach the mount with `umount -l` (it goes once the last file
+ * on it is closed) and let losetup -d mark the busy loop device for autoclear.
+ */
+function undo(s: ScratchState, lazy = false): DestroyResult {
   const done: string[] = [];
   const leftAlone: string[] = [];
   // 1. unmount, if what is mounted there is ours.
@@ -306,11 +320,12 @@ function undo(s: ScratchState): DestroyResult {
     const ours = s.type === 'tmpfs' ? m.fstype === 'tmpfs' && m.source === TMPFS_SOURCE : s.device !== null && m.source === s.device;
     if (!ours) throw new ScratchError(`${s.mount} has ${m.source} (${m.fstype}) mounted on it, which scratch create did not mount; not unmounting it`);
     let r: CommandResult = { ok: false, out: '', err: '' };
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < (lazy ? 5 : 20); i++) {
       r = run('umount', [s.mount]);
       if (r.ok || /not mounted/i.test(r.err)) break;
       pause(100);
     }
+    if (!r.ok && lazy && !/not mounted/i.test(r.err)) r = run('umount', ['-l', s.mount]);
     if (!r.ok && !/not mounted/i.test(r.err)) throw new ScratchError(`umount ${s.mount} failed: ${r.err} (is something using it?)`);
     done.push(`umount ${s.mount}`);
   }
@@ -323,12 +338,12 @@ function undo(s: ScratchState): DestroyResult {
       leftAlone.push(`${s.device}: now backed by ${backing}, not ${s.image}; not detaching it`);
     } else {
       let r: CommandResult = { ok: false, out: '', err: '' };
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < (lazy ? 1 : 20); i++) {
         r = run('losetup', ['-d', s.device]);
         if (r.ok || loopBackingFile(s.device) !== s.image) break;
         pause(100);
       }
-      if (!r.ok && loopBackingFile(s.device) === s.image) throw new ScratchError(`losetup -d ${s.device} failed: ${r.err}`);
+      if (!r.ok && loopBackingFile(s.device) === s.image && !lazy) throw new ScratchError(`losetup -d ${s.device} failed: ${r.err}`);
       done.push(`losetup -d ${s.device}`);
     }
   }

@@ -34,6 +34,7 @@
  */
 
 import type { SparseBytes } from '../oracle/bytes';
+import { RangeSet } from '../oracle/ranges';
 import type { CrashViolation, CrashViolationKind } from '../oracle/crash';
 
 /** Versions kept between two acknowledgements. */
@@ -109,52 +110,6 @@ class RunState {
       if (this.runs.length < MAX_RUNS) this.runs.push([this.runStart, o - this.runStart]);
       this.runStart = -1;
     }
-  }
-}
-
-/** Sorted disjoint ranges [lo, hi). */
-class RangeSet {
-  readonly los: number[] = [];
-  readonly his: number[] = [];
-
-  clear(): void {
-    this.los.length = 0;
-    this.his.length = 0;
-  }
-
-  /** Add [lo, hi); returns the parts of it that were not in the set yet. */
-  add(lo: number, hi: number): Array<[number, number]> {
-    const gaps: Array<[number, number]> = [];
-    const { los, his } = this;
-    // First range that ends at or after lo (touching ranges merge).
-    let i = 0;
-    let j = los.length;
-    while (i < j) {
-      const m = (i + j) >> 1;
-      if (his[m] < lo) i = m + 1;
-      else j = m;
-    }
-    let k = i;
-    let pos = lo;
-    let nlo = lo;
-    let nhi = hi;
-    while (k < los.length && los[k] <= hi) {
-      if (los[k] > pos) gaps.push([pos, los[k]]);
-      pos = Math.max(pos, his[k]);
-      nlo = Math.min(nlo, los[k]);
-      nhi = Math.max(nhi, his[k]);
-      k++;
-    }
-    if (pos < hi) gaps.push([pos, hi]);
-    los.splice(i, k - i, nlo);
-    his.splice(i, k - i, nhi);
-    return gaps;
-  }
-
-  /** Whether some range of the set meets [lo, hi). */
-  meets(lo: number, hi: number): boolean {
-    for (let k = 0; k < this.los.length; k++) if (this.los[k] < hi && lo < this.his[k]) return true;
-    return false;
   }
 }
 

@@ -21,6 +21,7 @@ import {
 import { FsError } from '../../reference/errno';
 import { TargetError, HarnessLimit } from '../../adapters/errors';
 import { MAX_OFFSET, Mismatch, SparseBytes, oracleChunkSize } from '../oracle/bytes';
+import { RangeSet } from '../oracle/ranges';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
@@ -204,6 +205,14 @@ const GAP_EDGE = 4096;
  * ones around the ranges the call named and at EOF (refusalRanges).
  */
 const REFUSAL_FULL_CHECK = 1 << 20;
+/**
+ * Files up to this size are read whole at every remount; larger ones incrementally, over what
+ * changed since the last remount check (remountRanges), and whole at every FULL_CHECK_EVERY-th
+ * such remount and at the end of the run (finish).
+ */
+const INCREMENTAL_CHECK_FROM = 1 << 20;
+/** Of the remounts of a file larger than INCREMENTAL_CHECK_FROM, every this-many-th reads it whole. */
+const FULL_CHECK_EVERY = 8;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
 const FIEMAP_FULL = 1024;
 /** Dedupe requests are capped at 1 GiB per call (fs/remap_range.c). */
@@ -276,11 +285,17 @@ export class Runner {
   private readonly invariants: (() => string[]) | null;
   /** Versions since the last fsync, for crash ops (null: not tracked). */
   private readonly durability: DurabilityTracker | null;
+  /** What the oracle changed since the last remount check (its changeLog; remountRanges). */
+  private readonly unchecked = new RangeSet();
+  /** Incremental remount checks since the last whole-file one (FULL_CHECK_EVERY, finish). */
+  private incrementalChecks = 0;
   /**
    * What the device fault ops did: ops run, ops whose fault hit the device, reads that failed
    * (EIO/SIGBUS) or came back short, fsyncs that reported a write error (measurements, docs/fsx.md).
    */
   readonly faultStats = { reads: 0, readHits: 0, readErrors: 0, writes: 0, writeHits: 0, reportedErrors: 0 };
+  /** Remount checks that read the whole file and incremental ones (remountRanges); end-of-run whole checks (finish). */
+  readonly remountStats = { whole: 0, incremental: 0, atEnd: 0 };
 
   /** Whether every size-changing op pollutes the EOF page first (fsx -e 1), for the report. */
   get polluteEof(): boolean {
@@ -311,6 +326,28 @@ export class Runner {
     this.io = io;
     const judgesLoss = typeof target.crash === 'function' || target.deviceFaults !== undefined;
     this.durability = cfg.trackDurability === true && judgesLoss ? new DurabilityTracker(this.oracle) : null;
+    if (typeof target.remount === 'function') this.oracle.changeLog = this.unchecked;
+  }
+
+  /**
+   * The end of a run that passed: when a remount was checked incrementally since the last
+   * whole-file check, the whole file is read back now (remountRanges), so that no byte a remount
+   * lost or damaged outside what the ops changed goes unchecked.
+   */
+  finish(): void {
+    if (this.failure !== null || this.incrementalChecks === 0) return;
+    const n = this.incrementalChecks;
+    this.incrementalChecks = 0;
+    this.remountStats.atEnd++;
+    const head = `at the end of the run, the whole-file check that ${n} incremental remount check(s) deferred:`;
+    try {
+      const size = this.t.size();
+      if (size !== this.oracle.size) return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
+      this.verifyFile('durability', 'fileops-14.25', head);
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      this.fail('durability', 'fileops-14.25', undefined, [head, `the check failed: ${e.code}: ${e.message}`]);
+    }
   }
 
   /** Apply op `i` of `buf` (op number i+1). Returns false when a failure was found. */
@@ -931,8 +968,53 @@ export class Runner {
     if (size !== this.oracle.size) {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
     }
-    if (!this.verifyFile('durability', 'fileops-14.25', head)) return;
+    const check = this.remountRanges();
+    const what = check.incremental ? [head, `(an incremental check: the ranges changed since the last remount check, ${this.remountStats.incremental} of ${this.remountStats.whole + this.remountStats.incremental} remount checks so far)`] : [head];
+    if (!this.verifyPieces('durability', 'fileops-14.25', what.join(' '), this.piecesOf(check.ranges))) return;
     this.durability?.acknowledge(this.oracle, `op ${n} remount`);
+  }
+
+  /**
+   * What a remount check reads: the whole file (checkRanges) while it is at most
+   * INCREMENTAL_CHECK_FROM bytes and at every FULL_CHECK_EVERY-th remount beyond that; otherwise
+   * the same reads restricted to the windows around every range the oracle changed since the last
+   * remount check (changeWindows). A filesystem that changes only what it was asked to differs
+   * from the oracle after a remount only there; bytes it damaged elsewhere are found by the next
+   * whole-file check (at most FULL_CHECK_EVERY - 1 remounts later, or at the end of the run), or
+   * earlier by any op that reads them (docs/fsx.md, "Remount").
+   */
+  private remountRanges(): { ranges: Array<[number, number]>; incremental: boolean } {
+    const size = this.oracle.size;
+    const incremental = size > INCREMENTAL_CHECK_FROM && this.incrementalChecks + 1 < FULL_CHECK_EVERY;
+    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size)) : this.checkRanges();
+    if (incremental) {
+      this.incrementalChecks++;
+      this.remountStats.incremental++;
+    } else {
+      this.incrementalChecks = 0;
+      this.remountStats.whole++;
+    }
+    this.unchecked.clear();
+    return { ranges, incremental };
+  }
+
+  /**
+   * The ranges of `set` clipped to [0, size), rounded out to whole CHECK_PIECE units (and whole
+   * folios when the target's are larger): a change dirties whole blocks and folios, and a
+   * filesystem that gets a write wrong may get the bytes around it wrong too. Ascending, disjoint.
+   */
+  private changeWindows(set: RangeSet, size: number): Array<[number, number]> {
+    const unit = Math.max(CHECK_PIECE, this.cfg.folioSize ?? 0);
+    const out: Array<[number, number]> = [];
+    for (let k = 0; k < set.count; k++) {
+      const lo = Math.floor(set.los[k] / unit) * unit;
+      const hi = Math.min(size, Math.ceil(Math.min(set.his[k], size) / unit) * unit);
+      if (hi <= lo) continue;
+      const last = out[out.length - 1];
+      if (last !== undefined && last[1] >= lo) last[1] = Math.max(last[1], hi);
+      else out.push([lo, hi]);
+    }
+    return out;
   }
 
   /**
@@ -995,9 +1077,10 @@ export class Runner {
    * cannot seek). The cost follows the bytes written, not the file size: a sparse 2^53-byte file
    * is a few reads, where reading it whole would never end. What this misses: stray non-zero
    * bytes deep inside a long gap of a target whose SEEK_DATA also hides them (docs/fsx.md).
+   * `windows` (ascending, disjoint, inside [0, size)) restricts it: the same reads, each window
+   * taken as a file of its own (a gap cut by a window's edge ends there).
    */
-  private checkRanges(): Array<[number, number]> {
-    const size = this.oracle.size;
+  private checkRanges(windows: Array<[number, number]> = [[0, this.oracle.size]]): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     const add = (lo: number, hi: number): void => {
       if (hi <= lo) return;
@@ -1011,13 +1094,15 @@ export class Runner {
       this.seekDataIn(lo + GAP_EDGE, hi - GAP_EDGE, add);
       add(hi - GAP_EDGE, hi);
     };
-    let pos = 0;
-    for (const [lo, hi] of this.oracle.storedRanges(0, size)) {
-      gap(pos, lo);
-      add(lo, hi);
-      pos = hi;
+    for (const [wlo, whi] of windows) {
+      let pos = wlo;
+      for (const [lo, hi] of this.oracle.storedRanges(wlo, whi)) {
+        gap(pos, lo);
+        add(lo, hi);
+        pos = hi;
+      }
+      gap(pos, whi);
     }
-    gap(pos, size);
     return out;
   }
 
@@ -1082,6 +1167,8 @@ export class Runner {
    * What a refusal check reads of a file larger than REFUSAL_FULL_CHECK: the CHECK_PIECE pieces
    * holding both ends of each range the call named (offset and destination, each `len` long) and
    * the last piece before EOF: where a refused call that did something would have left a mark.
+   * Inside them, what a whole-file check reads there (checkRanges): the oracle's data, the edges of
+   * long zero gaps and whatever the target's SEEK_DATA calls data in them, not megabytes of holes.
    */
   private refusalRanges(off: number, len: number, dst: number, size: number): Array<[number, number]> {
     const out: Array<[number, number]> = [];
@@ -1109,7 +1196,8 @@ export class Runner {
       if (last !== undefined && last[1] >= r[0]) last[1] = Math.max(last[1], r[1]);
       else merged.push([r[0], r[1]]);
     }
-    return this.piecesOf(merged);
+    // Within those pieces, what a whole-file check would read there (data, gap edges, SEEK_DATA).
+    return this.piecesOf(this.checkRanges(merged));
   }
 
   /**

@@ -1,0 +1,67 @@
+/**
+ * `scratch:TYPE[:PARENT]` (adapters/host/scratch-adapter.ts): the host adapter on filesystems the
+ * harness makes per setup, so that fsx's setup sweep varies the mkfs block size of a real
+ * filesystem. Here the cheap cases (about 5 s, as root with mkfs.ext4; each skips with its reason
+ * otherwise): bad specs, a declared block size, cleanup when the process throws.
+ * test/long/host-sweep.test.ts has the sweep through fsx, SIGTERM, and every filesystem type.
+ */
+import * as assert from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { AdapterSpecError, loadAdapter } from '../adapters/registry';
+import { scratchUnavailable } from '../adapters/host/scratch';
+import { bin, ROOT } from './support/bin';
+import { skipWith } from './support/expect';
+import { freshParent, settled } from './support/scratch-sweep';
+
+describe('scratch: adapter (host filesystems made per setup)', function () {
+  this.timeout(120_000);
+  const parentDir = freshParent();
+
+  it('refuses a bad spec with one line (exit 2 through the CLI)', function () {
+    const parent = parentDir();
+    assert.throws(() => loadAdapter('scratch:zfs'), (e: Error) => e instanceof AdapterSpecError && /unknown filesystem type "zfs"/.test(e.message));
+    assert.throws(() => loadAdapter(`scratch:ext4:${parent}/none`), (e: Error) => e instanceof AdapterSpecError && /does not exist/.test(e.message));
+    if (scratchUnavailable('ext4') === null) {
+      assert.throws(() => loadAdapter(`scratch:ext4:${parent}`, { eofPrealloc: 65536 }), /allocsize=\) is an xfs mount option/);
+      // Refused, not ignored: the geometry suite then skips instead of running at another size.
+      assert.throws(() => loadAdapter(`scratch:ext4:${parent}`, { folioSize: 16384 }), /largest folio size is the kernel's/);
+    }
+    const r = bin(['fsx', '--adapter', 'scratch:zfs', '-N', '10']);
+    assert.strictEqual(r.code, 2, r.err);
+    assert.match(r.err.trim(), /^iomap-harness: .*unknown filesystem type "zfs"[^\n]*$/);
+  });
+
+  it('declares the block sizes mkfs and the kernel accept, and makes the one asked for', function () {
+    const why = scratchUnavailable('ext4');
+    if (why !== null) skipWith(this, why);
+    const a = loadAdapter(`scratch:ext4:${parentDir()}`, { blockSize: 1024 });
+    try {
+      const bss = a.setups?.blockSizes ?? [];
+      // mkfs.ext4 refuses 512; 1k and 4k always work on 4 KiB pages.
+      assert.ok(bss.includes(1024) && bss.includes(4096) && !bss.includes(512), `ext4 declares ${bss.join(', ')}`);
+      assert.strictEqual(a.setups?.eofPrealloc, undefined, 'allocsize= is xfs only');
+      assert.strictEqual(a.capabilities.blockSize, 1024);
+      const mnt = (a as unknown as { scratch: { mount: string } }).scratch.mount;
+      assert.strictEqual(fs.statfsSync(mnt).bsize, 1024);
+      const t = a.open();
+      t.pwrite(5000, Buffer.from('x'));
+      assert.strictEqual(t.size(), 5001);
+    } finally {
+      a.close();
+    }
+  });
+
+  it('a process that throws leaves nothing behind (its exit hook)', async function () {
+    const why = scratchUnavailable('tmpfs');
+    if (why !== null) skipWith(this, why);
+    const parent = parentDir();
+    const js = `const {loadAdapter}=require(${JSON.stringify(path.join(ROOT, 'dist/adapters/registry'))});`
+      + `const a=loadAdapter(${JSON.stringify(`scratch:tmpfs:${parent}`)});a.open().pwrite(0,Buffer.from('y'));throw new Error('boom');`;
+    const r = spawnSync(process.execPath, ['-e', js], { encoding: 'utf8' });
+    assert.notStrictEqual(r.status, 0);
+    assert.match(r.stderr, /boom/);
+    assert.deepStrictEqual(await settled(parent, 10_000), []);
+  });
+});
