@@ -9,7 +9,8 @@
  * for such a command it starts the same script again with the flag, with the same stdin, stdout
  * and stderr (inherited descriptors, so output, terminals and pipes are exactly as before), passes
  * on the signals it gets, and ends the way the child ended: the same exit code, or killed by the
- * same signal (a shell sees 130 after Ctrl-C, as before).
+ * same signal (a shell sees 130 after Ctrl-C, as before). `fsx -j N` (N > 1) also gets V8's
+ * single-threaded collector (see relaunchFlags).
  *
  * Not relaunched: commands that do not run a target, a process whose Node flags already set the
  * young generation or attach a debugger, and IOMAP_HARNESS_RELAUNCH=0 (then the run simply uses
@@ -20,6 +21,8 @@ import * as os from 'os';
 
 /** The young generation flag the child runs with. */
 export const SEMI_SPACE_FLAG = '--max-semi-space-size=4';
+/** The collector flag `fsx -j N` (N > 1) runs with. */
+export const SINGLE_THREADED_GC = '--single-threaded-gc';
 
 /** Commands whose runs are long enough for the young generation to matter. */
 const HEAVY = new Set(['fsx', 'diff', 'check', 'replay', 'shrink', 'campaign']);
@@ -27,13 +30,41 @@ const HEAVY = new Set(['fsx', 'diff', 'check', 'replay', 'shrink', 'campaign']);
 /** Signals passed on to the child (the terminal sends SIGINT/SIGQUIT to both: twice is harmless). */
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
 
-/** Whether `argv` (the command line after the script) should run in a relaunched child. */
-export function wantsRelaunch(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  if (env.IOMAP_HARNESS_RELAUNCH === '0') return false;
-  if (!HEAVY.has(argv[0] ?? '')) return false;
-  if (argv.includes('--help') || argv.includes('-h')) return false;
+/** The value of `fsx -j N` / `--jobs N` in `argv` (1 when absent or not a number). */
+export function jobsOf(argv: readonly string[]): number {
+  let jobs = 1;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    let v: string | undefined;
+    if (a === '-j' || a === '--jobs') v = argv[++i];
+    else if (a.startsWith('--jobs=')) v = a.slice('--jobs='.length);
+    else if (/^-j\d/.test(a)) v = a.slice(2);
+    else continue;
+    const n = Number(v);
+    jobs = Number.isInteger(n) && n > 0 ? n : 1;
+  }
+  return jobs;
+}
+
+/**
+ * The Node flags to relaunch `argv` (the command line after the script) with, or null for none.
+ * `fsx -j N` with N > 1 also gets `--single-threaded-gc`: V8's parallel collector helpers then
+ * do not compete with N busy workers for the cores, and the total CPU per op is lower
+ * (docs/benchmarks.md, "fsx -j").
+ */
+export function relaunchFlags(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): string[] | null {
+  if (env.IOMAP_HARNESS_RELAUNCH === '0') return null;
+  if (!HEAVY.has(argv[0] ?? '')) return null;
+  if (argv.includes('--help') || argv.includes('-h')) return null;
   const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  return !flags.some((f) => /^--(max-semi-space-size|semi-space-growth-factor|inspect|debug)/.test(f));
+  if (flags.some((f) => /^--(max-semi-space-size|semi-space-growth-factor|inspect|debug)/.test(f))) return null;
+  const gc = argv[0] === 'fsx' && jobsOf(argv) > 1 && !flags.some((f) => /^--single-threaded/.test(f)) ? [SINGLE_THREADED_GC] : [];
+  return [SEMI_SPACE_FLAG, ...gc];
+}
+
+/** Whether `argv` should run in a relaunched child. */
+export function wantsRelaunch(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  return relaunchFlags(argv, execArgv, env) !== null;
 }
 
 /**
@@ -41,8 +72,9 @@ export function wantsRelaunch(argv: readonly string[], execArgv: readonly string
  * process ends with the child). Returns false (nothing started) when the command does not want it.
  */
 export function relaunch(script: string, argv: readonly string[]): boolean {
-  if (!wantsRelaunch(argv, process.execArgv, process.env)) return false;
-  const child = spawn(process.execPath, [...process.execArgv, SEMI_SPACE_FLAG, script, ...argv], { stdio: 'inherit' });
+  const flags = relaunchFlags(argv, process.execArgv, process.env);
+  if (flags === null) return false;
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, script, ...argv], { stdio: 'inherit' });
   const forward = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const f = (): void => {
