@@ -685,32 +685,46 @@ export function mkwriteErrorIsOom(err: number): boolean {
 /* zero_range / truncate_page (§5.4) and unshare (§5.5)                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-/** iomap_zero_iter(): zero a non-hole mapping folio by folio through write_begin/write_end. */
-function zeroIter(it: IomapIter, didZero: { v: boolean }): number {
-  let pos = it.pos;
-  let length = iomapLength(it);
-  let written = 0;
-  do {
-    let bytes = length;
-    const [st, folio, blen] = writeBegin(it, pos, bytes);
-    if (st) return st;
-    if (it.iomap.flags & IOMAP_F_STALE) break;
-    bytes = blen;
+/** What zeroThroughCache() did: bytes zeroed, a negative errno (0: none), whether the mapping went stale. */
+interface ZeroedSpan {
+  done: number;
+  err: number;
+  stale: boolean;
+}
+
+/**
+ * The body of iomap_zero_iter(): zero [pos, stop) of the current mapping folio by folio through
+ * write_begin/write_end. Stops at an error, or when write_begin finds the mapping stale (the caller
+ * then maps again from where it stopped). Both zero_range paths use it: the whole mapping
+ * (zeroIter) and the dirty folios of an unwritten one (zeroDirtyFolios).
+ */
+function zeroThroughCache(it: IomapIter, pos: number, stop: number): ZeroedSpan {
+  let done = 0;
+  while (pos < stop) {
+    const [st, folio, blen] = writeBegin(it, pos, stop - pos);
+    if (st) return { done, err: st, stale: false };
+    if (it.iomap.flags & IOMAP_F_STALE) return { done, err: 0, stale: true };
     const off = folio!.offsetIn(pos);
-    if (bytes > folio!.size - off) bytes = folio!.size - off;
+    const bytes = Math.min(blen, folio!.size - off, stop - pos);
     folio!.data.fill(0, off, off + bytes);
     const ok = writeEnd(it, pos, bytes, bytes, folio!);
     putFolio(it, pos, bytes, folio!);
     if (!ok) {
       warn(it.inode, 'zero_range: write_end refused');
-      return -EIO;
+      return { done, err: -EIO, stale: false };
     }
     pos += bytes;
-    length -= bytes;
-    written += bytes;
-  } while (length > 0);
+    done += bytes;
+  }
+  return { done, err: 0, stale: false };
+}
+
+/** iomap_zero_iter(): zero a non-hole mapping folio by folio through write_begin/write_end. */
+function zeroIter(it: IomapIter, didZero: { v: boolean }): number {
+  const z = zeroThroughCache(it, it.pos, it.pos + iomapLength(it));
+  if (z.err) return z.err;
   didZero.v = true;
-  return written;
+  return z.done;
 }
 
 /** The 6.12 flush of dirty cache over HOLE/UNWRITTEN, as a switch (same as modelBugs.zeroRangeNoFlush). */
@@ -740,24 +754,11 @@ function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }, cap = Infinity)
   const mapping = it.inode.mapping;
   for (const f of mapping.foliosIn(Math.floor(it.pos / PAGE_SIZE), Math.floor((end - 1) / PAGE_SIZE))) {
     if (!f.dirty && !f.writeback) continue;
-    let pos = Math.max(it.pos, f.pos);
-    const stop = Math.min(end, f.end);
-    while (pos < stop) {
-      const [st, folio, blen] = writeBegin(it, pos, stop - pos);
-      if (st) return st;
-      if (it.iomap.flags & IOMAP_F_STALE) return pos - it.pos;
-      const off = folio!.offsetIn(pos);
-      const bytes = Math.min(blen, folio!.size - off, stop - pos);
-      folio!.data.fill(0, off, off + bytes);
-      const ok = writeEnd(it, pos, bytes, bytes, folio!);
-      putFolio(it, pos, bytes, folio!);
-      if (!ok) {
-        warn(it.inode, 'zero_range: write_end refused');
-        return -EIO;
-      }
-      didZero.v = true;
-      pos += bytes;
-    }
+    const from = Math.max(it.pos, f.pos);
+    const z = zeroThroughCache(it, from, Math.min(end, f.end));
+    if (z.done > 0) didZero.v = true;
+    if (z.err) return z.err;
+    if (z.stale) return from + z.done - it.pos;
   }
   return len;
 }
