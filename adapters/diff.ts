@@ -21,7 +21,10 @@
  * - XFS speculative preallocation (xfs personality): blocks the host preallocated past EOF and a
  *   later size extension brought inside EOF may be unwritten where the model has a hole, and the
  *   delalloc extents they join convert differently at writeback, so a block dirty in the model's
- *   cache may be unwritten there and still delalloc on the host;
+ *   cache may be unwritten there and still delalloc on the host; and such a block, unwritten on
+ *   the host and a hole in the model, goes on being the host's only: zeroing over it dirties it and
+ *   writeback writes it (written zeroes on the host, still a hole in the model), a clone shares it;
+ *   it is followed through shifts and remaps (SpeculativeBlocks);
  * - a misaligned O_DIRECT write both sides refused (ext4) may have landed different blocks, since
  *   the mappings before the misaligned one land and ext4's extents follow its allocator: a block
  *   old on one side and new on the other (written on both) is handed over to the reference;
@@ -43,6 +46,7 @@ import { blockIsDirty } from '../reference/iomap/folio';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import type { PersonalityName } from '../reference/fs/personality';
 import { runCommand } from './host/commands';
+import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE } from '../reference/file';
 
 /** What differed between host and reference (the failure's rule). */
 export type DivergenceRule = 'diff-result' | 'diff-size' | 'diff-bytes' | 'diff-mapping' | 'diff-seek';
@@ -100,7 +104,8 @@ export function seekDataBlocks(t: Pick<FileTarget, 'seekData' | 'seekHole'>, siz
 export function classesAgree(r: BlockClass, h: BlockClass, refDirty: boolean, speculative = false): boolean {
   if (r === h) return true;
   // XFS speculative preallocation: writeback turned post-EOF delalloc into unwritten blocks the
-  // model never asked for, which a later size extension brought inside EOF.
+  // model never asked for, which a later size extension brought inside EOF (what later becomes of
+  // such a block: SpeculativeBlocks).
   if (speculative && r === 'hole' && h === 'unwritten') return true;
   // XFS speculative preallocation again: post-EOF delalloc that later writes brought inside EOF
   // joins delalloc extents the model keeps apart (or splits ones it joins), and writeback converts
@@ -114,6 +119,72 @@ export function classesAgree(r: BlockClass, h: BlockClass, refDirty: boolean, sp
   // Folio granularity: the model's flush took a larger folio than the kernel's.
   if (r === 'written' && h === 'unwritten') return true;
   return false;
+}
+
+/**
+ * Blocks that XFS speculative preallocation gave the host and the reference never had: let through
+ * once as a hole on the reference and an unwritten block on the host (classesAgree), a block stays
+ * one while the two disagree, and follows the file's blocks through shifts and remaps. The host's
+ * block is allocated, so what the reference does over its hole the host does over an unwritten
+ * block: a later partial-block zeroing dirties it, and writeback then writes the host's block
+ * (written, zeroes) where the reference, with nothing to write over a hole, keeps the hole (xfs 1k,
+ * seed 21, op 23,809, 7 ops: `corpus/host/xfs-1k-open-speculative-prealloc-clone-diff.json`); a
+ * clone of that block shares it on the host and punches the destination on the reference. So such
+ * a block may be written or shared on the host while the reference has a hole there, the bytes
+ * being compared whenever this is used.
+ */
+export class SpeculativeBlocks {
+  private blocks = new Set<number>();
+
+  has(b: number): boolean { return this.blocks.has(b); }
+  get size(): number { return this.blocks.size; }
+
+  /**
+   * Whether host class `h` and reference class `r` of block `b` are speculative preallocation:
+   * hole vs unwritten (a new such block, remembered) or, for a remembered block, hole vs written
+   * or shared.
+   */
+  admit(b: number, r: BlockClass, h: BlockClass): boolean {
+    if (r !== 'hole') return false;
+    if (h === 'unwritten') {
+      this.blocks.add(b);
+      return true;
+    }
+    return (h === 'written' || h === 'shared') && this.blocks.has(b);
+  }
+
+  /** Block `b` agrees on both sides now, or lies past EOF (truncated away): forget it. */
+  forget(b: number): void { this.blocks.delete(b); }
+
+  /** Forget every block from `n` on (past EOF). */
+  forgetFrom(n: number): void {
+    for (const b of this.blocks) if (b >= n) this.blocks.delete(b);
+  }
+
+  /** INSERT_RANGE of `len` blocks at block `at`: blocks from `at` on move up by `len`. */
+  insert(at: number, len: number): void {
+    this.blocks = new Set([...this.blocks].map((b) => (b >= at ? b + len : b)));
+  }
+
+  /** COLLAPSE_RANGE of `len` blocks at block `at`: those blocks go, the ones after move down. */
+  collapse(at: number, len: number): void {
+    const out = new Set<number>();
+    for (const b of this.blocks) {
+      if (b < at) out.add(b);
+      else if (b >= at + len) out.add(b - len);
+    }
+    this.blocks = out;
+  }
+
+  /**
+   * A remap (clone, dedupe, copy) of `len` blocks from block `src` to block `dst`: a destination
+   * block whose source is speculative shares (host) or copies what the reference has as a hole.
+   */
+  remap(src: number, len: number, dst: number): void {
+    const from = [...this.blocks].filter((b) => b >= src && b < src + len);
+    for (let b = dst; b < dst + len; b++) this.blocks.delete(b);
+    for (const b of from) this.blocks.add(b - src + dst);
+  }
 }
 
 /**
@@ -196,13 +267,34 @@ export class DiffTarget implements FileTarget {
   private cowPendingBefore = new Set<number>();
   /** Blocks the reference wrote back (COW finished) that the host still shares. */
   private readonly cowLag = new Set<number>();
+  /** Blocks XFS speculative preallocation gave the host only (null: not followed). */
+  private readonly spec: SpeculativeBlocks | null;
   constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
     /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
     private readonly speculative: boolean,
     /** A refused misaligned O_DIRECT write may land its earlier mappings (ext4: dioMisalignedWritePartial). */
     private readonly partialDio = false,
     /** Copy-on-write progress is in the envelope (cowProgressAgrees). */
-    private readonly cowProgress = true) {}
+    private readonly cowProgress = true,
+    /** Follow speculatively preallocated blocks through later ops (SpeculativeBlocks). */
+    speculativeLineage = true,
+    /** Both sides can read with RWF_DONTCACHE (the diff's own reads then leave the caches alone). */
+    private readonly dontcache = false) {
+    this.spec = speculative && speculativeLineage ? new SpeculativeBlocks() : null;
+  }
+
+  /**
+   * The diff's own reads (the byte comparisons, the bytes around a refused O_DIRECT write) must
+   * not change what they judge. A pread caches every page it reads: later writes then land in
+   * those single cached pages instead of the folios an unprimed run makes (so flushes write back
+   * other blocks), and a cached EOF block changes what ext4's failed-write cleanup leaves in the
+   * cache. An RWF_DONTCACHE read drops the folios it brought in and leaves those that were there,
+   * on the host (filemap_end_dropbehind_read) as in the model, so both sides read that way when
+   * the host can (Linux 6.14+); otherwise both pread, and the adapter's notes say so.
+   */
+  private look(t: FileTarget, off: number, len: number): Uint8Array {
+    return this.dontcache ? t.readDontcache!(off, len) : t.pread(off, len);
+  }
 
   /**
    * Run `what` on both: the same outcome (equal values, or the same errno) returns the host's; a
@@ -221,11 +313,30 @@ export class DiffTarget implements FileTarget {
     throw new Divergence('diff-result', [`${what}: the reference ${r.ok ? `returned ${show(r.v)}` : `failed with ${errName(r.e)}`}, the host ${h.ok ? `returned ${show(h.v)}` : `failed with ${errName(h.e)}`}`]);
   }
 
-  /** Run a state-changing op on both, then compare the two files. */
-  private change<T>(what: string, fn: (t: FileTarget) => T, eq?: (a: T, b: T) => boolean): T {
+  /**
+   * Run a state-changing op on both, then compare the two files; `moved` tells what the op did to
+   * block numbers (shifts, remaps) before the comparison.
+   */
+  private change<T>(what: string, fn: (t: FileTarget) => T, eq?: (a: T, b: T) => boolean, moved?: (v: T) => void): T {
     const v = this.both(what, fn, eq);
+    moved?.(v);
     this.compare(what);
     return v;
+  }
+
+  /** What a shift moved: speculative blocks follow their data. */
+  private shifted(mode: number, off: number, len: number): void {
+    if (this.spec === null || off % this.bs !== 0 || len % this.bs !== 0) return;
+    if (mode === FALLOC_FL_INSERT_RANGE) this.spec.insert(off / this.bs, len / this.bs);
+    if (mode === FALLOC_FL_COLLAPSE_RANGE) this.spec.collapse(off / this.bs, len / this.bs);
+  }
+
+  /** What a remap of `len` bytes moved (clone, dedupe, copy): speculative blocks follow too. */
+  private remapped(srcOff: number, len: number, dstOff: number): void {
+    const bs = this.bs;
+    if (this.spec === null || len <= 0 || srcOff % bs !== dstOff % bs) return;
+    const src = Math.floor(srcOff / bs);
+    this.spec.remap(src, Math.ceil((srcOff + len) / bs) - src, Math.floor(dstOff / bs));
   }
 
   /** Size, mapping and SEEK after `what`; the bytes every BYTES_EVERY changes. */
@@ -244,9 +355,10 @@ export class DiffTarget implements FileTarget {
   }
 
   private compareMapping(what: string, size: number): void {
-    if (size === 0 || !this.host.fiemap || !this.host.seekData) return;
     const bs = this.bs;
     const n = Math.ceil(size / bs);
+    this.spec?.forgetFrom(n);
+    if (size === 0 || !this.host.fiemap || !this.host.seekData) return;
     const rext = this.ref.fiemap(0, size, 0);
     const rc = blockClasses(rext, bs, n);
     const hc = blockClasses(this.host.fiemap(0, size, 0), bs, n);
@@ -255,6 +367,7 @@ export class DiffTarget implements FileTarget {
     for (let b = 0; b < n; b++) {
       if (rc[b] === hc[b]) {
         this.cowLag.delete(b);
+        this.spec?.forget(b);
         continue;
       }
       envelope = true;
@@ -262,6 +375,7 @@ export class DiffTarget implements FileTarget {
         if (hc[b] === 'shared') this.cowLag.add(b);
         continue;
       }
+      if (this.spec?.admit(b, rc[b], hc[b])) continue;
       if (!classesAgree(rc[b], hc[b], this.refBlockDirty(b), this.speculative)) {
         throw new Divergence('diff-mapping', [`after ${what}: block ${b} (byte ${b * bs}) is ${hc[b]} on the host, ${rc[b]} on the reference`,
           `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`]);
@@ -270,7 +384,7 @@ export class DiffTarget implements FileTarget {
     const rs = seekDataBlocks(this.ref, size, bs);
     const hs = seekDataBlocks(this.host, size, bs);
     for (let b = 0; b < n; b++) {
-      if (rs[b] === hs[b] || rc[b] === 'unwritten' || hc[b] === 'unwritten') continue;
+      if (rs[b] === hs[b] || rc[b] === 'unwritten' || hc[b] === 'unwritten' || this.spec?.has(b)) continue;
       throw new Divergence('diff-seek', [`after ${what}: SEEK says block ${b} (byte ${b * bs}) is ${hs[b] ? 'data' : 'a hole'} on the host, ${rs[b] ? 'data' : 'a hole'} on the reference`,
         `  classes host ${hc[b]}, reference ${rc[b]}`]);
     }
@@ -279,8 +393,8 @@ export class DiffTarget implements FileTarget {
   }
 
   compareBytes(what: string, size: number): void {
-    const h = this.host.pread(0, size);
-    const r = this.ref.pread(0, size);
+    const h = this.look(this.host, 0, size);
+    const r = this.look(this.ref, 0, size);
     if (sameBytes(h, r)) return;
     let i = 0;
     while (i < Math.min(h.length, r.length) && h[i] === r[i]) i++;
@@ -295,10 +409,18 @@ export class DiffTarget implements FileTarget {
   fdatasync(): void { this.change('fdatasync', (t) => t.fdatasync()); }
   mapread(off: number, len: number): Uint8Array { return this.both(`mapread(${off}, ${len})`, (t) => t.mapread!(off, len), sameBytes); }
   mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void { this.change(`mapwrite(${off}, ${data.length})`, (t) => t.mapwrite!(off, data, opts)); }
-  fallocate(mode: number, off: number, len: number): void { this.change(`fallocate(0x${mode.toString(16)}, ${off}, ${len})`, (t) => t.fallocate!(mode, off, len)); }
-  cloneRange(srcOff: number, len: number, dstOff: number): void { this.change(`clone(${srcOff}, ${len}, ${dstOff})`, (t) => t.cloneRange!(srcOff, len, dstOff)); }
-  dedupeRange(srcOff: number, len: number, dstOff: number): number { return this.change(`dedupe(${srcOff}, ${len}, ${dstOff})`, (t) => t.dedupeRange!(srcOff, len, dstOff)); }
-  copyRange(srcOff: number, len: number, dstOff: number): number { return this.change(`copy_file_range(${srcOff}, ${len}, ${dstOff})`, (t) => t.copyRange!(srcOff, len, dstOff)); }
+  fallocate(mode: number, off: number, len: number): void {
+    this.change(`fallocate(0x${mode.toString(16)}, ${off}, ${len})`, (t) => t.fallocate!(mode, off, len), undefined, () => this.shifted(mode, off, len));
+  }
+  cloneRange(srcOff: number, len: number, dstOff: number): void {
+    this.change(`clone(${srcOff}, ${len}, ${dstOff})`, (t) => t.cloneRange!(srcOff, len, dstOff), undefined, () => this.remapped(srcOff, len, dstOff));
+  }
+  dedupeRange(srcOff: number, len: number, dstOff: number): number {
+    return this.change(`dedupe(${srcOff}, ${len}, ${dstOff})`, (t) => t.dedupeRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n, dstOff));
+  }
+  copyRange(srcOff: number, len: number, dstOff: number): number {
+    return this.change(`copy_file_range(${srcOff}, ${len}, ${dstOff})`, (t) => t.copyRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n, dstOff));
+  }
   directRead(off: number, len: number): Uint8Array { return this.both(`O_DIRECT pread(${off}, ${len})`, (t) => t.directRead!(off, len), sameBytes); }
   directWrite(off: number, data: Uint8Array): number {
     const what = `O_DIRECT pwrite(${off}, ${data.length})`;
@@ -316,7 +438,7 @@ export class DiffTarget implements FileTarget {
   private rangeBytes(off: number, len: number): { host: Uint8Array; ref: Uint8Array } {
     const end = Math.min(off + len, this.host.size());
     const n = Math.max(0, end - off);
-    return { host: n > 0 ? this.host.pread(off, n) : new Uint8Array(0), ref: n > 0 ? this.ref.pread(off, n) : new Uint8Array(0) };
+    return { host: n > 0 ? this.look(this.host, off, n) : new Uint8Array(0), ref: n > 0 ? this.look(this.ref, off, n) : new Uint8Array(0) };
   }
 
   /**
@@ -433,6 +555,17 @@ export interface DiffOptions {
   folioSize?: number;
   /** Copy-on-write progress in the envelope (default true; docs/host.md): false for a strict diff. */
   cowProgress?: boolean;
+  /**
+   * Follow blocks XFS speculative preallocation gave the host through later zeroing, shifts and
+   * remaps (SpeculativeBlocks; default true, xfs personality only): false for the older, narrower
+   * entry (hole vs unwritten only).
+   */
+  speculativeLineage?: boolean;
+  /**
+   * The diff's own reads go through RWF_DONTCACHE on both sides (default: when the host has it),
+   * so they leave both page caches as they were; false: plain preads, which cache what they read.
+   */
+  dontcacheReads?: boolean;
 }
 
 /** `diff:SPEC`: the host adapter `host` against the reference with `personality` and the host's block size. */
@@ -442,12 +575,16 @@ export class DiffAdapter implements FileAdapter {
   readonly setup: TargetSetup;
   private readonly ref: ReferenceAdapter;
   private readonly cowProgress: boolean;
+  private readonly speculativeLineage: boolean;
+  private readonly dontcache: boolean;
   /** What the adapter did to the host to make it comparable. */
   readonly notes: string[] = [];
 
   constructor(private readonly host: FileAdapter, o: DiffOptions = {}) {
     this.name = `diff:${host.name}`;
     this.cowProgress = o.cowProgress ?? true;
+    this.speculativeLineage = o.speculativeLineage ?? true;
+    this.dontcache = o.dontcacheReads ?? host.capabilities.dontcache === true;
     const bs = host.capabilities.blockSize;
     // Without a personality, the host filesystem's own (a host adapter says which it is).
     const info = (host as { info?: { fsType?: string; dir?: string } }).info;
@@ -494,7 +631,11 @@ export class DiffAdapter implements FileAdapter {
     } else if (!this.notes.some((n) => n.startsWith('readahead'))) {
       this.notes.push('readahead: the host target cannot take POSIX_FADV_RANDOM; folio sizes after reads may differ (diff-mapping next to flushed ranges)');
     }
-    const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs', this.capabilities.dioMisalignedWritePartial === true, this.cowProgress);
+    if (!this.dontcache && !this.notes.some((n) => n.startsWith('own reads'))) {
+      this.notes.push('own reads: the host has no RWF_DONTCACHE reads; the byte comparisons cache what they read, on both sides');
+    }
+    const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs', this.capabilities.dioMisalignedWritePartial === true, this.cowProgress,
+      this.speculativeLineage, this.dontcache);
     t.compare('open');
     return t;
   }

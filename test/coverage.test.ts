@@ -346,4 +346,18 @@ describe('state coverage with the setup sweep', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('rounds past the exploring ones revisit classes those drew (the schedule reads the maps)', () => {
+    const { runSeed } = require('../properties/fsx/workers') as typeof import('../properties/fsx/workers');
+    const { drawSetup, EXPLORE_ROUNDS, setupClass } = require('../properties/fsx/sweep') as typeof import('../properties/fsx/sweep');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-cov-sweep-'));
+    try {
+      const out = runSeed({ spec: 'reference', adapterOptions: {}, options: opts({ numOps: 1500, coverage: true }), saveDir: dir, shrink: false, sweep: {}, roundOps: 150 }, 2, quiet);
+      assert.equal(out.summary.rounds, 10);
+      const explored = new Set(Array.from({ length: EXPLORE_ROUNDS }, (_, k) => setupClass(drawSetup(2, loadAdapter('reference').setups, {}, k))));
+      assert.deepEqual(new Set(out.summary.coverage!.map((f) => f.geometryClass)), explored);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

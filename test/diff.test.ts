@@ -5,7 +5,7 @@
  * with the rule naming what differed. The per-block classes and the envelope are unit-tested.
  */
 import { strict as assert } from 'assert';
-import { DiffAdapter, DiffTarget, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, triage } from '../adapters/diff';
+import { DiffAdapter, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, triage } from '../adapters/diff';
 import { ReferenceAdapter } from '../adapters/reference';
 import type { FiemapExtent, FileAdapter, FileTarget } from '../adapters/types';
 import { replayLog, runFsx } from '../properties/fsx/engine';
@@ -67,6 +67,29 @@ describe('diff: host vs reference', () => {
     assert.ok(!classesAgree('written', 'shared', false));
   });
 
+  it('speculative blocks: hole vs unwritten starts one; only a known one may be written or shared on the host; shifts and remaps move them', () => {
+    const s = new SpeculativeBlocks();
+    assert.ok(!s.admit(5, 'hole', 'written'), 'a hole written on the host out of nowhere is a divergence');
+    assert.ok(!s.admit(5, 'delalloc', 'unwritten'), 'only where the reference has a hole');
+    assert.ok(s.admit(5, 'hole', 'unwritten'));
+    assert.ok(s.admit(5, 'hole', 'written') && s.admit(5, 'hole', 'shared'));
+    assert.ok(!s.admit(5, 'hole', 'delalloc'), 'allocated on the host cannot go back to delalloc');
+    assert.ok(!s.admit(6, 'hole', 'written'));
+    s.insert(2, 3); // 5 -> 8
+    assert.deepEqual([s.has(5), s.has(8)], [false, true]);
+    s.collapse(0, 2); // 8 -> 6
+    assert.deepEqual([s.has(8), s.has(6)], [false, true]);
+    s.collapse(6, 1); // collapsed away
+    assert.equal(s.size, 0);
+    s.admit(3, 'hole', 'unwritten');
+    s.remap(2, 3, 10); // blocks 2-4 onto 10-12: 3 -> 11 too
+    assert.deepEqual([s.has(3), s.has(11)], [true, true]);
+    s.remap(20, 2, 10); // a remap onto 10-11 from non-speculative blocks: 11 is the reference's again
+    assert.deepEqual([s.has(11), s.has(3)], [false, true]);
+    s.forgetFrom(3);
+    assert.equal(s.size, 0, 'past EOF: forgotten');
+  });
+
   it('copy-on-write progress: pending blocks are dirty shared ones and their other owners; the host may be ahead now, or behind what was pending before', () => {
     const BS = 1024;
     // Blocks 0-1 share physical 10-11 with blocks 4-5; block 2 shares 12 with block 6; 3 is written.
@@ -84,6 +107,24 @@ describe('diff: host vs reference', () => {
     assert.ok(cowProgressAgrees('written', 'shared', false, true), 'the reference finished one that was pending (a larger folio)');
     assert.ok(!cowProgressAgrees('written', 'shared', true, false), 'a clone the reference did not share is no progress');
     assert.ok(!cowProgressAgrees('written', 'unwritten', true, true) && !cowProgressAgrees('shared', 'hole', true, true));
+  });
+
+  it("the diff's own byte comparisons leave both page caches as they were (RWF_DONTCACHE); plain preads would cache the file", () => {
+    const cached = (dontcacheReads: boolean) => {
+      const host = brokenHost(() => undefined);
+      const diff = new DiffAdapter(host, { personality: 'generic', dontcacheReads });
+      const t = diff.open() as DiffTarget;
+      // Written around the cache, then a byte comparison: nothing may be cached afterwards.
+      t.fallocate!(0, 0, 8 * 4096);
+      t.directWrite!(0, new Uint8Array(8 * 4096).fill(3));
+      t.compareBytes('the check', t.size());
+      const sides = [(t as unknown as { ref: FileTarget }).ref, (t as unknown as { host: FileTarget }).host];
+      const pages = sides.map((x) => Array.from(x.cachedPages!(0, 8 * 4096)).reduce((a, b) => a + b, 0));
+      diff.close();
+      return pages;
+    };
+    assert.deepEqual(cached(true), [0, 0]);
+    assert.deepEqual(cached(false), [8, 8], 'a pread caches what it reads (the check has teeth)');
   });
 
   it('a correct host (a second reference) never diverges over 400 ops', function () {
@@ -326,47 +367,55 @@ describe('diff: host vs reference', () => {
   });
 
   /*
-   * Two diff findings on xfs (seed 21 on 1k blocks, seed 23 on 4k), kept in corpus/host: which
+   * Three diff findings on xfs (seed 21 on 1k blocks, seed 23 on 4k), kept in corpus/host: which
    * blocks a ranged flush finishes copy-on-write for follows the folios of the COW write, which
-   * follow the physical extents and more the model does not copy (the files' descriptions have the
-   * xfs_io evidence). Strict, each is a diff-mapping divergence at its last op; by default it is in
-   * the envelope and the whole file's bytes still agree.
+   * follow the physical extents and more the model does not copy; and a block XFS speculative
+   * preallocation gave the host only, written later where the model keeps a hole (the files'
+   * descriptions have the xfs_io evidence). Strict (that envelope entry off), each is a diff-mapping
+   * divergence; by default it is in the envelope and the whole file's bytes still agree.
    */
   const hostCases = [
-    ['xfs-1k-cow-folio-follows-extents-diff.json', 1024, true], ['xfs-4k-cow-progress-dedupe-diff.json', 4096, true],
+    ['xfs-1k-cow-folio-follows-extents-diff.json', 1024, 'cow'], ['xfs-4k-cow-progress-dedupe-diff.json', 4096, 'cow'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
-    ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, false],
-    // Open (docs/host.md): still a divergence either way; when it is fixed, this case says so.
-    ['xfs-1k-open-speculative-prealloc-clone-diff.json', 1024, 'open'],
+    ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
+    // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
+    ['xfs-1k-dio-read-bio-inside-page-diff.json', 1024, 'none'],
+    // A model fix (the zeroing folio batch takes dirty blocks only, zeroDirtyUnwrittenInCache).
+    ['xfs-1k-zero-range-dirty-blocks-only-diff.json', 1024, 'none'],
+    // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
+    ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
   ] as const;
-  for (const [file, bs, envelopeOnly] of hostCases) {
-    const what = envelopeOnly === 'open' ? 'an open divergence, as recorded' : envelopeOnly ? 'copy-on-write progress in the envelope; strict, diff-mapping' : 'the same on both sides, strict too';
-    it(`xfs ${bs / 1024}k host: ${file}: ${what}`, async function () {
+  const what = { cow: 'copy-on-write progress in the envelope; strict, diff-mapping', none: 'the same on both sides, strict too',
+    speculative: 'a speculatively preallocated block followed through zeroing and a shift in the envelope; strict, diff-mapping at op 7' };
+  for (const [file, bs, entry] of hostCases) {
+    it(`xfs ${bs / 1024}k host: ${file}: ${what[entry]}`, async function () {
       this.timeout(120_000);
       const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
       const log = parseOpLog(fs.readFileSync(p, 'utf8'), p);
-      const replay = (dir: string, cowProgress: boolean) => {
-        const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'xfs', cowProgress });
+      const replay = (dir: string, strict: boolean) => {
+        const o = entry === 'speculative' ? { speculativeLineage: !strict } : { cowProgress: !strict };
+        const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'xfs', ...o });
         try {
           return replayLog(diff, diff.name, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
         } finally {
           diff.close();
         }
       };
-      const out = await withScratchFs('xfs', (dir) => ({ strict: replay(dir, false), envelope: replay(dir, true) }), { size: 320 << 20, mkfsArgs: ['-b', `size=${bs}`] });
+      const out = await withScratchFs('xfs', (dir) => ({ strict: replay(dir, true), envelope: replay(dir, false) }), { size: 320 << 20, mkfsArgs: ['-b', `size=${bs}`] });
       if (out.skipped !== null) skipWith(this, out.skipped);
       const { strict, envelope } = out.value!;
-      if (envelopeOnly === 'open') {
-        for (const r of [strict, envelope]) assert.deepEqual([r.failure?.kind, r.failure?.op], ['divergence', 7], r.report.join('\n'));
-        return;
-      }
       assert.equal(envelope.failure, null, envelope.report.join('\n'));
-      if (!envelopeOnly) {
+      if (entry === 'none') {
         assert.equal(strict.failure, null, strict.report.join('\n'));
         return;
       }
       assert.ok(strict.failure, 'strict: a divergence');
       assert.equal(strict.failure!.kind, 'divergence', strict.report.join('\n'));
+      if (entry === 'speculative') {
+        assert.equal(strict.failure!.op, 7, strict.report.join('\n'));
+        assert.match(strict.report.join('\n'), /block 245 .* is written on the host, hole on the reference/);
+        return;
+      }
       assert.match(strict.report.join('\n'), /is (shared|written) on the host, (written|shared) on the reference/);
     });
   }

@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import { MemoryDevice } from '../reference/device/memory';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FileHandle, IomapFs } from '../reference/file';
-import { PersonalityName, personality } from '../reference/fs/personality';
+import { Personality, PersonalityName, personality } from '../reference/fs/personality';
 import { filemapWriteAndWaitRange } from '../reference/iomap/writeback';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import { ReferenceAdapter } from '../adapters/reference';
@@ -13,6 +13,15 @@ import { replayLog } from '../properties/fsx/engine';
 import { OPLOG_FORMAT, OPLOG_VERSION, OpRecord } from '../properties/fsx/oplog';
 
 const BS = 4096;
+
+/** An xfs-personality refs with 1 KiB blocks and single-page folios, `knobs` changed. */
+function mountXfs1k(knobs: Partial<Personality>): { fsys: IomapFs; f: FileHandle } {
+  const dev = new MemoryDevice({ size: 64 << 20 });
+  IomapFs.mkfs(dev, { blockSize: 1024 });
+  const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+  fsys.refs.personality = { ...personality('xfs'), ...knobs };
+  return { fsys, f: fsys.open('f', { create: true }) };
+}
 
 function mount(name: PersonalityName): { fsys: IomapFs; f: FileHandle; writes: () => number } {
   const dev = new MemoryDevice({ size: 64 << 20 });
@@ -219,17 +228,37 @@ describe('personalities', () => {
 
   it("zeroDirtyUnwrittenInCache 'within-eof': xfs zeroes dirty cache over unwritten blocks in place only inside the EOF block; past it the flush decides (diff, xfs 1k, 2 ops)", () => {
     for (const how of ['within-eof', true] as const) {
-      const dev = new MemoryDevice({ size: 64 << 20 });
-      IomapFs.mkfs(dev, { blockSize: 1024 });
-      const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
-      fsys.refs.personality = { ...personality('xfs'), zeroDirtyUnwrittenInCache: how };
-      const f = fsys.open('f', { create: true });
+      const { fsys, f } = mountXfs1k({ zeroDirtyUnwrittenInCache: how });
       f.pwrite(1024, new Uint8Array(4096).fill(1)); // blocks 1-4, EOF 5120 (block aligned), page 1 dirty
       f.fallocate(0, 2048, 4096); // blocks 2-5 unwritten, then the size grows over block 5
       // Zeroing block 5 (past EOF, in dirty page 1) flushed page 1 on xfs; i_disk_size moved to
       // 5120 with it, so the truncate's write-back did not reach page 0 (block 1 still delalloc).
       const cls = (b: number) => { const e = f.fiemap(b * 1024, 1024, 0)[0]; return e === undefined ? 'hole' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written'; };
       assert.deepStrictEqual([1, 2, 4].map(cls), how === 'within-eof' ? ['delalloc', 'unwritten', 'written'] : ['written', 'written', 'written'], String(how));
+      assert.deepStrictEqual(fsys.checkInvariants(), [], String(how));
+    }
+  });
+
+  /*
+   * Found by diff on xfs 1k (seed 42, op 20,706, 6 ops): a zero range over the tail of written block
+   * 44 and the head of unwritten block 45 (one page) zeroes 44 through the cache, which dirties the
+   * page, but leaves 45 alone: on Linux 6.18.44 block 45 is still unwritten after an fsync (checked
+   * with xfs_io: pwrite 0 45056, falloc 45056 1024, truncate 47104, fsync, fzero 45057 1024, fsync,
+   * bmap). The model took every dirty folio for the batch, so it dirtied 45 too and wrote it.
+   */
+  it("zeroDirtyUnwrittenInCache 'within-eof': only blocks that are dirty themselves are zeroed in place; a page dirtied by the same zeroing does not make its unwritten blocks dirty (diff, xfs 1k, 6 ops)", () => {
+    for (const how of ['within-eof', true] as const) {
+      const { fsys, f } = mountXfs1k({ zeroDirtyUnwrittenInCache: how });
+      f.pwrite(0, new Uint8Array(45 * 1024).fill(1));
+      f.fallocate(0, 45 * 1024, 1024);
+      f.truncate(46 * 1024);
+      f.fsync();
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 44 * 1024 + 1, 1024);
+      f.fsync();
+      const e = f.fiemap(45 * 1024, 1024, 0)[0];
+      assert.strictEqual(e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written', how === 'within-eof' ? 'unwritten' : 'written', String(how));
+      const got = f.pread(44 * 1024, 2048);
+      assert.ok(got.subarray(0, 1).every((b) => b === 1) && got.subarray(1).every((b) => b === 0), String(how));
       assert.deepStrictEqual(fsys.checkInvariants(), [], String(how));
     }
   });
@@ -452,6 +481,33 @@ describe('personalities', () => {
         assert.ok(d.subarray(0, 2 * BS).every((b) => b === 5) && d.subarray(2 * BS).every((b) => b === 0));
       });
       assert.strictEqual(r, only ? 'ok' : 'EINVAL', `mappingAlignOnly ${only}`);
+    }
+  });
+
+  /*
+   * Found by diff on xfs 1k (seed 41, op 42,881, 9 ops): 6.18 checks the user memory per bio in the
+   * block layer (bio_split_io_at), and only for a bio that spans pages. A read that zero-fills a
+   * misaligned number of hole bytes first then reads the written block from a misaligned address:
+   * inside one page that succeeds, across a page boundary it is EINVAL unless the address is
+   * sector aligned. The same five reads on Linux 6.18.44 (xfs and ext4, 4k blocks, loop devices;
+   * the host adapter reads into a page-aligned buffer, as the model does): ok, EINVAL, ok, ok, EINVAL.
+   * 6.12 (bdev_iter_is_aligned) refuses every misaligned address and remaining count up front.
+   */
+  it('dioMappingAlignOnly: 6.18 judges the user memory per bio, and only a bio that spans pages; 6.12 the whole address and count up front', () => {
+    const cases: [number, number][] = [[1, 1024], [1, 4096], [512, 4096], [100, 3584], [100, 4096]];
+    for (const only of [true, false]) {
+      const got = cases.map(([hole, data]) => {
+        const { fsys, f } = mount('xfs');
+        fsys.refs.personality = { ...personality('xfs'), dioMappingAlignOnly: only };
+        f.pwrite(BS, new Uint8Array(2 * BS).fill(5));
+        f.fsync();
+        return outcome(() => {
+          const d = f.directRead(BS - hole, hole + data);
+          assert.strictEqual(d.length, hole + data);
+          assert.ok(d.subarray(0, hole).every((b) => b === 0) && d.subarray(hole).every((b) => b === 5));
+        });
+      });
+      assert.deepStrictEqual(got, only ? ['ok', 'EINVAL', 'ok', 'ok', 'EINVAL'] : ['EINVAL', 'EINVAL', 'ok', 'EINVAL', 'EINVAL'], `mappingAlignOnly ${only}`);
     }
   });
 

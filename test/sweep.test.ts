@@ -20,7 +20,7 @@ import { replayLog, runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import { adapterOptionsOf, OpLog, OPLOG_VERSION, parseOpLog, serializeOpLog } from '../properties/fsx/oplog';
 import { shrinkLog } from '../properties/fsx/shrink';
-import { drawSetup, roundSeed, roundSizes, setupArbitrary, SETUP_ROUND_OPS } from '../properties/fsx/sweep';
+import { drawSetup, EXPLORE_ROUNDS, roundSeed, roundSizes, setupArbitrary, setupClass, SETUP_ROUND_OPS, SweepSchedule } from '../properties/fsx/sweep';
 import { withTarget } from './support/broken-adapters';
 import { inProcess as cli } from './support/bin';
 
@@ -100,6 +100,65 @@ describe('setup sweep: the draw', () => {
     const api = defaultApi() === '6.12' ? {} : { api: defaultApi() };
     assert.deepEqual(loadAdapter('reference', { inlineMax: 0 }).setup, { inlineMax: 0, ...api });
     assert.throws(() => loadAdapter('reference', { blockSize: 1024, inlineMax: 4096 }), /inlineMax: expected an integer in \[0, block size 1024\]/);
+  });
+});
+
+describe('setup sweep: the schedule (explore, then deepen)', () => {
+  /** Run a schedule for `rounds` rounds; `reach(cls, k)` is what the map says after round k. */
+  function schedule(seed: number, rounds: number, reach?: (cls: string, k: number) => { reached: number; reachable: number } | undefined, support = FULL, pins = {}) {
+    const s = new SweepSchedule(seed, support, pins);
+    const setups = [];
+    for (let k = 0; k < rounds; k++) {
+      setups.push(s.setup(k));
+      s.done(k, reach?.(s.classOf(k), k));
+    }
+    return setups;
+  }
+
+  it('explores with drawSetup()\'s rounds first, then revisits only classes they drew, with the rest of the setup drawn anew', () => {
+    for (const seed of [1, 2, 3, 99, 123456]) {
+      const setups = schedule(seed, 20);
+      for (let k = 0; k < EXPLORE_ROUNDS; k++) assert.deepEqual(setups[k], drawSetup(seed, FULL, {}, k));
+      const explored = new Set(setups.slice(0, EXPLORE_ROUNDS).map(setupClass));
+      for (const s of setups.slice(EXPLORE_ROUNDS)) {
+        assert.ok(explored.has(setupClass(s)), `seed ${seed}: ${setupClass(s)} was never explored`);
+        assert.ok(Number(s.folioSize) >= Number(s.blockSize));
+        if (s.eofPrealloc !== undefined) assert.ok(Number(s.eofPrealloc) >= Number(s.blockSize));
+      }
+      // Without a map: the class with the fewest rounds, so the revisits spread evenly.
+      const rounds = new Map<string, number>();
+      for (const s of setups) rounds.set(setupClass(s), (rounds.get(setupClass(s)) ?? 0) + 1);
+      const n = [...rounds.values()];
+      assert.ok(Math.max(...n) - Math.min(...n) <= 2, `seed ${seed}: ${JSON.stringify([...rounds])}`);
+    }
+    assert.deepEqual(schedule(7, 20), schedule(7, 20));
+    // Revisits vary the setup inside the class: both sub-page block sizes, poisoned and not.
+    const sub = schedule(1, 60).slice(EXPLORE_ROUNDS).filter((s) => setupClass(s).startsWith('subpage'));
+    assert.deepEqual([...new Set(sub.map((s) => s.blockSize))].sort(), [1024, 512]);
+    assert.deepEqual([...new Set(sub.map((s) => s.poison !== undefined))].sort(), [false, true]);
+  });
+
+  it('revisits the class furthest from its reachable cells, skipping saturated ones', () => {
+    // Every class is past 80 % after a round except the one the seed explored first: it stays
+    // below 50 %, and all keep gaining, so it takes every revisit.
+    const first = setupClass(drawSetup(5, FULL, {}, 0));
+    const gaining = (cls: string, k: number) => ({ reached: (cls === first ? 300 : 800) + 10 * k, reachable: 1000 });
+    for (const s of schedule(5, 16, gaining).slice(EXPLORE_ROUNDS)) assert.equal(setupClass(s), first);
+    // The same class stuck at 50 % from round 9 on: once a revisit added nothing, it is saturated
+    // and the others get the revisits.
+    const flat = (cls: string, k: number) => (cls === first ? { reached: 500, reachable: 1000 } : gaining(cls, k));
+    const later = schedule(5, 16, (cls, k) => (k < EXPLORE_ROUNDS ? gaining(cls, k) : flat(cls, k))).slice(EXPLORE_ROUNDS + 2);
+    assert.ok(later.every((s) => setupClass(s) !== first), later.map(setupClass).join(' '));
+  });
+
+  it('keeps the pins in every revisit and draws only what the adapter declares', () => {
+    for (const s of schedule(5, 16, undefined, FULL, { blockSize: 1024, poison: null, eofPrealloc: 65536, inline: false })) {
+      assert.equal(s.blockSize, 1024);
+      assert.equal(s.poison, undefined);
+      assert.equal(s.eofPrealloc, 65536);
+      assert.equal(s.inlineMax, 0);
+    }
+    for (const s of schedule(3, 12, undefined, { blockSizes: [512, 1024, 4096, 16384] })) assert.deepEqual(Object.keys(s), ['blockSize']);
   });
 });
 

@@ -34,6 +34,7 @@
  */
 
 import type { SparseBytes } from '../oracle/bytes';
+import { RangeSet } from '../oracle/ranges';
 import type { CrashViolation, CrashViolationKind } from '../oracle/crash';
 
 /** Versions kept between two acknowledgements. */
@@ -109,52 +110,6 @@ class RunState {
       if (this.runs.length < MAX_RUNS) this.runs.push([this.runStart, o - this.runStart]);
       this.runStart = -1;
     }
-  }
-}
-
-/** Sorted disjoint ranges [lo, hi). */
-class RangeSet {
-  readonly los: number[] = [];
-  readonly his: number[] = [];
-
-  clear(): void {
-    this.los.length = 0;
-    this.his.length = 0;
-  }
-
-  /** Add [lo, hi); returns the parts of it that were not in the set yet. */
-  add(lo: number, hi: number): Array<[number, number]> {
-    const gaps: Array<[number, number]> = [];
-    const { los, his } = this;
-    // First range that ends at or after lo (touching ranges merge).
-    let i = 0;
-    let j = los.length;
-    while (i < j) {
-      const m = (i + j) >> 1;
-      if (his[m] < lo) i = m + 1;
-      else j = m;
-    }
-    let k = i;
-    let pos = lo;
-    let nlo = lo;
-    let nhi = hi;
-    while (k < los.length && los[k] <= hi) {
-      if (los[k] > pos) gaps.push([pos, los[k]]);
-      pos = Math.max(pos, his[k]);
-      nlo = Math.min(nlo, los[k]);
-      nhi = Math.max(nhi, his[k]);
-      k++;
-    }
-    if (pos < hi) gaps.push([pos, hi]);
-    los.splice(i, k - i, nlo);
-    his.splice(i, k - i, nhi);
-    return gaps;
-  }
-
-  /** Whether some range of the set meets [lo, hi). */
-  meets(lo: number, hi: number): boolean {
-    for (let k = 0; k < this.los.length; k++) if (this.los[k] < hi && lo < this.his[k]) return true;
-    return false;
   }
 }
 
@@ -235,7 +190,7 @@ export class DurabilityTracker {
     const o = this.oracle!;
     for (const [a, b] of this.changed.add(lo, hi)) {
       // Bytes at or past the current size are zero (SparseBytes' invariant): nothing to copy.
-      const pieces = this.keep(o.copyPieces(a, Math.min(b, o.size)));
+      const pieces = this.keep(copyStored(o, a, Math.min(b, o.size)));
       if (this.overflowed) return;
       this.saved.push({ lo: a, hi: b, pieces });
     }
@@ -291,7 +246,7 @@ export class DurabilityTracker {
     const size = oracle.size;
     const lo = ch === null ? 0 : Math.min(ch.lo, size);
     const hi = ch === null ? 0 : Math.min(ch.hi, size);
-    const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: this.keep(oracle.copyPieces(lo, hi)) } : null };
+    const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: this.keep(copyStored(oracle, lo, hi)) } : null };
     if (this.overflowed) return;
     if (ack !== undefined) d.ack = ack;
     this.deltas.push(d);
@@ -561,6 +516,20 @@ function landInflight(row: Uint8Array, a: number, b: number, size: number, infli
     const hi = Math.min(b, f.off + f.data.length, size);
     if (lo < hi) row.set(f.data.subarray(lo - f.off, hi - f.off), lo - a);
   }
+}
+
+/**
+ * Copies of the oracle's stored bytes in [lo, hi), one piece per run of stored chunks (bytes
+ * outside them read zero): one allocation per run, not per chunk (4 KiB chunks above -l 16m).
+ */
+function copyStored(o: SparseBytes, lo: number, hi: number): Piece[] {
+  const out: Piece[] = [];
+  for (const [a, b] of o.storedRanges(lo, hi)) {
+    const data = new Uint8Array(b - a);
+    o.readInto(a, b - a, data);
+    out.push({ off: a, data });
+  }
+  return out;
 }
 
 /** Set row (bytes [a, b) of a version) to span's bytes where they meet: pieces over zeroes. */

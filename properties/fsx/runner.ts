@@ -13,7 +13,7 @@
  * Hot path: one switch per op, bulk compares, no per-op allocation besides what the target returns.
  */
 
-import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps } from '../../adapters/types';
+import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps, ReadKind } from '../../adapters/types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -21,6 +21,7 @@ import {
 import { FsError } from '../../reference/errno';
 import { TargetError, HarnessLimit } from '../../adapters/errors';
 import { MAX_OFFSET, Mismatch, SparseBytes, oracleChunkSize } from '../oracle/bytes';
+import { RangeSet } from '../oracle/ranges';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
@@ -204,6 +205,16 @@ const GAP_EDGE = 4096;
  * ones around the ranges the call named and at EOF (refusalRanges).
  */
 const REFUSAL_FULL_CHECK = 1 << 20;
+/**
+ * Files up to this size are read whole at every remount; larger ones incrementally, over what
+ * changed since the last remount check (remountRanges), and whole at every FULL_CHECK_EVERY-th
+ * such remount and at the end of the run (finish).
+ */
+const INCREMENTAL_CHECK_FROM = 1 << 20;
+/** An incremental remount check reads whole units of this size (or folios) around each change. */
+const CHANGE_WINDOW = 1 << 16;
+/** Of the remounts of a file larger than INCREMENTAL_CHECK_FROM, every this-many-th reads it whole. */
+const FULL_CHECK_EVERY = 8;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
 const FIEMAP_FULL = 1024;
 /** Dedupe requests are capped at 1 GiB per call (fs/remap_range.c). */
@@ -269,6 +280,11 @@ export class Runner {
   private shortDone = -1;
   /** The atomic write or exchange the op made, to be judged whole after a power cut (durability). */
   private pendingAtomic: AtomicChange | null = null;
+  /**
+   * Reused buffers for bytes the runner reads and uses at once (reads of the target, oracle
+   * copies): no per-op allocation on the hot path. [2] holds what the target reads into.
+   */
+  private scratchBufs: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)];
   /** RWF_ATOMIC unit range of the target (statx), when it has atomic writes. */
   private readonly atomicUnits: { unitMin: number; unitMax: number } | null;
 
@@ -276,11 +292,17 @@ export class Runner {
   private readonly invariants: (() => string[]) | null;
   /** Versions since the last fsync, for crash ops (null: not tracked). */
   private readonly durability: DurabilityTracker | null;
+  /** What the oracle changed since the last remount check (its changeLog; remountRanges). */
+  private readonly unchecked = new RangeSet();
+  /** Incremental remount checks since the last whole-file one (FULL_CHECK_EVERY, finish). */
+  private incrementalChecks = 0;
   /**
    * What the device fault ops did: ops run, ops whose fault hit the device, reads that failed
    * (EIO/SIGBUS) or came back short, fsyncs that reported a write error (measurements, docs/fsx.md).
    */
   readonly faultStats = { reads: 0, readHits: 0, readErrors: 0, writes: 0, writeHits: 0, reportedErrors: 0 };
+  /** Remount checks that read the whole file and incremental ones (remountRanges); end-of-run whole checks (finish). */
+  readonly remountStats = { whole: 0, incremental: 0, atEnd: 0 };
 
   /** Whether every size-changing op pollutes the EOF page first (fsx -e 1), for the report. */
   get polluteEof(): boolean {
@@ -311,6 +333,28 @@ export class Runner {
     this.io = io;
     const judgesLoss = typeof target.crash === 'function' || target.deviceFaults !== undefined;
     this.durability = cfg.trackDurability === true && judgesLoss ? new DurabilityTracker(this.oracle) : null;
+    if (typeof target.remount === 'function') this.oracle.changeLog = this.unchecked;
+  }
+
+  /**
+   * The end of a run that passed: when a remount was checked incrementally since the last
+   * whole-file check, the whole file is read back now (remountRanges), so that no byte a remount
+   * lost or damaged outside what the ops changed goes unchecked.
+   */
+  finish(): void {
+    if (this.failure !== null || this.incrementalChecks === 0) return;
+    const n = this.incrementalChecks;
+    this.incrementalChecks = 0;
+    this.remountStats.atEnd++;
+    const head = `at the end of the run, the whole-file check that ${n} incremental remount check(s) deferred:`;
+    try {
+      const size = this.t.size();
+      if (size !== this.oracle.size) return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
+      this.verifyFile('durability', 'fileops-14.25', head);
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      this.fail('durability', 'fileops-14.25', undefined, [head, `the check failed: ${e.code}: ${e.message}`]);
+    }
   }
 
   /** Apply op `i` of `buf` (op number i+1). Returns false when a failure was found. */
@@ -474,7 +518,7 @@ export class Runner {
         if (off + len > size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
         if (sim) return;
         if (code === OP_READ) {
-          const data = t.pread(off, len);
+          const data = this.readAt('pread', off, len);
           if (data.length !== len) return this.shortRead(data.length, len);
           const mm = this.compareData(off, data, len);
           if (mm !== null) this.badData(off, data, len, mm);
@@ -488,7 +532,7 @@ export class Runner {
         if (off >= size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
         if (sim) return;
         const want = Math.min(len, size - off);
-        const data = t.directRead!(off, len);
+        const data = this.readAt('direct', off, len);
         if (data.length !== want) return this.shortRead(data.length, want, 'fileops-14.24');
         const mm = this.compareData(off, data, data.length);
         if (mm !== null) this.badData(off, data, want, mm);
@@ -931,8 +975,53 @@ export class Runner {
     if (size !== this.oracle.size) {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
     }
-    if (!this.verifyFile('durability', 'fileops-14.25', head)) return;
+    const check = this.remountRanges();
+    const what = check.incremental ? [head, `(an incremental check: the ranges changed since the last remount check, ${this.remountStats.incremental} of ${this.remountStats.whole + this.remountStats.incremental} remount checks so far)`] : [head];
+    if (!this.verifyPieces('durability', 'fileops-14.25', what.join(' '), this.piecesOf(check.ranges))) return;
     this.durability?.acknowledge(this.oracle, `op ${n} remount`);
+  }
+
+  /**
+   * What a remount check reads: the whole file (checkRanges) while it is at most
+   * INCREMENTAL_CHECK_FROM bytes and at every FULL_CHECK_EVERY-th remount beyond that; otherwise
+   * the same reads restricted to the windows around every range the oracle changed since the last
+   * remount check (changeWindows). A filesystem that changes only what it was asked to differs
+   * from the oracle after a remount only there; bytes it damaged elsewhere are found by the next
+   * whole-file check (at most FULL_CHECK_EVERY - 1 remounts later, or at the end of the run), or
+   * earlier by any op that reads them (docs/fsx.md, "Remount").
+   */
+  private remountRanges(): { ranges: Array<[number, number]>; incremental: boolean } {
+    const size = this.oracle.size;
+    const incremental = size > INCREMENTAL_CHECK_FROM && this.incrementalChecks + 1 < FULL_CHECK_EVERY;
+    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size)) : this.checkRanges();
+    if (incremental) {
+      this.incrementalChecks++;
+      this.remountStats.incremental++;
+    } else {
+      this.incrementalChecks = 0;
+      this.remountStats.whole++;
+    }
+    this.unchecked.clear();
+    return { ranges, incremental };
+  }
+
+  /**
+   * The ranges of `set` clipped to [0, size), rounded out to whole CHANGE_WINDOW units (whole
+   * folios when the target's are larger): a change dirties whole blocks and folios, and a
+   * filesystem that gets a write wrong may get the bytes around it wrong too. Ascending, disjoint.
+   */
+  private changeWindows(set: RangeSet, size: number): Array<[number, number]> {
+    const unit = Math.max(CHANGE_WINDOW, this.cfg.folioSize ?? 0, this.bs);
+    const out: Array<[number, number]> = [];
+    for (let k = 0; k < set.count; k++) {
+      const lo = Math.floor(set.los[k] / unit) * unit;
+      const hi = Math.min(size, Math.ceil(Math.min(set.his[k], size) / unit) * unit);
+      if (hi <= lo) continue;
+      const last = out[out.length - 1];
+      if (last !== undefined && last[1] >= lo) last[1] = Math.max(last[1], hi);
+      else out.push([lo, hi]);
+    }
+    return out;
   }
 
   /**
@@ -946,7 +1035,7 @@ export class Runner {
   /** verifyFile() over the [off, len) pieces given. */
   private verifyPieces(kind: FailureKind, rule: string, head: string, pieces: Array<[number, number]>): boolean {
     for (const [off, len] of pieces) {
-      const data = this.t.pread(off, len);
+      const data = this.readAt('pread', off, len);
       if (data.length !== len) {
         // A short read is a read-length failure whatever the read was for.
         this.shortRead(data.length, len);
@@ -995,8 +1084,11 @@ export class Runner {
    * cannot seek). The cost follows the bytes written, not the file size: a sparse 2^53-byte file
    * is a few reads, where reading it whole would never end. What this misses: stray non-zero
    * bytes deep inside a long gap of a target whose SEEK_DATA also hides them (docs/fsx.md).
+   * `windows` (ascending, disjoint, inside [0, size)) restricts it: the same reads inside each
+   * window (a long gap cut by a window's edge gets no edge read there: only data and the ends of
+   * the file have edges).
    */
-  private checkRanges(): Array<[number, number]> {
+  private checkRanges(windows: Array<[number, number]> = [[0, this.oracle.size]]): Array<[number, number]> {
     const size = this.oracle.size;
     const out: Array<[number, number]> = [];
     const add = (lo: number, hi: number): void => {
@@ -1005,19 +1097,23 @@ export class Runner {
       if (last !== undefined && last[1] >= lo) last[1] = Math.max(last[1], hi);
       else out.push([lo, hi]);
     };
-    const gap = (lo: number, hi: number): void => {
+    const gap = (lo: number, hi: number, edgeLo: boolean, edgeHi: boolean): void => {
       if (hi - lo <= GAP_READ_ALL || !this.canSeek) return add(lo, hi);
-      add(lo, lo + GAP_EDGE);
-      this.seekDataIn(lo + GAP_EDGE, hi - GAP_EDGE, add);
-      add(hi - GAP_EDGE, hi);
+      const a = edgeLo ? lo + GAP_EDGE : lo;
+      const b = edgeHi ? hi - GAP_EDGE : hi;
+      add(lo, a);
+      this.seekDataIn(a, b, add);
+      add(b, hi);
     };
-    let pos = 0;
-    for (const [lo, hi] of this.oracle.storedRanges(0, size)) {
-      gap(pos, lo);
-      add(lo, hi);
-      pos = hi;
+    for (const [wlo, whi] of windows) {
+      let pos = wlo;
+      for (const [lo, hi] of this.oracle.storedRanges(wlo, whi)) {
+        gap(pos, lo, pos > wlo || wlo === 0, true);
+        add(lo, hi);
+        pos = hi;
+      }
+      gap(pos, whi, pos > wlo || wlo === 0, whi >= size);
     }
-    gap(pos, size);
     return out;
   }
 
@@ -1082,6 +1178,8 @@ export class Runner {
    * What a refusal check reads of a file larger than REFUSAL_FULL_CHECK: the CHECK_PIECE pieces
    * holding both ends of each range the call named (offset and destination, each `len` long) and
    * the last piece before EOF: where a refused call that did something would have left a mark.
+   * Inside them, what a whole-file check reads there (checkRanges): the oracle's data, the edges of
+   * long zero gaps and whatever the target's SEEK_DATA calls data in them, not megabytes of holes.
    */
   private refusalRanges(off: number, len: number, dst: number, size: number): Array<[number, number]> {
     const out: Array<[number, number]> = [];
@@ -1109,7 +1207,8 @@ export class Runner {
       if (last !== undefined && last[1] >= r[0]) last[1] = Math.max(last[1], r[1]);
       else merged.push([r[0], r[1]]);
     }
-    return this.piecesOf(merged);
+    // Within those pieces, what a whole-file check would read there (data, gap edges, SEEK_DATA).
+    return this.piecesOf(this.checkRanges(merged));
   }
 
   /**
@@ -1327,7 +1426,7 @@ export class Runner {
     if (off + len > this.oracle.size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
     if (sim) return;
     const before = this.cached(off, len);
-    const data = this.t.readDontcache!(off, len);
+    const data = this.readAt('dontcache', off, len);
     if (data.length !== len) return this.shortRead(data.length, len);
     const mm = this.compareData(off, data, len);
     if (mm !== null) return this.badData(off, data, len, mm);
@@ -1379,7 +1478,8 @@ export class Runner {
       if (w !== len) return this.fail('short-write', 'fileops-14.29', undefined, [`short atomic write: ${hex(w)} bytes instead of ${hex(len)}`]);
     }
     this.oracle.write(off, data);
-    if (old !== null) this.pendingAtomic = { label: `op ${n} write_atomic`, parts: [{ off, old, neu: data }] };
+    // A copy: data is the pattern's scratch, which the next op's data overwrites.
+    if (old !== null) this.pendingAtomic = { label: `op ${n} write_atomic`, parts: [{ off, old, neu: Buffer.from(data) }] };
   }
 
   /**
@@ -1394,14 +1494,45 @@ export class Runner {
     if (len === 0) return this.skip(buf, i, sim, 'skipping zero length exchange range');
     if (off >= size || dst >= size || off + len > size || dst + len > size) return this.skip(buf, i, sim, 'skipping exchange range behind EOF');
     if (dst + len > this.cfg.maxlen) return this.skip(buf, i, sim, 'skipping exchange range past maxlen');
-    const a = this.oracle.read(off, len);
-    const b = this.oracle.read(dst, len);
     const tr = this.durability;
     const whole = !sim && tr !== null && tr.unchangedSinceBase(off, off + len) && tr.unchangedSinceBase(dst, dst + len);
+    // The two ranges' bytes: copies to keep when the exchange is judged whole after a power cut,
+    // else the runner's two scratch buffers.
+    const a = whole ? this.oracle.read(off, len) : this.oracleInto(0, off, len);
+    const b = whole ? this.oracle.read(dst, len) : this.oracleInto(1, dst, len);
     if (!sim) this.t.exchangeRange!(off, len, dst);
     this.oracle.write(off, b);
     this.oracle.write(dst, a);
     if (whole) this.pendingAtomic = { label: `op ${i + 1} exchange_range`, parts: [{ off, old: a, neu: b }, { off: dst, old: b, neu: a }] };
+  }
+
+  /**
+   * A read of [off, off+len) (`how`: FileTarget.readInto's kinds) for a check made at once: into
+   * the runner's read buffer where the target reads into the caller's buffer, valid until the next
+   * readAt; else the target's own array.
+   */
+  private readAt(how: ReadKind, off: number, len: number): Uint8Array {
+    const t = this.t;
+    if (t.readInto === undefined) {
+      return how === 'pread' ? t.pread(off, len) : how === 'direct' ? t.directRead!(off, len) : how === 'mmap' ? t.mapread!(off, len) : t.readDontcache!(off, len);
+    }
+    const v = this.scratch(2, len);
+    const got = t.readInto(how, off, v);
+    if (!Number.isInteger(got) || got < 0 || got > len) throw new TargetError(`readInto(${how}, ${off}, a ${len}-byte buffer) returned ${got}`);
+    return got === len ? v : v.subarray(0, got);
+  }
+
+  /** The oracle's bytes [off, off+len) in scratch buffer k (0 or 1): valid until its next use. */
+  private oracleInto(k: number, off: number, len: number): Uint8Array {
+    const v = this.scratch(k, len);
+    this.oracle.readInto(off, len, v);
+    return v;
+  }
+
+  /** A view of `len` bytes of the runner's scratch buffer k (grown when needed, never shrunk). */
+  private scratch(k: number, len: number): Uint8Array {
+    if (this.scratchBufs[k].length < len) this.scratchBufs[k] = new Uint8Array(Math.max(len, 2 * this.scratchBufs[k].length));
+    return this.scratchBufs[k].subarray(0, len);
   }
 
   // ---- op log v3: model-level faults ---------------------------------------------------------
@@ -1721,7 +1852,7 @@ export class Runner {
     const tail = size % this.ps;
     const eofPage = size - tail;
     const req = tail !== 0 && off + len > eofPage ? eofPage + this.ps - off : len;
-    const data = this.t.mapread!(off, req);
+    const data = this.readAt('mmap', off, req);
     if (data.length !== req) return this.shortRead(data.length, req);
     const mm = this.compareData(off, data, len);
     if (mm !== null) return this.badData(off, data, len, mm);
@@ -1733,7 +1864,7 @@ export class Runner {
     const size = this.oracle.size;
     const tail = size % this.ps;
     if (tail === 0 || !this.canMapRead) return;
-    const data = this.t.mapread!(size, this.ps - tail);
+    const data = this.readAt('mmap', size, this.ps - tail);
     if (data.length !== this.ps - tail) return this.shortRead(data.length, this.ps - tail);
     this.eofZero(what, data, 0, size);
   }
@@ -1881,7 +2012,7 @@ export class Runner {
   private checkContents(): void {
     const size = this.oracle.size;
     for (const [off, len] of this.checkPieces()) {
-      const data = this.t.pread(off, len);
+      const data = this.readAt('pread', off, len);
       if (data.length !== len) return this.shortRead(data.length, len, 'fileops-14.2', 'short check read');
       const mm = this.compareData(off, data, len);
       if (mm !== null) return this.badData(off, data, len, mm);

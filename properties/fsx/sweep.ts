@@ -19,6 +19,7 @@
 import * as fc from 'fast-check';
 import type { AdapterOptions } from '../../adapters/registry';
 import type { SetupSupport } from '../../adapters/types';
+import { geometryClass } from '../coverage/cells';
 import { Prng } from './generator';
 
 /** What the user pinned: a value, or `null` for a knob pinned off. Absent: swept. */
@@ -125,6 +126,128 @@ export function drawSetup(seed: number, support: SetupSupport | undefined, pins:
     inline: rng.below(2),
   };
   return setupFor(c, support, pins);
+}
+
+/**
+ * Rounds 1-8 of a seed explore: each is drawSetup()'s setup, so the first 80,000 ops of a run see
+ * every block size twice and every preallocation x poison combination twice. Later rounds deepen:
+ * each revisits a geometry class an exploring round drew (SweepSchedule), because a class needs
+ * about 30,000-40,000 ops to reach what the reference reaches in it, and 20 rounds spread over
+ * 8 classes give most of them 10,000 or 20,000 (docs/fsx.md "Rounds").
+ */
+export const EXPLORE_ROUNDS = 8;
+
+/**
+ * A class whose last round added fewer than this share of its reachable cells is saturated: it is
+ * revisited only once every class drawn is (a class the reference reaches further in other setups
+ * would otherwise take every later round).
+ */
+const SATURATED_GAIN = 0.005;
+
+/** What a class's coverage map says after a round: reachable cells reached so far, of how many. */
+export interface ClassReach {
+  reached: number;
+  reachable: number;
+}
+
+/** The page size the sweep's matrix is stated against (the 4 KiB page of the model and refs). */
+const SWEEP_PAGE = 4096;
+
+/** The geometry class (coverage/cells.ts) a swept setup runs at, as the runner will name it. */
+export function setupClass(o: AdapterOptions): string {
+  const bs = (o.blockSize as number | undefined) ?? SWEEP_PAGE;
+  return geometryClass(bs, SWEEP_PAGE, (o.folioSize as number | undefined) ?? SWEEP_PAGE, o.eofPrealloc !== undefined);
+}
+
+interface ClassVisits {
+  cls: string;
+  rounds: number;
+  /** Reach after its latest round and the cells that round added (undefined: no map). */
+  reach?: ClassReach;
+  gained?: number;
+}
+
+/**
+ * The setup of every round of one seed: rounds below EXPLORE_ROUNDS are drawSetup()'s; each later
+ * round revisits one of the classes they drew, with the rest of its setup (block size within the
+ * class, folio size keeping blocks per folio, preallocation size, poison, inline data) drawn anew.
+ * The class revisited is the one furthest from what the reference reaches in it (lowest share of
+ * its reachable cells reached), skipping saturated ones; without a coverage map (`--no-guide`
+ * without `--coverage`) or reachable data for a class, the one with the fewest rounds. Every
+ * choice is a function of the seed and of the run's coverage maps, which the ops so far determine
+ * on a deterministic target, so a seed gives the same rounds every time; a round's op log records
+ * its setup, so it replays alone.
+ */
+export class SweepSchedule {
+  private readonly classes: ClassVisits[] = [];
+  private readonly roundClass: string[] = [];
+
+  constructor(private readonly seed: number, private readonly support: SetupSupport | undefined, private readonly pins: SweepPins) {}
+
+  /** The setup of round `k` (0-based; rounds are asked for in order). */
+  setup(k: number): AdapterOptions {
+    const o = k < EXPLORE_ROUNDS || this.classes.length === 0 ? drawSetup(this.seed, this.support, this.pins, k) : this.revisit(k, this.pick().cls);
+    this.roundClass[k] = setupClass(o);
+    return o;
+  }
+
+  /** Round `k` is done; `reach` is its class's coverage now (undefined without a map or data). */
+  done(k: number, reach: ClassReach | undefined): void {
+    const cls = this.roundClass[k];
+    let c = this.classes.find((x) => x.cls === cls);
+    if (c === undefined) {
+      if (k >= EXPLORE_ROUNDS) throw new Error(`sweep: round ${k + 1} ran ${cls}, a class no exploring round drew`);
+      c = { cls, rounds: 0 };
+      this.classes.push(c);
+    }
+    c.rounds++;
+    if (reach !== undefined) {
+      c.gained = reach.reached - (c.reach?.reached ?? 0);
+      c.reach = reach;
+    } else {
+      c.reach = undefined;
+      c.gained = undefined;
+    }
+  }
+
+  /** The geometry class of round `k` (after setup(k)). */
+  classOf(k: number): string {
+    return this.roundClass[k];
+  }
+
+  /** The class the next deepening round revisits (see the class comment). */
+  private pick(): ClassVisits {
+    const fewest = (xs: ClassVisits[]) => xs.reduce((a, b) => (b.rounds < a.rounds ? b : a));
+    if (this.classes.some((c) => c.reach === undefined || c.reach.reachable === 0)) return fewest(this.classes);
+    const live = this.classes.filter((c) => (c.gained ?? 0) >= Math.max(1, SATURATED_GAIN * c.reach!.reachable));
+    const pool = live.length > 0 ? live : this.classes;
+    const share = (c: ClassVisits) => c.reach!.reached / c.reach!.reachable;
+    return pool.reduce((a, b) => (share(b) < share(a) || (share(b) === share(a) && b.rounds < a.rounds) ? b : a));
+  }
+
+  /**
+   * Round `k`'s setup inside class `cls`: the setups of the matrix (pins applied) that run at that
+   * class, one drawn from round k's own stream; poisoning follows drawSetup()'s rotation.
+   */
+  private revisit(k: number, cls: string): AdapterOptions {
+    const rng = new Prng((roundSeed(this.seed, k) ^ SWEEP_STREAM) >>> 0);
+    const prealloc = cls.endsWith('+prealloc') ? 1 + rng.below(PREALLOC_SIZES.length) : 0;
+    const fits: Array<{ block: number; folio: number; o: AdapterOptions }> = [];
+    for (let block = 0; block < 4; block++) {
+      for (let folio = 0; folio < 4; folio++) {
+        const o = setupFor({ block, folio, prealloc, poison: 0, inline: 0 }, this.support, this.pins);
+        if (setupClass(o) === cls && !fits.some((f) => f.o.blockSize === o.blockSize && f.o.folioSize === o.folioSize)) fits.push({ block, folio, o });
+      }
+    }
+    if (fits.length === 0) throw new Error(`sweep: no setup of the matrix runs at ${cls}`);
+    const { block, folio } = fits[rng.below(fits.length)];
+    const start = new Prng((this.seed ^ SWEEP_STREAM) >>> 0);
+    start.below(4);
+    const flags = (start.below(4) + k + (k >>> 2)) % 4;
+    const poison = (flags & 2) !== 0 ? 1 + rng.below(0xfffffffe) : 0;
+    const o = setupFor({ block, folio, prealloc, poison, inline: rng.below(2) }, this.support, this.pins);
+    return o;
+  }
 }
 
 /** check: the same matrix as a fast-check arbitrary (shrinks toward the plainest setup). */

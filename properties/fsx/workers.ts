@@ -33,7 +33,7 @@ import type { FsxOptions } from './generator';
 import { OpLog, serializeOpLog, toFsxops } from './oplog';
 import type { Output } from './runner';
 import { shrinkLog, ShrinkResult } from './shrink';
-import { describeSetup, drawSetup, roundSeed, roundSizes, sweeps, SweepPins } from './sweep';
+import { ClassReach, describeSetup, roundSeed, roundSizes, sweeps, SweepPins, SweepSchedule } from './sweep';
 import type { CoverageJson } from '../coverage/recorder';
 import { CoverageSet } from '../coverage/set';
 import { reachableFor, summarize } from '../coverage/reachable';
@@ -182,9 +182,11 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   let elapsed = 0;
   // One coverage map per geometry class, kept across the sweep's rounds (guidance reads it too).
   const covSet = o.guide || o.coverage === true ? new CoverageSet(task.spec, seed) : undefined;
+  // Rounds past the exploring ones revisit the class furthest from its reachable cells.
+  const schedule = support !== undefined ? new SweepSchedule(seed, support, task.sweep!) : undefined;
   for (; round < sizes.length; round++) {
-    if (support !== undefined) {
-      swept = drawSetup(seed, support, task.sweep!, round);
+    if (schedule !== undefined) {
+      swept = schedule.setup(round);
       opts = { ...task.adapterOptions, ...swept };
       const which = sizes.length > 1 ? ` round ${round + 1}/${sizes.length} (ops ${total + 1}-${total + sizes[round]}, op seed ${roundSeed(seed, round)})` : '';
       if (!o.quiet) io.out(`Setup${which}: ${describeSetup(swept)}`);
@@ -206,6 +208,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
     total += r.ops;
     elapsed += r.elapsedMs;
     if (r.failure !== null) break;
+    schedule?.done(round, classReach(covSet, schedule.classOf(round)));
   }
   if (r === undefined) throw new Error('fsx: no round ran');
   if (sizes.length > 1 && r.failure === null) io.out(`All ${total} operations completed A-OK!`);
@@ -287,6 +290,14 @@ function saveCoverage(set: CoverageSet, dir: string, base: string, summary: Seed
   }
   summary.coverage = figures;
   return out;
+}
+
+/** A class's reachable cells reached so far, for the sweep's schedule (undefined: no map or no data). */
+function classReach(set: CoverageSet | undefined, cls: string): ClassReach | undefined {
+  const rec = set?.byClass.get(cls);
+  if (rec === undefined) return undefined;
+  const s = summarize(rec, reachableFor(cls));
+  return s === undefined ? undefined : { reached: s.reached, reachable: s.reachable };
 }
 
 /** The largest folio an adapter was created with, when it says (reference-based adapters do). */

@@ -18,6 +18,8 @@
  * The oracle knows nothing of extents, blocks or caches: it is independent of the thing checked.
  */
 
+import type { RangeSet } from './ranges';
+
 export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
 /** Default chunk size: 64 KiB (the default fsx -o); a power of two. */
@@ -83,6 +85,11 @@ export class SparseBytes {
    * durability tracker keeps the bytes it is about to lose). null: nobody listens.
    */
   beforeChange: ((lo: number, hi: number) => void) | null = null;
+  /**
+   * Every range whose bytes or size changed since its owner last cleared it (null: not kept).
+   * The fsx runner's incremental whole-file check after a remount reads these (docs/fsx.md).
+   */
+  changeLog: RangeSet | null = null;
 
   constructor(chunkSize: number = DEFAULT_CHUNK_SIZE, opts: { inPlaceMoves?: boolean } = {}) {
     this.inPlaceMoves = opts.inPlaceMoves ?? true;
@@ -124,6 +131,7 @@ export class SparseBytes {
 
   private touch(lo: number, hi: number): void {
     if (this.beforeChange !== null && lo < hi) this.beforeChange(lo, hi);
+    if (this.changeLog !== null) this.changeLog.include(lo, hi);
     if (lo < this.changedLo) this.changedLo = lo;
     if (hi > this.changedHi) this.changedHi = hi;
   }

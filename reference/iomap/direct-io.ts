@@ -377,13 +377,32 @@ function dioZero(it: IomapIter, dio: IomapDio, pos: number, len: number): number
 }
 
 /**
- * bdev_iter_is_aligned(): user address to the DMA alignment, remaining count to the lbs (the
- * count not with Kiocb.mappingAlignOnly, as in 6.18).
+ * bdev_iter_is_aligned() (6.12): user address to the DMA alignment, remaining count to the lbs.
+ * 6.18 (Kiocb.mappingAlignOnly) has no such check here: the memory is judged per bio by the block
+ * layer instead (bioSegmentsValid).
  */
-function iterIsAligned(bdev: BlockDevice, iter: DioIovIter, countToo: boolean): boolean {
+function iterIsAligned(bdev: BlockDevice, iter: DioIovIter, mappingAlignOnly: boolean): boolean {
+  if (mappingAlignOnly) return true;
   const lbs = bdev.sectorSize;
-  if (countToo && iter.iov.count % lbs) return false;
+  if (iter.iov.count % lbs) return false;
   return (iter.addr + iter.iov.off) % bdevLimits(bdev).dmaAlignment === 0;
+}
+
+/**
+ * 6.18's memory rule for one bio of `n` bytes from user address `addr` (bio_split_io_at, reached
+ * from __bio_split_to_limits only when bio_may_need_split: a bio whose memory lies inside one page
+ * is one segment and is not looked at). Any other bio's segments must each start on the DMA
+ * alignment and be a multiple of the logical block size long; the inner segments are whole pages,
+ * so that comes down to where the first one starts. A bio that fails it ends with -EINVAL without
+ * a transfer. So a read whose hole or unwritten part zero-filled a misaligned number of bytes may
+ * still read the written block after it, as long as that bio stays inside one page (seen on
+ * 6.18.44, xfs 1k: a read of 1 byte of hole and a 1 KiB written block succeeds; 1 byte of hole and
+ * 4 KiB, spanning two pages, is EINVAL; diff, xfs 1k seed 41, op 42,881, 9 ops).
+ */
+function bioSegmentsValid(bdev: BlockDevice, addr: number, n: number): boolean {
+  const inPage = addr % PAGE_SIZE;
+  if (inPage + n <= PAGE_SIZE) return true;
+  return inPage % bdevLimits(bdev).dmaAlignment === 0 && inPage % bdev.sectorSize === 0;
 }
 
 /** How many bytes of the user buffer from its current position can be pinned (page granular). */
@@ -443,7 +462,7 @@ function dioBioIter(it: IomapIter, dio: IomapDio): number {
     return -EIO;
   }
   const lbs = map.bdev.sectorSize;
-  if (pos % lbs !== 0 || length % lbs !== 0 || !iterIsAligned(map.bdev, iter, !dio.iocb.mappingAlignOnly)) return -EINVAL;
+  if (pos % lbs !== 0 || length % lbs !== 0 || !iterIsAligned(map.bdev, iter, dio.iocb.mappingAlignOnly === true)) return -EINVAL;
 
   // A hardware atomic write goes out as one REQ_ATOMIC bio, so this mapping must cover all of it.
   const atomic = isWrite && (map.flags & IOMAP_F_ATOMIC_BIO) !== 0 && !modelBugs.atomicBioNotAtomic;
@@ -498,11 +517,14 @@ function dioBioIter(it: IomapIter, dio: IomapDio): number {
     }
     const userOff = iov.off;
     const data = isWrite ? iov.buf.slice(userOff, userOff + n) : null;
+    const segmentsValid = !dio.iocb.mappingAlignOnly || bioSegmentsValid(map.bdev, iter.addr + userOff, n);
     iov.advance(n);
     const bio = new DioBio(dio, {
       op: isWrite ? 'write' : 'read', bdev: map.bdev, sector: iomapSector(map, pos), pos, len: n,
       fua: isWrite && useFua, zero: false, data, userOff, atomic,
     });
+    // The block layer refuses it at submission: it completes with the error, nothing transferred.
+    if (!segmentsValid) bio.status = -EINVAL;
     dio.size += n;
     copied += n;
     avail -= n;
