@@ -10,7 +10,7 @@
  * cross-checks the fuzzer itself. Bytes at or past EOF in the array are kept zero.
  */
 
-import type { Capabilities, FileAdapter, FileTarget, FiemapExtent, SetupSupport } from './types';
+import type { Capabilities, FileAdapter, FileTarget, FiemapExtent, ReadKind, SetupSupport } from './types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -108,11 +108,19 @@ class NaiveFile implements FileTarget {
 
   /** [off, off+n) as a fresh array (zeroes past the storage). */
   private copyOut(off: number, n: number): Uint8Array {
-    const out = new Uint8Array(n);
+    return this.copyInto(off, n, new Uint8Array(n));
+  }
+
+  /** [off, off+n) into out[0, n) (zeroes past the storage); returns out. */
+  private copyInto(off: number, n: number, out: Uint8Array): Uint8Array {
     const have = Math.max(0, Math.min(n, this.data.length - off));
     if (have > 0) this.data.copy(out, 0, off, off + have);
+    if (have < n) out.fill(0, Math.max(have, 0), n);
     return out;
   }
+
+  /** A scratch array of at least n bytes, reused by exchangeRange (never handed out). */
+  private scratch = new Uint8Array(0);
 
   /** True when [a, a+n) and [b, b+n) hold the same bytes (compared in place). */
   private sameBytes(a: number, b: number, n: number): boolean {
@@ -129,10 +137,26 @@ class NaiveFile implements FileTarget {
   }
 
   pread(off: number, len: number): Uint8Array {
+    return this.copyOut(off, this.readCount(off, len));
+  }
+
+  /** Every read into the caller's buffer: the same checks and counts as the methods. */
+  readInto(how: ReadKind, off: number, dst: Uint8Array): number {
+    const len = dst.length;
+    let n: number;
+    if (how === 'pread' || how === 'dontcache') n = this.readCount(off, len);
+    else if (how === 'direct') n = this.directCount(off, len);
+    else if (how === 'mmap') n = this.mapCount(off, len);
+    else throw err(EINVAL, `readInto: unknown read ${String(how)}`);
+    this.copyInto(off, n, dst);
+    return n;
+  }
+
+  /** The bytes a pread of [off, off+len) returns. */
+  private readCount(off: number, len: number): number {
     this.open();
     if (!isOffset(off) || !isOffset(len)) throw err(EINVAL, `pread(${off}, ${len})`);
-    const n = Math.max(0, Math.min(len, MAX_RW_COUNT, this.len - off));
-    return this.copyOut(off, n);
+    return Math.max(0, Math.min(len, MAX_RW_COUNT, this.len - off));
   }
 
   pwrite(off: number, d: Uint8Array): number {
@@ -182,9 +206,14 @@ class NaiveFile implements FileTarget {
   }
 
   mapread(off: number, len: number): Uint8Array {
+    return this.copyOut(off, this.mapCount(off, len));
+  }
+
+  /** The bytes a mapped read of [off, off+len) returns (all of them, or SIGBUS). */
+  private mapCount(off: number, len: number): number {
     this.open();
     this.mapCheck(off, len);
-    return this.copyOut(off, len);
+    return len;
   }
 
   mapwrite(off: number, d: Uint8Array): void {
@@ -316,11 +345,16 @@ class NaiveFile implements FileTarget {
   }
 
   directRead(off: number, len: number): Uint8Array {
+    return this.copyOut(off, this.directCount(off, len));
+  }
+
+  /** The bytes an O_DIRECT read of [off, off+len) returns. */
+  private directCount(off: number, len: number): number {
     this.open();
     if (!isOffset(off) || !isOffset(len)) throw err(EINVAL, `O_DIRECT read (${off}, ${len})`);
-    if (off >= this.len) return new Uint8Array(0);
+    if (off >= this.len) return 0;
     if (off % this.dio !== 0 || len % this.dio !== 0) throw err(EINVAL, `O_DIRECT read (${off}, ${len}) not ${this.dio}-aligned`);
-    return this.pread(off, len);
+    return this.readCount(off, len);
   }
 
   directWrite(off: number, d: Uint8Array): number {
@@ -358,7 +392,8 @@ class NaiveFile implements FileTarget {
     if (src % this.bs !== 0 || dst % this.bs !== 0 || len % this.bs !== 0) throw err(EINVAL, `exchange (${src}, ${len}, ${dst}) not block aligned`);
     if (src + len > this.len || dst + len > this.len) throw err(EINVAL, `exchange (${src}, ${len}, ${dst}) past EOF (${this.len})`);
     if (this.rangesOverlap(src, dst, len)) throw err(EINVAL, `exchange ranges overlap (${src}, ${dst}, ${len})`);
-    const a = this.pread(src, len).slice();
+    if (this.scratch.length < len) this.scratch = new Uint8Array(len);
+    const a = this.copyInto(src, len, this.scratch.subarray(0, len));
     this.move(dst, len, src);
     this.pwrite(dst, a);
   }

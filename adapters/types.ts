@@ -201,6 +201,9 @@ export interface StateObserver {
   mapping(mapClass: number, folioState: number, eofRelation: number): void;
 }
 
+/** Which read FileTarget.readInto makes (the method it stands for). */
+export type ReadKind = 'pread' | 'direct' | 'mmap' | 'dontcache';
+
 export interface FileTarget {
   /** Device faults under the file (fsx fault ops), when the harness owns the device. */
   deviceFaults?: DeviceFaultSteps;
@@ -212,6 +215,15 @@ export interface FileTarget {
   size(): number;
   /** pread: returns the bytes read (may be shorter than len at EOF). */
   pread(off: number, len: number): Uint8Array;
+  /**
+   * A read into the caller's buffer, as the syscalls do: up to dst.length bytes at `off` into dst;
+   * returns how many (fewer at EOF). `how` says which read: 'pread' (pread), 'direct'
+   * (directRead), 'mmap' (mapread), 'dontcache' (readDontcache); each must behave exactly as that
+   * method (errors, counts, bytes), for every kind whose method the target has. Optional: the
+   * runner then reads into one buffer it reuses instead of a fresh array per read (allocation is
+   * dear on the hot path); without it the runner calls the methods.
+   */
+  readInto?(how: ReadKind, off: number, dst: Uint8Array): number;
   /** pwrite: returns bytes written. */
   pwrite(off: number, data: Uint8Array): number;
   truncate(size: number): void;

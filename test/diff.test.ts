@@ -380,6 +380,8 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
     // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
     ['xfs-1k-dio-read-bio-inside-page-diff.json', 1024, 'none'],
+    // A model fix (the zeroing folio batch takes dirty blocks only, zeroDirtyUnwrittenInCache).
+    ['xfs-1k-zero-range-dirty-blocks-only-diff.json', 1024, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
   ] as const;

@@ -5,6 +5,7 @@ import {
   FALLOC_FL_PUNCH_HOLE as PUNCH, FALLOC_FL_UNSHARE_RANGE as UNSHARE, FALLOC_FL_ZERO_RANGE as ZERO, FileTarget,
 } from '../adapters/types';
 import { AdapterSpecError, listAdapters, loadAdapter } from '../adapters/registry';
+import type { FsError } from '../reference/errno';
 
 function file(opts: Parameters<typeof createNaiveAdapter>[0] = {}): FileTarget {
   return createNaiveAdapter(opts).open();
@@ -170,6 +171,34 @@ describe('naive adapter: file-ops semantics', () => {
     errno(() => t.directWrite!(512, pat(100)), 'EINVAL');
     assert.equal(t.directWrite!(1024, pat(512)), 512);
     assert.equal(t.size(), 1536);
+  });
+
+  it('readInto answers every read kind exactly as its method: count, bytes (zeroes past the storage) and errno', () => {
+    const t = file({ dioAlign: 512 });
+    t.pwrite(1000, Uint8Array.from({ length: 7000 }, (_, i) => (i * 7 + 1) & 255));
+    t.truncate(20000); // past the storage: reads zero
+    const method = {
+      pread: (o: number, l: number) => t.pread(o, l), direct: (o: number, l: number) => t.directRead!(o, l),
+      mmap: (o: number, l: number) => t.mapread!(o, l), dontcache: (o: number, l: number) => t.readDontcache!(o, l),
+    };
+    const outcome = (f: () => Uint8Array | number): string => {
+      try {
+        const r = f();
+        return typeof r === 'number' ? `${r}` : `${r.length}`;
+      } catch (e) {
+        return (e as FsError).code;
+      }
+    };
+    for (const how of ['pread', 'direct', 'mmap', 'dontcache'] as const) {
+      for (const [off, len] of [[0, 512], [512, 8192], [999, 3], [7680, 16384], [19968, 512], [20000, 512], [100, 512], [24576, 4096], [-1, 10]]) {
+        const want = outcome(() => method[how](off, len));
+        const dst = new Uint8Array(len).fill(0xee);
+        assert.equal(outcome(() => t.readInto!(how, off, dst)), want, `${how}(${off}, ${len})`);
+        if (!/^\d+$/.test(want)) continue;
+        const n = Number(want);
+        assert.deepEqual(dst.subarray(0, n), method[how](off, len), `${how}(${off}, ${len}) bytes`);
+      }
+    }
   });
 
   it('SEEK_DATA/SEEK_HOLE report the whole file as data; FIEMAP one extent', () => {

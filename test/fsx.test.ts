@@ -9,7 +9,7 @@ import { fromFsxops, OpLog, parseOpLog, serializeOpLog, toFsxops } from '../prop
 import { OP_CLONE_RANGE, OP_FALLOCATE, OPS } from '../properties/fsx/ops';
 import type { Output, Runner } from '../properties/fsx/runner';
 import {
-  BrokenAdapter, corruptRead, crashingTarget, dropWrite, pollutedMapread, unsupportedFallocate, withTarget, wrongSizeAfterTruncate,
+  BrokenAdapter, corruptRead, corruptReadInto, crashingTarget, dropWrite, pollutedMapread, unsupportedFallocate, withTarget, wrongSizeAfterTruncate,
 } from './support/broken-adapters';
 import type { FiemapExtent, FileTarget } from '../adapters/types';
 import { ENXIO, SIGBUS } from '../reference/errno';
@@ -180,6 +180,11 @@ describe('fsx catches broken adapters', () => {
   const cases: Case[] = [
     { name: 'a dropped write (-X)', make: (clock) => dropWrite(createNaiveAdapter(), { at: 40, clock }), o: { checkFile: true, numOps: 5000 }, kind: 'bad-data', text: /^READ BAD DATA: offset = 0x[0-9a-f]+, size = 0x[0-9a-f]+, fname = naive\+drop-write$/m },
     { name: 'a corrupted byte on read', make: (clock) => corruptRead(createNaiveAdapter(), { at: 25, clock }), o: { numOps: 5000 }, kind: 'bad-data', text: /^operation# \(mod 256\) for the bad data (may be \d+|unknown, check HOLE and EXTEND ops)$/m },
+    // (Wrapped targets have no readDontcache: the dontcache kind is the naive tests' to check.)
+    ...(['pread', 'mmap', 'direct'] as const).map((how): Case => ({
+      name: `a corrupted byte read into the runner's buffer (readInto ${how})`, make: (clock) => corruptReadInto(createNaiveAdapter(), how, { at: 3, clock }),
+      o: { numOps: 5000 }, kind: 'bad-data', text: /^operation# \(mod 256\) for the bad data (may be \d+|unknown, check HOLE and EXTEND ops)$/m,
+    })),
     { name: 'a wrong size after truncate', make: (clock) => wrongSizeAfterTruncate(createNaiveAdapter(), { at: 30, clock }), o: { numOps: 5000 }, kind: 'size', text: /^Size error: expected 0x[0-9a-f]+ stat 0x[0-9a-f]+$/m },
     { name: 'non-zero bytes past EOF in mapread', make: (clock) => pollutedMapread(createNaiveAdapter(), { at: 10, clock }), o: { numOps: 5000 }, kind: 'eof-page', text: /^Mapped (Read|Write): non-zero data past EOF \(0x[0-9a-f]+\) page offset 0x[0-9a-f]+ is 0xa5[0-9a-f]{2}$/m },
     {
@@ -297,6 +302,15 @@ describe('fsx catches broken adapters', () => {
     const both: FileAdapter = { ...corruptRead(createNaiveAdapter(), { at: 5 }), close: () => { throw new TypeError('close blew up'); } };
     const b = runFsx(both, 'b', opts({ numOps: 3000 }), capture()).failure;
     assert.deepEqual([b?.kind, b?.op], [alone.kind, alone.op]);
+  });
+
+  it('reports a readInto that claims more bytes than the buffer holds as a target crash', () => {
+    const adapter = withTarget(createNaiveAdapter(), 'long-read-into', (t) => ({
+      readInto: (how, off, dst) => t.readInto!(how, off, dst) + 1,
+    }));
+    const r = runFsx(adapter, adapter.name, opts({ numOps: 3000 }), capture());
+    assert.equal(r.failure?.kind, 'crash', r.report.join('\n'));
+    assert.match(r.report.join('\n'), /readInto\((pread|mmap|direct|dontcache), \d+, a \d+-byte buffer\) returned \d+/);
   });
 
   it('reports an unexpected errno as op-error with the errno name', () => {

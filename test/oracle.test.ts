@@ -247,6 +247,21 @@ describe('fsx data pattern', () => {
         }
       }
     }
+    // Every byte, at unaligned starts, across the period's end and over several periods, with
+    // the SIMD filler (Node has WebAssembly SIMD: a malformed module must not fall back silently)
+    // and with the JavaScript one.
+    assert.ok(p.usesSimd, 'the WebAssembly SIMD filler did not load');
+    const js = Pattern.withoutSimd(5);
+    assert.ok(!js.usesSimd);
+    for (const [q, n] of [[p, 7], [p, 300], [js, 7], [js, 300]] as const) {
+      for (const off of [0, 3, 4094, PATTERN_PERIOD - 5, 5 * PATTERN_PERIOD + 2, 2 ** 50 - 1]) {
+        for (const len of [1, 3, 4, 5, 4099, PATTERN_PERIOD + 7, 2 * PATTERN_PERIOD]) {
+          const d = q.data(n, off, len);
+          assert.equal(d.length, len);
+          for (let i = 0; i < len; i++) if (d[i] !== p.byteAt(n, off + i)) assert.fail(`simd ${q.usesSimd} n=${n} off=${off} len=${len}: byte ${i} is ${d[i]}, want ${p.byteAt(n, off + i)}`);
+        }
+      }
+    }
     // Periodic, and seed-dependent.
     assert.deepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(p.data(3, 1 + PATTERN_PERIOD, 50)));
     assert.notDeepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(Pattern.forSeed(6).data(3, 1, 50)));

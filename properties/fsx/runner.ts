@@ -13,7 +13,7 @@
  * Hot path: one switch per op, bulk compares, no per-op allocation besides what the target returns.
  */
 
-import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps } from '../../adapters/types';
+import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps, ReadKind } from '../../adapters/types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -211,6 +211,8 @@ const REFUSAL_FULL_CHECK = 1 << 20;
  * such remount and at the end of the run (finish).
  */
 const INCREMENTAL_CHECK_FROM = 1 << 20;
+/** An incremental remount check reads whole units of this size (or folios) around each change. */
+const CHANGE_WINDOW = 1 << 16;
 /** Of the remounts of a file larger than INCREMENTAL_CHECK_FROM, every this-many-th reads it whole. */
 const FULL_CHECK_EVERY = 8;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
@@ -278,6 +280,11 @@ export class Runner {
   private shortDone = -1;
   /** The atomic write or exchange the op made, to be judged whole after a power cut (durability). */
   private pendingAtomic: AtomicChange | null = null;
+  /**
+   * Reused buffers for bytes the runner reads and uses at once (reads of the target, oracle
+   * copies): no per-op allocation on the hot path. [2] holds what the target reads into.
+   */
+  private scratchBufs: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)];
   /** RWF_ATOMIC unit range of the target (statx), when it has atomic writes. */
   private readonly atomicUnits: { unitMin: number; unitMax: number } | null;
 
@@ -511,7 +518,7 @@ export class Runner {
         if (off + len > size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
         if (sim) return;
         if (code === OP_READ) {
-          const data = t.pread(off, len);
+          const data = this.readAt('pread', off, len);
           if (data.length !== len) return this.shortRead(data.length, len);
           const mm = this.compareData(off, data, len);
           if (mm !== null) this.badData(off, data, len, mm);
@@ -525,7 +532,7 @@ export class Runner {
         if (off >= size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
         if (sim) return;
         const want = Math.min(len, size - off);
-        const data = t.directRead!(off, len);
+        const data = this.readAt('direct', off, len);
         if (data.length !== want) return this.shortRead(data.length, want, 'fileops-14.24');
         const mm = this.compareData(off, data, data.length);
         if (mm !== null) this.badData(off, data, want, mm);
@@ -999,12 +1006,12 @@ export class Runner {
   }
 
   /**
-   * The ranges of `set` clipped to [0, size), rounded out to whole CHECK_PIECE units (and whole
+   * The ranges of `set` clipped to [0, size), rounded out to whole CHANGE_WINDOW units (whole
    * folios when the target's are larger): a change dirties whole blocks and folios, and a
    * filesystem that gets a write wrong may get the bytes around it wrong too. Ascending, disjoint.
    */
   private changeWindows(set: RangeSet, size: number): Array<[number, number]> {
-    const unit = Math.max(CHECK_PIECE, this.cfg.folioSize ?? 0);
+    const unit = Math.max(CHANGE_WINDOW, this.cfg.folioSize ?? 0, this.bs);
     const out: Array<[number, number]> = [];
     for (let k = 0; k < set.count; k++) {
       const lo = Math.floor(set.los[k] / unit) * unit;
@@ -1028,7 +1035,7 @@ export class Runner {
   /** verifyFile() over the [off, len) pieces given. */
   private verifyPieces(kind: FailureKind, rule: string, head: string, pieces: Array<[number, number]>): boolean {
     for (const [off, len] of pieces) {
-      const data = this.t.pread(off, len);
+      const data = this.readAt('pread', off, len);
       if (data.length !== len) {
         // A short read is a read-length failure whatever the read was for.
         this.shortRead(data.length, len);
@@ -1077,10 +1084,12 @@ export class Runner {
    * cannot seek). The cost follows the bytes written, not the file size: a sparse 2^53-byte file
    * is a few reads, where reading it whole would never end. What this misses: stray non-zero
    * bytes deep inside a long gap of a target whose SEEK_DATA also hides them (docs/fsx.md).
-   * `windows` (ascending, disjoint, inside [0, size)) restricts it: the same reads, each window
-   * taken as a file of its own (a gap cut by a window's edge ends there).
+   * `windows` (ascending, disjoint, inside [0, size)) restricts it: the same reads inside each
+   * window (a long gap cut by a window's edge gets no edge read there: only data and the ends of
+   * the file have edges).
    */
   private checkRanges(windows: Array<[number, number]> = [[0, this.oracle.size]]): Array<[number, number]> {
+    const size = this.oracle.size;
     const out: Array<[number, number]> = [];
     const add = (lo: number, hi: number): void => {
       if (hi <= lo) return;
@@ -1088,20 +1097,22 @@ export class Runner {
       if (last !== undefined && last[1] >= lo) last[1] = Math.max(last[1], hi);
       else out.push([lo, hi]);
     };
-    const gap = (lo: number, hi: number): void => {
+    const gap = (lo: number, hi: number, edgeLo: boolean, edgeHi: boolean): void => {
       if (hi - lo <= GAP_READ_ALL || !this.canSeek) return add(lo, hi);
-      add(lo, lo + GAP_EDGE);
-      this.seekDataIn(lo + GAP_EDGE, hi - GAP_EDGE, add);
-      add(hi - GAP_EDGE, hi);
+      const a = edgeLo ? lo + GAP_EDGE : lo;
+      const b = edgeHi ? hi - GAP_EDGE : hi;
+      add(lo, a);
+      this.seekDataIn(a, b, add);
+      add(b, hi);
     };
     for (const [wlo, whi] of windows) {
       let pos = wlo;
       for (const [lo, hi] of this.oracle.storedRanges(wlo, whi)) {
-        gap(pos, lo);
+        gap(pos, lo, pos > wlo || wlo === 0, true);
         add(lo, hi);
         pos = hi;
       }
-      gap(pos, whi);
+      gap(pos, whi, pos > wlo || wlo === 0, whi >= size);
     }
     return out;
   }
@@ -1415,7 +1426,7 @@ export class Runner {
     if (off + len > this.oracle.size) return this.skip(buf, i, sim, 'skipping seek/read past end of file');
     if (sim) return;
     const before = this.cached(off, len);
-    const data = this.t.readDontcache!(off, len);
+    const data = this.readAt('dontcache', off, len);
     if (data.length !== len) return this.shortRead(data.length, len);
     const mm = this.compareData(off, data, len);
     if (mm !== null) return this.badData(off, data, len, mm);
@@ -1467,7 +1478,8 @@ export class Runner {
       if (w !== len) return this.fail('short-write', 'fileops-14.29', undefined, [`short atomic write: ${hex(w)} bytes instead of ${hex(len)}`]);
     }
     this.oracle.write(off, data);
-    if (old !== null) this.pendingAtomic = { label: `op ${n} write_atomic`, parts: [{ off, old, neu: data }] };
+    // A copy: data is the pattern's scratch, which the next op's data overwrites.
+    if (old !== null) this.pendingAtomic = { label: `op ${n} write_atomic`, parts: [{ off, old, neu: Buffer.from(data) }] };
   }
 
   /**
@@ -1482,14 +1494,45 @@ export class Runner {
     if (len === 0) return this.skip(buf, i, sim, 'skipping zero length exchange range');
     if (off >= size || dst >= size || off + len > size || dst + len > size) return this.skip(buf, i, sim, 'skipping exchange range behind EOF');
     if (dst + len > this.cfg.maxlen) return this.skip(buf, i, sim, 'skipping exchange range past maxlen');
-    const a = this.oracle.read(off, len);
-    const b = this.oracle.read(dst, len);
     const tr = this.durability;
     const whole = !sim && tr !== null && tr.unchangedSinceBase(off, off + len) && tr.unchangedSinceBase(dst, dst + len);
+    // The two ranges' bytes: copies to keep when the exchange is judged whole after a power cut,
+    // else the runner's two scratch buffers.
+    const a = whole ? this.oracle.read(off, len) : this.oracleInto(0, off, len);
+    const b = whole ? this.oracle.read(dst, len) : this.oracleInto(1, dst, len);
     if (!sim) this.t.exchangeRange!(off, len, dst);
     this.oracle.write(off, b);
     this.oracle.write(dst, a);
     if (whole) this.pendingAtomic = { label: `op ${i + 1} exchange_range`, parts: [{ off, old: a, neu: b }, { off: dst, old: b, neu: a }] };
+  }
+
+  /**
+   * A read of [off, off+len) (`how`: FileTarget.readInto's kinds) for a check made at once: into
+   * the runner's read buffer where the target reads into the caller's buffer, valid until the next
+   * readAt; else the target's own array.
+   */
+  private readAt(how: ReadKind, off: number, len: number): Uint8Array {
+    const t = this.t;
+    if (t.readInto === undefined) {
+      return how === 'pread' ? t.pread(off, len) : how === 'direct' ? t.directRead!(off, len) : how === 'mmap' ? t.mapread!(off, len) : t.readDontcache!(off, len);
+    }
+    const v = this.scratch(2, len);
+    const got = t.readInto(how, off, v);
+    if (!Number.isInteger(got) || got < 0 || got > len) throw new TargetError(`readInto(${how}, ${off}, a ${len}-byte buffer) returned ${got}`);
+    return got === len ? v : v.subarray(0, got);
+  }
+
+  /** The oracle's bytes [off, off+len) in scratch buffer k (0 or 1): valid until its next use. */
+  private oracleInto(k: number, off: number, len: number): Uint8Array {
+    const v = this.scratch(k, len);
+    this.oracle.readInto(off, len, v);
+    return v;
+  }
+
+  /** A view of `len` bytes of the runner's scratch buffer k (grown when needed, never shrunk). */
+  private scratch(k: number, len: number): Uint8Array {
+    if (this.scratchBufs[k].length < len) this.scratchBufs[k] = new Uint8Array(Math.max(len, 2 * this.scratchBufs[k].length));
+    return this.scratchBufs[k].subarray(0, len);
   }
 
   // ---- op log v3: model-level faults ---------------------------------------------------------
@@ -1809,7 +1852,7 @@ export class Runner {
     const tail = size % this.ps;
     const eofPage = size - tail;
     const req = tail !== 0 && off + len > eofPage ? eofPage + this.ps - off : len;
-    const data = this.t.mapread!(off, req);
+    const data = this.readAt('mmap', off, req);
     if (data.length !== req) return this.shortRead(data.length, req);
     const mm = this.compareData(off, data, len);
     if (mm !== null) return this.badData(off, data, len, mm);
@@ -1821,7 +1864,7 @@ export class Runner {
     const size = this.oracle.size;
     const tail = size % this.ps;
     if (tail === 0 || !this.canMapRead) return;
-    const data = this.t.mapread!(size, this.ps - tail);
+    const data = this.readAt('mmap', size, this.ps - tail);
     if (data.length !== this.ps - tail) return this.shortRead(data.length, this.ps - tail);
     this.eofZero(what, data, 0, size);
   }
@@ -1969,7 +2012,7 @@ export class Runner {
   private checkContents(): void {
     const size = this.oracle.size;
     for (const [off, len] of this.checkPieces()) {
-      const data = this.t.pread(off, len);
+      const data = this.readAt('pread', off, len);
       if (data.length !== len) return this.shortRead(data.length, len, 'fileops-14.2', 'short check read');
       const mm = this.compareData(off, data, len);
       if (mm !== null) return this.badData(off, data, len, mm);

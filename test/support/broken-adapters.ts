@@ -6,6 +6,7 @@
  *
  *  dropWrite            pwrite #at stores nothing (the size is still updated): lost data
  *  corruptRead          pread #at returns one byte flipped
+ *  corruptReadInto      readInto #at (of one kind) flips the first byte it read
  *  wrongSizeAfterTruncate  truncate #at leaves the file one byte longer than asked
  *  pollutedMapread      mapread #at (counting only reads reaching past EOF) shows junk past EOF
  *  unsupportedFallocate every fallocate answers EOPNOTSUPP although capabilities claim support
@@ -13,7 +14,7 @@
  *  withTarget           any other one-off defect: replace target methods (given the real target)
  */
 
-import type { FileAdapter, FileTarget } from '../../adapters/types';
+import type { FileAdapter, FileTarget, ReadKind } from '../../adapters/types';
 import { EOPNOTSUPP, FsError } from '../../reference/errno';
 
 export interface DefectOptions {
@@ -35,6 +36,10 @@ export interface BrokenAdapter extends FileAdapter {
   readonly defect: Defect;
 }
 
+/**
+ * The methods a wrapper passes through. Not readInto: the runner prefers it to the read methods,
+ * so a wrapper that broke pread would never be called; corruptReadInto wraps it explicitly.
+ */
 const METHODS = [
   'size', 'pread', 'pwrite', 'truncate', 'fsync', 'fdatasync', 'mapread', 'mapwrite', 'fallocate', 'cloneRange',
   'dedupeRange', 'copyRange', 'directRead', 'directWrite', 'seekData', 'seekHole', 'fiemap', 'closeOpen', 'remount',
@@ -93,6 +98,19 @@ export function corruptRead(inner: FileAdapter, opts: DefectOptions): BrokenAdap
       out[i] ^= 0xff;
       fire(off + i);
       return out;
+    },
+  }));
+}
+
+export function corruptReadInto(inner: FileAdapter, how: ReadKind, opts: DefectOptions): BrokenAdapter {
+  let calls = 0;
+  return broken(inner, `corrupt-read-into-${how}`, opts, (t, _d, fire) => ({
+    readInto(kind: ReadKind, off: number, dst: Uint8Array): number {
+      const got = t.readInto!(kind, off, dst);
+      if (kind !== how || got === 0 || ++calls !== opts.at) return got;
+      dst[0] ^= 0xff;
+      fire(off);
+      return got;
     },
   }));
 }
