@@ -25,7 +25,7 @@ import { Folio } from '../iomap/folio';
 import {
   Ioend, iomapAddToIoend, iomapFinishIoends, iomapIoendTryMerge, iomapIoendWritebackSubmit, iomapSortIoends,
 } from '../iomap/ioend';
-import { iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../iomap/buffered-io';
+import { iomapBioReadOps, iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../iomap/buffered-io';
 import { Allocator } from './alloc';
 import { Extent, ExtentMap } from './extents';
 import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
@@ -230,6 +230,11 @@ export class Refs implements FsInstance {
   readonly folioOps: FolioOps;
   /** current: iomap_write_ops (only ->iomap_valid: get/put_folio are the core's). */
   readonly writeOps: IomapWriteOps;
+  /**
+   * current: refs is a block filesystem and says so, as xfs does: its buffered reads go through
+   * iomap_bio_read_ops (the contract monitor then checks them, C07).
+   */
+  readonly readOps = iomapBioReadOps;
   /** current: iomap_writeback_ops. */
   readonly wbOps: IomapWritebackOps;
   readonly capabilities: FsCapabilities;

@@ -133,6 +133,16 @@ function readFromMap(map: Iomap, pos: number, folio: Folio, poff: number, len: n
   }
 }
 
+/**
+ * iomap_bio_read_ops (6.19+): the read ops a block filesystem passes, reading each range from the
+ * mapping's device. In the model a range is read and completed at once (IomapReadOps), not queued
+ * into a bio with its neighbours: the bytes are the same, a device read error fails only the ranges
+ * that touch it.
+ */
+export const iomapBioReadOps: IomapReadOps = {
+  readFolioRange: (it, folio, pos, len) => readFromMap(it.iomap, pos, folio, folio.offsetIn(pos), len),
+};
+
 /* ------------------------------------------------------------------------------------------ */
 /* Buffered read (§5.1)                                                                       */
 /* ------------------------------------------------------------------------------------------ */
