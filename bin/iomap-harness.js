@@ -2,21 +2,32 @@
 'use strict';
 // Thin launcher: the CLI is compiled from cli/main.ts into dist/ by `npm ci` (the prepare script).
 const path = require('path');
-let main;
+// A command that runs a target runs in a child with a small young generation (cli/relaunch.ts).
+let relaunched = false;
 try {
-  main = require(path.join(__dirname, '..', 'dist', 'cli', 'main.js')).main;
+  relaunched = require(path.join(__dirname, '..', 'dist', 'cli', 'relaunch.js')).relaunch(__filename, process.argv.slice(2));
 } catch (e) {
-  process.stderr.write('iomap-harness: not built (run `npm ci` or `npm run build` first): ' + e.message + '\n');
-  process.exit(2);
+  if (e && e.code !== 'MODULE_NOT_FOUND') throw e;
 }
-// `iomap-harness fsx | head`: a reader that went away is not an error of ours; stop quietly.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e) => {
-    if (e && e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
+if (!relaunched) runHere();
+
+function runHere() {
+  let main;
+  try {
+    main = require(path.join(__dirname, '..', 'dist', 'cli', 'main.js')).main;
+  } catch (e) {
+    process.stderr.write('iomap-harness: not built (run `npm ci` or `npm run build` first): ' + e.message + '\n');
+    process.exit(2);
+  }
+  // `iomap-harness fsx | head`: a reader that went away is not an error of ours; stop quietly.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e) => {
+      if (e && e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
+    process.stderr.write('iomap-harness: internal error: ' + (e && e.stack || e) + '\n');
+    process.exitCode = 3;
   });
 }
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
-  process.stderr.write('iomap-harness: internal error: ' + (e && e.stack || e) + '\n');
-  process.exitCode = 3;
-});

@@ -136,7 +136,8 @@ export function checkCommand(p: Parsed, io: CliIO): number {
   const lines = new Lines(io);
   const status = new StatusLine(io, io.isTTY && !json && !quiet);
   lines.status = status;
-  const env = registryEnv(spec, geo);
+  // exec: servers that take up "reset" serve the whole check (one per geometry), ended at the end.
+  const env = registryEnv(spec, geo, true);
   if (v.coverage === true) env.coverage = new CoverageSet(spec);
   const results: SuiteResult[] = [];
   const t0 = performance.now();
@@ -144,19 +145,23 @@ export function checkCommand(p: Parsed, io: CliIO): number {
   if (!quiet) lines.out(`${'suite'.padEnd(width)}  ${'runs'.padStart(6)}  ${'failures'.padStart(8)}  ${'time'.padStart(8)}  result`);
   lines.flush();
   let failing = 0;
-  for (const [si, s] of suites.entries()) {
-    const r = runSuite(s, env, {
-      runs, seed, only, shrinkLogs: v['no-shrink'] !== true, sweep: v['no-sweep'] !== true,
-      saveDir: () => ensureDir(saveDir),
-      log: (l) => lines.out(l),
-      onProperty: (name, i, n) => status.update(
-        `check: suite ${si + 1}/${suites.length} ${s.name}, property ${i + 1}/${n} ${name}, ${duration(performance.now() - t0)}, ${failing} failing`, true),
-    });
-    results.push(r);
-    failing += r.failures;
-    // Each suite's row as soon as it is done: a long check shows its progress in its output too.
-    if (!quiet) lines.out(suiteRow(r, width));
-    if (!quiet && !json) lines.flush();
+  try {
+    for (const [si, s] of suites.entries()) {
+      const r = runSuite(s, env, {
+        runs, seed, only, shrinkLogs: v['no-shrink'] !== true, sweep: v['no-sweep'] !== true,
+        saveDir: () => ensureDir(saveDir),
+        log: (l) => lines.out(l),
+        onProperty: (name, i, n) => status.update(
+          `check: suite ${si + 1}/${suites.length} ${s.name}, property ${i + 1}/${n} ${name}, ${duration(performance.now() - t0)}, ${failing} failing`, true),
+      });
+      results.push(r);
+      failing += r.failures;
+      // Each suite's row as soon as it is done: a long check shows its progress in its output too.
+      if (!quiet) lines.out(suiteRow(r, width));
+      if (!quiet && !json) lines.flush();
+    }
+  } finally {
+    env.close?.();
   }
   status.clear();
   lines.status = null;

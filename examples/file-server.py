@@ -26,6 +26,9 @@ Standard library only.
   remount-loses-unsynced  remount reloads the file as its last fsync left it (what a server that
                           keeps a write-back log and replays it only up to the last sync does)
   remount-loses-synced    remount reloads the file as the fsync before the last one left it
+  fsync-noop              fsync and fdatasync answer success but make nothing durable (the
+                          write-back log is never synced), so remount reloads the file as it
+                          was opened: the "commit does nothing" bug of a file-level server
   lax-collapse            collapse/insert done here without the alignment and EOF checks
   lax-size-limit          no EFBIG past the declared maximum file size (the host's larger
                           limit applies instead)
@@ -56,7 +59,7 @@ FILE_NAME = "fsx.file"
 CANDIDATE_MODES = [0, 0x01, 0x03, 0x10, 0x11]    # allocate, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE(|KEEP_SIZE)
 COLLAPSE, INSERT = 0x08, 0x20                      # done here when the filesystem lacks them
 MAX_FILE = 2 ** 40                                 # the maximum file size this server declares
-DEFECTS = ["remount-loses-unsynced", "remount-loses-synced", "lax-collapse", "lax-size-limit", "size-lies", "no-reset"]
+DEFECTS = ["remount-loses-unsynced", "remount-loses-synced", "fsync-noop", "lax-collapse", "lax-size-limit", "size-lies", "no-reset"]
 FEATURES = ["size", "binary", "reset"]                  # the optional features this server can use
 
 
@@ -307,9 +310,10 @@ class FileServer:
     def op_remount(self, p):
         fd = self.need_open()
         os.fsync(fd)
-        if self.defect in ("remount-loses-unsynced", "remount-loses-synced"):
-            # The bug: the state reloaded is that of a sync, not everything written.
-            old = self.synced[1 if self.defect == "remount-loses-unsynced" else 0]
+        if self.defect in ("remount-loses-unsynced", "remount-loses-synced", "fsync-noop"):
+            # The bug: the state reloaded is that of a sync, not everything written (fsync-noop:
+            # no sync was ever recorded, so the file as it was opened: empty).
+            old = self.synced[0 if self.defect == "remount-loses-synced" else 1]
             os.ftruncate(fd, 0)
             os.pwrite(fd, old, 0)
             os.fsync(fd)

@@ -41,6 +41,9 @@ others (test/process-durability.test.ts):
   submit-no-endio  (protocol 2) writeback_submit never asks for end_ioend: unwritten blocks that
                    writeback filled are never converted, so they read as zeroes after a remount
   read-next-block  (with --serve-reads) read_folio_range reads one block past the mapping's address
+  lax-overwrite-only  iomap_begin takes an IOMAP_OVERWRITE_ONLY direct write it must refuse with
+                   EAGAIN (over a hole, or a sub-block write into an unwritten extent) and maps it
+                   as an ordinary direct write: the unaligned write's sub-block zeroing is skipped
 
 --serve-reads (protocol 2): pyfs lists read_folio_range and serves buffered reads itself (the
 current API's iomap_read_ops, and the partial-block reads before a write), reading the image file
@@ -79,7 +82,7 @@ DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
 BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
-DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush", "submit-no-endio", "read-next-block"]
+DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush", "submit-no-endio", "read-next-block", "lax-overwrite-only"]
 FEATURES = ["sv", "reset", "devio"]                # the optional protocol features pyfs can use
 # Requests after which the mapping state may be new without an extent change of the inode named.
 STATE_RESETS = ("mkfs", "mount", "create", "unlink", "reset", "load_inode")
@@ -579,7 +582,7 @@ class PyFs:
         if flags & DIRECT:
             if e:
                 m = self.mapping(ino, e)
-                if flags & OVERWRITE_ONLY:
+                if flags & OVERWRITE_ONLY and DEFECT != "lax-overwrite-only":
                     covers = m["offset"] + m["length"] >= pos + length
                     aligned = pos % bs == 0 and length % bs == 0
                     if not covers or (e[3] == "u" and not aligned):
@@ -587,7 +590,7 @@ class PyFs:
                 if e[3] == "u" or ino.meta_dirty or pos + length > ino.disk_size:
                     m["flags"] |= F_DIRTY
                 return {"iomap": m}
-            if flags & (NOWAIT | OVERWRITE_ONLY):
+            if flags & (NOWAIT | OVERWRITE_ONLY) and not (DEFECT == "lax-overwrite-only" and not flags & NOWAIT):
                 raise FsErr("EAGAIN", "direct write into a hole needs an allocation")
             want = (min(end_blk, nxt) if nxt is not None else end_blk) - lblk
             got = self.alloc(ino, lblk, want, "u")

@@ -981,6 +981,26 @@ describe('contract monitor: every checked rule fires on a broken ops table and s
   }
 });
 
+describe('contract monitor: refs\' own read ops (iomap_bio_read_ops) are checked', () => {
+  it('C07 fires when the read ops read the whole folio over dirty blocks, and not on refs', () => {
+    const base = CASES.find((x) => x.rule === 'C07')!;
+    const c: Case = {
+      ...base,
+      bug: 'iomap_read_ops ->read_folio_range reads the whole folio, over dirty blocks the read did not ask for',
+      breakage: { readOpsRange: (orig, it, folio, _pos, _len) => orig(it, folio, folio.pos, folio.size) },
+      cleanBreakage: undefined,
+    };
+    const clean = runCase(c, false);
+    if (clean.error) throw clean.error;
+    assert.ok(clean.env.fsys.fs.readOps !== undefined, 'refs declares its read ops');
+    assert.ok((clean.env.mon.evaluated.get('C07') ?? 0) > 0, 'C07 evaluated on refs\' own read ops');
+    const bad = runCase(c, true);
+    assert.ok(bad.error instanceof ContractViolation, `expected a C07 violation, got ${String(bad.error)}`);
+    assert.strictEqual(bad.error.rule, 'C07', bad.error.message);
+    assert.match(bad.error.message, /read ops/);
+  });
+});
+
 /* ------------------------------------------------------------------------------------------ */
 /* The state rules walk runs: the broken block is found wherever it lies                        */
 /* ------------------------------------------------------------------------------------------ */
@@ -1420,7 +1440,8 @@ const FUZZ_GEOS: Geometry[] = [
 ];
 
 /** The current generation's rules every random run of it must exercise (C03 needs a mapping error, C07 a read hook). */
-const CURRENT_CORE_RULES = ['C01', 'C02', 'C04', 'C06'];
+// C07: refs declares its read ops (iomap_bio_read_ops), so every buffered read miss is checked.
+const CURRENT_CORE_RULES = ['C01', 'C02', 'C04', 'C06', 'C07'];
 
 /**
  * Rules every run of the ordinary file operations must exercise. Not R33: its check runs only

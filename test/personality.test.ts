@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import { MemoryDevice } from '../reference/device/memory';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FileHandle, IomapFs } from '../reference/file';
-import { PersonalityName, personality } from '../reference/fs/personality';
+import { Personality, PersonalityName, personality } from '../reference/fs/personality';
 import { filemapWriteAndWaitRange } from '../reference/iomap/writeback';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import { ReferenceAdapter } from '../adapters/reference';
@@ -13,6 +13,15 @@ import { replayLog } from '../properties/fsx/engine';
 import { OPLOG_FORMAT, OPLOG_VERSION, OpRecord } from '../properties/fsx/oplog';
 
 const BS = 4096;
+
+/** An xfs-personality refs with 1 KiB blocks and single-page folios, `knobs` changed. */
+function mountXfs1k(knobs: Partial<Personality>): { fsys: IomapFs; f: FileHandle } {
+  const dev = new MemoryDevice({ size: 64 << 20 });
+  IomapFs.mkfs(dev, { blockSize: 1024 });
+  const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+  fsys.refs.personality = { ...personality('xfs'), ...knobs };
+  return { fsys, f: fsys.open('f', { create: true }) };
+}
 
 function mount(name: PersonalityName): { fsys: IomapFs; f: FileHandle; writes: () => number } {
   const dev = new MemoryDevice({ size: 64 << 20 });
@@ -219,11 +228,7 @@ describe('personalities', () => {
 
   it("zeroDirtyUnwrittenInCache 'within-eof': xfs zeroes dirty cache over unwritten blocks in place only inside the EOF block; past it the flush decides (diff, xfs 1k, 2 ops)", () => {
     for (const how of ['within-eof', true] as const) {
-      const dev = new MemoryDevice({ size: 64 << 20 });
-      IomapFs.mkfs(dev, { blockSize: 1024 });
-      const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
-      fsys.refs.personality = { ...personality('xfs'), zeroDirtyUnwrittenInCache: how };
-      const f = fsys.open('f', { create: true });
+      const { fsys, f } = mountXfs1k({ zeroDirtyUnwrittenInCache: how });
       f.pwrite(1024, new Uint8Array(4096).fill(1)); // blocks 1-4, EOF 5120 (block aligned), page 1 dirty
       f.fallocate(0, 2048, 4096); // blocks 2-5 unwritten, then the size grows over block 5
       // Zeroing block 5 (past EOF, in dirty page 1) flushed page 1 on xfs; i_disk_size moved to
@@ -232,6 +237,48 @@ describe('personalities', () => {
       assert.deepStrictEqual([1, 2, 4].map(cls), how === 'within-eof' ? ['delalloc', 'unwritten', 'written'] : ['written', 'written', 'written'], String(how));
       assert.deepStrictEqual(fsys.checkInvariants(), [], String(how));
     }
+  });
+
+  /*
+   * Found by diff on xfs 1k (seed 42, op 20,706, 6 ops): a zero range over the tail of written block
+   * 44 and the head of unwritten block 45 (one page) zeroes 44 through the cache, which dirties the
+   * page, but leaves 45 alone: on Linux 6.18.44 block 45 is still unwritten after an fsync (checked
+   * with xfs_io: pwrite 0 45056, falloc 45056 1024, truncate 47104, fsync, fzero 45057 1024, fsync,
+   * bmap). The model took every dirty folio for the batch, so it dirtied 45 too and wrote it.
+   */
+  it("zeroDirtyUnwrittenInCache 'within-eof': only blocks that are dirty themselves are zeroed in place; a page dirtied by the same zeroing does not make its unwritten blocks dirty (diff, xfs 1k, 6 ops)", () => {
+    for (const how of ['within-eof', true] as const) {
+      const { fsys, f } = mountXfs1k({ zeroDirtyUnwrittenInCache: how });
+      f.pwrite(0, new Uint8Array(45 * 1024).fill(1));
+      f.fallocate(0, 45 * 1024, 1024);
+      f.truncate(46 * 1024);
+      f.fsync();
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 44 * 1024 + 1, 1024);
+      f.fsync();
+      const e = f.fiemap(45 * 1024, 1024, 0)[0];
+      assert.strictEqual(e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written', how === 'within-eof' ? 'unwritten' : 'written', String(how));
+      const got = f.pread(44 * 1024, 2048);
+      assert.ok(got.subarray(0, 1).every((b) => b === 1) && got.subarray(1).every((b) => b === 0), String(how));
+      assert.deepStrictEqual(fsys.checkInvariants(), [], String(how));
+    }
+  });
+
+  /*
+   * Found by diff on xfs 1k (seed 44, op 104,428, 4 ops): xfs_prepare_shift calls xfs_free_eofblocks
+   * only when xfs_can_free_eofblocks finds a post-EOF extent or a delalloc reservation; with none,
+   * nothing is truncated and the reflink flag a clone of a hole set stays, so the next unaligned
+   * O_DIRECT write falls back to a buffered one (checked with xfs_io on 6.18.44: 0-1 delalloc). The
+   * model truncated (and cleared the flag) on every shift.
+   */
+  it('shiftFreesPostEofBlocks: only when there is something past EOF or delalloc to free; otherwise the reflink flag stays (diff, xfs 1k, 4 ops)', () => {
+    const { fsys, f } = mountXfs1k({});
+    f.pwrite(1024, new Uint8Array(1).fill(1));
+    f.cloneRange(0, 1024, 1024); // a hole onto block 1: nothing shared, the flag set
+    f.fallocate(0x20, 0, 1024); // INSERT_RANGE: nothing past EOF, nothing delalloc
+    f.directWrite(512, new Uint8Array(1024).fill(2)); // unaligned: a buffered write on a reflinked inode
+    const e = f.fiemap(0, 2048, 0)[0];
+    assert.ok(e !== undefined && (e.flags & FIEMAP_EXTENT_DELALLOC) !== 0, 'blocks 0-1 delalloc: the write fell back to the page cache');
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
   });
 
   it('zeroPartialBlockInCache: xfs zeroes a partial EOF block in dirty cache in place, even over a hole; without it the flush writes the folio around it back (diff, xfs 1k, 3 ops)', () => {

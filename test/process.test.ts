@@ -709,6 +709,24 @@ const python = havePython();
       assert.ok(s.reused >= 5 && s.started <= r.properties.length + 1, JSON.stringify(s));
       assert.deepEqual(children(), [], 'the pool is emptied after each property');
     });
+
+    it('check keeps its servers across properties and suites (keepServers), and ends them at close()', () => {
+      const env = registryEnv(`exec:${PY} ${FILE_SERVER}`, { scratch: tmp }, true);
+      try {
+        for (const name of ['remount', 'remount']) {
+          const r = runSuite(suiteByName(name)!, env, { runs: 2, seed: 1, saveDir: null });
+          assert.equal(r.failures, 0, JSON.stringify(r.properties.map((p) => p.failure)));
+        }
+        assert.ok(children().length >= 1, 'the servers stay alive between suites');
+        // The probe and the property ask for two geometries: two servers for both suites (one
+        // per property and probe would be four).
+        const s = env.servers!()!;
+        assert.ok(s.started <= 2, JSON.stringify(s));
+      } finally {
+        env.close!();
+      }
+      assert.deepEqual(children(), [], 'close() ends the kept servers');
+    });
   });
 
   describe('the example file-level server (examples/file-server.py)', () => {

@@ -190,7 +190,7 @@ export class DurabilityTracker {
     const o = this.oracle!;
     for (const [a, b] of this.changed.add(lo, hi)) {
       // Bytes at or past the current size are zero (SparseBytes' invariant): nothing to copy.
-      const pieces = this.keep(o.copyPieces(a, Math.min(b, o.size)));
+      const pieces = this.keep(copyStored(o, a, Math.min(b, o.size)));
       if (this.overflowed) return;
       this.saved.push({ lo: a, hi: b, pieces });
     }
@@ -246,7 +246,7 @@ export class DurabilityTracker {
     const size = oracle.size;
     const lo = ch === null ? 0 : Math.min(ch.lo, size);
     const hi = ch === null ? 0 : Math.min(ch.hi, size);
-    const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: this.keep(oracle.copyPieces(lo, hi)) } : null };
+    const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: this.keep(copyStored(oracle, lo, hi)) } : null };
     if (this.overflowed) return;
     if (ack !== undefined) d.ack = ack;
     this.deltas.push(d);
@@ -516,6 +516,20 @@ function landInflight(row: Uint8Array, a: number, b: number, size: number, infli
     const hi = Math.min(b, f.off + f.data.length, size);
     if (lo < hi) row.set(f.data.subarray(lo - f.off, hi - f.off), lo - a);
   }
+}
+
+/**
+ * Copies of the oracle's stored bytes in [lo, hi), one piece per run of stored chunks (bytes
+ * outside them read zero): one allocation per run, not per chunk (4 KiB chunks above -l 16m).
+ */
+function copyStored(o: SparseBytes, lo: number, hi: number): Piece[] {
+  const out: Piece[] = [];
+  for (const [a, b] of o.storedRanges(lo, hi)) {
+    const data = new Uint8Array(b - a);
+    o.readInto(a, b - a, data);
+    out.push({ off: a, data });
+  }
+  return out;
 }
 
 /** Set row (bytes [a, b) of a version) to span's bytes where they meet: pieces over zeroes. */

@@ -211,6 +211,8 @@ const REFUSAL_FULL_CHECK = 1 << 20;
  * such remount and at the end of the run (finish).
  */
 const INCREMENTAL_CHECK_FROM = 1 << 20;
+/** An incremental remount check reads whole units of this size (or folios) around each change. */
+const CHANGE_WINDOW = 1 << 16;
 /** Of the remounts of a file larger than INCREMENTAL_CHECK_FROM, every this-many-th reads it whole. */
 const FULL_CHECK_EVERY = 8;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
@@ -1004,12 +1006,12 @@ export class Runner {
   }
 
   /**
-   * The ranges of `set` clipped to [0, size), rounded out to whole CHECK_PIECE units (and whole
+   * The ranges of `set` clipped to [0, size), rounded out to whole CHANGE_WINDOW units (whole
    * folios when the target's are larger): a change dirties whole blocks and folios, and a
    * filesystem that gets a write wrong may get the bytes around it wrong too. Ascending, disjoint.
    */
   private changeWindows(set: RangeSet, size: number): Array<[number, number]> {
-    const unit = Math.max(CHECK_PIECE, this.cfg.folioSize ?? 0);
+    const unit = Math.max(CHANGE_WINDOW, this.cfg.folioSize ?? 0, this.bs);
     const out: Array<[number, number]> = [];
     for (let k = 0; k < set.count; k++) {
       const lo = Math.floor(set.los[k] / unit) * unit;
@@ -1082,10 +1084,12 @@ export class Runner {
    * cannot seek). The cost follows the bytes written, not the file size: a sparse 2^53-byte file
    * is a few reads, where reading it whole would never end. What this misses: stray non-zero
    * bytes deep inside a long gap of a target whose SEEK_DATA also hides them (docs/fsx.md).
-   * `windows` (ascending, disjoint, inside [0, size)) restricts it: the same reads, each window
-   * taken as a file of its own (a gap cut by a window's edge ends there).
+   * `windows` (ascending, disjoint, inside [0, size)) restricts it: the same reads inside each
+   * window (a long gap cut by a window's edge gets no edge read there: only data and the ends of
+   * the file have edges).
    */
   private checkRanges(windows: Array<[number, number]> = [[0, this.oracle.size]]): Array<[number, number]> {
+    const size = this.oracle.size;
     const out: Array<[number, number]> = [];
     const add = (lo: number, hi: number): void => {
       if (hi <= lo) return;
@@ -1093,20 +1097,22 @@ export class Runner {
       if (last !== undefined && last[1] >= lo) last[1] = Math.max(last[1], hi);
       else out.push([lo, hi]);
     };
-    const gap = (lo: number, hi: number): void => {
+    const gap = (lo: number, hi: number, edgeLo: boolean, edgeHi: boolean): void => {
       if (hi - lo <= GAP_READ_ALL || !this.canSeek) return add(lo, hi);
-      add(lo, lo + GAP_EDGE);
-      this.seekDataIn(lo + GAP_EDGE, hi - GAP_EDGE, add);
-      add(hi - GAP_EDGE, hi);
+      const a = edgeLo ? lo + GAP_EDGE : lo;
+      const b = edgeHi ? hi - GAP_EDGE : hi;
+      add(lo, a);
+      this.seekDataIn(a, b, add);
+      add(b, hi);
     };
     for (const [wlo, whi] of windows) {
       let pos = wlo;
       for (const [lo, hi] of this.oracle.storedRanges(wlo, whi)) {
-        gap(pos, lo);
+        gap(pos, lo, pos > wlo || wlo === 0, true);
         add(lo, hi);
         pos = hi;
       }
-      gap(pos, whi);
+      gap(pos, whi, pos > wlo || wlo === 0, whi >= size);
     }
     return out;
   }

@@ -210,6 +210,11 @@ export class SweepSchedule {
     }
   }
 
+  /** Whether an earlier round of the seed ran at round `k`'s class (after setup(k)). */
+  revisits(k: number): boolean {
+    return this.roundClass.slice(0, k).includes(this.roundClass[k]);
+  }
+
   /** The geometry class of round `k` (after setup(k)). */
   classOf(k: number): string {
     return this.roundClass[k];

@@ -96,15 +96,20 @@ export interface SuiteResult {
 /**
  * An environment for an adapter spec: adapters come from the registry. An exec: server that takes
  * up "reset" serves every run and shrink step of a property (a pool, emptied by release() at the
- * end of each property) instead of a process per run.
+ * end of each property) instead of a process per run. With `keepServers` (check), the pool lives
+ * until close(): one server serves every property and suite of the same geometry, reset between
+ * runs like between the runs of one property (starting a server costs more than most runs).
  */
-export function registryEnv(spec: string, opts: AdapterOptions = {}): SuiteEnv {
+export function registryEnv(spec: string, opts: AdapterOptions = {}, keepServers = false): SuiteEnv {
   const pool = spec.startsWith('exec:') ? newServerPool() : null;
   const load = (o: AdapterOptions): FileAdapter => loadAdapter(spec, pool === null ? o : { ...o, pool });
   return {
     spec,
     opts,
-    release: () => pool?.closeAll(),
+    release: () => {
+      if (!keepServers) pool?.closeAll();
+    },
+    close: () => pool?.closeAll(),
     servers: () => (pool === null ? null : { started: pool.started, reused: pool.reused }),
     create: (o) => {
       try {

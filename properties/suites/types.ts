@@ -45,6 +45,8 @@ export interface SuiteEnv {
   create(opts: AdapterOptions): FileAdapter;
   /** End what create() keeps alive between adapters (pooled exec: servers); called after each property. */
   release?(): void;
+  /** End everything the environment keeps alive (the end of a check). */
+  close?(): void;
   /** Server processes started and reused so far (exec: with a pool), for the summary. */
   servers?(): { started: number; reused: number } | null;
   /** check --coverage: every workload adds its states to the map of its geometry class. */

@@ -13,7 +13,7 @@ import {
   IOMAP_WRITE, IOMAP_ZERO, IOMAP_FAULT, IOMAP_DONTCACHE, PAGE_SIZE, SECTOR_SIZE, iomapSector, roundDown, roundUp,
 } from './types';
 import {
-  Folio, blocksPerFolio, ifsAlloc, ifsFree, setRangeDirty, setRangeUptodate, isPartiallyUptodate,
+  Folio, blockIsDirty, blocksPerFolio, ifsAlloc, ifsFree, setRangeDirty, setRangeUptodate, isPartiallyUptodate,
 } from './folio';
 import { IomapIter, iomapIter, iomapIterBodyDone, iomapIterSrcmap, iomapLength } from './iter';
 import { AddressSpace, AddressSpaceOps } from './pagecache';
@@ -132,6 +132,16 @@ function readFromMap(map: Iomap, pos: number, folio: Folio, poff: number, len: n
     throw e;
   }
 }
+
+/**
+ * iomap_bio_read_ops (6.19+): the read ops a block filesystem passes, reading each range from the
+ * mapping's device. In the model a range is read and completed at once (IomapReadOps), not queued
+ * into a bio with its neighbours: the bytes are the same, a device read error fails only the ranges
+ * that touch it.
+ */
+export const iomapBioReadOps: IomapReadOps = {
+  readFolioRange: (it, folio, pos, len) => readFromMap(it.iomap, pos, folio, folio.offsetIn(pos), len),
+};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Buffered read (§5.1)                                                                       */
@@ -687,30 +697,12 @@ export function mkwriteErrorIsOom(err: number): boolean {
 
 /** iomap_zero_iter(): zero a non-hole mapping folio by folio through write_begin/write_end. */
 function zeroIter(it: IomapIter, didZero: { v: boolean }): number {
-  let pos = it.pos;
-  let length = iomapLength(it);
-  let written = 0;
-  do {
-    let bytes = length;
-    const [st, folio, blen] = writeBegin(it, pos, bytes);
-    if (st) return st;
-    if (it.iomap.flags & IOMAP_F_STALE) break;
-    bytes = blen;
-    const off = folio!.offsetIn(pos);
-    if (bytes > folio!.size - off) bytes = folio!.size - off;
-    folio!.data.fill(0, off, off + bytes);
-    const ok = writeEnd(it, pos, bytes, bytes, folio!);
-    putFolio(it, pos, bytes, folio!);
-    if (!ok) {
-      warn(it.inode, 'zero_range: write_end refused');
-      return -EIO;
-    }
-    pos += bytes;
-    length -= bytes;
-    written += bytes;
-  } while (length > 0);
+  const length = iomapLength(it);
+  const st = zeroInFolioRange(it, it.pos, it.pos + length, didZero);
+  if (st !== null && st < 0) return st;
   didZero.v = true;
-  return written;
+  // A stale mapping ends the iteration with the bytes done so far.
+  return st ?? length;
 }
 
 /** The 6.12 flush of dirty cache over HOLE/UNWRITTEN, as a switch (same as modelBugs.zeroRangeNoFlush). */
@@ -732,34 +724,61 @@ function zeroFlushAndStale(it: IomapIter): number {
  * Zero the cached folios that are dirty or under writeback inside the current UNWRITTEN mapping,
  * in place, and skip the rest (clean or uncached blocks read as zeroes already): what 6.17+ does
  * with the folio batch a filesystem fills for IOMAP_ZERO (xfs: iomap_fill_dirty_folios), and what
- * ext4's page-cache zeroing amounts to. Returns the whole mapping length as processed.
+ * ext4's page-cache zeroing amounts to. With `dirtyBlocksOnly` a dirty folio's clean blocks are
+ * skipped too (xfs, 'within-eof': see ZeroInCache). Returns the whole mapping length as processed.
  */
-function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }, cap = Infinity): number {
+function zeroDirtyFolios(it: IomapIter, didZero: { v: boolean }, cap = Infinity, dirtyBlocksOnly = false): number {
   const len = Math.min(iomapLength(it), cap);
   const end = it.pos + len;
   const mapping = it.inode.mapping;
+  const bs = it.inode.blockSize;
   for (const f of mapping.foliosIn(Math.floor(it.pos / PAGE_SIZE), Math.floor((end - 1) / PAGE_SIZE))) {
     if (!f.dirty && !f.writeback) continue;
-    let pos = Math.max(it.pos, f.pos);
-    const stop = Math.min(end, f.end);
-    while (pos < stop) {
-      const [st, folio, blen] = writeBegin(it, pos, stop - pos);
-      if (st) return st;
-      if (it.iomap.flags & IOMAP_F_STALE) return pos - it.pos;
-      const off = folio!.offsetIn(pos);
-      const bytes = Math.min(blen, folio!.size - off, stop - pos);
-      folio!.data.fill(0, off, off + bytes);
-      const ok = writeEnd(it, pos, bytes, bytes, folio!);
-      putFolio(it, pos, bytes, folio!);
-      if (!ok) {
-        warn(it.inode, 'zero_range: write_end refused');
-        return -EIO;
-      }
-      didZero.v = true;
-      pos += bytes;
+    const from = Math.max(it.pos, f.pos);
+    const to = Math.min(end, f.end);
+    const runs = dirtyBlocksOnly && !f.writeback ? dirtyRuns(f, from, to, bs) : [[from, to]];
+    for (const [a, b] of runs) {
+      const st = zeroInFolioRange(it, a, b, didZero);
+      if (st !== null) return st;
     }
   }
   return len;
+}
+
+/** The parts of [from, to) (inside folio `f`) whose blocks are dirty. */
+function dirtyRuns(f: Folio, from: number, to: number, bs: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let pos = from; pos < to;) {
+    const next = Math.min(to, (Math.floor(pos / bs) + 1) * bs);
+    if (blockIsDirty(f, Math.floor((pos - f.pos) / bs))) {
+      const last = out[out.length - 1];
+      if (last !== undefined && last[1] === pos) last[1] = next;
+      else out.push([pos, next]);
+    }
+    pos = next;
+  }
+  return out;
+}
+
+/** Zero [pos, stop) through write_begin/write_end: null when done, else what ends the mapping (an error, or the bytes done when stale). */
+function zeroInFolioRange(it: IomapIter, pos: number, stop: number, didZero: { v: boolean }): number | null {
+  while (pos < stop) {
+    const [st, folio, blen] = writeBegin(it, pos, stop - pos);
+    if (st) return st;
+    if (it.iomap.flags & IOMAP_F_STALE) return pos - it.pos;
+    const off = folio!.offsetIn(pos);
+    const bytes = Math.min(blen, folio!.size - off, stop - pos);
+    folio!.data.fill(0, off, off + bytes);
+    const ok = writeEnd(it, pos, bytes, bytes, folio!);
+    putFolio(it, pos, bytes, folio!);
+    if (!ok) {
+      warn(it.inode, 'zero_range: write_end refused');
+      return -EIO;
+    }
+    didZero.v = true;
+    pos += bytes;
+  }
+  return null;
 }
 
 /**
@@ -787,7 +806,7 @@ export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: Ioma
     // fills the folio batch for those and trims the mapping at EOF; past it the flush decides).
     const eofEnd = roundUp(inode.size, inode.blockSize);
     if (zeroDirtyInCache === 'within-eof' && src.type === IOMAP_UNWRITTEN && it.pos < eofEnd) {
-      iomapIterBodyDone(it, zeroDirtyFolios(it, didZero, eofEnd - it.pos));
+      iomapIterBodyDone(it, zeroDirtyFolios(it, didZero, eofEnd - it.pos, true));
       continue;
     }
     if ((zeroDirtyInCache === true && src.type === IOMAP_UNWRITTEN) || (zeroDirtyInCache === 'always' && (src.type === IOMAP_UNWRITTEN || src.type === IOMAP_HOLE))) {
@@ -827,8 +846,9 @@ function zeroPartialBlockInCache(inode: Inode, pos: number, len: number, ops: Io
 
 /**
  * Where zeroing over dirty cache happens in place instead of after a flush: false (6.12: flush),
- * true (over UNWRITTEN mappings), 'within-eof' (over UNWRITTEN blocks inside the EOF block, xfs
- * 6.17+), 'always' (UNWRITTEN and HOLE: ext4).
+ * true (over UNWRITTEN mappings), 'within-eof' (over UNWRITTEN blocks inside the EOF block that
+ * are dirty themselves, xfs 6.17+: a folio the same zeroing dirtied over a written block earlier in
+ * the range does not count, as seen on 6.18.44), 'always' (UNWRITTEN and HOLE: ext4).
  */
 export type ZeroInCache = boolean | 'within-eof' | 'always';
 

@@ -55,6 +55,8 @@ export interface Breakage {
   writebackSubmit?(orig: WritebackSubmit, wpc: WritepageCtx, error: number): number;
   /** `orig` is a correct ->read_folio_range (correctReadFolioRange) when the filesystem has none. */
   readFolioRange?(orig: ReadFolioRange, it: IomapIterLike, folio: Folio, pos: number, len: number): number;
+  /** The iomap_read_ops ->read_folio_range (buffered reads); `orig` is the filesystem's (refs: the bio read ops). */
+  readOpsRange?(orig: ReadFolioRange, it: IomapIterLike, folio: Folio, pos: number, len: number): number;
   /** Lie in the introspection the monitor uses (what the filesystem says its state is). */
   snapshot?(orig: Snapshot, inode: Inode): MappingSnapshot;
   /** Hide the introspection altogether (the monitor then skips every state-based check). */
@@ -177,6 +179,12 @@ export function breakFs(fs: FsInstance, breakage: Breakage | ((fs: FsInstance) =
     const raw = fs.writeOps ?? {};
     const orig: ReadFolioRange = raw.readFolioRange?.bind(raw) ?? correctReadFolioRange;
     overrides.writeOps = { ...raw, readFolioRange: (it, folio, pos, len) => b.readFolioRange!(orig, it, folio, pos, len) } satisfies IomapWriteOps;
+  }
+
+  if (b.readOpsRange) {
+    const raw = fs.readOps;
+    const orig: ReadFolioRange = raw !== undefined ? raw.readFolioRange.bind(raw) : correctReadFolioRange;
+    overrides.readOps = { ...raw, readFolioRange: (it: IomapIterLike, folio: Folio, pos: number, len: number) => b.readOpsRange!(orig, it, folio, pos, len) };
   }
 
   if (b.dioEndIo) {

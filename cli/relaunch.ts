@@ -1,0 +1,103 @@
+/**
+ * The commands that run a target run in a child Node process with a small young generation.
+ *
+ * V8 sizes its young generation (two semi-spaces the scavenger copies between) at start-up and grows
+ * it to 2 × 16 MiB under the harness's allocation rate; that is 32 MiB of every run's peak RSS
+ * that holds nothing the run needs, and no V8 flag changes it once the process runs. With
+ * `--max-semi-space-size=4` the peak of a long fsx run drops by 40–60 MiB for a few percent of CPU
+ * (docs/benchmarks.md, "Memory"). bin/iomap-harness.js calls relaunch() before it loads the CLI:
+ * for such a command it starts the same script again with the flag, with the same stdin, stdout
+ * and stderr (inherited descriptors, so output, terminals and pipes are exactly as before), passes
+ * on the signals it gets, and ends the way the child ended: the same exit code, or killed by the
+ * same signal (a shell sees 130 after Ctrl-C, as before). `fsx -j N` (N > 1) also gets V8's
+ * single-threaded collector (see relaunchFlags).
+ *
+ * Not relaunched: commands that do not run a target, a process whose Node flags already set the
+ * young generation or attach a debugger, and IOMAP_HARNESS_RELAUNCH=0 (then the run simply uses
+ * V8's default young generation).
+ */
+import { spawn } from 'child_process';
+import * as os from 'os';
+
+/** The young generation flag the child runs with. */
+export const SEMI_SPACE_FLAG = '--max-semi-space-size=4';
+/** The collector flag `fsx -j N` (N > 1) runs with. */
+export const SINGLE_THREADED_GC = '--single-threaded-gc';
+
+/** Commands whose runs are long enough for the young generation to matter. */
+const HEAVY = new Set(['fsx', 'diff', 'check', 'replay', 'shrink', 'campaign']);
+
+/** Signals passed on to the child (the terminal sends SIGINT/SIGQUIT to both: twice is harmless). */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+
+/** The value of `fsx -j N` / `--jobs N` in `argv` (1 when absent or not a number). */
+export function jobsOf(argv: readonly string[]): number {
+  let jobs = 1;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    let v: string | undefined;
+    if (a === '-j' || a === '--jobs') v = argv[++i];
+    else if (a.startsWith('--jobs=')) v = a.slice('--jobs='.length);
+    else if (/^-j\d/.test(a)) v = a.slice(2);
+    else continue;
+    const n = Number(v);
+    jobs = Number.isInteger(n) && n > 0 ? n : 1;
+  }
+  return jobs;
+}
+
+/**
+ * The Node flags to relaunch `argv` (the command line after the script) with, or null for none.
+ * `fsx -j N` with N > 1 also gets `--single-threaded-gc`: V8's parallel collector helpers then
+ * do not compete with N busy workers for the cores, and the total CPU per op is lower
+ * (docs/benchmarks.md, "fsx -j").
+ */
+export function relaunchFlags(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): string[] | null {
+  if (env.IOMAP_HARNESS_RELAUNCH === '0') return null;
+  if (!HEAVY.has(argv[0] ?? '')) return null;
+  if (argv.includes('--help') || argv.includes('-h')) return null;
+  const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (flags.some((f) => /^--(max-semi-space-size|semi-space-growth-factor|inspect|debug)/.test(f))) return null;
+  const gc = argv[0] === 'fsx' && jobsOf(argv) > 1 && !flags.some((f) => /^--single-threaded/.test(f)) ? [SINGLE_THREADED_GC] : [];
+  return [SEMI_SPACE_FLAG, ...gc];
+}
+
+/** Whether `argv` should run in a relaunched child. */
+export function wantsRelaunch(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  return relaunchFlags(argv, execArgv, env) !== null;
+}
+
+/**
+ * Run `script argv` in a child Node with SEMI_SPACE_FLAG and mirror its end; resolves never (the
+ * process ends with the child). Returns false (nothing started) when the command does not want it.
+ */
+export function relaunch(script: string, argv: readonly string[]): boolean {
+  const flags = relaunchFlags(argv, process.execArgv, process.env);
+  if (flags === null) return false;
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, script, ...argv], { stdio: 'inherit' });
+  const forward = new Map<NodeJS.Signals, () => void>();
+  for (const sig of FORWARDED) {
+    const f = (): void => {
+      child.kill(sig);
+    };
+    forward.set(sig, f);
+    process.on(sig, f);
+  }
+  child.on('error', (e) => {
+    // The Node binary that runs us could not be started again: one line, exit 3 like a crash.
+    process.stderr.write(`iomap-harness: cannot start ${process.execPath}: ${e.message}\n`);
+    process.exit(3);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal !== null) {
+      // End the way the child ended: the same signal, with its default action.
+      for (const [sig, f] of forward) process.removeListener(sig, f);
+      // If that signal does not end us (one Node ignores), exit as a shell reports it: 128 + number.
+      process.exitCode = 128 + (os.constants.signals[signal] ?? 0);
+      process.kill(process.pid, signal);
+      return;
+    }
+    process.exitCode = code ?? 3;
+  });
+  return true;
+}

@@ -1,0 +1,73 @@
+/**
+ * bin/iomap-harness.js relaunches the commands that run a target in a child Node with a small
+ * young generation (cli/relaunch.ts): the child has the flag, the launcher ends as the child ended
+ * (exit code or signal), signals reach the child, and nothing is left running.
+ */
+import { strict as assert } from 'assert';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { jobsOf, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED_GC, wantsRelaunch } from '../cli/relaunch';
+
+const BIN = path.resolve(__dirname, '..', '..', 'bin', 'iomap-harness.js');
+
+describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
+  let tmp: string;
+  let probe: string;
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-relaunch-test-'));
+    // Preloaded into every Node process: its pid and flags, at start.
+    probe = path.join(tmp, 'probe.js');
+    fs.writeFileSync(probe, "process.stderr.write('NODE_PROCESS ' + process.pid + ' ' + JSON.stringify(process.execArgv.slice(2)) + '\\n');\n");
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  /** The flags of every Node process of one CLI run, from the probe's lines. */
+  const flagsOf = (stderr: string): string[][] => [...stderr.matchAll(/^NODE_PROCESS \d+ (.*)$/gm)].map((m) => JSON.parse(m[1]) as string[]);
+
+  it('chooses the commands that run a target, unless Node flags or the environment say otherwise', () => {
+    assert.equal(wantsRelaunch(['fsx', '-N', '10'], [], {}), true);
+    for (const c of ['diff', 'check', 'replay', 'shrink', 'campaign']) assert.equal(wantsRelaunch([c], [], {}), true, c);
+    for (const c of ['list', 'explain', 'report', 'init-adapter', 'scratch', 'help']) assert.equal(wantsRelaunch([c], [], {}), false, c);
+    assert.equal(wantsRelaunch([], [], {}), false);
+    assert.equal(wantsRelaunch(['fsx', '--help'], [], {}), false);
+    assert.equal(wantsRelaunch(['fsx'], [SEMI_SPACE_FLAG], {}), false, 'the child itself');
+    assert.equal(wantsRelaunch(['fsx'], ['--inspect-brk'], {}), false);
+    assert.equal(wantsRelaunch(['fsx'], [], { NODE_OPTIONS: '--max-semi-space-size=8' }), false);
+    assert.equal(wantsRelaunch(['fsx'], [], { IOMAP_HARNESS_RELAUNCH: '0' }), false);
+  });
+
+  it('adds the single-threaded collector for fsx -j N > 1', () => {
+    assert.deepEqual([['fsx', '-j', '2'], ['fsx', '-j4'], ['fsx', '--jobs', '3'], ['fsx', '--jobs=2'], ['fsx', '-N', '5', '-j', '1']].map(jobsOf), [2, 4, 3, 2, 1]);
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}), [SEMI_SPACE_FLAG, SINGLE_THREADED_GC]);
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100'], [], {}), [SEMI_SPACE_FLAG]);
+    assert.deepEqual(relaunchFlags(['check', '-j', '2'], [], {}), [SEMI_SPACE_FLAG], 'only fsx has worker threads');
+    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], ['--single-threaded'], {}), [SEMI_SPACE_FLAG], 'the user chose V8 threading');
+  });
+
+  it('runs fsx in a child with the flag; stdout and the exit code are the child\'s', () => {
+    const r = spawnSync(process.execPath, ['--require', probe, BIN, 'fsx', '--adapter', 'naive', '-N', '200', '-q', '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(flagsOf(r.stderr), [[], [SEMI_SPACE_FLAG]], 'the launcher, then its child with the flag');
+    assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).ops, 200);
+    // A bad flag (exit 2, one line) through the launcher: test/cli.test.ts 'runs as a child process'.
+    const crash = spawnSync(process.execPath, [BIN, 'fsx', '--adapter', `exec:${process.execPath} -e process.exit(1)`, '-N', '10', '-q'], { encoding: 'utf8' });
+    assert.equal(crash.status, 3, crash.stderr);
+  });
+
+  it('passes SIGTERM on: the child ends, the launcher is killed by the same signal', async () => {
+    const c = spawn(process.execPath, ['--require', probe, BIN, 'fsx', '--adapter', 'naive', '-N', '100000000', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    // Wait until the child runs (its probe line), then signal the launcher only.
+    while (flagsOf(err).length < 2) await new Promise((r) => setTimeout(r, 50));
+    const childPid = Number(err.split('\n').find((l) => l.includes(SEMI_SPACE_FLAG))!.split(' ')[1]);
+    c.kill('SIGTERM');
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => c.on('exit', (a, b) => r([a, b])));
+    assert.deepEqual([code, signal], [null, 'SIGTERM']);
+    assert.throws(() => process.kill(childPid, 0), /ESRCH/, 'the child is gone');
+  });
+});
