@@ -1520,6 +1520,21 @@ export class Refs implements FsInstance {
     else this.sizeBehind.delete(inode);
   }
 
+  /**
+   * xfs_can_free_eofblocks(): whether the inode has anything for xfs_free_eofblocks to free, a data
+   * extent reaching past the EOF block or any delalloc reservation (i_delayed_blks, both forks).
+   * When it has none, xfs_free_eofblocks is not called at all, so nothing is truncated and the
+   * reflink flag stays (a collapse/insert of a file whose clone of a hole left no extent kept it on
+   * 6.18.44, and the next unaligned O_DIRECT write fell back to a buffered one: diff, xfs 1k seed
+   * 44, op 104,428, 4 ops).
+   */
+  canFreeEofBlocks(inode: Inode): boolean {
+    const ri = refsOf(inode);
+    if (ri.inline) return false;
+    const eofBlock = Math.ceil(inode.size / this.blockSize);
+    return ri.extents.exts.some((e) => e.lblk + e.len > eofBlock || e.state === 'delalloc') || ri.cow.exts.some((c) => c.state === 'delalloc');
+  }
+
   /** Free every block from the block containing byte `newsize` rounded up (truncate). */
   truncateBlocks(inode: Inode, newsize: number): void {
     const ri = refsOf(inode);
