@@ -347,6 +347,23 @@ describe('state coverage with the setup sweep', () => {
     }
   });
 
+  it('a class\'s first round is the plain op mix: guidance starts in a later round of the class', () => {
+    const { runSeed } = require('../properties/fsx/workers') as typeof import('../properties/fsx/workers');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-cov-sweep-'));
+    const states = (guide: boolean, numOps: number) => {
+      const out = runSeed({ spec: 'reference', adapterOptions: {}, options: opts({ numOps, coverage: true, guide }), saveDir: dir, shrink: false, sweep: {}, roundOps: 300 }, 1, quiet);
+      return out.summary.coverage!.map((f) => `${f.geometryClass} ${JSON.stringify(JSON.parse(fs.readFileSync(f.json, 'utf8')).states)}`).sort();
+    };
+    try {
+      // Two rounds, two classes (consecutive rounds differ in preallocation): the same ops as --no-guide.
+      assert.deepEqual(states(true, 600), states(false, 600));
+      // Seed 1's rounds 4 and 7 share a class: from round 7 on the guided run has ops of its own.
+      assert.notDeepEqual(states(true, 2100), states(false, 2100));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rounds past the exploring ones revisit classes those drew (the schedule reads the maps)', () => {
     const { runSeed } = require('../properties/fsx/workers') as typeof import('../properties/fsx/workers');
     const { drawSetup, EXPLORE_ROUNDS, setupClass } = require('../properties/fsx/sweep') as typeof import('../properties/fsx/sweep');

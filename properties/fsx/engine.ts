@@ -51,6 +51,11 @@ export interface RunHooks {
    * run adds to its class's map and guidance reads all of it. Absent: a map of its own.
    */
   coverageSet?: CoverageSet;
+  /**
+   * Record the map but draw nothing for the guide (the setup sweep's first round in a geometry
+   * class: the plain op mix, so guidance aims only at what a class's first round missed).
+   */
+  unguided?: boolean;
 }
 
 /** A usage problem with the options (exit 2): message is one line. */
@@ -204,7 +209,7 @@ export function runFsx(adapter: FileAdapter, name: string, given: FsxOptions, io
     const ops = resolveOps(o, caps, target, name);
     if (!o.quiet) for (const m of ops.messages) io.err(m);
     const cov = o.guide || o.coverage === true ? newCoverage(adapter, target, name, o.seed, hooks.folioSize, hooks.coverageSet) : null;
-    const guide = o.guide && cov !== null ? new Guide(cov, reachableFor(cov.geometryClass), typeof target.observeStates === 'function') : null;
+    const guide = o.guide && cov !== null && hooks.unguided !== true ? new Guide(cov, reachableFor(cov.geometryClass), typeof target.observeStates === 'function') : null;
     const gen = new Generator(o, caps, ops, guide);
     if (gen.totalWeight === 0) throw new FsxUsageError('every op is disabled (weights, flags and adapter capabilities leave nothing to run)');
     const options: LogOptions = {

@@ -16,7 +16,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { AdapterOptions, AdapterSpecError, loadAdapter } from '../../adapters/registry';
-import { defaultTimeout } from '../../adapters/process/transport';
 import { WATCHDOG_KEY, watchWorkers, workerWatchdogState } from '../../adapters/watchdog';
 
 /**
@@ -193,7 +192,8 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
     }
     const ro: FsxOptions = { ...o, seed: support !== undefined ? roundSeed(seed, round) : seed, numOps: sizes[round] };
     const done = total;
-    const hooks: RunHooks = { ...more.hooks, quietPass: sizes.length > 1, coverageSet: covSet };
+    // A class's first round is the plain op mix; guidance aims at what it left (docs/fsx.md).
+    const hooks: RunHooks = { ...more.hooks, quietPass: sizes.length > 1, coverageSet: covSet, unguided: sizes.length > 1 && schedule !== undefined && !schedule.revisits(round) };
     if (more.hooks?.progress !== undefined) hooks.progress = (n) => more.hooks!.progress!(done + n);
     try {
       const adapter = (round === 0 ? first : undefined) ?? loadAdapter(task.spec, opts);
@@ -346,6 +346,8 @@ export class WorkerHang extends Error {
 
 /** The per-call limit module adapters are watched with (as exec:'s), or null when it is unset or bad (the workers report that). */
 function watchdogTimeout(): number | null {
+  // The exec: transport is loaded by -j runs only (a single fsx run has no use for it).
+  const { defaultTimeout } = require('../../adapters/process/transport') as typeof import('../../adapters/process/transport');
   try {
     return defaultTimeout();
   } catch {
