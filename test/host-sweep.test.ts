@@ -45,6 +45,11 @@ describe('scratch: adapter (host filesystems made per setup)', function () {
       // mkfs.ext4 refuses 512; 1k and 4k always work on 4 KiB pages.
       assert.ok(bss.includes(1024) && bss.includes(4096) && !bss.includes(512), `ext4 declares ${bss.join(', ')}`);
       assert.strictEqual(a.setups?.eofPrealloc, undefined, 'allocsize= is xfs only');
+      // Unpinned, 4 KiB (mke2fs alone would take 1 KiB on an image this small, and the geometry
+      // suite would then take the fallback for "honours any block size").
+      const plain = loadAdapter(`scratch:ext4:${parentDir()}`);
+      assert.strictEqual(plain.capabilities.blockSize, 4096);
+      plain.close();
       assert.strictEqual(a.capabilities.blockSize, 1024);
       const mnt = (a as unknown as { scratch: { mount: string } }).scratch.mount;
       assert.strictEqual(fs.statfsSync(mnt).bsize, 1024);

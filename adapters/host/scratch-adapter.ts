@@ -36,6 +36,8 @@ export const describe = 'a scratch filesystem the harness makes per setup (scrat
 const MATRIX_BLOCK_SIZES = [512, 1024, 4096, 16384];
 /** Image sizes: small (the fsx file stays under a few MiB) but above each mkfs's minimum. */
 const IMAGE_SIZE: Record<ScratchType, number> = { xfs: 320 << 20, ext4: 128 << 20, btrfs: 256 << 20, tmpfs: 64 << 20 };
+/** The block size when none is asked for (the sweep's and the reference's default). */
+const DEFAULT_BLOCK_SIZE = 4096;
 /** Types whose scratch filesystems offer remount. */
 const REMOUNTS: readonly ScratchType[] = ['xfs', 'ext4'];
 /** Idle scratch filesystems kept for reuse. */
@@ -192,7 +194,8 @@ export class ScratchHostAdapter implements FileAdapter {
     }
     const sizes = supportedBlockSizes(type, parent);
     this.setups = { ...(sizes.length > 1 ? { blockSizes: sizes } : {}), ...(type === 'xfs' ? { eofPrealloc: true } : {}) };
-    const bs = type === 'tmpfs' ? null : opts.blockSize ?? null;
+    // Unpinned: 4 KiB, not mkfs's own choice (mke2fs picks 1 KiB below 512 MiB), as the reference.
+    const bs = type === 'tmpfs' ? null : opts.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.made = acquire(type, parent, bs, alloc);
     try {
       const { eofPrealloc: _e, blockSize: _b, scratch: _s, path: _p, ...rest } = opts;
