@@ -101,6 +101,7 @@ class HandleFile implements VolumeFile {
   atomicWriteUnits(): { min: number; max: number } { return this.fh.atomicWriteUnits(); }
   cloneFrom(src: VolumeFile, srcOff: number, len: number, dstOff: number): void { this.fh.cloneFrom(handleOf(src), srcOff, len, dstOff); }
   copyFrom(src: VolumeFile, srcOff: number, len: number, dstOff: number): number { return this.fh.copyFrom(handleOf(src), srcOff, len, dstOff); }
+  exchangeRange(off1: number, len: number, off2: number): void { this.fh.exchangeRange(off1, len, off2); }
   closeOpen(): void { throw new Error('closeOpen: open another description with Volume.open instead'); }
   close(): void { this.fh.close(); }
   writeback(): number { return this.fh.writebackNow(); }

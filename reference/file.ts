@@ -611,7 +611,7 @@ export class FileHandle {
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
         this.flushForShift(off, size);
-        if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
         this.inode.size = size - len;
         this.inode.mapping.truncatePagecache(size - len);
@@ -625,7 +625,7 @@ export class FileHandle {
         if (size + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: insert range beyond the maximum file size`);
         if (off >= size) throw new FsError(EINVAL, `${this.name}: insert range at or beyond EOF`);
         this.unstuffed();
-        if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size);
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.fs.truncateBlocks(this.inode, size);
         this.truncate(size + len);
         this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
@@ -961,6 +961,11 @@ export class FileHandle {
   private checkDioAlignment(off: number, len: number): void {
     const lbs = this.fsys.dev.sectorSize;
     if (off % lbs || len % lbs) throw new FsError(EINVAL, `${this.name}: O_DIRECT offset ${off} length ${len} not ${lbs}-byte aligned`);
+  }
+
+  /** xfs_prepare_shift frees post-EOF blocks only when xfs_can_free_eofblocks finds some. */
+  private canFreeEofBlocks(): boolean {
+    return this.fs.canFreeEofBlocks?.(this.inode) ?? true;
   }
 
   /** O_DIRECT pread: logical-sector aligned offset and length (else EINVAL). */

@@ -775,6 +775,35 @@ describe('crash harness: atomic writes are all or nothing at every crash point (
     };
   }
 
+  /** f0: eight synced blocks, then blocks 0-3 and 4-7 exchanged (and synced). */
+  function exchange(bs = 4096): CrashWorkload {
+    return {
+      ...cowFallback(bs),
+      ops: [
+        { op: 'write', file: 0, off: 0, len: 8 * bs },
+        { op: 'fsync', file: 0 },
+        { op: 'exchange', file: 0, off1: 0, off2: 4 * bs, len: 4 * bs },
+        { op: 'fsync', file: 0 },
+      ],
+    };
+  }
+
+  it('exchange range: refs passes every crash state, and the generator draws it', () => {
+    const r = runWorkload(exchange());
+    assert.deepStrictEqual(r.failures.map((f) => f.report.join('\n')), []);
+    assert.ok(r.statesChecked > 0);
+    let drawn = 0;
+    for (let seed = 1; seed <= 40 && drawn === 0; seed++) drawn += generateWorkload({ seed }).ops.filter((o) => o.op === 'exchange').length;
+    assert.ok(drawn > 0, 'no exchange op in the workloads of seeds 1..40');
+  });
+
+  it('exchange range is judged all or nothing: a filesystem that commits it in two steps fails (refs exchangeInSteps)', () => {
+    const r = runWorkload(exchange(), { bugs: { exchangeInSteps: true }, maxFailures: 1 });
+    assert.ok(r.failures.length > 0, 'the half-done exchange went unnoticed');
+    assert.deepStrictEqual(r.failures[0].violations.map((v) => v.kind), ['torn-atomic'], r.failures[0].report.join('\n'));
+    assert.match(r.failures[0].report.join('\n'), /exchange range f0 \[0, \+16384\) <-> \[16384, \+16384\)/);
+  });
+
   it('enumerates the states of the copy-on-write fallback (remap committed or not, acknowledged or not) and refs passes them all', () => {
     const r = runWorkload(cowFallback());
     assert.deepStrictEqual(r.failures.map((f) => f.report.join('\n')), []);

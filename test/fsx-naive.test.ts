@@ -201,6 +201,16 @@ describe('naive adapter: file-ops semantics', () => {
     }
   });
 
+  it('offers readInto only while its read methods are its own (a patched pread is what the runner must call)', () => {
+    for (const m of ['pread', 'directRead', 'mapread', 'readDontcache'] as const) {
+      const t = file();
+      assert.equal(typeof t.readInto, 'function');
+      const orig = t[m]!.bind(t);
+      (t as unknown as Record<string, unknown>)[m] = (o: number, l: number) => orig(o, l);
+      assert.equal(t.readInto, undefined, `${m} replaced`);
+    }
+  });
+
   it('SEEK_DATA/SEEK_HOLE report the whole file as data; FIEMAP one extent', () => {
     const t = file({ blockSize: 4096 });
     errno(() => t.seekData!(0), 'ENXIO');

@@ -263,6 +263,24 @@ describe('personalities', () => {
     }
   });
 
+  /*
+   * Found by diff on xfs 1k (seed 44, op 104,428, 4 ops): xfs_prepare_shift calls xfs_free_eofblocks
+   * only when xfs_can_free_eofblocks finds a post-EOF extent or a delalloc reservation; with none,
+   * nothing is truncated and the reflink flag a clone of a hole set stays, so the next unaligned
+   * O_DIRECT write falls back to a buffered one (checked with xfs_io on 6.18.44: 0-1 delalloc). The
+   * model truncated (and cleared the flag) on every shift.
+   */
+  it('shiftFreesPostEofBlocks: only when there is something past EOF or delalloc to free; otherwise the reflink flag stays (diff, xfs 1k, 4 ops)', () => {
+    const { fsys, f } = mountXfs1k({});
+    f.pwrite(1024, new Uint8Array(1).fill(1));
+    f.cloneRange(0, 1024, 1024); // a hole onto block 1: nothing shared, the flag set
+    f.fallocate(0x20, 0, 1024); // INSERT_RANGE: nothing past EOF, nothing delalloc
+    f.directWrite(512, new Uint8Array(1024).fill(2)); // unaligned: a buffered write on a reflinked inode
+    const e = f.fiemap(0, 2048, 0)[0];
+    assert.ok(e !== undefined && (e.flags & FIEMAP_EXTENT_DELALLOC) !== 0, 'blocks 0-1 delalloc: the write fell back to the page cache');
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
   it('zeroPartialBlockInCache: xfs zeroes a partial EOF block in dirty cache in place, even over a hole; without it the flush writes the folio around it back (diff, xfs 1k, 3 ops)', () => {
     for (const inCache of [true, false]) {
       const dev = new MemoryDevice({ size: 64 << 20 });

@@ -54,6 +54,12 @@ export type CrashOp =
   | { op: 'falloc'; file: number; mode: number; off: number; len: number }
   | { op: 'clone'; src: number; dst: number; srcOff: number; dstOff: number; len: number }
   | { op: 'copy'; src: number; dst: number; srcOff: number; dstOff: number; len: number }
+  /**
+   * XFS_IOC_EXCHANGE_RANGE within one file: [off1, +len) and [off2, +len) (block aligned, apart,
+   * inside EOF) trade contents, all or nothing over a crash. A target without it leaves the file
+   * as it is (the op is then a no-op in the model too).
+   */
+  | { op: 'exchange'; file: number; off1: number; off2: number; len: number }
   | { op: 'fsync'; file: number }
   | { op: 'fdatasync'; file: number }
   | { op: 'sync' }
@@ -168,6 +174,7 @@ export function describeOp(o: CrashOp): string {
     case 'falloc': return `fallocate ${f(o.file)} mode 0x${o.mode.toString(16)} [${o.off}, +${o.len})`;
     case 'clone': return `clone ${f(o.src)}[${o.srcOff}, +${o.len}) -> ${f(o.dst)}@${o.dstOff}`;
     case 'copy': return `copy_file_range ${f(o.src)}[${o.srcOff}, +${o.len}) -> ${f(o.dst)}@${o.dstOff}`;
+    case 'exchange': return `exchange range ${f(o.file)} [${o.off1}, +${o.len}) <-> [${o.off2}, +${o.len})`;
     case 'fsync': return `fsync ${f(o.file)}`;
     case 'fdatasync': return `fdatasync ${f(o.file)}`;
     case 'sync': return 'sync';
@@ -212,7 +219,8 @@ function genOp(rng: CrashRng, g: CrashGeometry, files: number, st: GenState): Cr
   if (roll < 48) return { op: 'fsync', file };
   if (roll < 52) return { op: 'fdatasync', file };
   if (roll < 55) return { op: 'sync' };
-  if (roll < 63) return { op: 'writeback', file };
+  if (roll < 60) return { op: 'writeback', file };
+  if (roll < 63) return genExchange(rng, g, file, cur);
   if (roll < 68) return { op: 'complete', which: rng.below(8) };
   if (roll < 72 && exists && size > 0) {
     const off = rng.below(size);
@@ -284,6 +292,20 @@ function genAtomic(rng: CrashRng, g: CrashGeometry, file: number, cur: number): 
   if (slots < 1) return { op: 'fsync', file };
   const near = cur > 0 && rng.chance(0.5) ? Math.floor(Math.max(0, cur - rng.below(len) - 1) / len) : rng.below(slots);
   return { op: 'awrite', file, off: Math.min(near, slots - 1) * len, len, dsync: rng.chance(0.25) };
+}
+
+/**
+ * An exchange of two block-aligned ranges of one file, apart and inside EOF (one to four blocks
+ * each); a background writeback of the file when it has fewer than two blocks.
+ */
+function genExchange(rng: CrashRng, g: CrashGeometry, file: number, cur: number): CrashOp {
+  const bs = g.blockSize;
+  const blocks = Math.floor(cur / bs);
+  if (blocks < 2) return { op: 'writeback', file };
+  const n = 1 + rng.below(Math.min(4, Math.floor(blocks / 2)));
+  const b1 = rng.below(blocks - 2 * n + 1);
+  const b2 = b1 + n + rng.below(blocks - b1 - 2 * n + 1);
+  return rng.chance(0.5) ? { op: 'exchange', file, off1: b1 * bs, off2: b2 * bs, len: n * bs } : { op: 'exchange', file, off1: b2 * bs, off2: b1 * bs, len: n * bs };
 }
 
 /** Sizes after an op, for the generator (mirrors applyModel's size rules). */
@@ -497,6 +519,26 @@ function applyOp(l: Live, o: CrashOp, index: number): void {
         b.set(data, o.dstOff);
         env.set(name(o.dst), b);
       }
+      return;
+    }
+    case 'exchange': {
+      const fh = handle(l, o.file);
+      if (typeof fh.exchangeRange !== 'function') return;
+      try {
+        fh.exchangeRange(o.off1, o.len, o.off2);
+      } catch (e) {
+        if (e instanceof FsError && e.code === 'EOPNOTSUPP') return; // the filesystem cannot: nothing changed
+        throw e;
+      }
+      const b = cur(l, o.file).slice();
+      const r1 = b.slice(o.off1, o.off1 + o.len);
+      b.copyWithin(o.off1, o.off2, o.off2 + o.len);
+      b.set(r1, o.off2);
+      env.set(name(o.file), b);
+      // One metadata change: both ranges are as before or both as after. The span from the first
+      // range to the end of the second is judged whole (the bytes between are the same in both).
+      const lo = Math.min(o.off1, o.off2);
+      env.atomic(name(o.file), lo, Math.max(o.off1, o.off2) + o.len - lo, l.blockSize);
       return;
     }
     case 'fsync':

@@ -157,6 +157,8 @@ export interface FsInstance {
   unstuff(inode: Inode): number;
   /** Free the blocks from the one holding `newsize` (rounded up) on. */
   truncateBlocks(inode: Inode, newsize: number): void;
+  /** Optional (xfs_can_free_eofblocks): whether there are post-EOF blocks or delalloc to free; absent: true. */
+  canFreeEofBlocks?(inode: Inode): boolean;
   /** i_size was set explicitly (truncate, fallocate, collapse, insert, clone). */
   sizeChanged(inode: Inode): void;
   allocRange(inode: Inode, lblk: number, n: number): number;
