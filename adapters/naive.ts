@@ -140,8 +140,19 @@ class NaiveFile implements FileTarget {
     return this.copyOut(off, this.readCount(off, len));
   }
 
+  /**
+   * FileTarget.readInto, while pread, directRead, mapread and readDontcache are this class's own.
+   * A target whose read methods were replaced after open (a module adapter that patches naive to
+   * misbehave) has none, so the runner calls the replacements and sees what they do.
+   */
+  get readInto(): ((how: ReadKind, off: number, dst: Uint8Array) => number) | undefined {
+    const own = NaiveFile.prototype;
+    if (this.pread !== own.pread || this.directRead !== own.directRead || this.mapread !== own.mapread || this.readDontcache !== own.readDontcache) return undefined;
+    return this.readIntoOwn;
+  }
+
   /** Every read into the caller's buffer: the same checks and counts as the methods. */
-  readInto(how: ReadKind, off: number, dst: Uint8Array): number {
+  private readonly readIntoOwn = (how: ReadKind, off: number, dst: Uint8Array): number => {
     const len = dst.length;
     let n: number;
     if (how === 'pread' || how === 'dontcache') n = this.readCount(off, len);
@@ -150,7 +161,7 @@ class NaiveFile implements FileTarget {
     else throw err(EINVAL, `readInto: unknown read ${String(how)}`);
     this.copyInto(off, n, dst);
     return n;
-  }
+  };
 
   /** The bytes a pread of [off, off+len) returns. */
   private readCount(off: number, len: number): number {

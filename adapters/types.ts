@@ -219,7 +219,9 @@ export interface FileTarget {
    * A read into the caller's buffer, as the syscalls do: up to dst.length bytes at `off` into dst;
    * returns how many (fewer at EOF). `how` says which read: 'pread' (pread), 'direct'
    * (directRead), 'mmap' (mapread), 'dontcache' (readDontcache); each must behave exactly as that
-   * method (errors, counts, bytes), for every kind whose method the target has. Optional: the
+   * method (errors, counts, bytes), for every kind whose method the target has (a target whose
+   * read methods can be replaced after open offers it only while they are its own: `naive` makes
+   * it a getter that answers undefined then). Optional: the
    * runner then reads into one buffer it reuses instead of a fresh array per read (allocation is
    * dear on the hot path); without it the runner calls the methods.
    */

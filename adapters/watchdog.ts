@@ -24,7 +24,7 @@ const TARGET_METHODS = [
   'size', 'pread', 'pwrite', 'pwriteFaulting', 'truncate', 'fsync', 'fdatasync', 'mapread', 'mapwrite', 'fallocate',
   'cloneRange', 'dedupeRange', 'copyRange', 'dsyncWrite', 'directRead', 'directWrite', 'seekData', 'seekHole', 'fiemap',
   'closeOpen', 'remount', 'crash', 'directWriteAsync', 'mapwriteFaulting', 'atomicWrite', 'readDontcache', 'writeDontcache',
-  'exchangeRange', 'cachedPages', 'randomReads',
+  'exchangeRange', 'cachedPages', 'randomReads', 'readInto',
 ] as const;
 
 const HOOK = '__iomapHarnessWatchdogExit';
@@ -182,7 +182,11 @@ function guardTarget(w: Watchdog, name: string, t: FileTarget): FileTarget {
     if (typeof f !== 'function') continue;
     const bound = (f as (...a: unknown[]) => unknown).bind(t);
     const code = codes.get(k);
-    g[k] = code === undefined ? bound : guarded(w, `adapter module ${name}: FileTarget.${k}()`, code, bound);
+    // Defined, not assigned: `t` may offer a method through a getter (naive's readInto), and
+    // assigning over an inherited getter throws.
+    Object.defineProperty(g, k, {
+      value: code === undefined ? bound : guarded(w, `adapter module ${name}: FileTarget.${k}()`, code, bound), writable: true, enumerable: true, configurable: true,
+    });
   }
   return g as unknown as FileTarget;
 }

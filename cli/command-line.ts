@@ -8,8 +8,8 @@
  * The exit-code contract stays the harness's: any parse problem is one line on stderr and exit 2
  * (UsageError); help goes to stdout with exit 0.
  *
- * Adding a flag: one entry in the command's flag table. Adding a command: one CommandSpec in
- * cli/main.ts's COMMANDS.
+ * Adding a flag: one entry in the command's flag table. Adding a command: one CommandSpec, and
+ * its entry in cli/main.ts's COMMAND_MODULES.
  */
 
 import { Command, CommanderError, Option } from 'commander';

@@ -76,7 +76,7 @@ export const SETUP_FLAGS = {
 export const ADAPTER_FLAGS = {
   adapter: {
     type: 'string', value: 'SPEC', default: 'reference',
-    help: 'the target: reference, naive, mutant:NAME, host:DIR (a kernel filesystem), exec:CMD (a server, docs/protocol.md) or a module path exporting createAdapter (docs/adapters.md); iomap-harness list adapters',
+    help: 'the target: reference, naive, mutant:NAME, host:DIR (a kernel filesystem), scratch:TYPE (one the harness makes per setup: xfs, ext4, btrfs, tmpfs), exec:CMD (a server, docs/protocol.md) or a module path exporting createAdapter (docs/adapters.md); iomap-harness list adapters',
   },
   bs: { type: 'string', value: 'B', default: "the adapter's", help: 'block size the adapter is created with (a power of two, 512..1M)' },
   folio: { type: 'string', value: 'F', default: "the adapter's", help: 'largest folio the adapter is created with (a power of two, >= 4096 and >= --bs)' },

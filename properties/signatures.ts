@@ -13,7 +13,6 @@
  * `campaign merge`; written so that `fsx --known DIR` can match the same way.
  */
 
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { filesUnder } from './corpus-files';
 import { OpLog, OpLogError, OpRecord, parseJsonLog } from './fsx/oplog';
@@ -47,6 +46,8 @@ export function signatureText(s: Signature): string {
 
 /** A short stable name for a signature (folder names, JUnit cases, HTML anchors). */
 export function signatureId(s: Signature): string {
+  // crypto is loaded here, not by every fsx run that imports this module.
+  const { createHash } = require('crypto') as typeof import('crypto');
   return 'sig-' + createHash('sha256').update(signatureText(s)).digest('hex').slice(0, 12);
 }
 

@@ -778,8 +778,7 @@ describe('crash harness: atomic writes are all or nothing at every crash point (
   /** f0: eight synced blocks, then blocks 0-3 and 4-7 exchanged (and synced). */
   function exchange(bs = 4096): CrashWorkload {
     return {
-      seed: 1, files: 1,
-      geometry: { blockSize: bs, sectorSize: 512, folioSize: 16384, deviceSize: 4 << 20, maxFileSize: 96 * 1024, maxOpLen: 24 * 1024 },
+      ...cowFallback(bs),
       ops: [
         { op: 'write', file: 0, off: 0, len: 8 * bs },
         { op: 'fsync', file: 0 },

@@ -1513,11 +1513,13 @@ export class Runner {
    */
   private readAt(how: ReadKind, off: number, len: number): Uint8Array {
     const t = this.t;
-    if (t.readInto === undefined) {
+    // Asked at every read: a target may offer it only while its read methods are its own.
+    const readInto = t.readInto;
+    if (readInto === undefined) {
       return how === 'pread' ? t.pread(off, len) : how === 'direct' ? t.directRead!(off, len) : how === 'mmap' ? t.mapread!(off, len) : t.readDontcache!(off, len);
     }
     const v = this.scratch(2, len);
-    const got = t.readInto(how, off, v);
+    const got = readInto.call(t, how, off, v);
     if (!Number.isInteger(got) || got < 0 || got > len) throw new TargetError(`readInto(${how}, ${off}, a ${len}-byte buffer) returned ${got}`);
     return got === len ? v : v.subarray(0, got);
   }

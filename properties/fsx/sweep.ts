@@ -16,7 +16,7 @@
  * run through setupArbitrary(), so fast-check shrinks the setup of a counterexample too.
  */
 
-import * as fc from 'fast-check';
+import type * as FastCheck from 'fast-check';
 import type { AdapterOptions } from '../../adapters/registry';
 import type { SetupSupport } from '../../adapters/types';
 import { geometryClass } from '../coverage/cells';
@@ -256,7 +256,9 @@ export class SweepSchedule {
 }
 
 /** check: the same matrix as a fast-check arbitrary (shrinks toward the plainest setup). */
-export function setupArbitrary(support: SetupSupport | undefined, pins: SweepPins): fc.Arbitrary<AdapterOptions> {
+export function setupArbitrary(support: SetupSupport | undefined, pins: SweepPins): FastCheck.Arbitrary<AdapterOptions> {
+  // Loaded here: fsx runs never need fast-check, and loading it was a sixth of their start-up.
+  const fc = require('fast-check') as typeof FastCheck;
   return fc.record({
     block: fc.nat(3),
     folio: fc.nat(3),

@@ -16,7 +16,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { AdapterOptions, AdapterSpecError, loadAdapter } from '../../adapters/registry';
-import { defaultTimeout } from '../../adapters/process/transport';
 import { WATCHDOG_KEY, watchWorkers, workerWatchdogState } from '../../adapters/watchdog';
 
 /**
@@ -347,6 +346,8 @@ export class WorkerHang extends Error {
 
 /** The per-call limit module adapters are watched with (as exec:'s), or null when it is unset or bad (the workers report that). */
 function watchdogTimeout(): number | null {
+  // The exec: transport is loaded by -j runs only (a single fsx run has no use for it).
+  const { defaultTimeout } = require('../../adapters/process/transport') as typeof import('../../adapters/process/transport');
   try {
     return defaultTimeout();
   } catch {

@@ -543,7 +543,7 @@ export class CrashDevice extends WrappedDevice {
         for (let s = first; s < last; s++) if (!fuaSectors.has(s)) return true;
         return false;
       });
-      if (units.length) out.push({ e, units });
+      if (units.length) out.push({ e, units, runs: runsOf(units) });
     }
     return out.reverse();
   }
@@ -610,8 +610,7 @@ export class CrashDevice extends WrappedDevice {
       const picked = chosen.map((i) => ws[i]);
       if (!opts.reorder) {
         // Issue order: distinct iff every chosen write is visible somewhere.
-        const vis = visibleParts(picked);
-        if (vis.some((x) => x.length === 0)) continue;
+        if (visibleWrites(picked).includes(false)) continue;
         yield { point, writes: picked.map((w) => ({ index: w.e.index })) };
         continue;
       }
@@ -867,6 +866,18 @@ function applyEntry(dev: MemoryDevice, e: CrashWriteEntry, parts: ReadonlyArray<
 interface PW {
   readonly e: CrashWriteEntry;
   readonly units: readonly number[];
+  /** The same units as runs of consecutive numbers, [lo, hi) pairs flattened (visibleWrites). */
+  readonly runs: readonly number[];
+}
+
+/** Ascending unit numbers as runs [lo, hi) of consecutive ones, flattened. */
+function runsOf(units: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const u of units) {
+    if (out.length > 0 && out[out.length - 1] === u) out[out.length - 1] = u + 1;
+    else out.push(u, u + 1);
+  }
+  return out;
 }
 
 /** Whether some atomic write got some but not all of its units in `per` (entry index -> units). */
@@ -977,20 +988,47 @@ function stateFromOrder(point: number, order: readonly PW[], unit: number): Cras
 
 /** Whole writes in issue order, minus those entirely overwritten by later chosen ones. */
 function issueOrderState(point: number, picked: readonly PW[]): CrashState {
-  const vis = visibleParts(picked);
-  return { point, writes: picked.filter((_, i) => vis[i].length > 0).map((w) => ({ index: w.e.index })) };
+  const vis = visibleWrites(picked);
+  return { point, writes: picked.filter((_, i) => vis[i]).map((w) => ({ index: w.e.index })) };
 }
 
-/** For whole writes applied in issue order: the units where each is visible. */
-function visibleParts(picked: readonly PW[]): number[][] {
-  const winner = new Map<number, number>();
-  picked.forEach((w, i) => {
-    for (const u of w.units) winner.set(u, i);
-  });
-  const out: number[][] = picked.map(() => []);
-  for (const [u, i] of winner) out[i].push(u);
+/**
+ * For whole writes applied in issue order: whether each is visible somewhere (some unit of it
+ * no later one covers). Run by run against the union of the later writes' runs (a few intervals),
+ * not unit by unit: sample() asks this for dozens of subsets at every crash op.
+ */
+function visibleWrites(picked: readonly PW[]): boolean[] {
+  const out = new Array<boolean>(picked.length).fill(false);
+  const los: number[] = [];
+  const his: number[] = [];
+  for (let i = picked.length - 1; i >= 0; i--) {
+    const r = picked[i].runs;
+    for (let k = 0; k < r.length && !out[i]; k += 2) if (!covered(los, his, r[k], r[k + 1])) out[i] = true;
+    for (let k = 0; k < r.length; k += 2) cover(los, his, r[k], r[k + 1]);
+  }
   return out;
 }
+
+/** Whether [lo, hi) lies inside one interval of the sorted, disjoint, non-touching los/his. */
+function covered(los: readonly number[], his: readonly number[], lo: number, hi: number): boolean {
+  for (let k = 0; k < los.length && los[k] <= lo; k++) if (hi <= his[k]) return true;
+  return false;
+}
+
+/** Add [lo, hi) to the sorted interval list los/his, merging what it meets or touches. */
+function cover(los: number[], his: number[], lo: number, hi: number): void {
+  let i = 0;
+  while (i < los.length && his[i] < lo) i++;
+  let j = i;
+  while (j < los.length && los[j] <= hi) {
+    lo = Math.min(lo, los[j]);
+    hi = Math.max(hi, his[j]);
+    j++;
+  }
+  los.splice(i, j - i, lo);
+  his.splice(i, j - i, hi);
+}
+
 
 function stateKey(st: CrashState): string {
   return st.writes.map((w) => (w.parts ? `${w.index}:${w.parts.map(([o, l]) => `${o}+${l}`).join(',')}` : `${w.index}`)).join(';');
