@@ -24,7 +24,9 @@
  *   cache may be unwritten there and still delalloc on the host; and such a block, unwritten on
  *   the host and a hole in the model, goes on being the host's only: zeroing over it dirties it and
  *   writeback writes it (written zeroes on the host, still a hole in the model), a clone shares it;
- *   it is followed through shifts and remaps (SpeculativeBlocks);
+ *   it is followed through shifts and remaps (SpeculativeBlocks); and since it is a mapping of its
+ *   own on the host, a write's folios stop at it there, so a flush may write back a larger folio on
+ *   the reference than on the host (foliosHoldingSpeculative);
  * - a misaligned O_DIRECT write both sides refused (ext4) may have landed different blocks, since
  *   the mappings before the misaligned one land and ext4's extents follow its allocator: a block
  *   old on one side and new on the other (written on both) is handed over to the reference;
@@ -37,7 +39,8 @@
  *   reference wrote it back (until the two agree again). `cowProgress: false` turns this off;
  * - FIEMAP extent boundaries and the LAST flag are not compared (only per-block classes are).
  * Whenever a block is let through by an envelope entry rather than equal, the whole file's bytes
- * are compared at once, so a mapping difference never hides a content difference.
+ * are compared at once, so a mapping difference never hides a content difference. The diff's own
+ * reads go through RWF_DONTCACHE on both sides, so they leave the page caches as they were (look).
  */
 import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, TargetSetup } from './types';
 import { ReferenceAdapter, ReferenceTarget } from './reference';
