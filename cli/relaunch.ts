@@ -16,8 +16,7 @@
  * young generation or attach a debugger, and IOMAP_HARNESS_RELAUNCH=0 (then the run simply uses
  * V8's default young generation).
  */
-import { spawn } from 'child_process';
-import * as os from 'os';
+import type { ChildProcess } from 'child_process';
 
 /** The young generation flag the child runs with. */
 export const SEMI_SPACE_FLAG = '--max-semi-space-size=4';
@@ -74,7 +73,10 @@ export function wantsRelaunch(argv: readonly string[], execArgv: readonly string
 export function relaunch(script: string, argv: readonly string[]): boolean {
   const flags = relaunchFlags(argv, process.execArgv, process.env);
   if (flags === null) return false;
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, script, ...argv], { stdio: 'inherit' });
+  // Loaded here: a command that is not relaunched (or the relaunched child) has no use for them.
+  const { spawn } = require('child_process') as typeof import('child_process');
+  const os = require('os') as typeof import('os');
+  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, ...flags, script, ...argv], { stdio: 'inherit' });
   const forward = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const f = (): void => {

@@ -10,7 +10,7 @@
  * optional operation on a probe file of its own, turning off what the kernel refuses, as fsx does.
  *
  * Not offered: mmap (Node cannot map files and the addon has no mmap; mapped ops are declared off
- * rather than faked) and remount (the adapter does not own the mount). Without the addon only
+ * rather than faked) and remount, unless the owner of the mount says how (HostOptions.remount). Without the addon only
  * pread/pwrite/truncate/fsync/fdatasync/close-open remain; `info.disabled` says what is off and why.
  *
  * closeOpen(): close the fds, drop clean caches (as root: write 3 to /proc/sys/vm/drop_caches, which
@@ -54,6 +54,11 @@ export interface HostOptions {
   dropCaches?: 'auto' | 'always' | 'never';
   /** Geometry asked for by the caller (e.g. fsx --bs): must match the filesystem's block size. */
   blockSize?: number;
+  /**
+   * Unmount and mount the filesystem again (the owner of the mount passes it: scratch:TYPE).
+   * With it the target offers remount (Capabilities.remount): close, this, reopen the same inode.
+   */
+  remount?: () => void;
   [key: string]: unknown;
 }
 
@@ -464,6 +469,28 @@ export class HostTarget implements FileTarget {
     this.live();
     this.closeFds();
     this.adapter.dropCaches();
+    this.reopen();
+  }
+
+  /**
+   * A clean unmount and mount (the owner of the mount does it: HostOptions.remount), then reopen
+   * the same file: every byte written must still be there (fsx's remount op).
+   */
+  remount(): void {
+    this.live();
+    const again = this.adapter.remountHook;
+    if (again === null) throw new FsError(EOPNOTSUPP, 'host: remount needs a filesystem the harness mounted (scratch:TYPE)');
+    this.closeFds();
+    try {
+      again();
+    } catch (e) {
+      this.closed = true;
+      throw new FsError(EIO, `host: remount failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.reopen();
+  }
+
+  private reopen(): void {
     let fd: number;
     try {
       fd = fs.openSync(this.file.path, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
@@ -519,6 +546,8 @@ export class HostAdapter implements FileAdapter {
   readonly dioMemAlign: number;
   /** Messages from cleanup (files left alone because they were replaced, ...). */
   readonly cleanupNotes: string[] = [];
+  /** HostOptions.remount: how the owner of the mount unmounts and mounts it again (null: not ours). */
+  readonly remountHook: (() => void) | null;
   private readonly dropMode: 'auto' | 'always' | 'never';
   private file: OwnedFile | null = null;
   private target: HostTarget | null = null;
@@ -552,8 +581,9 @@ export class HostAdapter implements FileAdapter {
     const disabled: Record<string, string> = {
       ...probe.disabled,
       mmap: 'Node.js cannot mmap(2) a file and the native addon has no mapping call: mapped reads/writes are declared off, not emulated (docs/host.md)',
-      remount: 'host:PATH does not own the mount; use a scratch filesystem and remount it yourself',
     };
+    this.remountHook = typeof opts.remount === 'function' ? opts.remount : null;
+    if (this.remountHook === null) disabled.remount = 'host:PATH does not own the mount (scratch:xfs and scratch:ext4 do)';
     const canDrop = drop !== 'never' && isRoot() && writable(PROC_DROP_CACHES);
     if (drop === 'always' && !canDrop) throw new Error(`host: dropCaches "always" needs root and a writable ${PROC_DROP_CACHES}`);
     if (!canDrop) disabled.dropCaches = drop === 'never' ? 'turned off by the dropCaches option' : `needs root and a writable ${PROC_DROP_CACHES}; closeOpen only closes and reopens`;
@@ -575,7 +605,7 @@ export class HostAdapter implements FileAdapter {
       reflinkSkipsUnwritten: profile.reflinkUnwritten === 'unmapped',
       seek: probe.seek,
       fiemap: probe.fiemap,
-      remount: false,
+      remount: this.remountHook !== null,
       ...(probe.atomicWrite !== undefined ? { atomicWrite: probe.atomicWrite } : {}),
       ...(probe.dontcache === true ? { dontcache: true } : {}),
       ...(probe.exchangeRange === true ? { exchangeRange: true } : {}),

@@ -26,7 +26,7 @@ import * as path from 'path';
 import type { Capabilities, FileAdapter, FileTarget, SetupSupport, TargetSetup } from '../types';
 import { createHostAdapter, type HostAdapter, type HostInfo, type HostOptions } from './index';
 import {
-  createScratch, destroyScratch, SCRATCH_TYPES, ScratchError, scratchUnavailable, type ScratchState, type ScratchType,
+  createScratch, destroyScratch, remountScratch, SCRATCH_TYPES, ScratchError, scratchUnavailable, type ScratchState, type ScratchType,
 } from './scratch';
 
 export const describe = 'a scratch filesystem the harness makes per setup (scratch:xfs|ext4|btrfs|tmpfs[:PARENT], root): '
@@ -36,6 +36,10 @@ export const describe = 'a scratch filesystem the harness makes per setup (scrat
 const MATRIX_BLOCK_SIZES = [512, 1024, 4096, 16384];
 /** Image sizes: small (the fsx file stays under a few MiB) but above each mkfs's minimum. */
 const IMAGE_SIZE: Record<ScratchType, number> = { xfs: 320 << 20, ext4: 128 << 20, btrfs: 256 << 20, tmpfs: 64 << 20 };
+/** The block size when none is asked for (the sweep's and the reference's default). */
+const DEFAULT_BLOCK_SIZE = 4096;
+/** Types whose scratch filesystems offer remount. */
+const REMOUNTS: readonly ScratchType[] = ['xfs', 'ext4'];
 /** Idle scratch filesystems kept for reuse. */
 const POOL_MAX = 4;
 
@@ -190,11 +194,17 @@ export class ScratchHostAdapter implements FileAdapter {
     }
     const sizes = supportedBlockSizes(type, parent);
     this.setups = { ...(sizes.length > 1 ? { blockSizes: sizes } : {}), ...(type === 'xfs' ? { eofPrealloc: true } : {}) };
-    const bs = type === 'tmpfs' ? null : opts.blockSize ?? null;
+    // Unpinned: 4 KiB, not mkfs's own choice (mke2fs picks 1 KiB below 512 MiB), as the reference.
+    const bs = type === 'tmpfs' ? null : opts.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.made = acquire(type, parent, bs, alloc);
     try {
       const { eofPrealloc: _e, blockSize: _b, scratch: _s, path: _p, ...rest } = opts;
-      this.inner = createHostAdapter({ ...rest, path: this.made.state.mount, scratch: this.made.state.mount });
+      const state = this.made.state;
+      // xfs and ext4 remount (a clean unmount and mount): st_dev stays the loop device, so the
+      // reopened file is checked as ours. tmpfs forgets everything at umount; btrfs gives each
+      // mount a new anonymous st_dev.
+      const remount = REMOUNTS.includes(type) ? () => remountScratch(state) : undefined;
+      this.inner = createHostAdapter({ ...rest, path: state.mount, scratch: state.mount, remount });
     } catch (e) {
       release(this.made);
       throw e;

@@ -192,7 +192,7 @@ export function createScratch(type: ScratchType, opts: CreateOptions = {}): Scra
       writeState(state);
       const m = MKFS[type];
       mustRun(m.tool, [...m.args(bs), dev]);
-      mustRun('mount', ['-t', type, ...(mopts.length > 0 ? ['-o', mopts.join(',')] : []), dev, state.mount]);
+      mustRun('mount', mountArgs(state));
     }
     state.complete = true;
     writeState(state);
@@ -206,6 +206,28 @@ export function createScratch(type: ScratchType, opts: CreateOptions = {}): Scra
     }
     throw e instanceof ScratchError ? e : new ScratchError(msg);
   }
+}
+
+/** `mount` arguments of a block-device scratch filesystem (type, options, device, mount point). */
+function mountArgs(s: ScratchState): string[] {
+  const o = s.mountOptions ?? [];
+  return ['-t', s.type, ...(o.length > 0 ? ['-o', o.join(',')] : []), s.device as string, s.mount];
+}
+
+/**
+ * A clean unmount and mount of a complete block-device scratch filesystem (everything written
+ * reaches the device at the unmount; the mount reads it back). Nothing of ours may be open on it.
+ */
+export function remountScratch(s: ScratchState): void {
+  if (s.type === 'tmpfs' || s.device === null || !s.complete) throw new ScratchError(`${s.mount}: only a complete block-device scratch filesystem can be remounted`);
+  let r: CommandResult = { ok: false, out: '', err: '' };
+  for (let i = 0; i < 20; i++) {
+    r = run('umount', [s.mount]);
+    if (r.ok) break;
+    pause(100);
+  }
+  if (!r.ok) throw new ScratchError(`umount ${s.mount} failed: ${r.err}`);
+  mustRun('mount', mountArgs(s));
 }
 
 /**

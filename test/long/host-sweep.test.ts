@@ -62,6 +62,7 @@ describe('scratch: adapter, slow cases', function () {
       if (type === 'btrfs' || type === 'tmpfs') assert.deepStrictEqual(bss, [], `${type} has one block size`);
       assert.strictEqual(s.eofPrealloc === true, type === 'xfs', 'allocsize= on xfs only');
       assert.strictEqual(s.folioSizes, undefined);
+      assert.strictEqual(first.capabilities.remount, type === 'xfs' || type === 'ext4', 'remount on xfs and ext4');
       for (const bs of bss) {
         const a = loadAdapter(spec, { blockSize: bs });
         try {
