@@ -17,6 +17,7 @@
  * V8's default young generation).
  */
 import { spawn } from 'child_process';
+import * as fs from 'fs';
 import * as os from 'os';
 
 /** The young generation flag the child runs with. */
@@ -62,6 +63,23 @@ export function relaunchFlags(argv: readonly string[], execArgv: readonly string
   return [SEMI_SPACE_FLAG, ...gc];
 }
 
+/** Where util-linux's setpriv may be (it sets the child's parent-death signal: childCommand). */
+const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
+
+/**
+ * The program and arguments that start the child `node args`. On Linux with setpriv, through
+ * `setpriv --pdeathsig TERM`: the child gets SIGTERM when the launcher dies, so a launcher killed
+ * with SIGKILL (the one signal it cannot pass on) does not leave its run going with nobody waiting
+ * for it (and the scratch reaper, which waits for the child, cleans up after it). setpriv execs
+ * node in place: the child's pid, signals and exit status are node's. Without setpriv: node
+ * directly, and a SIGKILLed launcher orphans the run (the window between fork and prctl is the
+ * same small race either way).
+ */
+export function childCommand(execPath: string, args: readonly string[], exists: (p: string) => boolean = fs.existsSync, platform: string = process.platform): [string, string[]] {
+  const setpriv = platform === 'linux' ? SETPRIV_PATHS.find((p) => exists(p)) : undefined;
+  return setpriv === undefined ? [execPath, [...args]] : [setpriv, ['--pdeathsig', 'TERM', '--', execPath, ...args]];
+}
+
 /** Whether `argv` should run in a relaunched child. */
 export function wantsRelaunch(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   return relaunchFlags(argv, execArgv, env) !== null;
@@ -74,7 +92,8 @@ export function wantsRelaunch(argv: readonly string[], execArgv: readonly string
 export function relaunch(script: string, argv: readonly string[]): boolean {
   const flags = relaunchFlags(argv, process.execArgv, process.env);
   if (flags === null) return false;
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, script, ...argv], { stdio: 'inherit' });
+  const [program, args] = childCommand(process.execPath, [...process.execArgv, ...flags, script, ...argv]);
+  const child = spawn(program, args, { stdio: 'inherit' });
   const forward = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const f = (): void => {
@@ -85,7 +104,7 @@ export function relaunch(script: string, argv: readonly string[]): boolean {
   }
   child.on('error', (e) => {
     // The Node binary that runs us could not be started again: one line, exit 3 like a crash.
-    process.stderr.write(`iomap-harness: cannot start ${process.execPath}: ${e.message}\n`);
+    process.stderr.write(`iomap-harness: cannot start ${program}: ${e.message}\n`);
     process.exit(3);
   });
   child.on('exit', (code, signal) => {
