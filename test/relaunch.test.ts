@@ -26,6 +26,17 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
   /** The flags of every Node process of one CLI run, from the probe's lines. */
   const flagsOf = (stderr: string): string[][] => [...stderr.matchAll(/^NODE_PROCESS \d+ (.*)$/gm)].map((m) => JSON.parse(m[1]) as string[]);
 
+  /** A launcher running a long fsx, once its child runs (the child's probe line): both, to signal the launcher only. */
+  async function longRun(): Promise<{ c: ReturnType<typeof spawn>; childPid: number }> {
+    const c = spawn(process.execPath, ['--require', probe, BIN, 'fsx', '--adapter', 'naive', '-N', '100000000', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    while (flagsOf(err).length < 2) await new Promise((r) => setTimeout(r, 50));
+    return { c, childPid: Number(err.split('\n').find((l) => l.includes(SEMI_SPACE_FLAG))!.split(' ')[1]) };
+  }
+
   it('chooses the commands that run a target, unless Node flags or the environment say otherwise', () => {
     assert.equal(wantsRelaunch(['fsx', '-N', '10'], [], {}), true);
     for (const c of ['diff', 'check', 'replay', 'shrink', 'campaign']) assert.equal(wantsRelaunch([c], [], {}), true, c);
@@ -57,14 +68,7 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
   });
 
   it('passes SIGTERM on: the child ends, the launcher is killed by the same signal', async () => {
-    const c = spawn(process.execPath, ['--require', probe, BIN, 'fsx', '--adapter', 'naive', '-N', '100000000', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    // Wait until the child runs (its probe line), then signal the launcher only.
-    while (flagsOf(err).length < 2) await new Promise((r) => setTimeout(r, 50));
-    const childPid = Number(err.split('\n').find((l) => l.includes(SEMI_SPACE_FLAG))!.split(' ')[1]);
+    const { c, childPid } = await longRun();
     c.kill('SIGTERM');
     const [code, signal] = await new Promise<[number | null, string | null]>((r) => c.on('exit', (a, b) => r([a, b])));
     assert.deepEqual([code, signal], [null, 'SIGTERM']);
@@ -82,13 +86,7 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
       process.stderr.write('      skipped: no setpriv on this system (the child would outlive a SIGKILLed launcher)\n');
       this.skip();
     }
-    const c = spawn(process.execPath, ['--require', probe, BIN, 'fsx', '--adapter', 'naive', '-N', '100000000', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    while (flagsOf(err).length < 2) await new Promise((r) => setTimeout(r, 50));
-    const childPid = Number(err.split('\n').find((l) => l.includes(SEMI_SPACE_FLAG))!.split(' ')[1]);
+    const { c, childPid } = await longRun();
     c.kill('SIGKILL');
     await new Promise((r) => c.on('exit', r));
     // Gone, or a zombie its new parent has not reaped yet: either way it no longer runs.
