@@ -16,9 +16,7 @@
  * young generation or attach a debugger, and IOMAP_HARNESS_RELAUNCH=0 (then the run simply uses
  * V8's default young generation).
  */
-import { spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
+import type { ChildProcess } from 'child_process';
 
 /** The young generation flag the child runs with. */
 export const SEMI_SPACE_FLAG = '--max-semi-space-size=4';
@@ -75,7 +73,7 @@ const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
  * directly, and a SIGKILLed launcher orphans the run (the window between fork and prctl is the
  * same small race either way).
  */
-export function childCommand(execPath: string, args: readonly string[], exists: (p: string) => boolean = fs.existsSync, platform: string = process.platform): [string, string[]] {
+export function childCommand(execPath: string, args: readonly string[], exists: (p: string) => boolean = (p) => (require('fs') as typeof import('fs')).existsSync(p), platform: string = process.platform): [string, string[]] {
   const setpriv = platform === 'linux' ? SETPRIV_PATHS.find((p) => exists(p)) : undefined;
   return setpriv === undefined ? [execPath, [...args]] : [setpriv, ['--pdeathsig', 'TERM', '--', execPath, ...args]];
 }
@@ -92,8 +90,11 @@ export function wantsRelaunch(argv: readonly string[], execArgv: readonly string
 export function relaunch(script: string, argv: readonly string[]): boolean {
   const flags = relaunchFlags(argv, process.execArgv, process.env);
   if (flags === null) return false;
+  // Loaded here: a command that is not relaunched (or the relaunched child) has no use for them.
+  const { spawn } = require('child_process') as typeof import('child_process');
+  const os = require('os') as typeof import('os');
   const [program, args] = childCommand(process.execPath, [...process.execArgv, ...flags, script, ...argv]);
-  const child = spawn(program, args, { stdio: 'inherit' });
+  const child: ChildProcess = spawn(program, args, { stdio: 'inherit' });
   const forward = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const f = (): void => {
