@@ -61,6 +61,23 @@ export function relaunchFlags(argv: readonly string[], execArgv: readonly string
   return [SEMI_SPACE_FLAG, ...gc];
 }
 
+/** Where util-linux's setpriv may be (it sets the child's parent-death signal: childCommand). */
+const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
+
+/**
+ * The program and arguments that start the child `node args`. On Linux with setpriv, through
+ * `setpriv --pdeathsig TERM`: the child gets SIGTERM when the launcher dies, so a launcher killed
+ * with SIGKILL (the one signal it cannot pass on) does not leave its run going with nobody waiting
+ * for it (and the scratch reaper, which waits for the child, cleans up after it). setpriv execs
+ * node in place: the child's pid, signals and exit status are node's. Without setpriv: node
+ * directly, and a SIGKILLed launcher orphans the run (the window between fork and prctl is the
+ * same small race either way).
+ */
+export function childCommand(execPath: string, args: readonly string[], exists: (p: string) => boolean = (p) => (require('fs') as typeof import('fs')).existsSync(p), platform: string = process.platform): [string, string[]] {
+  const setpriv = platform === 'linux' ? SETPRIV_PATHS.find((p) => exists(p)) : undefined;
+  return setpriv === undefined ? [execPath, [...args]] : [setpriv, ['--pdeathsig', 'TERM', '--', execPath, ...args]];
+}
+
 /** Whether `argv` should run in a relaunched child. */
 export function wantsRelaunch(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   return relaunchFlags(argv, execArgv, env) !== null;
@@ -76,7 +93,8 @@ export function relaunch(script: string, argv: readonly string[]): boolean {
   // Loaded here: a command that is not relaunched (or the relaunched child) has no use for them.
   const { spawn } = require('child_process') as typeof import('child_process');
   const os = require('os') as typeof import('os');
-  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, ...flags, script, ...argv], { stdio: 'inherit' });
+  const [program, args] = childCommand(process.execPath, [...process.execArgv, ...flags, script, ...argv]);
+  const child: ChildProcess = spawn(program, args, { stdio: 'inherit' });
   const forward = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const f = (): void => {
@@ -87,7 +105,7 @@ export function relaunch(script: string, argv: readonly string[]): boolean {
   }
   child.on('error', (e) => {
     // The Node binary that runs us could not be started again: one line, exit 3 like a crash.
-    process.stderr.write(`iomap-harness: cannot start ${process.execPath}: ${e.message}\n`);
+    process.stderr.write(`iomap-harness: cannot start ${program}: ${e.message}\n`);
     process.exit(3);
   });
   child.on('exit', (code, signal) => {
