@@ -16,8 +16,7 @@
  * young generation or attach a debugger, and IOMAP_HARNESS_RELAUNCH=0 (then the run simply uses
  * V8's default young generation).
  */
-import { spawn } from 'child_process';
-import * as os from 'os';
+import type { ChildProcess } from 'child_process';
 
 /** The young generation flag the child runs with. */
 export const SEMI_SPACE_FLAG = '--max-semi-space-size=4';
@@ -66,7 +65,25 @@ export function relaunchFlags(argv: readonly string[], execArgv: readonly string
 
 /** The cores this process may use. */
 function coreCount(): number {
+  const os = require('os') as typeof import('os');
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** Where util-linux's setpriv may be (it sets the child's parent-death signal: childCommand). */
+const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
+
+/**
+ * The program and arguments that start the child `node args`. On Linux with setpriv, through
+ * `setpriv --pdeathsig TERM`: the child gets SIGTERM when the launcher dies, so a launcher killed
+ * with SIGKILL (the one signal it cannot pass on) does not leave its run going with nobody waiting
+ * for it (and the scratch reaper, which waits for the child, cleans up after it). setpriv execs
+ * node in place: the child's pid, signals and exit status are node's. Without setpriv: node
+ * directly, and a SIGKILLed launcher orphans the run (the window between fork and prctl is the
+ * same small race either way).
+ */
+export function childCommand(execPath: string, args: readonly string[], exists: (p: string) => boolean = (p) => (require('fs') as typeof import('fs')).existsSync(p), platform: string = process.platform): [string, string[]] {
+  const setpriv = platform === 'linux' ? SETPRIV_PATHS.find((p) => exists(p)) : undefined;
+  return setpriv === undefined ? [execPath, [...args]] : [setpriv, ['--pdeathsig', 'TERM', '--', execPath, ...args]];
 }
 
 /** Whether `argv` should run in a relaunched child. */
@@ -81,7 +98,11 @@ export function wantsRelaunch(argv: readonly string[], execArgv: readonly string
 export function relaunch(script: string, argv: readonly string[]): boolean {
   const flags = relaunchFlags(argv, process.execArgv, process.env);
   if (flags === null) return false;
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, script, ...argv], { stdio: 'inherit' });
+  // Loaded here: a command that is not relaunched (or the relaunched child) has no use for them.
+  const { spawn } = require('child_process') as typeof import('child_process');
+  const os = require('os') as typeof import('os');
+  const [program, args] = childCommand(process.execPath, [...process.execArgv, ...flags, script, ...argv]);
+  const child: ChildProcess = spawn(program, args, { stdio: 'inherit' });
   const forward = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const f = (): void => {
@@ -92,7 +113,7 @@ export function relaunch(script: string, argv: readonly string[]): boolean {
   }
   child.on('error', (e) => {
     // The Node binary that runs us could not be started again: one line, exit 3 like a crash.
-    process.stderr.write(`iomap-harness: cannot start ${process.execPath}: ${e.message}\n`);
+    process.stderr.write(`iomap-harness: cannot start ${program}: ${e.message}\n`);
     process.exit(3);
   });
   child.on('exit', (code, signal) => {

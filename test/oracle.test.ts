@@ -262,6 +262,9 @@ describe('fsx data pattern', () => {
         }
       }
     }
+    // The bytes themselves, as every earlier build made them (saved op logs replay against them).
+    assert.deepEqual([1, 3, 5, 7, 65533, 65535, 4097, 12345].map((o) => p.byteAt(0, o)), [154, 20, 219, 160, 129, 168, 12, 165]);
+    assert.deepEqual([...p.data(9, 65530, 12)], [9, 175, 9, 138, 9, 177, 9, 163, 9, 29, 9, 228]);
     // Periodic, and seed-dependent.
     assert.deepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(p.data(3, 1 + PATTERN_PERIOD, 50)));
     assert.notDeepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(Pattern.forSeed(6).data(3, 1, 50)));
