@@ -35,6 +35,21 @@ export function installFsMonitor(factory: FsMonitorFactory): void {
   installed = factory;
 }
 
+/**
+ * Install `load` (which loads the checker's module, whose load installs it) as the checker, unless
+ * one is installed already: the module then loads at the first monitored mount, and a run that
+ * mounts nothing (a target without the generic layer) never loads it.
+ */
+export function installFsMonitorLoader(load: () => void): void {
+  if (installed !== null) return;
+  const lazy: FsMonitorFactory = (fs, opts) => {
+    load();
+    if (installed === lazy) throw new Error('the contract monitor module did not install itself');
+    return fsMonitorFactory()(fs, opts);
+  };
+  installed = lazy;
+}
+
 /** The installed checker; asking for a monitored mount before one is installed is a harness bug. */
 export function fsMonitorFactory(): FsMonitorFactory {
   if (installed === null) {

@@ -263,7 +263,8 @@ export function loadAdapter(spec: string, opts: AdapterOptions = {}): FileAdapte
     return create(e, spec, opts);
   }
   if (isModuleSpec(spec)) return loadModule(spec, opts);
-  loadBuiltinModules();
+  // `naive` is registered already: a run on it does not load the reference model and the bug zoo.
+  if (!builtins.has(spec)) loadBuiltinModules();
   const e = builtins.get(spec);
   if (e === undefined) {
     const why = loadErrors.has(spec) ? `; its module failed to load: ${loadErrors.get(spec)}` : '';

@@ -8,8 +8,7 @@
 
 import { AdapterSpecError } from '../adapters/registry';
 import { defaultApi } from '../reference/iomap/types';
-// The contract monitor installs itself as the checker of every monitored mount.
-import '../properties/contract/monitor';
+// (The contract monitor loads at the first monitored mount: properties/fsx/engine.ts.)
 import { TargetError } from '../properties/fsx/engine';
 import { CliIO, EXIT_CRASH, EXIT_PASS, EXIT_USAGE, processIO, UsageError } from './common';
 import { CommandSpec, runProgram } from './command-line';

@@ -354,11 +354,9 @@ def write_reply(out, reply, binary):
             frame = res.pop("data")
         else:
             res["data"] = base64.b64encode(res["data"]).decode()
-    if frame is not None:
-        out.write(b"#%d\n" % len(frame))
-        out.write(frame)
-        out.write(b"\n")
-    out.write(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
+    line = json.dumps(reply, separators=(",", ":")).encode() + b"\n"
+    # One write per reply: the harness wakes once (a frame, its newline and the line together).
+    out.write(line if frame is None else b"".join((b"#%d\n" % len(frame), frame, b"\n", line)))
     out.flush()
 
 

@@ -5,7 +5,8 @@
  * with the rule naming what differed. The per-block classes and the envelope are unit-tested.
  */
 import { strict as assert } from 'assert';
-import { DiffAdapter, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, triage } from '../adapters/diff';
+import { DiffAdapter, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, seekDataBlocks, triage } from '../adapters/diff';
+import { ENXIO, FsError } from '../reference/errno';
 import { ReferenceAdapter } from '../adapters/reference';
 import type { FiemapExtent, FileAdapter, FileTarget } from '../adapters/types';
 import { replayLog, runFsx } from '../properties/fsx/engine';
@@ -65,6 +66,16 @@ describe('diff: host vs reference', () => {
     assert.ok(!classesAgree('unwritten', 'delalloc', true, false), 'not without speculative preallocation');
     assert.ok(!classesAgree('written', 'delalloc', true, true), 'the model never wrote data back the host holds dirty');
     assert.ok(!classesAgree('written', 'shared', false));
+  });
+
+  it('seekDataBlocks: a SEEK_DATA answer at EOF (Linux, over a partly cached unwritten last block) means no more data', () => {
+    const size = 4 * 4096;
+    // Data in block 1; then SEEK_DATA from 8192 answers EOF, and SEEK_HOLE at EOF is ENXIO.
+    const t = {
+      seekData: (off: number) => (off <= 4096 ? 4096 : size),
+      seekHole: (off: number) => { if (off >= size) throw new FsError(ENXIO, 'at EOF'); return off < 8192 ? 8192 : size; },
+    };
+    assert.deepEqual(seekDataBlocks(t, size, 4096), [false, true, false, false]);
   });
 
   it('speculative blocks: hole vs unwritten starts one; only a known one may be written or shared on the host; shifts and remaps move them', () => {

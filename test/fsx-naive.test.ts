@@ -6,6 +6,8 @@ import {
 } from '../adapters/types';
 import { AdapterSpecError, listAdapters, loadAdapter } from '../adapters/registry';
 import type { FsError } from '../reference/errno';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
 
 function file(opts: Parameters<typeof createNaiveAdapter>[0] = {}): FileTarget {
   return createNaiveAdapter(opts).open();
@@ -254,5 +256,22 @@ describe('adapter registry', () => {
       assert.throws(() => loadAdapter(spec), (e: Error) => e instanceof AdapterSpecError && re.test(e.message) && !e.message.includes('\n'), spec);
     }
     assert.throws(() => loadAdapter('naive', { blockSize: 3 }), /adapter naive: cannot create it: EINVAL: naive: block size/);
+  });
+});
+
+describe('naive runs start light', () => {
+  it('fsx --adapter naive loads neither the reference model, the contract monitor, the other commands nor fast-check', () => {
+    // In a fresh process: the start-up of a short run is mostly loading modules (docs/benchmarks.md).
+    const main = JSON.stringify(path.join(__dirname, '..', 'cli', 'main.js'));
+    const script = `require(${main}).main(['fsx', '--adapter', 'naive', '-N', '50', '-q'], { stdout() {}, stderr() {}, isTTY: false })`
+      + '.then((code) => console.log(JSON.stringify({ code, modules: Object.keys(require.cache) })))';
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const { code, modules } = JSON.parse(r.stdout) as { code: number; modules: string[] };
+    assert.equal(code, 0);
+    assert.ok(modules.some((m) => m.endsWith(path.join('adapters', 'naive.js'))), 'the naive adapter itself');
+    for (const heavy of [['adapters', 'reference.js'], ['properties', 'contract', 'monitor.js'], ['cli', 'campaign-command.js'], ['properties', 'suites', 'index.js'], ['fast-check']]) {
+      assert.ok(!modules.some((m) => m.includes(path.join(...heavy))), `${path.join(...heavy)} was loaded`);
+    }
   });
 });

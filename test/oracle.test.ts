@@ -253,7 +253,8 @@ describe('fsx data pattern', () => {
     assert.ok(p.usesSimd, 'the WebAssembly SIMD filler did not load');
     const js = Pattern.withoutSimd(5);
     assert.ok(!js.usesSimd);
-    for (const [q, n] of [[p, 7], [p, 300], [js, 7], [js, 300]] as const) {
+    // n mod 256 at or above 128 (the top bit of each byte's sum) and an n past 255.
+    for (const [q, n] of [[p, 135], [p, 300], [js, 135], [js, 300]] as const) {
       for (const off of [0, 3, 4094, PATTERN_PERIOD - 5, 5 * PATTERN_PERIOD + 2, 2 ** 50 - 1]) {
         for (const len of [1, 3, 4, 5, 4099, PATTERN_PERIOD + 7, 2 * PATTERN_PERIOD]) {
           const d = q.data(n, off, len);
@@ -262,6 +263,9 @@ describe('fsx data pattern', () => {
         }
       }
     }
+    // The bytes themselves, as every earlier build made them (saved op logs replay against them).
+    assert.deepEqual([1, 3, 5, 7, 65533, 65535, 4097, 12345].map((o) => p.byteAt(0, o)), [154, 20, 219, 160, 129, 168, 12, 165]);
+    assert.deepEqual([...p.data(9, 65530, 12)], [9, 175, 9, 138, 9, 177, 9, 163, 9, 29, 9, 228]);
     // Periodic, and seed-dependent.
     assert.deepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(p.data(3, 1 + PATTERN_PERIOD, 50)));
     assert.notDeepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(Pattern.forSeed(6).data(3, 1, 50)));

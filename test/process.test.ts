@@ -358,6 +358,30 @@ const python = havePython();
       });
     }
 
+    it('replies are read by the calling thread (direct) by default on Linux; the manager thread still serves them when told', () => {
+      const a = closeLater(ProcessFileAdapter.start(PY, [FILE_SERVER], scratch()));
+      assert.equal(a.transport.direct, process.platform === 'linux');
+      const saved = process.env.IOMAP_HARNESS_EXEC_REPLIES;
+      process.env.IOMAP_HARNESS_EXEC_REPLIES = 'manager';
+      try {
+        const m = closeLater(ProcessFileAdapter.start(PY, [FILE_SERVER], scratch()));
+        assert.equal(m.transport.direct, false);
+        for (const x of [a, m]) {
+          const t = x.open();
+          const data = new Rng(3).bytes(300000);
+          assert.equal(t.pwrite(5, data), data.length);
+          assert.deepEqual(Buffer.from(t.pread(5, data.length)), Buffer.from(data), 'a reply larger than one read of the pipe');
+          assert.equal(t.size(), 300005);
+        }
+        const hung = closeLater(ProcessFileAdapter.start(PY, badArgs({ on: { pread: { do: 'hang' } } }), scratch()));
+        hung.transport.timeoutMs = 300;
+        expectTarget(() => hung.open().pread(0, 4), 'hang', /did not answer within 300 ms/);
+      } finally {
+        if (saved === undefined) delete process.env.IOMAP_HARNESS_EXEC_REPLIES;
+        else process.env.IOMAP_HARNESS_EXEC_REPLIES = saved;
+      }
+    });
+
     it('kills the whole process group of a hung server (its children too)', () => {
       const pidFile = path.join(tmp, 'grandchild.pid');
       const a = closeLater(ProcessFileAdapter.start(PY, badArgs({ on: { pread: { do: 'hang', childPidFile: pidFile } } }), scratch()));

@@ -25,6 +25,8 @@ Atomics.store(ready, 0, 1);
 Atomics.notify(ready, 0);
 
 const { spawn } = require('child_process') as typeof import('child_process');
+const fs = require('fs') as typeof import('fs');
+const { ReplyReader } = require('./reply-reader') as typeof import('./reply-reader');
 
 interface SpawnRequest {
   command: string;
@@ -35,99 +37,38 @@ interface SpawnRequest {
   signal: SharedArrayBuffer;
   inheritStderr: boolean;
   maxLine: number;
+  /**
+   * The calling thread reads the replies itself (transport.ts, "direct replies"): the write end
+   * of its reply pipe (the child's stdout; this thread owns it and closes it when the child
+   * exits, so the reader sees the end of file), the read end (closed by this thread only, when
+   * the port closes, so the watchdog below never writes to a reused descriptor), and the shared
+   * deadline of the read in progress (Date.now() milliseconds, 0: none).
+   */
+  direct?: { wr: number; rd: number; watch: SharedArrayBuffer };
 }
 
 const STDERR_TAIL = 4096;
 const NEWLINE = Buffer.from('\n');
-const NL = 0x0a;
-const HASH = 0x23;
 
 /**
- * Splits a server's stdout into reply lines and binary frames. A frame is "#N\n" (a decimal
- * length), N raw bytes and a "\n"; it belongs to the reply line that follows it and is handed on
- * with that line. A frame whose header is not "#" and digits, whose length is beyond maxLine, or
- * whose payload is not followed by the newline (a wrong length) is reported once as
- * {t:'frame-error'}; the stream is out of step after that, so nothing more is read.
+ * The watchdog of direct replies: a read by the calling thread blocks in the kernel, so a server
+ * that does not answer by the call's deadline is killed here (its process group), and one byte is
+ * written into the reply pipe to wake the reader, which then reports the hang.
  */
-class ReplyReader {
-  private pending: Buffer = Buffer.alloc(0);
-  /** The payload of a frame read, waiting for its reply line. */
-  private frame: Buffer | undefined;
-  /** Bytes of a frame payload still to come (-1: reading lines). */
-  private want = -1;
-  private overlong = false;
-  private broken = false;
+const WATCH_MS = 50;
+const watched = new Set<() => void>();
+let watchTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly maxLine: number, private readonly post: (m: Record<string, unknown>) => void) {}
+function watch(check: () => void): void {
+  watched.add(check);
+  if (watchTimer === null) watchTimer = setInterval(() => watched.forEach((c) => c()), WATCH_MS);
+}
 
-  push(chunk: Buffer): void {
-    if (this.broken) return;
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    let buf = this.pending;
-    let at = 0;
-    for (;;) {
-      if (this.want >= 0) {
-        if (buf.length - at < this.want + 1) break;
-        if (buf[at + this.want] !== NL) {
-          return this.fail(`the ${this.want}-byte payload of a binary frame is followed by byte 0x${buf[at + this.want].toString(16).padStart(2, '0')}, not a newline (its length is wrong)`);
-        }
-        // A copy: the chunk it lies in is reused for the lines that follow.
-        this.frame = Buffer.from(buf.subarray(at, at + this.want));
-        at += this.want + 1;
-        this.want = -1;
-        continue;
-      }
-      const nl = buf.indexOf(NL, at);
-      if (nl < 0) break;
-      if (this.overlong) {
-        this.overlong = false;
-        at = nl + 1;
-        continue;
-      }
-      if (buf[at] === HASH) {
-        const head = buf.toString('latin1', at, nl);
-        if (!/^#[0-9]{1,15}$/.test(head)) return this.fail(`binary frame header ${JSON.stringify(head.slice(0, 40))} is not "#" and a decimal length`);
-        const n = Number(head.slice(1));
-        if (n > this.maxLine) return this.fail(`binary frame of ${n} bytes is longer than ${this.maxLine} bytes`);
-        if (this.frame !== undefined) return this.fail('two binary frames before one reply line');
-        this.want = n;
-        at = nl + 1;
-        continue;
-      }
-      const line = buf.toString('utf8', at, nl);
-      at = nl + 1;
-      if (this.frame !== undefined) {
-        this.post({ t: 'line', line, bin: this.frame });
-        this.frame = undefined;
-      } else {
-        this.post({ t: 'line', line });
-      }
-    }
-    buf = at === 0 ? buf : buf.subarray(at);
-    if (this.want < 0 && buf.length > this.maxLine && !this.overlong) {
-      this.overlong = true;
-      this.post({ t: 'line', line: buf.toString('utf8', 0, 200) + ` ... (a line longer than ${this.maxLine} bytes)` });
-      buf = Buffer.alloc(0);
-    }
-    if (this.overlong) buf = Buffer.alloc(0);
-    this.pending = buf;
-  }
-
-  /** End of output: an unterminated last line is still handed on. */
-  end(): void {
-    if (this.broken) return;
-    if (this.want >= 0) {
-      this.fail(`the output ended inside a binary frame (${this.pending.length} of ${this.want} bytes and its newline)`);
-      return;
-    }
-    if (this.pending.length > 0 && !this.overlong) this.post({ t: 'line', line: this.pending.toString('utf8'), unterminated: true });
-    this.pending = Buffer.alloc(0);
-  }
-
-  private fail(message: string): void {
-    this.broken = true;
-    this.pending = Buffer.alloc(0);
-    this.post({ t: 'frame-error', message });
+function unwatch(check: () => void): void {
+  watched.delete(check);
+  if (watched.size === 0 && watchTimer !== null) {
+    clearInterval(watchTimer);
+    watchTimer = null;
   }
 }
 
@@ -144,12 +85,20 @@ function serve(req: SpawnRequest): void {
   let reported = false;
   let stdoutDone = false;
 
+  const direct = req.direct;
   const child = spawn(req.command, req.args, {
     cwd: req.cwd,
     env: req.env ?? process.env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['pipe', direct !== undefined ? direct.wr : 'pipe', 'pipe'],
     detached: true,
-  });
+    // stdin and stderr are pipes; stdout is one too unless it is the direct-reply pipe (then null).
+  }) as import('child_process').ChildProcessWithoutNullStreams;
+  let wr = direct?.wr ?? -1;
+  const closeWr = (): void => {
+    if (wr < 0) return;
+    fs.closeSync(wr);
+    wr = -1;
+  };
 
   const reportExit = (): void => {
     if (reported || exited === null) return;
@@ -161,6 +110,7 @@ function serve(req: SpawnRequest): void {
     // Spawn failures (ENOENT, EACCES) arrive here with no 'exit'; later errors (kill of a dead
     // process) are harmless.
     if (child.pid === undefined) {
+      closeWr();
       post({ t: 'error', code: e.code ?? 'EIO', message: e.message });
       exited = { code: null, signal: null };
       reportExit();
@@ -171,17 +121,23 @@ function serve(req: SpawnRequest): void {
   child.on('spawn', () => post({ t: 'spawned', pid: child.pid, stdinFd: (child.stdin as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1 }));
   child.on('exit', (code, signal) => {
     exited = { code, signal };
+    // Direct replies: the reader sees the end of file once nothing else holds the pipe.
+    closeWr();
     if (stdoutDone) reportExit();
     else setTimeout(reportExit, 250);
   });
 
-  const reader = new ReplyReader(req.maxLine, post);
-  child.stdout.on('data', (chunk: Buffer) => reader.push(chunk));
-  child.stdout.on('end', () => {
-    reader.end();
+  if (direct === undefined) {
+    const reader = new ReplyReader(req.maxLine, post);
+    child.stdout.on('data', (chunk: Buffer) => reader.push(chunk));
+    child.stdout.on('end', () => {
+      reader.end();
+      stdoutDone = true;
+      reportExit();
+    });
+  } else {
     stdoutDone = true;
-    reportExit();
-  });
+  }
   child.stderr.on('data', (chunk: Buffer) => {
     if (req.inheritStderr) process.stderr.write(chunk);
     stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
@@ -199,8 +155,36 @@ function serve(req: SpawnRequest): void {
     }
   };
 
+  let check: (() => void) | null = null;
+  if (direct !== undefined) {
+    const deadline = new Float64Array(direct.watch);
+    check = (): void => {
+      const d = deadline[0];
+      if (d === 0 || Date.now() < d) return;
+      deadline[0] = 0;
+      killGroup();
+      try {
+        // Wake the blocked reader (it sees its deadline passed): through the read end's own
+        // descriptor, open until the port closes, whether or not the child still holds the pipe.
+        const w = fs.openSync(`/proc/self/fd/${direct.rd}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+        fs.writeSync(w, NEWLINE);
+        fs.closeSync(w);
+      } catch {
+        // The pipe is gone or full: the reader is awake already.
+      }
+    };
+    watch(check);
+  }
+
   // The main thread closes its end when it is done with the server: nothing may outlive that.
-  port.on('close', killGroup);
+  port.on('close', () => {
+    killGroup();
+    if (direct !== undefined) {
+      unwatch(check!);
+      closeWr();
+      fs.closeSync(direct.rd);
+    }
+  });
   port.on('message', (m: { t: string; line?: string; bin?: Uint8Array }) => {
     switch (m.t) {
       case 'send':

@@ -12,14 +12,25 @@
  * within a start window; one that does not is abandoned (it has no children yet) and another one
  * started, until the timeout. Servers are only ever started by a manager known to be alive.
  *
+ * Direct replies (Linux): the server's stdout is a pipe (a FIFO made for it and unlinked at once)
+ * whose read end this thread reads itself, blocking in the kernel until the reply is there: no
+ * thread hop and no message per reply (the manager's share of the CPU was as large as the calling
+ * thread's). The manager still spawns and reaps the child and reports its exit, and is the
+ * watchdog: a read still blocked at the call's deadline gets the server killed and a byte written
+ * into the pipe, and this thread reports the hang. IOMAP_HARNESS_EXEC_REPLIES=manager, or no
+ * mkfifo, keeps the replies on the manager.
+ *
  * Any failure of the server (exit or signal, timeout, a line that is not a JSON object, a reply
  * with another id) is a TargetError naming the last request; the transport is then dead: the child
  * is killed and reaped, and every later call fails at once with the same error.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'worker_threads';
 import { ProtocolError, TargetError, TargetFailure } from './errors';
+import { ReaderMessage, ReplyReader } from './reply-reader';
 
 export interface TransportOptions {
   /** Per-call timeout in ms (default 10000, or IOMAP_HARNESS_EXEC_TIMEOUT_MS). */
@@ -58,8 +69,7 @@ export interface Reply {
 
 type WorkerMessage =
   | { t: 'spawned'; pid: number; stdinFd: number }
-  | { t: 'line'; line: string; unterminated?: boolean; bin?: Uint8Array }
-  | { t: 'frame-error'; message: string }
+  | ReaderMessage
   | { t: 'error'; code: string; message: string }
   | { t: 'exit'; code: number | null; signal: string | null; stderr: string };
 
@@ -78,7 +88,7 @@ function processManager(timeoutMs: number, label: string): Worker {
   for (let attempt = 1; ; attempt++) {
     const ready = new SharedArrayBuffer(4);
     const flag = new Int32Array(ready);
-    const w = new Worker(path.join(__dirname, 'transport-worker.js'), { workerData: { ready }, stdout: false, stderr: false });
+    const w = new Worker(path.join(__dirname, 'transport-worker.js'), { workerData: { ready }, stdout: false, stderr: false, trackUnmanagedFds: false });
     w.unref();
     const window = Math.min(deadline - performance.now(), MANAGER_START_WINDOW_MS);
     if (window > 0) Atomics.wait(flag, 0, 0, window);
@@ -95,6 +105,38 @@ function processManager(timeoutMs: number, label: string): Worker {
     }
   }
 }
+
+let pipeSeq = 0;
+
+/**
+ * A pipe for direct replies: [read end, write end], both blocking, or null (not Linux, no mkfifo,
+ * or IOMAP_HARNESS_EXEC_REPLIES=manager). Made as a FIFO in the temporary directory and unlinked
+ * before this returns; the read end is opened non-blocking first so that neither open waits.
+ */
+function replyPipe(): [number, number] | null {
+  if (process.platform !== 'linux' || process.env.IOMAP_HARNESS_EXEC_REPLIES === 'manager') return null;
+  const fifo = path.join(os.tmpdir(), `iomap-harness-replies-${process.pid}-${pipeSeq++}-${process.hrtime.bigint()}`);
+  const made = spawnSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
+  if (made.status !== 0) return null;
+  const fds: number[] = [];
+  try {
+    const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+    fds.push(fs.openSync(fifo, O_RDONLY | O_NONBLOCK));
+    const wr = fs.openSync(fifo, O_WRONLY);
+    fds.push(wr);
+    const rd = fs.openSync(fifo, O_RDONLY);
+    fs.closeSync(fds[0]);
+    return [rd, wr];
+  } catch {
+    for (const fd of fds) fs.closeSync(fd);
+    return null;
+  } finally {
+    fs.rmSync(fifo, { force: true });
+  }
+}
+
+/** The read buffer of direct replies (one per transport). */
+const REPLY_READ = 256 * 1024;
 
 /** Live transports, killed if the harness exits without closing them. */
 const live = new Set<ProcessTransport>();
@@ -148,6 +190,14 @@ export class ProcessTransport {
   private closed = false;
   /** The child's stdin pipe (non-blocking), written directly from this thread; -1: through the manager. */
   private stdinFd = -1;
+  /** Direct replies: the read end of the server's stdout (closed by the manager), or -1. */
+  private rd = -1;
+  private rbuf: Buffer = Buffer.alloc(0);
+  private reader: ReplyReader | null = null;
+  private readonly replies: ReaderMessage[] = [];
+  private eof = false;
+  /** The deadline of a read in progress, for the manager's watchdog (Date.now() ms, 0: none). */
+  private readonly watch = new Float64Array(new SharedArrayBuffer(8));
 
   /**
    * Spawn `command args` and wait until it runs. A command that cannot be started (ENOENT, EACCES)
@@ -164,9 +214,18 @@ export class ProcessTransport {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const inheritStderr = opts.inheritStderr ?? process.env.IOMAP_HARNESS_EXEC_STDERR === 'inherit';
+    const maxLine = opts.maxLine ?? 256 * 2 ** 20;
+    const pipe = replyPipe();
+    if (pipe !== null) {
+      this.rd = pipe[0];
+      this.rbuf = Buffer.allocUnsafe(REPLY_READ);
+      this.reader = new ReplyReader(maxLine, (m) => this.replies.push(m));
+    }
     mgr.postMessage({
       // cwd and environment as they are now (the manager thread's copies date from its start).
-      t: 'spawn', command, args, cwd: opts.cwd ?? process.cwd(), env: opts.env ?? { ...process.env }, port: port2, signal: sab, inheritStderr, maxLine: opts.maxLine ?? 256 * 2 ** 20,
+      t: 'spawn', command, args, cwd: opts.cwd ?? process.cwd(), env: opts.env ?? { ...process.env }, port: port2, signal: sab, inheritStderr, maxLine,
+      // The manager owns both ends from here on (it closes them).
+      ...(pipe !== null ? { direct: { rd: pipe[0], wr: pipe[1], watch: this.watch.buffer } } : {}),
     }, [port2]);
     installExitHook();
     live.add(this);
@@ -212,6 +271,52 @@ export class ProcessTransport {
     }
   }
 
+  /** Whether replies are read by this thread (direct replies) rather than the manager. */
+  get direct(): boolean {
+    return this.rd >= 0;
+  }
+
+  /** The next reply line (or frame error), or the exit report, or null at the deadline. */
+  private nextReply(deadline: number): WorkerMessage | null {
+    if (this.rd < 0) return this.next(deadline);
+    for (;;) {
+      const q = this.replies.shift();
+      if (q !== undefined) return q;
+      // After the end of the output only the manager has something to say: the exit report.
+      if (this.eof) return this.next(deadline);
+      const n = this.readSome(deadline);
+      if (n < 0) return null;
+      if (n === 0) {
+        this.eof = true;
+        this.reader!.end();
+      } else {
+        this.reader!.push(this.rbuf.subarray(0, n), true);
+      }
+    }
+  }
+
+  /** One blocking read of the reply pipe: bytes read (0 at its end), or -1 at the deadline. */
+  private readSome(deadline: number): number {
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) return -1;
+      this.watch[0] = Date.now() + left;
+      let n: number;
+      try {
+        n = fs.readSync(this.rd, this.rbuf, 0, this.rbuf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EINTR' || code === 'EAGAIN') continue;
+        n = 0;
+      } finally {
+        this.watch[0] = 0;
+      }
+      // Woken by the watchdog (or answered just too late): the call is a hang either way.
+      if (performance.now() >= deadline) return -1;
+      return n;
+    }
+  }
+
   private exitText(): string {
     const e = this.exit;
     if (e === null) return 'unknown status';
@@ -246,7 +351,7 @@ export class ProcessTransport {
     this.send(JSON.stringify(msg) + '\n', t0 + this.timeoutMs, bin);
     const deadline = t0 + this.timeoutMs;
     for (;;) {
-      const m = this.next(deadline);
+      const m = this.nextReply(deadline);
       if (m === null) throw this.fail('hang', `the server did not answer within ${this.timeoutMs} ms`);
       if (m.t === 'exit') {
         this.exit = m;

@@ -23,7 +23,9 @@ import type { CoverageRecorder } from './recorder';
  * without guidance (the generator draws nothing for the guide before it starts, so this part of
  * the op sequence is the unguided one); guidance then spends the rest of the round on the states
  * the run has not reached. Measured over the bug zoo (docs/bug-zoo.md, "The default campaign,
- * guided and unguided"): guiding from the first op caught fewer seed runs than no guidance.
+ * guided and unguided"): guiding from the first op caught fewer seed runs than no guidance. With
+ * the setup sweep a geometry class's first round is not guided at all (workers.ts, the `unguided`
+ * run hook): guiding its second half still lost detections the plain op mix made there.
  */
 export const GUIDE_WARMUP = 0.5;
 /** Ops between two looks at the coverage map. */

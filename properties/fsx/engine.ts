@@ -6,8 +6,7 @@
 
 import { AdapterSpecError } from '../../adapters/registry';
 import type { FileAdapter, FileTarget } from '../../adapters/types';
-// The contract monitor installs itself as the checker of every monitored mount.
-import '../contract/monitor';
+import { installFsMonitorLoader } from '../../adapters/fs-monitor';
 import { FsxOptions, Generator, resolveOps, unsupportedOp, validateOptions } from './generator';
 import { OpLog, LogOptions, OPLOG_FORMAT, OPLOG_VERSION, bufferFromRecords, recordsFromBuffer, Geometry, Expected, setupOf } from './oplog';
 import { FL_CHECK_SHARED, FL_FAULT_AT, FL_RESERVE, FL_SKIPPED, OP_CRASH, OP_FAULT_WRITE, OP_MAPWRITE, OpBuffer, OPS } from './ops';
@@ -21,6 +20,10 @@ import { formatReport } from './report';
 import { contractViolation, Failure, Output, Runner, RunnerConfig, TargetError } from './runner';
 
 export { TargetError };
+
+// The contract monitor is the checker of every monitored mount; its module loads at the first one
+// (a naive run mounts nothing and never needs it).
+installFsMonitorLoader(() => require('../contract/monitor'));
 
 export interface RunResult {
   /** Ops applied (skipped ones included), up to and including a failing op. */
