@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { childCommand, jobsOf, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED_GC, wantsRelaunch } from '../cli/relaunch';
+import { childCommand, jobsOf, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED, wantsRelaunch } from '../cli/relaunch';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'iomap-harness.js');
 
@@ -49,12 +49,13 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
     assert.equal(wantsRelaunch(['fsx'], [], { IOMAP_HARNESS_RELAUNCH: '0' }), false);
   });
 
-  it('adds the single-threaded collector for fsx -j N > 1', () => {
+  it('runs V8 without helper threads for fsx -j N when N workers fill the cores', () => {
     assert.deepEqual([['fsx', '-j', '2'], ['fsx', '-j4'], ['fsx', '--jobs', '3'], ['fsx', '--jobs=2'], ['fsx', '-N', '5', '-j', '1']].map(jobsOf), [2, 4, 3, 2, 1]);
-    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}), [SEMI_SPACE_FLAG, SINGLE_THREADED_GC]);
-    assert.deepEqual(relaunchFlags(['fsx', '-N', '100'], [], {}), [SEMI_SPACE_FLAG]);
-    assert.deepEqual(relaunchFlags(['check', '-j', '2'], [], {}), [SEMI_SPACE_FLAG], 'only fsx has worker threads');
-    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], ['--single-threaded'], {}), [SEMI_SPACE_FLAG], 'the user chose V8 threading');
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}, 2), [SEMI_SPACE_FLAG, SINGLE_THREADED]);
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}, 8), [SEMI_SPACE_FLAG], 'spare cores for the helpers');
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100'], [], {}, 1), [SEMI_SPACE_FLAG], 'one worker: this thread');
+    assert.deepEqual(relaunchFlags(['check', '-j', '2'], [], {}, 2), [SEMI_SPACE_FLAG], 'only fsx has worker threads');
+    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], ['--single-threaded-gc'], {}, 2), [SEMI_SPACE_FLAG], 'the user chose V8 threading');
   });
 
   it('runs fsx in a child with the flag; stdout and the exit code are the child\'s', () => {
