@@ -57,10 +57,13 @@ export function relaunchFlags(argv: readonly string[], execArgv: readonly string
   if (!HEAVY.has(argv[0] ?? '')) return null;
   if (argv.includes('--help') || argv.includes('-h')) return null;
   const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (flags.some((f) => /^--(max-semi-space-size|semi-space-growth-factor|inspect|debug)/.test(f))) return null;
+  if (flags.some((f) => /^--(inspect|debug)/.test(f))) return null;
+  // Started through the bin's sh line (or by a user who chose the young generation): only the
+  // threading flag can still be missing.
+  const young = flags.some((f) => /^--(max-semi-space-size|semi-space-growth-factor)/.test(f)) ? [] : [SEMI_SPACE_FLAG];
   const jobs = argv[0] === 'fsx' ? jobsOf(argv) : 1;
   const threads = jobs > 1 && jobs >= cores && !flags.some((f) => /^--single-threaded/.test(f)) ? [SINGLE_THREADED] : [];
-  return [SEMI_SPACE_FLAG, ...threads];
+  return young.length + threads.length === 0 ? null : [...young, ...threads];
 }
 
 /** The cores this process may use. */

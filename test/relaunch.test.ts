@@ -68,6 +68,20 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
     assert.equal(crash.status, 3, crash.stderr);
   });
 
+  it('run as a program (npm\'s bin link), sh starts Node with the flag at once: one process, no launcher', () => {
+    const bare = path.join(tmp, 'bare-probe.js');
+    fs.writeFileSync(bare, "process.stderr.write('NODE_PROCESS ' + process.pid + ' ' + JSON.stringify(process.execArgv) + '\\n');\n");
+    const env = { ...process.env, NODE_OPTIONS: `--require ${bare}`, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+    const r = spawnSync(BIN, ['fsx', '--adapter', 'naive', '-N', '200', '-q', '--json'], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(flagsOf(r.stderr), [[SEMI_SPACE_FLAG]], 'one Node process, started with the flag');
+    assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).ops, 200);
+    assert.ok(fs.readFileSync(BIN, 'utf8').split('\n')[1].includes(SEMI_SPACE_FLAG), 'the sh line and SEMI_SPACE_FLAG agree');
+    // fsx -j N over every core still needs the threading flag: the relaunch adds only that one.
+    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], [SEMI_SPACE_FLAG], {}, 2), [SINGLE_THREADED]);
+    assert.equal(relaunchFlags(['fsx', '-j', '2'], [SEMI_SPACE_FLAG, SINGLE_THREADED], {}, 2), null);
+  });
+
   it('passes SIGTERM on: the child ends, the launcher is killed by the same signal', async () => {
     const { c, childPid } = await longRun();
     c.kill('SIGTERM');
