@@ -9,8 +9,8 @@
  * for such a command it starts the same script again with the flag, with the same stdin, stdout
  * and stderr (inherited descriptors, so output, terminals and pipes are exactly as before), passes
  * on the signals it gets, and ends the way the child ended: the same exit code, or killed by the
- * same signal (a shell sees 130 after Ctrl-C, as before). `fsx -j N` (N > 1) also gets V8's
- * single-threaded collector (see relaunchFlags).
+ * same signal (a shell sees 130 after Ctrl-C, as before). `fsx -j N` with a worker for every core
+ * also runs V8 without its helper threads (see relaunchFlags).
  *
  * Not relaunched: commands that do not run a target, a process whose Node flags already set the
  * young generation or attach a debugger, and IOMAP_HARNESS_RELAUNCH=0 (then the run simply uses
@@ -20,8 +20,8 @@ import type { ChildProcess } from 'child_process';
 
 /** The young generation flag the child runs with. */
 export const SEMI_SPACE_FLAG = '--max-semi-space-size=4';
-/** The collector flag `fsx -j N` (N > 1) runs with. */
-export const SINGLE_THREADED_GC = '--single-threaded-gc';
+/** The V8 threading flag `fsx -j N` runs with when N workers fill every core. */
+export const SINGLE_THREADED = '--single-threaded';
 
 /** Commands whose runs are long enough for the young generation to matter. */
 const HEAVY = new Set(['fsx', 'diff', 'check', 'replay', 'shrink', 'campaign']);
@@ -47,18 +47,46 @@ export function jobsOf(argv: readonly string[]): number {
 
 /**
  * The Node flags to relaunch `argv` (the command line after the script) with, or null for none.
- * `fsx -j N` with N > 1 also gets `--single-threaded-gc`: V8's parallel collector helpers then
- * do not compete with N busy workers for the cores, and the total CPU per op is lower
- * (docs/benchmarks.md, "fsx -j").
+ * `fsx -j N` with N workers for `cores` cores or more also gets `--single-threaded`: V8's helper
+ * threads (parallel and concurrent collection, background compilation) then do not compete with
+ * busy workers for the cores — they were half of all CPU — and the total CPU per op is lower
+ * (docs/benchmarks.md, "fsx -j"). With fewer workers than cores the helpers use idle cores.
  */
-export function relaunchFlags(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): string[] | null {
+export function relaunchFlags(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv, cores = coreCount()): string[] | null {
   if (env.IOMAP_HARNESS_RELAUNCH === '0') return null;
   if (!HEAVY.has(argv[0] ?? '')) return null;
   if (argv.includes('--help') || argv.includes('-h')) return null;
   const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (flags.some((f) => /^--(max-semi-space-size|semi-space-growth-factor|inspect|debug)/.test(f))) return null;
-  const gc = argv[0] === 'fsx' && jobsOf(argv) > 1 && !flags.some((f) => /^--single-threaded/.test(f)) ? [SINGLE_THREADED_GC] : [];
-  return [SEMI_SPACE_FLAG, ...gc];
+  if (flags.some((f) => /^--(inspect|debug)/.test(f))) return null;
+  // Started through the bin's sh line (or by a user who chose the young generation): only the
+  // threading flag can still be missing.
+  const young = flags.some((f) => /^--(max-semi-space-size|semi-space-growth-factor)/.test(f)) ? [] : [SEMI_SPACE_FLAG];
+  const jobs = argv[0] === 'fsx' ? jobsOf(argv) : 1;
+  const threads = jobs > 1 && jobs >= cores && !flags.some((f) => /^--single-threaded/.test(f)) ? [SINGLE_THREADED] : [];
+  return young.length + threads.length === 0 ? null : [...young, ...threads];
+}
+
+/** The cores this process may use. */
+function coreCount(): number {
+  const os = require('os') as typeof import('os');
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** Where util-linux's setpriv may be (it sets the child's parent-death signal: childCommand). */
+const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
+
+/**
+ * The program and arguments that start the child `node args`. On Linux with setpriv, through
+ * `setpriv --pdeathsig TERM`: the child gets SIGTERM when the launcher dies, so a launcher killed
+ * with SIGKILL (the one signal it cannot pass on) does not leave its run going with nobody waiting
+ * for it (and the scratch reaper, which waits for the child, cleans up after it). setpriv execs
+ * node in place: the child's pid, signals and exit status are node's. Without setpriv: node
+ * directly, and a SIGKILLed launcher orphans the run (the window between fork and prctl is the
+ * same small race either way).
+ */
+export function childCommand(execPath: string, args: readonly string[], exists: (p: string) => boolean = (p) => (require('fs') as typeof import('fs')).existsSync(p), platform: string = process.platform): [string, string[]] {
+  const setpriv = platform === 'linux' ? SETPRIV_PATHS.find((p) => exists(p)) : undefined;
+  return setpriv === undefined ? [execPath, [...args]] : [setpriv, ['--pdeathsig', 'TERM', '--', execPath, ...args]];
 }
 
 /** Whether `argv` should run in a relaunched child. */
@@ -76,7 +104,8 @@ export function relaunch(script: string, argv: readonly string[]): boolean {
   // Loaded here: a command that is not relaunched (or the relaunched child) has no use for them.
   const { spawn } = require('child_process') as typeof import('child_process');
   const os = require('os') as typeof import('os');
-  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, ...flags, script, ...argv], { stdio: 'inherit' });
+  const [program, args] = childCommand(process.execPath, [...process.execArgv, ...flags, script, ...argv]);
+  const child: ChildProcess = spawn(program, args, { stdio: 'inherit' });
   const forward = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const f = (): void => {
@@ -87,7 +116,7 @@ export function relaunch(script: string, argv: readonly string[]): boolean {
   }
   child.on('error', (e) => {
     // The Node binary that runs us could not be started again: one line, exit 3 like a crash.
-    process.stderr.write(`iomap-harness: cannot start ${process.execPath}: ${e.message}\n`);
+    process.stderr.write(`iomap-harness: cannot start ${program}: ${e.message}\n`);
     process.exit(3);
   });
   child.on('exit', (code, signal) => {

@@ -99,6 +99,11 @@ describe('refs extent map: changes against a block model, views frozen', () => {
           }
         }
         assert.deepStrictEqual(blocksOf(m), model, `step ${step}`);
+        // The allocation-free lookups the monitor's snapshots use answer as lookup() does.
+        for (let b = 0; b < SPAN + 4; b++) {
+          const l = m.lookup(b);
+          assert.ok(m.extentAt(b) === l.ext && m.nextEdge(b) === l.next, `step ${step}: extentAt/nextEdge(${b}) differ from lookup`);
+        }
       }
       for (const [i, v] of views.entries()) assert.deepStrictEqual(blocksOf(v.view), v.want, `view ${i} changed after it was taken`);
       assertWellFormed(m);

@@ -293,16 +293,4 @@ describe('the file-level Python server (examples/file-server.py) under the defau
     assert.equal(r.failure?.kind, 'durability');
     assert.equal(r.failure?.op, 5);
   });
-
-  it('fsync-noop loses synced data at remount where remount-loses-unsynced keeps it: write, fsync, remount', () => {
-    const log = validateOpLog({
-      format: 'iomap-harness-oplog', version: 4, adapter: '', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
-      ops: [{ op: 'write', off: 0, len: 5000 }, { op: 'fsync', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 }],
-    }, 'fsync-noop.json');
-    assert.equal(replay(loadAdapter(spec('remount-loses-unsynced'), {}), log).failure, null);
-    assert.equal(replay(loadAdapter(spec(), {}), log).failure, null);
-    const r = replay(loadAdapter(spec('fsync-noop'), {}), log);
-    assert.equal(r.failure?.kind, 'durability');
-    assert.equal(r.failure?.op, 3);
-  });
 });

@@ -10,7 +10,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AdapterSpecError, loadAdapter } from '../adapters/registry';
-import { remountScratch, scratchUnavailable, type ScratchState } from '../adapters/host/scratch';
+import { readMounts, remountScratch, scratchUnavailable, type ScratchState } from '../adapters/host/scratch';
 import { createHostAdapter } from '../adapters/host';
 import { runFsx } from '../properties/fsx/engine';
 import { defaultOptions } from '../properties/fsx/generator';
@@ -61,7 +61,7 @@ describe('scratch: adapter (host filesystems made per setup)', function () {
     }
   });
 
-  it('xfs and ext4 offer remount (a real unmount and mount); a remount that loses data fails fsx (durability)', function () {
+  it('xfs and ext4 offer remount (a real unmount and mount); a remount that loses data fails fsx (durability); one left unmounted is not reused', function () {
     const why = scratchUnavailable('ext4');
     if (why !== null) skipWith(this, why);
     const a = loadAdapter(`scratch:ext4:${parentDir()}`, { blockSize: 4096 });
@@ -91,6 +91,16 @@ describe('scratch: adapter (host filesystems made per setup)', function () {
         assert.strictEqual(r.log().ops[r.failure!.op - 1].op, 'remount');
       } finally {
         lossy.close();
+      }
+      // What remountScratch leaves when its umount worked and its mount did not: that idle
+      // filesystem is not reused (the adapter would test the directory under it, in its name).
+      assert.strictEqual(spawnSync('umount', [state.mount]).status, 0);
+      const next = loadAdapter(`scratch:ext4:${parentDir()}`, { blockSize: 4096 });
+      try {
+        const mnt = (next as unknown as { scratch: ScratchState }).scratch.mount;
+        assert.ok(readMounts().some((m) => m.target === mnt && m.fstype === 'ext4'), `${mnt} is not an ext4 mount`);
+      } finally {
+        next.close();
       }
     } finally {
       a.close();

@@ -253,7 +253,8 @@ describe('fsx data pattern', () => {
     assert.ok(p.usesSimd, 'the WebAssembly SIMD filler did not load');
     const js = Pattern.withoutSimd(5);
     assert.ok(!js.usesSimd);
-    for (const [q, n] of [[p, 7], [p, 300], [js, 7], [js, 300]] as const) {
+    // n mod 256 at or above 128 (the top bit of each byte's sum) and an n past 255.
+    for (const [q, n] of [[p, 135], [p, 300], [js, 135], [js, 300]] as const) {
       for (const off of [0, 3, 4094, PATTERN_PERIOD - 5, 5 * PATTERN_PERIOD + 2, 2 ** 50 - 1]) {
         for (const len of [1, 3, 4, 5, 4099, PATTERN_PERIOD + 7, 2 * PATTERN_PERIOD]) {
           const d = q.data(n, off, len);

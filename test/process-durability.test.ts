@@ -8,8 +8,7 @@
  */
 import { strict as assert } from 'assert';
 import { loadAdapter } from '../adapters/registry';
-import { replayLog, runFsx } from '../properties/fsx/engine';
-import { validateOpLog } from '../properties/fsx/oplog';
+import { runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import type { Output } from '../properties/fsx/runner';
 import { skipWithoutPython } from './support/python';
@@ -45,25 +44,6 @@ describe('fs-level Python server (examples/fs-server.py): durability under the d
       assert.equal(clean.log().ops[clean.failure!.op - 1].op, 'remount');
     });
   }
-
-  it('at remount, mount-older-slot loses only unsynced data and commit-noop synced data too (replayed logs)', () => {
-    const log = (ops: { op: string; off: number; len: number }[]) => validateOpLog({
-      format: 'iomap-harness-oplog', version: 4, adapter: '', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1, ops,
-    }, 'remount.json');
-    const synced = log([{ op: 'write', off: 0, len: 5000 }, { op: 'fsync', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 }]);
-    // The unsynced write allocates and extends (an overwrite in place would change no metadata).
-    const unsynced = log([{ op: 'write', off: 0, len: 5000 }, { op: 'fsync', off: 0, len: 0 }, { op: 'write', off: 8192, len: 1000 }, { op: 'remount', off: 0, len: 0 }]);
-    const replay = (defect: string | undefined, l: ReturnType<typeof log>) => {
-      const a = loadAdapter(spec(defect, ' --no-features'), {});
-      return replayLog(a, a.name, l, { quiet: true, debug: false, logDumpOps: 100 }, QUIET);
-    };
-    assert.equal(replay(undefined, unsynced).failure, null, 'the correct server keeps everything');
-    assert.equal(replay('mount-older-slot', synced).failure, null, 'mount-older-slot keeps what fsync committed');
-    assert.equal(replay('mount-older-slot', unsynced).failure?.kind, 'durability', 'mount-older-slot loses the unsynced write');
-    const noop = replay('commit-noop', synced);
-    assert.equal(noop.failure?.kind, 'durability', 'commit-noop loses the synced write');
-    assert.equal(noop.failure?.op, 3);
-  });
 
   it('--defect lax-overwrite-only (iomap_begin takes an OVERWRITE_ONLY write it must refuse) is caught by plain fsx (R17)', () => {
     const r = fsx('lax-overwrite-only');

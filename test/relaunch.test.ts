@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { jobsOf, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED_GC, wantsRelaunch } from '../cli/relaunch';
+import { childCommand, jobsOf, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED, wantsRelaunch } from '../cli/relaunch';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'iomap-harness.js');
 
@@ -26,6 +26,17 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
   /** The flags of every Node process of one CLI run, from the probe's lines. */
   const flagsOf = (stderr: string): string[][] => [...stderr.matchAll(/^NODE_PROCESS \d+ (.*)$/gm)].map((m) => JSON.parse(m[1]) as string[]);
 
+  /** A launcher running a long fsx, once its child runs (the child's probe line): both, to signal the launcher only. */
+  async function longRun(): Promise<{ c: ReturnType<typeof spawn>; childPid: number }> {
+    const c = spawn(process.execPath, ['--require', probe, BIN, 'fsx', '--adapter', 'naive', '-N', '100000000', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    while (flagsOf(err).length < 2) await new Promise((r) => setTimeout(r, 50));
+    return { c, childPid: Number(err.split('\n').find((l) => l.includes(SEMI_SPACE_FLAG))!.split(' ')[1]) };
+  }
+
   it('chooses the commands that run a target, unless Node flags or the environment say otherwise', () => {
     assert.equal(wantsRelaunch(['fsx', '-N', '10'], [], {}), true);
     for (const c of ['diff', 'check', 'replay', 'shrink', 'campaign']) assert.equal(wantsRelaunch([c], [], {}), true, c);
@@ -38,12 +49,13 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
     assert.equal(wantsRelaunch(['fsx'], [], { IOMAP_HARNESS_RELAUNCH: '0' }), false);
   });
 
-  it('adds the single-threaded collector for fsx -j N > 1', () => {
+  it('runs V8 without helper threads for fsx -j N when N workers fill the cores', () => {
     assert.deepEqual([['fsx', '-j', '2'], ['fsx', '-j4'], ['fsx', '--jobs', '3'], ['fsx', '--jobs=2'], ['fsx', '-N', '5', '-j', '1']].map(jobsOf), [2, 4, 3, 2, 1]);
-    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}), [SEMI_SPACE_FLAG, SINGLE_THREADED_GC]);
-    assert.deepEqual(relaunchFlags(['fsx', '-N', '100'], [], {}), [SEMI_SPACE_FLAG]);
-    assert.deepEqual(relaunchFlags(['check', '-j', '2'], [], {}), [SEMI_SPACE_FLAG], 'only fsx has worker threads');
-    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], ['--single-threaded'], {}), [SEMI_SPACE_FLAG], 'the user chose V8 threading');
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}, 2), [SEMI_SPACE_FLAG, SINGLE_THREADED]);
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}, 8), [SEMI_SPACE_FLAG], 'spare cores for the helpers');
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100'], [], {}, 1), [SEMI_SPACE_FLAG], 'one worker: this thread');
+    assert.deepEqual(relaunchFlags(['check', '-j', '2'], [], {}, 2), [SEMI_SPACE_FLAG], 'only fsx has worker threads');
+    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], ['--single-threaded-gc'], {}, 2), [SEMI_SPACE_FLAG], 'the user chose V8 threading');
   });
 
   it('runs fsx in a child with the flag; stdout and the exit code are the child\'s', () => {
@@ -56,18 +68,53 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
     assert.equal(crash.status, 3, crash.stderr);
   });
 
+  it('run as a program (npm\'s bin link), sh starts Node with the flag at once: one process, no launcher', () => {
+    const bare = path.join(tmp, 'bare-probe.js');
+    fs.writeFileSync(bare, "process.stderr.write('NODE_PROCESS ' + process.pid + ' ' + JSON.stringify(process.execArgv) + '\\n');\n");
+    const env = { ...process.env, NODE_OPTIONS: `--require ${bare}`, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+    const r = spawnSync(BIN, ['fsx', '--adapter', 'naive', '-N', '200', '-q', '--json'], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(flagsOf(r.stderr), [[SEMI_SPACE_FLAG]], 'one Node process, started with the flag');
+    assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).ops, 200);
+    assert.ok(fs.readFileSync(BIN, 'utf8').split('\n')[1].includes(SEMI_SPACE_FLAG), 'the sh line and SEMI_SPACE_FLAG agree');
+    // fsx -j N over every core still needs the threading flag: the relaunch adds only that one.
+    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], [SEMI_SPACE_FLAG], {}, 2), [SINGLE_THREADED]);
+    assert.equal(relaunchFlags(['fsx', '-j', '2'], [SEMI_SPACE_FLAG, SINGLE_THREADED], {}, 2), null);
+  });
+
   it('passes SIGTERM on: the child ends, the launcher is killed by the same signal', async () => {
-    const c = spawn(process.execPath, ['--require', probe, BIN, 'fsx', '--adapter', 'naive', '-N', '100000000', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    // Wait until the child runs (its probe line), then signal the launcher only.
-    while (flagsOf(err).length < 2) await new Promise((r) => setTimeout(r, 50));
-    const childPid = Number(err.split('\n').find((l) => l.includes(SEMI_SPACE_FLAG))!.split(' ')[1]);
+    const { c, childPid } = await longRun();
     c.kill('SIGTERM');
     const [code, signal] = await new Promise<[number | null, string | null]>((r) => c.on('exit', (a, b) => r([a, b])));
     assert.deepEqual([code, signal], [null, 'SIGTERM']);
     assert.throws(() => process.kill(childPid, 0), /ESRCH/, 'the child is gone');
+  });
+
+  it('starts the child through setpriv --pdeathsig where Linux has it, else node directly', () => {
+    assert.deepEqual(childCommand('/n', ['a', 'b'], (p) => p === '/usr/bin/setpriv', 'linux'), ['/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', '/n', 'a', 'b']]);
+    assert.deepEqual(childCommand('/n', ['a'], () => false, 'linux'), ['/n', ['a']]);
+    assert.deepEqual(childCommand('/n', ['a'], () => true, 'darwin'), ['/n', ['a']]);
+  });
+
+  it('a launcher killed with SIGKILL (which it cannot pass on) takes its child with it', async function () {
+    if (childCommand('node', [])[0] === 'node') {
+      process.stderr.write('      skipped: no setpriv on this system (the child would outlive a SIGKILLed launcher)\n');
+      this.skip();
+    }
+    const { c, childPid } = await longRun();
+    c.kill('SIGKILL');
+    await new Promise((r) => c.on('exit', r));
+    // Gone, or a zombie its new parent has not reaped yet: either way it no longer runs.
+    const running = (): boolean => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${childPid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 40 && running(); i++) await new Promise((r) => setTimeout(r, 50));
+    const alive = running();
+    if (alive) process.kill(childPid, 'SIGKILL');
+    assert.equal(alive, false, 'the child still runs after its launcher was killed');
   });
 });

@@ -26,7 +26,7 @@ import * as path from 'path';
 import type { Capabilities, FileAdapter, FileTarget, SetupSupport, TargetSetup } from '../types';
 import { createHostAdapter, type HostAdapter, type HostInfo, type HostOptions } from './index';
 import {
-  createScratch, destroyScratch, remountScratch, SCRATCH_TYPES, ScratchError, scratchUnavailable, type ScratchState, type ScratchType,
+  createScratch, destroyScratch, readMounts, remountScratch, SCRATCH_TYPES, ScratchError, scratchUnavailable, type ScratchState, type ScratchType,
 } from './scratch';
 
 export const describe = 'a scratch filesystem the harness makes per setup (scratch:xfs|ext4|btrfs|tmpfs[:PARENT], root): '
@@ -68,10 +68,14 @@ function keyOf(type: ScratchType, parent: string, bs: number | null, alloc: numb
 function acquire(type: ScratchType, parent: string, bs: number | null, alloc: number | null): Made {
   const key = keyOf(type, parent, bs, alloc);
   const i = idle.findIndex((m) => m.key === key);
-  let made: Made;
-  if (i >= 0) {
-    made = idle.splice(i, 1)[0];
-  } else {
+  let made: Made | undefined = i >= 0 ? idle.splice(i, 1)[0] : undefined;
+  // An idle one that is no longer mounted (a remount whose mount failed) is not reused: the host
+  // adapter would test the directory under it, on the parent's filesystem, in its name.
+  if (made !== undefined && !stillMounted(made.state)) {
+    destroyOne(made, false);
+    made = undefined;
+  }
+  if (made === undefined) {
     hookCleanup();
     startReaper(parent);
     const mountOptions = alloc !== null ? [`allocsize=${alloc}`] : [];
@@ -79,6 +83,11 @@ function acquire(type: ScratchType, parent: string, bs: number | null, alloc: nu
   }
   busy.add(made);
   return made;
+}
+
+/** Whether `s` is still mounted where it was made, from its own device (or as our tmpfs). */
+function stillMounted(s: ScratchState): boolean {
+  return readMounts().some((m) => m.target === s.mount && (s.type === 'tmpfs' ? m.fstype === 'tmpfs' : m.source === s.device));
 }
 
 function release(m: Made): void {

@@ -61,6 +61,19 @@ export class ExtentMap {
     return { ext: null, next: e ? e.lblk : Infinity };
   }
 
+  /** lookup(lblk).ext without the result object (hot: the monitor's snapshots ask per run). */
+  extentAt(lblk: number): Extent | null {
+    const e = this.exts[this.firstAfter(lblk)];
+    return e !== undefined && e.lblk <= lblk ? e : null;
+  }
+
+  /** lookup(lblk).next without the result object: the end of the extent holding lblk, else the next start. */
+  nextEdge(lblk: number): number {
+    const e = this.exts[this.firstAfter(lblk)];
+    if (e === undefined) return Infinity;
+    return e.lblk <= lblk ? e.lblk + e.len : e.lblk;
+  }
+
   /** Extents overlapping [lblk, lblk+len), clipped to it. */
   range(lblk: number, len: number): Extent[] {
     const out: Extent[] = [];

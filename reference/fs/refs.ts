@@ -172,6 +172,47 @@ function sbDataStart(sb: Superblock): number {
   return sb.dataStart;
 }
 
+/**
+ * A frozen view of an inode's mapping state (Refs.snapshot): the two forks' copy-on-write views
+ * and the sequence numbers. One object with its methods on the prototype: the contract monitor
+ * takes two of these around every ->iomap_begin.
+ */
+class RefsSnapshot implements MappingSnapshot {
+  constructor(
+    private readonly fs: Refs, private readonly data: ExtentMap, private readonly cow: ExtentMap,
+    private readonly inline: boolean, private readonly seq: number, private readonly dataSeq: number,
+  ) {}
+
+  version(scope: 'data' | 'all'): string {
+    return scope === 'data' ? `d${this.dataSeq}` : `a${this.seq}`;
+  }
+
+  fingerprint(scope: 'data' | 'all'): string {
+    const fp = (m: ExtentMap) => m.exts.map((e) => `${e.lblk}+${e.len}:${e.state}@${e.pblk}`).join(' ');
+    return `${this.inline ? 'inline ' : ''}${fp(this.data)}${scope === 'all' ? ` | cow ${fp(this.cow)}` : ''}`;
+  }
+
+  block(lblk: number): BlockState {
+    const ext = this.data.extentAt(lblk);
+    const c = this.cow.extentAt(lblk);
+    const staged = c && c.state !== 'delalloc' && c.pblk >= 0 ? { cowPblk: c.pblk + (lblk - c.lblk) } : {};
+    if (!ext) return { state: 'hole', ...staged };
+    if (ext.state === 'delalloc') return { state: 'delalloc', ...staged };
+    const pblk = ext.pblk + (lblk - ext.lblk);
+    return { state: ext.state, pblk, shared: this.fs.isShared(pblk), ...staged };
+  }
+
+  /** The end of whichever extent (data or COW fork) ends first after lblk, or the next start. */
+  nextChange(lblk: number): number {
+    return Math.min(this.data.nextEdge(lblk), this.cow.nextEdge(lblk));
+  }
+
+  sharedRun(lblk: number, n: number): number {
+    const ext = this.data.extentAt(lblk);
+    return ext === null || ext.state === 'delalloc' ? n : this.fs.sharedSpan(ext.pblk + (lblk - ext.lblk), n);
+  }
+}
+
 function refsOf(inode: Inode): RefsInode {
   return inode.fsPrivate as RefsInode;
 }
@@ -391,31 +432,7 @@ export class Refs implements FsInstance {
   /** A frozen view of the inode's mapping state for the contract monitor (O(1): copy-on-write). */
   snapshot(inode: Inode): MappingSnapshot {
     const ri = refsOf(inode);
-    const data = ri.extents.view();
-    const cow = ri.cow.view();
-    const inline = ri.inline !== null;
-    const seq = ri.seq;
-    const dataSeq = ri.dataSeq;
-    const fp = (m: ExtentMap) => m.exts.map((e) => `${e.lblk}+${e.len}:${e.state}@${e.pblk}`).join(' ');
-    return {
-      version: (scope) => (scope === 'data' ? `d${dataSeq}` : `a${seq}`),
-      fingerprint: (scope) => `${inline ? 'inline ' : ''}${fp(data)}${scope === 'all' ? ` | cow ${fp(cow)}` : ''}`,
-      block: (lblk): BlockState => {
-        const { ext } = data.lookup(lblk);
-        const { ext: c } = cow.lookup(lblk);
-        const staged = c && c.state !== 'delalloc' && c.pblk >= 0 ? { cowPblk: c.pblk + (lblk - c.lblk) } : {};
-        if (!ext) return { state: 'hole', ...staged };
-        if (ext.state === 'delalloc') return { state: 'delalloc', ...staged };
-        const pblk = ext.pblk + (lblk - ext.lblk);
-        return { state: ext.state, pblk, shared: this.isShared(pblk), ...staged };
-      },
-      // The end of whichever extent (data or COW fork) ends first after lblk, or the next start.
-      nextChange: (lblk) => Math.min(data.lookup(lblk).next, cow.lookup(lblk).next),
-      sharedRun: (lblk, n) => {
-        const { ext } = data.lookup(lblk);
-        return ext === null || ext.state === 'delalloc' ? n : this.sharedSpan(ext.pblk + (lblk - ext.lblk), n);
-      },
-    };
+    return new RefsSnapshot(this, ri.extents.view(), ri.cow.view(), ri.inline !== null, ri.seq, ri.dataSeq);
   }
 
   describeBlock(inode: Inode, pos: number): string {
@@ -581,7 +598,8 @@ export class Refs implements FsInstance {
    * an unshared run longer than the refcount table is ended by the nearest shared block found in
    * the table, not by asking each block (a 2^40-byte extent has 2^28 of them).
    */
-  private sharedSpan(pblk: number, n: number): number {
+  /** How many blocks from pblk (1..n) answer isShared() as pblk does. */
+  sharedSpan(pblk: number, n: number): number {
     const s = this.isShared(pblk);
     if (!s && this.refcount.size < n) {
       let k = n;

@@ -34,7 +34,11 @@ export interface BlockState {
   cowPblk?: number;
 }
 
-/** A frozen view of one inode's mapping state, taken before a callback. */
+/**
+ * A frozen view of one inode's mapping state, taken before a callback. It may be a class instance
+ * with its methods on the prototype (refs' is): wrap one by delegation (Object.create), not by
+ * spreading it.
+ */
 export interface MappingSnapshot {
   /**
    * Cheap change detector: equal versions mean the state did not change (data fork only, or
