@@ -496,7 +496,7 @@ export class FileHandle {
     // ext4 leaves the zeroed block dirty instead (ordered-data journalling writes it before the
     // size commits): the personality says which.
     this.writeBackAfterTruncateZero(oldsize, newsize, didZero.v);
-    if (newsize < oldsize) fs.truncateBlocks(inode, newsize);
+    if (newsize < oldsize || (newsize === oldsize && this.personality.truncateSameSizeFrees)) fs.truncateBlocks(inode, newsize);
     fs.sizeChanged(inode);
   }
 

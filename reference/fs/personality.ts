@@ -76,6 +76,13 @@ export interface Personality {
    */
   readonly shiftFreesPostEofBlocks: boolean;
   /**
+   * A truncate to the current size still frees the blocks past EOF (a KEEP_SIZE preallocation):
+   * xfs_setattr_size calls xfs_itruncate_extents whenever newsize <= oldsize, ext4_setattr calls
+   * ext4_truncate "even if i_size didn't change to truncate possible preallocated blocks". false:
+   * only a truncate down frees.
+   */
+  readonly truncateSameSizeFrees: boolean;
+  /**
    * Bytes of speculative post-EOF preallocation done when the setup does not say (XFS:
    * xfs_buffered_write_iomap_begin -> xfs_iomap_prealloc_size). 0: none. The refs form of it is
    * the older XFS one (allocated WRITTEN at writeback), see docs/model.md.
@@ -142,6 +149,7 @@ const GENERIC: Personality = {
   zeroDirtyUnwrittenInCache: false,
   zeroPartialBlockInCache: false,
   shiftFreesPostEofBlocks: false,
+  truncateSameSizeFrees: false,
   eofPrealloc: 0,
   dioReadAlignUpFront: true,
   dioWriteAlignUpFront: true,
@@ -154,7 +162,7 @@ const GENERIC: Personality = {
 
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: 'within-eof',
-  zeroPartialBlockInCache: true, shiftFreesPostEofBlocks: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
+  zeroPartialBlockInCache: true, shiftFreesPostEofBlocks: true, truncateSameSizeFrees: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
   shiftFlushesUnitBefore: true, unshareOnlyReflinked: true,
 };
 
@@ -169,6 +177,7 @@ const EXT4: Personality = {
   zeroDirtyUnwrittenInCache: 'always',
   zeroPartialBlockInCache: false,
   shiftFreesPostEofBlocks: false,
+  truncateSameSizeFrees: true,
   eofPrealloc: 0,
   dioReadAlignUpFront: false,
   dioWriteAlignUpFront: false,
