@@ -57,10 +57,13 @@ export type DivergenceRule = 'diff-result' | 'diff-size' | 'diff-bytes' | 'diff-
 /** Host and reference disagree outside the envelope. Recognised by the fsx runner by its name. */
 export class Divergence extends Error {
   readonly rule: DivergenceRule;
-  constructor(rule: DivergenceRule, lines: string[]) {
+  /** The errno of the side that failed (the host's when both did), for the failure's signature. */
+  readonly errno?: string;
+  constructor(rule: DivergenceRule, lines: string[], errno?: string) {
     super(lines.join('\n'));
     this.name = 'Divergence';
     this.rule = rule;
+    if (errno !== undefined) this.errno = errno;
   }
 }
 
@@ -321,7 +324,9 @@ export class DiffTarget implements FileTarget {
       return h.v;
     }
     if (!r.ok && !h.ok && h.e instanceof FsError && (r.e as FsError).code === h.e.code) throw h.e;
-    throw new Divergence('diff-result', [`${what}: the reference ${r.ok ? `returned ${show(r.v)}` : `failed with ${errName(r.e)}`}, the host ${h.ok ? `returned ${show(h.v)}` : `failed with ${errName(h.e)}`}`]);
+    const failed = !h.ok ? h.e : !r.ok ? r.e : undefined;
+    throw new Divergence('diff-result', [`${what}: the reference ${r.ok ? `returned ${show(r.v)}` : `failed with ${errName(r.e)}`}, the host ${h.ok ? `returned ${show(h.v)}` : `failed with ${errName(h.e)}`}`],
+      failed instanceof FsError ? failed.code : undefined);
   }
 
   /**

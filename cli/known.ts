@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import { parseJsonLog } from '../properties/fsx/oplog';
-import { KnownSignature, KnownSignatureError, failureSignature, knownIndex, loadKnownSignatures, signatureText } from '../properties/signatures';
+import { KnownSignature, KnownSignatureError, failureSignature, knownIndex, loadKnownSignatures, lookupKnown } from '../properties/signatures';
 import type { Output } from '../properties/fsx/runner';
 import { SeedExtras, SeedOutcome, SeedTask, runSeed } from '../properties/fsx/workers';
 import { UsageError } from './common';
@@ -45,8 +45,8 @@ function matchKnown(out: Omit<SeedOutcome, 'lines'>, known: Map<string, KnownSig
   const shrunk = f?.shrunk as { log?: string } | undefined;
   if (f === undefined || shrunk?.log === undefined) return null;
   const log = parseJsonLog(fs.readFileSync(shrunk.log, 'utf8'), shrunk.log);
-  const sig = failureSignature(String(f.kind), f.rule as string | undefined, log);
-  return known.get(signatureText(sig)) ?? null;
+  const sig = failureSignature(String(f.kind), f.rule as string | undefined, log, f.errno as string | undefined);
+  return lookupKnown(known, sig) ?? null;
 }
 
 /**

@@ -145,7 +145,9 @@ export function replayCommand(p: Parsed, io: CliIO): number {
     const expected = log.expected === undefined || log.expected.outcome === 'pass' ? 'pass' : log.expected.kind;
     const outcome = outcomeOf(r);
     const expectedOp = log.expected?.outcome === 'fail' ? log.expected.op : undefined;
-    const ok = expected === outcome && (expectedOp === undefined || expectedOp === r.failure?.op);
+    const expectedErrno = log.expected?.outcome === 'fail' ? log.expected.errno : undefined;
+    const ok = expected === outcome && (expectedOp === undefined || expectedOp === r.failure?.op)
+      && (expectedErrno === undefined || expectedErrno === r.failure?.errno);
     const c: Record<string, unknown> = { path: file, expected, outcome, ok };
     if (r.failure !== null) {
       c.op = r.failure.op;

@@ -37,12 +37,22 @@ export interface Signature {
   kind: string;
   rule: string;
   shape: string;
+  /**
+   * The errno of an op-error, or of the side that failed in a divergence (the host's when both
+   * sides answered differently), when known: an EIO from a known kernel bug is not an EINVAL from
+   * a new one with the same op shape.
+   */
+  errno?: string;
 }
 
-/** The signature as one string: `kind|rule|shape`. */
+/** The signature as one string: `kind|rule|shape`, then `|errno` when it has one. */
 export function signatureText(s: Signature): string {
-  return `${s.kind}|${s.rule}|${s.shape}`;
+  const base = `${s.kind}|${s.rule}|${s.shape}`;
+  return s.errno === undefined ? base : `${base}|${s.errno}`;
 }
+
+/** Kinds whose signature carries the errno. */
+const ERRNO_KINDS = new Set(['op-error', 'divergence']);
 
 /** A short stable name for a signature (folder names, JUnit cases, HTML anchors). */
 export function signatureId(s: Signature): string {
@@ -52,8 +62,10 @@ export function signatureId(s: Signature): string {
 }
 
 /** The signature of a failure given its kind and rule and its (shrunk) reproducer. */
-export function failureSignature(kind: string, rule: string | undefined, log: Pick<OpLog, 'ops'>): Signature {
-  return { kind, rule: rule ?? '', shape: logShape(log.ops) };
+export function failureSignature(kind: string, rule: string | undefined, log: Pick<OpLog, 'ops'>, errno?: string): Signature {
+  const s: Signature = { kind, rule: rule ?? '', shape: logShape(log.ops) };
+  if (errno !== undefined && ERRNO_KINDS.has(kind)) s.errno = errno;
+  return s;
 }
 
 export interface KnownSignature {
@@ -90,10 +102,20 @@ export function loadKnownSignatures(dirs: readonly string[]): KnownSignature[] {
       }
       const exp = log.expected;
       if (exp === undefined || exp.outcome !== 'fail') throw new KnownSignatureError(`known signature ${file}: the log has no expected failure ("expected": {"outcome": "fail", ...})`);
-      out.push({ signature: failureSignature(exp.kind, exp.rule, log), file, note: log.description ?? '' });
+      out.push({ signature: failureSignature(exp.kind, exp.rule, log, exp.errno), file, note: log.description ?? '' });
     }
   }
   return out;
+}
+
+/**
+ * The known signature a failure's signature matches: the same kind, rule, shape and errno; or a
+ * known signature that names no errno (written before known logs recorded one: it matches any).
+ */
+export function lookupKnown(index: ReadonlyMap<string, KnownSignature>, sig: Signature): KnownSignature | undefined {
+  const exact = index.get(signatureText(sig));
+  if (exact !== undefined || sig.errno === undefined) return exact;
+  return index.get(signatureText({ kind: sig.kind, rule: sig.rule, shape: sig.shape }));
 }
 
 /** Index known signatures by their text for matching. */

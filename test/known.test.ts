@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../cli/main';
-import { inProcess as cli } from './support/bin';
+import { failureSignature, KnownSignature, knownIndex, loadKnownSignatures, lookupKnown, signatureText } from '../properties/signatures';
+import { inProcess as cli, naiveModule } from './support/bin';
 
 /** The classic op mix (without fsx's newer ops): the op counts below were measured in its stream. */
 const CLASSIC = ['--weight', 'read_dontcache=0', '--weight', 'write_dontcache=0', '--weight', 'write_atomic=0', '--weight', 'exchange_range=0'];
@@ -57,5 +58,53 @@ describe('fsx --known DIR', () => {
   it('a folder that is not one is a usage error', async () => {
     const r = await main(['fsx', '--known', path.join(tmp, 'nope'), '-N', '10'], { stdout: () => undefined, stderr: () => undefined, isTTY: false });
     assert.equal(r, 2);
+  });
+
+  describe('the errno is part of an op-error or divergence signature', () => {
+    const ops = [{ op: 'write', off: 0, len: 10 }, { op: 'read_direct', off: 0, len: 4096 }] as never;
+    const eio = failureSignature('op-error', undefined, { ops }, 'EIO');
+
+    it('a known EIO does not swallow an EINVAL of the same op shape; a known without errno matches any', () => {
+      const k = (sig: ReturnType<typeof failureSignature>): KnownSignature => ({ signature: sig, file: 'k.json', note: '' });
+      const idx = knownIndex([k(eio)]);
+      assert.equal(lookupKnown(idx, failureSignature('op-error', undefined, { ops }, 'EIO'))?.file, 'k.json');
+      assert.equal(lookupKnown(idx, failureSignature('op-error', undefined, { ops }, 'EINVAL')), undefined, 'EINVAL is a new failure');
+      const old = knownIndex([k(failureSignature('op-error', undefined, { ops }))]);
+      assert.equal(lookupKnown(old, failureSignature('op-error', undefined, { ops }, 'EINVAL'))?.file, 'k.json', 'a known log without errno matches as before');
+      assert.equal(signatureText(failureSignature('bad-data', 'fileops-14.3', { ops }, 'EIO')), 'bad-data|fileops-14.3|write read_direct', 'other kinds carry no errno');
+      assert.equal(signatureText(failureSignature('divergence', 'diff-result', { ops }, 'EIO')), 'divergence|diff-result|write read_direct|EIO');
+    });
+
+    it('the known folder of the project names the errno of every kernel finding', () => {
+      for (const k of loadKnownSignatures([path.join(__dirname, '..', '..', 'corpus', 'known')])) assert.equal(k.signature.errno, 'EIO', k.file);
+    });
+
+    it('fsx reports an op-error\'s errno, --known matches it only with the same errno, replay checks it', async function () {
+      this.timeout(120_000);
+      // naive whose 3rd truncate fails with the given errno.
+      const errnoJs = JSON.stringify(path.join(__dirname, '..', 'reference', 'errno'));
+      const mod = (errno: string) => path.join(tmp, naiveModule(tmp, `trunc-${errno}.js`, `const E = require(${errnoJs}); const tr = t.truncate.bind(t); let n = 0; t.truncate = (s) => { if (++n === 3) throw new E.FsError(E.${errno}, 'truncate: ${errno} from the test'); return tr(s); }`));
+      const eioRun = await cli(['fsx', '--adapter', mod('EIO'), '-N', '400', '-q', ...CLASSIC, '--shrink', '--save', path.join(tmp, 'e1'), '--json']);
+      assert.equal(eioRun.code, 1, eioRun.out);
+      const f = eioRun.json.failure as { kind: string; errno?: string; shrunk: { log: string } };
+      assert.equal(f.kind, 'op-error', eioRun.out);
+      assert.equal(f.errno, 'EIO');
+      const dir = path.join(tmp, 'known-eio');
+      fs.mkdirSync(dir);
+      const log = JSON.parse(fs.readFileSync(f.shrunk.log, 'utf8'));
+      log.expected.errno = 'EIO';
+      fs.writeFileSync(path.join(dir, 'eio.json'), JSON.stringify(log));
+      const hit = await cli(['fsx', '--adapter', mod('EIO'), '-N', '400', '-q', ...CLASSIC, '--known', dir, '--save', path.join(tmp, 'e2'), '--json']);
+      assert.ok((hit.json.knownHits as unknown[]).length >= 1, hit.out);
+      const miss = await cli(['fsx', '--adapter', mod('EINVAL'), '-N', '400', '-q', ...CLASSIC, '--known', dir, '--save', path.join(tmp, 'e3'), '--json']);
+      assert.equal(miss.code, 1, miss.out);
+      assert.deepEqual(miss.json.knownHits, [], 'an EINVAL is not the known EIO');
+      // replay: a log that records EIO ends as recorded on the EIO module only.
+      const rec = path.join(dir, 'eio.json');
+      const asRec = await cli(['replay', rec, '--adapter', mod('EIO'), '--as-recorded', '-q']);
+      assert.equal(asRec.code, 0, asRec.out);
+      const other = await cli(['replay', rec, '--adapter', mod('EINVAL'), '--as-recorded', '-q']);
+      assert.equal(other.code, 1, other.out);
+    });
   });
 });

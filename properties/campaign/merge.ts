@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CoverageRecorder } from '../coverage/recorder';
 import { reachableFor, summarize } from '../coverage/reachable';
-import { KnownSignature, knownIndex, signatureText, Signature } from '../signatures';
+import { KnownSignature, knownIndex, lookupKnown, Signature } from '../signatures';
 import { SHARD_FORMAT, ShardInfo, UNIT_FORMAT, UnitFailure, UnitResult } from './shard';
 import type { SetupOptions } from './config';
 
@@ -342,7 +342,7 @@ export function mergeShards(inputs: readonly string[], out: string, known: reado
     }
     if (f.report !== undefined) d.report = copyInto(out, sub, path.join(rep.shardDir, f.report));
     if (f.reportError !== undefined) d.reportError = f.reportError;
-    const k = kidx.get(signatureText(f.signature));
+    const k = lookupKnown(kidx, f.signature);
     if (k !== undefined) d.known = { file: k.file, note: k.note };
     failures.push(d);
   }

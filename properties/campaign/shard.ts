@@ -41,6 +41,8 @@ export const UNIT_FORMAT = 'iomap-harness-campaign-unit';
 export interface UnitFailure {
   kind: string;
   rule?: string;
+  /** The errno of an op-error or divergence, when the run reported one (part of the signature). */
+  errno?: string;
   op: number;
   /** The failure's first report line. */
   message: string;
@@ -200,7 +202,7 @@ function explorerPage(spec: string, logFile: string, log: OpLog): { report?: str
 function failureRecord(dir: string, spec: string, base: Omit<UnitFailure, 'signature' | 'sigId' | 'shrunk'>, shrunkFile: string | undefined): UnitFailure {
   const reproducer = shrunkFile ?? base.log;
   const log = reproducer === undefined ? undefined : readLog(reproducer);
-  const signature = failureSignature(base.kind, base.rule, log ?? { ops: [] });
+  const signature = failureSignature(base.kind, base.rule, log ?? { ops: [] }, base.errno);
   const rel = (p: string | undefined) => (p === undefined ? undefined : path.relative(dir, p));
   const f: UnitFailure = { ...base, signature, sigId: signatureId(signature), shrunk: shrunkFile !== undefined && log !== undefined };
   if (f.rule === undefined) delete f.rule;
@@ -248,7 +250,7 @@ function runFsxUnit(c: Campaign, u: Unit, dir: string, r: UnitResult): void {
   const shrunk = (f.shrunk as { log?: string } | undefined)?.log;
   const log = f.log as string;
   r.failures.push(failureRecord(dir, spec, {
-    kind: String(f.kind), rule: f.rule as string | undefined, op: Number(f.op),
+    kind: String(f.kind), rule: f.rule as string | undefined, op: Number(f.op), ...(typeof f.errno === 'string' ? { errno: f.errno } : {}),
     message: `${f.kind}${f.rule !== undefined ? ` ${f.rule}` : ''} at op ${f.op}${head.length > 0 ? `: ${head.join('; ')}` : ''}`, log,
   }, shrunk));
 }

@@ -122,7 +122,7 @@ export interface LogOptions {
 
 export type Expected =
   | { outcome: 'pass' }
-  | { outcome: 'fail'; kind: FailureKind; op: number; offset?: number; rule?: string };
+  | { outcome: 'fail'; kind: FailureKind; op: number; offset?: number; rule?: string; errno?: string };
 
 export interface OpLog {
   format: typeof OPLOG_FORMAT;
@@ -273,12 +273,18 @@ function checkExpected(c: Checker, v: unknown, where: string): Expected {
     return { outcome: 'pass' };
   }
   if (v.outcome !== 'fail') c.fail(`${where}.outcome`, `expected "pass" or "fail", got ${describeValue(v.outcome)}`);
-  c.keys(v, where, ['outcome', 'kind', 'op', 'offset', 'rule']);
+  c.keys(v, where, ['outcome', 'kind', 'op', 'offset', 'rule', 'errno']);
   const kind = c.str(v.kind, `${where}.kind`);
   if (!(FAILURE_KINDS as readonly string[]).includes(kind)) c.fail(`${where}.kind`, `unknown failure kind ${JSON.stringify(kind)} (known: ${FAILURE_KINDS.join(', ')})`);
   const e: Expected = { outcome: 'fail', kind: kind as FailureKind, op: c.int(v.op, `${where}.op`, 1, MAX_OFFSET) };
   if (v.offset !== undefined) e.offset = c.offset(v.offset, `${where}.offset`);
   if (v.rule !== undefined) e.rule = c.str(v.rule, `${where}.rule`);
+  if (v.errno !== undefined) {
+    // The errno a known signature or an expected op-error names (properties/signatures.ts).
+    const errno = c.str(v.errno, `${where}.errno`);
+    if (!/^(E[A-Z0-9]+|SIGBUS)$/.test(errno)) c.fail(`${where}.errno`, `expected an errno name such as "EIO", got ${describeValue(v.errno)}`);
+    e.errno = errno;
+  }
   return e;
 }
 

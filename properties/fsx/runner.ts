@@ -94,10 +94,12 @@ export function contractViolation(e: unknown): { rule: string; lines: string[] }
 }
 
 /** A differential target's report that host and reference disagree (adapters/diff.ts), by shape. */
-export function divergence(e: unknown): { rule: string; lines: string[] } | null {
+export function divergence(e: unknown): { rule: string; lines: string[]; errno?: string } | null {
   if (!(e instanceof Error) || e.name !== 'Divergence') return null;
   const rule = (e as { rule?: unknown }).rule;
-  return typeof rule === 'string' ? { rule, lines: e.message.split('\n') } : null;
+  const errno = (e as { errno?: unknown }).errno;
+  if (typeof rule !== 'string') return null;
+  return typeof errno === 'string' ? { rule, lines: e.message.split('\n'), errno } : { rule, lines: e.message.split('\n') };
 }
 
 export interface Output {
@@ -2092,6 +2094,7 @@ export class Runner {
     const dv = divergence(e);
     if (dv !== null) {
       this.fail('divergence', dv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...dv.lines]);
+      if (dv.errno !== undefined) (this.failure as Failure).errno = dv.errno;
       return;
     }
     const err = e instanceof Error ? e : new Error(String(e));

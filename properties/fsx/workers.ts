@@ -237,6 +237,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
     f.opsToDetect = total;
   }
   if (r.failure.rule !== undefined) f.rule = r.failure.rule;
+  if (r.failure.errno !== undefined) f.errno = r.failure.errno;
   if (r.failure.offset !== undefined) f.offset = r.failure.offset;
   f.op = r.failure.op;
   f.log = saved;
