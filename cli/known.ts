@@ -59,15 +59,23 @@ export function runPastKnown(task: SeedTask, known: Map<string, KnownSignature>,
   let left = task.options.numOps;
   let seed = task.options.seed;
   let ops = 0;
+  let elapsedMs = 0;
+  let rounds = 0;
   let extras: SeedExtras = first;
   for (;;) {
     const out = runSeed({ ...task, shrink: true, options: { ...task.options, numOps: left } }, seed, io, extras);
     extras = { saveDir: first.saveDir };
     ops += out.summary.ops;
     left -= out.summary.ops;
+    elapsedMs += out.summary.elapsedMs;
+    rounds += out.summary.rounds ?? 1;
     const k = out.fatal === undefined ? matchKnown(out, known) : null;
     if (k === null || left <= 0) {
+      // The summary describes the whole run, every seed it took: ops, time, speed and rounds.
       out.summary.ops = ops;
+      out.summary.elapsedMs = elapsedMs;
+      out.summary.opsPerSec = elapsedMs > 0 ? Math.round((ops * 1000) / elapsedMs) : 0;
+      if (out.summary.rounds !== undefined || rounds > 1) out.summary.rounds = rounds;
       if (k !== null) {
         out.summary.failures = 0;
         delete out.summary.failure;

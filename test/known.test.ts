@@ -38,6 +38,9 @@ describe('fsx --known DIR', () => {
     assert.equal(hits[0].seed, 1);
     assert.match(r.out, /Known signature .*going on with seed 2/);
     assert.ok((r.json.ops as number) >= 61, 'the ops of every seed are counted');
+    // Time and speed are the whole run's too, not the last seed's (was: the continuation seed's only).
+    const { ops, elapsedMs, opsPerSec } = r.json as { ops: number; elapsedMs: number; opsPerSec: number };
+    if (elapsedMs > 0) assert.equal(opsPerSec, Math.round((ops * 1000) / elapsedMs));
   });
 
   it('without --known the same run fails at the first failure', async function () {

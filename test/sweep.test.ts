@@ -61,6 +61,18 @@ describe('setup sweep: the draw', () => {
     }
   });
 
+  it('a target with three block sizes (scratch:xfs) gets each in turn, not the first every other round', () => {
+    const xfs = { blockSizes: [1024, 4096, 16384] };
+    for (const seed of [1, 2, 3, 99]) {
+      const counts = new Map<unknown, number>();
+      for (let k = 0; k < 12; k++) {
+        const b = drawSetup(seed, xfs, {}, k).blockSize;
+        counts.set(b, (counts.get(b) ?? 0) + 1);
+      }
+      assert.deepEqual([...counts.values()], [4, 4, 4], `seed ${seed}: ${[...counts].join(' ')}`);
+    }
+  });
+
   it('draws only what the adapter declares, and keeps what the user pinned', () => {
     assert.deepEqual(drawSetup(3, undefined, {}), {});
     const naive = drawSetup(3, { blockSizes: [512, 1024, 4096, 16384] }, {}, 1);

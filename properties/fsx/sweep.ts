@@ -117,8 +117,11 @@ export function drawSetup(seed: number, support: SetupSupport | undefined, pins:
   const flags0 = start.below(4);
   const rng = new Prng((roundSeed(seed, k) ^ SWEEP_STREAM) >>> 0);
   const flags = (flags0 + k + (k >>> 2)) % 4;
+  // Cycle through the sizes the target declares: with three (scratch:xfs), `% 4` then `% 3` in
+  // setupFor would give the first size every other round. Four, two or one: the same as `% 4`.
+  const nbs = support?.blockSizes?.length ?? 0;
   const c: SetupChoice = {
-    block: (bs0 + k) % 4,
+    block: (bs0 + k) % (nbs > 0 ? nbs : 4),
     folio: rng.below(4),
     prealloc: (flags & 1) !== 0 ? 1 + rng.below(PREALLOC_SIZES.length) : 0,
     // A poison seed of its own (never 0, which means "off" in a choice).
