@@ -1,3 +1,5 @@
+import { lowerBound } from '../../reference/sorted';
+
 /**
  * RangeSet: sorted disjoint byte ranges [lo, hi) of a file, merged as they are added (touching
  * ranges merge). The durability tracker keeps what changed since the last acknowledgement in one;
@@ -32,13 +34,7 @@ export class RangeSet {
   private merge(lo: number, hi: number, gaps: Array<[number, number]> | null): void {
     const { los, his } = this;
     // First range that ends at or after lo (touching ranges merge).
-    let i = 0;
-    let j = los.length;
-    while (i < j) {
-      const m = (i + j) >> 1;
-      if (his[m] < lo) i = m + 1;
-      else j = m;
-    }
+    const i = lowerBound(his, lo);
     let k = i;
     let pos = lo;
     let nlo = lo;

@@ -60,6 +60,7 @@
  * media) reuses the live chunks instead of sharing them.
  */
 import { EINVAL, FsError } from '../errno';
+import { lowerBound } from '../sorted';
 import type { BlockDevice, WriteOptions } from './types';
 import { MemoryDevice, MemorySnapshot, RangeImage } from './memory';
 import { checkOpen, validateDiscard, validateRead, validateWrite } from './validate';
@@ -448,14 +449,8 @@ export class CrashDevice extends WrappedDevice {
   /** Index of the last flush entry with index < point, or -1. */
   private lastFlushBefore(point: number): number {
     const fl = this.flushes;
-    let lo = 0;
-    let hi = fl.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (fl[mid] < point) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo > 0 ? fl[lo - 1] : -1;
+    const i = lowerBound(fl, point);
+    return i > 0 ? fl[i - 1] : -1;
   }
 
   /** The durable state and pending writes at `point`. */

@@ -10,6 +10,7 @@ import { Folio, ifsFree, isPartiallyUptodate, recycleFolioData } from './folio';
 import { BioQueue } from './bio';
 import { Inode, PAGE_SHIFT, PAGE_SIZE } from './types';
 import { ENXIO } from '../errno';
+import { lowerBound } from '../sorted';
 
 /** The address_space_operations iomap installs (iomap_dirty_folio, iomap_invalidate_folio...). */
 export interface AddressSpaceOps {
@@ -405,17 +406,6 @@ export class AddressSpace {
     }
     return ok;
   }
-}
-
-function lowerBound(a: number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function ctz(x: number): number {
