@@ -220,14 +220,23 @@ function mountArgs(s: ScratchState): string[] {
  */
 export function remountScratch(s: ScratchState): void {
   if (s.type === 'tmpfs' || s.device === null || !s.complete) throw new ScratchError(`${s.mount}: only a complete block-device scratch filesystem can be remounted`);
-  let r: CommandResult = { ok: false, out: '', err: '' };
-  for (let i = 0; i < 20; i++) {
-    r = run('umount', [s.mount]);
-    if (r.ok) break;
-    pause(100);
-  }
+  const r = umountRetrying(s.mount, 20);
   if (!r.ok) throw new ScratchError(`umount ${s.mount} failed: ${r.err}`);
   mustRun('mount', mountArgs(s));
+}
+
+/**
+ * `umount mount`, tried up to `tries` times 100 ms apart while it is busy (a file still closing);
+ * stops early once it worked or nothing is mounted there. The last result.
+ */
+function umountRetrying(mount: string, tries: number): CommandResult {
+  let r: CommandResult = { ok: false, out: '', err: '' };
+  for (let i = 0; i < tries; i++) {
+    r = run('umount', [mount]);
+    if (r.ok || /not mounted/i.test(r.err)) break;
+    pause(100);
+  }
+  return r;
 }
 
 /**
@@ -341,12 +350,7 @@ function undo(s: ScratchState, lazy = false): DestroyResult {
   for (const m of mounted.reverse()) {
     const ours = s.type === 'tmpfs' ? m.fstype === 'tmpfs' && m.source === TMPFS_SOURCE : s.device !== null && m.source === s.device;
     if (!ours) throw new ScratchError(`${s.mount} has ${m.source} (${m.fstype}) mounted on it, which scratch create did not mount; not unmounting it`);
-    let r: CommandResult = { ok: false, out: '', err: '' };
-    for (let i = 0; i < (lazy ? 5 : 20); i++) {
-      r = run('umount', [s.mount]);
-      if (r.ok || /not mounted/i.test(r.err)) break;
-      pause(100);
-    }
+    let r = umountRetrying(s.mount, lazy ? 5 : 20);
     if (!r.ok && lazy && !/not mounted/i.test(r.err)) r = run('umount', ['-l', s.mount]);
     if (!r.ok && !/not mounted/i.test(r.err)) throw new ScratchError(`umount ${s.mount} failed: ${r.err} (is something using it?)`);
     done.push(`umount ${s.mount}`);
