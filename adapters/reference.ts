@@ -3,7 +3,7 @@
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
 import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
-import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, ReadKind, SetupSupport, StateObserver, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, ReadKind, readMethodsAreOwn, SetupSupport, StateObserver, TargetSetup } from './types';
 import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
@@ -275,9 +275,7 @@ export class ReferenceTarget implements FileTarget {
    * the replacement and sees what it does.
    */
   get readInto(): ((how: ReadKind, off: number, dst: Uint8Array) => number) | undefined {
-    const own = ReferenceTarget.prototype;
-    if (this.pread !== own.pread || this.directRead !== own.directRead || this.mapread !== own.mapread || this.readDontcache !== own.readDontcache) return undefined;
-    return this.readIntoOwn;
+    return readMethodsAreOwn(this, ReferenceTarget.prototype) ? this.readIntoOwn : undefined;
   }
 
   /** Every read into the caller's buffer: FileHandle's ...Into twins of the four read methods. */
