@@ -35,6 +35,25 @@ function brokenHost(alter: (t: FileTarget) => void, bs = 4096): FileAdapter {
   return a;
 }
 
+/** A reference "host" whose targets run `after` when an O_DIRECT write fails, before it throws. */
+function ext4HostOnRefusedWrite(host: ReferenceAdapter, after: (t: FileTarget, off: number, data: Uint8Array) => void): ReferenceAdapter {
+  const open = host.open.bind(host);
+  host.open = () => {
+    const t = open();
+    const dw = t.directWrite!.bind(t);
+    t.directWrite = (off, data) => {
+      try {
+        return dw(off, data);
+      } catch (e) {
+        after(t, off, data);
+        throw e;
+      }
+    };
+    return t;
+  };
+  return host;
+}
+
 function fuzz(host: FileAdapter, numOps: number, seed = 1) {
   const diff = new DiffAdapter(host, { personality: 'generic' });
   // No interleaving ops: the diff target has none (the host would not either).
@@ -182,21 +201,7 @@ describe('diff: host vs reference', () => {
   it('a refused misaligned O_DIRECT write (ext4): blocks old on one side and new on the other are in the envelope; other bytes: diff-bytes', () => {
     const BS = 4096;
     const run = (land: (t: FileTarget, off: number, data: Uint8Array) => void): string | null => {
-      const host = new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4' });
-      const open = host.open.bind(host);
-      host.open = () => {
-        const t = open();
-        const dw = t.directWrite!.bind(t);
-        t.directWrite = (off, data) => {
-          try {
-            return dw(off, data);
-          } catch (e) {
-            land(t, off, data);
-            throw e;
-          }
-        };
-        return t;
-      };
+      const host = ext4HostOnRefusedWrite(new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4' }), land);
       const diff = new DiffAdapter(host, { personality: 'ext4' });
       const t = diff.open();
       try {
@@ -236,22 +241,9 @@ describe('diff: host vs reference', () => {
   it('a refused misaligned O_DIRECT write (ext4): the host may allocate a prefix of the reference\'s blocks, nothing else', () => {
     const BS = 4096;
     const run = (leave: number | null, strict = false): string | null => {
-      const host = new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4', folioSize: BS });
-      const open = host.open.bind(host);
-      host.open = () => {
-        const t = open();
-        const dw = t.directWrite!.bind(t);
-        t.directWrite = (off, data) => {
-          try {
-            return dw(off, data);
-          } catch (e) {
-            // The host's allocator gave less: block `leave` stays a hole.
-            if (leave !== null) t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, leave * BS, BS);
-            throw e;
-          }
-        };
-        return t;
-      };
+      // The host's allocator gave less: block `leave` stays a hole.
+      const host = ext4HostOnRefusedWrite(new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4', folioSize: BS }),
+        (t) => { if (leave !== null) t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, leave * BS, BS); });
       const diff = new DiffAdapter(host, { personality: 'ext4', refusedDioAllocation: !strict });
       const t = diff.open();
       try {
