@@ -35,6 +35,25 @@ function brokenHost(alter: (t: FileTarget) => void, bs = 4096): FileAdapter {
   return a;
 }
 
+/** A reference "host" whose targets run `after` when an O_DIRECT write fails, before it throws. */
+function ext4HostOnRefusedWrite(host: ReferenceAdapter, after: (t: FileTarget, off: number, data: Uint8Array) => void): ReferenceAdapter {
+  const open = host.open.bind(host);
+  host.open = () => {
+    const t = open();
+    const dw = t.directWrite!.bind(t);
+    t.directWrite = (off, data) => {
+      try {
+        return dw(off, data);
+      } catch (e) {
+        after(t, off, data);
+        throw e;
+      }
+    };
+    return t;
+  };
+  return host;
+}
+
 function fuzz(host: FileAdapter, numOps: number, seed = 1) {
   const diff = new DiffAdapter(host, { personality: 'generic' });
   // No interleaving ops: the diff target has none (the host would not either).
@@ -194,21 +213,7 @@ describe('diff: host vs reference', () => {
   it('a refused misaligned O_DIRECT write (ext4): blocks old on one side and new on the other are in the envelope; other bytes: diff-bytes', () => {
     const BS = 4096;
     const run = (land: (t: FileTarget, off: number, data: Uint8Array) => void): string | null => {
-      const host = new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4' });
-      const open = host.open.bind(host);
-      host.open = () => {
-        const t = open();
-        const dw = t.directWrite!.bind(t);
-        t.directWrite = (off, data) => {
-          try {
-            return dw(off, data);
-          } catch (e) {
-            land(t, off, data);
-            throw e;
-          }
-        };
-        return t;
-      };
+      const host = ext4HostOnRefusedWrite(new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4' }), land);
       const diff = new DiffAdapter(host, { personality: 'ext4' });
       const t = diff.open();
       try {
@@ -235,6 +240,43 @@ describe('diff: host vs reference', () => {
     // A refused write that grew the file on one side: compared at once (a later write past EOF on
     // both sides would otherwise make the sizes and bytes agree again).
     assert.match(run((t, _off, data) => t.pwrite(3 * BS, data.subarray(0, 1))) ?? 'no divergence', /O_DIRECT pwrite\(0, 8292\) \(refused on both\): size 12289 on the host, 12288 on the reference/);
+  });
+
+  /*
+   * ext4 allocates the misaligned mapping of a refused O_DIRECT write before iomap refuses it, and
+   * its allocator may end that mapping early (ext4_mb_use_inode_pa: the inode preallocation's end;
+   * diff, ext4 4k seed 63, 6 ops: blocks 31-32 asked for, 31 allocated). A host that allocated a
+   * prefix of what the reference did is in the envelope and the reference's extra blocks are
+   * punched; a host that left a hole before a block it allocated is not; strict
+   * (refusedDioAllocation false), the extra block is a diff-mapping at the next change.
+   */
+  it('a refused misaligned O_DIRECT write (ext4): the host may allocate a prefix of the reference\'s blocks, nothing else', () => {
+    const BS = 4096;
+    const run = (leave: number | null, strict = false): string | null => {
+      // The host's allocator gave less: block `leave` stays a hole.
+      const host = ext4HostOnRefusedWrite(new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4', folioSize: BS }),
+        (t) => { if (leave !== null) t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, leave * BS, BS); });
+      const diff = new DiffAdapter(host, { personality: 'ext4', refusedDioAllocation: !strict });
+      const t = diff.open();
+      try {
+        t.truncate(8 * BS);
+        t.pwrite(0, new Uint8Array(1).fill(1));
+        t.fsync();
+        assert.throws(() => t.directWrite!(4 * BS + 1, new Uint8Array(BS).fill(2)), (e: Error & { code?: string }) => e.code === 'EINVAL');
+        t.pwrite(0, new Uint8Array(1).fill(3)); // a change: size, mapping and SEEK compared
+        const classes = blockClasses(t.fiemap!(0, 8 * BS, 0), BS, 8);
+        assert.deepEqual(classes.slice(4, 6), leave === 5 ? ['unwritten', 'hole'] : ['unwritten', 'unwritten']);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        diff.close();
+      }
+    };
+    assert.equal(run(null), null, 'the same allocation on both sides');
+    assert.equal(run(5), null, 'the host allocated block 4 only: the reference gives up block 5');
+    assert.match(run(4) ?? 'no divergence', /the host allocated block 5 \(hole before, unwritten now\) after leaving block 4 a hole the reference allocated: not a prefix/);
+    assert.match(run(5, true) ?? 'no divergence', /after pwrite\(0, 1\): block 5 \(byte 20480\) is hole on the host, unwritten on the reference/);
   });
 
   it('randomReads: a read miss fills exactly the pages asked for in single pages; without it, folios sized from the request', () => {
@@ -365,6 +407,33 @@ describe('diff: host vs reference', () => {
     assert.equal(out.value!.delalloc, null);
     assert.equal(out.value!.written, null);
     assert.equal(out.value!.diskSize, null);
+  });
+
+  /*
+   * The ext4 4k case kept in corpus/host (seed 63, 6 ops): a refused misaligned O_DIRECT write over
+   * blocks 31-32 where the inode preallocation from block 0's writeback ends at block 31, so the
+   * host allocates block 31 only. In the envelope by default (the reference gives up block 32);
+   * strict (refusedDioAllocation false), a diff-mapping at op 6.
+   */
+  it('ext4 4k host: ext4-4k-refused-dio-allocation-prefix-diff.json: the allocated prefix in the envelope; strict, diff-mapping', async function () {
+    this.timeout(120_000);
+    const p = path.join(__dirname, '..', '..', 'corpus', 'host', 'ext4-4k-refused-dio-allocation-prefix-diff.json');
+    const log = parseOpLog(fs.readFileSync(p, 'utf8'), p);
+    const replay = (dir: string, strict: boolean) => {
+      const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4', refusedDioAllocation: !strict });
+      try {
+        return replayLog(diff, diff.name, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+      } finally {
+        diff.close();
+      }
+    };
+    const out = await withScratchFs('ext4', (dir) => ({ strict: replay(dir, true), envelope: replay(dir, false) }), { size: 128 << 20, mkfsArgs: ['-b', '4096'] });
+    if (out.skipped !== null) skipWith(this, out.skipped);
+    const { strict, envelope } = out.value!;
+    assert.equal(envelope.failure, null, envelope.report.join('\n'));
+    assert.ok(strict.failure, 'strict: a divergence');
+    assert.equal(strict.failure!.op, 6, strict.report.join('\n'));
+    assert.match(strict.report.join('\n'), /block 32 \(byte 131072\) is hole on the host, unwritten on the reference/);
   });
 
   /*
