@@ -5,7 +5,7 @@
  * with the rule naming what differed. The per-block classes and the envelope are unit-tested.
  */
 import { strict as assert } from 'assert';
-import { DiffAdapter, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, seekDataBlocks, triage } from '../adapters/diff';
+import { DiffAdapter, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, extentEdges, seekDataBlocks, triage } from '../adapters/diff';
 import { ENXIO, FsError } from '../reference/errno';
 import { ReferenceAdapter } from '../adapters/reference';
 import type { FiemapExtent, FileAdapter, FileTarget } from '../adapters/types';
@@ -137,6 +137,18 @@ describe('diff: host vs reference', () => {
     assert.ok(cowProgressAgrees('written', 'shared', false, true), 'the reference finished one that was pending (a larger folio)');
     assert.ok(!cowProgressAgrees('written', 'shared', true, false), 'a clone the reference did not share is no progress');
     assert.ok(!cowProgressAgrees('written', 'unwritten', true, true) && !cowProgressAgrees('shared', 'hole', true, true));
+  });
+
+  it('extentEdges: where FIEMAP records start and end (a boundary the host has and the reference lacks)', () => {
+    const BS = 4096;
+    const host: FiemapExtent[] = [
+      { logical: 15 * BS, physical: 10 * BS, length: 6 * BS, flags: 0 },
+      { logical: 21 * BS, physical: 48 * BS, length: BS, flags: FIEMAP_EXTENT_LAST },
+    ];
+    const ref: FiemapExtent[] = [{ logical: 15 * BS, physical: 521 * BS, length: 7 * BS, flags: FIEMAP_EXTENT_LAST }];
+    assert.deepEqual([...extentEdges(host)].sort((a, b) => a - b), [15 * BS, 21 * BS, 22 * BS]);
+    const refEdges = extentEdges(ref);
+    assert.deepEqual([...extentEdges(host)].filter((e) => !refEdges.has(e)), [21 * BS], 'the host-only edge: block 21');
   });
 
   it("the diff's own byte comparisons leave both page caches as they were (RWF_DONTCACHE); plain preads would cache the file", () => {
@@ -456,6 +468,9 @@ describe('diff: host vs reference', () => {
    */
   const hostCases = [
     ['xfs-1k-cow-folio-follows-extents-diff.json', 1024, 'cow'], ['xfs-4k-cow-progress-dedupe-diff.json', 4096, 'cow'],
+    // Strict: the reference's folio 20-21, made over one extent where the host has two, written
+    // back whole by the dedupe's flush (foliosAcrossHostExtents).
+    ['xfs-4k-cow-folio-across-extents-diff.json', 4096, 'cow'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
     // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
@@ -466,13 +481,16 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-shift-keeps-reflink-flag-diff.json', 1024, 'none'],
     // A model fix (truncateSameSizeFrees).
     ['xfs-1k-truncate-same-size-frees-diff.json', 1024, 'none'],
+    // A model fix (the persistent-preallocation flag keeps blocks past EOF through an insert).
+    ['xfs-1k-insert-keeps-prealloc-past-eof-diff.json', 1024, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
     // Strict: the reference's larger folio written back at op 6 where the host's stays dirty.
     ['xfs-1k-speculative-splits-folios-diff.json', 1024, 'speculative'],
   ] as const;
-  /** Where a strict replay of each speculative case diverges, and what it says. */
+  /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
+    'xfs-4k-cow-folio-across-extents-diff.json': [8, /block 21 .* is delalloc on the host, written on the reference/],
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
   };
@@ -484,7 +502,9 @@ describe('diff: host vs reference', () => {
       const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
       const log = parseOpLog(fs.readFileSync(p, 'utf8'), p);
       const replay = (dir: string, strict: boolean) => {
-        const o = entry === 'speculative' ? { speculativeLineage: !strict } : { cowProgress: !strict };
+        // A speculative block is also an extent boundary the host has and the reference lacks, so the
+        // folio entry of copy-on-write progress (foliosAcrossHostExtents) covers what it splits too.
+        const o = entry === 'speculative' ? { speculativeLineage: !strict, cowProgress: !strict } : { cowProgress: !strict };
         const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'xfs', ...o });
         try {
           return replayLog(diff, diff.name, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
@@ -502,7 +522,7 @@ describe('diff: host vs reference', () => {
       }
       assert.ok(strict.failure, 'strict: a divergence');
       assert.equal(strict.failure!.kind, 'divergence', strict.report.join('\n'));
-      if (entry === 'speculative') {
+      if (entry === 'speculative' || strictAt[file] !== undefined) {
         const [op, said] = strictAt[file];
         assert.equal(strict.failure!.op, op, strict.report.join('\n'));
         assert.match(strict.report.join('\n'), said);
