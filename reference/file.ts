@@ -632,7 +632,10 @@ export class FileHandle {
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
         this.flushForShift(off, size);
-        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.fs.truncateBlocks(this.inode, size);
+        // Blocks past EOF are freed whatever the persistent-preallocation flag says: where
+        // xfs_prepare_shift keeps them, the size change after the shift (xfs_falloc_setsize ->
+        // xfs_itruncate_extents) frees the same blocks, moved down by len.
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks(false)) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
         this.inode.size = size - len;
         this.inode.mapping.truncatePagecache(size - len);
@@ -646,8 +649,11 @@ export class FileHandle {
         if (size + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: insert range beyond the maximum file size`);
         if (off >= size) throw new FsError(EINVAL, `${this.name}: insert range at or beyond EOF`);
         this.unstuffed();
-        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.fs.truncateBlocks(this.inode, size);
+        // xfs_falloc_insert_range sets the new size first (xfs_falloc_setsize), so what
+        // xfs_prepare_shift frees lies past the new EOF, and the extending truncate's flush has
+        // already written back the delalloc it would count.
         this.truncate(size + len);
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.freeEofBlocks(size + len);
         this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
         this.fs.commit(); // as for collapse: the shift must be durable before in-place overwrites
@@ -1003,9 +1009,18 @@ export class FileHandle {
     if (off % lbs || len % lbs) throw new FsError(EINVAL, `${this.name}: O_DIRECT offset ${off} length ${len} not ${lbs}-byte aligned`);
   }
 
-  /** xfs_prepare_shift frees post-EOF blocks only when xfs_can_free_eofblocks finds some. */
-  private canFreeEofBlocks(): boolean {
-    return this.fs.canFreeEofBlocks?.(this.inode) ?? true;
+  /**
+   * xfs_prepare_shift frees post-EOF blocks only when xfs_can_free_eofblocks finds some (and, with
+   * `honourPreallocFlag`, not for a file with the persistent-preallocation flag and no delalloc).
+   */
+  private canFreeEofBlocks(honourPreallocFlag = true): boolean {
+    return this.fs.canFreeEofBlocks?.(this.inode, honourPreallocFlag) ?? true;
+  }
+
+  /** xfs_free_eofblocks past `size` (the filesystem's own when it has one, else a truncate of the blocks). */
+  private freeEofBlocks(size: number): void {
+    if (this.fs.freeEofBlocks) this.fs.freeEofBlocks(this.inode, size);
+    else this.fs.truncateBlocks(this.inode, size);
   }
 
   /** O_DIRECT pread: logical-sector aligned offset and length (else EINVAL). */

@@ -281,6 +281,29 @@ describe('personalities', () => {
     assert.deepStrictEqual(fsys.checkInvariants(), []);
   });
 
+  /*
+   * Found by diff on xfs 1k (seed 201, op 9,498, 5 ops): every fallocate that allocates sets the
+   * persistent-preallocation inode flag (xfs_alloc_file_space), and then xfs_can_free_eofblocks
+   * answers no unless the inode has delalloc, and xfs_free_eofblocks punches only delalloc: an insert
+   * shifts the blocks past EOF along (xfs_io on 6.18.44, xfs 1k: fzero -k 724 64813, fzero 0 1,
+   * finsert 0 3072 leaves blocks 3-67 unwritten past EOF; with a delalloc block inside EOF as well).
+   * Blocks past EOF without the flag (speculative preallocation) are freed first, as before.
+   */
+  it('shiftFreesPostEofBlocks: an insert keeps the blocks past EOF of a file fallocate preallocated (XFS_DIFLAG_PREALLOC), frees speculative ones (diff, xfs 1k, 5 ops)', () => {
+    for (const falloc of [false, true]) {
+      const { fsys, f } = mountXfs1k({});
+      fsys.refs.eofPreallocBlocks = 64; // speculative preallocation up to block 64 at writeback
+      if (falloc) f.fallocate(FALLOC_FL_KEEP_SIZE, 0, 64 * 1024); // blocks 0-63, the flag set
+      f.pwrite(0, new Uint8Array(10 * 1024).fill(1));
+      f.fsync(); // blocks 10-63 past EOF: written (speculative) or unwritten (fallocate)
+      f.pwrite(5 * 1024, new Uint8Array(1).fill(2)); // dirty inside EOF, no delalloc
+      f.fallocate(0x20, 0, 3072); // INSERT_RANGE: block b moves to b + 3
+      const e = f.fiemap(20 * 1024, 1024, 0)[0]; // block 20 was block 17, past EOF
+      assert.strictEqual(e === undefined ? 'hole' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'other', falloc ? 'unwritten' : 'hole', `fallocate ${falloc}`);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], `fallocate ${falloc}`);
+    }
+  });
+
   // Found by diff on xfs 1k (seed 46, op 5,670, 3 ops); ext4 does the same (checked with xfs_io on
   // 6.18.44 ext4 1k: falloc -k 0 1, truncate 0, pwrite 1024 1 leaves block 0 a hole; truncate 1 keeps it).
   it('truncateSameSizeFrees: a truncate to the current size frees a KEEP_SIZE preallocation past EOF on xfs and ext4, not on generic (diff, xfs 1k, 3 ops)', () => {
