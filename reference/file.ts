@@ -676,43 +676,67 @@ export class FileHandle {
     if (!this.fsys.fs.capabilities.reflink) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem cannot share blocks (no reflink)`);
     src.notSwapfile('clone');
     this.notSwapfile('clone');
-    const bs = this.inode.blockSize;
     const srcSize = src.inode.size;
     if (len === 0) {
       if (srcOff === srcSize) return;
       if (srcOff > srcSize) throw new FsError(EINVAL, `${this.name}: clone source offset beyond EOF`);
       len = srcSize - srcOff;
     }
+    this.remapFrom(src, srcOff, len, dstOff, false);
+  }
+
+  /**
+   * The remap itself (generic_remap_file_range_prep, xfs_reflink_remap_prep, the block remap and
+   * the size update), for a length that is not 0. `canShorten` (REMAP_FILE_CAN_SHORTEN, what
+   * copy_file_range asks for): every rule that would have to shorten the request shortens it
+   * instead of failing with EINVAL; a request shortened to nothing returns 0 having done nothing
+   * but the flushes the kernel does before it knows. Returns the bytes remapped.
+   */
+  private remapFrom(src: FileHandle, srcOff: number, len: number, dstOff: number, canShorten: boolean): number {
+    const bs = this.inode.blockSize;
+    const srcSize = src.inode.size;
+    const shorten = (to: number, why: string): number => {
+      if (!canShorten) throw new FsError(EINVAL, `${this.name}: ${why}`);
+      return to;
+    };
     if (srcOff % bs || dstOff % bs) throw new FsError(EINVAL, `${this.name}: clone offsets not block aligned`);
     if (srcOff >= srcSize) throw new FsError(EINVAL, `${this.name}: clone source offset at or beyond EOF`);
-    if (len > srcSize - srcOff) throw new FsError(EINVAL, `${this.name}: clone source range beyond EOF`);
+    if (len > srcSize - srcOff) len = shorten(srcSize - srcOff, 'clone source range beyond EOF');
     if (dstOff >= this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: clone destination beyond the maximum file size`);
-    if (dstOff + len > this.fsys.maxFileSize) throw new FsError(EINVAL, `${this.name}: clone would be shortened`);
-    const tailPartial = len % bs !== 0;
+    if (dstOff + len > this.fsys.maxFileSize) len = shorten(this.fsys.maxFileSize - dstOff, 'clone would be shortened');
+    // A partial last block only where the source ends (generic_remap_checks).
     // The bug zoo's clone-unaligned-tail accepts such a length and remaps the whole last block.
-    const tailInside = tailPartial && srcOff + len !== srcSize;
-    if (tailInside && !modelBugs.cloneUnalignedTail) throw new FsError(EINVAL, `${this.name}: clone length not block aligned`);
+    if (len % bs !== 0 && srcOff + len !== srcSize && !(modelBugs.cloneUnalignedTail && !canShorten)) {
+      len = shorten(len - (len % bs), 'clone length not block aligned');
+    }
     const nblk = Math.ceil(len / bs);
     if (src.inode === this.inode && srcOff < dstOff + nblk * bs && dstOff < srcOff + nblk * bs) {
       throw new FsError(EINVAL, `${this.name}: clone ranges overlap`);
     }
+    if (len === 0) return 0;
     src.unstuffed();
     this.unstuffed();
     src.flushRange(srcOff, len);
     this.flushRange(dstOff, len);
-    if (tailPartial && !tailInside && dstOff + len < this.inode.size) throw new FsError(EINVAL, `${this.name}: partial EOF block would land inside the destination`);
+    // generic_remap_check_len: the source's partial EOF block may not land inside the destination.
+    if (len % bs !== 0 && srcOff + len === srcSize && dstOff + len < this.inode.size) {
+      len = shorten(len - (len % bs), 'partial EOF block would land inside the destination');
+      if (len === 0) return 0;
+    }
+    const n = Math.ceil(len / bs);
     if (dstOff > this.inode.size) {
       const eof = this.inode.size;
       this.zeroPastEof(dstOff, 'zeroing before clone');
       this.writeBackEofBlock(eof);
     }
     this.flushRange(dstOff, len);
-    this.invalidateForRemap(dstOff, nblk * bs);
-    this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, nblk);
+    this.invalidateForRemap(dstOff, n * bs);
+    this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, n);
     if (dstOff + len > this.inode.size) {
       this.inode.size = dstOff + len;
       this.fs.sizeChanged(this.inode);
     }
+    return len;
   }
 
   /** xfs_reflink_remap_prep(): drop the destination's (clean) cache, rounded out to pages. */
@@ -783,8 +807,23 @@ export class FileHandle {
       throw new FsError(EINVAL, `${this.name}: copy_file_range ranges overlap`);
     }
     if (len === 0) return 0;
+    const remapped = this.personality.copyRangeRemapsFirst && this.fsys.fs.capabilities.reflink ? this.remapForCopy(src, srcOff, len, dstOff) : 0;
+    if (remapped > 0) return remapped;
     const data = src.pread(srcOff, len);
     return this.pwrite(dstOff, data);
+  }
+
+  /**
+   * vfs_copy_file_range's first try (personality copyRangeRemapsFirst): ->remap_file_range with
+   * REMAP_FILE_CAN_SHORTEN. Any error, or 0 bytes, sends the copy through the page cache instead.
+   */
+  private remapForCopy(src: FileHandle, srcOff: number, len: number, dstOff: number): number {
+    try {
+      return this.remapFrom(src, srcOff, len, dstOff, true);
+    } catch (e) {
+      if (e instanceof FsError) return 0;
+      throw e;
+    }
   }
 
   copyRange(srcOff: number, len: number, dstOff: number): number {

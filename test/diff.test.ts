@@ -397,6 +397,8 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-shift-keeps-reflink-flag-diff.json', 1024, 'none'],
     // A model fix (truncateSameSizeFrees).
     ['xfs-1k-truncate-same-size-frees-diff.json', 1024, 'none'],
+    // A model fix (copyRangeRemapsFirst: copy_file_range remaps first).
+    ['xfs-4k-copy-range-remaps-diff.json', 4096, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
     // Strict: the reference's larger folio written back at op 6 where the host's stays dirty.
