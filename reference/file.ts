@@ -559,7 +559,10 @@ export class FileHandle {
     check(this.fs.unstuff(this.inode), `${this.name}: unstuff`);
   }
 
-  /** xfs_free_file_space(): free whole blocks, zero the partial edges inside EOF. */
+  /**
+   * xfs_free_file_space(): free whole blocks, zero the partial edges inside EOF, and (xfs) write
+   * back the EOF page when the range reached EOF (personality punchWritesBackEofPage).
+   */
   private freeFileSpace(off: number, len: number): void {
     const bs = this.inode.blockSize;
     const first = Math.ceil(off / bs);
@@ -569,6 +572,10 @@ export class FileHandle {
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
     check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops, this.personality.zeroPartialBlockInCache), `${this.name}: zeroing punched edges`);
+    const end = off + zlen;
+    if (this.personality.punchWritesBackEofPage && end === size && end % PAGE_SIZE !== 0) {
+      check(filemapWriteAndWaitRange(this.inode.mapping, end - (end % PAGE_SIZE), Number.MAX_SAFE_INTEGER), `${this.name}: writing back the EOF page`);
+    }
   }
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */

@@ -399,6 +399,8 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-truncate-same-size-frees-diff.json', 1024, 'none'],
     // A model fix (copyRangeRemapsFirst: copy_file_range remaps first).
     ['xfs-4k-copy-range-remaps-diff.json', 4096, 'none'],
+    // A model fix (punchWritesBackEofPage: xfs_free_file_space writes the EOF page back).
+    ['xfs-1k-zero-range-writes-back-eof-page-diff.json', 1024, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
     // Strict: the reference's larger folio written back at op 6 where the host's stays dirty.

@@ -129,6 +129,14 @@ export interface Personality {
    */
   readonly copyRangeRemapsFirst: boolean;
   /**
+   * PUNCH_HOLE and ZERO_RANGE reaching EOF, where EOF is not on a page boundary, write back the
+   * EOF page after zeroing the partial edges (xfs_free_file_space: "the post-EOF area" of a page
+   * that could be mmapped is zeroed by writeback). That write-back leaves the EOF page clean, so a
+   * size extension right after it (an extending ZERO_RANGE) finds no dirty cache to zero into.
+   * false: the zeroed edges stay dirty.
+   */
+  readonly punchWritesBackEofPage: boolean;
+  /**
    * COLLAPSE_RANGE and INSERT_RANGE write back and drop the cache from one allocation unit before
    * the offset (xfs_prepare_shift: "stabilize the start block offset boundary" against COW
    * completions). false: from the offset (ext4_collapse_range / ext4_insert_range round it down
@@ -167,6 +175,7 @@ const GENERIC: Personality = {
   dioMappingAlignOnly: false,
   reflink: true,
   copyRangeRemapsFirst: false,
+  punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
   maxBytes: () => Number.MAX_SAFE_INTEGER,
@@ -175,7 +184,7 @@ const GENERIC: Personality = {
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: 'within-eof',
   zeroPartialBlockInCache: true, shiftFreesPostEofBlocks: true, truncateSameSizeFrees: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
-  shiftFlushesUnitBefore: true, unshareOnlyReflinked: true, copyRangeRemapsFirst: true,
+  shiftFlushesUnitBefore: true, unshareOnlyReflinked: true, copyRangeRemapsFirst: true, punchWritesBackEofPage: true,
 };
 
 const EXT4: Personality = {
@@ -196,6 +205,7 @@ const EXT4: Personality = {
   dioMappingAlignOnly: true,
   reflink: false,
   copyRangeRemapsFirst: false,
+  punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
   maxBytes: (bs) => (2 ** 32 - 1) * bs,
