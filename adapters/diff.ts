@@ -165,6 +165,18 @@ export class SpeculativeBlocks {
     return (h === 'written' || h === 'shared') && this.blocks.has(b);
   }
 
+  /**
+   * Block `b` is unwritten on the host under data the reference holds as dirty delalloc: the host
+   * had the block allocated before the write, which in a run where the reference has no such block
+   * is a speculative one the file grew over (an insert range grows the size before
+   * xfs_prepare_shift frees what lies past the new EOF, so post-EOF preallocation between the old
+   * and new sizes is shifted out and kept: xfs 4k, seed 45, op 52,883, 7 ops). Remember it, so
+   * that the folios it splits on the host are seen (foliosHoldingSpeculative).
+   */
+  allocatedUnderDelalloc(b: number, r: BlockClass, h: BlockClass): void {
+    if (r === 'delalloc' && h === 'unwritten') this.blocks.add(b);
+  }
+
   /** Block `b` agrees on both sides now, or lies past EOF (truncated away): forget it. */
   forget(b: number): void { this.blocks.delete(b); }
 
@@ -415,6 +427,7 @@ export class DiffTarget implements FileTarget {
         continue;
       }
       if (this.spec?.admit(b, rc[b], hc[b])) continue;
+      this.spec?.allocatedUnderDelalloc(b, rc[b], hc[b]);
       // Speculative blocks split the host's folios (foliosHoldingSpeculative): the reference's
       // larger folio was written back where the host's smaller one beside it stays dirty.
       if (hc[b] === 'delalloc' && (rc[b] === 'written' || rc[b] === 'unwritten') && this.specFolios.has(b)) continue;

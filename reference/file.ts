@@ -632,8 +632,10 @@ export class FileHandle {
         if (size + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: insert range beyond the maximum file size`);
         if (off >= size) throw new FsError(EINVAL, `${this.name}: insert range at or beyond EOF`);
         this.unstuffed();
-        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.fs.truncateBlocks(this.inode, size);
+        // xfs_falloc_insert_range grows the size first, then xfs_prepare_shift frees past the new
+        // EOF: blocks between the old and the new size stay and are shifted out past EOF.
         this.truncate(size + len);
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.fs.truncateBlocks(this.inode, size + len);
         this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
         this.fs.commit(); // as for collapse: the shift must be durable before in-place overwrites

@@ -281,6 +281,19 @@ describe('personalities', () => {
     assert.deepStrictEqual(fsys.checkInvariants(), []);
   });
 
+  // xfs_falloc_insert_range sets the new size before xfs_prepare_shift frees past EOF (checked with
+  // xfs_io on 6.18.44 xfs 4k: pwrite 0 8192, fsync, falloc -k 8192 8192, finsert 0 8192, truncate
+  // 24576 leaves blocks 4-5 unwritten). The model freed past the old size first.
+  it('shiftFreesPostEofBlocks: an insert range frees only past the new EOF, so blocks between the old and new size are shifted out past EOF (xfs)', () => {
+    const { f } = mount('xfs');
+    f.pwrite(0, new Uint8Array(2 * BS).fill(1));
+    f.fsync();
+    f.fallocate(FALLOC_FL_KEEP_SIZE, 2 * BS, 2 * BS); // blocks 2-3 unwritten past EOF
+    f.fallocate(0x20, 0, 2 * BS); // INSERT_RANGE: the size becomes 4 blocks first, then the shift
+    f.truncate(6 * BS);
+    assert.deepStrictEqual([0, 1, 2, 3, 4, 5].map((b) => classOf(f, b)), ['hole', 'hole', 'written', 'written', 'unwritten', 'unwritten']);
+  });
+
   // Found by diff on xfs 1k (seed 46, op 5,670, 3 ops); ext4 does the same (checked with xfs_io on
   // 6.18.44 ext4 1k: falloc -k 0 1, truncate 0, pwrite 1024 1 leaves block 0 a hole; truncate 1 keeps it).
   it('truncateSameSizeFrees: a truncate to the current size frees a KEEP_SIZE preallocation past EOF on xfs and ext4, not on generic (diff, xfs 1k, 3 ops)', () => {
