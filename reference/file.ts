@@ -618,8 +618,11 @@ export class FileHandle {
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
         this.flushForShift(off, size);
-        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.fs.truncateBlocks(this.inode, size);
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.freeEofBlocks();
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
+        // xfs_falloc_collapse_range ends with xfs_falloc_setsize: a truncate down, which frees past
+        // the new EOF whatever the preallocation flag kept (xfs_setattr_size -> xfs_itruncate_extents).
+        if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size - len);
         this.inode.size = size - len;
         this.inode.mapping.truncatePagecache(size - len);
         this.fs.sizeChanged(this.inode);
@@ -635,7 +638,7 @@ export class FileHandle {
         // xfs_falloc_insert_range grows the size first, then xfs_prepare_shift frees past the new
         // EOF: blocks between the old and the new size stay and are shifted out past EOF.
         this.truncate(size + len);
-        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.fs.truncateBlocks(this.inode, size + len);
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.freeEofBlocks();
         this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
         this.fs.commit(); // as for collapse: the shift must be durable before in-place overwrites
@@ -1014,6 +1017,12 @@ export class FileHandle {
   /** xfs_prepare_shift frees post-EOF blocks only when xfs_can_free_eofblocks finds some. */
   private canFreeEofBlocks(): boolean {
     return this.fs.canFreeEofBlocks?.(this.inode) ?? true;
+  }
+
+  /** xfs_free_eofblocks(): what the filesystem frees past EOF (all of it, unless it keeps preallocations). */
+  private freeEofBlocks(): void {
+    if (this.fs.freeEofBlocks) this.fs.freeEofBlocks(this.inode);
+    else this.fs.truncateBlocks(this.inode, this.inode.size);
   }
 
   /** O_DIRECT pread: logical-sector aligned offset and length (else EINVAL). */

@@ -294,6 +294,26 @@ describe('personalities', () => {
     assert.deepStrictEqual([0, 1, 2, 3, 4, 5].map((b) => classOf(f, b)), ['hole', 'hole', 'written', 'written', 'unwritten', 'unwritten']);
   });
 
+  // XFS_DIFLAG_PREALLOC (checked with xfs_io on 6.18.44 xfs 4k: pwrite 0 8192, fsync, falloc -k
+  // 8192 8192, finsert 0 4096, truncate 24576 leaves blocks 3-4 unwritten: both preallocated
+  // blocks were kept, the one past the new EOF too).
+  it('xfs: a file fallocate preallocated keeps its real blocks past EOF through a shift (XFS_DIFLAG_PREALLOC); without that flag they are freed', () => {
+    for (const fallocated of [true, false]) {
+      const { fsys, f } = mount('xfs');
+      if (!fallocated) fsys.refs.eofPreallocBlocks = 4; // refs' post-EOF preallocation at writeback, no fallocate
+      f.pwrite(0, new Uint8Array(2 * BS).fill(1));
+      f.fsync();
+      if (fallocated) f.fallocate(FALLOC_FL_KEEP_SIZE, 2 * BS, 2 * BS); // blocks 2-3 unwritten past EOF
+      const past = f.fiemap(2 * BS, 2 * BS, 0).length > 0;
+      assert.ok(past, `${fallocated}: something past EOF before the insert`);
+      // INSERT_RANGE of one block: the size becomes 3 blocks (block 2 inside EOF), then what lies
+      // past block 3 is freed unless the file was fallocated, then the shift.
+      f.fallocate(0x20, 0, BS);
+      f.truncate(6 * BS);
+      assert.deepStrictEqual([3, 4, 5].map((b) => classOf(f, b)), fallocated ? ['unwritten', 'unwritten', 'hole'] : ['unwritten', 'hole', 'hole'], `fallocated ${fallocated}`);
+    }
+  });
+
   // Found by diff on xfs 1k (seed 46, op 5,670, 3 ops); ext4 does the same (checked with xfs_io on
   // 6.18.44 ext4 1k: falloc -k 0 1, truncate 0, pwrite 1024 1 leaves block 0 a hole; truncate 1 keeps it).
   it('truncateSameSizeFrees: a truncate to the current size frees a KEEP_SIZE preallocation past EOF on xfs and ext4, not on generic (diff, xfs 1k, 3 ops)', () => {

@@ -90,6 +90,13 @@ export class RefsInode {
    * truncate that leaves no extent at all (truncateBlocks).
    */
   reflinked = false;
+  /**
+   * XFS_DIFLAG_PREALLOC: set by every fallocate that allocates (allocRange: allocate, zero range,
+   * unshare); it keeps xfs_can_free_eofblocks from finding anything to free unless there is
+   * delalloc, and then xfs_free_eofblocks frees only the delalloc past EOF (canFreeEofBlocks,
+   * freeEofBlocks). Not cleared by anything the harness does.
+   */
+  preallocFlag = false;
   constructor(ino: number) {
     this.ino = ino;
   }
@@ -1550,7 +1557,22 @@ export class Refs implements FsInstance {
     const ri = refsOf(inode);
     if (ri.inline) return false;
     const eofBlock = Math.ceil(inode.size / this.blockSize);
-    return ri.extents.exts.some((e) => e.lblk + e.len > eofBlock || e.state === 'delalloc') || ri.cow.exts.some((c) => c.state === 'delalloc');
+    const delalloc = ri.extents.exts.some((e) => e.state === 'delalloc') || ri.cow.exts.some((c) => c.state === 'delalloc');
+    if (ri.preallocFlag) return delalloc;
+    return delalloc || ri.extents.exts.some((e) => e.lblk + e.len > eofBlock);
+  }
+
+  /** xfs_free_eofblocks(): truncate past EOF, or for a preallocated file punch only its delalloc there. */
+  freeEofBlocks(inode: Inode): void {
+    const ri = refsOf(inode);
+    if (!ri.preallocFlag) return this.truncateBlocks(inode, inode.size);
+    const eofBlock = Math.ceil(inode.size / this.blockSize);
+    const past = ri.extents.exts.filter((e) => e.state === 'delalloc' && e.lblk + e.len > eofBlock).map((e) => ({ ...e }));
+    for (const e of past) {
+      const from = Math.max(e.lblk, eofBlock);
+      for (const r of ri.extents.remove(from, e.lblk + e.len - from)) this.releaseExtent(r);
+    }
+    if (past.length) this.bumpSeq(ri);
   }
 
   /** Free every block from the block containing byte `newsize` rounded up (truncate). */
@@ -1582,6 +1604,7 @@ export class Refs implements FsInstance {
       if (got < holeEnd - b) return -ENOSPC;
       b = holeEnd;
     }
+    ri.preallocFlag = true;
     return 0;
   }
 

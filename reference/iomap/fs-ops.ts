@@ -163,6 +163,11 @@ export interface FsInstance {
   truncateBlocks(inode: Inode, newsize: number): void;
   /** Optional (xfs_can_free_eofblocks): whether there are post-EOF blocks or delalloc to free; absent: true. */
   canFreeEofBlocks?(inode: Inode): boolean;
+  /**
+   * Optional (xfs_free_eofblocks): free what lies past EOF once canFreeEofBlocks said so; absent:
+   * truncateBlocks(inode, size). A file fallocate preallocated keeps its real blocks there.
+   */
+  freeEofBlocks?(inode: Inode): void;
   /** i_size was set explicitly (truncate, fallocate, collapse, insert, clone). */
   sizeChanged(inode: Inode): void;
   allocRange(inode: Inode, lblk: number, n: number): number;
