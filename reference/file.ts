@@ -618,11 +618,11 @@ export class FileHandle {
         if (end >= size) throw new FsError(EINVAL, `${this.name}: collapse range reaches EOF`);
         this.unstuffed();
         this.flushForShift(off, size);
-        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.freeEofBlocks();
+        // Blocks past EOF are freed whatever the persistent-preallocation flag says: where
+        // xfs_prepare_shift keeps them, the size change after the shift (xfs_falloc_setsize ->
+        // xfs_itruncate_extents) frees the same blocks, moved down by len.
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks(false)) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
-        // xfs_falloc_collapse_range ends with xfs_falloc_setsize: a truncate down, which frees past
-        // the new EOF whatever the preallocation flag kept (xfs_setattr_size -> xfs_itruncate_extents).
-        if (this.personality.shiftFreesPostEofBlocks) this.fs.truncateBlocks(this.inode, size - len);
         this.inode.size = size - len;
         this.inode.mapping.truncatePagecache(size - len);
         this.fs.sizeChanged(this.inode);
@@ -635,10 +635,11 @@ export class FileHandle {
         if (size + len > this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: insert range beyond the maximum file size`);
         if (off >= size) throw new FsError(EINVAL, `${this.name}: insert range at or beyond EOF`);
         this.unstuffed();
-        // xfs_falloc_insert_range grows the size first, then xfs_prepare_shift frees past the new
-        // EOF: blocks between the old and the new size stay and are shifted out past EOF.
+        // xfs_falloc_insert_range sets the new size first (xfs_falloc_setsize), so what
+        // xfs_prepare_shift frees lies past the new EOF, and the extending truncate's flush has
+        // already written back the delalloc it would count.
         this.truncate(size + len);
-        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.freeEofBlocks();
+        if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.freeEofBlocks(size + len);
         this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
         this.fs.commit(); // as for collapse: the shift must be durable before in-place overwrites
@@ -1014,15 +1015,18 @@ export class FileHandle {
     if (off % lbs || len % lbs) throw new FsError(EINVAL, `${this.name}: O_DIRECT offset ${off} length ${len} not ${lbs}-byte aligned`);
   }
 
-  /** xfs_prepare_shift frees post-EOF blocks only when xfs_can_free_eofblocks finds some. */
-  private canFreeEofBlocks(): boolean {
-    return this.fs.canFreeEofBlocks?.(this.inode) ?? true;
+  /**
+   * xfs_prepare_shift frees post-EOF blocks only when xfs_can_free_eofblocks finds some (and, with
+   * `honourPreallocFlag`, not for a file with the persistent-preallocation flag and no delalloc).
+   */
+  private canFreeEofBlocks(honourPreallocFlag = true): boolean {
+    return this.fs.canFreeEofBlocks?.(this.inode, honourPreallocFlag) ?? true;
   }
 
-  /** xfs_free_eofblocks(): what the filesystem frees past EOF (all of it, unless it keeps preallocations). */
-  private freeEofBlocks(): void {
-    if (this.fs.freeEofBlocks) this.fs.freeEofBlocks(this.inode);
-    else this.fs.truncateBlocks(this.inode, this.inode.size);
+  /** xfs_free_eofblocks past `size` (the filesystem's own when it has one, else a truncate of the blocks). */
+  private freeEofBlocks(size: number): void {
+    if (this.fs.freeEofBlocks) this.fs.freeEofBlocks(this.inode, size);
+    else this.fs.truncateBlocks(this.inode, size);
   }
 
   /** O_DIRECT pread: logical-sector aligned offset and length (else EINVAL). */

@@ -105,6 +105,11 @@ export function divergence(e: unknown): { rule: string; lines: string[]; errno?:
 export interface Output {
   out(line: string): void;
   err(line: string): void;
+  /**
+   * Write out what `out` has batched. Called after each -p progress line: a long run killed by a
+   * time limit must have printed how far it got (the CLI batches lines 512 at a time).
+   */
+  flush?(): void;
 }
 
 export interface RunnerConfig {
@@ -369,7 +374,10 @@ export class Runner {
     try {
       if (cfg.simulatedOps > 0 && n === cfg.simulatedOps + 1) this.writeFileImage();
       if ((buf.flags[i] & FL_SKIPPED) === 0) {
-        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) this.io.out(this.describe(buf, i));
+        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) {
+          this.io.out(this.describe(buf, i));
+          if (!cfg.debug) this.io.flush?.();
+        }
         // A race op whose window will open runs inside the next op: nothing happens now.
         if (!sim && isRace(buf.code[i]) && this.canArm(buf, i)) {
           this.armed = i;
