@@ -393,18 +393,39 @@ export class FileHandle {
 
   /** pread(2). */
   pread(off: number, len: number): Uint8Array {
+    const end = this.preadStart(off, len);
+    if (end <= off) return new Uint8Array(0);
+    const out = new Uint8Array(end - off);
+    const n = this.readFolios(off, end, out);
+    return n === out.length ? out : out.subarray(0, n);
+  }
+
+  /**
+   * pread(2) of dst.length bytes into the caller's buffer, as the syscall does: the bytes read
+   * (fewer at EOF). The same errors and counts as pread; no array per read.
+   */
+  preadInto(off: number, dst: Uint8Array): number {
+    const end = this.preadStart(off, dst.length);
+    return end <= off ? 0 : this.readFolios(off, end, dst);
+  }
+
+  /** pread's entry checks: where the read ends (at most i_size; <= off for nothing to read). */
+  private preadStart(off: number, len: number): number {
     this.enter('pread', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
     const size = this.inode.size;
-    if (off >= size || len === 0) return new Uint8Array(0);
-    const end = Math.min(off + len, size);
-    const out = new Uint8Array(end - off);
+    if (off >= size || len === 0) return off;
+    return Math.min(off + len, size);
+  }
+
+  /** Copy [off, end) out of readable folios into out[0..]: bytes copied (short on a read error after progress). */
+  private readFolios(off: number, end: number, out: Uint8Array): number {
     let pos = off;
     while (pos < end) {
       const folio = this.readableFolio(pos, end - pos, end);
       if (!folio) {
-        if (pos > off) return out.subarray(0, pos - off);
+        if (pos > off) return pos - off;
         throw new FsError(EIO, `${this.name}: read error at ${pos}`);
       }
       const n = Math.min(end, folio.end) - pos;
@@ -412,7 +433,7 @@ export class FileHandle {
       out.set(folio.data.subarray(fo, fo + n), pos - off);
       pos += n;
     }
-    return out;
+    return end - off;
   }
 
   /* ------------------------------------------------------------------------------------ */
@@ -913,19 +934,39 @@ export class FileHandle {
     return folio;
   }
 
-  /** Read through a MAP_SHARED mapping: whole pages, including bytes past EOF in the last page. */
-  mmapRead(off: number, len: number): Uint8Array {
+  /**
+   * mmapRead's entry: the checks, then pages past the last one fault with SIGBUS: touch the valid
+   * ones first, like a memcpy would, and never size a buffer by an access that cannot complete.
+   */
+  private mmapStart(off: number, len: number): void {
     this.enter('mmapRead', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
-    // Pages past the last one fault with SIGBUS: touch the valid ones first, like a memcpy would,
-    // and never size a buffer by an access that cannot complete.
     const lastPage = this.lastPage();
     if (len > 0 && Math.floor((off + len - 1) / PAGE_SIZE) >= lastPage) {
       for (let p = Math.floor(off / PAGE_SIZE); p < lastPage; p++) this.faultIn(p);
       this.faultIn(Math.max(lastPage, Math.floor(off / PAGE_SIZE)));
     }
+  }
+
+  /** Read through a MAP_SHARED mapping: whole pages, including bytes past EOF in the last page. */
+  mmapRead(off: number, len: number): Uint8Array {
+    this.mmapStart(off, len);
     const out = new Uint8Array(len);
+    this.copyMapped(off, out);
+    return out;
+  }
+
+  /** mmapRead of dst.length bytes into the caller's buffer: the same faults; returns dst.length. */
+  mmapReadInto(off: number, dst: Uint8Array): number {
+    this.mmapStart(off, dst.length);
+    this.copyMapped(off, dst);
+    return dst.length;
+  }
+
+  /** Copy out.length bytes at off through the mapping into out (every page faulted in first). */
+  private copyMapped(off: number, out: Uint8Array): void {
+    const len = out.length;
     let pos = off;
     while (pos < off + len) {
       const folio = this.faultIn(Math.floor(pos / PAGE_SIZE));
@@ -935,7 +976,6 @@ export class FileHandle {
       out.set(folio.data.subarray(fo, fo + n), pos - off);
       pos += n;
     }
-    return out;
   }
 
   /** do_page_mkwrite() for a write fault on a write-protected page. */
@@ -1031,18 +1071,34 @@ export class FileHandle {
 
   /** O_DIRECT pread: logical-sector aligned offset and length (else EINVAL). */
   directRead(off: number, len: number): Uint8Array {
+    if (!this.directReadStart(off, len)) return new Uint8Array(0);
+    const buf = new Uint8Array(len);
+    return buf.subarray(0, this.directReadIov(off, buf));
+  }
+
+  /** directRead of dst.length bytes into the caller's buffer: the bytes read, the same errors. */
+  directReadInto(off: number, dst: Uint8Array): number {
+    return this.directReadStart(off, dst.length) ? this.directReadIov(off, dst) : 0;
+  }
+
+  /** directRead's entry checks: false for a read that returns 0 at once. */
+  private directReadStart(off: number, len: number): boolean {
     this.enter('directRead', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
     // iomap_dio_rw answers a read of nothing, or at/after EOF, with 0 before any alignment check.
-    if (len === 0 || off >= this.inode.size) return new Uint8Array(0);
+    if (len === 0 || off >= this.inode.size) return false;
     if (this.personality.dioReadAlignUpFront) this.checkDioAlignment(off, len);
-    const buf = new Uint8Array(len);
+    return true;
+  }
+
+  /** The O_DIRECT read of buf.length bytes at off into buf: bytes read. */
+  private directReadIov(off: number, buf: Uint8Array): number {
     const iov = new IovIter(buf);
     // Like xfs_file_dio_read(): no dio ops for reads (->end_io is a write-completion hook).
     const ret = iomapDioRw(this.kiocb(off, {}), dioIter(iov, 'read'), this.inode, this.ops, null);
     check(ret, `${this.name}: O_DIRECT read at ${off}`);
-    return buf.subarray(0, ret);
+    return ret;
   }
 
   /**
@@ -1241,16 +1297,37 @@ export class FileHandle {
    * else's: they stay.
    */
   readDontcache(off: number, len: number): Uint8Array {
+    const before = this.dontcacheStart(off, len);
+    const out = this.pread(off, len);
+    this.dontcacheEnd(off, len, before);
+    return out;
+  }
+
+  /** readDontcache of dst.length bytes into the caller's buffer: the bytes read. */
+  readDontcacheInto(off: number, dst: Uint8Array): number {
+    const before = this.dontcacheStart(off, dst.length);
+    const n = this.preadInto(off, dst);
+    this.dontcacheEnd(off, dst.length, before);
+    return n;
+  }
+
+  /** The folios over [off, off+len) cached before an RWF_DONTCACHE read (they are someone else's). */
+  private dontcacheStart(off: number, len: number): Set<Folio> {
     this.enter('readDontcache', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
-    const end = Math.min(off + len, this.inode.size);
-    const first = Math.floor(off / PAGE_SIZE);
-    const last = Math.floor((end - 1) / PAGE_SIZE);
-    const before = this.foliosOver(first, last);
-    const out = this.pread(off, len);
+    return this.foliosOver(Math.floor(off / PAGE_SIZE), this.dontcacheLastPage(off, len));
+  }
+
+  /** The last page an RWF_DONTCACHE read of [off, off+len) covers (below the first: none). */
+  private dontcacheLastPage(off: number, len: number): number {
+    return Math.floor((Math.min(off + len, this.inode.size) - 1) / PAGE_SIZE);
+  }
+
+  /** After the read: drop the folios it created (dropbehind), keep those cached before. */
+  private dontcacheEnd(off: number, len: number, before: Set<Folio>): void {
     const mapping = this.inode.mapping;
-    for (const f of this.foliosOver(first, last)) {
+    for (const f of this.foliosOver(Math.floor(off / PAGE_SIZE), this.dontcacheLastPage(off, len))) {
       if (modelBugs.dontcacheDropsDirty && !f.writeback && !f.locked) {
         // The bug: every folio the read touched goes, dirty data included.
         f.dirty = false;
@@ -1261,7 +1338,6 @@ export class FileHandle {
       f.dropbehind = true;
       mapping.endDropbehind(f);
     }
-    return out;
   }
 
   /**
