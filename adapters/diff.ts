@@ -29,14 +29,21 @@
  *   the reference than on the host (foliosHoldingSpeculative);
  * - a misaligned O_DIRECT write both sides refused (ext4) may have landed different blocks, since
  *   the mappings before the misaligned one land and ext4's extents follow its allocator: a block
- *   old on one side and new on the other (written on both) is handed over to the reference;
+ *   old on one side and new on the other (written on both) is handed over to the reference; and
+ *   the misaligned mapping's allocation ends where ext4's allocator ends it (mballoc's inode
+ *   preallocation), so the host may have allocated only a prefix of the blocks the reference did:
+ *   the blocks the host left a hole after its allocation are punched on the reference;
  * - copy-on-write progress: a flush finishes the copy-on-write of whole folios, and a COW write's
  *   folios follow its mappings, whose ends follow the physical extents (the allocator) and the
  *   cache history, neither of which the model copies; and the kernel flusher may finish any pending
  *   copy-on-write at any time. So a block whose copy-on-write the reference has pending (a shared
  *   block holding dirty data, or another owner of its physical block) may be written on the host,
  *   and a block that was pending at the last comparison may still be shared on the host after the
- *   reference wrote it back (until the two agree again). `cowProgress: false` turns this off;
+ *   reference wrote it back (until the two agree again). And a folio outlives the write that sized
+ *   it: a reference folio that spans an extent boundary the host has and the reference lacks (the
+ *   host's write stopped its folio there) may be written back whole by a later flush on the
+ *   reference, where the host's folio past the boundary stays dirty (delalloc) (foliosAcrossHostExtents).
+ *   `cowProgress: false` turns this off;
  * - FIEMAP extent boundaries and the LAST flag are not compared (only per-block classes are).
  * Whenever a block is let through by an envelope entry rather than equal, the whole file's bytes
  * are compared at once, so a mapping difference never hides a content difference. The diff's own
@@ -45,11 +52,11 @@
 import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, TargetSetup } from './types';
 import { ReferenceAdapter, ReferenceTarget } from './reference';
 import { FsError } from '../reference/errno';
-import { blockIsDirty } from '../reference/iomap/folio';
+import { blockIsDirty, type Folio } from '../reference/iomap/folio';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import type { PersonalityName } from '../reference/fs/personality';
 import { runCommand } from './host/commands';
-import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE } from '../reference/file';
+import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../reference/file';
 
 /** What differed between host and reference (the failure's rule). */
 export type DivergenceRule = 'diff-result' | 'diff-size' | 'diff-bytes' | 'diff-mapping' | 'diff-seek';
@@ -165,6 +172,21 @@ export class SpeculativeBlocks {
     return (h === 'written' || h === 'shared') && this.blocks.has(b);
   }
 
+  /**
+   * Block `b` is unwritten on the host under data the reference holds as dirty delalloc: the host
+   * had the block allocated before the write, which in a run where the reference has no such block
+   * is a speculative one the file grew over (an insert range grows the size before
+   * xfs_prepare_shift frees what lies past the new EOF, so post-EOF preallocation between the old
+   * and new sizes is shifted out and kept: xfs 4k, seed 45, op 52,883, 7 ops). Remember it, so
+   * that the folios it splits on the host are seen (foliosHoldingSpeculative).
+   */
+  allocatedUnderDelalloc(b: number, r: BlockClass, h: BlockClass): void {
+    if (r === 'delalloc' && h === 'unwritten') this.blocks.add(b);
+  }
+
+  /** Remember block `b` (a set of blocks that follows the file through shifts and remaps). */
+  add(b: number): void { this.blocks.add(b); }
+
   /** Block `b` agrees on both sides now, or lies past EOF (truncated away): forget it. */
   forget(b: number): void { this.blocks.delete(b); }
 
@@ -279,10 +301,21 @@ export class DiffTarget implements FileTarget {
   private cowPendingBefore = new Set<number>();
   /** Blocks the reference wrote back (COW finished) that the host still shares. */
   private readonly cowLag = new Set<number>();
+  /**
+   * Blocks the reference wrote back where the host's folio, split by a speculative block, stayed
+   * dirty (delalloc on the host): let through until the two agree again (foliosHoldingSpeculative).
+   */
+  private readonly splitLag = new SpeculativeBlocks();
   /** Blocks XFS speculative preallocation gave the host only (null: not followed). */
   private readonly spec: SpeculativeBlocks | null;
   /** Blocks of the reference's cached folios that held a speculative block before the current op. */
   private specFolios = new Set<number>();
+  /** Reference folios seen spanning an extent boundary the host has and the reference lacks. */
+  private readonly acrossHost = new WeakSet<Folio>();
+  /** Blocks of such folios before the current op. */
+  private acrossFolios = new Set<number>();
+  /** Follow what a refused misaligned O_DIRECT write allocated (ext4; reconcileRefusedAllocation). */
+  private readonly refusedDioAllocation: boolean;
   constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
     /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
     private readonly speculative: boolean,
@@ -293,7 +326,10 @@ export class DiffTarget implements FileTarget {
     /** Follow speculatively preallocated blocks through later ops (SpeculativeBlocks). */
     speculativeLineage = true,
     /** Both sides can read with RWF_DONTCACHE (the diff's own reads then leave the caches alone). */
-    private readonly dontcache = false) {
+    private readonly dontcache = false,
+    /** A refused misaligned O_DIRECT write may have allocated a prefix of what the reference did (reconcileRefusedAllocation). */
+    refusedDioAllocation = true) {
+    this.refusedDioAllocation = partialDio && refusedDioAllocation;
     this.spec = speculative && speculativeLineage ? new SpeculativeBlocks() : null;
   }
 
@@ -335,6 +371,7 @@ export class DiffTarget implements FileTarget {
    */
   private change<T>(what: string, fn: (t: FileTarget) => T, eq?: (a: T, b: T) => boolean, moved?: (v: T) => void): T {
     this.specFolios = this.foliosHoldingSpeculative();
+    this.acrossFolios = this.foliosAcrossHostExtents();
     const v = this.both(what, fn, eq);
     moved?.(v);
     this.compare(what);
@@ -363,11 +400,50 @@ export class DiffTarget implements FileTarget {
     return out;
   }
 
+  /** The blocks of every cached reference folio marked by markFoliosAcrossHostExtents. */
+  private foliosAcrossHostExtents(): Set<number> {
+    const out = new Set<number>();
+    if (!this.cowProgress) return out;
+    const mapping = this.ref.fh.inode.mapping;
+    for (let i = 0; i < mapping.nrFolios; i++) {
+      const f = mapping.folioByRank(i);
+      if (!this.acrossHost.has(f)) continue;
+      for (let x = Math.floor(f.pos / this.bs); x < Math.ceil(f.end / this.bs); x++) out.add(x);
+    }
+    return out;
+  }
+
+  /**
+   * Mark the cached reference folios that span an extent boundary of the host's FIEMAP that the
+   * reference's lacks (another physical extent starts there on the host, or a hole does). A
+   * buffered write sizes each folio by what is left of its mapping (fgf_set_order), and over
+   * allocated blocks (a copy-on-write of shared ones) the mapping ends where the physical extent
+   * does, so the host's folios stop at that boundary and the reference's, with one extent there,
+   * need not. The mark stays with the folio (a later write fills the same folio): a flush may then
+   * write back the whole reference folio where the host's folio past the boundary stays dirty
+   * (xfs 4k, seed 101, op 91,286, 8 ops: a copy_file_range made the reference's folio 20-21 over
+   * one extent, the host's 20 and 21 over two; after a truncate and an extending write a dedupe's
+   * flush of 13-20 wrote block 21 on the reference only).
+   */
+  private markFoliosAcrossHostExtents(hext: readonly FiemapExtent[], rext: readonly FiemapExtent[]): void {
+    if (!this.cowProgress) return;
+    const refEdges = extentEdges(rext);
+    const hostOnly = [...extentEdges(hext)].filter((e) => !refEdges.has(e));
+    if (hostOnly.length === 0) return;
+    const mapping = this.ref.fh.inode.mapping;
+    for (const e of hostOnly) {
+      const f = mapping.folioAt(e);
+      if (f !== undefined && f.pos < e) this.acrossHost.add(f);
+    }
+  }
+
   /** What a shift moved: speculative blocks follow their data. */
   private shifted(mode: number, off: number, len: number): void {
     if (this.spec === null || off % this.bs !== 0 || len % this.bs !== 0) return;
-    if (mode === FALLOC_FL_INSERT_RANGE) this.spec.insert(off / this.bs, len / this.bs);
-    if (mode === FALLOC_FL_COLLAPSE_RANGE) this.spec.collapse(off / this.bs, len / this.bs);
+    for (const set of [this.spec, this.splitLag]) {
+      if (mode === FALLOC_FL_INSERT_RANGE) set.insert(off / this.bs, len / this.bs);
+      if (mode === FALLOC_FL_COLLAPSE_RANGE) set.collapse(off / this.bs, len / this.bs);
+    }
   }
 
   /** What a remap of `len` bytes moved (clone, dedupe, copy): speculative blocks follow too. */
@@ -397,15 +473,19 @@ export class DiffTarget implements FileTarget {
     const bs = this.bs;
     const n = Math.ceil(size / bs);
     this.spec?.forgetFrom(n);
+    this.splitLag.forgetFrom(n);
     if (size === 0 || !this.host.fiemap || !this.host.seekData) return;
     const rext = this.ref.fiemap(0, size, 0);
+    const hext = this.host.fiemap(0, size, 0);
     const rc = blockClasses(rext, bs, n);
-    const hc = blockClasses(this.host.fiemap(0, size, 0), bs, n);
+    const hc = blockClasses(hext, bs, n);
+    this.markFoliosAcrossHostExtents(hext, rext);
     const pending = this.cowProgress ? cowPendingBlocks(rext, rc, bs, (b) => this.refBlockDirty(b)) : new Set<number>();
     let envelope = false;
     for (let b = 0; b < n; b++) {
       if (rc[b] === hc[b]) {
         this.cowLag.delete(b);
+        this.splitLag.forget(b);
         this.spec?.forget(b);
         continue;
       }
@@ -415,9 +495,15 @@ export class DiffTarget implements FileTarget {
         continue;
       }
       if (this.spec?.admit(b, rc[b], hc[b])) continue;
+      this.spec?.allocatedUnderDelalloc(b, rc[b], hc[b]);
       // Speculative blocks split the host's folios (foliosHoldingSpeculative): the reference's
       // larger folio was written back where the host's smaller one beside it stays dirty.
-      if (hc[b] === 'delalloc' && (rc[b] === 'written' || rc[b] === 'unwritten') && this.specFolios.has(b)) continue;
+      // The host's extents split the host's folios (foliosAcrossHostExtents): likewise. Either way
+      // the block stays so until the host writes it back too (or both change it): splitLag.
+      if (hc[b] === 'delalloc' && (rc[b] === 'written' || rc[b] === 'unwritten') && (this.specFolios.has(b) || this.acrossFolios.has(b) || this.splitLag.has(b))) {
+        this.splitLag.add(b);
+        continue;
+      }
       if (!classesAgree(rc[b], hc[b], this.refBlockDirty(b), this.speculative)) {
         throw new Divergence('diff-mapping', [`after ${what}: block ${b} (byte ${b * bs}) is ${hc[b]} on the host, ${rc[b]} on the reference`,
           `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`]);
@@ -468,11 +554,62 @@ export class DiffTarget implements FileTarget {
     const what = `O_DIRECT pwrite(${off}, ${data.length})`;
     if (!this.partialDio) return this.change(what, (t) => t.directWrite!(off, data));
     const before = this.rangeBytes(off, data.length);
+    const classesBefore = this.refusedDioAllocation ? this.rangeClasses(off, data.length) : null;
     try {
       return this.change(what, (t) => t.directWrite!(off, data));
     } catch (e) {
-      if (e instanceof FsError && e.code === 'EINVAL') this.reconcileRefusedWrite(what, off, data, before);
+      if (e instanceof FsError && e.code === 'EINVAL') {
+        this.reconcileRefusedWrite(what, off, data, before);
+        if (classesBefore !== null) this.reconcileRefusedAllocation(what, off, data.length, classesBefore);
+      }
       throw e;
+    }
+  }
+
+  /** Both sides' block classes of the blocks [off, off+len) touches inside EOF (first: its first block). */
+  private rangeClasses(off: number, len: number): { first: number; host: BlockClass[]; ref: BlockClass[] } {
+    const bs = this.bs;
+    const first = Math.floor(off / bs);
+    const end = Math.min(Math.ceil((off + len) / bs), Math.ceil(this.host.size() / bs));
+    if (end <= first) return { first, host: [], ref: [] };
+    const cls = (t: FileTarget): BlockClass[] => blockClasses(t.fiemap!(0, end * bs, 0), bs, end).slice(first);
+    return { first, host: cls(this.host), ref: cls(this.ref) };
+  }
+
+  /**
+   * Envelope: the blocks a refused misaligned O_DIRECT write (ext4) allocated. ext4's
+   * ->iomap_begin allocates the misaligned mapping (unwritten) before iomap refuses it, and how
+   * many blocks that mapping gets is its allocator's answer: ext4_mb_use_inode_pa ends an
+   * allocation at the end of the inode's preallocation (ext4 4k, seed 63, op 45,691, 6 ops: a
+   * 32-block preallocation from block 0's writeback ended at block 31, so of blocks 31-32 the host
+   * allocated 31 only, where the model's allocator gave both). So the host may have allocated a
+   * prefix of what the reference did: blocks that were holes on both sides, a hole on the host
+   * and unwritten on the reference after the refusal, with the host's range unchanged from the
+   * first of them to the write's end (iomap makes no mapping after the refused one). Those blocks
+   * are punched on the reference (they hold no data: the write flushed and invalidated its range
+   * first), so the two agree again; anything else is left to the next comparison.
+   */
+  private reconcileRefusedAllocation(what: string, off: number, len: number, before: { first: number; host: BlockClass[]; ref: BlockClass[] }): void {
+    const now = this.rangeClasses(off, len);
+    const n = Math.min(now.host.length, before.host.length);
+    const onlyRef = (i: number): boolean => now.ref[i] === 'unwritten' && now.host[i] === 'hole'
+      && before.host[i] === 'hole' && before.ref[i] === 'hole';
+    let s = 0;
+    while (s < n && !onlyRef(s)) s++;
+    if (s === n) return;
+    for (let i = s; i < n; i++) {
+      if (now.host[i] !== before.host[i]) {
+        const b = before.first;
+        throw new Divergence('diff-mapping', [`after ${what} (refused on both): the host allocated block ${b + i} (${before.host[i]} before, ${now.host[i]} now) after leaving block ${b + s} a hole the reference allocated: not a prefix of the write's blocks`]);
+      }
+    }
+    const bs = this.bs;
+    for (let i = s; i < n;) {
+      if (!onlyRef(i)) { i++; continue; }
+      let j = i;
+      while (j < n && onlyRef(j)) j++;
+      this.ref.fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (before.first + i) * bs, (j - i) * bs);
+      i = j;
     }
   }
 
@@ -568,6 +705,19 @@ function hex(b: number | undefined): string {
   return b === undefined ? 'none' : `0x${b.toString(16).padStart(2, '0')}`;
 }
 
+/**
+ * The byte offsets where a FIEMAP extent list starts or ends a record: where the mapping changes
+ * extent (another physical extent, a hole, or other flags).
+ */
+export function extentEdges(ext: readonly FiemapExtent[]): Set<number> {
+  const out = new Set<number>();
+  for (const e of ext) {
+    out.add(e.logical);
+    out.add(e.logical + e.length);
+  }
+  return out;
+}
+
 /** "0-3 written, 4 hole, 5-9 delalloc": a class array as runs. */
 function runs(c: readonly BlockClass[]): string {
   const out: string[] = [];
@@ -608,6 +758,12 @@ export interface DiffOptions {
    * so they leave both page caches as they were; false: plain preads, which cache what they read.
    */
   dontcacheReads?: boolean;
+  /**
+   * A refused misaligned O_DIRECT write (ext4) may have allocated, on the host, a prefix of the
+   * blocks it allocated on the reference, since ext4's allocator ends the mapping (default true;
+   * DiffTarget.reconcileRefusedAllocation): false for a strict diff.
+   */
+  refusedDioAllocation?: boolean;
 }
 
 /** `diff:SPEC`: the host adapter `host` against the reference with `personality` and the host's block size. */
@@ -619,6 +775,7 @@ export class DiffAdapter implements FileAdapter {
   private readonly cowProgress: boolean;
   private readonly speculativeLineage: boolean;
   private readonly dontcache: boolean;
+  private readonly refusedDioAllocation: boolean;
   /** What the adapter did to the host to make it comparable. */
   readonly notes: string[] = [];
 
@@ -627,6 +784,7 @@ export class DiffAdapter implements FileAdapter {
     this.cowProgress = o.cowProgress ?? true;
     this.speculativeLineage = o.speculativeLineage ?? true;
     this.dontcache = o.dontcacheReads ?? host.capabilities.dontcache === true;
+    this.refusedDioAllocation = o.refusedDioAllocation ?? true;
     const bs = host.capabilities.blockSize;
     // Without a personality, the host filesystem's own (a host adapter says which it is).
     const info = (host as { info?: { fsType?: string; dir?: string } }).info;
@@ -677,7 +835,7 @@ export class DiffAdapter implements FileAdapter {
       this.notes.push('own reads: the host has no RWF_DONTCACHE reads; the byte comparisons cache what they read, on both sides');
     }
     const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs', this.capabilities.dioMisalignedWritePartial === true, this.cowProgress,
-      this.speculativeLineage, this.dontcache);
+      this.speculativeLineage, this.dontcache, this.refusedDioAllocation);
     t.compare('open');
     return t;
   }

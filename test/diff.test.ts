@@ -5,7 +5,7 @@
  * with the rule naming what differed. The per-block classes and the envelope are unit-tested.
  */
 import { strict as assert } from 'assert';
-import { DiffAdapter, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, seekDataBlocks, triage } from '../adapters/diff';
+import { DiffAdapter, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, extentEdges, seekDataBlocks, triage } from '../adapters/diff';
 import { ENXIO, FsError } from '../reference/errno';
 import { ReferenceAdapter } from '../adapters/reference';
 import type { FiemapExtent, FileAdapter, FileTarget } from '../adapters/types';
@@ -33,6 +33,25 @@ function brokenHost(alter: (t: FileTarget) => void, bs = 4096): FileAdapter {
     return t;
   };
   return a;
+}
+
+/** A reference "host" whose targets run `after` when an O_DIRECT write fails, before it throws. */
+function ext4HostOnRefusedWrite(host: ReferenceAdapter, after: (t: FileTarget, off: number, data: Uint8Array) => void): ReferenceAdapter {
+  const open = host.open.bind(host);
+  host.open = () => {
+    const t = open();
+    const dw = t.directWrite!.bind(t);
+    t.directWrite = (off, data) => {
+      try {
+        return dw(off, data);
+      } catch (e) {
+        after(t, off, data);
+        throw e;
+      }
+    };
+    return t;
+  };
+  return host;
 }
 
 function fuzz(host: FileAdapter, numOps: number, seed = 1) {
@@ -120,6 +139,18 @@ describe('diff: host vs reference', () => {
     assert.ok(!cowProgressAgrees('written', 'unwritten', true, true) && !cowProgressAgrees('shared', 'hole', true, true));
   });
 
+  it('extentEdges: where FIEMAP records start and end (a boundary the host has and the reference lacks)', () => {
+    const BS = 4096;
+    const host: FiemapExtent[] = [
+      { logical: 15 * BS, physical: 10 * BS, length: 6 * BS, flags: 0 },
+      { logical: 21 * BS, physical: 48 * BS, length: BS, flags: FIEMAP_EXTENT_LAST },
+    ];
+    const ref: FiemapExtent[] = [{ logical: 15 * BS, physical: 521 * BS, length: 7 * BS, flags: FIEMAP_EXTENT_LAST }];
+    assert.deepEqual([...extentEdges(host)].sort((a, b) => a - b), [15 * BS, 21 * BS, 22 * BS]);
+    const refEdges = extentEdges(ref);
+    assert.deepEqual([...extentEdges(host)].filter((e) => !refEdges.has(e)), [21 * BS], 'the host-only edge: block 21');
+  });
+
   it("the diff's own byte comparisons leave both page caches as they were (RWF_DONTCACHE); plain preads would cache the file", () => {
     const cached = (dontcacheReads: boolean) => {
       const host = brokenHost(() => undefined);
@@ -182,21 +213,7 @@ describe('diff: host vs reference', () => {
   it('a refused misaligned O_DIRECT write (ext4): blocks old on one side and new on the other are in the envelope; other bytes: diff-bytes', () => {
     const BS = 4096;
     const run = (land: (t: FileTarget, off: number, data: Uint8Array) => void): string | null => {
-      const host = new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4' });
-      const open = host.open.bind(host);
-      host.open = () => {
-        const t = open();
-        const dw = t.directWrite!.bind(t);
-        t.directWrite = (off, data) => {
-          try {
-            return dw(off, data);
-          } catch (e) {
-            land(t, off, data);
-            throw e;
-          }
-        };
-        return t;
-      };
+      const host = ext4HostOnRefusedWrite(new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4' }), land);
       const diff = new DiffAdapter(host, { personality: 'ext4' });
       const t = diff.open();
       try {
@@ -223,6 +240,43 @@ describe('diff: host vs reference', () => {
     // A refused write that grew the file on one side: compared at once (a later write past EOF on
     // both sides would otherwise make the sizes and bytes agree again).
     assert.match(run((t, _off, data) => t.pwrite(3 * BS, data.subarray(0, 1))) ?? 'no divergence', /O_DIRECT pwrite\(0, 8292\) \(refused on both\): size 12289 on the host, 12288 on the reference/);
+  });
+
+  /*
+   * ext4 allocates the misaligned mapping of a refused O_DIRECT write before iomap refuses it, and
+   * its allocator may end that mapping early (ext4_mb_use_inode_pa: the inode preallocation's end;
+   * diff, ext4 4k seed 63, 6 ops: blocks 31-32 asked for, 31 allocated). A host that allocated a
+   * prefix of what the reference did is in the envelope and the reference's extra blocks are
+   * punched; a host that left a hole before a block it allocated is not; strict
+   * (refusedDioAllocation false), the extra block is a diff-mapping at the next change.
+   */
+  it('a refused misaligned O_DIRECT write (ext4): the host may allocate a prefix of the reference\'s blocks, nothing else', () => {
+    const BS = 4096;
+    const run = (leave: number | null, strict = false): string | null => {
+      // The host's allocator gave less: block `leave` stays a hole.
+      const host = ext4HostOnRefusedWrite(new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4', folioSize: BS }),
+        (t) => { if (leave !== null) t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, leave * BS, BS); });
+      const diff = new DiffAdapter(host, { personality: 'ext4', refusedDioAllocation: !strict });
+      const t = diff.open();
+      try {
+        t.truncate(8 * BS);
+        t.pwrite(0, new Uint8Array(1).fill(1));
+        t.fsync();
+        assert.throws(() => t.directWrite!(4 * BS + 1, new Uint8Array(BS).fill(2)), (e: Error & { code?: string }) => e.code === 'EINVAL');
+        t.pwrite(0, new Uint8Array(1).fill(3)); // a change: size, mapping and SEEK compared
+        const classes = blockClasses(t.fiemap!(0, 8 * BS, 0), BS, 8);
+        assert.deepEqual(classes.slice(4, 6), leave === 5 ? ['unwritten', 'hole'] : ['unwritten', 'unwritten']);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        diff.close();
+      }
+    };
+    assert.equal(run(null), null, 'the same allocation on both sides');
+    assert.equal(run(5), null, 'the host allocated block 4 only: the reference gives up block 5');
+    assert.match(run(4) ?? 'no divergence', /the host allocated block 5 \(hole before, unwritten now\) after leaving block 4 a hole the reference allocated: not a prefix/);
+    assert.match(run(5, true) ?? 'no divergence', /after pwrite\(0, 1\): block 5 \(byte 20480\) is hole on the host, unwritten on the reference/);
   });
 
   it('randomReads: a read miss fills exactly the pages asked for in single pages; without it, folios sized from the request', () => {
@@ -356,6 +410,33 @@ describe('diff: host vs reference', () => {
   });
 
   /*
+   * The ext4 4k case kept in corpus/host (seed 63, 6 ops): a refused misaligned O_DIRECT write over
+   * blocks 31-32 where the inode preallocation from block 0's writeback ends at block 31, so the
+   * host allocates block 31 only. In the envelope by default (the reference gives up block 32);
+   * strict (refusedDioAllocation false), a diff-mapping at op 6.
+   */
+  it('ext4 4k host: ext4-4k-refused-dio-allocation-prefix-diff.json: the allocated prefix in the envelope; strict, diff-mapping', async function () {
+    this.timeout(120_000);
+    const p = path.join(__dirname, '..', '..', 'corpus', 'host', 'ext4-4k-refused-dio-allocation-prefix-diff.json');
+    const log = parseOpLog(fs.readFileSync(p, 'utf8'), p);
+    const replay = (dir: string, strict: boolean) => {
+      const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4', refusedDioAllocation: !strict });
+      try {
+        return replayLog(diff, diff.name, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+      } finally {
+        diff.close();
+      }
+    };
+    const out = await withScratchFs('ext4', (dir) => ({ strict: replay(dir, true), envelope: replay(dir, false) }), { size: 128 << 20, mkfsArgs: ['-b', '4096'] });
+    if (out.skipped !== null) skipWith(this, out.skipped);
+    const { strict, envelope } = out.value!;
+    assert.equal(envelope.failure, null, envelope.report.join('\n'));
+    assert.ok(strict.failure, 'strict: a divergence');
+    assert.equal(strict.failure!.op, 6, strict.report.join('\n'));
+    assert.match(strict.report.join('\n'), /block 32 \(byte 131072\) is hole on the host, unwritten on the reference/);
+  });
+
+  /*
    * Found by `diff` on xfs 4k (seed 11, op 2,809, shrunk to 4 ops): a 32 KiB write starting 1 KiB
    * into block 40 gets one 8-page folio on xfs (fgf_set_order of the length; folios up to 2 MiB)
    * but two 4-page ones under the model's default 64 KiB cap (the chunk left in the 64 KiB unit),
@@ -387,6 +468,9 @@ describe('diff: host vs reference', () => {
    */
   const hostCases = [
     ['xfs-1k-cow-folio-follows-extents-diff.json', 1024, 'cow'], ['xfs-4k-cow-progress-dedupe-diff.json', 4096, 'cow'],
+    // Strict: the reference's folio 20-21, made over one extent where the host has two, written
+    // back whole by the dedupe's flush (foliosAcrossHostExtents).
+    ['xfs-4k-cow-folio-across-extents-diff.json', 4096, 'cow'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
     // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
@@ -397,15 +481,25 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-shift-keeps-reflink-flag-diff.json', 1024, 'none'],
     // A model fix (truncateSameSizeFrees).
     ['xfs-1k-truncate-same-size-frees-diff.json', 1024, 'none'],
+    // A model fix (copyRangeRemapsFirst: copy_file_range remaps first).
+    ['xfs-4k-copy-range-remaps-diff.json', 4096, 'none'],
+    // A model fix (punchWritesBackEofPage: xfs_free_file_space writes the EOF page back).
+    ['xfs-1k-zero-range-writes-back-eof-page-diff.json', 1024, 'none'],
+    // A model fix (the persistent-preallocation flag keeps blocks past EOF through an insert).
+    ['xfs-1k-insert-keeps-prealloc-past-eof-diff.json', 1024, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
     // Strict: the reference's larger folio written back at op 6 where the host's stays dirty.
     ['xfs-1k-speculative-splits-folios-diff.json', 1024, 'speculative'],
+    // Strict: a speculative block an insert range shifted out past EOF splits the host's folios at op 7.
+    ['xfs-4k-insert-keeps-speculative-past-new-eof-diff.json', 4096, 'speculative'],
   ] as const;
-  /** Where a strict replay of each speculative case diverges, and what it says. */
+  /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
+    'xfs-4k-cow-folio-across-extents-diff.json': [8, /block 21 .* is delalloc on the host, written on the reference/],
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
+    'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],
   };
   const what = { cow: 'copy-on-write progress in the envelope; strict, diff-mapping', none: 'the same on both sides, strict too',
     speculative: 'speculative preallocation followed through later ops in the envelope; strict, diff-mapping' };
@@ -415,7 +509,9 @@ describe('diff: host vs reference', () => {
       const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
       const log = parseOpLog(fs.readFileSync(p, 'utf8'), p);
       const replay = (dir: string, strict: boolean) => {
-        const o = entry === 'speculative' ? { speculativeLineage: !strict } : { cowProgress: !strict };
+        // A speculative block is also an extent boundary the host has and the reference lacks, so the
+        // folio entry of copy-on-write progress (foliosAcrossHostExtents) covers what it splits too.
+        const o = entry === 'speculative' ? { speculativeLineage: !strict, cowProgress: !strict } : { cowProgress: !strict };
         const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'xfs', ...o });
         try {
           return replayLog(diff, diff.name, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
@@ -433,7 +529,7 @@ describe('diff: host vs reference', () => {
       }
       assert.ok(strict.failure, 'strict: a divergence');
       assert.equal(strict.failure!.kind, 'divergence', strict.report.join('\n'));
-      if (entry === 'speculative') {
+      if (entry === 'speculative' || strictAt[file] !== undefined) {
         const [op, said] = strictAt[file];
         assert.equal(strict.failure!.op, op, strict.report.join('\n'));
         assert.match(strict.report.join('\n'), said);

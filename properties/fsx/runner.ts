@@ -106,6 +106,11 @@ export function divergence(e: unknown): { rule: string; lines: string[]; errno?:
 export interface Output {
   out(line: string): void;
   err(line: string): void;
+  /**
+   * Write out what `out` has batched. Called after each -p progress line: a long run killed by a
+   * time limit must have printed how far it got (the CLI batches lines 512 at a time).
+   */
+  flush?(): void;
 }
 
 export interface RunnerConfig {
@@ -299,7 +304,7 @@ export class Runner {
    * Reused buffers for bytes the runner reads and uses at once (reads of the target, oracle
    * copies): no per-op allocation on the hot path. [2] holds what the target reads into.
    */
-  private scratchBufs: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)];
+  private scratchBufs: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)];
   /** RWF_ATOMIC unit range of the target (statx), when it has atomic writes. */
   private readonly atomicUnits: { unitMin: number; unitMax: number } | null;
 
@@ -393,7 +398,10 @@ export class Runner {
     try {
       if (cfg.simulatedOps > 0 && n === cfg.simulatedOps + 1) this.writeFileImage();
       if ((buf.flags[i] & FL_SKIPPED) === 0) {
-        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) this.io.out(this.describe(buf, i));
+        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) {
+          this.io.out(this.describe(buf, i));
+          if (!cfg.debug) this.io.flush?.();
+        }
         // A race op whose window will open runs inside the next op: nothing happens now.
         if (!sim && isRace(buf.code[i]) && this.canArm(buf, i)) {
           this.armed = i;
@@ -764,18 +772,41 @@ export class Runner {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)} is larger than any size the file had since the last fsync (${hex(largest)})`]);
     }
     // The whole file when small, else the ranges some version since the fsync changed.
-    const found: FoundFile = { size, pieces: [] };
-    for (const [off, len] of tracker.rangesToRead(size, inflight)) {
-      const data = t.pread(off, len);
-      if (data.length !== len) return this.shortRead(data.length, len);
-      found.pieces.push({ off, data });
-    }
+    const found = this.readFound(size, tracker.rangesToRead(size, inflight));
+    if (found === null) return;
     const v = tracker.check(found, inflight);
     if (v.length > 0) return this.fail('durability', 'fileops-14.25', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
     const torn = tracker.checkAtomic(found, inflight);
     if (torn.length > 0) return this.fail('durability', 'fileops-14.29', undefined, [head, ...torn.slice(0, 8)]);
     // What survived is the file from now on (and the new starting point of the envelope).
     tracker.survived(found);
+  }
+
+  /**
+   * Read back the file a power cut or a lost write left (`size` bytes; `ranges` of it, [off, len)
+   * ascending) for the durability judge; null after a short read (reported). The pieces lie in
+   * one scratch area where the target reads into the caller's buffer: they live until the op
+   * ends (survived() copies them into the oracle).
+   */
+  private readFound(size: number, ranges: ReadonlyArray<readonly [number, number]>): FoundFile | null {
+    const t = this.t;
+    const found: FoundFile = { size, pieces: [] };
+    const readInto = t.readInto;
+    let area = readInto === undefined ? null : this.scratch(3, ranges.reduce((n, r) => n + r[1], 0));
+    for (const [off, len] of ranges) {
+      let data: Uint8Array;
+      if (area === null) data = t.pread(off, len);
+      else {
+        data = this.readIntoView(readInto!, 'pread', off, area.subarray(0, len));
+        area = area.subarray(len);
+      }
+      if (data.length !== len) {
+        this.shortRead(data.length, len);
+        return null;
+      }
+      found.pieces.push({ off, data });
+    }
+    return found;
   }
 
   // ---- device faults (fault_read, fault_write) ------------------------------------------------
@@ -911,12 +942,8 @@ export class Runner {
     }
     // What is read back: the whole file up to the tracker's FULL_CHECK_BYTES, else the ranges
     // that can differ and the blocks the fault hit (cost follows the bytes changed, not the size).
-    const found: FoundFile = { size, pieces: [] };
-    for (const [off, len] of this.faultReadRanges(tracker, size, hit.ranges)) {
-      const data = t.pread(off, len);
-      if (data.length !== len) return this.shortRead(data.length, len);
-      found.pieces.push({ off, data });
-    }
+    const found = this.readFound(size, this.faultReadRanges(tracker, size, hit.ranges));
+    if (found === null) return;
     // A dropped or torn write leaves whatever the device held before in its blocks (stale data the
     // filesystem cannot know about): those blocks are judged as if they held the newest bytes.
     const judged: FoundFile = action === 'error' ? found : { size, pieces: found.pieces.map((p) => ({ off: p.off, data: Uint8Array.from(p.data) })) };
@@ -1587,8 +1614,13 @@ export class Runner {
     if (readInto === undefined) {
       return how === 'pread' ? t.pread(off, len) : how === 'direct' ? t.directRead!(off, len) : how === 'mmap' ? t.mapread!(off, len) : t.readDontcache!(off, len);
     }
-    const v = this.scratch(2, len);
-    const got = readInto.call(t, how, off, v);
+    return this.readIntoView(readInto, how, off, this.scratch(2, len));
+  }
+
+  /** FileTarget.readInto (`readInto`, the target's) of v.length bytes at off into v: the bytes it read, a view of v. */
+  private readIntoView(readInto: NonNullable<FileTarget['readInto']>, how: ReadKind, off: number, v: Uint8Array): Uint8Array {
+    const len = v.length;
+    const got = readInto.call(this.t, how, off, v);
     if (!Number.isInteger(got) || got < 0 || got > len) throw new TargetError(`readInto(${how}, ${off}, a ${len}-byte buffer) returned ${got}`);
     return got === len ? v : v.subarray(0, got);
   }

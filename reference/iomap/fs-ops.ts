@@ -162,7 +162,12 @@ export interface FsInstance {
   /** Free the blocks from the one holding `newsize` (rounded up) on. */
   truncateBlocks(inode: Inode, newsize: number): void;
   /** Optional (xfs_can_free_eofblocks): whether there are post-EOF blocks or delalloc to free; absent: true. */
-  canFreeEofBlocks?(inode: Inode): boolean;
+  canFreeEofBlocks?(inode: Inode, honourPreallocFlag?: boolean): boolean;
+  /**
+   * Optional (xfs_free_eofblocks): free what lies past `size`; absent: truncateBlocks. A file with
+   * persistent preallocation (XFS_DIFLAG_PREALLOC) loses only its delalloc reservations there.
+   */
+  freeEofBlocks?(inode: Inode, size: number): void;
   /** i_size was set explicitly (truncate, fallocate, collapse, insert, clone). */
   sizeChanged(inode: Inode): void;
   allocRange(inode: Inode, lblk: number, n: number): number;
