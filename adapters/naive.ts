@@ -11,6 +11,7 @@
  */
 
 import type { Capabilities, FileAdapter, FileTarget, FiemapExtent, ReadKind, SetupSupport } from './types';
+import { readMethodsAreOwn } from './types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -146,9 +147,7 @@ class NaiveFile implements FileTarget {
    * misbehave) has none, so the runner calls the replacements and sees what they do.
    */
   get readInto(): ((how: ReadKind, off: number, dst: Uint8Array) => number) | undefined {
-    const own = NaiveFile.prototype;
-    if (this.pread !== own.pread || this.directRead !== own.directRead || this.mapread !== own.mapread || this.readDontcache !== own.readDontcache) return undefined;
-    return this.readIntoOwn;
+    return readMethodsAreOwn(this, NaiveFile.prototype) ? this.readIntoOwn : undefined;
   }
 
   /** Every read into the caller's buffer: the same checks and counts as the methods. */

@@ -3,7 +3,7 @@
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
 import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
-import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, SetupSupport, StateObserver, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, ReadKind, readMethodsAreOwn, SetupSupport, StateObserver, TargetSetup } from './types';
 import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
@@ -268,6 +268,25 @@ export class ReferenceTarget implements FileTarget {
 
   size(): number { return this.fh.size; }
   pread(off: number, len: number): Uint8Array { return this.fh.pread(off, len); }
+
+  /**
+   * FileTarget.readInto, while pread, directRead, mapread and readDontcache are this class's own:
+   * a module adapter that replaces one of them on the target turns it off, so the runner calls
+   * the replacement and sees what it does.
+   */
+  get readInto(): ((how: ReadKind, off: number, dst: Uint8Array) => number) | undefined {
+    return readMethodsAreOwn(this, ReferenceTarget.prototype) ? this.readIntoOwn : undefined;
+  }
+
+  /** Every read into the caller's buffer: FileHandle's ...Into twins of the four read methods. */
+  private readonly readIntoOwn = (how: ReadKind, off: number, dst: Uint8Array): number => {
+    const fh = this.fh;
+    if (how === 'pread') return fh.preadInto(off, dst);
+    if (how === 'direct') return fh.directReadInto(off, dst);
+    if (how === 'mmap') return fh.mmapReadInto(off, dst);
+    if (how === 'dontcache') return fh.readDontcacheInto(off, dst);
+    throw new FsError(EINVAL, `readInto: unknown read ${String(how)}`);
+  };
   pwrite(off: number, data: Uint8Array): number { return this.fh.pwrite(off, data); }
   truncate(size: number): void { this.fh.truncate(size); }
   fsync(): void {

@@ -204,6 +204,15 @@ export interface StateObserver {
 /** Which read FileTarget.readInto makes (the method it stands for). */
 export type ReadKind = 'pread' | 'direct' | 'mmap' | 'dontcache';
 
+/**
+ * Whether t's four read methods are still those of `proto` (its class's prototype): an
+ * in-process target offers FileTarget.readInto only then, so that a module adapter that replaced
+ * one of them on the target is called, not bypassed.
+ */
+export function readMethodsAreOwn(t: FileTarget, proto: FileTarget): boolean {
+  return t.pread === proto.pread && t.directRead === proto.directRead && t.mapread === proto.mapread && t.readDontcache === proto.readDontcache;
+}
+
 export interface FileTarget {
   /** Device faults under the file (fsx fault ops), when the harness owns the device. */
   deviceFaults?: DeviceFaultSteps;

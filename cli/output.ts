@@ -24,7 +24,7 @@ export class Skips {
 
   /** `o` with the lines above sorted out. */
   wrap(o: Output): Output {
-    return { out: (l) => this.route(false, l, o), err: (l) => this.route(true, l, o) };
+    return { out: (l) => this.route(false, l, o), err: (l) => this.route(true, l, o), flush: () => o.flush?.() };
   }
 
   /** Where one line of fsx output goes (counted, collected, stderr or as it came). */

@@ -393,18 +393,39 @@ export class FileHandle {
 
   /** pread(2). */
   pread(off: number, len: number): Uint8Array {
+    const end = this.preadStart(off, len);
+    if (end <= off) return new Uint8Array(0);
+    const out = new Uint8Array(end - off);
+    const n = this.readFolios(off, end, out);
+    return n === out.length ? out : out.subarray(0, n);
+  }
+
+  /**
+   * pread(2) of dst.length bytes into the caller's buffer, as the syscall does: the bytes read
+   * (fewer at EOF). The same errors and counts as pread; no array per read.
+   */
+  preadInto(off: number, dst: Uint8Array): number {
+    const end = this.preadStart(off, dst.length);
+    return end <= off ? 0 : this.readFolios(off, end, dst);
+  }
+
+  /** pread's entry checks: where the read ends (at most i_size; <= off for nothing to read). */
+  private preadStart(off: number, len: number): number {
     this.enter('pread', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
     const size = this.inode.size;
-    if (off >= size || len === 0) return new Uint8Array(0);
-    const end = Math.min(off + len, size);
-    const out = new Uint8Array(end - off);
+    if (off >= size || len === 0) return off;
+    return Math.min(off + len, size);
+  }
+
+  /** Copy [off, end) out of readable folios into out[0..]: bytes copied (short on a read error after progress). */
+  private readFolios(off: number, end: number, out: Uint8Array): number {
     let pos = off;
     while (pos < end) {
       const folio = this.readableFolio(pos, end - pos, end);
       if (!folio) {
-        if (pos > off) return out.subarray(0, pos - off);
+        if (pos > off) return pos - off;
         throw new FsError(EIO, `${this.name}: read error at ${pos}`);
       }
       const n = Math.min(end, folio.end) - pos;
@@ -412,7 +433,7 @@ export class FileHandle {
       out.set(folio.data.subarray(fo, fo + n), pos - off);
       pos += n;
     }
-    return out;
+    return end - off;
   }
 
   /* ------------------------------------------------------------------------------------ */
@@ -560,7 +581,10 @@ export class FileHandle {
     check(this.fs.unstuff(this.inode), `${this.name}: unstuff`);
   }
 
-  /** xfs_free_file_space(): free whole blocks, zero the partial edges inside EOF. */
+  /**
+   * xfs_free_file_space(): free whole blocks, zero the partial edges inside EOF, and (xfs) write
+   * back the EOF page when the range reached EOF (personality punchWritesBackEofPage).
+   */
   private freeFileSpace(off: number, len: number): void {
     const bs = this.inode.blockSize;
     const first = Math.ceil(off / bs);
@@ -570,6 +594,10 @@ export class FileHandle {
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
     check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops, this.personality.zeroPartialBlockInCache), `${this.name}: zeroing punched edges`);
+    const end = off + zlen;
+    if (this.personality.punchWritesBackEofPage && end === size && end % PAGE_SIZE !== 0) {
+      check(filemapWriteAndWaitRange(this.inode.mapping, end - (end % PAGE_SIZE), Number.MAX_SAFE_INTEGER), `${this.name}: writing back the EOF page`);
+    }
   }
 
   /** fallocate(2) with the 6.12 generic validation order (file-ops §3.1) and xfs semantics. */
@@ -683,31 +711,54 @@ export class FileHandle {
     if (!this.fsys.fs.capabilities.reflink) throw new FsError(EOPNOTSUPP, `${this.name}: the filesystem cannot share blocks (no reflink)`);
     src.notSwapfile('clone');
     this.notSwapfile('clone');
-    const bs = this.inode.blockSize;
     const srcSize = src.inode.size;
     if (len === 0) {
       if (srcOff === srcSize) return;
       if (srcOff > srcSize) throw new FsError(EINVAL, `${this.name}: clone source offset beyond EOF`);
       len = srcSize - srcOff;
     }
+    this.remapFrom(src, srcOff, len, dstOff, false);
+  }
+
+  /**
+   * The remap itself (generic_remap_file_range_prep, xfs_reflink_remap_prep, the block remap and
+   * the size update), for a length that is not 0. `canShorten` (REMAP_FILE_CAN_SHORTEN, what
+   * copy_file_range asks for): every rule that would have to shorten the request shortens it
+   * instead of failing with EINVAL; a request shortened to nothing returns 0 having done nothing
+   * but the flushes the kernel does before it knows. Returns the bytes remapped.
+   */
+  private remapFrom(src: FileHandle, srcOff: number, len: number, dstOff: number, canShorten: boolean): number {
+    const bs = this.inode.blockSize;
+    const srcSize = src.inode.size;
+    const shorten = (to: number, why: string): number => {
+      if (!canShorten) throw new FsError(EINVAL, `${this.name}: ${why}`);
+      return to;
+    };
     if (srcOff % bs || dstOff % bs) throw new FsError(EINVAL, `${this.name}: clone offsets not block aligned`);
     if (srcOff >= srcSize) throw new FsError(EINVAL, `${this.name}: clone source offset at or beyond EOF`);
-    if (len > srcSize - srcOff) throw new FsError(EINVAL, `${this.name}: clone source range beyond EOF`);
+    if (len > srcSize - srcOff) len = shorten(srcSize - srcOff, 'clone source range beyond EOF');
     if (dstOff >= this.fsys.maxFileSize) throw new FsError(EFBIG, `${this.name}: clone destination beyond the maximum file size`);
-    if (dstOff + len > this.fsys.maxFileSize) throw new FsError(EINVAL, `${this.name}: clone would be shortened`);
-    const tailPartial = len % bs !== 0;
+    if (dstOff + len > this.fsys.maxFileSize) len = shorten(this.fsys.maxFileSize - dstOff, 'clone would be shortened');
+    // A partial last block only where the source ends (generic_remap_checks).
     // The bug zoo's clone-unaligned-tail accepts such a length and remaps the whole last block.
-    const tailInside = tailPartial && srcOff + len !== srcSize;
-    if (tailInside && !modelBugs.cloneUnalignedTail) throw new FsError(EINVAL, `${this.name}: clone length not block aligned`);
+    if (len % bs !== 0 && srcOff + len !== srcSize && !(modelBugs.cloneUnalignedTail && !canShorten)) {
+      len = shorten(len - (len % bs), 'clone length not block aligned');
+    }
     const nblk = Math.ceil(len / bs);
     if (src.inode === this.inode && srcOff < dstOff + nblk * bs && dstOff < srcOff + nblk * bs) {
       throw new FsError(EINVAL, `${this.name}: clone ranges overlap`);
     }
+    if (len === 0) return 0;
     src.unstuffed();
     this.unstuffed();
     src.flushRange(srcOff, len);
     this.flushRange(dstOff, len);
-    if (tailPartial && !tailInside && dstOff + len < this.inode.size) throw new FsError(EINVAL, `${this.name}: partial EOF block would land inside the destination`);
+    // generic_remap_check_len: the source's partial EOF block may not land inside the destination.
+    if (len % bs !== 0 && srcOff + len === srcSize && dstOff + len < this.inode.size) {
+      len = shorten(len - (len % bs), 'partial EOF block would land inside the destination');
+      if (len === 0) return 0;
+    }
+    const n = Math.ceil(len / bs);
     if (dstOff > this.inode.size) {
       const eof = this.inode.size;
       this.zeroPastEof(dstOff, 'zeroing before clone');
@@ -719,12 +770,13 @@ export class FileHandle {
       this.flushUnmapRange(eof, dstOff + len - eof);
     }
     this.flushRange(dstOff, len);
-    this.invalidateForRemap(dstOff, nblk * bs);
-    this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, nblk);
+    this.invalidateForRemap(dstOff, n * bs);
+    this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, n);
     if (dstOff + len > this.inode.size) {
       this.inode.size = dstOff + len;
       this.fs.sizeChanged(this.inode);
     }
+    return len;
   }
 
   /** xfs_reflink_remap_prep(): drop the destination's (clean) cache, rounded out to pages. */
@@ -795,8 +847,23 @@ export class FileHandle {
       throw new FsError(EINVAL, `${this.name}: copy_file_range ranges overlap`);
     }
     if (len === 0) return 0;
+    const remapped = this.personality.copyRangeRemapsFirst && this.fsys.fs.capabilities.reflink ? this.remapForCopy(src, srcOff, len, dstOff) : 0;
+    if (remapped > 0) return remapped;
     const data = src.pread(srcOff, len);
     return this.pwrite(dstOff, data);
+  }
+
+  /**
+   * vfs_copy_file_range's first try (personality copyRangeRemapsFirst): ->remap_file_range with
+   * REMAP_FILE_CAN_SHORTEN. Any error, or 0 bytes, sends the copy through the page cache instead.
+   */
+  private remapForCopy(src: FileHandle, srcOff: number, len: number, dstOff: number): number {
+    try {
+      return this.remapFrom(src, srcOff, len, dstOff, true);
+    } catch (e) {
+      if (e instanceof FsError) return 0;
+      throw e;
+    }
   }
 
   copyRange(srcOff: number, len: number, dstOff: number): number {
@@ -890,19 +957,39 @@ export class FileHandle {
     return folio;
   }
 
-  /** Read through a MAP_SHARED mapping: whole pages, including bytes past EOF in the last page. */
-  mmapRead(off: number, len: number): Uint8Array {
+  /**
+   * mmapRead's entry: the checks, then pages past the last one fault with SIGBUS: touch the valid
+   * ones first, like a memcpy would, and never size a buffer by an access that cannot complete.
+   */
+  private mmapStart(off: number, len: number): void {
     this.enter('mmapRead', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
-    // Pages past the last one fault with SIGBUS: touch the valid ones first, like a memcpy would,
-    // and never size a buffer by an access that cannot complete.
     const lastPage = this.lastPage();
     if (len > 0 && Math.floor((off + len - 1) / PAGE_SIZE) >= lastPage) {
       for (let p = Math.floor(off / PAGE_SIZE); p < lastPage; p++) this.faultIn(p);
       this.faultIn(Math.max(lastPage, Math.floor(off / PAGE_SIZE)));
     }
+  }
+
+  /** Read through a MAP_SHARED mapping: whole pages, including bytes past EOF in the last page. */
+  mmapRead(off: number, len: number): Uint8Array {
+    this.mmapStart(off, len);
     const out = new Uint8Array(len);
+    this.copyMapped(off, out);
+    return out;
+  }
+
+  /** mmapRead of dst.length bytes into the caller's buffer: the same faults; returns dst.length. */
+  mmapReadInto(off: number, dst: Uint8Array): number {
+    this.mmapStart(off, dst.length);
+    this.copyMapped(off, dst);
+    return dst.length;
+  }
+
+  /** Copy out.length bytes at off through the mapping into out (every page faulted in first). */
+  private copyMapped(off: number, out: Uint8Array): void {
+    const len = out.length;
     let pos = off;
     while (pos < off + len) {
       const folio = this.faultIn(Math.floor(pos / PAGE_SIZE));
@@ -912,7 +999,6 @@ export class FileHandle {
       out.set(folio.data.subarray(fo, fo + n), pos - off);
       pos += n;
     }
-    return out;
   }
 
   /** do_page_mkwrite() for a write fault on a write-protected page. */
@@ -1008,18 +1094,34 @@ export class FileHandle {
 
   /** O_DIRECT pread: logical-sector aligned offset and length (else EINVAL). */
   directRead(off: number, len: number): Uint8Array {
+    if (!this.directReadStart(off, len)) return new Uint8Array(0);
+    const buf = new Uint8Array(len);
+    return buf.subarray(0, this.directReadIov(off, buf));
+  }
+
+  /** directRead of dst.length bytes into the caller's buffer: the bytes read, the same errors. */
+  directReadInto(off: number, dst: Uint8Array): number {
+    return this.directReadStart(off, dst.length) ? this.directReadIov(off, dst) : 0;
+  }
+
+  /** directRead's entry checks: false for a read that returns 0 at once. */
+  private directReadStart(off: number, len: number): boolean {
     this.enter('directRead', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
     // iomap_dio_rw answers a read of nothing, or at/after EOF, with 0 before any alignment check.
-    if (len === 0 || off >= this.inode.size) return new Uint8Array(0);
+    if (len === 0 || off >= this.inode.size) return false;
     if (this.personality.dioReadAlignUpFront) this.checkDioAlignment(off, len);
-    const buf = new Uint8Array(len);
+    return true;
+  }
+
+  /** The O_DIRECT read of buf.length bytes at off into buf: bytes read. */
+  private directReadIov(off: number, buf: Uint8Array): number {
     const iov = new IovIter(buf);
     // Like xfs_file_dio_read(): no dio ops for reads (->end_io is a write-completion hook).
     const ret = iomapDioRw(this.kiocb(off, {}), dioIter(iov, 'read'), this.inode, this.ops, null);
     check(ret, `${this.name}: O_DIRECT read at ${off}`);
-    return buf.subarray(0, ret);
+    return ret;
   }
 
   /**
@@ -1218,16 +1320,37 @@ export class FileHandle {
    * else's: they stay.
    */
   readDontcache(off: number, len: number): Uint8Array {
+    const before = this.dontcacheStart(off, len);
+    const out = this.pread(off, len);
+    this.dontcacheEnd(off, len, before);
+    return out;
+  }
+
+  /** readDontcache of dst.length bytes into the caller's buffer: the bytes read. */
+  readDontcacheInto(off: number, dst: Uint8Array): number {
+    const before = this.dontcacheStart(off, dst.length);
+    const n = this.preadInto(off, dst);
+    this.dontcacheEnd(off, dst.length, before);
+    return n;
+  }
+
+  /** The folios over [off, off+len) cached before an RWF_DONTCACHE read (they are someone else's). */
+  private dontcacheStart(off: number, len: number): Set<Folio> {
     this.enter('readDontcache', off, len);
     validOffset(off, 'offset');
     validOffset(len, 'length');
-    const end = Math.min(off + len, this.inode.size);
-    const first = Math.floor(off / PAGE_SIZE);
-    const last = Math.floor((end - 1) / PAGE_SIZE);
-    const before = this.foliosOver(first, last);
-    const out = this.pread(off, len);
+    return this.foliosOver(Math.floor(off / PAGE_SIZE), this.dontcacheLastPage(off, len));
+  }
+
+  /** The last page an RWF_DONTCACHE read of [off, off+len) covers (below the first: none). */
+  private dontcacheLastPage(off: number, len: number): number {
+    return Math.floor((Math.min(off + len, this.inode.size) - 1) / PAGE_SIZE);
+  }
+
+  /** After the read: drop the folios it created (dropbehind), keep those cached before. */
+  private dontcacheEnd(off: number, len: number, before: Set<Folio>): void {
     const mapping = this.inode.mapping;
-    for (const f of this.foliosOver(first, last)) {
+    for (const f of this.foliosOver(Math.floor(off / PAGE_SIZE), this.dontcacheLastPage(off, len))) {
       if (modelBugs.dontcacheDropsDirty && !f.writeback && !f.locked) {
         // The bug: every folio the read touched goes, dirty data included.
         f.dirty = false;
@@ -1238,7 +1361,6 @@ export class FileHandle {
       f.dropbehind = true;
       mapping.endDropbehind(f);
     }
-    return out;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -261,6 +261,37 @@ describe('iomap-harness CLI', () => {
     assert.equal(t.code, 0);
     const j = await cli(['fsx', '--adapter', 'naive', '-N', '20000', '-q', '--json'], true);
     assert.ok(!j.out.includes('\r'));
+  });
+
+  /*
+   * A long run under a time limit (`timeout 2400 iomap-harness diff ... -p 10000`) is killed with
+   * SIGTERM: the -p lines it printed are all that says how far it got, so each is written out at
+   * once (before, they waited in the CLI's 512-line batch and a killed run printed nothing).
+   */
+  it('-p progress lines are written at once: a run killed by SIGTERM has printed how far it got', async function () {
+    this.timeout(60_000);
+    const child = spawn(process.execPath, [BIN, 'fsx', '--adapter', 'naive', '-N', '100000000', '--no-sweep', '-p', '50000', '-q', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const seen = await new Promise<boolean>((resolve) => {
+      const giveUp = setTimeout(() => resolve(false), 30_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/^[0-9]+ [a-z]/m.test(out)) {
+          clearTimeout(giveUp);
+          resolve(true);
+        }
+      });
+      child.on('exit', () => { clearTimeout(giveUp); resolve(/^[0-9]+ [a-z]/m.test(out)); });
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+      else {
+        child.on('exit', (c) => resolve(c));
+        child.kill('SIGTERM');
+      }
+    });
+    assert.ok(seen, `no progress line before the run ended or was killed (stdout: ${JSON.stringify(out.slice(0, 500))})`);
+    assert.notEqual(code, 0, 'killed, not finished');
   });
 
   it('runs as a child process of bin/iomap-harness.js', () => {

@@ -1203,6 +1203,38 @@ describe('refs: zeroing past EOF of an inline file is one mapping (R47)', () => 
   });
 });
 
+describe('contract monitor: R31 names each field of the filesystem\'s that changed', () => {
+  // Every field the filesystem owns, changed by a ->iomap_valid that "revalidates in place"
+  // (the monitor compares the iomap with its copy from ->iomap_begin after the callback returns).
+  const changes: Array<[string, (m: Iomap) => void]> = [
+    ['offset', (m) => { m.offset += BS; }],
+    ['length', (m) => { m.length += BS; }],
+    ['addr', (m) => { m.addr += BS; }],
+    ['type', (m) => { m.type = m.type === IOMAP_MAPPED ? IOMAP_UNWRITTEN : IOMAP_MAPPED; }],
+    ['bdev', (m) => { m.bdev = m.bdev === null ? ({} as NonNullable<Iomap['bdev']>) : null; }],
+    ['inlineData', (m) => { m.inlineData = new Uint8Array(1); }],
+    ['private', (m) => { m.private = {}; }],
+    ['validityCookie', (m) => { m.validityCookie += 1; }],
+  ];
+  for (const [field, change] of changes) {
+    it(`iomap.${field}`, () => {
+      let changed = 0;
+      const env = mount({ iomapValid: (orig, inode, m) => { const v = orig(inode, m); change(m); changed++; return v; } });
+      assert.throws(() => env.fh.pwrite(0, pattern(1, 3 * BS)), (e: unknown) => {
+        assert.ok(e instanceof ContractViolation, String(e));
+        assert.strictEqual(e.rule, 'R31');
+        assert.match(e.message, new RegExp(`iomap\\.${field} changed before ->iomap_valid`));
+        return true;
+      });
+      assert.ok(changed > 0, 'the write reached ->iomap_valid');
+    });
+  }
+  it('a flag the filesystem set changed between ->iomap_begin and ->iomap_end', () => {
+    const env = mount({ iomapValid: (orig, inode, m) => { const v = orig(inode, m); m.flags ^= IOMAP_F_SHARED; return v; } });
+    assert.throws(() => env.fh.pwrite(0, pattern(1, 3 * BS)), (e: unknown) => e instanceof ContractViolation && e.rule === 'R31' && /filesystem-set flags changed between begin and end/.test(e.message));
+  });
+});
+
 describe('contract monitor: rule table', () => {
   it('every rule ID in rules.ts has a test here (a broken-fs case, or an unchecked-rule entry)', () => {
     const tested = [...CASES.map((c) => c.rule), ...Object.keys(UNCHECKED)].sort();

@@ -208,3 +208,40 @@ describe('file API: bad input that currently escapes as a non-FsError or a wrong
     unchanged(e);
   });
 });
+
+describe('file API: reads into the caller\'s buffer', () => {
+  /** A result as comparable text: the count, or the FsError code. */
+  const outcome = (f: () => Uint8Array | number): string => {
+    try {
+      const r = f();
+      return typeof r === 'number' ? `${r}` : `${r.length}`;
+    } catch (e) {
+      return (e as { code?: string }).code ?? String(e);
+    }
+  };
+
+  it('preadInto, directReadInto, mmapReadInto and readDontcacheInto answer as pread, directRead, mmapRead and readDontcache: count, bytes, errno', () => {
+    const e = env();
+    e.fh.truncate(SIZE + 3000); // a zero tail past the written bytes
+    const method = {
+      pread: (o: number, l: number) => e.fh.pread(o, l), direct: (o: number, l: number) => e.fh.directRead(o, l),
+      mmap: (o: number, l: number) => e.fh.mmapRead(o, l), dontcache: (o: number, l: number) => e.fh.readDontcache(o, l),
+    };
+    const into = {
+      pread: (o: number, d: Uint8Array) => e.fh.preadInto(o, d), direct: (o: number, d: Uint8Array) => e.fh.directReadInto(o, d),
+      mmap: (o: number, d: Uint8Array) => e.fh.mmapReadInto(o, d), dontcache: (o: number, d: Uint8Array) => e.fh.readDontcacheInto(o, d),
+    };
+    for (const how of ['pread', 'direct', 'mmap', 'dontcache'] as const) {
+      for (const [off, len] of [[0, 512], [512, 4096], [999, 3], [4096, 8192], [7680, 512], [8000, 512], [100, 512], [12288, 4096], [0, 0], [-1, 10]]) {
+        e.fsys.dropCaches();
+        const want = outcome(() => method[how](off, len));
+        e.fsys.dropCaches();
+        const dst = new Uint8Array(Math.max(0, len)).fill(0xee);
+        assert.strictEqual(outcome(() => into[how](off, dst)), want, `${how}(${off}, ${len})`);
+        if (!/^\d+$/.test(want)) continue;
+        assert.deepStrictEqual(dst.subarray(0, Number(want)), method[how](off, len), `${how}(${off}, ${len}) bytes`);
+      }
+    }
+    assert.deepStrictEqual(e.fsys.checkInvariants(), []);
+  });
+});

@@ -201,6 +201,51 @@ describe('fsx crash op', function () {
       }
     });
 
+    it('reads the file back after a power cut through readInto, and judges what it read (a byte flipped there is caught)', () => {
+      // The target's own reads after each crash come through readInto (the runner's scratch):
+      // flip a byte of the first non-empty one after the third crash.
+      let crashes = 0;
+      let armed = false;
+      let fired = false;
+      const inner = loadAdapter('reference');
+      const adapter: FileAdapter = {
+        name: 'reference+flip-after-crash', capabilities: inner.capabilities, close: () => inner.close(),
+        open: () => {
+          const t = inner.open();
+          assert.equal(typeof t.readInto, 'function', 'the reference target reads into the caller\'s buffer');
+          return new Proxy(t, {
+            get(target, prop) {
+              if (prop === 'crash') return (sel: number) => { armed = ++crashes === 3; return target.crash!(sel); };
+              if (prop === 'readInto') {
+                const own = target.readInto!;
+                return (how: Parameters<typeof own>[0], off: number, dst: Uint8Array) => {
+                  const n = own.call(target, how, off, dst);
+                  if (armed && n > 0) { dst[n >> 1] ^= 0xff; armed = false; fired = true; }
+                  return n;
+                };
+              }
+              const v = Reflect.get(target, prop, target);
+              return typeof v === 'function' ? v.bind(target) : v;
+            },
+          }) as FileTarget;
+        },
+      };
+      const r = fsx(adapter, { numOps: 4000, seed: 1, weights: weights({ crash: 10 }) });
+      assert.ok(fired, 'the flip fired');
+      assert.equal(r.failure?.kind, 'durability', r.report.join('\n'));
+      assert.equal(OPS[OP_CRASH].name, r.log().ops[r.failure!.op - 1].op);
+    });
+
+    it('offers readInto only while its read methods are its own (a replaced pread is what the runner must call)', () => {
+      for (const m of ['pread', 'directRead', 'mapread', 'readDontcache'] as const) {
+        const t = loadAdapter('reference').open();
+        assert.equal(typeof t.readInto, 'function');
+        const orig = t[m]!.bind(t);
+        (t as unknown as Record<string, unknown>)[m] = (o: number, l: number) => orig(o, l);
+        assert.equal(t.readInto, undefined, `${m} replaced`);
+      }
+    });
+
     it('replays a run with crashes byte for byte', () => {
       const r = fsx(loadAdapter('reference'), { numOps: 1500, seed: 4, weights: weights({ crash: 10 }) });
       const a = replayLog(loadAdapter('reference'), 'reference', r.log(), ro, quiet);

@@ -34,6 +34,7 @@ import {
   OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 } from './ops';
 import { AtomicChange, DurabilityTracker, FoundFile, FULL_CHECK_BYTES } from './durability';
+import { mappingChanges, mappingOf, rangesOutside } from './moved-ranges';
 import { eofRelationOf, extentClassOf, fileEof } from '../coverage/cells';
 import type { CoverageRecorder } from '../coverage/recorder';
 import { opOfBadByte, Pattern } from './pattern';
@@ -105,6 +106,11 @@ export function divergence(e: unknown): { rule: string; lines: string[]; errno?:
 export interface Output {
   out(line: string): void;
   err(line: string): void;
+  /**
+   * Write out what `out` has batched. Called after each -p progress line: a long run killed by a
+   * time limit must have printed how far it got (the CLI batches lines 512 at a time).
+   */
+  flush?(): void;
 }
 
 export interface RunnerConfig {
@@ -203,6 +209,12 @@ const GAP_READ_ALL = 1 << 18;
 /** Bytes read at each end of a long zero gap: a page either side of the data around it. */
 const GAP_EDGE = 4096;
 /**
+ * GAP_READ_ALL of an incremental remount check (files over INCREMENTAL_CHECK_FROM only): inside
+ * the windows around what changed, a zero gap longer than this is read at its ends and where
+ * SEEK_DATA finds data, so a check costs the bytes changed, not the window (whole 2 MiB folios).
+ */
+const WINDOW_GAP_READ_ALL = 4 * GAP_EDGE;
+/**
  * Files up to this size are read whole after a refused call (nothing may have changed); larger
  * ones around the ranges the call named and at EOF (refusalRanges).
  */
@@ -232,6 +244,12 @@ function nextEdge(ext: readonly FiemapExtent[], base: number, rel: number): numb
     else if (hi > rel) edge = Math.min(edge, hi);
   }
   return edge;
+}
+
+/** The target's mapping of moved ranges before a remount (extents null: FIEMAP failed). */
+interface MovedMapping {
+  ranges: Array<[number, number]>;
+  extents: FiemapExtent[][] | null;
 }
 
 export class Runner {
@@ -286,7 +304,7 @@ export class Runner {
    * Reused buffers for bytes the runner reads and uses at once (reads of the target, oracle
    * copies): no per-op allocation on the hot path. [2] holds what the target reads into.
    */
-  private scratchBufs: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)];
+  private scratchBufs: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)];
   /** RWF_ATOMIC unit range of the target (statx), when it has atomic writes. */
   private readonly atomicUnits: { unitMin: number; unitMax: number } | null;
 
@@ -299,12 +317,20 @@ export class Runner {
   /** Incremental remount checks since the last whole-file one (FULL_CHECK_EVERY, finish). */
   private incrementalChecks = 0;
   /**
+   * What collapse/insert moved since the last remount check (the oracle's moveLog; kept only for
+   * a target that answers FIEMAP): an incremental check reads it only where the target's mapping
+   * changed across the remount (moved-ranges.ts).
+   */
+  private readonly moved = new RangeSet();
+  /**
    * What the device fault ops did: ops run, ops whose fault hit the device, reads that failed
    * (EIO/SIGBUS) or came back short, fsyncs that reported a write error (measurements, docs/fsx.md).
    */
   readonly faultStats = { reads: 0, readHits: 0, readErrors: 0, writes: 0, writeHits: 0, reportedErrors: 0 };
   /** Remount checks that read the whole file and incremental ones (remountRanges); end-of-run whole checks (finish). */
   readonly remountStats = { whole: 0, incremental: 0, atEnd: 0 };
+  /** Bytes moved by collapse/insert that incremental remount checks compared by mapping, and of those, read because it changed. */
+  readonly movedStats = { compared: 0, read: 0 };
 
   /** Whether every size-changing op pollutes the EOF page first (fsx -e 1), for the report. */
   get polluteEof(): boolean {
@@ -335,7 +361,10 @@ export class Runner {
     this.io = io;
     const judgesLoss = typeof target.crash === 'function' || target.deviceFaults !== undefined;
     this.durability = cfg.trackDurability === true && judgesLoss ? new DurabilityTracker(this.oracle) : null;
-    if (typeof target.remount === 'function') this.oracle.changeLog = this.unchecked;
+    if (typeof target.remount === 'function') {
+      this.oracle.changeLog = this.unchecked;
+      if (caps.fiemap && typeof target.fiemap === 'function') this.oracle.moveLog = this.moved;
+    }
   }
 
   /**
@@ -369,7 +398,10 @@ export class Runner {
     try {
       if (cfg.simulatedOps > 0 && n === cfg.simulatedOps + 1) this.writeFileImage();
       if ((buf.flags[i] & FL_SKIPPED) === 0) {
-        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) this.io.out(this.describe(buf, i));
+        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) {
+          this.io.out(this.describe(buf, i));
+          if (!cfg.debug) this.io.flush?.();
+        }
         // A race op whose window will open runs inside the next op: nothing happens now.
         if (!sim && isRace(buf.code[i]) && this.canArm(buf, i)) {
           this.armed = i;
@@ -740,18 +772,41 @@ export class Runner {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)} is larger than any size the file had since the last fsync (${hex(largest)})`]);
     }
     // The whole file when small, else the ranges some version since the fsync changed.
-    const found: FoundFile = { size, pieces: [] };
-    for (const [off, len] of tracker.rangesToRead(size, inflight)) {
-      const data = t.pread(off, len);
-      if (data.length !== len) return this.shortRead(data.length, len);
-      found.pieces.push({ off, data });
-    }
+    const found = this.readFound(size, tracker.rangesToRead(size, inflight));
+    if (found === null) return;
     const v = tracker.check(found, inflight);
     if (v.length > 0) return this.fail('durability', 'fileops-14.25', v[0].offset, [head, ...v.slice(0, 8).map((x) => `${x.kind}: ${x.message}`)]);
     const torn = tracker.checkAtomic(found, inflight);
     if (torn.length > 0) return this.fail('durability', 'fileops-14.29', undefined, [head, ...torn.slice(0, 8)]);
     // What survived is the file from now on (and the new starting point of the envelope).
     tracker.survived(found);
+  }
+
+  /**
+   * Read back the file a power cut or a lost write left (`size` bytes; `ranges` of it, [off, len)
+   * ascending) for the durability judge; null after a short read (reported). The pieces lie in
+   * one scratch area where the target reads into the caller's buffer: they live until the op
+   * ends (survived() copies them into the oracle).
+   */
+  private readFound(size: number, ranges: ReadonlyArray<readonly [number, number]>): FoundFile | null {
+    const t = this.t;
+    const found: FoundFile = { size, pieces: [] };
+    const readInto = t.readInto;
+    let area = readInto === undefined ? null : this.scratch(3, ranges.reduce((n, r) => n + r[1], 0));
+    for (const [off, len] of ranges) {
+      let data: Uint8Array;
+      if (area === null) data = t.pread(off, len);
+      else {
+        data = this.readIntoView(readInto!, 'pread', off, area.subarray(0, len));
+        area = area.subarray(len);
+      }
+      if (data.length !== len) {
+        this.shortRead(data.length, len);
+        return null;
+      }
+      found.pieces.push({ off, data });
+    }
+    return found;
   }
 
   // ---- device faults (fault_read, fault_write) ------------------------------------------------
@@ -887,12 +942,8 @@ export class Runner {
     }
     // What is read back: the whole file up to the tracker's FULL_CHECK_BYTES, else the ranges
     // that can differ and the blocks the fault hit (cost follows the bytes changed, not the size).
-    const found: FoundFile = { size, pieces: [] };
-    for (const [off, len] of this.faultReadRanges(tracker, size, hit.ranges)) {
-      const data = t.pread(off, len);
-      if (data.length !== len) return this.shortRead(data.length, len);
-      found.pieces.push({ off, data });
-    }
+    const found = this.readFound(size, this.faultReadRanges(tracker, size, hit.ranges));
+    if (found === null) return;
     // A dropped or torn write leaves whatever the device held before in its blocks (stale data the
     // filesystem cannot know about): those blocks are judged as if they held the newest bytes.
     const judged: FoundFile = action === 'error' ? found : { size, pieces: found.pieces.map((p) => ({ off: p.off, data: Uint8Array.from(p.data) })) };
@@ -965,6 +1016,7 @@ export class Runner {
     if (sim) return;
     if (typeof t.remount !== 'function') return this.skip(buf, i, sim, 'skipping remount: the target cannot remount');
     const head = `after a clean remount (op ${n}), which must keep every byte written and the size:`;
+    const movedBefore = this.movedMapping();
     try {
       t.remount();
     } catch (e) {
@@ -977,8 +1029,8 @@ export class Runner {
     if (size !== this.oracle.size) {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
     }
-    const check = this.remountRanges();
-    const what = check.incremental ? [head, `(an incremental check: the ranges changed since the last remount check, ${this.remountStats.incremental} of ${this.remountStats.whole + this.remountStats.incremental} remount checks so far)`] : [head];
+    const check = this.remountRanges(movedBefore);
+    const what = check.incremental ? [head, `(an incremental check: the ranges changed since the last remount check, and those moved by collapse/insert whose mapping (FIEMAP) changed across the remount, ${this.remountStats.incremental} of ${this.remountStats.whole + this.remountStats.incremental} remount checks so far)`] : [head];
     if (!this.verifyPieces('durability', 'fileops-14.25', what.join(' '), this.piecesOf(check.ranges))) return;
     this.durability?.acknowledge(this.oracle, `op ${n} remount`);
   }
@@ -992,10 +1044,12 @@ export class Runner {
    * whole-file check (at most FULL_CHECK_EVERY - 1 remounts later, or at the end of the run), or
    * earlier by any op that reads them (docs/fsx.md, "Remount").
    */
-  private remountRanges(): { ranges: Array<[number, number]>; incremental: boolean } {
+  private remountRanges(movedBefore: MovedMapping | null): { ranges: Array<[number, number]>; incremental: boolean } {
     const size = this.oracle.size;
-    const incremental = size > INCREMENTAL_CHECK_FROM && this.incrementalChecks + 1 < FULL_CHECK_EVERY;
-    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size)) : this.checkRanges();
+    const incremental = this.nextRemountIncremental();
+    if (incremental && movedBefore !== null) this.readRemapped(movedBefore);
+    this.moved.clear();
+    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size), WINDOW_GAP_READ_ALL) : this.checkRanges();
     if (incremental) {
       this.incrementalChecks++;
       this.remountStats.incremental++;
@@ -1005,6 +1059,46 @@ export class Runner {
     }
     this.unchecked.clear();
     return { ranges, incremental };
+  }
+
+  /** Whether the next remount check is incremental (remountRanges). */
+  private nextRemountIncremental(): boolean {
+    return this.oracle.size > INCREMENTAL_CHECK_FROM && this.incrementalChecks + 1 < FULL_CHECK_EVERY;
+  }
+
+  /**
+   * Before a remount whose check will be incremental: the target's mapping of what collapse/insert
+   * moved and no op changed since (null: nothing to compare). A target whose FIEMAP fails gets
+   * those ranges read instead.
+   */
+  private movedMapping(): MovedMapping | null {
+    if (this.moved.count === 0 || !this.nextRemountIncremental()) return null;
+    const ranges = rangesOutside(this.moved, this.unchecked, this.oracle.size);
+    try {
+      return { ranges, extents: mappingOf(this.t, ranges) };
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      return { ranges, extents: null };
+    }
+  }
+
+  /** After the remount: the moved ranges whose mapping changed (or cannot be compared) join the ranges read. */
+  private readRemapped(before: MovedMapping): void {
+    let after: FiemapExtent[][] | null = null;
+    try {
+      if (before.extents !== null) after = mappingOf(this.t, before.ranges);
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+    }
+    const read = (lo: number, hi: number): void => {
+      this.movedStats.read += hi - lo;
+      this.unchecked.include(lo, hi);
+    };
+    before.ranges.forEach(([lo, hi], k) => {
+      this.movedStats.compared += hi - lo;
+      if (before.extents === null || after === null) read(lo, hi);
+      else mappingChanges(before.extents[k], after[k], lo, hi, read);
+    });
   }
 
   /**
@@ -1090,7 +1184,7 @@ export class Runner {
    * window (a long gap cut by a window's edge gets no edge read there: only data and the ends of
    * the file have edges).
    */
-  private checkRanges(windows: Array<[number, number]> = [[0, this.oracle.size]]): Array<[number, number]> {
+  private checkRanges(windows: Array<[number, number]> = [[0, this.oracle.size]], gapReadAll = GAP_READ_ALL): Array<[number, number]> {
     const size = this.oracle.size;
     const out: Array<[number, number]> = [];
     const add = (lo: number, hi: number): void => {
@@ -1100,7 +1194,7 @@ export class Runner {
       else out.push([lo, hi]);
     };
     const gap = (lo: number, hi: number, edgeLo: boolean, edgeHi: boolean): void => {
-      if (hi - lo <= GAP_READ_ALL || !this.canSeek) return add(lo, hi);
+      if (hi - lo <= gapReadAll || !this.canSeek) return add(lo, hi);
       const a = edgeLo ? lo + GAP_EDGE : lo;
       const b = edgeHi ? hi - GAP_EDGE : hi;
       add(lo, a);
@@ -1520,8 +1614,13 @@ export class Runner {
     if (readInto === undefined) {
       return how === 'pread' ? t.pread(off, len) : how === 'direct' ? t.directRead!(off, len) : how === 'mmap' ? t.mapread!(off, len) : t.readDontcache!(off, len);
     }
-    const v = this.scratch(2, len);
-    const got = readInto.call(t, how, off, v);
+    return this.readIntoView(readInto, how, off, this.scratch(2, len));
+  }
+
+  /** FileTarget.readInto (`readInto`, the target's) of v.length bytes at off into v: the bytes it read, a view of v. */
+  private readIntoView(readInto: NonNullable<FileTarget['readInto']>, how: ReadKind, off: number, v: Uint8Array): Uint8Array {
+    const len = v.length;
+    const got = readInto.call(this.t, how, off, v);
     if (!Number.isInteger(got) || got < 0 || got > len) throw new TargetError(`readInto(${how}, ${off}, a ${len}-byte buffer) returned ${got}`);
     return got === len ? v : v.subarray(0, got);
   }

@@ -202,11 +202,15 @@ class RefsSnapshot implements MappingSnapshot {
   block(lblk: number): BlockState {
     const ext = this.data.extentAt(lblk);
     const c = this.cow.extentAt(lblk);
-    const staged = c && c.state !== 'delalloc' && c.pblk >= 0 ? { cowPblk: c.pblk + (lblk - c.lblk) } : {};
-    if (!ext) return { state: 'hole', ...staged };
-    if (ext.state === 'delalloc') return { state: 'delalloc', ...staged };
+    // One object per answer (no spread of a second one): the monitor asks per run of every check.
+    const cowPblk = c && c.state !== 'delalloc' && c.pblk >= 0 ? c.pblk + (lblk - c.lblk) : undefined;
+    if (!ext || ext.state === 'delalloc') {
+      const state = ext ? 'delalloc' : 'hole';
+      return cowPblk === undefined ? { state } : { state, cowPblk };
+    }
     const pblk = ext.pblk + (lblk - ext.lblk);
-    return { state: ext.state, pblk, shared: this.fs.isShared(pblk), ...staged };
+    const shared = this.fs.isShared(pblk);
+    return cowPblk === undefined ? { state: ext.state, pblk, shared } : { state: ext.state, pblk, shared, cowPblk };
   }
 
   /** The end of whichever extent (data or COW fork) ends first after lblk, or the next start. */
