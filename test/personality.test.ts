@@ -393,14 +393,15 @@ describe('personalities', () => {
     }
   });
 
-  // Found by diff on xfs 1k (seed 203, op 87,695, 5 ops); Linux 6.18.44 xfs 1k: xfs_io -f -c "pwrite -q 0 5632"
-  // -c fsync -c "fzero 4104 2048" -c "bmap -e -p -v" shows blocks 0-4 written and 5-6 unwritten.
-  it('zeroDirtyUnwrittenInCache within-eof: the size extension of a zero range leaves an unwritten EOF block that is not dirty itself alone, though its folio is dirty (diff, xfs 1k, 5 ops)', () => {
+  // Found by diff on xfs 1k (seed 203, op 87,695, 5 ops), the same cause as the punchWritesBackEofPage case:
+  // Linux 6.18.44 xfs 1k: xfs_io -f -c "pwrite -q 0 5632" -c fsync -c "fzero 4104 2048" -c "bmap -e -p -v"
+  // shows blocks 0-4 written and 5-6 unwritten.
+  it('punchWritesBackEofPage: a zero range reaching EOF over a synced EOF block leaves it unwritten after the size extension (diff, xfs 1k, 5 ops)', () => {
     const { fsys, f } = mountXfs1k({});
     f.pwrite(0, new Uint8Array(5632).fill(7)); // blocks 0-5, EOF inside block 5 (page 1: blocks 4-7)
     f.fsync();
-    // Block 4's tail is zeroed in the cache (dirty); block 5 is punched and preallocated unwritten;
-    // the extension to 6152 then zeroes [5632, 6152): block 5 is not dirty, so it is left alone.
+    // Block 4's tail is zeroed in the cache, block 5 punched and preallocated unwritten, the EOF page
+    // written back (xfs_free_file_space): the extension to 6152 then finds nothing dirty to zero.
     f.fallocate(FALLOC_FL_ZERO_RANGE, 4104, 2048);
     const at = (b: number) => { const e = f.fiemap(b * 1024, 1024, 0)[0]; return e === undefined ? 'hole' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : 'written'; };
     assert.deepStrictEqual([4, 5, 6].map(at), ['written', 'unwritten', 'unwritten']);

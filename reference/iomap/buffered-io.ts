@@ -789,7 +789,7 @@ function zeroInFolioRange(it: IomapIter, pos: number, stop: number, didZero: { v
 export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: IomapOps, didZero = { v: false }, zeroDirtyInCache: ZeroInCache = false,
   writeOps: IomapWriteOps | null = null, partialInCache = false): number {
   if (partialInCache) {
-    const head = zeroPartialBlockInCache(inode, pos, len, ops, didZero, writeOps, zeroDirtyInCache);
+    const head = zeroPartialBlockInCache(inode, pos, len, ops, didZero, writeOps);
     if (head < 0) return head;
     pos += head;
     len -= head;
@@ -833,25 +833,14 @@ export function iomapZeroRange(inode: Inode, pos: number, len: number, ops: Ioma
  * does not write back the dirty folio around it. Returns the bytes it took (0: not this case).
  */
 function zeroPartialBlockInCache(inode: Inode, pos: number, len: number, ops: IomapOps, didZero: { v: boolean },
-  writeOps: IomapWriteOps | null, zeroDirtyInCache: ZeroInCache = false): number {
+  writeOps: IomapWriteOps | null): number {
   const off = pos & (inode.blockSize - 1);
   const plen = Math.min(len, inode.blockSize - off);
   if (!off || !inode.mapping.rangeNeedsWriteback(pos, pos + plen - 1)) return 0;
   const it = new IomapIter(inode, pos, plen, IOMAP_ZERO);
   it.writeOps = writeOps;
   let ret: number;
-  while ((ret = iomapIter(it, ops)) > 0) {
-    // Over an unwritten block inside the EOF block xfs hands over its folio batch here as well, and
-    // the batch zeroes only blocks that are dirty themselves: a block of a dirty folio that is not
-    // stays unwritten (xfs_io on 6.18.44, xfs 1k: pwrite 0 5632, fsync, fzero 4104 2048 leaves
-    // blocks 5-6 unwritten; diff, xfs 1k seed 203, op 87,695, 5 ops).
-    const src = iomapIterSrcmap(it);
-    if (zeroDirtyInCache === 'within-eof' && src.type === IOMAP_UNWRITTEN && it.pos < roundUp(inode.size, inode.blockSize)) {
-      iomapIterBodyDone(it, zeroDirtyFolios(it, didZero, Infinity, true));
-    } else {
-      iomapIterBodyDone(it, zeroIter(it, didZero));
-    }
-  }
+  while ((ret = iomapIter(it, ops)) > 0) iomapIterBodyDone(it, zeroIter(it, didZero));
   return ret < 0 ? ret : it.pos - pos;
 }
 
