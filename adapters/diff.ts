@@ -172,6 +172,21 @@ export class SpeculativeBlocks {
     return (h === 'written' || h === 'shared') && this.blocks.has(b);
   }
 
+  /**
+   * Block `b` is unwritten on the host under data the reference holds as dirty delalloc: the host
+   * had the block allocated before the write, which in a run where the reference has no such block
+   * is a speculative one the file grew over (an insert range grows the size before
+   * xfs_prepare_shift frees what lies past the new EOF, so post-EOF preallocation between the old
+   * and new sizes is shifted out and kept: xfs 4k, seed 45, op 52,883, 7 ops). Remember it, so
+   * that the folios it splits on the host are seen (foliosHoldingSpeculative).
+   */
+  allocatedUnderDelalloc(b: number, r: BlockClass, h: BlockClass): void {
+    if (r === 'delalloc' && h === 'unwritten') this.blocks.add(b);
+  }
+
+  /** Remember block `b` (a set of blocks that follows the file through shifts and remaps). */
+  add(b: number): void { this.blocks.add(b); }
+
   /** Block `b` agrees on both sides now, or lies past EOF (truncated away): forget it. */
   forget(b: number): void { this.blocks.delete(b); }
 
@@ -286,6 +301,11 @@ export class DiffTarget implements FileTarget {
   private cowPendingBefore = new Set<number>();
   /** Blocks the reference wrote back (COW finished) that the host still shares. */
   private readonly cowLag = new Set<number>();
+  /**
+   * Blocks the reference wrote back where the host's folio, split by a speculative block, stayed
+   * dirty (delalloc on the host): let through until the two agree again (foliosHoldingSpeculative).
+   */
+  private readonly splitLag = new SpeculativeBlocks();
   /** Blocks XFS speculative preallocation gave the host only (null: not followed). */
   private readonly spec: SpeculativeBlocks | null;
   /** Blocks of the reference's cached folios that held a speculative block before the current op. */
@@ -420,8 +440,10 @@ export class DiffTarget implements FileTarget {
   /** What a shift moved: speculative blocks follow their data. */
   private shifted(mode: number, off: number, len: number): void {
     if (this.spec === null || off % this.bs !== 0 || len % this.bs !== 0) return;
-    if (mode === FALLOC_FL_INSERT_RANGE) this.spec.insert(off / this.bs, len / this.bs);
-    if (mode === FALLOC_FL_COLLAPSE_RANGE) this.spec.collapse(off / this.bs, len / this.bs);
+    for (const set of [this.spec, this.splitLag]) {
+      if (mode === FALLOC_FL_INSERT_RANGE) set.insert(off / this.bs, len / this.bs);
+      if (mode === FALLOC_FL_COLLAPSE_RANGE) set.collapse(off / this.bs, len / this.bs);
+    }
   }
 
   /** What a remap of `len` bytes moved (clone, dedupe, copy): speculative blocks follow too. */
@@ -451,6 +473,7 @@ export class DiffTarget implements FileTarget {
     const bs = this.bs;
     const n = Math.ceil(size / bs);
     this.spec?.forgetFrom(n);
+    this.splitLag.forgetFrom(n);
     if (size === 0 || !this.host.fiemap || !this.host.seekData) return;
     const rext = this.ref.fiemap(0, size, 0);
     const hext = this.host.fiemap(0, size, 0);
@@ -462,6 +485,7 @@ export class DiffTarget implements FileTarget {
     for (let b = 0; b < n; b++) {
       if (rc[b] === hc[b]) {
         this.cowLag.delete(b);
+        this.splitLag.forget(b);
         this.spec?.forget(b);
         continue;
       }
@@ -471,11 +495,15 @@ export class DiffTarget implements FileTarget {
         continue;
       }
       if (this.spec?.admit(b, rc[b], hc[b])) continue;
+      this.spec?.allocatedUnderDelalloc(b, rc[b], hc[b]);
       // Speculative blocks split the host's folios (foliosHoldingSpeculative): the reference's
       // larger folio was written back where the host's smaller one beside it stays dirty.
-      if (hc[b] === 'delalloc' && (rc[b] === 'written' || rc[b] === 'unwritten') && this.specFolios.has(b)) continue;
-      // The host's extents split the host's folios (foliosAcrossHostExtents): likewise.
-      if (hc[b] === 'delalloc' && (rc[b] === 'written' || rc[b] === 'unwritten') && this.acrossFolios.has(b)) continue;
+      // The host's extents split the host's folios (foliosAcrossHostExtents): likewise. Either way
+      // the block stays so until the host writes it back too (or both change it): splitLag.
+      if (hc[b] === 'delalloc' && (rc[b] === 'written' || rc[b] === 'unwritten') && (this.specFolios.has(b) || this.acrossFolios.has(b) || this.splitLag.has(b))) {
+        this.splitLag.add(b);
+        continue;
+      }
       if (!classesAgree(rc[b], hc[b], this.refBlockDirty(b), this.speculative)) {
         throw new Divergence('diff-mapping', [`after ${what}: block ${b} (byte ${b * bs}) is ${hc[b]} on the host, ${rc[b]} on the reference`,
           `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`]);

@@ -4,7 +4,7 @@
  * --save DIR (default: a new temporary directory) and its path printed.
  */
 
-import { KNOWN_FLAG, knownFrom, runPastKnown } from './known';
+import { KNOWN_FLAG, builtInKnown, knownFrom, mergeKnown, runPastKnown, shortNote } from './known';
 import { PERSONALITY_NAMES, isPersonalityName } from '../reference/fs/personality';
 import { IOMAP_APIS, isIomapApi } from '../reference/iomap/types';
 import * as path from 'path';
@@ -86,6 +86,10 @@ export const FSX_FLAGS = {
   ...ADAPTER_FLAGS,
   ...SETUP_FLAGS,
   ...KNOWN_FLAG,
+  'no-default-known': {
+    type: 'boolean',
+    help: 'the reference with --personality ext4|xfs: do not treat the real kernel behaviours documented in corpus/known for that personality as known signatures (by default a run that meets one reports a known hit and goes on)',
+  },
   'num-ops': { type: 'string', short: 'N', value: 'N', default: '100000', help: 'number of operations to run' },
   seed: { type: 'string', short: 'S', value: 'S', default: '1', help: 'PRNG seed (also seeds the data pattern); 0 picks one from the clock and prints it' },
   maxlen: { type: 'string', short: 'l', value: 'N', default: '256k', help: 'largest file size (numbers take k/m/g suffixes and 0x hex)' },
@@ -311,11 +315,16 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   if (given !== undefined) task.description = `adapter module given as ${given} in ${process.cwd()}; recorded by its absolute path`;
   const skips = new Skips(flag(v, 'verbose'));
   lines.status = new StatusLine(io, io.isTTY && !json && !o.quiet);
-  const known = knownFrom(v.known as string[] | undefined);
+  const givenKnown = knownFrom(v.known as string[] | undefined);
   if (!flag(v, 'no-sweep')) task.sweep = sweepPins(geo);
   if (str(v, 'round-ops') !== undefined) task.roundOps = parseNumber('--round-ops', str(v, 'round-ops') as string, 1, 1 << 30);
   const campaign = seedsFlag !== undefined || jobs > 1 || shard !== null;
-  if (campaign && known !== null) throw new UsageError('--known runs one seed after another; without -j/--seeds/--shard (campaign merge --known matches a campaign\'s failures)');
+  if (campaign && givenKnown !== null) throw new UsageError('--known runs one seed after another; without -j/--seeds/--shard (campaign merge --known matches a campaign\'s failures)');
+  // The reference under a personality reproduces the documented kernel behaviours of corpus/known
+  // recorded for it: by default they are known hits, not failures (a campaign matches them with
+  // campaign merge --known corpus/known).
+  const defaults = campaign || spec !== 'reference' || flag(v, 'no-default-known') ? new Map() : builtInKnown(geo.personality as string | undefined);
+  const known = mergeKnown(givenKnown, defaults);
   if (campaign) {
     adapter.close();
     return runCampaign(task, seedsFlag ?? jobs, jobs, shard, json, lines, skips);
@@ -352,9 +361,9 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   if (sm.rounds !== undefined) summary.rounds = sm.rounds;
   if (sm.failure !== undefined) summary.failure = sm.failure;
   if (sm.coverage !== undefined) summary.coverage = sm.coverage;
-  if (past !== null) {
+  if (past !== null && (givenKnown !== null || past.hits.length > 0)) {
     summary.knownHits = past.hits;
-    lines.out(`Known signatures hit: ${past.hits.length}${past.hits.map((h) => `\n  seed ${h.seed} op ${h.op}: ${h.note || h.known} (${h.log})`).join('')}`);
+    lines.out(`Known signatures hit: ${past.hits.length}${past.hits.map((h) => `\n  seed ${h.seed} op ${h.op}: ${h.note === '' ? h.known : shortNote(h.note)} (${h.log})`).join('')}`);
   }
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();

@@ -6,6 +6,8 @@
  * new one ends the run as any failure does.
  */
 import * as fs from 'fs';
+import * as path from 'path';
+import { corpusDir } from '../properties/corpus-files';
 import { parseJsonLog } from '../properties/fsx/oplog';
 import { KnownSignature, KnownSignatureError, failureSignature, knownIndex, loadKnownSignatures, lookupKnown } from '../properties/signatures';
 import type { Output } from '../properties/fsx/runner';
@@ -37,6 +39,27 @@ export function knownFrom(dirs: readonly string[] | undefined): Map<string, Know
     if (e instanceof KnownSignatureError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+/**
+ * The project's documented kernel behaviours that the reference reproduces under `personality`:
+ * the logs of corpus/known recorded on the reference with that personality (a real kernel's data
+ * loss that the model copies, which the contract monitor reports: docs/host.md). A run of the
+ * reference with that personality reports them as known hits and goes on, as --known does. Empty
+ * for the generic personality and when the corpus is not installed.
+ */
+export function builtInKnown(personality: string | undefined): Map<string, KnownSignature> {
+  const dir = path.join(corpusDir(), 'known');
+  if (personality === undefined || !fs.existsSync(dir)) return new Map();
+  return knownIndex(loadKnownSignatures([dir]).filter((k) => k.adapter === 'reference' && k.personality === personality));
+}
+
+/** `a` and then the entries of `b` it lacks, as one index (null when both are empty). */
+export function mergeKnown(a: Map<string, KnownSignature> | null, b: Map<string, KnownSignature>): Map<string, KnownSignature> | null {
+  if (b.size === 0) return a;
+  const m = new Map(a ?? []);
+  for (const [t, k] of b) if (!m.has(t)) m.set(t, k);
+  return m;
 }
 
 /** The known signature a seed's (shrunk) failure matches, or null (no shrunk log: treated as new). */
@@ -83,9 +106,17 @@ export function runPastKnown(task: SeedTask, known: Map<string, KnownSignature>,
       return { out, hits: k === null ? hits : [...hits, hit(seed, out, k)] };
     }
     hits.push(hit(seed, out, k));
-    io.out(`Known signature (${k.file}): ${k.note || 'no description'}; going on with seed ${(seed + 1) >>> 0} for the ${left} ops left`);
+    io.out(`Known signature (${k.file}): ${shortNote(k.note)}; going on with seed ${(seed + 1) >>> 0} for the ${left} ops left`);
     seed = (seed + 1) >>> 0;
   }
+}
+
+/** The first sentence of a known signature's description, at most 200 characters (the file has the rest). */
+export function shortNote(note: string): string {
+  if (note === '') return 'no description';
+  const end = note.search(/\.(\s|$)/);
+  const first = end < 0 ? note : note.slice(0, end + 1);
+  return first.length <= 200 ? first : `${first.slice(0, 199)}…`;
 }
 
 function hit(seed: number, out: Omit<SeedOutcome, 'lines'>, k: KnownSignature): KnownHit {

@@ -13,15 +13,13 @@ import { MUTANTS } from '../adapters/mutants/catalog';
 import { CliIO, EXIT_PASS, Lines, UsageError } from './common';
 import { CommandSpec, FlagTable, Parsed } from './command-line';
 import { isCaseFile } from './case-files';
-import { filesUnder } from '../properties/corpus-files';
+import { corpusDir, filesUnder } from '../properties/corpus-files';
 import { describeSignature, parseCase } from '../properties/oracle/fault-cases';
 
 const LIST_FLAGS = { json: { type: 'boolean', help: 'the last stdout line is a JSON object listing them' } } as const satisfies FlagTable;
 
 /** The corpus directory of this package (corpus/ beside dist/). */
-export function corpusDir(): string {
-  return path.resolve(__dirname, '..', '..', 'corpus');
-}
+export { corpusDir };
 
 /** Every op log (.json, .fsxops) and crash/fault case (.json) under `dir`, sorted. */
 export function corpusFiles(dir: string): string[] {

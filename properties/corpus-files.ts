@@ -6,6 +6,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+/** The project's corpus/ folder (docs/corpus.md), next to dist/ in a checkout or an installed package. */
+export function corpusDir(): string {
+  return path.resolve(__dirname, '..', '..', 'corpus');
+}
+
 export function filesUnder(dir: string, match: RegExp): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {

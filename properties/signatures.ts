@@ -74,7 +74,14 @@ export interface KnownSignature {
   file: string;
   /** Its description: what the bug is, where it was reported. */
   note: string;
+  /** The adapter the log records (`reference` for a kernel behaviour the reference reproduces). */
+  adapter?: string;
+  /** The personality of the log's setup, if any. */
+  personality?: string;
 }
+
+/** A contract-monitor rule name (docs/contract.md): what a `contract` signature must name. */
+const MONITOR_RULE = /^R\d+$/;
 
 /** A known-signature folder that cannot be used: the message is one line. */
 export class KnownSignatureError extends Error {
@@ -102,7 +109,14 @@ export function loadKnownSignatures(dirs: readonly string[]): KnownSignature[] {
       }
       const exp = log.expected;
       if (exp === undefined || exp.outcome !== 'fail') throw new KnownSignatureError(`known signature ${file}: the log has no expected failure ("expected": {"outcome": "fail", ...})`);
-      out.push({ signature: failureSignature(exp.kind, exp.rule, log, exp.errno), file, note: log.description ?? '' });
+      // A contract finding has no errno: the rule the monitor saw broken is what identifies it.
+      if (exp.kind === 'contract' && !MONITOR_RULE.test(exp.rule ?? '')) {
+        throw new KnownSignatureError(`known signature ${file}: a contract failure must name the monitor rule it breaks ("rule": "R33", not ${JSON.stringify(exp.rule ?? null)})`);
+      }
+      const k: KnownSignature = { signature: failureSignature(exp.kind, exp.rule, log, exp.errno), file, note: log.description ?? '' };
+      if (log.adapter !== '') k.adapter = log.adapter;
+      if (log.setup?.personality !== undefined) k.personality = log.setup.personality;
+      out.push(k);
     }
   }
   return out;
@@ -111,10 +125,12 @@ export function loadKnownSignatures(dirs: readonly string[]): KnownSignature[] {
 /**
  * The known signature a failure's signature matches: the same kind, rule, shape and errno; or a
  * known signature that names no errno (written before known logs recorded one: it matches any).
+ * A contract signature (the monitor's rule instead of an errno) matches its rule only.
  */
 export function lookupKnown(index: ReadonlyMap<string, KnownSignature>, sig: Signature): KnownSignature | undefined {
   const exact = index.get(signatureText(sig));
-  if (exact !== undefined || sig.errno === undefined) return exact;
+  // A contract failure matches only a known one that names the same monitor rule (its text has it).
+  if (exact !== undefined || sig.errno === undefined || sig.kind === 'contract') return exact;
   return index.get(signatureText({ kind: sig.kind, rule: sig.rule, shape: sig.shape }));
 }
 

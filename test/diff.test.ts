@@ -481,18 +481,30 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-shift-keeps-reflink-flag-diff.json', 1024, 'none'],
     // A model fix (truncateSameSizeFrees).
     ['xfs-1k-truncate-same-size-frees-diff.json', 1024, 'none'],
+    // A model fix (copyRangeRemapsFirst: copy_file_range remaps first).
+    ['xfs-4k-copy-range-remaps-diff.json', 4096, 'none'],
+    // A model fix (punchWritesBackEofPage: xfs_free_file_space writes the EOF page back).
+    ['xfs-1k-zero-range-writes-back-eof-page-diff.json', 1024, 'none'],
     // A model fix (the persistent-preallocation flag keeps blocks past EOF through an insert).
     ['xfs-1k-insert-keeps-prealloc-past-eof-diff.json', 1024, 'none'],
+    // Model fixes: a block-aligned truncate down writes back first (writeBackBeforeTruncateDown); a
+    // clone past EOF unmaps from the old EOF; a zero range reaching EOF writes the EOF page back (punchWritesBackEofPage).
+    ['xfs-4k-truncate-aligned-splits-eof-folio-diff.json', 4096, 'none'],
+    ['xfs-4k-clone-past-eof-unmaps-eof-folio-diff.json', 4096, 'none'],
+    ['xfs-1k-zero-range-eof-page-clone-diff.json', 1024, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
     // Strict: the reference's larger folio written back at op 6 where the host's stays dirty.
     ['xfs-1k-speculative-splits-folios-diff.json', 1024, 'speculative'],
+    // Strict: a speculative block an insert range shifted out past EOF splits the host's folios at op 7.
+    ['xfs-4k-insert-keeps-speculative-past-new-eof-diff.json', 4096, 'speculative'],
   ] as const;
   /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
     'xfs-4k-cow-folio-across-extents-diff.json': [8, /block 21 .* is delalloc on the host, written on the reference/],
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
+    'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],
   };
   const what = { cow: 'copy-on-write progress in the envelope; strict, diff-mapping', none: 'the same on both sides, strict too',
     speculative: 'speculative preallocation followed through later ops in the envelope; strict, diff-mapping' };

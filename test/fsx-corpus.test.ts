@@ -29,6 +29,20 @@ describe(`corpus (${entries.length} op logs and cases in corpus/)`, () => {
       continue;
     }
     const hostLog = String(e.name).startsWith('known/') ? 'known host finding' : String(e.name).startsWith('host/') ? 'host diff case' : null;
+    if (hostLog !== null && e.adapter === 'reference') {
+      // A known host finding recorded on the reference: a real kernel behaviour the reference
+      // reproduces on purpose (the monitor sees it), so it must fail there as recorded.
+      it(`${e.name} (${hostLog} the reference reproduces) fails on the reference as recorded (${String(e.expected)})`, () => {
+        const log = parseOpLog(fs.readFileSync(path.join(dir, String(e.name)), 'utf8'), String(e.name));
+        const adapter = loadAdapter('reference', adapterOptionsOf(log));
+        const r = replayLog(adapter, 'reference', log, { quiet: true, debug: false, logDumpOps: 100 }, { out: () => undefined, err: () => undefined });
+        const exp = log.expected;
+        assert.ok(exp !== undefined && exp.outcome === 'fail', 'a known finding records its failure');
+        assert.ok(r.failure !== null, 'the replay passed');
+        assert.deepEqual([r.failure.kind, r.failure.op, r.failure.rule], [exp.kind, exp.op, exp.rule], r.report.join('\n'));
+      });
+      continue;
+    }
     if (hostLog !== null) {
       // A known host finding (a kernel bug's signature for --known) or a host diff case (replayed
       // against a real filesystem by test/diff.test.ts): its `expected` is what the host did or

@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../cli/main';
-import { failureSignature, KnownSignature, knownIndex, loadKnownSignatures, lookupKnown, signatureText } from '../properties/signatures';
+import { failureSignature, KnownSignature, KnownSignatureError, knownIndex, loadKnownSignatures, lookupKnown, signatureText } from '../properties/signatures';
+import { builtInKnown } from '../cli/known';
 import { inProcess as cli, naiveModule } from './support/bin';
 
 /** The classic op mix (without fsx's newer ops): the op counts below were measured in its stream. */
@@ -78,8 +79,50 @@ describe('fsx --known DIR', () => {
       assert.equal(signatureText(failureSignature('divergence', 'diff-result', { ops }, 'EIO')), 'divergence|diff-result|write read_direct|EIO');
     });
 
-    it('the known folder of the project names the errno of every kernel finding', () => {
-      for (const k of loadKnownSignatures([path.join(__dirname, '..', '..', 'corpus', 'known')])) assert.equal(k.signature.errno, 'EIO', k.file);
+    it('the known folder of the project names the errno of every kernel finding, or the monitor rule of a contract one', () => {
+      const all = loadKnownSignatures([path.join(__dirname, '..', '..', 'corpus', 'known')]);
+      for (const k of all) {
+        if (k.signature.kind === 'contract') assert.match(k.signature.rule, /^R\d+$/, k.file);
+        else assert.equal(k.signature.errno, 'EIO', k.file);
+      }
+      assert.ok(all.some((k) => k.signature.kind === 'contract'), 'the ext4 R33 finding is there');
+    });
+  });
+
+  describe('contract signatures: the monitor rule instead of an errno', () => {
+    const ops = [{ op: 'write', off: 0, len: 1 }, { op: 'write_atomic', off: 4096, len: 1024, noMsync: true }, { op: 'mapwrite', off: 0, len: 2048 }];
+    const logWith = (expected: Record<string, unknown>) => JSON.stringify({
+      format: 'iomap-harness-oplog', version: 5, adapter: 'reference', geometry: { blockSize: 1024, pageSize: 4096 }, setup: { personality: 'ext4' }, seed: 1, ops, expected,
+    });
+    const folder = (name: string, expected: Record<string, unknown>): string => {
+      const d = path.join(tmp, name);
+      fs.mkdirSync(d);
+      fs.writeFileSync(path.join(d, 'k.json'), logWith(expected));
+      return d;
+    };
+
+    it('a contract known signature must name the monitor rule it breaks', () => {
+      assert.throws(() => loadKnownSignatures([folder('c-norule', { outcome: 'fail', kind: 'contract', op: 3 })]), KnownSignatureError);
+      assert.throws(() => loadKnownSignatures([folder('c-badrule', { outcome: 'fail', kind: 'contract', op: 3, rule: 'fileops-14.3' })]), /must name the monitor rule/);
+    });
+
+    it('it matches a failure of the same shape and rule only, and records the log\'s adapter and personality', () => {
+      const known = loadKnownSignatures([folder('c-r33', { outcome: 'fail', kind: 'contract', op: 3, rule: 'R33' })]);
+      assert.deepEqual([known[0].adapter, known[0].personality], ['reference', 'ext4']);
+      const idx = knownIndex(known);
+      const log = { ops } as never;
+      assert.ok(lookupKnown(idx, failureSignature('contract', 'R33', log)));
+      assert.equal(lookupKnown(idx, failureSignature('contract', 'R34', log)), undefined, 'another rule is a new failure');
+      assert.equal(lookupKnown(idx, failureSignature('op-error', undefined, log, 'EIO')), undefined);
+      assert.equal(lookupKnown(idx, failureSignature('contract', 'R33', { ops: ops.slice(1) } as never)), undefined, 'another shape');
+    });
+
+    it('built in: the reference under the ext4 personality knows the project\'s ext4 finding; generic and xfs know none', () => {
+      const ext4 = [...builtInKnown('ext4').values()];
+      assert.deepEqual(ext4.map((k) => path.basename(k.file)), ['ext4-6.18-mmap-eof-page-data-loss.json']);
+      assert.equal(ext4[0].signature.rule, 'R33');
+      assert.equal(builtInKnown(undefined).size, 0);
+      assert.equal(builtInKnown('xfs').size, 0, 'the xfs findings are the host\'s, not reproduced by the reference');
     });
 
     it('fsx reports an op-error\'s errno, --known matches it only with the same errno, replay checks it', async function () {

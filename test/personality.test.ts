@@ -281,6 +281,19 @@ describe('personalities', () => {
     assert.deepStrictEqual(fsys.checkInvariants(), []);
   });
 
+  // xfs_falloc_insert_range sets the new size before xfs_prepare_shift frees past EOF (checked with
+  // xfs_io on 6.18.44 xfs 4k: pwrite 0 8192, fsync, falloc -k 8192 8192, finsert 0 8192, truncate
+  // 24576 leaves blocks 4-5 unwritten). The model freed past the old size first.
+  it('shiftFreesPostEofBlocks: an insert range frees only past the new EOF, so blocks between the old and new size are shifted out past EOF (xfs)', () => {
+    const { f } = mount('xfs');
+    f.pwrite(0, new Uint8Array(2 * BS).fill(1));
+    f.fsync();
+    f.fallocate(FALLOC_FL_KEEP_SIZE, 2 * BS, 2 * BS); // blocks 2-3 unwritten past EOF
+    f.fallocate(0x20, 0, 2 * BS); // INSERT_RANGE: the size becomes 4 blocks first, then the shift
+    f.truncate(6 * BS);
+    assert.deepStrictEqual([0, 1, 2, 3, 4, 5].map((b) => classOf(f, b)), ['hole', 'hole', 'written', 'written', 'unwritten', 'unwritten']);
+  });
+
   /*
    * Found by diff on xfs 1k (seed 201, op 9,498, 5 ops): every fallocate that allocates sets the
    * persistent-preallocation inode flag (xfs_alloc_file_space), and then xfs_can_free_eofblocks
@@ -316,6 +329,50 @@ describe('personalities', () => {
     }
   });
 
+  // Found by diff on xfs 4k (seed 45, op 53,050, shrunk to 2 ops); the shortened counts and the
+  // fall-backs were checked against 6.18.44 xfs 4k with the diff (write 20000 + copy 0+10000 to
+  // 40960; a source tail at EOF landing inside the destination; unaligned offsets; overlapping blocks).
+  it('copyRangeRemapsFirst: xfs shares block-aligned copy_file_range ranges (short count to whole blocks), copying only what the remap refuses; generic and ext4 always copy', () => {
+    const shared = (f: FileHandle, b: number) => f.fiemap(b * BS, BS, 0).some((e) => (e.flags & FIEMAP_EXTENT_SHARED) !== 0);
+    for (const name of ['generic', 'xfs', 'ext4'] as const) {
+      const { f } = mount(name);
+      f.pwrite(0, new Uint8Array(5 * BS).fill(7));
+      f.fsync();
+      const remaps = name === 'xfs';
+      // Aligned offsets, a length of 2 blocks + 100 bytes not ending at EOF: the remap shortens it to 2 blocks.
+      assert.strictEqual(f.copyRange(0, 2 * BS + 100, 8 * BS), remaps ? 2 * BS : 2 * BS + 100, name);
+      assert.deepStrictEqual([shared(f, 8), shared(f, 9), classOf(f, 8)], remaps ? [true, true, 'written'] : [false, false, 'delalloc'], name);
+      // What is left (100 bytes, aligned, inside EOF) shortens to nothing: copied through the cache.
+      assert.strictEqual(f.copyRange(2 * BS, 100, 10 * BS), 100, name);
+      assert.strictEqual(classOf(f, 10), 'delalloc', name);
+      // Unaligned offsets: the remap fails with EINVAL and the copy goes through the cache.
+      assert.strictEqual(f.copyRange(100, BS, 12 * BS + 100), BS, name);
+      assert.deepStrictEqual([shared(f, 12), classOf(f, 12)], [false, 'delalloc'], name);
+      // The source's partial EOF block, past the destination's EOF: remapped whole, the full count.
+      f.fsync();
+      const size = f.size;
+      assert.strictEqual(f.copyRange(10 * BS, size - 10 * BS, 16 * BS), size - 10 * BS, name);
+      assert.deepStrictEqual([shared(f, 16), f.size], [remaps, 16 * BS + size - 10 * BS], name);
+      assert.deepStrictEqual(Array.from(f.pread(8 * BS, 2 * BS + 100)), Array.from(new Uint8Array(2 * BS + 100).fill(7)), name);
+    }
+  });
+
+  // Found by diff on xfs 1k (seed 47, op 77,016, shrunk to 4 ops); xfs_io on 6.18.44 xfs 1k:
+  // pwrite 194560 15368, fzero 209408 2048 leaves block 204 written and 205 unwritten, fsync or not.
+  it('punchWritesBackEofPage: a zero range reaching EOF writes the EOF page back (xfs_free_file_space), so the size extension after it zeroes nothing into the old EOF block (diff, xfs 1k, 4 ops)', () => {
+    for (const on of [true, false]) {
+      const { f } = mountXfs1k({ punchWritesBackEofPage: on });
+      f.pwrite(194560, new Uint8Array(15368).fill(3)); // blocks 190-205, EOF 8 bytes into 205
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 209408, 2048); // tail of 204, all of 205, head of 206
+      const cls = (b: number) => {
+        const e = f.fiemap(b * 1024, 1024, 0).find((x) => x.logical <= b * 1024 && b * 1024 < x.logical + x.length);
+        return !e ? 'hole' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written';
+      };
+      assert.deepStrictEqual([cls(204), cls(205), cls(206)], on ? ['written', 'unwritten', 'unwritten'] : ['written', 'written', 'unwritten'], `knob ${on}`);
+      assert.deepStrictEqual(Array.from(f.pread(209400, 16)), [3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+  });
+
   it('zeroPartialBlockInCache: xfs zeroes a partial EOF block in dirty cache in place, even over a hole; without it the flush writes the folio around it back (diff, xfs 1k, 3 ops)', () => {
     for (const inCache of [true, false]) {
       const dev = new MemoryDevice({ size: 64 << 20 });
@@ -334,6 +391,64 @@ describe('personalities', () => {
       assert.strictEqual(f.pread(0x7400, 1)[0], 0, String(inCache));
       assert.deepStrictEqual(fsys.checkInvariants(), [], String(inCache));
     }
+  });
+
+  // Found by diff on xfs 1k (seed 203, op 87,695, 5 ops), the same cause as the punchWritesBackEofPage case:
+  // Linux 6.18.44 xfs 1k: xfs_io -f -c "pwrite -q 0 5632" -c fsync -c "fzero 4104 2048" -c "bmap -e -p -v"
+  // shows blocks 0-4 written and 5-6 unwritten.
+  it('punchWritesBackEofPage: a zero range reaching EOF over a synced EOF block leaves it unwritten after the size extension (diff, xfs 1k, 5 ops)', () => {
+    const { fsys, f } = mountXfs1k({});
+    f.pwrite(0, new Uint8Array(5632).fill(7)); // blocks 0-5, EOF inside block 5 (page 1: blocks 4-7)
+    f.fsync();
+    // Block 4's tail is zeroed in the cache, block 5 punched and preallocated unwritten, the EOF page
+    // written back (xfs_free_file_space): the extension to 6152 then finds nothing dirty to zero.
+    f.fallocate(FALLOC_FL_ZERO_RANGE, 4104, 2048);
+    const at = (b: number) => { const e = f.fiemap(b * 1024, 1024, 0)[0]; return e === undefined ? 'hole' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : 'written'; };
+    assert.deepStrictEqual([4, 5, 6].map(at), ['written', 'unwritten', 'unwritten']);
+    assert.strictEqual(f.size, 6152);
+    assert.ok(f.pread(4104, 2048).every((b) => b === 0));
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
+  /** A 4 KiB-block filesystem with folios up to 2 MiB (xfs's), `name`'s personality. */
+  function mountLargeFolios(name: PersonalityName): { fsys: IomapFs; f: FileHandle } {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    IomapFs.mkfs(dev, { blockSize: BS });
+    const fsys = IomapFs.mount(dev, { maxFolioSize: 2 << 20 });
+    fsys.refs.personality = personality(name);
+    return { fsys, f: fsys.open('f', { create: true }) };
+  }
+
+  // Found by diff on xfs 4k (seed 104, op 33,422, 4 ops); Linux 6.18.44 xfs 4k: xfs_io -f -c "pwrite -q -b 1m 0 8192"
+  // -c "truncate 4096" -c "truncate 8192" -c "mmap -r 0 8192" -c mincore shows page 1 not cached (1 page); with
+  // "pwrite, fsync, pwrite" first (the disk size covers the new size) or "truncate 4000", 2 pages.
+  it('writeBackAfterTruncateZero disk-size-range: a block-aligned truncate down the disk lags behind writes back first, so the EOF folio splits and its page past EOF goes (xfs); generic keeps the dirty folio whole', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mountLargeFolios(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3)); // one 8 KiB folio, nothing on disk
+      f.truncate(BS);
+      assert.strictEqual(f.inode.mapping.folioAt(BS) === undefined, name === 'xfs', `${name}: page 1 dropped`);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+    const { f } = mountLargeFolios('xfs');
+    f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+    f.fsync();
+    f.pwrite(0, new Uint8Array(2 * BS).fill(4)); // dirty again; the disk size covers 4096
+    f.truncate(BS);
+    assert.ok(f.inode.mapping.folioAt(BS) !== undefined, 'xfs, disk size covers: the dirty folio stays whole');
+  });
+
+  // Found by diff on xfs 4k (seed 104, op 33,422, 5 ops): xfs_reflink_remap_prep flushes and unmaps from the old
+  // EOF (rounded down to the page) when the clone lands past it, so the clean folio over the EOF block splits.
+  it('clone past EOF: the flush and unmap start at the old EOF, so the cached folio holding it loses its pages from there (xfs_reflink_remap_prep)', () => {
+    const { fsys, f } = mountLargeFolios('xfs');
+    f.pwrite(0, new Uint8Array(BS + 2048).fill(3)); // size 6144: one 8 KiB folio
+    f.fsync();
+    f.cloneRange(0, BS, 3 * BS);
+    assert.strictEqual(f.inode.mapping.folioAt(BS), undefined, 'page 1 (the old EOF block) dropped');
+    assert.ok(f.inode.mapping.folioAt(0) !== undefined, 'page 0 stays');
+    assert.ok(f.pread(BS, 2048).every((b) => b === 3));
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
   });
 
   it('xfs: a truncate that leaves no extent clears the reflink flag (xfs_itruncate_clear_reflink_flags; diff, xfs 1k, 5 ops)', () => {

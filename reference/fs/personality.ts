@@ -118,6 +118,25 @@ export interface Personality {
    */
   readonly reflink: boolean;
   /**
+   * copy_file_range first tries to share the blocks (vfs_copy_file_range calls
+   * ->remap_file_range with REMAP_FILE_CAN_SHORTEN when both files are on one filesystem that
+   * can remap): block-aligned offsets, the length cut down to whole blocks unless it ends at the
+   * source's EOF (and that partial block would not land inside the destination), and the count
+   * the remap returns is the call's answer, which may be short. Only when the remap does nothing
+   * (an error such as unaligned offsets or overlapping blocks, or nothing left after the cut)
+   * does the copy go through the page cache (splice). false: always through the page cache
+   * (ext4 has no ->remap_file_range).
+   */
+  readonly copyRangeRemapsFirst: boolean;
+  /**
+   * PUNCH_HOLE and ZERO_RANGE reaching EOF, where EOF is not on a page boundary, write back the
+   * EOF page after zeroing the partial edges (xfs_free_file_space: "the post-EOF area" of a page
+   * that could be mmapped is zeroed by writeback). That write-back leaves the EOF page clean, so a
+   * size extension right after it (an extending ZERO_RANGE) finds no dirty cache to zero into.
+   * false: the zeroed edges stay dirty.
+   */
+  readonly punchWritesBackEofPage: boolean;
+  /**
    * COLLAPSE_RANGE and INSERT_RANGE write back and drop the cache from one allocation unit before
    * the offset (xfs_prepare_shift: "stabilize the start block offset boundary" against COW
    * completions). false: from the offset (ext4_collapse_range / ext4_insert_range round it down
@@ -155,6 +174,8 @@ const GENERIC: Personality = {
   dioWriteAlignUpFront: true,
   dioMappingAlignOnly: false,
   reflink: true,
+  copyRangeRemapsFirst: false,
+  punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
   maxBytes: () => Number.MAX_SAFE_INTEGER,
@@ -163,7 +184,7 @@ const GENERIC: Personality = {
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: 'within-eof',
   zeroPartialBlockInCache: true, shiftFreesPostEofBlocks: true, truncateSameSizeFrees: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
-  shiftFlushesUnitBefore: true, unshareOnlyReflinked: true,
+  shiftFlushesUnitBefore: true, unshareOnlyReflinked: true, copyRangeRemapsFirst: true, punchWritesBackEofPage: true,
 };
 
 const EXT4: Personality = {
@@ -183,6 +204,8 @@ const EXT4: Personality = {
   dioWriteAlignUpFront: false,
   dioMappingAlignOnly: true,
   reflink: false,
+  copyRangeRemapsFirst: false,
+  punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
   maxBytes: (bs) => (2 ** 32 - 1) * bs,
