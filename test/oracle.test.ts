@@ -1,6 +1,7 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { DENSE_FILE_LIMIT, MAX_OFFSET, SparseBytes, oracleChunkSize } from '../properties/oracle/bytes';
+import { RangeSet } from '../properties/oracle/ranges';
 import { opOfBadByte, Pattern, PATTERN_PERIOD } from '../properties/fsx/pattern';
 
 /** The obvious dense model the sparse oracle must agree with. */
@@ -73,7 +74,7 @@ function apply(o: Op, s: SparseBytes, d: Dense): void {
   switch (o.k) {
     case 'write': s.write(o.off, o.data); d.write(o.off, o.data); break;
     case 'truncate': s.truncate(o.n); d.truncate(o.n); break;
-    case 'extend': s.extend(o.n); if (o.n > d.size) d.size = o.n; break;
+    case 'extend': s.extend(o.n); if (o.n > d.size) d.truncate(o.n); break;
     case 'zero': s.zero(o.off, o.len); d.zero(o.off, o.len); break;
     case 'punch':
       s.punch(o.off, o.len);
@@ -84,7 +85,7 @@ function apply(o: Op, s: SparseBytes, d: Dense): void {
       const keep = o.k === 'zeroRangeKeep';
       s.zeroRange(o.off, o.len, keep);
       if (o.off < d.size) d.zero(o.off, Math.min(o.len, d.size - o.off));
-      if (!keep) d.size = Math.max(d.size, o.off + o.len);
+      if (!keep && o.off + o.len > d.size) d.truncate(o.off + o.len);
       break;
     }
     case 'collapse':
@@ -269,5 +270,66 @@ describe('fsx data pattern', () => {
     // Periodic, and seed-dependent.
     assert.deepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(p.data(3, 1 + PATTERN_PERIOD, 50)));
     assert.notDeepEqual(Buffer.from(p.data(3, 1, 50)), Buffer.from(Pattern.forSeed(6).data(3, 1, 50)));
+  });
+});
+
+/**
+ * Where each byte of the file came from since the change logs were cleared: its position then,
+ * -1 when an op wrote, zeroed or exposed it since, -2 for the zeroes between the old EOF and a
+ * write or copy past it (the oracle logs what those ops name, as before moves were logged).
+ */
+function trackOrigins(o: Op, src: number[], size: number): void {
+  const fresh = (n: number, v = -1): number[] => new Array<number>(n).fill(v);
+  const grow = (n: number): void => { if (n > src.length) src.push(...fresh(n - src.length)); };
+  const gapTo = (n: number): void => { if (n > src.length) src.push(...fresh(n - src.length, -2)); };
+  const mark = (lo: number, hi: number): void => { for (let i = lo; i < Math.min(hi, src.length); i++) src[i] = -1; };
+  switch (o.k) {
+    case 'write': if (o.data.length > 0) { gapTo(o.off); grow(o.off + o.data.length); mark(o.off, o.off + o.data.length); } break;
+    case 'truncate': if (o.n < src.length) src.length = o.n; else grow(o.n); break;
+    case 'extend': grow(o.n); break;
+    case 'zero': case 'punch': mark(o.off, o.off + o.len); break;
+    case 'zeroRange': case 'zeroRangeKeep': mark(o.off, o.off + o.len); if (o.k === 'zeroRange') grow(o.off + o.len); break;
+    case 'collapse': if (o.off + o.len <= size) src.splice(o.off, o.len); break;
+    case 'insert': if (o.off <= size) src.splice(o.off, 0, ...fresh(o.len)); break;
+    case 'copy': if (o.len > 0) { gapTo(o.dst); grow(o.dst + o.len); mark(o.dst, o.dst + o.len); } break;
+  }
+}
+
+describe('change logs of the sparse byte oracle (incremental remount checks)', () => {
+  it('RangeSet.meets agrees with a scan of every range', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(500), fc.nat(40))), fc.array(fc.tuple(fc.nat(560), fc.nat(30)), { maxLength: 30 }), (adds, probes) => {
+      const set = new RangeSet();
+      for (const [lo, n] of adds) set.include(lo, lo + n);
+      for (const [lo, n] of probes) {
+        let scan = false;
+        for (let k = 0; k < set.count; k++) if (set.los[k] < lo + n && lo < set.his[k]) scan = true;
+        assert.equal(set.meets(lo, lo + n), scan, `meets(${lo}, ${lo + n}) of ${JSON.stringify([set.los, set.his])}`);
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('with a moveLog, every byte changed since the logs were cleared is in the changeLog and every byte moved is in one of the two', () => {
+    fc.assert(fc.property(fc.array(opArb, { maxLength: 12 }), fc.array(opArb, { maxLength: 25 }), fc.constantFrom(16, 64), (before, after, chunk) => {
+      const s = new SparseBytes(chunk);
+      const d = new Dense();
+      for (const o of before) apply(o, s, d);
+      const changed = new RangeSet();
+      const moved = new RangeSet();
+      s.changeLog = changed;
+      s.moveLog = moved;
+      const src = Array.from({ length: d.size }, (_, i) => i);
+      after.forEach((o, n) => {
+        const size = d.size;
+        apply(o, s, d);
+        trackOrigins(o, src, size);
+        assert.equal(src.length, d.size, `origins after op ${n} ${o.k}`);
+        for (let i = 0; i < d.size; i++) {
+          const why = `byte ${i} (from ${src[i]}) after op ${n} ${JSON.stringify(o)}: changed ${JSON.stringify([changed.los, changed.his])} moved ${JSON.stringify([moved.los, moved.his])}`;
+          if (src[i] === -1) assert.ok(changed.meets(i, i + 1), `changed ${why}`);
+          else if (src[i] >= 0 && src[i] !== i) assert.ok(changed.meets(i, i + 1) || moved.meets(i, i + 1), `moved ${why}`);
+        }
+      });
+      same(s, d, 'the ops');
+    }), { numRuns: 400 });
   });
 });

@@ -123,6 +123,28 @@ export interface AtomicChange {
   parts: Array<{ off: number; old: Uint8Array; neu: Uint8Array }>;
 }
 
+/** Compared at a time when the oracle takes what a crash left. */
+const TAKE_UNIT = 4096;
+
+/**
+ * Store `p` in the oracle where it differs, TAKE_UNIT bytes at a time: bytes a crash left as they
+ * were are not rewritten, so they do not count as changed (SparseBytes.changeLog: the next
+ * incremental remount check reads what changed, not all that the crash check read).
+ */
+function writeDifferences(o: SparseBytes, p: Piece): void {
+  const end = p.data.length;
+  for (let s = 0; s < end;) {
+    let e = Math.min(end, s + TAKE_UNIT);
+    if (o.compare(p.off + s, p.data, s, e) === null) {
+      s = e;
+      continue;
+    }
+    while (e < end && o.compare(p.off + e, p.data, e, Math.min(end, e + TAKE_UNIT)) !== null) e = Math.min(end, e + TAKE_UNIT);
+    o.write(p.off + s, p.data, s, e);
+    s = e;
+  }
+}
+
 export class DurabilityTracker {
   /** The file the versions are versions of (attached at the first record or acknowledgement). */
   private oracle: SparseBytes | null = null;
@@ -369,7 +391,7 @@ export class DurabilityTracker {
   survived(found: FoundFile): void {
     const o = this.oracle!;
     o.beforeChange = null;
-    for (const p of found.pieces) o.write(p.off, p.data);
+    for (const p of found.pieces) writeDifferences(o, p);
     o.truncate(found.size);
     o.takeChanges();
     o.beforeChange = this.onChange;

@@ -34,6 +34,7 @@ import {
   OP_READ_DONTCACHE, OP_WRITE_DONTCACHE, OP_WRITE_ATOMIC, OP_EXCHANGE_RANGE,
 } from './ops';
 import { AtomicChange, DurabilityTracker, FoundFile, FULL_CHECK_BYTES } from './durability';
+import { mappingChanges, mappingOf, rangesOutside } from './moved-ranges';
 import { eofRelationOf, extentClassOf, fileEof } from '../coverage/cells';
 import type { CoverageRecorder } from '../coverage/recorder';
 import { opOfBadByte, Pattern } from './pattern';
@@ -208,6 +209,12 @@ const GAP_READ_ALL = 1 << 18;
 /** Bytes read at each end of a long zero gap: a page either side of the data around it. */
 const GAP_EDGE = 4096;
 /**
+ * GAP_READ_ALL of an incremental remount check (files over INCREMENTAL_CHECK_FROM only): inside
+ * the windows around what changed, a zero gap longer than this is read at its ends and where
+ * SEEK_DATA finds data, so a check costs the bytes changed, not the window (whole 2 MiB folios).
+ */
+const WINDOW_GAP_READ_ALL = 4 * GAP_EDGE;
+/**
  * Files up to this size are read whole after a refused call (nothing may have changed); larger
  * ones around the ranges the call named and at EOF (refusalRanges).
  */
@@ -237,6 +244,12 @@ function nextEdge(ext: readonly FiemapExtent[], base: number, rel: number): numb
     else if (hi > rel) edge = Math.min(edge, hi);
   }
   return edge;
+}
+
+/** The target's mapping of moved ranges before a remount (extents null: FIEMAP failed). */
+interface MovedMapping {
+  ranges: Array<[number, number]>;
+  extents: FiemapExtent[][] | null;
 }
 
 export class Runner {
@@ -304,12 +317,20 @@ export class Runner {
   /** Incremental remount checks since the last whole-file one (FULL_CHECK_EVERY, finish). */
   private incrementalChecks = 0;
   /**
+   * What collapse/insert moved since the last remount check (the oracle's moveLog; kept only for
+   * a target that answers FIEMAP): an incremental check reads it only where the target's mapping
+   * changed across the remount (moved-ranges.ts).
+   */
+  private readonly moved = new RangeSet();
+  /**
    * What the device fault ops did: ops run, ops whose fault hit the device, reads that failed
    * (EIO/SIGBUS) or came back short, fsyncs that reported a write error (measurements, docs/fsx.md).
    */
   readonly faultStats = { reads: 0, readHits: 0, readErrors: 0, writes: 0, writeHits: 0, reportedErrors: 0 };
   /** Remount checks that read the whole file and incremental ones (remountRanges); end-of-run whole checks (finish). */
   readonly remountStats = { whole: 0, incremental: 0, atEnd: 0 };
+  /** Bytes moved by collapse/insert that incremental remount checks compared by mapping, and of those, read because it changed. */
+  readonly movedStats = { compared: 0, read: 0 };
 
   /** Whether every size-changing op pollutes the EOF page first (fsx -e 1), for the report. */
   get polluteEof(): boolean {
@@ -340,7 +361,10 @@ export class Runner {
     this.io = io;
     const judgesLoss = typeof target.crash === 'function' || target.deviceFaults !== undefined;
     this.durability = cfg.trackDurability === true && judgesLoss ? new DurabilityTracker(this.oracle) : null;
-    if (typeof target.remount === 'function') this.oracle.changeLog = this.unchecked;
+    if (typeof target.remount === 'function') {
+      this.oracle.changeLog = this.unchecked;
+      if (caps.fiemap && typeof target.fiemap === 'function') this.oracle.moveLog = this.moved;
+    }
   }
 
   /**
@@ -992,6 +1016,7 @@ export class Runner {
     if (sim) return;
     if (typeof t.remount !== 'function') return this.skip(buf, i, sim, 'skipping remount: the target cannot remount');
     const head = `after a clean remount (op ${n}), which must keep every byte written and the size:`;
+    const movedBefore = this.movedMapping();
     try {
       t.remount();
     } catch (e) {
@@ -1004,8 +1029,8 @@ export class Runner {
     if (size !== this.oracle.size) {
       return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
     }
-    const check = this.remountRanges();
-    const what = check.incremental ? [head, `(an incremental check: the ranges changed since the last remount check, ${this.remountStats.incremental} of ${this.remountStats.whole + this.remountStats.incremental} remount checks so far)`] : [head];
+    const check = this.remountRanges(movedBefore);
+    const what = check.incremental ? [head, `(an incremental check: the ranges changed since the last remount check, and those moved by collapse/insert whose mapping (FIEMAP) changed across the remount, ${this.remountStats.incremental} of ${this.remountStats.whole + this.remountStats.incremental} remount checks so far)`] : [head];
     if (!this.verifyPieces('durability', 'fileops-14.25', what.join(' '), this.piecesOf(check.ranges))) return;
     this.durability?.acknowledge(this.oracle, `op ${n} remount`);
   }
@@ -1019,10 +1044,12 @@ export class Runner {
    * whole-file check (at most FULL_CHECK_EVERY - 1 remounts later, or at the end of the run), or
    * earlier by any op that reads them (docs/fsx.md, "Remount").
    */
-  private remountRanges(): { ranges: Array<[number, number]>; incremental: boolean } {
+  private remountRanges(movedBefore: MovedMapping | null): { ranges: Array<[number, number]>; incremental: boolean } {
     const size = this.oracle.size;
-    const incremental = size > INCREMENTAL_CHECK_FROM && this.incrementalChecks + 1 < FULL_CHECK_EVERY;
-    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size)) : this.checkRanges();
+    const incremental = this.nextRemountIncremental();
+    if (incremental && movedBefore !== null) this.readRemapped(movedBefore);
+    this.moved.clear();
+    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size), WINDOW_GAP_READ_ALL) : this.checkRanges();
     if (incremental) {
       this.incrementalChecks++;
       this.remountStats.incremental++;
@@ -1032,6 +1059,46 @@ export class Runner {
     }
     this.unchecked.clear();
     return { ranges, incremental };
+  }
+
+  /** Whether the next remount check is incremental (remountRanges). */
+  private nextRemountIncremental(): boolean {
+    return this.oracle.size > INCREMENTAL_CHECK_FROM && this.incrementalChecks + 1 < FULL_CHECK_EVERY;
+  }
+
+  /**
+   * Before a remount whose check will be incremental: the target's mapping of what collapse/insert
+   * moved and no op changed since (null: nothing to compare). A target whose FIEMAP fails gets
+   * those ranges read instead.
+   */
+  private movedMapping(): MovedMapping | null {
+    if (this.moved.count === 0 || !this.nextRemountIncremental()) return null;
+    const ranges = rangesOutside(this.moved, this.unchecked, this.oracle.size);
+    try {
+      return { ranges, extents: mappingOf(this.t, ranges) };
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      return { ranges, extents: null };
+    }
+  }
+
+  /** After the remount: the moved ranges whose mapping changed (or cannot be compared) join the ranges read. */
+  private readRemapped(before: MovedMapping): void {
+    let after: FiemapExtent[][] | null = null;
+    try {
+      if (before.extents !== null) after = mappingOf(this.t, before.ranges);
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+    }
+    const read = (lo: number, hi: number): void => {
+      this.movedStats.read += hi - lo;
+      this.unchecked.include(lo, hi);
+    };
+    before.ranges.forEach(([lo, hi], k) => {
+      this.movedStats.compared += hi - lo;
+      if (before.extents === null || after === null) read(lo, hi);
+      else mappingChanges(before.extents[k], after[k], lo, hi, read);
+    });
   }
 
   /**
@@ -1117,7 +1184,7 @@ export class Runner {
    * window (a long gap cut by a window's edge gets no edge read there: only data and the ends of
    * the file have edges).
    */
-  private checkRanges(windows: Array<[number, number]> = [[0, this.oracle.size]]): Array<[number, number]> {
+  private checkRanges(windows: Array<[number, number]> = [[0, this.oracle.size]], gapReadAll = GAP_READ_ALL): Array<[number, number]> {
     const size = this.oracle.size;
     const out: Array<[number, number]> = [];
     const add = (lo: number, hi: number): void => {
@@ -1127,7 +1194,7 @@ export class Runner {
       else out.push([lo, hi]);
     };
     const gap = (lo: number, hi: number, edgeLo: boolean, edgeHi: boolean): void => {
-      if (hi - lo <= GAP_READ_ALL || !this.canSeek) return add(lo, hi);
+      if (hi - lo <= gapReadAll || !this.canSeek) return add(lo, hi);
       const a = edgeLo ? lo + GAP_EDGE : lo;
       const b = edgeHi ? hi - GAP_EDGE : hi;
       add(lo, a);

@@ -90,6 +90,13 @@ export class SparseBytes {
    * The fsx runner's incremental whole-file check after a remount reads these (docs/fsx.md).
    */
   changeLog: RangeSet | null = null;
+  /**
+   * Where bytes were moved by collapse/insert since its owner last cleared it (null: not kept).
+   * When kept (with a changeLog), a collapse or insert does not put its whole tail into the
+   * changeLog: the changeLog's ranges move with the data, and it gets only the seams (where the
+   * move starts and the new EOF) and the inserted range; the moved tail goes here instead.
+   */
+  moveLog: RangeSet | null = null;
 
   constructor(chunkSize: number = DEFAULT_CHUNK_SIZE, opts: { inPlaceMoves?: boolean } = {}) {
     this.inPlaceMoves = opts.inPlaceMoves ?? true;
@@ -134,6 +141,35 @@ export class SparseBytes {
     if (this.changeLog !== null) this.changeLog.include(lo, hi);
     if (lo < this.changedLo) this.changedLo = lo;
     if (hi > this.changedHi) this.changedHi = hi;
+  }
+
+  /**
+   * touch() for a collapse (delta < 0) or insert (delta > 0) at `off` of a file of `oldSize`
+   * bytes. With a moveLog, the changeLog's ranges move with the data (only the seams are added:
+   * the first byte past the move's start, the inserted range, the last byte of the new size) and
+   * the moved tail goes to the moveLog; without one, the whole of [off, end) counts as changed.
+   */
+  private touchShift(off: number, delta: number, oldSize: number): void {
+    const newSize = oldSize + delta;
+    const end = Math.max(oldSize, newSize);
+    if (this.moveLog === null || this.changeLog === null) return this.touch(off, end);
+    if (this.beforeChange !== null) this.beforeChange(off, end);
+    if (off < this.changedLo) this.changedLo = off;
+    if (end > this.changedHi) this.changedHi = end;
+    const log = this.changeLog;
+    const moved = this.moveLog;
+    if (delta < 0) {
+      log.collapse(off, -delta);
+      moved.collapse(off, -delta);
+      moved.include(off, newSize);
+      log.include(off, off + 1);
+    } else {
+      log.insert(off, delta);
+      moved.insert(off, delta);
+      moved.include(off + delta, newSize);
+      log.include(off, off + delta + 1);
+    }
+    log.include(newSize - 1, newSize);
   }
 
   /** Forget everything: size 0, no data. */
@@ -210,6 +246,12 @@ export class SparseBytes {
     SparseBytes.checkRange('write', off, len);
     if (len === 0) return;
     this.touch(off, off + len);
+    this.writeRaw(off, data, start, end);
+  }
+
+  /** write() without telling anyone: for bytes whose change was reported already (shiftTail). */
+  private writeRaw(off: number, data: Uint8Array, start: number, end: number): void {
+    const len = end - start;
     const cs = this.chunkSize;
     let idx = Math.floor(off / cs);
     let pos = off - idx * cs;
@@ -408,7 +450,7 @@ export class SparseBytes {
     const old = this.size;
     if (off + len > old) throw new RangeError(`SparseBytes.collapse: range ends past EOF (${off}+${len} > ${old})`);
     if (len === 0) return;
-    this.touch(off, old);
+    this.touchShift(off, -len, old);
     if (!this.denseEnough(old - off)) return this.shiftTail(off + len, -len, off);
     this.moveRange(off + len, off, old - off - len);
     this.zero(old - len, len);
@@ -422,7 +464,7 @@ export class SparseBytes {
     SparseBytes.checkRange('insert', old, len);
     if (off > old) throw new RangeError(`SparseBytes.insert: offset past EOF (${off} > ${old})`);
     if (len === 0) return;
-    this.touch(off, old + len);
+    this.touchShift(off, len, old);
     if (!this.denseEnough(old + len - off)) return this.shiftTail(off, len, off);
     this.moveRange(off, off + len, old - off);
     // The size goes up first: zero() may release a chunk whole only when nothing past EOF holds data.
@@ -489,6 +531,7 @@ export class SparseBytes {
   private shiftTail(from: number, delta: number, clearFrom: number): void {
     const cs = this.chunkSize;
     const oldSize = this.size;
+    if (from % cs === 0 && delta % cs === 0) return this.renumberTail(from, delta, clearFrom);
     const keepIdx = Math.floor(clearFrom / cs);
     const lastIdx = Math.floor((oldSize - 1) / cs);
     const segs: Segment[] = [];
@@ -509,7 +552,28 @@ export class SparseBytes {
       for (const idx of this.chunksIn(keepIdx + 1, lastIdx)) this.unlink(idx);
       this.zeroInChunk(keepIdx, clearFrom, oldSize);
     }
-    for (const seg of segs) this.write(seg.pos + delta, seg.data);
+    // collapse/insert reported the whole move (touchShift): the pieces land silently.
+    for (const seg of segs) this.writeRaw(seg.pos + delta, seg.data, 0, seg.data.length);
+    this.size = oldSize + delta;
+  }
+
+  /**
+   * shiftTail() for a move by whole chunks from a chunk boundary: the tail's chunks get new
+   * indices, no byte is copied (cost ∝ chunks present in the tail). [clearFrom, from) is released.
+   */
+  private renumberTail(from: number, delta: number, clearFrom: number): void {
+    const cs = this.chunkSize;
+    const oldSize = this.size;
+    const lastIdx = Math.floor((oldSize - 1) / cs);
+    const first = from / cs;
+    const moved = from < oldSize ? this.chunksIn(first, lastIdx).map((idx) => [idx, this.unlink(idx) as Buffer] as const) : [];
+    if (clearFrom < from) for (const idx of this.chunksIn(clearFrom / cs, first - 1)) this.drop(idx);
+    const by = delta / cs;
+    for (const [idx, c] of moved) {
+      const to = idx + by;
+      if (to < DENSE_CHUNKS) this.dense[to] = c;
+      else this.far.set(to, c);
+    }
     this.size = oldSize + delta;
   }
 

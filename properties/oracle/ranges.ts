@@ -58,7 +58,47 @@ export class RangeSet {
 
   /** Whether some range of the set meets [lo, hi). */
   meets(lo: number, hi: number): boolean {
-    for (let k = 0; k < this.los.length; k++) if (this.los[k] < hi && lo < this.his[k]) return true;
-    return false;
+    // The first range ending after lo (ends are ascending): only it can start before hi.
+    const k = lowerBound(this.his, lo + 1);
+    return k < this.los.length && this.los[k] < hi;
+  }
+
+  /**
+   * COLLAPSE_RANGE applied to the set: [off, off+len) is cut out and every range past it moves
+   * down by len (ranges either side of the cut merge when they touch). Cost ∝ ranges.
+   */
+  collapse(off: number, len: number): void {
+    this.rebuild((a, b, out) => {
+      if (a < off) out(a, Math.min(b, off));
+      if (b > off + len) out(Math.max(a, off + len) - len, b - len);
+    });
+  }
+
+  /**
+   * INSERT_RANGE applied to the set: every range at or past off moves up by len (one straddling
+   * off is split there); [off, off+len) is not in the set afterwards. Cost ∝ ranges.
+   */
+  insert(off: number, len: number): void {
+    this.rebuild((a, b, out) => {
+      if (a < off) out(a, Math.min(b, off));
+      if (b > off) out(Math.max(a, off) + len, b + len);
+    });
+  }
+
+  /** Replace every range by what `map` emits for it (ascending), merging touching results. */
+  private rebuild(map: (lo: number, hi: number, out: (lo: number, hi: number) => void) => void): void {
+    const los = this.los.slice();
+    const his = this.his.slice();
+    this.clear();
+    const out = (lo: number, hi: number): void => {
+      if (hi <= lo) return;
+      const n = this.los.length;
+      if (n > 0 && this.his[n - 1] >= lo) this.his[n - 1] = Math.max(this.his[n - 1], hi);
+      else {
+        this.los.push(lo);
+        this.his.push(hi);
+      }
+    };
+    for (let k = 0; k < los.length; k++) map(los[k], his[k], out);
   }
 }

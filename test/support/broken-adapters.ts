@@ -36,22 +36,30 @@ export interface BrokenAdapter extends FileAdapter {
   readonly defect: Defect;
 }
 
-/**
- * The methods a wrapper passes through. Not readInto: the runner prefers it to the read methods,
- * so a wrapper that broke pread would never be called; corruptReadInto wraps it explicitly.
- */
-const METHODS = [
-  'size', 'pread', 'pwrite', 'truncate', 'fsync', 'fdatasync', 'mapread', 'mapwrite', 'fallocate', 'cloneRange',
-  'dedupeRange', 'copyRange', 'directRead', 'directWrite', 'seekData', 'seekHole', 'fiemap', 'closeOpen', 'remount',
-] as const;
+/** Methods a target's readInto stands for (docs/adapters.md): a wrapper that replaces one drops readInto. */
+const READ_METHODS = ['pread', 'directRead', 'mapread', 'readDontcache'] as const;
 
 type Override = (t: FileTarget, defect: Defect, fire: (offset?: number) => void) => Partial<FileTarget>;
 
-function wrapTarget(t: FileTarget, extra: Partial<FileTarget>): FileTarget {
+/**
+ * `t` with `extra` in place of some of its members. Every other member of `t` passes through,
+ * own or inherited (a class's methods), present now or added to FileTarget later: methods bound
+ * to `t`, other members (interleave, deviceFaults...) read from `t` when asked. One exception:
+ * when `extra` replaces a read method and not readInto, readInto is left out, because the runner
+ * prefers it to the read methods and a broken pread would never be called.
+ */
+export function wrapTarget(t: FileTarget, extra: Partial<FileTarget>): FileTarget {
   const w: Record<string, unknown> = {};
-  for (const k of METHODS) {
-    const f = (t as unknown as Record<string, unknown>)[k];
-    if (typeof f === 'function') w[k] = f.bind(t);
+  const src = t as unknown as Record<string, unknown>;
+  const replaced = new Set(Object.keys(extra));
+  if (READ_METHODS.some((k) => replaced.has(k)) && !replaced.has('readInto')) replaced.add('readInto');
+  for (let o: object | null = t; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const k of Object.getOwnPropertyNames(o)) {
+      if (k === 'constructor' || replaced.has(k) || Object.prototype.hasOwnProperty.call(w, k)) continue;
+      const d = Object.getOwnPropertyDescriptor(o, k)!;
+      if (typeof d.value === 'function') w[k] = (d.value as (...a: unknown[]) => unknown).bind(t);
+      else Object.defineProperty(w, k, { get: () => src[k], enumerable: true });
+    }
   }
   return Object.assign(w, extra) as unknown as FileTarget;
 }
@@ -150,7 +158,7 @@ export function unsupportedFallocate(inner: FileAdapter): BrokenAdapter {
   }));
 }
 
-export function crashingTarget(inner: FileAdapter, method: (typeof METHODS)[number], opts: DefectOptions): BrokenAdapter {
+export function crashingTarget(inner: FileAdapter, method: keyof FileTarget & string, opts: DefectOptions): BrokenAdapter {
   let calls = 0;
   return broken(inner, `crash-in-${method}`, opts, (t, _d, fire) => {
     const f = (t as unknown as Record<string, (...a: unknown[]) => unknown>)[method].bind(t);
