@@ -146,7 +146,7 @@ export function classesAgree(r: BlockClass, h: BlockClass, refDirty: boolean, sp
  * block is allocated, so what the reference does over its hole the host does over an unwritten
  * block: a later partial-block zeroing dirties it, and writeback then writes the host's block
  * (written, zeroes) where the reference, with nothing to write over a hole, keeps the hole (xfs 1k,
- * seed 21, op 23,809, 7 ops: `corpus/host/xfs-1k-open-speculative-prealloc-clone-diff.json`); a
+ * seed 21, op 23,809, 7 ops: `corpus/host/xfs-1k-speculative-prealloc-clone-diff.json`); a
  * clone of that block shares it on the host and punches the destination on the reference. So such
  * a block may be written or shared on the host while the reference has a hole there, the bytes
  * being compared whenever this is used.
