@@ -550,6 +550,11 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-zero-range-writes-back-eof-page-diff.json', 1024, 'none'],
     // A model fix (the persistent-preallocation flag keeps blocks past EOF through an insert).
     ['xfs-1k-insert-keeps-prealloc-past-eof-diff.json', 1024, 'none'],
+    // Model fixes: a block-aligned truncate down writes back first (writeBackBeforeTruncateDown); a
+    // clone past EOF unmaps from the old EOF; a zero range reaching EOF writes the EOF page back (punchWritesBackEofPage).
+    ['xfs-4k-truncate-aligned-splits-eof-folio-diff.json', 4096, 'none'],
+    ['xfs-4k-clone-past-eof-unmaps-eof-folio-diff.json', 4096, 'none'],
+    ['xfs-1k-zero-range-eof-page-clone-diff.json', 1024, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
     // Strict: the reference's larger folio written back at op 6 where the host's stays dirty.
