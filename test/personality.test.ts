@@ -357,6 +357,27 @@ describe('personalities', () => {
     }
   });
 
+  // fsx.c's do_copy_range loops until the whole length is copied and fails only on 0 ("no
+  // progress"); the harness's copy_range op does the same, so xfs's short answers pass.
+  it('copyRangeRemapsFirst: fsx\'s copy_range op takes the short count of a remap and copies the rest (xfs: 8192, then 100 bytes)', () => {
+    const a = new ReferenceAdapter({ personality: 'xfs' });
+    const counts: number[] = [];
+    const open = a.open.bind(a);
+    a.open = () => {
+      const t = open();
+      const copy = t.copyRange!.bind(t);
+      t.copyRange = (src, len, dst) => { const n = copy(src, len, dst); counts.push(n); return n; };
+      return t;
+    };
+    const quiet = { out: () => undefined, err: () => undefined };
+    const ops: OpRecord[] = [{ op: 'write', off: 0, len: 5 * BS }, { op: 'copy_range', off: 0, len: 2 * BS + 100, dst: 8 * BS }, { op: 'read', off: 0, len: 10 * BS + 100 }];
+    const r = replayLog(a, 'reference', {
+      format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: BS, pageSize: 4096 }, setup: { personality: 'xfs' }, seed: 1, ops,
+    }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+    assert.strictEqual(r.failure, null, r.report.join('\n'));
+    assert.deepStrictEqual(counts, [2 * BS, 100]);
+  });
+
   // Found by diff on xfs 1k (seed 47, op 77,016, shrunk to 4 ops); xfs_io on 6.18.44 xfs 1k:
   // pwrite 194560 15368, fzero 209408 2048 leaves block 204 written and 205 unwritten, fsync or not.
   it('punchWritesBackEofPage: a zero range reaching EOF writes the EOF page back (xfs_free_file_space), so the size extension after it zeroes nothing into the old EOF block (diff, xfs 1k, 4 ops)', () => {
