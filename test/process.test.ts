@@ -647,22 +647,25 @@ const python = havePython();
     }).timeout(60000);
   });
 
+  /** fsx on pyfs with `extra` arguments: the result, the requests made, and how many of each method. */
+  function fsxOnPyfs(extra: string, o: Partial<FsxOptions>): { r: ReturnType<typeof runFsx>; calls: number; by: Map<string, number> } {
+    const a = closeLater(loadExecAdapter(`${PY} ${FS_SERVER}${extra}`, { scratch: tmp, deviceSize: 64 * 2 ** 20 })) as ProcessFsFileAdapter;
+    const t = a.fsAdapter.transport;
+    const by = new Map<string, number>();
+    const call = t.call.bind(t);
+    t.call = (method: string, ...rest: unknown[]) => {
+      by.set(method, (by.get(method) ?? 0) + 1);
+      return (call as (m: string, ...r: unknown[]) => ReturnType<typeof t.call>)(method, ...rest);
+    };
+    const r = runFsx(a, a.name, fsxOpts(o), capture());
+    return { r, calls: t.calls, by };
+  }
+
   describe('optional protocol features at the fs level: the state counter sv', () => {
-    function fsxOn(extra: string, over: Partial<FsxOptions> = {}): { r: ReturnType<typeof runFsx>; calls: number; by: Map<string, number> } {
-      const a = closeLater(loadExecAdapter(`${PY} ${FS_SERVER}${extra}`, { scratch: tmp, deviceSize: 64 * 2 ** 20 })) as ProcessFsFileAdapter;
-      const t = a.fsAdapter.transport;
-      const by = new Map<string, number>();
-      const call = t.call.bind(t);
-      t.call = (method: string, ...rest: unknown[]) => {
-        by.set(method, (by.get(method) ?? 0) + 1);
-        return (call as (m: string, ...r: unknown[]) => ReturnType<typeof t.call>)(method, ...rest);
-      };
-      // Seed 8: the stale counter's audit (every 16th reuse) catches --defect stale-sv before the
-      // monitor trips over the stale snapshot it let it reuse (seeds 5-7 and 10 of today's op
-      // stream: a contract failure at op 5-13, which catches the server too, under a misleading rule).
-      const r = runFsx(a, a.name, fsxOpts({ seed: 8, numOps: 300, ...over }), capture());
-      return { r, calls: t.calls, by };
-    }
+    // Seed 8: the stale counter's audit (every 16th reuse) catches --defect stale-sv before the
+    // monitor trips over the stale snapshot it let it reuse (seeds 5-7 and 10 of today's op
+    // stream: a contract failure at op 5-13, which catches the server too, under a misleading rule).
+    const fsxOn = (extra: string, over: Partial<FsxOptions> = {}) => fsxOnPyfs(extra, { seed: 8, numOps: 300, ...over });
 
     it('pyfs takes up sv and reset; snapshots are reused while sv stays (fewer requests, same verdict as an old server)', () => {
       const fsa = closeLater(ProcessFsAdapter.start(PY, [FS_SERVER], { scratch: scratch() }));
@@ -687,17 +690,7 @@ const python = havePython();
 
   describe('optional protocol features: seq and snap (iomap_valid, map_blocks reuse and snapshots without requests)', () => {
     const noCrash = () => ({ weights: defaultOptions().weights.map((w, code) => (code === OP_CRASH ? 0 : w)) });
-    function fsxOn(extra: string, seed: number): { r: ReturnType<typeof runFsx>; by: Map<string, number> } {
-      const a = closeLater(loadExecAdapter(`${PY} ${FS_SERVER}${extra}`, { scratch: tmp, deviceSize: 64 * 2 ** 20 })) as ProcessFsFileAdapter;
-      const t = a.fsAdapter.transport;
-      const by = new Map<string, number>();
-      const call = t.call.bind(t);
-      t.call = (method: string, ...rest: unknown[]) => {
-        by.set(method, (by.get(method) ?? 0) + 1);
-        return (call as (m: string, ...r: unknown[]) => ReturnType<typeof t.call>)(method, ...rest);
-      };
-      return { r: runFsx(a, a.name, fsxOpts({ seed, numOps: 150, ...noCrash() }), capture()), by };
-    }
+    const fsxOn = (extra: string, seed: number) => fsxOnPyfs(extra, { seed, numOps: 150, ...noCrash() });
     const n = (by: Map<string, number>, m: string) => by.get(m) ?? 0;
 
     it('with seq the harness answers iomap_valid and reuses map_blocks; with snap snapshots come in replies; the same stream passes as with sv alone', () => {
