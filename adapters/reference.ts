@@ -212,12 +212,14 @@ export class ReferenceTarget implements FileTarget {
     const snap = fs.introspect!.snapshot(this.fh.inode);
     const end = Math.ceil((off + len) / bs);
     let hit = false;
-    const meets = (pblk: number | undefined) => pblk !== undefined && doff < (pblk + 1) * bs && pblk * bs < doff + dlen;
-    for (let lblk = Math.floor(off / bs); lblk < end && !hit; lblk++) {
-      const b = snap.block(lblk);
+    // Whether device blocks [base, base+n) meet the request.
+    const meets = (base: number | undefined, n: number) => base !== undefined && doff < (base + n) * bs && base * bs < doff + dlen;
+    // Run by run: within a run the device blocks (data and COW staging) follow the file blocks.
+    blockRuns(snap, Math.floor(off / bs), end, (lo, hi, b) => {
       // A write to a shared block lands in its COW staging block, remapped at completion.
-      hit = ((b.state === 'written' || b.state === 'unwritten') && meets(b.pblk)) || meets(b.cowPblk);
-    }
+      hit = ((b.state === 'written' || b.state === 'unwritten') && meets(b.pblk, hi - lo)) || meets(b.cowPblk, hi - lo);
+      return hit;
+    });
     if (!hit) return false;
     // The request may reach past the range (a merged bio): record every file block it covers.
     const first = Math.floor(doff / bs);

@@ -317,6 +317,27 @@ describe('personalities', () => {
     }
   });
 
+  // XFS_DIFLAG_PREALLOC is an on-disk inode flag (di_flags): a remount keeps it, so an insert after
+  // the remount still keeps the fallocated blocks past EOF.
+  it('shiftFreesPostEofBlocks: the persistent-preallocation flag survives a remount (an on-disk inode flag)', () => {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    IomapFs.mkfs(dev, { blockSize: 1024 });
+    const first = IomapFs.mount(dev, { maxFolioSize: 4096 });
+    first.refs.personality = personality('xfs');
+    const f0 = first.open('f', { create: true });
+    f0.fallocate(FALLOC_FL_KEEP_SIZE, 0, 64 * 1024); // blocks 0-63, the flag set
+    f0.pwrite(0, new Uint8Array(10 * 1024).fill(1));
+    f0.fsync();
+    first.unmount();
+    const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+    fsys.refs.personality = personality('xfs');
+    const f = fsys.open('f');
+    f.fallocate(0x20, 0, 3072); // INSERT_RANGE: block b moves to b + 3
+    const e = f.fiemap(20 * 1024, 1024, 0)[0]; // block 20 was block 17, past EOF
+    assert.ok(e !== undefined && (e.flags & FIEMAP_EXTENT_UNWRITTEN) !== 0, 'block 20 still preallocated (unwritten) after the remount');
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
   // Found by diff on xfs 1k (seed 46, op 5,670, 3 ops); ext4 does the same (checked with xfs_io on
   // 6.18.44 ext4 1k: falloc -k 0 1, truncate 0, pwrite 1024 1 leaves block 0 a hole; truncate 1 keeps it).
   it('truncateSameSizeFrees: a truncate to the current size frees a KEEP_SIZE preallocation past EOF on xfs and ext4, not on generic (diff, xfs 1k, 3 ops)', () => {
@@ -357,6 +378,27 @@ describe('personalities', () => {
     }
   });
 
+  // fsx.c's do_copy_range loops until the whole length is copied and fails only on 0 ("no
+  // progress"); the harness's copy_range op does the same, so xfs's short answers pass.
+  it('copyRangeRemapsFirst: fsx\'s copy_range op takes the short count of a remap and copies the rest (xfs: 8192, then 100 bytes)', () => {
+    const a = new ReferenceAdapter({ personality: 'xfs' });
+    const counts: number[] = [];
+    const open = a.open.bind(a);
+    a.open = () => {
+      const t = open();
+      const copy = t.copyRange!.bind(t);
+      t.copyRange = (src, len, dst) => { const n = copy(src, len, dst); counts.push(n); return n; };
+      return t;
+    };
+    const quiet = { out: () => undefined, err: () => undefined };
+    const ops: OpRecord[] = [{ op: 'write', off: 0, len: 5 * BS }, { op: 'copy_range', off: 0, len: 2 * BS + 100, dst: 8 * BS }, { op: 'read', off: 0, len: 10 * BS + 100 }];
+    const r = replayLog(a, 'reference', {
+      format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: BS, pageSize: 4096 }, setup: { personality: 'xfs' }, seed: 1, ops,
+    }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+    assert.strictEqual(r.failure, null, r.report.join('\n'));
+    assert.deepStrictEqual(counts, [2 * BS, 100]);
+  });
+
   // Found by diff on xfs 1k (seed 47, op 77,016, shrunk to 4 ops); xfs_io on 6.18.44 xfs 1k:
   // pwrite 194560 15368, fzero 209408 2048 leaves block 204 written and 205 unwritten, fsync or not.
   it('punchWritesBackEofPage: a zero range reaching EOF writes the EOF page back (xfs_free_file_space), so the size extension after it zeroes nothing into the old EOF block (diff, xfs 1k, 4 ops)', () => {
@@ -391,6 +433,64 @@ describe('personalities', () => {
       assert.strictEqual(f.pread(0x7400, 1)[0], 0, String(inCache));
       assert.deepStrictEqual(fsys.checkInvariants(), [], String(inCache));
     }
+  });
+
+  // Found by diff on xfs 1k (seed 203, op 87,695, 5 ops), the same cause as the punchWritesBackEofPage case:
+  // Linux 6.18.44 xfs 1k: xfs_io -f -c "pwrite -q 0 5632" -c fsync -c "fzero 4104 2048" -c "bmap -e -p -v"
+  // shows blocks 0-4 written and 5-6 unwritten.
+  it('punchWritesBackEofPage: a zero range reaching EOF over a synced EOF block leaves it unwritten after the size extension (diff, xfs 1k, 5 ops)', () => {
+    const { fsys, f } = mountXfs1k({});
+    f.pwrite(0, new Uint8Array(5632).fill(7)); // blocks 0-5, EOF inside block 5 (page 1: blocks 4-7)
+    f.fsync();
+    // Block 4's tail is zeroed in the cache, block 5 punched and preallocated unwritten, the EOF page
+    // written back (xfs_free_file_space): the extension to 6152 then finds nothing dirty to zero.
+    f.fallocate(FALLOC_FL_ZERO_RANGE, 4104, 2048);
+    const at = (b: number) => { const e = f.fiemap(b * 1024, 1024, 0)[0]; return e === undefined ? 'hole' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : 'written'; };
+    assert.deepStrictEqual([4, 5, 6].map(at), ['written', 'unwritten', 'unwritten']);
+    assert.strictEqual(f.size, 6152);
+    assert.ok(f.pread(4104, 2048).every((b) => b === 0));
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
+  /** A 4 KiB-block filesystem with folios up to 2 MiB (xfs's), `name`'s personality. */
+  function mountLargeFolios(name: PersonalityName): { fsys: IomapFs; f: FileHandle } {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    IomapFs.mkfs(dev, { blockSize: BS });
+    const fsys = IomapFs.mount(dev, { maxFolioSize: 2 << 20 });
+    fsys.refs.personality = personality(name);
+    return { fsys, f: fsys.open('f', { create: true }) };
+  }
+
+  // Found by diff on xfs 4k (seed 104, op 33,422, 4 ops); Linux 6.18.44 xfs 4k: xfs_io -f -c "pwrite -q -b 1m 0 8192"
+  // -c "truncate 4096" -c "truncate 8192" -c "mmap -r 0 8192" -c mincore shows page 1 not cached (1 page); with
+  // "pwrite, fsync, pwrite" first (the disk size covers the new size) or "truncate 4000", 2 pages.
+  it('writeBackAfterTruncateZero disk-size-range: a block-aligned truncate down the disk lags behind writes back first, so the EOF folio splits and its page past EOF goes (xfs); generic keeps the dirty folio whole', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mountLargeFolios(name);
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3)); // one 8 KiB folio, nothing on disk
+      f.truncate(BS);
+      assert.strictEqual(f.inode.mapping.folioAt(BS) === undefined, name === 'xfs', `${name}: page 1 dropped`);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+    const { f } = mountLargeFolios('xfs');
+    f.pwrite(0, new Uint8Array(2 * BS).fill(3));
+    f.fsync();
+    f.pwrite(0, new Uint8Array(2 * BS).fill(4)); // dirty again; the disk size covers 4096
+    f.truncate(BS);
+    assert.ok(f.inode.mapping.folioAt(BS) !== undefined, 'xfs, disk size covers: the dirty folio stays whole');
+  });
+
+  // Found by diff on xfs 4k (seed 104, op 33,422, 5 ops): xfs_reflink_remap_prep flushes and unmaps from the old
+  // EOF (rounded down to the page) when the clone lands past it, so the clean folio over the EOF block splits.
+  it('clone past EOF: the flush and unmap start at the old EOF, so the cached folio holding it loses its pages from there (xfs_reflink_remap_prep)', () => {
+    const { fsys, f } = mountLargeFolios('xfs');
+    f.pwrite(0, new Uint8Array(BS + 2048).fill(3)); // size 6144: one 8 KiB folio
+    f.fsync();
+    f.cloneRange(0, BS, 3 * BS);
+    assert.strictEqual(f.inode.mapping.folioAt(BS), undefined, 'page 1 (the old EOF block) dropped');
+    assert.ok(f.inode.mapping.folioAt(0) !== undefined, 'page 0 stays');
+    assert.ok(f.pread(BS, 2048).every((b) => b === 3));
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
   });
 
   it('xfs: a truncate that leaves no extent clears the reflink flag (xfs_itruncate_clear_reflink_flags; diff, xfs 1k, 5 ops)', () => {

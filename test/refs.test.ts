@@ -7,6 +7,7 @@ import * as assert from 'assert';
 import { MemoryDevice } from '../reference/device/memory';
 import { IomapFs } from '../reference/file';
 import { Refs, RefsInode } from '../reference/fs/refs';
+import { Allocator } from '../reference/fs/alloc';
 import { readSlot, readSuperblock, writeSlot, writeSuperblock } from '../reference/fs/meta';
 import { IOMAP_INLINE, IOMAP_MAPPED, zeroedIomap, IOMAP_WRITE } from '../reference/iomap/types';
 import { expectFsError, extentsOf, mountRefs, pattern, tapOps } from './support/scripted-ops';
@@ -271,7 +272,7 @@ describe('refs: the shared run a mapping reports', () => {
     IomapFs.mkfs(dev, { blockSize: 1024 });
     const fs = Refs.mount(dev) as unknown as {
       refcount: Map<number, number>; unsharedSinceCommit: Set<number>; isShared(b: number): boolean; mustCopy(b: number): boolean;
-      copyRun(p: number, lo: number, hi: number, w: boolean): [number, number];
+      copyRun(p: number, lo: number, hi: number, w: boolean): { a: number; z: number };
     };
     let x = 7;
     const rnd = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n; };
@@ -289,7 +290,8 @@ describe('refs: the shared run a mapping reports', () => {
         let z = p + 1;
         while (a > lo && f(a - 1) === f(p)) a--;
         while (z < hi && f(z) === f(p)) z++;
-        assert.deepStrictEqual(fs.copyRun(p, lo, hi, w), [a, z], `round ${round} write ${w}`);
+        const run = fs.copyRun(p, lo, hi, w);
+        assert.deepStrictEqual([run.a, run.z], [a, z], `round ${round} write ${w}`);
       }
     }
   });
@@ -464,5 +466,86 @@ describe('refs: the validity cookie', () => {
     assert.strictEqual(hooks.iomapValid!(env.inode, m), true);
     env.fs.punchDelalloc(env.inode, 0, 1024);
     assert.strictEqual(hooks.iomapValid!(env.inode, m), false);
+  });
+});
+
+describe('refs: mapping snapshots', () => {
+  it('hands out the same snapshot while nothing it shows changed, a new one after any change, and old ones stay frozen', () => {
+    const env = mountRefs(1024, 16384);
+    const intro = env.fs.introspect!;
+    const s0 = intro.snapshot(env.inode);
+    assert.strictEqual(intro.snapshot(env.inode), s0, 'unchanged: the same (immutable) snapshot');
+    env.fh.pwrite(0, pattern(1, 3072)); // delalloc: the data fork changes
+    const s1 = intro.snapshot(env.inode);
+    assert.notStrictEqual(s1, s0);
+    assert.strictEqual(s0.block(1).state, 'hole', 'the old snapshot still shows the old state');
+    assert.strictEqual(s1.block(1).state, 'delalloc');
+    env.fh.fsync(); // writeback allocates: delalloc -> written
+    const s2 = intro.snapshot(env.inode);
+    assert.notStrictEqual(s2, s1);
+    assert.strictEqual(s1.block(1).state, 'delalloc');
+    assert.strictEqual(s2.block(1).state, 'written');
+    assert.notStrictEqual(s2.version('all'), s1.version('all'));
+    // A change of the COW fork alone (a clone makes the blocks shared, a write stages COW).
+    env.fh.cloneRange(0, 1024, 4096);
+    const s3 = intro.snapshot(env.inode);
+    assert.notStrictEqual(s3, s2);
+    env.fh.pwrite(0, pattern(2, 512));
+    const s4 = intro.snapshot(env.inode);
+    assert.notStrictEqual(s4, s3);
+    assert.strictEqual(intro.snapshot(env.inode), s4);
+    assert.deepStrictEqual(env.fsys.checkInvariants(), []);
+  });
+});
+
+describe('refs: the block allocator', () => {
+  it('allocates, claims and releases as a block-by-block model says (first fit from the goal, wrapping)', () => {
+    const N = 400;
+    const a = new Allocator(100, N);
+    const used = new Uint8Array(100 + N); // 1: in use
+    let x = 11;
+    const rnd = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n; };
+    /** The model's free runs [start, len], ascending. */
+    const runs = (): Array<[number, number]> => {
+      const out: Array<[number, number]> = [];
+      for (let b = 100; b < 100 + N; b++) {
+        if (used[b]) continue;
+        const last = out[out.length - 1];
+        if (last && last[0] + last[1] === b) last[1]++;
+        else out.push([b, 1]);
+      }
+      return out;
+    };
+    for (let step = 0; step < 3000; step++) {
+      const op = rnd(3);
+      if (op === 0) {
+        const want = 1 + rnd(20);
+        const goal = rnd(100 + N + 50);
+        const free = runs();
+        // First fit: the first free run ending after the goal (else the first), from the goal on.
+        const r = free.find(([s, l]) => s + l > goal) ?? free[0];
+        const got = a.alloc(want, goal);
+        if (r === undefined) { assert.strictEqual(got, null); continue; }
+        const start = Math.max(r[0], goal < r[0] + r[1] ? goal : r[0]);
+        assert.deepStrictEqual(got, [start, Math.min(want, r[0] + r[1] - start)], `step ${step}`);
+        for (let b = got![0]; b < got![0] + got![1]; b++) used[b] = 1;
+      } else if (op === 1) {
+        const start = 100 + rnd(N);
+        const n = 1 + rnd(Math.min(10, 100 + N - start));
+        let ok = true;
+        for (let b = start; b < start + n; b++) if (used[b]) ok = false;
+        assert.strictEqual(a.claim(start, n), ok, `step ${step} claim`);
+        if (ok) for (let b = start; b < start + n; b++) used[b] = 1;
+      } else {
+        const start = 100 + rnd(N);
+        let n = 0;
+        while (start + n < 100 + N && used[start + n] && n < 10) n++;
+        if (n === 0) continue;
+        a.release(start, n);
+        for (let b = start; b < start + n; b++) used[b] = 0;
+      }
+      assert.deepStrictEqual(a.free, runs(), `step ${step}: free list`);
+      assert.strictEqual(a.freeBlocks, runs().reduce((s, r) => s + r[1], 0));
+    }
   });
 });

@@ -25,9 +25,10 @@ export class Allocator {
   /** Allocate up to `want` contiguous blocks at or after `goal` (wrapping). Null if full. */
   alloc(want: number, goal = 0): [number, number] | null {
     if (this.freeBlocks === 0 || want <= 0) return null;
-    let idx = this.free.findIndex(([s, l]) => s + l > goal);
-    if (idx < 0) idx = 0;
-    const [s, l] = this.free[idx];
+    let idx = this.firstEndingAfter(goal);
+    if (idx >= this.free.length) idx = 0;
+    const s = this.free[idx][0];
+    const l = this.free[idx][1];
     const start = Math.max(s, goal < s + l ? goal : s);
     const take = Math.min(want, s + l - start);
     this.take(idx, start, take);
@@ -35,11 +36,15 @@ export class Allocator {
   }
 
   private take(idx: number, start: number, n: number): void {
-    const [s, l] = this.free[idx];
-    const pieces: Array<[number, number]> = [];
-    if (start > s) pieces.push([s, start - s]);
-    if (start + n < s + l) pieces.push([start + n, s + l - start - n]);
-    this.free.splice(idx, 1, ...pieces);
+    // Index access, not destructuring, and no spread: mount claims every extent through here.
+    const s = this.free[idx][0];
+    const l = this.free[idx][1];
+    const head = start > s;
+    const tail = start + n < s + l;
+    if (head && tail) this.free.splice(idx, 1, [s, start - s], [start + n, s + l - start - n]);
+    else if (head) this.free[idx] = [s, start - s];
+    else if (tail) this.free[idx] = [start + n, s + l - start - n];
+    else this.free.splice(idx, 1);
     this.freeBlocks -= n;
   }
 
@@ -58,8 +63,8 @@ export class Allocator {
     let hi = this.free.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const [s, l] = this.free[mid];
-      if (s + l <= blk) lo = mid + 1;
+      const e = this.free[mid];
+      if (e[0] + e[1] <= blk) lo = mid + 1;
       else hi = mid;
     }
     return lo;

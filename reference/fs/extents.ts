@@ -20,9 +20,13 @@ export interface Extent {
 
 export class ExtentMap {
   /** The extents; treat as read-only outside this class (views share the array copy-on-write). */
-  exts: Extent[] = [];
+  exts: Extent[];
   /** `exts` is shared with a view: copy it before the next change. */
   private sharedWithView = false;
+
+  constructor(exts: Extent[] = []) {
+    this.exts = exts;
+  }
 
   /** Copy-on-write: make the array `exts` private before changing it (the extents are shared: immutable). */
   private own(): void {
@@ -33,8 +37,7 @@ export class ExtentMap {
 
   /** An O(1) frozen view of the current state (the map copies itself on its next change). */
   view(): ExtentMap {
-    const v = new ExtentMap();
-    v.exts = this.exts;
+    const v = new ExtentMap(this.exts);
     this.sharedWithView = true;
     v.sharedWithView = true;
     return v;
@@ -173,8 +176,6 @@ export class ExtentMap {
   }
 
   clone(): ExtentMap {
-    const m = new ExtentMap();
-    m.exts = this.exts.slice();
-    return m;
+    return new ExtentMap(this.exts.slice());
   }
 }

@@ -68,6 +68,8 @@ export class RefsInode {
   dataSeq = 0;
   /** Bumped on every extent map change: what writeback's cached mapping is checked against. */
   cacheSeq = 0;
+  /** The last mapping snapshot handed out (Refs.snapshot reuses it while it still shows this inode). */
+  lastSnapshot: RefsSnapshot | null = null;
   /** Completed unwritten ioends awaiting the end_io work item. */
   ioendList: Ioend[] = [];
   workQueued = false;
@@ -94,7 +96,7 @@ export class RefsInode {
    * The persistent-preallocation inode flag (XFS_DIFLAG_PREALLOC): set by every fallocate that
    * allocates (xfs_alloc_file_space sets it in each of its transactions: allocate, zero range,
    * unshare), never cleared by I/O. With it, xfs_can_free_eofblocks leaves post-EOF blocks alone
-   * unless the inode has delalloc reservations (canFreeEofBlocks).
+   * unless the inode has delalloc reservations (canFreeEofBlocks). On disk with the inode (InodeRecord.prealloc).
    */
   preallocFlag = false;
   constructor(ino: number) {
@@ -190,6 +192,16 @@ class RefsSnapshot implements MappingSnapshot {
     private readonly inline: boolean, private readonly seq: number, private readonly dataSeq: number,
   ) {}
 
+  /**
+   * Whether this snapshot still shows ri: the same extent arrays (a map copies its array at its
+   * first change after a view, so an unchanged array is unchanged contents), inline flag and
+   * sequence numbers.
+   */
+  shows(ri: RefsInode): boolean {
+    return this.data.exts === ri.extents.exts && this.cow.exts === ri.cow.exts && this.inline === (ri.inline !== null) &&
+      this.seq === ri.seq && this.dataSeq === ri.dataSeq;
+  }
+
   version(scope: 'data' | 'all'): string {
     return scope === 'data' ? `d${this.dataSeq}` : `a${this.seq}`;
   }
@@ -224,6 +236,12 @@ class RefsSnapshot implements MappingSnapshot {
   }
 }
 
+/** A run of device blocks [a, z) (Refs.copyRun's answer, valid until its next call). */
+interface CopyRun {
+  a: number;
+  z: number;
+}
+
 function refsOf(inode: Inode): RefsInode {
   return inode.fsPrivate as RefsInode;
 }
@@ -246,6 +264,8 @@ export class Refs implements FsInstance {
    * same reasoning as busy extents, for refcounts.
    */
   private readonly unsharedSinceCommit = new Set<number>();
+  /** copyRun's answer, reused. */
+  private readonly run: CopyRun = { a: 0, z: 0 };
   /**
    * Inodes whose on-disk size stopped short of written-back data because a folio below was still
    * in flight. The completion that clears that folio may not come back here (a plain overwrite
@@ -440,10 +460,18 @@ export class Refs implements FsInstance {
     return 0;
   }
 
-  /** A frozen view of the inode's mapping state for the contract monitor (O(1): copy-on-write). */
+  /**
+   * A frozen view of the inode's mapping state for the contract monitor (O(1): copy-on-write).
+   * The last one is handed out again while nothing it shows changed (a snapshot is immutable, so
+   * the same object serves every caller): the monitor asks before and after each callback.
+   */
   snapshot(inode: Inode): MappingSnapshot {
     const ri = refsOf(inode);
-    return new RefsSnapshot(this, ri.extents.view(), ri.cow.view(), ri.inline !== null, ri.seq, ri.dataSeq);
+    const last = ri.lastSnapshot;
+    if (last !== null && last.shows(ri)) return last;
+    const s = new RefsSnapshot(this, ri.extents.view(), ri.cow.view(), ri.inline !== null, ri.seq, ri.dataSeq);
+    ri.lastSnapshot = s;
+    return s;
   }
 
   describeBlock(inode: Inode, pos: number): string {
@@ -468,6 +496,7 @@ export class Refs implements FsInstance {
       ri.diskSize = r.size;
       ri.wbSize = r.size;
       ri.reachedEnd = r.size;
+      ri.preallocFlag = r.prealloc === true;
       for (const [lblk, len, pblk, st] of r.extents) {
         if (!Number.isSafeInteger(lblk) || !Number.isSafeInteger(len) || !Number.isSafeInteger(pblk) || len <= 0 ||
           pblk < sbDataStart(this.sb) || pblk + len > this.sb.dataStart + this.sb.dataBlocks) {
@@ -524,6 +553,7 @@ export class Refs implements FsInstance {
         rec.extents.push([e.lblk, e.len, e.pblk, e.state === 'unwritten' ? 1 : 0]);
       }
       if (ri.inline) rec.inline = Buffer.from(ri.inline.subarray(0, Math.min(size, this.sb.inlineMax))).toString('base64');
+      if (ri.preallocFlag) rec.prealloc = true;
       img.inodes.push(rec);
     }
     const slot = 1 - this.activeSlot;
@@ -634,26 +664,39 @@ export class Refs implements FsInstance {
    * the nearest special block the table holds on either side, so a mapping inside a huge extent
    * costs the table, not the extent.
    */
-  private copyRun(pblk: number, lo: number, hi: number, forWrite: boolean): [number, number] {
-    const special = (b: number): boolean => (forWrite ? this.mustCopy(b) : this.isShared(b));
-    const s = special(pblk);
+  private copyRun(pblk: number, lo: number, hi: number, forWrite: boolean): CopyRun {
+    // No closure or tuple per call: this runs at every mapping of a written extent.
+    const run = this.run;
+    const s = this.special(pblk, forWrite);
     const table = this.refcount.size + (forWrite ? this.unsharedSinceCommit.size : 0);
     let a = pblk;
     let z = pblk + 1;
     if (s || hi - lo <= table) {
-      while (a > lo && special(a - 1) === s) a--;
-      while (z < hi && special(z) === s) z++;
-      return [a, z];
+      while (a > lo && this.special(a - 1, forWrite) === s) a--;
+      while (z < hi && this.special(z, forWrite) === s) z++;
+    } else {
+      a = lo;
+      z = hi;
+      for (const [b, c] of this.refcount) {
+        if (c <= 1) continue;
+        if (b < pblk && b >= a) a = b + 1;
+        else if (b > pblk && b < z) z = b;
+      }
+      if (forWrite && !this.bugs.overwriteUnsharedBeforeCommit) {
+        for (const b of this.unsharedSinceCommit) {
+          if (b < pblk && b >= a) a = b + 1;
+          else if (b > pblk && b < z) z = b;
+        }
+      }
     }
-    a = lo;
-    z = hi;
-    const bound = (b: number): void => {
-      if (b < pblk && b >= a) a = b + 1;
-      else if (b > pblk && b < z) z = b;
-    };
-    for (const [b, c] of this.refcount) if (c > 1) bound(b);
-    if (forWrite && !this.bugs.overwriteUnsharedBeforeCommit) for (const b of this.unsharedSinceCommit) bound(b);
-    return [a, z];
+    run.a = a;
+    run.z = z;
+    return run;
+  }
+
+  /** copyRun's question about block b: isShared, or mustCopy for a write. */
+  private special(b: number, forWrite: boolean): boolean {
+    return forWrite ? this.mustCopy(b) : this.isShared(b);
   }
 
   /** Length of the run starting at pblk whose blocks all answer `shared` like pblk does. */
@@ -814,14 +857,15 @@ export class Refs implements FsInstance {
    */
   private fillMapping(inode: Inode, ri: RefsInode, lblk: number, m: Iomap, forWrite = false): void {
     const bs = this.blockSize;
-    const { ext, next } = ri.extents.lookup(lblk);
+    // extentAt/nextEdge, not lookup(): no result object per mapping.
+    const ext = ri.extents.extentAt(lblk);
     m.bdev = null;
     m.validityCookie = ri.seq;
     if (!ext) {
       m.type = IOMAP_HOLE;
       m.addr = IOMAP_NULL_ADDR;
       m.offset = lblk * bs;
-      const end = Math.min(next, Math.floor(this.maxFileSize / bs)) * bs;
+      const end = Math.min(ri.extents.nextEdge(lblk), Math.floor(this.maxFileSize / bs)) * bs;
       m.length = Math.max(end - m.offset, bs);
       return;
     }
@@ -835,7 +879,7 @@ export class Refs implements FsInstance {
       // Report the run around lblk whose blocks are all shared or all private (F_SHARED is per mapping).
       const pblk = ext.pblk + lblk - ext.lblk;
       const shared = forWrite ? this.mustCopy(pblk) : this.isShared(pblk);
-      const [a, z] = this.copyRun(pblk, ext.pblk, ext.pblk + ext.len, forWrite);
+      const { a, z } = this.copyRun(pblk, ext.pblk, ext.pblk + ext.len, forWrite);
       m.offset = (ext.lblk + a - ext.pblk) * bs;
       m.length = (z - a) * bs;
       m.addr = a * bs;
