@@ -871,11 +871,6 @@ export class FileHandle {
   }
 
   /**
-   * What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero).
-   * xfs_setattr_size() also writes back when the on-disk size lags behind both sizes, zeroing or
-   * not (a truncate to the current size included: diff, xfs 1k, 4 ops).
-   */
-  /**
    * A block-aligned truncate down on xfs (writeBackAfterTruncateZero 'disk-size-range') whose new
    * size the disk lags behind has [i_disk_size, newsize) written back before the page cache is
    * truncated, so the EOF folio is clean there and truncate_inode_partial_folio splits it and drops
@@ -892,6 +887,11 @@ export class FileHandle {
     if (newsize > disk && oldsize !== disk) check(filemapWriteAndWaitRange(this.inode.mapping, disk, newsize - 1), `${this.name}: writing back up to the new size`);
   }
 
+  /**
+   * What truncate writes back after zeroing the EOF block (personality writeBackAfterTruncateZero).
+   * xfs_setattr_size() also writes back when the on-disk size lags behind both sizes, zeroing or
+   * not (a truncate to the current size included: diff, xfs 1k, 4 ops).
+   */
   private writeBackAfterTruncateZero(oldsize: number, newsize: number, didZero: boolean): void {
     const how = this.personality.writeBackAfterTruncateZero;
     if (how === 'eof-block' && didZero) this.writeBackEofBlock(Math.min(oldsize, newsize));

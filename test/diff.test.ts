@@ -17,7 +17,7 @@ import { defaultOptions } from '../properties/fsx/generator';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import { ReferenceTarget } from '../adapters/reference';
 import { createHostAdapter } from '../adapters/host';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../reference/file';
+import { FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../reference/file';
 import { withScratchFs } from './support/loop';
 import { skipWith } from './support/expect';
 
@@ -252,10 +252,10 @@ describe('diff: host vs reference', () => {
    */
   it('a refused misaligned O_DIRECT write (ext4): the host may allocate a prefix of the reference\'s blocks, nothing else', () => {
     const BS = 4096;
-    const run = (leave: number | null, strict = false): string | null => {
-      // The host's allocator gave less: block `leave` stays a hole.
+    const run = (leave: number | null, strict = false, blocks = 1): string | null => {
+      // The host's allocator gave less: `blocks` blocks from block `leave` stay holes.
       const host = ext4HostOnRefusedWrite(new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'ext4', folioSize: BS }),
-        (t) => { if (leave !== null) t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, leave * BS, BS); });
+        (t) => { if (leave !== null) t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, leave * BS, blocks * BS); });
       const diff = new DiffAdapter(host, { personality: 'ext4', refusedDioAllocation: !strict });
       const t = diff.open();
       try {
@@ -277,6 +277,69 @@ describe('diff: host vs reference', () => {
     assert.equal(run(5), null, 'the host allocated block 4 only: the reference gives up block 5');
     assert.match(run(4) ?? 'no divergence', /the host allocated block 5 \(hole before, unwritten now\) after leaving block 4 a hole the reference allocated: not a prefix/);
     assert.match(run(5, true) ?? 'no divergence', /after pwrite\(0, 1\): block 5 \(byte 20480\) is hole on the host, unwritten on the reference/);
+    // The host allocated nothing at all (not even the misaligned mapping's first block, which
+    // ext4's ->iomap_begin allocates before iomap refuses it): no prefix, not in the envelope.
+    assert.match(run(4, false, 2) ?? 'no divergence', /after pwrite\(0, 1\): block 4 \(byte 16384\) is hole on the host, unwritten on the reference/);
+  });
+
+  /*
+   * foliosAcrossHostExtents: a reference folio spanning an extent boundary the host has and the
+   * reference lacks may be written back whole where the host's folio past the boundary stays dirty.
+   * That follows from iomap's buffered writes sizing folios by the mapping (xfs); ext4's buffered
+   * writes do not go through iomap (their folios follow the write's length), so on ext4 such a
+   * block is a divergence. A fake host: a reference whose FIEMAP shows another physical extent
+   * from block 1 on, and after the fsync block 1 still delalloc.
+   */
+  it('a folio across a host-only extent boundary: written on the reference, delalloc on the host, in the envelope on xfs only', () => {
+    const BS = 1024; // a page holds four blocks, so an ext4 reference folio spans block boundaries too
+    const run = (personality: 'xfs' | 'ext4', o: { speculativeLineage?: boolean; insert?: boolean } = {}): string | null => {
+      let lag = -1; // the block the host reports as still delalloc (-1: none)
+      const host = new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality });
+      const open = host.open.bind(host);
+      host.open = () => {
+        const t = open();
+        const fiemap = t.fiemap!.bind(t);
+        t.fiemap = (off, len, flags) => fiemap(off, len, flags).flatMap((e): FiemapExtent[] => {
+          const at = BS * (lag < 0 ? 1 : lag);
+          const end = e.logical + e.length;
+          if (e.logical >= at + BS || end <= at) return [e];
+          // [lo, hi) of e; the block at `at` elsewhere on the device (or delalloc once lagging).
+          const piece = (lo: number, hi: number): FiemapExtent => {
+            const moved = lo === at ? 100 * BS : 0;
+            const delalloc = lo === at && lag >= 0;
+            return { logical: lo, length: hi - lo, physical: delalloc || e.physical === 0 ? 0 : e.physical + (lo - e.logical) + moved,
+              flags: (delalloc ? e.flags | FIEMAP_EXTENT_DELALLOC : e.flags) & (hi === end ? ~0 : ~FIEMAP_EXTENT_LAST) };
+          };
+          return [...(e.logical < at ? [piece(e.logical, at)] : []), piece(at, Math.min(at + BS, end)), ...(end > at + BS ? [piece(at + BS, end)] : [])];
+        });
+        const fsync = t.fsync.bind(t);
+        t.fsync = () => { fsync(); lag = 1; };
+        const fallocate = t.fallocate!.bind(t);
+        t.fallocate = (mode, off, len) => { fallocate(mode, off, len); if (lag >= 0) lag += len / BS; };
+        return t;
+      };
+      const diff = new DiffAdapter(host, { personality, speculativeLineage: o.speculativeLineage });
+      const t = diff.open();
+      try {
+        t.pwrite(0, new Uint8Array(2 * BS).fill(1));
+        const folio = (t as unknown as { ref: ReferenceTarget }).ref.fh.inode.mapping.folioAt(0)!;
+        assert.ok(folio.pos === 0 && folio.end >= 2 * BS, 'the reference holds blocks 0-1 in one folio');
+        t.fsync();
+        // Past the folio's blocks (0-3), so only the lag's own record can let block 5 through.
+        if (o.insert) t.fallocate!(FALLOC_FL_INSERT_RANGE, 0, 4 * BS);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        diff.close();
+      }
+    };
+    assert.equal(run('xfs'), null, 'xfs: in the envelope');
+    assert.match(run('ext4') ?? 'no divergence', /after fsync: block 1 \(byte 1024\) is delalloc on the host, written on the reference/);
+    // The lagging block follows its data through an insert range (splitLag moves with the file),
+    // with speculative lineage followed or not.
+    assert.equal(run('xfs', { insert: true }), null, 'xfs: the lag moved to block 5 with its data');
+    assert.equal(run('xfs', { insert: true, speculativeLineage: false }), null, 'xfs, no speculative lineage: the lag moved too');
   });
 
   it('randomReads: a read miss fills exactly the pages asked for in single pages; without it, folios sized from the request', () => {
@@ -498,6 +561,8 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-speculative-splits-folios-diff.json', 1024, 'speculative'],
     // Strict: a speculative block an insert range shifted out past EOF splits the host's folios at op 7.
     ['xfs-4k-insert-keeps-speculative-past-new-eof-diff.json', 4096, 'speculative'],
+    // Strict: a speculative block the host zeroed and wrote, the reference later fallocated.
+    ['xfs-1k-speculative-then-fallocated-diff.json', 1024, 'speculative'],
   ] as const;
   /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
@@ -505,6 +570,7 @@ describe('diff: host vs reference', () => {
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
     'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],
+    'xfs-1k-speculative-then-fallocated-diff.json': [4, /block 120 .* is written on the host, hole on the reference/],
   };
   const what = { cow: 'copy-on-write progress in the envelope; strict, diff-mapping', none: 'the same on both sides, strict too',
     speculative: 'speculative preallocation followed through later ops in the envelope; strict, diff-mapping' };

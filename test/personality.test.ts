@@ -317,6 +317,27 @@ describe('personalities', () => {
     }
   });
 
+  // XFS_DIFLAG_PREALLOC is an on-disk inode flag (di_flags): a remount keeps it, so an insert after
+  // the remount still keeps the fallocated blocks past EOF.
+  it('shiftFreesPostEofBlocks: the persistent-preallocation flag survives a remount (an on-disk inode flag)', () => {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    IomapFs.mkfs(dev, { blockSize: 1024 });
+    const first = IomapFs.mount(dev, { maxFolioSize: 4096 });
+    first.refs.personality = personality('xfs');
+    const f0 = first.open('f', { create: true });
+    f0.fallocate(FALLOC_FL_KEEP_SIZE, 0, 64 * 1024); // blocks 0-63, the flag set
+    f0.pwrite(0, new Uint8Array(10 * 1024).fill(1));
+    f0.fsync();
+    first.unmount();
+    const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+    fsys.refs.personality = personality('xfs');
+    const f = fsys.open('f');
+    f.fallocate(0x20, 0, 3072); // INSERT_RANGE: block b moves to b + 3
+    const e = f.fiemap(20 * 1024, 1024, 0)[0]; // block 20 was block 17, past EOF
+    assert.ok(e !== undefined && (e.flags & FIEMAP_EXTENT_UNWRITTEN) !== 0, 'block 20 still preallocated (unwritten) after the remount');
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
   // Found by diff on xfs 1k (seed 46, op 5,670, 3 ops); ext4 does the same (checked with xfs_io on
   // 6.18.44 ext4 1k: falloc -k 0 1, truncate 0, pwrite 1024 1 leaves block 0 a hole; truncate 1 keeps it).
   it('truncateSameSizeFrees: a truncate to the current size frees a KEEP_SIZE preallocation past EOF on xfs and ext4, not on generic (diff, xfs 1k, 3 ops)', () => {
@@ -355,6 +376,27 @@ describe('personalities', () => {
       assert.deepStrictEqual([shared(f, 16), f.size], [remaps, 16 * BS + size - 10 * BS], name);
       assert.deepStrictEqual(Array.from(f.pread(8 * BS, 2 * BS + 100)), Array.from(new Uint8Array(2 * BS + 100).fill(7)), name);
     }
+  });
+
+  // fsx.c's do_copy_range loops until the whole length is copied and fails only on 0 ("no
+  // progress"); the harness's copy_range op does the same, so xfs's short answers pass.
+  it('copyRangeRemapsFirst: fsx\'s copy_range op takes the short count of a remap and copies the rest (xfs: 8192, then 100 bytes)', () => {
+    const a = new ReferenceAdapter({ personality: 'xfs' });
+    const counts: number[] = [];
+    const open = a.open.bind(a);
+    a.open = () => {
+      const t = open();
+      const copy = t.copyRange!.bind(t);
+      t.copyRange = (src, len, dst) => { const n = copy(src, len, dst); counts.push(n); return n; };
+      return t;
+    };
+    const quiet = { out: () => undefined, err: () => undefined };
+    const ops: OpRecord[] = [{ op: 'write', off: 0, len: 5 * BS }, { op: 'copy_range', off: 0, len: 2 * BS + 100, dst: 8 * BS }, { op: 'read', off: 0, len: 10 * BS + 100 }];
+    const r = replayLog(a, 'reference', {
+      format: OPLOG_FORMAT, version: OPLOG_VERSION, adapter: 'reference', geometry: { blockSize: BS, pageSize: 4096 }, setup: { personality: 'xfs' }, seed: 1, ops,
+    }, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+    assert.strictEqual(r.failure, null, r.report.join('\n'));
+    assert.deepStrictEqual(counts, [2 * BS, 100]);
   });
 
   // Found by diff on xfs 1k (seed 47, op 77,016, shrunk to 4 ops); xfs_io on 6.18.44 xfs 1k:
