@@ -44,6 +44,9 @@ others (test/process-durability.test.ts):
   lax-overwrite-only  iomap_begin takes an IOMAP_OVERWRITE_ONLY direct write it must refuse with
                    EAGAIN (over a hole, or a sub-block write into an unwritten extent) and maps it
                    as an ordinary direct write: the unaligned write's sub-block zeroing is skipped
+  stale-seq        the per-inode sequence number (the validity cookie, and with feature "seq" the
+                   number in every reply) never moves: a mapping handed out before writeback or a
+                   direct write changed the extents still counts as valid
 
 --serve-reads (protocol 2): pyfs lists read_folio_range and serves buffered reads itself (the
 current API's iomap_read_ops, and the partial-block reads before a write), reading the image file
@@ -58,9 +61,12 @@ else 1. --protocol 1 answers 1 whatever is asked (a server written before versio
 
 Optional protocol features (docs/protocol.md, "Features"): it takes up "sv" (every reply carries
 a counter of its mapping state, bumped whenever any extent map changes), "reset" (back to the
-state after the hello) and "devio" (its own device writes and flushes go to the harness in the
+state after the hello), "devio" (its own device writes and flushes go to the harness in the
 replies instead of to the image file, so the harness can cut the power under it: docs/protocol.md
-5.5). --no-features answers the hello as a server written before them did.
+5.5), "seq" (every reply about an inode carries its sequence number, so the harness answers
+iomap_valid itself) and "snap" (a reply about an inode whose extents the request changed carries
+its snapshot). --no-features answers the hello as a server written before them did;
+--features A,B takes up only those.
 """
 import base64
 import json
@@ -82,8 +88,9 @@ DIO_UNWRITTEN = 1
 U64_MAX = "18446744073709551615"          # (u64)-1: IOMAP_NULL_ADDR on the wire
 MAX_FILE = 2 ** 53 - 2 ** 16              # the harness model's largest file offset
 BUG_MAPPED_AT_BEGIN = os.environ.get("PYFS_BUG") == "mapped-at-begin"
-DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush", "submit-no-endio", "read-next-block", "lax-overwrite-only"]
-FEATURES = ["sv", "reset", "devio"]                # the optional protocol features pyfs can use
+DEFECTS = ["commit-noop", "mount-older-slot", "stale-sv", "commit-no-flush", "submit-no-endio", "read-next-block", "lax-overwrite-only",
+           "stale-seq"]
+FEATURES = ["sv", "reset", "devio", "seq", "snap"]  # the optional protocol features pyfs can use
 # Requests after which the mapping state may be new without an extent change of the inode named.
 STATE_RESETS = ("mkfs", "mount", "create", "unlink", "reset", "load_inode")
 DEFECT = None                             # set from --defect in main()
@@ -265,13 +272,16 @@ class Inode:
         return [tuple(e) for e in self.ext]
 
     def note_changes(self):
-        """Bump the sequence number if the extent map changed since the last call."""
+        """Bump the sequence number if the extent map changed since the last call; True if it did."""
         now = self.state()
-        if now != self.seen:
-            self.seen = now
+        if now == self.seen:
+            return False
+        self.seen = now
+        if DEFECT != "stale-seq":
             self.seq += 1
-            self.meta_dirty = True
-            Inode.changes += 1
+        self.meta_dirty = True
+        Inode.changes += 1
+        return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -796,6 +806,9 @@ def main():
     if args[:1] == ["--no-features"]:
         OFFER_FEATURES = False
         args = args[1:]
+    if len(args) >= 2 and args[0] == "--features":
+        FEATURES[:] = [f for f in args[1].split(",") if f in FEATURES]
+        args = args[2:]
     if len(args) >= 2 and args[0] == "--protocol" and args[1] in ("1", "2"):
         PROTOCOL_CHOICE = int(args[1])
         args = args[2:]
@@ -805,7 +818,7 @@ def main():
     if len(args) == 2 and args[0] == "--defect" and args[1] in DEFECTS:
         DEFECT = args[1]
     elif args:
-        sys.stderr.write("usage: fs-server.py [--no-features] [--protocol 1|2] [--serve-reads] [--defect %s]\n" % "|".join(DEFECTS))
+        sys.stderr.write("usage: fs-server.py [--no-features | --features A,B] [--protocol 1|2] [--serve-reads] [--defect %s]\n" % "|".join(DEFECTS))
         sys.exit(2)
     fs = PyFs()
     out = sys.stdout
@@ -821,6 +834,7 @@ def main():
             return
         fn = getattr(fs, "op_" + method, None)
         ino = fs.inodes.get(params.get("ino")) if fs.fd is not None else None
+        changes = Inode.changes
         try:
             if fn is None:
                 raise FsErr("EOPNOTSUPP", "pyfs does not implement %s" % method)
@@ -834,6 +848,7 @@ def main():
         # every snapshot the harness keeps (the state counter).
         if ino is not None:
             ino.note_changes()
+        changed = Inode.changes != changes   # some extent map changed in this request (feature "snap")
         if method in STATE_RESETS:
             fs.sv += 1
         if fs.devio:
@@ -846,6 +861,13 @@ def main():
             if DEFECT != "stale-sv" or method == "mount":
                 fs.sv_sent = fs.sv + Inode.changes
             reply["result"]["sv"] = fs.sv_sent
+        if ino is not None and isinstance(reply.get("result"), dict):
+            # "seq": the inode's validity cookie as of now (the harness answers iomap_valid with it);
+            # "snap": its mapping state, when this request changed it (the monitor needs no snapshot request).
+            if "seq" in fs.features:
+                reply["result"]["seq"] = ino.seq
+            if "snap" in fs.features and changed:
+                reply["result"]["snapshot"] = fs.op_snapshot({"ino": ino.ino})
         out.write(json.dumps(reply, separators=(",", ":")) + "\n")
         out.flush()
 

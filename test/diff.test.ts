@@ -561,6 +561,8 @@ describe('diff: host vs reference', () => {
     ['xfs-1k-speculative-splits-folios-diff.json', 1024, 'speculative'],
     // Strict: a speculative block an insert range shifted out past EOF splits the host's folios at op 7.
     ['xfs-4k-insert-keeps-speculative-past-new-eof-diff.json', 4096, 'speculative'],
+    // Strict: a speculative block the host zeroed and wrote, the reference later fallocated.
+    ['xfs-1k-speculative-then-fallocated-diff.json', 1024, 'speculative'],
   ] as const;
   /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
@@ -568,6 +570,7 @@ describe('diff: host vs reference', () => {
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
     'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],
+    'xfs-1k-speculative-then-fallocated-diff.json': [4, /block 120 .* is written on the host, hole on the reference/],
   };
   const what = { cow: 'copy-on-write progress in the envelope; strict, diff-mapping', none: 'the same on both sides, strict too',
     speculative: 'speculative preallocation followed through later ops in the envelope; strict, diff-mapping' };

@@ -317,6 +317,27 @@ describe('personalities', () => {
     }
   });
 
+  // XFS_DIFLAG_PREALLOC is an on-disk inode flag (di_flags): a remount keeps it, so an insert after
+  // the remount still keeps the fallocated blocks past EOF.
+  it('shiftFreesPostEofBlocks: the persistent-preallocation flag survives a remount (an on-disk inode flag)', () => {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    IomapFs.mkfs(dev, { blockSize: 1024 });
+    const first = IomapFs.mount(dev, { maxFolioSize: 4096 });
+    first.refs.personality = personality('xfs');
+    const f0 = first.open('f', { create: true });
+    f0.fallocate(FALLOC_FL_KEEP_SIZE, 0, 64 * 1024); // blocks 0-63, the flag set
+    f0.pwrite(0, new Uint8Array(10 * 1024).fill(1));
+    f0.fsync();
+    first.unmount();
+    const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+    fsys.refs.personality = personality('xfs');
+    const f = fsys.open('f');
+    f.fallocate(0x20, 0, 3072); // INSERT_RANGE: block b moves to b + 3
+    const e = f.fiemap(20 * 1024, 1024, 0)[0]; // block 20 was block 17, past EOF
+    assert.ok(e !== undefined && (e.flags & FIEMAP_EXTENT_UNWRITTEN) !== 0, 'block 20 still preallocated (unwritten) after the remount');
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
   // Found by diff on xfs 1k (seed 46, op 5,670, 3 ops); ext4 does the same (checked with xfs_io on
   // 6.18.44 ext4 1k: falloc -k 0 1, truncate 0, pwrite 1024 1 leaves block 0 a hole; truncate 1 keeps it).
   it('truncateSameSizeFrees: a truncate to the current size frees a KEEP_SIZE preallocation past EOF on xfs and ext4, not on generic (diff, xfs 1k, 3 ops)', () => {

@@ -647,20 +647,29 @@ const python = havePython();
     }).timeout(60000);
   });
 
+  /** fsx on pyfs with `extra` arguments: the result, the requests made, and how many of each method. */
+  function fsxOnPyfs(extra: string, o: Partial<FsxOptions>): { r: ReturnType<typeof runFsx>; calls: number; by: Map<string, number> } {
+    const a = closeLater(loadExecAdapter(`${PY} ${FS_SERVER}${extra}`, { scratch: tmp, deviceSize: 64 * 2 ** 20 })) as ProcessFsFileAdapter;
+    const t = a.fsAdapter.transport;
+    const by = new Map<string, number>();
+    const call = t.call.bind(t);
+    t.call = (method: string, ...rest: unknown[]) => {
+      by.set(method, (by.get(method) ?? 0) + 1);
+      return (call as (m: string, ...r: unknown[]) => ReturnType<typeof t.call>)(method, ...rest);
+    };
+    const r = runFsx(a, a.name, fsxOpts(o), capture());
+    return { r, calls: t.calls, by };
+  }
+
   describe('optional protocol features at the fs level: the state counter sv', () => {
-    function fsxOn(extra: string, over: Partial<FsxOptions> = {}): { r: ReturnType<typeof runFsx>; calls: number } {
-      const a = closeLater(loadExecAdapter(`${PY} ${FS_SERVER}${extra}`, { scratch: tmp, deviceSize: 64 * 2 ** 20 })) as ProcessFsFileAdapter;
-      const t = a.fsAdapter.transport;
-      // Seed 8: the stale counter's audit (every 16th reuse) catches --defect stale-sv before the
-      // monitor trips over the stale snapshot it let it reuse (seeds 5-7 and 10 of today's op
-      // stream: a contract failure at op 5-13, which catches the server too, under a misleading rule).
-      const r = runFsx(a, a.name, fsxOpts({ seed: 8, numOps: 300, ...over }), capture());
-      return { r, calls: t.calls };
-    }
+    // Seed 8: the stale counter's audit (every 16th reuse) catches --defect stale-sv before the
+    // monitor trips over the stale snapshot it let it reuse (seeds 5-7 and 10 of today's op
+    // stream: a contract failure at op 5-13, which catches the server too, under a misleading rule).
+    const fsxOn = (extra: string, over: Partial<FsxOptions> = {}) => fsxOnPyfs(extra, { seed: 8, numOps: 300, ...over });
 
     it('pyfs takes up sv and reset; snapshots are reused while sv stays (fewer requests, same verdict as an old server)', () => {
       const fsa = closeLater(ProcessFsAdapter.start(PY, [FS_SERVER], { scratch: scratch() }));
-      assert.deepEqual([...fsa.hello.features].sort(), ['devio', 'reset', 'sv']);
+      assert.deepEqual([...fsa.hello.features].sort(), ['devio', 'reset', 'seq', 'snap', 'sv']);
       // The same op stream for both: without power cuts, which only the server with "devio" gets.
       const noCrash = { weights: defaultOptions().weights.map((w, code) => (code === OP_CRASH ? 0 : w)) };
       const now = fsxOn('', noCrash);
@@ -671,11 +680,38 @@ const python = havePython();
     });
 
     it('a server whose sv stays while its mappings change is caught (one line, a TargetError)', () => {
-      const { r } = fsxOn(' --defect stale-sv');
+      // Without "snap": a server that sends its snapshots with its replies leaves nothing stale to catch.
+      const { r } = fsxOn(' --features sv,reset,devio --defect stale-sv');
       assert.ok(r.failure !== null);
       assert.equal(r.failure!.kind, 'crash', r.report.join('\n'));
       assert.match(r.report.join('\n'), /the state counter sv stayed \d+, but the mappings of inode \d+ changed .*sv must change whenever a mapping does/);
     });
+  });
+
+  describe('optional protocol features: seq and snap (iomap_valid, map_blocks reuse and snapshots without requests)', () => {
+    const noCrash = () => ({ weights: defaultOptions().weights.map((w, code) => (code === OP_CRASH ? 0 : w)) });
+    const fsxOn = (extra: string, seed: number) => fsxOnPyfs(extra, { seed, numOps: 150, ...noCrash() });
+    const n = (by: Map<string, number>, m: string) => by.get(m) ?? 0;
+
+    it('with seq the harness answers iomap_valid and reuses map_blocks; with snap snapshots come in replies; the same stream passes as with sv alone', () => {
+      const now = fsxOn('', 3);
+      assert.equal(now.r.failure, null, now.r.report.join('\n'));
+      const sv = fsxOn(' --features sv,reset,devio', 3);
+      assert.equal(sv.r.failure, null, sv.r.report.join('\n'));
+      assert.equal(n(now.by, 'iomap_valid'), 0);
+      assert.ok(n(sv.by, 'iomap_valid') > 50, `iomap_valid without seq: ${n(sv.by, 'iomap_valid')}`);
+      assert.ok(n(now.by, 'map_blocks') < 0.8 * n(sv.by, 'map_blocks'), `map_blocks ${n(now.by, 'map_blocks')} vs ${n(sv.by, 'map_blocks')}`);
+      assert.ok(n(now.by, 'snapshot') < 0.8 * n(sv.by, 'snapshot'), `snapshot ${n(now.by, 'snapshot')} vs ${n(sv.by, 'snapshot')}`);
+      assert.equal(n(now.by, 'iomap_begin'), n(sv.by, 'iomap_begin'));
+    });
+
+    for (const extra of ['', ' --features sv,reset,devio']) {
+      it(`a server that forgets to bump its sequence number is caught (R30)${extra === '' ? ' with seq' : ' without seq'}`, () => {
+        const { r } = fsxOn(`${extra} --defect stale-seq`, 1);
+        assert.equal(r.failure?.kind, 'contract', r.report.join('\n'));
+        assert.equal(r.failure?.rule, 'R30');
+      });
+    }
   });
 
   describe('optional protocol features: reset (one server per property in check)', () => {

@@ -51,7 +51,8 @@ export interface ProcessFsOptions {
 
 /** The server's own mapping as it sent it: echoed back verbatim (plus core-set flags) to end/valid. */
 class WireMapping {
-  constructor(readonly raw: Record<string, unknown>) {}
+  /** `ino`: the inode a map_blocks answer was for (feature "seq" reuses it: mapBlocks). */
+  constructor(readonly raw: Record<string, unknown>, readonly mappedFor?: number) {}
 }
 
 const TWO53 = 2 ** 53;
@@ -270,6 +271,8 @@ class ProcessFsInstance implements FsInstance {
     this.sizeOf = (ino) => this.loadInode(ino).size;
     this.snaps = a.hello.features.has('sv') ? new Map() : null;
     const has = (op: FsOptionalOp) => a.ops.has(op);
+    this.rpc.tracksSeq = a.hello.features.has('seq') && has('iomap_valid');
+    if (this.snaps !== null && a.hello.features.has('snap')) this.rpc.onSnapshot = (ino, f) => this.brought(ino, f);
     this.iomapOps = { begin: (inode, pos, length, flags, iomap, srcmap) => this.begin(inode, pos, length, flags, iomap, srcmap) };
     if (has('iomap_end') || has('punch_delalloc')) {
       this.iomapOps.end = (inode, pos, length, written, flags, iomap) => this.end(inode, pos, length, written, flags, iomap);
@@ -392,7 +395,17 @@ class ProcessFsInstance implements FsInstance {
     return 0;
   }
 
+  /**
+   * ->iomap_valid. With feature "seq" the harness answers as xfs_iomap_valid does: the mapping's
+   * cookie against the sequence number the last reply about the inode carried; the server's
+   * bookkeeping is still what is judged (a sequence that stays while the mappings change makes
+   * the monitor's R30 check fail, as a wrong answer would). Asked over the wire when the number
+   * is not known (no reply about the inode since a request that named none).
+   */
   private valid(inode: Inode, iomap: Iomap): boolean {
+    const seq = this.rpc.tracksSeq ? this.rpc.seqs.get(inode.ino) : undefined;
+    const cookie = iomap.private instanceof WireMapping ? iomap.private.raw.cookie : undefined;
+    if (seq !== undefined && typeof cookie === 'number') return cookie === seq;
     return this.rpc.must('iomap_valid', { ...this.ino(inode), iomap: this.wire(iomap) }).bool('valid');
   }
 
@@ -400,11 +413,24 @@ class ProcessFsInstance implements FsInstance {
   /* Writeback and direct I/O completion                                                  */
   /* ------------------------------------------------------------------------------------ */
 
+  /**
+   * ->map_blocks. With feature "seq" the mapping the last map_blocks of this writeback gave is
+   * reused while `offset` lies inside it and its cookie is the inode's sequence number, as xfs's
+   * own map_blocks does (xfs_imap_valid); a stale one is caught as any wrong answer is (R34).
+   */
   private mapBlocks(m: Iomap, inode: Inode, offset: number, len: number): number {
+    if (this.reusable(m, inode, offset)) return 0;
     const o = this.rpc.try('map_blocks', { ...this.ino(inode), offset, length: len });
     if (!o.ok) return -o.errno;
     this.fill(m, o.result.obj_('iomap'), false);
+    m.private = new WireMapping((m.private as WireMapping).raw, inode.ino);
     return 0;
+  }
+
+  private reusable(m: Iomap, inode: Inode, offset: number): boolean {
+    if (!this.rpc.tracksSeq || !(m.private instanceof WireMapping) || m.private.mappedFor !== inode.ino) return false;
+    const seq = this.rpc.seqs.get(inode.ino);
+    return seq !== undefined && m.private.raw.cookie === seq && offset >= m.offset && offset < m.offset + m.length;
   }
 
   /** An ioend on the wire: protocol 1 has io_type and the mapping's IOMAP_F_* flags, 2 the IOMAP_IOEND_* flags. */
@@ -646,9 +672,25 @@ class ProcessFsInstance implements FsInstance {
       + `(${kept.fingerprint('all').slice(0, 60)} -> ${fresh.fingerprint('all').slice(0, 60)}): sv must change whenever a mapping does`);
   }
 
+  /**
+   * Feature "snap": a reply about inode `ino` brought its snapshot (the server sends one when the
+   * request changed the inode's mappings); kept under the reply's state counter like a fetched
+   * one (and audited like one). Only for an inode the monitor has asked about before.
+   */
+  private brought(ino: number, f: Fields): void {
+    const kept = this.snaps!.get(ino);
+    const sv = this.rpc.lastSv;
+    if (kept === undefined || sv === undefined) return;
+    this.snaps!.set(ino, { sv, snap: this.parseSnapshot(f), inode: kept.inode });
+  }
+
   /** A frozen copy of the server's mapping state for one inode (the monitor's state rules). */
   private fetchSnapshot(inode: Inode): MappingSnapshot {
-    const r = this.rpc.must('snapshot', this.ino(inode));
+    return this.parseSnapshot(this.rpc.must('snapshot', this.ino(inode)));
+  }
+
+  /** A snapshot from its wire form (`extents`, `cow`?, `version`?, `dataVersion`?). */
+  private parseSnapshot(r: Fields): MappingSnapshot {
     const data = this.extents(r, 'extents');
     const cow = this.extents(r, 'cow');
     const fp = (l: SnapExtent[]) => l.map((e) => `${e.lblk}+${e.count}:${e.state}@${e.pblk}${e.shared ? 's' : ''}`).join(' ');

@@ -47,7 +47,7 @@ export type Level = 'fs' | 'file';
  *            (`devio`) instead of going to the image file, so the harness owns every write to the
  *            device and can cut the power under the server (docs/protocol.md 5.5).
  */
-export const FEATURES = ['size', 'binary', 'reset', 'sv', 'devio'] as const;
+export const FEATURES = ['size', 'binary', 'reset', 'sv', 'devio', 'seq', 'snap'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 /** What the server said in its hello reply. */
@@ -212,8 +212,36 @@ export class Rpc {
    * when it carried none (an error reply, a server without the feature).
    */
   lastSv: number | string | undefined = undefined;
+  /**
+   * Feature "seq": each inode's mapping sequence number as the last reply about it said (a reply
+   * to a request naming `ino`). A reply without one, an error reply, or any request that names no
+   * inode (which may change several: mount, commit, remap_blocks...) forgets it (forgets all).
+   */
+  readonly seqs = new Map<number, number>();
+  /** Feature "snap": called with a snapshot a reply about inode `ino` carried (result.snapshot). */
+  onSnapshot: ((ino: number, snapshot: Fields) => void) | null = null;
+  /** Whether replies are read for `seq` (the hello agreed on it). */
+  tracksSeq = false;
 
   constructor(readonly t: ProcessTransport) {}
+
+  /** What a reply to `params` says of its inode's sequence number and snapshot (features "seq", "snap"). */
+  private track(params: unknown, o: Outcome): void {
+    if (!this.tracksSeq && this.onSnapshot === null) return;
+    const ino = (params as { ino?: unknown } | undefined)?.ino;
+    if (typeof ino !== 'number') {
+      this.seqs.clear();
+      return;
+    }
+    if (!o.ok) {
+      this.seqs.delete(ino);
+      return;
+    }
+    const seq = o.result.raw('seq');
+    if (this.tracksSeq && typeof seq === 'number' && Number.isSafeInteger(seq)) this.seqs.set(ino, seq);
+    else this.seqs.delete(ino);
+    if (this.onSnapshot !== null && o.result.has('snapshot')) this.onSnapshot(ino, o.result.obj_('snapshot'));
+  }
 
   /** Decode a reply into a result or a (known) errno; a binary frame becomes the result's `data`. */
   outcome(r: Reply): Outcome {
@@ -242,7 +270,9 @@ export class Rpc {
 
   /** A call whose error replies the caller handles (kernel-style -errno returns). */
   try(method: string, params?: unknown): Outcome {
-    return this.outcome(this.t.call(method, params));
+    const o = this.outcome(this.t.call(method, params));
+    this.track(params, o);
+    return o;
   }
 
   /**
@@ -251,7 +281,9 @@ export class Rpc {
    */
   mustWithData(method: string, params: Record<string, unknown>, data: Uint8Array): Fields {
     const r = this.t.binary ? this.t.call(method, params, undefined, data) : this.t.call(method, { ...params, data: encodeBytes(data) });
-    return this.checked(method, this.outcome(r));
+    const o = this.outcome(r);
+    this.track(params, o);
+    return this.checked(method, o);
   }
 
   /** A call whose error reply becomes an FsError (public-edge style). */

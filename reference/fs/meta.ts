@@ -33,6 +33,8 @@ export interface InodeRecord {
   extents: Array<[number, number, number, number]>;
   /** Inline bytes (base64) when the file is inline. */
   inline?: string;
+  /** The persistent-preallocation flag (XFS_DIFLAG_PREALLOC, an on-disk inode flag): set, or absent. */
+  prealloc?: true;
 }
 
 export interface MetaImage {

@@ -96,7 +96,7 @@ export class RefsInode {
    * The persistent-preallocation inode flag (XFS_DIFLAG_PREALLOC): set by every fallocate that
    * allocates (xfs_alloc_file_space sets it in each of its transactions: allocate, zero range,
    * unshare), never cleared by I/O. With it, xfs_can_free_eofblocks leaves post-EOF blocks alone
-   * unless the inode has delalloc reservations (canFreeEofBlocks).
+   * unless the inode has delalloc reservations (canFreeEofBlocks). On disk with the inode (InodeRecord.prealloc).
    */
   preallocFlag = false;
   constructor(ino: number) {
@@ -496,6 +496,7 @@ export class Refs implements FsInstance {
       ri.diskSize = r.size;
       ri.wbSize = r.size;
       ri.reachedEnd = r.size;
+      ri.preallocFlag = r.prealloc === true;
       for (const [lblk, len, pblk, st] of r.extents) {
         if (!Number.isSafeInteger(lblk) || !Number.isSafeInteger(len) || !Number.isSafeInteger(pblk) || len <= 0 ||
           pblk < sbDataStart(this.sb) || pblk + len > this.sb.dataStart + this.sb.dataBlocks) {
@@ -552,6 +553,7 @@ export class Refs implements FsInstance {
         rec.extents.push([e.lblk, e.len, e.pblk, e.state === 'unwritten' ? 1 : 0]);
       }
       if (ri.inline) rec.inline = Buffer.from(ri.inline.subarray(0, Math.min(size, this.sb.inlineMax))).toString('base64');
+      if (ri.preallocFlag) rec.prealloc = true;
       img.inodes.push(rec);
     }
     const slot = 1 - this.activeSlot;
