@@ -1,8 +1,8 @@
 #!/bin/sh
-':' //; exec node --max-semi-space-size=4 "$0" "$@"
+':' //; exec node --max-semi-space-size=4 --single-threaded "$0" "$@"
 'use strict';
 // The two lines above are read by sh and by Node alike: run as a program (npm's bin link,
-// ./bin/iomap-harness.js), sh starts Node with the young generation flag of cli/relaunch.ts at once,
+// ./bin/iomap-harness.js), sh starts Node with the flags of cli/relaunch.ts (young generation, V8 threads) at once,
 // so no launcher process stays beside the run (42 MiB and ~0.1 CPU-s each). For Node, the second
 // line is a string and a comment. Started as `node bin/iomap-harness.js`, the relaunch does it.
 // Thin launcher: the CLI is compiled from cli/main.ts into dist/ by `npm ci` (the prepare script).

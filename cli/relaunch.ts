@@ -9,8 +9,8 @@
  * for such a command it starts the same script again with the flag, with the same stdin, stdout
  * and stderr (inherited descriptors, so output, terminals and pipes are exactly as before), passes
  * on the signals it gets, and ends the way the child ended: the same exit code, or killed by the
- * same signal (a shell sees 130 after Ctrl-C, as before). `fsx -j N` with a worker for every core
- * also runs V8 without its helper threads (see relaunchFlags).
+ * same signal (a shell sees 130 after Ctrl-C, as before). They also run V8 without its helper
+ * threads (see relaunchFlags).
  *
  * Not relaunched: commands that do not run a target, a process whose Node flags already set the
  * young generation or attach a debugger, and IOMAP_HARNESS_RELAUNCH=0 (then the run simply uses
@@ -20,7 +20,7 @@ import type { ChildProcess } from 'child_process';
 
 /** The young generation flag the child runs with. */
 export const SEMI_SPACE_FLAG = '--max-semi-space-size=4';
-/** The V8 threading flag `fsx -j N` runs with when N workers fill every core. */
+/** The V8 threading flag the commands that run a target run with (relaunchFlags). */
 export const SINGLE_THREADED = '--single-threaded';
 
 /** Commands whose runs are long enough for the young generation to matter. */
@@ -29,30 +29,15 @@ const HEAVY = new Set(['fsx', 'diff', 'check', 'replay', 'shrink', 'campaign']);
 /** Signals passed on to the child (the terminal sends SIGINT/SIGQUIT to both: twice is harmless). */
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
 
-/** The value of `fsx -j N` / `--jobs N` in `argv` (1 when absent or not a number). */
-export function jobsOf(argv: readonly string[]): number {
-  let jobs = 1;
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i];
-    let v: string | undefined;
-    if (a === '-j' || a === '--jobs') v = argv[++i];
-    else if (a.startsWith('--jobs=')) v = a.slice('--jobs='.length);
-    else if (/^-j\d/.test(a)) v = a.slice(2);
-    else continue;
-    const n = Number(v);
-    jobs = Number.isInteger(n) && n > 0 ? n : 1;
-  }
-  return jobs;
-}
-
 /**
  * The Node flags to relaunch `argv` (the command line after the script) with, or null for none.
- * `fsx -j N` with N workers for `cores` cores or more also gets `--single-threaded`: V8's helper
- * threads (parallel and concurrent collection, background compilation) then do not compete with
- * busy workers for the cores — they were half of all CPU — and the total CPU per op is lower
- * (docs/benchmarks.md, "fsx -j"). With fewer workers than cores the helpers use idle cores.
+ * Also `--single-threaded`, unless the user chose V8's threading (`--single-threaded-gc`,
+ * `--no-single-threaded`, ...): V8's helper threads (parallel and concurrent collection,
+ * background compilation) cost more CPU than the work they take off the main thread — 14–21 %
+ * less CPU per fsx op without them on the reference (docs/benchmarks.md, session 7) — and busy
+ * `fsx -j N` workers no longer compete with them for the cores (docs/benchmarks.md, "fsx -j").
  */
-export function relaunchFlags(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv, cores = coreCount()): string[] | null {
+export function relaunchFlags(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): string[] | null {
   if (env.IOMAP_HARNESS_RELAUNCH === '0') return null;
   if (!HEAVY.has(argv[0] ?? '')) return null;
   if (argv.includes('--help') || argv.includes('-h')) return null;
@@ -61,15 +46,8 @@ export function relaunchFlags(argv: readonly string[], execArgv: readonly string
   // Started through the bin's sh line (or by a user who chose the young generation): only the
   // threading flag can still be missing.
   const young = flags.some((f) => /^--(max-semi-space-size|semi-space-growth-factor)/.test(f)) ? [] : [SEMI_SPACE_FLAG];
-  const jobs = argv[0] === 'fsx' ? jobsOf(argv) : 1;
-  const threads = jobs > 1 && jobs >= cores && !flags.some((f) => /^--single-threaded/.test(f)) ? [SINGLE_THREADED] : [];
+  const threads = flags.some((f) => /^--(no-)?single-threaded/.test(f)) ? [] : [SINGLE_THREADED];
   return young.length + threads.length === 0 ? null : [...young, ...threads];
-}
-
-/** The cores this process may use. */
-function coreCount(): number {
-  const os = require('os') as typeof import('os');
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
 /** Where util-linux's setpriv may be (it sets the child's parent-death signal: childCommand). */

@@ -168,6 +168,27 @@ describe('fsx remount check of a large file (incremental, whole every 8th and at
     assert.deepEqual(stats(seen), { whole: 0, incremental: 3, atEnd: 0 });
   });
 
+  it('an incremental check reads a zero gap inside its window at its ends and where SEEK_DATA finds data: bytes a remount put in the middle of the gap are caught there', () => {
+    // Data at 8 MiB and 8 MiB + 60 KiB: a 56 KiB zero gap between, inside the window (64 KiB) of
+    // the write at 8 MiB. Longer than WINDOW_GAP_READ_ALL, so only its edges are read whole; the
+    // 3rd remount writes a byte 30 KiB into it (an allocated block: SEEK_DATA finds it).
+    const l = validateOpLog({
+      format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
+      options: { maxlen: 1 << 25 }, // over 16 MiB: 4 KiB oracle chunks, so the gap is a gap of the oracle's
+      ops: [
+        { op: 'write', off: 0, len: 4096 }, { op: 'write', off: 8 << 20, len: 4096 }, { op: 'write', off: (8 << 20) + 60 * 1024, len: 4096 },
+        { op: 'fsync', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 },
+        { op: 'write', off: 8 << 20, len: 4096 }, { op: 'remount', off: 0, len: 0 },
+      ],
+    }, 'gap.json');
+    const { r, seen } = run(damagesAtRemount(3, (8 << 20) + 30 * 1024), l);
+    assert.equal(r.failure?.kind, 'durability', r.report.join('\n'));
+    assert.equal(r.failure?.op, 8, 'not found at the remount that did it');
+    assert.equal(r.failure?.offset, (8 << 20) + 30 * 1024);
+    assert.ok(r.report.some((l2) => /an incremental check/.test(l2)), r.report.slice(0, 4).join('\n'));
+    assert.deepEqual(stats(seen), { whole: 0, incremental: 3, atEnd: 0 });
+  });
+
   it('catches a mutant that loses data at unmount on a 64 MiB file with an incremental check', () => {
     const r = runFsx(loadAdapter('mutant:unmount-sync-only-dirty', {}), 'm', opts({ numOps: 3000, maxlen: 1 << 26, seed: 2 }), QUIET);
     assert.equal(r.failure?.rule, 'fileops-14.25', r.report.join('\n'));

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { childCommand, jobsOf, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED, wantsRelaunch } from '../cli/relaunch';
+import { childCommand, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED, wantsRelaunch } from '../cli/relaunch';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'iomap-harness.js');
 
@@ -43,25 +43,25 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
     for (const c of ['list', 'explain', 'report', 'init-adapter', 'scratch', 'help']) assert.equal(wantsRelaunch([c], [], {}), false, c);
     assert.equal(wantsRelaunch([], [], {}), false);
     assert.equal(wantsRelaunch(['fsx', '--help'], [], {}), false);
-    assert.equal(wantsRelaunch(['fsx'], [SEMI_SPACE_FLAG], {}), false, 'the child itself');
+    assert.equal(wantsRelaunch(['fsx'], [SEMI_SPACE_FLAG, SINGLE_THREADED], {}), false, 'the child itself');
     assert.equal(wantsRelaunch(['fsx'], ['--inspect-brk'], {}), false);
-    assert.equal(wantsRelaunch(['fsx'], [], { NODE_OPTIONS: '--max-semi-space-size=8' }), false);
+    assert.equal(wantsRelaunch(['fsx'], [], { NODE_OPTIONS: '--max-semi-space-size=8 --no-single-threaded' }), false);
     assert.equal(wantsRelaunch(['fsx'], [], { IOMAP_HARNESS_RELAUNCH: '0' }), false);
   });
 
-  it('runs V8 without helper threads for fsx -j N when N workers fill the cores', () => {
-    assert.deepEqual([['fsx', '-j', '2'], ['fsx', '-j4'], ['fsx', '--jobs', '3'], ['fsx', '--jobs=2'], ['fsx', '-N', '5', '-j', '1']].map(jobsOf), [2, 4, 3, 2, 1]);
-    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}, 2), [SEMI_SPACE_FLAG, SINGLE_THREADED]);
-    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}, 8), [SEMI_SPACE_FLAG], 'spare cores for the helpers');
-    assert.deepEqual(relaunchFlags(['fsx', '-N', '100'], [], {}, 1), [SEMI_SPACE_FLAG], 'one worker: this thread');
-    assert.deepEqual(relaunchFlags(['check', '-j', '2'], [], {}, 2), [SEMI_SPACE_FLAG], 'only fsx has worker threads');
-    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], ['--single-threaded-gc'], {}, 2), [SEMI_SPACE_FLAG], 'the user chose V8 threading');
+  it('runs V8 without helper threads unless the user chose its threading', () => {
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100', '-j', '2'], [], {}), [SEMI_SPACE_FLAG, SINGLE_THREADED]);
+    assert.deepEqual(relaunchFlags(['fsx', '-N', '100'], [], {}), [SEMI_SPACE_FLAG, SINGLE_THREADED], 'one worker: this thread');
+    assert.deepEqual(relaunchFlags(['check'], [], {}), [SEMI_SPACE_FLAG, SINGLE_THREADED]);
+    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], ['--single-threaded-gc'], {}), [SEMI_SPACE_FLAG], 'the user chose V8 threading');
+    assert.deepEqual(relaunchFlags(['fsx'], [], { NODE_OPTIONS: '--no-single-threaded' }), [SEMI_SPACE_FLAG], 'helper threads asked for');
+    assert.deepEqual(relaunchFlags(['fsx'], [SEMI_SPACE_FLAG], {}), [SINGLE_THREADED], 'only what is missing');
   });
 
   it('runs fsx in a child with the flag; stdout and the exit code are the child\'s', () => {
     const r = spawnSync(process.execPath, ['--require', probe, BIN, 'fsx', '--adapter', 'naive', '-N', '200', '-q', '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(flagsOf(r.stderr), [[], [SEMI_SPACE_FLAG]], 'the launcher, then its child with the flag');
+    assert.deepEqual(flagsOf(r.stderr), [[], [SEMI_SPACE_FLAG, SINGLE_THREADED]], 'the launcher, then its child with the flags');
     assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).ops, 200);
     // A bad flag (exit 2, one line) through the launcher: test/cli.test.ts 'runs as a child process'.
     const crash = spawnSync(process.execPath, [BIN, 'fsx', '--adapter', `exec:${process.execPath} -e process.exit(1)`, '-N', '10', '-q'], { encoding: 'utf8' });
@@ -74,12 +74,10 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
     const env = { ...process.env, NODE_OPTIONS: `--require ${bare}`, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` };
     const r = spawnSync(BIN, ['fsx', '--adapter', 'naive', '-N', '200', '-q', '--json'], { encoding: 'utf8', env });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(flagsOf(r.stderr), [[SEMI_SPACE_FLAG]], 'one Node process, started with the flag');
+    assert.deepEqual(flagsOf(r.stderr), [[SEMI_SPACE_FLAG, SINGLE_THREADED]], 'one Node process, started with the flags');
     assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).ops, 200);
-    assert.ok(fs.readFileSync(BIN, 'utf8').split('\n')[1].includes(SEMI_SPACE_FLAG), 'the sh line and SEMI_SPACE_FLAG agree');
-    // fsx -j N over every core still needs the threading flag: the relaunch adds only that one.
-    assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], [SEMI_SPACE_FLAG], {}, 2), [SINGLE_THREADED]);
-    assert.equal(relaunchFlags(['fsx', '-j', '2'], [SEMI_SPACE_FLAG, SINGLE_THREADED], {}, 2), null);
+    assert.ok(fs.readFileSync(BIN, 'utf8').split('\n')[1].includes(`${SEMI_SPACE_FLAG} ${SINGLE_THREADED}`), 'the sh line and the relaunch flags agree');
+    assert.equal(relaunchFlags(['fsx', '-j', '2'], [SEMI_SPACE_FLAG, SINGLE_THREADED], {}), null, 'so the program form needs no relaunch');
   });
 
   it('passes SIGTERM on: the child ends, the launcher is killed by the same signal', async () => {

@@ -46,6 +46,9 @@ export function oracleChunkSize(maxlen: number): number {
 /** Released chunks kept for reuse. */
 const SPARE_CHUNKS = 8;
 
+/** Largest buffer shiftTail() keeps for the next shift. */
+const MOVE_BUF_KEPT = 4 << 20;
+
 /** Chunk indices below this live in a plain array (fast); above it in a Map. */
 const DENSE_CHUNKS = 4096;
 
@@ -59,10 +62,11 @@ export interface Mismatch {
   actual: number;
 }
 
-/** A saved piece of data during a shift (collapse/insert): `data` goes to `pos` (old position). */
+/** A piece of data during a shift (collapse/insert): `len` bytes at `pos` (old position), saved at `at`. */
 interface Segment {
   pos: number;
-  data: Buffer;
+  at: number;
+  len: number;
 }
 
 export class SparseBytes {
@@ -74,6 +78,8 @@ export class SparseBytes {
   private spare: Buffer[] = [];
   private far = new Map<number, Buffer>();
   private readonly zeroes: Buffer;
+  /** Where shiftTail() keeps the bytes it moves (reused; grows to the largest tail moved). */
+  private moveBuf = Buffer.alloc(0);
 
   /** false: collapse/insert always take the sparse path (tests use it to cover both paths). */
   private readonly inPlaceMoves: boolean;
@@ -526,7 +532,10 @@ export class SparseBytes {
 
   /**
    * Move bytes [from, size) by `delta`; every byte in [clearFrom, size) not covered by the moved data
-   * ends up zero. Cost ∝ data present in the tail (chunks are detached and their bytes re-written).
+   * ends up zero. Cost ∝ data present in the tail: its bytes are copied out once into a reused
+   * buffer, the chunks they lived in are released for reuse, and the bytes are written back where
+   * they land (into those same chunk buffers: a shift allocates nothing, where fresh chunks and
+   * their garbage were most of its cost).
    */
   private shiftTail(from: number, delta: number, clearFrom: number): void {
     const cs = this.chunkSize;
@@ -535,25 +544,28 @@ export class SparseBytes {
     const keepIdx = Math.floor(clearFrom / cs);
     const lastIdx = Math.floor((oldSize - 1) / cs);
     const segs: Segment[] = [];
-    if (from < oldSize) {
-      for (const idx of this.chunksIn(Math.floor(from / cs), lastIdx)) {
-        const c = this.get(idx) as Buffer;
-        const base = idx * cs;
-        const s = Math.max(from, base) - base;
-        const e = Math.min(oldSize, base + cs) - base;
-        // The chunk holding clearFrom stays in place (and is partly zeroed below): copy its piece.
-        // Every later chunk is detached below, so a view of it stays valid.
-        segs.push({ pos: base + s, data: idx === keepIdx ? Buffer.from(c.subarray(s, e)) : c.subarray(s, e) });
-      }
+    let total = 0;
+    const idxs = from < oldSize ? this.chunksIn(Math.floor(from / cs), lastIdx) : [];
+    for (const idx of idxs) {
+      const base = idx * cs;
+      const s = Math.max(from, base) - base;
+      const e = Math.min(oldSize, base + cs) - base;
+      segs.push({ pos: base + s, at: total, len: e - s });
+      total += e - s;
     }
+    if (this.moveBuf.length < total) this.moveBuf = Buffer.allocUnsafe(Math.max(total, 2 * this.moveBuf.length));
+    const buf = this.moveBuf;
+    idxs.forEach((idx, k) => (this.get(idx) as Buffer).copy(buf, segs[k].at, segs[k].pos - idx * cs, segs[k].pos - idx * cs + segs[k].len));
     if (clearFrom < oldSize) {
       // from ≥ clearFrom, so everything after the chunk holding clearFrom is released whole.
-      // Unlinked, not dropped: the segments above still view these chunks.
-      for (const idx of this.chunksIn(keepIdx + 1, lastIdx)) this.unlink(idx);
+      for (const idx of this.chunksIn(keepIdx + 1, lastIdx)) this.spare.push(this.unlink(idx) as Buffer);
       this.zeroInChunk(keepIdx, clearFrom, oldSize);
     }
     // collapse/insert reported the whole move (touchShift): the pieces land silently.
-    for (const seg of segs) this.writeRaw(seg.pos + delta, seg.data, 0, seg.data.length);
+    for (const seg of segs) this.writeRaw(seg.pos + delta, buf, seg.at, seg.at + seg.len);
+    if (this.spare.length > SPARE_CHUNKS) this.spare.length = SPARE_CHUNKS;
+    // A large tail's copy is not kept for the next shift (memory follows the data, not its peaks).
+    if (buf.length > MOVE_BUF_KEPT) this.moveBuf = Buffer.alloc(0);
     this.size = oldSize + delta;
   }
 
