@@ -500,6 +500,29 @@ describe('diff: host vs reference', () => {
   });
 
   /*
+   * Two ext4 1k cases (seeds 111 and 112, 3 ops each), a model fix (discardCoveredBlocks,
+   * test/personality.test.ts): a zero range leaves the blocks it covers whole clean on ext4; the
+   * model kept them dirty and a later O_DIRECT write or read saw a written block. Now the same on
+   * both sides.
+   */
+  it('ext4 1k host: the zero-range cases of seeds 111 and 112 run the same on both sides', async function () {
+    this.timeout(120_000);
+    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json'];
+    const replayAll = (dir: string) => files.map((file) => {
+      const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
+      const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4' });
+      try {
+        return replayLog(diff, diff.name, parseOpLog(fs.readFileSync(p, 'utf8'), p), { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+      } finally {
+        diff.close();
+      }
+    });
+    const out = await withScratchFs('ext4', replayAll, { size: 128 << 20, mkfsArgs: ['-b', '1024'] });
+    if (out.skipped !== null) skipWith(this, out.skipped);
+    for (const r of out.value!) assert.equal(r.failure, null, r.report.join('\n'));
+  });
+
+  /*
    * Found by `diff` on xfs 4k (seed 11, op 2,809, shrunk to 4 ops): a 32 KiB write starting 1 KiB
    * into block 40 gets one 8-page folio on xfs (fgf_set_order of the length; folios up to 2 MiB)
    * but two 4-page ones under the model's default 64 KiB cap (the chunk left in the 64 KiB unit),
