@@ -12,7 +12,7 @@ import { AddressSpace } from './iomap/pagecache';
 import {
   Inode, IomapOps, MAX_LFS_FILESIZE, PAGE_SHIFT, PAGE_SIZE, roundUp,
 } from './iomap/types';
-import { Folio, allSet, blockIsDirty, blocksPerFolio, isPartiallyUptodate } from './iomap/folio';
+import { Folio, allSet, blockIsDirty, blocksPerFolio, clearRangeDirty, dirtyBlocks, isPartiallyUptodate } from './iomap/folio';
 import {
   folioMkclean, iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
@@ -554,6 +554,27 @@ export class FileHandle {
     const mapping = this.inode.mapping;
     for (const f of mapping.foliosIn(Math.floor(off / PAGE_SIZE), Math.floor((off + len - 1) / PAGE_SIZE))) folioMkclean(f);
     mapping.truncateRange(off, off + len - 1);
+    this.discardCoveredBlocks(off, len);
+  }
+
+  /**
+   * ext4 caches through buffer heads: the partial-folio invalidation of truncate_pagecache_range
+   * (block_invalidate_folio) discards the buffers the range covers whole, dirty state and all,
+   * where iomap's keeps a folio's per-block dirty state unless the whole folio goes. With blocks
+   * smaller than a page, a block the range covers whole is therefore clean on ext4 and stays
+   * unwritten after an fsync (diff, ext4 1k seeds 111 and 112, 3 ops each: the model wrote it back
+   * and a later O_DIRECT write or read saw a written block the host did not have).
+   */
+  private discardCoveredBlocks(off: number, len: number): void {
+    const inode = this.inode;
+    const bs = inode.blockSize;
+    for (const f of inode.mapping.foliosIn(Math.floor(off / PAGE_SIZE), Math.floor((off + len - 1) / PAGE_SIZE))) {
+      const a = roundUp(Math.max(off, f.pos), bs);
+      const b = Math.floor(Math.min(off + len, f.end) / bs) * bs;
+      if (b <= a || !f.ifs) continue;
+      clearRangeDirty(f, a - f.pos, b - a, inode.blkbits);
+      if (f.dirty && !f.pteDirty && dirtyBlocks(f, inode.blkbits).length === 0) f.dirty = false;
+    }
   }
 
   /** inode_dio_wait() + xfs_flush_unmap_range(): write back and drop the cache over a range. */

@@ -294,6 +294,18 @@ describe('iomap-harness CLI', () => {
     assert.notEqual(code, 0, 'killed, not finished');
   });
 
+  /*
+   * The setup sweep runs rounds of 10,000 ops, each numbered from 1 (its log replays alone); -p
+   * counts from the run's start, so an interval longer than a round still prints, and each line
+   * says where the run is (before, -p 15000 never printed: no round reaches op 15,000).
+   */
+  it('-p longer than a sweep round prints at the run\'s op counts, each line naming its run op', async () => {
+    const r = await cli(['fsx', '--adapter', 'naive', '-N', '30000', '-S', '1', '-p', '15000', '-q'], true);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.split('\n').filter((l) => /^[0-9]+ [a-z]/.test(l));
+    assert.deepEqual(lines.map((l) => l.replace(/^([0-9]+) .*\(op ([0-9]+) of the run\)$/, '$1/$2')), ['5000/15000', '10000/30000']);
+  });
+
   it('runs as a child process of bin/iomap-harness.js', () => {
     const ok = spawnSync(process.execPath, [BIN, 'fsx', '--adapter', 'naive', '-N', '2000', '-q', '--json'], { encoding: 'utf8' });
     assert.equal(ok.status, 0, ok.stderr);

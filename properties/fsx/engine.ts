@@ -59,6 +59,11 @@ export interface RunHooks {
    * class: the plain op mix, so guidance aims only at what a class's first round missed).
    */
   unguided?: boolean;
+  /**
+   * Ops the run did before this one (the setup sweep's earlier rounds): -p counts from the run's
+   * start, so an interval longer than a round still prints (op numbers in the lines stay the round's).
+   */
+  opsBefore?: number;
 }
 
 /** A usage problem with the options (exit 2): message is one line. */
@@ -119,7 +124,7 @@ function folioSizeOf(adapter: FileAdapter): number | undefined {
 }
 
 /** Runner settings: what the log records, plus how much to print. */
-function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'quiet' | 'debug' | 'progressInterval'>, trackDurability: boolean, folioSize: number | undefined): RunnerConfig {
+function runnerConfig(name: string, lo: LogOptions, show: Pick<RunnerConfig, 'quiet' | 'debug' | 'progressInterval'> & Partial<Pick<RunnerConfig, 'progressBase'>>, trackDurability: boolean, folioSize: number | undefined): RunnerConfig {
   return {
     name,
     folioSize,
@@ -220,7 +225,7 @@ export function runFsx(adapter: FileAdapter, name: string, given: FsxOptions, io
     };
     // No crash op will run: spare the target the bookkeeping power cuts need.
     if (ops.weights[OP_CRASH] === 0) target.noCrashes?.();
-    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, o, ops.weights[OP_CRASH] > 0 || ops.weights[OP_FAULT_WRITE] > 0, folioSizeOf(adapter)), io);
+    const runner = new Runner(target, caps, Pattern.forSeed(o.seed), runnerConfig(name, options, { ...o, progressBase: hooks.opsBefore ?? 0 }, ops.weights[OP_CRASH] > 0 || ops.weights[OP_FAULT_WRITE] > 0, folioSizeOf(adapter)), io);
     runner.onUnsupported = (code) => gen.disable(code);
     runner.coverage = cov;
     if (hooks.runner !== undefined) hooks.runner(runner);

@@ -142,6 +142,8 @@ export interface RunnerConfig {
   quiet: boolean;
   debug: boolean;
   progressInterval: number;
+  /** Ops before op 1 of this runner in the whole run (sweep rounds): -p counts from the run's start. */
+  progressBase?: number;
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
@@ -398,8 +400,10 @@ export class Runner {
     try {
       if (cfg.simulatedOps > 0 && n === cfg.simulatedOps + 1) this.writeFileImage();
       if ((buf.flags[i] & FL_SKIPPED) === 0) {
-        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && n % cfg.progressInterval === 0))) {
-          this.io.out(this.describe(buf, i));
+        if (!sim && (cfg.debug || (cfg.progressInterval > 0 && ((cfg.progressBase ?? 0) + n) % cfg.progressInterval === 0))) {
+          // A later sweep round numbers its ops from 1 (its log replays alone): say where the run is.
+          const base = cfg.progressBase ?? 0;
+          this.io.out(base > 0 && !cfg.debug ? `${this.describe(buf, i)}\t(op ${base + n} of the run)` : this.describe(buf, i));
           if (!cfg.debug) this.io.flush?.();
         }
         // A race op whose window will open runs inside the next op: nothing happens now.

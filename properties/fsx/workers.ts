@@ -193,7 +193,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
     const ro: FsxOptions = { ...o, seed: support !== undefined ? roundSeed(seed, round) : seed, numOps: sizes[round] };
     const done = total;
     // A class's first round is the plain op mix; guidance aims at what it left (docs/fsx.md).
-    const hooks: RunHooks = { ...more.hooks, quietPass: sizes.length > 1, coverageSet: covSet, unguided: sizes.length > 1 && schedule !== undefined && !schedule.revisits(round) };
+    const hooks: RunHooks = { ...more.hooks, quietPass: sizes.length > 1, coverageSet: covSet, unguided: sizes.length > 1 && schedule !== undefined && !schedule.revisits(round), opsBefore: done };
     if (more.hooks?.progress !== undefined) hooks.progress = (n) => more.hooks!.progress!(done + n);
     try {
       const adapter = (round === 0 ? first : undefined) ?? loadAdapter(task.spec, opts);

@@ -16,7 +16,8 @@ export interface Personality {
   /**
    * PUNCH_HOLE and ZERO_RANGE write back and drop the cached range first (xfs_file_fallocate ->
    * xfs_flush_unmap_range). false: the range is only dropped from the cache, dirty data and all
-   * (ext4_punch_hole / ext4_zero_range -> truncate_pagecache_range, since 6.15).
+   * (ext4_punch_hole / ext4_zero_range -> truncate_pagecache_range, since 6.15), blocks the range
+   * covers whole inside a partly covered folio included (their buffers are discarded).
    */
   readonly flushBeforePunchZero: boolean;
   /**
