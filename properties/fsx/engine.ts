@@ -161,6 +161,8 @@ function expectedOf(f: Failure | null): Expected {
   const e: Expected = { outcome: 'fail', kind: f.kind, op: f.op };
   if (f.offset !== undefined) e.offset = f.offset;
   if (f.rule !== undefined) e.rule = f.rule;
+  // A divergence where one side failed keeps that errno: replay and shrink hold the log to it.
+  if (f.kind === 'divergence' && f.errno !== undefined) e.errno = f.errno;
   return e;
 }
 

@@ -87,12 +87,13 @@ export interface ShrinkResult {
 
 /**
  * The failure signature a shrink keeps (docs/corpus.md): the failure kind, the rule ID, and for
- * op-error the errno; for crash and hang the exception's class and message with every number
+ * op-error the errno, and for a divergence where a side failed that side's errno (else a diff
+ * shrink of a host's EIO wanders onto any other disagreement under the same rule); for crash and hang the exception's class and message with every number
  * replaced by '#'. Offsets, op numbers, op names and bytes are not part of it.
  */
 export function signatureOf(f: Pick<Failure, 'kind' | 'rule' | 'errno' | 'lines'>): string {
   const parts: string[] = [f.kind, f.rule ?? ''];
-  if (f.kind === 'op-error') parts.push(f.errno ?? '');
+  if (f.kind === 'op-error' || (f.kind === 'divergence' && f.errno !== undefined)) parts.push(f.errno ?? '');
   if (f.kind === 'crash' || f.kind === 'hang') {
     const line = f.lines.find((l) => /^target (crashed|hung) in /.test(l)) ?? '';
     const what = line.replace(/^target (crashed|hung) in [a-z_]+: /, '').replace(/0x[0-9a-f]+|\d+/gi, '#');
@@ -187,7 +188,7 @@ export function shrinkLog(input: OpLog, so: ShrinkOptions): ShrinkResult {
   const trusted = so.trustExpected === true && exp !== undefined && exp.outcome === 'fail'
     && exp.kind !== 'op-error' && exp.kind !== 'crash' && exp.kind !== 'hang';
   if (trusted && exp.outcome === 'fail') {
-    signature = [exp.kind, exp.rule ?? ''].join('|');
+    signature = signatureOf({ kind: exp.kind, rule: exp.rule, errno: exp.errno, lines: [] });
     cur = all.slice(0, exp.op);
     say(`signature ${signature} (from the log's expected failure at op ${exp.op}; not replayed first)`);
   } else {
