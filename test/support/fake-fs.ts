@@ -28,6 +28,7 @@ import { Folio, ifsAlloc, setRangeDirty, setRangeUptodate } from '../../referenc
 import { iomapAops } from '../../reference/iomap/buffered-io';
 import { iomapWritepages, newWritepageCtx } from '../../reference/iomap/writeback';
 import { Ioend, iomapFinishIoends } from '../../reference/iomap/ioend';
+import { lowerBound } from '../../reference/sorted';
 import { DioOps, IOMAP_DIO_COW, IOMAP_DIO_UNWRITTEN, IOMAP_DIO_WRITE, Kiocb } from '../../reference/iomap/direct-io';
 import { MemoryDevice } from '../../reference/device/memory';
 import type { BlockDevice, WriteOptions } from '../../reference/device/types';
@@ -366,14 +367,8 @@ export class FakeFile extends CallLog {
   /** First present block ≥ blk, or Infinity. */
   private nextPresent(blk: number): number {
     const s = this.sorted();
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] < blk) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < s.length ? s[lo] : Infinity;
+    const i = lowerBound(s, blk);
+    return i < s.length ? s[i] : Infinity;
   }
 
   private sameRun(a: FakeBlock, b: FakeBlock | undefined, cow: boolean): boolean {
