@@ -9,7 +9,7 @@ import { strict as assert } from 'assert';
 import { createNaiveAdapter } from '../adapters/naive';
 import { createReferenceAdapter } from '../adapters/reference';
 import { loadAdapter } from '../adapters/registry';
-import type { FileAdapter } from '../adapters/types';
+import type { FileAdapter, FileTarget } from '../adapters/types';
 import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../adapters/types';
 import { EXDEV, FsError } from '../reference/errno';
 import { replayLog, RunResult, runFsx } from '../properties/fsx/engine';
@@ -104,19 +104,25 @@ describe('fsx remount op', () => {
   });
 });
 
-/** A reference target whose remount number `at` flips the byte at `off` (a remount that damages data no op changed). */
-function damagesAtRemount(at: number, off: number): FileAdapter {
-  return withTarget(createReferenceAdapter(), 'remount-damages', (t) => {
+/** A reference target that runs `act` on the file right after its remount number `at`. */
+function actsAtRemount(at: number, name: string, act: (t: FileTarget) => void): FileAdapter {
+  return withTarget(createReferenceAdapter(), name, (t) => {
     let calls = 0;
     return {
       remount: () => {
         t.remount!();
-        if (++calls !== at) return;
-        const b = t.pread(off, 1);
-        t.pwrite(off, Uint8Array.of(b[0] ^ 0xff));
-        t.fsync();
+        if (++calls === at) act(t);
       },
     };
+  });
+}
+
+/** A reference target whose remount number `at` flips the byte at `off` (a remount that damages data no op changed). */
+function damagesAtRemount(at: number, off: number): FileAdapter {
+  return actsAtRemount(at, 'remount-damages', (t) => {
+    const b = t.pread(off, 1);
+    t.pwrite(off, Uint8Array.of(b[0] ^ 0xff));
+    t.fsync();
   });
 }
 
@@ -201,20 +207,13 @@ describe('fsx remount check of a large file (incremental, whole every 8th and at
  * device (punched, then written back with that byte flipped): the file's mapping changes there.
  */
 function relocatesAtRemount(at: number, off: number): FileAdapter {
-  return withTarget(createReferenceAdapter(), 'remount-relocates', (t) => {
-    let calls = 0;
-    return {
-      remount: () => {
-        t.remount!();
-        if (++calls !== at) return;
-        const lo = off - (off % 4096);
-        const block = t.pread(lo, 4096);
-        block[off - lo] ^= 0xff;
-        t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, lo, 4096);
-        t.pwrite(lo, block);
-        t.fsync();
-      },
-    };
+  return actsAtRemount(at, 'remount-relocates', (t) => {
+    const lo = off - (off % 4096);
+    const block = t.pread(lo, 4096);
+    block[off - lo] ^= 0xff;
+    t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, lo, 4096);
+    t.pwrite(lo, block);
+    t.fsync();
   });
 }
 
