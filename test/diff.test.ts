@@ -504,14 +504,17 @@ describe('diff: host vs reference', () => {
   });
 
   /*
-   * Two ext4 1k cases (seeds 111 and 112, 3 ops each), a model fix (discardCoveredBlocks,
-   * test/personality.test.ts): a zero range leaves the blocks it covers whole clean on ext4; the
-   * model kept them dirty and a later O_DIRECT write or read saw a written block. Now the same on
-   * both sides.
+   * ext4 1k model fixes, each found with a later O_DIRECT write or read meeting a block the model
+   * had written and the host had left unwritten: a zero range leaves the blocks it covers whole
+   * clean (seeds 111 and 112, 3 ops each: discardCoveredBlocks); a zero range that extends the file
+   * leaves the block it allocated clean (seed 113, 5 ops: fallocExtendsWithoutZeroing); a truncate
+   * down leaves the blocks past the new EOF in its page clean (5 ops: invalidateDiscardsBlocks).
+   * test/personality.test.ts shows each knob both ways. Now the same on both sides.
    */
-  it('ext4 1k host: the zero-range cases of seeds 111 and 112 run the same on both sides', async function () {
+  it('ext4 1k host: the zero-range and truncate cases run the same on both sides', async function () {
     this.timeout(120_000);
-    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json'];
+    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json',
+      'ext4-1k-zero-range-extension-leaves-unwritten-clean-diff.json', 'ext4-1k-truncate-discards-blocks-past-eof-diff.json'];
     const replayAll = (dir: string) => files.map((file) => {
       const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
       const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4' });
