@@ -188,6 +188,11 @@ export function familyObject(text: string): Record<string, unknown> | null {
   return v !== null && typeof v === 'object' && (v as { format?: unknown }).format === FAMILY_FORMAT ? v as Record<string, unknown> : null;
 }
 
+/** Whether `file` is a family signature file (no ops: a folder replay passes over it). */
+export function isFamilyFile(file: string): boolean {
+  return familyObject(fs.readFileSync(file, 'utf8')) !== null;
+}
+
 /**
  * Every known signature under `dirs` (JSON op logs, recursively). A log without an expected
  * failure defines nothing and is refused: a known signature is a failure.
@@ -201,7 +206,7 @@ export function loadKnownSignatures(dirs: readonly string[]): KnownSignature[] {
       const fam = familyObject(text);
       if (fam !== null) {
         const { spec, note } = parseFamily(fam, file);
-        out.push({ signature: { kind: 'family', rule: spec.family, shape: '' }, file, note, family: spec });
+        out.push({ signature: { kind: 'family', rule: spec.family, shape: '', errno: spec.errno }, file, note, family: spec });
         continue;
       }
       let log: OpLog;
