@@ -38,7 +38,7 @@
  *   cache history, neither of which the model copies; and the kernel flusher may finish any pending
  *   copy-on-write at any time. So a block whose copy-on-write the reference has pending (a shared
  *   block holding dirty data, or another owner of its physical block) may be written on the host,
- *   and a block that was pending at the last comparison may still be shared on the host after the
+ *   and a block that was pending at the last comparison (renumbered by shifts since) may still be shared on the host after the
  *   reference wrote it back (until the two agree again). And a folio outlives the write that sized
  *   it: a reference folio that spans an extent boundary the host has and the reference lacks (the
  *   host's write stopped its folio there) may be written back whole by a later flush on the
@@ -203,19 +203,10 @@ export class SpeculativeBlocks {
   }
 
   /** INSERT_RANGE of `len` blocks at block `at`: blocks from `at` on move up by `len`. */
-  insert(at: number, len: number): void {
-    this.blocks = new Set([...this.blocks].map((b) => (b >= at ? b + len : b)));
-  }
+  insert(at: number, len: number): void { this.blocks = insertBlocks(this.blocks, at, len); }
 
   /** COLLAPSE_RANGE of `len` blocks at block `at`: those blocks go, the ones after move down. */
-  collapse(at: number, len: number): void {
-    const out = new Set<number>();
-    for (const b of this.blocks) {
-      if (b < at) out.add(b);
-      else if (b >= at + len) out.add(b - len);
-    }
-    this.blocks = out;
-  }
+  collapse(at: number, len: number): void { this.blocks = collapseBlocks(this.blocks, at, len); }
 
   /**
    * A remap (clone, dedupe, copy) of `len` blocks from block `src` to block `dst`: a destination
@@ -226,6 +217,21 @@ export class SpeculativeBlocks {
     for (let b = dst; b < dst + len; b++) this.blocks.delete(b);
     for (const b of from) this.blocks.add(b - src + dst);
   }
+}
+
+/** Block numbers after an INSERT_RANGE of `len` blocks at block `at` (those from `at` on move up). */
+export function insertBlocks(blocks: ReadonlySet<number>, at: number, len: number): Set<number> {
+  return new Set([...blocks].map((b) => (b >= at ? b + len : b)));
+}
+
+/** Block numbers after a COLLAPSE_RANGE of `len` blocks at block `at` (those go, later ones move down). */
+export function collapseBlocks(blocks: ReadonlySet<number>, at: number, len: number): Set<number> {
+  const out = new Set<number>();
+  for (const b of blocks) {
+    if (b < at) out.add(b);
+    else if (b >= at + len) out.add(b - len);
+  }
+  return out;
 }
 
 /**
@@ -307,7 +313,7 @@ export class DiffTarget implements FileTarget {
   /** Blocks whose copy-on-write the reference had pending at the last comparison. */
   private cowPendingBefore = new Set<number>();
   /** Blocks the reference wrote back (COW finished) that the host still shares. */
-  private readonly cowLag = new Set<number>();
+  private cowLag = new Set<number>();
   /**
    * Blocks the reference wrote back where the host's folio, split by a speculative block, stayed
    * dirty (delalloc on the host): let through until the two agree again (foliosHoldingSpeculative).
@@ -456,6 +462,14 @@ export class DiffTarget implements FileTarget {
     for (const set of this.spec === null ? [this.splitLag] : [this.spec, this.splitLag]) {
       if (mode === FALLOC_FL_INSERT_RANGE) set.insert(off / this.bs, len / this.bs);
       if (mode === FALLOC_FL_COLLAPSE_RANGE) set.collapse(off / this.bs, len / this.bs);
+    }
+    // So do the blocks whose copy-on-write was pending at the last comparison (or lags on the
+    // host): a collapse's flush below its range finishes a folio's copy on the reference, and the
+    // other owner that stops being shared with it is numbered after the shift (xfs 4k, seed 302).
+    const move = mode === FALLOC_FL_INSERT_RANGE ? insertBlocks : mode === FALLOC_FL_COLLAPSE_RANGE ? collapseBlocks : null;
+    if (move !== null) {
+      this.cowPendingBefore = move(this.cowPendingBefore, off / this.bs, len / this.bs);
+      this.cowLag = move(this.cowLag, off / this.bs, len / this.bs);
     }
   }
 

@@ -504,14 +504,17 @@ describe('diff: host vs reference', () => {
   });
 
   /*
-   * Two ext4 1k cases (seeds 111 and 112, 3 ops each), a model fix (discardCoveredBlocks,
-   * test/personality.test.ts): a zero range leaves the blocks it covers whole clean on ext4; the
-   * model kept them dirty and a later O_DIRECT write or read saw a written block. Now the same on
-   * both sides.
+   * ext4 1k model fixes, each found with a later O_DIRECT write or read meeting a block the model
+   * had written and the host had left unwritten: a zero range leaves the blocks it covers whole
+   * clean (seeds 111 and 112, 3 ops each: discardCoveredBlocks); a zero range that extends the file
+   * leaves the block it allocated clean (seed 113, 5 ops: fallocExtendsWithoutZeroing); a truncate
+   * down leaves the blocks past the new EOF in its page clean (5 ops: invalidateDiscardsBlocks).
+   * test/personality.test.ts shows each knob both ways. Now the same on both sides.
    */
-  it('ext4 1k host: the zero-range cases of seeds 111 and 112 run the same on both sides', async function () {
+  it('ext4 1k host: the zero-range and truncate cases run the same on both sides', async function () {
     this.timeout(120_000);
-    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json'];
+    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json',
+      'ext4-1k-zero-range-extension-leaves-unwritten-clean-diff.json', 'ext4-1k-truncate-discards-blocks-past-eof-diff.json'];
     const replayAll = (dir: string) => files.map((file) => {
       const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
       const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4' });
@@ -549,7 +552,7 @@ describe('diff: host vs reference', () => {
   });
 
   /*
-   * Three diff findings on xfs (seed 21 on 1k blocks, seed 23 on 4k), kept in corpus/host: which
+   * Diff findings on xfs (seed 21 on 1k blocks, seeds 23 and 302 on 4k), kept in corpus/host: which
    * blocks a ranged flush finishes copy-on-write for follows the folios of the COW write, which
    * follow the physical extents and more the model does not copy; and a block XFS speculative
    * preallocation gave the host only, written later where the model keeps a hole (the files'
@@ -561,6 +564,9 @@ describe('diff: host vs reference', () => {
     // Strict: the reference's folio 20-21, made over one extent where the host has two, written
     // back whole by the dedupe's flush (foliosAcrossHostExtents).
     ['xfs-4k-cow-folio-across-extents-diff.json', 4096, 'cow'],
+    // Strict: the collapse's flush finished block 4 (its folio 4-5) on the reference only. In the
+    // envelope only if its other owner's pending copy follows the shift (block 28 before, 26 after).
+    ['xfs-4k-cow-pending-follows-collapse-diff.json', 4096, 'cow'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
     // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
@@ -594,6 +600,7 @@ describe('diff: host vs reference', () => {
   /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
     'xfs-4k-cow-folio-across-extents-diff.json': [8, /block 21 .* is delalloc on the host, written on the reference/],
+    'xfs-4k-cow-pending-follows-collapse-diff.json': [7, /block 4 .* is shared on the host, written on the reference/],
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
     'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],
