@@ -50,7 +50,7 @@
  * are compared at once, so a mapping difference never hides a content difference. The diff's own
  * reads go through RWF_DONTCACHE on both sides, so they leave the page caches as they were (look).
  */
-import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, TargetSetup } from './types';
+import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, KernelEvidence, TargetSetup } from './types';
 import { ReferenceAdapter, ReferenceTarget } from './reference';
 import { FsError } from '../reference/errno';
 import { blockIsDirty, type Folio } from '../reference/iomap/folio';
@@ -323,6 +323,8 @@ export class DiffTarget implements FileTarget {
   private readonly spec: SpeculativeBlocks | null;
   /** Blocks of the reference's cached folios that held a speculative block before the current op. */
   private specFolios = new Set<number>();
+  /** Whether the reference failed the last op run on both (kernelEvidence()). */
+  private refFailed = false;
   /** Reference folios seen spanning an extent boundary the host has and the reference lacks. */
   private readonly acrossHost = new WeakSet<Folio>();
   /** Blocks of such folios before the current op. */
@@ -367,6 +369,7 @@ export class DiffTarget implements FileTarget {
   private both<T>(what: string, onRef: (t: FileTarget) => T, eq: (a: T, b: T) => boolean = (a, b) => a === b): T {
     const r = attempt(() => onRef(this.ref));
     if (!r.ok && !(r.e instanceof FsError)) throw r.e;
+    this.refFailed = !r.ok;
     const h = attempt(() => onRef(this.host));
     if (r.ok && h.ok) {
       if (!eq(r.v, h.v)) throw new Divergence('diff-result', [`${what}: the reference returned ${show(r.v)}, the host ${show(h.v)}`]);
@@ -578,6 +581,16 @@ export class DiffTarget implements FileTarget {
   copyRange(srcOff: number, len: number, dstOff: number): number {
     return this.change(`copy_file_range(${srcOff}, ${len}, ${dstOff})`, (t) => t.copyRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n, dstOff));
   }
+  /**
+   * The host's kernel evidence for the last op (FileTarget.kernelEvidence), with whether the
+   * reference failed that op too: a family known signature explains a host failure only where the
+   * reference succeeded.
+   */
+  kernelEvidence(): KernelEvidence | null {
+    const e = this.host.kernelEvidence?.() ?? null;
+    return e === null ? null : { ...e, referenceFailed: this.refFailed };
+  }
+
   directRead(off: number, len: number): Uint8Array { return this.both(`O_DIRECT pread(${off}, ${len})`, (t) => t.directRead!(off, len), sameBytes); }
   directWrite(off: number, data: Uint8Array): number {
     const what = `O_DIRECT pwrite(${off}, ${data.length})`;

@@ -13,7 +13,7 @@
  * Hot path: one switch per op, bulk compares, no per-op allocation besides what the target returns.
  */
 
-import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps, ReadKind } from '../../adapters/types';
+import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps, KernelEvidence, ReadKind } from '../../adapters/types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -80,6 +80,8 @@ export interface Failure {
   lines: string[];
   /** Stack of a crash (not part of the deterministic report). */
   stack?: string;
+  /** The kernel's own report of the failed op, when the target captured one (FileTarget.kernelEvidence). */
+  evidence?: KernelEvidence;
 }
 
 export { TargetError, HarnessLimit };
@@ -2185,6 +2187,7 @@ export class Runner {
       const rule = e.code === 'SIGBUS' ? 'fileops-14.23' : undefined;
       this.fail('op-error', rule, undefined, [`${this.describeArgs(buf, i)}`, `do_${name}: ${e.message}`]);
       (this.failure as Failure).errno = e.code;
+      this.attachEvidence();
       return;
     }
     if (e instanceof HarnessLimit) {
@@ -2203,6 +2206,7 @@ export class Runner {
     if (dv !== null) {
       this.fail('divergence', dv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...dv.lines]);
       if (dv.errno !== undefined) (this.failure as Failure).errno = dv.errno;
+      this.attachEvidence();
       return;
     }
     const err = e instanceof Error ? e : new Error(String(e));
@@ -2212,6 +2216,12 @@ export class Runner {
     }
     this.fail('crash', undefined, undefined, [`${this.describeArgs(buf, i)}`, `target crashed in ${name}: ${err.name}: ${err.message}`]);
     if (err.stack !== undefined) (this.failure as Failure).stack = err.stack;
+  }
+
+  /** The target's kernel evidence for the op that just failed, when it has one (asked only on a failure). */
+  private attachEvidence(): void {
+    const e = this.t.kernelEvidence?.() ?? null;
+    if (e !== null) (this.failure as Failure).evidence = e;
   }
 
   private describeArgs(buf: OpBuffer, i: number): string {
