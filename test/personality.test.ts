@@ -255,6 +255,27 @@ describe('personalities', () => {
     }
   });
 
+  it('dioFallbackOnReflinkedInode: the reflink flag survives a remount (XFS_DIFLAG2_REFLINK is on disk), so an unaligned O_DIRECT write after it still goes through the cache', () => {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    IomapFs.mkfs(dev, { blockSize: BS });
+    const first = IomapFs.mount(dev, { maxFolioSize: BS });
+    first.refs.personality = personality('xfs');
+    const f0 = first.open('f', { create: true });
+    f0.pwrite(0, new Uint8Array(2 * BS).fill(3));
+    f0.fsync();
+    f0.cloneRange(0, BS, 4 * BS);
+    f0.fsync();
+    first.unmount();
+    const fsys = IomapFs.mount(dev, { maxFolioSize: BS });
+    fsys.refs.personality = personality('xfs');
+    const f = fsys.open('f');
+    assert.strictEqual(fsys.refs.isReflinked(f.inode), true, 'the flag was read back');
+    f.directWrite(8 * BS + 512, new Uint8Array(1024).fill(6));
+    assert.strictEqual(classOf(f, 8), 'delalloc', 'buffered, as before the remount');
+    assert.strictEqual(f.bmap(0), 0, 'FIBMAP of the file with shared blocks: 0');
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
   it('shiftFreesPostEofBlocks: collapse frees the blocks past EOF first on xfs, shifts them on generic (diff, xfs 4k, 4 ops)', () => {
     for (const name of ['xfs', 'generic'] as const) {
       const { fsys, f } = mount(name);
