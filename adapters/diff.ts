@@ -571,7 +571,12 @@ export class DiffTarget implements FileTarget {
     this.change(`clone(${srcOff}, ${len}, ${dstOff})`, (t) => t.cloneRange!(srcOff, len, dstOff), undefined, () => this.remapped(srcOff, len, dstOff));
   }
   dedupeRange(srcOff: number, len: number, dstOff: number): number {
-    return this.change(`dedupe(${srcOff}, ${len}, ${dstOff})`, (t) => t.dedupeRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n, dstOff));
+    // The count is the length asked for (Linux's bytes_deduped), not what was remapped: whole
+    // blocks, unless both ranges end at EOF.
+    const size = this.ref.size();
+    const asked = Math.min(len, 1 << 30);
+    const remappedLen = asked % this.bs !== 0 && !(srcOff + asked === size && dstOff + asked === size) ? asked - (asked % this.bs) : asked;
+    return this.change(`dedupe(${srcOff}, ${len}, ${dstOff})`, (t) => t.dedupeRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n > 0 ? remappedLen : 0, dstOff));
   }
   copyRange(srcOff: number, len: number, dstOff: number): number {
     return this.change(`copy_file_range(${srcOff}, ${len}, ${dstOff})`, (t) => t.copyRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n, dstOff));

@@ -250,7 +250,11 @@ export interface FileTarget {
   fallocate?(mode: number, off: number, len: number): void;
   /** FICLONERANGE within the same file. */
   cloneRange?(srcOff: number, len: number, dstOff: number): void;
-  /** FIDEDUPERANGE within the same file; returns bytes deduped (0 if contents differ). */
+  /**
+   * FIDEDUPERANGE within the same file; returns bytes_deduped as Linux reports it: the length
+   * asked for (capped at 1 GiB) whenever the remap did not fail, even when it was shortened to
+   * whole blocks (to nothing included), and 0 if the contents differ.
+   */
   dedupeRange?(srcOff: number, len: number, dstOff: number): number;
   /** copy_file_range within the same file; returns bytes copied. */
   copyRange?(srcOff: number, len: number, dstOff: number): number;

@@ -847,8 +847,9 @@ export class FileHandle {
   }
 
   /**
-   * FIDEDUPERANGE with one destination (this file): returns bytes deduped, 0 when the contents
-   * differ (FILE_DEDUPE_RANGE_DIFFERS, nothing changed).
+   * FIDEDUPERANGE with one destination (this file): returns bytes_deduped as Linux reports it,
+   * the length asked for (capped at 1 GiB) even when the remap shortened it, or 0 when the
+   * contents of the (shortened) ranges differ (FILE_DEDUPE_RANGE_DIFFERS, nothing changed).
    */
   dedupeFrom(src: FileHandle, srcOff: number, len: number, dstOff: number): number {
     this.enter('dedupeFrom', srcOff, len, dstOff);
@@ -861,13 +862,17 @@ export class FileHandle {
     this.notSwapfile('dedupe');
     if (srcOff + len > src.inode.size) throw new FsError(EINVAL, `${this.name}: dedupe source range beyond EOF`);
     len = Math.min(len, 1 << 30);
+    // vfs_dedupe_file_range reports this length (the request, capped at 1 GiB) as bytes_deduped
+    // whenever the remap did not fail, however far generic_remap_checks shortened it.
+    const asked = len;
     if (len === 0) return 0;
     const bs = this.inode.blockSize;
     if (srcOff % bs || dstOff % bs) throw new FsError(EINVAL, `${this.name}: dedupe offsets not block aligned`);
     if (dstOff + len > this.inode.size) throw new FsError(EINVAL, `${this.name}: dedupe destination range beyond EOF`);
     const bothAtEof = srcOff + len === src.inode.size && dstOff + len === this.inode.size;
     if (len % bs && !bothAtEof) len -= len % bs;
-    if (len === 0) return 0;
+    // Shortened to nothing: nothing is compared or remapped, and the call succeeds.
+    if (len === 0) return asked;
     const nblk = Math.ceil(len / bs);
     if (src.inode === this.inode && srcOff < dstOff + nblk * bs && dstOff < srcOff + nblk * bs) {
       throw new FsError(EINVAL, `${this.name}: dedupe ranges overlap`);
@@ -881,7 +886,7 @@ export class FileHandle {
     if (Buffer.compare(a, b) !== 0) return 0;
     this.invalidateForRemap(dstOff, nblk * bs);
     this.fs.remapBlocks(src.inode, srcOff / bs, this.inode, dstOff / bs, nblk);
-    return len;
+    return asked;
   }
 
   dedupeRange(srcOff: number, len: number, dstOff: number): number {
