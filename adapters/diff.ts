@@ -180,15 +180,17 @@ export class SpeculativeBlocks {
   }
 
   /**
-   * Block `b` is unwritten on the host under data the reference holds as dirty delalloc: the host
-   * had the block allocated before the write, which in a run where the reference has no such block
-   * is a speculative one the file grew over (an insert range grows the size before
-   * xfs_prepare_shift frees what lies past the new EOF, so post-EOF preallocation between the old
-   * and new sizes is shifted out and kept: xfs 4k, seed 45, op 52,883, 7 ops). Remember it, so
-   * that the folios it splits on the host are seen (foliosHoldingSpeculative).
+   * Block `b` is unwritten on the host under data the reference holds as dirty delalloc, and it lay
+   * past EOF before the op (`firstPastEof`: the first block wholly past the size then): the host had
+   * the block allocated before the write, which in a run where the reference has no such block is
+   * a speculative one the file grew over (an insert range grows the size before xfs_prepare_shift
+   * frees what lies past the new EOF, so post-EOF preallocation between the old and new sizes is
+   * shifted out and kept: xfs 4k, seed 45, op 52,883, 7 ops: block 54, past EOF after the insert,
+   * brought inside it by a write). Remember it, so that the folios it splits on the host are seen
+   * (foliosHoldingSpeculative). Inside the old EOF such a block is no speculative preallocation.
    */
-  allocatedUnderDelalloc(b: number, r: BlockClass, h: BlockClass): void {
-    if (r === 'delalloc' && h === 'unwritten') this.blocks.add(b);
+  allocatedUnderDelalloc(b: number, r: BlockClass, h: BlockClass, firstPastEof: number): void {
+    if (r === 'delalloc' && h === 'unwritten' && b >= firstPastEof) this.blocks.add(b);
   }
 
   /** Remember block `b` (a set of blocks that follows the file through shifts and remaps). */
@@ -331,6 +333,10 @@ export class DiffTarget implements FileTarget {
   private acrossFolios = new Set<number>();
   /** Follow what a refused misaligned O_DIRECT write allocated (ext4; reconcileRefusedAllocation). */
   private readonly refusedDioAllocation: boolean;
+  /** The size at the last comparison, and so before the current op (the file starts empty). */
+  private lastSize = 0;
+  /** The size before the current op. */
+  private sizeBefore = 0;
   constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
     /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
     private readonly speculative: boolean,
@@ -386,6 +392,7 @@ export class DiffTarget implements FileTarget {
    * block numbers (shifts, remaps) before the comparison.
    */
   private change<T>(what: string, fn: (t: FileTarget) => T, eq?: (a: T, b: T) => boolean, moved?: (v: T) => void): T {
+    this.sizeBefore = this.lastSize;
     this.specFolios = this.foliosHoldingSpeculative();
     this.acrossFolios = this.foliosAcrossHostExtents();
     const v = this.both(what, fn, eq);
@@ -486,6 +493,7 @@ export class DiffTarget implements FileTarget {
     const size = this.host.size();
     const rsize = this.ref.size();
     if (size !== rsize) throw new Divergence('diff-size', [`after ${what}: size ${size} on the host, ${rsize} on the reference`]);
+    this.lastSize = size;
     this.compareMapping(what, size);
     if (++this.changes % BYTES_EVERY === 0) this.compareBytes(what, size);
   }
@@ -522,7 +530,7 @@ export class DiffTarget implements FileTarget {
         continue;
       }
       if (this.spec?.admit(b, rc[b], hc[b])) continue;
-      this.spec?.allocatedUnderDelalloc(b, rc[b], hc[b]);
+      this.spec?.allocatedUnderDelalloc(b, rc[b], hc[b], Math.ceil(this.sizeBefore / bs));
       // Speculative blocks split the host's folios (foliosHoldingSpeculative): the reference's
       // larger folio was written back where the host's smaller one beside it stays dirty.
       // The host's extents split the host's folios (foliosAcrossHostExtents): likewise. Either way

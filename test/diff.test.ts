@@ -118,6 +118,14 @@ describe('diff: host vs reference', () => {
     assert.deepEqual([s.has(11), s.has(3)], [false, true]);
     s.forgetFrom(3);
     assert.equal(s.size, 0, 'past EOF: forgotten');
+    // Unwritten on the host under the reference's delalloc: speculative only if it lay past EOF
+    // before the op (the first block past EOF then: 54, as in xfs 4k seed 45's block 54).
+    s.allocatedUnderDelalloc(53, 'delalloc', 'unwritten', 54);
+    assert.equal(s.has(53), false, 'inside the old EOF: not speculative preallocation');
+    s.allocatedUnderDelalloc(54, 'delalloc', 'unwritten', 54);
+    assert.equal(s.has(54), true);
+    s.allocatedUnderDelalloc(55, 'written', 'unwritten', 54);
+    assert.equal(s.has(55), false, 'only under delalloc');
   });
 
   it('copy-on-write progress: pending blocks are dirty shared ones and their other owners; the host may be ahead now, or behind what was pending before', () => {
