@@ -118,6 +118,14 @@ describe('diff: host vs reference', () => {
     assert.deepEqual([s.has(11), s.has(3)], [false, true]);
     s.forgetFrom(3);
     assert.equal(s.size, 0, 'past EOF: forgotten');
+    // Unwritten on the host under the reference's delalloc: speculative only if it lay past EOF
+    // before the op (the first block past EOF then: 54, as in xfs 4k seed 45's block 54).
+    s.allocatedUnderDelalloc(53, 'delalloc', 'unwritten', 54);
+    assert.equal(s.has(53), false, 'inside the old EOF: not speculative preallocation');
+    s.allocatedUnderDelalloc(54, 'delalloc', 'unwritten', 54);
+    assert.equal(s.has(54), true);
+    s.allocatedUnderDelalloc(55, 'written', 'unwritten', 54);
+    assert.equal(s.has(55), false, 'only under delalloc');
   });
 
   it('copy-on-write progress: pending blocks are dirty shared ones and their other owners; the host may be ahead now, or behind what was pending before', () => {
@@ -409,6 +417,28 @@ describe('diff: host vs reference', () => {
   });
 
   /*
+   * Dedupe counts: Linux reports the length asked for whenever the remap did not fail, however far
+   * it was cut down to whole blocks (to nothing: no comparison at all); the reference used to report
+   * the cut-down length (diff, xfs 4k seed 301's first shrink: a 2-op dedupe-count disagreement).
+   */
+  it('xfs host: dedupe reports the length asked for on both sides, cut down to nothing or to whole blocks', async function () {
+    this.timeout(120_000);
+    const counts: number[] = [];
+    const ops = (t: FileTarget): void => {
+      t.truncate(8192);
+      t.pwrite(0, Uint8Array.of(0xcd));
+      counts.push(t.dedupeRange!(0, 1, 4096));
+      t.truncate(12289);
+      t.pwrite(4096, Uint8Array.of(0xcd));
+      counts.push(t.dedupeRange!(0, 4100, 4096));
+    };
+    const out = await withScratchFs('xfs', (dir) => diffOnce(dir, 'xfs', ops), { size: 320 << 20 });
+    if (out.skipped !== null) skipWith(this, out.skipped);
+    assert.equal(out.value, null);
+    assert.deepEqual(counts, [1, 4100]);
+  });
+
+  /*
    * Found by `diff` on xfs 4k (seed 3, op 1,845, shrunk to 4 ops): the second write's EOF left
    * speculative delalloc past it (blocks 17-21), the third write joined it, and the zero range's
    * flush of block 22 converted the host's whole delalloc extent 11-31, leaving 32 delalloc; the
@@ -504,14 +534,17 @@ describe('diff: host vs reference', () => {
   });
 
   /*
-   * Two ext4 1k cases (seeds 111 and 112, 3 ops each), a model fix (discardCoveredBlocks,
-   * test/personality.test.ts): a zero range leaves the blocks it covers whole clean on ext4; the
-   * model kept them dirty and a later O_DIRECT write or read saw a written block. Now the same on
-   * both sides.
+   * ext4 1k model fixes, each found with a later O_DIRECT write or read meeting a block the model
+   * had written and the host had left unwritten: a zero range leaves the blocks it covers whole
+   * clean (seeds 111 and 112, 3 ops each: discardCoveredBlocks); a zero range that extends the file
+   * leaves the block it allocated clean (seed 113, 5 ops: fallocExtendsWithoutZeroing); a truncate
+   * down leaves the blocks past the new EOF in its page clean (5 ops: invalidateDiscardsBlocks).
+   * test/personality.test.ts shows each knob both ways. Now the same on both sides.
    */
-  it('ext4 1k host: the zero-range cases of seeds 111 and 112 run the same on both sides', async function () {
+  it('ext4 1k host: the zero-range and truncate cases run the same on both sides', async function () {
     this.timeout(120_000);
-    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json'];
+    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json',
+      'ext4-1k-zero-range-extension-leaves-unwritten-clean-diff.json', 'ext4-1k-truncate-discards-blocks-past-eof-diff.json'];
     const replayAll = (dir: string) => files.map((file) => {
       const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
       const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4' });
@@ -549,7 +582,7 @@ describe('diff: host vs reference', () => {
   });
 
   /*
-   * Three diff findings on xfs (seed 21 on 1k blocks, seed 23 on 4k), kept in corpus/host: which
+   * Diff findings on xfs (seed 21 on 1k blocks, seeds 23 and 302 on 4k), kept in corpus/host: which
    * blocks a ranged flush finishes copy-on-write for follows the folios of the COW write, which
    * follow the physical extents and more the model does not copy; and a block XFS speculative
    * preallocation gave the host only, written later where the model keeps a hole (the files'
@@ -561,6 +594,9 @@ describe('diff: host vs reference', () => {
     // Strict: the reference's folio 20-21, made over one extent where the host has two, written
     // back whole by the dedupe's flush (foliosAcrossHostExtents).
     ['xfs-4k-cow-folio-across-extents-diff.json', 4096, 'cow'],
+    // Strict: the collapse's flush finished block 4 (its folio 4-5) on the reference only. In the
+    // envelope only if its other owner's pending copy follows the shift (block 28 before, 26 after).
+    ['xfs-4k-cow-pending-follows-collapse-diff.json', 4096, 'cow'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
     // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
@@ -594,6 +630,7 @@ describe('diff: host vs reference', () => {
   /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
     'xfs-4k-cow-folio-across-extents-diff.json': [8, /block 21 .* is delalloc on the host, written on the reference/],
+    'xfs-4k-cow-pending-follows-collapse-diff.json': [7, /block 4 .* is shared on the host, written on the reference/],
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
     'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],

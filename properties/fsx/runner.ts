@@ -13,7 +13,7 @@
  * Hot path: one switch per op, bulk compares, no per-op allocation besides what the target returns.
  */
 
-import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps, ReadKind } from '../../adapters/types';
+import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps, KernelEvidence, ReadKind } from '../../adapters/types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -80,6 +80,8 @@ export interface Failure {
   lines: string[];
   /** Stack of a crash (not part of the deterministic report). */
   stack?: string;
+  /** The kernel's own report of the failed op, when the target captured one (FileTarget.kernelEvidence). */
+  evidence?: KernelEvidence;
 }
 
 export { TargetError, HarnessLimit };
@@ -1956,17 +1958,22 @@ export class Runner {
   private dedupe(off: number, len: number, dst: number, size: number, checkShared: boolean): void {
     // The length the kernel works on: capped at 1 GiB, rounded down to the block unless both
     // ranges end at EOF (fs/remap_range.c generic_remap_checks).
-    let eff = Math.min(len, DEDUPE_MAX);
+    // What it reports is the capped length asked for, whenever the remap did not fail
+    // (vfs_dedupe_file_range: bytes_deduped = len), however far it was shortened: shortened to
+    // nothing, the ranges are not even compared.
+    const asked = Math.min(len, DEDUPE_MAX);
+    let eff = asked;
     if (eff % this.bs !== 0 && !(off + eff === size && dst + eff === size)) eff -= eff % this.bs;
-    const same = eff > 0 && this.oracle.equalRanges(off, dst, eff);
+    const same = eff === 0 || this.oracle.equalRanges(off, dst, eff);
     const r = this.t.dedupeRange!(off, len, dst);
-    const want = same ? eff : 0;
+    const want = same ? asked : 0;
     if (r !== want) {
+      const ranges = eff === 0 ? 'shortened to nothing' : eff < asked ? `shortened to ${hex(eff)} bytes that ${same ? 'are equal' : 'differ'}` : same ? 'are equal' : 'differ';
       this.fail('dedupe', 'fileops-14.14', undefined, [
         `dedupe range: ${hex(off)} to ${hex(off + len)} at ${hex(dst)}`,
-        `do_dedupe_range: ranges ${same ? 'are equal' : 'differ'}, expected ${hex(want)} bytes deduped, got ${hex(r)}`,
+        `do_dedupe_range: ranges ${ranges}, expected ${hex(want)} bytes deduped, got ${hex(r)}`,
       ]);
-    } else if (same && checkShared) {
+    } else if (same && eff > 0 && checkShared) {
       this.checkShared(off, dst, eff, 'fileops-14.14');
     }
   }
@@ -2198,6 +2205,7 @@ export class Runner {
       const rule = e.code === 'SIGBUS' ? 'fileops-14.23' : undefined;
       this.fail('op-error', rule, undefined, [`${this.describeArgs(buf, i)}`, `do_${name}: ${e.message}`]);
       (this.failure as Failure).errno = e.code;
+      this.attachEvidence();
       return;
     }
     if (e instanceof HarnessLimit) {
@@ -2216,6 +2224,7 @@ export class Runner {
     if (dv !== null) {
       this.fail('divergence', dv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...dv.lines]);
       if (dv.errno !== undefined) (this.failure as Failure).errno = dv.errno;
+      this.attachEvidence();
       return;
     }
     const err = e instanceof Error ? e : new Error(String(e));
@@ -2225,6 +2234,12 @@ export class Runner {
     }
     this.fail('crash', undefined, undefined, [`${this.describeArgs(buf, i)}`, `target crashed in ${name}: ${err.name}: ${err.message}`]);
     if (err.stack !== undefined) (this.failure as Failure).stack = err.stack;
+  }
+
+  /** The target's kernel evidence for the op that just failed, when it has one (asked only on a failure). */
+  private attachEvidence(): void {
+    const e = this.t.kernelEvidence?.() ?? null;
+    if (e !== null) (this.failure as Failure).evidence = e;
   }
 
   private describeArgs(buf: OpBuffer, i: number): string {

@@ -35,6 +35,8 @@ export interface InodeRecord {
   inline?: string;
   /** The persistent-preallocation flag (XFS_DIFLAG_PREALLOC, an on-disk inode flag): set, or absent. */
   prealloc?: true;
+  /** The reflink inode flag (XFS_DIFLAG2_REFLINK, on disk with the inode): set, or absent. */
+  reflink?: true;
 }
 
 export interface MetaImage {

@@ -91,7 +91,8 @@ export class RefsInode {
    * The reflink inode flag: set when a remap shares blocks into or out of the file (even when no
    * block ended up shared, as xfs_reflink_remap_prep sets it first). Cleared by an unshare that
    * leaves nothing shared while the inode has no dirty pages (tryClearReflinkFlag), and by a
-   * truncate that leaves no extent at all (truncateBlocks).
+   * truncate that leaves no extent at all (truncateBlocks). On disk with the inode
+   * (InodeRecord.reflink, XFS_DIFLAG2_REFLINK), so a remount keeps it.
    */
   reflinked = false;
   /**
@@ -499,6 +500,7 @@ export class Refs implements FsInstance {
       ri.wbSize = r.size;
       ri.reachedEnd = r.size;
       ri.preallocFlag = r.prealloc === true;
+      ri.reflinked = r.reflink === true;
       for (const [lblk, len, pblk, st] of r.extents) {
         if (!Number.isSafeInteger(lblk) || !Number.isSafeInteger(len) || !Number.isSafeInteger(pblk) || len <= 0 ||
           pblk < sbDataStart(this.sb) || pblk + len > this.sb.dataStart + this.sb.dataBlocks) {
@@ -556,6 +558,7 @@ export class Refs implements FsInstance {
       }
       if (ri.inline) rec.inline = Buffer.from(ri.inline.subarray(0, Math.min(size, this.sb.inlineMax))).toString('base64');
       if (ri.preallocFlag) rec.prealloc = true;
+      if (ri.reflinked) rec.reflink = true;
       img.inodes.push(rec);
     }
     const slot = 1 - this.activeSlot;
