@@ -942,6 +942,10 @@ export class Refs implements FsInstance {
       ri.extents.set(0, 1, 'written', got[0]);
     }
     ri.inline = null;
+    // The inline bytes are on the device now: the on-disk size, which an inline file commits as
+    // its in-core size, must not fall back to the ordered size that no writeback ever raised
+    // (a 1-byte write, then an fallocate inside it, lost the size across a remount).
+    this.dataReached(inode, Math.min(inode.size, this.blockSize));
     this.bumpSeq(ri);
     return 0;
   }
