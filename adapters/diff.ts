@@ -289,10 +289,15 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b
  * Where a refused misaligned O_DIRECT write's bytes `got` (inside EOF, from `off`; `old`: before
  * it) show new data that iomap could not have landed: a block's part that is new (and not old)
  * after one that is old (and not new), or in the block holding the write's last byte (the
- * misaligned mapping, which never lands). Returns that part's range, or null. Parts that are
- * neither old nor new are left to the byte comparison.
+ * misaligned mapping, which never lands). A block that is unwritten afterwards proves nothing: its
+ * mapping may have landed, but a refused write leaves it unconverted, so it reads as before (ext4
+ * 1k, seed 501, op 10,274, 7 ops: block 0 allocated unwritten and landed, block 1 landed over a
+ * written block on the reference, where the host's block 1 joined block 2's extent and so the
+ * misaligned mapping). Returns that part's range, or null. Parts that are neither old nor new are
+ * left to the byte comparison.
  */
-function notLandedPrefix(got: Uint8Array, old: Uint8Array, data: Uint8Array, off: number, bs: number): [number, number] | null {
+function notLandedPrefix(got: Uint8Array, old: Uint8Array, data: Uint8Array, off: number, bs: number,
+  unwritten: (block: number) => boolean): [number, number] | null {
   const lastBlock = Math.floor((off + data.length - 1) / bs);
   let stopped = false;
   for (let a = off; a < off + got.length;) {
@@ -301,7 +306,7 @@ function notLandedPrefix(got: Uint8Array, old: Uint8Array, data: Uint8Array, off
     const isOld = sameBytes(g, old.subarray(a - off, b - off));
     const isNew = sameBytes(g, data.subarray(a - off, b - off));
     if (isNew && !isOld && (stopped || Math.floor(a / bs) === lastBlock)) return [a, b];
-    if (isOld && !isNew) stopped = true;
+    if (isOld && !isNew && !unwritten(Math.floor(a / bs))) stopped = true;
     a = b;
   }
   return null;
@@ -698,14 +703,14 @@ export class DiffTarget implements FileTarget {
       return;
     }
     if (sameBytes(now.host, now.ref)) return;
-    for (const [side, got, old] of [['host', now.host, before.host], ['reference', now.ref, before.ref]] as const) {
-      const bad = notLandedPrefix(got, old, data, off, this.bs);
-      if (bad !== null) throw new Divergence('diff-bytes', [`after ${what} (refused on both): the ${side} landed bytes [${bad[0]}, ${bad[1]}), not a prefix of the write short of its last block`]);
-    }
     const bs = this.bs;
     const n = Math.ceil(size / bs);
     const hc = blockClasses(this.host.fiemap!(0, size, 0), bs, n);
     const rc = blockClasses(this.ref.fiemap(0, size, 0), bs, n);
+    for (const [side, got, old, cls] of [['host', now.host, before.host, hc], ['reference', now.ref, before.ref, rc]] as const) {
+      const bad = notLandedPrefix(got, old, data, off, bs, (b) => cls[b] === 'unwritten');
+      if (bad !== null) throw new Divergence('diff-bytes', [`after ${what} (refused on both): the ${side} landed bytes [${bad[0]}, ${bad[1]}), not a prefix of the write short of its last block`]);
+    }
     for (let a = off; a < off + now.host.length;) {
       const b = Math.min(off + now.host.length, (Math.floor(a / bs) + 1) * bs);
       const [i, j] = [a - off, b - off];
