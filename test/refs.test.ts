@@ -408,6 +408,19 @@ describe('refs: inline data', () => {
     assert.ok(eq(fh.pread(0, 1000), a));
   });
 
+  it('an fallocate inside an inline file unstuffs it and the size survives a remount (fsx, ext4 personality, 3 ops)', () => {
+    const env = mountRefs(1024, 16384, { inlineMax: 200 });
+    const a = pattern(1, 1);
+    env.fh.pwrite(0, a);
+    env.fh.fallocate(0, 0, 1); // no size change: unstuffed, the byte now in a written block
+    assert.strictEqual(env.ri.inline, null);
+    env.fsys.unmount();
+    const fsys = IomapFs.mount(env.dev, { maxFolioSize: 16384 });
+    const fh = fsys.open('f');
+    assert.strictEqual(fh.size, 1, 'the size an inline file committed as its in-core size');
+    assert.ok(eq(fh.pread(0, 10), a));
+  });
+
   it('growing past inlineMax unstuffs into a written block, keeping the data', () => {
     const env = mountRefs(1024, 16384, { inlineMax: 200 });
     const a = pattern(1, 100);

@@ -233,6 +233,11 @@ const INCREMENTAL_CHECK_FROM = 1 << 20;
 const CHANGE_WINDOW = 1 << 16;
 /** Of the remounts of a file larger than INCREMENTAL_CHECK_FROM, every this-many-th reads it whole. */
 const FULL_CHECK_EVERY = 8;
+/**
+ * A target's invariants after an op look at what the op changed (`invariants(true)`), and at
+ * everything after every this-many-th op and at the end of the run (docs/fsx.md).
+ */
+export const FULL_INVARIANTS_EVERY = 100;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
 const FIEMAP_FULL = 1024;
 /** Dedupe requests are capped at 1 GiB per call (fs/remap_range.c). */
@@ -313,7 +318,12 @@ export class Runner {
   private readonly atomicUnits: { unitMin: number; unitMax: number } | null;
 
   /** The target's own invariant check, when it has one (reference targets). */
-  private readonly invariants: (() => string[]) | null;
+  /** The target's own invariants (null: it has none); `touched`: over what changed since the last ask. */
+  private readonly invariants: ((touched: boolean) => string[]) | null;
+  /** The last invariants check looked at what changed only (finish checks everything). */
+  private invariantsTouchedOnly = false;
+  /** The op whose invariants check looks at everything (FULL_INVARIANTS_EVERY; ops that skip the check defer it). */
+  private fullInvariantsAt = FULL_INVARIANTS_EVERY;
   /** Versions since the last fsync, for crash ops (null: not tracked). */
   private readonly durability: DurabilityTracker | null;
   /** What the oracle changed since the last remount check (its changeLog; remountRanges). */
@@ -344,8 +354,8 @@ export class Runner {
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
     this.oracle = new SparseBytes(oracleChunkSize(cfg.maxlen));
     this.t = target;
-    const inv = (target as { invariants?: () => string[] }).invariants;
-    this.invariants = typeof inv === 'function' ? () => inv.call(target) : null;
+    const inv = (target as { invariants?: (touched?: boolean) => string[] }).invariants;
+    this.invariants = typeof inv === 'function' ? (touched) => inv.call(target, touched) : null;
     this.il = target.interleave;
     this.bs = caps.blockSize;
     this.ps = caps.pageSize;
@@ -372,11 +382,17 @@ export class Runner {
   }
 
   /**
-   * The end of a run that passed: when a remount was checked incrementally since the last
-   * whole-file check, the whole file is read back now (remountRanges), so that no byte a remount
-   * lost or damaged outside what the ops changed goes unchecked.
+   * The end of a run that passed: the target's invariants are checked over everything (when the
+   * last op's check looked at what changed only), and when a remount was checked incrementally
+   * since the last whole-file check, the whole file is read back now (remountRanges), so that no
+   * byte a remount lost or damaged outside what the ops changed goes unchecked.
    */
   finish(): void {
+    if (this.failure === null && this.invariantsTouchedOnly) {
+      this.invariantsTouchedOnly = false;
+      const v = this.invariants!(false);
+      if (v.length) this.fail('invariant', 'iomap-contract-8b', undefined, [`model invariants broken at the end of the run (op ${this.opNum}):`, ...v.slice(0, 8)]);
+    }
     if (this.failure !== null || this.incrementalChecks === 0) return;
     const n = this.incrementalChecks;
     this.incrementalChecks = 0;
@@ -441,7 +457,9 @@ export class Runner {
     if (this.failure === null && this.invariants !== null && this.cfg.checkInvariants === true) {
       // Model targets state their own invariants (per-folio state, delalloc reservations,
       // kernel WARNs): a leaked reservation reads back fine but is still a bug.
-      const v = this.invariants();
+      this.invariantsTouchedOnly = n < this.fullInvariantsAt;
+      if (!this.invariantsTouchedOnly) this.fullInvariantsAt = n + FULL_INVARIANTS_EVERY;
+      const v = this.invariants(this.invariantsTouchedOnly);
       if (v.length) this.fail('invariant', 'iomap-contract-8b', undefined, [`model invariants broken after op ${n}:`, ...v.slice(0, 8)]);
     }
     return this.failure === null;

@@ -93,19 +93,21 @@ function slotOffset(sb: Superblock, slot: number): number {
 }
 
 export function writeSlot(dev: BlockDevice, sb: Superblock, slot: number, img: MetaImage, fua = true): void {
-  const body = Buffer.from(JSON.stringify(img));
+  // Encoded once, straight into the zero-padded blocks the device gets (this runs at every
+  // commit: a JSON string, its UTF-8 copy, header + body and the padded copy were four).
+  const json = JSON.stringify(img);
+  const len = Buffer.byteLength(json);
   const cap = sb.slotBlocks * sb.blockSize;
-  if (body.length + SLOT_HEADER > cap) {
-    throw new FsError(ENOSPC, `refs metadata (${body.length} bytes) exceeds its ${cap}-byte slot`);
+  if (len + SLOT_HEADER > cap) {
+    throw new FsError(ENOSPC, `refs metadata (${len} bytes) exceeds its ${cap}-byte slot`);
   }
-  const hdr = Buffer.alloc(SLOT_HEADER);
-  hdr.writeUInt32LE(SLOT_MAGIC, 0);
-  hdr.writeUInt32LE(img.generation >>> 0, 4);
-  hdr.writeUInt32LE(body.length, 8);
-  hdr.writeUInt32LE(crc32(body), 12);
-  const raw = Buffer.concat([hdr, body]);
-  const n = Math.ceil(raw.length / sb.blockSize) * sb.blockSize;
-  dev.write(slotOffset(sb, slot), padTo(raw, n), { fua });
+  const raw = Buffer.alloc(Math.ceil((SLOT_HEADER + len) / sb.blockSize) * sb.blockSize);
+  raw.write(json, SLOT_HEADER);
+  raw.writeUInt32LE(SLOT_MAGIC, 0);
+  raw.writeUInt32LE(img.generation >>> 0, 4);
+  raw.writeUInt32LE(len, 8);
+  raw.writeUInt32LE(crc32(raw.subarray(SLOT_HEADER, SLOT_HEADER + len)), 12);
+  dev.write(slotOffset(sb, slot), raw, { fua });
 }
 
 /** Read a slot; null when it holds no valid image. */

@@ -62,6 +62,8 @@ export class RefsInode {
   metaDirty = false;
   /** Inline data buffer (one block) while the file is inline, else null. */
   inline: Uint8Array | null = null;
+  /** Whether it was inline when the invariants last looked (takeTouchedBlocks). */
+  inlineAtCheck = false;
   /** Validity sequence: bumped on every extent map change. */
   seq = 0;
   /** Bumped on data-fork changes only (COW staging leaves it alone). */
@@ -940,6 +942,10 @@ export class Refs implements FsInstance {
       ri.extents.set(0, 1, 'written', got[0]);
     }
     ri.inline = null;
+    // The inline bytes are on the device now: the on-disk size, which an inline file commits as
+    // its in-core size, must not fall back to the ordered size that no writeback ever raised
+    // (a 1-byte write, then an fallocate inside it, lost the size across a remount).
+    this.dataReached(inode, Math.min(inode.size, this.blockSize));
     this.bumpSeq(ri);
     return 0;
   }
@@ -1776,24 +1782,55 @@ export class Refs implements FsInstance {
    * cached bytes are all zero over a hole (stale dirty bits of post-EOF blocks that later came
    * inside EOF, which writeback legitimately skips). Returns the violations.
    */
-  checkReservations(inode: Inode): string[] {
+  checkReservations(inode: Inode, from?: number, to?: number): string[] {
     const out: string[] = [];
+    const whole = from === undefined;
     let total = 0;
-    for (const r of this.inodes.values()) total += r.extents.count('delalloc') + r.cow.count('delalloc');
+    for (const r of this.inodes.values()) {
+      total += whole ? r.extents.count('delalloc') + r.cow.count('delalloc') : r.extents.delallocCount() + r.cow.delallocCount();
+    }
     if (total !== this.reservedBlocks) out.push(`reservedBlocks ${this.reservedBlocks} != delalloc blocks ${total}`);
     const ri = refsOf(inode);
     const eofBlk = Math.ceil(inode.size / this.blockSize);
+    const lo = from ?? 0;
+    const hi = to ?? Infinity;
     // Run by run, never block by block: this runs after every fsx op.
-    for (const fork of [ri.extents, ri.cow]) {
-      for (const e of fork.exts) if (e.state === 'delalloc') this.checkDelallocExtent(inode, e, eofBlk, out);
-    }
+    this.checkDelallocExtents(inode, ri.extents, lo, hi, eofBlk, out);
+    this.checkDelallocExtents(inode, ri.cow, lo, hi, eofBlk, out);
     if (ri.inline) return out;
     const mapping = inode.mapping;
-    for (let k = 0; k < mapping.nrFolios; k++) {
+    const end = hi * this.blockSize;
+    for (let k = lo === 0 ? 0 : mapping.rankFrom(Math.floor(lo * this.blockSize / PAGE_SIZE)); k < mapping.nrFolios; k++) {
       const folio = mapping.folioByRank(k);
+      if (folio.pos >= end) break;
       if (folio.dirty) this.checkDirtyBacked(ri, folio, eofBlk, out);
     }
     return out;
+  }
+
+  /** checkDelallocExtent for each delalloc extent of a fork overlapping blocks [lo, hi). */
+  private checkDelallocExtents(inode: Inode, fork: ExtentMap, lo: number, hi: number, eofBlk: number, out: string[]): void {
+    const x = fork.exts;
+    for (let i = lo === 0 ? 0 : fork.firstAfter(lo); i < x.length && x[i].lblk < hi; i++) {
+      if (x[i].state === 'delalloc') this.checkDelallocExtent(inode, x[i], eofBlk, out);
+    }
+  }
+
+  /** Blocks [from, to) whose extents changed, or that inline data left, since the last call. */
+  takeTouchedBlocks(inode: Inode): [number, number] {
+    const ri = refsOf(inode);
+    let from = Math.min(ri.extents.touchedLo, ri.cow.touchedLo);
+    let to = Math.max(ri.extents.touchedHi, ri.cow.touchedHi);
+    // The dirty-folio checks skip an inline file: all of them apply once it is no longer inline.
+    const inline = ri.inline !== null;
+    if (inline !== ri.inlineAtCheck) {
+      from = 0;
+      to = Infinity;
+      ri.inlineAtCheck = inline;
+    }
+    ri.extents.forgetTouched();
+    ri.cow.forgetTouched();
+    return [from, to];
   }
 
   /** The first block of a delalloc extent that is at/after EOF or not dirty in the page cache (one message). */
