@@ -26,7 +26,8 @@
  *   writeback writes it (written zeroes on the host, still a hole in the model), a clone shares it;
  *   it is followed through shifts and remaps (SpeculativeBlocks); and since it is a mapping of its
  *   own on the host, a write's folios stop at it there, so a flush may write back a larger folio on
- *   the reference than on the host (foliosHoldingSpeculative);
+ *   the reference than on the host (foliosHoldingSpeculative); and as an extent it keeps the host's
+ *   reflink inode flag through a truncate that leaves the reference none (followHostReflinkFlag);
  * - a misaligned O_DIRECT write both sides refused (ext4) may have landed different blocks, since
  *   the mappings before the misaligned one land and ext4's extents follow its allocator: a block
  *   old on one side and new on the other (written on both) is handed over to the reference; and
@@ -38,7 +39,7 @@
  *   cache history, neither of which the model copies; and the kernel flusher may finish any pending
  *   copy-on-write at any time. So a block whose copy-on-write the reference has pending (a shared
  *   block holding dirty data, or another owner of its physical block) may be written on the host,
- *   and a block that was pending at the last comparison may still be shared on the host after the
+ *   and a block that was pending at the last comparison (renumbered by shifts since) may still be shared on the host after the
  *   reference wrote it back (until the two agree again). And a folio outlives the write that sized
  *   it: a reference folio that spans an extent boundary the host has and the reference lacks (the
  *   host's write stopped its folio there) may be written back whole by a later flush on the
@@ -50,14 +51,15 @@
  * are compared at once, so a mapping difference never hides a content difference. The diff's own
  * reads go through RWF_DONTCACHE on both sides, so they leave the page caches as they were (look).
  */
-import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, TargetSetup } from './types';
+import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, KernelEvidence, TargetSetup } from './types';
 import { ReferenceAdapter, ReferenceTarget } from './reference';
 import { FsError } from '../reference/errno';
 import { blockIsDirty, type Folio } from '../reference/iomap/folio';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import type { PersonalityName } from '../reference/fs/personality';
 import { runCommand } from './host/commands';
-import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../reference/file';
+import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE } from '../reference/file';
+import { Refs, refsOf } from '../reference/fs/refs';
 
 /** What differed between host and reference (the failure's rule). */
 export type DivergenceRule = 'diff-result' | 'diff-size' | 'diff-bytes' | 'diff-mapping' | 'diff-seek';
@@ -180,15 +182,17 @@ export class SpeculativeBlocks {
   }
 
   /**
-   * Block `b` is unwritten on the host under data the reference holds as dirty delalloc: the host
-   * had the block allocated before the write, which in a run where the reference has no such block
-   * is a speculative one the file grew over (an insert range grows the size before
-   * xfs_prepare_shift frees what lies past the new EOF, so post-EOF preallocation between the old
-   * and new sizes is shifted out and kept: xfs 4k, seed 45, op 52,883, 7 ops). Remember it, so
-   * that the folios it splits on the host are seen (foliosHoldingSpeculative).
+   * Block `b` is unwritten on the host under data the reference holds as dirty delalloc, and it lay
+   * past EOF before the op (`firstPastEof`: the first block wholly past the size then): the host had
+   * the block allocated before the write, which in a run where the reference has no such block is
+   * a speculative one the file grew over (an insert range grows the size before xfs_prepare_shift
+   * frees what lies past the new EOF, so post-EOF preallocation between the old and new sizes is
+   * shifted out and kept: xfs 4k, seed 45, op 52,883, 7 ops: block 54, past EOF after the insert,
+   * brought inside it by a write). Remember it, so that the folios it splits on the host are seen
+   * (foliosHoldingSpeculative). Inside the old EOF such a block is no speculative preallocation.
    */
-  allocatedUnderDelalloc(b: number, r: BlockClass, h: BlockClass): void {
-    if (r === 'delalloc' && h === 'unwritten') this.blocks.add(b);
+  allocatedUnderDelalloc(b: number, r: BlockClass, h: BlockClass, firstPastEof: number): void {
+    if (r === 'delalloc' && h === 'unwritten' && b >= firstPastEof) this.blocks.add(b);
   }
 
   /** Remember block `b` (a set of blocks that follows the file through shifts and remaps). */
@@ -203,19 +207,10 @@ export class SpeculativeBlocks {
   }
 
   /** INSERT_RANGE of `len` blocks at block `at`: blocks from `at` on move up by `len`. */
-  insert(at: number, len: number): void {
-    this.blocks = new Set([...this.blocks].map((b) => (b >= at ? b + len : b)));
-  }
+  insert(at: number, len: number): void { this.blocks = insertBlocks(this.blocks, at, len); }
 
   /** COLLAPSE_RANGE of `len` blocks at block `at`: those blocks go, the ones after move down. */
-  collapse(at: number, len: number): void {
-    const out = new Set<number>();
-    for (const b of this.blocks) {
-      if (b < at) out.add(b);
-      else if (b >= at + len) out.add(b - len);
-    }
-    this.blocks = out;
-  }
+  collapse(at: number, len: number): void { this.blocks = collapseBlocks(this.blocks, at, len); }
 
   /**
    * A remap (clone, dedupe, copy) of `len` blocks from block `src` to block `dst`: a destination
@@ -226,6 +221,21 @@ export class SpeculativeBlocks {
     for (let b = dst; b < dst + len; b++) this.blocks.delete(b);
     for (const b of from) this.blocks.add(b - src + dst);
   }
+}
+
+/** Block numbers after an INSERT_RANGE of `len` blocks at block `at` (those from `at` on move up). */
+export function insertBlocks(blocks: ReadonlySet<number>, at: number, len: number): Set<number> {
+  return new Set([...blocks].map((b) => (b >= at ? b + len : b)));
+}
+
+/** Block numbers after a COLLAPSE_RANGE of `len` blocks at block `at` (those go, later ones move down). */
+export function collapseBlocks(blocks: ReadonlySet<number>, at: number, len: number): Set<number> {
+  const out = new Set<number>();
+  for (const b of blocks) {
+    if (b < at) out.add(b);
+    else if (b >= at + len) out.add(b - len);
+  }
+  return out;
 }
 
 /**
@@ -281,10 +291,15 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b
  * Where a refused misaligned O_DIRECT write's bytes `got` (inside EOF, from `off`; `old`: before
  * it) show new data that iomap could not have landed: a block's part that is new (and not old)
  * after one that is old (and not new), or in the block holding the write's last byte (the
- * misaligned mapping, which never lands). Returns that part's range, or null. Parts that are
- * neither old nor new are left to the byte comparison.
+ * misaligned mapping, which never lands). A block that is unwritten afterwards proves nothing: its
+ * mapping may have landed, but a refused write leaves it unconverted, so it reads as before (ext4
+ * 1k, seed 501, op 10,274, 7 ops: block 0 allocated unwritten and landed, block 1 landed over a
+ * written block on the reference, where the host's block 1 joined block 2's extent and so the
+ * misaligned mapping). Returns that part's range, or null. Parts that are neither old nor new are
+ * left to the byte comparison.
  */
-function notLandedPrefix(got: Uint8Array, old: Uint8Array, data: Uint8Array, off: number, bs: number): [number, number] | null {
+function notLandedPrefix(got: Uint8Array, old: Uint8Array, data: Uint8Array, off: number, bs: number,
+  unwritten: (block: number) => boolean): [number, number] | null {
   const lastBlock = Math.floor((off + data.length - 1) / bs);
   let stopped = false;
   for (let a = off; a < off + got.length;) {
@@ -293,7 +308,7 @@ function notLandedPrefix(got: Uint8Array, old: Uint8Array, data: Uint8Array, off
     const isOld = sameBytes(g, old.subarray(a - off, b - off));
     const isNew = sameBytes(g, data.subarray(a - off, b - off));
     if (isNew && !isOld && (stopped || Math.floor(a / bs) === lastBlock)) return [a, b];
-    if (isOld && !isNew) stopped = true;
+    if (isOld && !isNew && !unwritten(Math.floor(a / bs))) stopped = true;
     a = b;
   }
   return null;
@@ -307,7 +322,7 @@ export class DiffTarget implements FileTarget {
   /** Blocks whose copy-on-write the reference had pending at the last comparison. */
   private cowPendingBefore = new Set<number>();
   /** Blocks the reference wrote back (COW finished) that the host still shares. */
-  private readonly cowLag = new Set<number>();
+  private cowLag = new Set<number>();
   /**
    * Blocks the reference wrote back where the host's folio, split by a speculative block, stayed
    * dirty (delalloc on the host): let through until the two agree again (foliosHoldingSpeculative).
@@ -317,12 +332,18 @@ export class DiffTarget implements FileTarget {
   private readonly spec: SpeculativeBlocks | null;
   /** Blocks of the reference's cached folios that held a speculative block before the current op. */
   private specFolios = new Set<number>();
+  /** Whether the reference failed the last op run on both (kernelEvidence()). */
+  private refFailed = false;
   /** Reference folios seen spanning an extent boundary the host has and the reference lacks. */
   private readonly acrossHost = new WeakSet<Folio>();
   /** Blocks of such folios before the current op. */
   private acrossFolios = new Set<number>();
   /** Follow what a refused misaligned O_DIRECT write allocated (ext4; reconcileRefusedAllocation). */
   private readonly refusedDioAllocation: boolean;
+  /** The size at the last comparison, and so before the current op (the file starts empty). */
+  private lastSize = 0;
+  /** The size before the current op. */
+  private sizeBefore = 0;
   constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
     /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
     private readonly speculative: boolean,
@@ -361,6 +382,7 @@ export class DiffTarget implements FileTarget {
   private both<T>(what: string, onRef: (t: FileTarget) => T, eq: (a: T, b: T) => boolean = (a, b) => a === b): T {
     const r = attempt(() => onRef(this.ref));
     if (!r.ok && !(r.e instanceof FsError)) throw r.e;
+    this.refFailed = !r.ok;
     const h = attempt(() => onRef(this.host));
     if (r.ok && h.ok) {
       if (!eq(r.v, h.v)) throw new Divergence('diff-result', [`${what}: the reference returned ${show(r.v)}, the host ${show(h.v)}`]);
@@ -376,13 +398,43 @@ export class DiffTarget implements FileTarget {
    * Run a state-changing op on both, then compare the two files; `moved` tells what the op did to
    * block numbers (shifts, remaps) before the comparison.
    */
-  private change<T>(what: string, fn: (t: FileTarget) => T, eq?: (a: T, b: T) => boolean, moved?: (v: T) => void): T {
+  private change<T>(what: string, fn: (t: FileTarget) => T, eq?: (a: T, b: T) => boolean, moved?: (v: T) => void, unshare = false): T {
+    this.sizeBefore = this.lastSize;
     this.specFolios = this.foliosHoldingSpeculative();
     this.acrossFolios = this.foliosAcrossHostExtents();
+    const reflinked = this.refReflinked();
     const v = this.both(what, fn, eq);
     moved?.(v);
     this.compare(what);
+    if (reflinked && !this.refReflinked()) this.followHostReflinkFlag(unshare);
     return v;
+  }
+
+  /** The reference file's reflink inode flag (false where the filesystem is not refs). */
+  private refReflinked(): boolean {
+    return this.ref.fsys.fs instanceof Refs && refsOf(this.ref.fh.inode).reflinked;
+  }
+
+  /**
+   * Envelope (speculative preallocation): XFS drops the reflink inode flag when a truncate leaves
+   * neither fork an extent (xfs_itruncate_clear_reflink_flags; also a collapse or insert that
+   * frees past EOF) and when an unshare leaves nothing shared (xfs_reflink_clear_inode_flag). A
+   * speculative block the envelope let through is an extent the host has where the reference has a
+   * hole, so where the reference just dropped its flag, the host kept its own if such a block is
+   * left inside EOF (shared, for an unshare). The reference gets its flag back, so that the next
+   * unaligned O_DIRECT write falls back to a buffered one on both sides
+   * (xfs_file_dio_write_unaligned; xfs 4k, seed 401, op 38,598, 7 ops: block 1, unwritten before
+   * a clone from speculative blocks, stayed so on the host only, and a truncate to 2 blocks left
+   * the host that extent and the reference none).
+   */
+  private followHostReflinkFlag(unshare: boolean): void {
+    if (this.spec === null || this.spec.size === 0) return;
+    const bs = this.bs;
+    const size = this.host.size();
+    const n = Math.ceil(size / bs);
+    const hc = blockClasses(this.host.fiemap!(0, size, 0), bs, n);
+    const kept = [...this.spec.all()].some((b) => b < n && (unshare ? hc[b] === 'shared' : hc[b] !== 'hole'));
+    if (kept) refsOf(this.ref.fh.inode).reflinked = true;
   }
 
   /**
@@ -454,6 +506,14 @@ export class DiffTarget implements FileTarget {
       if (mode === FALLOC_FL_INSERT_RANGE) set.insert(off / this.bs, len / this.bs);
       if (mode === FALLOC_FL_COLLAPSE_RANGE) set.collapse(off / this.bs, len / this.bs);
     }
+    // So do the blocks whose copy-on-write was pending at the last comparison (or lags on the
+    // host): a collapse's flush below its range finishes a folio's copy on the reference, and the
+    // other owner that stops being shared with it is numbered after the shift (xfs 4k, seed 302).
+    const move = mode === FALLOC_FL_INSERT_RANGE ? insertBlocks : mode === FALLOC_FL_COLLAPSE_RANGE ? collapseBlocks : null;
+    if (move !== null) {
+      this.cowPendingBefore = move(this.cowPendingBefore, off / this.bs, len / this.bs);
+      this.cowLag = move(this.cowLag, off / this.bs, len / this.bs);
+    }
   }
 
   /** What a remap of `len` bytes moved (clone, dedupe, copy): speculative blocks follow too. */
@@ -469,6 +529,7 @@ export class DiffTarget implements FileTarget {
     const size = this.host.size();
     const rsize = this.ref.size();
     if (size !== rsize) throw new Divergence('diff-size', [`after ${what}: size ${size} on the host, ${rsize} on the reference`]);
+    this.lastSize = size;
     this.compareMapping(what, size);
     if (++this.changes % BYTES_EVERY === 0) this.compareBytes(what, size);
   }
@@ -505,7 +566,7 @@ export class DiffTarget implements FileTarget {
         continue;
       }
       if (this.spec?.admit(b, rc[b], hc[b])) continue;
-      this.spec?.allocatedUnderDelalloc(b, rc[b], hc[b]);
+      this.spec?.allocatedUnderDelalloc(b, rc[b], hc[b], Math.ceil(this.sizeBefore / bs));
       // Speculative blocks split the host's folios (foliosHoldingSpeculative): the reference's
       // larger folio was written back where the host's smaller one beside it stays dirty.
       // The host's extents split the host's folios (foliosAcrossHostExtents): likewise. Either way
@@ -548,17 +609,33 @@ export class DiffTarget implements FileTarget {
   mapread(off: number, len: number): Uint8Array { return this.both(`mapread(${off}, ${len})`, (t) => t.mapread!(off, len), sameBytes); }
   mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void { this.change(`mapwrite(${off}, ${data.length})`, (t) => t.mapwrite!(off, data, opts)); }
   fallocate(mode: number, off: number, len: number): void {
-    this.change(`fallocate(0x${mode.toString(16)}, ${off}, ${len})`, (t) => t.fallocate!(mode, off, len), undefined, () => this.shifted(mode, off, len));
+    this.change(`fallocate(0x${mode.toString(16)}, ${off}, ${len})`, (t) => t.fallocate!(mode, off, len), undefined, () => this.shifted(mode, off, len),
+      (mode & FALLOC_FL_UNSHARE_RANGE) !== 0);
   }
   cloneRange(srcOff: number, len: number, dstOff: number): void {
     this.change(`clone(${srcOff}, ${len}, ${dstOff})`, (t) => t.cloneRange!(srcOff, len, dstOff), undefined, () => this.remapped(srcOff, len, dstOff));
   }
   dedupeRange(srcOff: number, len: number, dstOff: number): number {
-    return this.change(`dedupe(${srcOff}, ${len}, ${dstOff})`, (t) => t.dedupeRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n, dstOff));
+    // The count is the length asked for (Linux's bytes_deduped), not what was remapped: whole
+    // blocks, unless both ranges end at EOF.
+    const size = this.ref.size();
+    const asked = Math.min(len, 1 << 30);
+    const remappedLen = asked % this.bs !== 0 && !(srcOff + asked === size && dstOff + asked === size) ? asked - (asked % this.bs) : asked;
+    return this.change(`dedupe(${srcOff}, ${len}, ${dstOff})`, (t) => t.dedupeRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n > 0 ? remappedLen : 0, dstOff));
   }
   copyRange(srcOff: number, len: number, dstOff: number): number {
     return this.change(`copy_file_range(${srcOff}, ${len}, ${dstOff})`, (t) => t.copyRange!(srcOff, len, dstOff), undefined, (n) => this.remapped(srcOff, n, dstOff));
   }
+  /**
+   * The host's kernel evidence for the last op (FileTarget.kernelEvidence), with whether the
+   * reference failed that op too: a family known signature explains a host failure only where the
+   * reference succeeded.
+   */
+  kernelEvidence(): KernelEvidence | null {
+    const e = this.host.kernelEvidence?.() ?? null;
+    return e === null ? null : { ...e, referenceFailed: this.refFailed };
+  }
+
   directRead(off: number, len: number): Uint8Array { return this.both(`O_DIRECT pread(${off}, ${len})`, (t) => t.directRead!(off, len), sameBytes); }
   directWrite(off: number, data: Uint8Array): number {
     const what = `O_DIRECT pwrite(${off}, ${data.length})`;
@@ -658,14 +735,14 @@ export class DiffTarget implements FileTarget {
       return;
     }
     if (sameBytes(now.host, now.ref)) return;
-    for (const [side, got, old] of [['host', now.host, before.host], ['reference', now.ref, before.ref]] as const) {
-      const bad = notLandedPrefix(got, old, data, off, this.bs);
-      if (bad !== null) throw new Divergence('diff-bytes', [`after ${what} (refused on both): the ${side} landed bytes [${bad[0]}, ${bad[1]}), not a prefix of the write short of its last block`]);
-    }
     const bs = this.bs;
     const n = Math.ceil(size / bs);
     const hc = blockClasses(this.host.fiemap!(0, size, 0), bs, n);
     const rc = blockClasses(this.ref.fiemap(0, size, 0), bs, n);
+    for (const [side, got, old, cls] of [['host', now.host, before.host, hc], ['reference', now.ref, before.ref, rc]] as const) {
+      const bad = notLandedPrefix(got, old, data, off, bs, (b) => cls[b] === 'unwritten');
+      if (bad !== null) throw new Divergence('diff-bytes', [`after ${what} (refused on both): the ${side} landed bytes [${bad[0]}, ${bad[1]}), not a prefix of the write short of its last block`]);
+    }
     for (let a = off; a < off + now.host.length;) {
       const b = Math.min(off + now.host.length, (Math.floor(a / bs) + 1) * bs);
       const [i, j] = [a - off, b - off];

@@ -379,9 +379,12 @@ export class ReferenceTarget implements FileTarget {
     this.adapter.monitor?.checkQuiescent();
   }
 
-  /** Model invariants (§6 per-folio, §8b reservations, kernel WARNs); empty when all hold. */
-  invariants(): string[] {
-    return this.fsys.checkInvariants();
+  /**
+   * Model invariants (§6 per-folio, §8b reservations, kernel WARNs); empty when all hold.
+   * `touched`: over what changed since the last check only (IomapFs.checkTouchedInvariants).
+   */
+  invariants(touched = false): string[] {
+    return touched ? this.fsys.checkTouchedInvariants() : this.fsys.checkInvariants();
   }
 
   describe(pos: number): string {

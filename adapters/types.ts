@@ -250,7 +250,11 @@ export interface FileTarget {
   fallocate?(mode: number, off: number, len: number): void;
   /** FICLONERANGE within the same file. */
   cloneRange?(srcOff: number, len: number, dstOff: number): void;
-  /** FIDEDUPERANGE within the same file; returns bytes deduped (0 if contents differ). */
+  /**
+   * FIDEDUPERANGE within the same file; returns bytes_deduped as Linux reports it: the length
+   * asked for (capped at 1 GiB) whenever the remap did not fail, even when it was shortened to
+   * whole blocks (to nothing included), and 0 if the contents differ.
+   */
   dedupeRange?(srcOff: number, len: number, dstOff: number): number;
   /** copy_file_range within the same file; returns bytes copied. */
   copyRange?(srcOff: number, len: number, dstOff: number): number;
@@ -326,6 +330,38 @@ export interface FileTarget {
   observeStates?(o: StateObserver | null): void;
   /** How often each contract rule's precondition arose so far (rule ID -> count), when a monitor runs. */
   ruleCounts?(): ReadonlyMap<string, number>;
+  /**
+   * The kernel's own report of why the last op failed, when the target captured one (the host
+   * adapter on xfs reads /dev/kmsg after an O_DIRECT read fails with EIO: adapters/host/kmsg.ts).
+   * Null when it has none. A family known signature (properties/signatures.ts) matches a failure
+   * only through this; a target without the method never matches one.
+   */
+  kernelEvidence?(): KernelEvidence | null;
+}
+
+/** A kernel report dated to one failed op (FileTarget.kernelEvidence). */
+export interface KernelEvidence {
+  /** Which report: 'iomap-dio-delalloc' (iomap_dio_iter met a delalloc mapping). */
+  report: string;
+  /** The filesystem type the op ran on ('xfs'). */
+  fs: string;
+  /** The op that failed ('read_direct'), its offset, length and errno. */
+  op: string;
+  off: number;
+  len: number;
+  errno: string;
+  /**
+   * Where it comes from: 'kmsg', the kernel's warning logged during the op (line = the record,
+   * seq = its sequence number, since = the last one before the op); 'fiemap', when the warning
+   * was not logged (rate-limited, or /dev/kmsg unreadable): FIEMAP right after the op shows the
+   * delalloc mapping the read met (line = what it showed; seq and since -1).
+   */
+  source: 'kmsg' | 'fiemap';
+  line: string;
+  seq: number;
+  since: number;
+  /** A differential target sets it: whether the reference failed the same op too. */
+  referenceFailed?: boolean;
 }
 
 /**

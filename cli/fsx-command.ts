@@ -363,7 +363,7 @@ export async function fsxCommand(p: Parsed, io: CliIO): Promise<number> {
   if (sm.coverage !== undefined) summary.coverage = sm.coverage;
   if (past !== null && (givenKnown !== null || past.hits.length > 0)) {
     summary.knownHits = past.hits;
-    lines.out(`Known signatures hit: ${past.hits.length}${past.hits.map((h) => `\n  seed ${h.seed} op ${h.op}: ${h.note === '' ? h.known : shortNote(h.note)} (${h.log})`).join('')}`);
+    lines.out(`Known signatures hit: ${past.hits.length}${past.hits.map((h) => `\n  seed ${h.seed} op ${h.op}: ${h.family === undefined ? '' : `family ${h.family} (${h.evidence}): `}${h.note === '' ? h.known : shortNote(h.note)} (${h.log})`).join('')}`);
   }
   if (json) lines.out(JSON.stringify(summary));
   lines.flush();

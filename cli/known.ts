@@ -8,11 +8,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { corpusDir } from '../properties/corpus-files';
-import { parseJsonLog } from '../properties/fsx/oplog';
-import { KnownSignature, KnownSignatureError, failureSignature, knownIndex, loadKnownSignatures, lookupKnown } from '../properties/signatures';
-import type { Output } from '../properties/fsx/runner';
+import { OpLog, parseJsonLog } from '../properties/fsx/oplog';
+import { KnownSignature, KnownSignatureError, failureSignature, familiesOf, familyExplains, knownIndex, loadKnownSignatures, lookupKnown } from '../properties/signatures';
+import type { KernelEvidence } from '../adapters/types';
+import type { Failure, Output } from '../properties/fsx/runner';
 import { SeedExtras, SeedOutcome, SeedTask, runSeed } from '../properties/fsx/workers';
 import { UsageError } from './common';
+import { sharedKmsg } from '../adapters/host/kmsg';
 
 export const KNOWN_FLAG = {
   known: {
@@ -28,6 +30,9 @@ export interface KnownHit {
   log: string;
   known: string;
   note: string;
+  /** A family signature's hit: the family, and the kernel's record that classified the failure. */
+  family?: string;
+  evidence?: string;
 }
 
 /** The known signatures of the --known folders (null when none were given). */
@@ -62,9 +67,24 @@ export function mergeKnown(a: Map<string, KnownSignature> | null, b: Map<string,
   return m;
 }
 
+/**
+ * The family signature that explains a failure by the kernel evidence the target captured for its
+ * op (properties/signatures.ts familyExplains), or null. Asked before the shrink, which it saves.
+ */
+export function explainingFamily(known: ReadonlyMap<string, KnownSignature>): (f: Failure, log: OpLog) => string | null {
+  const families = familiesOf(known);
+  return (f, log) => {
+    if (f.evidence === undefined) return null;
+    const rec = log.ops[f.op - 1];
+    const k = families.find((x) => familyExplains(x.family!, f, rec));
+    return k === undefined ? null : k.family!.family;
+  };
+}
+
 /** The known signature a seed's (shrunk) failure matches, or null (no shrunk log: treated as new). */
 function matchKnown(out: Omit<SeedOutcome, 'lines'>, known: Map<string, KnownSignature>): KnownSignature | null {
   const f = out.summary.failure;
+  if (typeof f?.family === 'string') return familiesOf(known).find((k) => k.family!.family === f.family) ?? null;
   const shrunk = f?.shrunk as { log?: string } | undefined;
   if (f === undefined || shrunk?.log === undefined) return null;
   const log = parseJsonLog(fs.readFileSync(shrunk.log, 'utf8'), shrunk.log);
@@ -84,10 +104,15 @@ export function runPastKnown(task: SeedTask, known: Map<string, KnownSignature>,
   let ops = 0;
   let elapsedMs = 0;
   let rounds = 0;
-  let extras: SeedExtras = first;
+  const explained = explainingFamily(known);
+  // Said once per run, not per op: on a real filesystem without a readable kernel log a family
+  // hit rests on the FIEMAP probe alone (docs/corpus.md "Family signatures").
+  const noLog = familiesOf(known).length > 0 && /(^|:)(host|scratch):/.test(task.spec) ? sharedKmsg().reason : null;
+  if (noLog !== null) io.err(`Family known signatures: the kernel log is unreadable (${noLog}); only the FIEMAP probe can show the kernel's delalloc mapping`);
+  let extras: SeedExtras = { ...first, explained };
   for (;;) {
     const out = runSeed({ ...task, shrink: true, options: { ...task.options, numOps: left } }, seed, io, extras);
-    extras = { saveDir: first.saveDir };
+    extras = { saveDir: first.saveDir, explained };
     ops += out.summary.ops;
     left -= out.summary.ops;
     elapsedMs += out.summary.elapsedMs;
@@ -105,8 +130,10 @@ export function runPastKnown(task: SeedTask, known: Map<string, KnownSignature>,
       }
       return { out, hits: k === null ? hits : [...hits, hit(seed, out, k)] };
     }
-    hits.push(hit(seed, out, k));
-    io.out(`Known signature (${k.file}): ${shortNote(k.note)}; going on with seed ${(seed + 1) >>> 0} for the ${left} ops left`);
+    const h = hit(seed, out, k);
+    hits.push(h);
+    const what = h.family === undefined ? '' : ` family ${h.family}, by the kernel's report of op ${h.op} (${h.evidence})`;
+    io.out(`Known signature (${k.file})${what}: ${shortNote(k.note)}; going on with seed ${(seed + 1) >>> 0} for the ${left} ops left`);
     seed = (seed + 1) >>> 0;
   }
 }
@@ -121,5 +148,11 @@ export function shortNote(note: string): string {
 
 function hit(seed: number, out: Omit<SeedOutcome, 'lines'>, k: KnownSignature): KnownHit {
   const f = out.summary.failure ?? {};
-  return { seed, op: Number(f.op ?? 0), log: String(f.log ?? ''), known: k.file, note: k.note };
+  const h: KnownHit = { seed, op: Number(f.op ?? 0), log: String(f.log ?? ''), known: k.file, note: k.note };
+  const e = f.evidence as KernelEvidence | undefined;
+  if (k.family !== undefined && e !== undefined) {
+    h.family = k.family.family;
+    h.evidence = e.source === 'kmsg' ? `kmsg #${e.seq}: ${e.line}` : e.line;
+  }
+  return h;
 }

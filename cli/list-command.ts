@@ -15,6 +15,7 @@ import { CommandSpec, FlagTable, Parsed } from './command-line';
 import { isCaseFile } from './case-files';
 import { corpusDir, filesUnder } from '../properties/corpus-files';
 import { describeSignature, parseCase } from '../properties/oracle/fault-cases';
+import { familyObject, parseFamily } from '../properties/signatures';
 
 const LIST_FLAGS = { json: { type: 'boolean', help: 'the last stdout line is a JSON object listing them' } } as const satisfies FlagTable;
 
@@ -31,8 +32,11 @@ export function listCorpus(dir = corpusDir()): Record<string, unknown>[] {
   return corpusFiles(dir).map((file) => {
     const name = path.relative(dir, file);
     if (isCaseFile(file)) return caseItem(file, name);
+    const text = fs.readFileSync(file, 'utf8');
+    const fam = familyObject(text);
+    if (fam !== null) return familyItem(fam, name);
     try {
-      const log = parseOpLog(fs.readFileSync(file, 'utf8'), name);
+      const log = parseOpLog(text, name);
       const exp = log.expected === undefined || log.expected.outcome === 'pass' ? 'pass' : log.expected.kind;
       const item: Record<string, unknown> = { name, adapter: log.adapter, ops: log.ops.length, expected: exp };
       if (log.description !== undefined) item.description = log.description;
@@ -41,6 +45,16 @@ export function listCorpus(dir = corpusDir()): Record<string, unknown>[] {
       return { name, error: e instanceof OpLogError ? e.message : String(e) };
     }
   });
+}
+
+/** A family known signature as a corpus entry (docs/corpus.md "Family signatures"): no ops, matched by kernel evidence. */
+function familyItem(v: Record<string, unknown>, name: string): Record<string, unknown> {
+  try {
+    const { spec, note } = parseFamily(v, name);
+    return { name, family: spec.family, adapter: `host (${spec.fs})`, ops: 0, expected: `${spec.op} ${spec.errno} with the kernel report ${spec.report}`, description: note };
+  } catch (e) {
+    return { name, error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 /** A crash or fault case as a corpus entry: the adapter it fails on and its recorded signature. */

@@ -17,6 +17,7 @@ import { CommandSpec, FlagTable, Parsed } from './command-line';
 import { absoluteAdapterFlag, ADAPTER_FLAGS, defaultAdapter, geometryFlags, openAdapter, SETUP_FLAGS } from './fsx-command';
 import { caseAdapter, isCaseFile, readCase, replayCaseFile } from './case-files';
 import { corpusFiles } from './list-command';
+import { isFamilyFile } from '../properties/signatures';
 import type { SavedCase } from '../properties/oracle/fault-cases';
 
 const REPLAY_FLAGS = {
@@ -85,7 +86,8 @@ export function replayCommand(p: Parsed, io: CliIO): number {
   const maxlen = v.maxlen === undefined ? undefined : parseNumber('-l', v.maxlen as string, 1);
   const geo = geometryFlags(v);
   // Everything is read and validated before anything runs.
-  const files = positionals.flatMap((p) => (isDirectory(p) ? corpusFiles(p) : [p]));
+  // A folder's family known signatures (corpus/known/*.family.json) hold no ops to replay.
+  const files = positionals.flatMap((p) => (isDirectory(p) ? corpusFiles(p).filter((f) => !isFamilyFile(f)) : [p]));
   if (files.length === 0) throw new UsageError(`replay: no op logs or cases in ${positionals.join(' ')}`);
   const inputs = files.map((p) => (isCaseFile(p)
     ? { path: p, log: null, kase: readCase(p, 'replay') as SavedCase | null }

@@ -16,6 +16,7 @@
 import * as fs from 'fs';
 import { filesUnder } from './corpus-files';
 import { OpLog, OpLogError, OpRecord, parseJsonLog } from './fsx/oplog';
+import type { KernelEvidence } from '../adapters/types';
 
 /** The attributes of an op record that are part of its shape (present / true). */
 const SHAPE_ATTRS: readonly (keyof OpRecord)[] = [
@@ -78,6 +79,90 @@ export interface KnownSignature {
   adapter?: string;
   /** The personality of the log's setup, if any. */
   personality?: string;
+  /** A family signature (a `.family.json` file): matched by kernel evidence, not by shape. */
+  family?: FamilySpec;
+}
+
+/** The format tag of a family known signature file. */
+export const FAMILY_FORMAT = 'iomap-harness-known-family';
+
+/** The kernel reports a family signature can name, each with the one op and errno it explains. */
+const FAMILY_REPORTS: Record<string, { op: string; errno: string }> = {
+  // fs/iomap/direct-io.c, iomap_dio_iter, case IOMAP_DELALLOC: "Direct I/O collision with
+  // buffered writes!" and -EIO. adapters/host/kmsg.ts captures it for O_DIRECT reads.
+  'iomap-dio-delalloc': { op: 'read_direct', errno: 'EIO' },
+};
+
+/**
+ * A family known signature (docs/corpus.md "Family signatures"): every failure of `op` with
+ * `errno` on filesystem `fs` that the kernel itself reported as `report` in the same op, whatever
+ * the ops before it. Only the op that failed and the kernel's record of it decide; no shrink is needed.
+ */
+export interface FamilySpec {
+  family: string;
+  kind: 'kernel-report';
+  fs: string;
+  op: string;
+  errno: string;
+  report: string;
+  /** Where the kernel makes the report (for the reader). */
+  kernelFunction: string;
+  /** The text of the kernel's report. */
+  message: string;
+}
+
+const FAMILY_KEYS = ['format', 'version', 'kind', 'family', 'fs', 'op', 'errno', 'report', 'kernelFunction', 'message', 'description'];
+
+/** Parse a family file; throws KnownSignatureError (one line) when malformed. */
+export function parseFamily(v: Record<string, unknown>, file: string): { spec: FamilySpec; note: string } {
+  const bad = (why: string): never => { throw new KnownSignatureError(`known signature ${file}: ${why}`); };
+  const extra = Object.keys(v).filter((k) => !FAMILY_KEYS.includes(k));
+  if (extra.length > 0) bad(`unknown field ${JSON.stringify(extra[0])} in a family signature (fields: ${FAMILY_KEYS.join(', ')})`);
+  if (v.version !== 1) bad(`family signature version ${JSON.stringify(v.version ?? null)} (this harness reads version 1)`);
+  if (v.kind !== 'kernel-report') bad(`family signature kind ${JSON.stringify(v.kind ?? null)} (the one kind is "kernel-report")`);
+  const str = (k: string): string => {
+    const x = v[k];
+    return typeof x === 'string' && x.trim() !== '' ? x : bad(`a family signature needs "${k}" (a non-empty string)`);
+  };
+  const family = str('family');
+  if (!/^[a-z0-9][a-z0-9.-]*$/.test(family)) bad(`family name ${JSON.stringify(family)}: lower-case letters, digits, dots and dashes`);
+  const report = str('report');
+  const known = FAMILY_REPORTS[report];
+  if (known === undefined) bad(`kernel report ${JSON.stringify(report)} is not one the harness captures (${Object.keys(FAMILY_REPORTS).join(', ')})`);
+  const spec: FamilySpec = {
+    family, kind: 'kernel-report', fs: str('fs'), op: str('op'), errno: str('errno'), report, kernelFunction: str('kernelFunction'), message: str('message'),
+  };
+  if (spec.op !== known.op || spec.errno !== known.errno) bad(`the report ${report} explains ${known.op} failing with ${known.errno}, not ${spec.op} with ${spec.errno}`);
+  return { spec, note: str('description') };
+}
+
+/** What a family signature looks at in a failure (properties/fsx/runner.ts Failure, by shape). */
+export interface FamilyFailure {
+  kind: string;
+  rule?: string;
+  errno?: string;
+  op: number;
+  evidence?: KernelEvidence;
+}
+
+/**
+ * Whether `spec` explains failure `f` of op record `rec` (the failing op of the log). All must hold:
+ * the op is the family's (an O_DIRECT read) and failed with its errno, as an op error (fsx: the op
+ * had to succeed) or as a diff-result divergence; the target captured the kernel's report of that
+ * very op (same offset and length, logged after the op began) on the family's filesystem; and the
+ * reference did not fail the op too. A divergence in bytes, size or mapping never matches.
+ */
+export function familyExplains(spec: FamilySpec, f: FamilyFailure, rec: OpRecord | undefined): boolean {
+  const e = f.evidence;
+  if (rec === undefined || e === undefined || rec.op !== spec.op || f.errno !== spec.errno) return false;
+  if (!(f.kind === 'op-error' || (f.kind === 'divergence' && f.rule === 'diff-result'))) return false;
+  return e.report === spec.report && e.fs === spec.fs && e.op === spec.op && e.errno === spec.errno
+    && e.off === rec.off && e.len === rec.len && (e.source === 'fiemap' || e.seq > e.since) && e.referenceFailed !== true;
+}
+
+/** The family signatures of a known index. */
+export function familiesOf(index: ReadonlyMap<string, KnownSignature>): KnownSignature[] {
+  return [...index.values()].filter((k) => k.family !== undefined);
 }
 
 /** A contract-monitor rule name (docs/contract.md): what a `contract` signature must name. */
@@ -91,6 +176,23 @@ export class KnownSignatureError extends Error {
   }
 }
 
+/** The parsed object of a family signature file (its format tag says so), else null. */
+export function familyObject(text: string): Record<string, unknown> | null {
+  if (!text.includes(FAMILY_FORMAT)) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null; // not JSON: the op-log parser says what is wrong
+  }
+  return v !== null && typeof v === 'object' && (v as { format?: unknown }).format === FAMILY_FORMAT ? v as Record<string, unknown> : null;
+}
+
+/** Whether `file` is a family signature file (no ops: a folder replay passes over it). */
+export function isFamilyFile(file: string): boolean {
+  return familyObject(fs.readFileSync(file, 'utf8')) !== null;
+}
+
 /**
  * Every known signature under `dirs` (JSON op logs, recursively). A log without an expected
  * failure defines nothing and is refused: a known signature is a failure.
@@ -100,9 +202,16 @@ export function loadKnownSignatures(dirs: readonly string[]): KnownSignature[] {
   for (const dir of dirs) {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new KnownSignatureError(`known-signature folder ${dir}: not a directory`);
     for (const file of filesUnder(dir, /\.json$/)) {
+      const text = fs.readFileSync(file, 'utf8');
+      const fam = familyObject(text);
+      if (fam !== null) {
+        const { spec, note } = parseFamily(fam, file);
+        out.push({ signature: { kind: 'family', rule: spec.family, shape: '', errno: spec.errno }, file, note, family: spec });
+        continue;
+      }
       let log: OpLog;
       try {
-        log = parseJsonLog(fs.readFileSync(file, 'utf8'), file);
+        log = parseJsonLog(text, file);
       } catch (e) {
         if (e instanceof OpLogError) throw new KnownSignatureError(`known signature ${e.message}`);
         throw e;

@@ -17,7 +17,7 @@ import { defaultOptions } from '../properties/fsx/generator';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import { ReferenceTarget } from '../adapters/reference';
 import { createHostAdapter } from '../adapters/host';
-import { FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../reference/file';
+import { FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE } from '../reference/file';
 import { withScratchFs } from './support/loop';
 import { skipWith } from './support/expect';
 
@@ -118,6 +118,14 @@ describe('diff: host vs reference', () => {
     assert.deepEqual([s.has(11), s.has(3)], [false, true]);
     s.forgetFrom(3);
     assert.equal(s.size, 0, 'past EOF: forgotten');
+    // Unwritten on the host under the reference's delalloc: speculative only if it lay past EOF
+    // before the op (the first block past EOF then: 54, as in xfs 4k seed 45's block 54).
+    s.allocatedUnderDelalloc(53, 'delalloc', 'unwritten', 54);
+    assert.equal(s.has(53), false, 'inside the old EOF: not speculative preallocation');
+    s.allocatedUnderDelalloc(54, 'delalloc', 'unwritten', 54);
+    assert.equal(s.has(54), true);
+    s.allocatedUnderDelalloc(55, 'written', 'unwritten', 54);
+    assert.equal(s.has(55), false, 'only under delalloc');
   });
 
   it('copy-on-write progress: pending blocks are dirty shared ones and their other owners; the host may be ahead now, or behind what was pending before', () => {
@@ -342,6 +350,51 @@ describe('diff: host vs reference', () => {
     assert.equal(run('xfs', { insert: true, speculativeLineage: false }), null, 'xfs, no speculative lineage: the lag moved too');
   });
 
+  it('the reflink flag (xfs): dropped by the reference while the host keeps a speculative block inside EOF, the reference keeps it', () => {
+    const BS = 4096;
+    /**
+     * Block 1 is a speculative block on the host (unwritten, then `flags` after the clone; a hole
+     * underneath); returns the reference's flag after `op`, and block 0's class after an unaligned
+     * O_DIRECT write.
+     */
+    const run = (op: 'truncate' | 'unshare', flags: number): { reflinked: boolean; block0: string } => {
+      let block1 = FIEMAP_EXTENT_UNWRITTEN;
+      const host = new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'xfs' });
+      const open = host.open.bind(host);
+      host.open = () => {
+        const t = open();
+        const fiemap = t.fiemap!.bind(t);
+        t.fiemap = (off, len, fl) => {
+          const ext = fiemap(off, len, fl);
+          return off < 2 * BS && off + len > BS && t.size() > BS ? [...ext, { logical: BS, length: BS, physical: 1 << 30, flags: block1 }] : ext;
+        };
+        return t;
+      };
+      const diff = new DiffAdapter(host, { personality: 'xfs' });
+      const t = diff.open();
+      try {
+        const ref = (t as unknown as { ref: ReferenceTarget }).ref;
+        t.truncate(16 * BS); // block 1: a hole on the reference, unwritten on the host (speculative)
+        block1 = flags;
+        t.cloneRange!(4 * BS, BS, 8 * BS); // both files get the reflink flag
+        if (op === 'truncate') t.truncate(2 * BS); // no extent left on the reference
+        else t.fallocate!(FALLOC_FL_UNSHARE_RANGE, 0, 2 * BS); // nothing shared on the reference
+        const reflinked = ref.fsys.fs.isReflinked!(ref.fh.inode);
+        t.directWrite!(0, new Uint8Array(512).fill(7));
+        return { reflinked, block0: blockClasses(ref.fiemap(0, BS, 0), BS, 1)[0] };
+      } finally {
+        diff.close();
+      }
+    };
+    // xfs_itruncate_clear_reflink_flags: the host's data fork still holds block 1, so its flag
+    // stays, and the unaligned O_DIRECT write falls back to a buffered one (delalloc) on both.
+    assert.deepEqual(run('truncate', FIEMAP_EXTENT_UNWRITTEN), { reflinked: true, block0: 'delalloc' });
+    // xfs_reflink_clear_inode_flag: an unshare keeps the flag only while something is shared. (An
+    // xfs unshare allocates its range, so the buffered fallback leaves block 0 dirty over unwritten.)
+    assert.deepEqual(run('unshare', FIEMAP_EXTENT_SHARED), { reflinked: true, block0: 'unwritten' });
+    assert.deepEqual(run('unshare', FIEMAP_EXTENT_UNWRITTEN), { reflinked: false, block0: 'written' });
+  });
+
   it('randomReads: a read miss fills exactly the pages asked for in single pages; without it, folios sized from the request', () => {
     const layout = (random: boolean): string => {
       const t = new ReferenceAdapter({ blockSize: 4096, inlineMax: 0, crash: false }).open() as ReferenceTarget;
@@ -406,6 +459,28 @@ describe('diff: host vs reference', () => {
     if (out.skipped !== null) skipWith(this, out.skipped);
     assert.equal(out.value!.advised, null);
     assert.match(out.value!.plain ?? 'no divergence', /block \d+ .* is delalloc on the host, (unwritten|written) on the reference/);
+  });
+
+  /*
+   * Dedupe counts: Linux reports the length asked for whenever the remap did not fail, however far
+   * it was cut down to whole blocks (to nothing: no comparison at all); the reference used to report
+   * the cut-down length (diff, xfs 4k seed 301's first shrink: a 2-op dedupe-count disagreement).
+   */
+  it('xfs host: dedupe reports the length asked for on both sides, cut down to nothing or to whole blocks', async function () {
+    this.timeout(120_000);
+    const counts: number[] = [];
+    const ops = (t: FileTarget): void => {
+      t.truncate(8192);
+      t.pwrite(0, Uint8Array.of(0xcd));
+      counts.push(t.dedupeRange!(0, 1, 4096));
+      t.truncate(12289);
+      t.pwrite(4096, Uint8Array.of(0xcd));
+      counts.push(t.dedupeRange!(0, 4100, 4096));
+    };
+    const out = await withScratchFs('xfs', (dir) => diffOnce(dir, 'xfs', ops), { size: 320 << 20 });
+    if (out.skipped !== null) skipWith(this, out.skipped);
+    assert.equal(out.value, null);
+    assert.deepEqual(counts, [1, 4100]);
   });
 
   /*
@@ -504,14 +579,19 @@ describe('diff: host vs reference', () => {
   });
 
   /*
-   * Two ext4 1k cases (seeds 111 and 112, 3 ops each), a model fix (discardCoveredBlocks,
-   * test/personality.test.ts): a zero range leaves the blocks it covers whole clean on ext4; the
-   * model kept them dirty and a later O_DIRECT write or read saw a written block. Now the same on
-   * both sides.
+   * ext4 1k model fixes, each found with a later O_DIRECT write or read meeting a block the model
+   * had written and the host had left unwritten: a zero range leaves the blocks it covers whole
+   * clean (seeds 111 and 112, 3 ops each: discardCoveredBlocks); a zero range that extends the file
+   * leaves the block it allocated clean (seed 113, 5 ops: fallocExtendsWithoutZeroing); a truncate
+   * down leaves the blocks past the new EOF in its page clean (5 ops: invalidateDiscardsBlocks).
+   * test/personality.test.ts shows each knob both ways. Now the same on both sides.
    */
-  it('ext4 1k host: the zero-range cases of seeds 111 and 112 run the same on both sides', async function () {
+  it('ext4 1k host: the zero-range, truncate and refused-O_DIRECT cases run the same on both sides', async function () {
     this.timeout(120_000);
-    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json'];
+    const files = ['ext4-1k-zero-range-leaves-blocks-clean-diff.json', 'ext4-1k-zero-range-block-clean-dio-read-diff.json',
+      'ext4-1k-zero-range-extension-leaves-unwritten-clean-diff.json', 'ext4-1k-truncate-discards-blocks-past-eof-diff.json',
+      // An envelope fix: a refused O_DIRECT write's landed prefix may end in an unwritten block that reads old.
+      'ext4-1k-refused-dio-unwritten-landed-diff.json'];
     const replayAll = (dir: string) => files.map((file) => {
       const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
       const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4' });
@@ -549,7 +629,7 @@ describe('diff: host vs reference', () => {
   });
 
   /*
-   * Three diff findings on xfs (seed 21 on 1k blocks, seed 23 on 4k), kept in corpus/host: which
+   * Diff findings on xfs (seed 21 on 1k blocks, seeds 23 and 302 on 4k), kept in corpus/host: which
    * blocks a ranged flush finishes copy-on-write for follows the folios of the COW write, which
    * follow the physical extents and more the model does not copy; and a block XFS speculative
    * preallocation gave the host only, written later where the model keeps a hole (the files'
@@ -561,6 +641,9 @@ describe('diff: host vs reference', () => {
     // Strict: the reference's folio 20-21, made over one extent where the host has two, written
     // back whole by the dedupe's flush (foliosAcrossHostExtents).
     ['xfs-4k-cow-folio-across-extents-diff.json', 4096, 'cow'],
+    // Strict: the collapse's flush finished block 4 (its folio 4-5) on the reference only. In the
+    // envelope only if its other owner's pending copy follows the shift (block 28 before, 26 after).
+    ['xfs-4k-cow-pending-follows-collapse-diff.json', 4096, 'cow'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
     // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
@@ -590,14 +673,19 @@ describe('diff: host vs reference', () => {
     ['xfs-4k-insert-keeps-speculative-past-new-eof-diff.json', 4096, 'speculative'],
     // Strict: a speculative block the host zeroed and wrote, the reference later fallocated.
     ['xfs-1k-speculative-then-fallocated-diff.json', 1024, 'speculative'],
+    // Strict: a speculative block kept the host's reflink flag through the truncate, so the host's
+    // unaligned O_DIRECT write fell back to a buffered one at op 7 (followHostReflinkFlag).
+    ['xfs-4k-speculative-keeps-reflink-flag-diff.json', 4096, 'speculative'],
   ] as const;
   /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
     'xfs-4k-cow-folio-across-extents-diff.json': [8, /block 21 .* is delalloc on the host, written on the reference/],
+    'xfs-4k-cow-pending-follows-collapse-diff.json': [7, /block 4 .* is shared on the host, written on the reference/],
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
     'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],
     'xfs-1k-speculative-then-fallocated-diff.json': [4, /block 120 .* is written on the host, hole on the reference/],
+    'xfs-4k-speculative-keeps-reflink-flag-diff.json': [7, /block 0 .* is delalloc on the host, written on the reference/],
   };
   const what = { cow: 'copy-on-write progress in the envelope; strict, diff-mapping', none: 'the same on both sides, strict too',
     speculative: 'speculative preallocation followed through later ops in the envelope; strict, diff-mapping' };

@@ -115,6 +115,63 @@ describe('personalities', () => {
     assert.deepStrictEqual(p.fsys.checkInvariants(), []);
   });
 
+  it('fallocExtendsWithoutZeroing: an extending zero range or allocation leaves the block it allocated unwritten clean in a dirty EOF folio (ext4); through truncate up it is dirtied and written (diff, ext4 1k seed 113)', () => {
+    const ext4k1 = (knob: boolean): { fsys: IomapFs; f: FileHandle } => {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: 1024, inlineMax: 0 });
+      const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+      fsys.refs.personality = { ...personality('ext4'), fallocExtendsWithoutZeroing: knob };
+      return { fsys, f: fsys.open('f', { create: true }) };
+    };
+    const cls = (f: FileHandle, b: number): string => {
+      const e = f.fiemap(b * 1024, 1024, 0).find((x) => x.logical <= b * 1024 && b * 1024 < x.logical + x.length);
+      return !e ? 'hole' : e.flags & FIEMAP_EXTENT_DELALLOC ? 'delalloc' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written';
+    };
+    // As on ext4 1k (6.18.44, python and filefrag -v): EOF at 1546 in block 1, block 1 dirty in
+    // the folio over blocks 0-3; a 1-byte zero range at block 2 extends the file to 2049, then an
+    // allocation of block 3 extends it to 3073; each fsync leaves the new block unwritten.
+    const run = (knob: boolean): string[] => {
+      const { fsys, f } = ext4k1(knob);
+      f.pwrite(0, new Uint8Array(1546).fill(7));
+      f.fsync();
+      f.pwrite(1530, new Uint8Array(10).fill(8));
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 2048, 1);
+      f.fsync();
+      const afterZero = cls(f, 2);
+      f.pwrite(2039, new Uint8Array(10).fill(9));
+      f.fallocate(0, 3072, 1);
+      f.fsync();
+      assert.strictEqual(f.size, 3073);
+      assert.deepStrictEqual(f.pread(1546, 3073 - 1546).filter((x) => x !== 0).length, 10, 'past the old EOFs only the second write\'s bytes are not zero');
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+      return [afterZero, cls(f, 3)];
+    };
+    assert.deepStrictEqual(run(true), ['unwritten', 'unwritten'], 'ext4: the size is set, nothing zeroed into the new blocks');
+    assert.deepStrictEqual(run(false), ['written', 'written'], 'truncate up: its zeroing dirties the new block in the dirty EOF folio');
+  });
+
+  it('invalidateDiscardsBlocks: a truncate down leaves the blocks past the new EOF in a large EOF folio clean (ext4 buffer heads), so a later extension does not write them; iomap keeps them dirty (ext4 4k)', () => {
+    const run = (knob: boolean): string => {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: BS, inlineMax: 0 });
+      const fsys = IomapFs.mount(dev, {});
+      fsys.refs.personality = { ...personality('ext4'), invalidateDiscardsBlocks: knob };
+      const f = fsys.open('f', { create: true });
+      // As on ext4 4k (6.18.44, python and filefrag -v): one 16 KiB write (a 4-page folio), a
+      // truncate to 10000, a 1-byte zero range at block 3 (extending), an fsync: 3 stays unwritten.
+      f.pwrite(0, new Uint8Array(4 * BS).fill(7));
+      assert.strictEqual(f.inode.mapping.folioAt(0)?.size, 4 * BS, 'one folio over blocks 0-3');
+      f.truncate(10000);
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 3 * BS, 1);
+      f.fsync();
+      assert.deepStrictEqual(f.pread(10000, 3 * BS + 1 - 10000).filter((x) => x !== 0).length, 0, 'zeroes past the truncated EOF');
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+      return classOf(f, 3);
+    };
+    assert.strictEqual(run(true), 'unwritten', 'ext4: discarded at the truncate');
+    assert.strictEqual(run(false), 'written', 'iomap: still dirty, and inside EOF after the extension');
+  });
+
   it('writeBackAfterTruncateZero: generic writes the zeroed EOF block back; xfs writes [on-disk size, new size) only; ext4 nothing', () => {
     // A synced file truncated down inside its on-disk size: generic writes the EOF block, xfs and ext4 leave it dirty.
     for (const name of ['generic', 'xfs', 'ext4'] as const) {
@@ -196,6 +253,27 @@ describe('personalities', () => {
       assert.deepStrictEqual(Array.from(f.pread(8 * BS + 512, 2)), [6, 6], name);
       assert.deepStrictEqual(fsys.checkInvariants(), [], name);
     }
+  });
+
+  it('dioFallbackOnReflinkedInode: the reflink flag survives a remount (XFS_DIFLAG2_REFLINK is on disk), so an unaligned O_DIRECT write after it still goes through the cache', () => {
+    const dev = new MemoryDevice({ size: 64 << 20 });
+    IomapFs.mkfs(dev, { blockSize: BS });
+    const first = IomapFs.mount(dev, { maxFolioSize: BS });
+    first.refs.personality = personality('xfs');
+    const f0 = first.open('f', { create: true });
+    f0.pwrite(0, new Uint8Array(2 * BS).fill(3));
+    f0.fsync();
+    f0.cloneRange(0, BS, 4 * BS);
+    f0.fsync();
+    first.unmount();
+    const fsys = IomapFs.mount(dev, { maxFolioSize: BS });
+    fsys.refs.personality = personality('xfs');
+    const f = fsys.open('f');
+    assert.strictEqual(fsys.refs.isReflinked(f.inode), true, 'the flag was read back');
+    f.directWrite(8 * BS + 512, new Uint8Array(1024).fill(6));
+    assert.strictEqual(classOf(f, 8), 'delalloc', 'buffered, as before the remount');
+    assert.strictEqual(f.bmap(0), 0, 'FIBMAP of the file with shared blocks: 0');
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
   });
 
   it('shiftFreesPostEofBlocks: collapse frees the blocks past EOF first on xfs, shifts them on generic (diff, xfs 4k, 4 ops)', () => {

@@ -22,7 +22,7 @@
 
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import type { Capabilities, FiemapExtent, FileAdapter, FileTarget } from '../types';
+import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, KernelEvidence } from '../types';
 import { loadNative, POSIX_FADV_RANDOM, RWF_ATOMIC, RWF_DONTCACHE, type NativeAddon, type U64 } from '../../reference/device/native';
 import { toFsError } from '../../reference/device/errors';
 import { EBADF, EINVAL, EIO, ENXIO, EOPNOTSUPP, FsError } from '../../reference/errno';
@@ -31,6 +31,7 @@ import {
 } from './profiles';
 import { HostSafetyError, OwnedFile, resolveScratchDir, SCRATCH_ENV, scratchRoots } from './safety';
 import { scratchMountAround } from './scratch';
+import { delallocEvidence, dioCollisionEvidence, KmsgLog, sharedKmsg } from './kmsg';
 
 export { HostSafetyError, SCRATCH_ENV } from './safety';
 export { PROFILES, type FsProfile, type HostFsType } from './profiles';
@@ -59,6 +60,8 @@ export interface HostOptions {
    * With it the target offers remount (Capabilities.remount): close, this, reopen the same inode.
    */
   remount?: () => void;
+  /** false: do not read /dev/kmsg for evidence (default: read it on xfs when it can be read). */
+  kernelLog?: boolean;
   [key: string]: unknown;
 }
 
@@ -145,6 +148,8 @@ export class HostTarget implements FileTarget {
   private closed = false;
   /** randomReads() was asked for: every fd this target opens gets POSIX_FADV_RANDOM. */
   private random = false;
+  /** The kernel's report of the last O_DIRECT read's EIO (kernelEvidence()). */
+  private evidence: KernelEvidence | null = null;
 
   constructor(private readonly adapter: HostAdapter, private readonly file: OwnedFile, fd: number) {
     this.fdNum = fd;
@@ -350,13 +355,40 @@ export class HostTarget implements FileTarget {
     const { fd, addon } = this.direct('O_DIRECT read');
     const want = Math.min(len, MAX_RW_COUNT);
     const buf = this.bounce(addon, want);
+    this.evidence = null;
+    const kmsg = this.adapter.kmsg;
+    const since = kmsg === null ? -1 : kmsg.mark();
     let n: number;
     try {
       n = fs.readSync(fd, buf, 0, want, off);
     } catch (e) {
-      throw this.fail(e, `O_DIRECT pread(${off}, ${len})`);
+      const err = this.fail(e, `O_DIRECT pread(${off}, ${len})`);
+      if (err.code === 'EIO' && this.adapter.collectsEvidence) this.evidence = this.collisionEvidence(off, len, since);
+      throw err;
     }
     return Buffer.from(buf.subarray(0, n));
+  }
+
+  /**
+   * Why the O_DIRECT read of [off, off+len) just failed with EIO, in the kernel's words: its
+   * warning logged since `since`, else the delalloc extent FIEMAP shows over the range (kmsg.ts).
+   */
+  private collisionEvidence(off: number, len: number, since: number): KernelEvidence | null {
+    const op = { off, len, errno: 'EIO' };
+    const fsType = this.adapter.info.fsType;
+    const kmsg = this.adapter.kmsg;
+    const logged = kmsg === null ? null : dioCollisionEvidence(kmsg.since(since), since, this.file.path, fsType, op);
+    if (logged !== null || !this.adapter.capabilities.fiemap || len === 0) return logged;
+    try {
+      return delallocEvidence(this.fiemap(off, len, 0), fsType, op);
+    } catch {
+      return null; // FIEMAP failing too (a shut-down filesystem): no evidence
+    }
+  }
+
+  /** The kernel's report of why the last O_DIRECT read failed with EIO (adapters/host/kmsg.ts), if it made one. */
+  kernelEvidence(): KernelEvidence | null {
+    return this.evidence;
   }
 
   /** O_DIRECT pwritev2(RWF_ATOMIC) of `data` at `off` from an aligned copy: one call, all or nothing. */
@@ -548,6 +580,15 @@ export class HostAdapter implements FileAdapter {
   readonly cleanupNotes: string[] = [];
   /** HostOptions.remount: how the owner of the mount unmounts and mounts it again (null: not ours). */
   readonly remountHook: (() => void) | null;
+  /**
+   * The kernel log, read for evidence when an O_DIRECT read fails with EIO (xfs only: the family
+   * known signature it serves is an XFS bug). Null when off; info.notes says why once.
+   */
+  readonly kmsg: KmsgLog | null;
+  /** Whether an O_DIRECT read's EIO is looked into for kernel evidence (xfs with O_DIRECT). */
+  get collectsEvidence(): boolean {
+    return this.info.fsType === 'xfs' && this.capabilities.directIO;
+  }
   private readonly dropMode: 'auto' | 'always' | 'never';
   private file: OwnedFile | null = null;
   private target: HostTarget | null = null;
@@ -615,7 +656,19 @@ export class HostAdapter implements FileAdapter {
       native: { loaded: nat.addon !== null, reason: nat.reason },
       disabled, notes: probe.notes, dropCaches: canDrop,
     };
+    this.kmsg = this.kernelLog(opts);
     track(this);
+  }
+
+  /**
+   * The kernel log reader for evidence (xfs with O_DIRECT only); when /dev/kmsg cannot be read a
+   * note says once that family known signatures cannot match here (docs/corpus.md).
+   */
+  private kernelLog(opts: HostOptions): KmsgLog | null {
+    if (!this.collectsEvidence || opts.kernelLog === false) return null;
+    const { log, reason } = sharedKmsg();
+    if (log === null) this.info.notes.push(`kernel log unreadable (${reason}): an O_DIRECT read's EIO has only FIEMAP for evidence (docs/corpus.md "Family signatures")`);
+    return log;
   }
 
   /** One line per capability that is off, with the reason (for the CLI and logs). */

@@ -173,7 +173,7 @@ export class DurabilityTracker {
   private maxSize = 0;
   private readonly onChange = (lo: number, hi: number): void => this.beforeChange(lo, hi);
   /** Version rows of the last crash check, reused by the next (see rows()). */
-  private pool: Uint8Array[] = [];
+  private pool: Buffer[] = [];
   /** All-or-nothing changes since the base that no later op touched (checkAtomic judges them). */
   private atomic: AtomicChange[] = [];
 
@@ -514,12 +514,12 @@ export class DurabilityTracker {
     if (d.span !== null) overlay(row, a, b, d.span);
   }
 
-  /** @internal Rows available for buildVersions over `len` bytes (kept between crashes). */
-  rows(count: number, len: number): Uint8Array[] {
+  /** @internal Rows available for buildVersions over `len` bytes (kept between crashes; Buffers: compared in place). */
+  rows(count: number, len: number): Buffer[] {
     if (this.pool.length < count || (this.pool[0]?.length ?? 0) < len) {
       const n = Math.max(len, this.pool[0]?.length ?? 0);
-      while (this.pool.length < count) this.pool.push(new Uint8Array(n));
-      for (let i = 0; i < this.pool.length; i++) if (this.pool[i].length < n) this.pool[i] = new Uint8Array(n);
+      while (this.pool.length < count) this.pool.push(Buffer.alloc(n));
+      for (let i = 0; i < this.pool.length; i++) if (this.pool[i].length < n) this.pool[i] = Buffer.alloc(n);
     }
     return this.pool;
   }
@@ -708,10 +708,11 @@ class CrashJudge {
     let longest = 0;
     for (const [a, b] of judged) longest = Math.max(longest, b - a);
     const rows = this.tr.rows(this.info.length, Math.min(SEGMENT, longest));
+    const matchK = new Int8Array(this.info.length);
     let pos = 0;
     for (const [a, b] of judged) {
       this.stable(states, pos, a);
-      for (let s = a; s < b; s += SEGMENT) this.changedUnits(states, s, Math.min(b, s + SEGMENT), rows);
+      for (let s = a; s < b; s += SEGMENT) this.changedUnits(states, s, Math.min(b, s + SEGMENT), rows, matchK);
       pos = b;
     }
     this.stable(states, pos, this.size);
@@ -778,7 +779,7 @@ class CrashJudge {
    * nor than an acknowledgement, and reaches the found size), which is a compare against the
    * oracle; the versions are built only for a segment where some unit does not.
    */
-  private changedUnits(states: RunState[], a: number, b: number, rows: Uint8Array[]): void {
+  private changedUnits(states: RunState[], a: number, b: number, rows: Buffer[], matchK: Int8Array): void {
     const win = this.info;
     const got = this.foundAt(a, b);
     if (got === null) throw new Error(`durability: bytes [${a}, ${b}) of the found file were not read`);
@@ -794,7 +795,6 @@ class CrashJudge {
       for (const s of states) s.mark(a, false);
       return;
     }
-    const matchK = new Int8Array(win.length);
     for (let u = a; u < b; u += UNIT) {
       const e = Math.min(this.size, u + UNIT);
       if (u >= e) break;
@@ -813,7 +813,7 @@ class CrashJudge {
           this.tr.baseInto(rows[0].subarray(0, b - a), a, b);
           baseBuilt = true;
         }
-        if (bytesEqual(gu, rows[0].subarray(u - a, e - a)) && (unlimited || states.every((s) => s.limit[0] >= e))) {
+        if (rows[0].compare(gu, 0, gu.length, u - a, e - a) === 0 && (unlimited || states.every((s) => s.limit[0] >= e))) {
           for (const s of states) s.mark(u, false);
           continue;
         }
@@ -830,7 +830,7 @@ class CrashJudge {
         for (let t = 0; t < win.length - unitFloor && !ok; t++) {
           const k = t === 0 ? win.length - 1 : t === 1 ? unitFloor : win.length - t;
           if (k < unitFloor || (t > 1 && k === unitFloor) || (!unlimited && s.limit[k] < e)) continue;
-          if (matchK[k] < 0) matchK[k] = bytesEqual(gu, rows[k].subarray(u - a, e - a)) ? 1 : 0;
+          if (matchK[k] < 0) matchK[k] = rows[k].compare(gu, 0, gu.length, u - a, e - a) === 0 ? 1 : 0;
           ok = matchK[k] === 1;
         }
         if (ok) {

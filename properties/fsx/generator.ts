@@ -914,6 +914,11 @@ export class Generator {
     this.win = null;
     this.trimOffLen(fileSize);
     this.win = win;
+    // A dedupe whose source starts in every fourth block keeps its unaligned tail where it fits
+    // (no new random draw, so the op stream is otherwise unchanged): Linux cuts it down to whole
+    // blocks, to nothing if it is shorter than one, and still reports the whole length as deduped
+    // (fileops-14.14), which the oracle must expect.
+    const tail = code === OP_DEDUPE_RANGE && bs > 1 && Math.floor(this.off / bs) % 4 === 0 ? this.len % bs : 0;
     if (bdy) {
       this.off -= this.off % o.readbdy;
       if (o.direct) this.len -= this.len % o.readbdy;
@@ -924,7 +929,10 @@ export class Generator {
     for (let tries = 0; tries < 30; tries++) {
       let dst = this.pos(maxEnd);
       dst -= dst % (bdy ? o.writebdy : bs);
-      if (!(Math.abs(dst - this.off) < this.len) && dst + this.len <= maxEnd) return dst;
+      if (!(Math.abs(dst - this.off) < this.len) && dst + this.len <= maxEnd) {
+        if (tail > 0 && !(Math.abs(dst - this.off) < this.len + tail) && dst + this.len + tail <= maxEnd) this.len += tail;
+        return dst;
+      }
     }
     this.len = 0;
     return 0;

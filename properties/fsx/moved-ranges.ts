@@ -22,10 +22,12 @@ const NO_IDENTITY = FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTE
   | FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_DATA_TAIL;
 /** Flags that say nothing about where the bytes are (how the answer was cut). */
 const PRESENTATION = FIEMAP_EXTENT_LAST | FIEMAP_EXTENT_MERGED;
-/** A FIEMAP answer this long may be a full array: ask again from its end. */
-const FIEMAP_FULL = 1024;
-
-/** The target's mapping of each [lo, hi) of `ranges` (all of it, asked again past a full answer). */
+/**
+ * The target's mapping of each [lo, hi) of `ranges`, all of it: a target may answer FIEMAP with
+ * fewer extents than there are (its array may be any size, and the host's is whatever the
+ * adapter passed), so it is asked again from the end of each answer until the answer is empty,
+ * ends with LAST (the file's final extent) or reaches hi.
+ */
 export function mappingOf(t: FileTarget, ranges: ReadonlyArray<readonly [number, number]>): FiemapExtent[][] {
   return ranges.map(([lo, hi]) => {
     const out: FiemapExtent[] = [];
@@ -33,9 +35,9 @@ export function mappingOf(t: FileTarget, ranges: ReadonlyArray<readonly [number,
       const ext = t.fiemap!(pos, hi - pos, 0);
       out.push(...ext);
       const last = ext[ext.length - 1];
-      if (ext.length < FIEMAP_FULL || last === undefined || (last.flags & FIEMAP_EXTENT_LAST) !== 0) break;
+      if (last === undefined || (last.flags & FIEMAP_EXTENT_LAST) !== 0) break;
       const next = last.logical + last.length;
-      if (next <= pos) break;
+      if (next <= pos || next >= hi) break;
       pos = next;
     }
     return out;

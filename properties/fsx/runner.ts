@@ -13,7 +13,7 @@
  * Hot path: one switch per op, bulk compares, no per-op allocation besides what the target returns.
  */
 
-import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps, ReadKind } from '../../adapters/types';
+import type { Capabilities, FaultSteps, FileTarget, FiemapExtent, InterleavingSteps, KernelEvidence, ReadKind } from '../../adapters/types';
 import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE,
@@ -80,6 +80,8 @@ export interface Failure {
   lines: string[];
   /** Stack of a crash (not part of the deterministic report). */
   stack?: string;
+  /** The kernel's own report of the failed op, when the target captured one (FileTarget.kernelEvidence). */
+  evidence?: KernelEvidence;
 }
 
 export { TargetError, HarnessLimit };
@@ -231,6 +233,11 @@ const INCREMENTAL_CHECK_FROM = 1 << 20;
 const CHANGE_WINDOW = 1 << 16;
 /** Of the remounts of a file larger than INCREMENTAL_CHECK_FROM, every this-many-th reads it whole. */
 const FULL_CHECK_EVERY = 8;
+/**
+ * A target's invariants after an op look at what the op changed (`invariants(true)`), and at
+ * everything after every this-many-th op and at the end of the run (docs/fsx.md).
+ */
+export const FULL_INVARIANTS_EVERY = 100;
 /** Extents at which a FIEMAP answer may be a full array (the final one then lacks LAST). */
 const FIEMAP_FULL = 1024;
 /** Dedupe requests are capped at 1 GiB per call (fs/remap_range.c). */
@@ -311,7 +318,12 @@ export class Runner {
   private readonly atomicUnits: { unitMin: number; unitMax: number } | null;
 
   /** The target's own invariant check, when it has one (reference targets). */
-  private readonly invariants: (() => string[]) | null;
+  /** The target's own invariants (null: it has none); `touched`: over what changed since the last ask. */
+  private readonly invariants: ((touched: boolean) => string[]) | null;
+  /** The last invariants check looked at what changed only (finish checks everything). */
+  private invariantsTouchedOnly = false;
+  /** The op whose invariants check looks at everything (FULL_INVARIANTS_EVERY; ops that skip the check defer it). */
+  private fullInvariantsAt = FULL_INVARIANTS_EVERY;
   /** Versions since the last fsync, for crash ops (null: not tracked). */
   private readonly durability: DurabilityTracker | null;
   /** What the oracle changed since the last remount check (its changeLog; remountRanges). */
@@ -342,8 +354,8 @@ export class Runner {
   constructor(target: FileTarget, caps: Capabilities, pattern: Pattern, cfg: RunnerConfig, io: Output) {
     this.oracle = new SparseBytes(oracleChunkSize(cfg.maxlen));
     this.t = target;
-    const inv = (target as { invariants?: () => string[] }).invariants;
-    this.invariants = typeof inv === 'function' ? () => inv.call(target) : null;
+    const inv = (target as { invariants?: (touched?: boolean) => string[] }).invariants;
+    this.invariants = typeof inv === 'function' ? (touched) => inv.call(target, touched) : null;
     this.il = target.interleave;
     this.bs = caps.blockSize;
     this.ps = caps.pageSize;
@@ -370,11 +382,17 @@ export class Runner {
   }
 
   /**
-   * The end of a run that passed: when a remount was checked incrementally since the last
-   * whole-file check, the whole file is read back now (remountRanges), so that no byte a remount
-   * lost or damaged outside what the ops changed goes unchecked.
+   * The end of a run that passed: the target's invariants are checked over everything (when the
+   * last op's check looked at what changed only), and when a remount was checked incrementally
+   * since the last whole-file check, the whole file is read back now (remountRanges), so that no
+   * byte a remount lost or damaged outside what the ops changed goes unchecked.
    */
   finish(): void {
+    if (this.failure === null && this.invariantsTouchedOnly) {
+      this.invariantsTouchedOnly = false;
+      const v = this.invariants!(false);
+      if (v.length) this.fail('invariant', 'iomap-contract-8b', undefined, [`model invariants broken at the end of the run (op ${this.opNum}):`, ...v.slice(0, 8)]);
+    }
     if (this.failure !== null || this.incrementalChecks === 0) return;
     const n = this.incrementalChecks;
     this.incrementalChecks = 0;
@@ -439,7 +457,9 @@ export class Runner {
     if (this.failure === null && this.invariants !== null && this.cfg.checkInvariants === true) {
       // Model targets state their own invariants (per-folio state, delalloc reservations,
       // kernel WARNs): a leaked reservation reads back fine but is still a bug.
-      const v = this.invariants();
+      this.invariantsTouchedOnly = n < this.fullInvariantsAt;
+      if (!this.invariantsTouchedOnly) this.fullInvariantsAt = n + FULL_INVARIANTS_EVERY;
+      const v = this.invariants(this.invariantsTouchedOnly);
       if (v.length) this.fail('invariant', 'iomap-contract-8b', undefined, [`model invariants broken after op ${n}:`, ...v.slice(0, 8)]);
     }
     return this.failure === null;
@@ -1938,17 +1958,22 @@ export class Runner {
   private dedupe(off: number, len: number, dst: number, size: number, checkShared: boolean): void {
     // The length the kernel works on: capped at 1 GiB, rounded down to the block unless both
     // ranges end at EOF (fs/remap_range.c generic_remap_checks).
-    let eff = Math.min(len, DEDUPE_MAX);
+    // What it reports is the capped length asked for, whenever the remap did not fail
+    // (vfs_dedupe_file_range: bytes_deduped = len), however far it was shortened: shortened to
+    // nothing, the ranges are not even compared.
+    const asked = Math.min(len, DEDUPE_MAX);
+    let eff = asked;
     if (eff % this.bs !== 0 && !(off + eff === size && dst + eff === size)) eff -= eff % this.bs;
-    const same = eff > 0 && this.oracle.equalRanges(off, dst, eff);
+    const same = eff === 0 || this.oracle.equalRanges(off, dst, eff);
     const r = this.t.dedupeRange!(off, len, dst);
-    const want = same ? eff : 0;
+    const want = same ? asked : 0;
     if (r !== want) {
+      const ranges = eff === 0 ? 'shortened to nothing' : eff < asked ? `shortened to ${hex(eff)} bytes that ${same ? 'are equal' : 'differ'}` : same ? 'are equal' : 'differ';
       this.fail('dedupe', 'fileops-14.14', undefined, [
         `dedupe range: ${hex(off)} to ${hex(off + len)} at ${hex(dst)}`,
-        `do_dedupe_range: ranges ${same ? 'are equal' : 'differ'}, expected ${hex(want)} bytes deduped, got ${hex(r)}`,
+        `do_dedupe_range: ranges ${ranges}, expected ${hex(want)} bytes deduped, got ${hex(r)}`,
       ]);
-    } else if (same && checkShared) {
+    } else if (same && eff > 0 && checkShared) {
       this.checkShared(off, dst, eff, 'fileops-14.14');
     }
   }
@@ -2180,6 +2205,7 @@ export class Runner {
       const rule = e.code === 'SIGBUS' ? 'fileops-14.23' : undefined;
       this.fail('op-error', rule, undefined, [`${this.describeArgs(buf, i)}`, `do_${name}: ${e.message}`]);
       (this.failure as Failure).errno = e.code;
+      this.attachEvidence();
       return;
     }
     if (e instanceof HarnessLimit) {
@@ -2198,6 +2224,7 @@ export class Runner {
     if (dv !== null) {
       this.fail('divergence', dv.rule, undefined, [`${this.describeArgs(buf, i)}`, ...dv.lines]);
       if (dv.errno !== undefined) (this.failure as Failure).errno = dv.errno;
+      this.attachEvidence();
       return;
     }
     const err = e instanceof Error ? e : new Error(String(e));
@@ -2207,6 +2234,12 @@ export class Runner {
     }
     this.fail('crash', undefined, undefined, [`${this.describeArgs(buf, i)}`, `target crashed in ${name}: ${err.name}: ${err.message}`]);
     if (err.stack !== undefined) (this.failure as Failure).stack = err.stack;
+  }
+
+  /** The target's kernel evidence for the op that just failed, when it has one (asked only on a failure). */
+  private attachEvidence(): void {
+    const e = this.t.kernelEvidence?.() ?? null;
+    if (e !== null) (this.failure as Failure).evidence = e;
   }
 
   private describeArgs(buf: OpBuffer, i: number): string {

@@ -30,7 +30,7 @@ import type { FileAdapter, SetupSupport } from '../../adapters/types';
 import { FsxUsageError, RunHooks, RunResult, runFsx, TargetError } from './engine';
 import type { FsxOptions } from './generator';
 import { OpLog, serializeOpLog, toFsxops } from './oplog';
-import type { Output } from './runner';
+import type { Failure, Output } from './runner';
 import { shrinkLog, ShrinkResult } from './shrink';
 import { ClassReach, describeSetup, roundSeed, roundSizes, sweeps, SweepPins, SweepSchedule } from './sweep';
 import type { CoverageJson } from '../coverage/recorder';
@@ -143,6 +143,12 @@ export interface SeedExtras {
   saveDir?: () => string;
   /** false: do not print the coverage table (a campaign prints the merged one). */
   printCoverage?: boolean;
+  /**
+   * A failure this names a family known signature for (by the kernel evidence the target captured:
+   * cli/known.ts) is classified without a shrink: the summary's failure gets `family`, and no
+   * shrunk log is made.
+   */
+  explained?: (failure: Failure, log: OpLog) => string | null;
 }
 
 /**
@@ -241,7 +247,10 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
   if (r.failure.offset !== undefined) f.offset = r.failure.offset;
   f.op = r.failure.op;
   f.log = saved;
-  if (task.shrink) {
+  if (r.failure.evidence !== undefined) f.evidence = r.failure.evidence;
+  const family = more.explained?.(r.failure, log) ?? null;
+  if (family !== null) f.family = family;
+  if (task.shrink && family === null) {
     // The detection stands whatever the shrink does: a shrink that cannot finish is reported in
     // the summary (shrunk.error) next to the failure it was given.
     let s: ShrinkResult;

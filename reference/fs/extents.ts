@@ -23,9 +23,30 @@ export class ExtentMap {
   exts: Extent[];
   /** `exts` is shared with a view: copy it before the next change. */
   private sharedWithView = false;
+  /** Delalloc blocks in the map, kept up to date by every change (-1: not counted yet). */
+  private delallocBlocks = -1;
+  /**
+   * Blocks [touchedLo, touchedHi) cover every extent change since the invariants last looked
+   * (forgetTouched): they check only there (IomapFs.checkTouchedInvariants). A new map starts with
+   * all of it touched.
+   */
+  touchedLo = 0;
+  touchedHi = Infinity;
 
   constructor(exts: Extent[] = []) {
     this.exts = exts;
+  }
+
+  /** Note that the extents over blocks [lo, hi) changed. */
+  private touch(lo: number, hi: number): void {
+    if (lo < this.touchedLo) this.touchedLo = lo;
+    if (hi > this.touchedHi) this.touchedHi = hi;
+  }
+
+  /** The invariants looked at every change so far. */
+  forgetTouched(): void {
+    this.touchedLo = Infinity;
+    this.touchedHi = -Infinity;
   }
 
   /** Copy-on-write: make the array `exts` private before changing it (the extents are shared: immutable). */
@@ -43,8 +64,8 @@ export class ExtentMap {
     return v;
   }
 
-  /** Index of the first extent ending after lblk. */
-  private firstAfter(lblk: number): number {
+  /** Index of the first extent ending after lblk (exts.length: none). */
+  firstAfter(lblk: number): number {
     let lo = 0;
     let hi = this.exts.length;
     while (lo < hi) {
@@ -95,6 +116,8 @@ export class ExtentMap {
     const removed = this.range(lblk, len);
     if (removed.length === 0) return removed;
     this.own();
+    this.touch(lblk, lblk + len);
+    if (this.delallocBlocks >= 0) for (const e of removed) if (e.state === 'delalloc') this.delallocBlocks -= e.len;
     const end = lblk + len;
     const i = this.firstAfter(lblk);
     let j = i;
@@ -116,6 +139,8 @@ export class ExtentMap {
   set(lblk: number, len: number, state: ExtState, pblk: number): Extent[] {
     const old = this.remove(lblk, len);
     this.own();
+    this.touch(lblk, lblk + len);
+    if (state === 'delalloc' && this.delallocBlocks >= 0) this.delallocBlocks += len;
     const i = this.firstAfter(lblk);
     this.exts.splice(i, 0, { lblk, len, pblk: state === 'delalloc' ? -1 : pblk, state });
     this.mergeAround(i);
@@ -156,6 +181,7 @@ export class ExtentMap {
     const { ext } = this.lookup(lblk);
     if (!ext || ext.lblk === lblk) return;
     const i = this.exts.indexOf(ext);
+    this.touch(ext.lblk, ext.lblk + ext.len);
     const d = lblk - ext.lblk;
     const tail: Extent = { lblk, len: ext.len - d, pblk: ext.pblk < 0 ? -1 : ext.pblk + d, state: ext.state };
     this.exts.splice(i, 1, { ...ext, len: d }, tail);
@@ -166,13 +192,21 @@ export class ExtentMap {
     // A new array (nothing to own first): the moved extents are new objects.
     this.exts = this.exts.map((e) => (e.lblk >= lblk ? { ...e, lblk: e.lblk + delta } : e));
     this.sharedWithView = false;
+    this.touch(Math.min(lblk, lblk + delta), Infinity);
     this.exts.sort((a, b) => a.lblk - b.lblk);
   }
 
+  /** Blocks in `state`, counted extent by extent. */
   count(state: ExtState): number {
     let n = 0;
     for (const e of this.exts) if (e.state === state) n += e.len;
     return n;
+  }
+
+  /** count('delalloc') from a tally every change keeps (counted once, on the first ask). */
+  delallocCount(): number {
+    if (this.delallocBlocks < 0) this.delallocBlocks = this.count('delalloc');
+    return this.delallocBlocks;
   }
 
   clone(): ExtentMap {

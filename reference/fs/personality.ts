@@ -151,6 +151,22 @@ export interface Personality {
    */
   readonly unshareOnlyReflinked: boolean;
   /**
+   * fallocate (plain allocation and ZERO_RANGE) raises i_size as it allocates, with no zeroing
+   * from the old EOF: ext4_alloc_file_blocks -> ext4_update_inode_size, and pagecache_isize_extended
+   * zeroes the cached EOF folio's tail only if that folio is dirty, dirtying no block. So a block
+   * the call has just allocated unwritten stays clean, even in a dirty EOF folio, and an fsync
+   * leaves it unwritten (ext4 1k, seed 113). false: through truncate up (xfs_falloc_setsize ->
+   * xfs_vn_setattr_size), whose iomap_zero_range zeroes from the old EOF.
+   */
+  readonly fallocExtendsWithoutZeroing: boolean;
+  /**
+   * Invalidating part of a cached folio (a truncate's EOF folio, a punch's or zero range's edge
+   * folios) discards the blocks it covers whole, dirty state and all: ext4 caches through buffer
+   * heads, and block_invalidate_folio drops the buffers. false: iomap_invalidate_folio keeps a
+   * folio's per-block dirty state unless the whole folio goes.
+   */
+  readonly invalidateDiscardsBlocks: boolean;
+  /**
    * s_maxbytes for block size `bs` beyond which writes, truncates and fallocate fail with EFBIG:
    * MAX_LFS_FILESIZE (xfs), or (2^32 - 1) blocks (ext4_max_size for extent-mapped files: 32-bit
    * logical block numbers).
@@ -179,6 +195,8 @@ const GENERIC: Personality = {
   punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
+  fallocExtendsWithoutZeroing: false,
+  invalidateDiscardsBlocks: false,
   maxBytes: () => Number.MAX_SAFE_INTEGER,
 };
 
@@ -209,6 +227,8 @@ const EXT4: Personality = {
   punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
   unshareOnlyReflinked: false,
+  fallocExtendsWithoutZeroing: true,
+  invalidateDiscardsBlocks: true,
   maxBytes: (bs) => (2 ** 32 - 1) * bs,
 };
 

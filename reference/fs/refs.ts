@@ -28,7 +28,7 @@ import {
 import { iomapBioReadOps, iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../iomap/buffered-io';
 import { Allocator } from './alloc';
 import { Extent, ExtentMap } from './extents';
-import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
+import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readNewestSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
 import type { BlockDevice } from '../device/types';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../iomap/fs-ops';
 import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOPROTOOPT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
@@ -62,6 +62,8 @@ export class RefsInode {
   metaDirty = false;
   /** Inline data buffer (one block) while the file is inline, else null. */
   inline: Uint8Array | null = null;
+  /** Whether it was inline when the invariants last looked (takeTouchedBlocks). */
+  inlineAtCheck = false;
   /** Validity sequence: bumped on every extent map change. */
   seq = 0;
   /** Bumped on data-fork changes only (COW staging leaves it alone). */
@@ -89,7 +91,8 @@ export class RefsInode {
    * The reflink inode flag: set when a remap shares blocks into or out of the file (even when no
    * block ended up shared, as xfs_reflink_remap_prep sets it first). Cleared by an unshare that
    * leaves nothing shared while the inode has no dirty pages (tryClearReflinkFlag), and by a
-   * truncate that leaves no extent at all (truncateBlocks).
+   * truncate that leaves no extent at all (truncateBlocks). On disk with the inode
+   * (InodeRecord.reflink, XFS_DIFLAG2_REFLINK), so a remount keeps it.
    */
   reflinked = false;
   /**
@@ -187,10 +190,17 @@ function sbDataStart(sb: Superblock): number {
  * takes two of these around every ->iomap_begin.
  */
 class RefsSnapshot implements MappingSnapshot {
+  /** version('data') and version('all'), made once (the monitor compares them around every callback). */
+  private readonly dataVersion: string;
+  private readonly allVersion: string;
+
   constructor(
     private readonly fs: Refs, private readonly data: ExtentMap, private readonly cow: ExtentMap,
     private readonly inline: boolean, private readonly seq: number, private readonly dataSeq: number,
-  ) {}
+  ) {
+    this.dataVersion = `d${dataSeq}`;
+    this.allVersion = `a${seq}`;
+  }
 
   /**
    * Whether this snapshot still shows ri: the same extent arrays (a map copies its array at its
@@ -203,7 +213,7 @@ class RefsSnapshot implements MappingSnapshot {
   }
 
   version(scope: 'data' | 'all'): string {
-    return scope === 'data' ? `d${this.dataSeq}` : `a${this.seq}`;
+    return scope === 'data' ? this.dataVersion : this.allVersion;
   }
 
   fingerprint(scope: 'data' | 'all'): string {
@@ -353,13 +363,11 @@ export class Refs implements FsInstance {
   static mount(dev: BlockDevice, opts: { bugs?: RefsBugs; api?: IomapApi } = {}): Refs {
     const sb = readSuperblock(dev);
     if (sb.deviceBytes > dev.size) throw new FsError(EINVAL, `refs on ${dev.name} expects ${sb.deviceBytes} bytes, device has ${dev.size}`);
-    const a = readSlot(dev, sb, 0);
-    const b = readSlot(dev, sb, 1);
-    if (!a && !b) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
-    const useA = !!a && (!b || a.generation >= b.generation);
+    const newest = readNewestSlot(dev, sb);
+    if (newest === null) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
     const fs = new Refs(dev, sb, opts.api ?? defaultApi());
     if (opts.bugs) fs.bugs = { ...opts.bugs };
-    fs.load(useA ? a! : b!, useA ? 0 : 1);
+    fs.load(newest.img, newest.slot);
     if (!fs.bugs.noEofTailZeroAtRecovery) fs.zeroEofBlockTails();
     return fs;
   }
@@ -497,6 +505,7 @@ export class Refs implements FsInstance {
       ri.wbSize = r.size;
       ri.reachedEnd = r.size;
       ri.preallocFlag = r.prealloc === true;
+      ri.reflinked = r.reflink === true;
       for (const [lblk, len, pblk, st] of r.extents) {
         if (!Number.isSafeInteger(lblk) || !Number.isSafeInteger(len) || !Number.isSafeInteger(pblk) || len <= 0 ||
           pblk < sbDataStart(this.sb) || pblk + len > this.sb.dataStart + this.sb.dataBlocks) {
@@ -554,6 +563,7 @@ export class Refs implements FsInstance {
       }
       if (ri.inline) rec.inline = Buffer.from(ri.inline.subarray(0, Math.min(size, this.sb.inlineMax))).toString('base64');
       if (ri.preallocFlag) rec.prealloc = true;
+      if (ri.reflinked) rec.reflink = true;
       img.inodes.push(rec);
     }
     const slot = 1 - this.activeSlot;
@@ -937,6 +947,10 @@ export class Refs implements FsInstance {
       ri.extents.set(0, 1, 'written', got[0]);
     }
     ri.inline = null;
+    // The inline bytes are on the device now: the on-disk size, which an inline file commits as
+    // its in-core size, must not fall back to the ordered size that no writeback ever raised
+    // (a 1-byte write, then an fallocate inside it, lost the size across a remount).
+    this.dataReached(inode, Math.min(inode.size, this.blockSize));
     this.bumpSeq(ri);
     return 0;
   }
@@ -1773,24 +1787,55 @@ export class Refs implements FsInstance {
    * cached bytes are all zero over a hole (stale dirty bits of post-EOF blocks that later came
    * inside EOF, which writeback legitimately skips). Returns the violations.
    */
-  checkReservations(inode: Inode): string[] {
+  checkReservations(inode: Inode, from?: number, to?: number): string[] {
     const out: string[] = [];
+    const whole = from === undefined;
     let total = 0;
-    for (const r of this.inodes.values()) total += r.extents.count('delalloc') + r.cow.count('delalloc');
+    for (const r of this.inodes.values()) {
+      total += whole ? r.extents.count('delalloc') + r.cow.count('delalloc') : r.extents.delallocCount() + r.cow.delallocCount();
+    }
     if (total !== this.reservedBlocks) out.push(`reservedBlocks ${this.reservedBlocks} != delalloc blocks ${total}`);
     const ri = refsOf(inode);
     const eofBlk = Math.ceil(inode.size / this.blockSize);
+    const lo = from ?? 0;
+    const hi = to ?? Infinity;
     // Run by run, never block by block: this runs after every fsx op.
-    for (const fork of [ri.extents, ri.cow]) {
-      for (const e of fork.exts) if (e.state === 'delalloc') this.checkDelallocExtent(inode, e, eofBlk, out);
-    }
+    this.checkDelallocExtents(inode, ri.extents, lo, hi, eofBlk, out);
+    this.checkDelallocExtents(inode, ri.cow, lo, hi, eofBlk, out);
     if (ri.inline) return out;
     const mapping = inode.mapping;
-    for (let k = 0; k < mapping.nrFolios; k++) {
+    const end = hi * this.blockSize;
+    for (let k = lo === 0 ? 0 : mapping.rankFrom(Math.floor(lo * this.blockSize / PAGE_SIZE)); k < mapping.nrFolios; k++) {
       const folio = mapping.folioByRank(k);
+      if (folio.pos >= end) break;
       if (folio.dirty) this.checkDirtyBacked(ri, folio, eofBlk, out);
     }
     return out;
+  }
+
+  /** checkDelallocExtent for each delalloc extent of a fork overlapping blocks [lo, hi). */
+  private checkDelallocExtents(inode: Inode, fork: ExtentMap, lo: number, hi: number, eofBlk: number, out: string[]): void {
+    const x = fork.exts;
+    for (let i = lo === 0 ? 0 : fork.firstAfter(lo); i < x.length && x[i].lblk < hi; i++) {
+      if (x[i].state === 'delalloc') this.checkDelallocExtent(inode, x[i], eofBlk, out);
+    }
+  }
+
+  /** Blocks [from, to) whose extents changed, or that inline data left, since the last call. */
+  takeTouchedBlocks(inode: Inode): [number, number] {
+    const ri = refsOf(inode);
+    let from = Math.min(ri.extents.touchedLo, ri.cow.touchedLo);
+    let to = Math.max(ri.extents.touchedHi, ri.cow.touchedHi);
+    // The dirty-folio checks skip an inline file: all of them apply once it is no longer inline.
+    const inline = ri.inline !== null;
+    if (inline !== ri.inlineAtCheck) {
+      from = 0;
+      to = Infinity;
+      ri.inlineAtCheck = inline;
+    }
+    ri.extents.forgetTouched();
+    ri.cow.forgetTouched();
+    return [from, to];
   }
 
   /** The first block of a delalloc extent that is at/after EOF or not dirty in the page cache (one message). */

@@ -11,13 +11,35 @@ import { PAGE_SHIFT, PAGE_SIZE } from './types';
 import type { AddressSpace } from './pagecache';
 
 export class IomapFolioState {
+  /** Per-block bits; changed only through this file's range helpers, which note the change. */
   readonly uptodate: Uint8Array;
   readonly dirty: Uint8Array;
-  readBytesPending = 0;
-  writeBytesPending = 0;
-  constructor(nblocks: number) {
+  /** The folio it hangs off (null: a detached state, as in tests): its changes are noted there. */
+  private readonly owner: Folio | null;
+  private readPending = 0;
+  private writePending = 0;
+  constructor(nblocks: number, owner: Folio | null = null) {
     this.uptodate = new Uint8Array(nblocks);
     this.dirty = new Uint8Array(nblocks);
+    this.owner = owner;
+  }
+
+  get readBytesPending(): number {
+    return this.readPending;
+  }
+
+  set readBytesPending(v: number) {
+    this.readPending = v;
+    this.owner?.noteChange();
+  }
+
+  get writeBytesPending(): number {
+    return this.writePending;
+  }
+
+  set writeBytesPending(v: number) {
+    this.writePending = v;
+    this.owner?.noteChange();
   }
 }
 
@@ -29,10 +51,19 @@ export class Folio {
   readonly pos: number;
   /** The folio's bytes. Emptied when the folio leaves the cache (its buffer may be reused). */
   data: Uint8Array;
-  uptodate = false;
-  dirty = false;
-  writeback = false;
-  locked = false;
+  /*
+   * The state the invariants judge (uptodate, dirty, writeback, locked, refs, ifs, pteDirty) is
+   * set through accessors that note the change in the mapping (AddressSpace.touch), so that the
+   * invariants after an op can look at the folios it changed only (IomapFs.checkTouchedInvariants).
+   * Every change of a cached folio's state goes through here, ioend completions included.
+   */
+  private isUptodate = false;
+  private isDirty = false;
+  private underWriteback = false;
+  private isLocked = false;
+  private refCount = 0;
+  private state: IomapFolioState | null = null;
+  private pteDirtyBit = false;
   /**
    * PG_dropbehind: an RWF_DONTCACHE read or write brought it in, so it leaves the cache as soon as
    * it is clean again (end of the read, end of its writeback). A normal lookup clears it.
@@ -40,17 +71,12 @@ export class Folio {
   dropbehind = false;
   /** Pending read error flag (6.6 PG_error); kept for reports only. */
   error = false;
-  ifs: IomapFolioState | null = null;
   /** The mapping it belongs to; null once truncated/evicted (folio->mapping != mapping). */
   mapping: AddressSpace | null;
   /** A shared writable PTE exists (set by page_mkwrite, cleared by write-protection). */
   pteWritable = false;
   /** End of the pages that writable PTE covers: the EOF page at the last page_mkwrite (no page past EOF is mapped). */
   pteMappedEnd = 0;
-  /** Stores went through a PTE since the last mkclean (the PTE dirty bit). */
-  pteDirty = false;
-  /** get_folio/put_folio reference balance seen by the core (monitor aid). */
-  refs = 0;
 
   constructor(mapping: AddressSpace, index: number, nrPages: number, fill: number) {
     this.mapping = mapping;
@@ -59,6 +85,77 @@ export class Folio {
     this.size = nrPages * PAGE_SIZE;
     this.pos = index * PAGE_SIZE;
     this.data = takeBuffer(this.size, fill);
+  }
+
+  /** Note a state change in the mapping's touched range (nothing once the folio left the cache). */
+  noteChange(): void {
+    const m = this.mapping;
+    if (m !== null) m.touch(this.pos, this.pos + this.size);
+  }
+
+  get uptodate(): boolean {
+    return this.isUptodate;
+  }
+
+  set uptodate(v: boolean) {
+    this.isUptodate = v;
+    this.noteChange();
+  }
+
+  get dirty(): boolean {
+    return this.isDirty;
+  }
+
+  set dirty(v: boolean) {
+    this.isDirty = v;
+    this.noteChange();
+  }
+
+  get writeback(): boolean {
+    return this.underWriteback;
+  }
+
+  set writeback(v: boolean) {
+    this.underWriteback = v;
+    this.noteChange();
+  }
+
+  get locked(): boolean {
+    return this.isLocked;
+  }
+
+  set locked(v: boolean) {
+    this.isLocked = v;
+    this.noteChange();
+  }
+
+  /** get_folio/put_folio reference balance seen by the core (monitor aid). */
+  get refs(): number {
+    return this.refCount;
+  }
+
+  set refs(v: number) {
+    this.refCount = v;
+    this.noteChange();
+  }
+
+  get ifs(): IomapFolioState | null {
+    return this.state;
+  }
+
+  set ifs(v: IomapFolioState | null) {
+    this.state = v;
+    this.noteChange();
+  }
+
+  /** Stores went through a PTE since the last mkclean (the PTE dirty bit). */
+  get pteDirty(): boolean {
+    return this.pteDirtyBit;
+  }
+
+  set pteDirty(v: boolean) {
+    this.pteDirtyBit = v;
+    this.noteChange();
   }
 
   get end(): number {
@@ -133,7 +230,7 @@ export function ifsAlloc(folio: Folio, blkbits: number, nowaitFail = false): Iom
   const n = blocksPerFolio(folio, blkbits);
   if (folio.ifs || n <= 1) return folio.ifs;
   if (nowaitFail) return null;
-  const ifs = new IomapFolioState(n);
+  const ifs = new IomapFolioState(n, folio);
   if (folio.uptodate) ifs.uptodate.fill(1);
   if (folio.dirty) ifs.dirty.fill(1);
   folio.ifs = ifs;
@@ -170,6 +267,7 @@ export function setRangeUptodate(folio: Folio, off: number, len: number, blkbits
     if (len > 0) {
       const [first, last] = blockSpan(off, len, blkbits);
       ifs.uptodate.fill(1, first, last + 1);
+      folio.noteChange();
     }
     if (allSet(ifs.uptodate)) folio.uptodate = true;
   } else {
@@ -186,7 +284,10 @@ export function setRangeDirty(folio: Folio, off: number, len: number, blkbits: n
   if (!ifs) return;
   const first = off >>> blkbits;
   const last = Math.floor((off + len - 1) / (1 << blkbits));
-  if (last >= first) ifs.dirty.fill(1, first, last + 1);
+  if (last >= first) {
+    ifs.dirty.fill(1, first, last + 1);
+    folio.noteChange();
+  }
 }
 
 export function clearRangeDirty(folio: Folio, off: number, len: number, blkbits: number): void {
@@ -194,6 +295,7 @@ export function clearRangeDirty(folio: Folio, off: number, len: number, blkbits:
   if (!ifs || len <= 0) return;
   const [first, last] = blockSpan(off, len, blkbits);
   ifs.dirty.fill(0, first, last + 1);
+  folio.noteChange();
 }
 
 export function blockIsUptodate(folio: Folio, blk: number): boolean {

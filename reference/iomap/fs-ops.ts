@@ -180,7 +180,17 @@ export interface FsInstance {
   commit(): void;
 
   /* oracles and reports */
-  checkReservations(inode: Inode): string[];
+  /**
+   * The §8b reservation invariants of an inode (and the fs-wide total). With a block range, only
+   * the extents and dirty folios overlapping blocks [from, to), and the total from running
+   * tallies (IomapFs.checkTouchedInvariants).
+   */
+  checkReservations(inode: Inode, from?: number, to?: number): string[];
+  /**
+   * Blocks [from, to) covering every change of the inode's mapping state since the last call
+   * (then forgotten), for the invariants after an op; absent: every check covers the whole file.
+   */
+  takeTouchedBlocks?(inode: Inode): [number, number];
   checkConsistency(): string[];
   describeBlock(inode: Inode, pos: number): string;
   introspect?: FsIntrospection;

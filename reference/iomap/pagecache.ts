@@ -94,6 +94,15 @@ export class AddressSpace {
   writepages: ((wbc: import('./types').WritebackControl) => number) | null = null;
   /** mark_inode_dirty() was called (inline data changed, size updates): metadata needs a commit. */
   inodeDirty = false;
+  /**
+   * Bytes [touchedLo, touchedHi) cover every folio whose state changed, or that came into or left
+   * the cache, since the invariants last looked (IomapFs.checkTouchedInvariants); a new mapping
+   * starts with all of it touched.
+   */
+  touchedLo = 0;
+  touchedHi = Infinity;
+  /** The host's size when the invariants last looked (-1: never). */
+  sizeAtCheck = -1;
 
   constructor(geometry: CacheGeometry, queue: BioQueue) {
     this.geometry = geometry;
@@ -116,6 +125,19 @@ export class AddressSpace {
 
   get nrFolios(): number {
     return this.starts.length;
+  }
+
+  /** Note that the folios overlapping bytes [lo, hi) changed (see touchedLo). */
+  touch(lo: number, hi: number): void {
+    if (lo < this.touchedLo) this.touchedLo = lo;
+    if (hi > this.touchedHi) this.touchedHi = hi;
+  }
+
+  /** The invariants looked at everything touched so far. */
+  forgetTouched(): void {
+    this.touchedLo = Infinity;
+    this.touchedHi = -Infinity;
+    this.sizeAtCheck = this.host.size;
   }
 
   get minFolioSize(): number {
@@ -149,10 +171,14 @@ export class AddressSpace {
   /** The folios overlapping page indices [first, last], in index order. */
   foliosIn(first: number, last: number): Folio[] {
     const out: Folio[] = [];
-    let i = lowerBound(this.starts, first);
-    if (i > 0 && this.folios[i - 1].nextIndex > first) i--;
-    for (; i < this.starts.length && this.starts[i] <= last; i++) out.push(this.folios[i]);
+    for (let i = this.rankFrom(first); i < this.starts.length && this.starts[i] <= last; i++) out.push(this.folios[i]);
     return out;
+  }
+
+  /** The rank of the first folio that ends after page `index` (nrFolios: none). */
+  rankFrom(index: number): number {
+    const i = lowerBound(this.starts, index);
+    return i > 0 && this.folios[i - 1].nextIndex > index ? i - 1 : i;
   }
 
   allFolios(): Folio[] {
@@ -179,6 +205,8 @@ export class AddressSpace {
   /** Take the folio starting at `index` out of the index. */
   private unindex(index: number): void {
     const i = lowerBound(this.starts, index);
+    const f = this.folios[i];
+    this.touch(f.pos, f.end);
     this.starts.splice(i, 1);
     this.folios.splice(i, 1);
   }
@@ -211,6 +239,7 @@ export class AddressSpace {
     const at = lowerBound(this.starts, start);
     this.starts.splice(at, 0, start);
     this.folios.splice(at, 0, folio);
+    this.touch(folio.pos, folio.end);
     this.dropShadows(start, start + nr - 1);
     return folio;
   }

@@ -1,0 +1,162 @@
+/**
+ * The kernel log (/dev/kmsg) as evidence for a failed op: the host adapter notes the log's last
+ * sequence number just before an O_DIRECT read, and reads what was logged after it only when the
+ * read fails with EIO. A record naming the test file and saying "Direct I/O collision with
+ * buffered writes!" is the kernel's own report that the read met a delalloc mapping
+ * (fs/iomap/direct-io.c, iomap_dio_iter, case IOMAP_DELALLOC: it warns and returns -EIO); the
+ * family known signature of corpus/known (docs/corpus.md "Family signatures") accepts exactly that.
+ *
+ * Nothing is read per op but before an O_DIRECT read: one non-blocking read() that finds nothing
+ * new (EAGAIN) in the usual case. /dev/kmsg hands each open file every record once, in order, with
+ * its sequence number, so "after the mark" means "logged during the op" (give or take what other
+ * processes logged at the same moment: the record must name our file, whose name is unique).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { FiemapExtent, KernelEvidence } from '../types';
+import { FIEMAP_EXTENT_DELALLOC } from '../../reference/uapi-fiemap';
+
+/** One /dev/kmsg record: its level (0 emerg .. 7 debug), sequence number and first text line. */
+export interface KmsgRecord {
+  level: number;
+  seq: number;
+  text: string;
+}
+
+/** Where records come from: the next one, or null when there is none now (tests pass a fake). */
+export interface KmsgSource {
+  next(): string | null;
+}
+
+/** The text iomap_dio_iter logs when an O_DIRECT read or write meets a delalloc mapping. */
+export const DIO_COLLISION = 'Direct I/O collision with buffered writes!';
+const COLLISION_RE = /^Direct I\/O collision with buffered writes! File: (.*) Comm: (.*)$/;
+
+/** Parse "PRIO,SEQ,USEC,FLAGS[,...];TEXT\n[ KEY=VALUE\n...]" (Documentation/ABI/testing/dev-kmsg). */
+export function parseKmsgRecord(raw: string): KmsgRecord | null {
+  const semi = raw.indexOf(';');
+  if (semi < 0) return null;
+  const f = raw.slice(0, semi).split(',');
+  const prio = Number(f[0]);
+  const seq = Number(f[1]);
+  if (!Number.isInteger(prio) || !Number.isInteger(seq)) return null;
+  const nl = raw.indexOf('\n', semi);
+  return { level: prio & 7, seq, text: raw.slice(semi + 1, nl < 0 ? raw.length : nl) };
+}
+
+/** The real /dev/kmsg, opened non-blocking; null with the reason when it cannot be read. */
+export function openKmsg(file = '/dev/kmsg'): { source: KmsgSource | null; reason: string | null } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    return { source: null, reason: `${file}: ${(e as { code?: string }).code ?? String(e)}` };
+  }
+  const buf = Buffer.allocUnsafe(8192);
+  const source: KmsgSource = {
+    next(): string | null {
+      for (;;) {
+        try {
+          const n = fs.readSync(fd, buf, 0, buf.length, null);
+          return buf.toString('utf8', 0, n);
+        } catch (e) {
+          const code = (e as { code?: string }).code;
+          if (code === 'EAGAIN') return null;
+          // EPIPE: records this reader had not read yet were overwritten; the next read goes on
+          // from the oldest one left. Dating stays sound: sequence numbers only grow.
+          if (code === 'EPIPE') continue;
+          throw e;
+        }
+      }
+    },
+  };
+  // Read once now: a kernel that refuses reads (EPERM under dmesg_restrict) is found at start.
+  try {
+    source.next();
+  } catch (e) {
+    fs.closeSync(fd);
+    return { source: null, reason: `${file}: ${(e as { code?: string }).code ?? String(e)}` };
+  }
+  return { source, reason: null };
+}
+
+let shared: { log: KmsgLog | null; reason: string | null } | undefined;
+
+/**
+ * The process's one reader of /dev/kmsg, opened at the first call (every host adapter of the
+ * process uses it: a shrink makes hundreds of adapters, and each open reader would start at the
+ * oldest record). Null with the reason when it cannot be read.
+ */
+export function sharedKmsg(): { log: KmsgLog | null; reason: string | null } {
+  if (shared === undefined) {
+    const { source, reason } = openKmsg();
+    shared = { log: source === null ? null : new KmsgLog(source), reason };
+  }
+  return shared;
+}
+
+/** The kernel log as seen by one reader: mark() before an op, since() after it fails. */
+export class KmsgLog {
+  private last = -1;
+
+  constructor(private readonly src: KmsgSource) {}
+
+  /** Read up to now; the last sequence number seen (-1: none yet). */
+  mark(): number {
+    for (let r = this.src.next(); r !== null; r = this.src.next()) {
+      const rec = parseKmsgRecord(r);
+      if (rec !== null) this.last = rec.seq;
+    }
+    return this.last;
+  }
+
+  /** The records logged after sequence number `since`. */
+  since(since: number): KmsgRecord[] {
+    const out: KmsgRecord[] = [];
+    for (let r = this.src.next(); r !== null; r = this.src.next()) {
+      const rec = parseKmsgRecord(r);
+      if (rec === null) continue;
+      this.last = rec.seq;
+      if (rec.seq > since) out.push(rec);
+    }
+    return out;
+  }
+}
+
+/**
+ * The evidence that an O_DIRECT read of `file` met a delalloc mapping: a record after `since`
+ * with the kernel's collision warning naming `file` (the warning prints up to the last four path
+ * components; the last one is the test file's unique name). Null when there is none.
+ */
+export function dioCollisionEvidence(records: readonly KmsgRecord[], since: number, file: string, fsType: string,
+  op: { off: number; len: number; errno: string }): KernelEvidence | null {
+  const base = path.basename(file);
+  for (const r of records) {
+    if (r.seq <= since) continue;
+    const m = COLLISION_RE.exec(r.text);
+    if (m === null) continue;
+    const shown = m[1];
+    if (shown.slice(shown.lastIndexOf('/') + 1) !== base) continue;
+    return { report: 'iomap-dio-delalloc', source: 'kmsg', fs: fsType, op: 'read_direct', off: op.off, len: op.len, errno: op.errno, line: r.text, seq: r.seq, since };
+  }
+  return null;
+}
+
+/**
+ * The same evidence when the warning is missing (rate-limited, or no readable kernel log): the
+ * file's extents as FIEMAP reports them right after the failed read, without FIEMAP_FLAG_SYNC so
+ * nothing is flushed. XFS answers FIEMAP and an O_DIRECT read through the same ->iomap_begin
+ * (xfs_read_iomap_ops), so a delalloc extent overlapping the read's range is the mapping
+ * iomap_dio_iter turned into the EIO: the read flushed its range before mapping it, and nothing
+ * of this single-threaded run adds delalloc between the read and the probe (writeback only removes
+ * it, which makes the probe miss, never match wrongly). Null when no such extent.
+ */
+export function delallocEvidence(extents: readonly FiemapExtent[], fsType: string, op: { off: number; len: number; errno: string }): KernelEvidence | null {
+  const end = op.off + op.len;
+  const d = extents.find((e) => (e.flags & FIEMAP_EXTENT_DELALLOC) !== 0 && e.logical < end && e.logical + e.length > op.off);
+  if (d === undefined) return null;
+  return {
+    report: 'iomap-dio-delalloc', source: 'fiemap', fs: fsType, op: 'read_direct', off: op.off, len: op.len, errno: op.errno,
+    line: `FIEMAP after the read: delalloc extent [${d.logical}, ${d.logical + d.length}) in the read's range (flags 0x${d.flags.toString(16)})`, seq: -1, since: -1,
+  };
+}

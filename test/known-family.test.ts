@@ -1,0 +1,318 @@
+/**
+ * Family known signatures (corpus/known/*.family.json, docs/corpus.md "Family signatures"): a
+ * failure is a known hit of a family when the target captured the kernel's own report of the op
+ * that failed. Unit tests with a fake kernel log; an fsx run past a family hit without a shrink;
+ * genuine divergences that must stay failures; and on a real scratch xfs, one of the exact-shape
+ * DIO-collision cases classified by the family alone.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DiffAdapter } from '../adapters/diff';
+import { createHostAdapter } from '../adapters/host';
+import { delallocEvidence, dioCollisionEvidence, KmsgLog, KmsgSource, parseKmsgRecord } from '../adapters/host/kmsg';
+import { ReferenceAdapter } from '../adapters/reference';
+import type { FileAdapter, FileTarget, KernelEvidence } from '../adapters/types';
+import { explainingFamily, knownFrom, runPastKnown } from '../cli/known';
+import { main } from '../cli/main';
+import { replayLog } from '../properties/fsx/engine';
+import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
+import { parseOpLog } from '../properties/fsx/oplog';
+import { corpusDir } from '../properties/corpus-files';
+import type { Failure } from '../properties/fsx/runner';
+import { failureSignature, familiesOf, familyExplains, KnownSignatureError, loadKnownSignatures, lookupKnown } from '../properties/signatures';
+import { EIO, EINVAL, FsError } from '../reference/errno';
+import { skipWith } from './support/expect';
+import { withScratchFs } from './support/loop';
+
+const FAMILY_FILE = path.join(corpusDir(), 'known', 'xfs-6.18-dio-collision.family.json');
+const FILE = '/tmp/x/mnt/.iomap-harness-fsx-42-0123456789ab';
+const warning = (file: string): string => `Direct I/O collision with buffered writes! File: ${file} Comm: node`;
+
+/** A fake /dev/kmsg: records appended with push(), each read once. */
+class FakeKmsg implements KmsgSource {
+  private seq = 100;
+  private queue: string[] = [];
+  push(text: string, level = 4): number {
+    this.seq++;
+    this.queue.push(`${level},${this.seq},123456,-;${text}\n`);
+    return this.seq;
+  }
+  next(): string | null {
+    return this.queue.shift() ?? null;
+  }
+}
+
+const quiet = { out: (): void => undefined, err: (): void => undefined };
+
+function family() {
+  return familiesOf(knownFrom([path.dirname(FAMILY_FILE)])!)[0].family!;
+}
+
+function evidenceFor(off: number, len: number, over: Partial<KernelEvidence> = {}): KernelEvidence {
+  return { report: 'iomap-dio-delalloc', source: 'kmsg', fs: 'xfs', op: 'read_direct', off, len, errno: 'EIO', line: warning('/.iomap-harness-fsx-1-aa'), seq: 11, since: 10, ...over };
+}
+
+describe('family known signatures: kernel evidence', () => {
+  it('a /dev/kmsg record parses into level, sequence number and text', () => {
+    assert.deepEqual(parseKmsgRecord('4,352,231361797,-;Direct I/O collision with buffered writes! File: /t Comm: python3\n SUBSYSTEM=x\n'),
+      { level: 4, seq: 352, text: 'Direct I/O collision with buffered writes! File: /t Comm: python3' });
+    assert.equal(parseKmsgRecord('no separator'), null);
+  });
+
+  it('the warning naming the test file, logged after the mark, is evidence; absent, earlier or for another file it is not', () => {
+    const k = new FakeKmsg();
+    const log = new KmsgLog(k);
+    k.push('XFS (loop2): Ending clean mount', 6);
+    k.push(warning(`/${path.basename(FILE)}`)); // an earlier op's warning: before the mark
+    const since = log.mark();
+    assert.equal(since, 102);
+    const op = { off: 0, len: 4096, errno: 'EIO' };
+    assert.equal(dioCollisionEvidence(log.since(since), since, FILE, 'xfs', op), null, 'nothing logged during the op');
+    k.push('loop: Write error at byte offset 0, length 4096.', 3);
+    k.push(warning('/.iomap-harness-fsx-43-ffffffffffff')); // another process's file
+    assert.equal(dioCollisionEvidence(log.since(since), since, FILE, 'xfs', op), null, 'another file or another message');
+    const at = k.push(warning(`/${path.basename(FILE)}`));
+    const e = dioCollisionEvidence(log.since(since), since, FILE, 'xfs', op);
+    assert.ok(e !== null);
+    assert.deepEqual([e.seq, e.since, e.report, e.fs, e.op, e.off, e.len], [at, since, 'iomap-dio-delalloc', 'xfs', 'read_direct', 0, 4096]);
+    // The same record offered with a mark at or after it is dated before the op.
+    assert.equal(dioCollisionEvidence([{ level: 4, seq: at, text: warning(`/${path.basename(FILE)}`) }], at, FILE, 'xfs', op), null);
+  });
+
+  it('without the warning, FIEMAP right after the read is evidence only with a delalloc extent inside the read range', () => {
+    const op = { off: 8192, len: 8192, errno: 'EIO' };
+    const ext = (logical: number, length: number, flags: number) => ({ logical, physical: 0, length, flags });
+    assert.equal(delallocEvidence([ext(0, 65536, 0x1)], 'xfs', op), null, 'written extents only');
+    assert.equal(delallocEvidence([ext(16384, 4096, 0x7)], 'xfs', op), null, 'delalloc just past the range');
+    assert.equal(delallocEvidence([ext(0, 8192, 0x6)], 'xfs', op), null, 'delalloc just before it');
+    assert.equal(delallocEvidence([ext(0, 8192, 0x800), ext(12288, 4096, 0x800)], 'xfs', op), null, 'unwritten is not delalloc');
+    const e = delallocEvidence([ext(0, 8192, 0), ext(12288, 57344, 0x7)], 'xfs', op);
+    assert.ok(e !== null);
+    assert.equal(e.source, 'fiemap');
+    assert.match(e.line, /delalloc extent \[12288, 69632\)/);
+    assert.equal(familyExplains(family(), { kind: 'op-error', op: 2, errno: 'EIO', evidence: e }, { op: 'read_direct', off: 8192, len: 8192 }), true);
+  });
+
+  it('the family explains an O_DIRECT read EIO with its evidence, and nothing else', () => {
+    const spec = family();
+    const rec = { op: 'read_direct', off: 8192, len: 4096 };
+    const f = (over: Partial<Failure> = {}): Failure => ({ kind: 'divergence', rule: 'diff-result', op: 3, errno: 'EIO', lines: [], evidence: evidenceFor(8192, 4096), ...over });
+    assert.equal(familyExplains(spec, f(), rec), true, 'diff: the host EIO against the reference bytes');
+    assert.equal(familyExplains(spec, f({ kind: 'op-error', rule: undefined }), rec), true, 'fsx on the host: an op error');
+    assert.equal(familyExplains(spec, f({ evidence: undefined }), rec), false, 'no kernel report');
+    assert.equal(familyExplains(spec, f(), { ...rec, op: 'read' }), false, 'not an O_DIRECT read');
+    assert.equal(familyExplains(spec, f({ errno: 'EINVAL', evidence: evidenceFor(8192, 4096, { errno: 'EINVAL' }) }), rec), false, 'another errno');
+    assert.equal(familyExplains(spec, f({ errno: 'EINVAL' }), rec), false, 'the failure says EINVAL');
+    assert.equal(familyExplains(spec, f({ evidence: evidenceFor(8192, 4096, { referenceFailed: true }) }), rec), false, 'the reference failed it too');
+    assert.equal(familyExplains(spec, f({ evidence: evidenceFor(0, 4096) }), rec), false, 'evidence of another read');
+    assert.equal(familyExplains(spec, f({ evidence: evidenceFor(8192, 4096, { seq: 10 }) }), rec), false, 'dated before the op');
+    assert.equal(familyExplains(spec, f({ evidence: evidenceFor(8192, 4096, { fs: 'ext4' }) }), rec), false, 'another filesystem');
+    assert.equal(familyExplains(spec, f({ errno: undefined }), rec), false, 'a diff-result on bytes (no errno)');
+    assert.equal(familyExplains(spec, f({ rule: 'diff-bytes' }), rec), false, 'a byte divergence');
+    assert.equal(familyExplains(spec, f({ kind: 'bad-data', rule: 'fileops-14.3' }), rec), false, 'bad data');
+  });
+});
+
+describe('family known signatures: files', () => {
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'known-family-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const good = (): Record<string, unknown> => JSON.parse(fs.readFileSync(FAMILY_FILE, 'utf8')) as Record<string, unknown>;
+  function dirWith(name: string, v: Record<string, unknown>): string {
+    const d = fs.mkdtempSync(path.join(tmp, name + '-'));
+    fs.writeFileSync(path.join(d, 'f.family.json'), JSON.stringify(v));
+    return d;
+  }
+
+  it('corpus/known has the xfs DIO-collision family with its kernel function', () => {
+    const k = loadKnownSignatures([path.dirname(FAMILY_FILE)]).filter((x) => x.family !== undefined);
+    assert.equal(k.length, 1);
+    assert.equal(k[0].family!.family, 'xfs-6.18-dio-collision');
+    assert.match(k[0].family!.kernelFunction, /iomap_dio_iter/);
+    assert.match(k[0].note, /Direct I\/O collision/);
+  });
+
+  const cases: [string, (v: Record<string, unknown>) => void, RegExp][] = [
+    ['kind', (v) => { v.kind = 'shape'; }, /family signature kind "shape"/],
+    ['report', (v) => { v.report = 'dio-stale-pagecache'; }, /kernel report "dio-stale-pagecache" is not one the harness captures/],
+    ['op', (v) => { v.op = 'read'; }, /explains read_direct failing with EIO, not read with EIO/],
+    ['missing', (v) => { delete v.fs; }, /needs "fs"/],
+    ['extra', (v) => { v.shape = 'write read_direct'; }, /unknown field "shape"/],
+    ['version', (v) => { v.version = 2; }, /version 2/],
+  ];
+  for (const [what, mutate, re] of cases) {
+    it(`a malformed family signature (${what}) is refused in one line, and --known exits 2`, async () => {
+      const v = good();
+      mutate(v);
+      const d = dirWith(what, v);
+      assert.throws(() => loadKnownSignatures([d]), (e: unknown) => e instanceof KnownSignatureError && re.test(e.message) && !e.message.includes('\n'));
+      const err: string[] = [];
+      const code = await main(['fsx', '--known', d, '-N', '10'], { stdout: () => undefined, stderr: (l: string) => err.push(l), isTTY: false });
+      assert.equal(code, 2);
+      assert.match(err.join('\n'), re);
+    });
+  }
+});
+
+/**
+ * A reference adapter whose target answers the `at`-th O_DIRECT read as the host does on the XFS
+ * bug: the fake kernel log gets the warning, the read fails with EIO (or, `mode` 'bytes', returns
+ * wrong bytes; 'einval', fails with EINVAL), and kernelEvidence() reports it as the host adapter does.
+ */
+function bugAdapter(at: number, mode: 'eio' | 'bytes' | 'einval'): FileAdapter {
+  const a = new ReferenceAdapter({ blockSize: 4096 });
+  const open = a.open.bind(a);
+  a.open = (): FileTarget => {
+    const t = open();
+    const k = new FakeKmsg();
+    const log = new KmsgLog(k);
+    const read = t.directRead!.bind(t);
+    let n = 0;
+    let evidence: KernelEvidence | null = null;
+    return Object.assign(t, {
+      directRead(off: number, len: number): Uint8Array {
+        evidence = null;
+        const since = log.mark();
+        if (++n !== at) return read(off, len);
+        k.push(warning(FILE));
+        evidence = dioCollisionEvidence(log.since(since), since, FILE, 'xfs', { off, len, errno: mode === 'einval' ? 'EINVAL' : 'EIO' });
+        if (mode === 'eio') throw new FsError(EIO, `O_DIRECT pread(${off}, ${len}): EIO`);
+        if (mode === 'einval') throw new FsError(EINVAL, `O_DIRECT pread(${off}, ${len}): EINVAL`);
+        const data = read(off, len);
+        if (data.length > 0) data[0] ^= 0xff;
+        return data;
+      },
+      kernelEvidence: (): KernelEvidence | null => evidence,
+    });
+  };
+  return a;
+}
+
+describe('family known signatures: fsx goes on past a family hit without a shrink', () => {
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'known-family-run-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  function run(mode: 'eio' | 'bytes' | 'einval', name: string) {
+    const options: FsxOptions = { ...defaultOptions(), numOps: 400, seed: 7, quiet: true };
+    const save = path.join(tmp, name);
+    fs.mkdirSync(save);
+    const task = { spec: 'reference', adapterOptions: { blockSize: 4096 }, options, saveDir: save, shrink: true };
+    const known = knownFrom([path.dirname(FAMILY_FILE)])!;
+    return { ...runPastKnown(task, known, quiet, { first: bugAdapter(3, mode) }), save };
+  }
+
+  it('an O_DIRECT read EIO with the kernel report is a family hit; the run takes all its ops; nothing is shrunk', () => {
+    const { out, hits, save } = run('eio', 'eio');
+    assert.equal(hits.length, 1);
+    assert.equal(hits[0].family, 'xfs-6.18-dio-collision');
+    assert.match(hits[0].evidence ?? '', /^kmsg #\d+: Direct I\/O collision with buffered writes! File: /);
+    assert.equal(hits[0].seed, 7);
+    assert.equal(out.summary.failures, 0);
+    assert.equal(out.summary.ops, 400, 'the next seed ran the ops left');
+    assert.deepEqual(fs.readdirSync(save).filter((f) => f.includes('.min.')), [], 'no shrunk log');
+  });
+
+  it('wrong bytes from the same read, with the same kernel report, stay a failure (bad data)', () => {
+    const { out, hits } = run('bytes', 'bytes');
+    assert.deepEqual(hits, []);
+    assert.equal(out.summary.failures, 1);
+    assert.equal(out.summary.failure?.kind, 'bad-data');
+  });
+
+  it('an EINVAL from the same read stays a failure', () => {
+    const { out, hits } = run('einval', 'einval');
+    assert.deepEqual(hits, []);
+    assert.equal(out.summary.failure?.errno, 'EINVAL');
+  });
+});
+
+describe('family known signatures on a real xfs (diff:host)', () => {
+  /** The exact-shape case replayed: always the EIO on 6.18.44 (docs/host.md). */
+  const CASE = path.join(corpusDir(), 'known', 'xfs-6.18-dio-collision-zero-past-eof-diff.json');
+
+  /**
+   * Replay `log` through diff on the scratch xfs at `dir`; the kernel rate-limits its warning
+   * machine-wide (10 per 5 s), so a replay whose warning another process's burst suppressed is
+   * tried again after the window.
+   */
+  function replayOnXfs(dir: string, text: string, swallow: boolean, kernelLog = true): Failure | null {
+    for (let attempt = 0; ; attempt++) {
+      const host = createHostAdapter({ path: dir, scratch: dir, kernelLog });
+      if (swallow) {
+        // A broken host that answers the failing read with zeroes instead of its EIO: the
+        // reference then disagrees on bytes, while the kernel still logged its report of the read.
+        const open = host.open.bind(host);
+        host.open = (): FileTarget => {
+          const t = open();
+          const read = t.directRead!.bind(t);
+          return Object.assign(t, {
+            directRead(off: number, len: number): Uint8Array {
+              try {
+                return read(off, len);
+              } catch (e) {
+                if (!(e instanceof FsError) || e.code !== 'EIO') throw e;
+                return new Uint8Array(Math.max(0, Math.min(len, t.size() - off)));
+              }
+            },
+          });
+        };
+      }
+      const diff = new DiffAdapter(host, { personality: 'xfs' });
+      const log = parseOpLog(text, CASE);
+      try {
+        const r = replayLog(diff, 'diff:host', { ...log, expected: undefined }, { quiet: true, debug: false, logDumpOps: 10 }, quiet);
+        if (r.failure?.evidence !== undefined || attempt === 2) return r.failure;
+      } finally {
+        diff.close();
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5500);
+    }
+  }
+
+  it('an exact-shape DIO-collision case, its exact-shape files removed, is a known hit of the family by the kernel warning or, without the log, by FIEMAP; zeroes instead of the EIO are not', async function () {
+    this.timeout(120_000);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'known-family-xfs-'));
+    try {
+      // The known folder holds the family only: no exact-shape DIO-collision log.
+      fs.copyFileSync(FAMILY_FILE, path.join(tmp, path.basename(FAMILY_FILE)));
+      const known = knownFrom([tmp])!;
+      const text = fs.readFileSync(CASE, 'utf8');
+      const out = await withScratchFs('xfs', (dir) => {
+        if (!fs.existsSync('/dev/kmsg')) return { skip: 'no /dev/kmsg' };
+        const host = createHostAdapter({ path: dir, scratch: dir });
+        const noLog = host.info.notes.find((n) => n.startsWith('kernel log unreadable'));
+        host.close();
+        if (noLog !== undefined) return { skip: noLog };
+        return { eio: replayOnXfs(dir, text, false), zeroes: replayOnXfs(dir, text, true), probed: replayOnXfs(dir, text, false, false) };
+      }, { size: 320 << 20 });
+      if (out.skipped !== null) skipWith(this, out.skipped);
+      if ('skip' in out.value) skipWith(this, String(out.value.skip));
+      const { eio, zeroes, probed } = out.value as { eio: Failure | null; zeroes: Failure | null; probed: Failure | null };
+      const log = parseOpLog(text, CASE);
+      assert.ok(eio !== null, 'the replay fails on 6.18 xfs');
+      assert.deepEqual([eio.kind, eio.rule, eio.errno, eio.op], ['divergence', 'diff-result', 'EIO', 4]);
+      assert.ok(eio.evidence !== undefined, 'the host captured the kernel report');
+      assert.equal(eio.evidence.source, 'kmsg');
+      assert.match(eio.evidence.line, /^Direct I\/O collision with buffered writes! File: \S*\.iomap-harness-fsx-/);
+      assert.equal(eio.evidence.referenceFailed, false);
+      assert.equal(lookupKnown(known, failureSignature(eio.kind, eio.rule, log, eio.errno)), undefined, 'no exact shape in the folder');
+      assert.equal(explainingFamily(known)(eio, log), 'xfs-6.18-dio-collision');
+      // The broken host: a byte divergence at the same read, with the kernel's report of it.
+      assert.ok(zeroes !== null);
+      assert.deepEqual([zeroes.kind, zeroes.rule, zeroes.errno, zeroes.op], ['divergence', 'diff-result', undefined, 4]);
+      assert.ok(zeroes.evidence !== undefined, 'the kernel report is there');
+      assert.equal(explainingFamily(known)(zeroes, log), null, 'a byte divergence is never a family hit');
+      // Without the kernel log (as when the warning is rate-limited): FIEMAP shows the delalloc extent.
+      assert.ok(probed !== null && probed.evidence !== undefined);
+      assert.equal(probed.evidence.source, 'fiemap');
+      assert.match(probed.evidence.line, /delalloc extent/);
+      assert.equal(explainingFamily(known)(probed, log), 'xfs-6.18-dio-collision');
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
