@@ -17,7 +17,7 @@ import { defaultOptions } from '../properties/fsx/generator';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import { ReferenceTarget } from '../adapters/reference';
 import { createHostAdapter } from '../adapters/host';
-import { FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../reference/file';
+import { FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE } from '../reference/file';
 import { withScratchFs } from './support/loop';
 import { skipWith } from './support/expect';
 
@@ -350,6 +350,51 @@ describe('diff: host vs reference', () => {
     assert.equal(run('xfs', { insert: true, speculativeLineage: false }), null, 'xfs, no speculative lineage: the lag moved too');
   });
 
+  it('the reflink flag (xfs): dropped by the reference while the host keeps a speculative block inside EOF, the reference keeps it', () => {
+    const BS = 4096;
+    /**
+     * Block 1 is a speculative block on the host (unwritten, then `flags` after the clone; a hole
+     * underneath); returns the reference's flag after `op`, and block 0's class after an unaligned
+     * O_DIRECT write.
+     */
+    const run = (op: 'truncate' | 'unshare', flags: number): { reflinked: boolean; block0: string } => {
+      let block1 = FIEMAP_EXTENT_UNWRITTEN;
+      const host = new ReferenceAdapter({ blockSize: BS, inlineMax: 0, crash: false, personality: 'xfs' });
+      const open = host.open.bind(host);
+      host.open = () => {
+        const t = open();
+        const fiemap = t.fiemap!.bind(t);
+        t.fiemap = (off, len, fl) => {
+          const ext = fiemap(off, len, fl);
+          return off < 2 * BS && off + len > BS && t.size() > BS ? [...ext, { logical: BS, length: BS, physical: 1 << 30, flags: block1 }] : ext;
+        };
+        return t;
+      };
+      const diff = new DiffAdapter(host, { personality: 'xfs' });
+      const t = diff.open();
+      try {
+        const ref = (t as unknown as { ref: ReferenceTarget }).ref;
+        t.truncate(16 * BS); // block 1: a hole on the reference, unwritten on the host (speculative)
+        block1 = flags;
+        t.cloneRange!(4 * BS, BS, 8 * BS); // both files get the reflink flag
+        if (op === 'truncate') t.truncate(2 * BS); // no extent left on the reference
+        else t.fallocate!(FALLOC_FL_UNSHARE_RANGE, 0, 2 * BS); // nothing shared on the reference
+        const reflinked = ref.fsys.fs.isReflinked!(ref.fh.inode);
+        t.directWrite!(0, new Uint8Array(512).fill(7));
+        return { reflinked, block0: blockClasses(ref.fiemap(0, BS, 0), BS, 1)[0] };
+      } finally {
+        diff.close();
+      }
+    };
+    // xfs_itruncate_clear_reflink_flags: the host's data fork still holds block 1, so its flag
+    // stays, and the unaligned O_DIRECT write falls back to a buffered one (delalloc) on both.
+    assert.deepEqual(run('truncate', FIEMAP_EXTENT_UNWRITTEN), { reflinked: true, block0: 'delalloc' });
+    // xfs_reflink_clear_inode_flag: an unshare keeps the flag only while something is shared. (An
+    // xfs unshare allocates its range, so the buffered fallback leaves block 0 dirty over unwritten.)
+    assert.deepEqual(run('unshare', FIEMAP_EXTENT_SHARED), { reflinked: true, block0: 'unwritten' });
+    assert.deepEqual(run('unshare', FIEMAP_EXTENT_UNWRITTEN), { reflinked: false, block0: 'written' });
+  });
+
   it('randomReads: a read miss fills exactly the pages asked for in single pages; without it, folios sized from the request', () => {
     const layout = (random: boolean): string => {
       const t = new ReferenceAdapter({ blockSize: 4096, inlineMax: 0, crash: false }).open() as ReferenceTarget;
@@ -630,6 +675,9 @@ describe('diff: host vs reference', () => {
     ['xfs-4k-insert-keeps-speculative-past-new-eof-diff.json', 4096, 'speculative'],
     // Strict: a speculative block the host zeroed and wrote, the reference later fallocated.
     ['xfs-1k-speculative-then-fallocated-diff.json', 1024, 'speculative'],
+    // Strict: a speculative block kept the host's reflink flag through the truncate, so the host's
+    // unaligned O_DIRECT write fell back to a buffered one at op 7 (followHostReflinkFlag).
+    ['xfs-4k-speculative-keeps-reflink-flag-diff.json', 4096, 'speculative'],
   ] as const;
   /** Where a strict replay of a speculative (or named cow) case diverges, and what it says. */
   const strictAt: Record<string, [number, RegExp]> = {
@@ -639,6 +687,7 @@ describe('diff: host vs reference', () => {
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
     'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],
     'xfs-1k-speculative-then-fallocated-diff.json': [4, /block 120 .* is written on the host, hole on the reference/],
+    'xfs-4k-speculative-keeps-reflink-flag-diff.json': [7, /block 0 .* is delalloc on the host, written on the reference/],
   };
   const what = { cow: 'copy-on-write progress in the envelope; strict, diff-mapping', none: 'the same on both sides, strict too',
     speculative: 'speculative preallocation followed through later ops in the envelope; strict, diff-mapping' };

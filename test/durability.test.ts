@@ -244,6 +244,28 @@ describe('durability tracker', () => {
     assert.equal(torn(2 * 1024 * 1024, 2 * 1024 * 1024), 1);
   });
 
+  // checkAtomic compares what was read back piece by piece (a sparse file is read in pieces):
+  // bytes outside the pieces are not judged, and a torn change is named by the first byte read
+  // back, part by part, that differs from the old bytes and from the new ones.
+  it('a torn all-or-nothing change is found across pieces and parts, naming the first differing bytes', () => {
+    const tr = new DurabilityTracker(new SparseBytes());
+    tr.addAtomic({ label: 'op 5 exchange_range', parts: [
+      { off: 0, old: new Uint8Array(4096).fill(1), neu: new Uint8Array(4096).fill(2) },
+      { off: 8192, old: new Uint8Array(4096).fill(3), neu: new Uint8Array(4096).fill(4) },
+    ] });
+    const piece = (off: number, len: number, v: number) => ({ off, data: new Uint8Array(len).fill(v) });
+    const judge = (pieces: Array<{ off: number; data: Uint8Array }>) => tr.checkAtomic({ size: 16384, pieces }, []);
+    assert.deepEqual(judge([piece(0, 1024, 1), piece(2048, 1024, 1), piece(8192, 4096, 3)]), [], 'wholly old where read');
+    assert.deepEqual(judge([piece(0, 4096, 2), piece(8192, 100, 4)]), [], 'wholly new where read');
+    const mixed = piece(2048, 1024, 1);
+    mixed.data[2500 - 2048] = 2;
+    const v = judge([piece(0, 1024, 1), mixed, piece(8192, 4096, 3)]);
+    assert.equal(v.length, 1);
+    assert.match(v[0], /old bytes differ first at 0x9c4, the new ones at 0x0\)/);
+    const v2 = judge([piece(0, 4096, 1), piece(9000, 50, 4)]);
+    assert.match(v2[0], /old bytes differ first at 0x2328, the new ones at 0x0\)/, 'the second part tears it');
+  });
+
   describe('power cuts cost nothing in a run without crash ops', () => {
     const quiet = { out: () => undefined, err: () => undefined };
     const run = (crash: number) => {

@@ -4,6 +4,7 @@
  * partial reservations, inline data and unstuffing, the validity cookie.
  */
 import * as assert from 'assert';
+import * as zlib from 'zlib';
 import { MemoryDevice } from '../reference/device/memory';
 import { IomapFs } from '../reference/file';
 import { Refs, RefsInode } from '../reference/fs/refs';
@@ -176,6 +177,28 @@ describe('refs: mkfs / mount / unmount', () => {
       assert.ok(eq(back.pread(0, 5000), pattern(1, 5000)));
       dev.write(slot1, new Uint8Array(sb.blockSize));
       expectMountError(dev, 'EUCLEAN');
+    });
+
+    it('the newer slot with a sound checksum but a body that does not parse -> the older commit is used', () => {
+      const { dev } = fresh();
+      const fsys = IomapFs.mount(dev);
+      const fh = fsys.open('f', { create: true });
+      fh.pwrite(0, pattern(1, 5000));
+      fh.fsync(); // generation 2 -> slot 1
+      const sb = readSuperblock(dev);
+      // Slot 0 gets generation 9 over a body that is not JSON, with a checksum that holds.
+      const body = Buffer.from('{"generation":9,');
+      const raw = Buffer.alloc(sb.blockSize);
+      raw.writeUInt32LE(0x52534c54, 0);
+      raw.writeUInt32LE(9, 4);
+      raw.writeUInt32LE(body.length, 8);
+      raw.writeUInt32LE((zlib as unknown as { crc32(b: Uint8Array): number }).crc32(body) >>> 0, 12);
+      body.copy(raw, 16);
+      dev.write((1 + 0 * sb.slotBlocks) * sb.blockSize, raw);
+      assert.strictEqual(readSlot(dev, sb, 0), null);
+      const back = IomapFs.mount(dev).open('f');
+      assert.strictEqual(back.size, 5000, 'the generation-2 image');
+      assert.ok(eq(back.pread(0, 5000), pattern(1, 5000)));
     });
 
     it('an extent outside the data area -> EUCLEAN', () => {

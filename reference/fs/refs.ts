@@ -28,7 +28,7 @@ import {
 import { iomapBioReadOps, iomapLastWrittenBlock, iomapWriteDelallocRelease } from '../iomap/buffered-io';
 import { Allocator } from './alloc';
 import { Extent, ExtentMap } from './extents';
-import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
+import { InodeRecord, MetaImage, Superblock, REFS_MAGIC, readNewestSlot, readSuperblock, writeSlot, writeSuperblock } from './meta';
 import type { BlockDevice } from '../device/types';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../iomap/fs-ops';
 import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOPROTOOPT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
@@ -190,10 +190,17 @@ function sbDataStart(sb: Superblock): number {
  * takes two of these around every ->iomap_begin.
  */
 class RefsSnapshot implements MappingSnapshot {
+  /** version('data') and version('all'), made once (the monitor compares them around every callback). */
+  private readonly dataVersion: string;
+  private readonly allVersion: string;
+
   constructor(
     private readonly fs: Refs, private readonly data: ExtentMap, private readonly cow: ExtentMap,
     private readonly inline: boolean, private readonly seq: number, private readonly dataSeq: number,
-  ) {}
+  ) {
+    this.dataVersion = `d${dataSeq}`;
+    this.allVersion = `a${seq}`;
+  }
 
   /**
    * Whether this snapshot still shows ri: the same extent arrays (a map copies its array at its
@@ -206,7 +213,7 @@ class RefsSnapshot implements MappingSnapshot {
   }
 
   version(scope: 'data' | 'all'): string {
-    return scope === 'data' ? `d${this.dataSeq}` : `a${this.seq}`;
+    return scope === 'data' ? this.dataVersion : this.allVersion;
   }
 
   fingerprint(scope: 'data' | 'all'): string {
@@ -356,13 +363,11 @@ export class Refs implements FsInstance {
   static mount(dev: BlockDevice, opts: { bugs?: RefsBugs; api?: IomapApi } = {}): Refs {
     const sb = readSuperblock(dev);
     if (sb.deviceBytes > dev.size) throw new FsError(EINVAL, `refs on ${dev.name} expects ${sb.deviceBytes} bytes, device has ${dev.size}`);
-    const a = readSlot(dev, sb, 0);
-    const b = readSlot(dev, sb, 1);
-    if (!a && !b) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
-    const useA = !!a && (!b || a.generation >= b.generation);
+    const newest = readNewestSlot(dev, sb);
+    if (newest === null) throw new FsError(EUCLEAN, `refs on ${dev.name}: no valid metadata slot`);
     const fs = new Refs(dev, sb, opts.api ?? defaultApi());
     if (opts.bugs) fs.bugs = { ...opts.bugs };
-    fs.load(useA ? a! : b!, useA ? 0 : 1);
+    fs.load(newest.img, newest.slot);
     if (!fs.bugs.noEofTailZeroAtRecovery) fs.zeroEofBlockTails();
     return fs;
   }
