@@ -12,7 +12,7 @@ import { AddressSpace } from './iomap/pagecache';
 import {
   Inode, IomapOps, MAX_LFS_FILESIZE, PAGE_SHIFT, PAGE_SIZE, roundUp,
 } from './iomap/types';
-import { Folio, allSet, blockIsDirty, blocksPerFolio, clearRangeDirty, dirtyBlocks, isPartiallyUptodate } from './iomap/folio';
+import { Folio, allSet, blockIsDirty, blocksPerFolio, clearRangeDirty, dirtyBlocks, ifsAlloc, isPartiallyUptodate } from './iomap/folio';
 import {
   folioMkclean, iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
@@ -56,6 +56,21 @@ export interface MountOptions {
 export interface OpenOptions {
   create?: boolean;
   truncate?: boolean;
+}
+
+/**
+ * The partial blocks at the edges of [off, end) (ext4_zero_partial_blocks): the head block's part
+ * and the tail block's part, one range when both lie in the same block; none where an edge is
+ * block aligned.
+ */
+function partialEdges(off: number, end: number, bs: number): [number, number][] {
+  const headEnd = Math.min(roundUp(off, bs), end);
+  const tailStart = Math.max(end - (end % bs), off);
+  if (Math.floor(off / bs) === Math.floor((end - 1) / bs)) return off % bs !== 0 || end % bs !== 0 ? [[off, end]] : [];
+  const out: [number, number][] = [];
+  if (headEnd > off) out.push([off, headEnd]);
+  if (end > tailStart) out.push([tailStart, end]);
+  return out;
 }
 
 function validOffset(x: unknown, what: string): number {
@@ -627,7 +642,10 @@ export class FileHandle {
     for (const f of inode.mapping.foliosIn(Math.floor(off / PAGE_SIZE), Math.floor((off + len - 1) / PAGE_SIZE))) {
       const a = roundUp(Math.max(off, f.pos), bs);
       const b = Math.floor(Math.min(off + len, f.end) / bs) * bs;
-      if (b <= a || !f.ifs) continue;
+      // A folio written whole has no per-block state yet (iomap allocates it lazily); buffer heads
+      // always exist, so give it one (all dirty, as the folio) to discard from (ext4 1k, seed 501,
+      // op 52,240, 3 ops: a 4 KiB write, then a zero range from 512 left blocks 1-3 dirty).
+      if (b <= a || ifsAlloc(f, inode.blkbits) === null) continue;
       clearRangeDirty(f, a - f.pos, b - a, inode.blkbits);
       if (f.dirty && !f.pteDirty && dirtyBlocks(f, inode.blkbits).length === 0) f.dirty = false;
     }
@@ -670,8 +688,10 @@ export class FileHandle {
     const size = this.inode.size;
     if (off >= size) return;
     const zlen = Math.min(len, size - off);
-    check(iomapZeroRange(this.inode, off, zlen, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops, this.personality.zeroPartialBlockInCache), `${this.name}: zeroing punched edges`);
     const end = off + zlen;
+    for (const [a, b] of this.personality.punchZeroesEdgesOnly ? partialEdges(off, end, bs) : [[off, end]]) {
+      check(iomapZeroRange(this.inode, a, b - a, this.ops, undefined, this.personality.zeroDirtyUnwrittenInCache, this.wops, this.personality.zeroPartialBlockInCache), `${this.name}: zeroing punched edges`);
+    }
     if (this.personality.punchWritesBackEofPage && end === size && end % PAGE_SIZE !== 0) {
       check(filemapWriteAndWaitRange(this.inode.mapping, end - (end % PAGE_SIZE), Number.MAX_SAFE_INTEGER), `${this.name}: writing back the EOF page`);
     }

@@ -167,6 +167,13 @@ export interface Personality {
    */
   readonly invalidateDiscardsBlocks: boolean;
   /**
+   * PUNCH_HOLE and ZERO_RANGE zero through the page cache only the partial blocks at the range's
+   * edges (ext4_zero_partial_blocks); the blocks the range covers whole are freed or made unwritten
+   * and never zeroed in the cache, so a dirty folio around them does not dirty them again. false:
+   * the whole range inside EOF is zeroed, holes skipped (xfs_free_file_space -> xfs_zero_range).
+   */
+  readonly punchZeroesEdgesOnly: boolean;
+  /**
    * s_maxbytes for block size `bs` beyond which writes, truncates and fallocate fail with EFBIG:
    * MAX_LFS_FILESIZE (xfs), or (2^32 - 1) blocks (ext4_max_size for extent-mapped files: 32-bit
    * logical block numbers).
@@ -197,6 +204,7 @@ const GENERIC: Personality = {
   unshareOnlyReflinked: false,
   fallocExtendsWithoutZeroing: false,
   invalidateDiscardsBlocks: false,
+  punchZeroesEdgesOnly: false,
   maxBytes: () => Number.MAX_SAFE_INTEGER,
 };
 
@@ -229,6 +237,7 @@ const EXT4: Personality = {
   unshareOnlyReflinked: false,
   fallocExtendsWithoutZeroing: true,
   invalidateDiscardsBlocks: true,
+  punchZeroesEdgesOnly: true,
   maxBytes: (bs) => (2 ** 32 - 1) * bs,
 };
 
