@@ -151,8 +151,9 @@ export interface Personality {
    */
   readonly unshareOnlyReflinked: boolean;
   /**
-   * fallocate (plain allocation and ZERO_RANGE) raises i_size as it allocates, with no zeroing
-   * from the old EOF: ext4_alloc_file_blocks -> ext4_update_inode_size, and pagecache_isize_extended
+   * fallocate (plain allocation, ZERO_RANGE, INSERT_RANGE) raises i_size with no zeroing from the
+   * old EOF: ext4_alloc_file_blocks -> ext4_update_inode_size (ext4_insert_range adds len to
+   * i_size), and pagecache_isize_extended
    * zeroes the cached EOF folio's tail only if that folio is dirty, dirtying no block. So a block
    * the call has just allocated unwritten stays clean, even in a dirty EOF folio, and an fsync
    * leaves it unwritten (ext4 1k, seed 113). false: through truncate up (xfs_falloc_setsize ->
