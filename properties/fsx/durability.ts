@@ -35,6 +35,7 @@
 
 import type { SparseBytes } from '../oracle/bytes';
 import { RangeSet } from '../oracle/ranges';
+import { upperBound } from '../../reference/sorted';
 import type { CrashViolation, CrashViolationKind } from '../oracle/crash';
 
 /** Versions kept between two acknowledgements. */
@@ -586,6 +587,18 @@ function firstFoundDifference(found: FoundFile, lo: number, hi: number, want: Ui
   return -1;
 }
 
+/** The end offsets of ascending, disjoint pieces (null when they are not). */
+function orderedPieceEnds(pieces: readonly Piece[]): number[] | null {
+  const ends: number[] = [];
+  let prev = -Infinity;
+  for (const p of pieces) {
+    if (p.off < prev) return null;
+    prev = p.off + p.data.length;
+    ends.push(prev);
+  }
+  return ends;
+}
+
 function hex(x: number): string {
   return '0x' + x.toString(16);
 }
@@ -613,6 +626,12 @@ class CrashJudge {
   private readonly size: number;
   /** Window index of the acknowledging version (-1: none; the envelope's ackOp is op #0). */
   private readonly acked: boolean;
+  /**
+   * Where each found piece ends, when the pieces are ascending and disjoint (as readFound makes
+   * them), for a binary search; null: look through them all. A sparse file is read back in many
+   * pieces, and a scan of all of them per segment and per gap made judging quadratic in them.
+   */
+  private readonly pieceEnds: number[] | null;
 
   constructor(
     private readonly tr: DurabilityTracker,
@@ -624,6 +643,12 @@ class CrashJudge {
     this.acks = tr.rangeAcks();
     this.size = found.size;
     this.acked = tr.ackLabel !== null;
+    this.pieceEnds = orderedPieceEnds(found.pieces);
+  }
+
+  /** Index of the first found piece that may overlap [a, ...) (all of them in order when unordered). */
+  private firstPieceFrom(a: number): number {
+    return this.pieceEnds === null ? 0 : upperBound(this.pieceEnds, a);
   }
 
   private describe(k: number): string {
@@ -720,8 +745,11 @@ class CrashJudge {
 
   /** Found bytes of [a, b) (within one read piece), or null where nothing was read. */
   private foundAt(a: number, b: number): { data: Uint8Array; at: number } | null {
-    for (const p of this.found.pieces) {
+    const pieces = this.found.pieces;
+    for (let i = this.firstPieceFrom(a); i < pieces.length; i++) {
+      const p = pieces[i];
       if (p.off <= a && b <= p.off + p.data.length) return { data: p.data, at: p.off };
+      if (this.pieceEnds !== null && p.off > a) break;
     }
     return null;
   }
@@ -734,7 +762,10 @@ class CrashJudge {
     if (a >= b) return;
     const o = this.tr.latest;
     let read = false;
-    for (const p of this.found.pieces) {
+    const pieces = this.found.pieces;
+    for (let i = this.firstPieceFrom(a); i < pieces.length; i++) {
+      const p = pieces[i];
+      if (this.pieceEnds !== null && p.off >= b) break;
       const lo = Math.max(a, p.off);
       const hi = Math.min(b, p.off + p.data.length);
       if (lo >= hi) continue;
