@@ -161,7 +161,9 @@ export class IomapFs {
     const loaded = this.fs.loadInode(ino);
     const minOrder = Math.max(0, Math.log2(this.fs.blockSize) - PAGE_SHIFT);
     const maxOrder = Math.log2(this.opts.maxFolioSize) - PAGE_SHIFT;
-    const mapping = new AddressSpace({ minOrder, maxOrder, newFolioFill: this.opts.newFolioFill }, this.queue);
+    // Buffer heads (the ext4 personality, invalidateDiscardsBlocks) keep a dirty folio's private state.
+    const dirtyFoliosHavePrivate = this.fs.personality?.invalidateDiscardsBlocks === true;
+    const mapping = new AddressSpace({ minOrder, maxOrder, newFolioFill: this.opts.newFolioFill, dirtyFoliosHavePrivate }, this.queue);
     inode = {
       ino, size: loaded.size, blkbits: this.fs.blkbits, blockSize: this.fs.blockSize, mapping, fsPrivate: loaded.fsPrivate,
       api: this.fs.api ?? '6.12',
@@ -771,9 +773,16 @@ export class FileHandle {
         // xfs_itruncate_extents) frees the same blocks, moved down by len.
         if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks(false)) this.fs.truncateBlocks(this.inode, size);
         this.fs.collapseBlocks(this.inode, off / bs, len / bs);
-        this.inode.size = size - len;
-        this.inode.mapping.truncatePagecache(size - len);
-        this.fs.sizeChanged(this.inode);
+        if (this.personality.collapseTruncates) {
+          // xfs_falloc_setsize(): the size goes down by truncate(2)'s own path, so its EOF-block
+          // zeroing, write-back and reflink-flag rule apply (xfs 4k seed 706: a collapse that left
+          // no extent dropped the flag, and the next unaligned O_DIRECT write went direct).
+          this.truncate(size - len);
+        } else {
+          this.inode.size = size - len;
+          this.inode.mapping.truncatePagecache(size - len);
+          this.fs.sizeChanged(this.inode);
+        }
         // The shift moved data to new offsets: make it durable before any moved block is
         // overwritten in place, or a crash would read new data through the old map.
         this.fs.commit();
@@ -785,8 +794,11 @@ export class FileHandle {
         this.unstuffed();
         // xfs_falloc_insert_range sets the new size first (xfs_falloc_setsize), so what
         // xfs_prepare_shift frees lies past the new EOF, and the extending truncate's flush has
-        // already written back the delalloc it would count.
-        this.truncate(size + len);
+        // already written back the delalloc it would count. ext4_insert_range only adds len to
+        // i_size, zeroing nothing (fallocExtendsWithoutZeroing): a truncate's zeroing would dirty
+        // an unwritten block past EOF in the EOF folio, which the flush then wrote (diff, ext4 1k
+        // seed 501, op 963,031, 6 ops).
+        this.fallocExtend(size + len);
         if (this.personality.shiftFreesPostEofBlocks && this.canFreeEofBlocks()) this.freeEofBlocks(size + len);
         this.flushForShift(off, size + len);
         this.fs.insertBlocks(this.inode, off / bs, len / bs);
@@ -1004,12 +1016,10 @@ export class FileHandle {
   /**
    * A block-aligned truncate down on xfs (writeBackAfterTruncateZero 'disk-size-range') whose new
    * size the disk lags behind has [i_disk_size, newsize) written back before the page cache is
-   * truncated, so the EOF folio is clean there and truncate_inode_partial_folio splits it and drops
-   * its pages past EOF. Seen on 6.18.44 xfs 4k with mincore: pwrite 0 8192 (nothing on disk),
-   * truncate 4096, truncate 8192 leaves page 1 out of the cache; with the disk size at 8192 first
-   * (a dirty folio: no split), or with an unaligned truncate 4000 (a zeroed EOF block), page 1
-   * stays (diff, xfs 4k seed 104, op 33,422, 4 ops). Which code does it was not settled from the
-   * source; the model does it exactly where it was seen, and leaves the unaligned case as it was.
+   * truncated: xfs_setattr_size writes back when newsize > i_disk_size and oldsize != i_disk_size
+   * (the unaligned case, which zeroes, is writeBackAfterTruncateZero's). Seen on 6.18.44 xfs 4k
+   * (diff, xfs 4k seed 104, op 33,422, 4 ops); what the page cache truncate then splits:
+   * AddressSpace.truncateRange.
    */
   private writeBackBeforeTruncateDown(oldsize: number, newsize: number): void {
     if (this.personality.writeBackAfterTruncateZero !== 'disk-size-range' || newsize >= oldsize) return;

@@ -145,14 +145,23 @@ export interface Personality {
    */
   readonly shiftFlushesUnitBefore: boolean;
   /**
+   * COLLAPSE_RANGE ends with a truncate to the new size (xfs_falloc_collapse_range ->
+   * xfs_falloc_setsize -> xfs_vn_setattr_size, the path of truncate(2)): the new EOF block's tail
+   * is zeroed through the cache (a shared one gets a copy-on-write), the disk-size write-back of
+   * a truncate down applies, and xfs_itruncate_extents drops the reflink inode flag when neither
+   * fork has an extent left. false: the size is set as it is (ext4_collapse_range).
+   */
+  readonly collapseTruncates: boolean;
+  /**
    * UNSHARE_RANGE does nothing but allocate on a file that never shared blocks: no unsharing pass
    * and no write-back of the range (xfs_reflink_unshare returns at once without the reflink inode
    * flag; then xfs_alloc_file_space). false: the range is unshared and written back regardless.
    */
   readonly unshareOnlyReflinked: boolean;
   /**
-   * fallocate (plain allocation and ZERO_RANGE) raises i_size as it allocates, with no zeroing
-   * from the old EOF: ext4_alloc_file_blocks -> ext4_update_inode_size, and pagecache_isize_extended
+   * fallocate (plain allocation, ZERO_RANGE, INSERT_RANGE) raises i_size with no zeroing from the
+   * old EOF: ext4_alloc_file_blocks -> ext4_update_inode_size (ext4_insert_range adds len to
+   * i_size), and pagecache_isize_extended
    * zeroes the cached EOF folio's tail only if that folio is dirty, dirtying no block. So a block
    * the call has just allocated unwritten stays clean, even in a dirty EOF folio, and an fsync
    * leaves it unwritten (ext4 1k, seed 113). false: through truncate up (xfs_falloc_setsize ->
@@ -201,6 +210,7 @@ const GENERIC: Personality = {
   copyRangeRemapsFirst: false,
   punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
+  collapseTruncates: false,
   unshareOnlyReflinked: false,
   fallocExtendsWithoutZeroing: false,
   invalidateDiscardsBlocks: false,
@@ -211,7 +221,7 @@ const GENERIC: Personality = {
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: 'within-eof',
   zeroPartialBlockInCache: true, shiftFreesPostEofBlocks: true, truncateSameSizeFrees: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
-  shiftFlushesUnitBefore: true, unshareOnlyReflinked: true, copyRangeRemapsFirst: true, punchWritesBackEofPage: true,
+  shiftFlushesUnitBefore: true, collapseTruncates: true, unshareOnlyReflinked: true, copyRangeRemapsFirst: true, punchWritesBackEofPage: true,
 };
 
 const EXT4: Personality = {
@@ -234,6 +244,7 @@ const EXT4: Personality = {
   copyRangeRemapsFirst: false,
   punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
+  collapseTruncates: false,
   unshareOnlyReflinked: false,
   fallocExtendsWithoutZeroing: true,
   invalidateDiscardsBlocks: true,
