@@ -8,7 +8,8 @@
  *     threads doing parallel and concurrent garbage collection and compilation, the main thread);
  *   - per worker: ops per CPU-second of each worker's own thread (/proc/thread-self/stat);
  *   - the CPU share of everything but the workers' own threads (mostly V8's GC helpers);
- *   - wall ops/s (meaningful on an idle machine only).
+ *   - wall ops/s (meaningful on an idle machine only), and the share of a core each worker's
+ *     thread had over the wall time (what the wall figure scales with).
  *
  *   node dist/bench/workers.js [-N OPS] [--seeds-per-worker K] [-j J]...
  */
@@ -53,9 +54,13 @@ async function main(argv: string[]): Promise<number> {
         workers: j, seeds: seeds.length, ops: total, failures, wallSec: Number(wall.toFixed(1)), cpuSec: Number(cpu.toFixed(1)),
         opsPerCpuSec: Math.round(total / cpu), opsPerWorkerThreadCpuSec: Math.round(total / threadCpu),
         otherThreadsCpuShare: Number((1 - threadCpu / cpu).toFixed(3)), opsPerSec: Math.round(total / wall),
+        // How much of a core each worker's thread had over the wall time: below 1 when the
+        // machine's other load (or too few cores) took the rest; the wall ops/s scale with it.
+        coreShareOfWorker: Number((threadCpu / wall / j).toFixed(2)),
       };
       console.log(`-j ${j}: ${total} ops, ${row.opsPerCpuSec} ops per CPU-second in total, ${row.opsPerWorkerThreadCpuSec} per CPU-second of a worker's own thread, `
-        + `${(100 * row.otherThreadsCpuShare).toFixed(0)} % of the CPU outside the workers' threads; ${row.opsPerSec} ops/s wall${failures ? `; ${failures} FAILURES` : ''}`);
+        + `${(100 * row.otherThreadsCpuShare).toFixed(0)} % of the CPU outside the workers' threads; ${row.opsPerSec} ops/s wall, `
+        + `each worker had ${row.coreShareOfWorker} of a core${failures ? `; ${failures} FAILURES` : ''}`);
       results.push(row);
     }
   } finally {

@@ -202,6 +202,32 @@ describe('durability tracker', () => {
     assert.equal(v2[0]?.offset, 2 ** 40);
   });
 
+  // A sparse file is read back in many pieces; the judge finds a piece by binary search when they
+  // are ascending (as the runner reads them), else by looking through all: the same verdicts.
+  it('judges a file read back in many pieces alike in order and out of order', () => {
+    const o = new SparseBytes();
+    const tr = new DurabilityTracker(o);
+    o.write(0, new Uint8Array(4096).fill(1));
+    tr.acknowledge(o, 'op 1 fsync');
+    for (let k = 0; k < 20; k++) {
+      o.write(2 ** 40 + k * 2 ** 30, new Uint8Array(700).fill(10 + k));
+      tr.record(`op ${k + 2} write`, o);
+    }
+    const size = o.size;
+    const ranges = tr.rangesToRead(size, []);
+    assert.equal(ranges.length, 20);
+    const pieces: Array<{ off: number; data: Uint8Array }> = ranges.map(([off, len]) => ({ off, data: o.read(off, len) }));
+    const shuffled = (ps: typeof pieces) => ps.map((_, i) => ps[(i * 7) % ps.length]);
+    assert.deepEqual(tr.check({ size, pieces }, []), []);
+    assert.deepEqual(tr.check({ size, pieces: shuffled(pieces) }, []), []);
+    const bad = pieces.map((p) => ({ off: p.off, data: Uint8Array.from(p.data) }));
+    bad[13].data[600] = 0x55;
+    const inOrder = tr.check({ size, pieces: bad }, []);
+    assert.equal(inOrder.length, 1);
+    assert.equal(inOrder[0].offset, bad[13].off + 600);
+    assert.deepEqual(tr.check({ size, pieces: shuffled(bad) }, []), inOrder);
+  });
+
   // fsx fault_write: a write-back that failed leaves its blocks as they were last written. When
   // that write was truncate's zeroing of the EOF block (ext4 leaves it dirty), the bytes truncate
   // cut off read back after a later extension: allowed over the failed range only.
@@ -242,6 +268,28 @@ describe('durability tracker', () => {
     assert.equal(torn(65536, 65536), 1, 'the next folio: still judged (it was forgotten while the store was within a folio\'s length)');
     assert.equal(torn(65536, 2 * 1024 * 1024), 0, 'folio size unknown: 2 MiB');
     assert.equal(torn(2 * 1024 * 1024, 2 * 1024 * 1024), 1);
+  });
+
+  // checkAtomic compares what was read back piece by piece (a sparse file is read in pieces):
+  // bytes outside the pieces are not judged, and a torn change is named by the first byte read
+  // back, part by part, that differs from the old bytes and from the new ones.
+  it('a torn all-or-nothing change is found across pieces and parts, naming the first differing bytes', () => {
+    const tr = new DurabilityTracker(new SparseBytes());
+    tr.addAtomic({ label: 'op 5 exchange_range', parts: [
+      { off: 0, old: new Uint8Array(4096).fill(1), neu: new Uint8Array(4096).fill(2) },
+      { off: 8192, old: new Uint8Array(4096).fill(3), neu: new Uint8Array(4096).fill(4) },
+    ] });
+    const piece = (off: number, len: number, v: number) => ({ off, data: new Uint8Array(len).fill(v) });
+    const judge = (pieces: Array<{ off: number; data: Uint8Array }>) => tr.checkAtomic({ size: 16384, pieces }, []);
+    assert.deepEqual(judge([piece(0, 1024, 1), piece(2048, 1024, 1), piece(8192, 4096, 3)]), [], 'wholly old where read');
+    assert.deepEqual(judge([piece(0, 4096, 2), piece(8192, 100, 4)]), [], 'wholly new where read');
+    const mixed = piece(2048, 1024, 1);
+    mixed.data[2500 - 2048] = 2;
+    const v = judge([piece(0, 1024, 1), mixed, piece(8192, 4096, 3)]);
+    assert.equal(v.length, 1);
+    assert.match(v[0], /old bytes differ first at 0x9c4, the new ones at 0x0\)/);
+    const v2 = judge([piece(0, 4096, 1), piece(9000, 50, 4)]);
+    assert.match(v2[0], /old bytes differ first at 0x2328, the new ones at 0x0\)/, 'the second part tears it');
   });
 
   describe('power cuts cost nothing in a run without crash ops', () => {

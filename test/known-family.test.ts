@@ -115,6 +115,33 @@ describe('family known signatures: kernel evidence', () => {
   });
 });
 
+describe('family known signatures: the host target dates its evidence to the read that failed', () => {
+  let dir: string;
+  before(() => { dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'known-family-host-'))); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('an O_DIRECT read that fails before it reaches the kernel leaves no evidence of an earlier read', () => {
+    const a = createHostAdapter({ path: dir, scratch: dir });
+    try {
+      const t = a.open();
+      // As after an earlier read at the same range failed with the kernel's report (diff: both
+      // sides failed it, so the run went on); the next read of that range fails in the adapter.
+      const stale = evidenceFor(0, 4096);
+      const held = t as unknown as { evidence: KernelEvidence | null };
+      held.evidence = stale;
+      assert.equal(t.kernelEvidence!(), stale, 'the white-box setup took');
+      assert.throws(() => t.directRead!(-1, 4096), (e: unknown) => e instanceof FsError && e.code === 'EINVAL');
+      assert.equal(t.kernelEvidence!(), null, 'a bad argument: no kernel report');
+      held.evidence = stale;
+      a.close();
+      assert.throws(() => t.directRead!(0, 4096), (e: unknown) => e instanceof FsError);
+      assert.equal(t.kernelEvidence!(), null, 'a closed target: no kernel report');
+    } finally {
+      a.close();
+    }
+  });
+});
+
 describe('family known signatures: files', () => {
   let tmp: string;
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'known-family-')); });

@@ -177,7 +177,7 @@ describe('sparse byte oracle', () => {
     assert.equal(s.size, far + 5);
   });
 
-  it('names the stored ranges of far chunks alike whether it probes them one by one or scans them all', () => {
+  it('names the stored ranges of far chunks alike whether it probes them one by one or searches them all, as chunks come and go', () => {
     // Chunks of 16 bytes: index 4096 and up live in the map of far chunks (offset 65536 and up).
     const far = 4096 * 16;
     const s = new SparseBytes(16);
@@ -189,8 +189,26 @@ describe('sparse byte oracle', () => {
       s.write(off, Uint8Array.of(1 + (i % 250)));
       written.add(Math.floor(off / 16));
     }
-    // Short ranges (fewer indices than far chunks) are probed; long ones scan the map.
-    for (const [lo, hi] of [[far, far + 64], [far + 100, far + 420], [far, far + 4000], [0, far + 8000], [far + 1000, far + 1017]]) {
+    // Short ranges (fewer indices than far chunks) are probed; long ones search the sorted indices,
+    // which must follow chunks that come (20 writes to new chunks) and go (20 chunks zeroed whole)
+    // after a search.
+    const queries = [[far, far + 64], [far + 100, far + 420], [far, far + 4000], [0, far + 8000], [far + 1000, far + 1017]];
+    const check = (): void => queries.forEach(([lo, hi]) => checkRange(lo, hi));
+    check();
+    for (let i = 0; i < 40; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      if (i < 20) {
+        const idx = Math.floor((far + 4000 + (x % 3000)) / 16);
+        s.write(idx * 16 + 3, Uint8Array.of(9));
+        written.add(idx);
+      } else {
+        const idx = [...written][x % written.size];
+        s.zero(idx * 16, 16);
+        written.delete(idx);
+      }
+      if (i % 5 === 4) check();
+    }
+    function checkRange(lo: number, hi: number): void {
       const want: Array<[number, number]> = [];
       for (let idx = Math.floor(lo / 16); idx <= Math.floor((hi - 1) / 16); idx++) {
         if (!written.has(idx)) continue;

@@ -148,6 +148,21 @@ describe('personalities', () => {
     };
     assert.deepStrictEqual(run(true), ['unwritten', 'unwritten'], 'ext4: the size is set, nothing zeroed into the new blocks');
     assert.deepStrictEqual(run(false), ['written', 'written'], 'truncate up: its zeroing dirties the new block in the dirty EOF folio');
+    // INSERT_RANGE (ext4_insert_range adds len to i_size): as on ext4 1k, blocks 0-3 preallocated
+    // KEEP_SIZE, 1500 bytes written, an insert of one block at 0: the old block 2 (past EOF in
+    // the dirty EOF page) stays unwritten, now block 3 (python and filefrag -v on 6.18.44).
+    const insert = (knob: boolean): string => {
+      const { fsys, f } = ext4k1(knob);
+      f.fallocate(FALLOC_FL_KEEP_SIZE, 0, 4096);
+      f.pwrite(0, new Uint8Array(1500).fill(5));
+      f.fallocate(0x20, 0, 1024);
+      f.fsync();
+      assert.strictEqual(f.size, 2524);
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+      return [0, 1, 2, 3, 4].map((b) => cls(f, b)).join(' ');
+    };
+    assert.strictEqual(insert(true), 'hole written written unwritten unwritten');
+    assert.strictEqual(insert(false), 'hole written written written unwritten', 'the truncate-up zeroing dirtied old block 2');
   });
 
   it('invalidateDiscardsBlocks: a truncate down leaves the blocks past the new EOF in a large EOF folio clean (ext4 buffer heads), so a later extension does not write them; iomap keeps them dirty (ext4 4k)', () => {
@@ -170,6 +185,28 @@ describe('personalities', () => {
     };
     assert.strictEqual(run(true), 'unwritten', 'ext4: discarded at the truncate');
     assert.strictEqual(run(false), 'written', 'iomap: still dirty, and inside EOF after the extension');
+  });
+
+  it('punchZeroesEdgesOnly: a zero range over a folio written whole leaves the blocks it covers whole clean (ext4 zeroes partial blocks only); zeroing the whole range dirties them again (diff, ext4 1k seed 501, 3 ops)', () => {
+    const run = (knob: boolean): string[] => {
+      const dev = new MemoryDevice({ size: 64 << 20 });
+      IomapFs.mkfs(dev, { blockSize: 1024, inlineMax: 0 });
+      const fsys = IomapFs.mount(dev, { maxFolioSize: 4096 });
+      fsys.refs.personality = { ...personality('ext4'), punchZeroesEdgesOnly: knob };
+      const f = fsys.open('f', { create: true });
+      // As on ext4 1k (6.18.44, python and filefrag -v): blocks 1-4 unwritten after the fsync.
+      f.pwrite(0, new Uint8Array(4096).fill(7)); // one page, no per-block state yet
+      f.fallocate(FALLOC_FL_ZERO_RANGE, 512, 4096);
+      f.fsync();
+      assert.deepStrictEqual(Array.from(f.pread(0, 4608)).filter((x) => x !== 0).length, 512, 'only bytes 0-511 keep data');
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+      return [0, 1, 2, 3, 4].map((b) => {
+        const e = f.fiemap(b * 1024, 1024, 0).find((x) => x.logical <= b * 1024 && b * 1024 < x.logical + x.length);
+        return !e ? 'hole' : e.flags & FIEMAP_EXTENT_UNWRITTEN ? 'unwritten' : 'written';
+      });
+    };
+    assert.deepStrictEqual(run(true), ['written', 'unwritten', 'unwritten', 'unwritten', 'unwritten']);
+    assert.deepStrictEqual(run(false), ['written', 'written', 'written', 'written', 'unwritten'], 'zeroed in the dirty folio, so written back');
   });
 
   it('writeBackAfterTruncateZero: generic writes the zeroed EOF block back; xfs writes [on-disk size, new size) only; ext4 nothing', () => {
@@ -578,20 +615,45 @@ describe('personalities', () => {
   // Found by diff on xfs 4k (seed 104, op 33,422, 4 ops); Linux 6.18.44 xfs 4k: xfs_io -f -c "pwrite -q -b 1m 0 8192"
   // -c "truncate 4096" -c "truncate 8192" -c "mmap -r 0 8192" -c mincore shows page 1 not cached (1 page); with
   // "pwrite, fsync, pwrite" first (the disk size covers the new size) or "truncate 4000", 2 pages.
-  it('writeBackAfterTruncateZero disk-size-range: a block-aligned truncate down the disk lags behind writes back first, so the EOF folio splits and its page past EOF goes (xfs); generic keeps the dirty folio whole', () => {
+  it('writeBackAfterTruncateZero disk-size-range: a block-aligned truncate down the disk lags behind writes back [disk size, new size) first (xfs_setattr_size); generic does not', () => {
     for (const name of ['xfs', 'generic'] as const) {
       const { fsys, f } = mountLargeFolios(name);
       f.pwrite(0, new Uint8Array(2 * BS).fill(3)); // one 8 KiB folio, nothing on disk
       f.truncate(BS);
-      assert.strictEqual(f.inode.mapping.folioAt(BS) === undefined, name === 'xfs', `${name}: page 1 dropped`);
+      assert.strictEqual(classOf(f, 0), name === 'xfs' ? 'written' : 'delalloc', name);
+      assert.strictEqual(f.inode.mapping.folioAt(BS), undefined, `${name}: page 1 dropped`);
       assert.deepStrictEqual(fsys.checkInvariants(), [], name);
     }
     const { f } = mountLargeFolios('xfs');
     f.pwrite(0, new Uint8Array(2 * BS).fill(3));
     f.fsync();
-    f.pwrite(0, new Uint8Array(2 * BS).fill(4)); // dirty again; the disk size covers 4096
+    f.pwrite(0, new Uint8Array(2 * BS).fill(4)); // dirty again, with per-block state from the writeback; the disk size covers 4096
     f.truncate(BS);
     assert.ok(f.inode.mapping.folioAt(BS) !== undefined, 'xfs, disk size covers: the dirty folio stays whole');
+  });
+
+  // Found by diff on xfs 4k (seed 412, op 31,152, 4 ops); Linux 6.18.44 xfs 4k, python (pwrite, ftruncate, FIEMAP
+  // without sync): truncate 4096, pwrite 0 8192, truncate 4096, pwrite 8192 1 leaves block 0 delalloc (page 1
+  // went with the truncate, so the extending write's zeroing flush from 4096 found no dirty folio); with a
+  // 100-byte pwrite at 5000 before the truncate (the folio gets per-block state), block 0 is written.
+  it('truncate splits a dirty large folio that has no per-block state (written whole), dropping its pages past EOF; one with state (or ext4 buffer heads) stays whole', () => {
+    const run = (name: PersonalityName, partial: boolean): { page1: boolean; block0: string } => {
+      const { fsys, f } = mountLargeFolios(name);
+      f.truncate(BS); // the disk size covers the truncate below: nothing is written back by it
+      f.pwrite(0, new Uint8Array(2 * BS).fill(3)); // one 8 KiB folio written whole: no ifs
+      if (partial) f.pwrite(5000, new Uint8Array(100).fill(4)); // a partial write gives it one
+      f.truncate(BS);
+      const page1 = f.inode.mapping.folioAt(BS) !== undefined;
+      f.pwrite(2 * BS, new Uint8Array(1).fill(5)); // its zeroing from 4096 flushes a dirty folio there
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+      assert.ok(f.pread(0, BS).every((b) => b === 3), `${name}: block 0 keeps its data`);
+      return { page1, block0: classOf(f, 0) };
+    };
+    for (const name of ['xfs', 'generic'] as const) {
+      assert.deepStrictEqual(run(name, false), { page1: false, block0: 'delalloc' }, `${name}, written whole`);
+      assert.deepStrictEqual(run(name, true), { page1: true, block0: 'written' }, `${name}, partial write`);
+    }
+    assert.strictEqual(run('ext4', false).page1, true, 'ext4: buffer heads keep a dirty folio whole');
   });
 
   // Found by diff on xfs 4k (seed 104, op 33,422, 5 ops): xfs_reflink_remap_prep flushes and unmaps from the old
@@ -615,6 +677,34 @@ describe('personalities', () => {
     assert.strictEqual(fsys.refs.isReflinked(f.inode), true, 'extents left');
     f.truncate(0);
     assert.strictEqual(fsys.refs.isReflinked(f.inode), false, 'nothing left');
+  });
+
+  it('collapseTruncates: an xfs collapse ends with a truncate to the new size, which drops the reflink flag with no extent left and zeroes (copy-on-write) a shared EOF block; without it neither (diff, xfs 4k seed 706, 7 ops)', () => {
+    for (const collapseTruncates of [true, false]) {
+      const { fsys, f } = mount('xfs');
+      fsys.refs.personality = { ...personality('xfs'), collapseTruncates };
+      f.pwrite(0, new Uint8Array(BS).fill(1));
+      f.cloneRange(0, BS, BS); // blocks 0-1 shared, the reflink flag set
+      f.truncate(5 * BS + 512);
+      f.fallocate(0x08, 0, 5 * BS); // COLLAPSE_RANGE: no extent left, size 512
+      assert.strictEqual(fsys.refs.isReflinked(f.inode), !collapseTruncates, `collapseTruncates ${collapseTruncates}: the flag`);
+      f.directWrite(BS, new Uint8Array(512).fill(2)); // unaligned: direct only without the flag
+      assert.strictEqual(classOf(f, 1), collapseTruncates ? 'written' : 'delalloc', `collapseTruncates ${collapseTruncates}: block 1`);
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+    }
+    for (const collapseTruncates of [true, false]) {
+      const { fsys, f } = mount('xfs');
+      fsys.refs.personality = { ...personality('xfs'), collapseTruncates };
+      f.pwrite(0, new Uint8Array(BS + 100).fill(1));
+      f.fsync();
+      f.cloneRange(BS, 100, 3 * BS); // the source's EOF block onto block 3: size 12388, block 3 shared
+      f.fallocate(0x08, 2 * BS, BS); // size 8292: the shared block is the EOF block 2, its tail past EOF
+      f.fsync();
+      const shared = (f.fiemap(2 * BS, BS, 0)[0]?.flags ?? 0) & FIEMAP_EXTENT_SHARED;
+      assert.strictEqual(shared === 0, collapseTruncates, `collapseTruncates ${collapseTruncates}: the EOF block ${shared ? 'still shared' : 'copied'}`);
+      assert.deepStrictEqual(Array.from(f.pread(2 * BS, 100)), new Array(100).fill(1));
+      assert.deepStrictEqual(fsys.checkInvariants(), []);
+    }
   });
 
   it('maxBytes: ext4 refuses a write at (2^32 - 1) blocks with EFBIG (ext4_max_size), xfs allows far more (diff, ext4 4k, 1 op)', () => {

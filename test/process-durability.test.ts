@@ -7,7 +7,12 @@
  * never flushes the device loses what fsync acknowledged, and plain fsx catches that too.
  */
 import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { copyToFile } from '../adapters/process/fs-client';
 import { loadAdapter } from '../adapters/registry';
+import { CHUNK_SIZE, MemoryDevice } from '../reference/device/memory';
 import { runFsx } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import type { Output } from '../properties/fsx/runner';
@@ -73,5 +78,40 @@ describe('fs-level Python server (examples/fs-server.py): durability under the d
     const old = fsx('commit-no-flush', { numOps: 1500 }, ' --no-features');
     assert.equal(old.failure, null, old.report.join('\n'));
     assert.ok(!old.log().ops.some((o) => o.op === 'crash' && o.skip !== true));
+  });
+});
+
+// With "devio" the harness holds the device and copies it into the image file the server mounts:
+// after the first copy, only the chunks that changed since (and those discarded, as zeroes).
+describe('the devio image file: copied at every mount, incrementally', () => {
+  it('holds the device after writes and discards, and is copied whole again after someone else wrote it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iomap-image-copy-'));
+    try {
+      const file = path.join(dir, 'device.img');
+      const mem = new MemoryDevice({ size: 64 * CHUNK_SIZE });
+      const same = (what: string) => {
+        const want = new Uint8Array(mem.size);
+        mem.read(0, want);
+        assert.ok(Buffer.from(fs.readFileSync(file)).equals(Buffer.from(want)), what);
+      };
+      mem.write(0, new Uint8Array(4096).fill(1));
+      mem.write(10 * CHUNK_SIZE, new Uint8Array(8192).fill(2));
+      let copy = copyToFile(mem, file, null);
+      same('first copy');
+      mem.write(10 * CHUNK_SIZE + 4096, new Uint8Array(512).fill(3));
+      mem.write(40 * CHUNK_SIZE, new Uint8Array(512).fill(4));
+      mem.discard(0, CHUNK_SIZE);
+      copy = copyToFile(mem, file, copy);
+      same('a changed chunk, a new one and a discarded one');
+      // Another writer (a server that wrote the image despite devio): the whole image again.
+      const fd = fs.openSync(file, 'r+');
+      fs.writeSync(fd, Uint8Array.of(0x55), 0, 1, 20 * CHUNK_SIZE);
+      fs.closeSync(fd);
+      fs.utimesSync(file, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+      copyToFile(mem, file, copy);
+      same('after a foreign write');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

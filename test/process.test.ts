@@ -853,6 +853,35 @@ const python = havePython();
       }
     });
 
+    // pyfs's own fsck walks sorted extents, not blocks: each kind of damage is still named.
+    it("pyfs's check_consistency names blocks owned twice, owned blocks on the free list and a wrong count", () => {
+      const script = `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("pyfs", sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+class O: pass
+class Free:
+    def __init__(s, free): s.free = free
+    def blocks(s): return sum(c for _, c in s.free)
+def fsck(exts, free, busy=()):
+    st = O(); st.data_start = 10; st.total_blocks = 110; st.need_mounted = lambda: None; st.inodes = {}
+    for ino, ext in exts.items():
+        i = O(); i.ino = ino; i.ext = [list(e) + ["w"] for e in ext]; st.inodes[ino] = i
+    st.alloc_map = Free([list(f) for f in free]); st.busy = list(busy)
+    return m.PyFs.op_check_consistency(st, {})["problems"]
+print(json.dumps([
+    fsck({1: [(0, 10, 10)], 2: [(0, 20, 20)]}, [(40, 70)]),
+    fsck({1: [(0, 10, 10)], 2: [(0, 10, 15)]}, [(25, 85)]),
+    fsck({1: [(0, 10, 10)]}, [(15, 95)], [(12, 3)]),
+    fsck({1: [(0, 10, 10)]}, [(20, 80)]),
+]))
+`;
+      const [ok, twice, freeOwned, count] = JSON.parse(execFileSync(PY, ['-c', script, FS_SERVER], { encoding: 'utf8' })) as string[][];
+      assert.deepEqual(ok, []);
+      assert.deepEqual(twice, ['blocks [15, 20) owned by inodes 1 and 2']);
+      assert.deepEqual(freeOwned, ['block 15 is free and owned by inode 1', 'block 12 is free and owned by inode 1', '10 blocks owned + 95 free + 3 busy != 100 data blocks']);
+      assert.deepEqual(count, ['10 blocks owned + 80 free + 0 busy != 100 data blocks']);
+    });
+
     it('the harness catches the stale-data bug of reporting fresh blocks MAPPED at iomap_begin (PYFS_BUG)', () => {
       const run = (cmd: string) => {
         const a = closeLater(loadExecAdapter(cmd, { scratch: tmp, deviceSize: 64 * 2 ** 20 }));

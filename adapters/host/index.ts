@@ -349,13 +349,15 @@ export class HostTarget implements FileTarget {
 
   /** One O_DIRECT pread of exactly `len` bytes at `off` (the kernel checks the alignment). */
   directRead(off: number, len: number): Uint8Array {
+    // Forget the last read's evidence first: a read that fails before it reaches the kernel
+    // (closed target, bad argument, the O_DIRECT fd not reopening, EIO included) has none.
+    this.evidence = null;
     this.live();
     checkArg(off, 'O_DIRECT pread offset');
     checkArg(len, 'O_DIRECT pread length');
     const { fd, addon } = this.direct('O_DIRECT read');
     const want = Math.min(len, MAX_RW_COUNT);
     const buf = this.bounce(addon, want);
-    this.evidence = null;
     const kmsg = this.adapter.kmsg;
     const since = kmsg === null ? -1 : kmsg.mark();
     let n: number;

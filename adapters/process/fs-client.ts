@@ -103,14 +103,51 @@ function memoryUnder(dev: BlockDevice): MemoryDevice | null {
   return d ?? null;
 }
 
-/** Write `mem`'s contents into the (sparse) file `file`: only its allocated chunks. */
-function copyToFile(mem: MemoryDevice, file: string): void {
-  const fd = fs.openSync(file, 'w');
+/** What copyToFile last wrote into an image file: the device's chunks then (never mutated: shared). */
+export interface ImageCopy {
+  file: string;
+  size: number;
+  chunks: ReadonlyMap<number, Uint8Array>;
+  /** The file's modification time right after the copy (ns). */
+  mtimeNs: bigint;
+}
+
+/**
+ * Make the (sparse) file `file` hold `mem`'s contents: its allocated chunks, zeroes elsewhere.
+ * After an earlier copy into the same file (`prev`), only the chunks that changed since are
+ * written: a snapshot shares the device's chunk arrays and the device copies a shared chunk
+ * before changing it, so an unchanged chunk is the very same array. (Writing the whole image
+ * into a truncated file at every mount was a tenth of the harness's CPU on examples/fs-server.py.)
+ * With "devio" the file is the harness's alone; a server that wrote it anyway changed its
+ * modification time (at the host filesystem's timestamp granularity) and gets the whole image
+ * again, as before.
+ */
+export function copyToFile(mem: MemoryDevice, file: string, prev: ImageCopy | null): ImageCopy {
+  const chunks = mem.snapshot().chunks;
+  const since = prev !== null && prev.file === file && prev.size === mem.size && mtimeNs(file) === prev.mtimeNs ? prev : null;
+  const fd = fs.openSync(file, since === null ? 'w' : 'r+');
   try {
-    fs.ftruncateSync(fd, mem.size);
-    for (const [idx, chunk] of mem.snapshot().chunks) fs.writeSync(fd, chunk, 0, chunk.length, idx * chunk.length);
+    if (since === null) fs.ftruncateSync(fd, mem.size);
+    for (const [idx, chunk] of chunks) {
+      if (since?.chunks.get(idx) !== chunk) fs.writeSync(fd, chunk, 0, chunk.length, idx * chunk.length);
+    }
+    if (since !== null) {
+      for (const [idx, chunk] of since.chunks) {
+        if (!chunks.has(idx)) fs.writeSync(fd, new Uint8Array(chunk.length), 0, chunk.length, idx * chunk.length);
+      }
+    }
+    return { file, size: mem.size, chunks, mtimeNs: fs.fstatSync(fd, { bigint: true }).mtimeNs };
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** A file's modification time in ns, or -1 when it cannot be read (then nothing matches it). */
+function mtimeNs(file: string): bigint {
+  try {
+    return fs.statSync(file, { bigint: true }).mtimeNs;
+  } catch {
+    return -1n;
   }
 }
 
@@ -128,6 +165,8 @@ export class ProcessFsAdapter implements FsAdapter {
   /** The iomap API generation of the server's ops table: its protocol version says (1: 6.12, 2: current). */
   readonly api: IomapApi;
   private readonly opts: ProcessFsOptions;
+  /** The devio image file's last copy (imageOf). */
+  private imageCopy: ImageCopy | null = null;
 
   /**
    * Feature "devio": the server sends its device writes and flushes to the harness, so a power cut
@@ -208,7 +247,7 @@ export class ProcessFsAdapter implements FsAdapter {
     if (!this.devio || image === undefined) return devicePath(dev);
     const mem = memoryUnder(dev);
     if (mem === null) return devicePath(dev);
-    copyToFile(mem, image);
+    this.imageCopy = copyToFile(mem, image, this.imageCopy);
     return image;
   }
 

@@ -151,7 +151,7 @@ function installExitHook(): void {
 }
 
 /** Shorten a request for an error message: data fields elided, at most ~160 characters. */
-export function describeRequest(id: number, method: string, params: unknown, bin?: Uint8Array): string {
+export function describeRequest(id: number, method: string, params: unknown, bin?: { readonly length: number }): string {
   let p = '';
   if (params !== undefined) {
     p = JSON.stringify(params, (k, v) => (k === 'data' && typeof v === 'string' ? `<${v.length} base64 chars>` : v));
@@ -184,7 +184,11 @@ export class ProcessTransport {
   private readonly port: MessagePort;
   private readonly counter: Int32Array;
   private nextId = 0;
-  private lastRequest = '';
+  /**
+   * The last request sent, as its line: described (describeRequest) only when a message needs it
+   * (an error), not at every call, where it was a second JSON.stringify with a replacer.
+   */
+  private sent: { id: number; method: string; line: string; binLength?: number } | null = null;
   private dead: TargetError | null = null;
   private exit: { code: number | null; signal: string | null; stderr: string } | null = null;
   private closed = false;
@@ -250,6 +254,14 @@ export class ProcessTransport {
         throw new TargetError('crash', `${this.label}: the server exited at once (${this.exitText()})`, '');
       }
     }
+  }
+
+  /** The last request, shortened for an error message ('' before the first). */
+  private get lastRequest(): string {
+    const s = this.sent;
+    if (s === null) return '';
+    const params = (JSON.parse(s.line) as { params?: unknown }).params;
+    return describeRequest(s.id, s.method, params, s.binLength === undefined ? undefined : { length: s.binLength });
   }
 
   /** True until the transport failed or was closed. */
@@ -345,10 +357,11 @@ export class ProcessTransport {
     const id = this.nextId++;
     const msg: Record<string, unknown> = { id, method, ...extra };
     if (params !== undefined) msg.params = params;
-    this.lastRequest = describeRequest(id, method, params, bin);
+    const line = JSON.stringify(msg) + '\n';
+    this.sent = { id, method, line, binLength: bin?.length };
     const t0 = performance.now();
     if (bin !== undefined && !this.binary) throw new Error(`${this.label}: a binary frame before the hello agreed on them`);
-    this.send(JSON.stringify(msg) + '\n', t0 + this.timeoutMs, bin);
+    this.send(line, t0 + this.timeoutMs, bin);
     const deadline = t0 + this.timeoutMs;
     for (;;) {
       const m = this.nextReply(deadline);

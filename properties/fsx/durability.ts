@@ -35,6 +35,7 @@
 
 import type { SparseBytes } from '../oracle/bytes';
 import { RangeSet } from '../oracle/ranges';
+import { upperBound } from '../../reference/sorted';
 import type { CrashViolation, CrashViolationKind } from '../oracle/crash';
 
 /** Versions kept between two acknowledgements. */
@@ -330,21 +331,15 @@ export class DurabilityTracker {
     const out: string[] = [];
     for (const g of this.atomic) {
       if (g.parts.some((p) => inflight.some((f) => f.off < p.off + p.neu.length && p.off < f.off + f.data.length))) continue;
-      let old = true;
-      let neu = true;
+      // The first byte read back (part by part) that differs from the old bytes, and from the new.
       let firstOld = -1;
       let firstNew = -1;
       for (const p of g.parts) {
         const end = Math.min(p.off + p.neu.length, found.size);
-        for (let x = p.off; x < end; x++) {
-          const b = foundByte(found, x);
-          if (b === null) continue;
-          if (old && b !== p.old[x - p.off]) { old = false; firstOld = x; }
-          if (neu && b !== p.neu[x - p.off]) { neu = false; firstNew = x; }
-          if (!old && !neu) break;
-        }
+        if (firstOld < 0) firstOld = firstFoundDifference(found, p.off, end, p.old);
+        if (firstNew < 0) firstNew = firstFoundDifference(found, p.off, end, p.neu);
       }
-      if (!old && !neu) {
+      if (firstOld >= 0 && firstNew >= 0) {
         const where = g.parts.map((p) => `[${hex(p.off)}, +${hex(p.neu.length)})`).join(' and ');
         out.push(`torn all-or-nothing change: ${g.label} over ${where} is neither wholly old nor wholly new ` +
           `(the old bytes differ first at ${hex(firstOld)}, the new ones at ${hex(firstNew)})`);
@@ -573,9 +568,35 @@ function zeroFrom(row: Uint8Array, a: number, b: number, size: number): void {
 }
 
 /** The byte of the found file at `x`, or null when it was not read back. */
-function foundByte(found: FoundFile, x: number): number | null {
-  for (const p of found.pieces) if (x >= p.off && x < p.off + p.data.length) return p.data[x - p.off];
-  return null;
+/**
+ * The first offset in [lo, hi) where the found file's bytes (where it was read: its pieces are
+ * ascending and disjoint) differ from `want` (whose byte 0 is at lo), or -1. Bulk compares per
+ * piece; a byte loop runs only in the piece that differs.
+ */
+function firstFoundDifference(found: FoundFile, lo: number, hi: number, want: Uint8Array): number {
+  for (const p of found.pieces) {
+    const end = p.off + p.data.length;
+    if (end <= lo) continue;
+    if (p.off >= hi) break;
+    const a = Math.max(lo, p.off);
+    const b = Math.min(hi, end);
+    const got = Buffer.from(p.data.buffer, p.data.byteOffset + (a - p.off), b - a);
+    if (got.compare(want, a - lo, b - lo) === 0) continue;
+    for (let x = a; x < b; x++) if (p.data[x - p.off] !== want[x - lo]) return x;
+  }
+  return -1;
+}
+
+/** The end offsets of ascending, disjoint pieces (null when they are not). */
+function orderedPieceEnds(pieces: readonly Piece[]): number[] | null {
+  const ends: number[] = [];
+  let prev = -Infinity;
+  for (const p of pieces) {
+    if (p.off < prev) return null;
+    prev = p.off + p.data.length;
+    ends.push(prev);
+  }
+  return ends;
 }
 
 function hex(x: number): string {
@@ -605,6 +626,12 @@ class CrashJudge {
   private readonly size: number;
   /** Window index of the acknowledging version (-1: none; the envelope's ackOp is op #0). */
   private readonly acked: boolean;
+  /**
+   * Where each found piece ends, when the pieces are ascending and disjoint (as readFound makes
+   * them), for a binary search; null: look through them all. A sparse file is read back in many
+   * pieces, and a scan of all of them per segment and per gap made judging quadratic in them.
+   */
+  private readonly pieceEnds: number[] | null;
 
   constructor(
     private readonly tr: DurabilityTracker,
@@ -616,6 +643,12 @@ class CrashJudge {
     this.acks = tr.rangeAcks();
     this.size = found.size;
     this.acked = tr.ackLabel !== null;
+    this.pieceEnds = orderedPieceEnds(found.pieces);
+  }
+
+  /** Index of the first found piece that may overlap [a, ...) (all of them in order when unordered). */
+  private firstPieceFrom(a: number): number {
+    return this.pieceEnds === null ? 0 : upperBound(this.pieceEnds, a);
   }
 
   private describe(k: number): string {
@@ -712,8 +745,11 @@ class CrashJudge {
 
   /** Found bytes of [a, b) (within one read piece), or null where nothing was read. */
   private foundAt(a: number, b: number): { data: Uint8Array; at: number } | null {
-    for (const p of this.found.pieces) {
+    const pieces = this.found.pieces;
+    for (let i = this.firstPieceFrom(a); i < pieces.length; i++) {
+      const p = pieces[i];
       if (p.off <= a && b <= p.off + p.data.length) return { data: p.data, at: p.off };
+      if (this.pieceEnds !== null && p.off > a) break;
     }
     return null;
   }
@@ -726,7 +762,10 @@ class CrashJudge {
     if (a >= b) return;
     const o = this.tr.latest;
     let read = false;
-    for (const p of this.found.pieces) {
+    const pieces = this.found.pieces;
+    for (let i = this.firstPieceFrom(a); i < pieces.length; i++) {
+      const p = pieces[i];
+      if (this.pieceEnds !== null && p.off >= b) break;
       const lo = Math.max(a, p.off);
       const hi = Math.min(b, p.off + p.data.length);
       if (lo >= hi) continue;

@@ -18,6 +18,7 @@
  * The oracle knows nothing of extents, blocks or caches: it is independent of the thing checked.
  */
 
+import { lowerBound } from '../../reference/sorted';
 import type { RangeSet } from './ranges';
 
 export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
@@ -77,6 +78,11 @@ export class SparseBytes {
   /** A few released chunks, reused (zeroed) before allocating new ones: saves allocation and GC. */
   private spare: Buffer[] = [];
   private far = new Map<number, Buffer>();
+  /**
+   * far's indices ascending, or null when a chunk came or went since they were listed: a range
+   * query over many far chunks (chunksIn) binary-searches them instead of visiting every chunk.
+   */
+  private farSorted: number[] | null = null;
   private readonly zeroes: Buffer;
   /** Where shiftTail() keeps the bytes it moves (reused; grows to the largest tail moved). */
   private moveBuf = Buffer.alloc(0);
@@ -184,6 +190,7 @@ export class SparseBytes {
     this.dense = [];
     this.spare = [];
     this.far.clear();
+    this.farSorted = null;
     this.size = 0;
   }
 
@@ -199,7 +206,7 @@ export class SparseBytes {
       const s = this.spare.pop();
       c = s === undefined ? Buffer.alloc(this.chunkSize) : s.fill(0);
       if (idx < DENSE_CHUNKS) this.dense[idx] = c;
-      else this.far.set(idx, c);
+      else this.setFar(idx, c);
     }
     return c;
   }
@@ -214,13 +221,25 @@ export class SparseBytes {
   private unlink(idx: number): Buffer | undefined {
     const c = this.get(idx);
     if (idx < DENSE_CHUNKS) this.dense[idx] = undefined;
-    else this.far.delete(idx);
+    else if (this.far.delete(idx)) this.farSorted = null;
     return c;
+  }
+
+  private setFar(idx: number, c: Buffer): void {
+    if (!this.far.has(idx)) this.farSorted = null;
+    this.far.set(idx, c);
+  }
+
+  /** far's indices, ascending (listed again only after a chunk came or went). */
+  private farIndices(): number[] {
+    if (this.farSorted === null) this.farSorted = Array.from(this.far.keys()).sort((a, b) => a - b);
+    return this.farSorted;
   }
 
   /**
    * Indices of existing chunks in [lo, hi], ascending. Cost ∝ the smaller of the number of chunks
-   * and the range's length in chunks (a short range far out is probed index by index).
+   * and the range's length in chunks (a short range far out is probed index by index; a longer
+   * one binary-searches far's sorted indices, listed once per change of the chunk set).
    */
   private chunksIn(lo: number, hi: number): number[] {
     const out: number[] = [];
@@ -230,10 +249,8 @@ export class SparseBytes {
     if (hi >= from && hi - from < this.far.size) {
       for (let k = from; k <= hi; k++) if (this.far.has(k)) out.push(k);
     } else if (hi >= DENSE_CHUNKS && this.far.size > 0) {
-      const farIdx: number[] = [];
-      for (const k of this.far.keys()) if (k >= lo && k <= hi) farIdx.push(k);
-      farIdx.sort((a, b) => a - b);
-      for (const k of farIdx) out.push(k);
+      const keys = this.farIndices();
+      for (let i = lowerBound(keys, lo); i < keys.length && keys[i] <= hi; i++) out.push(keys[i]);
     }
     return out;
   }
@@ -584,7 +601,7 @@ export class SparseBytes {
     for (const [idx, c] of moved) {
       const to = idx + by;
       if (to < DENSE_CHUNKS) this.dense[to] = c;
-      else this.far.set(to, c);
+      else this.setFar(to, c);
     }
     this.size = oldSize + delta;
   }

@@ -145,14 +145,23 @@ export interface Personality {
    */
   readonly shiftFlushesUnitBefore: boolean;
   /**
+   * COLLAPSE_RANGE ends with a truncate to the new size (xfs_falloc_collapse_range ->
+   * xfs_falloc_setsize -> xfs_vn_setattr_size, the path of truncate(2)): the new EOF block's tail
+   * is zeroed through the cache (a shared one gets a copy-on-write), the disk-size write-back of
+   * a truncate down applies, and xfs_itruncate_extents drops the reflink inode flag when neither
+   * fork has an extent left. false: the size is set as it is (ext4_collapse_range).
+   */
+  readonly collapseTruncates: boolean;
+  /**
    * UNSHARE_RANGE does nothing but allocate on a file that never shared blocks: no unsharing pass
    * and no write-back of the range (xfs_reflink_unshare returns at once without the reflink inode
    * flag; then xfs_alloc_file_space). false: the range is unshared and written back regardless.
    */
   readonly unshareOnlyReflinked: boolean;
   /**
-   * fallocate (plain allocation and ZERO_RANGE) raises i_size as it allocates, with no zeroing
-   * from the old EOF: ext4_alloc_file_blocks -> ext4_update_inode_size, and pagecache_isize_extended
+   * fallocate (plain allocation, ZERO_RANGE, INSERT_RANGE) raises i_size with no zeroing from the
+   * old EOF: ext4_alloc_file_blocks -> ext4_update_inode_size (ext4_insert_range adds len to
+   * i_size), and pagecache_isize_extended
    * zeroes the cached EOF folio's tail only if that folio is dirty, dirtying no block. So a block
    * the call has just allocated unwritten stays clean, even in a dirty EOF folio, and an fsync
    * leaves it unwritten (ext4 1k, seed 113). false: through truncate up (xfs_falloc_setsize ->
@@ -166,6 +175,13 @@ export interface Personality {
    * folio's per-block dirty state unless the whole folio goes.
    */
   readonly invalidateDiscardsBlocks: boolean;
+  /**
+   * PUNCH_HOLE and ZERO_RANGE zero through the page cache only the partial blocks at the range's
+   * edges (ext4_zero_partial_blocks); the blocks the range covers whole are freed or made unwritten
+   * and never zeroed in the cache, so a dirty folio around them does not dirty them again. false:
+   * the whole range inside EOF is zeroed, holes skipped (xfs_free_file_space -> xfs_zero_range).
+   */
+  readonly punchZeroesEdgesOnly: boolean;
   /**
    * s_maxbytes for block size `bs` beyond which writes, truncates and fallocate fail with EFBIG:
    * MAX_LFS_FILESIZE (xfs), or (2^32 - 1) blocks (ext4_max_size for extent-mapped files: 32-bit
@@ -194,16 +210,18 @@ const GENERIC: Personality = {
   copyRangeRemapsFirst: false,
   punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
+  collapseTruncates: false,
   unshareOnlyReflinked: false,
   fallocExtendsWithoutZeroing: false,
   invalidateDiscardsBlocks: false,
+  punchZeroesEdgesOnly: false,
   maxBytes: () => Number.MAX_SAFE_INTEGER,
 };
 
 const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: 'within-eof',
   zeroPartialBlockInCache: true, shiftFreesPostEofBlocks: true, truncateSameSizeFrees: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
-  shiftFlushesUnitBefore: true, unshareOnlyReflinked: true, copyRangeRemapsFirst: true, punchWritesBackEofPage: true,
+  shiftFlushesUnitBefore: true, collapseTruncates: true, unshareOnlyReflinked: true, copyRangeRemapsFirst: true, punchWritesBackEofPage: true,
 };
 
 const EXT4: Personality = {
@@ -226,9 +244,11 @@ const EXT4: Personality = {
   copyRangeRemapsFirst: false,
   punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
+  collapseTruncates: false,
   unshareOnlyReflinked: false,
   fallocExtendsWithoutZeroing: true,
   invalidateDiscardsBlocks: true,
+  punchZeroesEdgesOnly: true,
   maxBytes: (bs) => (2 ** 32 - 1) * bs,
 };
 
