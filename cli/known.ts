@@ -112,8 +112,8 @@ export function runPastKnown(task: SeedTask, known: Map<string, KnownSignature>,
   let extras: SeedExtras = { ...first, explained };
   for (;;) {
     const out = runSeed({ ...task, shrink: true, options: { ...task.options, numOps: left } }, seed, io, extras);
-    extras = { saveDir: first.saveDir, explained };
     ops += out.summary.ops;
+    extras = { saveDir: first.saveDir, explained, opsBefore: ops };
     left -= out.summary.ops;
     elapsedMs += out.summary.elapsedMs;
     rounds += out.summary.rounds ?? 1;

@@ -1285,17 +1285,20 @@ export class FileHandle {
     const len = this.writeLimit(off, data.length);
     const inode = this.inode;
     const bs = inode.blockSize;
-    if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
     const unaligned = off % bs !== 0 || len % bs !== 0;
-    const extending = this.extendingDio(off, len);
     const src = data.subarray(0, len);
     if (unaligned && this.personality.dioFallbackOnReflinkedInode && this.fs.isReflinked?.(inode)) {
-      // xfs_file_dio_write_unaligned(): -ENOTBLK for any reflinked inode, and xfs_file_write_iter
-      // then does a plain buffered write: the data stays dirty in the page cache.
+      // xfs_file_dio_write_unaligned(): -ENOTBLK for any reflinked inode, before
+      // xfs_file_write_checks zeroes past EOF, and xfs_file_write_iter then does a plain buffered
+      // write, which zeroes past EOF once: the data stays dirty in the page cache. (Zeroing here
+      // too dirtied the EOF block, so the buffered write's zeroing found its range dirty and
+      // flushed it: diff, xfs 4k seed 416, op 199,446, 8 ops.)
       const n = this.pwrite(off, src);
       if (opts.dsync || opts.sync) this.fsync();
       return n;
     }
+    if (off > inode.size) this.zeroPastEof(off, 'zeroing past EOF');
+    const extending = this.extendingDio(off, len);
     let ret: number;
     if (unaligned) {
       ret = iomapDioRw(this.kiocb(off, opts), dioIter(new IovIter(src), 'write'), inode, this.ops, this.dioOps(),

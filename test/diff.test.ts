@@ -674,6 +674,8 @@ describe('diff: host vs reference', () => {
     ['xfs-4k-collapse-truncates-unshare-diff.json', 4096, 'none'],
     // A model fix (a truncate splits a dirty folio without per-block state, AddressSpace.truncateRange).
     ['xfs-4k-truncate-splits-dirty-folio-diff.json', 4096, 'none'],
+    // A model fix (an unaligned O_DIRECT write to a reflinked file falls back before zeroing past EOF).
+    ['xfs-4k-dio-fallback-zeroes-once-diff.json', 4096, 'none'],
     // Strict: the older entry (hole vs unwritten only) lets ops 1-6 through and fails at op 7.
     ['xfs-1k-speculative-prealloc-clone-diff.json', 1024, 'speculative'],
     // Strict: the reference's larger folio written back at op 6 where the host's stays dirty.

@@ -142,6 +142,50 @@ describe('family known signatures: the host target dates its evidence to the rea
   });
 });
 
+describe('family known signatures: the FIEMAP probe on the host target', () => {
+  let dir: string;
+  before(() => { dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'known-family-probe-'))); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /*
+   * The read's flush answers EIO for a failed writeback without mapping anything: then a delalloc
+   * extent in the range is not why the read failed. The target's FIEMAP and writeback-error check
+   * are stubbed (no device here fails its writeback); test 'on a real xfs' below runs the probe
+   * on a real collision, where the check finds no error.
+   */
+  it('a delalloc extent over the range is evidence only when no writeback error was pending', () => {
+    const a = createHostAdapter({ path: dir, scratch: dir, kernelLog: false });
+    try {
+      const t = a.open();
+      let pending = false;
+      const probe = t as unknown as {
+        fiemap: FileTarget['fiemap'];
+        writebackErrorPending: () => boolean;
+        collisionEvidence: (off: number, len: number, since: number) => KernelEvidence | null;
+      };
+      probe.fiemap = () => [{ logical: 4096, length: 8192, physical: 0, flags: 0x4 | 0x1 }]; // DELALLOC | LAST
+      probe.writebackErrorPending = () => pending;
+      const e = probe.collisionEvidence(0, 8192, -1);
+      assert.ok(e !== null && e.source === 'fiemap', 'a delalloc extent and no writeback error: evidence');
+      pending = true;
+      assert.equal(probe.collisionEvidence(0, 8192, -1), null, 'a pending writeback error: the EIO may be its');
+    } finally {
+      a.close();
+    }
+  });
+
+  it('no writeback error is pending on a file whose writes went well', () => {
+    const a = createHostAdapter({ path: dir, scratch: dir, kernelLog: false });
+    try {
+      const t = a.open();
+      t.pwrite(0, new Uint8Array(8192).fill(5));
+      assert.equal((t as unknown as { writebackErrorPending: () => boolean }).writebackErrorPending(), false);
+    } finally {
+      a.close();
+    }
+  });
+});
+
 describe('family known signatures: files', () => {
   let tmp: string;
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'known-family-')); });

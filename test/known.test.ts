@@ -44,6 +44,24 @@ describe('fsx --known DIR', () => {
     if (elapsedMs > 0) assert.equal(opsPerSec, Math.round((ops * 1000) / elapsedMs));
   });
 
+  /*
+   * A soak that goes on past known hits numbers each seed's ops from 1; -p counts the run's ops
+   * (was: after a hit the next seed printed at its own 50,000th op, not the run's).
+   */
+  it('-p counts the run\'s ops across the seeds a known hit goes on with', async function () {
+    this.timeout(120_000);
+    const every = 20;
+    const r = await cli(['fsx', '--adapter', 'mutant:collapse-short-by-one', '-N', '200', '-q', ...CLASSIC, '--known', known, '--save', path.join(tmp, 'k4'), '-p', String(every), '--json']);
+    const lines = r.out.split('\n');
+    const after = lines.findIndex((l) => /going on with seed 2/.test(l));
+    assert.ok(after > 0, r.out);
+    const runOps = lines.filter((l) => /^[0-9]+ [a-z]/.test(l)).map((l) => Number((/\(op ([0-9]+) of the run\)$/.exec(l) ?? [l, l.split(' ')[0]])[1]));
+    assert.ok(runOps.length >= 2, r.out);
+    for (const n of runOps) assert.equal(n % every, 0, `a -p line at run op ${n}: ${r.out}`);
+    for (let i = 1; i < runOps.length; i++) assert.ok(runOps[i] > runOps[i - 1], `-p lines go forward: ${runOps.join(', ')}`);
+    assert.ok(lines.slice(after).some((l) => /\(op [0-9]+ of the run\)$/.test(l)), 'a line after the hit names its run op');
+  });
+
   it('without --known the same run fails at the first failure', async function () {
     this.timeout(120_000);
     const r = await cli(['fsx', '--adapter', 'mutant:collapse-short-by-one', '-N', '200', '-q', ...CLASSIC, '--save', path.join(tmp, 'k2'), '--json']);

@@ -642,6 +642,21 @@ describe('personalities', () => {
     assert.ok(f.inode.mapping.folioAt(BS) !== undefined, 'xfs, disk size covers: the dirty folio stays whole');
   });
 
+  it('dioFallbackOnReflinkedInode: the fallback comes before any zeroing past EOF, so only the buffered write zeroes, and the EOF block it dirties stays dirty (diff, xfs 4k seed 416, 8 ops)', () => {
+    const { fsys, f } = mountLargeFolios('xfs');
+    f.truncate(3 * BS);
+    f.cloneRange(BS, BS, 2 * BS); // a hole onto a hole: nothing shared, the reflink flag set
+    f.pwrite(0, new Uint8Array(2 * BS).fill(1)); // one 8 KiB folio over blocks 0-1
+    f.truncate(512); // its zeroing gives the folio per-block state, so it stays whole
+    f.fsync(); // block 0 written and clean, size 512; the flag stays (an extent is left)
+    f.directWrite(2 * BS, new Uint8Array(512).fill(2)); // unaligned and extending: buffered, zeroing [512, 8192)
+    const eof = f.inode.mapping.folioAt(0);
+    assert.ok(eof !== undefined && eof.dirty, 'the EOF block zeroed past 512 is dirty (a second zeroing would have found it dirty and flushed it)');
+    assert.strictEqual(classOf(f, 2), 'delalloc');
+    assert.deepStrictEqual(Array.from(f.pread(510, 4)), [1, 1, 0, 0]);
+    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  });
+
   // Found by diff on xfs 4k (seed 412, op 31,152, 4 ops); Linux 6.18.44 xfs 4k, python (pwrite, ftruncate, FIEMAP
   // without sync): truncate 4096, pwrite 0 8192, truncate 4096, pwrite 8192 1 leaves block 0 delalloc (page 1
   // went with the truncate, so the extending write's zeroing flush from 4096 found no dirty folio); with a

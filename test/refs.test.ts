@@ -153,12 +153,24 @@ describe('refs: mkfs / mount / unmount', () => {
       expectMountError(small, 'EINVAL');
     });
 
-    it('both metadata slots corrupt -> EUCLEAN; one corrupt -> the other (older) commit is used', () => {
+    /** A device whose file 'f' holds pattern(1, 5000), committed as generation 2 (in slot 1). */
+    function generation2() {
       const { dev } = fresh();
-      let fsys = IomapFs.mount(dev);
-      const fh = fsys.open('f', { create: true });
+      const fh = IomapFs.mount(dev).open('f', { create: true });
       fh.pwrite(0, pattern(1, 5000));
-      fh.fsync(); // generation 2 -> slot 1
+      fh.fsync();
+      return { dev, fh, sb: readSuperblock(dev) };
+    }
+
+    /** A mount of dev finds generation2()'s file. */
+    function mountsGeneration2(dev: MemoryDevice): void {
+      const back = IomapFs.mount(dev).open('f');
+      assert.strictEqual(back.size, 5000, 'the generation-2 image');
+      assert.ok(eq(back.pread(0, 5000), pattern(1, 5000)));
+    }
+
+    it('both metadata slots corrupt -> EUCLEAN; one corrupt -> the other (older) commit is used', () => {
+      const { dev, fh } = generation2();
       fh.pwrite(5000, pattern(2, 3000));
       fh.fsync(); // generation 3 -> slot 0
       const sb = readSuperblock(dev);
@@ -171,21 +183,13 @@ describe('refs: mkfs / mount / unmount', () => {
       hdr[20] ^= 0xff; // body byte: CRC mismatch
       dev.write(slot0, hdr);
       assert.strictEqual(readSlot(dev, sb, 0), null);
-      fsys = IomapFs.mount(dev);
-      const back = fsys.open('f');
-      assert.strictEqual(back.size, 5000, 'the generation-2 image');
-      assert.ok(eq(back.pread(0, 5000), pattern(1, 5000)));
+      mountsGeneration2(dev);
       dev.write(slot1, new Uint8Array(sb.blockSize));
       expectMountError(dev, 'EUCLEAN');
     });
 
     it('the newer slot with a sound checksum but a body that does not parse -> the older commit is used', () => {
-      const { dev } = fresh();
-      const fsys = IomapFs.mount(dev);
-      const fh = fsys.open('f', { create: true });
-      fh.pwrite(0, pattern(1, 5000));
-      fh.fsync(); // generation 2 -> slot 1
-      const sb = readSuperblock(dev);
+      const { dev, sb } = generation2();
       // Slot 0 gets generation 9 over a body that is not JSON, with a checksum that holds.
       const body = Buffer.from('{"generation":9,');
       const raw = Buffer.alloc(sb.blockSize);
@@ -196,9 +200,7 @@ describe('refs: mkfs / mount / unmount', () => {
       body.copy(raw, 16);
       dev.write((1 + 0 * sb.slotBlocks) * sb.blockSize, raw);
       assert.strictEqual(readSlot(dev, sb, 0), null);
-      const back = IomapFs.mount(dev).open('f');
-      assert.strictEqual(back.size, 5000, 'the generation-2 image');
-      assert.ok(eq(back.pread(0, 5000), pattern(1, 5000)));
+      mountsGeneration2(dev);
     });
 
     it('an extent outside the data area -> EUCLEAN', () => {

@@ -373,7 +373,8 @@ export class HostTarget implements FileTarget {
 
   /**
    * Why the O_DIRECT read of [off, off+len) just failed with EIO, in the kernel's words: its
-   * warning logged since `since`, else the delalloc extent FIEMAP shows over the range (kmsg.ts).
+   * warning logged since `since`, else the delalloc extent FIEMAP shows over the range (kmsg.ts),
+   * provided no writeback error was pending (writebackErrorPending).
    */
   private collisionEvidence(off: number, len: number, since: number): KernelEvidence | null {
     const op = { off, len, errno: 'EIO' };
@@ -381,10 +382,30 @@ export class HostTarget implements FileTarget {
     const kmsg = this.adapter.kmsg;
     const logged = kmsg === null ? null : dioCollisionEvidence(kmsg.since(since), since, this.file.path, fsType, op);
     if (logged !== null || !this.adapter.capabilities.fiemap || len === 0) return logged;
+    let probed: KernelEvidence | null;
     try {
-      return delallocEvidence(this.fiemap(off, len, 0), fsType, op);
+      probed = delallocEvidence(this.fiemap(off, len, 0), fsType, op);
     } catch {
       return null; // FIEMAP failing too (a shut-down filesystem): no evidence
+    }
+    // Asked after FIEMAP, which a flush would change.
+    return probed === null || this.writebackErrorPending() ? null : probed;
+  }
+
+  /**
+   * Whether a writeback error is waiting to be reported: the O_DIRECT read flushes its range before
+   * it maps anything, and that flush answers EIO for a failed writeback (a background one's
+   * included) with no mapping looked at, whatever delalloc is left in the range. Such an error has
+   * not reached the buffered fd yet (fsync ops report it there and fail), so an fdatasync on that
+   * fd names it now; after a genuine DIO collision it returns 0 (the collision touches no errseq:
+   * docs/corpus.md "Family signatures"). Only on the failure path, which ends the run.
+   */
+  private writebackErrorPending(): boolean {
+    try {
+      fs.fdatasyncSync(this.fdNum);
+      return false;
+    } catch {
+      return true;
     }
   }
 

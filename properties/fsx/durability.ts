@@ -711,12 +711,23 @@ class CrashJudge {
       const sizes = [...new Set(ranges)].join(', ');
       return [this.violation('size', `${FILE}: size ${size} after the crash; allowed sizes: ${sizes} (versions ${this.vdesc()})${this.ackNote()}`)];
     }
-    const states = js.map((j) => new RunState(j, win.map((_, k) => {
+    const candidates = (which: number[]): RunState[] => which.map((j) => new RunState(j, win.map((_, k) => {
       if (k >= j) return size;
       let m = size;
       for (let t = k + 1; t <= j; t++) m = Math.min(m, win[t].size);
       return m;
     })));
+    // The first candidate (the newest version of the found size) explains the file after nearly
+    // every power cut of a correct target (all of 664 at -l 2^50, seed 1, 100,000 ops): judged
+    // alone first, the others (4 on average) are judged, all together as before, only when it
+    // does not. Any candidate with no bad byte allows the file, so the verdict is the same.
+    if (js.length > 1) {
+      const [first] = candidates([js[0]]);
+      this.judge([first]);
+      first.mark(size, false);
+      if (first.bad === 0) return [];
+    }
+    const states = candidates(js);
     this.judge(states);
     for (const s of states) s.mark(size, false);
     let best: RunState | null = null;

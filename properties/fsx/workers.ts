@@ -149,6 +149,8 @@ export interface SeedExtras {
    * shrunk log is made.
    */
   explained?: (failure: Failure, log: OpLog) => string | null;
+  /** Ops the run did before this seed (a `--known` run going on past a hit): -p counts from there. */
+  opsBefore?: number;
 }
 
 /**
@@ -197,7 +199,7 @@ export function runSeed(task: SeedTask, seed: number, io: Output, more: SeedExtr
       if (!o.quiet) io.out(`Setup${which}: ${describeSetup(swept)}`);
     }
     const ro: FsxOptions = { ...o, seed: support !== undefined ? roundSeed(seed, round) : seed, numOps: sizes[round] };
-    const done = total;
+    const done = (more.opsBefore ?? 0) + total;
     // A class's first round is the plain op mix; guidance aims at what it left (docs/fsx.md).
     const hooks: RunHooks = { ...more.hooks, quietPass: sizes.length > 1, coverageSet: covSet, unguided: sizes.length > 1 && schedule !== undefined && !schedule.revisits(round), opsBefore: done };
     if (more.hooks?.progress !== undefined) hooks.progress = (n) => more.hooks!.progress!(done + n);
