@@ -162,6 +162,16 @@ describe('personalities', () => {
       return [0, 1, 2, 3, 4].map((b) => cls(f, b)).join(' ');
     };
     assert.strictEqual(insert(true), 'hole written written unwritten unwritten');
+    // The old EOF block's tail is zeroed only when that block is dirty: an unwritten EOF block
+    // in a page dirty elsewhere stays clean (ext4 1k, python and filefrag -v: block 1 unwritten).
+    {
+      const { f } = ext4k1(true);
+      f.fallocate(0, 0, 1500);
+      f.pwrite(0, new Uint8Array(100).fill(5));
+      f.fallocate(0, 3072, 1);
+      f.fsync();
+      assert.strictEqual([0, 1, 2, 3].map((b) => cls(f, b)).join(' '), 'written unwritten hole unwritten');
+    }
     assert.strictEqual(insert(false), 'hole written written written unwritten', 'the truncate-up zeroing dirtied old block 2');
   });
 
