@@ -595,7 +595,9 @@ describe('diff: host vs reference', () => {
       // A model fix: a zero range leaves the blocks it covers whole clean in a folio written whole.
       'ext4-1k-zero-range-whole-folio-blocks-clean-diff.json',
       // A model fix: an insert range adds to the size without zeroing (ext4_insert_range).
-      'ext4-1k-insert-keeps-unwritten-past-eof-clean-diff.json', 'ext4-1k-insert-leaves-unwritten-eof-block-clean-diff.json'];
+      'ext4-1k-insert-keeps-unwritten-past-eof-clean-diff.json', 'ext4-1k-insert-leaves-unwritten-eof-block-clean-diff.json',
+      // A model fix: ext4's zeroing leaves clean hole and unwritten blocks clean in a dirty folio.
+      'ext4-1k-zero-range-tail-edge-unwritten-clean-diff.json'];
     const replayAll = (dir: string) => files.map((file) => {
       const p = path.join(__dirname, '..', '..', 'corpus', 'host', file);
       const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4' });
