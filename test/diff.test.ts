@@ -650,6 +650,9 @@ describe('diff: host vs reference', () => {
     // Strict: the collapse's flush finished block 4 (its folio 4-5) on the reference only. In the
     // envelope only if its other owner's pending copy follows the shift (block 28 before, 26 after).
     ['xfs-4k-cow-pending-follows-collapse-diff.json', 4096, 'cow'],
+    // Strict: copy-on-write progress. In the envelope only if another host owner of a block whose
+    // copy lags on the host may stay shared (block 4 shares block 48's physical block).
+    ['xfs-4k-cow-lag-other-owner-diff.json', 4096, 'cow'], ['xfs-1k-cow-lag-other-owner-diff.json', 1024, 'cow'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
     // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
