@@ -103,23 +103,25 @@ export class KmsgLog {
 
   /** Read up to now; the last sequence number seen (-1: none yet). */
   mark(): number {
-    for (let r = this.src.next(); r !== null; r = this.src.next()) {
-      const rec = parseKmsgRecord(r);
-      if (rec !== null) this.last = rec.seq;
-    }
+    this.drain(-1, null);
     return this.last;
   }
 
   /** The records logged after sequence number `since`. */
   since(since: number): KmsgRecord[] {
     const out: KmsgRecord[] = [];
+    this.drain(since, out);
+    return out;
+  }
+
+  /** Read every record there is now, noting the last sequence number; keep those after `after` in `out`. */
+  private drain(after: number, out: KmsgRecord[] | null): void {
     for (let r = this.src.next(); r !== null; r = this.src.next()) {
       const rec = parseKmsgRecord(r);
       if (rec === null) continue;
       this.last = rec.seq;
-      if (rec.seq > since) out.push(rec);
+      if (out !== null && rec.seq > after) out.push(rec);
     }
-    return out;
   }
 }
 
