@@ -44,8 +44,9 @@
  *   it: a reference folio that spans an extent boundary the host has and the reference lacks (the
  *   host's write stopped its folio there) may be written back whole by a later flush on the
  *   reference, where the host's folio past the boundary stays dirty (delalloc) (foliosAcrossHostExtents;
- *   xfs only: ext4's buffered writes do not size folios by the mapping). `cowProgress: false` turns
- *   this off;
+ *   xfs only: ext4's buffered writes do not size folios by the mapping); likewise a reference folio
+ *   that ends or starts at an extent boundary the reference has and the host lacks, since the host's
+ *   folio there spans it (foliosAtReferenceEdges). `cowProgress: false` turns this off;
  * - FIEMAP extent boundaries and the LAST flag are not compared (only per-block classes are).
  * Whenever a block is let through by an envelope entry rather than equal, the whole file's bytes
  * are compared at once, so a mapping difference never hides a content difference. The diff's own
