@@ -352,6 +352,9 @@ export class DiffTarget implements FileTarget {
   private lastSize = 0;
   /** The size before the current op. */
   private sizeBefore = 0;
+  /** The host's external page cache drops seen so far (null: not followed, or not readable). */
+  private cacheDrops: number | null;
+  private dropsFollowed = 0;
   constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
     /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
     private readonly speculative: boolean,
@@ -364,9 +367,39 @@ export class DiffTarget implements FileTarget {
     /** Both sides can read with RWF_DONTCACHE (the diff's own reads then leave the caches alone). */
     private readonly dontcache = false,
     /** A refused misaligned O_DIRECT write may have allocated a prefix of what the reference did (reconcileRefusedAllocation). */
-    refusedDioAllocation = true) {
+    refusedDioAllocation = true,
+    /** Drop the reference's clean cache when someone else drops the host's (followCacheDrops). */
+    followCacheDrops = true) {
     this.refusedDioAllocation = partialDio && refusedDioAllocation;
     this.spec = speculative && speculativeLineage ? new SpeculativeBlocks() : null;
+    this.cacheDrops = followCacheDrops ? host.externalCacheDrops?.() ?? null : null;
+  }
+
+  /** How many of the host's external page cache drops the reference followed. */
+  get cacheDropsFollowed(): number {
+    return this.dropsFollowed;
+  }
+
+  /**
+   * Another process's `echo 1|3 > /proc/sys/vm/drop_caches` (the host adapter's closeOpen in any
+   * other harness run on the machine does it) drops every clean folio of the host file at a moment
+   * the run does not choose; a later write there then makes new folios sized by its own mapping
+   * where the reference reuses its larger cached one, and a flush writes back different blocks
+   * (xfs 1k, seed 1303, op 45,224: a clean folio over pages 4-5 went on the host only, a write whose
+   * mapping at block 16 was a one-block hole made page 4 a folio of its own there, and an insert's
+   * flush from block 21 wrote block 16 back on the reference only; reproduced by dropping the host
+   * file's clean cache after op 45,222). Before each op the drops counted since the last one are
+   * followed: the reference drops its clean cache too (IomapFs.dropCaches). A drop that lands
+   * inside an op is followed before the next one, which can still differ (docs/host.md).
+   */
+  private followCacheDrops(): void {
+    if (this.cacheDrops === null) return;
+    const n = this.host.externalCacheDrops?.() ?? null;
+    if (n !== null && n > this.cacheDrops) {
+      this.ref.fsys.dropCaches();
+      this.dropsFollowed++;
+    }
+    if (n !== null) this.cacheDrops = n;
   }
 
   /**
@@ -388,6 +421,7 @@ export class DiffTarget implements FileTarget {
    * violation, a model crash) is the model's failure and propagates as it is.
    */
   private both<T>(what: string, onRef: (t: FileTarget) => T, eq: (a: T, b: T) => boolean = (a, b) => a === b): T {
+    this.followCacheDrops();
     const r = attempt(() => onRef(this.ref));
     if (!r.ok && !(r.e instanceof FsError)) throw r.e;
     this.refFailed = !r.ok;
@@ -898,6 +932,12 @@ export interface DiffOptions {
    * DiffTarget.reconcileRefusedAllocation): false for a strict diff.
    */
   refusedDioAllocation?: boolean;
+  /**
+   * When another process drops the machine's clean page cache (drop_caches), drop the reference's
+   * clean cache too before the next op (default true; DiffTarget.followCacheDrops): false to
+   * leave the reference's cache alone.
+   */
+  followCacheDrops?: boolean;
 }
 
 /** `diff:SPEC`: the host adapter `host` against the reference with `personality` and the host's block size. */
@@ -910,6 +950,7 @@ export class DiffAdapter implements FileAdapter {
   private readonly speculativeLineage: boolean;
   private readonly dontcache: boolean;
   private readonly refusedDioAllocation: boolean;
+  private readonly followCacheDrops: boolean;
   /** What the adapter did to the host to make it comparable. */
   readonly notes: string[] = [];
 
@@ -919,6 +960,7 @@ export class DiffAdapter implements FileAdapter {
     this.speculativeLineage = o.speculativeLineage ?? true;
     this.dontcache = o.dontcacheReads ?? host.capabilities.dontcache === true;
     this.refusedDioAllocation = o.refusedDioAllocation ?? true;
+    this.followCacheDrops = o.followCacheDrops ?? true;
     const bs = host.capabilities.blockSize;
     // Without a personality, the host filesystem's own (a host adapter says which it is).
     const info = (host as { info?: { fsType?: string; dir?: string } }).info;
@@ -969,7 +1011,7 @@ export class DiffAdapter implements FileAdapter {
       this.notes.push('own reads: the host has no RWF_DONTCACHE reads; the byte comparisons cache what they read, on both sides');
     }
     const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs', this.capabilities.dioMisalignedWritePartial === true, this.cowProgress,
-      this.speculativeLineage, this.dontcache, this.refusedDioAllocation);
+      this.speculativeLineage, this.dontcache, this.refusedDioAllocation, this.followCacheDrops);
     t.compare('open');
     return t;
   }
