@@ -388,9 +388,10 @@ export class DiffTarget implements FileTarget {
    * (xfs 1k, seed 1303, op 45,224: a clean folio over pages 4-5 went on the host only, a write whose
    * mapping at block 16 was a one-block hole made page 4 a folio of its own there, and an insert's
    * flush from block 21 wrote block 16 back on the reference only; reproduced by dropping the host
-   * file's clean cache after op 45,222). Before each op the drops counted since the last one are
-   * followed: the reference drops its clean cache too (IomapFs.dropCaches). A drop that lands
-   * inside an op is followed before the next one, which can still differ (docs/host.md).
+   * file's clean cache after op 45,222). After each host op, before the reference runs it, the
+   * drops counted since the last look are followed: the reference drops its clean cache too
+   * (IomapFs.dropCaches). A drop inside the host op is taken to have come before it; one in the
+   * microseconds between the host op and the look is followed though the host op did not see it.
    */
   private followCacheDrops(): void {
     if (this.cacheDrops === null) return;
@@ -421,11 +422,13 @@ export class DiffTarget implements FileTarget {
    * violation, a model crash) is the model's failure and propagates as it is.
    */
   private both<T>(what: string, onRef: (t: FileTarget) => T, eq: (a: T, b: T) => boolean = (a, b) => a === b): T {
+    // The host first: a page cache drop by another process before or during its op is then seen
+    // (followCacheDrops) before the reference runs the same op.
+    const h = attempt(() => onRef(this.host));
     this.followCacheDrops();
     const r = attempt(() => onRef(this.ref));
     if (!r.ok && !(r.e instanceof FsError)) throw r.e;
     this.refFailed = !r.ok;
-    const h = attempt(() => onRef(this.host));
     if (r.ok && h.ok) {
       if (!eq(r.v, h.v)) throw new Divergence('diff-result', [`${what}: the reference returned ${show(r.v)}, the host ${show(h.v)}`]);
       return h.v;
