@@ -355,6 +355,9 @@ export class DiffTarget implements FileTarget {
   /** The host's external page cache drops seen so far (null: not followed, or not readable). */
   private cacheDrops: number | null;
   private dropsFollowed = 0;
+  /** Ops run on both sides (both()), and the one before which the last drop was followed. */
+  private opsRun = 0;
+  private lastDropAt = 0;
   constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
     /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
     private readonly speculative: boolean,
@@ -394,13 +397,26 @@ export class DiffTarget implements FileTarget {
    * microseconds between the host op and the look is followed though the host op did not see it.
    */
   private followCacheDrops(): void {
+    this.opsRun++;
     if (this.cacheDrops === null) return;
     const n = this.host.externalCacheDrops?.() ?? null;
     if (n !== null && n > this.cacheDrops) {
       this.ref.fsys.dropCaches();
       this.dropsFollowed++;
+      this.lastDropAt = this.opsRun;
     }
     if (n !== null) this.cacheDrops = n;
+  }
+
+  /**
+   * For a divergence report: whether other processes dropped the page cache during the run. A drop
+   * inside a host op may have come after the op looked at the cache, which following cannot undo,
+   * so a divergence soon after one may be the machine's doing: replaying the log tells.
+   */
+  private dropNote(): string[] {
+    if (this.dropsFollowed === 0) return [];
+    const ago = this.opsRun - this.lastDropAt;
+    return [`  note: other processes dropped the page cache ${this.dropsFollowed} times during this run (followed on the reference), the last ${ago === 0 ? 'during this op' : `${ago} ops before this one`}; a drop inside a host op cannot be followed exactly: replay the log to see whether the divergence stays`];
   }
 
   /**
@@ -657,7 +673,7 @@ export class DiffTarget implements FileTarget {
       }
       if (!classesAgree(rc[b], hc[b], this.refBlockDirty(b), this.speculative)) {
         throw new Divergence('diff-mapping', [`after ${what}: block ${b} (byte ${b * bs}) is ${hc[b]} on the host, ${rc[b]} on the reference`,
-          `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`]);
+          `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`, ...this.dropNote()]);
       }
     }
     const rs = seekDataBlocks(this.ref, size, bs);
@@ -677,7 +693,7 @@ export class DiffTarget implements FileTarget {
     if (sameBytes(h, r)) return;
     let i = 0;
     while (i < Math.min(h.length, r.length) && h[i] === r[i]) i++;
-    throw new Divergence('diff-bytes', [`after ${what}: the files differ from byte ${i} (host ${hex(h[i])}, reference ${hex(r[i])}; lengths ${h.length}/${r.length})`]);
+    throw new Divergence('diff-bytes', [`after ${what}: the files differ from byte ${i} (host ${hex(h[i])}, reference ${hex(r[i])}; lengths ${h.length}/${r.length})`, ...this.dropNote()]);
   }
 
   size(): number { return this.both('stat', (t) => t.size()); }

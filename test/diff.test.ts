@@ -454,6 +454,19 @@ describe('diff: host vs reference', () => {
         diff.close();
       }
     }
+    // A divergence after a followed drop says so (a drop inside a host op cannot be followed exactly).
+    const lazy = brokenHost((t) => { t.externalCacheDrops = () => drops; t.fsync = () => undefined; });
+    const diff = new DiffAdapter(lazy, { personality: 'generic' });
+    try {
+      const t = diff.open();
+      t.pwrite(0, new Uint8Array(4096).fill(1));
+      drops++;
+      t.pwrite(4096, new Uint8Array(4096).fill(2));
+      assert.throws(() => t.fsync(), (e: unknown) => e instanceof Error && /is delalloc on the host, written on the reference/.test(e.message)
+        && /note: other processes dropped the page cache 1 times during this run \(followed on the reference\), the last 1 ops before this one/.test(e.message));
+    } finally {
+      diff.close();
+    }
   });
 
   it('xfs 1k host: a clean folio another process dropped makes the host\'s later write smaller folios; followed, both sides agree (a real drop_caches)', async function () {
