@@ -51,7 +51,9 @@
  * Images are built backwards from the live contents: every logged write also keeps what it
  * overwrote (an undo record, sparse: MemoryDevice.saveRange), so the durable base at a flush is
  * the live media with the later writes undone, newest first; the chosen writes are then applied
- * again. Nothing is copied or replayed while the workload runs: a flush costs nothing and trim()
+ * again. A write's own bytes are not copied either: they are in the live contents, under the
+ * undo records of the later writes, and are taken from there when an image needs them (the
+ * entry's `data`, made on first use). Nothing is replayed while the workload runs: a flush costs nothing and trim()
  * just forgets entries, so the log holds only the writes since the last trimmed flush. Bases are
  * cached (copy-on-write snapshots: the live device copies a chunk on its next write to it). The live contents are the inner device
  * when it is a MemoryDevice, else a MemoryDevice mirror of it (a one-time sparse copy, O(size)
@@ -178,7 +180,11 @@ export interface CrashWriteEntry {
   readonly len: number;
   /** Durable at once (a discard is never FUA). */
   readonly fua: boolean;
-  /** A private copy of the data written (null for a discard, which lands as zeroes). */
+  /**
+   * The data written (null for a discard, which lands as zeroes). For the CrashDevice's own log,
+   * rebuilt on first use from the live contents and the later undo records (nothing is copied
+   * while the workload runs); only while the entry is in the log.
+   */
   readonly data: Uint8Array | null;
   /** REQ_ATOMIC: it lands whole or not at all, never torn. */
   readonly atomic?: boolean;
@@ -305,10 +311,32 @@ export class CrashDevice extends WrappedDevice {
     const old = this.live.saveRange(off, data.length);
     this.inner.write(off, data, opts);
     if (this.mirrored) this.live.write(off, data);
-    // A copy (new Uint8Array), not data.slice(): a Node Buffer's slice() is a view of the caller's
-    // memory, which the caller may reuse (fsx's pattern hands out one scratch buffer for every
-    // write longer than its period), and the log would then replay other bytes into crash images.
-    this.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: new Uint8Array(data), ...(opts?.atomic === true ? { atomic: true } : {}) }, old);
+    // No copy of `data` (the caller may reuse its buffer): the live contents hold it (LoggedWrite).
+    this.push(new LoggedWrite(this, this.position, off, data.length, fua, opts?.atomic === true), old);
+  }
+
+  /**
+   * @internal The bytes write entry `index` wrote: the live contents over its range with the undo
+   * records of every later write and discard laid over them, newest first (each says what its
+   * range held just before it, so after the one right after `index` the buffer holds the media
+   * just after the write).
+   */
+  writtenData(index: number, off: number, len: number): Uint8Array {
+    if (!this.logging || index < this.originIndex || index >= this.position) {
+      throw new FsError(EINVAL, `${this.name}: the data of write #${index} is gone (the log holds [${this.originIndex}, ${this.position})${this.logging ? '' : ', recording stopped'})`);
+    }
+    const out = new Uint8Array(len);
+    if (this.liveAtClose === null) this.live.read(off, out);
+    else {
+      const dev = this.blankImage(`${this.name}:closed`);
+      adoptSnapshot(dev, this.liveAtClose);
+      dev.read(off, out);
+    }
+    for (let i = this.position - 1; i > index; i--) {
+      const old = this.undo[i - this.originIndex];
+      if (old !== null && old.off < off + len && off < old.off + old.len) this.live.readSaved(old, off, out);
+    }
+    return out;
   }
 
   /** Append a log entry, with what a write or discard overwrote. */
@@ -769,6 +797,8 @@ export class CrashDevice extends WrappedDevice {
     const cp = this.validateState(state);
     if (this.mirrored || this.liveAtClose) return this.image(state, name);
     const img = this.blankImage(name ?? `${this.name}@${state.point}`);
+    // The writes applyState() lands take their bytes from the live contents: before they move.
+    this.prepareData(cp, state);
     this.live.moveTo(img);
     this.undoDown(img, this.position, Math.max(cp.lastFlush, this.originIndex - 1));
     this.applyState(img, cp, state);
@@ -778,6 +808,15 @@ export class CrashDevice extends WrappedDevice {
 
   private blankImage(name: string): MemoryDevice {
     return new MemoryDevice({ size: this.size, sectorSize: this.sectorSize, dax: this.dax, name, poison: this.builder.poison ?? undefined });
+  }
+
+  /** Make the data of the writes applyState() will land (FUA ones after the flush, the chosen ones). */
+  private prepareData(cp: CrashPoint, state: CrashState): void {
+    for (let i = Math.max(cp.lastFlush + 1, this.originIndex); i < state.point; i++) {
+      const e = this.log[i - this.originIndex];
+      if (e.kind === 'write' && e.fua) void e.data;
+    }
+    for (const w of state.writes) void (this.log[w.index - this.originIndex] as CrashWriteEntry).data;
   }
 
   /** Replay onto the durable base, in issue order: FUA writes always, the chosen pending writes (or their parts). */
@@ -845,6 +884,22 @@ function copyDevice(src: BlockDevice, dst: MemoryDevice): void {
     const view = buf.subarray(0, n);
     src.read(off, view);
     dst.write(off, view);
+  }
+}
+
+/** A write in the CrashDevice's log: its data is rebuilt from the device when first asked for. */
+class LoggedWrite implements CrashWriteEntry {
+  readonly kind = 'write' as const;
+  readonly atomic?: boolean;
+  private bytes: Uint8Array | null = null;
+
+  constructor(private readonly dev: CrashDevice, readonly index: number, readonly off: number, readonly len: number, readonly fua: boolean, atomic: boolean) {
+    if (atomic) this.atomic = true;
+  }
+
+  get data(): Uint8Array {
+    if (this.bytes === null) this.bytes = this.dev.writtenData(this.index, this.off, this.len);
+    return this.bytes;
   }
 }
 
