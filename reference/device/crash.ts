@@ -660,6 +660,7 @@ export class CrashDevice extends WrappedDevice {
     const cp = this.crashPoint(point);
     const unit = opts.torn ? this.unitOf(opts) : this.sectorSize;
     const ws = this.pendingWrites(cp, unit);
+    if (!opts.torn && !opts.reorder && ws.length <= MASK_WRITES) return sampleWhole(point, count, rng, ws);
     const out: CrashState[] = [];
     const seen = new Set<string>();
     const add = (st: CrashState): void => {
@@ -918,6 +919,69 @@ interface PW {
   readonly units: readonly number[];
   /** The same units as runs of consecutive numbers, [lo, hi) pairs flattened (visibleWrites). */
   readonly runs: readonly number[];
+}
+
+/** Pending writes up to which sampleWhole() names a subset by a bit mask. */
+const MASK_WRITES = 30;
+
+/**
+ * sample() of whole writes in issue order (no tearing, no reordering), for at most MASK_WRITES
+ * pending writes: the same draws in the same order, the same states in the same order, but a
+ * subset is a bit mask and a state is made only when its mask is new. A power cut with a few
+ * pending writes runs out of new states long before its tries end (2 writes: 4 states, 80 tries),
+ * and then each try is just its draws.
+ */
+function sampleWhole(point: number, count: number, rng: CrashRng, ws: readonly PW[]): CrashState[] {
+  const n = ws.length;
+  const disjoint = noOverlap(ws);
+  const all = 2 ** n;
+  const out: CrashState[] = [];
+  const seen = new Set<number>();
+  const add = (mask: number): void => {
+    if (seen.has(mask) || out.length >= count) return;
+    seen.add(mask);
+    const writes: PersistedWrite[] = [];
+    for (let i = 0; i < n; i++) if ((mask >>> i) & 1) writes.push({ index: ws[i].e.index });
+    out.push({ point, writes });
+  };
+  // A state is its visible writes (issueOrderState): a write no unit of which shows is not in it.
+  const visible = (mask: number): number => {
+    if (disjoint) return mask;
+    const picked: PW[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if ((mask >>> i) & 1) {
+        picked.push(ws[i]);
+        at.push(i);
+      }
+    }
+    const vis = visibleWrites(picked);
+    let m = 0;
+    for (let k = 0; k < at.length; k++) if (vis[k]) m |= 1 << at[k];
+    return m >>> 0;
+  };
+  add(0);
+  add(visible(all - 1));
+  const tries = count * 8 + 16;
+  for (let t = 0; t < tries && out.length < count; t++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) if (rng.chance(0.5)) m |= 1 << i;
+    if (seen.size < all) add(visible(m >>> 0));
+  }
+  return out;
+}
+
+/** Whether no two of the writes share a unit (then every write of every subset is visible). */
+function noOverlap(ws: readonly PW[]): boolean {
+  const runs: Array<[number, number]> = [];
+  for (const w of ws) for (let k = 0; k < w.runs.length; k += 2) runs.push([w.runs[k], w.runs[k + 1]]);
+  runs.sort((a, b) => a[0] - b[0]);
+  let end = -Infinity;
+  for (const [lo, hi] of runs) {
+    if (lo < end) return false;
+    end = Math.max(end, hi);
+  }
+  return true;
 }
 
 /** Ascending unit numbers as runs [lo, hi) of consecutive ones, flattened. */
