@@ -11,8 +11,10 @@
  *    extent records, not data: a moved block that still maps where it did reads what it did);
  *  - or a written block's device block was written, discarded, or lost by a power cut since.
  * The watch records device writes as they pass (a hook on the FaultDevice every request goes
- * through, power cuts add the writes their image lost) and keeps the old mapping as runs, so a look
- * costs the extents and the writes since the last one, not the file size.
+ * through, power cuts add the writes their image lost) and keeps the old mapping as the
+ * filesystem's own immutable snapshot, walked only when a look needs it, so a look costs the
+ * extents and the writes since the last one, not the file size, and starting over (forget())
+ * costs nothing.
  */
 import { lowerBound } from '../reference/sorted';
 import { blockRuns, MappingSnapshot } from '../reference/iomap/fs-ops';
@@ -25,13 +27,33 @@ interface Run {
   pblk: number;
 }
 
+/** A collapse (n < 0) or insert (n > 0) of |n| blocks at block lblk, since the last look. */
+interface Shift {
+  lblk: number;
+  n: number;
+}
+
 export class MediaWatch {
   /** Device byte ranges written since the last look, [lo, hi) pairs in arrival order. */
   private writes: number[] = [];
-  /** The mapping at the last look (holes left out), shifted by the collapses and inserts since. */
-  private base: Run[] = [];
+  /** The mapping at the last look (holes left out); null while it is `baseSnap`'s. */
+  private base: Run[] | null = [];
+  /** The mapping at the last look as the filesystem's snapshot, of a file of `baseSize` bytes (walked on demand). */
+  private baseSnap: MappingSnapshot | null = null;
+  private baseSize = 0;
+  /** Collapses and inserts since the last look, in order (applied to the old mapping when it is walked). */
+  private shifts: Shift[] = [];
 
   constructor(private readonly blockSize: number) {}
+
+  /** Start over from `snap`, the mapping of a file of `size` bytes that was checked whole. */
+  forget(snap: MappingSnapshot, size: number): void {
+    this.base = null;
+    this.baseSnap = snap;
+    this.baseSize = size;
+    this.shifts = [];
+    this.writes = [];
+  }
 
   /** A write or discard of device bytes [off, off + len) (whatever became of it). */
   noteWrite(off: number, len: number): void {
@@ -40,22 +62,19 @@ export class MediaWatch {
 
   /** COLLAPSE_RANGE of file blocks [lblk, lblk + n) succeeded: the old mapping past it moves down. */
   collapse(lblk: number, n: number): void {
-    const out: Run[] = [];
-    for (const r of this.base) {
-      pushPart(out, r, r.lblk, Math.min(r.lblk + r.len, lblk), 0);
-      pushPart(out, r, Math.max(r.lblk, lblk + n), r.lblk + r.len, -n);
-    }
-    this.base = out;
+    this.shifts.push({ lblk, n: -n });
   }
 
   /** INSERT_RANGE of n blocks at file block lblk succeeded: the old mapping from there moves up. */
   insert(lblk: number, n: number): void {
-    const out: Run[] = [];
-    for (const r of this.base) {
-      pushPart(out, r, r.lblk, Math.min(r.lblk + r.len, lblk), 0);
-      pushPart(out, r, Math.max(r.lblk, lblk), r.lblk + r.len, n);
-    }
-    this.base = out;
+    this.shifts.push({ lblk, n });
+  }
+
+  /** The mapping at the last look, with the shifts since applied. */
+  private oldMapping(): Run[] {
+    let runs = this.base ?? mappedRuns(this.baseSnap!, Math.ceil(this.baseSize / this.blockSize));
+    for (const s of this.shifts) runs = shifted(runs, s);
+    return runs;
   }
 
   /**
@@ -76,7 +95,7 @@ export class MediaWatch {
       else out.push([lo, hi]);
     };
     const diffs: Array<[number, number]> = [];
-    mappingDifferences(this.base, now, blocks, (a, b) => diffs.push([a, b]));
+    mappingDifferences(this.oldMapping(), now, blocks, (a, b) => diffs.push([a, b]));
     const written: Array<[number, number]> = [];
     writtenUnder(now, mergedBlocks(this.writes, bs), (a, b) => written.push([a, b]));
     // Both lists are ascending: merge them into `out`.
@@ -94,9 +113,22 @@ export class MediaWatch {
       }
     }
     this.base = now;
+    this.baseSnap = null;
+    this.shifts = [];
     this.writes = [];
     return out;
   }
+}
+
+/** `runs` after a collapse (s.n < 0: blocks [lblk, lblk - n) go, the rest moves down) or an insert (s.n > 0). */
+function shifted(runs: readonly Run[], s: Shift): Run[] {
+  const out: Run[] = [];
+  const cut = s.n < 0 ? s.lblk - s.n : s.lblk;
+  for (const r of runs) {
+    pushPart(out, r, r.lblk, Math.min(r.lblk + r.len, s.lblk), 0);
+    pushPart(out, r, Math.max(r.lblk, cut), r.lblk + r.len, s.n);
+  }
+  return out;
 }
 
 /** Push the part [a, b) of run r, moved by `delta` blocks (nothing when empty). */

@@ -315,12 +315,16 @@ export class ReferenceTarget implements FileTarget {
    * FileTarget.changedOnMedia: the file ranges whose bytes on the media (under the mapping the
    * filesystem reports) may differ from the last call's, by device writes or mapping changes
    * other than collapse/insert shifts (adapters/media-watch.ts). Null when the filesystem shows
-   * no mapping (no FsIntrospection).
+   * no mapping (no FsIntrospection), or when not asked (`answer` false: the caller read the file
+   * whole; the watch starts over from here at no cost).
    */
-  changedOnMedia(): Array<[number, number]> | null {
+  changedOnMedia(answer = true): Array<[number, number]> | null {
     const intro = this.fsys.fs.introspect;
     if (intro === undefined) return null;
-    return this.adapter.media.look(intro.snapshot(this.fh.inode), this.fh.size);
+    const snap = intro.snapshot(this.fh.inode);
+    if (answer) return this.adapter.media.look(snap, this.fh.size);
+    this.adapter.media.forget(snap, this.fh.size);
+    return null;
   }
   cloneRange(srcOff: number, len: number, dstOff: number): void { this.fh.cloneRange(srcOff, len, dstOff); }
   dedupeRange(srcOff: number, len: number, dstOff: number): number { return this.fh.dedupeRange(srcOff, len, dstOff); }

@@ -78,6 +78,18 @@ describe('MediaWatch (which file ranges the media may have changed under)', () =
     assert.deepEqual(w.look(mapping([[0, 4, 'written', 100], [7, 4, 'written', 104]]), SIZE), [[0, 5 * BS]]);
   });
 
+  it('forget() starts over from a snapshot it walks only at the next look (shifts since applied)', () => {
+    const w = new MediaWatch(BS);
+    w.noteWrite(100 * BS, BS);
+    w.forget(mapping([[0, 2, 'written', 100], [16, 4, 'written', 500]]), 20 * BS);
+    w.collapse(4, 8);
+    w.insert(0, 1);
+    assert.deepEqual(w.look(mapping([[1, 2, 'written', 100], [9, 4, 'written', 500]]), SIZE), [], 'the write before forget() is forgotten');
+    w.forget(mapping([[0, 2, 'written', 100]]), 2 * BS);
+    w.noteWrite(101 * BS, 10);
+    assert.deepEqual(w.look(mapping([[0, 2, 'written', 100]]), SIZE), [[BS, 2 * BS]]);
+  });
+
   it('clips to the file size and looks only at blocks inside it', () => {
     const w = new MediaWatch(BS);
     w.look(mapping([]), 10 * KB);

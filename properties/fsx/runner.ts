@@ -1071,9 +1071,12 @@ export class Runner {
    */
   private remountRanges(movedBefore: MovedMapping | null): { ranges: Array<[number, number]>; incremental: boolean; media: boolean } {
     const size = this.oracle.size;
-    // Asked at every remount: each answer is relative to the last one.
-    const media = this.t.changedOnMedia?.() ?? null;
-    if (media !== null) return this.mediaRemountRanges(media, size);
+    // Asked at every remount (each answer is relative to the last call), for an answer only when
+    // the check will be incremental.
+    if (typeof this.t.changedOnMedia === 'function') {
+      const incremental = size > INCREMENTAL_CHECK_FROM;
+      return this.mediaRemountRanges(this.t.changedOnMedia(incremental), size);
+    }
     const incremental = this.nextRemountIncremental();
     if (incremental && movedBefore !== null) this.readRemapped(movedBefore);
     this.moved.clear();
@@ -1094,12 +1097,13 @@ export class Runner {
    * a file over INCREMENTAL_CHECK_FROM is checked over what the ops changed and what the media
    * changed since the last remount, in whole blocks, at every remount (no whole-file check every
    * FULL_CHECK_EVERY-th: everything else reads as it did at the last check; the end of the run
-   * still reads the whole file). Smaller files are read whole, as always.
+   * still reads the whole file). Smaller files are read whole, as always (`media` null: the
+   * target was told so and gave no answer; also when it cannot tell).
    */
-  private mediaRemountRanges(media: ReadonlyArray<readonly [number, number]>, size: number): { ranges: Array<[number, number]>; incremental: boolean; media: boolean } {
-    const incremental = size > INCREMENTAL_CHECK_FROM;
+  private mediaRemountRanges(media: ReadonlyArray<readonly [number, number]> | null, size: number): { ranges: Array<[number, number]>; incremental: boolean; media: boolean } {
+    const incremental = media !== null;
     this.moved.clear();
-    for (const [lo, hi] of media) this.unchecked.include(lo, hi);
+    if (media !== null) for (const [lo, hi] of media) this.unchecked.include(lo, hi);
     const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size, this.bs), WINDOW_GAP_READ_ALL) : this.checkRanges();
     if (incremental) {
       this.incrementalChecks++;
