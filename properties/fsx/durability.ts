@@ -241,9 +241,14 @@ export class DurabilityTracker {
    * about to change); a piece is split where the range cuts it, its parts outside stay uncopied.
    */
   private copyUncopied(lo: number, hi: number): void {
+    const all = this.uncopied;
+    let i = 0;
+    while (i < all.length && (all[i].piece.off >= hi || all[i].piece.off + all[i].piece.len <= lo)) i++;
+    if (i === all.length) return; // most changes meet no uncopied piece: no new list
     const o = this.oracle!;
-    const keep: Array<{ span: Span; piece: VersionPiece }> = [];
-    for (const u of this.uncopied) {
+    const keep = all.slice(0, i);
+    for (; i < all.length; i++) {
+      const u = all[i];
       const p = u.piece;
       const end = p.off + p.len;
       if (end <= lo || p.off >= hi) {
