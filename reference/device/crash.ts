@@ -675,13 +675,11 @@ export class CrashDevice extends WrappedDevice {
     for (let t = 0; t < tries && out.length < count; t++) {
       const picked = ws.filter(() => rng.chance(0.5));
       if (opts.torn) {
-        const parts = new Map<number, number[]>();
-        for (const w of picked) {
-          // An atomic write lands whole (it was picked) or not at all: never a part of it.
-          const us = w.e.atomic === true ? w.units.slice() : w.units.filter(() => rng.chance(0.5));
-          if (us.length) parts.set(w.e.index, us);
+        const st = tornDraw(point, picked, rng, unit);
+        if (!seen.has(st.key) && out.length < count) {
+          seen.add(st.key);
+          out.push(st.state());
         }
-        add(stateFromUnitSets(point, picked, parts, unit));
       } else if (opts.reorder) {
         add(stateFromOrder(point, rng.shuffle(picked.slice()), unit));
       } else {
@@ -919,6 +917,59 @@ interface PW {
   readonly units: readonly number[];
   /** The same units as runs of consecutive numbers, [lo, hi) pairs flattened (visibleWrites). */
   readonly runs: readonly number[];
+}
+
+/**
+ * One torn draw of sample(): each picked write lands on a random subset of its units (one draw
+ * per unit, in order; an atomic write lands whole), as stateFromUnitSets() with unitsToParts()
+ * would make it, and the stateKey() of that state. The runs of landed units are found as the
+ * units are drawn (no per-write unit arrays, map or sort); the state itself is made on demand,
+ * only for a key not seen before.
+ */
+function tornDraw(point: number, picked: readonly PW[], rng: CrashRng, unit: number): { key: string; state: () => CrashState } {
+  const writes: PersistedWrite[] = [];
+  const keys: string[] = [];
+  for (const w of picked) {
+    const e = w.e;
+    if (e.atomic === true) {
+      if (w.units.length > 0) {
+        writes.push({ index: e.index });
+        keys.push(`${e.index}`);
+      }
+      continue;
+    }
+    const us = w.units;
+    const parts: Array<[number, number]> = [];
+    let landed = 0;
+    let runLo = -1;
+    let runHi = -1;
+    const close = (): void => {
+      const start = Math.max(e.off, runLo * unit);
+      const end = Math.min(e.off + e.len, runHi * unit);
+      parts.push([start, end - start]);
+    };
+    for (let k = 0; k < us.length; k++) {
+      if (!rng.chance(0.5)) continue;
+      const u = us[k];
+      landed++;
+      if (runHi === u) runHi = u + 1;
+      else {
+        if (runLo >= 0) close();
+        runLo = u;
+        runHi = u + 1;
+      }
+    }
+    if (landed === 0) continue;
+    if (landed === us.length) {
+      writes.push({ index: e.index });
+      keys.push(`${e.index}`);
+      continue;
+    }
+    close();
+    writes.push({ index: e.index, parts });
+    keys.push(`${e.index}:${parts.map(([o, l]) => `${o}+${l}`).join(',')}`);
+  }
+  return { key: keys.join(';'), state: () => ({ point, writes }) };
 }
 
 /** Pending writes up to which sampleWhole() names a subset by a bit mask. */
