@@ -136,10 +136,9 @@ function damagesAtRemount(at: number, off: number, media = false): FileAdapter {
   }, media);
 }
 
-describe('fsx remount check of a large file on a target that cannot name its media changes (incremental, whole every 8th and at the end)', () => {
-  // A file over 1 MiB: byte 100 holds data, then one write far out; every later remount is
-  // incremental until the 8th, which reads the file whole.
-  const log = (remounts: number, tail: OpLog['ops'] = []): OpLog => validateOpLog({
+/** A file over 1 MiB: data at byte 0 and at 8 MiB, fsync'd, then `remounts` remounts and `tail`. */
+function largeFileLog(remounts: number, tail: OpLog['ops'] = []): OpLog {
+  return validateOpLog({
     format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
     options: { maxlen: 1 << 24 },
     ops: [
@@ -147,12 +146,41 @@ describe('fsx remount check of a large file on a target that cannot name its med
       ...Array.from({ length: remounts }, () => ({ op: 'remount', off: 0, len: 0 })), ...tail,
     ],
   }, 'incremental.json');
-  const stats = (r: { runner?: { remountStats: { whole: number; incremental: number; atEnd: number } } }) => r.runner!.remountStats;
-  const run = (a: FileAdapter, l: OpLog) => {
-    const seen: { runner?: { remountStats: { whole: number; incremental: number; atEnd: number } } } = {};
-    const r = replayLog(a, 'x', l, { quiet: true, debug: false, logDumpOps: 100 }, QUIET, { runner: (x) => { seen.runner = x; } });
-    return { r, seen };
-  };
+}
+
+/**
+ * Data at 0, 4 MiB and 8 MiB of a 16 MiB-max file, a remount, then a collapse at 64 KiB that
+ * moves the last two down by 64 KiB, and `remounts` remounts. MOVED, a byte moved from 4 MiB, is
+ * far from both seams (the collapse's start, EOF).
+ */
+function movedTailLog(remounts: number): OpLog {
+  return validateOpLog({
+    format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
+    options: { maxlen: 1 << 24 },
+    ops: [
+      { op: 'write', off: 0, len: 4096 }, { op: 'write', off: 4 << 20, len: 4096 }, { op: 'write', off: 8 << 20, len: 4096 },
+      { op: 'fsync', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 },
+      { op: 'collapse_range', off: 65536, len: 65536 }, { op: 'fsync', off: 0, len: 0 },
+      ...Array.from({ length: remounts }, () => ({ op: 'remount', off: 0, len: 0 })),
+    ],
+  }, 'moved.json');
+}
+const MOVED = (4 << 20) - 65536 + 100;
+
+type Seen = { runner?: { remountStats: { whole: number; incremental: number; atEnd: number }; movedStats: { compared: number; read: number } } };
+
+/** Replay `l` on `a`, keeping the runner (its remount and moved-range counts). */
+function runSeen(a: FileAdapter, l: OpLog): { r: RunResult; seen: Seen } {
+  const seen: Seen = {};
+  const r = replayLog(a, 'x', l, { quiet: true, debug: false, logDumpOps: 100 }, QUIET, { runner: (x) => { seen.runner = x; } });
+  return { r, seen };
+}
+
+describe('fsx remount check of a large file on a target that cannot name its media changes (incremental, whole every 8th and at the end)', () => {
+  // Byte 100 holds data; every remount is incremental until the 8th, which reads the file whole.
+  const log = largeFileLog;
+  const stats = (r: Seen) => r.runner!.remountStats;
+  const run = runSeen;
 
   it('the reference passes: remounts 1-7 incremental, the 8th whole, the 9th incremental, and a whole check at the end', () => {
     const { r, seen } = run(withoutMedia(), log(9));
@@ -228,25 +256,9 @@ function relocatesAtRemount(at: number, off: number, media = false): FileAdapter
 }
 
 describe('fsx remount check of a tail moved by collapse, on a target that cannot name its media changes (compared by FIEMAP, read at the next whole check)', () => {
-  // Data at 0, 4 MiB and 8 MiB of a 16 MiB-max file; a collapse at 64 KiB moves the last two
-  // down by 64 KiB. The moved piece from 4 MiB is far from both seams (the collapse's start, EOF).
-  const moved = (4 << 20) - 65536 + 100;
-  const log = (remounts: number): OpLog => validateOpLog({
-    format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
-    options: { maxlen: 1 << 24 },
-    ops: [
-      { op: 'write', off: 0, len: 4096 }, { op: 'write', off: 4 << 20, len: 4096 }, { op: 'write', off: 8 << 20, len: 4096 },
-      { op: 'fsync', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 },
-      { op: 'collapse_range', off: 65536, len: 65536 }, { op: 'fsync', off: 0, len: 0 },
-      ...Array.from({ length: remounts }, () => ({ op: 'remount', off: 0, len: 0 })),
-    ],
-  }, 'moved.json');
-  type Seen = { runner?: { remountStats: { whole: number; incremental: number; atEnd: number }; movedStats: { compared: number; read: number } } };
-  const run = (a: FileAdapter, l: OpLog) => {
-    const seen: Seen = {};
-    const r = replayLog(a, 'x', l, { quiet: true, debug: false, logDumpOps: 100 }, QUIET, { runner: (x) => { seen.runner = x; } });
-    return { r, seen };
-  };
+  const moved = MOVED;
+  const log = movedTailLog;
+  const run = runSeen;
 
   it('the reference passes, its moved tail compared by mapping and not read', () => {
     const { r, seen } = run(withoutMedia(), log(3));
@@ -321,20 +333,8 @@ function countsReads(a: FileAdapter, n: { bytes: number }): FileAdapter {
 }
 
 describe('fsx remount check of a large file on a target that names what changed on its media (changedOnMedia)', () => {
-  const log = (remounts: number, tail: OpLog['ops'] = []): OpLog => validateOpLog({
-    format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
-    options: { maxlen: 1 << 24 },
-    ops: [
-      { op: 'write', off: 0, len: 4096 }, { op: 'write', off: 8 << 20, len: 4096 }, { op: 'fsync', off: 0, len: 0 },
-      ...Array.from({ length: remounts }, () => ({ op: 'remount', off: 0, len: 0 })), ...tail,
-    ],
-  }, 'media.json');
-  type Seen = { runner?: { remountStats: { whole: number; incremental: number; atEnd: number }; movedStats: { compared: number; read: number } } };
-  const run = (a: FileAdapter, l: OpLog) => {
-    const seen: Seen = {};
-    const r = replayLog(a, 'x', l, { quiet: true, debug: false, logDumpOps: 100 }, QUIET, { runner: (x) => { seen.runner = x; } });
-    return { r, seen };
-  };
+  const log = largeFileLog;
+  const run = runSeen;
 
   it('the reference passes: every remount incremental (no whole-file check every 8th), one whole check at the end', () => {
     const { r, seen } = run(createReferenceAdapter(), log(9));
@@ -367,18 +367,8 @@ describe('fsx remount check of a large file on a target that names what changed 
   });
 
   describe('a tail moved by collapse', () => {
-    // As above: data at 0, 4 MiB and 8 MiB; a collapse at 64 KiB moves the last two down.
-    const moved = (4 << 20) - 65536 + 100;
-    const mlog = (remounts: number): OpLog => validateOpLog({
-      format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
-      options: { maxlen: 1 << 24 },
-      ops: [
-        { op: 'write', off: 0, len: 4096 }, { op: 'write', off: 4 << 20, len: 4096 }, { op: 'write', off: 8 << 20, len: 4096 },
-        { op: 'fsync', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 },
-        { op: 'collapse_range', off: 65536, len: 65536 }, { op: 'fsync', off: 0, len: 0 },
-        ...Array.from({ length: remounts }, () => ({ op: 'remount', off: 0, len: 0 })),
-      ],
-    }, 'media-moved.json');
+    const moved = MOVED;
+    const mlog = movedTailLog;
 
     it('the reference passes without reading the moved tail (its old mapping moved with the collapse; no FIEMAP asked)', () => {
       const n = { bytes: 0 };

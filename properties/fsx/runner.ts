@@ -1071,16 +1071,25 @@ export class Runner {
    */
   private remountRanges(movedBefore: MovedMapping | null): { ranges: Array<[number, number]>; incremental: boolean; media: boolean } {
     const size = this.oracle.size;
-    // Asked at every remount (each answer is relative to the last call), for an answer only when
-    // the check will be incremental.
-    if (typeof this.t.changedOnMedia === 'function') {
-      const incremental = size > INCREMENTAL_CHECK_FROM;
-      return this.mediaRemountRanges(this.t.changedOnMedia(incremental), size);
+    const media = typeof this.t.changedOnMedia === 'function';
+    let incremental: boolean;
+    let unit: number | undefined;
+    if (media) {
+      // Asked at every remount (each answer is relative to the last call), for an answer only
+      // when the check will be incremental: then at every remount of a file over
+      // INCREMENTAL_CHECK_FROM (no whole-file check every FULL_CHECK_EVERY-th: everything else
+      // reads as at the last check), over what the ops and the media changed, in whole blocks
+      // (the bytes around a change that the target got wrong are among those it names).
+      const changed = this.t.changedOnMedia!(size > INCREMENTAL_CHECK_FROM);
+      incremental = changed !== null;
+      if (changed !== null) for (const [lo, hi] of changed) this.unchecked.include(lo, hi);
+      unit = this.bs;
+    } else {
+      incremental = this.nextRemountIncremental();
+      if (incremental && movedBefore !== null) this.readRemapped(movedBefore);
     }
-    const incremental = this.nextRemountIncremental();
-    if (incremental && movedBefore !== null) this.readRemapped(movedBefore);
     this.moved.clear();
-    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size), WINDOW_GAP_READ_ALL) : this.checkRanges();
+    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size, unit), WINDOW_GAP_READ_ALL) : this.checkRanges();
     if (incremental) {
       this.incrementalChecks++;
       this.remountStats.incremental++;
@@ -1089,31 +1098,7 @@ export class Runner {
       this.remountStats.whole++;
     }
     this.unchecked.clear();
-    return { ranges, incremental, media: false };
-  }
-
-  /**
-   * remountRanges for a target that names what changed on its media (FileTarget.changedOnMedia):
-   * a file over INCREMENTAL_CHECK_FROM is checked over what the ops changed and what the media
-   * changed since the last remount, in whole blocks, at every remount (no whole-file check every
-   * FULL_CHECK_EVERY-th: everything else reads as it did at the last check; the end of the run
-   * still reads the whole file). Smaller files are read whole, as always (`media` null: the
-   * target was told so and gave no answer; also when it cannot tell).
-   */
-  private mediaRemountRanges(media: ReadonlyArray<readonly [number, number]> | null, size: number): { ranges: Array<[number, number]>; incremental: boolean; media: boolean } {
-    const incremental = media !== null;
-    this.moved.clear();
-    if (media !== null) for (const [lo, hi] of media) this.unchecked.include(lo, hi);
-    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size, this.bs), WINDOW_GAP_READ_ALL) : this.checkRanges();
-    if (incremental) {
-      this.incrementalChecks++;
-      this.remountStats.incremental++;
-    } else {
-      this.incrementalChecks = 0;
-      this.remountStats.whole++;
-    }
-    this.unchecked.clear();
-    return { ranges, incremental, media: true };
+    return { ranges, incremental, media };
   }
 
   /** Whether the next remount check is incremental (remountRanges). */
