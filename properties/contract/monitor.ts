@@ -9,16 +9,16 @@ import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IomapReadOps, IomapWritebackOps, IomapWriteOps, IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_CORE_MASK,
   IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_REPORT, IOMAP_F_SHARED, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT,
   IOMAP_NULL_ADDR, IOMAP_OVERWRITE_ONLY, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO,
-  PAGE_SIZE, WritebackOps, WritepageCtx, flagNames, opFlagNames, roundDown, roundUp, typeName,
+  PAGE_SIZE, WritebackOps, WritepageCtx, flagNames, opFlagNames, roundDown, roundUp, typeName, zeroedIomap,
 } from '../../reference/iomap/types';
 import { Folio, blockIsDirty } from '../../reference/iomap/folio';
 import { Ioend, addToIoendHook } from '../../reference/iomap/ioend';
 import { blockRuns } from '../../reference/iomap/fs-ops';
 import type { BlockState, FsInstance, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import { EAGAIN } from '../../reference/errno';
-import { PER_BLOCK_LIMIT, ruleById } from './rules';
+import { PER_BLOCK_LIMIT, RULES, ruleById } from './rules';
 import { describeChanges, MapChangeLog } from './map-changes';
-import { installFsMonitor } from '../../adapters/fs-monitor';
+import { installFsMonitor, RuleCounts, ruleSlot } from '../../adapters/fs-monitor';
 
 export class ContractViolation extends Error {
   readonly rule: string;
@@ -51,17 +51,21 @@ export interface MonitorOptions {
   lbs: number;
   /** The file operation in progress, for reports. */
   currentOp?: () => string;
-  /** Where to count rule evaluations (shared across remounts by the adapter); default a new map. */
-  evaluated?: Map<string, number>;
+  /** Where to count rule evaluations (shared across remounts by the adapter); default new counts. */
+  evaluated?: RuleCounts;
 }
 
+/**
+ * A successful ->iomap_begin awaiting its ->iomap_end. Records are reused (ContractMonitor.spare):
+ * one is taken at every begin and given back at its end, so a callback pair allocates nothing.
+ */
 interface PendingBegin {
   inode: Inode;
   pos: number;
   len: number;
   flags: number;
-  /** Copy of what ->iomap_begin returned. */
-  copy: Iomap;
+  /** Copy of what ->iomap_begin returned (copyIomapInto). */
+  readonly copy: Iomap;
   /** Mapping state right after ->iomap_begin (what ->iomap_valid must compare against). */
   afterBegin: MappingSnapshot | null;
   /** The monitor's map-change sequence number at ->iomap_begin (MapChangeLog). */
@@ -86,6 +90,9 @@ interface BlockRun {
  */
 export const BLOCKWISE_LIMIT = 4096;
 
+/** Each rule's counter slot in RuleCounts (tally). */
+const SLOT: Readonly<Record<string, number>> = Object.fromEntries(RULES.map((r) => [r.id, ruleSlot(r.id)]));
+
 /** The mapping type that describes a block in each state truthfully (R41). */
 const TYPE_OF_STATE: Readonly<Record<BlockState['state'], number>> = { hole: IOMAP_HOLE, delalloc: IOMAP_DELALLOC, written: IOMAP_MAPPED, unwritten: IOMAP_UNWRITTEN };
 
@@ -95,20 +102,20 @@ function walkEnd(snap: MappingSnapshot, first: number, last: number): number {
 }
 
 /**
- * Hand `fn` the pieces of [first, last) in which neither snapshot's state changes (each
- * continues its block lo: same state, device blocks one more than the block before): fn(lo, hi,
- * a.block(lo), b.block(lo)); fn returning true stops the walk. A comparison of state and device
- * block that holds at lo holds over the whole piece.
+ * The end (at most `last`) of the run of `snap` that block lo starts: up to there the state is
+ * one and the device blocks follow each other (MappingSnapshot.nextChange; lo + 1 without it).
+ * The walks below step with it in plain loops: a callback per walk would be a closure per call.
  */
-function jointRuns(a: MappingSnapshot, b: MappingSnapshot, first: number, last: number,
-  fn: (lo: number, hi: number, sa: BlockState, sb: BlockState) => boolean | void): void {
-  for (let lo = first; lo < last;) {
-    const na = a.nextChange !== undefined ? a.nextChange(lo) : lo + 1;
-    const nb = b.nextChange !== undefined ? b.nextChange(lo) : lo + 1;
-    const hi = Math.min(last, Math.max(lo + 1, Math.min(na, nb)));
-    if (fn(lo, hi, a.block(lo), b.block(lo)) === true) return;
-    lo = hi;
-  }
+function runEnd(snap: MappingSnapshot, lo: number, last: number): number {
+  return snap.nextChange !== undefined ? Math.min(last, Math.max(lo + 1, snap.nextChange(lo))) : lo + 1;
+}
+
+/**
+ * The end of the piece from block lo in which neither snapshot's state changes (each continues
+ * its block lo): a comparison of state and device block that holds at lo holds over the piece.
+ */
+function jointRunEnd(a: MappingSnapshot, b: MappingSnapshot, lo: number, last: number): number {
+  return Math.min(runEnd(a, lo, last), runEnd(b, lo, last));
 }
 
 /** Blocks from b (1..n) that answer `shared` as block b does (MappingSnapshot.sharedRun, else 1). */
@@ -122,6 +129,26 @@ function sharedRun(snap: MappingSnapshot, b: number, n: number): number {
  * Field by field by name, not a loop over a key list: this runs at every ->iomap_end and
  * ->iomap_valid, and keyed property loads there cost more than the checks.
  */
+/** Field by field (no spread: the monitor copies the mapping at every ->iomap_begin). */
+function copyIomapInto(dst: Iomap, src: Iomap): void {
+  dst.offset = src.offset;
+  dst.length = src.length;
+  dst.addr = src.addr;
+  dst.type = src.type;
+  dst.flags = src.flags;
+  dst.bdev = src.bdev;
+  dst.inlineData = src.inlineData;
+  dst.private = src.private;
+  dst.folioOps = src.folioOps;
+  dst.validityCookie = src.validityCookie;
+}
+
+/** What a spare PendingBegin's copy is reset to (so it holds no inline data or private pointer). */
+const NO_IOMAP: Readonly<Iomap> = zeroedIomap();
+
+/** Spare PendingBegin records kept (begins nest a few deep at most). */
+const SPARE_PENDING = 8;
+
 function changedFsField(a: Iomap, b: Iomap): keyof Iomap | undefined {
   if (!Object.is(a.offset, b.offset)) return 'offset';
   if (!Object.is(a.length, b.length)) return 'length';
@@ -195,10 +222,12 @@ export class ContractMonitor {
   readonly wrapped: FsInstance;
   private readonly opts: MonitorOptions;
   private readonly pending = new Map<Iomap, PendingBegin>();
+  /** PendingBegin records whose ->iomap_end came, for the next begins. */
+  private readonly spare: PendingBegin[] = [];
   private readonly wrappedFolioOps = new Map<FolioOps, FolioOps>();
   private readonly folioRefs = new Map<Folio, number>();
   /** Number of times each rule was evaluated: its precondition arose (state coverage counts these). */
-  readonly evaluated: Map<string, number>;
+  readonly evaluated: RuleCounts;
   private readonly ioends = new Set<Ioend>();
   /** R47 per iteration, keyed by the iterator's iomap (one object per iomap_iter loop). */
   private readonly blockRuns = new WeakMap<Iomap, BlockRun>();
@@ -210,7 +239,7 @@ export class ContractMonitor {
   constructor(fs: FsInstance, opts: MonitorOptions) {
     this.fs = fs;
     this.opts = opts;
-    this.evaluated = opts.evaluated ?? new Map();
+    this.evaluated = opts.evaluated ?? new RuleCounts();
     this.api = fs.api ?? '6.12';
     const iomapOps = this.wrapIomapOps(fs.iomapOps);
     const dioEndIo = fs.dioEndIo ? this.wrapDioEndIo(fs) : undefined;
@@ -266,12 +295,12 @@ export class ContractMonitor {
    * when the rule is broken (no closure or object per passing check on the hot path).
    */
   private tally(rule: string): void {
-    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+    this.evaluated.bump(SLOT[rule], 1);
   }
 
   /** Count `n` evaluations of `rule` at once (a run of n blocks checked as one). */
   private tallyN(rule: string, n: number): void {
-    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + n);
+    this.evaluated.bump(SLOT[rule], n);
   }
 
   private violation(rule: string, detail: string, callback: string, args: Record<string, unknown>, m: Iomap | null): never {
@@ -310,7 +339,7 @@ export class ContractMonitor {
       // An -EAGAIN-style refusal satisfies R17 (OVERWRITE_ONLY) or, for NOWAIT alone, R18: count
       // it under the rule it answers (NOWAIT-only refusals used to be counted as R17).
       const rule = flags & IOMAP_OVERWRITE_ONLY ? 'R17' : flags & IOMAP_NOWAIT ? 'R18' : null;
-      if (rule) this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+      if (rule) this.tally(rule);
       return ret;
     }
     if (this.api === 'current') {
@@ -321,8 +350,28 @@ export class ContractMonitor {
     this.checkPerRequest(inode, pos, len, flags, m, cb, args);
     if (before && after) this.checkAgainstState(inode, pos, len, flags, m, before, after, readOnly, cb, args);
     this.checkPerBlock(inode, pos, len, m, src, cb, args);
-    this.pending.set(m, { inode, pos, len, flags, copy: { ...m }, afterBegin: after, changeSeq: this.mapChanges.now });
+    this.pending.set(m, this.pendingRecord(inode, pos, len, flags, m, after));
     return ret;
+  }
+
+  /** A PendingBegin for this begin: a spare one refilled, else a new one. */
+  private pendingRecord(inode: Inode, pos: number, len: number, flags: number, m: Iomap, after: MappingSnapshot | null): PendingBegin {
+    const p = this.spare.pop() ?? { inode, pos, len, flags, copy: zeroedIomap(), afterBegin: after, changeSeq: 0 };
+    p.inode = inode;
+    p.pos = pos;
+    p.len = len;
+    p.flags = flags;
+    copyIomapInto(p.copy, m);
+    p.afterBegin = after;
+    p.changeSeq = this.mapChanges.now;
+    return p;
+  }
+
+  /** Give a PendingBegin back once its end is checked (nothing else holds it). */
+  private releasePending(p: PendingBegin): void {
+    p.afterBegin = null;
+    copyIomapInto(p.copy, NO_IOMAP);
+    if (this.spare.length < SPARE_PENDING) this.spare.push(p);
   }
 
   private checkShape(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
@@ -449,13 +498,15 @@ export class ContractMonitor {
     if ((m.flags & IOMAP_F_NEW) && m.type !== IOMAP_INLINE) {
       // Extent by extent: the first block of the first run that was not a hole is the culprit.
       if (!(m.flags & IOMAP_F_SHARED)) {
-        blockRuns(before, Math.floor(m.offset / bs), Math.ceil((m.offset + m.length) / bs), (lo, _hi, st) => {
+        const last = Math.ceil((m.offset + m.length) / bs);
+        for (let lo = Math.floor(m.offset / bs); lo < last; lo = runEnd(before, lo, last)) {
+          const st = before.block(lo);
           if (st.state !== 'hole') {
             if (this.tally('R16'), !(false)) this.violation('R16', `F_NEW mapping covers block ${lo}, which was ${st.state} before this begin`, cb, args, m);
           }
-        });
+        }
       }
-      this.evaluated.set('R16', (this.evaluated.get('R16') ?? 0) + 1);
+      this.tally('R16');
     }
     if (readOnly && !(flags & IOMAP_DAX) && m.type !== IOMAP_INLINE) this.checkTruthful(inode, pos, len, m, after, cb, args);
   }
@@ -473,7 +524,10 @@ export class ContractMonitor {
     const endByte = Math.min(m.offset + m.length, pos + Math.max(len, 1));
     const addressed = m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN;
     const flagShared = (m.flags & IOMAP_F_SHARED) !== 0;
-    blockRuns(st, start, walkEnd(st, start, Math.ceil(endByte / bs)), (lo, hi, s) => {
+    const last = walkEnd(st, start, Math.ceil(endByte / bs));
+    for (let lo = start, hi = 0; lo < last; lo = hi) {
+      hi = runEnd(st, lo, last);
+      const s = st.block(lo);
       this.checkTruthfulAt(lo, s, m, bs, cb, args);
       // Blocks with a device address may differ in SHARED inside the run: walk its shared runs.
       if (addressed && s.pblk !== undefined) {
@@ -483,9 +537,9 @@ export class ContractMonitor {
         }
       }
       this.tallyN('R41', hi - lo);
-    });
-    this.evaluated.set('R42', (this.evaluated.get('R42') ?? 0) + 1);
-    this.evaluated.set('R43', (this.evaluated.get('R43') ?? 0) + 1);
+    }
+    this.tally('R42');
+    this.tally('R43');
   }
 
   /** R41–R43 at block b of state s (throws on the first rule b breaks). */
@@ -515,6 +569,7 @@ export class ContractMonitor {
     const changedField = p ? changedFsField(p.copy, m) : undefined;
     if (this.tally('R31'), !(changedField === undefined)) this.violation('R31', `iomap.${String(changedField)} changed between begin and end`, cb, args, m);
     if (this.tally('R31'), !((m.flags & ~IOMAP_F_CORE_MASK) === (p!.copy.flags & ~IOMAP_F_CORE_MASK))) this.violation('R31', 'filesystem-set flags changed between begin and end', cb, args, m);
+    this.releasePending(p!);
     const mEnd = m.offset + m.length;
     if (this.tally('R22'), !(m.offset <= pos && pos + length <= mEnd && written >= 0 && written <= length)) this.violation('R22', `pos ${pos} length ${length} written ${written} against mapping [${m.offset}, ${mEnd})`, cb, args, m);
     const release = m.type === IOMAP_DELALLOC && (m.flags & IOMAP_F_NEW) && written < length && (flags & (IOMAP_WRITE | IOMAP_ZERO)) && !(flags & IOMAP_FAULT);
@@ -536,12 +591,15 @@ export class ContractMonitor {
     const bs = inode.blockSize;
     const first = Math.floor(m.offset / bs);
     let bad = -1;
-    // Run by run of both states: state and device block agree over a run where they agree at its start.
-    jointRuns(before, after, first, walkEnd(before, first, Math.ceil((m.offset + m.length) / bs)), (lo, _hi, was, now) => {
-      if (was.state === 'delalloc') return false;
+    // Run by run of both states: state and device block agree over a run where they agree at its
+    // start. The same snapshot object twice is the same frozen state: nothing to walk.
+    const last = before === after ? first : walkEnd(before, first, Math.ceil((m.offset + m.length) / bs));
+    for (let lo = first; lo < last && bad < 0; lo = jointRunEnd(before, after, lo, last)) {
+      const was = before.block(lo);
+      if (was.state === 'delalloc') continue;
+      const now = after.block(lo);
       if (now.state !== was.state || now.pblk !== was.pblk) bad = lo;
-      return bad >= 0;
-    });
+    }
     if (this.tally('R25'), !(bad < 0)) this.violation('R25', `the delalloc release changed block ${bad}: ${before.block(bad).state} -> ${after.block(bad).state}`, cb, args, m);
   }
 
@@ -570,7 +628,7 @@ export class ContractMonitor {
         return false;
       });
     }
-    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+    this.tally(rule);
   }
 
   /** The first block of [lo, hi) not dirty in the page cache, or -1: folio by folio, a missing folio at once. */
@@ -657,12 +715,17 @@ export class ContractMonitor {
     const lo = Math.floor(Math.max(iomap.offset, p.pos) / bs);
     const then = p.afterBegin!;
     // Run by run of both states (a difference at a run's first block is the first one in it).
-    jointRuns(then, now, lo, walkEnd(then, lo, Math.ceil(Math.min(iomap.offset + iomap.length, p.pos + p.len) / bs)), (b, _hi, was, is) => {
-      if (was.state === is.state && was.pblk === is.pblk) return false;
+    // The same snapshot object is the same frozen state (the filesystem hands its last one out
+    // again while nothing it shows changed): no block can differ.
+    const last = then === now ? lo : walkEnd(then, lo, Math.ceil(Math.min(iomap.offset + iomap.length, p.pos + p.len) / bs));
+    for (let b = lo; b < last; b = jointRunEnd(then, now, b, last)) {
+      const was = then.block(b);
+      const is = now.block(b);
+      if (was.state === is.state && was.pblk === is.pblk) continue;
       const seen = describeChanges(this.mapChanges.since(inode.ino, p.changeSeq, b, b + 1));
-      const at = (s: typeof was) => `${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}`;
+      const at = (s: BlockState) => `${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}`;
       this.violation('R30', `block ${b} changed since ->iomap_begin (${at(was)} -> ${at(is)}; the monitor saw: ${seen}) but ->iomap_valid said true, and the write went on with the stale mapping`, '->iomap_valid', args, iomap);
-    });
+    }
     this.tally('R30');
   }
 
@@ -904,7 +967,7 @@ export class ContractMonitor {
             if (this.tally('R38'), !(false)) this.violation('R38', `block ${lo} still UNWRITTEN after ->end_io of a completed direct write`, '->end_io', { offset, size, error, dioFlags }, null);
           }
         });
-        this.evaluated.set('R38', (this.evaluated.get('R38') ?? 0) + 1);
+        this.tally('R38');
       }
       return ret;
     };
