@@ -161,62 +161,6 @@ function changedFsField(a: Iomap, b: Iomap): keyof Iomap | undefined {
   return undefined;
 }
 
-/**
- * The filesystem as the generic layer sees it: `overrides` in place of the ops tables the monitor
- * checks, everything else read from and written to `fs` itself, methods bound to `fs`. Every key
- * `fs` has at mount time (its own properties and its prototypes' methods and accessors) is an
- * accessor of a plain object, so the core's reads (several per callback) hit V8's inline caches;
- * a key added later falls through to a forwarding Proxy behind them, so nothing is lost. (A Proxy
- * in front of everything made each of those reads a trap call.)
- */
-function forwardingView(fs: FsInstance, overrides: Record<string | symbol, unknown>): FsInstance {
-  const bound = new WeakMap<object, unknown>();
-  const bindOnce = (v: unknown): unknown => {
-    if (typeof v !== 'function') return v;
-    let b = bound.get(v);
-    if (b === undefined) {
-      b = v.bind(fs);
-      bound.set(v, b);
-    }
-    return b;
-  };
-  const fallback = new Proxy(fs, {
-    get: (target, prop) => (prop in overrides ? overrides[prop] : bindOnce(Reflect.get(target, prop, target))),
-    set: (target, prop, value) => Reflect.set(target, prop, value, target),
-  });
-  const view = Object.create(fallback) as Record<string | symbol, unknown>;
-  const keys = new Set<string | symbol>(Reflect.ownKeys(overrides));
-  for (let o: object | null = fs; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-    for (const k of Reflect.ownKeys(o)) if (k !== 'constructor') keys.add(k);
-  }
-  const target = fs as unknown as Record<string | symbol, unknown>;
-  for (const k of keys) {
-    const set = (value: unknown): void => { Reflect.set(fs, k, value, fs); };
-    if (k in overrides) {
-      const v = overrides[k];
-      Object.defineProperty(view, k, { get: () => v, set, enumerable: true });
-      continue;
-    }
-    // The last function read under this key and its bound copy (the same copy while it stays).
-    let fn: unknown;
-    let fnBound: unknown;
-    Object.defineProperty(view, k, {
-      get: () => {
-        const v = target[k];
-        if (typeof v !== 'function') return v;
-        if (v !== fn) {
-          fn = v;
-          fnBound = bindOnce(v);
-        }
-        return fnBound;
-      },
-      set,
-      enumerable: true,
-    });
-  }
-  return view as unknown as FsInstance;
-}
-
 export class ContractMonitor {
   readonly fs: FsInstance;
   readonly wrapped: FsInstance;
@@ -258,7 +202,24 @@ export class ContractMonitor {
         this.mapChanges.record(inode.ino, 'exchange', lblk2, lblk2 + n);
       };
     }
-    this.wrapped = forwardingView(fs, overrides);
+    // Methods are bound once per function (not at every access: the core reads them per call).
+    const bound = new WeakMap<object, unknown>();
+    this.wrapped = new Proxy(fs, {
+      get(target, prop) {
+        if (prop in overrides) return overrides[prop];
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== 'function') return v;
+        let b = bound.get(v);
+        if (b === undefined) {
+          b = v.bind(target);
+          bound.set(v, b);
+        }
+        return b;
+      },
+      set(target, prop, value) {
+        return Reflect.set(target, prop, value, target);
+      },
+    });
   }
 
   /**
