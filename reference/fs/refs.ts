@@ -33,6 +33,7 @@ import type { BlockDevice } from '../device/types';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../iomap/fs-ops';
 import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOPROTOOPT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
 import { bdevLimits } from '../iomap/direct-io';
+import { SortedKeyMap, SortedSet, lowerBound, upperBound } from '../sorted';
 
 export interface MkfsOptions {
   blockSize?: number;
@@ -265,15 +266,15 @@ export class Refs implements FsInstance {
   readonly alloc: Allocator;
   /** Delalloc blocks reserved across all inodes (data and COW forks). */
   reservedBlocks = 0;
-  /** Reference counts of shared blocks (absent: 1 if allocated). */
-  readonly refcount = new Map<number, number>();
+  /** Reference counts of shared blocks (absent: 1 if allocated), keys ascending on demand (copyRun). */
+  readonly refcount = new SortedKeyMap<number>();
   /**
    * Blocks that stopped being shared since the last metadata commit. The durable metadata may
    * still give them two owners, so writes keep copying them (COW) instead of overwriting in place
    * until the commit: a power cut must not show one owner's new data in the other's block. The
    * same reasoning as busy extents, for refcounts.
    */
-  private readonly unsharedSinceCommit = new Set<number>();
+  private readonly unsharedSinceCommit = new SortedSet();
   /** copyRun's answer, reused. */
   private readonly run: CopyRun = { a: 0, z: 0 };
   /**
@@ -653,9 +654,8 @@ export class Refs implements FsInstance {
   sharedSpan(pblk: number, n: number): number {
     const s = this.isShared(pblk);
     if (!s && this.refcount.size < n) {
-      let k = n;
-      for (const [b, c] of this.refcount) if (c > 1 && b > pblk && b - pblk < k) k = b - pblk;
-      return k;
+      const b = this.nearestShared(pblk, pblk + n, 1);
+      return b === null ? n : b - pblk;
     }
     let k = 1;
     while (k < n && this.isShared(pblk + k) === s) k++;
@@ -685,23 +685,36 @@ export class Refs implements FsInstance {
       while (a > lo && this.special(a - 1, forWrite) === s) a--;
       while (z < hi && this.special(z, forWrite) === s) z++;
     } else {
-      a = lo;
-      z = hi;
-      for (const [b, c] of this.refcount) {
-        if (c <= 1) continue;
-        if (b < pblk && b >= a) a = b + 1;
-        else if (b > pblk && b < z) z = b;
-      }
+      // The nearest special blocks on either side, by binary search in the sorted tables.
+      const below = this.nearestShared(pblk, lo - 1, -1);
+      const above = this.nearestShared(pblk, hi, 1);
+      a = below === null ? lo : below + 1;
+      z = above === null ? hi : above;
       if (forWrite && !this.bugs.overwriteUnsharedBeforeCommit) {
-        for (const b of this.unsharedSinceCommit) {
-          if (b < pblk && b >= a) a = b + 1;
-          else if (b > pblk && b < z) z = b;
-        }
+        const u = this.unsharedSinceCommit.sortedValues();
+        const i = lowerBound(u, pblk);
+        if (i > 0 && u[i - 1] >= a) a = u[i - 1] + 1;
+        const j = u[i] === pblk ? i + 1 : i;
+        if (j < u.length && u[j] < z) z = u[j];
       }
     }
     run.a = a;
     run.z = z;
     return run;
+  }
+
+  /**
+   * The shared block (refcount above 1) nearest `pblk` in direction `dir` (1: above, -1: below),
+   * strictly between pblk and `limit`; null if none. Binary search in the sorted refcount keys.
+   */
+  private nearestShared(pblk: number, limit: number, dir: 1 | -1): number | null {
+    const keys = this.refcount.sortedKeys();
+    if (dir > 0) {
+      for (let i = upperBound(keys, pblk); i < keys.length && keys[i] < limit; i++) if (this.refcount.get(keys[i])! > 1) return keys[i];
+    } else {
+      for (let i = lowerBound(keys, pblk) - 1; i >= 0 && keys[i] > limit; i--) if (this.refcount.get(keys[i])! > 1) return keys[i];
+    }
+    return null;
   }
 
   /** copyRun's question about block b: isShared, or mustCopy for a write. */
@@ -748,8 +761,8 @@ export class Refs implements FsInstance {
   private tableBlocksIn(from: number, to: number): number[] {
     const out: number[] = [];
     if (this.refcount.size < to - from) {
-      for (const b of this.refcount.keys()) if (b >= from && b < to) out.push(b);
-      return out.sort((x, y) => x - y);
+      const keys = this.refcount.sortedKeys();
+      return keys.slice(lowerBound(keys, from), lowerBound(keys, to));
     }
     for (let b = from; b < to; b++) if (this.refcount.has(b)) out.push(b);
     return out;
