@@ -185,6 +185,10 @@ function sbDataStart(sb: Superblock): number {
   return sb.dataStart;
 }
 
+/** RefsSnapshot.block's answers for a hole and for delalloc with no COW staging. */
+const HOLE_BLOCK: BlockState = { state: 'hole' };
+const DELALLOC_BLOCK: BlockState = { state: 'delalloc' };
+
 /**
  * A frozen view of an inode's mapping state (Refs.snapshot): the two forks' copy-on-write views
  * and the sequence numbers. One object with its methods on the prototype: the contract monitor
@@ -228,8 +232,9 @@ class RefsSnapshot implements MappingSnapshot {
     // One object per answer (no spread of a second one): the monitor asks per run of every check.
     const cowPblk = c && c.state !== 'delalloc' && c.pblk >= 0 ? c.pblk + (lblk - c.lblk) : undefined;
     if (!ext || ext.state === 'delalloc') {
-      const state = ext ? 'delalloc' : 'hole';
-      return cowPblk === undefined ? { state } : { state, cowPblk };
+      // The two answers without a location are shared (no consumer changes an answer).
+      if (cowPblk === undefined) return ext ? DELALLOC_BLOCK : HOLE_BLOCK;
+      return { state: ext ? 'delalloc' : 'hole', cowPblk };
     }
     const pblk = ext.pblk + (lblk - ext.lblk);
     const shared = this.fs.isShared(pblk);
@@ -1530,7 +1535,9 @@ export class Refs implements FsInstance {
     if (ri.workQueued) return;
     ri.workQueued = true;
     io.inode.mapping.queue.submit({
-      label: `refs end_io work (inode ${ri.ino})`,
+      get label() {
+        return `refs end_io work (inode ${ri.ino})`;
+      },
       inode: io.inode,
       get folios(): Folio[] {
         return ri.ioendList.flatMap((x) => x.folios);
