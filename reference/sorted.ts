@@ -57,30 +57,3 @@ export class SortedKeyMap<V> extends Map<number, V> {
     return this.sorted;
   }
 }
-
-/** A Set of numbers that can hand out its members ascending (SortedKeyMap's counterpart). */
-export class SortedSet extends Set<number> {
-  private sorted: number[] | null = null;
-
-  add(value: number): this {
-    if (this.sorted !== null && !this.has(value)) this.sorted = null;
-    return super.add(value);
-  }
-
-  delete(value: number): boolean {
-    const gone = super.delete(value);
-    if (gone) this.sorted = null;
-    return gone;
-  }
-
-  clear(): void {
-    super.clear();
-    this.sorted = null;
-  }
-
-  /** The members, ascending (shared until the set changes: do not modify). */
-  sortedValues(): readonly number[] {
-    if (this.sorted === null) this.sorted = Array.from(this.values()).sort((x, y) => x - y);
-    return this.sorted;
-  }
-}

@@ -33,7 +33,7 @@ import type { BlockDevice } from '../device/types';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../iomap/fs-ops';
 import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOPROTOOPT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
 import { bdevLimits } from '../iomap/direct-io';
-import { SortedKeyMap, SortedSet, lowerBound, upperBound } from '../sorted';
+import { SortedKeyMap, lowerBound, upperBound } from '../sorted';
 
 export interface MkfsOptions {
   blockSize?: number;
@@ -279,7 +279,7 @@ export class Refs implements FsInstance {
    * until the commit: a power cut must not show one owner's new data in the other's block. The
    * same reasoning as busy extents, for refcounts.
    */
-  private readonly unsharedSinceCommit = new SortedSet();
+  private readonly unsharedSinceCommit = new Set<number>();
   /** copyRun's answer, reused. */
   private readonly run: CopyRun = { a: 0, z: 0 };
   /**
@@ -696,11 +696,10 @@ export class Refs implements FsInstance {
       a = below === null ? lo : below + 1;
       z = above === null ? hi : above;
       if (forWrite && !this.bugs.overwriteUnsharedBeforeCommit) {
-        const u = this.unsharedSinceCommit.sortedValues();
-        const i = lowerBound(u, pblk);
-        if (i > 0 && u[i - 1] >= a) a = u[i - 1] + 1;
-        const j = u[i] === pblk ? i + 1 : i;
-        if (j < u.length && u[j] < z) z = u[j];
+        for (const b of this.unsharedSinceCommit) {
+          if (b < pblk && b >= a) a = b + 1;
+          else if (b > pblk && b < z) z = b;
+        }
       }
     }
     run.a = a;
