@@ -44,8 +44,9 @@
  *   it: a reference folio that spans an extent boundary the host has and the reference lacks (the
  *   host's write stopped its folio there) may be written back whole by a later flush on the
  *   reference, where the host's folio past the boundary stays dirty (delalloc) (foliosAcrossHostExtents;
- *   xfs only: ext4's buffered writes do not size folios by the mapping). `cowProgress: false` turns
- *   this off;
+ *   xfs only: ext4's buffered writes do not size folios by the mapping); likewise a reference folio
+ *   that ends or starts at an extent boundary the reference has and the host lacks, since the host's
+ *   folio there spans it (foliosAtReferenceEdges). `cowProgress: false` turns this off;
  * - FIEMAP extent boundaries and the LAST flag are not compared (only per-block classes are).
  * Whenever a block is let through by an envelope entry rather than equal, the whole file's bytes
  * are compared at once, so a mapping difference never hides a content difference. The diff's own
@@ -55,6 +56,7 @@ import type { Capabilities, FiemapExtent, FileAdapter, FileTarget, KernelEvidenc
 import { ReferenceAdapter, ReferenceTarget } from './reference';
 import { FsError } from '../reference/errno';
 import { blockIsDirty, type Folio } from '../reference/iomap/folio';
+import type { AddressSpace } from '../reference/iomap/pagecache';
 import { FIEMAP_EXTENT_DELALLOC, FIEMAP_EXTENT_SHARED, FIEMAP_EXTENT_UNWRITTEN } from '../reference/uapi-fiemap';
 import type { PersonalityName } from '../reference/fs/personality';
 import { runCommand } from './host/commands';
@@ -495,12 +497,36 @@ export class DiffTarget implements FileTarget {
     // the write's length, not by the mapping, so its folios do not stop at its extents' edges.
     if (!this.cowProgress || !this.speculative) return;
     const refEdges = extentEdges(rext);
-    const hostOnly = [...extentEdges(hext)].filter((e) => !refEdges.has(e));
-    if (hostOnly.length === 0) return;
+    const hostEdges = extentEdges(hext);
     const mapping = this.ref.fh.inode.mapping;
-    for (const e of hostOnly) {
+    for (const e of hostEdges) {
+      if (refEdges.has(e)) continue;
       const f = mapping.folioAt(e);
       if (f !== undefined && f.pos < e) this.acrossHost.add(f);
+    }
+    this.markFoliosAtReferenceEdges(mapping, refEdges, hostEdges);
+  }
+
+  /**
+   * The mirror image (foliosAtReferenceEdges): an extent boundary the reference has and the host
+   * lacks stopped the reference's folios there, where the host's write may have made one folio
+   * across it. The two caches then go different ways: a flush that unmaps the far side drops the
+   * host's whole folio (xfs_flush_unmap_range) and keeps the reference's folio on this side, and
+   * a later write makes smaller folios there on the host, so a flush may write back a block with
+   * its neighbour on the reference while it stays delalloc on the host (xfs 4k, seed 1103, op
+   * 61,009, 11 ops: the reference's extents split at block 10 where the host's did not, a write
+   * made the reference folios 8-9 and 10-11 and the host one folio 8-11; a punch of block 10
+   * dropped 8-11 on the host, a write of 3-9 made the host folios 8 and 9, and a dedupe's flush of
+   * 3-8 wrote block 9 on the reference only). Marked: the reference folios that end or start at
+   * such a boundary; their blocks are then let through as foliosAcrossHostExtents' are.
+   */
+  private markFoliosAtReferenceEdges(mapping: AddressSpace, refEdges: ReadonlySet<number>, hostEdges: ReadonlySet<number>): void {
+    for (const e of refEdges) {
+      if (hostEdges.has(e) || e === 0) continue;
+      const before = mapping.folioAt(e - 1);
+      if (before !== undefined && before.end === e) this.acrossHost.add(before);
+      const after = mapping.folioAt(e);
+      if (after !== undefined && after.pos === e) this.acrossHost.add(after);
     }
   }
 

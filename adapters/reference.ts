@@ -17,7 +17,7 @@ import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter, resolveApi } from './fs-adapter';
 import type { MappingSnapshot } from '../reference/iomap/fs-ops';
 import { defaultApi, IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
-import { FsMonitor, fsMonitorFactory } from './fs-monitor';
+import { FsMonitor, RuleCounts, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
 
 export interface ReferenceOptions {
@@ -101,7 +101,7 @@ export function referenceSetups(refsOnly: { poison: boolean; eofPrealloc: boolea
 
 /** Mount `fsa` on `dev` under the reference generic layer, with the contract monitor in between. */
 export function mountWithMonitor(
-  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: Map<string, number>, api?: IomapApi,
+  fsa: FsAdapter, dev: BlockDevice, folioSize: number, monitor: boolean, evaluated?: RuleCounts, api?: IomapApi,
 ): { fsys: IomapFs; monitor: FsMonitor | null } {
   const want = resolveApi(fsa, api);
   const inst = fsa.mount(dev, { api: want });
@@ -461,7 +461,7 @@ export class ReferenceAdapter implements FileAdapter {
   /** What the setup sweep may vary (SetupSupport). */
   readonly setups: SetupSupport;
   /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
-  readonly ruleCounts = new Map<string, number>();
+  readonly ruleCounts = new RuleCounts();
   private readonly opts: ReferenceOptions;
 
   constructor(opts: ReferenceOptions = {}) {

@@ -6,10 +6,11 @@
  * new one ends the run as any failure does.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { corpusDir } from '../properties/corpus-files';
 import { OpLog, parseJsonLog } from '../properties/fsx/oplog';
-import { KnownSignature, KnownSignatureError, failureSignature, familiesOf, familyExplains, knownIndex, loadKnownSignatures, lookupKnown } from '../properties/signatures';
+import { KnownSignature, KnownSignatureError, failureSignature, familiesOf, familyExplains, knownIndex, loadKnownSignatures, lookupKnown, seenOnKernel } from '../properties/signatures';
 import type { KernelEvidence } from '../adapters/types';
 import type { Failure, Output } from '../properties/fsx/runner';
 import { SeedExtras, SeedOutcome, SeedTask, runSeed } from '../properties/fsx/workers';
@@ -68,11 +69,21 @@ export function mergeKnown(a: Map<string, KnownSignature> | null, b: Map<string,
 }
 
 /**
+ * The kernel release a run on `spec` tests (`uname -r`), or null when the target is not a real
+ * kernel filesystem (the reference, a mutant, an exec: server): known signatures carry the kernels
+ * they were seen on and match only on the same major.minor series (seenOnKernel).
+ */
+export function runKernel(spec: string): string | null {
+  return /(^|:)(host|scratch):/.test(spec) ? os.release() : null;
+}
+
+/**
  * The family signature that explains a failure by the kernel evidence the target captured for its
  * op (properties/signatures.ts familyExplains), or null. Asked before the shrink, which it saves.
+ * Only the families seen on `kernel`'s series count (null: any).
  */
-export function explainingFamily(known: ReadonlyMap<string, KnownSignature>): (f: Failure, log: OpLog) => string | null {
-  const families = familiesOf(known);
+export function explainingFamily(known: ReadonlyMap<string, KnownSignature>, kernel: string | null = null): (f: Failure, log: OpLog) => string | null {
+  const families = familiesOf(known).filter((k) => seenOnKernel(k, kernel));
   return (f, log) => {
     if (f.evidence === undefined) return null;
     const rec = log.ops[f.op - 1];
@@ -81,15 +92,42 @@ export function explainingFamily(known: ReadonlyMap<string, KnownSignature>): (f
   };
 }
 
-/** The known signature a seed's (shrunk) failure matches, or null (no shrunk log: treated as new). */
-function matchKnown(out: Omit<SeedOutcome, 'lines'>, known: Map<string, KnownSignature>): KnownSignature | null {
+/**
+ * The known signature a seed's (shrunk) failure matches on `kernel` (null: any kernel), or null
+ * (no shrunk log: treated as new).
+ */
+function matchKnown(out: Omit<SeedOutcome, 'lines'>, known: Map<string, KnownSignature>, kernel: string | null): KnownSignature | null {
   const f = out.summary.failure;
-  if (typeof f?.family === 'string') return familiesOf(known).find((k) => k.family!.family === f.family) ?? null;
+  if (typeof f?.family === 'string') return familiesOf(known).find((k) => k.family!.family === f.family && seenOnKernel(k, kernel)) ?? null;
   const shrunk = f?.shrunk as { log?: string } | undefined;
   if (f === undefined || shrunk?.log === undefined) return null;
   const log = parseJsonLog(fs.readFileSync(shrunk.log, 'utf8'), shrunk.log);
   const sig = failureSignature(String(f.kind), f.rule as string | undefined, log, f.errno as string | undefined);
-  return lookupKnown(known, sig) ?? null;
+  const k = lookupKnown(known, sig);
+  return k !== undefined && seenOnKernel(k, kernel) ? k : null;
+}
+
+/** The family that would explain a seed's failure on any kernel (its saved log has the failing op). */
+function familyOnAnyKernel(out: Omit<SeedOutcome, 'lines'>, known: Map<string, KnownSignature>): KnownSignature | null {
+  const f = out.summary.failure;
+  if (f?.evidence === undefined || typeof f.log !== 'string') return null;
+  const log = parseJsonLog(fs.readFileSync(f.log, 'utf8'), f.log);
+  const failure = { kind: String(f.kind), rule: f.rule as string | undefined, errno: f.errno as string | undefined, op: Number(f.op), evidence: f.evidence as KernelEvidence };
+  return familiesOf(known).find((k) => familyExplains(k.family!, failure, log.ops[failure.op - 1])) ?? null;
+}
+
+/**
+ * A failure that a known signature would match but for the kernel (seen on another series only)
+ * stays a new failure: a known bug of 6.18 on 6.19 is either not fixed or a different bug, which a
+ * filesystem developer checks, not skips. Say which file it was, and record it in the summary
+ * (failure.knownOnOtherKernel).
+ */
+function noteOtherKernel(out: Omit<SeedOutcome, 'lines'>, known: Map<string, KnownSignature>, kernel: string, io: Output): void {
+  const k = matchKnown(out, known, null) ?? familyOnAnyKernel(out, known);
+  if (k === null || out.summary.failure === undefined) return;
+  const seen = (k.kernels ?? []).join(', ');
+  out.summary.failure.knownOnOtherKernel = { known: k.file, kernels: k.kernels ?? [], kernel };
+  io.out(`Known signature (${k.file}) matches this failure but was seen on kernel ${seen} only; this host runs ${kernel}: reported as a new failure (if it is the same bug here, add "${kernel}" to the file's "kernels")`);
 }
 
 /**
@@ -97,14 +135,15 @@ function matchKnown(out: Omit<SeedOutcome, 'lines'>, known: Map<string, KnownSig
  * signature, continue with the next seed for the ops left. Returns the last seed's outcome with
  * the ops of every seed added up, and the known hits.
  */
-export function runPastKnown(task: SeedTask, known: Map<string, KnownSignature>, io: Output, first: SeedExtras): { out: Omit<SeedOutcome, 'lines'>; hits: KnownHit[] } {
+export function runPastKnown(task: SeedTask, known: Map<string, KnownSignature>, io: Output, first: SeedExtras,
+  kernel: string | null = runKernel(task.spec)): { out: Omit<SeedOutcome, 'lines'>; hits: KnownHit[] } {
   const hits: KnownHit[] = [];
   let left = task.options.numOps;
   let seed = task.options.seed;
   let ops = 0;
   let elapsedMs = 0;
   let rounds = 0;
-  const explained = explainingFamily(known);
+  const explained = explainingFamily(known, kernel);
   // Said once per run, not per op: on a real filesystem without a readable kernel log a family
   // hit rests on the FIEMAP probe alone (docs/corpus.md "Family signatures").
   const noLog = familiesOf(known).length > 0 && /(^|:)(host|scratch):/.test(task.spec) ? sharedKmsg().reason : null;
@@ -117,7 +156,8 @@ export function runPastKnown(task: SeedTask, known: Map<string, KnownSignature>,
     left -= out.summary.ops;
     elapsedMs += out.summary.elapsedMs;
     rounds += out.summary.rounds ?? 1;
-    const k = out.fatal === undefined ? matchKnown(out, known) : null;
+    const k = out.fatal === undefined ? matchKnown(out, known, kernel) : null;
+    if (k === null && out.fatal === undefined && kernel !== null) noteOtherKernel(out, known, kernel, io);
     if (k === null || left <= 0) {
       // The summary describes the whole run, every seed it took: ops, time, speed and rounds.
       out.summary.ops = ops;

@@ -15,7 +15,7 @@
 
 import * as fs from 'fs';
 import { filesUnder } from './corpus-files';
-import { OpLog, OpLogError, OpRecord, parseJsonLog } from './fsx/oplog';
+import { KERNEL_RELEASE_RE, OpLog, OpLogError, OpRecord, parseJsonLog } from './fsx/oplog';
 import type { KernelEvidence } from '../adapters/types';
 
 /** The attributes of an op record that are part of its shape (present / true). */
@@ -81,6 +81,29 @@ export interface KnownSignature {
   personality?: string;
   /** A family signature (a `.family.json` file): matched by kernel evidence, not by shape. */
   family?: FamilySpec;
+  /**
+   * The kernel releases the failure was seen on (the file's `kernels`): on a real kernel it
+   * matches only one of the same major.minor series (seenOnKernel). Absent: not recorded, any.
+   */
+  kernels?: string[];
+}
+
+/** The major.minor series of a kernel release ("6.18.44-fc-v1272" -> "6.18"), or null. */
+export function kernelSeries(release: string): string | null {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m === null ? null : `${m[1]}.${m[2]}`;
+}
+
+/**
+ * Whether known signature `k` may match a failure on kernel `release` (null: the target is no
+ * real kernel, as the reference, which reproduces a kernel behaviour on purpose whatever it runs
+ * on). A bug seen on 6.18 may be fixed, or have another cause, on 6.19: a match there is not a
+ * known hit but a new failure, which names the file (docs/corpus.md "Kernels").
+ */
+export function seenOnKernel(k: KnownSignature, release: string | null): boolean {
+  if (release === null || k.kernels === undefined) return true;
+  const series = kernelSeries(release);
+  return k.kernels.some((r) => kernelSeries(r) === series);
 }
 
 /** The format tag of a family known signature file. */
@@ -111,10 +134,10 @@ export interface FamilySpec {
   message: string;
 }
 
-const FAMILY_KEYS = ['format', 'version', 'kind', 'family', 'fs', 'op', 'errno', 'report', 'kernelFunction', 'message', 'description'];
+const FAMILY_KEYS = ['format', 'version', 'kind', 'family', 'fs', 'kernels', 'op', 'errno', 'report', 'kernelFunction', 'message', 'description'];
 
 /** Parse a family file; throws KnownSignatureError (one line) when malformed. */
-export function parseFamily(v: Record<string, unknown>, file: string): { spec: FamilySpec; note: string } {
+export function parseFamily(v: Record<string, unknown>, file: string): { spec: FamilySpec; note: string; kernels: string[] } {
   const bad = (why: string): never => { throw new KnownSignatureError(`known signature ${file}: ${why}`); };
   const extra = Object.keys(v).filter((k) => !FAMILY_KEYS.includes(k));
   if (extra.length > 0) bad(`unknown field ${JSON.stringify(extra[0])} in a family signature (fields: ${FAMILY_KEYS.join(', ')})`);
@@ -133,7 +156,11 @@ export function parseFamily(v: Record<string, unknown>, file: string): { spec: F
     family, kind: 'kernel-report', fs: str('fs'), op: str('op'), errno: str('errno'), report, kernelFunction: str('kernelFunction'), message: str('message'),
   };
   if (spec.op !== known.op || spec.errno !== known.errno) bad(`the report ${report} explains ${known.op} failing with ${known.errno}, not ${spec.op} with ${spec.errno}`);
-  return { spec, note: str('description') };
+  const kernels = v.kernels;
+  if (!Array.isArray(kernels) || kernels.length === 0 || !kernels.every((r) => typeof r === 'string' && KERNEL_RELEASE_RE.test(r))) {
+    bad('a family signature needs "kernels": the kernel releases it was seen on (uname -r, major.minor first: ["6.18.44"])');
+  }
+  return { spec, note: str('description'), kernels: kernels as string[] };
 }
 
 /** What a family signature looks at in a failure (properties/fsx/runner.ts Failure, by shape). */
@@ -205,8 +232,8 @@ export function loadKnownSignatures(dirs: readonly string[]): KnownSignature[] {
       const text = fs.readFileSync(file, 'utf8');
       const fam = familyObject(text);
       if (fam !== null) {
-        const { spec, note } = parseFamily(fam, file);
-        out.push({ signature: { kind: 'family', rule: spec.family, shape: '', errno: spec.errno }, file, note, family: spec });
+        const { spec, note, kernels } = parseFamily(fam, file);
+        out.push({ signature: { kind: 'family', rule: spec.family, shape: '', errno: spec.errno }, file, note, family: spec, kernels });
         continue;
       }
       let log: OpLog;
@@ -225,6 +252,7 @@ export function loadKnownSignatures(dirs: readonly string[]): KnownSignature[] {
       const k: KnownSignature = { signature: failureSignature(exp.kind, exp.rule, log, exp.errno), file, note: log.description ?? '' };
       if (log.adapter !== '') k.adapter = log.adapter;
       if (log.setup?.personality !== undefined) k.personality = log.setup.personality;
+      if (log.kernels !== undefined) k.kernels = log.kernels;
       out.push(k);
     }
   }
@@ -246,6 +274,19 @@ export function lookupKnown(index: ReadonlyMap<string, KnownSignature>, sig: Sig
 /** Index known signatures by their text for matching. */
 export function knownIndex(known: readonly KnownSignature[]): Map<string, KnownSignature> {
   const m = new Map<string, KnownSignature>();
-  for (const k of known) if (!m.has(signatureText(k.signature))) m.set(signatureText(k.signature), k);
+  for (const k of known) {
+    const t = signatureText(k.signature);
+    const had = m.get(t);
+    if (had === undefined) {
+      m.set(t, k);
+    } else if (had.kernels !== undefined) {
+      // The same signature in another file, seen on other kernels: one entry for all of them
+      // (the first file's name and description), any kernel if that file records none.
+      const merged: KnownSignature = { ...had };
+      if (k.kernels === undefined) delete merged.kernels;
+      else merged.kernels = [...new Set([...had.kernels, ...k.kernels])];
+      m.set(t, merged);
+    }
+  }
   return m;
 }

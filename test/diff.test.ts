@@ -653,6 +653,11 @@ describe('diff: host vs reference', () => {
     // Strict: copy-on-write progress. In the envelope only if another host owner of a block whose
     // copy lags on the host may stay shared (block 4 shares block 48's physical block).
     ['xfs-4k-cow-lag-other-owner-diff.json', 4096, 'cow'], ['xfs-1k-cow-lag-other-owner-diff.json', 1024, 'cow'],
+    // Strict: the reference's folio 8-9, cut by an extent boundary (10) the host lacks, written back
+    // whole by the dedupe's flush where the host's folios there are 8 and 9 (foliosAtReferenceEdges).
+    ['xfs-4k-folio-at-reference-extent-edge-diff.json', 4096, 'cow'],
+    // A model fix (flushUnmapDropsWholeFolios: xfs_flush_unmap_range drops a clean folio whole).
+    ['xfs-4k-flush-unmap-drops-whole-folio-diff.json', 4096, 'none'],
     // A model fix (zeroPartialBlockInCache, test/personality.test.ts): no envelope needed.
     ['xfs-1k-truncate-zeroes-partial-block-in-cache-diff.json', 1024, 'none'],
     // A model fix (6.18's per-bio memory check, dioMappingAlignOnly): no envelope needed.
@@ -697,6 +702,7 @@ describe('diff: host vs reference', () => {
   const strictAt: Record<string, [number, RegExp]> = {
     'xfs-4k-cow-folio-across-extents-diff.json': [8, /block 21 .* is delalloc on the host, written on the reference/],
     'xfs-4k-cow-pending-follows-collapse-diff.json': [7, /block 4 .* is shared on the host, written on the reference/],
+    'xfs-4k-folio-at-reference-extent-edge-diff.json': [11, /block 9 .* is delalloc on the host, written on the reference/],
     'xfs-1k-speculative-prealloc-clone-diff.json': [7, /block 245 .* is written on the host, hole on the reference/],
     'xfs-1k-speculative-splits-folios-diff.json': [6, /block 164 .* is delalloc on the host, written on the reference/],
     'xfs-4k-insert-keeps-speculative-past-new-eof-diff.json': [7, /block 48 .* is delalloc on the host, written on the reference/],

@@ -11,17 +11,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { DiffAdapter } from '../adapters/diff';
 import { createHostAdapter } from '../adapters/host';
-import { delallocEvidence, dioCollisionEvidence, KmsgLog, KmsgSource, parseKmsgRecord } from '../adapters/host/kmsg';
+import { delallocEvidence, dioCollisionEvidence, KmsgLog, KmsgSource, MAX_RW_COUNT, parseKmsgRecord, RATELIMIT_BURST } from '../adapters/host/kmsg';
 import { ReferenceAdapter } from '../adapters/reference';
 import type { FileAdapter, FileTarget, KernelEvidence } from '../adapters/types';
-import { explainingFamily, knownFrom, runPastKnown } from '../cli/known';
+import { explainingFamily, knownFrom, runKernel, runPastKnown } from '../cli/known';
 import { main } from '../cli/main';
 import { replayLog } from '../properties/fsx/engine';
 import { defaultOptions, FsxOptions } from '../properties/fsx/generator';
 import { parseOpLog } from '../properties/fsx/oplog';
 import { corpusDir } from '../properties/corpus-files';
-import type { Failure } from '../properties/fsx/runner';
-import { failureSignature, familiesOf, familyExplains, KnownSignatureError, loadKnownSignatures, lookupKnown } from '../properties/signatures';
+import type { Failure, Output } from '../properties/fsx/runner';
+import { failureSignature, familiesOf, familyExplains, kernelSeries, knownIndex, KnownSignature, KnownSignatureError, loadKnownSignatures, lookupKnown, seenOnKernel } from '../properties/signatures';
 import { EIO, EINVAL, FsError } from '../reference/errno';
 import { skipWith } from './support/expect';
 import { withScratchFs } from './support/loop';
@@ -34,9 +34,9 @@ const warning = (file: string): string => `Direct I/O collision with buffered wr
 class FakeKmsg implements KmsgSource {
   private seq = 100;
   private queue: string[] = [];
-  push(text: string, level = 4): number {
+  push(text: string, level = 4, usec = 123456): number {
     this.seq++;
-    this.queue.push(`${level},${this.seq},123456,-;${text}\n`);
+    this.queue.push(`${level},${this.seq},${usec},-;${text}\n`);
     return this.seq;
   }
   next(): string | null {
@@ -57,7 +57,7 @@ function evidenceFor(off: number, len: number, over: Partial<KernelEvidence> = {
 describe('family known signatures: kernel evidence', () => {
   it('a /dev/kmsg record parses into level, sequence number and text', () => {
     assert.deepEqual(parseKmsgRecord('4,352,231361797,-;Direct I/O collision with buffered writes! File: /t Comm: python3\n SUBSYSTEM=x\n'),
-      { level: 4, seq: 352, text: 'Direct I/O collision with buffered writes! File: /t Comm: python3' });
+      { level: 4, seq: 352, text: 'Direct I/O collision with buffered writes! File: /t Comm: python3', usec: 231361797 });
     assert.equal(parseKmsgRecord('no separator'), null);
   });
 
@@ -81,6 +81,32 @@ describe('family known signatures: kernel evidence', () => {
     assert.equal(dioCollisionEvidence([{ level: 4, seq: at, text: warning(`/${path.basename(FILE)}`) }], at, FILE, 'xfs', op), null);
   });
 
+  /*
+   * pr_warn_ratelimited lets 10 warnings through per 5 s interval, machine-wide: a missing warning
+   * is explained by the limiter only when the log holds 10 collision warnings (any file) from the
+   * 5 s before now. Times are the records' (microseconds since boot) against a fake clock.
+   */
+  it('the rate limiter can have taken the warning only when the last 10 collision warnings fall within the last 5 s', () => {
+    const S = 1_000_000;
+    let now = 100 * S;
+    const k = new FakeKmsg();
+    const log = new KmsgLog(k, () => now);
+    const other = warning('/.iomap-harness-fsx-9-ffffffffffff');
+    for (let i = 0; i < RATELIMIT_BURST - 1; i++) k.push(other, 4, 96 * S + i * 1000);
+    k.push('some other warning', 4, 97 * S);
+    assert.equal(log.rateLimitedNow(), null, '9 collision warnings: the 10th would have been logged');
+    k.push(other, 4, 97 * S);
+    assert.match(log.rateLimitedNow() ?? '', /^the warning was rate-limited: 10 collision warnings in the last 5 s \(kmsg #101-#111\)$/);
+    now = 101 * S + 1;
+    assert.equal(log.rateLimitedNow(), null, 'the oldest of the 10 is more than 5 s old: a new interval began');
+    k.push(other, 4, 100 * S);
+    assert.match(log.rateLimitedNow() ?? '', /kmsg #102-#112/, 'the last 10 again within 5 s');
+    const untimed = new FakeKmsg();
+    const log2 = new KmsgLog({ next: () => { const r = untimed.next(); return r === null ? null : r.replace(/,\d+,-;/, ',,-;'); } }, () => 0);
+    for (let i = 0; i < 12; i++) untimed.push(other);
+    assert.equal(log2.rateLimitedNow(), null, 'records without a time prove nothing');
+  });
+
   it('without the warning, FIEMAP right after the read is evidence only with a delalloc extent inside the read range', () => {
     const op = { off: 8192, len: 8192, errno: 'EIO' };
     const ext = (logical: number, length: number, flags: number) => ({ logical, physical: 0, length, flags });
@@ -93,6 +119,12 @@ describe('family known signatures: kernel evidence', () => {
     assert.equal(e.source, 'fiemap');
     assert.match(e.line, /delalloc extent \[12288, 69632\)/);
     assert.equal(familyExplains(family(), { kind: 'op-error', op: 2, errno: 'EIO', evidence: e }, { op: 'read_direct', off: 8192, len: 8192 }), true);
+    // The kernel reads at most MAX_RW_COUNT bytes (rw_verify_area): delalloc past that is not the read's.
+    const huge = { off: 0, len: 2 ** 32, errno: 'EIO' };
+    assert.equal(delallocEvidence([ext(MAX_RW_COUNT, 4096, 0x6)], 'xfs', huge), null, 'delalloc just past what the read covered');
+    const inside = delallocEvidence([ext(MAX_RW_COUNT - 4096, 4096, 0x6)], 'xfs', huge, 'the warning was rate-limited: …');
+    assert.ok(inside !== null && inside.len === 2 ** 32, 'the last page it read; the evidence keeps the op\'s length');
+    assert.match(inside.line, /the warning was rate-limited/);
   });
 
   it('the family explains an O_DIRECT read EIO with its evidence, and nothing else', () => {
@@ -174,6 +206,37 @@ describe('family known signatures: the FIEMAP probe on the host target', () => {
     }
   });
 
+  /*
+   * With a readable kernel log, the warning's absence speaks against a collision: the probe counts
+   * only when the log shows the rate limiter spent (a fake log and clock here). Without a log the
+   * probe is all there is (kernelLog: false above). The probe asks FIEMAP for what the read covered.
+   */
+  it('with a readable kernel log, a delalloc extent is evidence only when the log shows the warning rate-limited', () => {
+    const a = createHostAdapter({ path: dir, scratch: dir, kernelLog: false });
+    try {
+      const t = a.open();
+      const k = new FakeKmsg();
+      const now = 50_000_000;
+      (a as unknown as { kmsg: KmsgLog }).kmsg = new KmsgLog(k, () => now);
+      const asked: [number, number][] = [];
+      const probe = t as unknown as {
+        fiemap: FileTarget['fiemap'];
+        writebackErrorPending: () => boolean;
+        collisionEvidence: (off: number, len: number, since: number) => KernelEvidence | null;
+      };
+      probe.fiemap = (off, len) => { asked.push([off, len]); return [{ logical: 4096, length: 8192, physical: 0, flags: 0x4 | 0x1 }]; };
+      probe.writebackErrorPending = () => false;
+      assert.equal(probe.collisionEvidence(0, 8192, 100), null, 'no warning and no sign of the limiter: not a collision');
+      for (let i = 0; i < RATELIMIT_BURST; i++) k.push(warning('/.iomap-harness-fsx-7-000000000000'), 4, now - 1_000_000);
+      const e = probe.collisionEvidence(0, 2 ** 32, 100);
+      assert.ok(e !== null && e.source === 'fiemap', 'the limiter spent: the probe counts');
+      assert.match(e.line, /rate-limited: 10 collision warnings/);
+      assert.deepEqual(asked.at(-1), [0, MAX_RW_COUNT], 'FIEMAP over what the kernel read, not the 4 GiB asked');
+    } finally {
+      a.close();
+    }
+  });
+
   it('no writeback error is pending on a file whose writes went well', () => {
     const a = createHostAdapter({ path: dir, scratch: dir, kernelLog: false });
     try {
@@ -198,6 +261,37 @@ describe('family known signatures: files', () => {
     return d;
   }
 
+  it('every known signature of the project records the kernel it was seen on (6.18)', () => {
+    const all = loadKnownSignatures([path.dirname(FAMILY_FILE)]);
+    assert.ok(all.length > 20);
+    for (const k of all) assert.deepEqual(k.kernels?.map(kernelSeries), ['6.18'], k.file);
+  });
+
+  it('an exact-shape known log matches on its kernel series only; without kernels on any; the reference is not a kernel', () => {
+    const ops = [{ op: 'write', off: 0, len: 10 }, { op: 'read_direct', off: 0, len: 4096 }] as never;
+    const sig = failureSignature('op-error', undefined, { ops }, 'EIO');
+    const k = (file: string, kernels?: string[]): KnownSignature => ({ signature: sig, file, note: '', ...(kernels === undefined ? {} : { kernels }) });
+    const on618 = k('a.json', ['6.18.44']);
+    assert.equal(seenOnKernel(on618, '6.18.2-arch1'), true);
+    assert.equal(seenOnKernel(on618, '6.19.0'), false);
+    assert.equal(seenOnKernel(on618, '6.1.18'), false, 'series, not a prefix');
+    assert.equal(seenOnKernel(on618, null), true, 'a run on the reference');
+    assert.equal(seenOnKernel(k('old.json'), '7.0.1'), true, 'a log without kernels: not recorded, any');
+    assert.equal(runKernel('reference'), null, 'fsx on the reference checks no kernel');
+    assert.equal(runKernel('diff:host:/mnt/x'), os.release(), 'diff on a host: this machine\'s kernel');
+    // The same signature in two files seen on two series: one index entry for both.
+    const both = lookupKnown(knownIndex([on618, k('b.json', ['6.19.1'])]), sig)!;
+    assert.deepEqual([both.file, both.kernels], ['a.json', ['6.18.44', '6.19.1']]);
+    assert.equal(lookupKnown(knownIndex([on618, k('c.json')]), sig)!.kernels, undefined, 'one of them on any kernel: any');
+    // Read from a file; a bad release is refused in one line.
+    const d = fs.mkdtempSync(path.join(tmp, 'kernels-'));
+    const logText = (kernels: unknown) => JSON.stringify({ format: 'iomap-harness-oplog', version: 5, adapter: 'host:x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1, kernels, ops: [{ op: 'read_direct', off: 0, len: 4096 }], expected: { outcome: 'fail', kind: 'op-error', op: 1, errno: 'EIO' } });
+    fs.writeFileSync(path.join(d, 'k.json'), logText(['6.18.44-fc-v1272']));
+    assert.deepEqual(loadKnownSignatures([d])[0].kernels, ['6.18.44-fc-v1272']);
+    fs.writeFileSync(path.join(d, 'k.json'), logText(['next']));
+    assert.throws(() => loadKnownSignatures([d]), (e: unknown) => e instanceof KnownSignatureError && /kernels\[0\]: "next" is not a kernel release/.test(e.message));
+  });
+
   it('corpus/known has the xfs DIO-collision family with its kernel function', () => {
     const k = loadKnownSignatures([path.dirname(FAMILY_FILE)]).filter((x) => x.family !== undefined);
     assert.equal(k.length, 1);
@@ -213,6 +307,8 @@ describe('family known signatures: files', () => {
     ['missing', (v) => { delete v.fs; }, /needs "fs"/],
     ['extra', (v) => { v.shape = 'write read_direct'; }, /unknown field "shape"/],
     ['version', (v) => { v.version = 2; }, /version 2/],
+    ['kernels', (v) => { delete v.kernels; }, /needs "kernels": the kernel releases it was seen on/],
+    ['kernel release', (v) => { v.kernels = ['linux-6.18']; }, /needs "kernels"/],
   ];
   for (const [what, mutate, re] of cases) {
     it(`a malformed family signature (${what}) is refused in one line, and --known exits 2`, async () => {
@@ -267,14 +363,32 @@ describe('family known signatures: fsx goes on past a family hit without a shrin
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'known-family-run-')); });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  function run(mode: 'eio' | 'bytes' | 'einval', name: string) {
+  function run(mode: 'eio' | 'bytes' | 'einval', name: string, kernel?: string, io: Output = quiet) {
     const options: FsxOptions = { ...defaultOptions(), numOps: 400, seed: 7, quiet: true };
     const save = path.join(tmp, name);
     fs.mkdirSync(save);
     const task = { spec: 'reference', adapterOptions: { blockSize: 4096 }, options, saveDir: save, shrink: true };
     const known = knownFrom([path.dirname(FAMILY_FILE)])!;
-    return { ...runPastKnown(task, known, quiet, { first: bugAdapter(3, mode) }), save };
+    return { ...runPastKnown(task, known, io, { first: bugAdapter(3, mode) }, kernel), save };
   }
+
+  /*
+   * The family was seen on 6.18 (its "kernels"). The same kernel report on a host of another series
+   * is a new failure that names the file: the bug may be fixed there and this another one, or it
+   * is still there, which a filesystem developer wants to know rather than skip.
+   */
+  it('a family hit on a host of the family\'s kernel series is a known hit; on another series it is a new failure naming the family', () => {
+    const same = run('eio', 'k618', '6.18.44-fc-v1272');
+    assert.equal(same.hits.length, 1);
+    assert.equal(same.out.summary.failures, 0);
+    const said: string[] = [];
+    const other = run('eio', 'k619', '6.19.3', { out: (l: string): void => { said.push(l); }, err: (): void => undefined });
+    assert.deepEqual(other.hits, []);
+    assert.equal(other.out.summary.failures, 1);
+    assert.deepEqual(other.out.summary.failure?.knownOnOtherKernel, { known: FAMILY_FILE, kernels: ['6.18.44'], kernel: '6.19.3' });
+    assert.ok(said.some((l) => /^Known signature \(.*xfs-6\.18-dio-collision\.family\.json\) matches this failure but was seen on kernel 6\.18\.44 only; this host runs 6\.19\.3: reported as a new failure/.test(l)), said.join('\n'));
+    assert.equal(other.out.summary.failure?.kind, 'op-error');
+  });
 
   it('an O_DIRECT read EIO with the kernel report is a family hit; the run takes all its ops; nothing is shrunk', () => {
     const { out, hits, save } = run('eio', 'eio');

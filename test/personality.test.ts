@@ -705,15 +705,44 @@ describe('personalities', () => {
 
   // Found by diff on xfs 4k (seed 104, op 33,422, 5 ops): xfs_reflink_remap_prep flushes and unmaps from the old
   // EOF (rounded down to the page) when the clone lands past it, so the clean folio over the EOF block splits.
-  it('clone past EOF: the flush and unmap start at the old EOF, so the cached folio holding it loses its pages from there (xfs_reflink_remap_prep)', () => {
-    const { fsys, f } = mountLargeFolios('xfs');
-    f.pwrite(0, new Uint8Array(BS + 2048).fill(3)); // size 6144: one 8 KiB folio
-    f.fsync();
-    f.cloneRange(0, BS, 3 * BS);
-    assert.strictEqual(f.inode.mapping.folioAt(BS), undefined, 'page 1 (the old EOF block) dropped');
-    assert.ok(f.inode.mapping.folioAt(0) !== undefined, 'page 0 stays');
-    assert.ok(f.pread(BS, 2048).every((b) => b === 3));
-    assert.deepStrictEqual(fsys.checkInvariants(), []);
+  // Linux 6.18.44 xfs 4k, ftrace (iomap_release_folio, mm_filemap_delete_from_page_cache): after pwrite 0 16384,
+  // fsync, truncate 10000, fsync, a clone of block 0 to 20480 drops the clean 16 KiB folio 0-3 whole.
+  it('clone past EOF: the flush and unmap start at the old EOF, so the cached folio holding it goes (xfs_reflink_remap_prep); whole on xfs, from that page on generic', () => {
+    for (const name of ['xfs', 'generic'] as const) {
+      const { fsys, f } = mountLargeFolios(name);
+      f.pwrite(0, new Uint8Array(4 * BS).fill(3)); // one 16 KiB folio
+      f.fsync();
+      f.truncate(10000);
+      f.fsync();
+      f.cloneRange(0, BS, 5 * BS);
+      const pages = [0, 1, 2, 3].filter((p) => f.inode.mapping.folioAt(p * BS) !== undefined);
+      assert.deepStrictEqual(pages, name === 'generic' ? [0, 1] : [], `${name}: pages cached after the clone`);
+      assert.ok(f.pread(0, 10000).every((b) => b === 3), name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
+  // Linux 6.18.44 xfs 4k, ftrace: after pwrite 0 32768 (one folio), fsync, a punch, zero range, collapse or insert
+  // of one block inside it, or a clone or dedupe onto one block of it, releases and removes the whole folio (no
+  // partial iomap_invalidate_folio); a truncate to 8192 splits it instead (pages 2-3 removed). diff, xfs 4k seed 1103.
+  it('flushUnmapDropsWholeFolios: the drop after xfs_flush_unmap_range takes a clean large folio whole (xfs); generic splits it and keeps the pages outside the range', () => {
+    const cached = (name: PersonalityName, op: (f: FileHandle) => void): number[] => {
+      const { fsys, f } = mountLargeFolios(name);
+      f.pwrite(0, new Uint8Array(8 * BS).fill(3));
+      f.fsync();
+      op(f);
+      const pages = [...Array(8).keys()].filter((p) => f.inode.mapping.folioAt(p * BS) !== undefined);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+      assert.ok(f.pread(0, 2 * BS).every((b) => b === 3), `${name}: the bytes outside the range read back`);
+      return pages;
+    };
+    const punch = (f: FileHandle) => f.fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 3 * BS, BS);
+    const clone = (f: FileHandle) => f.cloneRange(6 * BS, BS, 3 * BS);
+    for (const op of [punch, clone]) {
+      assert.deepStrictEqual(cached('xfs', op), [], 'xfs: the folio goes whole');
+      assert.deepStrictEqual(cached('generic', op), [0, 1, 2, 4, 5, 6, 7], 'generic: split, only page 3 goes');
+    }
+    assert.deepStrictEqual(cached('xfs', (f) => f.truncate(2 * BS)), [0, 1], 'xfs: a truncate still splits');
   });
 
   it('xfs: a truncate that leaves no extent clears the reflink flag (xfs_itruncate_clear_reflink_flags; diff, xfs 1k, 5 ops)', () => {

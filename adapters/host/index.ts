@@ -31,7 +31,7 @@ import {
 } from './profiles';
 import { HostSafetyError, OwnedFile, resolveScratchDir, SCRATCH_ENV, scratchRoots } from './safety';
 import { scratchMountAround } from './scratch';
-import { delallocEvidence, dioCollisionEvidence, KmsgLog, sharedKmsg } from './kmsg';
+import { delallocEvidence, dioCollisionEvidence, KmsgLog, MAX_RW_COUNT, sharedKmsg } from './kmsg';
 
 export { HostSafetyError, SCRATCH_ENV } from './safety';
 export { PROFILES, type FsProfile, type HostFsType } from './profiles';
@@ -41,7 +41,6 @@ export const describe = 'a real kernel filesystem (host:DIR, DIR inside a scratc
 
 const PROC_DROP_CACHES = '/proc/sys/vm/drop_caches';
 /** Any single read/write is clamped to this by the kernel (fs/read_write.c). */
-const MAX_RW_COUNT = 0x7ffff000;
 
 export interface HostOptions {
   /** The directory to create the test file in (the PATH of host:PATH). */
@@ -382,9 +381,13 @@ export class HostTarget implements FileTarget {
     const kmsg = this.adapter.kmsg;
     const logged = kmsg === null ? null : dioCollisionEvidence(kmsg.since(since), since, this.file.path, fsType, op);
     if (logged !== null || !this.adapter.capabilities.fiemap || len === 0) return logged;
+    // With a readable log, a missing warning counts against a collision unless the rate limiter
+    // can have taken it (docs/corpus.md "Family signatures").
+    const suppressed = kmsg === null ? 'no kernel log' : kmsg.rateLimitedNow();
+    if (suppressed === null) return null;
     let probed: KernelEvidence | null;
     try {
-      probed = delallocEvidence(this.fiemap(off, len, 0), fsType, op);
+      probed = delallocEvidence(this.fiemap(off, Math.min(len, MAX_RW_COUNT), 0), fsType, op, suppressed);
     } catch {
       return null; // FIEMAP failing too (a shut-down filesystem): no evidence
     }

@@ -16,11 +16,13 @@ import * as path from 'path';
 import type { FiemapExtent, KernelEvidence } from '../types';
 import { FIEMAP_EXTENT_DELALLOC } from '../../reference/uapi-fiemap';
 
-/** One /dev/kmsg record: its level (0 emerg .. 7 debug), sequence number and first text line. */
+/** One /dev/kmsg record: its level (0 emerg .. 7 debug), sequence number, first text line and time. */
 export interface KmsgRecord {
   level: number;
   seq: number;
   text: string;
+  /** When it was logged: microseconds since boot (the printk clock); absent when the field is not a number. */
+  usec?: number;
 }
 
 /** Where records come from: the next one, or null when there is none now (tests pass a fake). */
@@ -41,7 +43,23 @@ export function parseKmsgRecord(raw: string): KmsgRecord | null {
   const seq = Number(f[1]);
   if (!Number.isInteger(prio) || !Number.isInteger(seq)) return null;
   const nl = raw.indexOf('\n', semi);
-  return { level: prio & 7, seq, text: raw.slice(semi + 1, nl < 0 ? raw.length : nl) };
+  const rec: KmsgRecord = { level: prio & 7, seq, text: raw.slice(semi + 1, nl < 0 ? raw.length : nl) };
+  const usec = Number(f[2]);
+  if (f[2] !== undefined && f[2] !== '' && Number.isSafeInteger(usec)) rec.usec = usec;
+  return rec;
+}
+
+/**
+ * pr_warn_ratelimited's limit (DEFAULT_RATELIMIT_BURST messages per DEFAULT_RATELIMIT_INTERVAL,
+ * per call site, machine-wide): the collision warning is suppressed only after this many of them
+ * were logged within the interval.
+ */
+export const RATELIMIT_BURST = 10;
+export const RATELIMIT_INTERVAL_USEC = 5_000_000;
+
+/** CLOCK_MONOTONIC in microseconds (the printk clock counts from boot too; see rateLimitedAt). */
+export function monotonicUsec(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 /** The real /dev/kmsg, opened non-blocking; null with the reason when it cannot be read. */
@@ -98,8 +116,10 @@ export function sharedKmsg(): { log: KmsgLog | null; reason: string | null } {
 /** The kernel log as seen by one reader: mark() before an op, since() after it fails. */
 export class KmsgLog {
   private last = -1;
+  /** The last RATELIMIT_BURST collision warnings seen (any file, any process): sequence number and time. */
+  private readonly collisions: { seq: number; usec: number }[] = [];
 
-  constructor(private readonly src: KmsgSource) {}
+  constructor(private readonly src: KmsgSource, private readonly now: () => number = monotonicUsec) {}
 
   /** Read up to now; the last sequence number seen (-1: none yet). */
   mark(): number {
@@ -114,12 +134,36 @@ export class KmsgLog {
     return out;
   }
 
+  /**
+   * Positive evidence that the kernel can have suppressed a collision warning now: the last
+   * RATELIMIT_BURST collision warnings on the machine (read up to now) were all logged within the
+   * last RATELIMIT_INTERVAL_USEC. The limiter lets that many through per interval, an interval
+   * starting at the first warning after the previous one ended, so while fewer were logged in the
+   * interval before a read, the read's own warning would have been logged. Null when it cannot
+   * have been suppressed; else what the log shows. The records carry the printk clock (time since
+   * boot, local_clock); it is compared with CLOCK_MONOTONIC, which also counts from boot (they
+   * part only by suspended time and clock-source drift, milliseconds on this machine).
+   */
+  rateLimitedNow(): string | null {
+    this.drain(-1, null);
+    if (this.collisions.length < RATELIMIT_BURST) return null;
+    const now = this.now();
+    const oldest = this.collisions[0];
+    if (oldest.usec <= now - RATELIMIT_INTERVAL_USEC) return null;
+    const newest = this.collisions[this.collisions.length - 1];
+    return `the warning was rate-limited: ${this.collisions.length} collision warnings in the last ${RATELIMIT_INTERVAL_USEC / 1e6} s (kmsg #${oldest.seq}-#${newest.seq})`;
+  }
+
   /** Read every record there is now, noting the last sequence number; keep those after `after` in `out`. */
   private drain(after: number, out: KmsgRecord[] | null): void {
     for (let r = this.src.next(); r !== null; r = this.src.next()) {
       const rec = parseKmsgRecord(r);
       if (rec === null) continue;
       this.last = rec.seq;
+      if (rec.usec !== undefined && COLLISION_RE.test(rec.text)) {
+        this.collisions.push({ seq: rec.seq, usec: rec.usec });
+        if (this.collisions.length > RATELIMIT_BURST) this.collisions.shift();
+      }
       if (out !== null && rec.seq > after) out.push(rec);
     }
   }
@@ -144,21 +188,25 @@ export function dioCollisionEvidence(records: readonly KmsgRecord[], since: numb
   return null;
 }
 
+/** The most one read(2) transfers (MAX_RW_COUNT: INT_MAX rounded down to the page). */
+export const MAX_RW_COUNT = 0x7ffff000;
+
 /**
- * The same evidence when the warning is missing (rate-limited, or no readable kernel log): the
- * file's extents as FIEMAP reports them right after the failed read, without FIEMAP_FLAG_SYNC so
- * nothing is flushed. XFS answers FIEMAP and an O_DIRECT read through the same ->iomap_begin
- * (xfs_read_iomap_ops), so a delalloc extent overlapping the read's range is the mapping
- * iomap_dio_iter turned into the EIO: the read flushed its range before mapping it, and nothing
- * of this single-threaded run adds delalloc between the read and the probe (writeback only removes
- * it, which makes the probe miss, never match wrongly). Null when no such extent.
+ * The same evidence when the warning is missing (the rate limiter's, shown by `why`, or no
+ * readable kernel log): the file's extents as FIEMAP reports them right after the failed read,
+ * without FIEMAP_FLAG_SYNC so nothing is flushed. XFS answers FIEMAP and an O_DIRECT read through
+ * the same ->iomap_begin (xfs_read_iomap_ops), so a delalloc extent overlapping the range the read
+ * covered is the mapping iomap_dio_iter turned into the EIO: the read flushed its range before
+ * mapping it, and nothing of this single-threaded run adds delalloc between the read and the probe
+ * (writeback only removes it, which makes the probe miss, never match wrongly). The range is what
+ * the kernel read: at most MAX_RW_COUNT bytes (rw_verify_area caps the count). Null when no such extent.
  */
-export function delallocEvidence(extents: readonly FiemapExtent[], fsType: string, op: { off: number; len: number; errno: string }): KernelEvidence | null {
-  const end = op.off + op.len;
+export function delallocEvidence(extents: readonly FiemapExtent[], fsType: string, op: { off: number; len: number; errno: string }, why = 'no kernel log'): KernelEvidence | null {
+  const end = op.off + Math.min(op.len, MAX_RW_COUNT);
   const d = extents.find((e) => (e.flags & FIEMAP_EXTENT_DELALLOC) !== 0 && e.logical < end && e.logical + e.length > op.off);
   if (d === undefined) return null;
   return {
     report: 'iomap-dio-delalloc', source: 'fiemap', fs: fsType, op: 'read_direct', off: op.off, len: op.len, errno: op.errno,
-    line: `FIEMAP after the read: delalloc extent [${d.logical}, ${d.logical + d.length}) in the read's range (flags 0x${d.flags.toString(16)})`, seq: -1, since: -1,
+    line: `FIEMAP after the read: delalloc extent [${d.logical}, ${d.logical + d.length}) in the read's range (flags 0x${d.flags.toString(16)}; ${why})`, seq: -1, since: -1,
   };
 }

@@ -137,6 +137,11 @@ export interface OpLog {
   seed: number;
   options?: LogOptions;
   description?: string;
+  /**
+   * The kernel releases (`uname -r`) a host failure was seen on: a known signature made of this log
+   * matches only on a host of the same major.minor series (docs/corpus.md "Kernels").
+   */
+  kernels?: string[];
   ops: OpRecord[];
   expected?: Expected;
 }
@@ -207,7 +212,7 @@ class Checker {
   }
 }
 
-const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'ops', 'expected'] as const;
+const TOP_KEYS = ['format', 'version', 'adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'kernels', 'ops', 'expected'] as const;
 const OP_KEYS = ['op', 'off', 'len', 'dst', 'fileSize', 'keepSize', 'unshare', 'closeOpen', 'skip', 'noMsync', 'pollute', 'faultAt', 'reserveBlocks', 'checkShared', 'dsync', 'evict', 'mmap', 'drop', 'torn', 'invalid'] as const;
 /** The largest reservation headroom a log may give (far more than any op reserves). */
 const MAX_RESERVE_BLOCKS = 1 << 30;
@@ -422,6 +427,7 @@ export function validateOpLog(v: unknown, source: string): OpLog {
   if (v.setup !== undefined) log.setup = checkSetup(c, v.setup, 'setup', log.geometry);
   if (v.options !== undefined) log.options = checkOptions(c, v.options, 'options');
   if (v.description !== undefined) log.description = c.str(v.description, 'description');
+  if (v.kernels !== undefined) log.kernels = checkKernels(c, v.kernels, 'kernels');
   if (!Array.isArray(v.ops)) c.fail('ops', `expected an array, got ${describeValue(v.ops)}`);
   log.ops = v.ops.map((o, i) => checkOp(c, o, `ops[${i}]`, version));
   if (v.expected !== undefined) {
@@ -431,6 +437,19 @@ export function validateOpLog(v: unknown, source: string): OpLog {
     }
   }
   return log;
+}
+
+/** A kernel release as `uname -r` prints it, from its major.minor on ("6.18.44-fc-v1272"). */
+export const KERNEL_RELEASE_RE = /^\d+\.\d+(\.|-|$)/;
+
+/** `kernels`: a non-empty array of kernel releases, each starting with major.minor. */
+function checkKernels(c: Checker, v: unknown, where: string): string[] {
+  if (!Array.isArray(v) || v.length === 0) c.fail(where, `expected a non-empty array of kernel releases ("6.18.44"), got ${describeValue(v)}`);
+  return v.map((x, i) => {
+    const r = c.str(x, `${where}[${i}]`);
+    if (!KERNEL_RELEASE_RE.test(r)) c.fail(`${where}[${i}]`, `${JSON.stringify(r)} is not a kernel release (uname -r: major.minor first, "6.18.44")`);
+    return r;
+  });
 }
 
 /** Parse and validate a JSON op log. */
@@ -589,6 +608,7 @@ export function toFsxops(log: OpLog): string {
   if (log.setup !== undefined) meta.setup = log.setup;
   if (log.options !== undefined) meta.options = log.options;
   if (log.description !== undefined) meta.description = log.description;
+  if (log.kernels !== undefined) meta.kernels = log.kernels;
   if (log.expected !== undefined) meta.expected = log.expected;
   const lines = [
     `# iomap-harness op log (${OPLOG_FORMAT} v${OPLOG_VERSION}) in fsx --replay-ops format; "#@" lines are iomap-harness extensions`,
@@ -719,13 +739,14 @@ export function fromFsxops(text: string, source: string, defaults: FsxopsDefault
           c.fail(where, `#@meta: not valid JSON: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
         }
         if (!isObj(m)) c.fail(where, '#@meta: expected an object');
-        c.keys(m, `${where}: #@meta`, ['adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'expected']);
+        c.keys(m, `${where}: #@meta`, ['adapter', 'geometry', 'setup', 'seed', 'options', 'description', 'kernels', 'expected']);
         if (m.adapter !== undefined) log.adapter = c.str(m.adapter, `${where}: #@meta.adapter`);
         if (m.geometry !== undefined) log.geometry = checkGeometry(c, m.geometry, `${where}: #@meta.geometry`);
         if (m.seed !== undefined) log.seed = c.int(m.seed, `${where}: #@meta.seed`, 0, 0xffffffff);
         if (m.setup !== undefined) log.setup = checkSetup(c, m.setup, `${where}: #@meta.setup`, log.geometry);
         if (m.options !== undefined) log.options = checkOptions(c, m.options, `${where}: #@meta.options`);
         if (m.description !== undefined) log.description = c.str(m.description, `${where}: #@meta.description`);
+        if (m.kernels !== undefined) log.kernels = checkKernels(c, m.kernels, `${where}: #@meta.kernels`);
         if (m.expected !== undefined) log.expected = checkExpected(c, m.expected, `${where}: #@meta.expected`);
         continue;
       }

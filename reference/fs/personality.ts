@@ -145,6 +145,15 @@ export interface Personality {
    */
   readonly shiftFlushesUnitBefore: boolean;
   /**
+   * After its write-back, the drop of xfs_flush_unmap_range (PUNCH_HOLE, ZERO_RANGE, COLLAPSE and
+   * INSERT, a clone's or dedupe's destination, exchange range) takes every clean folio the range
+   * touches whole, the part outside the range included, where a truncate splits a large folio at
+   * the cut (Linux 6.18.44 xfs, ftrace: iomap_release_folio then the whole folio's removal from the
+   * page cache, with no partial iomap_invalidate_folio; xfs 4k seed 1103, 11 ops). false: folios
+   * straddling an edge are split as truncate_pagecache_range does, the pages outside kept.
+   */
+  readonly flushUnmapDropsWholeFolios: boolean;
+  /**
    * COLLAPSE_RANGE ends with a truncate to the new size (xfs_falloc_collapse_range ->
    * xfs_falloc_setsize -> xfs_vn_setattr_size, the path of truncate(2)): the new EOF block's tail
    * is zeroed through the cache (a shared one gets a copy-on-write), the disk-size write-back of
@@ -210,6 +219,7 @@ const GENERIC: Personality = {
   copyRangeRemapsFirst: false,
   punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
+  flushUnmapDropsWholeFolios: false,
   collapseTruncates: false,
   unshareOnlyReflinked: false,
   fallocExtendsWithoutZeroing: false,
@@ -222,6 +232,7 @@ const XFS: Personality = {
   ...GENERIC, name: 'xfs', writeBackAfterTruncateZero: 'disk-size-range', bmapZeroOnReflink: true, reflinkSkipsUnwritten: true, dioFallbackOnReflinkedInode: true, zeroDirtyUnwrittenInCache: 'within-eof',
   zeroPartialBlockInCache: true, shiftFreesPostEofBlocks: true, truncateSameSizeFrees: true, dioReadAlignUpFront: false, dioMappingAlignOnly: true,
   shiftFlushesUnitBefore: true, collapseTruncates: true, unshareOnlyReflinked: true, copyRangeRemapsFirst: true, punchWritesBackEofPage: true,
+  flushUnmapDropsWholeFolios: true,
 };
 
 const EXT4: Personality = {
@@ -244,6 +255,7 @@ const EXT4: Personality = {
   copyRangeRemapsFirst: false,
   punchWritesBackEofPage: false,
   shiftFlushesUnitBefore: false,
+  flushUnmapDropsWholeFolios: false,
   collapseTruncates: false,
   unshareOnlyReflinked: false,
   fallocExtendsWithoutZeroing: true,

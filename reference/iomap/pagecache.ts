@@ -403,6 +403,24 @@ export class AddressSpace {
   }
 
   /**
+   * Drop [lstart, lendIncl] from the cache with every clean folio it touches going whole, the
+   * pages outside the range too (their data is on disk, so a later read brings the same bytes
+   * back): XFS's xfs_flush_unmap_range on Linux 6.18.44 after its write-back (the personality's
+   * flushUnmapDropsWholeFolios). A folio that cannot be released (dirty, under writeback, its
+   * state held) is left to truncateRange's partial handling, as are the folios wholly inside.
+   */
+  dropRangeWholeFolios(lstart: number, lendIncl: number): void {
+    if (lendIncl < lstart) return;
+    for (const f of this.foliosIn(Math.floor(lstart / PAGE_SIZE), Math.floor(lendIncl / PAGE_SIZE))) {
+      if (lstart <= f.pos && lendIncl >= f.end - 1) continue;
+      this.queue.waitFolio(f);
+      if (f.dirty || f.pteDirty || f.writeback || !this.aops.releaseFolio(f)) continue;
+      this.removeFolio(f, 'invalidate');
+    }
+    this.truncateRange(lstart, lendIncl);
+  }
+
+  /**
    * filemap_release_folio() as a split calls it first: a folio with no private state needs no
    * release (folio_needs_release), dirty or not (a dirty folio written whole has no ifs: xfs 4k,
    * seed 412, op 31,152, 4 ops: pwrite 0 8192 then truncate 4096 drops page 1, so a later zeroing
