@@ -15,7 +15,7 @@ import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter, resolveApi } from './fs-adapter';
-import { blockRuns } from '../reference/iomap/fs-ops';
+import type { MappingSnapshot } from '../reference/iomap/fs-ops';
 import { defaultApi, IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
 import { FsMonitor, RuleCounts, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
@@ -112,6 +112,51 @@ export function mountWithMonitor(
   const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
   fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
   return { fsys, monitor: mon };
+}
+
+/** The end of the run of `snap` that starts at lo, at most `end` (one block without nextChange; as blockRuns). */
+function runEnd(snap: MappingSnapshot, lo: number, end: number): number {
+  return snap.nextChange !== undefined ? Math.min(end, Math.max(lo + 1, snap.nextChange(lo))) : lo + 1;
+}
+
+/**
+ * Whether a block of file blocks [lo, end) that backs data (written or unwritten) or its COW
+ * staging lies in device bytes [doff, doff+dlen). Run by run: within a run the device blocks
+ * (data and COW staging) follow the file blocks.
+ */
+function runsMeet(snap: MappingSnapshot, lo: number, end: number, bs: number, doff: number, dlen: number): boolean {
+  while (lo < end) {
+    const hi = runEnd(snap, lo, end);
+    const b = snap.block(lo);
+    if ((b.state === 'written' || b.state === 'unwritten') && deviceMeets(b.pblk, hi - lo, bs, doff, dlen)) return true;
+    // A write to a shared block lands in its COW staging block, remapped at completion.
+    if (deviceMeets(b.cowPblk, hi - lo, bs, doff, dlen)) return true;
+    lo = hi;
+  }
+  return false;
+}
+
+/** Whether device blocks [base, base+n) meet device bytes [doff, doff+dlen). */
+function deviceMeets(base: number | undefined, n: number, bs: number, doff: number, dlen: number): boolean {
+  return base !== undefined && doff < (base + n) * bs && base * bs < doff + dlen;
+}
+
+/** runBlocksIn's answer, reused (valid until its next call). */
+const blockSpan = { from: 0, to: 0 };
+
+/**
+ * The file blocks of run [lo, hi), whose device blocks start at `base`, that sit on device blocks
+ * [first, last): an interval, empty (from >= to) when none or no base.
+ */
+function runBlocksIn(base: number | undefined, lo: number, hi: number, first: number, last: number): { from: number; to: number } {
+  if (base === undefined) {
+    blockSpan.from = 0;
+    blockSpan.to = 0;
+  } else {
+    blockSpan.from = Math.max(lo, lo + first - base);
+    blockSpan.to = Math.min(hi, lo + last - base);
+  }
+  return blockSpan;
 }
 
 export class ReferenceTarget implements FileTarget {
@@ -211,40 +256,36 @@ export class ReferenceTarget implements FileTarget {
     const fs = this.fsys.fs;
     const bs = fs.blockSize;
     const snap = fs.introspect!.snapshot(this.fh.inode);
-    const end = Math.ceil((off + len) / bs);
-    let hit = false;
-    // Whether device blocks [base, base+n) meet the request.
-    const meets = (base: number | undefined, n: number) => base !== undefined && doff < (base + n) * bs && base * bs < doff + dlen;
-    // Run by run: within a run the device blocks (data and COW staging) follow the file blocks.
-    blockRuns(snap, Math.floor(off / bs), end, (lo, hi, b) => {
-      // A write to a shared block lands in its COW staging block, remapped at completion.
-      hit = ((b.state === 'written' || b.state === 'unwritten') && meets(b.pblk, hi - lo)) || meets(b.cowPblk, hi - lo);
-      return hit;
-    });
-    if (!hit) return false;
+    if (!runsMeet(snap, Math.floor(off / bs), Math.ceil((off + len) / bs), bs, doff, dlen)) return false;
     // The request may reach past the range (a merged bio): record every file block it covers.
-    const first = Math.floor(doff / bs);
-    const last = Math.ceil((doff + dlen) / bs);
     // Extent by extent (a 2^53-byte file has few extents and 2^41 blocks): within a run the
     // device blocks are consecutive, so the blocks of [first, last) it holds are one interval.
-    const size = this.fh.size;
-    blockRuns(snap, 0, Math.ceil(size / bs) + 1, (lo, hi, b) => {
+    const first = Math.floor(doff / bs);
+    const last = Math.ceil((doff + dlen) / bs);
+    const end = Math.ceil(this.fh.size / bs) + 1;
+    for (let lo = 0; lo < end;) {
+      const hi = runEnd(snap, lo, end);
+      const b = snap.block(lo);
       // The blocks of the run whose data or COW staging block is in [first, last), ascending, once.
-      const spans: Array<[number, number]> = [];
-      for (const base of [b.pblk, b.cowPblk]) {
-        if (base === undefined) continue;
-        const from = Math.max(lo, lo + first - base);
-        const to = Math.min(hi, lo + last - base);
-        if (from < to) spans.push([from, to]);
+      const d = runBlocksIn(b.pblk, lo, hi, first, last);
+      const dFrom = d.from;
+      const dTo = d.to;
+      const c = runBlocksIn(b.cowPblk, lo, hi, first, last);
+      if (dFrom < dTo && c.from < c.to && c.from < dFrom) {
+        this.recordBlocks(c.from, c.to, bs);
+        this.recordBlocks(Math.max(dFrom, c.to), dTo, bs);
+      } else {
+        this.recordBlocks(dFrom, dTo, bs);
+        this.recordBlocks(dFrom < dTo ? Math.max(c.from, dTo) : c.from, c.to, bs);
       }
-      spans.sort((x, y) => x[0] - y[0]);
-      let done = lo;
-      for (const [from, to] of spans) {
-        for (let lblk = Math.max(from, done); lblk < to; lblk++) this.hitRanges.push({ off: lblk * bs, len: bs });
-        done = Math.max(done, to);
-      }
-    });
+      lo = hi;
+    }
     return true;
+  }
+
+  /** Note file blocks [from, to) as hit by the armed fault. */
+  private recordBlocks(from: number, to: number, bs: number): void {
+    for (let lblk = from; lblk < to; lblk++) this.hitRanges.push({ off: lblk * bs, len: bs });
   }
 
   /**
