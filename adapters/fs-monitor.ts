@@ -22,8 +22,8 @@ export interface FsMonitorOptions {
   lbs: number;
   /** The file operation in progress, for reports. */
   currentOp?: () => string;
-  /** Count rule evaluations here (shared across mounts) instead of in a map of the monitor's own. */
-  evaluated?: Map<string, number>;
+  /** Count rule evaluations here (shared across mounts) instead of in counts of the monitor's own. */
+  evaluated?: RuleCounts;
 }
 
 export type FsMonitorFactory = (fs: FsInstance, opts: FsMonitorOptions) => FsMonitor;
@@ -56,4 +56,73 @@ export function fsMonitorFactory(): FsMonitorFactory {
     throw new Error('no contract monitor is installed: load the harness contract monitor module before mounting with monitor: true');
   }
   return installed;
+}
+
+/** Rule ids in the order they were first given a slot (ruleSlot): one numbering for every RuleCounts. */
+const slotIds: string[] = [];
+const slotOf = new Map<string, number>();
+
+/** The counter slot of rule `id` in every RuleCounts (a checker asks once per rule, at load). */
+export function ruleSlot(id: string): number {
+  let s = slotOf.get(id);
+  if (s === undefined) {
+    s = slotIds.length;
+    slotIds.push(id);
+    slotOf.set(id, s);
+  }
+  return s;
+}
+
+/**
+ * How often each rule was evaluated: a Map from rule id to count whose counting goes through
+ * slots (ruleSlot): bump() adds to a typed array, and the Map's own entries catch up when they
+ * are read (get, has, size, iteration). A string-keyed Map update per evaluation cost more than
+ * most of the checks it counted. A key appears at its first bump, so the Map's order stays the
+ * order in which rules were first evaluated.
+ */
+export class RuleCounts extends Map<string, number> {
+  private pending = new Float64Array(64);
+  /** Slots bumped since the entries last caught up (a slot may appear twice). */
+  private readonly touched: number[] = [];
+
+  /** Count `n` evaluations of the rule in `slot`. */
+  bump(slot: number, n: number): void {
+    if (slot >= this.pending.length) {
+      const grown = new Float64Array(Math.max(slot + 1, this.pending.length * 2));
+      grown.set(this.pending);
+      this.pending = grown;
+    }
+    if (this.pending[slot] === 0) {
+      this.touched.push(slot);
+      const id = slotIds[slot];
+      if (!super.has(id)) super.set(id, 0);
+    }
+    this.pending[slot] += n;
+  }
+
+  /** Move the pending counts into the Map's entries. */
+  private catchUp(): void {
+    const t = this.touched;
+    if (t.length === 0) return;
+    for (const slot of t) {
+      const n = this.pending[slot];
+      if (n === 0) continue;
+      const id = slotIds[slot];
+      super.set(id, (super.get(id) ?? 0) + n);
+      this.pending[slot] = 0;
+    }
+    t.length = 0;
+  }
+
+  override get(id: string): number | undefined { this.catchUp(); return super.get(id); }
+  override has(id: string): boolean { this.catchUp(); return super.has(id); }
+  override set(id: string, n: number): this { this.catchUp(); return super.set(id, n); }
+  override delete(id: string): boolean { this.catchUp(); return super.delete(id); }
+  override clear(): void { this.catchUp(); super.clear(); }
+  override get size(): number { this.catchUp(); return super.size; }
+  override forEach(fn: (value: number, key: string, map: Map<string, number>) => void, thisArg?: unknown): void { this.catchUp(); super.forEach(fn, thisArg); }
+  override entries(): IterableIterator<[string, number]> { this.catchUp(); return super.entries(); }
+  override keys(): IterableIterator<string> { this.catchUp(); return super.keys(); }
+  override values(): IterableIterator<number> { this.catchUp(); return super.values(); }
+  override [Symbol.iterator](): IterableIterator<[string, number]> { this.catchUp(); return super[Symbol.iterator](); }
 }

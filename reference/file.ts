@@ -12,7 +12,7 @@ import { AddressSpace } from './iomap/pagecache';
 import {
   Inode, IomapOps, MAX_LFS_FILESIZE, PAGE_SHIFT, PAGE_SIZE, roundUp,
 } from './iomap/types';
-import { Folio, allSet, blockIsDirty, blocksPerFolio, clearRangeDirty, dirtyBlocks, ifsAlloc, isPartiallyUptodate } from './iomap/folio';
+import { Folio, blockIsDirty, blocksPerFolio, clearRangeDirty, dirtyBlocks, ifsAlloc, isPartiallyUptodate } from './iomap/folio';
 import {
   folioMkclean, iomapAops, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapReadFolio, iomapReadahead, iomapTruncatePage,
   iomapZeroRange, mkwriteErrorIsOom, mkwriteErrorIsRetry, pagecacheIsizeExtended,
@@ -323,14 +323,16 @@ export function checkFolioInvariants(inode: Inode, lo = 0, hi = Infinity): strin
     if (f.refs !== 0) out.push(`${folioName(f)} get/put imbalance ${f.refs}`);
     if (blocksPerFolio(f, inode.blkbits) <= 1 && ifs) out.push(`${folioName(f)} has per-block state with one block`);
     if (!ifs) continue;
-    if (allSet(ifs.uptodate) !== f.uptodate) out.push(`${folioName(f)} uptodate ${f.uptodate} but bits ${Array.from(ifs.uptodate).join('')}`);
+    // One scan of the uptodate bits serves both checks that read them (a 2 MiB folio of 512-byte blocks has 4096).
+    const firstNotUptodate = indexOfByte(ifs.uptodate, 0, 0);
+    if ((firstNotUptodate === -1) !== f.uptodate) out.push(`${folioName(f)} uptodate ${f.uptodate} but bits ${Array.from(ifs.uptodate).join('')}`);
     if (ifs.readBytesPending !== 0) out.push(`${folioName(f)} read bytes pending ${ifs.readBytesPending}`);
     if (!f.writeback && ifs.writeBytesPending !== 0) out.push(`${folioName(f)} write bytes pending ${ifs.writeBytesPending} without writeback`);
-    const bad = firstDirtyNotUptodate(ifs.dirty, ifs.uptodate);
+    const bad = firstNotUptodate === -1 ? -1 : firstDirtyNotUptodate(ifs.dirty, ifs.uptodate);
     if (bad >= 0) out.push(`${folioName(f)} block ${bad} dirty but not uptodate`);
     if (!f.dirty && !f.writeback) {
       const eofBlk = Math.ceil((inode.size - f.pos) / inode.blockSize);
-      const d = ifs.dirty.indexOf(1);
+      const d = indexOfByte(ifs.dirty, 1, 0);
       if (d !== -1 && d < eofBlk) out.push(`${folioName(f)} block ${d} dirty bit set on a clean folio`);
     }
   }
@@ -344,16 +346,27 @@ function folioName(f: Folio): string {
 
 /** The first block whose dirty bit is set and uptodate bit clear, or -1 (run by run). */
 function firstDirtyNotUptodate(dirty: Uint8Array, uptodate: Uint8Array): number {
-  if (uptodate.indexOf(0) === -1) return -1;
-  let i = dirty.indexOf(1);
+  if (indexOfByte(uptodate, 0, 0) === -1) return -1;
+  let i = indexOfByte(dirty, 1, 0);
   while (i !== -1) {
-    let j = dirty.indexOf(0, i);
+    let j = indexOfByte(dirty, 0, i);
     if (j === -1) j = dirty.length;
-    const notUp = uptodate.indexOf(0, i);
+    const notUp = indexOfByte(uptodate, 0, i);
     if (notUp !== -1 && notUp < j) return notUp;
-    i = j < dirty.length ? dirty.indexOf(1, j) : -1;
+    i = j < dirty.length ? indexOfByte(dirty, 1, j) : -1;
   }
   return -1;
+}
+
+const bufferIndexOf = Buffer.prototype.indexOf;
+
+/**
+ * bits.indexOf(value, from) for a per-block bitmap, through Buffer's native byte search: it takes
+ * any Uint8Array and scans a 4096-entry bitmap about ten times faster than the typed array's own
+ * indexOf (the invariants scan every touched folio's bitmaps after every op).
+ */
+function indexOfByte(bits: Uint8Array, value: number, from: number): number {
+  return bufferIndexOf.call(bits, value, from);
 }
 
 /** An open file description. */

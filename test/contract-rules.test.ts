@@ -33,6 +33,7 @@ import { iomapLastWrittenBlock, iomapWriteDelallocRelease, writeHooks } from '..
 import { IovIter } from '../reference/iomap/uio';
 import { ContractMonitor, ContractViolation } from '../properties/contract/monitor';
 import { RULES, RuleStatus } from '../properties/contract/rules';
+import { RuleCounts, ruleSlot } from '../adapters/fs-monitor';
 import { Breakage, breakFs, correctGetFolio, correctPutFolio } from './support/broken-fs';
 import { ModelHarness, ModelOp, Geometry, pattern, rng, sharedMixOp } from './support/model-ops';
 import { renderRuleTable, DOC_PATH, TABLE_BEGIN, TABLE_END } from './support/contract-doc';
@@ -1262,6 +1263,39 @@ describe('contract monitor: rule table', () => {
     const want = [...Array.from({ length: 47 }, (_, i) => `R${String(i + 1).padStart(2, '0')}`), ...Array.from({ length: 7 }, (_, i) => `C0${i + 1}`)];
     assert.deepStrictEqual(RULES.map((r) => r.id), want);
     assert.strictEqual(new Set(RULES.map((r) => r.name)).size, RULES.length);
+  });
+
+  it('the monitor counts each rule in the slot of its place in RULES (RuleCounts reads like the Map it was)', () => {
+    // The monitor module (imported above) gave RULES their slots in order at load.
+    for (const [i, r] of RULES.entries()) assert.strictEqual(ruleSlot(r.id), i, r.id);
+    const c = new RuleCounts();
+    assert.strictEqual(c.get('R41'), undefined);
+    assert.strictEqual(c.size, 0);
+    c.bump(ruleSlot('R41'), 3);
+    c.bump(ruleSlot('R02'), 1);
+    c.bump(ruleSlot('R41'), 2);
+    // Keys in the order of their first evaluation; counts caught up on every read.
+    assert.deepStrictEqual([...c], [['R41', 5], ['R02', 1]]);
+    assert.strictEqual(c.get('R41'), 5);
+    c.bump(ruleSlot('R02'), 4);
+    assert.strictEqual(c.get('R02'), 5);
+    assert.ok(c.has('R02') && !c.has('R14'));
+    c.bump(ruleSlot('R02'), 1);
+    c.set('R02', 10); // a count set directly replaces what was counted before it
+    c.bump(ruleSlot('R02'), 1);
+    assert.deepStrictEqual(Object.fromEntries(c.entries()), { R41: 5, R02: 11 });
+    c.bump(ruleSlot('R41'), 1);
+    c.delete('R41');
+    assert.deepStrictEqual([...c.keys()], ['R02']);
+    const seen: string[] = [];
+    c.bump(ruleSlot('C07'), 2);
+    c.forEach((v, k) => seen.push(`${k}:${v}`));
+    assert.deepStrictEqual(seen, ['R02:11', 'C07:2']);
+    assert.deepStrictEqual([...c.values()], [11, 2]);
+    c.bump(ruleSlot('R02'), 1);
+    c.clear();
+    assert.strictEqual(c.size, 0);
+    assert.strictEqual(c.get('R02'), undefined);
   });
 
   it(`${DOC_PATH} carries the rule table generated from rules.ts`, () => {

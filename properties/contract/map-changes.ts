@@ -7,7 +7,8 @@
  * (monitor.ts: a block of the writer's range whose state or address differs from what it was right
  * after ->iomap_begin), and these events explain in the report what changed it.
  *
- * Cheap on purpose: one small object per event, a bounded list per inode, nothing on the data path.
+ * Cheap on purpose: a bounded list of small objects per inode (reused once full), nothing on the
+ * data path.
  */
 
 /** One change (or possible change) of an inode's extent map, in blocks [lo, hi). */
@@ -36,8 +37,17 @@ export class MapChangeLog {
       list = [];
       this.byIno.set(ino, list);
     }
-    if (list.length === KEEP) list.shift();
-    list.push({ seq: ++this.seq, what, lo, hi });
+    if (list.length < KEEP) {
+      list.push({ seq: ++this.seq, what, lo, hi });
+      return;
+    }
+    // The oldest event makes room, and its object carries the new one (no object per event).
+    const e = list.shift()!;
+    e.seq = ++this.seq;
+    e.what = what;
+    e.lo = lo;
+    e.hi = hi;
+    list.push(e);
   }
 
   /** Events on `ino` after sequence `since` that may have changed blocks [lo, hi). */

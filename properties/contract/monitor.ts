@@ -9,16 +9,16 @@ import {
   FolioOps, Inode, Iomap, IomapIterLike, IomapOps, IomapReadOps, IomapWritebackOps, IomapWriteOps, IOMAP_DAX, IOMAP_DELALLOC, IOMAP_DIRECT, IOMAP_F_CORE_MASK,
   IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_REPORT, IOMAP_F_SHARED, IOMAP_F_STALE, IOMAP_FAULT, IOMAP_HOLE, IOMAP_INLINE, IOMAP_MAPPED, IOMAP_NOWAIT,
   IOMAP_NULL_ADDR, IOMAP_OVERWRITE_ONLY, IOMAP_UNSHARE, IOMAP_UNWRITTEN, IOMAP_WRITE, IOMAP_ZERO,
-  PAGE_SIZE, WritebackOps, WritepageCtx, flagNames, opFlagNames, roundDown, roundUp, typeName,
+  PAGE_SIZE, WritebackOps, WritepageCtx, flagNames, opFlagNames, roundDown, roundUp, typeName, zeroedIomap,
 } from '../../reference/iomap/types';
 import { Folio, blockIsDirty } from '../../reference/iomap/folio';
 import { Ioend, addToIoendHook } from '../../reference/iomap/ioend';
 import { blockRuns } from '../../reference/iomap/fs-ops';
 import type { BlockState, FsInstance, MappingSnapshot } from '../../reference/iomap/fs-ops';
 import { EAGAIN } from '../../reference/errno';
-import { PER_BLOCK_LIMIT, ruleById } from './rules';
+import { PER_BLOCK_LIMIT, RULES, ruleById } from './rules';
 import { describeChanges, MapChangeLog } from './map-changes';
-import { installFsMonitor } from '../../adapters/fs-monitor';
+import { installFsMonitor, RuleCounts, ruleSlot } from '../../adapters/fs-monitor';
 
 export class ContractViolation extends Error {
   readonly rule: string;
@@ -51,17 +51,21 @@ export interface MonitorOptions {
   lbs: number;
   /** The file operation in progress, for reports. */
   currentOp?: () => string;
-  /** Where to count rule evaluations (shared across remounts by the adapter); default a new map. */
-  evaluated?: Map<string, number>;
+  /** Where to count rule evaluations (shared across remounts by the adapter); default new counts. */
+  evaluated?: RuleCounts;
 }
 
+/**
+ * A successful ->iomap_begin awaiting its ->iomap_end. Records are reused (ContractMonitor.spare):
+ * one is taken at every begin and given back at its end, so a callback pair allocates nothing.
+ */
 interface PendingBegin {
   inode: Inode;
   pos: number;
   len: number;
   flags: number;
-  /** Copy of what ->iomap_begin returned. */
-  copy: Iomap;
+  /** Copy of what ->iomap_begin returned (copyIomapInto). */
+  readonly copy: Iomap;
   /** Mapping state right after ->iomap_begin (what ->iomap_valid must compare against). */
   afterBegin: MappingSnapshot | null;
   /** The monitor's map-change sequence number at ->iomap_begin (MapChangeLog). */
@@ -86,6 +90,20 @@ interface BlockRun {
  */
 export const BLOCKWISE_LIMIT = 4096;
 
+/**
+ * Each rule's counter slot in RuleCounts, in the order of RULES (checked below, at load): the
+ * checks count through a number known at the call, not a string looked up per evaluation.
+ */
+enum Slot { R01, R02, R03, R04, R05, R06, R07, R08, R09, R10, R11, R12, R13, R14, R15, R16, R17, R18, R19, R20, R21, R22, R23, R24, R25, R26, R27, R28, R29, R30, R31, R32, R33, R34, R35, R36, R37, R38, R39, R40, R41, R42, R43, R44, R45, R46, R47, C01, C02, C03, C04, C05, C06, C07 }
+for (const [i, r] of RULES.entries()) {
+  if (Slot[i] !== r.id || ruleSlot(r.id) !== i) throw new Error(`contract monitor: rule ${r.id} is not slot ${i} (Slot must list RULES in order)`);
+}
+
+/** The slot of a rule chosen at run time (R17/R18, R24/R26). */
+function slotOf(rule: string): Slot {
+  return Slot[rule as keyof typeof Slot];
+}
+
 /** The mapping type that describes a block in each state truthfully (R41). */
 const TYPE_OF_STATE: Readonly<Record<BlockState['state'], number>> = { hole: IOMAP_HOLE, delalloc: IOMAP_DELALLOC, written: IOMAP_MAPPED, unwritten: IOMAP_UNWRITTEN };
 
@@ -95,20 +113,20 @@ function walkEnd(snap: MappingSnapshot, first: number, last: number): number {
 }
 
 /**
- * Hand `fn` the pieces of [first, last) in which neither snapshot's state changes (each
- * continues its block lo: same state, device blocks one more than the block before): fn(lo, hi,
- * a.block(lo), b.block(lo)); fn returning true stops the walk. A comparison of state and device
- * block that holds at lo holds over the whole piece.
+ * The end (at most `last`) of the run of `snap` that block lo starts: up to there the state is
+ * one and the device blocks follow each other (MappingSnapshot.nextChange; lo + 1 without it).
+ * The walks below step with it in plain loops: a callback per walk would be a closure per call.
  */
-function jointRuns(a: MappingSnapshot, b: MappingSnapshot, first: number, last: number,
-  fn: (lo: number, hi: number, sa: BlockState, sb: BlockState) => boolean | void): void {
-  for (let lo = first; lo < last;) {
-    const na = a.nextChange !== undefined ? a.nextChange(lo) : lo + 1;
-    const nb = b.nextChange !== undefined ? b.nextChange(lo) : lo + 1;
-    const hi = Math.min(last, Math.max(lo + 1, Math.min(na, nb)));
-    if (fn(lo, hi, a.block(lo), b.block(lo)) === true) return;
-    lo = hi;
-  }
+function runEnd(snap: MappingSnapshot, lo: number, last: number): number {
+  return snap.nextChange !== undefined ? Math.min(last, Math.max(lo + 1, snap.nextChange(lo))) : lo + 1;
+}
+
+/**
+ * The end of the piece from block lo in which neither snapshot's state changes (each continues
+ * its block lo): a comparison of state and device block that holds at lo holds over the piece.
+ */
+function jointRunEnd(a: MappingSnapshot, b: MappingSnapshot, lo: number, last: number): number {
+  return Math.min(runEnd(a, lo, last), runEnd(b, lo, last));
 }
 
 /** Blocks from b (1..n) that answer `shared` as block b does (MappingSnapshot.sharedRun, else 1). */
@@ -122,6 +140,26 @@ function sharedRun(snap: MappingSnapshot, b: number, n: number): number {
  * Field by field by name, not a loop over a key list: this runs at every ->iomap_end and
  * ->iomap_valid, and keyed property loads there cost more than the checks.
  */
+/** Field by field (no spread: the monitor copies the mapping at every ->iomap_begin). */
+function copyIomapInto(dst: Iomap, src: Iomap): void {
+  dst.offset = src.offset;
+  dst.length = src.length;
+  dst.addr = src.addr;
+  dst.type = src.type;
+  dst.flags = src.flags;
+  dst.bdev = src.bdev;
+  dst.inlineData = src.inlineData;
+  dst.private = src.private;
+  dst.folioOps = src.folioOps;
+  dst.validityCookie = src.validityCookie;
+}
+
+/** What a spare PendingBegin's copy is reset to (so it holds no inline data or private pointer). */
+const NO_IOMAP: Readonly<Iomap> = zeroedIomap();
+
+/** Spare PendingBegin records kept (begins nest a few deep at most). */
+const SPARE_PENDING = 8;
+
 function changedFsField(a: Iomap, b: Iomap): keyof Iomap | undefined {
   if (!Object.is(a.offset, b.offset)) return 'offset';
   if (!Object.is(a.length, b.length)) return 'length';
@@ -139,10 +177,12 @@ export class ContractMonitor {
   readonly wrapped: FsInstance;
   private readonly opts: MonitorOptions;
   private readonly pending = new Map<Iomap, PendingBegin>();
+  /** PendingBegin records whose ->iomap_end came, for the next begins. */
+  private readonly spare: PendingBegin[] = [];
   private readonly wrappedFolioOps = new Map<FolioOps, FolioOps>();
   private readonly folioRefs = new Map<Folio, number>();
   /** Number of times each rule was evaluated: its precondition arose (state coverage counts these). */
-  readonly evaluated: Map<string, number>;
+  readonly evaluated: RuleCounts;
   private readonly ioends = new Set<Ioend>();
   /** R47 per iteration, keyed by the iterator's iomap (one object per iomap_iter loop). */
   private readonly blockRuns = new WeakMap<Iomap, BlockRun>();
@@ -154,7 +194,7 @@ export class ContractMonitor {
   constructor(fs: FsInstance, opts: MonitorOptions) {
     this.fs = fs;
     this.opts = opts;
-    this.evaluated = opts.evaluated ?? new Map();
+    this.evaluated = opts.evaluated ?? new RuleCounts();
     this.api = fs.api ?? '6.12';
     const iomapOps = this.wrapIomapOps(fs.iomapOps);
     const dioEndIo = fs.dioEndIo ? this.wrapDioEndIo(fs) : undefined;
@@ -222,17 +262,17 @@ export class ContractMonitor {
   }
 
   /**
-   * Count one evaluation of `rule`. Every check is written `if (this.tally(R), !(ok))
-   * this.violation(R, detail, ...)`: the detail text and any extra argument object are built only
-   * when the rule is broken (no closure or object per passing check on the hot path).
+   * Count one evaluation of the rule in `slot`. Every check is written `if (this.tally(Slot.R),
+   * !(ok)) this.violation('R', detail, ...)`: the detail text and any extra argument object are
+   * built only when the rule is broken (no closure or object per passing check on the hot path).
    */
-  private tally(rule: string): void {
-    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+  private tally(slot: Slot): void {
+    this.evaluated.bump(slot, 1);
   }
 
-  /** Count `n` evaluations of `rule` at once (a run of n blocks checked as one). */
-  private tallyN(rule: string, n: number): void {
-    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + n);
+  /** Count `n` evaluations of the rule in `slot` at once (a run of n blocks checked as one). */
+  private tallyN(slot: Slot, n: number): void {
+    this.evaluated.bump(slot, n);
   }
 
   private violation(rule: string, detail: string, callback: string, args: Record<string, unknown>, m: Iomap | null): never {
@@ -266,53 +306,73 @@ export class ContractMonitor {
     const readOnly = !(flags & (IOMAP_WRITE)) && !(flags & IOMAP_ZERO);
     if (ret < 0) {
       if (before && after) {
-        if (this.tally('R21'), !(before.version('all') === after.version('all'))) this.violation('R21', `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...args, ret }, null);
+        if (this.tally(Slot.R21), !(before.version('all') === after.version('all'))) this.violation('R21', `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...args, ret }, null);
       }
       // An -EAGAIN-style refusal satisfies R17 (OVERWRITE_ONLY) or, for NOWAIT alone, R18: count
       // it under the rule it answers (NOWAIT-only refusals used to be counted as R17).
       const rule = flags & IOMAP_OVERWRITE_ONLY ? 'R17' : flags & IOMAP_NOWAIT ? 'R18' : null;
-      if (rule) this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+      if (rule) this.tally(slotOf(rule));
       return ret;
     }
     if (this.api === 'current') {
-      if (this.tally('C06'), !(m.folioOps === null)) this.violation('C06', 'a current-generation ->iomap_begin set iomap.folio_ops: the core ignores it (pass the hooks as iomap_write_ops)', cb, args, m);
+      if (this.tally(Slot.C06), !(m.folioOps === null)) this.violation('C06', 'a current-generation ->iomap_begin set iomap.folio_ops: the core ignores it (pass the hooks as iomap_write_ops)', cb, args, m);
     } else if (m.folioOps) m.folioOps = this.wrapFolioOps(m.folioOps);
     this.checkShape(inode, pos, len, flags, m, cb, args);
     if (src.type !== IOMAP_HOLE) this.checkSrcmap(inode, pos, flags, m, src, cb, args);
     this.checkPerRequest(inode, pos, len, flags, m, cb, args);
     if (before && after) this.checkAgainstState(inode, pos, len, flags, m, before, after, readOnly, cb, args);
     this.checkPerBlock(inode, pos, len, m, src, cb, args);
-    this.pending.set(m, { inode, pos, len, flags, copy: { ...m }, afterBegin: after, changeSeq: this.mapChanges.now });
+    this.pending.set(m, this.pendingRecord(inode, pos, len, flags, m, after));
     return ret;
+  }
+
+  /** A PendingBegin for this begin: a spare one refilled, else a new one. */
+  private pendingRecord(inode: Inode, pos: number, len: number, flags: number, m: Iomap, after: MappingSnapshot | null): PendingBegin {
+    const p = this.spare.pop() ?? { inode, pos, len, flags, copy: zeroedIomap(), afterBegin: after, changeSeq: 0 };
+    p.inode = inode;
+    p.pos = pos;
+    p.len = len;
+    p.flags = flags;
+    copyIomapInto(p.copy, m);
+    p.afterBegin = after;
+    p.changeSeq = this.mapChanges.now;
+    return p;
+  }
+
+  /** Give a PendingBegin back once its end is checked (nothing else holds it). */
+  private releasePending(p: PendingBegin): void {
+    p.afterBegin = null;
+    copyIomapInto(p.copy, NO_IOMAP);
+    if (this.spare.length < SPARE_PENDING) this.spare.push(p);
   }
 
   private checkShape(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
     const end = m.offset + m.length;
     const bs = inode.blockSize;
-    if (this.tally('R02'), !(m.length > 0)) this.violation('R02', `mapping length ${m.length}`, cb, args, m);
-    if (len > 0) if (this.tally('R01'), !(m.offset <= pos && pos < end)) this.violation('R01', `mapping [${m.offset}, ${end}) does not contain pos ${pos}`, cb, args, m);
-    if (this.tally('R03'), !((m.flags & IOMAP_F_CORE_MASK) === 0)) this.violation('R03', `core-owned flags set: ${flagNames(m.flags & IOMAP_F_CORE_MASK)}`, cb, args, m);
-    if (this.tally('R04'), !(Number.isInteger(m.type) && m.type >= 0 && m.type <= 4)) this.violation('R04', `type ${m.type}`, cb, args, m);
+    if (this.tally(Slot.R02), !(m.length > 0)) this.violation('R02', `mapping length ${m.length}`, cb, args, m);
+    if (len > 0) if (this.tally(Slot.R01), !(m.offset <= pos && pos < end)) this.violation('R01', `mapping [${m.offset}, ${end}) does not contain pos ${pos}`, cb, args, m);
+    if (this.tally(Slot.R03), !((m.flags & IOMAP_F_CORE_MASK) === 0)) this.violation('R03', `core-owned flags set: ${flagNames(m.flags & IOMAP_F_CORE_MASK)}`, cb, args, m);
+    if (this.tally(Slot.R04), !(Number.isInteger(m.type) && m.type >= 0 && m.type <= 4)) this.violation('R04', `type ${m.type}`, cb, args, m);
     const nullAddr = m.type === IOMAP_HOLE || m.type === IOMAP_DELALLOC || m.type === IOMAP_INLINE;
-    if (this.tally('R05'), !(nullAddr ? m.addr === IOMAP_NULL_ADDR : (m.addr !== IOMAP_NULL_ADDR && m.addr >= 0 && m.bdev !== null))) this.violation('R05', nullAddr ? `${typeName(m.type)} with addr ${m.addr}` : `${typeName(m.type)} with addr ${m.addr} bdev ${m.bdev ? 'set' : 'null'}`, cb, args, m);
+    if (this.tally(Slot.R05), !(nullAddr ? m.addr === IOMAP_NULL_ADDR : (m.addr !== IOMAP_NULL_ADDR && m.addr >= 0 && m.bdev !== null))) this.violation('R05', nullAddr ? `${typeName(m.type)} with addr ${m.addr}` : `${typeName(m.type)} with addr ${m.addr} bdev ${m.bdev ? 'set' : 'null'}`, cb, args, m);
     if (m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN) {
-      if (this.tally('R06'), !((m.addr - m.offset) % 512 === 0)) this.violation('R06', `addr - offset = ${m.addr - m.offset} is not sector aligned`, cb, args, m);
+      if (this.tally(Slot.R06), !((m.addr - m.offset) % 512 === 0)) this.violation('R06', `addr - offset = ${m.addr - m.offset} is not sector aligned`, cb, args, m);
       if ((flags & IOMAP_DIRECT) && pos % this.opts.lbs === 0) {
         const a = m.addr + (pos - m.offset);
-        if (this.tally('R06'), !(a % this.opts.lbs === 0)) this.violation('R06', `device address ${a} of pos ${pos} is not ${this.opts.lbs}-byte aligned`, cb, args, m);
+        if (this.tally(Slot.R06), !(a % this.opts.lbs === 0)) this.violation('R06', `device address ${a} of pos ${pos} is not ${this.opts.lbs}-byte aligned`, cb, args, m);
       }
     }
     if (m.type !== IOMAP_INLINE && !(flags & IOMAP_DIRECT)) {
-      if (this.tally('R07'), !(m.offset % bs === 0 && end % bs === 0)) this.violation('R07', `mapping [${m.offset}, ${end}) not aligned to the ${bs}-byte block`, cb, args, m);
+      if (this.tally(Slot.R07), !(m.offset % bs === 0 && end % bs === 0)) this.violation('R07', `mapping [${m.offset}, ${end}) not aligned to the ${bs}-byte block`, cb, args, m);
     }
     if ((flags & IOMAP_DIRECT) && pos % this.opts.lbs === 0 && len % this.opts.lbs === 0 && m.type !== IOMAP_INLINE) {
       const segEnd = Math.min(end, pos + len);
-      if (this.tally('R08'), !(segEnd % this.opts.lbs === 0)) this.violation('R08', `direct I/O segment ends at ${segEnd}, not ${this.opts.lbs}-byte aligned`, cb, args, m);
+      if (this.tally(Slot.R08), !(segEnd % this.opts.lbs === 0)) this.violation('R08', `direct I/O segment ends at ${segEnd}, not ${this.opts.lbs}-byte aligned`, cb, args, m);
     }
     if (m.type === IOMAP_INLINE) {
       const ok = m.inlineData !== null && m.length <= PAGE_SIZE && inode.size - m.offset <= m.length &&
         (!(flags & IOMAP_WRITE) || m.offset === 0);
-      if (this.tally('R09'), !(ok)) this.violation('R09', `inline data ${m.inlineData ? m.inlineData.length : 'null'}, length ${m.length}, i_size ${inode.size}, offset ${m.offset}`, cb, args, m);
+      if (this.tally(Slot.R09), !(ok)) this.violation('R09', `inline data ${m.inlineData ? m.inlineData.length : 'null'}, length ${m.length}, i_size ${inode.size}, offset ${m.offset}`, cb, args, m);
     }
   }
 
@@ -328,7 +388,7 @@ export class ContractMonitor {
     if (!goesOn || m.length !== inode.blockSize) {
       if (run !== undefined) run.n = 0;
       // The precondition (an answer shorter than the request) arose and passed.
-      if (goesOn) this.tally('R47');
+      if (goesOn) this.tally(Slot.R47);
       return;
     }
     const addressed = m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN;
@@ -343,7 +403,7 @@ export class ContractMonitor {
     run.type = m.type;
     run.flags = m.flags;
     run.addrEnd = m.addr + m.length;
-    if (this.tally('R47'), !(run.n < PER_BLOCK_LIMIT)) this.violation('R47', `${run.n} one-block ${typeName(m.type)} answers in a row, each continuing the last, for a request that goes on to ${pos + len}: one mapping would do`, cb, args, m);
+    if (this.tally(Slot.R47), !(run.n < PER_BLOCK_LIMIT)) this.violation('R47', `${run.n} one-block ${typeName(m.type)} answers in a row, each continuing the last, for a request that goes on to ${pos + len}: one mapping would do`, cb, args, m);
   }
 
   private checkSrcmap(inode: Inode, pos: number, flags: number, m: Iomap, s: Iomap, cb: string, args: Record<string, unknown>): void {
@@ -354,31 +414,31 @@ export class ContractMonitor {
     const ok = typeOk && s.length > 0 && s.offset <= pos && pos < end &&
       (s.type === IOMAP_INLINE || (s.offset % bs === 0 && end % bs === 0)) &&
       (nullAddr ? s.addr === IOMAP_NULL_ADDR : s.addr !== IOMAP_NULL_ADDR && s.bdev !== null);
-    if (this.tally('R10'), !(ok)) this.violation('R10', `srcmap ${describeIomap(s)} for pos ${pos}`, cb, args, m);
+    if (this.tally(Slot.R10), !(ok)) this.violation('R10', `srcmap ${describeIomap(s)} for pos ${pos}`, cb, args, m);
     void flags;
   }
 
   private checkPerRequest(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
     if (flags & IOMAP_WRITE) {
-      if (this.tally('R11'), !(m.type !== IOMAP_HOLE || (flags & IOMAP_UNSHARE) !== 0)) this.violation('R11', 'HOLE returned for a write', cb, args, m);
+      if (this.tally(Slot.R11), !(m.type !== IOMAP_HOLE || (flags & IOMAP_UNSHARE) !== 0)) this.violation('R11', 'HOLE returned for a write', cb, args, m);
     }
     if ((flags & (IOMAP_WRITE | IOMAP_DIRECT)) === (IOMAP_WRITE | IOMAP_DIRECT)) {
-      if (this.tally('R12'), !(m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_INLINE)) this.violation('R12', `${typeName(m.type)} returned for a direct write`, cb, args, m);
+      if (this.tally(Slot.R12), !(m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_INLINE)) this.violation('R12', `${typeName(m.type)} returned for a direct write`, cb, args, m);
     }
     if ((flags & (IOMAP_WRITE | IOMAP_DAX)) === (IOMAP_WRITE | IOMAP_DAX)) {
-      if (this.tally('R13'), !(m.type === IOMAP_MAPPED || (m.flags & IOMAP_F_SHARED) !== 0)) this.violation('R13', `${typeName(m.type)} returned for a DAX write`, cb, args, m);
+      if (this.tally(Slot.R13), !(m.type === IOMAP_MAPPED || (m.flags & IOMAP_F_SHARED) !== 0)) this.violation('R13', `${typeName(m.type)} returned for a DAX write`, cb, args, m);
     }
     if ((flags & IOMAP_ZERO) && m.offset >= inode.size) {
-      if (this.tally('R15'), !(m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN)) this.violation('R15', `${typeName(m.type)} beyond EOF ${inode.size} for zeroing`, cb, args, m);
+      if (this.tally(Slot.R15), !(m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN)) this.violation('R15', `${typeName(m.type)} beyond EOF ${inode.size} for zeroing`, cb, args, m);
     }
     if (flags & IOMAP_OVERWRITE_ONLY) {
       const bs = inode.blockSize;
       const covers = m.offset <= pos && m.offset + m.length >= pos + len;
       const typeOk = m.type === IOMAP_MAPPED || (m.type === IOMAP_UNWRITTEN && pos % bs === 0 && len % bs === 0);
-      if (this.tally('R17'), !(covers && typeOk && !(m.flags & (IOMAP_F_NEW | IOMAP_F_SHARED)))) this.violation('R17', 'OVERWRITE_ONLY answered with something other than one plain overwrite mapping (should be -EAGAIN)', cb, args, m);
+      if (this.tally(Slot.R17), !(covers && typeOk && !(m.flags & (IOMAP_F_NEW | IOMAP_F_SHARED)))) this.violation('R17', 'OVERWRITE_ONLY answered with something other than one plain overwrite mapping (should be -EAGAIN)', cb, args, m);
     }
     if ((flags & IOMAP_NOWAIT) && (flags & IOMAP_DIRECT)) {
-      if (this.tally('R18'), !(m.offset <= pos && m.offset + m.length >= pos + len)) this.violation('R18', 'NOWAIT direct I/O mapping does not cover the whole request', cb, args, m);
+      if (this.tally(Slot.R18), !(m.offset <= pos && m.offset + m.length >= pos + len)) this.violation('R18', 'NOWAIT direct I/O mapping does not cover the whole request', cb, args, m);
     }
     // R40 had no check. The monitor cannot tell swapon's REPORT lookups from FIEMAP's or seek's
     // (and the core itself rejects wrong types, SHARED and foreign devices with -EINVAL), but
@@ -386,7 +446,7 @@ export class ContractMonitor {
     // which fsyncs first, refuse the file.
     const metadataDirty = this.fs.introspect?.metadataDirty;
     if ((flags & IOMAP_REPORT) && metadataDirty) {
-      if (this.tally('R40'), !(!(m.flags & IOMAP_F_DIRTY) || metadataDirty(inode))) this.violation('R40', 'REPORT mapping carries IOMAP_F_DIRTY although the inode metadata is committed (swapon refuses the file)', cb, args, m);
+      if (this.tally(Slot.R40), !(!(m.flags & IOMAP_F_DIRTY) || metadataDirty(inode))) this.violation('R40', 'REPORT mapping carries IOMAP_F_DIRTY although the inode metadata is committed (swapon refuses the file)', cb, args, m);
     }
   }
 
@@ -395,28 +455,30 @@ export class ContractMonitor {
     after: MappingSnapshot, readOnly: boolean, cb: string, args: Record<string, unknown>): void {
     const bs = inode.blockSize;
     if (readOnly || (flags & IOMAP_ZERO)) {
-      if (this.tally('R14'), !(before.version('data') === after.version('data'))) this.violation('R14', `a read-only lookup changed the mapping: ${before.fingerprint('data')} -> ${after.fingerprint('data')}`, cb, args, m);
+      if (this.tally(Slot.R14), !(before.version('data') === after.version('data'))) this.violation('R14', `a read-only lookup changed the mapping: ${before.fingerprint('data')} -> ${after.fingerprint('data')}`, cb, args, m);
     }
     if (flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT)) {
       const rule = flags & IOMAP_OVERWRITE_ONLY ? 'R17' : 'R18';
-      if (this.tally(rule), !(before.version('all') === after.version('all'))) this.violation(rule, `allocation under ${opFlagNames(flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT))}`, cb, args, m);
+      if (this.tally(slotOf(rule)), !(before.version('all') === after.version('all'))) this.violation(rule, `allocation under ${opFlagNames(flags & (IOMAP_OVERWRITE_ONLY | IOMAP_NOWAIT))}`, cb, args, m);
     }
     // R39 had no check: a direct write whose ->iomap_begin just changed the mapping state
     // (allocation, COW staging) has metadata that cannot be durable yet, so it must say F_DIRTY
     // (else an O_DSYNC write may go out FUA and skip the log force).
     if ((flags & (IOMAP_WRITE | IOMAP_DIRECT)) === (IOMAP_WRITE | IOMAP_DIRECT)) {
-      if (this.tally('R39'), !((m.flags & IOMAP_F_DIRTY) !== 0 || before.version('all') === after.version('all'))) this.violation('R39', `direct write mapping allocated by this ->iomap_begin (${before.fingerprint('all')} -> ${after.fingerprint('all')}) lacks IOMAP_F_DIRTY`, cb, args, m);
+      if (this.tally(Slot.R39), !((m.flags & IOMAP_F_DIRTY) !== 0 || before.version('all') === after.version('all'))) this.violation('R39', `direct write mapping allocated by this ->iomap_begin (${before.fingerprint('all')} -> ${after.fingerprint('all')}) lacks IOMAP_F_DIRTY`, cb, args, m);
     }
     if ((m.flags & IOMAP_F_NEW) && m.type !== IOMAP_INLINE) {
       // Extent by extent: the first block of the first run that was not a hole is the culprit.
       if (!(m.flags & IOMAP_F_SHARED)) {
-        blockRuns(before, Math.floor(m.offset / bs), Math.ceil((m.offset + m.length) / bs), (lo, _hi, st) => {
+        const last = Math.ceil((m.offset + m.length) / bs);
+        for (let lo = Math.floor(m.offset / bs); lo < last; lo = runEnd(before, lo, last)) {
+          const st = before.block(lo);
           if (st.state !== 'hole') {
-            if (this.tally('R16'), !(false)) this.violation('R16', `F_NEW mapping covers block ${lo}, which was ${st.state} before this begin`, cb, args, m);
+            if (this.tally(Slot.R16), !(false)) this.violation('R16', `F_NEW mapping covers block ${lo}, which was ${st.state} before this begin`, cb, args, m);
           }
-        });
+        }
       }
-      this.evaluated.set('R16', (this.evaluated.get('R16') ?? 0) + 1);
+      this.tally(Slot.R16);
     }
     if (readOnly && !(flags & IOMAP_DAX) && m.type !== IOMAP_INLINE) this.checkTruthful(inode, pos, len, m, after, cb, args);
   }
@@ -434,7 +496,10 @@ export class ContractMonitor {
     const endByte = Math.min(m.offset + m.length, pos + Math.max(len, 1));
     const addressed = m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN;
     const flagShared = (m.flags & IOMAP_F_SHARED) !== 0;
-    blockRuns(st, start, walkEnd(st, start, Math.ceil(endByte / bs)), (lo, hi, s) => {
+    const last = walkEnd(st, start, Math.ceil(endByte / bs));
+    for (let lo = start, hi = 0; lo < last; lo = hi) {
+      hi = runEnd(st, lo, last);
+      const s = st.block(lo);
       this.checkTruthfulAt(lo, s, m, bs, cb, args);
       // Blocks with a device address may differ in SHARED inside the run: walk its shared runs.
       if (addressed && s.pblk !== undefined) {
@@ -443,26 +508,26 @@ export class ContractMonitor {
           if (!!t.shared !== flagShared) this.checkTruthfulAt(b, t, m, bs, cb, args);
         }
       }
-      this.tallyN('R41', hi - lo);
-    });
-    this.evaluated.set('R42', (this.evaluated.get('R42') ?? 0) + 1);
-    this.evaluated.set('R43', (this.evaluated.get('R43') ?? 0) + 1);
+      this.tallyN(Slot.R41, hi - lo);
+    }
+    this.tally(Slot.R42);
+    this.tally(Slot.R43);
   }
 
   /** R41–R43 at block b of state s (throws on the first rule b breaks). */
   private checkTruthfulAt(b: number, s: BlockState, m: Iomap, bs: number, cb: string, args: Record<string, unknown>): void {
     const want = TYPE_OF_STATE[s.state];
     if (m.type === IOMAP_MAPPED && s.state === 'delalloc') {
-      if (this.tally('R42'), !(false)) this.violation('R42', `block ${b} is delalloc but reported MAPPED`, cb, args, m);
+      if (this.tally(Slot.R42), !(false)) this.violation('R42', `block ${b} is delalloc but reported MAPPED`, cb, args, m);
     }
     if (m.type === IOMAP_UNWRITTEN && s.state === 'written') {
-      if (this.tally('R43'), !(false)) this.violation('R43', `block ${b} is written but reported UNWRITTEN`, cb, args, m);
+      if (this.tally(Slot.R43), !(false)) this.violation('R43', `block ${b} is written but reported UNWRITTEN`, cb, args, m);
     }
     const addrOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true :
       s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
     const sharedOk = m.type !== IOMAP_MAPPED && m.type !== IOMAP_UNWRITTEN ? true : !!s.shared === ((m.flags & IOMAP_F_SHARED) !== 0);
     if (!(want === m.type && addrOk && sharedOk)) {
-      this.tally('R41');
+      this.tally(Slot.R41);
       this.violation('R41', `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}${s.shared ? ' shared' : ''} but the mapping says ${typeName(m.type)}`, cb, args, m);
     }
   }
@@ -471,19 +536,20 @@ export class ContractMonitor {
     const cb = '->iomap_end';
     const args = { ino: inode.ino, pos, length, written, flags };
     const p = this.pending.get(m);
-    if (this.tally('R21'), !(p !== undefined && p.flags === flags && p.inode === inode)) this.violation('R21', p ? `flags ${opFlagNames(flags)} differ from begin's ${opFlagNames(p.flags)}` : 'end without a matching begin', cb, args, m);
+    if (this.tally(Slot.R21), !(p !== undefined && p.flags === flags && p.inode === inode)) this.violation('R21', p ? `flags ${opFlagNames(flags)} differ from begin's ${opFlagNames(p.flags)}` : 'end without a matching begin', cb, args, m);
     this.pending.delete(m);
     const changedField = p ? changedFsField(p.copy, m) : undefined;
-    if (this.tally('R31'), !(changedField === undefined)) this.violation('R31', `iomap.${String(changedField)} changed between begin and end`, cb, args, m);
-    if (this.tally('R31'), !((m.flags & ~IOMAP_F_CORE_MASK) === (p!.copy.flags & ~IOMAP_F_CORE_MASK))) this.violation('R31', 'filesystem-set flags changed between begin and end', cb, args, m);
+    if (this.tally(Slot.R31), !(changedField === undefined)) this.violation('R31', `iomap.${String(changedField)} changed between begin and end`, cb, args, m);
+    if (this.tally(Slot.R31), !((m.flags & ~IOMAP_F_CORE_MASK) === (p!.copy.flags & ~IOMAP_F_CORE_MASK))) this.violation('R31', 'filesystem-set flags changed between begin and end', cb, args, m);
+    this.releasePending(p!);
     const mEnd = m.offset + m.length;
-    if (this.tally('R22'), !(m.offset <= pos && pos + length <= mEnd && written >= 0 && written <= length)) this.violation('R22', `pos ${pos} length ${length} written ${written} against mapping [${m.offset}, ${mEnd})`, cb, args, m);
+    if (this.tally(Slot.R22), !(m.offset <= pos && pos + length <= mEnd && written >= 0 && written <= length)) this.violation('R22', `pos ${pos} length ${length} written ${written} against mapping [${m.offset}, ${mEnd})`, cb, args, m);
     const release = m.type === IOMAP_DELALLOC && (m.flags & IOMAP_F_NEW) && written < length && (flags & (IOMAP_WRITE | IOMAP_ZERO)) && !(flags & IOMAP_FAULT);
     // R25 had no check ("the reservation invariant after each operation" is not the monitor's and
     // throws no ContractViolation): compare the data fork across the releasing ->iomap_end.
     const beforeEnd = release ? this.snap(inode) : null;
     const ret = raw.end!(inode, pos, length, written, flags, m);
-    if (this.tally('R23'), !(!(ret < 0 && written > 0))) this.violation('R23', `->iomap_end returned ${ret} after ${written} bytes of progress`, cb, { ...args, ret }, m);
+    if (this.tally(Slot.R23), !(!(ret < 0 && written > 0))) this.violation('R23', `->iomap_end returned ${ret} after ${written} bytes of progress`, cb, { ...args, ret }, m);
     if (release) {
       if (beforeEnd) this.checkPunchOnlyDelalloc(inode, m, beforeEnd, cb, args);
       this.checkDelallocReleased(inode, pos, length, written, m, cb, args);
@@ -497,13 +563,16 @@ export class ContractMonitor {
     const bs = inode.blockSize;
     const first = Math.floor(m.offset / bs);
     let bad = -1;
-    // Run by run of both states: state and device block agree over a run where they agree at its start.
-    jointRuns(before, after, first, walkEnd(before, first, Math.ceil((m.offset + m.length) / bs)), (lo, _hi, was, now) => {
-      if (was.state === 'delalloc') return false;
+    // Run by run of both states: state and device block agree over a run where they agree at its
+    // start. The same snapshot object twice is the same frozen state: nothing to walk.
+    const last = before === after ? first : walkEnd(before, first, Math.ceil((m.offset + m.length) / bs));
+    for (let lo = first; lo < last && bad < 0; lo = jointRunEnd(before, after, lo, last)) {
+      const was = before.block(lo);
+      if (was.state === 'delalloc') continue;
+      const now = after.block(lo);
       if (now.state !== was.state || now.pblk !== was.pblk) bad = lo;
-      return bad >= 0;
-    });
-    if (this.tally('R25'), !(bad < 0)) this.violation('R25', `the delalloc release changed block ${bad}: ${before.block(bad).state} -> ${after.block(bad).state}`, cb, args, m);
+    }
+    if (this.tally(Slot.R25), !(bad < 0)) this.violation('R25', `the delalloc release changed block ${bad}: ${before.block(bad).state} -> ${after.block(bad).state}`, cb, args, m);
   }
 
   /**
@@ -526,12 +595,12 @@ export class ContractMonitor {
       blockRuns(st, start / bs, end / bs, (lo, hi, s) => {
         if (s.state !== 'delalloc') return false;
         const clean = this.firstCleanBlock(inode, lo, Math.min(hi, eofBlock));
-        if (clean >= 0) if (this.tally(rule), !(false)) this.violation(rule, `clean block ${clean} still holds a delalloc reservation after ${what}`, cb, args, m);
-        if (hi > eofBlock) if (this.tally(rule), !(false)) this.violation(rule, `delalloc block ${Math.max(lo, eofBlock)} at/after EOF left after ${what}`, cb, args, m);
+        if (clean >= 0) if (this.tally(slotOf(rule)), !(false)) this.violation(rule, `clean block ${clean} still holds a delalloc reservation after ${what}`, cb, args, m);
+        if (hi > eofBlock) if (this.tally(slotOf(rule)), !(false)) this.violation(rule, `delalloc block ${Math.max(lo, eofBlock)} at/after EOF left after ${what}`, cb, args, m);
         return false;
       });
     }
-    this.evaluated.set(rule, (this.evaluated.get(rule) ?? 0) + 1);
+    this.tally(slotOf(rule));
   }
 
   /** The first block of [lo, hi) not dirty in the page cache, or -1: folio by folio, a missing folio at once. */
@@ -566,10 +635,10 @@ export class ContractMonitor {
     const f = raw.getFolio!(it, pos, len);
     const args = { ino: it.inode.ino, pos, len };
     if (typeof f === 'number') {
-      if (this.tally('R28'), !(f < 0)) this.violation('R28', `->get_folio returned ${f}`, '->get_folio', args, it.iomap);
+      if (this.tally(Slot.R28), !(f < 0)) this.violation('R28', `->get_folio returned ${f}`, '->get_folio', args, it.iomap);
       return f;
     }
-    if (this.tally('R28'), !(f.mapping === it.inode.mapping && f.contains(pos) && f.locked)) this.violation('R28', `folio ${f.pos}+${f.size} ${f.locked ? 'locked' : 'unlocked'} ${f.mapping === it.inode.mapping ? '' : 'of another mapping '}for pos ${pos}`, '->get_folio', args, it.iomap);
+    if (this.tally(Slot.R28), !(f.mapping === it.inode.mapping && f.contains(pos) && f.locked)) this.violation('R28', `folio ${f.pos}+${f.size} ${f.locked ? 'locked' : 'unlocked'} ${f.mapping === it.inode.mapping ? '' : 'of another mapping '}for pos ${pos}`, '->get_folio', args, it.iomap);
     // Balance is only countable when the filesystem also has ->put_folio: without it the core's
     // default put (unlock, drop) runs unseen and every get would count as never put (R29).
     if (raw.putFolio) this.folioRefs.set(f, (this.folioRefs.get(f) ?? 0) + 1);
@@ -580,11 +649,11 @@ export class ContractMonitor {
     const n = this.folioRefs.get(folio) ?? 0;
     // Gets are only counted through ->get_folio: a filesystem with ->put_folio but no ->get_folio
     // gets its folios from the core's default lookup, which is not a "put without a get".
-    if (raw.getFolio) if (this.tally('R29'), !(n > 0)) this.violation('R29', `folio ${folio.pos} put without a get`, '->put_folio', { ino: inode.ino, pos, copied }, null);
+    if (raw.getFolio) if (this.tally(Slot.R29), !(n > 0)) this.violation('R29', `folio ${folio.pos} put without a get`, '->put_folio', { ino: inode.ino, pos, copied }, null);
     raw.putFolio!(inode, pos, copied, folio);
     if (n <= 1) this.folioRefs.delete(folio);
     else this.folioRefs.set(folio, n - 1);
-    if (this.tally('R29'), !(!folio.locked)) this.violation('R29', `folio ${folio.pos} still locked after ->put_folio`, '->put_folio', { ino: inode.ino, pos, copied }, null);
+    if (this.tally(Slot.R29), !(!folio.locked)) this.violation('R29', `folio ${folio.pos} still locked after ->put_folio`, '->put_folio', { ino: inode.ino, pos, copied }, null);
   }
 
   private iomapValid(raw: FolioOps, inode: Inode, iomap: Iomap): boolean {
@@ -593,14 +662,14 @@ export class ContractMonitor {
     const args = { ino: inode.ino, cookie: iomap.validityCookie };
     if (p) {
       const changedField = changedFsField(p.copy, iomap);
-      if (this.tally('R31'), !(changedField === undefined)) this.violation('R31', `iomap.${String(changedField)} changed before ->iomap_valid`, '->iomap_valid', args, iomap);
+      if (this.tally(Slot.R31), !(changedField === undefined)) this.violation('R31', `iomap.${String(changedField)} changed before ->iomap_valid`, '->iomap_valid', args, iomap);
     }
     if (p?.afterBegin && this.fs.introspect) {
       const now = this.fs.introspect.snapshot(inode);
       const changed = now.version('all') !== p.afterBegin.version('all');
-      if (this.tally('R30'), !(!(changed && valid))) this.violation('R30', `mapping state changed since begin (${p.afterBegin!.fingerprint('all')} -> ${now.fingerprint('all')}) but ->iomap_valid said true`, '->iomap_valid', args, iomap);
+      if (this.tally(Slot.R30), !(!(changed && valid))) this.violation('R30', `mapping state changed since begin (${p.afterBegin!.fingerprint('all')} -> ${now.fingerprint('all')}) but ->iomap_valid said true`, '->iomap_valid', args, iomap);
       if (valid) this.checkBlocksUnchanged(inode, iomap, p, now, args);
-      if (this.tally('R30'), !(!(!changed && !valid))) this.violation('R30', 'mapping state unchanged since begin but ->iomap_valid said false (livelock)', '->iomap_valid', args, iomap);
+      if (this.tally(Slot.R30), !(!(!changed && !valid))) this.violation('R30', 'mapping state unchanged since begin but ->iomap_valid said false (livelock)', '->iomap_valid', args, iomap);
     }
     return valid;
   }
@@ -618,13 +687,18 @@ export class ContractMonitor {
     const lo = Math.floor(Math.max(iomap.offset, p.pos) / bs);
     const then = p.afterBegin!;
     // Run by run of both states (a difference at a run's first block is the first one in it).
-    jointRuns(then, now, lo, walkEnd(then, lo, Math.ceil(Math.min(iomap.offset + iomap.length, p.pos + p.len) / bs)), (b, _hi, was, is) => {
-      if (was.state === is.state && was.pblk === is.pblk) return false;
+    // The same snapshot object is the same frozen state (the filesystem hands its last one out
+    // again while nothing it shows changed): no block can differ.
+    const last = then === now ? lo : walkEnd(then, lo, Math.ceil(Math.min(iomap.offset + iomap.length, p.pos + p.len) / bs));
+    for (let b = lo; b < last; b = jointRunEnd(then, now, b, last)) {
+      const was = then.block(b);
+      const is = now.block(b);
+      if (was.state === is.state && was.pblk === is.pblk) continue;
       const seen = describeChanges(this.mapChanges.since(inode.ino, p.changeSeq, b, b + 1));
-      const at = (s: typeof was) => `${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}`;
+      const at = (s: BlockState) => `${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''}`;
       this.violation('R30', `block ${b} changed since ->iomap_begin (${at(was)} -> ${at(is)}; the monitor saw: ${seen}) but ->iomap_valid said true, and the write went on with the stale mapping`, '->iomap_valid', args, iomap);
-    });
-    this.tally('R30');
+    }
+    this.tally(Slot.R30);
   }
 
   /* ------------------------------------------------------------------------------------- */
@@ -661,7 +735,7 @@ export class ContractMonitor {
     const m = wpc.iomap;
     const bs = inode.blockSize;
     const end = m.offset + m.length;
-    if (this.tally('R32'), !(m.length > 0 && m.offset <= offset && offset < end && m.offset % bs === 0 && end % bs === 0 &&
+    if (this.tally(Slot.R32), !(m.length > 0 && m.offset <= offset && offset < end && m.offset % bs === 0 && end % bs === 0 &&
       (m.type === IOMAP_MAPPED || m.type === IOMAP_UNWRITTEN || m.type === IOMAP_HOLE))) this.violation('R32', `writeback mapping for offset ${offset}`, cb, args, m);
     if (m.type === IOMAP_HOLE) {
       const mapEnd = Math.min(end, offset + len, inode.size);
@@ -670,7 +744,7 @@ export class ContractMonitor {
         const from = offset - folio.pos;
         const to = Math.min(mapEnd, folio.end) - folio.pos;
         const nonZero = folio.data.subarray(from, to).some((b) => b !== 0);
-        if (this.tally('R33'), !(!nonZero)) this.violation('R33', `HOLE for dirty data [${offset}, ${mapEnd}) below EOF: the data would be dropped`, cb, args, m);
+        if (this.tally(Slot.R33), !(!nonZero)) this.violation('R33', `HOLE for dirty data [${offset}, ${mapEnd}) below EOF: the data would be dropped`, cb, args, m);
       }
     }
     if (this.fs.introspect && !(m.flags & IOMAP_F_SHARED) && m.type !== IOMAP_HOLE) {
@@ -679,7 +753,7 @@ export class ContractMonitor {
       const s = st.block(b);
       const want = m.type === IOMAP_MAPPED ? 'written' : 'unwritten';
       const pblkOk = s.pblk !== undefined && m.addr + (b * bs - m.offset) === s.pblk * bs;
-      if (this.tally('R34'), !(s.state === want && pblkOk)) this.violation('R34', `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''} but the writeback mapping says ${typeName(m.type)} @${(m.addr + (b * bs - m.offset)) / bs}`, cb, args, m);
+      if (this.tally(Slot.R34), !(s.state === want && pblkOk)) this.violation('R34', `block ${b} is ${s.state}${s.pblk !== undefined ? ` @${s.pblk}` : ''} but the writeback mapping says ${typeName(m.type)} @${(m.addr + (b * bs - m.offset)) / bs}`, cb, args, m);
     }
   }
 
@@ -738,7 +812,7 @@ export class ContractMonitor {
     const lo = ret < 0 || mb.length === 0 ? pos : Math.min(pos, mb.offset);
     const hi = ret < 0 || mb.length === 0 ? pos + len : Math.max(pos + len, mb.offset + mb.length);
     this.mapChanges.record(inode.ino, 'writeback mapping', Math.floor(lo / bsz), Math.ceil(hi / bsz));
-    if (this.tally('C01'), !(ret < 0 || (ret > 0 && ret <= len && Number.isInteger(ret)))) this.violation('C01', `->writeback_range answered ${ret} for a run of ${len} bytes (want 1..${len} or a negative errno)`, cb, args, wpc.iomap);
+    if (this.tally(Slot.C01), !(ret < 0 || (ret > 0 && ret <= len && Number.isInteger(ret)))) this.violation('C01', `->writeback_range answered ${ret} for a run of ${len} bytes (want 1..${len} or a negative errno)`, cb, args, wpc.iomap);
     if (ret < 0) {
       this.checkErrorReleases(inode, folio, pos, cb, args);
       return ret;
@@ -746,7 +820,7 @@ export class ContractMonitor {
     this.checkWritebackMapping(wpc, inode, pos, ret, cb, args);
     if (wpc.iomap.type !== IOMAP_HOLE) {
       const whole = queuedFrom === pos && queued >= ret;
-      if (this.tally('C02'), !whole) this.violation('C02', `->writeback_range reported ${ret} bytes at ${pos} of a ${typeName(wpc.iomap.type)} mapping handled but queued ${queuedFrom < 0 ? 'none' : `${queued} from ${queuedFrom}`} (iomap_add_to_ioend): the data is marked clean and never written`, cb, args, wpc.iomap);
+      if (this.tally(Slot.C02), !whole) this.violation('C02', `->writeback_range reported ${ret} bytes at ${pos} of a ${typeName(wpc.iomap.type)} mapping handled but queued ${queuedFrom < 0 ? 'none' : `${queued} from ${queuedFrom}`} (iomap_add_to_ioend): the data is marked clean and never written`, cb, args, wpc.iomap);
     }
     return ret;
   }
@@ -758,10 +832,10 @@ export class ContractMonitor {
     const bs = inode.blockSize;
     blockRuns(st, Math.floor(pos / bs), Math.ceil(folio.end / bs), (lo, hi, s) => {
       if (s.state === 'delalloc') {
-        this.tally('C03');
+        this.tally(Slot.C03);
         this.violation('C03', `block ${lo} still holds a delalloc reservation after ->writeback_range failed: the folio is marked clean over it`, cb, args, null);
       }
-      this.tallyN('C03', hi - lo);
+      this.tallyN(Slot.C03, hi - lo);
     });
   }
 
@@ -779,10 +853,10 @@ export class ContractMonitor {
     }
     const ret = raw.writebackSubmit(wpc, error);
     if (io) {
-      if (this.tally('C04'), !(io.submitted || io.finished)) this.violation('C04', `ioend #${io.id} [${io.offset}, +${io.size}) was neither sent nor failed by ->writeback_submit (call iomap_ioend_writeback_submit): its folios stay under writeback`, '->writeback_submit', args, null);
+      if (this.tally(Slot.C04), !(io.submitted || io.finished)) this.violation('C04', `ioend #${io.id} [${io.offset}, +${io.size}) was neither sent nor failed by ->writeback_submit (call iomap_ioend_writeback_submit): its folios stay under writeback`, '->writeback_submit', args, null);
     }
     if (error) {
-      if (this.tally('C05'), !(ret < 0)) this.violation('C05', `->writeback_submit was handed error ${error} and answered ${ret}: the failure is lost`, '->writeback_submit', { ...args, ret }, null);
+      if (this.tally(Slot.C05), !(ret < 0)) this.violation('C05', `->writeback_submit was handed error ${error} and answered ${ret}: the failure is lost`, '->writeback_submit', { ...args, ret }, null);
     }
     return ret;
   }
@@ -823,28 +897,28 @@ export class ContractMonitor {
     const before = folio.data.slice();
     const ret = call(folio, pos, len);
     const args = { ino: it.inode.ino, pos, len, ret };
-    if (this.tally('C07'), !(ret <= 0 && Number.isInteger(ret))) this.violation('C07', `${cb} answered ${ret} (want 0 or a negative errno)`, cb, args, it.iomap);
+    if (this.tally(Slot.C07), !(ret <= 0 && Number.isInteger(ret))) this.violation('C07', `${cb} answered ${ret} (want 0 or a negative errno)`, cb, args, it.iomap);
     const d = folio.data;
     let outside = -1;
     for (let i = 0; i < d.length && outside < 0; i++) if ((i < from || i >= from + len) && d[i] !== before[i]) outside = i;
-    if (this.tally('C07'), !(outside < 0)) this.violation('C07', `${cb} for folio bytes [${from}, ${from + len}) changed byte ${outside} outside the range`, cb, args, it.iomap);
+    if (this.tally(Slot.C07), !(outside < 0)) this.violation('C07', `${cb} for folio bytes [${from}, ${from + len}) changed byte ${outside} outside the range`, cb, args, it.iomap);
     return ret;
   }
 
   private discardFolio(raw: WritebackOps, folio: Folio, pos: number): void {
     raw.discardFolio!(folio, pos);
-    if (this.tally('R35'), !(!folio.dirty)) this.violation('R35', `folio ${folio.pos} redirtied by ->discard_folio`, '->discard_folio', { pos }, null);
+    if (this.tally(Slot.R35), !(!folio.dirty)) this.violation('R35', `folio ${folio.pos} redirtied by ->discard_folio`, '->discard_folio', { pos }, null);
   }
 
   /** R36: call when no I/O is pending: every submitted ioend was finished exactly once. */
   checkQuiescent(): void {
     for (const io of this.ioends) {
       if (io.inode.mapping.queue.pending.length) return;
-      if (this.tally('R36'), !(io.finished)) this.violation('R36', `ioend #${io.id} [${io.offset}, +${io.size}) was never finished`, '->prepare_ioend', { ioend: io.id }, null);
+      if (this.tally(Slot.R36), !(io.finished)) this.violation('R36', `ioend #${io.id} [${io.offset}, +${io.size}) was never finished`, '->prepare_ioend', { ioend: io.id }, null);
     }
     this.ioends.clear();
     for (const [f, n] of this.folioRefs) {
-      if (this.tally('R29'), !(n === 0)) this.violation('R29', `folio ${f.pos} got ${n} more times than it was put`, '->put_folio', {}, null);
+      if (this.tally(Slot.R29), !(n === 0)) this.violation('R29', `folio ${f.pos} got ${n} more times than it was put`, '->put_folio', {}, null);
     }
   }
 
@@ -862,10 +936,10 @@ export class ContractMonitor {
         const bs = inode.blockSize;
         blockRuns(st, Math.floor(offset / bs), Math.ceil((offset + size) / bs), (lo, _hi, s) => {
           if (s.state === 'unwritten') {
-            if (this.tally('R38'), !(false)) this.violation('R38', `block ${lo} still UNWRITTEN after ->end_io of a completed direct write`, '->end_io', { offset, size, error, dioFlags }, null);
+            if (this.tally(Slot.R38), !(false)) this.violation('R38', `block ${lo} still UNWRITTEN after ->end_io of a completed direct write`, '->end_io', { offset, size, error, dioFlags }, null);
           }
         });
-        this.evaluated.set('R38', (this.evaluated.get('R38') ?? 0) + 1);
+        this.tally(Slot.R38);
       }
       return ret;
     };
