@@ -27,6 +27,7 @@ import { spawnSync } from 'child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { SEMI_SPACE_FLAG, SINGLE_THREADED } from '../cli/relaunch';
 
 interface Row {
   name: string;
@@ -82,8 +83,15 @@ const ticksPerSecond = (() => {
   return Number.isInteger(n) && n > 0 ? n : 100;
 })();
 
+/**
+ * The CLI is started as its program form starts it (the sh line of bin/iomap-harness.js, which an
+ * installed `iomap-harness` runs): Node with the relaunch flags at once, so the row measures one
+ * process, not a launcher Node beside it (`node bin/iomap-harness.js` relaunches: about 0.1 CPU-s
+ * more per run, docs/benchmarks.md session 9).
+ */
 function fsxRow(name: string, extra: string[], execOps = false): Row {
-  return { name, execOps, cmd: (ops) => ({ file: process.execPath, args: ['--require', RSS_HOOK, CLI, 'fsx', '-N', String(ops), '-S', '1', '-q', '--json', ...extra] }) };
+  const node = [SEMI_SPACE_FLAG, SINGLE_THREADED, '--require', RSS_HOOK, CLI];
+  return { name, execOps, cmd: (ops) => ({ file: process.execPath, args: [...node, 'fsx', '-N', String(ops), '-S', '1', '-q', '--json', ...extra] }) };
 }
 
 function rows(cfg: Config, scratch: string): Row[] {

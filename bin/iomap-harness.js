@@ -19,6 +19,12 @@ if (!relaunched) runHere();
 function runHere() {
   let main;
   try {
+    // V8's compiler settings for the commands that run a target (cli/relaunch.ts, tuneCompiler).
+    require(path.join(__dirname, '..', 'dist', 'cli', 'relaunch.js')).tuneCompiler(process.argv.slice(2));
+  } catch (e) {
+    if (e && e.code !== 'MODULE_NOT_FOUND') throw e;
+  }
+  try {
     main = require(path.join(__dirname, '..', 'dist', 'cli', 'main.js')).main;
   } catch (e) {
     process.stderr.write('iomap-harness: not built (run `npm ci` or `npm run build` first): ' + e.message + '\n');

@@ -50,6 +50,38 @@ export function relaunchFlags(argv: readonly string[], execArgv: readonly string
   return young.length + threads.length === 0 ? null : [...young, ...threads];
 }
 
+/**
+ * V8 settings for the commands that run a target, set at run time (v8.setFlagsFromString) by
+ * bin/iomap-harness.js before it loads the CLI, so they hold on every way in (the sh line, the
+ * relaunched child, `node bin/iomap-harness.js` with IOMAP_HARNESS_RELAUNCH=0, fsx's workers).
+ *
+ * Why: in a run of a few ten thousand ops TurboFan's compiles were about 30 % of all CPU, on the
+ * naive target and on the reference alike (perf, Node 20 / V8 11.3): large functions (the
+ * runner's op switch, the generic layer's write and commit paths) are optimized early, with part
+ * of their feedback still missing, deoptimized and compiled again, each compile inlining up to
+ * 920 bytes of bytecode. A later tier-up (an interrupt budget of 300,000 instead of V8's 66 KiB)
+ * compiles fewer functions, each once with complete feedback, and a smaller inlining budget
+ * makes each compile cheaper; the code of long runs is as fast (docs/benchmarks.md, session 9).
+ * Both flags have existed in V8 for years; only V8 majors 10-13 get them (an unknown flag would
+ * print a line on stderr), and a user who set either flag keeps theirs.
+ */
+export const COMPILER_FLAGS: readonly string[] = ['--interrupt-budget=300000', '--max-inlined-bytecode-size-cumulative=200'];
+
+/** The compiler flags to set for `argv` (COMPILER_FLAGS less those the user set), or [] for none. */
+export function compilerFlags(argv: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv, v8Version: string = process.versions.v8): string[] {
+  if (!HEAVY.has(argv[0] ?? '')) return [];
+  const major = Number(v8Version.split('.')[0]);
+  if (!(major >= 10 && major <= 13)) return [];
+  const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) => f.split('=')[0].replace(/_/g, '-'));
+  return COMPILER_FLAGS.filter((f) => !given.includes(f.split('=')[0]));
+}
+
+/** Set compilerFlags() in this process (before the CLI's modules load). */
+export function tuneCompiler(argv: readonly string[]): void {
+  const flags = compilerFlags(argv, process.execArgv, process.env);
+  if (flags.length > 0) (require('v8') as typeof import('v8')).setFlagsFromString(flags.join(' '));
+}
+
 /** Where util-linux's setpriv may be (it sets the child's parent-death signal: childCommand). */
 const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
 

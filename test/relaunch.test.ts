@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { childCommand, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED, wantsRelaunch } from '../cli/relaunch';
+import { childCommand, COMPILER_FLAGS, compilerFlags, relaunchFlags, SEMI_SPACE_FLAG, SINGLE_THREADED, wantsRelaunch } from '../cli/relaunch';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'iomap-harness.js');
 
@@ -56,6 +56,17 @@ describe('relaunch with a small young generation (cli/relaunch.ts)', () => {
     assert.deepEqual(relaunchFlags(['fsx', '-j', '2'], ['--single-threaded-gc'], {}), [SEMI_SPACE_FLAG], 'the user chose V8 threading');
     assert.deepEqual(relaunchFlags(['fsx'], [], { NODE_OPTIONS: '--no-single-threaded' }), [SEMI_SPACE_FLAG], 'helper threads asked for');
     assert.deepEqual(relaunchFlags(['fsx'], [SEMI_SPACE_FLAG], {}), [SINGLE_THREADED], 'only what is missing');
+  });
+
+  it('tunes V8\'s compiler for the commands that run a target, unless the user set the flag or V8 is unknown', () => {
+    assert.deepEqual(compilerFlags(['fsx', '-N', '10'], [], {}, '11.3.244.8-node.33'), [...COMPILER_FLAGS]);
+    assert.deepEqual(compilerFlags(['check'], [], {}, '12.4.254.21-node.33'), [...COMPILER_FLAGS]);
+    assert.deepEqual(compilerFlags(['list'], [], {}, '11.3.244.8'), [], 'a command that runs no target');
+    assert.deepEqual(compilerFlags([], [], {}, '11.3.244.8'), []);
+    assert.deepEqual(compilerFlags(['fsx'], ['--interrupt-budget=1000'], {}, '11.3.244.8'), [COMPILER_FLAGS[1]], 'the user\'s budget stays');
+    assert.deepEqual(compilerFlags(['fsx'], [], { NODE_OPTIONS: '--max_inlined_bytecode_size_cumulative=50' }, '11.3.244.8'), [COMPILER_FLAGS[0]]);
+    assert.deepEqual(compilerFlags(['fsx'], [], {}, '9.4.146.26'), [], 'a V8 these flags were not measured on');
+    assert.deepEqual(compilerFlags(['fsx'], [], {}, '14.0.1'), []);
   });
 
   it('runs fsx in a child with the flag; stdout and the exit code are the child\'s', () => {

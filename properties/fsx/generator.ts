@@ -48,10 +48,13 @@ export class Prng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.a = mix();
-    this.b = mix();
-    this.c = mix();
-    this.d = mix();
+    // Kept as int32 (| 0): the steps below are 32-bit bit operations, so the stream is the same,
+    // and the fields stay small integers from the start (an unsigned word above 2^31 would make
+    // them doubles until the first step, and optimized code of next32 would deoptimize on that).
+    this.a = mix() | 0;
+    this.b = mix() | 0;
+    this.c = mix() | 0;
+    this.d = mix() | 0;
     if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
   }
 
