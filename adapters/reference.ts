@@ -3,11 +3,11 @@
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
 import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
-import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, ReadKind, readMethodsAreOwn, SetupSupport, StateObserver, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, ReadKind, readMethodsAreOwn, SetupSupport, StateObserver, TargetSetup } from './types';
 import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
-import { CrashDevice } from '../reference/device/crash';
+import { CrashDevice, CrashWriteEntry } from '../reference/device/crash';
 import { FaultDevice, FaultRule } from '../reference/device/fault';
 import { Refs, REFS_ATOMIC_COW_MAX } from '../reference/fs/refs';
 import { MemoryDevice } from '../reference/device/memory';
@@ -19,6 +19,7 @@ import type { MappingSnapshot } from '../reference/iomap/fs-ops';
 import { defaultApi, IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
 import { FsMonitor, RuleCounts, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
+import { MediaWatch } from './media-watch';
 
 export interface ReferenceOptions {
   blockSize?: number;
@@ -343,7 +344,29 @@ export class ReferenceTarget implements FileTarget {
   }
   mapread(off: number, len: number): Uint8Array { return this.fh.mmapRead(off, len); }
   mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void { this.fh.mmapWrite(off, data, { msync: opts?.msync ?? true }); }
-  fallocate(mode: number, off: number, len: number): void { this.fh.fallocate(mode, off, len); }
+  fallocate(mode: number, off: number, len: number): void {
+    this.fh.fallocate(mode, off, len);
+    // A shift moves the file's mapping: the media watch's old mapping moves with it.
+    const bs = this.adapter.capabilities.blockSize;
+    if (mode === FALLOC_FL_COLLAPSE_RANGE) this.adapter.media.collapse(off / bs, len / bs);
+    else if (mode === FALLOC_FL_INSERT_RANGE) this.adapter.media.insert(off / bs, len / bs);
+  }
+
+  /**
+   * FileTarget.changedOnMedia: the file ranges whose bytes on the media (under the mapping the
+   * filesystem reports) may differ from the last call's, by device writes or mapping changes
+   * other than collapse/insert shifts (adapters/media-watch.ts). Null when the filesystem shows
+   * no mapping (no FsIntrospection), or when not asked (`answer` false: the caller read the file
+   * whole; the watch starts over from here at no cost).
+   */
+  changedOnMedia(answer = true): Array<[number, number]> | null {
+    const intro = this.fsys.fs.introspect;
+    if (intro === undefined) return null;
+    const snap = intro.snapshot(this.fh.inode);
+    if (answer) return this.adapter.media.look(snap, this.fh.size);
+    this.adapter.media.forget(snap, this.fh.size);
+    return null;
+  }
   cloneRange(srcOff: number, len: number, dstOff: number): void { this.fh.cloneRange(srcOff, len, dstOff); }
   dedupeRange(srcOff: number, len: number, dstOff: number): number { return this.fh.dedupeRange(srcOff, len, dstOff); }
   copyRange(srcOff: number, len: number, dstOff: number): number { return this.fh.copyRange(srcOff, len, dstOff); }
@@ -404,6 +427,11 @@ export class ReferenceTarget implements FileTarget {
     if (dev === null) throw new FsError(EOPNOTSUPP, 'crash: this reference target has no crash device (its device was handed in; pass crash: true)');
     const state = dev.choose(selector);
     const desc = dev.describeState(state);
+    // The writes the image may lose are the pending ones: the media may differ from the live device there.
+    for (const i of dev.crashPoint(dev.position).pending) {
+      const e = dev.entry(i) as CrashWriteEntry;
+      this.adapter.media.noteWrite(e.off, e.len);
+    }
     writeHooks.beforeGetFolio = undefined; // an armed race step belongs to the lost world
     // The live media are abandoned: the image takes their memory over (no copy).
     const problems = this.adapter.powerCut(dev.takeImage(state));
@@ -462,12 +490,15 @@ export class ReferenceAdapter implements FileAdapter {
   readonly setups: SetupSupport;
   /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
   readonly ruleCounts = new RuleCounts();
+  /** Device writes and the file's mapping, for FileTarget.changedOnMedia (every fault device reports to it). */
+  readonly media: MediaWatch;
   private readonly opts: ReferenceOptions;
 
   constructor(opts: ReferenceOptions = {}) {
     this.opts = opts;
     this.fsAdapter = opts.fs ?? refsFsAdapter;
     const bs = opts.blockSize ?? 4096;
+    this.media = new MediaWatch(bs);
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
@@ -544,7 +575,9 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** The FaultDevice the filesystem runs on (no log kept: fsx issues millions of requests). */
   private wrapFaults(dev: BlockDevice): FaultDevice {
-    return new FaultDevice(dev, { name: dev.name, keepLog: false });
+    const fd = new FaultDevice(dev, { name: dev.name, keepLog: false });
+    fd.onWrite = (off, len) => this.media.noteWrite(off, len);
+    return fd;
   }
 
   /** The device as a CrashDevice, when power cuts are simulated. */

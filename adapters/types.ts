@@ -309,6 +309,17 @@ export interface FileTarget {
   /** Unmount and mount the filesystem again; the file must survive. */
   remount?(): void;
   /**
+   * The byte ranges of the file ([lo, hi), ascending, disjoint) that may read differently from
+   * the media than at the last call: where device writes landed under the file's mapping, or the
+   * mapping changed other than by the shifts of collapse/insert (a hole, another block, another
+   * state). Everywhere else a read that misses the page cache returns what it returned at the
+   * last call. Null when the target cannot tell, or when `answer` is false: the caller is about to
+   * read the whole file and only wants the next call to start from here. Model targets that see
+   * their own device (the reference adapter); after a remount the runner checks only these and
+   * what the ops changed (docs/fsx.md, "Clean remounts").
+   */
+  changedOnMedia?(answer?: boolean): Array<[number, number]> | null;
+  /**
    * Power cut now: in-memory state (page cache, pending I/O) is lost and the device keeps the
    * durable media plus a choice, made deterministically from `selector` (a 32-bit number), of the
    * writes still in its volatile cache (whole or torn at sector granularity). Then the filesystem
