@@ -3,11 +3,11 @@
  * device — by default a sparse in-memory device, or any BlockDevice the caller hands in.
  */
 import { PERSONALITY_NAMES, isPersonalityName, personality } from '../reference/fs/personality';
-import { Capabilities, CrashOutcome, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, ReadKind, readMethodsAreOwn, SetupSupport, StateObserver, TargetSetup } from './types';
+import { Capabilities, CrashOutcome, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, DeviceFaultSteps, FaultSteps, FiemapExtent, FileAdapter, FileTarget, InterleavingSteps, ReadKind, readMethodsAreOwn, SetupSupport, StateObserver, TargetSetup } from './types';
 import { traceStates } from './state-trace';
 import { writeHooks } from '../reference/iomap/buffered-io';
 import { IomapFs, FileHandle } from '../reference/file';
-import { CrashDevice } from '../reference/device/crash';
+import { CrashDevice, CrashWriteEntry } from '../reference/device/crash';
 import { FaultDevice, FaultRule } from '../reference/device/fault';
 import { Refs, REFS_ATOMIC_COW_MAX } from '../reference/fs/refs';
 import { MemoryDevice } from '../reference/device/memory';
@@ -15,10 +15,11 @@ import type { BlockDevice } from '../reference/device/types';
 import { FsError, EINVAL, EOPNOTSUPP } from '../reference/errno';
 import { PAGE_SIZE } from '../reference/iomap/types';
 import { FsAdapter, FsInstance, refsFsAdapter, resolveApi } from './fs-adapter';
-import { blockRuns } from '../reference/iomap/fs-ops';
+import type { MappingSnapshot } from '../reference/iomap/fs-ops';
 import { defaultApi, IOMAP_APIS, IomapApi, isIomapApi } from '../reference/iomap/types';
 import { FsMonitor, RuleCounts, fsMonitorFactory } from './fs-monitor';
 import { iomapVolume, VolumeProvider } from './volume';
+import { MediaWatch } from './media-watch';
 
 export interface ReferenceOptions {
   blockSize?: number;
@@ -111,6 +112,51 @@ export function mountWithMonitor(
   const mon = fsMonitorFactory()(inst, { lbs: dev.sectorSize, currentOp: () => fsys?.currentOp() ?? '', evaluated });
   fsys = IomapFs.withFs(dev, mon.wrapped, { maxFolioSize: folioSize });
   return { fsys, monitor: mon };
+}
+
+/** The end of the run of `snap` that starts at lo, at most `end` (one block without nextChange; as blockRuns). */
+function runEnd(snap: MappingSnapshot, lo: number, end: number): number {
+  return snap.nextChange !== undefined ? Math.min(end, Math.max(lo + 1, snap.nextChange(lo))) : lo + 1;
+}
+
+/**
+ * Whether a block of file blocks [lo, end) that backs data (written or unwritten) or its COW
+ * staging lies in device bytes [doff, doff+dlen). Run by run: within a run the device blocks
+ * (data and COW staging) follow the file blocks.
+ */
+function runsMeet(snap: MappingSnapshot, lo: number, end: number, bs: number, doff: number, dlen: number): boolean {
+  while (lo < end) {
+    const hi = runEnd(snap, lo, end);
+    const b = snap.block(lo);
+    if ((b.state === 'written' || b.state === 'unwritten') && deviceMeets(b.pblk, hi - lo, bs, doff, dlen)) return true;
+    // A write to a shared block lands in its COW staging block, remapped at completion.
+    if (deviceMeets(b.cowPblk, hi - lo, bs, doff, dlen)) return true;
+    lo = hi;
+  }
+  return false;
+}
+
+/** Whether device blocks [base, base+n) meet device bytes [doff, doff+dlen). */
+function deviceMeets(base: number | undefined, n: number, bs: number, doff: number, dlen: number): boolean {
+  return base !== undefined && doff < (base + n) * bs && base * bs < doff + dlen;
+}
+
+/** runBlocksIn's answer, reused (valid until its next call). */
+const blockSpan = { from: 0, to: 0 };
+
+/**
+ * The file blocks of run [lo, hi), whose device blocks start at `base`, that sit on device blocks
+ * [first, last): an interval, empty (from >= to) when none or no base.
+ */
+function runBlocksIn(base: number | undefined, lo: number, hi: number, first: number, last: number): { from: number; to: number } {
+  if (base === undefined) {
+    blockSpan.from = 0;
+    blockSpan.to = 0;
+  } else {
+    blockSpan.from = Math.max(lo, lo + first - base);
+    blockSpan.to = Math.min(hi, lo + last - base);
+  }
+  return blockSpan;
 }
 
 export class ReferenceTarget implements FileTarget {
@@ -210,40 +256,36 @@ export class ReferenceTarget implements FileTarget {
     const fs = this.fsys.fs;
     const bs = fs.blockSize;
     const snap = fs.introspect!.snapshot(this.fh.inode);
-    const end = Math.ceil((off + len) / bs);
-    let hit = false;
-    // Whether device blocks [base, base+n) meet the request.
-    const meets = (base: number | undefined, n: number) => base !== undefined && doff < (base + n) * bs && base * bs < doff + dlen;
-    // Run by run: within a run the device blocks (data and COW staging) follow the file blocks.
-    blockRuns(snap, Math.floor(off / bs), end, (lo, hi, b) => {
-      // A write to a shared block lands in its COW staging block, remapped at completion.
-      hit = ((b.state === 'written' || b.state === 'unwritten') && meets(b.pblk, hi - lo)) || meets(b.cowPblk, hi - lo);
-      return hit;
-    });
-    if (!hit) return false;
+    if (!runsMeet(snap, Math.floor(off / bs), Math.ceil((off + len) / bs), bs, doff, dlen)) return false;
     // The request may reach past the range (a merged bio): record every file block it covers.
-    const first = Math.floor(doff / bs);
-    const last = Math.ceil((doff + dlen) / bs);
     // Extent by extent (a 2^53-byte file has few extents and 2^41 blocks): within a run the
     // device blocks are consecutive, so the blocks of [first, last) it holds are one interval.
-    const size = this.fh.size;
-    blockRuns(snap, 0, Math.ceil(size / bs) + 1, (lo, hi, b) => {
+    const first = Math.floor(doff / bs);
+    const last = Math.ceil((doff + dlen) / bs);
+    const end = Math.ceil(this.fh.size / bs) + 1;
+    for (let lo = 0; lo < end;) {
+      const hi = runEnd(snap, lo, end);
+      const b = snap.block(lo);
       // The blocks of the run whose data or COW staging block is in [first, last), ascending, once.
-      const spans: Array<[number, number]> = [];
-      for (const base of [b.pblk, b.cowPblk]) {
-        if (base === undefined) continue;
-        const from = Math.max(lo, lo + first - base);
-        const to = Math.min(hi, lo + last - base);
-        if (from < to) spans.push([from, to]);
+      const d = runBlocksIn(b.pblk, lo, hi, first, last);
+      const dFrom = d.from;
+      const dTo = d.to;
+      const c = runBlocksIn(b.cowPblk, lo, hi, first, last);
+      if (dFrom < dTo && c.from < c.to && c.from < dFrom) {
+        this.recordBlocks(c.from, c.to, bs);
+        this.recordBlocks(Math.max(dFrom, c.to), dTo, bs);
+      } else {
+        this.recordBlocks(dFrom, dTo, bs);
+        this.recordBlocks(dFrom < dTo ? Math.max(c.from, dTo) : c.from, c.to, bs);
       }
-      spans.sort((x, y) => x[0] - y[0]);
-      let done = lo;
-      for (const [from, to] of spans) {
-        for (let lblk = Math.max(from, done); lblk < to; lblk++) this.hitRanges.push({ off: lblk * bs, len: bs });
-        done = Math.max(done, to);
-      }
-    });
+      lo = hi;
+    }
     return true;
+  }
+
+  /** Note file blocks [from, to) as hit by the armed fault. */
+  private recordBlocks(from: number, to: number, bs: number): void {
+    for (let lblk = from; lblk < to; lblk++) this.hitRanges.push({ off: lblk * bs, len: bs });
   }
 
   /**
@@ -302,7 +344,29 @@ export class ReferenceTarget implements FileTarget {
   }
   mapread(off: number, len: number): Uint8Array { return this.fh.mmapRead(off, len); }
   mapwrite(off: number, data: Uint8Array, opts?: { msync?: boolean }): void { this.fh.mmapWrite(off, data, { msync: opts?.msync ?? true }); }
-  fallocate(mode: number, off: number, len: number): void { this.fh.fallocate(mode, off, len); }
+  fallocate(mode: number, off: number, len: number): void {
+    this.fh.fallocate(mode, off, len);
+    // A shift moves the file's mapping: the media watch's old mapping moves with it.
+    const bs = this.adapter.capabilities.blockSize;
+    if (mode === FALLOC_FL_COLLAPSE_RANGE) this.adapter.media.collapse(off / bs, len / bs);
+    else if (mode === FALLOC_FL_INSERT_RANGE) this.adapter.media.insert(off / bs, len / bs);
+  }
+
+  /**
+   * FileTarget.changedOnMedia: the file ranges whose bytes on the media (under the mapping the
+   * filesystem reports) may differ from the last call's, by device writes or mapping changes
+   * other than collapse/insert shifts (adapters/media-watch.ts). Null when the filesystem shows
+   * no mapping (no FsIntrospection), or when not asked (`answer` false: the caller read the file
+   * whole; the watch starts over from here at no cost).
+   */
+  changedOnMedia(answer = true): Array<[number, number]> | null {
+    const intro = this.fsys.fs.introspect;
+    if (intro === undefined) return null;
+    const snap = intro.snapshot(this.fh.inode);
+    if (answer) return this.adapter.media.look(snap, this.fh.size);
+    this.adapter.media.forget(snap, this.fh.size);
+    return null;
+  }
   cloneRange(srcOff: number, len: number, dstOff: number): void { this.fh.cloneRange(srcOff, len, dstOff); }
   dedupeRange(srcOff: number, len: number, dstOff: number): number { return this.fh.dedupeRange(srcOff, len, dstOff); }
   copyRange(srcOff: number, len: number, dstOff: number): number { return this.fh.copyRange(srcOff, len, dstOff); }
@@ -363,6 +427,11 @@ export class ReferenceTarget implements FileTarget {
     if (dev === null) throw new FsError(EOPNOTSUPP, 'crash: this reference target has no crash device (its device was handed in; pass crash: true)');
     const state = dev.choose(selector);
     const desc = dev.describeState(state);
+    // The writes the image may lose are the pending ones: the media may differ from the live device there.
+    for (const i of dev.crashPoint(dev.position).pending) {
+      const e = dev.entry(i) as CrashWriteEntry;
+      this.adapter.media.noteWrite(e.off, e.len);
+    }
     writeHooks.beforeGetFolio = undefined; // an armed race step belongs to the lost world
     // The live media are abandoned: the image takes their memory over (no copy).
     const problems = this.adapter.powerCut(dev.takeImage(state));
@@ -421,12 +490,15 @@ export class ReferenceAdapter implements FileAdapter {
   readonly setups: SetupSupport;
   /** How often each contract rule was evaluated, over every mount (ContractMonitor.evaluated). */
   readonly ruleCounts = new RuleCounts();
+  /** Device writes and the file's mapping, for FileTarget.changedOnMedia (every fault device reports to it). */
+  readonly media: MediaWatch;
   private readonly opts: ReferenceOptions;
 
   constructor(opts: ReferenceOptions = {}) {
     this.opts = opts;
     this.fsAdapter = opts.fs ?? refsFsAdapter;
     const bs = opts.blockSize ?? 4096;
+    this.media = new MediaWatch(bs);
     this.folioSize = opts.folioSize ?? Math.max(64 * 1024, bs);
     this.fileName = opts.fileName ?? 'fsx.file';
     if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1))) throw new FsError(EINVAL, `--bs ${bs}: block size must be a power of two in [512, 65536]`);
@@ -503,7 +575,9 @@ export class ReferenceAdapter implements FileAdapter {
 
   /** The FaultDevice the filesystem runs on (no log kept: fsx issues millions of requests). */
   private wrapFaults(dev: BlockDevice): FaultDevice {
-    return new FaultDevice(dev, { name: dev.name, keepLog: false });
+    const fd = new FaultDevice(dev, { name: dev.name, keepLog: false });
+    fd.onWrite = (off, len) => this.media.noteWrite(off, len);
+    return fd;
   }
 
   /** The device as a CrashDevice, when power cuts are simulated. */

@@ -302,12 +302,30 @@ export interface FileTarget {
    */
   randomReads?(): void;
   /**
+   * How many times the whole machine's clean page cache was dropped by someone else
+   * (`echo 1|3 > /proc/sys/vm/drop_caches` by another process: /proc/vmstat drop_pagecache, less
+   * this process's own drops); null when it cannot be read. The diff target drops the reference's
+   * clean cache too when it moves (DiffOptions.followCacheDrops). Absent: not a kernel filesystem.
+   */
+  externalCacheDrops?(): number | null;
+  /**
    * Close the file, drop caches as `echo 3 > /proc/sys/vm/drop_caches` does (clean, unmapped folios
    * only: nothing is written back, dirty data stays cached), reopen. Dropping nothing is allowed.
    */
   closeOpen(): void;
   /** Unmount and mount the filesystem again; the file must survive. */
   remount?(): void;
+  /**
+   * The byte ranges of the file ([lo, hi), ascending, disjoint) that may read differently from
+   * the media than at the last call: where device writes landed under the file's mapping, or the
+   * mapping changed other than by the shifts of collapse/insert (a hole, another block, another
+   * state). Everywhere else a read that misses the page cache returns what it returned at the
+   * last call. Null when the target cannot tell, or when `answer` is false: the caller is about to
+   * read the whole file and only wants the next call to start from here. Model targets that see
+   * their own device (the reference adapter); after a remount the runner checks only these and
+   * what the ops changed (docs/fsx.md, "Clean remounts").
+   */
+  changedOnMedia?(answer?: boolean): Array<[number, number]> | null;
   /**
    * Power cut now: in-memory state (page cache, pending I/O) is lost and the device keeps the
    * durable media plus a choice, made deterministically from `selector` (a 32-bit number), of the

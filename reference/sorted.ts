@@ -26,3 +26,34 @@ export function upperBound(a: readonly number[], x: number): number {
   }
   return lo;
 }
+
+/**
+ * A Map keyed by numbers that can hand out its keys ascending (sortedKeys), sorted again only
+ * after the key set changed: refs' refcount table, asked for the shared block nearest a mapping
+ * at every ->iomap_begin, changes far less often than it is asked.
+ */
+export class SortedKeyMap<V> extends Map<number, V> {
+  private sorted: number[] | null = null;
+
+  set(key: number, value: V): this {
+    if (this.sorted !== null && !this.has(key)) this.sorted = null;
+    return super.set(key, value);
+  }
+
+  delete(key: number): boolean {
+    const gone = super.delete(key);
+    if (gone) this.sorted = null;
+    return gone;
+  }
+
+  clear(): void {
+    super.clear();
+    this.sorted = null;
+  }
+
+  /** The keys, ascending (shared until the key set changes: do not modify). */
+  sortedKeys(): readonly number[] {
+    if (this.sorted === null) this.sorted = Array.from(this.keys()).sort((x, y) => x - y);
+    return this.sorted;
+  }
+}

@@ -22,7 +22,7 @@ function members(t: object): string[] {
 const OPTIONAL_OPS = [
   'readInto', 'mapread', 'mapwrite', 'fallocate', 'cloneRange', 'dedupeRange', 'copyRange', 'dsyncWrite', 'directRead',
   'directWrite', 'atomicWrite', 'readDontcache', 'writeDontcache', 'exchangeRange', 'cachedPages', 'seekData', 'seekHole',
-  'fiemap', 'randomReads', 'remount', 'crash', 'noCrashes', 'observeStates', 'ruleCounts',
+  'fiemap', 'randomReads', 'remount', 'changedOnMedia', 'crash', 'noCrashes', 'observeStates', 'ruleCounts',
 ];
 
 describe('defect wrappers (test/support/broken-adapters.ts)', () => {

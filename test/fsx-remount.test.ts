@@ -7,7 +7,7 @@
  */
 import { strict as assert } from 'assert';
 import { createNaiveAdapter } from '../adapters/naive';
-import { createReferenceAdapter } from '../adapters/reference';
+import { createReferenceAdapter, ReferenceTarget } from '../adapters/reference';
 import { loadAdapter } from '../adapters/registry';
 import type { FileAdapter, FileTarget } from '../adapters/types';
 import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../adapters/types';
@@ -104,32 +104,41 @@ describe('fsx remount op', () => {
   });
 });
 
-/** A reference target that runs `act` on the file right after its remount number `at`. */
-function actsAtRemount(at: number, name: string, act: (t: FileTarget) => void): FileAdapter {
-  return withTarget(createReferenceAdapter(), name, (t) => {
+/**
+ * A reference target that runs `act` on the file right after its remount number `at`. Without
+ * `media` it cannot name what changed on its media (no changedOnMedia): the schedule of the
+ * incremental check with a whole-file check every 8th remount.
+ */
+function actsAtRemount(at: number, name: string, act: (t: FileTarget) => void, media = false, inner: FileAdapter = createReferenceAdapter()): FileAdapter {
+  return withTarget(inner, name, (t) => {
     let calls = 0;
     return {
       remount: () => {
         t.remount!();
         if (++calls === at) act(t);
       },
+      ...(media ? {} : { changedOnMedia: undefined }),
     };
   });
 }
 
+/** The reference target without changedOnMedia. */
+function withoutMedia(): FileAdapter {
+  return withTarget(createReferenceAdapter(), 'no-media', () => ({ changedOnMedia: undefined }));
+}
+
 /** A reference target whose remount number `at` flips the byte at `off` (a remount that damages data no op changed). */
-function damagesAtRemount(at: number, off: number): FileAdapter {
+function damagesAtRemount(at: number, off: number, media = false): FileAdapter {
   return actsAtRemount(at, 'remount-damages', (t) => {
     const b = t.pread(off, 1);
     t.pwrite(off, Uint8Array.of(b[0] ^ 0xff));
     t.fsync();
-  });
+  }, media);
 }
 
-describe('fsx remount check of a large file (incremental, whole every 8th and at the end)', () => {
-  // A file over 1 MiB: byte 100 holds data, then one write far out; every later remount is
-  // incremental until the 8th, which reads the file whole.
-  const log = (remounts: number, tail: OpLog['ops'] = []): OpLog => validateOpLog({
+/** A file over 1 MiB: data at byte 0 and at 8 MiB, fsync'd, then `remounts` remounts and `tail`. */
+function largeFileLog(remounts: number, tail: OpLog['ops'] = []): OpLog {
+  return validateOpLog({
     format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
     options: { maxlen: 1 << 24 },
     ops: [
@@ -137,15 +146,44 @@ describe('fsx remount check of a large file (incremental, whole every 8th and at
       ...Array.from({ length: remounts }, () => ({ op: 'remount', off: 0, len: 0 })), ...tail,
     ],
   }, 'incremental.json');
-  const stats = (r: { runner?: { remountStats: { whole: number; incremental: number; atEnd: number } } }) => r.runner!.remountStats;
-  const run = (a: FileAdapter, l: OpLog) => {
-    const seen: { runner?: { remountStats: { whole: number; incremental: number; atEnd: number } } } = {};
-    const r = replayLog(a, 'x', l, { quiet: true, debug: false, logDumpOps: 100 }, QUIET, { runner: (x) => { seen.runner = x; } });
-    return { r, seen };
-  };
+}
+
+/**
+ * Data at 0, 4 MiB and 8 MiB of a 16 MiB-max file, a remount, then a collapse at 64 KiB that
+ * moves the last two down by 64 KiB, and `remounts` remounts. MOVED, a byte moved from 4 MiB, is
+ * far from both seams (the collapse's start, EOF).
+ */
+function movedTailLog(remounts: number): OpLog {
+  return validateOpLog({
+    format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
+    options: { maxlen: 1 << 24 },
+    ops: [
+      { op: 'write', off: 0, len: 4096 }, { op: 'write', off: 4 << 20, len: 4096 }, { op: 'write', off: 8 << 20, len: 4096 },
+      { op: 'fsync', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 },
+      { op: 'collapse_range', off: 65536, len: 65536 }, { op: 'fsync', off: 0, len: 0 },
+      ...Array.from({ length: remounts }, () => ({ op: 'remount', off: 0, len: 0 })),
+    ],
+  }, 'moved.json');
+}
+const MOVED = (4 << 20) - 65536 + 100;
+
+type Seen = { runner?: { remountStats: { whole: number; incremental: number; atEnd: number }; movedStats: { compared: number; read: number } } };
+
+/** Replay `l` on `a`, keeping the runner (its remount and moved-range counts). */
+function runSeen(a: FileAdapter, l: OpLog): { r: RunResult; seen: Seen } {
+  const seen: Seen = {};
+  const r = replayLog(a, 'x', l, { quiet: true, debug: false, logDumpOps: 100 }, QUIET, { runner: (x) => { seen.runner = x; } });
+  return { r, seen };
+}
+
+describe('fsx remount check of a large file on a target that cannot name its media changes (incremental, whole every 8th and at the end)', () => {
+  // Byte 100 holds data; every remount is incremental until the 8th, which reads the file whole.
+  const log = largeFileLog;
+  const stats = (r: Seen) => r.runner!.remountStats;
+  const run = runSeen;
 
   it('the reference passes: remounts 1-7 incremental, the 8th whole, the 9th incremental, and a whole check at the end', () => {
-    const { r, seen } = run(createReferenceAdapter(), log(9));
+    const { r, seen } = run(withoutMedia(), log(9));
     assert.equal(r.failure, null, r.report.join('\n'));
     assert.deepEqual(stats(seen), { whole: 1, incremental: 8, atEnd: 1 });
   });
@@ -206,7 +244,7 @@ describe('fsx remount check of a large file (incremental, whole every 8th and at
  * A reference target whose remount number `at` rewrites the block holding `off` elsewhere on the
  * device (punched, then written back with that byte flipped): the file's mapping changes there.
  */
-function relocatesAtRemount(at: number, off: number): FileAdapter {
+function relocatesAtRemount(at: number, off: number, media = false): FileAdapter {
   return actsAtRemount(at, 'remount-relocates', (t) => {
     const lo = off - (off % 4096);
     const block = t.pread(lo, 4096);
@@ -214,32 +252,16 @@ function relocatesAtRemount(at: number, off: number): FileAdapter {
     t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, lo, 4096);
     t.pwrite(lo, block);
     t.fsync();
-  });
+  }, media);
 }
 
-describe('fsx remount check of a tail moved by collapse (compared by mapping, read at the next whole check)', () => {
-  // Data at 0, 4 MiB and 8 MiB of a 16 MiB-max file; a collapse at 64 KiB moves the last two
-  // down by 64 KiB. The moved piece from 4 MiB is far from both seams (the collapse's start, EOF).
-  const moved = (4 << 20) - 65536 + 100;
-  const log = (remounts: number): OpLog => validateOpLog({
-    format: 'iomap-harness-oplog', version: OPLOG_VERSION, adapter: 'x', geometry: { blockSize: 4096, pageSize: 4096 }, seed: 1,
-    options: { maxlen: 1 << 24 },
-    ops: [
-      { op: 'write', off: 0, len: 4096 }, { op: 'write', off: 4 << 20, len: 4096 }, { op: 'write', off: 8 << 20, len: 4096 },
-      { op: 'fsync', off: 0, len: 0 }, { op: 'remount', off: 0, len: 0 },
-      { op: 'collapse_range', off: 65536, len: 65536 }, { op: 'fsync', off: 0, len: 0 },
-      ...Array.from({ length: remounts }, () => ({ op: 'remount', off: 0, len: 0 })),
-    ],
-  }, 'moved.json');
-  type Seen = { runner?: { remountStats: { whole: number; incremental: number; atEnd: number }; movedStats: { compared: number; read: number } } };
-  const run = (a: FileAdapter, l: OpLog) => {
-    const seen: Seen = {};
-    const r = replayLog(a, 'x', l, { quiet: true, debug: false, logDumpOps: 100 }, QUIET, { runner: (x) => { seen.runner = x; } });
-    return { r, seen };
-  };
+describe('fsx remount check of a tail moved by collapse, on a target that cannot name its media changes (compared by FIEMAP, read at the next whole check)', () => {
+  const moved = MOVED;
+  const log = movedTailLog;
+  const run = runSeen;
 
   it('the reference passes, its moved tail compared by mapping and not read', () => {
-    const { r, seen } = run(createReferenceAdapter(), log(3));
+    const { r, seen } = run(withoutMedia(), log(3));
     assert.equal(r.failure, null, r.report.join('\n'));
     const st = seen.runner!.movedStats;
     assert.ok(st.compared > 7 << 20, `compared ${st.compared}`);
@@ -274,6 +296,101 @@ describe('fsx remount check of a tail moved by collapse (compared by mapping, re
     const { r, seen } = run(noMap(damagesAtRemount(2, moved)), log(3));
     assert.equal(r.failure?.op, 8, r.report.join('\n'));
     assert.equal(seen.runner!.movedStats.compared, 0);
+  });
+});
+
+/**
+ * A reference target whose remount number `at` flips the byte at `off` on the device, under the
+ * file's mapping: through the fault device the filesystem writes through (a write the filesystem
+ * made to the wrong place), or (`beneath`) straight into the device below it, where no write of
+ * the filesystem's goes (bit rot: no remount check of a target's own writes sees it).
+ */
+function damagesDeviceAtRemount(at: number, off: number, beneath = false): FileAdapter {
+  const inner = createReferenceAdapter();
+  return actsAtRemount(at, beneath ? 'device-rots' : 'device-damaged', (t) => {
+    const rt = t as ReferenceTarget;
+    const bs = 4096;
+    const pblk = rt.fsys.fs.introspect!.snapshot(rt.fh.inode).block(Math.floor(off / bs)).pblk!;
+    const at2 = pblk * bs + (off % bs);
+    const dev = beneath ? inner.device! : inner.faultDevice!;
+    const b = new Uint8Array(512);
+    const sector = at2 - (at2 % 512);
+    dev.read(sector, b);
+    b[at2 - sector] ^= 0xff;
+    dev.write(sector, b);
+  }, true, inner);
+}
+
+/** A target counting the bytes its checks read (pread: readInto is gone with the wrapper). */
+function countsReads(a: FileAdapter, n: { bytes: number }): FileAdapter {
+  return withTarget(a, 'counts-reads', (t) => ({
+    pread: (off: number, len: number) => {
+      const d = t.pread(off, len);
+      n.bytes += d.length;
+      return d;
+    },
+  }));
+}
+
+describe('fsx remount check of a large file on a target that names what changed on its media (changedOnMedia)', () => {
+  const log = largeFileLog;
+  const run = runSeen;
+
+  it('the reference passes: every remount incremental (no whole-file check every 8th), one whole check at the end', () => {
+    const { r, seen } = run(createReferenceAdapter(), log(9));
+    assert.equal(r.failure, null, r.report.join('\n'));
+    assert.deepEqual(seen.runner!.remountStats, { whole: 0, incremental: 9, atEnd: 1 });
+  });
+
+  it('catches damage to bytes no op changed at the remount that made it (a file API write), not 6 remounts later', () => {
+    const { r } = run(damagesAtRemount(2, 100, true), log(9));
+    assert.equal(r.failure?.kind, 'durability', r.report.join('\n'));
+    assert.equal(r.failure?.rule, 'fileops-14.25');
+    assert.equal(r.failure?.op, 3 + 2);
+    assert.equal(r.failure?.offset, 100);
+    assert.ok(r.report.some((l) => /its media changed under/.test(l)), r.report.slice(0, 4).join('\n'));
+  });
+
+  it('catches a device write under a block no op changed at that remount (a write landing in the wrong block)', () => {
+    const { r } = run(damagesDeviceAtRemount(2, (8 << 20) + 7), log(9));
+    assert.equal(r.failure?.kind, 'durability', r.report.join('\n'));
+    assert.equal(r.failure?.op, 3 + 2);
+    assert.equal(r.failure?.offset, (8 << 20) + 7);
+  });
+
+  it('does not see bytes changed beneath the filesystem\'s writes until the whole-file check at the end of the run', () => {
+    const { r, seen } = run(damagesDeviceAtRemount(2, (8 << 20) + 7, true), log(9));
+    assert.equal(r.failure?.op, 3 + 9, r.report.join('\n'));
+    assert.equal(r.failure?.offset, (8 << 20) + 7);
+    assert.ok(r.report.some((l) => /at the end of the run, the whole-file check that 9 incremental remount check\(s\) deferred/.test(l)), r.report.slice(0, 4).join('\n'));
+    assert.deepEqual(seen.runner!.remountStats, { whole: 0, incremental: 9, atEnd: 1 });
+  });
+
+  describe('a tail moved by collapse', () => {
+    const moved = MOVED;
+    const mlog = movedTailLog;
+
+    it('the reference passes without reading the moved tail (its old mapping moved with the collapse; no FIEMAP asked)', () => {
+      const n = { bytes: 0 };
+      const { r, seen } = run(countsReads(createReferenceAdapter(), n), mlog(3));
+      assert.equal(r.failure, null, r.report.join('\n'));
+      assert.equal(seen.runner!.movedStats.compared, 0);
+      // The data blocks and the seams, each remount, and the whole-file check at the end: a few blocks, not the 8 MiB tail.
+      assert.ok(n.bytes < 256 << 10, `read ${n.bytes} bytes`);
+    });
+
+    it('a remount that damages a moved byte in place is caught by that remount\'s check', () => {
+      const { r } = run(damagesAtRemount(2, moved, true), mlog(3));
+      assert.equal(r.failure?.kind, 'durability', r.report.join('\n'));
+      assert.equal(r.failure?.op, 8);
+      assert.equal(r.failure?.offset, moved);
+    });
+
+    it('a remount that moves a moved block elsewhere is caught by that remount\'s check', () => {
+      const { r } = run(relocatesAtRemount(2, moved, true), mlog(3));
+      assert.equal(r.failure?.op, 8, r.report.join('\n'));
+      assert.equal(r.failure?.offset, moved);
+    });
   });
 });
 

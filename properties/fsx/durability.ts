@@ -14,7 +14,11 @@
  *    changes a range (SparseBytes.beforeChange), and the tracker keeps the bytes it is about to
  *    lose, once per byte (copy-on-write of the base, at byte-range granularity);
  *  - a version is the range the op changed (SparseBytes.takeChanges) as stored pieces (ranges
- *    that read zero are not copied) plus the new size;
+ *    that read zero are not copied) plus the new size; a piece is not copied when it is recorded
+ *    either: its bytes are the oracle's until the oracle is about to change them, and only then
+ *    (beforeChange) is the part about to change copied. A version an fsync makes durable before
+ *    anything overwrites it costs no copy at all (a collapse or insert near the start of a large
+ *    file records its whole tail: that copy is made only where a later op changes the tail);
  *  - a crash is judged only over the CHANGED set (every range touched since the base, plus direct
  *    writes in flight), rounded out to 512-byte units: outside it every version holds the same
  *    bytes, so each byte there is allowed exactly when it equals the newest version's, which is a
@@ -62,11 +66,18 @@ interface Piece {
   data: Uint8Array;
 }
 
+/** A piece of a version: `len` bytes at `off`, copied (`data`) or still the oracle's (null). */
+interface VersionPiece {
+  off: number;
+  len: number;
+  data: Uint8Array | null;
+}
+
 /** Bytes [lo, hi) as they were: `pieces` over zeroes. */
 interface Span {
   lo: number;
   hi: number;
-  pieces: Piece[];
+  pieces: VersionPiece[];
 }
 
 /** One version: the op that made it, its size, and the bytes of the range it changed. */
@@ -175,6 +186,8 @@ export class DurabilityTracker {
   private readonly onChange = (lo: number, hi: number): void => this.beforeChange(lo, hi);
   /** Version rows of the last crash check, reused by the next (see rows()). */
   private pool: Buffer[] = [];
+  /** The version pieces whose bytes are still the oracle's (data null), with the span holding each. */
+  private uncopied: Array<{ span: Span; piece: VersionPiece }> = [];
   /** All-or-nothing changes since the base that no later op touched (checkAtomic judges them). */
   private atomic: AtomicChange[] = [];
 
@@ -207,10 +220,14 @@ export class DurabilityTracker {
     oracle.beforeChange = this.onChange;
   }
 
-  /** The oracle is about to change [lo, hi): keep the base's bytes there, the first time only. */
+  /**
+   * The oracle is about to change [lo, hi): copy what versions still leave to the oracle there,
+   * and keep the base's bytes there, the first time only.
+   */
   private beforeChange(lo: number, hi: number): void {
     if (this.overflowed) return;
     const o = this.oracle!;
+    if (this.uncopied.length > 0) this.copyUncopied(lo, hi);
     for (const [a, b] of this.changed.add(lo, hi)) {
       // Bytes at or past the current size are zero (SparseBytes' invariant): nothing to copy.
       const pieces = this.keep(copyStored(o, a, Math.min(b, o.size)));
@@ -219,11 +236,45 @@ export class DurabilityTracker {
     }
   }
 
+  /**
+   * Copy the parts inside [lo, hi) of the version pieces that are still the oracle's (they are
+   * about to change); a piece is split where the range cuts it, its parts outside stay uncopied.
+   */
+  private copyUncopied(lo: number, hi: number): void {
+    const all = this.uncopied;
+    let i = 0;
+    while (i < all.length && (all[i].piece.off >= hi || all[i].piece.off + all[i].piece.len <= lo)) i++;
+    if (i === all.length) return; // most changes meet no uncopied piece: no new list
+    const o = this.oracle!;
+    const keep = all.slice(0, i);
+    for (; i < all.length; i++) {
+      const u = all[i];
+      const p = u.piece;
+      const end = p.off + p.len;
+      if (end <= lo || p.off >= hi) {
+        keep.push(u);
+        continue;
+      }
+      const a = Math.max(lo, p.off);
+      const b = Math.min(hi, end);
+      const data = new Uint8Array(b - a);
+      o.readInto(a, b - a, data);
+      const parts: VersionPiece[] = [];
+      if (p.off < a) parts.push({ off: p.off, len: a - p.off, data: null });
+      parts.push({ off: a, len: b - a, data });
+      if (b < end) parts.push({ off: b, len: end - b, data: null });
+      const list = u.span.pieces;
+      list.splice(list.indexOf(p), 1, ...parts);
+      for (const q of parts) if (q.data === null) keep.push({ span: u.span, piece: q });
+    }
+    this.uncopied = keep;
+  }
+
   /** Note where stored pieces lie (see `differs`). */
-  private keep(pieces: Piece[]): Piece[] {
+  private keep(pieces: VersionPiece[]): VersionPiece[] {
     for (const p of pieces) {
-      this.differs.add(p.off, p.off + p.data.length);
-      this.keptBytes += p.data.length;
+      this.differs.add(p.off, p.off + p.len);
+      this.keptBytes += p.len;
     }
     if (this.keptBytes > MAX_KEPT_BYTES) this.overflow(`more than ${MAX_KEPT_BYTES >> 20} MiB of changed bytes kept since the last fsync`);
     return pieces;
@@ -235,6 +286,7 @@ export class DurabilityTracker {
     this.overflowWhy = why;
     this.deltas = [];
     this.saved = [];
+    this.uncopied = [];
     this.keptBytes = 0;
   }
 
@@ -269,11 +321,20 @@ export class DurabilityTracker {
     const size = oracle.size;
     const lo = ch === null ? 0 : Math.min(ch.lo, size);
     const hi = ch === null ? 0 : Math.min(ch.hi, size);
-    const d: Delta = { label, size, span: hi > lo ? { lo, hi, pieces: this.keep(copyStored(oracle, lo, hi)) } : null };
+    const d: Delta = { label, size, span: hi > lo ? this.uncopiedSpan(oracle, lo, hi) : null };
     if (this.overflowed) return;
     if (ack !== undefined) d.ack = ack;
     this.deltas.push(d);
     if (size > this.maxSize) this.maxSize = size;
+  }
+
+  /** The oracle's [lo, hi) as a version span whose pieces are not copied yet (copyUncopied copies them). */
+  private uncopiedSpan(oracle: SparseBytes, lo: number, hi: number): Span {
+    const pieces: VersionPiece[] = [];
+    for (const [a, b] of oracle.storedRanges(lo, hi)) pieces.push({ off: a, len: b - a, data: null });
+    const span: Span = { lo, hi, pieces: this.keep(pieces) };
+    if (!this.overflowed) for (const piece of pieces) this.uncopied.push({ span, piece });
+    return span;
   }
 
   /**
@@ -355,6 +416,7 @@ export class DurabilityTracker {
     this.baseAck = null;
     this.deltas = [];
     this.saved = [];
+    this.uncopied = [];
     this.changed.clear();
     this.differs.clear();
     this.overflowed = false;
@@ -505,14 +567,14 @@ export class DurabilityTracker {
   baseInto(row: Uint8Array, a: number, b: number): void {
     if (this.oracle === null) row.fill(0);
     else this.oracle.readInto(a, b - a, row);
-    for (const s of this.saved) overlay(row, a, b, s);
+    for (const s of this.saved) overlay(row, a, b, s, this.oracle);
     zeroFrom(row, a, b, this.baseSize);
   }
 
   /** The version after d, from the one before it (in place): cut or zero-extended to d.size, then d's bytes. */
   private applyDelta(row: Uint8Array, a: number, b: number, d: Delta): void {
     zeroFrom(row, a, b, d.size);
-    if (d.span !== null) overlay(row, a, b, d.span);
+    if (d.span !== null) overlay(row, a, b, d.span, this.oracle);
   }
 
   /** @internal Rows available for buildVersions over `len` bytes (kept between crashes; Buffers: compared in place). */
@@ -539,26 +601,29 @@ function landInflight(row: Uint8Array, a: number, b: number, size: number, infli
  * Copies of the oracle's stored bytes in [lo, hi), one piece per run of stored chunks (bytes
  * outside them read zero): one allocation per run, not per chunk (4 KiB chunks above -l 16m).
  */
-function copyStored(o: SparseBytes, lo: number, hi: number): Piece[] {
-  const out: Piece[] = [];
+function copyStored(o: SparseBytes, lo: number, hi: number): VersionPiece[] {
+  const out: VersionPiece[] = [];
   for (const [a, b] of o.storedRanges(lo, hi)) {
     const data = new Uint8Array(b - a);
     o.readInto(a, b - a, data);
-    out.push({ off: a, data });
+    out.push({ off: a, len: b - a, data });
   }
   return out;
 }
 
 /** Set row (bytes [a, b) of a version) to span's bytes where they meet: pieces over zeroes. */
-function overlay(row: Uint8Array, a: number, b: number, s: Span): void {
+function overlay(row: Uint8Array, a: number, b: number, s: Span, oracle: SparseBytes | null): void {
   const lo = Math.max(a, s.lo);
   const hi = Math.min(b, s.hi);
   if (lo >= hi) return;
   row.fill(0, lo - a, hi - a);
   for (const p of s.pieces) {
     const pl = Math.max(lo, p.off);
-    const ph = Math.min(hi, p.off + p.data.length);
-    if (pl < ph) row.set(p.data.subarray(pl - p.off, ph - p.off), pl - a);
+    const ph = Math.min(hi, p.off + p.len);
+    if (pl >= ph) continue;
+    // A piece not copied yet holds what the oracle holds now (copyUncopied runs before any change).
+    if (p.data === null) oracle!.readInto(pl, ph - pl, row.subarray(pl - a, ph - a));
+    else row.set(p.data.subarray(pl - p.off, ph - p.off), pl - a);
   }
 }
 

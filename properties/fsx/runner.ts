@@ -1064,7 +1064,8 @@ export class Runner {
     // The counts as they stand now (the failure's line is built only if the check fails).
     const incremental = this.remountStats.incremental;
     const checks = this.remountStats.whole + incremental;
-    const what = !check.incremental ? head : () => `${head()} (an incremental check: the ranges changed since the last remount check, and those moved by collapse/insert whose mapping (FIEMAP) changed across the remount, ${incremental} of ${checks} remount checks so far)`;
+    const also = check.media ? 'and those the target says its media changed under (device writes, mapping changes)' : 'and those moved by collapse/insert whose mapping (FIEMAP) changed across the remount';
+    const what = !check.incremental ? head : () => `${head()} (an incremental check: the ranges changed since the last remount check, ${also}, ${incremental} of ${checks} remount checks so far)`;
     if (!this.verifyPieces('durability', 'fileops-14.25', what, this.piecesOf(check.ranges))) return;
     this.durability?.acknowledge(this.oracle, `op ${n} remount`);
   }
@@ -1078,12 +1079,27 @@ export class Runner {
    * whole-file check (at most FULL_CHECK_EVERY - 1 remounts later, or at the end of the run), or
    * earlier by any op that reads them (docs/fsx.md, "Remount").
    */
-  private remountRanges(movedBefore: MovedMapping | null): { ranges: Array<[number, number]>; incremental: boolean } {
+  private remountRanges(movedBefore: MovedMapping | null): { ranges: Array<[number, number]>; incremental: boolean; media: boolean } {
     const size = this.oracle.size;
-    const incremental = this.nextRemountIncremental();
-    if (incremental && movedBefore !== null) this.readRemapped(movedBefore);
+    const media = typeof this.t.changedOnMedia === 'function';
+    let incremental: boolean;
+    let unit: number | undefined;
+    if (media) {
+      // Asked at every remount (each answer is relative to the last call), for an answer only
+      // when the check will be incremental: then at every remount of a file over
+      // INCREMENTAL_CHECK_FROM (no whole-file check every FULL_CHECK_EVERY-th: everything else
+      // reads as at the last check), over what the ops and the media changed, in whole blocks
+      // (the bytes around a change that the target got wrong are among those it names).
+      const changed = this.t.changedOnMedia!(size > INCREMENTAL_CHECK_FROM);
+      incremental = changed !== null;
+      if (changed !== null) for (const [lo, hi] of changed) this.unchecked.include(lo, hi);
+      unit = this.bs;
+    } else {
+      incremental = this.nextRemountIncremental();
+      if (incremental && movedBefore !== null) this.readRemapped(movedBefore);
+    }
     this.moved.clear();
-    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size), WINDOW_GAP_READ_ALL) : this.checkRanges();
+    const ranges = incremental ? this.checkRanges(this.changeWindows(this.unchecked, size, unit), WINDOW_GAP_READ_ALL) : this.checkRanges();
     if (incremental) {
       this.incrementalChecks++;
       this.remountStats.incremental++;
@@ -1092,7 +1108,7 @@ export class Runner {
       this.remountStats.whole++;
     }
     this.unchecked.clear();
-    return { ranges, incremental };
+    return { ranges, incremental, media };
   }
 
   /** Whether the next remount check is incremental (remountRanges). */
@@ -1106,7 +1122,7 @@ export class Runner {
    * those ranges read instead.
    */
   private movedMapping(): MovedMapping | null {
-    if (this.moved.count === 0 || !this.nextRemountIncremental()) return null;
+    if (this.moved.count === 0 || !this.nextRemountIncremental() || typeof this.t.changedOnMedia === 'function') return null;
     const ranges = rangesOutside(this.moved, this.unchecked, this.oracle.size);
     try {
       return { ranges, extents: mappingOf(this.t, ranges) };
@@ -1139,9 +1155,10 @@ export class Runner {
    * The ranges of `set` clipped to [0, size), rounded out to whole CHANGE_WINDOW units (whole
    * folios when the target's are larger): a change dirties whole blocks and folios, and a
    * filesystem that gets a write wrong may get the bytes around it wrong too. Ascending, disjoint.
+   * `unit` whole blocks instead where the target names what changed on its media: the bytes
+   * around a change that it got wrong are among those.
    */
-  private changeWindows(set: RangeSet, size: number): Array<[number, number]> {
-    const unit = Math.max(CHANGE_WINDOW, this.cfg.folioSize ?? 0, this.bs);
+  private changeWindows(set: RangeSet, size: number, unit = Math.max(CHANGE_WINDOW, this.cfg.folioSize ?? 0, this.bs)): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     for (let k = 0; k < set.count; k++) {
       const lo = Math.floor(set.los[k] / unit) * unit;

@@ -51,7 +51,9 @@
  * Images are built backwards from the live contents: every logged write also keeps what it
  * overwrote (an undo record, sparse: MemoryDevice.saveRange), so the durable base at a flush is
  * the live media with the later writes undone, newest first; the chosen writes are then applied
- * again. Nothing is copied or replayed while the workload runs: a flush costs nothing and trim()
+ * again. A write's own bytes are not copied either: they are in the live contents, under the
+ * undo records of the later writes, and are taken from there when an image needs them (the
+ * entry's `data`, made on first use). Nothing is replayed while the workload runs: a flush costs nothing and trim()
  * just forgets entries, so the log holds only the writes since the last trimmed flush. Bases are
  * cached (copy-on-write snapshots: the live device copies a chunk on its next write to it). The live contents are the inner device
  * when it is a MemoryDevice, else a MemoryDevice mirror of it (a one-time sparse copy, O(size)
@@ -178,7 +180,11 @@ export interface CrashWriteEntry {
   readonly len: number;
   /** Durable at once (a discard is never FUA). */
   readonly fua: boolean;
-  /** A private copy of the data written (null for a discard, which lands as zeroes). */
+  /**
+   * The data written (null for a discard, which lands as zeroes). For the CrashDevice's own log,
+   * rebuilt on first use from the live contents and the later undo records (nothing is copied
+   * while the workload runs); only while the entry is in the log.
+   */
   readonly data: Uint8Array | null;
   /** REQ_ATOMIC: it lands whole or not at all, never torn. */
   readonly atomic?: boolean;
@@ -305,10 +311,32 @@ export class CrashDevice extends WrappedDevice {
     const old = this.live.saveRange(off, data.length);
     this.inner.write(off, data, opts);
     if (this.mirrored) this.live.write(off, data);
-    // A copy (new Uint8Array), not data.slice(): a Node Buffer's slice() is a view of the caller's
-    // memory, which the caller may reuse (fsx's pattern hands out one scratch buffer for every
-    // write longer than its period), and the log would then replay other bytes into crash images.
-    this.push({ kind: 'write', index: this.position, off, len: data.length, fua, data: new Uint8Array(data), ...(opts?.atomic === true ? { atomic: true } : {}) }, old);
+    // No copy of `data` (the caller may reuse its buffer): the live contents hold it (LoggedWrite).
+    this.push(new LoggedWrite(this, this.position, off, data.length, fua, opts?.atomic === true), old);
+  }
+
+  /**
+   * @internal The bytes write entry `index` wrote: the live contents over its range with the undo
+   * records of every later write and discard laid over them, newest first (each says what its
+   * range held just before it, so after the one right after `index` the buffer holds the media
+   * just after the write).
+   */
+  writtenData(index: number, off: number, len: number): Uint8Array {
+    if (!this.logging || index < this.originIndex || index >= this.position) {
+      throw new FsError(EINVAL, `${this.name}: the data of write #${index} is gone (the log holds [${this.originIndex}, ${this.position})${this.logging ? '' : ', recording stopped'})`);
+    }
+    const out = new Uint8Array(len);
+    if (this.liveAtClose === null) this.live.read(off, out);
+    else {
+      const dev = this.blankImage(`${this.name}:closed`);
+      adoptSnapshot(dev, this.liveAtClose);
+      dev.read(off, out);
+    }
+    for (let i = this.position - 1; i > index; i--) {
+      const old = this.undo[i - this.originIndex];
+      if (old !== null && old.off < off + len && off < old.off + old.len) this.live.readSaved(old, off, out);
+    }
+    return out;
   }
 
   /** Append a log entry, with what a write or discard overwrote. */
@@ -632,6 +660,7 @@ export class CrashDevice extends WrappedDevice {
     const cp = this.crashPoint(point);
     const unit = opts.torn ? this.unitOf(opts) : this.sectorSize;
     const ws = this.pendingWrites(cp, unit);
+    if (!opts.torn && !opts.reorder && ws.length <= MASK_WRITES) return sampleWhole(point, count, rng, ws);
     const out: CrashState[] = [];
     const seen = new Set<string>();
     const add = (st: CrashState): void => {
@@ -646,13 +675,11 @@ export class CrashDevice extends WrappedDevice {
     for (let t = 0; t < tries && out.length < count; t++) {
       const picked = ws.filter(() => rng.chance(0.5));
       if (opts.torn) {
-        const parts = new Map<number, number[]>();
-        for (const w of picked) {
-          // An atomic write lands whole (it was picked) or not at all: never a part of it.
-          const us = w.e.atomic === true ? w.units.slice() : w.units.filter(() => rng.chance(0.5));
-          if (us.length) parts.set(w.e.index, us);
+        const st = tornDraw(point, picked, rng, unit);
+        if (!seen.has(st.key) && out.length < count) {
+          seen.add(st.key);
+          out.push(st.state());
         }
-        add(stateFromUnitSets(point, picked, parts, unit));
       } else if (opts.reorder) {
         add(stateFromOrder(point, rng.shuffle(picked.slice()), unit));
       } else {
@@ -769,6 +796,8 @@ export class CrashDevice extends WrappedDevice {
     const cp = this.validateState(state);
     if (this.mirrored || this.liveAtClose) return this.image(state, name);
     const img = this.blankImage(name ?? `${this.name}@${state.point}`);
+    // The writes applyState() lands take their bytes from the live contents: before they move.
+    this.prepareData(cp, state);
     this.live.moveTo(img);
     this.undoDown(img, this.position, Math.max(cp.lastFlush, this.originIndex - 1));
     this.applyState(img, cp, state);
@@ -778,6 +807,15 @@ export class CrashDevice extends WrappedDevice {
 
   private blankImage(name: string): MemoryDevice {
     return new MemoryDevice({ size: this.size, sectorSize: this.sectorSize, dax: this.dax, name, poison: this.builder.poison ?? undefined });
+  }
+
+  /** Make the data of the writes applyState() will land (FUA ones after the flush, the chosen ones). */
+  private prepareData(cp: CrashPoint, state: CrashState): void {
+    for (let i = Math.max(cp.lastFlush + 1, this.originIndex); i < state.point; i++) {
+      const e = this.log[i - this.originIndex];
+      if (e.kind === 'write' && e.fua) void e.data;
+    }
+    for (const w of state.writes) void (this.log[w.index - this.originIndex] as CrashWriteEntry).data;
   }
 
   /** Replay onto the durable base, in issue order: FUA writes always, the chosen pending writes (or their parts). */
@@ -848,6 +886,22 @@ function copyDevice(src: BlockDevice, dst: MemoryDevice): void {
   }
 }
 
+/** A write in the CrashDevice's log: its data is rebuilt from the device when first asked for. */
+class LoggedWrite implements CrashWriteEntry {
+  readonly kind = 'write' as const;
+  readonly atomic?: boolean;
+  private bytes: Uint8Array | null = null;
+
+  constructor(private readonly dev: CrashDevice, readonly index: number, readonly off: number, readonly len: number, readonly fua: boolean, atomic: boolean) {
+    if (atomic) this.atomic = true;
+  }
+
+  get data(): Uint8Array {
+    if (this.bytes === null) this.bytes = this.dev.writtenData(this.index, this.off, this.len);
+    return this.bytes;
+  }
+}
+
 /** Apply a write/discard entry (all of it, or only `parts`) to a device. */
 function applyEntry(dev: MemoryDevice, e: CrashWriteEntry, parts: ReadonlyArray<readonly [number, number]> | null): void {
   const ranges = parts ?? [[e.off, e.len] as const];
@@ -863,6 +917,122 @@ interface PW {
   readonly units: readonly number[];
   /** The same units as runs of consecutive numbers, [lo, hi) pairs flattened (visibleWrites). */
   readonly runs: readonly number[];
+}
+
+/**
+ * One torn draw of sample(): each picked write lands on a random subset of its units (one draw
+ * per unit, in order; an atomic write lands whole), as stateFromUnitSets() with unitsToParts()
+ * would make it, and the stateKey() of that state. The runs of landed units are found as the
+ * units are drawn (no per-write unit arrays, map or sort); the state itself is made on demand,
+ * only for a key not seen before.
+ */
+function tornDraw(point: number, picked: readonly PW[], rng: CrashRng, unit: number): { key: string; state: () => CrashState } {
+  const writes: PersistedWrite[] = [];
+  const keys: string[] = [];
+  for (const w of picked) {
+    const e = w.e;
+    if (e.atomic === true) {
+      if (w.units.length > 0) {
+        writes.push({ index: e.index });
+        keys.push(`${e.index}`);
+      }
+      continue;
+    }
+    const us = w.units;
+    const parts: Array<[number, number]> = [];
+    let landed = 0;
+    let runLo = -1;
+    let runHi = -1;
+    const close = (): void => {
+      const start = Math.max(e.off, runLo * unit);
+      const end = Math.min(e.off + e.len, runHi * unit);
+      parts.push([start, end - start]);
+    };
+    for (let k = 0; k < us.length; k++) {
+      if (!rng.chance(0.5)) continue;
+      const u = us[k];
+      landed++;
+      if (runHi === u) runHi = u + 1;
+      else {
+        if (runLo >= 0) close();
+        runLo = u;
+        runHi = u + 1;
+      }
+    }
+    if (landed === 0) continue;
+    if (landed === us.length) {
+      writes.push({ index: e.index });
+      keys.push(`${e.index}`);
+      continue;
+    }
+    close();
+    writes.push({ index: e.index, parts });
+    keys.push(`${e.index}:${parts.map(([o, l]) => `${o}+${l}`).join(',')}`);
+  }
+  return { key: keys.join(';'), state: () => ({ point, writes }) };
+}
+
+/** Pending writes up to which sampleWhole() names a subset by a bit mask. */
+const MASK_WRITES = 30;
+
+/**
+ * sample() of whole writes in issue order (no tearing, no reordering), for at most MASK_WRITES
+ * pending writes: the same draws in the same order, the same states in the same order, but a
+ * subset is a bit mask and a state is made only when its mask is new. A power cut with a few
+ * pending writes runs out of new states long before its tries end (2 writes: 4 states, 80 tries),
+ * and then each try is just its draws.
+ */
+function sampleWhole(point: number, count: number, rng: CrashRng, ws: readonly PW[]): CrashState[] {
+  const n = ws.length;
+  const disjoint = noOverlap(ws);
+  const all = 2 ** n;
+  const out: CrashState[] = [];
+  const seen = new Set<number>();
+  const add = (mask: number): void => {
+    if (seen.has(mask) || out.length >= count) return;
+    seen.add(mask);
+    const writes: PersistedWrite[] = [];
+    for (let i = 0; i < n; i++) if ((mask >>> i) & 1) writes.push({ index: ws[i].e.index });
+    out.push({ point, writes });
+  };
+  // A state is its visible writes (issueOrderState): a write no unit of which shows is not in it.
+  const visible = (mask: number): number => {
+    if (disjoint) return mask;
+    const picked: PW[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if ((mask >>> i) & 1) {
+        picked.push(ws[i]);
+        at.push(i);
+      }
+    }
+    const vis = visibleWrites(picked);
+    let m = 0;
+    for (let k = 0; k < at.length; k++) if (vis[k]) m |= 1 << at[k];
+    return m >>> 0;
+  };
+  add(0);
+  add(visible(all - 1));
+  const tries = count * 8 + 16;
+  for (let t = 0; t < tries && out.length < count; t++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) if (rng.chance(0.5)) m |= 1 << i;
+    if (seen.size < all) add(visible(m >>> 0));
+  }
+  return out;
+}
+
+/** Whether no two of the writes share a unit (then every write of every subset is visible). */
+function noOverlap(ws: readonly PW[]): boolean {
+  const runs: Array<[number, number]> = [];
+  for (const w of ws) for (let k = 0; k < w.runs.length; k += 2) runs.push([w.runs[k], w.runs[k + 1]]);
+  runs.sort((a, b) => a[0] - b[0]);
+  let end = -Infinity;
+  for (const [lo, hi] of runs) {
+    if (lo < end) return false;
+    end = Math.max(end, hi);
+  }
+  return true;
 }
 
 /** Ascending unit numbers as runs [lo, hi) of consecutive ones, flattened. */

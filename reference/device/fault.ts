@@ -251,6 +251,11 @@ export class FaultDevice extends WrappedDevice {
   readonly keepLog: boolean;
   /** Called for every injected fault, when it is injected (before an error is thrown). */
   onFault: ((f: InjectedFault) => void) | null = null;
+  /**
+   * Called for every write and discard request as it arrives, whatever a fault then does to it
+   * (the reference adapter's MediaWatch: which device bytes may have changed).
+   */
+  onWrite: ((off: number, len: number) => void) | null = null;
   private nextRule = 0;
   private nextHeld = 0;
   private seq = 0;
@@ -447,6 +452,7 @@ export class FaultDevice extends WrappedDevice {
 
   write(off: number, data: Uint8Array, opts?: WriteOptions): void {
     const fua = validateWrite(this, off, data, opts);
+    if (this.onWrite !== null) this.onWrite(off, data.length);
     const seq = this.seq++;
     const r = this.decide('write', off, data.length);
     this.stats.writes++;
@@ -549,6 +555,7 @@ export class FaultDevice extends WrappedDevice {
 
   discard(off: number, len: number): void {
     validateDiscard(this, off, len);
+    if (this.onWrite !== null) this.onWrite(off, len);
     this.stats.discards++;
     this.logRequest({ kind: 'discard', off, len, failed: false, seq: this.seq++ });
     this.inner.discard(off, len);

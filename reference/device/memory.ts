@@ -255,6 +255,27 @@ export class MemoryDevice implements BlockDevice {
     return { off, len, present };
   }
 
+  /**
+   * Copy into `dst` (device bytes [off, off + dst.length)) what `img` says its range held, where
+   * the two meet: the saved bytes of chunks present at the save, never-written contents (zeroes
+   * or the pattern) for the others. The rest of `dst` is left alone.
+   */
+  readSaved(img: RangeImage, off: number, dst: Uint8Array): void {
+    const hi = Math.min(off + dst.length, img.off + img.len);
+    for (let a = Math.max(off, img.off); a < hi;) {
+      const idx = Math.floor(a / CHUNK_SIZE);
+      const base = idx * CHUNK_SIZE;
+      const b = Math.min(hi, base + CHUNK_SIZE);
+      const saved = img.present.get(idx);
+      if (saved !== undefined) {
+        const from = Math.max(img.off, base);
+        dst.set(saved.subarray(a - from, b - from), a - off);
+      } else if (this.old) dst.set(this.old.subarray(a - base, b - base), a - off);
+      else dst.fill(0, a - off, b - off);
+      a = b;
+    }
+  }
+
   /** Make [img.off, +img.len) read as it did when `img` was saved (the rest is untouched). */
   restoreRange(img: RangeImage): void {
     const { off, len, present } = img;

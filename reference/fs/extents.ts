@@ -18,6 +18,11 @@ export interface Extent {
   readonly state: ExtState;
 }
 
+/** A copy of `e` with another length (one shape for every extent: no spread). */
+function withLen(e: Extent, len: number): Extent {
+  return { lblk: e.lblk, len, pblk: e.pblk, state: e.state };
+}
+
 export class ExtentMap {
   /** The extents; treat as read-only outside this class (views share the array copy-on-write). */
   exts: Extent[];
@@ -113,38 +118,60 @@ export class ExtentMap {
 
   /** Remove [lblk, lblk+len); returns the removed pieces. */
   remove(lblk: number, len: number): Extent[] {
-    const removed = this.range(lblk, len);
-    if (removed.length === 0) return removed;
-    this.own();
-    this.touch(lblk, lblk + len);
-    if (this.delallocBlocks >= 0) for (const e of removed) if (e.state === 'delalloc') this.delallocBlocks -= e.len;
-    const end = lblk + len;
-    const i = this.firstAfter(lblk);
-    let j = i;
-    const keep: Extent[] = [];
-    while (j < this.exts.length && this.exts[j].lblk < end) {
-      const e = this.exts[j];
-      if (e.lblk < lblk) keep.push({ ...e, len: lblk - e.lblk });
-      if (e.lblk + e.len > end) {
-        const d = end - e.lblk;
-        keep.push({ lblk: end, len: e.lblk + e.len - end, pblk: e.pblk < 0 ? -1 : e.pblk + d, state: e.state });
-      }
-      j++;
-    }
-    this.exts.splice(i, j - i, ...keep);
-    return removed;
+    return this.cut(lblk, len);
   }
 
   /** Map [lblk, lblk+len) to `state` at pblk (replacing whatever was there); returns what was replaced. */
   set(lblk: number, len: number, state: ExtState, pblk: number): Extent[] {
-    const old = this.remove(lblk, len);
+    const old = this.cut(lblk, len);
     this.own();
     this.touch(lblk, lblk + len);
     if (state === 'delalloc' && this.delallocBlocks >= 0) this.delallocBlocks += len;
-    const i = this.firstAfter(lblk);
+    // Where [lblk, ...) now starts: after the cut, nothing of the old map overlaps it.
+    const i = this.cutAt;
     this.exts.splice(i, 0, { lblk, len, pblk: state === 'delalloc' ? -1 : pblk, state });
     this.mergeAround(i);
     return old;
+  }
+
+  /** The index cut() left [lblk, ...) at: the first extent at or after the cut range. */
+  private cutAt = 0;
+
+  /**
+   * Remove [lblk, lblk+len) in one pass: the pieces inside it (clipped copies, returned) go, the
+   * parts of the edge extents outside it stay as new extents; cutAt is where the range now begins.
+   */
+  private cut(lblk: number, len: number): Extent[] {
+    const end = lblk + len;
+    const i = this.firstAfter(lblk);
+    const removed: Extent[] = [];
+    let x = this.exts;
+    if (i >= x.length || x[i].lblk >= end) {
+      this.cutAt = i;
+      return removed;
+    }
+    this.own();
+    x = this.exts;
+    this.touch(lblk, end);
+    let j = i;
+    let head: Extent | null = null;
+    let tail: Extent | null = null;
+    for (; j < x.length && x[j].lblk < end; j++) {
+      const e = x[j];
+      const eEnd = e.lblk + e.len;
+      const s = e.lblk > lblk ? e.lblk : lblk;
+      const t = eEnd < end ? eEnd : end;
+      removed.push({ lblk: s, len: t - s, pblk: e.pblk < 0 ? -1 : e.pblk + (s - e.lblk), state: e.state });
+      if (e.state === 'delalloc' && this.delallocBlocks >= 0) this.delallocBlocks -= t - s;
+      if (e.lblk < lblk) head = { lblk: e.lblk, len: lblk - e.lblk, pblk: e.pblk, state: e.state };
+      if (eEnd > end) tail = { lblk: end, len: eEnd - end, pblk: e.pblk < 0 ? -1 : e.pblk + (end - e.lblk), state: e.state };
+    }
+    if (head !== null && tail !== null) x.splice(i, j - i, head, tail);
+    else if (head !== null) x.splice(i, j - i, head);
+    else if (tail !== null) x.splice(i, j - i, tail);
+    else x.splice(i, j - i);
+    this.cutAt = head !== null ? i + 1 : i;
+    return removed;
   }
 
   private canMerge(a: Extent, b: Extent): boolean {
@@ -155,11 +182,11 @@ export class ExtentMap {
   private mergeAround(i: number): void {
     const x = this.exts;
     if (i + 1 < x.length && this.canMerge(x[i], x[i + 1])) {
-      x[i] = { ...x[i], len: x[i].len + x[i + 1].len };
+      x[i] = withLen(x[i], x[i].len + x[i + 1].len);
       x.splice(i + 1, 1);
     }
     if (i > 0 && this.canMerge(x[i - 1], x[i])) {
-      x[i - 1] = { ...x[i - 1], len: x[i - 1].len + x[i].len };
+      x[i - 1] = withLen(x[i - 1], x[i - 1].len + x[i].len);
       x.splice(i, 1);
     }
   }

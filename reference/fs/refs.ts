@@ -33,6 +33,7 @@ import type { BlockDevice } from '../device/types';
 import type { BlockState, FsCapabilities, FsInstance, FsIntrospection, MappingSnapshot } from '../iomap/fs-ops';
 import { FsError, EAGAIN, EEXIST, EINVAL, EIO, ENOENT, ENOPROTOOPT, ENOSPC, ENOTBLK, EUCLEAN } from '../errno';
 import { bdevLimits } from '../iomap/direct-io';
+import { SortedKeyMap, lowerBound, upperBound } from '../sorted';
 
 export interface MkfsOptions {
   blockSize?: number;
@@ -184,6 +185,10 @@ function sbDataStart(sb: Superblock): number {
   return sb.dataStart;
 }
 
+/** RefsSnapshot.block's answers for a hole and for delalloc with no COW staging. */
+const HOLE_BLOCK: BlockState = { state: 'hole' };
+const DELALLOC_BLOCK: BlockState = { state: 'delalloc' };
+
 /**
  * A frozen view of an inode's mapping state (Refs.snapshot): the two forks' copy-on-write views
  * and the sequence numbers. One object with its methods on the prototype: the contract monitor
@@ -227,8 +232,9 @@ class RefsSnapshot implements MappingSnapshot {
     // One object per answer (no spread of a second one): the monitor asks per run of every check.
     const cowPblk = c && c.state !== 'delalloc' && c.pblk >= 0 ? c.pblk + (lblk - c.lblk) : undefined;
     if (!ext || ext.state === 'delalloc') {
-      const state = ext ? 'delalloc' : 'hole';
-      return cowPblk === undefined ? { state } : { state, cowPblk };
+      // The two answers without a location are shared (no consumer changes an answer).
+      if (cowPblk === undefined) return ext ? DELALLOC_BLOCK : HOLE_BLOCK;
+      return { state: ext ? 'delalloc' : 'hole', cowPblk };
     }
     const pblk = ext.pblk + (lblk - ext.lblk);
     const shared = this.fs.isShared(pblk);
@@ -265,8 +271,8 @@ export class Refs implements FsInstance {
   readonly alloc: Allocator;
   /** Delalloc blocks reserved across all inodes (data and COW forks). */
   reservedBlocks = 0;
-  /** Reference counts of shared blocks (absent: 1 if allocated). */
-  readonly refcount = new Map<number, number>();
+  /** Reference counts of shared blocks (absent: 1 if allocated), keys ascending on demand (copyRun). */
+  readonly refcount = new SortedKeyMap<number>();
   /**
    * Blocks that stopped being shared since the last metadata commit. The durable metadata may
    * still give them two owners, so writes keep copying them (COW) instead of overwriting in place
@@ -653,9 +659,8 @@ export class Refs implements FsInstance {
   sharedSpan(pblk: number, n: number): number {
     const s = this.isShared(pblk);
     if (!s && this.refcount.size < n) {
-      let k = n;
-      for (const [b, c] of this.refcount) if (c > 1 && b > pblk && b - pblk < k) k = b - pblk;
-      return k;
+      const b = this.nearestShared(pblk, pblk + n, 1);
+      return b === null ? n : b - pblk;
     }
     let k = 1;
     while (k < n && this.isShared(pblk + k) === s) k++;
@@ -685,13 +690,11 @@ export class Refs implements FsInstance {
       while (a > lo && this.special(a - 1, forWrite) === s) a--;
       while (z < hi && this.special(z, forWrite) === s) z++;
     } else {
-      a = lo;
-      z = hi;
-      for (const [b, c] of this.refcount) {
-        if (c <= 1) continue;
-        if (b < pblk && b >= a) a = b + 1;
-        else if (b > pblk && b < z) z = b;
-      }
+      // The nearest special blocks on either side, by binary search in the sorted tables.
+      const below = this.nearestShared(pblk, lo - 1, -1);
+      const above = this.nearestShared(pblk, hi, 1);
+      a = below === null ? lo : below + 1;
+      z = above === null ? hi : above;
       if (forWrite && !this.bugs.overwriteUnsharedBeforeCommit) {
         for (const b of this.unsharedSinceCommit) {
           if (b < pblk && b >= a) a = b + 1;
@@ -702,6 +705,20 @@ export class Refs implements FsInstance {
     run.a = a;
     run.z = z;
     return run;
+  }
+
+  /**
+   * The shared block (refcount above 1) nearest `pblk` in direction `dir` (1: above, -1: below),
+   * strictly between pblk and `limit`; null if none. Binary search in the sorted refcount keys.
+   */
+  private nearestShared(pblk: number, limit: number, dir: 1 | -1): number | null {
+    const keys = this.refcount.sortedKeys();
+    if (dir > 0) {
+      for (let i = upperBound(keys, pblk); i < keys.length && keys[i] < limit; i++) if (this.refcount.get(keys[i])! > 1) return keys[i];
+    } else {
+      for (let i = lowerBound(keys, pblk) - 1; i >= 0 && keys[i] > limit; i--) if (this.refcount.get(keys[i])! > 1) return keys[i];
+    }
+    return null;
   }
 
   /** copyRun's question about block b: isShared, or mustCopy for a write. */
@@ -748,8 +765,8 @@ export class Refs implements FsInstance {
   private tableBlocksIn(from: number, to: number): number[] {
     const out: number[] = [];
     if (this.refcount.size < to - from) {
-      for (const b of this.refcount.keys()) if (b >= from && b < to) out.push(b);
-      return out.sort((x, y) => x - y);
+      const keys = this.refcount.sortedKeys();
+      return keys.slice(lowerBound(keys, from), lowerBound(keys, to));
     }
     for (let b = from; b < to; b++) if (this.refcount.has(b)) out.push(b);
     return out;
@@ -1517,7 +1534,9 @@ export class Refs implements FsInstance {
     if (ri.workQueued) return;
     ri.workQueued = true;
     io.inode.mapping.queue.submit({
-      label: `refs end_io work (inode ${ri.ino})`,
+      get label() {
+        return `refs end_io work (inode ${ri.ino})`;
+      },
       inode: io.inode,
       get folios(): Folio[] {
         return ri.ioendList.flatMap((x) => x.folios);

@@ -259,7 +259,10 @@ const pendingOf = new WeakMap<DioBio, PendingCompletion>();
 export function submitDioBio(bio: DioBio): void {
   const inode = bio.dio.inode;
   const entry: PendingCompletion = {
-    label: bio.label,
+    // Made when read (reports): the bio's fields are fixed at creation.
+    get label() {
+      return bio.label;
+    },
     inode,
     folios: [],
     complete: () => {

@@ -12,6 +12,7 @@ import {
   IOMAP_IOEND_SHARED, IOMAP_IOEND_UNWRITTEN, IOMAP_UNWRITTEN, SECTOR_SIZE, WritepageCtx, WritebackControl, iomapSector,
 } from './types';
 import { Folio } from './folio';
+import type { PendingCompletion } from './bio';
 import type { BlockDevice } from '../device/types';
 import { isFsError, EIO } from '../errno';
 import { modelBugs } from '../bugs';
@@ -187,16 +188,37 @@ function sendIoend(wpc: WritepageCtx, error: number): number {
     return error;
   }
   const status = writeIoendToDevice(io);
-  io.inode.mapping.queue.submit({
-    label: `writeback ioend #${io.id} [${io.offset}, +${io.size}) ${io.type === IOMAP_UNWRITTEN ? 'unwritten' : 'mapped'}`,
-    inode: io.inode,
-    folios: io.folios,
-    complete: () => {
-      io.status = status;
-      ioendBioDone(io);
-    },
-  });
+  io.inode.mapping.queue.submit(new IoendCompletion(io, status));
   return 0;
+}
+
+/**
+ * The block layer's entry for a submitted writeback ioend. Its label is made only when someone
+ * reads it (reports, the failure explorer), from what the ioend was at submission.
+ */
+class IoendCompletion implements PendingCompletion {
+  readonly inode: Inode;
+  readonly folios: readonly Folio[];
+  private readonly offset: number;
+  private readonly size: number;
+  private readonly unwritten: boolean;
+
+  constructor(private readonly io: Ioend, private readonly status: number) {
+    this.inode = io.inode;
+    this.folios = io.folios;
+    this.offset = io.offset;
+    this.size = io.size;
+    this.unwritten = io.type === IOMAP_UNWRITTEN;
+  }
+
+  get label(): string {
+    return `writeback ioend #${this.io.id} [${this.offset}, +${this.size}) ${this.unwritten ? 'unwritten' : 'mapped'}`;
+  }
+
+  complete(): void {
+    this.io.status = this.status;
+    ioendBioDone(this.io);
+  }
 }
 
 /* ------------------------------------------------------------------------------------------ */
