@@ -156,6 +156,7 @@ type Head = string | (() => string);
 function headLine(h: Head): string {
   return typeof h === 'string' ? h : h();
 }
+
 /**
  * fsx's GOOD/BAD column: the 2-byte word at i, or the one byte at i when it is the read's last
  * (a second byte would be one the read never returned).
