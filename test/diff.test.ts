@@ -5,7 +5,7 @@
  * with the rule naming what differed. The per-block classes and the envelope are unit-tested.
  */
 import { strict as assert } from 'assert';
-import { DiffAdapter, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, extentEdges, seekDataBlocks, triage } from '../adapters/diff';
+import { DiffAdapter, DiffOptions, DiffTarget, SpeculativeBlocks, blockClasses, classesAgree, cowPendingBlocks, cowProgressAgrees, extentEdges, seekDataBlocks, triage } from '../adapters/diff';
 import { ENXIO, FsError } from '../reference/errno';
 import { ReferenceAdapter } from '../adapters/reference';
 import type { FiemapExtent, FileAdapter, FileTarget } from '../adapters/types';
@@ -416,8 +416,8 @@ describe('diff: host vs reference', () => {
 
   /** Run `ops` through a diff of the host filesystem at `dir` (host made by `host`): null, or the divergence. */
   function diffOnce(dir: string, personality: 'xfs' | 'ext4' | 'generic', ops: (t: FileTarget) => void,
-    host = createHostAdapter({ path: dir, scratch: dir }), folioSize?: number, cowProgress?: boolean): string | null {
-    const diff = new DiffAdapter(host, { personality, folioSize, cowProgress });
+    host = createHostAdapter({ path: dir, scratch: dir }), folioSize?: number, cowProgress?: boolean, more: DiffOptions = {}): string | null {
+    const diff = new DiffAdapter(host, { personality, folioSize, cowProgress, ...more });
     try {
       ops(diff.open());
       return null;
@@ -484,17 +484,7 @@ describe('diff: host vs reference', () => {
       t.pwrite(0, new Uint8Array(8192).fill(3)); // host: block 0's mapping is a one-block hole, page 0 a folio of its own
       t.fallocate!(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 7168, 1024); // its flush of page 1
     };
-    const run = (dir: string, follow: boolean): string | null => {
-      const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'xfs', followCacheDrops: follow });
-      try {
-        ops(diff.open());
-        return null;
-      } catch (e) {
-        return (e as Error).message;
-      } finally {
-        diff.close();
-      }
-    };
+    const run = (dir: string, follow: boolean): string | null => diffOnce(dir, 'xfs', ops, undefined, undefined, undefined, { followCacheDrops: follow });
     const out = await withScratchFs('xfs', (dir) => ({ followed: run(dir, true), not: run(dir, false) }), { size: 320 << 20, mkfsArgs: ['-b', 'size=1024'] });
     if (out.skipped !== null) skipWith(this, out.skipped);
     assert.equal(out.value!.followed, null);
