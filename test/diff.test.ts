@@ -642,6 +642,28 @@ describe('diff: host vs reference', () => {
   });
 
   /*
+   * An ext4 model fix (ext4 4k seed 1601, op 154,265, 5 ops): an allocating fallocate without
+   * KEEP_SIZE past the on-disk size raises it (ext4_update_inode_size), so a refused O_DIRECT write
+   * inside it is not extending and frees nothing past EOF.
+   */
+  it('ext4 4k host: ext4-4k-fallocate-raises-disk-size-diff.json runs the same on both sides', async function () {
+    this.timeout(120_000);
+    const p = path.join(__dirname, '..', '..', 'corpus', 'host', 'ext4-4k-fallocate-raises-disk-size-diff.json');
+    const log = parseOpLog(fs.readFileSync(p, 'utf8'), p);
+    const replay = (dir: string) => {
+      const diff = new DiffAdapter(createHostAdapter({ path: dir, scratch: dir }), { personality: 'ext4' });
+      try {
+        return replayLog(diff, diff.name, log, { quiet: true, debug: false, logDumpOps: 0 }, quiet);
+      } finally {
+        diff.close();
+      }
+    };
+    const out = await withScratchFs('ext4', replay, { size: 128 << 20, mkfsArgs: ['-b', '4096'] });
+    if (out.skipped !== null) skipWith(this, out.skipped);
+    assert.equal(out.value!.failure, null, out.value!.report.join('\n'));
+  });
+
+  /*
    * ext4 1k model fixes, each found with a later O_DIRECT write or read meeting a block the model
    * had written and the host had left unwritten: a zero range leaves the blocks it covers whole
    * clean (seeds 111 and 112, 3 ops each: discardCoveredBlocks); a zero range that extends the file

@@ -783,6 +783,19 @@ describe('personalities', () => {
     }
   });
 
+  // diff, ext4 4k seed 1601, op 154,265, 5 ops (corpus/host/ext4-4k-fallocate-raises-disk-size-diff.json).
+  it('fallocExtendsWithoutZeroing: an ext4 fallocate without KEEP_SIZE raises the on-disk size to its end, inside i_size too (ext4_update_inode_size); xfs leaves it', () => {
+    for (const name of ['ext4', 'xfs'] as const) {
+      const { fsys, f } = mount(name);
+      f.fallocate(FALLOC_FL_KEEP_SIZE, 0, 2 * BS);
+      f.pwrite(0, new Uint8Array(1).fill(9)); // into an unwritten block: dirty cache, on-disk size 0
+      assert.equal(fsys.refs.diskSize(f.inode), 0, `${name}: nothing written back yet`);
+      f.fallocate(0, 0, 1);
+      assert.equal(fsys.refs.diskSize(f.inode), name === 'ext4' ? 1 : 0, name);
+      assert.deepStrictEqual(fsys.checkInvariants(), [], name);
+    }
+  });
+
   it('maxBytes: ext4 refuses a write at (2^32 - 1) blocks with EFBIG (ext4_max_size), xfs allows far more (diff, ext4 4k, 1 op)', () => {
     for (const name of ['ext4', 'xfs'] as const) {
       const { f } = mount(name);
