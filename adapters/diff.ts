@@ -352,6 +352,12 @@ export class DiffTarget implements FileTarget {
   private lastSize = 0;
   /** The size before the current op. */
   private sizeBefore = 0;
+  /** The host's external page cache drops seen so far (null: not followed, or not readable). */
+  private cacheDrops: number | null;
+  private dropsFollowed = 0;
+  /** Ops run on both sides (both()), and the one before which the last drop was followed. */
+  private opsRun = 0;
+  private lastDropAt = 0;
   constructor(private readonly ref: ReferenceTarget, private readonly host: FileTarget, private readonly bs: number,
     /** The host preallocates past EOF on its own (XFS): hole vs unwritten is in the envelope. */
     private readonly speculative: boolean,
@@ -364,9 +370,53 @@ export class DiffTarget implements FileTarget {
     /** Both sides can read with RWF_DONTCACHE (the diff's own reads then leave the caches alone). */
     private readonly dontcache = false,
     /** A refused misaligned O_DIRECT write may have allocated a prefix of what the reference did (reconcileRefusedAllocation). */
-    refusedDioAllocation = true) {
+    refusedDioAllocation = true,
+    /** Drop the reference's clean cache when someone else drops the host's (followCacheDrops). */
+    followCacheDrops = true) {
     this.refusedDioAllocation = partialDio && refusedDioAllocation;
     this.spec = speculative && speculativeLineage ? new SpeculativeBlocks() : null;
+    this.cacheDrops = followCacheDrops ? host.externalCacheDrops?.() ?? null : null;
+  }
+
+  /** How many of the host's external page cache drops the reference followed. */
+  get cacheDropsFollowed(): number {
+    return this.dropsFollowed;
+  }
+
+  /**
+   * Another process's `echo 1|3 > /proc/sys/vm/drop_caches` (the host adapter's closeOpen in any
+   * other harness run on the machine does it) drops every clean folio of the host file at a moment
+   * the run does not choose; a later write there then makes new folios sized by its own mapping
+   * where the reference reuses its larger cached one, and a flush writes back different blocks
+   * (xfs 1k, seed 1303, op 45,224: a clean folio over pages 4-5 went on the host only, a write whose
+   * mapping at block 16 was a one-block hole made page 4 a folio of its own there, and an insert's
+   * flush from block 21 wrote block 16 back on the reference only; reproduced by dropping the host
+   * file's clean cache after op 45,222). After each host op, before the reference runs it, the
+   * drops counted since the last look are followed: the reference drops its clean cache too
+   * (IomapFs.dropCaches). A drop inside the host op is taken to have come before it; one in the
+   * microseconds between the host op and the look is followed though the host op did not see it.
+   */
+  private followCacheDrops(): void {
+    this.opsRun++;
+    if (this.cacheDrops === null) return;
+    const n = this.host.externalCacheDrops?.() ?? null;
+    if (n !== null && n > this.cacheDrops) {
+      this.ref.fsys.dropCaches();
+      this.dropsFollowed++;
+      this.lastDropAt = this.opsRun;
+    }
+    if (n !== null) this.cacheDrops = n;
+  }
+
+  /**
+   * For a divergence report: whether other processes dropped the page cache during the run. A drop
+   * inside a host op may have come after the op looked at the cache, which following cannot undo,
+   * so a divergence soon after one may be the machine's doing: replaying the log tells.
+   */
+  private dropNote(): string[] {
+    if (this.dropsFollowed === 0) return [];
+    const ago = this.opsRun - this.lastDropAt;
+    return [`  note: other processes dropped the page cache ${this.dropsFollowed} times during this run (followed on the reference), the last ${ago === 0 ? 'during this op' : `${ago} ops before this one`}; a drop inside a host op cannot be followed exactly: replay the log to see whether the divergence stays`];
   }
 
   /**
@@ -388,10 +438,13 @@ export class DiffTarget implements FileTarget {
    * violation, a model crash) is the model's failure and propagates as it is.
    */
   private both<T>(what: string, onRef: (t: FileTarget) => T, eq: (a: T, b: T) => boolean = (a, b) => a === b): T {
+    // The host first: a page cache drop by another process before or during its op is then seen
+    // (followCacheDrops) before the reference runs the same op.
+    const h = attempt(() => onRef(this.host));
+    this.followCacheDrops();
     const r = attempt(() => onRef(this.ref));
     if (!r.ok && !(r.e instanceof FsError)) throw r.e;
     this.refFailed = !r.ok;
-    const h = attempt(() => onRef(this.host));
     if (r.ok && h.ok) {
       if (!eq(r.v, h.v)) throw new Divergence('diff-result', [`${what}: the reference returned ${show(r.v)}, the host ${show(h.v)}`]);
       return h.v;
@@ -620,7 +673,7 @@ export class DiffTarget implements FileTarget {
       }
       if (!classesAgree(rc[b], hc[b], this.refBlockDirty(b), this.speculative)) {
         throw new Divergence('diff-mapping', [`after ${what}: block ${b} (byte ${b * bs}) is ${hc[b]} on the host, ${rc[b]} on the reference`,
-          `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`]);
+          `  host:      ${runs(hc)}`, `  reference: ${runs(rc)}`, `  ${triage(rc[b], hc[b])}`, ...this.dropNote()]);
       }
     }
     const rs = seekDataBlocks(this.ref, size, bs);
@@ -640,7 +693,7 @@ export class DiffTarget implements FileTarget {
     if (sameBytes(h, r)) return;
     let i = 0;
     while (i < Math.min(h.length, r.length) && h[i] === r[i]) i++;
-    throw new Divergence('diff-bytes', [`after ${what}: the files differ from byte ${i} (host ${hex(h[i])}, reference ${hex(r[i])}; lengths ${h.length}/${r.length})`]);
+    throw new Divergence('diff-bytes', [`after ${what}: the files differ from byte ${i} (host ${hex(h[i])}, reference ${hex(r[i])}; lengths ${h.length}/${r.length})`, ...this.dropNote()]);
   }
 
   size(): number { return this.both('stat', (t) => t.size()); }
@@ -898,6 +951,12 @@ export interface DiffOptions {
    * DiffTarget.reconcileRefusedAllocation): false for a strict diff.
    */
   refusedDioAllocation?: boolean;
+  /**
+   * When another process drops the machine's clean page cache (drop_caches), drop the reference's
+   * clean cache too before the next op (default true; DiffTarget.followCacheDrops): false to
+   * leave the reference's cache alone.
+   */
+  followCacheDrops?: boolean;
 }
 
 /** `diff:SPEC`: the host adapter `host` against the reference with `personality` and the host's block size. */
@@ -910,6 +969,7 @@ export class DiffAdapter implements FileAdapter {
   private readonly speculativeLineage: boolean;
   private readonly dontcache: boolean;
   private readonly refusedDioAllocation: boolean;
+  private readonly followCacheDrops: boolean;
   /** What the adapter did to the host to make it comparable. */
   readonly notes: string[] = [];
 
@@ -919,6 +979,7 @@ export class DiffAdapter implements FileAdapter {
     this.speculativeLineage = o.speculativeLineage ?? true;
     this.dontcache = o.dontcacheReads ?? host.capabilities.dontcache === true;
     this.refusedDioAllocation = o.refusedDioAllocation ?? true;
+    this.followCacheDrops = o.followCacheDrops ?? true;
     const bs = host.capabilities.blockSize;
     // Without a personality, the host filesystem's own (a host adapter says which it is).
     const info = (host as { info?: { fsType?: string; dir?: string } }).info;
@@ -969,7 +1030,7 @@ export class DiffAdapter implements FileAdapter {
       this.notes.push('own reads: the host has no RWF_DONTCACHE reads; the byte comparisons cache what they read, on both sides');
     }
     const t = new DiffTarget(ref, host, this.capabilities.blockSize, this.setup.personality === 'xfs', this.capabilities.dioMisalignedWritePartial === true, this.cowProgress,
-      this.speculativeLineage, this.dontcache, this.refusedDioAllocation);
+      this.speculativeLineage, this.dontcache, this.refusedDioAllocation, this.followCacheDrops);
     t.compare('open');
     return t;
   }

@@ -302,6 +302,13 @@ export interface FileTarget {
    */
   randomReads?(): void;
   /**
+   * How many times the whole machine's clean page cache was dropped by someone else
+   * (`echo 1|3 > /proc/sys/vm/drop_caches` by another process: /proc/vmstat drop_pagecache, less
+   * this process's own drops); null when it cannot be read. The diff target drops the reference's
+   * clean cache too when it moves (DiffOptions.followCacheDrops). Absent: not a kernel filesystem.
+   */
+  externalCacheDrops?(): number | null;
+  /**
    * Close the file, drop caches as `echo 3 > /proc/sys/vm/drop_caches` does (clean, unmapped folios
    * only: nothing is written back, dirty data stays cached), reopen. Dropping nothing is allowed.
    */

@@ -40,6 +40,36 @@ export const describe = 'a real kernel filesystem (host:DIR, DIR inside a scratc
   + 'pread/pwrite/truncate/fsync, and through the native addon fallocate, SEEK_DATA/HOLE, FIEMAP, clone/dedupe/copy, O_DIRECT';
 
 const PROC_DROP_CACHES = '/proc/sys/vm/drop_caches';
+
+/** The page cache drops this process made (closeOpen): not someone else's (externalCacheDrops). */
+let ownCacheDrops = 0;
+/** /proc/vmstat, opened once (null: not yet; -1: cannot be read). */
+let vmstatFd: number | null = null;
+const vmstatBuf = Buffer.allocUnsafe(16384);
+
+/**
+ * /proc/vmstat's drop_pagecache: how many times anyone wrote 1 or 3 to /proc/sys/vm/drop_caches
+ * since boot (each drops every clean, unmapped page cache folio of the machine: our test file's
+ * too). Null when it cannot be read. One pread of the file (about 70 µs: the kernel formats every
+ * counter), so the diff target asks once per op.
+ */
+export function pageCacheDrops(): number | null {
+  if (vmstatFd === -1) return null;
+  try {
+    if (vmstatFd === null) vmstatFd = fs.openSync('/proc/vmstat', 'r');
+    const n = fs.readSync(vmstatFd, vmstatBuf, 0, vmstatBuf.length, 0);
+    const text = vmstatBuf.toString('latin1', 0, n);
+    const at = text.indexOf('\ndrop_pagecache ');
+    if (at < 0) throw new Error('no drop_pagecache');
+    const v = Number(text.slice(at + 16, text.indexOf('\n', at + 1)));
+    if (!Number.isSafeInteger(v)) throw new Error('drop_pagecache not a number');
+    return v;
+  } catch {
+    if (vmstatFd !== null && vmstatFd >= 0) fs.closeSync(vmstatFd);
+    vmstatFd = -1;
+    return null;
+  }
+}
 /** Any single read/write is clamped to this by the kernel (fs/read_write.c). */
 
 export interface HostOptions {
@@ -522,6 +552,12 @@ export class HostTarget implements FileTarget {
 
   // ---- lifecycle ----------------------------------------------------------------------------------
 
+  /** The machine's page cache drops by other processes since boot (FileTarget.externalCacheDrops). */
+  externalCacheDrops(): number | null {
+    const n = pageCacheDrops();
+    return n === null ? null : n - ownCacheDrops;
+  }
+
   /** Close both fds, drop clean caches (see HostOptions.dropCaches), reopen the same file. */
   closeOpen(): void {
     this.live();
@@ -714,6 +750,7 @@ export class HostAdapter implements FileAdapter {
     if (!this.info.dropCaches) return;
     try {
       fs.writeFileSync(PROC_DROP_CACHES, '3\n');
+      ownCacheDrops++;
     } catch (e) {
       if (this.dropMode === 'always') throw toFsError(e, `host: write ${PROC_DROP_CACHES}`);
       this.info.dropCaches = false;

@@ -72,6 +72,16 @@ interface PendingBegin {
   changeSeq: number;
 }
 
+/**
+ * The arguments a violation report names: an object built by the callback, or null for the
+ * running hot callback's (->iomap_begin, ->iomap_end, ->iomap_valid, ->map_blocks), which notes
+ * them in fields instead (ContractMonitor.noteCall) so that a passing call allocates nothing.
+ */
+type Args = Record<string, unknown> | null;
+
+/** Which hot callback noted its arguments last (ContractMonitor.callArgs). */
+const enum Call { Begin, End, Valid, MapBlocks }
+
 /** R47: the last answer of an iteration, while its answers are one mergeable block after another. */
 interface BlockRun {
   end: number;
@@ -190,6 +200,13 @@ export class ContractMonitor {
   readonly mapChanges = new MapChangeLog();
   /** The API generation the filesystem's ops tables are written for. */
   readonly api: 'current' | '6.12';
+  /* The arguments of the hot callback whose checks run now (noteCall). */
+  private call = Call.Begin;
+  private callIno = 0;
+  private callPos = 0;
+  private callLen = 0;
+  private callWritten = 0;
+  private callFlags = 0;
 
   constructor(fs: FsInstance, opts: MonitorOptions) {
     this.fs = fs;
@@ -275,10 +292,35 @@ export class ContractMonitor {
     this.evaluated.bump(slot, n);
   }
 
-  private violation(rule: string, detail: string, callback: string, args: Record<string, unknown>, m: Iomap | null): never {
+  private violation(rule: string, detail: string, callback: string, args: Args, m: Iomap | null): never {
     // A rule judged against a cached snapshot may be the cache's fault: let it say so first.
     this.fs.introspect?.confirm?.();
-    throw new ContractViolation(rule, detail, callback, args, m, this.op);
+    throw new ContractViolation(rule, detail, callback, args ?? this.callArgs(), m, this.op);
+  }
+
+  /**
+   * Note the arguments of the hot callback whose checks run next (checks pass `null` for them;
+   * ->iomap_valid's cookie goes in `flags`). Noted after the filesystem's own call returns: a
+   * callback nested in it notes its own.
+   */
+  private noteCall(call: Call, ino: number, pos: number, len: number, written: number, flags: number): void {
+    this.call = call;
+    this.callIno = ino;
+    this.callPos = pos;
+    this.callLen = len;
+    this.callWritten = written;
+    this.callFlags = flags;
+  }
+
+  /** The noted callback's arguments as its report shows them (the object it used to build per call). */
+  private callArgs(): Record<string, unknown> {
+    const ino = this.callIno;
+    switch (this.call) {
+      case Call.Begin: return { ino, pos: this.callPos, length: this.callLen, flags: this.callFlags };
+      case Call.End: return { ino, pos: this.callPos, length: this.callLen, written: this.callWritten, flags: this.callFlags };
+      case Call.Valid: return { ino, cookie: this.callFlags };
+      case Call.MapBlocks: return { ino, offset: this.callPos, len: this.callLen };
+    }
   }
 
   private snap(inode: Inode): MappingSnapshot | null {
@@ -299,14 +341,15 @@ export class ContractMonitor {
 
   private begin(raw: IomapOps, inode: Inode, pos: number, len: number, flags: number, m: Iomap, src: Iomap): number {
     const cb = '->iomap_begin';
-    const args = { ino: inode.ino, pos, length: len, flags };
     const before = this.snap(inode);
     const ret = raw.begin(inode, pos, len, flags, m, src);
     const after = before ? this.snap(inode) : null;
+    this.noteCall(Call.Begin, inode.ino, pos, len, 0, flags);
+    const args = null;
     const readOnly = !(flags & (IOMAP_WRITE)) && !(flags & IOMAP_ZERO);
     if (ret < 0) {
       if (before && after) {
-        if (this.tally(Slot.R21), !(before.version('all') === after.version('all'))) this.violation('R21', `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...args, ret }, null);
+        if (this.tally(Slot.R21), !(before.version('all') === after.version('all'))) this.violation('R21', `begin failed with ${ret} but changed the mapping state (${before.fingerprint('all')} -> ${after.fingerprint('all')})`, cb, { ...this.callArgs(), ret }, null);
       }
       // An -EAGAIN-style refusal satisfies R17 (OVERWRITE_ONLY) or, for NOWAIT alone, R18: count
       // it under the rule it answers (NOWAIT-only refusals used to be counted as R17).
@@ -346,7 +389,7 @@ export class ContractMonitor {
     if (this.spare.length < SPARE_PENDING) this.spare.push(p);
   }
 
-  private checkShape(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
+  private checkShape(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Args): void {
     const end = m.offset + m.length;
     const bs = inode.blockSize;
     if (this.tally(Slot.R02), !(m.length > 0)) this.violation('R02', `mapping length ${m.length}`, cb, args, m);
@@ -382,7 +425,7 @@ export class ContractMonitor {
    * layer iterate per block where one mapping would do: zeroing a 2^40-byte gap past EOF takes
    * 2^28 calls. PER_BLOCK_LIMIT such answers in a row within one iteration are a violation.
    */
-  private checkPerBlock(inode: Inode, pos: number, len: number, m: Iomap, src: Iomap, cb: string, args: Record<string, unknown>): void {
+  private checkPerBlock(inode: Inode, pos: number, len: number, m: Iomap, src: Iomap, cb: string, args: Args): void {
     let run = this.blockRuns.get(m);
     const goesOn = pos + len > m.offset + m.length && src.type === IOMAP_HOLE;
     if (!goesOn || m.length !== inode.blockSize) {
@@ -406,7 +449,7 @@ export class ContractMonitor {
     if (this.tally(Slot.R47), !(run.n < PER_BLOCK_LIMIT)) this.violation('R47', `${run.n} one-block ${typeName(m.type)} answers in a row, each continuing the last, for a request that goes on to ${pos + len}: one mapping would do`, cb, args, m);
   }
 
-  private checkSrcmap(inode: Inode, pos: number, flags: number, m: Iomap, s: Iomap, cb: string, args: Record<string, unknown>): void {
+  private checkSrcmap(inode: Inode, pos: number, flags: number, m: Iomap, s: Iomap, cb: string, args: Args): void {
     const bs = inode.blockSize;
     const end = s.offset + s.length;
     const typeOk = s.type === IOMAP_MAPPED || s.type === IOMAP_UNWRITTEN || s.type === IOMAP_DELALLOC || s.type === IOMAP_INLINE;
@@ -418,7 +461,7 @@ export class ContractMonitor {
     void flags;
   }
 
-  private checkPerRequest(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
+  private checkPerRequest(inode: Inode, pos: number, len: number, flags: number, m: Iomap, cb: string, args: Args): void {
     if (flags & IOMAP_WRITE) {
       if (this.tally(Slot.R11), !(m.type !== IOMAP_HOLE || (flags & IOMAP_UNSHARE) !== 0)) this.violation('R11', 'HOLE returned for a write', cb, args, m);
     }
@@ -452,7 +495,7 @@ export class ContractMonitor {
 
   /** Rules that compare the answer with the filesystem's own state before and after begin. */
   private checkAgainstState(inode: Inode, pos: number, len: number, flags: number, m: Iomap, before: MappingSnapshot,
-    after: MappingSnapshot, readOnly: boolean, cb: string, args: Record<string, unknown>): void {
+    after: MappingSnapshot, readOnly: boolean, cb: string, args: Args): void {
     const bs = inode.blockSize;
     if (readOnly || (flags & IOMAP_ZERO)) {
       if (this.tally(Slot.R14), !(before.version('data') === after.version('data'))) this.violation('R14', `a read-only lookup changed the mapping: ${before.fingerprint('data')} -> ${after.fingerprint('data')}`, cb, args, m);
@@ -490,7 +533,7 @@ export class ContractMonitor {
    * it agrees at its first block; only SHARED may change inside a run (sharedRun). The first
    * block that disagrees is the one a block-by-block walk would name.
    */
-  private checkTruthful(inode: Inode, pos: number, len: number, m: Iomap, st: MappingSnapshot, cb: string, args: Record<string, unknown>): void {
+  private checkTruthful(inode: Inode, pos: number, len: number, m: Iomap, st: MappingSnapshot, cb: string, args: Args): void {
     const bs = inode.blockSize;
     const start = Math.floor(Math.max(m.offset, roundDown(pos, bs)) / bs);
     const endByte = Math.min(m.offset + m.length, pos + Math.max(len, 1));
@@ -515,7 +558,7 @@ export class ContractMonitor {
   }
 
   /** R41–R43 at block b of state s (throws on the first rule b breaks). */
-  private checkTruthfulAt(b: number, s: BlockState, m: Iomap, bs: number, cb: string, args: Record<string, unknown>): void {
+  private checkTruthfulAt(b: number, s: BlockState, m: Iomap, bs: number, cb: string, args: Args): void {
     const want = TYPE_OF_STATE[s.state];
     if (m.type === IOMAP_MAPPED && s.state === 'delalloc') {
       if (this.tally(Slot.R42), !(false)) this.violation('R42', `block ${b} is delalloc but reported MAPPED`, cb, args, m);
@@ -534,7 +577,8 @@ export class ContractMonitor {
 
   private end(raw: IomapOps, inode: Inode, pos: number, length: number, written: number, flags: number, m: Iomap): number {
     const cb = '->iomap_end';
-    const args = { ino: inode.ino, pos, length, written, flags };
+    this.noteCall(Call.End, inode.ino, pos, length, written, flags);
+    const args = null;
     const p = this.pending.get(m);
     if (this.tally(Slot.R21), !(p !== undefined && p.flags === flags && p.inode === inode)) this.violation('R21', p ? `flags ${opFlagNames(flags)} differ from begin's ${opFlagNames(p.flags)}` : 'end without a matching begin', cb, args, m);
     this.pending.delete(m);
@@ -549,7 +593,8 @@ export class ContractMonitor {
     // throws no ContractViolation): compare the data fork across the releasing ->iomap_end.
     const beforeEnd = release ? this.snap(inode) : null;
     const ret = raw.end!(inode, pos, length, written, flags, m);
-    if (this.tally(Slot.R23), !(!(ret < 0 && written > 0))) this.violation('R23', `->iomap_end returned ${ret} after ${written} bytes of progress`, cb, { ...args, ret }, m);
+    this.noteCall(Call.End, inode.ino, pos, length, written, flags);
+    if (this.tally(Slot.R23), !(!(ret < 0 && written > 0))) this.violation('R23', `->iomap_end returned ${ret} after ${written} bytes of progress`, cb, { ...this.callArgs(), ret }, m);
     if (release) {
       if (beforeEnd) this.checkPunchOnlyDelalloc(inode, m, beforeEnd, cb, args);
       this.checkDelallocReleased(inode, pos, length, written, m, cb, args);
@@ -558,7 +603,7 @@ export class ContractMonitor {
   }
 
   /** R25: the delalloc release punched only delalloc: no other data-fork block of the mapping changed. */
-  private checkPunchOnlyDelalloc(inode: Inode, m: Iomap, before: MappingSnapshot, cb: string, args: Record<string, unknown>): void {
+  private checkPunchOnlyDelalloc(inode: Inode, m: Iomap, before: MappingSnapshot, cb: string, args: Args): void {
     const after = this.snap(inode)!;
     const bs = inode.blockSize;
     const first = Math.floor(m.offset / bs);
@@ -579,7 +624,7 @@ export class ContractMonitor {
    * R24: after a short write into new delalloc, clean blocks of the unused part hold no
    * reservation. For a STALE mapping the same obligation is R26 (it had no check of its own).
    */
-  private checkDelallocReleased(inode: Inode, pos: number, length: number, written: number, m: Iomap, cb: string, args: Record<string, unknown>): void {
+  private checkDelallocReleased(inode: Inode, pos: number, length: number, written: number, m: Iomap, cb: string, args: Args): void {
     const st = this.snap(inode);
     if (!st) return;
     const rule = m.flags & IOMAP_F_STALE ? 'R26' : 'R24';
@@ -659,7 +704,8 @@ export class ContractMonitor {
   private iomapValid(raw: FolioOps, inode: Inode, iomap: Iomap): boolean {
     const valid = raw.iomapValid!(inode, iomap);
     const p = this.pending.get(iomap);
-    const args = { ino: inode.ino, cookie: iomap.validityCookie };
+    this.noteCall(Call.Valid, inode.ino, 0, 0, 0, iomap.validityCookie);
+    const args = null;
     if (p) {
       const changedField = changedFsField(p.copy, iomap);
       if (this.tally(Slot.R31), !(changedField === undefined)) this.violation('R31', `iomap.${String(changedField)} changed before ->iomap_valid`, '->iomap_valid', args, iomap);
@@ -681,7 +727,7 @@ export class ContractMonitor {
    * allocated it, a punch freed it, a direct write completed into it — means the mapping is stale
    * whatever the cookie says; the monitor's record names what changed it.
    */
-  private checkBlocksUnchanged(inode: Inode, iomap: Iomap, p: PendingBegin, now: MappingSnapshot, args: Record<string, unknown>): void {
+  private checkBlocksUnchanged(inode: Inode, iomap: Iomap, p: PendingBegin, now: MappingSnapshot, args: Args): void {
     if (iomap.type === IOMAP_INLINE) return;
     const bs = inode.blockSize;
     const lo = Math.floor(Math.max(iomap.offset, p.pos) / bs);
@@ -716,7 +762,6 @@ export class ContractMonitor {
 
   private mapBlocks(raw: WritebackOps, wpc: WritepageCtx, inode: Inode, offset: number, len: number): number {
     const cb = '->map_blocks';
-    const args = { ino: inode.ino, offset, len };
     const ret = raw.mapBlocks(wpc, inode, offset, len);
     // Writeback may allocate (a whole delalloc extent) or start a COW here: a possible change of
     // the dirty run's blocks and of the mapping it got.
@@ -726,12 +771,13 @@ export class ContractMonitor {
     const hi = ret < 0 ? offset + len : Math.max(offset + len, mb.offset + mb.length);
     this.mapChanges.record(inode.ino, 'writeback mapping', Math.floor(lo / bsz), Math.ceil(hi / bsz));
     if (ret < 0) return ret;
-    this.checkWritebackMapping(wpc, inode, offset, len, cb, args);
+    this.noteCall(Call.MapBlocks, inode.ino, offset, len, 0, 0);
+    this.checkWritebackMapping(wpc, inode, offset, len, cb, null);
     return ret;
   }
 
   /** R32–R34: the writeback mapping (from ->map_blocks or ->writeback_range) for a dirty run. */
-  private checkWritebackMapping(wpc: WritepageCtx, inode: Inode, offset: number, len: number, cb: string, args: Record<string, unknown>): void {
+  private checkWritebackMapping(wpc: WritepageCtx, inode: Inode, offset: number, len: number, cb: string, args: Args): void {
     const m = wpc.iomap;
     const bs = inode.blockSize;
     const end = m.offset + m.length;
@@ -826,7 +872,7 @@ export class ContractMonitor {
   }
 
   /** C03: after a failed ->writeback_range no clean block from pos to the folio's end keeps a delalloc reservation. */
-  private checkErrorReleases(inode: Inode, folio: Folio, pos: number, cb: string, args: Record<string, unknown>): void {
+  private checkErrorReleases(inode: Inode, folio: Folio, pos: number, cb: string, args: Args): void {
     if (!this.fs.introspect) return;
     const st = this.fs.introspect.snapshot(inode);
     const bs = inode.blockSize;

@@ -149,6 +149,14 @@ export interface RunnerConfig {
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
+
+/** The first line of a check's failure, or what builds it (only when the check fails). */
+type Head = string | (() => string);
+
+function headLine(h: Head): string {
+  return typeof h === 'string' ? h : h();
+}
+
 /**
  * fsx's GOOD/BAD column: the 2-byte word at i, or the one byte at i when it is the read's last
  * (a second byte would be one the read never returned).
@@ -1039,24 +1047,27 @@ export class Runner {
     const t = this.t;
     if (sim) return;
     if (typeof t.remount !== 'function') return this.skip(buf, i, sim, 'skipping remount: the target cannot remount');
-    const head = `after a clean remount (op ${n}), which must keep every byte written and the size:`;
+    const head = (): string => `after a clean remount (op ${n}), which must keep every byte written and the size:`;
     const movedBefore = this.movedMapping();
     try {
       t.remount();
     } catch (e) {
       // A clean remount has no reason to fail: the file missing or the mount refused is data lost.
       if (!(e instanceof FsError)) throw e;
-      return this.fail('durability', 'fileops-14.25', undefined, [head, `the remount failed: ${e.message}`]);
+      return this.fail('durability', 'fileops-14.25', undefined, [head(), `the remount failed: ${e.message}`]);
     }
     this.armed = -1;
     const size = t.size();
     if (size !== this.oracle.size) {
-      return this.fail('durability', 'fileops-14.25', undefined, [head, `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
+      return this.fail('durability', 'fileops-14.25', undefined, [head(), `size ${hex(size)}, expected ${hex(this.oracle.size)}`]);
     }
     const check = this.remountRanges(movedBefore);
+    // The counts as they stand now (the failure's line is built only if the check fails).
+    const incremental = this.remountStats.incremental;
+    const checks = this.remountStats.whole + incremental;
     const also = check.media ? 'and those the target says its media changed under (device writes, mapping changes)' : 'and those moved by collapse/insert whose mapping (FIEMAP) changed across the remount';
-    const what = check.incremental ? [head, `(an incremental check: the ranges changed since the last remount check, ${also}, ${this.remountStats.incremental} of ${this.remountStats.whole + this.remountStats.incremental} remount checks so far)`] : [head];
-    if (!this.verifyPieces('durability', 'fileops-14.25', what.join(' '), this.piecesOf(check.ranges))) return;
+    const what = !check.incremental ? head : () => `${head()} (an incremental check: the ranges changed since the last remount check, ${also}, ${incremental} of ${checks} remount checks so far)`;
+    if (!this.verifyPieces('durability', 'fileops-14.25', what, this.piecesOf(check.ranges))) return;
     this.durability?.acknowledge(this.oracle, `op ${n} remount`);
   }
 
@@ -1165,18 +1176,18 @@ export class Runner {
    * Read the whole file back against the oracle (in pieces); on a difference record a failure of
    * `kind` (fsx's bad-data lines after `head`) and return false.
    */
-  private verifyFile(kind: FailureKind, rule: string, head: string): boolean {
+  private verifyFile(kind: FailureKind, rule: string, head: Head): boolean {
     return this.verifyPieces(kind, rule, head, this.checkPieces());
   }
 
   /** verifyFile() over the [off, len) pieces given. */
-  private verifyPieces(kind: FailureKind, rule: string, head: string, pieces: Array<[number, number]>): boolean {
+  private verifyPieces(kind: FailureKind, rule: string, head: Head, pieces: Array<[number, number]>): boolean {
     for (const [off, len] of pieces) {
       const data = this.readAt('pread', off, len);
       if (data.length !== len) {
         // A short read is a read-length failure whatever the read was for.
         this.shortRead(data.length, len);
-        this.failure!.lines.unshift(head);
+        this.failure!.lines.unshift(headLine(head));
         return false;
       }
       const mm = this.compareData(off, data, len);
@@ -1185,7 +1196,7 @@ export class Runner {
         const f = this.failure!;
         f.kind = kind;
         f.rule = rule;
-        f.lines.unshift(head);
+        f.lines.unshift(headLine(head));
         return false;
       }
     }
@@ -1298,14 +1309,15 @@ export class Runner {
       if (!(e instanceof FsError) || (e.code === 'EOPNOTSUPP' && OPTIONAL.has(code))) throw e;
       got = e.code;
     }
-    const what = `${this.describeArgs(buf, i)} with size ${hex(size)}: ${want.why}`;
+    // The lines of a failure are built only for one (most refusals pass).
+    const what = (): string => `${this.describeArgs(buf, i)} with size ${hex(size)}: ${want.why}`;
     if (got === 'success' && want.maySucceed === true) return this.servedAnyway(code, n, off, len, result);
     if (got !== want.errno) {
-      return this.fail('errno', want.rule, undefined, [what, `expected ${want.errno}${want.maySucceed === true ? ' or success' : ''}, got ${got}`]);
+      return this.fail('errno', want.rule, undefined, [what(), `expected ${want.errno}${want.maySucceed === true ? ' or success' : ''}, got ${got}`]);
     }
-    const head = `${what}: refused with ${got}, but the file changed (a refused call changes nothing)`;
+    const head = (): string => `${what()}: refused with ${got}, but the file changed (a refused call changes nothing)`;
     const now = this.t.size();
-    if (now !== size) return this.fail('errno', 'fileops-14.4', undefined, [head, `size ${hex(now)}, expected ${hex(size)}`]);
+    if (now !== size) return this.fail('errno', 'fileops-14.4', undefined, [head(), `size ${hex(now)}, expected ${hex(size)}`]);
     if (code === OP_WRITE_DIRECT && this.dioWritePartial) this.acceptLandedBlocks(n, off, len, size);
     if (size <= REFUSAL_FULL_CHECK) this.verifyFile('errno', 'fileops-14.4', head);
     else this.verifyPieces('errno', 'fileops-14.4', head, this.refusalRanges(off, len, dst, size));
@@ -2039,9 +2051,8 @@ export class Runner {
       if (!(e instanceof FsError && e.code === 'ENXIO')) throw e;
       r = -1;
     }
-    const got = r < 0 ? 'ENXIO' : hex(r);
     const bad = (rule: string, why: string, at?: number) =>
-      this.fail('seek', rule, at, [`${name}(${hex(off)}) returned ${got} with size ${hex(size)}: ${why}`]);
+      this.fail('seek', rule, at, [`${name}(${hex(off)}) returned ${r < 0 ? 'ENXIO' : hex(r)} with size ${hex(size)}: ${why}`]);
     if (off >= size) {
       if (r >= 0) bad('fileops-14.16', 'expected ENXIO at or past EOF');
       return;
