@@ -125,4 +125,7 @@ export class RuleCounts extends Map<string, number> {
   override keys(): IterableIterator<string> { this.catchUp(); return super.keys(); }
   override values(): IterableIterator<number> { this.catchUp(); return super.values(); }
   override [Symbol.iterator](): IterableIterator<[string, number]> { this.catchUp(); return super[Symbol.iterator](); }
+  /** Serialize as the counts themselves (rule id -> evaluations), never the pending slots: two
+   *  monitors that counted the same evaluations must print the same, however often they caught up. */
+  toJSON(): Record<string, number> { this.catchUp(); return Object.fromEntries(super.entries()); }
 }

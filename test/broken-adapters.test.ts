@@ -71,4 +71,13 @@ describe('defect wrappers (test/support/broken-adapters.ts)', () => {
     assert.equal(typeof ri.open().readInto, 'function');
     ri.close();
   });
+
+  it('a wrapper that replaces a read method drops changedOnMedia too (the media no longer say what its reads return)', () => {
+    const a = createReferenceAdapter();
+    assert.equal(typeof a.open().changedOnMedia, 'function');
+    a.close();
+    const r = corruptRead(createReferenceAdapter(), { at: 1 });
+    assert.equal(r.open().changedOnMedia, undefined);
+    r.close();
+  });
 });

@@ -1292,6 +1292,9 @@ describe('contract monitor: rule table', () => {
     c.forEach((v, k) => seen.push(`${k}:${v}`));
     assert.deepStrictEqual(seen, ['R02:11', 'C07:2']);
     assert.deepStrictEqual([...c.values()], [11, 2]);
+    // JSON shows the counts, caught up, and none of the pending slots.
+    c.bump(ruleSlot('R02'), 1);
+    assert.strictEqual(JSON.stringify(c), '{"R02":12,"C07":2}');
     c.bump(ruleSlot('R02'), 1);
     c.clear();
     assert.strictEqual(c.size, 0);

@@ -321,7 +321,10 @@ function damagesDeviceAtRemount(at: number, off: number, beneath = false): FileA
   }, true, inner);
 }
 
-/** A target counting the bytes its checks read (pread: readInto is gone with the wrapper). */
+/**
+ * A target counting the bytes its checks read (pread: readInto is gone with the wrapper). Its
+ * reads return what the target's do, so it keeps changedOnMedia (the wrapper drops it otherwise).
+ */
 function countsReads(a: FileAdapter, n: { bytes: number }): FileAdapter {
   return withTarget(a, 'counts-reads', (t) => ({
     pread: (off: number, len: number) => {
@@ -329,6 +332,7 @@ function countsReads(a: FileAdapter, n: { bytes: number }): FileAdapter {
       n.bytes += d.length;
       return d;
     },
+    changedOnMedia: (answer?: boolean) => t.changedOnMedia!(answer),
   }));
 }
 

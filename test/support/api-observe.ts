@@ -48,7 +48,12 @@ function show(v: unknown): string {
 // Calls after which the file state is not read back: queries, and completions (their effect shows
 // at the next step; a whole-file read between two completions would bring back into the cache the
 // pages an uncached write's completion just dropped, which fsx's dontcache check then sees).
-const QUERIES = new Set(['size', 'pread', 'mapread', 'directRead', 'seekData', 'seekHole', 'fiemap', 'pendingIo', 'cachedPages', 'interleave.pendingIo', 'interleave.complete']);
+const QUERIES = new Set(['ruleCounts', 'size', 'pread', 'mapread', 'directRead', 'seekData', 'seekHole', 'fiemap', 'pendingIo', 'cachedPages', 'interleave.pendingIo', 'interleave.complete']);
+
+// Calls whose answers are the harness's own bookkeeping, not the file's: the contract monitor's
+// rule counts differ between generations by design (the current generation adds the C rules for
+// its new callbacks), so the step records the call but not its answer.
+const NOT_COMPARED = new Set(['ruleCounts']);
 
 class Observer {
   steps: string[] = [];
@@ -85,7 +90,7 @@ class Observer {
     }
     const calls = this.log.join(' ; ');
     this.log = [];
-    const result = err === null ? show(out) : `throws ${err instanceof FsError ? err.code : (err as Error).name}: ${(err as Error).message}`;
+    const result = NOT_COMPARED.has(name) ? '(not compared)' : err === null ? show(out) : `throws ${err instanceof FsError ? err.code : (err as Error).name}: ${(err as Error).message}`;
     const state = QUERIES.has(name) ? '' : ` | ${this.fileState(t)}`;
     this.steps.push(`${name}(${args.map(show).join(', ')}) -> ${result}${state} | maps ${digest(Buffer.from(calls))} ${calls.slice(0, 400)}`);
     this.log = [];

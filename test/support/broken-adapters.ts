@@ -46,13 +46,18 @@ type Override = (t: FileTarget, defect: Defect, fire: (offset?: number) => void)
  * own or inherited (a class's methods), present now or added to FileTarget later: methods bound
  * to `t`, other members (interleave, deviceFaults...) read from `t` when asked. One exception:
  * when `extra` replaces a read method and not readInto, readInto is left out, because the runner
- * prefers it to the read methods and a broken pread would never be called.
+ * prefers it to the read methods and a broken pread would never be called; so is changedOnMedia
+ * (unless `extra` gives it), because what the wrapped target's media hold no longer says what its
+ * reads return, and the runner's remount check would skip the bytes a broken read gets wrong.
  */
 export function wrapTarget(t: FileTarget, extra: Partial<FileTarget>): FileTarget {
   const w: Record<string, unknown> = {};
   const src = t as unknown as Record<string, unknown>;
   const replaced = new Set(Object.keys(extra));
-  if (READ_METHODS.some((k) => replaced.has(k)) && !replaced.has('readInto')) replaced.add('readInto');
+  if (READ_METHODS.some((k) => replaced.has(k))) {
+    if (!replaced.has('readInto')) replaced.add('readInto');
+    if (!replaced.has('changedOnMedia')) replaced.add('changedOnMedia');
+  }
   for (let o: object | null = t; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const k of Object.getOwnPropertyNames(o)) {
       if (k === 'constructor' || replaced.has(k) || Object.prototype.hasOwnProperty.call(w, k)) continue;
