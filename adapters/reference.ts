@@ -207,6 +207,7 @@ export class ReferenceTarget implements FileTarget {
       this.syncAll();
       this.crash = (selector) => this.powerCut(selector);
     }
+    this.changedOnMedia = this.fsys.fs instanceof Refs ? (answer?: boolean) => this.mediaChanges(answer) : undefined;
     this.faults = this.fsys.fs instanceof Refs ? {
       pwriteFaulting: (off, data, faultAt) => this.fh.pwrite(off, data, { faultAt }),
       mapwriteFaulting: (off, data, faultAt, opts) => this.mapwriteFaulting(off, data, faultAt, opts?.msync ?? true),
@@ -359,7 +360,15 @@ export class ReferenceTarget implements FileTarget {
    * no mapping (no FsIntrospection), or when not asked (`answer` false: the caller read the file
    * whole; the watch starts over from here at no cost).
    */
-  changedOnMedia(answer = true): Array<[number, number]> | null {
+  readonly changedOnMedia: ((answer?: boolean) => Array<[number, number]> | null) | undefined;
+
+  /**
+   * changedOnMedia's answer. Only refs's is trusted: the mapping half of the answer comes from the
+   * filesystem's own introspection, and a user's filesystem (an fs-level module or exec: server)
+   * whose snapshot is wrong would vouch for its own reads; without it fsx keeps the whole-file
+   * check every FULL_CHECK_EVERY-th remount (docs/fsx.md, "Remount").
+   */
+  private mediaChanges(answer = true): Array<[number, number]> | null {
     const intro = this.fsys.fs.introspect;
     if (intro === undefined) return null;
     const snap = intro.snapshot(this.fh.inode);

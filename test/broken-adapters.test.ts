@@ -5,7 +5,8 @@
  */
 import { strict as assert } from 'assert';
 import { createNaiveAdapter } from '../adapters/naive';
-import { createReferenceAdapter } from '../adapters/reference';
+import { createReferenceAdapter, ReferenceAdapter } from '../adapters/reference';
+import { fixedFsAdapter } from '../examples/fixed-fs';
 import type { FileAdapter } from '../adapters/types';
 import '../properties/contract/monitor';
 import { corruptRead, corruptReadInto, withTarget, wrapTarget } from './support/broken-adapters';
@@ -79,5 +80,11 @@ describe('defect wrappers (test/support/broken-adapters.ts)', () => {
     const r = corruptRead(createReferenceAdapter(), { at: 1 });
     assert.equal(r.open().changedOnMedia, undefined);
     r.close();
+  });
+
+  it('only refs vouches for its media: a user filesystem under the reference adapter has no changedOnMedia (its own snapshot would vouch for its reads)', () => {
+    const u = new ReferenceAdapter({ fs: fixedFsAdapter });
+    assert.equal(u.open().changedOnMedia, undefined);
+    u.close();
   });
 });
