@@ -17,6 +17,7 @@
  * costs nothing.
  */
 import { lowerBound } from '../reference/sorted';
+import { RangeSet } from '../reference/ranges';
 import { blockRuns, MappingSnapshot } from '../reference/iomap/fs-ops';
 
 /** Blocks [lblk, lblk + len) mapped in one state to device blocks pblk.. (pblk -1: none, as for delalloc). */
@@ -85,38 +86,15 @@ export class MediaWatch {
     const bs = this.blockSize;
     const blocks = Math.ceil(size / bs);
     const now = mappedRuns(snap, blocks);
-    const out: Array<[number, number]> = [];
-    const add = (a: number, b: number): void => {
-      const lo = a * bs;
-      const hi = Math.min(size, b * bs);
-      if (hi <= lo) return;
-      const last = out[out.length - 1];
-      if (last !== undefined && last[1] >= lo) last[1] = Math.max(last[1], hi);
-      else out.push([lo, hi]);
-    };
-    const diffs: Array<[number, number]> = [];
-    mappingDifferences(this.oldMapping(), now, blocks, (a, b) => diffs.push([a, b]));
-    const written: Array<[number, number]> = [];
-    writtenUnder(now, mergedBlocks(this.writes, bs), (a, b) => written.push([a, b]));
-    // Both lists are ascending: merge them into `out`.
-    let i = 0;
-    let j = 0;
-    while (i < diffs.length || j < written.length) {
-      const d = diffs[i];
-      const w = written[j];
-      if (w === undefined || (d !== undefined && d[0] <= w[0])) {
-        add(d[0], d[1]);
-        i++;
-      } else {
-        add(w[0], w[1]);
-        j++;
-      }
-    }
+    const out = new RangeSet();
+    const add = (a: number, b: number): void => out.include(a * bs, Math.min(size, b * bs));
+    mappingDifferences(this.oldMapping(), now, blocks, add);
+    writtenUnder(now, writtenBlocks(this.writes, bs), add);
     this.base = now;
     this.baseSnap = null;
     this.shifts = [];
     this.writes = [];
-    return out;
+    return out.los.map((lo, k) => [lo, out.his[k]]);
   }
 }
 
@@ -177,29 +155,16 @@ function mappingDifferences(x: readonly Run[], y: readonly Run[], blocks: number
   }
 }
 
-/** Device byte ranges as [lo, hi) pairs -> merged, ascending device block ranges (flat [a, b, ...]). */
-function mergedBlocks(pairs: readonly number[], bs: number): { los: number[]; his: number[] } {
-  const idx: number[] = [];
-  for (let k = 0; k < pairs.length; k += 2) idx.push(k);
-  idx.sort((p, q) => pairs[p] - pairs[q]);
-  const los: number[] = [];
-  const his: number[] = [];
-  for (const k of idx) {
-    const a = Math.floor(pairs[k] / bs);
-    const b = Math.ceil(pairs[k + 1] / bs);
-    const n = los.length;
-    if (n > 0 && his[n - 1] >= a) his[n - 1] = Math.max(his[n - 1], b);
-    else {
-      los.push(a);
-      his.push(b);
-    }
-  }
-  return { los, his };
+/** Device byte ranges as [lo, hi) pairs -> the device blocks they touch, merged. */
+function writtenBlocks(pairs: readonly number[], bs: number): RangeSet {
+  const dev = new RangeSet();
+  for (let k = 0; k < pairs.length; k += 2) dev.include(Math.floor(pairs[k] / bs), Math.ceil(pairs[k + 1] / bs));
+  return dev;
 }
 
 /** Hand `fn` the file block ranges of written runs whose device blocks meet the written device blocks. */
-function writtenUnder(runs: readonly Run[], dev: { los: number[]; his: number[] }, fn: (a: number, b: number) => void): void {
-  if (dev.los.length === 0) return;
+function writtenUnder(runs: readonly Run[], dev: RangeSet, fn: (a: number, b: number) => void): void {
+  if (dev.count === 0) return;
   for (const r of runs) {
     if (r.state !== 'written') continue; // holes and unwritten blocks read zeroes whatever the device holds
     if (r.pblk < 0) {

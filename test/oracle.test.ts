@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { DENSE_FILE_LIMIT, MAX_OFFSET, SparseBytes, oracleChunkSize } from '../properties/oracle/bytes';
-import { RangeSet } from '../properties/oracle/ranges';
+import { RangeSet } from '../reference/ranges';
 import { opOfBadByte, Pattern, PATTERN_PERIOD } from '../properties/fsx/pattern';
 
 /** The obvious dense model the sparse oracle must agree with. */

@@ -38,7 +38,7 @@
  */
 
 import type { SparseBytes } from '../oracle/bytes';
-import { RangeSet } from '../oracle/ranges';
+import { RangeSet } from '../../reference/ranges';
 import { upperBound } from '../../reference/sorted';
 import type { CrashViolation, CrashViolationKind } from '../oracle/crash';
 

@@ -15,7 +15,7 @@ import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_MERGED, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,
 } from '../../reference/uapi-fiemap';
-import type { RangeSet } from '../oracle/ranges';
+import type { RangeSet } from '../../reference/ranges';
 
 /** Extents whose bytes are not at a stable place on the device: never taken as unchanged. */
 const NO_IDENTITY = FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_DATA_ENCRYPTED

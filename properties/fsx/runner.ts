@@ -21,7 +21,7 @@ import {
 import { FsError } from '../../reference/errno';
 import { TargetError, HarnessLimit } from '../../adapters/errors';
 import { MAX_OFFSET, Mismatch, SparseBytes, oracleChunkSize } from '../oracle/bytes';
-import { RangeSet } from '../oracle/ranges';
+import { RangeSet } from '../../reference/ranges';
 import {
   FIEMAP_EXTENT_DATA_ENCRYPTED, FIEMAP_EXTENT_DATA_INLINE, FIEMAP_EXTENT_DATA_TAIL, FIEMAP_EXTENT_DELALLOC,
   FIEMAP_EXTENT_ENCODED, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_NOT_ALIGNED, FIEMAP_EXTENT_UNKNOWN,

@@ -19,7 +19,7 @@
  */
 
 import { lowerBound } from '../../reference/sorted';
-import type { RangeSet } from './ranges';
+import type { RangeSet } from '../../reference/ranges';
 
 export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 

@@ -1,9 +1,11 @@
-import { lowerBound } from '../../reference/sorted';
+import { lowerBound } from './sorted';
 
 /**
- * RangeSet: sorted disjoint byte ranges [lo, hi) of a file, merged as they are added (touching
- * ranges merge). The durability tracker keeps what changed since the last acknowledgement in one;
- * the oracle keeps what changed since the last whole-file check in another (SparseBytes.changeLog).
+ * RangeSet: sorted disjoint ranges [lo, hi) (bytes or blocks of a file or a device), merged as
+ * they are added (touching ranges merge). The durability tracker keeps what changed since the last
+ * acknowledgement in one; the oracle keeps what changed since the last whole-file check in another
+ * (SparseBytes.changeLog); the media watch (adapters/media-watch.ts) the device blocks written since
+ * its last look, and its answer.
  * Cost per add: a binary search plus the ranges it swallows.
  */
 export class RangeSet {
