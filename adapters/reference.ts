@@ -141,22 +141,15 @@ function deviceMeets(base: number | undefined, n: number, bs: number, doff: numb
   return base !== undefined && doff < (base + n) * bs && base * bs < doff + dlen;
 }
 
-/** runBlocksIn's answer, reused (valid until its next call). */
-const blockSpan = { from: 0, to: 0 };
-
 /**
  * The file blocks of run [lo, hi), whose device blocks start at `base`, that sit on device blocks
- * [first, last): an interval, empty (from >= to) when none or no base.
+ * [first, last): the interval [spanFrom, spanTo), empty (from >= to) when none.
  */
-function runBlocksIn(base: number | undefined, lo: number, hi: number, first: number, last: number): { from: number; to: number } {
-  if (base === undefined) {
-    blockSpan.from = 0;
-    blockSpan.to = 0;
-  } else {
-    blockSpan.from = Math.max(lo, lo + first - base);
-    blockSpan.to = Math.min(hi, lo + last - base);
-  }
-  return blockSpan;
+function spanFrom(base: number, lo: number, first: number): number {
+  return Math.max(lo, lo + first - base);
+}
+function spanTo(base: number, lo: number, hi: number, last: number): number {
+  return Math.min(hi, lo + last - base);
 }
 
 export class ReferenceTarget implements FileTarget {
@@ -268,20 +261,26 @@ export class ReferenceTarget implements FileTarget {
       const hi = runEnd(snap, lo, end);
       const b = snap.block(lo);
       // The blocks of the run whose data or COW staging block is in [first, last), ascending, once.
-      const d = runBlocksIn(b.pblk, lo, hi, first, last);
-      const dFrom = d.from;
-      const dTo = d.to;
-      const c = runBlocksIn(b.cowPblk, lo, hi, first, last);
-      if (dFrom < dTo && c.from < c.to && c.from < dFrom) {
-        this.recordBlocks(c.from, c.to, bs);
-        this.recordBlocks(Math.max(dFrom, c.to), dTo, bs);
-      } else {
-        this.recordBlocks(dFrom, dTo, bs);
-        this.recordBlocks(dFrom < dTo ? Math.max(c.from, dTo) : c.from, c.to, bs);
-      }
+      const d = b.pblk;
+      const c = b.cowPblk;
+      this.recordUnion(
+        d === undefined ? 0 : spanFrom(d, lo, first), d === undefined ? 0 : spanTo(d, lo, hi, last),
+        c === undefined ? 0 : spanFrom(c, lo, first), c === undefined ? 0 : spanTo(c, lo, hi, last), bs);
       lo = hi;
     }
     return true;
+  }
+
+  /** Note the file blocks of [aFrom, aTo) and [bFrom, bTo) (either may be empty) as hit, ascending, once. */
+  private recordUnion(aFrom: number, aTo: number, bFrom: number, bTo: number, bs: number): void {
+    if (aFrom >= aTo) return this.recordBlocks(bFrom, bTo, bs);
+    if (bFrom >= bTo || aFrom <= bFrom) {
+      this.recordBlocks(aFrom, aTo, bs);
+      this.recordBlocks(Math.max(bFrom, aTo), bTo, bs);
+    } else {
+      this.recordBlocks(bFrom, bTo, bs);
+      this.recordBlocks(Math.max(aFrom, bTo), aTo, bs);
+    }
   }
 
   /** Note file blocks [from, to) as hit by the armed fault. */
