@@ -54,6 +54,13 @@ function evidenceFor(off: number, len: number, over: Partial<KernelEvidence> = {
   return { report: 'iomap-dio-delalloc', source: 'kmsg', fs: 'xfs', op: 'read_direct', off, len, errno: 'EIO', line: warning('/.iomap-harness-fsx-1-aa'), seq: 11, since: 10, ...over };
 }
 
+/** The host target's private evidence probe and the calls it makes, as the tests stub them. */
+type EvidenceProbe = {
+  fiemap: FileTarget['fiemap'];
+  writebackErrorPending: () => boolean;
+  collisionEvidence: (off: number, len: number, since: number) => KernelEvidence | null;
+};
+
 describe('family known signatures: kernel evidence', () => {
   it('a /dev/kmsg record parses into level, sequence number and text', () => {
     assert.deepEqual(parseKmsgRecord('4,352,231361797,-;Direct I/O collision with buffered writes! File: /t Comm: python3\n SUBSYSTEM=x\n'),
@@ -190,11 +197,7 @@ describe('family known signatures: the FIEMAP probe on the host target', () => {
     try {
       const t = a.open();
       let pending = false;
-      const probe = t as unknown as {
-        fiemap: FileTarget['fiemap'];
-        writebackErrorPending: () => boolean;
-        collisionEvidence: (off: number, len: number, since: number) => KernelEvidence | null;
-      };
+      const probe = t as unknown as EvidenceProbe;
       probe.fiemap = () => [{ logical: 4096, length: 8192, physical: 0, flags: 0x4 | 0x1 }]; // DELALLOC | LAST
       probe.writebackErrorPending = () => pending;
       const e = probe.collisionEvidence(0, 8192, -1);
@@ -219,11 +222,7 @@ describe('family known signatures: the FIEMAP probe on the host target', () => {
       const now = 50_000_000;
       (a as unknown as { kmsg: KmsgLog }).kmsg = new KmsgLog(k, () => now);
       const asked: [number, number][] = [];
-      const probe = t as unknown as {
-        fiemap: FileTarget['fiemap'];
-        writebackErrorPending: () => boolean;
-        collisionEvidence: (off: number, len: number, since: number) => KernelEvidence | null;
-      };
+      const probe = t as unknown as EvidenceProbe;
       probe.fiemap = (off, len) => { asked.push([off, len]); return [{ logical: 4096, length: 8192, physical: 0, flags: 0x4 | 0x1 }]; };
       probe.writebackErrorPending = () => false;
       assert.equal(probe.collisionEvidence(0, 8192, 100), null, 'no warning and no sign of the limiter: not a collision');
